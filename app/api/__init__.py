@@ -1,0 +1,9 @@
+"""The /api/v1 router: one module per resource."""
+
+from fastapi import APIRouter
+
+from app.api import auth, health
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(health.router)
+api_router.include_router(auth.router)

@@ -1,0 +1,76 @@
+"""The `fieldline` command line."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+cli = typer.Typer(help="Fieldline service desk and field dispatch.", no_args_is_help=True)
+console = Console()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations (alembic upgrade head)."""
+    from app.migrations import upgrade_head
+
+    upgrade_head()
+    console.print("database is up to date")
+
+
+@cli.command("create-user")
+def create_user(email: str = typer.Option(..., prompt=True),
+                name: str = typer.Option("", help="display name"),
+                role: str = typer.Option("agent", help="agent|dispatcher|engineer|manager|admin"),
+                password: str = typer.Option(..., prompt=True, hide_input=True,
+                                             confirmation_prompt=True)) -> None:
+    """Create a user (e.g. the first admin: --role admin)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.auth import create_user as _create
+    from app.db import unit_of_work
+    from app.models import Role
+
+    if role not in Role.__members__:
+        _fail(f"unknown role {role!r}; choose one of {', '.join(Role.__members__)}")
+    try:
+        with unit_of_work() as session:
+            user = _create(session, email=email, name=name or email, role=role, password=password)
+            uid = user.id
+    except ValueError as exc:
+        _fail(str(exc))
+    except IntegrityError:
+        _fail(f"a user with e-mail {email} exists already")
+    console.print(f"created {role} {email} (id {uid})")
+
+
+@cli.command()
+def serve(host: str = typer.Option(None, envvar="HOST"),
+          port: int = typer.Option(None, envvar="PORT")) -> None:
+    """Serve web pages and the API (tasks on an in-process worker unless a broker is set)."""
+    import uvicorn
+
+    from app.config import get_settings
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    console.print(f"Fieldline on [bold]http://{host}:{port}[/bold]  (API docs: /docs)")
+    if settings.demo_mode:
+        console.print("demo logins (password [bold]demo[/bold]): agent@example.com, "
+                      "dispatcher@example.com, manager@example.com, admin@example.com, "
+                      "engineer1@example.com …")
+    uvicorn.run("app.main:app", host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

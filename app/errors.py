@@ -1,0 +1,106 @@
+"""Application errors and their RFC 9457 problem+json rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM = "application/problem+json"
+
+
+class AppError(Exception):
+    """Raised by services; carries its HTTP status. `detail` is for humans."""
+
+    status_code = 400
+    title = "Bad request"
+    type_ = "about:blank"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+        self.extra = extra
+
+
+class NotFound(AppError):
+    status_code, title = 404, "Not found"
+
+
+class Forbidden(AppError):
+    status_code, title = 403, "Forbidden"
+
+
+class Unauthorized(AppError):
+    status_code, title = 401, "Not authenticated"
+
+
+class Conflict(AppError):
+    """A concurrent edit or an illegal state change."""
+
+    status_code, title = 409, "Conflict"
+
+
+class InvalidTransition(Conflict):
+    title = "Illegal status transition"
+
+
+class PreconditionFailed(AppError):
+    status_code, title = 412, "Precondition failed"
+
+
+class PreconditionRequired(AppError):
+    status_code, title = 428, "Precondition required"
+
+
+class Unprocessable(AppError):
+    status_code, title = 422, "Unprocessable content"
+
+
+class TooManyRequests(AppError):
+    status_code, title = 429, "Too many requests"
+
+
+class ServiceUnavailable(AppError):
+    status_code, title = 503, "Service unavailable"
+
+
+def problem(status: int, title: str, detail: str, instance: str, *,
+            errors: list[dict[str, Any]] | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail, "instance": instance}
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "/".join(str(p) for p in loc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem(exc.status_code, exc.title, exc.detail, request.url.path,
+                       errors=exc.errors, headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field_path(e["loc"]), "message": e["msg"], "type": e["type"]}
+                  for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem(422, "Validation failed", detail, request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}
+        return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail),
+                       request.url.path, headers=getattr(exc, "headers", None))

@@ -1,0 +1,56 @@
+"""The FastAPI application: API under /api/v1, pages at /, OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.api import api_router
+from app.config import get_settings
+from app.errors import install_error_handlers, problem
+from app.pages import pages_router
+from app.worker import in_process
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    if not settings.celery_broker_url and not settings.task_always_eager:
+        in_process.start(scheduler=settings.scheduler_enabled)
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Fieldline", version="0.1.0", lifespan=lifespan,
+                  description="Service desk and field dispatch API.")
+    install_error_handlers(app)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        return problem(409, "Conflict", "Someone else changed this record at the same time; "
+                       "reload and retry.", request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return problem(500, "Internal error", "Something went wrong on our side; nothing was "
+                       "saved. Try again or contact support.", request.url.path)
+
+    app.include_router(api_router)
+    app.include_router(pages_router)
+    if STATIC.exists():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+app = create_app()

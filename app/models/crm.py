@@ -1,0 +1,160 @@
+"""Customers, sites, contacts, products, assets, contracts and SLA targets."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, utcnow
+
+
+class Region(Base):
+    __tablename__ = "region"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
+
+
+class BusinessCalendar(Base):
+    """Coverage hours. `hours` maps weekday 0=Mon..6=Sun to [["08:00","12:00"], ["13:00","17:00"]]."""
+
+    __tablename__ = "business_calendar"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
+    always_open: Mapped[bool] = mapped_column(default=False)  # 24x7 coverage
+    hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Holiday(Base):
+    __tablename__ = "holiday"
+    __table_args__ = (UniqueConstraint("calendar_id", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("business_calendar.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(120), default="")
+
+
+class SlaTarget(Base):
+    """Minutes of covered time per tier × priority; tier 'standard' is the no-contract default."""
+
+    __tablename__ = "sla_target"
+    __table_args__ = (UniqueConstraint("tier", "priority"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tier: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(2))
+    first_response_min: Mapped[int]
+    arrival_min: Mapped[int]
+    resolution_min: Mapped[int]
+
+
+class Account(Base):
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_search: Mapped[str] = mapped_column(String(200), index=True, default="")
+    tier: Mapped[str] = mapped_column(String(20), default="standard")
+    segment: Mapped[str] = mapped_column(String(40), default="")
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    arr: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    renewal_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Contact(Base):
+    __tablename__ = "contact"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    mobile: Mapped[str | None] = mapped_column(String(40))
+    # Digits only (national significant number), so "+49 89 1234-56" finds "089 123456".
+    phone_digits: Mapped[str | None] = mapped_column(String(20), index=True)
+    mobile_digits: Mapped[str | None] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Site(Base):
+    __tablename__ = "site"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    latitude: Mapped[float]
+    longitude: Mapped[float]
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    access_notes: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Contract(Base):
+    __tablename__ = "contract"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    tier: Mapped[str] = mapped_column(String(20))
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("business_calendar.id"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Part(Base):
+    __tablename__ = "part"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit_cost: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal("0"))
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ProductModel(Base):
+    __tablename__ = "product_model"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(60))
+    manufacturer: Mapped[str] = mapped_column(String(120), default="")
+    # The skill an engineer needs to service it (e.g. HVAC, ELEC).
+    skill: Mapped[str] = mapped_column(String(40), default="")
+
+
+class ProductModelPart(Base):
+    """The spare-parts list of a product model."""
+
+    __tablename__ = "product_model_part"
+    product_model_id: Mapped[int] = mapped_column(
+        ForeignKey("product_model.id", ondelete="CASCADE"), primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("part.id"), primary_key=True)
+
+
+class Asset(Base):
+    __tablename__ = "asset"
+    __table_args__ = (Index("ix_asset_account_site", "account_id", "site_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    serial: Mapped[str] = mapped_column(String(80), unique=True)
+    product_model_id: Mapped[int] = mapped_column(ForeignKey("product_model.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"), index=True)
+    install_date: Mapped[date | None] = mapped_column(Date)
+    warranty_end: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}

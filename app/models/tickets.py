@@ -1,0 +1,103 @@
+"""Tickets, their timeline and the SLA clock ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, utcnow
+
+
+class TicketStatus(StrEnum):
+    new = "new"
+    open = "open"
+    waiting_on_customer = "waiting_on_customer"
+    scheduled = "scheduled"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    closed = "closed"
+
+
+class Priority(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+class Channel(StrEnum):
+    phone = "phone"
+    email = "email"
+    web = "web"
+    api = "api"
+
+
+class Ticket(Base):
+    __tablename__ = "ticket"
+    __table_args__ = (
+        Index("ix_ticket_account_opened", "account_id", "opened_at"),
+        Index("ix_ticket_status_priority", "status", "priority"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("asset.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    channel: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(60), default="")
+    priority: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(24), default=TicketStatus.new)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # SLA entitlement resolved at opening (tier of the covering contract, else 'standard').
+    sla_tier: Mapped[str] = mapped_column(String(20), default="standard")
+    sla_calendar_id: Mapped[int | None] = mapped_column(ForeignKey("business_calendar.id"))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_response_at: Mapped[datetime | None]
+    arrived_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    first_response_due_at: Mapped[datetime | None]
+    arrival_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    sla_paused: Mapped[bool] = mapped_column(default=False)
+    sla_breached: Mapped[bool] = mapped_column(default=False)
+    email_thread_id: Mapped[str | None] = mapped_column(String(300), index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TicketEvent(Base):
+    """The ticket's timeline: every change, reply, note and e-mail."""
+
+    __tablename__ = "ticket_event"
+    __table_args__ = (Index("ix_ticket_event_ticket_at", "ticket_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))  # created, status, reply, note, email_in, ...
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    channel: Mapped[str | None] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SlaEvent(Base):
+    """Auditable SLA clock ledger: start, pause, resume, retarget, met, breach, stop."""
+
+    __tablename__ = "sla_event"
+    __table_args__ = (Index("ix_sla_event_ticket_at", "ticket_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20))
+    metric: Mapped[str | None] = mapped_column(String(20))  # first_response, arrival, resolution
+    channel: Mapped[str | None] = mapped_column(String(10))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,101 @@
+"""Test setup: SQLite by default, PostgreSQL when TEST_DATABASE_URL is set.
+
+Each test runs inside one outer transaction that is rolled back at the end; sessions opened by the
+app (requests, eager tasks) join it through savepoints, so tests never see each other's data.
+Tests that cross processes (a real Celery worker, a browser) use `committed_db` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# Configure the app before it is imported anywhere.
+_tmp = Path(tempfile.mkdtemp(prefix="fieldline-test-"))
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_tmp / 'test.db'}"
+# Ordinary tests run tasks inline; tests that need a real worker use the broker explicitly.
+TEST_BROKER_URL = os.environ.pop("CELERY_BROKER_URL", None)
+os.environ["DATABASE_URL"] = TEST_DATABASE_URL
+os.environ["SECRET_KEY"] = "test-secret"
+os.environ["DEMO_MODE"] = "0"
+os.environ["TASK_ALWAYS_EAGER"] = "1"
+os.environ["SCHEDULER_ENABLED"] = "0"
+
+import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import Connection, Engine  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from app import db as app_db  # noqa: E402
+from tests import factories  # noqa: E402
+
+
+def reset_schema(engine: Engine) -> None:
+    from app.migrations import upgrade_head
+
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    with engine.begin() as conn:
+        upgrade_head(conn)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    eng = app_db.get_engine()
+    reset_schema(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    outer = conn.begin()
+    app_db.SessionFactory.configure(bind=conn, join_transaction_mode="create_savepoint")
+    try:
+        yield conn
+    finally:
+        app_db.SessionFactory.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def db(connection: Connection) -> Iterator[Session]:
+    """A session inside the test's transaction; `commit()` only releases a savepoint."""
+    session = app_db.SessionFactory()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def committed_db(engine: Engine) -> Iterator[Session]:
+    """Real commits, visible to other processes; the test must clean up what it creates."""
+    session = app_db.SessionFactory(bind=engine)
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def client(connection: Connection) -> Iterator[TestClient]:
+    from app.main import app
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def login(client: TestClient, db: Session):
+    """login(role) -> headers with a bearer token for a fresh user of that role."""
+
+    def _login(role: str = "agent", **kw: object) -> dict[str, str]:
+        user = factories.make_user(db, role=role, **kw)
+        db.commit()
+        return factories.bearer(user)
+
+    return _login
