@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 10:58:43.397125
+Create Date: 2026-11-24 11:10:23.372071
 """
 
 from collections.abc import Sequence
@@ -108,9 +108,7 @@ def upgrade() -> None:
         sa.Column("renewal_date", sa.Date(), nullable=True),
         sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["region_id"], ["region.id"], name=op.f("fk_account_region_id_region")
-        ),
+        sa.ForeignKeyConstraint(["region_id"], ["region.id"], name=op.f("fk_account_region_id_region")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_account")),
         sa.UniqueConstraint("external_id", name=op.f("uq_account_external_id")),
     )
@@ -147,9 +145,7 @@ def upgrade() -> None:
         sa.Column("position_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["region_id"], ["region.id"], name=op.f("fk_engineer_region_id_region")
-        ),
+        sa.ForeignKeyConstraint(["region_id"], ["region.id"], name=op.f("fk_engineer_region_id_region")),
         sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_engineer_user_id_user")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_engineer")),
         sa.UniqueConstraint("user_id", name=op.f("uq_engineer_user_id")),
@@ -185,26 +181,19 @@ def upgrade() -> None:
         sa.Column("response_headers", sa.JSON(), nullable=False),
         sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["user.id"],
-            name=op.f("fk_idempotency_record_user_id_user"),
-            ondelete="CASCADE",
+            ["user_id"], ["user.id"], name=op.f("fk_idempotency_record_user_id_user"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_record")),
         sa.UniqueConstraint("user_id", "key", name=op.f("uq_idempotency_record_user_id")),
     )
     with op.batch_alter_table("idempotency_record", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_idempotency_record_created_at"), ["created_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_idempotency_record_created_at"), ["created_at"], unique=False)
 
     op.create_table(
         "product_model_part",
         sa.Column("product_model_id", sa.Integer(), nullable=False),
         sa.Column("part_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["part_id"], ["part.id"], name=op.f("fk_product_model_part_part_id_part")
-        ),
+        sa.ForeignKeyConstraint(["part_id"], ["part.id"], name=op.f("fk_product_model_part_part_id_part")),
         sa.ForeignKeyConstraint(
             ["product_model_id"],
             ["product_model.id"],
@@ -224,9 +213,7 @@ def upgrade() -> None:
         sa.Column("opens", sa.Time(), nullable=False),
         sa.Column("closes", sa.Time(), nullable=False),
         sa.Column("pickup_min", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["region_id"], ["region.id"], name=op.f("fk_warehouse_region_id_region")
-        ),
+        sa.ForeignKeyConstraint(["region_id"], ["region.id"], name=op.f("fk_warehouse_region_id_region")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_warehouse")),
         sa.UniqueConstraint("name", name=op.f("uq_warehouse_name")),
     )
@@ -256,10 +243,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("reason", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
-            ["engineer_id"],
-            ["engineer.id"],
-            name=op.f("fk_absence_engineer_id_engineer"),
-            ondelete="CASCADE",
+            ["engineer_id"], ["engineer.id"], name=op.f("fk_absence_engineer_id_engineer"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_absence")),
         sa.UniqueConstraint("engineer_id", "day", name=op.f("uq_absence_engineer_id")),
@@ -277,10 +261,7 @@ def upgrade() -> None:
         sa.Column("mobile_digits", sa.String(length=20), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["account.id"],
-            name=op.f("fk_contact_account_id_account"),
-            ondelete="CASCADE",
+            ["account_id"], ["account.id"], name=op.f("fk_contact_account_id_account"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contact")),
         sa.UniqueConstraint("external_id", name=op.f("uq_contact_external_id")),
@@ -288,9 +269,7 @@ def upgrade() -> None:
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contact_account_id"), ["account_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_contact_email"), ["email"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_contact_mobile_digits"), ["mobile_digits"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_contact_mobile_digits"), ["mobile_digits"], unique=False)
         batch_op.create_index(batch_op.f("ix_contact_phone_digits"), ["phone_digits"], unique=False)
 
     op.create_table(
@@ -305,15 +284,10 @@ def upgrade() -> None:
         sa.Column("ends_on", sa.Date(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["account.id"],
-            name=op.f("fk_contract_account_id_account"),
-            ondelete="CASCADE",
+            ["account_id"], ["account.id"], name=op.f("fk_contract_account_id_account"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["calendar_id"],
-            ["business_calendar.id"],
-            name=op.f("fk_contract_calendar_id_business_calendar"),
+            ["calendar_id"], ["business_calendar.id"], name=op.f("fk_contract_calendar_id_business_calendar")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contract")),
         sa.UniqueConstraint("external_id", name=op.f("uq_contract_external_id")),
@@ -332,10 +306,7 @@ def upgrade() -> None:
         sa.Column("break_starts", sa.Time(), nullable=True),
         sa.Column("break_ends", sa.Time(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["engineer_id"],
-            ["engineer.id"],
-            name=op.f("fk_shift_engineer_id_engineer"),
-            ondelete="CASCADE",
+            ["engineer_id"], ["engineer.id"], name=op.f("fk_shift_engineer_id_engineer"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_shift")),
         sa.UniqueConstraint("engineer_id", "weekday", name=op.f("uq_shift_engineer_id")),
@@ -353,14 +324,9 @@ def upgrade() -> None:
         sa.Column("access_notes", sa.Text(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["account.id"],
-            name=op.f("fk_site_account_id_account"),
-            ondelete="CASCADE",
+            ["account_id"], ["account.id"], name=op.f("fk_site_account_id_account"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["region_id"], ["region.id"], name=op.f("fk_site_region_id_region")
-        ),
+        sa.ForeignKeyConstraint(["region_id"], ["region.id"], name=op.f("fk_site_region_id_region")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_site")),
         sa.UniqueConstraint("external_id", name=op.f("uq_site_external_id")),
     )
@@ -375,16 +341,13 @@ def upgrade() -> None:
         sa.Column("engineer_id", sa.Integer(), nullable=True),
         sa.Column("warehouse_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(
-            "(engineer_id IS NULL) <> (warehouse_id IS NULL)",
-            name=op.f("ck_stock_location_one_owner"),
+            "(engineer_id IS NULL) <> (warehouse_id IS NULL)", name=op.f("ck_stock_location_one_owner")
         ),
         sa.ForeignKeyConstraint(
             ["engineer_id"], ["engineer.id"], name=op.f("fk_stock_location_engineer_id_engineer")
         ),
         sa.ForeignKeyConstraint(
-            ["warehouse_id"],
-            ["warehouse.id"],
-            name=op.f("fk_stock_location_warehouse_id_warehouse"),
+            ["warehouse_id"], ["warehouse.id"], name=op.f("fk_stock_location_warehouse_id_warehouse")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_location")),
         sa.UniqueConstraint("engineer_id", name=op.f("uq_stock_location_engineer_id")),
@@ -414,9 +377,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("message_id", name=op.f("uq_webhook_delivery_message_id")),
     )
     with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_webhook_delivery_due", ["status", "next_attempt_at"], unique=False
-        )
+        batch_op.create_index("ix_webhook_delivery_due", ["status", "next_attempt_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_webhook_delivery_subscription_id"), ["subscription_id"], unique=False
         )
@@ -434,18 +395,11 @@ def upgrade() -> None:
         sa.Column("warranty_end", sa.Date(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["account.id"],
-            name=op.f("fk_asset_account_id_account"),
-            ondelete="CASCADE",
+            ["account_id"], ["account.id"], name=op.f("fk_asset_account_id_account"), ondelete="CASCADE"
         ),
+        sa.ForeignKeyConstraint(["contract_id"], ["contract.id"], name=op.f("fk_asset_contract_id_contract")),
         sa.ForeignKeyConstraint(
-            ["contract_id"], ["contract.id"], name=op.f("fk_asset_contract_id_contract")
-        ),
-        sa.ForeignKeyConstraint(
-            ["product_model_id"],
-            ["product_model.id"],
-            name=op.f("fk_asset_product_model_id_product_model"),
+            ["product_model_id"], ["product_model.id"], name=op.f("fk_asset_product_model_id_product_model")
         ),
         sa.ForeignKeyConstraint(
             ["site_id"], ["site.id"], name=op.f("fk_asset_site_id_site"), ondelete="CASCADE"
@@ -498,8 +452,11 @@ def upgrade() -> None:
         sa.Column("assignee_id", sa.Integer(), nullable=True),
         sa.Column("sla_tier", sa.String(length=20), nullable=False),
         sa.Column("sla_calendar_id", sa.Integer(), nullable=True),
+        sa.Column("sla_contract_id", sa.Integer(), nullable=True),
         sa.Column("opened_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("first_response_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_reply_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_visit_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("arrived_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("closed_at", app.db.UTCDateTime(timezone=True), nullable=True),
@@ -511,21 +468,18 @@ def upgrade() -> None:
         sa.Column("email_thread_id", sa.String(length=300), nullable=True),
         sa.Column("updated_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["account_id"], ["account.id"], name=op.f("fk_ticket_account_id_account")
-        ),
+        sa.ForeignKeyConstraint(["account_id"], ["account.id"], name=op.f("fk_ticket_account_id_account")),
         sa.ForeignKeyConstraint(["asset_id"], ["asset.id"], name=op.f("fk_ticket_asset_id_asset")),
-        sa.ForeignKeyConstraint(
-            ["assignee_id"], ["user.id"], name=op.f("fk_ticket_assignee_id_user")
-        ),
-        sa.ForeignKeyConstraint(
-            ["contact_id"], ["contact.id"], name=op.f("fk_ticket_contact_id_contact")
-        ),
+        sa.ForeignKeyConstraint(["assignee_id"], ["user.id"], name=op.f("fk_ticket_assignee_id_user")),
+        sa.ForeignKeyConstraint(["contact_id"], ["contact.id"], name=op.f("fk_ticket_contact_id_contact")),
         sa.ForeignKeyConstraint(["site_id"], ["site.id"], name=op.f("fk_ticket_site_id_site")),
         sa.ForeignKeyConstraint(
             ["sla_calendar_id"],
             ["business_calendar.id"],
             name=op.f("fk_ticket_sla_calendar_id_business_calendar"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["sla_contract_id"], ["contract.id"], name=op.f("fk_ticket_sla_contract_id_contract")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket")),
         sa.UniqueConstraint("number", name=op.f("uq_ticket_number")),
@@ -533,12 +487,8 @@ def upgrade() -> None:
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.create_index("ix_ticket_account_opened", ["account_id", "opened_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_ticket_asset_id"), ["asset_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_ticket_email_thread_id"), ["email_thread_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_ticket_resolution_due_at"), ["resolution_due_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_ticket_email_thread_id"), ["email_thread_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ticket_resolution_due_at"), ["resolution_due_at"], unique=False)
         batch_op.create_index("ix_ticket_status_priority", ["status", "priority"], unique=False)
 
     op.create_table(
@@ -551,15 +501,19 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=10), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["ticket_id"],
-            ["ticket.id"],
-            name=op.f("fk_sla_event_ticket_id_ticket"),
-            ondelete="CASCADE",
+            ["ticket_id"], ["ticket.id"], name=op.f("fk_sla_event_ticket_id_ticket"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sla_event")),
     )
     with op.batch_alter_table("sla_event", schema=None) as batch_op:
         batch_op.create_index("ix_sla_event_ticket_at", ["ticket_id", "at"], unique=False)
+        batch_op.create_index(
+            "uq_sla_event_breach",
+            ["ticket_id", "metric"],
+            unique=True,
+            sqlite_where=sa.text("kind = 'breach'"),
+            postgresql_where=sa.text("kind = 'breach'"),
+        )
 
     op.create_table(
         "ticket_event",
@@ -571,16 +525,13 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=10), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("message_id", sa.String(length=300), nullable=True),
+        sa.ForeignKeyConstraint(["actor_id"], ["user.id"], name=op.f("fk_ticket_event_actor_id_user")),
         sa.ForeignKeyConstraint(
-            ["actor_id"], ["user.id"], name=op.f("fk_ticket_event_actor_id_user")
-        ),
-        sa.ForeignKeyConstraint(
-            ["ticket_id"],
-            ["ticket.id"],
-            name=op.f("fk_ticket_event_ticket_id_ticket"),
-            ondelete="CASCADE",
+            ["ticket_id"], ["ticket.id"], name=op.f("fk_ticket_event_ticket_id_ticket"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_event")),
+        sa.UniqueConstraint("message_id", name=op.f("uq_ticket_event_message_id")),
     )
     with op.batch_alter_table("ticket_event", schema=None) as batch_op:
         batch_op.create_index("ix_ticket_event_ticket_at", ["ticket_id", "at"], unique=False)
@@ -615,19 +566,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["account_id"], ["account.id"], name=op.f("fk_work_order_account_id_account")
         ),
-        sa.ForeignKeyConstraint(
-            ["asset_id"], ["asset.id"], name=op.f("fk_work_order_asset_id_asset")
-        ),
+        sa.ForeignKeyConstraint(["asset_id"], ["asset.id"], name=op.f("fk_work_order_asset_id_asset")),
         sa.ForeignKeyConstraint(
             ["engineer_id"], ["engineer.id"], name=op.f("fk_work_order_engineer_id_engineer")
         ),
-        sa.ForeignKeyConstraint(
-            ["region_id"], ["region.id"], name=op.f("fk_work_order_region_id_region")
-        ),
+        sa.ForeignKeyConstraint(["region_id"], ["region.id"], name=op.f("fk_work_order_region_id_region")),
         sa.ForeignKeyConstraint(["site_id"], ["site.id"], name=op.f("fk_work_order_site_id_site")),
-        sa.ForeignKeyConstraint(
-            ["ticket_id"], ["ticket.id"], name=op.f("fk_work_order_ticket_id_ticket")
-        ),
+        sa.ForeignKeyConstraint(["ticket_id"], ["ticket.id"], name=op.f("fk_work_order_ticket_id_ticket")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_work_order")),
         sa.UniqueConstraint("number", name=op.f("uq_work_order_number")),
     )
@@ -648,9 +593,7 @@ def upgrade() -> None:
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["location_id"],
-            ["stock_location.id"],
-            name=op.f("fk_part_usage_location_id_stock_location"),
+            ["location_id"], ["stock_location.id"], name=op.f("fk_part_usage_location_id_stock_location")
         ),
         sa.ForeignKeyConstraint(["part_id"], ["part.id"], name=op.f("fk_part_usage_part_id_part")),
         sa.ForeignKeyConstraint(
@@ -662,9 +605,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_part_usage")),
     )
     with op.batch_alter_table("part_usage", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_part_usage_work_order_id"), ["work_order_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_part_usage_work_order_id"), ["work_order_id"], unique=False)
 
     op.create_table(
         "work_order_event",
@@ -674,9 +615,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["actor_id"], ["user.id"], name=op.f("fk_work_order_event_actor_id_user")
-        ),
+        sa.ForeignKeyConstraint(["actor_id"], ["user.id"], name=op.f("fk_work_order_event_actor_id_user")),
         sa.ForeignKeyConstraint(
             ["work_order_id"],
             ["work_order.id"],
@@ -695,9 +634,7 @@ def upgrade() -> None:
         sa.Column("work_order_id", sa.Integer(), nullable=False),
         sa.Column("part_id", sa.Integer(), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["part_id"], ["part.id"], name=op.f("fk_work_order_part_part_id_part")
-        ),
+        sa.ForeignKeyConstraint(["part_id"], ["part.id"], name=op.f("fk_work_order_part_part_id_part")),
         sa.ForeignKeyConstraint(
             ["work_order_id"],
             ["work_order.id"],
@@ -755,6 +692,11 @@ def downgrade() -> None:
 
     op.drop_table("ticket_event")
     with op.batch_alter_table("sla_event", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_sla_event_breach",
+            sqlite_where=sa.text("kind = 'breach'"),
+            postgresql_where=sa.text("kind = 'breach'"),
+        )
         batch_op.drop_index("ix_sla_event_ticket_at")
 
     op.drop_table("sla_event")

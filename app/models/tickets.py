@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
@@ -58,8 +58,12 @@ class Ticket(Base):
     # SLA entitlement resolved at opening (tier of the covering contract, else 'standard').
     sla_tier: Mapped[str] = mapped_column(String(20), default="standard")
     sla_calendar_id: Mapped[int | None] = mapped_column(ForeignKey("business_calendar.id"))
+    sla_contract_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"))
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     first_response_at: Mapped[datetime | None]
+    # First response is the earlier of the first public reply and the first visit scheduled.
+    first_reply_at: Mapped[datetime | None]
+    first_visit_at: Mapped[datetime | None]
     arrived_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
@@ -87,13 +91,20 @@ class TicketEvent(Base):
     channel: Mapped[str | None] = mapped_column(String(10))
     body: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # RFC 5322 Message-ID of an e-mail in or a reply out: threading and relay-retry dedupe.
+    message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
 
 
 class SlaEvent(Base):
     """Auditable SLA clock ledger: start, pause, resume, retarget, met, breach, stop."""
 
     __tablename__ = "sla_event"
-    __table_args__ = (Index("ix_sla_event_ticket_at", "ticket_id", "at"),)
+    __table_args__ = (
+        Index("ix_sla_event_ticket_at", "ticket_id", "at"),
+        # A metric breaches at most once per ticket, even with two breach checkers racing.
+        Index("uq_sla_event_breach", "ticket_id", "metric", unique=True,
+              sqlite_where=text("kind = 'breach'"), postgresql_where=text("kind = 'breach'")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
