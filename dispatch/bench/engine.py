@@ -45,3 +45,12 @@ def solve_solomon(inst: SolomonInstance, time_limit: float) -> list[list[int]] |
     if plan.unassigned:
         return None
     return [[int(j) for j in r.job_ids] for r in plan.routes if r.job_ids]
+
+
+def solve_fsr(inst: dict, time_limit: float, progress: Progress | None = None) -> dict:
+    """The engine on an fsr/1 day, through the same loader and writer as ``python -m dispatch``."""
+    from dispatch import fsr_io
+
+    problem, provider = fsr_io.load(inst)
+    plan = solve(problem, time_limit=time_limit, provider=provider, progress=progress)
+    return fsr_io.solution(plan, problem.name)

@@ -42,7 +42,7 @@ def fmt(value: object, digits: int = 2) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "-"
-        return f"{value:.{digits}f}"
+        return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0 turns -0.00 into 0.00
     return str(value)
 
 
