@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--engineers", type=int, default=20)
     r.add_argument("--seed", type=int, default=11)
     r.add_argument("--time-limit", type=_positive, default=10.0, help="initial plan, seconds")
+    r.add_argument("--replan-limit", type=_positive, default=1.0, help="per emergency, seconds")
+    r.add_argument("--slot-min", type=int, default=120, help="promised arrival slot, minutes")
     return parser
 
 
@@ -92,7 +94,15 @@ def main(argv: list[str] | None = None) -> int:
         return scale.main(sizes, limits, args.out_dir)
     from dispatch.bench import replan
 
-    return replan.main(args.jobs, args.engineers, args.emergencies, args.seed, args.time_limit)
+    return replan.main(
+        args.jobs,
+        args.engineers,
+        args.emergencies,
+        args.seed,
+        args.time_limit,
+        replan_limit=args.replan_limit,
+        slot_s=args.slot_min * 60,
+    )
 
 
 if __name__ == "__main__":
