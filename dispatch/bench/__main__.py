@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("scale", help="time and quality from 100 to 1000 jobs")
     s.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="table and PNG here")
     s.add_argument("--sizes", default="100,200,500,1000", help="job counts (engineers = jobs/10)")
-    s.add_argument("--limits", default="10,30,60", help="time limits to report, seconds")
+    s.add_argument("--limits", default="2,10,30,60", help="time limits to report, seconds")
 
     r = sub.add_parser("replan", help="emergency insertion latency and moved appointments")
     r.add_argument("--emergencies", type=int, default=50)
