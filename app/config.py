@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     reopen_days: int = 14
     idempotency_ttl_h: int = 48
     webhook_max_attempts: int = 8
+    # Shared secret the mail relay sends as X-Relay-Token; unset disables inbound e-mail.
+    inbound_email_token: str | None = None
     # Eager: tasks run inline in the caller (tests); only used when no broker is configured.
     task_always_eager: bool = False
     scheduler_enabled: bool = True

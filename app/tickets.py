@@ -35,7 +35,7 @@ from app.models import (
 from app.ticket_status import TRANSITIONS, allowed_next, change_status
 
 __all__ = [
-    "TRANSITIONS", "add_note", "add_reply", "allowed_next", "create_ticket", "get_ticket",
+    "TRANSITIONS", "add_event", "add_note", "add_reply", "allowed_next", "create_ticket", "get_ticket",
     "list_tickets", "on_visit_arrived", "on_visit_finished", "on_visit_scheduled", "timeline",
     "transition", "update_ticket",
 ]
@@ -63,7 +63,7 @@ def _expect_version(ticket: Ticket, expected_version: int | None) -> None:
         raise Conflict(f"Ticket {ticket.number} was changed by someone else; reload and retry.")
 
 
-def _event(session: Session, ticket: Ticket, kind: str, *, actor: User | None,
+def add_event(session: Session, ticket: Ticket, kind: str, *, actor: User | None,
            channel: str | None, at: datetime, body: str = "",
            data: dict[str, Any] | None = None, message_id: str | None = None) -> TicketEvent:
     event = TicketEvent(ticket_id=ticket.id, kind=kind, actor_id=actor.id if actor else None,
@@ -130,7 +130,7 @@ def create_ticket(session: Session, *, account_id: int, subject: str, priority: 
     session.flush()
     ticket.number = f"T-{ticket.id:07d}"
     sla_clock.start(session, ticket, channel=channel)
-    _event(session, ticket, "created", actor=actor, channel=channel, at=ticket.opened_at,
+    add_event(session, ticket, "created", actor=actor, channel=channel, at=ticket.opened_at,
            body=description, data={"subject": ticket.subject, "priority": priority,
                                    "sla_tier": ticket.sla_tier, **(event_data or {})})
     audit.record(session, actor, "ticket", ticket.id, "create",
@@ -171,14 +171,14 @@ def update_ticket(session: Session, *, ticket_id: int, values: Mapping[str, Any]
         return ticket
     at = utcnow()
     if "priority" in changes:
-        _event(session, ticket, "priority", actor=actor, channel=channel, at=at,
+        add_event(session, ticket, "priority", actor=actor, channel=channel, at=at,
                data={"from": changes["priority"][0], "to": changes["priority"][1]})
     if "assignee_id" in changes:
-        _event(session, ticket, "assigned", actor=actor, channel=channel, at=at,
+        add_event(session, ticket, "assigned", actor=actor, channel=channel, at=at,
                data={"from": changes["assignee_id"][0], "to": changes["assignee_id"][1]})
     rest = {k: v for k, v in changes.items() if k not in ("priority", "assignee_id")}
     if rest:
-        _event(session, ticket, "updated", actor=actor, channel=channel, at=at,
+        add_event(session, ticket, "updated", actor=actor, channel=channel, at=at,
                data={"changes": rest})
     if "priority" in changes or "asset_id" in changes:
         reason = "priority" if "priority" in changes else "asset"
@@ -236,7 +236,7 @@ def add_reply(session: Session, *, ticket_id: int, body: str, actor: User | None
     if ticket.email_thread_id is None:  # the first outbound message starts the thread
         ticket.email_thread_id = message_id
     contact = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
-    event = _event(session, ticket, "reply", actor=actor, channel=channel, at=at, body=body,
+    event = add_event(session, ticket, "reply", actor=actor, channel=channel, at=at, body=body,
                    message_id=message_id,
                    data={"to": contact.email if contact else None,
                          "subject": f"Re: [{ticket.number}] {ticket.subject}",
@@ -259,7 +259,7 @@ def add_note(session: Session, *, ticket_id: int, body: str, actor: User | None,
     if not body.strip():
         raise Unprocessable("A note needs a text.",
                             errors=[{"field": "body", "message": "must not be blank"}])
-    event = _event(session, ticket, "note", actor=actor, channel=channel, at=at or utcnow(),
+    event = add_event(session, ticket, "note", actor=actor, channel=channel, at=at or utcnow(),
                    body=body)
     audit.record(session, actor, "ticket", ticket.id, "note", {"event_id": [None, event.id]})
     return event
@@ -281,7 +281,7 @@ def on_visit_scheduled(session: Session, *, ticket_id: int, at: datetime,
     Counts as first response if earlier than any reply; status → scheduled when legal."""
     ticket = get_ticket(session, ticket_id)
     at = min(at, utcnow())  # an appointment time passed by mistake must not date it ahead
-    _event(session, ticket, "visit_scheduled", actor=actor, channel=HOOK_CHANNEL, at=at)
+    add_event(session, ticket, "visit_scheduled", actor=actor, channel=HOOK_CHANNEL, at=at)
     _first_response(session, ticket, at=at, via="visit", channel=HOOK_CHANNEL)
     if not _advance(session, ticket, S.scheduled.value, actor=actor, at=at,
                     reason="visit scheduled"):
@@ -293,7 +293,7 @@ def on_visit_arrived(session: Session, *, ticket_id: int, at: datetime,
                      actor: User | None) -> Ticket:
     """The engineer arrived on site: arrival met/breached (first arrival); → in_progress."""
     ticket = get_ticket(session, ticket_id)
-    _event(session, ticket, "visit_arrived", actor=actor, channel=HOOK_CHANNEL, at=at)
+    add_event(session, ticket, "visit_arrived", actor=actor, channel=HOOK_CHANNEL, at=at)
     if ticket.arrived_at is None:
         ticket.arrived_at = at
         if ticket.first_visit_at is None:  # arrival without a reported scheduling
@@ -307,7 +307,7 @@ def on_visit_finished(session: Session, *, ticket_id: int, at: datetime, fixed: 
                       actor: User | None) -> Ticket:
     """The visit ended: fixed → resolved; otherwise the ticket stays open/in progress."""
     ticket = get_ticket(session, ticket_id)
-    _event(session, ticket, "visit_finished", actor=actor, channel=HOOK_CHANNEL, at=at,
+    add_event(session, ticket, "visit_finished", actor=actor, channel=HOOK_CHANNEL, at=at,
            data={"fixed": fixed})
     if fixed:
         _advance(session, ticket, S.resolved.value, actor=actor, at=at, reason="fixed on site")

@@ -2,8 +2,10 @@
 
 from fastapi import APIRouter
 
-from app.api import auth, health
+from app.api import auth, health, inbound, tickets
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(health.router)
 api_router.include_router(auth.router)
+api_router.include_router(tickets.router)
+api_router.include_router(inbound.router)

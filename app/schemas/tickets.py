@@ -1,0 +1,150 @@
+"""Ticket desk API schemas: input forbids unknown fields, output reads ORM rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+from app.models import Channel, Priority, TicketStatus
+
+_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TicketCreate(BaseModel):
+    model_config = _IN
+    customer_id: int
+    contact_id: int | None = None
+    asset_id: int | None = None
+    subject: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=20000)
+    priority: Priority
+    channel: Channel
+    category: str = Field(default="", max_length=60)
+
+
+class TicketUpdate(BaseModel):
+    """Only the fields sent are changed; contact, asset and assignee may be set to null."""
+
+    model_config = _IN
+    subject: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=20000)
+    category: str | None = Field(default=None, max_length=60)
+    priority: Priority | None = None
+    contact_id: int | None = None
+    asset_id: int | None = None
+    assignee_id: int | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> TicketUpdate:
+        for name in ("subject", "description", "category", "priority"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        return self
+
+
+class TransitionIn(BaseModel):
+    model_config = _IN
+    to: TicketStatus
+    reason: str = Field(default="", max_length=1000)
+
+
+class MessageIn(BaseModel):
+    model_config = _IN
+    body: str = Field(min_length=1, max_length=20000)
+
+
+class TicketRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+    id: int
+    number: str
+    customer_id: int = Field(validation_alias=AliasChoices("customer_id", "account_id"))
+    contact_id: int | None
+    asset_id: int | None
+    site_id: int | None
+    channel: Channel
+    subject: str
+    description: str
+    category: str
+    priority: Priority
+    status: TicketStatus
+    assignee_id: int | None
+    sla_tier: str
+    sla_calendar_id: int | None
+    sla_contract_id: int | None
+    opened_at: datetime
+    first_response_at: datetime | None
+    arrived_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    first_response_due_at: datetime | None
+    arrival_due_at: datetime | None
+    resolution_due_at: datetime | None
+    sla_paused: bool
+    sla_breached: bool
+    updated_at: datetime
+    version: int
+    allowed_transitions: list[TicketStatus] = []
+
+
+class TimelineItem(BaseModel):
+    id: int
+    source: str  # ticket | sla
+    at: datetime
+    kind: str
+    metric: str | None = None
+    actor_id: int | None = None
+    channel: str | None = None
+    body: str = ""
+    data: dict[str, Any] = {}
+    message_id: str | None = None
+
+
+class Timeline(BaseModel):
+    items: list[TimelineItem]
+
+
+class TicketEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    ticket_id: int
+    at: datetime
+    kind: str
+    actor_id: int | None
+    channel: str | None
+    body: str
+    data: dict[str, Any]
+    message_id: str | None
+
+
+class SlaMetric(BaseModel):
+    metric: str
+    target_minutes: int
+    due_at: datetime | None
+    achieved_at: datetime | None
+    state: str  # running, paused, met, breached, stopped, not_applicable
+    breached: bool
+    elapsed_seconds: int
+    remaining_seconds: int
+
+
+class SlaRead(BaseModel):
+    tier: str
+    priority: str | None
+    calendar_id: int | None
+    contract_id: int | None
+    paused: bool
+    breached: bool
+    paused_seconds: int
+    paused_covered_seconds: int
+    metrics: list[SlaMetric]
+
+
+class InboundResult(BaseModel):
+    ticket_id: int
+    number: str
+    event_id: int
+    action: str  # created | threaded | duplicate
