@@ -108,7 +108,7 @@ def _post_message(kind: str, ticket_id: int, body: MessageIn, request: Request, 
 
     def _create() -> tuple[TicketEventRead, dict[str, str]]:
         add = tickets.add_reply if kind == "reply" else tickets.add_note
-        event = add(db, ticket_id=ticket_id, body=body.body, actor=user, channel=CHANNEL)
+        event = add(db, ticket_id=ticket_id, body=body.text, actor=user, channel=CHANNEL)
         db.flush()
         return TicketEventRead.model_validate(event), {
             "Location": f"/api/v1/tickets/{ticket_id}/timeline#{event.id}"}

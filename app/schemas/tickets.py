@@ -53,8 +53,10 @@ class TransitionIn(BaseModel):
 
 
 class MessageIn(BaseModel):
+    """A reply or note. (Named `text`, not `body`: the error renderer drops "body" from paths.)"""
+
     model_config = _IN
-    body: str = Field(min_length=1, max_length=20000)
+    text: str = Field(min_length=1, max_length=20000)
 
 
 class TicketRead(BaseModel):
