@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app import sla, tickets
 from app.db import utcnow
-from app.models import SlaEvent, SlaTarget, Ticket
+from app.models import SlaEvent, SlaTarget, Ticket, WebhookDelivery, WebhookSubscription
 from app.sla import Entry
 from tests import factories as f
 
@@ -302,6 +302,9 @@ def test_breach_check_marks_each_metric_once(db: Session) -> None:
     from app.worker import run_task
 
     s = _setup(db, P2=(30, 120, 600))
+    sub = WebhookSubscription(url="http://hooks.example/sla", secret="s",
+                              events=["ticket.sla_breached"])
+    db.add(sub)
     t0 = utcnow().replace(microsecond=0) - 3 * H
     t = _open(db, s, opened_at=t0, priority="P2")
     db.commit()
@@ -313,6 +316,9 @@ def test_breach_check_marks_each_metric_once(db: Session) -> None:
                                               SlaEvent.kind == "breach"))
     assert breach is not None and breach.metric == "first_response"
     assert breach.at == t0 + 30 * M  # the instant the target ran out
+    sent = db.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id))
+    assert [(d.event, d.payload["data"]["metric"]) for d in sent] == [
+        ("ticket.sla_breached", "first_response")]
     run_task("fieldline.sla.check_breaches", {})  # registered under its beat name
     assert check_breaches() == 0  # once per metric
     # a visit makes the on-site arrival target count; it ran out at +2 h
