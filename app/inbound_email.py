@@ -76,15 +76,16 @@ def parse(raw: bytes) -> ParsedEmail:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     addresses = [(n, a) for n, a in getaddresses([str(v) for v in msg.get_all("From", [])]) if a]
     if not addresses or "@" not in addresses[0][1]:
-        raise Unprocessable("The message has no usable From address.",
-                            errors=[{"field": "from", "message": "missing or invalid"}])
+        raise Unprocessable(
+            "The message has no usable From address.",
+            errors=[{"field": "from", "message": "missing or invalid"}],
+        )
     name, addr = addresses[0]
     found = _MSGID.findall(str(msg.get("Message-ID", "")))
     # Without a Message-ID the content itself identifies the message, so retries still dedupe.
     message_id = found[0] if found else f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
     refs = _MSGID.findall(" ".join(str(msg.get(h, "")) for h in ("In-Reply-To", "References")))
-    part = msg.get_body(preferencelist=("plain", "html")) if isinstance(msg, EmailMessage) \
-        else None
+    part = msg.get_body(preferencelist=("plain", "html")) if isinstance(msg, EmailMessage) else None
     body = ""
     if part is not None:
         try:
@@ -92,25 +93,39 @@ def parse(raw: bytes) -> ParsedEmail:
         except (LookupError, ValueError):  # unknown charset or broken encoding
             content = part.get_payload(decode=True).decode("utf-8", "replace")
         body = _html_to_text(content) if part.get_content_subtype() == "html" else content
-    return ParsedEmail(message_id=message_id[:300], from_addr=addr.strip().lower(),
-                       from_name=name.strip(), subject=str(msg.get("Subject", "")).strip(),
-                       body=body.strip()[:MAX_BODY_CHARS], references=tuple(dict.fromkeys(refs)),
-                       date=str(msg["Date"]) if msg["Date"] else None)
+    return ParsedEmail(
+        message_id=message_id[:300],
+        from_addr=addr.strip().lower(),
+        from_name=name.strip(),
+        subject=str(msg.get("Subject", "")).strip(),
+        body=body.strip()[:MAX_BODY_CHARS],
+        references=tuple(dict.fromkeys(refs)),
+        date=str(msg["Date"]) if msg["Date"] else None,
+    )
 
 
 def _contacts(session: Session, addr: str) -> list[Contact]:
-    return list(session.scalars(select(Contact).where(func.lower(Contact.email) == addr)
-                                .order_by(Contact.id)))
+    return list(
+        session.scalars(select(Contact).where(func.lower(Contact.email) == addr).order_by(Contact.id))
+    )
 
 
 def _thread(session: Session, mail: ParsedEmail, senders: list[Contact]) -> Ticket | None:
     if mail.references:
-        ticket = session.scalar(select(Ticket).where(
-            Ticket.email_thread_id.in_(mail.references)).order_by(Ticket.id.desc()).limit(1))
+        ticket = session.scalar(
+            select(Ticket)
+            .where(Ticket.email_thread_id.in_(mail.references))
+            .order_by(Ticket.id.desc())
+            .limit(1)
+        )
         if ticket is not None:
             return ticket
-        event = session.scalar(select(TicketEvent).where(
-            TicketEvent.message_id.in_(mail.references)).order_by(TicketEvent.id.desc()).limit(1))
+        event = session.scalar(
+            select(TicketEvent)
+            .where(TicketEvent.message_id.in_(mail.references))
+            .order_by(TicketEvent.id.desc())
+            .limit(1)
+        )
         if event is not None:
             return session.get(Ticket, event.ticket_id)
     for number in _TAG.findall(mail.subject):
@@ -129,8 +144,7 @@ def receive_email(session: Session, *, raw: bytes) -> Received:
         with session.begin_nested():
             return _receive(session, mail)
     except IntegrityError:  # the same message arrived twice at once; the other one won
-        seen = session.scalar(select(TicketEvent).where(
-            TicketEvent.message_id == mail.message_id))
+        seen = session.scalar(select(TicketEvent).where(TicketEvent.message_id == mail.message_id))
         if seen is None:
             raise
         return Received(session.get_one(Ticket, seen.ticket_id), seen, "duplicate")
@@ -140,36 +154,74 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
     senders = _contacts(session, mail.from_addr)
     at = utcnow()
     ticket = _thread(session, mail, senders)
-    data = {"from": mail.from_addr, "from_name": mail.from_name, "subject": mail.subject,
-            "date": mail.date, "in_reply_to": list(mail.references)}
+    data = {
+        "from": mail.from_addr,
+        "from_name": mail.from_name,
+        "subject": mail.subject,
+        "date": mail.date,
+        "in_reply_to": list(mail.references),
+    }
     if ticket is not None and (ticket.status not in DONE or S.open in allowed_next(ticket, at=at)):
-        event = tickets.add_event(session, ticket, "email_in", actor=None, channel=CHANNEL, at=at,
-                               body=mail.body, data=data, message_id=mail.message_id)
+        event = tickets.add_event(
+            session,
+            ticket,
+            "email_in",
+            actor=None,
+            channel=CHANNEL,
+            at=at,
+            body=mail.body,
+            data=data,
+            message_id=mail.message_id,
+        )
         if ticket.status in DONE or ticket.status == S.waiting_on_customer:
-            change_status(session, ticket, S.open.value, actor=None, channel=CHANNEL, at=at,
-                          reason="customer e-mail")
-        emit(session, "ticket.updated", {"ticket_id": ticket.id, "number": ticket.number,
-                                         "email_in": event.id, "changes": {}})
+            change_status(
+                session, ticket, S.open.value, actor=None, channel=CHANNEL, at=at, reason="customer e-mail"
+            )
+        emit(
+            session,
+            "ticket.updated",
+            {"ticket_id": ticket.id, "number": ticket.number, "email_in": event.id, "changes": {}},
+        )
         return Received(ticket, event, "threaded")
-    contact = next((c for c in senders if ticket is None or c.account_id == ticket.account_id),
-                   senders[0] if senders else None)
+    contact = next(
+        (c for c in senders if ticket is None or c.account_id == ticket.account_id),
+        senders[0] if senders else None,
+    )
     if contact is None and ticket is not None:  # reply on a ticket past its reopen window
         contact = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
     if contact is None:
         raise Unprocessable(
-            f"No contact has the address {mail.from_addr}; add the contact or open the ticket "
-            "by hand.", errors=[{"field": "from", "message": "unknown sender"}])
+            f"No contact has the address {mail.from_addr}; add the contact or open the ticket by hand.",
+            errors=[{"field": "from", "message": "unknown sender"}],
+        )
     extra = {"follows": ticket.number} if ticket is not None else {}
     if len(senders) > 1:
         extra["other_contacts"] = [c.id for c in senders if c.id != contact.id]
     new = tickets.create_ticket(
-        session, account_id=contact.account_id, contact_id=contact.id,
+        session,
+        account_id=contact.account_id,
+        contact_id=contact.id,
         asset_id=ticket.asset_id if ticket is not None else None,
-        subject=mail.subject or "(no subject)", description=mail.body, priority="P3",
-        channel=CHANNEL, actor=None, opened_at=at, email_thread_id=mail.message_id,
-        event_data=extra)
-    event = tickets.add_event(session, new, "email_in", actor=None, channel=CHANNEL, at=at,
-                           body=mail.body, data=data, message_id=mail.message_id)
+        subject=mail.subject or "(no subject)",
+        description=mail.body,
+        priority="P3",
+        channel=CHANNEL,
+        actor=None,
+        opened_at=at,
+        email_thread_id=mail.message_id,
+        event_data=extra,
+    )
+    event = tickets.add_event(
+        session,
+        new,
+        "email_in",
+        actor=None,
+        channel=CHANNEL,
+        at=at,
+        body=mail.body,
+        data=data,
+        message_id=mail.message_id,
+    )
     return Received(new, event, "created")
 
 
@@ -187,4 +239,3 @@ def outbound_message(session: Session, *, event: TicketEvent) -> EmailMessage:
         msg["References"] = thread
     msg.set_content(event.body)
     return msg
-

@@ -81,14 +81,14 @@ def parse_hours(hours: Mapping[str, Any]) -> dict[int, tuple[Window, ...]]:
     return out
 
 
-def make_calendar(*, timezone: str, hours: Mapping[str, Any], holidays: Sequence[date] = (),
-                  always_open: bool = False) -> Calendar:
+def make_calendar(
+    *, timezone: str, hours: Mapping[str, Any], holidays: Sequence[date] = (), always_open: bool = False
+) -> Calendar:
     try:
         tz = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown timezone {timezone!r}") from exc
-    return Calendar(tz=tz, windows=parse_hours(hours), holidays=frozenset(holidays),
-                    always_open=always_open)
+    return Calendar(tz=tz, windows=parse_hours(hours), holidays=frozenset(holidays), always_open=always_open)
 
 
 def _instant(day: date, minute: int, tz: ZoneInfo) -> datetime:
@@ -175,6 +175,7 @@ def add_covered(cal: Calendar, start: datetime, amount: timedelta) -> datetime:
 
 # --- the ledger -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Entry:
     """One SLA ledger event, as plain data."""
@@ -219,8 +220,7 @@ def metric_segments(entries: Sequence[Entry], achieved_at: datetime | None) -> l
     segments = running_segments(entries, until=achieved_at)
     if segments and segments[-1][1] is None:
         return segments
-    segments = [(s, e if e is not None and e <= achieved_at else achieved_at)
-                for s, e in segments]
+    segments = [(s, e if e is not None and e <= achieved_at else achieved_at) for s, e in segments]
     return [*segments, (achieved_at, None)]
 
 
@@ -246,8 +246,7 @@ def due_at(cal: Calendar, segments: Sequence[Segment], target: timedelta) -> dat
     return None
 
 
-def wall_paused(segments: Sequence[Segment], *, started: datetime | None,
-                until: datetime) -> timedelta:
+def wall_paused(segments: Sequence[Segment], *, started: datetime | None, until: datetime) -> timedelta:
     """Wall-clock time between the first start and `until` while the clock did not run."""
     if started is None:
         return timedelta(0)

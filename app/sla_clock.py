@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,10 +37,16 @@ from app.models import (
 DEFAULT_CALENDAR = "Standard business hours"
 DEFAULT_HOURS = {str(d): [["08:00", "17:00"]] for d in range(5)}
 DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
-_DUE_FIELD = {"first_response": "first_response_due_at", "arrival": "arrival_due_at",
-              "resolution": "resolution_due_at"}
-_ACHIEVED_FIELD = {"first_response": "first_response_at", "arrival": "arrived_at",
-                   "resolution": "resolved_at"}
+DUE_FIELD = {
+    "first_response": "first_response_due_at",
+    "arrival": "arrival_due_at",
+    "resolution": "resolution_due_at",
+}
+ACHIEVED_FIELD = {
+    "first_response": "first_response_at",
+    "arrival": "arrived_at",
+    "resolution": "resolved_at",
+}
 
 
 @dataclass(frozen=True)
@@ -50,8 +56,13 @@ class Entitlement:
     contract_id: int | None
 
     def as_dict(self, priority: str, targets: dict[str, int]) -> dict[str, Any]:
-        return {"tier": self.tier, "calendar_id": self.calendar_id,
-                "contract_id": self.contract_id, "priority": priority, "targets": targets}
+        return {
+            "tier": self.tier,
+            "calendar_id": self.calendar_id,
+            "contract_id": self.contract_id,
+            "priority": priority,
+            "targets": targets,
+        }
 
 
 def default_calendar(session: Session) -> BusinessCalendar:
@@ -60,8 +71,9 @@ def default_calendar(session: Session) -> BusinessCalendar:
     cal = session.scalar(stmt)
     if cal is not None:
         return cal
-    cal = BusinessCalendar(name=DEFAULT_CALENDAR, timezone=get_settings().time_zone,
-                           hours=DEFAULT_HOURS, always_open=False)
+    cal = BusinessCalendar(
+        name=DEFAULT_CALENDAR, timezone=get_settings().time_zone, hours=DEFAULT_HOURS, always_open=False
+    )
     try:
         with session.begin_nested():
             session.add(cal)
@@ -89,11 +101,13 @@ def entitlement(session: Session, *, asset_id: int | None, opened_at: datetime) 
 def targets_for(session: Session, *, tier: str, priority: str) -> dict[str, int]:
     """Minutes per metric for tier × priority; falls back to 'standard', then built-ins."""
     for t in (tier, "standard"):
-        row = session.scalar(select(SlaTarget).where(SlaTarget.tier == t,
-                                                     SlaTarget.priority == priority))
+        row = session.scalar(select(SlaTarget).where(SlaTarget.tier == t, SlaTarget.priority == priority))
         if row is not None:
-            return {"first_response": row.first_response_min, "arrival": row.arrival_min,
-                    "resolution": row.resolution_min}
+            return {
+                "first_response": row.first_response_min,
+                "arrival": row.arrival_min,
+                "resolution": row.resolution_min,
+            }
     return dict(sla.DEFAULT_TARGETS[priority])
 
 
@@ -103,25 +117,36 @@ def load_calendar(session: Session, calendar_id: int) -> sla.Calendar:
         raise Unprocessable(f"Business calendar {calendar_id} does not exist.")
     days = session.scalars(select(Holiday.day).where(Holiday.calendar_id == calendar_id)).all()
     try:
-        return sla.make_calendar(timezone=cal.timezone, hours=cal.hours or {}, holidays=days,
-                                 always_open=cal.always_open)
+        return sla.make_calendar(
+            timezone=cal.timezone, hours=cal.hours or {}, holidays=days, always_open=cal.always_open
+        )
     except ValueError as exc:
         raise Unprocessable(f"Business calendar {cal.name!r} is not usable: {exc}.") from exc
 
 
 def ledger(session: Session, ticket_id: int) -> list[SlaEvent]:
-    return list(session.scalars(select(SlaEvent).where(SlaEvent.ticket_id == ticket_id)
-                                .order_by(SlaEvent.at, SlaEvent.id)))
+    return list(
+        session.scalars(
+            select(SlaEvent).where(SlaEvent.ticket_id == ticket_id).order_by(SlaEvent.at, SlaEvent.id)
+        )
+    )
 
 
-def _entries(rows: list[SlaEvent]) -> list[sla.Entry]:
+def entries_of(rows: list[SlaEvent]) -> list[sla.Entry]:
     return [sla.Entry(at=r.at, kind=r.kind, metric=r.metric, data=r.data or {}) for r in rows]
 
 
-def _add(session: Session, ticket: Ticket, kind: str, *, at: datetime, channel: str | None,
-         metric: str | None = None, data: dict[str, Any] | None = None) -> SlaEvent:
-    event = SlaEvent(ticket_id=ticket.id, at=at, kind=kind, metric=metric, channel=channel,
-                     data=data or {})
+def _add(
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    *,
+    at: datetime,
+    channel: str | None,
+    metric: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> SlaEvent:
+    event = SlaEvent(ticket_id=ticket.id, at=at, kind=kind, metric=metric, channel=channel, data=data or {})
     session.add(event)
     session.flush()
     return event
@@ -132,58 +157,78 @@ def start(session: Session, ticket: Ticket, *, channel: str | None) -> None:
     ent = entitlement(session, asset_id=ticket.asset_id, opened_at=ticket.opened_at)
     targets = targets_for(session, tier=ent.tier, priority=ticket.priority)
     ticket.sla_tier, ticket.sla_calendar_id, ticket.sla_contract_id = (
-        ent.tier, ent.calendar_id, ent.contract_id)
-    _add(session, ticket, "start", at=ticket.opened_at, channel=channel,
-         data=ent.as_dict(ticket.priority, targets))
+        ent.tier,
+        ent.calendar_id,
+        ent.contract_id,
+    )
+    _add(
+        session,
+        ticket,
+        "start",
+        at=ticket.opened_at,
+        channel=channel,
+        data=ent.as_dict(ticket.priority, targets),
+    )
     refresh(session, ticket, now=ticket.opened_at)
 
 
-def retarget(session: Session, ticket: Ticket, *, at: datetime, channel: str | None,
-             reason: str) -> bool:
+def retarget(session: Session, ticket: Ticket, *, at: datetime, channel: str | None, reason: str) -> bool:
     """Re-resolve entitlement and targets (after a priority or asset/contract change).
 
     Due times are replayed from the whole ledger with the new targets, so time already spent
     paused stays excluded. Returns False when nothing changed."""
     rows = ledger(session, ticket.id)
-    before = sla.current_targets(_entries(rows))
+    before = sla.current_targets(entries_of(rows))
     ent = entitlement(session, asset_id=ticket.asset_id, opened_at=ticket.opened_at)
-    after = ent.as_dict(ticket.priority, targets_for(session, tier=ent.tier,
-                                                     priority=ticket.priority))
+    after = ent.as_dict(ticket.priority, targets_for(session, tier=ent.tier, priority=ticket.priority))
     if before == after:
         return False
     ticket.sla_tier, ticket.sla_calendar_id, ticket.sla_contract_id = (
-        ent.tier, ent.calendar_id, ent.contract_id)
-    _add(session, ticket, "retarget", at=at, channel=channel,
-         data={"reason": reason, "from": before, "to": after})
+        ent.tier,
+        ent.calendar_id,
+        ent.contract_id,
+    )
+    _add(
+        session,
+        ticket,
+        "retarget",
+        at=at,
+        channel=channel,
+        data={"reason": reason, "from": before, "to": after},
+    )
     refresh(session, ticket, now=at)
     return True
 
 
-def pause(session: Session, ticket: Ticket, *, at: datetime, channel: str | None,
-          reason: str) -> None:
+def pause(session: Session, ticket: Ticket, *, at: datetime, channel: str | None, reason: str) -> None:
     refresh(session, ticket, now=at)  # a target reached before the pause is a breach
     _add(session, ticket, "pause", at=at, channel=channel, data={"reason": reason})
     refresh(session, ticket, now=at)
 
 
-def resume(session: Session, ticket: Ticket, *, at: datetime, channel: str | None,
-           reason: str, reopened: bool = False) -> None:
+def resume(
+    session: Session,
+    ticket: Ticket,
+    *,
+    at: datetime,
+    channel: str | None,
+    reason: str,
+    reopened: bool = False,
+) -> None:
     """`reopened` marks a reopen: resolution has to be met anew from here."""
     data: dict[str, Any] = {"reason": reason, **({"reopened": True} if reopened else {})}
     _add(session, ticket, "resume", at=at, channel=channel, data=data)
     refresh(session, ticket, now=at)
 
 
-def stop(session: Session, ticket: Ticket, *, at: datetime, channel: str | None,
-         reason: str) -> None:
+def stop(session: Session, ticket: Ticket, *, at: datetime, channel: str | None, reason: str) -> None:
     refresh(session, ticket, now=at)
     _add(session, ticket, "stop", at=at, channel=channel, data={"reason": reason})
     refresh(session, ticket, now=at)
 
 
-def _has(rows: list[SlaEvent], kind: str, metric: str, *, since: datetime | None = None) -> bool:
-    return any(r.kind == kind and r.metric == metric and (since is None or r.at >= since)
-               for r in rows)
+def has_event(rows: list[SlaEvent], kind: str, metric: str, *, since: datetime | None = None) -> bool:
+    return any(r.kind == kind and r.metric == metric and (since is None or r.at >= since) for r in rows)
 
 
 def _reopened_at(rows: list[SlaEvent]) -> datetime | None:
@@ -193,53 +238,77 @@ def _reopened_at(rows: list[SlaEvent]) -> datetime | None:
 
 def settle(session: Session, ticket: Ticket, metric: str, *, channel: str | None) -> None:
     """Record met or breach once the metric was achieved (ticket.<achieved> is set)."""
-    achieved = getattr(ticket, _ACHIEVED_FIELD[metric])
+    achieved = getattr(ticket, ACHIEVED_FIELD[metric])
     rows = ledger(session, ticket.id)
     # A reopened ticket must be resolved again: only outcomes after the reopen count.
     since = _reopened_at(rows) if metric == "resolution" else None
-    if _has(rows, "met", metric, since=since) or _has(rows, "breach", metric, since=since):
+    if has_event(rows, "met", metric, since=since) or has_event(rows, "breach", metric, since=since):
         refresh(session, ticket, now=achieved)
         return
-    due = _due(ticket, _calendar(session, ticket), rows, metric)
+    due = _due(ticket, calendar_of(session, ticket), rows, metric)
     if due is not None and achieved <= due:
-        _add(session, ticket, "met", at=achieved, channel=channel, metric=metric,
-             data={"due_at": due.isoformat()})
+        _add(
+            session,
+            ticket,
+            "met",
+            at=achieved,
+            channel=channel,
+            metric=metric,
+            data={"due_at": due.isoformat()},
+        )
     else:
         _breach(session, ticket, metric, due=due or achieved, channel=channel, rows=rows)
     refresh(session, ticket, now=achieved)
 
 
-def _calendar(session: Session, ticket: Ticket) -> sla.Calendar | None:
+def calendar_of(session: Session, ticket: Ticket) -> sla.Calendar | None:
     return load_calendar(session, ticket.sla_calendar_id) if ticket.sla_calendar_id else None
 
 
-def _due(ticket: Ticket, cal: sla.Calendar | None, rows: list[SlaEvent],
-         metric: str) -> datetime | None:
-    entries = _entries(rows)
+def _due(ticket: Ticket, cal: sla.Calendar | None, rows: list[SlaEvent], metric: str) -> datetime | None:
+    entries = entries_of(rows)
     targets = sla.current_targets(entries).get("targets", {})
     if metric not in targets or cal is None:
         return None
-    segments = sla.metric_segments(entries, getattr(ticket, _ACHIEVED_FIELD[metric]))
+    segments = sla.metric_segments(entries, getattr(ticket, ACHIEVED_FIELD[metric]))
     return sla.due_at(cal, segments, timedelta(minutes=targets[metric]))
 
 
-def _breach(session: Session, ticket: Ticket, metric: str, *, due: datetime,
-            channel: str | None, rows: list[SlaEvent]) -> None:
-    if _has(rows, "breach", metric):
+def _breach(
+    session: Session, ticket: Ticket, metric: str, *, due: datetime, channel: str | None, rows: list[SlaEvent]
+) -> None:
+    if has_event(rows, "breach", metric):
         return
-    _add(session, ticket, "breach", at=due, channel=channel, metric=metric,
-         data={"due_at": due.isoformat(), "detected_at": utcnow().isoformat()})
+    _add(
+        session,
+        ticket,
+        "breach",
+        at=due,
+        channel=channel,
+        metric=metric,
+        data={"due_at": due.isoformat(), "detected_at": utcnow().isoformat()},
+    )
     ticket.sla_breached = True
-    emit(session, "ticket.sla_breached", {"ticket_id": ticket.id, "number": ticket.number,
-                                          "metric": metric, "due_at": due})
+    emit(
+        session,
+        "ticket.sla_breached",
+        {"ticket_id": ticket.id, "number": ticket.number, "metric": metric, "due_at": due},
+    )
 
 
 def arrival_applies(session: Session, ticket: Ticket) -> bool:
     """On-site arrival is only measured for tickets that got a visit (a work order)."""
     if ticket.first_visit_at is not None or ticket.arrived_at is not None:
         return True
-    return bool(session.scalar(select(exists().where(
-        WorkOrder.ticket_id == ticket.id, WorkOrder.status != WorkOrderStatus.cancelled.value))))
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    WorkOrder.ticket_id == ticket.id, WorkOrder.status != WorkOrderStatus.cancelled.value
+                )
+            )
+        )
+    )
 
 
 def refresh(session: Session, ticket: Ticket, *, now: datetime | None = None) -> None:
@@ -247,98 +316,23 @@ def refresh(session: Session, ticket: Ticket, *, now: datetime | None = None) ->
     targets that ran out (breach `at` = the instant the target ran out)."""
     now = now or utcnow()
     rows = ledger(session, ticket.id)
-    entries = _entries(rows)
+    entries = entries_of(rows)
     segments = sla.running_segments(entries)
-    paused = bool(entries) and ticket.status not in DONE and (
-        not segments or segments[-1][1] is not None)
+    paused = bool(entries) and ticket.status not in DONE and (not segments or segments[-1][1] is not None)
     if ticket.sla_paused != paused:
         ticket.sla_paused = paused
-    cal = _calendar(session, ticket)
-    for metric, field in _DUE_FIELD.items():
+    cal = calendar_of(session, ticket)
+    for metric, field in DUE_FIELD.items():
         due = _due(ticket, cal, rows, metric)
         if getattr(ticket, field) != due:
             setattr(ticket, field, due)
-        achieved = getattr(ticket, _ACHIEVED_FIELD[metric])
-        if (due is not None and achieved is None and due <= now and ticket.status not in DONE
-                and (metric != "arrival" or arrival_applies(session, ticket))):
+        achieved = getattr(ticket, ACHIEVED_FIELD[metric])
+        if (
+            due is not None
+            and achieved is None
+            and due <= now
+            and ticket.status not in DONE
+            and (metric != "arrival" or arrival_applies(session, ticket))
+        ):
             _breach(session, ticket, metric, due=due, channel=None, rows=rows)
             rows = ledger(session, ticket.id)
-
-
-def metric_states(session: Session, ticket: Ticket, *, now: datetime | None = None
-                  ) -> dict[str, Any]:
-    """Targets, due times, elapsed/remaining covered time, paused time and a state per metric."""
-    now = now or utcnow()
-    rows = ledger(session, ticket.id)
-    entries = _entries(rows)
-    current = sla.current_targets(entries)
-    targets = current.get("targets", {})
-    cal = _calendar(session, ticket)
-    segments = sla.running_segments(entries)
-    started = rows[0].at if rows else None
-    clock_end = now
-    if ticket.status in DONE and segments and segments[-1][1] is not None:
-        clock_end = min(now, max(e for _, e in segments if e is not None))
-    paused = sla.wall_paused(segments, started=started, until=clock_end)
-    out: dict[str, Any] = {
-        "tier": current.get("tier", ticket.sla_tier), "priority": current.get("priority"),
-        "calendar_id": current.get("calendar_id"), "contract_id": current.get("contract_id"),
-        "paused": ticket.sla_paused, "breached": ticket.sla_breached,
-        "paused_seconds": int(paused.total_seconds()),
-        "paused_covered_seconds": int(sla.covered(cal, started, clock_end).total_seconds()
-                                      - sla.elapsed(cal, segments, clock_end).total_seconds())
-        if cal and started else 0,
-        "metrics": [],
-    }
-    for metric in sla.METRICS:
-        if metric not in targets or cal is None:
-            continue
-        achieved = getattr(ticket, _ACHIEVED_FIELD[metric])
-        msegs = sla.metric_segments(entries, achieved)
-        due = sla.due_at(cal, msegs, timedelta(minutes=targets[metric]))
-        spent = sla.elapsed(cal, msegs, achieved or now)
-        target = timedelta(minutes=targets[metric])
-        breached = _has(rows, "breach", metric)
-        if achieved is not None:
-            state = "met" if due is not None and achieved <= due else "breached"
-        elif metric == "arrival" and not arrival_applies(session, ticket):
-            state = "not_applicable"
-        elif ticket.status in DONE:
-            state = "stopped"
-        elif breached or (due is not None and due <= now):
-            state = "breached"
-        else:
-            state = "paused" if ticket.sla_paused else "running"
-        out["metrics"].append({
-            "metric": metric, "target_minutes": targets[metric], "due_at": due,
-            "achieved_at": achieved, "state": state, "breached": breached or state == "breached",
-            "elapsed_seconds": int(spent.total_seconds()),
-            "remaining_seconds": int(max(target - spent, timedelta(0)).total_seconds()),
-        })
-    return out
-
-
-def check_breaches(session: Session, *, now: datetime | None = None) -> list[tuple[int, str]]:
-    """Mark every target that ran out and is not yet marked; returns (ticket id, metric)."""
-    now = now or utcnow()
-    found: list[tuple[int, str]] = []
-    conds = []
-    for metric, due_field in _DUE_FIELD.items():
-        due_col = getattr(Ticket, due_field)
-        achieved_col = getattr(Ticket, _ACHIEVED_FIELD[metric])
-        already = exists().where(SlaEvent.ticket_id == Ticket.id, SlaEvent.kind == "breach",
-                                 SlaEvent.metric == metric)
-        cond = and_(due_col.is_not(None), due_col <= now, achieved_col.is_(None), ~already)
-        if metric == "arrival":  # only tickets with a visit are measured on arrival
-            cond = and_(cond, or_(Ticket.first_visit_at.is_not(None), exists().where(
-                WorkOrder.ticket_id == Ticket.id,
-                WorkOrder.status != WorkOrderStatus.cancelled.value)))
-        conds.append(cond)
-    stmt = (select(Ticket).where(Ticket.status.not_in(DONE), or_(*conds))
-            .order_by(Ticket.id).limit(500))
-    for ticket in session.scalars(stmt):
-        before = {r.metric for r in ledger(session, ticket.id) if r.kind == "breach"}
-        refresh(session, ticket, now=now)
-        after = {r.metric for r in ledger(session, ticket.id) if r.kind == "breach"}
-        found.extend((ticket.id, m) for m in sorted(after - before) if m)
-    return found

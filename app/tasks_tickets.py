@@ -1,10 +1,10 @@
-"""Celery tasks of the ticket desk: thin wrappers around app/sla_clock.py."""
+"""Celery tasks of the ticket desk: thin wrappers around app/sla_status.py."""
 
 from __future__ import annotations
 
 import logging
 
-from app import sla_clock
+from app import sla_status
 from app.db import unit_of_work
 from app.worker import celery_app
 
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 def check_breaches() -> int:
     """Mark SLA targets that ran out (beat: every minute). Idempotent: a metric is marked once."""
     with unit_of_work() as session:
-        found = sla_clock.check_breaches(session)
+        found = sla_status.check_breaches(session)
     if found:
         log.info("SLA breaches marked: %s", found)
     return len(found)

@@ -55,17 +55,27 @@ def check(ticket: Ticket, to: str, *, at: datetime) -> None:
         return
     if ticket.status in DONE and to == S.open and S.open in TRANSITIONS[S(ticket.status)]:
         days = get_settings().reopen_days
-        detail = (f"Ticket {ticket.number} can no longer be reopened: the {days}-day reopen "
-                  "window has ended; open a new ticket instead.")
+        detail = (
+            f"Ticket {ticket.number} can no longer be reopened: the {days}-day reopen "
+            "window has ended; open a new ticket instead."
+        )
     else:
         nexts = ", ".join(allowed) or "none"
         detail = f"A {ticket.status} ticket cannot move to {to}; allowed next: {nexts}."
     raise InvalidTransition(detail, current=ticket.status, requested=to, allowed=allowed)
 
 
-def change_status(session: Session, ticket: Ticket, to: str, *, actor: User | None,
-                  channel: str | None, at: datetime, reason: str = "",
-                  event_data: dict[str, object] | None = None) -> None:
+def change_status(
+    session: Session,
+    ticket: Ticket,
+    to: str,
+    *,
+    actor: User | None,
+    channel: str | None,
+    at: datetime,
+    reason: str = "",
+    event_data: dict[str, object] | None = None,
+) -> None:
     """Move the ticket to `to` (already legal-checked by the caller via `check`)."""
     check(ticket, to, at=at)
     old = ticket.status
@@ -84,8 +94,7 @@ def change_status(session: Session, ticket: Ticket, to: str, *, actor: User | No
     if reopening:
         ticket.resolved_at = None
         ticket.closed_at = None
-        sla_clock.resume(session, ticket, at=at, channel=channel, reason="reopened",
-                         reopened=True)
+        sla_clock.resume(session, ticket, at=at, channel=channel, reason="reopened", reopened=True)
     elif to in DONE and old not in DONE:
         sla_clock.stop(session, ticket, at=at, channel=channel, reason=to)
     elif to == S.waiting_on_customer:
@@ -97,12 +106,36 @@ def change_status(session: Session, ticket: Ticket, to: str, *, actor: User | No
     data: dict[str, object] = {"from": old, "to": to, **(event_data or {})}
     if reason:
         data["reason"] = reason
-    session.add(TicketEvent(ticket_id=ticket.id, at=at, kind="status", channel=channel,
-                            actor_id=actor.id if actor else None, body=reason, data=data))
-    audit.record(session, actor, "ticket", ticket.id, "status",
-                 {"status": [old, to], **({"reason": reason} if reason else {})})
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=at,
+            kind="status",
+            channel=channel,
+            actor_id=actor.id if actor else None,
+            body=reason,
+            data=data,
+        )
+    )
+    audit.record(
+        session,
+        actor,
+        "ticket",
+        ticket.id,
+        "status",
+        {"status": [old, to], **({"reason": reason} if reason else {})},
+    )
     session.flush()
-    emit(session, "ticket.status_changed", {"ticket_id": ticket.id, "number": ticket.number,
-                                            "from": old, "to": to, "reason": reason,
-                                            "at": at, "channel": channel})
-
+    emit(
+        session,
+        "ticket.status_changed",
+        {
+            "ticket_id": ticket.id,
+            "number": ticket.number,
+            "from": old,
+            "to": to,
+            "reason": reason,
+            "at": at,
+            "channel": channel,
+        },
+    )

@@ -49,13 +49,16 @@ async def raw_message(request: Request) -> bytes:
     return raw
 
 
-@router.post("/email", status_code=201, response_model=InboundResult,
-             dependencies=[Depends(relay_token)])
+@router.post("/email", status_code=201, response_model=InboundResult, dependencies=[Depends(relay_token)])
 def inbound_email(raw: Annotated[bytes, Depends(raw_message)], db: DbSession) -> JSONResponse:
     """201 for a new ticket or a threaded reply, 200 for a Message-ID seen before."""
     got = receive_email(db, raw=raw)
     db.flush()
-    body = InboundResult(ticket_id=got.ticket.id, number=got.ticket.number or "",
-                         event_id=got.event.id, action=got.action)
-    return JSONResponse(body.model_dump(), status_code=200 if got.action == "duplicate" else 201,
-                        headers={"Location": f"/api/v1/tickets/{got.ticket.id}"})
+    body = InboundResult(
+        ticket_id=got.ticket.id, number=got.ticket.number or "", event_id=got.event.id, action=got.action
+    )
+    return JSONResponse(
+        body.model_dump(),
+        status_code=200 if got.action == "duplicate" else 201,
+        headers={"Location": f"/api/v1/tickets/{got.ticket.id}"},
+    )

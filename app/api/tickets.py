@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app import sla_clock, tickets
+from app import sla_status, ticket_queries, tickets
 from app.db import utcnow
 from app.deps import DbSession, DeskUser
 from app.http import Page, etag, idempotent_create, require_if_match
@@ -40,37 +40,55 @@ def _with_etag(db: DbSession, ticket: Ticket, response: Response) -> TicketRead:
     return _read(ticket)
 
 
-@router.post("", status_code=201, response_model=TicketRead,
-             responses={201: {"headers": {"Location": {}, "ETag": {}}}})
-def create_ticket(body: TicketCreate, request: Request, db: DbSession,
-                  user: DeskUser) -> JSONResponse:
+@router.post(
+    "", status_code=201, response_model=TicketRead, responses={201: {"headers": {"Location": {}, "ETag": {}}}}
+)
+def create_ticket(body: TicketCreate, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """Open a ticket. Honours Idempotency-Key: a retry replays the first response."""
 
     def _create() -> tuple[TicketRead, dict[str, str]]:
         ticket = tickets.create_ticket(
-            db, account_id=body.customer_id, contact_id=body.contact_id, asset_id=body.asset_id,
-            subject=body.subject, description=body.description, priority=body.priority.value,
-            channel=body.channel.value, category=body.category, actor=user)
+            db,
+            account_id=body.customer_id,
+            contact_id=body.contact_id,
+            asset_id=body.asset_id,
+            subject=body.subject,
+            description=body.description,
+            priority=body.priority.value,
+            channel=body.channel.value,
+            category=body.category,
+            actor=user,
+        )
         db.flush()
-        return _read(ticket), {"Location": f"/api/v1/tickets/{ticket.id}",
-                               "ETag": etag(ticket.version)}
+        return _read(ticket), {"Location": f"/api/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)}
 
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 
 
 @router.get("")
 def list_tickets(
-    db: DbSession, user: DeskUser,
+    db: DbSession,
+    user: DeskUser,
     status: Annotated[list[TicketStatus], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     priority: Annotated[list[Priority], Query()] = [],  # noqa: B006
-    customer_id: int | None = None, asset_id: int | None = None, breached: bool | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None, cursor: str | None = None,
+    customer_id: int | None = None,
+    asset_id: int | None = None,
+    breached: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[TicketRead]:
-    rows, next_cursor = tickets.list_tickets(
-        db, status=[s.value for s in status], priority=[p.value for p in priority],
-        account_id=customer_id, asset_id=asset_id, breached=breached, q=q, cursor=cursor,
-        limit=limit)
+    rows, next_cursor = ticket_queries.list_tickets(
+        db,
+        status=[s.value for s in status],
+        priority=[p.value for p in priority],
+        account_id=customer_id,
+        asset_id=asset_id,
+        breached=breached,
+        q=q,
+        cursor=cursor,
+        limit=limit,
+    )
     return Page[TicketRead](items=[_read(t) for t in rows], next_cursor=next_cursor)
 
 
@@ -80,30 +98,33 @@ def get_ticket(ticket_id: int, db: DbSession, user: DeskUser, response: Response
 
 
 @router.patch("/{ticket_id}")
-def update_ticket(ticket_id: int, body: TicketUpdate, request: Request, db: DbSession,
-                  user: DeskUser, response: Response) -> TicketRead:
+def update_ticket(
+    ticket_id: int, body: TicketUpdate, request: Request, db: DbSession, user: DeskUser, response: Response
+) -> TicketRead:
     """Change fields; needs If-Match. A priority or asset change re-targets the SLA."""
     ticket = tickets.get_ticket(db, ticket_id)
     require_if_match(request, ticket.version)
     values = body.model_dump(mode="json", exclude_unset=True)
-    ticket = tickets.update_ticket(db, ticket_id=ticket_id, values=values, actor=user,
-                                   channel=CHANNEL)
+    ticket = tickets.update_ticket(db, ticket_id=ticket_id, values=values, actor=user, channel=CHANNEL)
     return _with_etag(db, ticket, response)
 
 
 @router.post("/{ticket_id}/transitions")
-def transition(ticket_id: int, body: TransitionIn, request: Request, db: DbSession,
-               user: DeskUser, response: Response) -> TicketRead:
+def transition(
+    ticket_id: int, body: TransitionIn, request: Request, db: DbSession, user: DeskUser, response: Response
+) -> TicketRead:
     """Change status; needs If-Match. Illegal moves answer 409 naming the allowed states."""
     ticket = tickets.get_ticket(db, ticket_id)
     require_if_match(request, ticket.version)
-    ticket = tickets.transition(db, ticket_id=ticket_id, to=body.to.value, reason=body.reason,
-                                actor=user, channel=CHANNEL)
+    ticket = tickets.transition(
+        db, ticket_id=ticket_id, to=body.to.value, reason=body.reason, actor=user, channel=CHANNEL
+    )
     return _with_etag(db, ticket, response)
 
 
-def _post_message(kind: str, ticket_id: int, body: MessageIn, request: Request, db: DbSession,
-                  user: DeskUser) -> JSONResponse:
+def _post_message(
+    kind: str, ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser
+) -> JSONResponse:
     tickets.get_ticket(db, ticket_id)  # 404 before anything is stored
 
     def _create() -> tuple[TicketEventRead, dict[str, str]]:
@@ -111,31 +132,30 @@ def _post_message(kind: str, ticket_id: int, body: MessageIn, request: Request, 
         event = add(db, ticket_id=ticket_id, body=body.text, actor=user, channel=CHANNEL)
         db.flush()
         return TicketEventRead.model_validate(event), {
-            "Location": f"/api/v1/tickets/{ticket_id}/timeline#{event.id}"}
+            "Location": f"/api/v1/tickets/{ticket_id}/timeline#{event.id}"
+        }
 
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 
 
 @router.post("/{ticket_id}/replies", status_code=201, response_model=TicketEventRead)
-def reply(ticket_id: int, body: MessageIn, request: Request, db: DbSession,
-          user: DeskUser) -> JSONResponse:
+def reply(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """A public reply to the customer (the first one is the first response)."""
     return _post_message("reply", ticket_id, body, request, db, user)
 
 
 @router.post("/{ticket_id}/notes", status_code=201, response_model=TicketEventRead)
-def note(ticket_id: int, body: MessageIn, request: Request, db: DbSession,
-         user: DeskUser) -> JSONResponse:
+def note(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """An internal note."""
     return _post_message("note", ticket_id, body, request, db, user)
 
 
 @router.get("/{ticket_id}/timeline")
 def timeline(ticket_id: int, db: DbSession, user: DeskUser) -> Timeline:
-    return Timeline(items=[TimelineItem(**i) for i in tickets.timeline(db, ticket_id)])
+    return Timeline(items=[TimelineItem(**i) for i in ticket_queries.timeline(db, ticket_id)])
 
 
 @router.get("/{ticket_id}/sla")
 def sla(ticket_id: int, db: DbSession, user: DeskUser) -> SlaRead:
     ticket = tickets.get_ticket(db, ticket_id)
-    return SlaRead(**sla_clock.metric_states(db, ticket))
+    return SlaRead(**sla_status.metric_states(db, ticket))

@@ -37,15 +37,24 @@ def _token(monkeypatch: pytest.MonkeyPatch) -> None:
 def people(db: Session) -> dict[str, Any]:
     acc = f.make_account(db)
     other = f.make_account(db)
-    out = {"account": acc, "anna": f.make_contact(db, acc, email="Anna.Berg@Kunde.example"),
-           "other": f.make_contact(db, other, email="bob@elsewhere.example")}
+    out = {
+        "account": acc,
+        "anna": f.make_contact(db, acc, email="Anna.Berg@Kunde.example"),
+        "other": f.make_contact(db, other, email="bob@elsewhere.example"),
+    }
     db.commit()
     return out
 
 
-def mail(*, sender: str = "Anna Berg <anna.berg@kunde.example>", subject: str = "Heating down",
-         text: str = "The boiler in hall 2 is cold.", message_id: str | None = "<m1@kunde.example>",
-         in_reply_to: str | None = None, html: bool = False) -> bytes:
+def mail(
+    *,
+    sender: str = "Anna Berg <anna.berg@kunde.example>",
+    subject: str = "Heating down",
+    text: str = "The boiler in hall 2 is cold.",
+    message_id: str | None = "<m1@kunde.example>",
+    in_reply_to: str | None = None,
+    html: bool = False,
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = "service@fieldline.example"
@@ -62,8 +71,7 @@ def mail(*, sender: str = "Anna Berg <anna.berg@kunde.example>", subject: str = 
     return bytes(msg)
 
 
-def post(client: TestClient, raw: bytes, *, token: str | None = TOKEN,
-         ctype: str = "message/rfc822"):  # type: ignore[no-untyped-def]
+def post(client: TestClient, raw: bytes, *, token: str | None = TOKEN, ctype: str = "message/rfc822"):  # type: ignore[no-untyped-def]
     headers = {"Content-Type": ctype}
     if token is not None:
         headers["X-Relay-Token"] = token
@@ -103,58 +111,65 @@ def test_relay_retry_creates_nothing_twice(client: TestClient, db: Session, peop
     assert a.status_code == 201 and b.json()["action"] == "duplicate"
 
 
-def test_reply_threads_and_resumes_a_waiting_ticket(client: TestClient, db: Session, login,
-                                                    people) -> None:
+def test_reply_threads_and_resumes_a_waiting_ticket(client: TestClient, db: Session, login, people) -> None:
     tid = post(client, mail()).json()["ticket_id"]
     h = login("agent")
     url = f"/api/v1/tickets/{tid}"
     client.post(f"{url}/replies", json={"text": "Which boiler model?"}, headers=h)
     etag = client.get(url, headers=h).headers["ETag"]
-    r = client.post(f"{url}/transitions", json={"to": "waiting_on_customer"},
-                    headers={**h, "If-Match": etag})
+    r = client.post(f"{url}/transitions", json={"to": "waiting_on_customer"}, headers={**h, "If-Match": etag})
     assert r.json()["sla_paused"] is True
-    reply_id = db.scalar(select(TicketEvent.message_id).where(TicketEvent.ticket_id == tid,
-                                                              TicketEvent.kind == "reply"))
+    reply_id = db.scalar(
+        select(TicketEvent.message_id).where(TicketEvent.ticket_id == tid, TicketEvent.kind == "reply")
+    )
     # the customer answers our reply
-    r = post(client, mail(subject="Re: Heating down", text="It is a Vitocrossal 300.",
-                          message_id="<m2@kunde.example>", in_reply_to=reply_id))
-    assert r.status_code == 201 and r.json() == {**r.json(), "action": "threaded",
-                                                 "ticket_id": tid}
+    r = post(
+        client,
+        mail(
+            subject="Re: Heating down",
+            text="It is a Vitocrossal 300.",
+            message_id="<m2@kunde.example>",
+            in_reply_to=reply_id,
+        ),
+    )
+    assert r.status_code == 201 and r.json() == {**r.json(), "action": "threaded", "ticket_id": tid}
     t = client.get(url, headers=h).json()
     assert t["status"] == "open" and t["sla_paused"] is False
     items = client.get(f"{url}/timeline", headers=h).json()["items"]
     assert [i["kind"] for i in items if i["kind"] in ("email_in", "sla_resume")] == [
-        "email_in", "email_in", "sla_resume"]
+        "email_in",
+        "email_in",
+        "sla_resume",
+    ]
     assert len(tickets_of(db, people["account"].id)) == 1
 
 
-def test_reply_to_the_original_message_and_html_body(client: TestClient, db: Session,
-                                                     people) -> None:
+def test_reply_to_the_original_message_and_html_body(client: TestClient, db: Session, people) -> None:
     tid = post(client, mail()).json()["ticket_id"]
-    r = post(client, mail(message_id="<m3@kunde.example>", in_reply_to="<m1@kunde.example>",
-                          html=True))
+    r = post(client, mail(message_id="<m3@kunde.example>", in_reply_to="<m1@kunde.example>", html=True))
     assert r.json()["action"] == "threaded" and r.json()["ticket_id"] == tid
     event = db.get(TicketEvent, r.json()["event_id"])
     assert event is not None and event.body == "Still cold"
 
 
-def test_subject_tag_threads_only_for_the_customers_own_contacts(client: TestClient,
-                                                                 db: Session, people) -> None:
+def test_subject_tag_threads_only_for_the_customers_own_contacts(
+    client: TestClient, db: Session, people
+) -> None:
     t = db.get(Ticket, post(client, mail()).json()["ticket_id"])
     assert t is not None
     tagged = f"Re: [{t.number}] Heating down"
     own = post(client, mail(subject=tagged, message_id="<m4@kunde.example>"))
     assert own.json()["action"] == "threaded" and own.json()["ticket_id"] == t.id
     # a stranger quoting the number gets a ticket of their own, on their own account
-    stranger = post(client, mail(sender="bob@elsewhere.example", subject=tagged,
-                                 message_id="<x1@elsewhere.example>"))
+    stranger = post(
+        client, mail(sender="bob@elsewhere.example", subject=tagged, message_id="<x1@elsewhere.example>")
+    )
     assert stranger.json()["action"] == "created" and stranger.json()["ticket_id"] != t.id
     other = db.get(Ticket, stranger.json()["ticket_id"])
     assert other is not None and other.account_id == people["other"].account_id
 
 
-def test_unknown_sender_is_422_and_nothing_is_written(client: TestClient, db: Session,
-                                                      people) -> None:
+def test_unknown_sender_is_422_and_nothing_is_written(client: TestClient, db: Session, people) -> None:
     before = db.scalar(select(func.count()).select_from(Ticket))
     r = post(client, mail(sender="spam@nowhere.example", message_id="<s@nowhere.example>"))
     assert r.status_code == 422
@@ -165,8 +180,7 @@ def test_unknown_sender_is_422_and_nothing_is_written(client: TestClient, db: Se
     assert no_from.status_code == 422
 
 
-def test_relay_token_is_required(client: TestClient, people,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relay_token_is_required(client: TestClient, people, monkeypatch: pytest.MonkeyPatch) -> None:
     assert post(client, mail(), token=None).status_code == 401
     assert post(client, mail(), token="guess").status_code == 401
     assert post(client, mail(), ctype="application/json").status_code == 415
@@ -175,8 +189,7 @@ def test_relay_token_is_required(client: TestClient, people,
     assert post(client, mail(message_id="<z@kunde.example>")).status_code == 503
 
 
-def test_mail_on_a_resolved_ticket_reopens_it(client: TestClient, db: Session, login,
-                                              people) -> None:
+def test_mail_on_a_resolved_ticket_reopens_it(client: TestClient, db: Session, login, people) -> None:
     tid = post(client, mail()).json()["ticket_id"]
     h = login("agent")
     url = f"/api/v1/tickets/{tid}"
@@ -188,12 +201,12 @@ def test_mail_on_a_resolved_ticket_reopens_it(client: TestClient, db: Session, l
     assert client.get(url, headers=h).json()["status"] == "open"
 
 
-def test_outbound_reply_carries_thread_headers(client: TestClient, db: Session, login,
-                                               people) -> None:
+def test_outbound_reply_carries_thread_headers(client: TestClient, db: Session, login, people) -> None:
     tid = post(client, mail()).json()["ticket_id"]
     h = login("agent")
-    reply = client.post(f"/api/v1/tickets/{tid}/replies", json={"text": "Engineer tomorrow"},
-                        headers=h).json()
+    reply = client.post(
+        f"/api/v1/tickets/{tid}/replies", json={"text": "Engineer tomorrow"}, headers=h
+    ).json()
     event = db.get(TicketEvent, reply["id"])
     assert event is not None
     msg = outbound_message(db, event=event)

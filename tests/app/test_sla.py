@@ -30,6 +30,8 @@ def _outer_transaction(connection: Connection) -> None:
     for real and leak rows into later tests; a no-op DELETE makes it open one now."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("DELETE FROM region WHERE 0")
+
+
 OFFICE = {str(d): [["08:00", "12:00"], ["13:00", "17:00"]] for d in range(5)}  # Mon–Fri, break
 ALL_DAY = {str(d): [["00:00", "24:00"]] for d in range(7)}
 
@@ -108,21 +110,25 @@ def test_office_hours_across_the_dst_weekend() -> None:
 
 
 def test_always_open_counts_every_instant() -> None:
-    cal = sla.make_calendar(timezone="Europe/Berlin", hours={}, always_open=True,
-                            holidays=[date(2026, 12, 25)])
+    cal = sla.make_calendar(
+        timezone="Europe/Berlin", hours={}, always_open=True, holidays=[date(2026, 12, 25)]
+    )
     start = local(2026, 12, 24, 23)
     assert sla.add_covered(cal, start, 90 * M) == start + 90 * M
     assert sla.covered(cal, start, start + 48 * H) == 48 * H
 
 
-@pytest.mark.parametrize("hours", [
-    {"0": [["09:00", "08:00"]]},  # ends before it starts
-    {"0": [["08:00", "12:00"], ["11:00", "13:00"]]},  # overlap
-    {"7": [["08:00", "12:00"]]},  # no such weekday
-    {"0": [["8h", "12:00"]]},  # not HH:MM
-    {"0": [["08:00", "24:30"]]},  # beyond midnight
-    {"0": [["08:00"]]},  # not a pair
-])
+@pytest.mark.parametrize(
+    "hours",
+    [
+        {"0": [["09:00", "08:00"]]},  # ends before it starts
+        {"0": [["08:00", "12:00"], ["11:00", "13:00"]]},  # overlap
+        {"7": [["08:00", "12:00"]]},  # no such weekday
+        {"0": [["8h", "12:00"]]},  # not HH:MM
+        {"0": [["08:00", "24:30"]]},  # beyond midnight
+        {"0": [["08:00"]]},  # not a pair
+    ],
+)
 def test_bad_hours_are_refused(hours: dict[str, list[list[str]]]) -> None:
     with pytest.raises(ValueError):
         sla.make_calendar(timezone="Europe/Berlin", hours=hours)
@@ -172,12 +178,16 @@ def test_pause_moves_the_due_time_by_the_covered_paused_time() -> None:
 
 
 def test_repeated_pauses_and_stop_resume() -> None:
-    entries = [Entry(T0, "start"), Entry(T0 + H, "pause"), Entry(T0 + 2 * H, "pause"),
-               Entry(T0 + 3 * H, "resume"), Entry(T0 + 4 * H, "stop"),
-               Entry(T0 + 5 * H, "resume", data={"reopened": True}),
-               Entry(T0 + 5 * H, "met", metric="first_response")]
-    assert sla.running_segments(entries) == [(T0, T0 + H), (T0 + 3 * H, T0 + 4 * H),
-                                             (T0 + 5 * H, None)]
+    entries = [
+        Entry(T0, "start"),
+        Entry(T0 + H, "pause"),
+        Entry(T0 + 2 * H, "pause"),
+        Entry(T0 + 3 * H, "resume"),
+        Entry(T0 + 4 * H, "stop"),
+        Entry(T0 + 5 * H, "resume", data={"reopened": True}),
+        Entry(T0 + 5 * H, "met", metric="first_response"),
+    ]
+    assert sla.running_segments(entries) == [(T0, T0 + H), (T0 + 3 * H, T0 + 4 * H), (T0 + 5 * H, None)]
     paused = sla.wall_paused(sla.running_segments(entries), started=T0, until=T0 + 6 * H)
     assert paused == 3 * H
 
@@ -196,9 +206,12 @@ def test_achieved_metric_keeps_its_due_time_when_the_clock_pauses_later() -> Non
 
 def test_retarget_recomputes_from_the_whole_ledger() -> None:
     cal = office()
-    entries = [Entry(T0, "start", data={"targets": {"resolution": 480}}),
-               Entry(T0 + H, "pause"), Entry(T0 + 2 * H, "resume"),
-               Entry(T0 + 3 * H, "retarget", data={"to": {"targets": {"resolution": 240}}})]
+    entries = [
+        Entry(T0, "start", data={"targets": {"resolution": 480}}),
+        Entry(T0 + H, "pause"),
+        Entry(T0 + 2 * H, "resume"),
+        Entry(T0 + 3 * H, "retarget", data={"to": {"targets": {"resolution": 240}}}),
+    ]
     assert sla.current_targets(entries)["targets"] == {"resolution": 240}
     segs = sla.running_segments(entries)
     # 4 h target, 1 h paused 10–11: 09–10, 11–12, 13–15 → 15:00
@@ -211,26 +224,43 @@ def test_retarget_recomputes_from_the_whole_ledger() -> None:
 def _setup(db: Session, *, always_open: bool = True, **targets: tuple[int, int, int]) -> dict:
     """A customer with an asset under a contract of tier 'sla-test' on the given calendar."""
     for prio, (fr, arr, res) in targets.items():
-        db.add(SlaTarget(tier="sla-test", priority=prio, first_response_min=fr, arrival_min=arr,
-                         resolution_min=res))
+        db.add(
+            SlaTarget(
+                tier="sla-test", priority=prio, first_response_min=fr, arrival_min=arr, resolution_min=res
+            )
+        )
     cal = f.make_calendar(db, always_open=always_open)
     acc = f.make_account(db)
     contract = f.make_contract(db, acc, cal, tier="sla-test")
     asset = f.make_asset(db, f.make_site(db, acc), contract=contract)
-    return {"account": acc, "asset": asset, "contact": f.make_contact(db, acc), "cal": cal,
-            "user": f.make_user(db, role="agent"), "contract": contract}
+    return {
+        "account": acc,
+        "asset": asset,
+        "contact": f.make_contact(db, acc),
+        "cal": cal,
+        "user": f.make_user(db, role="agent"),
+        "contract": contract,
+    }
 
 
 def _open(db: Session, s: dict, *, opened_at: datetime, priority: str = "P3") -> Ticket:
-    return tickets.create_ticket(db, account_id=s["account"].id, contact_id=s["contact"].id,
-                                 asset_id=s["asset"].id, subject="Compressor trips",
-                                 priority=priority, channel="phone", actor=s["user"],
-                                 opened_at=opened_at)
+    return tickets.create_ticket(
+        db,
+        account_id=s["account"].id,
+        contact_id=s["contact"].id,
+        asset_id=s["asset"].id,
+        subject="Compressor trips",
+        priority=priority,
+        channel="phone",
+        actor=s["user"],
+        opened_at=opened_at,
+    )
 
 
 def _ledger(db: Session, ticket: Ticket) -> list[tuple[str, str | None]]:
-    rows = db.scalars(select(SlaEvent).where(SlaEvent.ticket_id == ticket.id)
-                      .order_by(SlaEvent.at, SlaEvent.id))
+    rows = db.scalars(
+        select(SlaEvent).where(SlaEvent.ticket_id == ticket.id).order_by(SlaEvent.at, SlaEvent.id)
+    )
     return [(r.kind, r.metric) for r in rows]
 
 
@@ -239,23 +269,27 @@ def test_waiting_on_customer_pauses_and_resumes_the_clock(db: Session) -> None:
     t0 = utcnow().replace(microsecond=0) - 4 * H
     t = _open(db, s, opened_at=t0)
     assert t.sla_tier == "sla-test" and t.resolution_due_at == t0 + 10 * H
-    tickets.transition(db, ticket_id=t.id, to="open", actor=s["user"], channel="api",
-                       at=t0 + 10 * M)
-    tickets.add_reply(db, ticket_id=t.id, body="Can you send the error code?", actor=s["user"],
-                      channel="api", at=t0 + 20 * M)
-    tickets.transition(db, ticket_id=t.id, to="waiting_on_customer", actor=s["user"],
-                       channel="api", at=t0 + H)
+    tickets.transition(db, ticket_id=t.id, to="open", actor=s["user"], channel="api", at=t0 + 10 * M)
+    tickets.add_reply(
+        db,
+        ticket_id=t.id,
+        body="Can you send the error code?",
+        actor=s["user"],
+        channel="api",
+        at=t0 + 20 * M,
+    )
+    tickets.transition(
+        db, ticket_id=t.id, to="waiting_on_customer", actor=s["user"], channel="api", at=t0 + H
+    )
     assert t.sla_paused and t.resolution_due_at is None
     assert t.first_response_due_at == t0 + H  # achieved before the pause: stays fixed
-    tickets.transition(db, ticket_id=t.id, to="open", actor=s["user"], channel="api",
-                       at=t0 + 3 * H)
+    tickets.transition(db, ticket_id=t.id, to="open", actor=s["user"], channel="api", at=t0 + 3 * H)
     assert not t.sla_paused
     assert t.resolution_due_at == t0 + 12 * H  # 10 h target + 2 h paused
-    assert _ledger(db, t) == [("start", None), ("met", "first_response"), ("pause", None),
-                              ("resume", None)]
-    from app import sla_clock
+    assert _ledger(db, t) == [("start", None), ("met", "first_response"), ("pause", None), ("resume", None)]
+    from app import sla_status
 
-    state = sla_clock.metric_states(db, t, now=t0 + 4 * H)
+    state = sla_status.metric_states(db, t, now=t0 + 4 * H)
     assert state["paused_seconds"] == 2 * 3600
     res = next(m for m in state["metrics"] if m["metric"] == "resolution")
     assert res["state"] == "running" and res["elapsed_seconds"] == 2 * 3600
@@ -266,20 +300,17 @@ def test_priority_change_retargets_without_losing_paused_time(db: Session) -> No
     s = _setup(db, P4=(480, 2400, 4800), P1=(15, 120, 240))
     t0 = utcnow().replace(microsecond=0) - 3 * H
     t = _open(db, s, opened_at=t0, priority="P4")
-    tickets.add_reply(db, ticket_id=t.id, body="On it", actor=s["user"], channel="api",
-                      at=t0 + 5 * M)
-    tickets.transition(db, ticket_id=t.id, to="waiting_on_customer", actor=s["user"],
-                       channel="api", at=t0 + H)
-    tickets.transition(db, ticket_id=t.id, to="open", actor=s["user"], channel="api",
-                       at=t0 + 2 * H)
+    tickets.add_reply(db, ticket_id=t.id, body="On it", actor=s["user"], channel="api", at=t0 + 5 * M)
+    tickets.transition(
+        db, ticket_id=t.id, to="waiting_on_customer", actor=s["user"], channel="api", at=t0 + H
+    )
+    tickets.transition(db, ticket_id=t.id, to="open", actor=s["user"], channel="api", at=t0 + 2 * H)
     assert t.resolution_due_at == t0 + 4800 * M + H
-    tickets.update_ticket(db, ticket_id=t.id, values={"priority": "P1"}, actor=s["user"],
-                          channel="api")
+    tickets.update_ticket(db, ticket_id=t.id, values={"priority": "P1"}, actor=s["user"], channel="api")
     # P1: 240 min of running time; the hour spent waiting is still excluded
     assert t.resolution_due_at == t0 + 240 * M + H
     assert t.first_response_due_at == t0 + 15 * M  # already met at +5 min
-    retarget = db.scalar(select(SlaEvent).where(SlaEvent.ticket_id == t.id,
-                                                SlaEvent.kind == "retarget"))
+    retarget = db.scalar(select(SlaEvent).where(SlaEvent.ticket_id == t.id, SlaEvent.kind == "retarget"))
     assert retarget is not None
     assert retarget.data["from"]["priority"] == "P4" and retarget.data["to"]["priority"] == "P1"
     assert retarget.data["to"]["targets"]["resolution"] == 240
@@ -291,8 +322,7 @@ def test_contract_change_through_the_asset_retargets(db: Session) -> None:
     t0 = utcnow().replace(microsecond=0) - H
     t = _open(db, s, opened_at=t0)
     other = f.make_asset(db, f.make_site(db, s["account"]))  # no contract → 'standard' tier
-    tickets.update_ticket(db, ticket_id=t.id, values={"asset_id": other.id}, actor=s["user"],
-                          channel="api")
+    tickets.update_ticket(db, ticket_id=t.id, values={"asset_id": other.id}, actor=s["user"], channel="api")
     assert t.sla_tier == "standard" and t.sla_contract_id is None
     assert _ledger(db, t)[-1] == ("retarget", None)
 
@@ -302,8 +332,7 @@ def test_breach_check_marks_each_metric_once(db: Session) -> None:
     from app.worker import run_task
 
     s = _setup(db, P2=(30, 120, 600))
-    sub = WebhookSubscription(url="http://hooks.example/sla", secret="s",
-                              events=["ticket.sla_breached"])
+    sub = WebhookSubscription(url="http://hooks.example/sla", secret="s", events=["ticket.sla_breached"])
     db.add(sub)
     t0 = utcnow().replace(microsecond=0) - 3 * H
     t = _open(db, s, opened_at=t0, priority="P2")
@@ -312,13 +341,13 @@ def test_breach_check_marks_each_metric_once(db: Session) -> None:
     assert check_breaches() == 1  # first response (no visit yet: arrival is not measured)
     db.expire_all()
     assert t.sla_breached
-    breach = db.scalar(select(SlaEvent).where(SlaEvent.ticket_id == t.id,
-                                              SlaEvent.kind == "breach"))
+    breach = db.scalar(select(SlaEvent).where(SlaEvent.ticket_id == t.id, SlaEvent.kind == "breach"))
     assert breach is not None and breach.metric == "first_response"
     assert breach.at == t0 + 30 * M  # the instant the target ran out
     sent = db.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id))
     assert [(d.event, d.payload["data"]["metric"]) for d in sent] == [
-        ("ticket.sla_breached", "first_response")]
+        ("ticket.sla_breached", "first_response")
+    ]
     run_task("fieldline.sla.check_breaches", {})  # registered under its beat name
     assert check_breaches() == 0  # once per metric
     # a visit makes the on-site arrival target count; it ran out at +2 h
@@ -334,10 +363,12 @@ def test_paused_ticket_is_not_breached_while_waiting(db: Session) -> None:
     s = _setup(db, P3=(60, 600, 120))
     t0 = utcnow().replace(microsecond=0) - 5 * H
     t = _open(db, s, opened_at=t0)
-    tickets.add_reply(db, ticket_id=t.id, body="Please send a photo", actor=s["user"],
-                      channel="api", at=t0 + 10 * M)
-    tickets.transition(db, ticket_id=t.id, to="waiting_on_customer", actor=s["user"],
-                       channel="api", at=t0 + H)
+    tickets.add_reply(
+        db, ticket_id=t.id, body="Please send a photo", actor=s["user"], channel="api", at=t0 + 10 * M
+    )
+    tickets.transition(
+        db, ticket_id=t.id, to="waiting_on_customer", actor=s["user"], channel="api", at=t0 + H
+    )
     db.commit()
     assert check_breaches() == 0
     assert not t.sla_breached and t.resolution_due_at is None
@@ -354,20 +385,29 @@ def test_late_arrival_is_a_breach_and_on_time_is_met(db: Session) -> None:
     tickets.on_visit_scheduled(db, ticket_id=ok.id, at=t0 + 10 * M, actor=None)
     tickets.on_visit_arrived(db, ticket_id=ok.id, at=t0 + H, actor=None)
     tickets.on_visit_finished(db, ticket_id=ok.id, at=t0 + 2 * H, fixed=True, actor=None)
-    assert _ledger(db, ok) == [("start", None), ("met", "first_response"), ("met", "arrival"),
-                               ("met", "resolution"), ("stop", None)]
+    assert _ledger(db, ok) == [
+        ("start", None),
+        ("met", "first_response"),
+        ("met", "arrival"),
+        ("met", "resolution"),
+        ("stop", None),
+    ]
     assert ok.status == "resolved" and not ok.sla_breached
 
 
 def test_office_calendar_due_times_on_a_real_ticket(db: Session) -> None:
     """Default calendar entitlement: no contract → tier 'standard', 'Standard business hours'."""
-    db.add(SlaTarget(tier="standard", priority="P4", first_response_min=120, arrival_min=960,
-                     resolution_min=1440))
+    db.add(
+        SlaTarget(
+            tier="standard", priority="P4", first_response_min=120, arrival_min=960, resolution_min=1440
+        )
+    )
     acc = f.make_account(db)
     user = f.make_user(db)
     friday_4pm = local(2026, 3, 6, 16).astimezone(UTC)
-    t = tickets.create_ticket(db, account_id=acc.id, subject="Noise", priority="P4",
-                              channel="web", actor=user, opened_at=friday_4pm)
+    t = tickets.create_ticket(
+        db, account_id=acc.id, subject="Noise", priority="P4", channel="web", actor=user, opened_at=friday_4pm
+    )
     assert t.sla_tier == "standard" and t.sla_contract_id is None
     # standard hours Mon–Fri 08–17: 1 h left on Friday, 1 h on Monday
     assert t.first_response_due_at == local(2026, 3, 9, 9)

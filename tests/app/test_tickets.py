@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app import tickets
+from app import ticket_queries, tickets
 from app.db import utcnow
 from app.models import AuditLog, SlaEvent, Ticket, TicketEvent, WebhookDelivery, WebhookSubscription
 from tests import factories as f
@@ -34,19 +34,29 @@ def world(db: Session) -> dict[str, Any]:
     cal = f.make_calendar(db, always_open=True)
     contract = f.make_contract(db, acc, cal, tier="gold")
     other = f.make_account(db)
-    w = {"account": acc, "contact": f.make_contact(db, acc),
-         "asset": f.make_asset(db, site, contract=contract), "other": other,
-         "other_contact": f.make_contact(db, other),
-         "other_asset": f.make_asset(db, f.make_site(db, other))}
+    w = {
+        "account": acc,
+        "contact": f.make_contact(db, acc),
+        "asset": f.make_asset(db, site, contract=contract),
+        "other": other,
+        "other_contact": f.make_contact(db, other),
+        "other_asset": f.make_asset(db, f.make_site(db, other)),
+    }
     db.commit()
     return w
 
 
 def body(w: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    return {"customer_id": w["account"].id, "contact_id": w["contact"].id,
-            "asset_id": w["asset"].id, "subject": "Chiller alarm E42",
-            "description": "Unit 3 shows E42 since this morning.", "priority": "P2",
-            "channel": "phone", **kw}
+    return {
+        "customer_id": w["account"].id,
+        "contact_id": w["contact"].id,
+        "asset_id": w["asset"].id,
+        "subject": "Chiller alarm E42",
+        "description": "Unit 3 shows E42 since this morning.",
+        "priority": "P2",
+        "channel": "phone",
+        **kw,
+    }
 
 
 def create(client: TestClient, h: dict[str, str], w: dict[str, Any], **kw: Any) -> dict:
@@ -57,8 +67,7 @@ def create(client: TestClient, h: dict[str, str], w: dict[str, Any], **kw: Any) 
 
 def move(client: TestClient, h: dict[str, str], tid: int, to: str, **kw: Any):  # type: ignore[no-untyped-def]
     etag = client.get(f"{API}/{tid}", headers=h).headers["ETag"]
-    return client.post(f"{API}/{tid}/transitions", json={"to": to, **kw},
-                       headers={**h, "If-Match": etag})
+    return client.post(f"{API}/{tid}/transitions", json={"to": to, **kw}, headers={**h, "If-Match": etag})
 
 
 def count(db: Session, model: Any) -> int:
@@ -89,11 +98,12 @@ def test_created_event_is_emitted_and_audited(client: TestClient, login, world, 
     db.add(sub)
     db.commit()
     t = create(client, login("agent"), world)
-    events = db.scalars(select(WebhookDelivery.event).where(
-        WebhookDelivery.subscription_id == sub.id)).all()
+    events = db.scalars(select(WebhookDelivery.event).where(WebhookDelivery.subscription_id == sub.id)).all()
     assert events == ["ticket.created"]
-    assert db.scalar(select(AuditLog).where(AuditLog.entity == "ticket",
-                                            AuditLog.entity_id == t["id"])) is not None
+    assert (
+        db.scalar(select(AuditLog).where(AuditLog.entity == "ticket", AuditLog.entity_id == t["id"]))
+        is not None
+    )
 
 
 def test_idempotent_retry_returns_the_same_ticket(client: TestClient, login, world, db) -> None:
@@ -110,21 +120,24 @@ def test_idempotent_retry_returns_the_same_ticket(client: TestClient, login, wor
     assert count(db, Ticket) == 1
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"contact_id": "other_contact"}, "contact_id"),
-    ({"asset_id": "other_asset"}, "asset_id"),
-    ({"customer_id": 999999}, "customer_id"),
-    ({"priority": "P5"}, "priority"),
-    ({"channel": "fax"}, "channel"),
-    ({"subject": ""}, "subject"),
-    ({"surprise": 1}, "surprise"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"contact_id": "other_contact"}, "contact_id"),
+        ({"asset_id": "other_asset"}, "asset_id"),
+        ({"customer_id": 999999}, "customer_id"),
+        ({"priority": "P5"}, "priority"),
+        ({"channel": "fax"}, "channel"),
+        ({"subject": ""}, "subject"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
 def test_bad_input_is_problem_json_with_field_and_writes_nothing(
-        client: TestClient, login, world, db, change: dict[str, Any], field: str) -> None:
+    client: TestClient, login, world, db, change: dict[str, Any], field: str
+) -> None:
     h = login("agent")
     before = (count(db, Ticket), count(db, TicketEvent), count(db, SlaEvent))
-    values = {k: (world[v].id if isinstance(v, str) and v in world else v)
-              for k, v in change.items()}
+    values = {k: (world[v].id if isinstance(v, str) and v in world else v) for k, v in change.items()}
     r = client.post(API, json=body(world, **values), headers=h)
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -134,16 +147,27 @@ def test_bad_input_is_problem_json_with_field_and_writes_nothing(
 
 def test_list_filters_and_cursor(client: TestClient, login, world, db) -> None:
     h = login("agent")
-    ids = [create(client, h, world, subject=f"Leak {i}", priority="P3" if i % 2 else "P1")["id"]
-           for i in range(5)]
-    create(client, h, world, subject="Other customer", customer_id=world["other"].id,
-           contact_id=None, asset_id=world["other_asset"].id)
+    ids = [
+        create(client, h, world, subject=f"Leak {i}", priority="P3" if i % 2 else "P1")["id"]
+        for i in range(5)
+    ]
+    create(
+        client,
+        h,
+        world,
+        subject="Other customer",
+        customer_id=world["other"].id,
+        contact_id=None,
+        asset_id=world["other_asset"].id,
+    )
     cid = world["account"].id
     page1 = client.get(API, params={"customer_id": cid, "limit": 2}, headers=h).json()
-    page2 = client.get(API, params={"customer_id": cid, "limit": 2,
-                                    "cursor": page1["next_cursor"]}, headers=h).json()
-    page3 = client.get(API, params={"customer_id": cid, "limit": 2,
-                                    "cursor": page2["next_cursor"]}, headers=h).json()
+    page2 = client.get(
+        API, params={"customer_id": cid, "limit": 2, "cursor": page1["next_cursor"]}, headers=h
+    ).json()
+    page3 = client.get(
+        API, params={"customer_id": cid, "limit": 2, "cursor": page2["next_cursor"]}, headers=h
+    ).json()
     got = [t["id"] for p in (page1, page2, page3) for t in p["items"]]
     assert got == sorted(ids, reverse=True) and page3["next_cursor"] is None
     p1 = client.get(API, params={"customer_id": cid, "priority": "P1"}, headers=h).json()
@@ -153,10 +177,11 @@ def test_list_filters_and_cursor(client: TestClient, login, world, db) -> None:
     by_number = client.get(API, params={"q": f"T-{ids[1]:07d}"}, headers=h).json()
     assert [t["id"] for t in by_number["items"]] == [ids[1]]
     assert client.get(API, params={"status": "bogus"}, headers=h).status_code == 422
-    assert client.get(API, params={"breached": True, "customer_id": cid},
-                      headers=h).json()["items"] == []
-    assert client.get(API, params={"asset_id": world["other_asset"].id},
-                      headers=h).json()["items"][0]["subject"] == "Other customer"
+    assert client.get(API, params={"breached": True, "customer_id": cid}, headers=h).json()["items"] == []
+    assert (
+        client.get(API, params={"asset_id": world["other_asset"].id}, headers=h).json()["items"][0]["subject"]
+        == "Other customer"
+    )
 
 
 # --- ETag / If-Match ---------------------------------------------------------------------------
@@ -168,8 +193,11 @@ def test_patch_needs_if_match_and_refuses_stale(client: TestClient, login, world
     url = f"{API}/{t['id']}"
     assert client.patch(url, json={"subject": "x"}, headers=h).status_code == 428
     etag = client.get(url, headers=h).headers["ETag"]
-    ok = client.patch(url, json={"subject": "Chiller alarm E42 (unit 3)", "category": "HVAC"},
-                      headers={**h, "If-Match": etag})
+    ok = client.patch(
+        url,
+        json={"subject": "Chiller alarm E42 (unit 3)", "category": "HVAC"},
+        headers={**h, "If-Match": etag},
+    )
     assert ok.status_code == 200, ok.text
     assert ok.json()["subject"] == "Chiller alarm E42 (unit 3)"
     assert ok.headers["ETag"] != etag
@@ -177,8 +205,9 @@ def test_patch_needs_if_match_and_refuses_stale(client: TestClient, login, world
     assert stale.status_code == 412
     assert stale.headers["content-type"].startswith("application/problem+json")
     assert client.get(url, headers=h).json()["subject"] == "Chiller alarm E42 (unit 3)"
-    bad = client.patch(url, json={"contact_id": world["other_contact"].id},
-                       headers={**h, "If-Match": ok.headers["ETag"]})
+    bad = client.patch(
+        url, json={"contact_id": world["other_contact"].id}, headers={**h, "If-Match": ok.headers["ETag"]}
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "contact_id"
     null = client.patch(url, json={"priority": None}, headers={**h, "If-Match": ok.headers["ETag"]})
     assert null.status_code == 422
@@ -212,8 +241,7 @@ def test_assignee_must_be_a_desk_user(client: TestClient, login, world, db) -> N
 # --- lifecycle ---------------------------------------------------------------------------------
 
 
-def test_first_call_fix_goes_from_open_straight_to_resolved(client: TestClient, login,
-                                                            world) -> None:
+def test_first_call_fix_goes_from_open_straight_to_resolved(client: TestClient, login, world) -> None:
     h = login("agent")
     t = create(client, h, world)
     assert move(client, h, t["id"], "open").status_code == 200
@@ -230,16 +258,14 @@ def test_first_call_fix_goes_from_open_straight_to_resolved(client: TestClient, 
     assert states == {"first_response": "met", "arrival": "not_applicable", "resolution": "met"}
 
 
-def test_illegal_transition_is_409_naming_allowed_states(client: TestClient, login,
-                                                         world) -> None:
+def test_illegal_transition_is_409_naming_allowed_states(client: TestClient, login, world) -> None:
     h = login("agent")
     t = create(client, h, world)
     r = move(client, h, t["id"], "resolved")
     assert r.status_code == 409
     assert r.headers["content-type"].startswith("application/problem+json")
     problem = r.json()
-    assert problem["allowed"] == ["open", "waiting_on_customer", "scheduled", "in_progress",
-                                  "closed"]
+    assert problem["allowed"] == ["open", "waiting_on_customer", "scheduled", "in_progress", "closed"]
     assert "open" in problem["detail"]
     assert client.get(f"{API}/{t['id']}", headers=h).json()["status"] == "new"
     assert move(client, h, t["id"], "nonsense").status_code == 422
@@ -251,12 +277,21 @@ def test_illegal_transition_is_409_naming_allowed_states(client: TestClient, log
 def _resolved_ticket(db: Session, world: dict[str, Any], *, days_ago: int) -> Ticket:
     agent = f.make_user(db)
     start = utcnow() - timedelta(days=days_ago, hours=2)
-    t = tickets.create_ticket(db, account_id=world["account"].id, subject="Door sensor",
-                              priority="P3", channel="web", actor=agent, opened_at=start)
-    tickets.transition(db, ticket_id=t.id, to="open", actor=agent, channel="web",
-                       at=start + timedelta(minutes=5))
-    tickets.transition(db, ticket_id=t.id, to="resolved", actor=agent, channel="web",
-                       at=start + timedelta(hours=1))
+    t = tickets.create_ticket(
+        db,
+        account_id=world["account"].id,
+        subject="Door sensor",
+        priority="P3",
+        channel="web",
+        actor=agent,
+        opened_at=start,
+    )
+    tickets.transition(
+        db, ticket_id=t.id, to="open", actor=agent, channel="web", at=start + timedelta(minutes=5)
+    )
+    tickets.transition(
+        db, ticket_id=t.id, to="resolved", actor=agent, channel="web", at=start + timedelta(hours=1)
+    )
     db.commit()
     return t
 
@@ -267,9 +302,11 @@ def test_reopen_within_the_window(client: TestClient, login, world, db) -> None:
     r = move(client, h, t.id, "open", reason="fault is back")
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "open" and r.json()["resolved_at"] is None
-    ledger = [(i["kind"], i["data"].get("reopened")) for i in
-              client.get(f"{API}/{t.id}/timeline", headers=h).json()["items"]
-              if i["source"] == "sla"]
+    ledger = [
+        (i["kind"], i["data"].get("reopened"))
+        for i in client.get(f"{API}/{t.id}/timeline", headers=h).json()["items"]
+        if i["source"] == "sla"
+    ]
     assert ("sla_resume", True) in ledger
     # resolution must be met again; the time while resolved is not counted
     sla = client.get(f"{API}/{t.id}/sla", headers=h).json()
@@ -306,15 +343,13 @@ def test_waiting_on_customer_pauses_via_the_api(client: TestClient, login, world
 def test_reply_is_first_response_and_opens_a_new_ticket(client: TestClient, login, world) -> None:
     h = login("agent")
     t = create(client, h, world)
-    r = client.post(f"{API}/{t['id']}/replies", json={"text": "We are looking into it."},
-                    headers=h)
+    r = client.post(f"{API}/{t['id']}/replies", json={"text": "We are looking into it."}, headers=h)
     assert r.status_code == 201, r.text
     reply = r.json()
     assert reply["kind"] == "reply" and reply["message_id"].startswith("<T-")
     after = client.get(f"{API}/{t['id']}", headers=h).json()
     assert after["status"] == "open" and after["first_response_at"] == reply["at"]
-    note = client.post(f"{API}/{t['id']}/notes", json={"text": "Customer sounds annoyed"},
-                       headers=h)
+    note = client.post(f"{API}/{t['id']}/notes", json={"text": "Customer sounds annoyed"}, headers=h)
     assert note.status_code == 201 and note.json()["kind"] == "note"
     assert client.get(f"{API}/{t['id']}", headers=h).json()["first_response_at"] == reply["at"]
     blank = client.post(f"{API}/{t['id']}/replies", json={"text": ""}, headers=h)
@@ -324,9 +359,16 @@ def test_reply_is_first_response_and_opens_a_new_ticket(client: TestClient, logi
 def _fresh(db: Session, world: dict[str, Any]) -> tuple[Ticket, Any]:
     agent = f.make_user(db)
     t0 = utcnow() - timedelta(hours=3)
-    t = tickets.create_ticket(db, account_id=world["account"].id, asset_id=world["asset"].id,
-                              subject="Leak", priority="P2", channel="phone", actor=agent,
-                              opened_at=t0)
+    t = tickets.create_ticket(
+        db,
+        account_id=world["account"].id,
+        asset_id=world["asset"].id,
+        subject="Leak",
+        priority="P2",
+        channel="phone",
+        actor=agent,
+        opened_at=t0,
+    )
     return t, agent
 
 
@@ -342,15 +384,21 @@ def test_first_response_by_visit_when_visit_is_earlier(db: Session, world) -> No
     t, agent = _fresh(db, world)
     visit_at = t.opened_at + timedelta(minutes=20)
     tickets.on_visit_scheduled(db, ticket_id=t.id, at=visit_at, actor=None)
-    tickets.add_reply(db, ticket_id=t.id, body="Engineer booked", actor=agent, channel="api",
-                      at=visit_at + timedelta(minutes=30))
+    tickets.add_reply(
+        db,
+        ticket_id=t.id,
+        body="Engineer booked",
+        actor=agent,
+        channel="api",
+        at=visit_at + timedelta(minutes=30),
+    )
     assert t.first_response_at == visit_at
     # reported late but earlier than the reply: the earlier instant wins
     t2, _ = _fresh(db, world)
-    tickets.add_reply(db, ticket_id=t2.id, body="Hi", actor=agent, channel="api",
-                      at=t2.opened_at + timedelta(hours=1))
-    tickets.on_visit_scheduled(db, ticket_id=t2.id, at=t2.opened_at + timedelta(minutes=5),
-                               actor=None)
+    tickets.add_reply(
+        db, ticket_id=t2.id, body="Hi", actor=agent, channel="api", at=t2.opened_at + timedelta(hours=1)
+    )
+    tickets.on_visit_scheduled(db, ticket_id=t2.id, at=t2.opened_at + timedelta(minutes=5), actor=None)
     assert t2.first_response_at == t2.opened_at + timedelta(minutes=5)
 
 
@@ -361,19 +409,19 @@ def test_visit_hooks_drive_the_status(db: Session, world) -> None:
     assert t.status == "scheduled"
     tickets.on_visit_arrived(db, ticket_id=t.id, at=at + timedelta(hours=1), actor=None)
     assert t.status == "in_progress" and t.arrived_at == at + timedelta(hours=1)
-    tickets.on_visit_finished(db, ticket_id=t.id, at=at + timedelta(hours=2), fixed=False,
-                              actor=None)
+    tickets.on_visit_finished(db, ticket_id=t.id, at=at + timedelta(hours=2), fixed=False, actor=None)
     assert t.status == "in_progress" and t.resolved_at is None
-    tickets.on_visit_scheduled(db, ticket_id=t.id, at=at + timedelta(hours=2, minutes=5),
-                               actor=None)  # follow-up visit
+    tickets.on_visit_scheduled(
+        db, ticket_id=t.id, at=at + timedelta(hours=2, minutes=5), actor=None
+    )  # follow-up visit
     assert t.status == "scheduled"
-    tickets.on_visit_arrived(db, ticket_id=t.id, at=at + timedelta(hours=2, minutes=30),
-                             actor=None)
+    tickets.on_visit_arrived(db, ticket_id=t.id, at=at + timedelta(hours=2, minutes=30), actor=None)
     assert t.arrived_at == at + timedelta(hours=1)  # the SLA counts the first arrival
-    tickets.on_visit_finished(db, ticket_id=t.id, at=at + timedelta(hours=2, minutes=50),
-                              fixed=True, actor=None)
+    tickets.on_visit_finished(
+        db, ticket_id=t.id, at=at + timedelta(hours=2, minutes=50), fixed=True, actor=None
+    )
     assert t.status == "resolved" and t.resolved_at == at + timedelta(hours=2, minutes=50)
-    kinds = [e["kind"] for e in tickets.timeline(db, t.id)]
+    kinds = [e["kind"] for e in ticket_queries.timeline(db, t.id)]
     assert kinds.count("visit_arrived") == 2 and kinds.count("visit_finished") == 2
     # a late hook on a resolved ticket is recorded but changes nothing
     tickets.on_visit_arrived(db, ticket_id=t.id, at=utcnow(), actor=None)
@@ -383,16 +431,14 @@ def test_visit_hooks_drive_the_status(db: Session, world) -> None:
 # --- roles -----------------------------------------------------------------------------------
 
 
-def test_engineers_are_refused_and_anonymous_must_sign_in(client: TestClient, login,
-                                                          world) -> None:
+def test_engineers_are_refused_and_anonymous_must_sign_in(client: TestClient, login, world) -> None:
     t = create(client, login("manager"), world)
     eng = login("engineer")
     assert client.get(API, headers=eng).status_code == 403
     assert client.get(f"{API}/{t['id']}", headers=eng).status_code == 403
     assert client.post(API, json=body(world), headers=eng).status_code == 403
     assert client.get(f"{API}/{t['id']}/timeline", headers=eng).status_code == 403
-    assert client.post(f"{API}/{t['id']}/notes", json={"text": "x"}, headers=eng).status_code \
-        == 403
+    assert client.post(f"{API}/{t['id']}/notes", json={"text": "x"}, headers=eng).status_code == 403
     assert client.get(API).status_code == 401
     for role in ("agent", "dispatcher", "manager", "admin"):
         assert client.get(f"{API}/{t['id']}/sla", headers=login(role)).status_code == 200
