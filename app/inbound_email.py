@@ -14,8 +14,8 @@ import email
 import email.policy
 import hashlib
 import re
-from dataclasses import dataclass, field
-from email.message import EmailMessage
+from dataclasses import dataclass
+from email.message import EmailMessage, Message
 from email.utils import getaddresses
 from html.parser import HTMLParser
 
@@ -46,7 +46,7 @@ class ParsedEmail:
     body: str
     references: tuple[str, ...] = ()
     date: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    auto: bool = False  # an out-of-office or other machine reply (RFC 3834)
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,15 @@ def parse(raw: bytes) -> ParsedEmail:
         body=body.strip()[:MAX_BODY_CHARS],
         references=tuple(dict.fromkeys(refs)),
         date=str(msg["Date"]) if msg["Date"] else None,
+        auto=_is_auto(msg),
+    )
+
+
+def _is_auto(msg: Message) -> bool:
+    auto_submitted = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(msg.get("Precedence", "")).strip().lower()
+    return (
+        auto_submitted != "no" or precedence in ("auto_reply", "bulk", "junk") or bool(msg.get("X-Autoreply"))
     )
 
 
@@ -160,8 +169,10 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
         "subject": mail.subject,
         "date": mail.date,
         "in_reply_to": list(mail.references),
+        "auto": mail.auto,
     }
-    if ticket is not None and (ticket.status not in DONE or S.open in allowed_next(ticket, at=at)):
+    reopenable = ticket is not None and S.open in allowed_next(ticket, at=at)
+    if ticket is not None and (mail.auto or ticket.status not in DONE or reopenable):
         event = tickets.add_event(
             session,
             ticket,
@@ -173,7 +184,8 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
             data=data,
             message_id=mail.message_id,
         )
-        if ticket.status in DONE or ticket.status == S.waiting_on_customer:
+        # An out-of-office answer is kept on the timeline but moves nothing.
+        if not mail.auto and (ticket.status in DONE or ticket.status == S.waiting_on_customer):
             change_status(
                 session, ticket, S.open.value, actor=None, channel=CHANNEL, at=at, reason="customer e-mail"
             )

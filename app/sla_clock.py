@@ -246,7 +246,10 @@ def settle(session: Session, ticket: Ticket, metric: str, *, channel: str | None
         refresh(session, ticket, now=achieved)
         return
     due = _due(ticket, calendar_of(session, ticket), rows, metric)
-    if due is not None and achieved <= due:
+    if due is None:  # no target for this metric: nothing to settle
+        refresh(session, ticket, now=achieved)
+        return
+    if achieved <= due:
         _add(
             session,
             ticket,
@@ -257,7 +260,7 @@ def settle(session: Session, ticket: Ticket, metric: str, *, channel: str | None
             data={"due_at": due.isoformat()},
         )
     else:
-        _breach(session, ticket, metric, due=due or achieved, channel=channel, rows=rows)
+        _breach(session, ticket, metric, due=due, channel=channel, rows=rows)
     refresh(session, ticket, now=achieved)
 
 
@@ -279,15 +282,19 @@ def _breach(
 ) -> None:
     if has_event(rows, "breach", metric):
         return
-    _add(
-        session,
-        ticket,
-        "breach",
-        at=due,
-        channel=channel,
-        metric=metric,
-        data={"due_at": due.isoformat(), "detected_at": utcnow().isoformat()},
-    )
+    try:
+        with session.begin_nested():  # the unique index settles a race with the breach checker
+            _add(
+                session,
+                ticket,
+                "breach",
+                at=due,
+                channel=channel,
+                metric=metric,
+                data={"due_at": due.isoformat(), "detected_at": utcnow().isoformat()},
+            )
+    except IntegrityError:
+        return
     ticket.sla_breached = True
     emit(
         session,

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import audit, sla_clock
@@ -55,11 +54,8 @@ HOOK_CHANNEL = "field"  # timeline/ledger channel of events reported by the work
 MESSAGE_ID_DOMAIN = "fieldline.local"
 
 
-def get_ticket(session: Session, ticket_id: int, *, for_update: bool = False) -> Ticket:
-    stmt = select(Ticket).where(Ticket.id == ticket_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    ticket = session.scalar(stmt)
+def get_ticket(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise NotFound(f"Ticket {ticket_id} does not exist.")
     return ticket
@@ -339,7 +335,7 @@ def add_reply(
     ticket = get_ticket(session, ticket_id)
     if not body.strip():
         raise Unprocessable(
-            "A reply needs a text.", errors=[{"field": "body", "message": "must not be blank"}]
+            "A reply needs a text.", errors=[{"field": "text", "message": "must not be blank"}]
         )
     if ticket.status == S.closed:
         raise Conflict(f"Ticket {ticket.number} is closed; reopen it before replying.")
@@ -390,7 +386,7 @@ def add_note(
     ticket = get_ticket(session, ticket_id)
     if not body.strip():
         raise Unprocessable(
-            "A note needs a text.", errors=[{"field": "body", "message": "must not be blank"}]
+            "A note needs a text.", errors=[{"field": "text", "message": "must not be blank"}]
         )
     event = add_event(session, ticket, "note", actor=actor, channel=channel, at=at or utcnow(), body=body)
     audit.record(session, actor, "ticket", ticket.id, "note", {"event_id": [None, event.id]})

@@ -54,6 +54,7 @@ def mail(
     message_id: str | None = "<m1@kunde.example>",
     in_reply_to: str | None = None,
     html: bool = False,
+    auto: bool = False,
 ) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
@@ -64,6 +65,8 @@ def mail(
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
         msg["References"] = in_reply_to
+    if auto:
+        msg["Auto-Submitted"] = "auto-replied"
     if html:
         msg.set_content("<html><body><p>Still <b>cold</b></p></body></html>", subtype="html")
     else:
@@ -215,3 +218,64 @@ def test_outbound_reply_carries_thread_headers(client: TestClient, db: Session, 
     assert "[T-" in msg["Subject"]
     # the customer's mail client quotes it back; the parser finds it
     assert parse(mail(in_reply_to=reply["message_id"])).references == (reply["message_id"],)
+
+
+def test_out_of_office_reply_does_not_resume_the_clock(
+    client: TestClient, db: Session, login, people
+) -> None:
+    tid = post(client, mail()).json()["ticket_id"]
+    h = login("agent")
+    url = f"/api/v1/tickets/{tid}"
+    for to in ("open", "waiting_on_customer"):
+        etag = client.get(url, headers=h).headers["ETag"]
+        client.post(f"{url}/transitions", json={"to": to}, headers={**h, "If-Match": etag})
+    r = post(
+        client,
+        mail(
+            message_id="<ooo@kunde.example>",
+            in_reply_to="<m1@kunde.example>",
+            text="I am out of office until Monday.",
+            auto=True,
+        ),
+    )
+    assert r.json()["action"] == "threaded"
+    t = client.get(url, headers=h).json()
+    assert t["status"] == "waiting_on_customer" and t["sla_paused"] is True
+
+
+def test_reply_after_the_reopen_window_opens_a_follow_up_ticket(
+    client: TestClient, db: Session, people
+) -> None:
+    from datetime import timedelta
+
+    from app import tickets
+    from app.db import utcnow
+
+    agent = f.make_user(db)
+    start = utcnow() - timedelta(days=30)
+    old = tickets.create_ticket(
+        db,
+        account_id=people["account"].id,
+        subject="Heating down",
+        contact_id=people["anna"].id,
+        priority="P3",
+        channel="email",
+        actor=agent,
+        opened_at=start,
+        email_thread_id="<old@kunde.example>",
+    )
+    tickets.transition(db, ticket_id=old.id, to="open", actor=agent, channel="web", at=start)
+    tickets.transition(
+        db, ticket_id=old.id, to="resolved", actor=agent, channel="web", at=start + timedelta(hours=2)
+    )
+    db.commit()
+    r = post(client, mail(message_id="<late@kunde.example>", in_reply_to="<old@kunde.example>"))
+    assert r.status_code == 201 and r.json()["action"] == "created"
+    new = db.get(Ticket, r.json()["ticket_id"])
+    assert new is not None and new.id != old.id and new.contact_id == people["anna"].id
+    created = db.scalar(
+        select(TicketEvent).where(TicketEvent.ticket_id == new.id, TicketEvent.kind == "created")
+    )
+    assert created is not None and created.data["follows"] == old.number
+    db.refresh(old)
+    assert old.status == "resolved"
