@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -343,3 +343,19 @@ def refresh(session: Session, ticket: Ticket, *, now: datetime | None = None) ->
         ):
             _breach(session, ticket, metric, due=due, channel=None, rows=rows)
             rows = ledger(session, ticket.id)
+
+
+def retarget_contract(session: Session, *, contract_id: int, at: datetime | None = None) -> int:
+    """Re-target the open tickets a contract covers (or covered), after the contract's tier,
+    calendar or validity changed or an asset moved onto it; returns tickets changed."""
+    at = at or utcnow()
+    stmt = (
+        select(Ticket)
+        .outerjoin(Asset, Asset.id == Ticket.asset_id)
+        .where(
+            Ticket.status.not_in(DONE),
+            or_(Ticket.sla_contract_id == contract_id, Asset.contract_id == contract_id),
+        )
+        .order_by(Ticket.id)
+    )
+    return sum(retarget(session, t, at=at, channel=None, reason="contract") for t in session.scalars(stmt))

@@ -413,3 +413,34 @@ def test_office_calendar_due_times_on_a_real_ticket(db: Session) -> None:
     assert t.first_response_due_at == local(2026, 3, 9, 9)
     # 24 h = Fri 1 h + Mon 9 h + Tue 9 h + Wed 5 h → Wednesday 13:00
     assert t.resolution_due_at == local(2026, 3, 11, 13)
+
+
+def test_expired_contract_gives_the_standard_entitlement(db: Session) -> None:
+    s = _setup(db, P3=(60, 600, 600))
+    s["contract"].ends_on = (utcnow() - 2 * 24 * H).date()
+    t = _open(db, s, opened_at=utcnow())
+    assert t.sla_tier == "standard" and t.sla_contract_id is None
+    # opened while the contract was valid: the contract counts
+    back = _open(db, s, opened_at=utcnow() - 5 * 24 * H)
+    assert back.sla_tier == "sla-test" and back.sla_contract_id == s["contract"].id
+
+
+def test_contract_change_retargets_its_open_tickets(db: Session) -> None:
+    from app import sla_clock
+
+    s = _setup(db, P3=(60, 600, 600))
+    db.add(
+        SlaTarget(
+            tier="sla-test-plus", priority="P3", first_response_min=30, arrival_min=240, resolution_min=300
+        )
+    )
+    t0 = utcnow().replace(microsecond=0) - H
+    t = _open(db, s, opened_at=t0)
+    done = _open(db, s, opened_at=t0)
+    tickets.transition(db, ticket_id=done.id, to="open", actor=None, channel="web", at=t0)
+    tickets.transition(db, ticket_id=done.id, to="resolved", actor=None, channel="web", at=t0 + M)
+    s["contract"].tier = "sla-test-plus"
+    assert sla_clock.retarget_contract(db, contract_id=s["contract"].id) == 1
+    assert t.sla_tier == "sla-test-plus" and t.resolution_due_at == t0 + 300 * M
+    assert done.sla_tier == "sla-test"  # closed work keeps the entitlement it was measured by
+    assert sla_clock.retarget_contract(db, contract_id=s["contract"].id) == 0  # nothing new
