@@ -82,8 +82,11 @@ def problem(status: int, title: str, detail: str, instance: str, *,
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
-    return ".".join(parts) or "/".join(str(p) for p in loc)
+    # The first element names where the value came from (body, query, path, header).
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
+        parts = parts[1:]
+    return ".".join(str(p) for p in parts) or str(loc[0] if loc else "")
 
 
 def install_error_handlers(app: FastAPI) -> None:
