@@ -145,3 +145,14 @@ def make_engineer(db: Session, region: m.Region, *, skills: list[str] | None = N
     db.add(m.StockLocation(kind="van", engineer_id=eng.id))
     db.flush()
     return eng
+
+
+def make_webhook_subscription(db: Session, url: str, *, events: list[str] | None = None,
+                              **kw: Any) -> m.WebhookSubscription:
+    from app.webhook_signing import new_secret
+
+    sub = m.WebhookSubscription(url=url, events=events or [], secret=kw.pop("secret", new_secret()),
+                                **kw)
+    db.add(sub)
+    db.flush()
+    return sub
