@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 settings = get_settings()
 celery_app = Celery("fieldline", broker=settings.celery_broker_url or "memory://",
-                    include=["app.tasks", "app.tasks_tickets"])
+                    include=["app.tasks", "app.tasks_tickets", "app.tasks_webhooks"])
 celery_app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
