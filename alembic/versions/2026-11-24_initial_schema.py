@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 11:10:23.372071
+Create Date: 2026-11-24 11:25:13.870374
 """
 
 from collections.abc import Sequence
@@ -190,6 +190,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_idempotency_record_created_at"), ["created_at"], unique=False)
 
     op.create_table(
+        "plan_batch",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("requested_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("collected_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("summary", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["requested_by_id"], ["user.id"], name=op.f("fk_plan_batch_requested_by_id_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_batch")),
+    )
+    op.create_table(
         "product_model_part",
         sa.Column("product_model_id", sa.Integer(), nullable=False),
         sa.Column("part_id", sa.Integer(), nullable=False),
@@ -295,6 +308,53 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contract", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contract_account_id"), ["account_id"], unique=False)
+
+    op.create_table(
+        "plan_run",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("trigger", sa.String(length=20), nullable=False),
+        sa.Column("trigger_ref", sa.String(length=80), nullable=False),
+        sa.Column("request_key", sa.String(length=200), nullable=True),
+        sa.Column("batch_id", sa.Integer(), nullable=True),
+        sa.Column("retry_of_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("progress", sa.Integer(), nullable=False),
+        sa.Column("best_objective", sa.BigInteger(), nullable=True),
+        sa.Column("objective", sa.BigInteger(), nullable=True),
+        sa.Column("time_limit_s", sa.Double(), nullable=False),
+        sa.Column("solution_limit", sa.Integer(), nullable=True),
+        sa.Column("seed", sa.Integer(), nullable=False),
+        sa.Column("as_of", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("stats", sa.JSON(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("requested_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("published_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["plan_batch.id"], name=op.f("fk_plan_run_batch_id_plan_batch")
+        ),
+        sa.ForeignKeyConstraint(["region_id"], ["region.id"], name=op.f("fk_plan_run_region_id_region")),
+        sa.ForeignKeyConstraint(
+            ["requested_by_id"], ["user.id"], name=op.f("fk_plan_run_requested_by_id_user")
+        ),
+        sa.ForeignKeyConstraint(
+            ["retry_of_id"], ["plan_run.id"], name=op.f("fk_plan_run_retry_of_id_plan_run")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_run")),
+        sa.UniqueConstraint("request_key", name=op.f("uq_plan_run_request_key")),
+    )
+    with op.batch_alter_table("plan_run", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_plan_run_batch_id"), ["batch_id"], unique=False)
+        batch_op.create_index("ix_plan_run_fingerprint", ["region_id", "day", "fingerprint"], unique=False)
+        batch_op.create_index("ix_plan_run_region_day", ["region_id", "day", "status"], unique=False)
 
     op.create_table(
         "shift",
@@ -411,6 +471,47 @@ def upgrade() -> None:
     with op.batch_alter_table("asset", schema=None) as batch_op:
         batch_op.create_index("ix_asset_account_site", ["account_id", "site_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_asset_contract_id"), ["contract_id"], unique=False)
+
+    op.create_table(
+        "plan_day",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("current_run_id", sa.Integer(), nullable=True),
+        sa.Column("published_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["current_run_id"], ["plan_run.id"], name=op.f("fk_plan_day_current_run_id_plan_run")
+        ),
+        sa.ForeignKeyConstraint(["region_id"], ["region.id"], name=op.f("fk_plan_day_region_id_region")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_day")),
+        sa.UniqueConstraint("region_id", "day", name=op.f("uq_plan_day_region_id")),
+    )
+    op.create_table(
+        "plan_route",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("plan_run_id", sa.Integer(), nullable=False),
+        sa.Column("engineer_id", sa.Integer(), nullable=False),
+        sa.Column("departure_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("return_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("travel_m", sa.Integer(), nullable=False),
+        sa.Column("travel_s", sa.Integer(), nullable=False),
+        sa.Column("jobs", sa.Integer(), nullable=False),
+        sa.Column("late_s", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["engineer_id"], ["engineer.id"], name=op.f("fk_plan_route_engineer_id_engineer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["plan_run_id"],
+            ["plan_run.id"],
+            name=op.f("fk_plan_route_plan_run_id_plan_run"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_route")),
+        sa.UniqueConstraint("plan_run_id", "engineer_id", name=op.f("uq_plan_route_plan_run_id")),
+    )
+    with op.batch_alter_table("plan_route", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_plan_route_engineer_id"), ["engineer_id"], unique=False)
 
     op.create_table(
         "stock_level",
@@ -585,6 +686,37 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_work_order_ticket_id"), ["ticket_id"], unique=False)
 
     op.create_table(
+        "customer_notification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("work_order_id", sa.Integer(), nullable=False),
+        sa.Column("plan_run_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("eta_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("previous_eta_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("recipient", sa.String(length=254), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["plan_run_id"], ["plan_run.id"], name=op.f("fk_customer_notification_plan_run_id_plan_run")
+        ),
+        sa.ForeignKeyConstraint(
+            ["work_order_id"],
+            ["work_order.id"],
+            name=op.f("fk_customer_notification_work_order_id_work_order"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_notification")),
+        sa.UniqueConstraint(
+            "work_order_id", "plan_run_id", name=op.f("uq_customer_notification_work_order_id")
+        ),
+    )
+    with op.batch_alter_table("customer_notification", schema=None) as batch_op:
+        batch_op.create_index("ix_customer_notification_due", ["status", "created_at"], unique=False)
+
+    op.create_table(
         "part_usage",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("work_order_id", sa.Integer(), nullable=False),
@@ -606,6 +738,108 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("part_usage", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_part_usage_work_order_id"), ["work_order_id"], unique=False)
+
+    op.create_table(
+        "plan_stop",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("plan_run_id", sa.Integer(), nullable=False),
+        sa.Column("engineer_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("work_order_id", sa.Integer(), nullable=True),
+        sa.Column("warehouse_id", sa.Integer(), nullable=True),
+        sa.Column("arrival_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("start_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("end_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("late_s", sa.Integer(), nullable=False),
+        sa.Column("parts", sa.JSON(), nullable=False),
+        sa.Column("fixed", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["engineer_id"], ["engineer.id"], name=op.f("fk_plan_stop_engineer_id_engineer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["plan_run_id"],
+            ["plan_run.id"],
+            name=op.f("fk_plan_stop_plan_run_id_plan_run"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"], ["warehouse.id"], name=op.f("fk_plan_stop_warehouse_id_warehouse")
+        ),
+        sa.ForeignKeyConstraint(
+            ["work_order_id"], ["work_order.id"], name=op.f("fk_plan_stop_work_order_id_work_order")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_stop")),
+    )
+    with op.batch_alter_table("plan_stop", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_plan_stop_run_engineer", ["plan_run_id", "engineer_id", "seq"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_plan_stop_work_order_id"), ["work_order_id"], unique=False)
+
+    op.create_table(
+        "plan_unassigned",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("plan_run_id", sa.Integer(), nullable=False),
+        sa.Column("work_order_id", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=30), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["plan_run_id"],
+            ["plan_run.id"],
+            name=op.f("fk_plan_unassigned_plan_run_id_plan_run"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["work_order_id"], ["work_order.id"], name=op.f("fk_plan_unassigned_work_order_id_work_order")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_unassigned")),
+        sa.UniqueConstraint("plan_run_id", "work_order_id", name=op.f("uq_plan_unassigned_plan_run_id")),
+    )
+    with op.batch_alter_table("plan_unassigned", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_plan_unassigned_work_order_id"), ["work_order_id"], unique=False)
+
+    op.create_table(
+        "stock_reservation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("work_order_id", sa.Integer(), nullable=False),
+        sa.Column("part_id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("pickup_engineer_id", sa.Integer(), nullable=True),
+        sa.Column("plan_run_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("picked_up_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_stock_reservation_quantity_positive")),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["stock_location.id"],
+            name=op.f("fk_stock_reservation_location_id_stock_location"),
+        ),
+        sa.ForeignKeyConstraint(["part_id"], ["part.id"], name=op.f("fk_stock_reservation_part_id_part")),
+        sa.ForeignKeyConstraint(
+            ["pickup_engineer_id"],
+            ["engineer.id"],
+            name=op.f("fk_stock_reservation_pickup_engineer_id_engineer"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["plan_run_id"], ["plan_run.id"], name=op.f("fk_stock_reservation_plan_run_id_plan_run")
+        ),
+        sa.ForeignKeyConstraint(
+            ["work_order_id"],
+            ["work_order.id"],
+            name=op.f("fk_stock_reservation_work_order_id_work_order"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_reservation")),
+    )
+    with op.batch_alter_table("stock_reservation", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_stock_reservation_location", ["location_id", "part_id", "status"], unique=False
+        )
+        batch_op.create_index("ix_stock_reservation_open", ["work_order_id", "status"], unique=False)
 
     op.create_table(
         "work_order_event",
@@ -676,10 +910,28 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_work_order_event_work_order_id"))
 
     op.drop_table("work_order_event")
+    with op.batch_alter_table("stock_reservation", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_reservation_open")
+        batch_op.drop_index("ix_stock_reservation_location")
+
+    op.drop_table("stock_reservation")
+    with op.batch_alter_table("plan_unassigned", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plan_unassigned_work_order_id"))
+
+    op.drop_table("plan_unassigned")
+    with op.batch_alter_table("plan_stop", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plan_stop_work_order_id"))
+        batch_op.drop_index("ix_plan_stop_run_engineer")
+
+    op.drop_table("plan_stop")
     with op.batch_alter_table("part_usage", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_part_usage_work_order_id"))
 
     op.drop_table("part_usage")
+    with op.batch_alter_table("customer_notification", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_notification_due")
+
+    op.drop_table("customer_notification")
     with op.batch_alter_table("work_order", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_work_order_ticket_id"))
         batch_op.drop_index("ix_work_order_region_status")
@@ -712,6 +964,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_stock_level_part_id"))
 
     op.drop_table("stock_level")
+    with op.batch_alter_table("plan_route", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plan_route_engineer_id"))
+
+    op.drop_table("plan_route")
+    op.drop_table("plan_day")
     with op.batch_alter_table("asset", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_asset_contract_id"))
         batch_op.drop_index("ix_asset_account_site")
@@ -729,6 +986,12 @@ def downgrade() -> None:
 
     op.drop_table("site")
     op.drop_table("shift")
+    with op.batch_alter_table("plan_run", schema=None) as batch_op:
+        batch_op.drop_index("ix_plan_run_region_day")
+        batch_op.drop_index("ix_plan_run_fingerprint")
+        batch_op.drop_index(batch_op.f("ix_plan_run_batch_id"))
+
+    op.drop_table("plan_run")
     with op.batch_alter_table("contract", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contract_account_id"))
 
@@ -747,6 +1010,7 @@ def downgrade() -> None:
 
     op.drop_table("warehouse")
     op.drop_table("product_model_part")
+    op.drop_table("plan_batch")
     with op.batch_alter_table("idempotency_record", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_record_created_at"))
 

@@ -28,6 +28,18 @@ from app.models.field import (
     WorkOrderStatus,
     WorkOrderWindow,
 )
+from app.models.planning import (
+    CustomerNotification,
+    PlanBatch,
+    PlanDay,
+    PlanRoute,
+    PlanRun,
+    PlanRunStatus,
+    PlanStop,
+    PlanUnassigned,
+    ReservationStatus,
+    StockReservation,
+)
 from app.models.system import (
     AuditLog,
     DeliveryStatus,
@@ -47,4 +59,6 @@ __all__ = [
     "Shift", "Site", "SlaEvent", "SlaTarget", "StockLevel", "StockLocation", "Ticket",
     "TicketEvent", "TicketStatus", "User", "Warehouse", "WebhookDelivery", "WebhookSubscription",
     "WorkOrder", "WorkOrderEvent", "WorkOrderPart", "WorkOrderStatus", "WorkOrderWindow",
+    "CustomerNotification", "PlanBatch", "PlanDay", "PlanRoute", "PlanRun", "PlanRunStatus",
+    "PlanStop", "PlanUnassigned", "ReservationStatus", "StockReservation",
 ]
