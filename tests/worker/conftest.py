@@ -1,0 +1,181 @@
+"""Fixtures for tests against a real `celery -A app.worker worker` process.
+
+They run only when the environment names a broker (CELERY_BROKER_URL, which tests/conftest.py
+moves to TEST_BROKER_URL) and the test database is a server the worker process can share
+(PostgreSQL). The Redis db is flushed before and after, so it must be a dedicated db number.
+Data is committed for real; `cleanup` deletes every row the test (or the worker) added.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Engine
+
+from app.config import ROOT
+from tests.conftest import TEST_BROKER_URL, TEST_DATABASE_URL
+
+QUEUES = "default,plans,urgent"
+READY_TIMEOUT_S = 90.0
+
+
+def _redis_db_number(url: str) -> int:
+    from redis.connection import parse_url
+
+    return int(parse_url(url).get("db", 0))
+
+
+@pytest.fixture(scope="session")
+def broker_url(engine: Engine) -> Iterator[str]:
+    """The test broker, flushed before and after; skips when the environment has none."""
+    if TEST_BROKER_URL is None:
+        pytest.skip(
+            "no broker: run with CELERY_BROKER_URL=redis://127.0.0.1:6379/15 (and a "
+            "PostgreSQL TEST_DATABASE_URL) to test against a real Celery worker"
+        )
+    if engine.dialect.name == "sqlite":
+        pytest.skip(
+            "a real worker is another process and needs a shared database server; "
+            "set TEST_DATABASE_URL to a PostgreSQL database"
+        )
+    if not TEST_BROKER_URL.startswith("redis"):
+        pytest.skip(f"the real-worker tests flush a Redis db; broker {TEST_BROKER_URL!r} is not Redis")
+    if _redis_db_number(TEST_BROKER_URL) == 0:
+        pytest.skip(
+            "the real-worker tests flush the broker's Redis db: use a dedicated db number "
+            "such as redis://127.0.0.1:6379/15, not db 0"
+        )
+    import redis
+
+    client = redis.Redis.from_url(TEST_BROKER_URL)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        pytest.fail(f"the test broker {TEST_BROKER_URL} is not reachable: {exc}")
+    try:
+        yield TEST_BROKER_URL
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def worker_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("celery") / "worker.log"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(broker_url: str, worker_log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`celery -A app.worker worker` as production runs it (prefork), one process, all queues."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "CELERY_BROKER_URL": broker_url,
+        "SECRET_KEY": "test-secret",
+        "TASK_ALWAYS_EAGER": "0",
+        "SCHEDULER_ENABLED": "0",
+        "DEMO_MODE": "0",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "app.worker",
+        "worker",
+        "--pool",
+        "prefork",
+        "--concurrency",
+        "1",
+        "-Q",
+        QUEUES,
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        f"fieldline-test-{os.getpid()}@%h",
+    ]
+    with worker_log.open("wb") as out:
+        # its own process group: stopping it also stops the prefork child
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        _wait_ready(proc, worker_log)
+        yield proc
+    finally:
+        _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        if " ready." in text:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"celery worker exited with {proc.returncode}:\n{text[-3000:]}")
+        time.sleep(0.2)
+    pytest.fail(
+        f"celery worker not ready after {READY_TIMEOUT_S:.0f} s:\n{log.read_text(errors='replace')[-3000:]}"
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the current task, then exit
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def worker_log_tail(worker_log: Path) -> object:
+    """Call it in an assertion message to see what the worker said."""
+    return lambda: worker_log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def cleanup(engine: Engine) -> Iterator[None]:
+    """Delete every row added during the test (by it or by the worker), children first — also
+    when the test fails. Tables are keyed by integer `id`; rows above the starting maximum go."""
+    import app.models  # noqa: F401 - registers every table
+    from app.db import Base
+
+    tables = [t for t in Base.metadata.sorted_tables if "id" in t.c]
+    with engine.connect() as conn:
+        start = {t.name: conn.scalar(select(func.coalesce(func.max(t.c.id), 0))) for t in tables}
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            for t in reversed(tables):
+                conn.execute(delete(t).where(t.c.id > start[t.name]))
+
+
+@pytest.fixture
+def via_broker(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make this process send tasks through the test broker (as the web service does in
+    production) instead of running them inline."""
+    from app.config import get_settings
+    from app.worker import celery_app
+
+    monkeypatch.setattr(get_settings(), "celery_broker_url", broker_url)
+    monkeypatch.setattr(celery_app.conf, "broker_url", broker_url)
+    try:
+        yield
+    finally:
+        celery_app.close()  # drop the pooled Redis connections
