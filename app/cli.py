@@ -68,6 +68,42 @@ def serve(host: str = typer.Option(None, envvar="HOST"),
     uvicorn.run("app.main:app", host=host, port=port, log_level="info")
 
 
+def _broker_or_fail() -> None:
+    from app.config import get_settings
+
+    if not get_settings().celery_broker_url:
+        _fail("set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) first; without a broker "
+              "`fieldline serve` runs background tasks in-process and needs no worker")
+
+
+@cli.command()
+def worker(queues: str = typer.Option(None, "--queues", "-Q", help="default: every routed queue"),
+           concurrency: int = typer.Option(None, help="processes (default: CPU count)"),
+           loglevel: str = typer.Option("info")) -> None:
+    """Run a Celery worker (same as `celery -A app.worker worker -Q default,plans,urgent`)."""
+    _broker_or_fail()
+    from app.worker import celery_app
+    from app.worker import queues as all_queues
+
+    argv = ["worker", "-Q", queues or ",".join(all_queues()), "--loglevel", loglevel]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    celery_app.worker_main(argv)
+
+
+@cli.command()
+def beat(schedule: str = typer.Option("var/celerybeat-schedule", help="beat's state file"),
+         loglevel: str = typer.Option("info")) -> None:
+    """Run the periodic scheduler (SLA checks, webhook retries, clean-up): exactly one per site."""
+    _broker_or_fail()
+    from pathlib import Path
+
+    from app.worker import celery_app
+
+    Path(schedule).parent.mkdir(parents=True, exist_ok=True)
+    celery_app.start(["beat", "--schedule", schedule, "--loglevel", loglevel])
+
+
 def main() -> None:
     cli()
 

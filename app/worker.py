@@ -42,6 +42,13 @@ celery_app.conf.update(
 )
 
 
+def queues() -> list[str]:
+    """Every queue a task can be routed to: what a worker must consume (`-Q`)."""
+    conf = celery_app.conf
+    routed = {route["queue"] for route in conf.task_routes.values()}
+    return sorted({conf.task_default_queue, *routed})
+
+
 class InProcessWorker:
     """A daemon thread running tasks by name from a queue, so requests return at once."""
 
