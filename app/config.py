@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     token_ttl_s: int = 12 * 3600
+    # Secure flag of the page session cookie; unset: set it when the request came over https.
+    session_cookie_secure: bool | None = None
     login_attempts_per_minute: int = 10
     reopen_days: int = 14
     idempotency_ttl_h: int = 48
