@@ -28,21 +28,44 @@ router = APIRouter(route_class=PageRoute)
 LOGIN_COOKIE = "fl_login"
 
 
-def _login_form(request: Request, *, next_url: str, email: str = "", error: str = "",
-                notice: str = "", status_code: int = 200) -> HTMLResponse:
+def _login_form(
+    request: Request,
+    *,
+    next_url: str,
+    email: str = "",
+    error: str = "",
+    notice: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
     nonce = new_login_nonce()
-    response = render(request, "login.html", {
-        "next": next_url, "email": email, "error": error, "notice": notice,
-        "login_csrf": csrf_token("login:" + nonce),
-    }, status_code=status_code)
-    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="lax", path="/login",
-                        secure=cookie_secure(request), max_age=3600)
+    response = render(
+        request,
+        "login.html",
+        {
+            "next": next_url,
+            "email": email,
+            "error": error,
+            "notice": notice,
+            "login_csrf": csrf_token("login:" + nonce),
+        },
+        status_code=status_code,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        httponly=True,
+        samesite="lax",
+        path="/login",
+        secure=cookie_secure(request),
+        max_age=3600,
+    )
     return response
 
 
 @router.get("/login", response_model=None)
-def login_page(request: Request, db: PageDb, next: str = "/", expired: int = 0,
-               signed_out: int = 0) -> Response:
+def login_page(
+    request: Request, db: PageDb, next: str = "/", expired: int = 0, signed_out: int = 0
+) -> Response:
     next_url = safe_next(next)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
@@ -51,40 +74,63 @@ def login_page(request: Request, db: PageDb, next: str = "/", expired: int = 0,
             return RedirectResponse(next_url, status_code=303)
         except Unauthorized:
             pass  # stale cookie: show the form
-    notice = ("Your session has expired; please sign in again." if expired
-              else "You have been signed out." if signed_out else "")
+    notice = (
+        "Your session has expired; please sign in again."
+        if expired
+        else "You have been signed out."
+        if signed_out
+        else ""
+    )
     return _login_form(request, next_url=next_url, notice=notice)
 
 
 @router.post("/login", response_model=None)
-def login(request: Request, db: PageDb, email: Annotated[str, Form()] = "",
-          password: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "",
-          next: Annotated[str, Form()] = "/") -> Response:
+def login(
+    request: Request,
+    db: PageDb,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
     next_url = safe_next(next)
     nonce = request.cookies.get(LOGIN_COOKIE)
     if not nonce or not check_csrf("login:" + nonce, csrf):
-        return _login_form(request, next_url=next_url, email=email, status_code=403,
-                           error="The sign-in form had expired (or cookies are blocked). "
-                                 "Please sign in again.")
+        return _login_form(
+            request,
+            next_url=next_url,
+            email=email,
+            status_code=403,
+            error="The sign-in form had expired (or cookies are blocked). Please sign in again.",
+        )
     if not email.strip() or not password:
-        return _login_form(request, next_url=next_url, email=email, status_code=422,
-                           error="Enter your e-mail address and your password.")
+        return _login_form(
+            request,
+            next_url=next_url,
+            email=email,
+            status_code=422,
+            error="Enter your e-mail address and your password.",
+        )
     client = request.client.host if request.client else ""
     try:
         user_id = authenticate(email=email, password=password, client=client)
     except TooManyRequests as exc:
-        response = _login_form(request, next_url=next_url, email=email, status_code=429,
-                               error=exc.detail)
+        response = _login_form(request, next_url=next_url, email=email, status_code=429, error=exc.detail)
         response.headers["Retry-After"] = "60"
         return response
     except Unauthorized as exc:
-        return _login_form(request, next_url=next_url, email=email, status_code=401,
-                           error=exc.detail)
+        return _login_form(request, next_url=next_url, email=email, status_code=401, error=exc.detail)
     user = db.get_one(User, user_id)
     response = RedirectResponse(next_url, status_code=303)
-    response.set_cookie(SESSION_COOKIE, issue_token(user), httponly=True, samesite="lax",
-                        secure=cookie_secure(request), max_age=get_settings().token_ttl_s,
-                        path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        issue_token(user),
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request),
+        max_age=get_settings().token_ttl_s,
+        path="/",
+    )
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 

@@ -107,8 +107,14 @@ def _session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-def render(request: Request, name: str, context: Mapping[str, Any] | None = None, *,
-           status_code: int = 200, headers: Mapping[str, str] | None = None) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
     """Render a template with the signed-in user and their CSRF token available."""
     ctx: dict[str, Any] = {"user": getattr(request.state, "page_user", None)}
     token = _session_token(request)
@@ -119,10 +125,12 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
     return response
 
 
-def error_page(request: Request, status_code: int, title: str, message: str,
-               headers: Mapping[str, str] | None = None) -> HTMLResponse:
-    return render(request, "error.html", {"title": title, "message": message},
-                  status_code=status_code, headers=headers)
+def error_page(
+    request: Request, status_code: int, title: str, message: str, headers: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    return render(
+        request, "error.html", {"title": title, "message": message}, status_code=status_code, headers=headers
+    )
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -163,13 +171,18 @@ class PageRoute(APIRoute):
                 return error_page(request, exc.status_code, exc.title, exc.detail)
             except StaleDataError:
                 _rollback(request)
-                return error_page(request, 409, "Changed by someone else",
-                                  "Someone else changed this record at the same time; nothing of "
-                                  "yours was saved. Go back, reload and try again.")
+                return error_page(
+                    request,
+                    409,
+                    "Changed by someone else",
+                    "Someone else changed this record at the same time; nothing of "
+                    "yours was saved. Go back, reload and try again.",
+                )
             except RequestValidationError as exc:
                 _rollback(request)
-                fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}"
-                                   for e in exc.errors())
+                fields = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
+                )
                 return error_page(request, 422, "Check your input", fields)
 
         return page_handler
@@ -200,8 +213,10 @@ PageUser = Annotated[User, Depends(page_user)]
 
 def desk_user(request: Request, user: PageUser) -> User:
     if user.role not in DESK_ROLES:
-        raise Forbidden("The service desk is for agents, dispatchers and managers. Your account "
-                        f"({user.email}, role {user.role}) cannot open it.")
+        raise Forbidden(
+            "The service desk is for agents, dispatchers and managers. Your account "
+            f"({user.email}, role {user.role}) cannot open it."
+        )
     return user
 
 
@@ -212,8 +227,10 @@ def require_csrf(request: Request, submitted: str | None) -> None:
     """State-changing forms must carry the token bound to this session cookie."""
     token = _session_token(request)
     if not token or not check_csrf(token, submitted):
-        raise CsrfRefused("This form has expired or did not come from Fieldline, so it was not "
-                          "accepted. Go back, reload the page and submit it again.")
+        raise CsrfRefused(
+            "This form has expired or did not come from Fieldline, so it was not "
+            "accepted. Go back, reload the page and submit it again."
+        )
 
 
 def new_login_nonce() -> str:
