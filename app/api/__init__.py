@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import auth, health, inbound, tickets, webhooks
+from app.api import auth, engineers, health, inbound, parts, tickets, webhooks, workorders
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(health.router)
@@ -10,3 +10,6 @@ api_router.include_router(auth.router)
 api_router.include_router(tickets.router)
 api_router.include_router(inbound.router)
 api_router.include_router(webhooks.router)
+api_router.include_router(workorders.router)
+api_router.include_router(engineers.router)
+api_router.include_router(parts.router)
