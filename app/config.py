@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     # Eager: tasks run inline in the caller (tests); only used when no broker is configured.
     task_always_eager: bool = False
     scheduler_enabled: bool = True
+    # Dispatch planning (docs/planning.md).
+    plan_time_limit_s: float = 30.0
+    replan_time_limit_s: float = 2.0
+    plan_solver_workers: int = 2  # solver processes per run
+    # A visit counts as running late once its ETA (or planned end) is this far behind the clock.
+    late_margin_min: int = 15
+    # Customers hear again when a visit's ETA moves by more than this.
+    eta_notify_margin_min: int = 30
+    notify_sender: str = "log"  # log | smtp
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "dispatch@fieldline.example"
 
     @model_validator(mode="after")
     def _secrets_outside_demo(self) -> Settings:
