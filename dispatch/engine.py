@@ -1,11 +1,23 @@
-"""solve(): resolve travel, build a first plan, improve it with OR-Tools workers, self-check."""
+"""solve(): resolve travel, build a first plan, improve it with OR-Tools workers, self-check.
+
+Both cores: with ``Settings.workers == 2`` two differently configured searches run in separate
+processes (OR-Tools holds the GIL, so threads would not overlap) and the better plan is kept.
+``Settings.deterministic`` runs one search in this process; with a ``solution_limit`` the same
+input and seed then give the same plan.
+"""
 
 from __future__ import annotations
 
+import queue
+import time
 from collections.abc import Callable
+from dataclasses import replace
 
+from .construct import construct
+from .core import Compiled, compile_problem
 from .matrix import MatrixProvider
 from .model import Plan, Problem
+from .schedule import RawStop, make_plan
 
 Progress = Callable[[float, int], None]  # (seconds elapsed, best objective so far)
 
@@ -20,6 +32,172 @@ def solve(
     progress: Progress | None = None,
     initial: Plan | None = None,
 ) -> Plan:
-    """Plan the day. ``time_limit`` is wall-clock seconds; with ``solution_limit`` and
-    ``Settings.deterministic`` the same input and seed give the same plan."""
-    raise NotImplementedError("work in progress: engine being written")
+    """Plan the day within ``time_limit`` wall-clock seconds (a best effort: model building and
+    process start-up are counted). ``initial`` seeds the search with an earlier plan's routes."""
+    if time_limit <= 0:
+        raise ValueError(f"time limit must be positive, got {time_limit}")
+    t0 = time.monotonic()
+    c = compile_problem(problem, provider)
+    start_routes = routes_from_plan(c, initial) if initial is not None else None
+    return improve(c, start_routes, time_limit, seed, solution_limit, progress, t0)
+
+
+def improve(
+    c: Compiled,
+    start_routes: list[list[RawStop]] | None,
+    time_limit: float,
+    seed: int,
+    solution_limit: int | None,
+    progress: Progress | None,
+    t0: float,
+) -> Plan:
+    s = c.problem.settings
+    stats: dict = {"compile_s": round(time.monotonic() - t0, 3)}
+    built = None
+    if start_routes is None and s.first_solution in ("auto", "own"):
+        built = construct(c, seed=seed)
+        stats["construct_s"] = round(time.monotonic() - t0 - stats["compile_s"], 3)
+        start_routes = built
+    if start_routes is not None:
+        first = make_plan(c, start_routes)
+        stats["first_objective"] = first.objective
+        stats["first_s"] = round(time.monotonic() - t0, 3)
+        if progress is not None:
+            progress(time.monotonic() - t0, first.objective)
+    active = [j for j in range(c.n_jobs) if c.allowed[:, j].any()]
+    left = time_limit - (time.monotonic() - t0)
+    if not active or left <= 0.05:
+        plan = make_plan(c, start_routes or [[] for _ in range(c.n_vehicles)], stats)
+        return plan
+    workers = 1 if s.deterministic else s.workers
+    configs = worker_configs(c, workers, left, seed, solution_limit, start_routes)
+    if len(configs) == 1:
+        res = [_run(c, configs[0], progress, t0)]
+    else:
+        res = _run_parallel(c, configs, progress, t0, time_limit)
+    plans = []
+    for cfg, r in zip(configs, res, strict=True):
+        if r is None or r.objective < 0:
+            continue
+        st = dict(stats)
+        st.update(
+            worker=cfg.name,
+            solver_objective=r.objective,
+            model_build_s=round(r.build_s, 3),
+            history=r.history,
+            status=r.status,
+        )
+        plans.append(make_plan(c, r.routes, st))
+    if start_routes is not None:
+        plans.append(make_plan(c, start_routes, dict(stats, worker="construction")))
+    if not plans:
+        plans.append(make_plan(c, [[] for _ in range(c.n_vehicles)], dict(stats)))
+    best = min(plans, key=lambda p: p.objective)
+    best.stats["solve_s"] = round(time.monotonic() - t0, 3)
+    best.stats["workers"] = [p.stats.get("worker") for p in plans]
+    best.stats["worker_objectives"] = [p.objective for p in plans]
+    return best
+
+
+def worker_configs(
+    c: Compiled,
+    workers: int,
+    time_left: float,
+    seed: int,
+    solution_limit: int | None,
+    start: list[list[RawStop]] | None,
+) -> list:
+    from .solver import SearchConfig
+
+    s = c.problem.settings
+    first = s.first_solution if s.first_solution not in ("auto", "own") else "parallel_insertion"
+    base = SearchConfig(
+        time_limit=time_left,
+        first_solution=first,
+        metaheuristic=s.metaheuristic,
+        gls_lambda=s.gls_lambda,
+        solution_limit=solution_limit,
+        initial=start,
+        seed=seed,
+        name="lns+gls",
+    )
+    if s.metaheuristic == "ils":
+        base = replace(base, ils_ruin_visits=10)
+    # Worker A: our ruin-and-recreate picks the jobs (strong when the day is overbooked), then
+    # OR-Tools polishes the routes. Worker B: OR-Tools guided local search alone.
+    lns = replace(base, lns_share=0.6)
+    if solution_limit is not None:
+        # Reproducible: a fixed amount of work instead of a share of the clock.
+        lns = replace(lns, lns_share=0.0, lns_iterations=max(1, solution_limit))
+    cfgs = [lns]
+    if workers >= 2:
+        cfgs.append(replace(base, name="gls"))
+    return cfgs[:workers]
+
+
+def _run(c: Compiled, cfg: object, progress: Progress | None, t0: float) -> object:
+    from .solver import solve_model
+
+    offset = time.monotonic() - t0
+
+    def report(t: float, obj: int) -> None:
+        if progress is not None:
+            progress(offset + t, obj)
+
+    return solve_model(c, cfg, report)
+
+
+def _run_parallel(
+    c: Compiled, configs: list, progress: Progress | None, t0: float, time_limit: float
+) -> list:
+    from .worker import Worker
+
+    frames: queue.Queue = queue.Queue()
+    spawn_at = time.monotonic() - t0
+    workers = []
+    for i, cfg in enumerate(configs):
+        # Process start-up (about 0.3 s) comes out of the worker's own budget.
+        cfg = replace(cfg, time_limit=max(0.2, cfg.time_limit - 0.3))
+        workers.append(Worker((c, cfg), lambda idx, f: frames.put((idx, f)), i))
+    results: list = [None] * len(configs)
+    best = None
+    deadline = t0 + time_limit + 5.0  # grace for model building on very large days
+    running = len(configs)
+    while running and time.monotonic() < deadline:
+        try:
+            idx, frame = frames.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if frame[0] == "progress":
+            _, t, obj = frame
+            if best is None or obj < best:
+                best = obj
+                if progress is not None:
+                    progress(spawn_at + t, obj)
+        elif frame[0] == "done":
+            results[idx] = frame[1]
+        elif frame[0] == "exit":
+            running -= 1
+    for w in workers:
+        w.stop(timeout=1.0)
+    return results
+
+
+def routes_from_plan(c: Compiled, plan: Plan) -> list[list[RawStop]]:
+    """Stop sequences of an earlier plan, mapped onto this compiled problem (unknown ids
+    dropped)."""
+    prob = c.problem
+    eng = {e.id: k for k, e in enumerate(prob.engineers)}
+    job = {j.id: i for i, j in enumerate(prob.jobs)}
+    wh = {w.id: i for i, w in enumerate(prob.warehouses)}
+    out: list[list[RawStop]] = [[] for _ in prob.engineers]
+    for r in plan.routes:
+        k = eng.get(r.engineer_id)
+        if k is None:
+            continue
+        for st in r.stops:
+            if st.kind == "job" and st.id in job and c.allowed[k, job[st.id]]:
+                out[k].append(("job", job[st.id]))
+            elif st.kind == "pickup" and st.id in wh:
+                out[k].append(("pickup", wh[st.id], dict(st.parts)))
+    return out

@@ -1,0 +1,205 @@
+"""Ruin and recreate: remove a handful of related jobs, reinsert by regret, keep what helps.
+
+OR-Tools' local search moves one or two nodes at a time; on a day with more work than hours,
+almost every such move breaks a time window, so it stalls. Removing a cluster or a string of
+jobs and rebuilding with the regret insertion of :mod:`construct` trades jobs in and out in one
+step. Acceptance is simulated annealing on our own objective, so it only ever returns the best
+plan it saw, and with a fixed seed and iteration count it is deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from .construct import Builder
+from .core import Compiled
+from .schedule import RawStop, simulate
+
+Routes = list[list[RawStop]]
+
+
+class Evaluator:
+    """Objective of a set of routes, memoising each route's cost by its stop sequence."""
+
+    def __init__(self, c: Compiled) -> None:
+        self.c = c
+        self.memo: dict[tuple[int, tuple], int | None] = {}
+
+    def route_cost(self, k: int, route: list[RawStop]) -> int | None:
+        key = (k, tuple((s[0], s[1], tuple(sorted(s[2].items())) if len(s) > 2 else ()) for s in route))
+        if key not in self.memo:
+            if len(self.memo) > 200_000:
+                self.memo.clear()
+            sim = simulate(self.c, k, route) if route else None
+            if sim is not None and not sim.ok:
+                sim = simulate(self.c, k, route, appointments=False)
+            self.memo[key] = 0 if sim is None else (sim.cost if sim.ok else None)
+        return self.memo[key]
+
+    def total(self, routes: Routes) -> int:
+        served = np.zeros(self.c.n_jobs, dtype=bool)
+        cost = 0
+        for k, r in enumerate(routes):
+            rc = self.route_cost(k, r)
+            if rc is None:
+                return np.iinfo(np.int64).max
+            cost += rc
+            for s in r:
+                if s[0] == "job":
+                    served[s[1]] = True
+        return int(cost + self.c.penalty[~served].sum())
+
+
+def trim_pickups(c: Compiled, k: int, route: list[RawStop]) -> list[RawStop]:
+    """Shrink pickups to what the jobs still on the route need, taken as late as possible."""
+    if not any(s[0] == "pickup" for s in route):
+        return route
+    stock = c.problem.engineers[k].stock
+    jobs = c.problem.jobs
+    keep: dict[int, dict[str, int]] = {i: {} for i, s in enumerate(route) if s[0] == "pickup"}
+    parts = {p for s in route if s[0] == "job" for p in jobs[s[1]].parts}
+    for p in parts:
+        van = stock.get(p, 0)
+        for i, s in enumerate(route):
+            if s[0] != "job":
+                continue
+            van -= jobs[s[1]].parts.get(p, 0)
+            while van < 0:
+                src = next(
+                    (
+                        h
+                        for h in range(i - 1, -1, -1)
+                        if route[h][0] == "pickup" and keep[h].get(p, 0) < route[h][2].get(p, 0)
+                    ),
+                    None,
+                )
+                if src is None:
+                    break  # infeasible anyway; the evaluator will say so
+                keep[src][p] = keep[src].get(p, 0) + 1
+                van += 1
+    out: list[RawStop] = []
+    for i, s in enumerate(route):
+        if s[0] == "job":
+            out.append(s)
+        elif any(q > 0 for q in keep[i].values()):
+            out.append(("pickup", s[1], {p: q for p, q in keep[i].items() if q > 0}))
+    return out
+
+
+def search(
+    c: Compiled,
+    start: Routes,
+    time_limit: float,
+    seed: int = 0,
+    iterations: int | None = None,
+    on_best: Callable[[float, int], None] | None = None,
+) -> Routes:
+    """Improve ``start`` for ``time_limit`` seconds (or exactly ``iterations`` rounds)."""
+    t0 = time.monotonic()
+    rng = np.random.default_rng(seed)
+    ev = Evaluator(c)
+    builder = Builder(c)
+    cur = [list(r) for r in start]
+    cur_obj = ev.total(cur)
+    best, best_obj = [list(r) for r in cur], cur_obj
+    assignable = np.flatnonzero(c.allowed.any(axis=0))
+    if len(assignable) == 0:
+        return best
+    D = c.matrix.distance_m[np.ix_(c.rows.job[assignable], c.rows.job[assignable])]
+    near = np.argsort(D, axis=1)[:, : min(len(assignable), 60)]  # positions in `assignable`
+    pos_of = {int(j): i for i, j in enumerate(assignable)}
+    n_served = sum(1 for r in cur for s in r if s[0] == "job")
+    avg_route = max(1.0, n_served / max(1, sum(1 for r in cur if r)))
+    # Start hot enough to accept a loss of a few percent of the travel, then cool to nothing.
+    travel = max(1, cur_obj - int(c.penalty[_unserved(c, cur)].sum()))
+    t_start, t_end = 0.02 * travel / max(1, n_served) * 10, 1.0
+    it = 0
+    while True:
+        elapsed = time.monotonic() - t0
+        if iterations is not None:
+            if it >= iterations:
+                break
+            frac = it / iterations
+        else:
+            if elapsed >= time_limit:
+                break
+            frac = elapsed / time_limit
+        it += 1
+        temp = t_start * (t_end / t_start) ** frac
+        cand = _ruin(c, cur, rng, near, assignable, pos_of, avg_route)
+        served = _served_set(cand)
+        todo = [int(j) for j in assignable if j not in served]
+        cand = builder.run(cand, todo, seed=int(rng.integers(1, 2**31)))
+        obj = ev.total(cand)
+        if obj < cur_obj or rng.random() < math.exp(-(obj - cur_obj) / temp):
+            cur, cur_obj = cand, obj
+            if obj < best_obj:
+                best, best_obj = [list(r) for r in cand], obj
+                if on_best is not None:
+                    on_best(time.monotonic() - t0, obj)
+    return best
+
+
+def _served_set(routes: Routes) -> set[int]:
+    return {s[1] for r in routes for s in r if s[0] == "job"}
+
+
+def _unserved(c: Compiled, routes: Routes) -> np.ndarray:
+    served = np.zeros(c.n_jobs, dtype=bool)
+    for j in _served_set(routes):
+        served[j] = True
+    return ~served
+
+
+def _ruin(
+    c: Compiled,
+    routes: Routes,
+    rng: np.random.Generator,
+    near: np.ndarray,
+    assignable: np.ndarray,
+    pos_of: dict[int, int],
+    avg_route: float,
+) -> Routes:
+    where = {s[1]: (k, i) for k, r in enumerate(routes) for i, s in enumerate(r) if s[0] == "job"}
+    if not where:
+        return [list(r) for r in routes]
+    n = len(where)
+    q = int(rng.integers(min(n, 3), max(min(n, 4), min(n, 40, int(0.15 * n) + 4)) + 1))
+    seed_job = int(rng.choice(list(where)))
+    mode = rng.random()
+    remove: set[int] = set()
+    if mode < 0.5:
+        # Strings (SISR-like): cut a run of consecutive jobs from routes near the seed.
+        max_len = max(1, min(10, int(avg_route)))
+        touched: set[int] = set()
+        for other in near[pos_of[seed_job]]:
+            j = int(assignable[other])
+            if j not in where or len(remove) >= q:
+                continue
+            k, i = where[j]
+            if k in touched:
+                continue
+            touched.add(k)
+            jobs_k = [s[1] for s in routes[k] if s[0] == "job"]
+            length = int(rng.integers(1, max_len + 1))
+            at = jobs_k.index(j)
+            lo = max(0, min(at - int(rng.integers(0, length)), len(jobs_k) - length))
+            remove.update(jobs_k[lo : lo + length])
+    elif mode < 0.85:
+        for other in near[pos_of[seed_job]]:  # related: the seed's nearest served jobs
+            j = int(assignable[other])
+            if j in where:
+                remove.add(j)
+                if len(remove) >= q:
+                    break
+    else:
+        remove.update(int(j) for j in rng.choice(list(where), size=q, replace=False))
+    out: Routes = []
+    for k, r in enumerate(routes):
+        kept = [s for s in r if not (s[0] == "job" and s[1] in remove)]
+        out.append(trim_pickups(c, k, kept) if len(kept) != len(r) else list(r))
+    return out
