@@ -151,7 +151,14 @@ def test_urls_point_at_the_compose_services(services: dict[str, Any]) -> None:
                 "CELERY_VISIBILITY_TIMEOUT_S", Settings.model_fields["celery_visibility_timeout_s"].default
             )
         )
-        assert timeout >= 3600
+        # a solve runs for its time limit plus model building: keep a wide margin over every
+        # configured planning time limit (PLAN_TIME_LIMIT_S, ...)
+        limits = [
+            float(env.get(n.upper(), f.default))
+            for n, f in Settings.model_fields.items()
+            if n.endswith("time_limit_s")
+        ]
+        assert timeout >= 3600 and timeout > 10 * max(limits, default=0)
 
 
 def test_health_checks(services: dict[str, Any], client: TestClient) -> None:
