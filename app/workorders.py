@@ -319,16 +319,18 @@ def update_work_order(
             )
         ]
     refuse(errors)
-    plain = {k: v for k, v in values.items() if k in UPDATABLE}
-    if "required_skills" in plain:
-        plain["required_skills"] = skills
-    changes = audit.apply_changes(work_order, plain)
+    # Child rows first: their flush must not carry the row's own changes (one edit, one version).
+    changes: dict[str, list[Any]] = {}
     if windows is not None and sorted(new_windows) != sorted(old_windows):
         changes["windows"] = [_windows_plain(old_windows), _windows_plain(new_windows)]
         _replace_children(session, work_order.id, windows=new_windows, parts=None)
     if parts is not None and sorted(parts) != sorted(old_parts):
         changes["required_parts"] = [[list(p) for p in old_parts], [list(p) for p in parts]]
         _replace_children(session, work_order.id, windows=None, parts=parts)
+    plain = {k: v for k, v in values.items() if k in UPDATABLE}
+    if "required_skills" in plain:
+        plain["required_skills"] = skills
+    changes.update(audit.apply_changes(work_order, plain))
     if changes:
         flag_modified(work_order, "notes")  # the version (ETag) covers windows and parts too
         add_event(session, work_order, "updated", actor=actor, at=utcnow(), data={"fields": sorted(changes)})

@@ -156,3 +156,51 @@ def make_webhook_subscription(db: Session, url: str, *, events: list[str] | None
     db.add(sub)
     db.flush()
     return sub
+
+
+def make_warehouse(db: Session, region: m.Region, **kw: Any) -> m.Warehouse:
+    """A warehouse with its stock location (open 07:00–18:00)."""
+    i = n()
+    wh = m.Warehouse(name=kw.pop("name", f"Depot {i}"), region_id=region.id,
+                     latitude=kw.pop("latitude", 48.20), longitude=kw.pop("longitude", 11.60),
+                     opens=kw.pop("opens", time(7)), closes=kw.pop("closes", time(18)), **kw)
+    db.add(wh)
+    db.flush()
+    db.add(m.StockLocation(kind="warehouse", warehouse_id=wh.id))
+    db.flush()
+    return wh
+
+
+def location_of(db: Session, *, engineer: m.Engineer | None = None,
+                warehouse: m.Warehouse | None = None) -> m.StockLocation:
+    """The van of an engineer or the stock location of a warehouse."""
+    from sqlalchemy import select
+
+    col = m.StockLocation.engineer_id if engineer else m.StockLocation.warehouse_id
+    owner = engineer or warehouse
+    assert owner is not None
+    return db.scalars(select(m.StockLocation).where(col == owner.id)).one()
+
+
+def set_stock(db: Session, location: m.StockLocation, part: m.Part, quantity: int) -> m.StockLevel:
+    level = m.StockLevel(location_id=location.id, part_id=part.id, quantity=quantity)
+    db.add(level)
+    db.flush()
+    return level
+
+
+def open_ticket(db: Session, account: m.Account, *, asset: m.Asset | None = None,
+                priority: str = "P2", **kw: Any) -> m.Ticket:
+    """A ticket opened through the ticket service (numbered, SLA clock started)."""
+    from app import tickets
+
+    return tickets.create_ticket(db, account_id=account.id, asset_id=asset.id if asset else None,
+                                 subject=kw.pop("subject", "Unit down"), priority=priority,
+                                 channel=kw.pop("channel", "phone"), actor=None, **kw)
+
+
+def make_work_order(db: Session, ticket: m.Ticket, **kw: Any) -> m.WorkOrder:
+    """An unscheduled visit for `ticket` through the work-order service."""
+    from app import workorders
+
+    return workorders.create_work_order(db, ticket_id=ticket.id, actor=None, **kw)
