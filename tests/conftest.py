@@ -7,6 +7,7 @@ Tests that cross processes (a real Celery worker, a browser) use `committed_db` 
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 from collections.abc import Iterator
@@ -60,7 +61,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
     try:
         yield conn
     finally:
-        app_db.SessionFactory.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        # back to Session's own default (SQLAlchemy 2.1 renamed it "conditional_savepoint")
+        default_mode = inspect.signature(Session).parameters["join_transaction_mode"].default
+        app_db.SessionFactory.configure(bind=engine, join_transaction_mode=default_mode)
         outer.rollback()
         conn.close()
 
