@@ -1,9 +1,10 @@
-"""Server-rendered pages, one router per audience."""
+"""Server-rendered pages, one router per audience (the desk's ticket pages in their own module)."""
 
 from fastapi import APIRouter
 
-from app.pages import auth, desk
+from app.pages import auth, desk, desk_tickets
 
 pages_router = APIRouter(include_in_schema=False)
 pages_router.include_router(auth.router)
 pages_router.include_router(desk.router)
+pages_router.include_router(desk_tickets.router)

@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.auth import check_csrf, csrf_token, user_from_token
 from app.config import get_settings
 from app.deps import SESSION_COOKIE, DbSession
-from app.errors import AppError, Forbidden, Unauthorized
+from app.errors import AppError, Forbidden, Unauthorized, Unprocessable
 from app.models import Role, User
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -248,4 +248,50 @@ def nl2br(text: str) -> Markup:
     return Markup("<br>").join(escaped.split("\n"))
 
 
-templates.env.filters["nl2br"] = nl2br
+def tel_href(number: str) -> str:
+    """'+49 (89) 123-45' → '+498912345': what a phone's dialler expects after tel:."""
+    kept = "".join(ch for ch in number if ch.isdigit() or ch == "+")
+    return kept[:1] + kept[1:].replace("+", "")
+
+
+templates.env.filters.update(nl2br=nl2br, tel_href=tel_href)
+
+
+def field_errors(exc: AppError) -> dict[str, str]:
+    """{field: message} from a service error, for showing next to the inputs."""
+    return {str(e.get("field", "")): str(e.get("message", "")) for e in exc.errors or []}
+
+
+def optional_id(value: str | None) -> int | None:
+    """A <select> value: '' means none; anything not a number is refused like a bad id."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValueError(value)
+    return int(value)
+
+
+def local_to_utc(value: str) -> datetime | None:
+    """An <input type=datetime-local> value, read in the desk's time zone."""
+    value = value.strip()
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_local_tz())
+    return parsed.astimezone(UTC)
+
+
+def too_long(values: Mapping[str, str], limits: Mapping[str, int]) -> dict[str, str]:
+    return {
+        name: f"at most {limit} characters (you have {len(values.get(name) or '')})"
+        for name, limit in limits.items()
+        if len(values.get(name) or "") > limit
+    }
+
+
+def invalid(errors: Mapping[str, str]) -> Unprocessable:
+    """A 422 for input the page checked itself, in the shape services use."""
+    detail = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in errors.items())
+    return Unprocessable(detail, errors=[{"field": k, "message": v} for k, v in errors.items()])

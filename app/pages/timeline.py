@@ -1,0 +1,71 @@
+"""Turns ticket timeline items (events and SLA ledger rows) into lines a person reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+METRIC = {"first_response": "first response", "arrival": "arrival on site", "resolution": "resolution"}
+
+
+def _status(value: Any) -> str:
+    return str(value or "?").replace("_", " ")
+
+
+def _title(item: Mapping[str, Any], names: Mapping[int, str]) -> str:
+    kind, data = item["kind"], item["data"] or {}
+    metric = METRIC.get(item.get("metric") or "", item.get("metric") or "")
+    if kind == "created":
+        return f"Ticket opened ({data.get('priority', '')}, {data.get('sla_tier', 'standard')} SLA)"
+    if kind == "status":
+        return f"Status {_status(data.get('from'))} → {_status(data.get('to'))}"
+    if kind == "reply":
+        return "Reply to the customer" + (f" ({data['to']})" if isinstance(data.get("to"), str) else "")
+    if kind in ("priority",):
+        return f"Priority {data.get('from')} → {data.get('to')}"
+    if kind == "assigned":
+        to = data.get("to")
+        return "Assigned to " + (names.get(to, f"user {to}") if isinstance(to, int) else "nobody")
+    if kind == "updated":
+        fields = sorted(str(k).removesuffix("_id") for k in (data.get("changes") or {}))
+        return "Changed " + ", ".join(fields)
+    if kind == "visit_finished":
+        return "Visit finished" + (" — fixed" if data.get("fixed") else " — not fixed yet")
+    if kind in ("sla_met", "sla_breach"):
+        return f"{FIXED[kind]}: {metric}"
+    return FIXED.get(kind, kind.replace("_", " ").capitalize())
+
+
+FIXED = {
+    "note": "Internal note",
+    "email_in": "E-mail from the customer",
+    "visit_scheduled": "Visit scheduled",
+    "visit_arrived": "Engineer arrived on site",
+    "sla_start": "SLA clock started",
+    "sla_pause": "SLA clock paused",
+    "sla_resume": "SLA clock resumed",
+    "sla_stop": "SLA clock stopped",
+    "sla_retarget": "SLA targets recalculated",
+    "sla_met": "SLA met",
+    "sla_breach": "SLA breached",
+}
+
+
+def describe(item: Mapping[str, Any], names: Mapping[int, str]) -> dict[str, Any]:
+    kind = item["kind"]
+    data = item["data"] or {}
+    body = item.get("body") or ""
+    if kind in ("sla_pause", "sla_stop", "sla_retarget") and data.get("reason"):
+        body = f"Reason: {_status(data['reason'])}"
+    css = "sla" if item["source"] == "sla" else kind
+    if kind == "sla_breach":
+        css = "sla sla-breach"
+    return {
+        "id": f"{item['source']}-{item['id']}",
+        "css": css,
+        "title": _title(item, names),
+        "body": body,
+        "at": item["at"],
+        "actor": names.get(item.get("actor_id") or 0, ""),
+        "channel": item.get("channel") or "",
+    }

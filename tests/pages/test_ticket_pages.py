@@ -1,0 +1,255 @@
+"""The ticket page: SLA and timeline shown, reply/note/status/edit forms, 409 on a stale edit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app import tickets
+from app.models import Ticket, TicketEvent, User, WorkOrder
+from tests import factories as f
+from tests.pages.conftest import csrf_of
+
+
+@pytest.fixture
+def world(db: Session) -> dict[str, Any]:
+    region = f.make_region(db)
+    acc = f.make_account(db, region=region, name="Brauhaus Nord GmbH")
+    site = f.make_site(db, acc, name="Sudhaus")
+    cal = f.make_calendar(db, always_open=True)
+    contract = f.make_contract(db, acc, cal, tier="gold")
+    contact = f.make_contact(db, acc, name="Jana Weber", phone="+49 89 1234-56")
+    asset = f.make_asset(db, site, contract=contract, serial="SN-BRAU-1")
+    ticket = tickets.create_ticket(
+        db,
+        account_id=acc.id,
+        contact_id=contact.id,
+        asset_id=asset.id,
+        subject="Chiller alarm E42",
+        description="Unit 3 shows E42 since this morning.",
+        priority="P2",
+        channel="phone",
+        actor=None,
+    )
+    db.commit()
+    return {"account": acc, "site": site, "contact": contact, "asset": asset, "ticket": ticket}
+
+
+def _page(client: TestClient, ticket: Ticket) -> str:
+    r = client.get(f"/desk/tickets/{ticket.id}")
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+def test_ticket_page_shows_header_sla_timeline_and_allowed_moves(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any]
+) -> None:
+    sign_in("agent")
+    html = _page(client, world["ticket"])
+    t = world["ticket"]
+    assert t.number in html and "Chiller alarm E42" in html and "Brauhaus Nord GmbH" in html
+    assert 'href="tel:+4989123456"' in html  # click-to-call from the contact
+    assert "First response" in html and "Resolution" in html  # SLA rows with due times
+    assert t.resolution_due_at is not None
+    assert "Ticket opened (P2, gold SLA)" in html and "SLA clock started" in html
+    # buttons exactly for the allowed transitions of a new ticket
+    for to in tickets.allowed_next(t, at=t.opened_at):
+        assert f'name="to" value="{to}"' in html
+    assert 'name="to" value="resolved"' not in html  # new → resolved is not allowed
+    assert f'name="version" value="{t.version}"' in html
+
+
+def test_reply_and_note_from_the_page(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    agent = sign_in("agent", name="Agent Alma")
+    t = world["ticket"]
+    token = csrf_of(_page(client, t))
+    r = client.post(f"/desk/tickets/{t.id}/reply", data={"text": "We are on it.", "csrf": token})
+    assert r.status_code == 200 and "Reply sent to the customer." in r.text
+    assert "We are on it." in r.text and "Agent Alma" in r.text
+    r = client.post(f"/desk/tickets/{t.id}/note", data={"text": "Customer sounded <angry>", "csrf": token})
+    assert "Internal note added." in r.text
+    assert "Customer sounded &lt;angry&gt;" in r.text  # escaped, not markup
+    db.expire_all()
+    kinds = db.scalars(
+        select(TicketEvent.kind).where(TicketEvent.ticket_id == t.id, TicketEvent.actor_id == agent.id)
+    ).all()
+    assert sorted(kinds) == ["note", "reply", "status"]  # the reply opened the ticket
+    assert db.get_one(Ticket, t.id).status == "open"
+
+
+def test_form_without_csrf_is_refused_and_nothing_is_stored(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    before = db.scalar(select(func.count()).select_from(TicketEvent).where(TicketEvent.ticket_id == t.id))
+    for path, data in (
+        ("reply", {"text": "hello"}),
+        ("note", {"text": "hello", "csrf": "0" * 64}),
+        ("status", {"to": "open", "version": str(t.version)}),
+        ("edit", {"subject": "forged", "priority": "P1", "version": str(t.version)}),
+    ):
+        r = client.post(f"/desk/tickets/{t.id}/{path}", data=data)
+        assert r.status_code == 403, path
+        assert r.headers["content-type"].startswith("text/html")
+        assert "did not come from Fieldline" in r.text
+    db.expire_all()
+    after = db.scalar(select(func.count()).select_from(TicketEvent).where(TicketEvent.ticket_id == t.id))
+    assert after == before
+    assert db.get_one(Ticket, t.id).subject == "Chiller alarm E42"
+
+
+def test_status_buttons_move_the_ticket_and_illegal_moves_are_readable(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    html = _page(client, t)
+    token = csrf_of(html)
+    r = client.post(
+        f"/desk/tickets/{t.id}/status",
+        data={"to": "open", "reason": "called back", "version": str(t.version), "csrf": token},
+    )
+    assert r.status_code == 200 and "Status changed." in r.text
+    db.expire_all()
+    current = db.get_one(Ticket, t.id)
+    assert current.status == "open"
+    r = client.post(
+        f"/desk/tickets/{t.id}/status",
+        data={"to": "closed", "reason": "done?", "version": str(current.version), "csrf": token},
+    )
+    assert r.status_code == 409
+    assert "cannot move to closed" in r.text and 'value="done?"' in r.text
+    db.expire_all()
+    assert db.get_one(Ticket, t.id).status == "open"
+
+
+def test_reply_refused_on_a_closed_ticket_keeps_the_text(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    tickets.transition(db, ticket_id=t.id, to="closed", actor=None, channel="api")
+    db.commit()
+    token = csrf_of(_page(client, t))
+    r = client.post(
+        f"/desk/tickets/{t.id}/reply", data={"text": "Long answer, typed with care.", "csrf": token}
+    )
+    assert r.status_code == 409
+    assert "is closed; reopen it before replying" in r.text
+    assert ">Long answer, typed with care.</textarea>" in r.text
+
+
+def test_stale_edit_gets_409_keeps_input_and_overwrites_nothing(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    token = csrf_of(_page(client, t))
+    seen_version = t.version
+    # a colleague changes the ticket after the agent opened the page
+    tickets.update_ticket(
+        db, ticket_id=t.id, values={"subject": "Chiller alarm E42 (unit 3)"}, actor=None, channel="api"
+    )
+    db.commit()
+    mine = {
+        "subject": "My better subject",
+        "description": "My long description that must not be lost.",
+        "category": "cooling",
+        "priority": "P1",
+        "contact_id": str(world["contact"].id),
+        "asset_id": str(world["asset"].id),
+        "assignee_id": "",
+        "version": str(seen_version),
+        "csrf": token,
+    }
+    r = client.post(f"/desk/tickets/{t.id}/edit", data=mine)
+    assert r.status_code == 409
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Someone else changed this ticket" in r.text and "your text is kept" in r.text
+    assert 'value="My better subject"' in r.text
+    assert ">My long description that must not be lost.</textarea>" in r.text
+    assert "Chiller alarm E42 (unit 3)" in r.text  # the current version is shown
+    db.expire_all()
+    current = db.get_one(Ticket, t.id)
+    assert current.subject == "Chiller alarm E42 (unit 3)" and current.priority == "P2"
+    # the re-rendered form carries the current version: saving again is deliberate and works
+    assert f'name="version" value="{current.version}"' in r.text
+    r = client.post(f"/desk/tickets/{t.id}/edit", data={**mine, "version": str(current.version)})
+    assert r.status_code == 200 and "Ticket saved." in r.text
+    db.expire_all()
+    saved = db.get_one(Ticket, t.id)
+    assert (saved.subject, saved.priority, saved.category) == ("My better subject", "P1", "cooling")
+
+
+def test_edit_with_a_foreign_contact_is_refused_with_input_kept(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    stranger = f.make_contact(db, f.make_account(db))
+    db.commit()
+    token = csrf_of(_page(client, t))
+    data = {
+        "subject": "New subject",
+        "description": "kept",
+        "priority": "P3",
+        "contact_id": str(stranger.id),
+        "version": str(t.version),
+        "csrf": token,
+    }
+    r = client.post(f"/desk/tickets/{t.id}/edit", data=data)
+    assert r.status_code == 422
+    assert "is not a contact of this customer" in r.text and 'value="New subject"' in r.text
+    db.expire_all()
+    assert db.get_one(Ticket, t.id).subject == "Chiller alarm E42"
+
+
+def test_create_work_order_from_the_ticket_page(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("dispatcher")
+    t = world["ticket"]
+    token = csrf_of(_page(client, t))
+    bad = client.post(
+        f"/desk/tickets/{t.id}/work-orders",
+        data={
+            "duration_min": "90",
+            "appointment_start": "2030-05-06T10:00",
+            "appointment_end": "2030-05-06T09:00",
+            "notes": "Bring the E42 sensor",
+            "csrf": token,
+        },
+    )
+    assert bad.status_code == 422 and "must be after appointment_start_at" in bad.text
+    assert ">Bring the E42 sensor</textarea>" in bad.text
+    r = client.post(
+        f"/desk/tickets/{t.id}/work-orders",
+        data={
+            "duration_min": "90",
+            "appointment_start": "2030-05-06T09:00",
+            "appointment_end": "2030-05-06T11:00",
+            "notes": "Bring the E42 sensor",
+            "csrf": token,
+        },
+    )
+    assert r.status_code == 200 and "Work order created." in r.text
+    wo = db.scalars(select(WorkOrder).where(WorkOrder.ticket_id == t.id)).one()
+    assert wo.duration_min == 90 and wo.notes == "Bring the E42 sensor"
+    assert wo.appointment_start_at is not None
+    assert wo.appointment_start_at.isoformat() == "2030-05-06T07:00:00+00:00"  # 09:00 Berlin summer time
+    assert wo.number in r.text
+
+
+def test_unknown_ticket_is_a_readable_404(client: TestClient, sign_in: Callable[..., User]) -> None:
+    sign_in("agent")
+    r = client.get("/desk/tickets/999999")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html") and "Ticket 999999 does not exist." in r.text
