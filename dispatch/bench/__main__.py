@@ -9,6 +9,7 @@ python -m dispatch.bench replan [--emergencies 50]
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -25,7 +26,12 @@ def _files(given: list[Path], folder: Path, suffix: str) -> list[Path]:
         return given
     if not folder.is_dir():
         raise SystemExit(f"no instances given and {folder} does not exist")
-    return sorted(p for p in folder.iterdir() if p.suffix == suffix and p.is_file())
+    return sorted((p for p in folder.iterdir() if p.suffix == suffix and p.is_file()), key=_natural)
+
+
+def _natural(path: Path) -> list[object]:
+    """munich-200-... before munich-1000-...: digit runs compare as numbers."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
 
 
 def _positive(text: str) -> float:
