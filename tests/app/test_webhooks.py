@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import random
 import socket
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from app import webhooks
@@ -464,3 +466,33 @@ def test_delivery_list_filters_and_pages(db: Session, client: TestClient, login,
     assert sorted(x["subscription_id"] for x in updated) == sorted([sub.id, other.id])
     assert client.get(DELIVERIES, params={"status": "bogus"}, headers=admin).status_code == 422
     assert client.get(f"{DELIVERIES}/999999", headers=admin).status_code == 404
+
+
+def test_concurrent_claims_on_postgresql_let_exactly_one_worker_send(
+    engine: Engine, committed_db: Session
+) -> None:
+    """Eight sessions race for one due delivery on separate connections: one wins."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers; the claim race is exercised on PostgreSQL")
+    sub = f.make_webhook_subscription(committed_db, "http://127.0.0.1:9/race")
+    d = _queued(committed_db, sub)
+    barrier = threading.Barrier(8)
+
+    def race(_: int) -> webhooks.Claim | None:
+        with Session(bind=engine) as s:
+            barrier.wait()
+            got = webhooks.claim(s, d.id)
+            s.commit()
+            return got
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(race, range(8)))
+        winners = [r for r in results if r is not None]
+        assert len(winners) == 1 and winners[0].attempt == 1
+        committed_db.expire_all()
+        assert committed_db.get(WebhookDelivery, d.id).attempts == 1  # type: ignore[union-attr]
+    finally:
+        committed_db.rollback()
+        committed_db.delete(committed_db.get(WebhookSubscription, sub.id))
+        committed_db.commit()  # the foreign key cascades to the delivery
