@@ -33,7 +33,7 @@ def _redis_db_number(url: str) -> int:
     return int(parse_url(url).get("db", 0))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def broker_url(engine: Engine) -> Iterator[str]:
     """The test broker, flushed before and after; skips when the environment has none."""
     if TEST_BROKER_URL is None:
@@ -67,12 +67,12 @@ def broker_url(engine: Engine) -> Iterator[str]:
         client.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def worker_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("celery") / "worker.log"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(broker_url: str, worker_log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`celery -A app.worker worker` as production runs it (prefork), one process, all queues."""
     env = {
