@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from dispatch.bench.__main__ import build_parser
+from dispatch.bench.fsr import FsrResult, verdict_line
 from dispatch.bench.fsr_peers import jobs_using_pickups
 from dispatch.bench.report import median, percentile, table
 from dispatch.bench.solomon import SCALE, gap_pct, load_bks, parse_solomon
-from dispatch.bench.vrptw import peer_path
+from dispatch.bench.vrptw import VrptwResult, peer_path, summary_rows, target_lines
 
 SOLOMON = """TINY
 
@@ -123,3 +124,33 @@ def test_cli_rejects_non_positive_time_limit() -> None:
     assert parser.parse_args(["vrptw", "--time-limit", "2", "a.txt"]).time_limit == 2.0
     with pytest.raises(SystemExit):
         parser.parse_args(["vrptw", "--time-limit", "0"])
+
+
+def _res(solver: str, name: str, distance: float | None) -> VrptwResult:
+    routes = [[1]] if distance is not None else None
+    return VrptwResult(solver, name, routes, distance, 1.0, [])
+
+
+def test_vrptw_summary_counts_unsolved_and_compares_on_common_instances() -> None:
+    bks = {"A": 100.0, "B": 200.0}
+    results = {
+        "engine": [_res("engine", "A", 101.0), _res("engine", "B", 202.0)],
+        "vroom": [_res("vroom", "A", 103.0), _res("vroom", "B", None)],
+    }
+    rows = summary_rows(["engine", "vroom"], results, bks)
+    assert rows[0][:4] == ["engine", "2/2", 1.0, 1.0]
+    assert rows[1][:2] == ["vroom", "1/2"]
+    assert rows[0][4] == pytest.approx(1.0) and rows[1][4] == pytest.approx(3.0)  # only A is common
+    lines = target_lines(["engine", "vroom"], results, bks)
+    assert "2/2 met" in lines[0]
+    assert lines[-1].endswith("met") and "solved 2 vs 1" in lines[-1]
+
+
+def test_fsr_verdict_follows_the_score_order() -> None:
+    def res(weight: int, km: float) -> FsrResult:
+        verdict = {"feasible": True, "unserved_weight": weight, "travel_km": km}
+        return FsrResult("x", "day", verdict, 1.0, 0)
+
+    assert "met" in verdict_line({"engine": res(10, 500.0), "vroom": res(20, 100.0)})
+    assert "MISSED (travel)" in verdict_line({"engine": res(10, 500.0), "vroom": res(10, 100.0)})
+    assert "MISSED (unserved" in verdict_line({"engine": res(30, 1.0), "vroom": res(20, 100.0)})
