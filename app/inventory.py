@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -41,6 +41,12 @@ class Shortage(Conflict):
     """Not enough stock at a location; nothing was written."""
 
     title = "Insufficient stock"
+
+
+class StockBusy(Conflict):
+    """A concurrent stock booking won the (SQLite) write lock; nothing was written, retry."""
+
+    title = "Stock busy"
 
 
 @dataclass(frozen=True)
@@ -229,7 +235,19 @@ def _add(session: Session, location_id: int, part_id: int, delta: int) -> bool:
     )
     if delta < 0:
         stmt = stmt.where(StockLevel.quantity >= -delta)
-    return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    try:
+        return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    except OperationalError as exc:
+        # SQLite: the transaction read before another writer committed, so it may not write
+        # (SQLITE_BUSY_SNAPSHOT, "database is locked", no waiting). Nothing was booked; the
+        # client can retry and will then see the committed quantity.
+        if session.get_bind().dialect.name == "sqlite" and "locked" in str(exc.orig):
+            raise StockBusy(
+                "Stock at this location is being booked by someone else right now; "
+                "nothing was saved, retry in a moment.",
+                headers={"Retry-After": "1"},
+            ) from exc
+        raise
 
 
 def _put(session: Session, location_id: int, part_id: int, quantity: int) -> None:
