@@ -496,3 +496,22 @@ def test_concurrent_claims_on_postgresql_let_exactly_one_worker_send(
         committed_db.rollback()
         committed_db.delete(committed_db.get(WebhookSubscription, sub.id))
         committed_db.commit()  # the foreign key cascades to the delivery
+
+
+def test_ticket_api_change_reaches_the_receiver(
+    db: Session, client: TestClient, login, receiver: Receiver
+) -> None:
+    """The real chain: a ticket created over the API emits ticket.created after its commit."""
+    sub = f.make_webhook_subscription(db, receiver.url, events=["ticket.created"])
+    account = f.make_account(db)
+    db.commit()
+    r = client.post(
+        "/api/v1/tickets",
+        json={"customer_id": account.id, "subject": "Boiler leaks", "priority": "P3", "channel": "phone"},
+        headers=login("agent"),
+    )
+    assert r.status_code == 201, r.text
+    [req] = receiver.requests
+    assert verify_signature(sub.secret, req.headers, req.body)
+    body = json.loads(req.body)
+    assert body["type"] == "ticket.created" and body["data"]["ticket_id"] == r.json()["id"]
