@@ -1,0 +1,267 @@
+"""Engineers: profiles with weekly shifts and breaks, absences, a day's shift, live position."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from app.models import AuditLog, StockLocation
+from tests import factories as f
+
+API = "/api/v1/engineers"
+BERLIN = ZoneInfo("Europe/Berlin")
+WEEKDAYS = [
+    {"weekday": d, "starts": "08:00", "ends": "16:30", "break_starts": "12:00", "break_ends": "12:45"}
+    for d in range(5)
+]
+
+
+@pytest.fixture(autouse=True)
+def _outer_transaction(connection: Connection) -> None:
+    """pysqlite opens no transaction for the test's BEGIN; a no-op DELETE makes it open one now."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("DELETE FROM region WHERE 0")
+
+
+@pytest.fixture
+def world(db: Session) -> dict[str, Any]:
+    w = {
+        "region": f.make_region(db),
+        "north": f.make_region(db, timezone="Europe/London"),
+        "eng_user": f.make_user(db, role="engineer"),
+        "dispatch": f.bearer(f.make_user(db, role="dispatcher")),
+        "agent": f.bearer(f.make_user(db, role="agent")),
+    }
+    db.commit()
+    return w
+
+
+def body(w: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return {
+        "name": "Jana Kühn",
+        "region_id": w["region"].id,
+        "skills": ["HVAC", "ELEC"],
+        "home_latitude": 48.2,
+        "home_longitude": 11.6,
+        "shifts": WEEKDAYS,
+        **kw,
+    }
+
+
+def create(client: TestClient, w: dict[str, Any], **kw: Any) -> dict:
+    r = client.post(API, json=body(w, **kw), headers=w["dispatch"])
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def next_weekday(weekday: int) -> date:
+    today = datetime.now(BERLIN).date()
+    return today + timedelta(days=(weekday - today.weekday()) % 7 + 7)
+
+
+def test_create_with_shifts_and_van(client: TestClient, db: Session, world) -> None:
+    w = world
+    r = client.post(API, json=body(w, user_id=w["eng_user"].id), headers=w["dispatch"])
+    assert r.status_code == 201, r.text
+    e = r.json()
+    assert r.headers["Location"] == f"{API}/{e['id']}" and r.headers["ETag"] == f'"v{e["version"]}"'
+    assert e["skills"] == ["HVAC", "ELEC"] and len(e["shifts"]) == 5
+    assert e["shifts"][0] == {
+        "weekday": 0,
+        "starts": "08:00:00",
+        "ends": "16:30:00",
+        "break_starts": "12:00:00",
+        "break_ends": "12:45:00",
+    }
+    van = db.scalars(select(StockLocation).where(StockLocation.engineer_id == e["id"])).one()
+    assert van.kind == "van" and e["van_location_id"] == van.id
+    again = client.post(API, json=body(w, user_id=w["eng_user"].id), headers=w["dispatch"])
+    assert again.status_code == 422 and "already engineer" in again.json()["detail"]
+
+
+def test_bad_input_names_fields(client: TestClient, db: Session, world) -> None:
+    w = world
+    shifts = [
+        {"weekday": 0, "starts": "17:00", "ends": "08:00"},
+        {"weekday": 0, "starts": "08:00", "ends": "12:00", "break_starts": "13:00", "break_ends": "13:30"},
+    ]
+    r = client.post(
+        API,
+        json=body(w, shifts=shifts, region_id=999999, user_id=w["eng_user"].id - 100000),
+        headers=w["dispatch"],
+    )
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert fields == {"region_id", "user_id", "shifts.0.ends", "shifts.1.weekday", "shifts.1.break_starts"}
+    r = client.post(
+        API, json=body(w, home_latitude=123, skills=['a"b'], shifts=[{"weekday": 9}]), headers=w["dispatch"]
+    )
+    assert r.status_code == 422
+    assert {"home_latitude", "skills.0", "shifts.0.weekday", "shifts.0.starts"} <= {
+        e["field"] for e in r.json()["errors"]
+    }
+    agent_user = f.make_user(db, role="agent")
+    db.commit()
+    r = client.post(API, json=body(w, user_id=agent_user.id), headers=w["dispatch"])
+    assert r.status_code == 422 and "not engineer" in r.json()["detail"]
+
+
+def test_roles(client: TestClient, world) -> None:
+    w = world
+    assert client.post(API, json=body(w), headers=w["agent"]).status_code == 403
+    e = create(client, w)
+    assert client.get(f"{API}/{e['id']}", headers=w["agent"]).status_code == 200
+    assert client.get(API, headers=f.bearer(w["eng_user"])).status_code == 403
+
+
+def test_list_filters_by_region_skill_and_pages(client: TestClient, world) -> None:
+    w = world
+    a = create(client, w, skills=["HVAC"])
+    b = create(client, w, skills=["ELEC", "HVAC_PLUS"])
+    c = create(client, w, skills=["ELEC"], region_id=w["north"].id)
+    h = w["dispatch"]
+
+    def ids(**params: Any) -> list[int]:
+        return [x["id"] for x in client.get(API, params=params, headers=h).json()["items"]]
+
+    assert ids(skill="HVAC", region_id=w["region"].id) == [a["id"]]  # not HVAC_PLUS
+    assert ids(skill="ELEC", region_id=w["region"].id) == [b["id"]]
+    assert ids(region_id=w["north"].id) == [c["id"]]
+    assert ids(skill="HVAC%") == []  # LIKE wildcards are taken literally
+    page = client.get(API, params={"region_id": w["region"].id, "limit": 1}, headers=h).json()
+    rest = client.get(
+        API, params={"region_id": w["region"].id, "limit": 1, "cursor": page["next_cursor"]}, headers=h
+    ).json()
+    assert [x["id"] for x in page["items"] + rest["items"]] == [b["id"], a["id"]] and rest[
+        "next_cursor"
+    ] is None
+
+
+def test_update_needs_if_match_and_shift_change_bumps_etag(client: TestClient, db: Session, world) -> None:
+    w = world
+    e = create(client, w)
+    url = f"{API}/{e['id']}"
+    assert client.patch(url, json={"name": "J. Kühn"}, headers=w["dispatch"]).status_code == 428
+    etag = client.get(url, headers=w["dispatch"]).headers["ETag"]
+    sat = [*WEEKDAYS[:4], {"weekday": 5, "starts": "09:00", "ends": "13:00"}]
+    r = client.patch(
+        url, json={"shifts": sat, "skills": ["HVAC"]}, headers={**w["dispatch"], "If-Match": etag}
+    )
+    assert r.status_code == 200, r.text
+    assert [s["weekday"] for s in r.json()["shifts"]] == [0, 1, 2, 3, 5] and r.headers["ETag"] != etag
+    stale = client.patch(url, json={"active": False}, headers={**w["dispatch"], "If-Match": etag})
+    assert stale.status_code == 412
+    log = db.scalars(select(AuditLog).where(AuditLog.entity == "engineer", AuditLog.action == "update")).one()
+    assert set(log.changes) == {"shifts", "skills"}
+    r = client.patch(url, json={"name": None}, headers={**w["dispatch"], "If-Match": r.headers["ETag"]})
+    assert r.status_code == 422
+
+
+def test_day_shift_with_break_absence_and_day_off(client: TestClient, world) -> None:
+    w = world
+    e = create(client, w)
+    monday = next_weekday(0)
+    r = client.get(f"{API}/{e['id']}/shift", params={"date": monday.isoformat()}, headers=w["agent"])
+    assert r.status_code == 200, r.text
+    s = r.json()
+    assert s["working"] is True and s["timezone"] == "Europe/Berlin"
+    local = {
+        k: datetime.fromisoformat(s[k]).astimezone(BERLIN).time()
+        for k in ("starts_at", "ends_at", "break_starts_at", "break_ends_at")
+    }
+    assert local == {
+        "starts_at": time(8),
+        "ends_at": time(16, 30),
+        "break_starts_at": time(12),
+        "break_ends_at": time(12, 45),
+    }
+    assert datetime.fromisoformat(s["starts_at"]).tzinfo is not None
+    saturday = client.get(
+        f"{API}/{e['id']}/shift", params={"date": next_weekday(5).isoformat()}, headers=w["agent"]
+    ).json()
+    assert saturday["working"] is False and saturday["starts_at"] is None and saturday["absent"] is False
+    r = client.post(
+        f"{API}/{e['id']}/absences", json={"day": monday.isoformat(), "reason": "sick"}, headers=w["dispatch"]
+    )
+    assert r.status_code == 201
+    absent = client.get(
+        f"{API}/{e['id']}/shift", params={"date": monday.isoformat()}, headers=w["agent"]
+    ).json()
+    assert absent["absent"] is True and absent["absence_reason"] == "sick" and absent["working"] is False
+    dup = client.post(f"{API}/{e['id']}/absences", json={"day": monday.isoformat()}, headers=w["dispatch"])
+    assert dup.status_code == 409
+    listed = client.get(
+        f"{API}/{e['id']}/absences", params={"from": monday.isoformat()}, headers=w["agent"]
+    ).json()
+    assert [a["day"] for a in listed] == [monday.isoformat()]
+    assert (
+        client.delete(f"{API}/{e['id']}/absences/{r.json()['id']}", headers=w["dispatch"]).status_code == 204
+    )
+    back = client.get(
+        f"{API}/{e['id']}/shift", params={"date": monday.isoformat()}, headers=w["agent"]
+    ).json()
+    assert back["working"] is True
+    bad = client.get(f"{API}/{e['id']}/shift", params={"date": "someday"}, headers=w["agent"])
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "date"
+
+
+def test_shift_times_follow_the_region_time_zone_across_dst(client: TestClient, world) -> None:
+    w = world
+    e = create(client, w, region_id=w["north"].id)
+    # 08:00 London is 08:00 UTC in winter and 07:00 UTC in summer
+    winter = client.get(f"{API}/{e['id']}/shift", params={"date": "2030-01-07"}, headers=w["agent"]).json()
+    summer = client.get(f"{API}/{e['id']}/shift", params={"date": "2030-07-01"}, headers=w["agent"]).json()
+    assert datetime.fromisoformat(winter["starts_at"]) == datetime(2030, 1, 7, 8, tzinfo=UTC)
+    assert datetime.fromisoformat(summer["starts_at"]) == datetime(2030, 7, 1, 7, tzinfo=UTC)
+
+
+def test_engineer_reads_only_own_profile(client: TestClient, db: Session, world) -> None:
+    w = world
+    mine = create(client, w, user_id=w["eng_user"].id)
+    other = create(client, w)
+    me = f.bearer(w["eng_user"])
+    assert client.get(f"{API}/{mine['id']}", headers=me).status_code == 200
+    for path in ("", "/shift?date=2030-01-07", "/absences"):
+        r = client.get(f"{API}/{other['id']}{path}", headers=me)
+        assert r.status_code == 404, path
+    assert (
+        client.put(
+            f"{API}/{other['id']}/position", json={"latitude": 1, "longitude": 1}, headers=me
+        ).status_code
+        == 404
+    )
+
+
+def test_position_by_engineer_or_dispatch_last_fix_wins(client: TestClient, world) -> None:
+    w = world
+    e = create(client, w, user_id=w["eng_user"].id)
+    url = f"{API}/{e['id']}"
+    etag = client.get(url, headers=w["dispatch"]).headers["ETag"]
+    now = datetime.now(UTC)
+    me = f.bearer(w["eng_user"])
+    r = client.put(
+        f"{url}/position", json={"latitude": 48.1, "longitude": 11.5, "at": now.isoformat()}, headers=me
+    )
+    assert r.status_code == 200 and r.json()["applied"] is True
+    older = {"latitude": 1.0, "longitude": 1.0, "at": (now - timedelta(minutes=5)).isoformat()}
+    r = client.put(f"{url}/position", json=older, headers=w["dispatch"])
+    assert r.status_code == 200 and r.json()["applied"] is False and r.json()["latitude"] == 48.1
+    got = client.get(url, headers=w["dispatch"])
+    assert got.json()["current_latitude"] == 48.1 and got.headers["ETag"] == etag  # telemetry keeps the ETag
+    assert (
+        client.put(f"{url}/position", json={"latitude": 1, "longitude": 1}, headers=w["agent"]).status_code
+        == 403
+    )
+    r = client.put(
+        f"{url}/position", json={"latitude": 91, "longitude": 1, "at": "2030-01-01T00:00:00"}, headers=me
+    )
+    assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"latitude", "at"}
+    future = {"latitude": 1, "longitude": 1, "at": (now + timedelta(hours=1)).isoformat()}
+    assert client.put(f"{url}/position", json=future, headers=me).status_code == 422
