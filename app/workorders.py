@@ -7,28 +7,25 @@ the transition table in `app.workorder_status`. Functions flush and never commit
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from app import audit, engineers, tickets
 from app.config import get_settings
 from app.db import utcnow
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.events import emit
-from app.http import paginate
 from app.models import (
     Account,
     Asset,
     Engineer,
     Part,
-    PartUsage,
     ProductModel,
-    Role,
     Site,
     Ticket,
     TicketStatus,
@@ -37,6 +34,7 @@ from app.models import (
     WorkOrderPart,
     WorkOrderWindow,
 )
+from app.workorder_queries import parts_of, windows_of
 from app.workorder_status import TERMINAL, add_event, change_status, check, summary
 from app.workorder_visits import check_in
 
@@ -55,52 +53,6 @@ SCHEDULABLE_FROM = ("unscheduled", "scheduled", "en_route")
 def refuse(errors: list[dict[str, str]]) -> None:
     if errors:
         raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
-
-
-def get_work_order(session: Session, work_order_id: int) -> WorkOrder:
-    work_order = session.get(WorkOrder, work_order_id)
-    if work_order is None:
-        raise NotFound(f"Work order {work_order_id} does not exist.")
-    return work_order
-
-
-def visible_work_order(session: Session, user: User, work_order_id: int) -> WorkOrder:
-    """Load a work order; an engineer sees only their own (another's answers 404, not 403)."""
-    work_order = get_work_order(session, work_order_id)
-    if user.role == Role.engineer.value:
-        me = engineers.engineer_for_user(session, user)
-        if me is None or work_order.engineer_id != me.id:
-            raise NotFound(f"Work order {work_order_id} does not exist.")
-    return work_order
-
-
-def windows_of(session: Session, ids: Sequence[int]) -> dict[int, list[WorkOrderWindow]]:
-    out: dict[int, list[WorkOrderWindow]] = {i: [] for i in ids}
-    stmt = (
-        select(WorkOrderWindow)
-        .where(WorkOrderWindow.work_order_id.in_(ids))
-        .order_by(WorkOrderWindow.starts_at)
-    )
-    for w in session.scalars(stmt):
-        out[w.work_order_id].append(w)
-    return out
-
-
-def parts_of(session: Session, ids: Sequence[int]) -> dict[int, list[WorkOrderPart]]:
-    out: dict[int, list[WorkOrderPart]] = {i: [] for i in ids}
-    stmt = select(WorkOrderPart).where(WorkOrderPart.work_order_id.in_(ids)).order_by(WorkOrderPart.part_id)
-    for p in session.scalars(stmt):
-        out[p.work_order_id].append(p)
-    return out
-
-
-def usage_of(session: Session, ids: Sequence[int]) -> dict[int, list[PartUsage]]:
-    out: dict[int, list[PartUsage]] = {i: [] for i in ids}
-    for u in session.scalars(
-        select(PartUsage).where(PartUsage.work_order_id.in_(ids)).order_by(PartUsage.id)
-    ):
-        out[u.work_order_id].append(u)
-    return out
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -340,42 +292,6 @@ def update_work_order(
     return work_order
 
 
-def list_work_orders(
-    session: Session,
-    *,
-    viewer: User,
-    status: Sequence[str] = (),
-    region_id: int | None = None,
-    engineer_id: int | None = None,
-    ticket_id: int | None = None,
-    day: date | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> tuple[Sequence[WorkOrder], str | None]:
-    """Filtered, cursor-paged; `day` is a local date (settings.time_zone) of the planned start."""
-    stmt: Select[Any] = select(WorkOrder)
-    if viewer.role == Role.engineer.value:
-        me = engineers.engineer_for_user(session, viewer)
-        if me is None:
-            return [], None
-        stmt = stmt.where(WorkOrder.engineer_id == me.id)
-    if status:
-        stmt = stmt.where(WorkOrder.status.in_(list(status)))
-    if region_id is not None:
-        stmt = stmt.where(WorkOrder.region_id == region_id)
-    if engineer_id is not None:
-        stmt = stmt.where(WorkOrder.engineer_id == engineer_id)
-    if ticket_id is not None:
-        stmt = stmt.where(WorkOrder.ticket_id == ticket_id)
-    if day is not None:
-        start = datetime.combine(day, time(0), tzinfo=ZoneInfo(get_settings().time_zone)).astimezone(UTC)
-        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(get_settings().time_zone))
-        stmt = stmt.where(
-            WorkOrder.planned_start_at >= start, WorkOrder.planned_start_at < end.astimezone(UTC)
-        )
-    return paginate(session, stmt, WorkOrder.id, cursor=cursor, limit=limit)
-
-
 # --- scheduling and status ---------------------------------------------------------------------
 
 
@@ -403,14 +319,14 @@ def schedule(
         skills=work_order.required_skills or [],
         windows=windows,
     )
-    if eta is not None and eta < planned_start - timedelta(hours=12):
-        errors.append({"field": "eta", "message": "must not be long before the planned start"})
     refuse(errors)
     now = utcnow()
     changes = audit.apply_changes(
         work_order,
         {"engineer_id": engineer.id, "planned_start_at": planned_start, "eta_at": eta or planned_start},
     )
+    if not changes and work_order.status == "scheduled":
+        return work_order  # the same assignment again (a retry): nothing to record
     add_event(
         session,
         work_order,
@@ -419,8 +335,7 @@ def schedule(
         at=now,
         data={"engineer_id": engineer.id, "planned_start_at": planned_start},
     )
-    if changes:
-        audit.record(session, actor, "work_order", work_order.id, "schedule", changes)
+    audit.record(session, actor, "work_order", work_order.id, "schedule", changes)
     if work_order.status != "scheduled":
         change_status(session, work_order, "scheduled", actor=actor, at=now, reason="scheduled")
     session.flush()

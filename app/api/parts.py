@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import engineers, inventory
+from app import parts as catalog
 from app.deps import CurrentUser, DbSession, DispatchUser
 from app.errors import Forbidden, NotFound
 from app.http import Page, etag, idempotent_create, require_if_match
@@ -44,7 +45,7 @@ stock = APIRouter(prefix="/stock", tags=["stock"])
 @parts.post("", status_code=201, response_model=PartRead, responses={201: {"headers": {"Location": {}}}})
 def create_part(body: PartCreate, request: Request, db: DbSession, user: DispatchUser) -> JSONResponse:
     def _create() -> tuple[PartRead, dict[str, str]]:
-        part = inventory.create_part(db, values=body.model_dump(), actor=user)
+        part = catalog.create_part(db, values=body.model_dump(), actor=user)
         db.flush()
         return PartRead.model_validate(part), {
             "Location": f"/api/v1/parts/{part.id}",
@@ -62,13 +63,13 @@ def list_parts(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[PartRead]:
-    rows, next_cursor = inventory.list_parts(db, q=q, cursor=cursor, limit=limit)
+    rows, next_cursor = catalog.list_parts(db, q=q, cursor=cursor, limit=limit)
     return Page[PartRead](items=[PartRead.model_validate(p) for p in rows], next_cursor=next_cursor)
 
 
 @parts.get("/{part_id}")
 def get_part(part_id: int, db: DbSession, user: CurrentUser, response: Response) -> PartRead:
-    part = inventory.get_part(db, part_id)
+    part = catalog.get_part(db, part_id)
     response.headers["ETag"] = etag(part.version)
     return PartRead.model_validate(part)
 
@@ -78,9 +79,9 @@ def update_part(
     part_id: int, body: PartUpdate, request: Request, db: DbSession, user: DispatchUser, response: Response
 ) -> PartRead:
     """Change fields; needs If-Match."""
-    part = inventory.get_part(db, part_id)
+    part = catalog.get_part(db, part_id)
     require_if_match(request, part.version)
-    part = inventory.update_part(db, part=part, values=body.model_dump(exclude_unset=True), actor=user)
+    part = catalog.update_part(db, part=part, values=body.model_dump(exclude_unset=True), actor=user)
     db.flush()
     response.headers["ETag"] = etag(part.version)
     return PartRead.model_validate(part)
@@ -89,9 +90,9 @@ def update_part(
 @parts.delete("/{part_id}", status_code=204)
 def delete_part(part_id: int, request: Request, db: DbSession, user: DispatchUser) -> Response:
     """Delete an unused part; needs If-Match. A part with stock or history answers 409."""
-    part = inventory.get_part(db, part_id)
+    part = catalog.get_part(db, part_id)
     require_if_match(request, part.version)
-    inventory.delete_part(db, part=part, actor=user)
+    catalog.delete_part(db, part=part, actor=user)
     return Response(status_code=204)
 
 
@@ -106,7 +107,7 @@ def _warehouse_read(warehouse: object, location_id: int) -> WarehouseRead:
 
 @warehouses.get("")
 def list_warehouses(db: DbSession, user: CurrentUser, region_id: int | None = None) -> list[WarehouseRead]:
-    return [_warehouse_read(w, loc) for w, loc in inventory.list_warehouses(db, region_id=region_id)]
+    return [_warehouse_read(w, loc) for w, loc in catalog.list_warehouses(db, region_id=region_id)]
 
 
 @warehouses.post(
@@ -118,7 +119,7 @@ def create_warehouse(
     """A warehouse and its stock location. Honours Idempotency-Key."""
 
     def _create() -> tuple[WarehouseRead, dict[str, str]]:
-        warehouse = inventory.create_warehouse(db, values=body.model_dump(), actor=user)
+        warehouse = catalog.create_warehouse(db, values=body.model_dump(), actor=user)
         loc = db.scalar(select(StockLocation.id).where(StockLocation.warehouse_id == warehouse.id))
         assert loc is not None
         return _warehouse_read(warehouse, loc), {"Location": f"/api/v1/warehouses/{warehouse.id}"}

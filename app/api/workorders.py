@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from app import workorder_visits, workorders
+from app import workorder_queries, workorder_visits, workorders
 from app.deps import CurrentUser, DbSession, DeskUser, DispatchUser
 from app.errors import Forbidden
 from app.http import Page, etag, idempotent_create, require_if_match
@@ -42,9 +42,9 @@ ENGINEER_MOVES = {WorkOrderStatus.en_route, WorkOrderStatus.on_site, WorkOrderSt
 def read_many(db: Session, rows: Sequence[WorkOrder]) -> list[WorkOrderRead]:
     ids = [w.id for w in rows]
     windows, parts, usage = (
-        workorders.windows_of(db, ids),
-        workorders.parts_of(db, ids),
-        workorders.usage_of(db, ids),
+        workorder_queries.windows_of(db, ids),
+        workorder_queries.parts_of(db, ids),
+        workorder_queries.usage_of(db, ids),
     )
     out = []
     for w in rows:
@@ -65,7 +65,7 @@ def _with_etag(db: Session, work_order: WorkOrder, response: Response) -> WorkOr
 
 def _field_visit(db: Session, user: User, work_order_id: int) -> WorkOrder:
     """The visit an on-site action applies to: engineers their own (else 404), dispatch any."""
-    work_order = workorders.visible_work_order(db, user, work_order_id)
+    work_order = workorder_queries.visible_work_order(db, user, work_order_id)
     if user.role not in FIELD_ROLES:
         raise Forbidden("Only the assigned engineer or dispatch can record on-site actions.")
     return work_order
@@ -119,7 +119,7 @@ def list_work_orders(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[WorkOrderRead]:
     """Engineers get only their own visits, whatever the filters say."""
-    rows, next_cursor = workorders.list_work_orders(
+    rows, next_cursor = workorder_queries.list_work_orders(
         db,
         viewer=user,
         status=[s.value for s in status],
@@ -135,7 +135,7 @@ def list_work_orders(
 
 @router.get("/{work_order_id}")
 def get_work_order(work_order_id: int, db: DbSession, user: CurrentUser, response: Response) -> WorkOrderRead:
-    return _with_etag(db, workorders.visible_work_order(db, user, work_order_id), response)
+    return _with_etag(db, workorder_queries.visible_work_order(db, user, work_order_id), response)
 
 
 @router.patch("/{work_order_id}")
@@ -148,7 +148,7 @@ def update_work_order(
     response: Response,
 ) -> WorkOrderRead:
     """Edit planning data (windows, appointment, duration, skills, parts, notes, ETA); needs If-Match."""
-    work_order = workorders.get_work_order(db, work_order_id)
+    work_order = workorder_queries.get_work_order(db, work_order_id)
     require_if_match(request, work_order.version)
     values = body.model_dump(exclude_unset=True, exclude={"windows", "required_parts"})
     work_order = workorders.update_work_order(
@@ -174,7 +174,7 @@ def transition(
     response: Response,
 ) -> WorkOrderRead:
     """Change status; needs If-Match. Illegal moves answer 409 naming the allowed states."""
-    work_order = workorders.visible_work_order(db, user, work_order_id)
+    work_order = workorder_queries.visible_work_order(db, user, work_order_id)
     if user.role not in FIELD_ROLES:
         raise Forbidden("Only dispatch or the assigned engineer can change a visit's status.")
     if user.role == Role.engineer.value and body.to not in ENGINEER_MOVES:
@@ -196,7 +196,7 @@ def schedule(
     response: Response,
 ) -> WorkOrderRead:
     """Assign an engineer and a start; needs If-Match. 422 says why the engineer does not fit."""
-    work_order = workorders.get_work_order(db, work_order_id)
+    work_order = workorder_queries.get_work_order(db, work_order_id)
     require_if_match(request, work_order.version)
     work_order = workorders.schedule(
         db,

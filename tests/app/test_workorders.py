@@ -444,6 +444,16 @@ def test_schedule_is_dispatch_only_and_needs_if_match(client: TestClient, world)
     assert r.status_code == 403
 
 
+def test_repeating_the_same_schedule_changes_nothing(client: TestClient, db: Session, world) -> None:
+    w = world
+    wo = create(client, w)
+    first = schedule(client, w, wo["id"]).json()
+    again = schedule(client, w, wo["id"])
+    assert again.status_code == 200 and again.json()["version"] == first["version"]
+    kinds = db.scalars(select(WorkOrderEvent.kind).where(WorkOrderEvent.work_order_id == wo["id"])).all()
+    assert kinds.count("scheduled") == 1
+
+
 def test_reschedule_to_another_engineer_moves_the_visit(client: TestClient, world) -> None:
     w = world
     wo = create(client, w)
