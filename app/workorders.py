@@ -34,11 +34,31 @@ from app.models import (
     WorkOrderPart,
     WorkOrderWindow,
 )
-from app.workorder_queries import parts_of, windows_of
+from app.workorder_queries import (  # re-exported: callers load visits through this module too
+    get_work_order,
+    list_work_orders,
+    parts_of,
+    usage_of,
+    visible_work_order,
+    windows_of,
+)
 from app.workorder_status import TERMINAL, add_event, change_status, check, summary
 from app.workorder_visits import check_in
 
 Window = tuple[datetime, datetime]
+__all__ = [
+    "assignment_problems",
+    "create_work_order",
+    "get_work_order",
+    "list_work_orders",
+    "parts_of",
+    "schedule",
+    "transition",
+    "update_work_order",
+    "usage_of",
+    "visible_work_order",
+    "windows_of",
+]
 UPDATABLE = (
     "required_skills",
     "duration_min",
