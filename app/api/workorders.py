@@ -6,7 +6,7 @@ visits assigned to them (another's id answers 404) and does the on-site actions 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated
 
@@ -209,36 +209,48 @@ def schedule(
     return _with_etag(db, work_order, response)
 
 
-@router.post("/{work_order_id}/check-in")
+def _field_answer(
+    db: Session, request: Request, user: User, body: dict[str, object], act: Callable[[], WorkOrder]
+) -> JSONResponse:
+    """Run an on-site action; with an Idempotency-Key a retry replays the first answer."""
+
+    def _run() -> tuple[WorkOrderRead, dict[str, str]]:
+        work_order = act()
+        db.flush()
+        return read_many(db, [work_order])[0], {"ETag": etag(work_order.version)}
+
+    return idempotent_create(db, request, user, body, _run, status_code=200)
+
+
+@router.post("/{work_order_id}/check-in", response_model=WorkOrderRead)
 def check_in(
-    work_order_id: int,
-    request: Request,
-    db: DbSession,
-    user: CurrentUser,
-    response: Response,
-    body: CheckInIn | None = None,
-) -> WorkOrderRead:
-    """Arrival on site (idempotent: a repeat returns the same visit)."""
+    work_order_id: int, request: Request, db: DbSession, user: CurrentUser, body: CheckInIn | None = None
+) -> JSONResponse:
+    """Arrival on site. Idempotent: a repeat returns the same visit (and honours Idempotency-Key)."""
     work_order = _field_visit(db, user, work_order_id)
     if work_order.checked_in_at is None:
         _optional_if_match(request, work_order)
-    body = body or CheckInIn()
-    work_order = workorder_visits.check_in(
-        db, work_order=work_order, actor=user, latitude=body.latitude, longitude=body.longitude
+    fix = body or CheckInIn()
+    return _field_answer(
+        db,
+        request,
+        user,
+        fix.model_dump(mode="json"),
+        lambda: workorder_visits.check_in(
+            db, work_order=work_order, actor=user, latitude=fix.latitude, longitude=fix.longitude
+        ),
     )
-    return _with_etag(db, work_order, response)
 
 
-@router.post("/{work_order_id}/check-out")
-def check_out(
-    work_order_id: int, request: Request, db: DbSession, user: CurrentUser, response: Response
-) -> WorkOrderRead:
-    """Departure from site (idempotent: a repeat returns the same visit)."""
+@router.post("/{work_order_id}/check-out", response_model=WorkOrderRead)
+def check_out(work_order_id: int, request: Request, db: DbSession, user: CurrentUser) -> JSONResponse:
+    """Departure from site. Idempotent: a repeat returns the same visit (and honours Idempotency-Key)."""
     work_order = _field_visit(db, user, work_order_id)
     if work_order.checked_out_at is None:
         _optional_if_match(request, work_order)
-    work_order = workorder_visits.check_out(db, work_order=work_order, actor=user)
-    return _with_etag(db, work_order, response)
+    return _field_answer(
+        db, request, user, {}, lambda: workorder_visits.check_out(db, work_order=work_order, actor=user)
+    )
 
 
 @router.post("/{work_order_id}/report", response_model=WorkOrderRead)
@@ -249,9 +261,9 @@ def report(
     on a shortage), status → done or needs_follow_up. Honours Idempotency-Key for safe retries."""
     work_order = _field_visit(db, user, work_order_id)
 
-    def _file() -> tuple[WorkOrderRead, dict[str, str]]:
+    def _file() -> WorkOrder:
         _optional_if_match(request, work_order)
-        workorder_visits.report(
+        return workorder_visits.report(
             db,
             work_order=work_order,
             work_done=body.work_done,
@@ -259,7 +271,5 @@ def report(
             actor=user,
             parts_used=[(p.part_id, p.quantity, p.location_id) for p in body.parts_used],
         )
-        db.flush()
-        return read_many(db, [work_order])[0], {"ETag": etag(work_order.version)}
 
-    return idempotent_create(db, request, user, body.model_dump(mode="json"), _file, status_code=200)
+    return _field_answer(db, request, user, body.model_dump(mode="json"), _file)

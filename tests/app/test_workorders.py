@@ -530,6 +530,18 @@ def test_check_in_and_out_are_idempotent(client: TestClient, db: Session, world)
     assert r.json()["checked_out_at"] == out.json()["checked_out_at"]
 
 
+def test_check_in_honours_idempotency_key(client: TestClient, world) -> None:
+    w = world
+    wo = create(client, w)
+    schedule(client, w, wo["id"])
+    h = {**w["me"], "Idempotency-Key": "arrive-1"}
+    first = client.post(f"{API}/{wo['id']}/check-in", headers=h)
+    again = client.post(f"{API}/{wo['id']}/check-in", headers=h)
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert first.headers["ETag"] == f'"v{first.json()["version"]}"'
+
+
 def test_check_out_before_check_in_is_refused(client: TestClient, world) -> None:
     w = world
     wo = create(client, w)
