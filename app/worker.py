@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 settings = get_settings()
 celery_app = Celery("fieldline", broker=settings.celery_broker_url or "memory://",
-                    include=["app.tasks", "app.tasks_tickets", "app.tasks_webhooks"])
+                    include=["app.tasks", "app.tasks_tickets", "app.tasks_webhooks", "app.tasks_planning"])
 celery_app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
@@ -33,11 +33,17 @@ celery_app.conf.update(
     broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_s},
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,
+    # Only the fan-out's chord stores results (its region tasks set ignore_result=False).
+    result_backend=(settings.celery_broker_url
+                    if (settings.celery_broker_url or "").startswith("redis") else None),
+    result_expires=24 * 3600,
     timezone="UTC",
     beat_schedule={
         "sla-check": {"task": "fieldline.sla.check_breaches", "schedule": 60.0},
         "webhook-retry": {"task": "fieldline.webhooks.deliver_due", "schedule": 30.0},
         "idempotency-purge": {"task": "fieldline.maintenance.purge", "schedule": 3600.0},
+        "late-visits": {"task": "fieldline.replan.check_late", "schedule": 60.0},
+        "notify-retry": {"task": "fieldline.notify.deliver_due", "schedule": 60.0},
     },
 )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 11:25:13.870374
+Create Date: 2026-11-24 11:37:33.880546
 """
 
 from collections.abc import Sequence
@@ -698,6 +698,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("claimed_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("sent_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["plan_run_id"], ["plan_run.id"], name=op.f("fk_customer_notification_plan_run_id_plan_run")
@@ -754,6 +755,7 @@ def upgrade() -> None:
         sa.Column("late_s", sa.Integer(), nullable=False),
         sa.Column("parts", sa.JSON(), nullable=False),
         sa.Column("fixed", sa.Boolean(), nullable=False),
+        sa.Column("locked", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["engineer_id"], ["engineer.id"], name=op.f("fk_plan_stop_engineer_id_engineer")
         ),

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import auth, engineers, health, inbound, parts, tickets, webhooks, workorders
+from app.api import auth, engineers, health, inbound, parts, plans, route, tickets, webhooks, workorders
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(health.router)
@@ -13,3 +13,5 @@ api_router.include_router(webhooks.router)
 api_router.include_router(workorders.router)
 api_router.include_router(engineers.router)
 api_router.include_router(parts.router)
+api_router.include_router(plans.router)
+api_router.include_router(route.router)

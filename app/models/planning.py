@@ -146,6 +146,8 @@ class PlanStop(Base):
     parts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # part id -> quantity
     # A visit that had started (or finished) when the run froze the day: copied, never moved.
     fixed: Mapped[bool] = mapped_column(default=False)
+    # Assigned by a dispatcher: later runs keep the visit with this engineer.
+    locked: Mapped[bool] = mapped_column(default=False)
 
 
 class PlanUnassigned(Base):
@@ -205,8 +207,9 @@ class CustomerNotification(Base):
     eta_at: Mapped[datetime | None]
     previous_eta_at: Mapped[datetime | None]
     recipient: Mapped[str] = mapped_column(String(254), default="")
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed|skipped
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|skipped
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]

@@ -1,0 +1,390 @@
+"""Plan runs: create, execute (load → solve → publish) and collect a fan-out.
+
+A run is a database row from the moment it is requested, so its status and progress read the
+same whether tasks run in-process or on workers. `execute` is what the Celery task calls; it is
+safe to call twice for the same run (a redelivered message): a finished run is left alone, a
+running one is taken over, and the publish step lets only one attempt write.
+
+Three short transactions, none held open across the solve: claim + load, progress updates,
+publish.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import dispatch
+from app import plan_publish, planning
+from app.config import get_settings
+from app.db import unit_of_work, utcnow
+from app.errors import Unprocessable
+from app.models import (
+    PlanBatch,
+    PlanDay,
+    PlanRun,
+    PlanRunStatus,
+    PlanStop,
+    Region,
+    User,
+)
+from app.models.planning import FINISHED_RUN
+from app.worker import enqueue
+
+log = logging.getLogger(__name__)
+R = PlanRunStatus
+TASKS = {"plan": "fieldline.plan.region", "replan": "fieldline.replan.region"}
+MAX_CONFLICT_RETRIES = 3
+PROGRESS_EVERY_S = 0.5
+
+
+def create_run(
+    session: Session,
+    *,
+    region_id: int,
+    day: date,
+    kind: str = "plan",
+    trigger: str = "api",
+    trigger_ref: str = "",
+    requested_by: User | None = None,
+    time_limit_s: float | None = None,
+    solution_limit: int | None = None,
+    seed: int = 0,
+    batch_id: int | None = None,
+    request_key: str | None = None,
+    retry_of_id: int | None = None,
+    send: bool = True,
+) -> PlanRun:
+    """A queued run; its task is sent after the transaction commits (`send=False`: the caller
+    sends it, e.g. as part of a chord)."""
+    if session.get(Region, region_id) is None:
+        raise Unprocessable(
+            f"Region {region_id} does not exist.",
+            errors=[{"field": "region_id", "message": f"region {region_id} does not exist"}],
+        )
+    s = get_settings()
+    if time_limit_s is None:
+        time_limit_s = s.replan_time_limit_s if kind == "replan" else s.plan_time_limit_s
+    run = PlanRun(
+        region_id=region_id,
+        day=day,
+        kind=kind,
+        trigger=trigger,
+        trigger_ref=trigger_ref,
+        requested_by_id=requested_by.id if requested_by else None,
+        time_limit_s=time_limit_s,
+        solution_limit=solution_limit,
+        seed=seed,
+        batch_id=batch_id,
+        request_key=request_key,
+        retry_of_id=retry_of_id,
+        summary={},
+        stats={},
+    )
+    session.add(run)
+    session.flush()
+    if send:
+        enqueue(session, TASKS[kind], run_id=run.id)
+    return run
+
+
+def get_run(session: Session, run_id: int) -> PlanRun | None:
+    return session.get(PlanRun, run_id)
+
+
+def _claim(session: Session, run_id: int) -> PlanRun | None:
+    run = session.scalar(
+        select(PlanRun)
+        .where(PlanRun.id == run_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if run is None or run.status in FINISHED_RUN:
+        return None
+    now = utcnow()
+    run.status = R.running.value
+    run.attempts += 1
+    run.started_at = run.started_at or now
+    run.stats = {**run.stats, "queue_s": round((now - run.created_at).total_seconds(), 3)}
+    session.flush()
+    return run
+
+
+def _solver_settings(run: PlanRun) -> dispatch.Settings:
+    if run.solution_limit is not None:
+        # A solution limit is a fixed amount of work: one deterministic search.
+        return dispatch.Settings(workers=1, deterministic=True)
+    return dispatch.Settings(workers=max(1, get_settings().plan_solver_workers))
+
+
+class _Progress:
+    """Writes percent and best objective to the run row, at most every PROGRESS_EVERY_S."""
+
+    def __init__(self, run_id: int, time_limit: float) -> None:
+        self.run_id, self.time_limit = run_id, time_limit
+        self.best: int | None = None
+        self.last = 0.0
+
+    def __call__(self, elapsed: float, objective: int) -> None:
+        if self.best is None or objective < self.best:
+            self.best = objective
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S:
+            return
+        self.last = now
+        pct = min(99, int(100 * elapsed / max(self.time_limit, 0.001)))
+        try:
+            with unit_of_work() as session:
+                session.execute(
+                    update(PlanRun)
+                    .where(PlanRun.id == self.run_id, PlanRun.status == R.running)
+                    .values(progress=pct, best_objective=self.best)
+                )
+        except Exception:  # progress is advisory: never let it break the solve
+            log.exception("plan run %s: progress update failed", self.run_id)
+
+
+def execute(run_id: int) -> str:
+    """Load, solve and publish one run; returns its final status."""
+    t0 = time.monotonic()
+    with unit_of_work() as session:
+        run = _claim(session, run_id)
+        if run is None:
+            found = session.get(PlanRun, run_id)
+            return found.status if found else "missing"
+        params = {
+            "kind": run.kind,
+            "time_limit_s": run.time_limit_s,
+            "solution_limit": run.solution_limit,
+            "seed": run.seed,
+        }
+        as_of = _as_of(session, run)
+        try:
+            loaded = planning.load(
+                session,
+                region_id=run.region_id,
+                day=run.day,
+                as_of=as_of,
+                settings=_solver_settings(run),
+                solve_params=params,
+            )
+        except (ValueError, Unprocessable) as exc:
+            _fail(run, f"the day could not be turned into a plan: {exc}")
+            return run.status
+        run.fingerprint = loaded.fingerprint
+        run.as_of = as_of
+        load_s = time.monotonic() - t0
+        run.stats = {
+            **run.stats,
+            "load_s": round(load_s, 3),
+            "jobs": len(loaded.versions),
+            "engineers": len(loaded.problem.engineers) if loaded.problem else 0,
+        }
+        same = _same_as_published(session, run, loaded)
+        if same is not None:
+            run.status, run.finished_at, run.progress = R.unchanged.value, utcnow(), 100
+            run.summary = {**same.summary, "same_as_run": same.id}
+            return run.status
+        initial = previous_plan(session, loaded) if run.kind == "replan" else None
+        time_limit, seed, solution_limit = run.time_limit_s, run.seed, run.solution_limit
+
+    t1 = time.monotonic()
+    plan = None
+    try:
+        if loaded.problem is not None and loaded.problem.jobs:
+            plan = dispatch.solve(
+                loaded.problem,
+                time_limit=time_limit,
+                seed=seed,
+                solution_limit=solution_limit,
+                progress=_Progress(run_id, time_limit),
+                initial=initial,
+            )
+    except Exception as exc:  # recorded on the run, not raised: a fan-out's chord must still collect
+        log.exception("plan run %s: solver failed", run_id)
+        with unit_of_work() as session:
+            failed = session.get(PlanRun, run_id)
+            assert failed is not None
+            _fail(failed, f"the solver failed: {exc!r}")
+            return failed.status
+    solve_s = time.monotonic() - t1
+
+    t2 = time.monotonic()
+    with unit_of_work() as session:
+        status = plan_publish.publish(session, run_id=run_id, loaded=loaded, plan=plan)
+        run = session.get(PlanRun, run_id)
+        assert run is not None
+        run.stats = {
+            **run.stats,
+            "solve_s": round(solve_s, 3),
+            "publish_s": round(time.monotonic() - t2, 3),
+            "total_s": round(time.monotonic() - t0, 3),
+            "engine": {
+                k: v
+                for k, v in (plan.stats if plan else {}).items()
+                if k in ("first_objective", "solve_s", "workers", "worker_objectives")
+            },
+        }
+        if status == R.conflict:
+            retry_after_conflict(session, run)
+    return status
+
+
+def _as_of(session: Session, run: PlanRun) -> datetime | None:
+    """Re-plans of today freeze the day at this moment; other days are planned whole."""
+    if run.kind != "replan":
+        return None
+    region = session.get(Region, run.region_id)
+    assert region is not None
+    now = utcnow()
+    return now if planning.local_day(now, region.timezone) == run.day else None
+
+
+def _fail(run: PlanRun, error: str) -> None:
+    run.status, run.error, run.finished_at = R.failed.value, error[:4000], utcnow()
+
+
+def _same_as_published(session: Session, run: PlanRun, loaded: planning.Loaded) -> PlanRun | None:
+    if loaded.current_run_id is None:
+        return None
+    current = session.get(PlanRun, loaded.current_run_id)
+    if current is not None and current.fingerprint == loaded.fingerprint and current.id != run.id:
+        return current
+    return None
+
+
+def retry_after_conflict(session: Session, run: PlanRun) -> PlanRun | None:
+    """Work orders changed while the run solved: plan again on the new state (bounded)."""
+    depth, cur = 0, run
+    while cur.retry_of_id is not None and depth <= MAX_CONFLICT_RETRIES:
+        depth += 1
+        prev = session.get(PlanRun, cur.retry_of_id)
+        if prev is None:
+            break
+        cur = prev
+    if depth >= MAX_CONFLICT_RETRIES:
+        log.warning("plan run %s: still conflicting after %s retries; giving up", run.id, depth)
+        return None
+    retry = create_run(
+        session,
+        region_id=run.region_id,
+        day=run.day,
+        kind=run.kind,
+        trigger="conflict",
+        trigger_ref=str(run.id),
+        time_limit_s=run.time_limit_s,
+        solution_limit=run.solution_limit,
+        seed=run.seed,
+        retry_of_id=run.id,
+    )
+    run.summary = {**run.summary, "retried_as": retry.id}
+    return retry
+
+
+def previous_plan(session: Session, loaded: planning.Loaded) -> dispatch.Plan | None:
+    """The published routes as an engine plan, to start a re-plan's search from."""
+    if loaded.current_run_id is None or loaded.problem is None:
+        return None
+    jobs = {j.id for j in loaded.problem.jobs}
+    sku = {pid: key for key, pid in loaded.part_ids.items()}
+    routes: dict[str, list[dispatch.Stop]] = {}
+    for st in session.scalars(
+        select(PlanStop)
+        .where(PlanStop.plan_run_id == loaded.current_run_id, PlanStop.fixed.is_(False))
+        .order_by(PlanStop.engineer_id, PlanStop.seq)
+    ):
+        eng = planning.engineer_key(st.engineer_id)
+        if st.kind == "job" and st.work_order_id is not None and planning.job_key(st.work_order_id) in jobs:
+            routes.setdefault(eng, []).append(
+                dispatch.Stop("job", planning.job_key(st.work_order_id), 0, 0, 0)
+            )
+        elif st.kind == "pickup" and st.warehouse_id is not None:
+            parts = {sku[int(p)]: q for p, q in st.parts.items() if int(p) in sku}
+            if parts:
+                routes.setdefault(eng, []).append(
+                    dispatch.Stop("pickup", planning.warehouse_key(st.warehouse_id), 0, 0, 0, parts)
+                )
+    if not routes:
+        return None
+    return dispatch.Plan(
+        routes=tuple(dispatch.Route(e, tuple(s), 0, 0, 0, 0) for e, s in routes.items()),
+        unassigned=(),
+        objective=0,
+        unserved_weight=0,
+        lateness_s=0,
+        travel_m=0,
+    )
+
+
+# ------------------------------------------------------------------------------------- fan-out
+def create_batch(
+    session: Session,
+    *,
+    day: date,
+    requested_by: User | None = None,
+    time_limit_s: float | None = None,
+    solution_limit: int | None = None,
+    region_ids: list[int] | None = None,
+) -> tuple[PlanBatch, list[PlanRun]]:
+    """One queued run per region (not sent: the fan-out task sends them as a chord)."""
+    batch = PlanBatch(day=day, requested_by_id=requested_by.id if requested_by else None, summary={})
+    session.add(batch)
+    session.flush()
+    ids = region_ids or list(session.scalars(select(Region.id).order_by(Region.id)))
+    runs = [
+        create_run(
+            session,
+            region_id=r,
+            day=day,
+            trigger="fanout",
+            requested_by=requested_by,
+            time_limit_s=time_limit_s,
+            solution_limit=solution_limit,
+            batch_id=batch.id,
+            send=False,
+        )
+        for r in ids
+    ]
+    return batch, runs
+
+
+def batch_summary(session: Session, batch_id: int) -> dict[str, Any] | None:
+    """Totals over the batch's runs; None while one is still queued or running."""
+    runs = list(session.scalars(select(PlanRun).where(PlanRun.batch_id == batch_id)))
+    if any(r.status not in FINISHED_RUN for r in runs):
+        return None
+    by_status: dict[str, int] = {}
+    for r in runs:
+        by_status[r.status] = by_status.get(r.status, 0) + 1
+    return {
+        "runs": len(runs),
+        "by_status": by_status,
+        "served": sum(int(r.summary.get("served", 0)) for r in runs),
+        "unassigned": sum(int(r.summary.get("unassigned", 0)) for r in runs),
+        "solve_s": round(sum(float(r.stats.get("solve_s", 0.0)) for r in runs), 3),
+    }
+
+
+def maybe_collect(batch_id: int) -> dict[str, Any] | None:
+    """Mark the batch collected once every run has finished (exactly once: a conditional
+    UPDATE); returns its summary when this call collected it."""
+    with unit_of_work() as session:
+        summary = batch_summary(session, batch_id)
+        if summary is None:
+            return None
+        done = session.execute(
+            update(PlanBatch)
+            .where(PlanBatch.id == batch_id, PlanBatch.collected_at.is_(None))
+            .values(collected_at=utcnow(), summary=summary)
+        ).rowcount  # type: ignore[attr-defined]
+        return summary if done == 1 else None
+
+
+def published_run(session: Session, region_id: int, day: date) -> PlanRun | None:
+    pd = session.scalar(select(PlanDay).where(PlanDay.region_id == region_id, PlanDay.day == day))
+    return session.get(PlanRun, pd.current_run_id) if pd and pd.current_run_id else None

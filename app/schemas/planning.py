@@ -1,0 +1,221 @@
+"""Planning API schemas: plan runs, fan-out batches, engineers' routes, assignment previews."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
+_OUT = ConfigDict(from_attributes=True)
+
+
+class PlanCreate(BaseModel):
+    """Plan one region's day. Leave the limits out for the configured defaults."""
+
+    model_config = _IN
+    region_id: int
+    date: dt.date
+    time_limit_s: float | None = Field(default=None, gt=0, le=3600)
+    solution_limit: int | None = Field(default=None, ge=1, le=1_000_000)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class FanOutCreate(BaseModel):
+    """Plan every region (or those listed) for a day: one task per region, collected by a chord."""
+
+    model_config = _IN
+    date: dt.date
+    region_ids: list[int] | None = Field(default=None, max_length=1000)
+    time_limit_s: float | None = Field(default=None, gt=0, le=3600)
+    solution_limit: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class PlanRunRead(BaseModel):
+    model_config = _OUT
+    id: int
+    region_id: int
+    day: dt.date
+    kind: str
+    trigger: str
+    trigger_ref: str
+    status: str
+    progress: int
+    best_objective: int | None
+    objective: int | None
+    fingerprint: str | None
+    attempts: int
+    time_limit_s: float
+    solution_limit: int | None
+    seed: int
+    as_of: dt.datetime | None
+    summary: dict[str, Any]
+    stats: dict[str, Any]
+    error: str | None
+    batch_id: int | None
+    retry_of_id: int | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    published_at: dt.datetime | None
+    is_current: bool = False
+
+
+class PlanBatchRead(BaseModel):
+    model_config = _OUT
+    id: int
+    day: dt.date
+    created_at: dt.datetime
+    collected_at: dt.datetime | None
+    summary: dict[str, Any]
+    runs: list[PlanRunRead] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------- routes
+class Navigation(BaseModel):
+    geo: str  # geo: URI (RFC 5870), opens the phone's map app
+    maps_url: str  # a browser link with directions
+
+
+class CustomerSummary(BaseModel):
+    account_id: int
+    name: str
+    site_name: str
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    access_notes: str = ""
+
+
+class AssetSummary(BaseModel):
+    id: int
+    serial: str
+    model: str
+    manufacturer: str = ""
+
+
+class PartLine(BaseModel):
+    part_id: int
+    sku: str
+    name: str
+    quantity: int
+    # Where the part comes from: "van", or "warehouse" (picked up on the way, see pickups).
+    source: str = "van"
+    warehouse_id: int | None = None
+    warehouse_name: str | None = None
+    picked_up: bool = False
+    work_order_id: int | None = None
+
+
+class StopRead(BaseModel):
+    seq: int
+    kind: str  # job | pickup | break
+    eta: dt.datetime  # arrival
+    start_at: dt.datetime
+    end_at: dt.datetime
+    late_s: int = 0
+    fixed: bool = False
+    work_order_id: int | None = None
+    number: str | None = None
+    status: str | None = None
+    priority: str | None = None
+    duration_min: int | None = None
+    appointment_start_at: dt.datetime | None = None
+    appointment_end_at: dt.datetime | None = None
+    address: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    customer: CustomerSummary | None = None
+    asset: AssetSummary | None = None
+    parts: list[PartLine] = Field(default_factory=list)  # a visit: what it needs; a pickup: what to take
+    warehouse_id: int | None = None
+    warehouse_name: str | None = None
+    navigation: Navigation | None = None
+
+
+class RouteRead(BaseModel):
+    engineer_id: int
+    engineer_name: str
+    date: dt.date
+    timezone: str
+    plan_run_id: int | None
+    published_at: dt.datetime | None
+    departure_at: dt.datetime | None = None
+    return_at: dt.datetime | None = None
+    travel_km: float | None = None
+    stops: list[StopRead]
+    pickups: list[PartLine] = Field(default_factory=list)  # every part still to fetch today
+
+
+# ------------------------------------------------------------------------------ field actions
+class PickupIn(BaseModel):
+    model_config = _IN
+    note: str = Field(default="", max_length=500)
+
+
+class PickupRead(BaseModel):
+    work_order_id: int
+    moved: list[PartLine]
+    already_in_van: list[PartLine] = Field(default_factory=list)
+
+
+class AssignIn(BaseModel):
+    """Put a visit on an engineer's day; the planner picks the time and order."""
+
+    model_config = _IN
+    engineer_id: int
+    date: dt.date | None = None  # default: the visit's planned day, else its appointment day, else today
+
+
+class MovedVisit(BaseModel):
+    work_order_id: int
+    number: str | None
+    appointment_start_at: dt.datetime | None = None
+    appointment_end_at: dt.datetime | None = None
+    old_start_at: dt.datetime | None = None
+    new_start_at: dt.datetime | None = None
+
+
+class DroppedVisit(BaseModel):
+    work_order_id: int
+    number: str | None
+    reason: str
+
+
+class AssignResult(BaseModel):
+    dry_run: bool
+    work_order_id: int
+    engineer_id: int
+    date: dt.date
+    planned_start_at: dt.datetime | None
+    eta: dt.datetime | None
+    lateness_added_s: int
+    travel_added_m: int
+    travel_added_s: int
+    appointments_moved: list[MovedVisit]
+    visits_dropped: list[DroppedVisit]  # no longer fit that engineer's day
+    parts_to_pick_up: list[PartLine]
+    plan_run_id: int | None = None  # the manual run that published it (not on a dry run)
+
+
+class AlternativeRead(BaseModel):
+    engineer_id: int
+    engineer_name: str = ""
+    extra_cost: int
+    feasible: bool
+    note: str = ""
+
+
+class ExplanationRead(BaseModel):
+    work_order_id: int
+    plan_run_id: int | None
+    engineer_id: int | None
+    status: str
+    reason: str
+    unassigned_reason: str | None = None
+    skills: list[str] = Field(default_factory=list)
+    parts_from_van: dict[str, int] = Field(default_factory=dict)
+    parts_picked_up: dict[str, str] = Field(default_factory=dict)  # sku -> warehouse name
+    travel_added_m: int = 0
+    slack_s: int = 0
+    alternatives: list[AlternativeRead] = Field(default_factory=list)
