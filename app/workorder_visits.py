@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, engineers, inventory, tickets
+from app import audit, engineers, inventory, reservations, tickets
 from app.db import utcnow
 from app.errors import Conflict
 from app.events import emit
@@ -122,6 +122,9 @@ def report(
     engineers.refuse(errors)
     now = utcnow()
     with session.begin_nested():  # all or nothing, even for a caller that catches the error
+        # What planning held for this visit is used now: lower `reserved` before `quantity`, so
+        # free stock (quantity - reserved) does not dip below zero for the visit's own parts.
+        reservations.consume_for_work_order(session, work_order_id=work_order.id)
         inventory.record_usage(session, work_order_id=work_order.id, lines=lines, at=now, actor=actor)
         out_at = work_order.checked_out_at or now
         first_time = fixed and _first_visit(session, work_order)

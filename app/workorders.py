@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from app import audit, engineers, tickets
+from app import audit, engineers, reservations, tickets
 from app.config import get_settings
 from app.db import utcnow
 from app.errors import Conflict, Unprocessable
@@ -389,6 +389,8 @@ def transition(
         )
         if changes:
             audit.record(session, actor, "work_order", work_order.id, "unassign", changes)
+    if to == "cancelled":
+        reservations.release_for_work_order(session, work_order_id=work_order.id)  # parts go back
     if to == "en_route" and eta is not None:
         work_order.eta_at = eta
     change_status(session, work_order, to, actor=actor, at=now, reason=reason)

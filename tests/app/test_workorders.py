@@ -13,11 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from app import reservations
 from app.models import (
     Absence,
     AuditLog,
     PartUsage,
     StockLevel,
+    StockReservation,
     Ticket,
     WebhookDelivery,
     WorkOrder,
@@ -677,6 +679,48 @@ def test_report_from_a_warehouse_and_idempotent_retry(client: TestClient, db: Se
     assert retry.json() == first.json() and retry.headers["Idempotent-Replayed"] == "true"
     assert count(db, PartUsage, PartUsage.work_order_id == wo["id"]) == 1
     assert db.scalar(select(StockLevel.quantity).where(StockLevel.location_id == loc.id)) == 0
+
+
+def test_report_consumes_and_cancel_releases_reservations(
+    client: TestClient, db: Session, world
+) -> None:
+    w = world
+    wo = on_site(client, w)
+    spare = create(client, w)
+    assert reservations.reserve(
+        db, work_order_id=wo["id"], part_id=w["part"].id, location_id=w["van"].id, quantity=2
+    )
+    assert reservations.reserve(
+        db, work_order_id=spare["id"], part_id=w["part"].id, location_id=w["van"].id, quantity=3
+    )
+    db.commit()
+    r = client.post(
+        f"{API}/{wo['id']}/report",
+        headers=w["me"],
+        json={
+            "work_done": "x",
+            "fixed_first_time": True,
+            "parts_used": [{"part_id": w["part"].id, "quantity": 2}],
+        },
+    )
+    assert r.status_code == 200, r.text
+    db.expire_all()
+    level = db.scalars(
+        select(StockLevel).where(StockLevel.location_id == w["van"].id, StockLevel.part_id == w["part"].id)
+    ).one()
+    assert (level.quantity, level.reserved) == (3, 3)  # the other visit's 3 stay held
+    assert (
+        client.post(
+            f"{API}/{spare['id']}/transitions",
+            json={"to": "cancelled"},
+            headers={**w["dispatch"], "If-Match": etag_of(client, w["dispatch"], spare["id"])},
+        ).status_code
+        == 200
+    )
+    db.expire_all()
+    assert db.scalar(select(StockLevel.reserved).where(StockLevel.id == level.id)) == 0
+    statuses = db.scalars(select(StockReservation.status).order_by(StockReservation.id)).all()
+    assert statuses == ["consumed", "released"]
 
 
 def test_report_before_check_in_is_409(client: TestClient, world) -> None:
