@@ -681,9 +681,7 @@ def test_report_from_a_warehouse_and_idempotent_retry(client: TestClient, db: Se
     assert db.scalar(select(StockLevel.quantity).where(StockLevel.location_id == loc.id)) == 0
 
 
-def test_report_consumes_and_cancel_releases_reservations(
-    client: TestClient, db: Session, world
-) -> None:
+def test_report_consumes_and_cancel_releases_reservations(client: TestClient, db: Session, world) -> None:
     w = world
     wo = on_site(client, w)
     spare = create(client, w)
