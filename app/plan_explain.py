@@ -8,6 +8,7 @@ the engine's reason for a visit left out, the stop's times, the parts held — a
 from __future__ import annotations
 
 import logging
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from app import plan_runs, planning
 from app.models import (
     Engineer,
     Part,
+    PlanDay,
     PlanStop,
     PlanUnassigned,
     StockLocation,
@@ -39,9 +41,7 @@ REASONS = {
 
 def explain(session: Session, work_order: WorkOrder) -> ExplanationRead:
     tz = planning.get_region(session, work_order.region_id).timezone
-    from app.plan_assign import plan_day_of
-
-    day = plan_day_of(session, work_order, tz)
+    day = _plan_day(session, work_order, tz)
     run = plan_runs.published_run(session, work_order.region_id, day)
     base = ExplanationRead(
         work_order_id=work_order.id,
@@ -92,6 +92,22 @@ def explain(session: Session, work_order: WorkOrder) -> ExplanationRead:
     return base
 
 
+def _plan_day(session: Session, work_order: WorkOrder, tz: str) -> date:
+    """The latest day whose published plan mentions the visit, else its planned day."""
+    mentioned = [
+        select(PlanDay.day)
+        .join(model, model.plan_run_id == PlanDay.current_run_id)
+        .where(PlanDay.region_id == work_order.region_id, model.work_order_id == work_order.id)
+        for model in (PlanStop, PlanUnassigned)
+    ]
+    days = [d for stmt in mentioned for d in session.scalars(stmt)]
+    if days:
+        return max(days)
+    from app.plan_assign import plan_day_of
+
+    return plan_day_of(session, work_order, tz)
+
+
 def _parts(session: Session, work_order_id: int, out: ExplanationRead) -> None:
     rows = session.execute(
         select(StockReservation, Part.sku, StockLocation.kind, Warehouse.name)
@@ -111,7 +127,7 @@ def _engine_reasons(
     session: Session, run_id: int, work_order: WorkOrder, day: object, out: ExplanationRead
 ) -> None:
     """Alternatives from the engine, on the published routes and the day's current input."""
-    loaded = planning.load(session, region_id=work_order.region_id, day=day)  # type: ignore[arg-type]
+    loaded = planning.load(session, region_id=work_order.region_id, day=day)
     if loaded.problem is None:
         return
     jobs = {j.id for j in loaded.problem.jobs}
