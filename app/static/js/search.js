@@ -1,0 +1,110 @@
+// As-you-type customer search: asks the JSON API with the session cookie and redraws the list.
+// Without JavaScript the form still submits to /desk/search (same results, server-rendered).
+(function () {
+  "use strict";
+  var form = document.getElementById("search-form");
+  var input = document.getElementById("q");
+  var list = document.getElementById("results");
+  var status = document.getElementById("search-status");
+  if (!form || !input || !list || !window.fetch) return;
+
+  var timer = null;
+  var inflight = null;
+  var lastQuery = input.value.trim();
+  var shownQuery = list.children.length ? lastQuery : null; // the query the list answers
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text) node.textContent = text; // never innerHTML: names come from customers
+    return node;
+  }
+
+  function clearEmpty() {
+    var empty = form.parentNode.querySelector(".empty");
+    if (empty) empty.remove();
+  }
+
+  // One line under the name: why this customer matched and where it is.
+  function describe(item) {
+    return { id: item.id, name: item.name, tier: item.tier, detail: item.matched || "" };
+  }
+
+  function draw(items, query) {
+    list.replaceChildren();
+    clearEmpty();
+    items.forEach(function (item) {
+      var li = el("li");
+      var a = el("a");
+      a.href = "/desk/customers/" + encodeURIComponent(item.id);
+      a.appendChild(el("span", "name", item.name));
+      if (item.tier) {
+        a.appendChild(document.createTextNode(" "));
+        a.appendChild(el("span", "badge tier-" + item.tier, item.tier.charAt(0).toUpperCase() + item.tier.slice(1)));
+      }
+      if (item.detail) a.appendChild(el("span", "meta", item.detail));
+      li.appendChild(a);
+      list.appendChild(li);
+    });
+    status.textContent = items.length === 0
+      ? "No customer matches \u201c" + query + "\u201d."
+      : items.length + (items.length === 1 ? " customer found" : " customers found");
+  }
+
+  function search(query) {
+    if (inflight) inflight.abort();
+    if (query.length < 2) {
+      list.replaceChildren();
+      shownQuery = null;
+      status.textContent = query ? "Type at least 2 characters." : "";
+      return;
+    }
+    inflight = new AbortController();
+    var url = "/api/v1/customers?limit=10&q=" + encodeURIComponent(query);
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, signal: inflight.signal })
+      .then(function (r) {
+        if (r.status === 401 || r.status === 403) { window.location.reload(); return null; }
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (data) {
+        if (!data) return;
+        draw((data.items || []).map(describe), query);
+        shownQuery = query;
+        history.replaceState(null, "", "/?q=" + encodeURIComponent(query));
+      })
+      .catch(function (err) {
+        if (err.name === "AbortError") return;
+        status.textContent = "Search is not answering; press Enter to search without live results.";
+      });
+  }
+
+  input.addEventListener("input", function () {
+    var query = input.value.trim();
+    if (query === lastQuery) return;
+    lastQuery = query;
+    clearTimeout(timer);
+    timer = setTimeout(function () { search(query); }, 120);
+  });
+
+  // Arrow keys move between the input and the results; Enter on the input opens the best match.
+  form.addEventListener("submit", function (event) {
+    var first = list.querySelector("a");
+    if (first && input.value.trim() === shownQuery) {
+      event.preventDefault();
+      first.click();
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    var links = Array.prototype.slice.call(list.querySelectorAll("a"));
+    if (!links.length) return;
+    var at = links.indexOf(document.activeElement);
+    if (document.activeElement === input && event.key === "ArrowDown") { links[0].focus(); }
+    else if (at >= 0 && event.key === "ArrowDown" && at < links.length - 1) { links[at + 1].focus(); }
+    else if (at > 0 && event.key === "ArrowUp") { links[at - 1].focus(); }
+    else if (at === 0 && event.key === "ArrowUp") { input.focus(); }
+    else return;
+    event.preventDefault();
+  });
+})();
