@@ -48,6 +48,9 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Trigram indexes for customer search (LIKE '%x%'); pg_trgm is a trusted extension.
+            context.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         context.run_migrations()
 
 

@@ -104,6 +104,43 @@ def beat(schedule: str = typer.Option("var/celerybeat-schedule", help="beat's st
     celery_app.start(["beat", "--schedule", schedule, "--loglevel", loglevel])
 
 
+@cli.command("import")
+def import_csv(entity: str = typer.Argument(..., help="customers | sites | contacts | assets"),
+               file: str = typer.Argument(..., help="CSV file (columns: docs/import.md)")) -> None:
+    """Import CRM data from CSV (upsert by external_id); exits 1 if any row failed."""
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from app.crm_import import ImportFileError, check_entity, import_csv
+    from app.db import unit_of_work
+    from app.errors import Unprocessable
+
+    path = Path(file)
+    if not path.is_file():
+        _fail(f"no such file: {file}")
+    try:
+        check_entity(entity)
+        with unit_of_work() as session:
+            report = import_csv(session, entity=entity, data=path.read_bytes(), source=path.name)
+    except (ImportFileError, Unprocessable) as exc:
+        _fail(exc.detail)
+    counts = Table(title=f"{entity} from {path.name}")
+    for name in ("rows", "created", "updated", "unchanged", "failed"):
+        counts.add_column(name, justify="right")
+    counts.add_row(*(str(getattr(report, n)) for n in ("rows", "created", "updated", "unchanged",
+                                                        "failed")))
+    console.print(counts)
+    if report.errors:
+        errors = Table("line", "field", "problem", title="rows not imported")
+        for err in report.errors[:200]:
+            errors.add_row(str(err.line), err.field, err.message)
+        console.print(errors)
+        if len(report.errors) > 200:
+            console.print(f"… and {len(report.errors) - 200} more")
+        raise typer.Exit(1)
+
+
 def main() -> None:
     cli()
 

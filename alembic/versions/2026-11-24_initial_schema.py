@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 11:37:33.880546
+Create Date: 2026-11-24 11:35:20.898031
 """
 
 from collections.abc import Sequence
@@ -113,7 +113,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id", name=op.f("uq_account_external_id")),
     )
     with op.batch_alter_table("account", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_account_name_search"), ["name_search"], unique=False)
+        batch_op.create_index(
+            "ix_account_name_search",
+            ["name_search"],
+            unique=False,
+            postgresql_ops={"name_search": "varchar_pattern_ops"},
+        )
+        batch_op.create_index(
+            "ix_account_name_search_trgm",
+            ["name_search"],
+            unique=False,
+            postgresql_using="gin",
+            postgresql_ops={"name_search": "gin_trgm_ops"},
+        )
         batch_op.create_index(batch_op.f("ix_account_region_id"), ["region_id"], unique=False)
 
     op.create_table(
@@ -281,9 +293,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contact_account_id"), ["account_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_contact_email"), ["email"], unique=False)
-        batch_op.create_index(batch_op.f("ix_contact_mobile_digits"), ["mobile_digits"], unique=False)
-        batch_op.create_index(batch_op.f("ix_contact_phone_digits"), ["phone_digits"], unique=False)
+        batch_op.create_index(
+            "ix_contact_email", ["email"], unique=False, postgresql_ops={"email": "varchar_pattern_ops"}
+        )
+        batch_op.create_index(
+            "ix_contact_mobile_digits",
+            ["mobile_digits"],
+            unique=False,
+            postgresql_ops={"mobile_digits": "varchar_pattern_ops"},
+        )
+        batch_op.create_index(
+            "ix_contact_name_trgm",
+            ["name"],
+            unique=False,
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        )
+        batch_op.create_index(
+            "ix_contact_phone_digits",
+            ["phone_digits"],
+            unique=False,
+            postgresql_ops={"phone_digits": "varchar_pattern_ops"},
+        )
 
     op.create_table(
         "contract",
@@ -471,6 +502,12 @@ def upgrade() -> None:
     with op.batch_alter_table("asset", schema=None) as batch_op:
         batch_op.create_index("ix_asset_account_site", ["account_id", "site_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_asset_contract_id"), ["contract_id"], unique=False)
+        batch_op.create_index(
+            "ix_asset_serial_prefix",
+            ["serial"],
+            unique=False,
+            postgresql_ops={"serial": "varchar_pattern_ops"},
+        )
 
     op.create_table(
         "plan_day",
@@ -972,6 +1009,7 @@ def downgrade() -> None:
     op.drop_table("plan_route")
     op.drop_table("plan_day")
     with op.batch_alter_table("asset", schema=None) as batch_op:
+        batch_op.drop_index("ix_asset_serial_prefix", postgresql_ops={"serial": "varchar_pattern_ops"})
         batch_op.drop_index(batch_op.f("ix_asset_contract_id"))
         batch_op.drop_index("ix_asset_account_site")
 
@@ -999,9 +1037,14 @@ def downgrade() -> None:
 
     op.drop_table("contract")
     with op.batch_alter_table("contact", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_contact_phone_digits"))
-        batch_op.drop_index(batch_op.f("ix_contact_mobile_digits"))
-        batch_op.drop_index(batch_op.f("ix_contact_email"))
+        batch_op.drop_index("ix_contact_phone_digits", postgresql_ops={"phone_digits": "varchar_pattern_ops"})
+        batch_op.drop_index(
+            "ix_contact_name_trgm", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        )
+        batch_op.drop_index(
+            "ix_contact_mobile_digits", postgresql_ops={"mobile_digits": "varchar_pattern_ops"}
+        )
+        batch_op.drop_index("ix_contact_email", postgresql_ops={"email": "varchar_pattern_ops"})
         batch_op.drop_index(batch_op.f("ix_contact_account_id"))
 
     op.drop_table("contact")
@@ -1028,7 +1071,12 @@ def downgrade() -> None:
     op.drop_table("audit_log")
     with op.batch_alter_table("account", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_account_region_id"))
-        batch_op.drop_index(batch_op.f("ix_account_name_search"))
+        batch_op.drop_index(
+            "ix_account_name_search_trgm",
+            postgresql_using="gin",
+            postgresql_ops={"name_search": "gin_trgm_ops"},
+        )
+        batch_op.drop_index("ix_account_name_search", postgresql_ops={"name_search": "varchar_pattern_ops"})
 
     op.drop_table("account")
     op.drop_table("user")

@@ -2,7 +2,20 @@
 
 from fastapi import APIRouter
 
-from app.api import auth, engineers, health, inbound, parts, plans, route, tickets, webhooks, workorders
+from app.api import (
+    auth,
+    customers,
+    engineers,
+    health,
+    imports,
+    inbound,
+    parts,
+    plans,
+    route,
+    tickets,
+    webhooks,
+    workorders,
+)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(health.router)
@@ -15,3 +28,5 @@ api_router.include_router(engineers.router)
 api_router.include_router(parts.router)
 api_router.include_router(plans.router)
 api_router.include_router(route.router)
+api_router.include_router(customers.router)
+api_router.include_router(imports.router)

@@ -55,10 +55,18 @@ class SlaTarget(Base):
 
 class Account(Base):
     __tablename__ = "account"
+    # Search (app/customers.py): LIKE 'x%' needs pattern ops outside the C collation on PostgreSQL;
+    # LIKE '%x%' uses the trigram index (pg_trgm, created in alembic/env.py).
+    __table_args__ = (
+        Index("ix_account_name_search", "name_search",
+              postgresql_ops={"name_search": "varchar_pattern_ops"}),
+        Index("ix_account_name_search_trgm", "name_search", postgresql_using="gin",
+              postgresql_ops={"name_search": "gin_trgm_ops"}),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    name_search: Mapped[str] = mapped_column(String(200), index=True, default="")
+    name_search: Mapped[str] = mapped_column(String(200), default="")
     tier: Mapped[str] = mapped_column(String(20), default="standard")
     segment: Mapped[str] = mapped_column(String(40), default="")
     region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
@@ -71,16 +79,25 @@ class Account(Base):
 
 class Contact(Base):
     __tablename__ = "contact"
+    __table_args__ = (
+        Index("ix_contact_email", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
+        Index("ix_contact_phone_digits", "phone_digits",
+              postgresql_ops={"phone_digits": "varchar_pattern_ops"}),
+        Index("ix_contact_mobile_digits", "mobile_digits",
+              postgresql_ops={"mobile_digits": "varchar_pattern_ops"}),
+        Index("ix_contact_name_trgm", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))  # stored lower-cased
     phone: Mapped[str | None] = mapped_column(String(40))
     mobile: Mapped[str | None] = mapped_column(String(40))
     # Digits only (national significant number), so "+49 89 1234-56" finds "089 123456".
-    phone_digits: Mapped[str | None] = mapped_column(String(20), index=True)
-    mobile_digits: Mapped[str | None] = mapped_column(String(20), index=True)
+    phone_digits: Mapped[str | None] = mapped_column(String(20))
+    mobile_digits: Mapped[str | None] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version}
 
@@ -146,7 +163,11 @@ class ProductModelPart(Base):
 
 class Asset(Base):
     __tablename__ = "asset"
-    __table_args__ = (Index("ix_asset_account_site", "account_id", "site_id"),)
+    __table_args__ = (
+        Index("ix_asset_account_site", "account_id", "site_id"),
+        # Serial prefix search (the unique constraint's index serves LIKE only in the C collation).
+        Index("ix_asset_serial_prefix", "serial", postgresql_ops={"serial": "varchar_pattern_ops"}),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     serial: Mapped[str] = mapped_column(String(80), unique=True)

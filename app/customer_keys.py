@@ -1,0 +1,109 @@
+"""Search keys of customers, derived on write: name key, e-mail, phone digits in the region's country.
+
+A `before_flush` hook keeps them right for every ORM write (pages, API, import); bulk writers
+that bypass the ORM (the demo seed) call `name_key` / `phone_digits` / `email_key` themselves.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from app.models import Account, Contact, Region
+
+DEFAULT_COUNTRY = "DE"
+
+
+def name_key(name: str) -> str:
+    """Lower-cased (casefolded), single-spaced: what Account.name_search holds and queries use."""
+    return " ".join(name.casefold().split())
+
+
+def email_key(email: str | None) -> str | None:
+    """E-mail addresses are stored lower-cased and trimmed, so lookups are exact-index probes."""
+    return email.strip().lower() or None if email else None
+
+
+@lru_cache
+def _zone_countries() -> dict[str, str]:
+    """Time zone → ISO country from the system's zone.tab (empty when there is none)."""
+    for base in zoneinfo.TZPATH:
+        path = Path(base) / "zone.tab"
+        if path.is_file():
+            pairs = (line.split("\t") for line in path.read_text().splitlines() if line[:1] != "#")
+            return {cols[2]: cols[0] for cols in pairs if len(cols) >= 3}
+    return {}
+
+
+def country_of(timezone: str | None) -> str:
+    """The country phone numbers are read in: the region's, by its time zone; DE by default."""
+    return _zone_countries().get(timezone or "", DEFAULT_COUNTRY)
+
+
+def phone_digits(phone: str | None, country: str = DEFAULT_COUNTRY) -> str | None:
+    """National significant number: '+49 89 1234-5678', '089 12345678', '0049 89…' → '8912345678'."""
+    if not phone or not phone.strip():
+        return None
+    try:
+        digits = phonenumbers.national_significant_number(phonenumbers.parse(phone, country))
+    except phonenumbers.NumberParseException:
+        digits = re.sub(r"\D", "", phone).lstrip("0")
+    return digits[:20] or None
+
+
+_COUNTRIES = "fieldline.account_countries"  # session.info key: account id → phone country
+
+
+def seed_account_countries(session: Session, countries: dict[int, str]) -> None:
+    """Tell the session the phone country of accounts a bulk writer has already looked up."""
+    session.info.setdefault(_COUNTRIES, {}).update(countries)
+
+
+def _account_country(session: Session, account_id: int | None) -> str:
+    if account_id is None:
+        return DEFAULT_COUNTRY
+    cache: dict[int, str] = session.info.setdefault(_COUNTRIES, {})
+    if account_id not in cache:
+        with session.no_autoflush:
+            tz = session.scalar(
+                select(Region.timezone)
+                .join(Account, Account.region_id == Region.id)
+                .where(Account.id == account_id)
+            )
+        cache[account_id] = country_of(tz)
+    return cache[account_id]
+
+
+def fill_contact_keys(session: Session, contact: Contact) -> None:
+    """Set the derived search columns of a contact (digits in the account region's country)."""
+    country = _account_country(session, contact.account_id)
+    contact.email = email_key(contact.email)
+    contact.phone_digits = phone_digits(contact.phone, country)
+    contact.mobile_digits = phone_digits(contact.mobile, country)
+
+
+def _changed(obj: Any, *attrs: str) -> bool:
+    state = inspect(obj)
+    return state.pending or any(state.attrs[a].history.has_changes() for a in attrs)
+
+
+@event.listens_for(Session, "before_flush")
+def _derive_search_keys(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Whoever writes an account or contact through the ORM, its search keys follow."""
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Account):
+            if _changed(obj, "name", "region_id"):
+                key = name_key(obj.name or "")
+                if obj.name_search != key:
+                    obj.name_search = key
+                # phone numbers of its contacts are read in the region's country
+                session.info.get(_COUNTRIES, {}).pop(obj.id, None)
+        elif isinstance(obj, Contact) and _changed(obj, "phone", "mobile", "email", "account_id"):
+            fill_contact_keys(session, obj)
