@@ -62,7 +62,7 @@ def request_replan(
     pd = session.scalar(select(PlanDay).where(PlanDay.region_id == region_id, PlanDay.day == day))
     if pd is None or pd.current_run_id is None:
         return None
-    key = f"{trigger}:{region_id}:{day.isoformat()}:{ref}"[:200]
+    key = request_key(trigger, region_id, day, ref)
     same = session.scalar(select(PlanRun).where(PlanRun.request_key == key))
     if same is not None:
         return same
@@ -91,6 +91,10 @@ def request_replan(
             )
     except IntegrityError:  # the same event, requested concurrently: that run serves both
         return session.scalar(select(PlanRun).where(PlanRun.request_key == key))
+
+
+def request_key(trigger: str, region_id: int, day: date, ref: str) -> str:
+    return f"{trigger}:{region_id}:{day.isoformat()}:{ref}"[:200]
 
 
 def _today(session: Session, region_id: int) -> tuple[str, date]:
@@ -129,16 +133,20 @@ def _collect(session: Session, _ctx: Any) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _process(session: Session) -> None:
-    found = session.info.pop(_KEY, None)
-    if not found:
-        return
-    try:
-        for kind, obj in found:
-            _handle(session, kind, obj)
-    except Exception:
-        # Reservations are part of the change: do not commit it without them.
-        log.exception("plan trigger %s failed", found)
-        raise
+    # before_commit runs before the commit's own flush: flush now so its changes are seen too.
+    for _ in range(5):  # handling may change rows that are events themselves (bounded)
+        if session._is_clean() is False:
+            session.flush()
+        found = session.info.pop(_KEY, None)
+        if not found:
+            return
+        try:
+            for kind, obj in found:
+                _handle(session, kind, obj)
+        except Exception:
+            # Reservations are part of the change: do not commit it without them.
+            log.exception("plan trigger %s failed", found)
+            raise
 
 
 @event.listens_for(Session, "after_rollback")
@@ -208,14 +216,13 @@ def check_late(session: Session, now: datetime | None = None) -> list[int]:
         # late again is a new event.
         sig = ",".join(f"{w.id}@{(w.eta_at or w.planned_start_at).isoformat()}" for w in visits)  # type: ignore[union-attr]
         ref = hashlib.sha256(sig.encode()).hexdigest()[:16]
+        if session.scalar(
+            select(PlanRun.id).where(PlanRun.request_key == request_key("late", region_id, day, ref))
+        ):
+            continue  # this lateness was handled already
         run = request_replan(
             session, region_id=region_id, day=day, trigger="late", ref=ref, skip_if_running=True
         )
-        if (
-            run is not None
-            and run.request_key
-            and run.request_key.startswith("late:")
-            and run.trigger_ref == ref
-        ):
+        if run is not None and run.trigger == "late" and run.trigger_ref == ref:
             runs.append(run.id)
     return runs

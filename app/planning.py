@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -80,7 +81,13 @@ def local_at(day: date, t: time, tz: str) -> datetime:
 
 
 def to_s(ref: datetime, at: datetime) -> int:
-    return int((at - ref).total_seconds())
+    """Whole seconds, rounded down (ends of windows, deadlines)."""
+    return math.floor((at - ref).total_seconds())
+
+
+def to_s_up(ref: datetime, at: datetime) -> int:
+    """Whole seconds, rounded up: a window or promise opening at 10:00:00.4 opens at second 1."""
+    return math.ceil((at - ref).total_seconds())
 
 
 def from_s(ref: datetime, seconds: int) -> datetime:
@@ -232,7 +239,7 @@ def load(
                 id=engineer_key(e.id),
                 start=start_loc,
                 end=(e.home_latitude, e.home_longitude),
-                shift=(to_s(ref, begin), to_s(ref, end)),
+                shift=(to_s_up(ref, begin), to_s(ref, end)),
                 skills=frozenset(e.skills or ()),
                 stock=stock.get(van_location.get(e.id, -1), {}),
                 breaks=tuple(breaks),
@@ -249,7 +256,7 @@ def load(
         site = sites[w.site_id]
         wins = tuple(
             sorted(
-                (to_s(ref, max(a, ref)), to_s(ref, min(b, day_end)))
+                (to_s_up(ref, max(a, ref)), to_s(ref, min(b, day_end)))
                 for a, b in windows.get(w.id, ())
                 if a < day_end and b > ref
             )
@@ -258,7 +265,7 @@ def load(
             continue  # its windows are on other days
         appointment = None
         if w.appointment_start_at and w.appointment_end_at:
-            appointment = (to_s(ref, w.appointment_start_at), to_s(ref, w.appointment_end_at))
+            appointment = (to_s_up(ref, w.appointment_start_at), to_s(ref, w.appointment_end_at))
         pinned = None
         if w.id in locked and w.engineer_id in planned_eng:
             pinned = engineer_key(w.engineer_id)
