@@ -39,14 +39,23 @@ class World:
     contact: m.Contact | None = None
 
 
-def build(db: Session, *, jobs: int = 4, tz: str = "Europe/Berlin", shift: tuple[int, int] = (8, 17),
-          all_week: bool = False) -> World:
+def build(
+    db: Session,
+    *,
+    jobs: int = 4,
+    tz: str = "Europe/Berlin",
+    shift: tuple[int, int] = (8, 17),
+    all_week: bool = False,
+) -> World:
     region = f.make_region(db, timezone=tz)
     users = [f.make_user(db, role="engineer"), f.make_user(db, role="engineer")]
     engineers = [
-        f.make_engineer(db, region, skills=["HVAC"], user=users[0], home_latitude=48.14, home_longitude=11.50),
-        f.make_engineer(db, region, skills=["HVAC", "ELEC"], user=users[1], home_latitude=48.16,
-                        home_longitude=11.62),
+        f.make_engineer(
+            db, region, skills=["HVAC"], user=users[0], home_latitude=48.14, home_longitude=11.50
+        ),
+        f.make_engineer(
+            db, region, skills=["HVAC", "ELEC"], user=users[1], home_latitude=48.16, home_longitude=11.62
+        ),
     ]
     for e in engineers:
         db.query(m.Shift).filter(m.Shift.engineer_id == e.id).delete()
@@ -65,15 +74,25 @@ def build(db: Session, *, jobs: int = 4, tz: str = "Europe/Berlin", shift: tuple
     return w
 
 
-def add_visit(db: Session, w: World, *, lat: float = 48.13, lon: float = 11.55, priority: str = "P3",
-              skill: str = "HVAC", parts: list[tuple[int, int]] | None = None, duration_min: int = 45,
-              **kw: object) -> m.WorkOrder:
+def add_visit(
+    db: Session,
+    w: World,
+    *,
+    lat: float = 48.13,
+    lon: float = 11.55,
+    priority: str = "P3",
+    skill: str = "HVAC",
+    parts: list[tuple[int, int]] | None = None,
+    duration_min: int = 45,
+    **kw: object,
+) -> m.WorkOrder:
     acc = w.account
     assert acc is not None
     site = f.make_site(db, acc, region=w.region, latitude=lat, longitude=lon)
     asset = f.make_asset(db, site, product_model=f.make_product_model(db, skill=skill))
-    ticket = f.open_ticket(db, acc, asset=asset, priority=priority,
-                           contact_id=w.contact.id if w.contact else None)
+    ticket = f.open_ticket(
+        db, acc, asset=asset, priority=priority, contact_id=w.contact.id if w.contact else None
+    )
     wo = f.make_work_order(db, ticket, duration_min=duration_min, required_parts=parts or [], **kw)
     w.work_orders.append(wo)
     return wo

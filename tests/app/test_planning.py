@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date, time
 
-import dispatch
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+import dispatch
 from app import plan_publish, plan_runs, planning
 from app.models import PlanDay, PlanRun, PlanStop, StockLevel, StockReservation, WorkOrder
 from tests import factories as f
@@ -100,7 +100,9 @@ def test_a_plan_run_publishes_assignments_and_reservations(db: Session) -> None:
     pick = held[(needs_pickup.id, w.parts[0].id)]
     assert pick.location_id == wh and pick.pickup_engineer_id == needs_pickup.engineer_id
     assert db.scalar(select(StockLevel.reserved).where(StockLevel.location_id == wh)) == 2
-    stops = list(db.scalars(select(PlanStop).where(PlanStop.plan_run_id == run.id, PlanStop.kind == "pickup")))
+    stops = list(
+        db.scalars(select(PlanStop).where(PlanStop.plan_run_id == run.id, PlanStop.kind == "pickup"))
+    )
     assert [s.engineer_id for s in stops] == [needs_pickup.engineer_id]
 
 
@@ -124,7 +126,9 @@ def test_executing_a_run_twice_publishes_once(db: Session) -> None:
     stops = db.scalar(select(func.count()).select_from(PlanStop).where(PlanStop.plan_run_id == run.id))
     assert plan_runs.execute(run.id) == "published"  # a redelivered task: nothing happens
     db.expire_all()
-    assert db.scalar(select(func.count()).select_from(PlanStop).where(PlanStop.plan_run_id == run.id)) == stops
+    assert (
+        db.scalar(select(func.count()).select_from(PlanStop).where(PlanStop.plan_run_id == run.id)) == stops
+    )
     assert db.get(PlanRun, run.id).attempts == 1  # type: ignore[union-attr]
 
 
@@ -215,10 +219,13 @@ def test_stock_is_reserved_at_most_once(db: Session) -> None:
     big = pw.add_visit(db, w, parts=[(w.parts[0].id, 2)], lat=48.2)
     run = run_plan(db, w, day)
     assert run.status == "published"
-    level = db.scalar(select(StockLevel).where(StockLevel.location_id == f.location_of(db, warehouse=w.warehouse).id))
+    level = db.scalar(
+        select(StockLevel).where(StockLevel.location_id == f.location_of(db, warehouse=w.warehouse).id)
+    )
     assert level is not None and 0 <= level.reserved <= level.quantity == 3
-    held = db.scalar(select(func.coalesce(func.sum(StockReservation.quantity), 0)).where(
-        StockReservation.status == "held"))
+    held = db.scalar(
+        select(func.coalesce(func.sum(StockReservation.quantity), 0)).where(StockReservation.status == "held")
+    )
     assert held == level.reserved
     served = [wo for wo in [*wos, big] if (db.refresh(wo) or wo.status == "scheduled")]
     assert sum(2 if wo is big else 1 for wo in served) <= 3

@@ -30,8 +30,11 @@ def dispatcher(login: Any) -> dict[str, str]:
 
 
 def plan(client: TestClient, headers: dict[str, str], w: pw.World, day: Any, **kw: Any) -> dict[str, Any]:
-    r = client.post("/api/v1/plans", json={"region_id": w.region.id, "date": day.isoformat(), **SMALL, **kw},
-                    headers=headers)
+    r = client.post(
+        "/api/v1/plans",
+        json={"region_id": w.region.id, "date": day.isoformat(), **SMALL, **kw},
+        headers=headers,
+    )
     assert r.status_code == 202, r.text
     got = client.get(r.headers["Location"], headers=headers)
     assert got.status_code == 200
@@ -42,8 +45,9 @@ def test_request_a_plan_and_follow_it(client: TestClient, db: Session, dispatche
     w = pw.build(db, jobs=3)
     day = pw.next_weekday(0)
     db.commit()
-    r = client.post("/api/v1/plans", json={"region_id": w.region.id, "date": day.isoformat(), **SMALL},
-                    headers=dispatcher)
+    r = client.post(
+        "/api/v1/plans", json={"region_id": w.region.id, "date": day.isoformat(), **SMALL}, headers=dispatcher
+    )
     assert r.status_code == 202
     body = r.json()
     assert r.headers["Location"] == f"/api/v1/plans/{body['id']}"
@@ -56,8 +60,9 @@ def test_request_a_plan_and_follow_it(client: TestClient, db: Session, dispatche
     assert [x["id"] for x in listed.json()["items"]] == [run["id"]]
 
 
-def test_plan_requests_are_idempotent_and_validated(client: TestClient, db: Session, dispatcher: dict[str, str],
-                                                     login: Any) -> None:
+def test_plan_requests_are_idempotent_and_validated(
+    client: TestClient, db: Session, dispatcher: dict[str, str], login: Any
+) -> None:
     w = pw.build(db, jobs=1)
     db.commit()
     body = {"region_id": w.region.id, "date": pw.next_weekday(1).isoformat(), **SMALL}
@@ -74,8 +79,9 @@ def test_plan_requests_are_idempotent_and_validated(client: TestClient, db: Sess
     assert client.get("/api/v1/plans/999999", headers=dispatcher).status_code == 404
 
 
-def test_engineer_route_has_everything_for_the_day(client: TestClient, db: Session,
-                                                   dispatcher: dict[str, str]) -> None:
+def test_engineer_route_has_everything_for_the_day(
+    client: TestClient, db: Session, dispatcher: dict[str, str]
+) -> None:
     w = pw.build(db, jobs=2)
     pickup_visit = pw.add_visit(db, w, parts=[(w.parts[0].id, 1)], skill="ELEC")  # only engineer 1 has ELEC
     day = pw.next_weekday(2)
@@ -94,16 +100,25 @@ def test_engineer_route_has_everything_for_the_day(client: TestClient, db: Sessi
     assert v["address"] and v["latitude"] is not None and v["customer"]["name"] and v["asset"]["serial"]
     assert v["navigation"]["geo"].startswith(f"geo:{v['latitude']:.6f},")
     assert "destination=" in v["navigation"]["maps_url"]
-    assert v["parts"] == [{**v["parts"][0], "part_id": w.parts[0].id, "quantity": 1, "source": "warehouse",
-                           "warehouse_id": w.warehouse.id, "picked_up": False}]
+    assert v["parts"] == [
+        {
+            **v["parts"][0],
+            "part_id": w.parts[0].id,
+            "quantity": 1,
+            "source": "warehouse",
+            "warehouse_id": w.warehouse.id,
+            "picked_up": False,
+        }
+    ]
     pick = [s for s in route["stops"] if s["kind"] == "pickup"]
     assert len(pick) == 1 and pick[0]["warehouse_id"] == w.warehouse.id
     assert pick[0]["seq"] < v["seq"]
     assert route["pickups"][0]["part_id"] == w.parts[0].id
 
 
-def test_routes_are_only_for_dispatch_and_the_engineer_themself(client: TestClient, db: Session,
-                                                                dispatcher: dict[str, str], login: Any) -> None:
+def test_routes_are_only_for_dispatch_and_the_engineer_themself(
+    client: TestClient, db: Session, dispatcher: dict[str, str], login: Any
+) -> None:
     w = pw.build(db, jobs=3)
     day = pw.next_weekday(3)
     db.commit()
@@ -121,12 +136,17 @@ def test_routes_are_only_for_dispatch_and_the_engineer_themself(client: TestClie
     for path in (f"/api/v1/work-orders/{theirs.id}/explain",):
         assert client.get(path, headers=as_a).status_code == 404
     assert client.post(f"/api/v1/work-orders/{theirs.id}/pickup", headers=as_a).status_code == 404
-    assert client.post(f"/api/v1/work-orders/{theirs.id}/assign?dry_run=true", json={"engineer_id": a.id},
-                       headers=as_a).status_code == 403
+    assert (
+        client.post(
+            f"/api/v1/work-orders/{theirs.id}/assign?dry_run=true", json={"engineer_id": a.id}, headers=as_a
+        ).status_code
+        == 403
+    )
 
 
-def test_pickup_moves_reserved_parts_to_the_van_once(client: TestClient, db: Session,
-                                                     dispatcher: dict[str, str]) -> None:
+def test_pickup_moves_reserved_parts_to_the_van_once(
+    client: TestClient, db: Session, dispatcher: dict[str, str]
+) -> None:
     w = pw.build(db, jobs=0)
     wo = pw.add_visit(db, w, parts=[(w.parts[0].id, 2)], skill="ELEC")
     day = pw.next_weekday(0)
@@ -135,8 +155,11 @@ def test_pickup_moves_reserved_parts_to_the_van_once(client: TestClient, db: Ses
     wh, van = f.location_of(db, warehouse=w.warehouse).id, f.location_of(db, engineer=w.engineers[1]).id
 
     def level(loc: int) -> tuple[int, int]:
-        row = db.execute(select(StockLevel.quantity, StockLevel.reserved).where(
-            StockLevel.location_id == loc, StockLevel.part_id == w.parts[0].id)).first()
+        row = db.execute(
+            select(StockLevel.quantity, StockLevel.reserved).where(
+                StockLevel.location_id == loc, StockLevel.part_id == w.parts[0].id
+            )
+        ).first()
         return (row[0], row[1]) if row else (0, 0)
 
     assert level(wh) == (3, 2) and level(van) == (0, 0)
@@ -157,7 +180,9 @@ def test_pickup_moves_reserved_parts_to_the_van_once(client: TestClient, db: Ses
     assert [s["kind"] for s in route["stops"]] == ["job"] and route["pickups"] == []
 
 
-def test_explain_gives_the_engines_reasons(client: TestClient, db: Session, dispatcher: dict[str, str]) -> None:
+def test_explain_gives_the_engines_reasons(
+    client: TestClient, db: Session, dispatcher: dict[str, str]
+) -> None:
     w = pw.build(db, jobs=2)
     nobody = pw.add_visit(db, w, skill="PLUMBING")
     day = pw.next_weekday(4)
@@ -197,8 +222,11 @@ def test_assign_previews_then_publishes(client: TestClient, db: Session, dispatc
     assert client.post(url, json=body, headers=dispatcher).status_code == 428
     stale = client.post(url, json=body, headers={**dispatcher, "If-Match": f'"v{version - 1}"'})
     assert stale.status_code == 412
-    wrong = client.post(f"/api/v1/work-orders/{elec.id}/assign?dry_run=true",
-                        json={"engineer_id": w.engineers[0].id, "date": day.isoformat()}, headers=dispatcher)
+    wrong = client.post(
+        f"/api/v1/work-orders/{elec.id}/assign?dry_run=true",
+        json={"engineer_id": w.engineers[0].id, "date": day.isoformat()},
+        headers=dispatcher,
+    )
     assert wrong.status_code == 422 and "ELEC" in wrong.json()["detail"]
     done = client.post(url, json=body, headers={**dispatcher, "If-Match": f'"v{version}"'})
     assert done.status_code == 200, done.text
@@ -210,8 +238,12 @@ def test_assign_previews_then_publishes(client: TestClient, db: Session, dispatc
     stops = {s.work_order_id: s for s in db.scalars(select(PlanStop).where(PlanStop.plan_run_id == run_id))}
     assert stops[wo.id].engineer_id == target.id and stops[wo.id].locked
     # every other visit of the published plan is still in the new one
-    assert set(stops) >= {x.work_order_id for x in db.scalars(
-        select(PlanStop).where(PlanStop.plan_run_id == first["id"], PlanStop.kind == "job"))}
+    assert set(stops) >= {
+        x.work_order_id
+        for x in db.scalars(
+            select(PlanStop).where(PlanStop.plan_run_id == first["id"], PlanStop.kind == "job")
+        )
+    }
     # a later full plan keeps the dispatcher's choice
     wo.duration_min = 50
     db.commit()
@@ -221,8 +253,9 @@ def test_assign_previews_then_publishes(client: TestClient, db: Session, dispatc
     assert db.get(WorkOrder, wo.id).engineer_id == target.id  # type: ignore[union-attr]
 
 
-def test_cancelling_a_visit_releases_its_parts(client: TestClient, db: Session,
-                                               dispatcher: dict[str, str]) -> None:
+def test_cancelling_a_visit_releases_its_parts(
+    client: TestClient, db: Session, dispatcher: dict[str, str]
+) -> None:
     w = pw.build(db, jobs=1)
     wo = pw.add_visit(db, w, parts=[(w.parts[0].id, 1)])
     day = pw.next_weekday(1)
@@ -232,8 +265,11 @@ def test_cancelling_a_visit_releases_its_parts(client: TestClient, db: Session,
     wh = f.location_of(db, warehouse=w.warehouse).id
     assert db.scalar(select(StockLevel.reserved).where(StockLevel.location_id == wh)) == 1
     version = db.get(WorkOrder, wo.id).version  # type: ignore[union-attr]
-    r = client.post(f"/api/v1/work-orders/{wo.id}/transitions", json={"to": "cancelled", "reason": "fixed by phone"},
-                    headers={**dispatcher, "If-Match": f'"v{version}"'})
+    r = client.post(
+        f"/api/v1/work-orders/{wo.id}/transitions",
+        json={"to": "cancelled", "reason": "fixed by phone"},
+        headers={**dispatcher, "If-Match": f'"v{version}"'},
+    )
     assert r.status_code == 200, r.text
     db.expire_all()
     assert db.scalar(select(StockLevel.reserved).where(StockLevel.location_id == wh)) == 0
@@ -246,13 +282,17 @@ def test_cancelling_a_visit_releases_its_parts(client: TestClient, db: Session,
     assert wo.id not in set(db.scalars(select(PlanStop.work_order_id).where(PlanStop.plan_run_id == current)))
 
 
-def test_fan_out_plans_every_region_and_collects(client: TestClient, db: Session,
-                                                 dispatcher: dict[str, str]) -> None:
+def test_fan_out_plans_every_region_and_collects(
+    client: TestClient, db: Session, dispatcher: dict[str, str]
+) -> None:
     a, b = pw.build(db, jobs=2), pw.build(db, jobs=3)
     day = pw.next_weekday(2)
     db.commit()
-    r = client.post("/api/v1/plan-batches", json={"date": day.isoformat(), "region_ids": [a.region.id, b.region.id],
-                                                  **SMALL}, headers=dispatcher)
+    r = client.post(
+        "/api/v1/plan-batches",
+        json={"date": day.isoformat(), "region_ids": [a.region.id, b.region.id], **SMALL},
+        headers=dispatcher,
+    )
     assert r.status_code == 202, r.text
     batch = client.get(r.headers["Location"], headers=dispatcher).json()
     assert batch["collected_at"] is not None

@@ -68,8 +68,9 @@ def _current(db: Session, w: pw.World) -> PlanRun:
     return run
 
 
-def test_an_emergency_is_inserted_with_a_qualified_engineer_and_the_part(db: Session,
-                                                                         today_world: pw.World) -> None:
+def test_an_emergency_is_inserted_with_a_qualified_engineer_and_the_part(
+    db: Session, today_world: pw.World
+) -> None:
     w = today_world
     first = _plan(db, w, _today(w))
     # P1 needing ELEC (only engineer 1) and a part kept in the warehouse only.
@@ -82,12 +83,16 @@ def test_an_emergency_is_inserted_with_a_qualified_engineer_and_the_part(db: Ses
     wo = db.get(WorkOrder, p1.id)
     assert wo is not None and wo.status == "scheduled" and wo.engineer_id == w.engineers[1].id
     assert wo.planned_start_at is not None and wo.planned_start_at >= before
-    res = db.scalar(select(StockReservation).where(StockReservation.work_order_id == p1.id,
-                                                   StockReservation.status == "held"))
+    res = db.scalar(
+        select(StockReservation).where(
+            StockReservation.work_order_id == p1.id, StockReservation.status == "held"
+        )
+    )
     assert res is not None and res.pickup_engineer_id == w.engineers[1].id
     # the same event delivered twice asks once
-    again = plan_triggers.request_replan(db, region_id=w.region.id, day=_today(w), trigger="emergency",
-                                         ref=str(p1.id))
+    again = plan_triggers.request_replan(
+        db, region_id=w.region.id, day=_today(w), trigger="emergency", ref=str(p1.id)
+    )
     assert again is not None and again.id == run.id
 
 
@@ -98,7 +103,9 @@ def test_started_and_finished_visits_never_move(db: Session, today_world: pw.Wor
     on_site, done = (db.get(WorkOrder, x.id) for x in w.work_orders[:2])
     assert on_site is not None and done is not None
     workorder_visits.check_in(db, work_order=done, actor=None)
-    workorder_visits.report(db, work_order=done, work_done="replaced fan", parts_used=[], fixed=True, actor=None)
+    workorder_visits.report(
+        db, work_order=done, work_done="replaced fan", parts_used=[], fixed=True, actor=None
+    )
     workorder_visits.check_in(db, work_order=on_site, actor=None)
     db.commit()
     kept = {x.id: (x.engineer_id, x.planned_start_at, x.status) for x in (on_site, done)}
@@ -110,8 +117,10 @@ def test_started_and_finished_visits_never_move(db: Session, today_world: pw.Wor
     for wo_id, (eng, start, status) in kept.items():
         wo = db.get(WorkOrder, wo_id)
         assert wo is not None and (wo.engineer_id, wo.planned_start_at, wo.status) == (eng, start, status)
-    fixed = {s.work_order_id: s for s in db.scalars(select(PlanStop).where(PlanStop.plan_run_id == run.id,
-                                                                            PlanStop.fixed))}
+    fixed = {
+        s.work_order_id: s
+        for s in db.scalars(select(PlanStop).where(PlanStop.plan_run_id == run.id, PlanStop.fixed))
+    }
     assert on_site.id in fixed and fixed[on_site.id].engineer_id == on_site.engineer_id
     # nothing else is planned for the sick engineer; the rest starts after the engineer is free
     for wo in db.scalars(select(WorkOrder).where(WorkOrder.id.in_([x.id for x in w.work_orders]))):
@@ -141,8 +150,9 @@ def test_a_late_visit_triggers_one_replan(db: Session, today_world: pw.World) ->
 def test_promised_appointments_hold_through_an_emergency(db: Session, today_world: pw.World) -> None:
     w = today_world
     now = utcnow()
-    promised = pw.add_visit(db, w, appointment_start_at=now + timedelta(hours=3),
-                            appointment_end_at=now + timedelta(hours=4))
+    promised = pw.add_visit(
+        db, w, appointment_start_at=now + timedelta(hours=3), appointment_end_at=now + timedelta(hours=4)
+    )
     _plan(db, w, _today(w), kind="replan")
     db.expire_all()
     wo = db.get(WorkOrder, promised.id)
