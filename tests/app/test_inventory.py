@@ -304,8 +304,10 @@ def committed_world(engine: Engine) -> Iterator[dict[str, Any]]:
                 )
                 workorder_visits.check_in(s, work_order=wo, actor=None)
                 ids.append(wo.id)
+            world = {"engine": engine, "work_orders": ids, "part_id": part.id, "van_id": van.id}
             s.commit()
-            yield {"engine": engine, "work_orders": ids, "part_id": part.id, "van_id": van.id}
+        # Outside the session: an idle open transaction would hold SQLite's write lock.
+        yield world
     finally:
         with engine.begin() as conn:
             for t in reversed(tables):
