@@ -22,7 +22,7 @@ INF = np.iinfo(np.int64).max // 4
 class _Route:
     """One route's timing state; shared through the cache, so never changed once built."""
 
-    __slots__ = ("k", "seq", "rows", "end", "latest", "van", "screen")
+    __slots__ = ("k", "seq", "rows", "end", "latest", "van", "screen", "ok", "cost", "load")
 
     def __init__(self, k: int, seq: list[RawStop]) -> None:
         self.k, self.seq = k, seq
@@ -67,6 +67,19 @@ class Builder:
         self.apos = np.full(c.n_jobs, -1, dtype=np.int64)
         self.apos[self.assign] = np.arange(len(self.assign))
         self.cache: dict[tuple, _Route] = {}
+        self.demand = np.array([j.demand for j in self.prob.jobs], dtype=np.int64)
+        self.cap = np.array(
+            [e.capacity if e.capacity is not None else INF for e in self.prob.engineers],
+            dtype=np.int64,
+        )
+        # Without breaks or time-dependent costs the screening is exact, and a route's cost is
+        # its travel: no need to replay the schedule for every candidate.
+        s = self.prob.settings
+        self.simple = not any(e.breaks for e in self.prob.engineers) and not any(
+            (j.sla_deadline is not None and s.lateness_cost_per_s > 0)
+            or (j.appointment is not None and s.disruption_cost_per_s > 0)
+            for j in self.prob.jobs
+        ) and not (s.overtime_allowed and s.overtime_cost_per_s > 0)
         self.max_w = max(len(w) for w in c.windows) if c.windows else 1
         self.win_a = np.full((c.n_jobs, self.max_w), INF, dtype=np.int64)
         self.win_b = np.full((c.n_jobs, self.max_w), -1, dtype=np.int64)
@@ -80,34 +93,48 @@ class Builder:
         return int(c.rows.job[stop[1]] if stop[0] == "job" else c.rows.warehouse[stop[1]])
 
     def _refresh(self, r: _Route) -> None:
-        """Earliest end and latest arrival per node (0 = leaving home, last = home)."""
-        c, T = self.c, self.T
+        """Earliest end and latest arrival per node (0 = leaving home, last = home), whether
+        the route keeps every window and the shift, its travel cost and load."""
+        c = self.c
         k = r.k
-        rows = [int(c.rows.start[k])] + [self._row(s) for s in r.seq] + [int(c.rows.end[k])]
+        rows = np.array(
+            [int(c.rows.start[k])] + [self._row(s) for s in r.seq] + [int(c.rows.end[k])],
+            dtype=np.int64,
+        )
         n = len(rows)
-        end = np.zeros(n, dtype=np.int64)
-        end[0] = c.shift_start[k]
+        legs = self.T[rows[:-1], rows[1:]].tolist()
+        wins = [self._wins(st) for st in r.seq]
+        service = [self._service(st) for st in r.seq]
+        end = [0] * n
+        end[0] = t = int(c.shift_start[k])
+        ok = True
         for i in range(1, n - 1):
-            st = r.seq[i - 1]
-            arr = end[i - 1] + T[rows[i - 1], rows[i]]
-            start = arr
-            for a, b in self._wins(st):
-                if max(arr, a) <= b:
-                    start = max(arr, a)
+            arr = t + legs[i - 1]
+            start = None
+            for a, b in wins[i - 1]:
+                if arr <= b:
+                    start = arr if arr > a else a
                     break
-            end[i] = start + self._service(st)
-        latest = np.zeros(n, dtype=np.int64)
-        latest[n - 1] = c.shift_end[k]
+            if start is None:
+                ok, start = False, arr
+            end[i] = t = start + service[i - 1]
+        ok = ok and t + legs[n - 2] <= c.shift_end[k]
+        latest = [0] * n
+        latest[n - 1] = lim_next = int(c.shift_end[k])
         for i in range(n - 2, 0, -1):
-            st = r.seq[i - 1]
-            lim = latest[i + 1] - T[rows[i], rows[i + 1]] - self._service(st)
+            lim = lim_next - legs[i] - service[i - 1]
             best = -INF
-            for a, b in self._wins(st):
-                v = min(b, lim)
-                if v >= a:
-                    best = max(best, v)
-            latest[i] = best
-        r.rows, r.end, r.latest = np.array(rows, dtype=np.int64), end, latest
+            for a, b in wins[i - 1]:
+                v = b if b < lim else lim
+                if v >= a and v > best:
+                    best = v
+            latest[i] = lim_next = best
+        r.rows = rows
+        r.end = np.array(end, dtype=np.int64)
+        r.latest = np.array(latest, dtype=np.int64)
+        r.ok = ok
+        r.cost = int(self.C[rows[:-1], rows[1:]].sum())
+        r.load = int(sum(self.demand[s[1]] for s in r.seq if s[0] == "job"))
 
     def _wins(self, st: RawStop) -> tuple:
         if st[0] == "job":
@@ -131,7 +158,7 @@ class Builder:
         return left
 
     # ----------------------------------------------------------------- screening
-    def _state(self, k: int, seq: list[RawStop]) -> _Route:
+    def state(self, k: int, seq: list[RawStop]) -> _Route:
         key = _key(k, seq)
         r = self.cache.get(key)
         if r is None:
@@ -174,7 +201,8 @@ class Builder:
         delta = np.where(ok, delta, INF)
         pos = delta.argmin(axis=1)
         best = delta[np.arange(len(jobs)), pos]
-        best = np.where(c.allowed[r.k, jobs], best, INF)
+        fits = c.allowed[r.k, jobs] & (r.load + self.demand[jobs] <= self.cap[r.k])
+        best = np.where(fits, best, INF)
         if self.Q.shape[1] and self.has_parts[jobs].any():
             short = (self.Q[jobs] > r.van[None, :]).any(axis=1)
             if short.any():
@@ -199,6 +227,8 @@ class Builder:
         base = r.seq[:pos] + [("job", j)] + r.seq[pos:]
         need = self._missing(r, j)
         if not need:
+            if self.simple and not self.has_parts[j]:
+                return base  # the screening was exact
             return base if simulate(self.c, k, base).ok else None
         options = self._pickup_options(r, j, pos, need)
         best, best_cost = None, None
@@ -260,12 +290,18 @@ class Builder:
         for key in set(before) | set(after):
             w, p = key
             self.wh_left[w][p] = self.wh_left[w].get(p, 0) - after.get(key, 0) + before.get(key, 0)
-        return self._state(r.k, new_seq)
+        return self.state(r.k, new_seq)
 
     # ----------------------------------------------------------------- main loop
     def run(
-        self, routes: list[list[RawStop]] | None, jobs: list[int] | None, seed: int = 0
+        self,
+        routes: list[list[RawStop]] | None,
+        jobs: list[int] | None,
+        seed: int = 0,
+        greedy_order: np.ndarray | None = None,
     ) -> list[list[RawStop]]:
+        """Insert by regret, or (``greedy_order``: a rank per job) cheapest-first in that
+        order, SISR-style."""
         c = self.c
         # A seed-dependent nudge (under 1 %) breaks ties differently per seed.
         self.seeded = seed != 0
@@ -301,7 +337,10 @@ class Builder:
             regret = np.where(best2 >= INF, INF, best2 - best1)
             # Highest penalty first; then the job that loses most if it waits; then cheapest.
             idx = np.flatnonzero(cand)
-            order = np.lexsort((best1[idx], -regret[idx], -weight[idx]))
+            if greedy_order is not None:
+                order = np.lexsort((greedy_order[todo[idx]], -weight[idx]))
+            else:
+                order = np.lexsort((best1[idx], -regret[idx], -weight[idx]))
             i = int(idx[order[0]])
             j = int(todo[i])
             k = int(B[:, i].argmin())

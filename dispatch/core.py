@@ -85,9 +85,12 @@ class Compiled:
         return self.matrix.distance_m * s.travel_cost_per_m + self.matrix.duration_s * (s.travel_cost_per_s)
 
 
-def compile_problem(problem: Problem, provider: MatrixProvider | None = None) -> Compiled:
+def compile_problem(
+    problem: Problem, provider: MatrixProvider | None = None, matrix: TravelMatrix | None = None
+) -> Compiled:
+    """``matrix``: reuse one already resolved for this problem (a plan's), skip the provider."""
     s = problem.settings
-    matrix = travel_matrix(problem, provider)
+    matrix = matrix if matrix is not None else travel_matrix(problem, provider)
     rows = location_rows(problem)
     engs, jobs, whs = problem.engineers, problem.jobs, problem.warehouses
     k_n, j_n = len(engs), len(jobs)

@@ -20,6 +20,7 @@ from .model import Plan, Problem
 from .schedule import RawStop, make_plan
 
 Progress = Callable[[float, int], None]  # (seconds elapsed, best objective so far)
+QUICK_S = 2.5  # below this much time left, improve in-process without OR-Tools workers
 
 
 def solve(
@@ -68,6 +69,21 @@ def improve(
     left = time_limit - (time.monotonic() - t0)
     if not active or left <= 0.05:
         plan = make_plan(c, start_routes or [[] for _ in range(c.n_vehicles)], stats)
+        return plan
+    if left < QUICK_S and solution_limit is None:
+        # Too little time to start OR-Tools workers (model building alone takes a good part of
+        # a second on a large day): ruin and recreate in this process.
+        from .lns import search
+
+        def on_best(t: float, obj: int) -> None:
+            if progress is not None:
+                progress(time.monotonic() - t0, obj)
+
+        routes = search(
+            c, start_routes or [[] for _ in range(c.n_vehicles)], left * 0.9 - 0.05, seed, None, on_best
+        )
+        plan = make_plan(c, routes, dict(stats, worker="lns"))
+        plan.stats["solve_s"] = round(time.monotonic() - t0, 3)
         return plan
     workers = 1 if s.deterministic else s.workers
     configs = worker_configs(c, workers, left, seed, solution_limit, start_routes)
@@ -128,10 +144,23 @@ def worker_configs(
     lns = replace(base, lns_share=0.6)
     if solution_limit is not None:
         # Reproducible: a fixed amount of work instead of a share of the clock.
-        lns = replace(lns, lns_share=0.0, lns_iterations=max(1, solution_limit))
+        # OR-Tools then descends to a local optimum (a guided search would run to the clock).
+        lns = replace(
+            lns, lns_share=0.0, lns_iterations=max(1, solution_limit), metaheuristic="greedy"
+        )
     cfgs = [lns]
     if workers >= 2:
-        cfgs.append(replace(base, name="gls"))
+        import os
+
+        alt = os.environ.get("DISPATCH_B", "gls")
+        if alt == "pci":
+            cfgs.append(replace(base, name="pci+gls", initial=None))
+        elif alt == "savings":
+            cfgs.append(replace(base, name="savings+gls", initial=None, first_solution="savings"))
+        elif alt == "lns2":
+            cfgs.append(replace(lns, name="lns2", seed=seed + 7919))
+        else:
+            cfgs.append(replace(base, name="gls"))
     return cfgs[:workers]
 
 

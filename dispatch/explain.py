@@ -1,32 +1,171 @@
-"""Why each job went where it did (or nowhere)."""
+"""Why each job went where it did (or nowhere), in terms a dispatcher can check.
+
+For an assigned job: the skills that matched, where each part comes from (the van, or a pickup
+at which warehouse), the travel the job adds to its route, how long its start could slip before
+the route breaks, and what moving it to each of the best other engineers would cost (cheapest
+feasible insertion there, minus what leaving the current route saves). For an unassigned job:
+the reason the plan records (no skill, no part anywhere, window unreachable, no capacity).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
+
+from .construct import Builder
+from .core import compile_problem
+from .lns import Evaluator, trim_pickups
 from .model import Plan
 
 
 @dataclass(frozen=True, slots=True)
 class Alternative:
     engineer_id: str
-    extra_cost: int  # objective increase over the chosen engineer, if moved there
-    feasible: bool
+    extra_cost: int | None  # objective increase if the job moved there; None: cannot
     note: str = ""
+
+    @property
+    def feasible(self) -> bool:
+        return self.extra_cost is not None
 
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
     job_id: str
     engineer_id: str | None
-    reason: str  # human readable
+    reason: str  # one readable sentence
+    code: str = "assigned"  # or the Unassigned reason code
     skills: tuple[str, ...] = ()
-    parts_from_van: dict[str, int] | None = None
-    parts_picked_up: dict[str, str] | None = None  # part -> warehouse id
+    parts_from_van: dict[str, int] = field(default_factory=dict)
+    parts_picked_up: dict[str, str] = field(default_factory=dict)  # part -> warehouse id
     travel_added_m: int = 0
     slack_s: int = 0
     alternatives: tuple[Alternative, ...] = ()
 
 
 def explain(plan: Plan, *, alternatives: int = 3) -> list[Explanation]:
-    raise NotImplementedError("work in progress")
+    """One explanation per job of the plan's problem, assigned ones first, in route order."""
+    from .engine import routes_from_plan
+
+    prob = plan.problem
+    if prob is None or plan.matrix is None:
+        raise ValueError("this plan carries no problem to explain it against")
+    c = compile_problem(prob, matrix=plan.matrix)
+    builder = Builder(c)
+    ev = Evaluator(c, builder)
+    routes = routes_from_plan(c, plan)
+    builder.run(routes, [], 0)  # warehouse stock left after the plan's pickups
+    D = c.matrix.distance_m
+    out: list[Explanation] = []
+    for k, raw in enumerate(routes):
+        if not raw:
+            continue
+        eng = prob.engineers[k]
+        state = builder.state(k, raw)
+        timed = [s for s in plan.route_of(eng.id).stops if s.kind != "break"]
+        here_cost = ev.route_cost(k, raw) or 0
+        for i, stop in enumerate(raw):
+            if stop[0] != "job":
+                continue
+            j = stop[1]
+            job = prob.jobs[j]
+            rows = state.rows  # start, stops..., end
+            added = int(D[rows[i], rows[i + 1]] + D[rows[i + 1], rows[i + 2]] - D[rows[i], rows[i + 2]])
+            slack = int(state.latest[i + 1] - timed[i].start)
+            van, picked = _parts_source(raw, i, eng.stock, prob)
+            without = trim_pickups(c, k, raw[:i] + raw[i + 1 :])
+            saving = here_cost - (ev.route_cost(k, without) or 0)
+            alts = _alternatives(c, builder, ev, routes, k, j, saving, alternatives)
+            parts_txt = "".join(
+                [f", carries {p}" for p in van] + [f", picks up {p} at {w}" for p, w in picked.items()]
+            )
+            skills_txt = f"has {', '.join(sorted(job.skills))}" if job.skills else "no skill needed"
+            best = next((a for a in alts if a.feasible), None)
+            alt_txt = (
+                f"; next best {best.engineer_id} would cost {best.extra_cost} more"
+                if best is not None
+                else "; no other engineer could take it"
+            )
+            out.append(
+                Explanation(
+                    job_id=job.id,
+                    engineer_id=eng.id,
+                    reason=(
+                        f"{eng.id} {skills_txt}{parts_txt}, adds {added / 1000:.1f} km, "
+                        f"start can slip {slack // 60} min{alt_txt}"
+                    ),
+                    skills=tuple(sorted(job.skills)),
+                    parts_from_van=van,
+                    parts_picked_up=picked,
+                    travel_added_m=added,
+                    slack_s=slack,
+                    alternatives=tuple(alts),
+                )
+            )
+    for u in plan.unassigned:
+        out.append(
+            Explanation(
+                job_id=u.job_id,
+                engineer_id=None,
+                reason=f"unassigned ({u.reason.replace('_', ' ')}): {u.detail}",
+                code=u.reason,
+            )
+        )
+    return out
+
+
+def _parts_source(
+    raw: list, i: int, stock: dict[str, int], prob: object
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Part by part: from the van while it lasts, else from the latest pickup before it."""
+    job = prob.jobs[raw[i][1]]
+    van: dict[str, int] = {}
+    picked: dict[str, str] = {}
+    for p, q in job.parts.items():
+        used_before = sum(prob.jobs[s[1]].parts.get(p, 0) for s in raw[:i] if s[0] == "job")
+        if stock.get(p, 0) - used_before >= q:
+            van[p] = q
+            continue
+        src = next((s for s in reversed(raw[:i]) if s[0] == "pickup" and s[2].get(p)), None)
+        picked[p] = prob.warehouses[src[1]].id if src is not None else "?"
+    return van, picked
+
+
+def _alternatives(
+    c: object,
+    builder: Builder,
+    ev: Evaluator,
+    routes: list,
+    k: int,
+    j: int,
+    saving: int,
+    limit: int,
+) -> list[Alternative]:
+    prob = c.problem
+    job = prob.jobs[j]
+    found: list[Alternative] = []
+    for k2, eng in enumerate(prob.engineers):
+        if k2 == k:
+            continue
+        if not c.allowed[k2, j]:
+            if not job.skills <= eng.skills or job.pinned_engineer not in (None, eng.id):
+                note = "lacks a required skill" if job.pinned_engineer in (None, eng.id) else "job is pinned"
+            else:
+                note = "cannot reach it in its window, or no parts"
+            found.append(Alternative(eng.id, None, note))
+            continue
+        state = builder.state(k2, routes[k2])
+        cost, pos = builder._screen(state, np.array([j]))
+        seq = builder._try(state, j, int(pos[0])) if cost[0] < np.iinfo(np.int64).max // 4 else None
+        if seq is None:
+            found.append(Alternative(eng.id, None, "no free slot in the day that fits its window"))
+            continue
+        before = ev.route_cost(k2, routes[k2]) or 0
+        after = ev.route_cost(k2, seq)
+        if after is None:
+            found.append(Alternative(eng.id, None, "no free slot in the day that fits its window"))
+            continue
+        found.append(Alternative(eng.id, int(after - before - saving), "could take it"))
+    found.sort(key=lambda a: (a.extra_cost is None, a.extra_cost or 0))
+    return found[:limit]

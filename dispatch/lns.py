@@ -25,11 +25,15 @@ Routes = list[list[RawStop]]
 class Evaluator:
     """Objective of a set of routes, memoising each route's cost by its stop sequence."""
 
-    def __init__(self, c: Compiled) -> None:
-        self.c = c
+    def __init__(self, c: Compiled, builder: Builder) -> None:
+        self.c, self.builder = c, builder
         self.memo: dict[tuple[int, tuple], int | None] = {}
 
     def route_cost(self, k: int, route: list[RawStop]) -> int | None:
+        if self.builder.simple and not any(s[0] == "pickup" for s in route):
+            st = self.builder.state(k, route)
+            parts_ok = not self.builder.Q.shape[1] or (st.van >= 0).all()
+            return st.cost if st.ok and parts_ok else None
         key = (k, tuple((s[0], s[1], tuple(sorted(s[2].items())) if len(s) > 2 else ()) for s in route))
         if key not in self.memo:
             if len(self.memo) > 200_000:
@@ -97,12 +101,18 @@ def search(
     seed: int = 0,
     iterations: int | None = None,
     on_best: Callable[[float, int], None] | None = None,
+    temperature: float = 0.2,
+    greedy_share: float = 0.0,
 ) -> Routes:
-    """Improve ``start`` for ``time_limit`` seconds (or exactly ``iterations`` rounds)."""
+    """Improve ``start`` for ``time_limit`` seconds (or exactly ``iterations`` rounds).
+
+    ``temperature``: starting annealing temperature as a share of the mean travel cost per
+    served job; ``greedy_share``: how often to rebuild cheapest-first in random order instead of
+    by regret."""
     t0 = time.monotonic()
     rng = np.random.default_rng(seed)
-    ev = Evaluator(c)
     builder = Builder(c)
+    ev = Evaluator(c, builder)
     cur = [list(r) for r in start]
     cur_obj = ev.total(cur)
     best, best_obj = [list(r) for r in cur], cur_obj
@@ -116,7 +126,7 @@ def search(
     avg_route = max(1.0, n_served / max(1, sum(1 for r in cur if r)))
     # Start hot enough to accept a loss of a few percent of the travel, then cool to nothing.
     travel = max(1, cur_obj - int(c.penalty[_unserved(c, cur)].sum()))
-    t_start, t_end = 0.02 * travel / max(1, n_served) * 10, 1.0
+    t_start, t_end = temperature * travel / max(1, n_served), 1.0
     it = 0
     while True:
         elapsed = time.monotonic() - t0
@@ -133,7 +143,10 @@ def search(
         cand = _ruin(c, cur, rng, near, assignable, pos_of, avg_route)
         served = _served_set(cand)
         todo = [int(j) for j in assignable if j not in served]
-        cand = builder.run(cand, todo, seed=int(rng.integers(1, 2**31)))
+        order = None
+        if greedy_share and rng.random() < greedy_share:
+            order = rng.permutation(c.n_jobs)
+        cand = builder.run(cand, todo, seed=int(rng.integers(1, 2**31)), greedy_order=order)
         obj = ev.total(cand)
         if obj < cur_obj or rng.random() < math.exp(-(obj - cur_obj) / temp):
             cur, cur_obj = cand, obj
@@ -141,6 +154,7 @@ def search(
                 best, best_obj = [list(r) for r in cand], obj
                 if on_best is not None:
                     on_best(time.monotonic() - t0, obj)
+    search.iterations = it
     return best
 
 
