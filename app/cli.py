@@ -50,6 +50,16 @@ def create_user(email: str = typer.Option(..., prompt=True),
 
 
 @cli.command()
+def seed(customers: int = typer.Option(300, "--customers", min=1, help="number of customer accounts"),
+         if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when customers exist"),
+         seed: int = typer.Option(42, "--seed", help="random seed (same seed, same company)")) -> None:
+    """Create a demo service company in Munich with six months of ticket and visit history."""
+    from app.seed_cli import run_seed
+
+    run_seed(console, customers=customers, if_empty=if_empty, seed_value=seed, fail=_fail)
+
+
+@cli.command()
 def serve(host: str = typer.Option(None, envvar="HOST"),
           port: int = typer.Option(None, envvar="PORT")) -> None:
     """Serve web pages and the API (tasks on an in-process worker unless a broker is set)."""
