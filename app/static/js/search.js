@@ -25,9 +25,21 @@
     if (empty) empty.remove();
   }
 
-  // One line under the name: why this customer matched and where it is.
-  function describe(item) {
-    return { id: item.id, name: item.name, tier: item.tier, detail: item.matched || "" };
+  // Mirrors app/pages/desk.py hit_view: why the customer matched, and a link that preselects
+  // the caller (contact) and the asset on the 360 page.
+  var MATCHED = { phone: "Phone", mobile: "Mobile", email: "E-mail", serial: "Serial",
+                  account_name: "Name", contact_name: "Contact", external_id: "CRM id" };
+  function describe(hit) {
+    var parts = [];
+    if (hit.matched_field !== "account_name") parts.push((MATCHED[hit.matched_field] || hit.matched_field) + ": " + hit.value);
+    if (hit.contact_name && hit.matched_field !== "contact_name") parts.push(hit.contact_name);
+    if (hit.site_name) parts.push(hit.site_name);
+    if (hit.region) parts.push(hit.region);
+    var query = [];
+    if (hit.contact_id) query.push("contact=" + hit.contact_id);
+    if (hit.asset_id) query.push("asset=" + hit.asset_id);
+    return { name: hit.account_name, tier: hit.tier, detail: parts.join(" \u00b7 "),
+             href: "/desk/customers/" + hit.account_id + (query.length ? "?" + query.join("&") : "") };
   }
 
   function draw(items, query) {
@@ -36,7 +48,7 @@
     items.forEach(function (item) {
       var li = el("li");
       var a = el("a");
-      a.href = "/desk/customers/" + encodeURIComponent(item.id);
+      a.href = item.href;
       a.appendChild(el("span", "name", item.name));
       if (item.tier) {
         a.appendChild(document.createTextNode(" "));

@@ -1,0 +1,187 @@
+"""The desk in a real browser: sign in, find a customer by phone, open the 360, create a ticket.
+
+Runs Debian's /usr/bin/chromium through Playwright against a real uvicorn server on a
+temporary, migrated SQLite file that this test seeds and removes. Screenshots (360 px wide)
+go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+import app.customer_keys  # noqa: F401  (its flush hook derives the contacts' phone search keys)
+from app.db import make_engine
+from app.migrations import upgrade_head
+from tests import factories as f
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "browser-test-pass"
+
+if not CHROMIUM.exists():
+    pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _seed(url: str) -> dict[str, Any]:
+    """Migrate the file with Alembic and commit a small customer world."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            upgrade_head(conn)
+        with Session(engine) as db:
+            region = f.make_region(db, name="Bayern Süd")
+            cal = f.make_calendar(db, always_open=True)
+            acc = f.make_account(db, region=region, name="Brauerei Gipfelglück GmbH", tier="gold")
+            f.make_account(db, region=region, name="Gipfel Logistik AG", tier="silver")
+            site = f.make_site(db, acc, name="Sudhaus Rosenheim", address="Brauweg 3, 83022 Rosenheim")
+            contract = f.make_contract(db, acc, cal, tier="gold", number="C-GIPFEL-1")
+            contact = f.make_contact(db, acc, name="Jana Weber", phone="+49 8031 2345-67")
+            asset = f.make_asset(db, site, contract=contract, serial="SN-KUEHL-0042")
+            agent = f.make_user(
+                db, role="agent", email="agent@browser.example", password=PASSWORD, name="Alma Agent"
+            )
+            db.commit()
+            return {
+                "account_id": acc.id,
+                "contact_id": contact.id,
+                "asset_id": asset.id,
+                "agent_email": agent.email,
+            }
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def running_server() -> Iterator[dict[str, Any]]:
+    """uvicorn in a subprocess on a fresh seeded SQLite file; everything removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix="fieldline-e2e-"))
+    url = f"sqlite:///{tmp / 'e2e.db'}"
+    world = _seed(url)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(
+        DATABASE_URL=url, SECRET_KEY="e2e-secret", DEMO_MODE="0", TASK_ALWAYS_EAGER="1", SCHEDULER_ENABLED="0"
+    )
+    log = (tmp / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start:\n" + (tmp / "server.log").read_text())
+            time.sleep(0.2)
+        yield {"base": base, **world}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def server() -> Iterator[dict[str, Any]]:
+    with running_server() as info:
+        yield info
+
+
+def test_agent_finds_customer_by_phone_and_opens_a_ticket(server: dict[str, Any]) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = server["base"]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 360, "height": 780}, device_scale_factor=1)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+
+            page.goto(f"{base}/")
+            assert "/login" in page.url
+            page.get_by_label("E-mail").fill(server["agent_email"])
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{base}/")
+
+            # another way of writing the number than the one stored: the search normalises it
+            page.get_by_role("searchbox").fill("08031 234567")
+            hit = page.locator("#results a", has_text="Brauerei Gipfelglück GmbH")
+            hit.wait_for(timeout=10_000)
+            assert page.url.startswith(f"{base}/?q=")  # as-you-type, no page load
+            page.screenshot(path=str(ARTIFACTS / "desk-search-360.png"), full_page=True)
+            hit.click()
+            # the hit opens the 360 with the caller preselected in the new-ticket form
+            page.wait_for_url(f"{base}/desk/customers/{server['account_id']}?contact={server['contact_id']}")
+            sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Brauerei Gipfelglück")
+            sync_api.expect(page.locator('a[href^="tel:"]').first).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "desk-customer-360.png"), full_page=True)
+
+            sync_api.expect(page.get_by_label("Contact", exact=True)).to_have_value(str(server["contact_id"]))
+            page.get_by_label("Asset", exact=True).select_option(str(server["asset_id"]))
+            page.get_by_label("Subject", exact=True).fill("Cooling unit alarm E42")
+            page.get_by_label("Description", exact=True).fill(
+                "Unit shows E42 since 06:00; beer temperature rising."
+            )
+            page.get_by_label("Priority", exact=True).select_option("P1")
+            page.get_by_role("button", name="Create ticket").click()
+            page.wait_for_url(f"{base}/desk/tickets/*")
+            sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("Cooling unit alarm E42")
+            sync_api.expect(page.get_by_role("status")).to_contain_text("Ticket created.")
+            sync_api.expect(page.locator(".facts")).to_contain_text("P1")
+            page.screenshot(path=str(ARTIFACTS / "desk-ticket-360.png"), full_page=True)
+
+            # the page is no wider than the phone: nothing scrolls sideways
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"page is {width}px wide at a 360px viewport"
+            assert errors == [], f"browser console errors: {errors}"
+        finally:
+            browser.close()
