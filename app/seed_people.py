@@ -6,6 +6,7 @@ import random
 import re
 import unicodedata
 
+from app import customer_keys
 from app.seed_data import FIRST_NAMES, LAST_NAMES, MAIL_HOSTS, MOBILE_PREFIXES, SEGMENTS, TITLES, District
 
 _TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
@@ -19,42 +20,17 @@ def ascii_slug(text: str) -> str:
     return "-".join(words[:2]) or "kunde"
 
 
-def _fallback_name_key(name: str) -> str:
-    return " ".join(name.casefold().split())
-
-
-def _fallback_phone_digits(phone: str | None) -> str | None:
-    """National significant number: '+49 (0)89 1234-56' and '089 123456' both → '89123456'."""
-    if not phone:
-        return None
-    digits = re.sub(r"\D", "", phone.replace("(0)", ""))
-    if digits.startswith("0049"):
-        digits = digits[4:]
-    elif digits.startswith("49") and phone.lstrip().startswith("+"):
-        digits = digits[2:]
-    return digits.lstrip("0") or None
-
-
-def _search_functions() -> tuple[object, object]:
-    """The customers module's normalisation when it exists, so search finds seeded rows."""
-    try:
-        from app import customers  # type: ignore[attr-defined]
-    except ImportError:
-        return _fallback_name_key, _fallback_phone_digits
-    name_fn = getattr(customers, "name_key", None) or getattr(customers, "normalize_name", None)
-    phone_fn = getattr(customers, "phone_digits", None) or getattr(customers, "normalize_phone", None)
-    return name_fn or _fallback_name_key, phone_fn or _fallback_phone_digits
-
-
-_name_fn, _phone_fn = _search_functions()
-
-
 def name_key(name: str) -> str:
-    return _name_fn(name)  # type: ignore[operator,no-any-return]
+    return customer_keys.name_key(name)
 
 
 def phone_digits(phone: str | None) -> str | None:
-    return _phone_fn(phone) if phone else None  # type: ignore[operator,no-any-return]
+    """Digits as the desk search stores them (Munich numbers are read as German)."""
+    return customer_keys.phone_digits(phone, customer_keys.DEFAULT_COUNTRY)
+
+
+def email_key(address: str) -> str | None:
+    return customer_keys.email_key(address)
 
 
 def person(rng: random.Random) -> tuple[str, str, str]:
