@@ -187,14 +187,6 @@ def _probes(text: str, country: str) -> list[_Probe]:
             PREFIX, "account_name", select(*account).where(_prefix(Account.name_search, key)), kind="account"
         )
     )
-    probes.append(
-        _Probe(
-            PREFIX,
-            "contact_name",
-            select(*contact).where(Contact.name.ilike(_like_prefix(typed), escape="\\")),
-            kind="contact",
-        )
-    )
     if len(key) >= MIN_SUBSTRING:
         # Prefix matches are excluded so the candidate budget goes to new hits.
         probes.append(
@@ -208,15 +200,16 @@ def _probes(text: str, country: str) -> list[_Probe]:
                 kind="account",
             )
         )
+        # Contact names: one trigram probe for both tiers, ranked per row. An anchored ILIKE
+        # 'x%' gains nothing from trigrams (they carry no position) and rechecks every
+        # contact whose surname starts with x, so it is not asked separately.
         probes.append(
             _Probe(
-                SUBSTRING,
+                PREFIX,
                 "contact_name",
-                select(*contact).where(
-                    Contact.name.ilike(_like_contains(typed), escape="\\"),
-                    ~Contact.name.ilike(_like_prefix(typed), escape="\\"),
-                ),
+                select(*contact).where(Contact.name.ilike(_like_contains(typed), escape="\\")),
                 kind="contact",
+                extra={"typed": typed},
             )
         )
     return probes
@@ -229,7 +222,8 @@ def _found(probe: _Probe, row: Any) -> list[_Found]:
     if probe.kind == "external":
         return [_Found(r, row.name_search, f, row.external_id, row.id)]
     if probe.kind == "contact":
-        return [_Found(r, name_key(row.name), f, row.name, row.account_id, row.id)]
+        rank = PREFIX if row.name.lower().startswith(probe.extra["typed"]) else SUBSTRING
+        return [_Found(rank, name_key(row.name), f, row.name, row.account_id, row.id)]
     if probe.kind == "contact_email":
         return [_Found(r, name_key(row.name), f, row.email, row.account_id, row.id)]
     if probe.kind == "asset":
@@ -265,7 +259,8 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
                     key = (hit.account_id, hit.contact_id, hit.asset_id)
                     if key not in best or (hit.rank, hit.sort_name) < (best[key].rank, best[key].sort_name):
                         best[key] = hit
-        if len(best) >= limit:
+        # A probe may also return hits of a later rank: count only the ranks that are complete.
+        if sum(1 for h in best.values() if h.rank <= rank) >= limit:
             break
     ranked = sorted(
         best.values(), key=lambda h: (h.rank, h.sort_name, h.account_id, h.contact_id or 0, h.asset_id or 0)
