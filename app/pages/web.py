@@ -11,10 +11,10 @@ from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.auth import check_csrf, csrf_token, user_from_token
 from app.config import get_settings
 from app.deps import SESSION_COOKIE, DbSession
-from app.errors import AppError, Forbidden, Unauthorized, Unprocessable
+from app.errors import AppError, Forbidden, NotFound, Unauthorized, Unprocessable
 from app.models import Role, User
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -142,6 +142,12 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 def login_redirect(request: Request, message: str = "") -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        # A form posted after the session ended: come back to the page it was on, not to
+        # the form's action (which only answers POST).
+        referer = urlsplit(request.headers.get("referer", ""))
+        same_site = referer.netloc == request.url.netloc
+        target = (referer.path + (f"?{referer.query}" if referer.query else "")) if same_site else "/"
     url = f"/login?next={quote(target, safe='')}"
     if message:
         url += "&expired=1"
@@ -295,3 +301,12 @@ def invalid(errors: Mapping[str, str]) -> Unprocessable:
     """A 422 for input the page checked itself, in the shape services use."""
     detail = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in errors.items())
     return Unprocessable(detail, errors=[{"field": k, "message": v} for k, v in errors.items()])
+
+
+# Registered last: an unknown /desk/... address gets a readable page, not problem+json.
+fallback_router = APIRouter(route_class=PageRoute)
+
+
+@fallback_router.get("/desk/{rest:path}")
+def no_such_page(rest: str, request: Request) -> HTMLResponse:
+    raise NotFound(f"There is no page at /desk/{rest}. Use the search to find a customer.")

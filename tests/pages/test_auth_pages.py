@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -141,3 +142,47 @@ def test_expired_or_forged_cookie_redirects_to_login(client: TestClient) -> None
     r = client.get("/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=%2F")
     assert "Sign in" in client.get(r.headers["location"]).text
+
+
+def test_secure_cookie_can_be_forced(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.config import get_settings
+
+    f.make_user(db, role="agent", email="gil@test.example", password="s3cret-pass")
+    db.commit()
+    token = _login_form(client)
+    monkeypatch.setattr(get_settings(), "session_cookie_secure", True)
+    r = client.post(
+        "/login",
+        data={"email": "gil@test.example", "password": "s3cret-pass", "csrf": token},
+        follow_redirects=False,
+    )
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE + "="))
+    assert "Secure" in cookie
+
+
+def test_form_posted_after_the_session_ended_returns_to_its_page(client: TestClient) -> None:
+    r = client.post(
+        "/desk/tickets/5/reply",
+        data={"text": "hi"},
+        headers={"referer": "http://testserver/desk/tickets/5"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fdesk%2Ftickets%2F5"
+    foreign = client.post(
+        "/desk/tickets/5/reply",
+        data={"text": "hi"},
+        headers={"referer": "https://evil.example/x"},
+        follow_redirects=False,
+    )
+    assert foreign.headers["location"] == "/login?next=%2F"
+
+
+def test_unknown_desk_address_is_a_readable_page(client: TestClient) -> None:
+    r = client.get("/desk/nothing/here")
+    assert r.status_code == 404
+    assert (
+        r.headers["content-type"].startswith("text/html")
+        and "There is no page at /desk/nothing/here" in r.text
+    )
