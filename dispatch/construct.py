@@ -75,11 +75,15 @@ class Builder:
         # Without breaks or time-dependent costs the screening is exact, and a route's cost is
         # its travel: no need to replay the schedule for every candidate.
         s = self.prob.settings
-        self.simple = not any(e.breaks for e in self.prob.engineers) and not any(
-            (j.sla_deadline is not None and s.lateness_cost_per_s > 0)
-            or (j.appointment is not None and s.disruption_cost_per_s > 0)
-            for j in self.prob.jobs
-        ) and not (s.overtime_allowed and s.overtime_cost_per_s > 0)
+        self.simple = (
+            not any(e.breaks for e in self.prob.engineers)
+            and not any(
+                (j.sla_deadline is not None and s.lateness_cost_per_s > 0)
+                or (j.appointment is not None and (s.disruption_cost_per_s or s.promise_weight))
+                for j in self.prob.jobs
+            )
+            and not (s.overtime_allowed and s.overtime_cost_per_s > 0)
+        )
         self.max_w = max(len(w) for w in c.windows) if c.windows else 1
         self.win_a = np.full((c.n_jobs, self.max_w), INF, dtype=np.int64)
         self.win_b = np.full((c.n_jobs, self.max_w), -1, dtype=np.int64)

@@ -107,7 +107,9 @@ def compile_problem(
     dur = np.array([j.duration_s for j in jobs], dtype=np.int64)
     windows = [j.windows if j.windows else ((0, horizon),) for j in jobs]
     weight = np.array([s.priority_weights[j.priority] for j in jobs], dtype=np.int64)
-    penalty = weight * s.weight_cost
+    # Dropping a promised visit also breaks the promise.
+    promised = np.array([j.appointment is not None for j in jobs], dtype=bool)
+    penalty = (weight + promised * s.promise_weight) * s.weight_cost
 
     # Skills as bitmasks: one vectorised comparison for every engineer x job pair.
     names = sorted({x for e in engs for x in e.skills} | {x for j in jobs for x in j.skills})

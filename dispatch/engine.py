@@ -145,9 +145,7 @@ def worker_configs(
     if solution_limit is not None:
         # Reproducible: a fixed amount of work instead of a share of the clock.
         # OR-Tools then descends to a local optimum (a guided search would run to the clock).
-        lns = replace(
-            lns, lns_share=0.0, lns_iterations=max(1, solution_limit), metaheuristic="greedy"
-        )
+        lns = replace(lns, lns_share=0.0, lns_iterations=max(1, solution_limit), metaheuristic="greedy")
     cfgs = [lns]
     if workers >= 2:
         import os

@@ -134,6 +134,9 @@ class Settings:
     overtime_allowed: bool = False
     overtime_cost_per_s: int = 50  # per second worked past shift end (within Engineer.overtime_s)
     disruption_cost_per_s: int = 20  # per second a promised appointment is missed by
+    # Starting outside a promised appointment at all costs like leaving a job of this priority
+    # weight unserved: re-planning then breaks promises for urgent work, not for routine work.
+    promise_weight: int = 10
     allow_unserved: bool = True  # False: every job must be served (plain VRPTW benchmarks)
     # Search. first_solution: "auto", "own" (numpy regret insertion), "parallel_insertion",
     # "savings", "path_cheapest_arc", "global_insertion", "local_insertion".
@@ -359,6 +362,7 @@ def validate(problem: Problem) -> None:
         "travel_cost_per_s",
         "overtime_cost_per_s",
         "disruption_cost_per_s",
+        "promise_weight",
     ):
         if getattr(s, name) < 0:
             raise ValueError(f"settings: {name} must be >= 0")

@@ -32,7 +32,7 @@ class Sim:
     lateness_s: int = 0
     overtime_s: int = 0
     disruption_s: int = 0
-    load_ok: bool = True
+    broken: int = 0  # jobs starting outside their promised appointment
 
 
 def _first_start(ready: int, windows: Sequence[tuple[int, int]]) -> int | None:
@@ -115,7 +115,9 @@ def simulate(c: Compiled, k: int, raw: Sequence[RawStop], appointments: bool = T
             if job.sla_deadline is not None:
                 late = max(0, start - job.sla_deadline)
             if job.appointment is not None:
-                sim.disruption_s += max(0, job.appointment[0] - start) + max(0, start - job.appointment[1])
+                off = max(0, job.appointment[0] - start) + max(0, start - job.appointment[1])
+                sim.disruption_s += off
+                sim.broken += off > 0
             sim.lateness_s += late
             end = start + job.duration_s
             out.append(Stop("job", job.id, ready, start, end, dict(job.parts), late))
@@ -135,6 +137,7 @@ def simulate(c: Compiled, k: int, raw: Sequence[RawStop], appointments: bool = T
         + sim.lateness_s * s.lateness_cost_per_s
         + sim.overtime_s * s.overtime_cost_per_s
         + sim.disruption_s * s.disruption_cost_per_s
+        + sim.broken * s.promise_weight * s.weight_cost
     )
     return sim
 
@@ -194,7 +197,7 @@ def make_plan(
     prob = c.problem
     out_routes: list[Route] = []
     served: set[int] = set()
-    travel = lateness = overtime = disruption = 0
+    travel = lateness = overtime = disruption = broken = 0
     cost = 0
     picked: dict[tuple[int, str], int] = {}
     for k, raw in enumerate(routes):
@@ -225,6 +228,7 @@ def make_plan(
         lateness += sim.lateness_s
         overtime += sim.overtime_s
         disruption += sim.disruption_s
+        broken += sim.broken
         cost += sim.cost
     unserved = [j for j in range(c.n_jobs) if j not in served]
     unassigned = tuple(
@@ -234,6 +238,7 @@ def make_plan(
     cost += int(c.penalty[unserved].sum()) if unserved else 0
     st = dict(stats or {})
     st["disruption_s"] = disruption
+    st["promises_broken"] = broken
     return Plan(
         routes=tuple(out_routes),
         unassigned=unassigned,

@@ -167,13 +167,13 @@ def build(c: Compiled) -> _Model:
         upper: tuple[int, int] | None = None
         if job.sla_deadline is not None and s.lateness_cost_per_s > 0:
             upper = (job.sla_deadline, s.lateness_cost_per_s)
-        if job.appointment is not None and s.disruption_cost_per_s > 0:
+        # A broken promise has a fixed cost too; linear soft bounds spread it over an hour.
+        promise = s.disruption_cost_per_s + s.promise_weight * s.weight_cost // 3600
+        if job.appointment is not None and promise > 0:
             a, b = job.appointment
-            tdim.SetCumulVarSoftLowerBound(idx, int(a), int(s.disruption_cost_per_s))
-            if upper is None:
-                upper = (b, s.disruption_cost_per_s)
-            else:  # one soft upper bound per node: the tighter bound, both costs
-                upper = (min(b, upper[0]), upper[1] + s.disruption_cost_per_s)
+            tdim.SetCumulVarSoftLowerBound(idx, int(a), int(promise))
+            # One soft upper bound per node: with an SLA too, the tighter bound, both costs.
+            upper = (b, promise) if upper is None else (min(b, upper[0]), upper[1] + promise)
         if upper is not None:
             tdim.SetCumulVarSoftUpperBound(idx, int(upper[0]), int(upper[1]))
 
