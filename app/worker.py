@@ -30,7 +30,11 @@ celery_app.conf.update(
     worker_prefetch_multiplier=1,
     task_default_queue="default",
     task_routes={"fieldline.plan.*": {"queue": "plans"}, "fieldline.replan.*": {"queue": "urgent"}},
-    broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_s},
+    # Every 10 s a worker returns messages unacknowledged for longer than the visibility timeout
+    # (kombu's default throttle would look only every 100 s): a lost worker's solve is retried
+    # about visibility timeout + 10 s after it was taken.
+    broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_s,
+                              "unacked_restore_interval": 10, "unacked_restore_throttle": 1},
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,
     # Only the fan-out's chord stores results (its region tasks set ignore_result=False).
