@@ -206,3 +206,35 @@ def test_a_lost_worker_is_recovered_after_the_visibility_timeout(
             os.killpg(first.pid, signal.SIGKILL)
         if second is not None:
             _stop(second)
+
+
+def test_fan_out_runs_one_task_per_region_and_a_chord_collects(
+    committed_db: Session, celery_worker: subprocess.Popen[bytes], worker_log_tail: Callable[[], str]
+) -> None:
+    from app.models import PlanBatch
+    from app.worker import enqueue
+
+    db = committed_db
+    worlds = [_world(db, jobs=3), _world(db, jobs=2)]
+    batch, runs = plan_runs.create_batch(
+        db,
+        day=pw.next_weekday(3),
+        solution_limit=20,
+        time_limit_s=2.0,
+        region_ids=[w.region.id for w in worlds],
+    )
+    enqueue(db, "fieldline.plan.all_regions", batch_id=batch.id)
+    db.commit()
+
+    def collected() -> PlanBatch | None:
+        db.expire_all()
+        b = db.get(PlanBatch, batch.id)
+        db.rollback()
+        return b if b is not None and b.collected_at is not None else None
+
+    done = wait_until(collected, "the chord's collect step", worker_log_tail)
+    assert done.summary["runs"] == 2 and done.summary["by_status"] == {"published": 2}
+    assert done.summary["served"] == 5
+    # With a broker only the chord's body (fieldline.plan.collect) collects a batch.
+    for r in runs:
+        assert _run(db, r.id).status == "published"
