@@ -31,7 +31,9 @@ def get_db() -> Iterator[Session]:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(get_db)]
+# scope="function": commit when the endpoint returns, before the response is sent, so a client
+# that reads right after a write (or follows a redirect) sees it, and a failed commit is an error.
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_current_user(request: Request, db: DbSession,
