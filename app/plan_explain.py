@@ -8,6 +8,7 @@ the engine's reason for a visit left out, the stop's times, the parts held — a
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -132,23 +133,36 @@ def _engine_reasons(
         return
     jobs = {j.id for j in loaded.problem.jobs}
     routes: dict[str, list[dispatch.Stop]] = {}
+    warehouses = {w.id for w in loaded.problem.warehouses}
+    sku = {pid: key for key, pid in loaded.part_ids.items()}
+    ref = loaded.ref
     for st in session.scalars(
-        select(PlanStop).where(PlanStop.plan_run_id == run_id, PlanStop.kind == "job").order_by(PlanStop.seq)
+        select(PlanStop)
+        .where(PlanStop.plan_run_id == run_id, PlanStop.kind != "break")
+        .order_by(PlanStop.seq)
     ):
-        key = planning.job_key(st.work_order_id or 0)
-        if key in jobs:
-            ref = loaded.ref
-            routes.setdefault(planning.engineer_key(st.engineer_id), []).append(
-                dispatch.Stop(
-                    "job",
-                    key,
-                    planning.to_s(ref, st.arrival_at),
-                    planning.to_s(ref, st.start_at),
-                    planning.to_s(ref, st.end_at),
-                    late_s=st.late_s,
-                )
-            )
+        times = (
+            planning.to_s(ref, st.arrival_at),
+            planning.to_s(ref, st.start_at),
+            planning.to_s(ref, st.end_at),
+        )
+        if st.kind == "job":
+            key = planning.job_key(st.work_order_id or 0)
+            if key in jobs:
+                stop = dispatch.Stop("job", key, *times, late_s=st.late_s)
+            else:
+                continue
+        else:
+            key = planning.warehouse_key(st.warehouse_id or 0)
+            parts = {sku[int(p)]: q for p, q in st.parts.items() if int(p) in sku}
+            if key not in warehouses or not parts:
+                continue
+            stop = dispatch.Stop("pickup", key, *times, parts)
+        routes.setdefault(planning.engineer_key(st.engineer_id), []).append(stop)
     engineers_in = {e.id for e in loaded.problem.engineers}
+    # explain() re-reads travel from the plan's matrix (canonical row order of the engine).
+    from dispatch.core import travel_matrix
+
     plan = dispatch.Plan(
         routes=tuple(dispatch.Route(e, tuple(s), 0, 0, 0, 0) for e, s in routes.items() if e in engineers_in),
         unassigned=(),
@@ -157,14 +171,25 @@ def _engine_reasons(
         lateness_s=0,
         travel_m=0,
         problem=loaded.problem,
+        matrix=travel_matrix(loaded.problem),
     )
     key = planning.job_key(work_order.id)
     found = next((x for x in dispatch.explain(plan) if x.job_id == key), None)
     if found is None:
         return
-    out.reason = found.reason or out.reason
-    out.travel_added_m, out.slack_s = found.travel_added_m, found.slack_s
     names = dict(session.execute(select(Engineer.id, Engineer.name)).all())
+    reason = found.reason or ""
+    for e in loaded.problem.engineers:  # engine keys (E12, W3) → names a dispatcher knows
+        reason = re.sub(rf"\b{e.id}\b", names.get(planning.key_id(e.id), e.id), reason)
+    for wid, wname in session.execute(select(Warehouse.id, Warehouse.name)).all():
+        reason = re.sub(rf"\b{planning.warehouse_key(wid)}\b", wname, reason)
+    out.reason = reason or out.reason
+    out.travel_added_m, out.slack_s = found.travel_added_m, found.slack_s
+    wh_names = dict(session.execute(select(Warehouse.id, Warehouse.name)).all())
+    for sku, where in (found.parts_picked_up or {}).items():
+        out.parts_picked_up[sku] = (
+            wh_names.get(planning.key_id(where), where) if where.startswith("W") else where
+        )
     out.alternatives = [
         AlternativeRead(
             engineer_id=planning.key_id(a.engineer_id),

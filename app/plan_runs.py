@@ -197,14 +197,20 @@ def execute(run_id: int) -> str:
     plan = None
     try:
         if loaded.problem is not None and loaded.problem.jobs:
-            plan = dispatch.solve(
-                loaded.problem,
-                time_limit=time_limit,
-                seed=seed,
-                solution_limit=solution_limit,
-                progress=_Progress(run_id, time_limit),
-                initial=initial,
-            )
+            if initial is not None and loaded.as_of is not None:
+                # During the day: keep the published order (repaired where it no longer fits),
+                # insert what is new, improve in the time left.
+                now_s = planning.to_s_up(loaded.ref, loaded.as_of)
+                plan = dispatch.replan(initial, loaded.problem, now=now_s, time_limit=time_limit, seed=seed)
+            else:
+                plan = dispatch.solve(
+                    loaded.problem,
+                    time_limit=time_limit,
+                    seed=seed,
+                    solution_limit=solution_limit,
+                    progress=_Progress(run_id, time_limit),
+                    initial=initial,
+                )
     except Exception as exc:  # recorded on the run, not raised: a fan-out's chord must still collect
         log.exception("plan run %s: solver failed", run_id)
         with unit_of_work() as session:
@@ -287,9 +293,12 @@ def retry_after_conflict(session: Session, run: PlanRun) -> PlanRun | None:
 
 
 def previous_plan(session: Session, loaded: planning.Loaded) -> dispatch.Plan | None:
-    """The published routes as an engine plan, to start a re-plan's search from."""
+    """The published routes still ahead, as an engine plan a re-plan starts from. Visits that
+    started are in no route (the problem has them frozen); a pickup whose time passed is left out
+    too: parts move to a van only when the engineer confirms the pickup."""
     if loaded.current_run_id is None or loaded.problem is None:
         return None
+    now = loaded.as_of
     jobs = {j.id for j in loaded.problem.jobs}
     sku = {pid: key for key, pid in loaded.part_ids.items()}
     routes: dict[str, list[dispatch.Stop]] = {}
@@ -299,15 +308,20 @@ def previous_plan(session: Session, loaded: planning.Loaded) -> dispatch.Plan | 
         .order_by(PlanStop.engineer_id, PlanStop.seq)
     ):
         eng = planning.engineer_key(st.engineer_id)
+        times = (
+            planning.to_s(loaded.ref, st.arrival_at),
+            planning.to_s(loaded.ref, st.start_at),
+            planning.to_s(loaded.ref, st.end_at),
+        )
         if st.kind == "job" and st.work_order_id is not None and planning.job_key(st.work_order_id) in jobs:
             routes.setdefault(eng, []).append(
-                dispatch.Stop("job", planning.job_key(st.work_order_id), 0, 0, 0)
+                dispatch.Stop("job", planning.job_key(st.work_order_id), *times)
             )
-        elif st.kind == "pickup" and st.warehouse_id is not None:
+        elif st.kind == "pickup" and st.warehouse_id is not None and (now is None or st.start_at > now):
             parts = {sku[int(p)]: q for p, q in st.parts.items() if int(p) in sku}
             if parts:
                 routes.setdefault(eng, []).append(
-                    dispatch.Stop("pickup", planning.warehouse_key(st.warehouse_id), 0, 0, 0, parts)
+                    dispatch.Stop("pickup", planning.warehouse_key(st.warehouse_id), *times, parts)
                 )
     if not routes:
         return None

@@ -185,6 +185,7 @@ def test_explain_gives_the_engines_reasons(
 ) -> None:
     w = pw.build(db, jobs=2)
     nobody = pw.add_visit(db, w, skill="PLUMBING")
+    fetched = pw.add_visit(db, w, skill="ELEC", parts=[(w.parts[0].id, 1)])
     day = pw.next_weekday(4)
     db.commit()
     plan(client, dispatcher, w, day)
@@ -192,8 +193,18 @@ def test_explain_gives_the_engines_reasons(
     served = db.get(WorkOrder, w.work_orders[0].id)
     assert served is not None and served.engineer_id is not None
     r = client.get(f"/api/v1/work-orders/{served.id}/explain", headers=dispatcher)
-    assert r.status_code == 200 and r.json()["engineer_id"] == served.engineer_id
-    assert "starts" in r.json()["reason"]
+    assert r.status_code == 200
+    why = r.json()
+    assert why["engineer_id"] == served.engineer_id and why["plan_run_id"] is not None
+    name = next(e.name for e in w.engineers if e.id == served.engineer_id)
+    other = next(e for e in w.engineers if e.id != served.engineer_id)
+    assert why["reason"].startswith(name) and "HVAC" in why["reason"]  # engine keys became names
+    # both engineers have HVAC: the other one is the costed alternative
+    assert [(a["engineer_id"], a["feasible"]) for a in why["alternatives"]] == [(other.id, True)]
+    assert why["alternatives"][0]["extra_cost"] > 0
+    pick = client.get(f"/api/v1/work-orders/{fetched.id}/explain", headers=dispatcher).json()
+    assert pick["parts_picked_up"] == {w.parts[0].sku: w.warehouse.name}
+    assert pick["alternatives"] == []  # only engineer 1 has ELEC
     left = client.get(f"/api/v1/work-orders/{nobody.id}/explain", headers=dispatcher).json()
     assert left["unassigned_reason"] == "no_skill" and left["engineer_id"] is None
     assert "skill" in left["reason"]
