@@ -122,9 +122,9 @@ def import_csv(entity: str = typer.Argument(..., help="customers | sites | conta
 
     from rich.table import Table
 
-    from app.crm_import import ImportFileError, check_entity, import_csv
+    from app.crm_import import check_entity, import_csv
     from app.db import unit_of_work
-    from app.errors import Unprocessable
+    from app.errors import AppError
 
     path = Path(file)
     if not path.is_file():
@@ -133,7 +133,7 @@ def import_csv(entity: str = typer.Argument(..., help="customers | sites | conta
         check_entity(entity)
         with unit_of_work() as session:
             report = import_csv(session, entity=entity, data=path.read_bytes(), source=path.name)
-    except (ImportFileError, Unprocessable) as exc:
+    except AppError as exc:  # unreadable file, unknown entity, import called off
         _fail(exc.detail)
     counts = Table(title=f"{entity} from {path.name}")
     for name in ("rows", "created", "updated", "unchanged", "failed"):

@@ -1,8 +1,10 @@
 """CSV import of CRM data: customers, sites, contacts, assets (one file per entity).
 
 Rows are linked by the CRM's external ids and upserted by `external_id`. Every row is checked
-completely (cells, references, uniqueness) before anything is written; a good row is then
-written in its own savepoint, so a bad row leaves nothing behind and never stops the others.
+completely (cells, references, uniqueness) before anything is written; good rows are then
+written batch by batch in a savepoint, and should the database still refuse a row, its batch
+is rolled back and written again row by row, each in its own savepoint: a bad row leaves
+nothing behind and never stops the others.
 Columns absent from the file are left alone on update; a blank cell clears the field.
 """
 
@@ -13,20 +15,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import apply_changes
 from app.crm_import_csv import ImportFileError, RowError, Values, decode, header_of, parse_row, records
 from app.crm_import_fields import COLUMNS
 from app.customer_keys import country_of, seed_account_countries
-from app.errors import Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.events import emit
 from app.models import Account, Asset, Contact, Contract, ProductModel, Region, Site, User
 
 ENTITIES = tuple(COLUMNS)
 MAX_ROWS = 500_000
 _CHUNK = 1000  # keys per IN (...) lookup
+BATCH = 1000  # rows checked and written together
+MAX_REFUSED = 100  # rows that passed every check yet were refused by the database
 
 
 @dataclass
@@ -38,6 +42,13 @@ class ImportReport:
     unchanged: int = 0
     failed: int = 0
     errors: list[RowError] = field(default_factory=list)
+    refused: int = field(default=0, repr=False)  # failed rows the database refused
+
+
+class ImportAborted(Conflict):
+    """Too many rows were refused by the database: the import was rolled back as a whole."""
+
+    title = "Import aborted"
 
 
 # --- references ----------------------------------------------------------------------------
@@ -53,20 +64,29 @@ def _lookup(session: Session, stmt: Select[Any], col: Any, keys: Iterable[Any]) 
 
 
 class _Importer:
+    """Per entity: look up a batch's references, turn a row into model fields, write it."""
+
     model: Any
 
-    def __init__(self, session: Session, rows: list[tuple[int, Values]]) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
+        self.existing: dict[str, Any] = {}
+        self.regions: dict[str, int] = {}
+
+    def prepare(self, rows: list[tuple[int, Values]]) -> None:
+        """Load what the rows of one batch refer to (and the records they update)."""
         objs = _lookup(
-            session, select(self.model), self.model.external_id, (v["external_id"] for _, v in rows)
+            self.session, select(self.model), self.model.external_id, (v["external_id"] for _, v in rows)
         )
-        self.existing: dict[str, Any] = {o.external_id: o for (o,) in objs}
-        self.regions = {
-            code: rid
-            for code, rid in _lookup(
-                session, select(Region.code, Region.id), Region.code, (v.get("region_code") for _, v in rows)
+        self.existing = {o.external_id: o for (o,) in objs}
+        self.regions = dict(
+            _lookup(
+                self.session,
+                select(Region.code, Region.id),
+                Region.code,
+                (v.get("region_code") for _, v in rows),
             )
-        }
+        )
 
     def region_id(self, line: int, values: Values, errors: list[RowError]) -> int | None:
         code = values.get("region_code")
@@ -79,17 +99,14 @@ class _Importer:
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         raise NotImplementedError
 
-    def write(self, values: Values, fields: Values) -> str:
+    def write(self, values: Values, fields: Values) -> tuple[str, Any]:
+        """Create or update (no flush); returns the outcome and the object."""
         obj = self.existing.get(values["external_id"])
         if obj is None:
             obj = self.model(external_id=values["external_id"], **fields)
             self.session.add(obj)
-            self.session.flush()
-            self.existing[obj.external_id] = obj
-            return "created"
-        changed = apply_changes(obj, fields)
-        self.session.flush()
-        return "updated" if changed else "unchanged"
+            return "created", obj
+        return ("updated" if apply_changes(obj, fields) else "unchanged"), obj
 
     def is_new(self, values: Values) -> bool:
         return values["external_id"] not in self.existing
@@ -137,9 +154,9 @@ class _CustomerImporter(_Importer):
 class _SiteImporter(_Importer):
     model = Site
 
-    def __init__(self, session: Session, rows: list[tuple[int, Values]]) -> None:
-        super().__init__(session, rows)
-        self.accounts = _Accounts(session, (v["account_external_id"] for _, v in rows))
+    def prepare(self, rows: list[tuple[int, Values]]) -> None:
+        super().prepare(rows)
+        self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
 
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
@@ -161,9 +178,9 @@ class _SiteImporter(_Importer):
 class _ContactImporter(_Importer):
     model = Contact
 
-    def __init__(self, session: Session, rows: list[tuple[int, Values]]) -> None:
-        super().__init__(session, rows)
-        self.accounts = _Accounts(session, (v["account_external_id"] for _, v in rows))
+    def prepare(self, rows: list[tuple[int, Values]]) -> None:
+        super().prepare(rows)
+        self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
 
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
@@ -177,9 +194,13 @@ class _ContactImporter(_Importer):
 class _AssetImporter(_Importer):
     model = Asset
 
-    def __init__(self, session: Session, rows: list[tuple[int, Values]]) -> None:
-        super().__init__(session, rows)
-        vals = [v for _, v in rows]
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.serial_line: dict[str, int] = {}  # serial → line of the file that claimed it
+
+    def prepare(self, rows: list[tuple[int, Values]]) -> None:
+        super().prepare(rows)
+        session, vals = self.session, [v for _, v in rows]
         self.sites = {
             ext: (sid, aid)
             for ext, sid, aid in _lookup(
@@ -213,7 +234,6 @@ class _AssetImporter(_Importer):
                 session, select(Asset.serial, Asset.external_id), Asset.serial, (v["serial"] for v in vals)
             )
         }
-        self.serial_line: dict[str, int] = {}
 
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
@@ -275,6 +295,43 @@ _IMPORTERS: dict[str, type[_Importer]] = {
 # --- the import ------------------------------------------------------------------------------
 
 
+def _write(
+    session: Session, importer: _Importer, rows: list[tuple[int, Values, Values]], report: ImportReport
+) -> None:
+    """Write checked rows in one savepoint; if the database refuses one, retry row by row.
+
+    Batches keep big files fast (one multi-row INSERT); the row-by-row retry keeps a refused
+    row from taking its neighbours with it. A refused savepoint stays open on PostgreSQL (SQLAlchemy
+    rolls back to it but does not release it) and holds its locks until commit, so refusals are
+    capped: past MAX_REFUSED the database is refusing for a reason no row check can see, and the
+    whole import is called off.
+    """
+    if not rows:
+        return
+    try:
+        with session.begin_nested():
+            done = [importer.write(values, fields) for _, values, fields in rows]
+            session.flush()
+    except (IntegrityError, DataError) as exc:
+        if len(rows) > 1:
+            for row in rows:
+                _write(session, importer, [row], report)
+            return
+        report.failed += 1
+        report.refused += 1
+        report.errors.append(RowError(rows[0][0], "", f"rejected by the database: {exc.orig}"))
+        if report.refused > MAX_REFUSED:
+            raise ImportAborted(
+                f"The database refused more than {MAX_REFUSED} rows (first: "
+                f"{next(e for e in report.errors if e.message.startswith('rejected'))}); "
+                "nothing was imported."
+            ) from exc
+        return
+    for outcome, obj in done:
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        session.expunge(obj)  # keeps memory flat on big files; nothing reads them again
+
+
 def check_entity(entity: str) -> None:
     if entity not in COLUMNS:
         raise Unprocessable(
@@ -318,20 +375,19 @@ def import_csv(
         else:
             rows.append((line, values))
 
-    importer = _IMPORTERS[entity](session, rows)
-    for line, values in rows:
-        fields, errors = importer.fields(line, values)
-        if not errors:
-            try:
-                with session.begin_nested():
-                    outcome = importer.write(values, fields)
-            except IntegrityError as exc:
-                errors = [RowError(line, "", f"rejected by the database: {exc.orig}")]
-        if errors:
-            report.failed += 1
-            report.errors.extend(errors)
-            continue
-        setattr(report, outcome, getattr(report, outcome) + 1)
+    importer = _IMPORTERS[entity](session)
+    for i in range(0, len(rows), BATCH):
+        batch = rows[i : i + BATCH]
+        importer.prepare(batch)
+        good = []
+        for line, values in batch:
+            fields, errors = importer.fields(line, values)
+            if errors:
+                report.failed += 1
+                report.errors.extend(errors)
+            else:
+                good.append((line, values, fields))
+        _write(session, importer, good, report)
 
     report.errors.sort(key=lambda e: e.line)  # cell errors were found before reference errors
     emit(

@@ -277,3 +277,59 @@ def test_cli_prints_report_and_fails_on_bad_rows(
     assert count(db, Site) == 0
     result = CliRunner().invoke(cli, ["import", "invoices", str(bad)])
     assert result.exit_code == 1 and "invoices" in result.output
+
+
+def test_rows_the_database_refuses_are_retried_one_by_one(
+    db: Session, catalogue: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checks run first, but the database has the last word (e.g. a serial taken meanwhile by a
+    concurrent import): the batch is rolled back and its rows written one by one."""
+    from app import crm_import
+
+    site = f.make_site(db, f.make_account(db), external_id="S-RACE")
+    f.make_asset(db, site, serial="TAKEN-1")
+    db.commit()
+    importer = crm_import._IMPORTERS["assets"](db)
+    rows = [
+        (
+            line,
+            {
+                "external_id": f"R-{line}",
+                "serial": serial,
+                "site_external_id": "S-RACE",
+                "product_model_code": "IMP-OVEN",
+            },
+        )
+        for line, serial in ((2, "FREE-1"), (3, "TAKEN-1"), (4, "FREE-2"))
+    ]
+    importer.prepare(rows)
+    importer.serial_owner.clear()  # as if TAKEN-1 had been free when the rows were checked
+    checked = []
+    for line, values in rows:
+        fields, errors = importer.fields(line, values)
+        assert errors == []
+        checked.append((line, values, fields))
+    report = crm_import.ImportReport("assets")
+    crm_import._write(db, importer, checked, report)
+    assert (report.created, report.failed) == (2, 1)
+    assert report.errors[0].line == 3 and "rejected by the database" in report.errors[0].message
+    serials = db.scalars(select(Asset.serial).where(Asset.site_id == site.id)).all()
+    assert sorted(serials) == ["FREE-1", "FREE-2", "TAKEN-1"]
+    # A database that keeps refusing rows no check could foresee calls the import off.
+    monkeypatch.setattr(crm_import, "MAX_REFUSED", 0)
+    with pytest.raises(crm_import.ImportAborted, match="line 3"):
+        crm_import._write(db, importer, checked[1:2], crm_import.ImportReport("assets"))
+
+
+def test_big_files_are_written_in_batches(
+    client: TestClient, db: Session, manager: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import crm_import
+
+    monkeypatch.setattr(crm_import, "BATCH", 3)
+    rows = "".join(f"B-{i},Batch {i}\n" if i != 5 else "B-5,\n" for i in range(1, 11))
+    report = imported(client, manager, "customers", "external_id,name\n" + rows)
+    assert (report["created"], report["failed"], report["errors"][0]["line"]) == (9, 1, 6)
+    again = imported(client, manager, "customers", "external_id,name\n" + rows)
+    assert (again["created"], again["unchanged"]) == (0, 9)
+    assert count(db, Account) == 9
