@@ -8,11 +8,12 @@ so a query that matches half the customer base costs no more than one that match
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, String, cast, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
@@ -29,7 +30,7 @@ from app.models import Account, Asset, Contact, Region, Site
 MIN_QUERY = 2
 MIN_SUBSTRING = 3  # shorter substrings match nearly everything and defeat the trigram index
 MIN_PHONE_PREFIX = 5  # national digits; "8912" would match every second number in Munich
-CANDIDATES = 200  # rows read per probe at most; more matches → `truncated`
+CANDIDATES = 100  # rows read per lookup at most (twice the largest page); more → `truncated`
 _PHONE_LIKE = re.compile(r"^\+?[\d\s()/.\-]+$")
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
 
@@ -77,16 +78,6 @@ class _Found:
     asset_id: int | None = None
 
 
-@dataclass
-class _Probe:
-    rank: int
-    matched_field: str
-    stmt: Select[Any]
-    # row → (value, sort name, account id, contact id, asset id)
-    kind: str = "account"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def _like_prefix(text: str) -> str:
     return _LIKE_SPECIAL.sub(r"\\\1", text) + "%"
 
@@ -110,156 +101,122 @@ def validate_query(q: str | None) -> str:
     return text
 
 
-def _probes(text: str, country: str) -> list[_Probe]:
+_NO_ID = cast(null(), Integer)
+
+
+def _probe(
+    matched_field: str,
+    rank: int,
+    account_id: Any,
+    value: Any,
+    name: Any,
+    *,
+    contact_id: Any = None,
+    asset_id: Any = None,
+) -> Select[Any]:
+    """One lookup, in the shape all lookups of a rank share so they run as one UNION ALL."""
+    return select(
+        literal(matched_field, String).label("field"),
+        literal(rank, Integer).label("rank"),
+        account_id.label("account_id"),
+        (_NO_ID if contact_id is None else contact_id).label("contact_id"),
+        (_NO_ID if asset_id is None else asset_id).label("asset_id"),
+        value.label("value"),
+        name.label("name"),  # what ties are ordered by
+    )
+
+
+def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
     key = name_key(text)  # account names: compared with Account.name_search
-    typed = text.lower()  # contact names: ILIKE, which folds case itself
-    contact = (Contact.id, Contact.account_id, Contact.name)
-    phones = (*contact, Contact.phone_digits, Contact.mobile_digits, Contact.phone, Contact.mobile)
-    probes: list[_Probe] = []
-    if _PHONE_LIKE.match(text) and sum(c.isdigit() for c in text) >= 3:
-        digits = phone_digits(text, country)
-        if digits:
-            probes.append(
-                _Probe(
-                    EXACT,
-                    "phone",
-                    select(*phones).where(
-                        or_(Contact.phone_digits == digits, Contact.mobile_digits == digits)
-                    ),
-                    kind="phone",
-                    extra={"digits": digits},
-                )
-            )
+    out: dict[int, list[Select[Any]]] = {EXACT: [], PREFIX: [], SUBSTRING: []}
+    phone_like = bool(_PHONE_LIKE.match(text)) and sum(c.isdigit() for c in text) >= 3
+    digits = phone_digits(text, country) if phone_like else None
+    if digits:
+        for which, col, shown in (
+            ("phone", Contact.phone_digits, Contact.phone),
+            ("mobile", Contact.mobile_digits, Contact.mobile),
+        ):
+            args = (Contact.account_id, shown, Contact.name)
+            out[EXACT].append(_probe(which, EXACT, *args, contact_id=Contact.id).where(col == digits))
             if len(digits) >= MIN_PHONE_PREFIX:
-                probes.append(
-                    _Probe(
-                        PREFIX,
-                        "phone",
-                        select(*phones).where(
-                            or_(_prefix(Contact.phone_digits, digits), _prefix(Contact.mobile_digits, digits))
-                        ),
-                        kind="phone",
-                        extra={"digits": digits},
-                    )
+                out[PREFIX].append(
+                    _probe(which, PREFIX, *args, contact_id=Contact.id).where(_prefix(col, digits))
                 )
-    if " " not in text:
+    if " " not in text and not phone_like:
         email = text.lower()
-        probes.append(
-            _Probe(
-                EXACT,
-                "email",
-                select(*contact, Contact.email).where(Contact.email == email),
-                kind="contact_email",
-            )
+        args = (Contact.account_id, Contact.email, Contact.name)
+        out[EXACT].append(_probe("email", EXACT, *args, contact_id=Contact.id).where(Contact.email == email))
+        out[PREFIX].append(
+            _probe("email", PREFIX, *args, contact_id=Contact.id).where(_prefix(Contact.email, email))
         )
-        probes.append(
-            _Probe(
-                PREFIX,
-                "email",
-                select(*contact, Contact.email).where(_prefix(Contact.email, email)),
-                kind="contact_email",
-            )
-        )
+    if " " not in text:
         # Serials are matched as typed and upper-cased (how they are printed on rating plates).
         serials = list(dict.fromkeys((text, text.upper())))
-        asset = select(Asset.id, Asset.account_id, Asset.serial, Account.name_search).join(
-            Account, Account.id == Asset.account_id
+        asset = (Asset.account_id, Asset.serial, Account.name)
+        on = Account.id == Asset.account_id
+        out[EXACT].append(
+            _probe("serial", EXACT, *asset, asset_id=Asset.id)
+            .join(Account, on)
+            .where(Asset.serial.in_(serials))
         )
-        probes.append(_Probe(EXACT, "serial", asset.where(Asset.serial.in_(serials)), kind="asset"))
-        probes.append(
-            _Probe(
-                PREFIX, "serial", asset.where(or_(*(_prefix(Asset.serial, s) for s in serials))), kind="asset"
+        out[PREFIX].append(
+            _probe("serial", PREFIX, *asset, asset_id=Asset.id)
+            .join(Account, on)
+            .where(or_(*(_prefix(Asset.serial, s) for s in serials)))
+        )
+        out[EXACT].append(
+            _probe("external_id", EXACT, Account.id, Account.external_id, Account.name).where(
+                Account.external_id == text
             )
         )
-        probes.append(
-            _Probe(
-                EXACT,
-                "external_id",
-                select(Account.id, Account.external_id, Account.name_search).where(
-                    Account.external_id == text
-                ),
-                kind="external",
-            )
-        )
-    account = (Account.id, Account.name, Account.name_search)
-    probes.append(
-        _Probe(
-            PREFIX, "account_name", select(*account).where(_prefix(Account.name_search, key)), kind="account"
-        )
-    )
-    if len(key) >= MIN_SUBSTRING:
+    account = (Account.id, Account.name, Account.name)
+    out[PREFIX].append(_probe("account_name", PREFIX, *account).where(_prefix(Account.name_search, key)))
+    if len(key) >= MIN_SUBSTRING and not phone_like:
         # Prefix matches are excluded so the candidate budget goes to new hits.
-        probes.append(
-            _Probe(
-                SUBSTRING,
-                "account_name",
-                select(*account).where(
-                    Account.name_search.like(_like_contains(key), escape="\\"),
-                    ~_prefix(Account.name_search, key),
-                ),
-                kind="account",
+        out[SUBSTRING].append(
+            _probe("account_name", SUBSTRING, *account).where(
+                Account.name_search.like(_like_contains(key), escape="\\"), ~_prefix(Account.name_search, key)
             )
         )
-        # Contact names: one trigram probe for both tiers, ranked per row. An anchored ILIKE
-        # 'x%' gains nothing from trigrams (they carry no position) and rechecks every
-        # contact whose surname starts with x, so it is not asked separately.
-        probes.append(
-            _Probe(
-                PREFIX,
-                "contact_name",
-                select(*contact).where(Contact.name.ilike(_like_contains(typed), escape="\\")),
-                kind="contact",
-                extra={"typed": typed},
-            )
+        # Contact names: one trigram lookup for both ranks, told apart per row. An anchored
+        # ILIKE 'x%' gains nothing from trigrams (they carry no position) and would recheck
+        # every contact whose surname starts with x.
+        out[PREFIX].append(
+            _probe(
+                "contact_name", PREFIX, Contact.account_id, Contact.name, Contact.name, contact_id=Contact.id
+            ).where(Contact.name.ilike(_like_contains(text.lower()), escape="\\"))
         )
-    return probes
-
-
-def _found(probe: _Probe, row: Any) -> list[_Found]:
-    r, f = probe.rank, probe.matched_field
-    if probe.kind == "account":
-        return [_Found(r, row.name_search, f, row.name, row.id)]
-    if probe.kind == "external":
-        return [_Found(r, row.name_search, f, row.external_id, row.id)]
-    if probe.kind == "contact":
-        rank = PREFIX if row.name.lower().startswith(probe.extra["typed"]) else SUBSTRING
-        return [_Found(rank, name_key(row.name), f, row.name, row.account_id, row.id)]
-    if probe.kind == "contact_email":
-        return [_Found(r, name_key(row.name), f, row.email, row.account_id, row.id)]
-    if probe.kind == "asset":
-        return [_Found(r, row.name_search, f, row.serial, row.account_id, asset_id=row.id)]
-    # phone: report the number that matched (landline or mobile) as it was entered
-    digits = probe.extra["digits"]
-    for which, got, shown in (
-        ("phone", row.phone_digits, row.phone),
-        ("mobile", row.mobile_digits, row.mobile),
-    ):
-        if got and (got == digits if r == EXACT else got.startswith(digits)):
-            return [_Found(r, name_key(row.name), which, shown or got, row.account_id, row.id)]
-    return []
+    return out
 
 
 def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
     """Best match first: exact phone/serial/e-mail/CRM id, then prefixes, then substrings.
 
-    Probes run rank by rank and stop once `limit` distinct hits are in; within a rank, hits
-    are ordered by name (account name, or the contact's name for contact matches).
+    One UNION ALL per rank (each lookup capped at CANDIDATES rows), stopping once `limit`
+    hits are in; within a rank, hits are ordered by name (the account's, or the contact's for
+    contact matches).
     """
     text = validate_query(q)
-    country = country_of(get_settings().time_zone)
+    typed = text.lower()
+    probes = _probes(text, country_of(get_settings().time_zone))
     best: dict[tuple[int, int | None, int | None], _Found] = {}
     truncated = False
-    probes = _probes(text, country)
     for rank in (EXACT, PREFIX, SUBSTRING):
-        for probe in (p for p in probes if p.rank == rank):
-            rows = session.execute(probe.stmt.limit(CANDIDATES)).all()
-            truncated = truncated or len(rows) >= CANDIDATES
-            for row in rows:
-                for hit in _found(probe, row):
-                    key = (hit.account_id, hit.contact_id, hit.asset_id)
-                    if key not in best or (hit.rank, hit.sort_name) < (best[key].rank, best[key].sort_name):
-                        best[key] = hit
-        # A probe may also return hits of a later rank: count only the ranks that are complete.
+        if not probes[rank]:
+            continue
+        parts = [select(p.limit(CANDIDATES).subquery()) for p in probes[rank]]
+        rows = session.execute(parts[0] if len(parts) == 1 else union_all(*parts)).all()
+        per_lookup = Counter((r.field, r.rank) for r in rows)
+        truncated = truncated or max(per_lookup.values(), default=0) >= CANDIDATES
+        for r in rows:
+            hit_rank = r.rank
+            if r.field == "contact_name" and not r.value.lower().startswith(typed):
+                hit_rank = SUBSTRING
+            hit = _Found(hit_rank, name_key(r.name), r.field, r.value, r.account_id, r.contact_id, r.asset_id)
+            key = (hit.account_id, hit.contact_id, hit.asset_id)
+            if key not in best or (hit.rank, hit.sort_name) < (best[key].rank, best[key].sort_name):
+                best[key] = hit
+        # A lookup may also return hits of a later rank: count only the ranks that are complete.
         if sum(1 for h in best.values() if h.rank <= rank) >= limit:
             break
     ranked = sorted(
