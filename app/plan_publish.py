@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +41,7 @@ from app.workorder_status import add_event, change_status, summary
 
 R = PlanRunStatus
 S = WorkOrderStatus
+SIGNIFICANT_MOVE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -226,41 +227,8 @@ def _write_routes(
     for wo_id, u in unassigned.items():
         session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=u.detail))
 
-    moved: list[Moved] = []
-    now = utcnow()
-    for wo_id in sorted(loaded.versions):
-        wo = work_orders[wo_id]
-        old_eta = wo.eta_at
-        if wo_id in served:
-            eng, st = served[wo_id]
-            values = {
-                "engineer_id": eng,
-                "planned_start_at": from_s(ref, st.start),
-                "eta_at": from_s(ref, st.arrival),
-            }
-            changes = audit.apply_changes(wo, values)
-            if wo.status == S.unscheduled:
-                change_status(session, wo, S.scheduled, actor=None, at=now, reason=f"plan run {run.id}")
-                tickets.on_visit_scheduled(session, ticket_id=wo.ticket_id, at=now, actor=None)
-            if changes:
-                add_event(
-                    session, wo, "scheduled", actor=None, at=now, data={**values, "plan_run_id": run.id}
-                )
-                audit.record(session, None, "work_order", wo.id, "plan", changes)
-                emit(
-                    session,
-                    "workorder.scheduled",
-                    {**summary(wo), "eta_at": wo.eta_at, "plan_run_id": run.id},
-                )
-                moved.append(Moved(wo.id, old_eta, wo.eta_at))
-        elif wo.status == S.scheduled or wo.engineer_id is not None:
-            changes = audit.apply_changes(wo, {"engineer_id": None, "planned_start_at": None, "eta_at": None})
-            if wo.status == S.scheduled:
-                reason = f"left out by plan run {run.id}: {unassigned[wo_id].reason}"
-                change_status(session, wo, S.unscheduled, actor=None, at=now, reason=reason)
-            if changes:
-                audit.record(session, None, "work_order", wo.id, "plan", changes)
-                moved.append(Moved(wo.id, old_eta, None))
+    with session.no_autoflush:  # one flush at the end, not one per webhook lookup
+        moved = _assign(session, run, loaded, work_orders, served, unassigned)
     session.flush()
     return moved
 
@@ -286,6 +254,63 @@ def _carry(session: Session, run_id: int, carry: CarryOver, replanned: set[int])
                 )
             )
     session.flush()
+
+
+def _assign(
+    session: Session,
+    run: PlanRun,
+    loaded: Loaded,
+    work_orders: dict[int, WorkOrder],
+    served: dict[int, tuple[int, dispatch.Stop]],
+    unassigned: dict[int, dispatch.Unassigned],
+) -> list[Moved]:
+    """The run's work orders take their engineer, start, ETA and status from the plan."""
+    moved: list[Moved] = []
+    ref = loaded.ref
+    now = utcnow()
+    for wo_id in sorted(loaded.versions):
+        wo = work_orders[wo_id]
+        old_eta = wo.eta_at
+        if wo_id in served:
+            eng, st = served[wo_id]
+            values = {
+                "engineer_id": eng,
+                "planned_start_at": from_s(ref, st.start),
+                "eta_at": from_s(ref, st.arrival),
+            }
+            old_engineer, old_start = wo.engineer_id, wo.planned_start_at
+            changes = audit.apply_changes(wo, values)
+            newly = wo.status == S.unscheduled
+            if newly:
+                change_status(session, wo, S.scheduled, actor=None, at=now, reason=f"plan run {run.id}")
+                tickets.on_visit_scheduled(session, ticket_id=wo.ticket_id, at=now, actor=None)
+            if changes:
+                moved.append(Moved(wo.id, old_eta, wo.eta_at))
+            # A re-plan nudges many visits by seconds: the new times are written, but the
+            # timeline, audit log and webhooks hear only of real moves.
+            if changes and (newly or _moved(old_engineer, old_start, eng, values["planned_start_at"])):
+                add_event(
+                    session, wo, "scheduled", actor=None, at=now, data={**values, "plan_run_id": run.id}
+                )
+                audit.record(session, None, "work_order", wo.id, "plan", changes)
+                emit(
+                    session,
+                    "workorder.scheduled",
+                    {**summary(wo), "eta_at": wo.eta_at, "plan_run_id": run.id},
+                )
+        elif wo.status == S.scheduled or wo.engineer_id is not None:
+            changes = audit.apply_changes(wo, {"engineer_id": None, "planned_start_at": None, "eta_at": None})
+            if wo.status == S.scheduled:
+                reason = f"left out by plan run {run.id}: {unassigned[wo_id].reason}"
+                change_status(session, wo, S.unscheduled, actor=None, at=now, reason=reason)
+            if changes:
+                audit.record(session, None, "work_order", wo.id, "plan", changes)
+                moved.append(Moved(wo.id, old_eta, None))
+    return moved
+
+
+def _moved(old_engineer: int | None, old_start: datetime | None, engineer: int, start: datetime) -> bool:
+    return old_engineer != engineer or old_start is None or abs(start - old_start) >= SIGNIFICANT_MOVE
 
 
 def _reserve(session: Session, run: PlanRun, loaded: Loaded, plan: dispatch.Plan | None) -> list[dict]:
