@@ -102,6 +102,7 @@ def improve(
             model_build_s=round(r.build_s, 3),
             history=r.history,
             status=r.status,
+            timeline=r.timeline,
         )
         plans.append(make_plan(c, r.routes, st))
     if start_routes is not None:
@@ -140,25 +141,23 @@ def worker_configs(
     if s.metaheuristic == "ils":
         base = replace(base, ils_ruin_visits=10)
     # Worker A: our ruin-and-recreate picks the jobs (strong when the day is overbooked), then
-    # OR-Tools polishes the routes. Worker B: OR-Tools guided local search alone.
-    lns = replace(base, lns_share=0.6)
+    # OR-Tools' guided local search polishes the routes. On big days OR-Tools needs seconds just
+    # to build its model, so ruin-and-recreate gets most of the time.
+    share = 0.6 if c.n_jobs < 400 else 0.8
+    lns = replace(base, lns_share=share)
     if solution_limit is not None:
-        # Reproducible: a fixed amount of work instead of a share of the clock.
-        # OR-Tools then descends to a local optimum (a guided search would run to the clock).
+        # Reproducible: a fixed amount of work instead of a share of the clock; OR-Tools then
+        # descends to a local optimum (a guided search would run to the clock).
         lns = replace(lns, lns_share=0.0, lns_iterations=max(1, solution_limit), metaheuristic="greedy")
     cfgs = [lns]
     if workers >= 2:
-        import os
-
-        alt = os.environ.get("DISPATCH_B", "gls")
-        if alt == "pci":
-            cfgs.append(replace(base, name="pci+gls", initial=None))
-        elif alt == "savings":
-            cfgs.append(replace(base, name="savings+gls", initial=None, first_solution="savings"))
-        elif alt == "lns2":
-            cfgs.append(replace(lns, name="lns2", seed=seed + 7919))
+        if s.allow_unserved:
+            # Worker B: the same with another seed (which jobs make the day varies a lot).
+            cfgs.append(replace(lns, seed=seed + 7919, name="lns+gls/2"))
         else:
-            cfgs.append(replace(base, name="gls"))
+            # Plain VRPTW: OR-Tools' own insertion start and guided local search, which is
+            # often best on long routes.
+            cfgs.append(replace(base, name="pci+gls", initial=None))
     return cfgs[:workers]
 
 
@@ -177,23 +176,29 @@ def _run(c: Compiled, cfg: object, progress: Progress | None, t0: float) -> obje
 def _run_parallel(
     c: Compiled, configs: list, progress: Progress | None, t0: float, time_limit: float
 ) -> list:
+    """Run the configurations side by side. At the deadline, a worker that has not finished
+    is stopped and its last checkpoint is used instead."""
+    from .solver import Result
     from .worker import Worker
 
     frames: queue.Queue = queue.Queue()
     spawn_at = time.monotonic() - t0
+    # Leave time to turn the routes into a checked plan after the workers stop.
+    deadline = t0 + time_limit - 0.05 - 0.0002 * c.n_jobs
     workers = []
     for i, cfg in enumerate(configs):
-        # Process start-up (about 0.3 s) comes out of the worker's own budget.
-        cfg = replace(cfg, time_limit=max(0.2, cfg.time_limit - 0.3))
+        cfg = replace(cfg, time_limit=max(0.2, deadline - time.monotonic()))
         workers.append(Worker((c, cfg), lambda idx, f: frames.put((idx, f)), i))
     results: list = [None] * len(configs)
+    errors: list[str] = []
     best = None
-    deadline = t0 + time_limit + 5.0  # grace for model building on very large days
     running = len(configs)
-    while running and time.monotonic() < deadline:
+    while running:
         try:
-            idx, frame = frames.get(timeout=0.2)
+            idx, frame = frames.get(timeout=max(0.01, min(0.2, deadline - time.monotonic())))
         except queue.Empty:
+            if time.monotonic() >= deadline:
+                break
             continue
         if frame[0] == "progress":
             _, t, obj = frame
@@ -201,12 +206,22 @@ def _run_parallel(
                 best = obj
                 if progress is not None:
                     progress(spawn_at + t, obj)
+        elif frame[0] == "routes":
+            if results[idx] is None or results[idx].status == "checkpoint":
+                results[idx] = Result(frame[1], frame[2], status="checkpoint")
         elif frame[0] == "done":
             results[idx] = frame[1]
+            results[idx].timeline["received"] = round(time.monotonic() - t0 - spawn_at, 3)
+        elif frame[0] == "error":
+            errors.append(f"worker {configs[idx].name}: {frame[1]}")
         elif frame[0] == "exit":
             running -= 1
     for w in workers:
-        w.stop(timeout=1.0)
+        w.stop(timeout=0.0)
+    if errors:
+        import logging
+
+        logging.getLogger(__name__).warning("; ".join(errors))
     return results
 
 

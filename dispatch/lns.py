@@ -103,12 +103,13 @@ def search(
     on_best: Callable[[float, int], None] | None = None,
     temperature: float = 0.2,
     greedy_share: float = 0.0,
+    focus: float = 0.0,
 ) -> Routes:
     """Improve ``start`` for ``time_limit`` seconds (or exactly ``iterations`` rounds).
 
     ``temperature``: starting annealing temperature as a share of the mean travel cost per
     served job; ``greedy_share``: how often to rebuild cheapest-first in random order instead of
-    by regret."""
+    by regret; ``focus``: how often a ruin centres on a waiting job rather than a served one."""
     t0 = time.monotonic()
     rng = np.random.default_rng(seed)
     builder = Builder(c)
@@ -140,7 +141,7 @@ def search(
             frac = elapsed / time_limit
         it += 1
         temp = t_start * (t_end / t_start) ** frac
-        cand = _ruin(c, cur, rng, near, assignable, pos_of, avg_route)
+        cand = _ruin(c, cur, rng, near, assignable, pos_of, avg_route, focus)
         served = _served_set(cand)
         todo = [int(j) for j in assignable if j not in served]
         order = None
@@ -177,20 +178,27 @@ def _ruin(
     assignable: np.ndarray,
     pos_of: dict[int, int],
     avg_route: float,
+    focus: float = 0.0,
 ) -> Routes:
     where = {s[1]: (k, i) for k, r in enumerate(routes) for i, s in enumerate(r) if s[0] == "job"}
     if not where:
         return [list(r) for r in routes]
     n = len(where)
     q = int(rng.integers(min(n, 3), max(min(n, 4), min(n, 40, int(0.15 * n) + 4)) + 1))
-    seed_job = int(rng.choice(list(where)))
+    centre = int(rng.choice(list(where)))
+    if focus and rng.random() < focus:
+        # Make room around a waiting job, the more valuable the likelier.
+        waiting = np.array([j for j in assignable if int(j) not in where], dtype=np.int64)
+        if len(waiting):
+            w = c.penalty[waiting].astype(float)
+            centre = int(rng.choice(waiting, p=w / w.sum()))
     mode = rng.random()
     remove: set[int] = set()
     if mode < 0.5:
         # Strings (SISR-like): cut a run of consecutive jobs from routes near the seed.
         max_len = max(1, min(10, int(avg_route)))
         touched: set[int] = set()
-        for other in near[pos_of[seed_job]]:
+        for other in near[pos_of[centre]]:
             j = int(assignable[other])
             if j not in where or len(remove) >= q:
                 continue
@@ -204,7 +212,7 @@ def _ruin(
             lo = max(0, min(at - int(rng.integers(0, length)), len(jobs_k) - length))
             remove.update(jobs_k[lo : lo + length])
     elif mode < 0.85:
-        for other in near[pos_of[seed_job]]:  # related: the seed's nearest served jobs
+        for other in near[pos_of[centre]]:  # related: the seed's nearest served jobs
             j = int(assignable[other])
             if j in where:
                 remove.add(j)

@@ -74,6 +74,7 @@ class Result:
     status: str = ""
     build_s: float = 0.0
     first_s: float | None = None
+    timeline: dict[str, float] = field(default_factory=dict)  # seconds since the worker began
 
 
 @dataclass
@@ -264,8 +265,15 @@ def params(cfg: SearchConfig) -> object:
 
 
 def solve_model(
-    c: Compiled, cfg: SearchConfig, on_solution: Callable[[float, int], None] | None = None
+    c: Compiled,
+    cfg: SearchConfig,
+    on_solution: Callable[[float, int], None] | None = None,
+    on_routes: Callable[[list[list[Stop]], int], None] | None = None,
+    checkpoint_s: float = 0.5,
 ) -> Result:
+    """Search; ``on_routes`` receives the best routes so far (after the ruin-and-recreate phase,
+    then at most every ``checkpoint_s`` during OR-Tools' search) so a caller with a hard
+    deadline can stop this search and still keep its work."""
     t0 = time.monotonic()
     history: list[tuple[float, int]] = []
     if cfg.lns_share > 0 or cfg.lns_iterations:
@@ -281,13 +289,19 @@ def solve_model(
 
         lns_time = cfg.time_limit * cfg.lns_share
         best = search(c, start, lns_time, cfg.seed, cfg.lns_iterations, on_best)
+        if on_routes is not None:
+            on_routes(best, history[-1][1] if history else -1)
         cfg = replace(cfg, initial=best, time_limit=cfg.time_limit - (time.monotonic() - t0))
         if cfg.time_limit < 0.2 and cfg.solution_limit is None:
             return Result(best, history[-1][1] if history else 0, history, "lns", 0.0)
     t1 = time.monotonic()
+    timeline = {"lns_end": round(t1 - t0, 3)}
     m = build(c)
     build_s = time.monotonic() - t1
+    timeline["built"] = round(time.monotonic() - t0, 3)
     routing = m.routing
+
+    last_checkpoint = [time.monotonic()]
 
     def at_solution() -> None:
         obj = int(routing.CostVar().Value())
@@ -296,6 +310,9 @@ def solve_model(
             history.append((now, obj))
             if on_solution is not None:
                 on_solution(now, obj)
+            if on_routes is not None and time.monotonic() - last_checkpoint[0] >= checkpoint_s:
+                last_checkpoint[0] = time.monotonic()
+                on_routes(_extract(c, m, None), obj)
 
     routing.AddAtSolutionCallback(at_solution)
     p = params(cfg)
@@ -309,18 +326,16 @@ def solve_model(
         if init is not None:
             sol = routing.SolveFromAssignmentWithParameters(init, p)
     if sol is None:
+        timeline["initial_rejected"] = round(time.monotonic() - t0, 3)
         sol = routing.SolveWithParameters(p)
+    timeline["solved"] = round(time.monotonic() - t0, 3)
     status = str(routing.status())
     if sol is None:
         return Result([[] for _ in range(c.n_vehicles)], -1, history, status, build_s)
-    return Result(
-        _extract(c, m, sol),
-        int(sol.ObjectiveValue()),
-        history,
-        status,
-        build_s,
-        history[0][0] if history else None,
-    )
+    routes = _extract(c, m, sol)
+    timeline["extracted"] = round(time.monotonic() - t0, 3)
+    first = history[0][0] if history else None
+    return Result(routes, int(sol.ObjectiveValue()), history, status, build_s, first, timeline)
 
 
 def _index_routes(m: _Model, routes: list[list[Stop]]) -> list[list[int]]:
@@ -342,13 +357,18 @@ def _index_routes(m: _Model, routes: list[list[Stop]]) -> list[list[int]]:
     return out
 
 
-def _extract(c: Compiled, m: _Model, sol: object) -> list[list[Stop]]:
-    """Routes as stops; consecutive units of one warehouse make one pickup stop."""
+def _extract(c: Compiled, m: _Model, sol: object | None) -> list[list[Stop]]:
+    """Routes as stops; consecutive units of one warehouse make one pickup stop. Without a
+    solution: the variables' current values (inside a solution callback)."""
     routing, manager = m.routing, m.manager
+
+    def value(var: object) -> int:
+        return var.Value() if sol is None else sol.Value(var)
+
     routes: list[list[Stop]] = []
     for k in range(c.n_vehicles):
         route: list[Stop] = []
-        idx = sol.Value(routing.NextVar(routing.Start(k)))
+        idx = value(routing.NextVar(routing.Start(k)))
         while not routing.IsEnd(idx):
             node = manager.IndexToNode(idx)
             j = int(m.job_of_node[node])
@@ -360,6 +380,6 @@ def _extract(c: Compiled, m: _Model, sol: object) -> list[list[Stop]]:
                     route[-1][2][p] = route[-1][2].get(p, 0) + 1
                 else:
                     route.append(("pickup", w, {p: 1}))
-            idx = sol.Value(routing.NextVar(idx))
+            idx = value(routing.NextVar(idx))
         routes.append(route)
     return routes

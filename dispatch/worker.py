@@ -1,8 +1,9 @@
 """A search worker in its own process: ``python -m dispatch.worker``.
 
 The parent writes one pickled (Compiled, SearchConfig) frame to stdin; the worker writes frames
-back on stdout: ("progress", seconds, objective) as it improves, then ("done", Result) or
-("error", text). A plain subprocess (not multiprocessing) so callers need no ``__main__`` guard.
+back on stdout: ("progress", seconds, objective) as it improves, ("routes", routes, objective)
+checkpoints, then ("done", Result) or ("error", text). A plain subprocess (not multiprocessing),
+so callers need no ``__main__`` guard.
 """
 
 from __future__ import annotations
@@ -81,7 +82,12 @@ def main() -> None:
     sys.stdout = sys.stderr  # nothing else may write into the frame stream
     compiled, cfg = read_frame(sys.stdin.buffer)
     try:
-        res = solve_model(compiled, cfg, lambda t, obj: write_frame(out, ("progress", t, obj)))
+        res = solve_model(
+            compiled,
+            cfg,
+            lambda t, obj: write_frame(out, ("progress", t, obj)),
+            lambda routes, obj: write_frame(out, ("routes", routes, obj)),
+        )
         write_frame(out, ("done", res))
     except Exception as exc:  # the parent keeps the other worker's plan
         write_frame(out, ("error", repr(exc)))
