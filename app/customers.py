@@ -212,7 +212,9 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
             hit_rank = r.rank
             if r.field == "contact_name" and not r.value.lower().startswith(typed):
                 hit_rank = SUBSTRING
-            hit = _Found(hit_rank, name_key(r.name), r.field, r.value, r.account_id, r.contact_id, r.asset_id)
+            hit = _Found(
+                hit_rank, name_key(r.name), r.field, r.value or "", r.account_id, r.contact_id, r.asset_id
+            )
             key = (hit.account_id, hit.contact_id, hit.asset_id)
             if key not in best or (hit.rank, hit.sort_name) < (best[key].rank, best[key].sort_name):
                 best[key] = hit
