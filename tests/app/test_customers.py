@@ -381,3 +381,20 @@ def test_360_is_for_desk_roles(client: TestClient, login: Any, db: Session) -> N
     acc = f.make_account(db)
     db.commit()
     assert client.get(f"{API}/{acc.id}/360", headers=login("engineer")).status_code == 403
+
+
+def test_too_many_candidates_are_flagged_truncated(
+    client: TestClient, desk: dict[str, str], db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        f.make_account(db, name=f"Zander Technik {i}")
+    db.commit()
+    body = client.get(API, params={"q": "zan"}, headers=desk).json()
+    assert (len(body["items"]), body["truncated"]) == (3, False)
+    # two characters are enough for a name prefix
+    assert [h["account_name"] for h in search(client, desk, "Za")] == [
+        f"Zander Technik {i}" for i in range(3)
+    ]
+    monkeypatch.setattr(customers, "CANDIDATES", 2)
+    body = client.get(API, params={"q": "zan"}, headers=desk).json()
+    assert (len(body["items"]), body["truncated"]) == (2, True)
