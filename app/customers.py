@@ -149,6 +149,8 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
         out[PREFIX].append(
             _probe("email", PREFIX, *args, contact_id=Contact.id).where(_prefix(Contact.email, email))
         )
+    if "@" in text:
+        return out  # an e-mail address and nothing else
     if " " not in text:
         # Serials are matched as typed and upper-cased (how they are printed on rating plates).
         serials = list(dict.fromkeys((text, text.upper())))
