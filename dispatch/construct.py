@@ -17,6 +17,7 @@ from .core import Compiled
 from .schedule import RawStop, simulate
 
 INF = np.iinfo(np.int64).max // 4
+UNKNOWN = -(2**62)
 
 
 class _Route:
@@ -43,6 +44,17 @@ def construct(
     return Builder(c).run(routes, jobs, seed)
 
 
+def _top2(B: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of B [routes, jobs]: smallest and second-smallest value and their rows."""
+    n = B.shape[1]
+    if B.shape[0] == 1:
+        zero = np.zeros(n, dtype=np.int64)
+        return B[0].copy(), np.full(n, INF, dtype=np.int64), zero, zero.copy()
+    two = np.argpartition(B, 1, axis=0)[:2]
+    cols = np.arange(n)
+    return B[two[0], cols], B[two[1], cols], two[0].astype(np.int64), two[1].astype(np.int64)
+
+
 class Builder:
     """Static arrays built once per problem; :meth:`run` may be called many times."""
 
@@ -51,6 +63,9 @@ class Builder:
         self.prob = c.problem
         self.T = c.matrix.duration_s
         self.C = c.arc_cost()
+        # Transposed copies: "from every stop to this job" becomes a contiguous row gather.
+        self.TT = np.ascontiguousarray(self.T.T)
+        self.CT = np.ascontiguousarray(self.C.T)
         self.seeded = False
         self.noise = np.ones(c.n_jobs)
         self.part_names = c.parts
@@ -176,44 +191,106 @@ class Builder:
 
     def _screen(self, r: _Route, jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cheapest insertion cost and position of each job in route r (INF: none)."""
+        # Results are kept per route state and computed only for jobs not asked about before.
         if r.screen is None:
-            r.screen = self._screen_raw(r, self.assign)
+            n = len(self.assign)
+            r.screen = (np.full(n, UNKNOWN, dtype=np.int64), np.zeros(n, dtype=np.int64))
         at = self.apos[jobs]
+        todo = at[r.screen[0][at] == UNKNOWN]
+        if len(todo):
+            b, p = self._screen_raw(r, self.assign[todo])
+            r.screen[0][todo], r.screen[1][todo] = b, p
         best, pos = r.screen[0][at], r.screen[1][at]
         if self.seeded:
             best = np.where(best < INF, (best * self.noise[jobs]).astype(np.int64), INF)
         return best, pos
 
+    def _screen_all(self, rs: list[_Route], jobs: np.ndarray) -> None:
+        """Screen jobs against several routes in one numpy pass over all their positions (one
+        call per route would cost more in call overhead than in arithmetic); results go into
+        each route's cache."""
+        c = self.c
+        K = len(rs)
+        prev = np.concatenate([r.rows[:-1] for r in rs])
+        nxt = np.concatenate([r.rows[1:] for r in rs])
+        end = np.concatenate([r.end[:-1] for r in rs])
+        latest = np.concatenate([r.latest[1:] for r in rs])
+        lens = np.array([len(r.rows) - 1 for r in rs], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        owner = np.repeat(np.arange(K), lens)
+        jr = c.rows.job[jobs][:, None]
+        arr = end[None, :] + self.TT[jr, prev[None, :]]
+        if self.max_w == 1:
+            start = np.maximum(arr, self.win_a[jobs, :1])
+            ok = start <= self.win_b[jobs, :1]
+        else:
+            start = np.full(arr.shape, INF, dtype=np.int64)
+            for m in range(self.max_w):
+                st = np.maximum(arr, self.win_a[jobs, m : m + 1])
+                start = np.where((start == INF) & (st <= self.win_b[jobs, m : m + 1]), st, start)
+            ok = start < INF
+        back = start + c.dur[jobs][:, None] + self.T[jr, nxt[None, :]]
+        ok &= back <= latest[None, :]
+        loads = np.array([r.load for r in rs], dtype=np.int64)
+        ks = np.array([r.k for r in rs], dtype=np.int64)
+        fits = c.allowed[np.ix_(ks, jobs)].T & (
+            loads[None, :] + self.demand[jobs][:, None] <= self.cap[ks][None, :]
+        )
+        ok &= fits[:, owner]
+        delta = self.CT[jr, prev[None, :]] + self.C[jr, nxt[None, :]] - self.C[prev, nxt][None, :]
+        delta = np.where(ok, delta, INF)
+        best = np.minimum.reduceat(delta, offsets, axis=1)  # [J, K]
+        idx = np.arange(delta.shape[1])
+        first = np.where(delta == best[:, owner], idx[None, :], delta.shape[1])
+        pos = np.minimum.reduceat(first, offsets, axis=1) - offsets[None, :]
+        if self.Q.shape[1] and self.has_parts[jobs].any():
+            vans = np.stack([r.van for r in rs])  # [K, P]
+            short = (self.Q[jobs][:, None, :] > vans[None, :, :]).any(axis=2)  # [J, K]
+            extra = self.detour[jobs][:, None]
+            best = np.where(short & (best < INF), best + extra, best)
+        for k, r in enumerate(rs):  # remember for the insertion loop and the next run
+            if r.screen is None:
+                n = len(self.assign)
+                r.screen = (np.full(n, UNKNOWN, dtype=np.int64), np.zeros(n, dtype=np.int64))
+            at = self.apos[jobs]
+            r.screen[0][at], r.screen[1][at] = best[:, k], pos[:, k]
+
     def _screen_raw(self, r: _Route, jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c = self.c
-        if len(jobs) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        n = len(jobs)
+        best = np.full(n, INF, dtype=np.int64)
+        pos = np.zeros(n, dtype=np.int64)
+        fits = c.allowed[r.k, jobs] & (r.load + self.demand[jobs] <= self.cap[r.k])
+        sel = np.flatnonzero(fits)
+        if len(sel) == 0:
+            return best, pos
+        js = jobs[sel]
         rows, end, latest = r.rows, r.end, r.latest
         prev, nxt = rows[:-1], rows[1:]
-        jr = c.rows.job[jobs]
-        arr = end[:-1][None, :] + self.T[np.ix_(prev, jr)].T  # [J, P]
-        start = np.full(arr.shape, INF, dtype=np.int64)
-        for m in range(self.max_w):
-            a = self.win_a[jobs, m][:, None]
-            b = self.win_b[jobs, m][:, None]
-            st = np.maximum(arr, a)
-            start = np.where((start == INF) & (st <= b), st, start)
-        fin = start + c.dur[jobs][:, None]
-        back = fin + self.T[np.ix_(jr, nxt)]
-        ok = (start < INF) & (back <= latest[1:][None, :])
-        delta = self.C[np.ix_(prev, jr)].T + self.C[np.ix_(jr, nxt)] - self.C[prev, nxt][None, :]
+        jr = c.rows.job[js][:, None]
+        arr = end[:-1][None, :] + self.TT[jr, prev[None, :]]  # [J, P]: arrival at the job
+        if self.max_w == 1:
+            start = np.maximum(arr, self.win_a[js, :1])
+            ok = start <= self.win_b[js, :1]
+        else:
+            start = np.full(arr.shape, INF, dtype=np.int64)
+            for m in range(self.max_w):
+                st = np.maximum(arr, self.win_a[js, m : m + 1])
+                start = np.where((start == INF) & (st <= self.win_b[js, m : m + 1]), st, start)
+            ok = start < INF
+        back = start + c.dur[js][:, None] + self.T[jr, nxt[None, :]]
+        ok &= back <= latest[1:][None, :]
+        delta = self.CT[jr, prev[None, :]] + self.C[jr, nxt[None, :]] - self.C[prev, nxt][None, :]
         delta = np.where(ok, delta, INF)
-        pos = delta.argmin(axis=1)
-        best = delta[np.arange(len(jobs)), pos]
-        fits = c.allowed[r.k, jobs] & (r.load + self.demand[jobs] <= self.cap[r.k])
-        best = np.where(fits, best, INF)
-        if self.Q.shape[1] and self.has_parts[jobs].any():
-            short = (self.Q[jobs] > r.van[None, :]).any(axis=1)
+        p = delta.argmin(axis=1)
+        b = delta[np.arange(len(js)), p]
+        if self.Q.shape[1] and self.has_parts[js].any():
+            short = (self.Q[js] > r.van[None, :]).any(axis=1)
             if short.any():
                 # Parts missing from the van: possible only with a pickup, at the cost of a
                 # detour to the nearest warehouse (confirmed exactly when chosen).
-                extra = self.detour[jobs[short]]
-                best[short] = np.where(best[short] < INF, best[short] + extra, INF)
+                b[short] = np.where(b[short] < INF, b[short] + self.detour[js[short]], INF)
+        best[sel], pos[sel] = b, p
         return best, pos
 
     def _pickup_detour(self, jobs: np.ndarray) -> np.ndarray:
@@ -321,20 +398,27 @@ class Builder:
         if len(todo) == 0:
             return [r.seq for r in rs]
         J = len(todo)
+        # Routes changed since the last run need every job screened; the others only the
+        # jobs that were not waiting then (usually the few just removed).
+        at = self.apos[todo]
+        fresh = [r for r in rs if r.screen is None]
+        if fresh:
+            self._screen_all(fresh, todo)
+        stale = [r for r in rs if (r.screen[0][at] == UNKNOWN).any()]
+        if stale:
+            missing = np.zeros(len(self.assign), dtype=bool)
+            for r in stale:
+                missing[at] |= r.screen[0][at] == UNKNOWN
+            self._screen_all(stale, self.assign[missing])
         B = np.full((K, J), INF, dtype=np.int64)
         POS = np.zeros((K, J), dtype=np.int64)
         for r in rs:
             B[r.k], POS[r.k] = self._screen(r, todo)
         waiting = np.ones(J, dtype=bool)
         weight = c.penalty[todo]
-        while waiting.any():
-            Bw = np.where(waiting[None, :], B, INF)
-            if K > 1:
-                two = np.partition(Bw, 1, axis=0)[:2]
-                best1, best2 = two[0], two[1]
-            else:
-                best1 = Bw[0]
-                best2 = np.full(J, INF, dtype=np.int64)
+        # Best and second-best route per job, kept up to date column by column.
+        best1, best2, k1, k2 = _top2(B)
+        while True:
             cand = waiting & (best1 < INF)
             if not cand.any():
                 break
@@ -347,15 +431,28 @@ class Builder:
                 order = np.lexsort((best1[idx], -regret[idx], -weight[idx]))
             i = int(idx[order[0]])
             j = int(todo[i])
-            k = int(B[:, i].argmin())
+            k = int(k1[i])
             r = rs[k]
             new_seq = self._try(r, j, int(POS[k, i]))
             if new_seq is None:
                 B[k, i] = INF  # screening was optimistic (breaks, parts, pickups): not here
+                col = np.array([i])
+                best1[col], best2[col], k1[col], k2[col] = _top2(B[:, col])
                 continue
             r = rs[k] = self._commit(r, new_seq)
             waiting[i] = False
             live = np.flatnonzero(waiting)
             b, p = self._screen(r, todo[live])
             B[k, live], POS[k, live] = b, p
+            hit = (k1[live] == k) | (k2[live] == k)
+            redo = live[hit]
+            if len(redo):
+                best1[redo], best2[redo], k1[redo], k2[redo] = _top2(B[:, redo])
+            rest, nb = live[~hit], b[~hit]
+            up1 = nb < best1[rest]
+            up2 = ~up1 & (nb < best2[rest])
+            r1, r2 = rest[up1], rest[up2]
+            best2[r1], k2[r1] = best1[r1], k1[r1]
+            best1[r1], k1[r1] = nb[up1], k
+            best2[r2], k2[r2] = nb[up2], k
         return [r.seq for r in rs]
