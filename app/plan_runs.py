@@ -41,6 +41,7 @@ R = PlanRunStatus
 TASKS = {"plan": "fieldline.plan.region", "replan": "fieldline.replan.region"}
 MAX_CONFLICT_RETRIES = 3
 PROGRESS_EVERY_S = 0.5
+AUTO_MIN_S, AUTO_PER_JOB_S = 2.0, 0.25
 
 
 def create_run(
@@ -68,6 +69,7 @@ def create_run(
             errors=[{"field": "region_id", "message": f"region {region_id} does not exist"}],
         )
     s = get_settings()
+    auto = time_limit_s is None
     if time_limit_s is None:
         time_limit_s = s.replan_time_limit_s if kind == "replan" else s.plan_time_limit_s
     run = PlanRun(
@@ -84,7 +86,7 @@ def create_run(
         request_key=request_key,
         retry_of_id=retry_of_id,
         summary={},
-        stats={},
+        stats={"auto_time_limit": auto},
     )
     session.add(run)
     session.flush()
@@ -192,6 +194,10 @@ def execute(run_id: int) -> str:
             return run.status
         initial = previous_plan(session, loaded) if run.kind == "replan" else None
         time_limit, seed, solution_limit = run.time_limit_s, run.seed, run.solution_limit
+        if run.stats.get("auto_time_limit") and run.kind == "plan":
+            # The configured limit is a cap: a small day needs less (a few seconds per 10 visits).
+            time_limit = min(time_limit, max(AUTO_MIN_S, AUTO_PER_JOB_S * len(loaded.versions)))
+        run.stats = {**run.stats, "time_limit_s": time_limit}
 
     t1 = time.monotonic()
     plan = None

@@ -247,9 +247,10 @@ def load(
         )
     planned_eng = {key_id(e.id) for e in eng_rows}
 
-    # A deadline that passed before the day (or the re-plan) began is sunk: lateness counts from
-    # the first moment this plan can act, else serving an overdue visit costs more than dropping it.
-    horizon = to_s(ref, as_of) if as_of is not None else 0
+    # A deadline that passed before the day's first shift (or the re-plan) began is sunk: lateness
+    # counts from the first moment this plan can act, else serving an overdue visit could cost
+    # more than dropping it.
+    horizon = to_s(ref, as_of) if as_of is not None else min((e.shift[0] for e in eng_rows), default=0)
     jobs: list[dispatch.Job] = []
     versions: dict[int, int] = {}
     for w in plannable:

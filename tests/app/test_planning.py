@@ -229,3 +229,17 @@ def test_stock_is_reserved_at_most_once(db: Session) -> None:
     assert held == level.reserved
     served = [wo for wo in [*wos, big] if (db.refresh(wo) or wo.status == "scheduled")]
     assert sum(2 if wo is big else 1 for wo in served) <= 3
+
+
+def test_the_configured_time_limit_is_a_cap_for_small_days(db: Session) -> None:
+    w = pw.build(db, jobs=3)
+    run = plan_runs.create_run(db, region_id=w.region.id, day=pw.next_weekday(2), send=False)
+    db.commit()
+    assert run.time_limit_s == 30.0  # the setting
+    plan_runs.execute(run.id)
+    db.expire_all()
+    done = db.get(PlanRun, run.id)
+    assert done is not None and done.status == "published"
+    assert done.stats["time_limit_s"] == plan_runs.AUTO_MIN_S  # 3 visits: the floor, not 30 s
+    given = run_plan(db, w, pw.next_weekday(3), time_limit_s=1.5, solution_limit=None)
+    assert given.stats["time_limit_s"] == 1.5
