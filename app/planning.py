@@ -11,105 +11,46 @@ date, so shifts on a 23- or 25-hour DST day land on the right UTC instant.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import dispatch
+from app import plan_inputs
 from app.errors import NotFound
 from app.models import (
-    Absence,
-    Engineer,
     Part,
     PlanDay,
-    PlanStop,
     Region,
-    ReservationStatus,
-    Shift,
     Site,
-    StockLevel,
     StockLocation,
-    StockReservation,
     Warehouse,
-    WorkOrder,
-    WorkOrderPart,
     WorkOrderStatus,
-    WorkOrderWindow,
+)
+from app.plan_inputs import PLANNABLE, STARTED, FixedVisit  # noqa: F401  (re-exported)
+from app.plan_keys import (  # noqa: F401  (re-exported: the bridge's one namespace)
+    day_reference,
+    engineer_key,
+    fingerprint,
+    from_s,
+    job_key,
+    key_id,
+    local_at,
+    local_day,
+    to_s,
+    to_s_up,
+    warehouse_key,
 )
 
 S = WorkOrderStatus
-PLANNABLE = (S.unscheduled.value, S.scheduled.value)
-STARTED = (S.en_route.value, S.on_site.value)
 # A break may start this long before or after the shift's planned break start.
 BREAK_SLACK = timedelta(minutes=30)
-# A reported position older than this says nothing about where the engineer is now.
-POSITION_FRESH = timedelta(hours=2)
-
-
-# ---------------------------------------------------------------------------------- ids and time
-def engineer_key(engineer_id: int) -> str:
-    return f"E{engineer_id}"
-
-
-def job_key(work_order_id: int) -> str:
-    return f"WO{work_order_id}"
-
-
-def warehouse_key(warehouse_id: int) -> str:
-    return f"W{warehouse_id}"
-
-
-def key_id(key: str) -> int:
-    """The database id inside an engine key (E12 → 12, WO7 → 7, W3 → 3)."""
-    return int(key.lstrip("EWO"))
-
-
-def day_reference(day: date, tz: str) -> datetime:
-    """Local midnight of `day` in `tz`, as an aware UTC datetime: the engine's second 0."""
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
-
-
-def local_at(day: date, t: time, tz: str) -> datetime:
-    return datetime.combine(day, t, tzinfo=ZoneInfo(tz)).astimezone(UTC)
-
-
-def to_s(ref: datetime, at: datetime) -> int:
-    """Whole seconds, rounded down (ends of windows, deadlines)."""
-    return math.floor((at - ref).total_seconds())
-
-
-def to_s_up(ref: datetime, at: datetime) -> int:
-    """Whole seconds, rounded up: a window or promise opening at 10:00:00.4 opens at second 1."""
-    return math.ceil((at - ref).total_seconds())
-
-
-def from_s(ref: datetime, seconds: int) -> datetime:
-    return ref + timedelta(seconds=int(seconds))
-
-
-def local_day(at: datetime, tz: str) -> date:
-    return at.astimezone(ZoneInfo(tz)).date()
 
 
 # --------------------------------------------------------------------------------------- snapshot
-@dataclass(frozen=True)
-class FixedVisit:
-    """A visit that started (or finished) before `as_of`: kept as it is, never moved."""
-
-    work_order_id: int
-    engineer_id: int
-    start_at: datetime
-    end_at: datetime
-    status: str
-
-
 @dataclass
 class Loaded:
     """Everything a run needs after the loading transaction has closed."""
@@ -169,14 +110,14 @@ def load(
     plan_day = current_plan_day(session, region_id, day)
     current_run_id = plan_day.current_run_id if plan_day else None
 
-    work_orders = _day_work_orders(session, region_id, ref, day_end, as_of, only_work_orders)
+    work_orders = plan_inputs.day_work_orders(session, region_id, ref, day_end, as_of, only_work_orders)
     if only_engineers is not None:
         work_orders = [w for w in work_orders if w.status in PLANNABLE or w.engineer_id in only_engineers]
     plannable = [w for w in work_orders if w.status in PLANNABLE]
     started = [w for w in work_orders if w.status not in PLANNABLE]
-    locked = _locked(session, current_run_id)
-    windows = _windows(session, [w.id for w in plannable])
-    parts_needed = _parts(session, [w.id for w in plannable])
+    locked = plan_inputs.locked(session, current_run_id)
+    windows = plan_inputs.windows(session, [w.id for w in plannable])
+    parts_needed = plan_inputs.parts(session, [w.id for w in plannable])
     part_ids = dict(
         session.execute(
             select(Part.sku, Part.id).where(Part.id.in_({p for need in parts_needed.values() for p in need}))
@@ -187,7 +128,7 @@ def load(
         s.id: s for s in session.scalars(select(Site).where(Site.id.in_({w.site_id for w in work_orders})))
     }
 
-    engineers, skipped = _engineers(session, region_id, day)
+    engineers, skipped = plan_inputs.engineers(session, region_id, day)
     if only_engineers is not None:
         engineers = [(e, sh) for e, sh in engineers if e.id in only_engineers]
         skipped = {k: v for k, v in skipped.items() if k in only_engineers}
@@ -208,14 +149,14 @@ def load(
         ).all()
     )
     job_ids = {w.id for w in plannable}
-    stock = _available_stock(
+    stock = plan_inputs.available_stock(
         session, list(van_location.values()) + list(warehouse_location.values()), job_ids, sku
     )
 
     fixed: list[FixedVisit] = []
     starts: dict[int, tuple[tuple[float, float], datetime]] = {}
     if as_of is not None:
-        fixed, starts = _frozen_day(session, started, sites, engineers, as_of)
+        fixed, starts = plan_inputs.frozen_day(session, started, sites, engineers, as_of)
 
     eng_rows: list[dispatch.Engineer] = []
     for e, shift in engineers:
@@ -331,215 +272,3 @@ def _priority(value: str) -> int:
     except ValueError:
         return 3
     return min(max(p, 1), 4)
-
-
-def _day_work_orders(
-    session: Session,
-    region_id: int,
-    ref: datetime,
-    day_end: datetime,
-    as_of: datetime | None,
-    only: set[int] | None = None,
-) -> list[WorkOrder]:
-    """Open work orders of the region that belong to this day: scheduled on it, promised on it,
-    or unscheduled without an appointment elsewhere. With `as_of`, also the visits started or
-    finished on it (they are frozen)."""
-    wanted = WorkOrder.status.in_(PLANNABLE)
-    if as_of is not None:
-        in_day = or_(
-            and_(WorkOrder.planned_start_at >= ref, WorkOrder.planned_start_at < day_end),
-            and_(WorkOrder.checked_in_at >= ref, WorkOrder.checked_in_at < day_end),
-        )
-        frozen = (*STARTED, S.done.value, S.needs_follow_up.value)
-        wanted = or_(wanted, and_(WorkOrder.status.in_(frozen), in_day))
-    rows = session.scalars(
-        select(WorkOrder).where(WorkOrder.region_id == region_id, wanted).order_by(WorkOrder.id)
-    ).all()
-    out = []
-    for w in rows:
-        if only is not None and w.status in PLANNABLE:
-            if w.id in only:
-                out.append(w)
-            continue
-        if w.status in PLANNABLE:
-            if w.appointment_start_at is not None and not ref <= w.appointment_start_at < day_end:
-                continue
-            if (
-                w.status == S.scheduled
-                and w.planned_start_at is not None
-                and not ref <= w.planned_start_at < day_end
-            ):
-                continue
-        else:
-            at = w.checked_in_at or w.planned_start_at
-            if w.engineer_id is None or at is None or not ref <= at < day_end:
-                continue
-        out.append(w)
-    return out
-
-
-def _windows(session: Session, ids: list[int]) -> dict[int, list[tuple[datetime, datetime]]]:
-    out: dict[int, list[tuple[datetime, datetime]]] = {}
-    for row in session.scalars(select(WorkOrderWindow).where(WorkOrderWindow.work_order_id.in_(ids))):
-        out.setdefault(row.work_order_id, []).append((row.starts_at, row.ends_at))
-    return out
-
-
-def _parts(session: Session, ids: list[int]) -> dict[int, dict[int, int]]:
-    out: dict[int, dict[int, int]] = {}
-    for row in session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id.in_(ids))):
-        if row.quantity > 0:
-            out.setdefault(row.work_order_id, {})[row.part_id] = row.quantity
-    return out
-
-
-def _locked(session: Session, run_id: int | None) -> set[int]:
-    """Work orders a dispatcher assigned by hand in the published plan: they stay pinned."""
-    if run_id is None:
-        return set()
-    return set(
-        session.scalars(
-            select(PlanStop.work_order_id).where(
-                PlanStop.plan_run_id == run_id, PlanStop.locked, PlanStop.work_order_id.is_not(None)
-            )
-        )
-    )
-
-
-def _engineers(
-    session: Session, region_id: int, day: date
-) -> tuple[list[tuple[Engineer, Shift]], dict[int, str]]:
-    rows = session.execute(
-        select(Engineer, Shift)
-        .outerjoin(Shift, (Shift.engineer_id == Engineer.id) & (Shift.weekday == day.weekday()))
-        .where(Engineer.region_id == region_id, Engineer.active)
-        .order_by(Engineer.id)
-    ).all()
-    absent = set(
-        session.scalars(
-            select(Absence.engineer_id).where(
-                Absence.day == day, Absence.engineer_id.in_([e.id for e, _ in rows])
-            )
-        )
-    )
-    out, skipped = [], {}
-    for e, shift in rows:
-        if shift is None:
-            skipped[e.id] = "no shift that weekday"
-        elif e.id in absent:
-            skipped[e.id] = "absent"
-        else:
-            out.append((e, shift))
-    return out, skipped
-
-
-def _available_stock(
-    session: Session, location_ids: list[int], job_ids: set[int], sku: dict[int, str]
-) -> dict[int, dict[str, int]]:
-    """Per location: quantity minus what is reserved for visits outside this plan (the plan's
-    own reservations are released and made again when it publishes)."""
-    if not location_ids or not sku:
-        return {}
-    own: dict[tuple[int, int], int] = {}
-    if job_ids:
-        for r in session.scalars(
-            select(StockReservation).where(
-                StockReservation.status == ReservationStatus.held, StockReservation.work_order_id.in_(job_ids)
-            )
-        ):
-            own[(r.location_id, r.part_id)] = own.get((r.location_id, r.part_id), 0) + r.quantity
-    out: dict[int, dict[str, int]] = {}
-    for lv in session.scalars(
-        select(StockLevel).where(StockLevel.location_id.in_(location_ids), StockLevel.part_id.in_(list(sku)))
-    ):
-        free = lv.quantity - lv.reserved + own.get((lv.location_id, lv.part_id), 0)
-        if free > 0:
-            out.setdefault(lv.location_id, {})[sku[lv.part_id]] = free
-    return out
-
-
-def _frozen_day(
-    session: Session,
-    started: list[WorkOrder],
-    sites: dict[int, Site],
-    engineers: list[tuple[Engineer, Shift]],
-    as_of: datetime,
-) -> tuple[list[FixedVisit], dict[int, tuple[tuple[float, float], datetime]]]:
-    """Visits that will not move, and where and when each engineer is next free."""
-    fixed: list[FixedVisit] = []
-    starts: dict[int, tuple[tuple[float, float], datetime]] = {}
-    last_done: dict[int, tuple[datetime, tuple[float, float]]] = {}
-    for w in started:
-        assert w.engineer_id is not None
-        site = sites[w.site_id]
-        loc = (site.latitude, site.longitude)
-        begin = w.checked_in_at or w.planned_start_at or as_of
-        if w.status in STARTED:
-            end = max(as_of, begin + timedelta(minutes=w.duration_min))
-            if w.status == S.en_route:  # still driving there: the visit starts at its ETA at the earliest
-                begin = max(as_of, w.eta_at or w.planned_start_at or as_of)
-                end = begin + timedelta(minutes=w.duration_min)
-            starts[w.engineer_id] = (loc, end)
-        else:
-            end = w.checked_out_at or begin + timedelta(minutes=w.duration_min)
-            prev = last_done.get(w.engineer_id)
-            if prev is None or end > prev[0]:
-                last_done[w.engineer_id] = (end, loc)
-        fixed.append(FixedVisit(w.id, w.engineer_id, begin, end, w.status))
-    for e, _ in engineers:
-        if e.id in starts:
-            continue
-        pos_fresh = (
-            e.position_at is not None
-            and e.current_latitude is not None
-            and e.current_longitude is not None
-            and as_of - e.position_at <= POSITION_FRESH
-        )
-        done = last_done.get(e.id)
-        if pos_fresh and (done is None or e.position_at >= done[0]):  # type: ignore[operator]
-            starts[e.id] = ((e.current_latitude, e.current_longitude), as_of)  # type: ignore[assignment]
-        elif done is not None:
-            starts[e.id] = (done[1], as_of)
-        else:
-            starts[e.id] = ((e.home_latitude, e.home_longitude), as_of)
-    return fixed, starts
-
-
-# ------------------------------------------------------------------------------------ fingerprint
-def fingerprint(loaded: Loaded, jobs: list[dispatch.Job], solve_params: dict[str, Any]) -> str:
-    """A hash of the engine input and the solve parameters: the same input plans the same way,
-    so a plan with the fingerprint of the published one needs no publishing."""
-    p = loaded.problem
-    doc: dict[str, Any] = {
-        "region": loaded.region_id,
-        "day": loaded.day.isoformat(),
-        "params": solve_params,
-        "as_of": loaded.as_of.isoformat() if loaded.as_of else None,
-        "fixed": [
-            (f.work_order_id, f.engineer_id, f.start_at.isoformat(), f.end_at.isoformat())
-            for f in loaded.fixed
-        ],
-        "locked": sorted(loaded.locked),
-    }
-    if p is not None:
-        doc["engineers"] = [_plain(e) for e in p.engineers]
-        doc["jobs"] = [_plain(j) for j in p.jobs]
-        doc["warehouses"] = [_plain(w) for w in p.warehouses]
-        doc["settings"] = _plain(p.settings)
-    else:
-        doc["jobs"] = [_plain(j) for j in jobs]
-    blob = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "__slots__") or hasattr(obj, "__dataclass_fields__"):
-        names = getattr(obj, "__dataclass_fields__", {})
-        return {n: _plain(getattr(obj, n)) for n in sorted(names)}
-    if isinstance(obj, frozenset | set):
-        return sorted(_plain(x) for x in obj)
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(obj, list | tuple):
-        return [_plain(x) for x in obj]
-    return obj

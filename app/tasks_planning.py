@@ -13,12 +13,11 @@ visibility timeout (`CELERY_VISIBILITY_TIMEOUT_S`, longer than the longest solve
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Any
 
 from celery import Task, chord
 
-from app import notify, plan_runs, plan_triggers
+from app import notify, plan_batches, plan_runs, plan_triggers
 from app.config import get_settings
 from app.db import unit_of_work
 from app.worker import celery_app
@@ -58,7 +57,7 @@ def plan_all_regions(batch_id: int) -> None:
         return
     for r in run_ids:
         plan_runs.execute(r)
-    plan_runs.maybe_collect(batch_id)
+    plan_batches.maybe_collect(batch_id)
 
 
 @celery_app.task(name="fieldline.plan.collect", bind=True, max_retries=60, **RELIABLE)
@@ -66,10 +65,10 @@ def collect_batch(self: Task, batch_id: int) -> dict[str, Any] | None:
     """The chord's body: totals over the batch, written once. Should a duplicated header task
     fire it early, it waits for the runs still going."""
     with unit_of_work() as session:
-        pending = plan_runs.batch_summary(session, batch_id) is None
+        pending = plan_batches.batch_summary(session, batch_id) is None
     if pending:
         raise self.retry(countdown=5)
-    return plan_runs.maybe_collect(batch_id)
+    return plan_batches.maybe_collect(batch_id)
 
 
 @celery_app.task(name="fieldline.replan.check_late", **RELIABLE)
@@ -107,7 +106,3 @@ def deliver_due_notifications() -> int:
     for i in ids:
         deliver_notification(i)
     return len(ids)
-
-
-def _day(value: str) -> date:
-    return date.fromisoformat(value)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import plan_runs, plan_triggers  # noqa: F401  (plan_triggers: registers session hooks)
+from app import plan_batches, plan_runs, plan_triggers  # noqa: F401  (plan_triggers: registers session hooks)
 from app.deps import DbSession, DispatchUser
 from app.errors import NotFound
 from app.http import Page, idempotent_create, paginate
@@ -93,7 +93,7 @@ def create_batch(body: FanOutCreate, request: Request, db: DbSession, user: Disp
     """Plan every region (or those listed) for a day: one task per region, a chord collects."""
 
     def _create() -> tuple[PlanBatchRead, dict[str, str]]:
-        batch, runs = plan_runs.create_batch(
+        batch, runs = plan_batches.create_batch(
             db,
             day=body.date,
             requested_by=user,

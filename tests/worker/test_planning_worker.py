@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import plan_runs
+from app import plan_batches, plan_runs
 from app.config import ROOT
 from app.models import CustomerNotification, PlanDay, PlanRun, PlanStop
 from app.worker import celery_app
@@ -216,7 +216,7 @@ def test_fan_out_runs_one_task_per_region_and_a_chord_collects(
 
     db = committed_db
     worlds = [_world(db, jobs=3), _world(db, jobs=2)]
-    batch, runs = plan_runs.create_batch(
+    batch, runs = plan_batches.create_batch(
         db,
         day=pw.next_weekday(3),
         solution_limit=20,
