@@ -11,6 +11,8 @@ from dataclasses import replace
 from . import fsr_io
 from .engine import solve
 
+STARTED = time.monotonic()  # the time limit counts from here: start-up and reading count too
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dispatch", description=__doc__)
@@ -36,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.deterministic:
         settings = replace(settings, deterministic=True)
     problem = replace(problem, settings=settings)
-    t0 = time.monotonic()
 
     def progress(t: float, obj: int) -> None:
         if not args.quiet:
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = solve(
         problem,
-        time_limit=args.time_limit,
+        time_limit=max(0.1, args.time_limit - (time.monotonic() - STARTED)),
         seed=args.seed,
         solution_limit=args.solution_limit,
         provider=provider,
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.out, "w") as f:
             f.write(text + "\n")
     problems = plan.violations()
-    print(plan.summary().splitlines()[0], f"({time.monotonic() - t0:.1f} s)", file=sys.stderr)
+    print(plan.summary().splitlines()[0], f"({time.monotonic() - STARTED:.1f} s)", file=sys.stderr)
     for p in problems[:10]:
         print("  SELF-CHECK:", p, file=sys.stderr)
     return 1 if problems else 0

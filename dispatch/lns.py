@@ -104,12 +104,15 @@ def search(
     temperature: float = 0.2,
     greedy_share: float = 0.0,
     focus: float = 0.0,
+    checkpoint: Callable[[Routes, int], None] | None = None,
+    checkpoint_s: float = 1.0,
 ) -> Routes:
     """Improve ``start`` for ``time_limit`` seconds (or exactly ``iterations`` rounds).
 
     ``temperature``: starting annealing temperature as a share of the mean travel cost per
     served job; ``greedy_share``: how often to rebuild cheapest-first in random order instead of
-    by regret; ``focus``: how often a ruin centres on a waiting job rather than a served one."""
+    by regret; ``focus``: how often a ruin centres on a waiting job rather than a served one;
+    ``checkpoint`` gets the best routes at most every ``checkpoint_s`` when they improved."""
     t0 = time.monotonic()
     rng = np.random.default_rng(seed)
     builder = Builder(c)
@@ -129,6 +132,7 @@ def search(
     travel = max(1, cur_obj - int(c.penalty[_unserved(c, cur)].sum()))
     t_start, t_end = temperature * travel / max(1, n_served), 1.0
     it = 0
+    last_cp = t0
     while True:
         elapsed = time.monotonic() - t0
         if iterations is not None:
@@ -155,6 +159,9 @@ def search(
                 best, best_obj = [list(r) for r in cand], obj
                 if on_best is not None:
                     on_best(time.monotonic() - t0, obj)
+                if checkpoint is not None and time.monotonic() - last_cp >= checkpoint_s:
+                    last_cp = time.monotonic()
+                    checkpoint(best, best_obj)
     search.iterations = it
     return best
 
@@ -179,6 +186,8 @@ def _ruin(
     pos_of: dict[int, int],
     avg_route: float,
     focus: float = 0.0,
+    checkpoint: Callable[[Routes, int], None] | None = None,
+    checkpoint_s: float = 1.0,
 ) -> Routes:
     where = {s[1]: (k, i) for k, r in enumerate(routes) for i, s in enumerate(r) if s[0] == "job"}
     if not where:

@@ -63,6 +63,7 @@ class SearchConfig:
     lns_share: float = 0.0  # share of the time for our ruin-and-recreate before OR-Tools
     seed: int = 0
     lns_iterations: int | None = None  # fixed count instead of a time share (deterministic)
+    deadline: float | None = None  # wall-clock (time.time()) by which to be done, if sooner
     name: str = "worker"
 
 
@@ -276,6 +277,8 @@ def solve_model(
     deadline can stop this search and still keep its work."""
     t0 = time.monotonic()
     history: list[tuple[float, int]] = []
+    if cfg.deadline is not None:  # process start-up and unpickling came out of our budget
+        cfg = replace(cfg, time_limit=max(0.1, min(cfg.time_limit, cfg.deadline - time.time())))
     if cfg.lns_share > 0 or cfg.lns_iterations:
         from .construct import construct
         from .lns import search
@@ -288,7 +291,7 @@ def solve_model(
                 on_solution(t, obj)
 
         lns_time = cfg.time_limit * cfg.lns_share
-        best = search(c, start, lns_time, cfg.seed, cfg.lns_iterations, on_best)
+        best = search(c, start, lns_time, cfg.seed, cfg.lns_iterations, on_best, checkpoint=on_routes)
         if on_routes is not None:
             on_routes(best, history[-1][1] if history else -1)
         cfg = replace(cfg, initial=best, time_limit=cfg.time_limit - (time.monotonic() - t0))
