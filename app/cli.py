@@ -151,6 +151,39 @@ def import_csv(entity: str = typer.Argument(..., help="customers | sites | conta
         raise typer.Exit(1)
 
 
+@cli.command("plan")
+def plan_day(region: str = typer.Option(..., help="region code, e.g. MUC-N"),
+             day: str = typer.Option(None, "--date", help="YYYY-MM-DD (default: tomorrow there)"),
+             time_limit: float = typer.Option(None, help="seconds (default: PLAN_TIME_LIMIT_S, "
+                                              "less for a small day)")) -> None:
+    """Plan a region's day in this process and publish it (the API does the same on workers)."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import select
+
+    from app import plan_runs, plan_triggers  # noqa: F401  (plan_triggers: session hooks)
+    from app.db import unit_of_work, utcnow
+    from app.models import PlanRun, Region
+    from app.planning import local_day
+
+    with unit_of_work() as session:
+        found = session.scalar(select(Region).where(Region.code == region))
+        if found is None:
+            _fail(f"no region with code {region!r}")
+            return
+        when = date.fromisoformat(day) if day else local_day(utcnow(), found.timezone) + timedelta(days=1)
+        run_id = plan_runs.create_run(session, region_id=found.id, day=when, trigger="cli",
+                                      time_limit_s=time_limit, send=False).id
+    console.print(f"planning {region} for {when} (run {run_id}) …")
+    status = plan_runs.execute(run_id)
+    with unit_of_work() as session:
+        run = session.get(PlanRun, run_id)
+        assert run is not None
+        console.print(f"{status}: {run.summary}  stats: {run.stats}")
+        if run.error:
+            _fail(run.error)
+
+
 def main() -> None:
     cli()
 
