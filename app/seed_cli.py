@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import get_settings
 from app.db import unit_of_work
@@ -36,6 +38,10 @@ def run_seed(
             result = seed(session, customers=customers, seed=seed_value, if_empty=if_empty, progress=report)
     except AlreadySeeded as exc:
         fail(str(exc))
+        return
+    except (SQLAlchemyError, psycopg.Error) as exc:  # one transaction: nothing was written
+        message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        fail(f"seeding failed and was rolled back (nothing written): {message}")
         return
     if result.skipped:
         console.print(f"{result.existing_accounts} customers exist already: nothing seeded (--if-empty)")

@@ -63,11 +63,12 @@ class Slots:
     def find(
         self, region: str, skill: str, t: float, dur: float, latest: float | None = None
     ) -> tuple[int, float] | None:
-        """The better of two random suitable engineers (earliest start ≥ t), else any other
-        suitable one; with a time window (`latest`) only that day counts. Books nothing."""
+        """The better of two random suitable engineers (earliest start ≥ t), else the best of
+        up to eight more; with a time window (`latest`) only that day counts. Books nothing."""
         cands = self.candidates(region, skill)
-        picks = self.rng.sample(cands, min(2, len(cands)))
-        for group in (picks, [c for c in cands if c not in picks]):
+        # Two random picks, then up to eight more: bounded work however large the team is.
+        picks = self.rng.sample(cands, min(10, len(cands)))
+        for group in (picks[:2], picks[2:]):
             best: tuple[float, int] | None = None
             for eng in group:
                 start = self.earliest(eng, t, dur, latest)

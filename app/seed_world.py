@@ -195,8 +195,9 @@ def build_warehouses(w: BulkWriter, world: World, rng: random.Random) -> None:
 
 
 def engineer_count(customers: int) -> int:
-    """About 0.066 visits per customer and working day at about 4.5 visits per engineer."""
-    return max(12, round(customers * 0.015))
+    """The history has about 0.064 visits per customer and working day; an engineer does about
+    three (100 minutes on site plus travel), leaving room for emergencies and re-planning."""
+    return max(12, round(customers * 0.022))
 
 
 def apportion(n: int, weights: list[float], minimum: int = 0) -> list[int]:
