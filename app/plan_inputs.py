@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.models import (
     Absence,
     Engineer,
+    PlanRun,
     PlanStop,
     ReservationStatus,
     Shift,
@@ -18,6 +19,7 @@ from app.models import (
     StockLevel,
     StockReservation,
     WorkOrder,
+    WorkOrderEvent,
     WorkOrderPart,
     WorkOrderStatus,
     WorkOrderWindow,
@@ -101,17 +103,29 @@ def parts(session: Session, ids: list[int]) -> dict[int, dict[int, int]]:
     return out
 
 
-def locked(session: Session, run_id: int | None) -> set[int]:
-    """Work orders a dispatcher assigned by hand in the published plan: they stay pinned."""
-    if run_id is None:
-        return set()
-    return set(
-        session.scalars(
-            select(PlanStop.work_order_id).where(
-                PlanStop.plan_run_id == run_id, PlanStop.locked, PlanStop.work_order_id.is_not(None)
+def locked(session: Session, run_id: int | None, candidates: list[int]) -> set[int]:
+    """Work orders a dispatcher put on an engineer by hand: pinned in the published plan (an
+    assignment through the planner), or scheduled by a person (the work-order API) after that
+    plan was published. They stay with their engineer."""
+    pinned: set[int] = set()
+    since = None
+    if run_id is not None:
+        pinned = set(
+            session.scalars(
+                select(PlanStop.work_order_id).where(
+                    PlanStop.plan_run_id == run_id, PlanStop.locked, PlanStop.work_order_id.is_not(None)
+                )
             )
         )
+        since = session.scalar(select(PlanRun.published_at).where(PlanRun.id == run_id))
+    by_hand = select(WorkOrderEvent.work_order_id).where(
+        WorkOrderEvent.work_order_id.in_(candidates),
+        WorkOrderEvent.kind == "scheduled",
+        WorkOrderEvent.actor_id.is_not(None),  # a plan's own events have no actor
     )
+    if since is not None:
+        by_hand = by_hand.where(WorkOrderEvent.at > since)
+    return pinned | set(session.scalars(by_hand))
 
 
 def engineers(

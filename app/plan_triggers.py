@@ -190,11 +190,12 @@ def late_visits(session: Session, now: datetime | None = None) -> list[WorkOrder
             WorkOrder.engineer_id.is_not(None),
             WorkOrder.checked_in_at.is_(None),
             WorkOrder.planned_start_at.is_not(None),
-            WorkOrder.planned_start_at < cutoff + timedelta(hours=12),  # cheap pre-filter
+            WorkOrder.planned_start_at < cutoff,
+            WorkOrder.planned_start_at > now - timedelta(hours=24),  # today's, not forgotten ones
         )
     )
     late = []
-    for w in rows:
+    for w in rows:  # en route: the ETA counts (it may be later than the planned start)
         due = w.eta_at if w.status == S.en_route and w.eta_at else w.planned_start_at
         if due is not None and due < cutoff:
             late.append(w)

@@ -115,7 +115,7 @@ def load(
         work_orders = [w for w in work_orders if w.status in PLANNABLE or w.engineer_id in only_engineers]
     plannable = [w for w in work_orders if w.status in PLANNABLE]
     started = [w for w in work_orders if w.status not in PLANNABLE]
-    locked = plan_inputs.locked(session, current_run_id)
+    locked = plan_inputs.locked(session, current_run_id, [w.id for w in plannable if w.engineer_id])
     windows = plan_inputs.windows(session, [w.id for w in plannable])
     parts_needed = plan_inputs.parts(session, [w.id for w in plannable])
     part_ids = dict(

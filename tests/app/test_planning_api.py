@@ -309,3 +309,35 @@ def test_fan_out_plans_every_region_and_collects(
     assert batch["collected_at"] is not None
     assert [x["status"] for x in batch["runs"]] == ["published", "published"]
     assert batch["summary"]["served"] == 5 and batch["summary"]["by_status"] == {"published": 2}
+
+
+def test_a_visit_scheduled_by_hand_stays_with_its_engineer(
+    client: TestClient, db: Session, dispatcher: dict[str, str]
+) -> None:
+    w = pw.build(db, jobs=4)
+    day = pw.next_weekday(1)
+    db.commit()
+    plan(client, dispatcher, w, day)
+    db.expire_all()
+    wo = db.get(WorkOrder, w.work_orders[0].id)
+    assert wo is not None and wo.planned_start_at is not None
+    other = next(e for e in w.engineers if e.id != wo.engineer_id)
+    r = client.post(
+        f"/api/v1/work-orders/{wo.id}/schedule",
+        json={"engineer_id": other.id, "planned_start": wo.planned_start_at.isoformat()},
+        headers={**dispatcher, "If-Match": f'"v{wo.version}"'},
+    )
+    assert r.status_code == 200, r.text
+    # new input (a longer visit elsewhere), so the day is planned again from scratch
+    longer = db.get(WorkOrder, w.work_orders[1].id)
+    assert longer is not None
+    longer.duration_min = 75
+    db.commit()
+    again = plan(client, dispatcher, w, day)
+    assert again["status"] == "published"
+    db.expire_all()
+    assert db.get(WorkOrder, wo.id).engineer_id == other.id  # type: ignore[union-attr]
+    stop = db.scalar(
+        select(PlanStop).where(PlanStop.plan_run_id == again["id"], PlanStop.work_order_id == wo.id)
+    )
+    assert stop is not None and stop.locked and stop.engineer_id == other.id
