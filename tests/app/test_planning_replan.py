@@ -211,3 +211,23 @@ def test_a_sender_failure_is_retried(db: Session) -> None:
         assert row is not None and row.status == "sent" and row.attempts == 2
     finally:
         notify.set_sender(None)
+
+
+def test_an_eta_moved_past_the_margin_is_told_with_the_old_time(db: Session, outbox: Recorder) -> None:
+    from app.plan_publish import Moved
+
+    w = pw.build(db, jobs=1)
+    run = _plan(db, w, pw.next_weekday(2))
+    wo = db.get(WorkOrder, w.work_orders[0].id)
+    assert wo is not None and wo.eta_at is not None and [n.kind for n in outbox.sent] == ["planned"]
+    told = wo.eta_at
+    small = Moved(wo.id, told, told + timedelta(minutes=20))  # inside the 30 min margin
+    big = Moved(wo.id, told, told + timedelta(minutes=45))
+    assert notify.on_published(db, run_id=run.id, moved=[small]) == 0
+    later = plan_runs.create_run(db, region_id=w.region.id, day=run.day, send=False)
+    assert notify.on_published(db, run_id=later.id, moved=[big]) == 1
+    db.commit()  # delivery is sent after the commit
+    last = outbox.sent[-1]
+    assert last.kind == "eta_changed" and "before:" in last.text and last.to == w.contact.email  # type: ignore[union-attr]
+    # a replayed publish tells nobody again (and the (visit, run) unique key is the backstop)
+    assert notify.on_published(db, run_id=later.id, moved=[big]) == 0
