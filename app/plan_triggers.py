@@ -135,7 +135,7 @@ def _collect(session: Session, _ctx: Any) -> None:
 def _process(session: Session) -> None:
     # before_commit runs before the commit's own flush: flush now so its changes are seen too.
     for _ in range(5):  # handling may change rows that are events themselves (bounded)
-        if session._is_clean() is False:
+        if session.new or session.dirty or session.deleted:
             session.flush()
         found = session.info.pop(_KEY, None)
         if not found:
