@@ -1,0 +1,368 @@
+"""Open-loop load test of the desk API against a seeded database (see bench/README.md).
+
+Requests are sent at fixed arrival times whatever the responses do, and each latency is
+measured from the request's *scheduled* send time, so a stalled server shows up as latency
+instead of as fewer requests (no coordinated omission). Mix: 60 % caller search
+(`GET /api/v1/customers?q=`), 30 % customer 360° view, 10 % `POST /api/v1/tickets`.
+
+    .venv/bin/python bench/api_load.py                      # starts uvicorn (2 workers) on fl_bench
+    .venv/bin/python bench/api_load.py --base-url http://127.0.0.1:8000 --no-steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/fl_bench"
+KINDS = ("search", "customer_360", "create_ticket")
+MIX = (0.6, 0.3, 0.1)
+P95_LIMIT_MS = 100.0
+
+
+@dataclass
+class Material:
+    """Realistic inputs drawn from the seeded data."""
+
+    queries: list[tuple[str, str]] = field(default_factory=list)  # (what, q)
+    account_ids: list[int] = field(default_factory=list)
+    tickets: list[tuple[int, int | None, int]] = field(default_factory=list)  # account, contact, asset
+
+
+def other_format(stored: str, digits: str, rng: random.Random) -> str:
+    """The same number as a caller would type it differently from how the CRM stored it."""
+    area, rest = (digits[:2], digits[2:]) if digits.startswith("89") else (digits[:3], digits[3:])
+    options = [
+        f"+49 {area} {rest}",
+        f"0{area}/{rest}",
+        f"0049{area}{rest}",
+        f"0{area} {rest[:3]} {rest[3:]}",
+        f"+49 (0){area} {rest}",
+        f"0{area}{rest}",
+    ]
+    return rng.choice([o for o in options if o != stored] or options)
+
+
+def load_material(dsn: str, rng: random.Random, n: int = 3000) -> tuple[Material, dict[str, int]]:
+    m = Material()
+    with psycopg.connect(dsn) as conn:
+        counts = {
+            t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # type: ignore[index]
+            for t in ("account", "contact", "asset", "ticket", "work_order")
+        }
+        stride = max(1, counts["contact"] // n)
+        for phone, digits, mobile, mdigits, email in conn.execute(
+            "SELECT phone, phone_digits, mobile, mobile_digits, email FROM contact "
+            "WHERE id %% %s = 0 LIMIT %s",
+            (stride, n),
+        ):
+            if digits and rng.random() < 0.5:
+                m.queries.append(("phone", other_format(phone, digits, rng)))
+            elif mdigits:
+                m.queries.append(("phone", other_format(mobile, mdigits, rng)))
+            if email:
+                m.queries.append(("email", email))
+        stride = max(1, counts["account"] // n)
+        accounts = conn.execute("SELECT id, name FROM account WHERE id %% %s = 0 LIMIT %s", (stride, n))
+        for aid, name in accounts:
+            m.account_ids.append(aid)
+            m.queries.append(("name", name[: rng.randint(4, 10)].strip()))
+        stride = max(1, counts["asset"] // n)
+        for aid, account_id, serial, contact_id in conn.execute(
+            "SELECT a.id, a.account_id, a.serial, (SELECT c.id FROM contact c "
+            "WHERE c.account_id = a.account_id ORDER BY c.id LIMIT 1) "
+            "FROM asset a WHERE a.id %% %s = 0 LIMIT %s",
+            (stride, n),
+        ):
+            m.queries.append(("serial", serial))
+            m.tickets.append((account_id, contact_id, aid))
+        counts["postgres_version"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    # Equal shares of phone, name, e-mail and serial queries.
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for what, q in m.queries:
+        by_kind[what].append(q)
+    k = min(len(v) for v in by_kind.values())
+    m.queries = [(what, q) for what, qs in sorted(by_kind.items()) for q in qs[:k]]
+    rng.shuffle(m.queries)
+    return m, counts
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(
+            int(x.split()[1])
+            for x in Path("/proc/meminfo").read_text().splitlines()
+            if x.startswith("MemTotal")
+        )
+        mem = f"{mem_kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        mem = "?"
+    load = os.getloadavg()
+    return (
+        f"cpu: {cpu}, {os.cpu_count()} logical cores; RAM {mem}; load average at start "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; python {platform.python_version()}"
+    )
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
+
+
+@dataclass
+class Result:
+    rate: float
+    duration: float
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    error_samples: list[str] = field(default_factory=list)
+    sent: int = 0
+    wall: float = 0.0
+
+    def p95s(self) -> dict[str, float]:
+        return {k: pct(v, 95) for k, v in self.latencies.items()}
+
+    def report(self, title: str) -> str:
+        lines = [
+            f"{title}: target {self.rate:.0f} req/s for {self.duration:.0f} s, sent {self.sent}, "
+            f"completed {sum(len(v) for v in self.latencies.values())} in {self.wall:.1f} s "
+            f"(achieved {sum(len(v) for v in self.latencies.values()) / self.wall:.1f} req/s)",
+            f"  {'kind':15s} {'n':>6s} {'errors':>7s} "
+            + " ".join(f"{h:>8s}" for h in ("p50 ms", "p95 ms", "p99 ms", "max ms")),
+        ]
+        everything: list[float] = []
+        for kind in (*KINDS,):
+            v = self.latencies.get(kind, [])
+            everything += v
+            lines.append(
+                f"  {kind:15s} {len(v):6d} {self.errors.get(kind, 0):7d} {pct(v, 50):8.1f} "
+                f"{pct(v, 95):8.1f} {pct(v, 99):8.1f} {max(v, default=float('nan')):8.1f}"
+            )
+        lines.append(
+            f"  {'overall':15s} {len(everything):6d} {sum(self.errors.values()):7d} "
+            f"{pct(everything, 50):8.1f} {pct(everything, 95):8.1f} {pct(everything, 99):8.1f} "
+            f"{max(everything, default=float('nan')):8.1f}"
+        )
+        lines += [f"  error: {e}" for e in self.error_samples[:5]]
+        return "\n".join(lines)
+
+
+async def run(
+    client: httpx.AsyncClient, material: Material, rate: float, duration: float, rng: random.Random
+) -> Result:
+    """Open loop: request i is due at start + i / rate; latency counts from that instant."""
+    res = Result(rate, duration)
+    total = int(rate * duration)
+    tasks: list[asyncio.Task[None]] = []
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+
+    async def one(kind: str, due: float, request: tuple[str, str, Any]) -> None:
+        method, url, body = request
+        try:
+            headers = {"Idempotency-Key": uuid.uuid4().hex} if method == "POST" else None
+            r = await client.request(method, url, json=body, headers=headers)
+            ok = r.status_code < 300
+            if not ok and len(res.error_samples) < 5:
+                res.error_samples.append(f"{kind} {r.status_code} {r.text[:200]}")
+        except httpx.HTTPError as exc:
+            ok = False
+            if len(res.error_samples) < 5:
+                res.error_samples.append(f"{kind} {type(exc).__name__}: {exc}")
+        done = loop.time()
+        if ok:
+            res.latencies[kind].append((done - due) * 1000)
+        else:
+            res.errors[kind] += 1
+
+    for i in range(total):
+        due = start + i / rate
+        kind = rng.choices(KINDS, MIX)[0]
+        request: tuple[str, str, Any]
+        if kind == "search":
+            request = (
+                "GET",
+                "/api/v1/customers?" + str(httpx.QueryParams({"q": rng.choice(material.queries)[1]})),
+                None,
+            )
+        elif kind == "customer_360":
+            request = ("GET", f"/api/v1/customers/{rng.choice(material.account_ids)}/360", None)
+        else:
+            account_id, contact_id, asset_id = rng.choice(material.tickets)
+            request = (
+                "POST",
+                "/api/v1/tickets",
+                {
+                    "customer_id": account_id,
+                    "contact_id": contact_id,
+                    "asset_id": asset_id,
+                    "subject": "Lastttest: Anlage meldet Störung",
+                    "description": "Automatischer Lasttest.",
+                    "priority": rng.choice(("P2", "P3", "P3", "P4")),
+                    "channel": "phone",
+                },
+            )
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(kind, due, request)))
+        res.sent += 1
+    await asyncio.gather(*tasks)
+    res.wall = loop.time() - start
+    return res
+
+
+def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEMO_MODE": "1",
+        "SCHEDULER_ENABLED": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret"),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"uvicorn exited with {proc.returncode}")
+        time.sleep(0.3)
+    stop_server(proc)
+    raise SystemExit("uvicorn did not answer /api/v1/health within 60 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def bench(args: argparse.Namespace, out: list[str]) -> None:
+    def say(text: str) -> None:
+        print(text, flush=True)
+        out.append(text)
+
+    rng = random.Random(args.seed)
+    dsn = args.database_url.replace("postgresql+psycopg://", "postgresql://")
+    material, counts = load_material(dsn, rng)
+    say(f"machine: {machine()}; PostgreSQL {counts.pop('postgres_version')}")
+    say("data: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    say(
+        f"material: {len(material.queries)} search queries (phone in another format, name prefix, e-mail, "
+        f"serial), {len(material.account_ids)} accounts, {len(material.tickets)} ticket targets"
+    )
+    limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
+    async with httpx.AsyncClient(base_url=args.base_url, limits=limits, timeout=30.0) as client:
+        r = await client.post("/api/v1/auth/token", data={"username": args.user, "password": args.password})
+        r.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+        await run(client, material, 20, 5, rng)  # warm-up (connections, caches): not reported
+        main = await run(client, material, args.rate, args.duration, rng)
+        say(main.report("main run"))
+        if args.no_steps:
+            return
+        best = None
+        for rate in args.steps:
+            res = await run(client, material, rate, args.step_duration, rng)
+            say(res.report("step"))
+            p95 = res.p95s()
+            error_share = sum(res.errors.values()) / max(1, res.sent)
+            if max(p95.values()) >= P95_LIMIT_MS or error_share > 0.01:
+                say(
+                    f"  -> {rate:.0f} req/s fails (worst p95 {max(p95.values()):.1f} ms, "
+                    f"errors {error_share:.1%})"
+                )
+                break
+            best = rate
+            say(f"  -> {rate:.0f} req/s holds every p95 under {P95_LIMIT_MS:.0f} ms")
+        say(
+            f"highest rate with every p95 < {P95_LIMIT_MS:.0f} ms: "
+            + (f"{best:.0f} req/s" if best else f"none (not even {args.steps[0]:.0f} req/s)")
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    ap.add_argument("--base-url", help="a running server; default: start uvicorn on --port")
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rate", type=float, default=100.0)
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument(
+        "--steps",
+        type=lambda s: [float(x) for x in s.split(",")],
+        default=[100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 800.0],
+    )
+    ap.add_argument("--step-duration", type=float, default=20.0)
+    ap.add_argument("--no-steps", action="store_true")
+    ap.add_argument("--connections", type=int, default=256)
+    ap.add_argument("--user", default="agent@example.com")
+    ap.add_argument("--password", default="demo")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--save", help="also write the report to this file")
+    args = ap.parse_args()
+    out: list[str] = [f"bench/api_load.py {' '.join(sys.argv[1:])}  ({time.strftime('%Y-%m-%d %H:%M %Z')})"]
+    proc = None
+    if not args.base_url:
+        proc = start_server(args.database_url, args.port, args.workers)
+        args.base_url = f"http://127.0.0.1:{args.port}"
+        out.append(
+            f"server: uvicorn app.main:app --workers {args.workers} on {args.base_url} (started by the bench)"
+        )
+    try:
+        asyncio.run(bench(args, out))
+    finally:
+        if proc is not None:
+            stop_server(proc)
+        if args.save:
+            Path(args.save).write_text("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
