@@ -235,7 +235,29 @@ async def run(
     return res
 
 
-def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def serve_tcp_nodelay(port: int, workers: int) -> None:
+    """`uvicorn --workers N`, except that the listening socket is created with IPPROTO_TCP.
+
+    uvicorn's supervisor binds a socket with proto 0; accepted sockets inherit it and asyncio
+    then skips TCP_NODELAY, so every keep-alive request after the first waits ~40 ms for the
+    client's delayed ACK (Kludex/uvicorn#3149; measured here: /api/v1/health 0.5 ms with one
+    worker, 44 ms with two). Same supervisor and workers otherwise."""
+    import socket
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        "app.main:app", host="127.0.0.1", port=port, workers=workers, log_level="warning", access_log=False
+    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def start_server(database_url: str, port: int, workers: int, mode: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -243,21 +265,24 @@ def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen
         "SCHEDULER_ENABLED": "0",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret"),
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    if mode == "uvicorn-cli":
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+    else:
+        cmd = [sys.executable, __file__, "_serve", str(port), str(workers)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -267,10 +292,10 @@ def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen
         except httpx.HTTPError:
             pass
         if proc.poll() is not None:
-            raise SystemExit(f"uvicorn exited with {proc.returncode}")
+            raise SystemExit(f"the server exited with {proc.returncode}")
         time.sleep(0.3)
     stop_server(proc)
-    raise SystemExit("uvicorn did not answer /api/v1/health within 60 s")
+    raise SystemExit("the server did not answer /api/v1/health within 60 s")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -327,17 +352,28 @@ async def bench(args: argparse.Namespace, out: list[str]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["_serve"]:  # the server process started by start_server()
+        sys.path.insert(0, str(ROOT))
+        serve_tcp_nodelay(int(sys.argv[2]), int(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     ap.add_argument("--base-url", help="a running server; default: start uvicorn on --port")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--server",
+        choices=("nodelay", "uvicorn-cli"),
+        default="nodelay",
+        help="how the bench starts uvicorn: its supervisor with a TCP_NODELAY-capable "
+        "socket (default), or the plain `uvicorn --workers N` command (uvicorn#3149)",
+    )
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument(
         "--steps",
         type=lambda s: [float(x) for x in s.split(",")],
-        default=[100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 800.0],
+        default=[25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0, 600.0, 800.0],
     )
     ap.add_argument("--step-duration", type=float, default=20.0)
     ap.add_argument("--no-steps", action="store_true")
@@ -350,10 +386,11 @@ def main() -> None:
     out: list[str] = [f"bench/api_load.py {' '.join(sys.argv[1:])}  ({time.strftime('%Y-%m-%d %H:%M %Z')})"]
     proc = None
     if not args.base_url:
-        proc = start_server(args.database_url, args.port, args.workers)
+        proc = start_server(args.database_url, args.port, args.workers, args.server)
         args.base_url = f"http://127.0.0.1:{args.port}"
+        how = "uvicorn CLI" if args.server == "uvicorn-cli" else "uvicorn supervisor, TCP_NODELAY socket"
         out.append(
-            f"server: uvicorn app.main:app --workers {args.workers} on {args.base_url} (started by the bench)"
+            f"server: app.main:app, {args.workers} workers ({how}) on {args.base_url}, started by the bench"
         )
     try:
         asyncio.run(bench(args, out))
