@@ -9,6 +9,7 @@ the reason the plan records (no skill, no part anywhere, window unreachable, no 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,8 +45,10 @@ class Explanation:
     alternatives: tuple[Alternative, ...] = ()
 
 
-def explain(plan: Plan, *, alternatives: int = 3) -> list[Explanation]:
-    """One explanation per job of the plan's problem, assigned ones first, in route order."""
+def explain(plan: Plan, *, alternatives: int = 3, job_ids: Iterable[str] | None = None) -> list[Explanation]:
+    """One explanation per job of the plan's problem (or only for ``job_ids``), assigned ones
+    first, in route order."""
+    wanted = None if job_ids is None else set(job_ids)
     from .engine import routes_from_plan
 
     prob = plan.problem
@@ -63,16 +66,19 @@ def explain(plan: Plan, *, alternatives: int = 3) -> list[Explanation]:
             continue
         eng = prob.engineers[k]
         state = builder.state(k, raw)
-        timed = [s for s in plan.route_of(eng.id).stops if s.kind != "break"]
+        # Stops the compiled day no longer accepts are left out of `raw`: match times by id.
+        timed = {s.id: s for s in plan.route_of(eng.id).stops if s.kind == "job"}
         here_cost = ev.route_cost(k, raw) or 0
         for i, stop in enumerate(raw):
             if stop[0] != "job":
                 continue
             j = stop[1]
             job = prob.jobs[j]
+            if wanted is not None and job.id not in wanted:
+                continue
             rows = state.rows  # start, stops..., end
             added = int(D[rows[i], rows[i + 1]] + D[rows[i + 1], rows[i + 2]] - D[rows[i], rows[i + 2]])
-            slack = int(state.latest[i + 1] - timed[i].start)
+            slack = max(0, int(state.latest[i + 1] - timed[job.id].start))
             van, picked = _parts_source(raw, i, eng.stock, prob)
             without = trim_pickups(c, k, raw[:i] + raw[i + 1 :])
             saving = here_cost - (ev.route_cost(k, without) or 0)
@@ -104,6 +110,8 @@ def explain(plan: Plan, *, alternatives: int = 3) -> list[Explanation]:
                 )
             )
     for u in plan.unassigned:
+        if wanted is not None and u.job_id not in wanted:
+            continue
         out.append(
             Explanation(
                 job_id=u.job_id,

@@ -101,11 +101,12 @@ def search(
     seed: int = 0,
     iterations: int | None = None,
     on_best: Callable[[float, int], None] | None = None,
-    temperature: float = 0.2,
+    temperature: float = 5.0,
     greedy_share: float = 0.0,
     focus: float = 0.0,
     checkpoint: Callable[[Routes, int], None] | None = None,
     checkpoint_s: float = 1.0,
+    reheat: bool = True,
 ) -> Routes:
     """Improve ``start`` for ``time_limit`` seconds (or exactly ``iterations`` rounds).
 
@@ -133,6 +134,10 @@ def search(
     t_start, t_end = temperature * travel / max(1, n_served), 1.0
     it = 0
     last_cp = t0
+    # Reheat: after `stall` rounds without a new best, go back to the best and anneal again
+    # from half the starting temperature over what is left (escapes deep local optima).
+    stall = max(300, 3 * len(assignable)) if reheat else 1 << 62
+    last_best_it, origin, t_hot = 0, 0.0, t_start
     while True:
         elapsed = time.monotonic() - t0
         if iterations is not None:
@@ -144,7 +149,10 @@ def search(
                 break
             frac = elapsed / time_limit
         it += 1
-        temp = t_start * (t_end / t_start) ** frac
+        if it - last_best_it > stall and frac < 0.9:
+            cur, cur_obj = [list(r) for r in best], best_obj
+            origin, t_hot, last_best_it = frac, t_start / 2, it
+        temp = t_hot * (t_end / t_hot) ** ((frac - origin) / max(1e-9, 1 - origin))
         cand = _ruin(c, cur, rng, near, assignable, pos_of, avg_route, focus)
         served = _served_set(cand)
         todo = [int(j) for j in assignable if j not in served]
@@ -157,6 +165,7 @@ def search(
             cur, cur_obj = cand, obj
             if obj < best_obj:
                 best, best_obj = [list(r) for r in cand], obj
+                last_best_it = it
                 if on_best is not None:
                     on_best(time.monotonic() - t0, obj)
                 if checkpoint is not None and time.monotonic() - last_cp >= checkpoint_s:
@@ -188,6 +197,7 @@ def _ruin(
     focus: float = 0.0,
     checkpoint: Callable[[Routes, int], None] | None = None,
     checkpoint_s: float = 1.0,
+    reheat: bool = True,
 ) -> Routes:
     where = {s[1]: (k, i) for k, r in enumerate(routes) for i, s in enumerate(r) if s[0] == "job"}
     if not where:
@@ -220,6 +230,19 @@ def _ruin(
             at = jobs_k.index(j)
             lo = max(0, min(at - int(rng.integers(0, length)), len(jobs_k) - length))
             remove.update(jobs_k[lo : lo + length])
+    elif mode < 0.6:
+        # Whole routes: the centre's route and the route nearest to it (when routes are
+        # short, rebuilding two of them together undoes a wrong split of two clusters).
+        k0 = where[centre][0] if centre in where else None
+        taken: list[int] = [] if k0 is None else [k0]
+        for other in near[pos_of[centre]]:
+            j = int(assignable[other])
+            if j in where and where[j][0] not in taken:
+                taken.append(where[j][0])
+            if len(taken) >= 2:
+                break
+        for k in taken:
+            remove.update(s[1] for s in routes[k] if s[0] == "job")
     elif mode < 0.85:
         for other in near[pos_of[centre]]:  # related: the seed's nearest served jobs
             j = int(assignable[other])

@@ -64,6 +64,7 @@ class SearchConfig:
     seed: int = 0
     lns_iterations: int | None = None  # fixed count instead of a time share (deterministic)
     deadline: float | None = None  # wall-clock (time.time()) by which to be done, if sooner
+    lns_temperature: float = 5.0  # see lns.search
     name: str = "worker"
 
 

@@ -36,9 +36,10 @@ def read_frame(stream: IO[bytes]) -> Any:
 
 
 class Worker:
-    """One child process; frames it sends are handed to ``on_frame`` from a reader thread."""
+    """One child process, started ahead of need (its interpreter and OR-Tools load while the
+    parent compiles the problem); frames it sends go to ``on_frame`` from a reader thread."""
 
-    def __init__(self, payload: Any, on_frame: Callable[[int, Any], None], idx: int) -> None:
+    def __init__(self, on_frame: Callable[[int, Any], None], idx: int) -> None:
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
@@ -51,12 +52,23 @@ class Worker:
         self.idx, self.on_frame = idx, on_frame
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
+
+    def send(self, payload: Any) -> None:
         assert self.proc.stdin is not None
         try:
             write_frame(self.proc.stdin, payload)
             self.proc.stdin.close()
-        except BrokenPipeError:
+        except (BrokenPipeError, ValueError):
             pass
+
+    def cancel(self) -> None:
+        """Not needed after all: closing stdin unblocks the child, which exits."""
+        try:
+            if self.proc.stdin is not None and not self.proc.stdin.closed:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        self.stop(timeout=2.0)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -76,11 +88,14 @@ class Worker:
 
 
 def main() -> None:
-    from .solver import solve_model
+    from .solver import solve_model  # loads OR-Tools before the payload arrives
 
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the frame stream
-    compiled, cfg = read_frame(sys.stdin.buffer)
+    try:
+        compiled, cfg = read_frame(sys.stdin.buffer)
+    except EOFError:
+        return  # cancelled: the parent did not need this worker
     try:
         res = solve_model(
             compiled,
