@@ -121,13 +121,14 @@ def build_reference(w: BulkWriter, world: World, first: date, last: date) -> Non
                 if cname != ALWAYS_CALENDAR and (cid, day) not in known:
                     rows.append((w.next_id("holiday"), cid, day, hname))
     w.write("holiday", ("id", "calendar_id", "day", "name"), rows)
-    for cname, cid in world.calendars.items():
-        days = [d for c, d in w.conn.execute(select(hol.c.calendar_id, hol.c.day)) if c == cid]
+    # The SLA maths uses the calendars as stored: one that existed before keeps its own hours.
+    bc = table("business_calendar")
+    stored = {r.id: r for r in w.conn.execute(select(bc).where(bc.c.id.in_(world.calendars.values())))}
+    for cid in world.calendars.values():
+        row = stored[cid]
+        days = list(w.conn.scalars(select(hol.c.day).where(hol.c.calendar_id == cid)))
         cal = sla.make_calendar(
-            timezone=world.tz.key,
-            hours=CALENDAR_HOURS[cname],
-            holidays=days,
-            always_open=cname == ALWAYS_CALENDAR,
+            timezone=row.timezone, hours=row.hours or {}, holidays=days, always_open=row.always_open
         )
         world.exact[cid] = cal
         world.fast[cid] = FastCalendar(cal, first, last)

@@ -309,3 +309,26 @@ def test_cli_in_demo_mode_creates_demo_users(db: Session, monkeypatch: pytest.Mo
         assert e.user_id == user.id and user.role == "engineer"
     assert len({u.password_hash for u in users.values()}) == 1  # hashed once
     assert verify_password(users["admin@example.com"].password_hash, "demo")
+
+
+def test_existing_calendar_and_admin_are_kept(db: Session) -> None:
+    """A database where the app already created its default calendar (no lunch break) and an
+    admin: the seed keeps both, and its SLA due times follow the calendar as stored."""
+    from app import sla_clock
+    from tests.factories import make_user
+
+    cal = sla_clock.default_calendar(db)
+    hours = dict(cal.hours)
+    admin = make_user(db, role="admin", email="admin@example.com")
+    db.flush()
+    result = seed(db, customers=8, seed=5, now=NOW, demo_users=True)
+    assert result.counts["business_calendar"] == 2  # the other two
+    db.expire_all()
+    assert db.get(m.BusinessCalendar, cal.id).hours == hours
+    assert db.get(m.User, admin.id).password_hash == admin.password_hash  # not reset to 'demo'
+    std = [t for t in db.scalars(select(m.Ticket)) if t.sla_calendar_id == cal.id]
+    assert std
+    for t in std[:25]:
+        dues = {x["metric"]: x["due_at"] for x in sla_status.metric_states(db, t, now=NOW)["metrics"]}
+        assert dues["first_response"] == t.first_response_due_at
+        assert dues["resolution"] == t.resolution_due_at
