@@ -28,5 +28,9 @@ lint: $(STAMP)
 bench-install: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 
+# Open-loop API load test against a seeded PostgreSQL database (see bench/README.md).
+bench-api: $(STAMP)
+	$(BIN)/python bench/api_load.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var
