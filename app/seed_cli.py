@@ -27,14 +27,17 @@ def run_seed(
         TimeElapsedColumn(),
     )
     tasks: dict[str, int] = {}
+    bar = Progress(*columns, console=console, transient=False)
+
+    def report(phase: str, done: int, total: int, rows: int) -> None:
+        if not tasks:
+            bar.start()  # only once there is something to show (not for --if-empty skips)
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total, rows="")
+        bar.update(tasks[phase], completed=done, rows=f"{rows:,} rows")
+
     try:
-        with Progress(*columns, console=console, transient=False) as bar, unit_of_work() as session:
-
-            def report(phase: str, done: int, total: int, rows: int) -> None:
-                if phase not in tasks:
-                    tasks[phase] = bar.add_task(phase, total=total, rows="")
-                bar.update(tasks[phase], completed=done, rows=f"{rows:,} rows")
-
+        with unit_of_work() as session:
             result = seed(session, customers=customers, seed=seed_value, if_empty=if_empty, progress=report)
     except AlreadySeeded as exc:
         fail(str(exc))
@@ -43,6 +46,9 @@ def run_seed(
         message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         fail(f"seeding failed and was rolled back (nothing written): {message}")
         return
+    finally:
+        if tasks:
+            bar.stop()
     if result.skipped:
         console.print(f"{result.existing_accounts} customers exist already: nothing seeded (--if-empty)")
         return
