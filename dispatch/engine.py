@@ -193,6 +193,7 @@ def worker_configs(
         # Reproducible: a fixed amount of work instead of a share of the clock; OR-Tools then
         # descends to a local optimum (a guided search would run to the clock).
         a = replace(a, lns_share=0.0, lns_iterations=max(1, solution_limit), metaheuristic="greedy")
+        b = replace(b, lns_iterations=max(1, solution_limit))
     cfgs = [a, b]
     return cfgs[:workers]
 

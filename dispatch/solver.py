@@ -296,7 +296,7 @@ def solve_model(
         if on_routes is not None:
             on_routes(best, history[-1][1] if history else -1)
         cfg = replace(cfg, initial=best, time_limit=cfg.time_limit - (time.monotonic() - t0))
-        if cfg.time_limit < 0.2 and cfg.solution_limit is None:
+        if cfg.lns_share >= 1.0 or (cfg.time_limit < 0.2 and cfg.solution_limit is None):
             return Result(best, history[-1][1] if history else 0, history, "lns", 0.0)
     t1 = time.monotonic()
     timeline = {"lns_end": round(t1 - t0, 3)}
