@@ -30,17 +30,15 @@ def _promised(p, plan):
 
 
 def _state(plan, now):
-    done, started, positions = [], [], []
+    """Visits finished, and under way, at ``now``."""
+    done, started = [], []
     for r in plan.routes:
         for s in r.stops:
-            if s.kind != "job":
-                continue
-            if s.end <= now:
+            if s.kind == "job" and s.end <= now:
                 done.append(s.id)
-            elif s.start <= now:
+            elif s.kind == "job" and s.start <= now:
                 started.append(s.id)
-                positions.append(Position(r.engineer_id, None, s.end))  # location set below
-    return done, started, positions
+    return done, started
 
 
 def test_emergency_is_inserted_and_the_past_is_frozen() -> None:
@@ -48,7 +46,7 @@ def test_emergency_is_inserted_and_the_past_is_frozen() -> None:
     base = solve(p, **quick())
     promised = _promised(p, base)
     now = 11 * H
-    done, started, _ = _state(base, now)
+    done, started = _state(base, now)
     where = {j.id: j.location for j in p.jobs}
     positions = []
     for r in base.routes:
