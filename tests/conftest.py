@@ -7,14 +7,17 @@ Tests that cross processes (a real Celery worker, a browser) use `committed_db` 
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 # Configure the app before it is imported anywhere.
 _tmp = Path(tempfile.mkdtemp(prefix="fieldline-test-"))
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_tmp / 'test.db'}"
 # Ordinary tests run tasks inline; tests that need a real worker use the broker explicitly.
 TEST_BROKER_URL = os.environ.pop("CELERY_BROKER_URL", None)
