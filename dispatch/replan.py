@@ -60,7 +60,16 @@ def replan(
             raise ValueError(f"re-plan: new job {j.id!r} already exists; cancel it or rename it")
     rest = remaining_problem(plan, problem, now, positions, done | started, new_jobs, cancelled)
     c = compile_problem(rest, provider)
-    start = routes_from_plan(c, plan)
+    # Pickups already made are in the vans and off the warehouse shelves (see remaining_problem):
+    # carrying them into the new routes would take the same parts twice.
+    ahead = replace(
+        plan,
+        routes=tuple(
+            replace(r, stops=tuple(s for s in r.stops if not (s.kind == "pickup" and s.start <= now)))
+            for r in plan.routes
+        ),
+    )
+    start = routes_from_plan(c, ahead)
     for k in range(c.n_vehicles):
         start[k], _, _ = repair(c, k, start[k])
     kept = {s[1] for r in start for s in r if s[0] == "job"}

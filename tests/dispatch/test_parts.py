@@ -81,3 +81,24 @@ def test_one_visit_picks_up_for_several_jobs() -> None:
     pickups = [s for s in plan.route_of("E1").stops if s.kind == "pickup"]
     assert len(pickups) == 1 and pickups[0].parts == {"P1": 3}
     assert not plan.unassigned and plan.is_feasible()
+
+
+def test_replan_does_not_repeat_a_pickup_already_made() -> None:
+    from dispatch import replan
+
+    # The only P1 in the warehouse is picked up at the start of the day for J1 (at 3 km).
+    p = problem(
+        [engineer("E1", shift=(8 * H, 17 * H))],
+        [job("J1", 2, dur=3600, parts={"P1": 1}), job("J2", 3, dur=600)],
+        line_matrix([0, 1000, 3000, 3500]),
+        warehouses=[Warehouse("W1", 1, open=(7 * H, 18 * H), pickup_s=600, stock={"P1": 1})],
+        deterministic=True,
+    )
+    plan = solve(p, **quick())
+    pickup = plan.route_of("E1").stops[0]
+    assert (pickup.kind, pickup.id) == ("pickup", "W1")
+    now = pickup.end + 60  # the part is in the van now; J1 has not started
+    new = replan(plan, p, now=now, time_limit=0.5, seed=1)
+    assert "J1" in new.route_of("E1").job_ids
+    assert all(s.kind != "pickup" for s in new.route_of("E1").stops)
+    assert new.is_feasible(), new.violations()
