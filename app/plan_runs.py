@@ -246,9 +246,8 @@ def execute(run_id: int) -> str:
 
 
 def _as_of(session: Session, run: PlanRun) -> datetime | None:
-    """Re-plans of today freeze the day at this moment; other days are planned whole."""
-    if run.kind != "replan":
-        return None
+    """A plan of today (a re-plan, or a day plan asked for late) freezes the day at this moment:
+    nothing is put before now, started visits stay. Other days are planned whole."""
     region = session.get(Region, run.region_id)
     assert region is not None
     now = utcnow()

@@ -135,7 +135,10 @@ def test_a_late_visit_triggers_one_replan(db: Session, today_world: pw.World) ->
     db.expire_all()
     first_visit = min((db.get(WorkOrder, x.id) for x in w.work_orders), key=lambda x: x.planned_start_at)  # type: ignore[union-attr, return-value]
     assert first_visit is not None and first_visit.planned_start_at is not None
-    # 06:00 plan, noon now: visits planned before (now - margin) without a check-in are late.
+    assert first_visit.planned_start_at >= run.as_of  # type: ignore[operator]  # a plan of today starts now
+    # The morning goes by: the first visit was due two hours ago and nobody checked in.
+    first_visit.planned_start_at = first_visit.eta_at = utcnow() - timedelta(hours=2)
+    db.commit()
     late = plan_triggers.late_visits(db, utcnow())
     assert first_visit.id in {x.id for x in late}
     runs = plan_triggers.check_late(db)
