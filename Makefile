@@ -12,14 +12,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The route map's library (Leaflet) comes from npm through package.json. Without npm the pages
+# still work: the route is drawn as a plain sketch instead of a map.
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the engineer's route map falls back to a plain sketch"; fi
 
-run: $(STAMP)
+install: $(STAMP) node_modules/.package-lock.json
+
+run: install
 	DEMO_MODE=$${DEMO_MODE:-1} $(BIN)/fieldline migrate
 	DEMO_MODE=$${DEMO_MODE:-1} $(BIN)/fieldline seed --if-empty
 	DEMO_MODE=$${DEMO_MODE:-1} $(BIN)/fieldline serve
 
-test: $(STAMP)
+test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

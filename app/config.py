@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "dispatch@fieldline.example"
+    # Background tiles of the engineer's route map ({z}/{x}/{y}); empty: no tiles, the route
+    # is drawn on a plain background (as it is anyway when the phone is offline).
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
     @model_validator(mode="after")
     def _secrets_outside_demo(self) -> Settings:

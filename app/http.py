@@ -81,13 +81,14 @@ def _body_hash(body: Any) -> str:
 
 def idempotent_create(session: Session, request: Request, user: User, body: Any,
                       create: Callable[[], tuple[Any, dict[str, str]]],
-                      status_code: int = 201) -> JSONResponse:
+                      status_code: int = 201, key: str | None = None) -> JSONResponse:
     """Run `create` once per (user, Idempotency-Key); a retry replays the stored response.
 
     The record is written in the same transaction as the creation, so either both exist or
-    neither does. Reusing a key with a different body is a client error (422).
+    neither does. Reusing a key with a different body is a client error (422). Pages pass the
+    key from a hidden form field (`key`) instead of the header.
     """
-    key = request.headers.get("idempotency-key")
+    key = key or request.headers.get("idempotency-key")
     if not key:
         result, headers = create()
         return JSONResponse(jsonable_encoder(result), status_code=status_code, headers=headers)

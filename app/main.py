@@ -20,6 +20,8 @@ from app.worker import in_process
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+# Front-end libraries installed from package.json (`make install` runs `npm ci`).
+LEAFLET = Path(__file__).parent.parent / "node_modules" / "leaflet" / "dist"
 
 
 @asynccontextmanager
@@ -50,6 +52,8 @@ def create_app() -> FastAPI:
     app.include_router(pages_router)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if LEAFLET.exists():
+        app.mount("/vendor/leaflet", StaticFiles(directory=LEAFLET), name="leaflet")
     return app
 
 

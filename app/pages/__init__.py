@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from app.pages import auth, desk, desk_tickets, web
+from app.pages import auth, desk, desk_tickets, field, web
 
 pages_router = APIRouter(include_in_schema=False)
 pages_router.include_router(auth.router)
 pages_router.include_router(desk.router)
 pages_router.include_router(desk_tickets.router)
+pages_router.include_router(field.router)
 pages_router.include_router(web.fallback_router)  # keep last: it answers every other /desk/ path

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 from app import customer_360, customers, tickets
 from app.customers import SearchHit
 from app.errors import AppError, Unprocessable
-from app.models import Channel, Priority
+from app.models import Channel, Priority, Role
 from app.pages.web import (
     DeskPageUser,
     PageDb,
     PageRoute,
+    PageUser,
+    desk_user,
     field_errors,
     invalid,
     optional_id,
@@ -74,8 +76,11 @@ def _search_page(request: Request, db: Session, q: str) -> HTMLResponse:
     return render(request, "desk/search.html", context, status_code=status_code)
 
 
-@router.get("/")
-def home(request: Request, db: PageDb, user: DeskPageUser, q: str = "") -> HTMLResponse:
+@router.get("/", response_model=None)
+def home(request: Request, db: PageDb, user: PageUser, q: str = "") -> Response:
+    if user.role == Role.engineer.value:  # engineers start on their route
+        return RedirectResponse("/field", status_code=303)
+    desk_user(request, user)
     return _search_page(request, db, q)
 
 

@@ -66,6 +66,15 @@ def fmt_dt(value: datetime | None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
     return value.astimezone(_local_tz()).strftime(fmt)
 
 
+def fmt_at(value: datetime | None, tz: str, fmt: str = "%H:%M") -> str:
+    """A UTC timestamp in a given zone (an engineer's region), short by default."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
 def fmt_date(value: date | None) -> str:
     return value.strftime("%d %b %Y") if value else "—"
 
@@ -99,7 +108,7 @@ def label(value: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
-templates.env.filters.update(dt=fmt_dt, date=fmt_date, rel=fmt_relative, iso=iso, label=label)
+templates.env.filters.update(dt=fmt_dt, at=fmt_at, date=fmt_date, rel=fmt_relative, iso=iso, label=label)
 templates.env.globals["SESSION_COOKIE"] = SESSION_COOKIE
 
 

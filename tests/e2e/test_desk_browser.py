@@ -7,60 +7,27 @@ go to test-artifacts/.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session
 
 import app.customer_keys  # noqa: F401  (its flush hook derives the contacts' phone search keys)
-from app.db import make_engine
-from app.migrations import upgrade_head
 from tests import factories as f
+from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "browser-test-pass"
 
 if not CHROMIUM.exists():
     pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _seed(url: str) -> dict[str, Any]:
     """Migrate the file with Alembic and commit a small customer world."""
-    engine = make_engine(url)
+    engine = migrated(url)
     try:
-        with engine.begin() as conn:
-            upgrade_head(conn)
         with Session(engine) as db:
             region = f.make_region(db, name="Bayern Süd")
             cal = f.make_calendar(db, always_open=True)
@@ -84,52 +51,10 @@ def _seed(url: str) -> dict[str, Any]:
         engine.dispose()
 
 
-@contextmanager
-def running_server() -> Iterator[dict[str, Any]]:
-    """uvicorn in a subprocess on a fresh seeded SQLite file; everything removed afterwards."""
-    tmp = Path(tempfile.mkdtemp(prefix="fieldline-e2e-"))
-    url = f"sqlite:///{tmp / 'e2e.db'}"
-    world = _seed(url)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(
-        DATABASE_URL=url, SECRET_KEY="e2e-secret", DEMO_MODE="0", TASK_ALWAYS_EAGER="1", SCHEDULER_ENABLED="0"
-    )
-    log = (tmp / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start:\n" + (tmp / "server.log").read_text())
-            time.sleep(0.2)
-        yield {"base": base, **world}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-
 
 @pytest.fixture
 def server() -> Iterator[dict[str, Any]]:
-    with running_server() as info:
+    with running_server(_seed) as info:
         yield info
 
 
@@ -141,9 +66,7 @@ def test_agent_finds_customer_by_phone_and_opens_a_ticket(server: dict[str, Any]
         try:
             context = browser.new_context(viewport={"width": 360, "height": 780}, device_scale_factor=1)
             page = context.new_page()
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            errors = collect_errors(page)
 
             page.goto(f"{base}/")
             assert "/login" in page.url

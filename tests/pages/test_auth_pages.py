@@ -131,7 +131,9 @@ def test_csrf_token_of_another_session_is_refused(client: TestClient, sign_in: C
 
 def test_engineer_gets_a_readable_403_on_the_desk(client: TestClient, sign_in: Callable[..., User]) -> None:
     sign_in("engineer", email="eng@test.example")
-    r = client.get("/")
+    home = client.get("/", follow_redirects=False)  # the start page sends engineers to their route
+    assert home.status_code == 303 and home.headers["location"] == "/field"
+    r = client.get("/desk/search?q=acme")
     assert r.status_code == 403
     assert r.headers["content-type"].startswith("text/html")
     assert "The service desk is for agents" in r.text and "eng@test.example" in r.text

@@ -1,0 +1,191 @@
+"""The engineer's day on a phone, in a real browser: sign in, see today's route as a list and on
+a map, open a stop, pick up the part, check in and file the report.
+
+Debian's /usr/bin/chromium through Playwright at 360 × 740 against a real uvicorn server on a
+temporary SQLite file. The plan is requested through the API like a dispatcher would. There is
+no internet here, so map tiles are blocked on purpose: the route must still show (Leaflet on a
+plain background, or the server's sketch when Leaflet itself is missing). Screenshots go to
+test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from app.auth import hash_password
+from tests.app import planning_world as pw
+from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+
+PHONE = {"width": 360, "height": 740}
+TILES = "tile.openstreetmap.org"
+
+
+def _seed(url: str) -> dict[str, Any]:
+    """Two engineers in a zone where it is about noon now (so 'today' has shift time left); the
+    visit needing ELEC and a warehouse part can only go to engineer 1, via a pickup."""
+    engine = migrated(url)
+    try:
+        with Session(engine) as db:
+            tz = pw.midday_zone()
+            w = pw.build(db, jobs=2, tz=tz, shift=(0, 23), all_week=True)
+            special = pw.add_visit(db, w, lat=48.15, lon=11.58, parts=[(w.parts[0].id, 1)], skill="ELEC")
+            engineer = w.users[1]
+            engineer.email, engineer.name = "field@browser.example", "Emil Engineer"
+            engineer.password_hash = hash_password(PASSWORD)
+            dispatcher = pw.f.make_user(
+                db, role="dispatcher", email="dispatch@browser.example", password=PASSWORD
+            )
+            db.commit()
+            return {
+                "region_id": w.region.id,
+                "today": datetime.now(ZoneInfo(tz)).date().isoformat(),
+                "engineer_email": engineer.email,
+                "dispatcher_email": dispatcher.email,
+                "visit_id": special.id,
+                "customer": w.account.name if w.account else "",
+                "part": w.parts[0].name,
+            }
+    finally:
+        engine.dispose()
+
+
+def _publish_today(server: dict[str, Any]) -> None:
+    """POST /plans as a dispatcher (the server runs tasks inline) and wait until it is published."""
+    base = server["base"]
+    token = httpx.post(
+        f"{base}/api/v1/auth/token", data={"username": server["dispatcher_email"], "password": PASSWORD}
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    r = httpx.post(
+        f"{base}/api/v1/plans",
+        json={
+            "region_id": server["region_id"],
+            "date": server["today"],
+            "time_limit_s": 3,
+            "solution_limit": 50,
+        },
+        headers=auth,
+        timeout=60,
+    )
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 60
+    while (run := httpx.get(f"{base}{r.headers['Location']}", headers=auth).json())["status"] != "published":
+        assert run["status"] not in ("failed", "superseded") and time.monotonic() < deadline, run
+        time.sleep(0.3)
+    assert run["summary"]["served"] == 3, run["summary"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[dict[str, Any]]:
+    with running_server(_seed) as info:
+        _publish_today(info)
+        yield info
+
+
+def _sign_in(page: Any, server: dict[str, Any]) -> None:
+    base = server["base"]
+    page.goto(f"{base}/")
+    page.get_by_label("E-mail").fill(server["engineer_email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/field")  # engineers land on their route
+
+
+def _assert_fits_the_phone(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"page is {width}px wide at a {PHONE['width']}px viewport"
+
+
+def test_engineer_works_through_the_day_on_a_phone(server: dict[str, Any]) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = server["base"]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(
+                viewport=PHONE,
+                device_scale_factor=1,
+                geolocation={"latitude": 48.1501, "longitude": 11.5801},
+                permissions=["geolocation"],
+            )
+            context.route(f"**://{TILES}/**", lambda route: route.abort())  # offline: no tiles
+            page = context.new_page()
+            errors = collect_errors(page, ignore=lambda url: TILES in url)
+            _sign_in(page, server)
+
+            # The route as a list, in order, and on the Leaflet map (plain background, no tiles).
+            stops = page.locator("ol.stops > li")
+            sync_api.expect(stops.filter(has_text="Pick up at")).to_have_count(1)
+            places = page.locator("ol.stops > li:not(.break)").count()
+            assert places >= 2  # the pickup and at least the visit that needs the part
+            sync_api.expect(page.locator("#route-map.leaflet-container")).to_be_visible()
+            sync_api.expect(page.locator("#route-map .stop-pin")).to_have_count(places)
+            assert page.locator("#route-map path.leaflet-interactive").count() == 1  # the route line
+            sync_api.expect(page.get_by_role("heading", name="Parts to pick up")).to_be_visible()
+            navigate = stops.filter(has_text=server["customer"]).first.get_by_role("link", name="Navigate")
+            assert "google.com/maps/dir/" in (navigate.get_attribute("href") or "")
+            page.screenshot(path=str(ARTIFACTS / "field-route-360.png"), full_page=True)
+            _assert_fits_the_phone(page)
+
+            # Tap the stop that needs the part: the visit's file.
+            page.locator(f'ol.stops a[href="/field/visits/{server["visit_id"]}"]').click()
+            page.wait_for_url(f"{base}/field/visits/{server['visit_id']}")
+            sync_api.expect(page.get_by_role("heading", level=1)).to_have_text(server["customer"])
+            sync_api.expect(page.locator("body")).to_contain_text("pick up at")
+            page.get_by_role("button", name="I picked these up").click()
+            sync_api.expect(page.get_by_role("status")).to_contain_text("Pickup confirmed")
+            sync_api.expect(page.locator("body")).to_contain_text("picked up")
+
+            page.get_by_role("button", name="On my way").click()
+            sync_api.expect(page.get_by_role("status")).to_contain_text("on your way")
+            page.get_by_role("button", name="Check in").click()
+            sync_api.expect(page.get_by_role("status")).to_contain_text("Checked in.")
+            sync_api.expect(page.locator(".facts")).to_contain_text("On site")
+            page.screenshot(path=str(ARTIFACTS / "field-visit-360.png"), full_page=True)
+            _assert_fits_the_phone(page)
+
+            page.get_by_label("Work done").fill("Replaced the control board; tested two cycles.")
+            page.get_by_label(f"× {server['part']}").fill("1")
+            page.get_by_label("Yes, fixed").check()
+            page.get_by_role("button", name="File report and close visit").click()
+            sync_api.expect(page.get_by_role("status")).to_contain_text("Service report filed")
+            sync_api.expect(page.locator(".facts")).to_contain_text("Done")
+            sync_api.expect(page.locator("body")).to_contain_text("Replaced the control board")
+
+            # Back on the route the visit shows as done.
+            page.get_by_role("link", name="‹ Route").click()
+            sync_api.expect(page.locator("ol.stops")).to_contain_text("Done")
+            assert errors == [], f"browser console errors: {errors}"
+        finally:
+            browser.close()
+
+
+def test_route_shows_as_a_sketch_when_the_map_library_cannot_load(server: dict[str, Any]) -> None:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+            context.route("**/vendor/leaflet/**", lambda route: route.abort())
+            page = context.new_page()
+            _sign_in(page, server)
+            sketch = page.locator("#route-map svg.sketch")
+            sync_api.expect(sketch).to_be_visible()
+            assert sketch.locator("circle").count() >= 1
+            page.screenshot(path=str(ARTIFACTS / "field-route-sketch-360.png"), full_page=True)
+            _assert_fits_the_phone(page)
+        finally:
+            browser.close()

@@ -1,0 +1,254 @@
+"""The engineer's mobile pages: the day's route (list, map data, sketch), one visit, and the
+actions on it — on my way, check-in, check-out, report, pickup — as plain forms that are safe to
+send twice, refuse stale versions, keep what was typed on an error, and never show another
+engineer's visit."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from app.auth import issue_token
+from app.deps import SESSION_COOKIE
+from app.models import Engineer, StockLevel, WorkOrder, WorkOrderEvent
+from app.pages.map_sketch import sketch
+from tests import factories as f
+from tests.app import planning_world as pw
+from tests.pages.conftest import csrf_of
+
+SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
+KEY_RE = re.compile(r'name="key" value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def _outer_transaction(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("DELETE FROM region WHERE 0")  # take the write lock first
+
+
+def planned_world(client: TestClient, db: Session, login: Any, weekday: int = 2) -> tuple[pw.World, Any]:
+    """Two engineers, three visits; engineer 1 alone has ELEC, so the visit needing the warehouse
+    part goes to them with a pickup stop before it."""
+    w = pw.build(db, jobs=2)
+    pw.add_visit(db, w, parts=[(w.parts[0].id, 1)], skill="ELEC")
+    day = pw.next_weekday(weekday)
+    db.commit()
+    r = client.post(
+        "/api/v1/plans",
+        json={"region_id": w.region.id, "date": day.isoformat(), **SMALL},
+        headers=login("dispatcher"),
+    )
+    assert r.status_code == 202, r.text
+    return w, day
+
+
+def as_engineer(client: TestClient, w: pw.World, i: int = 1) -> None:
+    client.cookies.set(SESSION_COOKIE, issue_token(w.users[i]))
+
+
+def form_fields(html: str, action: str) -> dict[str, str]:
+    """The hidden inputs of the form posting to `action`."""
+    start = html.index(f'action="{action}"')
+    block = html[start : html.index("</form>", start)]
+    return dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', block))
+
+
+def test_route_page_lists_the_stops_in_order_with_map_and_navigation(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    w, day = planned_world(client, db, login)
+    as_engineer(client, w)
+    r = client.get(f"/field?day={day.isoformat()}")
+    assert r.status_code == 200, r.text
+    html = r.text
+    db.expire_all()
+    mine = [wo for wo in w.work_orders if db.get(WorkOrder, wo.id).engineer_id == w.engineers[1].id]  # type: ignore[union-attr]
+    assert mine, "engineer 1 has the ELEC visit"
+    for wo in mine:
+        assert f'href="/field/visits/{wo.id}"' in html
+    assert "Pick up at" in html and w.warehouse.name in html
+    assert "Parts to pick up" in html and w.parts[0].name in html
+    assert "https://www.google.com/maps/dir/?api=1&amp;destination=" in html and 'href="geo:' in html
+    found = re.search(r'<script type="application/json" id="route-data">(.*?)</script>', html, re.S)
+    assert found, "the map's data is on the page"
+    data = json.loads(found[1])
+    assert [p["seq"] for p in data["points"]] == list(range(1, len(data["points"]) + 1))
+    assert data["points"][0]["kind"] == "pickup"  # the part is fetched before the visit
+    assert "<polyline points=" in html  # the plain sketch, shown until (unless) the map loads
+    assert "/vendor/leaflet/leaflet.js" in html and "/static/js/route-map.js" in html
+    assert "tile.openstreetmap.org" in r.headers["content-security-policy"]
+    # Another day with nothing planned says so.
+    empty = client.get(f"/field?day={(day.replace(year=day.year + 1)).isoformat()}")
+    assert empty.status_code == 200 and "No stops planned" in empty.text
+
+
+def test_engineer_lands_on_the_route_and_others_are_kept_out(
+    client: TestClient, db: Session, login: Any, sign_in: Any
+) -> None:
+    w, day = planned_world(client, db, login)
+    db.expire_all()
+    theirs = next(wo for wo in w.work_orders if db.get(WorkOrder, wo.id).engineer_id == w.engineers[0].id)  # type: ignore[union-attr]
+    assert client.get("/field", follow_redirects=False).headers["location"].startswith("/login")
+    as_engineer(client, w)
+    home = client.get("/", follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == "/field"
+    other = client.get(f"/field/visits/{theirs.id}")
+    assert other.status_code == 404 and "does not exist" in other.text
+    assert other.headers["content-type"].startswith("text/html")
+    page = client.get(f"/field/visits/{w.work_orders[-1].id}")
+    post = client.post(
+        f"/field/visits/{theirs.id}/check-in", data={"csrf": csrf_of(page.text), "key": "k1"}
+    )
+    assert post.status_code == 404
+    db.expire_all()
+    assert db.get(WorkOrder, theirs.id).checked_in_at is None  # type: ignore[union-attr]
+    sign_in("agent")
+    refused = client.get("/field")
+    assert refused.status_code == 403 and "for field engineers" in refused.text
+
+
+def test_bad_day_is_a_readable_error(client: TestClient, db: Session, login: Any) -> None:
+    w, _ = planned_world(client, db, login)
+    as_engineer(client, w)
+    r = client.get("/field?day=31-12-2026")
+    assert r.status_code == 422 and "is not a date" in r.text
+
+
+def test_a_visit_from_pickup_to_report(client: TestClient, db: Session, login: Any) -> None:
+    w, day = planned_world(client, db, login)
+    wo = w.work_orders[-1]  # the ELEC visit with a warehouse part, engineer 1's
+    as_engineer(client, w)
+    wh = f.location_of(db, warehouse=w.warehouse).id
+    van = f.location_of(db, engineer=w.engineers[1]).id
+
+    def stock(loc: int) -> int:
+        db.expire_all()
+        q = db.scalar(
+            select(StockLevel.quantity).where(
+                StockLevel.location_id == loc, StockLevel.part_id == w.parts[0].id
+            )
+        )
+        return q or 0
+
+    url = f"/field/visits/{wo.id}"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "pick up at" in page.text and w.contact.name in page.text  # type: ignore[union-attr]
+    pick = form_fields(page.text, f"{url}/pickup")
+    first = client.post(f"{url}/pickup", data=pick, follow_redirects=False)
+    again = client.post(f"{url}/pickup", data=pick)
+    assert first.status_code == 303 and "done=picked-up" in first.headers["location"]
+    assert "already done" in again.text  # the same form sent twice
+    assert (stock(wh), stock(van)) == (2, 1)
+
+    page = client.get(url)
+    go = form_fields(page.text, f"{url}/en-route")
+    assert client.post(f"{url}/en-route", data=go).status_code == 200
+    page = client.get(url)
+    assert "Check in" in page.text
+    fields = form_fields(page.text, f"{url}/check-in")
+    fields.update(latitude="48.1", longitude="11.6")
+    assert client.post(f"{url}/check-in", data=fields).status_code == 200
+    replay = client.post(f"{url}/check-in", data=fields)
+    assert replay.status_code == 200 and "already done" in replay.text
+    db.expire_all()
+    visit = db.get(WorkOrder, wo.id)
+    assert visit is not None and visit.status == "on_site" and visit.checked_in_at is not None
+    checkins = db.scalar(
+        select(func.count()).select_from(WorkOrderEvent).where(
+            WorkOrderEvent.work_order_id == wo.id, WorkOrderEvent.kind == "check_in"
+        )
+    )
+    assert checkins == 1
+    engineer = db.get(Engineer, w.engineers[1].id)
+    assert engineer is not None and engineer.current_latitude == pytest.approx(48.1)  # the phone's fix
+
+    page = client.get(url)
+    assert 'id="report-form"' in page.text and f'name="qty_{w.parts[0].id}"' in page.text
+    report = form_fields(page.text, f"{url}/report")
+    # Missing answers: 422, the text is kept, nothing is written.
+    missing = client.post(f"{url}/report", data={**report, "work_done": "Replaced the fan relay."})
+    assert missing.status_code == 422 and "Replaced the fan relay." in missing.text
+    assert "say whether the problem is fixed" in missing.text
+    db.expire_all()
+    assert db.get(WorkOrder, wo.id).status == "on_site"  # type: ignore[union-attr]
+    filed = client.post(
+        f"{url}/report",
+        data={**report, "work_done": "Replaced the fan relay.", f"qty_{w.parts[0].id}": "1", "fixed": "yes"},
+    )
+    assert filed.status_code == 200 and "Service report filed" in filed.text
+    db.expire_all()
+    visit = db.get(WorkOrder, wo.id)
+    assert visit is not None and visit.status == "done" and visit.fixed_first_time is True
+    assert stock(van) == 0  # the part left the van with the report
+    assert "Replaced the fan relay." in client.get(url).text
+
+
+def test_a_stale_form_is_refused_and_keeps_the_text(client: TestClient, db: Session, login: Any) -> None:
+    w, _ = planned_world(client, db, login)
+    wo = w.work_orders[-1]
+    as_engineer(client, w)
+    url = f"/field/visits/{wo.id}"
+    fields = form_fields(client.get(url).text, f"{url}/check-in")
+    assert client.post(f"{url}/check-in", data=fields).status_code == 200
+    report = form_fields(client.get(url).text, f"{url}/report")
+    # Dispatch edits the visit meanwhile (its version moves on).
+    db.expire_all()
+    visit = db.get(WorkOrder, wo.id)
+    assert visit is not None
+    visit.notes = "Customer asks to ring twice."
+    db.commit()
+    stale = client.post(f"{url}/report", data={**report, "work_done": "Cleaned the filter.", "fixed": "yes"})
+    assert stale.status_code == 409 and "was changed" in stale.text
+    assert "Cleaned the filter." in stale.text and "Customer asks to ring twice." in stale.text
+    db.expire_all()
+    assert db.get(WorkOrder, wo.id).status == "on_site"  # type: ignore[union-attr]
+
+
+def test_forms_need_the_csrf_token(client: TestClient, db: Session, login: Any) -> None:
+    w, _ = planned_world(client, db, login)
+    wo = w.work_orders[-1]
+    as_engineer(client, w)
+    r = client.post(f"/field/visits/{wo.id}/check-in", data={"key": "x"})
+    assert r.status_code == 403 and "expired" in r.text
+    db.expire_all()
+    assert db.get(WorkOrder, wo.id).checked_in_at is None  # type: ignore[union-attr]
+
+
+def test_a_shortage_at_report_time_writes_nothing(client: TestClient, db: Session, login: Any) -> None:
+    w, _ = planned_world(client, db, login)
+    wo = w.work_orders[-1]  # its part is still at the warehouse: not picked up
+    as_engineer(client, w)
+    url = f"/field/visits/{wo.id}"
+    client.post(f"{url}/check-in", data=form_fields(client.get(url).text, f"{url}/check-in"))
+    report = form_fields(client.get(url).text, f"{url}/report")
+    r = client.post(
+        f"{url}/report",
+        data={**report, "work_done": "Swapped the board.", f"qty_{w.parts[0].id}": "1", "fixed": "yes"},
+    )
+    assert r.status_code == 409 and "Swapped the board." in r.text
+    db.expire_all()
+    assert db.get(WorkOrder, wo.id).status == "on_site"  # type: ignore[union-attr]
+
+
+def test_sketch_keeps_north_up_and_the_stops_inside_the_box() -> None:
+    points = [
+        {"seq": 1, "kind": "job", "lat": 48.10, "lon": 11.50},
+        {"seq": 2, "kind": "pickup", "lat": 48.20, "lon": 11.50},
+        {"seq": 3, "kind": "job", "lat": 48.20, "lon": 11.70},
+    ]
+    s = sketch(points)
+    dots = s["dots"]
+    assert all(0 <= d["x"] <= s["width"] and 0 <= d["y"] <= s["height"] for d in dots)
+    assert dots[1]["y"] < dots[0]["y"]  # further north is higher up
+    assert dots[2]["x"] > dots[1]["x"]  # further east is to the right
+    # 0.2° of longitude at 48° N is shorter than 0.1° of latitude × 2: not stretched.
+    assert (dots[2]["x"] - dots[1]["x"]) < 2 * (dots[0]["y"] - dots[1]["y"])
+    assert s["line"].count(",") == 3 and sketch([])["dots"] == []
