@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.config import get_settings
@@ -108,17 +108,41 @@ def unit_of_work() -> Iterator[Session]:
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:
-    """Run fn once the session's transaction has committed (e.g. to enqueue a task)."""
-    session.info.setdefault("after_commit", []).append(fn)
+    """Run fn once the session's whole transaction has committed (e.g. to enqueue a task).
+
+    Inside a SAVEPOINT (`begin_nested`) the callback belongs to that savepoint: releasing it
+    hands the callback to the enclosing transaction, rolling it back drops it; only the
+    outermost COMMIT runs it. (SQLAlchemy fires `after_commit` for savepoints too, which would
+    let a worker see a task before its rows are committed.)"""
+    depth = _depth(session.get_nested_transaction())
+    session.info.setdefault("after_commit", []).append((depth, fn))
+
+
+def _depth(transaction: SessionTransaction | None) -> int:
+    depth = 0
+    while transaction is not None and transaction.nested:
+        depth, transaction = depth + 1, transaction.parent
+    return depth
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
-    callbacks = session.info.pop("after_commit", [])
-    for fn in callbacks:
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:  # a RELEASE SAVEPOINT: the callbacks move one level out
+        depth = _depth(savepoint)
+        session.info["after_commit"] = [
+            (min(d, depth - 1), fn) for d, fn in session.info.get("after_commit", [])
+        ]
+        return
+    for _, fn in session.info.pop("after_commit", []):
         fn()
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_after_commit(session: Session) -> None:
-    session.info.pop("after_commit", None)
+@event.listens_for(Session, "after_transaction_end")
+def _drop_after_commit(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:  # still at this level: the savepoint was rolled back
+        depth = _depth(transaction)
+        kept = [(d, fn) for d, fn in session.info.get("after_commit", []) if d < depth]
+        session.info["after_commit"] = kept
+    elif transaction.parent is None:  # the outermost transaction ended without its callbacks running
+        session.info.pop("after_commit", None)
