@@ -20,7 +20,7 @@ RUN pip install . \
     && useradd --system --uid 10001 --home-dir /srv/fieldline --shell /usr/sbin/nologin fieldline
 
 # alembic/ is not part of the installed package: import `app` from this directory so
-# app.config.ROOT (and with it alembic.ini) resolves here, not in site-packages.
+# app.platform.config.ROOT (and with it alembic.ini) resolves here, not in site-packages.
 ENV PYTHONPATH=/srv/fieldline \
     HOST=0.0.0.0 \
     PORT=8000

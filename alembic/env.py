@@ -8,7 +8,7 @@ from sqlalchemy import create_engine
 
 from alembic import context
 from app import models  # noqa: F401  (registers every table on Base.metadata)
-from app.db import Base
+from app.platform.db import Base
 
 config = context.config
 if config.config_file_name and config.attributes.get("configure_logger", True):
@@ -21,7 +21,7 @@ def _url() -> str:
     url = context.get_x_argument(as_dictionary=True).get("url")
     if url:
         return url
-    from app.config import get_settings
+    from app.platform.config import get_settings
 
     return get_settings().database_url
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-import app.db
+import app.platform.db
 from alembic import op
 ${imports if imports else ""}
 

@@ -17,7 +17,7 @@ def _fail(message: str) -> None:
 @cli.command()
 def migrate() -> None:
     """Apply the database migrations (alembic upgrade head)."""
-    from app.migrations import upgrade_head
+    from app.platform.migrations import upgrade_head
 
     upgrade_head()
     console.print("database is up to date")
@@ -32,9 +32,9 @@ def create_user(email: str = typer.Option(..., prompt=True),
     """Create a user (e.g. the first admin: --role admin)."""
     from sqlalchemy.exc import IntegrityError
 
-    from app.auth import create_user as _create
-    from app.db import unit_of_work
     from app.models import Role
+    from app.platform.auth import create_user as _create
+    from app.platform.db import unit_of_work
 
     if role not in Role.__members__:
         _fail(f"unknown role {role!r}; choose one of {', '.join(Role.__members__)}")
@@ -54,7 +54,7 @@ def seed(customers: int = typer.Option(300, "--customers", min=1, help="number o
          if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when customers exist"),
          seed: int = typer.Option(42, "--seed", help="random seed (same seed, same company)")) -> None:
     """Create a demo service company in Munich with six months of ticket and visit history."""
-    from app.seed_cli import run_seed
+    from app.seed.cli import run_seed
 
     run_seed(console, customers=customers, if_empty=if_empty, seed_value=seed, fail=_fail)
 
@@ -65,7 +65,7 @@ def serve(host: str = typer.Option(None, envvar="HOST"),
     """Serve web pages and the API (tasks on an in-process worker unless a broker is set)."""
     import uvicorn
 
-    from app.config import get_settings
+    from app.platform.config import get_settings
 
     settings = get_settings()
     host = host or settings.host
@@ -79,7 +79,7 @@ def serve(host: str = typer.Option(None, envvar="HOST"),
 
 
 def _broker_or_fail() -> None:
-    from app.config import get_settings
+    from app.platform.config import get_settings
 
     if not get_settings().celery_broker_url:
         _fail("set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) first; without a broker "
@@ -92,8 +92,8 @@ def worker(queues: str = typer.Option(None, "--queues", "-Q", help="default: eve
            loglevel: str = typer.Option("info")) -> None:
     """Run a Celery worker (same as `celery -A app.worker worker -Q default,plans,urgent`)."""
     _broker_or_fail()
-    from app.worker import celery_app
-    from app.worker import queues as all_queues
+    from app.platform.worker import queues as all_queues
+    from app.worker import celery_app  # the worker's composition root: installs the session hooks
 
     argv = ["worker", "-Q", queues or ",".join(all_queues()), "--loglevel", loglevel]
     if concurrency:
@@ -122,9 +122,9 @@ def import_csv(entity: str = typer.Argument(..., help="customers | sites | conta
 
     from rich.table import Table
 
-    from app.crm_import import check_entity, import_csv
-    from app.db import unit_of_work
-    from app.errors import AppError
+    from app.integrations.crm_import.service import check_entity, import_csv
+    from app.platform.db import unit_of_work
+    from app.platform.errors import AppError
 
     path = Path(file)
     if not path.is_file():
@@ -161,10 +161,13 @@ def plan_day(region: str = typer.Option(..., help="region code, e.g. MUC-N"),
 
     from sqlalchemy import select
 
-    from app import plan_runs, plan_triggers  # noqa: F401  (plan_triggers: session hooks)
-    from app.db import unit_of_work, utcnow
     from app.models import PlanRun, Region
-    from app.planning import local_day
+    from app.planning import runs as plan_runs
+    from app.planning.keys import local_day
+    from app.planning.triggers import install_session_hooks
+    from app.platform.db import unit_of_work, utcnow
+
+    install_session_hooks()  # publishing the plan reserves parts, as it does on the workers
 
     with unit_of_work() as session:
         found = session.scalar(select(Region).where(Region.code == region))

@@ -13,13 +13,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.api import api_router
-from app.config import get_settings
-from app.errors import install_error_handlers, problem
-from app.pages import pages_router
-from app.worker import in_process
+from app.planning.triggers import install_session_hooks
+from app.platform.config import get_settings
+from app.platform.errors import install_error_handlers, problem
+from app.platform.worker import in_process
+from app.web import pages_router
 
 log = logging.getLogger(__name__)
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent / "web" / "static"
 # Front-end libraries installed from package.json (`make install` runs `npm ci`).
 LEAFLET = Path(__file__).parent.parent / "node_modules" / "leaflet" / "dist"
 
@@ -33,6 +34,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    install_session_hooks()  # re-plans and reservations follow whatever the requests change
     app = FastAPI(title="Fieldline", version="0.1.0", lifespan=lifespan,
                   description="Service desk and field dispatch API.")
     install_error_handlers(app)

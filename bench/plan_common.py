@@ -50,7 +50,7 @@ def fresh_database(database_url: str, broker_url: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    from app.migrations import upgrade_head
+    from app.platform.migrations import upgrade_head
 
     upgrade_head()
     redis.Redis.from_url(broker_url).flushdb()
@@ -166,9 +166,9 @@ def processes() -> Iterator[Processes]:
 
 def dispatcher_headers() -> dict[str, str]:
     """A dispatcher user written straight to the database, and its bearer token."""
-    from app.auth import hash_password, issue_token
-    from app.db import unit_of_work
     from app.models import User
+    from app.platform.auth import hash_password, issue_token
+    from app.platform.db import unit_of_work
 
     with unit_of_work() as session:
         user = User(

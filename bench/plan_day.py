@@ -39,10 +39,11 @@ def main() -> None:
     import httpx
     from sqlalchemy import func, select
 
-    from app.db import unit_of_work, utcnow
     from app.models import Engineer, Region
-    from app.planning import load, local_day
-    from app.seed import seed
+    from app.planning.keys import local_day
+    from app.planning.service import load
+    from app.platform.db import unit_of_work, utcnow
+    from app.seed.generate import seed
     from bench.plan_common import dispatcher_headers
 
     t = time.perf_counter()

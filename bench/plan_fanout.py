@@ -38,7 +38,7 @@ def main() -> None:
 
     import httpx
 
-    from app.db import unit_of_work
+    from app.platform.db import unit_of_work
     from bench.plan_common import dispatcher_headers
     from bench.plan_world import make_region
 
@@ -110,7 +110,6 @@ def reset(region_ids: list[int]) -> None:
     """Take the plans back, so the next run solves the same input again."""
     from sqlalchemy import delete, update
 
-    from app.db import unit_of_work
     from app.models import (
         CustomerNotification,
         PlanDay,
@@ -122,6 +121,7 @@ def reset(region_ids: list[int]) -> None:
         StockReservation,
         WorkOrder,
     )
+    from app.platform.db import unit_of_work
 
     with unit_of_work() as s:
         s.execute(delete(CustomerNotification))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app import models as m
-from app.auth import hash_password, issue_token
+from app.platform.auth import hash_password, issue_token
 
 _seq = itertools.count(1)
 _HASH = hash_password("correct horse battery")  # hashing is slow: reuse one hash
@@ -149,7 +149,7 @@ def make_engineer(db: Session, region: m.Region, *, skills: list[str] | None = N
 
 def make_webhook_subscription(db: Session, url: str, *, events: list[str] | None = None,
                               **kw: Any) -> m.WebhookSubscription:
-    from app.webhook_signing import new_secret
+    from app.integrations.webhooks.signing import new_secret
 
     sub = m.WebhookSubscription(url=url, events=events or [], secret=kw.pop("secret", new_secret()),
                                 **kw)
@@ -192,7 +192,7 @@ def set_stock(db: Session, location: m.StockLocation, part: m.Part, quantity: in
 def open_ticket(db: Session, account: m.Account, *, asset: m.Asset | None = None,
                 priority: str = "P2", **kw: Any) -> m.Ticket:
     """A ticket opened through the ticket service (numbered, SLA clock started)."""
-    from app import tickets
+    from app.desk.tickets import service as tickets
 
     return tickets.create_ticket(db, account_id=account.id, asset_id=asset.id if asset else None,
                                  subject=kw.pop("subject", "Unit down"), priority=priority,
@@ -201,6 +201,6 @@ def open_ticket(db: Session, account: m.Account, *, asset: m.Asset | None = None
 
 def make_work_order(db: Session, ticket: m.Ticket, **kw: Any) -> m.WorkOrder:
     """An unscheduled visit for `ticket` through the work-order service."""
-    from app import workorders
+    from app.field.workorders import service as workorders
 
     return workorders.create_work_order(db, ticket_id=ticket.id, actor=None, **kw)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from app.config import ROOT, Settings
+from app.platform.config import ROOT, Settings
 
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -93,7 +93,7 @@ def test_celery_commands_name_the_app_and_every_routed_queue(services: dict[str,
 
     from celery import Celery
 
-    from app.worker import celery_app, queues
+    from app.platform.worker import celery_app, queues
 
     for name, sub in (("worker", "worker"), ("beat", "beat")):
         argv = _argv(services[name]["command"])
@@ -108,7 +108,7 @@ def test_celery_commands_name_the_app_and_every_routed_queue(services: dict[str,
 
 
 def test_every_task_in_the_beat_schedule_is_registered() -> None:
-    from app.worker import celery_app
+    from app.platform.worker import celery_app
 
     celery_app.loader.import_default_modules()  # what `celery -A app.worker` does at start
     for entry in celery_app.conf.beat_schedule.values():
@@ -121,7 +121,7 @@ def test_environment_variables_are_settings(services: dict[str, Any]) -> None:
     for name in APP_SERVICES:
         env = services[name]["environment"]
         unknown = set(env) - fields
-        assert not unknown, f"{name}: {unknown} are not fields of app.config.Settings"
+        assert not unknown, f"{name}: {unknown} are not fields of app.platform.config.Settings"
         assert {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY"} <= set(env), name
         assert env["SECRET_KEY"].startswith("${SECRET_KEY:?"), "the secret must come from outside"
         assert str(env.get("DEMO_MODE", "0")) in ("0", "false")
@@ -215,7 +215,7 @@ def test_dockerfile_builds_the_package_with_its_migrations() -> None:
     packages = {p.rstrip("*") for p in find["find"]["include"]}
     assert packages <= copied, f"packages not copied: {packages - copied}"
     assert {"alembic", "alembic.ini", "pyproject.toml", "README.md"} <= copied
-    # app.config.ROOT must be the source directory for alembic.ini to be found
+    # app.platform.config.ROOT must be the source directory for alembic.ini to be found
     assert "PYTHONPATH=/srv/fieldline" in text and "WORKDIR /srv/fieldline" in text
     assert re.search(r"^USER (?!root)\w+", text, re.M), "run as an unprivileged user"
     assert 'CMD ["fieldline", "serve"]' in text

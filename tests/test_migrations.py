@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
-from app.db import Base
+from app.platform.db import Base
 
 
 def test_upgrade_head_matches_models(engine: Engine) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.platform.db import Base, utcnow
 
 
 class Region(Base):
@@ -55,8 +55,8 @@ class SlaTarget(Base):
 
 class Account(Base):
     __tablename__ = "account"
-    # Search (app/customers.py): LIKE 'x%' needs pattern ops outside the C collation on PostgreSQL;
-    # LIKE '%x%' uses the trigram index (pg_trgm, created in alembic/env.py).
+    # Search (app/desk/customers/service.py): LIKE 'x%' needs pattern ops outside the C collation on
+    # PostgreSQL; LIKE '%x%' uses the trigram index (pg_trgm, created in alembic/env.py).
     __table_args__ = (
         Index("ix_account_name_search", "name_search",
               postgresql_ops={"name_search": "varchar_pattern_ops"}),

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, utcnow
+from app.platform.db import Base, utcnow
 
 
 class WorkOrderStatus(StrEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from app.db import after_commit
+from app.platform.db import after_commit
 
 
 def _session() -> Session:

@@ -11,10 +11,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app import customers
-from app.customer_360 import asset_entitlement, customer_360
-from app.db import utcnow
+from app.desk.customers import keys as customer_keys
+from app.desk.customers import service as customers
+from app.desk.customers.view360 import asset_entitlement, customer_360
 from app.models import SlaEvent
+from app.platform.db import utcnow
 from tests import factories as f
 
 API = "/api/v1/customers"
@@ -38,7 +39,7 @@ def search(client: TestClient, headers: dict[str, str], q: str, **params: Any) -
     "typed", ["+49 89 1234-5678", "089 12345678", "0049891234 5678", "(089) 1234 5678", "+49 (0)89 1234-5678"]
 )
 def test_phone_digits_are_the_national_number(typed: str) -> None:
-    assert customers.phone_digits(typed) == "8912345678"
+    assert customer_keys.phone_digits(typed) == "8912345678"
 
 
 def test_contact_keys_follow_every_orm_write(db: Session) -> None:
@@ -62,10 +63,10 @@ def test_phone_country_comes_from_the_account_region(
     contact = f.make_contact(db, acc, phone="02 1234 5678")
     db.commit()
     assert contact.phone_digits == "0212345678"
-    assert customers.phone_digits("02 1234 5678") == "212345678"
+    assert customer_keys.phone_digits("02 1234 5678") == "212345678"
     assert search(client, desk, "+39 02 1234 5678")[0]["contact_id"] == contact.id
-    assert customers.country_of("Europe/Rome") == "IT"
-    assert customers.country_of(None) == "DE"
+    assert customer_keys.country_of("Europe/Rome") == "IT"
+    assert customer_keys.country_of(None) == "DE"
 
 
 # --- search --------------------------------------------------------------------------------

@@ -284,7 +284,7 @@ def test_rows_the_database_refuses_are_retried_one_by_one(
 ) -> None:
     """Checks run first, but the database has the last word (e.g. a serial taken meanwhile by a
     concurrent import): the batch is rolled back and its rows written one by one."""
-    from app import crm_import
+    from app.integrations.crm_import import service as crm_import
 
     site = f.make_site(db, f.make_account(db), external_id="S-RACE")
     f.make_asset(db, site, serial="TAKEN-1")
@@ -324,7 +324,7 @@ def test_rows_the_database_refuses_are_retried_one_by_one(
 def test_big_files_are_written_in_batches(
     client: TestClient, db: Session, manager: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app import crm_import
+    from app.integrations.crm_import import service as crm_import
 
     monkeypatch.setattr(crm_import, "BATCH", 3)
     rows = "".join(f"B-{i},Batch {i}\n" if i != 5 else "B-5,\n" for i in range(1, 11))

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app.config import get_settings
-from app.inbound_email import outbound_message, parse
+from app.integrations.inbound_email.service import outbound_message, parse
 from app.models import Ticket, TicketEvent
+from app.platform.config import get_settings
 from tests import factories as f
 
 URL = "/api/v1/inbound/email"
@@ -248,8 +248,8 @@ def test_reply_after_the_reopen_window_opens_a_follow_up_ticket(
 ) -> None:
     from datetime import timedelta
 
-    from app import tickets
-    from app.db import utcnow
+    from app.desk.tickets import service as tickets
+    from app.platform.db import utcnow
 
     agent = f.make_user(db)
     start = utcnow() - timedelta(days=30)

@@ -16,10 +16,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app import workorder_visits, workorders
-from app.db import Base
-from app.inventory import Shortage, StockBusy
+from app.field.inventory.stock import Shortage, StockBusy
+from app.field.workorders import service as workorders
+from app.field.workorders import visits as workorder_visits
 from app.models import AuditLog, PartUsage, StockLevel, WorkOrder
+from app.platform.db import Base
 from tests import factories as f
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -11,8 +11,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 import dispatch
-from app import plan_publish, plan_runs, planning
 from app.models import PlanDay, PlanRun, PlanStop, StockLevel, StockReservation, WorkOrder
+from app.planning import keys as plan_keys
+from app.planning import publish as plan_publish
+from app.planning import runs as plan_runs
+from app.planning import service as planning
 from tests import factories as f
 from tests.app import planning_world as pw
 
@@ -38,9 +41,9 @@ def test_day_reference_follows_dst() -> None:
     # 29 March 2026: clocks go 02:00 → 03:00 in Berlin, so 08:00 is only 7 hours after midnight.
     spring, autumn, plain = date(2026, 3, 29), date(2026, 10, 25), date(2026, 6, 1)
     for day, hours in ((spring, 7), (autumn, 9), (plain, 8)):
-        ref = planning.day_reference(day, "Europe/Berlin")
-        assert planning.to_s(ref, planning.local_at(day, time(8), "Europe/Berlin")) == hours * 3600
-        assert planning.from_s(ref, hours * 3600) == planning.local_at(day, time(8), "Europe/Berlin")
+        ref = plan_keys.day_reference(day, "Europe/Berlin")
+        assert plan_keys.to_s(ref, plan_keys.local_at(day, time(8), "Europe/Berlin")) == hours * 3600
+        assert plan_keys.from_s(ref, hours * 3600) == plan_keys.local_at(day, time(8), "Europe/Berlin")
 
 
 def test_load_turns_rows_into_an_engine_problem(db: Session) -> None:
@@ -54,13 +57,13 @@ def test_load_turns_rows_into_an_engine_problem(db: Session) -> None:
     loaded = planning.load(db, region_id=w.region.id, day=day)
     p = loaded.problem
     assert p is not None
-    assert {e.id for e in p.engineers} == {planning.engineer_key(i) for i in (w.engineers[0].id, extra.id)}
+    assert {e.id for e in p.engineers} == {plan_keys.engineer_key(i) for i in (w.engineers[0].id, extra.id)}
     assert loaded.skipped_engineers[absent.id] == "absent"
-    e0 = next(e for e in p.engineers if e.id == planning.engineer_key(w.engineers[0].id))
+    e0 = next(e for e in p.engineers if e.id == plan_keys.engineer_key(w.engineers[0].id))
     assert e0.shift == (8 * 3600, 17 * 3600)
     assert e0.stock == {w.parts[1].sku: 2}
     assert e0.skills == frozenset({"HVAC"})
-    job = next(j for j in p.jobs if j.id == planning.job_key(wo_part.id))
+    job = next(j for j in p.jobs if j.id == plan_keys.job_key(wo_part.id))
     assert job.parts == {w.parts[0].sku: 1, w.parts[1].sku: 1}
     assert job.duration_s == 45 * 60 and job.priority == 3 and job.skills == frozenset({"HVAC"})
     assert p.warehouses[0].stock == {w.parts[0].sku: 3}
@@ -87,12 +90,12 @@ def test_a_plan_run_publishes_assignments_and_reservations(db: Session) -> None:
     assert run.summary["served"] == 5 and run.progress == 100
     assert run.stats["load_s"] >= 0 and "solve_s" in run.stats and "publish_s" in run.stats
     assert db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id)) == run.id
-    ref = planning.day_reference(day, "Europe/Berlin")
+    ref = plan_keys.day_reference(day, "Europe/Berlin")
     for wo in w.work_orders:
         db.refresh(wo)
         assert wo.status == "scheduled" and wo.engineer_id is not None
         assert wo.eta_at is not None and wo.eta_at <= wo.planned_start_at  # type: ignore[operator]
-        assert 8 * 3600 <= planning.to_s(ref, wo.planned_start_at) <= 17 * 3600  # type: ignore[arg-type]
+        assert 8 * 3600 <= plan_keys.to_s(ref, wo.planned_start_at) <= 17 * 3600  # type: ignore[arg-type]
     held = {(r.work_order_id, r.part_id): r for r in db.scalars(select(StockReservation))}
     van0 = f.location_of(db, engineer=w.engineers[0]).id
     wh = f.location_of(db, warehouse=w.warehouse).id

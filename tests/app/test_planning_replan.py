@@ -10,9 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app import notify, plan_runs, plan_triggers, planning, workorder_visits
-from app.db import utcnow
+from app.field.workorders import visits as workorder_visits
 from app.models import Absence, CustomerNotification, PlanDay, PlanRun, PlanStop, StockReservation, WorkOrder
+from app.planning import keys as plan_keys
+from app.planning import notify
+from app.planning import runs as plan_runs
+from app.planning import triggers as plan_triggers
+from app.platform.db import utcnow
 from tests.app import planning_world as pw
 
 SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
@@ -47,7 +51,7 @@ def today_world(db: Session) -> pw.World:
 
 
 def _today(w: pw.World):  # type: ignore[no-untyped-def]
-    return planning.local_day(utcnow(), w.region.timezone)
+    return plan_keys.local_day(utcnow(), w.region.timezone)
 
 
 def _plan(db: Session, w: pw.World, day, kind: str = "plan") -> PlanRun:  # type: ignore[no-untyped-def]
@@ -206,7 +210,7 @@ def test_a_sender_failure_is_retried(db: Session) -> None:
         _plan(db, w, pw.next_weekday(1))
         row = db.scalar(select(CustomerNotification))
         assert row is not None and row.status == "pending" and "smtp down" in (row.error or "")
-        from app.tasks_planning import deliver_due_notifications
+        from app.planning.tasks import deliver_due_notifications
 
         assert deliver_due_notifications() == 1
         db.expire_all()
@@ -217,7 +221,7 @@ def test_a_sender_failure_is_retried(db: Session) -> None:
 
 
 def test_an_eta_moved_past_the_margin_is_told_with_the_old_time(db: Session, outbox: Recorder) -> None:
-    from app.plan_publish import Moved
+    from app.planning.publish import Moved
 
     w = pw.build(db, jobs=1)
     run = _plan(db, w, pw.next_weekday(2))

@@ -8,8 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app import plan_runs, reservations, workorder_visits
+from app.field.inventory import reservations
+from app.field.workorders import visits as workorder_visits
 from app.models import StockLevel, StockReservation, WorkOrder
+from app.planning import runs as plan_runs
 from tests import factories as f
 from tests.app import planning_world as pw
 
@@ -92,7 +94,7 @@ def test_a_pickup_of_parts_someone_else_took_moves_nothing(db: Session) -> None:
     wo.engineer_id = w.engineers[0].id
     # a stock count finds only one on the shelf (someone took it without booking)
     db.execute(StockLevel.__table__.update().where(StockLevel.location_id == wh).values(quantity=1))
-    from app.errors import Conflict
+    from app.platform.errors import Conflict
 
     with pytest.raises(Conflict):
         reservations.confirm_pickup(db, work_order=wo, engineer_id=w.engineers[0].id, actor=None)

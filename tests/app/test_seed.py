@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app import models as m
-from app import sla_status
-from app.auth import verify_password
 from app.cli import cli
-from app.config import get_settings
-from app.seed import AlreadySeeded, seed
-from app.seed_data import SKILLS, SLA_TARGETS, STANDARD_CALENDAR
-from app.seed_people import phone_digits
+from app.desk.sla import status as sla_status
+from app.platform.auth import verify_password
+from app.platform.config import get_settings
+from app.seed.data import SKILLS, SLA_TARGETS, STANDARD_CALENDAR
+from app.seed.generate import AlreadySeeded, seed
+from app.seed.people import phone_digits
 
 NOW = datetime(2025, 6, 3, 9, 30, tzinfo=UTC)  # a Tuesday morning
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -208,8 +208,8 @@ def test_work_orders_are_consistent(seeded: Session) -> None:
 
 
 def test_sla_ledger_agrees_with_the_app(seeded: Session) -> None:
-    """Due times and breach states replayed by app.sla_status from the seeded ledger match the
-    cached columns: the seed's fast calendar maths equals app.sla."""
+    """Due times and breach states replayed by app.desk.sla.status from the seeded ledger match the
+    cached columns: the seed's fast calendar maths equals app.desk.sla.calendar."""
     db = seeded
     tickets = list(db.scalars(select(m.Ticket).order_by(m.Ticket.id)))
     sample = tickets[::7] + [t for t in tickets if t.status not in ("resolved", "closed")]
@@ -314,7 +314,7 @@ def test_cli_in_demo_mode_creates_demo_users(db: Session, monkeypatch: pytest.Mo
 def test_existing_calendar_and_admin_are_kept(db: Session) -> None:
     """A database where the app already created its default calendar (no lunch break) and an
     admin: the seed keeps both, and its SLA due times follow the calendar as stored."""
-    from app import sla_clock
+    from app.desk.sla import clock as sla_clock
     from tests.factories import make_user
 
     cal = sla_clock.default_calendar(db)

@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app import sla, tickets
-from app.db import utcnow
+from app.desk.sla import calendar as sla
+from app.desk.sla.calendar import Entry
+from app.desk.tickets import service as tickets
 from app.models import SlaEvent, SlaTarget, Ticket, WebhookDelivery, WebhookSubscription
-from app.sla import Entry
+from app.platform.db import utcnow
 from tests import factories as f
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -287,7 +288,7 @@ def test_waiting_on_customer_pauses_and_resumes_the_clock(db: Session) -> None:
     assert not t.sla_paused
     assert t.resolution_due_at == t0 + 12 * H  # 10 h target + 2 h paused
     assert _ledger(db, t) == [("start", None), ("met", "first_response"), ("pause", None), ("resume", None)]
-    from app import sla_status
+    from app.desk.sla import status as sla_status
 
     state = sla_status.metric_states(db, t, now=t0 + 4 * H)
     assert state["paused_seconds"] == 2 * 3600
@@ -328,8 +329,8 @@ def test_contract_change_through_the_asset_retargets(db: Session) -> None:
 
 
 def test_breach_check_marks_each_metric_once(db: Session) -> None:
-    from app.tasks_tickets import check_breaches
-    from app.worker import run_task
+    from app.desk.sla.tasks import check_breaches
+    from app.platform.worker import run_task
 
     s = _setup(db, P2=(30, 120, 600))
     sub = WebhookSubscription(url="http://hooks.example/sla", secret="s", events=["ticket.sla_breached"])
@@ -358,7 +359,7 @@ def test_breach_check_marks_each_metric_once(db: Session) -> None:
 
 
 def test_paused_ticket_is_not_breached_while_waiting(db: Session) -> None:
-    from app.tasks_tickets import check_breaches
+    from app.desk.sla.tasks import check_breaches
 
     s = _setup(db, P3=(60, 600, 120))
     t0 = utcnow().replace(microsecond=0) - 5 * H
@@ -426,7 +427,7 @@ def test_expired_contract_gives_the_standard_entitlement(db: Session) -> None:
 
 
 def test_contract_change_retargets_its_open_tickets(db: Session) -> None:
-    from app import sla_clock
+    from app.desk.sla import clock as sla_clock
 
     s = _setup(db, P3=(60, 600, 600))
     db.add(

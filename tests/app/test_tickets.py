@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app import ticket_queries, tickets
-from app.db import utcnow
+from app.desk.tickets import queries as ticket_queries
+from app.desk.tickets import service as tickets
 from app.models import AuditLog, SlaEvent, Ticket, TicketEvent, WebhookDelivery, WebhookSubscription
+from app.platform.db import utcnow
 from tests import factories as f
 
 API = "/api/v1/tickets"

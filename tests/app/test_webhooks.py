@@ -18,13 +18,13 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from app import webhooks
-from app.config import get_settings
-from app.db import utcnow
-from app.events import emit
+from app.integrations.webhooks import service as webhooks
+from app.integrations.webhooks.signing import headers_for, new_secret, sign, verify_signature
+from app.integrations.webhooks.tasks import deliver, deliver_due
 from app.models import AuditLog, WebhookDelivery, WebhookSubscription
-from app.tasks_webhooks import deliver, deliver_due
-from app.webhook_signing import headers_for, new_secret, sign, verify_signature
+from app.platform.config import get_settings
+from app.platform.db import utcnow
+from app.platform.events import emit
 from tests import factories as f
 from tests.webhook_receiver import Receiver, running_receiver
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app import reservations
+from app.field.inventory import reservations
 from app.models import (
     Absence,
     AuditLog,

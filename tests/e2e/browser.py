@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import Engine
 
-from app.db import make_engine
-from app.migrations import upgrade_head
+from app.platform.db import make_engine
+from app.platform.migrations import upgrade_head
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-import app.customer_keys  # noqa: F401  (its flush hook derives the contacts' phone search keys)
+import app.desk.customers.keys  # noqa: F401  (its flush hook derives the contacts' phone search keys)
 from tests import factories as f
 from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
 

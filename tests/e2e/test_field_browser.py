@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from app.auth import hash_password
+from app.platform.auth import hash_password
 from tests.app import planning_world as pw
 from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
 

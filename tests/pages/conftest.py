@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.auth import issue_token
-from app.deps import SESSION_COOKIE
 from app.models import User
+from app.platform.auth import issue_token
+from app.platform.deps import SESSION_COOKIE
 from tests import factories as f
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')

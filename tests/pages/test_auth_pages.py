@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.deps import SESSION_COOKIE
 from app.models import User
+from app.platform.deps import SESSION_COOKIE
 from tests import factories as f
 from tests.pages.conftest import csrf_of
 
@@ -149,7 +149,7 @@ def test_expired_or_forged_cookie_redirects_to_login(client: TestClient) -> None
 def test_secure_cookie_can_be_forced(
     client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.config import get_settings
+    from app.platform.config import get_settings
 
     f.make_user(db, role="agent", email="gil@test.example", password="s3cret-pass")
     db.commit()

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import tickets
+from app.desk.tickets import service as tickets
 from app.models import Ticket, TicketEvent, User
 from tests import factories as f
 from tests.pages.conftest import csrf_of

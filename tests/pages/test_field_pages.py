@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app.auth import issue_token
-from app.deps import SESSION_COOKIE
 from app.models import Engineer, StockLevel, WorkOrder, WorkOrderEvent
-from app.pages.map_sketch import sketch
+from app.platform.auth import issue_token
+from app.platform.deps import SESSION_COOKIE
+from app.web.map_sketch import sketch
 from tests import factories as f
 from tests.app import planning_world as pw
 from tests.pages.conftest import csrf_of

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import tickets
+from app.desk.tickets import service as tickets
 from app.models import Ticket, TicketEvent, User, WorkOrder
 from tests import factories as f
 from tests.pages.conftest import csrf_of

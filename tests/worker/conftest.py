@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
-from app.config import ROOT
+from app.platform.config import ROOT
 from tests.conftest import TEST_BROKER_URL, TEST_DATABASE_URL
 
 QUEUES = "default,plans,urgent"
@@ -153,7 +153,7 @@ def cleanup(engine: Engine) -> Iterator[None]:
     """Delete every row added during the test (by it or by the worker), children first — also
     when the test fails. Tables are keyed by integer `id`; rows above the starting maximum go."""
     import app.models  # noqa: F401 - registers every table
-    from app.db import Base
+    from app.platform.db import Base
 
     tables = [t for t in Base.metadata.sorted_tables if "id" in t.c]
     with engine.connect() as conn:
@@ -170,8 +170,8 @@ def cleanup(engine: Engine) -> Iterator[None]:
 def via_broker(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Make this process send tasks through the test broker (as the web service does in
     production) instead of running them inline."""
-    from app.config import get_settings
-    from app.worker import celery_app
+    from app.platform.config import get_settings
+    from app.platform.worker import celery_app
 
     monkeypatch.setattr(get_settings(), "celery_broker_url", broker_url)
     monkeypatch.setattr(celery_app.conf, "broker_url", broker_url)

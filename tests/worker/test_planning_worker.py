@@ -20,10 +20,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import plan_batches, plan_runs
-from app.config import ROOT
 from app.models import CustomerNotification, PlanDay, PlanRun, PlanStop
-from app.worker import celery_app
+from app.planning import batches as plan_batches
+from app.planning import runs as plan_runs
+from app.platform.config import ROOT
+from app.platform.worker import celery_app
 from tests.app import planning_world as pw
 from tests.conftest import TEST_DATABASE_URL
 from tests.worker.conftest import _stop, _wait_ready
@@ -212,7 +213,7 @@ def test_fan_out_runs_one_task_per_region_and_a_chord_collects(
     committed_db: Session, celery_worker: subprocess.Popen[bytes], worker_log_tail: Callable[[], str]
 ) -> None:
     from app.models import PlanBatch
-    from app.worker import enqueue
+    from app.platform.worker import enqueue
 
     db = committed_db
     worlds = [_world(db, jobs=3), _world(db, jobs=2)]

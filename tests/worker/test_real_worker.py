@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app import tickets
-from app.db import utcnow
-from app.events import emit
+from app.desk.tickets import service as tickets
+from app.integrations.webhooks.signing import verify_signature
 from app.models import SlaTarget, Ticket, WebhookDelivery
-from app.webhook_signing import verify_signature
-from app.worker import celery_app
+from app.platform.db import utcnow
+from app.platform.events import emit
+from app.platform.worker import celery_app
 from tests import factories as f
 from tests.webhook_receiver import Receiver, running_receiver
 

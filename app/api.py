@@ -1,0 +1,30 @@
+"""The /api/v1 router: it only gathers the routers that live in each domain package (`api.py`)."""
+
+from fastapi import APIRouter
+
+from app.desk.customers import api as customers
+from app.desk.tickets import api as tickets
+from app.field.engineers import api as engineers
+from app.field.inventory import api as parts
+from app.field.workorders import api as workorders
+from app.integrations.crm_import import api as imports
+from app.integrations.inbound_email import api as inbound
+from app.integrations.webhooks import api as webhooks
+from app.planning import api as plans
+from app.planning import route_api as route
+from app.platform import auth_api as auth
+from app.platform import health_api as health
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(health.router)
+api_router.include_router(auth.router)
+api_router.include_router(tickets.router)
+api_router.include_router(inbound.router)
+api_router.include_router(webhooks.router)
+api_router.include_router(workorders.router)
+api_router.include_router(engineers.router)
+api_router.include_router(parts.router)
+api_router.include_router(plans.router)
+api_router.include_router(route.router)
+api_router.include_router(customers.router)
+api_router.include_router(imports.router)

@@ -1,0 +1,1 @@
+"""The service desk: customers, tickets and their SLA clocks."""

@@ -1,0 +1,1 @@
+"""Customers: search keys, search, the 360 view, and its API."""

@@ -1,0 +1,38 @@
+"""/api/v1/customers: caller search and the customer 360° view (desk roles; engineers get 403)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.desk.customers import service as customers
+from app.desk.customers import view360 as customer_360
+from app.desk.customers.schemas import Customer360, SearchResultRead
+from app.platform.deps import DbSession, DeskUser
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.get("", response_model=SearchResultRead)
+def search_customers(
+    db: DbSession,
+    user: DeskUser,
+    q: Annotated[
+        str,
+        Query(
+            min_length=customers.MIN_QUERY,
+            max_length=200,
+            description="phone number (any format), name, e-mail or asset serial",
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+) -> SearchResultRead:
+    """Best match first: exact phone/serial/e-mail/CRM id, then name prefixes, then substrings."""
+    return SearchResultRead.model_validate(customers.search(db, q=q, limit=limit))
+
+
+@router.get("/{account_id}/360", response_model=Customer360)
+def customer_overview(account_id: int, db: DbSession, user: DeskUser) -> Customer360:
+    """Account, contacts, sites, contracts, assets with entitlement, tickets, visits, health."""
+    return Customer360.model_validate(customer_360.customer_360(db, account_id=account_id))

@@ -1,0 +1,177 @@
+"""Customer search, the 360° view and CSV import reports (output only: these endpoints take no JSON)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+_OUT = ConfigDict(from_attributes=True)
+
+MatchedField = Literal["phone", "mobile", "email", "serial", "account_name", "contact_name", "external_id"]
+
+
+class SearchHitRead(BaseModel):
+    model_config = _OUT
+    account_id: int
+    account_name: str
+    external_id: str | None
+    tier: str
+    region: str | None
+    matched_field: MatchedField
+    match: Literal["exact", "prefix", "substring"]
+    value: str
+    contact_id: int | None
+    contact_name: str | None
+    contact_email: str | None
+    contact_phone: str | None
+    asset_id: int | None
+    site_name: str | None
+
+
+class SearchResultRead(BaseModel):
+    model_config = _OUT
+    query: str
+    items: list[SearchHitRead]
+    truncated: bool
+
+
+class AccountSummary(BaseModel):
+    id: int
+    external_id: str | None
+    name: str
+    tier: str
+    segment: str
+    region: str | None
+    region_name: str | None
+    arr: Decimal | None
+    renewal_date: date | None
+    version: int
+
+
+class Health(BaseModel):
+    status: Literal["green", "amber", "red"]
+    open_p1: int
+    open_p2: int
+    sla_breaches_90d: int
+    expiring_contracts: list[str]
+    reasons: list[str]
+
+
+class ContactSummary(BaseModel):
+    id: int
+    external_id: str | None
+    name: str
+    email: str | None
+    phone: str | None
+    mobile: str | None
+
+
+class SiteSummary(BaseModel):
+    id: int
+    external_id: str | None
+    name: str
+    address: str
+    latitude: float
+    longitude: float
+    access_notes: str
+
+
+class ContractSummary(BaseModel):
+    id: int
+    number: str
+    external_id: str | None
+    tier: str
+    starts_on: date
+    ends_on: date
+    status: Literal["active", "expired", "upcoming"]
+    calendar_id: int
+    calendar_name: str
+
+
+class AssetSummary(BaseModel):
+    id: int
+    external_id: str | None
+    serial: str
+    model_code: str
+    model_name: str
+    site_id: int
+    site_name: str | None
+    install_date: date | None
+    warranty_end: date | None
+    contract_id: int | None
+    contract_number: str | None
+    entitlement: Literal["in_warranty", "under_contract", "billable"]
+
+
+class TicketSummary(BaseModel):
+    id: int
+    number: str | None
+    subject: str
+    status: str
+    priority: str
+    channel: str
+    opened_at: datetime
+    resolution_due_at: datetime | None
+    sla_breached: bool
+    asset_id: int | None
+    site_id: int | None
+
+
+class VisitSummary(BaseModel):
+    id: int
+    number: str | None
+    ticket_id: int
+    status: str
+    priority: str
+    engineer_id: int | None
+    engineer_name: str | None
+    planned_start_at: datetime | None
+    appointment_start_at: datetime | None
+    checked_out_at: datetime | None
+    site_id: int
+    asset_id: int | None
+
+
+class SatisfactionAnswer(BaseModel):
+    """Filled once surveys exist (app.desk.customers.view360.satisfaction_answers)."""
+
+    survey_id: int
+    ticket_id: int | None
+    answered_at: datetime
+    score: int
+    comment: str = ""
+
+
+class Customer360(BaseModel):
+    account: AccountSummary
+    health: Health
+    contacts: list[ContactSummary]
+    sites: list[SiteSummary]
+    contracts: list[ContractSummary]
+    assets: list[AssetSummary]
+    open_tickets: list[TicketSummary]
+    recent_tickets: list[TicketSummary]
+    upcoming_visits: list[VisitSummary]
+    recent_visits: list[VisitSummary]
+    satisfaction: list[SatisfactionAnswer]
+
+
+class ImportErrorRead(BaseModel):
+    model_config = _OUT
+    line: int
+    field: str
+    message: str
+
+
+class ImportReportRead(BaseModel):
+    model_config = _OUT
+    entity: str
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[ImportErrorRead]

@@ -1,0 +1,285 @@
+"""Customer search for the desk: phone (any format), name, e-mail, asset serial; best match first.
+
+Search keys are derived on write (app/desk/customers/keys.py), so every lookup is an indexed equality
+or prefix probe; substrings go through pg_trgm on PostgreSQL. Each probe reads at most `CANDIDATES` rows,
+so a query that matches half the customer base costs no more than one that matches ten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Select, String, cast, literal, null, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from app.desk.customers.keys import (
+    country_of,
+    name_key,
+    phone_digits,
+)
+from app.models import Account, Asset, Contact, Region, Site
+from app.platform.config import get_settings
+from app.platform.errors import Unprocessable
+
+MIN_QUERY = 2
+MIN_SUBSTRING = 3  # shorter substrings match nearly everything and defeat the trigram index
+MIN_PHONE_PREFIX = 5  # national digits; "8912" would match every second number in Munich
+CANDIDATES = 100  # rows read per lookup at most (twice the largest page); more → `truncated`
+_PHONE_LIKE = re.compile(r"^\+?[\d\s()/.\-]+$")
+_LIKE_SPECIAL = re.compile(r"([\\%_])")
+
+# Match ranks: lower is better (exact phone/serial/e-mail > name prefix > substring).
+EXACT, PREFIX, SUBSTRING = 0, 1, 2
+MATCH_KINDS = {EXACT: "exact", PREFIX: "prefix", SUBSTRING: "substring"}
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+@dataclass
+class SearchHit:
+    account_id: int
+    account_name: str
+    external_id: str | None
+    tier: str
+    region: str | None
+    matched_field: str  # phone, mobile, email, serial, account_name, contact_name, external_id
+    match: str  # exact, prefix, substring
+    value: str
+    contact_id: int | None = None
+    contact_name: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    asset_id: int | None = None
+    site_name: str | None = None
+
+
+@dataclass
+class SearchResult:
+    query: str
+    items: list[SearchHit]
+    truncated: bool  # some probe had more than CANDIDATES matches: refine the query
+
+
+@dataclass
+class _Found:
+    rank: int
+    sort_name: str
+    matched_field: str
+    value: str
+    account_id: int
+    contact_id: int | None = None
+    asset_id: int | None = None
+
+
+def _like_prefix(text: str) -> str:
+    return _LIKE_SPECIAL.sub(r"\\\1", text) + "%"
+
+
+def _like_contains(text: str) -> str:
+    return "%" + _LIKE_SPECIAL.sub(r"\\\1", text) + "%"
+
+
+def _prefix(col: Any, text: str) -> ColumnElement[bool]:
+    # Escaped LIKE 'x%': on PostgreSQL served by the varchar_pattern_ops indexes.
+    return col.like(_like_prefix(text), escape="\\")
+
+
+def validate_query(q: str | None) -> str:
+    text = " ".join((q or "").split())
+    if len(text) < MIN_QUERY:
+        raise Unprocessable(
+            f"Type at least {MIN_QUERY} characters: a phone number, name, e-mail or serial.",
+            errors=[{"field": "q", "message": f"at least {MIN_QUERY} characters"}],
+        )
+    return text
+
+
+_NO_ID = cast(null(), Integer)
+
+
+def _probe(
+    matched_field: str,
+    rank: int,
+    account_id: Any,
+    value: Any,
+    name: Any,
+    *,
+    contact_id: Any = None,
+    asset_id: Any = None,
+) -> Select[Any]:
+    """One lookup, in the shape all lookups of a rank share so they run as one UNION ALL."""
+    return select(
+        literal(matched_field, String).label("field"),
+        literal(rank, Integer).label("rank"),
+        account_id.label("account_id"),
+        (_NO_ID if contact_id is None else contact_id).label("contact_id"),
+        (_NO_ID if asset_id is None else asset_id).label("asset_id"),
+        value.label("value"),
+        name.label("name"),  # what ties are ordered by
+    )
+
+
+def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
+    key = name_key(text)  # account names: compared with Account.name_search
+    out: dict[int, list[Select[Any]]] = {EXACT: [], PREFIX: [], SUBSTRING: []}
+    phone_like = bool(_PHONE_LIKE.match(text)) and sum(c.isdigit() for c in text) >= 3
+    digits = phone_digits(text, country) if phone_like else None
+    if digits:
+        for which, col, shown in (
+            ("phone", Contact.phone_digits, Contact.phone),
+            ("mobile", Contact.mobile_digits, Contact.mobile),
+        ):
+            args = (Contact.account_id, shown, Contact.name)
+            out[EXACT].append(_probe(which, EXACT, *args, contact_id=Contact.id).where(col == digits))
+            if len(digits) >= MIN_PHONE_PREFIX:
+                out[PREFIX].append(
+                    _probe(which, PREFIX, *args, contact_id=Contact.id).where(_prefix(col, digits))
+                )
+    if " " not in text and not phone_like:
+        email = text.lower()
+        args = (Contact.account_id, Contact.email, Contact.name)
+        out[EXACT].append(_probe("email", EXACT, *args, contact_id=Contact.id).where(Contact.email == email))
+        out[PREFIX].append(
+            _probe("email", PREFIX, *args, contact_id=Contact.id).where(_prefix(Contact.email, email))
+        )
+    if "@" in text:
+        return out  # an e-mail address and nothing else
+    if " " not in text:
+        # Serials are matched as typed and upper-cased (how they are printed on rating plates).
+        serials = list(dict.fromkeys((text, text.upper())))
+        asset = (Asset.account_id, Asset.serial, Account.name)
+        on = Account.id == Asset.account_id
+        out[EXACT].append(
+            _probe("serial", EXACT, *asset, asset_id=Asset.id)
+            .join(Account, on)
+            .where(Asset.serial.in_(serials))
+        )
+        out[PREFIX].append(
+            _probe("serial", PREFIX, *asset, asset_id=Asset.id)
+            .join(Account, on)
+            .where(or_(*(_prefix(Asset.serial, s) for s in serials)))
+        )
+        out[EXACT].append(
+            _probe("external_id", EXACT, Account.id, Account.external_id, Account.name).where(
+                Account.external_id == text
+            )
+        )
+    account = (Account.id, Account.name, Account.name)
+    out[PREFIX].append(_probe("account_name", PREFIX, *account).where(_prefix(Account.name_search, key)))
+    if len(key) >= MIN_SUBSTRING and not phone_like:
+        # Prefix matches are excluded so the candidate budget goes to new hits.
+        out[SUBSTRING].append(
+            _probe("account_name", SUBSTRING, *account).where(
+                Account.name_search.like(_like_contains(key), escape="\\"), ~_prefix(Account.name_search, key)
+            )
+        )
+        # Contact names: one trigram lookup for both ranks, told apart per row. An anchored
+        # ILIKE 'x%' gains nothing from trigrams (they carry no position) and would recheck
+        # every contact whose surname starts with x.
+        out[PREFIX].append(
+            _probe(
+                "contact_name", PREFIX, Contact.account_id, Contact.name, Contact.name, contact_id=Contact.id
+            ).where(Contact.name.ilike(_like_contains(text.lower()), escape="\\"))
+        )
+    return out
+
+
+def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
+    """Best match first: exact phone/serial/e-mail/CRM id, then prefixes, then substrings.
+
+    One UNION ALL per rank (each lookup capped at CANDIDATES rows), stopping once `limit`
+    hits are in; within a rank, hits are ordered by name (the account's, or the contact's for
+    contact matches).
+    """
+    text = validate_query(q)
+    typed = text.lower()
+    probes = _probes(text, country_of(get_settings().time_zone))
+    best: dict[tuple[int, int | None, int | None], _Found] = {}
+    truncated = False
+    for rank in (EXACT, PREFIX, SUBSTRING):
+        if not probes[rank]:
+            continue
+        parts = [select(p.limit(CANDIDATES).subquery()) for p in probes[rank]]
+        rows = session.execute(parts[0] if len(parts) == 1 else union_all(*parts)).all()
+        per_lookup = Counter((r.field, r.rank) for r in rows)
+        truncated = truncated or max(per_lookup.values(), default=0) >= CANDIDATES
+        for r in rows:
+            hit_rank = r.rank
+            if r.field == "contact_name" and not r.value.lower().startswith(typed):
+                hit_rank = SUBSTRING
+            hit = _Found(
+                hit_rank, name_key(r.name), r.field, r.value or "", r.account_id, r.contact_id, r.asset_id
+            )
+            key = (hit.account_id, hit.contact_id, hit.asset_id)
+            if key not in best or (hit.rank, hit.sort_name) < (best[key].rank, best[key].sort_name):
+                best[key] = hit
+        # A lookup may also return hits of a later rank: count only the ranks that are complete.
+        if sum(1 for h in best.values() if h.rank <= rank) >= limit:
+            break
+    ranked = sorted(
+        best.values(), key=lambda h: (h.rank, h.sort_name, h.account_id, h.contact_id or 0, h.asset_id or 0)
+    )[:limit]
+    return SearchResult(query=text, items=_hydrate(session, ranked), truncated=truncated)
+
+
+def _hydrate(session: Session, found: Sequence[_Found]) -> list[SearchHit]:
+    """Two lookups by primary key fill in account, region, contact and site for the hits."""
+    if not found:
+        return []
+    account_ids = {f.account_id for f in found}
+    accounts = {
+        a.id: (a, code)
+        for a, code in session.execute(
+            select(Account, Region.code)
+            .outerjoin(Region, Region.id == Account.region_id)
+            .where(Account.id.in_(account_ids))
+        )
+    }
+    contact_ids = {f.contact_id for f in found if f.contact_id}
+    contacts = (
+        {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+        if contact_ids
+        else {}
+    )
+    asset_ids = {f.asset_id for f in found if f.asset_id}
+    sites = (
+        dict(
+            session.execute(
+                select(Asset.id, Site.name)
+                .join(Site, Site.id == Asset.site_id)
+                .where(Asset.id.in_(asset_ids))
+            )
+            .tuples()
+            .all()
+        )
+        if asset_ids
+        else {}
+    )
+    hits = []
+    for f in found:
+        account, region = accounts[f.account_id]
+        contact = contacts.get(f.contact_id) if f.contact_id else None
+        hits.append(
+            SearchHit(
+                account_id=account.id,
+                account_name=account.name,
+                external_id=account.external_id,
+                tier=account.tier,
+                region=region,
+                matched_field=f.matched_field,
+                match=MATCH_KINDS[f.rank],
+                value=f.value,
+                contact_id=contact.id if contact else None,
+                contact_name=contact.name if contact else None,
+                contact_email=contact.email if contact else None,
+                contact_phone=(contact.phone or contact.mobile) if contact else None,
+                asset_id=f.asset_id,
+                site_name=sites.get(f.asset_id) if f.asset_id else None,
+            )
+        )
+    return hits

@@ -1,0 +1,1 @@
+"""Tickets: creation, status changes, queries, and the ticket API."""

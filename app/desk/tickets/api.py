@@ -1,0 +1,163 @@
+"""/api/v1/tickets: the ticket desk API (desk roles only; engineers get 403)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.desk.sla import status as sla_status
+from app.desk.tickets import queries as ticket_queries
+from app.desk.tickets import service as tickets
+from app.desk.tickets.schemas import (
+    MessageIn,
+    SlaRead,
+    TicketCreate,
+    TicketEventRead,
+    TicketRead,
+    TicketUpdate,
+    Timeline,
+    TimelineItem,
+    TransitionIn,
+)
+from app.models import Priority, Ticket, TicketStatus
+from app.platform.db import utcnow
+from app.platform.deps import DbSession, DeskUser
+from app.platform.http import Page, etag, idempotent_create, require_if_match
+
+router = APIRouter(prefix="/tickets", tags=["tickets"])
+CHANNEL = "api"  # the channel recorded on timeline and SLA events caused through this API
+
+
+def _read(ticket: Ticket) -> TicketRead:
+    out = TicketRead.model_validate(ticket)
+    out.allowed_transitions = [TicketStatus(s) for s in tickets.allowed_next(ticket, at=utcnow())]
+    return out
+
+
+def _with_etag(db: DbSession, ticket: Ticket, response: Response) -> TicketRead:
+    db.flush()  # the version is final only after the last flush
+    response.headers["ETag"] = etag(ticket.version)
+    return _read(ticket)
+
+
+@router.post(
+    "", status_code=201, response_model=TicketRead, responses={201: {"headers": {"Location": {}, "ETag": {}}}}
+)
+def create_ticket(body: TicketCreate, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
+    """Open a ticket. Honours Idempotency-Key: a retry replays the first response."""
+
+    def _create() -> tuple[TicketRead, dict[str, str]]:
+        ticket = tickets.create_ticket(
+            db,
+            account_id=body.customer_id,
+            contact_id=body.contact_id,
+            asset_id=body.asset_id,
+            subject=body.subject,
+            description=body.description,
+            priority=body.priority.value,
+            channel=body.channel.value,
+            category=body.category,
+            actor=user,
+        )
+        db.flush()
+        return _read(ticket), {"Location": f"/api/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)}
+
+    return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
+
+
+@router.get("")
+def list_tickets(
+    db: DbSession,
+    user: DeskUser,
+    status: Annotated[list[TicketStatus], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    priority: Annotated[list[Priority], Query()] = [],  # noqa: B006
+    customer_id: int | None = None,
+    asset_id: int | None = None,
+    breached: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[TicketRead]:
+    rows, next_cursor = ticket_queries.list_tickets(
+        db,
+        status=[s.value for s in status],
+        priority=[p.value for p in priority],
+        account_id=customer_id,
+        asset_id=asset_id,
+        breached=breached,
+        q=q,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page[TicketRead](items=[_read(t) for t in rows], next_cursor=next_cursor)
+
+
+@router.get("/{ticket_id}")
+def get_ticket(ticket_id: int, db: DbSession, user: DeskUser, response: Response) -> TicketRead:
+    return _with_etag(db, tickets.get_ticket(db, ticket_id), response)
+
+
+@router.patch("/{ticket_id}")
+def update_ticket(
+    ticket_id: int, body: TicketUpdate, request: Request, db: DbSession, user: DeskUser, response: Response
+) -> TicketRead:
+    """Change fields; needs If-Match. A priority or asset change re-targets the SLA."""
+    ticket = tickets.get_ticket(db, ticket_id)
+    require_if_match(request, ticket.version)
+    values = body.model_dump(mode="json", exclude_unset=True)
+    ticket = tickets.update_ticket(db, ticket_id=ticket_id, values=values, actor=user, channel=CHANNEL)
+    return _with_etag(db, ticket, response)
+
+
+@router.post("/{ticket_id}/transitions")
+def transition(
+    ticket_id: int, body: TransitionIn, request: Request, db: DbSession, user: DeskUser, response: Response
+) -> TicketRead:
+    """Change status; needs If-Match. Illegal moves answer 409 naming the allowed states."""
+    ticket = tickets.get_ticket(db, ticket_id)
+    require_if_match(request, ticket.version)
+    ticket = tickets.transition(
+        db, ticket_id=ticket_id, to=body.to.value, reason=body.reason, actor=user, channel=CHANNEL
+    )
+    return _with_etag(db, ticket, response)
+
+
+def _post_message(
+    kind: str, ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser
+) -> JSONResponse:
+    tickets.get_ticket(db, ticket_id)  # 404 before anything is stored
+
+    def _create() -> tuple[TicketEventRead, dict[str, str]]:
+        add = tickets.add_reply if kind == "reply" else tickets.add_note
+        event = add(db, ticket_id=ticket_id, body=body.text, actor=user, channel=CHANNEL)
+        db.flush()
+        return TicketEventRead.model_validate(event), {
+            "Location": f"/api/v1/tickets/{ticket_id}/timeline#{event.id}"
+        }
+
+    return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
+
+
+@router.post("/{ticket_id}/replies", status_code=201, response_model=TicketEventRead)
+def reply(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
+    """A public reply to the customer (the first one is the first response)."""
+    return _post_message("reply", ticket_id, body, request, db, user)
+
+
+@router.post("/{ticket_id}/notes", status_code=201, response_model=TicketEventRead)
+def note(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
+    """An internal note."""
+    return _post_message("note", ticket_id, body, request, db, user)
+
+
+@router.get("/{ticket_id}/timeline")
+def timeline(ticket_id: int, db: DbSession, user: DeskUser) -> Timeline:
+    return Timeline(items=[TimelineItem(**i) for i in ticket_queries.timeline(db, ticket_id)])
+
+
+@router.get("/{ticket_id}/sla")
+def sla(ticket_id: int, db: DbSession, user: DeskUser) -> SlaRead:
+    ticket = tickets.get_ticket(db, ticket_id)
+    return SlaRead(**sla_status.metric_states(db, ticket))

@@ -1,0 +1,93 @@
+"""Read side of the ticket desk: filtered, cursor-paged lists and the merged timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from app.desk.sla import clock as sla_clock
+from app.desk.tickets.service import get_ticket
+from app.models import Ticket, TicketEvent
+from app.platform.http import paginate
+
+
+def list_tickets(
+    session: Session,
+    *,
+    status: Sequence[str] = (),
+    priority: Sequence[str] = (),
+    account_id: int | None = None,
+    asset_id: int | None = None,
+    breached: bool | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[Sequence[Ticket], str | None]:
+    stmt: Select[Any] = select(Ticket)
+    if status:
+        stmt = stmt.where(Ticket.status.in_(list(status)))
+    if priority:
+        stmt = stmt.where(Ticket.priority.in_(list(priority)))
+    if account_id is not None:
+        stmt = stmt.where(Ticket.account_id == account_id)
+    if asset_id is not None:
+        stmt = stmt.where(Ticket.asset_id == asset_id)
+    if breached is not None:
+        stmt = stmt.where(Ticket.sla_breached.is_(breached))
+    if q and q.strip():
+        term = q.strip()
+        like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(Ticket.subject.ilike(like, escape="\\"), Ticket.number == term.upper()))
+    return paginate(session, stmt, Ticket.id, cursor=cursor, limit=limit)
+
+
+def timeline(session: Session, ticket_id: int) -> list[dict[str, Any]]:
+    """Ticket events and the SLA ledger, merged by time."""
+    get_ticket(session, ticket_id)
+    items: list[tuple[datetime, int, int, dict[str, Any]]] = []
+    for e in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)):
+        items.append(
+            (
+                e.at,
+                0,
+                e.id,
+                {
+                    "id": e.id,
+                    "source": "ticket",
+                    "at": e.at,
+                    "kind": e.kind,
+                    "metric": None,
+                    "actor_id": e.actor_id,
+                    "channel": e.channel,
+                    "body": e.body,
+                    "data": e.data or {},
+                    "message_id": e.message_id,
+                },
+            )
+        )
+    for s in sla_clock.ledger(session, ticket_id):
+        items.append(
+            (
+                s.at,
+                1,
+                s.id,
+                {
+                    "id": s.id,
+                    "source": "sla",
+                    "at": s.at,
+                    "kind": f"sla_{s.kind}",
+                    "metric": s.metric,
+                    "actor_id": None,
+                    "channel": s.channel,
+                    "body": "",
+                    "data": s.data or {},
+                    "message_id": None,
+                },
+            )
+        )
+    items.sort(key=lambda x: (x[0], x[1], x[2]))
+    return [x[3] for x in items]

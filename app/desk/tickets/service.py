@@ -1,0 +1,443 @@
+"""Ticket service: one function per action, called by every channel (API, pages, e-mail, hooks).
+
+Functions take the session first and keyword-only arguments, flush and never commit. The
+work-order service reports visits through `on_visit_scheduled`, `on_visit_arrived` and
+`on_visit_finished`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.desk.sla import clock as sla_clock
+from app.desk.tickets.status import TRANSITIONS, allowed_next, change_status
+from app.models import (
+    Account,
+    Asset,
+    Channel,
+    Contact,
+    Priority,
+    Role,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    User,
+)
+from app.platform import audit
+from app.platform.db import utcnow
+from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.events import emit
+
+__all__ = [
+    "TRANSITIONS",
+    "add_event",
+    "add_note",
+    "add_reply",
+    "allowed_next",
+    "create_ticket",
+    "get_ticket",
+    "on_visit_arrived",
+    "on_visit_finished",
+    "on_visit_scheduled",
+    "transition",
+    "update_ticket",
+]
+
+S = TicketStatus
+DESK_ROLES = {Role.agent.value, Role.dispatcher.value, Role.manager.value, Role.admin.value}
+UPDATABLE = ("subject", "description", "category", "priority", "contact_id", "asset_id", "assignee_id")
+HOOK_CHANNEL = "field"  # timeline/ledger channel of events reported by the work-order service
+MESSAGE_ID_DOMAIN = "fieldline.local"
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"Ticket {ticket_id} does not exist.")
+    return ticket
+
+
+def _expect_version(ticket: Ticket, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != ticket.version:
+        raise Conflict(f"Ticket {ticket.number} was changed by someone else; reload and retry.")
+
+
+def add_event(
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    *,
+    actor: User | None,
+    channel: str | None,
+    at: datetime,
+    body: str = "",
+    data: dict[str, Any] | None = None,
+    message_id: str | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind=kind,
+        actor_id=actor.id if actor else None,
+        channel=channel,
+        at=at,
+        body=body,
+        data=data or {},
+        message_id=message_id,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _validate_refs(
+    session: Session,
+    *,
+    account_id: int,
+    contact_id: int | None,
+    asset_id: int | None,
+    assignee_id: int | None = None,
+    account_field: str = "customer_id",
+) -> list[dict[str, str]]:
+    """Field errors for references that do not exist or belong to another customer."""
+    errors: list[dict[str, str]] = []
+    if session.get(Account, account_id) is None:
+        return [{"field": account_field, "message": f"customer {account_id} does not exist"}]
+    if contact_id is not None:
+        contact = session.get(Contact, contact_id)
+        if contact is None or contact.account_id != account_id:
+            errors.append(
+                {"field": "contact_id", "message": f"contact {contact_id} is not a contact of this customer"}
+            )
+    if asset_id is not None:
+        asset = session.get(Asset, asset_id)
+        if asset is None or asset.account_id != account_id:
+            errors.append(
+                {"field": "asset_id", "message": f"asset {asset_id} is not an asset of this customer"}
+            )
+    if assignee_id is not None:
+        user = session.get(User, assignee_id)
+        if user is None or not user.is_active or user.role not in DESK_ROLES:
+            errors.append(
+                {"field": "assignee_id", "message": f"user {assignee_id} is not an active desk user"}
+            )
+    return errors
+
+
+def _refuse(errors: list[dict[str, str]]) -> None:
+    if errors:
+        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
+def create_ticket(
+    session: Session,
+    *,
+    account_id: int,
+    subject: str,
+    priority: str,
+    channel: str,
+    actor: User | None,
+    contact_id: int | None = None,
+    asset_id: int | None = None,
+    description: str = "",
+    category: str = "",
+    opened_at: datetime | None = None,
+    email_thread_id: str | None = None,
+    event_data: dict[str, Any] | None = None,
+) -> Ticket:
+    """Open a ticket (status new), number it, start its SLA clock."""
+    errors = _validate_refs(session, account_id=account_id, contact_id=contact_id, asset_id=asset_id)
+    if priority not in Priority.__members__:
+        errors.append({"field": "priority", "message": "must be one of P1, P2, P3, P4"})
+    if channel not in Channel.__members__:
+        errors.append({"field": "channel", "message": "must be one of phone, email, web, api"})
+    if not subject.strip():
+        errors.append({"field": "subject", "message": "must not be blank"})
+    _refuse(errors)
+    asset = session.get(Asset, asset_id) if asset_id is not None else None
+    ticket = Ticket(
+        account_id=account_id,
+        contact_id=contact_id,
+        asset_id=asset_id,
+        site_id=asset.site_id if asset else None,
+        channel=channel,
+        subject=subject.strip()[:300],
+        description=description,
+        category=category,
+        priority=priority,
+        status=S.new.value,
+        opened_at=opened_at or utcnow(),
+        email_thread_id=email_thread_id,
+    )
+    session.add(ticket)
+    session.flush()
+    ticket.number = f"T-{ticket.id:07d}"
+    sla_clock.start(session, ticket, channel=channel)
+    add_event(
+        session,
+        ticket,
+        "created",
+        actor=actor,
+        channel=channel,
+        at=ticket.opened_at,
+        body=description,
+        data={
+            "subject": ticket.subject,
+            "priority": priority,
+            "sla_tier": ticket.sla_tier,
+            **(event_data or {}),
+        },
+    )
+    audit.record(
+        session,
+        actor,
+        "ticket",
+        ticket.id,
+        "create",
+        {"number": [None, ticket.number], "priority": [None, priority]},
+    )
+    session.flush()
+    emit(session, "ticket.created", _summary(ticket))
+    return ticket
+
+
+def _summary(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "account_id": ticket.account_id,
+        "asset_id": ticket.asset_id,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "subject": ticket.subject,
+        "resolution_due_at": ticket.resolution_due_at,
+    }
+
+
+def update_ticket(
+    session: Session,
+    *,
+    ticket_id: int,
+    values: Mapping[str, Any],
+    actor: User | None,
+    channel: str | None,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Edit fields; a priority or asset change re-targets the SLA clock."""
+    ticket = get_ticket(session, ticket_id)
+    _expect_version(ticket, expected_version)
+    unknown = sorted(set(values) - set(UPDATABLE))
+    errors = [{"field": f, "message": "cannot be changed here"} for f in unknown]
+    fields = {k: v for k, v in values.items() if k in UPDATABLE}
+    if "priority" in fields and fields["priority"] not in Priority.__members__:
+        errors.append({"field": "priority", "message": "must be one of P1, P2, P3, P4"})
+    if "subject" in fields and not (fields["subject"] or "").strip():
+        errors.append({"field": "subject", "message": "must not be blank"})
+    errors += _validate_refs(
+        session,
+        account_id=ticket.account_id,
+        contact_id=fields.get("contact_id"),
+        asset_id=fields.get("asset_id"),
+        assignee_id=fields.get("assignee_id"),
+    )
+    _refuse(errors)
+    if "asset_id" in fields:
+        asset = session.get(Asset, fields["asset_id"]) if fields["asset_id"] else None
+        fields["site_id"] = asset.site_id if asset else None
+    changes = audit.apply_changes(ticket, fields)
+    if not changes:
+        return ticket
+    at = utcnow()
+    if "priority" in changes:
+        add_event(
+            session,
+            ticket,
+            "priority",
+            actor=actor,
+            channel=channel,
+            at=at,
+            data={"from": changes["priority"][0], "to": changes["priority"][1]},
+        )
+    if "assignee_id" in changes:
+        add_event(
+            session,
+            ticket,
+            "assigned",
+            actor=actor,
+            channel=channel,
+            at=at,
+            data={"from": changes["assignee_id"][0], "to": changes["assignee_id"][1]},
+        )
+    rest = {k: v for k, v in changes.items() if k not in ("priority", "assignee_id")}
+    if rest:
+        add_event(session, ticket, "updated", actor=actor, channel=channel, at=at, data={"changes": rest})
+    if "priority" in changes or "asset_id" in changes:
+        reason = "priority" if "priority" in changes else "asset"
+        sla_clock.retarget(session, ticket, at=at, channel=channel, reason=reason)
+    audit.record(session, actor, "ticket", ticket.id, "update", changes)
+    session.flush()
+    emit(session, "ticket.updated", {**_summary(ticket), "changes": changes})
+    return ticket
+
+
+def transition(
+    session: Session,
+    *,
+    ticket_id: int,
+    to: str,
+    actor: User | None,
+    channel: str | None,
+    reason: str = "",
+    at: datetime | None = None,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Move a ticket to another status; illegal moves raise InvalidTransition (409)."""
+    ticket = get_ticket(session, ticket_id)
+    _expect_version(ticket, expected_version)
+    if to not in S.__members__:
+        raise Unprocessable(
+            f"{to!r} is not a ticket status.", errors=[{"field": "to", "message": "unknown status"}]
+        )
+    change_status(session, ticket, to, actor=actor, channel=channel, at=at or utcnow(), reason=reason)
+    return ticket
+
+
+def new_message_id(ticket: Ticket) -> str:
+    return f"<{ticket.number}.{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>"
+
+
+def _first_response(session: Session, ticket: Ticket, *, at: datetime, via: str, channel: str | None) -> None:
+    """First response is the earlier of first public reply and first visit scheduled."""
+    if via == "reply":
+        ticket.first_reply_at = min(at, ticket.first_reply_at or at)
+    else:
+        ticket.first_visit_at = min(at, ticket.first_visit_at or at)
+    first = min(t for t in (ticket.first_reply_at, ticket.first_visit_at) if t is not None)
+    if ticket.first_response_at is None or first < ticket.first_response_at:
+        ticket.first_response_at = first
+        sla_clock.settle(session, ticket, "first_response", channel=channel)
+
+
+def add_reply(
+    session: Session,
+    *,
+    ticket_id: int,
+    body: str,
+    actor: User | None,
+    channel: str | None,
+    at: datetime | None = None,
+) -> TicketEvent:
+    """A public reply to the customer; the first one counts as first response. A reply on a
+    new ticket opens it. The reply gets a Message-ID so the customer's answer threads."""
+    ticket = get_ticket(session, ticket_id)
+    if not body.strip():
+        raise Unprocessable(
+            "A reply needs a text.", errors=[{"field": "text", "message": "must not be blank"}]
+        )
+    if ticket.status == S.closed:
+        raise Conflict(f"Ticket {ticket.number} is closed; reopen it before replying.")
+    at = at or utcnow()
+    message_id = new_message_id(ticket)
+    in_reply_to = ticket.email_thread_id
+    if ticket.email_thread_id is None:  # the first outbound message starts the thread
+        ticket.email_thread_id = message_id
+    contact = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
+    event = add_event(
+        session,
+        ticket,
+        "reply",
+        actor=actor,
+        channel=channel,
+        at=at,
+        body=body,
+        message_id=message_id,
+        data={
+            "to": contact.email if contact else None,
+            "subject": f"Re: [{ticket.number}] {ticket.subject}",
+            "in_reply_to": in_reply_to,
+        },
+    )
+    _first_response(session, ticket, at=at, via="reply", channel=channel)
+    if ticket.status == S.new:
+        change_status(session, ticket, S.open.value, actor=actor, channel=channel, at=at, reason="replied")
+    audit.record(session, actor, "ticket", ticket.id, "reply", {"event_id": [None, event.id]})
+    session.flush()
+    emit(
+        session,
+        "ticket.replied",
+        {"ticket_id": ticket.id, "number": ticket.number, "event_id": event.id, "at": at, "channel": channel},
+    )
+    return event
+
+
+def add_note(
+    session: Session,
+    *,
+    ticket_id: int,
+    body: str,
+    actor: User | None,
+    channel: str | None,
+    at: datetime | None = None,
+) -> TicketEvent:
+    """An internal note: never shown to the customer, no effect on the SLA."""
+    ticket = get_ticket(session, ticket_id)
+    if not body.strip():
+        raise Unprocessable(
+            "A note needs a text.", errors=[{"field": "text", "message": "must not be blank"}]
+        )
+    event = add_event(session, ticket, "note", actor=actor, channel=channel, at=at or utcnow(), body=body)
+    audit.record(session, actor, "ticket", ticket.id, "note", {"event_id": [None, event.id]})
+    return event
+
+
+def _advance(
+    session: Session, ticket: Ticket, to: str, *, actor: User | None, at: datetime, reason: str
+) -> bool:
+    """Move to `to` if that is legal now; hooks never fail on the ticket's state."""
+    if ticket.status == to or to not in allowed_next(ticket, at=at):
+        return False
+    change_status(session, ticket, to, actor=actor, channel=HOOK_CHANNEL, at=at, reason=reason)
+    return True
+
+
+def on_visit_scheduled(session: Session, *, ticket_id: int, at: datetime, actor: User | None) -> Ticket:
+    """A visit was scheduled at `at` (the moment of scheduling, not the appointment).
+
+    Counts as first response if earlier than any reply; status → scheduled when legal."""
+    ticket = get_ticket(session, ticket_id)
+    at = min(at, utcnow())  # an appointment time passed by mistake must not date it ahead
+    add_event(session, ticket, "visit_scheduled", actor=actor, channel=HOOK_CHANNEL, at=at)
+    _first_response(session, ticket, at=at, via="visit", channel=HOOK_CHANNEL)
+    if not _advance(session, ticket, S.scheduled.value, actor=actor, at=at, reason="visit scheduled"):
+        sla_clock.refresh(session, ticket, now=at)  # the arrival target now applies
+    return ticket
+
+
+def on_visit_arrived(session: Session, *, ticket_id: int, at: datetime, actor: User | None) -> Ticket:
+    """The engineer arrived on site: arrival met/breached (first arrival); → in_progress."""
+    ticket = get_ticket(session, ticket_id)
+    add_event(session, ticket, "visit_arrived", actor=actor, channel=HOOK_CHANNEL, at=at)
+    if ticket.arrived_at is None:
+        ticket.arrived_at = at
+        if ticket.first_visit_at is None:  # arrival without a reported scheduling
+            _first_response(session, ticket, at=at, via="visit", channel=HOOK_CHANNEL)
+        sla_clock.settle(session, ticket, "arrival", channel=HOOK_CHANNEL)
+    _advance(session, ticket, S.in_progress.value, actor=actor, at=at, reason="engineer on site")
+    return ticket
+
+
+def on_visit_finished(
+    session: Session, *, ticket_id: int, at: datetime, fixed: bool, actor: User | None
+) -> Ticket:
+    """The visit ended: fixed → resolved; otherwise the ticket stays open/in progress."""
+    ticket = get_ticket(session, ticket_id)
+    add_event(
+        session, ticket, "visit_finished", actor=actor, channel=HOOK_CHANNEL, at=at, data={"fixed": fixed}
+    )
+    if fixed:
+        _advance(session, ticket, S.resolved.value, actor=actor, at=at, reason="fixed on site")
+    return ticket

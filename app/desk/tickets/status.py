@@ -1,0 +1,142 @@
+"""The ticket status lifecycle: the transition table and the one function that changes status.
+
+Every status change — API transition, page button, e-mail reply, work-order hook — goes
+through `change_status`, so the timeline, the SLA ledger, the audit log and the webhook
+events are the same whichever channel caused it. The table is documented in docs/tickets.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.desk.sla import clock as sla_clock
+from app.models import Ticket, TicketEvent, TicketStatus, User
+from app.platform import audit
+from app.platform.config import get_settings
+from app.platform.errors import InvalidTransition
+from app.platform.events import emit
+
+S = TicketStatus
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.new: (S.open, S.waiting_on_customer, S.scheduled, S.in_progress, S.closed),
+    # open → resolved is the first-call fix.
+    S.open: (S.waiting_on_customer, S.scheduled, S.in_progress, S.resolved),
+    S.waiting_on_customer: (S.open, S.scheduled, S.in_progress, S.resolved),
+    S.scheduled: (S.open, S.waiting_on_customer, S.in_progress, S.resolved),
+    S.in_progress: (S.open, S.waiting_on_customer, S.scheduled, S.resolved),
+    # → open is a reopen, only within settings.reopen_days of resolution (or closing).
+    S.resolved: (S.open, S.closed),
+    S.closed: (S.open,),
+}
+DONE = frozenset({S.resolved.value, S.closed.value})
+
+
+def reopen_deadline(ticket: Ticket) -> datetime | None:
+    anchor = ticket.resolved_at or ticket.closed_at
+    if anchor is None:
+        return None
+    return anchor + timedelta(days=get_settings().reopen_days)
+
+
+def allowed_next(ticket: Ticket, *, at: datetime) -> list[str]:
+    """The states this ticket may move to now (a reopen only inside its window)."""
+    allowed = [str(s) for s in TRANSITIONS[S(ticket.status)]]
+    if ticket.status in DONE:
+        deadline = reopen_deadline(ticket)
+        if deadline is None or at > deadline:
+            allowed.remove(S.open.value)
+    return allowed
+
+
+def check(ticket: Ticket, to: str, *, at: datetime) -> None:
+    allowed = allowed_next(ticket, at=at)
+    if to in allowed:
+        return
+    if ticket.status in DONE and to == S.open and S.open in TRANSITIONS[S(ticket.status)]:
+        days = get_settings().reopen_days
+        detail = (
+            f"Ticket {ticket.number} can no longer be reopened: the {days}-day reopen "
+            "window has ended; open a new ticket instead."
+        )
+    else:
+        nexts = ", ".join(allowed) or "none"
+        detail = f"A {ticket.status} ticket cannot move to {to}; allowed next: {nexts}."
+    raise InvalidTransition(detail, current=ticket.status, requested=to, allowed=allowed)
+
+
+def change_status(
+    session: Session,
+    ticket: Ticket,
+    to: str,
+    *,
+    actor: User | None,
+    channel: str | None,
+    at: datetime,
+    reason: str = "",
+    event_data: dict[str, object] | None = None,
+) -> None:
+    """Move the ticket to `to` (already legal-checked by the caller via `check`)."""
+    check(ticket, to, at=at)
+    old = ticket.status
+    reopening = old in DONE and to == S.open
+    # Targets that ran out before this change are breaches, whatever the new state.
+    sla_clock.refresh(session, ticket, now=at)
+    ticket.status = to
+    if to == S.resolved:
+        ticket.resolved_at = at
+        if ticket.first_response_at is None:  # resolving answers the customer
+            ticket.first_response_at = at
+            sla_clock.settle(session, ticket, "first_response", channel=channel)
+        sla_clock.settle(session, ticket, "resolution", channel=channel)
+    elif to == S.closed:
+        ticket.closed_at = at
+    if reopening:
+        ticket.resolved_at = None
+        ticket.closed_at = None
+        sla_clock.resume(session, ticket, at=at, channel=channel, reason="reopened", reopened=True)
+    elif to in DONE and old not in DONE:
+        sla_clock.stop(session, ticket, at=at, channel=channel, reason=to)
+    elif to == S.waiting_on_customer:
+        sla_clock.pause(session, ticket, at=at, channel=channel, reason=to)
+    elif old == S.waiting_on_customer:
+        sla_clock.resume(session, ticket, at=at, channel=channel, reason=to)
+    else:
+        sla_clock.refresh(session, ticket, now=at)
+    data: dict[str, object] = {"from": old, "to": to, **(event_data or {})}
+    if reason:
+        data["reason"] = reason
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=at,
+            kind="status",
+            channel=channel,
+            actor_id=actor.id if actor else None,
+            body=reason,
+            data=data,
+        )
+    )
+    audit.record(
+        session,
+        actor,
+        "ticket",
+        ticket.id,
+        "status",
+        {"status": [old, to], **({"reason": reason} if reason else {})},
+    )
+    session.flush()
+    emit(
+        session,
+        "ticket.status_changed",
+        {
+            "ticket_id": ticket.id,
+            "number": ticket.number,
+            "from": old,
+            "to": to,
+            "reason": reason,
+            "at": at,
+            "channel": channel,
+        },
+    )

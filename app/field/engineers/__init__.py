@@ -1,0 +1,1 @@
+"""Engineers: profiles, shifts, absences, positions, and their API."""

@@ -1,0 +1,137 @@
+"""Engineers, shifts, absences, positions; and field types (skills, coordinates) that work orders share."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
+_OUT = ConfigDict(from_attributes=True)
+
+# Skill codes are matched as quoted JSON strings in filters, so quotes and backslashes are refused.
+Skill = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r'^[^"\\]+$')
+]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
+def no_nulls(model: BaseModel, names: tuple[str, ...]) -> None:
+    for name in names:
+        if name in model.model_fields_set and getattr(model, name) is None:
+            raise ValueError(f"{name} cannot be null")
+    if not model.model_fields_set:
+        raise ValueError("send at least one field to change")
+
+
+class ShiftIn(BaseModel):
+    """A weekly working day (0=Monday) in the engineer's region time zone, with an optional break."""
+
+    model_config = _IN
+    weekday: int = Field(ge=0, le=6)
+    starts: time
+    ends: time
+    break_starts: time | None = None
+    break_ends: time | None = None
+
+
+class ShiftRead(ShiftIn):
+    model_config = _OUT
+
+
+class EngineerCreate(BaseModel):
+    model_config = _IN
+    name: str = Field(min_length=1, max_length=200)
+    user_id: int | None = None
+    region_id: int
+    skills: list[Skill] = Field(default_factory=list, max_length=50)
+    home_latitude: Latitude
+    home_longitude: Longitude
+    active: bool = True
+    shifts: list[ShiftIn] = Field(default_factory=list, max_length=7)
+
+
+class EngineerUpdate(BaseModel):
+    """Only the fields sent change; `shifts` replaces the whole weekly pattern."""
+
+    model_config = _IN
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    user_id: int | None = None
+    region_id: int | None = None
+    skills: list[Skill] | None = Field(default=None, max_length=50)
+    home_latitude: Latitude | None = None
+    home_longitude: Longitude | None = None
+    active: bool | None = None
+    shifts: list[ShiftIn] | None = Field(default=None, max_length=7)
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> EngineerUpdate:
+        no_nulls(
+            self, ("name", "region_id", "skills", "home_latitude", "home_longitude", "active", "shifts")
+        )
+        return self
+
+
+class EngineerRead(BaseModel):
+    model_config = _OUT
+    id: int
+    name: str
+    user_id: int | None
+    region_id: int
+    skills: list[str]
+    home_latitude: float
+    home_longitude: float
+    current_latitude: float | None
+    current_longitude: float | None
+    position_at: datetime | None
+    active: bool
+    version: int
+    van_location_id: int | None = None
+    shifts: list[ShiftRead] = []
+
+
+class DayShiftRead(BaseModel):
+    """One day's working time as UTC instants (null when not working)."""
+
+    model_config = _OUT
+    engineer_id: int
+    day: date
+    timezone: str
+    working: bool
+    absent: bool
+    absence_reason: str | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    break_starts_at: datetime | None
+    break_ends_at: datetime | None
+
+
+class AbsenceIn(BaseModel):
+    model_config = _IN
+    day: date
+    reason: str = Field(default="leave", min_length=1, max_length=40)
+
+
+class AbsenceRead(BaseModel):
+    model_config = _OUT
+    id: int
+    engineer_id: int
+    day: date
+    reason: str
+
+
+class PositionIn(BaseModel):
+    model_config = _IN
+    latitude: Latitude
+    longitude: Longitude
+    at: AwareDatetime | None = None
+
+
+class PositionRead(BaseModel):
+    engineer_id: int
+    latitude: float | None
+    longitude: float | None
+    position_at: datetime | None
+    applied: bool  # false: an older fix than the one stored, ignored

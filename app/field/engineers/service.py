@@ -1,0 +1,340 @@
+"""Engineers: profile, weekly shifts with breaks, absences, live position and the van.
+
+Shift times are wall-clock times in the engineer's region time zone (`Region.timezone`);
+`day_shift` turns one local day into UTC instants, so DST is handled by zoneinfo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, String, cast, delete, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from app.models import Absence, Engineer, Region, Role, Shift, StockLocation, User
+from app.platform import audit
+from app.platform.db import utcnow
+from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.http import paginate
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+UPDATABLE = ("name", "user_id", "region_id", "skills", "home_latitude", "home_longitude", "active")
+
+
+@dataclass(frozen=True)
+class DayShift:
+    """One engineer's working time on one local day (UTC instants), or why there is none."""
+
+    engineer_id: int
+    day: date
+    timezone: str
+    working: bool
+    absent: bool = False
+    absence_reason: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    break_starts_at: datetime | None = None
+    break_ends_at: datetime | None = None
+
+
+def refuse(errors: list[dict[str, str]]) -> None:
+    if errors:
+        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
+def get_engineer(session: Session, engineer_id: int) -> Engineer:
+    engineer = session.get(Engineer, engineer_id)
+    if engineer is None:
+        raise NotFound(f"Engineer {engineer_id} does not exist.")
+    return engineer
+
+
+def engineer_for_user(session: Session, user: User) -> Engineer | None:
+    return session.scalar(select(Engineer).where(Engineer.user_id == user.id))
+
+
+def visible_engineer(session: Session, user: User, engineer_id: int) -> Engineer:
+    """Load an engineer; an engineer user sees only themselves (others answer 404)."""
+    engineer = get_engineer(session, engineer_id)
+    if user.role == Role.engineer.value and engineer.user_id != user.id:
+        raise NotFound(f"Engineer {engineer_id} does not exist.")
+    return engineer
+
+
+def van_location(session: Session, engineer_id: int) -> StockLocation | None:
+    return session.scalar(select(StockLocation).where(StockLocation.engineer_id == engineer_id))
+
+
+def shifts_of(session: Session, engineer_id: int) -> list[Shift]:
+    return list(
+        session.scalars(select(Shift).where(Shift.engineer_id == engineer_id).order_by(Shift.weekday))
+    )
+
+
+def _check_refs(session: Session, values: Mapping[str, Any], engineer_id: int | None) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    if "region_id" in values and session.get(Region, values["region_id"]) is None:
+        errors.append({"field": "region_id", "message": f"region {values['region_id']} does not exist"})
+    user_id = values.get("user_id")
+    if user_id is not None:
+        user = session.get(User, user_id)
+        if user is None:
+            errors.append({"field": "user_id", "message": f"user {user_id} does not exist"})
+        elif user.role != Role.engineer.value:
+            errors.append(
+                {"field": "user_id", "message": f"user {user_id} has role {user.role}, not engineer"}
+            )
+        else:
+            other = session.scalar(select(Engineer.id).where(Engineer.user_id == user_id))
+            if other is not None and other != engineer_id:
+                errors.append({"field": "user_id", "message": f"user {user_id} is already engineer {other}"})
+    return errors
+
+
+def _check_shifts(shifts: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    seen: set[int] = set()
+    for i, s in enumerate(shifts):
+        path = f"shifts.{i}"
+        if s["weekday"] in seen:
+            errors.append({"field": f"{path}.weekday", "message": "weekday given twice"})
+        seen.add(s["weekday"])
+        if s["starts"] >= s["ends"]:
+            errors.append({"field": f"{path}.ends", "message": "must be after starts (no overnight shifts)"})
+        bs, be = s.get("break_starts"), s.get("break_ends")
+        if (bs is None) != (be is None):
+            errors.append({"field": f"{path}.break_ends", "message": "give both break_starts and break_ends"})
+        elif bs is not None and be is not None and not (s["starts"] <= bs < be <= s["ends"]):
+            errors.append({"field": f"{path}.break_starts", "message": "the break must lie inside the shift"})
+    return errors
+
+
+def _replace_shifts(session: Session, engineer_id: int, shifts: Sequence[Mapping[str, Any]]) -> None:
+    session.execute(delete(Shift).where(Shift.engineer_id == engineer_id))
+    session.flush()
+    for s in shifts:
+        session.add(
+            Shift(
+                engineer_id=engineer_id,
+                weekday=s["weekday"],
+                starts=s["starts"],
+                ends=s["ends"],
+                break_starts=s.get("break_starts"),
+                break_ends=s.get("break_ends"),
+            )
+        )
+
+
+SHIFT_FIELDS = ("weekday", "starts", "ends", "break_starts", "break_ends")
+
+
+def shift_dict(shift: Shift) -> dict[str, Any]:
+    return {k: getattr(shift, k) for k in SHIFT_FIELDS}
+
+
+def _shift_plain(shifts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """JSON-able, order-independent form of a weekly pattern (for audit and comparison)."""
+    rows = [
+        {k: (v.isoformat() if isinstance(v := s.get(k), time) else v) for k in SHIFT_FIELDS} for s in shifts
+    ]
+    return sorted(rows, key=lambda r: r["weekday"])
+
+
+def create_engineer(
+    session: Session, *, values: Mapping[str, Any], shifts: Sequence[Mapping[str, Any]], actor: User | None
+) -> Engineer:
+    """Create an engineer with their weekly shifts and an (empty) van stock location."""
+    refuse(_check_refs(session, values, None) + _check_shifts(shifts))
+    engineer = Engineer(**{k: values[k] for k in UPDATABLE if k in values})
+    session.add(engineer)
+    session.flush()
+    _replace_shifts(session, engineer.id, shifts)
+    session.add(StockLocation(kind="van", engineer_id=engineer.id))
+    audit.record(
+        session,
+        actor,
+        "engineer",
+        engineer.id,
+        "create",
+        {"name": [None, engineer.name], "shifts": [None, _shift_plain(shifts)]},
+    )
+    session.flush()
+    return engineer
+
+
+def update_engineer(
+    session: Session,
+    *,
+    engineer: Engineer,
+    values: Mapping[str, Any],
+    shifts: Sequence[Mapping[str, Any]] | None,
+    actor: User | None,
+) -> Engineer:
+    """Change fields; `shifts`, when given, replaces the whole weekly pattern."""
+    errors = _check_refs(session, values, engineer.id)
+    if shifts is not None:
+        errors += _check_shifts(shifts)
+    refuse(errors)
+    changes = audit.apply_changes(engineer, {k: v for k, v in values.items() if k in UPDATABLE})
+    if shifts is not None:
+        old = _shift_plain([shift_dict(s) for s in shifts_of(session, engineer.id)])
+        new = _shift_plain(shifts)
+        if old != new:
+            _replace_shifts(session, engineer.id, shifts)
+            changes["shifts"] = [old, new]
+            flag_modified(engineer, "name")  # the row's version (ETag) covers its shifts too
+    if changes:
+        audit.record(session, actor, "engineer", engineer.id, "update", changes)
+    session.flush()
+    return engineer
+
+
+def list_engineers(
+    session: Session,
+    *,
+    region_id: int | None = None,
+    skill: str | None = None,
+    active: bool | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[Sequence[Engineer], str | None]:
+    stmt: Select[Any] = select(Engineer)
+    if region_id is not None:
+        stmt = stmt.where(Engineer.region_id == region_id)
+    if active is not None:
+        stmt = stmt.where(Engineer.active.is_(active))
+    if skill:
+        # JSON arrays serialise as ["A", "B"] on SQLite and PostgreSQL alike; match the quoted
+        # element so "HV" does not match "HVAC". Skill names cannot hold quotes (schema).
+        needle = '"' + skill.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"'
+        stmt = stmt.where(cast(Engineer.skills, String).like(f"%{needle}%", escape="\\"))
+    return paginate(session, stmt, Engineer.id, cursor=cursor, limit=limit)
+
+
+# --- shift calendar ----------------------------------------------------------------------------
+
+
+def timezone_of(session: Session, engineer: Engineer) -> str:
+    region = session.get(Region, engineer.region_id)
+    return region.timezone if region else "UTC"
+
+
+def _at(day: date, t: time, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, t, tzinfo=tz).astimezone(UTC)
+
+
+def day_shift(session: Session, engineer: Engineer, day: date) -> DayShift:
+    tz_name = timezone_of(session, engineer)
+    absence = session.scalar(select(Absence).where(Absence.engineer_id == engineer.id, Absence.day == day))
+    if absence is not None:
+        return DayShift(engineer.id, day, tz_name, working=False, absent=True, absence_reason=absence.reason)
+    shift = session.scalar(
+        select(Shift).where(Shift.engineer_id == engineer.id, Shift.weekday == day.weekday())
+    )
+    if shift is None:
+        return DayShift(engineer.id, day, tz_name, working=False)
+    tz = ZoneInfo(tz_name)
+    has_break = shift.break_starts is not None and shift.break_ends is not None
+    return DayShift(
+        engineer.id,
+        day,
+        tz_name,
+        working=True,
+        starts_at=_at(day, shift.starts, tz),
+        ends_at=_at(day, shift.ends, tz),
+        break_starts_at=_at(day, shift.break_starts, tz) if has_break else None,  # type: ignore[arg-type]
+        break_ends_at=_at(day, shift.break_ends, tz) if has_break else None,  # type: ignore[arg-type]
+    )
+
+
+def shift_problem(session: Session, engineer: Engineer, at: datetime) -> str | None:
+    """Why `engineer` cannot start work at `at` (None when their shift covers it)."""
+    tz = ZoneInfo(timezone_of(session, engineer))
+    local = at.astimezone(tz)
+    ds = day_shift(session, engineer, local.date())
+    when = f"{local:%Y-%m-%d %H:%M} ({tz.key})"
+    if ds.absent:
+        return f"{engineer.name} is absent on {ds.day.isoformat()} ({ds.absence_reason})."
+    if not ds.working or ds.starts_at is None or ds.ends_at is None:
+        return (
+            f"{engineer.name} has no shift on {WEEKDAYS[ds.day.weekday()]}s; {when} is outside their shifts."
+        )
+    hours = f"{ds.starts_at.astimezone(tz):%H:%M}–{ds.ends_at.astimezone(tz):%H:%M}"
+    if not ds.starts_at <= at < ds.ends_at:
+        return f"{when} is outside {engineer.name}'s shift {hours} on that day."
+    if ds.break_starts_at and ds.break_ends_at and ds.break_starts_at <= at < ds.break_ends_at:
+        brk = f"{ds.break_starts_at.astimezone(tz):%H:%M}–{ds.break_ends_at.astimezone(tz):%H:%M}"
+        return f"{when} falls in {engineer.name}'s break {brk}."
+    return None
+
+
+def list_absences(
+    session: Session, engineer_id: int, *, start: date | None, end: date | None
+) -> list[Absence]:
+    stmt = select(Absence).where(Absence.engineer_id == engineer_id)
+    if start is not None:
+        stmt = stmt.where(Absence.day >= start)
+    if end is not None:
+        stmt = stmt.where(Absence.day <= end)
+    return list(session.scalars(stmt.order_by(Absence.day)))
+
+
+def add_absence(
+    session: Session, *, engineer: Engineer, day: date, reason: str, actor: User | None
+) -> Absence:
+    if session.scalar(select(Absence.id).where(Absence.engineer_id == engineer.id, Absence.day == day)):
+        raise Conflict(f"{engineer.name} is already marked absent on {day.isoformat()}.")
+    absence = Absence(engineer_id=engineer.id, day=day, reason=reason)
+    session.add(absence)
+    session.flush()
+    audit.record(session, actor, "engineer", engineer.id, "absence_add", {"absence": [None, day.isoformat()]})
+    return absence
+
+
+def remove_absence(session: Session, *, engineer: Engineer, absence_id: int, actor: User | None) -> None:
+    absence = session.get(Absence, absence_id)
+    if absence is None or absence.engineer_id != engineer.id:
+        raise NotFound(f"Absence {absence_id} does not exist for engineer {engineer.id}.")
+    audit.record(
+        session,
+        actor,
+        "engineer",
+        engineer.id,
+        "absence_remove",
+        {"absence": [absence.day.isoformat(), None]},
+    )
+    session.delete(absence)
+    session.flush()
+
+
+# --- live position -----------------------------------------------------------------------------
+
+
+def set_position(
+    session: Session, *, engineer: Engineer, latitude: float, longitude: float, at: datetime | None
+) -> bool:
+    """Record a position fix; an older fix than the stored one is ignored (returns False).
+
+    Telemetry bypasses the row version on purpose: a position ping must not invalidate a
+    dispatcher's ETag for the profile, and last-fix-wins is the right merge for positions.
+    """
+    at = at or utcnow()
+    if at > utcnow() + timedelta(minutes=5):
+        raise Unprocessable(
+            "at: the position time lies in the future",
+            errors=[{"field": "at", "message": "must not be in the future"}],
+        )
+    stmt = (
+        update(Engineer)
+        .where(Engineer.id == engineer.id, or_(Engineer.position_at.is_(None), Engineer.position_at <= at))
+        .values(current_latitude=latitude, current_longitude=longitude, position_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    applied = bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    session.refresh(engineer)
+    return applied

@@ -1,0 +1,1 @@
+"""Parts catalogue, stock by location, reservations for planned visits, and their API."""

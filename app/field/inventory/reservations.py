@@ -1,0 +1,222 @@
+"""Part reservations for planned visits, at a van or a warehouse.
+
+`StockLevel.reserved` is always the sum of the held `StockReservation`s at that location. Every
+change is a conditional UPDATE (`... WHERE quantity - reserved >= n`), so two transactions racing
+for the last free unit cannot both win and free stock never goes below zero; the table's CHECK
+constraints (`quantity >= 0`, `reserved >= 0`) are the backstop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import (
+    ReservationStatus,
+    StockLevel,
+    StockLocation,
+    StockReservation,
+    User,
+    WorkOrder,
+)
+from app.platform import audit
+from app.platform.db import utcnow
+from app.platform.errors import Conflict, Unprocessable
+
+HELD = ReservationStatus.held.value
+log = logging.getLogger(__name__)
+
+
+def _expire_levels(session: Session) -> None:
+    """Bulk UPDATEs bypass the identity map; make loaded StockLevel rows reload."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, StockLevel):
+            session.expire(obj)
+
+
+def _bump_reserved(session: Session, location_id: int, part_id: int, delta: int) -> bool:
+    """reserved += delta; refused when it would exceed the quantity or drop below zero."""
+    stmt = (
+        update(StockLevel)
+        .where(StockLevel.location_id == location_id, StockLevel.part_id == part_id)
+        .values(reserved=StockLevel.reserved + delta, version=StockLevel.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if delta > 0:
+        stmt = stmt.where(StockLevel.quantity - StockLevel.reserved >= delta)
+    else:
+        stmt = stmt.where(StockLevel.reserved >= -delta)
+    return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+
+
+def free_quantity(session: Session, location_id: int, part_id: int) -> int:
+    row = session.execute(
+        select(StockLevel.quantity, StockLevel.reserved).where(
+            StockLevel.location_id == location_id, StockLevel.part_id == part_id
+        )
+    ).first()
+    return 0 if row is None else int(row[0] - row[1])
+
+
+def reserve(
+    session: Session,
+    *,
+    work_order_id: int,
+    part_id: int,
+    location_id: int,
+    quantity: int,
+    pickup_engineer_id: int | None = None,
+    plan_run_id: int | None = None,
+) -> StockReservation | None:
+    """Hold `quantity` at the location for the visit; None (nothing written) when it is not free."""
+    if quantity <= 0:
+        raise ValueError("a reservation holds at least one unit")
+    if not _bump_reserved(session, location_id, part_id, quantity):
+        return None
+    res = StockReservation(
+        work_order_id=work_order_id,
+        part_id=part_id,
+        location_id=location_id,
+        quantity=quantity,
+        pickup_engineer_id=pickup_engineer_id,
+        plan_run_id=plan_run_id,
+    )
+    session.add(res)
+    _expire_levels(session)
+    return res
+
+
+def held_for(session: Session, work_order_ids: Iterable[int]) -> list[StockReservation]:
+    ids = list(set(work_order_ids))
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(StockReservation)
+            .where(StockReservation.work_order_id.in_(ids), StockReservation.status == HELD)
+            .order_by(StockReservation.location_id, StockReservation.part_id, StockReservation.id)
+        )
+    )
+
+
+def _close(session: Session, rows: list[StockReservation], status: ReservationStatus) -> int:
+    now = utcnow()
+    for r in rows:
+        if not _bump_reserved(session, r.location_id, r.part_id, -r.quantity):
+            # The level lost track (its row deleted by hand): never push `reserved` below zero.
+            log.warning("reservation %s: stock level no longer holds %s reserved", r.id, r.quantity)
+        r.status = status.value
+        r.closed_at = now
+    _expire_levels(session)
+    session.flush()
+    return sum(r.quantity for r in rows)
+
+
+def release(session: Session, rows: list[StockReservation]) -> int:
+    return _close(session, rows, ReservationStatus.released)
+
+
+def release_for_work_order(session: Session, *, work_order_id: int) -> int:
+    """A cancelled (or re-planned) visit gives its parts back. Idempotent; returns units freed."""
+    return _close(session, held_for(session, [work_order_id]), ReservationStatus.released)
+
+
+def consume_for_work_order(session: Session, *, work_order_id: int) -> int:
+    """The visit used its parts: lower `reserved` before the report lowers `quantity`."""
+    return _close(session, held_for(session, [work_order_id]), ReservationStatus.consumed)
+
+
+@dataclass(frozen=True)
+class PickedUp:
+    part_id: int
+    quantity: int
+    from_location_id: int
+    to_location_id: int
+
+
+def van_location_id(session: Session, engineer_id: int) -> int:
+    loc = session.scalar(select(StockLocation.id).where(StockLocation.engineer_id == engineer_id))
+    if loc is None:
+        raise Unprocessable(f"Engineer {engineer_id} has no van stock location.")
+    return loc
+
+
+def _add_to_van(session: Session, location_id: int, part_id: int, quantity: int) -> None:
+    """quantity += n and reserved += n at the van (the parts arrive already set aside)."""
+    stmt = (
+        update(StockLevel)
+        .where(StockLevel.location_id == location_id, StockLevel.part_id == part_id)
+        .values(
+            quantity=StockLevel.quantity + quantity,
+            reserved=StockLevel.reserved + quantity,
+            version=StockLevel.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(stmt).rowcount == 1:  # type: ignore[attr-defined]
+        return
+    try:
+        with session.begin_nested():
+            session.add(
+                StockLevel(location_id=location_id, part_id=part_id, quantity=quantity, reserved=quantity)
+            )
+    except IntegrityError:  # a concurrent first receipt created the row: add to it instead
+        if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+            raise
+
+
+def confirm_pickup(
+    session: Session, *, work_order: WorkOrder, engineer_id: int, actor: User | None
+) -> list[PickedUp]:
+    """The engineer took the visit's reserved parts at the warehouse: the stock (and its
+    reservation) moves from the warehouse to the van. Nothing left to pick up returns []."""
+    van = van_location_id(session, engineer_id)
+    rows = [
+        r
+        for r in held_for(session, [work_order.id])
+        if r.location_id != van and (r.pickup_engineer_id in (None, engineer_id))
+    ]
+    moved: list[PickedUp] = []
+    now = utcnow()
+    for r in rows:
+        out = (
+            update(StockLevel)
+            .where(
+                StockLevel.location_id == r.location_id,
+                StockLevel.part_id == r.part_id,
+                StockLevel.reserved >= r.quantity,
+                StockLevel.quantity >= r.quantity,
+            )
+            .values(
+                quantity=StockLevel.quantity - r.quantity,
+                reserved=StockLevel.reserved - r.quantity,
+                version=StockLevel.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if session.execute(out).rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(
+                f"The warehouse no longer holds the {r.quantity} reserved unit(s) of part {r.part_id}; "
+                "nothing was moved. Ask the dispatcher to re-plan the parts."
+            )
+        _add_to_van(session, van, r.part_id, r.quantity)
+        moved.append(PickedUp(r.part_id, r.quantity, r.location_id, van))
+        audit.record(
+            session,
+            actor,
+            "stock_reservation",
+            r.id,
+            "pickup",
+            {"location_id": [r.location_id, van], "work_order_id": [None, work_order.id]},
+        )
+        r.location_id = van
+        r.pickup_engineer_id = engineer_id
+        r.picked_up_at = now
+    _expire_levels(session)
+    session.flush()
+    return moved

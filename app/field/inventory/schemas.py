@@ -1,0 +1,137 @@
+"""Parts, warehouses, stock levels, adjustments and transfers."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.field.engineers.schemas import Latitude, Longitude, no_nulls
+
+_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
+_OUT = ConfigDict(from_attributes=True)
+
+
+class PartCreate(BaseModel):
+    model_config = _IN
+    sku: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    unit_cost: Decimal = Field(default=Decimal("0"), ge=0, max_digits=10, decimal_places=2)
+
+
+class PartUpdate(BaseModel):
+    model_config = _IN
+    sku: str | None = Field(default=None, min_length=1, max_length=40)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    unit_cost: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> PartUpdate:
+        no_nulls(self, ("sku", "name", "unit_cost"))
+        return self
+
+
+class PartRead(BaseModel):
+    model_config = _OUT
+    id: int
+    sku: str
+    name: str
+    unit_cost: Decimal
+    version: int
+
+
+class WarehouseCreate(BaseModel):
+    model_config = _IN
+    name: str = Field(min_length=1, max_length=120)
+    region_id: int
+    address: str = Field(default="", max_length=300)
+    latitude: Latitude
+    longitude: Longitude
+    opens: time
+    closes: time
+    pickup_min: int = Field(default=10, ge=0, le=240)
+
+
+class WarehouseRead(BaseModel):
+    model_config = _OUT
+    id: int
+    name: str
+    region_id: int
+    address: str
+    latitude: float
+    longitude: float
+    opens: time
+    closes: time
+    pickup_min: int
+    location_id: int | None = None
+
+
+class StockRead(BaseModel):
+    id: int
+    location_id: int
+    location_kind: str
+    warehouse_id: int | None
+    engineer_id: int | None
+    part_id: int
+    quantity: int
+    reserved: int
+
+
+class AdjustmentIn(BaseModel):
+    """receive: goods in (quantity > 0). adjust: a counted correction (signed delta, never below 0)."""
+
+    model_config = _IN
+    kind: Literal["receive", "adjust"]
+    location_id: int
+    part_id: int
+    quantity: int = Field(ge=-100000, le=100000)
+    reason: str = Field(min_length=3, max_length=500)
+
+    @model_validator(mode="after")
+    def _sign(self) -> AdjustmentIn:
+        if self.quantity == 0:
+            raise ValueError("quantity must not be 0")
+        if self.kind == "receive" and self.quantity < 0:
+            raise ValueError("a receipt adds stock: quantity must be positive")
+        return self
+
+
+class AdjustmentRead(BaseModel):
+    kind: str
+    location_id: int
+    part_id: int
+    delta: int
+    quantity: int
+    reason: str
+    at: datetime
+
+
+class TransferLine(BaseModel):
+    model_config = _IN
+    part_id: int
+    quantity: int = Field(ge=1, le=100000)
+
+
+class TransferIn(BaseModel):
+    model_config = _IN
+    from_location_id: int
+    to_location_id: int
+    lines: list[TransferLine] = Field(min_length=1, max_length=200)
+    reason: str = Field(default="pickup", min_length=1, max_length=500)
+
+
+class TransferLineRead(BaseModel):
+    part_id: int
+    quantity: int
+    from_quantity: int
+    to_quantity: int
+
+
+class TransferRead(BaseModel):
+    from_location_id: int
+    to_location_id: int
+    lines: list[TransferLineRead]
+    reason: str
+    at: datetime

@@ -1,0 +1,160 @@
+"""Work-order API schemas: input forbids unknown fields and naive datetimes, output reads ORM rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from app.field.engineers.schemas import Latitude, Longitude, Skill
+from app.models import Priority, WorkOrderStatus
+
+_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
+_OUT = ConfigDict(from_attributes=True)
+
+
+class WindowIn(BaseModel):
+    model_config = _IN
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class WindowRead(BaseModel):
+    model_config = _OUT
+    starts_at: datetime
+    ends_at: datetime
+
+
+class PartQty(BaseModel):
+    model_config = _IN
+    part_id: int
+    quantity: int = Field(default=1, ge=1, le=10000)
+
+
+class PartQtyRead(BaseModel):
+    model_config = _OUT
+    part_id: int
+    quantity: int
+
+
+class WorkOrderCreate(BaseModel):
+    """A visit for a ticket. Omit required_skills to take the asset's product-model skill."""
+
+    model_config = _IN
+    ticket_id: int
+    required_skills: list[Skill] | None = Field(default=None, max_length=20)
+    duration_min: int = Field(default=60, ge=5, le=24 * 60)
+    required_parts: list[PartQty] = Field(default_factory=list, max_length=100)
+    windows: list[WindowIn] = Field(default_factory=list, max_length=20)
+    appointment_start_at: AwareDatetime | None = None
+    appointment_end_at: AwareDatetime | None = None
+    notes: str = Field(default="", max_length=5000)
+
+
+class WorkOrderUpdate(BaseModel):
+    """Only the fields sent change; lists replace the stored list; the appointment may be nulled."""
+
+    model_config = _IN
+    required_skills: list[Skill] | None = Field(default=None, max_length=20)
+    duration_min: int | None = Field(default=None, ge=5, le=24 * 60)
+    required_parts: list[PartQty] | None = Field(default=None, max_length=100)
+    windows: list[WindowIn] | None = Field(default=None, max_length=20)
+    appointment_start_at: AwareDatetime | None = None
+    appointment_end_at: AwareDatetime | None = None
+    eta_at: AwareDatetime | None = None
+    notes: str | None = Field(default=None, max_length=5000)
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> WorkOrderUpdate:
+        for name in ("required_skills", "duration_min", "required_parts", "windows", "notes"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        if not self.model_fields_set:
+            raise ValueError("send at least one field to change")
+        return self
+
+
+class TransitionIn(BaseModel):
+    model_config = _IN
+    to: WorkOrderStatus
+    reason: str = Field(default="", max_length=1000)
+    eta: AwareDatetime | None = None  # with → en_route
+
+
+class ScheduleIn(BaseModel):
+    model_config = _IN
+    engineer_id: int
+    planned_start: AwareDatetime
+    eta: AwareDatetime | None = None
+
+
+class CheckInIn(BaseModel):
+    """Optional position fix taken at arrival."""
+
+    model_config = _IN
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+
+    @model_validator(mode="after")
+    def _both(self) -> CheckInIn:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give both latitude and longitude, or neither")
+        return self
+
+
+class PartUsedIn(BaseModel):
+    model_config = _IN
+    part_id: int
+    quantity: int = Field(ge=1, le=10000)
+    location_id: int | None = None  # default: the assigned engineer's van
+
+
+class ReportIn(BaseModel):
+    """`fixed_first_time`: the problem was fixed on this visit (false → needs_follow_up)."""
+
+    model_config = _IN
+    work_done: str = Field(min_length=1, max_length=20000)
+    parts_used: list[PartUsedIn] = Field(default_factory=list, max_length=100)
+    fixed_first_time: bool
+
+
+class PartUsageRead(BaseModel):
+    model_config = _OUT
+    part_id: int
+    location_id: int
+    quantity: int
+    at: datetime
+
+
+class WorkOrderRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+    id: int
+    number: str
+    ticket_id: int
+    customer_id: int = Field(validation_alias=AliasChoices("customer_id", "account_id"))
+    site_id: int
+    asset_id: int | None
+    region_id: int
+    priority: Priority
+    status: WorkOrderStatus
+    required_skills: list[str]
+    duration_min: int
+    required_parts: list[PartQtyRead] = []
+    windows: list[WindowRead] = []
+    appointment_start_at: datetime | None
+    appointment_end_at: datetime | None
+    sla_deadline_at: datetime | None
+    engineer_id: int | None
+    planned_start_at: datetime | None
+    eta_at: datetime | None
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    report_work_done: str | None
+    # True only when fixed on this visit AND no earlier visit of the ticket reached the site.
+    fixed_first_time: bool | None
+    parts_used: list[PartUsageRead] = []
+    notes: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    allowed_transitions: list[WorkOrderStatus] = []

@@ -1,0 +1,164 @@
+"""On-site actions of a visit: check-in, check-out and the service report.
+
+Check-in and check-out are idempotent (a repeat returns the visit unchanged), so a field app
+on a bad connection can simply retry. The report books the parts used in the same transaction
+(`inventory.record_usage`: guarded decrement, all or nothing) before anything else is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.desk.tickets import service as tickets
+from app.field.engineers import service as engineers
+from app.field.inventory import reservations
+from app.field.inventory import stock as inventory
+from app.field.inventory.stock import Line
+from app.field.workorders.status import add_event, change_status, check, summary
+from app.models import User, WorkOrder
+from app.platform import audit
+from app.platform.db import utcnow
+from app.platform.errors import Conflict
+from app.platform.events import emit
+
+REPORTED = ("done", "needs_follow_up")
+
+
+def check_in(
+    session: Session,
+    *,
+    work_order: WorkOrder,
+    actor: User | None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> WorkOrder:
+    """Arrival on site: status on_site, check-in time, ticket arrival hook."""
+    if work_order.checked_in_at is not None:
+        return work_order  # a retry: same result, nothing written
+    check(work_order, "on_site")
+    now = utcnow()
+    work_order.checked_in_at = now
+    add_event(session, work_order, "check_in", actor=actor, at=now)
+    change_status(session, work_order, "on_site", actor=actor, at=now, reason="checked in")
+    if latitude is not None and longitude is not None and work_order.engineer_id is not None:
+        engineer = engineers.get_engineer(session, work_order.engineer_id)
+        engineers.set_position(session, engineer=engineer, latitude=latitude, longitude=longitude, at=now)
+    tickets.on_visit_arrived(session, ticket_id=work_order.ticket_id, at=now, actor=actor)
+    return work_order
+
+
+def check_out(session: Session, *, work_order: WorkOrder, actor: User | None) -> WorkOrder:
+    """Departure from site. The status stays on_site until the report is filed (which also sets
+    the check-out time when the engineer did not check out separately)."""
+    if work_order.checked_out_at is not None:
+        return work_order
+    if work_order.checked_in_at is None:
+        raise Conflict(
+            f"Work order {work_order.number} is {work_order.status}; check in before checking out.",
+            current=work_order.status,
+        )
+    now = utcnow()
+    work_order.checked_out_at = now
+    add_event(session, work_order, "check_out", actor=actor, at=now)
+    audit.record(
+        session, actor, "work_order", work_order.id, "check_out", {"checked_out_at": [None, now.isoformat()]}
+    )
+    session.flush()
+    emit(session, "workorder.updated", {**summary(work_order), "fields": ["checked_out_at"]})
+    return work_order
+
+
+def _first_visit(session: Session, work_order: WorkOrder) -> bool:
+    """True when no other visit for the same ticket reached the site before this one."""
+    earlier = session.scalar(
+        select(WorkOrder.id).where(
+            WorkOrder.ticket_id == work_order.ticket_id,
+            WorkOrder.id != work_order.id,
+            WorkOrder.checked_in_at.is_not(None),
+            WorkOrder.checked_in_at < (work_order.checked_in_at or utcnow()),
+        )
+    )
+    return earlier is None
+
+
+def report(
+    session: Session,
+    *,
+    work_order: WorkOrder,
+    work_done: str,
+    parts_used: Sequence[tuple[int, int, int | None]],
+    fixed: bool,
+    actor: User | None,
+) -> WorkOrder:
+    """File the service report: parts (default location: the engineer's van) leave stock, the
+    visit ends done (fixed) or needs_follow_up, the ticket hears about it. On a stock shortage
+    nothing at all is written (409)."""
+    if work_order.status in REPORTED:
+        raise Conflict(
+            f"Work order {work_order.number} already has its service report ({work_order.status}).",
+            current=work_order.status,
+            allowed=[],
+        )
+    check(work_order, "done")  # only on_site may report: 409 names the allowed states otherwise
+    van = engineers.van_location(session, work_order.engineer_id) if work_order.engineer_id else None
+    lines: list[Line] = []
+    errors: list[dict[str, str]] = []
+    for i, (part_id, qty, location_id) in enumerate(parts_used):
+        field = f"parts_used.{i}"
+        if location_id is None and van is None:
+            errors.append({"field": f"{field}.location_id", "message": "no default: the engineer has no van"})
+            continue
+        lines.append(Line(location_id if location_id is not None else van.id, part_id, qty, field))  # type: ignore[union-attr]
+    errors += inventory.check_refs(session, lines)
+    locations = inventory.locations_by_id(session, {ln.location_id for ln in lines})
+    for ln in lines:
+        loc = locations.get(ln.location_id)
+        if loc is not None and loc.kind != "warehouse" and (van is None or loc.id != van.id):
+            errors.append(
+                {
+                    "field": f"{ln.field}.location_id",
+                    "message": "parts come from the assigned engineer's van or a warehouse",
+                }
+            )
+    engineers.refuse(errors)
+    now = utcnow()
+    with session.begin_nested():  # all or nothing, even for a caller that catches the error
+        # What planning held for this visit is used now: lower `reserved` before `quantity`, so
+        # free stock (quantity - reserved) does not dip below zero for the visit's own parts.
+        reservations.consume_for_work_order(session, work_order_id=work_order.id)
+        inventory.record_usage(session, work_order_id=work_order.id, lines=lines, at=now, actor=actor)
+        out_at = work_order.checked_out_at or now
+        first_time = fixed and _first_visit(session, work_order)
+        changes = audit.apply_changes(
+            work_order,
+            {"report_work_done": work_done, "fixed_first_time": first_time, "checked_out_at": out_at},
+        )
+        add_event(
+            session,
+            work_order,
+            "report",
+            actor=actor,
+            at=now,
+            data={"fixed": fixed, "parts_used": [[ln.part_id, ln.quantity, ln.location_id] for ln in lines]},
+        )
+        audit.record(session, actor, "work_order", work_order.id, "report", changes)
+        change_status(
+            session,
+            work_order,
+            "done" if fixed else "needs_follow_up",
+            actor=actor,
+            at=now,
+            reason="service report",
+        )
+        emit(
+            session,
+            "workorder.completed",
+            {**summary(work_order), "fixed": fixed, "fixed_first_time": first_time},
+        )
+        tickets.on_visit_finished(
+            session, ticket_id=work_order.ticket_id, at=out_at, fixed=fixed, actor=actor
+        )
+    return work_order

@@ -1,0 +1,1 @@
+"""Systems outside Fieldline: CRM import, outgoing webhooks, inbound e-mail."""

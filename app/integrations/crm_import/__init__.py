@@ -1,0 +1,1 @@
+"""CSV import of customers, sites, contacts and assets from a CRM export."""

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: subscriptions, signed deliveries with retries, and their API."""

@@ -1,0 +1,309 @@
+"""A dispatcher puts a visit on an engineer's day: checked, previewed, then published.
+
+The engineer's day is re-planned with the visit pinned to them (and weighted as an emergency,
+so the engine drops other work before it). The answer names the consequences against the
+published route: lateness and travel added, promised appointments that move, visits that no
+longer fit, parts to pick up. Without `dry_run` the result is published as a `manual` plan
+run carrying the other engineers' routes over unchanged, and the visit stays pinned to this
+engineer in later runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import dispatch
+from app.field.engineers import service as engineers
+from app.field.inventory import reservations
+from app.models import (
+    Engineer,
+    Part,
+    PlanRoute,
+    PlanRun,
+    PlanRunStatus,
+    StockLevel,
+    StockLocation,
+    User,
+    Warehouse,
+    WorkOrder,
+    WorkOrderPart,
+    WorkOrderStatus,
+)
+from app.planning import inputs as plan_inputs
+from app.planning import keys as plan_keys
+from app.planning import publish as plan_publish
+from app.planning import service as planning
+from app.planning.schemas import AssignResult, DroppedVisit, MovedVisit, PartLine
+from app.platform.db import utcnow
+from app.platform.errors import Conflict, InvalidTransition, Unprocessable
+
+S = WorkOrderStatus
+SOLVE_TIME_LIMIT_S = 2.0
+SOLUTION_LIMIT = 200  # one engineer's day: a small, bounded search
+MOVED_AFTER = timedelta(minutes=1)
+
+
+def _refuse(errors: list[dict[str, str]]) -> None:
+    if errors:
+        raise Unprocessable("; ".join(e["message"] for e in errors), errors=errors)
+
+
+def plan_day_of(session: Session, work_order: WorkOrder, tz: str) -> date:
+    at = work_order.planned_start_at or work_order.appointment_start_at
+    return plan_keys.local_day(at or utcnow(), tz)
+
+
+def _check(session: Session, work_order: WorkOrder, engineer: Engineer, day: date) -> None:
+    """Skills, shift and parts, before any planning: each problem named."""
+    errors: list[dict[str, str]] = []
+    if engineer.region_id != work_order.region_id:
+        errors.append({"field": "engineer_id", "message": f"{engineer.name} works in another region"})
+    if not engineer.active:
+        errors.append({"field": "engineer_id", "message": f"{engineer.name} is inactive"})
+    missing = sorted(set(work_order.required_skills or []) - set(engineer.skills or []))
+    if missing:
+        errors.append(
+            {"field": "engineer_id", "message": f"{engineer.name} lacks skill(s) {', '.join(missing)}"}
+        )
+    shift = engineers.day_shift(session, engineer, day)
+    if shift.absent:
+        errors.append({"field": "date", "message": f"{engineer.name} is absent on {day.isoformat()}"})
+    elif not shift.working:
+        errors.append({"field": "date", "message": f"{engineer.name} has no shift on {day.isoformat()}"})
+    elif shift.ends_at is not None and shift.ends_at <= utcnow():
+        errors.append({"field": "date", "message": f"{engineer.name}'s shift on {day.isoformat()} is over"})
+    errors += _part_problems(session, work_order, engineer)
+    _refuse(errors)
+
+
+def _part_problems(session: Session, work_order: WorkOrder, engineer: Engineer) -> list[dict[str, str]]:
+    needs = list(session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id == work_order.id)))
+    if not needs:
+        return []
+    held = {}
+    for r in reservations.held_for(session, [work_order.id]):
+        held[(r.location_id, r.part_id)] = held.get((r.location_id, r.part_id), 0) + r.quantity
+    locations = [
+        loc
+        for loc in session.scalars(
+            select(StockLocation.id)
+            .outerjoin(Warehouse, Warehouse.id == StockLocation.warehouse_id)
+            .where((StockLocation.engineer_id == engineer.id) | (Warehouse.region_id == engineer.region_id))
+        )
+    ]
+    errors = []
+    for need in needs:
+        best = 0
+        for lv in session.scalars(
+            select(StockLevel).where(
+                StockLevel.part_id == need.part_id, StockLevel.location_id.in_(locations)
+            )
+        ):
+            best = max(best, lv.quantity - lv.reserved + held.get((lv.location_id, lv.part_id), 0))
+        if best < need.quantity:
+            part = session.get(Part, need.part_id)
+            errors.append(
+                {
+                    "field": "engineer_id",
+                    "message": f"{need.quantity} × {part.sku if part else need.part_id} is free neither in "
+                    f"{engineer.name}'s van nor in a warehouse of the region",
+                }
+            )
+    return errors
+
+
+def assign(
+    session: Session,
+    *,
+    work_order: WorkOrder,
+    engineer_id: int,
+    day: date | None,
+    dry_run: bool,
+    actor: User | None,
+) -> AssignResult:
+    if work_order.status not in plan_inputs.PLANNABLE:
+        raise InvalidTransition(
+            f"Work order {work_order.number} is {work_order.status}; only unscheduled or scheduled "
+            "visits can be assigned.",
+            current=work_order.status,
+        )
+    engineer = session.get(Engineer, engineer_id)
+    if engineer is None:
+        _refuse([{"field": "engineer_id", "message": f"engineer {engineer_id} does not exist"}])
+    assert engineer is not None
+    tz = planning.get_region(session, work_order.region_id).timezone
+    day = day or plan_day_of(session, work_order, tz)
+    _check(session, work_order, engineer, day)
+
+    now = utcnow()
+    as_of = now if plan_keys.local_day(now, tz) == day else None
+    ref, end = plan_keys.day_reference(day, tz), plan_keys.day_reference(day + timedelta(days=1), tz)
+    theirs = set(
+        session.scalars(
+            select(WorkOrder.id).where(
+                WorkOrder.engineer_id == engineer.id,
+                WorkOrder.status == S.scheduled,
+                WorkOrder.planned_start_at >= ref,
+                WorkOrder.planned_start_at < end,
+                WorkOrder.id != work_order.id,
+            )
+        )
+    )
+    loaded = planning.load(
+        session,
+        region_id=work_order.region_id,
+        day=day,
+        as_of=as_of,
+        settings=dispatch.Settings(workers=1, deterministic=True),
+        only_engineers={engineer.id},
+        only_work_orders=theirs | {work_order.id},
+    )
+    key = plan_keys.job_key(work_order.id)
+    if loaded.problem is None or key not in {j.id for j in loaded.problem.jobs}:
+        _refuse([{"field": "date", "message": f"the visit's time windows exclude {day.isoformat()}"}])
+    assert loaded.problem is not None
+    eng_key = plan_keys.engineer_key(engineer.id)
+    jobs = tuple(
+        replace(j, pinned_engineer=eng_key, priority=1) if j.id == key else j for j in loaded.problem.jobs
+    )
+    problem = replace(loaded.problem, jobs=jobs)
+    plan = dispatch.solve(problem, time_limit=SOLVE_TIME_LIMIT_S, seed=0, solution_limit=SOLUTION_LIMIT)
+    left_out = {u.job_id: u for u in plan.unassigned}
+    if key in left_out:
+        u = left_out[key]
+        _refuse(
+            [
+                {
+                    "field": "engineer_id",
+                    "message": f"{engineer.name} cannot fit the visit: {u.detail or u.reason}",
+                }
+            ]
+        )
+    result = _consequences(session, loaded, plan, work_order, engineer, day, dry_run)
+    if dry_run:
+        return result
+
+    run = PlanRun(
+        region_id=work_order.region_id,
+        day=day,
+        kind="manual",
+        trigger="assign",
+        trigger_ref=str(work_order.id),
+        status=PlanRunStatus.running.value,
+        fingerprint=loaded.fingerprint,
+        attempts=1,
+        time_limit_s=SOLVE_TIME_LIMIT_S,
+        solution_limit=SOLUTION_LIMIT,
+        as_of=as_of,
+        requested_by_id=actor.id if actor else None,
+        started_at=now,
+        summary={"engineer_id": engineer.id, "work_order_id": work_order.id},
+        stats={},
+    )
+    session.add(run)
+    session.flush()
+    carry = (
+        plan_publish.CarryOver(loaded.current_run_id, {engineer.id}, {work_order.id})
+        if loaded.current_run_id
+        else None
+    )
+    status = plan_publish.publish(
+        session, run_id=run.id, loaded=loaded, plan=plan, locked={work_order.id}, carry_over=carry
+    )
+    if status != PlanRunStatus.published:
+        raise Conflict(f"The plan changed while assigning ({status}); reload and try again.")
+    result.plan_run_id = run.id
+    result.planned_start_at, result.eta = work_order.planned_start_at, work_order.eta_at
+    return result
+
+
+def _consequences(
+    session: Session,
+    loaded: planning.Loaded,
+    plan: dispatch.Plan,
+    work_order: WorkOrder,
+    engineer: Engineer,
+    day: date,
+    dry_run: bool,
+) -> AssignResult:
+    ref = loaded.ref
+    route = plan.route_of(plan_keys.engineer_key(engineer.id))
+    base = (
+        session.scalar(
+            select(PlanRoute).where(
+                PlanRoute.plan_run_id == loaded.current_run_id, PlanRoute.engineer_id == engineer.id
+            )
+        )
+        if loaded.current_run_id
+        else None
+    )
+    stops = route.stops if route else ()
+    visits = {plan_keys.key_id(s.id): s for s in stops if s.kind == "job"}
+    wos = {w.id: w for w in session.scalars(select(WorkOrder).where(WorkOrder.id.in_(list(loaded.versions))))}
+    moved = []
+    for wo_id, st in visits.items():
+        w = wos[wo_id]
+        if wo_id == work_order.id or w.appointment_start_at is None:
+            continue
+        new_start = plan_keys.from_s(ref, st.start)
+        outside = not (w.appointment_start_at <= new_start <= (w.appointment_end_at or new_start))
+        if outside or w.planned_start_at is None or abs(new_start - w.planned_start_at) > MOVED_AFTER:
+            moved.append(
+                MovedVisit(
+                    work_order_id=wo_id,
+                    number=w.number,
+                    appointment_start_at=w.appointment_start_at,
+                    appointment_end_at=w.appointment_end_at,
+                    old_start_at=w.planned_start_at,
+                    new_start_at=new_start,
+                )
+            )
+    dropped = [
+        DroppedVisit(
+            work_order_id=plan_keys.key_id(u.job_id),
+            number=wos[plan_keys.key_id(u.job_id)].number,
+            reason=u.detail or u.reason,
+        )
+        for u in plan.unassigned
+    ]
+    sku_to_part = {
+        p.sku: p for p in session.scalars(select(Part).where(Part.id.in_(list(loaded.part_ids.values()))))
+    }
+    pickups = []
+    for st in stops:
+        if st.kind != "pickup":
+            continue
+        wh = session.get(Warehouse, plan_keys.key_id(st.id))
+        for sku, q in st.parts.items():
+            p = sku_to_part[sku]
+            pickups.append(
+                PartLine(
+                    part_id=p.id,
+                    sku=p.sku,
+                    name=p.name,
+                    quantity=q,
+                    source="warehouse",
+                    warehouse_id=wh.id if wh else None,
+                    warehouse_name=wh.name if wh else None,
+                )
+            )
+    me = visits[work_order.id]
+    late_now = sum(s.late_s for s in stops)
+    return AssignResult(
+        dry_run=dry_run,
+        work_order_id=work_order.id,
+        engineer_id=engineer.id,
+        date=day,
+        planned_start_at=plan_keys.from_s(ref, me.start),
+        eta=plan_keys.from_s(ref, me.arrival),
+        lateness_added_s=late_now - (base.late_s if base else 0),
+        travel_added_m=(route.travel_m if route else 0) - (base.travel_m if base else 0),
+        travel_added_s=(route.travel_s if route else 0) - (base.travel_s if base else 0),
+        appointments_moved=moved,
+        visits_dropped=dropped,
+        parts_to_pick_up=pickups,
+    )

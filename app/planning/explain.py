@@ -1,0 +1,204 @@
+"""Why a visit is where it is in the published plan (or nowhere): the engine's reasons.
+
+The published routes are rebuilt as an engine `Plan` on the day's current input and handed to
+`dispatch.explain` (alternatives and their extra cost). What the run stored at publish time —
+the engine's reason for a visit left out, the stop's times, the parts held — answers the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import dispatch
+from app.models import (
+    Engineer,
+    Part,
+    PlanDay,
+    PlanStop,
+    PlanUnassigned,
+    StockLocation,
+    StockReservation,
+    Warehouse,
+    WorkOrder,
+)
+from app.planning import keys as plan_keys
+from app.planning import runs as plan_runs
+from app.planning import service as planning
+from app.planning.schemas import AlternativeRead, ExplanationRead
+
+log = logging.getLogger(__name__)
+REASONS = {
+    "no_skill": "no engineer working that day has every required skill",
+    "no_part": "the parts are in no van of a capable engineer and in no warehouse",
+    "window_unreachable": "no capable engineer can reach it inside a time window within their shift",
+    "no_capacity": "it fits on its own, but the day is full of more valuable work",
+    "cancelled": "it was cancelled",
+}
+
+
+def explain(session: Session, work_order: WorkOrder) -> ExplanationRead:
+    tz = planning.get_region(session, work_order.region_id).timezone
+    day = _plan_day(session, work_order, tz)
+    run = plan_runs.published_run(session, work_order.region_id, day)
+    base = ExplanationRead(
+        work_order_id=work_order.id,
+        plan_run_id=run.id if run else None,
+        engineer_id=work_order.engineer_id,
+        status=work_order.status,
+        reason=f"no plan is published for {day.isoformat()} in this region",
+        skills=list(work_order.required_skills or []),
+    )
+    if run is None:
+        return base
+    stop = session.scalar(
+        select(PlanStop).where(PlanStop.plan_run_id == run.id, PlanStop.work_order_id == work_order.id)
+    )
+    if stop is None:
+        left = session.scalar(
+            select(PlanUnassigned).where(
+                PlanUnassigned.plan_run_id == run.id, PlanUnassigned.work_order_id == work_order.id
+            )
+        )
+        if left is None:
+            base.reason = f"it was not part of plan run {run.id} (created or changed after it)"
+            return base
+        base.unassigned_reason = left.reason
+        base.reason = f"left out: {REASONS.get(left.reason, left.reason)}" + (
+            f" ({left.detail})" if left.detail else ""
+        )
+        return base
+    engineer = session.get(Engineer, stop.engineer_id)
+    name = engineer.name if engineer else f"engineer {stop.engineer_id}"
+    local = stop.start_at.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+    base.engineer_id = stop.engineer_id
+    if stop.fixed:
+        base.reason = f"{name} had already started it when the day was re-planned; started visits never move"
+    elif stop.locked:
+        base.reason = f"a dispatcher assigned it to {name}; the planner keeps it there (starts {local})"
+    else:
+        base.reason = f"{name} has the skills and the parts and reaches it at the lowest cost; starts {local}"
+    if stop.late_s:
+        base.reason += f", {stop.late_s // 60} min after its SLA deadline"
+    _parts(session, work_order.id, base)
+    try:
+        _engine_reasons(session, run.id, work_order, day, base)
+    except NotImplementedError:
+        pass  # the engine's explain is not available in this build: stored reasons only
+    except Exception:  # an explanation must not fail the page; say what we know
+        log.exception("explain for work order %s failed", work_order.id)
+    return base
+
+
+def _plan_day(session: Session, work_order: WorkOrder, tz: str) -> date:
+    """The latest day whose published plan mentions the visit, else its planned day."""
+    mentioned = [
+        select(PlanDay.day)
+        .join(model, model.plan_run_id == PlanDay.current_run_id)
+        .where(PlanDay.region_id == work_order.region_id, model.work_order_id == work_order.id)
+        for model in (PlanStop, PlanUnassigned)
+    ]
+    days = [d for stmt in mentioned for d in session.scalars(stmt)]
+    if days:
+        return max(days)
+    from app.planning.assign import plan_day_of
+
+    return plan_day_of(session, work_order, tz)
+
+
+def _parts(session: Session, work_order_id: int, out: ExplanationRead) -> None:
+    rows = session.execute(
+        select(StockReservation, Part.sku, StockLocation.kind, Warehouse.name)
+        .join(Part, Part.id == StockReservation.part_id)
+        .join(StockLocation, StockLocation.id == StockReservation.location_id)
+        .outerjoin(Warehouse, Warehouse.id == StockLocation.warehouse_id)
+        .where(StockReservation.work_order_id == work_order_id, StockReservation.status == "held")
+    ).all()
+    for res, sku, kind, wh_name in rows:
+        if kind == "warehouse":
+            out.parts_picked_up[sku] = wh_name or ""
+        else:
+            out.parts_from_van[sku] = out.parts_from_van.get(sku, 0) + res.quantity
+
+
+def _engine_reasons(
+    session: Session, run_id: int, work_order: WorkOrder, day: object, out: ExplanationRead
+) -> None:
+    """Alternatives from the engine, on the published routes and the day's current input."""
+    loaded = planning.load(session, region_id=work_order.region_id, day=day)
+    if loaded.problem is None:
+        return
+    jobs = {j.id for j in loaded.problem.jobs}
+    routes: dict[str, list[dispatch.Stop]] = {}
+    warehouses = {w.id for w in loaded.problem.warehouses}
+    sku = {pid: key for key, pid in loaded.part_ids.items()}
+    ref = loaded.ref
+    for st in session.scalars(
+        select(PlanStop)
+        .where(PlanStop.plan_run_id == run_id, PlanStop.kind != "break")
+        .order_by(PlanStop.seq)
+    ):
+        times = (
+            plan_keys.to_s(ref, st.arrival_at),
+            plan_keys.to_s(ref, st.start_at),
+            plan_keys.to_s(ref, st.end_at),
+        )
+        if st.kind == "job":
+            key = plan_keys.job_key(st.work_order_id or 0)
+            if key in jobs:
+                stop = dispatch.Stop("job", key, *times, late_s=st.late_s)
+            else:
+                continue
+        else:
+            key = plan_keys.warehouse_key(st.warehouse_id or 0)
+            parts = {sku[int(p)]: q for p, q in st.parts.items() if int(p) in sku}
+            if key not in warehouses or not parts:
+                continue
+            stop = dispatch.Stop("pickup", key, *times, parts)
+        routes.setdefault(plan_keys.engineer_key(st.engineer_id), []).append(stop)
+    engineers_in = {e.id for e in loaded.problem.engineers}
+    # explain() re-reads travel from the plan's matrix (canonical row order of the engine).
+    from dispatch.core import travel_matrix
+
+    plan = dispatch.Plan(
+        routes=tuple(dispatch.Route(e, tuple(s), 0, 0, 0, 0) for e, s in routes.items() if e in engineers_in),
+        unassigned=(),
+        objective=0,
+        unserved_weight=0,
+        lateness_s=0,
+        travel_m=0,
+        problem=loaded.problem,
+        matrix=travel_matrix(loaded.problem),
+    )
+    key = plan_keys.job_key(work_order.id)
+    found = next((x for x in dispatch.explain(plan) if x.job_id == key), None)
+    if found is None:
+        return
+    names = dict(session.execute(select(Engineer.id, Engineer.name)).all())
+    reason = found.reason or ""
+    for e in loaded.problem.engineers:  # engine keys (E12, W3) → names a dispatcher knows
+        reason = re.sub(rf"\b{e.id}\b", names.get(plan_keys.key_id(e.id), e.id), reason)
+    for wid, wname in session.execute(select(Warehouse.id, Warehouse.name)).all():
+        reason = re.sub(rf"\b{plan_keys.warehouse_key(wid)}\b", wname, reason)
+    out.reason = reason or out.reason
+    out.travel_added_m, out.slack_s = found.travel_added_m, found.slack_s
+    wh_names = dict(session.execute(select(Warehouse.id, Warehouse.name)).all())
+    for sku, where in (found.parts_picked_up or {}).items():
+        out.parts_picked_up[sku] = (
+            wh_names.get(plan_keys.key_id(where), where) if where.startswith("W") else where
+        )
+    out.alternatives = [
+        AlternativeRead(
+            engineer_id=plan_keys.key_id(a.engineer_id),
+            engineer_name=names.get(plan_keys.key_id(a.engineer_id), ""),
+            extra_cost=a.extra_cost,
+            feasible=a.feasible,
+            note=a.note,
+        )
+        for a in found.alternatives
+    ]

@@ -1,0 +1,227 @@
+"""The queries behind `app.planning.service.load`: the rows of a region's day, read in batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Absence,
+    Engineer,
+    PlanRun,
+    PlanStop,
+    ReservationStatus,
+    Shift,
+    Site,
+    StockLevel,
+    StockReservation,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderPart,
+    WorkOrderStatus,
+    WorkOrderWindow,
+)
+
+S = WorkOrderStatus
+PLANNABLE = (S.unscheduled.value, S.scheduled.value)
+STARTED = (S.en_route.value, S.on_site.value)
+# A reported position older than this says nothing about where the engineer is now.
+POSITION_FRESH = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class FixedVisit:
+    """A visit that started (or finished) before `as_of`: kept as it is, never moved."""
+
+    work_order_id: int
+    engineer_id: int
+    start_at: datetime
+    end_at: datetime
+    status: str
+
+
+def day_work_orders(
+    session: Session,
+    region_id: int,
+    ref: datetime,
+    day_end: datetime,
+    as_of: datetime | None,
+    only: set[int] | None = None,
+) -> list[WorkOrder]:
+    """Open work orders of the region that belong to this day: scheduled on it, promised on it,
+    or unscheduled without an appointment elsewhere. With `as_of`, also the visits started or
+    finished on it (they are frozen)."""
+    wanted = WorkOrder.status.in_(PLANNABLE)
+    if as_of is not None:
+        in_day = or_(
+            and_(WorkOrder.planned_start_at >= ref, WorkOrder.planned_start_at < day_end),
+            and_(WorkOrder.checked_in_at >= ref, WorkOrder.checked_in_at < day_end),
+        )
+        frozen = (*STARTED, S.done.value, S.needs_follow_up.value)
+        wanted = or_(wanted, and_(WorkOrder.status.in_(frozen), in_day))
+    rows = session.scalars(
+        select(WorkOrder).where(WorkOrder.region_id == region_id, wanted).order_by(WorkOrder.id)
+    ).all()
+    out = []
+    for w in rows:
+        if only is not None and w.status in PLANNABLE:
+            if w.id in only:
+                out.append(w)
+            continue
+        if w.status in PLANNABLE:
+            if w.appointment_start_at is not None and not ref <= w.appointment_start_at < day_end:
+                continue
+            if (
+                w.status == S.scheduled
+                and w.planned_start_at is not None
+                and not ref <= w.planned_start_at < day_end
+            ):
+                continue
+        else:
+            at = w.checked_in_at or w.planned_start_at
+            if w.engineer_id is None or at is None or not ref <= at < day_end:
+                continue
+        out.append(w)
+    return out
+
+
+def windows(session: Session, ids: list[int]) -> dict[int, list[tuple[datetime, datetime]]]:
+    out: dict[int, list[tuple[datetime, datetime]]] = {}
+    for row in session.scalars(select(WorkOrderWindow).where(WorkOrderWindow.work_order_id.in_(ids))):
+        out.setdefault(row.work_order_id, []).append((row.starts_at, row.ends_at))
+    return out
+
+
+def parts(session: Session, ids: list[int]) -> dict[int, dict[int, int]]:
+    out: dict[int, dict[int, int]] = {}
+    for row in session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id.in_(ids))):
+        if row.quantity > 0:
+            out.setdefault(row.work_order_id, {})[row.part_id] = row.quantity
+    return out
+
+
+def locked(session: Session, run_id: int | None, candidates: list[int]) -> set[int]:
+    """Work orders a dispatcher put on an engineer by hand: pinned in the published plan (an
+    assignment through the planner), or scheduled by a person (the work-order API) after that
+    plan was published. They stay with their engineer."""
+    pinned: set[int] = set()
+    since = None
+    if run_id is not None:
+        pinned = set(
+            session.scalars(
+                select(PlanStop.work_order_id).where(
+                    PlanStop.plan_run_id == run_id, PlanStop.locked, PlanStop.work_order_id.is_not(None)
+                )
+            )
+        )
+        since = session.scalar(select(PlanRun.published_at).where(PlanRun.id == run_id))
+    by_hand = select(WorkOrderEvent.work_order_id).where(
+        WorkOrderEvent.work_order_id.in_(candidates),
+        WorkOrderEvent.kind == "scheduled",
+        WorkOrderEvent.actor_id.is_not(None),  # a plan's own events have no actor
+    )
+    if since is not None:
+        by_hand = by_hand.where(WorkOrderEvent.at > since)
+    return pinned | set(session.scalars(by_hand))
+
+
+def engineers(
+    session: Session, region_id: int, day: date
+) -> tuple[list[tuple[Engineer, Shift]], dict[int, str]]:
+    rows = session.execute(
+        select(Engineer, Shift)
+        .outerjoin(Shift, (Shift.engineer_id == Engineer.id) & (Shift.weekday == day.weekday()))
+        .where(Engineer.region_id == region_id, Engineer.active)
+        .order_by(Engineer.id)
+    ).all()
+    absent = set(
+        session.scalars(
+            select(Absence.engineer_id).where(
+                Absence.day == day, Absence.engineer_id.in_([e.id for e, _ in rows])
+            )
+        )
+    )
+    out, skipped = [], {}
+    for e, shift in rows:
+        if shift is None:
+            skipped[e.id] = "no shift that weekday"
+        elif e.id in absent:
+            skipped[e.id] = "absent"
+        else:
+            out.append((e, shift))
+    return out, skipped
+
+
+def available_stock(
+    session: Session, location_ids: list[int], job_ids: set[int], sku: dict[int, str]
+) -> dict[int, dict[str, int]]:
+    """Per location: quantity minus what is reserved for visits outside this plan (the plan's
+    own reservations are released and made again when it publishes)."""
+    if not location_ids or not sku:
+        return {}
+    own: dict[tuple[int, int], int] = {}
+    if job_ids:
+        for r in session.scalars(
+            select(StockReservation).where(
+                StockReservation.status == ReservationStatus.held, StockReservation.work_order_id.in_(job_ids)
+            )
+        ):
+            own[(r.location_id, r.part_id)] = own.get((r.location_id, r.part_id), 0) + r.quantity
+    out: dict[int, dict[str, int]] = {}
+    for lv in session.scalars(
+        select(StockLevel).where(StockLevel.location_id.in_(location_ids), StockLevel.part_id.in_(list(sku)))
+    ):
+        free = lv.quantity - lv.reserved + own.get((lv.location_id, lv.part_id), 0)
+        if free > 0:
+            out.setdefault(lv.location_id, {})[sku[lv.part_id]] = free
+    return out
+
+
+def frozen_day(
+    session: Session,
+    started: list[WorkOrder],
+    sites: dict[int, Site],
+    engineers: list[tuple[Engineer, Shift]],
+    as_of: datetime,
+) -> tuple[list[FixedVisit], dict[int, tuple[tuple[float, float], datetime]]]:
+    """Visits that will not move, and where and when each engineer is next free."""
+    fixed: list[FixedVisit] = []
+    starts: dict[int, tuple[tuple[float, float], datetime]] = {}
+    last_done: dict[int, tuple[datetime, tuple[float, float]]] = {}
+    for w in started:
+        assert w.engineer_id is not None
+        site = sites[w.site_id]
+        loc = (site.latitude, site.longitude)
+        begin = w.checked_in_at or w.planned_start_at or as_of
+        if w.status in STARTED:
+            end = max(as_of, begin + timedelta(minutes=w.duration_min))
+            if w.status == S.en_route:  # still driving there: the visit starts at its ETA at the earliest
+                begin = max(as_of, w.eta_at or w.planned_start_at or as_of)
+                end = begin + timedelta(minutes=w.duration_min)
+            starts[w.engineer_id] = (loc, end)
+        else:
+            end = w.checked_out_at or begin + timedelta(minutes=w.duration_min)
+            prev = last_done.get(w.engineer_id)
+            if prev is None or end > prev[0]:
+                last_done[w.engineer_id] = (end, loc)
+        fixed.append(FixedVisit(w.id, w.engineer_id, begin, end, w.status))
+    for e, _ in engineers:
+        if e.id in starts:
+            continue
+        pos_fresh = (
+            e.position_at is not None
+            and e.current_latitude is not None
+            and e.current_longitude is not None
+            and as_of - e.position_at <= POSITION_FRESH
+        )
+        done = last_done.get(e.id)
+        if pos_fresh and (done is None or e.position_at >= done[0]):  # type: ignore[operator]
+            starts[e.id] = ((e.current_latitude, e.current_longitude), as_of)  # type: ignore[assignment]
+        elif done is not None:
+            starts[e.id] = (done[1], as_of)
+        else:
+            starts[e.id] = ((e.home_latitude, e.home_longitude), as_of)
+    return fixed, starts

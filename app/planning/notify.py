@@ -1,0 +1,261 @@
+"""Customer notifications: a visit was planned, its ETA moved by more than the margin, or it
+was taken off the plan.
+
+`on_published` runs inside the publishing transaction and writes at most one
+`CustomerNotification` per visit and plan run (a unique key), so a redelivered publish tells
+nobody twice; delivery is enqueued after the commit. Delivery goes through a pluggable `Sender`
+(SMTP, the log, or one a test installs). Sending is at-least-once: a worker lost between the
+send and the bookkeeping sends again after the claim expires (e-mail has no exactly-once).
+The same changes also go out as `workorder.scheduled` webhooks (app.platform.events) from the publish.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import Account, Contact, CustomerNotification, Region, Site, Ticket, WorkOrder
+from app.platform.config import get_settings
+from app.platform.db import utcnow
+from app.platform.worker import enqueue
+
+if TYPE_CHECKING:
+    from app.planning.publish import Moved
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+CLAIM_TTL = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Notice:
+    notification_id: int
+    work_order_id: int
+    number: str
+    kind: str  # planned | eta_changed | unplanned
+    to: str
+    customer: str
+    address: str
+    eta_at: datetime | None
+    eta_local: str  # e.g. "Tue 24 Nov, 10:40 (Europe/Berlin)"
+    previous_eta_local: str
+
+    @property
+    def subject(self) -> str:
+        return {
+            "planned": f"Your service visit {self.number}: engineer arrives {self.eta_local}",
+            "eta_changed": f"New arrival time for your service visit {self.number}: {self.eta_local}",
+            "unplanned": f"Your service visit {self.number} needs a new time",
+        }[self.kind]
+
+    @property
+    def text(self) -> str:
+        if self.kind == "unplanned":
+            return (
+                f"Hello {self.customer},\n\nthe visit {self.number} at {self.address} could not be kept "
+                f"at {self.previous_eta_local}. We will tell you the new time as soon as it is planned.\n"
+            )
+        before = f" (before: {self.previous_eta_local})" if self.kind == "eta_changed" else ""
+        return (
+            f"Hello {self.customer},\n\nour engineer is expected at {self.address} around "
+            f"{self.eta_local}{before}.\n"
+        )
+
+
+class Sender(Protocol):
+    def send(self, notice: Notice) -> None:
+        """Deliver or raise; a raise is retried later."""
+        ...
+
+
+class LogSender:
+    def send(self, notice: Notice) -> None:
+        log.info("customer notification to %s: %s", notice.to or "(no address)", notice.subject)
+
+
+class SmtpSender:
+    def __init__(self, host: str, port: int, mail_from: str) -> None:
+        self.host, self.port, self.mail_from = host, port, mail_from
+
+    def send(self, notice: Notice) -> None:
+        msg = EmailMessage()
+        msg["From"] = self.mail_from
+        msg["To"] = notice.to
+        msg["Subject"] = notice.subject
+        msg.set_content(notice.text)
+        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
+            smtp.send_message(msg)
+
+
+_sender: Sender | None = None
+
+
+def set_sender(sender: Sender | None) -> None:
+    """Install a sender (tests, integrations); None goes back to the configured one."""
+    global _sender
+    _sender = sender
+
+
+def get_sender() -> Sender:
+    if _sender is not None:
+        return _sender
+    s = get_settings()
+    if s.notify_sender == "smtp" and s.smtp_host:
+        return SmtpSender(s.smtp_host, s.smtp_port, s.mail_from)
+    return LogSender()
+
+
+# ------------------------------------------------------------------------------------- deciding
+def _last(session: Session, work_order_ids: list[int]) -> dict[int, CustomerNotification]:
+    out: dict[int, CustomerNotification] = {}
+    rows = session.scalars(
+        select(CustomerNotification)
+        .where(
+            CustomerNotification.work_order_id.in_(work_order_ids),
+            CustomerNotification.status.in_(("pending", "sending", "sent")),
+        )
+        .order_by(CustomerNotification.id)
+    )
+    for n in rows:
+        out[n.work_order_id] = n
+    return out
+
+
+def decide(last: CustomerNotification | None, new_eta: datetime | None, margin: timedelta) -> str | None:
+    """What to tell the customer, if anything, given what they were told last."""
+    told = last is not None and last.kind != "unplanned"
+    if new_eta is None:
+        return "unplanned" if told else None
+    if not told:
+        return "planned"
+    assert last is not None and last.eta_at is not None
+    return "eta_changed" if abs(new_eta - last.eta_at) > margin else None
+
+
+def on_published(session: Session, *, run_id: int, moved: Iterable[Moved]) -> int:
+    """Queue a notification for every visit planned, moved past the margin, or unplanned."""
+    moved = list(moved)
+    if not moved:
+        return 0
+    margin = timedelta(minutes=get_settings().eta_notify_margin_min)
+    last = _last(session, [m.work_order_id for m in moved])
+    created = []
+    for m in moved:
+        kind = decide(last.get(m.work_order_id), m.new_eta, margin)
+        if kind is None:
+            continue
+        prev = last.get(m.work_order_id)
+        n = CustomerNotification(
+            work_order_id=m.work_order_id,
+            plan_run_id=run_id,
+            kind=kind,
+            eta_at=m.new_eta,
+            previous_eta_at=prev.eta_at if prev else m.old_eta,
+            recipient=_recipient(session, m.work_order_id),
+        )
+        session.add(n)
+        created.append(n)
+    session.flush()
+    for n in created:
+        enqueue(session, "fieldline.notify.deliver", notification_id=n.id)
+    return len(created)
+
+
+def _recipient(session: Session, work_order_id: int) -> str:
+    row = session.execute(
+        select(Contact.email)
+        .select_from(WorkOrder)
+        .join(Ticket, Ticket.id == WorkOrder.ticket_id)
+        .join(Contact, Contact.id == Ticket.contact_id)
+        .where(WorkOrder.id == work_order_id)
+    ).first()
+    return (row[0] or "") if row else ""
+
+
+# ------------------------------------------------------------------------------------ delivering
+def claim(session: Session, notification_id: int) -> Notice | None:
+    """Take a due notification (pending, or a claim left by a lost worker); None: nothing to do."""
+    now = utcnow()
+    got = session.execute(
+        update(CustomerNotification)
+        .where(
+            CustomerNotification.id == notification_id,
+            (CustomerNotification.status == "pending")
+            | (
+                (CustomerNotification.status == "sending")
+                & (CustomerNotification.claimed_at < now - CLAIM_TTL)
+            ),
+        )
+        .values(status="sending", claimed_at=now, attempts=CustomerNotification.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if got != 1:
+        return None
+    n = session.get(CustomerNotification, notification_id, populate_existing=True)
+    assert n is not None
+    if not n.recipient:
+        n.status, n.error = "skipped", "the ticket has no contact e-mail"
+        return None
+    wo = session.get(WorkOrder, n.work_order_id)
+    assert wo is not None
+    site = session.get(Site, wo.site_id)
+    account = session.get(Account, wo.account_id)
+    region = session.get(Region, wo.region_id)
+    tz = region.timezone if region else get_settings().time_zone
+    return Notice(
+        notification_id=n.id,
+        work_order_id=wo.id,
+        number=wo.number or f"#{wo.id}",
+        kind=n.kind,
+        to=n.recipient,
+        customer=account.name if account else "",
+        address=site.address if site else "",
+        eta_at=n.eta_at,
+        eta_local=_local(n.eta_at, tz),
+        previous_eta_local=_local(n.previous_eta_at, tz),
+    )
+
+
+def _local(at: datetime | None, tz: str) -> str:
+    if at is None:
+        return "—"
+    return at.astimezone(ZoneInfo(tz)).strftime("%a %d %b, %H:%M") + f" ({tz})"
+
+
+def record(session: Session, notification_id: int, error: str | None) -> str:
+    n = session.get(CustomerNotification, notification_id, populate_existing=True)
+    assert n is not None
+    if error is None:
+        n.status, n.sent_at, n.error = "sent", utcnow(), None
+    else:
+        n.error = error[:2000]
+        n.status = "failed" if n.attempts >= MAX_ATTEMPTS else "pending"
+    return n.status
+
+
+def due_ids(session: Session, limit: int = 100) -> list[int]:
+    """Pending retries and claims left by a lost worker."""
+    now = utcnow()
+    return list(
+        session.scalars(
+            select(CustomerNotification.id)
+            .where(
+                ((CustomerNotification.status == "pending") & (CustomerNotification.attempts > 0))
+                | (
+                    (CustomerNotification.status == "sending")
+                    & (CustomerNotification.claimed_at < now - CLAIM_TTL)
+                )
+            )
+            .order_by(CustomerNotification.id)
+            .limit(limit)
+        )
+    )

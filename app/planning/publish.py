@@ -1,0 +1,406 @@
+"""Publish a solved plan: the engine's `Plan` back into assignments, in ONE transaction.
+
+Readers follow `PlanDay.current_run_id`, flipped at the end of the same transaction that writes
+the run's stops, the work orders' engineer/start/ETA/status and the part reservations, so they
+see the old plan or the new one, never half.
+
+Guards, checked under row locks before anything is written:
+- a run publishes at most once (its status leaves `running` in the same transaction);
+- a run older than the published one is `superseded`;
+- a work order edited since the run loaded it (its version moved: a dispatcher's change, a
+  check-in, a cancellation) is never overwritten: the run ends `conflict`, writes nothing, and
+  the caller starts a fresh run on the new state (docs/planning.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import dispatch
+from app.desk.tickets import service as tickets
+from app.field.inventory import reservations
+from app.field.workorders.status import add_event, change_status, summary
+from app.models import (
+    PlanDay,
+    PlanRoute,
+    PlanRun,
+    PlanRunStatus,
+    PlanStop,
+    PlanUnassigned,
+    WorkOrder,
+    WorkOrderStatus,
+)
+from app.planning import notify
+from app.planning.keys import from_s, key_id
+from app.planning.service import Loaded
+from app.platform import audit
+from app.platform.db import utcnow
+from app.platform.events import emit
+
+R = PlanRunStatus
+S = WorkOrderStatus
+SIGNIFICANT_MOVE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class CarryOver:
+    """A partial run (a manual assignment) keeps the rest of the published plan as it was."""
+
+    from_run_id: int
+    replace_engineers: set[int]  # their routes come from the new plan
+    drop_work_orders: set[int]  # taken out of the carried routes (moved to a replaced one)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A visit whose assignment the publish changed (for customer notifications)."""
+
+    work_order_id: int
+    old_eta: datetime | None
+    new_eta: datetime | None
+
+
+def lock_plan_day(session: Session, region_id: int, day: object) -> PlanDay:
+    stmt = select(PlanDay).where(PlanDay.region_id == region_id, PlanDay.day == day).with_for_update()
+    found = session.scalar(stmt)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            found = PlanDay(region_id=region_id, day=day)
+            session.add(found)
+    except IntegrityError:  # another publish created it first: take its lock
+        found = session.scalar(stmt)
+        assert found is not None
+    return found
+
+
+def conflicts(session: Session, versions: dict[int, int]) -> tuple[list[int], dict[int, WorkOrder]]:
+    """Lock the run's work orders (in id order: concurrent publishers never deadlock) and name
+    those whose version moved since the run loaded them."""
+    rows = {
+        w.id: w
+        for w in session.scalars(
+            select(WorkOrder)
+            .where(WorkOrder.id.in_(list(versions)))
+            .order_by(WorkOrder.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    edited = sorted(i for i, v in versions.items() if i not in rows or rows[i].version != v)
+    return edited, rows
+
+
+def publish(
+    session: Session,
+    *,
+    run_id: int,
+    loaded: Loaded,
+    plan: dispatch.Plan | None,
+    locked: Iterable[int] = (),
+    carry_over: CarryOver | None = None,
+) -> str:
+    """Write `plan` as the region's day; returns the run's final status."""
+    run = session.scalar(
+        select(PlanRun)
+        .where(PlanRun.id == run_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if run is None or run.status != R.running:
+        return run.status if run else "missing"  # finished already (a redelivery): nothing twice
+    plan_day = lock_plan_day(session, loaded.region_id, loaded.day)
+    now = utcnow()
+    current = session.get(PlanRun, plan_day.current_run_id) if plan_day.current_run_id else None
+    if current is not None and current.id != loaded.current_run_id and _newer(current, run):
+        _finish(run, R.superseded, now, summary={**run.summary, "superseded_by": current.id})
+        return run.status
+    edited, work_orders = conflicts(session, loaded.versions)
+    if edited:
+        _finish(run, R.conflict, now, summary={**run.summary, "conflicts": edited})
+        return run.status
+
+    locked_ids = set(loaded.locked) | set(locked)
+    moved = _write_routes(session, run, loaded, plan, work_orders, locked_ids)
+    if carry_over is not None:
+        _carry(session, run.id, carry_over, set(loaded.versions))
+    shortages = _reserve(session, run, loaded, plan)
+    plan_day.current_run_id = run.id
+    plan_day.published_at = now
+    result = _summary(loaded, plan)
+    result.update(shortages=shortages, changed=len(moved))
+    _finish(run, R.published, now, summary={**run.summary, **result})
+    run.published_at = now
+    run.objective = plan.objective if plan else None
+    session.flush()
+    notify.on_published(session, run_id=run.id, moved=moved)
+    return run.status
+
+
+def _newer(current: PlanRun, run: PlanRun) -> bool:
+    a = current.started_at or current.created_at
+    b = run.started_at or run.created_at
+    return (a, current.id) > (b, run.id)
+
+
+def _finish(run: PlanRun, status: R, now: datetime, *, summary: dict) -> None:
+    run.status = status.value
+    run.finished_at = now
+    run.progress = 100
+    run.summary = summary
+
+
+def _write_routes(
+    session: Session,
+    run: PlanRun,
+    loaded: Loaded,
+    plan: dispatch.Plan | None,
+    work_orders: dict[int, WorkOrder],
+    locked: set[int],
+) -> list[Moved]:
+    ref = loaded.ref
+    by_engineer: dict[int, list[PlanStop]] = {}
+    for f in loaded.fixed:  # started and finished visits stay as they are
+        by_engineer.setdefault(f.engineer_id, []).append(
+            PlanStop(
+                plan_run_id=run.id,
+                engineer_id=f.engineer_id,
+                seq=0,
+                kind="job",
+                work_order_id=f.work_order_id,
+                arrival_at=f.start_at,
+                start_at=f.start_at,
+                end_at=f.end_at,
+                fixed=True,
+                locked=True,
+            )
+        )
+    served: dict[int, tuple[int, dispatch.Stop]] = {}
+    for route in plan.routes if plan else ():
+        eng = key_id(route.engineer_id)
+        stops = by_engineer.setdefault(eng, [])
+        for st in route.stops:
+            wo_id = key_id(st.id) if st.kind == "job" else None
+            if wo_id is not None:
+                served[wo_id] = (eng, st)
+            stops.append(
+                PlanStop(
+                    plan_run_id=run.id,
+                    engineer_id=eng,
+                    seq=0,
+                    kind=st.kind,
+                    work_order_id=wo_id,
+                    warehouse_id=key_id(st.id) if st.kind == "pickup" else None,
+                    arrival_at=from_s(ref, st.arrival),
+                    start_at=from_s(ref, st.start),
+                    end_at=from_s(ref, st.end),
+                    late_s=st.late_s,
+                    parts={str(loaded.part_ids[p]): q for p, q in st.parts.items() if p in loaded.part_ids},
+                    locked=wo_id in locked,
+                )
+            )
+        if route.stops:
+            session.add(
+                PlanRoute(
+                    plan_run_id=run.id,
+                    engineer_id=eng,
+                    departure_at=from_s(ref, route.departure),
+                    return_at=from_s(ref, route.arrival_home),
+                    travel_m=route.travel_m,
+                    travel_s=route.travel_s,
+                    jobs=len(route.job_ids),
+                    late_s=sum(s.late_s for s in route.stops),
+                )
+            )
+    for stops in by_engineer.values():
+        stops.sort(key=lambda s: (s.start_at, s.fixed is False))
+        for i, s in enumerate(stops):
+            s.seq = i
+        session.add_all(stops)
+    unassigned = {key_id(u.job_id): u for u in plan.unassigned} if plan else {}
+    for wo_id in loaded.versions:
+        if wo_id not in served and wo_id not in unassigned:
+            unassigned[wo_id] = dispatch.Unassigned(f"WO{wo_id}", "no_capacity", "nobody works that day")
+    for wo_id, u in unassigned.items():
+        session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=u.detail))
+
+    with session.no_autoflush:  # one flush at the end, not one per webhook lookup
+        moved = _assign(session, run, loaded, work_orders, served, unassigned)
+    session.flush()
+    return moved
+
+
+def _carry(session: Session, run_id: int, carry: CarryOver, replanned: set[int]) -> None:
+    """Copy the other engineers' routes (and still-open unassigned visits) into the new run."""
+    keep = [
+        st
+        for st in session.scalars(select(PlanStop).where(PlanStop.plan_run_id == carry.from_run_id))
+        if st.engineer_id not in carry.replace_engineers and st.work_order_id not in carry.drop_work_orders
+    ]
+    cols = [c.key for c in PlanStop.__table__.columns if c.key not in ("id", "plan_run_id")]
+    session.add_all(PlanStop(plan_run_id=run_id, **{c: getattr(st, c) for c in cols}) for st in keep)
+    rcols = [c.key for c in PlanRoute.__table__.columns if c.key not in ("id", "plan_run_id")]
+    for r in session.scalars(select(PlanRoute).where(PlanRoute.plan_run_id == carry.from_run_id)):
+        if r.engineer_id not in carry.replace_engineers:
+            session.add(PlanRoute(plan_run_id=run_id, **{c: getattr(r, c) for c in rcols}))
+    for u in session.scalars(select(PlanUnassigned).where(PlanUnassigned.plan_run_id == carry.from_run_id)):
+        if u.work_order_id not in replanned and u.work_order_id not in carry.drop_work_orders:
+            session.add(
+                PlanUnassigned(
+                    plan_run_id=run_id, work_order_id=u.work_order_id, reason=u.reason, detail=u.detail
+                )
+            )
+    session.flush()
+
+
+def _assign(
+    session: Session,
+    run: PlanRun,
+    loaded: Loaded,
+    work_orders: dict[int, WorkOrder],
+    served: dict[int, tuple[int, dispatch.Stop]],
+    unassigned: dict[int, dispatch.Unassigned],
+) -> list[Moved]:
+    """The run's work orders take their engineer, start, ETA and status from the plan."""
+    moved: list[Moved] = []
+    ref = loaded.ref
+    now = utcnow()
+    for wo_id in sorted(loaded.versions):
+        wo = work_orders[wo_id]
+        old_eta = wo.eta_at
+        if wo_id in served:
+            eng, st = served[wo_id]
+            values = {
+                "engineer_id": eng,
+                "planned_start_at": from_s(ref, st.start),
+                "eta_at": from_s(ref, st.arrival),
+            }
+            old_engineer, old_start = wo.engineer_id, wo.planned_start_at
+            changes = audit.apply_changes(wo, values)
+            newly = wo.status == S.unscheduled
+            if newly:
+                change_status(session, wo, S.scheduled, actor=None, at=now, reason=f"plan run {run.id}")
+                tickets.on_visit_scheduled(session, ticket_id=wo.ticket_id, at=now, actor=None)
+            if changes:
+                moved.append(Moved(wo.id, old_eta, wo.eta_at))
+            # A re-plan nudges many visits by seconds: the new times are written, but the
+            # timeline, audit log and webhooks hear only of real moves.
+            if changes and (newly or _moved(old_engineer, old_start, eng, values["planned_start_at"])):
+                add_event(
+                    session, wo, "scheduled", actor=None, at=now, data={**values, "plan_run_id": run.id}
+                )
+                audit.record(session, None, "work_order", wo.id, "plan", changes)
+                emit(
+                    session,
+                    "workorder.scheduled",
+                    {**summary(wo), "eta_at": wo.eta_at, "plan_run_id": run.id},
+                )
+        elif wo.status == S.scheduled or wo.engineer_id is not None:
+            changes = audit.apply_changes(wo, {"engineer_id": None, "planned_start_at": None, "eta_at": None})
+            if wo.status == S.scheduled:
+                reason = f"left out by plan run {run.id}: {unassigned[wo_id].reason}"
+                change_status(session, wo, S.unscheduled, actor=None, at=now, reason=reason)
+            if changes:
+                audit.record(session, None, "work_order", wo.id, "plan", changes)
+                moved.append(Moved(wo.id, old_eta, None))
+    return moved
+
+
+def _moved(old_engineer: int | None, old_start: datetime | None, engineer: int, start: datetime) -> bool:
+    return old_engineer != engineer or old_start is None or abs(start - old_start) >= SIGNIFICANT_MOVE
+
+
+def _reserve(session: Session, run: PlanRun, loaded: Loaded, plan: dispatch.Plan | None) -> list[dict]:
+    """Release what the run's visits held, then hold what the new routes use: van stock first,
+    then the parts the route picks up at a warehouse. Returns what could not be held."""
+    reservations.release(session, reservations.held_for(session, loaded.versions))
+    shortages: list[dict] = []
+    for route in plan.routes if plan else ():
+        eng = key_id(route.engineer_id)
+        van = loaded.van_location.get(eng)
+        picked: dict[tuple[int, int], int] = {}  # (warehouse, part) -> units still unassigned
+        for st in route.stops:
+            if st.kind == "pickup":
+                wh = key_id(st.id)
+                for sku, q in st.parts.items():
+                    key = (wh, loaded.part_ids[sku])
+                    picked[key] = picked.get(key, 0) + q
+                continue
+            if st.kind != "job":
+                continue
+            wo_id = key_id(st.id)
+            for sku, need in st.parts.items():
+                part = loaded.part_ids[sku]
+                if van is not None:
+                    take = min(need, reservations.free_quantity(session, van, part))
+                    if take > 0 and reservations.reserve(
+                        session,
+                        work_order_id=wo_id,
+                        part_id=part,
+                        location_id=van,
+                        quantity=take,
+                        plan_run_id=run.id,
+                    ):
+                        need -= take
+                for (wh, p), left in picked.items():
+                    loc = loaded.warehouse_location.get(wh)
+                    if need <= 0 or p != part or left <= 0 or loc is None:
+                        continue
+                    take = min(need, left, reservations.free_quantity(session, loc, part))
+                    if take > 0 and reservations.reserve(
+                        session,
+                        work_order_id=wo_id,
+                        part_id=part,
+                        location_id=loc,
+                        quantity=take,
+                        pickup_engineer_id=eng,
+                        plan_run_id=run.id,
+                    ):
+                        picked[(wh, p)] -= take
+                        need -= take
+                if need > 0:
+                    shortages.append({"work_order_id": wo_id, "part_id": part, "missing": need})
+    session.flush()
+    return shortages
+
+
+def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict:
+    if plan is None:
+        return {
+            "served": 0,
+            "unassigned": len(loaded.versions),
+            "engineers": 0,
+            "skipped_engineers": {str(k): v for k, v in loaded.skipped_engineers.items()},
+        }
+    reasons: dict[str, int] = {}
+    for u in plan.unassigned:
+        reasons[u.reason] = reasons.get(u.reason, 0) + 1
+    moved_appointments = 0
+    jobs = {j.id: j for j in plan.problem.jobs} if plan.problem else {}
+    for route in plan.routes:
+        for st in route.stops:
+            job = jobs.get(st.id) if st.kind == "job" else None
+            if job is not None and job.appointment is not None:
+                a, b = job.appointment
+                moved_appointments += not a <= st.start <= b
+    return {
+        "served": sum(len(r.job_ids) for r in plan.routes),
+        "unassigned": len(plan.unassigned),
+        "unassigned_by_reason": reasons,
+        "engineers": sum(1 for r in plan.routes if r.stops),
+        "travel_km": round(plan.travel_m / 1000, 1),
+        "lateness_s": plan.lateness_s,
+        "overtime_s": plan.overtime_s,
+        "objective": plan.objective,
+        "appointments_missed": moved_appointments,
+        "fixed_visits": len(loaded.fixed),
+        "skipped_engineers": {str(k): v for k, v in loaded.skipped_engineers.items()},
+        "estimated_travel": plan.estimated,
+    }

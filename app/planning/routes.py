@@ -1,0 +1,271 @@
+"""An engineer's day as the field app shows it: ordered stops of the published plan with ETA,
+address, coordinates, customer and asset, parts (and where they come from), navigation links."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Account,
+    Asset,
+    Contact,
+    Engineer,
+    Part,
+    PlanRoute,
+    PlanStop,
+    ProductModel,
+    Region,
+    Site,
+    StockLocation,
+    StockReservation,
+    Ticket,
+    Warehouse,
+    WorkOrder,
+    WorkOrderPart,
+    WorkOrderStatus,
+)
+from app.planning import keys as plan_keys
+from app.planning import runs as plan_runs
+from app.planning.schemas import (
+    AssetSummary,
+    CustomerSummary,
+    Navigation,
+    PartLine,
+    RouteRead,
+    StopRead,
+)
+
+S = WorkOrderStatus
+GONE = (S.cancelled.value, S.unscheduled.value)
+
+
+def navigation(lat: float, lon: float, label: str) -> Navigation:
+    return Navigation(
+        geo=f"geo:{lat:.6f},{lon:.6f}?q={lat:.6f},{lon:.6f}({quote(label)})",
+        maps_url=f"https://www.google.com/maps/dir/?api=1&destination={lat:.6f},{lon:.6f}",
+    )
+
+
+def _by_id(session: Session, model: type, ids: Iterable[int | None]) -> dict[int, object]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {o.id: o for o in session.scalars(select(model).where(model.id.in_(wanted)))}  # type: ignore[attr-defined]
+
+
+def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteRead:
+    region = session.get(Region, engineer.region_id)
+    tz = region.timezone if region else "UTC"
+    ref, end = plan_keys.day_reference(day, tz), plan_keys.day_reference(day + timedelta(days=1), tz)
+    run = plan_runs.published_run(session, engineer.region_id, day)
+    stops = (
+        list(
+            session.scalars(
+                select(PlanStop)
+                .where(PlanStop.plan_run_id == run.id, PlanStop.engineer_id == engineer.id)
+                .order_by(PlanStop.seq)
+            )
+        )
+        if run
+        else []
+    )
+    route_row = (
+        session.scalar(
+            select(PlanRoute).where(PlanRoute.plan_run_id == run.id, PlanRoute.engineer_id == engineer.id)
+        )
+        if run
+        else None
+    )
+    # Visits given to this engineer by hand after the plan was published are shown too.
+    extra = list(
+        session.scalars(
+            select(WorkOrder).where(
+                WorkOrder.engineer_id == engineer.id,
+                WorkOrder.planned_start_at >= ref,
+                WorkOrder.planned_start_at < end,
+                WorkOrder.status.not_in(GONE),
+            )
+        )
+    )
+    wo_ids = {s.work_order_id for s in stops if s.work_order_id} | {w.id for w in extra}
+    wos: dict[int, WorkOrder] = _by_id(session, WorkOrder, wo_ids)  # type: ignore[assignment]
+    sites: dict[int, Site] = _by_id(session, Site, (w.site_id for w in wos.values()))  # type: ignore[assignment]
+    accounts: dict[int, Account] = _by_id(session, Account, (w.account_id for w in wos.values()))  # type: ignore[assignment]
+    assets: dict[int, Asset] = _by_id(session, Asset, (w.asset_id for w in wos.values()))  # type: ignore[assignment]
+    models: dict[int, ProductModel] = _by_id(
+        session, ProductModel, (a.product_model_id for a in assets.values())
+    )  # type: ignore[assignment]
+    tickets: dict[int, Ticket] = _by_id(session, Ticket, (w.ticket_id for w in wos.values()))  # type: ignore[assignment]
+    contacts: dict[int, Contact] = _by_id(session, Contact, (t.contact_id for t in tickets.values()))  # type: ignore[assignment]
+    reservations = list(
+        session.scalars(select(StockReservation).where(StockReservation.work_order_id.in_(wo_ids or [-1])))
+    )
+    reservations = [r for r in reservations if r.status != "released"]
+    needs: dict[int, list[WorkOrderPart]] = {}
+    for wp in session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id.in_(wo_ids or [-1]))):
+        needs.setdefault(wp.work_order_id, []).append(wp)
+    parts: dict[int, Part] = _by_id(  # type: ignore[assignment]
+        session, Part, [r.part_id for r in reservations] + [wp.part_id for v in needs.values() for wp in v]
+    )
+    wh_by_loc = dict(
+        session.execute(
+            select(StockLocation.id, Warehouse)
+            .join(Warehouse, Warehouse.id == StockLocation.warehouse_id)
+            .where(StockLocation.id.in_({r.location_id for r in reservations} or {-1}))
+        ).all()
+    )
+    warehouses: dict[int, Warehouse] = _by_id(session, Warehouse, (s.warehouse_id for s in stops))  # type: ignore[assignment]
+
+    def line(r: StockReservation) -> PartLine:
+        p = parts[r.part_id]
+        wh = wh_by_loc.get(r.location_id)
+        from_wh = wh is not None or r.picked_up_at is not None
+        return PartLine(
+            part_id=p.id,
+            sku=p.sku,
+            name=p.name,
+            quantity=r.quantity,
+            source="warehouse" if from_wh else "van",
+            warehouse_id=wh.id if wh else None,
+            warehouse_name=wh.name if wh else None,
+            picked_up=r.picked_up_at is not None,
+            work_order_id=r.work_order_id,
+        )
+
+    def visit(seq: int, w: WorkOrder, st: PlanStop | None) -> StopRead:
+        site, account = sites[w.site_id], accounts[w.account_id]
+        asset = assets.get(w.asset_id) if w.asset_id else None
+        model = models.get(asset.product_model_id) if asset else None
+        ticket = tickets.get(w.ticket_id)
+        contact = contacts.get(ticket.contact_id) if ticket and ticket.contact_id else None
+        held = [line(r) for r in reservations if r.work_order_id == w.id]
+        if not held:  # nothing reserved (e.g. assigned by hand): show what the visit needs
+            held = [
+                PartLine(
+                    part_id=wp.part_id,
+                    sku=parts[wp.part_id].sku,
+                    name=parts[wp.part_id].name,
+                    quantity=wp.quantity,
+                    source="van",
+                    work_order_id=w.id,
+                )
+                for wp in needs.get(w.id, [])
+            ]
+        eta = w.eta_at or (st.arrival_at if st else None) or w.planned_start_at
+        start = w.planned_start_at or (st.start_at if st else eta)
+        assert eta is not None and start is not None
+        return StopRead(
+            seq=seq,
+            kind="job",
+            eta=eta,
+            start_at=start,
+            end_at=(st.end_at if st and st.start_at == start else start + timedelta(minutes=w.duration_min)),
+            late_s=st.late_s if st else 0,
+            fixed=st.fixed if st else False,
+            work_order_id=w.id,
+            number=w.number,
+            status=w.status,
+            priority=w.priority,
+            duration_min=w.duration_min,
+            appointment_start_at=w.appointment_start_at,
+            appointment_end_at=w.appointment_end_at,
+            address=site.address,
+            latitude=site.latitude,
+            longitude=site.longitude,
+            customer=CustomerSummary(
+                account_id=account.id,
+                name=account.name,
+                site_name=site.name,
+                contact_name=contact.name if contact else None,
+                contact_phone=(contact.mobile or contact.phone) if contact else None,
+                access_notes=site.access_notes,
+            ),
+            asset=AssetSummary(
+                id=asset.id,
+                serial=asset.serial,
+                model=model.name if model else "",
+                manufacturer=model.manufacturer if model else "",
+            )
+            if asset
+            else None,
+            parts=held,
+            navigation=navigation(site.latitude, site.longitude, f"{account.name}, {site.address}"),
+        )
+
+    out: list[StopRead] = []
+    shown: set[int] = set()
+    for st in stops:
+        if st.kind == "job":
+            w = wos.get(st.work_order_id or -1)
+            if w is None or w.engineer_id != engineer.id or w.status in GONE:
+                continue  # re-assigned or cancelled since the plan was published
+            out.append(visit(len(out), w, st))
+            shown.add(w.id)
+        elif st.kind == "pickup":
+            wh = warehouses.get(st.warehouse_id or -1)
+            take = [
+                line(r)
+                for r in reservations
+                if r.status == "held"
+                and r.pickup_engineer_id == engineer.id
+                and wh is not None
+                and wh_by_loc.get(r.location_id) is not None
+                and wh_by_loc[r.location_id].id == wh.id
+            ]
+            if wh is None or not take:
+                continue  # nothing left to fetch there
+            out.append(
+                StopRead(
+                    seq=len(out),
+                    kind="pickup",
+                    eta=st.arrival_at,
+                    start_at=st.start_at,
+                    end_at=st.end_at,
+                    warehouse_id=wh.id,
+                    warehouse_name=wh.name,
+                    address=wh.address,
+                    latitude=wh.latitude,
+                    longitude=wh.longitude,
+                    parts=take,
+                    navigation=navigation(wh.latitude, wh.longitude, wh.name),
+                )
+            )
+        else:
+            out.append(
+                StopRead(
+                    seq=len(out), kind=st.kind, eta=st.arrival_at, start_at=st.start_at, end_at=st.end_at
+                )
+            )
+    for w in sorted(extra, key=lambda x: x.planned_start_at):  # type: ignore[arg-type, return-value]
+        if w.id not in shown:
+            out.append(visit(len(out), w, None))
+    if extra and any(w.id not in shown for w in extra):
+        out.sort(key=lambda s: s.start_at)
+        for i, s in enumerate(out):
+            s.seq = i
+    pickups = [
+        line(r)
+        for r in reservations
+        if r.status == "held"
+        and r.picked_up_at is None
+        and r.pickup_engineer_id == engineer.id
+        and r.location_id in wh_by_loc
+    ]
+    return RouteRead(
+        engineer_id=engineer.id,
+        engineer_name=engineer.name,
+        date=day,
+        timezone=tz,
+        plan_run_id=run.id if run else None,
+        published_at=run.published_at if run else None,
+        departure_at=route_row.departure_at if route_row else None,
+        return_at=route_row.return_at if route_row else None,
+        travel_km=round(route_row.travel_m / 1000, 1) if route_row else None,
+        stops=out,
+        pickups=pickups,
+    )

@@ -1,0 +1,272 @@
+"""The one bridge between the database and the dispatch engine: rows → `dispatch.Problem`.
+
+`load` reads a region's day (open work orders, shifts, positions, van and warehouse stock,
+promised appointments) into a `Loaded` snapshot of plain data that outlives the session, so the
+solve runs outside any transaction. `app.planning.publish` maps the engine's `Plan` back.
+
+Times: the engine counts integer seconds from local midnight of the plan day in the region's
+time zone (`ref`, stored as UTC). Wall-clock times are converted through the zone for that very
+date, so shifts on a 23- or 25-hour DST day land on the right UTC instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import dispatch
+from app.models import (
+    Part,
+    PlanDay,
+    Region,
+    Site,
+    StockLocation,
+    Warehouse,
+    WorkOrderStatus,
+)
+from app.planning import inputs as plan_inputs
+from app.planning.inputs import PLANNABLE, FixedVisit
+from app.planning.keys import (
+    day_reference,
+    engineer_key,
+    fingerprint,
+    job_key,
+    key_id,
+    local_at,
+    to_s,
+    to_s_up,
+    warehouse_key,
+)
+from app.platform.errors import NotFound
+
+S = WorkOrderStatus
+# A break may start this long before or after the shift's planned break start.
+BREAK_SLACK = timedelta(minutes=30)
+
+
+# --------------------------------------------------------------------------------------- snapshot
+@dataclass
+class Loaded:
+    """Everything a run needs after the loading transaction has closed."""
+
+    region_id: int
+    day: date
+    tz: str
+    ref: datetime
+    as_of: datetime | None
+    problem: dispatch.Problem | None  # None: nobody works that day
+    versions: dict[int, int]  # work order id -> version when loaded (jobs of the problem)
+    part_ids: dict[str, int]  # engine part key -> part id
+    van_location: dict[int, int]  # engineer id -> stock location id
+    warehouse_location: dict[int, int]  # warehouse id -> stock location id
+    fixed: list[FixedVisit] = field(default_factory=list)
+    locked: set[int] = field(default_factory=set)  # work orders pinned to their engineer
+    skipped_engineers: dict[int, str] = field(default_factory=dict)  # engineer id -> why not planned
+    fingerprint: str = ""
+    current_run_id: int | None = None
+
+    @property
+    def day_end(self) -> datetime:
+        return day_reference(self.day + timedelta(days=1), self.tz)
+
+
+def get_region(session: Session, region_id: int) -> Region:
+    region = session.get(Region, region_id)
+    if region is None:
+        raise NotFound(f"Region {region_id} does not exist.")
+    return region
+
+
+def current_plan_day(session: Session, region_id: int, day: date) -> PlanDay | None:
+    return session.scalar(select(PlanDay).where(PlanDay.region_id == region_id, PlanDay.day == day))
+
+
+def load(
+    session: Session,
+    *,
+    region_id: int,
+    day: date,
+    as_of: datetime | None = None,
+    settings: dispatch.Settings | None = None,
+    solve_params: dict[str, Any] | None = None,
+    only_engineers: set[int] | None = None,
+    only_work_orders: set[int] | None = None,
+) -> Loaded:
+    """Snapshot the region's day as an engine problem. With `as_of` (a re-plan during the day)
+    started and finished visits are frozen and engineers start where they are at that moment.
+
+    `only_engineers` / `only_work_orders` cut out part of the day (a manual assignment re-plans
+    one engineer's visits); listed work orders are taken whatever day they were planned on."""
+    region = get_region(session, region_id)
+    tz = region.timezone
+    ref = day_reference(day, tz)
+    day_end = day_reference(day + timedelta(days=1), tz)
+    plan_day = current_plan_day(session, region_id, day)
+    current_run_id = plan_day.current_run_id if plan_day else None
+
+    work_orders = plan_inputs.day_work_orders(session, region_id, ref, day_end, as_of, only_work_orders)
+    if only_engineers is not None:
+        work_orders = [w for w in work_orders if w.status in PLANNABLE or w.engineer_id in only_engineers]
+    plannable = [w for w in work_orders if w.status in PLANNABLE]
+    started = [w for w in work_orders if w.status not in PLANNABLE]
+    locked = plan_inputs.locked(session, current_run_id, [w.id for w in plannable if w.engineer_id])
+    windows = plan_inputs.windows(session, [w.id for w in plannable])
+    parts_needed = plan_inputs.parts(session, [w.id for w in plannable])
+    part_ids = dict(
+        session.execute(
+            select(Part.sku, Part.id).where(Part.id.in_({p for need in parts_needed.values() for p in need}))
+        ).all()
+    )
+    sku = {pid: s for s, pid in part_ids.items()}
+    sites = {
+        s.id: s for s in session.scalars(select(Site).where(Site.id.in_({w.site_id for w in work_orders})))
+    }
+
+    engineers, skipped = plan_inputs.engineers(session, region_id, day)
+    if only_engineers is not None:
+        engineers = [(e, sh) for e, sh in engineers if e.id in only_engineers]
+        skipped = {k: v for k, v in skipped.items() if k in only_engineers}
+    eng_ids = [e.id for e, _ in engineers]
+    van_location = dict(
+        session.execute(
+            select(StockLocation.engineer_id, StockLocation.id).where(StockLocation.engineer_id.in_(eng_ids))
+        ).all()
+    )
+    warehouses = list(
+        session.scalars(select(Warehouse).where(Warehouse.region_id == region_id).order_by(Warehouse.id))
+    )
+    warehouse_location = dict(
+        session.execute(
+            select(StockLocation.warehouse_id, StockLocation.id).where(
+                StockLocation.warehouse_id.in_([w.id for w in warehouses])
+            )
+        ).all()
+    )
+    job_ids = {w.id for w in plannable}
+    stock = plan_inputs.available_stock(
+        session, list(van_location.values()) + list(warehouse_location.values()), job_ids, sku
+    )
+
+    fixed: list[FixedVisit] = []
+    starts: dict[int, tuple[tuple[float, float], datetime]] = {}
+    if as_of is not None:
+        fixed, starts = plan_inputs.frozen_day(session, started, sites, engineers, as_of)
+
+    eng_rows: list[dispatch.Engineer] = []
+    for e, shift in engineers:
+        begin, end = local_at(day, shift.starts, tz), local_at(day, shift.ends, tz)
+        start_loc: tuple[float, float] = (e.home_latitude, e.home_longitude)
+        if e.id in starts:
+            start_loc, free_at = starts[e.id]
+            begin = max(begin, free_at)
+        if begin >= end:
+            skipped[e.id] = "shift over"
+            continue
+        breaks: list[dispatch.Break] = []
+        if shift.break_starts and shift.break_ends:
+            b0 = local_at(day, shift.break_starts, tz)
+            length = local_at(day, shift.break_ends, tz) - b0
+            lo, hi = max(b0 - BREAK_SLACK, begin), b0 + BREAK_SLACK
+            if hi >= lo and length.total_seconds() > 0:
+                breaks.append(dispatch.Break((to_s(ref, lo), to_s(ref, hi)), int(length.total_seconds())))
+        eng_rows.append(
+            dispatch.Engineer(
+                id=engineer_key(e.id),
+                start=start_loc,
+                end=(e.home_latitude, e.home_longitude),
+                shift=(to_s_up(ref, begin), to_s(ref, end)),
+                skills=frozenset(e.skills or ()),
+                stock=stock.get(van_location.get(e.id, -1), {}),
+                breaks=tuple(breaks),
+            )
+        )
+    planned_eng = {key_id(e.id) for e in eng_rows}
+
+    # A deadline that passed before the day's first shift (or the re-plan) began is sunk: lateness
+    # counts from the first moment this plan can act, else serving an overdue visit could cost
+    # more than dropping it.
+    horizon = to_s(ref, as_of) if as_of is not None else min((e.shift[0] for e in eng_rows), default=0)
+    jobs: list[dispatch.Job] = []
+    versions: dict[int, int] = {}
+    for w in plannable:
+        site = sites[w.site_id]
+        wins = tuple(
+            sorted(
+                (to_s_up(ref, max(a, ref)), to_s(ref, min(b, day_end)))
+                for a, b in windows.get(w.id, ())
+                if a < day_end and b > ref
+            )
+        )
+        if windows.get(w.id) and not wins:
+            continue  # its windows are on other days
+        appointment = None
+        if w.appointment_start_at and w.appointment_end_at:
+            appointment = (to_s_up(ref, w.appointment_start_at), to_s(ref, w.appointment_end_at))
+        pinned = None
+        if w.id in locked and w.engineer_id in planned_eng:
+            pinned = engineer_key(w.engineer_id)
+        jobs.append(
+            dispatch.Job(
+                id=job_key(w.id),
+                location=(site.latitude, site.longitude),
+                duration_s=w.duration_min * 60,
+                windows=wins,
+                skills=frozenset(w.required_skills or ()),
+                parts={sku[p]: q for p, q in parts_needed.get(w.id, {}).items()},
+                priority=_priority(w.priority),
+                sla_deadline=max(to_s(ref, w.sla_deadline_at), horizon) if w.sla_deadline_at else None,
+                pinned_engineer=pinned,
+                appointment=appointment,
+            )
+        )
+        versions[w.id] = w.version
+
+    wh_rows = [
+        dispatch.Warehouse(
+            id=warehouse_key(w.id),
+            location=(w.latitude, w.longitude),
+            open=(to_s(ref, local_at(day, w.opens, tz)), to_s(ref, local_at(day, w.closes, tz))),
+            pickup_s=w.pickup_min * 60,
+            stock=stock.get(warehouse_location.get(w.id, -1), {}),
+        )
+        for w in warehouses
+    ]
+    problem = None  # the engine needs someone to plan for: without engineers every job stays open
+    if eng_rows:
+        problem = dispatch.Problem(
+            engineers=tuple(eng_rows),
+            jobs=tuple(jobs),
+            warehouses=tuple(wh_rows),
+            settings=settings or dispatch.Settings(),
+            name=f"{region.code} {day.isoformat()}",
+        )
+    loaded = Loaded(
+        region_id=region_id,
+        day=day,
+        tz=tz,
+        ref=ref,
+        as_of=as_of,
+        problem=problem,
+        versions=versions,
+        part_ids=part_ids,
+        van_location=van_location,
+        warehouse_location=warehouse_location,
+        fixed=fixed,
+        locked={w for w in locked if w in versions},
+        skipped_engineers=skipped,
+        current_run_id=current_run_id,
+    )
+    loaded.fingerprint = fingerprint(loaded, jobs, solve_params or {})
+    return loaded
+
+
+def _priority(value: str) -> int:
+    try:
+        p = int(str(value).upper().lstrip("P"))
+    except ValueError:
+        return 3
+    return min(max(p, 1), 4)

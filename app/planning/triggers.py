@@ -1,0 +1,242 @@
+"""Re-plans on events, and reservations that follow a visit's fate.
+
+Whatever code path changes the rows (API, pages, imports, other services), a session hook sees:
+- a new (or escalated) P1/P2 work order            → re-plan its region's day ("emergency");
+- an absence added for a planned day               → re-plan that day ("sickness");
+- a work order cancelled                           → release its parts, re-plan ("cancellation");
+- a visit finished (done / needs_follow_up)        → its held parts are consumed.
+Late visits are found by a periodic job (`check_late`, beat every minute).
+
+The hooks are installed by `install_session_hooks()` at start-up (not on import). The hook only
+collects during flushes; the work happens in `before_commit`, inside the same
+transaction as the change, so a re-plan is requested exactly when the event really happened.
+A re-plan is requested only for a region and day that has a published plan (there is nothing
+to re-plan otherwise), and duplicates collapse: the same event twice is one run (a unique
+request key), and a re-plan still queued absorbs later events (it loads the newest state).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.field.inventory import reservations
+from app.models import (
+    Absence,
+    Engineer,
+    PlanDay,
+    PlanRun,
+    PlanRunStatus,
+    Region,
+    User,
+    WorkOrder,
+    WorkOrderStatus,
+)
+from app.planning import inputs as plan_inputs
+from app.planning import keys as plan_keys
+from app.planning import runs as plan_runs
+from app.platform.config import get_settings
+from app.platform.db import utcnow
+
+log = logging.getLogger(__name__)
+S = WorkOrderStatus
+R = PlanRunStatus
+URGENT = ("P1", "P2")
+_KEY = "fieldline_plan_events"
+
+
+def request_replan(
+    session: Session,
+    *,
+    region_id: int,
+    day: date,
+    trigger: str,
+    ref: str,
+    requested_by: User | None = None,
+    skip_if_running: bool = False,
+) -> PlanRun | None:
+    """A queued re-plan of the region's day, unless there is no plan to re-plan, this very
+    event already asked for one, or one is still queued (it will see this change too)."""
+    pd = session.scalar(select(PlanDay).where(PlanDay.region_id == region_id, PlanDay.day == day))
+    if pd is None or pd.current_run_id is None:
+        return None
+    key = request_key(trigger, region_id, day, ref)
+    same = session.scalar(select(PlanRun).where(PlanRun.request_key == key))
+    if same is not None:
+        return same
+    waiting = (R.queued.value, R.running.value) if skip_if_running else (R.queued.value,)
+    pending = session.scalar(
+        select(PlanRun).where(
+            PlanRun.region_id == region_id,
+            PlanRun.day == day,
+            PlanRun.kind == "replan",
+            PlanRun.status.in_(waiting),
+        )
+    )
+    if pending is not None:
+        return pending
+    try:
+        with session.begin_nested():
+            return plan_runs.create_run(
+                session,
+                region_id=region_id,
+                day=day,
+                kind="replan",
+                trigger=trigger,
+                trigger_ref=ref,
+                request_key=key,
+                requested_by=requested_by,
+            )
+    except IntegrityError:  # the same event, requested concurrently: that run serves both
+        return session.scalar(select(PlanRun).where(PlanRun.request_key == key))
+
+
+def request_key(trigger: str, region_id: int, day: date, ref: str) -> str:
+    return f"{trigger}:{region_id}:{day.isoformat()}:{ref}"[:200]
+
+
+def _today(session: Session, region_id: int) -> tuple[str, date]:
+    region = session.get(Region, region_id)
+    tz = region.timezone if region else get_settings().time_zone
+    return tz, plan_keys.local_day(utcnow(), tz)
+
+
+# ------------------------------------------------------------------------------------ the hook
+def _changed_to(obj: Any, attr: str) -> Any:
+    hist = inspect(obj).attrs[attr].history
+    return hist.added[0] if hist.added and hist.deleted else None
+
+
+def _collect(session: Session, _ctx: Any) -> None:
+    found: list[tuple[str, Any]] = []
+    for obj in session.new:
+        if isinstance(obj, WorkOrder) and obj.priority in URGENT and obj.status in plan_inputs.PLANNABLE:
+            found.append(("emergency", obj))
+        elif isinstance(obj, Absence):
+            found.append(("sickness", obj))
+    for obj in session.dirty:
+        if not isinstance(obj, WorkOrder):
+            continue
+        status = _changed_to(obj, "status")
+        if status == S.cancelled:
+            found.append(("cancellation", obj))
+        elif status in (S.done, S.needs_follow_up):
+            found.append(("finished", obj))
+        elif _changed_to(obj, "priority") in URGENT and obj.status in plan_inputs.PLANNABLE:
+            found.append(("emergency", obj))
+    if found:
+        session.info.setdefault(_KEY, []).extend(found)
+
+
+def _process(session: Session) -> None:
+    # before_commit runs before the commit's own flush: flush now so its changes are seen too.
+    for _ in range(5):  # handling may change rows that are events themselves (bounded)
+        if session.new or session.dirty or session.deleted:
+            session.flush()
+        found = session.info.pop(_KEY, None)
+        if not found:
+            return
+        try:
+            for kind, obj in found:
+                _handle(session, kind, obj)
+        except Exception:
+            # Reservations are part of the change: do not commit it without them.
+            log.exception("plan trigger %s failed", found)
+            raise
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_KEY, None)
+
+
+_HOOKS = (("after_flush", _collect), ("before_commit", _process), ("after_rollback", _forget))
+
+
+def install_session_hooks() -> None:
+    """Watch every Session for the events above. Called once at start-up by each composition root
+    (`create_app`, the Celery worker module `app.worker`, the CLI commands that change plans, the
+    test suite); calling it again changes nothing."""
+    for name, fn in _HOOKS:
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
+
+
+def _handle(session: Session, kind: str, obj: Any) -> None:
+    if kind == "finished":
+        reservations.consume_for_work_order(session, work_order_id=obj.id)
+    elif kind == "cancellation":
+        reservations.release_for_work_order(session, work_order_id=obj.id)
+        tz, today = _today(session, obj.region_id)
+        day = plan_keys.local_day(obj.planned_start_at, tz) if obj.planned_start_at else today
+        if day >= today:
+            request_replan(session, region_id=obj.region_id, day=day, trigger=kind, ref=str(obj.id))
+    elif kind == "emergency":
+        tz, today = _today(session, obj.region_id)
+        day = plan_keys.local_day(obj.appointment_start_at, tz) if obj.appointment_start_at else today
+        request_replan(session, region_id=obj.region_id, day=day, trigger=kind, ref=str(obj.id))
+    elif kind == "sickness":
+        engineer = session.get(Engineer, obj.engineer_id)
+        if engineer is None:
+            return
+        _, today = _today(session, engineer.region_id)
+        if obj.day >= today:
+            request_replan(
+                session, region_id=engineer.region_id, day=obj.day, trigger=kind, ref=f"{engineer.id}"
+            )
+
+
+# ------------------------------------------------------------------------------- late visits
+def late_visits(session: Session, now: datetime | None = None) -> list[WorkOrder]:
+    """Visits not yet started whose planned start (or ETA, when en route) is more than the
+    margin behind the clock."""
+    now = now or utcnow()
+    cutoff = now - timedelta(minutes=get_settings().late_margin_min)
+    rows = session.scalars(
+        select(WorkOrder).where(
+            WorkOrder.status.in_((S.scheduled.value, S.en_route.value)),
+            WorkOrder.engineer_id.is_not(None),
+            WorkOrder.checked_in_at.is_(None),
+            WorkOrder.planned_start_at.is_not(None),
+            WorkOrder.planned_start_at < cutoff,
+            WorkOrder.planned_start_at > now - timedelta(hours=24),  # today's, not forgotten ones
+        )
+    )
+    late = []
+    for w in rows:  # en route: the ETA counts (it may be later than the planned start)
+        due = w.eta_at if w.status == S.en_route and w.eta_at else w.planned_start_at
+        if due is not None and due < cutoff:
+            late.append(w)
+    return late
+
+
+def check_late(session: Session, now: datetime | None = None) -> list[int]:
+    """Request a re-plan for each region with late visits today; returns the runs requested."""
+    now = now or utcnow()
+    by_day: dict[tuple[int, date], list[WorkOrder]] = {}
+    for w in late_visits(session, now):
+        tz, today = _today(session, w.region_id)
+        assert w.planned_start_at is not None
+        if plan_keys.local_day(w.planned_start_at, tz) == today:
+            by_day.setdefault((w.region_id, today), []).append(w)
+    runs = []
+    for (region_id, day), visits in sorted(by_day.items()):
+        # The same lateness (same visits, same planned times) asks once; a new plan that is
+        # late again is a new event.
+        sig = ",".join(f"{w.id}@{(w.eta_at or w.planned_start_at).isoformat()}" for w in visits)  # type: ignore[union-attr]
+        ref = hashlib.sha256(sig.encode()).hexdigest()[:16]
+        if session.scalar(
+            select(PlanRun.id).where(PlanRun.request_key == request_key("late", region_id, day, ref))
+        ):
+            continue  # this lateness was handled already
+        run = request_replan(
+            session, region_id=region_id, day=day, trigger="late", ref=ref, skip_if_running=True
+        )
+        if run is not None and run.trigger == "late" and run.trigger_ref == ref:
+            runs.append(run.id)
+    return runs

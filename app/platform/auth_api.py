@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from app.models import User
+from app.platform.auth import authenticate, issue_token
+from app.platform.deps import CurrentUser, DbSession
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    role: str
+    user_id: int
+
+
+class Me(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: str
+
+
+@router.post("/token")
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbSession,
+          request: Request) -> Token:
+    """OAuth2 password flow: e-mail as username → bearer token."""
+    client = request.client.host if request.client else ""
+    user = db.get_one(User, authenticate(email=form.username, password=form.password,
+                                         client=client))
+    return Token(access_token=issue_token(user), role=user.role, user_id=user.id)
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> Me:
+    return Me(id=user.id, email=user.email, name=user.name, role=user.role)

@@ -1,0 +1,45 @@
+"""Named domain events (ticket.created, workorder.scheduled, …) fanned out to webhook subscriptions.
+
+`emit` writes one delivery row per matching subscription in the caller's transaction and
+enqueues delivery after commit, so an event exists exactly when the change that caused it does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import WebhookDelivery, WebhookSubscription
+from app.platform.db import utcnow
+from app.platform.worker import enqueue
+
+EVENTS = (
+    "ticket.created", "ticket.updated", "ticket.status_changed", "ticket.replied",
+    "ticket.sla_breached", "workorder.created", "workorder.updated", "workorder.scheduled",
+    "workorder.status_changed", "workorder.completed", "customer.imported",
+)
+
+
+def emit(session: Session, event: str, data: dict[str, Any]) -> int:
+    """Queue `event` for every active subscription that wants it; returns deliveries created."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    subs = session.scalars(select(WebhookSubscription).where(WebhookSubscription.active)).all()
+    payload = {"type": event, "timestamp": utcnow().isoformat(), "data": jsonable_encoder(data)}
+    created = []
+    for sub in subs:
+        if sub.events and event not in sub.events:
+            continue
+        delivery = WebhookDelivery(message_id=f"msg_{uuid.uuid4().hex}", subscription_id=sub.id,
+                                   event=event, payload=payload)
+        session.add(delivery)
+        created.append(delivery)
+    if created:
+        session.flush()
+        for d in created:
+            enqueue(session, "fieldline.webhooks.deliver", delivery_id=d.id)
+    return len(created)

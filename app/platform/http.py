@@ -1,0 +1,120 @@
+"""HTTP conventions shared by the API routers: ETags, If-Match, cursor pages, idempotent creates."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import IdempotencyRecord, User
+from app.platform.config import get_settings
+from app.platform.db import utcnow
+from app.platform.errors import Conflict, PreconditionFailed, PreconditionRequired, Unprocessable
+
+T = TypeVar("T")
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def require_if_match(request: Request, version: int) -> None:
+    """API updates must name the version they were based on: never a silent overwrite."""
+    header = request.headers.get("if-match")
+    if not header:
+        raise PreconditionRequired(
+            "Send If-Match with the ETag from your last GET; updates without it are refused.")
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    if "*" not in tags and etag(version) not in tags:
+        raise PreconditionFailed(
+            "The resource was changed by someone else since you read it; reload and retry.",
+            current_etag=etag(version))
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(value: int) -> str:
+    return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return int(base64.urlsafe_b64decode(padded).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unprocessable("The cursor is not valid; start again without it.",
+                            errors=[{"field": "cursor", "message": "invalid cursor"}]) from exc
+
+
+def paginate(session: Session, stmt: Select[Any], id_col: Any, *, cursor: str | None,
+             limit: int) -> tuple[Sequence[Any], str | None]:
+    """Keyset pagination on a descending integer id: stable under inserts, no OFFSET scans."""
+    if cursor:
+        stmt = stmt.where(id_col < decode_cursor(cursor))
+    rows = session.scalars(stmt.order_by(id_col.desc()).limit(limit + 1)).all()
+    next_cursor = encode_cursor(_id_of(rows[limit - 1])) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def _id_of(row: Any) -> int:
+    return int(row.id)
+
+
+def _body_hash(body: Any) -> str:
+    blob = json.dumps(jsonable_encoder(body), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def idempotent_create(session: Session, request: Request, user: User, body: Any,
+                      create: Callable[[], tuple[Any, dict[str, str]]],
+                      status_code: int = 201, key: str | None = None) -> JSONResponse:
+    """Run `create` once per (user, Idempotency-Key); a retry replays the stored response.
+
+    The record is written in the same transaction as the creation, so either both exist or
+    neither does. Reusing a key with a different body is a client error (422). Pages pass the
+    key from a hidden form field (`key`) instead of the header.
+    """
+    key = key or request.headers.get("idempotency-key")
+    if not key:
+        result, headers = create()
+        return JSONResponse(jsonable_encoder(result), status_code=status_code, headers=headers)
+    if len(key) > 200:
+        raise Unprocessable("Idempotency-Key must be at most 200 characters.")
+    digest = _body_hash(body)
+    ttl = timedelta(hours=get_settings().idempotency_ttl_h)
+    found = session.scalar(select(IdempotencyRecord).where(
+        IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key,
+        IdempotencyRecord.created_at >= utcnow() - ttl))
+    if found is not None:
+        if found.request_hash != digest or found.path != request.url.path:
+            raise Unprocessable(
+                "This Idempotency-Key was already used with a different request; use a new key.")
+        headers = {**found.response_headers, "Idempotent-Replayed": "true"}
+        return JSONResponse(found.response_body, status_code=found.status_code, headers=headers)
+    result, headers = create()
+    payload = jsonable_encoder(result)
+    record = IdempotencyRecord(user_id=user.id, key=key, method=request.method,
+                               path=request.url.path, request_hash=digest,
+                               status_code=status_code, response_body=payload,
+                               response_headers=headers)
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError as exc:  # a concurrent request with the same key won the race
+        raise Conflict("A request with this Idempotency-Key is in progress; retry shortly.") \
+            from exc
+    return JSONResponse(payload, status_code=status_code, headers=headers)

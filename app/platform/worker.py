@@ -1,0 +1,146 @@
+"""Background work: a Celery app when a broker is configured, else an in-process worker thread.
+
+Tasks are enqueued by name with plain ids, only after the transaction that made them commits.
+Periodic jobs come from `celery_app.conf.beat_schedule`: `celery beat` runs them in production,
+the in-process scheduler thread runs the same entries in the embedded mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from celery import Celery
+from sqlalchemy.orm import Session
+
+from app.platform.config import get_settings
+from app.platform.db import after_commit
+
+log = logging.getLogger(__name__)
+
+settings = get_settings()
+# Task modules by name (strings, not imports: the kernel must not import the domains above it).
+TASK_MODULES = [
+    "app.platform.maintenance",
+    "app.desk.sla.tasks",
+    "app.integrations.webhooks.tasks",
+    "app.planning.tasks",
+]
+celery_app = Celery("fieldline", broker=settings.celery_broker_url or "memory://", include=TASK_MODULES)
+celery_app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_default_queue="default",
+    task_routes={"fieldline.plan.*": {"queue": "plans"}, "fieldline.replan.*": {"queue": "urgent"}},
+    # Every 10 s a worker returns messages unacknowledged for longer than the visibility timeout
+    # (kombu's default throttle would look only every 100 s): a lost worker's solve is retried
+    # about visibility timeout + 10 s after it was taken.
+    broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_s,
+                              "unacked_restore_interval": 10, "unacked_restore_throttle": 1},
+    broker_connection_retry_on_startup=True,
+    task_ignore_result=True,
+    # Only the fan-out's chord stores results (its region tasks set ignore_result=False).
+    result_backend=(settings.celery_broker_url
+                    if (settings.celery_broker_url or "").startswith("redis") else None),
+    result_expires=24 * 3600,
+    timezone="UTC",
+    beat_schedule={
+        "sla-check": {"task": "fieldline.sla.check_breaches", "schedule": 60.0},
+        "webhook-retry": {"task": "fieldline.webhooks.deliver_due", "schedule": 30.0},
+        "idempotency-purge": {"task": "fieldline.maintenance.purge", "schedule": 3600.0},
+        "late-visits": {"task": "fieldline.replan.check_late", "schedule": 60.0},
+        "notify-retry": {"task": "fieldline.notify.deliver_due", "schedule": 60.0},
+    },
+)
+
+
+def queues() -> list[str]:
+    """Every queue a task can be routed to: what a worker must consume (`-Q`)."""
+    conf = celery_app.conf
+    routed = {route["queue"] for route in conf.task_routes.values()}
+    return sorted({conf.task_default_queue, *routed})
+
+
+class InProcessWorker:
+    """A daemon thread running tasks by name from a queue, so requests return at once."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._scheduler: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self, *, scheduler: bool = True) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="fieldline-worker", daemon=True)
+            self._thread.start()
+        if scheduler and self._scheduler is None:
+            self._scheduler = threading.Thread(target=self._tick, name="fieldline-beat",
+                                               daemon=True)
+            self._scheduler.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._queue.put(None)
+
+    def submit(self, name: str, kwargs: dict[str, Any]) -> None:
+        self.start(scheduler=False)
+        self._queue.put((name, kwargs))
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait until everything queued so far has run (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                name, kwargs = item
+                run_task(name, kwargs)
+            finally:
+                self._queue.task_done()
+
+    def _tick(self) -> None:
+        last: dict[str, float] = {}
+        while not self._stop.wait(1.0):
+            now = time.monotonic()
+            for entry in celery_app.conf.beat_schedule.values():
+                every = float(entry["schedule"])
+                if now - last.get(entry["task"], now - every) >= every:
+                    last[entry["task"]] = now
+                    self._queue.put((entry["task"], dict(entry.get("kwargs", {}))))
+
+
+in_process = InProcessWorker()
+
+
+def run_task(name: str, kwargs: dict[str, Any]) -> None:
+    celery_app.loader.import_default_modules()
+    try:
+        celery_app.tasks[name](**kwargs)
+    except Exception:  # a failing task must not kill the worker thread
+        log.exception("task %s failed", name)
+
+
+def send(name: str, **kwargs: Any) -> None:
+    """Send a task now (use `enqueue` inside a transaction)."""
+    current = get_settings()
+    if current.celery_broker_url:
+        celery_app.send_task(name, kwargs=kwargs)
+    elif current.task_always_eager:
+        run_task(name, kwargs)
+    else:
+        in_process.submit(name, kwargs)
+
+
+def enqueue(session: Session, name: str, **kwargs: Any) -> None:
+    """Send a task once the session's transaction has committed, never before."""
+    after_commit(session, lambda: send(name, **kwargs))

@@ -1,0 +1,1 @@
+"""The demo company generator (fieldline seed): synthetic but plausible customers, tickets, history."""

@@ -1,0 +1,196 @@
+"""Agent desk pages: customer search, the customer 360° page and its new-ticket form."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from app.desk.customers import service as customers
+from app.desk.customers import view360 as customer_360
+from app.desk.customers.service import SearchHit
+from app.desk.tickets import service as tickets
+from app.models import Channel, Priority, Role
+from app.platform.errors import AppError, Unprocessable
+from app.web.shared import (
+    DeskPageUser,
+    PageDb,
+    PageRoute,
+    PageUser,
+    desk_user,
+    field_errors,
+    invalid,
+    optional_id,
+    render,
+    require_csrf,
+    too_long,
+)
+
+router = APIRouter(route_class=PageRoute)
+SEARCH_LIMIT = 20
+MATCHED = {
+    "phone": "Phone",
+    "mobile": "Mobile",
+    "email": "E-mail",
+    "serial": "Serial",
+    "account_name": "Name",
+    "contact_name": "Contact",
+    "external_id": "CRM id",
+}
+TICKET_CHANNELS = (Channel.phone.value, Channel.email.value, Channel.web.value)
+LIMITS = {"subject": 300, "description": 20000}
+
+
+def hit_view(hit: SearchHit) -> dict[str, Any]:
+    """One result line: the account, and why it matched (the caller's contact, the asset)."""
+    parts = (
+        []
+        if hit.matched_field == "account_name"
+        else [f"{MATCHED.get(hit.matched_field, hit.matched_field)}: {hit.value}"]
+    )
+    if hit.contact_name and hit.matched_field != "contact_name":
+        parts.append(hit.contact_name)
+    if hit.site_name:
+        parts.append(hit.site_name)
+    if hit.region:
+        parts.append(hit.region)
+    query = [f"contact={hit.contact_id}"] if hit.contact_id else []
+    query += [f"asset={hit.asset_id}"] if hit.asset_id else []
+    href = f"/desk/customers/{hit.account_id}" + ("?" + "&".join(query) if query else "")
+    return {"name": hit.account_name, "tier": hit.tier, "detail": " · ".join(parts), "href": href}
+
+
+def _search_page(request: Request, db: Session, q: str) -> HTMLResponse:
+    results: list[dict[str, Any]] = []
+    error = ""
+    truncated = False
+    status_code = 200
+    if q.strip():
+        try:
+            found = customers.search(db, q=q, limit=SEARCH_LIMIT)
+            results = [hit_view(h) for h in found.items]
+            truncated = found.truncated
+        except Unprocessable as exc:
+            error, status_code = exc.detail, 422
+    context = {"nav": "search", "q": q, "results": results, "error": error, "truncated": truncated}
+    return render(request, "desk/search.html", context, status_code=status_code)
+
+
+@router.get("/", response_model=None)
+def home(request: Request, db: PageDb, user: PageUser, q: str = "") -> Response:
+    if user.role == Role.engineer.value:  # engineers start on their route
+        return RedirectResponse("/field", status_code=303)
+    desk_user(request, user)
+    return _search_page(request, db, q)
+
+
+@router.get("/desk/search")
+def search(request: Request, db: PageDb, user: DeskPageUser, q: str = "") -> HTMLResponse:
+    """The no-JavaScript search: the same results, rendered on the server."""
+    return _search_page(request, db, q)
+
+
+def _new_ticket_defaults(view: dict[str, Any], contact: int | None, asset: int | None) -> dict[str, str]:
+    contacts = {c["id"] for c in view["contacts"]}
+    assets = {a["id"] for a in view["assets"]}
+    return {
+        "contact_id": str(contact) if contact in contacts else "",
+        "asset_id": str(asset) if asset in assets else "",
+        "subject": "",
+        "description": "",
+        "priority": Priority.P3.value,
+        "channel": Channel.phone.value,
+    }
+
+
+def _customer_page(
+    request: Request,
+    db: Session,
+    account_id: int,
+    *,
+    form: dict[str, Any] | None = None,
+    contact: int | None = None,
+    asset: int | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    view = customer_360.customer_360(db, account_id=account_id)
+    context = {
+        "nav": "search",
+        "c": view,
+        "form": form or {"input": _new_ticket_defaults(view, contact, asset)},
+        "priorities": list(Priority),
+        "channels": TICKET_CHANNELS,
+    }
+    return render(request, "desk/customer.html", context, status_code=status_code)
+
+
+@router.get("/desk/customers/{account_id}")
+def customer_page(
+    account_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    contact: int | None = None,
+    asset: int | None = None,
+) -> HTMLResponse:
+    """The 360° page; `contact`/`asset` (from a search hit) preselect the new-ticket form."""
+    return _customer_page(request, db, account_id, contact=contact, asset=asset)
+
+
+@router.post("/desk/customers/{account_id}/tickets", response_model=None)
+def create_ticket(
+    account_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    subject: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    priority: Annotated[str, Form()] = "",
+    channel: Annotated[str, Form()] = "phone",
+    contact_id: Annotated[str, Form()] = "",
+    asset_id: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    values = {
+        "subject": subject,
+        "description": description,
+        "priority": priority,
+        "channel": channel,
+        "contact_id": contact_id,
+        "asset_id": asset_id,
+    }
+    errors = too_long(values, LIMITS)
+    ids: dict[str, int | None] = {}
+    for name in ("contact_id", "asset_id"):
+        try:
+            ids[name] = optional_id(values[name])
+        except ValueError:
+            errors[name] = "choose one from the list"
+    if channel not in TICKET_CHANNELS:
+        errors["channel"] = "choose phone, e-mail or web"
+    try:
+        if errors:
+            raise invalid(errors)
+        ticket = tickets.create_ticket(
+            db,
+            account_id=account_id,
+            contact_id=ids["contact_id"],
+            asset_id=ids["asset_id"],
+            subject=subject,
+            description=description,
+            priority=priority,
+            channel=channel,
+            actor=user,
+        )
+    except AppError as exc:
+        db.rollback()
+        if exc.status_code == 404 or any(e.get("field") == "customer_id" for e in exc.errors or []):
+            raise
+        form = {"input": values, "error": exc.detail, "fields": field_errors(exc)}
+        return _customer_page(request, db, account_id, form=form, status_code=exc.status_code)
+    # Commit before answering: the browser follows the redirect at once and must see the ticket.
+    db.commit()
+    return RedirectResponse(f"/desk/tickets/{ticket.id}?done=created", status_code=303)

@@ -1,0 +1,355 @@
+"""Agent desk: the ticket page (SLA, timeline, reply, note, status, edit, work order).
+
+Every form re-renders the page with the agent's text kept when the service refuses it; an
+edit based on an old version answers 409 and shows the current ticket next to the input.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.desk.sla import status as sla_status
+from app.desk.tickets import queries as ticket_queries
+from app.desk.tickets import service as tickets
+from app.field.workorders import service as workorders
+from app.models import (
+    Account,
+    Asset,
+    Contact,
+    Priority,
+    ProductModel,
+    Site,
+    Ticket,
+    User,
+    WorkOrder,
+)
+from app.platform.db import utcnow
+from app.platform.errors import AppError, Conflict, InvalidTransition
+from app.web.shared import (
+    DESK_ROLES,
+    DeskPageUser,
+    PageDb,
+    PageRoute,
+    field_errors,
+    invalid,
+    local_to_utc,
+    optional_id,
+    render,
+    require_csrf,
+    too_long,
+)
+from app.web.timeline import describe
+
+router = APIRouter(prefix="/desk/tickets", route_class=PageRoute)
+CHANNEL = "desk"  # recorded on timeline and SLA events caused from these pages
+EDIT_FIELDS = ("subject", "description", "category", "priority", "contact_id", "asset_id", "assignee_id")
+LIMITS = {"subject": 300, "description": 20000, "category": 60, "text": 20000, "notes": 5000}
+FLASH = {
+    "created": "Ticket created.",
+    "reply": "Reply sent to the customer.",
+    "note": "Internal note added.",
+    "status": "Status changed.",
+    "edit": "Ticket saved.",
+    "unchanged": "Nothing to save: no field was changed.",
+    "wo": "Work order created.",
+}
+FormState = dict[str, Any]  # {"input": {...}, "error": str, "fields": {field: message}}
+
+
+def _edit_values(ticket: Ticket) -> dict[str, str]:
+    return {f: "" if getattr(ticket, f) is None else str(getattr(ticket, f)) for f in EDIT_FIELDS}
+
+
+def _view(
+    request: Request,
+    db: Session,
+    ticket: Ticket,
+    *,
+    status_code: int = 200,
+    forms: dict[str, FormState] | None = None,
+    conflict: list[dict[str, str]] | None = None,
+    flash: str = "",
+) -> HTMLResponse:
+    now = utcnow()
+    account = db.get_one(Account, ticket.account_id)
+    contacts = db.scalars(
+        select(Contact).where(Contact.account_id == account.id).order_by(Contact.name)
+    ).all()
+    assets = db.execute(
+        select(Asset, ProductModel.name, Site.name)
+        .join(ProductModel, ProductModel.id == Asset.product_model_id)
+        .join(Site, Site.id == Asset.site_id)
+        .where(Asset.account_id == account.id)
+        .order_by(Site.name, Asset.serial)
+    ).all()
+    items = ticket_queries.timeline(db, ticket.id)
+    actor_ids = {i["actor_id"] for i in items if i["actor_id"]} | {ticket.assignee_id or 0}
+    for i in items:  # assignment events name users by id
+        if i["kind"] == "assigned" and isinstance((i["data"] or {}).get("to"), int):
+            actor_ids.add(i["data"]["to"])
+    names = {u.id: u.name for u in db.scalars(select(User).where(User.id.in_(actor_ids)))}
+    desk_users = db.scalars(
+        select(User).where(User.role.in_(DESK_ROLES), User.is_active.is_(True)).order_by(User.name).limit(200)
+    ).all()
+    forms = forms or {}
+    forms.setdefault("edit", {"input": _edit_values(ticket)})
+    context = {
+        "nav": "search",
+        "ticket": ticket,
+        "account": account,
+        "contact": db.get(Contact, ticket.contact_id) if ticket.contact_id else None,
+        "asset": next((a for a in assets if a[0].id == ticket.asset_id), None),
+        "site": db.get(Site, ticket.site_id) if ticket.site_id else None,
+        "contacts": contacts,
+        "assets": assets,
+        "desk_users": desk_users,
+        "assignee": names.get(ticket.assignee_id or 0),
+        "sla": sla_status.metric_states(db, ticket, now=now),
+        "timeline": [describe(i, names) for i in reversed(items)],
+        "allowed": tickets.allowed_next(ticket, at=now),
+        "work_orders": db.scalars(
+            select(WorkOrder).where(WorkOrder.ticket_id == ticket.id).order_by(WorkOrder.id)
+        ).all(),
+        "priorities": list(Priority),
+        "forms": forms,
+        "conflict": conflict,
+        "flash": flash,
+        "now": now,
+    }
+    return render(request, "desk/ticket.html", context, status_code=status_code)
+
+
+def _refused(
+    request: Request, db: Session, ticket_id: int, form: str, values: dict[str, str], exc: AppError
+) -> HTMLResponse:
+    """Nothing was saved: show the page again with the agent's input and the reason."""
+    db.rollback()
+    state = {"input": values, "error": exc.detail, "fields": field_errors(exc)}
+    return _view(
+        request, db, tickets.get_ticket(db, ticket_id), status_code=exc.status_code, forms={form: state}
+    )
+
+
+def _done(ticket_id: int, what: str, db: Session) -> RedirectResponse:
+    # Commit before answering: the browser follows the redirect at once and must see the change.
+    db.commit()
+    return RedirectResponse(f"/desk/tickets/{ticket_id}?done={what}", status_code=303)
+
+
+@router.get("/{ticket_id}")
+def ticket_page(
+    ticket_id: int, request: Request, db: PageDb, user: DeskPageUser, done: str = ""
+) -> HTMLResponse:
+    return _view(request, db, tickets.get_ticket(db, ticket_id), flash=FLASH.get(done, ""))
+
+
+def _message(
+    kind: str, ticket_id: int, request: Request, db: Session, user: User, text: str, csrf: str
+) -> Response:
+    require_csrf(request, csrf)
+    tickets.get_ticket(db, ticket_id)
+    values = {"text": text}
+    if len(text) > LIMITS["text"]:
+        return _refused(request, db, ticket_id, kind, values, invalid(too_long(values, LIMITS)))
+    add = tickets.add_reply if kind == "reply" else tickets.add_note
+    try:
+        add(db, ticket_id=ticket_id, body=text, actor=user, channel=CHANNEL)
+    except AppError as exc:
+        return _refused(request, db, ticket_id, kind, values, exc)
+    return _done(ticket_id, kind, db)
+
+
+@router.post("/{ticket_id}/reply", response_model=None)
+def reply(
+    ticket_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    text: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    return _message("reply", ticket_id, request, db, user, text, csrf)
+
+
+@router.post("/{ticket_id}/note", response_model=None)
+def note(
+    ticket_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    text: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    return _message("note", ticket_id, request, db, user, text, csrf)
+
+
+def _version(raw: str) -> int | None:
+    return int(raw) if raw.strip().isdigit() else None
+
+
+@router.post("/{ticket_id}/status", response_model=None)
+def change_status(
+    ticket_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    to: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    values = {"reason": reason[:1000]}
+    try:
+        tickets.transition(
+            db,
+            ticket_id=ticket_id,
+            to=to,
+            reason=reason.strip()[:1000],
+            actor=user,
+            channel=CHANNEL,
+            expected_version=_version(version),
+        )
+        db.flush()
+    except StaleDataError:
+        return _refused(request, db, ticket_id, "status", values, Conflict(_STALE))
+    except InvalidTransition as exc:
+        return _refused(request, db, ticket_id, "status", values, exc)
+    except Conflict:
+        return _refused(request, db, ticket_id, "status", values, Conflict(_STALE))
+    except AppError as exc:
+        return _refused(request, db, ticket_id, "status", values, exc)
+    return _done(ticket_id, "status", db)
+
+
+_STALE = (
+    "Someone else changed this ticket while you were editing it, so nothing was saved. "
+    "Below is the current version; your text is kept in the form — check it and save again."
+)
+
+
+@router.post("/{ticket_id}/edit", response_model=None)
+def edit(
+    ticket_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    subject: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    category: Annotated[str, Form()] = "",
+    priority: Annotated[str, Form()] = "",
+    contact_id: Annotated[str, Form()] = "",
+    asset_id: Annotated[str, Form()] = "",
+    assignee_id: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    form = {
+        "subject": subject,
+        "description": description,
+        "category": category,
+        "priority": priority,
+        "contact_id": contact_id,
+        "asset_id": asset_id,
+        "assignee_id": assignee_id,
+    }
+    ticket = tickets.get_ticket(db, ticket_id)
+    errors = too_long(form, LIMITS)
+    values: dict[str, Any] = {
+        "subject": subject.strip(),
+        "description": description,
+        "category": category.strip(),
+    }
+    values["priority"] = priority
+    for name in ("contact_id", "asset_id", "assignee_id"):
+        try:
+            values[name] = optional_id(form[name])
+        except ValueError:
+            errors[name] = "choose one from the list"
+    if errors:
+        return _refused(request, db, ticket_id, "edit", {**form, "version": version}, invalid(errors))
+    before = ticket.version
+    try:
+        tickets.update_ticket(
+            db,
+            ticket_id=ticket_id,
+            values=values,
+            actor=user,
+            channel=CHANNEL,
+            expected_version=_version(version),
+        )
+        db.flush()
+    except (Conflict, StaleDataError):
+        db.rollback()
+        return _stale_edit(request, db, ticket_id, form)
+    except AppError as exc:
+        return _refused(request, db, ticket_id, "edit", {**form, "version": version}, exc)
+    return _done(ticket_id, "edit" if ticket.version != before else "unchanged", db)
+
+
+def _stale_edit(request: Request, db: Session, ticket_id: int, form: dict[str, str]) -> HTMLResponse:
+    """409: the current ticket, the agent's input kept, and which fields differ."""
+    current = tickets.get_ticket(db, ticket_id)
+    saved = _edit_values(current)
+    diff = [
+        {"field": f, "current": saved[f], "yours": form[f]}
+        for f in EDIT_FIELDS
+        if saved[f] != form[f].strip()
+    ]
+    # The form now carries the current version: saving again is a deliberate overwrite.
+    state = {"input": {**form, "version": str(current.version)}, "error": _STALE, "fields": {}}
+    return _view(request, db, current, status_code=409, forms={"edit": state}, conflict=diff)
+
+
+@router.post("/{ticket_id}/work-orders", response_model=None)
+def create_work_order(
+    ticket_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    duration_min: Annotated[str, Form()] = "60",
+    appointment_start: Annotated[str, Form()] = "",
+    appointment_end: Annotated[str, Form()] = "",
+    notes: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    tickets.get_ticket(db, ticket_id)
+    form = {
+        "duration_min": duration_min,
+        "appointment_start": appointment_start,
+        "appointment_end": appointment_end,
+        "notes": notes,
+    }
+    errors = too_long(form, LIMITS)
+    duration = int(duration_min) if duration_min.strip().isdigit() else 0
+    if not 5 <= duration <= 24 * 60:
+        errors["duration_min"] = "between 5 and 1440 minutes"
+    times: dict[str, Any] = {}
+    for name in ("appointment_start", "appointment_end"):
+        try:
+            times[name] = local_to_utc(form[name])
+        except ValueError:
+            errors[name] = "not a date and time"
+    if errors:
+        return _refused(request, db, ticket_id, "wo", form, invalid(errors))
+    try:
+        workorders.create_work_order(
+            db,
+            ticket_id=ticket_id,
+            actor=user,
+            duration_min=duration,
+            appointment_start_at=times["appointment_start"],
+            appointment_end_at=times["appointment_end"],
+            notes=notes,
+        )
+    except AppError as exc:
+        return _refused(request, db, ticket_id, "wo", form, exc)
+    return _done(ticket_id, "wo", db)

@@ -1,0 +1,321 @@
+"""Shared page machinery: templates, the cookie session, CSRF, and HTML error pages.
+
+Page routes use `PageRoute`, so an AppError raised by a service or a dependency becomes a
+readable HTML page (never problem+json), and a missing session becomes a redirect to /login.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.models import Role, User
+from app.platform.auth import check_csrf, csrf_token, user_from_token
+from app.platform.config import get_settings
+from app.platform.deps import SESSION_COOKIE, DbSession
+from app.platform.errors import AppError, Forbidden, NotFound, Unauthorized, Unprocessable
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES))
+DESK_ROLES = frozenset({Role.agent.value, Role.dispatcher.value, Role.manager.value, Role.admin.value})
+# Pages load nothing from other origins and run no inline script.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class LoginRequired(Exception):
+    """No valid session: the page answers with a redirect to the sign-in form."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CsrfRefused(Forbidden):
+    title = "Form expired"
+
+
+def _local_tz() -> ZoneInfo:
+    return ZoneInfo(get_settings().time_zone)
+
+
+def fmt_dt(value: datetime | None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """A UTC timestamp in the desk's time zone."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(_local_tz()).strftime(fmt)
+
+
+def fmt_at(value: datetime | None, tz: str, fmt: str = "%H:%M") -> str:
+    """A UTC timestamp in a given zone (an engineer's region), short by default."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def fmt_date(value: date | None) -> str:
+    return value.strftime("%d %b %Y") if value else "—"
+
+
+def fmt_relative(value: datetime | None, now: datetime | None = None) -> str:
+    """'in 3 h 20 min' / '2 d ago': how far a due time is, at a glance."""
+    if value is None:
+        return ""
+    now = now or datetime.now(UTC)
+    seconds = int((value - now).total_seconds())
+    future = seconds >= 0
+    minutes = abs(seconds) // 60
+    if minutes < 1:
+        text = "less than a minute"
+    elif minutes < 60:
+        text = f"{minutes} min"
+    elif minutes < 48 * 60:
+        text = f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"
+    else:
+        text = f"{minutes // 1440} d"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat() if value else ""
+
+
+def label(value: Any) -> str:
+    """'waiting_on_customer' → 'Waiting on customer'."""
+    text = str(value or "").replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+templates.env.filters.update(dt=fmt_dt, at=fmt_at, date=fmt_date, rel=fmt_relative, iso=iso, label=label)
+templates.env.globals["SESSION_COOKIE"] = SESSION_COOKIE
+
+
+def _session_token(request: Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a template with the signed-in user and their CSRF token available."""
+    ctx: dict[str, Any] = {"user": getattr(request.state, "page_user", None)}
+    token = _session_token(request)
+    ctx["csrf"] = csrf_token(token) if token and ctx["user"] is not None else ""
+    ctx.update(context or {})
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    response.headers.update({**SECURITY_HEADERS, "Cache-Control": "no-store", **(headers or {})})
+    return response
+
+
+def error_page(
+    request: Request, status_code: int, title: str, message: str, headers: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    return render(
+        request, "error.html", {"title": title, "message": message}, status_code=status_code, headers=headers
+    )
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths: '/desk/x' yes, '//evil.example' or 'https://…' no."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def login_redirect(request: Request, message: str = "") -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        # A form posted after the session ended: come back to the page it was on, not to
+        # the form's action (which only answers POST).
+        referer = urlsplit(request.headers.get("referer", ""))
+        same_site = referer.netloc == request.url.netloc
+        target = (referer.path + (f"?{referer.query}" if referer.query else "")) if same_site else "/"
+    url = f"/login?next={quote(target, safe='')}"
+    if message:
+        url += "&expired=1"
+    return RedirectResponse(url, status_code=303)
+
+
+def _rollback(request: Request) -> None:
+    """An error page must not commit half of what the handler flushed."""
+    db: Session | None = getattr(request.state, "page_db", None)
+    if db is not None:
+        db.rollback()
+
+
+class PageRoute(APIRoute):
+    """Turns errors into HTML pages for every route of a pages router."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired as exc:
+                return login_redirect(request, exc.message)
+            except AppError as exc:
+                _rollback(request)
+                return error_page(request, exc.status_code, exc.title, exc.detail)
+            except StaleDataError:
+                _rollback(request)
+                return error_page(
+                    request,
+                    409,
+                    "Changed by someone else",
+                    "Someone else changed this record at the same time; nothing of "
+                    "yours was saved. Go back, reload and try again.",
+                )
+            except RequestValidationError as exc:
+                _rollback(request)
+                fields = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
+                )
+                return error_page(request, 422, "Check your input", fields)
+
+        return page_handler
+
+
+def page_db(request: Request, db: DbSession) -> Session:
+    request.state.page_db = db
+    return db
+
+
+PageDb = Annotated[Session, Depends(page_db)]
+
+
+def page_user(request: Request, db: PageDb) -> User:
+    token = _session_token(request)
+    if not token:
+        raise LoginRequired()
+    try:
+        user = user_from_token(db, token)
+    except Unauthorized as exc:
+        raise LoginRequired(exc.detail) from exc
+    request.state.page_user = user
+    return user
+
+
+PageUser = Annotated[User, Depends(page_user)]
+
+
+def desk_user(request: Request, user: PageUser) -> User:
+    if user.role not in DESK_ROLES:
+        raise Forbidden(
+            "The service desk is for agents, dispatchers and managers. Your account "
+            f"({user.email}, role {user.role}) cannot open it."
+        )
+    return user
+
+
+DeskPageUser = Annotated[User, Depends(desk_user)]
+
+
+def require_csrf(request: Request, submitted: str | None) -> None:
+    """State-changing forms must carry the token bound to this session cookie."""
+    token = _session_token(request)
+    if not token or not check_csrf(token, submitted):
+        raise CsrfRefused(
+            "This form has expired or did not come from Fieldline, so it was not "
+            "accepted. Go back, reload the page and submit it again."
+        )
+
+
+def new_login_nonce() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def cookie_secure(request: Request) -> bool:
+    configured = get_settings().session_cookie_secure
+    return request.url.scheme == "https" if configured is None else configured
+
+
+def nl2br(text: str) -> Markup:
+    """Keep the line breaks of a message, escaping everything else."""
+    escaped = Markup.escape(text)
+    return Markup("<br>").join(escaped.split("\n"))
+
+
+def tel_href(number: str) -> str:
+    """'+49 (89) 123-45' → '+498912345': what a phone's dialler expects after tel:."""
+    kept = "".join(ch for ch in number if ch.isdigit() or ch == "+")
+    return kept[:1] + kept[1:].replace("+", "")
+
+
+templates.env.filters.update(nl2br=nl2br, tel_href=tel_href)
+
+
+def field_errors(exc: AppError) -> dict[str, str]:
+    """{field: message} from a service error, for showing next to the inputs."""
+    return {str(e.get("field", "")): str(e.get("message", "")) for e in exc.errors or []}
+
+
+def optional_id(value: str | None) -> int | None:
+    """A <select> value: '' means none; anything not a number is refused like a bad id."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValueError(value)
+    return int(value)
+
+
+def local_to_utc(value: str) -> datetime | None:
+    """An <input type=datetime-local> value, read in the desk's time zone."""
+    value = value.strip()
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_local_tz())
+    return parsed.astimezone(UTC)
+
+
+def too_long(values: Mapping[str, str], limits: Mapping[str, int]) -> dict[str, str]:
+    return {
+        name: f"at most {limit} characters (you have {len(values.get(name) or '')})"
+        for name, limit in limits.items()
+        if len(values.get(name) or "") > limit
+    }
+
+
+def invalid(errors: Mapping[str, str]) -> Unprocessable:
+    """A 422 for input the page checked itself, in the shape services use."""
+    detail = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in errors.items())
+    return Unprocessable(detail, errors=[{"field": k, "message": v} for k, v in errors.items()])
+
+
+# Registered last: an unknown /desk/... address gets a readable page, not problem+json.
+fallback_router = APIRouter(route_class=PageRoute)
+
+
+@fallback_router.get("/desk/{rest:path}")
+def no_such_page(rest: str, request: Request) -> HTMLResponse:
+    raise NotFound(f"There is no page at /desk/{rest}. Use the search to find a customer.")
