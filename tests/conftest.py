@@ -61,9 +61,14 @@ def engine() -> Iterator[Engine]:
 
 
 @pytest.fixture
-def connection(engine: Engine) -> Iterator[Connection]:
+def connection(engine: Engine, request: pytest.FixtureRequest) -> Iterator[Connection]:
     conn = engine.connect()
     outer = conn.begin()
+    if conn.dialect.name == "sqlite" and not any(n.startswith("committed_") for n in request.fixturenames):
+        # pysqlite opens no transaction for BEGIN, so a released savepoint would commit for real
+        # and leak rows into later tests; a no-op write opens it now. Tests on committed data
+        # (committed_db, committed_world) skip it: the write lock would block their own sessions.
+        conn.exec_driver_sql("DELETE FROM region WHERE 0")
     app_db.SessionFactory.configure(bind=conn, join_transaction_mode="create_savepoint")
     try:
         yield conn

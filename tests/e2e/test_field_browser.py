@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.platform.auth import hash_password
-from tests.app import planning_world as pw
 from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
+from tests.planning import world as pw
 
 pytestmark = pytest.mark.browser
 

@@ -25,8 +25,8 @@ from app.planning import batches as plan_batches
 from app.planning import runs as plan_runs
 from app.platform.config import ROOT
 from app.platform.worker import celery_app
-from tests.app import planning_world as pw
 from tests.conftest import TEST_DATABASE_URL
+from tests.planning import world as pw
 from tests.worker.conftest import _stop, _wait_ready
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("via_broker", "cleanup")]

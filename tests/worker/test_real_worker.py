@@ -25,7 +25,7 @@ from app.platform.db import utcnow
 from app.platform.events import emit
 from app.platform.worker import celery_app
 from tests import factories as f
-from tests.webhook_receiver import Receiver, running_receiver
+from tests.integrations.webhooks.receiver import Receiver, running_receiver
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("celery_worker", "via_broker", "cleanup")]
 

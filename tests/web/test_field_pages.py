@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.models import Engineer, StockLevel, WorkOrder, WorkOrderEvent
@@ -20,17 +19,11 @@ from app.platform.auth import issue_token
 from app.platform.deps import SESSION_COOKIE
 from app.web.map_sketch import sketch
 from tests import factories as f
-from tests.app import planning_world as pw
-from tests.pages.conftest import csrf_of
+from tests.planning import world as pw
+from tests.web.conftest import csrf_of
 
 SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
 KEY_RE = re.compile(r'name="key" value="([^"]+)"')
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")  # take the write lock first
 
 
 def planned_world(client: TestClient, db: Session, login: Any, weekday: int = 2) -> tuple[pw.World, Any]:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.integrations.inbound_email.service import outbound_message, parse
@@ -18,14 +17,6 @@ from tests import factories as f
 
 URL = "/api/v1/inbound/email"
 TOKEN = "relay-secret-123"
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    """pysqlite opens no transaction for the test's BEGIN, so a released savepoint would commit
-    for real and leak rows into later tests; a no-op DELETE makes it open one now."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.desk.tickets import service as tickets
 from app.models import Ticket, TicketEvent, User, WorkOrder
 from tests import factories as f
-from tests.pages.conftest import csrf_of
+from tests.web.conftest import csrf_of
 
 
 @pytest.fixture

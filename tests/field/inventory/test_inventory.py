@@ -26,18 +26,6 @@ from tests import factories as f
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-@pytest.fixture(autouse=True)
-def _outer_transaction(request: pytest.FixtureRequest) -> None:
-    """pysqlite opens no transaction for the test's BEGIN, so a released savepoint would commit
-    for real; a no-op DELETE makes it open one now. Tests on committed data skip this (the
-    write lock it takes would block their own sessions)."""
-    if "committed_world" in request.fixturenames:
-        return
-    connection = request.getfixturevalue("connection")
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
-
-
 @pytest.fixture
 def world(db: Session) -> dict[str, Any]:
     region = f.make_region(db)

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import queries as ticket_queries
@@ -18,14 +17,6 @@ from app.platform.db import utcnow
 from tests import factories as f
 
 API = "/api/v1/tickets"
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    """pysqlite opens no transaction for the test's BEGIN, so a released savepoint would commit
-    for real and leak rows into later tests; a no-op DELETE makes it open one now."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import date, time
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 import dispatch
@@ -17,16 +16,9 @@ from app.planning import publish as plan_publish
 from app.planning import runs as plan_runs
 from app.planning import service as planning
 from tests import factories as f
-from tests.app import planning_world as pw
+from tests.planning import world as pw
 
 SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    """pysqlite opens no transaction for the test's BEGIN; a no-op DELETE makes it open one."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
 
 
 def run_plan(db: Session, w: pw.World, day: date, **kw: object) -> PlanRun:

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.field.workorders import visits as workorder_visits
@@ -17,15 +16,9 @@ from app.planning import notify
 from app.planning import runs as plan_runs
 from app.planning import triggers as plan_triggers
 from app.platform.db import utcnow
-from tests.app import planning_world as pw
+from tests.planning import world as pw
 
 SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
 
 
 class Recorder:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.models import User
 from app.platform.deps import SESSION_COOKIE
 from tests import factories as f
-from tests.pages.conftest import csrf_of
+from tests.web.conftest import csrf_of
 
 
 def _login_form(client: TestClient, next_url: str = "/") -> str:

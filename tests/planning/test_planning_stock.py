@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.field.inventory import reservations
@@ -13,13 +12,7 @@ from app.field.workorders import visits as workorder_visits
 from app.models import StockLevel, StockReservation, WorkOrder
 from app.planning import runs as plan_runs
 from tests import factories as f
-from tests.app import planning_world as pw
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
+from tests.planning import world as pw
 
 
 def level(db: Session, location_id: int, part_id: int) -> tuple[int, int]:

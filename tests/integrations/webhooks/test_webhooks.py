@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.integrations.webhooks import service as webhooks
@@ -26,18 +26,10 @@ from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.events import emit
 from tests import factories as f
-from tests.webhook_receiver import Receiver, running_receiver
+from tests.integrations.webhooks.receiver import Receiver, running_receiver
 
 SUBS = "/api/v1/webhooks/subscriptions"
 DELIVERIES = "/api/v1/webhooks/deliveries"
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    """pysqlite opens no transaction for the test's BEGIN, so a released savepoint would commit
-    for real and leak rows into later tests; a no-op DELETE makes it open one now."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.desk.sla import calendar as sla
@@ -23,14 +22,6 @@ from app.platform.db import utcnow
 from tests import factories as f
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    """pysqlite opens no transaction for the test's BEGIN, so a released savepoint would commit
-    for real and leak rows into later tests; a no-op DELETE makes it open one now."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
 
 
 OFFICE = {str(d): [["08:00", "12:00"], ["13:00", "17:00"]] for d in range(5)}  # Mon–Fri, break

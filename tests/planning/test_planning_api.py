@@ -8,20 +8,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.models import PlanDay, PlanRun, PlanStop, StockLevel, StockReservation, WorkOrder
 from tests import factories as f
-from tests.app import planning_world as pw
+from tests.planning import world as pw
 
 SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.field.inventory import reservations
@@ -29,14 +28,6 @@ from tests import factories as f
 
 API = "/api/v1/work-orders"
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    """pysqlite opens no transaction for the test's BEGIN, so a released savepoint would commit
-    for real and leak rows into later tests; a no-op DELETE makes it open one now."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
 
 
 def next_local(weekday: int, hour: int, minute: int = 0) -> datetime:

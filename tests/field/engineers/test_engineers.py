@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.models import AuditLog, StockLocation
@@ -21,13 +20,6 @@ WEEKDAYS = [
     {"weekday": d, "starts": "08:00", "ends": "16:30", "break_starts": "12:00", "break_ends": "12:45"}
     for d in range(5)
 ]
-
-
-@pytest.fixture(autouse=True)
-def _outer_transaction(connection: Connection) -> None:
-    """pysqlite opens no transaction for the test's BEGIN; a no-op DELETE makes it open one now."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("DELETE FROM region WHERE 0")
 
 
 @pytest.fixture
