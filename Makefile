@@ -28,8 +28,10 @@ run: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Style, then the import rules of pyproject's [tool.importlinter] (see docs/architecture.md).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench-install: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
