@@ -31,6 +31,7 @@ test: install
 # Style, then the import rules of pyproject's [tool.importlinter] (see docs/architecture.md).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
 bench-install: $(STAMP)

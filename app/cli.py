@@ -24,11 +24,12 @@ def migrate() -> None:
 
 
 @cli.command("create-user")
-def create_user(email: str = typer.Option(..., prompt=True),
-                name: str = typer.Option("", help="display name"),
-                role: str = typer.Option("agent", help="agent|dispatcher|engineer|manager|admin"),
-                password: str = typer.Option(..., prompt=True, hide_input=True,
-                                             confirmation_prompt=True)) -> None:
+def create_user(
+    email: str = typer.Option(..., prompt=True),
+    name: str = typer.Option("", help="display name"),
+    role: str = typer.Option("agent", help="agent|dispatcher|engineer|manager|admin"),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
     """Create a user (e.g. the first admin: --role admin)."""
     from sqlalchemy.exc import IntegrityError
 
@@ -50,9 +51,11 @@ def create_user(email: str = typer.Option(..., prompt=True),
 
 
 @cli.command()
-def seed(customers: int = typer.Option(300, "--customers", min=1, help="number of customer accounts"),
-         if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when customers exist"),
-         seed: int = typer.Option(42, "--seed", help="random seed (same seed, same company)")) -> None:
+def seed(
+    customers: int = typer.Option(300, "--customers", min=1, help="number of customer accounts"),
+    if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when customers exist"),
+    seed: int = typer.Option(42, "--seed", help="random seed (same seed, same company)"),
+) -> None:
     """Create a demo service company in Munich with six months of ticket and visit history."""
     from app.seed.cli import run_seed
 
@@ -60,8 +63,9 @@ def seed(customers: int = typer.Option(300, "--customers", min=1, help="number o
 
 
 @cli.command()
-def serve(host: str = typer.Option(None, envvar="HOST"),
-          port: int = typer.Option(None, envvar="PORT")) -> None:
+def serve(
+    host: str = typer.Option(None, envvar="HOST"), port: int = typer.Option(None, envvar="PORT")
+) -> None:
     """Serve web pages and the API (tasks on an in-process worker unless a broker is set)."""
     import uvicorn
 
@@ -72,9 +76,11 @@ def serve(host: str = typer.Option(None, envvar="HOST"),
     port = port or settings.port
     console.print(f"Fieldline on [bold]http://{host}:{port}[/bold]  (API docs: /docs)")
     if settings.demo_mode:
-        console.print("demo logins (password [bold]demo[/bold]): agent@example.com, "
-                      "dispatcher@example.com, manager@example.com, admin@example.com, "
-                      "engineer1@example.com …")
+        console.print(
+            "demo logins (password [bold]demo[/bold]): agent@example.com, "
+            "dispatcher@example.com, manager@example.com, admin@example.com, "
+            "engineer1@example.com …"
+        )
     uvicorn.run("app.main:app", host=host, port=port, log_level="info")
 
 
@@ -82,14 +88,18 @@ def _broker_or_fail() -> None:
     from app.platform.config import get_settings
 
     if not get_settings().celery_broker_url:
-        _fail("set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) first; without a broker "
-              "`fieldline serve` runs background tasks in-process and needs no worker")
+        _fail(
+            "set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) first; without a broker "
+            "`fieldline serve` runs background tasks in-process and needs no worker"
+        )
 
 
 @cli.command()
-def worker(queues: str = typer.Option(None, "--queues", "-Q", help="default: every routed queue"),
-           concurrency: int = typer.Option(None, help="processes (default: CPU count)"),
-           loglevel: str = typer.Option("info")) -> None:
+def worker(
+    queues: str = typer.Option(None, "--queues", "-Q", help="default: every routed queue"),
+    concurrency: int = typer.Option(None, help="processes (default: CPU count)"),
+    loglevel: str = typer.Option("info"),
+) -> None:
     """Run a Celery worker (same as `celery -A app.worker worker -Q default,plans,urgent`)."""
     _broker_or_fail()
     from app.platform.worker import queues as all_queues
@@ -102,8 +112,10 @@ def worker(queues: str = typer.Option(None, "--queues", "-Q", help="default: eve
 
 
 @cli.command()
-def beat(schedule: str = typer.Option("var/celerybeat-schedule", help="beat's state file"),
-         loglevel: str = typer.Option("info")) -> None:
+def beat(
+    schedule: str = typer.Option("var/celerybeat-schedule", help="beat's state file"),
+    loglevel: str = typer.Option("info"),
+) -> None:
     """Run the periodic scheduler (SLA checks, webhook retries, clean-up): exactly one per site."""
     _broker_or_fail()
     from pathlib import Path
@@ -115,8 +127,10 @@ def beat(schedule: str = typer.Option("var/celerybeat-schedule", help="beat's st
 
 
 @cli.command("import")
-def import_csv(entity: str = typer.Argument(..., help="customers | sites | contacts | assets"),
-               file: str = typer.Argument(..., help="CSV file (columns: docs/import.md)")) -> None:
+def import_csv(
+    entity: str = typer.Argument(..., help="customers | sites | contacts | assets"),
+    file: str = typer.Argument(..., help="CSV file (columns: docs/import.md)"),
+) -> None:
     """Import CRM data from CSV (upsert by external_id); exits 1 if any row failed."""
     from pathlib import Path
 
@@ -138,8 +152,7 @@ def import_csv(entity: str = typer.Argument(..., help="customers | sites | conta
     counts = Table(title=f"{entity} from {path.name}")
     for name in ("rows", "created", "updated", "unchanged", "failed"):
         counts.add_column(name, justify="right")
-    counts.add_row(*(str(getattr(report, n)) for n in ("rows", "created", "updated", "unchanged",
-                                                        "failed")))
+    counts.add_row(*(str(getattr(report, n)) for n in ("rows", "created", "updated", "unchanged", "failed")))
     console.print(counts)
     if report.errors:
         errors = Table("line", "field", "problem", title="rows not imported")
@@ -152,10 +165,11 @@ def import_csv(entity: str = typer.Argument(..., help="customers | sites | conta
 
 
 @cli.command("plan")
-def plan_day(region: str = typer.Option(..., help="region code, e.g. MUC-N"),
-             day: str = typer.Option(None, "--date", help="YYYY-MM-DD (default: tomorrow there)"),
-             time_limit: float = typer.Option(None, help="seconds (default: PLAN_TIME_LIMIT_S, "
-                                              "less for a small day)")) -> None:
+def plan_day(
+    region: str = typer.Option(..., help="region code, e.g. MUC-N"),
+    day: str = typer.Option(None, "--date", help="YYYY-MM-DD (default: tomorrow there)"),
+    time_limit: float = typer.Option(None, help="seconds (default: PLAN_TIME_LIMIT_S, less for a small day)"),
+) -> None:
     """Plan a region's day in this process and publish it (the API does the same on workers)."""
     from datetime import date, timedelta
 
@@ -175,8 +189,9 @@ def plan_day(region: str = typer.Option(..., help="region code, e.g. MUC-N"),
             _fail(f"no region with code {region!r}")
             return
         when = date.fromisoformat(day) if day else local_day(utcnow(), found.timezone) + timedelta(days=1)
-        run_id = plan_runs.create_run(session, region_id=found.id, day=when, trigger="cli",
-                                      time_limit_s=time_limit, send=False).id
+        run_id = plan_runs.create_run(
+            session, region_id=found.id, day=when, trigger="cli", time_limit_s=time_limit, send=False
+        ).id
     console.print(f"planning {region} for {when} (run {run_id}) …")
     status = plan_runs.execute(run_id)
     with unit_of_work() as session:

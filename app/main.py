@@ -35,20 +35,32 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     install_session_hooks()  # re-plans and reservations follow whatever the requests change
-    app = FastAPI(title="Fieldline", version="0.1.0", lifespan=lifespan,
-                  description="Service desk and field dispatch API.")
+    app = FastAPI(
+        title="Fieldline",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Service desk and field dispatch API.",
+    )
     install_error_handlers(app)
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
-        return problem(409, "Conflict", "Someone else changed this record at the same time; "
-                       "reload and retry.", request.url.path)
+        return problem(
+            409,
+            "Conflict",
+            "Someone else changed this record at the same time; reload and retry.",
+            request.url.path,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
-        return problem(500, "Internal error", "Something went wrong on our side; nothing was "
-                       "saved. Try again or contact support.", request.url.path)
+        return problem(
+            500,
+            "Internal error",
+            "Something went wrong on our side; nothing was saved. Try again or contact support.",
+            request.url.path,
+        )
 
     app.include_router(api_router)
     app.include_router(pages_router)

@@ -58,10 +58,13 @@ class Account(Base):
     # Search (app/desk/customers/service.py): LIKE 'x%' needs pattern ops outside the C collation on
     # PostgreSQL; LIKE '%x%' uses the trigram index (pg_trgm, created in alembic/env.py).
     __table_args__ = (
-        Index("ix_account_name_search", "name_search",
-              postgresql_ops={"name_search": "varchar_pattern_ops"}),
-        Index("ix_account_name_search_trgm", "name_search", postgresql_using="gin",
-              postgresql_ops={"name_search": "gin_trgm_ops"}),
+        Index("ix_account_name_search", "name_search", postgresql_ops={"name_search": "varchar_pattern_ops"}),
+        Index(
+            "ix_account_name_search_trgm",
+            "name_search",
+            postgresql_using="gin",
+            postgresql_ops={"name_search": "gin_trgm_ops"},
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -81,12 +84,17 @@ class Contact(Base):
     __tablename__ = "contact"
     __table_args__ = (
         Index("ix_contact_email", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
-        Index("ix_contact_phone_digits", "phone_digits",
-              postgresql_ops={"phone_digits": "varchar_pattern_ops"}),
-        Index("ix_contact_mobile_digits", "mobile_digits",
-              postgresql_ops={"mobile_digits": "varchar_pattern_ops"}),
-        Index("ix_contact_name_trgm", "name", postgresql_using="gin",
-              postgresql_ops={"name": "gin_trgm_ops"}),
+        Index(
+            "ix_contact_phone_digits", "phone_digits", postgresql_ops={"phone_digits": "varchar_pattern_ops"}
+        ),
+        Index(
+            "ix_contact_mobile_digits",
+            "mobile_digits",
+            postgresql_ops={"mobile_digits": "varchar_pattern_ops"},
+        ),
+        Index(
+            "ix_contact_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -157,7 +165,8 @@ class ProductModelPart(Base):
 
     __tablename__ = "product_model_part"
     product_model_id: Mapped[int] = mapped_column(
-        ForeignKey("product_model.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("product_model.id", ondelete="CASCADE"), primary_key=True
+    )
     part_id: Mapped[int] = mapped_column(ForeignKey("part.id"), primary_key=True)
 
 

@@ -91,9 +91,7 @@ class StockLocation(Base):
     """Where parts are kept: an engineer's van or a warehouse."""
 
     __tablename__ = "stock_location"
-    __table_args__ = (
-        CheckConstraint("(engineer_id IS NULL) <> (warehouse_id IS NULL)", name="one_owner"),
-    )
+    __table_args__ = (CheckConstraint("(engineer_id IS NULL) <> (warehouse_id IS NULL)", name="one_owner"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(10))  # van | warehouse
     engineer_id: Mapped[int | None] = mapped_column(ForeignKey("engineer.id"), unique=True)
@@ -156,8 +154,7 @@ class WorkOrderWindow(Base):
 
     __tablename__ = "work_order_window"
     id: Mapped[int] = mapped_column(primary_key=True)
-    work_order_id: Mapped[int] = mapped_column(
-        ForeignKey("work_order.id", ondelete="CASCADE"), index=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id", ondelete="CASCADE"), index=True)
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
 
@@ -167,7 +164,8 @@ class WorkOrderPart(Base):
 
     __tablename__ = "work_order_part"
     work_order_id: Mapped[int] = mapped_column(
-        ForeignKey("work_order.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("work_order.id", ondelete="CASCADE"), primary_key=True
+    )
     part_id: Mapped[int] = mapped_column(ForeignKey("part.id"), primary_key=True)
     quantity: Mapped[int] = mapped_column(default=1)
 
@@ -177,8 +175,7 @@ class PartUsage(Base):
 
     __tablename__ = "part_usage"
     id: Mapped[int] = mapped_column(primary_key=True)
-    work_order_id: Mapped[int] = mapped_column(
-        ForeignKey("work_order.id", ondelete="CASCADE"), index=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id", ondelete="CASCADE"), index=True)
     part_id: Mapped[int] = mapped_column(ForeignKey("part.id"))
     location_id: Mapped[int] = mapped_column(ForeignKey("stock_location.id"))
     quantity: Mapped[int]
@@ -190,8 +187,7 @@ class WorkOrderEvent(Base):
 
     __tablename__ = "work_order_event"
     id: Mapped[int] = mapped_column(primary_key=True)
-    work_order_id: Mapped[int] = mapped_column(
-        ForeignKey("work_order.id", ondelete="CASCADE"), index=True)
+    work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(40))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

@@ -100,7 +100,8 @@ class WebhookDelivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
     subscription_id: Mapped[int] = mapped_column(
-        ForeignKey("webhook_subscription.id", ondelete="CASCADE"), index=True)
+        ForeignKey("webhook_subscription.id", ondelete="CASCADE"), index=True
+    )
     event: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(12), default=DeliveryStatus.pending)

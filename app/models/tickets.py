@@ -102,8 +102,14 @@ class SlaEvent(Base):
     __table_args__ = (
         Index("ix_sla_event_ticket_at", "ticket_id", "at"),
         # A metric breaches at most once per ticket, even with two breach checkers racing.
-        Index("uq_sla_event_breach", "ticket_id", "metric", unique=True,
-              sqlite_where=text("kind = 'breach'"), postgresql_where=text("kind = 'breach'")),
+        Index(
+            "uq_sla_event_breach",
+            "ticket_id",
+            "metric",
+            unique=True,
+            sqlite_where=text("kind = 'breach'"),
+            postgresql_where=text("kind = 'breach'"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"))

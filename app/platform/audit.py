@@ -23,10 +23,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def record(session: Session, user: User | None, entity: str, entity_id: int, action: str,
-           changes: Mapping[str, Any] | None = None) -> None:
-    session.add(AuditLog(user_id=user.id if user else None, entity=entity, entity_id=entity_id,
-                         action=action, changes=dict(changes or {})))
+def record(
+    session: Session,
+    user: User | None,
+    entity: str,
+    entity_id: int,
+    action: str,
+    changes: Mapping[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditLog(
+            user_id=user.id if user else None,
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            changes=dict(changes or {}),
+        )
+    )
 
 
 def apply_changes(obj: Any, values: Mapping[str, Any]) -> dict[str, list[Any]]:

@@ -43,8 +43,9 @@ def user_from_token(session: Session, token: str) -> User:
     try:
         data = _serializer().loads(token, max_age=get_settings().token_ttl_s)
     except SignatureExpired as exc:
-        raise Unauthorized("The session has expired; sign in again.",
-                           headers={"WWW-Authenticate": "Bearer"}) from exc
+        raise Unauthorized(
+            "The session has expired; sign in again.", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
     except BadSignature as exc:
         raise Unauthorized("Invalid token.", headers={"WWW-Authenticate": "Bearer"}) from exc
     user = session.get(User, data.get("uid"))
@@ -72,12 +73,19 @@ def authenticate(*, email: str, password: str, client: str = "") -> int:
     limit = get_settings().login_attempts_per_minute
     with unit_of_work() as session:
         recent = session.scalar(
-            select(func.count()).select_from(LoginAttempt)
-            .where(LoginAttempt.email == email, LoginAttempt.success.is_(False),
-                   LoginAttempt.at >= utcnow() - timedelta(minutes=1)))
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                LoginAttempt.email == email,
+                LoginAttempt.success.is_(False),
+                LoginAttempt.at >= utcnow() - timedelta(minutes=1),
+            )
+        )
         if (recent or 0) >= limit:
-            raise TooManyRequests("Too many failed sign-in attempts; wait a minute and try again.",
-                                  headers={"Retry-After": "60"})
+            raise TooManyRequests(
+                "Too many failed sign-in attempts; wait a minute and try again.",
+                headers={"Retry-After": "60"},
+            )
         user = session.scalar(select(User).where(User.email == email))
         ok = user is not None and user.is_active and verify_password(user.password_hash, password)
         session.add(LoginAttempt(email=email, client=client[:64], success=ok))
@@ -87,12 +95,12 @@ def authenticate(*, email: str, password: str, client: str = "") -> int:
     return user_id
 
 
-def create_user(session: Session, *, email: str, name: str, role: Role | str,
-                password: str) -> User:
+def create_user(session: Session, *, email: str, name: str, role: Role | str, password: str) -> User:
     if len(password) < 8 and not get_settings().demo_mode:
         raise ValueError("password must have at least 8 characters")
-    user = User(email=email.strip().lower(), name=name, role=Role(role),
-                password_hash=hash_password(password))
+    user = User(
+        email=email.strip().lower(), name=name, role=Role(role), password_hash=hash_password(password)
+    )
     session.add(user)
     session.flush()
     return user

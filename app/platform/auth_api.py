@@ -28,12 +28,10 @@ class Me(BaseModel):
 
 
 @router.post("/token")
-def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbSession,
-          request: Request) -> Token:
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbSession, request: Request) -> Token:
     """OAuth2 password flow: e-mail as username → bearer token."""
     client = request.client.host if request.client else ""
-    user = db.get_one(User, authenticate(email=form.username, password=form.password,
-                                         client=client))
+    user = db.get_one(User, authenticate(email=form.username, password=form.password, client=client))
     return Token(access_token=issue_token(user), role=user.role, user_id=user.id)
 
 

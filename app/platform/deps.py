@@ -36,8 +36,7 @@ def get_db() -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def get_current_user(request: Request, db: DbSession,
-                     token: Annotated[str | None, Depends(oauth2)]) -> User:
+def get_current_user(request: Request, db: DbSession, token: Annotated[str | None, Depends(oauth2)]) -> User:
     token = token or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Unauthorized("Sign in first.", headers={"WWW-Authenticate": "Bearer"})

@@ -19,8 +19,14 @@ class AppError(Exception):
     title = "Bad request"
     type_ = "about:blank"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
@@ -70,11 +76,23 @@ class ServiceUnavailable(AppError):
     status_code, title = 503, "Service unavailable"
 
 
-def problem(status: int, title: str, detail: str, instance: str, *,
-            errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
-                            "detail": detail, "instance": instance}
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    instance: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
     if errors:
         body["errors"] = errors
     body.update(extra)
@@ -92,18 +110,31 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return problem(exc.status_code, exc.title, exc.detail, request.url.path,
-                       errors=exc.errors, headers=exc.headers, **exc.extra)
+        return problem(
+            exc.status_code,
+            exc.title,
+            exc.detail,
+            request.url.path,
+            errors=exc.errors,
+            headers=exc.headers,
+            **exc.extra,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field_path(e["loc"]), "message": e["msg"], "type": e["type"]}
-                  for e in exc.errors()]
+        errors = [
+            {"field": _field_path(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, "Validation failed", detail, request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}
-        return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail),
-                       request.url.path, headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code,
+            titles.get(exc.status_code, "Error"),
+            str(exc.detail),
+            request.url.path,
+            headers=getattr(exc, "headers", None),
+        )

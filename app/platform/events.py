@@ -18,9 +18,17 @@ from app.platform.db import utcnow
 from app.platform.worker import enqueue
 
 EVENTS = (
-    "ticket.created", "ticket.updated", "ticket.status_changed", "ticket.replied",
-    "ticket.sla_breached", "workorder.created", "workorder.updated", "workorder.scheduled",
-    "workorder.status_changed", "workorder.completed", "customer.imported",
+    "ticket.created",
+    "ticket.updated",
+    "ticket.status_changed",
+    "ticket.replied",
+    "ticket.sla_breached",
+    "workorder.created",
+    "workorder.updated",
+    "workorder.scheduled",
+    "workorder.status_changed",
+    "workorder.completed",
+    "customer.imported",
 )
 
 
@@ -34,8 +42,9 @@ def emit(session: Session, event: str, data: dict[str, Any]) -> int:
     for sub in subs:
         if sub.events and event not in sub.events:
             continue
-        delivery = WebhookDelivery(message_id=f"msg_{uuid.uuid4().hex}", subscription_id=sub.id,
-                                   event=event, payload=payload)
+        delivery = WebhookDelivery(
+            message_id=f"msg_{uuid.uuid4().hex}", subscription_id=sub.id, event=event, payload=payload
+        )
         session.add(delivery)
         created.append(delivery)
     if created:

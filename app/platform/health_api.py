@@ -26,8 +26,7 @@ def health() -> JSONResponse:
     else:
         checks["broker"] = "in-process"
     ok = all(v in ("ok", "in-process") for v in checks.values())
-    return JSONResponse({"status": "ok" if ok else "degraded", **checks},
-                        status_code=200 if ok else 503)
+    return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
 
 
 def _broker_status(url: str) -> str:

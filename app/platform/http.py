@@ -34,12 +34,14 @@ def require_if_match(request: Request, version: int) -> None:
     header = request.headers.get("if-match")
     if not header:
         raise PreconditionRequired(
-            "Send If-Match with the ETag from your last GET; updates without it are refused.")
+            "Send If-Match with the ETag from your last GET; updates without it are refused."
+        )
     tags = {t.strip().removeprefix("W/") for t in header.split(",")}
     if "*" not in tags and etag(version) not in tags:
         raise PreconditionFailed(
             "The resource was changed by someone else since you read it; reload and retry.",
-            current_etag=etag(version))
+            current_etag=etag(version),
+        )
 
 
 class Page(BaseModel, Generic[T]):
@@ -56,12 +58,15 @@ def decode_cursor(cursor: str) -> int:
         padded = cursor + "=" * (-len(cursor) % 4)
         return int(base64.urlsafe_b64decode(padded).decode())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Unprocessable("The cursor is not valid; start again without it.",
-                            errors=[{"field": "cursor", "message": "invalid cursor"}]) from exc
+        raise Unprocessable(
+            "The cursor is not valid; start again without it.",
+            errors=[{"field": "cursor", "message": "invalid cursor"}],
+        ) from exc
 
 
-def paginate(session: Session, stmt: Select[Any], id_col: Any, *, cursor: str | None,
-             limit: int) -> tuple[Sequence[Any], str | None]:
+def paginate(
+    session: Session, stmt: Select[Any], id_col: Any, *, cursor: str | None, limit: int
+) -> tuple[Sequence[Any], str | None]:
     """Keyset pagination on a descending integer id: stable under inserts, no OFFSET scans."""
     if cursor:
         stmt = stmt.where(id_col < decode_cursor(cursor))
@@ -79,9 +84,15 @@ def _body_hash(body: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def idempotent_create(session: Session, request: Request, user: User, body: Any,
-                      create: Callable[[], tuple[Any, dict[str, str]]],
-                      status_code: int = 201, key: str | None = None) -> JSONResponse:
+def idempotent_create(
+    session: Session,
+    request: Request,
+    user: User,
+    body: Any,
+    create: Callable[[], tuple[Any, dict[str, str]]],
+    status_code: int = 201,
+    key: str | None = None,
+) -> JSONResponse:
     """Run `create` once per (user, Idempotency-Key); a retry replays the stored response.
 
     The record is written in the same transaction as the creation, so either both exist or
@@ -96,25 +107,35 @@ def idempotent_create(session: Session, request: Request, user: User, body: Any,
         raise Unprocessable("Idempotency-Key must be at most 200 characters.")
     digest = _body_hash(body)
     ttl = timedelta(hours=get_settings().idempotency_ttl_h)
-    found = session.scalar(select(IdempotencyRecord).where(
-        IdempotencyRecord.user_id == user.id, IdempotencyRecord.key == key,
-        IdempotencyRecord.created_at >= utcnow() - ttl))
+    found = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user.id,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at >= utcnow() - ttl,
+        )
+    )
     if found is not None:
         if found.request_hash != digest or found.path != request.url.path:
             raise Unprocessable(
-                "This Idempotency-Key was already used with a different request; use a new key.")
+                "This Idempotency-Key was already used with a different request; use a new key."
+            )
         headers = {**found.response_headers, "Idempotent-Replayed": "true"}
         return JSONResponse(found.response_body, status_code=found.status_code, headers=headers)
     result, headers = create()
     payload = jsonable_encoder(result)
-    record = IdempotencyRecord(user_id=user.id, key=key, method=request.method,
-                               path=request.url.path, request_hash=digest,
-                               status_code=status_code, response_body=payload,
-                               response_headers=headers)
+    record = IdempotencyRecord(
+        user_id=user.id,
+        key=key,
+        method=request.method,
+        path=request.url.path,
+        request_hash=digest,
+        status_code=status_code,
+        response_body=payload,
+        response_headers=headers,
+    )
     try:
         with session.begin_nested():
             session.add(record)
     except IntegrityError as exc:  # a concurrent request with the same key won the race
-        raise Conflict("A request with this Idempotency-Key is in progress; retry shortly.") \
-            from exc
+        raise Conflict("A request with this Idempotency-Key is in progress; retry shortly.") from exc
     return JSONResponse(payload, status_code=status_code, headers=headers)

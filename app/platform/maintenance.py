@@ -16,6 +16,5 @@ from app.platform.worker import celery_app
 def purge_expired() -> int:
     cutoff = utcnow() - timedelta(hours=get_settings().idempotency_ttl_h)
     with unit_of_work() as session:
-        result = session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+        result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

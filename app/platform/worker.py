@@ -39,13 +39,17 @@ celery_app.conf.update(
     # Every 10 s a worker returns messages unacknowledged for longer than the visibility timeout
     # (kombu's default throttle would look only every 100 s): a lost worker's solve is retried
     # about visibility timeout + 10 s after it was taken.
-    broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_s,
-                              "unacked_restore_interval": 10, "unacked_restore_throttle": 1},
+    broker_transport_options={
+        "visibility_timeout": settings.celery_visibility_timeout_s,
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    },
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,
     # Only the fan-out's chord stores results (its region tasks set ignore_result=False).
-    result_backend=(settings.celery_broker_url
-                    if (settings.celery_broker_url or "").startswith("redis") else None),
+    result_backend=(
+        settings.celery_broker_url if (settings.celery_broker_url or "").startswith("redis") else None
+    ),
     result_expires=24 * 3600,
     timezone="UTC",
     beat_schedule={
@@ -79,8 +83,7 @@ class InProcessWorker:
             self._thread = threading.Thread(target=self._run, name="fieldline-worker", daemon=True)
             self._thread.start()
         if scheduler and self._scheduler is None:
-            self._scheduler = threading.Thread(target=self._tick, name="fieldline-beat",
-                                               daemon=True)
+            self._scheduler = threading.Thread(target=self._tick, name="fieldline-beat", daemon=True)
             self._scheduler.start()
 
     def stop(self) -> None:

@@ -232,35 +232,71 @@ def _act(
         db.rollback()  # nothing of the refused action stays
         current = workorders.get_work_order(db, work_order_id)
         state = {"input": typed or {}, "fields": field_errors(exc)}
-        return _visit_page(request, db, me, current, report=state, error=exc.detail,
-                           status_code=exc.status_code)
+        return _visit_page(
+            request, db, me, current, report=state, error=exc.detail, status_code=exc.status_code
+        )
     if answer.headers.get("Idempotent-Replayed"):
         done = "replayed"
     return RedirectResponse(f"/field/visits/{work_order_id}?done={done}", status_code=303)
 
 
 @router.post("/field/visits/{work_order_id}/en-route", response_model=None)
-def en_route(work_order_id: int, request: Request, db: PageDb, user: PageUser, me: Me,
-             csrf: FormStr = "", key: FormStr = "", version: FormStr = "") -> Response:
+def en_route(
+    work_order_id: int,
+    request: Request,
+    db: PageDb,
+    user: PageUser,
+    me: Me,
+    csrf: FormStr = "",
+    key: FormStr = "",
+    version: FormStr = "",
+) -> Response:
     require_csrf(request, csrf)
     wo = _my_visit(db, user, work_order_id)
-    return _act(request, db, user, me, wo, key=key, version=version, body={"to": "en_route"},
-                action=lambda: workorders.transition(db, work_order=wo, to="en_route", actor=user,
-                                                     reason="engineer on the way"),
-                done="en-route")
+    return _act(
+        request,
+        db,
+        user,
+        me,
+        wo,
+        key=key,
+        version=version,
+        body={"to": "en_route"},
+        action=lambda: workorders.transition(
+            db, work_order=wo, to="en_route", actor=user, reason="engineer on the way"
+        ),
+        done="en-route",
+    )
 
 
 @router.post("/field/visits/{work_order_id}/check-in", response_model=None)
-def check_in(work_order_id: int, request: Request, db: PageDb, user: PageUser, me: Me,
-             csrf: FormStr = "", key: FormStr = "", version: FormStr = "",
-             latitude: FormStr = "", longitude: FormStr = "") -> Response:
+def check_in(
+    work_order_id: int,
+    request: Request,
+    db: PageDb,
+    user: PageUser,
+    me: Me,
+    csrf: FormStr = "",
+    key: FormStr = "",
+    version: FormStr = "",
+    latitude: FormStr = "",
+    longitude: FormStr = "",
+) -> Response:
     require_csrf(request, csrf)
     wo = _my_visit(db, user, work_order_id)
     lat, lon = _position(latitude, longitude)
-    return _act(request, db, user, me, wo, key=key, version=version, body={"lat": lat, "lon": lon},
-                action=lambda: workorder_visits.check_in(db, work_order=wo, actor=user,
-                                                         latitude=lat, longitude=lon),
-                done="checked-in")
+    return _act(
+        request,
+        db,
+        user,
+        me,
+        wo,
+        key=key,
+        version=version,
+        body={"lat": lat, "lon": lon},
+        action=lambda: workorder_visits.check_in(db, work_order=wo, actor=user, latitude=lat, longitude=lon),
+        done="checked-in",
+    )
 
 
 def _position(latitude: str, longitude: str) -> tuple[float | None, float | None]:
@@ -273,24 +309,57 @@ def _position(latitude: str, longitude: str) -> tuple[float | None, float | None
 
 
 @router.post("/field/visits/{work_order_id}/check-out", response_model=None)
-def check_out(work_order_id: int, request: Request, db: PageDb, user: PageUser, me: Me,
-              csrf: FormStr = "", key: FormStr = "", version: FormStr = "") -> Response:
+def check_out(
+    work_order_id: int,
+    request: Request,
+    db: PageDb,
+    user: PageUser,
+    me: Me,
+    csrf: FormStr = "",
+    key: FormStr = "",
+    version: FormStr = "",
+) -> Response:
     require_csrf(request, csrf)
     wo = _my_visit(db, user, work_order_id)
-    return _act(request, db, user, me, wo, key=key, version=version, body={},
-                action=lambda: workorder_visits.check_out(db, work_order=wo, actor=user),
-                done="checked-out")
+    return _act(
+        request,
+        db,
+        user,
+        me,
+        wo,
+        key=key,
+        version=version,
+        body={},
+        action=lambda: workorder_visits.check_out(db, work_order=wo, actor=user),
+        done="checked-out",
+    )
 
 
 @router.post("/field/visits/{work_order_id}/pickup", response_model=None)
-def pickup(work_order_id: int, request: Request, db: PageDb, user: PageUser, me: Me,
-           csrf: FormStr = "", key: FormStr = "", back: FormStr = "") -> Response:
+def pickup(
+    work_order_id: int,
+    request: Request,
+    db: PageDb,
+    user: PageUser,
+    me: Me,
+    csrf: FormStr = "",
+    key: FormStr = "",
+    back: FormStr = "",
+) -> Response:
     require_csrf(request, csrf)
     wo = _my_visit(db, user, work_order_id)
-    answer = _act(request, db, user, me, wo, key=key, version="", body={"pickup": True},
-                  action=lambda: reservations.confirm_pickup(db, work_order=wo, engineer_id=me.id,
-                                                             actor=user),
-                  done="picked-up")
+    answer = _act(
+        request,
+        db,
+        user,
+        me,
+        wo,
+        key=key,
+        version="",
+        body={"pickup": True},
+        action=lambda: reservations.confirm_pickup(db, work_order=wo, engineer_id=me.id, actor=user),
+        done="picked-up",
+    )
     if back == "route" and answer.status_code == 303:  # confirmed from the route's pickup stop
         return RedirectResponse("/field?picked=1", status_code=303)
     return answer
@@ -302,8 +371,14 @@ async def _report_form(request: Request) -> dict[str, str]:
 
 
 @router.post("/field/visits/{work_order_id}/report", response_model=None)
-def report(work_order_id: int, request: Request, db: PageDb, user: PageUser, me: Me,
-           form: Annotated[dict[str, str], Depends(_report_form)]) -> Response:
+def report(
+    work_order_id: int,
+    request: Request,
+    db: PageDb,
+    user: PageUser,
+    me: Me,
+    form: Annotated[dict[str, str], Depends(_report_form)],
+) -> Response:
     require_csrf(request, form.get("csrf"))
     wo = _my_visit(db, user, work_order_id)
     try:
@@ -312,11 +387,24 @@ def report(work_order_id: int, request: Request, db: PageDb, user: PageUser, me:
         state = {"input": form, "fields": field_errors(exc)}
         return _visit_page(request, db, me, wo, report=state, error=exc.detail, status_code=exc.status_code)
     return _act(
-        request, db, user, me, wo, key=form.get("key", ""), version=form.get("version", ""),
+        request,
+        db,
+        user,
+        me,
+        wo,
+        key=form.get("key", ""),
+        version=form.get("version", ""),
         body={"work_done": work_done, "fixed": fixed, "parts": used},
-        action=lambda: workorder_visits.report(db, work_order=wo, work_done=work_done, fixed=fixed,
-                                               actor=user, parts_used=[(p, q, None) for p, q in used]),
-        done="reported", typed=form,
+        action=lambda: workorder_visits.report(
+            db,
+            work_order=wo,
+            work_done=work_done,
+            fixed=fixed,
+            actor=user,
+            parts_used=[(p, q, None) for p, q in used],
+        ),
+        done="reported",
+        typed=form,
     )
 
 

@@ -89,8 +89,6 @@ def running_server(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-
-
 def migrated(url: str) -> Engine:
     """An engine on a fresh file migrated with Alembic (the caller disposes of it)."""
     engine = make_engine(url)

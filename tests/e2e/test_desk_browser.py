@@ -51,7 +51,6 @@ def _seed(url: str) -> dict[str, Any]:
         engine.dispose()
 
 
-
 @pytest.fixture
 def server() -> Iterator[dict[str, Any]]:
     with running_server(_seed) as info:

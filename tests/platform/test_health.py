@@ -19,14 +19,12 @@ def test_token_login_and_me(client: TestClient, db) -> None:  # type: ignore[no-
 
     make_user(db, role="manager", email="boss@test.example", password="s3cret-pass")
     db.commit()
-    r = client.post("/api/v1/auth/token",
-                    data={"username": "boss@test.example", "password": "s3cret-pass"})
+    r = client.post("/api/v1/auth/token", data={"username": "boss@test.example", "password": "s3cret-pass"})
     assert r.status_code == 200, r.text
     token = r.json()["access_token"]
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["role"] == "manager"
-    bad = client.post("/api/v1/auth/token",
-                      data={"username": "boss@test.example", "password": "wrong"})
+    bad = client.post("/api/v1/auth/token", data={"username": "boss@test.example", "password": "wrong"})
     assert bad.status_code == 401
     assert bad.headers["content-type"].startswith("application/problem+json")
 
@@ -36,11 +34,15 @@ def test_login_is_rate_limited(client: TestClient, db) -> None:  # type: ignore[
 
     make_user(db, role="agent", email="slow@test.example", password="right-password")
     db.commit()
-    codes = [client.post("/api/v1/auth/token",
-                         data={"username": "slow@test.example", "password": "nope"}).status_code
-             for _ in range(11)]
+    codes = [
+        client.post(
+            "/api/v1/auth/token", data={"username": "slow@test.example", "password": "nope"}
+        ).status_code
+        for _ in range(11)
+    ]
     assert codes[:10] == [401] * 10 and codes[10] == 429
     # even the right password is refused while throttled
-    r = client.post("/api/v1/auth/token",
-                    data={"username": "slow@test.example", "password": "right-password"})
+    r = client.post(
+        "/api/v1/auth/token", data={"username": "slow@test.example", "password": "right-password"}
+    )
     assert r.status_code == 429

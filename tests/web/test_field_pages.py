@@ -96,9 +96,7 @@ def test_engineer_lands_on_the_route_and_others_are_kept_out(
     assert other.status_code == 404 and "does not exist" in other.text
     assert other.headers["content-type"].startswith("text/html")
     page = client.get(f"/field/visits/{w.work_orders[-1].id}")
-    post = client.post(
-        f"/field/visits/{theirs.id}/check-in", data={"csrf": csrf_of(page.text), "key": "k1"}
-    )
+    post = client.post(f"/field/visits/{theirs.id}/check-in", data={"csrf": csrf_of(page.text), "key": "k1"})
     assert post.status_code == 404
     db.expire_all()
     assert db.get(WorkOrder, theirs.id).checked_in_at is None  # type: ignore[union-attr]
@@ -155,9 +153,9 @@ def test_a_visit_from_pickup_to_report(client: TestClient, db: Session, login: A
     visit = db.get(WorkOrder, wo.id)
     assert visit is not None and visit.status == "on_site" and visit.checked_in_at is not None
     checkins = db.scalar(
-        select(func.count()).select_from(WorkOrderEvent).where(
-            WorkOrderEvent.work_order_id == wo.id, WorkOrderEvent.kind == "check_in"
-        )
+        select(func.count())
+        .select_from(WorkOrderEvent)
+        .where(WorkOrderEvent.work_order_id == wo.id, WorkOrderEvent.kind == "check_in")
     )
     assert checkins == 1
     engineer = db.get(Engineer, w.engineers[1].id)

@@ -68,9 +68,7 @@ class EngineerUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _required_not_null(self) -> EngineerUpdate:
-        no_nulls(
-            self, ("name", "region_id", "skills", "home_latitude", "home_longitude", "active", "shifts")
-        )
+        no_nulls(self, ("name", "region_id", "skills", "home_latitude", "home_longitude", "active", "shifts"))
         return self
 
 
