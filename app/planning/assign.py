@@ -84,7 +84,7 @@ def _part_problems(session: Session, work_order: WorkOrder, engineer: Engineer) 
     needs = list(session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id == work_order.id)))
     if not needs:
         return []
-    held = {}
+    held: dict[tuple[int, int], int] = {}
     for r in reservations.held_for(session, [work_order.id]):
         held[(r.location_id, r.part_id)] = held.get((r.location_id, r.part_id), 0) + r.quantity
     locations = [

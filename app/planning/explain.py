@@ -127,7 +127,7 @@ def _parts(session: Session, work_order_id: int, out: ExplanationRead) -> None:
 
 
 def _engine_reasons(
-    session: Session, run_id: int, work_order: WorkOrder, day: object, out: ExplanationRead
+    session: Session, run_id: int, work_order: WorkOrder, day: date, out: ExplanationRead
 ) -> None:
     """Alternatives from the engine, on the published routes and the day's current input."""
     loaded = planning.load(session, region_id=work_order.region_id, day=day)
@@ -136,7 +136,7 @@ def _engine_reasons(
     jobs = {j.id for j in loaded.problem.jobs}
     routes: dict[str, list[dispatch.Stop]] = {}
     warehouses = {w.id for w in loaded.problem.warehouses}
-    sku = {pid: key for key, pid in loaded.part_ids.items()}
+    sku_of = {pid: key for key, pid in loaded.part_ids.items()}
     ref = loaded.ref
     for st in session.scalars(
         select(PlanStop)
@@ -156,7 +156,7 @@ def _engine_reasons(
                 continue
         else:
             key = plan_keys.warehouse_key(st.warehouse_id or 0)
-            parts = {sku[int(p)]: q for p, q in st.parts.items() if int(p) in sku}
+            parts = {sku_of[int(p)]: q for p, q in st.parts.items() if int(p) in sku_of}
             if key not in warehouses or not parts:
                 continue
             stop = dispatch.Stop("pickup", key, *times, parts)

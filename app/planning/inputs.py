@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -54,7 +54,7 @@ def day_work_orders(
     """Open work orders of the region that belong to this day: scheduled on it, promised on it,
     or unscheduled without an appointment elsewhere. With `as_of`, also the visits started or
     finished on it (they are frozen)."""
-    wanted = WorkOrder.status.in_(PLANNABLE)
+    wanted: ColumnElement[bool] = WorkOrder.status.in_(PLANNABLE)
     if as_of is not None:
         in_day = or_(
             and_(WorkOrder.planned_start_at >= ref, WorkOrder.planned_start_at < day_end),

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -150,7 +151,7 @@ def _newer(current: PlanRun, run: PlanRun) -> bool:
     return (a, current.id) > (b, run.id)
 
 
-def _finish(run: PlanRun, status: R, now: datetime, *, summary: dict) -> None:
+def _finish(run: PlanRun, status: R, now: datetime, *, summary: dict[str, Any]) -> None:
     run.status = status.value
     run.finished_at = now
     run.progress = 100
@@ -277,11 +278,8 @@ def _assign(
         old_eta = wo.eta_at
         if wo_id in served:
             eng, st = served[wo_id]
-            values = {
-                "engineer_id": eng,
-                "planned_start_at": from_s(ref, st.start),
-                "eta_at": from_s(ref, st.arrival),
-            }
+            start_at = from_s(ref, st.start)
+            values = {"engineer_id": eng, "planned_start_at": start_at, "eta_at": from_s(ref, st.arrival)}
             old_engineer, old_start = wo.engineer_id, wo.planned_start_at
             changes = audit.apply_changes(wo, values)
             newly = wo.status == S.unscheduled
@@ -292,7 +290,7 @@ def _assign(
                 moved.append(Moved(wo.id, old_eta, wo.eta_at))
             # A re-plan nudges many visits by seconds: the new times are written, but the
             # timeline, audit log and webhooks hear only of real moves.
-            if changes and (newly or _moved(old_engineer, old_start, eng, values["planned_start_at"])):
+            if changes and (newly or _moved(old_engineer, old_start, eng, start_at)):
                 add_event(
                     session, wo, "scheduled", actor=None, at=now, data={**values, "plan_run_id": run.id}
                 )
@@ -317,11 +315,13 @@ def _moved(old_engineer: int | None, old_start: datetime | None, engineer: int, 
     return old_engineer != engineer or old_start is None or abs(start - old_start) >= SIGNIFICANT_MOVE
 
 
-def _reserve(session: Session, run: PlanRun, loaded: Loaded, plan: dispatch.Plan | None) -> list[dict]:
+def _reserve(
+    session: Session, run: PlanRun, loaded: Loaded, plan: dispatch.Plan | None
+) -> list[dict[str, Any]]:
     """Release what the run's visits held, then hold what the new routes use: van stock first,
     then the parts the route picks up at a warehouse. Returns what could not be held."""
     reservations.release(session, reservations.held_for(session, loaded.versions))
-    shortages: list[dict] = []
+    shortages: list[dict[str, Any]] = []
     for route in plan.routes if plan else ():
         eng = key_id(route.engineer_id)
         van = loaded.van_location.get(eng)
@@ -371,7 +371,7 @@ def _reserve(session: Session, run: PlanRun, loaded: Loaded, plan: dispatch.Plan
     return shortages
 
 
-def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict:
+def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict[str, Any]:
     if plan is None:
         return {
             "served": 0,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -51,11 +52,21 @@ def navigation(lat: float, lon: float, label: str) -> Navigation:
     )
 
 
-def _by_id(session: Session, model: type, ids: Iterable[int | None]) -> dict[int, object]:
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=_Identified)
+
+
+def _by_id(session: Session, model: type[Row], ids: Iterable[int | None]) -> dict[int, Row]:
+    """The rows of `model` with these ids (None skipped), by id, in one query."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {o.id: o for o in session.scalars(select(model).where(model.id.in_(wanted)))}  # type: ignore[attr-defined]
+    (primary_key,) = inspect(model).primary_key  # every table here has one integer id
+    return {o.id: o for o in session.scalars(select(model).where(primary_key.in_(wanted)))}
 
 
 def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteRead:
@@ -93,15 +104,15 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
         )
     )
     wo_ids = {s.work_order_id for s in stops if s.work_order_id} | {w.id for w in extra}
-    wos: dict[int, WorkOrder] = _by_id(session, WorkOrder, wo_ids)  # type: ignore[assignment]
-    sites: dict[int, Site] = _by_id(session, Site, (w.site_id for w in wos.values()))  # type: ignore[assignment]
-    accounts: dict[int, Account] = _by_id(session, Account, (w.account_id for w in wos.values()))  # type: ignore[assignment]
-    assets: dict[int, Asset] = _by_id(session, Asset, (w.asset_id for w in wos.values()))  # type: ignore[assignment]
+    wos: dict[int, WorkOrder] = _by_id(session, WorkOrder, wo_ids)
+    sites: dict[int, Site] = _by_id(session, Site, (w.site_id for w in wos.values()))
+    accounts: dict[int, Account] = _by_id(session, Account, (w.account_id for w in wos.values()))
+    assets: dict[int, Asset] = _by_id(session, Asset, (w.asset_id for w in wos.values()))
     models: dict[int, ProductModel] = _by_id(
         session, ProductModel, (a.product_model_id for a in assets.values())
-    )  # type: ignore[assignment]
-    tickets: dict[int, Ticket] = _by_id(session, Ticket, (w.ticket_id for w in wos.values()))  # type: ignore[assignment]
-    contacts: dict[int, Contact] = _by_id(session, Contact, (t.contact_id for t in tickets.values()))  # type: ignore[assignment]
+    )
+    tickets: dict[int, Ticket] = _by_id(session, Ticket, (w.ticket_id for w in wos.values()))
+    contacts: dict[int, Contact] = _by_id(session, Contact, (t.contact_id for t in tickets.values()))
     reservations = list(
         session.scalars(select(StockReservation).where(StockReservation.work_order_id.in_(wo_ids or [-1])))
     )
@@ -109,7 +120,7 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
     needs: dict[int, list[WorkOrderPart]] = {}
     for wp in session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id.in_(wo_ids or [-1]))):
         needs.setdefault(wp.work_order_id, []).append(wp)
-    parts: dict[int, Part] = _by_id(  # type: ignore[assignment]
+    parts: dict[int, Part] = _by_id(
         session, Part, [r.part_id for r in reservations] + [wp.part_id for v in needs.values() for wp in v]
     )
     wh_by_loc = dict(
@@ -119,7 +130,7 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
             .where(StockLocation.id.in_({r.location_id for r in reservations} or {-1}))
         ).all()
     )
-    warehouses: dict[int, Warehouse] = _by_id(session, Warehouse, (s.warehouse_id for s in stops))  # type: ignore[assignment]
+    warehouses: dict[int, Warehouse] = _by_id(session, Warehouse, (s.warehouse_id for s in stops))
 
     def line(r: StockReservation) -> PartLine:
         p = parts[r.part_id]

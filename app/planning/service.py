@@ -131,21 +131,25 @@ def load(
         engineers = [(e, sh) for e, sh in engineers if e.id in only_engineers]
         skipped = {k: v for k, v in skipped.items() if k in only_engineers}
     eng_ids = [e.id for e, _ in engineers]
-    van_location = dict(
-        session.execute(
+    van_location = {
+        eng: loc
+        for eng, loc in session.execute(
             select(StockLocation.engineer_id, StockLocation.id).where(StockLocation.engineer_id.in_(eng_ids))
-        ).all()
-    )
+        )
+        if eng is not None
+    }
     warehouses = list(
         session.scalars(select(Warehouse).where(Warehouse.region_id == region_id).order_by(Warehouse.id))
     )
-    warehouse_location = dict(
-        session.execute(
+    warehouse_location = {
+        wh: loc
+        for wh, loc in session.execute(
             select(StockLocation.warehouse_id, StockLocation.id).where(
                 StockLocation.warehouse_id.in_([w.id for w in warehouses])
             )
-        ).all()
-    )
+        )
+        if wh is not None
+    }
     job_ids = {w.id for w in plannable}
     stock = plan_inputs.available_stock(
         session, list(van_location.values()) + list(warehouse_location.values()), job_ids, sku

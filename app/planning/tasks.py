@@ -64,7 +64,7 @@ def plan_all_regions(batch_id: int) -> None:
 
 
 @celery_app.task(name="fieldline.plan.collect", bind=True, max_retries=60, **RELIABLE)
-def collect_batch(self: Task, batch_id: int) -> dict[str, Any] | None:
+def collect_batch(self: Task[Any, Any], batch_id: int) -> dict[str, Any] | None:
     """The chord's body: totals over the batch, written once. Should a duplicated header task
     fire it early, it waits for the runs still going."""
     with unit_of_work() as session:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.seed.customers import AccountInfo, AssetInfo
@@ -88,7 +89,13 @@ class CaseMaker:
     """Simulates the cases of one account after another; ids come from the bulk writer."""
 
     def __init__(
-        self, world: World, rng: random.Random, slots: Slots, next_id, now: float, history_days: int
+        self,
+        world: World,
+        rng: random.Random,
+        slots: Slots,
+        next_id: Callable[[str], int],
+        now: float,
+        history_days: int,
     ) -> None:
         self.world, self.rng, self.slots, self.next_id, self.now = world, rng, slots, next_id, now
         days = world.days

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import psycopg
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,7 +26,7 @@ def run_seed(
         TextColumn("{task.fields[rows]}"),
         TimeElapsedColumn(),
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     bar = Progress(*columns, console=console, transient=False)
 
     def report(phase: str, done: int, total: int, rows: int) -> None:

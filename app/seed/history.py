@@ -257,8 +257,10 @@ class HistoryWriter:
         for at, kind, channel, body, data in sorted(timeline, key=lambda t: t[0]):
             events.append((w.next_id("ticket_event"), tid, utc(at), kind, None, channel, body, data, None))
         sla_rows = self.buf["sla_event"]
-        for at, kind, metric, channel, data in sorted(ledger, key=lambda t: t[0]):
-            sla_rows.append((w.next_id("sla_event"), tid, utc(at), kind, metric, channel, data))
+        for sla_at, sla_kind, sla_metric, sla_channel, sla_data in sorted(ledger, key=lambda t: t[0]):
+            sla_rows.append(
+                (w.next_id("sla_event"), tid, utc(sla_at), sla_kind, sla_metric, sla_channel, sla_data)
+            )
 
     def _work_order(self, case: Case, v: Visit, k: int, tid: int, arrival_due: float) -> None:
         now, w, world = self.now, self.w, self.world

@@ -12,6 +12,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
@@ -92,7 +93,7 @@ def _secs(t: time) -> int:
 def build_reference(w: BulkWriter, world: World, first: date, last: date) -> None:
     """Regions, calendars (+ Bavarian holidays), SLA targets, parts and product models."""
     have = _existing(w, "region", "code")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for code, name in REGIONS.items():
         if code not in have:
             have[code] = w.next_id("region")

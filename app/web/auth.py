@@ -115,9 +115,9 @@ def login(
     try:
         user_id = authenticate(email=email, password=password, client=client)
     except TooManyRequests as exc:
-        response = _login_form(request, next_url=next_url, email=email, status_code=429, error=exc.detail)
-        response.headers["Retry-After"] = "60"
-        return response
+        refused = _login_form(request, next_url=next_url, email=email, status_code=429, error=exc.detail)
+        refused.headers["Retry-After"] = "60"
+        return refused
     except Unauthorized as exc:
         return _login_form(request, next_url=next_url, email=email, status_code=401, error=exc.detail)
     user = db.get_one(User, user_id)

@@ -33,10 +33,11 @@ def _title(item: Mapping[str, Any], names: Mapping[int, str]) -> str:
         return "Visit finished" + (" — fixed" if data.get("fixed") else " — not fixed yet")
     if kind in ("sla_met", "sla_breach"):
         return f"{FIXED[kind]}: {metric}"
-    return FIXED.get(kind, kind.replace("_", " ").capitalize())
+    label: str = FIXED.get(kind, kind.replace("_", " ").capitalize())
+    return label
 
 
-FIXED = {
+FIXED: dict[str, str] = {
     "note": "Internal note",
     "email_in": "E-mail from the customer",
     "visit_scheduled": "Visit scheduled",

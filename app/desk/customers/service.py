@@ -86,7 +86,8 @@ def _like_contains(text: str) -> str:
 
 def _prefix(col: Any, text: str) -> ColumnElement[bool]:
     # Escaped LIKE 'x%': on PostgreSQL served by the varchar_pattern_ops indexes.
-    return col.like(_like_prefix(text), escape="\\")
+    matches: ColumnElement[bool] = col.like(_like_prefix(text), escape="\\")
+    return matches
 
 
 def validate_query(q: str | None) -> str:

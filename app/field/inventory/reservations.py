@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,7 +52,7 @@ def _bump_reserved(session: Session, location_id: int, part_id: int, delta: int)
         stmt = stmt.where(StockLevel.quantity - StockLevel.reserved >= delta)
     else:
         stmt = stmt.where(StockLevel.reserved >= -delta)
-    return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
 
 
 def free_quantity(session: Session, location_id: int, part_id: int) -> int:

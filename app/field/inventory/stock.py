@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -127,7 +127,7 @@ def _add(session: Session, location_id: int, part_id: int, delta: int) -> bool:
     if delta < 0:
         stmt = stmt.where(StockLevel.quantity >= -delta)
     try:
-        return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+        return cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
     except OperationalError as exc:
         # SQLite: the transaction read before another writer committed, so it may not write
         # (SQLITE_BUSY_SNAPSHOT, "database is locked", no waiting). Nothing was booked; the

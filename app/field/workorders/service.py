@@ -99,8 +99,8 @@ def _check_parts(session: Session, parts: Sequence[tuple[int, int]]) -> list[dic
 
 def _check_times(
     windows: Sequence[Window], appointment: tuple[datetime | None, datetime | None]
-) -> list[dict]:
-    errors = []
+) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
     for i, (starts, ends) in enumerate(windows):
         if ends <= starts:
             errors.append({"field": f"windows.{i}.ends_at", "message": "must be after starts_at"})

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
 from html.parser import HTMLParser
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -91,7 +92,8 @@ def parse(raw: bytes) -> ParsedEmail:
         try:
             content = part.get_content()
         except (LookupError, ValueError):  # unknown charset or broken encoding
-            content = part.get_payload(decode=True).decode("utf-8", "replace")
+            payload = part.get_payload(decode=True)
+            content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
         body = _html_to_text(content) if part.get_content_subtype() == "html" else content
     return ParsedEmail(
         message_id=message_id[:300],
@@ -206,7 +208,7 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
             f"No contact has the address {mail.from_addr}; add the contact or open the ticket by hand.",
             errors=[{"field": "from", "message": "unknown sender"}],
         )
-    extra = {"follows": ticket.number} if ticket is not None else {}
+    extra: dict[str, Any] = {"follows": ticket.number} if ticket is not None else {}
     if len(senders) > 1:
         extra["other_contacts"] = [c.id for c in senders if c.id != contact.id]
     new = tickets.create_ticket(

@@ -243,8 +243,8 @@ def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     receivers coming back from an outage are not hit by every retry at once; capped."""
     if attempt < 1:
         raise ValueError(f"attempt counts from 1, got {attempt}")
-    raw = BACKOFF_BASE_S * 2 ** min(attempt - 1, 30)
-    jitter = (rng or random).uniform(0.75, 1.25)
+    raw = BACKOFF_BASE_S * 2.0 ** min(attempt - 1, 30)
+    jitter: float = (rng or random).uniform(0.75, 1.25)
     return min(BACKOFF_CAP_S, raw * jitter)
 
 
