@@ -4,7 +4,7 @@
     plan = solve(Problem(engineers=[...], jobs=[...]), time_limit=10, seed=1)
     plan.is_feasible(); print(plan.summary())
 
-Only the standard library, numpy, ortools and geopy are imported here.
+Only the standard library, numpy and ortools are imported here (geopy is a test-only check).
 """
 
 from .engine import solve

@@ -1,4 +1,4 @@
-"""Customer search, the 360° view and CSV import reports (output only: these endpoints take no JSON)."""
+"""Customer search and the 360° view (output only: these endpoints take no JSON)."""
 
 from __future__ import annotations
 
@@ -157,21 +157,3 @@ class Customer360(BaseModel):
     upcoming_visits: list[VisitSummary]
     recent_visits: list[VisitSummary]
     satisfaction: list[SatisfactionAnswer]
-
-
-class ImportErrorRead(BaseModel):
-    model_config = _OUT
-    line: int
-    field: str
-    message: str
-
-
-class ImportReportRead(BaseModel):
-    model_config = _OUT
-    entity: str
-    rows: int
-    created: int
-    updated: int
-    unchanged: int
-    failed: int
-    errors: list[ImportErrorRead]

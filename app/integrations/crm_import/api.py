@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 
-from app.desk.customers.schemas import ImportReportRead
 from app.integrations.crm_import import service as crm_import
 from app.integrations.crm_import.csv_file import ImportFileError
+from app.integrations.crm_import.schemas import ImportReportRead
 from app.platform.deps import DbSession, ManagerUser
 from app.platform.errors import AppError
 
