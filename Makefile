@@ -28,10 +28,11 @@ run: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Style, then the import rules of pyproject's [tool.importlinter] (see docs/architecture.md).
+# Style, types ([tool.mypy]), then the import rules of [tool.importlinter] (docs/architecture.md).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 bench-install: $(STAMP)

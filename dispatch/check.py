@@ -6,7 +6,7 @@ with the solver or the scheduler except the canonical matrix row of each locatio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .core import location_rows
 
@@ -44,7 +44,7 @@ def check_plan(plan: Plan) -> list[str]:
         van = dict(e.stock)
         load = 0
         breaks = list(e.breaks)
-        taken: list = []
+        taken: list[Any] = []
         pending_break = None
         metres = 0
         for n, stop in enumerate(route.stops):

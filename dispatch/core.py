@@ -7,12 +7,14 @@ independent checker so both read the same matrix cells.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
 from .matrix import GreatCircle, MatrixProvider
-from .model import Problem, TravelMatrix, Window
+from .model import Problem, TravelMatrix, UnassignedReason, Window
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +46,10 @@ def travel_matrix(problem: Problem, provider: MatrixProvider | None = None) -> T
     if problem.matrix is not None:
         return problem.matrix
     points = (
-        [tuple(e.start) for e in problem.engineers]
-        + [tuple(e.end_location) for e in problem.engineers]
-        + [tuple(j.location) for j in problem.jobs]
-        + [tuple(w.location) for w in problem.warehouses]
+        [tuple(cast(Sequence[float], e.start)) for e in problem.engineers]
+        + [tuple(cast(Sequence[float], e.end_location)) for e in problem.engineers]
+        + [tuple(cast(Sequence[float], j.location)) for j in problem.jobs]
+        + [tuple(cast(Sequence[float], w.location)) for w in problem.warehouses]
     )
     return (provider or GreatCircle()).matrix(points)  # type: ignore[arg-type]
 
@@ -69,7 +71,7 @@ class Compiled:
     weight: np.ndarray  # [J] priority weight
     allowed: np.ndarray  # [K, J] static eligibility (skills, pin, parts somewhere, reachable)
     needs_pickup: np.ndarray  # [K, J] allowed only via a warehouse pickup
-    reasons: dict[int, tuple[str, str]] = field(default_factory=dict)  # j -> (code, detail)
+    reasons: dict[int, tuple[UnassignedReason, str]] = field(default_factory=dict)  # j -> (code, detail)
     parts: list[str] = field(default_factory=list)  # parts some assignable job consumes
 
     @property
@@ -82,7 +84,10 @@ class Compiled:
 
     def arc_cost(self) -> np.ndarray:
         s = self.problem.settings
-        return self.matrix.distance_m * s.travel_cost_per_m + self.matrix.duration_s * (s.travel_cost_per_s)
+        cost: np.ndarray = self.matrix.distance_m * s.travel_cost_per_m + self.matrix.duration_s * (
+            s.travel_cost_per_s
+        )
+        return cost
 
 
 def compile_problem(
@@ -132,8 +137,8 @@ def compile_problem(
 
     # Parts: van alone, or van plus what the warehouses hold (the model picks up the rest).
     wh_total: dict[str, int] = {}
-    for w in whs:
-        for p, q in w.stock.items():
+    for wh in whs:
+        for p, q in wh.stock.items():
             wh_total[p] = wh_total.get(p, 0) + q
     van_ok = np.ones((k_n, j_n), dtype=bool)
     anywhere_ok = np.ones((k_n, j_n), dtype=bool)
@@ -155,11 +160,11 @@ def compile_problem(
     arrive = shift_start[:, None] + to_job
     arrive_via = np.full((k_n, j_n), np.iinfo(np.int64).max // 4)
     if whs and needs_pickup.any():
-        for wi, w in enumerate(whs):
+        for wi, wh in enumerate(whs):
             wr = rows.warehouse[wi]
-            at_w = np.maximum(shift_start + T[start_r, wr], w.open[0])  # [K]
-            ok_w = at_w <= w.open[1]
-            via = (at_w + w.pickup_s)[:, None] + T[wr, job_r][None, :]
+            at_w = np.maximum(shift_start + T[start_r, wr], wh.open[0])  # [K]
+            ok_w = at_w <= wh.open[1]
+            via = (at_w + wh.pickup_s)[:, None] + T[wr, job_r][None, :]
             via = np.where(ok_w[:, None], via, arrive_via)
             arrive_via = np.minimum(arrive_via, via)
         arrive = np.where(needs_pickup, arrive_via, arrive)
@@ -172,7 +177,7 @@ def compile_problem(
         reachable |= (st <= b[None, :]) & (st + dur[None, :] + home <= shift_end[:, None])
 
     allowed = skilled & fits & anywhere_ok & reachable
-    reasons: dict[int, tuple[str, str]] = {}
+    reasons: dict[int, tuple[UnassignedReason, str]] = {}
     for i in range(j_n):
         if allowed[:, i].any():
             continue
@@ -216,7 +221,7 @@ def _reason(
     parts_ok: np.ndarray,
     reachable: np.ndarray,
     wh_total: dict[str, int],
-) -> tuple[str, str]:
+) -> tuple[UnassignedReason, str]:
     job = problem.jobs[i]
     if not skilled.any():
         need = ", ".join(sorted(job.skills)) or "none"

@@ -9,15 +9,16 @@ the reason the plan records (no skill, no part anywhere, window unreachable, no 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .construct import Builder
-from .core import compile_problem
+from .core import Compiled, compile_problem
 from .lns import Evaluator, trim_pickups
-from .model import Plan
+from .model import Plan, Problem
+from .schedule import RawStop
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,9 @@ def explain(plan: Plan, *, alternatives: int = 3, job_ids: Iterable[str] | None 
         eng = prob.engineers[k]
         state = builder.state(k, raw)
         # Stops the compiled day no longer accepts are left out of `raw`: match times by id.
-        timed = {s.id: s for s in plan.route_of(eng.id).stops if s.kind == "job"}
+        route = plan.route_of(eng.id)
+        assert route is not None  # the plan was made from these routes, and this one has stops
+        timed = {s.id: s for s in route.stops if s.kind == "job"}
         here_cost = ev.route_cost(k, raw) or 0
         for i, stop in enumerate(raw):
             if stop[0] != "job":
@@ -124,7 +127,7 @@ def explain(plan: Plan, *, alternatives: int = 3, job_ids: Iterable[str] | None 
 
 
 def _parts_source(
-    raw: list, i: int, stock: dict[str, int], prob: object
+    raw: list[RawStop], i: int, stock: Mapping[str, int], prob: Problem
 ) -> tuple[dict[str, int], dict[str, str]]:
     """Part by part: from the van while it lasts, else from the latest pickup before it."""
     job = prob.jobs[raw[i][1]]
@@ -141,10 +144,10 @@ def _parts_source(
 
 
 def _alternatives(
-    c: object,
+    c: Compiled,
     builder: Builder,
     ev: Evaluator,
-    routes: list,
+    routes: list[list[RawStop]],
     k: int,
     j: int,
     saving: int,

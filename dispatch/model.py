@@ -211,7 +211,7 @@ class Plan:
     travel_m: int
     overtime_s: int = 0
     estimated: bool = False  # travel times came (partly) from a fallback estimate
-    stats: Mapping[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
     problem: Problem | None = field(default=None, repr=False, compare=False)
     matrix: TravelMatrix | None = field(default=None, repr=False, compare=False)
 
@@ -342,13 +342,13 @@ def validate(problem: Problem) -> None:
             raise ValueError(f"{what} is pinned to unknown engineer {j.pinned_engineer!r}")
         if j.demand < 0:
             raise ValueError(f"{what}: demand must be >= 0, got {j.demand}")
-    for w in problem.warehouses:
-        what = f"warehouse {w.id}"
-        _check_location(what, w.location, m)
-        _check_window(f"{what} opening hours", w.open)
-        _check_quantities(f"{what} stock", w.stock)
-        if w.pickup_s < 0:
-            raise ValueError(f"{what}: pickup time must be >= 0, got {w.pickup_s}")
+    for wh in problem.warehouses:
+        what = f"warehouse {wh.id}"
+        _check_location(what, wh.location, m)
+        _check_window(f"{what} opening hours", wh.open)
+        _check_quantities(f"{what} stock", wh.stock)
+        if wh.pickup_s < 0:
+            raise ValueError(f"{what}: pickup time must be >= 0, got {wh.pickup_s}")
     s = problem.settings
     missing = {1, 2, 3, 4} - set(s.priority_weights)
     if missing:
