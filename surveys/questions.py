@@ -48,17 +48,36 @@ class Question:
 
 
 CSAT = Question(
-    "csat", "scale", "How satisfied are you with the service?", "Rating",
-    low=1, high=5, low_label="Very dissatisfied", high_label="Very satisfied", required=True,
-)  # fmt: skip
+    "csat",
+    "scale",
+    "How satisfied are you with the service?",
+    "Rating",
+    low=1,
+    high=5,
+    low_label="Very dissatisfied",
+    high_label="Very satisfied",
+    required=True,
+)
 NPS = Question(
-    "nps", "scale", "How likely are you to recommend us to a colleague?", "Recommendation score",
-    low=0, high=10, low_label="Not at all likely", high_label="Extremely likely",
-)  # fmt: skip
+    "nps",
+    "scale",
+    "How likely are you to recommend us to a colleague?",
+    "Recommendation score",
+    low=0,
+    high=10,
+    low_label="Not at all likely",
+    high_label="Extremely likely",
+)
 CES = Question(
-    "ces", "scale", "How easy was it to get your issue handled?", "Effort score",
-    low=1, high=7, low_label="Very difficult", high_label="Very easy",
-)  # fmt: skip
+    "ces",
+    "scale",
+    "How easy was it to get your issue handled?",
+    "Effort score",
+    low=1,
+    high=7,
+    low_label="Very difficult",
+    high_label="Very easy",
+)
 SOLVED = Question("solved", "yes_no", "Was your problem solved?", "Solved")
 REASONS = Question("reasons", "chips", "What went wrong?", "Reasons", chips=REASON_CHIPS)
 COMMENT = Question(

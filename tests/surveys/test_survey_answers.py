@@ -37,10 +37,17 @@ def test_first_matching_rule_wins() -> None:
 
 
 def test_form_strings_and_json_values_both_parse() -> None:
-    form = {"csat": "4", "solved": "no", "reasons": ["late", "part_missing"], "comment": "  Tea\r\nthanks\t! ",
-            "token": "abc"}  # fmt: skip
+    form = {
+        "csat": "4",
+        "solved": "no",
+        "reasons": ["late", "part_missing"],
+        "comment": "  Tea\r\nthanks\t! ",
+        "token": "abc",
+    }
     a = parse_answer(form, POST_VISIT)
-    assert a == Answer(csat=4, solved=False, reasons=frozenset({"late", "part_missing"}), comment="Tea\nthanks\t!")
+    assert a == Answer(
+        csat=4, solved=False, reasons=frozenset({"late", "part_missing"}), comment="Tea\nthanks\t!"
+    )
     j = parse_answer({"csat": 5, "nps": 9, "solved": True, "reasons": "late, other"}, CONTRACT)
     assert (j.csat, j.nps, j.solved, j.reasons) == (5, 9, True, frozenset({"late", "other"}))
     # A question the template does not ask is ignored, not stored.

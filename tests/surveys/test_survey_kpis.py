@@ -166,8 +166,8 @@ def test_on_time_arrival_inside_the_promised_window() -> None:
     lo, hi = T, T + 2 * H  # promised 09:00–11:00
 
     def arrive(vid: str, at: datetime | None, window: bool = True) -> VisitFacts:
-        return VisitFacts(vid, vid, vid, arrived_at=at, promised_from=lo if window else None,
-                          promised_to=hi if window else None)  # fmt: skip
+        promised = (lo, hi) if window else (None, None)
+        return VisitFacts(vid, vid, vid, arrived_at=at, promised_from=promised[0], promised_to=promised[1])
 
     visits = [
         arrive("a", T + 30 * M),  # inside

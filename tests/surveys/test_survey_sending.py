@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from surveys import Recipient, SendingPolicy, SurveyState, due_at, next_step
+from surveys import Recipient, SendingPolicy, Step, SurveyState, due_at, next_step
 
 T0 = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)  # visit checked out
 H = timedelta(hours=1)
@@ -17,8 +17,17 @@ ANNA = Recipient("c1", "anna@example.com")
 SURVEY = SurveyState("s1", "c1", triggered_at=T0)
 
 
-def step(survey: SurveyState = SURVEY, who: Recipient = ANNA, *, now: datetime, last: datetime | None = None,
-         policy: SendingPolicy = SendingPolicy()):  # fmt: skip
+DEFAULT = SendingPolicy()
+
+
+def step(
+    survey: SurveyState = SURVEY,
+    who: Recipient = ANNA,
+    *,
+    now: datetime,
+    last: datetime | None = None,
+    policy: SendingPolicy = DEFAULT,
+) -> Step:
     return next_step(survey, who, now=now, last_sent_to_contact_at=last, policy=policy)
 
 
