@@ -41,7 +41,7 @@ ROWS = [
         "solved": "yes",
         "region": "south",
         "facts": {"late": False},
-    },  # fmt: skip
+    },
     {
         "answered_at": "2026-03-11T08:00:00Z",
         "csat": 1,
