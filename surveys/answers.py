@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .questions import Question, Template
 
 # Controls other than tab, line feed and carriage return: a NUL breaks PostgreSQL text columns,
 # the rest are invisible and only ever arrive from scripts probing the form.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+T = TypeVar("T")
 _YES = {"yes", "true", "1", "y", "on"}
 _NO = {"no", "false", "0", "n", "off"}
 
@@ -134,4 +136,16 @@ def parse_answer(raw: Mapping[str, object], template: Template) -> Answer:
             values[q.key] = parsed
     if errors:
         raise InvalidAnswer(tuple(errors))
-    return Answer(**values)  # type: ignore[arg-type]  # keys are the template's question keys
+    return Answer(
+        csat=_get(values, "csat", int),
+        nps=_get(values, "nps", int),
+        ces=_get(values, "ces", int),
+        solved=_get(values, "solved", bool),
+        reasons=_get(values, "reasons", frozenset) or frozenset(),
+        comment=_get(values, "comment", str) or "",
+    )
+
+
+def _get(values: Mapping[str, object], key: str, kind: type[T]) -> T | None:
+    value = values.get(key)
+    return value if isinstance(value, kind) else None

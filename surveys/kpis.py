@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from .answers import Answer
 from .stats import Z95, Figure, mean, mean_interval, quantile, wilson
@@ -230,24 +230,39 @@ def on_time_arrival(visits: Iterable[VisitFacts]) -> Figure:
     return _percent(hits, len(judged))
 
 
+def _arrivals_by_target(visits: Iterable[VisitFacts]) -> dict[str, list[tuple[datetime, VisitFacts]]]:
+    """Visits that were made (arrived), per target, in arrival order."""
+    by_target: dict[str, list[tuple[datetime, VisitFacts]]] = {}
+    for v in visits:
+        if v.arrived_at is not None:
+            by_target.setdefault(v.target, []).append((v.arrived_at, v))
+    for arrivals in by_target.values():
+        arrivals.sort(key=lambda pair: pair[0])
+    return by_target
+
+
+def _returns(
+    done: VisitFacts, finished_at: datetime, arrivals: list[tuple[datetime, VisitFacts]], window: timedelta
+) -> list[VisitFacts]:
+    """Visits of *other* work orders arriving at ``done``'s target within ``window`` after it finished."""
+    return [
+        v
+        for at, v in arrivals
+        if v.work_order_id != done.work_order_id and finished_at <= at <= finished_at + window
+    ]
+
+
 def repeat_visit_ids(visits: Iterable[VisitFacts], window: timedelta = RETURN_WINDOW) -> set[str]:
     """Visits that arrived at a target within ``window`` after another work order was completed there.
 
     Later trips of the same work order (a second trip for a part) are not repeats: they are the
     same job not yet done, which first-time fix already counts against.
     """
-    items = [v for v in visits if v.arrived_at is not None]
-    completions = [v for v in items if v.completed and v.finished_at is not None]
     repeats: set[str] = set()
-    for v in items:
-        for c in completions:
-            if (
-                c.target == v.target
-                and c.work_order_id != v.work_order_id
-                and c.finished_at <= v.arrived_at <= c.finished_at + window  # type: ignore[operator]
-            ):
-                repeats.add(v.id)
-                break
+    for arrivals in _arrivals_by_target(visits).values():
+        for _, c in arrivals:
+            if c.completed and c.finished_at is not None:
+                repeats.update(v.id for v in _returns(c, c.finished_at, arrivals, window))
     return repeats
 
 
@@ -265,28 +280,24 @@ def first_time_fix(
     ``visits`` must include the later visits that could be returns. With ``as_of``, work orders
     completed less than ``window`` before it are left out of n: they cannot be judged yet.
     """
-    items = [v for v in visits if v.arrived_at is not None]
+    by_target = _arrivals_by_target(visits)
     by_wo: dict[str, list[VisitFacts]] = {}
-    for v in items:
-        by_wo.setdefault(v.work_order_id, []).append(v)
+    for arrivals in by_target.values():
+        for _, v in arrivals:
+            by_wo.setdefault(v.work_order_id, []).append(v)
     n = hits = 0
     for wo_visits in by_wo.values():
-        wo_visits.sort(key=lambda v: v.arrived_at)  # type: ignore[arg-type, return-value]
+        # Each list is in arrival order already when the work order has one target; sort anyway,
+        # a work order moved between sites keeps its visits' true order.
+        wo_visits.sort(key=lambda v: v.arrived_at or datetime.max.replace(tzinfo=UTC))
         done = next((v for v in wo_visits if v.completed and v.finished_at is not None), None)
         if done is None or done.finished_at is None:
             continue
         if as_of is not None and done.finished_at + window > as_of:
             continue
         n += 1
-        if done is not wo_visits[0]:
-            continue
-        returned = any(
-            o.target == done.target
-            and o.work_order_id != done.work_order_id
-            and done.finished_at <= o.arrived_at <= done.finished_at + window  # type: ignore[operator]
-            for o in items
-        )
-        hits += not returned
+        if done is wo_visits[0] and not _returns(done, done.finished_at, by_target[done.target], window):
+            hits += 1
     return _percent(hits, n)
 
 
