@@ -272,21 +272,30 @@ def repeat_visit_rate(visits: Iterable[VisitFacts], window: timedelta = RETURN_W
     return _percent(len(repeat_visit_ids(items, window)), len(items))
 
 
-def first_time_fix(
-    visits: Iterable[VisitFacts], as_of: datetime | None = None, window: timedelta = RETURN_WINDOW
-) -> Figure:
-    """% of completed work orders completed at their first visit with no return visit within 30 days.
+@dataclass(frozen=True, slots=True)
+class FirstTimeFix:
+    """The work orders behind the FTF figure, for drill-down."""
 
-    ``visits`` must include the later visits that could be returns. With ``as_of``, work orders
-    completed less than ``window`` before it are left out of n: they cannot be judged yet.
-    """
+    judged: frozenset[str]  # completed work orders old enough to judge: the denominator
+    fixed: frozenset[str]  # of those, fixed at the first visit with no return: the numerator
+
+    @property
+    def figure(self) -> Figure:
+        return _percent(len(self.fixed), len(self.judged))
+
+
+def first_time_fix_detail(
+    visits: Iterable[VisitFacts], as_of: datetime | None = None, window: timedelta = RETURN_WINDOW
+) -> FirstTimeFix:
+    """Which work orders count for :func:`first_time_fix`, and which of them were fixed first time."""
     by_target = _arrivals_by_target(visits)
     by_wo: dict[str, list[VisitFacts]] = {}
     for arrivals in by_target.values():
         for _, v in arrivals:
             by_wo.setdefault(v.work_order_id, []).append(v)
-    n = hits = 0
-    for wo_visits in by_wo.values():
+    judged: set[str] = set()
+    fixed: set[str] = set()
+    for wo, wo_visits in by_wo.items():
         # Each list is in arrival order already when the work order has one target; sort anyway,
         # a work order moved between sites keeps its visits' true order.
         wo_visits.sort(key=lambda v: v.arrived_at or datetime.max.replace(tzinfo=UTC))
@@ -295,10 +304,69 @@ def first_time_fix(
             continue
         if as_of is not None and done.finished_at + window > as_of:
             continue
-        n += 1
+        judged.add(wo)
         if done is wo_visits[0] and not _returns(done, done.finished_at, by_target[done.target], window):
-            hits += 1
-    return _percent(hits, n)
+            fixed.add(wo)
+    return FirstTimeFix(frozenset(judged), frozenset(fixed))
+
+
+def first_time_fix(
+    visits: Iterable[VisitFacts], as_of: datetime | None = None, window: timedelta = RETURN_WINDOW
+) -> Figure:
+    """% of completed work orders completed at their first visit with no return visit within 30 days.
+
+    ``visits`` must include the later visits that could be returns. With ``as_of``, work orders
+    completed less than ``window`` before it are left out of n: they cannot be judged yet.
+    """
+    return first_time_fix_detail(visits, as_of, window).figure
+
+
+OVERRUN_TOLERANCE = 0.25  # on site more than 25 % over the planned duration is an overrun
+
+
+def on_site_min(visit: VisitFacts) -> float | None:
+    if visit.arrived_at is None or visit.finished_at is None:
+        return None
+    return (visit.finished_at - visit.arrived_at).total_seconds() / 60.0
+
+
+def duration_overrun(visit: VisitFacts, tolerance: float = OVERRUN_TOLERANCE) -> bool | None:
+    """On site longer than planned × (1 + tolerance); None when either duration is unknown."""
+    actual = on_site_min(visit)
+    if actual is None or visit.planned_duration_min is None:
+        return None
+    return actual > visit.planned_duration_min * (1 + tolerance)
+
+
+def visit_driver_facts(
+    visit: VisitFacts,
+    *,
+    repeat_ids: set[str],
+    first_time_fix: FirstTimeFix,
+    part_missing: bool | None,
+    sla_breached: bool | None,
+) -> dict[str, bool]:
+    """The boolean facts the drivers compare, for one visit, by the definitions of docs/kpis.md.
+
+    ``repeat_ids`` and ``first_time_fix`` come from :func:`repeat_visit_ids` and
+    :func:`first_time_fix_detail` over the visits around it; ``part_missing`` (a part missing or a
+    second trip needed) and ``sla_breached`` (any SLA metric of its ticket) are the app's records.
+    A fact that cannot be known is left out, so that the visit is on neither side of it.
+    """
+    facts: dict[str, bool] = {"repeat_visit": visit.id in repeat_ids}
+    late = minutes_late(visit)
+    if late is not None:
+        facts["late"] = late > 0
+    overrun = duration_overrun(visit)
+    if overrun is not None:
+        facts["duration_overrun"] = overrun
+    if visit.work_order_id in first_time_fix.judged:
+        facts["first_time_fix"] = visit.work_order_id in first_time_fix.fixed
+    if part_missing is not None:
+        facts["part_missing"] = part_missing
+    if sla_breached is not None:
+        facts["sla_breach"] = sla_breached
+    return facts
 
 
 # ----------------------------------------------------------------------------------- engineers

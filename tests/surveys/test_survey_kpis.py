@@ -204,3 +204,50 @@ def test_backlog_ageing_buckets() -> None:
     assert b.buckets == (("<1 d", 1), ("1–3 d", 2), ("3–7 d", 0), ("7–14 d", 1), ("14–30 d", 0), ("≥30 d", 1))
     assert (b.n, b.median_age_days, b.oldest_age_days) == (5, 2.5, 40)
     assert kpis.backlog_ageing([], as_of).median_age_days is None
+
+
+def test_first_time_fix_drill_down() -> None:
+    detail = kpis.first_time_fix_detail(VISITS)
+    assert detail.judged == {"WO1", "WO2", "WO3", "WO4", "WO5", "WO6"}
+    assert detail.fixed == {"WO1", "WO4", "WO5", "WO6"}
+    assert detail.figure == kpis.first_time_fix(VISITS)
+
+
+def test_duration_overrun_and_driver_facts() -> None:
+    # Planned 60 min; on site 75 min is exactly 25 % over: not an overrun; 76 min is.
+    def visit(on_site: int, planned: float | None = 60) -> VisitFacts:
+        return VisitFacts(
+            "v", "WO1", "X", arrived_at=T, finished_at=T + on_site * M, planned_duration_min=planned
+        )
+
+    assert kpis.duration_overrun(visit(75)) is False
+    assert kpis.duration_overrun(visit(76)) is True
+    assert kpis.duration_overrun(visit(76, planned=None)) is None
+
+    ftf = kpis.first_time_fix_detail(VISITS)
+    repeats = kpis.repeat_visit_ids(VISITS)
+    late_v5 = VisitFacts(
+        "v5",
+        "WO4",
+        "Z",
+        arrived_at=T + 10 * D + 20 * M,
+        finished_at=T + 10 * D + 2 * H,
+        completed=True,
+        promised_from=T + 10 * D - H,
+        promised_to=T + 10 * D,
+    )
+    facts = kpis.visit_driver_facts(
+        late_v5, repeat_ids=repeats, first_time_fix=ftf, part_missing=False, sla_breached=None
+    )
+    # 20 min late, a repeat visit, WO4 fixed first time; no plan → no overrun fact; SLA unknown → left out.
+    assert facts == {"late": True, "repeat_visit": True, "first_time_fix": True, "part_missing": False}
+    # v3 finished WO2 on the second trip; nothing promised → no "late" fact.
+    facts_v3 = kpis.visit_driver_facts(
+        VISITS[2], repeat_ids=repeats, first_time_fix=ftf, part_missing=True, sla_breached=True
+    )
+    assert facts_v3 == {
+        "repeat_visit": False,
+        "first_time_fix": False,
+        "part_missing": True,
+        "sla_breach": True,
+    }
