@@ -13,9 +13,9 @@ from typing import TypeVar
 
 from .questions import Question, Template
 
-# Controls other than tab, line feed and carriage return: a NUL breaks PostgreSQL text columns,
+# C0 and C1 controls other than tab, line feed and carriage return: a NUL breaks PostgreSQL text,
 # the rest are invisible and only ever arrive from scripts probing the form.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 T = TypeVar("T")
 _YES = {"yes", "true", "1", "y", "on"}
 _NO = {"no", "false", "0", "n", "off"}

@@ -77,7 +77,7 @@ def test_every_bad_field_is_reported_at_once() -> None:
     }
 
 
-@pytest.mark.parametrize("text", ["nul\x00byte", "bell\x07", "escape\x1b[31m", "del\x7f"])
+@pytest.mark.parametrize("text", ["nul\x00byte", "bell\x07", "escape\x1b[31m", "del\x7f", "c1\x9b31m"])
 def test_comment_refuses_control_characters(text: str) -> None:
     with pytest.raises(InvalidAnswer) as exc:
         parse_answer({"csat": 4, "comment": text}, POST_VISIT)
