@@ -11,6 +11,7 @@ from app.desk.sla import status as sla_status
 from app.desk.tickets import queries as ticket_queries
 from app.desk.tickets import service as tickets
 from app.desk.tickets.schemas import (
+    CallIn,
     MessageIn,
     SlaRead,
     TicketCreate,
@@ -30,16 +31,22 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 CHANNEL = "api"  # the channel recorded on timeline and SLA events caused through this API
 
 
-def _read(ticket: Ticket) -> TicketRead:
+def _read(ticket: Ticket, with_assets: set[int]) -> TicketRead:
+    """`with_assets`: the ids of accounts (of these tickets) that have assets."""
     out = TicketRead.model_validate(ticket)
-    out.allowed_transitions = [TicketStatus(s) for s in tickets.allowed_next(ticket, at=utcnow())]
+    out.allowed_transitions = [TicketStatus(s) for s in tickets.manual_next(ticket, at=utcnow())]
+    out.needs_asset = ticket_queries.needs_asset(ticket, with_assets)
     return out
+
+
+def _read_one(db: DbSession, ticket: Ticket) -> TicketRead:
+    return _read(ticket, ticket_queries.accounts_with_assets(db, [ticket.account_id]))
 
 
 def _with_etag(db: DbSession, ticket: Ticket, response: Response) -> TicketRead:
     db.flush()  # the version is final only after the last flush
     response.headers["ETag"] = etag(ticket.version)
-    return _read(ticket)
+    return _read_one(db, ticket)
 
 
 @router.post(
@@ -62,7 +69,10 @@ def create_ticket(body: TicketCreate, request: Request, db: DbSession, user: Des
             actor=user,
         )
         db.flush()
-        return _read(ticket), {"Location": f"/api/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)}
+        return _read_one(db, ticket), {
+            "Location": f"/api/v1/tickets/{ticket.id}",
+            "ETag": etag(ticket.version),
+        }
 
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 
@@ -91,7 +101,8 @@ def list_tickets(
         cursor=cursor,
         limit=limit,
     )
-    return Page[TicketRead](items=[_read(t) for t in rows], next_cursor=next_cursor)
+    with_assets = ticket_queries.accounts_with_assets(db, [t.account_id for t in rows])
+    return Page[TicketRead](items=[_read(t, with_assets) for t in rows], next_cursor=next_cursor)
 
 
 @router.get("/{ticket_id}")
@@ -150,6 +161,30 @@ def reply(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user
 def note(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """An internal note."""
     return _post_message("note", ticket_id, body, request, db, user)
+
+
+@router.post("/{ticket_id}/calls", status_code=201, response_model=TicketEventRead)
+def log_call(ticket_id: int, body: CallIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
+    """Log a phone call with the customer (desk roles; engineers get 403). A human contact: the
+    first one is the first response, its contact channel is phone. Honours Idempotency-Key."""
+    tickets.get_ticket(db, ticket_id)  # 404 before anything is stored
+
+    def _create() -> tuple[TicketEventRead, dict[str, str]]:
+        event = tickets.log_call(
+            db,
+            ticket_id=ticket_id,
+            direction=body.direction,
+            summary=body.summary,
+            duration_min=body.duration_min,
+            actor=user,
+            channel=CHANNEL,
+        )
+        db.flush()
+        return TicketEventRead.model_validate(event), {
+            "Location": f"/api/v1/tickets/{ticket_id}/timeline#{event.id}"
+        }
+
+    return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 
 
 @router.get("/{ticket_id}/timeline")

@@ -77,9 +77,13 @@ def get_ticket(session: Session, ticket_id: int) -> Ticket:
     return ticket
 
 
+class StaleTicket(Conflict):
+    """The caller's copy of the ticket is older than the saved one."""
+
+
 def _expect_version(ticket: Ticket, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != ticket.version:
-        raise Conflict(f"Ticket {ticket.number} was changed by someone else; reload and retry.")
+        raise StaleTicket(f"Ticket {ticket.number} was changed by someone else; reload and retry.")
 
 
 def add_event(
