@@ -29,6 +29,7 @@ from app.models import (
     WorkOrderEvent,
 )
 from app.planning import inputs as plan_inputs
+from app.planning import notify
 from app.planning import runs as plan_runs
 from app.planning.keys import day_reference
 from app.platform.db import utcnow
@@ -107,8 +108,24 @@ def published_plan(db: Session, w: dict[str, Any], at: datetime) -> PlanRun:
 # --- resolving or closing with open work orders -----------------------------------------------------
 
 
+class Inbox:
+    def __init__(self) -> None:
+        self.notices: list[notify.Notice] = []
+
+    def send(self, notice: notify.Notice) -> None:
+        self.notices.append(notice)
+
+
+@pytest.fixture
+def inbox() -> Any:
+    box = Inbox()
+    notify.set_sender(box)
+    yield box
+    notify.set_sender(None)
+
+
 def test_resolving_cancels_visits_not_started_releases_parts_replans_and_tells_the_customer(
-    client: TestClient, db: Session, world: dict[str, Any]
+    client: TestClient, db: Session, world: dict[str, Any], inbox: Inbox
 ) -> None:
     w = world
     wo = scheduled_visit(db, w)
@@ -142,6 +159,9 @@ def test_resolving_cancels_visits_not_started_releases_parts_replans_and_tells_t
         select(CustomerNotification.kind).where(CustomerNotification.work_order_id == wo.id)
     ).all()
     assert sorted(told) == ["cancelled", "planned"]
+    (sent,) = inbox.notices  # delivered after the commit, through the usual notify path
+    assert sent.to == "jana@kunde.example" and sent.subject == f"Your service visit {wo.number} is cancelled"
+    assert "no engineer will come" in sent.text
     # the visit says why it ended
     why = db.scalar(
         select(WorkOrderEvent.data)
