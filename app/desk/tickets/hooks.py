@@ -43,7 +43,3 @@ def on_closing(hook: ClosingHook) -> None:
 def run_closing(session: Session, ticket: Ticket, closing: Closing) -> None:
     for hook in list(_closing_hooks):
         hook(session, ticket, closing)
-
-
-def installed() -> list[ClosingHook]:
-    return list(_closing_hooks)
