@@ -175,6 +175,7 @@ def plan_day(
 
     from sqlalchemy import select
 
+    from app.field.workorders.closing import install_ticket_hooks
     from app.models import PlanRun, Region
     from app.planning import runs as plan_runs
     from app.planning.keys import local_day
@@ -182,6 +183,7 @@ def plan_day(
     from app.platform.db import unit_of_work, utcnow
 
     install_session_hooks()  # publishing the plan reserves parts, as it does on the workers
+    install_ticket_hooks()
 
     with unit_of_work() as session:
         found = session.scalar(select(Region).where(Region.code == region))

@@ -203,7 +203,7 @@ class CustomerNotification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id", ondelete="CASCADE"))
     plan_run_id: Mapped[int | None] = mapped_column(ForeignKey("plan_run.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # planned | eta_changed | unplanned
+    kind: Mapped[str] = mapped_column(String(20))  # planned | eta_changed | unplanned | cancelled
     eta_at: Mapped[datetime | None]
     previous_eta_at: Mapped[datetime | None]
     recipient: Mapped[str] = mapped_column(String(254), default="")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -18,6 +18,8 @@ from app.models import (
     Site,
     StockLevel,
     StockReservation,
+    Ticket,
+    TicketStatus,
     WorkOrder,
     WorkOrderEvent,
     WorkOrderPart,
@@ -28,6 +30,7 @@ from app.models import (
 S = WorkOrderStatus
 PLANNABLE = (S.unscheduled.value, S.scheduled.value)
 STARTED = (S.en_route.value, S.on_site.value)
+TICKET_DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
 # A reported position older than this says nothing about where the engineer is now.
 POSITION_FRESH = timedelta(hours=2)
 
@@ -54,7 +57,10 @@ def day_work_orders(
     """Open work orders of the region that belong to this day: scheduled on it, promised on it,
     or unscheduled without an appointment elsewhere. With `as_of`, also the visits started or
     finished on it (they are frozen)."""
-    wanted: ColumnElement[bool] = WorkOrder.status.in_(PLANNABLE)
+    # Nothing is planned for a resolved or closed case, even if one of its visits was left open
+    # (closing cancels them: docs/tickets.md); this guard keeps a stray row off the routes.
+    case_open = ~exists().where(Ticket.id == WorkOrder.ticket_id, Ticket.status.in_(TICKET_DONE))
+    wanted: ColumnElement[bool] = and_(WorkOrder.status.in_(PLANNABLE), case_open)
     if as_of is not None:
         in_day = or_(
             and_(WorkOrder.planned_start_at >= ref, WorkOrder.planned_start_at < day_end),

@@ -41,7 +41,7 @@ class Notice:
     notification_id: int
     work_order_id: int
     number: str
-    kind: str  # planned | eta_changed | unplanned
+    kind: str  # planned | eta_changed | unplanned | cancelled
     to: str
     customer: str
     address: str
@@ -55,10 +55,17 @@ class Notice:
             "planned": f"Your service visit {self.number}: engineer arrives {self.eta_local}",
             "eta_changed": f"New arrival time for your service visit {self.number}: {self.eta_local}",
             "unplanned": f"Your service visit {self.number} needs a new time",
+            "cancelled": f"Your service visit {self.number} is cancelled",
         }[self.kind]
 
     @property
     def text(self) -> str:
+        if self.kind == "cancelled":
+            return (
+                f"Hello {self.customer},\n\nthe visit {self.number} at {self.address} announced for "
+                f"{self.previous_eta_local} is cancelled: no engineer will come. If the problem is "
+                "still there, answer this message and we will take care of it.\n"
+            )
         if self.kind == "unplanned":
             return (
                 f"Hello {self.customer},\n\nthe visit {self.number} at {self.address} could not be kept "
@@ -132,7 +139,7 @@ def _last(session: Session, work_order_ids: list[int]) -> dict[int, CustomerNoti
 
 def decide(last: CustomerNotification | None, new_eta: datetime | None, margin: timedelta) -> str | None:
     """What to tell the customer, if anything, given what they were told last."""
-    told = last is not None and last.kind != "unplanned"
+    told = last is not None and last.kind not in ("unplanned", "cancelled")
     if new_eta is None:
         return "unplanned" if told else None
     if not told:
@@ -168,6 +175,26 @@ def on_published(session: Session, *, run_id: int, moved: Iterable[Moved]) -> in
     for n in created:
         enqueue(session, "fieldline.notify.deliver", notification_id=n.id)
     return len(created)
+
+
+def on_cancelled(session: Session, *, work_order_id: int) -> CustomerNotification | None:
+    """A visit was cancelled: tell the customer if they had been told it would happen (the last
+    notice announced a time); delivered after the commit like every notice."""
+    last = _last(session, [work_order_id]).get(work_order_id)
+    if last is None or last.kind in ("unplanned", "cancelled"):
+        return None
+    n = CustomerNotification(
+        work_order_id=work_order_id,
+        plan_run_id=None,
+        kind="cancelled",
+        eta_at=None,
+        previous_eta_at=last.eta_at,
+        recipient=_recipient(session, work_order_id),
+    )
+    session.add(n)
+    session.flush()
+    enqueue(session, "fieldline.notify.deliver", notification_id=n.id)
+    return n
 
 
 def _recipient(session: Session, work_order_id: int) -> str:

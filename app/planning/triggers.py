@@ -3,7 +3,8 @@
 Whatever code path changes the rows (API, pages, imports, other services), a session hook sees:
 - a new (or escalated) P1/P2 work order            → re-plan its region's day ("emergency");
 - an absence added for a planned day               → re-plan that day ("sickness");
-- a work order cancelled                           → release its parts, re-plan ("cancellation");
+- a work order cancelled                           → release its parts, re-plan ("cancellation"),
+                                                      tell the customer if the visit was announced;
 - a visit finished (done / needs_follow_up)        → its held parts are consumed.
 Late visits are found by a periodic job (`check_late`, beat every minute).
 
@@ -40,6 +41,7 @@ from app.models import (
 )
 from app.planning import inputs as plan_inputs
 from app.planning import keys as plan_keys
+from app.planning import notify
 from app.planning import runs as plan_runs
 from app.platform.config import get_settings
 from app.platform.db import utcnow
@@ -172,6 +174,7 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
         reservations.consume_for_work_order(session, work_order_id=obj.id)
     elif kind == "cancellation":
         reservations.release_for_work_order(session, work_order_id=obj.id)
+        notify.on_cancelled(session, work_order_id=obj.id)
         tz, today = _today(session, obj.region_id)
         day = plan_keys.local_day(obj.planned_start_at, tz) if obj.planned_start_at else today
         if day >= today:

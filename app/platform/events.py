@@ -22,6 +22,7 @@ EVENTS = (
     "ticket.updated",
     "ticket.status_changed",
     "ticket.replied",
+    "ticket.call_logged",
     "ticket.sla_breached",
     "workorder.created",
     "workorder.updated",

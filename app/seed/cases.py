@@ -155,8 +155,11 @@ class CaseMaker:
             i -= 1
         return days.at(i, PLANNING_RUN_S)
 
-    def _entitlement(self, asset: AssetInfo | None, day: int) -> tuple[str, int, int | None]:
-        c = asset.contract if asset is not None else None
+    def _entitlement(
+        self, asset: AssetInfo | None, day: int, acc: AccountInfo | None = None
+    ) -> tuple[str, int, int | None]:
+        """As the app decides it: the asset's contract; without an asset, the account's."""
+        c = asset.contract if asset is not None else (acc.contract if acc is not None else None)
         if c is not None and c.starts_on <= self.world.days.days[day] <= c.ends_on:
             return c.tier, c.calendar_id, c.id
         return "standard", self.std_id, None
@@ -374,11 +377,14 @@ class CaseMaker:
         opened_at = self._open_time(self.first)
         if opened_at is None:
             return None
-        _, opened = opened_at
+        day, opened = opened_at
         prio = "P4" if rng.random() < 0.8 else "P3"
-        fr, _, res = SLA_TARGETS["standard"][prio]
-        reply = max(opened + MIN, self.std.add(opened, fr * _late(rng, 0.92, 0.05, 0.9)))
-        resolved = max(reply + 5 * MIN, self.std.add(opened, res * _late(rng, 0.95, 0.02, 0.5)))
+        # no asset: the account's contract decides the SLA, as in the app (docs/tickets.md)
+        tier, cal_id, contract_id = self._entitlement(None, day, acc)
+        cal = self.world.fast[cal_id]
+        fr, _, res = SLA_TARGETS[tier][prio]
+        reply = max(opened + MIN, cal.add(opened, fr * _late(rng, 0.92, 0.05, 0.9)))
+        resolved = max(reply + 5 * MIN, cal.add(opened, res * _late(rng, 0.95, 0.02, 0.5)))
         subject = rng.choice(INQUIRIES)
         channel = rng.choices(("email", "phone", "web"), (60, 30, 10))[0]
         return Case(
@@ -390,9 +396,9 @@ class CaseMaker:
             subject + ".",
             "inquiry",
             prio,
-            "standard",
-            self.std_id,
-            None,
+            tier,
+            cal_id,
+            contract_id,
             opened,
             reply,
             resolved,

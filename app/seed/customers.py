@@ -135,6 +135,9 @@ class AccountInfo:
     contacts: list[int]
     assets: list[AssetInfo]
     site_ids: list[int]
+    # The account's service contract (at most one in the demo), also when no asset is on it: a
+    # ticket without an asset takes its SLA from here (app/desk/sla/clock.py `entitlement`).
+    contract: ContractInfo | None = None
 
 
 def _serial(rng: random.Random, prefix: str, install: date, asset_id: int) -> str:
@@ -205,7 +208,7 @@ def make_accounts(
             )
         )
 
-        info = AccountInfo(aid, tier, [], [], [])
+        info = AccountInfo(aid, tier, [], [], [], contract)
         n_sites = rng.randint(*SITES[tier])
         for s in range(n_sites):
             district = home if s == 0 else rng.choices(DISTRICTS, _DISTRICT_WEIGHTS)[0]

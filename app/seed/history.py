@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.desk.sla import calendar as sla
 from app.seed.cases import MIN, Case, Visit
-from app.seed.data import REPLIES
+from app.seed.data import CALL_NOTES, REPLIES
 from app.seed.world import World
 from app.seed.writer import BulkWriter
 
@@ -37,6 +37,8 @@ TICKET_COLS = (
     "sla_contract_id",
     "opened_at",
     "first_response_at",
+    "first_response_via",
+    "first_contact_channel",
     "first_reply_at",
     "first_visit_at",
     "arrived_at",
@@ -156,9 +158,19 @@ class HistoryWriter:
                 ),
             )
         )
+        # The first human contact (docs/tickets.md "First response"): a phone case is called
+        # back (a logged call), the others get a written reply. Visits the planner schedules later
+        # never count, so first response is this contact and nothing else.
         reply_channel = "email" if case.channel in ("email", "web", "api") else "phone"
+        via = "reply" if reply_channel == "email" else "call"
         if reply is not None:
-            timeline.append((reply, "reply", reply_channel, REPLIES[tid % len(REPLIES)], "{}"))
+            if via == "call":
+                call = json.dumps(
+                    {"direction": "outbound", "duration_min": 3 + tid % 9, "contact_channel": "phone"}
+                )
+                timeline.append((reply, "call", "desk", CALL_NOTES[tid % len(CALL_NOTES)], call))
+            else:
+                timeline.append((reply, "reply", reply_channel, REPLIES[tid % len(REPLIES)], "{}"))
             move(reply, "open", reply_channel)
         first_visit = arrived = None
         has_wo = False
@@ -238,7 +250,9 @@ class HistoryWriter:
                 case.contract_id,
                 utc(case.opened),
                 _dt(reply),
-                _dt(reply),
+                via if reply is not None else None,
+                (reply_channel if via == "call" else "email") if reply is not None else None,
+                _dt(reply) if via == "reply" else None,
                 _dt(first_visit),
                 _dt(arrived),
                 _dt(resolved),

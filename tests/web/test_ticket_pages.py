@@ -58,8 +58,10 @@ def test_ticket_page_shows_header_sla_timeline_and_allowed_moves(
     assert t.resolution_due_at is not None
     assert "Ticket opened (P2, gold SLA)" in html and "SLA clock started" in html
     # buttons exactly for the allowed transitions of a new ticket
-    for to in tickets.allowed_next(t, at=t.opened_at):
+    for to in tickets.manual_next(t, at=t.opened_at):
         assert f'name="to" value="{to}"' in html
+    for to in ("scheduled", "in_progress"):  # these follow the work orders
+        assert f'name="to" value="{to}"' not in html
     assert 'name="to" value="resolved"' not in html  # new → resolved is not allowed
     assert f'name="version" value="{t.version}"' in html
 
@@ -136,7 +138,7 @@ def test_reply_refused_on_a_closed_ticket_keeps_the_text(
 ) -> None:
     sign_in("agent")
     t = world["ticket"]
-    tickets.transition(db, ticket_id=t.id, to="closed", actor=None, channel="api")
+    tickets.transition(db, ticket_id=t.id, to="closed", reason="duplicate", actor=None, channel="api")
     db.commit()
     token = csrf_of(_page(client, t))
     r = client.post(

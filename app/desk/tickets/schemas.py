@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
@@ -59,6 +59,15 @@ class MessageIn(BaseModel):
     text: str = Field(min_length=1, max_length=20000)
 
 
+class CallIn(BaseModel):
+    """A phone call with the customer, logged by the agent (a human contact: first response)."""
+
+    model_config = _IN
+    direction: Literal["inbound", "outbound"]
+    summary: str = Field(min_length=1, max_length=5000)
+    duration_min: int = Field(ge=0, le=600)
+
+
 class TicketRead(BaseModel):
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
     id: int
@@ -79,6 +88,8 @@ class TicketRead(BaseModel):
     sla_contract_id: int | None
     opened_at: datetime
     first_response_at: datetime | None
+    first_response_via: str | None = None  # reply | call | appointment | resolution
+    first_contact_channel: str | None = None  # e.g. phone for a logged call
     arrived_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
@@ -90,6 +101,9 @@ class TicketRead(BaseModel):
     updated_at: datetime
     version: int
     allowed_transitions: list[TicketStatus] = []
+    # The asset is not known but the customer has assets: the agent should pick one (its contract
+    # decides the SLA; until then the account's best valid contract applies).
+    needs_asset: bool = False
 
 
 class TimelineItem(BaseModel):

@@ -189,7 +189,8 @@ def test_mail_on_a_resolved_ticket_reopens_it(client: TestClient, db: Session, l
     url = f"/api/v1/tickets/{tid}"
     for to in ("open", "resolved"):
         etag = client.get(url, headers=h).headers["ETag"]
-        client.post(f"{url}/transitions", json={"to": to}, headers={**h, "If-Match": etag})
+        body = {"to": to, "reason": "replaced the fuse"} if to == "resolved" else {"to": to}
+        client.post(f"{url}/transitions", json=body, headers={**h, "If-Match": etag})
     r = post(client, mail(message_id="<m5@kunde.example>", in_reply_to="<m1@kunde.example>"))
     assert r.json()["action"] == "threaded"
     assert client.get(url, headers=h).json()["status"] == "open"
@@ -257,7 +258,13 @@ def test_reply_after_the_reopen_window_opens_a_follow_up_ticket(
     )
     tickets.transition(db, ticket_id=old.id, to="open", actor=agent, channel="web", at=start)
     tickets.transition(
-        db, ticket_id=old.id, to="resolved", actor=agent, channel="web", at=start + timedelta(hours=2)
+        db,
+        ticket_id=old.id,
+        to="resolved",
+        reason="replaced the fuse",
+        actor=agent,
+        channel="web",
+        at=start + timedelta(hours=2),
     )
     db.commit()
     r = post(client, mail(message_id="<late@kunde.example>", in_reply_to="<old@kunde.example>"))
