@@ -160,7 +160,7 @@ def _engine_reasons(
             if key not in warehouses or not parts:
                 continue
             stop = dispatch.Stop("pickup", key, *times, parts)
-        routes.setdefault(plan_keys.engineer_key(st.engineer_id), []).append(stop)
+        routes.setdefault(plan_keys.cover_key(st.engineer_id, st.cover), []).append(stop)
     engineers_in = {e.id for e in loaded.problem.engineers}
     # explain() re-reads travel from the plan's matrix (canonical row order of the engine).
     from dispatch.core import travel_matrix

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from app.models import Channel, Priority, TicketStatus
 
@@ -87,6 +87,15 @@ class TicketRead(BaseModel):
     resolution_due_at: datetime | None
     sla_paused: bool
     sla_breached: bool
+    # The published plan cannot meet the SLA arrival due time (docs/planning.md "At risk").
+    at_risk_since: datetime | None = None
+    at_risk_reason: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def at_risk(self) -> bool:
+        return self.at_risk_since is not None
+
     updated_at: datetime
     version: int
     allowed_transitions: list[TicketStatus] = []

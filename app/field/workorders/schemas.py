@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    model_validator,
+)
 
 from app.field.engineers.schemas import Latitude, Longitude, Skill
 from app.models import Priority, WorkOrderStatus
@@ -144,6 +152,15 @@ class WorkOrderRead(BaseModel):
     appointment_start_at: datetime | None
     appointment_end_at: datetime | None
     sla_deadline_at: datetime | None
+    # The published plan cannot meet the SLA arrival due time (docs/planning.md "At risk").
+    at_risk_since: datetime | None = None
+    at_risk_reason: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def at_risk(self) -> bool:
+        return self.at_risk_since is not None
+
     engineer_id: int | None
     planned_start_at: datetime | None
     eta_at: datetime | None
