@@ -38,7 +38,7 @@ from app.models import (
     WorkOrder,
     WorkOrderStatus,
 )
-from app.planning import notify
+from app.planning import notify, reasons
 from app.planning.keys import cover_of, from_s, key_id
 from app.planning.service import Loaded
 from app.platform import audit
@@ -219,10 +219,15 @@ def _write_routes(
         for i, s in enumerate(stops):
             s.seq = i
         session.add_all(stops)
-    unassigned = {key_id(u.job_id): u for u in plan.unassigned} if plan else {}
+    jobs = {j.id: j for j in loaded.problem.jobs} if loaded.problem else {}
+    unassigned = (
+        {key_id(u.job_id): reasons.binding(loaded, jobs[u.job_id], u) for u in plan.unassigned}
+        if plan
+        else {}
+    )
     for wo_id in loaded.versions:
         if wo_id not in served and wo_id not in unassigned:
-            unassigned[wo_id] = dispatch.Unassigned(f"WO{wo_id}", "no_capacity", "nobody works that day")
+            unassigned[wo_id] = reasons.nobody_works(loaded)
     for wo_id, u in unassigned.items():
         session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=u.detail))
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 import dispatch
 from app.models import (
+    Engineer,
     Part,
     PlanDay,
     Region,
@@ -68,6 +69,7 @@ class Loaded:
     fixed: list[FixedVisit] = field(default_factory=list)
     locked: set[int] = field(default_factory=set)  # work orders pinned to their engineer
     skipped_engineers: dict[int, str] = field(default_factory=dict)  # engineer id -> why not planned
+    skipped_skills: dict[int, tuple[str, frozenset[str]]] = field(default_factory=dict)  # id -> name, skills
     # At-risk visits scheduled on a later day, offered to this day: left out, they keep that slot.
     pulled: set[int] = field(default_factory=set)
     fingerprint: str = ""
@@ -297,6 +299,12 @@ def load(
         fixed=fixed,
         locked={w for w in locked if w in versions},
         skipped_engineers=skipped,
+        skipped_skills={
+            eid: (name, frozenset(skills or ()))
+            for eid, name, skills in session.execute(
+                select(Engineer.id, Engineer.name, Engineer.skills).where(Engineer.id.in_(list(skipped)))
+            )
+        },
         current_run_id=current_run_id,
         pulled={w.id for w in plannable if w.id in versions and plan_inputs.pull_forward(w, day_end)},
     )
