@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -260,32 +259,20 @@ def _risks(
             continue
         if wo_id in served:
             if wo.eta_at is not None and wo.eta_at > due:
-                late = int((wo.eta_at - due).total_seconds() // 60)
-                risk.mark(
-                    session,
-                    wo,
-                    f"planned arrival {_local(wo.eta_at, loaded.tz)} is {late} min after the arrival "
-                    f"due time {_local(due, loaded.tz)}",
-                    at=now,
-                )
+                risk.mark(session, wo, risk.eta_reason(wo.eta_at, due, loaded.tz), at=now)
             else:
-                risk.clear(
-                    session, wo, f"planned arrival {_local(wo.eta_at, loaded.tz)} meets the due time", at=now
-                )
+                eta = risk.local(wo.eta_at, loaded.tz) if wo.eta_at else "unknown"
+                risk.clear(session, wo, f"planned arrival {eta} meets the due time", at=now)
         elif due < loaded.day_end:
             why = unassigned[wo_id].reason.replace("_", " ") if wo_id in unassigned else "left out"
             risk.mark(
                 session,
                 wo,
                 f"no plan for {loaded.day.isoformat()} can serve it ({why}); "
-                f"arrival due {_local(due, loaded.tz)}",
+                f"arrival due {risk.local(due, loaded.tz)}",
                 at=now,
             )
     session.flush()
-
-
-def _local(at: datetime | None, tz: str) -> str:
-    return at.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M") if at is not None else "unknown"
 
 
 def _add_route(
@@ -472,11 +459,12 @@ def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict:
             "engineers": 0,
             "skipped_engineers": {str(k): v for k, v in loaded.skipped_engineers.items()},
         }
-    reasons: dict[str, int] = {}
-    for u in plan.unassigned:
-        reasons[u.reason] = reasons.get(u.reason, 0) + 1
-    moved_appointments = 0
     jobs = {j.id: j for j in plan.problem.jobs} if plan.problem else {}
+    by_reason: dict[str, int] = {}
+    for u in plan.unassigned:
+        code = reasons.binding(loaded, jobs[u.job_id], u).reason if u.job_id in jobs else u.reason
+        by_reason[code] = by_reason.get(code, 0) + 1
+    moved_appointments = 0
     for route in plan.routes:
         for st in route.stops:
             job = jobs.get(st.id) if st.kind == "job" else None
@@ -486,7 +474,7 @@ def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict:
     return {
         "served": sum(len(r.job_ids) for r in plan.routes),
         "unassigned": len(plan.unassigned),
-        "unassigned_by_reason": reasons,
+        "unassigned_by_reason": by_reason,
         "engineers": sum(1 for r in plan.routes if r.stops),
         "travel_km": round(plan.travel_m / 1000, 1),
         "lateness_s": plan.lateness_s,

@@ -10,13 +10,14 @@ so the ticket page, the APIs and the board show it; each change is one `workorde
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.field.workorders.status import OPEN, add_event, summary
-from app.models import Ticket, WorkOrder, WorkOrderStatus
+from app.models import Region, Ticket, WorkOrder, WorkOrderStatus
 from app.platform.events import emit
 
 S = WorkOrderStatus
@@ -80,3 +81,44 @@ def on_status(session: Session, wo: WorkOrder, *, at: datetime) -> None:
     """Called on every status change: arriving, finishing or cancelling settles the risk."""
     if wo.status in SETTLED and wo.at_risk_since is not None:
         clear(session, wo, f"visit {wo.status.replace('_', ' ')}", at=at)
+
+
+def eta_reason(eta: datetime, due: datetime, tz: str) -> str:
+    late = int((eta - due).total_seconds() // 60)
+    return f"planned arrival {local(eta, tz)} is {late} min after the arrival due time {local(due, tz)}"
+
+
+def local(at: datetime, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
+
+
+def sweep(session: Session, *, at: datetime) -> int:
+    """Mark every scheduled or en-route visit whose ETA is past its arrival due time, whatever
+    set that ETA (a plan, a dispatcher, the engineer on the way), and clear those whose ETA
+    meets it again. Runs with the late-visit check and at the end of the demo seed; returns
+    how many marks changed."""
+    changed = 0
+    zones = dict(session.execute(select(Region.id, Region.timezone)).all())
+    rows = session.scalars(
+        select(WorkOrder)
+        .where(
+            WorkOrder.status.in_((S.scheduled.value, S.en_route.value)),
+            WorkOrder.eta_at.is_not(None),
+            WorkOrder.sla_deadline_at.is_not(None),
+            (WorkOrder.eta_at > WorkOrder.sla_deadline_at) | WorkOrder.at_risk_since.is_not(None),
+        )
+        .order_by(WorkOrder.id)
+    )
+    for wo in rows:
+        assert wo.eta_at is not None and wo.sla_deadline_at is not None
+        tz = zones.get(wo.region_id, "UTC")
+        if wo.eta_at > wo.sla_deadline_at:
+            reason = eta_reason(wo.eta_at, wo.sla_deadline_at, tz)
+            if wo.at_risk_since is None:
+                mark(session, wo, reason, at=at)
+                changed += 1
+        else:
+            clear(session, wo, f"planned arrival {local(wo.eta_at, tz)} meets the due time", at=at)
+            changed += 1
+    session.flush()
+    return changed
