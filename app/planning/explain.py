@@ -133,7 +133,7 @@ def _parts(session: Session, work_order_id: int, out: ExplanationRead) -> None:
 
 
 def _candidates(
-    session: Session, run_id: int, work_order: WorkOrder, day: object, out: ExplanationRead
+    session: Session, run_id: int, work_order: WorkOrder, day: date, out: ExplanationRead
 ) -> None:
     """Each engineer of the region and the constraint that keeps them from the visit: the
     engine's finding for those working that day, the bridge's for those off duty."""
