@@ -56,6 +56,8 @@ def test_a_p1_no_plan_can_reach_in_time_is_marked_at_risk_and_cleared_by_a_plan_
     assert got["at_risk"] is True and "planned arrival" in got["at_risk_reason"]
     got = client.get(f"/api/v1/work-orders/{wo.id}", headers=headers).json()
     assert got["at_risk"] is True and got["at_risk_since"] is not None
+    board = client.get("/api/v1/work-orders?at_risk=true", headers=headers).json()["items"]
+    assert [x["id"] for x in board] == [wo.id]
     # The ticket page warns instead of only showing the arrival clock running.
     user = f.make_user(db, role="agent")
     db.commit()
