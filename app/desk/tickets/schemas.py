@@ -59,7 +59,20 @@ class MessageIn(BaseModel):
     text: str = Field(min_length=1, max_length=20000)
 
 
-class TicketRead(BaseModel):
+class AtRiskRead(BaseModel):
+    """The at-risk mark of a ticket or a work order: the published plan cannot meet the SLA
+    arrival due time (docs/planning.md "At risk")."""
+
+    at_risk_since: datetime | None = None
+    at_risk_reason: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def at_risk(self) -> bool:
+        return self.at_risk_since is not None
+
+
+class TicketRead(AtRiskRead):
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
     id: int
     number: str
@@ -87,15 +100,6 @@ class TicketRead(BaseModel):
     resolution_due_at: datetime | None
     sla_paused: bool
     sla_breached: bool
-    # The published plan cannot meet the SLA arrival due time (docs/planning.md "At risk").
-    at_risk_since: datetime | None = None
-    at_risk_reason: str | None = None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def at_risk(self) -> bool:
-        return self.at_risk_since is not None
-
     updated_at: datetime
     version: int
     allowed_transitions: list[TicketStatus] = []

@@ -10,10 +10,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    computed_field,
     model_validator,
 )
 
+from app.desk.tickets.schemas import AtRiskRead
 from app.field.engineers.schemas import Latitude, Longitude, Skill
 from app.models import Priority, WorkOrderStatus
 
@@ -134,7 +134,7 @@ class PartUsageRead(BaseModel):
     at: datetime
 
 
-class WorkOrderRead(BaseModel):
+class WorkOrderRead(AtRiskRead):
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
     id: int
     number: str
@@ -152,15 +152,6 @@ class WorkOrderRead(BaseModel):
     appointment_start_at: datetime | None
     appointment_end_at: datetime | None
     sla_deadline_at: datetime | None
-    # The published plan cannot meet the SLA arrival due time (docs/planning.md "At risk").
-    at_risk_since: datetime | None = None
-    at_risk_reason: str | None = None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def at_risk(self) -> bool:
-        return self.at_risk_since is not None
-
     engineer_id: int | None
     planned_start_at: datetime | None
     eta_at: datetime | None
