@@ -26,11 +26,15 @@ SETTLED = frozenset({S.on_site.value, S.done.value, S.cancelled.value, S.needs_f
 
 
 def mark(session: Session, wo: WorkOrder, reason: str, *, at: datetime) -> None:
-    """Flag the visit (and its ticket) at risk; a new or changed reason is announced once."""
-    if wo.at_risk_since is not None and wo.at_risk_reason == reason:
+    """Flag the visit (and its ticket) at risk. Announced once, when it becomes at risk: a
+    re-plan that moves the ETA by minutes updates the reason without another webhook."""
+    if wo.at_risk_since is not None:
+        # The ticket keeps the reason it first became at risk: rewriting it on every re-plan
+        # would bump its version under an agent's open edit form. The visit has the current one.
+        wo.at_risk_reason = reason
         return
-    first = wo.at_risk_since is None
-    wo.at_risk_since = wo.at_risk_since or at
+    ticket = session.get(Ticket, wo.ticket_id)
+    wo.at_risk_since = at
     wo.at_risk_reason = reason
     add_event(session, wo, "at_risk", actor=None, at=at, data={"reason": reason})
     emit(
@@ -38,12 +42,10 @@ def mark(session: Session, wo: WorkOrder, reason: str, *, at: datetime) -> None:
         "workorder.at_risk",
         {**summary(wo), "eta_at": wo.eta_at, "sla_deadline_at": wo.sla_deadline_at, "reason": reason},
     )
-    ticket = session.get(Ticket, wo.ticket_id)
     if ticket is not None:
-        if first or ticket.at_risk_reason != reason:
-            tickets.add_event(
-                session, ticket, "at_risk", actor=None, channel=None, at=at, body=f"{wo.number}: {reason}"
-            )
+        tickets.add_event(
+            session, ticket, "at_risk", actor=None, channel=None, at=at, body=f"{wo.number}: {reason}"
+        )
         ticket.at_risk_since = ticket.at_risk_since or at
         ticket.at_risk_reason = f"{wo.number}: {reason}"
 
