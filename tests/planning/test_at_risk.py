@@ -69,11 +69,13 @@ def test_a_p1_no_plan_can_reach_in_time_is_marked_at_risk_and_cleared_by_a_plan_
     assert "At risk" in page.text and "planned arrival" in page.text
     assert "At risk: the plan cannot meet the arrival due time" in page.text  # the timeline entry
 
-    # An engineer goes on call on Saturday; the re-plan meets the due time and clears the mark.
+    # An engineer goes on call on Saturday: that re-plans Saturday (trigger "on_call"), which
+    # meets the due time and clears the mark.
     db.add(OnCallShift(engineer_id=w.engineers[0].id, starts_at=_at(saturday, 8), ends_at=_at(saturday, 23)))
     db.commit()
-    run_plan(db, w, saturday)
     db.expire_all()
+    replan = plan_runs.published_run(db, w.region.id, saturday)
+    assert replan.trigger == "on_call" and replan.kind == "replan"
     wo = db.get(WorkOrder, urgent.id)
     assert wo.planned_start_at.date() == saturday and wo.eta_at <= wo.sla_deadline_at
     assert wo.at_risk_since is None and wo.at_risk_reason is None
