@@ -227,8 +227,10 @@ def _write_routes(
     for wo_id in loaded.versions:
         if wo_id not in served and wo_id not in unassigned:
             unassigned[wo_id] = reasons.nobody_works(loaded)
+    names = reasons.engineer_names(session, loaded.region_id) if unassigned else {}
     for wo_id, u in unassigned.items():
-        session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=u.detail))
+        detail = reasons.readable(u.detail, names)
+        session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=detail))
 
     with session.no_autoflush:  # one flush at the end, not one per webhook lookup
         moved = _assign(session, run, loaded, work_orders, served, unassigned)

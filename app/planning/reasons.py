@@ -7,8 +7,16 @@ the skill who is off shift makes a visit "off shift", never "nobody has the skil
 
 from __future__ import annotations
 
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 import dispatch
+from app.models import Engineer
 from app.planning.service import Loaded
+
+ENGINE_KEY = re.compile(r"\bE(\d+)(~oc\d+\.\d+)?\b")
 
 OFF_DUTY = {
     "no shift that weekday": "off shift that day (no shift on that weekday)",
@@ -56,3 +64,19 @@ def candidates_off_duty(loaded: Loaded, skills: frozenset[str]) -> list[tuple[in
         else:
             out.append((eid, name, "off_shift", off_duty(loaded.skipped_engineers[eid])))
     return out
+
+
+def engineer_names(session: Session, region_id: int) -> dict[int, str]:
+    return dict(
+        session.execute(select(Engineer.id, Engineer.name).where(Engineer.region_id == region_id)).all()
+    )
+
+
+def readable(detail: str, names: dict[int, str]) -> str:
+    """Engine keys in a reason (E12, E12~oc5.0) as the names a dispatcher knows."""
+
+    def name(m: re.Match[str]) -> str:
+        who = names.get(int(m.group(1)), m.group(0))
+        return f"{who} (on call)" if m.group(2) else who
+
+    return ENGINE_KEY.sub(name, detail)

@@ -92,6 +92,8 @@ def test_on_call_cover_that_does_not_take_routine_work_says_so(
     db.commit()
     run_plan(db, w, saturday)
     why = client.get(f"/api/v1/work-orders/{wo.id}/explain", headers=dispatcher).json()
+    assert why["unassigned_reason"] == "off_shift"
+    assert f"{hvac.name} (on call) has the skills" in why["reason"]  # names, not engine keys
     per = {c["engineer_id"]: c for c in why["candidates"]}
     assert per[hvac.id]["constraint"] == "on_call" and per[hvac.id]["on_call"] is True
     assert per[elec.id]["constraint"] == "skill"
