@@ -223,8 +223,7 @@ def _engine_reasons(
         return
     names = dict(session.execute(select(Engineer.id, Engineer.name)).all())
     reason = found.reason or ""
-    for e in loaded.problem.engineers:  # engine keys (E12, W3) → names a dispatcher knows
-        reason = re.sub(rf"\b{e.id}\b", names.get(plan_keys.key_id(e.id), e.id), reason)
+    reason = reasons.readable(reason, names)  # engine keys (E12, E12~oc5.0, W3) → names
     for wid, wname in session.execute(select(Warehouse.id, Warehouse.name)).all():
         reason = re.sub(rf"\b{plan_keys.warehouse_key(wid)}\b", wname, reason)
     out.reason = reason or out.reason

@@ -4,8 +4,10 @@ Saturday by the engineer on call, not on Monday after routine work (issue 10).""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -53,7 +55,9 @@ def _saturday_world(db: Session) -> tuple[pw.World, date, WorkOrder, WorkOrder]:
     return w, saturday, urgent, routine
 
 
-def test_p1_due_saturday_evening_is_served_by_on_call_cover_on_saturday(db: Session) -> None:
+def test_p1_due_saturday_evening_is_served_by_on_call_cover_on_saturday(
+    client: TestClient, db: Session, login: Any
+) -> None:
     w, saturday, urgent, routine = _saturday_world(db)
     run = run_plan(db, w, saturday)
     assert run.status == "published", run.error
@@ -75,6 +79,9 @@ def test_p1_due_saturday_evening_is_served_by_on_call_cover_on_saturday(db: Sess
         )
     )
     assert left.reason == "off_shift"
+    # Explain names the engineer and says it is their on-call cover.
+    why = client.get(f"/api/v1/work-orders/{urgent.id}/explain", headers=login("dispatcher")).json()
+    assert why["reason"].startswith(f"{w.engineers[1].name} (on call)"), why["reason"]
     # Monday's plan takes the routine visit and leaves the P1 where it is.
     monday = run_plan(db, w, saturday + timedelta(days=2))
     assert monday.status == "published"
