@@ -80,3 +80,23 @@ def test_explain_names_each_candidates_binding_constraint() -> None:
     assert why["hvac_late"][0] == "off_shift"
     assert "works 12:00-20:00" in why["hvac_late"][1]
     assert why["hvac_far"][0] == "window"
+
+
+def test_candidates_name_skill_pin_capacity_shift_and_part() -> None:
+    m = line_matrix([0, 100, 200, 300, 400])
+    engineers = [
+        engineer("a", at=0, shift=(8 * H, 17 * H), skills={"ELEC"}),
+        engineer("b", at=1, shift=(8 * H, 17 * H), skills={"HVAC"}, capacity=0),
+        engineer("c", at=2, shift=(20 * H, 22 * H), skills={"HVAC"}),
+        engineer("d", at=3, shift=(8 * H, 17 * H), skills={"HVAC"}),
+    ]
+    morning = ((8 * H, 10 * H),)
+    jobs = [
+        job("fan", 4, skills={"HVAC"}, parts={"FAN": 1}, demand=1, windows=morning),
+        job("mine", 4, skills={"HVAC"}, windows=morning, pinned_engineer="c"),
+    ]
+    plan = solve(problem(engineers, jobs, m, deterministic=True), **quick())
+    assert {u.job_id for u in plan.unassigned} == {"fan", "mine"}
+    why = {e.job_id: {c.engineer_id: c.code for c in e.candidates} for e in explain(plan)}
+    assert why["fan"] == {"a": "skill", "b": "capacity", "c": "off_shift", "d": "part"}
+    assert why["mine"] == {"a": "skill", "b": "pinned", "c": "off_shift", "d": "pinned"}
