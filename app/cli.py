@@ -59,7 +59,28 @@ def seed(
     """Create a demo service company in Munich with six months of ticket and visit history."""
     from app.seed.cli import run_seed
 
-    run_seed(console, customers=customers, if_empty=if_empty, seed_value=seed, fail=_fail)
+    result = run_seed(console, customers=customers, if_empty=if_empty, seed_value=seed, fail=_fail)
+    if result is None or result.skipped:
+        return
+    # A new user should see routes at once: plan today and tomorrow in every region. The seed
+    # (app.seed) cannot import the planner; this composition root joins the two.
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.planning.demo import publish_days
+    from app.platform.config import get_settings
+
+    today = datetime.now(ZoneInfo(get_settings().time_zone)).date()
+    days = [today, today + timedelta(days=1)]
+    while days[-1].weekday() >= 5:  # over a weekend, up to the next working day
+        days.append(days[-1] + timedelta(days=1))
+    done = publish_days(days)
+    console.print(
+        f"published the plans of {', '.join(d.strftime('%a %d %b') for d in days)} "
+        f"({done.published}/{done.runs} region-days) in "
+        f"{done.seconds:.1f} s: {done.served} visits planned, {done.unassigned} left open, "
+        f"{done.at_risk} at risk of missing their arrival due time"
+    )
 
 
 @cli.command()

@@ -17,6 +17,7 @@ from app.models.crm import (
 from app.models.field import (
     Absence,
     Engineer,
+    OnCallShift,
     PartUsage,
     Shift,
     StockLevel,
@@ -54,6 +55,7 @@ from app.models.tickets import Channel, Priority, SlaEvent, Ticket, TicketEvent,
 
 __all__ = [
     "Absence",
+    "OnCallShift",
     "Account",
     "Asset",
     "AuditLog",

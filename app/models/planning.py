@@ -148,6 +148,8 @@ class PlanStop(Base):
     fixed: Mapped[bool] = mapped_column(default=False)
     # Assigned by a dispatcher: later runs keep the visit with this engineer.
     locked: Mapped[bool] = mapped_column(default=False)
+    # Planned in the engineer's on-call cover (app.planning.keys.cover_key), not their shift.
+    cover: Mapped[str | None] = mapped_column(String(20))
 
 
 class PlanUnassigned(Base):

@@ -78,6 +78,9 @@ class Ticket(Base):
     resolution_due_at: Mapped[datetime | None] = mapped_column(index=True)
     sla_paused: Mapped[bool] = mapped_column(default=False)
     sla_breached: Mapped[bool] = mapped_column(default=False)
+    # One of its visits cannot be planned in time (see WorkOrder.at_risk_since).
+    at_risk_since: Mapped[datetime | None]
+    at_risk_reason: Mapped[str | None] = mapped_column(Text)
     email_thread_id: Mapped[str | None] = mapped_column(String(300), index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     Absence,
+    BusinessCalendar,
     Engineer,
+    OnCallShift,
     PlanRun,
     PlanStop,
     ReservationStatus,
@@ -84,6 +86,7 @@ def day_work_orders(
                 w.status == S.scheduled
                 and w.planned_start_at is not None
                 and not ref <= w.planned_start_at < day_end
+                and not pull_forward(w, day_end)
             ):
                 continue
         else:
@@ -92,6 +95,18 @@ def day_work_orders(
                 continue
         out.append(w)
     return out
+
+
+def pull_forward(w: WorkOrder, day_end: datetime) -> bool:
+    """A visit at risk, planned on a later day though due before this day ends: this day's plan
+    may serve it in time (on-call cover added since, say). If it cannot, it keeps its later slot."""
+    return (
+        w.at_risk_since is not None
+        and w.planned_start_at is not None
+        and w.planned_start_at >= day_end
+        and w.sla_deadline_at is not None
+        and w.sla_deadline_at < day_end
+    )
 
 
 def windows(session: Session, ids: list[int]) -> dict[int, list[tuple[datetime, datetime]]]:
@@ -231,3 +246,70 @@ def frozen_day(
         else:
             starts[e.id] = ((e.home_latitude, e.home_longitude), as_of)
     return fixed, starts
+
+
+@dataclass(frozen=True)
+class Cover:
+    """One stretch of on-call cover inside the plan day (outside the engineer's shift)."""
+
+    engineer: Engineer
+    key: str  # the on-call part of the engine key: oc<shift id>.<stretch>
+    starts_at: datetime
+    ends_at: datetime
+
+
+def on_call(
+    session: Session,
+    region_id: int,
+    day: date,
+    ref: datetime,
+    day_end: datetime,
+    shifts: dict[int, tuple[datetime, datetime]],
+) -> list[Cover]:
+    """On-call cover of the region's active engineers during [ref, day_end), minus their regular
+    shift that day (`shifts`: engineer id -> shift start and end), so nobody is planned twice."""
+    rows = session.execute(
+        select(OnCallShift, Engineer)
+        .join(Engineer, Engineer.id == OnCallShift.engineer_id)
+        .where(
+            Engineer.region_id == region_id,
+            Engineer.active,
+            OnCallShift.starts_at < day_end,
+            OnCallShift.ends_at > ref,
+        )
+        .order_by(OnCallShift.engineer_id, OnCallShift.starts_at)
+    ).all()
+    absent = set(
+        session.scalars(
+            select(Absence.engineer_id).where(
+                Absence.day == day, Absence.engineer_id.in_([e.id for _, e in rows])
+            )
+        )
+    )
+    out: list[Cover] = []
+    for oc, e in rows:
+        if e.id in absent:
+            continue
+        a, b = max(oc.starts_at, ref), min(oc.ends_at, day_end)
+        pieces = [(a, b)]
+        if e.id in shifts:
+            s0, s1 = shifts[e.id]
+            pieces = [(a, min(b, s0)), (max(a, s1), b)]
+        pieces = [(x, y) for x, y in pieces if y - x >= timedelta(minutes=30)]
+        out += [Cover(e, f"oc{oc.id}.{n}", x, y) for n, (x, y) in enumerate(pieces)]
+    return out
+
+
+def always_open(session: Session, work_orders: list[WorkOrder]) -> set[int]:
+    """Work orders whose ticket's SLA calendar is 24x7."""
+    ids = [w.id for w in work_orders]
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(WorkOrder.id)
+            .join(Ticket, Ticket.id == WorkOrder.ticket_id)
+            .join(BusinessCalendar, BusinessCalendar.id == Ticket.sla_calendar_id)
+            .where(WorkOrder.id.in_(ids), BusinessCalendar.always_open)
+        )
+    )

@@ -206,6 +206,16 @@ class AlternativeRead(BaseModel):
     note: str = ""
 
 
+class CandidateRead(BaseModel):
+    """Why one engineer of the region does not take a visit left out: the binding constraint."""
+
+    engineer_id: int
+    engineer_name: str = ""
+    on_call: bool = False  # the engineer's on-call cover, not their shift
+    constraint: str  # skill, pinned, on_call, off_shift, capacity, part, window, day_full
+    note: str
+
+
 class ExplanationRead(BaseModel):
     work_order_id: int
     plan_run_id: int | None
@@ -219,3 +229,4 @@ class ExplanationRead(BaseModel):
     travel_added_m: int = 0
     slack_s: int = 0
     alternatives: list[AlternativeRead] = Field(default_factory=list)
+    candidates: list[CandidateRead] = Field(default_factory=list)  # visits left out: per engineer

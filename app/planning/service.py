@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 import dispatch
 from app.models import (
+    Engineer,
     Part,
     PlanDay,
     Region,
@@ -31,6 +32,7 @@ from app.models import (
 from app.planning import inputs as plan_inputs
 from app.planning.inputs import PLANNABLE, FixedVisit
 from app.planning.keys import (
+    cover_key,
     day_reference,
     engineer_key,
     fingerprint,
@@ -41,6 +43,7 @@ from app.planning.keys import (
     to_s_up,
     warehouse_key,
 )
+from app.platform.config import get_settings
 from app.platform.errors import NotFound
 
 S = WorkOrderStatus
@@ -66,6 +69,9 @@ class Loaded:
     fixed: list[FixedVisit] = field(default_factory=list)
     locked: set[int] = field(default_factory=set)  # work orders pinned to their engineer
     skipped_engineers: dict[int, str] = field(default_factory=dict)  # engineer id -> why not planned
+    skipped_skills: dict[int, tuple[str, frozenset[str]]] = field(default_factory=dict)  # id -> name, skills
+    # At-risk visits scheduled on a later day, offered to this day: left out, they keep that slot.
+    pulled: set[int] = field(default_factory=set)
     fingerprint: str = ""
     current_run_id: int | None = None
 
@@ -130,7 +136,11 @@ def load(
     if only_engineers is not None:
         engineers = [(e, sh) for e, sh in engineers if e.id in only_engineers]
         skipped = {k: v for k, v in skipped.items() if k in only_engineers}
-    eng_ids = [e.id for e, _ in engineers]
+    shift_times = {e.id: (local_at(day, sh.starts, tz), local_at(day, sh.ends, tz)) for e, sh in engineers}
+    covers = plan_inputs.on_call(session, region_id, day, ref, day_end, shift_times)
+    if only_engineers is not None:
+        covers = [c for c in covers if c.engineer.id in only_engineers]
+    eng_ids = [e.id for e, _ in engineers] + [c.engineer.id for c in covers]
     van_location = {
         eng: loc
         for eng, loc in session.execute(
@@ -158,7 +168,8 @@ def load(
     fixed: list[FixedVisit] = []
     starts: dict[int, tuple[tuple[float, float], datetime]] = {}
     if as_of is not None:
-        fixed, starts = plan_inputs.frozen_day(session, started, sites, engineers, as_of)
+        everyone = engineers + [(c.engineer, None) for c in covers if c.engineer.id not in shift_times]
+        fixed, starts = plan_inputs.frozen_day(session, started, sites, everyone, as_of)  # type: ignore[arg-type]
 
     eng_rows: list[dispatch.Engineer] = []
     for e, shift in engineers:
@@ -188,7 +199,33 @@ def load(
                 breaks=tuple(breaks),
             )
         )
-    planned_eng = {key_id(e.id) for e in eng_rows}
+    callout = get_settings().on_call_callout_cost
+    for c in covers:
+        e = c.engineer
+        begin, end = c.starts_at, c.ends_at
+        start_loc = (e.home_latitude, e.home_longitude)
+        if e.id in starts:
+            start_loc, free_at = starts[e.id]
+            begin = max(begin, free_at)
+        if begin >= end:
+            continue
+        eng_rows.append(
+            dispatch.Engineer(
+                id=cover_key(e.id, c.key),
+                start=start_loc,
+                end=(e.home_latitude, e.home_longitude),
+                shift=(to_s_up(ref, begin), to_s(ref, end)),
+                skills=frozenset(e.skills or ()),
+                stock=stock.get(van_location.get(e.id, -1), {}),
+                on_call=True,
+                fixed_cost=callout,
+            )
+        )
+        skipped.pop(e.id, None)  # not working a shift, but on call
+    planned_eng = {key_id(e.id) for e in eng_rows if e.on_call is False}
+    # On-call cover is for P1s, and for 24x7 contracts whose visit is due before the day ends
+    # (waiting for the next shift would miss it): docs/planning.md.
+    round_the_clock = plan_inputs.always_open(session, plannable)
 
     # A deadline that passed before the day's first shift (or the re-plan) began is sunk: lateness
     # counts from the first moment this plan can act, else serving an overdue visit could cost
@@ -225,6 +262,10 @@ def load(
                 sla_deadline=max(to_s(ref, w.sla_deadline_at), horizon) if w.sla_deadline_at else None,
                 pinned_engineer=pinned,
                 appointment=appointment,
+                on_call_ok=w.priority == "P1"
+                or (
+                    w.id in round_the_clock and w.sla_deadline_at is not None and w.sla_deadline_at < day_end
+                ),
             )
         )
         versions[w.id] = w.version
@@ -262,7 +303,14 @@ def load(
         fixed=fixed,
         locked={w for w in locked if w in versions},
         skipped_engineers=skipped,
+        skipped_skills={
+            eid: (name, frozenset(skills or ()))
+            for eid, name, skills in session.execute(
+                select(Engineer.id, Engineer.name, Engineer.skills).where(Engineer.id.in_(list(skipped)))
+            )
+        },
         current_run_id=current_run_id,
+        pulled={w.id for w in plannable if w.id in versions and plan_inputs.pull_forward(w, day_end)},
     )
     loaded.fingerprint = fingerprint(loaded, jobs, solve_params or {})
     return loaded

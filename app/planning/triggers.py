@@ -3,6 +3,7 @@
 Whatever code path changes the rows (API, pages, imports, other services), a session hook sees:
 - a new (or escalated) P1/P2 work order            → re-plan its region's day ("emergency");
 - an absence added for a planned day               → re-plan that day ("sickness");
+- on-call cover added                              → re-plan the planned days it covers ("on_call");
 - a work order cancelled                           → release its parts, re-plan ("cancellation"),
                                                       tell the customer if the visit was announced;
 - a visit finished (done / needs_follow_up)        → its held parts are consumed.
@@ -31,6 +32,7 @@ from app.field.inventory import reservations
 from app.models import (
     Absence,
     Engineer,
+    OnCallShift,
     PlanDay,
     PlanRun,
     PlanRunStatus,
@@ -122,6 +124,8 @@ def _collect(session: Session, _ctx: Any) -> None:
             found.append(("emergency", obj))
         elif isinstance(obj, Absence):
             found.append(("sickness", obj))
+        elif isinstance(obj, OnCallShift):
+            found.append(("on_call", obj))
     for obj in session.dirty:
         if not isinstance(obj, WorkOrder):
             continue
@@ -183,6 +187,16 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
         tz, today = _today(session, obj.region_id)
         day = plan_keys.local_day(obj.appointment_start_at, tz) if obj.appointment_start_at else today
         request_replan(session, region_id=obj.region_id, day=day, trigger=kind, ref=str(obj.id))
+    elif kind == "on_call":  # cover for an urgent visit nobody on shift could reach, maybe
+        engineer = session.get(Engineer, obj.engineer_id)
+        if engineer is None:
+            return
+        tz, today = _today(session, engineer.region_id)
+        day = max(today, plan_keys.local_day(obj.starts_at, tz))
+        last = plan_keys.local_day(obj.ends_at - timedelta(seconds=1), tz)
+        while day <= last:
+            request_replan(session, region_id=engineer.region_id, day=day, trigger=kind, ref=f"{obj.id}")
+            day += timedelta(days=1)
     elif kind == "sickness":
         engineer = session.get(Engineer, obj.engineer_id)
         if engineer is None:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     plan_time_limit_s: float = 30.0
     replan_time_limit_s: float = 2.0
     plan_solver_workers: int = 2  # solver processes per run
+    # Objective cost of calling an on-call engineer out once (in metres of driving: 200 km), so
+    # standby cover serves a P1 rather than leave it, but never work a shift can do.
+    on_call_callout_cost: int = 200_000
     # A visit counts as running late once its ETA (or planned end) is this far behind the clock.
     late_margin_min: int = 15
     # Customers hear again when a visit's ETA moves by more than this.

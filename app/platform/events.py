@@ -29,6 +29,8 @@ EVENTS = (
     "workorder.scheduled",
     "workorder.status_changed",
     "workorder.completed",
+    "workorder.at_risk",
+    "workorder.at_risk_cleared",
     "customer.imported",
 )
 

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.field.workorders import risk
 from app.models import Account
 from app.platform.config import get_settings
 from app.seed.cases import CaseMaker
@@ -148,5 +149,8 @@ def seed(
         raise
     progress("indexes and statistics", 0, 1, w.total)
     w.finish()
+    # The history leaves some visits planned after their arrival due time: mark them at risk as
+    # the running service would have, so the demo shows no P1 silently running late.
+    risk.sweep(session, at=now)
     progress("indexes and statistics", 1, 1, w.total)
     return SeedResult(counts=dict(w.counts), demo_users=users, seconds=time.perf_counter() - started)

@@ -58,6 +58,8 @@ FIXED: dict[str, str] = {
     "sla_retarget": "SLA targets recalculated",
     "sla_met": "SLA met",
     "sla_breach": "SLA breached",
+    "at_risk": "At risk: the plan cannot meet the arrival due time",
+    "at_risk_cleared": "No longer at risk",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from app.models import Channel, Priority, TicketStatus
 
@@ -68,7 +68,20 @@ class CallIn(BaseModel):
     duration_min: int = Field(ge=0, le=600)
 
 
-class TicketRead(BaseModel):
+class AtRiskRead(BaseModel):
+    """The at-risk mark of a ticket or a work order: the published plan cannot meet the SLA
+    arrival due time (docs/planning.md "At risk")."""
+
+    at_risk_since: datetime | None = None
+    at_risk_reason: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def at_risk(self) -> bool:
+        return self.at_risk_since is not None
+
+
+class TicketRead(AtRiskRead):
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
     id: int
     number: str

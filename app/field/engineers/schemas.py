@@ -120,6 +120,24 @@ class AbsenceRead(BaseModel):
     reason: str
 
 
+class OnCallIn(BaseModel):
+    """A stretch of on-call cover, e.g. Friday 17:00 to Monday 08:00 (at most 14 days)."""
+
+    model_config = _IN
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    note: str = Field(default="", max_length=200)
+
+
+class OnCallRead(BaseModel):
+    model_config = _OUT
+    id: int
+    engineer_id: int
+    starts_at: datetime
+    ends_at: datetime
+    note: str
+
+
 class PositionIn(BaseModel):
     model_config = _IN
     latitude: Latitude

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
+from app.desk.tickets.schemas import AtRiskRead
 from app.field.engineers.schemas import Latitude, Longitude, Skill
 from app.models import Priority, WorkOrderStatus
 
@@ -126,7 +134,7 @@ class PartUsageRead(BaseModel):
     at: datetime
 
 
-class WorkOrderRead(BaseModel):
+class WorkOrderRead(AtRiskRead):
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
     id: int
     number: str
