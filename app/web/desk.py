@@ -62,19 +62,27 @@ def hit_view(hit: SearchHit) -> dict[str, Any]:
     return {"name": hit.account_name, "tier": hit.tier, "detail": " · ".join(parts), "href": href}
 
 
+def found_text(shown: int, total: int, truncated: bool) -> str:
+    """'3 customers found', or 'Showing 20 of 37 matches' when the list is cut (search.js says the same)."""
+    if shown >= total and not truncated:
+        return f"{shown} customer{'' if shown == 1 else 's'} found"
+    of = f"at least {total}" if truncated else str(total)
+    return f"Showing {shown} of {of} matches: type more to narrow them down."
+
+
 def _search_page(request: Request, db: Session, q: str) -> HTMLResponse:
     results: list[dict[str, Any]] = []
     error = ""
-    truncated = False
+    status = ""
     status_code = 200
     if q.strip():
         try:
             found = customers.search(db, q=q, limit=SEARCH_LIMIT)
             results = [hit_view(h) for h in found.items]
-            truncated = found.truncated
+            status = found_text(len(found.items), found.total, found.truncated)
         except Unprocessable as exc:
             error, status_code = exc.detail, 422
-    context = {"nav": "search", "q": q, "results": results, "error": error, "truncated": truncated}
+    context = {"nav": "search", "q": q, "results": results, "error": error, "status": status}
     return render(request, "desk/search.html", context, status_code=status_code)
 
 
