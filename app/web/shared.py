@@ -6,6 +6,7 @@ readable HTML page (never problem+json), and a missing session becomes a redirec
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, date, datetime
@@ -263,8 +264,17 @@ def nl2br(text: str) -> Markup:
     return Markup("<br>").join(escaped.split("\n"))
 
 
+_TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
+
+
 def tel_href(number: str) -> str:
-    """'+49 (89) 123-45' → '+498912345': what a phone's dialler expects after tel:."""
+    """'+49 (89) 123-45' → '+498912345': what a phone's dialler expects after tel:.
+
+    The "(0)" of '+49 (0)89 …' is the trunk prefix dialled only inside the country; after a
+    country code it must go, or the number dialled is +49 089 … and fails.
+    """
+    if number.lstrip().startswith(("+", "00")):
+        number = _TRUNK_ZERO.sub("", number)
     kept = "".join(ch for ch in number if ch.isdigit() or ch == "+")
     return kept[:1] + kept[1:].replace("+", "")
 
