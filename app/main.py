@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.api import api_router
 from app.planning.triggers import install_session_hooks
+from app.platform.api_docs import install_api_docs
 from app.platform.config import get_settings
 from app.platform.errors import install_error_handlers, problem
 from app.platform.worker import in_process
@@ -40,6 +41,8 @@ def create_app() -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Service desk and field dispatch API.",
+        docs_url=None,  # served by install_api_docs with local assets
+        redoc_url=None,
     )
     install_error_handlers(app)
 
@@ -63,6 +66,7 @@ def create_app() -> FastAPI:
         )
 
     app.include_router(api_router)
+    install_api_docs(app)
     app.include_router(pages_router)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
