@@ -19,6 +19,7 @@ from app.platform.config import get_settings
 from app.platform.errors import install_error_handlers, problem
 from app.platform.worker import in_process
 from app.web import pages_router
+from app.web.shared import page_not_found
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -44,7 +45,7 @@ def create_app() -> FastAPI:
         docs_url=None,  # served by install_api_docs with local assets
         redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, page_not_found=page_not_found)
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:

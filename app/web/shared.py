@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -28,7 +28,7 @@ from app.models import Role, User
 from app.platform.auth import check_csrf, csrf_token, user_from_token
 from app.platform.config import get_settings
 from app.platform.deps import SESSION_COOKIE, DbSession
-from app.platform.errors import AppError, Forbidden, NotFound, Unauthorized, Unprocessable
+from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -322,10 +322,11 @@ def invalid(errors: Mapping[str, str]) -> Unprocessable:
     return Unprocessable(detail, errors=[{"field": k, "message": v} for k, v in errors.items()])
 
 
-# Registered last: an unknown /desk/... address gets a readable page, not problem+json.
-fallback_router = APIRouter(route_class=PageRoute)
-
-
-@fallback_router.get("/desk/{rest:path}")
-def no_such_page(rest: str, request: Request) -> HTMLResponse:
-    raise NotFound(f"There is no page at /desk/{rest}. Use the search to find a customer.")
+def page_not_found(request: Request) -> HTMLResponse:
+    """Any unknown address outside /api/ (/nope, /admin, /desk/x): a readable page, not problem+json."""
+    return error_page(
+        request,
+        404,
+        "Page not found",
+        f"There is no page at {request.url.path}. Use the search to find a customer.",
+    )
