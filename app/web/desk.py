@@ -14,6 +14,7 @@ from app.desk.customers.service import SearchHit
 from app.desk.tickets import service as tickets
 from app.models import Channel, Priority, Role
 from app.platform.errors import AppError, Unprocessable
+from app.web.messages import page_error
 from app.web.shared import (
     DeskPageUser,
     PageDb,
@@ -81,7 +82,7 @@ def _search_page(request: Request, db: Session, q: str) -> HTMLResponse:
             results = [hit_view(h) for h in found.items]
             status = found_text(len(found.items), found.total, found.truncated)
         except Unprocessable as exc:
-            error, status_code = exc.detail, 422
+            error, status_code = page_error(exc), 422
     context = {"nav": "search", "q": q, "results": results, "error": error, "status": status}
     return render(request, "desk/search.html", context, status_code=status_code)
 
@@ -197,7 +198,7 @@ def create_ticket(
         db.rollback()
         if exc.status_code == 404 or any(e.get("field") == "customer_id" for e in exc.errors or []):
             raise
-        form = {"input": values, "error": exc.detail, "fields": field_errors(exc)}
+        form = {"input": values, "error": page_error(exc), "fields": field_errors(exc)}
         return _customer_page(request, db, account_id, form=form, status_code=exc.status_code)
     # Commit before answering: the browser follows the redirect at once and must see the ticket.
     db.commit()

@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, InvalidTransition
+from app.web.messages import page_error
 from app.web.shared import (
     DESK_ROLES,
     DeskPageUser,
@@ -130,7 +131,7 @@ def _refused(
 ) -> HTMLResponse:
     """Nothing was saved: show the page again with the agent's input and the reason."""
     db.rollback()
-    state = {"input": values, "error": exc.detail, "fields": field_errors(exc)}
+    state = {"input": values, "error": page_error(exc), "fields": field_errors(exc)}
     return _view(
         request, db, tickets.get_ticket(db, ticket_id), status_code=exc.status_code, forms={form: state}
     )

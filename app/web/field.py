@@ -33,6 +33,7 @@ from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.platform.http import idempotent_create
 from app.web.map_sketch import sketch
+from app.web.messages import page_error
 from app.web.shared import (
     SECURITY_HEADERS,
     PageDb,
@@ -233,7 +234,7 @@ def _act(
         current = workorders.get_work_order(db, work_order_id)
         state = {"input": typed or {}, "fields": field_errors(exc)}
         return _visit_page(
-            request, db, me, current, report=state, error=exc.detail, status_code=exc.status_code
+            request, db, me, current, report=state, error=page_error(exc), status_code=exc.status_code
         )
     if answer.headers.get("Idempotent-Replayed"):
         done = "replayed"
@@ -385,7 +386,9 @@ def report(
         work_done, fixed, used = _read_report(form)
     except AppError as exc:
         state = {"input": form, "fields": field_errors(exc)}
-        return _visit_page(request, db, me, wo, report=state, error=exc.detail, status_code=exc.status_code)
+        return _visit_page(
+            request, db, me, wo, report=state, error=page_error(exc), status_code=exc.status_code
+        )
     return _act(
         request,
         db,

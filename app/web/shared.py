@@ -29,6 +29,7 @@ from app.platform.auth import check_csrf, csrf_token, user_from_token
 from app.platform.config import get_settings
 from app.platform.deps import SESSION_COOKIE, DbSession
 from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
+from app.web.messages import labelled, page_error
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -184,7 +185,7 @@ class PageRoute(APIRoute):
                 return login_redirect(request, exc.message)
             except AppError as exc:
                 _rollback(request)
-                return error_page(request, exc.status_code, exc.title, exc.detail)
+                return error_page(request, exc.status_code, exc.title, page_error(exc))
             except StaleDataError:
                 _rollback(request)
                 return error_page(
@@ -196,9 +197,7 @@ class PageRoute(APIRoute):
                 )
             except RequestValidationError as exc:
                 _rollback(request)
-                fields = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
-                )
+                fields = labelled((".".join(str(p) for p in e["loc"][1:]), e["msg"]) for e in exc.errors())
                 return error_page(request, 422, "Check your input", fields)
 
         return page_handler
@@ -318,7 +317,7 @@ def too_long(values: Mapping[str, str], limits: Mapping[str, int]) -> dict[str, 
 
 def invalid(errors: Mapping[str, str]) -> Unprocessable:
     """A 422 for input the page checked itself, in the shape services use."""
-    detail = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in errors.items())
+    detail = labelled(errors.items())
     return Unprocessable(detail, errors=[{"field": k, "message": v} for k, v in errors.items()])
 
 
