@@ -23,8 +23,9 @@ from app.field.engineers import service as engineers
 from app.field.inventory import reservations
 from app.field.workorders import service as workorders
 from app.field.workorders import visits as workorder_visits
-from app.field.workorders.queries import visible_work_order
-from app.models import Engineer, Part, Role, StockLevel, Ticket, User, WorkOrder
+from app.field.workorders.queries import usage_of, visible_work_order
+from app.field.workorders.status import TERMINAL
+from app.models import Engineer, Part, Role, StockLevel, StockLocation, Ticket, User, WorkOrder
 from app.planning import keys as plan_keys
 from app.planning import routes as plan_routes
 from app.planning.schemas import RouteRead, StopRead
@@ -113,6 +114,7 @@ def route_page(request: Request, db: PageDb, me: Me, day: str = "") -> HTMLRespo
     data = _map_data(route)
     context = {
         "nav": "route",
+        "FINISHED_VISIT": TERMINAL,  # no "Navigate" to a visit that is over
         "route": route,
         "day": when,
         "today": _today(db, me),
@@ -151,6 +153,32 @@ def _van_parts(db: Session, me: Engineer) -> list[tuple[Part, int]]:
     return [(p, q) for p, q in rows]
 
 
+def _parts_used(db: Session, work_order: WorkOrder) -> list[dict[str, Any]]:
+    """What the service report booked: quantity and part per source (van or warehouse), by name."""
+    usage = usage_of(db, [work_order.id])[work_order.id]
+    if not usage:
+        return []
+    parts = {p.id: p for p in db.scalars(select(Part).where(Part.id.in_({u.part_id for u in usage})))}
+    kinds = dict(
+        db.execute(
+            select(StockLocation.id, StockLocation.kind).where(
+                StockLocation.id.in_({u.location_id for u in usage})
+            )
+        )
+        .tuples()
+        .all()
+    )
+    totals: dict[tuple[int, str], int] = {}
+    for u in usage:
+        key = (u.part_id, kinds.get(u.location_id, ""))
+        totals[key] = totals.get(key, 0) + u.quantity
+    rows = [
+        {"quantity": qty, "name": parts[pid].name, "sku": parts[pid].sku, "source": source}
+        for (pid, source), qty in totals.items()
+    ]
+    return sorted(rows, key=lambda r: (r["name"], r["source"]))
+
+
 def _visit_page(
     request: Request,
     db: Session,
@@ -173,6 +201,8 @@ def _visit_page(
         "ticket": ticket,
         "to_pick": to_pick,
         "van_parts": _van_parts(db, me) if work_order.status == "on_site" else [],
+        "finished": work_order.status in TERMINAL,
+        "parts_used": _parts_used(db, work_order) if work_order.status in TERMINAL else [],
         "report": report or {"input": {}, "fields": {}},
         "error": error,
         "flash": DONE.get(done, ""),
