@@ -37,7 +37,7 @@ class SearchResultRead(BaseModel):
     items: list[SearchHitRead]
     total: int = Field(description="distinct matches found; at least this many when `truncated`")
     more: bool = Field(description="more matches than `items` shows: refine the query or raise `limit`")
-    truncated: bool
+    truncated: bool = Field(description="a lookup reached its cap: there are at least `total` matches")
 
 
 class AccountSummary(BaseModel):

@@ -173,8 +173,9 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
                     _probe(which, PREFIX, *args, contact_id=Contact.id).where(_prefix(col, digits))
                 )
             # The digits as typed, leading zeros kept: "…0 12 34" ends a stored number as it is.
+            # A number written from its start ("+49…", "089…") is a whole number, not a tail.
             tail = re.sub(r"\D", "", text)
-            if len(tail) >= MIN_PHONE_TAIL:
+            if len(tail) >= MIN_PHONE_TAIL and not text.startswith(("+", "0")):
                 out[SUFFIX].append(
                     _probe(which, SUFFIX, *args, contact_id=Contact.id).where(
                         _suffix(col, tail), col != digits
@@ -232,9 +233,10 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
 def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
     """Best match first: exact phone/serial/e-mail/CRM id, then prefixes, phone tails, substrings.
 
-    One UNION ALL per rank (each lookup capped at CANDIDATES rows); every rank runs, so the
-    result can say how many matches there are beyond `limit`. Within a rank, hits are ordered by
-    name (the account's, or the contact's for contact matches).
+    One UNION ALL per rank (each lookup capped at CANDIDATES rows). Later ranks run even when
+    `limit` hits are in, so `total` counts every match, until a lookup reaches its cap: then the
+    total is a lower bound (`truncated`) and the search stops after the rank that fills `limit`.
+    Within a rank, hits are ordered by name (the account's, or the contact's for contact matches).
     """
     text = validate_query(q)
     typed = name_key(text)
@@ -258,6 +260,10 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
             key = (hit.account_id, hit.contact_id, hit.asset_id)
             if key not in best or (hit.rank, hit.sort_name) < (best[key].rank, best[key].sort_name):
                 best[key] = hit
+        # Once a lookup hit its cap the total is only a lower bound anyway: with `limit` hits of
+        # complete ranks in, later ranks (the costly substring scans) could not change what is shown.
+        if truncated and sum(1 for h in best.values() if h.rank <= rank) >= limit:
+            break
     ranked = sorted(
         best.values(), key=lambda h: (h.rank, h.sort_name, h.account_id, h.contact_id or 0, h.asset_id or 0)
     )[:limit]
