@@ -50,6 +50,8 @@ _LIKE_SPECIAL = re.compile(r"([\\%_])")
 # Match ranks: lower is better (exact phone/serial/e-mail > prefix > phone tail > substring/words).
 EXACT, PREFIX, SUFFIX, SUBSTRING = 0, 1, 2, 3
 RANKS = (EXACT, PREFIX, SUFFIX, SUBSTRING)
+# Ranks asked in one round trip: prefixes and phone tails are both cheap index probes.
+STAGES = ((EXACT,), (PREFIX, SUFFIX), (SUBSTRING,))
 MATCH_KINDS = {EXACT: "exact", PREFIX: "prefix", SUFFIX: "suffix", SUBSTRING: "substring"}
 
 
@@ -173,9 +175,8 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
                     _probe(which, PREFIX, *args, contact_id=Contact.id).where(_prefix(col, digits))
                 )
             # The digits as typed, leading zeros kept: "…0 12 34" ends a stored number as it is.
-            # A number written from its start ("+49…", "089…") is a whole number, not a tail.
             tail = re.sub(r"\D", "", text)
-            if len(tail) >= MIN_PHONE_TAIL and not text.startswith(("+", "0")):
+            if len(tail) >= MIN_PHONE_TAIL:
                 out[SUFFIX].append(
                     _probe(which, SUFFIX, *args, contact_id=Contact.id).where(
                         _suffix(col, tail), col != digits
@@ -243,10 +244,12 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
     probes = _probes(text, country_of(get_settings().time_zone))
     best: dict[tuple[int, int | None, int | None], _Found] = {}
     truncated = False
-    for rank in RANKS:
-        if not probes[rank]:
+    for stage in STAGES:
+        rank = stage[-1]
+        stage_probes = [p for r in stage for p in probes[r]]
+        if not stage_probes:
             continue
-        parts = [select(p.limit(CANDIDATES).subquery()) for p in probes[rank]]
+        parts = [select(p.limit(CANDIDATES).subquery()) for p in stage_probes]
         rows = session.execute(parts[0] if len(parts) == 1 else union_all(*parts)).all()
         per_lookup = Counter((r.field, r.rank) for r in rows)
         truncated = truncated or max(per_lookup.values(), default=0) >= CANDIDATES
