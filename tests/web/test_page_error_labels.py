@@ -29,8 +29,12 @@ def ticket(db: Session) -> Ticket:
     return t
 
 
-def _alert(html: str) -> str:
-    match = re.search(r'<p class="alert" role="alert">(.*?)</p>', html, re.S)
+def _refused_work_order(client: TestClient, ticket: Ticket, **form: str) -> str:
+    """Post the ticket page's work-order form; it must be refused. Returns the page's error message."""
+    token = csrf_of(client.get(f"/desk/tickets/{ticket.id}").text)
+    r = client.post(f"/desk/tickets/{ticket.id}/work-orders", data={"csrf": token, **form})
+    assert r.status_code == 422
+    match = re.search(r'<p class="alert" role="alert">(.*?)</p>', r.text, re.S)
     assert match, "no error message on the page"
     return match.group(1)
 
@@ -39,13 +43,7 @@ def test_work_order_form_errors_name_the_labels(
     client: TestClient, sign_in: Callable[..., User], ticket: Ticket
 ) -> None:
     sign_in("agent")
-    token = csrf_of(client.get(f"/desk/tickets/{ticket.id}").text)
-    r = client.post(
-        f"/desk/tickets/{ticket.id}/work-orders",
-        data={"csrf": token, "duration_min": "1", "appointment_start": "tomorrow"},
-    )
-    assert r.status_code == 422
-    alert = _alert(r.text)
+    alert = _refused_work_order(client, ticket, duration_min="1", appointment_start="tomorrow")
     assert "Duration (minutes): between 5 and 1440 minutes" in alert
     assert "Appointment from: not a date and time" in alert
     assert not INTERNAL_NAME.search(alert), alert
@@ -56,18 +54,13 @@ def test_service_errors_on_pages_name_the_labels(
     client: TestClient, sign_in: Callable[..., User], ticket: Ticket
 ) -> None:
     sign_in("agent")
-    token = csrf_of(client.get(f"/desk/tickets/{ticket.id}").text)
-    r = client.post(
-        f"/desk/tickets/{ticket.id}/work-orders",
-        data={
-            "csrf": token,
-            "duration_min": "60",
-            "appointment_start": "2030-05-06T12:00",
-            "appointment_end": "2030-05-06T10:00",
-        },
+    alert = _refused_work_order(
+        client,
+        ticket,
+        duration_min="60",
+        appointment_start="2030-05-06T12:00",
+        appointment_end="2030-05-06T10:00",
     )
-    assert r.status_code == 422
-    alert = _alert(r.text)
     # the service names ticket_id and appointment_end_at; the page says Ticket and Appointment until
     assert alert.startswith(f"Ticket: ticket {ticket.number} has no asset or site to visit"), alert
     assert "Appointment until: must be after “Appointment from”" in alert
