@@ -15,10 +15,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.api import api_router
 from app.field.workorders.closing import install_ticket_hooks
 from app.planning.triggers import install_session_hooks
+from app.platform.api_docs import install_api_docs
 from app.platform.config import get_settings
 from app.platform.errors import install_error_handlers, problem
 from app.platform.worker import in_process
 from app.web import pages_router
+from app.web.shared import page_not_found
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -42,8 +44,10 @@ def create_app() -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Service desk and field dispatch API.",
+        docs_url=None,  # served by install_api_docs with local assets
+        redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, page_not_found=page_not_found)
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
@@ -65,6 +69,7 @@ def create_app() -> FastAPI:
         )
 
     app.include_router(api_router)
+    install_api_docs(app)
     app.include_router(pages_router)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict
+from app.web.messages import labelled, page_error
 from app.web.shared import (
     DESK_ROLES,
     DeskPageUser,
@@ -133,7 +134,7 @@ def _refused(
 ) -> HTMLResponse:
     """Nothing was saved: show the page again with the agent's input and the reason."""
     db.rollback()
-    state = {"input": values, "error": exc.detail, "fields": field_errors(exc)}
+    state = {"input": values, "error": page_error(exc), "fields": field_errors(exc)}
     return _view(
         request, db, tickets.get_ticket(db, ticket_id), status_code=exc.status_code, forms={form: state}
     )
@@ -352,7 +353,9 @@ def create_work_order(
     except AppError as exc:
         if exc.errors:  # name what to fix in words, not internal field names
             exc = type(exc)(
-                "The work order was not saved: " + "; ".join(str(e["message"]) for e in exc.errors) + ".",
+                "The work order was not saved: "
+                + labelled((str(e.get("field", "")), str(e["message"])) for e in exc.errors)
+                + ".",
                 errors=exc.errors,
             )
         return _refused(request, db, ticket_id, "wo", form, exc)

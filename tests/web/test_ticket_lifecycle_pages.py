@@ -199,6 +199,6 @@ def test_a_past_appointment_gets_a_readable_message(
         },
     )
     assert r.status_code == 422
-    assert "The work order was not saved: the appointment 2020-01-15 09:00" in r.text
+    assert "The work order was not saved: Appointment from: the appointment 2020-01-15 09:00" in r.text
     assert "is in the past" in r.text and "appointment_start_at:" not in r.text
     assert db.scalars(select(WorkOrder)).all() == []

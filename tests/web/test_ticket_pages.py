@@ -255,3 +255,19 @@ def test_unknown_ticket_is_a_readable_404(client: TestClient, sign_in: Callable[
     r = client.get("/desk/tickets/999999")
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("text/html") and "Ticket 999999 does not exist." in r.text
+
+
+def test_header_shows_the_description_and_long_words_can_break(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    t.description = "Unit 3 shows E42 since this morning.\nCustomer <asks> for a call back."
+    db.commit()
+    html = _page(client, t)
+    header = html[html.index('aria-labelledby="ticket-title"') : html.index("</section>")]
+    # in the header, line breaks kept and markup escaped, not only in the history further down
+    assert "Unit 3 shows E42 since this morning.<br>Customer &lt;asks&gt; for a call back." in header
+    css = client.get("/static/css/app.css").text
+    rule = next(line for line in css.splitlines() if line.startswith("h1,") and "overflow-wrap" in line)
+    assert ".description" in rule and "overflow-wrap: anywhere" in rule

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 _OUT = ConfigDict(from_attributes=True)
 
@@ -21,7 +21,7 @@ class SearchHitRead(BaseModel):
     tier: str
     region: str | None
     matched_field: MatchedField
-    match: Literal["exact", "prefix", "substring"]
+    match: Literal["exact", "prefix", "suffix", "substring"]
     value: str
     contact_id: int | None
     contact_name: str | None
@@ -35,7 +35,9 @@ class SearchResultRead(BaseModel):
     model_config = _OUT
     query: str
     items: list[SearchHitRead]
-    truncated: bool
+    total: int = Field(description="distinct matches found; at least this many when `truncated`")
+    more: bool = Field(description="more matches than `items` shows: refine the query or raise `limit`")
+    truncated: bool = Field(description="a lookup reached its cap: there are at least `total` matches")
 
 
 class AccountSummary(BaseModel):

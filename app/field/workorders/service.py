@@ -112,7 +112,10 @@ def _check_times(
     a_start, a_end = appointment
     if (a_start is None) != (a_end is None):
         errors.append(
-            {"field": "appointment_end_at", "message": "give both appointment_start_at and _end_at"}
+            {
+                "field": "appointment_end_at",
+                "message": "give both appointment_start_at and appointment_end_at",
+            }
         )
     elif a_start is not None and a_end is not None and a_end <= a_start:
         errors.append({"field": "appointment_end_at", "message": "must be after appointment_start_at"})
