@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     reopen_days: int = 14
     idempotency_ttl_h: int = 48
     webhook_max_attempts: int = 8
+    # Non-public webhook receivers that are allowed (on-premise): comma-separated CIDRs and host
+    # names. Empty: webhooks only reach public addresses (app/integrations/webhooks/targets.py).
+    webhook_allowed_targets: str = ""
     # Shared secret the mail relay sends as X-Relay-Token; unset disables inbound e-mail.
     inbound_email_token: str | None = None
     # Eager: tasks run inline in the caller (tests); only used when no broker is configured.
