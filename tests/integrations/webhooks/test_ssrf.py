@@ -18,7 +18,7 @@ from app.models import WebhookDelivery, WebhookSubscription
 from app.platform.config import get_settings
 from app.platform.events import emit
 from tests import factories as f
-from tests.integrations.webhooks.receiver import Receiver, running_receiver
+from tests.integrations.webhooks.receiver import running_receiver
 
 SUBS = "/api/v1/webhooks/subscriptions"
 PUBLIC = "93.184.215.14"  # a public unicast address (nothing connects to it: transports are mocked)
