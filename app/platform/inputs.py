@@ -132,7 +132,7 @@ def _declared(dependant: Dependant, into: _Declared | None = None) -> _Declared:
     return into
 
 
-_DECLARED: dict[int, _Declared] = {}  # per route, computed once
+_CACHE_ATTR = "_fieldline_declared_params"  # kept on the route itself, computed on first use
 
 
 async def guard_params(request: Request) -> None:
@@ -140,9 +140,10 @@ async def guard_params(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    declared = _DECLARED.get(id(route))
+    declared: _Declared | None = getattr(route, _CACHE_ATTR, None)
     if declared is None:
-        declared = _DECLARED[id(route)] = _declared(route.dependant)
+        declared = _declared(route.dependant)
+        setattr(route, _CACHE_ATTR, declared)
     errors: list[dict[str, Any]] = []
     sources: list[tuple[str, dict[str, set[type]], Any]] = [
         ("path", declared.path, request.path_params),
