@@ -18,7 +18,7 @@ from app.models import LoginAttempt, Role, User
 from app.platform.config import get_settings
 from app.platform.db import unit_of_work, utcnow
 from app.platform.errors import TooManyRequests, Unauthorized
-from app.platform.passwords import check_email, check_password_policy
+from app.platform.passwords import DEMO_PASSWORD, check_email, check_password_policy
 
 _hasher = PasswordHasher()
 
@@ -132,7 +132,9 @@ def authenticate(*, email: str, password: str, client: str = "") -> int:
         user = session.scalar(select(User).where(User.email == email))
         # Always one verification, whatever the account: the answer time says nothing.
         matches = verify_password(user.password_hash if user is not None else dummy_hash(), password)
-        ok = user is not None and user.is_active and matches
+        # Demo users (password "demo") left in a database that now runs for real cannot sign in.
+        demo_only = password == DEMO_PASSWORD and not settings.demo_mode
+        ok = user is not None and user.is_active and matches and not demo_only
         session.add(LoginAttempt(email=email[:254], client=client, success=ok))
         user_id = user.id if user is not None else None
     if not ok or user_id is None:

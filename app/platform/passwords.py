@@ -12,6 +12,8 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 MIN_PASSWORD_LEN = 10
+# The seeded demo users' password; accepted at sign-in only while DEMO_MODE is on.
+DEMO_PASSWORD = "demo"
 _COMMON = Path(__file__).with_name("common_passwords.txt")
 
 

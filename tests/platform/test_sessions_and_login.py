@@ -276,3 +276,12 @@ def test_create_user_takes_the_password_from_stdin_or_a_hidden_prompt(db: Sessio
     users = {u.email: u for u in db.scalars(select(m.User))}
     assert auth.verify_password(users["uma@test.example"].password_hash, "a fine long passphrase")
     assert users["vic@test.example"].role == "admin"
+
+
+def test_the_demo_password_works_in_demo_mode_only(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo = f.make_user(db, role="agent", email="agent@demo.example", password="demo")
+    db.commit()
+    with pytest.raises(Unauthorized):
+        authenticate(email="agent@demo.example", password="demo", client="192.0.2.20")
+    monkeypatch.setattr(get_settings(), "demo_mode", True)
+    assert authenticate(email="agent@demo.example", password="demo", client="192.0.2.20") == demo.id
