@@ -28,6 +28,7 @@ from app.platform.auth import check_csrf, csrf_token, user_from_token
 from app.platform.config import get_settings
 from app.platform.deps import SESSION_COOKIE, DbSession
 from app.platform.errors import AppError, Forbidden, NotFound, Unauthorized, Unprocessable
+from app.platform.inputs import INT_MAX
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -282,7 +283,7 @@ def optional_id(value: str | None) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not value.isdigit() or int(value) > INT_MAX:  # a forged id must not overflow the column
         raise ValueError(value)
     return int(value)
 

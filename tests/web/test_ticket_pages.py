@@ -253,3 +253,21 @@ def test_unknown_ticket_is_a_readable_404(client: TestClient, sign_in: Callable[
     r = client.get("/desk/tickets/999999")
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("text/html") and "Ticket 999999 does not exist." in r.text
+
+
+def test_edit_with_an_id_beyond_int4_is_refused_readably(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    data = {
+        "subject": "New subject",
+        "description": "kept",
+        "priority": "P3",
+        "contact_id": str(2**31),
+        "version": str(t.version),
+        "csrf": csrf_of(_page(client, t)),
+    }
+    r = client.post(f"/desk/tickets/{t.id}/edit", data=data)
+    assert r.status_code == 422 and "choose one from the list" in r.text
+    assert client.get(f"/desk/tickets/{2**63}").status_code == 422  # the path guard, as a page
