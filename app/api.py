@@ -1,6 +1,6 @@
 """The /api/v1 router: it only gathers the routers that live in each domain package (`api.py`)."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from app.desk.customers import api as customers
 from app.desk.tickets import api as tickets
@@ -14,8 +14,10 @@ from app.planning import api as plans
 from app.planning import route_api as route
 from app.platform import auth_api as auth
 from app.platform import health_api as health
+from app.platform.inputs import guard_params
 
-api_router = APIRouter(prefix="/api/v1")
+# Hostile ids, NUL bytes and dates in paths, queries and forms: 422 before any endpoint runs.
+api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(guard_params)])
 api_router.include_router(health.router)
 api_router.include_router(auth.router)
 api_router.include_router(tickets.router)

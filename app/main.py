@@ -11,11 +11,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm.exc import StaleDataError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api import api_router
 from app.field.workorders.closing import install_ticket_hooks
 from app.planning.triggers import install_session_hooks
 from app.platform.api_docs import install_api_docs
+from app.platform.body_limit import BodyLimitMiddleware
 from app.platform.config import get_settings
 from app.platform.errors import install_error_handlers, problem
 from app.platform.worker import in_process
@@ -68,6 +70,10 @@ def create_app() -> FastAPI:
             request.url.path,
         )
 
+    # Outermost first: the proxy decides the client address and scheme, then the body limit
+    # refuses an oversized request before routing, authentication or parsing.
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=get_settings().forwarded_allow_ips)
     app.include_router(api_router)
     install_api_docs(app)
     app.include_router(pages_router)

@@ -26,6 +26,9 @@ os.environ["SECRET_KEY"] = "test-secret"
 os.environ["DEMO_MODE"] = "0"
 os.environ["TASK_ALWAYS_EAGER"] = "1"
 os.environ["SCHEDULER_ENABLED"] = "0"
+# The webhook tests' receivers listen on 127.0.0.1, which webhooks refuse by default (SSRF):
+# the suite opts in as an on-premise deployment would. The SSRF tests clear it again.
+os.environ["WEBHOOK_ALLOWED_TARGETS"] = "127.0.0.1/32"
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402

@@ -7,14 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from app.platform.inputs import InputModel
+
 _OUT = ConfigDict(from_attributes=True)
 
 
-class PlanCreate(BaseModel):
+class PlanCreate(InputModel):
     """Plan one region's day. Leave the limits out for the configured defaults."""
 
-    model_config = _IN
     region_id: int
     date: dt.date
     time_limit_s: float | None = Field(default=None, gt=0, le=3600)
@@ -22,10 +22,9 @@ class PlanCreate(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
-class FanOutCreate(BaseModel):
+class FanOutCreate(InputModel):
     """Plan every region (or those listed) for a day: one task per region, collected by a chord."""
 
-    model_config = _IN
     date: dt.date
     region_ids: list[int] | None = Field(default=None, max_length=1000)
     time_limit_s: float | None = Field(default=None, gt=0, le=3600)
@@ -148,8 +147,7 @@ class RouteRead(BaseModel):
 
 
 # ------------------------------------------------------------------------------ field actions
-class PickupIn(BaseModel):
-    model_config = _IN
+class PickupIn(InputModel):
     note: str = Field(default="", max_length=500)
 
 
@@ -159,10 +157,9 @@ class PickupRead(BaseModel):
     already_in_van: list[PartLine] = Field(default_factory=list)
 
 
-class AssignIn(BaseModel):
+class AssignIn(InputModel):
     """Put a visit on an engineer's day; the planner picks the time and order."""
 
-    model_config = _IN
     engineer_id: int
     date: dt.date | None = None  # default: the visit's planned day, else its appointment day, else today
 

@@ -27,10 +27,20 @@ class Settings(BaseSettings):
     token_ttl_s: int = 12 * 3600
     # Secure flag of the page session cookie; unset: set it when the request came over https.
     session_cookie_secure: bool | None = None
+    # Proxies whose X-Forwarded-Proto/-For are believed (comma-separated IPs or CIDRs, "*" for
+    # any): the https scheme (the cookie's Secure flag) and the client address (login throttling)
+    # come from them. A proxy in another container is not 127.0.0.1: name its network here.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Failed sign-ins per minute: per (client address, account), and per client address over
+    # all accounts (password spraying). Neither locks the owner out from another address.
     login_attempts_per_minute: int = 10
+    login_client_attempts_per_minute: int = 30
     reopen_days: int = 14
     idempotency_ttl_h: int = 48
     webhook_max_attempts: int = 8
+    # Non-public webhook receivers that are allowed (on-premise): comma-separated CIDRs and host
+    # names. Empty: webhooks only reach public addresses (app/integrations/webhooks/targets.py).
+    webhook_allowed_targets: str = ""
     # Shared secret the mail relay sends as X-Relay-Token; unset disables inbound e-mail.
     inbound_email_token: str | None = None
     # Eager: tasks run inline in the caller (tests); only used when no broker is configured.

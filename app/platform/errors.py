@@ -141,7 +141,12 @@ def install_error_handlers(
         # A person who mistyped an address in the browser gets a page; API clients keep problem+json.
         if exc.status_code == 404 and page_not_found and not request.url.path.startswith(API_PREFIX):
             return page_not_found(request)
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}
+        titles = {
+            404: "Not found",
+            405: "Method not allowed",
+            401: "Not authenticated",
+            413: "Content too large",
+        }
         return problem(
             exc.status_code,
             titles.get(exc.status_code, "Error"),

@@ -42,7 +42,6 @@ from app.seed.writer import BulkWriter
 
 HISTORY_DAYS = 182
 CHUNK_ACCOUNTS = 2000
-DEMO_PASSWORD = "demo"
 # Tables that grow with --customers: their secondary indexes are built after the load.
 BULK_TABLES = (
     "account",
@@ -126,6 +125,7 @@ def seed(
     users = 0
     if with_users:
         from app.platform.auth import hash_password
+        from app.platform.passwords import DEMO_PASSWORD
 
         users = build_demo_users(w, world, hash_password(DEMO_PASSWORD))  # hashed once: argon2 is slow
     progress("reference data", 1, 1, w.total)

@@ -29,6 +29,7 @@ from app.platform.auth import check_csrf, csrf_token, user_from_token
 from app.platform.config import get_settings
 from app.platform.deps import SESSION_COOKIE, DbSession
 from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
+from app.platform.inputs import INT_MAX
 from app.web.messages import labelled, page_error
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -291,7 +292,7 @@ def optional_id(value: str | None) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not value.isdigit() or int(value) > INT_MAX:  # a forged id must not overflow the column
         raise ValueError(value)
     return int(value)
 

@@ -271,3 +271,21 @@ def test_header_shows_the_description_and_long_words_can_break(
     css = client.get("/static/css/app.css").text
     rule = next(line for line in css.splitlines() if line.startswith("h1,") and "overflow-wrap" in line)
     assert ".description" in rule and "overflow-wrap: anywhere" in rule
+
+
+def test_edit_with_an_id_beyond_int4_is_refused_readably(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    data = {
+        "subject": "New subject",
+        "description": "kept",
+        "priority": "P3",
+        "contact_id": str(2**31),
+        "version": str(t.version),
+        "csrf": csrf_of(_page(client, t)),
+    }
+    r = client.post(f"/desk/tickets/{t.id}/edit", data=data)
+    assert r.status_code == 422 and "choose one from the list" in r.text
+    assert client.get(f"/desk/tickets/{2**63}").status_code == 422  # the path guard, as a page

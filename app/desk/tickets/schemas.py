@@ -8,12 +8,10 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from app.models import Channel, Priority, TicketStatus
+from app.platform.inputs import InputModel
 
-_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-
-class TicketCreate(BaseModel):
-    model_config = _IN
+class TicketCreate(InputModel):
     customer_id: int
     contact_id: int | None = None
     asset_id: int | None = None
@@ -24,10 +22,9 @@ class TicketCreate(BaseModel):
     category: str = Field(default="", max_length=60)
 
 
-class TicketUpdate(BaseModel):
+class TicketUpdate(InputModel):
     """Only the fields sent are changed; contact, asset and assignee may be set to null."""
 
-    model_config = _IN
     subject: str | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = Field(default=None, max_length=20000)
     category: str | None = Field(default=None, max_length=60)
@@ -46,23 +43,20 @@ class TicketUpdate(BaseModel):
         return self
 
 
-class TransitionIn(BaseModel):
-    model_config = _IN
+class TransitionIn(InputModel):
     to: TicketStatus
     reason: str = Field(default="", max_length=1000)
 
 
-class MessageIn(BaseModel):
+class MessageIn(InputModel):
     """A reply or note. (Named `text`, not `body`: the error renderer drops "body" from paths.)"""
 
-    model_config = _IN
     text: str = Field(min_length=1, max_length=20000)
 
 
-class CallIn(BaseModel):
+class CallIn(InputModel):
     """A phone call with the customer, logged by the agent (a human contact: first response)."""
 
-    model_config = _IN
     direction: Literal["inbound", "outbound"]
     summary: str = Field(min_length=1, max_length=5000)
     duration_min: int = Field(ge=0, le=600)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,27 +13,9 @@ from app.integrations.inbound_email.service import outbound_message, parse
 from app.models import Ticket, TicketEvent
 from app.platform.config import get_settings
 from tests import factories as f
+from tests.integrations.inbound_email.conftest import TOKEN
 
 URL = "/api/v1/inbound/email"
-TOKEN = "relay-secret-123"
-
-
-@pytest.fixture(autouse=True)
-def _token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(get_settings(), "inbound_email_token", TOKEN)
-
-
-@pytest.fixture
-def people(db: Session) -> dict[str, Any]:
-    acc = f.make_account(db)
-    other = f.make_account(db)
-    out = {
-        "account": acc,
-        "anna": f.make_contact(db, acc, email="Anna.Berg@Kunde.example"),
-        "other": f.make_contact(db, other, email="bob@elsewhere.example"),
-    }
-    db.commit()
-    return out
 
 
 def mail(
