@@ -12,7 +12,6 @@ The same changes also go out as `workorder.scheduled` webhooks (app.platform.eve
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from app.models import Account, Contact, CustomerNotification, Region, Site, Ticket, WorkOrder
 from app.platform.config import get_settings
 from app.platform.db import utcnow
+from app.platform.mail import SmtpMailer
 from app.platform.worker import enqueue
 
 if TYPE_CHECKING:
@@ -92,8 +92,7 @@ class SmtpSender:
         msg["To"] = notice.to
         msg["Subject"] = notice.subject
         msg.set_content(notice.text)
-        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
-            smtp.send_message(msg)
+        SmtpMailer(self.host, self.port).send(msg)
 
 
 _sender: Sender | None = None

@@ -29,6 +29,8 @@ EVENTS = (
     "workorder.status_changed",
     "workorder.completed",
     "customer.imported",
+    "survey.detractor",
+    "survey.recovery_closed",
 )
 
 
