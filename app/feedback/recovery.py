@@ -151,26 +151,3 @@ def _last_words(session: Session, ticket: Ticket) -> str:
         .limit(1)
     )
     return ev.body[:2000] if ev else ""
-
-
-def account_recoveries(session: Session, account_id: int, limit: int = 10) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(SurveyRecovery, Ticket.number, Ticket.status)
-        .join(Ticket, Ticket.id == SurveyRecovery.ticket_id)
-        .where(SurveyRecovery.account_id == account_id)
-        .order_by(SurveyRecovery.opened_at.desc())
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "id": r.id,
-            "ticket_id": r.ticket_id,
-            "number": number,
-            "status": status,
-            "queue": r.queue,
-            "opened_at": r.opened_at,
-            "closed_at": r.closed_at,
-            "outcome": r.outcome,
-        }
-        for r, number, status in rows
-    ]

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from app.feedback import capture, recovery
+from app.desk.customers import view360
+from app.feedback import capture, customer, recovery
 from app.models import Ticket, WorkOrder
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,9 @@ _HOOKS = (("after_flush", _collect), ("before_commit", _process), ("after_rollba
 
 
 def install_session_hooks() -> None:
-    """Called once at start-up by each composition root (create_app, app.worker, the tests);
-    calling it again changes nothing."""
+    """Also installs the 360 view's survey signals. Called once at start-up by each composition
+    root (create_app, app.worker, the tests); calling it again changes nothing."""
     for name, fn in _HOOKS:
         if not event.contains(Session, name, fn):
             event.listen(Session, name, fn)
+    view360.set_survey_signals(customer.survey_signals)  # answers and health signals in the 360 view

@@ -51,13 +51,24 @@ class AccountSummary(BaseModel):
     version: int
 
 
+class HealthReason(BaseModel):
+    code: str
+    text: str
+    points: int  # negative: taken off 100
+
+
 class Health(BaseModel):
+    """surveys.health_score (docs/kpis.md): status is the badge colour of the band."""
+
     status: Literal["green", "amber", "red"]
+    score: int
+    band: Literal["healthy", "watch", "at_risk"]
     open_p1: int
     open_p2: int
     sla_breaches_90d: int
     expiring_contracts: list[str]
-    reasons: list[str]
+    reasons: list[HealthReason]  # largest deduction first
+    notes: list[str]  # dates to act on (contract end, renewal); not part of the score
 
 
 class ContactSummary(BaseModel):
@@ -136,13 +147,33 @@ class VisitSummary(BaseModel):
 
 
 class SatisfactionAnswer(BaseModel):
-    """Filled once surveys exist (app.desk.customers.view360.satisfaction_answers)."""
+    """A survey answer (app.feedback), newest first."""
 
+    id: int
     survey_id: int
-    ticket_id: int | None
+    ticket_id: int
+    work_order_id: int | None
     answered_at: datetime
-    score: int
+    csat: int | None
+    nps: int | None
+    solved: bool | None
+    reasons: list[str]
     comment: str = ""
+    is_detractor: bool
+
+
+class RecoverySummary(BaseModel):
+    """A detractor's follow-up ticket; queue "recovery" when the account has no owner."""
+
+    id: int
+    ticket_id: int
+    number: str | None
+    status: str
+    queue: str
+    owner_user_id: int | None
+    opened_at: datetime
+    closed_at: datetime | None
+    outcome: str | None
 
 
 class Customer360(BaseModel):
@@ -157,6 +188,7 @@ class Customer360(BaseModel):
     upcoming_visits: list[VisitSummary]
     recent_visits: list[VisitSummary]
     satisfaction: list[SatisfactionAnswer]
+    recoveries: list[RecoverySummary]
 
 
 class ImportErrorRead(BaseModel):
