@@ -30,10 +30,14 @@ class Page:
     errors: tuple[FieldError, ...] = ()
 
 
+UNSUBSCRIBE_MAX_AGE_S = 365 * 24 * 3600  # people unsubscribe from old mails too
+
+
 def _load(session: Session, token: str, purpose: tokens.Purpose, now: datetime) -> Page:
     policy = sending_policy()
+    max_age = UNSUBSCRIBE_MAX_AGE_S if purpose == "unsubscribe" else policy.expires_after_s
     try:
-        claim = tokens.read(token, max_age_s=policy.expires_after_s)
+        claim = tokens.read(token, max_age_s=max_age)
     except tokens.BadToken as exc:
         return Page("expired" if exc.expired else "invalid")
     survey = session.get(Survey, claim.survey_id)

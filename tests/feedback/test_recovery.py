@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.desk.customers.view360 import customer_360
 from app.desk.tickets import status as ticket_status
 from app.feedback import answering, recovery, sending
-from app.models import SurveyRecovery, Ticket
+from app.models import Survey, SurveyRecovery, Ticket
 from app.platform.db import utcnow
 from surveys import Answer
 from tests.feedback.world import Case, Outbox, customer, later, survey_of, visit
@@ -65,8 +66,6 @@ def test_closing_the_recovery_ticket_records_the_outcome_and_is_not_surveyed(
     assert rec.outcome == "resolved" and rec.closed_at is not None
     assert rec.outcome_note == "Called back; free service check booked"
     assert survey_of(db, ticket_id=case.ticket.id).ticket_id == case.ticket.id  # the original survey only
-    from app.models import Survey
-
     assert db.scalar(select(Survey.id).where(Survey.ticket_id == ticket.id)) is None
 
 
@@ -82,3 +81,30 @@ def test_the_360_view_lists_answers_recoveries_and_health_reasons(db: Session, o
     health = view["health"]
     assert 0 <= health["score"] < 100
     assert any(reason["code"] == "detractors" for reason in health["reasons"])
+
+
+def test_managers_list_the_recovery_queue(client: TestClient, db: Session, outbox: Outbox, login) -> None:  # type: ignore[no-untyped-def]
+    case, answer_id = _answered(db, outbox, Answer(csat=1, reasons=frozenset({"late"})))
+    rec = recovery.open_recovery(db, answer_id)
+    db.commit()
+    assert rec is not None
+    manager = login("manager")
+    body = client.get(
+        "/api/v1/recoveries", params={"queue": "recovery", "state": "open"}, headers=manager
+    ).json()
+    [item] = [i for i in body["items"] if i["account_id"] == case.account.id]
+    assert (item["ticket_id"], item["csat"], item["reasons"], item["outcome"]) == (
+        rec.ticket_id,
+        1,
+        ["late"],
+        None,
+    )
+    assert (
+        client.get(
+            "/api/v1/recoveries", params={"state": "closed", "customer_id": case.account.id}, headers=manager
+        ).json()["items"]
+        == []
+    )
+    assert client.get("/api/v1/recoveries", headers=login("agent")).status_code == 403
+    r = client.get("/api/v1/recoveries", params={"queue": "nobody"}, headers=manager)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
