@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.models import Account, Survey, SurveyAnswer, SurveyRecovery, Ticket, TicketEvent
+from app.models.feedback import VISIT_FACT_COLUMNS
 from app.platform.db import utcnow
 from app.platform.events import emit
 
@@ -54,16 +55,7 @@ def describe(answer: SurveyAnswer, case: Ticket | None) -> str:
 
 
 def _facts(answer: SurveyAnswer) -> dict[str, Any]:
-    keys = (
-        "minutes_late",
-        "late",
-        "repeat_visit",
-        "part_missing",
-        "duration_overrun",
-        "sla_breach",
-        "first_time_fix",
-    )
-    return {k: getattr(answer, k) for k in keys}
+    return {k: getattr(answer, k) for k in VISIT_FACT_COLUMNS}
 
 
 def open_recovery(session: Session, answer_id: int) -> SurveyRecovery | None:

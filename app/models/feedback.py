@@ -15,6 +15,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.platform.db import Base, utcnow
 
+# The visit facts stored with each answer, by name (docs/surveys.md, "Visit facts").
+VISIT_FACT_COLUMNS = (
+    "minutes_late",
+    "late",
+    "repeat_visit",
+    "part_missing",
+    "duration_overrun",
+    "sla_breach",
+    "first_time_fix",
+)
+
 
 class SurveyContext:
     """The columns a survey and its answer share: what the answer is about."""

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app.models.feedback import VISIT_FACT_COLUMNS
 from app.seed.cases import Case, Visit
 from app.seed.world import World
 from app.seed.writer import BulkWriter
@@ -76,13 +77,7 @@ ANSWER_COLS = (
     "reasons",
     "comment",
     "is_detractor",
-    "minutes_late",
-    "late",
-    "repeat_visit",
-    "part_missing",
-    "duration_overrun",
-    "sla_breach",
-    "first_time_fix",
+    *VISIT_FACT_COLUMNS,
     *CONTEXT_COLS,
 )
 TABLES = (("survey", SURVEY_COLS), ("survey_answer", ANSWER_COLS))
@@ -293,12 +288,6 @@ class SurveySeeder:
             json.dumps(sorted(reasons)),
             comment,
             detractor,
-            f.get("minutes_late"),
-            f.get("late"),
-            f.get("repeat_visit"),
-            f.get("part_missing"),
-            f.get("duration_overrun"),
-            f.get("sla_breach"),
-            f.get("first_time_fix"),
+            *(f.get(k) for k in VISIT_FACT_COLUMNS),
             *c.context,
         )

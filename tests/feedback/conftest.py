@@ -4,15 +4,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.platform.mail import set_mailer
-from tests.feedback.world import Outbox
+from tests.feedback.world import Outbox, installed_outbox
 
 
 @pytest.fixture
 def outbox() -> Iterator[Outbox]:
-    box = Outbox()
-    set_mailer(box)
-    try:
+    with installed_outbox() as box:
         yield box
-    finally:
-        set_mailer(None)

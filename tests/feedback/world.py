@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.field.workorders import visits
 from app.models import Account, Asset, Contact, Engineer, Survey, Ticket, WorkOrder
 from app.platform.db import utcnow
+from app.platform.mail import set_mailer
 from tests import factories as f
 
 
@@ -33,6 +36,17 @@ class Outbox:
 
     def send(self, message: EmailMessage) -> None:
         self.sent.append(message)
+
+
+@contextmanager
+def installed_outbox() -> Iterator[Outbox]:
+    """Survey mail goes to an Outbox while inside."""
+    box = Outbox()
+    set_mailer(box)
+    try:
+        yield box
+    finally:
+        set_mailer(None)
 
 
 def customer(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -12,26 +12,15 @@ from sqlalchemy.orm import Session
 
 from app.feedback import answering, sending
 from app.models import SurveyRecovery, Ticket, WebhookDelivery
-from app.platform.mail import set_mailer
 from tests import factories as f
-from tests.feedback.world import Outbox, customer, later, visit
+from tests.feedback.world import customer, installed_outbox, later, visit
 from tests.worker.test_real_worker import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("celery_worker", "via_broker", "cleanup")]
 
 
-@pytest.fixture
-def outbox() -> Iterator[Outbox]:
-    box = Outbox()
-    set_mailer(box)
-    try:
-        yield box
-    finally:
-        set_mailer(None)
-
-
 def test_a_detractor_answer_opens_a_recovery_ticket_on_the_worker(
-    committed_db: Session, outbox: Outbox, worker_log_tail: Callable[[], str]
+    committed_db: Session, worker_log_tail: Callable[[], str]
 ) -> None:
     db = committed_db
     case = customer(db, tier="silver")
@@ -40,7 +29,8 @@ def test_a_detractor_answer_opens_a_recovery_ticket_on_the_worker(
     sub = f.make_webhook_subscription(db, "http://127.0.0.1:9/unused", events=["survey.detractor"])
     visit(db, case, late_min=50)
     db.commit()
-    assert sending.send_due(now=later(hours=3)) == {"send": 1}
+    with installed_outbox() as outbox:
+        assert sending.send_due(now=later(hours=3)) == {"send": 1}
     text = outbox.sent[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     token = re.findall(r"/survey/([^\s?/]+)\?csat=1", text)[0]
 
