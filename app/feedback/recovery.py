@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.desk.customers.view360 import RECOVERY_CATEGORY
 from app.desk.tickets import service as tickets
 from app.models import Account, Survey, SurveyAnswer, SurveyRecovery, Ticket, TicketEvent
 from app.models.feedback import VISIT_FACT_COLUMNS
 from app.platform.db import utcnow
 from app.platform.events import emit
 
-CATEGORY = "recovery"
+CATEGORY = RECOVERY_CATEGORY
 PRIORITY = "P2"  # a customer waiting to hear back; not an outage
 
 

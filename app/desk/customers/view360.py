@@ -46,6 +46,7 @@ OPEN_VISIT = (
     WorkOrderStatus.on_site.value,
 )
 RECENT = 10
+RECOVERY_CATEGORY = "recovery"  # tickets app.feedback opens to follow up unhappy survey answers
 LIST_CAP = 200  # contacts / sites / assets / open tickets shown at most
 BREACH_WINDOW = timedelta(days=90)
 EXPIRY_WARNING = timedelta(days=60)
@@ -233,7 +234,9 @@ def customer_360(
             func.count(case((is_open, Ticket.id))),
             func.count(case((Ticket.opened_at >= now - BREACH_WINDOW, Ticket.id))),
         )
-        .where(Ticket.account_id == account_id)
+        # A recovery call about an unhappy answer is not a service problem of its own: the answer
+        # already counts in the score.
+        .where(Ticket.account_id == account_id, Ticket.category != RECOVERY_CATEGORY)
         .group_by(Ticket.priority)
     ).all()
     open_counts = Counter({priority: n_open for priority, n_open, _ in per_priority if n_open})
