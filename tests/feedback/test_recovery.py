@@ -11,7 +11,9 @@ from app.desk.tickets import status as ticket_status
 from app.feedback import answering, recovery, sending
 from app.models import Survey, SurveyRecovery, Ticket
 from app.platform.db import utcnow
+from app.platform.http import etag
 from surveys import Answer
+from tests import factories as f
 from tests.feedback.world import Case, Outbox, customer, later, survey_of, visit
 
 
@@ -108,3 +110,36 @@ def test_managers_list_the_recovery_queue(client: TestClient, db: Session, outbo
     assert client.get("/api/v1/recoveries", headers=login("agent")).status_code == 403
     r = client.get("/api/v1/recoveries", params={"queue": "nobody"}, headers=manager)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_manager_sets_the_account_owner_who_then_gets_the_recoveries(
+    client: TestClient,
+    db: Session,
+    outbox: Outbox,
+    login,  # type: ignore[no-untyped-def]
+) -> None:
+    case, answer_id = _answered(db, outbox, Answer(csat=2))
+    owner = f.make_user(db, role="agent")
+    engineer = f.make_user(db, role="engineer")
+    db.commit()
+    manager = login("manager")
+    url = f"/api/v1/customers/{case.account.id}"
+    version = client.get(f"{url}/360", headers=manager).json()["account"]["version"]
+    body = {"owner_user_id": owner.id}
+    assert client.patch(url, json=body, headers=manager).status_code == 428
+    assert client.patch(url, json=body, headers={**manager, "If-Match": etag(version + 1)}).status_code == 412
+    assert (
+        client.patch(url, json=body, headers={**login("agent"), "If-Match": etag(version)}).status_code == 403
+    )
+    bad = client.patch(
+        url, json={"owner_user_id": engineer.id}, headers={**manager, "If-Match": etag(version)}
+    )
+
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "owner_user_id"
+    ok = client.patch(url, json=body, headers={**manager, "If-Match": etag(version)})
+    assert ok.status_code == 200 and ok.json() == {"owner_user_id": owner.id}
+    assert ok.headers["ETag"] == etag(version + 1)
+    assert client.get(f"{url}/360", headers=manager).json()["account"]["owner_user_id"] == owner.id
+    db.expire_all()  # the request committed the owner in its own session
+    rec = recovery.open_recovery(db, answer_id)
+    assert rec is not None and (rec.owner_user_id, rec.queue) == (owner.id, "owner")

@@ -48,7 +48,12 @@ class AccountSummary(BaseModel):
     region_name: str | None
     arr: Decimal | None
     renewal_date: date | None
+    owner_user_id: int | None  # follows up unhappy survey answers; None: the recovery queue
     version: int
+
+
+class AccountOwnerUpdate(BaseModel):
+    owner_user_id: int | None
 
 
 class HealthReason(BaseModel):

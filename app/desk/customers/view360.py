@@ -336,6 +336,7 @@ def customer_360(
             "region_name": region.name if region else None,
             "arr": account.arr,
             "renewal_date": account.renewal_date,
+            "owner_user_id": account.owner_user_id,
             "version": account.version,
         },
         "health": _health(
