@@ -153,7 +153,10 @@ def test_an_expired_link_gets_a_readable_page(
 
 
 def test_unsubscribe_link_asks_then_opts_the_contact_out(
-    client: TestClient, db: Session, mailed: tuple[Case, str, str]
+    client: TestClient,
+    db: Session,
+    mailed: tuple[Case, str, str],
+    login,  # type: ignore[no-untyped-def]
 ) -> None:
     case, _, unsub = mailed
     r = client.get(unsub)
@@ -164,6 +167,8 @@ def test_unsubscribe_link_asks_then_opts_the_contact_out(
     assert r.status_code == 200 and "no more surveys" in r.text
     db.expire_all()
     assert db.get(Contact, case.contact.id).survey_opt_out is True  # type: ignore[union-attr]
+    view = client.get(f"/api/v1/customers/{case.account.id}/360", headers=login("agent")).json()
+    assert [c["survey_opt_out"] for c in view["contacts"]] == [True]  # the desk sees it
 
 
 def test_a_detractor_opens_a_recovery_ticket_for_the_owner_and_emits_an_event(

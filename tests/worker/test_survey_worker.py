@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 import pytest
@@ -38,6 +39,7 @@ def test_a_detractor_answer_opens_a_recovery_ticket_on_the_worker(
     assert page.outcome == "recorded"
     assert db.scalar(select(SurveyRecovery.id)) is None  # nothing before the commit
     db.commit()  # the task goes to Redis after this commit; the worker opens the ticket
+    committed = time.monotonic()
 
     def opened() -> SurveyRecovery | None:
         db.expire_all()
@@ -46,6 +48,7 @@ def test_a_detractor_answer_opens_a_recovery_ticket_on_the_worker(
         return rec
 
     rec = wait_until(opened, "the recovery ticket", worker_log_tail)
+    print(f"recovery ticket seen {time.monotonic() - committed:.2f} s after the answer's commit")
     ticket = db.get(Ticket, rec.ticket_id)
     assert ticket is not None
     assert (ticket.assignee_id, ticket.category, rec.queue) == (owner.id, "recovery", "owner")

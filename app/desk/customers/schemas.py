@@ -83,6 +83,7 @@ class ContactSummary(BaseModel):
     email: str | None
     phone: str | None
     mobile: str | None
+    survey_opt_out: bool  # unsubscribed from survey e-mails
 
 
 class SiteSummary(BaseModel):

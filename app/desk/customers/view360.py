@@ -350,6 +350,7 @@ def customer_360(
                 "email": c.email,
                 "phone": c.phone,
                 "mobile": c.mobile,
+                "survey_opt_out": c.survey_opt_out,
             }
             for c in contacts
         ],
