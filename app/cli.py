@@ -263,15 +263,13 @@ def plan_day(
 
     from sqlalchemy import select
 
-    from app.field.workorders.closing import install_ticket_hooks
+    from app.hooks import install_domain_hooks
     from app.models import PlanRun, Region
     from app.planning import runs as plan_runs
     from app.planning.keys import local_day
-    from app.planning.triggers import install_session_hooks
     from app.platform.db import unit_of_work, utcnow
 
-    install_session_hooks()  # publishing the plan reserves parts, as it does on the workers
-    install_ticket_hooks()
+    install_domain_hooks()  # publishing the plan reserves parts, as it does on the workers
 
     with unit_of_work() as session:
         found = session.scalar(select(Region).where(Region.code == region))

@@ -14,8 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api import api_router
-from app.field.workorders.closing import install_ticket_hooks
-from app.planning.triggers import install_session_hooks
+from app.hooks import install_domain_hooks
 from app.platform.api_docs import install_api_docs
 from app.platform.body_limit import BodyLimitMiddleware
 from app.platform.config import get_settings
@@ -39,8 +38,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    install_session_hooks()  # re-plans and reservations follow whatever the requests change
-    install_ticket_hooks()  # resolving or closing a ticket ends its visits (the desk cannot import field)
+    install_domain_hooks()  # re-plans, visit endings and surveys follow whatever requests change
     app = FastAPI(
         title="Fieldline",
         version="0.1.0",
