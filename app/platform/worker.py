@@ -94,6 +94,10 @@ class InProcessWorker:
         self.start(scheduler=False)
         self._queue.put((name, kwargs))
 
+    def pending(self) -> int:
+        """Tasks queued and not yet started (the metrics' queue depth)."""
+        return self._queue.qsize()
+
     def join(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far has run (tests, shutdown)."""
         deadline = time.monotonic() + timeout
