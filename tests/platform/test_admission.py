@@ -62,7 +62,13 @@ async def _saturate(app: FastAPI, release: threading.Event) -> dict[str, list[ht
         release.set()
         done = await asyncio.gather(*held)
         after = await client.get("/api/v1/_held")
-    return {"burst": list(burst), "page": [page], "reserved": [health, login], "held": list(done), "after": [after]}
+    return {
+        "burst": list(burst),
+        "page": [page],
+        "reserved": [health, login],
+        "held": list(done),
+        "after": [after],
+    }
 
 
 def test_a_saturated_process_refuses_at_once_and_keeps_health_and_login(tiny_app) -> None:
