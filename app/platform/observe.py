@@ -19,10 +19,17 @@ _HEADER = REQUEST_ID_HEADER.lower().encode()
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's template (`/api/v1/customers/{account_id}/360`): bounded label values."""
-    route = scope.get("route")
-    path = getattr(route, "path", None) or getattr(route, "path_format", None)
-    return str(path) if path else "<unmatched>"
+    """The matched route's template (`/api/v1/customers/{account_id}/360`): bounded label values.
+
+    FastAPI may keep included routers nested, so the route knows only its own part of the path
+    (`/customers/{account_id}/360`); the literal prefixes in front of it are taken from the
+    request path, segment for segment."""
+    template = getattr(scope.get("route"), "path", None)
+    if not template:
+        return "<unmatched>"
+    parts = str(scope["path"]).split("/")
+    depth = template.count("/")
+    return "/".join(parts[: len(parts) - depth]) + template if len(parts) > depth else template
 
 
 class ObserveMiddleware:
