@@ -12,7 +12,7 @@ import re
 import sys
 import uuid
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -49,22 +49,27 @@ def _current_task() -> Any:
     return current_task if current_task and current_task.request.id else None
 
 
-def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
-    """Route every logger (uvicorn's, Celery's, the app's) through one handler on the root."""
-    handler = logging.StreamHandler(sys.stderr)
+def make_handler(fmt: str = "text", stream: TextIO | None = None) -> logging.Handler:
+    """A handler that writes one line per record (JSON for fmt="json") with the context fields."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(ContextFilter())
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_name)s %(task_id)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-                timestamp=False,
             )
         )
     else:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
         )
+    return handler
+
+
+def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
+    """Route every logger (uvicorn's, Celery's, the app's) through one handler on the root."""
+    handler = make_handler(fmt)
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_fieldline", False)]:
         root.removeHandler(old)
