@@ -33,3 +33,8 @@ def _serve_metrics(**_: Any) -> None:
     port = get_settings().worker_metrics_port
     if port:  # in the worker's main process; its pool children write to PROMETHEUS_MULTIPROC_DIR
         metrics.serve_worker_metrics(port)
+
+
+@signals.worker_process_shutdown.connect(weak=False)
+def _forget_process(**_: Any) -> None:
+    metrics.mark_process_dead()  # a pool child that exits (max-tasks-per-child) leaves no live gauges

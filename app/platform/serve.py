@@ -64,9 +64,15 @@ def run(*, host: str, port: int, workers: int, log_level: str) -> None:
 
     prepare_metrics_dir()
     config = uvicorn.Config(APP, host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
+    Multiprocess(config, sockets=[listening_socket(host, port)]).run()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bound, inheritable by the workers, and created with IPPROTO_TCP, so that asyncio sets
+    TCP_NODELAY on every connection it accepts (it checks the listening socket's protocol)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
+    return sock
