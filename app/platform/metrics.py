@@ -152,7 +152,7 @@ def queue_stats() -> Iterable[tuple[str, int, float | None]]:
     return stats
 
 
-def _age(raw: bytes | None, now: float) -> float:
+def _age(raw: bytes | str | None, now: float) -> float:
     try:
         sent_at = float(json.loads(raw or b"{}")["headers"][SENT_AT_HEADER])
     except (ValueError, KeyError, TypeError):

@@ -24,7 +24,7 @@ def route_template(scope: Scope) -> str:
     FastAPI may keep included routers nested, so the route knows only its own part of the path
     (`/customers/{account_id}/360`); the literal prefixes in front of it are taken from the
     request path, segment for segment."""
-    template = getattr(scope.get("route"), "path", None)
+    template = str(getattr(scope.get("route"), "path", "") or "")
     if not template:
         return "<unmatched>"
     parts = str(scope["path"]).split("/")
