@@ -85,7 +85,10 @@ def serve(
             "dispatcher@example.com, manager@example.com, admin@example.com, "
             "engineer1@example.com …"
         )
-    server.run(host=host, port=port, workers=workers, log_level=settings.log_level)
+    try:
+        server.run(host=host, port=port, workers=workers, log_level=settings.log_level)
+    except OSError as exc:  # the port is taken, or the address is not ours
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def _broker_or_fail() -> None:
