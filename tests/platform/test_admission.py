@@ -123,3 +123,29 @@ def test_pool_and_threads_are_sized_from_admission() -> None:
     assert pool.size() == settings.admission_max_in_flight + 2 * settings.admission_reserved + 1  # type: ignore[attr-defined]
     assert pool._timeout == settings.db_pool_timeout_s <= 5  # type: ignore[attr-defined]
     assert settings.thread_limit >= settings.admission_max_in_flight + settings.admission_reserved
+
+
+def test_a_pool_timeout_is_a_503_not_a_500(tiny_app) -> None:
+    """The backstop behind admission: work outside it (tasks) may still exhaust the pool."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    app, _ = tiny_app
+
+    @app.get("/api/v1/_no_connection")
+    def no_connection() -> None:
+        raise PoolTimeout("QueuePool limit of size 11 overflow 0 reached, connection timed out")
+
+    before = metrics.HTTP_SHED.labels("pool_timeout")._value.get()
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/api/v1/_no_connection")
+
+    r = asyncio.run(call())
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+    assert (
+        r.headers["content-type"] == "application/problem+json"
+        and "database connection" in r.json()["detail"]
+    )
+    assert metrics.HTTP_SHED.labels("pool_timeout")._value.get() == before + 1
