@@ -85,3 +85,21 @@ def test_the_id_reaches_the_log_lines_of_a_task_on_a_worker(json_lines: io.Strin
     assert by_note["one"]["request_id"] == "req-from-the-api"
     assert by_note["one"]["task_name"] == "tests.log_with_request_id" and by_note["one"]["task_id"]
     assert by_note["two"]["request_id"] is None  # the id of an earlier task does not linger
+
+
+def test_the_id_reaches_the_in_process_task_thread(json_lines: io.StringIO) -> None:
+    """Embedded mode (no broker): the task thread takes the id along with the task."""
+    from app.platform.worker import InProcessWorker
+
+    worker = InProcessWorker()
+    token = logs.request_id.set("req-embedded")
+    try:
+        worker.submit("tests.log_with_request_id", {"note": "embedded"})
+    finally:
+        logs.request_id.reset(token)
+    worker.submit("tests.log_with_request_id", {"note": "later"})
+    worker.join()
+    worker.stop()
+    ran = {str(x["message"]): x for x in _records(json_lines) if str(x["message"]).startswith("task ran")}
+    assert ran["task ran: embedded"]["request_id"] == "req-embedded"
+    assert ran["task ran: later"]["request_id"] is None
