@@ -76,8 +76,9 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     handler._fieldline = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery"):
-        # their own handlers would print each line twice, once without the request id
+    # their own handlers would print each line twice, once without the request id; uvicorn.access
+    # is left as uvicorn set it (off under `fieldline serve`: fieldline.access has the route)
+    for name in ("uvicorn", "uvicorn.error", "celery"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
 

@@ -11,6 +11,7 @@ same either way.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -40,15 +41,17 @@ def refuse_workers(settings: Settings, workers: int) -> str | None:
     return None
 
 
-def prepare_metrics_dir() -> str:
+def prepare_metrics_dir() -> tuple[str, bool]:
     """A fresh PROMETHEUS_MULTIPROC_DIR for the workers (set before any of them starts, since
-    prometheus-client reads it when it is imported); files of an earlier run are removed."""
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="fieldline-metrics-")
+    prometheus-client reads it when it is imported); files of an earlier run are removed.
+    Returns the directory and whether it was made here (and is to be removed at the end)."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = given or tempfile.mkdtemp(prefix="fieldline-metrics-")
     Path(path).mkdir(parents=True, exist_ok=True)
     for old in Path(path).glob("*.db"):  # only prometheus-client's own files
         old.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
-    return path
+    return path, not given
 
 
 def run(*, host: str, port: int, workers: int, log_level: str) -> None:
@@ -62,9 +65,13 @@ def run(*, host: str, port: int, workers: int, log_level: str) -> None:
         return
     from uvicorn.supervisors import Multiprocess
 
-    prepare_metrics_dir()
+    path, made_here = prepare_metrics_dir()
     config = uvicorn.Config(APP, host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
-    Multiprocess(config, sockets=[listening_socket(host, port)]).run()
+    try:
+        Multiprocess(config, sockets=[listening_socket(host, port)]).run()
+    finally:
+        if made_here:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
