@@ -8,6 +8,7 @@ process writes its samples to files there and a scrape of any one of them adds t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -19,6 +20,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
+log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds; the API's target is p95 < 100 ms, so most buckets sit below a second.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -164,6 +166,10 @@ def serve_worker_metrics(port: int) -> None:
     """A Celery worker's own /metrics (its processes write to PROMETHEUS_MULTIPROC_DIR)."""
     from prometheus_client import start_http_server
 
+    if not is_multiprocess():
+        log.warning(
+            "WORKER_METRICS_PORT without PROMETHEUS_MULTIPROC_DIR: the pool processes' tasks are not counted"
+        )
     start_http_server(port, registry=scrape_registry())
 
 
