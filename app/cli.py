@@ -151,25 +151,31 @@ def seed(
 
 @cli.command()
 def serve(
-    host: str = typer.Option(None, envvar="HOST"), port: int = typer.Option(None, envvar="PORT")
+    host: str = typer.Option(None, envvar="HOST"),
+    port: int = typer.Option(None, envvar="PORT"),
+    workers: int = typer.Option(1, "--workers", "-w", help="web processes (>1: PostgreSQL)"),
 ) -> None:
     """Serve web pages and the API (tasks on an in-process worker unless a broker is set)."""
-    import uvicorn
-
+    from app.platform import serve as server
     from app.platform.config import get_settings
 
     settings = get_settings()
+    refused = server.refuse_workers(settings, workers)
+    if refused:
+        _fail(refused)
     host = host or settings.host
     port = port or settings.port
-    console.print(f"Fieldline on [bold]http://{host}:{port}[/bold]  (API docs: /docs)")
+    console.print(f"Fieldline on [bold]http://{host}:{port}[/bold]  (API docs: /docs), {workers} worker(s)")
     if settings.demo_mode:
         console.print(
             "demo logins (password [bold]demo[/bold]): agent@example.com, "
             "dispatcher@example.com, manager@example.com, admin@example.com, "
             "engineer1@example.com …"
         )
-    # The app reads forwarded headers itself (FORWARDED_ALLOW_IPS), so uvicorn must not.
-    uvicorn.run("app.main:app", host=host, port=port, log_level="info", proxy_headers=False)
+    try:
+        server.run(host=host, port=port, workers=workers, log_level=settings.log_level)
+    except OSError as exc:  # the port is taken, or the address is not ours
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def _broker_or_fail() -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.platform.config import get_settings
 from app.platform.db import after_commit
+from app.platform.logs import request_id
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class InProcessWorker:
     """A daemon thread running tasks by name from a queue, so requests return at once."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        # (task name, kwargs, id of the request that enqueued it)
+        self._queue: queue.Queue[tuple[str, dict[str, Any], str | None] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._scheduler: threading.Thread | None = None
         self._stop = threading.Event()
@@ -94,7 +96,11 @@ class InProcessWorker:
 
     def submit(self, name: str, kwargs: dict[str, Any]) -> None:
         self.start(scheduler=False)
-        self._queue.put((name, kwargs))
+        self._queue.put((name, kwargs, request_id.get()))
+
+    def pending(self) -> int:
+        """Tasks queued and not yet started (the metrics' queue depth)."""
+        return self._queue.qsize()
 
     def join(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far has run (tests, shutdown)."""
@@ -108,8 +114,12 @@ class InProcessWorker:
             try:
                 if item is None:
                     return
-                name, kwargs = item
-                run_task(name, kwargs)
+                name, kwargs, rid = item
+                token = request_id.set(rid)  # as a Celery task header does on a worker
+                try:
+                    run_task(name, kwargs)
+                finally:
+                    request_id.reset(token)
             finally:
                 self._queue.task_done()
 
@@ -121,7 +131,7 @@ class InProcessWorker:
                 every = float(entry["schedule"])
                 if now - last.get(entry["task"], now - every) >= every:
                     last[entry["task"]] = now
-                    self._queue.put((entry["task"], dict(entry.get("kwargs", {}))))
+                    self._queue.put((entry["task"], dict(entry.get("kwargs", {})), None))
 
 
 in_process = InProcessWorker()
