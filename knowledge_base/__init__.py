@@ -6,7 +6,16 @@ article set's version changes; ``search`` gives ranked hits with highlighted sni
 """
 
 from .analysis import analyze, detect_language
-from .index import KnowledgeIndex, build_index
+from .index import KnowledgeIndex, build_index, suggestion_query
 from .model import Article, SearchHit, Snippet
 
-__all__ = ["Article", "KnowledgeIndex", "SearchHit", "Snippet", "analyze", "build_index", "detect_language"]
+__all__ = [
+    "Article",
+    "KnowledgeIndex",
+    "SearchHit",
+    "Snippet",
+    "analyze",
+    "build_index",
+    "detect_language",
+    "suggestion_query",
+]

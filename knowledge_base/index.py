@@ -268,6 +268,22 @@ class KnowledgeIndex:
             )
         return out
 
+    def suggest(
+        self,
+        subject: str,
+        description: str = "",
+        *,
+        product_model: str | None = None,
+        fault_code: str | None = None,
+        limit: int = 5,
+    ) -> list[SearchHit]:
+        """Articles for a ticket: its subject, description, asset model and fault code as one query.
+
+        The model and code go in as words, so they meet an article's ``product_models``/``fault_codes``
+        (indexed in its title field) and a typed "E-04" still finds "E04".
+        """
+        return self.search(suggestion_query(subject, description, product_model, fault_code), limit)
+
     # -- persistence -------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """A zip: manifest, articles, tokens as vocabulary ids, embeddings. Reload with from_bytes."""
@@ -336,6 +352,15 @@ class KnowledgeIndex:
     @classmethod
     def load(cls, directory: str | Path, *, encoder: EncoderChoice = "auto") -> KnowledgeIndex:
         return cls.from_bytes((Path(directory) / "index.zip").read_bytes(), encoder=encoder)
+
+
+def suggestion_query(
+    subject: str, description: str = "", product_model: str | None = None, fault_code: str | None = None
+) -> str:
+    """The query text a ticket stands for (subject first: it is what the embedding sees best)."""
+    return " ".join(
+        part.strip() for part in (subject, fault_code or "", product_model or "", description) if part
+    )
 
 
 def build_index(articles: Sequence[Article], *, encoder: EncoderChoice = "auto") -> KnowledgeIndex:

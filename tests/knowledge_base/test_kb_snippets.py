@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from knowledge_base import KnowledgeIndex
+from knowledge_base import Article, KnowledgeIndex, suggestion_query
 from knowledge_base.snippets import highlight_all, make_snippet
 from tests.knowledge_base.kb_fixtures import EN_ARTICLES
 
@@ -46,3 +46,22 @@ def test_search_returns_titles_and_snippets() -> None:
     assert hits[0].article_id == "printer-jam"
     assert hits[0].title.html() == "<mark>Printer</mark> paper jam in the fuser"
     assert "<mark>sheet</mark>" in hits[0].snippet.html()
+
+
+def test_ticket_suggestions_use_model_and_fault_code() -> None:
+    articles = [
+        Article("generic", "Boiler not heating", "Check the thermostat and the pump."),
+        Article(
+            "coded",
+            "Boiler not heating",
+            "Replace the sensor.",
+            product_models=("EcoTec 400",),
+            fault_codes=("F28",),
+        ),
+    ]
+    index = KnowledgeIndex(articles, encoder=None)
+    plain = index.suggest("boiler not heating", "customer says radiators are cold")
+    coded = index.suggest("boiler not heating", "customer says radiators are cold", fault_code="F-28")
+    assert plain[0].article_id == "generic"  # a tie without the code keeps insertion order
+    assert coded[0].article_id == "coded"
+    assert suggestion_query("Boiler off", "", "EcoTec 400", "F28") == "Boiler off F28 EcoTec 400"
