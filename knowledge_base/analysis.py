@@ -22,6 +22,8 @@ from functools import lru_cache
 from typing import Literal
 
 Language = Literal["en", "zh"]
+# Bump when analyze() changes: a persisted index made with another version is re-analysed on load.
+ANALYSIS_VERSION = 1
 
 # CJK Unified Ideographs, extension A and compatibility ideographs: what jieba segments.
 CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"

@@ -31,7 +31,7 @@ import bm25s  # type: ignore[import-untyped,unused-ignore]
 import numpy as np
 import numpy.typing as npt
 
-from .analysis import analyze, detect_language
+from .analysis import ANALYSIS_VERSION, analyze, detect_language
 from .embedding import Encoder, Vectors, default_encoder
 from .model import Article, SearchHit
 from .snippets import highlight_all, make_snippet
@@ -303,7 +303,12 @@ class KnowledgeIndex:
             offsets=np.array(offsets, dtype=np.int64),
             vectors=np.stack([self._vectors[i] for i in embedded]) if embedded else np.zeros((0, 2, 0)),
         )
-        manifest = {"format": FORMAT_VERSION, "encoder": self.encoder_name, "embedded": embedded}
+        manifest = {
+            "format": FORMAT_VERSION,
+            "analysis": ANALYSIS_VERSION,
+            "encoder": self.encoder_name,
+            "embedded": embedded,
+        }
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             zf.writestr("manifest.json", json.dumps(manifest))
@@ -324,14 +329,18 @@ class KnowledgeIndex:
             vocab: list[str] = json.loads(zf.read("vocab.json"))
             with np.load(io.BytesIO(zf.read("arrays.npz"))) as arrays:
                 token_ids, offsets, vectors = arrays["token_ids"], arrays["offsets"], arrays["vectors"]
+        same_analysis = manifest.get("analysis") == ANALYSIS_VERSION
         for row, line in enumerate(lines):
             raw = json.loads(line)
             for key in ("tags", "product_models", "fault_codes"):
                 raw[key] = tuple(raw[key])
             article = Article(**raw)
             index._articles[article.id] = article
-            full = [vocab[t] for t in token_ids[offsets[2 * row] : offsets[2 * row + 1]]]
-            field = [vocab[t] for t in token_ids[offsets[2 * row + 1] : offsets[2 * row + 2]]]
+            if same_analysis:
+                full = [vocab[t] for t in token_ids[offsets[2 * row] : offsets[2 * row + 1]]]
+                field = [vocab[t] for t in token_ids[offsets[2 * row + 1] : offsets[2 * row + 2]]]
+            else:  # made by an older analyser: its tokens would not meet today's query tokens
+                full, field = analyze(article.full_text), analyze(article.field_text)
             index._analysed[article.id] = _Analysed(full, field)
         if index._encoder is not None and manifest.get("encoder") == index._encoder.name:
             for article_id, vec in zip(manifest["embedded"], vectors, strict=True):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_base import Article, KnowledgeIndex, build_index
+from knowledge_base import index as index_module
 from tests.knowledge_base.kb_fixtures import EN_ARTICLES, ZH_ARTICLES, HashEncoder
 
 
@@ -76,6 +77,15 @@ def test_reload_keeps_vectors_of_the_same_model_and_recomputes_for_another(tmp_p
     other = HashEncoder("hash-b")
     KnowledgeIndex.load(tmp_path, encoder=other)
     assert all(other.times_embedded(a.body) == 1 for a in EN_ARTICLES)
+
+
+def test_an_index_from_another_analyser_version_is_re_analysed(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = KnowledgeIndex(EN_ARTICLES, encoder=None).to_bytes()
+    monkeypatch.setattr(index_module, "ANALYSIS_VERSION", 999)
+    # Simulate stale tokens: what the old analyser made is ignored, today's analyze() runs again.
+    monkeypatch.setattr(index_module, "analyze", lambda text: ["retokenised"])
+    reloaded = KnowledgeIndex.from_bytes(data, encoder=None)
+    assert [h.article_id for h in reloaded.rank("retokenised", 10)] == [a.id for a in EN_ARTICLES]
 
 
 def test_updates_after_a_reload_work() -> None:
