@@ -22,7 +22,9 @@ def _hit_spans(text: str, query: str) -> list[tuple[int, int, str]]:
     if not terms:
         return []
     spans: list[tuple[int, int, str]] = []
-    cjk_terms = {t.lstrip("#") for t in terms if re.match(f"#?[{CJK_CHARS}]", t)}
+    # Chinese: words and bigrams only. Single characters help ranking but would light up every "水".
+    cjk_terms = {t.lstrip("#") for t in terms if re.match(f"#?[{CJK_CHARS}]", t) and len(t.lstrip("#")) > 1}
+    cjk_terms |= {run for run in _CJK_RUN.findall(query) if len(run) == 1}  # a one-character query run
     for match in _LATIN_WORD.finditer(text):
         word = match.group()
         if re.search(f"[{CJK_CHARS}]", word):
@@ -89,8 +91,10 @@ def make_snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> Snippet:
         if count > best_count:
             best_lo, best_count = lo, count
     lo = best_lo
-    if lo > 0:  # start on a word boundary when there is one close by
-        space = text.rfind(" ", max(0, lo - 15), lo)
+    if lo <= 15:
+        lo = 0  # so close to the start that cutting would only drop part of the first word
+    else:  # start on a word boundary when there is one close by
+        space = text.rfind(" ", lo - 15, lo)
         lo = space + 1 if space >= 0 else lo
     hi = min(len(text), lo + width)
     if hi < len(text):
