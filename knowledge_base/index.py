@@ -76,6 +76,20 @@ def _bm25(corpus: list[IntArray], vocab: dict[str, int]) -> bm25s.BM25 | None:
     return retriever
 
 
+def _loaded_bm25(stored: dict[str, IntArray], name: str, n: int, vocab: dict[str, int]) -> bm25s.BM25:
+    """A bm25s retriever around matrices saved by to_bytes (what bm25s' own load() restores)."""
+    retriever = bm25s.BM25()
+    retriever.scores = {
+        "data": stored[f"{name}_data"],
+        "indices": stored[f"{name}_indices"],
+        "indptr": stored[f"{name}_indptr"],
+        "num_docs": n,
+    }
+    retriever.vocab_dict = dict(vocab)
+    retriever.nonoccurrence_array = None  # only BM25L/BM25+ use it; index() sets None for Lucene too
+    return retriever
+
+
 def _scores(retriever: bm25s.BM25 | None, token_ids: list[int], n: int) -> FloatArray:
     if retriever is None or not token_ids:
         return np.zeros(n)
@@ -175,7 +189,8 @@ class KnowledgeIndex:
         for i, article in enumerate(todo):
             self._vectors[article.id] = np.stack([field[i], full[i]])
 
-    def _build(self) -> _Built:
+    def _build(self, matrices: dict[str, bm25s.BM25 | None] | None = None) -> _Built:
+        """The search structures; ``matrices`` are BM25 matrices loaded with a persisted index."""
         if self._built is not None:
             return self._built
         ids = list(self._articles)
@@ -188,8 +203,10 @@ class KnowledgeIndex:
                 vec_field[row], vec_full[row] = vectors[0], vectors[1]
         self._built = _Built(
             ids=ids,
-            full=_bm25([self._analysed[i].full for i in ids], self._vocab),
-            field=_bm25([self._analysed[i].field for i in ids], self._vocab),
+            full=matrices["full"] if matrices else _bm25([self._analysed[i].full for i in ids], self._vocab),
+            field=matrices["field"]
+            if matrices
+            else _bm25([self._analysed[i].field for i in ids], self._vocab),
             vec_field=vec_field,
             vec_full=vec_full,
             boost=np.array([self._articles[i].boost_factor for i in ids], dtype=np.float64),
@@ -307,9 +324,17 @@ class KnowledgeIndex:
         offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
         np.cumsum([len(p) for p in pieces], out=offsets[1:])
         embedded = [i for i in ids if i in self._vectors]
+        built = self._build()  # persisted too, so a reloading process skips the rebuild
+        matrices = {
+            f"{name}_{part}": retriever.scores[part]
+            for name, retriever in (("full", built.full), ("field", built.field))
+            if retriever is not None
+            for part in ("data", "indices", "indptr")
+        }
         arrays = io.BytesIO()
         np.savez(
             arrays,
+            **matrices,
             token_ids=np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32),
             offsets=offsets,
             vectors=np.stack([self._vectors[i] for i in embedded]) if embedded else np.zeros((0, 2, 0)),
@@ -340,6 +365,7 @@ class KnowledgeIndex:
             vocab: list[str] = json.loads(zf.read("vocab.json"))
             with np.load(io.BytesIO(zf.read("arrays.npz"))) as arrays:
                 token_ids, offsets, vectors = arrays["token_ids"], arrays["offsets"], arrays["vectors"]
+                stored = {key: arrays[key] for key in arrays.files if key.startswith(("full_", "field_"))}
         same_analysis = manifest.get("analysis") == ANALYSIS_VERSION
         if same_analysis:
             index._vocab = {token: i for i, token in enumerate(vocab)}
@@ -359,6 +385,10 @@ class KnowledgeIndex:
             for article_id, vec in zip(manifest["embedded"], vectors, strict=True):
                 index._vectors[article_id] = np.asarray(vec, dtype=np.float32)
         index._embed_missing()
+        if same_analysis and stored:
+            index._build(
+                {name: _loaded_bm25(stored, name, len(lines), index._vocab) for name in ("full", "field")}
+            )
         return index
 
     def save(self, directory: str | Path) -> Path:
