@@ -90,6 +90,12 @@ def _loaded_bm25(stored: dict[str, IntArray], name: str, n: int, vocab: dict[str
     return retriever
 
 
+def _best(rows: npt.NDArray[np.intp], fused: FloatArray, limit: int) -> list[int]:
+    """The ``limit`` best rows by score; a stable sort, so ties keep insertion order (reproducible)."""
+    order = np.argsort(-fused[rows], kind="stable")[:limit]
+    return [int(i) for i in rows[order]]
+
+
 def _scores(retriever: bm25s.BM25 | None, token_ids: list[int], n: int) -> FloatArray:
     if retriever is None or not token_ids:
         return np.zeros(n)
@@ -265,13 +271,11 @@ class KnowledgeIndex:
             return []
         candidate = lexical > 0
         if semantic is not None:
-            nearest = np.argsort(-semantic, kind="stable")[:CANDIDATES]
-            candidate[nearest] = True
-        # Stable sort on -score: ties keep insertion order, so rankings are reproducible.
-        order = np.argsort(-fused, kind="stable")
-        chosen = [int(i) for i in order if candidate[i]][:limit]
+            k = min(CANDIDATES, n)
+            candidate[np.argpartition(-semantic, k - 1)[:k]] = True
+        chosen = _best(np.flatnonzero(candidate), fused, limit)
         if fill and len(chosen) < limit:
-            chosen += [int(i) for i in order if not candidate[i]][: limit - len(chosen)]
+            chosen += _best(np.flatnonzero(~candidate), fused, limit - len(chosen))
         return [
             SearchHit(
                 article_id=built.ids[i],
