@@ -62,8 +62,9 @@ class _Built:
     ids: list[str]
     full: bm25s.BM25 | None
     field: bm25s.BM25 | None
-    vec_field: Vectors  # (n, dim) zeros for non-English articles
-    vec_full: Vectors
+    # (n, dim): TITLE_SHARE * title-field vector + (1 - TITLE_SHARE) * full-text vector, zeros for
+    # non-English articles. The cosine mix is linear in q, so one matrix-vector product gives it.
+    vec_mix: Vectors
     boost: FloatArray
 
 
@@ -201,20 +202,18 @@ class KnowledgeIndex:
             return self._built
         ids = list(self._articles)
         dim = next((v.shape[1] for v in self._vectors.values()), 0)
-        vec_field = np.zeros((len(ids), dim), dtype=np.float32)
-        vec_full = np.zeros((len(ids), dim), dtype=np.float32)
+        vec_mix = np.zeros((len(ids), dim), dtype=np.float32)
         for row, article_id in enumerate(ids):
             vectors = self._vectors.get(article_id)
             if vectors is not None:
-                vec_field[row], vec_full[row] = vectors[0], vectors[1]
+                vec_mix[row] = TITLE_SHARE * vectors[0] + (1 - TITLE_SHARE) * vectors[1]
         self._built = _Built(
             ids=ids,
             full=matrices["full"] if matrices else _bm25([self._analysed[i].full for i in ids], self._vocab),
             field=matrices["field"]
             if matrices
             else _bm25([self._analysed[i].field for i in ids], self._vocab),
-            vec_field=vec_field,
-            vec_full=vec_full,
+            vec_mix=vec_mix,
             boost=np.array([self._articles[i].boost_factor for i in ids], dtype=np.float64),
         )
         return self._built
@@ -244,9 +243,9 @@ class KnowledgeIndex:
         token_ids = [self._vocab[t] for t in analyze(query) if t in self._vocab]
         lexical = _scores(built.full, token_ids, n) + _scores(built.field, token_ids, n)
         semantic: FloatArray | None = None
-        if self._encoder is not None and built.vec_field.shape[1] and self.uses_semantic(query):
+        if self._encoder is not None and built.vec_mix.shape[1] and self.uses_semantic(query):
             q = self._encoder.encode([query])[0] if query_vector is None else query_vector
-            semantic = TITLE_SHARE * (built.vec_field @ q) + (1 - TITLE_SHARE) * (built.vec_full @ q)
+            semantic = built.vec_mix @ q
             semantic = semantic.astype(np.float64)
         top = float(lexical.max()) if n else 0.0
         if semantic is None:
