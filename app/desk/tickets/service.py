@@ -30,7 +30,7 @@ from app.models import (
 )
 from app.platform import audit
 from app.platform.db import utcnow
-from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.errors import Conflict, NotFound, Unprocessable, refuse
 from app.platform.events import emit
 
 __all__ = [
@@ -128,11 +128,6 @@ def _validate_refs(
     return errors
 
 
-def _refuse(errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
-
-
 def create_ticket(
     session: Session,
     *,
@@ -157,7 +152,7 @@ def create_ticket(
         errors.append({"field": "channel", "message": "must be one of phone, email, web, api"})
     if not subject.strip():
         errors.append({"field": "subject", "message": "must not be blank"})
-    _refuse(errors)
+    refuse(errors)
     asset = session.get(Asset, asset_id) if asset_id is not None else None
     ticket = Ticket(
         account_id=account_id,
@@ -244,7 +239,7 @@ def update_ticket(
         asset_id=fields.get("asset_id"),
         assignee_id=fields.get("assignee_id"),
     )
-    _refuse(errors)
+    refuse(errors)
     if "asset_id" in fields:
         asset = session.get(Asset, fields["asset_id"]) if fields["asset_id"] else None
         fields["site_id"] = asset.site_id if asset else None

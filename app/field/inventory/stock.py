@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.models import Part, PartUsage, StockLevel, StockLocation, User
 from app.platform import audit
 from app.platform.db import utcnow
-from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.errors import Conflict, NotFound, refuse
 from app.platform.http import paginate
 
 
@@ -45,11 +45,6 @@ class Line:
     part_id: int
     quantity: int
     field: str = ""
-
-
-def refuse(errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 
 
 # --- stock locations -------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from app.models import (
 from app.platform import audit
 from app.platform.config import get_settings
 from app.platform.db import utcnow
-from app.platform.errors import Conflict, Unprocessable
+from app.platform.errors import Conflict, refuse
 from app.platform.events import emit
 
 Window = tuple[datetime, datetime]
@@ -71,11 +71,6 @@ UPDATABLE = (
     "eta_at",
 )
 SCHEDULABLE_FROM = ("unscheduled", "scheduled", "en_route")
-
-
-def refuse(errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 
 
 # --- validation ----------------------------------------------------------------------------------
