@@ -281,18 +281,7 @@ def _consequences(
             continue
         wh = session.get(Warehouse, plan_keys.key_id(st.id))
         for sku, q in st.parts.items():
-            p = sku_to_part[sku]
-            pickups.append(
-                PartLine(
-                    part_id=p.id,
-                    sku=p.sku,
-                    name=p.name,
-                    quantity=q,
-                    source="warehouse",
-                    warehouse_id=wh.id if wh else None,
-                    warehouse_name=wh.name if wh else None,
-                )
-            )
+            pickups.append(PartLine.of(sku_to_part[sku], q, source="warehouse", warehouse=wh))
     me = visits[work_order.id]
     late_now = sum(s.late_s for s in stops)
     return AssignResult(

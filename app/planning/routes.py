@@ -133,17 +133,13 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
     warehouses: dict[int, Warehouse] = _by_id(session, Warehouse, (s.warehouse_id for s in stops))
 
     def line(r: StockReservation) -> PartLine:
-        p = parts[r.part_id]
         wh = wh_by_loc.get(r.location_id)
         from_wh = wh is not None or r.picked_up_at is not None
-        return PartLine(
-            part_id=p.id,
-            sku=p.sku,
-            name=p.name,
-            quantity=r.quantity,
+        return PartLine.of(
+            parts[r.part_id],
+            r.quantity,
             source="warehouse" if from_wh else "van",
-            warehouse_id=wh.id if wh else None,
-            warehouse_name=wh.name if wh else None,
+            warehouse=wh,
             picked_up=r.picked_up_at is not None,
             work_order_id=r.work_order_id,
         )
@@ -157,14 +153,7 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
         held = [line(r) for r in reservations if r.work_order_id == w.id]
         if not held:  # nothing reserved (e.g. assigned by hand): show what the visit needs
             held = [
-                PartLine(
-                    part_id=wp.part_id,
-                    sku=parts[wp.part_id].sku,
-                    name=parts[wp.part_id].name,
-                    quantity=wp.quantity,
-                    source="van",
-                    work_order_id=w.id,
-                )
+                PartLine.of(parts[wp.part_id], wp.quantity, source="van", work_order_id=w.id)
                 for wp in needs.get(w.id, [])
             ]
         eta = w.eta_at or (st.arrival_at if st else None) or w.planned_start_at
