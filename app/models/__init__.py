@@ -30,6 +30,7 @@ from app.models.field import (
 )
 from app.models.planning import (
     CustomerNotification,
+    NotificationStatus,
     PlanBatch,
     PlanDay,
     PlanRoute,
@@ -92,6 +93,7 @@ __all__ = [
     "WorkOrderStatus",
     "WorkOrderWindow",
     "CustomerNotification",
+    "NotificationStatus",
     "PlanBatch",
     "PlanDay",
     "PlanRoute",

@@ -41,7 +41,6 @@ from app.planning.schemas import AssignResult, DroppedVisit, MovedVisit, PartLin
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, InvalidTransition, refuse
 
-S = WorkOrderStatus
 SOLVE_TIME_LIMIT_S = 2.0
 SOLUTION_LIMIT = 200  # one engineer's day: a small, bounded search
 MOVED_AFTER = timedelta(minutes=1)
@@ -144,7 +143,7 @@ def assign(
         session.scalars(
             select(WorkOrder.id).where(
                 WorkOrder.engineer_id == engineer.id,
-                WorkOrder.status == S.scheduled,
+                WorkOrder.status == WorkOrderStatus.scheduled,
                 WorkOrder.planned_start_at >= ref,
                 WorkOrder.planned_start_at < end,
                 WorkOrder.id != work_order.id,

@@ -21,6 +21,7 @@ from app.models import (
     PlanStop,
     ProductModel,
     Region,
+    ReservationStatus,
     Site,
     StockLocation,
     StockReservation,
@@ -41,8 +42,7 @@ from app.planning.schemas import (
     StopRead,
 )
 
-S = WorkOrderStatus
-GONE = (S.cancelled.value, S.unscheduled.value)
+GONE = (WorkOrderStatus.cancelled.value, WorkOrderStatus.unscheduled.value)
 
 
 def navigation(lat: float, lon: float, label: str) -> Navigation:
@@ -116,7 +116,7 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
     reservations = list(
         session.scalars(select(StockReservation).where(StockReservation.work_order_id.in_(wo_ids or [-1])))
     )
-    reservations = [r for r in reservations if r.status != "released"]
+    reservations = [r for r in reservations if r.status != ReservationStatus.released]
     needs: dict[int, list[WorkOrderPart]] = {}
     for wp in session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id.in_(wo_ids or [-1]))):
         needs.setdefault(wp.work_order_id, []).append(wp)
@@ -211,7 +211,7 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
             take = [
                 line(r)
                 for r in reservations
-                if r.status == "held"
+                if r.status == ReservationStatus.held
                 and r.pickup_engineer_id == engineer.id
                 and wh is not None
                 and wh_by_loc.get(r.location_id) is not None
@@ -251,7 +251,7 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
     pickups = [
         line(r)
         for r in reservations
-        if r.status == "held"
+        if r.status == ReservationStatus.held
         and r.picked_up_at is None
         and r.pickup_engineer_id == engineer.id
         and r.location_id in wh_by_loc

@@ -26,7 +26,6 @@ from app.models import (
     Site,
     StockLocation,
     Warehouse,
-    WorkOrderStatus,
 )
 from app.planning import inputs as plan_inputs
 from app.planning.inputs import PLANNABLE, FixedVisit
@@ -43,7 +42,6 @@ from app.planning.keys import (
 )
 from app.platform.errors import NotFound
 
-S = WorkOrderStatus
 # A break may start this long before or after the shift's planned break start.
 BREAK_SLACK = timedelta(minutes=30)
 

@@ -24,7 +24,7 @@ from app.field.inventory import reservations
 from app.field.workorders import service as workorders
 from app.field.workorders import visits as workorder_visits
 from app.field.workorders.queries import visible_work_order
-from app.models import Engineer, Part, Role, StockLevel, Ticket, User, WorkOrder
+from app.models import Engineer, Part, Role, StockLevel, Ticket, User, WorkOrder, WorkOrderStatus
 from app.planning import keys as plan_keys
 from app.planning import routes as plan_routes
 from app.planning.schemas import RouteRead, StopRead
@@ -171,7 +171,7 @@ def _visit_page(
         "route": route,
         "ticket": ticket,
         "to_pick": to_pick,
-        "van_parts": _van_parts(db, me) if work_order.status == "on_site" else [],
+        "van_parts": _van_parts(db, me) if work_order.status == WorkOrderStatus.on_site else [],
         "report": report or {"input": {}, "fields": {}},
         "error": error,
         "flash": DONE.get(done, ""),

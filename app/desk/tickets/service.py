@@ -48,7 +48,6 @@ __all__ = [
     "update_ticket",
 ]
 
-S = TicketStatus
 DESK_ROLES = {Role.agent.value, Role.dispatcher.value, Role.manager.value, Role.admin.value}
 UPDATABLE = ("subject", "description", "category", "priority", "contact_id", "asset_id", "assignee_id")
 HOOK_CHANNEL = "field"  # timeline/ledger channel of events reported by the work-order service
@@ -164,7 +163,7 @@ def create_ticket(
         description=description,
         category=category,
         priority=priority,
-        status=S.new.value,
+        status=TicketStatus.new.value,
         opened_at=opened_at or utcnow(),
         email_thread_id=email_thread_id,
     )
@@ -293,7 +292,7 @@ def transition(
     """Move a ticket to another status; illegal moves raise InvalidTransition (409)."""
     ticket = get_ticket(session, ticket_id)
     _expect_version(ticket, expected_version)
-    if to not in S.__members__:
+    if to not in TicketStatus.__members__:
         raise Unprocessable(
             f"{to!r} is not a ticket status.", errors=[{"field": "to", "message": "unknown status"}]
         )
@@ -333,7 +332,7 @@ def add_reply(
         raise Unprocessable(
             "A reply needs a text.", errors=[{"field": "text", "message": "must not be blank"}]
         )
-    if ticket.status == S.closed:
+    if ticket.status == TicketStatus.closed:
         raise Conflict(f"Ticket {ticket.number} is closed; reopen it before replying.")
     at = at or utcnow()
     message_id = new_message_id(ticket)
@@ -357,8 +356,10 @@ def add_reply(
         },
     )
     _first_response(session, ticket, at=at, via="reply", channel=channel)
-    if ticket.status == S.new:
-        change_status(session, ticket, S.open.value, actor=actor, channel=channel, at=at, reason="replied")
+    if ticket.status == TicketStatus.new:
+        change_status(
+            session, ticket, TicketStatus.open.value, actor=actor, channel=channel, at=at, reason="replied"
+        )
     audit.record(session, actor, "ticket", ticket.id, "reply", {"event_id": [None, event.id]})
     session.flush()
     emit(
@@ -407,7 +408,9 @@ def on_visit_scheduled(session: Session, *, ticket_id: int, at: datetime, actor:
     at = min(at, utcnow())  # an appointment time passed by mistake must not date it ahead
     add_event(session, ticket, "visit_scheduled", actor=actor, channel=HOOK_CHANNEL, at=at)
     _first_response(session, ticket, at=at, via="visit", channel=HOOK_CHANNEL)
-    if not _advance(session, ticket, S.scheduled.value, actor=actor, at=at, reason="visit scheduled"):
+    if not _advance(
+        session, ticket, TicketStatus.scheduled.value, actor=actor, at=at, reason="visit scheduled"
+    ):
         sla_clock.refresh(session, ticket, now=at)  # the arrival target now applies
     return ticket
 
@@ -421,7 +424,7 @@ def on_visit_arrived(session: Session, *, ticket_id: int, at: datetime, actor: U
         if ticket.first_visit_at is None:  # arrival without a reported scheduling
             _first_response(session, ticket, at=at, via="visit", channel=HOOK_CHANNEL)
         sla_clock.settle(session, ticket, "arrival", channel=HOOK_CHANNEL)
-    _advance(session, ticket, S.in_progress.value, actor=actor, at=at, reason="engineer on site")
+    _advance(session, ticket, TicketStatus.in_progress.value, actor=actor, at=at, reason="engineer on site")
     return ticket
 
 
@@ -434,5 +437,5 @@ def on_visit_finished(
         session, ticket, "visit_finished", actor=actor, channel=HOOK_CHANNEL, at=at, data={"fixed": fixed}
     )
     if fixed:
-        _advance(session, ticket, S.resolved.value, actor=actor, at=at, reason="fixed on site")
+        _advance(session, ticket, TicketStatus.resolved.value, actor=actor, at=at, reason="fixed on site")
     return ticket

@@ -31,7 +31,6 @@ from app.platform.db import utcnow
 from app.platform.errors import Unprocessable
 from app.platform.events import emit
 
-S = TicketStatus
 CHANNEL = "email"
 MAX_BODY_CHARS = 100_000
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -173,7 +172,7 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
         "in_reply_to": list(mail.references),
         "auto": mail.auto,
     }
-    reopenable = ticket is not None and S.open in allowed_next(ticket, at=at)
+    reopenable = ticket is not None and TicketStatus.open in allowed_next(ticket, at=at)
     if ticket is not None and (mail.auto or ticket.status not in DONE or reopenable):
         event = tickets.add_event(
             session,
@@ -187,9 +186,15 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
             message_id=mail.message_id,
         )
         # An out-of-office answer is kept on the timeline but moves nothing.
-        if not mail.auto and (ticket.status in DONE or ticket.status == S.waiting_on_customer):
+        if not mail.auto and (ticket.status in DONE or ticket.status == TicketStatus.waiting_on_customer):
             change_status(
-                session, ticket, S.open.value, actor=None, channel=CHANNEL, at=at, reason="customer e-mail"
+                session,
+                ticket,
+                TicketStatus.open.value,
+                actor=None,
+                channel=CHANNEL,
+                at=at,
+                reason="customer e-mail",
             )
         emit(
             session,
