@@ -20,12 +20,15 @@ from sqlalchemy.orm import Session
 
 import dispatch
 from app.models import (
+    Engineer,
     Part,
     PlanDay,
     Region,
+    Shift,
     Site,
     StockLocation,
     Warehouse,
+    WorkOrder,
 )
 from app.planning import inputs as plan_inputs
 from app.planning.inputs import PLANNABLE, FixedVisit
@@ -83,6 +86,42 @@ def current_plan_day(session: Session, region_id: int, day: date) -> PlanDay | N
     return session.scalar(select(PlanDay).where(PlanDay.region_id == region_id, PlanDay.day == day))
 
 
+@dataclass(frozen=True)
+class DayFrame:
+    """The region's day: its zone, local midnight (`ref`) and the end of the day, both in UTC."""
+
+    region: Region
+    tz: str
+    ref: datetime
+    day_end: datetime
+    current_run_id: int | None
+
+
+@dataclass(frozen=True)
+class WorkOrderInputs:
+    """The day's work orders split into plannable and started ones, with what planning needs of them."""
+
+    plannable: list[WorkOrder]
+    started: list[WorkOrder]
+    locked: set[int]
+    windows: dict[int, list[tuple[datetime, datetime]]]
+    parts_needed: dict[int, dict[int, int]]  # work order id -> part id -> quantity
+    part_ids: dict[str, int]  # engine part key (sku) -> part id
+    sku: dict[int, str]
+    sites: dict[int, Site]
+
+
+@dataclass(frozen=True)
+class EngineerInputs:
+    """Who works that day (with the shift), who does not and why, and where their stock is."""
+
+    engineers: list[tuple[Engineer, Shift]]
+    skipped: dict[int, str]
+    van_location: dict[int, int]
+    warehouses: list[Warehouse]
+    warehouse_location: dict[int, int]
+
+
 def load(
     session: Session,
     *,
@@ -99,13 +138,69 @@ def load(
 
     `only_engineers` / `only_work_orders` cut out part of the day (a manual assignment re-plans
     one engineer's visits); listed work orders are taken whatever day they were planned on."""
+    frame = _day_frame(session, region_id, day)
+    wo = _work_order_inputs(session, frame, as_of, only_engineers, only_work_orders)
+    eng = _engineer_inputs(session, region_id, day, only_engineers)
+    job_ids = {w.id for w in wo.plannable}
+    stock = plan_inputs.available_stock(
+        session, list(eng.van_location.values()) + list(eng.warehouse_location.values()), job_ids, wo.sku
+    )
+
+    fixed: list[FixedVisit] = []
+    starts: dict[int, tuple[tuple[float, float], datetime]] = {}
+    if as_of is not None:
+        fixed, starts = plan_inputs.frozen_day(session, wo.started, wo.sites, eng.engineers, as_of)
+
+    eng_rows = _engine_engineers(frame, day, eng, starts, stock)
+    jobs, versions = _engine_jobs(frame, wo, as_of, eng_rows)
+    wh_rows = _engine_warehouses(frame, day, eng, stock)
+    problem = None  # the engine needs someone to plan for: without engineers every job stays open
+    if eng_rows:
+        problem = dispatch.Problem(
+            engineers=tuple(eng_rows),
+            jobs=tuple(jobs),
+            warehouses=tuple(wh_rows),
+            settings=settings or dispatch.Settings(),
+            name=f"{frame.region.code} {day.isoformat()}",
+        )
+    loaded = Loaded(
+        region_id=region_id,
+        day=day,
+        tz=frame.tz,
+        ref=frame.ref,
+        as_of=as_of,
+        problem=problem,
+        versions=versions,
+        part_ids=wo.part_ids,
+        van_location=eng.van_location,
+        warehouse_location=eng.warehouse_location,
+        fixed=fixed,
+        locked={w for w in wo.locked if w in versions},
+        skipped_engineers=eng.skipped,
+        current_run_id=frame.current_run_id,
+    )
+    loaded.fingerprint = fingerprint(loaded, jobs, solve_params or {})
+    return loaded
+
+
+def _day_frame(session: Session, region_id: int, day: date) -> DayFrame:
     region = get_region(session, region_id)
     tz = region.timezone
     ref = day_reference(day, tz)
     day_end = day_reference(day + timedelta(days=1), tz)
     plan_day = current_plan_day(session, region_id, day)
     current_run_id = plan_day.current_run_id if plan_day else None
+    return DayFrame(region=region, tz=tz, ref=ref, day_end=day_end, current_run_id=current_run_id)
 
+
+def _work_order_inputs(
+    session: Session,
+    frame: DayFrame,
+    as_of: datetime | None,
+    only_engineers: set[int] | None,
+    only_work_orders: set[int] | None,
+) -> WorkOrderInputs:
+    region_id, ref, day_end, current_run_id = frame.region.id, frame.ref, frame.day_end, frame.current_run_id
     work_orders = plan_inputs.day_work_orders(session, region_id, ref, day_end, as_of, only_work_orders)
     if only_engineers is not None:
         work_orders = [w for w in work_orders if w.status in PLANNABLE or w.engineer_id in only_engineers]
@@ -123,7 +218,21 @@ def load(
     sites = {
         s.id: s for s in session.scalars(select(Site).where(Site.id.in_({w.site_id for w in work_orders})))
     }
+    return WorkOrderInputs(
+        plannable=plannable,
+        started=started,
+        locked=locked,
+        windows=windows,
+        parts_needed=parts_needed,
+        part_ids=part_ids,
+        sku=sku,
+        sites=sites,
+    )
 
+
+def _engineer_inputs(
+    session: Session, region_id: int, day: date, only_engineers: set[int] | None
+) -> EngineerInputs:
     engineers, skipped = plan_inputs.engineers(session, region_id, day)
     if only_engineers is not None:
         engineers = [(e, sh) for e, sh in engineers if e.id in only_engineers]
@@ -148,18 +257,26 @@ def load(
         )
         if wh is not None
     }
-    job_ids = {w.id for w in plannable}
-    stock = plan_inputs.available_stock(
-        session, list(van_location.values()) + list(warehouse_location.values()), job_ids, sku
+    return EngineerInputs(
+        engineers=engineers,
+        skipped=skipped,
+        van_location=van_location,
+        warehouses=warehouses,
+        warehouse_location=warehouse_location,
     )
 
-    fixed: list[FixedVisit] = []
-    starts: dict[int, tuple[tuple[float, float], datetime]] = {}
-    if as_of is not None:
-        fixed, starts = plan_inputs.frozen_day(session, started, sites, engineers, as_of)
 
+def _engine_engineers(
+    frame: DayFrame,
+    day: date,
+    eng: EngineerInputs,
+    starts: dict[int, tuple[tuple[float, float], datetime]],
+    stock: dict[int, dict[str, int]],
+) -> list[dispatch.Engineer]:
+    """The engine's engineers; one whose shift is already over is added to `eng.skipped`."""
+    tz, ref, skipped, van_location = frame.tz, frame.ref, eng.skipped, eng.van_location
     eng_rows: list[dispatch.Engineer] = []
-    for e, shift in engineers:
+    for e, shift in eng.engineers:
         begin, end = local_at(day, shift.starts, tz), local_at(day, shift.ends, tz)
         start_loc: tuple[float, float] = (e.home_latitude, e.home_longitude)
         if e.id in starts:
@@ -186,6 +303,21 @@ def load(
                 breaks=tuple(breaks),
             )
         )
+    return eng_rows
+
+
+def _engine_jobs(
+    frame: DayFrame, wo: WorkOrderInputs, as_of: datetime | None, eng_rows: list[dispatch.Engineer]
+) -> tuple[list[dispatch.Job], dict[int, int]]:
+    """The engine's jobs and the version of each work order they were made from."""
+    ref, day_end, sites, windows, locked, sku = (
+        frame.ref,
+        frame.day_end,
+        wo.sites,
+        wo.windows,
+        wo.locked,
+        wo.sku,
+    )
     planned_eng = {key_id(e.id) for e in eng_rows}
 
     # A deadline that passed before the day's first shift (or the re-plan) began is sunk: lateness
@@ -194,7 +326,7 @@ def load(
     horizon = to_s(ref, as_of) if as_of is not None else min((e.shift[0] for e in eng_rows), default=0)
     jobs: list[dispatch.Job] = []
     versions: dict[int, int] = {}
-    for w in plannable:
+    for w in wo.plannable:
         site = sites[w.site_id]
         wins = tuple(
             sorted(
@@ -218,7 +350,7 @@ def load(
                 duration_s=w.duration_min * 60,
                 windows=wins,
                 skills=frozenset(w.required_skills or ()),
-                parts={sku[p]: q for p, q in parts_needed.get(w.id, {}).items()},
+                parts={sku[p]: q for p, q in wo.parts_needed.get(w.id, {}).items()},
                 priority=_priority(w.priority),
                 sla_deadline=max(to_s(ref, w.sla_deadline_at), horizon) if w.sla_deadline_at else None,
                 pinned_engineer=pinned,
@@ -226,8 +358,14 @@ def load(
             )
         )
         versions[w.id] = w.version
+    return jobs, versions
 
-    wh_rows = [
+
+def _engine_warehouses(
+    frame: DayFrame, day: date, eng: EngineerInputs, stock: dict[int, dict[str, int]]
+) -> list[dispatch.Warehouse]:
+    ref, tz, warehouse_location = frame.ref, frame.tz, eng.warehouse_location
+    return [
         dispatch.Warehouse(
             id=warehouse_key(w.id),
             location=(w.latitude, w.longitude),
@@ -235,35 +373,8 @@ def load(
             pickup_s=w.pickup_min * 60,
             stock=stock.get(warehouse_location.get(w.id, -1), {}),
         )
-        for w in warehouses
+        for w in eng.warehouses
     ]
-    problem = None  # the engine needs someone to plan for: without engineers every job stays open
-    if eng_rows:
-        problem = dispatch.Problem(
-            engineers=tuple(eng_rows),
-            jobs=tuple(jobs),
-            warehouses=tuple(wh_rows),
-            settings=settings or dispatch.Settings(),
-            name=f"{region.code} {day.isoformat()}",
-        )
-    loaded = Loaded(
-        region_id=region_id,
-        day=day,
-        tz=tz,
-        ref=ref,
-        as_of=as_of,
-        problem=problem,
-        versions=versions,
-        part_ids=part_ids,
-        van_location=van_location,
-        warehouse_location=warehouse_location,
-        fixed=fixed,
-        locked={w for w in locked if w in versions},
-        skipped_engineers=skipped,
-        current_run_id=current_run_id,
-    )
-    loaded.fingerprint = fingerprint(loaded, jobs, solve_params or {})
-    return loaded
 
 
 def _priority(value: str) -> int:
