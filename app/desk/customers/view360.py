@@ -8,13 +8,27 @@ their engineer, SLA breaches. Entitlement and health are computed here from thos
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
+from app.desk.customers.schemas import (
+    AccountSummary,
+    AssetSummary,
+    ContactSummary,
+    ContractSummary,
+    Customer360,
+    Health,
+    SatisfactionAnswer,
+    SiteSummary,
+    TicketSummary,
+    VisitSummary,
+)
 from app.models import (
     Account,
     Asset,
@@ -74,55 +88,81 @@ def satisfaction_answers(session: Session, *, account_id: int, limit: int = 5) -
     return []
 
 
-def _ticket(t: Ticket) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "number": t.number,
-        "subject": t.subject,
-        "status": t.status,
-        "priority": t.priority,
-        "channel": t.channel,
-        "opened_at": t.opened_at,
-        "resolution_due_at": t.resolution_due_at,
-        "sla_breached": t.sla_breached,
-        "asset_id": t.asset_id,
-        "site_id": t.site_id,
-    }
+@dataclass(frozen=True)
+class AccountRows:
+    """The account and what it owns, each list capped at LIST_CAP."""
+
+    account: Account
+    region: Region | None
+    contacts: Sequence[Contact]
+    sites: Sequence[Site]
+    contracts: Sequence[Row[Contract, str]]  # with the calendar's name
+    assets: Sequence[Row[Asset, str, str]]  # with the product model's code and name
 
 
-def _visit(w: WorkOrder, engineer: str | None) -> dict[str, Any]:
-    return {
-        "id": w.id,
-        "number": w.number,
-        "ticket_id": w.ticket_id,
-        "status": w.status,
-        "priority": w.priority,
-        "engineer_id": w.engineer_id,
-        "engineer_name": engineer,
-        "planned_start_at": w.planned_start_at,
-        "appointment_start_at": w.appointment_start_at,
-        "checked_out_at": w.checked_out_at,
-        "site_id": w.site_id,
-        "asset_id": w.asset_id,
-    }
+@dataclass(frozen=True)
+class TicketRows:
+    open_counts: Counter[str]  # open tickets by priority
+    open_tickets: Sequence[Ticket]
+    recent_tickets: Sequence[Ticket]
+    breaches: int  # SLA breaches within BREACH_WINDOW
+
+
+@dataclass(frozen=True)
+class VisitRows:
+    upcoming: Sequence[Row[WorkOrder, str | None]]  # with the engineer's name
+    past: Sequence[Row[WorkOrder, str | None]]
+
+
+def _ticket(t: Ticket) -> TicketSummary:
+    return TicketSummary(
+        id=t.id,
+        number=t.number,
+        subject=t.subject,
+        status=t.status,
+        priority=t.priority,
+        channel=t.channel,
+        opened_at=t.opened_at,
+        resolution_due_at=t.resolution_due_at,
+        sla_breached=t.sla_breached,
+        asset_id=t.asset_id,
+        site_id=t.site_id,
+    )
+
+
+def _visit(w: WorkOrder, engineer: str | None) -> VisitSummary:
+    return VisitSummary(
+        id=w.id,
+        number=w.number,
+        ticket_id=w.ticket_id,
+        status=w.status,
+        priority=w.priority,
+        engineer_id=w.engineer_id,
+        engineer_name=engineer,
+        planned_start_at=w.planned_start_at,
+        appointment_start_at=w.appointment_start_at,
+        checked_out_at=w.checked_out_at,
+        site_id=w.site_id,
+        asset_id=w.asset_id,
+    )
 
 
 def _health(
     account: Account,
     open_by_priority: Counter[str],
     breaches: int,
-    contracts: list[dict[str, Any]],
+    contracts: list[ContractSummary],
     today: date,
-) -> dict[str, Any]:
+) -> Health:
     reasons: list[str] = []
     p1, p2 = open_by_priority.get("P1", 0), open_by_priority.get("P2", 0)
-    later = [c for c in contracts if c["status"] == "upcoming"]
+    later = [c for c in contracts if c.status == "upcoming"]
     expiring = [
-        c["number"]
+        c.number
         for c in contracts
-        if c["status"] == "active"
-        and c["ends_on"] - today <= EXPIRY_WARNING
-        and not any(n["starts_on"] <= c["ends_on"] + timedelta(days=1) for n in later)
+        if c.status == "active"
+        and c.ends_on - today <= EXPIRY_WARNING
+        and not any(n.starts_on <= c.ends_on + timedelta(days=1) for n in later)
     ]
     red = p1 > 0 or breaches >= BREACHES_RED
     if p1:
@@ -136,22 +176,77 @@ def _health(
     if account.renewal_date and today <= account.renewal_date <= today + EXPIRY_WARNING:
         reasons.append(f"renewal due on {account.renewal_date.isoformat()}")
     status = "red" if red else ("amber" if reasons else "green")
-    return {
-        "status": status,
-        "open_p1": p1,
-        "open_p2": p2,
-        "sla_breaches_90d": breaches,
-        "expiring_contracts": expiring,
-        "reasons": reasons,
-    }
+    return Health(
+        status=status,
+        open_p1=p1,
+        open_p2=p2,
+        sla_breaches_90d=breaches,
+        expiring_contracts=expiring,
+        reasons=reasons,
+    )
 
 
 def customer_360(
     session: Session, *, account_id: int, today: date | None = None, now: datetime | None = None
-) -> dict[str, Any]:
-    """Everything about one account in one dict (schema: app.desk.customers.schemas.Customer360)."""
+) -> Customer360:
+    """Everything about one account, as the API returns it."""
     today = today or local_today()
     now = now or utcnow()
+    rows = _account_rows(session, account_id)
+    tickets = _ticket_rows(session, account_id, now)
+    visits = _visit_rows(session, account_id)
+    contracts = _contracts(rows, today)
+    account, region = rows.account, rows.region
+    return Customer360(
+        account=AccountSummary(
+            id=account.id,
+            external_id=account.external_id,
+            name=account.name,
+            tier=account.tier,
+            segment=account.segment,
+            region=region.code if region else None,
+            region_name=region.name if region else None,
+            arr=account.arr,
+            renewal_date=account.renewal_date,
+            version=account.version,
+        ),
+        health=_health(account, tickets.open_counts, tickets.breaches, contracts, today),
+        contacts=[
+            ContactSummary(
+                id=c.id,
+                external_id=c.external_id,
+                name=c.name,
+                email=c.email,
+                phone=c.phone,
+                mobile=c.mobile,
+            )
+            for c in rows.contacts
+        ],
+        sites=[
+            SiteSummary(
+                id=s.id,
+                external_id=s.external_id,
+                name=s.name,
+                address=s.address,
+                latitude=s.latitude,
+                longitude=s.longitude,
+                access_notes=s.access_notes,
+            )
+            for s in rows.sites
+        ],
+        contracts=contracts,
+        assets=_assets(rows, today),
+        open_tickets=[_ticket(t) for t in tickets.open_tickets],
+        recent_tickets=[_ticket(t) for t in tickets.recent_tickets],
+        upcoming_visits=[_visit(w, name) for w, name in visits.upcoming],
+        recent_visits=[_visit(w, name) for w, name in visits.past],
+        satisfaction=[
+            SatisfactionAnswer.model_validate(a) for a in satisfaction_answers(session, account_id=account_id)
+        ],
+    )
+
+
+def _account_rows(session: Session, account_id: int) -> AccountRows:
     row = session.execute(
         select(Account, Region)
         .outerjoin(Region, Region.id == Account.region_id)
@@ -183,7 +278,17 @@ def customer_360(
         .order_by(Asset.site_id, Asset.serial)
         .limit(LIST_CAP)
     ).all()
+    return AccountRows(
+        account=account,
+        region=region,
+        contacts=contacts,
+        sites=sites,
+        contracts=contract_rows,
+        assets=asset_rows,
+    )
 
+
+def _ticket_rows(session: Session, account_id: int, now: datetime) -> TicketRows:
     open_counts = Counter(
         dict(
             session.execute(
@@ -218,7 +323,12 @@ def customer_360(
         )
         or 0
     )
+    return TicketRows(
+        open_counts=open_counts, open_tickets=open_tickets, recent_tickets=recent_tickets, breaches=breaches
+    )
 
+
+def _visit_rows(session: Session, account_id: int) -> VisitRows:
     visits = (
         select(WorkOrder, Engineer.name)
         .outerjoin(Engineer, Engineer.id == WorkOrder.engineer_id)
@@ -235,85 +345,47 @@ def customer_360(
         .order_by(last_done.desc(), WorkOrder.id.desc())
         .limit(RECENT)
     ).all()
+    return VisitRows(upcoming=upcoming, past=past)
 
-    contracts = [
-        {
-            "id": c.id,
-            "number": c.number,
-            "external_id": c.external_id,
-            "tier": c.tier,
-            "starts_on": c.starts_on,
-            "ends_on": c.ends_on,
-            "status": contract_status(c, today),
-            "calendar_id": c.calendar_id,
-            "calendar_name": cal_name,
-        }
-        for c, cal_name in contract_rows
+
+def _contracts(rows: AccountRows, today: date) -> list[ContractSummary]:
+    return [
+        ContractSummary(
+            id=c.id,
+            number=c.number,
+            external_id=c.external_id,
+            tier=c.tier,
+            starts_on=c.starts_on,
+            ends_on=c.ends_on,
+            status=contract_status(c, today),
+            calendar_id=c.calendar_id,
+            calendar_name=cal_name,
+        )
+        for c, cal_name in rows.contracts
     ]
-    by_contract = {c.id: c for c, _ in contract_rows}
-    site_names = {s.id: s.name for s in sites}
+
+
+def _assets(rows: AccountRows, today: date) -> list[AssetSummary]:
+    """Each asset with its model, site and contract, and what a repair would cost the customer."""
+    by_contract = {c.id: c for c, _ in rows.contracts}
+    site_names = {s.id: s.name for s in rows.sites}
     assets = []
-    for a, model_code, model_name in asset_rows:
+    for a, model_code, model_name in rows.assets:
         contract = by_contract.get(a.contract_id) if a.contract_id else None
         assets.append(
-            {
-                "id": a.id,
-                "external_id": a.external_id,
-                "serial": a.serial,
-                "model_code": model_code,
-                "model_name": model_name,
-                "site_id": a.site_id,
-                "site_name": site_names.get(a.site_id),
-                "install_date": a.install_date,
-                "warranty_end": a.warranty_end,
-                "contract_id": a.contract_id,
-                "contract_number": contract.number if contract else None,
-                "entitlement": asset_entitlement(a, contract, today),
-            }
+            AssetSummary(
+                id=a.id,
+                external_id=a.external_id,
+                serial=a.serial,
+                model_code=model_code,
+                model_name=model_name,
+                site_id=a.site_id,
+                site_name=site_names.get(a.site_id),
+                install_date=a.install_date,
+                warranty_end=a.warranty_end,
+                contract_id=a.contract_id,
+                contract_number=contract.number if contract else None,
+                entitlement=asset_entitlement(a, contract, today),
+            )
         )
-
-    return {
-        "account": {
-            "id": account.id,
-            "external_id": account.external_id,
-            "name": account.name,
-            "tier": account.tier,
-            "segment": account.segment,
-            "region": region.code if region else None,
-            "region_name": region.name if region else None,
-            "arr": account.arr,
-            "renewal_date": account.renewal_date,
-            "version": account.version,
-        },
-        "health": _health(account, open_counts, breaches, contracts, today),
-        "contacts": [
-            {
-                "id": c.id,
-                "external_id": c.external_id,
-                "name": c.name,
-                "email": c.email,
-                "phone": c.phone,
-                "mobile": c.mobile,
-            }
-            for c in contacts
-        ],
-        "sites": [
-            {
-                "id": s.id,
-                "external_id": s.external_id,
-                "name": s.name,
-                "address": s.address,
-                "latitude": s.latitude,
-                "longitude": s.longitude,
-                "access_notes": s.access_notes,
-            }
-            for s in sites
-        ],
-        "contracts": contracts,
-        "assets": assets,
-        "open_tickets": [_ticket(t) for t in open_tickets],
-        "recent_tickets": [_ticket(t) for t in recent_tickets],
-        "upcoming_visits": [_visit(w, name) for w, name in upcoming],
-        "recent_visits": [_visit(w, name) for w, name in past],
-        "satisfaction": satisfaction_answers(session, account_id=account_id),
-    }
+    return assets
