@@ -11,13 +11,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm.exc import StaleDataError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api import api_router
-from app.planning.triggers import install_session_hooks
+from app.hooks import install_domain_hooks
+from app.platform.api_docs import install_api_docs
+from app.platform.body_limit import BodyLimitMiddleware
 from app.platform.config import get_settings
 from app.platform.errors import install_error_handlers, problem
 from app.platform.worker import in_process
 from app.web import pages_router
+from app.web.shared import page_not_found
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -34,14 +38,16 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    install_session_hooks()  # re-plans and reservations follow whatever the requests change
+    install_domain_hooks()  # re-plans, visit endings and surveys follow whatever requests change
     app = FastAPI(
         title="Fieldline",
         version="0.1.0",
         lifespan=lifespan,
         description="Service desk and field dispatch API.",
+        docs_url=None,  # served by install_api_docs with local assets
+        redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, page_not_found=page_not_found)
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
@@ -62,7 +68,12 @@ def create_app() -> FastAPI:
             request.url.path,
         )
 
+    # Outermost first: the proxy decides the client address and scheme, then the body limit
+    # refuses an oversized request before routing, authentication or parsing.
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=get_settings().forwarded_allow_ips)
     app.include_router(api_router)
+    install_api_docs(app)
     app.include_router(pages_router)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -7,9 +7,9 @@ domains above it; this module is where a worker process starts, so it installs w
 
 from __future__ import annotations
 
-from app.planning.triggers import install_session_hooks
+from app.hooks import install_domain_hooks
 from app.platform.worker import celery_app
 
-install_session_hooks()
+install_domain_hooks()
 
 __all__ = ["celery_app"]

@@ -8,7 +8,7 @@ Only the standard library, numpy and ortools are imported here (geopy is a test-
 """
 
 from .engine import solve
-from .explain import Alternative, Explanation, explain
+from .explain import Alternative, Candidate, Explanation, explain
 from .matrix import GreatCircle, MatrixProvider, OsrmTable
 from .model import (
     DEFAULT_PRIORITY_WEIGHTS,
@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_PRIORITY_WEIGHTS",
     "Alternative",
     "Break",
+    "Candidate",
     "Engineer",
     "Explanation",
     "GreatCircle",

@@ -82,6 +82,8 @@ def check_plan(plan: Plan) -> list[str]:
                     errors.append(f"{where}: lacks skills {sorted(job.skills - e.skills)}")
                 if job.pinned_engineer not in (None, e.id):
                     errors.append(f"{where}: job is pinned to {job.pinned_engineer}")
+                if e.on_call and not job.on_call_ok:
+                    errors.append(f"{where}: on-call cover serves only jobs marked for it")
                 wins = job.windows or ((-(2**62), 2**62),)
                 if not any(a <= stop.start <= b for a, b in wins):
                     errors.append(f"{where}: starts at {stop.start}, outside {list(wins)}")

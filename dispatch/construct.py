@@ -162,7 +162,7 @@ class Builder:
         r.end = np.array(end, dtype=np.int64)
         r.latest = np.array(latest, dtype=np.int64)
         r.ok = ok
-        r.cost = int(self.C[rows[:-1], rows[1:]].sum())
+        r.cost = int(self.C[rows[:-1], rows[1:]].sum()) + (int(c.fixed_cost[k]) if r.seq else 0)
         r.load = int(sum(self.demand[s[1]] for s in r.seq if s[0] == "job"))
 
     def _wins(self, st: RawStop) -> tuple[tuple[int, int], ...]:
@@ -253,6 +253,10 @@ class Builder:
         idx = np.arange(delta.shape[1])
         first = np.where(delta == best[:, owner], idx[None, :], delta.shape[1])
         pos = np.minimum.reduceat(first, offsets, axis=1) - offsets[None, :]
+        # The first job on an unused route pays the engineer's call-out cost.
+        call_out = np.array([0 if r.seq else int(c.fixed_cost[r.k]) for r in rs], dtype=np.int64)
+        if call_out.any():
+            best = np.where(best < INF, best + call_out[None, :], best)
         if self.Q.shape[1] and self.has_parts[jobs].any():
             vans = np.stack([r.van for r in rs])  # [K, P]
             short = (self.Q[jobs][:, None, :] > vans[None, :, :]).any(axis=2)  # [J, K]
@@ -294,6 +298,8 @@ class Builder:
         delta = np.where(ok, delta, INF)
         p = delta.argmin(axis=1)
         b = delta[np.arange(len(js)), p]
+        if not r.seq and c.fixed_cost[r.k]:
+            b = np.where(b < INF, b + int(c.fixed_cost[r.k]), b)  # the call-out
         if self.Q.shape[1] and self.has_parts[js].any():
             short = (self.Q[js] > r.van[None, :]).any(axis=1)
             if short.any():

@@ -139,6 +139,7 @@ def simulate(c: Compiled, k: int, raw: Sequence[RawStop], appointments: bool = T
         + sim.overtime_s * s.overtime_cost_per_s
         + sim.disruption_s * s.disruption_cost_per_s
         + sim.broken * s.promise_weight * s.weight_cost
+        + (eng.fixed_cost if raw else 0)
     )
     return sim
 

@@ -193,6 +193,9 @@ def build(c: Compiled) -> _Model:
         tdim.CumulVar(idx).SetRange(int(o0 + whs[w].pickup_s), int(o1 + whs[w].pickup_s))
         routing.AddDisjunction([idx], 0)
 
+    for k, e in enumerate(engs):
+        if e.fixed_cost:
+            routing.SetFixedCostOfVehicle(int(e.fixed_cost), k)
     for k in range(K):
         tdim.CumulVar(routing.Start(k)).SetRange(int(c.shift_start[k]), int(c.shift_end[k]))
         tdim.CumulVar(routing.End(k)).SetRange(int(c.shift_start[k]), int(c.shift_end[k]))

@@ -14,9 +14,11 @@ from app.models.crm import (
     Site,
     SlaTarget,
 )
+from app.models.feedback import Survey, SurveyAnswer, SurveyRecovery
 from app.models.field import (
     Absence,
     Engineer,
+    OnCallShift,
     PartUsage,
     Shift,
     StockLevel,
@@ -55,6 +57,7 @@ from app.models.tickets import Channel, Priority, SlaEvent, Ticket, TicketEvent,
 
 __all__ = [
     "Absence",
+    "OnCallShift",
     "Account",
     "Asset",
     "AuditLog",
@@ -103,4 +106,7 @@ __all__ = [
     "PlanUnassigned",
     "ReservationStatus",
     "StockReservation",
+    "Survey",
+    "SurveyAnswer",
+    "SurveyRecovery",
 ]

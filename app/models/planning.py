@@ -148,6 +148,8 @@ class PlanStop(Base):
     fixed: Mapped[bool] = mapped_column(default=False)
     # Assigned by a dispatcher: later runs keep the visit with this engineer.
     locked: Mapped[bool] = mapped_column(default=False)
+    # Planned in the engineer's on-call cover (app.planning.keys.cover_key), not their shift.
+    cover: Mapped[str | None] = mapped_column(String(20))
 
 
 class PlanUnassigned(Base):
@@ -211,7 +213,7 @@ class CustomerNotification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id", ondelete="CASCADE"))
     plan_run_id: Mapped[int | None] = mapped_column(ForeignKey("plan_run.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # planned | eta_changed | unplanned
+    kind: Mapped[str] = mapped_column(String(20))  # planned | eta_changed | unplanned | cancelled
     eta_at: Mapped[datetime | None]
     previous_eta_at: Mapped[datetime | None]
     recipient: Mapped[str] = mapped_column(String(254), default="")

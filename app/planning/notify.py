@@ -4,15 +4,15 @@ was taken off the plan.
 `on_published` runs inside the publishing transaction and writes at most one
 `CustomerNotification` per visit and plan run (a unique key), so a redelivered publish tells
 nobody twice; delivery is enqueued after the commit. Delivery goes through a pluggable `Sender`
-(SMTP, the log, or one a test installs). Sending is at-least-once: a worker lost between the
-send and the bookkeeping sends again after the claim expires (e-mail has no exactly-once).
+(e-mail through app.platform.mail, or one a test installs). Sending is at-least-once: a worker
+lost between the send and the bookkeeping sends again after the claim expires (e-mail has no
+exactly-once).
 The same changes also go out as `workorder.scheduled` webhooks (app.platform.events) from the publish.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +35,7 @@ from app.models import (
 )
 from app.platform.config import get_settings
 from app.platform.db import utcnow
+from app.platform.mail import get_mailer
 from app.platform.worker import enqueue
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class Notice:
     notification_id: int
     work_order_id: int
     number: str
-    kind: str  # planned | eta_changed | unplanned
+    kind: str  # planned | eta_changed | unplanned | cancelled
     to: str
     customer: str
     address: str
@@ -64,10 +65,17 @@ class Notice:
             "planned": f"Your service visit {self.number}: engineer arrives {self.eta_local}",
             "eta_changed": f"New arrival time for your service visit {self.number}: {self.eta_local}",
             "unplanned": f"Your service visit {self.number} needs a new time",
+            "cancelled": f"Your service visit {self.number} is cancelled",
         }[self.kind]
 
     @property
     def text(self) -> str:
+        if self.kind == "cancelled":
+            return (
+                f"Hello {self.customer},\n\nthe visit {self.number} at {self.address} announced for "
+                f"{self.previous_eta_local} is cancelled: no engineer will come. If the problem is "
+                "still there, answer this message and we will take care of it.\n"
+            )
         if self.kind == "unplanned":
             return (
                 f"Hello {self.customer},\n\nthe visit {self.number} at {self.address} could not be kept "
@@ -86,41 +94,30 @@ class Sender(Protocol):
         ...
 
 
-class LogSender:
-    def send(self, notice: Notice) -> None:
-        log.info("customer notification to %s: %s", notice.to or "(no address)", notice.subject)
-
-
-class SmtpSender:
-    def __init__(self, host: str, port: int, mail_from: str) -> None:
-        self.host, self.port, self.mail_from = host, port, mail_from
+class MailSender:
+    """The notice as an e-mail through the product's mail transport (app.platform.mail: SMTP
+    when configured, else the log)."""
 
     def send(self, notice: Notice) -> None:
         msg = EmailMessage()
-        msg["From"] = self.mail_from
+        msg["From"] = get_settings().mail_from
         msg["To"] = notice.to
         msg["Subject"] = notice.subject
         msg.set_content(notice.text)
-        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
-            smtp.send_message(msg)
+        get_mailer().send(msg)
 
 
 _sender: Sender | None = None
 
 
 def set_sender(sender: Sender | None) -> None:
-    """Install a sender (tests, integrations); None goes back to the configured one."""
+    """Install a sender (tests, integrations); None goes back to e-mail."""
     global _sender
     _sender = sender
 
 
 def get_sender() -> Sender:
-    if _sender is not None:
-        return _sender
-    s = get_settings()
-    if s.notify_sender == "smtp" and s.smtp_host:
-        return SmtpSender(s.smtp_host, s.smtp_port, s.mail_from)
-    return LogSender()
+    return _sender if _sender is not None else MailSender()
 
 
 # ------------------------------------------------------------------------------------- deciding
@@ -147,7 +144,7 @@ def _last(session: Session, work_order_ids: list[int]) -> dict[int, CustomerNoti
 
 def decide(last: CustomerNotification | None, new_eta: datetime | None, margin: timedelta) -> str | None:
     """What to tell the customer, if anything, given what they were told last."""
-    told = last is not None and last.kind != "unplanned"
+    told = last is not None and last.kind not in ("unplanned", "cancelled")
     if new_eta is None:
         return "unplanned" if told else None
     if not told:
@@ -183,6 +180,26 @@ def on_published(session: Session, *, run_id: int, moved: Iterable[Moved]) -> in
     for n in created:
         enqueue(session, "fieldline.notify.deliver", notification_id=n.id)
     return len(created)
+
+
+def on_cancelled(session: Session, *, work_order_id: int) -> CustomerNotification | None:
+    """A visit was cancelled: tell the customer if they had been told it would happen (the last
+    notice announced a time); delivered after the commit like every notice."""
+    last = _last(session, [work_order_id]).get(work_order_id)
+    if last is None or last.kind in ("unplanned", "cancelled"):
+        return None
+    n = CustomerNotification(
+        work_order_id=work_order_id,
+        plan_run_id=None,
+        kind="cancelled",
+        eta_at=None,
+        previous_eta_at=last.eta_at,
+        recipient=_recipient(session, work_order_id),
+    )
+    session.add(n)
+    session.flush()
+    enqueue(session, "fieldline.notify.deliver", notification_id=n.id)
+    return n
 
 
 def _recipient(session: Session, work_order_id: int) -> str:

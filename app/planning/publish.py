@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 import dispatch
 from app.desk.tickets import service as tickets
 from app.field.inventory import reservations
+from app.field.workorders import risk
 from app.field.workorders.status import add_event, change_status, summary
 from app.models import (
     PlanDay,
@@ -37,8 +38,8 @@ from app.models import (
     WorkOrder,
     WorkOrderStatus,
 )
-from app.planning import notify
-from app.planning.keys import from_s, key_id
+from app.planning import notify, reasons
+from app.planning.keys import cover_of, from_s, key_id
 from app.planning.service import Loaded
 from app.platform import audit
 from app.platform.db import utcnow
@@ -182,8 +183,10 @@ def _write_routes(
             )
         )
     served: dict[int, tuple[int, dispatch.Stop]] = {}
+    route_rows: dict[int, PlanRoute] = {}
     for route in plan.routes if plan else ():
         eng = key_id(route.engineer_id)
+        cover = cover_of(route.engineer_id)
         stops = by_engineer.setdefault(eng, [])
         for st in route.stops:
             wo_id = key_id(st.id) if st.kind == "job" else None
@@ -203,37 +206,101 @@ def _write_routes(
                     late_s=st.late_s,
                     parts={str(loaded.part_ids[p]): q for p, q in st.parts.items() if p in loaded.part_ids},
                     locked=wo_id in locked,
+                    cover=cover,
                 )
             )
         if route.stops:
-            session.add(
-                PlanRoute(
-                    plan_run_id=run.id,
-                    engineer_id=eng,
-                    departure_at=from_s(ref, route.departure),
-                    return_at=from_s(ref, route.arrival_home),
-                    travel_m=route.travel_m,
-                    travel_s=route.travel_s,
-                    jobs=len(route.job_ids),
-                    late_s=sum(s.late_s for s in route.stops),
-                )
-            )
+            _add_route(route_rows, run.id, eng, ref, route)
+    session.add_all(route_rows.values())
     for stops in by_engineer.values():
         stops.sort(key=lambda s: (s.start_at, s.fixed is False))
         for i, s in enumerate(stops):
             s.seq = i
         session.add_all(stops)
-    unassigned = {key_id(u.job_id): u for u in plan.unassigned} if plan else {}
+    jobs = {j.id: j for j in loaded.problem.jobs} if loaded.problem else {}
+    unassigned = (
+        {key_id(u.job_id): reasons.binding(loaded, jobs[u.job_id], u) for u in plan.unassigned}
+        if plan
+        else {}
+    )
     for wo_id in loaded.versions:
         if wo_id not in served and wo_id not in unassigned:
-            unassigned[wo_id] = dispatch.Unassigned(f"WO{wo_id}", "no_capacity", "nobody works that day")
+            unassigned[wo_id] = reasons.nobody_works(loaded)
+    names = reasons.engineer_names(session, loaded.region_id) if unassigned else {}
     for wo_id, u in unassigned.items():
-        session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=u.detail))
+        detail = reasons.readable(u.detail, names)
+        session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=detail))
 
     with session.no_autoflush:  # one flush at the end, not one per webhook lookup
         moved = _assign(session, run, loaded, work_orders, served, unassigned)
     session.flush()
+    _risks(session, loaded, work_orders, served, unassigned)
     return moved
+
+
+def _risks(
+    session: Session,
+    loaded: Loaded,
+    work_orders: dict[int, WorkOrder],
+    served: dict[int, tuple[int, dispatch.Stop]],
+    unassigned: dict[int, dispatch.Unassigned],
+) -> None:
+    """At risk when this plan's ETA is past the SLA arrival due time, or when the visit is due
+    by the end of this day and the plan leaves it out; cleared when this plan meets it. A visit
+    left out but due on a later day is that day's plan's business: its mark stays as it is."""
+    now = utcnow()
+    for wo_id in sorted(loaded.versions):
+        wo = work_orders[wo_id]
+        due = wo.sla_deadline_at
+        if wo_id in loaded.pulled and wo_id not in served:
+            continue  # still on its later day, whose plan set its mark
+        if due is None:
+            if wo_id in served:
+                risk.clear(session, wo, "no SLA arrival due time", at=now)
+            continue
+        if wo_id in served:
+            if wo.eta_at is not None and wo.eta_at > due:
+                risk.mark(session, wo, risk.eta_reason(wo.eta_at, due, loaded.tz), at=now)
+            else:
+                eta = risk.local(wo.eta_at, loaded.tz) if wo.eta_at else "unknown"
+                risk.clear(session, wo, f"planned arrival {eta} meets the due time", at=now)
+        elif due < loaded.day_end:
+            why = unassigned[wo_id].reason.replace("_", " ") if wo_id in unassigned else "left out"
+            risk.mark(
+                session,
+                wo,
+                f"no plan for {loaded.day.isoformat()} can serve it ({why}); "
+                f"arrival due {risk.local(due, loaded.tz)}",
+                at=now,
+            )
+    session.flush()
+
+
+def _add_route(
+    rows: dict[int, PlanRoute], run_id: int, eng: int, ref: datetime, route: dispatch.Route
+) -> None:
+    """One PlanRoute per engineer and run: an engineer's shift and on-call cover (two engine
+    routes on the same day) add up."""
+    dep, back = from_s(ref, route.departure), from_s(ref, route.arrival_home)
+    late = sum(s.late_s for s in route.stops)
+    row = rows.get(eng)
+    if row is None:
+        rows[eng] = PlanRoute(
+            plan_run_id=run_id,
+            engineer_id=eng,
+            departure_at=dep,
+            return_at=back,
+            travel_m=route.travel_m,
+            travel_s=route.travel_s,
+            jobs=len(route.job_ids),
+            late_s=late,
+        )
+        return
+    row.departure_at, row.return_at = min(row.departure_at, dep), max(row.return_at, back)
+    row.travel_m += route.travel_m
+    row.travel_s += route.travel_s
+    row.jobs += len(route.job_ids)
+    row.late_s += late
 
 
 def _carry(session: Session, run_id: int, carry: CarryOver, replanned: set[int]) -> None:
@@ -279,6 +346,8 @@ def _assign(
             start_at = from_s(ref, st.start)
             values = {"engineer_id": eng, "planned_start_at": start_at, "eta_at": from_s(ref, st.arrival)}
             old_engineer, old_start = wo.engineer_id, wo.planned_start_at
+            if wo_id in loaded.pulled:
+                _leave_other_day(session, loaded, wo_id)
             changes = audit.apply_changes(wo, values)
             newly = wo.status == WorkOrderStatus.unscheduled
             if newly:
@@ -300,6 +369,8 @@ def _assign(
                     "workorder.scheduled",
                     {**summary(wo), "eta_at": wo.eta_at, "plan_run_id": run.id},
                 )
+        elif wo_id in loaded.pulled:
+            continue  # offered from a later day and not taken: it keeps that day's slot
         elif wo.status == WorkOrderStatus.scheduled or wo.engineer_id is not None:
             changes = audit.apply_changes(wo, {"engineer_id": None, "planned_start_at": None, "eta_at": None})
             if wo.status == WorkOrderStatus.scheduled:
@@ -309,6 +380,17 @@ def _assign(
                 audit.record(session, None, "work_order", wo.id, "plan", changes)
                 moved.append(Moved(wo.id, old_eta, None))
     return moved
+
+
+def _leave_other_day(session: Session, loaded: Loaded, wo_id: int) -> None:
+    """A visit pulled forward leaves the published plan of the later day it was on."""
+    other = select(PlanDay.current_run_id).where(
+        PlanDay.region_id == loaded.region_id, PlanDay.day != loaded.day, PlanDay.current_run_id.is_not(None)
+    )
+    for st in session.scalars(
+        select(PlanStop).where(PlanStop.work_order_id == wo_id, PlanStop.plan_run_id.in_(other))
+    ):
+        session.delete(st)
 
 
 def _moved(old_engineer: int | None, old_start: datetime | None, engineer: int, start: datetime) -> bool:
@@ -379,11 +461,12 @@ def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict[str, Any]:
             "engineers": 0,
             "skipped_engineers": {str(k): v for k, v in loaded.skipped_engineers.items()},
         }
-    reasons: dict[str, int] = {}
-    for u in plan.unassigned:
-        reasons[u.reason] = reasons.get(u.reason, 0) + 1
-    moved_appointments = 0
     jobs = {j.id: j for j in plan.problem.jobs} if plan.problem else {}
+    by_reason: dict[str, int] = {}
+    for u in plan.unassigned:
+        code = reasons.binding(loaded, jobs[u.job_id], u).reason if u.job_id in jobs else u.reason
+        by_reason[code] = by_reason.get(code, 0) + 1
+    moved_appointments = 0
     for route in plan.routes:
         for st in route.stops:
             job = jobs.get(st.id) if st.kind == "job" else None
@@ -393,7 +476,7 @@ def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict[str, Any]:
     return {
         "served": sum(len(r.job_ids) for r in plan.routes),
         "unassigned": len(plan.unassigned),
-        "unassigned_by_reason": reasons,
+        "unassigned_by_reason": by_reason,
         "engineers": sum(1 for r in plan.routes if r.stops),
         "travel_km": round(plan.travel_m / 1000, 1),
         "lateness_s": plan.lateness_s,

@@ -311,7 +311,7 @@ def previous_plan(session: Session, loaded: planning.Loaded) -> dispatch.Plan | 
         .where(PlanStop.plan_run_id == loaded.current_run_id, PlanStop.fixed.is_(False))
         .order_by(PlanStop.engineer_id, PlanStop.seq)
     ):
-        eng = plan_keys.engineer_key(st.engineer_id)
+        eng = plan_keys.cover_key(st.engineer_id, st.cover)
         times = (
             plan_keys.to_s(loaded.ref, st.arrival_at),
             plan_keys.to_s(loaded.ref, st.start_at),

@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.platform.inputs import InputModel
+
 if TYPE_CHECKING:
     from app.models import Part, Warehouse
 
-_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _OUT = ConfigDict(from_attributes=True)
 
 
-class PlanCreate(BaseModel):
+class PlanCreate(InputModel):
     """Plan one region's day. Leave the limits out for the configured defaults."""
 
-    model_config = _IN
     region_id: int
     date: dt.date
     time_limit_s: float | None = Field(default=None, gt=0, le=3600)
@@ -25,10 +25,9 @@ class PlanCreate(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
-class FanOutCreate(BaseModel):
+class FanOutCreate(InputModel):
     """Plan every region (or those listed) for a day: one task per region, collected by a chord."""
 
-    model_config = _IN
     date: dt.date
     region_ids: list[int] | None = Field(default=None, max_length=1000)
     time_limit_s: float | None = Field(default=None, gt=0, le=3600)
@@ -175,8 +174,7 @@ class RouteRead(BaseModel):
 
 
 # ------------------------------------------------------------------------------ field actions
-class PickupIn(BaseModel):
-    model_config = _IN
+class PickupIn(InputModel):
     note: str = Field(default="", max_length=500)
 
 
@@ -186,10 +184,9 @@ class PickupRead(BaseModel):
     already_in_van: list[PartLine] = Field(default_factory=list)
 
 
-class AssignIn(BaseModel):
+class AssignIn(InputModel):
     """Put a visit on an engineer's day; the planner picks the time and order."""
 
-    model_config = _IN
     engineer_id: int
     date: dt.date | None = None  # default: the visit's planned day, else its appointment day, else today
 
@@ -233,6 +230,16 @@ class AlternativeRead(BaseModel):
     note: str = ""
 
 
+class CandidateRead(BaseModel):
+    """Why one engineer of the region does not take a visit left out: the binding constraint."""
+
+    engineer_id: int
+    engineer_name: str = ""
+    on_call: bool = False  # the engineer's on-call cover, not their shift
+    constraint: str  # skill, pinned, on_call, off_shift, capacity, part, window, day_full
+    note: str
+
+
 class ExplanationRead(BaseModel):
     work_order_id: int
     plan_run_id: int | None
@@ -246,3 +253,4 @@ class ExplanationRead(BaseModel):
     travel_added_m: int = 0
     slack_s: int = 0
     alternatives: list[AlternativeRead] = Field(default_factory=list)
+    candidates: list[CandidateRead] = Field(default_factory=list)  # visits left out: per engineer

@@ -33,6 +33,7 @@ from app.models import (
 from app.planning import inputs as plan_inputs
 from app.planning.inputs import PLANNABLE, FixedVisit
 from app.planning.keys import (
+    cover_key,
     day_reference,
     engineer_key,
     fingerprint,
@@ -43,6 +44,7 @@ from app.planning.keys import (
     to_s_up,
     warehouse_key,
 )
+from app.platform.config import get_settings
 from app.platform.errors import NotFound
 
 # A break may start this long before or after the shift's planned break start.
@@ -67,6 +69,9 @@ class Loaded:
     fixed: list[FixedVisit] = field(default_factory=list)
     locked: set[int] = field(default_factory=set)  # work orders pinned to their engineer
     skipped_engineers: dict[int, str] = field(default_factory=dict)  # engineer id -> why not planned
+    skipped_skills: dict[int, tuple[str, frozenset[str]]] = field(default_factory=dict)  # id -> name, skills
+    # At-risk visits scheduled on a later day, offered to this day: left out, they keep that slot.
+    pulled: set[int] = field(default_factory=set)
     fingerprint: str = ""
     current_run_id: int | None = None
 
@@ -109,6 +114,9 @@ class WorkOrderInputs:
     part_ids: dict[str, int]  # engine part key (sku) -> part id
     sku: dict[int, str]
     sites: dict[int, Site]
+    # On-call cover is for P1s, and for 24x7 contracts whose visit is due before the day ends
+    # (waiting for the next shift would miss it): docs/planning.md.
+    round_the_clock: set[int]
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,8 @@ class EngineerInputs:
 
     engineers: list[tuple[Engineer, Shift]]
     skipped: dict[int, str]
+    shift_times: dict[int, tuple[datetime, datetime]]  # engineer id -> that day's shift start and end
+    covers: list[plan_inputs.Cover]  # on-call cover outside the shifts
     van_location: dict[int, int]
     warehouses: list[Warehouse]
     warehouse_location: dict[int, int]
@@ -140,7 +150,7 @@ def load(
     one engineer's visits); listed work orders are taken whatever day they were planned on."""
     frame = _day_frame(session, region_id, day)
     wo = _work_order_inputs(session, frame, as_of, only_engineers, only_work_orders)
-    eng = _engineer_inputs(session, region_id, day, only_engineers)
+    eng = _engineer_inputs(session, frame, day, only_engineers)
     job_ids = {w.id for w in wo.plannable}
     stock = plan_inputs.available_stock(
         session, list(eng.van_location.values()) + list(eng.warehouse_location.values()), job_ids, wo.sku
@@ -149,7 +159,10 @@ def load(
     fixed: list[FixedVisit] = []
     starts: dict[int, tuple[tuple[float, float], datetime]] = {}
     if as_of is not None:
-        fixed, starts = plan_inputs.frozen_day(session, wo.started, wo.sites, eng.engineers, as_of)
+        # On-call engineers without a shift that day are placed (where they are free) too.
+        everyone: list[tuple[Engineer, Shift | None]] = [*eng.engineers]
+        everyone += [(c.engineer, None) for c in eng.covers if c.engineer.id not in eng.shift_times]
+        fixed, starts = plan_inputs.frozen_day(session, wo.started, wo.sites, everyone, as_of)
 
     eng_rows = _engine_engineers(frame, day, eng, starts, stock)
     jobs, versions = _engine_jobs(frame, wo, as_of, eng_rows)
@@ -177,7 +190,11 @@ def load(
         fixed=fixed,
         locked={w for w in wo.locked if w in versions},
         skipped_engineers=eng.skipped,
+        skipped_skills=_skipped_skills(session, eng.skipped),
         current_run_id=frame.current_run_id,
+        pulled={
+            w.id for w in wo.plannable if w.id in versions and plan_inputs.pull_forward(w, frame.day_end)
+        },
     )
     loaded.fingerprint = fingerprint(loaded, jobs, solve_params or {})
     return loaded
@@ -227,17 +244,23 @@ def _work_order_inputs(
         part_ids=part_ids,
         sku=sku,
         sites=sites,
+        round_the_clock=plan_inputs.always_open(session, plannable),
     )
 
 
 def _engineer_inputs(
-    session: Session, region_id: int, day: date, only_engineers: set[int] | None
+    session: Session, frame: DayFrame, day: date, only_engineers: set[int] | None
 ) -> EngineerInputs:
+    region_id, tz = frame.region.id, frame.tz
     engineers, skipped = plan_inputs.engineers(session, region_id, day)
     if only_engineers is not None:
         engineers = [(e, sh) for e, sh in engineers if e.id in only_engineers]
         skipped = {k: v for k, v in skipped.items() if k in only_engineers}
-    eng_ids = [e.id for e, _ in engineers]
+    shift_times = {e.id: (local_at(day, sh.starts, tz), local_at(day, sh.ends, tz)) for e, sh in engineers}
+    covers = plan_inputs.on_call(session, region_id, day, frame.ref, frame.day_end, shift_times)
+    if only_engineers is not None:
+        covers = [c for c in covers if c.engineer.id in only_engineers]
+    eng_ids = [e.id for e, _ in engineers] + [c.engineer.id for c in covers]
     van_location = {
         eng: loc
         for eng, loc in session.execute(
@@ -260,6 +283,8 @@ def _engineer_inputs(
     return EngineerInputs(
         engineers=engineers,
         skipped=skipped,
+        shift_times=shift_times,
+        covers=covers,
         van_location=van_location,
         warehouses=warehouses,
         warehouse_location=warehouse_location,
@@ -303,7 +328,43 @@ def _engine_engineers(
                 breaks=tuple(breaks),
             )
         )
+    eng_rows += _on_call_engineers(frame, eng, starts, stock)
     return eng_rows
+
+
+def _on_call_engineers(
+    frame: DayFrame,
+    eng: EngineerInputs,
+    starts: dict[int, tuple[tuple[float, float], datetime]],
+    stock: dict[int, dict[str, int]],
+) -> list[dispatch.Engineer]:
+    """One engine engineer per stretch of on-call cover (with the call-out cost); an engineer who
+    is on call is no longer in `eng.skipped`."""
+    callout = get_settings().on_call_callout_cost
+    rows: list[dispatch.Engineer] = []
+    for c in eng.covers:
+        e = c.engineer
+        begin, end = c.starts_at, c.ends_at
+        start_loc = (e.home_latitude, e.home_longitude)
+        if e.id in starts:
+            start_loc, free_at = starts[e.id]
+            begin = max(begin, free_at)
+        if begin >= end:
+            continue
+        rows.append(
+            dispatch.Engineer(
+                id=cover_key(e.id, c.key),
+                start=start_loc,
+                end=(e.home_latitude, e.home_longitude),
+                shift=(to_s_up(frame.ref, begin), to_s(frame.ref, end)),
+                skills=frozenset(e.skills or ()),
+                stock=stock.get(eng.van_location.get(e.id, -1), {}),
+                on_call=True,
+                fixed_cost=callout,
+            )
+        )
+        eng.skipped.pop(e.id, None)  # not working a shift, but on call
+    return rows
 
 
 def _engine_jobs(
@@ -318,7 +379,7 @@ def _engine_jobs(
         wo.locked,
         wo.sku,
     )
-    planned_eng = {key_id(e.id) for e in eng_rows}
+    planned_eng = {key_id(e.id) for e in eng_rows if e.on_call is False}
 
     # A deadline that passed before the day's first shift (or the re-plan) began is sunk: lateness
     # counts from the first moment this plan can act, else serving an overdue visit could cost
@@ -355,6 +416,12 @@ def _engine_jobs(
                 sla_deadline=max(to_s(ref, w.sla_deadline_at), horizon) if w.sla_deadline_at else None,
                 pinned_engineer=pinned,
                 appointment=appointment,
+                on_call_ok=w.priority == "P1"
+                or (
+                    w.id in wo.round_the_clock
+                    and w.sla_deadline_at is not None
+                    and w.sla_deadline_at < day_end
+                ),
             )
         )
         versions[w.id] = w.version
@@ -375,6 +442,16 @@ def _engine_warehouses(
         )
         for w in eng.warehouses
     ]
+
+
+def _skipped_skills(session: Session, skipped: dict[int, str]) -> dict[int, tuple[str, frozenset[str]]]:
+    """Name and skills of each engineer left out, for explain's per-engineer reasons."""
+    return {
+        eid: (name, frozenset(skills or ()))
+        for eid, name, skills in session.execute(
+            select(Engineer.id, Engineer.name, Engineer.skills).where(Engineer.id.in_(list(skipped)))
+        )
+    }
 
 
 def _priority(value: str) -> int:

@@ -27,10 +27,20 @@ class Settings(BaseSettings):
     token_ttl_s: int = 12 * 3600
     # Secure flag of the page session cookie; unset: set it when the request came over https.
     session_cookie_secure: bool | None = None
+    # Proxies whose X-Forwarded-Proto/-For are believed (comma-separated IPs or CIDRs, "*" for
+    # any): the https scheme (the cookie's Secure flag) and the client address (login throttling)
+    # come from them. A proxy in another container is not 127.0.0.1: name its network here.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Failed sign-ins per minute: per (client address, account), and per client address over
+    # all accounts (password spraying). Neither locks the owner out from another address.
     login_attempts_per_minute: int = 10
+    login_client_attempts_per_minute: int = 30
     reopen_days: int = 14
     idempotency_ttl_h: int = 48
     webhook_max_attempts: int = 8
+    # Non-public webhook receivers that are allowed (on-premise): comma-separated CIDRs and host
+    # names. Empty: webhooks only reach public addresses (app/integrations/webhooks/targets.py).
+    webhook_allowed_targets: str = ""
     # Shared secret the mail relay sends as X-Relay-Token; unset disables inbound e-mail.
     inbound_email_token: str | None = None
     # Eager: tasks run inline in the caller (tests); only used when no broker is configured.
@@ -40,6 +50,9 @@ class Settings(BaseSettings):
     plan_time_limit_s: float = 30.0
     replan_time_limit_s: float = 2.0
     plan_solver_workers: int = 2  # solver processes per run
+    # Objective cost of calling an on-call engineer out once (in metres of driving: 200 km), so
+    # standby cover serves a P1 rather than leave it, but never work a shift can do.
+    on_call_callout_cost: int = 200_000
     # A visit counts as running late once its ETA (or planned end) is this far behind the clock.
     late_margin_min: int = 15
     # Customers hear again when a visit's ETA moves by more than this.
@@ -48,6 +61,14 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "dispatch@fieldline.example"
+    # Where customers reach the public pages (survey links in e-mails), without a trailing slash.
+    public_url: str = "http://127.0.0.1:8000"
+    # Post-service surveys (docs/surveys.md): delay after the visit, one per contact per cooldown,
+    # one reminder; the links expire after survey_expires_days.
+    survey_delay_min: int = 120
+    survey_cooldown_days: int = 30
+    survey_reminder_days: int = 3
+    survey_expires_days: int = 14
     # Background tiles of the engineer's route map ({z}/{x}/{y}); empty: no tiles, the route
     # is drawn on a plain background (as it is anyway when the phone is offline).
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

@@ -29,8 +29,21 @@ def get_db() -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_current_user(request: Request, db: DbSession, token: Annotated[str | None, Depends(oauth2)]) -> User:
-    token = token or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token and request.method not in SAFE_METHODS:
+            # A browser attaches the cookie to any site's request (a text/plain POST needs no
+            # preflight), so the cookie may only read: the pages' scripts only read the API, and
+            # every change through the API needs a bearer token, which no other site can send.
+            raise Forbidden(
+                "Changes through the API need a bearer token (Authorization: Bearer …); "
+                "the page session cookie only allows reading.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     if not token:
         raise Unauthorized("Sign in first.", headers={"WWW-Authenticate": "Bearer"})
     user = user_from_token(db, token)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -123,7 +123,14 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in parts) or str(loc[0] if loc else "")
 
 
-def install_error_handlers(app: FastAPI) -> None:
+API_PREFIX = "/api/"
+
+
+def install_error_handlers(
+    app: FastAPI, *, page_not_found: Callable[[Request], Response] | None = None
+) -> None:
+    """problem+json for the API; `page_not_found` (from the web layer) answers unknown page addresses."""
+
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
         return problem(
@@ -145,8 +152,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(422, "Validation failed", detail, request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # A person who mistyped an address in the browser gets a page; API clients keep problem+json.
+        if exc.status_code == 404 and page_not_found and not request.url.path.startswith(API_PREFIX):
+            return page_not_found(request)
+        titles = {
+            404: "Not found",
+            405: "Method not allowed",
+            401: "Not authenticated",
+            413: "Content too large",
+        }
         return problem(
             exc.status_code,
             titles.get(exc.status_code, "Error"),

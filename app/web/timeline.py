@@ -19,6 +19,15 @@ def _title(item: Mapping[str, Any], names: Mapping[int, str]) -> str:
         return f"Ticket opened ({data.get('priority', '')}, {data.get('sla_tier', 'standard')} SLA)"
     if kind == "status":
         return f"Status {_status(data.get('from'))} → {_status(data.get('to'))}"
+    if kind == "reply" and data.get("resolution"):
+        return "Resolution sent to the customer" + (
+            f" ({data['to']})" if isinstance(data.get("to"), str) else ""
+        )
+    if kind == "call":
+        who = "Call from the customer" if data.get("direction") == "inbound" else "Call to the customer"
+        return f"{who} ({data.get('duration_min', '?')} min)"
+    if kind == "appointment_confirmed":
+        return f"Appointment agreed with the customer ({data.get('work_order', 'visit')})"
     if kind == "reply":
         return "Reply to the customer" + (f" ({data['to']})" if isinstance(data.get("to"), str) else "")
     if kind in ("priority",):
@@ -49,6 +58,8 @@ FIXED: dict[str, str] = {
     "sla_retarget": "SLA targets recalculated",
     "sla_met": "SLA met",
     "sla_breach": "SLA breached",
+    "at_risk": "At risk: the plan cannot meet the arrival due time",
+    "at_risk_cleared": "No longer at risk",
 }
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.desk.sla import clock as sla_clock
-from app.models import Ticket, TicketEvent, TicketStatus, User
+from app.desk.tickets import first_response, hooks
+from app.models import Ticket, TicketEvent, TicketStatus, User, WorkOrder, WorkOrderStatus
 from app.platform import audit
 from app.platform.config import get_settings
-from app.platform.errors import InvalidTransition
+from app.platform.errors import Conflict, InvalidTransition
 from app.platform.events import emit
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -56,6 +58,13 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     TicketStatus.closed: (TicketStatus.open,),
 }
 DONE = frozenset({TicketStatus.resolved.value, TicketStatus.closed.value})
+# These describe field work: the work-order hooks set them, a person cannot (docs/tickets.md).
+FIELD_STATUSES = frozenset({TicketStatus.scheduled.value, TicketStatus.in_progress.value})
+_ENDED_WORK = (
+    WorkOrderStatus.done.value,
+    WorkOrderStatus.cancelled.value,
+    WorkOrderStatus.needs_follow_up.value,
+)
 
 
 def reopen_deadline(ticket: Ticket) -> datetime | None:
@@ -75,8 +84,40 @@ def allowed_next(ticket: Ticket, *, at: datetime) -> list[str]:
     return allowed
 
 
-def check(ticket: Ticket, to: str, *, at: datetime) -> None:
-    allowed = allowed_next(ticket, at=at)
+def manual_next(ticket: Ticket, *, at: datetime) -> list[str]:
+    """The states a person may move this ticket to now (field statuses follow the work orders)."""
+    return [s for s in allowed_next(ticket, at=at) if s not in FIELD_STATUSES]
+
+
+def open_work_orders(session: Session, ticket: Ticket) -> list[WorkOrder]:
+    return list(
+        session.scalars(
+            select(WorkOrder)
+            .where(WorkOrder.ticket_id == ticket.id, WorkOrder.status.not_in(_ENDED_WORK))
+            .order_by(WorkOrder.id)
+        )
+    )
+
+
+def _end_field_work(session: Session, ticket: Ticket, closing: hooks.Closing) -> None:
+    """The registered handlers end (or refuse to end) the ticket's visits; whatever they did, a
+    resolved or closed ticket never keeps live work (a process that forgot to install them
+    refuses here instead of leaving a visit to be planned for a closed case)."""
+    hooks.run_closing(session, ticket, closing)
+    session.flush()
+    left = open_work_orders(session, ticket)
+    if left:
+        names = ", ".join(f"{w.number} ({w.status.replace('_', ' ')})" for w in left)
+        raise Conflict(
+            f"Ticket {ticket.number} still has open work orders: {names}. "
+            "Finish or cancel them before the ticket is " + closing.to + ".",
+            open_work_orders=[w.number for w in left],
+        )
+
+
+def check(ticket: Ticket, to: str, *, at: datetime, manual: bool = False) -> None:
+    """409 naming the allowed states; `manual`: the states a person may choose."""
+    allowed = manual_next(ticket, at=at) if manual else allowed_next(ticket, at=at)
     if to in allowed:
         return
     if (
@@ -105,19 +146,24 @@ def change_status(
     at: datetime,
     reason: str = "",
     event_data: dict[str, object] | None = None,
+    contact: tuple[str, str | None] | None = None,
 ) -> None:
-    """Move the ticket to `to` (already legal-checked by the caller via `check`)."""
+    """Move the ticket to `to` (legal-checked here via `check`). `contact` = (via, contact
+    channel) when a person's resolution reaches the customer: it may be the first response."""
     check(ticket, to, at=at)
     old = ticket.status
     reopening = old in DONE and to == TicketStatus.open
+    if to in DONE and old not in DONE:
+        _end_field_work(session, ticket, hooks.Closing(to, actor, channel, at, reason))
     # Targets that ran out before this change are breaches, whatever the new state.
     sla_clock.refresh(session, ticket, now=at)
     ticket.status = to
     if to == TicketStatus.resolved:
         ticket.resolved_at = at
-        if ticket.first_response_at is None:  # resolving answers the customer
-            ticket.first_response_at = at
-            sla_clock.settle(session, ticket, "first_response", channel=channel)
+        if contact is not None:  # a person's resolution that the customer receives
+            first_response.record(
+                session, ticket, at=at, via=contact[0], channel=channel, contact_channel=contact[1]
+            )
         sla_clock.settle(session, ticket, "resolution", channel=channel)
     elif to == TicketStatus.closed:
         ticket.closed_at = at

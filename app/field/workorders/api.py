@@ -117,6 +117,7 @@ def list_work_orders(
     engineer_id: int | None = None,
     ticket_id: int | None = None,
     day: Annotated[date | None, Query(alias="date", description="local day of the planned start")] = None,
+    at_risk: Annotated[bool | None, Query(description="only visits the plan cannot get to in time")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[WorkOrderRead]:
@@ -129,6 +130,7 @@ def list_work_orders(
         engineer_id=engineer_id,
         ticket_id=ticket_id,
         day=day,
+        at_risk=at_risk,
         cursor=cursor,
         limit=limit,
     )

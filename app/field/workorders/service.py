@@ -94,8 +94,13 @@ def _check_parts(session: Session, parts: Sequence[tuple[int, int]]) -> list[dic
 
 
 def _check_times(
-    windows: Sequence[Window], appointment: tuple[datetime | None, datetime | None]
+    windows: Sequence[Window],
+    appointment: tuple[datetime | None, datetime | None],
+    *,
+    now: datetime | None = None,
 ) -> list[dict[str, str]]:
+    """Field errors of windows and the appointment; with `now`, an appointment that is over
+    already (a typo such as 2020 for 2026) is refused too."""
     errors: list[dict[str, str]] = []
     for i, (starts, ends) in enumerate(windows):
         if ends <= starts:
@@ -103,10 +108,21 @@ def _check_times(
     a_start, a_end = appointment
     if (a_start is None) != (a_end is None):
         errors.append(
-            {"field": "appointment_end_at", "message": "give both appointment_start_at and _end_at"}
+            {
+                "field": "appointment_end_at",
+                "message": "give both appointment_start_at and appointment_end_at",
+            }
         )
     elif a_start is not None and a_end is not None and a_end <= a_start:
         errors.append({"field": "appointment_end_at", "message": "must be after appointment_start_at"})
+    elif a_start is not None and a_end is not None and now is not None and a_end <= now:
+        errors.append(
+            {
+                "field": "appointment_start_at",
+                "message": f"the appointment {_fmt(a_start)}–{_fmt(a_end)} is in the past; "
+                f"choose a time after {_fmt(now)}",
+            }
+        )
     return errors
 
 
@@ -191,7 +207,7 @@ def create_work_order(
         if region_id is None:
             errors.append({"field": "ticket_id", "message": f"site {site.name} has no region; set one first"})
     errors += _check_parts(session, required_parts)
-    errors += _check_times(windows, (appointment_start_at, appointment_end_at))
+    errors += _check_times(windows, (appointment_start_at, appointment_end_at), now=utcnow())
     refuse(errors)
     assert site is not None
     if required_skills is None:
@@ -228,6 +244,15 @@ def create_work_order(
     )
     session.flush()
     emit(session, "workorder.created", summary(work_order))
+    if appointment_start_at is not None:  # a time agreed with the customer by a person
+        tickets.on_appointment_confirmed(
+            session,
+            ticket_id=ticket.id,
+            at=now,
+            actor=actor,
+            starts_at=appointment_start_at,
+            number=work_order.number,
+        )
     return work_order
 
 
@@ -272,7 +297,8 @@ def update_work_order(
         values.get("appointment_start_at", work_order.appointment_start_at),
         values.get("appointment_end_at", work_order.appointment_end_at),
     )
-    errors = _check_times(new_windows, appointment) + (
+    new_appointment = appointment != (work_order.appointment_start_at, work_order.appointment_end_at)
+    errors = _check_times(new_windows, appointment, now=utcnow() if new_appointment else None) + (
         _check_parts(session, parts) if parts is not None else []
     )
     skills = list(dict.fromkeys(values.get("required_skills", work_order.required_skills)))
@@ -308,6 +334,15 @@ def update_work_order(
         audit.record(session, actor, "work_order", work_order.id, "update", changes)
         session.flush()
         emit(session, "workorder.updated", {**summary(work_order), "fields": sorted(changes)})
+    if new_appointment and work_order.appointment_start_at is not None:
+        tickets.on_appointment_confirmed(
+            session,
+            ticket_id=work_order.ticket_id,
+            at=utcnow(),
+            actor=actor,
+            starts_at=work_order.appointment_start_at,
+            number=work_order.number or "",
+        )
     return work_order
 
 
@@ -326,6 +361,9 @@ def schedule(
     """Assign an engineer and a start (also a reschedule or reassignment before arrival)."""
     if work_order.status not in SCHEDULABLE_FROM:
         check(work_order, WorkOrderStatus.scheduled)  # names the allowed states in the 409
+    ticket = session.get(Ticket, work_order.ticket_id)
+    if ticket is not None and ticket.status in (TicketStatus.resolved, TicketStatus.closed):
+        raise Conflict(f"Ticket {ticket.number} is {ticket.status}; nothing is planned for it.")
     engineer = session.get(Engineer, engineer_id)
     if engineer is None:
         refuse([{"field": "engineer_id", "message": f"engineer {engineer_id} does not exist"}])

@@ -114,3 +114,6 @@ def change_status(
     audit.record(session, actor, "work_order", work_order.id, "status", changes)
     session.flush()
     emit(session, "workorder.status_changed", {**summary(work_order), "from": old, "reason": reason})
+    from app.field.workorders import risk  # risk builds on this module's helpers
+
+    risk.on_status(session, work_order, at=at)

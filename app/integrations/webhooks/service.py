@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
 
+from app.integrations.webhooks import targets
 from app.integrations.webhooks.signing import headers_for, new_secret, verify_signature
 from app.models import DeliveryStatus, User, WebhookDelivery, WebhookSubscription
 from app.platform.audit import apply_changes, record
@@ -76,6 +77,16 @@ def _check_events(events: Sequence[str]) -> list[str]:
     return sorted(set(events))  # stable order, no duplicates
 
 
+def _check_url(url: str) -> str:
+    try:
+        targets.check_subscription_url(url)
+    except targets.RefusedTarget as exc:
+        raise Unprocessable(
+            f"The URL is not allowed: {exc}.", errors=[{"field": "url", "message": str(exc)}]
+        ) from exc
+    return url
+
+
 def create_subscription(
     session: Session,
     *,
@@ -87,7 +98,7 @@ def create_subscription(
 ) -> WebhookSubscription:
     """A new subscription with a fresh secret (the caller shows it once; it is never listed)."""
     sub = WebhookSubscription(
-        url=url,
+        url=_check_url(url),
         events=_check_events(events),
         description=description,
         active=active,
@@ -131,6 +142,8 @@ def update_subscription(
     sub = get_subscription(session, subscription_id)
     if "events" in values:
         values = {**values, "events": _check_events(values["events"])}
+    if "url" in values:
+        values = {**values, "url": _check_url(values["url"])}
     changes = apply_changes(sub, values)
     if changes:
         session.flush()
@@ -301,24 +314,36 @@ def claim(session: Session, delivery_id: int, *, now: datetime | None = None) ->
 
 
 def post(c: Claim, *, client: httpx.Client | None = None) -> Outcome:
-    """POST one attempt; any 2xx is success. Never raises for network trouble."""
+    """POST one attempt to the checked address; any 2xx is success. Never raises for network
+    trouble or a refused target (both are a failed attempt, retried with backoff)."""
+    try:
+        target = targets.pin(c.url)
+    except targets.RefusedTarget as exc:
+        return Outcome(ok=False, status_code=None, error=f"refused: {exc}"[:_ERROR_LEN])
     headers = {
+        "host": target.host_header,
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         **headers_for(c.secret, c.message_id, c.body),
     }
+    # The TLS handshake and certificate check use the name; the connection goes to the address.
+    extensions = {"sni_hostname": target.server_name} if target.server_name else None
     try:
         if client is not None:
-            resp = client.post(c.url, content=c.body, headers=headers)
+            resp = client.post(target.url, content=c.body, headers=headers, extensions=extensions)
         else:
-            with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as own:
-                resp = own.post(c.url, content=c.body, headers=headers)
+            with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False, trust_env=False) as own:
+                resp = own.post(target.url, content=c.body, headers=headers, extensions=extensions)
     except httpx.HTTPError as exc:
         return Outcome(ok=False, status_code=None, error=f"{type(exc).__name__}: {exc}"[:_ERROR_LEN])
     if 200 <= resp.status_code < 300:
         return Outcome(ok=True, status_code=resp.status_code, error=None)
-    snippet = resp.text[:200].strip()
-    error = f"HTTP {resp.status_code}" + (f": {snippet}" if snippet else "")
+    error = f"HTTP {resp.status_code}"
+    if not target.internal:
+        # An internal receiver's answer stays out of the log: the log is readable through the
+        # API, and must not become a way to read internal services.
+        snippet = resp.text[:200].strip()
+        error += f": {snippet}" if snippet else ""
     return Outcome(ok=False, status_code=resp.status_code, error=error[:_ERROR_LEN])
 
 

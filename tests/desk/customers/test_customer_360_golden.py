@@ -1,10 +1,11 @@
 """The 360° API answers byte-for-byte what it answered before the view was split into typed steps.
 
 `customer_360_golden.json` was recorded from the dict-building version of app.desk.customers.view360
-(commit before "customer_360 in named steps"), for the busiest customer of a seeded demo company on
-a fixed day. Row ids depend on the database's sequences (PostgreSQL does not roll them back), so
-ids and the numbers made from them are replaced by their rank before comparing; everything else —
-names, dates, statuses, amounts, health, entitlement, list order — must match exactly.
+on main (6449b9a, with the survey answers, recoveries and the surveys library's health score, before
+the typed steps were merged in), for the busiest customer of a seeded demo company on a fixed day.
+Row ids depend on the database's sequences (PostgreSQL does not roll them back), so ids and the
+numbers made from them are replaced by their rank before comparing; everything else — names,
+dates, statuses, amounts, health, entitlement, answers, list order — must match exactly.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def test_360_json_is_unchanged_for_a_seeded_customer(
     assert r.status_code == 200, r.text
     body = _normalised(r.json())
     # a customer with something in every list, so that no part of the answer goes unchecked
-    for key in ("contacts", "sites", "contracts", "assets", "open_tickets", "recent_tickets"):
+    for key in ("contacts", "sites", "contracts", "assets", "open_tickets", "recent_tickets", "satisfaction"):
         assert body[key], key
     assert body["upcoming_visits"] or body["recent_visits"]
     assert body == json.loads(GOLDEN.read_text())
