@@ -14,12 +14,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.feedback.recovery import CATEGORY as RECOVERY
+from app.field.workorders.visits import REPORTED
 from app.models import Account, Asset, Survey, Ticket, WorkOrder
 from app.platform.db import utcnow
 from surveys import choose_template
 from surveys.questions import Trigger
 
-VISIT_ENDED = ("done", "needs_follow_up")
+VISIT_ENDED = REPORTED  # a visit survey follows the filed report, fixed or not
 
 
 def _context(session: Session, ticket: Ticket, work_order: WorkOrder | None) -> dict[str, object]:

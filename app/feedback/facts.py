@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Ticket, WorkOrder
+from app.models import Ticket, WorkOrder, WorkOrderStatus
 from surveys import kpis
 from surveys.kpis import RETURN_WINDOW, VisitFacts
 
@@ -43,7 +43,7 @@ def visit_facts(w: WorkOrder) -> VisitFacts:
         target=target_of(w.asset_id, w.site_id),
         arrived_at=w.checked_in_at,
         finished_at=w.checked_out_at,
-        completed=w.status == "done",
+        completed=w.status == WorkOrderStatus.done,
         promised_from=w.appointment_start_at,
         promised_to=w.appointment_end_at,
         planned_duration_min=float(w.duration_min) if w.duration_min else None,
@@ -53,7 +53,7 @@ def visit_facts(w: WorkOrder) -> VisitFacts:
 
 def second_trip(session: Session, w: WorkOrder) -> bool:
     """The visit could not finish the job (needs follow-up) or was not the ticket's only trip."""
-    if w.status == "needs_follow_up":
+    if w.status == WorkOrderStatus.needs_follow_up:
         return True
     other = session.scalar(
         select(WorkOrder.id).where(

@@ -20,12 +20,12 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from app.desk.customers import view360
+from app.desk.tickets.status import DONE
 from app.feedback import capture, customer, recovery
-from app.models import Ticket, WorkOrder
+from app.models import Ticket, TicketStatus, WorkOrder, WorkOrderStatus
 
 log = logging.getLogger(__name__)
 _KEY = "fieldline_feedback_events"
-DONE = ("resolved", "closed")
 
 
 def _status_change(obj: Any) -> tuple[Any, Any] | None:
@@ -47,13 +47,13 @@ def _collect(session: Session, _ctx: Any) -> None:
         if isinstance(obj, WorkOrder):
             if new in capture.VISIT_ENDED:
                 found.append(("visit_ended", obj))
-            elif new == "cancelled":
+            elif new == WorkOrderStatus.cancelled:
                 found.append(("work_order_cancelled", obj))
             continue
-        if old in DONE and new == "open":
+        if old in DONE and new == TicketStatus.open:
             found.append(("reopened", obj))
-        elif new == "resolved" or (new == "closed" and old not in DONE):
-            found.append(("resolved" if new == "resolved" else "closed_unresolved", obj))
+        elif new == TicketStatus.resolved or (new == TicketStatus.closed and old not in DONE):
+            found.append(("resolved" if new == TicketStatus.resolved else "closed_unresolved", obj))
         if new in DONE and old not in DONE:
             found.append(("ticket_done", obj))
     if found:

@@ -32,6 +32,7 @@ from app.models.field import (
 )
 from app.models.planning import (
     CustomerNotification,
+    NotificationStatus,
     PlanBatch,
     PlanDay,
     PlanRoute,
@@ -95,6 +96,7 @@ __all__ = [
     "WorkOrderStatus",
     "WorkOrderWindow",
     "CustomerNotification",
+    "NotificationStatus",
     "PlanBatch",
     "PlanDay",
     "PlanRoute",

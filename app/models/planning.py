@@ -164,6 +164,14 @@ class PlanUnassigned(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class NotificationStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"  # claimed by a worker; reclaimed if the worker dies
+    sent = "sent"
+    failed = "failed"
+    skipped = "skipped"  # nobody to tell (no contact e-mail)
+
+
 class ReservationStatus(StrEnum):
     held = "held"
     consumed = "consumed"
@@ -209,7 +217,7 @@ class CustomerNotification(Base):
     eta_at: Mapped[datetime | None]
     previous_eta_at: Mapped[datetime | None]
     recipient: Mapped[str] = mapped_column(String(254), default="")
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|skipped
+    status: Mapped[str] = mapped_column(String(10), default=NotificationStatus.pending.value)
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

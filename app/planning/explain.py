@@ -22,6 +22,7 @@ from app.models import (
     PlanDay,
     PlanStop,
     PlanUnassigned,
+    ReservationStatus,
     StockLocation,
     StockReservation,
     Warehouse,
@@ -123,7 +124,10 @@ def _parts(session: Session, work_order_id: int, out: ExplanationRead) -> None:
         .join(Part, Part.id == StockReservation.part_id)
         .join(StockLocation, StockLocation.id == StockReservation.location_id)
         .outerjoin(Warehouse, Warehouse.id == StockLocation.warehouse_id)
-        .where(StockReservation.work_order_id == work_order_id, StockReservation.status == "held")
+        .where(
+            StockReservation.work_order_id == work_order_id,
+            StockReservation.status == ReservationStatus.held.value,
+        )
     ).all()
     for res, sku, kind, wh_name in rows:
         if kind == "warehouse":

@@ -29,9 +29,8 @@ from app.models import (
     WorkOrderWindow,
 )
 
-S = WorkOrderStatus
-PLANNABLE = (S.unscheduled.value, S.scheduled.value)
-STARTED = (S.en_route.value, S.on_site.value)
+PLANNABLE = (WorkOrderStatus.unscheduled.value, WorkOrderStatus.scheduled.value)
+STARTED = (WorkOrderStatus.en_route.value, WorkOrderStatus.on_site.value)
 TICKET_DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
 # A reported position older than this says nothing about where the engineer is now.
 POSITION_FRESH = timedelta(hours=2)
@@ -68,7 +67,7 @@ def day_work_orders(
             and_(WorkOrder.planned_start_at >= ref, WorkOrder.planned_start_at < day_end),
             and_(WorkOrder.checked_in_at >= ref, WorkOrder.checked_in_at < day_end),
         )
-        frozen = (*STARTED, S.done.value, S.needs_follow_up.value)
+        frozen = (*STARTED, WorkOrderStatus.done.value, WorkOrderStatus.needs_follow_up.value)
         wanted = or_(wanted, and_(WorkOrder.status.in_(frozen), in_day))
     rows = session.scalars(
         select(WorkOrder).where(WorkOrder.region_id == region_id, wanted).order_by(WorkOrder.id)
@@ -83,7 +82,7 @@ def day_work_orders(
             if w.appointment_start_at is not None and not ref <= w.appointment_start_at < day_end:
                 continue
             if (
-                w.status == S.scheduled
+                w.status == WorkOrderStatus.scheduled
                 and w.planned_start_at is not None
                 and not ref <= w.planned_start_at < day_end
                 and not pull_forward(w, day_end)
@@ -205,7 +204,7 @@ def frozen_day(
     session: Session,
     started: list[WorkOrder],
     sites: dict[int, Site],
-    engineers: list[tuple[Engineer, Shift]],
+    engineers: list[tuple[Engineer, Shift | None]],  # None: on call only, no shift that day
     as_of: datetime,
 ) -> tuple[list[FixedVisit], dict[int, tuple[tuple[float, float], datetime]]]:
     """Visits that will not move, and where and when each engineer is next free."""
@@ -219,7 +218,9 @@ def frozen_day(
         begin = w.checked_in_at or w.planned_start_at or as_of
         if w.status in STARTED:
             end = max(as_of, begin + timedelta(minutes=w.duration_min))
-            if w.status == S.en_route:  # still driving there: the visit starts at its ETA at the earliest
+            if (
+                w.status == WorkOrderStatus.en_route
+            ):  # still driving there: the visit starts at its ETA at the earliest
                 begin = max(as_of, w.eta_at or w.planned_start_at or as_of)
                 end = begin + timedelta(minutes=w.duration_min)
             starts[w.engineer_id] = (loc, end)

@@ -23,7 +23,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import Account, Contact, CustomerNotification, Region, Site, Ticket, WorkOrder
+from app.models import (
+    Account,
+    Contact,
+    CustomerNotification,
+    NotificationStatus,
+    Region,
+    Site,
+    Ticket,
+    WorkOrder,
+)
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.mail import get_mailer
@@ -118,7 +127,13 @@ def _last(session: Session, work_order_ids: list[int]) -> dict[int, CustomerNoti
         select(CustomerNotification)
         .where(
             CustomerNotification.work_order_id.in_(work_order_ids),
-            CustomerNotification.status.in_(("pending", "sending", "sent")),
+            CustomerNotification.status.in_(
+                (
+                    NotificationStatus.pending.value,
+                    NotificationStatus.sending.value,
+                    NotificationStatus.sent.value,
+                )
+            ),
         )
         .order_by(CustomerNotification.id)
     )
@@ -206,13 +221,17 @@ def claim(session: Session, notification_id: int) -> Notice | None:
         update(CustomerNotification)
         .where(
             CustomerNotification.id == notification_id,
-            (CustomerNotification.status == "pending")
+            (CustomerNotification.status == NotificationStatus.pending.value)
             | (
-                (CustomerNotification.status == "sending")
+                (CustomerNotification.status == NotificationStatus.sending.value)
                 & (CustomerNotification.claimed_at < now - CLAIM_TTL)
             ),
         )
-        .values(status="sending", claimed_at=now, attempts=CustomerNotification.attempts + 1)
+        .values(
+            status=NotificationStatus.sending.value,
+            claimed_at=now,
+            attempts=CustomerNotification.attempts + 1,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     if got != 1:
@@ -220,7 +239,7 @@ def claim(session: Session, notification_id: int) -> Notice | None:
     n = session.get(CustomerNotification, notification_id, populate_existing=True)
     assert n is not None
     if not n.recipient:
-        n.status, n.error = "skipped", "the ticket has no contact e-mail"
+        n.status, n.error = NotificationStatus.skipped.value, "the ticket has no contact e-mail"
         return None
     wo = session.get(WorkOrder, n.work_order_id)
     assert wo is not None
@@ -252,10 +271,14 @@ def record(session: Session, notification_id: int, error: str | None) -> str:
     n = session.get(CustomerNotification, notification_id, populate_existing=True)
     assert n is not None
     if error is None:
-        n.status, n.sent_at, n.error = "sent", utcnow(), None
+        n.status, n.sent_at, n.error = NotificationStatus.sent.value, utcnow(), None
     else:
         n.error = error[:2000]
-        n.status = "failed" if n.attempts >= MAX_ATTEMPTS else "pending"
+        n.status = (
+            NotificationStatus.failed.value
+            if n.attempts >= MAX_ATTEMPTS
+            else NotificationStatus.pending.value
+        )
     return n.status
 
 
@@ -266,9 +289,12 @@ def due_ids(session: Session, limit: int = 100) -> list[int]:
         session.scalars(
             select(CustomerNotification.id)
             .where(
-                ((CustomerNotification.status == "pending") & (CustomerNotification.attempts > 0))
+                (
+                    (CustomerNotification.status == NotificationStatus.pending.value)
+                    & (CustomerNotification.attempts > 0)
+                )
                 | (
-                    (CustomerNotification.status == "sending")
+                    (CustomerNotification.status == NotificationStatus.sending.value)
                     & (CustomerNotification.claimed_at < now - CLAIM_TTL)
                 )
             )

@@ -45,8 +45,6 @@ from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.events import emit
 
-R = PlanRunStatus
-S = WorkOrderStatus
 SIGNIFICANT_MOVE = timedelta(minutes=1)
 
 
@@ -116,17 +114,17 @@ def publish(
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if run is None or run.status != R.running:
+    if run is None or run.status != PlanRunStatus.running:
         return run.status if run else "missing"  # finished already (a redelivery): nothing twice
     plan_day = lock_plan_day(session, loaded.region_id, loaded.day)
     now = utcnow()
     current = session.get(PlanRun, plan_day.current_run_id) if plan_day.current_run_id else None
     if current is not None and current.id != loaded.current_run_id and _newer(current, run):
-        _finish(run, R.superseded, now, summary={**run.summary, "superseded_by": current.id})
+        _finish(run, PlanRunStatus.superseded, now, summary={**run.summary, "superseded_by": current.id})
         return run.status
     edited, work_orders = conflicts(session, loaded.versions)
     if edited:
-        _finish(run, R.conflict, now, summary={**run.summary, "conflicts": edited})
+        _finish(run, PlanRunStatus.conflict, now, summary={**run.summary, "conflicts": edited})
         return run.status
 
     locked_ids = set(loaded.locked) | set(locked)
@@ -138,7 +136,7 @@ def publish(
     plan_day.published_at = now
     result = _summary(loaded, plan)
     result.update(shortages=shortages, changed=len(moved))
-    _finish(run, R.published, now, summary={**run.summary, **result})
+    _finish(run, PlanRunStatus.published, now, summary={**run.summary, **result})
     run.published_at = now
     run.objective = plan.objective if plan else None
     session.flush()
@@ -152,7 +150,7 @@ def _newer(current: PlanRun, run: PlanRun) -> bool:
     return (a, current.id) > (b, run.id)
 
 
-def _finish(run: PlanRun, status: R, now: datetime, *, summary: dict[str, Any]) -> None:
+def _finish(run: PlanRun, status: PlanRunStatus, now: datetime, *, summary: dict[str, Any]) -> None:
     run.status = status.value
     run.finished_at = now
     run.progress = 100
@@ -351,9 +349,11 @@ def _assign(
             if wo_id in loaded.pulled:
                 _leave_other_day(session, loaded, wo_id)
             changes = audit.apply_changes(wo, values)
-            newly = wo.status == S.unscheduled
+            newly = wo.status == WorkOrderStatus.unscheduled
             if newly:
-                change_status(session, wo, S.scheduled, actor=None, at=now, reason=f"plan run {run.id}")
+                change_status(
+                    session, wo, WorkOrderStatus.scheduled, actor=None, at=now, reason=f"plan run {run.id}"
+                )
                 tickets.on_visit_scheduled(session, ticket_id=wo.ticket_id, at=now, actor=None)
             if changes:
                 moved.append(Moved(wo.id, old_eta, wo.eta_at))
@@ -371,11 +371,11 @@ def _assign(
                 )
         elif wo_id in loaded.pulled:
             continue  # offered from a later day and not taken: it keeps that day's slot
-        elif wo.status == S.scheduled or wo.engineer_id is not None:
+        elif wo.status == WorkOrderStatus.scheduled or wo.engineer_id is not None:
             changes = audit.apply_changes(wo, {"engineer_id": None, "planned_start_at": None, "eta_at": None})
-            if wo.status == S.scheduled:
+            if wo.status == WorkOrderStatus.scheduled:
                 reason = f"left out by plan run {run.id}: {unassigned[wo_id].reason}"
-                change_status(session, wo, S.unscheduled, actor=None, at=now, reason=reason)
+                change_status(session, wo, WorkOrderStatus.unscheduled, actor=None, at=now, reason=reason)
             if changes:
                 audit.record(session, None, "work_order", wo.id, "plan", changes)
                 moved.append(Moved(wo.id, old_eta, None))

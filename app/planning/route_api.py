@@ -120,11 +120,9 @@ def pickup(
         out = PickupRead(
             work_order_id=work_order.id,
             moved=[
-                PartLine(
-                    part_id=m.part_id,
-                    sku=parts[m.part_id].sku,
-                    name=parts[m.part_id].name,
-                    quantity=m.quantity,
+                PartLine.of(
+                    parts[m.part_id],
+                    m.quantity,
                     source="warehouse",
                     picked_up=True,
                     work_order_id=work_order.id,
@@ -132,11 +130,9 @@ def pickup(
                 for m in moved
             ],
             already_in_van=[
-                PartLine(
-                    part_id=r.part_id,
-                    sku=parts[r.part_id].sku,
-                    name=parts[r.part_id].name,
-                    quantity=r.quantity,
+                PartLine.of(
+                    parts[r.part_id],
+                    r.quantity,
                     source="warehouse",
                     picked_up=True,
                     work_order_id=work_order.id,

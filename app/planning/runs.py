@@ -38,7 +38,6 @@ from app.platform.errors import Unprocessable
 from app.platform.worker import enqueue
 
 log = logging.getLogger(__name__)
-R = PlanRunStatus
 TASKS = {"plan": "fieldline.plan.region", "replan": "fieldline.replan.region"}
 MAX_CONFLICT_RETRIES = 3
 PROGRESS_EVERY_S = 0.5
@@ -110,7 +109,7 @@ def _claim(session: Session, run_id: int) -> PlanRun | None:
     if run is None or run.status in FINISHED_RUN:
         return None
     now = utcnow()
-    run.status = R.running.value
+    run.status = PlanRunStatus.running.value
     run.attempts += 1
     run.started_at = run.started_at or now
     run.stats = {**run.stats, "queue_s": round((now - run.created_at).total_seconds(), 3)}
@@ -145,7 +144,7 @@ class _Progress:
             with unit_of_work() as session:
                 session.execute(
                     update(PlanRun)
-                    .where(PlanRun.id == self.run_id, PlanRun.status == R.running)
+                    .where(PlanRun.id == self.run_id, PlanRun.status == PlanRunStatus.running)
                     .values(progress=pct, best_objective=self.best)
                 )
         except Exception:  # progress is advisory: never let it break the solve
@@ -199,7 +198,7 @@ def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
         }
         same = _same_as_published(session, run, loaded)
         if same is not None:
-            run.status, run.finished_at, run.progress = R.unchanged.value, utcnow(), 100
+            run.status, run.finished_at, run.progress = PlanRunStatus.unchanged.value, utcnow(), 100
             run.summary = {**same.summary, "same_as_run": same.id}
             return run.status
         initial = previous_plan(session, loaded) if run.kind == "replan" else None
@@ -252,7 +251,7 @@ def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
                 if k in ("first_objective", "solve_s", "workers", "worker_objectives")
             },
         }
-        if status == R.conflict:
+        if status == PlanRunStatus.conflict:
             retry_after_conflict(session, run)
     return status
 
@@ -267,7 +266,7 @@ def _as_of(session: Session, run: PlanRun) -> datetime | None:
 
 
 def _fail(run: PlanRun, error: str) -> None:
-    run.status, run.error, run.finished_at = R.failed.value, error[:4000], utcnow()
+    run.status, run.error, run.finished_at = PlanRunStatus.failed.value, error[:4000], utcnow()
 
 
 def _same_as_published(session: Session, run: PlanRun, loaded: planning.Loaded) -> PlanRun | None:

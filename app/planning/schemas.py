@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.platform.inputs import InputModel
+
+if TYPE_CHECKING:
+    from app.models import Part, Warehouse
 
 _OUT = ConfigDict(from_attributes=True)
 
@@ -104,6 +107,30 @@ class PartLine(BaseModel):
     warehouse_name: str | None = None
     picked_up: bool = False
     work_order_id: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        part: Part,
+        quantity: int,
+        *,
+        source: str = "van",
+        warehouse: Warehouse | None = None,
+        picked_up: bool = False,
+        work_order_id: int | None = None,
+    ) -> PartLine:
+        """The one way to describe a part line from its catalogue row (routes, pickups, assignment)."""
+        return cls(
+            part_id=part.id,
+            sku=part.sku,
+            name=part.name,
+            quantity=quantity,
+            source=source,
+            warehouse_id=warehouse.id if warehouse else None,
+            warehouse_name=warehouse.name if warehouse else None,
+            picked_up=picked_up,
+            work_order_id=work_order_id,
+        )
 
 
 class StopRead(BaseModel):

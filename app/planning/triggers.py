@@ -49,8 +49,6 @@ from app.platform.config import get_settings
 from app.platform.db import utcnow
 
 log = logging.getLogger(__name__)
-S = WorkOrderStatus
-R = PlanRunStatus
 URGENT = ("P1", "P2")
 _KEY = "fieldline_plan_events"
 
@@ -74,7 +72,11 @@ def request_replan(
     same = session.scalar(select(PlanRun).where(PlanRun.request_key == key))
     if same is not None:
         return same
-    waiting = (R.queued.value, R.running.value) if skip_if_running else (R.queued.value,)
+    waiting = (
+        (PlanRunStatus.queued.value, PlanRunStatus.running.value)
+        if skip_if_running
+        else (PlanRunStatus.queued.value,)
+    )
     pending = session.scalar(
         select(PlanRun).where(
             PlanRun.region_id == region_id,
@@ -130,9 +132,9 @@ def _collect(session: Session, _ctx: Any) -> None:
         if not isinstance(obj, WorkOrder):
             continue
         status = _changed_to(obj, "status")
-        if status == S.cancelled:
+        if status == WorkOrderStatus.cancelled:
             found.append(("cancellation", obj))
-        elif status in (S.done, S.needs_follow_up):
+        elif status in (WorkOrderStatus.done, WorkOrderStatus.needs_follow_up):
             found.append(("finished", obj))
         elif _changed_to(obj, "priority") in URGENT and obj.status in plan_inputs.PLANNABLE:
             found.append(("emergency", obj))
@@ -216,7 +218,7 @@ def late_visits(session: Session, now: datetime | None = None) -> list[WorkOrder
     cutoff = now - timedelta(minutes=get_settings().late_margin_min)
     rows = session.scalars(
         select(WorkOrder).where(
-            WorkOrder.status.in_((S.scheduled.value, S.en_route.value)),
+            WorkOrder.status.in_((WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value)),
             WorkOrder.engineer_id.is_not(None),
             WorkOrder.checked_in_at.is_(None),
             WorkOrder.planned_start_at.is_not(None),
@@ -226,7 +228,7 @@ def late_visits(session: Session, now: datetime | None = None) -> list[WorkOrder
     )
     late = []
     for w in rows:  # en route: the ETA counts (it may be later than the planned start)
-        due = w.eta_at if w.status == S.en_route and w.eta_at else w.planned_start_at
+        due = w.eta_at if w.status == WorkOrderStatus.en_route and w.eta_at else w.planned_start_at
         if due is not None and due < cutoff:
             late.append(w)
     return late

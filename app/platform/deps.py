@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Role, User
 from app.platform.auth import user_from_token
-from app.platform.db import new_session
+from app.platform.db import unit_of_work
 from app.platform.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "fl_session"
@@ -20,15 +20,8 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 def get_db() -> Iterator[Session]:
     """One transaction per request, committed before the response is sent."""
-    session = new_session()
-    try:
+    with unit_of_work() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit when the endpoint returns, before the response is sent, so a client

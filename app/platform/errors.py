@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -67,6 +67,21 @@ class PreconditionRequired(AppError):
 
 class Unprocessable(AppError):
     status_code, title = 422, "Unprocessable content"
+
+
+def refuse(errors: Sequence[dict[str, str]], *, fields_in_detail: bool = True) -> None:
+    """Raise one 422 naming every problem found by a service's checks; return if there is none.
+
+    `fields_in_detail=False` is for checks whose messages already name what is wrong (the planner's
+    "Ann lacks skill(s) …"), where a "engineer_id:" prefix would only add noise.
+    """
+    if not errors:
+        return
+    if fields_in_detail:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    else:
+        detail = "; ".join(e["message"] for e in errors)
+    raise Unprocessable(detail, errors=list(errors))
 
 
 class TooManyRequests(AppError):

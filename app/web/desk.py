@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.desk.customers import service as customers
 from app.desk.customers import view360 as customer_360
+from app.desk.customers.schemas import Customer360
 from app.desk.customers.service import SearchHit
 from app.desk.tickets import service as tickets
 from app.models import Channel, Priority, Role
@@ -101,9 +102,9 @@ def search(request: Request, db: PageDb, user: DeskPageUser, q: str = "") -> HTM
     return _search_page(request, db, q)
 
 
-def _new_ticket_defaults(view: dict[str, Any], contact: int | None, asset: int | None) -> dict[str, str]:
-    contacts = {c["id"] for c in view["contacts"]}
-    assets = {a["id"] for a in view["assets"]}
+def _new_ticket_defaults(view: Customer360, contact: int | None, asset: int | None) -> dict[str, str]:
+    contacts = {c.id for c in view.contacts}
+    assets = {a.id for a in view.assets}
     return {
         "contact_id": str(contact) if contact in contacts else "",
         "asset_id": str(asset) if asset in assets else "",

@@ -25,7 +25,17 @@ from app.field.workorders import service as workorders
 from app.field.workorders import visits as workorder_visits
 from app.field.workorders.queries import usage_of, visible_work_order
 from app.field.workorders.status import TERMINAL
-from app.models import Engineer, Part, Role, StockLevel, StockLocation, Ticket, User, WorkOrder
+from app.models import (
+    Engineer,
+    Part,
+    Role,
+    StockLevel,
+    StockLocation,
+    Ticket,
+    User,
+    WorkOrder,
+    WorkOrderStatus,
+)
 from app.planning import keys as plan_keys
 from app.planning import routes as plan_routes
 from app.planning.schemas import RouteRead, StopRead
@@ -200,7 +210,7 @@ def _visit_page(
         "route": route,
         "ticket": ticket,
         "to_pick": to_pick,
-        "van_parts": _van_parts(db, me) if work_order.status == "on_site" else [],
+        "van_parts": _van_parts(db, me) if work_order.status == WorkOrderStatus.on_site else [],
         "finished": work_order.status in TERMINAL,
         "parts_used": _parts_used(db, work_order) if work_order.status in TERMINAL else [],
         "report": report or {"input": {}, "fields": {}},

@@ -76,13 +76,13 @@ def test_the_360_view_lists_answers_recoveries_and_health_reasons(db: Session, o
     recovery.open_recovery(db, answer_id)
     db.commit()
     view = customer_360(db, account_id=case.account.id)
-    [s] = view["satisfaction"]
-    assert (s["csat"], s["comment"], s["is_detractor"]) == (2, "Too slow", True)
-    [r] = view["recoveries"]
-    assert r["queue"] == "recovery" and r["outcome"] is None
-    health = view["health"]
-    assert 0 <= health["score"] < 100
-    assert any(reason["code"] == "detractors" for reason in health["reasons"])
+    [s] = view.satisfaction
+    assert (s.csat, s.comment, s.is_detractor) == (2, "Too slow", True)
+    [r] = view.recoveries
+    assert r.queue == "recovery" and r.outcome is None
+    health = view.health
+    assert 0 <= health.score < 100
+    assert any(reason.code == "detractors" for reason in health.reasons)
 
 
 def test_managers_list_the_recovery_queue(client: TestClient, db: Session, outbox: Outbox, login) -> None:  # type: ignore[no-untyped-def]

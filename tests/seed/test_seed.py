@@ -277,6 +277,8 @@ def test_sla_ledger_agrees_with_the_app(seeded: Session) -> None:
     db = seeded
     tickets = list(db.scalars(select(m.Ticket).order_by(m.Ticket.id)))
     sample = tickets[::7] + [t for t in tickets if t.status not in ("resolved", "closed")]
+    assert sample, "no seeded tickets: the loop below would check nothing"
+    settled = 0  # metrics whose met/breached state is compared with the ledger
     for t in sample:
         state = sla_status.metric_states(db, t, now=NOW)
         assert state["tier"] == t.sla_tier
@@ -295,6 +297,8 @@ def test_sla_ledger_agrees_with_the_app(seeded: Session) -> None:
         for metric, x in dues.items():
             if x["state"] in ("met", "breached") and x["achieved_at"] is not None:
                 assert (x["state"] == "breached") == (metric in breaches), (t.number, metric)
+                settled += 1
+    assert settled, "no met or breached metric in the sample: the breach check compared nothing"
 
 
 def _fingerprint(db: Session) -> tuple[Any, ...]:

@@ -37,7 +37,7 @@ def search_customers(
 @router.get("/{account_id}/360", response_model=Customer360)
 def customer_overview(account_id: int, db: DbSession, user: DeskUser) -> Customer360:
     """Account, contacts, sites, contracts, assets with entitlement, tickets, visits, health."""
-    return Customer360.model_validate(customer_360.customer_360(db, account_id=account_id))
+    return customer_360.customer_360(db, account_id=account_id)
 
 
 @router.patch("/{account_id}")

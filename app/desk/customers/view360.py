@@ -8,15 +8,29 @@ their engineer, SLA breaches. Entitlement and health are computed here from thos
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Row, case, func, select
 from sqlalchemy.orm import Session
 
+from app.desk.customers.schemas import (
+    AccountSummary,
+    AssetSummary,
+    ContactSummary,
+    ContractSummary,
+    Customer360,
+    Health,
+    HealthReason,
+    RecoverySummary,
+    SatisfactionAnswer,
+    SiteSummary,
+    TicketSummary,
+    VisitSummary,
+)
 from app.models import (
     Account,
     Asset,
@@ -100,37 +114,64 @@ def survey_signals(session: Session, *, account_id: int, now: datetime) -> Surve
     return _signals_provider(session, account_id, now) if _signals_provider else SurveySignals()
 
 
-def _ticket(t: Ticket) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "number": t.number,
-        "subject": t.subject,
-        "status": t.status,
-        "priority": t.priority,
-        "channel": t.channel,
-        "opened_at": t.opened_at,
-        "resolution_due_at": t.resolution_due_at,
-        "sla_breached": t.sla_breached,
-        "asset_id": t.asset_id,
-        "site_id": t.site_id,
-    }
+@dataclass(frozen=True)
+class AccountRows:
+    """The account and what it owns, each list capped at LIST_CAP."""
+
+    account: Account
+    region: Region | None
+    contacts: Sequence[Contact]
+    sites: Sequence[Site]
+    contracts: Sequence[Row[Contract, str]]  # with the calendar's name
+    assets: Sequence[Row[Asset, str, str]]  # with the product model's code and name
 
 
-def _visit(w: WorkOrder, engineer: str | None) -> dict[str, Any]:
-    return {
-        "id": w.id,
-        "number": w.number,
-        "ticket_id": w.ticket_id,
-        "status": w.status,
-        "priority": w.priority,
-        "engineer_id": w.engineer_id,
-        "engineer_name": engineer,
-        "planned_start_at": w.planned_start_at,
-        "appointment_start_at": w.appointment_start_at,
-        "checked_out_at": w.checked_out_at,
-        "site_id": w.site_id,
-        "asset_id": w.asset_id,
-    }
+@dataclass(frozen=True)
+class TicketRows:
+    open_counts: Counter[str]  # open tickets by priority (recovery tickets left out)
+    tickets_90d: int  # opened within BREACH_WINDOW (recovery tickets left out)
+    open_tickets: Sequence[Ticket]
+    recent_tickets: Sequence[Ticket]
+    breaches: int  # SLA breaches within BREACH_WINDOW
+
+
+@dataclass(frozen=True)
+class VisitRows:
+    upcoming: Sequence[Row[WorkOrder, str | None]]  # with the engineer's name
+    past: Sequence[Row[WorkOrder, str | None]]
+
+
+def _ticket(t: Ticket) -> TicketSummary:
+    return TicketSummary(
+        id=t.id,
+        number=t.number,
+        subject=t.subject,
+        status=t.status,
+        priority=t.priority,
+        channel=t.channel,
+        opened_at=t.opened_at,
+        resolution_due_at=t.resolution_due_at,
+        sla_breached=t.sla_breached,
+        asset_id=t.asset_id,
+        site_id=t.site_id,
+    )
+
+
+def _visit(w: WorkOrder, engineer: str | None) -> VisitSummary:
+    return VisitSummary(
+        id=w.id,
+        number=w.number,
+        ticket_id=w.ticket_id,
+        status=w.status,
+        priority=w.priority,
+        engineer_id=w.engineer_id,
+        engineer_name=engineer,
+        planned_start_at=w.planned_start_at,
+        appointment_start_at=w.appointment_start_at,
+        checked_out_at=w.checked_out_at,
+        site_id=w.site_id,
+        asset_id=w.asset_id,
+    )
 
 
 BADGE = {"healthy": "green", "watch": "amber", "at_risk": "red"}
@@ -140,12 +181,12 @@ def _health(
     account: Account,
     open_by_priority: Counter[str],
     breaches: int,
-    contracts: list[dict[str, Any]],
+    contracts: list[ContractSummary],
     today: date,
     signals: SurveySignals,
     tickets_90d: int,
     assets: int,
-) -> dict[str, Any]:
+) -> Health:
     """The score and its reasons come from `surveys.health_score` (docs/kpis.md); contract
     expiries and a near renewal are listed as notes, they are dates to act on, not service."""
     p1, p2 = open_by_priority.get("P1", 0), open_by_priority.get("P2", 0)
@@ -164,36 +205,102 @@ def _health(
             csat_n_prev_90d=signals.csat_n_prev_90d,
         )
     )
-    later = [c for c in contracts if c["status"] == "upcoming"]
+    later = [c for c in contracts if c.status == "upcoming"]
     expiring = [
-        c["number"]
+        c.number
         for c in contracts
-        if c["status"] == "active"
-        and c["ends_on"] - today <= EXPIRY_WARNING
-        and not any(n["starts_on"] <= c["ends_on"] + timedelta(days=1) for n in later)
+        if c.status == "active"
+        and c.ends_on - today <= EXPIRY_WARNING
+        and not any(n.starts_on <= c.ends_on + timedelta(days=1) for n in later)
     ]
     notes = [f"contract {number} ends within {EXPIRY_WARNING.days} days, no follow-up" for number in expiring]
     if account.renewal_date and today <= account.renewal_date <= today + EXPIRY_WARNING:
         notes.append(f"renewal due on {account.renewal_date.isoformat()}")
-    return {
-        "status": BADGE[health.band],
-        "score": health.score,
-        "band": health.band,
-        "open_p1": p1,
-        "open_p2": p2,
-        "sla_breaches_90d": breaches,
-        "expiring_contracts": expiring,
-        "reasons": [{"code": r.code, "text": r.text, "points": r.points} for r in health.reasons],
-        "notes": notes,
-    }
+    return Health(
+        status=BADGE[health.band],
+        score=health.score,
+        band=health.band,
+        open_p1=p1,
+        open_p2=p2,
+        sla_breaches_90d=breaches,
+        expiring_contracts=expiring,
+        reasons=[HealthReason(code=r.code, text=r.text, points=r.points) for r in health.reasons],
+        notes=notes,
+    )
 
 
 def customer_360(
     session: Session, *, account_id: int, today: date | None = None, now: datetime | None = None
-) -> dict[str, Any]:
-    """Everything about one account in one dict (schema: app.desk.customers.schemas.Customer360)."""
+) -> Customer360:
+    """Everything about one account, as the API returns it."""
     today = today or local_today()
     now = now or utcnow()
+    rows = _account_rows(session, account_id)
+    tickets = _ticket_rows(session, account_id, now)
+    visits = _visit_rows(session, account_id)
+    contracts = _contracts(rows, today)
+    signals = survey_signals(session, account_id=account_id, now=now)
+    account, region = rows.account, rows.region
+    return Customer360(
+        account=AccountSummary(
+            id=account.id,
+            external_id=account.external_id,
+            name=account.name,
+            tier=account.tier,
+            segment=account.segment,
+            region=region.code if region else None,
+            region_name=region.name if region else None,
+            arr=account.arr,
+            renewal_date=account.renewal_date,
+            owner_user_id=account.owner_user_id,
+            version=account.version,
+        ),
+        health=_health(
+            account,
+            tickets.open_counts,
+            tickets.breaches,
+            contracts,
+            today,
+            signals,
+            tickets.tickets_90d,
+            _asset_count(session, rows, account_id),
+        ),
+        contacts=[
+            ContactSummary(
+                id=c.id,
+                external_id=c.external_id,
+                name=c.name,
+                email=c.email,
+                phone=c.phone,
+                mobile=c.mobile,
+                survey_opt_out=c.survey_opt_out,
+            )
+            for c in rows.contacts
+        ],
+        sites=[
+            SiteSummary(
+                id=s.id,
+                external_id=s.external_id,
+                name=s.name,
+                address=s.address,
+                latitude=s.latitude,
+                longitude=s.longitude,
+                access_notes=s.access_notes,
+            )
+            for s in rows.sites
+        ],
+        contracts=contracts,
+        assets=_assets(rows, today),
+        open_tickets=[_ticket(t) for t in tickets.open_tickets],
+        recent_tickets=[_ticket(t) for t in tickets.recent_tickets],
+        upcoming_visits=[_visit(w, name) for w, name in visits.upcoming],
+        recent_visits=[_visit(w, name) for w, name in visits.past],
+        satisfaction=[SatisfactionAnswer.model_validate(a) for a in signals.answers],
+        recoveries=[RecoverySummary.model_validate(r) for r in signals.recoveries],
+    )
+
+
+def _account_rows(session: Session, account_id: int) -> AccountRows:
     row = session.execute(
         select(Account, Region)
         .outerjoin(Region, Region.id == Account.region_id)
@@ -225,7 +332,17 @@ def customer_360(
         .order_by(Asset.site_id, Asset.serial)
         .limit(LIST_CAP)
     ).all()
+    return AccountRows(
+        account=account,
+        region=region,
+        contacts=contacts,
+        sites=sites,
+        contracts=contract_rows,
+        assets=asset_rows,
+    )
 
+
+def _ticket_rows(session: Session, account_id: int, now: datetime) -> TicketRows:
     # One pass over the account's tickets: open ones per priority, and all opened in 90 days.
     is_open = Ticket.status.not_in(CLOSED_TICKET)
     per_priority = session.execute(
@@ -264,14 +381,23 @@ def customer_360(
         )
         or 0
     )
+    return TicketRows(
+        open_counts=open_counts,
+        tickets_90d=tickets_90d,
+        open_tickets=open_tickets,
+        recent_tickets=recent_tickets,
+        breaches=breaches,
+    )
 
-    asset_count = len(asset_rows)
-    if asset_count >= LIST_CAP:  # the list is capped; the load per asset needs the true number
-        asset_count = (
-            session.scalar(select(func.count()).select_from(Asset).where(Asset.account_id == account_id)) or 0
-        )
-    signals = survey_signals(session, account_id=account_id, now=now)
 
+def _asset_count(session: Session, rows: AccountRows, account_id: int) -> int:
+    """How many assets the account has: the list is capped, the load per asset needs the true number."""
+    if len(rows.assets) < LIST_CAP:
+        return len(rows.assets)
+    return session.scalar(select(func.count()).select_from(Asset).where(Asset.account_id == account_id)) or 0
+
+
+def _visit_rows(session: Session, account_id: int) -> VisitRows:
     visits = (
         select(WorkOrder, Engineer.name)
         .outerjoin(Engineer, Engineer.id == WorkOrder.engineer_id)
@@ -288,90 +414,47 @@ def customer_360(
         .order_by(last_done.desc(), WorkOrder.id.desc())
         .limit(RECENT)
     ).all()
+    return VisitRows(upcoming=upcoming, past=past)
 
-    contracts = [
-        {
-            "id": c.id,
-            "number": c.number,
-            "external_id": c.external_id,
-            "tier": c.tier,
-            "starts_on": c.starts_on,
-            "ends_on": c.ends_on,
-            "status": contract_status(c, today),
-            "calendar_id": c.calendar_id,
-            "calendar_name": cal_name,
-        }
-        for c, cal_name in contract_rows
+
+def _contracts(rows: AccountRows, today: date) -> list[ContractSummary]:
+    return [
+        ContractSummary(
+            id=c.id,
+            number=c.number,
+            external_id=c.external_id,
+            tier=c.tier,
+            starts_on=c.starts_on,
+            ends_on=c.ends_on,
+            status=contract_status(c, today),
+            calendar_id=c.calendar_id,
+            calendar_name=cal_name,
+        )
+        for c, cal_name in rows.contracts
     ]
-    by_contract = {c.id: c for c, _ in contract_rows}
-    site_names = {s.id: s.name for s in sites}
+
+
+def _assets(rows: AccountRows, today: date) -> list[AssetSummary]:
+    """Each asset with its model, site and contract, and what a repair would cost the customer."""
+    by_contract = {c.id: c for c, _ in rows.contracts}
+    site_names = {s.id: s.name for s in rows.sites}
     assets = []
-    for a, model_code, model_name in asset_rows:
+    for a, model_code, model_name in rows.assets:
         contract = by_contract.get(a.contract_id) if a.contract_id else None
         assets.append(
-            {
-                "id": a.id,
-                "external_id": a.external_id,
-                "serial": a.serial,
-                "model_code": model_code,
-                "model_name": model_name,
-                "site_id": a.site_id,
-                "site_name": site_names.get(a.site_id),
-                "install_date": a.install_date,
-                "warranty_end": a.warranty_end,
-                "contract_id": a.contract_id,
-                "contract_number": contract.number if contract else None,
-                "entitlement": asset_entitlement(a, contract, today),
-            }
+            AssetSummary(
+                id=a.id,
+                external_id=a.external_id,
+                serial=a.serial,
+                model_code=model_code,
+                model_name=model_name,
+                site_id=a.site_id,
+                site_name=site_names.get(a.site_id),
+                install_date=a.install_date,
+                warranty_end=a.warranty_end,
+                contract_id=a.contract_id,
+                contract_number=contract.number if contract else None,
+                entitlement=asset_entitlement(a, contract, today),
+            )
         )
-
-    return {
-        "account": {
-            "id": account.id,
-            "external_id": account.external_id,
-            "name": account.name,
-            "tier": account.tier,
-            "segment": account.segment,
-            "region": region.code if region else None,
-            "region_name": region.name if region else None,
-            "arr": account.arr,
-            "renewal_date": account.renewal_date,
-            "owner_user_id": account.owner_user_id,
-            "version": account.version,
-        },
-        "health": _health(
-            account, open_counts, breaches, contracts, today, signals, tickets_90d, asset_count
-        ),
-        "contacts": [
-            {
-                "id": c.id,
-                "external_id": c.external_id,
-                "name": c.name,
-                "email": c.email,
-                "phone": c.phone,
-                "mobile": c.mobile,
-                "survey_opt_out": c.survey_opt_out,
-            }
-            for c in contacts
-        ],
-        "sites": [
-            {
-                "id": s.id,
-                "external_id": s.external_id,
-                "name": s.name,
-                "address": s.address,
-                "latitude": s.latitude,
-                "longitude": s.longitude,
-                "access_notes": s.access_notes,
-            }
-            for s in sites
-        ],
-        "contracts": contracts,
-        "assets": assets,
-        "open_tickets": [_ticket(t) for t in open_tickets],
-        "recent_tickets": [_ticket(t) for t in recent_tickets],
-        "upcoming_visits": [_visit(w, name) for w, name in upcoming],
-        "recent_visits": [_visit(w, name) for w, name in past],
-        "satisfaction": signals.answers,
-        "recoveries": signals.recoveries,
-    }
+    return assets

@@ -40,7 +40,7 @@ from app.models import (
 )
 from app.platform import audit
 from app.platform.db import utcnow
-from app.platform.errors import AppError, Conflict, InvalidTransition, NotFound, Unprocessable
+from app.platform.errors import AppError, Conflict, InvalidTransition, NotFound, Unprocessable, refuse
 from app.platform.events import emit
 
 __all__ = [
@@ -61,7 +61,6 @@ __all__ = [
     "update_ticket",
 ]
 
-S = TicketStatus
 DESK_ROLES = {Role.agent.value, Role.dispatcher.value, Role.manager.value, Role.admin.value}
 UPDATABLE = ("subject", "description", "category", "priority", "contact_id", "asset_id", "assignee_id")
 HOOK_CHANNEL = "field"  # timeline/ledger channel of events reported by the work-order service
@@ -147,11 +146,6 @@ def _validate_refs(
     return errors
 
 
-def _refuse(errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
-
-
 def create_ticket(
     session: Session,
     *,
@@ -176,7 +170,7 @@ def create_ticket(
         errors.append({"field": "channel", "message": "must be one of phone, email, web, api"})
     if not subject.strip():
         errors.append({"field": "subject", "message": "must not be blank"})
-    _refuse(errors)
+    refuse(errors)
     asset = session.get(Asset, asset_id) if asset_id is not None else None
     ticket = Ticket(
         account_id=account_id,
@@ -188,7 +182,7 @@ def create_ticket(
         description=description,
         category=category,
         priority=priority,
-        status=S.new.value,
+        status=TicketStatus.new.value,
         opened_at=opened_at or utcnow(),
         email_thread_id=email_thread_id,
     )
@@ -263,7 +257,7 @@ def update_ticket(
         asset_id=fields.get("asset_id"),
         assignee_id=fields.get("assignee_id"),
     )
-    _refuse(errors)
+    refuse(errors)
     if "asset_id" in fields:
         asset = session.get(Asset, fields["asset_id"]) if fields["asset_id"] else None
         fields["site_id"] = asset.site_id if asset else None
@@ -322,7 +316,7 @@ def transition(
     (the field layer's closing hook, docs/tickets.md)."""
     ticket = get_ticket(session, ticket_id)
     _expect_version(ticket, expected_version)
-    if to not in S.__members__:
+    if to not in TicketStatus.__members__:
         raise Unprocessable(
             f"{to!r} is not a ticket status.", errors=[{"field": "to", "message": "unknown status"}]
         )
@@ -339,17 +333,17 @@ def transition(
             allowed=allowed,
         )
     check(ticket, to, at=at, manual=True)
-    if to == S.resolved and not reason:
+    if to == TicketStatus.resolved and not reason:
         raise Unprocessable(
             "Resolving a ticket needs the resolution: what was done (it is sent to the customer).",
             errors=[{"field": "reason", "message": "write the resolution"}],
         )
-    if to == S.closed and ticket.status != S.resolved and not reason:
+    if to == TicketStatus.closed and ticket.status != TicketStatus.resolved and not reason:
         raise Unprocessable(
             "Closing a ticket that was not resolved needs a reason (e.g. duplicate, customer withdrew).",
             errors=[{"field": "reason", "message": "give the reason for closing"}],
         )
-    if to == S.resolved and ticket.status not in DONE:
+    if to == TicketStatus.resolved and ticket.status not in DONE:
         contact = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
         reaches = actor is not None and contact is not None and bool(contact.email)
         change_status(
@@ -433,7 +427,7 @@ def add_reply(
         raise Unprocessable(
             "A reply needs a text.", errors=[{"field": "text", "message": "must not be blank"}]
         )
-    if ticket.status == S.closed:
+    if ticket.status == TicketStatus.closed:
         raise Conflict(f"Ticket {ticket.number} is closed; reopen it before replying.")
     at = at or utcnow()
     contact = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
@@ -441,8 +435,10 @@ def add_reply(
     event = _message_customer(session, ticket, body, actor=actor, channel=channel, at=at, to=to)
     if ticket.status not in DONE:
         first_response.record(session, ticket, at=at, via="reply", channel=channel, contact_channel="email")
-    if ticket.status == S.new:
-        change_status(session, ticket, S.open.value, actor=actor, channel=channel, at=at, reason="replied")
+    if ticket.status == TicketStatus.new:
+        change_status(
+            session, ticket, TicketStatus.open.value, actor=actor, channel=channel, at=at, reason="replied"
+        )
     audit.record(session, actor, "ticket", ticket.id, "reply", {"event_id": [None, event.id]})
     session.flush()
     emit(
@@ -508,7 +504,9 @@ def on_visit_scheduled(session: Session, *, ticket_id: int, at: datetime, actor:
     at = min(at, utcnow())  # an appointment time passed by mistake must not date it ahead
     add_event(session, ticket, "visit_scheduled", actor=actor, channel=HOOK_CHANNEL, at=at)
     ticket.first_visit_at = min(at, ticket.first_visit_at or at)
-    if not _advance(session, ticket, S.scheduled.value, actor=actor, at=at, reason="visit scheduled"):
+    if not _advance(
+        session, ticket, TicketStatus.scheduled.value, actor=actor, at=at, reason="visit scheduled"
+    ):
         sla_clock.refresh(session, ticket, now=at)  # the arrival target now applies
     return ticket
 
@@ -543,7 +541,7 @@ def on_visit_arrived(session: Session, *, ticket_id: int, at: datetime, actor: U
     if ticket.arrived_at is None:
         ticket.arrived_at = at
         sla_clock.settle(session, ticket, "arrival", channel=HOOK_CHANNEL)
-    _advance(session, ticket, S.in_progress.value, actor=actor, at=at, reason="engineer on site")
+    _advance(session, ticket, TicketStatus.in_progress.value, actor=actor, at=at, reason="engineer on site")
     return ticket
 
 
@@ -561,7 +559,13 @@ def on_visit_finished(
     if fixed:
         contact = ("resolution", "on_site") if actor is not None else None
         _advance(
-            session, ticket, S.resolved.value, actor=actor, at=at, reason="fixed on site", contact=contact
+            session,
+            ticket,
+            TicketStatus.resolved.value,
+            actor=actor,
+            at=at,
+            reason="fixed on site",
+            contact=contact,
         )
     return ticket
 
@@ -587,8 +591,8 @@ def log_call(
         errors.append({"field": "summary", "message": "say what was discussed"})
     if not 0 <= duration_min <= MAX_CALL_MIN:
         errors.append({"field": "duration_min", "message": f"between 0 and {MAX_CALL_MIN} minutes"})
-    _refuse(errors)
-    if ticket.status == S.closed:
+    refuse(errors)
+    if ticket.status == TicketStatus.closed:
         raise Conflict(f"Ticket {ticket.number} is closed; reopen it before logging a call.")
     at = at or utcnow()
     event = add_event(
@@ -603,9 +607,15 @@ def log_call(
     )
     if ticket.status not in DONE:
         first_response.record(session, ticket, at=at, via="call", channel=channel, contact_channel="phone")
-    if ticket.status == S.new:
+    if ticket.status == TicketStatus.new:
         change_status(
-            session, ticket, S.open.value, actor=actor, channel=channel, at=at, reason="call logged"
+            session,
+            ticket,
+            TicketStatus.open.value,
+            actor=actor,
+            channel=channel,
+            at=at,
+            reason="call logged",
         )
     audit.record(session, actor, "ticket", ticket.id, "call", {"event_id": [None, event.id]})
     session.flush()

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from app.models import Absence, Engineer, OnCallShift, Region, Role, Shift, StockLocation, User
 from app.platform import audit
 from app.platform.db import utcnow
-from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.errors import Conflict, NotFound, Unprocessable, refuse
 from app.platform.http import paginate
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -40,11 +40,6 @@ class DayShift:
     ends_at: datetime | None = None
     break_starts_at: datetime | None = None
     break_ends_at: datetime | None = None
-
-
-def refuse(errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 
 
 def get_engineer(session: Session, engineer_id: int) -> Engineer:

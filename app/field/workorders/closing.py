@@ -20,8 +20,7 @@ from app.field.workorders.status import OPEN
 from app.models import Ticket, WorkOrder, WorkOrderStatus
 from app.platform.errors import Conflict
 
-S = WorkOrderStatus
-STARTED = (S.en_route.value, S.on_site.value)
+STARTED = (WorkOrderStatus.en_route.value, WorkOrderStatus.on_site.value)
 
 
 def end_open_work_orders(session: Session, ticket: Ticket, closing: hooks.Closing) -> None:
@@ -34,10 +33,8 @@ def end_open_work_orders(session: Session, ticket: Ticket, closing: hooks.Closin
     )
     started = [w for w in rows if w.status in STARTED]
     if started:  # checked before anything is cancelled: a refusal writes nothing
-        names = ", ".join(
-            f"{w.number} ({'engineer on site' if w.status == S.on_site else 'engineer en route'})"
-            for w in started
-        )
+        where = {WorkOrderStatus.on_site: "engineer on site", WorkOrderStatus.en_route: "engineer en route"}
+        names = ", ".join(f"{w.number} ({where[WorkOrderStatus(w.status)]})" for w in started)
         raise Conflict(
             f"Ticket {ticket.number} cannot be {closing.to} while a visit is under way: {names}. "
             "Let the engineer file the service report, or have the dispatcher turn the engineer "
@@ -46,7 +43,7 @@ def end_open_work_orders(session: Session, ticket: Ticket, closing: hooks.Closin
         )
     why = f"ticket {ticket.number} {closing.to}" + (f": {closing.reason}" if closing.reason else "")
     for w in rows:
-        transition(session, work_order=w, to=S.cancelled.value, actor=closing.actor, reason=why)
+        transition(session, work_order=w, to=WorkOrderStatus.cancelled.value, actor=closing.actor, reason=why)
 
 
 def install_ticket_hooks() -> None:

@@ -20,9 +20,15 @@ from app.field.workorders.status import OPEN, add_event, summary
 from app.models import Region, Ticket, WorkOrder, WorkOrderStatus
 from app.platform.events import emit
 
-S = WorkOrderStatus
 # Once on site the arrival is a fact, not a forecast: nothing left to be at risk of.
-SETTLED = frozenset({S.on_site.value, S.done.value, S.cancelled.value, S.needs_follow_up.value})
+SETTLED = frozenset(
+    {
+        WorkOrderStatus.on_site.value,
+        WorkOrderStatus.done.value,
+        WorkOrderStatus.cancelled.value,
+        WorkOrderStatus.needs_follow_up.value,
+    }
+)
 
 
 def mark(session: Session, wo: WorkOrder, reason: str, *, at: datetime) -> None:
@@ -104,7 +110,7 @@ def sweep(session: Session, *, at: datetime) -> int:
     rows = session.scalars(
         select(WorkOrder)
         .where(
-            WorkOrder.status.in_((S.scheduled.value, S.en_route.value)),
+            WorkOrder.status.in_((WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value)),
             WorkOrder.eta_at.is_not(None),
             WorkOrder.sla_deadline_at.is_not(None),
             (WorkOrder.eta_at > WorkOrder.sla_deadline_at) | WorkOrder.at_risk_since.is_not(None),

@@ -36,7 +36,6 @@ from app.platform.db import utcnow
 from app.platform.errors import Unprocessable
 from app.platform.events import emit
 
-S = TicketStatus
 CHANNEL = "email"
 MAX_BODY_CHARS = 100_000
 # Real mail nests a handful of levels (mixed > alternative > related); these leave ample room.
@@ -231,7 +230,7 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
         "in_reply_to": list(mail.references),
         "auto": mail.auto,
     }
-    reopenable = ticket is not None and S.open in allowed_next(ticket, at=at)
+    reopenable = ticket is not None and TicketStatus.open in allowed_next(ticket, at=at)
     if ticket is not None and (mail.auto or ticket.status not in DONE or reopenable):
         event = tickets.add_event(
             session,
@@ -245,9 +244,15 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
             message_id=mail.message_id,
         )
         # An out-of-office answer is kept on the timeline but moves nothing.
-        if not mail.auto and (ticket.status in DONE or ticket.status == S.waiting_on_customer):
+        if not mail.auto and (ticket.status in DONE or ticket.status == TicketStatus.waiting_on_customer):
             change_status(
-                session, ticket, S.open.value, actor=None, channel=CHANNEL, at=at, reason="customer e-mail"
+                session,
+                ticket,
+                TicketStatus.open.value,
+                actor=None,
+                channel=CHANNEL,
+                at=at,
+                reason="customer e-mail",
             )
         emit(
             session,
