@@ -12,9 +12,10 @@ from app.desk.customers import service as customers
 from app.desk.customers import view360 as customer_360
 from app.desk.customers.service import SearchHit
 from app.desk.tickets import service as tickets
-from app.models import Channel, Priority, Role
+from app.models import Channel, Priority
 from app.platform.errors import AppError, Unprocessable
 from app.web.messages import page_error
+from app.web.navigation import start_page
 from app.web.shared import (
     DeskPageUser,
     PageDb,
@@ -89,8 +90,9 @@ def _search_page(request: Request, db: Session, q: str) -> HTMLResponse:
 
 @router.get("/", response_model=None)
 def home(request: Request, db: PageDb, user: PageUser, q: str = "") -> Response:
-    if user.role == Role.engineer.value:  # engineers start on their route
-        return RedirectResponse("/field", status_code=303)
+    start = start_page(user.role, request.app.routes)
+    if start is not None:  # each role lands on its own page; the agent's is this one
+        return RedirectResponse(start, status_code=303)
     desk_user(request, user)
     return _search_page(request, db, q)
 
