@@ -14,6 +14,7 @@ from app.models.crm import (
     Site,
     SlaTarget,
 )
+from app.models.desk import Team, TeamMember
 from app.models.field import (
     Absence,
     Engineer,
@@ -77,6 +78,8 @@ __all__ = [
     "Role",
     "Shift",
     "Site",
+    "Team",
+    "TeamMember",
     "SlaEvent",
     "SlaTarget",
     "StockLevel",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.desk.customers import service as customers
 from app.desk.customers import view360 as customer_360
 from app.desk.customers.service import SearchHit
+from app.desk.tickets import queue as ticket_queue
 from app.desk.tickets import service as tickets
 from app.models import Channel, Priority
 from app.platform.errors import AppError, Unprocessable
@@ -43,6 +44,7 @@ MATCHED = {
 }
 TICKET_CHANNELS = (Channel.phone.value, Channel.email.value, Channel.web.value)
 LIMITS = {"subject": 300, "description": 20000}
+QUEUE_SUMMARY = {"breaching_soon": "Breaching soon", "mine": "My tickets", "unassigned": "Unassigned"}
 
 
 def hit_view(hit: SearchHit) -> dict[str, Any]:
@@ -85,6 +87,17 @@ def _search_page(request: Request, db: Session, q: str) -> HTMLResponse:
         except Unprocessable as exc:
             error, status_code = page_error(exc), 422
     context = {"nav": "search", "q": q, "results": results, "error": error, "status": status}
+    user = request.state.page_user
+    if not q.strip():  # the start page: the agent's queue at a glance next to the search
+        context["queue"] = [
+            {
+                "label": label,
+                "href": f"/desk/queue?view={view}",
+                "count": ticket_queue.count_capped(db, user, qq),
+            }
+            for view, label in QUEUE_SUMMARY.items()
+            for qq in [ticket_queue.QueueQuery(view=view)]
+        ]
     return render(request, "desk/search.html", context, status_code=status_code)
 
 
