@@ -89,7 +89,7 @@ def _query_from(params: dict[str, str]) -> tuple[queue.QueueQuery, dict[str, str
         channel=channel if channel and "channel" not in errors else None,
         sla_due_before=due_before,
         team_id=_int_param("team", params.get("team", ""), errors),
-        sort=params.get("sort") if params.get("sort") in queue.SORTS else "sla_risk",
+        sort=params.get("sort", "") if params.get("sort") in queue.SORTS else "sla_risk",
     )
     return query, errors
 

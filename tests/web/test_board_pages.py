@@ -1,0 +1,177 @@
+"""The dispatcher's board: its data (rows, stops, unassigned with reasons, warehouses, ETag),
+reassign with a preview that changes nothing and a confirmation that checks the version, pin and
+unpin, plan the day, and who may open it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import PlanDay, PlanRun, PlanStop, User, WorkOrder
+from tests.planning import world as pw
+from tests.web.conftest import csrf_of
+
+SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
+
+
+def _planned_world(client: TestClient, db: Session, headers: dict[str, str]) -> tuple[pw.World, Any]:
+    w = pw.build(db, jobs=4)
+    pw.add_visit(db, w, skill="PLUMB")  # nobody has the skill: stays unassigned with a reason
+    day = pw.next_weekday(0)
+    db.commit()
+    r = client.post(
+        "/api/v1/plans", json={"region_id": w.region.id, "date": day.isoformat(), **SMALL}, headers=headers
+    )
+    assert r.status_code == 202, r.text
+    assert client.get(r.headers["Location"], headers=headers).json()["status"] == "published"
+    return w, day
+
+
+def _data(client: TestClient, w: pw.World, day: Any) -> dict[str, Any]:
+    r = client.get("/board/data", params={"region": w.region.id, "day": day.isoformat()})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_board_shows_rows_stops_unassigned_and_answers_304_when_unchanged(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()})
+    assert page.status_code == 200
+    embedded = json.loads(re.search(r'id="board-data"[^>]*>(.*?)</script>', page.text, re.S).group(1))
+    data = _data(client, w, day)
+    assert embedded == data
+    assert [e["id"] for e in data["engineers"]] == sorted(
+        (e.id for e in w.engineers), key=lambda i: next(e.name for e in w.engineers if e.id == i)
+    )
+    assert len({e["colour"] for e in data["engineers"]}) == 2
+    jobs = [s for e in data["engineers"] for s in e["stops"] if s["kind"] == "job"]
+    assert {s["work_order_id"] for s in jobs} == {wo.id for wo in w.work_orders[:4]}
+    for e in data["engineers"]:
+        assert e["shift"]["start"] and e["shift"]["end"]
+        for s in e["stops"]:
+            assert s["eta"] <= s["start"] < s["end"]
+    (left,) = data["unassigned"]
+    assert left["work_order_id"] == w.work_orders[4].id and left["reason"] == "no_skill"
+    assert data["warehouses"][0]["id"] == w.warehouse.id
+    assert "Plan the day" in page.text and f"Engineer for {w.work_orders[4].number}" in page.text
+    # Polling: the same data answers 304 to its ETag.
+    etag = client.get("/board/data", params={"region": w.region.id, "day": day.isoformat()}).headers["ETag"]
+    again = client.get(
+        "/board/data", params={"region": w.region.id, "day": day.isoformat()}, headers={"If-None-Match": etag}
+    )
+    assert again.status_code == 304
+
+
+def test_reassign_previews_then_applies_with_the_version_check(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    db.expire_all()
+    wo = db.get_one(WorkOrder, w.work_orders[0].id)
+    target = next(e for e in w.engineers if e.id != wo.engineer_id)
+    version = wo.version
+    preview = client.get(
+        f"/board/visits/{wo.id}/reassign", params={"engineer_id": target.id, "day": day.isoformat()}
+    )
+    assert preview.status_code == 200, preview.text
+    assert "Nothing has changed yet" in preview.text and "Travel difference" in preview.text
+    db.expire_all()
+    assert db.get_one(WorkOrder, wo.id).version == version  # the preview wrote nothing
+    form = {
+        "csrf": csrf_of(preview.text),
+        "engineer_id": str(target.id),
+        "day": day.isoformat(),
+        "version": str(version),
+    }
+    done = client.post(f"/board/visits/{wo.id}/reassign", data=form, follow_redirects=False)
+    assert done.status_code == 303 and "done=reassigned" in done.headers["location"]
+    db.expire_all()
+    assert db.get_one(WorkOrder, wo.id).engineer_id == target.id
+    data = _data(client, w, day)
+    row = next(e for e in data["engineers"] if e["id"] == target.id)
+    assert any(s.get("work_order_id") == wo.id and s["pinned"] for s in row["stops"])
+    # The same form again carries the old version: a clear conflict, nothing changes.
+    stale = client.post(f"/board/visits/{wo.id}/reassign", data=form)
+    assert stale.status_code == 409 and "Someone else changed this visit" in stale.text
+
+
+def test_preview_names_what_makes_a_move_impossible(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("manager")
+    plumb = w.work_orders[4]
+    r = client.get(
+        f"/board/visits/{plumb.id}/reassign",
+        params={"engineer_id": w.engineers[0].id, "day": day.isoformat()},
+    )
+    assert r.status_code == 422 and "PLUMB" in r.text and "Confirm the move" not in r.text
+    bad = client.get(f"/board/visits/{plumb.id}/reassign", params={"engineer_id": "x"})
+    assert bad.status_code == 422 and "choose an engineer from the list" in bad.text
+
+
+def test_pin_and_unpin_a_planned_visit(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()})
+    db.expire_all()
+    wo = db.get_one(WorkOrder, w.work_orders[1].id)
+    run_id = db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
+
+    def stop() -> PlanStop:
+        db.expire_all()
+        return db.scalars(
+            select(PlanStop).where(PlanStop.plan_run_id == run_id, PlanStop.work_order_id == wo.id)
+        ).one()
+
+    assert not stop().locked
+    form = {"csrf": csrf_of(page.text), "version": str(wo.version), "pinned": "1", "back": "/board"}
+    assert client.post(f"/board/visits/{wo.id}/pin", data=form, follow_redirects=False).status_code == 303
+    assert stop().locked
+    stale = client.post(f"/board/visits/{wo.id}/pin", data={**form, "pinned": "0"})
+    assert stale.status_code == 409  # the pin bumped the version: the old form is stale
+    fresh = {**form, "pinned": "0", "version": str(db.get_one(WorkOrder, wo.id).version)}
+    assert client.post(f"/board/visits/{wo.id}/pin", data=fresh, follow_redirects=False).status_code == 303
+    assert not stop().locked
+
+
+def test_plan_the_day_starts_a_run_the_board_follows(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(1)
+    db.commit()
+    sign_in("dispatcher")
+    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()})
+    assert "No plan published for this day yet." in page.text
+    r = client.post(
+        "/board/plan",
+        data={"csrf": csrf_of(page.text), "region": str(w.region.id), "day": day.isoformat()},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    run_id = int(r.headers["location"].rsplit("run=", 1)[1])
+    db.expire_all()
+    run = db.get_one(PlanRun, run_id)
+    assert run.region_id == w.region.id and run.day == day and run.trigger == "board"
+    followed = client.get(r.headers["location"])
+    assert f'data-run="{run_id}"' in followed.text
+    assert client.get(f"/api/v1/plans/{run_id}").json()["status"] == "published"  # cookie may read
+
+
+def test_only_dispatch_opens_the_board(client: TestClient, db: Session, sign_in: Callable[..., User]) -> None:
+    sign_in("agent")
+    assert client.get("/board").status_code == 403
+    assert client.get("/board/data").status_code == 403
