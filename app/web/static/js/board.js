@@ -17,16 +17,28 @@
     if (!iso) return "";
     return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: data.region.timezone });
   }
+  // The axis covers the planned work (with an hour either side), else the shifts: a 24-hour
+  // on-call shift must not squeeze a morning's visits into a sliver.
   function span() {
     var lo = null, hi = null;
-    data.engineers.forEach(function (e) {
-      var pts = [];
-      if (e.shift) pts.push(ms(e.shift.start), ms(e.shift.end));
-      e.stops.forEach(function (s) { pts.push(ms(s.travel_start || s.eta), ms(s.end)); });
-      pts.forEach(function (t) { if (t === null) return; lo = lo === null ? t : Math.min(lo, t); hi = hi === null ? t : Math.max(hi, t); });
-    });
+    function take(t) { if (t === null) return; lo = lo === null ? t : Math.min(lo, t); hi = hi === null ? t : Math.max(hi, t); }
+    data.engineers.forEach(function (e) { e.stops.forEach(function (s) { take(ms(s.travel_start || s.eta)); take(ms(s.end)); }); });
+    if (lo === null) data.engineers.forEach(function (e) { if (e.shift) { take(ms(e.shift.start)); take(ms(e.shift.end)); } });
     if (lo === null) { lo = Date.parse(data.day + "T06:00:00Z"); hi = lo + 12 * 3600e3; }
-    return { lo: lo - 1800e3, hi: hi + 1800e3 };
+    return { lo: lo - 3600e3, hi: hi + 3600e3 };
+  }
+  function axis(s) {
+    var row = el("div", "trow axis");
+    row.setAttribute("aria-hidden", "true");
+    row.appendChild(el("div", "tname", ""));
+    var lane = el("div", "tlane");
+    for (var t = Math.ceil(s.lo / 3600e3) * 3600e3; t < s.hi; t += 3600e3) {
+      var tick = el("span", "tick", hhmm(new Date(t).toISOString()));
+      tick.style.left = pct(t, s);
+      lane.appendChild(tick);
+    }
+    row.appendChild(lane);
+    return row;
   }
   function pct(t, s) { return (100 * (t - s.lo) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function width(a, b, s) { return (100 * Math.max(b - a, 60e3) / (s.hi - s.lo)).toFixed(3) + "%"; }
@@ -35,8 +47,9 @@
   function drawRows() {
     var s = span();
     timeline.innerHTML = "";
+    timeline.appendChild(axis(s));
     data.engineers.forEach(function (e) {
-      var row = el("div", "trow");
+      var row = el("div", "trow engineer");
       row.setAttribute("role", "listitem");
       row.dataset.engineer = e.id;
       var head = el("div", "tname", e.name);
@@ -152,6 +165,11 @@
     if (st.at_risk) body.appendChild(el("p", "alert", "At risk: " + st.at_risk));
     var move = document.getElementById("move-form");
     move.action = "/board/visits/" + id + "/reassign";
+    var to = document.getElementById("move-to");
+    if (hit.e && to.value === String(hit.e.id)) {
+      var other = Array.prototype.find.call(to.options, function (o) { return o.value !== String(hit.e.id); });
+      if (other) to.value = other.value;
+    }
     var pin = document.getElementById("pin-form");
     pin.hidden = !hit.e;
     if (hit.e) {
@@ -168,9 +186,9 @@
         explain.innerHTML = "";
         if (!x) { explain.appendChild(el("p", "muted", "No explanation available.")); return; }
         var lines = [];
-        if (x.summary) lines.push(x.summary);
-        if (x.reason) lines.push("Reason: " + x.reason + (x.detail ? " (" + x.detail + ")" : ""));
-        (x.alternatives || []).forEach(function (a) { lines.push((a.engineer_name || ("engineer " + a.engineer_id)) + ": " + (a.feasible ? "+" + a.extra_cost + " cost" : "not feasible") + (a.note ? " — " + a.note : "")); });
+        if (x.reason) lines.push(x.reason + (x.unassigned_reason ? " (" + x.unassigned_reason + ")" : ""));
+        if (x.travel_added_m) lines.push("Adds " + (x.travel_added_m / 1000).toFixed(1) + " km of travel; the start can slip " + Math.round(x.slack_s / 60) + " min.");
+        (x.alternatives || []).forEach(function (a) { lines.push("Instead " + (a.engineer_name || ("engineer " + a.engineer_id)) + ": " + (a.feasible ? "+" + a.extra_cost + " cost" : "not feasible") + (a.note ? " — " + a.note : "")); });
         (x.candidates || []).forEach(function (c) { lines.push((c.engineer_name || ("engineer " + c.engineer_id)) + ": " + c.constraint + (c.note ? " — " + c.note : "")); });
         if (!lines.length) lines.push(JSON.stringify(x).slice(0, 400));
         var ul = el("ul", "small");

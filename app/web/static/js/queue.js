@@ -7,9 +7,11 @@
   function describe(ms) {
     var future = ms >= 0;
     var min = Math.floor(Math.abs(ms) / 60000);
+    var sec = Math.floor(Math.abs(ms) / 1000) % 60;
     var text;
-    if (min < 1) text = Math.floor(Math.abs(ms) / 1000) + " s";
-    else if (min < 60) text = plural(min, "min");
+    // Seconds tick while under an hour: that is when an agent watches the clock.
+    if (min < 1) text = sec + " s";
+    else if (min < 60) text = plural(min, "min") + " " + sec + " s";
     else if (min < 2880) text = Math.floor(min / 60) + " h" + (min % 60 ? " " + (min % 60) + " min" : "");
     else text = Math.floor(min / 1440) + " d";
     return future ? "in " + text : "overdue " + text;
