@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select, text, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -33,6 +33,7 @@ BREACHING_WITHIN = timedelta(hours=4)
 # Verbatim the predicate of the partial queue indexes (PostgreSQL proves the match textually).
 LIVE = text("ticket.status NOT IN ('resolved', 'closed')")
 ACROSS_TEAMS = {Role.manager.value, Role.admin.value}
+TEAM_BRANCHES_MAX = 200  # beyond that many members one IN list is cheaper than the branches
 
 
 @dataclass(frozen=True)
@@ -86,20 +87,31 @@ def _check(query: QueueQuery) -> None:
         raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 
 
-def statement(session: Session, user: User, query: QueueQuery, now: datetime | None = None) -> Select[Any]:
+def statement(
+    session: Session, user: User, query: QueueQuery, now: datetime | None = None, window: int = 0
+) -> Select[Any]:
+    """The view as one SELECT of tickets in its order. `window` (rows the caller will read,
+    offset included) lets the team view read each member's rows from their own index range."""
     _check(query)
     due = sla_next_due()
     stmt: Select[Any] = select(Ticket)
     stmt = stmt.where(Ticket.status.in_(list(query.status))) if query.status else stmt.where(LIVE)
     if query.view == "mine":
         stmt = stmt.where(Ticket.assignee_id == user.id)
-    elif query.view == "team":
-        stmt = stmt.where(Ticket.assignee_id.in_(team_member_ids(session, user, query.team_id) or [-1]))
     elif query.view == "unassigned":
         stmt = stmt.where(Ticket.assignee_id.is_(None))
     elif query.view == "breaching_soon":
         # Overdue targets stay in (they are the most urgent); paused clocks cannot breach.
         stmt = stmt.where(due <= (now or utcnow()) + BREACHING_WITHIN, Ticket.sla_paused.is_(False))
+    stmt = _filters(stmt, query)
+    if query.view == "team":
+        stmt = _team(session, user, query, stmt, window)
+    if query.sort == "sla_risk":
+        return stmt.order_by(due.asc().nulls_last(), Ticket.id)
+    return stmt.order_by(Ticket.id.desc())
+
+
+def _filters(stmt: Select[Any], query: QueueQuery) -> Select[Any]:
     if query.priority:
         stmt = stmt.where(Ticket.priority.in_(list(query.priority)))
     if query.account_id is not None:
@@ -110,23 +122,48 @@ def statement(session: Session, user: User, query: QueueQuery, now: datetime | N
     if query.channel:
         stmt = stmt.where(Ticket.channel == query.channel)
     if query.sla_due_before is not None:
-        stmt = stmt.where(due <= query.sla_due_before)
-    if query.sort == "sla_risk":
-        return stmt.order_by(due.asc().nulls_last(), Ticket.id)
-    return stmt.order_by(Ticket.id.desc())
+        stmt = stmt.where(sla_next_due() <= query.sla_due_before)
+    return stmt
+
+
+def _team(session: Session, user: User, query: QueueQuery, stmt: Select[Any], window: int) -> Select[Any]:
+    """Tickets of the team's members. `assignee_id IN (members)` ordered by due time makes
+    PostgreSQL walk the whole live index when the team is quiet (measured: 150 ms over 50 000
+    live tickets for a team with none); instead each member's first `window` rows come from their
+    own range of the (assignee, due) index, and only those few are merged."""
+    members = team_member_ids(session, user, query.team_id)
+    if not members or not window or len(members) > TEAM_BRANCHES_MAX:
+        return stmt.where(Ticket.assignee_id.in_(members or [-1]))
+    order = (
+        (sla_next_due().asc().nulls_last(), Ticket.id) if query.sort == "sla_risk" else (Ticket.id.desc(),)
+    )
+    branches = []
+    for member in members:
+        ranged = stmt.with_only_columns(Ticket.id, sla_next_due().label("due"))
+        inner = ranged.where(Ticket.assignee_id == member).order_by(*order).limit(window).subquery()
+        branches.append(select(inner.c.id, inner.c.due))  # SQLite: no LIMIT on a bare branch
+    merged = union_all(*branches).subquery()
+    top = select(merged.c.id).limit(window)  # only these are fetched as whole rows
+    top = (
+        top.order_by(merged.c.due.asc().nulls_last(), merged.c.id)
+        if query.sort == "sla_risk"
+        else top.order_by(merged.c.id.desc())
+    )
+    return select(Ticket).where(Ticket.id.in_(top))
 
 
 def list_queue(
     session: Session, user: User, query: QueueQuery, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[Ticket], bool]:
     """A page of the view, and whether more follow."""
-    rows = list(session.scalars(statement(session, user, query).limit(limit + 1).offset(offset)))
+    stmt = statement(session, user, query, window=offset + limit + 1)
+    rows = list(session.scalars(stmt.limit(limit + 1).offset(offset)))
     return rows[:limit], len(rows) > limit
 
 
 def count_capped(session: Session, user: User, query: QueueQuery, cap: int = 100) -> int:
     """How many tickets a view holds, counted up to `cap` (the start page shows "99+")."""
-    inner = statement(session, user, query).order_by(None).limit(cap).subquery()
+    inner = statement(session, user, query, window=cap).order_by(None).limit(cap).subquery()
     return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 

@@ -130,3 +130,31 @@ def test_bulk_applies_each_item_and_reports_the_stale_one(db: Session) -> None:
     db.refresh(fresh)
     db.refresh(stale)
     assert fresh.assignee_id == me.id and stale.assignee_id is None
+
+
+def test_team_view_pages_across_members_in_due_order(client: TestClient, db: Session) -> None:
+    a, b = f.make_user(db), f.make_user(db)
+    team = Team(name="Pairs")
+    db.add(team)
+    db.flush()
+    db.add_all([TeamMember(team_id=team.id, user_id=a.id), TeamMember(team_id=team.id, user_id=b.id)])
+    account = f.make_account(db)
+    # Interleaved due times: a page must merge both members' rows, not list one member first.
+    made = [
+        _ticket(db, account, due_in_h=h, assignee=(a if i % 2 == 0 else b))
+        for i, h in enumerate((1, 2, 3, 4, 5))
+    ]
+    db.commit()
+    headers = f.bearer(a)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, object] = {"view": "team", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/tickets", params=params, headers=headers).json()
+        seen += [t["number"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [t.number for t in made]
+    newest = _numbers(client, headers, view="team", sort="newest")
+    assert newest == [t.number for t in reversed(made)]
