@@ -73,8 +73,15 @@ def _seed(url: str) -> dict[str, Any]:
                 ticket = pw.f.open_ticket(db, w.account, subject=f"Due in {hours} h")
                 ticket.first_response_due_at = utcnow() + timedelta(hours=hours)
                 due.append(ticket.number)
+            spare = pw.f.make_asset(
+                db,
+                pw.f.make_site(db, w.account, region=w.region, latitude=48.14, longitude=11.57),
+                product_model=pw.f.make_product_model(db, skill="HVAC"),
+            )
             db.commit()
             return {
+                "spare_asset": spare.id,
+                "account_id": w.account.id,
                 "region_id": w.region.id,
                 "today": datetime.now(ZoneInfo(tz)).date().isoformat(),
                 "engineers": {e.id: e.user_id for e in w.engineers},
@@ -248,6 +255,48 @@ def test_agent_works_the_breaching_soon_view(server: dict[str, Any]) -> None:
             page.keyboard.press("Enter")
             page.wait_for_url(f"{base}/desk/tickets/*")
             assert second_due not in page.url
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_board_follows_an_urgent_visit_without_a_reload(server: dict[str, Any]) -> None:
+    base = server["base"]
+    with sync_api.sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_context(viewport=DESKTOP).new_page()
+            errors = collect_errors(page)
+            _sign_in(page, server, server["dispatcher_email"], "/board")
+            if page.locator("#timeline .block.job").count() == 0:  # run alone: plan first
+                page.get_by_role("button", name="Plan the day").click()
+                sync_api.expect(page.locator("#plan-status")).to_contain_text("published", timeout=30000)
+            page.evaluate("window.__sameDocument = true")
+            headers = _token(server, server["dispatcher_email"])
+            ticket = httpx.post(
+                f"{base}/api/v1/tickets",
+                json={
+                    "customer_id": server["account_id"],
+                    "asset_id": server["spare_asset"],
+                    "subject": "Cold store down",
+                    "priority": "P1",
+                    "channel": "phone",
+                },
+                headers=headers,
+            )
+            assert ticket.status_code == 201, ticket.text
+            # The P1 visit re-plans today at once (tasks run inline here), publishing a new run.
+            visit = httpx.post(
+                f"{base}/api/v1/work-orders",
+                json={"ticket_id": ticket.json()["id"], "duration_min": 30},
+                headers=headers,
+                timeout=60,
+            )
+            assert visit.status_code == 201, visit.text
+            block = page.locator(f'#timeline .block[data-id="{visit.json()["id"]}"]')
+            sync_api.expect(block).to_have_count(1, timeout=15000)
+            assert page.evaluate("window.__sameDocument") is True  # updated in place, not reloaded
+            sync_api.expect(page.locator("#plan-info")).to_contain_text("replan")
             assert errors == []
         finally:
             browser.close()

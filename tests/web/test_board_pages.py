@@ -175,3 +175,27 @@ def test_only_dispatch_opens_the_board(client: TestClient, db: Session, sign_in:
     sign_in("agent")
     assert client.get("/board").status_code == 403
     assert client.get("/board/data").status_code == 403
+
+
+def test_live_data_changes_when_an_engineer_checks_in_or_new_work_arrives(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    headers = login("dispatcher")
+    w, day = _planned_world(client, db, headers)
+    sign_in("dispatcher")
+    params = {"region": w.region.id, "day": day.isoformat()}
+    first = client.get("/board/data", params=params)
+    db.expire_all()
+    wo = db.get_one(WorkOrder, w.work_orders[0].id)
+    wo.status = "en_route"  # what the engineer's "On my way" does, without its clock checks
+    db.commit()
+    second = client.get("/board/data", params=params, headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 200 and second.headers["ETag"] != first.headers["ETag"]
+    stop = next(s for e in second.json()["engineers"] for s in e["stops"] if s.get("work_order_id") == wo.id)
+    assert stop["status"] == "en_route"
+    fresh = pw.add_visit(db, w, skill="PLUMB", priority="P3")
+    db.commit()
+    third = client.get("/board/data", params=params, headers={"If-None-Match": second.headers["ETag"]})
+    assert third.status_code == 200
+    new = next(u for u in third.json()["unassigned"] if u["work_order_id"] == fresh.id)
+    assert new["reason"] == "not_planned_yet"

@@ -197,9 +197,44 @@
       });
   }
 
-  document.querySelectorAll(".select-visit").forEach(function (b) {
-    b.addEventListener("click", function () { select(Number(b.dataset.id)); });
-  });
+  function bindSelect(root) {
+    root.querySelectorAll(".select-visit").forEach(function (b) {
+      b.addEventListener("click", function () { select(Number(b.dataset.id)); });
+    });
+  }
+  bindSelect(document);
+
+  // The same rows the server renders, redrawn when a poll brings new unassigned work.
+  function drawUnassigned() {
+    var tbody = document.querySelector("#unassigned tbody");
+    if (!tbody) return;
+    tbody.innerHTML = "";
+    data.unassigned.forEach(function (u) {
+      var tr = el("tr");
+      tr.dataset.id = u.work_order_id; tr.dataset.number = u.number; tr.dataset.priority = u.priority;
+      tr.dataset.reason = u.reason; tr.dataset.sla_due = u.sla_due || "9999";
+      var b = el("button", "btn-link select-visit", u.number); b.type = "button"; b.dataset.id = u.work_order_id;
+      var td = el("td"); td.appendChild(b); tr.appendChild(td);
+      tr.appendChild(el("td", "", u.priority));
+      tr.appendChild(el("td", "", u.customer));
+      var reason = el("td", "", u.reason.replace(/_/g, " ") + " ");
+      reason.appendChild(el("span", "small muted", u.detail));
+      if (u.at_risk) reason.appendChild(el("span", "badge bad", "At risk"));
+      tr.appendChild(reason);
+      tr.appendChild(el("td", "", u.sla_due ? u.sla_due.slice(0, 16).replace("T", " ") + " UTC" : "—"));
+      var form = el("form", "inline"); form.method = "get"; form.action = "/board/visits/" + u.work_order_id + "/reassign";
+      var dayInput = el("input"); dayInput.type = "hidden"; dayInput.name = "day"; dayInput.value = data.day; form.appendChild(dayInput);
+      var pick = el("select"); pick.name = "engineer_id"; pick.setAttribute("aria-label", "Engineer for " + u.number);
+      data.engineers.forEach(function (e) { var o = el("option", "", e.name); o.value = e.id; pick.appendChild(o); });
+      form.appendChild(pick);
+      var go = el("button", "btn small", "Preview"); go.type = "submit"; form.appendChild(go);
+      var last = el("td"); last.appendChild(form); tr.appendChild(last);
+      tbody.appendChild(tr);
+    });
+    var title = document.getElementById("unassigned-title");
+    if (title) title.textContent = "Unassigned work (" + data.unassigned.length + ")";
+    bindSelect(tbody);
+  }
   document.querySelectorAll("#unassigned [data-sort]").forEach(function (b) {
     b.addEventListener("click", function () {
       var key = b.dataset.sort, tbody = document.querySelector("#unassigned tbody");
@@ -222,8 +257,10 @@
         if (!fresh) return;
         var unassignedChanged = JSON.stringify(fresh.unassigned) !== JSON.stringify(data.unassigned);
         data = fresh;
-        if (unassignedChanged) { window.location.reload(); return; }  // the server renders that table
         drawRows(); drawMap();
+        if (unassignedChanged) drawUnassigned();
+        document.getElementById("plan-info").textContent = data.run
+          ? "Published plan: run " + data.run.id + " (" + data.run.kind + ")" : "No plan published for this day yet.";
         if (selected) select(selected);
       })
       .catch(function () { document.getElementById("live-status").textContent = "offline, retrying"; });
