@@ -1,4 +1,4 @@
-"""desk teams and the ticket queue's partial indexes on the next SLA due time
+"""desk teams, the ticket queue's partial indexes on the next SLA due time, proposed plan runs
 
 Revision ID: 0011
 Revises: 0006 (given as 0001: the merger re-chains; 0006 is this branch's head)
@@ -48,8 +48,15 @@ def upgrade() -> None:
         f"CREATE INDEX ix_ticket_queue_assignee_due ON ticket (assignee_id, {NEXT_DUE}, id) WHERE {LIVE}"
     )
 
+    with op.batch_alter_table("plan_run", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("propose", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column("proposal", sa.JSON(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("plan_run", schema=None) as batch_op:
+        batch_op.drop_column("proposal")
+        batch_op.drop_column("propose")
     op.drop_index("ix_ticket_queue_assignee_due", table_name="ticket")
     op.drop_index("ix_ticket_queue_due", table_name="ticket")
     op.drop_index("ix_team_member_user_id", table_name="team_member")

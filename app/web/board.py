@@ -20,19 +20,29 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.field.workorders import service as workorders
-from app.models import Engineer, Region, User, WorkOrder
+from app.models import Engineer, PlanRun, PlanRunStatus, Region, User, WorkOrder
+from app.planning import accept as plan_accept
 from app.planning import assign as plan_assign
 from app.planning import board as plan_board
 from app.planning import keys as plan_keys
 from app.planning import runs as plan_runs
+from app.platform.config import get_settings
 from app.platform.db import utcnow
-from app.platform.errors import AppError, Conflict, Forbidden
+from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.web.field import _page_headers
 from app.web.messages import page_error
 from app.web.navigation import DISPATCH
 from app.web.shared import PageDb, PageRoute, PageUser, invalid, optional_id, render, require_csrf
 
 router = APIRouter(route_class=PageRoute)
+DONE = {
+    "reassigned": "Saved: the board shows the change.",
+    "pinned": "Saved: the board shows the change.",
+    "accepted": "The proposed plan is published.",
+    "discarded": "The proposal was discarded; the published plan stays.",
+    "stale": "The day had changed since the proposal was computed, so it was planned again; "
+    "the new plan publishes when the run below ends.",
+}
 CONFLICT = (
     "Someone else changed this visit after you opened the preview (another dispatcher, a re-plan "
     "or the engineer's check-in). Nothing was changed; the board shows the visit as it is now."
@@ -83,7 +93,16 @@ def board_page(
 ) -> HTMLResponse:
     chosen, when = _region_and_day(db, region, day)
     data = plan_board.board(db, region_id=chosen.id, day=when)
+    proposal = db.scalar(
+        select(PlanRun)
+        .where(PlanRun.region_id == chosen.id, PlanRun.day == when, PlanRun.status == PlanRunStatus.proposed)
+        .order_by(PlanRun.id.desc())
+        .limit(1)
+    )
     context = {
+        "proposal": proposal,
+        # Loads the day once more (a few queries): only when there is a proposal to judge.
+        "stale": plan_accept.is_stale(db, proposal) if proposal else False,
         "nav": "board",
         "data": data,
         "etag": plan_board.fingerprint(data),
@@ -91,7 +110,7 @@ def board_page(
         "region": chosen,
         "day": when,
         "run_id": run if run.isdigit() else "",
-        "flash": request.query_params.get("done", "") and "Saved: the board shows the change.",
+        "flash": DONE.get(request.query_params.get("done", ""), ""),
     }
     return render(request, "board/board.html", context, headers=_page_headers())
 
@@ -224,6 +243,47 @@ def plan_day(
     """Start a plan run; the board follows its progress rows and refreshes when it publishes."""
     require_csrf(request, csrf)
     chosen, when = _region_and_day(db, region, day)
-    run = plan_runs.create_run(db, region_id=chosen.id, day=when, trigger="board", requested_by=user)
+    run = plan_runs.create_run(
+        db,
+        region_id=chosen.id,
+        day=when,
+        trigger="board",
+        requested_by=user,
+        propose=not get_settings().plan_publish_at_once,
+    )
     db.commit()
     return RedirectResponse(f"/board?region={chosen.id}&day={when.isoformat()}&run={run.id}", status_code=303)
+
+
+def _proposal(db: Session, run_id: int) -> PlanRun:
+    run = db.get(PlanRun, run_id)
+    if run is None:
+        raise NotFound(f"Plan run {run_id} does not exist.")
+    return run
+
+
+@router.post("/board/plans/{run_id}/accept", response_model=None)
+def accept_proposal(
+    run_id: int, request: Request, db: PageDb, user: BoardUser, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    require_csrf(request, csrf)
+    run = _proposal(db, run_id)
+    done = plan_accept.accept(db, run, actor=user)
+    db.commit()
+    back = f"/board?region={run.region_id}&day={run.day.isoformat()}"
+    if done.replan is not None:
+        return RedirectResponse(f"{back}&run={done.replan.id}&done=stale", status_code=303)
+    return RedirectResponse(f"{back}&done=accepted", status_code=303)
+
+
+@router.post("/board/plans/{run_id}/discard", response_model=None)
+def discard_proposal(
+    run_id: int, request: Request, db: PageDb, user: BoardUser, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    require_csrf(request, csrf)
+    run = _proposal(db, run_id)
+    plan_accept.discard(db, run)
+    db.commit()
+    return RedirectResponse(
+        f"/board?region={run.region_id}&day={run.day.isoformat()}&done=discarded", status_code=303
+    )

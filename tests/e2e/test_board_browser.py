@@ -1,9 +1,10 @@
 """The dispatcher's board and the desk's queue in a real browser (Debian chromium through
 Playwright, a real uvicorn server on a temporary SQLite file, tasks inline).
 
-A dispatcher plans today and watches the run's progress and result, sees every engineer's row,
-drags a visit onto another engineer's row, reads the consequences, confirms, and the engineer's
-route page shows the visit; a move confirmed after someone else changed the visit gives the
+A dispatcher plans today, watches the run's progress, reads the proposal and accepts it, sees
+every engineer's row, drags a visit onto another engineer's row, reads the consequences,
+confirms, and the engineer's route page shows the visit; an urgent visit reaches the open board
+without a reload; a move confirmed after someone else changed the visit gives the
 conflict message; an agent works the "breaching soon" view with the keyboard. Screenshots of the
 board and the queue go to docs/img/ (linked from docs/board.md) and test-artifacts/.
 """
@@ -118,6 +119,19 @@ def _browser(p: Any) -> Any:
     return p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
 
 
+def _plan_and_accept(page: Any, base: str) -> None:
+    """Plan the day from the board: the run's progress, then the proposal, then accept it."""
+    page.get_by_role("button", name="Plan the day").click()
+    page.wait_for_url(f"{base}/board?*run=*")
+    sync_api.expect(page.get_by_role("heading", name="Proposed plan")).to_be_visible(timeout=30000)
+    sync_api.expect(page.locator("#plan-status")).to_contain_text("proposed")
+    assert page.locator("#plan-bar").evaluate("b => b.value") == 100
+    sync_api.expect(page.locator(".proposal")).to_contain_text("Newly served: 4")
+    page.get_by_role("button", name="Accept and publish").click()
+    page.wait_for_url(f"{base}/board?*done=accepted*")
+    sync_api.expect(page.get_by_role("status").first).to_contain_text("The proposed plan is published.")
+
+
 def _shoot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
@@ -134,12 +148,7 @@ def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str,
             page = context.new_page()
             errors = collect_errors(page)
             _sign_in(page, server, server["dispatcher_email"], "/board")  # dispatchers land on the board
-            page.get_by_role("button", name="Plan the day").click()
-            page.wait_for_url(f"{base}/board?*run=*")
-            status = page.locator("#plan-status")
-            sync_api.expect(status).to_contain_text("published", timeout=30000)
-            sync_api.expect(status).to_contain_text("served 4")
-            assert page.locator("#plan-bar").evaluate("b => b.value") == 100
+            _plan_and_accept(page, base)
             rows = page.locator("#timeline .trow.engineer")
             sync_api.expect(rows).to_have_count(2)
             blocks = page.locator("#timeline .block.job")
@@ -188,8 +197,7 @@ def test_a_move_after_someone_elses_edit_gives_the_conflict_message(server: dict
             page = browser.new_context(viewport=DESKTOP).new_page()
             _sign_in(page, server, server["dispatcher_email"], "/board")
             if page.locator("#timeline .block.job").count() == 0:  # run alone: plan first
-                page.get_by_role("button", name="Plan the day").click()
-                sync_api.expect(page.locator("#plan-status")).to_contain_text("published", timeout=30000)
+                _plan_and_accept(page, base)
             # The keyboard way: select the visit, pick the engineer from the list, preview.
             block = page.locator("#timeline .block.job").first
             visit_id = int(block.get_attribute("data-id") or 0)
@@ -269,8 +277,7 @@ def test_board_follows_an_urgent_visit_without_a_reload(server: dict[str, Any]) 
             errors = collect_errors(page)
             _sign_in(page, server, server["dispatcher_email"], "/board")
             if page.locator("#timeline .block.job").count() == 0:  # run alone: plan first
-                page.get_by_role("button", name="Plan the day").click()
-                sync_api.expect(page.locator("#plan-status")).to_contain_text("published", timeout=30000)
+                _plan_and_accept(page, base)
             page.evaluate("window.__sameDocument = true")
             headers = _token(server, server["dispatcher_email"])
             ticket = httpx.post(

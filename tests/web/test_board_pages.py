@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -147,7 +148,18 @@ def test_pin_and_unpin_a_planned_visit(
     assert not stop().locked
 
 
-def test_plan_the_day_starts_a_run_the_board_follows(
+def _plan_from_the_board(client: TestClient, w: pw.World, day: Any) -> tuple[str, int]:
+    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()})
+    r = client.post(
+        "/board/plan",
+        data={"csrf": csrf_of(page.text), "region": str(w.region.id), "day": day.isoformat()},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    return r.headers["location"], int(r.headers["location"].rsplit("run=", 1)[1])
+
+
+def test_plan_the_day_proposes_then_the_dispatcher_accepts(
     client: TestClient, db: Session, sign_in: Callable[..., User]
 ) -> None:
     w = pw.build(db, jobs=2)
@@ -156,19 +168,59 @@ def test_plan_the_day_starts_a_run_the_board_follows(
     sign_in("dispatcher")
     page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()})
     assert "No plan published for this day yet." in page.text
-    r = client.post(
-        "/board/plan",
-        data={"csrf": csrf_of(page.text), "region": str(w.region.id), "day": day.isoformat()},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303
-    run_id = int(r.headers["location"].rsplit("run=", 1)[1])
+    location, run_id = _plan_from_the_board(client, w, day)
     db.expire_all()
     run = db.get_one(PlanRun, run_id)
-    assert run.region_id == w.region.id and run.day == day and run.trigger == "board"
-    followed = client.get(r.headers["location"])
+    assert run.region_id == w.region.id and run.day == day and run.trigger == "board" and run.propose
+    followed = client.get(location)
     assert f'data-run="{run_id}"' in followed.text
-    assert client.get(f"/api/v1/plans/{run_id}").json()["status"] == "published"  # cookie may read
+    assert client.get(f"/api/v1/plans/{run_id}").json()["status"] == "proposed"  # cookie may read
+    assert f"Proposed plan (run {run_id}), not published yet" in followed.text
+    assert "Newly served: 2" in followed.text and "accepting it plans the day again" not in followed.text
+    assert db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id)) is None
+    r = client.post(
+        f"/board/plans/{run_id}/accept", data={"csrf": csrf_of(followed.text)}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("done=accepted")
+    db.expire_all()
+    assert db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id)) == run_id
+    assert "The proposed plan is published." in client.get(r.headers["location"]).text
+
+
+def test_a_stale_proposal_says_so_and_accepting_plans_again(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(2)
+    db.commit()
+    sign_in("manager")
+    location, run_id = _plan_from_the_board(client, w, day)
+    pw.add_visit(db, w)
+    db.commit()
+    page = client.get(location)
+    assert "accepting it plans the day again" in page.text
+    r = client.post(
+        f"/board/plans/{run_id}/accept", data={"csrf": csrf_of(page.text)}, follow_redirects=False
+    )
+    assert r.status_code == 303 and "done=stale" in r.headers["location"]
+    replan = int(r.headers["location"].split("run=", 1)[1].split("&", 1)[0])
+    assert client.get(f"/api/v1/plans/{replan}").json()["status"] == "published"
+    discard = client.post(f"/board/plans/{run_id}/discard", data={"csrf": csrf_of(page.text)})
+    assert discard.status_code == 409  # no longer a proposal
+
+
+def test_plan_the_day_publishes_at_once_when_the_setting_says_so(
+    client: TestClient, db: Session, sign_in: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.platform.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "plan_publish_at_once", True)
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(3)
+    db.commit()
+    sign_in("dispatcher")
+    _, run_id = _plan_from_the_board(client, w, day)
+    assert client.get(f"/api/v1/plans/{run_id}").json()["status"] == "published"
 
 
 def test_only_dispatch_opens_the_board(client: TestClient, db: Session, sign_in: Callable[..., User]) -> None:

@@ -276,6 +276,7 @@
       if (x.summary && x.summary.served !== undefined) text += " · served " + x.summary.served;
       document.getElementById("plan-status").textContent = text;
       if (["queued", "running"].indexOf(x.status) >= 0) window.setTimeout(followRun, 700);
+      else if (x.status === "proposed" && !document.getElementById("proposal-title")) window.location.reload();
       else refresh();
     });
   }
