@@ -88,13 +88,13 @@ def changes(session: Session, loaded: planning.Loaded, plan: dispatch.Plan | Non
             )
         ):
             before[row.work_order_id] = (row.engineer_id, row.start_at)  # type: ignore[index]
+    considered = set(loaded.versions)  # the visits this plan decided on
     after: dict[int, tuple[int, Any]] = {}
     for route in plan.routes if plan else ():
         engineer = plan_keys.key_id(route.engineer_id)
         for st in route.stops:
-            if st.kind == "job":
+            if st.kind == "job" and plan_keys.key_id(st.id) in considered:
                 after[plan_keys.key_id(st.id)] = (engineer, plan_keys.from_s(loaded.ref, st.start))
-    considered = set(loaded.versions)
     moved = [
         wo
         for wo, (eng, start) in after.items()

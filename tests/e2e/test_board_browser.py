@@ -82,6 +82,7 @@ def _seed(url: str) -> dict[str, Any]:
             db.commit()
             return {
                 "spare_asset": spare.id,
+                "tz": tz,
                 "account_id": w.account.id,
                 "region_id": w.region.id,
                 "today": datetime.now(ZoneInfo(tz)).date().isoformat(),
@@ -307,3 +308,30 @@ def test_board_follows_an_urgent_visit_without_a_reload(server: dict[str, Any]) 
             assert errors == []
         finally:
             browser.close()
+
+
+def test_what_if_an_engineer_goes_home_now(server: dict[str, Any]) -> None:
+    base = server["base"]
+    with sync_api.sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_context(viewport=DESKTOP).new_page()
+            _sign_in(page, server, server["dispatcher_email"], "/board")
+            if page.locator("#timeline .block.job").count() == 0:  # run alone: plan first
+                _plan_and_accept(page, base)
+            busy = page.locator("#timeline .trow.engineer").filter(has=page.locator(".block.job")).first
+            engineer = busy.get_attribute("data-engineer")
+            form = page.get_by_role("form", name="What if an engineer is absent")
+            form.get_by_label("Engineer").select_option(str(engineer))
+            form.get_by_label("absent from").fill(datetime.now(ZoneInfo(_zone(server))).strftime("%H:%M"))
+            form.get_by_role("button", name="Preview the re-plan").click()
+            page.wait_for_url(f"{base}/board/what-if?*")
+            sync_api.expect(page.get_by_role("heading", name="What if")).to_contain_text("absent from")
+            sync_api.expect(page.get_by_text("nothing has been saved")).to_be_visible()
+            sync_api.expect(page.get_by_label("The re-planned day")).to_contain_text("Visits moved")
+        finally:
+            browser.close()
+
+
+def _zone(server: dict[str, Any]) -> str:
+    return str(server["tz"])
