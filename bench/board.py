@@ -36,6 +36,40 @@ DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/fl_board_bench"
 PASSWORD = "board-bench-pass"
 
 
+def _visit(session: Any, account_id: int, region_id: int, n: int, rng: random.Random, **wo: Any) -> Any:
+    """Site, ticket and work order number `n` (work-order fields in `wo`)."""
+    from app import models as m
+
+    site = m.Site(
+        account_id=account_id,
+        region_id=region_id,
+        name=f"Site {n}",
+        latitude=48.0 + rng.random() * 0.3,
+        longitude=11.3 + rng.random() * 0.5,
+    )
+    ticket = m.Ticket(
+        number=f"BT-{n:06d}",
+        account_id=account_id,
+        channel="phone",
+        subject="Bench",
+        priority=wo.get("priority", "P3"),
+        status="scheduled" if wo.get("engineer_id") else "open",
+    )
+    session.add_all([site, ticket])
+    session.flush()
+    work_order = m.WorkOrder(
+        number=f"BW-{n:06d}",
+        ticket_id=ticket.id,
+        account_id=account_id,
+        site_id=site.id,
+        region_id=region_id,
+        **wo,
+    )
+    session.add(work_order)
+    session.flush()
+    return work_order
+
+
 def build(session: Any, *, engineers: int, visits: int, seed: int) -> dict[str, Any]:
     from datetime import time as clock
 
@@ -113,30 +147,13 @@ def build(session: Any, *, engineers: int, visits: int, seed: int) -> dict[str, 
         at = ref + timedelta(hours=8)
         for seq in range(per):
             n += 1
-            site = m.Site(
-                account_id=account.id,
-                region_id=region.id,
-                name=f"Site {n}",
-                latitude=48.0 + rng.random() * 0.3,
-                longitude=11.3 + rng.random() * 0.5,
-            )
-            ticket = m.Ticket(
-                number=f"BT-{n:06d}",
-                account_id=account.id,
-                channel="phone",
-                subject="Bench",
-                priority="P3",
-                status="scheduled",
-            )
-            session.add_all([site, ticket])
-            session.flush()
             arrive = at + timedelta(minutes=rng.randint(10, 30))
-            wo = m.WorkOrder(
-                number=f"BW-{n:06d}",
-                ticket_id=ticket.id,
-                account_id=account.id,
-                site_id=site.id,
-                region_id=region.id,
+            wo = _visit(
+                session,
+                account.id,
+                region.id,
+                n,
+                rng,
                 priority="P3",
                 status="scheduled",
                 engineer_id=e.id,
@@ -145,8 +162,6 @@ def build(session: Any, *, engineers: int, visits: int, seed: int) -> dict[str, 
                 duration_min=45,
                 sla_deadline_at=arrive + timedelta(hours=rng.choice([-1, 4, 24])),
             )
-            session.add(wo)
-            session.flush()
             session.add(
                 m.PlanStop(
                     plan_run_id=run.id,
@@ -172,31 +187,9 @@ def build(session: Any, *, engineers: int, visits: int, seed: int) -> dict[str, 
         )
     while n < visits:
         n += 1
-        site = m.Site(
-            account_id=account.id, region_id=region.id, name=f"Site {n}", latitude=48.1, longitude=11.5
+        wo = _visit(
+            session, account.id, region.id, n, rng, priority="P2", status="unscheduled", duration_min=60
         )
-        ticket = m.Ticket(
-            number=f"BT-{n:06d}",
-            account_id=account.id,
-            channel="phone",
-            subject="Bench",
-            priority="P2",
-            status="open",
-        )
-        session.add_all([site, ticket])
-        session.flush()
-        wo = m.WorkOrder(
-            number=f"BW-{n:06d}",
-            ticket_id=ticket.id,
-            account_id=account.id,
-            site_id=site.id,
-            region_id=region.id,
-            priority="P2",
-            status="unscheduled",
-            duration_min=60,
-        )
-        session.add(wo)
-        session.flush()
         session.add(
             m.PlanUnassigned(
                 plan_run_id=run.id,

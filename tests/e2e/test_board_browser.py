@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -133,6 +134,21 @@ def _plan_and_accept(page: Any, base: str) -> None:
     sync_api.expect(page.get_by_role("status").first).to_contain_text("The proposed plan is published.")
 
 
+@contextmanager
+def _planned_board(server: dict[str, Any]) -> Iterator[Any]:
+    """A dispatcher's page on today's board, planned (when a test runs alone it plans first)."""
+    with sync_api.sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_context(viewport=DESKTOP).new_page()
+            _sign_in(page, server, server["dispatcher_email"], "/board")
+            if page.locator("#timeline .block.job").count() == 0:
+                _plan_and_accept(page, server["base"])
+            yield page
+        finally:
+            browser.close()
+
+
 def _shoot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     DOCS_IMG.mkdir(parents=True, exist_ok=True)
@@ -192,40 +208,30 @@ def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str,
 
 def test_a_move_after_someone_elses_edit_gives_the_conflict_message(server: dict[str, Any]) -> None:
     base = server["base"]
-    with sync_api.sync_playwright() as p:
-        browser = _browser(p)
-        try:
-            page = browser.new_context(viewport=DESKTOP).new_page()
-            _sign_in(page, server, server["dispatcher_email"], "/board")
-            if page.locator("#timeline .block.job").count() == 0:  # run alone: plan first
-                _plan_and_accept(page, base)
-            # The keyboard way: select the visit, pick the engineer from the list, preview.
-            block = page.locator("#timeline .block.job").first
-            visit_id = int(block.get_attribute("data-id") or 0)
-            block.focus()
-            page.keyboard.press("Enter")
-            owner = block.locator("xpath=ancestor::div[contains(@class,'trow')]").get_attribute(
-                "data-engineer"
-            )
-            other = next(e for e in server["engineers"] if str(e) != owner)
-            page.get_by_label("Move to").select_option(str(other))
-            page.get_by_role("button", name="Preview the move").click()
-            page.wait_for_url(f"{base}/board/visits/{visit_id}/reassign?*")
-            # Another dispatcher edits the visit meanwhile (through the API).
-            headers = _token(server, "other@browser.example")
-            current = httpx.get(f"{base}/api/v1/work-orders/{visit_id}", headers=headers)
-            edit = httpx.patch(
-                f"{base}/api/v1/work-orders/{visit_id}",
-                json={"notes": "gate code changed"},
-                headers={**headers, "If-Match": current.headers["ETag"]},
-            )
-            assert edit.status_code == 200, edit.text
-            page.get_by_role("button", name="Confirm the move").click()
-            sync_api.expect(page.get_by_text("Someone else changed this visit")).to_be_visible()
-            after = httpx.get(f"{base}/api/v1/work-orders/{visit_id}", headers=headers).json()
-            assert str(after["engineer_id"]) == owner  # nothing moved
-        finally:
-            browser.close()
+    with _planned_board(server) as page:
+        # The keyboard way: select the visit, pick the engineer from the list, preview.
+        block = page.locator("#timeline .block.job").first
+        visit_id = int(block.get_attribute("data-id") or 0)
+        block.focus()
+        page.keyboard.press("Enter")
+        owner = block.locator("xpath=ancestor::div[contains(@class,'trow')]").get_attribute("data-engineer")
+        other = next(e for e in server["engineers"] if str(e) != owner)
+        page.get_by_label("Move to").select_option(str(other))
+        page.get_by_role("button", name="Preview the move").click()
+        page.wait_for_url(f"{base}/board/visits/{visit_id}/reassign?*")
+        # Another dispatcher edits the visit meanwhile (through the API).
+        headers = _token(server, "other@browser.example")
+        current = httpx.get(f"{base}/api/v1/work-orders/{visit_id}", headers=headers)
+        edit = httpx.patch(
+            f"{base}/api/v1/work-orders/{visit_id}",
+            json={"notes": "gate code changed"},
+            headers={**headers, "If-Match": current.headers["ETag"]},
+        )
+        assert edit.status_code == 200, edit.text
+        page.get_by_role("button", name="Confirm the move").click()
+        sync_api.expect(page.get_by_text("Someone else changed this visit")).to_be_visible()
+        after = httpx.get(f"{base}/api/v1/work-orders/{visit_id}", headers=headers).json()
+        assert str(after["engineer_id"]) == owner  # nothing moved
 
 
 def test_agent_works_the_breaching_soon_view(server: dict[str, Any]) -> None:
@@ -271,66 +277,50 @@ def test_agent_works_the_breaching_soon_view(server: dict[str, Any]) -> None:
 
 def test_board_follows_an_urgent_visit_without_a_reload(server: dict[str, Any]) -> None:
     base = server["base"]
-    with sync_api.sync_playwright() as p:
-        browser = _browser(p)
-        try:
-            page = browser.new_context(viewport=DESKTOP).new_page()
-            errors = collect_errors(page)
-            _sign_in(page, server, server["dispatcher_email"], "/board")
-            if page.locator("#timeline .block.job").count() == 0:  # run alone: plan first
-                _plan_and_accept(page, base)
-            page.evaluate("window.__sameDocument = true")
-            headers = _token(server, server["dispatcher_email"])
-            ticket = httpx.post(
-                f"{base}/api/v1/tickets",
-                json={
-                    "customer_id": server["account_id"],
-                    "asset_id": server["spare_asset"],
-                    "subject": "Cold store down",
-                    "priority": "P1",
-                    "channel": "phone",
-                },
-                headers=headers,
-            )
-            assert ticket.status_code == 201, ticket.text
-            # The P1 visit re-plans today at once (tasks run inline here), publishing a new run.
-            visit = httpx.post(
-                f"{base}/api/v1/work-orders",
-                json={"ticket_id": ticket.json()["id"], "duration_min": 30},
-                headers=headers,
-                timeout=60,
-            )
-            assert visit.status_code == 201, visit.text
-            block = page.locator(f'#timeline .block[data-id="{visit.json()["id"]}"]')
-            sync_api.expect(block).to_have_count(1, timeout=15000)
-            assert page.evaluate("window.__sameDocument") is True  # updated in place, not reloaded
-            sync_api.expect(page.locator("#plan-info")).to_contain_text("replan")
-            assert errors == []
-        finally:
-            browser.close()
+    with _planned_board(server) as page:
+        errors = collect_errors(page)
+        page.evaluate("window.__sameDocument = true")
+        headers = _token(server, server["dispatcher_email"])
+        ticket = httpx.post(
+            f"{base}/api/v1/tickets",
+            json={
+                "customer_id": server["account_id"],
+                "asset_id": server["spare_asset"],
+                "subject": "Cold store down",
+                "priority": "P1",
+                "channel": "phone",
+            },
+            headers=headers,
+        )
+        assert ticket.status_code == 201, ticket.text
+        # The P1 visit re-plans today at once (tasks run inline here), publishing a new run.
+        visit = httpx.post(
+            f"{base}/api/v1/work-orders",
+            json={"ticket_id": ticket.json()["id"], "duration_min": 30},
+            headers=headers,
+            timeout=60,
+        )
+        assert visit.status_code == 201, visit.text
+        block = page.locator(f'#timeline .block[data-id="{visit.json()["id"]}"]')
+        sync_api.expect(block).to_have_count(1, timeout=15000)
+        assert page.evaluate("window.__sameDocument") is True  # updated in place, not reloaded
+        sync_api.expect(page.locator("#plan-info")).to_contain_text("replan")
+        assert errors == []
 
 
 def test_what_if_an_engineer_goes_home_now(server: dict[str, Any]) -> None:
     base = server["base"]
-    with sync_api.sync_playwright() as p:
-        browser = _browser(p)
-        try:
-            page = browser.new_context(viewport=DESKTOP).new_page()
-            _sign_in(page, server, server["dispatcher_email"], "/board")
-            if page.locator("#timeline .block.job").count() == 0:  # run alone: plan first
-                _plan_and_accept(page, base)
-            busy = page.locator("#timeline .trow.engineer").filter(has=page.locator(".block.job")).first
-            engineer = busy.get_attribute("data-engineer")
-            form = page.get_by_role("form", name="What if an engineer is absent")
-            form.get_by_label("Engineer").select_option(str(engineer))
-            form.get_by_label("absent from").fill(datetime.now(ZoneInfo(_zone(server))).strftime("%H:%M"))
-            form.get_by_role("button", name="Preview the re-plan").click()
-            page.wait_for_url(f"{base}/board/what-if?*")
-            sync_api.expect(page.get_by_role("heading", name="What if")).to_contain_text("absent from")
-            sync_api.expect(page.get_by_text("nothing has been saved")).to_be_visible()
-            sync_api.expect(page.get_by_label("The re-planned day")).to_contain_text("Visits moved")
-        finally:
-            browser.close()
+    with _planned_board(server) as page:
+        busy = page.locator("#timeline .trow.engineer").filter(has=page.locator(".block.job")).first
+        engineer = busy.get_attribute("data-engineer")
+        form = page.get_by_role("form", name="What if an engineer is absent")
+        form.get_by_label("Engineer").select_option(str(engineer))
+        form.get_by_label("absent from").fill(datetime.now(ZoneInfo(_zone(server))).strftime("%H:%M"))
+        form.get_by_role("button", name="Preview the re-plan").click()
+        page.wait_for_url(f"{base}/board/what-if?*")
+        sync_api.expect(page.get_by_role("heading", name="What if")).to_contain_text("absent from")
+        sync_api.expect(page.get_by_text("nothing has been saved")).to_be_visible()
+        sync_api.expect(page.get_by_label("The re-planned day")).to_contain_text("Visits moved")
 
 
 def _zone(server: dict[str, Any]) -> str:

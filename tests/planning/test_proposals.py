@@ -3,32 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import PlanDay, PlanRun, WorkOrder
 from tests.planning import world as pw
+from tests.planning.test_planning_api import dispatcher, plan
 
-SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
-
-
-@pytest.fixture
-def dispatcher(login: Any) -> dict[str, str]:
-    return login("dispatcher")
-
-
-def _plan(client: TestClient, headers: dict[str, str], w: pw.World, day: Any, **kw: Any) -> dict[str, Any]:
-    r = client.post(
-        "/api/v1/plans",
-        json={"region_id": w.region.id, "date": day.isoformat(), **SMALL, **kw},
-        headers=headers,
-    )
-    assert r.status_code == 202, r.text
-    return client.get(r.headers["Location"], headers=headers).json()
+__all__ = ["dispatcher"]  # the fixture, shared with the planning API tests
 
 
 def _current(db: Session, w: pw.World) -> int | None:
@@ -42,10 +25,10 @@ def test_a_proposal_publishes_nothing_until_accepted(
     w = pw.build(db, jobs=3)
     day = pw.next_weekday(0)
     db.commit()
-    published = _plan(client, dispatcher, w, day)
+    published = plan(client, dispatcher, w, day)
     extra = pw.add_visit(db, w)
     db.commit()
-    proposal = _plan(client, dispatcher, w, day, propose=True)
+    proposal = plan(client, dispatcher, w, day, propose=True)
     assert proposal["status"] == "proposed" and proposal["propose"] and not proposal["is_current"]
     changes = proposal["summary"]["changes"]
     assert changes["newly_served"] == 1 and changes["new_visits"] == [extra.number]
@@ -67,7 +50,7 @@ def test_accepting_a_stale_proposal_plans_the_day_again(
     w = pw.build(db, jobs=2)
     day = pw.next_weekday(1)
     db.commit()
-    proposal = _plan(client, dispatcher, w, day, propose=True)
+    proposal = plan(client, dispatcher, w, day, propose=True)
     assert proposal["status"] == "proposed"
     late = pw.add_visit(db, w)  # the day changes after the proposal was computed
     db.commit()
@@ -87,7 +70,7 @@ def test_discard_keeps_the_published_plan(
     w = pw.build(db, jobs=2)
     day = pw.next_weekday(2)
     db.commit()
-    proposal = _plan(client, dispatcher, w, day, propose=True)
+    proposal = plan(client, dispatcher, w, day, propose=True)
     r = client.post(f"/api/v1/plans/{proposal['id']}/discard", headers=dispatcher)
     assert r.status_code == 200 and r.json()["status"] == "discarded"
     assert _current(db, w) is None
