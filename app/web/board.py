@@ -128,10 +128,6 @@ def board_data(request: Request, db: PageDb, user: BoardUser, region: str = "", 
     return JSONResponse(data, headers=headers)
 
 
-def _visit(db: Session, user: User, work_order_id: int) -> WorkOrder:
-    return workorders.get_work_order(db, work_order_id)
-
-
 def _engineer_choice(db: Session, engineer_id: str) -> Engineer:
     try:
         chosen = optional_id(engineer_id)
@@ -152,7 +148,7 @@ def reassign_preview(
     work_order_id: int, request: Request, db: PageDb, user: BoardUser, engineer_id: str = "", day: str = ""
 ) -> HTMLResponse:
     """The consequences of moving the visit (the assign dry run); nothing changes here."""
-    work_order = _visit(db, user, work_order_id)
+    work_order = workorders.get_work_order(db, work_order_id)
     engineer = _engineer_choice(db, engineer_id)
     tz = db.get_one(Region, work_order.region_id).timezone
     try:
@@ -192,7 +188,7 @@ def reassign(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
-    work_order = _visit(db, user, work_order_id)
+    work_order = workorders.get_work_order(db, work_order_id)
     engineer = _engineer_choice(db, engineer_id)
     try:
         when = date.fromisoformat(day)
@@ -224,7 +220,7 @@ def pin(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
-    work_order = _visit(db, user, work_order_id)
+    work_order = workorders.get_work_order(db, work_order_id)
     if not version.isdigit() or int(version) != work_order.version:
         raise Conflict(CONFLICT)
     plan_board.set_pin(db, work_order=work_order, pinned=pinned == "1")
