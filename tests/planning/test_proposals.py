@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -76,3 +77,34 @@ def test_discard_keeps_the_published_plan(
     assert _current(db, w) is None
     assert client.post(f"/api/v1/plans/{proposal['id']}/accept", headers=dispatcher).status_code == 409
     assert db.get_one(PlanRun, proposal["id"]).status == "discarded"
+
+
+def test_automatic_replans_publish_unless_the_setting_asks_for_proposals(
+    client: TestClient, db: Session, dispatcher: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from app.platform.config import get_settings
+
+    tz = pw.midday_zone()
+    w = pw.build(db, jobs=2, tz=tz, shift=(0, 23), all_week=True)
+    today = datetime.now(ZoneInfo(tz)).date()
+    db.commit()
+    assert plan(client, dispatcher, w, today)["status"] == "published"
+    urgent = pw.add_visit(db, w, priority="P1")
+    db.commit()
+    db.expire_all()
+    first = db.scalars(select(PlanRun).where(PlanRun.trigger == "emergency")).one()
+    assert not first.propose and first.status == "published"  # the default: at once
+    assert db.get_one(WorkOrder, urgent.id).engineer_id is not None
+    monkeypatch.setattr(get_settings(), "replan_propose", True)
+    second = pw.add_visit(db, w, priority="P1")
+    db.commit()
+    db.expire_all()
+    run = db.scalars(
+        select(PlanRun).where(PlanRun.trigger == "emergency").order_by(PlanRun.id.desc())
+    ).first()
+    assert run is not None and run.id != first.id and run.propose and run.status == "proposed"
+    assert db.get_one(WorkOrder, second.id).engineer_id is None  # waits for a dispatcher
+    assert run.summary["changes"]["newly_served"] == 1
