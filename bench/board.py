@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -258,7 +259,9 @@ def main() -> None:
 
     import httpx
 
-    port = 8791
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     log = tempfile.TemporaryFile()  # noqa: SIM115 - the server's output, kept until exit
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--log-level", "warning"],
@@ -269,12 +272,17 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 90
+        while True:
             try:
                 if httpx.get(f"{base}/api/v1/health").status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise SystemExit("the server did not start:\n" + log.read().decode(errors="replace"))
+            time.sleep(0.3)
         with httpx.Client(base_url=base, timeout=60) as c:
             token = c.post(
                 "/api/v1/auth/token", data={"username": "dispatch@bench.example", "password": PASSWORD}

@@ -209,7 +209,11 @@ def _unassigned(session: Session, region_id: int, day: date, run: PlanRun | None
                 "skills": wo.required_skills or [],
                 "duration_min": wo.duration_min,
                 "reason": why.reason if why else "not_planned_yet",
-                "detail": why.detail if why else "created or unassigned after the plan was published",
+                "detail": why.detail
+                if why
+                else "created or unassigned after the plan was published"
+                if run
+                else "no plan is published for this day yet",
                 "sla_due": _iso(wo.sla_deadline_at),
                 "at_risk": wo.at_risk_reason if wo.at_risk_since else None,
                 "lat": site.latitude,

@@ -121,7 +121,7 @@ def _browser(p: Any) -> Any:
     return p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
 
 
-def _plan_and_accept(page: Any, base: str) -> None:
+def _plan_and_accept(page: Any, base: str, shoot: str = "") -> None:
     """Plan the day from the board: the run's progress, then the proposal, then accept it."""
     page.get_by_role("button", name="Plan the day").click()
     page.wait_for_url(f"{base}/board?*run=*")
@@ -129,6 +129,8 @@ def _plan_and_accept(page: Any, base: str) -> None:
     sync_api.expect(page.locator("#plan-status")).to_contain_text("proposed")
     assert page.locator("#plan-bar").evaluate("b => b.value") == 100
     sync_api.expect(page.locator(".proposal")).to_contain_text("Newly served: 4")
+    if shoot:
+        _shoot(page, shoot)
     page.get_by_role("button", name="Accept and publish").click()
     page.wait_for_url(f"{base}/board?*done=accepted*")
     sync_api.expect(page.get_by_role("status").first).to_contain_text("The proposed plan is published.")
@@ -165,7 +167,7 @@ def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str,
             page = context.new_page()
             errors = collect_errors(page)
             _sign_in(page, server, server["dispatcher_email"], "/board")  # dispatchers land on the board
-            _plan_and_accept(page, base)
+            _plan_and_accept(page, base, shoot="board-proposal.png")
             rows = page.locator("#timeline .trow.engineer")
             sync_api.expect(rows).to_have_count(2)
             blocks = page.locator("#timeline .block.job")

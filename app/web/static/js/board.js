@@ -32,7 +32,8 @@
     row.setAttribute("aria-hidden", "true");
     row.appendChild(el("div", "tname", ""));
     var lane = el("div", "tlane");
-    for (var t = Math.ceil(s.lo / 3600e3) * 3600e3; t < s.hi; t += 3600e3) {
+    var step = Math.max(1, Math.ceil((s.hi - s.lo) / 3600e3 / 10)) * 3600e3;  // at most ~10 labels
+    for (var t = Math.ceil(s.lo / step) * step; t < s.hi; t += step) {
       var tick = el("span", "tick", hhmm(new Date(t).toISOString()));
       tick.style.left = pct(t, s);
       lane.appendChild(tick);
