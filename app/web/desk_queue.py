@@ -115,7 +115,10 @@ def queue_page(
     refused: list[tuple[str, str]] | None = None,
 ) -> HTMLResponse:
     query, errors = _query_from(params)
-    offset = _int_param("page", params.get("offset", ""), errors) or 0
+    raw_offset = params.get("offset", "")
+    offset = int(raw_offset) if raw_offset.isdigit() and int(raw_offset) <= 100_000 else 0
+    if raw_offset and not offset and raw_offset != "0":
+        errors["offset"] = "a whole number of tickets to skip"
     rows: list[Any] = []
     more = False
     status_code = 200

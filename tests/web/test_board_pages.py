@@ -337,3 +337,49 @@ def test_what_if_today_replans_from_now(
     page = client.get("/board/what-if", params={**params, **emergency})
     assert page.status_code == 200, page.text
     assert "<dt>The emergency</dt><dd>" in page.text and "cannot be served" not in page.text
+
+
+def test_bad_board_input_gives_readable_pages_never_500(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    w = pw.build(db, jobs=1)
+    db.commit()
+    sign_in("dispatcher")
+    wo = w.work_orders[0].id
+    cases = [
+        ("/board", {"region": "abc"}, 422),
+        ("/board", {"region": "999999"}, 422),
+        ("/board", {"day": "31.12.2026"}, 422),
+        ("/board/data", {"day": "tomorrow"}, 422),
+        ("/board/visits/999999/reassign", {"engineer_id": w.engineers[0].id}, 404),
+        (f"/board/visits/{wo}/reassign", {"engineer_id": "999999"}, 422),
+        (f"/board/visits/{wo}/reassign", {"engineer_id": w.engineers[0].id, "day": "x"}, 422),
+        ("/board/what-if", {"region": w.region.id, "kind": "flood"}, 422),
+        (
+            "/board/what-if",
+            {
+                "region": w.region.id,
+                "kind": "absence",
+                "engineer_id": w.engineers[0].id,
+                "absent_from": "25:99",
+            },
+            422,
+        ),
+        (
+            "/board/what-if",
+            {
+                "region": w.region.id,
+                "kind": "emergency",
+                "latitude": "48",
+                "longitude": "11",
+                "duration_min": "abc",
+            },
+            422,
+        ),
+        ("/desk/queue", {"view": "team", "team": "999999"}, 422),
+        ("/desk/queue", {"view": "everything"}, 422),
+    ]
+    for path, params, status in cases:
+        r = client.get(path, params=params)
+        assert r.status_code == status, (path, params, r.status_code, r.text[:300])
+        assert "text/html" in r.headers["content-type"], path

@@ -101,3 +101,9 @@ def test_bulk_refuses_without_csrf_and_names_bad_input(
 def test_engineers_cannot_open_the_queue(client: TestClient, sign_in: Callable[..., User]) -> None:
     sign_in("engineer")
     assert client.get("/desk/queue").status_code == 403
+
+
+def test_a_forged_offset_is_named(client: TestClient, sign_in: Callable[..., User]) -> None:
+    sign_in("agent")
+    r = client.get("/desk/queue", params={"view": "mine", "offset": "-5"})
+    assert r.status_code == 422 and "offset: a whole number of tickets to skip" in r.text
