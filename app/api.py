@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from app.desk.customers import api as customers
+from app.desk.teams import api as teams
 from app.desk.tickets import api as tickets
 from app.feedback import api as recoveries
 from app.field.engineers import api as engineers
@@ -22,6 +23,7 @@ api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(guard_params)])
 api_router.include_router(health.router)
 api_router.include_router(auth.router)
 api_router.include_router(tickets.router)
+api_router.include_router(teams.router)
 api_router.include_router(inbound.router)
 api_router.include_router(webhooks.router)
 api_router.include_router(workorders.router)

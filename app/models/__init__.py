@@ -14,6 +14,7 @@ from app.models.crm import (
     Site,
     SlaTarget,
 )
+from app.models.desk import Team, TeamMember
 from app.models.feedback import Survey, SurveyAnswer, SurveyRecovery
 from app.models.field import (
     Absence,
@@ -79,6 +80,8 @@ __all__ = [
     "Role",
     "Shift",
     "Site",
+    "Team",
+    "TeamMember",
     "SlaEvent",
     "SlaTarget",
     "StockLevel",

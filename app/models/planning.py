@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +35,8 @@ class PlanRunStatus(StrEnum):
     conflict = "conflict"  # work orders edited while solving; a fresh run replaces it
     superseded = "superseded"  # a newer run for the same region and day took over
     failed = "failed"
+    proposed = "proposed"  # solved, kept for a dispatcher to accept (docs/board.md)
+    discarded = "discarded"  # a proposal the dispatcher turned down
 
 
 FINISHED_RUN = (
@@ -42,6 +45,8 @@ FINISHED_RUN = (
     PlanRunStatus.conflict,
     PlanRunStatus.superseded,
     PlanRunStatus.failed,
+    PlanRunStatus.proposed,
+    PlanRunStatus.discarded,
 )
 
 
@@ -95,6 +100,9 @@ class PlanRun(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     published_at: Mapped[datetime | None]
+    # Stop before publishing: the solved plan waits in `proposal` (app/planning/proposals.py).
+    propose: Mapped[bool] = mapped_column(default=False, server_default=false())
+    proposal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class PlanDay(Base):

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import PlanBatch, PlanDay, PlanRun
+from app.planning import accept as plan_accept
 from app.planning import batches as plan_batches
 from app.planning import runs as plan_runs
 from app.planning.schemas import FanOutCreate, PlanBatchRead, PlanCreate, PlanRunRead
@@ -56,6 +57,7 @@ def create_plan(body: PlanCreate, request: Request, db: DbSession, user: Dispatc
             time_limit_s=body.time_limit_s,
             solution_limit=body.solution_limit,
             seed=body.seed,
+            propose=body.propose,
         )
         return read_run(db, run), {"Location": f"/api/v1/plans/{run.id}"}
 
@@ -66,6 +68,25 @@ def create_plan(body: PlanCreate, request: Request, db: DbSession, user: Dispatc
 def get_plan(run_id: int, db: DbSession, user: DispatchUser) -> PlanRunRead:
     """Status, progress (percent, best objective so far) and, once finished, the result summary."""
     return read_run(db, _run_or_404(db, run_id))
+
+
+@router.post("/plans/{run_id}/accept")
+def accept_plan(run_id: int, db: DbSession, user: DispatchUser) -> PlanRunRead:
+    """Publish a proposed run. A proposal whose input changed since (stale) is not published:
+    it ends `superseded` and `replanned_as` names the run planning the day again."""
+    done = plan_accept.accept(db, _run_or_404(db, run_id), actor=user)
+    db.flush()
+    out = read_run(db, done.run)
+    out.replanned_as = done.replan.id if done.replan else None
+    return out
+
+
+@router.post("/plans/{run_id}/discard")
+def discard_plan(run_id: int, db: DbSession, user: DispatchUser) -> PlanRunRead:
+    run = _run_or_404(db, run_id)
+    plan_accept.discard(db, run)
+    db.flush()
+    return read_run(db, run)
 
 
 @router.get("/plans")

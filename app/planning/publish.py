@@ -134,7 +134,7 @@ def publish(
     shortages = _reserve(session, run, loaded, plan)
     plan_day.current_run_id = run.id
     plan_day.published_at = now
-    result = _summary(loaded, plan)
+    result = plan_summary(loaded, plan)
     result.update(shortages=shortages, changed=len(moved))
     _finish(run, PlanRunStatus.published, now, summary={**run.summary, **result})
     run.published_at = now
@@ -453,7 +453,7 @@ def _reserve(
     return shortages
 
 
-def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict[str, Any]:
+def plan_summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict[str, Any]:
     if plan is None:
         return {
             "served": 0,

@@ -29,6 +29,7 @@ from app.models import (
 )
 from app.models.planning import FINISHED_RUN
 from app.planning import keys as plan_keys
+from app.planning import proposals
 from app.planning import publish as plan_publish
 from app.planning import service as planning
 from app.platform import metrics
@@ -60,6 +61,7 @@ def create_run(
     request_key: str | None = None,
     retry_of_id: int | None = None,
     send: bool = True,
+    propose: bool = False,
 ) -> PlanRun:
     """A queued run; its task is sent after the transaction commits (`send=False`: the caller
     sends it, e.g. as part of a chord)."""
@@ -87,6 +89,7 @@ def create_run(
         retry_of_id=retry_of_id,
         summary={},
         stats={"auto_time_limit": auto},
+        propose=propose,
     )
     session.add(run)
     session.flush()
@@ -117,7 +120,7 @@ def _claim(session: Session, run_id: int) -> PlanRun | None:
     return run
 
 
-def _solver_settings(run: PlanRun) -> dispatch.Settings:
+def solver_settings(run: PlanRun) -> dispatch.Settings:
     if run.solution_limit is not None:
         # A solution limit is a fixed amount of work: one deterministic search.
         return dispatch.Settings(workers=1, deterministic=True)
@@ -181,7 +184,7 @@ def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
                 region_id=run.region_id,
                 day=run.day,
                 as_of=as_of,
-                settings=_solver_settings(run),
+                settings=solver_settings(run),
                 solve_params=params,
             )
         except (ValueError, Unprocessable) as exc:
@@ -203,6 +206,7 @@ def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
             return run.status
         initial = previous_plan(session, loaded) if run.kind == "replan" else None
         time_limit, seed, solution_limit = run.time_limit_s, run.seed, run.solution_limit
+        propose = run.propose
         if run.stats.get("auto_time_limit") and run.kind == "plan":
             # The configured limit is a cap: a small day needs less (a few seconds per 10 visits).
             time_limit = min(time_limit, max(AUTO_MIN_S, AUTO_PER_JOB_S * len(loaded.versions)))
@@ -237,6 +241,8 @@ def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
 
     t2 = time.monotonic()
     with unit_of_work() as session:
+        if propose:
+            return proposals.keep(session, run_id=run_id, loaded=loaded, plan=plan, solve_s=solve_s)
         status = plan_publish.publish(session, run_id=run_id, loaded=loaded, plan=plan)
         run = session.get(PlanRun, run_id)
         assert run is not None
@@ -301,6 +307,7 @@ def retry_after_conflict(session: Session, run: PlanRun) -> PlanRun | None:
         solution_limit=run.solution_limit,
         seed=run.seed,
         retry_of_id=run.id,
+        propose=run.propose,
     )
     run.summary = {**run.summary, "retried_as": retry.id}
     return retry

@@ -23,6 +23,8 @@ class PlanCreate(InputModel):
     time_limit_s: float | None = Field(default=None, gt=0, le=3600)
     solution_limit: int | None = Field(default=None, ge=1, le=1_000_000)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    # Keep the result as a proposal (status `proposed`) for POST /plans/{id}/accept.
+    propose: bool = False
 
 
 class FanOutCreate(InputModel):
@@ -61,7 +63,9 @@ class PlanRunRead(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     published_at: dt.datetime | None
+    propose: bool = False
     is_current: bool = False
+    replanned_as: int | None = None  # accept of a stale proposal: the run planning the day again
 
 
 class PlanBatchRead(BaseModel):

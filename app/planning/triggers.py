@@ -98,6 +98,7 @@ def request_replan(
                 trigger_ref=ref,
                 request_key=key,
                 requested_by=requested_by,
+                propose=get_settings().replan_propose,
             )
     except IntegrityError:  # the same event, requested concurrently: that run serves both
         return session.scalar(select(PlanRun).where(PlanRun.request_key == key))

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # Dispatch planning (docs/planning.md).
     plan_time_limit_s: float = 30.0
     replan_time_limit_s: float = 2.0
+    # The board's "Plan the day" shows the result for the dispatcher to accept; True publishes at
+    # once. Automatic re-plans (emergencies, sickness, …) publish at once unless REPLAN_PROPOSE.
+    plan_publish_at_once: bool = False
+    replan_propose: bool = False
     plan_solver_workers: int = 2  # solver processes per run
     # Objective cost of calling an on-call engineer out once (in metres of driving: 200 km), so
     # standby cover serves a P1 rather than leave it, but never work a shift can do.

@@ -12,10 +12,12 @@ from app.desk.customers import service as customers
 from app.desk.customers import view360 as customer_360
 from app.desk.customers.schemas import Customer360
 from app.desk.customers.service import SearchHit
+from app.desk.tickets import queue as ticket_queue
 from app.desk.tickets import service as tickets
-from app.models import Channel, Priority, Role
+from app.models import Channel, Priority
 from app.platform.errors import AppError, Unprocessable
 from app.web.messages import page_error
+from app.web.navigation import start_page
 from app.web.shared import (
     DeskPageUser,
     PageDb,
@@ -43,6 +45,7 @@ MATCHED = {
 }
 TICKET_CHANNELS = (Channel.phone.value, Channel.email.value, Channel.web.value)
 LIMITS = {"subject": 300, "description": 20000}
+QUEUE_SUMMARY = {"breaching_soon": "Breaching soon", "mine": "My tickets", "unassigned": "Unassigned"}
 
 
 def hit_view(hit: SearchHit) -> dict[str, Any]:
@@ -85,13 +88,25 @@ def _search_page(request: Request, db: Session, q: str) -> HTMLResponse:
         except Unprocessable as exc:
             error, status_code = page_error(exc), 422
     context = {"nav": "search", "q": q, "results": results, "error": error, "status": status}
+    user = request.state.page_user
+    if not q.strip():  # the start page: the agent's queue at a glance next to the search
+        context["queue"] = [
+            {
+                "label": label,
+                "href": f"/desk/queue?view={view}",
+                "count": ticket_queue.count_capped(db, user, qq),
+            }
+            for view, label in QUEUE_SUMMARY.items()
+            for qq in [ticket_queue.QueueQuery(view=view)]
+        ]
     return render(request, "desk/search.html", context, status_code=status_code)
 
 
 @router.get("/", response_model=None)
 def home(request: Request, db: PageDb, user: PageUser, q: str = "") -> Response:
-    if user.role == Role.engineer.value:  # engineers start on their route
-        return RedirectResponse("/field", status_code=303)
+    start = start_page(user.role, request.app.routes)
+    if start is not None:  # each role lands on its own page; the agent's is this one
+        return RedirectResponse(start, status_code=303)
     desk_user(request, user)
     return _search_page(request, db, q)
 

@@ -31,6 +31,7 @@ from app.platform.deps import SESSION_COOKIE, DbSession
 from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
 from app.platform.inputs import INT_MAX
 from app.web.messages import labelled, page_error
+from app.web.navigation import menu_for
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -113,6 +114,7 @@ def label(value: Any) -> str:
 
 templates.env.filters.update(dt=fmt_dt, at=fmt_at, date=fmt_date, rel=fmt_relative, iso=iso, label=label)
 templates.env.globals["SESSION_COOKIE"] = SESSION_COOKIE
+templates.env.globals["menu_for"] = menu_for
 
 
 def _session_token(request: Request) -> str | None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -11,6 +12,7 @@ from pydantic import BaseModel
 
 from app.desk.sla import status as sla_status
 from app.desk.tickets import queries as ticket_queries
+from app.desk.tickets import queue
 from app.desk.tickets import service as tickets
 from app.desk.tickets.schemas import (
     CallIn,
@@ -24,10 +26,10 @@ from app.desk.tickets.schemas import (
     TimelineItem,
     TransitionIn,
 )
-from app.models import Priority, Ticket, TicketEvent, TicketStatus
+from app.models import Channel, Priority, Ticket, TicketEvent, TicketStatus
 from app.platform.db import utcnow
 from app.platform.deps import DbSession, DeskUser
-from app.platform.http import Page, etag, idempotent_create, require_if_match
+from app.platform.http import Page, decode_cursor, encode_cursor, etag, idempotent_create, require_if_match
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 CHANNEL = "api"  # the channel recorded on timeline and SLA events caused through this API
@@ -38,6 +40,7 @@ def _read(ticket: Ticket, with_assets: set[int]) -> TicketRead:
     out = TicketRead.model_validate(ticket)
     out.allowed_transitions = [TicketStatus(s) for s in tickets.manual_next(ticket, at=utcnow())]
     out.needs_asset = ticket_queries.needs_asset(ticket, with_assets)
+    out.sla_next_metric, out.sla_next_due_at = queue.next_due(ticket)
     return out
 
 
@@ -86,17 +89,45 @@ def list_tickets(
     status: Annotated[list[TicketStatus], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     priority: Annotated[list[Priority], Query()] = [],  # noqa: B006
     customer_id: int | None = None,
+    customer: int | None = None,
     asset_id: int | None = None,
+    product: int | None = None,
+    channel: Channel | None = None,
     breached: bool | None = None,
+    view: Literal["mine", "team", "unassigned", "breaching_soon"] | None = None,
+    team: int | None = None,
+    sla_due_before: datetime | None = None,
+    sort: Literal["sla_risk", "newest"] | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[TicketRead]:
+    """All tickets newest first; or, with `view` / `product` / `channel` / `sla_due_before` /
+    `sort`, the desk's queue: live tickets ordered by the next SLA due time (docs/board.md)."""
+    if view or product is not None or channel or sla_due_before or sort or team is not None:
+        query = queue.QueueQuery(
+            view=view,
+            status=[s.value for s in status],
+            priority=[p.value for p in priority],
+            account_id=customer if customer is not None else customer_id,
+            product_model_id=product,
+            channel=channel.value if channel else None,
+            sla_due_before=sla_due_before,
+            team_id=team,
+            sort=sort or "sla_risk",
+        )
+        offset = decode_cursor(cursor) if cursor else 0
+        found, more = queue.list_queue(db, user, query, limit=limit, offset=offset)
+        with_assets = ticket_queries.accounts_with_assets(db, [t.account_id for t in found])
+        return Page[TicketRead](
+            items=[_read(t, with_assets) for t in found],
+            next_cursor=encode_cursor(offset + limit) if more else None,
+        )
     rows, next_cursor = ticket_queries.list_tickets(
         db,
         status=[s.value for s in status],
         priority=[p.value for p in priority],
-        account_id=customer_id,
+        account_id=customer if customer is not None else customer_id,
         asset_id=asset_id,
         breached=breached,
         q=q,

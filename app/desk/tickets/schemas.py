@@ -111,6 +111,9 @@ class TicketRead(AtRiskRead):
     # The asset is not known but the customer has assets: the agent should pick one (its contract
     # decides the SLA; until then the account's best valid contract applies).
     needs_asset: bool = False
+    # The first SLA target still outstanding (first_response, arrival, resolution): the queue's order.
+    sla_next_metric: str | None = None
+    sla_next_due_at: datetime | None = None
 
 
 class TimelineItem(BaseModel):

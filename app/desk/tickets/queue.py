@@ -1,0 +1,242 @@
+"""The desk's ticket queue: saved views (mine, my team's, unassigned, breaching soon), filters,
+sorting by SLA risk, and bulk assign / status change.
+
+Views list live tickets (not resolved or closed) unless a status filter says otherwise. Their
+order is the next SLA due time (`sla_next_due`), which the partial indexes of
+app/models/tickets.py serve, so a view stays fast however much closed history the desk holds.
+
+Bulk changes check each ticket's version and apply item by item (a savepoint each): a ticket
+changed by someone else meanwhile, or one that cannot make the move, is reported by number and
+the others still apply. All-or-nothing would make one stale row block a whole morning's triage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select, text, union_all
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.desk.tickets import service as tickets
+from app.models import Asset, Role, Team, TeamMember, Ticket, User
+from app.models.tickets import sla_next_due
+from app.platform.db import utcnow
+from app.platform.errors import AppError, Unprocessable
+
+VIEWS = ("mine", "team", "unassigned", "breaching_soon")
+SORTS = ("sla_risk", "newest")
+BREACHING_WITHIN = timedelta(hours=4)
+# Verbatim the predicate of the partial queue indexes (PostgreSQL proves the match textually).
+LIVE = text("ticket.status NOT IN ('resolved', 'closed')")
+ACROSS_TEAMS = {Role.manager.value, Role.admin.value}
+TEAM_BRANCHES_MAX = 200  # beyond that many members one IN list is cheaper than the branches
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    view: str | None = None
+    status: Sequence[str] = ()
+    priority: Sequence[str] = ()
+    account_id: int | None = None
+    product_model_id: int | None = None
+    channel: str | None = None
+    sla_due_before: datetime | None = None
+    team_id: int | None = None
+    sort: str = "sla_risk"
+
+
+def teams_of(session: Session, user: User) -> list[Team]:
+    return list(
+        session.scalars(
+            select(Team).join(TeamMember, TeamMember.team_id == Team.id).where(TeamMember.user_id == user.id)
+        )
+    )
+
+
+def visible_teams(session: Session, user: User) -> list[Team]:
+    """The teams a user may pick: their own; managers and admins see across all teams."""
+    if user.role in ACROSS_TEAMS:
+        return list(session.scalars(select(Team).order_by(Team.name)))
+    return sorted(teams_of(session, user), key=lambda t: t.name)
+
+
+def team_member_ids(session: Session, user: User, team_id: int | None) -> list[int]:
+    teams = [t.id for t in visible_teams(session, user)]
+    if team_id is not None:
+        if team_id not in teams:
+            raise Unprocessable(
+                f"team {team_id} is not one of yours", errors=[{"field": "team", "message": "not your team"}]
+            )
+        teams = [team_id]
+    if not teams:
+        return []
+    return sorted(set(session.scalars(select(TeamMember.user_id).where(TeamMember.team_id.in_(teams)))))
+
+
+def _check(query: QueueQuery) -> None:
+    errors = []
+    if query.view is not None and query.view not in VIEWS:
+        errors.append({"field": "view", "message": f"must be one of {', '.join(VIEWS)}"})
+    if query.sort not in SORTS:
+        errors.append({"field": "sort", "message": f"must be one of {', '.join(SORTS)}"})
+    if errors:
+        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
+def statement(
+    session: Session, user: User, query: QueueQuery, now: datetime | None = None, window: int = 0
+) -> Select[Any]:
+    """The view as one SELECT of tickets in its order. `window` (rows the caller will read,
+    offset included) lets the team view read each member's rows from their own index range."""
+    _check(query)
+    due = sla_next_due()
+    stmt: Select[Any] = select(Ticket)
+    stmt = stmt.where(Ticket.status.in_(list(query.status))) if query.status else stmt.where(LIVE)
+    if query.view == "mine":
+        stmt = stmt.where(Ticket.assignee_id == user.id)
+    elif query.view == "unassigned":
+        stmt = stmt.where(Ticket.assignee_id.is_(None))
+    elif query.view == "breaching_soon":
+        # Overdue targets stay in (they are the most urgent); paused clocks cannot breach.
+        stmt = stmt.where(due <= (now or utcnow()) + BREACHING_WITHIN, Ticket.sla_paused.is_(False))
+    stmt = _filters(stmt, query)
+    if query.view == "team":
+        stmt = _team(session, user, query, stmt, window)
+    if query.sort == "sla_risk":
+        return stmt.order_by(due.asc().nulls_last(), Ticket.id)
+    return stmt.order_by(Ticket.id.desc())
+
+
+def _filters(stmt: Select[Any], query: QueueQuery) -> Select[Any]:
+    if query.priority:
+        stmt = stmt.where(Ticket.priority.in_(list(query.priority)))
+    if query.account_id is not None:
+        stmt = stmt.where(Ticket.account_id == query.account_id)
+    if query.product_model_id is not None:
+        assets = select(Asset.id).where(Asset.product_model_id == query.product_model_id)
+        stmt = stmt.where(Ticket.asset_id.in_(assets))
+    if query.channel:
+        stmt = stmt.where(Ticket.channel == query.channel)
+    if query.sla_due_before is not None:
+        stmt = stmt.where(sla_next_due() <= query.sla_due_before)
+    return stmt
+
+
+def _team(session: Session, user: User, query: QueueQuery, stmt: Select[Any], window: int) -> Select[Any]:
+    """Tickets of the team's members. `assignee_id IN (members)` ordered by due time makes
+    PostgreSQL walk the whole live index when the team is quiet (measured: 150 ms over 50 000
+    live tickets for a team with none); instead each member's first `window` rows come from their
+    own range of the (assignee, due) index, and only those few are merged."""
+    members = team_member_ids(session, user, query.team_id)
+    if not members or not window or len(members) > TEAM_BRANCHES_MAX:
+        return stmt.where(Ticket.assignee_id.in_(members or [-1]))
+    order = (
+        (sla_next_due().asc().nulls_last(), Ticket.id) if query.sort == "sla_risk" else (Ticket.id.desc(),)
+    )
+    branches = []
+    for member in members:
+        ranged = stmt.with_only_columns(Ticket.id, sla_next_due().label("due"))
+        inner = ranged.where(Ticket.assignee_id == member).order_by(*order).limit(window).subquery()
+        branches.append(select(inner.c.id, inner.c.due))  # SQLite: no LIMIT on a bare branch
+    merged = union_all(*branches).subquery()
+    top = select(merged.c.id).limit(window)  # only these are fetched as whole rows
+    top = (
+        top.order_by(merged.c.due.asc().nulls_last(), merged.c.id)
+        if query.sort == "sla_risk"
+        else top.order_by(merged.c.id.desc())
+    )
+    return select(Ticket).where(Ticket.id.in_(top))
+
+
+def list_queue(
+    session: Session, user: User, query: QueueQuery, *, limit: int = 50, offset: int = 0
+) -> tuple[list[Ticket], bool]:
+    """A page of the view, and whether more follow."""
+    stmt = statement(session, user, query, window=offset + limit + 1)
+    rows = list(session.scalars(stmt.limit(limit + 1).offset(offset)))
+    return rows[:limit], len(rows) > limit
+
+
+def count_capped(session: Session, user: User, query: QueueQuery, cap: int = 100) -> int:
+    """How many tickets a view holds, counted up to `cap` (the start page shows "99+")."""
+    inner = statement(session, user, query, window=cap).order_by(None).limit(cap).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def next_due(ticket: Ticket) -> tuple[str | None, datetime | None]:
+    """The metric and time `sla_next_due` sorts by, for showing next to the ticket."""
+    if ticket.first_response_at is None and ticket.first_response_due_at is not None:
+        return "first_response", ticket.first_response_due_at
+    if ticket.arrived_at is None and ticket.arrival_due_at is not None:
+        return "arrival", ticket.arrival_due_at
+    return ("resolution", ticket.resolution_due_at) if ticket.resolution_due_at else (None, None)
+
+
+@dataclass
+class BulkResult:
+    changed: list[str] = field(default_factory=list)  # ticket numbers
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (number or id, why)
+
+
+def bulk_apply(
+    session: Session,
+    *,
+    items: Sequence[tuple[int, int]],
+    actor: User,
+    assignee_id: int | None = None,
+    unassign: bool = False,
+    status: str | None = None,
+    reason: str = "",
+    channel: str = "web",
+) -> BulkResult:
+    """Assign (or unassign) and/or move each (ticket id, version seen) pair, one savepoint each."""
+    result = BulkResult()
+    for ticket_id, version in items:
+        ticket = session.get(Ticket, ticket_id)
+        name = ticket.number or str(ticket_id) if ticket else str(ticket_id)
+        if ticket is None:
+            result.refused.append((name, "does not exist"))
+            continue
+        try:
+            with session.begin_nested():
+                if assignee_id is not None or unassign:
+                    tickets.update_ticket(
+                        session,
+                        ticket_id=ticket_id,
+                        values={"assignee_id": assignee_id},
+                        actor=actor,
+                        channel=channel,
+                        expected_version=version,
+                    )
+                    session.flush()
+                    version = ticket.version
+                if status and status != ticket.status:
+                    tickets.transition(
+                        session,
+                        ticket_id=ticket_id,
+                        to=status,
+                        reason=reason,
+                        actor=actor,
+                        channel=channel,
+                        expected_version=version,
+                    )
+                else:
+                    tickets.update_ticket(
+                        session,
+                        ticket_id=ticket_id,
+                        values={},
+                        actor=actor,
+                        channel=channel,
+                        expected_version=version,
+                    )  # a status already reached: only the version check
+                session.flush()
+            result.changed.append(name)
+        except StaleDataError:
+            result.refused.append((name, "was changed by someone else meanwhile; reload and retry"))
+        except AppError as exc:
+            result.refused.append((name, exc.detail))
+    return result

@@ -1,0 +1,252 @@
+"""The dispatcher's board data for one region and day, in one read: every engineer's shift,
+break, absence and published stops (with travel before each and its ETA, status and at-risk
+mark), the unassigned work with the engine's reason and the SLA due time, the warehouses, and a
+fingerprint the page polls with (ETag) to refresh only when something changed.
+
+A fixed handful of queries whatever the size of the region (no per-engineer or per-visit
+query): bench/board.py measures it on 100 engineers / 1 000 visits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Absence,
+    Account,
+    Engineer,
+    PlanDay,
+    PlanRun,
+    PlanStop,
+    PlanUnassigned,
+    Region,
+    Shift,
+    Site,
+    Ticket,
+    Warehouse,
+    WorkOrder,
+    WorkOrderStatus,
+)
+from app.platform.db import utcnow
+from app.platform.errors import NotFound, Unprocessable
+
+OPEN = (WorkOrderStatus.unscheduled.value, WorkOrderStatus.scheduled.value)
+# Distinct colours for the engineers' routes (row stripe and map line share one).
+PALETTE = (
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+)  # fmt: skip
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def _at(day: date, clock: time | None, tz: ZoneInfo) -> str | None:
+    return None if clock is None else _iso(datetime.combine(day, clock, tzinfo=tz))
+
+
+def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
+    region = session.get(Region, region_id)
+    if region is None:
+        raise NotFound(f"Region {region_id} does not exist.")
+    tz = ZoneInfo(region.timezone)
+    plan_day = session.scalar(select(PlanDay).where(PlanDay.region_id == region_id, PlanDay.day == day))
+    run = session.get(PlanRun, plan_day.current_run_id) if plan_day and plan_day.current_run_id else None
+    engineers = list(
+        session.scalars(
+            select(Engineer)
+            .where(Engineer.region_id == region_id, Engineer.active.is_(True))
+            .order_by(Engineer.name)
+        )
+    )
+    ids = [e.id for e in engineers] or [-1]
+    shifts = {
+        s.engineer_id: s
+        for s in session.scalars(
+            select(Shift).where(Shift.engineer_id.in_(ids), Shift.weekday == day.weekday())
+        )
+    }
+    absences = {
+        a.engineer_id: a
+        for a in session.scalars(select(Absence).where(Absence.engineer_id.in_(ids), Absence.day == day))
+    }
+    stops = list(
+        session.execute(
+            select(PlanStop, WorkOrder, Site, Account.name, Warehouse)
+            .outerjoin(WorkOrder, WorkOrder.id == PlanStop.work_order_id)
+            .outerjoin(Site, Site.id == WorkOrder.site_id)
+            .outerjoin(Account, Account.id == WorkOrder.account_id)
+            .outerjoin(Warehouse, Warehouse.id == PlanStop.warehouse_id)
+            .where(PlanStop.plan_run_id == (run.id if run else -1))
+            .order_by(PlanStop.engineer_id, PlanStop.seq)
+        ).tuples()
+    )
+    rows: dict[int, dict[str, Any]] = {}
+    for i, e in enumerate(engineers):
+        shift, absence = shifts.get(e.id), absences.get(e.id)
+        rows[e.id] = {
+            "id": e.id,
+            "name": e.name,
+            "colour": PALETTE[i % len(PALETTE)],
+            "skills": e.skills or [],
+            "absent": absence.reason if absence else None,
+            "shift": None
+            if shift is None or absence is not None
+            else {
+                "start": _at(day, shift.starts, tz),
+                "end": _at(day, shift.ends, tz),
+                "break_start": _at(day, shift.break_starts, tz),
+                "break_end": _at(day, shift.break_ends, tz),
+            },
+            "position": {"lat": e.current_latitude, "lon": e.current_longitude, "at": _iso(e.position_at)}
+            if e.current_latitude is not None and e.current_longitude is not None
+            else None,
+            "home": {"lat": e.home_latitude, "lon": e.home_longitude},
+            "stops": [],
+        }
+    previous_end: dict[int, datetime] = {}
+    for stop, wo, site, customer, warehouse in stops:
+        row = rows.get(stop.engineer_id)
+        if row is None:
+            continue
+        travel_from = previous_end.get(stop.engineer_id)
+        previous_end[stop.engineer_id] = stop.end_at
+        item: dict[str, Any] = {
+            "kind": stop.kind,
+            "seq": stop.seq,
+            "travel_start": _iso(travel_from) if travel_from and travel_from < stop.arrival_at else None,
+            "eta": _iso(stop.arrival_at),
+            "start": _iso(stop.start_at),
+            "end": _iso(stop.end_at),
+            "late_s": stop.late_s,
+        }
+        if wo is not None:
+            # A visit taken off the plan (cancelled, given to someone else by hand) no longer shows here.
+            if wo.engineer_id not in (None, stop.engineer_id) or wo.status == WorkOrderStatus.cancelled.value:
+                continue
+            item.update(
+                work_order_id=wo.id,
+                number=wo.number,
+                version=wo.version,
+                status=wo.status,
+                priority=wo.priority,
+                customer=customer or "",
+                lat=site.latitude if site else None,
+                lon=site.longitude if site else None,
+                pinned=stop.locked,
+                at_risk=wo.at_risk_reason if wo.at_risk_since else None,
+                sla_due=_iso(wo.sla_deadline_at),
+            )
+        elif warehouse is not None:
+            item.update(warehouse=warehouse.name, lat=warehouse.latitude, lon=warehouse.longitude)
+        row["stops"].append(item)
+    return {
+        "region": {"id": region.id, "code": region.code, "name": region.name, "timezone": region.timezone},
+        "day": day.isoformat(),
+        "run": None
+        if run is None
+        else {"id": run.id, "kind": run.kind, "status": run.status, "published_at": _iso(run.published_at)},
+        "engineers": list(rows.values()),
+        "unassigned": _unassigned(session, region_id, day, run),
+        "warehouses": [
+            {"id": w.id, "name": w.name, "lat": w.latitude, "lon": w.longitude}
+            for w in session.scalars(
+                select(Warehouse).where(Warehouse.region_id == region_id).order_by(Warehouse.name)
+            )
+        ],
+    }
+
+
+def _unassigned(session: Session, region_id: int, day: date, run: PlanRun | None) -> list[dict[str, Any]]:
+    """Work the published plan left out (with the engine's reason) and open work the plan has
+    not seen yet (created or unassigned after it was published)."""
+    start = datetime.combine(day, time(0), tzinfo=ZoneInfo(session.get_one(Region, region_id).timezone))
+    reasons = {
+        u.work_order_id: u
+        for u in session.scalars(
+            select(PlanUnassigned).where(PlanUnassigned.plan_run_id == (run.id if run else -1))
+        )
+    }
+    found = session.execute(
+        select(WorkOrder, Site, Account.name, Ticket.number)
+        .join(Site, Site.id == WorkOrder.site_id)
+        .join(Account, Account.id == WorkOrder.account_id)
+        .join(Ticket, Ticket.id == WorkOrder.ticket_id)
+        .where(
+            WorkOrder.region_id == region_id,
+            WorkOrder.status == WorkOrderStatus.unscheduled.value,
+            # promised for this day, or not promised at all
+            WorkOrder.appointment_start_at.is_(None)
+            | (
+                (WorkOrder.appointment_start_at >= start)
+                & (WorkOrder.appointment_start_at < start + timedelta(days=1))
+            ),
+            (WorkOrder.id.in_(list(reasons) or [-1])) | (WorkOrder.engineer_id.is_(None)),
+        )
+        .order_by(func.coalesce(WorkOrder.sla_deadline_at, WorkOrder.created_at), WorkOrder.id)
+        .limit(500)
+    ).tuples()
+    out = []
+    for wo, site, customer, ticket_number in found:
+        why = reasons.get(wo.id)
+        out.append(
+            {
+                "work_order_id": wo.id,
+                "number": wo.number,
+                "version": wo.version,
+                "ticket": ticket_number,
+                "priority": wo.priority,
+                "customer": customer,
+                "skills": wo.required_skills or [],
+                "duration_min": wo.duration_min,
+                "reason": why.reason if why else "not_planned_yet",
+                "detail": why.detail
+                if why
+                else "created or unassigned after the plan was published"
+                if run
+                else "no plan is published for this day yet",
+                "sla_due": _iso(wo.sla_deadline_at),
+                "at_risk": wo.at_risk_reason if wo.at_risk_since else None,
+                "lat": site.latitude,
+                "lon": site.longitude,
+            }
+        )
+    return out
+
+
+def fingerprint(data: dict[str, Any]) -> str:
+    """The page's ETag: equal data, equal tag (the JSON is built in a stable order)."""
+    import json
+
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def set_pin(session: Session, *, work_order: WorkOrder, pinned: bool) -> None:
+    """Pin a planned visit to its engineer in later runs (or release it): the published stop's
+    `locked` flag, which the next run loads as `Job.pinned_engineer`."""
+    if work_order.engineer_id is None or work_order.planned_start_at is None:
+        raise Unprocessable(
+            f"Work order {work_order.number} is not planned, so there is nothing to pin.",
+            errors=[{"field": "work_order_id", "message": "not planned"}],
+        )
+    stop = session.scalar(
+        select(PlanStop)
+        .join(PlanDay, PlanDay.current_run_id == PlanStop.plan_run_id)
+        .where(PlanStop.work_order_id == work_order.id, PlanStop.engineer_id == work_order.engineer_id)
+    )
+    if stop is None:
+        raise Unprocessable(
+            f"Work order {work_order.number} is not on a published plan.",
+            errors=[{"field": "work_order_id", "message": "not on a published plan"}],
+        )
+    stop.locked = pinned
+    work_order.updated_at = utcnow()  # bumps the version: a concurrent edit of this visit conflicts

@@ -1,0 +1,358 @@
+"""The dispatcher's board (dispatchers, managers, admins): one region's day on a time axis and a
+map, the unassigned work, the explanation panel, reassign with a preview of the consequences,
+pin/unpin, "plan the day" with its progress, and live refresh.
+
+Changes are plain form POSTs with the CSRF token (the API refuses cookie-authenticated
+changes). The board's JavaScript reads `/board/data` (ETag: polling costs a 304 when nothing
+changed) and the API's GET endpoints; dragging a visit onto another row opens the same preview
+page the keyboard path ("Move to…" list) opens.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.field.workorders import service as workorders
+from app.models import Engineer, PlanRun, PlanRunStatus, Region, User, WorkOrder
+from app.planning import accept as plan_accept
+from app.planning import assign as plan_assign
+from app.planning import board as plan_board
+from app.planning import keys as plan_keys
+from app.planning import runs as plan_runs
+from app.planning import whatif
+from app.platform.config import get_settings
+from app.platform.db import utcnow
+from app.platform.errors import AppError, Conflict, Forbidden, NotFound
+from app.web.field import _page_headers
+from app.web.messages import page_error
+from app.web.navigation import DISPATCH
+from app.web.shared import PageDb, PageRoute, PageUser, invalid, optional_id, render, require_csrf
+
+router = APIRouter(route_class=PageRoute)
+DONE = {
+    "reassigned": "Saved: the board shows the change.",
+    "pinned": "Saved: the board shows the change.",
+    "accepted": "The proposed plan is published.",
+    "discarded": "The proposal was discarded; the published plan stays.",
+    "stale": "The day had changed since the proposal was computed, so it was planned again; "
+    "the new plan publishes when the run below ends.",
+}
+CONFLICT = (
+    "Someone else changed this visit after you opened the preview (another dispatcher, a re-plan "
+    "or the engineer's check-in). Nothing was changed; the board shows the visit as it is now."
+)
+
+
+def dispatch_user(user: PageUser) -> User:
+    if user.role not in DISPATCH:
+        raise Forbidden(
+            f"The board is for dispatchers, managers and admins. Your account ({user.email}, role "
+            f"{user.role}) cannot open it."
+        )
+    return user
+
+
+BoardUser = Annotated[User, Depends(dispatch_user)]
+
+
+def _region_and_day(db: Session, region: str, day: str) -> tuple[Region, date]:
+    errors: dict[str, str] = {}
+    chosen: Region | None = None
+    try:
+        region_id = optional_id(region)
+    except ValueError:
+        region_id, errors["region"] = None, "choose a region from the list"
+    if region_id is not None:
+        chosen = db.get(Region, region_id)
+        if chosen is None:
+            errors["region"] = "choose a region from the list"
+    else:
+        chosen = db.scalar(select(Region).order_by(Region.code).limit(1))
+    if chosen is None and not errors:
+        errors["region"] = "there is no region yet"
+    when = None
+    try:
+        when = date.fromisoformat(day) if day else None
+    except ValueError:
+        errors["day"] = f"'{day}' is not a date (YYYY-MM-DD)"
+    if errors:
+        raise invalid(errors)
+    assert chosen is not None
+    return chosen, when or plan_keys.local_day(utcnow(), chosen.timezone)
+
+
+@router.get("/board")
+def board_page(
+    request: Request, db: PageDb, user: BoardUser, region: str = "", day: str = "", run: str = ""
+) -> HTMLResponse:
+    chosen, when = _region_and_day(db, region, day)
+    data = plan_board.board(db, region_id=chosen.id, day=when)
+    proposal = db.scalar(
+        select(PlanRun)
+        .where(PlanRun.region_id == chosen.id, PlanRun.day == when, PlanRun.status == PlanRunStatus.proposed)
+        .order_by(PlanRun.id.desc())
+        .limit(1)
+    )
+    context = {
+        "proposal": proposal,
+        # Loads the day once more (a few queries): only when there is a proposal to judge.
+        "stale": plan_accept.is_stale(db, proposal) if proposal else False,
+        "nav": "board",
+        "data": data,
+        "etag": plan_board.fingerprint(data),
+        "regions": list(db.scalars(select(Region).order_by(Region.code))),
+        "region": chosen,
+        "day": when,
+        "run_id": run if run.isdigit() else "",
+        "flash": DONE.get(request.query_params.get("done", ""), ""),
+    }
+    return render(request, "board/board.html", context, headers=_page_headers())
+
+
+@router.get("/board/data", response_model=None)
+def board_data(request: Request, db: PageDb, user: BoardUser, region: str = "", day: str = "") -> Response:
+    chosen, when = _region_and_day(db, region, day)
+    data = plan_board.board(db, region_id=chosen.id, day=when)
+    tag = f'"{plan_board.fingerprint(data)}"'
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(data, headers=headers)
+
+
+def _engineer_choice(db: Session, engineer_id: str) -> Engineer:
+    try:
+        chosen = optional_id(engineer_id)
+    except ValueError:
+        chosen = None
+    engineer = db.get(Engineer, chosen) if chosen is not None else None
+    if engineer is None:
+        raise invalid({"engineer_id": "choose an engineer from the list"})
+    return engineer
+
+
+def _back(work_order: WorkOrder, day: date) -> str:
+    return f"/board?region={work_order.region_id}&day={day.isoformat()}"
+
+
+@router.get("/board/visits/{work_order_id}/reassign")
+def reassign_preview(
+    work_order_id: int, request: Request, db: PageDb, user: BoardUser, engineer_id: str = "", day: str = ""
+) -> HTMLResponse:
+    """The consequences of moving the visit (the assign dry run); nothing changes here."""
+    work_order = workorders.get_work_order(db, work_order_id)
+    engineer = _engineer_choice(db, engineer_id)
+    tz = db.get_one(Region, work_order.region_id).timezone
+    try:
+        when = date.fromisoformat(day) if day else plan_assign.plan_day_of(db, work_order, tz)
+    except ValueError:
+        raise invalid({"day": f"'{day}' is not a date (YYYY-MM-DD)"}) from None
+    context: dict[str, Any] = {
+        "nav": "board",
+        "wo": work_order,
+        "engineer": engineer,
+        "day": when,
+        "tz": tz,
+        "back": _back(work_order, when),
+        "version": work_order.version,
+    }
+    try:
+        context["result"] = plan_assign.assign(
+            db, work_order=work_order, engineer_id=engineer.id, day=when, dry_run=True, actor=user
+        )
+    except AppError as exc:
+        db.rollback()
+        context["error"] = page_error(exc)
+        return render(request, "board/reassign.html", context, status_code=exc.status_code)
+    db.rollback()  # a dry run writes nothing, whatever the planner touched on the way
+    return render(request, "board/reassign.html", context)
+
+
+@router.post("/board/visits/{work_order_id}/reassign", response_model=None)
+def reassign(
+    work_order_id: int,
+    request: Request,
+    db: PageDb,
+    user: BoardUser,
+    engineer_id: Annotated[str, Form()] = "",
+    day: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    work_order = workorders.get_work_order(db, work_order_id)
+    engineer = _engineer_choice(db, engineer_id)
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        raise invalid({"day": f"'{day}' is not a date (YYYY-MM-DD)"}) from None
+    if not version.isdigit() or int(version) != work_order.version:
+        raise Conflict(CONFLICT)
+    try:
+        plan_assign.assign(
+            db, work_order=work_order, engineer_id=engineer.id, day=when, dry_run=False, actor=user
+        )
+        db.flush()
+    except StaleDataError:
+        db.rollback()
+        raise Conflict(CONFLICT) from None
+    db.commit()
+    return RedirectResponse(_back(work_order, when) + "&done=reassigned", status_code=303)
+
+
+@router.post("/board/visits/{work_order_id}/pin", response_model=None)
+def pin(
+    work_order_id: int,
+    request: Request,
+    db: PageDb,
+    user: BoardUser,
+    pinned: Annotated[str, Form()] = "1",
+    version: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/board",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    work_order = workorders.get_work_order(db, work_order_id)
+    if not version.isdigit() or int(version) != work_order.version:
+        raise Conflict(CONFLICT)
+    plan_board.set_pin(db, work_order=work_order, pinned=pinned == "1")
+    db.commit()
+    target = back if back.startswith("/board") else "/board"
+    return RedirectResponse(target + ("&" if "?" in target else "?") + "done=pinned", status_code=303)
+
+
+@router.post("/board/plan", response_model=None)
+def plan_day(
+    request: Request,
+    db: PageDb,
+    user: BoardUser,
+    region: Annotated[str, Form()] = "",
+    day: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Start a plan run; the board follows its progress rows and refreshes when it publishes."""
+    require_csrf(request, csrf)
+    chosen, when = _region_and_day(db, region, day)
+    run = plan_runs.create_run(
+        db,
+        region_id=chosen.id,
+        day=when,
+        trigger="board",
+        requested_by=user,
+        propose=not get_settings().plan_publish_at_once,
+    )
+    db.commit()
+    return RedirectResponse(f"/board?region={chosen.id}&day={when.isoformat()}&run={run.id}", status_code=303)
+
+
+def _proposal(db: Session, run_id: int) -> PlanRun:
+    run = db.get(PlanRun, run_id)
+    if run is None:
+        raise NotFound(f"Plan run {run_id} does not exist.")
+    return run
+
+
+@router.post("/board/plans/{run_id}/accept", response_model=None)
+def accept_proposal(
+    run_id: int, request: Request, db: PageDb, user: BoardUser, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    require_csrf(request, csrf)
+    run = _proposal(db, run_id)
+    done = plan_accept.accept(db, run, actor=user)
+    db.commit()
+    back = f"/board?region={run.region_id}&day={run.day.isoformat()}"
+    if done.replan is not None:
+        return RedirectResponse(f"{back}&run={done.replan.id}&done=stale", status_code=303)
+    return RedirectResponse(f"{back}&done=accepted", status_code=303)
+
+
+@router.post("/board/plans/{run_id}/discard", response_model=None)
+def discard_proposal(
+    run_id: int, request: Request, db: PageDb, user: BoardUser, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    require_csrf(request, csrf)
+    run = _proposal(db, run_id)
+    plan_accept.discard(db, run)
+    db.commit()
+    return RedirectResponse(
+        f"/board?region={run.region_id}&day={run.day.isoformat()}&done=discarded", status_code=303
+    )
+
+
+def _float(name: str, value: str, errors: dict[str, str], low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        errors[name] = "a number, e.g. 48.137"
+        return 0.0
+    if not low <= number <= high:
+        errors[name] = f"between {low:g} and {high:g}"
+    return number
+
+
+@router.get("/board/what-if")
+def what_if(
+    request: Request,
+    db: PageDb,
+    user: BoardUser,
+    region: str = "",
+    day: str = "",
+    kind: str = "absence",
+    engineer_id: str = "",
+    absent_from: str = "",
+    latitude: str = "",
+    longitude: str = "",
+    skill: str = "",
+    duration_min: str = "60",
+) -> HTMLResponse:
+    """Preview the re-plan if an engineer stopped at a time, or if an emergency came in: nothing
+    is written (app/planning/whatif.py)."""
+    chosen, when = _region_and_day(db, region, day)
+    errors: dict[str, str] = {}
+    absent_id, cut, emergency = None, None, None
+    if kind == "absence":
+        absent_id = _engineer_choice(db, engineer_id).id
+        try:
+            clock = time.fromisoformat(absent_from) if absent_from else time(0)
+        except ValueError:
+            errors["absent_from"] = "a time of day, e.g. 13:30"
+        else:
+            cut = datetime.combine(when, clock, tzinfo=ZoneInfo(chosen.timezone))
+    elif kind == "emergency":
+        lat = _float("latitude", latitude, errors, -90, 90)
+        lon = _float("longitude", longitude, errors, -180, 180)
+        minutes = int(duration_min) if duration_min.isdigit() and 5 <= int(duration_min) <= 720 else 0
+        if not minutes:
+            errors["duration_min"] = "whole minutes from 5 to 720"
+        if len(skill) > 40:
+            errors["skill"] = "at most 40 characters"
+        emergency = whatif.Emergency(lat, lon, minutes, skill)
+    else:
+        errors["kind"] = "choose absence or emergency"
+    if errors:
+        raise invalid(errors)
+    result = whatif.preview(
+        db, region_id=chosen.id, day=when, absent_engineer_id=absent_id, absent_from=cut, emergency=emergency
+    )
+    db.rollback()  # a preview writes nothing
+    names = dict(
+        db.execute(select(Engineer.id, Engineer.name).where(Engineer.region_id == chosen.id)).tuples().all()
+    )
+    context = {
+        "nav": "board",
+        "r": result,
+        "region": chosen,
+        "day": when,
+        "tz": chosen.timezone,
+        "names": names,
+        "back": f"/board?region={chosen.id}&day={when.isoformat()}",
+    }
+    return render(request, "board/whatif.html", context)

@@ -1,0 +1,289 @@
+// The dispatcher's board: engineers' rows on a time axis, their routes on a Leaflet map, one
+// selection shared by both, drag a visit onto another row to preview the move (the same preview
+// page as the "Move to" list), the explanation panel, the plan run's progress bar, and a live
+// refresh that polls /board/data with its ETag (a 304 costs nothing when nothing changed).
+(function () {
+  "use strict";
+  var source = document.getElementById("board-data");
+  var timeline = document.getElementById("timeline");
+  if (!source || !timeline) return;
+  var data = JSON.parse(source.textContent);
+  var etag = '"' + source.getAttribute("data-etag") + '"';
+  var selected = null;
+  var map = null, layers = null, markers = {};
+
+  function ms(iso) { return iso ? Date.parse(iso) : null; }
+  function hhmm(iso) {
+    if (!iso) return "";
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: data.region.timezone });
+  }
+  // The axis covers the planned work (with an hour either side), else the shifts: a 24-hour
+  // on-call shift must not squeeze a morning's visits into a sliver.
+  function span() {
+    var lo = null, hi = null;
+    function take(t) { if (t === null) return; lo = lo === null ? t : Math.min(lo, t); hi = hi === null ? t : Math.max(hi, t); }
+    data.engineers.forEach(function (e) { e.stops.forEach(function (s) { take(ms(s.travel_start || s.eta)); take(ms(s.end)); }); });
+    if (lo === null) data.engineers.forEach(function (e) { if (e.shift) { take(ms(e.shift.start)); take(ms(e.shift.end)); } });
+    if (lo === null) { lo = Date.parse(data.day + "T06:00:00Z"); hi = lo + 12 * 3600e3; }
+    return { lo: lo - 3600e3, hi: hi + 3600e3 };
+  }
+  function axis(s) {
+    var row = el("div", "trow axis");
+    row.setAttribute("aria-hidden", "true");
+    row.appendChild(el("div", "tname", ""));
+    var lane = el("div", "tlane");
+    var step = Math.max(1, Math.ceil((s.hi - s.lo) / 3600e3 / 10)) * 3600e3;  // at most ~10 labels
+    for (var t = Math.ceil(s.lo / step) * step; t < s.hi; t += step) {
+      var tick = el("span", "tick", hhmm(new Date(t).toISOString()));
+      tick.style.left = pct(t, s);
+      lane.appendChild(tick);
+    }
+    row.appendChild(lane);
+    return row;
+  }
+  function pct(t, s) { return (100 * (t - s.lo) / (s.hi - s.lo)).toFixed(3) + "%"; }
+  function width(a, b, s) { return (100 * Math.max(b - a, 60e3) / (s.hi - s.lo)).toFixed(3) + "%"; }
+  function el(tag, cls, text) { var n = document.createElement(tag); if (cls) n.className = cls; if (text) n.textContent = text; return n; }
+
+  function drawRows() {
+    var s = span();
+    timeline.innerHTML = "";
+    timeline.appendChild(axis(s));
+    data.engineers.forEach(function (e) {
+      var row = el("div", "trow engineer");
+      row.setAttribute("role", "listitem");
+      row.dataset.engineer = e.id;
+      var head = el("div", "tname", e.name);
+      head.style.borderLeft = "6px solid " + e.colour;
+      row.appendChild(head);
+      var lane = el("div", "tlane");
+      lane.setAttribute("aria-label", e.name + (e.absent ? " (absent: " + e.absent + ")" : ""));
+      if (e.absent) lane.appendChild(el("span", "absent", "Absent (" + e.absent + ")"));
+      if (e.shift) {
+        var sh = el("span", "shift"); sh.style.left = pct(ms(e.shift.start), s); sh.style.width = width(ms(e.shift.start), ms(e.shift.end), s);
+        sh.title = "Shift " + hhmm(e.shift.start) + "–" + hhmm(e.shift.end); lane.appendChild(sh);
+        if (e.shift.break_start) {
+          var br = el("span", "brk"); br.style.left = pct(ms(e.shift.break_start), s); br.style.width = width(ms(e.shift.break_start), ms(e.shift.break_end), s);
+          br.title = "Break"; lane.appendChild(br);
+        }
+      }
+      e.stops.forEach(function (st) {
+        if (st.travel_start) {
+          var tr = el("span", "travel"); tr.style.left = pct(ms(st.travel_start), s); tr.style.width = width(ms(st.travel_start), ms(st.eta), s);
+          tr.title = "Travel"; lane.appendChild(tr);
+        }
+        if (st.kind === "break") return;
+        var b = el(st.work_order_id ? "button" : "span", "block " + st.kind + (st.at_risk || st.late_s > 0 ? " risk" : "") + (st.pinned ? " pinned" : ""));
+        b.style.left = pct(ms(st.start), s); b.style.width = width(ms(st.start), ms(st.end), s);
+        b.style.background = st.work_order_id ? e.colour : "";
+        if (st.work_order_id) {
+          b.type = "button";
+          b.dataset.id = st.work_order_id;
+          b.textContent = st.number;
+          b.setAttribute("aria-label", st.number + ", " + st.customer + ", ETA " + hhmm(st.eta) + ", " + st.status +
+            (st.at_risk ? ", at risk: " + st.at_risk : "") + (st.pinned ? ", pinned" : ""));
+          b.draggable = true;
+          b.addEventListener("dragstart", function (ev) { ev.dataTransfer.setData("text/plain", String(st.work_order_id)); });
+          b.addEventListener("click", function () { select(st.work_order_id); });
+        } else {
+          b.title = "Pick up at " + (st.warehouse || "warehouse");
+        }
+        lane.appendChild(b);
+      });
+      lane.addEventListener("dragover", function (ev) { ev.preventDefault(); lane.classList.add("drop"); });
+      lane.addEventListener("dragleave", function () { lane.classList.remove("drop"); });
+      lane.addEventListener("drop", function (ev) {
+        ev.preventDefault(); lane.classList.remove("drop");
+        var id = ev.dataTransfer.getData("text/plain");
+        if (id) window.location.href = "/board/visits/" + id + "/reassign?engineer_id=" + e.id + "&day=" + data.day;
+      });
+      row.appendChild(lane);
+      timeline.appendChild(row);
+    });
+  }
+
+  function drawMap() {
+    var box = document.getElementById("board-map");
+    if (!box || typeof window.L === "undefined") return;
+    if (!map) {
+      map = L.map(box, { zoomControl: true, attributionControl: false });
+      box.classList.add("leaflet-ready");
+    }
+    if (layers) layers.remove();
+    layers = L.layerGroup().addTo(map);
+    markers = {};
+    var all = [];
+    data.engineers.forEach(function (e) {
+      var pts = [[e.home.lat, e.home.lon]];
+      e.stops.forEach(function (st) {
+        if (st.lat == null) return;
+        pts.push([st.lat, st.lon]);
+        if (st.work_order_id) {
+          var m = L.circleMarker([st.lat, st.lon], { radius: 7, color: e.colour, fillOpacity: 0.8 });
+          m.bindTooltip(st.number + " · " + e.name);
+          m.on("click", function () { select(st.work_order_id); });
+          m.addTo(layers); markers[st.work_order_id] = m;
+        }
+      });
+      if (pts.length > 1) L.polyline(pts, { color: e.colour, weight: 3, opacity: 0.8 }).addTo(layers);
+      if (e.position) L.circleMarker([e.position.lat, e.position.lon], { radius: 5, color: "#000" }).bindTooltip(e.name + " (last position)").addTo(layers);
+      all = all.concat(pts);
+    });
+    data.warehouses.forEach(function (w) {
+      L.marker([w.lat, w.lon], { title: "Warehouse " + w.name, keyboard: true }).addTo(layers); all.push([w.lat, w.lon]);
+    });
+    data.unassigned.forEach(function (u) {
+      var m = L.circleMarker([u.lat, u.lon], { radius: 7, color: "#555", dashArray: "3", fillOpacity: 0.2 });
+      m.bindTooltip(u.number + " (unassigned)"); m.on("click", function () { select(u.work_order_id); });
+      m.addTo(layers); markers[u.work_order_id] = m; all.push([u.lat, u.lon]);
+    });
+    if (all.length) map.fitBounds(L.latLngBounds(all).pad(0.1), { maxZoom: 13 });
+  }
+
+  function find(id) {
+    var hit = null;
+    data.engineers.forEach(function (e) { e.stops.forEach(function (st) { if (st.work_order_id === id) hit = { e: e, st: st }; }); });
+    if (hit) return hit;
+    data.unassigned.forEach(function (u) { if (u.work_order_id === id) hit = { e: null, st: u }; });
+    return hit;
+  }
+
+  function select(id) {
+    selected = id;
+    document.querySelectorAll(".block.selected, #unassigned tr.selected").forEach(function (n) { n.classList.remove("selected"); });
+    document.querySelectorAll('.block[data-id="' + id + '"], #unassigned tr[data-id="' + id + '"]').forEach(function (n) { n.classList.add("selected"); });
+    Object.keys(markers).forEach(function (k) { markers[k].setStyle({ weight: Number(k) === id ? 6 : 3 }); });
+    if (markers[id] && map) map.panTo(markers[id].getLatLng());
+    var hit = find(id);
+    var panel = document.getElementById("detail");
+    if (!hit || !panel) return;
+    panel.hidden = false;
+    var st = hit.st;
+    var body = document.getElementById("detail-body");
+    body.innerHTML = "";
+    var p = el("p", "", st.number + " · " + (st.customer || "") + " · " + st.priority + (hit.e ? " · " + hit.e.name + ", ETA " + hhmm(st.eta) + ", " + st.status : " · unassigned: " + st.reason));
+    body.appendChild(p);
+    if (st.at_risk) body.appendChild(el("p", "alert", "At risk: " + st.at_risk));
+    var move = document.getElementById("move-form");
+    move.action = "/board/visits/" + id + "/reassign";
+    var to = document.getElementById("move-to");
+    if (hit.e && to.value === String(hit.e.id)) {
+      var other = Array.prototype.find.call(to.options, function (o) { return o.value !== String(hit.e.id); });
+      if (other) to.value = other.value;
+    }
+    var pin = document.getElementById("pin-form");
+    pin.hidden = !hit.e;
+    if (hit.e) {
+      pin.action = "/board/visits/" + id + "/pin";
+      pin.querySelector("[name=version]").value = st.version;
+      pin.querySelector("[name=pinned]").value = st.pinned ? "0" : "1";
+      document.getElementById("pin-button").textContent = st.pinned ? "Unpin" : "Pin to " + hit.e.name;
+    }
+    var explain = document.getElementById("explain");
+    explain.innerHTML = "<p class='muted small'>Loading…</p>";
+    fetch("/api/v1/work-orders/" + id + "/explain", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (x) {
+        explain.innerHTML = "";
+        if (!x) { explain.appendChild(el("p", "muted", "No explanation available.")); return; }
+        var lines = [];
+        if (x.reason) lines.push(x.reason + (x.unassigned_reason ? " (" + x.unassigned_reason + ")" : ""));
+        if (x.travel_added_m) lines.push("Adds " + (x.travel_added_m / 1000).toFixed(1) + " km of travel; the start can slip " + Math.round(x.slack_s / 60) + " min.");
+        (x.alternatives || []).forEach(function (a) { lines.push("Instead " + (a.engineer_name || ("engineer " + a.engineer_id)) + ": " + (a.feasible ? "+" + a.extra_cost + " cost" : "not feasible") + (a.note ? " — " + a.note : "")); });
+        (x.candidates || []).forEach(function (c) { lines.push((c.engineer_name || ("engineer " + c.engineer_id)) + ": " + c.constraint + (c.note ? " — " + c.note : "")); });
+        if (!lines.length) lines.push(JSON.stringify(x).slice(0, 400));
+        var ul = el("ul", "small");
+        lines.forEach(function (l) { ul.appendChild(el("li", "", l)); });
+        explain.appendChild(ul);
+      });
+  }
+
+  function bindSelect(root) {
+    root.querySelectorAll(".select-visit").forEach(function (b) {
+      b.addEventListener("click", function () { select(Number(b.dataset.id)); });
+    });
+  }
+  bindSelect(document);
+
+  // The same rows the server renders, redrawn when a poll brings new unassigned work.
+  function drawUnassigned() {
+    var tbody = document.querySelector("#unassigned tbody");
+    if (!tbody) return;
+    tbody.innerHTML = "";
+    data.unassigned.forEach(function (u) {
+      var tr = el("tr");
+      tr.dataset.id = u.work_order_id; tr.dataset.number = u.number; tr.dataset.priority = u.priority;
+      tr.dataset.reason = u.reason; tr.dataset.sla_due = u.sla_due || "9999";
+      var b = el("button", "btn-link select-visit", u.number); b.type = "button"; b.dataset.id = u.work_order_id;
+      var td = el("td"); td.appendChild(b); tr.appendChild(td);
+      tr.appendChild(el("td", "", u.priority));
+      tr.appendChild(el("td", "", u.customer));
+      var reason = el("td", "", u.reason.replace(/_/g, " ") + " ");
+      reason.appendChild(el("span", "small muted", u.detail));
+      if (u.at_risk) reason.appendChild(el("span", "badge bad", "At risk"));
+      tr.appendChild(reason);
+      tr.appendChild(el("td", "", u.sla_due ? u.sla_due.slice(0, 16).replace("T", " ") + " UTC" : "—"));
+      var form = el("form", "inline"); form.method = "get"; form.action = "/board/visits/" + u.work_order_id + "/reassign";
+      var dayInput = el("input"); dayInput.type = "hidden"; dayInput.name = "day"; dayInput.value = data.day; form.appendChild(dayInput);
+      var pick = el("select"); pick.name = "engineer_id"; pick.setAttribute("aria-label", "Engineer for " + u.number);
+      data.engineers.forEach(function (e) { var o = el("option", "", e.name); o.value = e.id; pick.appendChild(o); });
+      form.appendChild(pick);
+      var go = el("button", "btn small", "Preview"); go.type = "submit"; form.appendChild(go);
+      var last = el("td"); last.appendChild(form); tr.appendChild(last);
+      tbody.appendChild(tr);
+    });
+    var title = document.getElementById("unassigned-title");
+    if (title) title.textContent = "Unassigned work (" + data.unassigned.length + ")";
+    bindSelect(tbody);
+  }
+  document.querySelectorAll("#unassigned [data-sort]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var key = b.dataset.sort, tbody = document.querySelector("#unassigned tbody");
+      var rows = Array.prototype.slice.call(tbody.rows);
+      rows.sort(function (x, y) { return (x.dataset[key] || "").localeCompare(y.dataset[key] || ""); });
+      rows.forEach(function (r) { tbody.appendChild(r); });
+    });
+  });
+
+  function refresh() {
+    var q = "?region=" + data.region.id + "&day=" + data.day;
+    fetch("/board/data" + q, { headers: { "If-None-Match": etag }, credentials: "same-origin" })
+      .then(function (r) {
+        document.getElementById("live-status").textContent = "live · checked " + new Date().toLocaleTimeString();
+        if (r.status !== 200) return null;
+        etag = r.headers.get("ETag") || etag;
+        return r.json();
+      })
+      .then(function (fresh) {
+        if (!fresh) return;
+        var unassignedChanged = JSON.stringify(fresh.unassigned) !== JSON.stringify(data.unassigned);
+        data = fresh;
+        drawRows(); drawMap();
+        if (unassignedChanged) drawUnassigned();
+        document.getElementById("plan-info").textContent = data.run
+          ? "Published plan: run " + data.run.id + " (" + data.run.kind + ")" : "No plan published for this day yet.";
+        if (selected) select(selected);
+      })
+      .catch(function () { document.getElementById("live-status").textContent = "offline, retrying"; });
+  }
+
+  var progress = document.getElementById("plan-progress");
+  function followRun() {
+    var run = progress && progress.dataset.run;
+    if (!run) return;
+    fetch("/api/v1/plans/" + run, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (x) {
+      document.getElementById("plan-bar").value = x.status === "published" || x.status === "unchanged" ? 100 : x.progress || 0;
+      var text = x.status + (x.progress ? " · " + x.progress + " %" : "");
+      if (x.summary && x.summary.served !== undefined) text += " · served " + x.summary.served;
+      document.getElementById("plan-status").textContent = text;
+      if (["queued", "running"].indexOf(x.status) >= 0) window.setTimeout(followRun, 700);
+      else if (x.status === "proposed" && !document.getElementById("proposal-title")) window.location.reload();
+      else refresh();
+    });
+  }
+
+  drawRows();
+  drawMap();
+  followRun();
+  window.setInterval(refresh, 3000);
+})();

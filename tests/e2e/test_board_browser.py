@@ -1,0 +1,329 @@
+"""The dispatcher's board and the desk's queue in a real browser (Debian chromium through
+Playwright, a real uvicorn server on a temporary SQLite file, tasks inline).
+
+A dispatcher plans today, watches the run's progress, reads the proposal and accepts it, sees
+every engineer's row, drags a visit onto another engineer's row, reads the consequences,
+confirms, and the engineer's route page shows the visit; an urgent visit reaches the open board
+without a reload; a move confirmed after someone else changed the visit gives the
+conflict message; an agent works the "breaching soon" view with the keyboard. Screenshots of the
+board and the queue go to docs/img/ (linked from docs/board.md) and test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from app.platform.auth import hash_password
+from app.platform.db import utcnow
+from tests.e2e.browser import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    PASSWORD,
+    ROOT,
+    collect_errors,
+    migrated,
+    running_server,
+)
+from tests.planning import world as pw
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+
+DESKTOP = {"width": 1400, "height": 950}
+DOCS_IMG = ROOT / "docs" / "img"
+
+
+def _seed(url: str) -> dict[str, Any]:
+    """A region where it is about noon now, two engineers working all day, four visits; an agent
+    with three live tickets, two of them due within the next hours."""
+    engine = migrated(url)
+    try:
+        with Session(engine) as db:
+            tz = pw.midday_zone()
+            w = pw.build(db, jobs=4, tz=tz, shift=(0, 23), all_week=True)
+            for user, (email, name) in zip(
+                w.users,
+                [("ada@browser.example", "Ada Field"), ("ben@browser.example", "Ben Field")],
+                strict=True,
+            ):
+                user.email, user.name, user.password_hash = email, name, hash_password(PASSWORD)
+            for engineer, name in zip(w.engineers, ["Ada Field", "Ben Field"], strict=True):
+                engineer.name = name
+            dispatcher = pw.f.make_user(
+                db, role="dispatcher", email="disp@browser.example", password=PASSWORD
+            )
+            pw.f.make_user(db, role="dispatcher", email="other@browser.example", password=PASSWORD)
+            agent = pw.f.make_user(
+                db, role="agent", email="agent@browser.example", password=PASSWORD, name="Alma Agent"
+            )
+            due = []
+            for hours in (0.5, 2, 40):
+                ticket = pw.f.open_ticket(db, w.account, subject=f"Due in {hours} h")
+                ticket.first_response_due_at = utcnow() + timedelta(hours=hours)
+                due.append(ticket.number)
+            spare = pw.f.make_asset(
+                db,
+                pw.f.make_site(db, w.account, region=w.region, latitude=48.14, longitude=11.57),
+                product_model=pw.f.make_product_model(db, skill="HVAC"),
+            )
+            db.commit()
+            return {
+                "spare_asset": spare.id,
+                "tz": tz,
+                "account_id": w.account.id,
+                "region_id": w.region.id,
+                "today": datetime.now(ZoneInfo(tz)).date().isoformat(),
+                "engineers": {e.id: e.user_id for e in w.engineers},
+                "emails": {e.id: u.email for e, u in zip(w.engineers, w.users, strict=True)},
+                "dispatcher_email": dispatcher.email,
+                "agent_name": agent.name,
+                "due": due,
+            }
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[dict[str, Any]]:
+    with running_server(_seed, {"PLAN_TIME_LIMIT_S": "3"}) as info:
+        yield info
+
+
+def _token(server: dict[str, Any], email: str) -> dict[str, str]:
+    r = httpx.post(f"{server['base']}/api/v1/auth/token", data={"username": email, "password": PASSWORD})
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def _sign_in(page: Any, server: dict[str, Any], email: str, lands: str) -> None:
+    base = server["base"]
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}{lands}")
+
+
+def _browser(p: Any) -> Any:
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+
+
+def _plan_and_accept(page: Any, base: str, shoot: str = "") -> None:
+    """Plan the day from the board: the run's progress, then the proposal, then accept it."""
+    page.get_by_role("button", name="Plan the day").click()
+    page.wait_for_url(f"{base}/board?*run=*")
+    sync_api.expect(page.get_by_role("heading", name="Proposed plan")).to_be_visible(timeout=30000)
+    sync_api.expect(page.locator("#plan-status")).to_contain_text("proposed")
+    assert page.locator("#plan-bar").evaluate("b => b.value") == 100
+    sync_api.expect(page.locator(".proposal")).to_contain_text("Newly served: 4")
+    if shoot:
+        _shoot(page, shoot)
+    page.get_by_role("button", name="Accept and publish").click()
+    page.wait_for_url(f"{base}/board?*done=accepted*")
+    sync_api.expect(page.get_by_role("status").first).to_contain_text("The proposed plan is published.")
+
+
+@contextmanager
+def _planned_board(server: dict[str, Any]) -> Iterator[Any]:
+    """A dispatcher's page on today's board, planned (when a test runs alone it plans first)."""
+    with sync_api.sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_context(viewport=DESKTOP).new_page()
+            _sign_in(page, server, server["dispatcher_email"], "/board")
+            if page.locator("#timeline .block.job").count() == 0:
+                _plan_and_accept(page, server["base"])
+            yield page
+        finally:
+            browser.close()
+
+
+def _shoot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    page.screenshot(path=str(DOCS_IMG / name), full_page=True)
+
+
+def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str, Any]) -> None:
+    base = server["base"]
+    with sync_api.sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            context = browser.new_context(viewport=DESKTOP)
+            page = context.new_page()
+            errors = collect_errors(page)
+            _sign_in(page, server, server["dispatcher_email"], "/board")  # dispatchers land on the board
+            _plan_and_accept(page, base, shoot="board-proposal.png")
+            rows = page.locator("#timeline .trow.engineer")
+            sync_api.expect(rows).to_have_count(2)
+            blocks = page.locator("#timeline .block.job")
+            sync_api.expect(blocks).to_have_count(4)
+            sync_api.expect(page.locator("#board-map.leaflet-container")).to_be_visible()
+            assert page.locator("#board-map path.leaflet-interactive").count() >= 4  # routes + visits
+
+            # Select a visit: highlighted on the row, the panel explains it.
+            first = blocks.first
+            number = first.inner_text()
+            visit_id = int(first.get_attribute("data-id") or 0)
+            first.click()
+            sync_api.expect(first).to_have_class(re.compile("selected"))
+            sync_api.expect(page.locator("#detail")).to_be_visible()
+            sync_api.expect(page.locator("#explain li").first).to_be_visible()
+            _shoot(page, "board.png")
+
+            # Drag it onto the other engineer's row: the preview shows the consequences.
+            owner = first.locator("xpath=ancestor::div[contains(@class,'trow')]").get_attribute(
+                "data-engineer"
+            )
+            other = next(e for e in server["engineers"] if str(e) != owner)
+            first.drag_to(page.locator(f'.trow[data-engineer="{other}"] .tlane'))
+            page.wait_for_url(f"{base}/board/visits/{visit_id}/reassign?*")
+            sync_api.expect(page.get_by_role("heading", name=f"Move {number}")).to_be_visible()
+            sync_api.expect(page.get_by_label("Consequences")).to_contain_text("Travel difference")
+            page.get_by_role("button", name="Confirm the move").click()
+            page.wait_for_url(f"{base}/board?*done=reassigned*")
+            moved = page.locator(f'.trow[data-engineer="{other}"] .block[data-id="{visit_id}"]')
+            sync_api.expect(moved).to_have_count(1)
+            assert errors == []
+
+            # The engineer's route page shows the visit.
+            phone = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+            _sign_in(phone, server, server["emails"][other], "/field")
+            sync_api.expect(phone.locator(f'a[href="/field/visits/{visit_id}"]')).to_have_count(1)
+        finally:
+            browser.close()
+
+
+def test_a_move_after_someone_elses_edit_gives_the_conflict_message(server: dict[str, Any]) -> None:
+    base = server["base"]
+    with _planned_board(server) as page:
+        # The keyboard way: select the visit, pick the engineer from the list, preview.
+        block = page.locator("#timeline .block.job").first
+        visit_id = int(block.get_attribute("data-id") or 0)
+        block.focus()
+        page.keyboard.press("Enter")
+        owner = block.locator("xpath=ancestor::div[contains(@class,'trow')]").get_attribute("data-engineer")
+        other = next(e for e in server["engineers"] if str(e) != owner)
+        page.get_by_label("Move to").select_option(str(other))
+        page.get_by_role("button", name="Preview the move").click()
+        page.wait_for_url(f"{base}/board/visits/{visit_id}/reassign?*")
+        # Another dispatcher edits the visit meanwhile (through the API).
+        headers = _token(server, "other@browser.example")
+        current = httpx.get(f"{base}/api/v1/work-orders/{visit_id}", headers=headers)
+        edit = httpx.patch(
+            f"{base}/api/v1/work-orders/{visit_id}",
+            json={"notes": "gate code changed"},
+            headers={**headers, "If-Match": current.headers["ETag"]},
+        )
+        assert edit.status_code == 200, edit.text
+        page.get_by_role("button", name="Confirm the move").click()
+        sync_api.expect(page.get_by_text("Someone else changed this visit")).to_be_visible()
+        after = httpx.get(f"{base}/api/v1/work-orders/{visit_id}", headers=headers).json()
+        assert str(after["engineer_id"]) == owner  # nothing moved
+
+
+def test_agent_works_the_breaching_soon_view(server: dict[str, Any]) -> None:
+    base = server["base"]
+    with sync_api.sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_context(viewport=DESKTOP).new_page()
+            errors = collect_errors(page)
+            _sign_in(page, server, "agent@browser.example", "/")
+            page.get_by_role("link", name="Breaching soon").click()
+            page.wait_for_url(f"{base}/desk/queue?view=breaching_soon")
+            rows = page.locator("tr.queue-row")
+            sync_api.expect(rows).to_have_count(2)
+            first_due, second_due = server["due"][0], server["due"][1]
+            sync_api.expect(rows.nth(0)).to_contain_text(first_due)  # the nearest due first
+            countdown = rows.nth(0).locator("time.countdown")
+            before = countdown.inner_text()
+            time.sleep(1.2)
+            assert countdown.inner_text() != before and countdown.inner_text().startswith("in ")  # live
+            # Keyboard: j moves to the first ticket, x ticks it; then assign it to me.
+            page.locator("body").press("j")
+            sync_api.expect(page.locator("a.row-link").first).to_be_focused()
+            page.keyboard.press("x")
+            assert page.get_by_label(f"Tick {first_due}").is_checked()
+            page.get_by_label("Assign to").select_option("me")
+            _shoot(page, "queue.png")
+            page.get_by_role("button", name="Apply to ticked").click()
+            sync_api.expect(page.get_by_role("status").first).to_contain_text("1 ticket(s) changed.")
+            mine = page.goto(f"{base}/desk/queue?view=mine")
+            assert mine is not None
+            sync_api.expect(page.locator("tr.queue-row")).to_have_count(1)
+            sync_api.expect(page.locator("tr.queue-row")).to_contain_text(server["agent_name"])
+            # Enter on the focused row opens the ticket.
+            page.locator("body").press("j")
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{base}/desk/tickets/*")
+            assert second_due not in page.url
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_board_follows_an_urgent_visit_without_a_reload(server: dict[str, Any]) -> None:
+    base = server["base"]
+    with _planned_board(server) as page:
+        errors = collect_errors(page)
+        page.evaluate("window.__sameDocument = true")
+        headers = _token(server, server["dispatcher_email"])
+        ticket = httpx.post(
+            f"{base}/api/v1/tickets",
+            json={
+                "customer_id": server["account_id"],
+                "asset_id": server["spare_asset"],
+                "subject": "Cold store down",
+                "priority": "P1",
+                "channel": "phone",
+            },
+            headers=headers,
+        )
+        assert ticket.status_code == 201, ticket.text
+        # The P1 visit re-plans today at once (tasks run inline here), publishing a new run.
+        visit = httpx.post(
+            f"{base}/api/v1/work-orders",
+            json={"ticket_id": ticket.json()["id"], "duration_min": 30},
+            headers=headers,
+            timeout=60,
+        )
+        assert visit.status_code == 201, visit.text
+        block = page.locator(f'#timeline .block[data-id="{visit.json()["id"]}"]')
+        sync_api.expect(block).to_have_count(1, timeout=15000)
+        assert page.evaluate("window.__sameDocument") is True  # updated in place, not reloaded
+        sync_api.expect(page.locator("#plan-info")).to_contain_text("replan")
+        assert errors == []
+
+
+def test_what_if_an_engineer_goes_home_now(server: dict[str, Any]) -> None:
+    base = server["base"]
+    with _planned_board(server) as page:
+        busy = page.locator("#timeline .trow.engineer").filter(has=page.locator(".block.job")).first
+        engineer = busy.get_attribute("data-engineer")
+        form = page.get_by_role("form", name="What if an engineer is absent")
+        form.get_by_label("Engineer").select_option(str(engineer))
+        form.get_by_label("absent from").fill(datetime.now(ZoneInfo(_zone(server))).strftime("%H:%M"))
+        form.get_by_role("button", name="Preview the re-plan").click()
+        page.wait_for_url(f"{base}/board/what-if?*")
+        sync_api.expect(page.get_by_role("heading", name="What if")).to_contain_text("absent from")
+        sync_api.expect(page.get_by_text("nothing has been saved")).to_be_visible()
+        sync_api.expect(page.get_by_label("The re-planned day")).to_contain_text("Visits moved")
+
+
+def _zone(server: dict[str, Any]) -> str:
+    return str(server["tz"])

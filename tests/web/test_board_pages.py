@@ -1,0 +1,385 @@
+"""The dispatcher's board: its data (rows, stops, unassigned with reasons, warehouses, ETag),
+reassign with a preview that changes nothing and a confirmation that checks the version, pin and
+unpin, plan the day, and who may open it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import PlanDay, PlanRun, PlanStop, User, WorkOrder
+from tests.planning import world as pw
+from tests.web.conftest import csrf_of
+
+SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
+
+
+def _planned_world(client: TestClient, db: Session, headers: dict[str, str]) -> tuple[pw.World, Any]:
+    w = pw.build(db, jobs=4)
+    pw.add_visit(db, w, skill="PLUMB")  # nobody has the skill: stays unassigned with a reason
+    day = pw.next_weekday(0)
+    db.commit()
+    r = client.post(
+        "/api/v1/plans", json={"region_id": w.region.id, "date": day.isoformat(), **SMALL}, headers=headers
+    )
+    assert r.status_code == 202, r.text
+    assert client.get(r.headers["Location"], headers=headers).json()["status"] == "published"
+    return w, day
+
+
+def _data(client: TestClient, w: pw.World, day: Any) -> dict[str, Any]:
+    r = client.get("/board/data", params={"region": w.region.id, "day": day.isoformat()})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_board_shows_rows_stops_unassigned_and_answers_304_when_unchanged(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()})
+    assert page.status_code == 200
+    embedded = json.loads(re.search(r'id="board-data"[^>]*>(.*?)</script>', page.text, re.S).group(1))
+    data = _data(client, w, day)
+    assert embedded == data
+    assert [e["id"] for e in data["engineers"]] == sorted(
+        (e.id for e in w.engineers), key=lambda i: next(e.name for e in w.engineers if e.id == i)
+    )
+    assert len({e["colour"] for e in data["engineers"]}) == 2
+    jobs = [s for e in data["engineers"] for s in e["stops"] if s["kind"] == "job"]
+    assert {s["work_order_id"] for s in jobs} == {wo.id for wo in w.work_orders[:4]}
+    for e in data["engineers"]:
+        assert e["shift"]["start"] and e["shift"]["end"]
+        for s in e["stops"]:
+            assert s["eta"] <= s["start"] < s["end"]
+    (left,) = data["unassigned"]
+    assert left["work_order_id"] == w.work_orders[4].id and left["reason"] == "no_skill"
+    assert data["warehouses"][0]["id"] == w.warehouse.id
+    assert "Plan the day" in page.text and f"Engineer for {w.work_orders[4].number}" in page.text
+    # Polling: the same data answers 304 to its ETag.
+    etag = client.get("/board/data", params={"region": w.region.id, "day": day.isoformat()}).headers["ETag"]
+    again = client.get(
+        "/board/data", params={"region": w.region.id, "day": day.isoformat()}, headers={"If-None-Match": etag}
+    )
+    assert again.status_code == 304
+
+
+def test_reassign_previews_then_applies_with_the_version_check(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    db.expire_all()
+    wo = db.get_one(WorkOrder, w.work_orders[0].id)
+    target = next(e for e in w.engineers if e.id != wo.engineer_id)
+    version = wo.version
+    preview = client.get(
+        f"/board/visits/{wo.id}/reassign", params={"engineer_id": target.id, "day": day.isoformat()}
+    )
+    assert preview.status_code == 200, preview.text
+    assert "Nothing has changed yet" in preview.text and "Travel difference" in preview.text
+    db.expire_all()
+    assert db.get_one(WorkOrder, wo.id).version == version  # the preview wrote nothing
+    form = {
+        "csrf": csrf_of(preview.text),
+        "engineer_id": str(target.id),
+        "day": day.isoformat(),
+        "version": str(version),
+    }
+    done = client.post(f"/board/visits/{wo.id}/reassign", data=form, follow_redirects=False)
+    assert done.status_code == 303 and "done=reassigned" in done.headers["location"]
+    db.expire_all()
+    assert db.get_one(WorkOrder, wo.id).engineer_id == target.id
+    data = _data(client, w, day)
+    row = next(e for e in data["engineers"] if e["id"] == target.id)
+    assert any(s.get("work_order_id") == wo.id and s["pinned"] for s in row["stops"])
+    # The same form again carries the old version: a clear conflict, nothing changes.
+    stale = client.post(f"/board/visits/{wo.id}/reassign", data=form)
+    assert stale.status_code == 409 and "Someone else changed this visit" in stale.text
+
+
+def test_preview_names_what_makes_a_move_impossible(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("manager")
+    plumb = w.work_orders[4]
+    r = client.get(
+        f"/board/visits/{plumb.id}/reassign",
+        params={"engineer_id": w.engineers[0].id, "day": day.isoformat()},
+    )
+    assert r.status_code == 422 and "PLUMB" in r.text and "Confirm the move" not in r.text
+    bad = client.get(f"/board/visits/{plumb.id}/reassign", params={"engineer_id": "x"})
+    assert bad.status_code == 422 and "choose an engineer from the list" in bad.text
+
+
+def test_pin_and_unpin_a_planned_visit(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()})
+    db.expire_all()
+    wo = db.get_one(WorkOrder, w.work_orders[1].id)
+    run_id = db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
+
+    def stop() -> PlanStop:
+        db.expire_all()
+        return db.scalars(
+            select(PlanStop).where(PlanStop.plan_run_id == run_id, PlanStop.work_order_id == wo.id)
+        ).one()
+
+    assert not stop().locked
+    form = {"csrf": csrf_of(page.text), "version": str(wo.version), "pinned": "1", "back": "/board"}
+    assert client.post(f"/board/visits/{wo.id}/pin", data=form, follow_redirects=False).status_code == 303
+    assert stop().locked
+    stale = client.post(f"/board/visits/{wo.id}/pin", data={**form, "pinned": "0"})
+    assert stale.status_code == 409  # the pin bumped the version: the old form is stale
+    fresh = {**form, "pinned": "0", "version": str(db.get_one(WorkOrder, wo.id).version)}
+    assert client.post(f"/board/visits/{wo.id}/pin", data=fresh, follow_redirects=False).status_code == 303
+    assert not stop().locked
+
+
+def _plan_from_the_board(client: TestClient, w: pw.World, day: Any) -> tuple[str, int]:
+    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()})
+    r = client.post(
+        "/board/plan",
+        data={"csrf": csrf_of(page.text), "region": str(w.region.id), "day": day.isoformat()},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    return r.headers["location"], int(r.headers["location"].rsplit("run=", 1)[1])
+
+
+def test_plan_the_day_proposes_then_the_dispatcher_accepts(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(1)
+    db.commit()
+    sign_in("dispatcher")
+    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()})
+    assert "No plan published for this day yet." in page.text
+    location, run_id = _plan_from_the_board(client, w, day)
+    db.expire_all()
+    run = db.get_one(PlanRun, run_id)
+    assert run.region_id == w.region.id and run.day == day and run.trigger == "board" and run.propose
+    followed = client.get(location)
+    assert f'data-run="{run_id}"' in followed.text
+    assert client.get(f"/api/v1/plans/{run_id}").json()["status"] == "proposed"  # cookie may read
+    assert f"Proposed plan (run {run_id}), not published yet" in followed.text
+    assert "Newly served: 2" in followed.text and "accepting it plans the day again" not in followed.text
+    assert db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id)) is None
+    r = client.post(
+        f"/board/plans/{run_id}/accept", data={"csrf": csrf_of(followed.text)}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("done=accepted")
+    db.expire_all()
+    assert db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id)) == run_id
+    assert "The proposed plan is published." in client.get(r.headers["location"]).text
+
+
+def test_a_stale_proposal_says_so_and_accepting_plans_again(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(2)
+    db.commit()
+    sign_in("manager")
+    location, run_id = _plan_from_the_board(client, w, day)
+    pw.add_visit(db, w)
+    db.commit()
+    page = client.get(location)
+    assert "accepting it plans the day again" in page.text
+    r = client.post(
+        f"/board/plans/{run_id}/accept", data={"csrf": csrf_of(page.text)}, follow_redirects=False
+    )
+    assert r.status_code == 303 and "done=stale" in r.headers["location"]
+    replan = int(r.headers["location"].split("run=", 1)[1].split("&", 1)[0])
+    assert client.get(f"/api/v1/plans/{replan}").json()["status"] == "published"
+    discard = client.post(f"/board/plans/{run_id}/discard", data={"csrf": csrf_of(page.text)})
+    assert discard.status_code == 409  # no longer a proposal
+
+
+def test_plan_the_day_publishes_at_once_when_the_setting_says_so(
+    client: TestClient, db: Session, sign_in: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.platform.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "plan_publish_at_once", True)
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(3)
+    db.commit()
+    sign_in("dispatcher")
+    _, run_id = _plan_from_the_board(client, w, day)
+    assert client.get(f"/api/v1/plans/{run_id}").json()["status"] == "published"
+
+
+def test_only_dispatch_opens_the_board(client: TestClient, db: Session, sign_in: Callable[..., User]) -> None:
+    sign_in("agent")
+    assert client.get("/board").status_code == 403
+    assert client.get("/board/data").status_code == 403
+
+
+def test_live_data_changes_when_an_engineer_checks_in_or_new_work_arrives(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    headers = login("dispatcher")
+    w, day = _planned_world(client, db, headers)
+    sign_in("dispatcher")
+    params = {"region": w.region.id, "day": day.isoformat()}
+    first = client.get("/board/data", params=params)
+    db.expire_all()
+    wo = db.get_one(WorkOrder, w.work_orders[0].id)
+    wo.status = "en_route"  # what the engineer's "On my way" does, without its clock checks
+    db.commit()
+    second = client.get("/board/data", params=params, headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 200 and second.headers["ETag"] != first.headers["ETag"]
+    stop = next(s for e in second.json()["engineers"] for s in e["stops"] if s.get("work_order_id") == wo.id)
+    assert stop["status"] == "en_route"
+    fresh = pw.add_visit(db, w, skill="PLUMB", priority="P3")
+    db.commit()
+    third = client.get("/board/data", params=params, headers={"If-None-Match": second.headers["ETag"]})
+    assert third.status_code == 200
+    new = next(u for u in third.json()["unassigned"] if u["work_order_id"] == fresh.id)
+    assert new["reason"] == "not_planned_yet"
+
+
+def test_what_if_an_engineer_is_absent_previews_without_writing(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    db.expire_all()
+    before = {wo.id: (wo.engineer_id, wo.version) for wo in db.scalars(select(WorkOrder))}
+    current = db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
+    busy = max(w.engineers, key=lambda e: sum(1 for eng, _ in before.values() if eng == e.id))
+    theirs = sum(1 for eng, _ in before.values() if eng == busy.id)
+    assert theirs > 0
+    r = client.get(
+        "/board/what-if",
+        params={
+            "region": w.region.id,
+            "day": day.isoformat(),
+            "kind": "absence",
+            "engineer_id": busy.id,
+            "absent_from": "00:00",
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert f"What if {busy.name} absent from" in r.text and "nothing has been saved" in r.text
+    moved = int(re.search(r"<dt>Visits moved</dt><dd>(\d+)", r.text).group(1))
+    dropped = int(re.search(r"<dt>Dropped</dt><dd>(\d+)", r.text).group(1))
+    assert moved + dropped == theirs  # every visit of theirs goes elsewhere or out
+    db.expire_all()
+    assert {wo.id: (wo.engineer_id, wo.version) for wo in db.scalars(select(WorkOrder))} == before
+    assert db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id)) == current
+
+
+def test_what_if_an_emergency_comes_in(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("manager")
+    params = {"region": w.region.id, "day": day.isoformat(), "kind": "emergency", "skill": "ELEC"}
+    r = client.get("/board/what-if", params={**params, "latitude": "48.15", "longitude": "11.58"})
+    assert r.status_code == 200, r.text
+    elec = next(e for e in w.engineers if "ELEC" in e.skills)
+    assert f"<dt>The emergency</dt><dd>{elec.name}, starting" in r.text  # only one has the skill
+    bad = client.get("/board/what-if", params={**params, "latitude": "north", "longitude": "200"})
+    assert (
+        bad.status_code == 422 and "a number, e.g. 48.137" in bad.text and "between -180 and 180" in bad.text
+    )
+
+
+def test_what_if_today_replans_from_now(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = pw.midday_zone()
+    w = pw.build(db, jobs=4, tz=tz, shift=(0, 23), all_week=True)
+    today = datetime.now(ZoneInfo(tz)).date()
+    db.commit()
+    headers = login("dispatcher")
+    r = client.post(
+        "/api/v1/plans", json={"region_id": w.region.id, "date": today.isoformat(), **SMALL}, headers=headers
+    )
+    assert client.get(r.headers["Location"], headers=headers).json()["status"] == "published"
+    db.expire_all()
+    # A visit pinned by hand to the engineer who then goes home: the preview may move it.
+    wo = db.scalars(select(WorkOrder).where(WorkOrder.engineer_id.is_not(None))).first()
+    other = next(e for e in w.engineers if e.id != wo.engineer_id)
+    pinned = client.post(
+        f"/api/v1/work-orders/{wo.id}/assign",
+        json={"engineer_id": other.id, "date": today.isoformat()},
+        headers={**headers, "If-Match": f'"v{wo.version}"'},
+    )
+    assert pinned.status_code == 200, pinned.text
+    sign_in("dispatcher")
+    params = {"region": w.region.id, "day": today.isoformat(), "kind": "absence", "engineer_id": other.id}
+    now = datetime.now(ZoneInfo(tz)).strftime("%H:%M")
+    page = client.get("/board/what-if", params={**params, "absent_from": now})
+    assert page.status_code == 200, page.text
+    moved = int(re.search(r"<dt>Visits moved</dt><dd>(\d+)", page.text).group(1))
+    dropped = int(re.search(r"<dt>Dropped</dt><dd>(\d+)", page.text).group(1))
+    assert moved + dropped >= 1  # at least the pinned visit leaves the absent engineer
+    emergency = {"kind": "emergency", "latitude": "48.13", "longitude": "11.55", "skill": "HVAC"}
+    page = client.get("/board/what-if", params={**params, **emergency})
+    assert page.status_code == 200, page.text
+    assert "<dt>The emergency</dt><dd>" in page.text and "cannot be served" not in page.text
+
+
+def test_bad_board_input_gives_readable_pages_never_500(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    w = pw.build(db, jobs=1)
+    db.commit()
+    sign_in("dispatcher")
+    wo = w.work_orders[0].id
+    cases = [
+        ("/board", {"region": "abc"}, 422),
+        ("/board", {"region": "999999"}, 422),
+        ("/board", {"day": "31.12.2026"}, 422),
+        ("/board/data", {"day": "tomorrow"}, 422),
+        ("/board/visits/999999/reassign", {"engineer_id": w.engineers[0].id}, 404),
+        (f"/board/visits/{wo}/reassign", {"engineer_id": "999999"}, 422),
+        (f"/board/visits/{wo}/reassign", {"engineer_id": w.engineers[0].id, "day": "x"}, 422),
+        ("/board/what-if", {"region": w.region.id, "kind": "flood"}, 422),
+        (
+            "/board/what-if",
+            {
+                "region": w.region.id,
+                "kind": "absence",
+                "engineer_id": w.engineers[0].id,
+                "absent_from": "25:99",
+            },
+            422,
+        ),
+        (
+            "/board/what-if",
+            {
+                "region": w.region.id,
+                "kind": "emergency",
+                "latitude": "48",
+                "longitude": "11",
+                "duration_min": "abc",
+            },
+            422,
+        ),
+        ("/desk/queue", {"view": "team", "team": "999999"}, 422),
+        ("/desk/queue", {"view": "everything"}, 422),
+    ]
+    for path, params, status in cases:
+        r = client.get(path, params=params)
+        assert r.status_code == status, (path, params, r.status_code, r.text[:300])
+        assert "text/html" in r.headers["content-type"], path

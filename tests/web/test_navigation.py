@@ -1,0 +1,76 @@
+"""Each role lands on its own start page and sees only the menu items it may use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.models import User
+
+MENU_RE = re.compile(r'<nav aria-label="Main" class="topnav">(.*?)</nav>', re.S)
+
+
+def _menu(html: str) -> list[str]:
+    block = MENU_RE.search(html)
+    assert block, "no main menu on the page"
+    return re.findall(r'href="([^"]+)"', block.group(1))
+
+
+@pytest.mark.parametrize(
+    ("role", "start"),
+    [("dispatcher", "/board"), ("manager", "/board"), ("admin", "/board"), ("engineer", "/field")],
+)
+def test_start_page_per_role(client: TestClient, sign_in: Callable[..., User], role: str, start: str) -> None:
+    sign_in(role)
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == start
+
+
+def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[..., User]) -> None:
+    sign_in("agent")
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 200
+    assert "Find a customer" in r.text
+    assert _menu(r.text) == ["/desk/queue", "/"]
+
+
+@pytest.mark.parametrize(
+    ("role", "page", "items"),
+    [
+        ("dispatcher", "/desk/search", ["/board", "/desk/queue", "/"]),
+        ("manager", "/desk/search", ["/board", "/desk/queue", "/"]),
+        ("admin", "/desk/search", ["/board", "/desk/queue", "/"]),
+    ],
+)
+def test_menu_shows_only_the_roles_pages(
+    client: TestClient, sign_in: Callable[..., User], role: str, page: str, items: list[str]
+) -> None:
+    sign_in(role)
+    assert _menu(client.get(page).text) == items
+
+
+def test_engineer_menu_has_only_the_route(client: TestClient, sign_in: Callable[..., User]) -> None:
+    sign_in("engineer")
+    # An engineer without a profile gets a readable 404 page, still with the role's menu.
+    html = client.get("/field").text
+    assert _menu(html) == ["/field"]
+
+
+def test_manager_lands_on_the_dashboard_once_it_exists(
+    client: TestClient, sign_in: Callable[..., User]
+) -> None:
+    from fastapi.responses import HTMLResponse
+
+    app = client.app
+    assert not any(getattr(r, "path", "") == "/manager/dashboard" for r in app.routes)  # type: ignore[attr-defined]
+    app.add_api_route("/manager/dashboard", lambda: HTMLResponse("dash"))  # type: ignore[attr-defined]
+    try:
+        sign_in("manager")
+        r = client.get("/", follow_redirects=False)
+        assert r.headers["location"] == "/manager/dashboard"
+        assert _menu(client.get("/desk/search").text)[0] == "/manager/dashboard"
+    finally:
+        app.router.routes.pop()  # type: ignore[attr-defined]
