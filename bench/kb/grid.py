@@ -3,7 +3,8 @@
     python bench/kb/grid.py ARTICLES.jsonl QUERIES.jsonl
 
 Scores every (LEXICAL_WEIGHT, TITLE_SHARE) pair from cached per-query lexical and cosine arrays, so the
-model encodes each text once. Used on bench/kb_en to choose the knobs; run on covidfaq only to report.
+model encodes each text once. Used on bench/kb_en and bench/kb_zh to choose the knobs (best mean); run on
+covidfaq only to report.
 """
 
 from __future__ import annotations
