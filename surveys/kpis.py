@@ -438,3 +438,9 @@ def backlog_ageing(
     return Backlog(
         len(ages), tuple(zip(labels, counts, strict=True)), quantile(ages, 0.5), max(ages) if ages else None
     )
+
+
+def proportion(successes: int, n: int) -> Figure:
+    """A share in % with its Wilson interval (value None when n is 0): for callers that count
+    numerator and denominator themselves, e.g. over a period cut out of a longer history."""
+    return _percent(successes, n)
