@@ -105,18 +105,37 @@ def _window_utc(lo: date, hi: date) -> tuple[datetime, datetime]:
 
 
 # ------------------------------------------------------------------------------------------ tickets
+# Plain columns, not ORM entities: a 90-day window is many rows, and entities cost 10× to build.
+TICKET_COLUMNS = (
+    Ticket.id,
+    Ticket.number,
+    Ticket.channel,
+    Ticket.status,
+    Ticket.sla_calendar_id,
+    Ticket.opened_at,
+    Ticket.first_response_at,
+    Ticket.arrived_at,
+    Ticket.resolved_at,
+    Ticket.closed_at,
+    Ticket.first_response_due_at,
+    Ticket.arrival_due_at,
+    Ticket.resolution_due_at,
+    Ticket.at_risk_since,
+)
+
+
 def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters) -> Select:  # type: ignore[type-arg]
     site_region = aliased(Region)
     acct_region = aliased(Region)
     stmt = (
         select(
-            Ticket,
+            *TICKET_COLUMNS,
             Account.tier,
-            site_region.code,
-            site_region.timezone,
-            acct_region.code,
-            acct_region.timezone,
-            ProductModel.code,
+            site_region.code.label("site_region"),
+            site_region.timezone.label("site_tz"),
+            acct_region.code.label("account_region"),
+            acct_region.timezone.label("account_tz"),
+            ProductModel.code.label("model"),
         )
         .join(Account, Account.id == Ticket.account_id)
         .outerjoin(Site, Site.id == Ticket.site_id)
@@ -180,7 +199,7 @@ def load_tickets(session: Session, lo: date, hi: date, filters: Filters) -> list
             first_engineer[ticket_id] = str(engineer_id)
         if checked_in_at is not None:
             visits[ticket_id] += 1
-    contacts: dict[int, list[datetime]] = defaultdict(list)
+    contacts: defaultdict[int, list[datetime]] = defaultdict(list)
     for ticket_id, at in session.execute(
         select(TicketEvent.ticket_id, TicketEvent.at).where(
             TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(CONTACT_EVENTS)
@@ -196,10 +215,13 @@ def load_tickets(session: Session, lo: date, hi: date, filters: Filters) -> list
         if (data or {}).get("reopened"):
             reopened[ticket_id] = max(at, reopened.get(ticket_id, at))
     out: list[TicketRow] = []
-    for t, tier, s_code, s_tz, a_code, a_tz, model in rows:
-        region, tz = (s_code, s_tz) if s_code is not None else (a_code, a_tz)
-        resolved_by_person = t.resolved_at is not None and t.first_response_at is not None
-        n_contacts = sum(1 for at in contacts[t.id] if t.resolved_at is not None and at <= t.resolved_at)
+    for t in rows:
+        region, tz = (
+            (t.site_region, t.site_tz) if t.site_region is not None else (t.account_region, t.account_tz)
+        )
+        resolved_at = t.resolved_at
+        resolved_by_person = resolved_at is not None and t.first_response_at is not None
+        n_contacts = sum(1 for at in contacts.get(t.id, ()) if resolved_at is not None and at <= resolved_at)
         facts = kpis.TicketFacts(
             id=str(t.id),
             opened_at=t.opened_at,
@@ -224,8 +246,8 @@ def load_tickets(session: Session, lo: date, hi: date, filters: Filters) -> list
         keys = {
             "region": region or "",
             "engineer": first_engineer.get(t.id, ""),
-            "product_model": model or "",
-            "tier": tier,
+            "product_model": t.model or "",
+            "tier": t.tier,
             "channel": t.channel,
         }
         out.append(
@@ -256,13 +278,24 @@ def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[
     model_of = aliased(ProductModel)
     stmt = (
         select(
-            WorkOrder,
-            Ticket.number,
+            WorkOrder.id,
+            WorkOrder.number,
+            WorkOrder.ticket_id,
+            WorkOrder.asset_id,
+            WorkOrder.site_id,
+            WorkOrder.checked_in_at,
+            WorkOrder.checked_out_at,
+            WorkOrder.status,
+            WorkOrder.appointment_start_at,
+            WorkOrder.appointment_end_at,
+            WorkOrder.duration_min,
+            WorkOrder.engineer_id,
+            Ticket.number.label("ticket_number"),
             Ticket.channel,
             Account.tier,
-            Region.code,
-            Region.timezone,
-            model_of.code,
+            Region.code.label("region"),
+            Region.timezone.label("tz"),
+            model_of.code.label("model"),
         )
         .join(Ticket, Ticket.id == WorkOrder.ticket_id)
         .join(Account, Account.id == WorkOrder.account_id)
@@ -285,7 +318,7 @@ def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[
     if filters.product_model is not None:
         stmt = stmt.where(model_of.code == filters.product_model)
     out: list[VisitRow] = []
-    for wo, ticket_number, channel, tier, region, tz, model in session.execute(stmt):
+    for wo in session.execute(stmt):
         asset = wo.asset_id
         facts = kpis.VisitFacts(
             id=str(wo.id),
@@ -300,13 +333,13 @@ def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[
             engineer=str(wo.engineer_id or ""),
         )
         keys = {
-            "region": region,
+            "region": wo.region,
             "engineer": str(wo.engineer_id or ""),
-            "product_model": model or "",
-            "tier": tier,
-            "channel": channel,
+            "product_model": wo.model or "",
+            "tier": wo.tier,
+            "channel": wo.channel,
         }
-        out.append(VisitRow(facts, wo.number or str(wo.id), ticket_number or "", _tz(tz), keys))
+        out.append(VisitRow(facts, wo.number or str(wo.id), wo.ticket_number or "", _tz(wo.tz), keys))
     return out
 
 

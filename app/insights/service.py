@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.desk.sla import calendar as sla_calendar
 from app.desk.sla import clock as sla_clock
-from app.insights import records
+from app.insights import aggregates, records
 from app.insights.metrics import METRICS, OPERATIONAL, ClockItem, Context, Item, Metric
 from app.models import BusinessCalendar, Role
 from app.platform.config import get_settings
@@ -41,6 +41,7 @@ class Query:
     filters: records.Filters = field(default_factory=records.Filters)
     business: bool = False  # durations in business time (the tickets' SLA calendars)
     as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
+    use_aggregates: bool = True  # read kpi_day where it answers the query (app/insights/aggregates.py)
 
 
 def visible_metrics(role: str) -> tuple[str, ...]:
@@ -204,10 +205,25 @@ def _snapshot_items(metric: Metric, items: Sequence[Item], moment: datetime) -> 
 
 
 class Calculator:
-    def __init__(self, query: Query, loaded: Loaded) -> None:
+    def __init__(self, query: Query, loaded: Loaded, agg: aggregates.Aggregates | None = None) -> None:
         self.query = query
         self.loaded = loaded
         self.dated: dict[str, Dated] = {}
+        self.agg = agg
+        # kpi_day holds one slicing key at a time: everything, one filter, or one group-by key
+        active = list(query.filters.active().items())
+        self.slice: tuple[str, str] | None = active[0] if active else ("", "")
+        if len(active) + (1 if query.group_by else 0) > 1:
+            self.slice = None
+
+    def aggregated(self, metric: Metric) -> bool:
+        return self.agg is not None and self.slice is not None and metric.name in aggregates.AGGREGATED
+
+    def group_values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
+        if self.aggregated(metric):
+            assert self.agg is not None
+            return self.agg.values(metric.name, key, start, end)
+        return {i.keys.get(key, "") for i in self.items_for(metric, start, end)}
 
     def items_for(
         self, metric: Metric, start: date, end: date, group: tuple[str, str] | None = None
@@ -232,6 +248,12 @@ class Calculator:
     def figure(
         self, metric: Metric, start: date, end: date, group: tuple[str, str] | None = None
     ) -> dict[str, Any]:
+        if self.aggregated(metric):
+            assert self.agg is not None and self.slice is not None
+            key, value = group if group is not None else self.slice
+            return self.agg.figure(
+                metric, start, end, key, value, grouped=group is not None, business=self.query.business
+            )
         items = self.items_for(metric, start, end, group)
         ctx = self.loaded.ctx
         if metric.source in ("backlog", "at_risk"):
@@ -265,10 +287,14 @@ def periods(query: Query) -> list[Period]:
 
 def run(session: Session, query: Query) -> dict[str, Any]:
     check(query)
-    loaded = load(session, query)
-    calc = Calculator(query, loaded)
     start, end = query.start, query.end + timedelta(days=1)
     prev = (start - _span(query), start)
+    earliest = min(prev[0], period_of_date(query.start, query.period).previous().start)
+    agg = aggregates.usable(session, earliest) if query.use_aggregates else None
+    calc = Calculator(query, Loaded({}, Context(query.as_of, None)), agg)
+    raw = tuple(m for m in query.metrics if not calc.aggregated(METRICS[m]))
+    if raw:
+        calc.loaded = load(session, replace(query, metrics=raw))
     results = []
     for name in query.metrics:
         metric = METRICS[name]
@@ -317,8 +343,7 @@ def _groups(
     end: date,
     prev: tuple[date, date],
 ) -> list[dict[str, Any]]:
-    values = {i.keys.get(key, "") for i in calc.items_for(metric, start, end)}
-    values |= {i.keys.get(key, "") for i in calc.items_for(metric, prev[0], prev[1])}
+    values = calc.group_values(metric, key, start, end) | calc.group_values(metric, key, prev[0], prev[1])
     names = records.labels(session, key, values - {""})
     out = [
         {

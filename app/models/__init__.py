@@ -29,6 +29,7 @@ from app.models.field import (
     WorkOrderStatus,
     WorkOrderWindow,
 )
+from app.models.insights import KpiDay, KpiRefresh
 from app.models.planning import (
     CustomerNotification,
     PlanBatch,
@@ -66,6 +67,8 @@ __all__ = [
     "DeliveryStatus",
     "Engineer",
     "Holiday",
+    "KpiDay",
+    "KpiRefresh",
     "IdempotencyRecord",
     "LoginAttempt",
     "Part",

@@ -1,0 +1,226 @@
+"""Per-day KPI aggregates (table kpi_day): built from the raw computation, read back as figures.
+
+A row holds, for one metric, one local day and one slice (everything, or one value of one
+slicing key), what the library needs to give the same figure over any set of days:
+- a percentage: n and hits, since the figure is the ratio of sums (docs/kpis.md, "Slicing");
+- a duration: the minutes of each item (calendar and business time), since a median or p90
+  of merged lists is the median or p90 of the raw rows.
+The rows are produced by the raw path itself (`service.load` + each metric's own formula per
+item or per group), so the two agree by construction; tests/insights/test_aggregates.py holds
+them equal on the hand-computed fixture.
+
+Refresh (`refresh`, run by the periodic job): the days touched by tickets and work orders changed
+since the last refresh, plus the last 31 days, whose figures still move with time (first-time
+fix is judged 30 days after the fix; a running SLA clock becomes a breach when its due time
+passes).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from app.insights.metrics import METRICS, Context, Item, Metric
+from app.models import KpiDay, KpiRefresh, SlaEvent, Ticket, TicketEvent, WorkOrder
+from app.platform.config import get_settings
+from surveys import kpis
+
+# The metrics kept per day. Engineer-days, backlog and at-risk are not: they are small (one row
+# per engineer and day) or snapshots of open work, which the raw path reads directly.
+AGGREGATED = tuple(name for name, m in METRICS.items() if m.source in ("tickets", "clocks", "visits"))
+VOLATILE = timedelta(days=31)
+CHUNK_DAYS = 14  # days rebuilt per load: bounds the rows held in memory at once
+
+
+def _summaries(metric: Metric, items: list[Item], ctx: Context, cal_ctx: Context) -> dict[str, Any]:
+    if metric.duration:
+        return {
+            "n": len(items),
+            "hits": 0,
+            "minutes": [metric.compute([i], cal_ctx)["value"] for i in items],
+            "business_minutes": [metric.compute([i], ctx)["value"] for i in items],
+        }
+    figure = metric.compute(items, ctx)
+    n = int(figure["n"])
+    hits = round(float(figure["value"]) * n / 100.0) if n else 0
+    return {"n": n, "hits": hits, "minutes": None, "business_minutes": None}
+
+
+def _chunks(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Sorted days as [start, end] runs of at most CHUNK_DAYS consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and day == runs[-1][1] + timedelta(days=1) and (day - runs[-1][0]).days < CHUNK_DAYS:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def rebuild_days(session: Session, days: Iterable[date], as_of: datetime | None = None) -> int:
+    """Recompute the rows of these local days for every aggregated metric; returns rows written."""
+    from app.insights import service  # service reads aggregates; building them uses its loader
+
+    as_of = as_of or datetime.now(UTC)
+    written = 0
+    for start, end in _chunks(days):
+        query = service.Query(AGGREGATED, "day", start, end, business=True, as_of=as_of, use_aggregates=False)
+        loaded = service.load(session, query)
+        ctx = loaded.ctx
+        cal_ctx = Context(ctx.as_of, None, ctx.repeat_ids, ctx.ftf, ctx.ftf_done_at)
+        session.execute(
+            delete(KpiDay).where(KpiDay.metric.in_(AGGREGATED), KpiDay.day >= start, KpiDay.day <= end)
+        )
+        rows: list[dict[str, Any]] = []
+        for name in AGGREGATED:
+            metric = METRICS[name]
+            dated = service.Dated(metric, loaded.items.get(metric.source, []), ctx)
+            for day, items in dated.by_day.items():
+                if not start <= day <= end:
+                    continue
+                slices: list[tuple[str, str, list[Item]]] = [("", "", items)]
+                for key in metric.keys:
+                    groups: dict[str, list[Item]] = defaultdict(list)
+                    for item in items:
+                        groups[item.keys.get(key, "")].append(item)
+                    slices += [(key, value, group) for value, group in groups.items()]
+                for key, value, group in slices:
+                    rows.append(
+                        {
+                            "metric": name,
+                            "key": key,
+                            "value": value,
+                            "day": day,
+                            **_summaries(metric, group, ctx, cal_ctx),
+                        }
+                    )
+        if rows:
+            session.execute(insert(KpiDay), rows)
+        written += len(rows)
+    return written
+
+
+def _touched_days(session: Session, since: datetime) -> set[date]:
+    """Local days whose figures a change since `since` may have moved: every time of each changed
+    ticket (its status changes included, so a resolution undone by a reopen is found) and, for a
+    changed visit, the 30 days either side (repeats after it, first-time fix before it). A UTC day
+    ±1 covers the local day in any zone."""
+    changed = set(session.scalars(select(Ticket.id).where(Ticket.updated_at >= since))) | set(
+        session.scalars(select(WorkOrder.ticket_id).where(WorkOrder.updated_at >= since))
+    )
+    days: set[date] = set()
+    ids = sorted(changed)
+    for i in range(0, len(ids), 1000):
+        chunk = ids[i : i + 1000]
+        instants: list[datetime | None] = []
+        for row in session.execute(select(*TICKET_TIMES).where(Ticket.id.in_(chunk))):
+            instants += list(row)
+        instants += session.scalars(
+            select(TicketEvent.at).where(TicketEvent.ticket_id.in_(chunk), TicketEvent.kind == "status")
+        ).all()
+        instants += session.scalars(
+            select(SlaEvent.at).where(SlaEvent.ticket_id.in_(chunk), SlaEvent.kind == "resume")
+        ).all()
+        days |= {d for at in instants if at is not None for d in _around(at.date(), 1)}
+        for visit in session.execute(
+            select(WorkOrder.checked_in_at, WorkOrder.checked_out_at).where(WorkOrder.ticket_id.in_(chunk))
+        ):
+            days |= {
+                d for at in visit if at is not None for d in _around(at.date(), kpis.RETURN_WINDOW.days + 1)
+            }
+    return days
+
+
+TICKET_TIMES = (
+    Ticket.opened_at,
+    Ticket.first_response_at,
+    Ticket.arrived_at,
+    Ticket.resolved_at,
+    Ticket.closed_at,
+    Ticket.first_response_due_at,
+    Ticket.arrival_due_at,
+    Ticket.resolution_due_at,
+)
+
+
+def _around(day: date, radius: int) -> list[date]:
+    return [day + timedelta(days=i) for i in range(-radius, radius + 1)]
+
+
+def refresh(session: Session, *, now: datetime | None = None, build_from: date | None = None) -> int:
+    """Bring kpi_day up to date: a first call builds from `build_from` (default: 400 days back);
+    later calls rebuild the touched and the volatile days. Returns the rows written."""
+    now = now or datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(get_settings().time_zone)).date()
+    state = session.get(KpiRefresh, 1)
+    if state is None:
+        start = build_from or today - timedelta(days=400)
+        days = {start + timedelta(days=i) for i in range((today - start).days + 2)}
+        state = KpiRefresh(id=1, built_from=start, refreshed_at=now)
+        session.add(state)
+    else:
+        days = {today - VOLATILE + timedelta(days=i) for i in range(VOLATILE.days + 2)}
+        days |= {
+            d
+            for d in _touched_days(session, state.refreshed_at)
+            if state.built_from <= d <= today + timedelta(days=1)
+        }
+        state.refreshed_at = now
+    written = rebuild_days(session, days, as_of=now)
+    session.flush()
+    return written
+
+
+# ------------------------------------------------------------------------------------ reading back
+class Aggregates:
+    """Figures from kpi_day, with the rows of each (metric, key) read once per request."""
+
+    def __init__(self, session: Session, built_from: date) -> None:
+        self.session = session
+        self.built_from = built_from
+        self.rows: dict[tuple[str, str, str | None], list[KpiDay]] = {}
+
+    def _rows(self, metric: str, key: str, value: str | None) -> list[KpiDay]:
+        """Rows of one slice; value None = every value of the key (for group by)."""
+        cache_key = (metric, key, value)
+        if cache_key not in self.rows:
+            stmt = select(KpiDay).where(
+                KpiDay.metric == metric, KpiDay.key == key, KpiDay.day >= self.built_from
+            )
+            if value is not None:
+                stmt = stmt.where(KpiDay.value == value)
+            self.rows[cache_key] = list(self.session.scalars(stmt))
+        return self.rows[cache_key]
+
+    def values(self, metric: str, key: str, start: date, end: date) -> set[str]:
+        return {r.value for r in self._rows(metric, key, None) if start <= r.day < end}
+
+    def figure(
+        self, metric: Metric, start: date, end: date, key: str, value: str, *, grouped: bool, business: bool
+    ) -> dict[str, Any]:
+        rows = [
+            r
+            for r in self._rows(metric.name, key, None if grouped else value)
+            if start <= r.day < end and r.value == value
+        ]
+        if metric.duration:
+            minutes: list[float] = []
+            for r in rows:
+                minutes += (r.business_minutes if business else r.minutes) or []
+            d = kpis.durations(minutes)
+            return {"value": d.median_min, "n": d.n, "unit": "minutes", "p90": d.p90_min}
+        return dict(kpis.proportion(sum(r.hits for r in rows), sum(r.n for r in rows)).as_dict())
+
+
+def usable(session: Session, start: date) -> Aggregates | None:
+    """The aggregates, when they have been built back to `start`."""
+    state = session.get(KpiRefresh, 1)
+    if state is None or start < state.built_from:
+        return None
+    return Aggregates(session, state.built_from)
