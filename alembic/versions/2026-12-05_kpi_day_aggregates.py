@@ -31,6 +31,9 @@ def upgrade() -> None:
         sa.Column("hits", sa.Integer(), nullable=False),
         sa.Column("minutes", sa.JSON(), nullable=True),
         sa.Column("business_minutes", sa.JSON(), nullable=True),
+        sa.Column("shift_min", sa.Double(), nullable=True),
+        sa.Column("part_min", sa.Double(), nullable=True),
+        sa.Column("snapshot", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_day")),
         sa.UniqueConstraint("metric", "key", "value", "day", name="uq_kpi_day_slice"),
     )

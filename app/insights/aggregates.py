@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +34,12 @@ from surveys import kpis
 
 # The metrics kept per day. Engineer-days, backlog and at-risk are not: they are small (one row
 # per engineer and day) or snapshots of open work, which the raw path reads directly.
-AGGREGATED = tuple(name for name, m in METRICS.items() if m.source in ("tickets", "clocks", "visits"))
+AGGREGATED = tuple(
+    name for name, m in METRICS.items() if m.source in ("tickets", "clocks", "visits", "shifts", "backlog")
+)
+# What an engineer-day metric measures against the shift.
+PART_OF_SHIFT = {"utilisation": "on_site_min", "travel_share": "travel_min"}
+EMPTY = {"minutes": None, "business_minutes": None, "shift_min": None, "part_min": None, "snapshot": None}
 VOLATILE = timedelta(days=31)
 CHUNK_DAYS = 14  # days rebuilt per load: bounds the rows held in memory at once
 
@@ -41,15 +47,39 @@ CHUNK_DAYS = 14  # days rebuilt per load: bounds the rows held in memory at once
 def _summaries(metric: Metric, items: list[Item], ctx: Context, cal_ctx: Context) -> dict[str, Any]:
     if metric.duration:
         return {
+            **EMPTY,
             "n": len(items),
             "hits": 0,
             "minutes": [metric.compute([i], cal_ctx)["value"] for i in items],
             "business_minutes": [metric.compute([i], ctx)["value"] for i in items],
         }
+    if metric.source == "shifts":
+        part = PART_OF_SHIFT[metric.name]
+        return {
+            **EMPTY,
+            "n": len(items),
+            "hits": 0,
+            "shift_min": sum(i.day.shift_min for i in items),
+            "part_min": sum(getattr(i.day, part) for i in items),
+        }
+    if metric.source == "backlog":
+        figure = metric.compute(items, ctx)
+        return {**EMPTY, "n": int(figure["n"]), "hits": 0, "snapshot": figure}
     figure = metric.compute(items, ctx)
     n = int(figure["n"])
     hits = round(float(figure["value"]) * n / 100.0) if n else 0
-    return {"n": n, "hits": hits, "minutes": None, "business_minutes": None}
+    return {**EMPTY, "n": n, "hits": hits}
+
+
+def _slices(metric: Metric, items: list[Item]) -> list[tuple[str, str, list[Item]]]:
+    """Everything, then each value of each slicing key."""
+    out: list[tuple[str, str, list[Item]]] = [("", "", items)]
+    for key in metric.keys:
+        groups: dict[str, list[Item]] = defaultdict(list)
+        for item in items:
+            groups[item.keys.get(key, "")].append(item)
+        out += [(key, value, group) for value, group in groups.items()]
+    return out
 
 
 def _chunks(days: Iterable[date]) -> list[tuple[date, date]]:
@@ -78,32 +108,47 @@ def rebuild_days(session: Session, days: Iterable[date], as_of: datetime | None 
             delete(KpiDay).where(KpiDay.metric.in_(AGGREGATED), KpiDay.day >= start, KpiDay.day <= end)
         )
         rows: list[dict[str, Any]] = []
+        calc = service.Calculator(query, loaded)
         for name in AGGREGATED:
             metric = METRICS[name]
-            dated = service.Dated(metric, loaded.items.get(metric.source, []), ctx)
-            for day, items in dated.by_day.items():
+            if metric.source == "backlog":
+                by_day = _backlog_days(calc, metric, start, end)
+            else:
+                by_day = service.Dated(metric, loaded.items.get(metric.source, []), ctx).by_day
+            for day, items in by_day.items():
                 if not start <= day <= end:
                     continue
-                slices: list[tuple[str, str, list[Item]]] = [("", "", items)]
-                for key in metric.keys:
-                    groups: dict[str, list[Item]] = defaultdict(list)
-                    for item in items:
-                        groups[item.keys.get(key, "")].append(item)
-                    slices += [(key, value, group) for value, group in groups.items()]
-                for key, value, group in slices:
+                day_ctx = (
+                    replace(ctx, as_of=calc.moment(day + timedelta(days=1)))
+                    if metric.source == "backlog"
+                    else ctx
+                )
+                for key, value, group in _slices(metric, items):
                     rows.append(
                         {
                             "metric": name,
                             "key": key,
                             "value": value,
                             "day": day,
-                            **_summaries(metric, group, ctx, cal_ctx),
+                            **_summaries(metric, group, day_ctx, cal_ctx),
                         }
                     )
         if rows:
             session.execute(insert(KpiDay), rows)
         written += len(rows)
     return written
+
+
+def _backlog_days(calc: Any, metric: Metric, start: date, end: date) -> dict[date, list[Item]]:
+    """The open tickets at the end of each complete day (a day still running has no snapshot)."""
+    out: dict[date, list[Item]] = {}
+    day = start
+    while day <= end:
+        moment = calc.moment(day + timedelta(days=1))
+        if moment < calc.query.as_of:
+            out[day] = calc.items_for(metric, day, day + timedelta(days=1))
+        day += timedelta(days=1)
+    return out
 
 
 def _touched_days(session: Session, since: datetime) -> set[date]:
@@ -186,6 +231,9 @@ class Aggregates:
         self.built_from = built_from
         self.rows: dict[tuple[str, str, str | None], list[KpiDay]] = {}
 
+    def empty_ctx(self, end: date) -> Context:
+        return Context(datetime.combine(end, datetime.min.time(), UTC), None)
+
     def _rows(self, metric: str, key: str, value: str | None) -> list[KpiDay]:
         """Rows of one slice; value None = every value of the key (for group by)."""
         cache_key = (metric, key, value)
@@ -198,8 +246,11 @@ class Aggregates:
             self.rows[cache_key] = list(self.session.scalars(stmt))
         return self.rows[cache_key]
 
-    def values(self, metric: str, key: str, start: date, end: date) -> set[str]:
-        return {r.value for r in self._rows(metric, key, None) if start <= r.day < end}
+    def values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
+        if metric.source == "backlog":  # a snapshot: the groups open at the period's end
+            last = end - timedelta(days=1)
+            return {r.value for r in self._rows(metric.name, key, None) if r.day == last and r.n}
+        return {r.value for r in self._rows(metric.name, key, None) if start <= r.day < end}
 
     def figure(
         self, metric: Metric, start: date, end: date, key: str, value: str, *, grouped: bool, business: bool
@@ -209,6 +260,20 @@ class Aggregates:
             for r in self._rows(metric.name, key, None if grouped else value)
             if start <= r.day < end and r.value == value
         ]
+        if metric.source == "backlog":
+            last = [r for r in rows if r.day == end - timedelta(days=1)]
+            return (
+                dict(last[0].snapshot)
+                if last and last[0].snapshot
+                else metric.compute([], self.empty_ctx(end))
+            )
+        if metric.source == "shifts":
+            shift = sum(r.shift_min or 0.0 for r in rows)
+            return dict(
+                kpis.shift_share(
+                    sum(r.part_min or 0.0 for r in rows), shift, sum(r.n for r in rows)
+                ).as_dict()
+            )
         if metric.duration:
             minutes: list[float] = []
             for r in rows:

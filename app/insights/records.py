@@ -124,7 +124,7 @@ TICKET_COLUMNS = (
 )
 
 
-def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters) -> Select:  # type: ignore[type-arg]
+def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters, open_only: bool = False) -> Select:  # type: ignore[type-arg]
     site_region = aliased(Region)
     acct_region = aliased(Region)
     stmt = (
@@ -155,6 +155,10 @@ def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters) -> Select: 
             ),
         )
     )
+    if open_only:  # only what is open now: the current backlog and what is at risk
+        stmt = stmt.where(
+            Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None), Ticket.status.not_in(DONE_TICKET)
+        )
     if filters.tier is not None:
         stmt = stmt.where(Account.tier == filters.tier)
     if filters.channel is not None:
@@ -179,10 +183,13 @@ def _int(text: str) -> int:
     return int(text) if text.isdigit() else -1
 
 
-def load_tickets(session: Session, lo: date, hi: date, filters: Filters) -> list[TicketRow]:
-    """Tickets that have anything to report in the local dates [lo, hi), or are still open."""
+def load_tickets(
+    session: Session, lo: date, hi: date, filters: Filters, *, open_only: bool = False
+) -> list[TicketRow]:
+    """Tickets that have anything to report in the local dates [lo, hi), or are still open
+    (`open_only`: only those open now)."""
     lo_at, hi_at = _window_utc(lo, hi)
-    stmt = _ticket_stmt(lo_at, hi_at, filters)
+    stmt = _ticket_stmt(lo_at, hi_at, filters, open_only)
     rows = session.execute(stmt).all()
     ids = select(stmt.subquery().c.id)
     first_engineer: dict[int, str] = {}

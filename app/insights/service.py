@@ -124,7 +124,9 @@ def _first_completions(visits: Sequence[records.VisitRow]) -> dict[str, datetime
     return {job: finished for job, (_, finished) in done.items()}
 
 
-def load(session: Session, query: Query) -> Loaded:
+def load(session: Session, query: Query, *, open_now_only: bool = False) -> Loaded:
+    """`open_now_only`: the snapshot metrics need only today's open tickets (past snapshots come
+    from kpi_day), so a query of nothing else loads only those."""
     sources = {METRICS[m].source for m in query.metrics}
     prev_start = query.start - _span(query)
     lo, hi = (
@@ -137,7 +139,8 @@ def load(session: Session, query: Query) -> Loaded:
     business = _business_seconds(session) if query.business else None
     ctx = Context(as_of=query.as_of, business_s=business)
     if sources & {"tickets", "clocks", "backlog", "at_risk"}:
-        tickets = records.load_tickets(session, lo, hi, f)
+        open_only = open_now_only and sources <= {"backlog", "at_risk"}
+        tickets = records.load_tickets(session, lo, hi, f, open_only=open_only)
         if business is not None:
             business.by_ticket.update({t.facts.id: t.calendar_id for t in tickets})  # type: ignore[attr-defined]
         items["tickets"] = tickets
@@ -216,13 +219,17 @@ class Calculator:
         if len(active) + (1 if query.group_by else 0) > 1:
             self.slice = None
 
-    def aggregated(self, metric: Metric) -> bool:
-        return self.agg is not None and self.slice is not None and metric.name in aggregates.AGGREGATED
+    def aggregated(self, metric: Metric, end: date | None = None) -> bool:
+        """Whether kpi_day answers this metric (for a backlog: the period ending at `end`, which
+        must be over, as only complete days have a snapshot)."""
+        if self.agg is None or self.slice is None or metric.name not in aggregates.AGGREGATED:
+            return False
+        return metric.source != "backlog" or (end is not None and self.moment(end) < self.query.as_of)
 
     def group_values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
-        if self.aggregated(metric):
+        if self.aggregated(metric, end):
             assert self.agg is not None
-            return self.agg.values(metric.name, key, start, end)
+            return self.agg.values(metric, key, start, end)
         return {i.keys.get(key, "") for i in self.items_for(metric, start, end)}
 
     def items_for(
@@ -248,7 +255,7 @@ class Calculator:
     def figure(
         self, metric: Metric, start: date, end: date, group: tuple[str, str] | None = None
     ) -> dict[str, Any]:
-        if self.aggregated(metric):
+        if self.aggregated(metric, end):
             assert self.agg is not None and self.slice is not None
             key, value = group if group is not None else self.slice
             return self.agg.figure(
@@ -276,6 +283,11 @@ class Calculator:
         return out
 
 
+def _last_end(query: Query) -> date:
+    """The end of the query's last period: a backlog whose last period is over needs no rows."""
+    return max(query.end + timedelta(days=1), period_of_date(query.end, query.period).end)
+
+
 def periods(query: Query) -> list[Period]:
     out: list[Period] = []
     p = period_of_date(query.start, query.period)
@@ -292,9 +304,9 @@ def run(session: Session, query: Query) -> dict[str, Any]:
     earliest = min(prev[0], period_of_date(query.start, query.period).previous().start)
     agg = aggregates.usable(session, earliest) if query.use_aggregates else None
     calc = Calculator(query, Loaded({}, Context(query.as_of, None)), agg)
-    raw = tuple(m for m in query.metrics if not calc.aggregated(METRICS[m]))
+    raw = tuple(m for m in query.metrics if not calc.aggregated(METRICS[m], end=_last_end(query)))
     if raw:
-        calc.loaded = load(session, replace(query, metrics=raw))
+        calc.loaded = load(session, replace(query, metrics=raw), open_now_only=agg is not None)
     results = []
     for name in query.metrics:
         metric = METRICS[name]

@@ -30,6 +30,10 @@ class KpiDay(Base):
     hits: Mapped[int] = mapped_column(default=0)
     minutes: Mapped[list[Any] | None] = mapped_column(JSON)  # durations, calendar time
     business_minutes: Mapped[list[Any] | None] = mapped_column(JSON)  # durations, business time
+    # engineer-days: Σ shift minutes and Σ the part measured (on site or travel)
+    shift_min: Mapped[float | None]
+    part_min: Mapped[float | None]
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # backlog at the end of the day
 
 
 class KpiRefresh(Base):
