@@ -224,68 +224,76 @@ def refresh(session: Session, *, now: datetime | None = None, build_from: date |
 
 # ------------------------------------------------------------------------------------ reading back
 class Aggregates:
-    """Figures from kpi_day, with the rows of each (metric, key) read once per request."""
+    """Figures from kpi_day over one query's window, with the rows of each (metric, key[, value])
+    read once per request, and only the minutes column the query asks for."""
 
-    def __init__(self, session: Session, built_from: date) -> None:
+    def __init__(self, session: Session, start: date, end: date, *, business: bool) -> None:
         self.session = session
-        self.built_from = built_from
-        self.rows: dict[tuple[str, str, str | None], list[KpiDay]] = {}
+        self.start, self.end = start, end  # [start, end) local days
+        self.business = business
+        self.rows: dict[tuple[str, str, str | None], list[Any]] = {}
 
     def empty_ctx(self, end: date) -> Context:
         return Context(datetime.combine(end, datetime.min.time(), UTC), None)
 
-    def _rows(self, metric: str, key: str, value: str | None) -> list[KpiDay]:
+    def _rows(self, metric: Metric, key: str, value: str | None) -> list[Any]:
         """Rows of one slice; value None = every value of the key (for group by)."""
-        cache_key = (metric, key, value)
+        cache_key = (metric.name, key, value)
         if cache_key not in self.rows:
-            stmt = select(KpiDay).where(
-                KpiDay.metric == metric, KpiDay.key == key, KpiDay.day >= self.built_from
+            columns: list[Any] = [KpiDay.day, KpiDay.value, KpiDay.n, KpiDay.hits]
+            if metric.duration:
+                columns.append(
+                    (KpiDay.business_minutes if self.business else KpiDay.minutes).label("minutes")
+                )
+            elif metric.source == "shifts":
+                columns += [KpiDay.shift_min, KpiDay.part_min]
+            elif metric.source == "backlog":
+                columns.append(KpiDay.snapshot)
+            stmt = select(*columns).where(
+                KpiDay.metric == metric.name,
+                KpiDay.key == key,
+                KpiDay.day >= self.start,
+                KpiDay.day < self.end,
             )
             if value is not None:
                 stmt = stmt.where(KpiDay.value == value)
-            self.rows[cache_key] = list(self.session.scalars(stmt))
+            self.rows[cache_key] = list(self.session.execute(stmt))
         return self.rows[cache_key]
 
     def values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
         if metric.source == "backlog":  # a snapshot: the groups open at the period's end
             last = end - timedelta(days=1)
-            return {r.value for r in self._rows(metric.name, key, None) if r.day == last and r.n}
-        return {r.value for r in self._rows(metric.name, key, None) if start <= r.day < end}
+            return {r.value for r in self._rows(metric, key, None) if r.day == last and r.n}
+        return {r.value for r in self._rows(metric, key, None) if start <= r.day < end}
 
     def figure(
-        self, metric: Metric, start: date, end: date, key: str, value: str, *, grouped: bool, business: bool
+        self, metric: Metric, start: date, end: date, key: str, value: str, *, grouped: bool
     ) -> dict[str, Any]:
         rows = [
             r
-            for r in self._rows(metric.name, key, None if grouped else value)
+            for r in self._rows(metric, key, None if grouped else value)
             if start <= r.day < end and r.value == value
         ]
         if metric.source == "backlog":
             last = [r for r in rows if r.day == end - timedelta(days=1)]
-            return (
-                dict(last[0].snapshot)
-                if last and last[0].snapshot
-                else metric.compute([], self.empty_ctx(end))
-            )
+            if last and last[0].snapshot:
+                return dict(last[0].snapshot)
+            return metric.compute([], self.empty_ctx(end))
         if metric.source == "shifts":
-            shift = sum(r.shift_min or 0.0 for r in rows)
-            return dict(
-                kpis.shift_share(
-                    sum(r.part_min or 0.0 for r in rows), shift, sum(r.n for r in rows)
-                ).as_dict()
-            )
+            part, shift = sum(r.part_min or 0.0 for r in rows), sum(r.shift_min or 0.0 for r in rows)
+            return dict(kpis.shift_share(part, shift, sum(r.n for r in rows)).as_dict())
         if metric.duration:
             minutes: list[float] = []
             for r in rows:
-                minutes += (r.business_minutes if business else r.minutes) or []
+                minutes += r.minutes or []
             d = kpis.durations(minutes)
             return {"value": d.median_min, "n": d.n, "unit": "minutes", "p90": d.p90_min}
         return dict(kpis.proportion(sum(r.hits for r in rows), sum(r.n for r in rows)).as_dict())
 
 
-def usable(session: Session, start: date) -> Aggregates | None:
-    """The aggregates, when they have been built back to `start`."""
+def usable(session: Session, start: date, end: date, *, business: bool = False) -> Aggregates | None:
+    """The aggregates for the local days [start, end), when they have been built back to `start`."""
     state = session.get(KpiRefresh, 1)
     if state is None or start < state.built_from:
         return None
-    return Aggregates(session, state.built_from)
+    return Aggregates(session, start, end, business=business)

@@ -258,9 +258,7 @@ class Calculator:
         if self.aggregated(metric, end):
             assert self.agg is not None and self.slice is not None
             key, value = group if group is not None else self.slice
-            return self.agg.figure(
-                metric, start, end, key, value, grouped=group is not None, business=self.query.business
-            )
+            return self.agg.figure(metric, start, end, key, value, grouped=group is not None)
         items = self.items_for(metric, start, end, group)
         ctx = self.loaded.ctx
         if metric.source in ("backlog", "at_risk"):
@@ -302,7 +300,11 @@ def run(session: Session, query: Query) -> dict[str, Any]:
     start, end = query.start, query.end + timedelta(days=1)
     prev = (start - _span(query), start)
     earliest = min(prev[0], period_of_date(query.start, query.period).previous().start)
-    agg = aggregates.usable(session, earliest) if query.use_aggregates else None
+    agg = (
+        aggregates.usable(session, earliest, _last_end(query), business=query.business)
+        if query.use_aggregates
+        else None
+    )
     calc = Calculator(query, Loaded({}, Context(query.as_of, None)), agg)
     raw = tuple(m for m in query.metrics if not calc.aggregated(METRICS[m], end=_last_end(query)))
     if raw:

@@ -37,11 +37,13 @@ def both(db, query: service.Query) -> tuple[dict, dict]:
 def test_aggregates_are_used_and_written(db, world):
     assert db.scalar(select(func.count()).select_from(KpiDay)) > 0
     calc = service.Calculator(
-        BASE, service.Loaded({}, service.Context(NOW, None)), aggregates.usable(db, BASE.start)
+        BASE,
+        service.Loaded({}, service.Context(NOW, None)),
+        aggregates.usable(db, BASE.start, date(2026, 3, 23)),
     )
     assert all(calc.aggregated(service.METRICS[m], end=date(2026, 3, 23)) for m in aggregates.AGGREGATED)
     # before the first build the raw path answers
-    assert aggregates.usable(db, date(2025, 12, 1)) is None
+    assert aggregates.usable(db, date(2025, 12, 1), date(2026, 1, 1)) is None
 
 
 @pytest.mark.parametrize("business", [False, True])
