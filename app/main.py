@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.api import api_router
+from app.feedback.triggers import install_session_hooks as install_feedback_hooks
 from app.field.workorders.closing import install_ticket_hooks
 from app.planning.triggers import install_session_hooks
 from app.platform.config import get_settings
@@ -38,6 +39,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     install_session_hooks()  # re-plans and reservations follow whatever the requests change
     install_ticket_hooks()  # resolving or closing a ticket ends its visits (the desk cannot import field)
+    install_feedback_hooks()  # surveys follow visits and resolutions, recoveries their tickets
     app = FastAPI(
         title="Fieldline",
         version="0.1.0",

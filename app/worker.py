@@ -7,11 +7,13 @@ domains above it; this module is where a worker process starts, so it installs w
 
 from __future__ import annotations
 
+from app.feedback.triggers import install_session_hooks as install_feedback_hooks
 from app.field.workorders.closing import install_ticket_hooks
 from app.planning.triggers import install_session_hooks
 from app.platform.worker import celery_app
 
 install_session_hooks()
 install_ticket_hooks()
+install_feedback_hooks()
 
 __all__ = ["celery_app"]

@@ -1,7 +1,7 @@
 """per-day KPI aggregates and their refresh mark
 
 Revision ID: 0009
-Revises: 0001 (chained on this branch's head 0004 so that the branch has one head; the merger
+Revises: 0001 (chained on this branch's head 0007 so that the branch has one head; the merger
 re-chains it)
 Create Date: 2026-12-05 16:20:00
 """
@@ -14,7 +14,7 @@ import app.platform.db
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "dispatch@fieldline.example"
+    # Where customers reach the public pages (survey links in e-mails), without a trailing slash.
+    public_url: str = "http://127.0.0.1:8000"
+    # Post-service surveys (docs/surveys.md): delay after the visit, one per contact per cooldown,
+    # one reminder; the links expire after survey_expires_days.
+    survey_delay_min: int = 120
+    survey_cooldown_days: int = 30
+    survey_reminder_days: int = 3
+    survey_expires_days: int = 14
     # Background tiles of the engineer's route map ({z}/{x}/{y}); empty: no tiles, the route
     # is drawn on a plain background (as it is anyway when the phone is offline).
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

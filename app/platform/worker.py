@@ -29,6 +29,7 @@ TASK_MODULES = [
     "app.integrations.webhooks.tasks",
     "app.planning.tasks",
     "app.insights.tasks",
+    "app.feedback.tasks",
 ]
 celery_app = Celery("fieldline", broker=settings.celery_broker_url or "memory://", include=TASK_MODULES)
 celery_app.conf.update(
@@ -60,6 +61,7 @@ celery_app.conf.update(
         "late-visits": {"task": "fieldline.replan.check_late", "schedule": 60.0},
         "notify-retry": {"task": "fieldline.notify.deliver_due", "schedule": 60.0},
         "kpi-aggregates": {"task": "fieldline.insights.refresh_kpis", "schedule": 300.0},
+        "survey-send": {"task": "fieldline.surveys.send_due", "schedule": 60.0},
     },
 )
 

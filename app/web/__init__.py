@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.web import auth, desk, desk_tickets, field, insights, shared
+from app.web import auth, desk, desk_tickets, field, insights, shared, survey
 
 pages_router = APIRouter(include_in_schema=False)
 pages_router.include_router(auth.router)
@@ -10,4 +10,5 @@ pages_router.include_router(desk.router)
 pages_router.include_router(desk_tickets.router)
 pages_router.include_router(field.router)
 pages_router.include_router(insights.router)
+pages_router.include_router(survey.router)
 pages_router.include_router(shared.fallback_router)  # keep last: it answers every other /desk/ path

@@ -16,7 +16,8 @@ WEEK = {"from": "2026-03-09", "to": "2026-03-15", "period": "week"}
 def cards(html: str) -> dict[str, tuple[str, int]]:
     """metric → (shown value, n) read from the cards."""
     found = re.findall(
-        r'data-metric="([a-z_]+)">\s*<h3>.*?<span class="value"[^>]*>([^<]*)</span>.*?<span class="n">(\d+)</span>',
+        r'data-metric="([a-z_]+)">\s*<h3>.*?<span class="value"[^>]*>([^<]*)</span>'
+        r'.*?<span class="n">(\d+)</span>',
         html,
         re.S,
     )
