@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("shift_min", sa.Double(), nullable=True),
         sa.Column("part_min", sa.Double(), nullable=True),
         sa.Column("snapshot", sa.JSON(), nullable=True),
+        sa.Column("ratings", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_day")),
         sa.UniqueConstraint("metric", "key", "value", "day", name="uq_kpi_day_slice"),
     )

@@ -17,9 +17,9 @@ passes).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,16 +30,34 @@ from sqlalchemy.orm import Session
 from app.insights.metrics import METRICS, Context, Item, Metric
 from app.models import KpiDay, KpiRefresh, SlaEvent, Ticket, TicketEvent, WorkOrder
 from app.platform.config import get_settings
-from surveys import kpis
+from surveys import Answer, kpis
 
 # The metrics kept per day. Engineer-days, backlog and at-risk are not: they are small (one row
 # per engineer and day) or snapshots of open work, which the raw path reads directly.
 AGGREGATED = tuple(
-    name for name, m in METRICS.items() if m.source in ("tickets", "clocks", "visits", "shifts", "backlog")
+    name
+    for name, m in METRICS.items()
+    if m.source in ("tickets", "clocks", "visits", "shifts", "backlog", "answers", "surveys")
 )
 # What an engineer-day metric measures against the shift.
 PART_OF_SHIFT = {"utilisation": "on_site_min", "travel_share": "travel_min"}
-EMPTY = {"minutes": None, "business_minutes": None, "shift_min": None, "part_min": None, "snapshot": None}
+EMPTY = {
+    "minutes": None,
+    "business_minutes": None,
+    "shift_min": None,
+    "part_min": None,
+    "snapshot": None,
+    "ratings": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    """An answer rebuilt from a rating count: all a survey metric's formula reads of an answer."""
+
+    answer: Answer
+
+
 VOLATILE = timedelta(days=31)
 CHUNK_DAYS = 14  # days rebuilt per load: bounds the rows held in memory at once
 
@@ -65,10 +83,21 @@ def _summaries(metric: Metric, items: list[Item], ctx: Context, cal_ctx: Context
     if metric.source == "backlog":
         figure = metric.compute(items, ctx)
         return {**EMPTY, "n": int(figure["n"]), "hits": 0, "snapshot": figure}
+    if metric.rating is not None:  # the formulas depend only on how many gave each rating
+        counts = Counter(str(getattr(i.answer, metric.rating)) for i in items)
+        return {**EMPTY, "n": len(items), "hits": 0, "ratings": dict(counts)}
     figure = metric.compute(items, ctx)
     n = int(figure["n"])
     hits = round(float(figure["value"]) * n / 100.0) if n else 0
     return {**EMPTY, "n": n, "hits": hits}
+
+
+def _answer(rating: str, value: int) -> Answer:
+    if rating == "csat":
+        return Answer(csat=value)
+    if rating == "nps":
+        return Answer(nps=value)
+    return Answer(ces=value)
 
 
 def _slices(metric: Metric, items: list[Item]) -> list[tuple[str, str, list[Item]]]:
@@ -249,6 +278,8 @@ class Aggregates:
                 columns += [KpiDay.shift_min, KpiDay.part_min]
             elif metric.source == "backlog":
                 columns.append(KpiDay.snapshot)
+            elif metric.rating is not None:
+                columns.append(KpiDay.ratings)
             stmt = select(*columns).where(
                 KpiDay.metric == metric.name,
                 KpiDay.key == key,
@@ -279,6 +310,12 @@ class Aggregates:
             if last and last[0].snapshot:
                 return dict(last[0].snapshot)
             return metric.compute([], self.empty_ctx(end))
+        if metric.rating is not None:
+            counts: Counter[str] = Counter()
+            for r in rows:
+                counts.update(r.ratings or {})
+            rebuilt = [Rated(_answer(metric.rating, int(v))) for v, k in counts.items() for _ in range(k)]
+            return metric.compute(rebuilt, self.empty_ctx(end))
         if metric.source == "shifts":
             part, shift = sum(r.part_min or 0.0 for r in rows), sum(r.shift_min or 0.0 for r in rows)
             return dict(kpis.shift_share(part, shift, sum(r.n for r in rows)).as_dict())

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from surveys import Figure, kpis
+from surveys import Answer, Figure, kpis
 
-Source = Literal["tickets", "clocks", "visits", "shifts", "backlog", "at_risk"]
+Source = Literal["tickets", "clocks", "visits", "shifts", "backlog", "at_risk", "answers", "surveys"]
 Item = Any  # a TicketRow, ClockItem, VisitRow or ShiftRow (app/insights/records.py)
 
 
@@ -60,6 +60,7 @@ class Metric:
     compute: Callable[[Sequence[Item], Context], dict[str, Any]]
     keys: tuple[str, ...] = ("region", "engineer", "product_model", "tier", "channel")
     duration: bool = False  # median/p90 of minutes; `time=business` applies
+    rating: str | None = None  # the answer field a survey metric reads (csat, nps, ces)
 
 
 def _figure(f: Figure) -> dict[str, Any]:
@@ -286,6 +287,62 @@ METRICS: dict[str, Metric] = {
         ),
     )
 }
+
+
+def _answers(items: Sequence[Item]) -> list[Answer]:
+    return [i.answer for i in items]
+
+
+def _rated(field: str) -> Callable[[Item, Context], bool]:
+    return lambda a, c: getattr(a.answer, field) is not None
+
+
+SURVEY_METRICS = (
+    Metric(
+        "csat",
+        "CSAT (% satisfied)",
+        "answers",
+        "percent",
+        False,
+        at=lambda a, c: a.answered_at,
+        in_n=_rated("csat"),
+        compute=lambda items, c: _figure(kpis.csat(_answers(items))),
+        rating="csat",
+    ),
+    Metric(
+        "nps",
+        "NPS",
+        "answers",
+        "points",
+        False,
+        at=lambda a, c: a.answered_at,
+        in_n=_rated("nps"),
+        compute=lambda items, c: _figure(kpis.nps(_answers(items))),
+        rating="nps",
+    ),
+    Metric(
+        "ces",
+        "Customer effort (CES)",
+        "answers",
+        "score",
+        False,
+        at=lambda a, c: a.answered_at,
+        in_n=_rated("ces"),
+        compute=lambda items, c: _figure(kpis.ces(_answers(items))),
+        rating="ces",
+    ),
+    Metric(
+        "response_rate",
+        "Survey response rate",
+        "surveys",
+        "percent",
+        False,
+        at=lambda s, c: s.sent_at,
+        in_n=_always,
+        compute=lambda items, c: _figure(kpis.response_rate(len(items), sum(1 for i in items if i.answered))),
+    ),
+)
+METRICS.update({m.name: m for m in SURVEY_METRICS})
 
 
 def _backlog(items: Sequence[Item], ctx: Context) -> dict[str, Any]:

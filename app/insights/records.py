@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, exists, func, or_, select, true
@@ -32,12 +33,14 @@ from app.models import (
     Shift,
     Site,
     SlaEvent,
+    Survey,
+    SurveyAnswer,
     Ticket,
     TicketEvent,
     WorkOrder,
 )
 from app.platform.config import get_settings
-from surveys import kpis
+from surveys import Answer, kpis
 
 KEYS = ("region", "engineer", "product_model", "tier", "channel")
 DONE_TICKET = ("resolved", "closed")
@@ -444,3 +447,110 @@ def labels(session: Session, key: str, values: set[str]) -> dict[str, str]:
             .all()
         )
     return {v: v for v in values}
+
+
+# ------------------------------------------------------------------------------------ survey answers
+@dataclass(frozen=True, slots=True)
+class AnswerRow:
+    id: int
+    answer: Answer
+    answered_at: datetime
+    ticket_id: int
+    ticket_number: str
+    tz: str
+    keys: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyRow:
+    id: int
+    sent_at: datetime
+    answered: bool
+    ticket_id: int
+    ticket_number: str
+    tz: str
+    keys: Mapping[str, str]
+
+
+def _survey_keys(row: Any) -> dict[str, str]:
+    """An answer's slice: the case context the survey copied (tier: the account's, like tickets)."""
+    return {
+        "region": row.region or "",
+        "engineer": str(row.engineer_id or ""),
+        "product_model": row.model or "",
+        "tier": row.account_tier,
+        "channel": row.channel or "",
+    }
+
+
+def _survey_filters(stmt: Select, table: Any, filters: Filters) -> Select:  # type: ignore[type-arg]
+    if filters.region is not None:
+        stmt = stmt.where(Region.code == filters.region)
+    if filters.engineer is not None:
+        stmt = stmt.where(table.engineer_id == _int(filters.engineer))
+    if filters.product_model is not None:
+        stmt = stmt.where(ProductModel.code == filters.product_model)
+    if filters.tier is not None:
+        stmt = stmt.where(Account.tier == filters.tier)
+    if filters.channel is not None:
+        stmt = stmt.where(table.channel == filters.channel)
+    return stmt
+
+
+def _survey_context(table: Any) -> tuple[Any, ...]:
+    return (
+        table.engineer_id,
+        table.channel,
+        table.ticket_id,
+        Ticket.number.label("ticket_number"),
+        Account.tier.label("account_tier"),
+        Region.code.label("region"),
+        Region.timezone.label("tz"),
+        ProductModel.code.label("model"),
+    )
+
+
+def _survey_joins(stmt: Select, table: Any) -> Select:  # type: ignore[type-arg]
+    return (
+        stmt.join(Account, Account.id == table.account_id)
+        .join(Ticket, Ticket.id == table.ticket_id)
+        .outerjoin(Region, Region.id == table.region_id)
+        .outerjoin(ProductModel, ProductModel.id == table.product_model_id)
+    )
+
+
+def load_answers(session: Session, lo: date, hi: date, filters: Filters) -> list[AnswerRow]:
+    """Answers given in the local dates [lo, hi), as the library's `Answer`s."""
+    lo_at, hi_at = _window_utc(lo, hi)
+    a = SurveyAnswer
+    stmt = select(a.id, a.answered_at, a.csat, a.nps, a.ces, a.solved, *_survey_context(a))
+    stmt = _survey_joins(stmt, a).where(a.answered_at >= lo_at, a.answered_at < hi_at)
+    out: list[AnswerRow] = []
+    for r in session.execute(_survey_filters(stmt, a, filters)):
+        answer = Answer(csat=r.csat, nps=r.nps, ces=r.ces, solved=r.solved)
+        out.append(
+            AnswerRow(
+                r.id, answer, r.answered_at, r.ticket_id, r.ticket_number or "", _tz(r.tz), _survey_keys(r)
+            )
+        )
+    return out
+
+
+def load_surveys(session: Session, lo: date, hi: date, filters: Filters) -> list[SurveyRow]:
+    """Surveys sent in the local dates [lo, hi) (reminders are not extra surveys), answered or not."""
+    lo_at, hi_at = _window_utc(lo, hi)
+    s = Survey
+    stmt = select(s.id, s.sent_at, s.answered_at, *_survey_context(s))
+    stmt = _survey_joins(stmt, s).where(s.sent_at >= lo_at, s.sent_at < hi_at)
+    return [
+        SurveyRow(
+            r.id,
+            r.sent_at,
+            r.answered_at is not None,
+            r.ticket_id,
+            r.ticket_number or "",
+            _tz(r.tz),
+            _survey_keys(r),
+        )
+        for r in session.execute(_survey_filters(stmt, s, filters))
+    ]

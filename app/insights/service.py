@@ -158,6 +158,10 @@ def load(session: Session, query: Query, *, open_now_only: bool = False) -> Load
             ftf_done_at=_first_completions(everything),
         )
         items["visits"] = [v for v in everything if f.admits(v.keys)]
+    if "answers" in sources:
+        items["answers"] = records.load_answers(session, lo, hi, f)
+    if "surveys" in sources:
+        items["surveys"] = records.load_surveys(session, lo, hi, f)
     if "shifts" in sources:
         today = query.as_of.astimezone(ZoneInfo(get_settings().time_zone)).date()
         items["shifts"] = records.load_shift_days(session, lo, hi, f, today)
@@ -440,7 +444,37 @@ def _shift_item(s: Any, ctx: Context) -> dict[str, Any]:
     }
 
 
+def _answer_item(a: Any, ctx: Context) -> dict[str, Any]:
+    return {
+        "kind": "answer",
+        "id": a.id,
+        "ticket_id": a.ticket_id,
+        "number": a.ticket_number,
+        "answered_at": _iso(a.answered_at),
+        "csat": a.answer.csat,
+        "nps": a.answer.nps,
+        "ces": a.answer.ces,
+        "solved": a.answer.solved,
+        "detractor": a.answer.is_detractor,
+        **a.keys,
+    }
+
+
+def _survey_item(s: Any, ctx: Context) -> dict[str, Any]:
+    return {
+        "kind": "survey",
+        "id": s.id,
+        "ticket_id": s.ticket_id,
+        "number": s.ticket_number,
+        "sent_at": _iso(s.sent_at),
+        "answered": s.answered,
+        **s.keys,
+    }
+
+
 DRILL: dict[str, Callable[[Any, Context], dict[str, Any]]] = {
+    "answers": _answer_item,
+    "surveys": _survey_item,
     "tickets": _ticket_item,
     "backlog": _ticket_item,
     "at_risk": _ticket_item,

@@ -34,6 +34,7 @@ class KpiDay(Base):
     shift_min: Mapped[float | None]
     part_min: Mapped[float | None]
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # backlog at the end of the day
+    ratings: Mapped[dict[str, int] | None] = mapped_column(JSON)  # survey answers: rating → count
 
 
 class KpiRefresh(Base):

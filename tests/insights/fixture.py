@@ -20,6 +20,13 @@ Tickets
   window), fixed — a repeat visit of asset A, 2 days after W2b fixed it. Ticket still open, at risk.
 Engineers: E1 Berlin (W2a, W2b, W5), E2 New York (W3), both Mon–Fri 08:00–17:00 with a 30-minute
 break (510 shift minutes); E2 absent Thu 12 Mar.
+
+Surveys (sent → answered: CSAT, NPS, CES, solved)
+- S1 about W2b: sent Wed 11 Mar 12:00, answered 20:00: 2, 3, 3, not solved (a detractor).
+- S2 about W3: sent Sun 15 Mar 23:00 UTC (19:00 New York), answered Mon 16 Mar 03:45 UTC =
+  **Sun 23:45 local**: 5, 10, 7, solved.
+- S3 about T1: sent Mon 9 Mar 12:00, answered Tue 10 Mar 09:00: 4, 8, (no CES), solved.
+- S4 about T4: sent Thu 12 Mar 10:00, never answered. S5 about T5: not sent yet.
 """
 
 from __future__ import annotations
@@ -83,6 +90,57 @@ def _visit(
     db.add(wo)
     db.flush()
     return wo
+
+
+def _survey(
+    db: Session,
+    key: str,
+    ticket: m.Ticket,
+    visit: m.WorkOrder | None,
+    region: m.Region,
+    model: m.ProductModel | None,
+    sent: datetime | None,
+    answer: tuple[datetime, int, int, int | None, bool] | None,
+) -> None:
+    context = {
+        "ticket_id": ticket.id,
+        "work_order_id": visit.id if visit else None,
+        "engineer_id": visit.engineer_id if visit else None,
+        "account_id": ticket.account_id,
+        "site_id": ticket.site_id,
+        "region_id": region.id,
+        "asset_id": ticket.asset_id,
+        "product_model_id": model.id if model else None,
+        "tier": ticket.sla_tier,
+        "channel": ticket.channel,
+    }
+    survey = m.Survey(
+        trigger_key=f"test:{key}:{factories.n()}",
+        trigger="visit_checked_out" if visit else "ticket_resolved",
+        template_id="visit" if visit else "resolution",
+        triggered_at=sent or at(13, 12),
+        status="sent" if sent else "pending",
+        sent_at=sent,
+        answered_at=answer[0] if answer else None,
+        **context,
+    )
+    db.add(survey)
+    db.flush()
+    if answer:
+        answered_at, csat, nps, ces, solved = answer
+        db.add(
+            m.SurveyAnswer(
+                survey_id=survey.id,
+                template_id=survey.template_id,
+                answered_at=answered_at,
+                csat=csat,
+                nps=nps,
+                ces=ces,
+                solved=solved,
+                is_detractor=nps <= 6 or csat <= 2 or not solved,
+                **context,
+            )
+        )
 
 
 def build(db: Session) -> World:
@@ -205,6 +263,14 @@ def build(db: Session) -> World:
         at_risk_reason="no engineer free",
     )
     w5 = _visit(db, t5, berlin, e1, status="done", checked_in_at=at(13, 9), checked_out_at=at(13, 10))
+    for key, ticket, visit, region, sent, answer in (
+        ("S1", t2, w2b, berlin, at(11, 12), (at(11, 20), 2, 3, 3, False)),
+        ("S2", t3, w3, new_york, at(15, 23), (at(16, 3, 45), 5, 10, 7, True)),
+        ("S3", t1, None, berlin, at(9, 12), (at(10, 9), 4, 8, None, True)),
+        ("S4", t4, None, berlin, at(12, 10), None),
+        ("S5", t5, w5, berlin, None, None),
+    ):
+        _survey(db, key, ticket, visit, region, model if ticket.asset_id else None, sent, answer)
     db.commit()
     return World(
         berlin,

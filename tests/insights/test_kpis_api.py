@@ -121,6 +121,29 @@ def test_engineer_days_and_backlog(client, login, world):
     assert (total(r, "sla_at_risk")["value"], total(r, "sla_at_risk")["n"]) == (1, 1)
 
 
+def test_survey_metrics(client, login, world):
+    r = get(client, login("manager"), metric="csat,nps,ces,response_rate")
+    # answered in week 11: S1 (2, 3, 3), S2 (5, 10, 7; Sunday 23:45 in New York), S3 (4, 8, –)
+    assert (total(r, "csat")["value"], total(r, "csat")["n"]) == (pytest.approx(200 / 3), 3)
+    # promoters 1 (10), detractors 1 (3), passive 1 (8): 0 points
+    assert (total(r, "nps")["value"], total(r, "nps")["n"], total(r, "nps")["unit"]) == (0.0, 3, "points")
+    assert (total(r, "ces")["value"], total(r, "ces")["n"]) == (5.0, 2)
+    # sent in week 11: S1, S2 (Sunday 19:00 local), S3, S4; answered S1–S3; S5 never sent
+    assert (total(r, "response_rate")["value"], total(r, "response_rate")["n"]) == (75.0, 4)
+    r = get(
+        client,
+        login("manager"),
+        metric="csat",
+        region="NYC",
+        period="day",
+        **{"from": "2026-03-15", "to": "2026-03-16"},
+    )
+    assert [(p["period"], p["n"]) for p in r["csat"]["series"]] == [("2026-03-15", 1), ("2026-03-16", 0)]
+    r = get(client, login("manager"), metric="csat,nps", group_by="engineer")
+    by_engineer = {g["key"]: g["total"] for g in r["nps"]["groups"]}
+    assert by_engineer[str(world.e1.id)]["value"] == -100.0 and by_engineer[""]["n"] == 1
+
+
 def test_the_2330_local_visit_counts_on_its_local_day(client, login, world):
     # W3 arrived Mon 16 Mar 03:30 UTC, which is Sun 15 Mar 23:30 in New York: week 11, not 12.
     h = login("manager")
