@@ -15,16 +15,20 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from app.insights import service
+from app.insights import lists, service
 from app.insights.metrics import METRICS
 from app.insights.records import Filters
-from app.models import User
+from app.models import Role, User
 from app.platform.config import get_settings
 from app.platform.deps import CurrentUser, DbSession
 from app.platform.errors import Forbidden, Unprocessable
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
 DEFAULT_DAYS = 90
+
+
+def local_today() -> date:
+    return datetime.now(UTC).astimezone(ZoneInfo(get_settings().time_zone)).date()
 
 
 def kpi_user(user: CurrentUser) -> User:
@@ -53,8 +57,7 @@ def build_query(
     hidden = [m for m in names if m in METRICS and m not in allowed]
     if hidden:
         raise Forbidden(f"Your role may not see {', '.join(hidden)}; dispatchers see {', '.join(allowed)}.")
-    today = datetime.now(UTC).astimezone(ZoneInfo(get_settings().time_zone)).date()
-    end = end or today
+    end = end or local_today()
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     return service.Query(names, period, start, end, group_by or None, filters, business)
 
@@ -153,6 +156,31 @@ def kpis(
 @router.get(".csv")
 def kpis_csv(db: DbSession, user: KpiUser, params: Annotated[Params, Depends()]) -> Response:
     return _csv_response(service.run(db, params.query(user)))
+
+
+def manager_only(user: KpiUser) -> User:
+    if user.role not in (Role.manager.value, Role.admin.value):
+        raise Forbidden("The follow-up and renewal lists are for managers and admins.")
+    return user
+
+
+ManagerOnly = Annotated[User, Depends(manager_only)]
+
+
+@router.get("/detractors")
+def detractors(db: DbSession, user: ManagerOnly, params: Annotated[Params, Depends()]) -> dict[str, Any]:
+    """Recovery tickets opened for detractor answers in [from, to]: open ones first, then newest."""
+    query = params.query(user)
+    items = lists.detractor_follow_ups(db, start=query.start, end=query.end, filters=query.filters)
+    return {"from": query.start.isoformat(), "to": query.end.isoformat(), "items": items}
+
+
+@router.get("/renewal-risk")
+def renewal_risk(db: DbSession, user: ManagerOnly, params: Annotated[Params, Depends()]) -> dict[str, Any]:
+    """Accounts renewing within 120 days, lowest health score first (region and tier filters apply)."""
+    query = params.query(user)
+    today = local_today()
+    return {"as_of": today.isoformat(), "items": lists.renewal_risk(db, today=today, filters=query.filters)}
 
 
 @router.get("/drill")

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, exists, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from app.desk.customers.view360 import RECOVERY_CATEGORY
 from app.models import (
     Absence,
     Account,
@@ -147,6 +148,8 @@ def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters, open_only: 
         .outerjoin(Asset, Asset.id == Ticket.asset_id)
         .outerjoin(ProductModel, ProductModel.id == Asset.product_model_id)
         .where(
+            # A recovery call about an unhappy answer is follow-up, not service: the answer counts.
+            Ticket.category != RECOVERY_CATEGORY,
             Ticket.opened_at < hi_at,
             or_(
                 Ticket.opened_at >= lo_at,

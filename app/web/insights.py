@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from app.insights import service
-from app.insights.api import Params
+from app.insights import lists, service
+from app.insights.api import Params, local_today
 from app.insights.metrics import METRICS
-from app.models import Engineer, ProductModel, Region, User
+from app.models import Engineer, ProductModel, Region, Role, User
 from app.platform.errors import Forbidden, Unprocessable
 from app.web.shared import PageDb, PageRoute, PageUser, render
 
@@ -115,6 +115,7 @@ def dashboard(
 ) -> HTMLResponse:
     query = params.query(user)
     result = service.run(db, query)
+    manager = user.role in (Role.manager.value, Role.admin.value)
     cards = []
     for m in result["metrics"]:
         cards.append(
@@ -154,6 +155,14 @@ def dashboard(
             "choices": _choices(db),
             "group_keys": service.GROUP_KEYS,
             "csv": "/api/v1/kpis.csv?" + _query_string(params),
+            "detractors": lists.detractor_follow_ups(
+                db, start=query.start, end=query.end, filters=query.filters
+            )
+            if manager
+            else None,
+            "renewals": lists.renewal_risk(db, today=local_today(), filters=query.filters)
+            if manager
+            else None,
         },
     )
 

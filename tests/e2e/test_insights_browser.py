@@ -8,12 +8,14 @@ the hand-computed history of tests/insights/fixture.py. Screenshot goes to test-
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
 from app.insights.metrics import METRICS
+from app.models import Account
 from app.web.insights import shown
 from tests import factories as f
 from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
@@ -32,7 +34,9 @@ def _seed(url: str) -> dict[str, Any]:
     engine = migrated(url)
     try:
         with Session(engine) as db:
-            fixture.build(db)
+            world = fixture.build(db)
+            for ticket in world.tickets.values():  # both customers renew soon: the risk list shows them
+                db.get(Account, ticket.account_id).renewal_date = date.today() + timedelta(days=30)
             manager = f.make_user(
                 db, role="manager", email="boss@browser.example", password=PASSWORD, name="Mia"
             )
@@ -102,5 +106,15 @@ def test_dashboard_numbers_equal_the_api(server: dict[str, Any]) -> None:
                 == metrics["repeat_visit_rate"]["total"]["n"]
             )
             assert errors == []
+
+            # the renewal-risk list shows the API's scores, lowest first
+            page.go_back()
+            risk = page.evaluate("fetch('/api/v1/kpis/renewal-risk').then(r => r.json())")["items"]
+            assert len(risk) == 2
+            rows = page.locator("table.renewal-list tbody tr")
+            assert rows.count() == len(risk)
+            for i, item in enumerate(risk):
+                assert rows.nth(i).get_attribute("data-account") == str(item["account_id"])
+                assert int(rows.nth(i).locator(".score").inner_text()) == item["score"]
         finally:
             browser.close()
