@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from app.insights import records
 from app.insights.metrics import METRICS, Context, Item, Metric
 from app.models import KpiDay, KpiRefresh, SlaEvent, Ticket, TicketEvent, WorkOrder
 from app.platform.config import get_settings
@@ -193,7 +194,7 @@ def _touched_days(session: Session, since: datetime) -> set[date]:
     for i in range(0, len(ids), 1000):
         chunk = ids[i : i + 1000]
         instants: list[datetime | None] = []
-        for row in session.execute(select(*TICKET_TIMES).where(Ticket.id.in_(chunk))):
+        for row in session.execute(select(*records.TICKET_TIMES).where(Ticket.id.in_(chunk))):
             instants += list(row)
         instants += session.scalars(
             select(TicketEvent.at).where(TicketEvent.ticket_id.in_(chunk), TicketEvent.kind == "status")
@@ -209,18 +210,6 @@ def _touched_days(session: Session, since: datetime) -> set[date]:
                 d for at in visit if at is not None for d in _around(at.date(), kpis.RETURN_WINDOW.days + 1)
             }
     return days
-
-
-TICKET_TIMES = (
-    Ticket.opened_at,
-    Ticket.first_response_at,
-    Ticket.arrived_at,
-    Ticket.resolved_at,
-    Ticket.closed_at,
-    Ticket.first_response_due_at,
-    Ticket.arrival_due_at,
-    Ticket.resolution_due_at,
-)
 
 
 def _around(day: date, radius: int) -> list[date]:

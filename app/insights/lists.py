@@ -17,7 +17,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from app.desk.customers.view360 import BREACH_WINDOW, CLOSED_TICKET, RECOVERY_CATEGORY
-from app.insights.records import Filters
+from app.insights.records import Filters, equals, survey_conditions, where_filters
 from app.models import (
     Account,
     Asset,
@@ -38,11 +38,13 @@ LIST_LENGTH = 25
 
 
 def _filter_accounts(stmt: Select, filters: Filters) -> Select:  # type: ignore[type-arg]
-    if filters.region is not None:
-        stmt = stmt.join(Region, Region.id == Account.region_id).where(Region.code == filters.region)
-    if filters.tier is not None:
-        stmt = stmt.where(Account.tier == filters.tier)
-    return stmt
+    """Accounts by their region and tier (the other filters do not describe an account)."""
+    stmt = stmt.outerjoin(Region, Region.id == Account.region_id)
+    return where_filters(
+        stmt,
+        Filters(region=filters.region, tier=filters.tier),
+        {"region": equals(Region.code), "tier": equals(Account.tier)},
+    )
 
 
 def detractor_follow_ups(
@@ -77,17 +79,10 @@ def detractor_follow_ups(
         .outerjoin(User, User.id == SurveyRecovery.owner_user_id)
         .where(SurveyRecovery.opened_at >= lo, SurveyRecovery.opened_at < hi)
     )
-    stmt = _filter_accounts(stmt, Filters(region=filters.region, tier=filters.tier))
-    if filters.engineer is not None:
-        stmt = stmt.where(
-            SurveyAnswer.engineer_id == (int(filters.engineer) if filters.engineer.isdigit() else -1)
-        )
-    if filters.channel is not None:
-        stmt = stmt.where(SurveyAnswer.channel == filters.channel)
-    if filters.product_model is not None:
-        stmt = stmt.join(ProductModel, ProductModel.id == SurveyAnswer.product_model_id).where(
-            ProductModel.code == filters.product_model
-        )
+    stmt = stmt.outerjoin(Region, Region.id == SurveyAnswer.region_id).outerjoin(
+        ProductModel, ProductModel.id == SurveyAnswer.product_model_id
+    )
+    stmt = where_filters(stmt, filters, survey_conditions(SurveyAnswer))
     stmt = stmt.order_by(SurveyRecovery.closed_at.is_not(None), SurveyRecovery.opened_at.desc()).limit(limit)
     return [dict(r._mapping) for r in session.execute(stmt)]
 

@@ -12,7 +12,7 @@ How the app's rows map onto the definitions of docs/kpis.md:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -110,12 +110,8 @@ def _window_utc(lo: date, hi: date) -> tuple[datetime, datetime]:
 
 # ------------------------------------------------------------------------------------------ tickets
 # Plain columns, not ORM entities: a 90-day window is many rows, and entities cost 10× to build.
-TICKET_COLUMNS = (
-    Ticket.id,
-    Ticket.number,
-    Ticket.channel,
-    Ticket.status,
-    Ticket.sla_calendar_id,
+# Every time a ticket metric can be dated by (aggregates.py rebuilds the days of all of them).
+TICKET_TIMES = (
     Ticket.opened_at,
     Ticket.first_response_at,
     Ticket.arrived_at,
@@ -124,6 +120,14 @@ TICKET_COLUMNS = (
     Ticket.first_response_due_at,
     Ticket.arrival_due_at,
     Ticket.resolution_due_at,
+)
+TICKET_COLUMNS = (
+    Ticket.id,
+    Ticket.number,
+    Ticket.channel,
+    Ticket.status,
+    Ticket.sla_calendar_id,
+    *TICKET_TIMES,
     Ticket.at_risk_since,
 )
 
@@ -165,28 +169,42 @@ def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters, open_only: 
         stmt = stmt.where(
             Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None), Ticket.status.not_in(DONE_TICKET)
         )
-    if filters.tier is not None:
-        stmt = stmt.where(Account.tier == filters.tier)
-    if filters.channel is not None:
-        stmt = stmt.where(Ticket.channel == filters.channel)
-    if filters.product_model is not None:
-        stmt = stmt.where(ProductModel.code == filters.product_model)
-    if filters.region is not None:
-        stmt = stmt.where(
-            or_(
-                site_region.code == filters.region,
-                and_(Site.region_id.is_(None), acct_region.code == filters.region),
-            )
-        )
-    if filters.engineer is not None:
-        stmt = stmt.where(
-            exists().where(WorkOrder.ticket_id == Ticket.id, WorkOrder.engineer_id == _int(filters.engineer))
-        )
-    return stmt
+    return where_filters(
+        stmt,
+        filters,
+        {
+            "tier": equals(Account.tier),
+            "channel": equals(Ticket.channel),
+            "product_model": equals(ProductModel.code),
+            "region": lambda v: or_(
+                site_region.code == v, and_(Site.region_id.is_(None), acct_region.code == v)
+            ),
+            "engineer": lambda v: exists().where(
+                WorkOrder.ticket_id == Ticket.id, WorkOrder.engineer_id == engineer_id(v)
+            ),
+        },
+    )
 
 
-def _int(text: str) -> int:
+def engineer_id(text: str) -> int:
+    """An engineer filter's id (text that is no number matches nobody)."""
     return int(text) if text.isdigit() else -1
+
+
+def equals(column: Any) -> Callable[[str], Any]:
+    return lambda value: column == value
+
+
+def where_filters(
+    stmt: Select,  # type: ignore[type-arg]
+    filters: Filters,
+    conditions: Mapping[str, Callable[[str], Any]],
+) -> Select:  # type: ignore[type-arg]
+    """Each active filter as the condition its key maps to (service.check refuses keys a metric
+    cannot be sliced by, so every active key has one)."""
+    for key, value in filters.active().items():
+        stmt = stmt.where(conditions[key](value))
+    return stmt
 
 
 def load_tickets(
@@ -320,16 +338,17 @@ def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[
         )
         .where(WorkOrder.checked_in_at >= lo_at, WorkOrder.checked_in_at < hi_at)
     )
-    if filters.region is not None:
-        stmt = stmt.where(Region.code == filters.region)
-    if filters.engineer is not None:
-        stmt = stmt.where(WorkOrder.engineer_id == _int(filters.engineer))
-    if filters.tier is not None:
-        stmt = stmt.where(Account.tier == filters.tier)
-    if filters.channel is not None:
-        stmt = stmt.where(Ticket.channel == filters.channel)
-    if filters.product_model is not None:
-        stmt = stmt.where(model_of.code == filters.product_model)
+    stmt = where_filters(
+        stmt,
+        filters,
+        {
+            "region": equals(Region.code),
+            "engineer": lambda v: WorkOrder.engineer_id == engineer_id(v),
+            "tier": equals(Account.tier),
+            "channel": equals(Ticket.channel),
+            "product_model": equals(model_of.code),
+        },
+    )
     out: list[VisitRow] = []
     for wo in session.execute(stmt):
         asset = wo.asset_id
@@ -376,10 +395,9 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     stmt = select(Engineer.id, Engineer.region_id, Region.code, Region.timezone).join(
         Region, Region.id == Engineer.region_id
     )
-    if filters.region is not None:
-        stmt = stmt.where(Region.code == filters.region)
-    if filters.engineer is not None:
-        stmt = stmt.where(Engineer.id == _int(filters.engineer))
+    stmt = where_filters(
+        stmt, filters, {"region": equals(Region.code), "engineer": lambda v: Engineer.id == engineer_id(v)}
+    )
     engineers = {eid: (rid, code, _tz(tz)) for eid, rid, code, tz in session.execute(stmt)}
     if not engineers:
         return []
@@ -486,18 +504,15 @@ def _survey_keys(row: Any) -> dict[str, str]:
     }
 
 
-def _survey_filters(stmt: Select, table: Any, filters: Filters) -> Select:  # type: ignore[type-arg]
-    if filters.region is not None:
-        stmt = stmt.where(Region.code == filters.region)
-    if filters.engineer is not None:
-        stmt = stmt.where(table.engineer_id == _int(filters.engineer))
-    if filters.product_model is not None:
-        stmt = stmt.where(ProductModel.code == filters.product_model)
-    if filters.tier is not None:
-        stmt = stmt.where(Account.tier == filters.tier)
-    if filters.channel is not None:
-        stmt = stmt.where(table.channel == filters.channel)
-    return stmt
+def survey_conditions(table: Any) -> dict[str, Callable[[str], Any]]:
+    """Filters on a survey or answer (joined with its account, region and product model)."""
+    return {
+        "region": equals(Region.code),
+        "engineer": lambda v: table.engineer_id == engineer_id(v),
+        "product_model": equals(ProductModel.code),
+        "tier": equals(Account.tier),
+        "channel": equals(table.channel),
+    }
 
 
 def _survey_context(table: Any) -> tuple[Any, ...]:
@@ -529,7 +544,7 @@ def load_answers(session: Session, lo: date, hi: date, filters: Filters) -> list
     stmt = select(a.id, a.answered_at, a.csat, a.nps, a.ces, a.solved, *_survey_context(a))
     stmt = _survey_joins(stmt, a).where(a.answered_at >= lo_at, a.answered_at < hi_at)
     out: list[AnswerRow] = []
-    for r in session.execute(_survey_filters(stmt, a, filters)):
+    for r in session.execute(where_filters(stmt, filters, survey_conditions(a))):
         answer = Answer(csat=r.csat, nps=r.nps, ces=r.ces, solved=r.solved)
         out.append(
             AnswerRow(
@@ -555,5 +570,5 @@ def load_surveys(session: Session, lo: date, hi: date, filters: Filters) -> list
             _tz(r.tz),
             _survey_keys(r),
         )
-        for r in session.execute(_survey_filters(stmt, s, filters))
+        for r in session.execute(where_filters(stmt, filters, survey_conditions(s)))
     ]
