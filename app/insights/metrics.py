@@ -342,7 +342,8 @@ SURVEY_METRICS = (
         compute=lambda items, c: _figure(kpis.response_rate(len(items), sum(1 for i in items if i.answered))),
     ),
 )
-METRICS.update({m.name: m for m in SURVEY_METRICS})
+# What the customer said comes first on the dashboard, then how the service ran.
+METRICS = {**{m.name: m for m in SURVEY_METRICS}, **METRICS}
 
 
 def _backlog(items: Sequence[Item], ctx: Context) -> dict[str, Any]:
