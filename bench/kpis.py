@@ -103,7 +103,7 @@ def main() -> None:
     with unit_of_work() as db:
         rows = aggregates.refresh(db)
     print(
-        f"one periodic refresh (touched + last 31 days): {rows:,} rows"
+        f"one periodic refresh (touched days + the last 2, or 31 for FTF and response rate): {rows:,} rows"
         f" in {time.perf_counter() - started:.1f} s"
     )
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min)")

@@ -59,7 +59,13 @@ class Rated:
     answer: Answer
 
 
+# How far back a metric's figures still move with time alone, with no row changing: a fix is
+# judged 30 days after it; a survey sent weeks ago may be answered today (response rate counts
+# on the day sent). Everything else is decided when it happens, or by a change to its ticket or
+# visit (found by `_touched_days`): two days cover a clock that ran out since the last run.
 VOLATILE = timedelta(days=31)
+VOLATILE_DAYS = {"first_time_fix": VOLATILE.days, "response_rate": VOLATILE.days}
+SETTLED_DAYS = 2
 CHUNK_DAYS = 14  # days rebuilt per load: bounds the rows held in memory at once
 
 
@@ -123,23 +129,28 @@ def _chunks(days: Iterable[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def rebuild_days(session: Session, days: Iterable[date], as_of: datetime | None = None) -> int:
-    """Recompute the rows of these local days for every aggregated metric; returns rows written."""
+def rebuild_days(
+    session: Session,
+    days: Iterable[date],
+    as_of: datetime | None = None,
+    metrics: tuple[str, ...] = AGGREGATED,
+) -> int:
+    """Recompute the rows of these local days for these metrics; returns rows written."""
     from app.insights import service  # service reads aggregates; building them uses its loader
 
     as_of = as_of or datetime.now(UTC)
     written = 0
     for start, end in _chunks(days):
-        query = service.Query(AGGREGATED, "day", start, end, business=True, as_of=as_of, use_aggregates=False)
+        query = service.Query(metrics, "day", start, end, business=True, as_of=as_of, use_aggregates=False)
         loaded = service.load(session, query)
         ctx = loaded.ctx
         cal_ctx = Context(ctx.as_of, None, ctx.repeat_ids, ctx.ftf, ctx.ftf_done_at)
         session.execute(
-            delete(KpiDay).where(KpiDay.metric.in_(AGGREGATED), KpiDay.day >= start, KpiDay.day <= end)
+            delete(KpiDay).where(KpiDay.metric.in_(metrics), KpiDay.day >= start, KpiDay.day <= end)
         )
         rows: list[dict[str, Any]] = []
         calc = service.Calculator(query, loaded)
-        for name in AGGREGATED:
+        for name in metrics:
             metric = METRICS[name]
             if metric.source == "backlog":
                 by_day = _backlog_days(calc, metric, start, end)
@@ -227,15 +238,22 @@ def refresh(session: Session, *, now: datetime | None = None, build_from: date |
         days = {start + timedelta(days=i) for i in range((today - start).days + 2)}
         state = KpiRefresh(id=1, built_from=start, refreshed_at=now)
         session.add(state)
+        written = rebuild_days(session, days, as_of=now)
     else:
-        days = {today - VOLATILE + timedelta(days=i) for i in range(VOLATILE.days + 2)}
-        days |= {
+        touched = {
             d
             for d in _touched_days(session, state.refreshed_at)
             if state.built_from <= d <= today + timedelta(days=1)
         }
         state.refreshed_at = now
-    written = rebuild_days(session, days, as_of=now)
+        # One rebuild per distinct set of days: the metrics that settle share the short one.
+        by_reach: dict[int, list[str]] = defaultdict(list)
+        for name in AGGREGATED:
+            by_reach[VOLATILE_DAYS.get(name, SETTLED_DAYS)].append(name)
+        written = 0
+        for reach, names in sorted(by_reach.items()):
+            recent = {today - timedelta(days=reach - 1 - i) for i in range(reach + 1)}
+            written += rebuild_days(session, touched | recent, as_of=now, metrics=tuple(names))
     session.flush()
     return written
 
