@@ -130,6 +130,8 @@ def dashboard(
                         **p,
                         "shown": shown(p.get("value"), m["unit"]),
                         "previous_shown": shown((p.get("previous") or {}).get("value"), m["unit"]),
+                        "drill": "/insights/drill?"
+                        + _query_string(params, metric=m["metric"], **{"from": p["start"], "to": p["end"]}),
                     }
                     for p in m["series"]
                 ],  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -76,3 +77,24 @@ def test_drill_page_lists_the_n_items(client, sign_in, db):
     assert re.search(r'<span class="drill-n">4</span>', r.text)
     for v in world.visits.values():
         assert v.number in r.text
+
+
+def test_each_series_point_drills_down_to_its_n_items(client, sign_in, db):
+    fixture.build(db)
+    sign_in("manager")
+    page = client.get("/insights", params={**WEEK, "from": "2026-03-02", "period": "day"}).text
+    row = (
+        r'<tr data-period="([^"]+)"[^>]*>\s*<th scope="row">[^<]*</th>'
+        r'<td class="value">[^<]*</td><td><a class="n" href="([^"]+)"[^>]*>(\d+)</a>'
+    )
+    links = re.findall(row, page)
+    assert len(links) >= 14 * 4  # every day of every series
+    checked = 0
+    for _, href, n in links:
+        if int(n) == 0 and checked > 20:
+            continue
+        drill = client.get(html.unescape(href))
+        assert drill.status_code == 200
+        assert re.search(rf'<span class="drill-n">{n}</span>', drill.text), href
+        checked += 1
+    assert checked > 20
