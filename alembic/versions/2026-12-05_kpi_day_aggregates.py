@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("built_from", sa.Date(), nullable=False),
         sa.Column("refreshed_at", app.platform.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("renewal_day", sa.Date(), nullable=True),
+        sa.Column("renewal_scores", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_refresh")),
     )
 

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from app.insights import records
+from app.insights import lists, records
 from app.insights.metrics import METRICS, Context, Item, Metric
 from app.models import KpiDay, KpiRefresh, SlaEvent, Ticket, TicketEvent, WorkOrder
 from app.platform.config import get_settings
@@ -254,6 +254,10 @@ def refresh(session: Session, *, now: datetime | None = None, build_from: date |
         for reach, names in sorted(by_reach.items()):
             recent = {today - timedelta(days=reach - 1 - i) for i in range(reach + 1)}
             written += rebuild_days(session, touched | recent, as_of=now, metrics=tuple(names))
+    # The renewal-risk list's order (lists.renewal_scores): scoring every renewing account is the
+    # slow part of the dashboard at scale, so it is done here, once per run.
+    state.renewal_scores = lists.renewal_scores(session, today=today, now=now)
+    state.renewal_day = today
     session.flush()
     return written
 

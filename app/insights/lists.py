@@ -21,6 +21,7 @@ from app.insights.records import Filters, equals, survey_conditions, where_filte
 from app.models import (
     Account,
     Asset,
+    KpiRefresh,
     ProductModel,
     Region,
     SlaEvent,
@@ -34,6 +35,7 @@ from app.platform.config import get_settings
 from surveys import HealthSignals, health_score, kpis
 
 RENEWAL_HORIZON = timedelta(days=120)
+CHUNK = 5000
 LIST_LENGTH = 25
 
 
@@ -173,16 +175,12 @@ def _signals(session: Session, ids: list[int], now: datetime) -> dict[int, Healt
     return {i: HealthSignals(**acc.get(i, {})) for i in ids}
 
 
-def renewal_risk(
-    session: Session, *, today: date, filters: Filters, now: datetime | None = None, limit: int = LIST_LENGTH
-) -> list[dict[str, Any]]:
-    """Accounts renewing within 120 days, lowest health first (ties: the earlier renewal)."""
-    now = now or datetime.now(UTC)
-    stmt = select(Account.id, Account.name, Account.tier, Account.renewal_date, Account.arr).where(
-        Account.renewal_date >= today, Account.renewal_date <= today + RENEWAL_HORIZON
-    )
-    accounts = list(session.execute(_filter_accounts(stmt, filters)))
-    signals = _signals(session, [a.id for a in accounts], now) if accounts else {}
+def _scored(session: Session, accounts: list[Any], now: datetime) -> list[dict[str, Any]]:
+    """Each account with its health score and reasons, lowest first (ties: the earlier renewal)."""
+    signals: dict[int, HealthSignals] = {}
+    ids = [a.id for a in accounts]
+    for i in range(0, len(ids), CHUNK):  # bounded IN lists for the grouped queries
+        signals.update(_signals(session, ids[i : i + CHUNK], now))
     out = []
     for a in accounts:
         health = health_score(signals[a.id])
@@ -191,6 +189,7 @@ def renewal_risk(
                 "account_id": a.id,
                 "account": a.name,
                 "tier": a.tier,
+                "region": a.region,
                 "renewal_date": a.renewal_date,
                 "arr": a.arr,
                 "score": health.score,
@@ -199,4 +198,41 @@ def renewal_risk(
             }
         )
     out.sort(key=lambda r: (r["score"], r["renewal_date"], r["account_id"]))
-    return out[:limit]
+    return out
+
+
+def _renewing(session: Session, today: date, filters: Filters, ids: list[int] | None = None) -> list[Any]:
+    stmt = select(
+        Account.id, Account.name, Account.tier, Account.renewal_date, Account.arr, Region.code.label("region")
+    ).where(Account.renewal_date >= today, Account.renewal_date <= today + RENEWAL_HORIZON)
+    if ids is not None:
+        stmt = stmt.where(Account.id.in_(ids))
+    return list(session.execute(_filter_accounts(stmt, filters)))
+
+
+def renewal_scores(session: Session, *, today: date, now: datetime) -> list[list[Any]]:
+    """Every account renewing within 120 days as [id, score, region, tier], lowest score first:
+    what the periodic job keeps (KpiRefresh.renewal_scores), so the page scores only a few."""
+    return [
+        [r["account_id"], r["score"], r["region"], r["tier"]]
+        for r in _scored(session, _renewing(session, today, Filters()), now)
+    ]
+
+
+def renewal_risk(
+    session: Session, *, today: date, filters: Filters, now: datetime | None = None, limit: int = LIST_LENGTH
+) -> list[dict[str, Any]]:
+    """Accounts renewing within 120 days, lowest health first (ties: the earlier renewal).
+
+    With today's scores kept by the periodic job, only the first `limit` accounts matching the
+    filters are scored again (for their reasons); otherwise every renewing account is scored."""
+    now = now or datetime.now(UTC)
+    state = session.get(KpiRefresh, 1)
+    if state is not None and state.renewal_day == today and state.renewal_scores is not None:
+        ids = [
+            row[0]
+            for row in state.renewal_scores
+            if filters.region in (None, row[2]) and filters.tier in (None, row[3])
+        ][:limit]
+        return _scored(session, _renewing(session, today, filters, ids), now)
+    return _scored(session, _renewing(session, today, filters), now)[:limit]

@@ -44,3 +44,7 @@ class KpiRefresh(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     built_from: Mapped[date] = mapped_column(Date)
     refreshed_at: Mapped[datetime]
+    # Every account renewing within 120 days as [id, health score, region, tier], lowest first,
+    # as of `renewal_day` (app/insights/lists.py): the page re-scores only the first few.
+    renewal_day: Mapped[date | None] = mapped_column(Date)
+    renewal_scores: Mapped[list[Any] | None] = mapped_column(JSON)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app import models as m
+from app.insights import aggregates
 from app.insights.api import local_today
 from app.platform.auth import issue_token
 from app.platform.deps import SESSION_COOKIE
@@ -111,3 +112,23 @@ def test_dashboard_shows_both_lists_to_managers_only(client, db, world, login):
     client.cookies.set(SESSION_COOKIE, issue_token(dispatcher))
     page = client.get("/insights", params=WEEK).text
     assert "Detractors to follow up" not in page and "Renewals at risk" not in page
+
+
+def test_the_periodic_job_keeps_the_renewal_order(client, db, login, world):
+    """After the refresh job the page scores only the first accounts of the kept order; the list
+    is the same as scoring every renewing account, with and without a filter."""
+    w, berlin_acct, ny_acct, _ = world
+    live = client.get("/api/v1/kpis/renewal-risk", headers=login("manager")).json()["items"]
+    live_ny = client.get(
+        "/api/v1/kpis/renewal-risk", params={"region": "NYC"}, headers=login("manager")
+    ).json()
+    aggregates.refresh(db)
+    state = db.get(m.KpiRefresh, 1)
+    assert state.renewal_day == local_today()
+    assert [row[:2] for row in state.renewal_scores] == [[berlin_acct.id, 95], [ny_acct.id, 100]]
+    kept = client.get("/api/v1/kpis/renewal-risk", headers=login("manager")).json()["items"]
+    kept_ny = client.get(
+        "/api/v1/kpis/renewal-risk", params={"region": "NYC"}, headers=login("manager")
+    ).json()
+    assert kept == live and kept_ny == live_ny
+    assert [i["account_id"] for i in kept_ny["items"]] == [ny_acct.id]
