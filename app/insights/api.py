@@ -51,9 +51,13 @@ def build_query(
     filters: Filters,
     business: bool,
 ) -> service.Query:
-    """The query a user may ask: `metric` is one name or a comma list; none = all they may see."""
+    """The query a user may ask: `metric` is one name or a comma list; none = all they may see
+    that can be sliced as asked (engineer-days have no channel: with a channel filter they are
+    left out, while asking for them by name with one is a 422)."""
     allowed = service.visible_metrics(user.role)
-    names = tuple(m.strip() for m in metric.split(",") if m.strip()) if metric else allowed
+    keys = {*filters.active(), *([group_by] if group_by else [])}
+    sliceable = tuple(m for m in allowed if keys <= set(METRICS[m].keys))
+    names = tuple(m.strip() for m in metric.split(",") if m.strip()) if metric else sliceable
     hidden = [m for m in names if m in METRICS and m not in allowed]
     if hidden:
         raise Forbidden(f"Your role may not see {', '.join(hidden)}; dispatchers see {', '.join(allowed)}.")

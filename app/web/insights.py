@@ -157,6 +157,9 @@ def dashboard(
             "choices": _choices(db),
             "group_keys": service.GROUP_KEYS,
             "csv": "/api/v1/kpis.csv?" + _query_string(params),
+            "left_out": [
+                METRICS[m].label for m in service.visible_metrics(user.role) if m not in query.metrics
+            ],
             "detractors": lists.detractor_follow_ups(
                 db, start=query.start, end=query.end, filters=query.filters
             )

@@ -195,6 +195,19 @@ def test_bad_parameters_name_the_field(client, login, world):
         assert field in {e["field"] for e in r.json()["errors"]}, r.json()
 
 
+def test_all_metrics_with_a_filter_leave_out_those_it_cannot_slice(client, login, world):
+    r = client.get("/api/v1/kpis", params={**WEEK, "channel": "phone"}, headers=login("manager"))
+    assert r.status_code == 200
+    names = [m["metric"] for m in r.json()["metrics"]]
+    assert "utilisation" not in names and "travel_share" not in names and "csat" in names
+    by_name = {m["metric"]: m for m in r.json()["metrics"]}
+    # phone tickets resolved in week 11: T1 (FCR) and T4 (reopened)
+    assert (
+        by_name["first_contact_resolution"]["total"]["value"],
+        by_name["first_contact_resolution"]["total"]["n"],
+    ) == (50.0, 2)
+
+
 def test_csv_export_carries_the_same_figures(client, login, world):
     h = login("manager")
     as_json = get(client, h, metric="on_time_arrival,time_to_resolve", group_by="region")

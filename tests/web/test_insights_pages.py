@@ -62,6 +62,18 @@ def test_dispatcher_sees_only_the_operational_cards(client, sign_in, db):
     assert client.get("/insights", params={**WEEK, "metric": "first_time_fix"}).status_code == 403
 
 
+def test_a_channel_filter_leaves_out_the_engineer_day_cards_and_says_so(client, sign_in, db):
+    fixture.build(db)
+    sign_in("manager")
+    page = client.get("/insights", params={**WEEK, "channel": "phone"})
+    assert page.status_code == 200
+    assert "utilisation" not in cards(page.text) and "backlog" in cards(page.text)
+    assert (
+        "Not shown, as they cannot be sliced by these filters: Engineer utilisation, Travel share"
+        in page.text
+    )
+
+
 def test_bad_filter_is_a_readable_page(client, sign_in):
     sign_in("manager")
     r = client.get("/insights", params={"from": "2026-03-15", "to": "2026-03-01"})
