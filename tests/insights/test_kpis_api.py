@@ -188,6 +188,9 @@ def test_bad_parameters_name_the_field(client, login, world):
         ({"from": "2026-03-15", "to": "2026-03-01"}, "to"),
         ({"metric": "utilisation", "channel": "phone"}, "channel"),
         ({"period": "year"}, "period"),
+        ({"from": "yesterday"}, "from"),
+        ({"time": "office"}, "time"),
+        ({"from": "2024-01-01", "to": "2026-03-01"}, "to"),
     ):
         r = client.get("/api/v1/kpis", params={**WEEK, **params}, headers=h)
         assert r.status_code == 422, (params, r.text)
@@ -206,6 +209,18 @@ def test_all_metrics_with_a_filter_leave_out_those_it_cannot_slice(client, login
         by_name["first_contact_resolution"]["total"]["value"],
         by_name["first_contact_resolution"]["total"]["n"],
     ) == (50.0, 2)
+
+
+def test_bad_drill_parameters_name_the_field(client, login, world):
+    h = login("manager")
+    for params, field in (
+        ({"metric": "csat,nps"}, "metric"),
+        ({"metric": "csat", "offset": "-1"}, "offset"),
+        ({"metric": "csat", "limit": "501"}, "limit"),
+    ):
+        r = client.get("/api/v1/kpis/drill", params={**WEEK, **params}, headers=h)
+        assert r.status_code == 422, (params, r.text)
+        assert field in {e["field"] for e in r.json()["errors"]}, r.json()
 
 
 def test_csv_export_carries_the_same_figures(client, login, world):

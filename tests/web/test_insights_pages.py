@@ -110,3 +110,10 @@ def test_each_series_point_drills_down_to_its_n_items(client, sign_in, db):
         assert re.search(rf'<span class="drill-n">{n}</span>', drill.text), href
         checked += 1
     assert checked > 20
+
+
+def test_a_bad_date_is_a_readable_page(client, sign_in):
+    sign_in("manager")
+    r = client.get("/insights", params={"from": "yesterday"})
+    assert r.status_code == 422 and "text/html" in r.headers["content-type"]
+    assert "Check your input" in r.text and "from" in r.text
