@@ -9,6 +9,7 @@ from app.feedback import api as recoveries
 from app.field.engineers import api as engineers
 from app.field.inventory import api as parts
 from app.field.workorders import api as workorders
+from app.insights import api as insights
 from app.integrations.crm_import import api as imports
 from app.integrations.inbound_email import api as inbound
 from app.integrations.webhooks import api as webhooks
@@ -33,4 +34,5 @@ api_router.include_router(plans.router)
 api_router.include_router(route.router)
 api_router.include_router(customers.router)
 api_router.include_router(imports.router)
+api_router.include_router(insights.router)
 api_router.include_router(recoveries.router)

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
 # Front-end libraries installed from package.json (`make install` runs `npm ci`).
 LEAFLET = Path(__file__).parent.parent / "node_modules" / "leaflet" / "dist"
+CHARTJS = Path(__file__).parent.parent / "node_modules" / "chart.js" / "dist"
 
 
 @asynccontextmanager
@@ -94,6 +95,8 @@ def create_app() -> FastAPI:
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if LEAFLET.exists():
         app.mount("/vendor/leaflet", StaticFiles(directory=LEAFLET), name="leaflet")
+    if CHARTJS.exists():
+        app.mount("/vendor/chart.js", StaticFiles(directory=CHARTJS), name="chartjs")
     return app
 
 

@@ -438,3 +438,17 @@ def backlog_ageing(
     return Backlog(
         len(ages), tuple(zip(labels, counts, strict=True)), quantile(ages, 0.5), max(ages) if ages else None
     )
+
+
+def proportion(successes: int, n: int) -> Figure:
+    """A share in % with its Wilson interval (value None when n is 0): for callers that count
+    numerator and denominator themselves, e.g. over a period cut out of a longer history."""
+    return _percent(successes, n)
+
+
+def shift_share(part_min: float, shift_min: float, n: int) -> Figure:
+    """Σ part ÷ Σ shift minutes in % over n engineer-days, from sums kept elsewhere (per-day
+    aggregates): the same figure as :func:`utilisation` / :func:`travel_share` of those days."""
+    if n == 0 or shift_min <= 0:
+        return Figure(None, 0, "percent")
+    return Figure(100.0 * part_min / shift_min, n, "percent")

@@ -31,6 +31,7 @@ from app.models.field import (
     WorkOrderStatus,
     WorkOrderWindow,
 )
+from app.models.insights import KpiDay, KpiRefresh
 from app.models.planning import (
     CustomerNotification,
     NotificationStatus,
@@ -69,6 +70,8 @@ __all__ = [
     "DeliveryStatus",
     "Engineer",
     "Holiday",
+    "KpiDay",
+    "KpiRefresh",
     "IdempotencyRecord",
     "LoginAttempt",
     "Part",

@@ -29,6 +29,7 @@ TASK_MODULES = [
     "app.desk.sla.tasks",
     "app.integrations.webhooks.tasks",
     "app.planning.tasks",
+    "app.insights.tasks",
     "app.feedback.tasks",
 ]
 celery_app = Celery("fieldline", broker=settings.celery_broker_url or "memory://", include=TASK_MODULES)
@@ -60,6 +61,7 @@ celery_app.conf.update(
         "idempotency-purge": {"task": "fieldline.maintenance.purge", "schedule": 3600.0},
         "late-visits": {"task": "fieldline.replan.check_late", "schedule": 60.0},
         "notify-retry": {"task": "fieldline.notify.deliver_due", "schedule": 60.0},
+        "kpi-aggregates": {"task": "fieldline.insights.refresh_kpis", "schedule": 300.0},
         "survey-send": {"task": "fieldline.surveys.send_due", "schedule": 60.0},
     },
 )

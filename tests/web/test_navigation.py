@@ -21,7 +21,7 @@ def _menu(html: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("role", "start"),
-    [("dispatcher", "/board"), ("manager", "/board"), ("admin", "/board"), ("engineer", "/field")],
+    [("dispatcher", "/board"), ("manager", "/insights"), ("admin", "/board"), ("engineer", "/field")],
 )
 def test_start_page_per_role(client: TestClient, sign_in: Callable[..., User], role: str, start: str) -> None:
     sign_in(role)
@@ -40,9 +40,9 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
 @pytest.mark.parametrize(
     ("role", "page", "items"),
     [
-        ("dispatcher", "/desk/search", ["/board", "/desk/queue", "/"]),
-        ("manager", "/desk/search", ["/board", "/desk/queue", "/"]),
-        ("admin", "/desk/search", ["/board", "/desk/queue", "/"]),
+        ("dispatcher", "/desk/search", ["/insights", "/board", "/desk/queue", "/"]),
+        ("manager", "/desk/search", ["/insights", "/board", "/desk/queue", "/"]),
+        ("admin", "/desk/search", ["/insights", "/board", "/desk/queue", "/"]),
     ],
 )
 def test_menu_shows_only_the_roles_pages(
@@ -59,18 +59,8 @@ def test_engineer_menu_has_only_the_route(client: TestClient, sign_in: Callable[
     assert _menu(html) == ["/field"]
 
 
-def test_manager_lands_on_the_dashboard_once_it_exists(
-    client: TestClient, sign_in: Callable[..., User]
-) -> None:
-    from fastapi.responses import HTMLResponse
-
-    app = client.app
-    assert not any(getattr(r, "path", "") == "/manager/dashboard" for r in app.routes)  # type: ignore[attr-defined]
-    app.add_api_route("/manager/dashboard", lambda: HTMLResponse("dash"))  # type: ignore[attr-defined]
-    try:
-        sign_in("manager")
-        r = client.get("/", follow_redirects=False)
-        assert r.headers["location"] == "/manager/dashboard"
-        assert _menu(client.get("/desk/search").text)[0] == "/manager/dashboard"
-    finally:
-        app.router.routes.pop()  # type: ignore[attr-defined]
+def test_manager_lands_on_the_dashboard(client: TestClient, sign_in: Callable[..., User]) -> None:
+    sign_in("manager")
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/insights"
+    assert client.get("/insights").status_code == 200

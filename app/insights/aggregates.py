@@ -1,0 +1,347 @@
+"""Per-day KPI aggregates (table kpi_day): built from the raw computation, read back as figures.
+
+A row holds, for one metric, one local day and one slice (everything, or one value of one
+slicing key), what the library needs to give the same figure over any set of days:
+- a percentage: n and hits, since the figure is the ratio of sums (docs/kpis.md, "Slicing");
+- a duration: the minutes of each item (calendar and business time), since a median or p90
+  of merged lists is the median or p90 of the raw rows.
+The rows are produced by the raw path itself (`service.load` + each metric's own formula per
+item or per group), so the two agree by construction; tests/insights/test_aggregates.py holds
+them equal on the hand-computed fixture.
+
+Refresh (`refresh`, run by the periodic job): the days touched by tickets and work orders changed
+since the last refresh, plus the last 31 days, whose figures still move with time (first-time
+fix is judged 30 days after the fix; a running SLA clock becomes a breach when its due time
+passes).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from app.insights import lists, records
+from app.insights.metrics import METRICS, Context, Item, Metric
+from app.models import KpiDay, KpiRefresh, SlaEvent, Ticket, TicketEvent, WorkOrder
+from app.platform.config import get_settings
+from surveys import Answer, kpis
+
+# The metrics kept per day. Engineer-days, backlog and at-risk are not: they are small (one row
+# per engineer and day) or snapshots of open work, which the raw path reads directly.
+AGGREGATED = tuple(
+    name
+    for name, m in METRICS.items()
+    if m.source in ("tickets", "clocks", "visits", "shifts", "backlog", "answers", "surveys")
+)
+# What an engineer-day metric measures against the shift.
+PART_OF_SHIFT = {"utilisation": "on_site_min", "travel_share": "travel_min"}
+EMPTY = {
+    "minutes": None,
+    "business_minutes": None,
+    "shift_min": None,
+    "part_min": None,
+    "snapshot": None,
+    "ratings": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    """An answer rebuilt from a rating count: all a survey metric's formula reads of an answer."""
+
+    answer: Answer
+
+
+# How far back a metric's figures still move with time alone, with no row changing: a fix is
+# judged 30 days after it; a survey sent weeks ago may be answered today (response rate counts
+# on the day sent). Everything else is decided when it happens, or by a change to its ticket or
+# visit (found by `_touched_days`): two days cover a clock that ran out since the last run.
+VOLATILE = timedelta(days=31)
+VOLATILE_DAYS = {"first_time_fix": VOLATILE.days, "response_rate": VOLATILE.days}
+SETTLED_DAYS = 2
+CHUNK_DAYS = 14  # days rebuilt per load: bounds the rows held in memory at once
+
+
+def _summaries(metric: Metric, items: list[Item], ctx: Context, cal_ctx: Context) -> dict[str, Any]:
+    if metric.duration:
+        return {
+            **EMPTY,
+            "n": len(items),
+            "hits": 0,
+            "minutes": [metric.compute([i], cal_ctx)["value"] for i in items],
+            "business_minutes": [metric.compute([i], ctx)["value"] for i in items],
+        }
+    if metric.source == "shifts":
+        part = PART_OF_SHIFT[metric.name]
+        return {
+            **EMPTY,
+            "n": len(items),
+            "hits": 0,
+            "shift_min": sum(i.day.shift_min for i in items),
+            "part_min": sum(getattr(i.day, part) for i in items),
+        }
+    if metric.source == "backlog":
+        figure = metric.compute(items, ctx)
+        return {**EMPTY, "n": int(figure["n"]), "hits": 0, "snapshot": figure}
+    if metric.rating is not None:  # the formulas depend only on how many gave each rating
+        counts = Counter(str(getattr(i.answer, metric.rating)) for i in items)
+        return {**EMPTY, "n": len(items), "hits": 0, "ratings": dict(counts)}
+    figure = metric.compute(items, ctx)
+    n = int(figure["n"])
+    hits = round(float(figure["value"]) * n / 100.0) if n else 0
+    return {**EMPTY, "n": n, "hits": hits}
+
+
+def _answer(rating: str, value: int) -> Answer:
+    if rating == "csat":
+        return Answer(csat=value)
+    if rating == "nps":
+        return Answer(nps=value)
+    return Answer(ces=value)
+
+
+def _slices(metric: Metric, items: list[Item]) -> list[tuple[str, str, list[Item]]]:
+    """Everything, then each value of each slicing key."""
+    out: list[tuple[str, str, list[Item]]] = [("", "", items)]
+    for key in metric.keys:
+        groups: dict[str, list[Item]] = defaultdict(list)
+        for item in items:
+            groups[item.keys.get(key, "")].append(item)
+        out += [(key, value, group) for value, group in groups.items()]
+    return out
+
+
+def _chunks(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Sorted days as [start, end] runs of at most CHUNK_DAYS consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and day == runs[-1][1] + timedelta(days=1) and (day - runs[-1][0]).days < CHUNK_DAYS:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def rebuild_days(
+    session: Session,
+    days: Iterable[date],
+    as_of: datetime | None = None,
+    metrics: tuple[str, ...] = AGGREGATED,
+) -> int:
+    """Recompute the rows of these local days for these metrics; returns rows written."""
+    from app.insights import service  # service reads aggregates; building them uses its loader
+
+    as_of = as_of or datetime.now(UTC)
+    written = 0
+    for start, end in _chunks(days):
+        query = service.Query(metrics, "day", start, end, business=True, as_of=as_of, use_aggregates=False)
+        loaded = service.load(session, query)
+        ctx = loaded.ctx
+        cal_ctx = Context(ctx.as_of, None, ctx.repeat_ids, ctx.ftf, ctx.ftf_done_at)
+        session.execute(
+            delete(KpiDay).where(KpiDay.metric.in_(metrics), KpiDay.day >= start, KpiDay.day <= end)
+        )
+        rows: list[dict[str, Any]] = []
+        calc = service.Calculator(query, loaded)
+        for name in metrics:
+            metric = METRICS[name]
+            if metric.source == "backlog":
+                by_day = _backlog_days(calc, metric, start, end)
+            else:
+                by_day = service.Dated(metric, loaded.items.get(metric.source, []), ctx).by_day
+            for day, items in by_day.items():
+                if not start <= day <= end:
+                    continue
+                day_ctx = (
+                    replace(ctx, as_of=calc.moment(day + timedelta(days=1)))
+                    if metric.source == "backlog"
+                    else ctx
+                )
+                for key, value, group in _slices(metric, items):
+                    rows.append(
+                        {
+                            "metric": name,
+                            "key": key,
+                            "value": value,
+                            "day": day,
+                            **_summaries(metric, group, day_ctx, cal_ctx),
+                        }
+                    )
+        if rows:
+            session.execute(insert(KpiDay), rows)
+        written += len(rows)
+    return written
+
+
+def _backlog_days(calc: Any, metric: Metric, start: date, end: date) -> dict[date, list[Item]]:
+    """The open tickets at the end of each complete day (a day still running has no snapshot)."""
+    out: dict[date, list[Item]] = {}
+    day = start
+    while day <= end:
+        moment = calc.moment(day + timedelta(days=1))
+        if moment < calc.query.as_of:
+            out[day] = calc.items_for(metric, day, day + timedelta(days=1))
+        day += timedelta(days=1)
+    return out
+
+
+def _touched_days(session: Session, since: datetime) -> set[date]:
+    """Local days whose figures a change since `since` may have moved: every time of each changed
+    ticket (its status changes included, so a resolution undone by a reopen is found) and, for a
+    changed visit, the 30 days either side (repeats after it, first-time fix before it). A UTC day
+    ±1 covers the local day in any zone."""
+    changed = set(session.scalars(select(Ticket.id).where(Ticket.updated_at >= since))) | set(
+        session.scalars(select(WorkOrder.ticket_id).where(WorkOrder.updated_at >= since))
+    )
+    days: set[date] = set()
+    ids = sorted(changed)
+    for i in range(0, len(ids), 1000):
+        chunk = ids[i : i + 1000]
+        instants: list[datetime | None] = []
+        for row in session.execute(select(*records.TICKET_TIMES).where(Ticket.id.in_(chunk))):
+            instants += list(row)
+        instants += session.scalars(
+            select(TicketEvent.at).where(TicketEvent.ticket_id.in_(chunk), TicketEvent.kind == "status")
+        ).all()
+        instants += session.scalars(
+            select(SlaEvent.at).where(SlaEvent.ticket_id.in_(chunk), SlaEvent.kind == "resume")
+        ).all()
+        days |= {d for at in instants if at is not None for d in _around(at.date(), 1)}
+        for visit in session.execute(
+            select(WorkOrder.checked_in_at, WorkOrder.checked_out_at).where(WorkOrder.ticket_id.in_(chunk))
+        ):
+            days |= {
+                d for at in visit if at is not None for d in _around(at.date(), kpis.RETURN_WINDOW.days + 1)
+            }
+    return days
+
+
+def _around(day: date, radius: int) -> list[date]:
+    return [day + timedelta(days=i) for i in range(-radius, radius + 1)]
+
+
+def refresh(session: Session, *, now: datetime | None = None, build_from: date | None = None) -> int:
+    """Bring kpi_day up to date: a first call builds from `build_from` (default: 400 days back);
+    later calls rebuild the touched and the volatile days. Returns the rows written."""
+    now = now or datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(get_settings().time_zone)).date()
+    state = session.get(KpiRefresh, 1)
+    if state is None:
+        start = build_from or today - timedelta(days=400)
+        days = {start + timedelta(days=i) for i in range((today - start).days + 2)}
+        state = KpiRefresh(id=1, built_from=start, refreshed_at=now)
+        session.add(state)
+        written = rebuild_days(session, days, as_of=now)
+    else:
+        touched = {
+            d
+            for d in _touched_days(session, state.refreshed_at)
+            if state.built_from <= d <= today + timedelta(days=1)
+        }
+        state.refreshed_at = now
+        # One rebuild per distinct set of days: the metrics that settle share the short one.
+        by_reach: dict[int, list[str]] = defaultdict(list)
+        for name in AGGREGATED:
+            by_reach[VOLATILE_DAYS.get(name, SETTLED_DAYS)].append(name)
+        written = 0
+        for reach, names in sorted(by_reach.items()):
+            recent = {today - timedelta(days=reach - 1 - i) for i in range(reach + 1)}
+            written += rebuild_days(session, touched | recent, as_of=now, metrics=tuple(names))
+    # The renewal-risk list's order (lists.renewal_scores): scoring every renewing account is the
+    # slow part of the dashboard at scale, so it is done here, once per run.
+    state.renewal_scores = lists.renewal_scores(session, today=today, now=now)
+    state.renewal_day = today
+    session.flush()
+    return written
+
+
+# ------------------------------------------------------------------------------------ reading back
+class Aggregates:
+    """Figures from kpi_day over one query's window, with the rows of each (metric, key[, value])
+    read once per request, and only the minutes column the query asks for."""
+
+    def __init__(self, session: Session, start: date, end: date, *, business: bool) -> None:
+        self.session = session
+        self.start, self.end = start, end  # [start, end) local days
+        self.business = business
+        self.rows: dict[tuple[str, str, str | None], list[Any]] = {}
+
+    def empty_ctx(self, end: date) -> Context:
+        return Context(datetime.combine(end, datetime.min.time(), UTC), None)
+
+    def _rows(self, metric: Metric, key: str, value: str | None) -> list[Any]:
+        """Rows of one slice; value None = every value of the key (for group by)."""
+        cache_key = (metric.name, key, value)
+        if cache_key not in self.rows:
+            columns: list[Any] = [KpiDay.day, KpiDay.value, KpiDay.n, KpiDay.hits]
+            if metric.duration:
+                columns.append(
+                    (KpiDay.business_minutes if self.business else KpiDay.minutes).label("minutes")
+                )
+            elif metric.source == "shifts":
+                columns += [KpiDay.shift_min, KpiDay.part_min]
+            elif metric.source == "backlog":
+                columns.append(KpiDay.snapshot)
+            elif metric.rating is not None:
+                columns.append(KpiDay.ratings)
+            stmt = select(*columns).where(
+                KpiDay.metric == metric.name,
+                KpiDay.key == key,
+                KpiDay.day >= self.start,
+                KpiDay.day < self.end,
+            )
+            if value is not None:
+                stmt = stmt.where(KpiDay.value == value)
+            self.rows[cache_key] = list(self.session.execute(stmt))
+        return self.rows[cache_key]
+
+    def values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
+        if metric.source == "backlog":  # a snapshot: the groups open at the period's end
+            last = end - timedelta(days=1)
+            return {r.value for r in self._rows(metric, key, None) if r.day == last and r.n}
+        return {r.value for r in self._rows(metric, key, None) if start <= r.day < end}
+
+    def figure(
+        self, metric: Metric, start: date, end: date, key: str, value: str, *, grouped: bool
+    ) -> dict[str, Any]:
+        rows = [
+            r
+            for r in self._rows(metric, key, None if grouped else value)
+            if start <= r.day < end and r.value == value
+        ]
+        if metric.source == "backlog":
+            last = [r for r in rows if r.day == end - timedelta(days=1)]
+            if last and last[0].snapshot:
+                return dict(last[0].snapshot)
+            return metric.compute([], self.empty_ctx(end))
+        if metric.rating is not None:
+            counts: Counter[str] = Counter()
+            for r in rows:
+                counts.update(r.ratings or {})
+            rebuilt = [Rated(_answer(metric.rating, int(v))) for v, k in counts.items() for _ in range(k)]
+            return metric.compute(rebuilt, self.empty_ctx(end))
+        if metric.source == "shifts":
+            part, shift = sum(r.part_min or 0.0 for r in rows), sum(r.shift_min or 0.0 for r in rows)
+            return dict(kpis.shift_share(part, shift, sum(r.n for r in rows)).as_dict())
+        if metric.duration:
+            minutes: list[float] = []
+            for r in rows:
+                minutes += r.minutes or []
+            d = kpis.durations(minutes)
+            return {"value": d.median_min, "n": d.n, "unit": "minutes", "p90": d.p90_min}
+        return dict(kpis.proportion(sum(r.hits for r in rows), sum(r.n for r in rows)).as_dict())
+
+
+def usable(session: Session, start: date, end: date, *, business: bool = False) -> Aggregates | None:
+    """The aggregates for the local days [start, end), when they have been built back to `start`."""
+    state = session.get(KpiRefresh, 1)
+    if state is None or start < state.built_from:
+        return None
+    return Aggregates(session, start, end, business=business)

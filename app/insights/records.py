@@ -1,0 +1,574 @@
+"""Desk and field rows → the `surveys` library's plain records, each with the keys a KPI is sliced by.
+
+How the app's rows map onto the definitions of docs/kpis.md:
+- a *visit* is a work order (one trip); the *job* whose first visit counts for first-time fix is
+  the ticket (a follow-up trip is a new work order on the same ticket, as `visits._first_visit`
+  already reads it); the *target* a return visit returns to is the asset, else the site;
+- a ticket's region is its site's region, else its account's; its engineer is the engineer of
+  its first visit; its product model is its asset's; its tier is the account's tier;
+- local days are the region's time zone (the app's default zone when a row has no region).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, exists, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from app.desk.customers.view360 import RECOVERY_CATEGORY
+from app.models import (
+    Absence,
+    Account,
+    Asset,
+    Engineer,
+    PlanDay,
+    PlanRoute,
+    ProductModel,
+    Region,
+    Shift,
+    Site,
+    SlaEvent,
+    Survey,
+    SurveyAnswer,
+    Ticket,
+    TicketEvent,
+    WorkOrder,
+)
+from app.platform.config import get_settings
+from surveys import Answer, kpis
+
+KEYS = ("region", "engineer", "product_model", "tier", "channel")
+DONE_TICKET = ("resolved", "closed")
+CONTACT_EVENTS = ("reply", "call")  # the logged human contacts (docs/kpis.md, First response)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """One value per slicing key; None = no filter. Engineer is an engineer id as text."""
+
+    region: str | None = None  # region code
+    engineer: str | None = None
+    product_model: str | None = None  # product model code
+    tier: str | None = None
+    channel: str | None = None
+
+    def active(self) -> dict[str, str]:
+        return {k: v for k in KEYS if (v := getattr(self, k)) is not None}
+
+    def admits(self, keys: Mapping[str, str]) -> bool:
+        return all(keys.get(k) == v for k, v in self.active().items())
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRow:
+    facts: kpis.TicketFacts
+    number: str
+    tz: str
+    calendar_id: int | None
+    keys: Mapping[str, str]
+    status: str
+    done_at: datetime | None  # resolved, else closed (for the backlog as of a past moment)
+    reopened_at: datetime | None
+    at_risk: bool
+    clocks: tuple[kpis.SlaClock, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRow:
+    facts: kpis.VisitFacts
+    number: str
+    ticket_number: str
+    tz: str
+    keys: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftRow:
+    day: kpis.ShiftDay
+    tz: str
+    keys: Mapping[str, str]
+    at: datetime = field(compare=False)  # local midnight of the day, as the period key
+
+
+def _tz(value: str | None) -> str:
+    return value or get_settings().time_zone
+
+
+def _window_utc(lo: date, hi: date) -> tuple[datetime, datetime]:
+    """[lo, hi) local dates as UTC instants wide enough for every zone (±14 h)."""
+    return (
+        datetime.combine(lo, time(0), UTC) - timedelta(hours=14),
+        datetime.combine(hi, time(0), UTC) + timedelta(hours=14),
+    )
+
+
+# ------------------------------------------------------------------------------------------ tickets
+# Plain columns, not ORM entities: a 90-day window is many rows, and entities cost 10× to build.
+# Every time a ticket metric can be dated by (aggregates.py rebuilds the days of all of them).
+TICKET_TIMES = (
+    Ticket.opened_at,
+    Ticket.first_response_at,
+    Ticket.arrived_at,
+    Ticket.resolved_at,
+    Ticket.closed_at,
+    Ticket.first_response_due_at,
+    Ticket.arrival_due_at,
+    Ticket.resolution_due_at,
+)
+TICKET_COLUMNS = (
+    Ticket.id,
+    Ticket.number,
+    Ticket.channel,
+    Ticket.status,
+    Ticket.sla_calendar_id,
+    *TICKET_TIMES,
+    Ticket.at_risk_since,
+)
+
+
+def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters, open_only: bool = False) -> Select:  # type: ignore[type-arg]
+    site_region = aliased(Region)
+    acct_region = aliased(Region)
+    stmt = (
+        select(
+            *TICKET_COLUMNS,
+            Account.tier,
+            site_region.code.label("site_region"),
+            site_region.timezone.label("site_tz"),
+            acct_region.code.label("account_region"),
+            acct_region.timezone.label("account_tz"),
+            ProductModel.code.label("model"),
+        )
+        .join(Account, Account.id == Ticket.account_id)
+        .outerjoin(Site, Site.id == Ticket.site_id)
+        .outerjoin(site_region, site_region.id == Site.region_id)
+        .outerjoin(acct_region, acct_region.id == Account.region_id)
+        .outerjoin(Asset, Asset.id == Ticket.asset_id)
+        .outerjoin(ProductModel, ProductModel.id == Asset.product_model_id)
+        .where(
+            # A recovery call about an unhappy answer is follow-up, not service: the answer counts.
+            Ticket.category != RECOVERY_CATEGORY,
+            Ticket.opened_at < hi_at,
+            or_(
+                Ticket.opened_at >= lo_at,
+                and_(Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None)),
+                Ticket.resolved_at >= lo_at,
+                Ticket.closed_at >= lo_at,
+                Ticket.first_response_at >= lo_at,
+                Ticket.arrived_at >= lo_at,
+            ),
+        )
+    )
+    if open_only:  # only what is open now: the current backlog and what is at risk
+        stmt = stmt.where(
+            Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None), Ticket.status.not_in(DONE_TICKET)
+        )
+    return where_filters(
+        stmt,
+        filters,
+        {
+            "tier": equals(Account.tier),
+            "channel": equals(Ticket.channel),
+            "product_model": equals(ProductModel.code),
+            "region": lambda v: or_(
+                site_region.code == v, and_(Site.region_id.is_(None), acct_region.code == v)
+            ),
+            "engineer": lambda v: exists().where(
+                WorkOrder.ticket_id == Ticket.id, WorkOrder.engineer_id == engineer_id(v)
+            ),
+        },
+    )
+
+
+def engineer_id(text: str) -> int:
+    """An engineer filter's id (text that is no number matches nobody)."""
+    return int(text) if text.isdigit() else -1
+
+
+def equals(column: Any) -> Callable[[str], Any]:
+    return lambda value: column == value
+
+
+def where_filters(
+    stmt: Select,  # type: ignore[type-arg]
+    filters: Filters,
+    conditions: Mapping[str, Callable[[str], Any]],
+) -> Select:  # type: ignore[type-arg]
+    """Each active filter as the condition its key maps to (service.check refuses keys a metric
+    cannot be sliced by, so every active key has one)."""
+    for key, value in filters.active().items():
+        stmt = stmt.where(conditions[key](value))
+    return stmt
+
+
+def load_tickets(
+    session: Session, lo: date, hi: date, filters: Filters, *, open_only: bool = False
+) -> list[TicketRow]:
+    """Tickets that have anything to report in the local dates [lo, hi), or are still open
+    (`open_only`: only those open now)."""
+    lo_at, hi_at = _window_utc(lo, hi)
+    stmt = _ticket_stmt(lo_at, hi_at, filters, open_only)
+    rows = session.execute(stmt).all()
+    ids = select(stmt.subquery().c.id)
+    first_engineer: dict[int, str] = {}
+    visits: dict[int, int] = defaultdict(int)
+    wo_rows = session.execute(
+        select(WorkOrder.ticket_id, WorkOrder.engineer_id, WorkOrder.checked_in_at)
+        .where(WorkOrder.ticket_id.in_(ids))
+        .order_by(
+            WorkOrder.ticket_id, WorkOrder.checked_in_at.is_(None), WorkOrder.checked_in_at, WorkOrder.id
+        )
+    ).all()
+    for ticket_id, engineer_id, checked_in_at in wo_rows:
+        if ticket_id not in first_engineer and engineer_id is not None:
+            first_engineer[ticket_id] = str(engineer_id)
+        if checked_in_at is not None:
+            visits[ticket_id] += 1
+    contacts: defaultdict[int, list[datetime]] = defaultdict(list)
+    for ticket_id, at in session.execute(
+        select(TicketEvent.ticket_id, TicketEvent.at).where(
+            TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(CONTACT_EVENTS)
+        )
+    ):
+        contacts[ticket_id].append(at)
+    reopened: dict[int, datetime] = {}
+    for ticket_id, at, data in session.execute(
+        select(SlaEvent.ticket_id, SlaEvent.at, SlaEvent.data).where(
+            SlaEvent.ticket_id.in_(ids), SlaEvent.kind == "resume"
+        )
+    ):
+        if (data or {}).get("reopened"):
+            reopened[ticket_id] = max(at, reopened.get(ticket_id, at))
+    out: list[TicketRow] = []
+    for t in rows:
+        region, tz = (
+            (t.site_region, t.site_tz) if t.site_region is not None else (t.account_region, t.account_tz)
+        )
+        resolved_at = t.resolved_at
+        resolved_by_person = resolved_at is not None and t.first_response_at is not None
+        n_contacts = sum(1 for at in contacts.get(t.id, ()) if resolved_at is not None and at <= resolved_at)
+        facts = kpis.TicketFacts(
+            id=str(t.id),
+            opened_at=t.opened_at,
+            first_response_at=t.first_response_at,
+            arrived_at=t.arrived_at,
+            resolved_at=t.resolved_at,
+            visits=visits[t.id],
+            # A person's resolution is itself a contact (docs/kpis.md, First response, rule 4);
+            # a call logged just before resolving is the same contact, not a second one.
+            contacts_to_resolve=max(1, n_contacts) if resolved_by_person else None,
+            reopened=t.id in reopened,
+        )
+        clocks = tuple(
+            kpis.SlaClock(str(t.id), metric, due, done)
+            for metric, due, done in (
+                ("first_response", t.first_response_due_at, t.first_response_at),
+                ("arrival", t.arrival_due_at, t.arrived_at),
+                ("resolution", t.resolution_due_at, t.resolved_at),
+            )
+            if due is not None
+        )
+        keys = {
+            "region": region or "",
+            "engineer": first_engineer.get(t.id, ""),
+            "product_model": t.model or "",
+            "tier": t.tier,
+            "channel": t.channel,
+        }
+        out.append(
+            TicketRow(
+                facts=facts,
+                number=t.number or str(t.id),
+                tz=_tz(tz),
+                calendar_id=t.sla_calendar_id,
+                keys=keys,
+                status=t.status,
+                done_at=t.resolved_at or t.closed_at,
+                reopened_at=reopened.get(t.id),
+                at_risk=t.at_risk_since is not None and t.status not in DONE_TICKET,
+                clocks=clocks,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------- visits
+def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[VisitRow]:
+    """Visits around [lo, hi): from 30 days before (earlier fixes make repeats) to 30 days after
+    (later returns decide first-time fix). Work orders never started are not visits."""
+    lo_at, hi_at = _window_utc(lo, hi)
+    lo_at -= kpis.RETURN_WINDOW
+    hi_at += kpis.RETURN_WINDOW
+    ticket_asset = aliased(Asset)
+    model_of = aliased(ProductModel)
+    stmt = (
+        select(
+            WorkOrder.id,
+            WorkOrder.number,
+            WorkOrder.ticket_id,
+            WorkOrder.asset_id,
+            WorkOrder.site_id,
+            WorkOrder.checked_in_at,
+            WorkOrder.checked_out_at,
+            WorkOrder.status,
+            WorkOrder.appointment_start_at,
+            WorkOrder.appointment_end_at,
+            WorkOrder.duration_min,
+            WorkOrder.engineer_id,
+            Ticket.number.label("ticket_number"),
+            Ticket.channel,
+            Account.tier,
+            Region.code.label("region"),
+            Region.timezone.label("tz"),
+            model_of.code.label("model"),
+        )
+        .join(Ticket, Ticket.id == WorkOrder.ticket_id)
+        .join(Account, Account.id == WorkOrder.account_id)
+        .join(Region, Region.id == WorkOrder.region_id)
+        .outerjoin(Asset, Asset.id == WorkOrder.asset_id)
+        .outerjoin(ticket_asset, ticket_asset.id == Ticket.asset_id)
+        .outerjoin(
+            model_of, model_of.id == func.coalesce(Asset.product_model_id, ticket_asset.product_model_id)
+        )
+        .where(WorkOrder.checked_in_at >= lo_at, WorkOrder.checked_in_at < hi_at)
+    )
+    stmt = where_filters(
+        stmt,
+        filters,
+        {
+            "region": equals(Region.code),
+            "engineer": lambda v: WorkOrder.engineer_id == engineer_id(v),
+            "tier": equals(Account.tier),
+            "channel": equals(Ticket.channel),
+            "product_model": equals(model_of.code),
+        },
+    )
+    out: list[VisitRow] = []
+    for wo in session.execute(stmt):
+        asset = wo.asset_id
+        facts = kpis.VisitFacts(
+            id=str(wo.id),
+            work_order_id=str(wo.ticket_id),  # the job: see the module docstring
+            target=f"asset:{asset}" if asset is not None else f"site:{wo.site_id}",
+            arrived_at=wo.checked_in_at,
+            finished_at=wo.checked_out_at,
+            completed=wo.status == "done",
+            promised_from=wo.appointment_start_at,
+            promised_to=wo.appointment_end_at,
+            planned_duration_min=float(wo.duration_min) if wo.duration_min else None,
+            engineer=str(wo.engineer_id or ""),
+        )
+        keys = {
+            "region": wo.region,
+            "engineer": str(wo.engineer_id or ""),
+            "product_model": wo.model or "",
+            "tier": wo.tier,
+            "channel": wo.channel,
+        }
+        out.append(VisitRow(facts, wo.number or str(wo.id), wo.ticket_number or "", _tz(wo.tz), keys))
+    return out
+
+
+# ------------------------------------------------------------------------------------ engineer days
+def _shift_minutes(shift: Shift) -> float:
+    def minutes(t: time) -> int:
+        return t.hour * 60 + t.minute
+
+    length = minutes(shift.ends) - minutes(shift.starts)
+    if shift.break_starts is not None and shift.break_ends is not None:
+        length -= minutes(shift.break_ends) - minutes(shift.break_starts)
+    return float(max(0, length))
+
+
+def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, today: date) -> list[ShiftRow]:
+    """Engineer-days with a shift in [lo, min(hi, today]) that were not absences: Σ on-site minutes
+    (check-in to check-out that local day) and the published plan's travel for the engineer."""
+    hi = min(hi, today + timedelta(days=1))
+    if hi <= lo:
+        return []
+    stmt = select(Engineer.id, Engineer.region_id, Region.code, Region.timezone).join(
+        Region, Region.id == Engineer.region_id
+    )
+    stmt = where_filters(
+        stmt, filters, {"region": equals(Region.code), "engineer": lambda v: Engineer.id == engineer_id(v)}
+    )
+    engineers = {eid: (rid, code, _tz(tz)) for eid, rid, code, tz in session.execute(stmt)}
+    if not engineers:
+        return []
+    shifts: dict[int, dict[int, float]] = defaultdict(dict)
+    for s in session.scalars(select(Shift).where(Shift.engineer_id.in_(engineers))):
+        shifts[s.engineer_id][s.weekday] = _shift_minutes(s)
+    absent = set(
+        session.execute(
+            select(Absence.engineer_id, Absence.day).where(
+                Absence.engineer_id.in_(engineers), Absence.day >= lo, Absence.day < hi
+            )
+        ).tuples()
+    )
+    lo_at, hi_at = _window_utc(lo, hi)
+    on_site: dict[tuple[int, date], float] = defaultdict(float)
+    for eid, inn, out in session.execute(
+        select(WorkOrder.engineer_id, WorkOrder.checked_in_at, WorkOrder.checked_out_at).where(
+            WorkOrder.engineer_id.in_(engineers),
+            WorkOrder.checked_in_at >= lo_at,
+            WorkOrder.checked_in_at < hi_at,
+            WorkOrder.checked_out_at.is_not(None),
+        )
+    ).tuples():
+        if eid is None or inn is None or out is None:  # excluded by the query; for the type checker
+            continue
+        day = inn.astimezone(ZoneInfo(engineers[eid][2])).date()
+        on_site[(eid, day)] += (out - inn).total_seconds() / 60.0
+    travel: dict[tuple[int, date], float] = {}
+    for eid, day, travel_s in session.execute(
+        select(PlanRoute.engineer_id, PlanDay.day, PlanRoute.travel_s)
+        .join(PlanDay, and_(PlanDay.current_run_id == PlanRoute.plan_run_id, true()))
+        .where(PlanRoute.engineer_id.in_(engineers), PlanDay.day >= lo, PlanDay.day < hi)
+    ):
+        travel[(eid, day)] = travel_s / 60.0
+    out_rows: list[ShiftRow] = []
+    day = lo
+    while day < hi:
+        for eid, (_, code, tz) in engineers.items():
+            shift_min = shifts[eid].get(day.weekday())
+            if not shift_min or (eid, day) in absent:
+                continue
+            record = kpis.ShiftDay(
+                str(eid), day, shift_min, on_site.get((eid, day), 0.0), travel.get((eid, day), 0.0)
+            )
+            keys = {"region": code, "engineer": str(eid)}
+            out_rows.append(ShiftRow(record, tz, keys, datetime.combine(day, time(12), ZoneInfo(tz))))
+        day += timedelta(days=1)
+    return out_rows
+
+
+# ------------------------------------------------------------------------------------------- labels
+def labels(session: Session, key: str, values: set[str]) -> dict[str, str]:
+    """Readable names for group keys (engineer ids → names, region codes → names)."""
+    if key == "engineer":
+        ids = [int(v) for v in values if v.isdigit()]
+        return {
+            str(i): name
+            for i, name in session.execute(select(Engineer.id, Engineer.name).where(Engineer.id.in_(ids)))
+        }
+    if key == "region":
+        return dict(
+            session.execute(select(Region.code, Region.name).where(Region.code.in_(values))).tuples().all()
+        )
+    if key == "product_model":
+        return dict(
+            session.execute(select(ProductModel.code, ProductModel.name).where(ProductModel.code.in_(values)))
+            .tuples()
+            .all()
+        )
+    return {v: v for v in values}
+
+
+# ------------------------------------------------------------------------------------ survey answers
+@dataclass(frozen=True, slots=True)
+class AnswerRow:
+    id: int
+    answer: Answer
+    answered_at: datetime
+    ticket_id: int
+    ticket_number: str
+    tz: str
+    keys: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyRow:
+    id: int
+    sent_at: datetime
+    answered: bool
+    ticket_id: int
+    ticket_number: str
+    tz: str
+    keys: Mapping[str, str]
+
+
+def _survey_keys(row: Any) -> dict[str, str]:
+    """An answer's slice: the case context the survey copied (tier: the account's, like tickets)."""
+    return {
+        "region": row.region or "",
+        "engineer": str(row.engineer_id or ""),
+        "product_model": row.model or "",
+        "tier": row.account_tier,
+        "channel": row.channel or "",
+    }
+
+
+def survey_conditions(table: Any) -> dict[str, Callable[[str], Any]]:
+    """Filters on a survey or answer (joined with its account, region and product model)."""
+    return {
+        "region": equals(Region.code),
+        "engineer": lambda v: table.engineer_id == engineer_id(v),
+        "product_model": equals(ProductModel.code),
+        "tier": equals(Account.tier),
+        "channel": equals(table.channel),
+    }
+
+
+def _survey_context(table: Any) -> tuple[Any, ...]:
+    return (
+        table.engineer_id,
+        table.channel,
+        table.ticket_id,
+        Ticket.number.label("ticket_number"),
+        Account.tier.label("account_tier"),
+        Region.code.label("region"),
+        Region.timezone.label("tz"),
+        ProductModel.code.label("model"),
+    )
+
+
+def _survey_joins(stmt: Select, table: Any) -> Select:  # type: ignore[type-arg]
+    return (
+        stmt.join(Account, Account.id == table.account_id)
+        .join(Ticket, Ticket.id == table.ticket_id)
+        .outerjoin(Region, Region.id == table.region_id)
+        .outerjoin(ProductModel, ProductModel.id == table.product_model_id)
+    )
+
+
+def load_answers(session: Session, lo: date, hi: date, filters: Filters) -> list[AnswerRow]:
+    """Answers given in the local dates [lo, hi), as the library's `Answer`s."""
+    lo_at, hi_at = _window_utc(lo, hi)
+    a = SurveyAnswer
+    stmt = select(a.id, a.answered_at, a.csat, a.nps, a.ces, a.solved, *_survey_context(a))
+    stmt = _survey_joins(stmt, a).where(a.answered_at >= lo_at, a.answered_at < hi_at)
+    out: list[AnswerRow] = []
+    for r in session.execute(where_filters(stmt, filters, survey_conditions(a))):
+        answer = Answer(csat=r.csat, nps=r.nps, ces=r.ces, solved=r.solved)
+        out.append(
+            AnswerRow(
+                r.id, answer, r.answered_at, r.ticket_id, r.ticket_number or "", _tz(r.tz), _survey_keys(r)
+            )
+        )
+    return out
+
+
+def load_surveys(session: Session, lo: date, hi: date, filters: Filters) -> list[SurveyRow]:
+    """Surveys sent in the local dates [lo, hi) (reminders are not extra surveys), answered or not."""
+    lo_at, hi_at = _window_utc(lo, hi)
+    s = Survey
+    stmt = select(s.id, s.sent_at, s.answered_at, *_survey_context(s))
+    stmt = _survey_joins(stmt, s).where(s.sent_at >= lo_at, s.sent_at < hi_at)
+    return [
+        SurveyRow(
+            r.id,
+            r.sent_at,
+            r.answered_at is not None,
+            r.ticket_id,
+            r.ticket_number or "",
+            _tz(r.tz),
+            _survey_keys(r),
+        )
+        for r in session.execute(where_filters(stmt, filters, survey_conditions(s)))
+    ]

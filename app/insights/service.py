@@ -1,0 +1,508 @@
+"""Compute KPI figures for a query: each metric per local period with the period before, in total
+and per group, and the items behind any figure (drill-down).
+
+The rows are loaded once per request (`records`); each item is dated by its metric's time in its
+own region's zone, bucketed by local date, and the library formula runs on each bucket range.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.desk.sla import calendar as sla_calendar
+from app.desk.sla import clock as sla_clock
+from app.insights import aggregates, records
+from app.insights.metrics import METRICS, OPERATIONAL, ClockItem, Context, Item, Metric
+from app.models import BusinessCalendar, Role
+from app.platform.config import get_settings
+from app.platform.errors import Unprocessable
+from surveys import kpis
+from surveys.periods import Period, PeriodKind, local_date, period_of_date
+
+MAX_DAYS = 400  # a longer window is refused: it would load years of rows into one request
+GROUP_KEYS = records.KEYS
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    metrics: tuple[str, ...]
+    period: PeriodKind
+    start: date  # local dates, both included
+    end: date
+    group_by: str | None = None
+    filters: records.Filters = field(default_factory=records.Filters)
+    business: bool = False  # durations in business time (the tickets' SLA calendars)
+    as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
+    use_aggregates: bool = True  # read kpi_day where it answers the query (app/insights/aggregates.py)
+
+
+def visible_metrics(role: str) -> tuple[str, ...]:
+    """Managers and admins see every KPI; dispatchers the operational ones; nobody else any."""
+    if role in (Role.manager.value, Role.admin.value):
+        return tuple(METRICS)
+    if role == Role.dispatcher.value:
+        return OPERATIONAL
+    return ()
+
+
+def check(query: Query) -> None:
+    """Refuse what cannot be answered, naming the parameter (problem+json errors)."""
+    errors: list[dict[str, str]] = []
+    for name in query.metrics:
+        if name not in METRICS:
+            errors.append(
+                {"field": "metric", "message": f"unknown metric {name!r}; one of {', '.join(METRICS)}"}
+            )
+    if query.end < query.start:
+        errors.append({"field": "to", "message": "must not be before from"})
+    elif (query.end - query.start).days >= MAX_DAYS:
+        errors.append({"field": "to", "message": f"the window is at most {MAX_DAYS} days"})
+    if query.group_by is not None and query.group_by not in GROUP_KEYS:
+        errors.append({"field": "group_by", "message": f"one of {', '.join(GROUP_KEYS)}"})
+    for name in query.metrics:
+        m = METRICS.get(name)
+        if m is None:
+            continue
+        for key in {*query.filters.active(), *([query.group_by] if query.group_by else [])}:
+            if key not in m.keys:
+                errors.append(
+                    {
+                        "field": key if key != query.group_by else "group_by",
+                        "message": f"{name} cannot be sliced by {key}",
+                    }
+                )
+    if errors:
+        raise Unprocessable("The KPI query cannot be answered as asked.", errors=errors)
+
+
+# --------------------------------------------------------------------------------------- loading
+@dataclass
+class Loaded:
+    """Every item of every source the query needs, and the context their formulas share."""
+
+    items: dict[str, list[Item]]
+    ctx: Context
+
+
+def _business_seconds(session: Session) -> kpis.BusinessSeconds:
+    cache: dict[int | None, sla_calendar.Calendar | None] = {}
+    default_id = session.scalar(
+        select(BusinessCalendar.id).where(BusinessCalendar.name == sla_clock.DEFAULT_CALENDAR)
+    )
+    by_ticket: dict[str, int | None] = {}
+
+    def seconds(ticket: kpis.TicketFacts, start: datetime, end: datetime) -> float:
+        cal_id = by_ticket.get(ticket.id, default_id)
+        if cal_id not in cache:
+            cache[cal_id] = sla_clock.load_calendar(session, cal_id) if cal_id is not None else None
+        cal = cache[cal_id]
+        if cal is None:  # no calendar anywhere: business time is all time
+            return (end - start).total_seconds()
+        return sla_calendar.covered(cal, start, end).total_seconds()
+
+    seconds.by_ticket = by_ticket  # type: ignore[attr-defined]
+    return seconds
+
+
+def _first_completions(visits: Sequence[records.VisitRow]) -> dict[str, datetime]:
+    """Per job, when the visit that completed it finished (the time its FTF is reported at)."""
+    done: dict[str, tuple[datetime, datetime]] = {}
+    for v in visits:
+        f = v.facts
+        if f.completed and f.finished_at is not None and f.arrived_at is not None:
+            seen = done.get(f.work_order_id)
+            if seen is None or f.arrived_at < seen[0]:
+                done[f.work_order_id] = (f.arrived_at, f.finished_at)
+    return {job: finished for job, (_, finished) in done.items()}
+
+
+def load(session: Session, query: Query, *, open_now_only: bool = False) -> Loaded:
+    """`open_now_only`: the snapshot metrics need only today's open tickets (past snapshots come
+    from kpi_day), so a query of nothing else loads only those."""
+    sources = {METRICS[m].source for m in query.metrics}
+    prev_start = query.start - _span(query)
+    lo, hi = (
+        min(prev_start, period_of_date(query.start, query.period).previous().start),
+        query.end + timedelta(days=1),
+    )
+    hi = max(hi, period_of_date(query.end, query.period).end)
+    f = query.filters
+    items: dict[str, list[Item]] = {}
+    business = _business_seconds(session) if query.business else None
+    ctx = Context(as_of=query.as_of, business_s=business)
+    if sources & {"tickets", "clocks", "backlog", "at_risk"}:
+        open_only = open_now_only and sources <= {"backlog", "at_risk"}
+        tickets = records.load_tickets(session, lo, hi, f, open_only=open_only)
+        if business is not None:
+            business.by_ticket.update({t.facts.id: t.calendar_id for t in tickets})  # type: ignore[attr-defined]
+        items["tickets"] = tickets
+        items["clocks"] = [ClockItem(c, t) for t in tickets for c in t.clocks]
+        items["backlog"] = tickets
+        items["at_risk"] = [t for t in tickets if t.at_risk]
+    if "visits" in sources:
+        # Loaded without the filters: a return visit by another engineer, or for a ticket of
+        # another channel, still decides first-time fix and repeats of the filtered ones.
+        everything = records.load_visits(session, lo, hi, records.Filters())
+        ctx = replace(
+            ctx,
+            repeat_ids=frozenset(kpis.repeat_visit_ids([v.facts for v in everything])),
+            ftf=kpis.first_time_fix_detail([v.facts for v in everything], as_of=query.as_of),
+            ftf_done_at=_first_completions(everything),
+        )
+        items["visits"] = [v for v in everything if f.admits(v.keys)]
+    if "answers" in sources:
+        items["answers"] = records.load_answers(session, lo, hi, f)
+    if "surveys" in sources:
+        items["surveys"] = records.load_surveys(session, lo, hi, f)
+    if "shifts" in sources:
+        today = query.as_of.astimezone(ZoneInfo(get_settings().time_zone)).date()
+        items["shifts"] = records.load_shift_days(session, lo, hi, f, today)
+    return Loaded(items, ctx)
+
+
+def _span(query: Query) -> timedelta:
+    return timedelta(days=(query.end - query.start).days + 1)
+
+
+# ------------------------------------------------------------------------------------- computing
+class Dated:
+    """A metric's items bucketed by the local date of the metric's time."""
+
+    def __init__(self, metric: Metric, items: Sequence[Item], ctx: Context) -> None:
+        self.by_day: dict[date, list[Item]] = defaultdict(list)
+        for item in items:
+            if not metric.in_n(item, ctx):
+                continue
+            at = metric.at(item, ctx)
+            if at is not None:
+                self.by_day[local_date(at, item.tz)].append(item)
+
+    def between(self, start: date, end: date) -> list[Item]:
+        """Items of the local dates [start, end)."""
+        out: list[Item] = []
+        for day, day_items in self.by_day.items():
+            if start <= day < end:
+                out.extend(day_items)
+        return out
+
+
+def _zone(query: Query) -> str:
+    return get_settings().time_zone
+
+
+def _snapshot_items(metric: Metric, items: Sequence[Item], moment: datetime) -> list[Item]:
+    """Open tickets at `moment` (backlog), or at risk now (at-risk has no history)."""
+    if metric.source == "at_risk":
+        return list(items)
+    return [
+        t
+        for t in items
+        if t.facts.opened_at <= moment
+        and (t.done_at is None or t.done_at > moment)
+        and not (t.done_at is None and t.status in records.DONE_TICKET)
+    ]
+
+
+class Calculator:
+    def __init__(self, query: Query, loaded: Loaded, agg: aggregates.Aggregates | None = None) -> None:
+        self.query = query
+        self.loaded = loaded
+        self.dated: dict[str, Dated] = {}
+        self.agg = agg
+        # kpi_day holds one slicing key at a time: everything, one filter, or one group-by key
+        active = list(query.filters.active().items())
+        self.slice: tuple[str, str] | None = active[0] if active else ("", "")
+        if len(active) + (1 if query.group_by else 0) > 1:
+            self.slice = None
+
+    def aggregated(self, metric: Metric, end: date | None = None) -> bool:
+        """Whether kpi_day answers this metric (for a backlog: the period ending at `end`, which
+        must be over, as only complete days have a snapshot)."""
+        if self.agg is None or self.slice is None or metric.name not in aggregates.AGGREGATED:
+            return False
+        return metric.source != "backlog" or (end is not None and self.moment(end) < self.query.as_of)
+
+    def group_values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
+        if self.aggregated(metric, end):
+            assert self.agg is not None
+            return self.agg.values(metric, key, start, end)
+        return {i.keys.get(key, "") for i in self.items_for(metric, start, end)}
+
+    def items_for(
+        self, metric: Metric, start: date, end: date, group: tuple[str, str] | None = None
+    ) -> list[Item]:
+        """The items behind the figure of [start, end) local dates (optionally one group)."""
+        source = self.loaded.items.get(metric.source, [])
+        if metric.source in ("backlog", "at_risk"):
+            chosen = _snapshot_items(metric, source, self.moment(end))
+        else:
+            if metric.name not in self.dated:
+                self.dated[metric.name] = Dated(metric, source, self.loaded.ctx)
+            chosen = self.dated[metric.name].between(start, end)
+        if group is not None:
+            chosen = [i for i in chosen if i.keys.get(group[0], "") == group[1]]
+        return chosen
+
+    def moment(self, end: date) -> datetime:
+        """A snapshot metric's reporting moment for a period ending at `end`: its last instant, or now."""
+        at = datetime.combine(end, time(0), ZoneInfo(_zone(self.query))).astimezone(UTC)
+        return min(at, self.query.as_of)
+
+    def figure(
+        self, metric: Metric, start: date, end: date, group: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        if self.aggregated(metric, end):
+            assert self.agg is not None and self.slice is not None
+            key, value = group if group is not None else self.slice
+            return self.agg.figure(metric, start, end, key, value, grouped=group is not None)
+        items = self.items_for(metric, start, end, group)
+        ctx = self.loaded.ctx
+        if metric.source in ("backlog", "at_risk"):
+            ctx = replace(ctx, as_of=self.moment(end))
+        return metric.compute(items, ctx)
+
+    def with_previous(
+        self,
+        metric: Metric,
+        start: date,
+        end: date,
+        prev: tuple[date, date],
+        group: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        out = self.figure(metric, start, end, group)
+        if metric.source == "at_risk":
+            out["previous"] = None  # no history is kept of what was at risk
+        else:
+            out["previous"] = self.figure(metric, prev[0], prev[1], group)
+        return out
+
+
+def _last_end(query: Query) -> date:
+    """The end of the query's last period: a backlog whose last period is over needs no rows."""
+    return max(query.end + timedelta(days=1), period_of_date(query.end, query.period).end)
+
+
+def periods(query: Query) -> list[Period]:
+    out: list[Period] = []
+    p = period_of_date(query.start, query.period)
+    while p.start <= query.end:
+        out.append(p)
+        p = p.next()
+    return out
+
+
+def run(session: Session, query: Query) -> dict[str, Any]:
+    check(query)
+    start, end = query.start, query.end + timedelta(days=1)
+    prev = (start - _span(query), start)
+    earliest = min(prev[0], period_of_date(query.start, query.period).previous().start)
+    agg = (
+        aggregates.usable(session, earliest, _last_end(query), business=query.business)
+        if query.use_aggregates
+        else None
+    )
+    calc = Calculator(query, Loaded({}, Context(query.as_of, None)), agg)
+    raw = tuple(m for m in query.metrics if not calc.aggregated(METRICS[m], end=_last_end(query)))
+    if raw:
+        calc.loaded = load(session, replace(query, metrics=raw), open_now_only=agg is not None)
+    results = []
+    for name in query.metrics:
+        metric = METRICS[name]
+        result: dict[str, Any] = {
+            "metric": name,
+            "label": metric.label,
+            "unit": metric.unit,
+            "operational": metric.operational,
+            "time": ("business" if query.business else "calendar") if metric.duration else None,
+            "total": calc.with_previous(metric, start, end, prev),
+            "series": [
+                {
+                    "period": p.label,
+                    "start": p.start.isoformat(),
+                    "end": (p.end - timedelta(days=1)).isoformat(),
+                    **calc.with_previous(metric, p.start, p.end, (p.previous().start, p.previous().end)),
+                }
+                for p in periods(query)
+            ]
+            if metric.source != "at_risk"
+            else [],
+            "groups": [],
+        }
+        if query.group_by:
+            result["groups"] = _groups(session, calc, metric, query.group_by, start, end, prev)
+        results.append(result)
+    return {
+        "from": query.start.isoformat(),
+        "to": query.end.isoformat(),
+        "previous_from": prev[0].isoformat(),
+        "previous_to": (prev[1] - timedelta(days=1)).isoformat(),
+        "period": query.period,
+        "group_by": query.group_by,
+        "filters": query.filters.active(),
+        "as_of": query.as_of.isoformat(),
+        "metrics": results,
+    }
+
+
+def _groups(
+    session: Session,
+    calc: Calculator,
+    metric: Metric,
+    key: str,
+    start: date,
+    end: date,
+    prev: tuple[date, date],
+) -> list[dict[str, Any]]:
+    values = calc.group_values(metric, key, start, end) | calc.group_values(metric, key, prev[0], prev[1])
+    names = records.labels(session, key, values - {""})
+    out = [
+        {
+            "key": v,
+            "label": names.get(v, v) if v else "(none)",
+            "total": calc.with_previous(metric, start, end, prev, (key, v)),
+        }
+        for v in sorted(values)
+    ]
+    return out
+
+
+# ------------------------------------------------------------------------------------ drill-down
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def _ticket_item(t: Any, ctx: Context) -> dict[str, Any]:
+    f = t.facts
+    return {
+        "kind": "ticket",
+        "id": int(f.id),
+        "number": t.number,
+        "opened_at": _iso(f.opened_at),
+        "first_response_at": _iso(f.first_response_at),
+        "arrived_at": _iso(f.arrived_at),
+        "resolved_at": _iso(f.resolved_at),
+        "visits": f.visits,
+        "reopened": f.reopened,
+        "first_contact_resolution": f.resolved_at is not None
+        and f.visits == 0
+        and f.contacts_to_resolve == 1
+        and not f.reopened,
+        **t.keys,
+    }
+
+
+def _clock_item(c: ClockItem, ctx: Context) -> dict[str, Any]:
+    clock = c.clock
+    return {
+        "kind": "sla_clock",
+        "id": int(clock.ticket_id),
+        "number": c.ticket.number,
+        "metric": clock.metric,
+        "due_at": _iso(clock.due_at),
+        "done_at": _iso(clock.done_at),
+        "met": clock.done_at is not None and clock.done_at <= clock.due_at,
+        **c.keys,
+    }
+
+
+def _visit_item(v: Any, ctx: Context) -> dict[str, Any]:
+    f = v.facts
+    return {
+        "kind": "visit",
+        "id": int(f.id),
+        "number": v.number,
+        "ticket_number": v.ticket_number,
+        "arrived_at": _iso(f.arrived_at),
+        "finished_at": _iso(f.finished_at),
+        "promised_from": _iso(f.promised_from),
+        "promised_to": _iso(f.promised_to),
+        "minutes_late": kpis.minutes_late(f),
+        "repeat_visit": f.id in ctx.repeat_ids,
+        "fixed_first_time": f.work_order_id in ctx.ftf.fixed if f.work_order_id in ctx.ftf.judged else None,
+        **v.keys,
+    }
+
+
+def _shift_item(s: Any, ctx: Context) -> dict[str, Any]:
+    d = s.day
+    return {
+        "kind": "engineer_day",
+        "id": int(d.engineer),
+        "day": d.day.isoformat(),
+        "shift_min": d.shift_min,
+        "on_site_min": round(d.on_site_min, 2),
+        "travel_min": round(d.travel_min, 2),
+        **s.keys,
+    }
+
+
+def _answer_item(a: Any, ctx: Context) -> dict[str, Any]:
+    return {
+        "kind": "answer",
+        "id": a.id,
+        "ticket_id": a.ticket_id,
+        "number": a.ticket_number,
+        "answered_at": _iso(a.answered_at),
+        "csat": a.answer.csat,
+        "nps": a.answer.nps,
+        "ces": a.answer.ces,
+        "solved": a.answer.solved,
+        "detractor": a.answer.is_detractor,
+        **a.keys,
+    }
+
+
+def _survey_item(s: Any, ctx: Context) -> dict[str, Any]:
+    return {
+        "kind": "survey",
+        "id": s.id,
+        "ticket_id": s.ticket_id,
+        "number": s.ticket_number,
+        "sent_at": _iso(s.sent_at),
+        "answered": s.answered,
+        **s.keys,
+    }
+
+
+DRILL: dict[str, Callable[[Any, Context], dict[str, Any]]] = {
+    "answers": _answer_item,
+    "surveys": _survey_item,
+    "tickets": _ticket_item,
+    "backlog": _ticket_item,
+    "at_risk": _ticket_item,
+    "clocks": _clock_item,
+    "visits": _visit_item,
+    "shifts": _shift_item,
+}
+
+
+def drill(
+    session: Session, query: Query, *, group_value: str | None, offset: int, limit: int
+) -> dict[str, Any]:
+    """The items behind one metric's total for the query's window (one group with `group_value`):
+    exactly as many as the figure's n, sorted by time, a page at a time."""
+    check(query)
+    (name,) = query.metrics
+    metric = METRICS[name]
+    calc = Calculator(query, load(session, query))
+    group = (query.group_by, group_value) if query.group_by and group_value is not None else None
+    chosen = calc.items_for(metric, query.start, query.end + timedelta(days=1), group)
+    ctx = calc.loaded.ctx
+    chosen.sort(key=lambda i: (metric.at(i, ctx) or query.as_of, DRILL[metric.source](i, ctx)["id"]))
+    page = chosen[offset : offset + limit]
+    return {
+        "metric": name,
+        "n": len(chosen),
+        "offset": offset,
+        "limit": limit,
+        "next_offset": offset + limit if offset + limit < len(chosen) else None,
+        "items": [DRILL[metric.source](i, ctx) for i in page],
+    }

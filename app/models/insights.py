@@ -1,0 +1,50 @@
+"""Per-day KPI aggregates: the sufficient statistics of each KPI for one local day and slice.
+
+Raw KPIs load every row of the window into Python; at a million tickets that is seconds. The
+periodic job (app/insights/tasks.py) keeps, per metric × local day × one slicing key and value,
+what the library's formula needs to give the same figure over any set of days: the count n and
+the hits for a percentage (ratio of sums), the list of minutes for a median/p90 (merged lists
+have the same quantiles as the raw rows). docs/kpis.md, "In the product", says which metrics.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.platform.db import Base
+
+
+class KpiDay(Base):
+    __tablename__ = "kpi_day"
+    __table_args__ = (UniqueConstraint("metric", "key", "value", "day", name="uq_kpi_day_slice"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(20), default="")  # "" = everything, else region, engineer…
+    value: Mapped[str] = mapped_column(String(64), default="")
+    day: Mapped[date] = mapped_column(Date)  # the local day of the region the items belong to
+    n: Mapped[int] = mapped_column(default=0)
+    hits: Mapped[int] = mapped_column(default=0)
+    minutes: Mapped[list[Any] | None] = mapped_column(JSON)  # durations, calendar time
+    business_minutes: Mapped[list[Any] | None] = mapped_column(JSON)  # durations, business time
+    # engineer-days: Σ shift minutes and Σ the part measured (on site or travel)
+    shift_min: Mapped[float | None]
+    part_min: Mapped[float | None]
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # backlog at the end of the day
+    ratings: Mapped[dict[str, int] | None] = mapped_column(JSON)  # survey answers: rating → count
+
+
+class KpiRefresh(Base):
+    """One row: from which local day the aggregates are complete, and when they were refreshed."""
+
+    __tablename__ = "kpi_refresh"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    built_from: Mapped[date] = mapped_column(Date)
+    refreshed_at: Mapped[datetime]
+    # Every account renewing within 120 days as [id, health score, region, tier], lowest first,
+    # as of `renewal_day` (app/insights/lists.py): the page re-scores only the first few.
+    renewal_day: Mapped[date | None] = mapped_column(Date)
+    renewal_scores: Mapped[list[Any] | None] = mapped_column(JSON)

@@ -1,0 +1,203 @@
+"""The manager dashboard: KPI cards with the trend against the previous period, a chart per KPI
+with the same numbers in a table beside it, filters, and the drill-down lists.
+
+The figures come from `app.insights.service.run`, exactly what GET /api/v1/kpis answers for the
+same parameters, so the page and the API cannot disagree. The chart (chart.js, served locally)
+is drawn from the table, which is also the accessible fallback when scripts do not run.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from app.insights import lists, service
+from app.insights.api import Params, local_today
+from app.insights.metrics import METRICS
+from app.models import Engineer, ProductModel, Region, Role, User
+from app.platform.errors import Forbidden, Unprocessable
+from app.web.shared import PageDb, PageRoute, PageUser, render
+
+router = APIRouter(route_class=PageRoute)
+# For these a fall is an improvement (the trend arrow is green going down).
+LOWER_IS_BETTER = frozenset(
+    {"first_response_time", "time_to_arrive", "time_to_resolve", "reopen_rate", "repeat_visit_rate",
+     "travel_share", "backlog", "sla_at_risk"}
+)  # fmt: skip
+PAGE = 50
+
+
+def kpi_page_user(user: PageUser) -> User:
+    if not service.visible_metrics(user.role):
+        raise Forbidden(
+            "The KPI dashboard is for managers and dispatchers. Your account "
+            f"({user.email}, role {user.role}) cannot open it."
+        )
+    return user
+
+
+KpiPageUser = Annotated[User, Depends(kpi_page_user)]
+
+
+def shown(value: float | int | None, unit: str) -> str:
+    """How a figure reads on the page (the e2e test reads it back the same way)."""
+    if value is None:
+        return "–"
+    if unit == "percent":
+        return f"{value:.1f} %"
+    if unit == "points":
+        return f"{value:+.0f}"
+    if unit == "minutes":
+        return f"{value:.0f} min"
+    if unit == "score":
+        return f"{value:.2f}"
+    return f"{value:.0f}"
+
+
+def trend(metric: str, current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, str]:
+    """Arrow and wording for the change against the previous period, coloured by what is better."""
+    now, before = current.get("value"), (previous or {}).get("value")
+    if now is None or before is None:
+        return {"arrow": "", "text": "no comparison", "tone": "muted"}
+    delta = float(now) - float(before)
+    if abs(delta) < 1e-9:
+        return {"arrow": "→", "text": "same as before", "tone": "muted"}
+    better = (delta < 0) == (metric in LOWER_IS_BETTER)
+    unit = METRICS[metric].unit
+    change = f"{abs(delta):.1f} pts" if unit == "percent" else shown(abs(delta), unit).lstrip("+")
+    return {
+        "arrow": "▲" if delta > 0 else "▼",
+        "text": f"{'up' if delta > 0 else 'down'} {change} on the previous period",
+        "tone": "ok" if better else "warn",
+    }
+
+
+def _choices(db: PageDb) -> dict[str, list[tuple[str, str]]]:
+    return {
+        "region": [(c, n) for c, n in db.execute(select(Region.code, Region.name).order_by(Region.name))],
+        "engineer": [
+            (str(i), n)
+            for i, n in db.execute(
+                select(Engineer.id, Engineer.name).where(Engineer.active.is_(True)).order_by(Engineer.name)
+            )
+        ],
+        "product_model": [
+            (c, f"{n} ({c})")
+            for c, n in db.execute(select(ProductModel.code, ProductModel.name).order_by(ProductModel.name))
+        ],
+        "tier": [(t, t) for t in ("standard", "silver", "gold", "platinum")],
+        "channel": [(c, c) for c in ("phone", "email", "web", "api")],
+    }
+
+
+def _query_string(params: Params, **extra: str) -> str:
+    base: dict[str, str] = {
+        "period": params.period,
+        "time": "business" if params.business else "calendar",
+        **{k: v for k, v in params.filters.active().items()},
+    }
+    if params.start:
+        base["from"] = params.start.isoformat()
+    if params.end:
+        base["to"] = params.end.isoformat()
+    if params.group_by:
+        base["group_by"] = params.group_by
+    return urlencode({**base, **extra})
+
+
+@router.get("/insights", response_class=HTMLResponse)
+def dashboard(
+    request: Request, db: PageDb, user: KpiPageUser, params: Annotated[Params, Depends()]
+) -> HTMLResponse:
+    query = params.query(user)
+    result = service.run(db, query)
+    manager = user.role in (Role.manager.value, Role.admin.value)
+    cards = []
+    for m in result["metrics"]:
+        cards.append(
+            {
+                **m,
+                "shown": shown(m["total"].get("value"), m["unit"]),
+                "previous_shown": shown((m["total"].get("previous") or {}).get("value"), m["unit"]),
+                "trend": trend(m["metric"], m["total"], m["total"].get("previous")),
+                "drill": "/insights/drill?" + _query_string(params, metric=m["metric"]),
+                "series_rows": [
+                    {
+                        **p,
+                        "shown": shown(p.get("value"), m["unit"]),
+                        "previous_shown": shown((p.get("previous") or {}).get("value"), m["unit"]),
+                        "drill": "/insights/drill?"
+                        + _query_string(params, metric=m["metric"], **{"from": p["start"], "to": p["end"]}),
+                    }
+                    for p in m["series"]
+                ],  # fmt: skip
+                "group_rows": [
+                    {
+                        **g,
+                        "shown": shown(g["total"].get("value"), m["unit"]),
+                        "drill": "/insights/drill?"
+                        + _query_string(params, metric=m["metric"], group=g["key"]),
+                    }
+                    for g in m["groups"]
+                ],  # fmt: skip
+            }
+        )
+    return render(
+        request,
+        "insights/dashboard.html",
+        {
+            "nav": "insights",
+            "result": result,
+            "cards": cards,
+            "params": params,
+            "choices": _choices(db),
+            "group_keys": service.GROUP_KEYS,
+            "csv": "/api/v1/kpis.csv?" + _query_string(params),
+            "left_out": [
+                METRICS[m].label for m in service.visible_metrics(user.role) if m not in query.metrics
+            ],
+            "detractors": lists.detractor_follow_ups(
+                db, start=query.start, end=query.end, filters=query.filters
+            )
+            if manager
+            else None,
+            "renewals": lists.renewal_risk(db, today=local_today(), filters=query.filters)
+            if manager
+            else None,
+        },
+    )
+
+
+@router.get("/insights/drill", response_class=HTMLResponse)
+def drill(
+    request: Request,
+    db: PageDb,
+    user: KpiPageUser,
+    params: Annotated[Params, Depends()],
+    group: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    query = params.query(user)
+    if len(query.metrics) != 1:
+        raise Unprocessable("Choose one metric to list what is behind it.")
+    body = service.drill(db, query, group_value=group, offset=offset, limit=PAGE)
+    extra = {"metric": query.metrics[0], **({"group": group} if group is not None else {})}
+    return render(
+        request,
+        "insights/drill.html",
+        {
+            "nav": "insights",
+            "metric": METRICS[query.metrics[0]],
+            "body": body,
+            "group": group,
+            "query": query,
+            "back": "/insights?" + _query_string(params),
+            "next": "/insights/drill?" + _query_string(params, **extra, offset=str(body["next_offset"]))
+            if body["next_offset"] is not None
+            else None,
+        },
+    )

@@ -1,0 +1,27 @@
+// Draws each KPI table as a line chart (this period and the previous one). The table is the
+// source: the chart shows exactly its numbers, and without scripts the table alone remains.
+(function () {
+  "use strict";
+  if (typeof Chart === "undefined") return;
+  document.querySelectorAll("canvas[data-chart-for]").forEach(function (canvas) {
+    var table = document.getElementById(canvas.getAttribute("data-chart-for"));
+    if (!table) return;
+    var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr"));
+    var num = function (text) { return text === "" ? null : Number(text); };
+    new Chart(canvas, {
+      type: "line",
+      data: {
+        labels: rows.map(function (r) { return r.getAttribute("data-period"); }),
+        datasets: [
+          { label: table.getAttribute("data-label"), data: rows.map(function (r) { return num(r.getAttribute("data-value")); }),
+            borderColor: "#1f5fa8", backgroundColor: "#1f5fa8", spanGaps: false },
+          { label: "previous period", data: rows.map(function (r) { return num(r.getAttribute("data-previous")); }),
+            borderColor: "#8a96a6", backgroundColor: "#8a96a6", borderDash: [4, 4], spanGaps: false }
+        ]
+      },
+      options: { animation: false, responsive: true, maintainAspectRatio: false,
+                 scales: { y: { beginAtZero: true, title: { display: true, text: table.getAttribute("data-unit") } } } }
+    });
+    canvas.setAttribute("data-drawn", "1");
+  });
+})();

@@ -1,0 +1,119 @@
+"""The KPI dashboard and drill-down pages: who may open them, and that they show the API's numbers."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from app.insights.metrics import METRICS, OPERATIONAL
+from app.web.insights import shown
+from tests.insights import fixture
+
+WEEK = {"from": "2026-03-09", "to": "2026-03-15", "period": "week"}
+
+
+def cards(html: str) -> dict[str, tuple[str, int]]:
+    """metric → (shown value, n) read from the cards."""
+    found = re.findall(
+        r'data-metric="([a-z_]+)">\s*<h3>.*?<span class="value"[^>]*>([^<]*)</span>'
+        r'.*?<span class="n">(\d+)</span>',
+        html,
+        re.S,
+    )
+    return {m: (v, int(n)) for m, v, n in found}
+
+
+@pytest.mark.parametrize("path", ["/insights", "/insights/drill?metric=backlog"])
+@pytest.mark.parametrize("role", ["agent", "engineer"])
+def test_agents_and_engineers_get_a_readable_403(client, sign_in, role, path):
+    sign_in(role)
+    r = client.get(path)
+    assert r.status_code == 403
+    assert "text/html" in r.headers["content-type"]
+    assert "KPI dashboard is for managers" in r.text
+
+
+def test_signed_out_goes_to_login(client):
+    r = client.get("/insights", follow_redirects=False)
+    assert r.status_code in (302, 303) and "/login" in r.headers["location"]
+
+
+def test_manager_sees_every_card_with_the_api_numbers(client, sign_in, db):
+    fixture.build(db)
+    sign_in("manager")
+    page = client.get("/insights", params=WEEK)
+    assert page.status_code == 200, page.text
+    api = {m["metric"]: m for m in client.get("/api/v1/kpis", params=WEEK).json()["metrics"]}
+    on_page = cards(page.text)
+    assert set(on_page) == set(METRICS)
+    for name, m in api.items():
+        assert on_page[name] == (shown(m["total"]["value"], m["unit"]), m["total"]["n"]), name
+    assert '<script src="/vendor/chart.js/chart.umd.min.js"></script>' in page.text
+    assert client.get("/vendor/chart.js/chart.umd.min.js").status_code == 200
+
+
+def test_dispatcher_sees_only_the_operational_cards(client, sign_in, db):
+    fixture.build(db)
+    sign_in("dispatcher")
+    page = client.get("/insights", params=WEEK)
+    assert set(cards(page.text)) == set(OPERATIONAL)
+    assert client.get("/insights", params={**WEEK, "metric": "first_time_fix"}).status_code == 403
+
+
+def test_a_channel_filter_leaves_out_the_engineer_day_cards_and_says_so(client, sign_in, db):
+    fixture.build(db)
+    sign_in("manager")
+    page = client.get("/insights", params={**WEEK, "channel": "phone"})
+    assert page.status_code == 200
+    assert "utilisation" not in cards(page.text) and "backlog" in cards(page.text)
+    assert (
+        "Not shown, as they cannot be sliced by these filters: Engineer utilisation, Travel share"
+        in page.text
+    )
+
+
+def test_bad_filter_is_a_readable_page(client, sign_in):
+    sign_in("manager")
+    r = client.get("/insights", params={"from": "2026-03-15", "to": "2026-03-01"})
+    assert r.status_code == 422 and "text/html" in r.headers["content-type"]
+    assert "must not be before from" in r.text or "cannot be answered" in r.text
+
+
+def test_drill_page_lists_the_n_items(client, sign_in, db):
+    world = fixture.build(db)
+    sign_in("manager")
+    r = client.get("/insights/drill", params={**WEEK, "metric": "repeat_visit_rate"})
+    assert r.status_code == 200
+    assert re.search(r'<span class="drill-n">4</span>', r.text)
+    for v in world.visits.values():
+        assert v.number in r.text
+
+
+def test_each_series_point_drills_down_to_its_n_items(client, sign_in, db):
+    fixture.build(db)
+    sign_in("manager")
+    page = client.get("/insights", params={**WEEK, "from": "2026-03-02", "period": "day"}).text
+    row = (
+        r'<tr data-period="([^"]+)"[^>]*>\s*<th scope="row">[^<]*</th>'
+        r'<td class="value">[^<]*</td><td><a class="n" href="([^"]+)"[^>]*>(\d+)</a>'
+    )
+    links = re.findall(row, page)
+    assert len(links) >= 14 * 4  # every day of every series
+    checked = 0
+    for _, href, n in links:
+        if int(n) == 0 and checked > 20:
+            continue
+        drill = client.get(html.unescape(href))
+        assert drill.status_code == 200
+        assert re.search(rf'<span class="drill-n">{n}</span>', drill.text), href
+        checked += 1
+    assert checked > 20
+
+
+def test_a_bad_date_is_a_readable_page(client, sign_in):
+    sign_in("manager")
+    r = client.get("/insights", params={"from": "yesterday"})
+    assert r.status_code == 422 and "text/html" in r.headers["content-type"]
+    assert "Check your input" in r.text and "From:" in r.text  # the field by its label
