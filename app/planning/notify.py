@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from app.models import Account, Contact, CustomerNotification, Region, Site, Ticket, WorkOrder
 from app.platform.config import get_settings
 from app.platform.db import utcnow
-from app.platform.worker import enqueue
+from app.platform.outbox import enqueue
 
 if TYPE_CHECKING:
     from app.planning.publish import Moved

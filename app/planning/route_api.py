@@ -34,6 +34,7 @@ from app.planning.schemas import (
     PickupRead,
     RouteRead,
 )
+from app.platform.dates import QueryDate
 from app.platform.db import utcnow
 from app.platform.deps import CurrentUser, DbSession, DispatchUser
 from app.platform.errors import Forbidden, NotFound
@@ -49,7 +50,7 @@ def _today(db: Session, engineer: Engineer) -> date:
 
 @router.get("/me/route")
 def my_route(
-    db: DbSession, user: CurrentUser, day: Annotated[date | None, Query(alias="date")] = None
+    db: DbSession, user: CurrentUser, day: Annotated[QueryDate | None, Query(alias="date")] = None
 ) -> RouteRead:
     """Ordered stops with ETA, address, coordinates, customer, asset, parts and navigation links."""
     me = engineers.engineer_for_user(db, user)
@@ -63,7 +64,7 @@ def engineer_route(
     engineer_id: int,
     db: DbSession,
     user: CurrentUser,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[QueryDate | None, Query(alias="date")] = None,
 ) -> RouteRead:
     engineer = _visible_engineer(db, user, engineer_id)
     return plan_routes.engineer_route(db, engineer=engineer, day=day or _today(db, engineer))

@@ -7,8 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.platform.dates import PlanDate
+
 _IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _OUT = ConfigDict(from_attributes=True)
+# The longest solve the API accepts; the broker's visibility timeout is set to outlast it (config.py).
+MAX_TIME_LIMIT_S = 600
 
 
 class PlanCreate(BaseModel):
@@ -16,8 +20,8 @@ class PlanCreate(BaseModel):
 
     model_config = _IN
     region_id: int
-    date: dt.date
-    time_limit_s: float | None = Field(default=None, gt=0, le=3600)
+    date: PlanDate
+    time_limit_s: float | None = Field(default=None, gt=0, le=MAX_TIME_LIMIT_S)
     solution_limit: int | None = Field(default=None, ge=1, le=1_000_000)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
@@ -26,9 +30,9 @@ class FanOutCreate(BaseModel):
     """Plan every region (or those listed) for a day: one task per region, collected by a chord."""
 
     model_config = _IN
-    date: dt.date
+    date: PlanDate
     region_ids: list[int] | None = Field(default=None, max_length=1000)
-    time_limit_s: float | None = Field(default=None, gt=0, le=3600)
+    time_limit_s: float | None = Field(default=None, gt=0, le=MAX_TIME_LIMIT_S)
     solution_limit: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
@@ -164,7 +168,7 @@ class AssignIn(BaseModel):
 
     model_config = _IN
     engineer_id: int
-    date: dt.date | None = None  # default: the visit's planned day, else its appointment day, else today
+    date: PlanDate | None = None  # default: the visit's planned day, else its appointment day, else today
 
 
 class MovedVisit(BaseModel):

@@ -29,6 +29,7 @@ from app.planning import keys as plan_keys
 from app.planning import routes as plan_routes
 from app.planning.schemas import RouteRead, StopRead
 from app.platform.config import get_settings
+from app.platform.dates import date_problem
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.platform.http import idempotent_create
@@ -108,6 +109,8 @@ def route_page(request: Request, db: PageDb, me: Me, day: str = "") -> HTMLRespo
         when = date.fromisoformat(day) if day else _today(db, me)
     except ValueError:
         raise invalid({"day": f"'{day}' is not a date (YYYY-MM-DD)"}) from None
+    if problem := date_problem(when, plan=False):
+        raise invalid({"day": f"the day {problem}"})
     route = plan_routes.engineer_route(db, engineer=me, day=when)
     data = _map_data(route)
     context = {

@@ -213,7 +213,7 @@ def test_fan_out_runs_one_task_per_region_and_a_chord_collects(
     committed_db: Session, celery_worker: subprocess.Popen[bytes], worker_log_tail: Callable[[], str]
 ) -> None:
     from app.models import PlanBatch
-    from app.platform.worker import enqueue
+    from app.platform.outbox import enqueue
 
     db = committed_db
     worlds = [_world(db, jobs=3), _world(db, jobs=2)]

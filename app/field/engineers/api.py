@@ -6,7 +6,6 @@ Dispatcher/manager/admin manage; desk roles read; an engineer reads only their o
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -27,6 +26,7 @@ from app.field.engineers.schemas import (
     ShiftRead,
 )
 from app.models import Engineer, Role, Shift, StockLocation
+from app.platform.dates import QueryDate
 from app.platform.deps import CurrentUser, DbSession, DeskUser, DispatchUser
 from app.platform.errors import Forbidden
 from app.platform.http import Page, etag, idempotent_create, require_if_match
@@ -133,7 +133,7 @@ def update_engineer(
 
 @router.get("/{engineer_id}/shift")
 def day_shift(
-    engineer_id: int, db: DbSession, user: CurrentUser, day: Annotated[date, Query(alias="date")]
+    engineer_id: int, db: DbSession, user: CurrentUser, day: Annotated[QueryDate, Query(alias="date")]
 ) -> DayShiftRead:
     """That local day's working time with its break (UTC instants), or absent / not working."""
     engineer = engineers.visible_engineer(db, user, engineer_id)
@@ -145,8 +145,8 @@ def list_absences(
     engineer_id: int,
     db: DbSession,
     user: CurrentUser,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    start: Annotated[QueryDate | None, Query(alias="from")] = None,
+    end: Annotated[QueryDate | None, Query(alias="to")] = None,
 ) -> list[AbsenceRead]:
     engineer = engineers.visible_engineer(db, user, engineer_id)
     return [

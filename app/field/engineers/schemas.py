@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.platform.dates import QueryDate
+
 _IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _OUT = ConfigDict(from_attributes=True)
 
@@ -108,7 +110,7 @@ class DayShiftRead(BaseModel):
 
 class AbsenceIn(BaseModel):
     model_config = _IN
-    day: date
+    day: QueryDate
     reason: str = Field(default="leave", min_length=1, max_length=40)
 
 
