@@ -98,10 +98,13 @@ def drain(*, older_than_s: float = DRAIN_AGE_S, limit: int = DRAIN_BATCH) -> int
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
+        if rows:
+            breaker.reset()  # the drain is the probe: it tries, and trips the breaker again on failure
         for row in rows:
             try:
                 send(row.task, **row.kwargs)
             except Exception as exc:
+                breaker.trip()
                 row.attempts += 1
                 row.last_error = repr(exc)[:_ERROR_LEN]
                 log.warning("outbox drain: broker still unavailable (%d sent before): %r", sent, exc)
@@ -109,7 +112,6 @@ def drain(*, older_than_s: float = DRAIN_AGE_S, limit: int = DRAIN_BATCH) -> int
             session.delete(row)
             sent += 1
     if sent:
-        breaker.reset()
         log.info("outbox drain: %d task(s) sent", sent)
     return sent
 

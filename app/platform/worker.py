@@ -47,6 +47,9 @@ celery_app.conf.update(
         "unacked_restore_interval": 10,
         "unacked_restore_throttle": 1,
         "socket_connect_timeout": PUBLISH_CONNECT_TIMEOUT_S,
+        # A publisher connecting (kombu's default channel) tries once instead of retrying for seconds;
+        # the worker's consumer reconnects with its own retry loop (broker_connection_max_retries).
+        "max_retries": 0,
     },
     broker_connection_timeout=PUBLISH_CONNECT_TIMEOUT_S,
     broker_connection_retry_on_startup=True,
@@ -145,7 +148,9 @@ def send(name: str, **kwargs: Any) -> None:
     attempt, bounded by the connect/socket timeouts above; raises if the broker is unavailable."""
     current = get_settings()
     if current.celery_broker_url:
-        celery_app.send_task(name, kwargs=kwargs, retry=False)
+        # ignore_result: nobody here waits for it, and subscribing to the result backend would retry
+        # an unreachable Redis for ~19 s (the fan-out's chord sends its members itself, with results).
+        celery_app.send_task(name, kwargs=kwargs, retry=False, ignore_result=True)
     elif current.task_always_eager:
         run_task(name, kwargs)
     else:
