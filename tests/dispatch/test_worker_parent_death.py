@@ -5,6 +5,7 @@ A Celery pool child killed mid-solve (OOM, `kill -9`) runs no clean-up; before, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -83,7 +84,5 @@ def test_solver_workers_exit_when_their_parent_is_killed() -> None:
         assert not [c for c in children if _alive(c)], "solver processes outlived their parent"
     finally:
         for pid in [parent.pid, *children]:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
