@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.api import api_router
@@ -50,6 +51,22 @@ def create_app() -> FastAPI:
             "Conflict",
             "Someone else changed this record at the same time; reload and retry.",
             request.url.path,
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database did not answer (down, restarting, unreachable): a temporary condition, not a
+        # bug. If it dropped during COMMIT the change may have been saved, so the client is told to
+        # retry with the same Idempotency-Key, which applies a creating request once.
+        log.warning("database unavailable on %s: %s", request.url.path, exc.__class__.__name__)
+        return problem(
+            503,
+            "Service unavailable",
+            "The database did not answer. Retry in a few seconds (with the same Idempotency-Key "
+            "for a change: it is applied once).",
+            request.url.path,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)
