@@ -153,3 +153,19 @@ def test_a_rolled_back_transaction_leaves_no_outbox_row(db: Session) -> None:
     outbox.enqueue(db, "fieldline.maintenance.purge")
     db.rollback()
     assert _outbox(db) == []
+
+
+def test_the_drain_and_the_sweeper_run_periodically() -> None:
+    """beat (and the embedded mode's in-process scheduler, which reads the same schedule) runs them."""
+    celery_app.loader.import_default_modules()
+    every = {e["task"]: float(e["schedule"]) for e in celery_app.conf.beat_schedule.values()}
+    assert every["fieldline.outbox.drain"] <= 60 and every["fieldline.sweep.plan_runs"] <= 60
+    assert {"fieldline.outbox.drain", "fieldline.sweep.plan_runs"} <= set(celery_app.tasks)
+
+
+def test_the_visibility_timeout_outlasts_the_longest_plan_the_api_accepts() -> None:
+    from app.planning.schemas import MAX_TIME_LIMIT_S
+
+    timeout = celery_app.conf.broker_transport_options["visibility_timeout"]
+    assert timeout == get_settings().celery_visibility_timeout_s
+    assert timeout >= MAX_TIME_LIMIT_S + 120  # the solve plus load and publish, with room to spare
