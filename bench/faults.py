@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -734,7 +735,9 @@ def main() -> int:
     finally:
         suite.stop()
     print(f"== total {time.monotonic() - started:.0f} s; load average {os.getloadavg()}")
-    print(f"logs: {ROOT / 'var' / 'bench'} and {workdir}")
+    print(f"logs: {ROOT / 'var' / 'bench'} (redis: {workdir}, removed when the audit passes)")
+    if not suite.audit.failures:
+        shutil.rmtree(workdir, ignore_errors=True)  # kept for diagnosis when an audit failed
     if suite.audit.failures:
         print(f"AUDIT FAILED ({len(suite.audit.failures)}):")
         for f in suite.audit.failures:
