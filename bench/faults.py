@@ -1,7 +1,7 @@
 """Fault suite: break Redis, a worker, a webhook receiver and PostgreSQL under load; audit after each.
 
     .venv/bin/python bench/faults.py            # every scenario, full length (~10 min)
-    .venv/bin/python bench/faults.py --smoke    # every scenario, short (~5 min; for CI)
+    .venv/bin/python bench/faults.py --smoke    # every scenario, short (~4 min; for CI)
     .venv/bin/python bench/faults.py --only redis,worker
 
 It starts what production runs, as production runs it, against its own services: a private
@@ -13,6 +13,8 @@ Scenarios (each bounded in time, each ending with an audit printed as figures):
 
 - **redis**: agents create tickets (each with its Idempotency-Key; a failed request is retried with
   the same key) while Redis is stopped and restarted; plans are requested during the outage.
+  `--redis-volatile` runs Redis without persistence, so the restart also loses the queued messages
+  (the sweeper and the webhooks' deliver_due must find that work again).
 - **worker**: a plan run is solving; (a) the pool child is killed with -9: its solver processes
   must exit at once and the run is redelivered; (b) the whole worker (main + pool child) is killed
   with -9, a new worker starts, and the sweeper re-sends the run.
@@ -154,13 +156,14 @@ class Receiver:
 class Redis:
     """A private redis-server with an append-only file (as a production broker keeps its queue)."""
 
-    def __init__(self, port: int, workdir: Path) -> None:
-        self.port, self.dir = port, workdir
+    def __init__(self, port: int, workdir: Path, *, volatile: bool = False) -> None:
+        self.port, self.dir, self.volatile = port, workdir, volatile
         self.proc: subprocess.Popen[bytes] | None = None
 
     def up(self) -> None:
         cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
-        cmd += ["--appendonly", "yes", "--save", ""]
+        # volatile: a restart loses every queued message (the sweeper and deliver_due resend them)
+        cmd += ["--appendonly", "no" if self.volatile else "yes", "--save", ""]
         log = (self.dir / "redis.log").open("ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 20
@@ -379,7 +382,8 @@ class Suite:
         self.args = args
         self.smoke = args.smoke
         self.procs = Processes()
-        self.redis = Redis(args.redis_port, workdir)
+        self.redis = Redis(args.redis_port, workdir, volatile=args.redis_volatile)
+        self.plan_post_s: list[float] = []
         self.receiver = Receiver(args.receiver_port)
         self.audit = Audit(self.receiver)
         self.workdir = workdir
@@ -471,12 +475,14 @@ class Suite:
         key = f"plan-{uuid.uuid4().hex}"
         deadline = time.monotonic() + 60
         while True:
+            sent = time.monotonic()
             r = httpx.post(
                 f"{self.base}/api/v1/plans",
                 json=body,
                 headers={**self.tokens["dispatcher"], "Idempotency-Key": key},
                 timeout=30,
             )
+            self.plan_post_s.append(round(time.monotonic() - sent, 3))
             if r.status_code == 202 or r.status_code < 500 or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
@@ -513,6 +519,7 @@ class Suite:
         t0 = time.monotonic()
         stop_at, start_at = t0 + duration * 0.25, t0 + duration * 0.6
         runs: list[int] = []
+        plan_during_outage: list[float] = []
         outbox_peak = 0
 
         def chaos() -> None:
@@ -523,6 +530,7 @@ class Suite:
             print(f"   redis stopped at +{time.monotonic() - t0:.1f} s", flush=True)
             time.sleep(1.0)
             runs.append(self.plan(3.0))  # requested while the broker is down
+            plan_during_outage.append(self.plan_post_s[-1])
             while time.monotonic() < start_at:
                 outbox_peak = max(outbox_peak, self.outbox_rows())
                 time.sleep(0.5)
@@ -543,6 +551,7 @@ class Suite:
             "statuses": dict(load.statuses),
             "latency_during_outage": _latency_line(load.latencies, stop_at, start_at),
             "latency_overall": _latency_line(load.latencies),
+            "post_plans_during_outage_s": plan_during_outage,
             "outbox_peak_rows": outbox_peak,
             "outbox_empty_after": drained,
             "deliveries": deliveries,
@@ -706,6 +715,9 @@ def main() -> int:
     ap.add_argument("--database-url", default=DEFAULT_DB, help="dropped and re-created")
     ap.add_argument("--redis-port", type=int, default=6390)
     ap.add_argument("--redis-db", type=int, default=4)
+    ap.add_argument(
+        "--redis-volatile", action="store_true", help="Redis without persistence: a restart loses the queue"
+    )
     ap.add_argument("--proxy-port", type=int, default=6433)
     ap.add_argument("--receiver-port", type=int, default=8791)
     ap.add_argument("--api-port", type=int, default=8790)
