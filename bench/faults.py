@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import contextlib
 
 from bench.plan_common import ROOT, Processes, configure, fresh_database, machine, pct  # noqa: E402
+from tests.procs import alive, children, cmdline  # noqa: E402
 
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/fl_faults"
 FINISHED = ("published", "unchanged", "conflict", "superseded", "failed")
@@ -389,6 +390,7 @@ class Suite:
         self.workdir = workdir
         self.base = ""
         self.results: dict[str, Any] = {}
+        self.load_ended = 0.0
 
     # set-up
 
@@ -511,6 +513,20 @@ class Suite:
         with unit_of_work() as s:
             return outbox.pending(s)
 
+    def _under_load(
+        self, load: Load, chaos: Any, rate: float, duration: float, runs: list[int], settle_s: float
+    ) -> tuple[dict[str, int], dict[str, int], dict[str, Any]]:
+        """Run `chaos` in a thread while agents create tickets (retrying for a minute and a half
+        after the load); then audit the tickets, their deliveries and the plan runs."""
+        c = threading.Thread(target=chaos)
+        c.start()
+        load.run(rate, duration, retry_until=time.monotonic() + duration + 90)
+        c.join()
+        self.load_ended = time.monotonic()
+        tickets = self.audit.tickets(load)
+        deliveries = self.audit.deliveries(set(load.acked.values()), timeout=settle_s)
+        return tickets, deliveries, self.audit.runs(runs, timeout=settle_s)
+
     # scenarios
 
     def scenario_redis(self) -> dict[str, Any]:
@@ -537,14 +553,7 @@ class Suite:
             self.redis.up()
             print(f"   redis started at +{time.monotonic() - t0:.1f} s", flush=True)
 
-        c = threading.Thread(target=chaos)
-        c.start()
-        load.run(rate, duration, retry_until=t0 + duration + 60)
-        c.join()
-        tickets = self.audit.tickets(load)
-        recovered_at = time.monotonic()
-        deliveries = self.audit.deliveries(set(load.acked.values()), timeout=150)
-        runs_fig = self.audit.runs(runs, timeout=150)
+        tickets, deliveries, runs_fig = self._under_load(load, chaos, rate, duration, runs, settle_s=150)
         drained = _wait(lambda: self.outbox_rows() == 0, 60)
         return {
             "tickets": tickets,
@@ -555,18 +564,18 @@ class Suite:
             "outbox_peak_rows": outbox_peak,
             "outbox_empty_after": drained,
             "deliveries": deliveries,
-            "deliveries_settled_s": round(time.monotonic() - recovered_at, 1),
+            "settled_after_load_s": round(time.monotonic() - self.load_ended, 1),
             "runs": runs_fig,
         }
 
     def _solvers(self, pid: int) -> list[int]:
-        return [c for c in _children(pid) if b"dispatch.worker" in _cmdline(c)]
+        return [c for c in children(pid) if b"dispatch.worker" in cmdline(c)]
 
     def _solving(self, run_id: int) -> tuple[int, list[int]] | None:
         """(pool child, its solver processes) once the run is solving."""
         if self.run_status(run_id) != "running":
             return None
-        pool = [c for c in _children(self.worker.pid)]
+        pool = [c for c in children(self.worker.pid)]
         for child in pool:
             solvers = self._solvers(child)
             if len(solvers) == 2:
@@ -588,7 +597,7 @@ class Suite:
         time.sleep(2.0)
         killed = time.monotonic()
         os.kill(child, signal.SIGKILL)
-        gone = _wait(lambda: not any(_alive(p) for p in solvers), 20, every=0.05)
+        gone = _wait(lambda: not any(alive(p) for p in solvers), 20, every=0.05)
         figures["a_solvers_exit_s"] = round(time.monotonic() - killed, 2) if gone else None
         self.audit._check(gone, "worker (a): solver processes outlived the killed pool child")
         # (b) the whole worker killed with -9 (main process and pool child, not the solvers).
@@ -603,7 +612,7 @@ class Suite:
         killed = time.monotonic()
         os.kill(self.worker.pid, signal.SIGKILL)
         os.kill(child, signal.SIGKILL)
-        gone = _wait(lambda: not any(_alive(p) for p in solvers), 20, every=0.05)
+        gone = _wait(lambda: not any(alive(p) for p in solvers), 20, every=0.05)
         figures["b_solvers_exit_s"] = round(time.monotonic() - killed, 2) if gone else None
         self.audit._check(gone, "worker (b): solver processes outlived the killed worker")
         self.procs.stop("faults-worker")
@@ -658,13 +667,7 @@ class Suite:
             self.proxy.up()
             print(f"   PostgreSQL back at +{time.monotonic() - t0:.1f} s", flush=True)
 
-        c = threading.Thread(target=chaos)
-        c.start()
-        load.run(rate, duration, retry_until=t0 + duration + 90)
-        c.join()
-        tickets = self.audit.tickets(load)
-        deliveries = self.audit.deliveries(set(load.acked.values()), timeout=240)
-        runs_fig = self.audit.runs(runs, timeout=240)
+        tickets, deliveries, runs_fig = self._under_load(load, chaos, rate, duration, runs, settle_s=240)
         return {
             "tickets": tickets,
             "statuses": dict(load.statuses),
@@ -679,33 +682,6 @@ def _host_port(url: str) -> tuple[str, int]:
     hostport = url.rsplit("@", 1)[1].split("/", 1)[0]
     host, _, port = hostport.partition(":")
     return host, int(port or 5432)
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def main() -> int:

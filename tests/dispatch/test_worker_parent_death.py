@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import alive, children, cmdline
+
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 60.0
 
@@ -36,28 +38,8 @@ PARENT = textwrap.dedent(
 )
 
 
-def _alive_children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z" and b"dispatch.worker" in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+def _solvers(pid: int) -> list[int]:
+    return [c for c in children(pid) if b"dispatch.worker" in cmdline(c)]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -71,17 +53,17 @@ def test_solver_workers_exit_when_their_parent_is_killed() -> None:
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline and len(children) < 2:
             assert parent.poll() is None, "the parent exited before starting its workers"
-            children = _alive_children(parent.pid)
+            children = _solvers(parent.pid)
             time.sleep(0.1)
         assert len(children) == 2, f"expected two solver processes, found {children}"
         time.sleep(3.0)  # let them load OR-Tools and receive the problem: now they are solving
-        assert all(_alive(c) for c in children)
+        assert all(alive(c) for c in children)
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
         deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline and any(_alive(c) for c in children):
+        while time.monotonic() < deadline and any(alive(c) for c in children):
             time.sleep(0.1)
-        assert not [c for c in children if _alive(c)], "solver processes outlived their parent"
+        assert not [c for c in children if alive(c)], "solver processes outlived their parent"
     finally:
         for pid in [parent.pid, *children]:
             with contextlib.suppress(ProcessLookupError):

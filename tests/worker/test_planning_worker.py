@@ -27,6 +27,7 @@ from app.platform.config import ROOT
 from app.platform.worker import celery_app
 from tests.conftest import TEST_DATABASE_URL
 from tests.planning import world as pw
+from tests.procs import children as _children
 from tests.worker.conftest import _stop, _wait_ready
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("via_broker", "cleanup")]
@@ -51,21 +52,6 @@ def _run(db: Session, run_id: int) -> PlanRun:
     db.rollback()  # end the read transaction so the next poll sees the worker's commits
     assert run is not None
     return run
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(entry.name))
-    return out
 
 
 def _published_once(db: Session, run: PlanRun, jobs: int) -> None:
