@@ -391,6 +391,7 @@ class Suite:
         self.base = ""
         self.results: dict[str, Any] = {}
         self.load_ended = 0.0
+        self.figures: dict[str, Any] = {}
 
     # set-up
 
@@ -575,46 +576,45 @@ class Suite:
         """(pool child, its solver processes) once the run is solving."""
         if self.run_status(run_id) != "running":
             return None
-        pool = [c for c in children(self.worker.pid)]
-        for child in pool:
+        for child in children(self.worker.pid):
             solvers = self._solvers(child)
             if len(solvers) == 2:
                 return child, solvers
         return None
 
+    def _kill_mid_solve(self, run_id: int, label: str, whole_worker: bool) -> float | None:
+        """Wait until `run_id` is solving, SIGKILL its pool child (and with `whole_worker` the
+        worker's main process, not the solvers); returns when the kill happened, None if the solve
+        never started. Checks that the solver processes exit by themselves."""
+        _wait(lambda: self._solving(run_id) is not None, 90, every=0.2)
+        found = self._solving(run_id)
+        if found is None:
+            self.audit._check(False, f"worker ({label}): the solve never started")
+            return None
+        child, solvers = found
+        time.sleep(2.0)  # well inside the solve
+        killed = time.monotonic()
+        if whole_worker:
+            os.kill(self.worker.pid, signal.SIGKILL)
+        os.kill(child, signal.SIGKILL)
+        gone = _wait(lambda: not any(alive(p) for p in solvers), 20, every=0.05)
+        self.figures[f"{label}_solvers_exit_s"] = round(time.monotonic() - killed, 2) if gone else None
+        self.audit._check(gone, f"worker ({label}): solver processes outlived their parent")
+        return killed
+
     def scenario_worker(self) -> dict[str, Any]:
         figures: dict[str, Any] = {}
+        self.figures = figures
         limit = 8.0 if self.smoke else 15.0
         # (a) the pool child killed with -9: the main process redelivers at once.
         run_a = self.plan(limit)
-        found = None
-        _wait(lambda: (found := self._solving(run_a)) is not None, 60, every=0.2)
-        found = self._solving(run_a)
-        if found is None:
-            self.audit._check(False, "worker (a): the solve never started")
+        if self._kill_mid_solve(run_a, "a", whole_worker=False) is None:
             return figures
-        child, solvers = found
-        time.sleep(2.0)
-        killed = time.monotonic()
-        os.kill(child, signal.SIGKILL)
-        gone = _wait(lambda: not any(alive(p) for p in solvers), 20, every=0.05)
-        figures["a_solvers_exit_s"] = round(time.monotonic() - killed, 2) if gone else None
-        self.audit._check(gone, "worker (a): solver processes outlived the killed pool child")
-        # (b) the whole worker killed with -9 (main process and pool child, not the solvers).
+        # (b) the whole worker killed with -9: a new worker starts, the sweeper re-sends the run.
         run_b = self.plan(limit)
-        _wait(lambda: self._solving(run_b) is not None, 90, every=0.2)
-        found = self._solving(run_b)
-        if found is None:
-            self.audit._check(False, "worker (b): the solve never started")
+        killed = self._kill_mid_solve(run_b, "b", whole_worker=True)
+        if killed is None:
             return figures
-        child, solvers = found
-        time.sleep(2.0)
-        killed = time.monotonic()
-        os.kill(self.worker.pid, signal.SIGKILL)
-        os.kill(child, signal.SIGKILL)
-        gone = _wait(lambda: not any(alive(p) for p in solvers), 20, every=0.05)
-        figures["b_solvers_exit_s"] = round(time.monotonic() - killed, 2) if gone else None
-        self.audit._check(gone, "worker (b): solver processes outlived the killed worker")
         self.procs.stop("faults-worker")
         self.worker = self.procs.worker("faults-worker-2", "default,plans,urgent", 1)
         recovered = _wait(lambda: self.run_status(run_b) in FINISHED, 240)
