@@ -7,7 +7,8 @@ is a typing mistake, not a wish. Two windows:
 - `PlanDate`: what can be planned — today ± PLAN_WINDOW_DAYS (a year back for corrections, a year
   ahead for promised appointments);
 - `QueryDate`: any day a read may ask about (routes, shifts, lists) — QUERY_MIN … QUERY_MAX, wide
-  enough for every real record and far from the calendar's ends.
+  enough for every real record and far from the calendar's ends; `BoundedDateTime` the same for
+  an aware instant (visit windows, appointments, ETAs: an appointment may be years ahead).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, AwareDatetime
 
 PLAN_WINDOW_DAYS = 366
 QUERY_MIN = date(2000, 1, 1)
@@ -56,3 +57,23 @@ def _query_date(day: date) -> date:
 
 PlanDate = Annotated[date, AfterValidator(_plan_date)]
 QueryDate = Annotated[date, AfterValidator(_query_date)]
+
+
+def instant_problem(at: datetime) -> str | None:
+    """Why the aware instant `at` is refused, or None."""
+    try:
+        day = at.astimezone(UTC).date()
+    except OverflowError:  # 0001-01-01T00:30+01:00 has no UTC day
+        day = date.min
+    problem = date_problem(day, plan=False)
+    return f"the date {problem}" if problem else None
+
+
+def _bounded_datetime(at: datetime) -> datetime:
+    problem = instant_problem(at)
+    if problem:
+        raise ValueError(problem)
+    return at
+
+
+BoundedDateTime = Annotated[AwareDatetime, AfterValidator(_bounded_datetime)]

@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.models import Role, User
 from app.platform.auth import check_csrf, csrf_token, user_from_token
 from app.platform.config import get_settings
+from app.platform.dates import instant_problem
 from app.platform.deps import SESSION_COOKIE, DbSession
 from app.platform.errors import AppError, Forbidden, NotFound, Unauthorized, Unprocessable
 
@@ -295,6 +296,8 @@ def local_to_utc(value: str) -> datetime | None:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_local_tz())
+    if problem := instant_problem(parsed):  # year 1 or 9999 would overflow further on
+        raise ValueError(problem)
     return parsed.astimezone(UTC)
 
 

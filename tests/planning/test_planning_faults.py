@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import OutboxMessage, PlanRun
+from app.models import OutboxMessage, PlanRun, Ticket
 from app.planning import runs as plan_runs
 from app.planning import service as planning
 from app.planning import sweeper
@@ -159,3 +159,20 @@ def test_route_and_list_queries_with_far_off_dates_answer_422(
         r = client.get(url, headers=dispatcher)
         assert r.status_code == 422, (url, r.text)
         assert [e["field"] for e in r.json()["errors"]] == ["date"], url
+
+
+@pytest.mark.parametrize(
+    "at", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:00:00+00:00", "1900-01-01T10:00:00Z"]
+)
+def test_work_order_times_far_off_are_refused_naming_the_fields(
+    client: TestClient, db: Session, dispatcher: dict[str, str], at: str
+) -> None:
+    w = pw.build(db, jobs=1)
+    db.commit()
+    ticket = db.scalar(select(Ticket).order_by(Ticket.id.desc()))  # the world's visits have tickets
+    assert ticket is not None and w.region is not None
+    body = {"ticket_id": ticket.id, "appointment_start_at": at, "windows": [{"starts_at": at, "ends_at": at}]}
+    r = client.post("/api/v1/work-orders", json=body, headers=dispatcher)
+    assert r.status_code == 422, r.text
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert {"appointment_start_at", "windows.0.starts_at", "windows.0.ends_at"} <= fields

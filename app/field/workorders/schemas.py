@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from app.field.engineers.schemas import Latitude, Longitude, Skill
 from app.models import Priority, WorkOrderStatus
+from app.platform.dates import BoundedDateTime
 
 _IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _OUT = ConfigDict(from_attributes=True)
@@ -15,8 +16,8 @@ _OUT = ConfigDict(from_attributes=True)
 
 class WindowIn(BaseModel):
     model_config = _IN
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: BoundedDateTime
+    ends_at: BoundedDateTime
 
 
 class WindowRead(BaseModel):
@@ -46,8 +47,8 @@ class WorkOrderCreate(BaseModel):
     duration_min: int = Field(default=60, ge=5, le=24 * 60)
     required_parts: list[PartQty] = Field(default_factory=list, max_length=100)
     windows: list[WindowIn] = Field(default_factory=list, max_length=20)
-    appointment_start_at: AwareDatetime | None = None
-    appointment_end_at: AwareDatetime | None = None
+    appointment_start_at: BoundedDateTime | None = None
+    appointment_end_at: BoundedDateTime | None = None
     notes: str = Field(default="", max_length=5000)
 
 
@@ -59,9 +60,9 @@ class WorkOrderUpdate(BaseModel):
     duration_min: int | None = Field(default=None, ge=5, le=24 * 60)
     required_parts: list[PartQty] | None = Field(default=None, max_length=100)
     windows: list[WindowIn] | None = Field(default=None, max_length=20)
-    appointment_start_at: AwareDatetime | None = None
-    appointment_end_at: AwareDatetime | None = None
-    eta_at: AwareDatetime | None = None
+    appointment_start_at: BoundedDateTime | None = None
+    appointment_end_at: BoundedDateTime | None = None
+    eta_at: BoundedDateTime | None = None
     notes: str | None = Field(default=None, max_length=5000)
 
     @model_validator(mode="after")
@@ -78,14 +79,14 @@ class TransitionIn(BaseModel):
     model_config = _IN
     to: WorkOrderStatus
     reason: str = Field(default="", max_length=1000)
-    eta: AwareDatetime | None = None  # with → en_route
+    eta: BoundedDateTime | None = None  # with → en_route
 
 
 class ScheduleIn(BaseModel):
     model_config = _IN
     engineer_id: int
-    planned_start: AwareDatetime
-    eta: AwareDatetime | None = None
+    planned_start: BoundedDateTime
+    eta: BoundedDateTime | None = None
 
 
 class CheckInIn(BaseModel):
