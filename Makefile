@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench-api bench-dispatch faults faults-smoke clean
+.PHONY: run test install lint bench-api bench-overload bench-dispatch faults faults-smoke clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,11 @@ run: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Style, then the import rules of pyproject's [tool.importlinter] (see docs/architecture.md).
+# Style, types ([tool.mypy]), then the import rules of [tool.importlinter] (docs/architecture.md).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 bench-install: $(STAMP)
@@ -49,6 +50,10 @@ faults: $(STAMP)
 
 faults-smoke: $(STAMP)
 	$(BIN)/python bench/faults.py --smoke $(FAULTS_ARGS)
+
+# The overload curve: 0.5-2.5 x the sustainable rate, goodput and 503s (see bench/README.md).
+bench-overload: $(STAMP)
+	$(BIN)/python bench/overload.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -1,9 +1,10 @@
 """The /api/v1 router: it only gathers the routers that live in each domain package (`api.py`)."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from app.desk.customers import api as customers
 from app.desk.tickets import api as tickets
+from app.feedback import api as recoveries
 from app.field.engineers import api as engineers
 from app.field.inventory import api as parts
 from app.field.workorders import api as workorders
@@ -14,8 +15,10 @@ from app.planning import api as plans
 from app.planning import route_api as route
 from app.platform import auth_api as auth
 from app.platform import health_api as health
+from app.platform.inputs import guard_params
 
-api_router = APIRouter(prefix="/api/v1")
+# Hostile ids, NUL bytes and dates in paths, queries and forms: 422 before any endpoint runs.
+api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(guard_params)])
 api_router.include_router(health.router)
 api_router.include_router(auth.router)
 api_router.include_router(tickets.router)
@@ -28,3 +31,4 @@ api_router.include_router(plans.router)
 api_router.include_router(route.router)
 api_router.include_router(customers.router)
 api_router.include_router(imports.router)
+api_router.include_router(recoveries.router)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.models import User
 
 cli = typer.Typer(help="Fieldline service desk and field dispatch.", no_args_is_help=True)
 console = Console()
@@ -23,23 +31,39 @@ def migrate() -> None:
     console.print("database is up to date")
 
 
+def _read_password(from_stdin: bool) -> str:
+    """Never an option: a password on the command line ends up in `ps` and the shell history."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+PASSWORD_STDIN = typer.Option(
+    False, "--password-stdin", help="read the password from the first line of stdin (for scripts)"
+)
+
+
 @cli.command("create-user")
 def create_user(
     email: str = typer.Option(..., prompt=True),
     name: str = typer.Option("", help="display name"),
     role: str = typer.Option("agent", help="agent|dispatcher|engineer|manager|admin"),
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    password_stdin: bool = PASSWORD_STDIN,
 ) -> None:
-    """Create a user (e.g. the first admin: --role admin)."""
+    """Create a user (e.g. the first admin: --role admin); the password is asked for, hidden."""
     from sqlalchemy.exc import IntegrityError
 
     from app.models import Role
     from app.platform.auth import create_user as _create
     from app.platform.db import unit_of_work
+    from app.platform.passwords import check_email, check_password_policy
 
     if role not in Role.__members__:
         _fail(f"unknown role {role!r}; choose one of {', '.join(Role.__members__)}")
     try:
+        email = check_email(email)
+        password = _read_password(password_stdin)
+        check_password_policy(password, email=email)
         with unit_of_work() as session:
             user = _create(session, email=email, name=name or email, role=role, password=password)
             uid = user.id
@@ -48,6 +72,48 @@ def create_user(
     except IntegrityError:
         _fail(f"a user with e-mail {email} exists already")
     console.print(f"created {role} {email} (id {uid})")
+
+
+@cli.command("set-password")
+def set_password(
+    email: str = typer.Argument(..., help="the user's e-mail address"), password_stdin: bool = PASSWORD_STDIN
+) -> None:
+    """Give a user a new password; every session of theirs is signed out."""
+    from app.platform.auth import set_password as _set
+    from app.platform.db import unit_of_work
+
+    try:
+        password = _read_password(password_stdin)
+        with unit_of_work() as session:
+            _set(session, _user_by_email(session, email), password)
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(f"password of {email} changed; their sessions are signed out")
+
+
+@cli.command("deactivate-user")
+def deactivate_user(email: str = typer.Argument(..., help="the user's e-mail address")) -> None:
+    """Stop a user from signing in; every session of theirs ends at once."""
+    from app.platform.auth import deactivate_user as _deactivate
+    from app.platform.db import unit_of_work
+
+    try:
+        with unit_of_work() as session:
+            _deactivate(session, _user_by_email(session, email))
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(f"{email} is deactivated")
+
+
+def _user_by_email(session: Session, email: str) -> User:
+    from sqlalchemy import select
+
+    from app.models import User as UserRow
+
+    user = session.scalar(select(UserRow).where(UserRow.email == email.strip().lower()))
+    if user is None:
+        raise ValueError(f"no user with e-mail {email}")
+    return user
 
 
 @cli.command()
@@ -59,29 +125,57 @@ def seed(
     """Create a demo service company in Munich with six months of ticket and visit history."""
     from app.seed.cli import run_seed
 
-    run_seed(console, customers=customers, if_empty=if_empty, seed_value=seed, fail=_fail)
+    result = run_seed(console, customers=customers, if_empty=if_empty, seed_value=seed, fail=_fail)
+    if result is None or result.skipped:
+        return
+    # A new user should see routes at once: plan today and tomorrow in every region. The seed
+    # (app.seed) cannot import the planner; this composition root joins the two.
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.planning.demo import publish_days
+    from app.platform.config import get_settings
+
+    today = datetime.now(ZoneInfo(get_settings().time_zone)).date()
+    days = [today, today + timedelta(days=1)]
+    while days[-1].weekday() >= 5:  # over a weekend, up to the next working day
+        days.append(days[-1] + timedelta(days=1))
+    done = publish_days(days)
+    console.print(
+        f"published the plans of {', '.join(d.strftime('%a %d %b') for d in days)} "
+        f"({done.published}/{done.runs} region-days) in "
+        f"{done.seconds:.1f} s: {done.served} visits planned, {done.unassigned} left open, "
+        f"{done.at_risk} at risk of missing their arrival due time"
+    )
 
 
 @cli.command()
 def serve(
-    host: str = typer.Option(None, envvar="HOST"), port: int = typer.Option(None, envvar="PORT")
+    host: str = typer.Option(None, envvar="HOST"),
+    port: int = typer.Option(None, envvar="PORT"),
+    workers: int = typer.Option(1, "--workers", "-w", help="web processes (>1: PostgreSQL)"),
 ) -> None:
     """Serve web pages and the API (tasks on an in-process worker unless a broker is set)."""
-    import uvicorn
-
+    from app.platform import serve as server
     from app.platform.config import get_settings
 
     settings = get_settings()
+    refused = server.refuse_workers(settings, workers)
+    if refused:
+        _fail(refused)
     host = host or settings.host
     port = port or settings.port
-    console.print(f"Fieldline on [bold]http://{host}:{port}[/bold]  (API docs: /docs)")
+    console.print(f"Fieldline on [bold]http://{host}:{port}[/bold]  (API docs: /docs), {workers} worker(s)")
     if settings.demo_mode:
         console.print(
             "demo logins (password [bold]demo[/bold]): agent@example.com, "
             "dispatcher@example.com, manager@example.com, admin@example.com, "
             "engineer1@example.com …"
         )
-    uvicorn.run("app.main:app", host=host, port=port, log_level="info")
+    try:
+        server.run(host=host, port=port, workers=workers, log_level=settings.log_level)
+    except OSError as exc:  # the port is taken, or the address is not ours
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def _broker_or_fail() -> None:
@@ -175,13 +269,13 @@ def plan_day(
 
     from sqlalchemy import select
 
+    from app.hooks import install_domain_hooks
     from app.models import PlanRun, Region
     from app.planning import runs as plan_runs
     from app.planning.keys import local_day
-    from app.planning.triggers import install_session_hooks
     from app.platform.db import unit_of_work, utcnow
 
-    install_session_hooks()  # publishing the plan reserves parts, as it does on the workers
+    install_domain_hooks()  # publishing the plan reserves parts, as it does on the workers
 
     with unit_of_work() as session:
         found = session.scalar(select(Region).where(Region.code == region))

@@ -10,15 +10,23 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api import api_router
-from app.planning.triggers import install_session_hooks
+from app.hooks import install_domain_hooks
+from app.platform import metrics
+from app.platform.admission import install_admission, size_thread_pool
+from app.platform.api_docs import install_api_docs
+from app.platform.body_limit import BodyLimitMiddleware
 from app.platform.config import get_settings
 from app.platform.errors import install_error_handlers, problem
+from app.platform.logs import configure_logging, install_task_propagation
+from app.platform.metrics_api import router as metrics_router
+from app.platform.observe import ObserveMiddleware
 from app.platform.worker import in_process
 from app.web import pages_router
+from app.web.shared import page_not_found
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -29,20 +37,31 @@ LEAFLET = Path(__file__).parent.parent / "node_modules" / "leaflet" / "dist"
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
+    size_thread_pool(settings)
     if not settings.celery_broker_url and not settings.task_always_eager:
         in_process.start(scheduler=settings.scheduler_enabled)
     yield
+    metrics.mark_process_dead()
 
 
 def create_app() -> FastAPI:
-    install_session_hooks()  # re-plans and reservations follow whatever the requests change
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    install_task_propagation()  # the request id rides along with the tasks a request enqueues
+    metrics.install_task_metrics()
+    metrics.install_pool_metrics()
+    install_domain_hooks()  # re-plans, visit endings and surveys follow whatever requests change
     app = FastAPI(
         title="Fieldline",
         version="0.1.0",
         lifespan=lifespan,
         description="Service desk and field dispatch API.",
+        docs_url=None,  # served by install_api_docs with local assets
+        redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, page_not_found=page_not_found)
+    install_admission(app, settings)
+    app.add_middleware(ObserveMiddleware)  # outside admission: it sees the refusals too
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
@@ -51,22 +70,6 @@ def create_app() -> FastAPI:
             "Conflict",
             "Someone else changed this record at the same time; reload and retry.",
             request.url.path,
-        )
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # The database did not answer (down, restarting, unreachable): a temporary condition, not a
-        # bug. If it dropped during COMMIT the change may have been saved, so the client is told to
-        # retry with the same Idempotency-Key, which applies a creating request once.
-        log.warning("database unavailable on %s: %s", request.url.path, exc.__class__.__name__)
-        return problem(
-            503,
-            "Service unavailable",
-            "The database did not answer. Retry in a few seconds (with the same Idempotency-Key "
-            "for a change: it is applied once).",
-            request.url.path,
-            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(Exception)
@@ -79,7 +82,13 @@ def create_app() -> FastAPI:
             request.url.path,
         )
 
+    # Outermost first: the proxy decides the client address and scheme, then the body limit
+    # refuses an oversized request before routing, authentication or parsing.
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=get_settings().forwarded_allow_ips)
     app.include_router(api_router)
+    install_api_docs(app)
+    app.include_router(metrics_router)
     app.include_router(pages_router)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -90,28 +90,16 @@ class Processes:
         raise RuntimeError(f"{name} not ready after {timeout:.0f} s; see {log}")
 
     def worker(self, name: str, queues: str, concurrency: int) -> subprocess.Popen[bytes]:
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "app.worker",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            str(concurrency),
-            "-Q",
-            queues,
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"{name}-{os.getpid()}@%h",
-        ]
-        return self.start(name, cmd, " ready.")
+        from app.platform.worker_launch import spawn_worker, wait_ready
+
+        log = LOGS / f"{name}.log"
+        proc = spawn_worker(name, queues, log, os.environ, concurrency=concurrency)
+        self.procs.append((name, proc, log))
+        try:
+            wait_ready(proc, log)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{name}: {exc}") from None
+        return proc
 
     def api(self, port: int) -> str:
         cmd = [

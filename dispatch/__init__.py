@@ -4,11 +4,11 @@
     plan = solve(Problem(engineers=[...], jobs=[...]), time_limit=10, seed=1)
     plan.is_feasible(); print(plan.summary())
 
-Only the standard library, numpy, ortools and geopy are imported here.
+Only the standard library, numpy and ortools are imported here (geopy is a test-only check).
 """
 
 from .engine import solve
-from .explain import Alternative, Explanation, explain
+from .explain import Alternative, Candidate, Explanation, explain
 from .matrix import GreatCircle, MatrixProvider, OsrmTable
 from .model import (
     DEFAULT_PRIORITY_WEIGHTS,
@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_PRIORITY_WEIGHTS",
     "Alternative",
     "Break",
+    "Candidate",
     "Engineer",
     "Explanation",
     "GreatCircle",

@@ -6,7 +6,7 @@ with the solver or the scheduler except the canonical matrix row of each locatio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .core import location_rows
 
@@ -44,7 +44,7 @@ def check_plan(plan: Plan) -> list[str]:
         van = dict(e.stock)
         load = 0
         breaks = list(e.breaks)
-        taken: list = []
+        taken: list[Any] = []
         pending_break = None
         metres = 0
         for n, stop in enumerate(route.stops):
@@ -82,6 +82,8 @@ def check_plan(plan: Plan) -> list[str]:
                     errors.append(f"{where}: lacks skills {sorted(job.skills - e.skills)}")
                 if job.pinned_engineer not in (None, e.id):
                     errors.append(f"{where}: job is pinned to {job.pinned_engineer}")
+                if e.on_call and not job.on_call_ok:
+                    errors.append(f"{where}: on-call cover serves only jobs marked for it")
                 wins = job.windows or ((-(2**62), 2**62),)
                 if not any(a <= stop.start <= b for a, b in wins):
                     errors.append(f"{where}: starts at {stop.start}, outside {list(wins)}")

@@ -11,6 +11,8 @@ pickup stop at a warehouse that still holds them.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
 from .core import Compiled
@@ -24,13 +26,21 @@ class _Route:
     """One route's timing state; shared through the cache, so never changed once built."""
 
     __slots__ = ("k", "seq", "rows", "end", "latest", "van", "screen", "ok", "cost", "load")
+    # Set by Builder._refresh and Builder.state right after construction.
+    rows: np.ndarray
+    end: np.ndarray
+    latest: np.ndarray
+    van: np.ndarray
+    ok: bool
+    cost: int
+    load: int
 
     def __init__(self, k: int, seq: list[RawStop]) -> None:
         self.k, self.seq = k, seq
         self.screen: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def _key(k: int, seq: list[RawStop]) -> tuple:
+def _key(k: int, seq: list[RawStop]) -> tuple[Any, ...]:
     return (k, *((s[0], s[1], tuple(sorted(s[2].items())) if len(s) > 2 else ()) for s in seq))
 
 
@@ -75,13 +85,13 @@ class Builder:
             for p, q in job.parts.items():
                 if p in pidx:
                     self.Q[j, pidx[p]] = q
-        self.has_parts = self.Q.any(axis=1)
+        self.has_parts = cast(np.ndarray, self.Q.any(axis=1))
         self.detour = self._pickup_detour(np.arange(c.n_jobs))
         self.wh_left = [dict(w.stock) for w in self.prob.warehouses]
         self.assign = np.flatnonzero(c.allowed.any(axis=0))
         self.apos = np.full(c.n_jobs, -1, dtype=np.int64)
         self.apos[self.assign] = np.arange(len(self.assign))
-        self.cache: dict[tuple, _Route] = {}
+        self.cache: dict[tuple[Any, ...], _Route] = {}
         self.demand = np.array([j.demand for j in self.prob.jobs], dtype=np.int64)
         self.cap = np.array(
             [e.capacity if e.capacity is not None else INF for e in self.prob.engineers],
@@ -152,10 +162,10 @@ class Builder:
         r.end = np.array(end, dtype=np.int64)
         r.latest = np.array(latest, dtype=np.int64)
         r.ok = ok
-        r.cost = int(self.C[rows[:-1], rows[1:]].sum())
+        r.cost = int(self.C[rows[:-1], rows[1:]].sum()) + (int(c.fixed_cost[k]) if r.seq else 0)
         r.load = int(sum(self.demand[s[1]] for s in r.seq if s[0] == "job"))
 
-    def _wins(self, st: RawStop) -> tuple:
+    def _wins(self, st: RawStop) -> tuple[tuple[int, int], ...]:
         if st[0] == "job":
             return self.c.windows[st[1]]
         return (self.prob.warehouses[st[1]].open,)
@@ -243,6 +253,10 @@ class Builder:
         idx = np.arange(delta.shape[1])
         first = np.where(delta == best[:, owner], idx[None, :], delta.shape[1])
         pos = np.minimum.reduceat(first, offsets, axis=1) - offsets[None, :]
+        # The first job on an unused route pays the engineer's call-out cost.
+        call_out = np.array([0 if r.seq else int(c.fixed_cost[r.k]) for r in rs], dtype=np.int64)
+        if call_out.any():
+            best = np.where(best < INF, best + call_out[None, :], best)
         if self.Q.shape[1] and self.has_parts[jobs].any():
             vans = np.stack([r.van for r in rs])  # [K, P]
             short = (self.Q[jobs][:, None, :] > vans[None, :, :]).any(axis=2)  # [J, K]
@@ -284,6 +298,8 @@ class Builder:
         delta = np.where(ok, delta, INF)
         p = delta.argmin(axis=1)
         b = delta[np.arange(len(js)), p]
+        if not r.seq and c.fixed_cost[r.k]:
+            b = np.where(b < INF, b + int(c.fixed_cost[r.k]), b)  # the call-out
         if self.Q.shape[1] and self.has_parts[js].any():
             short = (self.Q[js] > r.van[None, :]).any(axis=1)
             if short.any():
@@ -299,7 +315,8 @@ class Builder:
             return np.full(len(jobs), INF // 2, dtype=np.int64)
         wr = c.rows.warehouse
         jr = c.rows.job[jobs]
-        return (self.C[np.ix_(wr, jr)] + self.C[np.ix_(jr, wr)].T).min(axis=0)
+        detour: np.ndarray = (self.C[np.ix_(wr, jr)] + self.C[np.ix_(jr, wr)].T).min(axis=0)
+        return detour
 
     # ----------------------------------------------------------------- confirmation
     def _try(self, r: _Route, j: int, pos: int) -> list[RawStop] | None:
@@ -404,10 +421,12 @@ class Builder:
         fresh = [r for r in rs if r.screen is None]
         if fresh:
             self._screen_all(fresh, todo)
-        stale = [r for r in rs if (r.screen[0][at] == UNKNOWN).any()]
+        # Every route has been screened by now (the fresh ones just above).
+        stale = [r for r in rs if r.screen is not None and (r.screen[0][at] == UNKNOWN).any()]
         if stale:
             missing = np.zeros(len(self.assign), dtype=bool)
             for r in stale:
+                assert r.screen is not None
                 missing[at] |= r.screen[0][at] == UNKNOWN
             self._screen_all(stale, self.assign[missing])
         B = np.full((K, J), INF, dtype=np.int64)

@@ -7,12 +7,14 @@ independent checker so both read the same matrix cells.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
 from .matrix import GreatCircle, MatrixProvider
-from .model import Problem, TravelMatrix, Window
+from .model import Problem, TravelMatrix, UnassignedReason, Window
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +46,10 @@ def travel_matrix(problem: Problem, provider: MatrixProvider | None = None) -> T
     if problem.matrix is not None:
         return problem.matrix
     points = (
-        [tuple(e.start) for e in problem.engineers]
-        + [tuple(e.end_location) for e in problem.engineers]
-        + [tuple(j.location) for j in problem.jobs]
-        + [tuple(w.location) for w in problem.warehouses]
+        [tuple(cast(Sequence[float], e.start)) for e in problem.engineers]
+        + [tuple(cast(Sequence[float], e.end_location)) for e in problem.engineers]
+        + [tuple(cast(Sequence[float], j.location)) for j in problem.jobs]
+        + [tuple(cast(Sequence[float], w.location)) for w in problem.warehouses]
     )
     return (provider or GreatCircle()).matrix(points)  # type: ignore[arg-type]
 
@@ -69,8 +71,11 @@ class Compiled:
     weight: np.ndarray  # [J] priority weight
     allowed: np.ndarray  # [K, J] static eligibility (skills, pin, parts somewhere, reachable)
     needs_pickup: np.ndarray  # [K, J] allowed only via a warehouse pickup
-    reasons: dict[int, tuple[str, str]] = field(default_factory=dict)  # j -> (code, detail)
+    reasons: dict[int, tuple[UnassignedReason, str]] = field(default_factory=dict)  # j -> (code, detail)
     parts: list[str] = field(default_factory=list)  # parts some assignable job consumes
+    fixed_cost: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # [K] call-out
+    # [K, J] the first static constraint that keeps engineer k from job j (BLOCKS code, 0 = none)
+    blocked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
 
     @property
     def n_jobs(self) -> int:
@@ -82,7 +87,10 @@ class Compiled:
 
     def arc_cost(self) -> np.ndarray:
         s = self.problem.settings
-        return self.matrix.distance_m * s.travel_cost_per_m + self.matrix.duration_s * (s.travel_cost_per_s)
+        cost: np.ndarray = self.matrix.distance_m * s.travel_cost_per_m + self.matrix.duration_s * (
+            s.travel_cost_per_s
+        )
+        return cost
 
 
 def compile_problem(
@@ -120,6 +128,7 @@ def compile_problem(
         skilled = (jmask[None, :] & ~emask[:, None]) == 0
     else:
         skilled = np.array([[j.skills <= e.skills for j in jobs] for e in engs], dtype=bool)
+    has_skill = skilled.copy()
     eng_index = {e.id: i for i, e in enumerate(engs)}
     for i, j in enumerate(jobs):
         if j.pinned_engineer is not None:
@@ -132,8 +141,8 @@ def compile_problem(
 
     # Parts: van alone, or van plus what the warehouses hold (the model picks up the rest).
     wh_total: dict[str, int] = {}
-    for w in whs:
-        for p, q in w.stock.items():
+    for wh in whs:
+        for p, q in wh.stock.items():
             wh_total[p] = wh_total.get(p, 0) + q
     van_ok = np.ones((k_n, j_n), dtype=bool)
     anywhere_ok = np.ones((k_n, j_n), dtype=bool)
@@ -155,11 +164,11 @@ def compile_problem(
     arrive = shift_start[:, None] + to_job
     arrive_via = np.full((k_n, j_n), np.iinfo(np.int64).max // 4)
     if whs and needs_pickup.any():
-        for wi, w in enumerate(whs):
+        for wi, wh in enumerate(whs):
             wr = rows.warehouse[wi]
-            at_w = np.maximum(shift_start + T[start_r, wr], w.open[0])  # [K]
-            ok_w = at_w <= w.open[1]
-            via = (at_w + w.pickup_s)[:, None] + T[wr, job_r][None, :]
+            at_w = np.maximum(shift_start + T[start_r, wr], wh.open[0])  # [K]
+            ok_w = at_w <= wh.open[1]
+            via = (at_w + wh.pickup_s)[:, None] + T[wr, job_r][None, :]
             via = np.where(ok_w[:, None], via, arrive_via)
             arrive_via = np.minimum(arrive_via, via)
         arrive = np.where(needs_pickup, arrive_via, arrive)
@@ -171,8 +180,21 @@ def compile_problem(
         st = np.maximum(arrive, a[None, :])
         reachable |= (st <= b[None, :]) & (st + dur[None, :] + home <= shift_end[:, None])
 
-    allowed = skilled & fits & anywhere_ok & reachable
-    reasons: dict[int, tuple[str, str]] = {}
+    # On-call cover takes only the jobs the caller marked for it (urgent or 24x7 work).
+    on_call = np.array([e.on_call for e in engs], dtype=bool)
+    on_call_ok = np.array([j.on_call_ok for j in jobs], dtype=bool)
+    covers = ~on_call[:, None] | on_call_ok[None, :]
+    # Whether any window overlaps the engineer's working time at all: "off shift" is a
+    # different reason from "too far to reach in time".
+    on_shift = np.zeros((k_n, j_n), dtype=bool)
+    for m in range(max((len(w) for w in windows), default=0)):
+        a = np.array([w[m][0] if m < len(w) else 0 for w in windows], dtype=np.int64)
+        b = np.array([w[m][1] if m < len(w) else -1 for w in windows], dtype=np.int64)
+        on_shift |= (
+            (a[None, :] < shift_end[:, None]) & (b[None, :] >= shift_start[:, None]) & (a <= b)[None, :]
+        )
+    allowed = skilled & covers & fits & anywhere_ok & reachable
+    reasons: dict[int, tuple[UnassignedReason, str]] = {}
     for i in range(j_n):
         if allowed[:, i].any():
             continue
@@ -180,6 +202,7 @@ def compile_problem(
             problem,
             i,
             skilled[:, i],
+            covers[:, i] & on_shift[:, i],
             fits[:, i],
             anywhere_ok[:, i],
             reachable[:, i],
@@ -205,24 +228,62 @@ def compile_problem(
         needs_pickup=needs_pickup & allowed,
         reasons=reasons,
         parts=parts,
+        fixed_cost=np.array([e.fixed_cost for e in engs], dtype=np.int64),
+        blocked=_blocked(has_skill, skilled, covers, on_shift, fits, anywhere_ok, reachable),
     )
+
+
+# Why an engineer cannot take a job at all, checked in this order (the first that fails binds).
+BLOCKS = ("", "skill", "pinned", "on_call", "off_shift", "capacity", "part", "window")
+
+
+def _blocked(
+    has_skill: np.ndarray,
+    skilled: np.ndarray,
+    covers: np.ndarray,
+    on_shift: np.ndarray,
+    fits: np.ndarray,
+    parts_ok: np.ndarray,
+    reachable: np.ndarray,
+) -> np.ndarray:
+    out = np.zeros(skilled.shape, dtype=np.int8)
+    # Assigned in reverse order so the earliest failing check is the one left standing.
+    for code, ok in (
+        (7, reachable),
+        (6, parts_ok),
+        (5, fits),
+        (4, on_shift),
+        (3, covers),
+        (2, skilled),  # has the skills, but the job is pinned to someone else
+        (1, has_skill),
+    ):
+        out[~ok] = code
+    return out
 
 
 def _reason(
     problem: Problem,
     i: int,
     skilled: np.ndarray,
+    on_shift: np.ndarray,
     fits: np.ndarray,
     parts_ok: np.ndarray,
     reachable: np.ndarray,
     wh_total: dict[str, int],
-) -> tuple[str, str]:
+) -> tuple[UnassignedReason, str]:
     job = problem.jobs[i]
     if not skilled.any():
         need = ", ".join(sorted(job.skills)) or "none"
         if job.pinned_engineer is not None:
             return "no_skill", f"pinned engineer {job.pinned_engineer} lacks skills ({need})"
         return "no_skill", f"no engineer has all of the required skills ({need})"
+    if not (skilled & on_shift).any():
+        names = ", ".join(e.id for e, ok in zip(problem.engineers, skilled, strict=True) if ok)
+        return (
+            "off_shift",
+            f"{names} {'has' if skilled.sum() == 1 else 'have'} the skills but no shift or cover then",
+        )
+    skilled = skilled & on_shift
     if not (skilled & fits).any():
         return "no_capacity", f"demand {job.demand} exceeds every capable engineer's capacity"
     if not (skilled & fits & parts_ok).any():

@@ -12,12 +12,16 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from .construct import construct
 from .core import Compiled, compile_problem
 from .matrix import MatrixProvider
 from .model import Plan, Problem, Settings
 from .schedule import RawStop, make_plan
+
+if TYPE_CHECKING:  # the solver imports OR-Tools: only when a search starts
+    from .solver import Result, SearchConfig
 
 Progress = Callable[[float, int], None]  # (seconds elapsed, best objective so far)
 QUICK_S = 2.5  # below this much time left, improve in-process without OR-Tools workers
@@ -57,7 +61,7 @@ class Pool:
     def __init__(self, n: int) -> None:
         from .worker import Worker
 
-        self.frames: queue.Queue = queue.Queue()
+        self.frames: queue.Queue[Any] = queue.Queue()
         self.workers = [Worker(lambda idx, f: self.frames.put((idx, f)), i) for i in range(n)]
         self.used = 0
 
@@ -77,7 +81,7 @@ def improve(
     pool: Pool | None = None,
 ) -> Plan:
     s = c.problem.settings
-    stats: dict = {"compile_s": round(time.monotonic() - t0, 3)}
+    stats: dict[str, Any] = {"compile_s": round(time.monotonic() - t0, 3)}
     built = None
     if start_routes is None and s.first_solution in ("auto", "own"):
         built = construct(c, seed=seed)
@@ -118,6 +122,7 @@ def improve(
         return plan
     workers = 1 if s.deterministic else s.workers
     configs = worker_configs(c, workers, left, seed, solution_limit, start_routes)
+    res: list[Result | None]
     if len(configs) == 1:
         res = [_run(c, configs[0], progress, t0)]
     else:
@@ -162,7 +167,7 @@ def worker_configs(
     seed: int,
     solution_limit: int | None,
     start: list[list[RawStop]] | None,
-) -> list:
+) -> list[SearchConfig]:
     from .solver import SearchConfig
 
     s = c.problem.settings
@@ -198,7 +203,7 @@ def worker_configs(
     return cfgs[:workers]
 
 
-def _run(c: Compiled, cfg: object, progress: Progress | None, t0: float) -> object:
+def _run(c: Compiled, cfg: SearchConfig, progress: Progress | None, t0: float) -> Result:
     from .solver import solve_model
 
     offset = time.monotonic() - t0
@@ -212,12 +217,12 @@ def _run(c: Compiled, cfg: object, progress: Progress | None, t0: float) -> obje
 
 def _run_parallel(
     c: Compiled,
-    configs: list,
+    configs: list[SearchConfig],
     progress: Progress | None,
     t0: float,
     time_limit: float,
     pool: Pool | None = None,
-) -> list:
+) -> list[Result | None]:
     """Run the configurations side by side. At the deadline, a worker that has not finished
     is stopped and its last checkpoint is used instead."""
     from .solver import Result
@@ -235,7 +240,7 @@ def _run_parallel(
     for w, cfg in zip(workers, configs, strict=True):
         left = max(0.2, deadline - time.monotonic())
         w.send((c, replace(cfg, time_limit=left, deadline=time.time() + left - 0.02)))
-    results: list = [None] * len(configs)
+    results: list[Result | None] = [None] * len(configs)
     errors: list[str] = []
     best = None
     running = len(configs)

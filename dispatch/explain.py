@@ -9,15 +9,16 @@ the reason the plan records (no skill, no part anywhere, window unreachable, no 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .construct import Builder
-from .core import compile_problem
+from .core import BLOCKS, Compiled, compile_problem
 from .lns import Evaluator, trim_pickups
-from .model import Plan
+from .model import Plan, Problem
+from .schedule import RawStop
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,15 @@ class Alternative:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """Why one engineer does not serve a job: the constraint the engine found binding."""
+
+    engineer_id: str
+    code: str  # skill, pinned, on_call, off_shift, capacity, part, window, day_full
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     job_id: str
     engineer_id: str | None
@@ -43,6 +53,7 @@ class Explanation:
     travel_added_m: int = 0
     slack_s: int = 0
     alternatives: tuple[Alternative, ...] = ()
+    candidates: tuple[Candidate, ...] = ()  # unassigned jobs: every engineer's binding constraint
 
 
 def explain(plan: Plan, *, alternatives: int = 3, job_ids: Iterable[str] | None = None) -> list[Explanation]:
@@ -67,7 +78,9 @@ def explain(plan: Plan, *, alternatives: int = 3, job_ids: Iterable[str] | None 
         eng = prob.engineers[k]
         state = builder.state(k, raw)
         # Stops the compiled day no longer accepts are left out of `raw`: match times by id.
-        timed = {s.id: s for s in plan.route_of(eng.id).stops if s.kind == "job"}
+        route = plan.route_of(eng.id)
+        assert route is not None  # the plan was made from these routes, and this one has stops
+        timed = {s.id: s for s in route.stops if s.kind == "job"}
         here_cost = ev.route_cost(k, raw) or 0
         for i, stop in enumerate(raw):
             if stop[0] != "job":
@@ -109,22 +122,62 @@ def explain(plan: Plan, *, alternatives: int = 3, job_ids: Iterable[str] | None 
                     alternatives=tuple(alts),
                 )
             )
+    index = {j.id: i for i, j in enumerate(prob.jobs)}
     for u in plan.unassigned:
         if wanted is not None and u.job_id not in wanted:
             continue
+        j = index.get(u.job_id)
+        cands = () if j is None else tuple(candidate(c, k, j) for k in range(c.n_vehicles))
         out.append(
             Explanation(
                 job_id=u.job_id,
                 engineer_id=None,
                 reason=f"unassigned ({u.reason.replace('_', ' ')}): {u.detail}",
                 code=u.reason,
+                skills=tuple(sorted(prob.jobs[j].skills)) if j is not None else (),
+                candidates=cands,
             )
         )
     return out
 
 
+def candidate(c: Compiled, k: int, j: int) -> Candidate:
+    """Engineer k and job j: the first static constraint that rules the pair out, in the order
+    skill, pin, on-call cover, shift, capacity, part, window; else the day had no room for it."""
+    prob = c.problem
+    eng, job = prob.engineers[k], prob.jobs[j]
+    code = BLOCKS[int(c.blocked[k, j])] if c.blocked.size else ""
+    if code == "skill":
+        missing = sorted(job.skills - eng.skills)
+        note = f"lacks the skill{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+    elif code == "pinned":
+        note = f"the job is pinned to {job.pinned_engineer}"
+    elif code == "on_call":
+        note = "on call then, and on-call cover takes only urgent or 24x7 work"
+    elif code == "off_shift":
+        shift = f"{_hhmm(eng.shift[0])}-{_hhmm(eng.shift[1])}"
+        wins = ", ".join(f"{_hhmm(a)}-{_hhmm(b)}" for a, b in c.windows[j])
+        note = f"off shift at that time (works {shift}, the visit must start {wins})"
+    elif code == "capacity":
+        note = f"demand {job.demand} exceeds capacity {eng.capacity}"
+    elif code == "part":
+        short = sorted(p for p, q in job.parts.items() if eng.stock.get(p, 0) < q)
+        note = f"{', '.join(short)} neither in the van nor in any warehouse"
+    elif code == "window":
+        note = "cannot reach it inside its time window and be home by the end of the shift"
+    else:
+        code, note = "day_full", "could do it, but the day is full of more valuable work"
+    return Candidate(eng.id, code, note)
+
+
+def _hhmm(t: int) -> str:
+    day, rest = divmod(int(t), 86_400)
+    txt = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}"
+    return txt if day == 0 else f"{txt} (+{day} d)"
+
+
 def _parts_source(
-    raw: list, i: int, stock: dict[str, int], prob: object
+    raw: list[RawStop], i: int, stock: Mapping[str, int], prob: Problem
 ) -> tuple[dict[str, int], dict[str, str]]:
     """Part by part: from the van while it lasts, else from the latest pickup before it."""
     job = prob.jobs[raw[i][1]]
@@ -141,27 +194,22 @@ def _parts_source(
 
 
 def _alternatives(
-    c: object,
+    c: Compiled,
     builder: Builder,
     ev: Evaluator,
-    routes: list,
+    routes: list[list[RawStop]],
     k: int,
     j: int,
     saving: int,
     limit: int,
 ) -> list[Alternative]:
     prob = c.problem
-    job = prob.jobs[j]
     found: list[Alternative] = []
     for k2, eng in enumerate(prob.engineers):
         if k2 == k:
             continue
         if not c.allowed[k2, j]:
-            if not job.skills <= eng.skills or job.pinned_engineer not in (None, eng.id):
-                note = "lacks a required skill" if job.pinned_engineer in (None, eng.id) else "job is pinned"
-            else:
-                note = "cannot reach it in its window, or no parts"
-            found.append(Alternative(eng.id, None, note))
+            found.append(Alternative(eng.id, None, candidate(c, k2, j).note))
             continue
         state = builder.state(k2, routes[k2])
         cost, pos = builder._screen(state, np.array([j]))

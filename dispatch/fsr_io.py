@@ -57,7 +57,7 @@ def load(source: str | Path | dict[str, Any]) -> tuple[Problem, GreatCircle]:
         )
         for j in inst["jobs"]
     ]
-    problem = Problem(engineers, jobs, warehouses, settings, name=inst.get("name", ""))
+    problem = Problem(tuple(engineers), tuple(jobs), tuple(warehouses), settings, name=inst.get("name", ""))
     # fsr/1 defines seconds as round(metres / speed): use exactly that (never below it).
     provider = GreatCircle(
         speed_kmh=float(inst["speed_kmh"]), detour=float(inst.get("detour", 1.0)), rounding="round"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class Evaluator:
 
     def __init__(self, c: Compiled, builder: Builder) -> None:
         self.c, self.builder = c, builder
-        self.memo: dict[tuple[int, tuple], int | None] = {}
+        self.memo: dict[tuple[int, tuple[Any, ...]], int | None] = {}
 
     def route_cost(self, k: int, route: list[RawStop]) -> int | None:
         if self.builder.simple and not any(s[0] == "pickup" for s in route):
@@ -171,7 +172,6 @@ def search(
                 if checkpoint is not None and time.monotonic() - last_cp >= checkpoint_s:
                     last_cp = time.monotonic()
                     checkpoint(best, best_obj)
-    search.iterations = it
     return best
 
 

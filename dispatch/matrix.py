@@ -42,7 +42,8 @@ def haversine_m(points: Sequence[Point] | np.ndarray) -> np.ndarray:
     dlon = lon[None, :] - lon[:, None]
     cos_lat = np.cos(lat)
     h = np.sin(dlat / 2) ** 2 + np.outer(cos_lat, cos_lat) * np.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+    metres: np.ndarray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+    return metres
 
 
 def seconds_from_metres(metres: np.ndarray, speed_kmh: float, rounding: Rounding) -> np.ndarray:

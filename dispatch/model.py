@@ -23,6 +23,7 @@ UnassignedReason = Literal[
     "no_part",  # the parts are in no van of a capable engineer and in no warehouse
     "window_unreachable",  # no capable engineer can reach it inside a window within the shift
     "no_capacity",  # serveable on its own, but the day is full of more valuable work
+    "off_shift",  # an engineer has the skills, but no shift (or on-call cover for it) fits its window
     "cancelled",
 ]
 
@@ -46,6 +47,10 @@ class Engineer:
     breaks: tuple[Break, ...] = ()
     capacity: int | None = None  # plain VRP load capacity (sum of job demand); None = unlimited
     overtime_s: int = 0  # may work this long past shift end, if Settings.overtime_allowed
+    # On-call (standby) cover: serves only jobs marked `Job.on_call_ok`, and a day that uses
+    # it at all costs `fixed_cost` once (the call-out), so standby is used only when needed.
+    on_call: bool = False
+    fixed_cost: int = 0  # objective cost charged once if the engineer serves any job
 
     def __post_init__(self) -> None:
         # Accept lists/sets from callers but keep the instance immutable and picklable.
@@ -72,6 +77,7 @@ class Job:
     pinned_engineer: str | None = None  # only this engineer may serve it
     appointment: Window | None = None  # promised arrival window; starting outside is penalised
     demand: int = 0  # plain VRP load
+    on_call_ok: bool = False  # an on-call engineer (`Engineer.on_call`) may serve it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "skills", frozenset(self.skills))
@@ -211,7 +217,7 @@ class Plan:
     travel_m: int
     overtime_s: int = 0
     estimated: bool = False  # travel times came (partly) from a fallback estimate
-    stats: Mapping[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
     problem: Problem | None = field(default=None, repr=False, compare=False)
     matrix: TravelMatrix | None = field(default=None, repr=False, compare=False)
 
@@ -322,6 +328,8 @@ def validate(problem: Problem) -> None:
             raise ValueError(f"{what}: capacity must be >= 0, got {e.capacity}")
         if e.overtime_s < 0:
             raise ValueError(f"{what}: overtime must be >= 0 seconds, got {e.overtime_s}")
+        if e.fixed_cost < 0:
+            raise ValueError(f"{what}: fixed cost must be >= 0, got {e.fixed_cost}")
         for b in e.breaks:
             _check_window(f"{what} break", b.window)
             if b.duration_s < 0:
@@ -342,13 +350,13 @@ def validate(problem: Problem) -> None:
             raise ValueError(f"{what} is pinned to unknown engineer {j.pinned_engineer!r}")
         if j.demand < 0:
             raise ValueError(f"{what}: demand must be >= 0, got {j.demand}")
-    for w in problem.warehouses:
-        what = f"warehouse {w.id}"
-        _check_location(what, w.location, m)
-        _check_window(f"{what} opening hours", w.open)
-        _check_quantities(f"{what} stock", w.stock)
-        if w.pickup_s < 0:
-            raise ValueError(f"{what}: pickup time must be >= 0, got {w.pickup_s}")
+    for wh in problem.warehouses:
+        what = f"warehouse {wh.id}"
+        _check_location(what, wh.location, m)
+        _check_window(f"{what} opening hours", wh.open)
+        _check_quantities(f"{what} stock", wh.stock)
+        if wh.pickup_s < 0:
+            raise ValueError(f"{what}: pickup time must be >= 0, got {wh.pickup_s}")
     s = problem.settings
     missing = {1, 2, 3, 4} - set(s.priority_weights)
     if missing:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .core import Compiled
-from .model import Plan, Route, Stop, Unassigned
+from .model import Plan, Route, Stop, Unassigned, UnassignedReason
 
-RawStop = tuple  # ("job", j) or ("pickup", w, {part: qty})
+RawStop = tuple[Any, ...]  # ("job", j) or ("pickup", w, {part: qty})
 
 
 @dataclass
@@ -57,7 +58,7 @@ def simulate(c: Compiled, k: int, raw: Sequence[RawStop], appointments: bool = T
     out = sim.stops
     for i in range(len(raw) + 1):
         home = i == len(raw)
-        stop = None if home else raw[i]
+        stop: RawStop = () if home else raw[i]  # never read at home
         if home:
             dest = int(c.rows.end[k])
         elif stop[0] == "job":
@@ -138,6 +139,7 @@ def simulate(c: Compiled, k: int, raw: Sequence[RawStop], appointments: bool = T
         + sim.overtime_s * s.overtime_cost_per_s
         + sim.disruption_s * s.disruption_cost_per_s
         + sim.broken * s.promise_weight * s.weight_cost
+        + (eng.fixed_cost if raw else 0)
     )
     return sim
 
@@ -191,8 +193,8 @@ def drop_idle_pickups(raw: list[RawStop]) -> list[RawStop]:
 def make_plan(
     c: Compiled,
     routes: Sequence[Sequence[RawStop]],
-    stats: dict | None = None,
-    unassigned_hint: dict[int, tuple[str, str]] | None = None,
+    stats: dict[str, Any] | None = None,
+    unassigned_hint: dict[int, tuple[UnassignedReason, str]] | None = None,
 ) -> Plan:
     prob = c.problem
     out_routes: list[Route] = []
@@ -258,8 +260,8 @@ def _unassigned_reason(
     c: Compiled,
     j: int,
     picked: dict[tuple[int, str], int],
-    hint: dict[int, tuple[str, str]] | None,
-) -> tuple[str, str]:
+    hint: dict[int, tuple[UnassignedReason, str]] | None,
+) -> tuple[UnassignedReason, str]:
     if j in c.reasons:
         return c.reasons[j]
     if hint and j in hint:

@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -46,7 +47,7 @@ METAHEURISTIC = {
     "greedy": LSM.GREEDY_DESCENT,
 }
 
-Stop = tuple  # ("job", j) or ("pickup", w, {part: qty})
+Stop = tuple[Any, ...]  # ("job", j) or ("pickup", w, {part: qty})
 
 
 @dataclass
@@ -192,6 +193,9 @@ def build(c: Compiled) -> _Model:
         tdim.CumulVar(idx).SetRange(int(o0 + whs[w].pickup_s), int(o1 + whs[w].pickup_s))
         routing.AddDisjunction([idx], 0)
 
+    for k, e in enumerate(engs):
+        if e.fixed_cost:
+            routing.SetFixedCostOfVehicle(int(e.fixed_cost), k)
     for k in range(K):
         tdim.CumulVar(routing.Start(k)).SetRange(int(c.shift_start[k]), int(c.shift_end[k]))
         tdim.CumulVar(routing.End(k)).SetRange(int(c.shift_start[k]), int(c.shift_end[k]))
@@ -235,7 +239,7 @@ def build(c: Compiled) -> _Model:
     return _Model(manager, routing, job_of_node, unit_of_node, units, node_of_job)
 
 
-def params(cfg: SearchConfig) -> object:
+def params(cfg: SearchConfig) -> Any:
     p = pywrapcp.DefaultRoutingSearchParameters()
     p.first_solution_strategy = FIRST_SOLUTION.get(cfg.first_solution, FSS.PARALLEL_CHEAPEST_INSERTION)
     if cfg.ils_ruin_visits > 0:
@@ -361,13 +365,13 @@ def _index_routes(m: _Model, routes: list[list[Stop]]) -> list[list[int]]:
     return out
 
 
-def _extract(c: Compiled, m: _Model, sol: object | None) -> list[list[Stop]]:
+def _extract(c: Compiled, m: _Model, sol: pywrapcp.Assignment | None) -> list[list[Stop]]:
     """Routes as stops; consecutive units of one warehouse make one pickup stop. Without a
     solution: the variables' current values (inside a solution callback)."""
     routing, manager = m.routing, m.manager
 
-    def value(var: object) -> int:
-        return var.Value() if sol is None else sol.Value(var)
+    def value(var: Any) -> int:
+        return int(var.Value() if sol is None else sol.Value(var))
 
     routes: list[list[Stop]] = []
     for k in range(c.n_vehicles):

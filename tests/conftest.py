@@ -26,6 +26,9 @@ os.environ["SECRET_KEY"] = "test-secret"
 os.environ["DEMO_MODE"] = "0"
 os.environ["TASK_ALWAYS_EAGER"] = "1"
 os.environ["SCHEDULER_ENABLED"] = "0"
+# The webhook tests' receivers listen on 127.0.0.1, which webhooks refuse by default (SSRF):
+# the suite opts in as an on-premise deployment would. The SSRF tests clear it again.
+os.environ["WEBHOOK_ALLOWED_TARGETS"] = "127.0.0.1/32"
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
@@ -33,12 +36,12 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Connection, Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from app.planning.triggers import install_session_hooks  # noqa: E402
+from app.hooks import install_domain_hooks  # noqa: E402
 from app.platform import db as app_db  # noqa: E402
 from tests import factories  # noqa: E402
 
 # The suite runs services directly as well as through the app: install what create_app installs.
-install_session_hooks()
+install_domain_hooks()
 
 
 def reset_schema(engine: Engine) -> None:

@@ -1,7 +1,7 @@
 """transactional outbox; plan run heartbeat
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0007
 Create Date: 2026-12-05 16:00:00
 """
 
@@ -13,7 +13,7 @@ import app.platform.db
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0001"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,9 +14,11 @@ from app.models.crm import (
     Site,
     SlaTarget,
 )
+from app.models.feedback import Survey, SurveyAnswer, SurveyRecovery
 from app.models.field import (
     Absence,
     Engineer,
+    OnCallShift,
     PartUsage,
     Shift,
     StockLevel,
@@ -30,6 +32,7 @@ from app.models.field import (
 )
 from app.models.planning import (
     CustomerNotification,
+    NotificationStatus,
     PlanBatch,
     PlanDay,
     PlanRoute,
@@ -55,6 +58,7 @@ from app.models.tickets import Channel, Priority, SlaEvent, Ticket, TicketEvent,
 
 __all__ = [
     "Absence",
+    "OnCallShift",
     "Account",
     "Asset",
     "AuditLog",
@@ -94,6 +98,7 @@ __all__ = [
     "WorkOrderStatus",
     "WorkOrderWindow",
     "CustomerNotification",
+    "NotificationStatus",
     "PlanBatch",
     "PlanDay",
     "PlanRoute",
@@ -103,4 +108,7 @@ __all__ = [
     "PlanUnassigned",
     "ReservationStatus",
     "StockReservation",
+    "Survey",
+    "SurveyAnswer",
+    "SurveyRecovery",
 ]

@@ -75,6 +75,8 @@ class Account(Base):
     region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
     arr: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     renewal_date: Mapped[date | None] = mapped_column(Date)
+    # The account manager: owns recovery tickets opened for this account's unhappy answers.
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -92,20 +94,40 @@ class Contact(Base):
             "mobile_digits",
             postgresql_ops={"mobile_digits": "varchar_pattern_ops"},
         ),
+        # Names are matched by their folded key, word by word in any order: trigrams serve LIKE '%w%'.
         Index(
-            "ix_contact_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+            "ix_contact_name_search_trgm",
+            "name_search",
+            postgresql_using="gin",
+            postgresql_ops={"name_search": "gin_trgm_ops"},
+        ),
+        # The caller's last digits ("…381100") are LIKE '%x': trigrams again, a btree cannot help.
+        Index(
+            "ix_contact_phone_digits_trgm",
+            "phone_digits",
+            postgresql_using="gin",
+            postgresql_ops={"phone_digits": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_contact_mobile_digits_trgm",
+            "mobile_digits",
+            postgresql_using="gin",
+            postgresql_ops={"mobile_digits": "gin_trgm_ops"},
         ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_search: Mapped[str] = mapped_column(String(200), default="")  # keys.name_key(name)
     email: Mapped[str | None] = mapped_column(String(254))  # stored lower-cased
     phone: Mapped[str | None] = mapped_column(String(40))
     mobile: Mapped[str | None] = mapped_column(String(40))
     # Digits only (national significant number), so "+49 89 1234-56" finds "089 123456".
     phone_digits: Mapped[str | None] = mapped_column(String(20))
     mobile_digits: Mapped[str | None] = mapped_column(String(20))
+    # Set by the survey mail's unsubscribe link; no survey is ever sent to the contact again.
+    survey_opt_out: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version}
 

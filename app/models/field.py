@@ -63,6 +63,23 @@ class Shift(Base):
     break_ends: Mapped[time | None] = mapped_column(Time)
 
 
+class OnCallShift(Base):
+    """A stretch of on-call (standby) cover, e.g. Saturday 08:00 to Sunday 08:00. The planner
+    uses it only for P1s and for 24x7 contracts due that day, at a call-out cost, so it is used
+    only when the regular shifts cannot meet the deadline (docs/planning.md)."""
+
+    __tablename__ = "on_call_shift"
+    __table_args__ = (
+        Index("ix_on_call_shift_engineer_starts", "engineer_id", "starts_at"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engineer_id: Mapped[int] = mapped_column(ForeignKey("engineer.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+
 class Absence(Base):
     """A day an engineer does not work (leave, sickness)."""
 
@@ -143,6 +160,10 @@ class WorkOrder(Base):
     report_work_done: Mapped[str | None] = mapped_column(Text)
     fixed_first_time: Mapped[bool | None]
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Set when the published plan cannot meet the SLA arrival due time (its ETA is past it, or
+    # no plan of that day serves it); cleared when a later plan meets it.
+    at_risk_since: Mapped[datetime | None]
+    at_risk_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)

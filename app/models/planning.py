@@ -151,6 +151,8 @@ class PlanStop(Base):
     fixed: Mapped[bool] = mapped_column(default=False)
     # Assigned by a dispatcher: later runs keep the visit with this engineer.
     locked: Mapped[bool] = mapped_column(default=False)
+    # Planned in the engineer's on-call cover (app.planning.keys.cover_key), not their shift.
+    cover: Mapped[str | None] = mapped_column(String(20))
 
 
 class PlanUnassigned(Base):
@@ -163,6 +165,14 @@ class PlanUnassigned(Base):
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id"), index=True)
     reason: Mapped[str] = mapped_column(String(30))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class NotificationStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"  # claimed by a worker; reclaimed if the worker dies
+    sent = "sent"
+    failed = "failed"
+    skipped = "skipped"  # nobody to tell (no contact e-mail)
 
 
 class ReservationStatus(StrEnum):
@@ -206,11 +216,11 @@ class CustomerNotification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_order.id", ondelete="CASCADE"))
     plan_run_id: Mapped[int | None] = mapped_column(ForeignKey("plan_run.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # planned | eta_changed | unplanned
+    kind: Mapped[str] = mapped_column(String(20))  # planned | eta_changed | unplanned | cancelled
     eta_at: Mapped[datetime | None]
     previous_eta_at: Mapped[datetime | None]
     recipient: Mapped[str] = mapped_column(String(254), default="")
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed|skipped
+    status: Mapped[str] = mapped_column(String(10), default=NotificationStatus.pending.value)
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

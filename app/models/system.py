@@ -29,6 +29,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Carried in every token and cookie; bumping it (logout, password change, deactivation)
+    # revokes them all at once, checked on every request.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class AuditLog(Base):
@@ -64,7 +67,10 @@ class IdempotencyRecord(Base):
 
 class LoginAttempt(Base):
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_email_at", "email", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempt_email_at", "email", "at"),
+        Index("ix_login_attempt_client_at", "client", "at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     client: Mapped[str] = mapped_column(String(64), default="")

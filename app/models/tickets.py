@@ -60,8 +60,14 @@ class Ticket(Base):
     sla_calendar_id: Mapped[int | None] = mapped_column(ForeignKey("business_calendar.id"))
     sla_contract_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"))
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # First response is the first human contact with the customer (docs/tickets.md, "First
+    # response"): a public reply, a logged call, an appointment a person confirmed, or a person's
+    # resolution. Automatic planning never counts; `first_visit_at` only records the first visit
+    # scheduled (it makes the arrival target apply).
     first_response_at: Mapped[datetime | None]
-    # First response is the earlier of the first public reply and the first visit scheduled.
+    first_response_via: Mapped[str | None] = mapped_column(String(20))  # reply|call|appointment|resolution
+    # How the customer was first reached (phone for a logged call): first-contact resolution.
+    first_contact_channel: Mapped[str | None] = mapped_column(String(10))
     first_reply_at: Mapped[datetime | None]
     first_visit_at: Mapped[datetime | None]
     arrived_at: Mapped[datetime | None]
@@ -72,6 +78,9 @@ class Ticket(Base):
     resolution_due_at: Mapped[datetime | None] = mapped_column(index=True)
     sla_paused: Mapped[bool] = mapped_column(default=False)
     sla_breached: Mapped[bool] = mapped_column(default=False)
+    # One of its visits cannot be planned in time (see WorkOrder.at_risk_since).
+    at_risk_since: Mapped[datetime | None]
+    at_risk_reason: Mapped[str | None] = mapped_column(Text)
     email_thread_id: Mapped[str | None] = mapped_column(String(300), index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)

@@ -6,6 +6,7 @@ A run is a row from the moment it is requested (202 + Location); the task runs i
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -17,7 +18,6 @@ from app.models import PlanBatch, PlanDay, PlanRun
 from app.planning import batches as plan_batches
 from app.planning import runs as plan_runs
 from app.planning.schemas import FanOutCreate, PlanBatchRead, PlanCreate, PlanRunRead
-from app.platform.dates import QueryDate
 from app.platform.deps import DbSession, DispatchUser
 from app.platform.errors import NotFound
 from app.platform.http import Page, idempotent_create, paginate
@@ -73,7 +73,7 @@ def list_plans(
     db: DbSession,
     user: DispatchUser,
     region_id: int | None = None,
-    day: Annotated[QueryDate | None, Query(alias="date")] = None,
+    day: Annotated[date | None, Query(alias="date")] = None,
     status: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

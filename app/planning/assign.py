@@ -39,17 +39,11 @@ from app.planning import publish as plan_publish
 from app.planning import service as planning
 from app.planning.schemas import AssignResult, DroppedVisit, MovedVisit, PartLine
 from app.platform.db import utcnow
-from app.platform.errors import Conflict, InvalidTransition, Unprocessable
+from app.platform.errors import Conflict, InvalidTransition, refuse
 
-S = WorkOrderStatus
 SOLVE_TIME_LIMIT_S = 2.0
 SOLUTION_LIMIT = 200  # one engineer's day: a small, bounded search
 MOVED_AFTER = timedelta(minutes=1)
-
-
-def _refuse(errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Unprocessable("; ".join(e["message"] for e in errors), errors=errors)
 
 
 def plan_day_of(session: Session, work_order: WorkOrder, tz: str) -> date:
@@ -77,14 +71,14 @@ def _check(session: Session, work_order: WorkOrder, engineer: Engineer, day: dat
     elif shift.ends_at is not None and shift.ends_at <= utcnow():
         errors.append({"field": "date", "message": f"{engineer.name}'s shift on {day.isoformat()} is over"})
     errors += _part_problems(session, work_order, engineer)
-    _refuse(errors)
+    refuse(errors, fields_in_detail=False)
 
 
 def _part_problems(session: Session, work_order: WorkOrder, engineer: Engineer) -> list[dict[str, str]]:
     needs = list(session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id == work_order.id)))
     if not needs:
         return []
-    held = {}
+    held: dict[tuple[int, int], int] = {}
     for r in reservations.held_for(session, [work_order.id]):
         held[(r.location_id, r.part_id)] = held.get((r.location_id, r.part_id), 0) + r.quantity
     locations = [
@@ -133,7 +127,10 @@ def assign(
         )
     engineer = session.get(Engineer, engineer_id)
     if engineer is None:
-        _refuse([{"field": "engineer_id", "message": f"engineer {engineer_id} does not exist"}])
+        refuse(
+            [{"field": "engineer_id", "message": f"engineer {engineer_id} does not exist"}],
+            fields_in_detail=False,
+        )
     assert engineer is not None
     tz = planning.get_region(session, work_order.region_id).timezone
     day = day or plan_day_of(session, work_order, tz)
@@ -146,7 +143,7 @@ def assign(
         session.scalars(
             select(WorkOrder.id).where(
                 WorkOrder.engineer_id == engineer.id,
-                WorkOrder.status == S.scheduled,
+                WorkOrder.status == WorkOrderStatus.scheduled,
                 WorkOrder.planned_start_at >= ref,
                 WorkOrder.planned_start_at < end,
                 WorkOrder.id != work_order.id,
@@ -164,7 +161,10 @@ def assign(
     )
     key = plan_keys.job_key(work_order.id)
     if loaded.problem is None or key not in {j.id for j in loaded.problem.jobs}:
-        _refuse([{"field": "date", "message": f"the visit's time windows exclude {day.isoformat()}"}])
+        refuse(
+            [{"field": "date", "message": f"the visit's time windows exclude {day.isoformat()}"}],
+            fields_in_detail=False,
+        )
     assert loaded.problem is not None
     eng_key = plan_keys.engineer_key(engineer.id)
     jobs = tuple(
@@ -175,13 +175,14 @@ def assign(
     left_out = {u.job_id: u for u in plan.unassigned}
     if key in left_out:
         u = left_out[key]
-        _refuse(
+        refuse(
             [
                 {
                     "field": "engineer_id",
                     "message": f"{engineer.name} cannot fit the visit: {u.detail or u.reason}",
                 }
-            ]
+            ],
+            fields_in_detail=False,
         )
     result = _consequences(session, loaded, plan, work_order, engineer, day, dry_run)
     if dry_run:
@@ -279,18 +280,7 @@ def _consequences(
             continue
         wh = session.get(Warehouse, plan_keys.key_id(st.id))
         for sku, q in st.parts.items():
-            p = sku_to_part[sku]
-            pickups.append(
-                PartLine(
-                    part_id=p.id,
-                    sku=p.sku,
-                    name=p.name,
-                    quantity=q,
-                    source="warehouse",
-                    warehouse_id=wh.id if wh else None,
-                    warehouse_name=wh.name if wh else None,
-                )
-            )
+            pickups.append(PartLine.of(sku_to_part[sku], q, source="warehouse", warehouse=wh))
     me = visits[work_order.id]
     late_now = sum(s.late_s for s in stops)
     return AssignResult(

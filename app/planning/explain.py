@@ -22,15 +22,17 @@ from app.models import (
     PlanDay,
     PlanStop,
     PlanUnassigned,
+    ReservationStatus,
     StockLocation,
     StockReservation,
     Warehouse,
     WorkOrder,
 )
 from app.planning import keys as plan_keys
+from app.planning import reasons
 from app.planning import runs as plan_runs
 from app.planning import service as planning
-from app.planning.schemas import AlternativeRead, ExplanationRead
+from app.planning.schemas import AlternativeRead, CandidateRead, ExplanationRead
 
 log = logging.getLogger(__name__)
 REASONS = {
@@ -38,6 +40,7 @@ REASONS = {
     "no_part": "the parts are in no van of a capable engineer and in no warehouse",
     "window_unreachable": "no capable engineer can reach it inside a time window within their shift",
     "no_capacity": "it fits on its own, but the day is full of more valuable work",
+    "off_shift": "the engineers with the skills are off shift (or not on call for it) at that time",
     "cancelled": "it was cancelled",
 }
 
@@ -72,6 +75,10 @@ def explain(session: Session, work_order: WorkOrder) -> ExplanationRead:
         base.reason = f"left out: {REASONS.get(left.reason, left.reason)}" + (
             f" ({left.detail})" if left.detail else ""
         )
+        try:
+            _candidates(session, run.id, work_order, day, base)
+        except Exception:  # an explanation must not fail the page; say what we know
+            log.exception("explain candidates for work order %s failed", work_order.id)
         return base
     engineer = session.get(Engineer, stop.engineer_id)
     name = engineer.name if engineer else f"engineer {stop.engineer_id}"
@@ -117,7 +124,10 @@ def _parts(session: Session, work_order_id: int, out: ExplanationRead) -> None:
         .join(Part, Part.id == StockReservation.part_id)
         .join(StockLocation, StockLocation.id == StockReservation.location_id)
         .outerjoin(Warehouse, Warehouse.id == StockLocation.warehouse_id)
-        .where(StockReservation.work_order_id == work_order_id, StockReservation.status == "held")
+        .where(
+            StockReservation.work_order_id == work_order_id,
+            StockReservation.status == ReservationStatus.held.value,
+        )
     ).all()
     for res, sku, kind, wh_name in rows:
         if kind == "warehouse":
@@ -126,17 +136,43 @@ def _parts(session: Session, work_order_id: int, out: ExplanationRead) -> None:
             out.parts_from_van[sku] = out.parts_from_van.get(sku, 0) + res.quantity
 
 
-def _engine_reasons(
-    session: Session, run_id: int, work_order: WorkOrder, day: object, out: ExplanationRead
+def _candidates(
+    session: Session, run_id: int, work_order: WorkOrder, day: date, out: ExplanationRead
 ) -> None:
-    """Alternatives from the engine, on the published routes and the day's current input."""
+    """Each engineer of the region and the constraint that keeps them from the visit: the
+    engine's finding for those working that day, the bridge's for those off duty."""
     loaded = planning.load(session, region_id=work_order.region_id, day=day)
-    if loaded.problem is None:
-        return
+    names = dict(session.execute(select(Engineer.id, Engineer.name)).all())
+    key = plan_keys.job_key(work_order.id)
+    job = next((j for j in loaded.problem.jobs if j.id == key), None) if loaded.problem else None
+    if loaded.problem is not None and job is not None:
+        plan = _published_plan(session, run_id, loaded, unassigned=(dispatch.Unassigned(key, "no_capacity"),))
+        found = next((x for x in dispatch.explain(plan, job_ids=[key]) if x.job_id == key), None)
+        for c in found.candidates if found else ():
+            eid = plan_keys.key_id(c.engineer_id)
+            out.candidates.append(
+                CandidateRead(
+                    engineer_id=eid,
+                    engineer_name=names.get(eid, ""),
+                    on_call=plan_keys.cover_of(c.engineer_id) is not None,
+                    constraint=c.code,
+                    note=c.note,
+                )
+            )
+    skills = job.skills if job is not None else frozenset(work_order.required_skills or ())
+    for eid, name, code, note in reasons.candidates_off_duty(loaded, skills):
+        out.candidates.append(CandidateRead(engineer_id=eid, engineer_name=name, constraint=code, note=note))
+
+
+def _published_plan(
+    session: Session, run_id: int, loaded: planning.Loaded, unassigned: tuple[dispatch.Unassigned, ...] = ()
+) -> dispatch.Plan:
+    """The published routes as an engine plan on the day's current input."""
+    assert loaded.problem is not None
     jobs = {j.id for j in loaded.problem.jobs}
     routes: dict[str, list[dispatch.Stop]] = {}
     warehouses = {w.id for w in loaded.problem.warehouses}
-    sku = {pid: key for key, pid in loaded.part_ids.items()}
+    sku_of = {pid: key for key, pid in loaded.part_ids.items()}
     ref = loaded.ref
     for st in session.scalars(
         select(PlanStop)
@@ -156,18 +192,18 @@ def _engine_reasons(
                 continue
         else:
             key = plan_keys.warehouse_key(st.warehouse_id or 0)
-            parts = {sku[int(p)]: q for p, q in st.parts.items() if int(p) in sku}
+            parts = {sku_of[int(p)]: q for p, q in st.parts.items() if int(p) in sku_of}
             if key not in warehouses or not parts:
                 continue
             stop = dispatch.Stop("pickup", key, *times, parts)
-        routes.setdefault(plan_keys.engineer_key(st.engineer_id), []).append(stop)
+        routes.setdefault(plan_keys.cover_key(st.engineer_id, st.cover), []).append(stop)
     engineers_in = {e.id for e in loaded.problem.engineers}
     # explain() re-reads travel from the plan's matrix (canonical row order of the engine).
     from dispatch.core import travel_matrix
 
-    plan = dispatch.Plan(
+    return dispatch.Plan(
         routes=tuple(dispatch.Route(e, tuple(s), 0, 0, 0, 0) for e, s in routes.items() if e in engineers_in),
-        unassigned=(),
+        unassigned=unassigned,
         objective=0,
         unserved_weight=0,
         lateness_s=0,
@@ -175,14 +211,23 @@ def _engine_reasons(
         problem=loaded.problem,
         matrix=travel_matrix(loaded.problem),
     )
+
+
+def _engine_reasons(
+    session: Session, run_id: int, work_order: WorkOrder, day: date, out: ExplanationRead
+) -> None:
+    """Alternatives from the engine, on the published routes and the day's current input."""
+    loaded = planning.load(session, region_id=work_order.region_id, day=day)
+    if loaded.problem is None:
+        return
+    plan = _published_plan(session, run_id, loaded)
     key = plan_keys.job_key(work_order.id)
     found = next((x for x in dispatch.explain(plan) if x.job_id == key), None)
     if found is None:
         return
     names = dict(session.execute(select(Engineer.id, Engineer.name)).all())
     reason = found.reason or ""
-    for e in loaded.problem.engineers:  # engine keys (E12, W3) → names a dispatcher knows
-        reason = re.sub(rf"\b{e.id}\b", names.get(plan_keys.key_id(e.id), e.id), reason)
+    reason = reasons.readable(reason, names)  # engine keys (E12, E12~oc5.0, W3) → names
     for wid, wname in session.execute(select(Warehouse.id, Warehouse.name)).all():
         reason = re.sub(rf"\b{plan_keys.warehouse_key(wid)}\b", wname, reason)
     out.reason = reason or out.reason

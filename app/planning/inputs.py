@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import (
     Absence,
+    BusinessCalendar,
     Engineer,
+    OnCallShift,
     PlanRun,
     PlanStop,
     ReservationStatus,
@@ -18,6 +20,8 @@ from app.models import (
     Site,
     StockLevel,
     StockReservation,
+    Ticket,
+    TicketStatus,
     WorkOrder,
     WorkOrderEvent,
     WorkOrderPart,
@@ -25,9 +29,9 @@ from app.models import (
     WorkOrderWindow,
 )
 
-S = WorkOrderStatus
-PLANNABLE = (S.unscheduled.value, S.scheduled.value)
-STARTED = (S.en_route.value, S.on_site.value)
+PLANNABLE = (WorkOrderStatus.unscheduled.value, WorkOrderStatus.scheduled.value)
+STARTED = (WorkOrderStatus.en_route.value, WorkOrderStatus.on_site.value)
+TICKET_DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
 # A reported position older than this says nothing about where the engineer is now.
 POSITION_FRESH = timedelta(hours=2)
 
@@ -54,13 +58,16 @@ def day_work_orders(
     """Open work orders of the region that belong to this day: scheduled on it, promised on it,
     or unscheduled without an appointment elsewhere. With `as_of`, also the visits started or
     finished on it (they are frozen)."""
-    wanted = WorkOrder.status.in_(PLANNABLE)
+    # Nothing is planned for a resolved or closed case, even if one of its visits was left open
+    # (closing cancels them: docs/tickets.md); this guard keeps a stray row off the routes.
+    case_open = ~exists().where(Ticket.id == WorkOrder.ticket_id, Ticket.status.in_(TICKET_DONE))
+    wanted: ColumnElement[bool] = and_(WorkOrder.status.in_(PLANNABLE), case_open)
     if as_of is not None:
         in_day = or_(
             and_(WorkOrder.planned_start_at >= ref, WorkOrder.planned_start_at < day_end),
             and_(WorkOrder.checked_in_at >= ref, WorkOrder.checked_in_at < day_end),
         )
-        frozen = (*STARTED, S.done.value, S.needs_follow_up.value)
+        frozen = (*STARTED, WorkOrderStatus.done.value, WorkOrderStatus.needs_follow_up.value)
         wanted = or_(wanted, and_(WorkOrder.status.in_(frozen), in_day))
     rows = session.scalars(
         select(WorkOrder).where(WorkOrder.region_id == region_id, wanted).order_by(WorkOrder.id)
@@ -75,9 +82,10 @@ def day_work_orders(
             if w.appointment_start_at is not None and not ref <= w.appointment_start_at < day_end:
                 continue
             if (
-                w.status == S.scheduled
+                w.status == WorkOrderStatus.scheduled
                 and w.planned_start_at is not None
                 and not ref <= w.planned_start_at < day_end
+                and not pull_forward(w, day_end)
             ):
                 continue
         else:
@@ -86,6 +94,18 @@ def day_work_orders(
                 continue
         out.append(w)
     return out
+
+
+def pull_forward(w: WorkOrder, day_end: datetime) -> bool:
+    """A visit at risk, planned on a later day though due before this day ends: this day's plan
+    may serve it in time (on-call cover added since, say). If it cannot, it keeps its later slot."""
+    return (
+        w.at_risk_since is not None
+        and w.planned_start_at is not None
+        and w.planned_start_at >= day_end
+        and w.sla_deadline_at is not None
+        and w.sla_deadline_at < day_end
+    )
 
 
 def windows(session: Session, ids: list[int]) -> dict[int, list[tuple[datetime, datetime]]]:
@@ -184,7 +204,7 @@ def frozen_day(
     session: Session,
     started: list[WorkOrder],
     sites: dict[int, Site],
-    engineers: list[tuple[Engineer, Shift]],
+    engineers: list[tuple[Engineer, Shift | None]],  # None: on call only, no shift that day
     as_of: datetime,
 ) -> tuple[list[FixedVisit], dict[int, tuple[tuple[float, float], datetime]]]:
     """Visits that will not move, and where and when each engineer is next free."""
@@ -198,7 +218,9 @@ def frozen_day(
         begin = w.checked_in_at or w.planned_start_at or as_of
         if w.status in STARTED:
             end = max(as_of, begin + timedelta(minutes=w.duration_min))
-            if w.status == S.en_route:  # still driving there: the visit starts at its ETA at the earliest
+            if (
+                w.status == WorkOrderStatus.en_route
+            ):  # still driving there: the visit starts at its ETA at the earliest
                 begin = max(as_of, w.eta_at or w.planned_start_at or as_of)
                 end = begin + timedelta(minutes=w.duration_min)
             starts[w.engineer_id] = (loc, end)
@@ -225,3 +247,70 @@ def frozen_day(
         else:
             starts[e.id] = ((e.home_latitude, e.home_longitude), as_of)
     return fixed, starts
+
+
+@dataclass(frozen=True)
+class Cover:
+    """One stretch of on-call cover inside the plan day (outside the engineer's shift)."""
+
+    engineer: Engineer
+    key: str  # the on-call part of the engine key: oc<shift id>.<stretch>
+    starts_at: datetime
+    ends_at: datetime
+
+
+def on_call(
+    session: Session,
+    region_id: int,
+    day: date,
+    ref: datetime,
+    day_end: datetime,
+    shifts: dict[int, tuple[datetime, datetime]],
+) -> list[Cover]:
+    """On-call cover of the region's active engineers during [ref, day_end), minus their regular
+    shift that day (`shifts`: engineer id -> shift start and end), so nobody is planned twice."""
+    rows = session.execute(
+        select(OnCallShift, Engineer)
+        .join(Engineer, Engineer.id == OnCallShift.engineer_id)
+        .where(
+            Engineer.region_id == region_id,
+            Engineer.active,
+            OnCallShift.starts_at < day_end,
+            OnCallShift.ends_at > ref,
+        )
+        .order_by(OnCallShift.engineer_id, OnCallShift.starts_at)
+    ).all()
+    absent = set(
+        session.scalars(
+            select(Absence.engineer_id).where(
+                Absence.day == day, Absence.engineer_id.in_([e.id for _, e in rows])
+            )
+        )
+    )
+    out: list[Cover] = []
+    for oc, e in rows:
+        if e.id in absent:
+            continue
+        a, b = max(oc.starts_at, ref), min(oc.ends_at, day_end)
+        pieces = [(a, b)]
+        if e.id in shifts:
+            s0, s1 = shifts[e.id]
+            pieces = [(a, min(b, s0)), (max(a, s1), b)]
+        pieces = [(x, y) for x, y in pieces if y - x >= timedelta(minutes=30)]
+        out += [Cover(e, f"oc{oc.id}.{n}", x, y) for n, (x, y) in enumerate(pieces)]
+    return out
+
+
+def always_open(session: Session, work_orders: list[WorkOrder]) -> set[int]:
+    """Work orders whose ticket's SLA calendar is 24x7."""
+    ids = [w.id for w in work_orders]
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(WorkOrder.id)
+            .join(Ticket, Ticket.id == WorkOrder.ticket_id)
+            .join(BusinessCalendar, BusinessCalendar.id == Ticket.sla_calendar_id)
+            .where(WorkOrder.id.in_(ids), BusinessCalendar.always_open)
+        )
+    )

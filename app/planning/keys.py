@@ -33,9 +33,20 @@ def warehouse_key(warehouse_id: int) -> str:
     return f"W{warehouse_id}"
 
 
+def cover_key(engineer_id: int, cover: str | None) -> str:
+    """An engineer's engine key; on-call cover is a separate engine engineer (`E12~oc5.0`:
+    engineer 12, on-call shift 5, first stretch of it on that day)."""
+    return engineer_key(engineer_id) + (f"~{cover}" if cover else "")
+
+
+def cover_of(key: str) -> str | None:
+    """The on-call part of an engineer's engine key (None: the regular shift)."""
+    return key.split("~", 1)[1] if "~" in key else None
+
+
 def key_id(key: str) -> int:
-    """The database id inside an engine key (E12 → 12, WO7 → 7, W3 → 3)."""
-    return int(key.lstrip("EWO"))
+    """The database id inside an engine key (E12 → 12, WO7 → 7, W3 → 3, E12~oc5.0 → 12)."""
+    return int(key.split("~", 1)[0].lstrip("EWO"))
 
 
 def day_reference(day: date, tz: str) -> datetime:

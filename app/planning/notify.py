@@ -4,15 +4,15 @@ was taken off the plan.
 `on_published` runs inside the publishing transaction and writes at most one
 `CustomerNotification` per visit and plan run (a unique key), so a redelivered publish tells
 nobody twice; delivery is enqueued after the commit. Delivery goes through a pluggable `Sender`
-(SMTP, the log, or one a test installs). Sending is at-least-once: a worker lost between the
-send and the bookkeeping sends again after the claim expires (e-mail has no exactly-once).
+(e-mail through app.platform.mail, or one a test installs). Sending is at-least-once: a worker
+lost between the send and the bookkeeping sends again after the claim expires (e-mail has no
+exactly-once).
 The same changes also go out as `workorder.scheduled` webhooks (app.platform.events) from the publish.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,9 +23,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import Account, Contact, CustomerNotification, Region, Site, Ticket, WorkOrder
+from app.models import (
+    Account,
+    Contact,
+    CustomerNotification,
+    NotificationStatus,
+    Region,
+    Site,
+    Ticket,
+    WorkOrder,
+)
 from app.platform.config import get_settings
 from app.platform.db import utcnow
+from app.platform.mail import get_mailer
 from app.platform.outbox import enqueue
 
 if TYPE_CHECKING:
@@ -41,7 +51,7 @@ class Notice:
     notification_id: int
     work_order_id: int
     number: str
-    kind: str  # planned | eta_changed | unplanned
+    kind: str  # planned | eta_changed | unplanned | cancelled
     to: str
     customer: str
     address: str
@@ -55,10 +65,17 @@ class Notice:
             "planned": f"Your service visit {self.number}: engineer arrives {self.eta_local}",
             "eta_changed": f"New arrival time for your service visit {self.number}: {self.eta_local}",
             "unplanned": f"Your service visit {self.number} needs a new time",
+            "cancelled": f"Your service visit {self.number} is cancelled",
         }[self.kind]
 
     @property
     def text(self) -> str:
+        if self.kind == "cancelled":
+            return (
+                f"Hello {self.customer},\n\nthe visit {self.number} at {self.address} announced for "
+                f"{self.previous_eta_local} is cancelled: no engineer will come. If the problem is "
+                "still there, answer this message and we will take care of it.\n"
+            )
         if self.kind == "unplanned":
             return (
                 f"Hello {self.customer},\n\nthe visit {self.number} at {self.address} could not be kept "
@@ -77,41 +94,30 @@ class Sender(Protocol):
         ...
 
 
-class LogSender:
-    def send(self, notice: Notice) -> None:
-        log.info("customer notification to %s: %s", notice.to or "(no address)", notice.subject)
-
-
-class SmtpSender:
-    def __init__(self, host: str, port: int, mail_from: str) -> None:
-        self.host, self.port, self.mail_from = host, port, mail_from
+class MailSender:
+    """The notice as an e-mail through the product's mail transport (app.platform.mail: SMTP
+    when configured, else the log)."""
 
     def send(self, notice: Notice) -> None:
         msg = EmailMessage()
-        msg["From"] = self.mail_from
+        msg["From"] = get_settings().mail_from
         msg["To"] = notice.to
         msg["Subject"] = notice.subject
         msg.set_content(notice.text)
-        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
-            smtp.send_message(msg)
+        get_mailer().send(msg)
 
 
 _sender: Sender | None = None
 
 
 def set_sender(sender: Sender | None) -> None:
-    """Install a sender (tests, integrations); None goes back to the configured one."""
+    """Install a sender (tests, integrations); None goes back to e-mail."""
     global _sender
     _sender = sender
 
 
 def get_sender() -> Sender:
-    if _sender is not None:
-        return _sender
-    s = get_settings()
-    if s.notify_sender == "smtp" and s.smtp_host:
-        return SmtpSender(s.smtp_host, s.smtp_port, s.mail_from)
-    return LogSender()
+    return _sender if _sender is not None else MailSender()
 
 
 # ------------------------------------------------------------------------------------- deciding
@@ -121,7 +127,13 @@ def _last(session: Session, work_order_ids: list[int]) -> dict[int, CustomerNoti
         select(CustomerNotification)
         .where(
             CustomerNotification.work_order_id.in_(work_order_ids),
-            CustomerNotification.status.in_(("pending", "sending", "sent")),
+            CustomerNotification.status.in_(
+                (
+                    NotificationStatus.pending.value,
+                    NotificationStatus.sending.value,
+                    NotificationStatus.sent.value,
+                )
+            ),
         )
         .order_by(CustomerNotification.id)
     )
@@ -132,7 +144,7 @@ def _last(session: Session, work_order_ids: list[int]) -> dict[int, CustomerNoti
 
 def decide(last: CustomerNotification | None, new_eta: datetime | None, margin: timedelta) -> str | None:
     """What to tell the customer, if anything, given what they were told last."""
-    told = last is not None and last.kind != "unplanned"
+    told = last is not None and last.kind not in ("unplanned", "cancelled")
     if new_eta is None:
         return "unplanned" if told else None
     if not told:
@@ -170,6 +182,26 @@ def on_published(session: Session, *, run_id: int, moved: Iterable[Moved]) -> in
     return len(created)
 
 
+def on_cancelled(session: Session, *, work_order_id: int) -> CustomerNotification | None:
+    """A visit was cancelled: tell the customer if they had been told it would happen (the last
+    notice announced a time); delivered after the commit like every notice."""
+    last = _last(session, [work_order_id]).get(work_order_id)
+    if last is None or last.kind in ("unplanned", "cancelled"):
+        return None
+    n = CustomerNotification(
+        work_order_id=work_order_id,
+        plan_run_id=None,
+        kind="cancelled",
+        eta_at=None,
+        previous_eta_at=last.eta_at,
+        recipient=_recipient(session, work_order_id),
+    )
+    session.add(n)
+    session.flush()
+    enqueue(session, "fieldline.notify.deliver", notification_id=n.id)
+    return n
+
+
 def _recipient(session: Session, work_order_id: int) -> str:
     row = session.execute(
         select(Contact.email)
@@ -189,13 +221,17 @@ def claim(session: Session, notification_id: int) -> Notice | None:
         update(CustomerNotification)
         .where(
             CustomerNotification.id == notification_id,
-            (CustomerNotification.status == "pending")
+            (CustomerNotification.status == NotificationStatus.pending.value)
             | (
-                (CustomerNotification.status == "sending")
+                (CustomerNotification.status == NotificationStatus.sending.value)
                 & (CustomerNotification.claimed_at < now - CLAIM_TTL)
             ),
         )
-        .values(status="sending", claimed_at=now, attempts=CustomerNotification.attempts + 1)
+        .values(
+            status=NotificationStatus.sending.value,
+            claimed_at=now,
+            attempts=CustomerNotification.attempts + 1,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     if got != 1:
@@ -203,7 +239,7 @@ def claim(session: Session, notification_id: int) -> Notice | None:
     n = session.get(CustomerNotification, notification_id, populate_existing=True)
     assert n is not None
     if not n.recipient:
-        n.status, n.error = "skipped", "the ticket has no contact e-mail"
+        n.status, n.error = NotificationStatus.skipped.value, "the ticket has no contact e-mail"
         return None
     wo = session.get(WorkOrder, n.work_order_id)
     assert wo is not None
@@ -235,10 +271,14 @@ def record(session: Session, notification_id: int, error: str | None) -> str:
     n = session.get(CustomerNotification, notification_id, populate_existing=True)
     assert n is not None
     if error is None:
-        n.status, n.sent_at, n.error = "sent", utcnow(), None
+        n.status, n.sent_at, n.error = NotificationStatus.sent.value, utcnow(), None
     else:
         n.error = error[:2000]
-        n.status = "failed" if n.attempts >= MAX_ATTEMPTS else "pending"
+        n.status = (
+            NotificationStatus.failed.value
+            if n.attempts >= MAX_ATTEMPTS
+            else NotificationStatus.pending.value
+        )
     return n.status
 
 
@@ -249,9 +289,12 @@ def due_ids(session: Session, limit: int = 100) -> list[int]:
         session.scalars(
             select(CustomerNotification.id)
             .where(
-                ((CustomerNotification.status == "pending") & (CustomerNotification.attempts > 0))
+                (
+                    (CustomerNotification.status == NotificationStatus.pending.value)
+                    & (CustomerNotification.attempts > 0)
+                )
                 | (
-                    (CustomerNotification.status == "sending")
+                    (CustomerNotification.status == NotificationStatus.sending.value)
                     & (CustomerNotification.claimed_at < now - CLAIM_TTL)
                 )
             )

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 import dispatch
 from app.desk.tickets import service as tickets
 from app.field.inventory import reservations
+from app.field.workorders import risk
 from app.field.workorders.status import add_event, change_status, summary
 from app.models import (
     PlanDay,
@@ -36,15 +38,13 @@ from app.models import (
     WorkOrder,
     WorkOrderStatus,
 )
-from app.planning import notify
-from app.planning.keys import from_s, key_id
+from app.planning import notify, reasons
+from app.planning.keys import cover_of, from_s, key_id
 from app.planning.service import Loaded
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.events import emit
 
-R = PlanRunStatus
-S = WorkOrderStatus
 SIGNIFICANT_MOVE = timedelta(minutes=1)
 
 
@@ -114,17 +114,17 @@ def publish(
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if run is None or run.status != R.running:
+    if run is None or run.status != PlanRunStatus.running:
         return run.status if run else "missing"  # finished already (a redelivery): nothing twice
     plan_day = lock_plan_day(session, loaded.region_id, loaded.day)
     now = utcnow()
     current = session.get(PlanRun, plan_day.current_run_id) if plan_day.current_run_id else None
     if current is not None and current.id != loaded.current_run_id and _newer(current, run):
-        _finish(run, R.superseded, now, summary={**run.summary, "superseded_by": current.id})
+        _finish(run, PlanRunStatus.superseded, now, summary={**run.summary, "superseded_by": current.id})
         return run.status
     edited, work_orders = conflicts(session, loaded.versions)
     if edited:
-        _finish(run, R.conflict, now, summary={**run.summary, "conflicts": edited})
+        _finish(run, PlanRunStatus.conflict, now, summary={**run.summary, "conflicts": edited})
         return run.status
 
     locked_ids = set(loaded.locked) | set(locked)
@@ -136,7 +136,7 @@ def publish(
     plan_day.published_at = now
     result = _summary(loaded, plan)
     result.update(shortages=shortages, changed=len(moved))
-    _finish(run, R.published, now, summary={**run.summary, **result})
+    _finish(run, PlanRunStatus.published, now, summary={**run.summary, **result})
     run.published_at = now
     run.objective = plan.objective if plan else None
     session.flush()
@@ -150,7 +150,7 @@ def _newer(current: PlanRun, run: PlanRun) -> bool:
     return (a, current.id) > (b, run.id)
 
 
-def _finish(run: PlanRun, status: R, now: datetime, *, summary: dict) -> None:
+def _finish(run: PlanRun, status: PlanRunStatus, now: datetime, *, summary: dict[str, Any]) -> None:
     run.status = status.value
     run.finished_at = now
     run.progress = 100
@@ -183,8 +183,10 @@ def _write_routes(
             )
         )
     served: dict[int, tuple[int, dispatch.Stop]] = {}
+    route_rows: dict[int, PlanRoute] = {}
     for route in plan.routes if plan else ():
         eng = key_id(route.engineer_id)
+        cover = cover_of(route.engineer_id)
         stops = by_engineer.setdefault(eng, [])
         for st in route.stops:
             wo_id = key_id(st.id) if st.kind == "job" else None
@@ -204,37 +206,101 @@ def _write_routes(
                     late_s=st.late_s,
                     parts={str(loaded.part_ids[p]): q for p, q in st.parts.items() if p in loaded.part_ids},
                     locked=wo_id in locked,
+                    cover=cover,
                 )
             )
         if route.stops:
-            session.add(
-                PlanRoute(
-                    plan_run_id=run.id,
-                    engineer_id=eng,
-                    departure_at=from_s(ref, route.departure),
-                    return_at=from_s(ref, route.arrival_home),
-                    travel_m=route.travel_m,
-                    travel_s=route.travel_s,
-                    jobs=len(route.job_ids),
-                    late_s=sum(s.late_s for s in route.stops),
-                )
-            )
+            _add_route(route_rows, run.id, eng, ref, route)
+    session.add_all(route_rows.values())
     for stops in by_engineer.values():
         stops.sort(key=lambda s: (s.start_at, s.fixed is False))
         for i, s in enumerate(stops):
             s.seq = i
         session.add_all(stops)
-    unassigned = {key_id(u.job_id): u for u in plan.unassigned} if plan else {}
+    jobs = {j.id: j for j in loaded.problem.jobs} if loaded.problem else {}
+    unassigned = (
+        {key_id(u.job_id): reasons.binding(loaded, jobs[u.job_id], u) for u in plan.unassigned}
+        if plan
+        else {}
+    )
     for wo_id in loaded.versions:
         if wo_id not in served and wo_id not in unassigned:
-            unassigned[wo_id] = dispatch.Unassigned(f"WO{wo_id}", "no_capacity", "nobody works that day")
+            unassigned[wo_id] = reasons.nobody_works(loaded)
+    names = reasons.engineer_names(session, loaded.region_id) if unassigned else {}
     for wo_id, u in unassigned.items():
-        session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=u.detail))
+        detail = reasons.readable(u.detail, names)
+        session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=detail))
 
     with session.no_autoflush:  # one flush at the end, not one per webhook lookup
         moved = _assign(session, run, loaded, work_orders, served, unassigned)
     session.flush()
+    _risks(session, loaded, work_orders, served, unassigned)
     return moved
+
+
+def _risks(
+    session: Session,
+    loaded: Loaded,
+    work_orders: dict[int, WorkOrder],
+    served: dict[int, tuple[int, dispatch.Stop]],
+    unassigned: dict[int, dispatch.Unassigned],
+) -> None:
+    """At risk when this plan's ETA is past the SLA arrival due time, or when the visit is due
+    by the end of this day and the plan leaves it out; cleared when this plan meets it. A visit
+    left out but due on a later day is that day's plan's business: its mark stays as it is."""
+    now = utcnow()
+    for wo_id in sorted(loaded.versions):
+        wo = work_orders[wo_id]
+        due = wo.sla_deadline_at
+        if wo_id in loaded.pulled and wo_id not in served:
+            continue  # still on its later day, whose plan set its mark
+        if due is None:
+            if wo_id in served:
+                risk.clear(session, wo, "no SLA arrival due time", at=now)
+            continue
+        if wo_id in served:
+            if wo.eta_at is not None and wo.eta_at > due:
+                risk.mark(session, wo, risk.eta_reason(wo.eta_at, due, loaded.tz), at=now)
+            else:
+                eta = risk.local(wo.eta_at, loaded.tz) if wo.eta_at else "unknown"
+                risk.clear(session, wo, f"planned arrival {eta} meets the due time", at=now)
+        elif due < loaded.day_end:
+            why = unassigned[wo_id].reason.replace("_", " ") if wo_id in unassigned else "left out"
+            risk.mark(
+                session,
+                wo,
+                f"no plan for {loaded.day.isoformat()} can serve it ({why}); "
+                f"arrival due {risk.local(due, loaded.tz)}",
+                at=now,
+            )
+    session.flush()
+
+
+def _add_route(
+    rows: dict[int, PlanRoute], run_id: int, eng: int, ref: datetime, route: dispatch.Route
+) -> None:
+    """One PlanRoute per engineer and run: an engineer's shift and on-call cover (two engine
+    routes on the same day) add up."""
+    dep, back = from_s(ref, route.departure), from_s(ref, route.arrival_home)
+    late = sum(s.late_s for s in route.stops)
+    row = rows.get(eng)
+    if row is None:
+        rows[eng] = PlanRoute(
+            plan_run_id=run_id,
+            engineer_id=eng,
+            departure_at=dep,
+            return_at=back,
+            travel_m=route.travel_m,
+            travel_s=route.travel_s,
+            jobs=len(route.job_ids),
+            late_s=late,
+        )
+        return
+    row.departure_at, row.return_at = min(row.departure_at, dep), max(row.return_at, back)
+    row.travel_m += route.travel_m
+    row.travel_s += route.travel_s
+    row.jobs += len(route.job_ids)
+    row.late_s += late
 
 
 def _carry(session: Session, run_id: int, carry: CarryOver, replanned: set[int]) -> None:
@@ -277,22 +343,23 @@ def _assign(
         old_eta = wo.eta_at
         if wo_id in served:
             eng, st = served[wo_id]
-            values = {
-                "engineer_id": eng,
-                "planned_start_at": from_s(ref, st.start),
-                "eta_at": from_s(ref, st.arrival),
-            }
+            start_at = from_s(ref, st.start)
+            values = {"engineer_id": eng, "planned_start_at": start_at, "eta_at": from_s(ref, st.arrival)}
             old_engineer, old_start = wo.engineer_id, wo.planned_start_at
+            if wo_id in loaded.pulled:
+                _leave_other_day(session, loaded, wo_id)
             changes = audit.apply_changes(wo, values)
-            newly = wo.status == S.unscheduled
+            newly = wo.status == WorkOrderStatus.unscheduled
             if newly:
-                change_status(session, wo, S.scheduled, actor=None, at=now, reason=f"plan run {run.id}")
+                change_status(
+                    session, wo, WorkOrderStatus.scheduled, actor=None, at=now, reason=f"plan run {run.id}"
+                )
                 tickets.on_visit_scheduled(session, ticket_id=wo.ticket_id, at=now, actor=None)
             if changes:
                 moved.append(Moved(wo.id, old_eta, wo.eta_at))
             # A re-plan nudges many visits by seconds: the new times are written, but the
             # timeline, audit log and webhooks hear only of real moves.
-            if changes and (newly or _moved(old_engineer, old_start, eng, values["planned_start_at"])):
+            if changes and (newly or _moved(old_engineer, old_start, eng, start_at)):
                 add_event(
                     session, wo, "scheduled", actor=None, at=now, data={**values, "plan_run_id": run.id}
                 )
@@ -302,26 +369,41 @@ def _assign(
                     "workorder.scheduled",
                     {**summary(wo), "eta_at": wo.eta_at, "plan_run_id": run.id},
                 )
-        elif wo.status == S.scheduled or wo.engineer_id is not None:
+        elif wo_id in loaded.pulled:
+            continue  # offered from a later day and not taken: it keeps that day's slot
+        elif wo.status == WorkOrderStatus.scheduled or wo.engineer_id is not None:
             changes = audit.apply_changes(wo, {"engineer_id": None, "planned_start_at": None, "eta_at": None})
-            if wo.status == S.scheduled:
+            if wo.status == WorkOrderStatus.scheduled:
                 reason = f"left out by plan run {run.id}: {unassigned[wo_id].reason}"
-                change_status(session, wo, S.unscheduled, actor=None, at=now, reason=reason)
+                change_status(session, wo, WorkOrderStatus.unscheduled, actor=None, at=now, reason=reason)
             if changes:
                 audit.record(session, None, "work_order", wo.id, "plan", changes)
                 moved.append(Moved(wo.id, old_eta, None))
     return moved
 
 
+def _leave_other_day(session: Session, loaded: Loaded, wo_id: int) -> None:
+    """A visit pulled forward leaves the published plan of the later day it was on."""
+    other = select(PlanDay.current_run_id).where(
+        PlanDay.region_id == loaded.region_id, PlanDay.day != loaded.day, PlanDay.current_run_id.is_not(None)
+    )
+    for st in session.scalars(
+        select(PlanStop).where(PlanStop.work_order_id == wo_id, PlanStop.plan_run_id.in_(other))
+    ):
+        session.delete(st)
+
+
 def _moved(old_engineer: int | None, old_start: datetime | None, engineer: int, start: datetime) -> bool:
     return old_engineer != engineer or old_start is None or abs(start - old_start) >= SIGNIFICANT_MOVE
 
 
-def _reserve(session: Session, run: PlanRun, loaded: Loaded, plan: dispatch.Plan | None) -> list[dict]:
+def _reserve(
+    session: Session, run: PlanRun, loaded: Loaded, plan: dispatch.Plan | None
+) -> list[dict[str, Any]]:
     """Release what the run's visits held, then hold what the new routes use: van stock first,
     then the parts the route picks up at a warehouse. Returns what could not be held."""
     reservations.release(session, reservations.held_for(session, loaded.versions))
-    shortages: list[dict] = []
+    shortages: list[dict[str, Any]] = []
     for route in plan.routes if plan else ():
         eng = key_id(route.engineer_id)
         van = loaded.van_location.get(eng)
@@ -371,7 +453,7 @@ def _reserve(session: Session, run: PlanRun, loaded: Loaded, plan: dispatch.Plan
     return shortages
 
 
-def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict:
+def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict[str, Any]:
     if plan is None:
         return {
             "served": 0,
@@ -379,11 +461,12 @@ def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict:
             "engineers": 0,
             "skipped_engineers": {str(k): v for k, v in loaded.skipped_engineers.items()},
         }
-    reasons: dict[str, int] = {}
-    for u in plan.unassigned:
-        reasons[u.reason] = reasons.get(u.reason, 0) + 1
-    moved_appointments = 0
     jobs = {j.id: j for j in plan.problem.jobs} if plan.problem else {}
+    by_reason: dict[str, int] = {}
+    for u in plan.unassigned:
+        code = reasons.binding(loaded, jobs[u.job_id], u).reason if u.job_id in jobs else u.reason
+        by_reason[code] = by_reason.get(code, 0) + 1
+    moved_appointments = 0
     for route in plan.routes:
         for st in route.stops:
             job = jobs.get(st.id) if st.kind == "job" else None
@@ -393,7 +476,7 @@ def _summary(loaded: Loaded, plan: dispatch.Plan | None) -> dict:
     return {
         "served": sum(len(r.job_ids) for r in plan.routes),
         "unassigned": len(plan.unassigned),
-        "unassigned_by_reason": reasons,
+        "unassigned_by_reason": by_reason,
         "engineers": sum(1 for r in plan.routes if r.stops),
         "travel_km": round(plan.travel_m / 1000, 1),
         "lateness_s": plan.lateness_s,

@@ -34,7 +34,6 @@ from app.planning.schemas import (
     PickupRead,
     RouteRead,
 )
-from app.platform.dates import QueryDate
 from app.platform.db import utcnow
 from app.platform.deps import CurrentUser, DbSession, DispatchUser
 from app.platform.errors import Forbidden, NotFound
@@ -50,7 +49,7 @@ def _today(db: Session, engineer: Engineer) -> date:
 
 @router.get("/me/route")
 def my_route(
-    db: DbSession, user: CurrentUser, day: Annotated[QueryDate | None, Query(alias="date")] = None
+    db: DbSession, user: CurrentUser, day: Annotated[date | None, Query(alias="date")] = None
 ) -> RouteRead:
     """Ordered stops with ETA, address, coordinates, customer, asset, parts and navigation links."""
     me = engineers.engineer_for_user(db, user)
@@ -64,7 +63,7 @@ def engineer_route(
     engineer_id: int,
     db: DbSession,
     user: CurrentUser,
-    day: Annotated[QueryDate | None, Query(alias="date")] = None,
+    day: Annotated[date | None, Query(alias="date")] = None,
 ) -> RouteRead:
     engineer = _visible_engineer(db, user, engineer_id)
     return plan_routes.engineer_route(db, engineer=engineer, day=day or _today(db, engineer))
@@ -121,11 +120,9 @@ def pickup(
         out = PickupRead(
             work_order_id=work_order.id,
             moved=[
-                PartLine(
-                    part_id=m.part_id,
-                    sku=parts[m.part_id].sku,
-                    name=parts[m.part_id].name,
-                    quantity=m.quantity,
+                PartLine.of(
+                    parts[m.part_id],
+                    m.quantity,
                     source="warehouse",
                     picked_up=True,
                     work_order_id=work_order.id,
@@ -133,11 +130,9 @@ def pickup(
                 for m in moved
             ],
             already_in_van=[
-                PartLine(
-                    part_id=r.part_id,
-                    sku=parts[r.part_id].sku,
-                    name=parts[r.part_id].name,
-                    quantity=r.quantity,
+                PartLine.of(
+                    parts[r.part_id],
+                    r.quantity,
                     source="warehouse",
                     picked_up=True,
                     work_order_id=work_order.id,

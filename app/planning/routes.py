@@ -4,10 +4,12 @@ address, coordinates, customer and asset, parts (and where they come from), navi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -17,9 +19,11 @@ from app.models import (
     Engineer,
     Part,
     PlanRoute,
+    PlanRun,
     PlanStop,
     ProductModel,
     Region,
+    ReservationStatus,
     Site,
     StockLocation,
     StockReservation,
@@ -40,8 +44,7 @@ from app.planning.schemas import (
     StopRead,
 )
 
-S = WorkOrderStatus
-GONE = (S.cancelled.value, S.unscheduled.value)
+GONE = (WorkOrderStatus.cancelled.value, WorkOrderStatus.unscheduled.value)
 
 
 def navigation(lat: float, lon: float, label: str) -> Navigation:
@@ -51,14 +54,76 @@ def navigation(lat: float, lon: float, label: str) -> Navigation:
     )
 
 
-def _by_id(session: Session, model: type, ids: Iterable[int | None]) -> dict[int, object]:
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=_Identified)
+
+
+def _by_id(session: Session, model: type[Row], ids: Iterable[int | None]) -> dict[int, Row]:
+    """The rows of `model` with these ids (None skipped), by id, in one query."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {o.id: o for o in session.scalars(select(model).where(model.id.in_(wanted)))}  # type: ignore[attr-defined]
+    (primary_key,) = inspect(model).primary_key  # every table here has one integer id
+    return {o.id: o for o in session.scalars(select(model).where(primary_key.in_(wanted)))}
+
+
+@dataclass(frozen=True)
+class PlannedDay:
+    """What the published plan gives one engineer on one day, plus visits assigned by hand since."""
+
+    timezone: str
+    run: PlanRun | None
+    stops: list[PlanStop]
+    route: PlanRoute | None
+    extra: list[WorkOrder]  # given to this engineer by hand after the plan was published
+
+    @property
+    def work_order_ids(self) -> set[int]:
+        return {s.work_order_id for s in self.stops if s.work_order_id} | {w.id for w in self.extra}
+
+
+@dataclass(frozen=True)
+class RouteRows:
+    """Every row the route shows, loaded in bulk and keyed by id (no query per stop)."""
+
+    work_orders: dict[int, WorkOrder]
+    sites: dict[int, Site]
+    accounts: dict[int, Account]
+    assets: dict[int, Asset]
+    models: dict[int, ProductModel]
+    tickets: dict[int, Ticket]
+    contacts: dict[int, Contact]
+    reservations: list[StockReservation]  # not released
+    needs: dict[int, list[WorkOrderPart]]  # by work order
+    parts: dict[int, Part]
+    warehouse_by_location: dict[int, Warehouse]  # warehouse stock locations of the reservations
+    warehouses: dict[int, Warehouse]  # of the pickup stops
 
 
 def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteRead:
+    planned = _planned_day(session, engineer, day)
+    rows = _load_rows(session, planned)
+    route_row, run = planned.route, planned.run
+    return RouteRead(
+        engineer_id=engineer.id,
+        engineer_name=engineer.name,
+        date=day,
+        timezone=planned.timezone,
+        plan_run_id=run.id if run else None,
+        published_at=run.published_at if run else None,
+        departure_at=route_row.departure_at if route_row else None,
+        return_at=route_row.return_at if route_row else None,
+        travel_km=round(route_row.travel_m / 1000, 1) if route_row else None,
+        stops=_stops(rows, planned, engineer),
+        pickups=_pickups(rows, engineer),
+    )
+
+
+def _planned_day(session: Session, engineer: Engineer, day: date) -> PlannedDay:
     region = session.get(Region, engineer.region_id)
     tz = region.timezone if region else "UTC"
     ref, end = plan_keys.day_reference(day, tz), plan_keys.day_reference(day + timedelta(days=1), tz)
@@ -81,7 +146,6 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
         if run
         else None
     )
-    # Visits given to this engineer by hand after the plan was published are shown too.
     extra = list(
         session.scalars(
             select(WorkOrder).where(
@@ -92,26 +156,21 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
             )
         )
     )
-    wo_ids = {s.work_order_id for s in stops if s.work_order_id} | {w.id for w in extra}
-    wos: dict[int, WorkOrder] = _by_id(session, WorkOrder, wo_ids)  # type: ignore[assignment]
-    sites: dict[int, Site] = _by_id(session, Site, (w.site_id for w in wos.values()))  # type: ignore[assignment]
-    accounts: dict[int, Account] = _by_id(session, Account, (w.account_id for w in wos.values()))  # type: ignore[assignment]
-    assets: dict[int, Asset] = _by_id(session, Asset, (w.asset_id for w in wos.values()))  # type: ignore[assignment]
-    models: dict[int, ProductModel] = _by_id(
-        session, ProductModel, (a.product_model_id for a in assets.values())
-    )  # type: ignore[assignment]
-    tickets: dict[int, Ticket] = _by_id(session, Ticket, (w.ticket_id for w in wos.values()))  # type: ignore[assignment]
-    contacts: dict[int, Contact] = _by_id(session, Contact, (t.contact_id for t in tickets.values()))  # type: ignore[assignment]
+    return PlannedDay(timezone=tz, run=run, stops=stops, route=route_row, extra=extra)
+
+
+def _load_rows(session: Session, planned: PlannedDay) -> RouteRows:
+    wo_ids = planned.work_order_ids
+    wos: dict[int, WorkOrder] = _by_id(session, WorkOrder, wo_ids)
+    assets: dict[int, Asset] = _by_id(session, Asset, (w.asset_id for w in wos.values()))
+    tickets: dict[int, Ticket] = _by_id(session, Ticket, (w.ticket_id for w in wos.values()))
     reservations = list(
         session.scalars(select(StockReservation).where(StockReservation.work_order_id.in_(wo_ids or [-1])))
     )
-    reservations = [r for r in reservations if r.status != "released"]
+    reservations = [r for r in reservations if r.status != ReservationStatus.released]
     needs: dict[int, list[WorkOrderPart]] = {}
     for wp in session.scalars(select(WorkOrderPart).where(WorkOrderPart.work_order_id.in_(wo_ids or [-1]))):
         needs.setdefault(wp.work_order_id, []).append(wp)
-    parts: dict[int, Part] = _by_id(  # type: ignore[assignment]
-        session, Part, [r.part_id for r in reservations] + [wp.part_id for v in needs.values() for wp in v]
-    )
     wh_by_loc = dict(
         session.execute(
             select(StockLocation.id, Warehouse)
@@ -119,153 +178,163 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
             .where(StockLocation.id.in_({r.location_id for r in reservations} or {-1}))
         ).all()
     )
-    warehouses: dict[int, Warehouse] = _by_id(session, Warehouse, (s.warehouse_id for s in stops))  # type: ignore[assignment]
+    return RouteRows(
+        work_orders=wos,
+        sites=_by_id(session, Site, (w.site_id for w in wos.values())),
+        accounts=_by_id(session, Account, (w.account_id for w in wos.values())),
+        assets=assets,
+        models=_by_id(session, ProductModel, (a.product_model_id for a in assets.values())),
+        tickets=tickets,
+        contacts=_by_id(session, Contact, (t.contact_id for t in tickets.values())),
+        reservations=reservations,
+        needs=needs,
+        parts=_by_id(
+            session,
+            Part,
+            [r.part_id for r in reservations] + [wp.part_id for v in needs.values() for wp in v],
+        ),
+        warehouse_by_location=wh_by_loc,
+        warehouses=_by_id(session, Warehouse, (s.warehouse_id for s in planned.stops)),
+    )
 
-    def line(r: StockReservation) -> PartLine:
-        p = parts[r.part_id]
-        wh = wh_by_loc.get(r.location_id)
-        from_wh = wh is not None or r.picked_up_at is not None
-        return PartLine(
-            part_id=p.id,
-            sku=p.sku,
-            name=p.name,
-            quantity=r.quantity,
-            source="warehouse" if from_wh else "van",
-            warehouse_id=wh.id if wh else None,
-            warehouse_name=wh.name if wh else None,
-            picked_up=r.picked_up_at is not None,
-            work_order_id=r.work_order_id,
+
+def _line(rows: RouteRows, r: StockReservation) -> PartLine:
+    wh = rows.warehouse_by_location.get(r.location_id)
+    from_wh = wh is not None or r.picked_up_at is not None
+    return PartLine.of(
+        rows.parts[r.part_id],
+        r.quantity,
+        source="warehouse" if from_wh else "van",
+        warehouse=wh,
+        picked_up=r.picked_up_at is not None,
+        work_order_id=r.work_order_id,
+    )
+
+
+def _visit(rows: RouteRows, seq: int, w: WorkOrder, st: PlanStop | None) -> StopRead:
+    site, account = rows.sites[w.site_id], rows.accounts[w.account_id]
+    asset = rows.assets.get(w.asset_id) if w.asset_id else None
+    model = rows.models.get(asset.product_model_id) if asset else None
+    ticket = rows.tickets.get(w.ticket_id)
+    contact = rows.contacts.get(ticket.contact_id) if ticket and ticket.contact_id else None
+    held = [_line(rows, r) for r in rows.reservations if r.work_order_id == w.id]
+    if not held:  # nothing reserved (e.g. assigned by hand): show what the visit needs
+        held = [
+            PartLine.of(rows.parts[wp.part_id], wp.quantity, source="van", work_order_id=w.id)
+            for wp in rows.needs.get(w.id, [])
+        ]
+    eta = w.eta_at or (st.arrival_at if st else None) or w.planned_start_at
+    start = w.planned_start_at or (st.start_at if st else eta)
+    assert eta is not None and start is not None
+    return StopRead(
+        seq=seq,
+        kind="job",
+        eta=eta,
+        start_at=start,
+        end_at=(st.end_at if st and st.start_at == start else start + timedelta(minutes=w.duration_min)),
+        late_s=st.late_s if st else 0,
+        fixed=st.fixed if st else False,
+        work_order_id=w.id,
+        number=w.number,
+        status=w.status,
+        priority=w.priority,
+        duration_min=w.duration_min,
+        appointment_start_at=w.appointment_start_at,
+        appointment_end_at=w.appointment_end_at,
+        address=site.address,
+        latitude=site.latitude,
+        longitude=site.longitude,
+        customer=CustomerSummary(
+            account_id=account.id,
+            name=account.name,
+            site_name=site.name,
+            contact_name=contact.name if contact else None,
+            contact_phone=(contact.mobile or contact.phone) if contact else None,
+            access_notes=site.access_notes,
+        ),
+        asset=AssetSummary(
+            id=asset.id,
+            serial=asset.serial,
+            model=model.name if model else "",
+            manufacturer=model.manufacturer if model else "",
         )
+        if asset
+        else None,
+        parts=held,
+        navigation=navigation(site.latitude, site.longitude, f"{account.name}, {site.address}"),
+    )
 
-    def visit(seq: int, w: WorkOrder, st: PlanStop | None) -> StopRead:
-        site, account = sites[w.site_id], accounts[w.account_id]
-        asset = assets.get(w.asset_id) if w.asset_id else None
-        model = models.get(asset.product_model_id) if asset else None
-        ticket = tickets.get(w.ticket_id)
-        contact = contacts.get(ticket.contact_id) if ticket and ticket.contact_id else None
-        held = [line(r) for r in reservations if r.work_order_id == w.id]
-        if not held:  # nothing reserved (e.g. assigned by hand): show what the visit needs
-            held = [
-                PartLine(
-                    part_id=wp.part_id,
-                    sku=parts[wp.part_id].sku,
-                    name=parts[wp.part_id].name,
-                    quantity=wp.quantity,
-                    source="van",
-                    work_order_id=w.id,
-                )
-                for wp in needs.get(w.id, [])
-            ]
-        eta = w.eta_at or (st.arrival_at if st else None) or w.planned_start_at
-        start = w.planned_start_at or (st.start_at if st else eta)
-        assert eta is not None and start is not None
-        return StopRead(
-            seq=seq,
-            kind="job",
-            eta=eta,
-            start_at=start,
-            end_at=(st.end_at if st and st.start_at == start else start + timedelta(minutes=w.duration_min)),
-            late_s=st.late_s if st else 0,
-            fixed=st.fixed if st else False,
-            work_order_id=w.id,
-            number=w.number,
-            status=w.status,
-            priority=w.priority,
-            duration_min=w.duration_min,
-            appointment_start_at=w.appointment_start_at,
-            appointment_end_at=w.appointment_end_at,
-            address=site.address,
-            latitude=site.latitude,
-            longitude=site.longitude,
-            customer=CustomerSummary(
-                account_id=account.id,
-                name=account.name,
-                site_name=site.name,
-                contact_name=contact.name if contact else None,
-                contact_phone=(contact.mobile or contact.phone) if contact else None,
-                access_notes=site.access_notes,
-            ),
-            asset=AssetSummary(
-                id=asset.id,
-                serial=asset.serial,
-                model=model.name if model else "",
-                manufacturer=model.manufacturer if model else "",
-            )
-            if asset
-            else None,
-            parts=held,
-            navigation=navigation(site.latitude, site.longitude, f"{account.name}, {site.address}"),
-        )
 
+def _pickup(rows: RouteRows, seq: int, st: PlanStop, engineer: Engineer) -> StopRead | None:
+    """The pickup stop with what is still to fetch there; None when nothing is left."""
+    wh = rows.warehouses.get(st.warehouse_id or -1)
+    wh_by_loc = rows.warehouse_by_location
+    take = [
+        _line(rows, r)
+        for r in rows.reservations
+        if r.status == ReservationStatus.held
+        and r.pickup_engineer_id == engineer.id
+        and wh is not None
+        and wh_by_loc.get(r.location_id) is not None
+        and wh_by_loc[r.location_id].id == wh.id
+    ]
+    if wh is None or not take:
+        return None
+    return StopRead(
+        seq=seq,
+        kind="pickup",
+        eta=st.arrival_at,
+        start_at=st.start_at,
+        end_at=st.end_at,
+        warehouse_id=wh.id,
+        warehouse_name=wh.name,
+        address=wh.address,
+        latitude=wh.latitude,
+        longitude=wh.longitude,
+        parts=take,
+        navigation=navigation(wh.latitude, wh.longitude, wh.name),
+    )
+
+
+def _stops(rows: RouteRows, planned: PlannedDay, engineer: Engineer) -> list[StopRead]:
+    """The plan's stops still valid, then the visits assigned by hand, in time order."""
     out: list[StopRead] = []
     shown: set[int] = set()
-    for st in stops:
+    for st in planned.stops:
         if st.kind == "job":
-            w = wos.get(st.work_order_id or -1)
+            w = rows.work_orders.get(st.work_order_id or -1)
             if w is None or w.engineer_id != engineer.id or w.status in GONE:
                 continue  # re-assigned or cancelled since the plan was published
-            out.append(visit(len(out), w, st))
+            out.append(_visit(rows, len(out), w, st))
             shown.add(w.id)
         elif st.kind == "pickup":
-            wh = warehouses.get(st.warehouse_id or -1)
-            take = [
-                line(r)
-                for r in reservations
-                if r.status == "held"
-                and r.pickup_engineer_id == engineer.id
-                and wh is not None
-                and wh_by_loc.get(r.location_id) is not None
-                and wh_by_loc[r.location_id].id == wh.id
-            ]
-            if wh is None or not take:
-                continue  # nothing left to fetch there
-            out.append(
-                StopRead(
-                    seq=len(out),
-                    kind="pickup",
-                    eta=st.arrival_at,
-                    start_at=st.start_at,
-                    end_at=st.end_at,
-                    warehouse_id=wh.id,
-                    warehouse_name=wh.name,
-                    address=wh.address,
-                    latitude=wh.latitude,
-                    longitude=wh.longitude,
-                    parts=take,
-                    navigation=navigation(wh.latitude, wh.longitude, wh.name),
-                )
-            )
+            pickup = _pickup(rows, len(out), st, engineer)
+            if pickup is not None:
+                out.append(pickup)
         else:
             out.append(
                 StopRead(
                     seq=len(out), kind=st.kind, eta=st.arrival_at, start_at=st.start_at, end_at=st.end_at
                 )
             )
+    extra = planned.extra
     for w in sorted(extra, key=lambda x: x.planned_start_at):  # type: ignore[arg-type, return-value]
         if w.id not in shown:
-            out.append(visit(len(out), w, None))
+            out.append(_visit(rows, len(out), w, None))
     if extra and any(w.id not in shown for w in extra):
         out.sort(key=lambda s: s.start_at)
         for i, s in enumerate(out):
             s.seq = i
-    pickups = [
-        line(r)
-        for r in reservations
-        if r.status == "held"
+    return out
+
+
+def _pickups(rows: RouteRows, engineer: Engineer) -> list[PartLine]:
+    """Every part still to fetch today, wherever the pickup stop is."""
+    return [
+        _line(rows, r)
+        for r in rows.reservations
+        if r.status == ReservationStatus.held
         and r.picked_up_at is None
         and r.pickup_engineer_id == engineer.id
-        and r.location_id in wh_by_loc
+        and r.location_id in rows.warehouse_by_location
     ]
-    return RouteRead(
-        engineer_id=engineer.id,
-        engineer_name=engineer.name,
-        date=day,
-        timezone=tz,
-        plan_run_id=run.id if run else None,
-        published_at=run.published_at if run else None,
-        departure_at=route_row.departure_at if route_row else None,
-        return_at=route_row.return_at if route_row else None,
-        travel_km=round(route_row.travel_m / 1000, 1) if route_row else None,
-        stops=out,
-        pickups=pickups,
-    )

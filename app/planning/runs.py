@@ -32,14 +32,14 @@ from app.models.planning import FINISHED_RUN
 from app.planning import keys as plan_keys
 from app.planning import publish as plan_publish
 from app.planning import service as planning
+from app.platform import metrics
 from app.platform.config import get_settings
-from app.platform.dates import date_problem
 from app.platform.db import unit_of_work, utcnow
-from app.platform.errors import Unprocessable
+from app.platform.errors import Unprocessable, refuse
+from app.platform.inputs import problem_with
 from app.platform.outbox import enqueue
 
 log = logging.getLogger(__name__)
-R = PlanRunStatus
 TASKS = {"plan": "fieldline.plan.region", "replan": "fieldline.replan.region"}
 MAX_CONFLICT_RETRIES = 3
 PROGRESS_EVERY_S = 0.5
@@ -65,11 +65,8 @@ def create_run(
 ) -> PlanRun:
     """A queued run; its task is sent after the transaction commits (`send=False`: the caller
     sends it, e.g. as part of a chord)."""
-    if problem := date_problem(day, plan=True):
-        raise Unprocessable(
-            f"Cannot plan {day.isoformat()}: the date {problem}.",
-            errors=[{"field": "date", "message": f"the date {problem}"}],
-        )
+    if problem := problem_with(day):  # tasks, triggers and the CLI, not only the API's schemas
+        refuse([{"field": "date", "message": f"the date {problem}"}])
     if session.get(Region, region_id) is None:
         raise Unprocessable(
             f"Region {region_id} does not exist.",
@@ -116,7 +113,7 @@ def _claim(session: Session, run_id: int) -> PlanRun | None:
     if run is None or run.status in FINISHED_RUN:
         return None
     now = utcnow()
-    run.status = R.running.value
+    run.status = PlanRunStatus.running.value
     run.attempts += 1
     run.started_at = run.started_at or now
     run.heartbeat_at = now
@@ -152,7 +149,7 @@ class _Progress:
             with unit_of_work() as session:
                 session.execute(
                     update(PlanRun)
-                    .where(PlanRun.id == self.run_id, PlanRun.status == R.running)
+                    .where(PlanRun.id == self.run_id, PlanRun.status == PlanRunStatus.running)
                     .values(progress=pct, best_objective=self.best, heartbeat_at=utcnow())
                 )
         except Exception:  # progress is advisory: never let it break the solve
@@ -165,14 +162,19 @@ def execute(run_id: int) -> str:
     Whatever goes wrong ends the run `failed` with the reason on the row — except the database
     being unreachable: then nothing can be written, the run stays `running` and the sweeper
     re-runs it once its heartbeat is old (app/planning/sweeper.py)."""
+    t0 = time.monotonic()
+    ran: list[bool] = []  # set once the run is claimed: a finished or missing run is not timed
     try:
-        return _execute(run_id)
+        status = _execute(run_id, t0, ran)
     except (OperationalError, InterfaceError):
         log.exception("plan run %s: database unavailable; left for the sweeper", run_id)
         raise
     except Exception as exc:
         log.exception("plan run %s failed", run_id)
-        return fail_unfinished(run_id, f"the run failed: {exc!r}")
+        status = fail_unfinished(run_id, f"the run failed: {exc!r}")
+    if ran:
+        metrics.PLAN_RUN.labels(status).observe(time.monotonic() - t0)
+    return status
 
 
 def fail_unfinished(run_id: int, error: str) -> str:
@@ -180,20 +182,20 @@ def fail_unfinished(run_id: int, error: str) -> str:
     with unit_of_work() as session:
         session.execute(
             update(PlanRun)
-            .where(PlanRun.id == run_id, PlanRun.status.in_([R.queued, R.running]))
-            .values(status=R.failed.value, error=error[:4000], finished_at=utcnow())
+            .where(PlanRun.id == run_id, PlanRun.status.in_([PlanRunStatus.queued, PlanRunStatus.running]))
+            .values(status=PlanRunStatus.failed.value, error=error[:4000], finished_at=utcnow())
         )
         status = session.scalar(select(PlanRun.status).where(PlanRun.id == run_id))
     return status or "missing"
 
 
-def _execute(run_id: int) -> str:
-    t0 = time.monotonic()
+def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
     with unit_of_work() as session:
         run = _claim(session, run_id)
         if run is None:
             found = session.get(PlanRun, run_id)
             return found.status if found else "missing"
+        ran.append(True)
         params = {
             "kind": run.kind,
             "time_limit_s": run.time_limit_s,
@@ -225,7 +227,7 @@ def _execute(run_id: int) -> str:
         }
         same = _same_as_published(session, run, loaded)
         if same is not None:
-            run.status, run.finished_at, run.progress = R.unchanged.value, utcnow(), 100
+            run.status, run.finished_at, run.progress = PlanRunStatus.unchanged.value, utcnow(), 100
             run.summary = {**same.summary, "same_as_run": same.id}
             return run.status
         initial = previous_plan(session, loaded) if run.kind == "replan" else None
@@ -278,7 +280,7 @@ def _execute(run_id: int) -> str:
                 if k in ("first_objective", "solve_s", "workers", "worker_objectives")
             },
         }
-        if status == R.conflict:
+        if status == PlanRunStatus.conflict:
             retry_after_conflict(session, run)
     return status
 
@@ -293,7 +295,7 @@ def _as_of(session: Session, run: PlanRun) -> datetime | None:
 
 
 def _fail(run: PlanRun, error: str) -> None:
-    run.status, run.error, run.finished_at = R.failed.value, error[:4000], utcnow()
+    run.status, run.error, run.finished_at = PlanRunStatus.failed.value, error[:4000], utcnow()
 
 
 def _same_as_published(session: Session, run: PlanRun, loaded: planning.Loaded) -> PlanRun | None:
@@ -348,7 +350,7 @@ def previous_plan(session: Session, loaded: planning.Loaded) -> dispatch.Plan | 
         .where(PlanStop.plan_run_id == loaded.current_run_id, PlanStop.fixed.is_(False))
         .order_by(PlanStop.engineer_id, PlanStop.seq)
     ):
-        eng = plan_keys.engineer_key(st.engineer_id)
+        eng = plan_keys.cover_key(st.engineer_id, st.cover)
         times = (
             plan_keys.to_s(loaded.ref, st.arrival_at),
             plan_keys.to_s(loaded.ref, st.start_at),

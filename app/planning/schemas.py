@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.platform.dates import PlanDate
+from app.platform.inputs import InputModel
 
-_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
+if TYPE_CHECKING:
+    from app.models import Part, Warehouse
+
 _OUT = ConfigDict(from_attributes=True)
 # The longest solve the API accepts; the broker's visibility timeout is set to outlast it (config.py).
 MAX_TIME_LIMIT_S = 600
 
 
-class PlanCreate(BaseModel):
+class PlanCreate(InputModel):
     """Plan one region's day. Leave the limits out for the configured defaults."""
 
-    model_config = _IN
     region_id: int
     date: PlanDate
     time_limit_s: float | None = Field(default=None, gt=0, le=MAX_TIME_LIMIT_S)
@@ -26,10 +28,9 @@ class PlanCreate(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
-class FanOutCreate(BaseModel):
+class FanOutCreate(InputModel):
     """Plan every region (or those listed) for a day: one task per region, collected by a chord."""
 
-    model_config = _IN
     date: PlanDate
     region_ids: list[int] | None = Field(default=None, max_length=1000)
     time_limit_s: float | None = Field(default=None, gt=0, le=MAX_TIME_LIMIT_S)
@@ -110,6 +111,30 @@ class PartLine(BaseModel):
     picked_up: bool = False
     work_order_id: int | None = None
 
+    @classmethod
+    def of(
+        cls,
+        part: Part,
+        quantity: int,
+        *,
+        source: str = "van",
+        warehouse: Warehouse | None = None,
+        picked_up: bool = False,
+        work_order_id: int | None = None,
+    ) -> PartLine:
+        """The one way to describe a part line from its catalogue row (routes, pickups, assignment)."""
+        return cls(
+            part_id=part.id,
+            sku=part.sku,
+            name=part.name,
+            quantity=quantity,
+            source=source,
+            warehouse_id=warehouse.id if warehouse else None,
+            warehouse_name=warehouse.name if warehouse else None,
+            picked_up=picked_up,
+            work_order_id=work_order_id,
+        )
+
 
 class StopRead(BaseModel):
     seq: int
@@ -152,8 +177,7 @@ class RouteRead(BaseModel):
 
 
 # ------------------------------------------------------------------------------ field actions
-class PickupIn(BaseModel):
-    model_config = _IN
+class PickupIn(InputModel):
     note: str = Field(default="", max_length=500)
 
 
@@ -163,10 +187,9 @@ class PickupRead(BaseModel):
     already_in_van: list[PartLine] = Field(default_factory=list)
 
 
-class AssignIn(BaseModel):
+class AssignIn(InputModel):
     """Put a visit on an engineer's day; the planner picks the time and order."""
 
-    model_config = _IN
     engineer_id: int
     date: PlanDate | None = None  # default: the visit's planned day, else its appointment day, else today
 
@@ -210,6 +233,16 @@ class AlternativeRead(BaseModel):
     note: str = ""
 
 
+class CandidateRead(BaseModel):
+    """Why one engineer of the region does not take a visit left out: the binding constraint."""
+
+    engineer_id: int
+    engineer_name: str = ""
+    on_call: bool = False  # the engineer's on-call cover, not their shift
+    constraint: str  # skill, pinned, on_call, off_shift, capacity, part, window, day_full
+    note: str
+
+
 class ExplanationRead(BaseModel):
     work_order_id: int
     plan_run_id: int | None
@@ -223,3 +256,4 @@ class ExplanationRead(BaseModel):
     travel_added_m: int = 0
     slack_s: int = 0
     alternatives: list[AlternativeRead] = Field(default_factory=list)
+    candidates: list[CandidateRead] = Field(default_factory=list)  # visits left out: per engineer

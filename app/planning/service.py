@@ -20,17 +20,20 @@ from sqlalchemy.orm import Session
 
 import dispatch
 from app.models import (
+    Engineer,
     Part,
     PlanDay,
     Region,
+    Shift,
     Site,
     StockLocation,
     Warehouse,
-    WorkOrderStatus,
+    WorkOrder,
 )
 from app.planning import inputs as plan_inputs
 from app.planning.inputs import PLANNABLE, FixedVisit
 from app.planning.keys import (
+    cover_key,
     day_reference,
     engineer_key,
     fingerprint,
@@ -41,9 +44,9 @@ from app.planning.keys import (
     to_s_up,
     warehouse_key,
 )
+from app.platform.config import get_settings
 from app.platform.errors import NotFound
 
-S = WorkOrderStatus
 # A break may start this long before or after the shift's planned break start.
 BREAK_SLACK = timedelta(minutes=30)
 
@@ -66,6 +69,9 @@ class Loaded:
     fixed: list[FixedVisit] = field(default_factory=list)
     locked: set[int] = field(default_factory=set)  # work orders pinned to their engineer
     skipped_engineers: dict[int, str] = field(default_factory=dict)  # engineer id -> why not planned
+    skipped_skills: dict[int, tuple[str, frozenset[str]]] = field(default_factory=dict)  # id -> name, skills
+    # At-risk visits scheduled on a later day, offered to this day: left out, they keep that slot.
+    pulled: set[int] = field(default_factory=set)
     fingerprint: str = ""
     current_run_id: int | None = None
 
@@ -85,6 +91,47 @@ def current_plan_day(session: Session, region_id: int, day: date) -> PlanDay | N
     return session.scalar(select(PlanDay).where(PlanDay.region_id == region_id, PlanDay.day == day))
 
 
+@dataclass(frozen=True)
+class DayFrame:
+    """The region's day: its zone, local midnight (`ref`) and the end of the day, both in UTC."""
+
+    region: Region
+    tz: str
+    ref: datetime
+    day_end: datetime
+    current_run_id: int | None
+
+
+@dataclass(frozen=True)
+class WorkOrderInputs:
+    """The day's work orders split into plannable and started ones, with what planning needs of them."""
+
+    plannable: list[WorkOrder]
+    started: list[WorkOrder]
+    locked: set[int]
+    windows: dict[int, list[tuple[datetime, datetime]]]
+    parts_needed: dict[int, dict[int, int]]  # work order id -> part id -> quantity
+    part_ids: dict[str, int]  # engine part key (sku) -> part id
+    sku: dict[int, str]
+    sites: dict[int, Site]
+    # On-call cover is for P1s, and for 24x7 contracts whose visit is due before the day ends
+    # (waiting for the next shift would miss it): docs/planning.md.
+    round_the_clock: set[int]
+
+
+@dataclass(frozen=True)
+class EngineerInputs:
+    """Who works that day (with the shift), who does not and why, and where their stock is."""
+
+    engineers: list[tuple[Engineer, Shift]]
+    skipped: dict[int, str]
+    shift_times: dict[int, tuple[datetime, datetime]]  # engineer id -> that day's shift start and end
+    covers: list[plan_inputs.Cover]  # on-call cover outside the shifts
+    van_location: dict[int, int]
+    warehouses: list[Warehouse]
+    warehouse_location: dict[int, int]
+
+
 def load(
     session: Session,
     *,
@@ -101,13 +148,76 @@ def load(
 
     `only_engineers` / `only_work_orders` cut out part of the day (a manual assignment re-plans
     one engineer's visits); listed work orders are taken whatever day they were planned on."""
+    frame = _day_frame(session, region_id, day)
+    wo = _work_order_inputs(session, frame, as_of, only_engineers, only_work_orders)
+    eng = _engineer_inputs(session, frame, day, only_engineers)
+    job_ids = {w.id for w in wo.plannable}
+    stock = plan_inputs.available_stock(
+        session, list(eng.van_location.values()) + list(eng.warehouse_location.values()), job_ids, wo.sku
+    )
+
+    fixed: list[FixedVisit] = []
+    starts: dict[int, tuple[tuple[float, float], datetime]] = {}
+    if as_of is not None:
+        # On-call engineers without a shift that day are placed (where they are free) too.
+        everyone: list[tuple[Engineer, Shift | None]] = [*eng.engineers]
+        everyone += [(c.engineer, None) for c in eng.covers if c.engineer.id not in eng.shift_times]
+        fixed, starts = plan_inputs.frozen_day(session, wo.started, wo.sites, everyone, as_of)
+
+    eng_rows = _engine_engineers(frame, day, eng, starts, stock)
+    jobs, versions = _engine_jobs(frame, wo, as_of, eng_rows)
+    wh_rows = _engine_warehouses(frame, day, eng, stock)
+    problem = None  # the engine needs someone to plan for: without engineers every job stays open
+    if eng_rows:
+        problem = dispatch.Problem(
+            engineers=tuple(eng_rows),
+            jobs=tuple(jobs),
+            warehouses=tuple(wh_rows),
+            settings=settings or dispatch.Settings(),
+            name=f"{frame.region.code} {day.isoformat()}",
+        )
+    loaded = Loaded(
+        region_id=region_id,
+        day=day,
+        tz=frame.tz,
+        ref=frame.ref,
+        as_of=as_of,
+        problem=problem,
+        versions=versions,
+        part_ids=wo.part_ids,
+        van_location=eng.van_location,
+        warehouse_location=eng.warehouse_location,
+        fixed=fixed,
+        locked={w for w in wo.locked if w in versions},
+        skipped_engineers=eng.skipped,
+        skipped_skills=_skipped_skills(session, eng.skipped),
+        current_run_id=frame.current_run_id,
+        pulled={
+            w.id for w in wo.plannable if w.id in versions and plan_inputs.pull_forward(w, frame.day_end)
+        },
+    )
+    loaded.fingerprint = fingerprint(loaded, jobs, solve_params or {})
+    return loaded
+
+
+def _day_frame(session: Session, region_id: int, day: date) -> DayFrame:
     region = get_region(session, region_id)
     tz = region.timezone
     ref = day_reference(day, tz)
     day_end = day_reference(day + timedelta(days=1), tz)
     plan_day = current_plan_day(session, region_id, day)
     current_run_id = plan_day.current_run_id if plan_day else None
+    return DayFrame(region=region, tz=tz, ref=ref, day_end=day_end, current_run_id=current_run_id)
 
+
+def _work_order_inputs(
+    session: Session,
+    frame: DayFrame,
+    as_of: datetime | None,
+    only_engineers: set[int] | None,
+    only_work_orders: set[int] | None,
+) -> WorkOrderInputs:
+    region_id, ref, day_end, current_run_id = frame.region.id, frame.ref, frame.day_end, frame.current_run_id
     work_orders = plan_inputs.day_work_orders(session, region_id, ref, day_end, as_of, only_work_orders)
     if only_engineers is not None:
         work_orders = [w for w in work_orders if w.status in PLANNABLE or w.engineer_id in only_engineers]
@@ -125,39 +235,73 @@ def load(
     sites = {
         s.id: s for s in session.scalars(select(Site).where(Site.id.in_({w.site_id for w in work_orders})))
     }
+    return WorkOrderInputs(
+        plannable=plannable,
+        started=started,
+        locked=locked,
+        windows=windows,
+        parts_needed=parts_needed,
+        part_ids=part_ids,
+        sku=sku,
+        sites=sites,
+        round_the_clock=plan_inputs.always_open(session, plannable),
+    )
 
+
+def _engineer_inputs(
+    session: Session, frame: DayFrame, day: date, only_engineers: set[int] | None
+) -> EngineerInputs:
+    region_id, tz = frame.region.id, frame.tz
     engineers, skipped = plan_inputs.engineers(session, region_id, day)
     if only_engineers is not None:
         engineers = [(e, sh) for e, sh in engineers if e.id in only_engineers]
         skipped = {k: v for k, v in skipped.items() if k in only_engineers}
-    eng_ids = [e.id for e, _ in engineers]
-    van_location = dict(
-        session.execute(
+    shift_times = {e.id: (local_at(day, sh.starts, tz), local_at(day, sh.ends, tz)) for e, sh in engineers}
+    covers = plan_inputs.on_call(session, region_id, day, frame.ref, frame.day_end, shift_times)
+    if only_engineers is not None:
+        covers = [c for c in covers if c.engineer.id in only_engineers]
+    eng_ids = [e.id for e, _ in engineers] + [c.engineer.id for c in covers]
+    van_location = {
+        eng: loc
+        for eng, loc in session.execute(
             select(StockLocation.engineer_id, StockLocation.id).where(StockLocation.engineer_id.in_(eng_ids))
-        ).all()
-    )
+        )
+        if eng is not None
+    }
     warehouses = list(
         session.scalars(select(Warehouse).where(Warehouse.region_id == region_id).order_by(Warehouse.id))
     )
-    warehouse_location = dict(
-        session.execute(
+    warehouse_location = {
+        wh: loc
+        for wh, loc in session.execute(
             select(StockLocation.warehouse_id, StockLocation.id).where(
                 StockLocation.warehouse_id.in_([w.id for w in warehouses])
             )
-        ).all()
-    )
-    job_ids = {w.id for w in plannable}
-    stock = plan_inputs.available_stock(
-        session, list(van_location.values()) + list(warehouse_location.values()), job_ids, sku
+        )
+        if wh is not None
+    }
+    return EngineerInputs(
+        engineers=engineers,
+        skipped=skipped,
+        shift_times=shift_times,
+        covers=covers,
+        van_location=van_location,
+        warehouses=warehouses,
+        warehouse_location=warehouse_location,
     )
 
-    fixed: list[FixedVisit] = []
-    starts: dict[int, tuple[tuple[float, float], datetime]] = {}
-    if as_of is not None:
-        fixed, starts = plan_inputs.frozen_day(session, started, sites, engineers, as_of)
 
+def _engine_engineers(
+    frame: DayFrame,
+    day: date,
+    eng: EngineerInputs,
+    starts: dict[int, tuple[tuple[float, float], datetime]],
+    stock: dict[int, dict[str, int]],
+) -> list[dispatch.Engineer]:
+    """The engine's engineers; one whose shift is already over is added to `eng.skipped`."""
+    tz, ref, skipped, van_location = frame.tz, frame.ref, eng.skipped, eng.van_location
     eng_rows: list[dispatch.Engineer] = []
-    for e, shift in engineers:
+    for e, shift in eng.engineers:
         begin, end = local_at(day, shift.starts, tz), local_at(day, shift.ends, tz)
         start_loc: tuple[float, float] = (e.home_latitude, e.home_longitude)
         if e.id in starts:
@@ -184,7 +328,58 @@ def load(
                 breaks=tuple(breaks),
             )
         )
-    planned_eng = {key_id(e.id) for e in eng_rows}
+    eng_rows += _on_call_engineers(frame, eng, starts, stock)
+    return eng_rows
+
+
+def _on_call_engineers(
+    frame: DayFrame,
+    eng: EngineerInputs,
+    starts: dict[int, tuple[tuple[float, float], datetime]],
+    stock: dict[int, dict[str, int]],
+) -> list[dispatch.Engineer]:
+    """One engine engineer per stretch of on-call cover (with the call-out cost); an engineer who
+    is on call is no longer in `eng.skipped`."""
+    callout = get_settings().on_call_callout_cost
+    rows: list[dispatch.Engineer] = []
+    for c in eng.covers:
+        e = c.engineer
+        begin, end = c.starts_at, c.ends_at
+        start_loc = (e.home_latitude, e.home_longitude)
+        if e.id in starts:
+            start_loc, free_at = starts[e.id]
+            begin = max(begin, free_at)
+        if begin >= end:
+            continue
+        rows.append(
+            dispatch.Engineer(
+                id=cover_key(e.id, c.key),
+                start=start_loc,
+                end=(e.home_latitude, e.home_longitude),
+                shift=(to_s_up(frame.ref, begin), to_s(frame.ref, end)),
+                skills=frozenset(e.skills or ()),
+                stock=stock.get(eng.van_location.get(e.id, -1), {}),
+                on_call=True,
+                fixed_cost=callout,
+            )
+        )
+        eng.skipped.pop(e.id, None)  # not working a shift, but on call
+    return rows
+
+
+def _engine_jobs(
+    frame: DayFrame, wo: WorkOrderInputs, as_of: datetime | None, eng_rows: list[dispatch.Engineer]
+) -> tuple[list[dispatch.Job], dict[int, int]]:
+    """The engine's jobs and the version of each work order they were made from."""
+    ref, day_end, sites, windows, locked, sku = (
+        frame.ref,
+        frame.day_end,
+        wo.sites,
+        wo.windows,
+        wo.locked,
+        wo.sku,
+    )
+    planned_eng = {key_id(e.id) for e in eng_rows if e.on_call is False}
 
     # A deadline that passed before the day's first shift (or the re-plan) began is sunk: lateness
     # counts from the first moment this plan can act, else serving an overdue visit could cost
@@ -192,7 +387,7 @@ def load(
     horizon = to_s(ref, as_of) if as_of is not None else min((e.shift[0] for e in eng_rows), default=0)
     jobs: list[dispatch.Job] = []
     versions: dict[int, int] = {}
-    for w in plannable:
+    for w in wo.plannable:
         site = sites[w.site_id]
         wins = tuple(
             sorted(
@@ -216,16 +411,28 @@ def load(
                 duration_s=w.duration_min * 60,
                 windows=wins,
                 skills=frozenset(w.required_skills or ()),
-                parts={sku[p]: q for p, q in parts_needed.get(w.id, {}).items()},
+                parts={sku[p]: q for p, q in wo.parts_needed.get(w.id, {}).items()},
                 priority=_priority(w.priority),
                 sla_deadline=max(to_s(ref, w.sla_deadline_at), horizon) if w.sla_deadline_at else None,
                 pinned_engineer=pinned,
                 appointment=appointment,
+                on_call_ok=w.priority == "P1"
+                or (
+                    w.id in wo.round_the_clock
+                    and w.sla_deadline_at is not None
+                    and w.sla_deadline_at < day_end
+                ),
             )
         )
         versions[w.id] = w.version
+    return jobs, versions
 
-    wh_rows = [
+
+def _engine_warehouses(
+    frame: DayFrame, day: date, eng: EngineerInputs, stock: dict[int, dict[str, int]]
+) -> list[dispatch.Warehouse]:
+    ref, tz, warehouse_location = frame.ref, frame.tz, eng.warehouse_location
+    return [
         dispatch.Warehouse(
             id=warehouse_key(w.id),
             location=(w.latitude, w.longitude),
@@ -233,35 +440,18 @@ def load(
             pickup_s=w.pickup_min * 60,
             stock=stock.get(warehouse_location.get(w.id, -1), {}),
         )
-        for w in warehouses
+        for w in eng.warehouses
     ]
-    problem = None  # the engine needs someone to plan for: without engineers every job stays open
-    if eng_rows:
-        problem = dispatch.Problem(
-            engineers=tuple(eng_rows),
-            jobs=tuple(jobs),
-            warehouses=tuple(wh_rows),
-            settings=settings or dispatch.Settings(),
-            name=f"{region.code} {day.isoformat()}",
+
+
+def _skipped_skills(session: Session, skipped: dict[int, str]) -> dict[int, tuple[str, frozenset[str]]]:
+    """Name and skills of each engineer left out, for explain's per-engineer reasons."""
+    return {
+        eid: (name, frozenset(skills or ()))
+        for eid, name, skills in session.execute(
+            select(Engineer.id, Engineer.name, Engineer.skills).where(Engineer.id.in_(list(skipped)))
         )
-    loaded = Loaded(
-        region_id=region_id,
-        day=day,
-        tz=tz,
-        ref=ref,
-        as_of=as_of,
-        problem=problem,
-        versions=versions,
-        part_ids=part_ids,
-        van_location=van_location,
-        warehouse_location=warehouse_location,
-        fixed=fixed,
-        locked={w for w in locked if w in versions},
-        skipped_engineers=skipped,
-        current_run_id=current_run_id,
-    )
-    loaded.fingerprint = fingerprint(loaded, jobs, solve_params or {})
-    return loaded
+    }
 
 
 def _priority(value: str) -> int:

@@ -32,7 +32,6 @@ from app.platform.db import utcnow
 from app.platform.outbox import enqueue
 
 log = logging.getLogger(__name__)
-R = PlanRunStatus
 
 
 @dataclass
@@ -52,13 +51,13 @@ def sweep(session: Session, now: datetime | None = None) -> SweepResult:
     result = SweepResult()
     candidates = session.scalars(
         select(PlanRun)
-        .where(PlanRun.status.in_([R.queued, R.running]))
+        .where(PlanRun.status.in_([PlanRunStatus.queued, PlanRunStatus.running]))
         .order_by(PlanRun.id)
         .with_for_update(skip_locked=True)
     ).all()
     for run in candidates:
         last = run.heartbeat_at or run.created_at
-        if run.status == R.running:
+        if run.status == PlanRunStatus.running:
             if now - last <= timedelta(seconds=run.time_limit_s + s.plan_run_grace_s):
                 continue
             reason = f"its worker was lost (no sign of life since {last.isoformat(timespec='seconds')})"
@@ -66,7 +65,7 @@ def sweep(session: Session, now: datetime | None = None) -> SweepResult:
                 _fail(run, now, f"{reason}, after {run.attempts} attempts")
                 result.failed.append(run.id)
             else:
-                run.status = R.queued.value
+                run.status = PlanRunStatus.queued.value
                 run.progress = 0
                 _resend(session, run, now, "lost")
                 result.requeued.append(run.id)
@@ -89,4 +88,4 @@ def _resend(session: Session, run: PlanRun, now: datetime, counter: str) -> None
 
 
 def _fail(run: PlanRun, now: datetime, error: str) -> None:
-    run.status, run.error, run.finished_at = R.failed.value, error[:4000], now
+    run.status, run.error, run.finished_at = PlanRunStatus.failed.value, error[:4000], now

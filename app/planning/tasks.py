@@ -19,12 +19,13 @@ from typing import Any
 
 from celery import Task, chord
 
+from app.field.workorders import risk
 from app.planning import batches as plan_batches
 from app.planning import notify, sweeper
 from app.planning import runs as plan_runs
 from app.planning import triggers as plan_triggers
 from app.platform.config import get_settings
-from app.platform.db import unit_of_work
+from app.platform.db import unit_of_work, utcnow
 from app.platform.worker import celery_app
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def plan_all_regions(batch_id: int) -> None:
 
 
 @celery_app.task(name="fieldline.plan.collect", bind=True, max_retries=60, **RELIABLE)
-def collect_batch(self: Task, batch_id: int) -> dict[str, Any] | None:
+def collect_batch(self: Task[Any, Any], batch_id: int) -> dict[str, Any] | None:
     """The chord's body: totals over the batch, written once. Should a duplicated header task
     fire it early, it waits for the runs still going."""
     with unit_of_work() as session:
@@ -78,9 +79,11 @@ def collect_batch(self: Task, batch_id: int) -> dict[str, Any] | None:
 
 @celery_app.task(name="fieldline.replan.check_late", **RELIABLE)
 def check_late() -> int:
-    """Beat (every minute): re-plan regions whose visits run behind the clock."""
+    """Beat (every minute): re-plan regions whose visits run behind the clock, and mark visits
+    whose ETA has slipped past their arrival due time at risk."""
     with unit_of_work() as session:
         runs = plan_triggers.check_late(session)
+        risk.sweep(session, at=utcnow())
     if runs:
         log.info("late visits: re-plan runs %s", runs)
     return len(runs)

@@ -3,7 +3,9 @@
 Whatever code path changes the rows (API, pages, imports, other services), a session hook sees:
 - a new (or escalated) P1/P2 work order            → re-plan its region's day ("emergency");
 - an absence added for a planned day               → re-plan that day ("sickness");
-- a work order cancelled                           → release its parts, re-plan ("cancellation");
+- on-call cover added                              → re-plan the planned days it covers ("on_call");
+- a work order cancelled                           → release its parts, re-plan ("cancellation"),
+                                                      tell the customer if the visit was announced;
 - a visit finished (done / needs_follow_up)        → its held parts are consumed.
 Late visits are found by a periodic job (`check_late`, beat every minute).
 
@@ -30,6 +32,7 @@ from app.field.inventory import reservations
 from app.models import (
     Absence,
     Engineer,
+    OnCallShift,
     PlanDay,
     PlanRun,
     PlanRunStatus,
@@ -40,13 +43,12 @@ from app.models import (
 )
 from app.planning import inputs as plan_inputs
 from app.planning import keys as plan_keys
+from app.planning import notify
 from app.planning import runs as plan_runs
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 
 log = logging.getLogger(__name__)
-S = WorkOrderStatus
-R = PlanRunStatus
 URGENT = ("P1", "P2")
 _KEY = "fieldline_plan_events"
 
@@ -70,7 +72,11 @@ def request_replan(
     same = session.scalar(select(PlanRun).where(PlanRun.request_key == key))
     if same is not None:
         return same
-    waiting = (R.queued.value, R.running.value) if skip_if_running else (R.queued.value,)
+    waiting = (
+        (PlanRunStatus.queued.value, PlanRunStatus.running.value)
+        if skip_if_running
+        else (PlanRunStatus.queued.value,)
+    )
     pending = session.scalar(
         select(PlanRun).where(
             PlanRun.region_id == region_id,
@@ -120,13 +126,15 @@ def _collect(session: Session, _ctx: Any) -> None:
             found.append(("emergency", obj))
         elif isinstance(obj, Absence):
             found.append(("sickness", obj))
+        elif isinstance(obj, OnCallShift):
+            found.append(("on_call", obj))
     for obj in session.dirty:
         if not isinstance(obj, WorkOrder):
             continue
         status = _changed_to(obj, "status")
-        if status == S.cancelled:
+        if status == WorkOrderStatus.cancelled:
             found.append(("cancellation", obj))
-        elif status in (S.done, S.needs_follow_up):
+        elif status in (WorkOrderStatus.done, WorkOrderStatus.needs_follow_up):
             found.append(("finished", obj))
         elif _changed_to(obj, "priority") in URGENT and obj.status in plan_inputs.PLANNABLE:
             found.append(("emergency", obj))
@@ -172,6 +180,7 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
         reservations.consume_for_work_order(session, work_order_id=obj.id)
     elif kind == "cancellation":
         reservations.release_for_work_order(session, work_order_id=obj.id)
+        notify.on_cancelled(session, work_order_id=obj.id)
         tz, today = _today(session, obj.region_id)
         day = plan_keys.local_day(obj.planned_start_at, tz) if obj.planned_start_at else today
         if day >= today:
@@ -180,6 +189,16 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
         tz, today = _today(session, obj.region_id)
         day = plan_keys.local_day(obj.appointment_start_at, tz) if obj.appointment_start_at else today
         request_replan(session, region_id=obj.region_id, day=day, trigger=kind, ref=str(obj.id))
+    elif kind == "on_call":  # cover for an urgent visit nobody on shift could reach, maybe
+        engineer = session.get(Engineer, obj.engineer_id)
+        if engineer is None:
+            return
+        tz, today = _today(session, engineer.region_id)
+        day = max(today, plan_keys.local_day(obj.starts_at, tz))
+        last = plan_keys.local_day(obj.ends_at - timedelta(seconds=1), tz)
+        while day <= last:
+            request_replan(session, region_id=engineer.region_id, day=day, trigger=kind, ref=f"{obj.id}")
+            day += timedelta(days=1)
     elif kind == "sickness":
         engineer = session.get(Engineer, obj.engineer_id)
         if engineer is None:
@@ -199,7 +218,7 @@ def late_visits(session: Session, now: datetime | None = None) -> list[WorkOrder
     cutoff = now - timedelta(minutes=get_settings().late_margin_min)
     rows = session.scalars(
         select(WorkOrder).where(
-            WorkOrder.status.in_((S.scheduled.value, S.en_route.value)),
+            WorkOrder.status.in_((WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value)),
             WorkOrder.engineer_id.is_not(None),
             WorkOrder.checked_in_at.is_(None),
             WorkOrder.planned_start_at.is_not(None),
@@ -209,7 +228,7 @@ def late_visits(session: Session, now: datetime | None = None) -> list[WorkOrder
     )
     late = []
     for w in rows:  # en route: the ETA counts (it may be later than the planned start)
-        due = w.eta_at if w.status == S.en_route and w.eta_at else w.planned_start_at
+        due = w.eta_at if w.status == WorkOrderStatus.en_route and w.eta_at else w.planned_start_at
         if due is not None and due < cutoff:
             late.append(w)
     return late

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from app.models import User
-from app.platform.auth import authenticate, issue_token
+from app.platform.auth import authenticate, issue_token, revoke_tokens
 from app.platform.deps import CurrentUser, DbSession
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -38,3 +38,10 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbSession, 
 @router.get("/me")
 def me(user: CurrentUser) -> Me:
     return Me(id=user.id, email=user.email, name=user.name, role=user.role)
+
+
+@router.post("/logout", status_code=204)
+def logout(user: CurrentUser, db: DbSession) -> Response:
+    """Sign out everywhere: every token and session cookie of this user stops working."""
+    revoke_tokens(db, user)
+    return Response(status_code=204)

@@ -31,10 +31,20 @@ class Settings(BaseSettings):
     token_ttl_s: int = 12 * 3600
     # Secure flag of the page session cookie; unset: set it when the request came over https.
     session_cookie_secure: bool | None = None
+    # Proxies whose X-Forwarded-Proto/-For are believed (comma-separated IPs or CIDRs, "*" for
+    # any): the https scheme (the cookie's Secure flag) and the client address (login throttling)
+    # come from them. A proxy in another container is not 127.0.0.1: name its network here.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Failed sign-ins per minute: per (client address, account), and per client address over
+    # all accounts (password spraying). Neither locks the owner out from another address.
     login_attempts_per_minute: int = 10
+    login_client_attempts_per_minute: int = 30
     reopen_days: int = 14
     idempotency_ttl_h: int = 48
     webhook_max_attempts: int = 8
+    # Non-public webhook receivers that are allowed (on-premise): comma-separated CIDRs and host
+    # names. Empty: webhooks only reach public addresses (app/integrations/webhooks/targets.py).
+    webhook_allowed_targets: str = ""
     # Shared secret the mail relay sends as X-Relay-Token; unset disables inbound e-mail.
     inbound_email_token: str | None = None
     # Eager: tasks run inline in the caller (tests); only used when no broker is configured.
@@ -44,6 +54,9 @@ class Settings(BaseSettings):
     plan_time_limit_s: float = 30.0
     replan_time_limit_s: float = 2.0
     plan_solver_workers: int = 2  # solver processes per run
+    # Objective cost of calling an on-call engineer out once (in metres of driving: 200 km), so
+    # standby cover serves a P1 rather than leave it, but never work a shift can do.
+    on_call_callout_cost: int = 200_000
     # The sweeper (beat `fieldline.sweep.plan_runs`, docs/planning.md): a running run whose last sign
     # of life is older than its time limit plus this is taken as lost and re-run (or failed after
     # PLAN_RUN_MAX_ATTEMPTS); a queued run is sent again after PLAN_QUEUED_RESEND_S and failed after
@@ -60,9 +73,35 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "dispatch@fieldline.example"
+    # Where customers reach the public pages (survey links in e-mails), without a trailing slash.
+    public_url: str = "http://127.0.0.1:8000"
+    # Post-service surveys (docs/surveys.md): delay after the visit, one per contact per cooldown,
+    # one reminder; the links expire after survey_expires_days.
+    survey_delay_min: int = 120
+    survey_cooldown_days: int = 30
+    survey_reminder_days: int = 3
+    survey_expires_days: int = 14
     # Background tiles of the engineer's route map ({z}/{x}/{y}); empty: no tiles, the route
     # is drawn on a plain background (as it is anyway when the phone is offline).
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Overload (docs/deploy.md "Sizing"): per web process, at most ADMISSION_MAX_IN_FLIGHT
+    # requests run at once; one more waits up to ADMISSION_QUEUE_MS for a slot, then gets 503.
+    # Health, login and /metrics have ADMISSION_RESERVED slots of their own. The pool is sized
+    # from these (see db_pool_size_total), so an admitted request never waits for a connection.
+    admission_max_in_flight: int = 6
+    admission_queue_ms: int = 30  # well under the 50 ms a refusal may take (bench/overload.py)
+    admission_reserved: int = 2
+    # A checkout that still waits this long (tasks, a miscount) fails fast as a 503, never 30 s.
+    db_pool_timeout_s: float = 2.0
+    # Metrics: GET /metrics answers a bearer METRICS_TOKEN, else an admin's token.
+    metrics_token: str | None = None
+    # Read by prometheus-client itself: where each process of a multi-process server (or a
+    # prefork Celery worker) writes its samples. `fieldline serve --workers N` makes one if unset.
+    prometheus_multiproc_dir: str | None = None
+    # A Celery worker serves its metrics (task times, plan runs, webhook failures) on this port.
+    worker_metrics_port: int | None = None
+    log_format: str = "text"  # text | json (one JSON object per line, with the request id)
+    log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _secrets_outside_demo(self) -> Settings:
@@ -75,6 +114,17 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def db_pool_size_total(self) -> int:
+        """Connections one web process needs: every admitted request holds one, a reserved
+        request (the page login) up to two, and the in-process task thread one."""
+        return self.admission_max_in_flight + 2 * self.admission_reserved + 1
+
+    @property
+    def thread_limit(self) -> int:
+        """AnyIO worker threads: one per request that may run at once, plus static files."""
+        return self.admission_max_in_flight + self.admission_reserved + 4
 
 
 @lru_cache

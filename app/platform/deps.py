@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Role, User
 from app.platform.auth import user_from_token
-from app.platform.db import new_session
+from app.platform.db import unit_of_work
 from app.platform.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "fl_session"
@@ -20,15 +20,8 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 def get_db() -> Iterator[Session]:
     """One transaction per request, committed before the response is sent."""
-    session = new_session()
-    try:
+    with unit_of_work() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit when the endpoint returns, before the response is sent, so a client
@@ -36,8 +29,21 @@ def get_db() -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_current_user(request: Request, db: DbSession, token: Annotated[str | None, Depends(oauth2)]) -> User:
-    token = token or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token and request.method not in SAFE_METHODS:
+            # A browser attaches the cookie to any site's request (a text/plain POST needs no
+            # preflight), so the cookie may only read: the pages' scripts only read the API, and
+            # every change through the API needs a bearer token, which no other site can send.
+            raise Forbidden(
+                "Changes through the API need a bearer token (Authorization: Bearer …); "
+                "the page session cookie only allows reading.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     if not token:
         raise Unauthorized("Sign in first.", headers={"WWW-Authenticate": "Bearer"})
     user = user_from_token(db, token)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -68,6 +69,21 @@ class Unprocessable(AppError):
     status_code, title = 422, "Unprocessable content"
 
 
+def refuse(errors: Sequence[dict[str, str]], *, fields_in_detail: bool = True) -> None:
+    """Raise one 422 naming every problem found by a service's checks; return if there is none.
+
+    `fields_in_detail=False` is for checks whose messages already name what is wrong (the planner's
+    "Ann lacks skill(s) …"), where a "engineer_id:" prefix would only add noise.
+    """
+    if not errors:
+        return
+    if fields_in_detail:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    else:
+        detail = "; ".join(e["message"] for e in errors)
+    raise Unprocessable(detail, errors=list(errors))
+
+
 class TooManyRequests(AppError):
     status_code, title = 429, "Too many requests"
 
@@ -107,7 +123,14 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in parts) or str(loc[0] if loc else "")
 
 
-def install_error_handlers(app: FastAPI) -> None:
+API_PREFIX = "/api/"
+
+
+def install_error_handlers(
+    app: FastAPI, *, page_not_found: Callable[[Request], Response] | None = None
+) -> None:
+    """problem+json for the API; `page_not_found` (from the web layer) answers unknown page addresses."""
+
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
         return problem(
@@ -129,8 +152,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(422, "Validation failed", detail, request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # A person who mistyped an address in the browser gets a page; API clients keep problem+json.
+        if exc.status_code == 404 and page_not_found and not request.url.path.startswith(API_PREFIX):
+            return page_not_found(request)
+        titles = {
+            404: "Not found",
+            405: "Method not allowed",
+            401: "Not authenticated",
+            413: "Content too large",
+        }
         return problem(
             exc.status_code,
             titles.get(exc.status_code, "Error"),

@@ -22,13 +22,18 @@ EVENTS = (
     "ticket.updated",
     "ticket.status_changed",
     "ticket.replied",
+    "ticket.call_logged",
     "ticket.sla_breached",
     "workorder.created",
     "workorder.updated",
     "workorder.scheduled",
     "workorder.status_changed",
     "workorder.completed",
+    "workorder.at_risk",
+    "workorder.at_risk_cleared",
     "customer.imported",
+    "survey.detractor",
+    "survey.recovery_closed",
 )
 
 

@@ -30,7 +30,7 @@ def health() -> JSONResponse:
 
 
 def _broker_status(url: str) -> str:
-    from kombu import Connection
+    from kombu.connection import Connection
 
     try:
         with Connection(url, connect_timeout=2) as conn:

@@ -21,6 +21,7 @@ from app.models import IdempotencyRecord, User
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, PreconditionFailed, PreconditionRequired, Unprocessable
+from app.platform.inputs import INT_MAX
 
 T = TypeVar("T")
 
@@ -56,7 +57,10 @@ def encode_cursor(value: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return int(base64.urlsafe_b64decode(padded).decode())
+        value = int(base64.urlsafe_b64decode(padded).decode())
+        if not 0 < value <= INT_MAX:  # a forged cursor must not reach the database as an overflow
+            raise ValueError(value)
+        return value
     except (ValueError, UnicodeDecodeError) as exc:
         raise Unprocessable(
             "The cursor is not valid; start again without it.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.seed.customers import AccountInfo, AssetInfo
@@ -70,6 +71,19 @@ class Case:
         return SLA_TARGETS[self.tier][self.priority]
 
 
+LATE_SHARE = 0.2  # of visits in a promised window: the previous job overran, traffic
+
+
+def late_by(visit_id: int, slack: float) -> float:
+    """Seconds a windowed visit arrives after its plan: for about LATE_SHARE of them, 20–100
+    minutes past the window's end. Derived from the id, not drawn from the random stream, so
+    the rest of the history (and every earlier seed) stays as it was."""
+    h = (visit_id * 2654435761) % 2**32
+    if h % 1000 >= LATE_SHARE * 1000:
+        return 0.0
+    return slack + (20 + (h >> 10) % 81) * MIN
+
+
 def poisson(rng: random.Random, lam: float) -> int:
     limit, k, p = math.exp(-lam), 0, 1.0
     while True:
@@ -88,7 +102,13 @@ class CaseMaker:
     """Simulates the cases of one account after another; ids come from the bulk writer."""
 
     def __init__(
-        self, world: World, rng: random.Random, slots: Slots, next_id, now: float, history_days: int
+        self,
+        world: World,
+        rng: random.Random,
+        slots: Slots,
+        next_id: Callable[[str], int],
+        now: float,
+        history_days: int,
     ) -> None:
         self.world, self.rng, self.slots, self.next_id, self.now = world, rng, slots, next_id, now
         days = world.days
@@ -148,8 +168,11 @@ class CaseMaker:
             i -= 1
         return days.at(i, PLANNING_RUN_S)
 
-    def _entitlement(self, asset: AssetInfo | None, day: int) -> tuple[str, int, int | None]:
-        c = asset.contract if asset is not None else None
+    def _entitlement(
+        self, asset: AssetInfo | None, day: int, acc: AccountInfo | None = None
+    ) -> tuple[str, int, int | None]:
+        """As the app decides it: the asset's contract; without an asset, the account's."""
+        c = asset.contract if asset is not None else (acc.contract if acc is not None else None)
         if c is not None and c.starts_on <= self.world.days.days[day] <= c.ends_on:
             return c.tier, c.calendar_id, c.id
         return "standard", self.std_id, None
@@ -323,9 +346,11 @@ class CaseMaker:
         # Planned in the afternoon run of the working day before the visit.
         sched = min(max(self._run_before(day), reply + MIN, created + MIN), w0 - 30 * MIN)
         checkin = max(planned + rng.uniform(-5, 15) * MIN, sched + 10 * MIN)
+        vid = self.next_id("work_order")
+        checkin += late_by(vid, w1 - checkin)
         checkout = checkin + dur_min * MIN * rng.uniform(0.85, 1.2)
         v = Visit(
-            self.next_id("work_order"),
+            vid,
             created,
             sched,
             planned,
@@ -367,11 +392,14 @@ class CaseMaker:
         opened_at = self._open_time(self.first)
         if opened_at is None:
             return None
-        _, opened = opened_at
+        day, opened = opened_at
         prio = "P4" if rng.random() < 0.8 else "P3"
-        fr, _, res = SLA_TARGETS["standard"][prio]
-        reply = max(opened + MIN, self.std.add(opened, fr * _late(rng, 0.92, 0.05, 0.9)))
-        resolved = max(reply + 5 * MIN, self.std.add(opened, res * _late(rng, 0.95, 0.02, 0.5)))
+        # no asset: the account's contract decides the SLA, as in the app (docs/tickets.md)
+        tier, cal_id, contract_id = self._entitlement(None, day, acc)
+        cal = self.world.fast[cal_id]
+        fr, _, res = SLA_TARGETS[tier][prio]
+        reply = max(opened + MIN, cal.add(opened, fr * _late(rng, 0.92, 0.05, 0.9)))
+        resolved = max(reply + 5 * MIN, cal.add(opened, res * _late(rng, 0.95, 0.02, 0.5)))
         subject = rng.choice(INQUIRIES)
         channel = rng.choices(("email", "phone", "web"), (60, 30, 10))[0]
         return Case(
@@ -383,9 +411,9 @@ class CaseMaker:
             subject + ".",
             "inquiry",
             prio,
-            "standard",
-            self.std_id,
-            None,
+            tier,
+            cal_id,
+            contract_id,
             opened,
             reply,
             resolved,

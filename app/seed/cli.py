@@ -6,18 +6,19 @@ from collections.abc import Callable
 
 import psycopg
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.platform.config import get_settings
 from app.platform.db import unit_of_work
-from app.seed.generate import AlreadySeeded, seed
+from app.seed.generate import AlreadySeeded, SeedResult, seed
 
 
 def run_seed(
     console: Console, *, customers: int, if_empty: bool, seed_value: int, fail: Callable[[str], None]
-) -> None:
+) -> SeedResult | None:
+    """Seed and print the summary; returns what was seeded (None when it failed)."""
     demo = get_settings().demo_mode
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -26,7 +27,7 @@ def run_seed(
         TextColumn("{task.fields[rows]}"),
         TimeElapsedColumn(),
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     bar = Progress(*columns, console=console, transient=False)
 
     def report(phase: str, done: int, total: int, rows: int) -> None:
@@ -41,17 +42,17 @@ def run_seed(
             result = seed(session, customers=customers, seed=seed_value, if_empty=if_empty, progress=report)
     except AlreadySeeded as exc:
         fail(str(exc))
-        return
+        return None
     except (SQLAlchemyError, psycopg.Error) as exc:  # one transaction: nothing was written
         message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         fail(f"seeding failed and was rolled back (nothing written): {message}")
-        return
+        return None
     finally:
         if tasks:
             bar.stop()
     if result.skipped:
         console.print(f"{result.existing_accounts} customers exist already: nothing seeded (--if-empty)")
-        return
+        return result
     table = Table(title=f"seeded in {result.seconds:.1f} s", show_edge=False)
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -69,3 +70,4 @@ def run_seed(
             "no users were created (not in demo mode); create the first one with "
             "[bold]fieldline create-user --role admin[/bold]"
         )
+    return result

@@ -67,6 +67,7 @@ CONTACT_COLS = (
     "external_id",
     "account_id",
     "name",
+    "name_search",
     "email",
     "phone",
     "mobile",
@@ -135,6 +136,9 @@ class AccountInfo:
     contacts: list[int]
     assets: list[AssetInfo]
     site_ids: list[int]
+    # The account's service contract (at most one in the demo), also when no asset is on it: a
+    # ticket without an asset takes its SLA from here (app/desk/sla/clock.py `entitlement`).
+    contract: ContractInfo | None = None
 
 
 def _serial(rng: random.Random, prefix: str, install: date, asset_id: int) -> str:
@@ -205,7 +209,7 @@ def make_accounts(
             )
         )
 
-        info = AccountInfo(aid, tier, [], [], [])
+        info = AccountInfo(aid, tier, [], [], [], contract)
         n_sites = rng.randint(*SITES[tier])
         for s in range(n_sites):
             district = home if s == 0 else rng.choices(DISTRICTS, _DISTRICT_WEIGHTS)[0]
@@ -266,6 +270,7 @@ def make_accounts(
                     f"CRM-P{cid + 400000}",
                     aid,
                     cname,
+                    name_key(cname),
                     email_key(email(rng, first, last, domain)),
                     phone,
                     mob,

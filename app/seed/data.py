@@ -381,6 +381,12 @@ REPLIES = (
     "Danke, wir haben die Störung aufgenommen und planen einen Techniker ein.",
     "Wir prüfen das und melden uns heute noch bei Ihnen.",
 )
+# Summaries of the call-back an agent logs on a phone case (its first response).
+CALL_NOTES = (
+    "Rückruf: Störung aufgenommen, Kunde informiert, dass ein Techniker eingeplant wird.",
+    "Rückruf beim Kunden: Fehlerbild besprochen, Neustart hat nicht geholfen.",
+    "Kunde zurückgerufen, Zugang zur Anlage und Ansprechpartner vor Ort geklärt.",
+)
 ACCESS_NOTES = (
     "", "", "", "Anmeldung beim Empfang, Ausweis erforderlich.", "Schlüssel beim Hausmeister.",
     "Zufahrt über Hof, Parkplatz für Servicefahrzeug vorhanden.", "Technikraum im 2. UG.",

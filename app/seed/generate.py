@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.field.workorders import risk
 from app.models import Account
 from app.platform.config import get_settings
 from app.seed.cases import CaseMaker
@@ -41,7 +42,6 @@ from app.seed.writer import BulkWriter
 
 HISTORY_DAYS = 182
 CHUNK_ACCOUNTS = 2000
-DEMO_PASSWORD = "demo"
 # Tables that grow with --customers: their secondary indexes are built after the load.
 BULK_TABLES = (
     "account",
@@ -57,6 +57,8 @@ BULK_TABLES = (
     "work_order_part",
     "work_order_window",
     "part_usage",
+    "survey",
+    "survey_answer",
 )
 
 Progress = Callable[[str, int, int, int], None]  # (phase, done, total, rows written)
@@ -125,13 +127,15 @@ def seed(
     users = 0
     if with_users:
         from app.platform.auth import hash_password
+        from app.platform.passwords import DEMO_PASSWORD
 
         users = build_demo_users(w, world, hash_password(DEMO_PASSWORD))  # hashed once: argon2 is slow
     progress("reference data", 1, 1, w.total)
 
     w.background(BULK_TABLES)
     maker = CaseMaker(world, rng, Slots(world, rng), w.next_id, now.timestamp(), HISTORY_DAYS)
-    history = HistoryWriter(w, world, now.timestamp())
+    # Survey answers draw from their own stream, so adding them left the rest of the demo unchanged.
+    history = HistoryWriter(w, world, now.timestamp(), random.Random(seed + 1))
     done = 0
     progress("customers and history", 0, customers, w.total)
     try:
@@ -148,5 +152,8 @@ def seed(
         raise
     progress("indexes and statistics", 0, 1, w.total)
     w.finish()
+    # The history leaves some visits planned after their arrival due time: mark them at risk as
+    # the running service would have, so the demo shows no P1 silently running late.
+    risk.sweep(session, at=now)
     progress("indexes and statistics", 1, 1, w.total)
     return SeedResult(counts=dict(w.counts), demo_users=users, seconds=time.perf_counter() - started)

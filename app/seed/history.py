@@ -10,11 +10,13 @@ their events, expected parts, time windows and parts used. Due times of tickets 
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 from app.desk.sla import calendar as sla
 from app.seed.cases import MIN, Case, Visit
-from app.seed.data import REPLIES
+from app.seed.data import CALL_NOTES, REPLIES
+from app.seed.feedback import ANSWER_COLS, SURVEY_COLS, SurveySeeder
 from app.seed.world import World
 from app.seed.writer import BulkWriter
 
@@ -37,6 +39,8 @@ TICKET_COLS = (
     "sla_contract_id",
     "opened_at",
     "first_response_at",
+    "first_response_via",
+    "first_contact_channel",
     "first_reply_at",
     "first_visit_at",
     "arrived_at",
@@ -112,14 +116,19 @@ def _status(old: str, new: str, reason: str) -> str:
 
 
 class HistoryWriter:
-    def __init__(self, w: BulkWriter, world: World, now: float) -> None:
+    def __init__(self, w: BulkWriter, world: World, now: float, rng: random.Random | None = None) -> None:
         self.w, self.world, self.now = w, world, now
         self.buf: dict[str, list[tuple[object, ...]]] = {name: [] for name, _ in TABLES}
+        self.surveys = SurveySeeder(w, world, now, rng or random.Random(0))
 
     def flush(self) -> None:
+        """Write what was collected; call it after whole accounts (the survey cooldown is per contact)."""
         for name, cols in TABLES:
             self.w.write(name, cols, self.buf[name])
             self.buf[name] = []
+        surveys, answers = self.surveys.flush()
+        self.w.write("survey", SURVEY_COLS, surveys)
+        self.w.write("survey_answer", ANSWER_COLS, answers)
 
     def _due(self, case: Case, minutes: int, exact: bool) -> float:
         if exact:  # still open: the app's own covered-time maths
@@ -156,9 +165,19 @@ class HistoryWriter:
                 ),
             )
         )
+        # The first human contact (docs/tickets.md "First response"): a phone case is called
+        # back (a logged call), the others get a written reply. Visits the planner schedules later
+        # never count, so first response is this contact and nothing else.
         reply_channel = "email" if case.channel in ("email", "web", "api") else "phone"
+        via = "reply" if reply_channel == "email" else "call"
         if reply is not None:
-            timeline.append((reply, "reply", reply_channel, REPLIES[tid % len(REPLIES)], "{}"))
+            if via == "call":
+                call = json.dumps(
+                    {"direction": "outbound", "duration_min": 3 + tid % 9, "contact_channel": "phone"}
+                )
+                timeline.append((reply, "call", "desk", CALL_NOTES[tid % len(CALL_NOTES)], call))
+            else:
+                timeline.append((reply, "reply", reply_channel, REPLIES[tid % len(REPLIES)], "{}"))
             move(reply, "open", reply_channel)
         first_visit = arrived = None
         has_wo = False
@@ -214,6 +233,7 @@ class HistoryWriter:
                 ledger.append((due, "breach", metric, None, f'{{"due_at":"{iso}","detected_at":"{iso}"}}'))
         if resolved is not None:
             ledger.append((resolved, "stop", None, done_channel, '{"reason":"resolved"}'))
+        self.surveys.add_case(case, tid, breached)
         arrival_due: float | None = dues[1]
         if resolved is not None and arrived is None and dues[1] > resolved:
             arrival_due = None  # the clock stopped before the arrival target ran out
@@ -238,7 +258,9 @@ class HistoryWriter:
                 case.contract_id,
                 utc(case.opened),
                 _dt(reply),
-                _dt(reply),
+                via if reply is not None else None,
+                (reply_channel if via == "call" else "email") if reply is not None else None,
+                _dt(reply) if via == "reply" else None,
                 _dt(first_visit),
                 _dt(arrived),
                 _dt(resolved),
@@ -257,8 +279,10 @@ class HistoryWriter:
         for at, kind, channel, body, data in sorted(timeline, key=lambda t: t[0]):
             events.append((w.next_id("ticket_event"), tid, utc(at), kind, None, channel, body, data, None))
         sla_rows = self.buf["sla_event"]
-        for at, kind, metric, channel, data in sorted(ledger, key=lambda t: t[0]):
-            sla_rows.append((w.next_id("sla_event"), tid, utc(at), kind, metric, channel, data))
+        for sla_at, sla_kind, sla_metric, sla_channel, sla_data in sorted(ledger, key=lambda t: t[0]):
+            sla_rows.append(
+                (w.next_id("sla_event"), tid, utc(sla_at), sla_kind, sla_metric, sla_channel, sla_data)
+            )
 
     def _work_order(self, case: Case, v: Visit, k: int, tid: int, arrival_due: float) -> None:
         now, w, world = self.now, self.w, self.world

@@ -12,6 +12,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
@@ -92,7 +93,7 @@ def _secs(t: time) -> int:
 def build_reference(w: BulkWriter, world: World, first: date, last: date) -> None:
     """Regions, calendars (+ Bavarian holidays), SLA targets, parts and product models."""
     have = _existing(w, "region", "code")
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for code, name in REGIONS.items():
         if code not in have:
             have[code] = w.next_id("region")
@@ -298,6 +299,7 @@ def build_engineers(w: BulkWriter, world: World, rng: random.Random, n: int) -> 
         rows,
     )
     w.write("shift", ("id", "engineer_id", "weekday", "starts", "ends", "break_starts", "break_ends"), shifts)
+    build_on_call(w, world)
     w.write("stock_location", ("id", "kind", "engineer_id", "warehouse_id"), vans)
     w.write("stock_level", ("id", "location_id", "part_id", "quantity", "reserved", "version"), stock)
 
@@ -340,3 +342,29 @@ def build_demo_users(w: BulkWriter, world: World, password_hash: str) -> int:
 
 def local_period(tz: ZoneInfo, today: date, back_days: int, ahead_days: int) -> LocalDays:
     return LocalDays(tz, today - timedelta(days=back_days), today + timedelta(days=ahead_days))
+
+
+# On-call rota: one engineer per region covers the evenings and nights (17:00-08:00) and the
+# weekend, taking turns week by week, from two weeks back to four weeks ahead.
+ON_CALL_WEEKS_BACK, ON_CALL_WEEKS_AHEAD = 2, 4
+
+
+def build_on_call(w: BulkWriter, world: World) -> None:
+    today = world.days.days[world.today]
+    monday = today - timedelta(days=today.weekday())
+    rows = []
+    for region in REGIONS:
+        members = [e for e in world.engineers if e.region == region]
+        for week in range(-ON_CALL_WEEKS_BACK, ON_CALL_WEEKS_AHEAD):
+            e = members[(week + ON_CALL_WEEKS_BACK) % len(members)]
+            start = monday + timedelta(weeks=week)
+            for d in range(5):  # Monday to Friday evenings, through the night to 08:00
+                day = start + timedelta(days=d)
+                begin = datetime.combine(day, time(17), tzinfo=world.tz)
+                end = datetime.combine(day + timedelta(days=1), time(8), tzinfo=world.tz)
+                if d == 4:  # Friday evening runs through the weekend to Monday 08:00
+                    end = datetime.combine(day + timedelta(days=3), time(8), tzinfo=world.tz)
+                rows.append(
+                    (w.next_id("on_call_shift"), e.id, begin.astimezone(UTC), end.astimezone(UTC), "rota")
+                )
+    w.write("on_call_shift", ("id", "engineer_id", "starts_at", "ends_at", "note"), rows)

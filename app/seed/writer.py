@@ -102,6 +102,7 @@ class BulkWriter:
 
     def _copy(self, name: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         raw = self.conn.connection.driver_connection
+        assert raw is not None  # a live connection (COPY is PostgreSQL only)
         cols = ", ".join(f'"{c}"' for c in columns)
         with raw.cursor() as cur, cur.copy(f'COPY "{name}" ({cols}) FROM STDIN') as copy:
             for row in rows:

@@ -1,12 +1,14 @@
 """Server-rendered pages, one router per audience (the desk's ticket pages in their own module)."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from app.web import auth, desk, desk_tickets, field, shared
+from app.platform.inputs import guard_params
+from app.web import auth, desk, desk_tickets, field, survey
 
-pages_router = APIRouter(include_in_schema=False)
+# The same input guard as the API (app/platform/inputs.py): a readable 422 page.
+pages_router = APIRouter(include_in_schema=False, dependencies=[Depends(guard_params)])
 pages_router.include_router(auth.router)
 pages_router.include_router(desk.router)
 pages_router.include_router(desk_tickets.router)
 pages_router.include_router(field.router)
-pages_router.include_router(shared.fallback_router)  # keep last: it answers every other /desk/ path
+pages_router.include_router(survey.router)

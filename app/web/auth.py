@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.models import User
-from app.platform.auth import authenticate, check_csrf, csrf_token, issue_token, user_from_token
+from app.platform.auth import (
+    authenticate,
+    check_csrf,
+    csrf_token,
+    issue_token,
+    revoke_tokens,
+    user_from_token,
+)
 from app.platform.config import get_settings
 from app.platform.deps import SESSION_COOKIE
 from app.platform.errors import TooManyRequests, Unauthorized
@@ -115,9 +123,9 @@ def login(
     try:
         user_id = authenticate(email=email, password=password, client=client)
     except TooManyRequests as exc:
-        response = _login_form(request, next_url=next_url, email=email, status_code=429, error=exc.detail)
-        response.headers["Retry-After"] = "60"
-        return response
+        refused = _login_form(request, next_url=next_url, email=email, status_code=429, error=exc.detail)
+        refused.headers["Retry-After"] = "60"
+        return refused
     except Unauthorized as exc:
         return _login_form(request, next_url=next_url, email=email, status_code=401, error=exc.detail)
     user = db.get_one(User, user_id)
@@ -136,10 +144,15 @@ def login(
 
 
 @router.post("/logout", response_model=None)
-def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-    if not request.cookies.get(SESSION_COOKIE):
+def logout(request: Request, db: PageDb, csrf: Annotated[str, Form()] = "") -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
         return RedirectResponse("/login", status_code=303)
     require_csrf(request, csrf)
+    # Revoke, not just forget: a copy of the cookie (or a token) stops working too. An expired
+    # or already revoked cookie is simply dropped.
+    with suppress(Unauthorized):
+        revoke_tokens(db, user_from_token(db, token))
     response = RedirectResponse("/login?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response

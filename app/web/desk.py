@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 
 from app.desk.customers import service as customers
 from app.desk.customers import view360 as customer_360
+from app.desk.customers.schemas import Customer360
 from app.desk.customers.service import SearchHit
 from app.desk.tickets import service as tickets
 from app.models import Channel, Priority, Role
 from app.platform.errors import AppError, Unprocessable
+from app.web.messages import page_error
 from app.web.shared import (
     DeskPageUser,
     PageDb,
@@ -62,19 +64,27 @@ def hit_view(hit: SearchHit) -> dict[str, Any]:
     return {"name": hit.account_name, "tier": hit.tier, "detail": " · ".join(parts), "href": href}
 
 
+def found_text(shown: int, total: int, truncated: bool) -> str:
+    """'3 customers found', or 'Showing 20 of 37 matches' when the list is cut (search.js says the same)."""
+    if shown >= total and not truncated:
+        return f"{shown} customer{'' if shown == 1 else 's'} found"
+    of = f"at least {total}" if truncated else str(total)
+    return f"Showing {shown} of {of} matches: type more to narrow them down."
+
+
 def _search_page(request: Request, db: Session, q: str) -> HTMLResponse:
     results: list[dict[str, Any]] = []
     error = ""
-    truncated = False
+    status = ""
     status_code = 200
     if q.strip():
         try:
             found = customers.search(db, q=q, limit=SEARCH_LIMIT)
             results = [hit_view(h) for h in found.items]
-            truncated = found.truncated
+            status = found_text(len(found.items), found.total, found.truncated)
         except Unprocessable as exc:
-            error, status_code = exc.detail, 422
-    context = {"nav": "search", "q": q, "results": results, "error": error, "truncated": truncated}
+            error, status_code = page_error(exc), 422
+    context = {"nav": "search", "q": q, "results": results, "error": error, "status": status}
     return render(request, "desk/search.html", context, status_code=status_code)
 
 
@@ -92,9 +102,9 @@ def search(request: Request, db: PageDb, user: DeskPageUser, q: str = "") -> HTM
     return _search_page(request, db, q)
 
 
-def _new_ticket_defaults(view: dict[str, Any], contact: int | None, asset: int | None) -> dict[str, str]:
-    contacts = {c["id"] for c in view["contacts"]}
-    assets = {a["id"] for a in view["assets"]}
+def _new_ticket_defaults(view: Customer360, contact: int | None, asset: int | None) -> dict[str, str]:
+    contacts = {c.id for c in view.contacts}
+    assets = {a.id for a in view.assets}
     return {
         "contact_id": str(contact) if contact in contacts else "",
         "asset_id": str(asset) if asset in assets else "",
@@ -189,7 +199,7 @@ def create_ticket(
         db.rollback()
         if exc.status_code == 404 or any(e.get("field") == "customer_id" for e in exc.errors or []):
             raise
-        form = {"input": values, "error": exc.detail, "fields": field_errors(exc)}
+        form = {"input": values, "error": page_error(exc), "fields": field_errors(exc)}
         return _customer_page(request, db, account_id, form=form, status_code=exc.status_code)
     # Commit before answering: the browser follows the redirect at once and must see the ticket.
     db.commit()

@@ -30,7 +30,8 @@ from app.models import (
     WorkOrder,
 )
 from app.platform.db import utcnow
-from app.platform.errors import AppError, Conflict, InvalidTransition
+from app.platform.errors import AppError, Conflict
+from app.web.messages import labelled, page_error
 from app.web.shared import (
     DESK_ROLES,
     DeskPageUser,
@@ -49,7 +50,7 @@ from app.web.timeline import describe
 router = APIRouter(prefix="/desk/tickets", route_class=PageRoute)
 CHANNEL = "desk"  # recorded on timeline and SLA events caused from these pages
 EDIT_FIELDS = ("subject", "description", "category", "priority", "contact_id", "asset_id", "assignee_id")
-LIMITS = {"subject": 300, "description": 20000, "category": 60, "text": 20000, "notes": 5000}
+LIMITS = {"subject": 300, "description": 20000, "category": 60, "text": 20000, "notes": 5000, "summary": 5000}
 FLASH = {
     "created": "Ticket created.",
     "reply": "Reply sent to the customer.",
@@ -58,6 +59,8 @@ FLASH = {
     "edit": "Ticket saved.",
     "unchanged": "Nothing to save: no field was changed.",
     "wo": "Work order created.",
+    "call": "Call logged.",
+    "asset": "Asset set: the SLA now follows its contract.",
 }
 FormState = dict[str, Any]  # {"input": {...}, "error": str, "fields": {field: message}}
 
@@ -112,7 +115,8 @@ def _view(
         "assignee": names.get(ticket.assignee_id or 0),
         "sla": sla_status.metric_states(db, ticket, now=now),
         "timeline": [describe(i, names) for i in reversed(items)],
-        "allowed": tickets.allowed_next(ticket, at=now),
+        "allowed": tickets.manual_next(ticket, at=now),
+        "needs_asset": ticket_queries.needs_asset(ticket, {account.id} if assets else set()),
         "work_orders": db.scalars(
             select(WorkOrder).where(WorkOrder.ticket_id == ticket.id).order_by(WorkOrder.id)
         ).all(),
@@ -130,7 +134,7 @@ def _refused(
 ) -> HTMLResponse:
     """Nothing was saved: show the page again with the agent's input and the reason."""
     db.rollback()
-    state = {"input": values, "error": exc.detail, "fields": field_errors(exc)}
+    state = {"input": values, "error": page_error(exc), "fields": field_errors(exc)}
     return _view(
         request, db, tickets.get_ticket(db, ticket_id), status_code=exc.status_code, forms={form: state}
     )
@@ -217,13 +221,9 @@ def change_status(
             expected_version=_version(version),
         )
         db.flush()
-    except StaleDataError:
+    except (StaleDataError, tickets.StaleTicket):
         return _refused(request, db, ticket_id, "status", values, Conflict(_STALE))
-    except InvalidTransition as exc:
-        return _refused(request, db, ticket_id, "status", values, exc)
-    except Conflict:
-        return _refused(request, db, ticket_id, "status", values, Conflict(_STALE))
-    except AppError as exc:
+    except AppError as exc:  # an illegal move, a missing reason, visits still under way
         return _refused(request, db, ticket_id, "status", values, exc)
     return _done(ticket_id, "status", db)
 
@@ -286,7 +286,7 @@ def edit(
             expected_version=_version(version),
         )
         db.flush()
-    except (Conflict, StaleDataError):
+    except (tickets.StaleTicket, StaleDataError):
         db.rollback()
         return _stale_edit(request, db, ticket_id, form)
     except AppError as exc:
@@ -351,5 +351,84 @@ def create_work_order(
             notes=notes,
         )
     except AppError as exc:
+        if exc.errors:  # name what to fix in words, not internal field names
+            exc = type(exc)(
+                "The work order was not saved: "
+                + labelled((str(e.get("field", "")), str(e["message"])) for e in exc.errors)
+                + ".",
+                errors=exc.errors,
+            )
         return _refused(request, db, ticket_id, "wo", form, exc)
     return _done(ticket_id, "wo", db)
+
+
+@router.post("/{ticket_id}/call", response_model=None)
+def log_call(
+    ticket_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    direction: Annotated[str, Form()] = "",
+    duration_min: Annotated[str, Form()] = "",
+    summary: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Log a phone call with the customer (a human contact: it may be the first response)."""
+    require_csrf(request, csrf)
+    tickets.get_ticket(db, ticket_id)
+    form = {"direction": direction, "duration_min": duration_min, "summary": summary}
+    errors = too_long(form, LIMITS)
+    if not duration_min.strip().isdigit():
+        errors["duration_min"] = "minutes as a whole number (0 for a missed call)"
+    if errors:
+        return _refused(request, db, ticket_id, "call", form, invalid(errors))
+    try:
+        tickets.log_call(
+            db,
+            ticket_id=ticket_id,
+            direction=direction,
+            summary=summary,
+            duration_min=int(duration_min),
+            actor=user,
+            channel=CHANNEL,
+        )
+    except AppError as exc:
+        return _refused(request, db, ticket_id, "call", form, exc)
+    return _done(ticket_id, "call", db)
+
+
+@router.post("/{ticket_id}/asset", response_model=None)
+def choose_asset(
+    ticket_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    asset_id: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """The prompt on a ticket without an asset: pick it, and the SLA follows its contract."""
+    require_csrf(request, csrf)
+    tickets.get_ticket(db, ticket_id)
+    form = {"asset_id": asset_id}
+    try:
+        chosen = optional_id(asset_id)
+    except ValueError:
+        chosen = None
+    if chosen is None:
+        return _refused(request, db, ticket_id, "asset", form, invalid({"asset_id": "choose the asset"}))
+    try:
+        tickets.update_ticket(
+            db,
+            ticket_id=ticket_id,
+            values={"asset_id": chosen},
+            actor=user,
+            channel=CHANNEL,
+            expected_version=_version(version),
+        )
+        db.flush()
+    except (tickets.StaleTicket, StaleDataError):
+        return _refused(request, db, ticket_id, "asset", form, Conflict(_STALE))
+    except AppError as exc:
+        return _refused(request, db, ticket_id, "asset", form, exc)
+    return _done(ticket_id, "asset", db)

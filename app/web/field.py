@@ -23,17 +23,29 @@ from app.field.engineers import service as engineers
 from app.field.inventory import reservations
 from app.field.workorders import service as workorders
 from app.field.workorders import visits as workorder_visits
-from app.field.workorders.queries import visible_work_order
-from app.models import Engineer, Part, Role, StockLevel, Ticket, User, WorkOrder
+from app.field.workorders.queries import usage_of, visible_work_order
+from app.field.workorders.status import TERMINAL
+from app.models import (
+    Engineer,
+    Part,
+    Role,
+    StockLevel,
+    StockLocation,
+    Ticket,
+    User,
+    WorkOrder,
+    WorkOrderStatus,
+)
 from app.planning import keys as plan_keys
 from app.planning import routes as plan_routes
 from app.planning.schemas import RouteRead, StopRead
 from app.platform.config import get_settings
-from app.platform.dates import date_problem
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.platform.http import idempotent_create
+from app.platform.inputs import problem_with
 from app.web.map_sketch import sketch
+from app.web.messages import page_error
 from app.web.shared import (
     SECURITY_HEADERS,
     PageDb,
@@ -109,12 +121,13 @@ def route_page(request: Request, db: PageDb, me: Me, day: str = "") -> HTMLRespo
         when = date.fromisoformat(day) if day else _today(db, me)
     except ValueError:
         raise invalid({"day": f"'{day}' is not a date (YYYY-MM-DD)"}) from None
-    if problem := date_problem(when, plan=False):
+    if problem := problem_with(when):  # the day's neighbours would overflow near year 1 or 9999
         raise invalid({"day": f"the day {problem}"})
     route = plan_routes.engineer_route(db, engineer=me, day=when)
     data = _map_data(route)
     context = {
         "nav": "route",
+        "FINISHED_VISIT": TERMINAL,  # no "Navigate" to a visit that is over
         "route": route,
         "day": when,
         "today": _today(db, me),
@@ -153,6 +166,32 @@ def _van_parts(db: Session, me: Engineer) -> list[tuple[Part, int]]:
     return [(p, q) for p, q in rows]
 
 
+def _parts_used(db: Session, work_order: WorkOrder) -> list[dict[str, Any]]:
+    """What the service report booked: quantity and part per source (van or warehouse), by name."""
+    usage = usage_of(db, [work_order.id])[work_order.id]
+    if not usage:
+        return []
+    parts = {p.id: p for p in db.scalars(select(Part).where(Part.id.in_({u.part_id for u in usage})))}
+    kinds = dict(
+        db.execute(
+            select(StockLocation.id, StockLocation.kind).where(
+                StockLocation.id.in_({u.location_id for u in usage})
+            )
+        )
+        .tuples()
+        .all()
+    )
+    totals: dict[tuple[int, str], int] = {}
+    for u in usage:
+        key = (u.part_id, kinds.get(u.location_id, ""))
+        totals[key] = totals.get(key, 0) + u.quantity
+    rows = [
+        {"quantity": qty, "name": parts[pid].name, "sku": parts[pid].sku, "source": source}
+        for (pid, source), qty in totals.items()
+    ]
+    return sorted(rows, key=lambda r: (r["name"], r["source"]))
+
+
 def _visit_page(
     request: Request,
     db: Session,
@@ -174,7 +213,9 @@ def _visit_page(
         "route": route,
         "ticket": ticket,
         "to_pick": to_pick,
-        "van_parts": _van_parts(db, me) if work_order.status == "on_site" else [],
+        "van_parts": _van_parts(db, me) if work_order.status == WorkOrderStatus.on_site else [],
+        "finished": work_order.status in TERMINAL,
+        "parts_used": _parts_used(db, work_order) if work_order.status in TERMINAL else [],
         "report": report or {"input": {}, "fields": {}},
         "error": error,
         "flash": DONE.get(done, ""),
@@ -236,7 +277,7 @@ def _act(
         current = workorders.get_work_order(db, work_order_id)
         state = {"input": typed or {}, "fields": field_errors(exc)}
         return _visit_page(
-            request, db, me, current, report=state, error=exc.detail, status_code=exc.status_code
+            request, db, me, current, report=state, error=page_error(exc), status_code=exc.status_code
         )
     if answer.headers.get("Idempotent-Replayed"):
         done = "replayed"
@@ -388,7 +429,9 @@ def report(
         work_done, fixed, used = _read_report(form)
     except AppError as exc:
         state = {"input": form, "fields": field_errors(exc)}
-        return _visit_page(request, db, me, wo, report=state, error=exc.detail, status_code=exc.status_code)
+        return _visit_page(
+            request, db, me, wo, report=state, error=page_error(exc), status_code=exc.status_code
+        )
     return _act(
         request,
         db,

@@ -6,6 +6,7 @@ readable HTML page (never problem+json), and a missing session becomes a redirec
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, date, datetime
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -26,9 +27,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.models import Role, User
 from app.platform.auth import check_csrf, csrf_token, user_from_token
 from app.platform.config import get_settings
-from app.platform.dates import instant_problem
 from app.platform.deps import SESSION_COOKIE, DbSession
-from app.platform.errors import AppError, Forbidden, NotFound, Unauthorized, Unprocessable
+from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
+from app.platform.inputs import INT_MAX, problem_with
+from app.web.messages import labelled, page_error
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -184,7 +186,7 @@ class PageRoute(APIRoute):
                 return login_redirect(request, exc.message)
             except AppError as exc:
                 _rollback(request)
-                return error_page(request, exc.status_code, exc.title, exc.detail)
+                return error_page(request, exc.status_code, exc.title, page_error(exc))
             except StaleDataError:
                 _rollback(request)
                 return error_page(
@@ -196,9 +198,7 @@ class PageRoute(APIRoute):
                 )
             except RequestValidationError as exc:
                 _rollback(request)
-                fields = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors()
-                )
+                fields = labelled((".".join(str(p) for p in e["loc"][1:]), e["msg"]) for e in exc.errors())
                 return error_page(request, 422, "Check your input", fields)
 
         return page_handler
@@ -264,8 +264,17 @@ def nl2br(text: str) -> Markup:
     return Markup("<br>").join(escaped.split("\n"))
 
 
+_TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
+
+
 def tel_href(number: str) -> str:
-    """'+49 (89) 123-45' → '+498912345': what a phone's dialler expects after tel:."""
+    """'+49 (89) 123-45' → '+498912345': what a phone's dialler expects after tel:.
+
+    The "(0)" of '+49 (0)89 …' is the trunk prefix dialled only inside the country; after a
+    country code it must go, or the number dialled is +49 089 … and fails.
+    """
+    if number.lstrip().startswith(("+", "00")):
+        number = _TRUNK_ZERO.sub("", number)
     kept = "".join(ch for ch in number if ch.isdigit() or ch == "+")
     return kept[:1] + kept[1:].replace("+", "")
 
@@ -283,7 +292,7 @@ def optional_id(value: str | None) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not value.isdigit() or int(value) > INT_MAX:  # a forged id must not overflow the column
         raise ValueError(value)
     return int(value)
 
@@ -296,7 +305,7 @@ def local_to_utc(value: str) -> datetime | None:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_local_tz())
-    if problem := instant_problem(parsed):  # year 1 or 9999 would overflow further on
+    if problem := problem_with(parsed):  # year 1 or 9999 would overflow further on
         raise ValueError(problem)
     return parsed.astimezone(UTC)
 
@@ -311,14 +320,15 @@ def too_long(values: Mapping[str, str], limits: Mapping[str, int]) -> dict[str, 
 
 def invalid(errors: Mapping[str, str]) -> Unprocessable:
     """A 422 for input the page checked itself, in the shape services use."""
-    detail = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in errors.items())
+    detail = labelled(errors.items())
     return Unprocessable(detail, errors=[{"field": k, "message": v} for k, v in errors.items()])
 
 
-# Registered last: an unknown /desk/... address gets a readable page, not problem+json.
-fallback_router = APIRouter(route_class=PageRoute)
-
-
-@fallback_router.get("/desk/{rest:path}")
-def no_such_page(rest: str, request: Request) -> HTMLResponse:
-    raise NotFound(f"There is no page at /desk/{rest}. Use the search to find a customer.")
+def page_not_found(request: Request) -> HTMLResponse:
+    """Any unknown address outside /api/ (/nope, /admin, /desk/x): a readable page, not problem+json."""
+    return error_page(
+        request,
+        404,
+        "Page not found",
+        f"There is no page at {request.url.path}. Use the search to find a customer.",
+    )

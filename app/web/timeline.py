@@ -19,6 +19,15 @@ def _title(item: Mapping[str, Any], names: Mapping[int, str]) -> str:
         return f"Ticket opened ({data.get('priority', '')}, {data.get('sla_tier', 'standard')} SLA)"
     if kind == "status":
         return f"Status {_status(data.get('from'))} → {_status(data.get('to'))}"
+    if kind == "reply" and data.get("resolution"):
+        return "Resolution sent to the customer" + (
+            f" ({data['to']})" if isinstance(data.get("to"), str) else ""
+        )
+    if kind == "call":
+        who = "Call from the customer" if data.get("direction") == "inbound" else "Call to the customer"
+        return f"{who} ({data.get('duration_min', '?')} min)"
+    if kind == "appointment_confirmed":
+        return f"Appointment agreed with the customer ({data.get('work_order', 'visit')})"
     if kind == "reply":
         return "Reply to the customer" + (f" ({data['to']})" if isinstance(data.get("to"), str) else "")
     if kind in ("priority",):
@@ -33,10 +42,11 @@ def _title(item: Mapping[str, Any], names: Mapping[int, str]) -> str:
         return "Visit finished" + (" — fixed" if data.get("fixed") else " — not fixed yet")
     if kind in ("sla_met", "sla_breach"):
         return f"{FIXED[kind]}: {metric}"
-    return FIXED.get(kind, kind.replace("_", " ").capitalize())
+    label: str = FIXED.get(kind, kind.replace("_", " ").capitalize())
+    return label
 
 
-FIXED = {
+FIXED: dict[str, str] = {
     "note": "Internal note",
     "email_in": "E-mail from the customer",
     "visit_scheduled": "Visit scheduled",
@@ -48,6 +58,8 @@ FIXED = {
     "sla_retarget": "SLA targets recalculated",
     "sla_met": "SLA met",
     "sla_breach": "SLA breached",
+    "at_risk": "At risk: the plan cannot meet the arrival due time",
+    "at_risk_cleared": "No longer at risk",
 }
 
 

@@ -12,6 +12,7 @@ import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("FIELDLINE_SHARED", REPO_ROOT.parent / "shared"))
@@ -37,17 +38,20 @@ def _load(path: Path) -> ModuleType:
 def vrptw_check(instance_file: Path, routes: list[list[int]]) -> tuple[float, list[str]]:
     """(distance, errors) from the shared VRPTW checker for one solution."""
     mod = _load(VRPTW_CHECKER)
-    return mod.check(mod.parse_solomon(Path(instance_file)), routes)
+    result: tuple[float, list[str]] = mod.check(mod.parse_solomon(Path(instance_file)), routes)
+    return result
 
 
-def fsr_check(instance: dict, solution: dict) -> dict:
+def fsr_check(instance: dict[str, Any], solution: dict[str, Any]) -> dict[str, Any]:
     """The shared fsr checker's verdict dict (feasible, unserved_weight, travel_km, ...)."""
-    return _load(FSR_TOOL).check(instance, solution)
+    verdict: dict[str, Any] = _load(FSR_TOOL).check(instance, solution)
+    return verdict
 
 
-def fsr_generate(jobs: int, engineers: int, seed: int, **kw: object) -> dict:
+def fsr_generate(jobs: int, engineers: int, seed: int, **kw: object) -> dict[str, Any]:
     """A deterministic fsr/1 instance from the shared generator."""
-    return _load(FSR_TOOL).generate(jobs, engineers, seed, **kw)
+    instance: dict[str, Any] = _load(FSR_TOOL).generate(jobs, engineers, seed, **kw)
+    return instance
 
 
 def run_vrptw_checker(results: Path, instance_dir: Path, bks: Path | None) -> tuple[int, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def solve_solomon(inst: SolomonInstance, time_limit: float) -> list[list[int]] |
     return [[int(j) for j in r.job_ids] for r in plan.routes if r.job_ids]
 
 
-def solve_fsr(inst: dict, time_limit: float, progress: Progress | None = None) -> dict:
+def solve_fsr(inst: dict[str, Any], time_limit: float, progress: Progress | None = None) -> dict[str, Any]:
     """The engine on an fsr/1 day, through the same loader and writer as ``python -m dispatch``."""
     from dispatch import fsr_io
 

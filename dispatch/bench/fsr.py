@@ -10,20 +10,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dispatch.bench import machine
 from dispatch.bench.checkers import fsr_check
 from dispatch.bench.fsr_peers import jobs_using_pickups, solve_greedy, solve_vroom
 from dispatch.bench.report import table
 
-FsrRunner = Callable[[dict, float], dict]
+FsrRunner = Callable[[dict[str, Any], float], dict[str, Any]]
 
 
 @dataclass
 class FsrResult:
     solver: str
     instance: str
-    verdict: dict
+    verdict: dict[str, Any]
     seconds: float
     pickup_jobs: int
 
@@ -36,7 +37,7 @@ class FsrResult:
         return (not self.feasible, self.verdict["unserved_weight"], self.verdict["travel_km"])
 
 
-def without_warehouses(inst: dict) -> dict:
+def without_warehouses(inst: dict[str, Any]) -> dict[str, Any]:
     return {**inst, "warehouses": []}
 
 
@@ -53,7 +54,7 @@ def solvers(peers: bool) -> dict[str, FsrRunner]:
     return out
 
 
-def run_one(name: str, runner: FsrRunner, inst: dict, limit: float, out_dir: Path) -> FsrResult:
+def run_one(name: str, runner: FsrRunner, inst: dict[str, Any], limit: float, out_dir: Path) -> FsrResult:
     started = time.perf_counter()
     try:
         solution = runner(inst, limit)

@@ -7,6 +7,7 @@ shared tool's own ``leg`` function, so they are exactly the integer seconds FORM
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from dispatch.bench.checkers import FSR_TOOL, _load
 
@@ -16,15 +17,15 @@ VROOM_THREADS = 2
 VROOM_EXPLORATION = 5
 
 
-def leg_seconds(inst: dict, a: list[float], b: list[float]) -> int:
+def leg_seconds(inst: dict[str, Any], a: list[float], b: list[float]) -> int:
     return int(_load(FSR_TOOL).leg(inst, a, b)[1])
 
 
-def leg_metres(inst: dict, a: list[float], b: list[float]) -> float:
+def leg_metres(inst: dict[str, Any], a: list[float], b: list[float]) -> float:
     return float(_load(FSR_TOOL).leg(inst, a, b)[0])
 
 
-def _points(inst: dict) -> list[list[float]]:
+def _points(inst: dict[str, Any]) -> list[list[float]]:
     """Jobs first (index = job position), then each engineer's start and end."""
     pts = [j["location"] for j in inst["jobs"]]
     for e in inst["engineers"]:
@@ -32,7 +33,7 @@ def _points(inst: dict) -> list[list[float]]:
     return pts
 
 
-def solve_vroom(inst: dict, time_limit: float) -> dict:
+def solve_vroom(inst: dict[str, Any], time_limit: float) -> dict[str, Any]:
     """VROOM on the day: skills, windows, priorities, shift, van stock as capacities."""
     import numpy as np
     import vroom
@@ -112,7 +113,7 @@ def _start_in_windows(arrive: int, windows: list[list[int]]) -> int | None:
     return min(starts) if starts else None
 
 
-def solve_greedy(inst: dict) -> dict:
+def solve_greedy(inst: dict[str, Any]) -> dict[str, Any]:
     """Jobs in priority order (then earliest window); each goes to the end of the route of the
     nearest engineer who has the skills, the parts in the van and time to do it and get home."""
     engs = inst["engineers"]
@@ -162,7 +163,7 @@ def solve_greedy(inst: dict) -> dict:
     }
 
 
-def jobs_using_pickups(inst: dict, solution: dict) -> int:
+def jobs_using_pickups(inst: dict[str, Any], solution: dict[str, Any]) -> int:
     """Served jobs that needed a picked-up unit: van stock is consumed first, pickups after, so
     this counts only jobs the engineer could not have served from the original van."""
     engs = {e["id"]: e for e in inst["engineers"]}

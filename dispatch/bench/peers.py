@@ -105,14 +105,17 @@ def run_ortools_baseline(inst: SolomonInstance, time_limit: float) -> Routes | N
     routing = pywrapcp.RoutingModel(manager)
 
     def distance(i: int, j: int) -> int:
-        return matrix[manager.IndexToNode(i)][manager.IndexToNode(j)]
+        metres: int = matrix[manager.IndexToNode(i)][manager.IndexToNode(j)]  # typed: OR-Tools is not
+        return metres
 
     def travel_time(i: int, j: int) -> int:
         a, b = manager.IndexToNode(i), manager.IndexToNode(j)
-        return service[a] + matrix[a][b]
+        seconds: int = service[a] + matrix[a][b]
+        return seconds
 
     def demand(i: int) -> int:
-        return inst.demand[manager.IndexToNode(i)]
+        units: int = inst.demand[manager.IndexToNode(i)]
+        return units
 
     routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(distance))
     horizon = inst.due[0] * SCALE

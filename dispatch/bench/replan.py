@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import replace
+from typing import Any
 
 from dispatch import Job, Plan, Position, Problem
 from dispatch.bench import machine
@@ -63,7 +64,7 @@ def state_at(plan: Plan, problem: Problem, now: int) -> tuple[list[str], list[st
     return done, started, positions
 
 
-def emergency(rng: random.Random, inst: dict, k: int, now: int) -> Job:
+def emergency(rng: random.Random, inst: dict[str, Any], k: int, now: int) -> Job:
     lats = [j["location"][0] for j in inst["jobs"]]
     lons = [j["location"][1] for j in inst["jobs"]]
     skills = sorted({s for e in inst["engineers"] for s in e["skills"]})

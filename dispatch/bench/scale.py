@@ -12,6 +12,7 @@ import multiprocessing as mp
 import resource
 import time
 from pathlib import Path
+from typing import Any
 
 from dispatch.bench import machine
 from dispatch.bench.checkers import FSR_DIR, fsr_check, fsr_generate
@@ -21,11 +22,12 @@ FIRST_PLAN_TARGET_S = 2.0
 FINAL_LIMIT_TARGET_S = 60.0
 
 
-def instance_for(jobs: int) -> dict:
+def instance_for(jobs: int) -> dict[str, Any]:
     engineers = max(1, jobs // 10)
     shared = sorted(FSR_DIR.glob(f"munich-{jobs}-{engineers}-s*.json"))
     if shared:
-        return json.loads(shared[0].read_text())
+        instance: dict[str, Any] = json.loads(shared[0].read_text())
+        return instance
     return fsr_generate(jobs, engineers, seed=jobs)
 
 
@@ -36,7 +38,7 @@ def _peak_rss_mb() -> float:
     return max(own, kids) / 1024
 
 
-def _child(conn: object, solver: str, inst: dict, limit: float) -> None:
+def _child(conn: object, solver: str, inst: dict[str, Any], limit: float) -> None:
     """Runs in a fresh process: solve, judge, report numbers back through the pipe."""
     started = time.perf_counter()
     first: list[float] = []
@@ -67,7 +69,7 @@ def _child(conn: object, solver: str, inst: dict, limit: float) -> None:
     conn.close()  # type: ignore[attr-defined]
 
 
-def measure(solver: str, inst: dict, limit: float) -> dict:
+def measure(solver: str, inst: dict[str, Any], limit: float) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, solver, inst, limit))
@@ -82,10 +84,10 @@ def measure(solver: str, inst: dict, limit: float) -> dict:
     return result
 
 
-def better_or_equal(a: dict, b: dict) -> bool:
+def better_or_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """fsr score order: feasible, then unserved weight, then travel."""
 
-    def key(r: dict) -> tuple:
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
         if not r.get("ok") or not r.get("feasible"):
             return (1, 0, 0.0)
         return (0, r["unserved_weight"], r["travel_km"])
@@ -93,7 +95,7 @@ def better_or_equal(a: dict, b: dict) -> bool:
     return key(a) <= key(b)
 
 
-def plot(rows: list[dict], limits: list[float], path: Path) -> None:
+def plot(rows: list[dict[str, Any]], limits: list[float], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -129,7 +131,7 @@ def plot(rows: list[dict], limits: list[float], path: Path) -> None:
 
 def main(sizes: list[int], limits: list[float], out_dir: Path) -> int:
     print(machine.header(f"scale, sizes {sizes}, limits {limits} s, engine and VROOM"))
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for jobs in sizes:
         inst = instance_for(jobs)
         for limit in limits:

@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dispatch.bench import machine
 from dispatch.bench.checkers import run_vrptw_checker, vrptw_check
@@ -36,7 +37,7 @@ class VrptwResult:
     def vehicles(self) -> int:
         return sum(1 for r in self.routes or [] if r)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "instance": self.instance,
             "routes": [r for r in self.routes or [] if r],
@@ -44,6 +45,11 @@ class VrptwResult:
             "vehicles": self.vehicles,
             "seconds": round(self.seconds, 3),
         }
+
+
+def _gap(result: VrptwResult, bks: float) -> float:
+    assert result.distance is not None  # only solved results are compared, and they have one
+    return gap_pct(result.distance, bks)
 
 
 def engine_runner() -> VrptwRunner:
@@ -80,8 +86,8 @@ def summary_rows(
     common = [i for i, n in enumerate(names) if n in bks and all(results[s][i].solved for s in solvers)]
     rows: list[list[object]] = []
     for s in solvers:
-        own = [gap_pct(r.distance, bks[r.instance]) for r in results[s] if r.solved and r.instance in bks]
-        shared = [gap_pct(results[s][i].distance, bks[names[i]]) for i in common]
+        own = [_gap(r, bks[r.instance]) for r in results[s] if r.solved and r.instance in bks]
+        shared = [_gap(results[s][i], bks[names[i]]) for i in common]
         rows.append(
             [
                 s,
@@ -103,7 +109,7 @@ def target_lines(
     """The issue's target: every instance solved, median gap <= 1.0 %, mean <= 1.5 %, and ahead
     of VROOM on both (an unsolved instance counts as a failure)."""
     eng = results["engine"]
-    gaps = [gap_pct(r.distance, bks[r.instance]) for r in eng if r.solved and r.instance in bks]
+    gaps = [_gap(r, bks[r.instance]) for r in eng if r.solved and r.instance in bks]
     if not gaps:
         return ["target: no engine gaps to judge"]
     solved = sum(r.solved for r in eng)
@@ -115,7 +121,7 @@ def target_lines(
     ]
     if "vroom" in solvers:
         peer = results["vroom"]
-        pg = [gap_pct(r.distance, bks[r.instance]) for r in peer if r.solved and r.instance in bks]
+        pg = [_gap(r, bks[r.instance]) for r in peer if r.solved and r.instance in bks]
         psolved = sum(r.solved for r in peer)
         if pg:
             ahead = med < median(pg) and avg < mean(pg) and solved >= psolved
@@ -140,7 +146,7 @@ def main(files: list[Path], time_limit: float, out: Path | None, peers: bool, bk
             res = run_one(name, runner, path, time_limit)
             results[name].append(res)
             if res.solved and res.instance in bks:
-                cells.append(f"{name}={res.distance:.2f} ({gap_pct(res.distance, bks[res.instance]):+.2f}%)")
+                cells.append(f"{name}={res.distance:.2f} ({_gap(res, bks[res.instance]):+.2f}%)")
             else:
                 cells.append(f"{name}=UNSOLVED ({'; '.join(res.errors)[:80]})")
         print(f"{path.stem:8s} " + "  ".join(cells), flush=True)
@@ -155,7 +161,7 @@ def main(files: list[Path], time_limit: float, out: Path | None, peers: bool, bk
         for s in solvers:
             r = results[s][i]
             if r.solved:
-                gap = gap_pct(r.distance, bks[name]) if name in bks else None
+                gap = _gap(r, bks[name]) if name in bks else None
                 row += [r.distance, gap, r.vehicles, r.seconds]
             else:
                 row += ["UNSOLVED", None, None, r.seconds]

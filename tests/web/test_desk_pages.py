@@ -210,3 +210,17 @@ def test_engineer_cannot_open_desk_pages(
         r = client.get(path)
         assert r.status_code == 403, path
         assert "The service desk is for agents" in r.text
+
+
+def test_search_page_says_when_it_shows_fewer_than_all_matches(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    for i in range(25):
+        f.make_account(db, name=f"Kühlhaus Nord {i:02d}")
+    db.commit()
+    sign_in("agent")
+    html = client.get("/desk/search", params={"q": "kuehlhaus"}).text
+    assert html.count('<span class="name">Kühlhaus Nord') == 20
+    assert "Showing 20 of 25 matches" in html
+    html = client.get("/desk/search", params={"q": "Nord Kuhlhaus 2"}).text  # 02, 12, 20-24
+    assert "7 customers found" in html

@@ -112,7 +112,7 @@ def test_bad_day_is_a_readable_error(client: TestClient, db: Session, login: Any
     assert r.status_code == 422 and "is not a date" in r.text
     for far in ("0001-01-01", "9999-12-31"):  # the day before / after would overflow
         r = client.get(f"/field?day={far}")
-        assert r.status_code == 422 and "must lie between" in r.text
+        assert r.status_code == 422 and "must be a date between" in r.text
 
 
 def test_a_visit_from_pickup_to_report(client: TestClient, db: Session, login: Any) -> None:
@@ -246,3 +246,38 @@ def test_sketch_keeps_north_up_and_the_stops_inside_the_box() -> None:
     # 0.2° of longitude at 48° N is shorter than 0.1° of latitude × 2: not stretched.
     assert (dots[2]["x"] - dots[1]["x"]) < 2 * (dots[0]["y"] - dots[1]["y"])
     assert s["line"].count(",") == 3 and sketch([])["dots"] == []
+
+
+def test_a_finished_visit_shows_the_parts_used_and_no_navigation(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    w, day = planned_world(client, db, login)
+    wo = w.work_orders[-1]  # engineer 1's visit with a warehouse part and a pickup stop before it
+    as_engineer(client, w)
+    url = f"/field/visits/{wo.id}"
+    route_url = f"/field?day={day.isoformat()}"
+    assert "Navigate</a>" in client.get(url).text  # an open visit: the way there
+    assert (
+        client.post(f"{url}/pickup", data=form_fields(client.get(url).text, f"{url}/pickup")).status_code
+        == 200
+    )
+    assert (
+        client.post(f"{url}/check-in", data=form_fields(client.get(url).text, f"{url}/check-in")).status_code
+        == 200
+    )
+    report = form_fields(client.get(url).text, f"{url}/report")
+    part = w.parts[0]
+    filed = client.post(
+        f"{url}/report",
+        data={**report, "work_done": "Swapped the relay.", f"qty_{part.id}": "1", "fixed": "yes"},
+    )
+    assert filed.status_code == 200 and "Service report filed" in filed.text
+
+    html = client.get(url).text
+    report_card = html[html.index('id="actions-title"') :]
+    assert "Parts used" in report_card and f"1 × {part.name}" in report_card and "from the van" in report_card
+    assert "Navigate</a>" not in html and "Open in map app" not in html
+    # the route keeps the finished stop (it had Navigate while open, see above) but drops the button
+    stops = client.get(route_url).text.split("<li")
+    finished = [b for b in stops if f'href="/field/visits/{wo.id}"' in b]
+    assert len(finished) == 1 and "Navigate</a>" not in finished[0] and "Done" in finished[0]

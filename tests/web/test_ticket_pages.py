@@ -58,8 +58,10 @@ def test_ticket_page_shows_header_sla_timeline_and_allowed_moves(
     assert t.resolution_due_at is not None
     assert "Ticket opened (P2, gold SLA)" in html and "SLA clock started" in html
     # buttons exactly for the allowed transitions of a new ticket
-    for to in tickets.allowed_next(t, at=t.opened_at):
+    for to in tickets.manual_next(t, at=t.opened_at):
         assert f'name="to" value="{to}"' in html
+    for to in ("scheduled", "in_progress"):  # these follow the work orders
+        assert f'name="to" value="{to}"' not in html
     assert 'name="to" value="resolved"' not in html  # new → resolved is not allowed
     assert f'name="version" value="{t.version}"' in html
 
@@ -136,7 +138,7 @@ def test_reply_refused_on_a_closed_ticket_keeps_the_text(
 ) -> None:
     sign_in("agent")
     t = world["ticket"]
-    tickets.transition(db, ticket_id=t.id, to="closed", actor=None, channel="api")
+    tickets.transition(db, ticket_id=t.id, to="closed", reason="duplicate", actor=None, channel="api")
     db.commit()
     token = csrf_of(_page(client, t))
     r = client.post(
@@ -253,6 +255,40 @@ def test_unknown_ticket_is_a_readable_404(client: TestClient, sign_in: Callable[
     r = client.get("/desk/tickets/999999")
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("text/html") and "Ticket 999999 does not exist." in r.text
+
+
+def test_header_shows_the_description_and_long_words_can_break(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    t.description = "Unit 3 shows E42 since this morning.\nCustomer <asks> for a call back."
+    db.commit()
+    html = _page(client, t)
+    header = html[html.index('aria-labelledby="ticket-title"') : html.index("</section>")]
+    # in the header, line breaks kept and markup escaped, not only in the history further down
+    assert "Unit 3 shows E42 since this morning.<br>Customer &lt;asks&gt; for a call back." in header
+    css = client.get("/static/css/app.css").text
+    rule = next(line for line in css.splitlines() if line.startswith("h1,") and "overflow-wrap" in line)
+    assert ".description" in rule and "overflow-wrap: anywhere" in rule
+
+
+def test_edit_with_an_id_beyond_int4_is_refused_readably(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    data = {
+        "subject": "New subject",
+        "description": "kept",
+        "priority": "P3",
+        "contact_id": str(2**31),
+        "version": str(t.version),
+        "csrf": csrf_of(_page(client, t)),
+    }
+    r = client.post(f"/desk/tickets/{t.id}/edit", data=data)
+    assert r.status_code == 422 and "choose one from the list" in r.text
+    assert client.get(f"/desk/tickets/{2**63}").status_code == 422  # the path guard, as a page
 
 
 def test_a_far_off_appointment_on_the_page_is_a_readable_error(

@@ -9,10 +9,7 @@ Data is committed for real; `cleanup` deletes every row the test (or the worker)
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +17,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
-from app.platform.config import ROOT
+from app.platform.worker_launch import spawn_worker, stop_worker, wait_ready
 from tests.conftest import TEST_BROKER_URL, TEST_DATABASE_URL
 
 QUEUES = "default,plans,urgent"
@@ -75,7 +72,17 @@ def worker_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def celery_worker(broker_url: str, worker_log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`celery -A app.worker worker` as production runs it (prefork), one process, all queues."""
-    env = {
+    proc = spawn_worker("fieldline-test", QUEUES, worker_log, worker_env(broker_url))
+    try:
+        ready_or_fail(proc, worker_log)
+        yield proc
+    finally:
+        stop_worker(proc)
+
+
+def worker_env(broker_url: str, **extra: str) -> dict[str, str]:
+    """What a test worker sees: the test database, the test broker, tasks for real."""
+    return {
         **os.environ,
         "DATABASE_URL": TEST_DATABASE_URL,
         "CELERY_BROKER_URL": broker_url,
@@ -83,63 +90,15 @@ def celery_worker(broker_url: str, worker_log: Path) -> Iterator[subprocess.Pope
         "TASK_ALWAYS_EAGER": "0",
         "SCHEDULER_ENABLED": "0",
         "DEMO_MODE": "0",
+        **extra,
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "app.worker",
-        "worker",
-        "--pool",
-        "prefork",
-        "--concurrency",
-        "1",
-        "-Q",
-        QUEUES,
-        "--loglevel",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-n",
-        f"fieldline-test-{os.getpid()}@%h",
-    ]
-    with worker_log.open("wb") as out:
-        # its own process group: stopping it also stops the prefork child
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+
+
+def ready_or_fail(proc: subprocess.Popen[bytes], log: Path) -> None:
     try:
-        _wait_ready(proc, worker_log)
-        yield proc
-    finally:
-        _stop(proc)
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        if " ready." in text:
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"celery worker exited with {proc.returncode}:\n{text[-3000:]}")
-        time.sleep(0.2)
-    pytest.fail(
-        f"celery worker not ready after {READY_TIMEOUT_S:.0f} s:\n{log.read_text(errors='replace')[-3000:]}"
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the current task, then exit
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        wait_ready(proc, log, READY_TIMEOUT_S)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,12 +22,11 @@ from sqlalchemy.orm import Session
 from app.models import CustomerNotification, PlanDay, PlanRun, PlanStop
 from app.planning import batches as plan_batches
 from app.planning import runs as plan_runs
-from app.platform.config import ROOT
 from app.platform.worker import celery_app
-from tests.conftest import TEST_DATABASE_URL
+from app.platform.worker_launch import spawn_worker, stop_worker
 from tests.planning import world as pw
 from tests.procs import children as _children
-from tests.worker.conftest import _stop, _wait_ready
+from tests.worker.conftest import ready_or_fail, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("via_broker", "cleanup")]
 T = TypeVar("T")
@@ -115,43 +113,10 @@ def spare_worker_log(tmp_path: Path) -> Path:
 
 
 def _start_worker(broker_url: str, log: Path, queue: str, name: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": TEST_DATABASE_URL,
-        "CELERY_BROKER_URL": broker_url,
-        "SECRET_KEY": "test-secret",
-        "TASK_ALWAYS_EAGER": "0",
-        "SCHEDULER_ENABLED": "0",
-        "DEMO_MODE": "0",
-        # Short, so the test need not wait an hour; production keeps it above the longest solve.
-        "CELERY_VISIBILITY_TIMEOUT_S": "8",
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "app.worker",
-        "worker",
-        "--pool",
-        "prefork",
-        "--concurrency",
-        "1",
-        "-Q",
-        queue,
-        "--loglevel",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-n",
-        f"{name}-{os.getpid()}@%h",
-    ]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    _wait_ready(proc, log)
+    # Short, so the test need not wait an hour; production keeps it above the longest solve.
+    env = worker_env(broker_url, CELERY_VISIBILITY_TIMEOUT_S="8")
+    proc = spawn_worker(name, queue, log, env, append=True)
+    ready_or_fail(proc, log)
     return proc
 
 
@@ -192,7 +157,7 @@ def test_a_lost_worker_is_recovered_after_the_visibility_timeout(
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
         if second is not None:
-            _stop(second)
+            stop_worker(second)
 
 
 def test_fan_out_runs_one_task_per_region_and_a_chord_collects(

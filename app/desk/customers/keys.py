@@ -7,6 +7,7 @@ that bypass the ORM (the demo seed) call `name_key` / `phone_digits` / `email_ke
 from __future__ import annotations
 
 import re
+import unicodedata
 import zoneinfo
 from functools import lru_cache
 from pathlib import Path
@@ -21,9 +22,22 @@ from app.models import Account, Contact, Region
 DEFAULT_COUNTRY = "DE"
 
 
+# Letters that no Unicode decomposition turns into what people type on a plain keyboard.
+_PLAIN = str.maketrans({"ı": "i", "ß": "ss", "ẞ": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d"})
+# German spells an umlaut out when the keyboard has none (Mueller = Müller): both fold to the bare vowel.
+# A name such as "Michael" folds to "michal" too; harmless, since stored keys and queries fold alike.
+_SPELLED_UMLAUT = re.compile(r"([aou])e")
+
+
 def name_key(name: str) -> str:
-    """Lower-cased (casefolded), single-spaced: what Account.name_search holds and queries use."""
-    return " ".join(name.casefold().split())
+    """The folded key of a name, as Account/Contact.name_search hold it and queries are compared.
+
+    Case, accents, Turkish dotless/dotted i, ß/ss and ä/ae, ö/oe, ü/ue fold together, so
+    "Backerei Yilmaz", "BAECKEREI YILMAZ" and "Bäckerei Yılmaz" share one key.
+    """
+    text = unicodedata.normalize("NFKD", name.casefold().translate(_PLAIN))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(_SPELLED_UMLAUT.sub(r"\1", text).split())
 
 
 def email_key(email: str | None) -> str | None:
@@ -105,5 +119,8 @@ def _derive_search_keys(session: Session, _ctx: Any, _instances: Any) -> None:
                     obj.name_search = key
                 # phone numbers of its contacts are read in the region's country
                 session.info.get(_COUNTRIES, {}).pop(obj.id, None)
-        elif isinstance(obj, Contact) and _changed(obj, "phone", "mobile", "email", "account_id"):
-            fill_contact_keys(session, obj)
+        elif isinstance(obj, Contact):
+            if _changed(obj, "phone", "mobile", "email", "account_id"):
+                fill_contact_keys(session, obj)
+            if _changed(obj, "name"):
+                obj.name_search = name_key(obj.name or "")

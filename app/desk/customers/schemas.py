@@ -1,4 +1,4 @@
-"""Customer search, the 360° view and CSV import reports (output only: these endpoints take no JSON)."""
+"""Customer search and the 360° view (output only: these endpoints take no JSON)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 _OUT = ConfigDict(from_attributes=True)
 
@@ -21,7 +21,7 @@ class SearchHitRead(BaseModel):
     tier: str
     region: str | None
     matched_field: MatchedField
-    match: Literal["exact", "prefix", "substring"]
+    match: Literal["exact", "prefix", "suffix", "substring"]
     value: str
     contact_id: int | None
     contact_name: str | None
@@ -35,7 +35,9 @@ class SearchResultRead(BaseModel):
     model_config = _OUT
     query: str
     items: list[SearchHitRead]
-    truncated: bool
+    total: int = Field(description="distinct matches found; at least this many when `truncated`")
+    more: bool = Field(description="more matches than `items` shows: refine the query or raise `limit`")
+    truncated: bool = Field(description="a lookup reached its cap: there are at least `total` matches")
 
 
 class AccountSummary(BaseModel):
@@ -48,16 +50,32 @@ class AccountSummary(BaseModel):
     region_name: str | None
     arr: Decimal | None
     renewal_date: date | None
+    owner_user_id: int | None  # follows up unhappy survey answers; None: the recovery queue
     version: int
 
 
+class AccountOwnerUpdate(BaseModel):
+    owner_user_id: int | None
+
+
+class HealthReason(BaseModel):
+    code: str
+    text: str
+    points: int  # negative: taken off 100
+
+
 class Health(BaseModel):
+    """surveys.health_score (docs/kpis.md): status is the badge colour of the band."""
+
     status: Literal["green", "amber", "red"]
+    score: int
+    band: Literal["healthy", "watch", "at_risk"]
     open_p1: int
     open_p2: int
     sla_breaches_90d: int
     expiring_contracts: list[str]
-    reasons: list[str]
+    reasons: list[HealthReason]  # largest deduction first
+    notes: list[str]  # dates to act on (contract end, renewal); not part of the score
 
 
 class ContactSummary(BaseModel):
@@ -67,6 +85,7 @@ class ContactSummary(BaseModel):
     email: str | None
     phone: str | None
     mobile: str | None
+    survey_opt_out: bool  # unsubscribed from survey e-mails
 
 
 class SiteSummary(BaseModel):
@@ -136,13 +155,33 @@ class VisitSummary(BaseModel):
 
 
 class SatisfactionAnswer(BaseModel):
-    """Filled once surveys exist (app.desk.customers.view360.satisfaction_answers)."""
+    """A survey answer (app.feedback), newest first."""
 
+    id: int
     survey_id: int
-    ticket_id: int | None
+    ticket_id: int
+    work_order_id: int | None
     answered_at: datetime
-    score: int
+    csat: int | None
+    nps: int | None
+    solved: bool | None
+    reasons: list[str]
     comment: str = ""
+    is_detractor: bool
+
+
+class RecoverySummary(BaseModel):
+    """A detractor's follow-up ticket; queue "recovery" when the account has no owner."""
+
+    id: int
+    ticket_id: int
+    number: str | None
+    status: str
+    queue: str
+    owner_user_id: int | None
+    opened_at: datetime
+    closed_at: datetime | None
+    outcome: str | None
 
 
 class Customer360(BaseModel):
@@ -157,21 +196,4 @@ class Customer360(BaseModel):
     upcoming_visits: list[VisitSummary]
     recent_visits: list[VisitSummary]
     satisfaction: list[SatisfactionAnswer]
-
-
-class ImportErrorRead(BaseModel):
-    model_config = _OUT
-    line: int
-    field: str
-    message: str
-
-
-class ImportReportRead(BaseModel):
-    model_config = _OUT
-    entity: str
-    rows: int
-    created: int
-    updated: int
-    unchanged: int
-    failed: int
-    errors: list[ImportErrorRead]
+    recoveries: list[RecoverySummary]

@@ -1,8 +1,10 @@
 """Customer search for the desk: phone (any format), name, e-mail, asset serial; best match first.
 
 Search keys are derived on write (app/desk/customers/keys.py), so every lookup is an indexed equality
-or prefix probe; substrings go through pg_trgm on PostgreSQL. Each probe reads at most `CANDIDATES` rows,
-so a query that matches half the customer base costs no more than one that matches ten.
+or prefix probe; substrings, words in any order and phone tails go through pg_trgm on PostgreSQL.
+Names are compared by their folded key (case, accents, ß/ss, ä/ae, Turkish ı), so a caller's name is
+found however it is typed. Each probe reads at most `CANDIDATES` rows, so a query that matches half the
+customer base costs no more than one that matches ten.
 """
 
 from __future__ import annotations
@@ -13,7 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, String, cast, literal, null, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    cast,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from app.desk.customers.keys import (
@@ -28,13 +42,17 @@ from app.platform.errors import Unprocessable
 MIN_QUERY = 2
 MIN_SUBSTRING = 3  # shorter substrings match nearly everything and defeat the trigram index
 MIN_PHONE_PREFIX = 5  # national digits; "8912" would match every second number in Munich
+MIN_PHONE_TAIL = 6  # the last digits a caller reads out; fewer match thousands of numbers
 CANDIDATES = 100  # rows read per lookup at most (twice the largest page); more → `truncated`
 _PHONE_LIKE = re.compile(r"^\+?[\d\s()/.\-]+$")
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
 
-# Match ranks: lower is better (exact phone/serial/e-mail > name prefix > substring).
-EXACT, PREFIX, SUBSTRING = 0, 1, 2
-MATCH_KINDS = {EXACT: "exact", PREFIX: "prefix", SUBSTRING: "substring"}
+# Match ranks: lower is better (exact phone/serial/e-mail > prefix > phone tail > substring/words).
+EXACT, PREFIX, SUFFIX, SUBSTRING = 0, 1, 2, 3
+RANKS = (EXACT, PREFIX, SUFFIX, SUBSTRING)
+# Ranks asked in one round trip: prefixes and phone tails are both cheap index probes.
+STAGES = ((EXACT,), (PREFIX, SUFFIX), (SUBSTRING,))
+MATCH_KINDS = {EXACT: "exact", PREFIX: "prefix", SUFFIX: "suffix", SUBSTRING: "substring"}
 
 
 # --- search --------------------------------------------------------------------------------
@@ -62,7 +80,13 @@ class SearchHit:
 class SearchResult:
     query: str
     items: list[SearchHit]
+    total: int  # distinct matches found; a lower bound when `truncated`
     truncated: bool  # some probe had more than CANDIDATES matches: refine the query
+
+    @property
+    def more(self) -> bool:
+        """More matches exist than `items` shows."""
+        return self.truncated or self.total > len(self.items)
 
 
 @dataclass
@@ -86,7 +110,19 @@ def _like_contains(text: str) -> str:
 
 def _prefix(col: Any, text: str) -> ColumnElement[bool]:
     # Escaped LIKE 'x%': on PostgreSQL served by the varchar_pattern_ops indexes.
-    return col.like(_like_prefix(text), escape="\\")
+    matches: ColumnElement[bool] = col.like(_like_prefix(text), escape="\\")
+    return matches
+
+
+def _suffix(col: Any, digits: str) -> ColumnElement[bool]:
+    # LIKE '%123456' (digits only, nothing to escape): on PostgreSQL served by the trigram indexes.
+    matches: ColumnElement[bool] = col.like("%" + digits)
+    return matches
+
+
+def _all_words(col: Any, key: str) -> ColumnElement[bool]:
+    """Every word of the folded query somewhere in the folded name, in any order ("wagner jurgen")."""
+    return and_(*(col.like(_like_contains(word), escape="\\") for word in key.split()))
 
 
 def validate_query(q: str | None) -> str:
@@ -125,8 +161,8 @@ def _probe(
 
 
 def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
-    key = name_key(text)  # account names: compared with Account.name_search
-    out: dict[int, list[Select[Any]]] = {EXACT: [], PREFIX: [], SUBSTRING: []}
+    key = name_key(text)  # names: compared with Account/Contact.name_search
+    out: dict[int, list[Select[Any]]] = {rank: [] for rank in RANKS}
     phone_like = bool(_PHONE_LIKE.match(text)) and sum(c.isdigit() for c in text) >= 3
     digits = phone_digits(text, country) if phone_like else None
     if digits:
@@ -139,6 +175,14 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
             if len(digits) >= MIN_PHONE_PREFIX:
                 out[PREFIX].append(
                     _probe(which, PREFIX, *args, contact_id=Contact.id).where(_prefix(col, digits))
+                )
+            # The digits as typed, leading zeros kept: "…0 12 34" ends a stored number as it is.
+            tail = re.sub(r"\D", "", text)
+            if len(tail) >= MIN_PHONE_TAIL:
+                out[SUFFIX].append(
+                    _probe(which, SUFFIX, *args, contact_id=Contact.id).where(
+                        _suffix(col, tail), col != digits
+                    )
                 )
     if " " not in text and not phone_like:
         email = text.lower()
@@ -171,46 +215,49 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
         )
     account = (Account.id, Account.name, Account.name)
     out[PREFIX].append(_probe("account_name", PREFIX, *account).where(_prefix(Account.name_search, key)))
-    if len(key) >= MIN_SUBSTRING and not phone_like:
-        # Prefix matches are excluded so the candidate budget goes to new hits.
+    if max(map(len, key.split()), default=0) >= MIN_SUBSTRING and not phone_like:
+        # Words in any order; prefix matches are excluded so the candidate budget goes to new hits.
         out[SUBSTRING].append(
             _probe("account_name", SUBSTRING, *account).where(
-                Account.name_search.like(_like_contains(key), escape="\\"), ~_prefix(Account.name_search, key)
+                _all_words(Account.name_search, key), ~_prefix(Account.name_search, key)
             )
         )
         # Contact names: one trigram lookup for both ranks, told apart per row. An anchored
-        # ILIKE 'x%' gains nothing from trigrams (they carry no position) and would recheck
+        # LIKE 'x%' gains nothing from trigrams (they carry no position) and would recheck
         # every contact whose surname starts with x.
         out[PREFIX].append(
             _probe(
                 "contact_name", PREFIX, Contact.account_id, Contact.name, Contact.name, contact_id=Contact.id
-            ).where(Contact.name.ilike(_like_contains(text.lower()), escape="\\"))
+            ).where(_all_words(Contact.name_search, key))
         )
     return out
 
 
 def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
-    """Best match first: exact phone/serial/e-mail/CRM id, then prefixes, then substrings.
+    """Best match first: exact phone/serial/e-mail/CRM id, then prefixes, phone tails, substrings.
 
-    One UNION ALL per rank (each lookup capped at CANDIDATES rows), stopping once `limit`
-    hits are in; within a rank, hits are ordered by name (the account's, or the contact's for
-    contact matches).
+    One UNION ALL per rank (each lookup capped at CANDIDATES rows). Later ranks run even when
+    `limit` hits are in, so `total` counts every match, until a lookup reaches its cap: then the
+    total is a lower bound (`truncated`) and the search stops after the rank that fills `limit`.
+    Within a rank, hits are ordered by name (the account's, or the contact's for contact matches).
     """
     text = validate_query(q)
-    typed = text.lower()
+    typed = name_key(text)
     probes = _probes(text, country_of(get_settings().time_zone))
     best: dict[tuple[int, int | None, int | None], _Found] = {}
     truncated = False
-    for rank in (EXACT, PREFIX, SUBSTRING):
-        if not probes[rank]:
+    for stage in STAGES:
+        rank = stage[-1]
+        stage_probes = [p for r in stage for p in probes[r]]
+        if not stage_probes:
             continue
-        parts = [select(p.limit(CANDIDATES).subquery()) for p in probes[rank]]
+        parts = [select(p.limit(CANDIDATES).subquery()) for p in stage_probes]
         rows = session.execute(parts[0] if len(parts) == 1 else union_all(*parts)).all()
         per_lookup = Counter((r.field, r.rank) for r in rows)
         truncated = truncated or max(per_lookup.values(), default=0) >= CANDIDATES
         for r in rows:
             hit_rank = r.rank
-            if r.field == "contact_name" and not r.value.lower().startswith(typed):
+            if r.field == "contact_name" and not name_key(r.value).startswith(typed):
                 hit_rank = SUBSTRING
             hit = _Found(
                 hit_rank, name_key(r.name), r.field, r.value or "", r.account_id, r.contact_id, r.asset_id
@@ -218,13 +265,14 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
             key = (hit.account_id, hit.contact_id, hit.asset_id)
             if key not in best or (hit.rank, hit.sort_name) < (best[key].rank, best[key].sort_name):
                 best[key] = hit
-        # A lookup may also return hits of a later rank: count only the ranks that are complete.
-        if sum(1 for h in best.values() if h.rank <= rank) >= limit:
+        # Once a lookup hit its cap the total is only a lower bound anyway: with `limit` hits of
+        # complete ranks in, later ranks (the costly substring scans) could not change what is shown.
+        if truncated and sum(1 for h in best.values() if h.rank <= rank) >= limit:
             break
     ranked = sorted(
         best.values(), key=lambda h: (h.rank, h.sort_name, h.account_id, h.contact_id or 0, h.asset_id or 0)
     )[:limit]
-    return SearchResult(query=text, items=_hydrate(session, ranked), truncated=truncated)
+    return SearchResult(query=text, items=_hydrate(session, ranked), total=len(best), truncated=truncated)
 
 
 def _hydrate(session: Session, found: Sequence[_Found]) -> list[SearchHit]:

@@ -8,13 +8,29 @@ their engineer, SLA breaches. Entitlement and health are computed here from thos
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, case, func, select
 from sqlalchemy.orm import Session
 
+from app.desk.customers.schemas import (
+    AccountSummary,
+    AssetSummary,
+    ContactSummary,
+    ContractSummary,
+    Customer360,
+    Health,
+    HealthReason,
+    RecoverySummary,
+    SatisfactionAnswer,
+    SiteSummary,
+    TicketSummary,
+    VisitSummary,
+)
 from app.models import (
     Account,
     Asset,
@@ -34,6 +50,7 @@ from app.models import (
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.errors import NotFound
+from surveys import HealthSignals, health_score
 
 CLOSED_TICKET = (TicketStatus.resolved.value, TicketStatus.closed.value)
 OPEN_VISIT = (
@@ -43,10 +60,10 @@ OPEN_VISIT = (
     WorkOrderStatus.on_site.value,
 )
 RECENT = 10
+RECOVERY_CATEGORY = "recovery"  # tickets app.feedback opens to follow up unhappy survey answers
 LIST_CAP = 200  # contacts / sites / assets / open tickets shown at most
 BREACH_WINDOW = timedelta(days=90)
 EXPIRY_WARNING = timedelta(days=60)
-BREACHES_RED = 3
 
 
 def local_today() -> date:
@@ -69,89 +86,221 @@ def asset_entitlement(asset: Asset, contract: Contract | None, today: date) -> s
     return "billable"
 
 
-def satisfaction_answers(session: Session, *, account_id: int, limit: int = 5) -> list[dict[str, Any]]:
-    """Hook for surveys/: the account's last answers. Surveys do not exist yet, so none."""
-    return []
+@dataclass(frozen=True)
+class SurveySignals:
+    """What the survey layer (app.feedback) tells the 360 view about an account."""
+
+    answers: list[dict[str, Any]] = field(default_factory=list)  # the last few, newest first
+    recoveries: list[dict[str, Any]] = field(default_factory=list)
+    detractors_90d: int = 0
+    repeat_visits_90d: int = 0
+    csat_mean_90d: float | None = None
+    csat_n_90d: int = 0
+    csat_mean_prev_90d: float | None = None
+    csat_n_prev_90d: int = 0
 
 
-def _ticket(t: Ticket) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "number": t.number,
-        "subject": t.subject,
-        "status": t.status,
-        "priority": t.priority,
-        "channel": t.channel,
-        "opened_at": t.opened_at,
-        "resolution_due_at": t.resolution_due_at,
-        "sla_breached": t.sla_breached,
-        "asset_id": t.asset_id,
-        "site_id": t.site_id,
-    }
+SignalsProvider = Callable[[Session, int, datetime], SurveySignals]
+_signals_provider: SignalsProvider | None = None
 
 
-def _visit(w: WorkOrder, engineer: str | None) -> dict[str, Any]:
-    return {
-        "id": w.id,
-        "number": w.number,
-        "ticket_id": w.ticket_id,
-        "status": w.status,
-        "priority": w.priority,
-        "engineer_id": w.engineer_id,
-        "engineer_name": engineer,
-        "planned_start_at": w.planned_start_at,
-        "appointment_start_at": w.appointment_start_at,
-        "checked_out_at": w.checked_out_at,
-        "site_id": w.site_id,
-        "asset_id": w.asset_id,
-    }
+def set_survey_signals(provider: SignalsProvider | None) -> None:
+    """Installed at start-up by app.feedback (a higher layer); without it the view has no answers."""
+    global _signals_provider
+    _signals_provider = provider
+
+
+def survey_signals(session: Session, *, account_id: int, now: datetime) -> SurveySignals:
+    return _signals_provider(session, account_id, now) if _signals_provider else SurveySignals()
+
+
+@dataclass(frozen=True)
+class AccountRows:
+    """The account and what it owns, each list capped at LIST_CAP."""
+
+    account: Account
+    region: Region | None
+    contacts: Sequence[Contact]
+    sites: Sequence[Site]
+    contracts: Sequence[Row[Contract, str]]  # with the calendar's name
+    assets: Sequence[Row[Asset, str, str]]  # with the product model's code and name
+
+
+@dataclass(frozen=True)
+class TicketRows:
+    open_counts: Counter[str]  # open tickets by priority (recovery tickets left out)
+    tickets_90d: int  # opened within BREACH_WINDOW (recovery tickets left out)
+    open_tickets: Sequence[Ticket]
+    recent_tickets: Sequence[Ticket]
+    breaches: int  # SLA breaches within BREACH_WINDOW
+
+
+@dataclass(frozen=True)
+class VisitRows:
+    upcoming: Sequence[Row[WorkOrder, str | None]]  # with the engineer's name
+    past: Sequence[Row[WorkOrder, str | None]]
+
+
+def _ticket(t: Ticket) -> TicketSummary:
+    return TicketSummary(
+        id=t.id,
+        number=t.number,
+        subject=t.subject,
+        status=t.status,
+        priority=t.priority,
+        channel=t.channel,
+        opened_at=t.opened_at,
+        resolution_due_at=t.resolution_due_at,
+        sla_breached=t.sla_breached,
+        asset_id=t.asset_id,
+        site_id=t.site_id,
+    )
+
+
+def _visit(w: WorkOrder, engineer: str | None) -> VisitSummary:
+    return VisitSummary(
+        id=w.id,
+        number=w.number,
+        ticket_id=w.ticket_id,
+        status=w.status,
+        priority=w.priority,
+        engineer_id=w.engineer_id,
+        engineer_name=engineer,
+        planned_start_at=w.planned_start_at,
+        appointment_start_at=w.appointment_start_at,
+        checked_out_at=w.checked_out_at,
+        site_id=w.site_id,
+        asset_id=w.asset_id,
+    )
+
+
+BADGE = {"healthy": "green", "watch": "amber", "at_risk": "red"}
 
 
 def _health(
     account: Account,
     open_by_priority: Counter[str],
     breaches: int,
-    contracts: list[dict[str, Any]],
+    contracts: list[ContractSummary],
     today: date,
-) -> dict[str, Any]:
-    reasons: list[str] = []
+    signals: SurveySignals,
+    tickets_90d: int,
+    assets: int,
+) -> Health:
+    """The score and its reasons come from `surveys.health_score` (docs/kpis.md); contract
+    expiries and a near renewal are listed as notes, they are dates to act on, not service."""
     p1, p2 = open_by_priority.get("P1", 0), open_by_priority.get("P2", 0)
-    later = [c for c in contracts if c["status"] == "upcoming"]
+    health = health_score(
+        HealthSignals(
+            open_p1=p1,
+            open_p2=p2,
+            sla_breaches_90d=breaches,
+            detractors_90d=signals.detractors_90d,
+            repeat_visits_90d=signals.repeat_visits_90d,
+            tickets_90d=tickets_90d,
+            assets=assets,
+            csat_mean_90d=signals.csat_mean_90d,
+            csat_n_90d=signals.csat_n_90d,
+            csat_mean_prev_90d=signals.csat_mean_prev_90d,
+            csat_n_prev_90d=signals.csat_n_prev_90d,
+        )
+    )
+    later = [c for c in contracts if c.status == "upcoming"]
     expiring = [
-        c["number"]
+        c.number
         for c in contracts
-        if c["status"] == "active"
-        and c["ends_on"] - today <= EXPIRY_WARNING
-        and not any(n["starts_on"] <= c["ends_on"] + timedelta(days=1) for n in later)
+        if c.status == "active"
+        and c.ends_on - today <= EXPIRY_WARNING
+        and not any(n.starts_on <= c.ends_on + timedelta(days=1) for n in later)
     ]
-    red = p1 > 0 or breaches >= BREACHES_RED
-    if p1:
-        reasons.append(f"{p1} open P1 ticket{'s' * (p1 > 1)}")
-    if p2:
-        reasons.append(f"{p2} open P2 ticket{'s' * (p2 > 1)}")
-    if breaches:
-        reasons.append(f"{breaches} SLA breach{'es' * (breaches > 1)} in the last 90 days")
-    for number in expiring:
-        reasons.append(f"contract {number} ends within {EXPIRY_WARNING.days} days, no follow-up")
+    notes = [f"contract {number} ends within {EXPIRY_WARNING.days} days, no follow-up" for number in expiring]
     if account.renewal_date and today <= account.renewal_date <= today + EXPIRY_WARNING:
-        reasons.append(f"renewal due on {account.renewal_date.isoformat()}")
-    status = "red" if red else ("amber" if reasons else "green")
-    return {
-        "status": status,
-        "open_p1": p1,
-        "open_p2": p2,
-        "sla_breaches_90d": breaches,
-        "expiring_contracts": expiring,
-        "reasons": reasons,
-    }
+        notes.append(f"renewal due on {account.renewal_date.isoformat()}")
+    return Health(
+        status=BADGE[health.band],
+        score=health.score,
+        band=health.band,
+        open_p1=p1,
+        open_p2=p2,
+        sla_breaches_90d=breaches,
+        expiring_contracts=expiring,
+        reasons=[HealthReason(code=r.code, text=r.text, points=r.points) for r in health.reasons],
+        notes=notes,
+    )
 
 
 def customer_360(
     session: Session, *, account_id: int, today: date | None = None, now: datetime | None = None
-) -> dict[str, Any]:
-    """Everything about one account in one dict (schema: app.desk.customers.schemas.Customer360)."""
+) -> Customer360:
+    """Everything about one account, as the API returns it."""
     today = today or local_today()
     now = now or utcnow()
+    rows = _account_rows(session, account_id)
+    tickets = _ticket_rows(session, account_id, now)
+    visits = _visit_rows(session, account_id)
+    contracts = _contracts(rows, today)
+    signals = survey_signals(session, account_id=account_id, now=now)
+    account, region = rows.account, rows.region
+    return Customer360(
+        account=AccountSummary(
+            id=account.id,
+            external_id=account.external_id,
+            name=account.name,
+            tier=account.tier,
+            segment=account.segment,
+            region=region.code if region else None,
+            region_name=region.name if region else None,
+            arr=account.arr,
+            renewal_date=account.renewal_date,
+            owner_user_id=account.owner_user_id,
+            version=account.version,
+        ),
+        health=_health(
+            account,
+            tickets.open_counts,
+            tickets.breaches,
+            contracts,
+            today,
+            signals,
+            tickets.tickets_90d,
+            _asset_count(session, rows, account_id),
+        ),
+        contacts=[
+            ContactSummary(
+                id=c.id,
+                external_id=c.external_id,
+                name=c.name,
+                email=c.email,
+                phone=c.phone,
+                mobile=c.mobile,
+                survey_opt_out=c.survey_opt_out,
+            )
+            for c in rows.contacts
+        ],
+        sites=[
+            SiteSummary(
+                id=s.id,
+                external_id=s.external_id,
+                name=s.name,
+                address=s.address,
+                latitude=s.latitude,
+                longitude=s.longitude,
+                access_notes=s.access_notes,
+            )
+            for s in rows.sites
+        ],
+        contracts=contracts,
+        assets=_assets(rows, today),
+        open_tickets=[_ticket(t) for t in tickets.open_tickets],
+        recent_tickets=[_ticket(t) for t in tickets.recent_tickets],
+        upcoming_visits=[_visit(w, name) for w, name in visits.upcoming],
+        recent_visits=[_visit(w, name) for w, name in visits.past],
+        satisfaction=[SatisfactionAnswer.model_validate(a) for a in signals.answers],
+        recoveries=[RecoverySummary.model_validate(r) for r in signals.recoveries],
+    )
+
+
+def _account_rows(session: Session, account_id: int) -> AccountRows:
     row = session.execute(
         select(Account, Region)
         .outerjoin(Region, Region.id == Account.region_id)
@@ -183,18 +332,32 @@ def customer_360(
         .order_by(Asset.site_id, Asset.serial)
         .limit(LIST_CAP)
     ).all()
-
-    open_counts = Counter(
-        dict(
-            session.execute(
-                select(Ticket.priority, func.count())
-                .where(Ticket.account_id == account_id, Ticket.status.not_in(CLOSED_TICKET))
-                .group_by(Ticket.priority)
-            )
-            .tuples()
-            .all()
-        )
+    return AccountRows(
+        account=account,
+        region=region,
+        contacts=contacts,
+        sites=sites,
+        contracts=contract_rows,
+        assets=asset_rows,
     )
+
+
+def _ticket_rows(session: Session, account_id: int, now: datetime) -> TicketRows:
+    # One pass over the account's tickets: open ones per priority, and all opened in 90 days.
+    is_open = Ticket.status.not_in(CLOSED_TICKET)
+    per_priority = session.execute(
+        select(
+            Ticket.priority,
+            func.count(case((is_open, Ticket.id))),
+            func.count(case((Ticket.opened_at >= now - BREACH_WINDOW, Ticket.id))),
+        )
+        # A recovery call about an unhappy answer is not a service problem of its own: the answer
+        # already counts in the score.
+        .where(Ticket.account_id == account_id, Ticket.category != RECOVERY_CATEGORY)
+        .group_by(Ticket.priority)
+    ).all()
+    open_counts = Counter({priority: n_open for priority, n_open, _ in per_priority if n_open})
+    tickets_90d = sum(n_recent for _, _, n_recent in per_priority)
     open_tickets = session.scalars(
         select(Ticket)
         .where(Ticket.account_id == account_id, Ticket.status.not_in(CLOSED_TICKET))
@@ -218,7 +381,23 @@ def customer_360(
         )
         or 0
     )
+    return TicketRows(
+        open_counts=open_counts,
+        tickets_90d=tickets_90d,
+        open_tickets=open_tickets,
+        recent_tickets=recent_tickets,
+        breaches=breaches,
+    )
 
+
+def _asset_count(session: Session, rows: AccountRows, account_id: int) -> int:
+    """How many assets the account has: the list is capped, the load per asset needs the true number."""
+    if len(rows.assets) < LIST_CAP:
+        return len(rows.assets)
+    return session.scalar(select(func.count()).select_from(Asset).where(Asset.account_id == account_id)) or 0
+
+
+def _visit_rows(session: Session, account_id: int) -> VisitRows:
     visits = (
         select(WorkOrder, Engineer.name)
         .outerjoin(Engineer, Engineer.id == WorkOrder.engineer_id)
@@ -235,85 +414,47 @@ def customer_360(
         .order_by(last_done.desc(), WorkOrder.id.desc())
         .limit(RECENT)
     ).all()
+    return VisitRows(upcoming=upcoming, past=past)
 
-    contracts = [
-        {
-            "id": c.id,
-            "number": c.number,
-            "external_id": c.external_id,
-            "tier": c.tier,
-            "starts_on": c.starts_on,
-            "ends_on": c.ends_on,
-            "status": contract_status(c, today),
-            "calendar_id": c.calendar_id,
-            "calendar_name": cal_name,
-        }
-        for c, cal_name in contract_rows
+
+def _contracts(rows: AccountRows, today: date) -> list[ContractSummary]:
+    return [
+        ContractSummary(
+            id=c.id,
+            number=c.number,
+            external_id=c.external_id,
+            tier=c.tier,
+            starts_on=c.starts_on,
+            ends_on=c.ends_on,
+            status=contract_status(c, today),
+            calendar_id=c.calendar_id,
+            calendar_name=cal_name,
+        )
+        for c, cal_name in rows.contracts
     ]
-    by_contract = {c.id: c for c, _ in contract_rows}
-    site_names = {s.id: s.name for s in sites}
+
+
+def _assets(rows: AccountRows, today: date) -> list[AssetSummary]:
+    """Each asset with its model, site and contract, and what a repair would cost the customer."""
+    by_contract = {c.id: c for c, _ in rows.contracts}
+    site_names = {s.id: s.name for s in rows.sites}
     assets = []
-    for a, model_code, model_name in asset_rows:
+    for a, model_code, model_name in rows.assets:
         contract = by_contract.get(a.contract_id) if a.contract_id else None
         assets.append(
-            {
-                "id": a.id,
-                "external_id": a.external_id,
-                "serial": a.serial,
-                "model_code": model_code,
-                "model_name": model_name,
-                "site_id": a.site_id,
-                "site_name": site_names.get(a.site_id),
-                "install_date": a.install_date,
-                "warranty_end": a.warranty_end,
-                "contract_id": a.contract_id,
-                "contract_number": contract.number if contract else None,
-                "entitlement": asset_entitlement(a, contract, today),
-            }
+            AssetSummary(
+                id=a.id,
+                external_id=a.external_id,
+                serial=a.serial,
+                model_code=model_code,
+                model_name=model_name,
+                site_id=a.site_id,
+                site_name=site_names.get(a.site_id),
+                install_date=a.install_date,
+                warranty_end=a.warranty_end,
+                contract_id=a.contract_id,
+                contract_number=contract.number if contract else None,
+                entitlement=asset_entitlement(a, contract, today),
+            )
         )
-
-    return {
-        "account": {
-            "id": account.id,
-            "external_id": account.external_id,
-            "name": account.name,
-            "tier": account.tier,
-            "segment": account.segment,
-            "region": region.code if region else None,
-            "region_name": region.name if region else None,
-            "arr": account.arr,
-            "renewal_date": account.renewal_date,
-            "version": account.version,
-        },
-        "health": _health(account, open_counts, breaches, contracts, today),
-        "contacts": [
-            {
-                "id": c.id,
-                "external_id": c.external_id,
-                "name": c.name,
-                "email": c.email,
-                "phone": c.phone,
-                "mobile": c.mobile,
-            }
-            for c in contacts
-        ],
-        "sites": [
-            {
-                "id": s.id,
-                "external_id": s.external_id,
-                "name": s.name,
-                "address": s.address,
-                "latitude": s.latitude,
-                "longitude": s.longitude,
-                "access_notes": s.access_notes,
-            }
-            for s in sites
-        ],
-        "contracts": contracts,
-        "assets": assets,
-        "open_tickets": [_ticket(t) for t in open_tickets],
-        "recent_tickets": [_ticket(t) for t in recent_tickets],
-        "upcoming_visits": [_visit(w, name) for w, name in upcoming],
-        "recent_visits": [_visit(w, name) for w, name in past],
-        "satisfaction": satisfaction_answers(session, account_id=account_id),
-    }
+    return assets

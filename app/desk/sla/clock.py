@@ -88,14 +88,58 @@ def local_day(at: datetime) -> date:
     return at.astimezone(ZoneInfo(get_settings().time_zone)).date()
 
 
-def entitlement(session: Session, *, asset_id: int | None, opened_at: datetime) -> Entitlement:
-    """The asset's contract if it is valid on the opening day, else tier 'standard'."""
+def _valid(contract: Contract | None, day: date) -> bool:
+    return contract is not None and contract.starts_on <= day <= contract.ends_on
+
+
+def _account_contract(session: Session, account_id: int, day: date, priority: str) -> Contract | None:
+    """The best of the account's contracts valid on `day`: the shortest resolution target for the
+    ticket's priority, then arrival, then first response; equal targets → the lowest id (stable)."""
+    valid = session.scalars(
+        select(Contract)
+        .where(Contract.account_id == account_id, Contract.starts_on <= day, Contract.ends_on >= day)
+        .order_by(Contract.id)
+    ).all()
+
+    def rank(c: Contract) -> tuple[int, int, int, int]:
+        t = targets_for(session, tier=c.tier, priority=priority)
+        return (t["resolution"], t["arrival"], t["first_response"], c.id)
+
+    return min(valid, key=rank, default=None)
+
+
+def entitlement(
+    session: Session,
+    *,
+    asset_id: int | None,
+    opened_at: datetime,
+    account_id: int | None = None,
+    priority: str = "P3",
+) -> Entitlement:
+    """The asset's contract if it is valid on the opening day. With the asset not known yet, the
+    account's best contract valid that day (docs/tickets.md, "SLA entitlement"): a Platinum
+    customer calling about an unnamed machine gets Platinum, not Standard. Else 'standard'."""
+    day = local_day(opened_at)
     if asset_id is not None:
         asset = session.get(Asset, asset_id)
         contract = session.get(Contract, asset.contract_id) if asset and asset.contract_id else None
-        if contract is not None and contract.starts_on <= local_day(opened_at) <= contract.ends_on:
+        if contract is not None and _valid(contract, day):
+            return Entitlement(contract.tier, contract.calendar_id, contract.id)
+    elif account_id is not None:
+        contract = _account_contract(session, account_id, day, priority)
+        if contract is not None:
             return Entitlement(contract.tier, contract.calendar_id, contract.id)
     return Entitlement("standard", default_calendar(session).id, None)
+
+
+def ticket_entitlement(session: Session, ticket: Ticket) -> Entitlement:
+    return entitlement(
+        session,
+        asset_id=ticket.asset_id,
+        opened_at=ticket.opened_at,
+        account_id=ticket.account_id,
+        priority=ticket.priority,
+    )
 
 
 def targets_for(session: Session, *, tier: str, priority: str) -> dict[str, int]:
@@ -154,7 +198,7 @@ def _add(
 
 def start(session: Session, ticket: Ticket, *, channel: str | None) -> None:
     """Resolve the entitlement at opening and start the clock."""
-    ent = entitlement(session, asset_id=ticket.asset_id, opened_at=ticket.opened_at)
+    ent = ticket_entitlement(session, ticket)
     targets = targets_for(session, tier=ent.tier, priority=ticket.priority)
     ticket.sla_tier, ticket.sla_calendar_id, ticket.sla_contract_id = (
         ent.tier,
@@ -179,7 +223,7 @@ def retarget(session: Session, ticket: Ticket, *, at: datetime, channel: str | N
     paused stays excluded. Returns False when nothing changed."""
     rows = ledger(session, ticket.id)
     before = sla.current_targets(entries_of(rows))
-    ent = entitlement(session, asset_id=ticket.asset_id, opened_at=ticket.opened_at)
+    ent = ticket_entitlement(session, ticket)
     after = ent.as_dict(ticket.priority, targets_for(session, tier=ent.tier, priority=ticket.priority))
     if before == after:
         return False
@@ -237,7 +281,10 @@ def _reopened_at(rows: list[SlaEvent]) -> datetime | None:
 
 
 def settle(session: Session, ticket: Ticket, metric: str, *, channel: str | None) -> None:
-    """Record met or breach once the metric was achieved (ticket.<achieved> is set)."""
+    """Record met or breach once the metric was achieved (ticket.<achieved> is set). A closed
+    ticket's ledger is final: nothing more is written to it."""
+    if ticket.status == TicketStatus.closed:
+        return
     achieved = getattr(ticket, ACHIEVED_FIELD[metric])
     rows = ledger(session, ticket.id)
     # A reopened ticket must be resolved again: only outcomes after the reopen count.
@@ -349,12 +396,19 @@ def retarget_contract(session: Session, *, contract_id: int, at: datetime | None
     """Re-target the open tickets a contract covers (or covered), after the contract's tier,
     calendar or validity changed or an asset moved onto it; returns tickets changed."""
     at = at or utcnow()
+    contract = session.get(Contract, contract_id)
+    account_id = contract.account_id if contract else None
     stmt = (
         select(Ticket)
         .outerjoin(Asset, Asset.id == Ticket.asset_id)
         .where(
             Ticket.status.not_in(DONE),
-            or_(Ticket.sla_contract_id == contract_id, Asset.contract_id == contract_id),
+            or_(
+                Ticket.sla_contract_id == contract_id,
+                Asset.contract_id == contract_id,
+                # tickets without an asset take their SLA from the account's contracts
+                (Ticket.asset_id.is_(None)) & (Ticket.account_id == account_id),
+            ),
         )
         .order_by(Ticket.id)
     )

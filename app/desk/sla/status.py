@@ -116,5 +116,5 @@ def check_breaches(session: Session, *, now: datetime | None = None) -> list[tup
         before = {r.metric for r in ledger(session, ticket.id) if r.kind == "breach"}
         refresh(session, ticket, now=now)
         after = {r.metric for r in ledger(session, ticket.id) if r.kind == "breach"}
-        found.extend((ticket.id, m) for m in sorted(after - before) if m)
+        found.extend((ticket.id, m) for m in sorted(m for m in after - before if m))
     return found

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from app.desk.sla import status as sla_status
 from app.desk.tickets import queries as ticket_queries
 from app.desk.tickets import service as tickets
 from app.desk.tickets.schemas import (
+    CallIn,
     MessageIn,
     SlaRead,
     TicketCreate,
@@ -21,7 +24,7 @@ from app.desk.tickets.schemas import (
     TimelineItem,
     TransitionIn,
 )
-from app.models import Priority, Ticket, TicketStatus
+from app.models import Priority, Ticket, TicketEvent, TicketStatus
 from app.platform.db import utcnow
 from app.platform.deps import DbSession, DeskUser
 from app.platform.http import Page, etag, idempotent_create, require_if_match
@@ -30,16 +33,22 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 CHANNEL = "api"  # the channel recorded on timeline and SLA events caused through this API
 
 
-def _read(ticket: Ticket) -> TicketRead:
+def _read(ticket: Ticket, with_assets: set[int]) -> TicketRead:
+    """`with_assets`: the ids of accounts (of these tickets) that have assets."""
     out = TicketRead.model_validate(ticket)
-    out.allowed_transitions = [TicketStatus(s) for s in tickets.allowed_next(ticket, at=utcnow())]
+    out.allowed_transitions = [TicketStatus(s) for s in tickets.manual_next(ticket, at=utcnow())]
+    out.needs_asset = ticket_queries.needs_asset(ticket, with_assets)
     return out
+
+
+def _read_one(db: DbSession, ticket: Ticket) -> TicketRead:
+    return _read(ticket, ticket_queries.accounts_with_assets(db, [ticket.account_id]))
 
 
 def _with_etag(db: DbSession, ticket: Ticket, response: Response) -> TicketRead:
     db.flush()  # the version is final only after the last flush
     response.headers["ETag"] = etag(ticket.version)
-    return _read(ticket)
+    return _read_one(db, ticket)
 
 
 @router.post(
@@ -62,7 +71,10 @@ def create_ticket(body: TicketCreate, request: Request, db: DbSession, user: Des
             actor=user,
         )
         db.flush()
-        return _read(ticket), {"Location": f"/api/v1/tickets/{ticket.id}", "ETag": etag(ticket.version)}
+        return _read_one(db, ticket), {
+            "Location": f"/api/v1/tickets/{ticket.id}",
+            "ETag": etag(ticket.version),
+        }
 
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 
@@ -91,7 +103,8 @@ def list_tickets(
         cursor=cursor,
         limit=limit,
     )
-    return Page[TicketRead](items=[_read(t) for t in rows], next_cursor=next_cursor)
+    with_assets = ticket_queries.accounts_with_assets(db, [t.account_id for t in rows])
+    return Page[TicketRead](items=[_read(t, with_assets) for t in rows], next_cursor=next_cursor)
 
 
 @router.get("/{ticket_id}")
@@ -124,14 +137,20 @@ def transition(
     return _with_etag(db, ticket, response)
 
 
-def _post_message(
-    kind: str, ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser
+def _post_event(
+    ticket_id: int,
+    body: BaseModel,
+    request: Request,
+    db: DbSession,
+    user: DeskUser,
+    add: Callable[[], TicketEvent],
 ) -> JSONResponse:
+    """A timeline entry created through the API (reply, note, call): 404 first, Idempotency-Key
+    honoured, 201 + Location of the entry."""
     tickets.get_ticket(db, ticket_id)  # 404 before anything is stored
 
     def _create() -> tuple[TicketEventRead, dict[str, str]]:
-        add = tickets.add_reply if kind == "reply" else tickets.add_note
-        event = add(db, ticket_id=ticket_id, body=body.text, actor=user, channel=CHANNEL)
+        event = add()
         db.flush()
         return TicketEventRead.model_validate(event), {
             "Location": f"/api/v1/tickets/{ticket_id}/timeline#{event.id}"
@@ -143,13 +162,49 @@ def _post_message(
 @router.post("/{ticket_id}/replies", status_code=201, response_model=TicketEventRead)
 def reply(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """A public reply to the customer (the first one is the first response)."""
-    return _post_message("reply", ticket_id, body, request, db, user)
+    return _post_event(
+        ticket_id,
+        body,
+        request,
+        db,
+        user,
+        lambda: tickets.add_reply(db, ticket_id=ticket_id, body=body.text, actor=user, channel=CHANNEL),
+    )
 
 
 @router.post("/{ticket_id}/notes", status_code=201, response_model=TicketEventRead)
 def note(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """An internal note."""
-    return _post_message("note", ticket_id, body, request, db, user)
+    return _post_event(
+        ticket_id,
+        body,
+        request,
+        db,
+        user,
+        lambda: tickets.add_note(db, ticket_id=ticket_id, body=body.text, actor=user, channel=CHANNEL),
+    )
+
+
+@router.post("/{ticket_id}/calls", status_code=201, response_model=TicketEventRead)
+def log_call(ticket_id: int, body: CallIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
+    """Log a phone call with the customer (desk roles; engineers get 403). A human contact: the
+    first one is the first response, its contact channel is phone. Honours Idempotency-Key."""
+    return _post_event(
+        ticket_id,
+        body,
+        request,
+        db,
+        user,
+        lambda: tickets.log_call(
+            db,
+            ticket_id=ticket_id,
+            direction=body.direction,
+            summary=body.summary,
+            duration_min=body.duration_min,
+            actor=user,
+            channel=CHANNEL,
+        ),
+    )
 
 
 @router.get("/{ticket_id}/timeline")

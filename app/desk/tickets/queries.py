@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +11,21 @@ from sqlalchemy.orm import Session
 
 from app.desk.sla import clock as sla_clock
 from app.desk.tickets.service import get_ticket
-from app.models import Ticket, TicketEvent
+from app.desk.tickets.status import DONE
+from app.models import Asset, Ticket, TicketEvent
 from app.platform.http import paginate
+
+
+def accounts_with_assets(session: Session, account_ids: Iterable[int]) -> set[int]:
+    ids = set(account_ids)
+    if not ids:
+        return set()
+    return set(session.scalars(select(Asset.account_id).where(Asset.account_id.in_(ids)).distinct()))
+
+
+def needs_asset(ticket: Ticket, with_assets: set[int]) -> bool:
+    """The agent should pick the asset: none is set on a live ticket of a customer that has some."""
+    return ticket.asset_id is None and ticket.status not in DONE and ticket.account_id in with_assets
 
 
 def list_tickets(

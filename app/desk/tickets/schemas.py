@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from app.models import Channel, Priority, TicketStatus
+from app.platform.inputs import InputModel
 
-_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-
-class TicketCreate(BaseModel):
-    model_config = _IN
+class TicketCreate(InputModel):
     customer_id: int
     contact_id: int | None = None
     asset_id: int | None = None
@@ -24,10 +22,9 @@ class TicketCreate(BaseModel):
     category: str = Field(default="", max_length=60)
 
 
-class TicketUpdate(BaseModel):
+class TicketUpdate(InputModel):
     """Only the fields sent are changed; contact, asset and assignee may be set to null."""
 
-    model_config = _IN
     subject: str | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = Field(default=None, max_length=20000)
     category: str | None = Field(default=None, max_length=60)
@@ -46,20 +43,39 @@ class TicketUpdate(BaseModel):
         return self
 
 
-class TransitionIn(BaseModel):
-    model_config = _IN
+class TransitionIn(InputModel):
     to: TicketStatus
     reason: str = Field(default="", max_length=1000)
 
 
-class MessageIn(BaseModel):
+class MessageIn(InputModel):
     """A reply or note. (Named `text`, not `body`: the error renderer drops "body" from paths.)"""
 
-    model_config = _IN
     text: str = Field(min_length=1, max_length=20000)
 
 
-class TicketRead(BaseModel):
+class CallIn(InputModel):
+    """A phone call with the customer, logged by the agent (a human contact: first response)."""
+
+    direction: Literal["inbound", "outbound"]
+    summary: str = Field(min_length=1, max_length=5000)
+    duration_min: int = Field(ge=0, le=600)
+
+
+class AtRiskRead(BaseModel):
+    """The at-risk mark of a ticket or a work order: the published plan cannot meet the SLA
+    arrival due time (docs/planning.md "At risk")."""
+
+    at_risk_since: datetime | None = None
+    at_risk_reason: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def at_risk(self) -> bool:
+        return self.at_risk_since is not None
+
+
+class TicketRead(AtRiskRead):
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
     id: int
     number: str
@@ -79,6 +95,8 @@ class TicketRead(BaseModel):
     sla_contract_id: int | None
     opened_at: datetime
     first_response_at: datetime | None
+    first_response_via: str | None = None  # reply | call | appointment | resolution
+    first_contact_channel: str | None = None  # e.g. phone for a logged call
     arrived_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
@@ -90,6 +108,9 @@ class TicketRead(BaseModel):
     updated_at: datetime
     version: int
     allowed_transitions: list[TicketStatus] = []
+    # The asset is not known but the customer has assets: the agent should pick one (its contract
+    # decides the SLA; until then the account's best valid contract applies).
+    needs_asset: bool = False
 
 
 class TimelineItem(BaseModel):

@@ -1,8 +1,9 @@
 """Ticket service: one function per action, called by every channel (API, pages, e-mail, hooks).
 
 Functions take the session first and keyword-only arguments, flush and never commit. The
-work-order service reports visits through `on_visit_scheduled`, `on_visit_arrived` and
-`on_visit_finished`.
+work-order service reports visits through `on_visit_scheduled`, `on_visit_arrived`,
+`on_visit_finished` and `on_appointment_confirmed`. A resolved or closed ticket takes no more
+field news: nothing is planned for it and its SLA clock is final.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.desk.sla import clock as sla_clock
-from app.desk.tickets.status import TRANSITIONS, allowed_next, change_status
+from app.desk.tickets import first_response
+from app.desk.tickets.status import (
+    DONE,
+    FIELD_STATUSES,
+    TRANSITIONS,
+    allowed_next,
+    change_status,
+    check,
+    manual_next,
+)
 from app.models import (
     Account,
     Asset,
@@ -30,7 +40,7 @@ from app.models import (
 )
 from app.platform import audit
 from app.platform.db import utcnow
-from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.errors import AppError, Conflict, InvalidTransition, NotFound, Unprocessable, refuse
 from app.platform.events import emit
 
 __all__ = [
@@ -41,6 +51,9 @@ __all__ = [
     "allowed_next",
     "create_ticket",
     "get_ticket",
+    "log_call",
+    "manual_next",
+    "on_appointment_confirmed",
     "on_visit_arrived",
     "on_visit_finished",
     "on_visit_scheduled",
@@ -48,11 +61,12 @@ __all__ = [
     "update_ticket",
 ]
 
-S = TicketStatus
 DESK_ROLES = {Role.agent.value, Role.dispatcher.value, Role.manager.value, Role.admin.value}
 UPDATABLE = ("subject", "description", "category", "priority", "contact_id", "asset_id", "assignee_id")
 HOOK_CHANNEL = "field"  # timeline/ledger channel of events reported by the work-order service
 MESSAGE_ID_DOMAIN = "fieldline.local"
+CALL_DIRECTIONS = ("inbound", "outbound")
+MAX_CALL_MIN = 600
 
 
 def get_ticket(session: Session, ticket_id: int) -> Ticket:
@@ -62,9 +76,13 @@ def get_ticket(session: Session, ticket_id: int) -> Ticket:
     return ticket
 
 
+class StaleTicket(Conflict):
+    """The caller's copy of the ticket is older than the saved one."""
+
+
 def _expect_version(ticket: Ticket, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != ticket.version:
-        raise Conflict(f"Ticket {ticket.number} was changed by someone else; reload and retry.")
+        raise StaleTicket(f"Ticket {ticket.number} was changed by someone else; reload and retry.")
 
 
 def add_event(
@@ -128,11 +146,6 @@ def _validate_refs(
     return errors
 
 
-def _refuse(errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
-
-
 def create_ticket(
     session: Session,
     *,
@@ -157,7 +170,7 @@ def create_ticket(
         errors.append({"field": "channel", "message": "must be one of phone, email, web, api"})
     if not subject.strip():
         errors.append({"field": "subject", "message": "must not be blank"})
-    _refuse(errors)
+    refuse(errors)
     asset = session.get(Asset, asset_id) if asset_id is not None else None
     ticket = Ticket(
         account_id=account_id,
@@ -169,7 +182,7 @@ def create_ticket(
         description=description,
         category=category,
         priority=priority,
-        status=S.new.value,
+        status=TicketStatus.new.value,
         opened_at=opened_at or utcnow(),
         email_thread_id=email_thread_id,
     )
@@ -244,7 +257,7 @@ def update_ticket(
         asset_id=fields.get("asset_id"),
         assignee_id=fields.get("assignee_id"),
     )
-    _refuse(errors)
+    refuse(errors)
     if "asset_id" in fields:
         asset = session.get(Asset, fields["asset_id"]) if fields["asset_id"] else None
         fields["site_id"] = asset.site_id if asset else None
@@ -295,14 +308,67 @@ def transition(
     at: datetime | None = None,
     expected_version: int | None = None,
 ) -> Ticket:
-    """Move a ticket to another status; illegal moves raise InvalidTransition (409)."""
+    """A person moves a ticket (API, pages); illegal moves raise InvalidTransition (409).
+
+    Scheduled and in progress follow the work orders and are refused here. Resolving needs the
+    resolution (`reason`), which goes to the customer; closing a ticket that was never resolved
+    needs a reason. Resolving or closing ends the ticket's open visits or is refused naming them
+    (the field layer's closing hook, docs/tickets.md)."""
     ticket = get_ticket(session, ticket_id)
     _expect_version(ticket, expected_version)
-    if to not in S.__members__:
+    if to not in TicketStatus.__members__:
         raise Unprocessable(
             f"{to!r} is not a ticket status.", errors=[{"field": "to", "message": "unknown status"}]
         )
-    change_status(session, ticket, to, actor=actor, channel=channel, at=at or utcnow(), reason=reason)
+    at = at or utcnow()
+    reason = reason.strip()
+    if to in FIELD_STATUSES:
+        allowed = manual_next(ticket, at=at)
+        raise InvalidTransition(
+            f"“{to.replace('_', ' ')}” follows the work orders: a ticket becomes scheduled when a visit "
+            "is scheduled and in progress when the engineer checks in. Create or schedule a work "
+            f"order instead; allowed now: {', '.join(allowed) or 'none'}.",
+            current=ticket.status,
+            requested=to,
+            allowed=allowed,
+        )
+    check(ticket, to, at=at, manual=True)
+    if to == TicketStatus.resolved and not reason:
+        raise Unprocessable(
+            "Resolving a ticket needs the resolution: what was done (it is sent to the customer).",
+            errors=[{"field": "reason", "message": "write the resolution"}],
+        )
+    if to == TicketStatus.closed and ticket.status != TicketStatus.resolved and not reason:
+        raise Unprocessable(
+            "Closing a ticket that was not resolved needs a reason (e.g. duplicate, customer withdrew).",
+            errors=[{"field": "reason", "message": "give the reason for closing"}],
+        )
+    if to == TicketStatus.resolved and ticket.status not in DONE:
+        contact = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
+        reaches = actor is not None and contact is not None and bool(contact.email)
+        change_status(
+            session,
+            ticket,
+            to,
+            actor=actor,
+            channel=channel,
+            at=at,
+            reason=reason,
+            contact=("resolution", "email") if reaches else None,
+        )
+        if contact is not None and contact.email:
+            _message_customer(
+                session,
+                ticket,
+                reason,
+                actor=actor,
+                channel=channel,
+                at=at,
+                to=contact.email,
+                resolution=True,
+            )
+        return ticket
+    change_status(session, ticket, to, actor=actor, channel=channel, at=at, reason=reason)
     return ticket
 
 
@@ -310,16 +376,39 @@ def new_message_id(ticket: Ticket) -> str:
     return f"<{ticket.number}.{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>"
 
 
-def _first_response(session: Session, ticket: Ticket, *, at: datetime, via: str, channel: str | None) -> None:
-    """First response is the earlier of first public reply and first visit scheduled."""
-    if via == "reply":
-        ticket.first_reply_at = min(at, ticket.first_reply_at or at)
-    else:
-        ticket.first_visit_at = min(at, ticket.first_visit_at or at)
-    first = min(t for t in (ticket.first_reply_at, ticket.first_visit_at) if t is not None)
-    if ticket.first_response_at is None or first < ticket.first_response_at:
-        ticket.first_response_at = first
-        sla_clock.settle(session, ticket, "first_response", channel=channel)
+def _message_customer(
+    session: Session,
+    ticket: Ticket,
+    body: str,
+    *,
+    actor: User | None,
+    channel: str | None,
+    at: datetime,
+    to: str | None,
+    resolution: bool = False,
+) -> TicketEvent:
+    """A message to the customer (kind reply) with a Message-ID so the customer's answer threads."""
+    message_id = new_message_id(ticket)
+    in_reply_to = ticket.email_thread_id
+    if ticket.email_thread_id is None:  # the first outbound message starts the thread
+        ticket.email_thread_id = message_id
+    ticket.first_reply_at = min(at, ticket.first_reply_at or at)
+    return add_event(
+        session,
+        ticket,
+        "reply",
+        actor=actor,
+        channel=channel,
+        at=at,
+        body=body,
+        message_id=message_id,
+        data={
+            "to": to,
+            "subject": f"Re: [{ticket.number}] {ticket.subject}",
+            "in_reply_to": in_reply_to,
+            **({"resolution": True} if resolution else {}),
+        },
+    )
 
 
 def add_reply(
@@ -338,32 +427,18 @@ def add_reply(
         raise Unprocessable(
             "A reply needs a text.", errors=[{"field": "text", "message": "must not be blank"}]
         )
-    if ticket.status == S.closed:
+    if ticket.status == TicketStatus.closed:
         raise Conflict(f"Ticket {ticket.number} is closed; reopen it before replying.")
     at = at or utcnow()
-    message_id = new_message_id(ticket)
-    in_reply_to = ticket.email_thread_id
-    if ticket.email_thread_id is None:  # the first outbound message starts the thread
-        ticket.email_thread_id = message_id
     contact = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
-    event = add_event(
-        session,
-        ticket,
-        "reply",
-        actor=actor,
-        channel=channel,
-        at=at,
-        body=body,
-        message_id=message_id,
-        data={
-            "to": contact.email if contact else None,
-            "subject": f"Re: [{ticket.number}] {ticket.subject}",
-            "in_reply_to": in_reply_to,
-        },
-    )
-    _first_response(session, ticket, at=at, via="reply", channel=channel)
-    if ticket.status == S.new:
-        change_status(session, ticket, S.open.value, actor=actor, channel=channel, at=at, reason="replied")
+    to = contact.email if contact else None
+    event = _message_customer(session, ticket, body, actor=actor, channel=channel, at=at, to=to)
+    if ticket.status not in DONE:
+        first_response.record(session, ticket, at=at, via="reply", channel=channel, contact_channel="email")
+    if ticket.status == TicketStatus.new:
+        change_status(
+            session, ticket, TicketStatus.open.value, actor=actor, channel=channel, at=at, reason="replied"
+        )
     audit.record(session, actor, "ticket", ticket.id, "reply", {"event_id": [None, event.id]})
     session.flush()
     emit(
@@ -395,49 +470,164 @@ def add_note(
 
 
 def _advance(
-    session: Session, ticket: Ticket, to: str, *, actor: User | None, at: datetime, reason: str
+    session: Session,
+    ticket: Ticket,
+    to: str,
+    *,
+    actor: User | None,
+    at: datetime,
+    reason: str,
+    contact: tuple[str, str | None] | None = None,
 ) -> bool:
-    """Move to `to` if that is legal now; hooks never fail on the ticket's state."""
+    """Move to `to` if that is legal now; hooks never fail on the ticket's state (a resolve that
+    another visit still in progress refuses leaves the ticket as it was)."""
     if ticket.status == to or to not in allowed_next(ticket, at=at):
         return False
-    change_status(session, ticket, to, actor=actor, channel=HOOK_CHANNEL, at=at, reason=reason)
+    try:
+        with session.begin_nested():
+            change_status(
+                session, ticket, to, actor=actor, channel=HOOK_CHANNEL, at=at, reason=reason, contact=contact
+            )
+    except AppError:
+        session.refresh(ticket)
+        return False
     return True
 
 
 def on_visit_scheduled(session: Session, *, ticket_id: int, at: datetime, actor: User | None) -> Ticket:
-    """A visit was scheduled at `at` (the moment of scheduling, not the appointment).
-
-    Counts as first response if earlier than any reply; status → scheduled when legal."""
+    """A visit was scheduled at `at` (the moment of scheduling, not the appointment): status →
+    scheduled when legal and the arrival target applies. It is not a first response: the planner
+    telling itself is no contact with the customer. Ignored on a resolved or closed ticket."""
     ticket = get_ticket(session, ticket_id)
+    if ticket.status in DONE:
+        return ticket
     at = min(at, utcnow())  # an appointment time passed by mistake must not date it ahead
     add_event(session, ticket, "visit_scheduled", actor=actor, channel=HOOK_CHANNEL, at=at)
-    _first_response(session, ticket, at=at, via="visit", channel=HOOK_CHANNEL)
-    if not _advance(session, ticket, S.scheduled.value, actor=actor, at=at, reason="visit scheduled"):
+    ticket.first_visit_at = min(at, ticket.first_visit_at or at)
+    if not _advance(
+        session, ticket, TicketStatus.scheduled.value, actor=actor, at=at, reason="visit scheduled"
+    ):
         sla_clock.refresh(session, ticket, now=at)  # the arrival target now applies
+    return ticket
+
+
+def on_appointment_confirmed(
+    session: Session, *, ticket_id: int, at: datetime, actor: User | None, starts_at: datetime, number: str
+) -> Ticket:
+    """A person agreed a visit time with the customer (the work order's appointment): a human
+    contact, so it may be the first response. Without an actor (an import, the planner) nothing."""
+    ticket = get_ticket(session, ticket_id)
+    if actor is None or ticket.status in DONE:
+        return ticket
+    add_event(
+        session,
+        ticket,
+        "appointment_confirmed",
+        actor=actor,
+        channel=HOOK_CHANNEL,
+        at=at,
+        data={"work_order": number, "starts_at": starts_at.isoformat()},
+    )
+    first_response.record(session, ticket, at=at, via="appointment", channel=HOOK_CHANNEL)
     return ticket
 
 
 def on_visit_arrived(session: Session, *, ticket_id: int, at: datetime, actor: User | None) -> Ticket:
     """The engineer arrived on site: arrival met/breached (first arrival); → in_progress."""
     ticket = get_ticket(session, ticket_id)
+    if ticket.status in DONE:  # a late report for a finished case: its clock is final
+        return ticket
     add_event(session, ticket, "visit_arrived", actor=actor, channel=HOOK_CHANNEL, at=at)
     if ticket.arrived_at is None:
         ticket.arrived_at = at
-        if ticket.first_visit_at is None:  # arrival without a reported scheduling
-            _first_response(session, ticket, at=at, via="visit", channel=HOOK_CHANNEL)
         sla_clock.settle(session, ticket, "arrival", channel=HOOK_CHANNEL)
-    _advance(session, ticket, S.in_progress.value, actor=actor, at=at, reason="engineer on site")
+    _advance(session, ticket, TicketStatus.in_progress.value, actor=actor, at=at, reason="engineer on site")
     return ticket
 
 
 def on_visit_finished(
     session: Session, *, ticket_id: int, at: datetime, fixed: bool, actor: User | None
 ) -> Ticket:
-    """The visit ended: fixed → resolved; otherwise the ticket stays open/in progress."""
+    """The visit ended: fixed → resolved (the engineer, a person, hands the customer the service
+    report on site: a human contact); otherwise the ticket stays open/in progress."""
     ticket = get_ticket(session, ticket_id)
+    if ticket.status in DONE:
+        return ticket
     add_event(
         session, ticket, "visit_finished", actor=actor, channel=HOOK_CHANNEL, at=at, data={"fixed": fixed}
     )
     if fixed:
-        _advance(session, ticket, S.resolved.value, actor=actor, at=at, reason="fixed on site")
+        contact = ("resolution", "on_site") if actor is not None else None
+        _advance(
+            session,
+            ticket,
+            TicketStatus.resolved.value,
+            actor=actor,
+            at=at,
+            reason="fixed on site",
+            contact=contact,
+        )
     return ticket
+
+
+def log_call(
+    session: Session,
+    *,
+    ticket_id: int,
+    direction: str,
+    summary: str,
+    duration_min: int,
+    actor: User | None,
+    channel: str | None,
+    at: datetime | None = None,
+) -> TicketEvent:
+    """A phone call with the customer that an agent logs: a human contact (it may be the first
+    response, its contact channel is phone). A call on a new ticket opens it."""
+    ticket = get_ticket(session, ticket_id)
+    errors = []
+    if direction not in CALL_DIRECTIONS:
+        errors.append({"field": "direction", "message": "must be inbound or outbound"})
+    if not summary.strip():
+        errors.append({"field": "summary", "message": "say what was discussed"})
+    if not 0 <= duration_min <= MAX_CALL_MIN:
+        errors.append({"field": "duration_min", "message": f"between 0 and {MAX_CALL_MIN} minutes"})
+    refuse(errors)
+    if ticket.status == TicketStatus.closed:
+        raise Conflict(f"Ticket {ticket.number} is closed; reopen it before logging a call.")
+    at = at or utcnow()
+    event = add_event(
+        session,
+        ticket,
+        "call",
+        actor=actor,
+        channel=channel,
+        at=at,
+        body=summary.strip(),
+        data={"direction": direction, "duration_min": duration_min, "contact_channel": "phone"},
+    )
+    if ticket.status not in DONE:
+        first_response.record(session, ticket, at=at, via="call", channel=channel, contact_channel="phone")
+    if ticket.status == TicketStatus.new:
+        change_status(
+            session,
+            ticket,
+            TicketStatus.open.value,
+            actor=actor,
+            channel=channel,
+            at=at,
+            reason="call logged",
+        )
+    audit.record(session, actor, "ticket", ticket.id, "call", {"event_id": [None, event.id]})
+    session.flush()
+    emit(
+        session,
+        "ticket.call_logged",
+        {
+            "ticket_id": ticket.id,
+            "number": ticket.number,
+            "event_id": event.id,
+            "at": at,
+            "direction": direction,
+        },
+    )
+    return event

@@ -6,6 +6,7 @@ Dispatcher/manager/admin manage; desk roles read; an engineer reads only their o
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -21,12 +22,13 @@ from app.field.engineers.schemas import (
     EngineerCreate,
     EngineerRead,
     EngineerUpdate,
+    OnCallIn,
+    OnCallRead,
     PositionIn,
     PositionRead,
     ShiftRead,
 )
 from app.models import Engineer, Role, Shift, StockLocation
-from app.platform.dates import QueryDate
 from app.platform.deps import CurrentUser, DbSession, DeskUser, DispatchUser
 from app.platform.errors import Forbidden
 from app.platform.http import Page, etag, idempotent_create, require_if_match
@@ -133,7 +135,7 @@ def update_engineer(
 
 @router.get("/{engineer_id}/shift")
 def day_shift(
-    engineer_id: int, db: DbSession, user: CurrentUser, day: Annotated[QueryDate, Query(alias="date")]
+    engineer_id: int, db: DbSession, user: CurrentUser, day: Annotated[date, Query(alias="date")]
 ) -> DayShiftRead:
     """That local day's working time with its break (UTC instants), or absent / not working."""
     engineer = engineers.visible_engineer(db, user, engineer_id)
@@ -145,8 +147,8 @@ def list_absences(
     engineer_id: int,
     db: DbSession,
     user: CurrentUser,
-    start: Annotated[QueryDate | None, Query(alias="from")] = None,
-    end: Annotated[QueryDate | None, Query(alias="to")] = None,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
 ) -> list[AbsenceRead]:
     engineer = engineers.visible_engineer(db, user, engineer_id)
     return [
@@ -166,6 +168,38 @@ def add_absence(engineer_id: int, body: AbsenceIn, db: DbSession, user: Dispatch
 def remove_absence(engineer_id: int, absence_id: int, db: DbSession, user: DispatchUser) -> Response:
     engineer = engineers.get_engineer(db, engineer_id)
     engineers.remove_absence(db, engineer=engineer, absence_id=absence_id, actor=user)
+    return Response(status_code=204)
+
+
+@router.get("/{engineer_id}/on-call")
+def list_on_call(
+    engineer_id: int,
+    db: DbSession,
+    user: CurrentUser,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> list[OnCallRead]:
+    engineer = engineers.visible_engineer(db, user, engineer_id)
+    return [
+        OnCallRead.model_validate(o) for o in engineers.list_on_call(db, engineer.id, start=start, end=end)
+    ]
+
+
+@router.post("/{engineer_id}/on-call", status_code=201)
+def add_on_call(engineer_id: int, body: OnCallIn, db: DbSession, user: DispatchUser) -> OnCallRead:
+    """On-call cover: the planner may send this engineer to P1s and to 24x7 contracts due that day
+    outside their shift, at a call-out cost. Overlapping cover answers 409."""
+    engineer = engineers.get_engineer(db, engineer_id)
+    row = engineers.add_on_call(
+        db, engineer=engineer, starts_at=body.starts_at, ends_at=body.ends_at, note=body.note, actor=user
+    )
+    return OnCallRead.model_validate(row)
+
+
+@router.delete("/{engineer_id}/on-call/{on_call_id}", status_code=204)
+def remove_on_call(engineer_id: int, on_call_id: int, db: DbSession, user: DispatchUser) -> Response:
+    engineer = engineers.get_engineer(db, engineer_id)
+    engineers.remove_on_call(db, engineer=engineer, on_call_id=on_call_id, actor=user)
     return Response(status_code=204)
 
 

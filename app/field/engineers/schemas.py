@@ -7,9 +7,8 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.platform.dates import QueryDate
+from app.platform.inputs import InputModel
 
-_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _OUT = ConfigDict(from_attributes=True)
 
 # Skill codes are matched as quoted JSON strings in filters, so quotes and backslashes are refused.
@@ -28,10 +27,9 @@ def no_nulls(model: BaseModel, names: tuple[str, ...]) -> None:
         raise ValueError("send at least one field to change")
 
 
-class ShiftIn(BaseModel):
+class ShiftIn(InputModel):
     """A weekly working day (0=Monday) in the engineer's region time zone, with an optional break."""
 
-    model_config = _IN
     weekday: int = Field(ge=0, le=6)
     starts: time
     ends: time
@@ -43,8 +41,7 @@ class ShiftRead(ShiftIn):
     model_config = _OUT
 
 
-class EngineerCreate(BaseModel):
-    model_config = _IN
+class EngineerCreate(InputModel):
     name: str = Field(min_length=1, max_length=200)
     user_id: int | None = None
     region_id: int
@@ -55,10 +52,9 @@ class EngineerCreate(BaseModel):
     shifts: list[ShiftIn] = Field(default_factory=list, max_length=7)
 
 
-class EngineerUpdate(BaseModel):
+class EngineerUpdate(InputModel):
     """Only the fields sent change; `shifts` replaces the whole weekly pattern."""
 
-    model_config = _IN
     name: str | None = Field(default=None, min_length=1, max_length=200)
     user_id: int | None = None
     region_id: int | None = None
@@ -108,9 +104,8 @@ class DayShiftRead(BaseModel):
     break_ends_at: datetime | None
 
 
-class AbsenceIn(BaseModel):
-    model_config = _IN
-    day: QueryDate
+class AbsenceIn(InputModel):
+    day: date
     reason: str = Field(default="leave", min_length=1, max_length=40)
 
 
@@ -122,8 +117,24 @@ class AbsenceRead(BaseModel):
     reason: str
 
 
-class PositionIn(BaseModel):
-    model_config = _IN
+class OnCallIn(InputModel):
+    """A stretch of on-call cover, e.g. Friday 17:00 to Monday 08:00 (at most 14 days)."""
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    note: str = Field(default="", max_length=200)
+
+
+class OnCallRead(BaseModel):
+    model_config = _OUT
+    id: int
+    engineer_id: int
+    starts_at: datetime
+    ends_at: datetime
+    note: str
+
+
+class PositionIn(InputModel):
     latitude: Latitude
     longitude: Longitude
     at: AwareDatetime | None = None

@@ -16,10 +16,10 @@ from sqlalchemy import Select, String, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from app.models import Absence, Engineer, Region, Role, Shift, StockLocation, User
+from app.models import Absence, Engineer, OnCallShift, Region, Role, Shift, StockLocation, User
 from app.platform import audit
 from app.platform.db import utcnow
-from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.errors import Conflict, NotFound, Unprocessable, refuse
 from app.platform.http import paginate
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -40,11 +40,6 @@ class DayShift:
     ends_at: datetime | None = None
     break_starts_at: datetime | None = None
     break_ends_at: datetime | None = None
-
-
-def refuse(errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 
 
 def get_engineer(session: Session, engineer_id: int) -> Engineer:
@@ -309,6 +304,72 @@ def remove_absence(session: Session, *, engineer: Engineer, absence_id: int, act
         {"absence": [absence.day.isoformat(), None]},
     )
     session.delete(absence)
+    session.flush()
+
+
+# --- on-call cover ------------------------------------------------------------------------------
+ON_CALL_MAX = timedelta(days=14)
+
+
+def list_on_call(
+    session: Session, engineer_id: int, *, start: datetime | None, end: datetime | None
+) -> list[OnCallShift]:
+    stmt = select(OnCallShift).where(OnCallShift.engineer_id == engineer_id)
+    if start is not None:
+        stmt = stmt.where(OnCallShift.ends_at > start)
+    if end is not None:
+        stmt = stmt.where(OnCallShift.starts_at < end)
+    return list(session.scalars(stmt.order_by(OnCallShift.starts_at)))
+
+
+def add_on_call(
+    session: Session,
+    *,
+    engineer: Engineer,
+    starts_at: datetime,
+    ends_at: datetime,
+    note: str,
+    actor: User | None,
+) -> OnCallShift:
+    """On-call cover for the planner (P1s and 24x7 work due that day, at a call-out cost)."""
+    if ends_at <= starts_at:
+        refuse([{"field": "ends_at", "message": "the on-call cover must end after it starts"}])
+    if ends_at - starts_at > ON_CALL_MAX:
+        refuse([{"field": "ends_at", "message": "on-call cover lasts at most 14 days; add another stretch"}])
+    clash = session.scalar(
+        select(OnCallShift).where(
+            OnCallShift.engineer_id == engineer.id,
+            OnCallShift.starts_at < ends_at,
+            OnCallShift.ends_at > starts_at,
+        )
+    )
+    if clash is not None:
+        raise Conflict(
+            f"{engineer.name} is already on call from {clash.starts_at.isoformat()} "
+            f"to {clash.ends_at.isoformat()}."
+        )
+    row = OnCallShift(engineer_id=engineer.id, starts_at=starts_at, ends_at=ends_at, note=note)
+    session.add(row)
+    session.flush()
+    audit.record(
+        session, actor, "engineer", engineer.id, "on_call_add", {"on_call": [None, starts_at.isoformat()]}
+    )
+    return row
+
+
+def remove_on_call(session: Session, *, engineer: Engineer, on_call_id: int, actor: User | None) -> None:
+    row = session.get(OnCallShift, on_call_id)
+    if row is None or row.engineer_id != engineer.id:
+        raise NotFound(f"On-call cover {on_call_id} does not exist for engineer {engineer.id}.")
+    audit.record(
+        session,
+        actor,
+        "engineer",
+        engineer.id,
+        "on_call_remove",
+        {"on_call": [row.starts_at.isoformat(), None]},
+    )
+    session.delete(row)
     session.flush()
 
 

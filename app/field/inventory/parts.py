@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.field.inventory.stock import refuse
 from app.models import (
     Part,
     PartUsage,
@@ -21,7 +20,7 @@ from app.models import (
     WorkOrderPart,
 )
 from app.platform import audit
-from app.platform.errors import Conflict, NotFound
+from app.platform.errors import Conflict, NotFound, refuse
 from app.platform.http import paginate
 
 PART_FIELDS = ("sku", "name", "unit_cost")

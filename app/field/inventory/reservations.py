@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.field.inventory.stock import expire_levels
 from app.models import (
     ReservationStatus,
     StockLevel,
@@ -32,13 +34,6 @@ HELD = ReservationStatus.held.value
 log = logging.getLogger(__name__)
 
 
-def _expire_levels(session: Session) -> None:
-    """Bulk UPDATEs bypass the identity map; make loaded StockLevel rows reload."""
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, StockLevel):
-            session.expire(obj)
-
-
 def _bump_reserved(session: Session, location_id: int, part_id: int, delta: int) -> bool:
     """reserved += delta; refused when it would exceed the quantity or drop below zero."""
     stmt = (
@@ -51,7 +46,7 @@ def _bump_reserved(session: Session, location_id: int, part_id: int, delta: int)
         stmt = stmt.where(StockLevel.quantity - StockLevel.reserved >= delta)
     else:
         stmt = stmt.where(StockLevel.reserved >= -delta)
-    return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
 
 
 def free_quantity(session: Session, location_id: int, part_id: int) -> int:
@@ -87,7 +82,7 @@ def reserve(
         plan_run_id=plan_run_id,
     )
     session.add(res)
-    _expire_levels(session)
+    expire_levels(session)
     return res
 
 
@@ -112,7 +107,7 @@ def _close(session: Session, rows: list[StockReservation], status: ReservationSt
             log.warning("reservation %s: stock level no longer holds %s reserved", r.id, r.quantity)
         r.status = status.value
         r.closed_at = now
-    _expire_levels(session)
+    expire_levels(session)
     session.flush()
     return sum(r.quantity for r in rows)
 
@@ -217,6 +212,6 @@ def confirm_pickup(
         r.location_id = van
         r.pickup_engineer_id = engineer_id
         r.picked_up_at = now
-    _expire_levels(session)
+    expire_levels(session)
     session.flush()
     return moved

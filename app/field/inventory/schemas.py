@@ -9,20 +9,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.field.engineers.schemas import Latitude, Longitude, no_nulls
+from app.platform.inputs import InputModel
 
-_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _OUT = ConfigDict(from_attributes=True)
 
 
-class PartCreate(BaseModel):
-    model_config = _IN
+class PartCreate(InputModel):
     sku: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     unit_cost: Decimal = Field(default=Decimal("0"), ge=0, max_digits=10, decimal_places=2)
 
 
-class PartUpdate(BaseModel):
-    model_config = _IN
+class PartUpdate(InputModel):
     sku: str | None = Field(default=None, min_length=1, max_length=40)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     unit_cost: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
@@ -42,8 +40,7 @@ class PartRead(BaseModel):
     version: int
 
 
-class WarehouseCreate(BaseModel):
-    model_config = _IN
+class WarehouseCreate(InputModel):
     name: str = Field(min_length=1, max_length=120)
     region_id: int
     address: str = Field(default="", max_length=300)
@@ -79,10 +76,9 @@ class StockRead(BaseModel):
     reserved: int
 
 
-class AdjustmentIn(BaseModel):
+class AdjustmentIn(InputModel):
     """receive: goods in (quantity > 0). adjust: a counted correction (signed delta, never below 0)."""
 
-    model_config = _IN
     kind: Literal["receive", "adjust"]
     location_id: int
     part_id: int
@@ -108,14 +104,12 @@ class AdjustmentRead(BaseModel):
     at: datetime
 
 
-class TransferLine(BaseModel):
-    model_config = _IN
+class TransferLine(InputModel):
     part_id: int
     quantity: int = Field(ge=1, le=100000)
 
 
-class TransferIn(BaseModel):
-    model_config = _IN
+class TransferIn(InputModel):
     from_location_id: int
     to_location_id: int
     lines: list[TransferLine] = Field(min_length=1, max_length=200)

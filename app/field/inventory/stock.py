@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.models import Part, PartUsage, StockLevel, StockLocation, User
 from app.platform import audit
 from app.platform.db import utcnow
-from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.errors import Conflict, NotFound, refuse
 from app.platform.http import paginate
 
 
@@ -45,11 +45,6 @@ class Line:
     part_id: int
     quantity: int
     field: str = ""
-
-
-def refuse(errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 
 
 # --- stock locations -------------------------------------------------------------------------
@@ -109,8 +104,8 @@ def level_at(session: Session, location_id: int, part_id: int) -> StockLevel | N
 # --- guarded stock movements -------------------------------------------------------------------
 
 
-def _expire_levels(session: Session) -> None:
-    """Bulk UPDATEs bypass the identity map; make loaded StockLevel rows reload."""
+def expire_levels(session: Session) -> None:
+    """Bulk UPDATEs bypass the identity map; make loaded StockLevel rows reload (stock and reservations)."""
     for obj in list(session.identity_map.values()):
         if isinstance(obj, StockLevel):
             session.expire(obj)
@@ -127,7 +122,7 @@ def _add(session: Session, location_id: int, part_id: int, delta: int) -> bool:
     if delta < 0:
         stmt = stmt.where(StockLevel.quantity >= -delta)
     try:
-        return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+        return cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
     except OperationalError as exc:
         # SQLite: the transaction read before another writer committed, so it may not write
         # (SQLITE_BUSY_SNAPSHOT, "database is locked", no waiting). Nothing was booked; the
@@ -181,10 +176,10 @@ def take(session: Session, lines: Iterable[Line]) -> None:
         raise
     if short:
         savepoint.rollback()
-        _expire_levels(session)
+        expire_levels(session)
         _raise_shortage(session, short)
     savepoint.commit()
-    _expire_levels(session)
+    expire_levels(session)
 
 
 def _raise_shortage(session: Session, short: list[Line]) -> None:
@@ -258,7 +253,7 @@ def adjust(
         _put(session, location_id, part_id, quantity)
     else:
         take(session, [Line(location_id, part_id, -quantity, "quantity")])
-    _expire_levels(session)
+    expire_levels(session)
     level = level_at(session, location_id, part_id)
     assert level is not None
     at = utcnow()
@@ -310,7 +305,7 @@ def transfer(
     for ln in _aggregate(Line(to_location_id, ln.part_id, ln.quantity) for ln in out):
         _put(session, to_location_id, ln.part_id, ln.quantity)
         moved[ln.part_id] = ln.quantity
-    _expire_levels(session)
+    expire_levels(session)
     at = utcnow()
     result_lines = []
     for part_id, qty in moved.items():

@@ -7,6 +7,7 @@ visits assigned to them (another's id answers 404) and does the on-site actions 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -30,7 +31,6 @@ from app.field.workorders.schemas import (
 )
 from app.field.workorders.status import allowed_next
 from app.models import Role, User, WorkOrder, WorkOrderStatus
-from app.platform.dates import QueryDate
 from app.platform.deps import CurrentUser, DbSession, DeskUser, DispatchUser
 from app.platform.errors import Forbidden
 from app.platform.http import Page, etag, idempotent_create, require_if_match
@@ -116,9 +116,8 @@ def list_work_orders(
     region_id: int | None = None,
     engineer_id: int | None = None,
     ticket_id: int | None = None,
-    day: Annotated[
-        QueryDate | None, Query(alias="date", description="local day of the planned start")
-    ] = None,
+    day: Annotated[date | None, Query(alias="date", description="local day of the planned start")] = None,
+    at_risk: Annotated[bool | None, Query(description="only visits the plan cannot get to in time")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[WorkOrderRead]:
@@ -131,6 +130,7 @@ def list_work_orders(
         engineer_id=engineer_id,
         ticket_id=ticket_id,
         day=day,
+        at_risk=at_risk,
         cursor=cursor,
         limit=limit,
     )

@@ -72,6 +72,7 @@ def list_work_orders(
     engineer_id: int | None = None,
     ticket_id: int | None = None,
     day: date | None = None,
+    at_risk: bool | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[Sequence[WorkOrder], str | None]:
@@ -90,6 +91,9 @@ def list_work_orders(
         stmt = stmt.where(WorkOrder.engineer_id == engineer_id)
     if ticket_id is not None:
         stmt = stmt.where(WorkOrder.ticket_id == ticket_id)
+    if at_risk is not None:  # the dispatcher's board: what no plan gets there in time
+        mark = WorkOrder.at_risk_since
+        stmt = stmt.where(mark.is_not(None) if at_risk else mark.is_(None))
     if day is not None:
         start = datetime.combine(day, time(0), tzinfo=ZoneInfo(get_settings().time_zone)).astimezone(UTC)
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(get_settings().time_zone))

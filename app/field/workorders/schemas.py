@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
+from app.desk.tickets.schemas import AtRiskRead
 from app.field.engineers.schemas import Latitude, Longitude, Skill
 from app.models import Priority, WorkOrderStatus
-from app.platform.dates import BoundedDateTime
+from app.platform.inputs import InputModel
 
-_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _OUT = ConfigDict(from_attributes=True)
 
 
-class WindowIn(BaseModel):
-    model_config = _IN
-    starts_at: BoundedDateTime
-    ends_at: BoundedDateTime
+class WindowIn(InputModel):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
 
 
 class WindowRead(BaseModel):
@@ -26,8 +32,7 @@ class WindowRead(BaseModel):
     ends_at: datetime
 
 
-class PartQty(BaseModel):
-    model_config = _IN
+class PartQty(InputModel):
     part_id: int
     quantity: int = Field(default=1, ge=1, le=10000)
 
@@ -38,31 +43,29 @@ class PartQtyRead(BaseModel):
     quantity: int
 
 
-class WorkOrderCreate(BaseModel):
+class WorkOrderCreate(InputModel):
     """A visit for a ticket. Omit required_skills to take the asset's product-model skill."""
 
-    model_config = _IN
     ticket_id: int
     required_skills: list[Skill] | None = Field(default=None, max_length=20)
     duration_min: int = Field(default=60, ge=5, le=24 * 60)
     required_parts: list[PartQty] = Field(default_factory=list, max_length=100)
     windows: list[WindowIn] = Field(default_factory=list, max_length=20)
-    appointment_start_at: BoundedDateTime | None = None
-    appointment_end_at: BoundedDateTime | None = None
+    appointment_start_at: AwareDatetime | None = None
+    appointment_end_at: AwareDatetime | None = None
     notes: str = Field(default="", max_length=5000)
 
 
-class WorkOrderUpdate(BaseModel):
+class WorkOrderUpdate(InputModel):
     """Only the fields sent change; lists replace the stored list; the appointment may be nulled."""
 
-    model_config = _IN
     required_skills: list[Skill] | None = Field(default=None, max_length=20)
     duration_min: int | None = Field(default=None, ge=5, le=24 * 60)
     required_parts: list[PartQty] | None = Field(default=None, max_length=100)
     windows: list[WindowIn] | None = Field(default=None, max_length=20)
-    appointment_start_at: BoundedDateTime | None = None
-    appointment_end_at: BoundedDateTime | None = None
-    eta_at: BoundedDateTime | None = None
+    appointment_start_at: AwareDatetime | None = None
+    appointment_end_at: AwareDatetime | None = None
+    eta_at: AwareDatetime | None = None
     notes: str | None = Field(default=None, max_length=5000)
 
     @model_validator(mode="after")
@@ -75,24 +78,21 @@ class WorkOrderUpdate(BaseModel):
         return self
 
 
-class TransitionIn(BaseModel):
-    model_config = _IN
+class TransitionIn(InputModel):
     to: WorkOrderStatus
     reason: str = Field(default="", max_length=1000)
-    eta: BoundedDateTime | None = None  # with → en_route
+    eta: AwareDatetime | None = None  # with → en_route
 
 
-class ScheduleIn(BaseModel):
-    model_config = _IN
+class ScheduleIn(InputModel):
     engineer_id: int
-    planned_start: BoundedDateTime
-    eta: BoundedDateTime | None = None
+    planned_start: AwareDatetime
+    eta: AwareDatetime | None = None
 
 
-class CheckInIn(BaseModel):
+class CheckInIn(InputModel):
     """Optional position fix taken at arrival."""
 
-    model_config = _IN
     latitude: Latitude | None = None
     longitude: Longitude | None = None
 
@@ -103,17 +103,15 @@ class CheckInIn(BaseModel):
         return self
 
 
-class PartUsedIn(BaseModel):
-    model_config = _IN
+class PartUsedIn(InputModel):
     part_id: int
     quantity: int = Field(ge=1, le=10000)
     location_id: int | None = None  # default: the assigned engineer's van
 
 
-class ReportIn(BaseModel):
+class ReportIn(InputModel):
     """`fixed_first_time`: the problem was fixed on this visit (false → needs_follow_up)."""
 
-    model_config = _IN
     work_done: str = Field(min_length=1, max_length=20000)
     parts_used: list[PartUsedIn] = Field(default_factory=list, max_length=100)
     fixed_first_time: bool
@@ -127,7 +125,7 @@ class PartUsageRead(BaseModel):
     at: datetime
 
 
-class WorkOrderRead(BaseModel):
+class WorkOrderRead(AtRiskRead):
     model_config = ConfigDict(from_attributes=True, populate_by_name=True)
     id: int
     number: str

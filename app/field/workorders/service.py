@@ -40,12 +40,13 @@ from app.models import (
     User,
     WorkOrder,
     WorkOrderPart,
+    WorkOrderStatus,
     WorkOrderWindow,
 )
 from app.platform import audit
 from app.platform.config import get_settings
 from app.platform.db import utcnow
-from app.platform.errors import Conflict, Unprocessable
+from app.platform.errors import Conflict, refuse
 from app.platform.events import emit
 
 Window = tuple[datetime, datetime]
@@ -70,12 +71,7 @@ UPDATABLE = (
     "notes",
     "eta_at",
 )
-SCHEDULABLE_FROM = ("unscheduled", "scheduled", "en_route")
-
-
-def refuse(errors: list[dict[str, str]]) -> None:
-    if errors:
-        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+SCHEDULABLE_FROM = (WorkOrderStatus.unscheduled, WorkOrderStatus.scheduled, WorkOrderStatus.en_route)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -98,19 +94,35 @@ def _check_parts(session: Session, parts: Sequence[tuple[int, int]]) -> list[dic
 
 
 def _check_times(
-    windows: Sequence[Window], appointment: tuple[datetime | None, datetime | None]
-) -> list[dict]:
-    errors = []
+    windows: Sequence[Window],
+    appointment: tuple[datetime | None, datetime | None],
+    *,
+    now: datetime | None = None,
+) -> list[dict[str, str]]:
+    """Field errors of windows and the appointment; with `now`, an appointment that is over
+    already (a typo such as 2020 for 2026) is refused too."""
+    errors: list[dict[str, str]] = []
     for i, (starts, ends) in enumerate(windows):
         if ends <= starts:
             errors.append({"field": f"windows.{i}.ends_at", "message": "must be after starts_at"})
     a_start, a_end = appointment
     if (a_start is None) != (a_end is None):
         errors.append(
-            {"field": "appointment_end_at", "message": "give both appointment_start_at and _end_at"}
+            {
+                "field": "appointment_end_at",
+                "message": "give both appointment_start_at and appointment_end_at",
+            }
         )
     elif a_start is not None and a_end is not None and a_end <= a_start:
         errors.append({"field": "appointment_end_at", "message": "must be after appointment_start_at"})
+    elif a_start is not None and a_end is not None and now is not None and a_end <= now:
+        errors.append(
+            {
+                "field": "appointment_start_at",
+                "message": f"the appointment {_fmt(a_start)}–{_fmt(a_end)} is in the past; "
+                f"choose a time after {_fmt(now)}",
+            }
+        )
     return errors
 
 
@@ -195,7 +207,7 @@ def create_work_order(
         if region_id is None:
             errors.append({"field": "ticket_id", "message": f"site {site.name} has no region; set one first"})
     errors += _check_parts(session, required_parts)
-    errors += _check_times(windows, (appointment_start_at, appointment_end_at))
+    errors += _check_times(windows, (appointment_start_at, appointment_end_at), now=utcnow())
     refuse(errors)
     assert site is not None
     if required_skills is None:
@@ -208,7 +220,7 @@ def create_work_order(
         asset_id=asset.id if asset else None,
         region_id=region_id,
         priority=ticket.priority,
-        status="unscheduled",
+        status=WorkOrderStatus.unscheduled.value,
         required_skills=list(dict.fromkeys(required_skills)),
         duration_min=duration_min,
         appointment_start_at=appointment_start_at,
@@ -232,6 +244,15 @@ def create_work_order(
     )
     session.flush()
     emit(session, "workorder.created", summary(work_order))
+    if appointment_start_at is not None:  # a time agreed with the customer by a person
+        tickets.on_appointment_confirmed(
+            session,
+            ticket_id=ticket.id,
+            at=now,
+            actor=actor,
+            starts_at=appointment_start_at,
+            number=work_order.number,
+        )
     return work_order
 
 
@@ -276,7 +297,8 @@ def update_work_order(
         values.get("appointment_start_at", work_order.appointment_start_at),
         values.get("appointment_end_at", work_order.appointment_end_at),
     )
-    errors = _check_times(new_windows, appointment) + (
+    new_appointment = appointment != (work_order.appointment_start_at, work_order.appointment_end_at)
+    errors = _check_times(new_windows, appointment, now=utcnow() if new_appointment else None) + (
         _check_parts(session, parts) if parts is not None else []
     )
     skills = list(dict.fromkeys(values.get("required_skills", work_order.required_skills)))
@@ -312,6 +334,15 @@ def update_work_order(
         audit.record(session, actor, "work_order", work_order.id, "update", changes)
         session.flush()
         emit(session, "workorder.updated", {**summary(work_order), "fields": sorted(changes)})
+    if new_appointment and work_order.appointment_start_at is not None:
+        tickets.on_appointment_confirmed(
+            session,
+            ticket_id=work_order.ticket_id,
+            at=utcnow(),
+            actor=actor,
+            starts_at=work_order.appointment_start_at,
+            number=work_order.number or "",
+        )
     return work_order
 
 
@@ -329,7 +360,10 @@ def schedule(
 ) -> WorkOrder:
     """Assign an engineer and a start (also a reschedule or reassignment before arrival)."""
     if work_order.status not in SCHEDULABLE_FROM:
-        check(work_order, "scheduled")  # names the allowed states in the 409
+        check(work_order, WorkOrderStatus.scheduled)  # names the allowed states in the 409
+    ticket = session.get(Ticket, work_order.ticket_id)
+    if ticket is not None and ticket.status in (TicketStatus.resolved, TicketStatus.closed):
+        raise Conflict(f"Ticket {ticket.number} is {ticket.status}; nothing is planned for it.")
     engineer = session.get(Engineer, engineer_id)
     if engineer is None:
         refuse([{"field": "engineer_id", "message": f"engineer {engineer_id} does not exist"}])
@@ -348,7 +382,7 @@ def schedule(
         work_order,
         {"engineer_id": engineer.id, "planned_start_at": planned_start, "eta_at": eta or planned_start},
     )
-    if not changes and work_order.status == "scheduled":
+    if not changes and work_order.status == WorkOrderStatus.scheduled:
         return work_order  # the same assignment again (a retry): nothing to record
     add_event(
         session,
@@ -359,8 +393,8 @@ def schedule(
         data={"engineer_id": engineer.id, "planned_start_at": planned_start},
     )
     audit.record(session, actor, "work_order", work_order.id, "schedule", changes)
-    if work_order.status != "scheduled":
-        change_status(session, work_order, "scheduled", actor=actor, at=now, reason="scheduled")
+    if work_order.status != WorkOrderStatus.scheduled:
+        change_status(session, work_order, WorkOrderStatus.scheduled, actor=actor, at=now, reason="scheduled")
     session.flush()
     emit(session, "workorder.scheduled", summary(work_order))
     tickets.on_visit_scheduled(session, ticket_id=work_order.ticket_id, at=now, actor=actor)
@@ -379,22 +413,24 @@ def transition(
     """A plain status move. Moves that need data go through their own action: → scheduled needs an
     engineer and start (`schedule`), → on_site is a check-in, → done/needs_follow_up a report."""
     check(work_order, to)
-    if to == "scheduled" and (work_order.engineer_id is None or work_order.planned_start_at is None):
+    if to == WorkOrderStatus.scheduled and (
+        work_order.engineer_id is None or work_order.planned_start_at is None
+    ):
         refuse([{"field": "to", "message": "assign an engineer and start with POST …/schedule"}])
-    if to in ("done", "needs_follow_up"):
+    if to in (WorkOrderStatus.done, WorkOrderStatus.needs_follow_up):
         refuse([{"field": "to", "message": "file the service report with POST …/report to finish a visit"}])
-    if to == "on_site":
+    if to == WorkOrderStatus.on_site:
         return check_in(session, work_order=work_order, actor=actor)
     now = utcnow()
-    if to == "unscheduled":
+    if to == WorkOrderStatus.unscheduled:
         changes = audit.apply_changes(
             work_order, {"engineer_id": None, "planned_start_at": None, "eta_at": None}
         )
         if changes:
             audit.record(session, actor, "work_order", work_order.id, "unassign", changes)
-    if to == "cancelled":
+    if to == WorkOrderStatus.cancelled:
         reservations.release_for_work_order(session, work_order_id=work_order.id)  # parts go back
-    if to == "en_route" and eta is not None:
+    if to == WorkOrderStatus.en_route and eta is not None:
         work_order.eta_at = eta
     change_status(session, work_order, to, actor=actor, at=now, reason=reason)
     return work_order

@@ -18,26 +18,30 @@ from app.platform import audit
 from app.platform.errors import InvalidTransition
 from app.platform.events import emit
 
-S = WorkOrderStatus
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    S.unscheduled: (S.scheduled, S.cancelled),
+    WorkOrderStatus.unscheduled: (WorkOrderStatus.scheduled, WorkOrderStatus.cancelled),
     # → unscheduled takes the visit off the engineer's day (engineer and start are cleared).
-    S.scheduled: (S.unscheduled, S.en_route, S.on_site, S.cancelled),
+    WorkOrderStatus.scheduled: (
+        WorkOrderStatus.unscheduled,
+        WorkOrderStatus.en_route,
+        WorkOrderStatus.on_site,
+        WorkOrderStatus.cancelled,
+    ),
     # → scheduled: the engineer turned back (the assignment is kept).
-    S.en_route: (S.scheduled, S.on_site, S.cancelled),
+    WorkOrderStatus.en_route: (WorkOrderStatus.scheduled, WorkOrderStatus.on_site, WorkOrderStatus.cancelled),
     # Only the service report leaves on_site: fixed → done, not fixed → needs_follow_up.
-    S.on_site: (S.done, S.needs_follow_up),
-    S.done: (),
-    S.cancelled: (),
+    WorkOrderStatus.on_site: (WorkOrderStatus.done, WorkOrderStatus.needs_follow_up),
+    WorkOrderStatus.done: (),
+    WorkOrderStatus.cancelled: (),
     # A return visit is a new work order for the same ticket.
-    S.needs_follow_up: (),
+    WorkOrderStatus.needs_follow_up: (),
 }
 TERMINAL = frozenset(str(s) for s, nexts in TRANSITIONS.items() if not nexts)
-OPEN = frozenset(str(s) for s in S) - TERMINAL
+OPEN = frozenset(str(s) for s in WorkOrderStatus) - TERMINAL
 
 
 def allowed_next(work_order: WorkOrder) -> list[str]:
-    return [str(s) for s in TRANSITIONS[S(work_order.status)]]
+    return [str(s) for s in TRANSITIONS[WorkOrderStatus(work_order.status)]]
 
 
 def check(work_order: WorkOrder, to: str) -> None:
@@ -110,3 +114,6 @@ def change_status(
     audit.record(session, actor, "work_order", work_order.id, "status", changes)
     session.flush()
     emit(session, "workorder.status_changed", {**summary(work_order), "from": old, "reason": reason})
+    from app.field.workorders import risk  # risk builds on this module's helpers
+
+    risk.on_status(session, work_order, at=at)

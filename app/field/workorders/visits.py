@@ -18,13 +18,13 @@ from app.field.inventory import reservations
 from app.field.inventory import stock as inventory
 from app.field.inventory.stock import Line
 from app.field.workorders.status import add_event, change_status, check, summary
-from app.models import User, WorkOrder
+from app.models import User, WorkOrder, WorkOrderStatus
 from app.platform import audit
 from app.platform.db import utcnow
-from app.platform.errors import Conflict
+from app.platform.errors import Conflict, refuse
 from app.platform.events import emit
 
-REPORTED = ("done", "needs_follow_up")
+REPORTED = (WorkOrderStatus.done.value, WorkOrderStatus.needs_follow_up.value)
 
 
 def check_in(
@@ -123,7 +123,7 @@ def report(
                     "message": "parts come from the assigned engineer's van or a warehouse",
                 }
             )
-    engineers.refuse(errors)
+    refuse(errors)
     now = utcnow()
     with session.begin_nested():  # all or nothing, even for a caller that catches the error
         # What planning held for this visit is used now: lower `reserved` before `quantity`, so

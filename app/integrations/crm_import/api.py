@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
 
-from app.desk.customers.schemas import ImportReportRead
 from app.integrations.crm_import import service as crm_import
+from app.integrations.crm_import.csv_file import ImportFileError
+from app.integrations.crm_import.schemas import ImportReportRead
 from app.platform.deps import DbSession, ManagerUser
 from app.platform.errors import AppError
 
@@ -52,7 +53,7 @@ async def csv_upload(request: Request) -> tuple[bytes, str]:
         async with request.form(max_files=1, max_fields=5) as form:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
-                raise crm_import.ImportFileError(
+                raise ImportFileError(
                     "Send the CSV in a multipart field named 'file'.",
                     errors=[{"field": "file", "message": "missing"}],
                 )

@@ -62,7 +62,7 @@ class ImportAborted(Conflict):
 # --- references ----------------------------------------------------------------------------
 
 
-def _lookup(session: Session, stmt: Select[Any], col: Any, keys: Iterable[Any]) -> list[Any]:
+def _lookup(session: Session, stmt: Select[*tuple[Any, ...]], col: Any, keys: Iterable[Any]) -> list[Any]:
     """Rows of `stmt` whose `col` is one of `keys`, fetched in chunks."""
     wanted = sorted({k for k in keys if k is not None})
     rows: list[Any] = []
@@ -153,7 +153,7 @@ class _CustomerImporter(_Importer):
 
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
-        out = {k: v for k, v in values.items() if k not in ("external_id", "region_code")}
+        out: dict[str, Any] = {k: v for k, v in values.items() if k not in ("external_id", "region_code")}
         if "region_code" in values:
             out["region_id"] = self.region_id(line, values, errors)
         return out, errors
@@ -168,7 +168,7 @@ class _SiteImporter(_Importer):
 
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
-        out = {
+        out: dict[str, Any] = {
             k: v for k, v in values.items() if k not in ("external_id", "account_external_id", "region_code")
         }
         account = self.accounts.resolve(line, values["account_external_id"], errors)
@@ -192,7 +192,9 @@ class _ContactImporter(_Importer):
 
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
-        out = {k: v for k, v in values.items() if k not in ("external_id", "account_external_id")}
+        out: dict[str, Any] = {
+            k: v for k, v in values.items() if k not in ("external_id", "account_external_id")
+        }
         account = self.accounts.resolve(line, values["account_external_id"], errors)
         if account:
             out["account_id"] = account[0]
@@ -226,7 +228,7 @@ class _AssetImporter(_Importer):
                 (v["product_model_code"] for v in vals),
             )
         )
-        self.contracts = {
+        self.contracts: dict[str, tuple[int, int]] = {
             num: (cid, aid)
             for num, cid, aid in _lookup(
                 session,
@@ -245,7 +247,9 @@ class _AssetImporter(_Importer):
 
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
-        out = {k: values[k] for k in ("serial", "install_date", "warranty_end") if k in values}
+        out: dict[str, Any] = {
+            k: values[k] for k in ("serial", "install_date", "warranty_end") if k in values
+        }
         serial, ext = values["serial"], values["external_id"]
         if serial in self.serial_line:
             errors.append(RowError(line, "serial", f"duplicate of line {self.serial_line[serial]}"))

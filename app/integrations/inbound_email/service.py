@@ -1,11 +1,16 @@
 """Inbound e-mail from the mail relay: thread a reply onto its ticket or open a new one.
 
 Threading, in order: a Message-ID in In-Reply-To/References that we sent or received on a
-ticket (Ticket.email_thread_id or a TicketEvent.message_id), then a "[T-0000123]" subject tag
-— the tag only counts when the sender is a contact of that ticket's customer, since anyone can
-type a ticket number. Otherwise the sender must be a known contact (a ticket needs a customer);
-an unknown sender is refused with 422 so the relay can bounce it. Every message is stored with
-its Message-ID (unique), so a relay retry creates nothing twice.
+ticket (Ticket.email_thread_id or a TicketEvent.message_id), then a "[T-0000123]" subject tag.
+Either only counts when the sender belongs on that ticket — a contact of the ticket's customer,
+or an address the ticket already corresponded with — since Message-IDs leak (forwarded mails,
+quoted headers) and anyone can type a ticket number. Anyone else who is a known contact gets a
+new ticket on their own account (nothing is added to the foreign ticket, not even a link); an
+unknown sender is refused with 422 so the relay can bounce it. Every message is stored with its
+Message-ID (unique), so a relay retry creates nothing twice.
+
+A message nested deeper than MAX_MIME_DEPTH (or declaring more than MAX_MIME_PARTS multiparts)
+is refused with 422 before the parser's recursion can fail on it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
 from html.parser import HTMLParser
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -30,9 +36,12 @@ from app.platform.db import utcnow
 from app.platform.errors import Unprocessable
 from app.platform.events import emit
 
-S = TicketStatus
 CHANNEL = "email"
 MAX_BODY_CHARS = 100_000
+# Real mail nests a handful of levels (mixed > alternative > related); these leave ample room.
+MAX_MIME_DEPTH = 30
+MAX_MIME_PARTS = 500
+_BOUNDARY = re.compile(rb"boundary\s*=", re.IGNORECASE)
 _MSGID = re.compile(r"<[^<>\s]+>")
 _TAG = re.compile(r"\[(T-\d{7})\]")
 
@@ -71,9 +80,39 @@ def _html_to_text(html: str) -> str:
     return re.sub(r"\n\s*\n+", "\n\n", "".join(parser.parts)).strip()
 
 
+def _too_deep(detail: str) -> Unprocessable:
+    return Unprocessable(detail, errors=[{"field": "message", "message": "MIME structure too deep"}])
+
+
+def _mime_depth(msg: Message) -> int:
+    """Depth of the part tree, walked with an explicit stack (no recursion to overflow)."""
+    deepest, stack = 0, [(msg, 1)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack.extend((child, depth + 1) for child in payload if isinstance(child, Message))
+    return deepest
+
+
+def _read(raw: bytes) -> Message:
+    # Counting boundary declarations first bounds the parser's work (and its recursion).
+    if len(_BOUNDARY.findall(raw)) > MAX_MIME_PARTS:
+        raise _too_deep(f"The message has more than {MAX_MIME_PARTS} multipart sections; refused.")
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+    except RecursionError as exc:
+        raise _too_deep("The message's MIME structure is nested too deeply to read.") from exc
+    if _mime_depth(msg) > MAX_MIME_DEPTH:
+        raise _too_deep(f"The message's MIME parts nest more than {MAX_MIME_DEPTH} levels deep; refused.")
+    return msg
+
+
 def parse(raw: bytes) -> ParsedEmail:
-    """Parse an RFC 5322 message; raises Unprocessable for one without a sender."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    """Parse an RFC 5322 message; raises Unprocessable for one without a sender or one nested
+    too deeply."""
+    msg = _read(raw)
     addresses = [(n, a) for n, a in getaddresses([str(v) for v in msg.get_all("From", [])]) if a]
     if not addresses or "@" not in addresses[0][1]:
         raise Unprocessable(
@@ -91,7 +130,8 @@ def parse(raw: bytes) -> ParsedEmail:
         try:
             content = part.get_content()
         except (LookupError, ValueError):  # unknown charset or broken encoding
-            content = part.get_payload(decode=True).decode("utf-8", "replace")
+            payload = part.get_payload(decode=True)
+            content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
         body = _html_to_text(content) if part.get_content_subtype() == "html" else content
     return ParsedEmail(
         message_id=message_id[:300],
@@ -119,24 +159,43 @@ def _contacts(session: Session, addr: str) -> list[Contact]:
     )
 
 
+def _belongs(session: Session, ticket: Ticket, addr: str, senders: list[Contact]) -> bool:
+    """A contact of the ticket's customer, or an address the ticket has mailed with before."""
+    if any(c.account_id == ticket.account_id for c in senders):
+        return True
+    events = session.scalars(
+        select(TicketEvent.data).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("email_in", "reply"))
+        )
+    )
+    return any(
+        addr in {str(data.get("from") or "").lower(), str(data.get("to") or "").lower()}
+        for data in events
+        if isinstance(data, dict)
+    )
+
+
+def _referenced(session: Session, mail: ParsedEmail) -> Ticket | None:
+    if not mail.references:
+        return None
+    ticket = session.scalar(
+        select(Ticket).where(Ticket.email_thread_id.in_(mail.references)).order_by(Ticket.id.desc()).limit(1)
+    )
+    if ticket is not None:
+        return ticket
+    event = session.scalar(
+        select(TicketEvent)
+        .where(TicketEvent.message_id.in_(mail.references))
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    )
+    return session.get(Ticket, event.ticket_id) if event is not None else None
+
+
 def _thread(session: Session, mail: ParsedEmail, senders: list[Contact]) -> Ticket | None:
-    if mail.references:
-        ticket = session.scalar(
-            select(Ticket)
-            .where(Ticket.email_thread_id.in_(mail.references))
-            .order_by(Ticket.id.desc())
-            .limit(1)
-        )
-        if ticket is not None:
-            return ticket
-        event = session.scalar(
-            select(TicketEvent)
-            .where(TicketEvent.message_id.in_(mail.references))
-            .order_by(TicketEvent.id.desc())
-            .limit(1)
-        )
-        if event is not None:
-            return session.get(Ticket, event.ticket_id)
+    ticket = _referenced(session, mail)
+    if ticket is not None and _belongs(session, ticket, mail.from_addr, senders):
+        return ticket
     for number in _TAG.findall(mail.subject):
         ticket = session.scalar(select(Ticket).where(Ticket.number == number))
         if ticket is not None and any(c.account_id == ticket.account_id for c in senders):
@@ -171,7 +230,7 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
         "in_reply_to": list(mail.references),
         "auto": mail.auto,
     }
-    reopenable = ticket is not None and S.open in allowed_next(ticket, at=at)
+    reopenable = ticket is not None and TicketStatus.open in allowed_next(ticket, at=at)
     if ticket is not None and (mail.auto or ticket.status not in DONE or reopenable):
         event = tickets.add_event(
             session,
@@ -185,9 +244,15 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
             message_id=mail.message_id,
         )
         # An out-of-office answer is kept on the timeline but moves nothing.
-        if not mail.auto and (ticket.status in DONE or ticket.status == S.waiting_on_customer):
+        if not mail.auto and (ticket.status in DONE or ticket.status == TicketStatus.waiting_on_customer):
             change_status(
-                session, ticket, S.open.value, actor=None, channel=CHANNEL, at=at, reason="customer e-mail"
+                session,
+                ticket,
+                TicketStatus.open.value,
+                actor=None,
+                channel=CHANNEL,
+                at=at,
+                reason="customer e-mail",
             )
         emit(
             session,
@@ -206,7 +271,7 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
             f"No contact has the address {mail.from_addr}; add the contact or open the ticket by hand.",
             errors=[{"field": "from", "message": "unknown sender"}],
         )
-    extra = {"follows": ticket.number} if ticket is not None else {}
+    extra: dict[str, Any] = {"follows": ticket.number} if ticket is not None else {}
     if len(senders) > 1:
         extra["other_contacts"] = [c.id for c in senders if c.id != contact.id]
     new = tickets.create_ticket(

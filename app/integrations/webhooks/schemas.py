@@ -8,13 +8,12 @@ from typing import Any
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from app.models import DeliveryStatus, WebhookSubscription
+from app.platform.inputs import InputModel
 
-_IN = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _OUT = ConfigDict(from_attributes=True)
 
 
-class SubscriptionCreate(BaseModel):
-    model_config = _IN
+class SubscriptionCreate(InputModel):
     url: AnyHttpUrl = Field(description="http(s) URL that receives signed POSTs")
     events: list[str] = Field(
         default_factory=list, max_length=50, description="event names; empty = every event"
@@ -29,10 +28,9 @@ class SubscriptionCreate(BaseModel):
         return self
 
 
-class SubscriptionUpdate(BaseModel):
+class SubscriptionUpdate(InputModel):
     """Only the fields sent are changed; active=false pauses delivery."""
 
-    model_config = _IN
     url: AnyHttpUrl | None = None
     events: list[str] | None = Field(default=None, max_length=50)
     description: str | None = Field(default=None, max_length=200)

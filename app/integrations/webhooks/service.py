@@ -21,8 +21,10 @@ import httpx
 from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
 
+from app.integrations.webhooks import targets
 from app.integrations.webhooks.signing import headers_for, new_secret, verify_signature
 from app.models import DeliveryStatus, User, WebhookDelivery, WebhookSubscription
+from app.platform import metrics
 from app.platform.audit import apply_changes, record
 from app.platform.config import get_settings
 from app.platform.db import utcnow
@@ -62,9 +64,6 @@ DUE_BATCH = 100
 USER_AGENT = "Fieldline-Webhooks/1"
 _ERROR_LEN = 500
 
-D = WebhookDelivery
-S = WebhookSubscription
-
 
 # --- subscriptions -------------------------------------------------------------------------
 
@@ -79,6 +78,16 @@ def _check_events(events: Sequence[str]) -> list[str]:
     return sorted(set(events))  # stable order, no duplicates
 
 
+def _check_url(url: str) -> str:
+    try:
+        targets.check_subscription_url(url)
+    except targets.RefusedTarget as exc:
+        raise Unprocessable(
+            f"The URL is not allowed: {exc}.", errors=[{"field": "url", "message": str(exc)}]
+        ) from exc
+    return url
+
+
 def create_subscription(
     session: Session,
     *,
@@ -89,8 +98,8 @@ def create_subscription(
     actor: User | None,
 ) -> WebhookSubscription:
     """A new subscription with a fresh secret (the caller shows it once; it is never listed)."""
-    sub = S(
-        url=url,
+    sub = WebhookSubscription(
+        url=_check_url(url),
         events=_check_events(events),
         description=description,
         active=active,
@@ -111,7 +120,7 @@ def create_subscription(
 
 
 def get_subscription(session: Session, subscription_id: int) -> WebhookSubscription:
-    sub = session.get(S, subscription_id)
+    sub = session.get(WebhookSubscription, subscription_id)
     if sub is None:
         raise NotFound(f"Webhook subscription {subscription_id} does not exist.")
     return sub
@@ -120,10 +129,10 @@ def get_subscription(session: Session, subscription_id: int) -> WebhookSubscript
 def list_subscriptions(
     session: Session, *, active: bool | None, cursor: str | None, limit: int
 ) -> tuple[Sequence[WebhookSubscription], str | None]:
-    stmt = select(S)
+    stmt = select(WebhookSubscription)
     if active is not None:
-        stmt = stmt.where(S.active.is_(active))
-    return paginate(session, stmt, S.id, cursor=cursor, limit=limit)
+        stmt = stmt.where(WebhookSubscription.active.is_(active))
+    return paginate(session, stmt, WebhookSubscription.id, cursor=cursor, limit=limit)
 
 
 def update_subscription(
@@ -134,6 +143,8 @@ def update_subscription(
     sub = get_subscription(session, subscription_id)
     if "events" in values:
         values = {**values, "events": _check_events(values["events"])}
+    if "url" in values:
+        values = {**values, "url": _check_url(values["url"])}
     changes = apply_changes(sub, values)
     if changes:
         session.flush()
@@ -162,7 +173,7 @@ def delete_subscription(session: Session, *, subscription_id: int, actor: User |
 
 
 def get_delivery(session: Session, delivery_id: int) -> WebhookDelivery:
-    delivery = session.get(D, delivery_id)
+    delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None:
         raise NotFound(f"Webhook delivery {delivery_id} does not exist.")
     return delivery
@@ -177,14 +188,14 @@ def list_deliveries(
     cursor: str | None,
     limit: int,
 ) -> tuple[Sequence[WebhookDelivery], str | None]:
-    stmt: Select[Any] = select(D)
+    stmt: Select[Any] = select(WebhookDelivery)
     if status is not None:
-        stmt = stmt.where(D.status == status)
+        stmt = stmt.where(WebhookDelivery.status == status)
     if subscription_id is not None:
-        stmt = stmt.where(D.subscription_id == subscription_id)
+        stmt = stmt.where(WebhookDelivery.subscription_id == subscription_id)
     if event is not None:
-        stmt = stmt.where(D.event == event)
-    return paginate(session, stmt, D.id, cursor=cursor, limit=limit)
+        stmt = stmt.where(WebhookDelivery.event == event)
+    return paginate(session, stmt, WebhookDelivery.id, cursor=cursor, limit=limit)
 
 
 def redeliver(session: Session, *, delivery_id: int, actor: User | None) -> WebhookDelivery:
@@ -243,18 +254,18 @@ def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     receivers coming back from an outage are not hit by every retry at once; capped."""
     if attempt < 1:
         raise ValueError(f"attempt counts from 1, got {attempt}")
-    raw = BACKOFF_BASE_S * 2 ** min(attempt - 1, 30)
-    jitter = (rng or random).uniform(0.75, 1.25)
+    raw = BACKOFF_BASE_S * 2.0 ** min(attempt - 1, 30)
+    jitter: float = (rng or random).uniform(0.75, 1.25)
     return min(BACKOFF_CAP_S, raw * jitter)
 
 
 def _due(now: datetime) -> list[ColumnElement[bool]]:
-    active = select(S.id).where(S.active.is_(True))
+    active = select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True))
     return [
-        D.status == DeliveryStatus.pending.value,
-        D.next_attempt_at <= now,
-        D.attempts < get_settings().webhook_max_attempts,
-        D.subscription_id.in_(active),
+        WebhookDelivery.status == DeliveryStatus.pending.value,
+        WebhookDelivery.next_attempt_at <= now,
+        WebhookDelivery.attempts < get_settings().webhook_max_attempts,
+        WebhookDelivery.subscription_id.in_(active),
     ]
 
 
@@ -265,25 +276,33 @@ def _body(payload: dict[str, Any]) -> bytes:
 def claim(session: Session, delivery_id: int, *, now: datetime | None = None) -> Claim | None:
     """Take a lease on a due delivery, or None when it is not due, done, or someone has it."""
     now = now or utcnow()
-    cond = [D.id == delivery_id, *_due(now)]
+    cond = [WebhookDelivery.id == delivery_id, *_due(now)]
     if session.get_bind().dialect.name == "postgresql":
         # Don't queue behind another worker's claim: a locked row is theirs, skip it.
-        got = session.scalar(select(D.id).where(*cond).with_for_update(skip_locked=True, of=D))
+        got = session.scalar(
+            select(WebhookDelivery.id).where(*cond).with_for_update(skip_locked=True, of=WebhookDelivery)
+        )
         if got is None:
             return None
     lease = now + timedelta(seconds=LEASE_S)
     result = session.execute(
-        update(D)
+        update(WebhookDelivery)
         .where(*cond)
-        .values(attempts=D.attempts + 1, next_attempt_at=lease)
+        .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=lease)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     row = session.execute(
-        select(D.message_id, D.payload, D.attempts, S.url, S.secret)
-        .join(S, S.id == D.subscription_id)
-        .where(D.id == delivery_id)
+        select(
+            WebhookDelivery.message_id,
+            WebhookDelivery.payload,
+            WebhookDelivery.attempts,
+            WebhookSubscription.url,
+            WebhookSubscription.secret,
+        )
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(WebhookDelivery.id == delivery_id)
     ).one()
     return Claim(
         delivery_id=delivery_id,
@@ -296,24 +315,36 @@ def claim(session: Session, delivery_id: int, *, now: datetime | None = None) ->
 
 
 def post(c: Claim, *, client: httpx.Client | None = None) -> Outcome:
-    """POST one attempt; any 2xx is success. Never raises for network trouble."""
+    """POST one attempt to the checked address; any 2xx is success. Never raises for network
+    trouble or a refused target (both are a failed attempt, retried with backoff)."""
+    try:
+        target = targets.pin(c.url)
+    except targets.RefusedTarget as exc:
+        return Outcome(ok=False, status_code=None, error=f"refused: {exc}"[:_ERROR_LEN])
     headers = {
+        "host": target.host_header,
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         **headers_for(c.secret, c.message_id, c.body),
     }
+    # The TLS handshake and certificate check use the name; the connection goes to the address.
+    extensions = {"sni_hostname": target.server_name} if target.server_name else None
     try:
         if client is not None:
-            resp = client.post(c.url, content=c.body, headers=headers)
+            resp = client.post(target.url, content=c.body, headers=headers, extensions=extensions)
         else:
-            with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as own:
-                resp = own.post(c.url, content=c.body, headers=headers)
+            with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False, trust_env=False) as own:
+                resp = own.post(target.url, content=c.body, headers=headers, extensions=extensions)
     except httpx.HTTPError as exc:
         return Outcome(ok=False, status_code=None, error=f"{type(exc).__name__}: {exc}"[:_ERROR_LEN])
     if 200 <= resp.status_code < 300:
         return Outcome(ok=True, status_code=resp.status_code, error=None)
-    snippet = resp.text[:200].strip()
-    error = f"HTTP {resp.status_code}" + (f": {snippet}" if snippet else "")
+    error = f"HTTP {resp.status_code}"
+    if not target.internal:
+        # An internal receiver's answer stays out of the log: the log is readable through the
+        # API, and must not become a way to read internal services.
+        snippet = resp.text[:200].strip()
+        error += f": {snippet}" if snippet else ""
     return Outcome(ok=False, status_code=resp.status_code, error=error[:_ERROR_LEN])
 
 
@@ -338,14 +369,20 @@ def record_outcome(
         status = DeliveryStatus.pending
         values["next_attempt_at"] = now + timedelta(seconds=backoff_delay(c.attempt, rng=rng))
     result = session.execute(
-        update(D)
-        .where(D.id == c.delivery_id, D.status == DeliveryStatus.pending.value, D.attempts == c.attempt)
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == c.delivery_id,
+            WebhookDelivery.status == DeliveryStatus.pending.value,
+            WebhookDelivery.attempts == c.attempt,
+        )
         .values(status=status.value, **values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         log.warning("webhook delivery %s: lease lost before recording attempt %s", c.delivery_id, c.attempt)
         return None
+    if not outcome.ok:
+        metrics.WEBHOOK_FAILURES.labels("dead" if status is DeliveryStatus.dead else "retry").inc()
     if status is DeliveryStatus.dead:
         log.warning(
             "webhook delivery %s is dead after %s attempts: %s", c.delivery_id, c.attempt, outcome.error
@@ -356,7 +393,12 @@ def record_outcome(
 def due_ids(session: Session, *, now: datetime | None = None, limit: int = DUE_BATCH) -> list[int]:
     """Deliveries whose (re)try time has come, oldest first."""
     now = now or utcnow()
-    stmt = select(D.id).where(*_due(now)).order_by(D.next_attempt_at, D.id).limit(limit)
+    stmt = (
+        select(WebhookDelivery.id)
+        .where(*_due(now))
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+    )
     return list(session.scalars(stmt))
 
 
@@ -365,15 +407,17 @@ def bury_exhausted(session: Session, *, now: datetime | None = None) -> int:
     the maximum was lowered) once their lease has run out."""
     now = now or utcnow()
     result = session.execute(
-        update(D)
+        update(WebhookDelivery)
         .where(
-            D.status == DeliveryStatus.pending.value,
-            D.next_attempt_at <= now,
-            D.attempts >= get_settings().webhook_max_attempts,
+            WebhookDelivery.status == DeliveryStatus.pending.value,
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookDelivery.attempts >= get_settings().webhook_max_attempts,
         )
         .values(
             status=DeliveryStatus.dead.value,
-            last_error=func.coalesce(D.last_error, "the worker stopped during the last attempt"),
+            last_error=func.coalesce(
+                WebhookDelivery.last_error, "the worker stopped during the last attempt"
+            ),
         )
         .execution_options(synchronize_session=False)
     )

@@ -50,7 +50,7 @@ def deliver_due() -> dict[str, int]:
         ids = webhooks.due_ids(session)
     counts: dict[str, int] = {"dead": buried} if buried else {}
     if ids:
-        with httpx.Client(timeout=webhooks.TIMEOUT_S, follow_redirects=False) as client:
+        with httpx.Client(timeout=webhooks.TIMEOUT_S, follow_redirects=False, trust_env=False) as client:
             for delivery_id in ids:
                 status = _attempt(delivery_id, client)
                 if status is not None:

@@ -374,6 +374,17 @@ def test_late_arrival_is_a_breach_and_on_time_is_met(db: Session) -> None:
     tickets.on_visit_arrived(db, ticket_id=late.id, at=t0 + 3 * H, actor=None)
     assert ("breach", "arrival") in _ledger(db, late) and late.sla_breached
     ok = _open(db, s, opened_at=t0, priority="P2")
+    # first response is a person's contact (a logged call), never the planner's scheduling
+    tickets.log_call(
+        db,
+        ticket_id=ok.id,
+        direction="outbound",
+        summary="visit agreed",
+        duration_min=3,
+        actor=s["user"],
+        channel="api",
+        at=t0 + 5 * M,
+    )
     tickets.on_visit_scheduled(db, ticket_id=ok.id, at=t0 + 10 * M, actor=None)
     tickets.on_visit_arrived(db, ticket_id=ok.id, at=t0 + H, actor=None)
     tickets.on_visit_finished(db, ticket_id=ok.id, at=t0 + 2 * H, fixed=True, actor=None)
@@ -430,7 +441,9 @@ def test_contract_change_retargets_its_open_tickets(db: Session) -> None:
     t = _open(db, s, opened_at=t0)
     done = _open(db, s, opened_at=t0)
     tickets.transition(db, ticket_id=done.id, to="open", actor=None, channel="web", at=t0)
-    tickets.transition(db, ticket_id=done.id, to="resolved", actor=None, channel="web", at=t0 + M)
+    tickets.transition(
+        db, ticket_id=done.id, to="resolved", reason="reset", actor=None, channel="web", at=t0 + M
+    )
     s["contract"].tier = "sla-test-plus"
     assert sla_clock.retarget_contract(db, contract_id=s["contract"].id) == 1
     assert t.sla_tier == "sla-test-plus" and t.resolution_due_at == t0 + 300 * M

@@ -257,7 +257,8 @@ def test_illegal_transition_is_409_naming_allowed_states(client: TestClient, log
     assert r.status_code == 409
     assert r.headers["content-type"].startswith("application/problem+json")
     problem = r.json()
-    assert problem["allowed"] == ["open", "waiting_on_customer", "scheduled", "in_progress", "closed"]
+    # scheduled and in progress follow the work orders: not offered to a person
+    assert problem["allowed"] == ["open", "waiting_on_customer", "closed"]
     assert "open" in problem["detail"]
     assert client.get(f"{API}/{t['id']}", headers=h).json()["status"] == "new"
     assert move(client, h, t["id"], "nonsense").status_code == 422
@@ -282,7 +283,13 @@ def _resolved_ticket(db: Session, world: dict[str, Any], *, days_ago: int) -> Ti
         db, ticket_id=t.id, to="open", actor=agent, channel="web", at=start + timedelta(minutes=5)
     )
     tickets.transition(
-        db, ticket_id=t.id, to="resolved", actor=agent, channel="web", at=start + timedelta(hours=1)
+        db,
+        ticket_id=t.id,
+        to="resolved",
+        reason="sensor realigned",
+        actor=agent,
+        channel="web",
+        at=start + timedelta(hours=1),
     )
     db.commit()
     return t
@@ -323,7 +330,7 @@ def test_waiting_on_customer_pauses_via_the_api(client: TestClient, login, world
     move(client, h, t["id"], "open")
     r = move(client, h, t["id"], "waiting_on_customer", reason="need serial number")
     assert r.json()["sla_paused"] is True and r.json()["resolution_due_at"] is None
-    r = move(client, h, t["id"], "in_progress")
+    r = move(client, h, t["id"], "open")
     assert r.json()["sla_paused"] is False and r.json()["resolution_due_at"]
     kinds = [i["kind"] for i in client.get(f"{API}/{t['id']}/timeline", headers=h).json()["items"]]
     assert kinds.count("status") == 3 and "sla_pause" in kinds and "sla_resume" in kinds
@@ -372,26 +379,18 @@ def test_first_response_by_reply_when_reply_is_earlier(db: Session, world) -> No
     assert t.first_response_at == reply_at and t.status == "scheduled"
 
 
-def test_first_response_by_visit_when_visit_is_earlier(db: Session, world) -> None:
+def test_a_planned_visit_is_not_a_first_response(db: Session, world) -> None:
+    """Failed before: scheduling a visit (the planner, no person) settled first response."""
     t, agent = _fresh(db, world)
     visit_at = t.opened_at + timedelta(minutes=20)
     tickets.on_visit_scheduled(db, ticket_id=t.id, at=visit_at, actor=None)
-    tickets.add_reply(
-        db,
-        ticket_id=t.id,
-        body="Engineer booked",
-        actor=agent,
-        channel="api",
-        at=visit_at + timedelta(minutes=30),
-    )
-    assert t.first_response_at == visit_at
-    # reported late but earlier than the reply: the earlier instant wins
-    t2, _ = _fresh(db, world)
-    tickets.add_reply(
-        db, ticket_id=t2.id, body="Hi", actor=agent, channel="api", at=t2.opened_at + timedelta(hours=1)
-    )
-    tickets.on_visit_scheduled(db, ticket_id=t2.id, at=t2.opened_at + timedelta(minutes=5), actor=None)
-    assert t2.first_response_at == t2.opened_at + timedelta(minutes=5)
+    assert t.first_response_at is None and t.first_visit_at == visit_at
+    ledger = db.scalars(select(SlaEvent.kind).where(SlaEvent.ticket_id == t.id, SlaEvent.kind == "met"))
+    assert list(ledger) == []
+    reply_at = visit_at + timedelta(minutes=30)
+    tickets.add_reply(db, ticket_id=t.id, body="Engineer booked", actor=agent, channel="api", at=reply_at)
+    assert t.first_response_at == reply_at and t.first_response_via == "reply"
+    assert t.first_contact_channel == "email"
 
 
 def test_visit_hooks_drive_the_status(db: Session, world) -> None:

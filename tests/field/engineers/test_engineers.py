@@ -257,3 +257,25 @@ def test_position_by_engineer_or_dispatch_last_fix_wins(client: TestClient, worl
     assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"latitude", "at"}
     future = {"latitude": 1, "longitude": 1, "at": (now + timedelta(hours=1)).isoformat()}
     assert client.put(f"{url}/position", json=future, headers=me).status_code == 422
+
+
+def test_on_call_cover_is_added_listed_checked_and_removed(client: TestClient, db: Session, world) -> None:
+    e = client.post(API, json=body(world), headers=world["dispatch"]).json()
+    friday = datetime(2030, 1, 4, 17, tzinfo=BERLIN)
+    cover = {"starts_at": friday.isoformat(), "ends_at": (friday + timedelta(days=2, hours=15)).isoformat()}
+    r = client.post(f"{API}/{e['id']}/on-call", json={**cover, "note": "weekend"}, headers=world["dispatch"])
+    assert r.status_code == 201, r.text
+    row = r.json()
+    assert row["note"] == "weekend" and row["engineer_id"] == e["id"]
+    # Overlapping cover for the same engineer is refused; an agent may not add any.
+    clash = client.post(f"{API}/{e['id']}/on-call", json=cover, headers=world["dispatch"])
+    assert clash.status_code == 409 and "already on call" in clash.json()["detail"]
+    assert client.post(f"{API}/{e['id']}/on-call", json=cover, headers=world["agent"]).status_code == 403
+    backwards = {"starts_at": cover["ends_at"], "ends_at": cover["starts_at"]}
+    bad = client.post(f"{API}/{e['id']}/on-call", json=backwards, headers=world["dispatch"])
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "ends_at"
+    listed = client.get(f"{API}/{e['id']}/on-call", headers=world["agent"]).json()
+    assert [x["id"] for x in listed] == [row["id"]]
+    gone = client.delete(f"{API}/{e['id']}/on-call/{row['id']}", headers=world["dispatch"])
+    assert gone.status_code == 204
+    assert client.get(f"{API}/{e['id']}/on-call", headers=world["agent"]).json() == []

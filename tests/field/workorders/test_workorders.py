@@ -687,8 +687,9 @@ def test_report_consumes_and_cancel_releases_reservations(client: TestClient, db
         f"{API}/{wo['id']}/report",
         headers=w["me"],
         json={
+            # not fixed: a fixed visit resolves the ticket, which cancels its other visit
             "work_done": "x",
-            "fixed_first_time": True,
+            "fixed_first_time": False,
             "parts_used": [{"part_id": w["part"].id, "quantity": 2}],
         },
     )

@@ -89,7 +89,7 @@ def test_import_happy_path_links_everything(
     acc = db.scalars(select(Account).where(Account.external_id == "CRM-1")).one()
     assert (acc.name, acc.name_search, acc.tier, acc.region_id, str(acc.arr), str(acc.renewal_date)) == (
         "Huber Kältetechnik GmbH",
-        "huber kältetechnik gmbh",
+        "huber kaltetechnik gmbh",  # the folded search key
         "gold",
         catalogue["region"].id,
         "120000.50",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,27 +13,9 @@ from app.integrations.inbound_email.service import outbound_message, parse
 from app.models import Ticket, TicketEvent
 from app.platform.config import get_settings
 from tests import factories as f
+from tests.integrations.inbound_email.conftest import TOKEN
 
 URL = "/api/v1/inbound/email"
-TOKEN = "relay-secret-123"
-
-
-@pytest.fixture(autouse=True)
-def _token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(get_settings(), "inbound_email_token", TOKEN)
-
-
-@pytest.fixture
-def people(db: Session) -> dict[str, Any]:
-    acc = f.make_account(db)
-    other = f.make_account(db)
-    out = {
-        "account": acc,
-        "anna": f.make_contact(db, acc, email="Anna.Berg@Kunde.example"),
-        "other": f.make_contact(db, other, email="bob@elsewhere.example"),
-    }
-    db.commit()
-    return out
 
 
 def mail(
@@ -189,7 +170,8 @@ def test_mail_on_a_resolved_ticket_reopens_it(client: TestClient, db: Session, l
     url = f"/api/v1/tickets/{tid}"
     for to in ("open", "resolved"):
         etag = client.get(url, headers=h).headers["ETag"]
-        client.post(f"{url}/transitions", json={"to": to}, headers={**h, "If-Match": etag})
+        body = {"to": to, "reason": "replaced the fuse"} if to == "resolved" else {"to": to}
+        client.post(f"{url}/transitions", json=body, headers={**h, "If-Match": etag})
     r = post(client, mail(message_id="<m5@kunde.example>", in_reply_to="<m1@kunde.example>"))
     assert r.json()["action"] == "threaded"
     assert client.get(url, headers=h).json()["status"] == "open"
@@ -257,7 +239,13 @@ def test_reply_after_the_reopen_window_opens_a_follow_up_ticket(
     )
     tickets.transition(db, ticket_id=old.id, to="open", actor=agent, channel="web", at=start)
     tickets.transition(
-        db, ticket_id=old.id, to="resolved", actor=agent, channel="web", at=start + timedelta(hours=2)
+        db,
+        ticket_id=old.id,
+        to="resolved",
+        reason="replaced the fuse",
+        actor=agent,
+        channel="web",
+        at=start + timedelta(hours=2),
     )
     db.commit()
     r = post(client, mail(message_id="<late@kunde.example>", in_reply_to="<old@kunde.example>"))

@@ -42,7 +42,14 @@
              href: "/desk/customers/" + hit.account_id + (query.length ? "?" + query.join("&") : "") };
   }
 
-  function draw(items, query) {
+  // Mirrors app/web/desk.py found_text: says when the list shows fewer than all matches.
+  function foundText(shown, total, truncated) {
+    if (shown >= total && !truncated) return shown + (shown === 1 ? " customer found" : " customers found");
+    return "Showing " + shown + " of " + (truncated ? "at least " + total : total) +
+      " matches: type more to narrow them down.";
+  }
+
+  function draw(items, query, total, truncated) {
     list.replaceChildren();
     clearEmpty();
     items.forEach(function (item) {
@@ -60,7 +67,7 @@
     });
     status.textContent = items.length === 0
       ? "No customer matches \u201c" + query + "\u201d."
-      : items.length + (items.length === 1 ? " customer found" : " customers found");
+      : foundText(items.length, total, truncated);
   }
 
   function search(query) {
@@ -81,7 +88,8 @@
       })
       .then(function (data) {
         if (!data) return;
-        draw((data.items || []).map(describe), query);
+        var items = data.items || [];
+        draw(items.map(describe), query, data.total || items.length, !!data.truncated);
         shownQuery = query;
         history.replaceState(null, "", "/?q=" + encodeURIComponent(query));
       })

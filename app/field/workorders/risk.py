@@ -1,0 +1,132 @@
+"""At risk: a visit whose published plan cannot meet its SLA arrival due time.
+
+The planner calls `mark` when its ETA is past the due time (or no plan of the due day serves
+it) and `clear` when a later plan meets it; a visit that reaches the site, is finished or is
+cancelled is no longer at risk. The ticket carries the mark while any of its open visits does,
+so the ticket page, the APIs and the board show it; each change is one `workorder.at_risk` /
+`workorder.at_risk_cleared` webhook to the dispatcher and one entry on both timelines.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.desk.tickets import service as tickets
+from app.field.workorders.status import OPEN, add_event, summary
+from app.models import Region, Ticket, WorkOrder, WorkOrderStatus
+from app.platform.events import emit
+
+# Once on site the arrival is a fact, not a forecast: nothing left to be at risk of.
+SETTLED = frozenset(
+    {
+        WorkOrderStatus.on_site.value,
+        WorkOrderStatus.done.value,
+        WorkOrderStatus.cancelled.value,
+        WorkOrderStatus.needs_follow_up.value,
+    }
+)
+
+
+def mark(session: Session, wo: WorkOrder, reason: str, *, at: datetime) -> None:
+    """Flag the visit (and its ticket) at risk. Announced once, when it becomes at risk: a
+    re-plan that moves the ETA by minutes updates the reason without another webhook."""
+    if wo.at_risk_since is not None:
+        # The ticket keeps the reason it first became at risk: rewriting it on every re-plan
+        # would bump its version under an agent's open edit form. The visit has the current one.
+        wo.at_risk_reason = reason
+        return
+    ticket = session.get(Ticket, wo.ticket_id)
+    wo.at_risk_since = at
+    wo.at_risk_reason = reason
+    add_event(session, wo, "at_risk", actor=None, at=at, data={"reason": reason})
+    emit(
+        session,
+        "workorder.at_risk",
+        {**summary(wo), "eta_at": wo.eta_at, "sla_deadline_at": wo.sla_deadline_at, "reason": reason},
+    )
+    if ticket is not None:
+        tickets.add_event(
+            session, ticket, "at_risk", actor=None, channel=None, at=at, body=f"{wo.number}: {reason}"
+        )
+        ticket.at_risk_since = ticket.at_risk_since or at
+        ticket.at_risk_reason = f"{wo.number}: {reason}"
+
+
+def clear(session: Session, wo: WorkOrder, why: str, *, at: datetime) -> None:
+    """Take the mark off the visit; the ticket keeps it while another open visit is at risk."""
+    if wo.at_risk_since is None:
+        return
+    wo.at_risk_since = None
+    wo.at_risk_reason = None
+    add_event(session, wo, "at_risk_cleared", actor=None, at=at, data={"reason": why})
+    emit(session, "workorder.at_risk_cleared", {**summary(wo), "eta_at": wo.eta_at, "reason": why})
+    ticket = session.get(Ticket, wo.ticket_id)
+    if ticket is None or ticket.at_risk_since is None:
+        return
+    others = session.scalars(
+        select(WorkOrder).where(
+            WorkOrder.ticket_id == ticket.id,
+            WorkOrder.id != wo.id,
+            WorkOrder.at_risk_since.is_not(None),
+            WorkOrder.status.in_(OPEN - SETTLED),
+        )
+    ).first()
+    if others is not None:
+        ticket.at_risk_reason = f"{others.number}: {others.at_risk_reason}"
+        return
+    ticket.at_risk_since = None
+    ticket.at_risk_reason = None
+    tickets.add_event(
+        session, ticket, "at_risk_cleared", actor=None, channel=None, at=at, body=f"{wo.number}: {why}"
+    )
+
+
+def on_status(session: Session, wo: WorkOrder, *, at: datetime) -> None:
+    """Called on every status change: arriving, finishing or cancelling settles the risk."""
+    if wo.status in SETTLED and wo.at_risk_since is not None:
+        clear(session, wo, f"visit {wo.status.replace('_', ' ')}", at=at)
+
+
+def eta_reason(eta: datetime, due: datetime, tz: str) -> str:
+    late = int((eta - due).total_seconds() // 60)
+    return f"planned arrival {local(eta, tz)} is {late} min after the arrival due time {local(due, tz)}"
+
+
+def local(at: datetime, tz: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
+
+
+def sweep(session: Session, *, at: datetime) -> int:
+    """Mark every scheduled or en-route visit whose ETA is past its arrival due time, whatever
+    set that ETA (a plan, a dispatcher, the engineer on the way), and clear those whose ETA
+    meets it again. Runs with the late-visit check and at the end of the demo seed; returns
+    how many marks changed."""
+    changed = 0
+    zones = dict(session.execute(select(Region.id, Region.timezone)).all())
+    rows = session.scalars(
+        select(WorkOrder)
+        .where(
+            WorkOrder.status.in_((WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value)),
+            WorkOrder.eta_at.is_not(None),
+            WorkOrder.sla_deadline_at.is_not(None),
+            (WorkOrder.eta_at > WorkOrder.sla_deadline_at) | WorkOrder.at_risk_since.is_not(None),
+        )
+        .order_by(WorkOrder.id)
+    )
+    for wo in rows:
+        assert wo.eta_at is not None and wo.sla_deadline_at is not None
+        tz = zones.get(wo.region_id, "UTC")
+        if wo.eta_at > wo.sla_deadline_at:
+            reason = eta_reason(wo.eta_at, wo.sla_deadline_at, tz)
+            if wo.at_risk_since is None:
+                mark(session, wo, reason, at=at)
+                changed += 1
+        else:
+            clear(session, wo, f"planned arrival {local(wo.eta_at, tz)} meets the due time", at=at)
+            changed += 1
+    session.flush()
+    return changed

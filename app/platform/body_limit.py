@@ -1,0 +1,102 @@
+"""Request body limits per route, enforced before anything parses the body or checks auth.
+
+A pure ASGI middleware: a declared Content-Length over the limit is answered 413 at once, without
+reading a byte; a chunked or lying body is counted as it streams and the read fails with 413 as
+soon as it passes the limit. Memory stays bounded by the limit, whoever sends the request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.platform.errors import PROBLEM
+
+MB = 1024 * 1024
+DEFAULT_LIMIT_BYTES = 1 * MB  # JSON bodies and page forms: far above any real one
+# (path prefix, limit): the first match wins. Uploads keep their own, larger limits (a little
+# above the file limit their route checks, for the multipart framing).
+ROUTE_LIMITS_BYTES: tuple[tuple[str, int], ...] = (
+    ("/api/v1/imports/", 51 * MB),
+    ("/api/v1/inbound/email", 26 * MB),
+)
+
+
+def _too_large(limit: int) -> str:
+    return f"The request body is larger than {limit // 1024} KiB, the limit for this address."
+
+
+class BodyLimitMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        default_bytes: int = DEFAULT_LIMIT_BYTES,
+        routes: Sequence[tuple[str, int]] = ROUTE_LIMITS_BYTES,
+    ) -> None:
+        self.app = app
+        self.default_bytes = default_bytes
+        self.routes = tuple(routes)
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for prefix, limit in self.routes if path.startswith(prefix)), self.default_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        limit = self.limit_for(path)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _send_413(send, path, limit)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Raised inside the endpoint's body read, so the app's HTTPException
+                    # handler answers it as problem+json.
+                    raise HTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            text = value.decode("latin-1").strip()
+            # A malformed length is the server's business (h11 refuses it); count instead.
+            return int(text) if text.isdigit() else None
+    return None
+
+
+async def _send_413(send: Send, path: str, limit: int) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Content too large",
+            "status": 413,
+            "detail": _too_large(limit),
+            "instance": path,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", PROBLEM.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

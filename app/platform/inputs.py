@@ -1,0 +1,165 @@
+"""One guard for hostile numbers, bytes and dates in every input, instead of per-route patches.
+
+The database stores ids and counts as 32-bit integers (PostgreSQL int4; SQLite overflows at 2^63),
+text cannot hold a NUL byte on PostgreSQL, and date arithmetic overflows near year 1 and 9999. So:
+
+- request bodies: every input schema derives from `InputModel`, whose validators refuse a
+  `true`/`false` where an integer is wanted (`"customer_id": true` is not customer 1), an integer
+  outside int4, a NUL byte in any text, and a date outside `DATE_MIN`..`DATE_MAX`;
+- path, query and form parameters: `guard_params`, a dependency of the API and page routers,
+  applies the same rules to the values of each route's declared parameters before any endpoint
+  (or database lookup) runs;
+- cursors: `app.platform.http.decode_cursor` keeps the id it decodes within int4.
+
+Every refusal is a 422 whose `errors` name the field (problem+json in the API, a readable page
+on the pages).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # PostgreSQL int4
+DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def problem_with(value: Any) -> str | None:
+    """What is wrong with a (validated) input value, looking inside lists and dicts, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            return f"must be between {INT_MIN} and {INT_MAX}"
+    elif isinstance(value, str):
+        if "\x00" in value:
+            return "must not contain a NUL character"
+    elif isinstance(value, datetime | date):
+        day = value.date() if isinstance(value, datetime) else value
+        if not DATE_MIN <= day <= DATE_MAX:
+            return f"must be a date between {DATE_MIN} and {DATE_MAX}"
+    elif isinstance(value, Mapping):
+        return next(filter(None, (problem_with(v) or problem_with(k) for k, v in value.items())), None)
+    elif isinstance(value, list | tuple | set | frozenset):
+        return next(filter(None, (problem_with(v) for v in value)), None)
+    return None
+
+
+def _base_types(annotation: Any) -> set[type]:
+    """int | None → {int, NoneType}; Annotated and list[...] are looked through."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _base_types(get_args(annotation)[0])
+    if origin in (Union, types.UnionType, list, tuple, set, frozenset):
+        return set().union(*(_base_types(a) for a in get_args(annotation)))
+    return {annotation} if isinstance(annotation, type) else set()
+
+
+def _contains_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, list | tuple) and any(isinstance(v, bool) for v in value)
+
+
+class InputModel(BaseModel):
+    """Base of every request body schema (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_int(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        wanted = _base_types(field.annotation) if field else set()
+        if int in wanted and bool not in wanted and _contains_bool(value):
+            raise ValueError("must be an integer, not true or false")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _in_storable_range(cls, value: Any) -> Any:
+        reason = problem_with(value)
+        if reason:
+            raise ValueError(reason)
+        return value
+
+
+def _check_param(kind: set[type], raw: str) -> str | None:
+    if "\x00" in raw:
+        return "must not contain a NUL character"
+    if int in kind and bool not in kind:
+        try:
+            return problem_with(int(raw))
+        except ValueError:
+            return None  # not a number at all: FastAPI's own validation says so
+    if date in kind or datetime in kind:
+        try:
+            parsed: date = date.fromisoformat(raw) if date in kind else datetime.fromisoformat(raw)
+        except ValueError:
+            return None
+        return problem_with(parsed)
+    return None
+
+
+@dataclass
+class _Declared:
+    path: dict[str, set[type]] = field(default_factory=dict)
+    query: dict[str, set[type]] = field(default_factory=dict)
+    body: dict[str, set[type]] = field(default_factory=dict)
+
+
+def _declared(dependant: Dependant, into: _Declared | None = None) -> _Declared:
+    """The parameters of a route and of all its dependencies, by name, with their base types."""
+    into = into or _Declared()
+    for target, params in (
+        (into.path, dependant.path_params),
+        (into.query, dependant.query_params),
+        (into.body, dependant.body_params),
+    ):
+        for p in params:
+            target[p.alias] = _base_types(p.field_info.annotation)
+    for sub in dependant.dependencies:
+        _declared(sub, into)
+    return into
+
+
+_CACHE_ATTR = "_fieldline_declared_params"  # kept on the route itself, computed on first use
+
+
+async def guard_params(request: Request) -> None:
+    """Router dependency: refuse hostile path, query and form values before the endpoint runs."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared: _Declared | None = getattr(route, _CACHE_ATTR, None)
+    if declared is None:
+        declared = _declared(route.dependant)
+        setattr(route, _CACHE_ATTR, declared)
+    errors: list[dict[str, Any]] = []
+    sources: list[tuple[str, dict[str, set[type]], Any]] = [
+        ("path", declared.path, request.path_params),
+        ("query", declared.query, request.query_params),
+    ]
+    ctype = request.headers.get("content-type", "")
+    if declared.body and ctype.startswith("application/x-www-form-urlencoded"):
+        sources.append(("body", declared.body, await request.form()))  # parsed once, cached
+    for where, kinds, values in sources:
+        items = values.multi_items() if hasattr(values, "multi_items") else values.items()
+        for name, raw in items:
+            if not isinstance(raw, str):
+                continue
+            # Undeclared parameters are ignored by the endpoint, but a NUL is refused anyway.
+            reason = _check_param(kinds.get(name, set()), raw)
+            if reason:
+                errors.append({"loc": (where, name), "msg": reason, "type": "value_error"})
+    if errors:
+        raise RequestValidationError(errors)

@@ -1,0 +1,24 @@
+"""Unknown addresses: a readable HTML page for people, problem+json for API clients."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+@pytest.mark.parametrize("path", ["/nope", "/admin", "/desk/nothing/here", "/field/x/y", "/static/none.css"])
+def test_unknown_page_addresses_get_a_readable_html_404(client: TestClient, path: str) -> None:
+    r = client.get(path, headers={"accept": "text/html"})
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert "<h1" in r.text and "Page not found" in r.text and f"There is no page at {path}" in r.text
+    assert 'href="/"' in r.text  # a way back to the start page
+    assert r.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/tickets/1/nothing", "/api/nope"])
+def test_unknown_api_addresses_keep_problem_json(client: TestClient, path: str) -> None:
+    r = client.get(path, headers={"accept": "text/html"})
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["title"] == "Not found"
