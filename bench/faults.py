@@ -1,13 +1,17 @@
 """Fault suite: break Redis, a worker, a webhook receiver and PostgreSQL under load; audit after each.
 
     .venv/bin/python bench/faults.py            # every scenario, full length (~10 min)
-    .venv/bin/python bench/faults.py --smoke    # every scenario, short (~4 min; for CI)
+    .venv/bin/python bench/faults.py --smoke    # every scenario, short (~3.5 min; CI: failed at 280 s)
     .venv/bin/python bench/faults.py --only redis,worker
 
 It starts what production runs, as production runs it, against its own services: a private
 `redis-server` (port 6390, append-only file in a temporary directory), a TCP proxy in this process
 between the app and PostgreSQL (so "PostgreSQL unreachable" never touches the real server), a
 webhook receiver in this process, uvicorn, one Celery worker (prefork, all queues) and beat.
+Everything it started is stopped when it ends, also when its deadline (`--deadline-s`) passes or
+it receives SIGTERM. The receiver on 127.0.0.1 is allowed through the webhooks' SSRF guard with
+WEBHOOK_ALLOWED_TARGETS; the agents and dispatchers use bearer tokens (the page cookie may only
+read the API), and a 503 from admission control is retried like any other.
 
 Scenarios (each bounded in time, each ending with an audit printed as figures):
 
@@ -219,7 +223,8 @@ class Load:
                         time.sleep(delay)
                     self._create(client, self.keys[i], retry_until)
 
-        threads = [threading.Thread(target=agent, args=(a,)) for a in range(agents)]
+        # daemon: should the suite's deadline pass, the process exits without waiting for them
+        threads = [threading.Thread(target=agent, args=(a,), daemon=True) for a in range(agents)]
         for t in threads:
             t.start()
         for t in threads:
@@ -384,6 +389,7 @@ class Suite:
         self.smoke = args.smoke
         self.procs = Processes()
         self.redis = Redis(args.redis_port, workdir, volatile=args.redis_volatile)
+        self.proxy: Proxy | None = None
         self.plan_post_s: list[float] = []
         self.receiver = Receiver(args.receiver_port)
         self.audit = Audit(self.receiver)
@@ -462,7 +468,8 @@ class Suite:
         self.procs.stop()
         self.redis.down()
         self.receiver.down()
-        self.proxy.down()
+        if self.proxy is not None:
+            self.proxy.down()
 
     # helpers
 
@@ -519,7 +526,7 @@ class Suite:
     ) -> tuple[dict[str, int], dict[str, int], dict[str, Any]]:
         """Run `chaos` in a thread while agents create tickets (retrying for a minute and a half
         after the load); then audit the tickets, their deliveries and the plan runs."""
-        c = threading.Thread(target=chaos)
+        c = threading.Thread(target=chaos, daemon=True)
         c.start()
         load.run(rate, duration, retry_until=time.monotonic() + duration + 90)
         c.join()
@@ -684,6 +691,22 @@ def _host_port(url: str) -> tuple[str, int]:
     return host, int(port or 5432)
 
 
+class DeadlinePassed(Exception):
+    pass
+
+
+def _fail_after(seconds: float) -> None:
+    """Bound the run (CI): SIGALRM, or a SIGTERM from outside, ends the scenario in progress with
+    an exception, so `main`'s finally stops every process this suite started."""
+
+    def expire(signum: int, frame: Any) -> None:
+        raise DeadlinePassed(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.signal(signal.SIGTERM, expire)
+    signal.alarm(max(1, int(seconds)))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="short scenarios (for CI)")
@@ -697,7 +720,13 @@ def main() -> int:
     ap.add_argument("--proxy-port", type=int, default=6433)
     ap.add_argument("--receiver-port", type=int, default=8791)
     ap.add_argument("--api-port", type=int, default=8790)
+    ap.add_argument(
+        "--deadline-s",
+        type=float,
+        help="stop everything and fail after this long (default: 280 s with --smoke, 1200 s otherwise)",
+    )
     args = ap.parse_args()
+    deadline_s = args.deadline_s or (280.0 if args.smoke else 1200.0)
     workdir = Path(tempfile.mkdtemp(prefix="fieldline-faults-"))
     configure(
         args.database_url,
@@ -706,10 +735,13 @@ def main() -> int:
         PLAN_RUN_GRACE_S="10",
         PLAN_QUEUED_RESEND_S="30",
         PLAN_SOLVER_WORKERS="2",
+        # The receiver listens on 127.0.0.1, which the webhooks' SSRF guard refuses unless allowed.
+        WEBHOOK_ALLOWED_TARGETS="127.0.0.1/32",
     )
     suite = Suite(args, workdir)
     started = time.monotonic()
     print(f"fault suite ({'smoke' if args.smoke else 'full'}); machine {machine()}", flush=True)
+    _fail_after(deadline_s)
     try:
         suite.start()
         for name in [n.strip() for n in args.only.split(",") if n.strip()]:
@@ -720,7 +752,11 @@ def main() -> int:
             suite.results[name] = figures
             for k, v in figures.items():
                 print(f"   {k}: {v}", flush=True)
+    except DeadlinePassed:
+        suite.audit._check(False, f"the suite did not finish within {deadline_s:.0f} s")
     finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
         suite.stop()
     print(f"== total {time.monotonic() - started:.0f} s; load average {os.getloadavg()}")
     print(f"logs: {ROOT / 'var' / 'bench'} (redis: {workdir}, removed when the audit passes)")
