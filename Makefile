@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench-api bench-overload bench-dispatch clean
+.PHONY: run test install lint bench-api bench-overload bench-dispatch faults faults-smoke clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ bench-install: $(STAMP)
 # Open-loop API load test against a seeded PostgreSQL database (see bench/README.md).
 bench-api: $(STAMP)
 	$(BIN)/python bench/api_load.py $(BENCH_ARGS)
+
+# Fault suite (bench/faults.py): Redis stopped, a worker killed -9, a webhook receiver down,
+# PostgreSQL cut through a proxy — each under load, each ending with an audit. Needs PostgreSQL on
+# 127.0.0.1:5432 and redis-server on the PATH (it starts its own on port 6390).
+faults: $(STAMP)
+	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
+
+faults-smoke: $(STAMP)
+	$(BIN)/python bench/faults.py --smoke $(FAULTS_ARGS)
 
 # The overload curve: 0.5-2.5 x the sustainable rate, goodput and 503s (see bench/README.md).
 bench-overload: $(STAMP)

@@ -8,17 +8,23 @@ so callers need no ``__main__`` guard.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 _HEADER = struct.Struct("<Q")
+PARENT_ENV = "DISPATCH_PARENT_PID"
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+WATCH_EVERY_S = 0.5
 
 
 def write_frame(stream: IO[bytes], obj: Any) -> None:
@@ -43,6 +49,7 @@ class Worker:
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        env[PARENT_ENV] = str(os.getpid())  # the child exits when this process is gone
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dispatch.worker"],
             stdin=subprocess.PIPE,
@@ -87,7 +94,36 @@ class Worker:
         self.thread.join(timeout=1.0)
 
 
+def die_with_parent() -> None:
+    """Exit when the process that started this one dies, even by SIGKILL (which runs no clean-up
+    in the parent): a solve nobody will read must not hold a core until its time limit.
+
+    On Linux the kernel sends SIGKILL on the parent's death (prctl PR_SET_PDEATHSIG). A watchdog
+    thread covers the rest: other platforms, and a parent that died before prctl took effect
+    (the child is then re-parented, so its parent id changes)."""
+    expected = int(os.environ.get(PARENT_ENV, "0") or 0)
+    if not expected:
+        return  # started by hand (`python -m dispatch.worker`): no parent to follow
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still applies
+    if os.getppid() != expected:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_EVERY_S)
+            if os.getppid() != expected:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 def main() -> None:
+    die_with_parent()
     from .solver import solve_model  # loads OR-Tools before the payload arrives
 
     out = sys.stdout.buffer

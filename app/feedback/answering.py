@@ -15,7 +15,7 @@ from app.feedback import facts, tokens
 from app.feedback.policy import sending_policy
 from app.models import Account, Contact, Survey, SurveyAnswer
 from app.platform.db import utcnow
-from app.platform.worker import enqueue
+from app.platform.outbox import enqueue
 from surveys import TEMPLATES, Answer, FieldError, InvalidAnswer, Template, parse_answer
 
 Outcome = Literal["form", "invalid", "expired", "answered", "cancelled", "recorded", "errors"]

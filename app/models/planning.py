@@ -98,6 +98,9 @@ class PlanRun(Base):
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
+    # Last sign of life of the attempt running it (claim, load, solver progress): the sweeper
+    # takes a run whose heartbeat is older than its time limit plus a grace for a lost worker.
+    heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     published_at: Mapped[datetime | None]
     # Stop before publishing: the solved plan waits in `proposal` (app/planning/proposals.py).

@@ -117,3 +117,20 @@ class WebhookDelivery(Base):
     last_status_code: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A task to send, written in the transaction whose commit makes it due (transactional outbox).
+
+    After the commit the task is published with a short timeout and the row deleted; a row that is
+    still here (broker down, process gone between commit and publish) is re-sent by the periodic
+    drain (`fieldline.outbox.drain`). Tasks are idempotent, so a row sent twice does no harm.
+    """
+
+    __tablename__ = "outbox_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(100))
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -22,7 +22,7 @@ from app.planning.schemas import FanOutCreate, PlanBatchRead, PlanCreate, PlanRu
 from app.platform.deps import DbSession, DispatchUser
 from app.platform.errors import NotFound
 from app.platform.http import Page, idempotent_create, paginate
-from app.platform.worker import enqueue
+from app.platform.outbox import enqueue
 
 router = APIRouter(tags=["planning"])
 

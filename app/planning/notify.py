@@ -36,7 +36,7 @@ from app.models import (
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.mail import get_mailer
-from app.platform.worker import enqueue
+from app.platform.outbox import enqueue
 
 if TYPE_CHECKING:
     from app.planning.publish import Moved

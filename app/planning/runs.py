@@ -16,6 +16,7 @@ import time
 from datetime import date, datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 import dispatch
@@ -35,8 +36,9 @@ from app.planning import service as planning
 from app.platform import metrics
 from app.platform.config import get_settings
 from app.platform.db import unit_of_work, utcnow
-from app.platform.errors import Unprocessable
-from app.platform.worker import enqueue
+from app.platform.errors import Unprocessable, refuse
+from app.platform.inputs import problem_with
+from app.platform.outbox import enqueue
 
 log = logging.getLogger(__name__)
 TASKS = {"plan": "fieldline.plan.region", "replan": "fieldline.replan.region"}
@@ -65,6 +67,8 @@ def create_run(
 ) -> PlanRun:
     """A queued run; its task is sent after the transaction commits (`send=False`: the caller
     sends it, e.g. as part of a chord)."""
+    if problem := problem_with(day):  # tasks, triggers and the CLI, not only the API's schemas
+        refuse([{"field": "date", "message": f"the date {problem}"}])
     if session.get(Region, region_id) is None:
         raise Unprocessable(
             f"Region {region_id} does not exist.",
@@ -115,6 +119,7 @@ def _claim(session: Session, run_id: int) -> PlanRun | None:
     run.status = PlanRunStatus.running.value
     run.attempts += 1
     run.started_at = run.started_at or now
+    run.heartbeat_at = now
     run.stats = {**run.stats, "queue_s": round((now - run.created_at).total_seconds(), 3)}
     session.flush()
     return run
@@ -148,20 +153,43 @@ class _Progress:
                 session.execute(
                     update(PlanRun)
                     .where(PlanRun.id == self.run_id, PlanRun.status == PlanRunStatus.running)
-                    .values(progress=pct, best_objective=self.best)
+                    .values(progress=pct, best_objective=self.best, heartbeat_at=utcnow())
                 )
         except Exception:  # progress is advisory: never let it break the solve
             log.exception("plan run %s: progress update failed", self.run_id)
 
 
 def execute(run_id: int) -> str:
-    """Load, solve and publish one run; returns its final status."""
+    """Load, solve and publish one run; returns its final status.
+
+    Whatever goes wrong ends the run `failed` with the reason on the row — except the database
+    being unreachable: then nothing can be written, the run stays `running` and the sweeper
+    re-runs it once its heartbeat is old (app/planning/sweeper.py)."""
     t0 = time.monotonic()
     ran: list[bool] = []  # set once the run is claimed: a finished or missing run is not timed
-    status = _execute(run_id, t0, ran)
+    try:
+        status = _execute(run_id, t0, ran)
+    except (OperationalError, InterfaceError):
+        log.exception("plan run %s: database unavailable; left for the sweeper", run_id)
+        raise
+    except Exception as exc:
+        log.exception("plan run %s failed", run_id)
+        status = fail_unfinished(run_id, f"the run failed: {exc!r}")
     if ran:
         metrics.PLAN_RUN.labels(status).observe(time.monotonic() - t0)
     return status
+
+
+def fail_unfinished(run_id: int, error: str) -> str:
+    """Mark a run failed with `error` unless it already finished; returns its status."""
+    with unit_of_work() as session:
+        session.execute(
+            update(PlanRun)
+            .where(PlanRun.id == run_id, PlanRun.status.in_([PlanRunStatus.queued, PlanRunStatus.running]))
+            .values(status=PlanRunStatus.failed.value, error=error[:4000], finished_at=utcnow())
+        )
+        status = session.scalar(select(PlanRun.status).where(PlanRun.id == run_id))
+    return status or "missing"
 
 
 def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
@@ -192,6 +220,7 @@ def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
             return run.status
         run.fingerprint = loaded.fingerprint
         run.as_of = as_of
+        run.heartbeat_at = utcnow()
         load_s = time.monotonic() - t0
         run.stats = {
             **run.stats,

@@ -7,20 +7,23 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.platform.dates import PlanDate
 from app.platform.inputs import InputModel
 
 if TYPE_CHECKING:
     from app.models import Part, Warehouse
 
 _OUT = ConfigDict(from_attributes=True)
+# The longest solve the API accepts; the broker's visibility timeout is set to outlast it (config.py).
+MAX_TIME_LIMIT_S = 600
 
 
 class PlanCreate(InputModel):
     """Plan one region's day. Leave the limits out for the configured defaults."""
 
     region_id: int
-    date: dt.date
-    time_limit_s: float | None = Field(default=None, gt=0, le=3600)
+    date: PlanDate
+    time_limit_s: float | None = Field(default=None, gt=0, le=MAX_TIME_LIMIT_S)
     solution_limit: int | None = Field(default=None, ge=1, le=1_000_000)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     # Keep the result as a proposal (status `proposed`) for POST /plans/{id}/accept.
@@ -30,9 +33,9 @@ class PlanCreate(InputModel):
 class FanOutCreate(InputModel):
     """Plan every region (or those listed) for a day: one task per region, collected by a chord."""
 
-    date: dt.date
+    date: PlanDate
     region_ids: list[int] | None = Field(default=None, max_length=1000)
-    time_limit_s: float | None = Field(default=None, gt=0, le=3600)
+    time_limit_s: float | None = Field(default=None, gt=0, le=MAX_TIME_LIMIT_S)
     solution_limit: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
@@ -192,7 +195,7 @@ class AssignIn(InputModel):
     """Put a visit on an engineer's day; the planner picks the time and order."""
 
     engineer_id: int
-    date: dt.date | None = None  # default: the visit's planned day, else its appointment day, else today
+    date: PlanDate | None = None  # default: the visit's planned day, else its appointment day, else today
 
 
 class MovedVisit(BaseModel):

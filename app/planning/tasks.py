@@ -6,8 +6,10 @@ never waits behind a day plan), the rest → `default`.
 
 Every task is idempotent and acknowledged late (`acks_late`, `reject_on_worker_lost`): a pool
 process killed mid-solve puts the message back, the redelivery re-runs the same plan run, and
-the publish step writes it once. A lost whole worker is redelivered by Redis after the
-visibility timeout (`CELERY_VISIBILITY_TIMEOUT_S`, longer than the longest solve).
+the publish step writes it once. A lost whole worker's run is re-sent by the sweeper once its
+heartbeat is older than its time limit + PLAN_RUN_GRACE_S (app/planning/sweeper.py), and Redis
+redelivers the message after the visibility timeout (`CELERY_VISIBILITY_TIMEOUT_S`, longer than
+the longest task).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from celery import Task, chord
 
 from app.field.workorders import risk
 from app.planning import batches as plan_batches
-from app.planning import notify
+from app.planning import notify, sweeper
 from app.planning import runs as plan_runs
 from app.planning import triggers as plan_triggers
 from app.platform.config import get_settings
@@ -112,3 +114,11 @@ def deliver_due_notifications() -> int:
     for i in ids:
         deliver_notification(i)
     return len(ids)
+
+
+@celery_app.task(name="fieldline.sweep.plan_runs")
+def sweep_plan_runs() -> dict[str, list[int]]:
+    """Beat (every 30 s): re-send runs left queued, re-run or fail runs whose worker is gone."""
+    with unit_of_work() as session:
+        result = sweeper.sweep(session)
+    return {"resent": result.resent, "requeued": result.requeued, "failed": result.failed}

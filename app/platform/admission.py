@@ -11,16 +11,23 @@ within tens of milliseconds and can retry, the requests already admitted stay fa
 Health, the pages' sign-in and /metrics pass through a small gate of their own
 (ADMISSION_RESERVED slots with their own connections), so operators can still see and sign in
 while the API is saturated. Static files use no connection and pass freely.
+
+The same 503 answers a request the database cannot serve (`install_admission`'s one handler):
+no connection free within DB_POOL_TIMEOUT_S (busy: retry in a second), or the database not
+answering at all — down, restarting, cut off (retry in a few seconds, with the same
+Idempotency-Key, since a COMMIT cut mid-way may have saved the change).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from html import escape
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,6 +40,9 @@ RESERVED = ("/api/v1/health", "/login", "/metrics")
 UNGATED = ("/static/", "/vendor/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_AFTER_S = 1
+DATABASE_DOWN_RETRY_AFTER_S = 5  # an outage or a fail-over lasts seconds, not a moment
+
+log = logging.getLogger(__name__)
 
 
 class Gate:
@@ -102,9 +112,9 @@ class AdmissionMiddleware:
             gate.leave()
 
 
-def refusal(path: str, detail: str) -> Response:
+def refusal(path: str, detail: str, *, retry_after_s: int = RETRY_AFTER_S) -> Response:
     """503 with Retry-After: problem+json for the API, a short page for the browser."""
-    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    headers = {"Retry-After": str(retry_after_s)}
     if path.startswith("/api/"):
         return problem(503, "Service unavailable", detail, path, headers=headers)
     page = (
@@ -123,12 +133,28 @@ def install_admission(app: FastAPI, settings: Settings) -> None:
     )
 
     @app.exception_handler(PoolTimeout)
-    async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse | Response:
-        # The backstop: a connection was not free within DB_POOL_TIMEOUT_S (e.g. tasks running
-        # in this process held them). Nothing was written: the transaction never began.
-        metrics.HTTP_SHED.labels("pool_timeout").inc()
-        metrics.POOL_TIMEOUTS.inc()
-        return refusal(request.url.path, "No database connection was free in time; try again in a moment.")
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse | Response:
+        if isinstance(exc, PoolTimeout):
+            # The backstop: a connection was not free within DB_POOL_TIMEOUT_S (e.g. tasks running
+            # in this process held them). Nothing was written: the transaction never began.
+            metrics.HTTP_SHED.labels("pool_timeout").inc()
+            metrics.POOL_TIMEOUTS.inc()
+            return refusal(
+                request.url.path, "No database connection was free in time; try again in a moment."
+            )
+        # The database did not answer: a temporary condition, not a bug. If it dropped during COMMIT
+        # the change may have been saved, so the client retries with the same Idempotency-Key,
+        # which applies a creating request once.
+        log.warning("database unavailable on %s: %s", request.url.path, exc.__class__.__name__)
+        metrics.HTTP_SHED.labels("database_unavailable").inc()
+        return refusal(
+            request.url.path,
+            "The database did not answer. Retry in a few seconds (with the same Idempotency-Key "
+            "for a change: it is applied once).",
+            retry_after_s=DATABASE_DOWN_RETRY_AFTER_S,
+        )
 
 
 def size_thread_pool(settings: Settings) -> None:

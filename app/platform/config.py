@@ -17,8 +17,12 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{ROOT / 'var' / 'fieldline.db'}"
     # Unset: tasks run on an in-process worker thread and periodic jobs on an in-process scheduler.
     celery_broker_url: str | None = None
-    # Redis visibility timeout: must exceed the longest solve, or a slow task is delivered twice.
-    celery_visibility_timeout_s: int = 3600
+    # Redis visibility timeout: a message a worker took and has not acknowledged comes back after
+    # this long (acks_late), so it must outlast the longest task or a slow task runs twice. The
+    # longest is a day plan at the API's maximum time limit (PLAN_MAX_TIME_LIMIT_S, 600 s) plus
+    # load and publish (seconds); 900 s leaves five minutes beyond it. A whole worker lost mid-solve
+    # is found sooner by the plan-run sweeper (heartbeat + time limit + PLAN_RUN_GRACE_S).
+    celery_visibility_timeout_s: int = 900
     demo_mode: bool = False
     secret_key: str | None = None
     time_zone: str = "Europe/Berlin"
@@ -57,6 +61,14 @@ class Settings(BaseSettings):
     # Objective cost of calling an on-call engineer out once (in metres of driving: 200 km), so
     # standby cover serves a P1 rather than leave it, but never work a shift can do.
     on_call_callout_cost: int = 200_000
+    # The sweeper (beat `fieldline.sweep.plan_runs`, docs/planning.md): a running run whose last sign
+    # of life is older than its time limit plus this is taken as lost and re-run (or failed after
+    # PLAN_RUN_MAX_ATTEMPTS); a queued run is sent again after PLAN_QUEUED_RESEND_S and failed after
+    # PLAN_QUEUED_FAIL_S without a worker taking it.
+    plan_run_grace_s: float = 120.0
+    plan_run_max_attempts: int = 3
+    plan_queued_resend_s: float = 120.0
+    plan_queued_fail_s: float = 3600.0
     # A visit counts as running late once its ETA (or planned end) is this far behind the clock.
     late_margin_min: int = 15
     # Customers hear again when a visit's ETA moves by more than this.

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.platform.config import get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -131,6 +137,21 @@ def unit_of_work() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def retry_while_unavailable(fn: Callable[[], T], *, budget_s: float, every_s: float = 1.0) -> T:
+    """Call fn; while the database does not answer (OperationalError, InterfaceError), call it again
+    every `every_s` for up to `budget_s`. For bookkeeping that must not be lost to a short outage
+    after an effect outside the database happened (a webhook was sent): fn must be idempotent."""
+    deadline = time.monotonic() + budget_s
+    while True:
+        try:
+            return fn()
+        except (OperationalError, InterfaceError):
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("database unavailable; retrying in %.1f s", every_s)
+            time.sleep(every_s)
 
 
 def after_commit(session: Session, fn: Callable[[], None]) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import WebhookDelivery, WebhookSubscription
 from app.platform.db import utcnow
-from app.platform.worker import enqueue
+from app.platform.outbox import enqueue
 
 EVENTS = (
     "ticket.created",

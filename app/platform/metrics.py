@@ -37,7 +37,7 @@ HTTP_LATENCY = Histogram(
 )
 HTTP_SHED = Counter(
     "fieldline_http_shed",
-    "Requests refused with 503 to shed load (admission full, or no database connection in time)",
+    "Requests refused with 503 (admission full, no database connection in time, database not answering)",
     ["reason"],
 )
 IN_FLIGHT = Gauge(

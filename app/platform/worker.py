@@ -1,6 +1,8 @@
 """Background work: a Celery app when a broker is configured, else an in-process worker thread.
 
-Tasks are enqueued by name with plain ids, only after the transaction that made them commits.
+Tasks are enqueued by name with plain ids through the transactional outbox (app/platform/outbox.py),
+so they are sent only after the transaction that made them commits, and sent later if the broker
+was down at that moment.
 Periodic jobs come from `celery_app.conf.beat_schedule`: `celery beat` runs them in production,
 the in-process scheduler thread runs the same entries in the embedded mode.
 """
@@ -14,15 +16,14 @@ import time
 from typing import Any
 
 from celery import Celery
-from sqlalchemy.orm import Session
 
 from app.platform.config import get_settings
-from app.platform.db import after_commit
 from app.platform.logs import request_id
 
 log = logging.getLogger(__name__)
 
 settings = get_settings()
+PUBLISH_CONNECT_TIMEOUT_S = 1.0
 # Task modules by name (strings, not imports: the kernel must not import the domains above it).
 TASK_MODULES = [
     "app.platform.maintenance",
@@ -41,12 +42,19 @@ celery_app.conf.update(
     task_routes={"fieldline.plan.*": {"queue": "plans"}, "fieldline.replan.*": {"queue": "urgent"}},
     # Every 10 s a worker returns messages unacknowledged for longer than the visibility timeout
     # (kombu's default throttle would look only every 100 s): a lost worker's solve is retried
-    # about visibility timeout + 10 s after it was taken.
+    # about visibility timeout + 10 s after it was taken. The timeout is set to outlast the longest
+    # task (see Settings.celery_visibility_timeout_s); the plan-run sweeper finds a lost worker's
+    # run sooner. Connect timeouts bound a publish to an unreachable broker (app/platform/outbox.py).
     broker_transport_options={
         "visibility_timeout": settings.celery_visibility_timeout_s,
         "unacked_restore_interval": 10,
         "unacked_restore_throttle": 1,
+        "socket_connect_timeout": PUBLISH_CONNECT_TIMEOUT_S,
+        # A publisher connecting (kombu's default channel) tries once instead of retrying for seconds;
+        # the worker's consumer reconnects with its own retry loop (broker_connection_max_retries).
+        "max_retries": 0,
     },
+    broker_connection_timeout=PUBLISH_CONNECT_TIMEOUT_S,
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,
     # Only the fan-out's chord stores results (its region tasks set ignore_result=False).
@@ -63,6 +71,8 @@ celery_app.conf.update(
         "notify-retry": {"task": "fieldline.notify.deliver_due", "schedule": 60.0},
         "kpi-aggregates": {"task": "fieldline.insights.refresh_kpis", "schedule": 300.0},
         "survey-send": {"task": "fieldline.surveys.send_due", "schedule": 60.0},
+        "outbox-drain": {"task": "fieldline.outbox.drain", "schedule": 15.0},
+        "plan-run-sweep": {"task": "fieldline.sweep.plan_runs", "schedule": 30.0},
     },
 )
 
@@ -148,16 +158,14 @@ def run_task(name: str, kwargs: dict[str, Any]) -> None:
 
 
 def send(name: str, **kwargs: Any) -> None:
-    """Send a task now (use `enqueue` inside a transaction)."""
+    """Send a task now (inside a transaction use `app.platform.outbox.enqueue`). With a broker: one
+    attempt, bounded by the connect/socket timeouts above; raises if the broker is unavailable."""
     current = get_settings()
     if current.celery_broker_url:
-        celery_app.send_task(name, kwargs=kwargs)
+        # ignore_result: nobody here waits for it, and subscribing to the result backend would retry
+        # an unreachable Redis for ~19 s (the fan-out's chord sends its members itself, with results).
+        celery_app.send_task(name, kwargs=kwargs, retry=False, ignore_result=True)
     elif current.task_always_eager:
         run_task(name, kwargs)
     else:
         in_process.submit(name, kwargs)
-
-
-def enqueue(session: Session, name: str, **kwargs: Any) -> None:
-    """Send a task once the session's transaction has committed, never before."""
-    after_commit(session, lambda: send(name, **kwargs))

@@ -43,6 +43,7 @@ from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.platform.http import idempotent_create
+from app.platform.inputs import problem_with
 from app.web.map_sketch import sketch
 from app.web.messages import page_error
 from app.web.shared import (
@@ -120,6 +121,8 @@ def route_page(request: Request, db: PageDb, me: Me, day: str = "") -> HTMLRespo
         when = date.fromisoformat(day) if day else _today(db, me)
     except ValueError:
         raise invalid({"day": f"'{day}' is not a date (YYYY-MM-DD)"}) from None
+    if problem := problem_with(when):  # the day's neighbours would overflow near year 1 or 9999
+        raise invalid({"day": f"the day {problem}"})
     route = plan_routes.engineer_route(db, engineer=me, day=when)
     data = _map_data(route)
     context = {

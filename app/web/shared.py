@@ -29,7 +29,7 @@ from app.platform.auth import check_csrf, csrf_token, user_from_token
 from app.platform.config import get_settings
 from app.platform.deps import SESSION_COOKIE, DbSession
 from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
-from app.platform.inputs import INT_MAX
+from app.platform.inputs import INT_MAX, problem_with
 from app.web.messages import labelled, page_error
 from app.web.navigation import menu_for
 
@@ -307,6 +307,8 @@ def local_to_utc(value: str) -> datetime | None:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_local_tz())
+    if problem := problem_with(parsed):  # year 1 or 9999 would overflow further on
+        raise ValueError(problem)
     return parsed.astimezone(UTC)
 
 

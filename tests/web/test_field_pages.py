@@ -110,6 +110,9 @@ def test_bad_day_is_a_readable_error(client: TestClient, db: Session, login: Any
     as_engineer(client, w)
     r = client.get("/field?day=31-12-2026")
     assert r.status_code == 422 and "is not a date" in r.text
+    for far in ("0001-01-01", "9999-12-31"):  # the day before / after would overflow
+        r = client.get(f"/field?day={far}")
+        assert r.status_code == 422 and "must be a date between" in r.text
 
 
 def test_a_visit_from_pickup_to_report(client: TestClient, db: Session, login: Any) -> None:

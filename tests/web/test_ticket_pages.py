@@ -289,3 +289,18 @@ def test_edit_with_an_id_beyond_int4_is_refused_readably(
     r = client.post(f"/desk/tickets/{t.id}/edit", data=data)
     assert r.status_code == 422 and "choose one from the list" in r.text
     assert client.get(f"/desk/tickets/{2**63}").status_code == 422  # the path guard, as a page
+
+
+def test_a_far_off_appointment_on_the_page_is_a_readable_error(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("dispatcher")
+    t = world["ticket"]
+    token = csrf_of(_page(client, t))
+    for start in ("0001-01-01T00:30", "9999-12-31T23:30"):
+        r = client.post(
+            f"/desk/tickets/{t.id}/work-orders",
+            data={"duration_min": "60", "appointment_start": start, "appointment_end": "", "csrf": token},
+        )
+        assert r.status_code == 422 and "not a date and time" in r.text
+    assert db.scalars(select(WorkOrder).where(WorkOrder.ticket_id == t.id)).first() is None

@@ -134,7 +134,12 @@ def via_broker(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 
     monkeypatch.setattr(get_settings(), "celery_broker_url", broker_url)
     monkeypatch.setattr(celery_app.conf, "broker_url", broker_url)
+    # An earlier test may have published through kombu's in-memory transport (test_request_id):
+    # its pooled producer would keep sending there, where no worker listens.
+    celery_app.close()
+    celery_app.amqp._producer_pool = None
     try:
         yield
     finally:
         celery_app.close()  # drop the pooled Redis connections
+        celery_app.amqp._producer_pool = None

@@ -25,6 +25,7 @@ from app.planning import runs as plan_runs
 from app.platform.worker import celery_app
 from app.platform.worker_launch import spawn_worker, stop_worker
 from tests.planning import world as pw
+from tests.procs import children as _children
 from tests.worker.conftest import ready_or_fail, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.usefixtures("via_broker", "cleanup")]
@@ -49,21 +50,6 @@ def _run(db: Session, run_id: int) -> PlanRun:
     db.rollback()  # end the read transaction so the next poll sees the worker's commits
     assert run is not None
     return run
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.append(int(entry.name))
-    return out
 
 
 def _published_once(db: Session, run: PlanRun, jobs: int) -> None:
@@ -178,7 +164,7 @@ def test_fan_out_runs_one_task_per_region_and_a_chord_collects(
     committed_db: Session, celery_worker: subprocess.Popen[bytes], worker_log_tail: Callable[[], str]
 ) -> None:
     from app.models import PlanBatch
-    from app.platform.worker import enqueue
+    from app.platform.outbox import enqueue
 
     db = committed_db
     worlds = [_world(db, jobs=3), _world(db, jobs=2)]

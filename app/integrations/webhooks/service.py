@@ -31,7 +31,7 @@ from app.platform.db import utcnow
 from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.events import EVENTS
 from app.platform.http import paginate
-from app.platform.worker import enqueue
+from app.platform.outbox import enqueue
 
 __all__ = [
     "Claim",

@@ -12,10 +12,11 @@ import logging
 import httpx
 
 from app.integrations.webhooks import service as webhooks
-from app.platform.db import unit_of_work
+from app.platform.db import retry_while_unavailable, unit_of_work
 from app.platform.worker import celery_app
 
 log = logging.getLogger(__name__)
+RECORD_RETRY_S = webhooks.LEASE_S * 0.75  # well inside the claim's lease
 
 
 def _attempt(delivery_id: int, client: httpx.Client | None = None) -> str | None:
@@ -24,8 +25,14 @@ def _attempt(delivery_id: int, client: httpx.Client | None = None) -> str | None
     if claimed is None:
         return None
     outcome = webhooks.post(claimed, client=client)
-    with unit_of_work() as session:
-        return webhooks.record_outcome(session, claimed, outcome)
+
+    def record() -> str | None:
+        with unit_of_work() as session:
+            return webhooks.record_outcome(session, claimed, outcome)
+
+    # The receiver has the message now: losing the outcome to a database blip would send it again
+    # once the lease ran out. Keep trying within the lease (recording is fenced by the attempt).
+    return retry_while_unavailable(record, budget_s=RECORD_RETRY_S)
 
 
 @celery_app.task(name="fieldline.webhooks.deliver")
