@@ -1,0 +1,63 @@
+"""Sensitivity of the ranker's two fusion knobs on one labelled set (prints a table; tunes nothing itself).
+
+    python bench/kb/grid.py ARTICLES.jsonl QUERIES.jsonl
+
+Scores every (LEXICAL_WEIGHT, TITLE_SHARE) pair from cached per-query lexical and cosine arrays, so the
+model encodes each text once. Used on bench/kb_en to choose the knobs; run on covidfaq only to report.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from knowledge_base.analysis import analyze
+from knowledge_base.embedding import default_encoder
+from knowledge_base.evaluate import read_articles, read_queries
+from knowledge_base.index import KnowledgeIndex, _scores
+from knowledge_base.metrics import summarise
+
+
+def main() -> None:
+    articles = read_articles(sys.argv[1])
+    queries = [q for q in read_queries(sys.argv[2]) if q.relevant]
+    encoder = default_encoder()
+    assert encoder is not None, "the grid needs the embedding model"
+    index = KnowledgeIndex(articles, encoder=encoder)
+    built = index._build()
+    n = len(built.ids)
+    texts = sorted({q.text for q in queries})
+    qv = dict(zip(texts, encoder.encode(texts), strict=True))
+    cache = {}
+    for t in texts:
+        tokens = analyze(t)
+        full, field = _scores(built.full, tokens, n), _scores(built.field, tokens, n)
+        cache[t] = (full, field, built.vec_field @ qv[t], built.vec_full @ qv[t])
+
+    def run(w: float, share: float, lexical: str = "both") -> float:
+        runs = []
+        for q in queries:
+            full, field, cf, cb = cache[q.text]
+            lex = {"both": full + field, "full": full, "field": field}[lexical]
+            top = lex.max()
+            norm = lex / top if top > 0 else lex
+            fused = w * norm + (1 - w) * (share * cf + (1 - share) * cb)
+            order = np.argsort(-fused, kind="stable")[:10]
+            runs.append(([built.ids[i] for i in order], set(q.relevant or ())))
+        value = summarise(runs)["ndcg@10"]
+        assert value is not None
+        return value
+
+    weights = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0]
+    shares = [0.0, 0.25, 0.5, 0.75, 1.0]
+    print(f"{len(queries)} labelled queries, {n} articles; NDCG@10, rows LEXICAL_WEIGHT, columns TITLE_SHARE")
+    print("w    " + " ".join(f"{s:6.2f}" for s in shares))
+    for w in weights:
+        print(f"{w:4.2f} " + " ".join(f"{run(w, s):6.3f}" for s in shares))
+    for lexical in ("full", "field"):
+        print(f"lexical={lexical} only (w=1):", f"{run(1.0, 0.5, lexical):.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,378 @@
+"""The search index: BM25 (bm25s) over analysed tokens, plus optional sentence embeddings, and the ranker.
+
+Score of article d for query q (formulas and how each constant was chosen: docs/knowledge_base.md):
+
+    lexical(d)  = BM25(q, full text of d) + BM25(q, title field of d)   # bm25s Lucene BM25, k1 1.5, b 0.75
+    semantic(d) = TITLE_SHARE * cos(q, title field) + (1 - TITLE_SHARE) * cos(q, full text)
+    score(d)    = (LEXICAL_WEIGHT * lexical(d) / max_d' lexical(d') + (1 - LEXICAL_WEIGHT) * semantic(d))
+                  * (1 + boost_factor(d))
+
+``semantic`` is used only for an English query (the model is English-only) and only for English articles
+(others count 0 there). Without the model (``mode == "bm25"``) the score is ``lexical * (1 + boost)``.
+
+Candidates are the articles with a lexical match plus the CANDIDATES nearest by embedding; the rest follow
+only when the caller asks for a full list (the eval command wants 10 ids even for a query matching none).
+
+Updates are incremental where it costs: an article is analysed and embedded once, when added or changed;
+the bm25s matrices are rebuilt from the cached tokens on the next search (a cheap, measured rebuild).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import bm25s  # type: ignore[import-untyped,unused-ignore]
+import numpy as np
+import numpy.typing as npt
+
+from .analysis import ANALYSIS_VERSION, analyze, detect_language
+from .embedding import Encoder, Vectors, default_encoder
+from .model import Article, SearchHit
+from .snippets import highlight_all, make_snippet
+
+FORMAT_VERSION = 1
+# The two tuned knobs: the argmax of NDCG@10 on bench/kb_en (our own English field-service set) over a
+# 9 x 5 grid (bench/kb/grid.py): w 0.1 with share 0.0 and 0.25 tied at 0.977; 0.25 keeps the title-only
+# vector in play, which a FAQ's question field needs. Never fitted on covidfaq.
+LEXICAL_WEIGHT = 0.1
+TITLE_SHARE = 0.25
+CANDIDATES = 100  # nearest-by-embedding articles added to the lexical matches (not tuned: a recall margin)
+
+EncoderChoice = Encoder | None | Literal["auto"]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysed:
+    full: list[str]
+    field: list[str]
+
+
+@dataclass(slots=True)
+class _Built:
+    ids: list[str]
+    full: bm25s.BM25 | None
+    field: bm25s.BM25 | None
+    vec_field: Vectors  # (n, dim) zeros for non-English articles
+    vec_full: Vectors
+    boost: FloatArray
+
+
+def _bm25(corpus: list[list[str]]) -> bm25s.BM25 | None:
+    if not corpus:
+        return None
+    retriever = bm25s.BM25()  # Lucene BM25, k1 1.5, b 0.75: the library defaults, not tuned
+    retriever.index(corpus, show_progress=False)
+    return retriever
+
+
+def _scores(retriever: bm25s.BM25 | None, tokens: list[str], n: int) -> FloatArray:
+    known = [t for t in tokens if retriever is not None and t in retriever.vocab_dict]
+    if retriever is None or not known:
+        return np.zeros(n)
+    return np.asarray(retriever.get_scores(known), dtype=np.float64)
+
+
+class KnowledgeIndex:
+    """Articles by id with their analysed tokens and embeddings; ``search`` ranks them.
+
+    Not thread-safe for writes: a web process builds or loads one, then only searches it (or swaps in a
+    freshly loaded one when the article set's version changes).
+    """
+
+    def __init__(self, articles: Iterable[Article] = (), *, encoder: EncoderChoice = "auto") -> None:
+        self._encoder: Encoder | None = default_encoder() if encoder == "auto" else encoder
+        self._articles: dict[str, Article] = {}
+        self._analysed: dict[str, _Analysed] = {}
+        self._vectors: dict[str, Vectors] = {}  # id -> (2, dim): title field, full text; English only
+        self._built: _Built | None = None
+        self.upsert_many(articles)
+
+    # -- the article set ---------------------------------------------------------------------------------
+    @property
+    def mode(self) -> Literal["hybrid", "bm25"]:
+        """ "hybrid" with the embedding model, "bm25" when it is absent (flagged, still works)."""
+        return "bm25" if self._encoder is None else "hybrid"
+
+    @property
+    def encoder_name(self) -> str | None:
+        return None if self._encoder is None else self._encoder.name
+
+    def __len__(self) -> int:
+        return len(self._articles)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._articles
+
+    def get(self, article_id: str) -> Article | None:
+        return self._articles.get(article_id)
+
+    def ids(self) -> list[str]:
+        return list(self._articles)
+
+    def upsert(self, article: Article) -> None:
+        self.upsert_many([article])
+
+    def upsert_many(self, articles: Iterable[Article]) -> None:
+        """Add or replace articles; only new or changed ones are analysed and embedded."""
+        changed = [a for a in articles if self._articles.get(a.id) != a]
+        if not changed:
+            return
+        # A later duplicate id in the same batch wins, as it would with one upsert after another.
+        latest = {a.id: a for a in changed}
+        for article in latest.values():
+            old = self._articles.get(article.id)
+            self._articles[article.id] = article
+            if old is not None and (old.full_text, old.field_text) == (article.full_text, article.field_text):
+                continue  # only the boost (or language flag) changed: tokens and vectors still hold
+            self._analysed[article.id] = _Analysed(analyze(article.full_text), analyze(article.field_text))
+            self._vectors.pop(article.id, None)
+        self._embed_missing()
+        self._built = None
+
+    def remove(self, article_id: str) -> bool:
+        if article_id not in self._articles:
+            return False
+        del self._articles[article_id]
+        del self._analysed[article_id]
+        self._vectors.pop(article_id, None)
+        self._built = None
+        return True
+
+    def _is_english(self, article: Article) -> bool:
+        language = article.language or detect_language(article.full_text)
+        return language == "en"
+
+    def _embed_missing(self) -> None:
+        if self._encoder is None:
+            return
+        todo = [a for a in self._articles.values() if a.id not in self._vectors and self._is_english(a)]
+        if not todo:
+            return
+        field = self._encoder.encode([a.field_text for a in todo])
+        full = self._encoder.encode([a.title + "\n" + a.body for a in todo])
+        for i, article in enumerate(todo):
+            self._vectors[article.id] = np.stack([field[i], full[i]])
+
+    def _build(self) -> _Built:
+        if self._built is not None:
+            return self._built
+        ids = list(self._articles)
+        dim = next((v.shape[1] for v in self._vectors.values()), 0)
+        vec_field = np.zeros((len(ids), dim), dtype=np.float32)
+        vec_full = np.zeros((len(ids), dim), dtype=np.float32)
+        for row, article_id in enumerate(ids):
+            vectors = self._vectors.get(article_id)
+            if vectors is not None:
+                vec_field[row], vec_full[row] = vectors[0], vectors[1]
+        self._built = _Built(
+            ids=ids,
+            full=_bm25([self._analysed[i].full for i in ids]),
+            field=_bm25([self._analysed[i].field for i in ids]),
+            vec_field=vec_field,
+            vec_full=vec_full,
+            boost=np.array([self._articles[i].boost_factor for i in ids], dtype=np.float64),
+        )
+        return self._built
+
+    def rebuild(self) -> None:
+        """Build the BM25 matrices now (otherwise the next search does)."""
+        self._built = None
+        self._build()
+
+    # -- ranking -----------------------------------------------------------------------------------------
+    def uses_semantic(self, query: str) -> bool:
+        """Whether the embedding model takes part for this query (English query, English articles)."""
+        return self._encoder is not None and bool(self._vectors) and detect_language(query) == "en"
+
+    def encode_queries(self, queries: Sequence[str]) -> dict[str, Vectors]:
+        """Query vectors in one batch (the eval command ranks many queries; batching is ~5x faster)."""
+        texts = sorted({q for q in queries if self.uses_semantic(q)})
+        if self._encoder is None or not texts:
+            return {}
+        return dict(zip(texts, self._encoder.encode(texts), strict=True))
+
+    def _score(
+        self, query: str, query_vector: Vectors | None
+    ) -> tuple[_Built, FloatArray, FloatArray, FloatArray | None]:
+        built = self._build()
+        n = len(built.ids)
+        tokens = analyze(query)
+        lexical = _scores(built.full, tokens, n) + _scores(built.field, tokens, n)
+        semantic: FloatArray | None = None
+        if self._encoder is not None and built.vec_field.shape[1] and self.uses_semantic(query):
+            q = self._encoder.encode([query])[0] if query_vector is None else query_vector
+            semantic = TITLE_SHARE * (built.vec_field @ q) + (1 - TITLE_SHARE) * (built.vec_full @ q)
+            semantic = semantic.astype(np.float64)
+        top = float(lexical.max()) if n else 0.0
+        if semantic is None:
+            fused = lexical.copy()
+        else:
+            norm = lexical / top if top > 0 else lexical
+            fused = LEXICAL_WEIGHT * norm + (1 - LEXICAL_WEIGHT) * semantic
+        fused = fused * (1 + built.boost)
+        return built, lexical, fused, semantic
+
+    def rank(
+        self, query: str, limit: int = 10, *, fill: bool = False, query_vector: Vectors | None = None
+    ) -> list[SearchHit]:
+        """The best ``limit`` candidates, best first, without snippets.
+
+        With ``fill`` the list is topped up with non-candidates (by the same score) up to ``limit``.
+        ``query_vector`` is the query's embedding when the caller batched it (:meth:`encode_queries`).
+        """
+        built, lexical, fused, semantic = self._score(query, query_vector)
+        n = len(built.ids)
+        if n == 0 or limit <= 0:
+            return []
+        candidate = lexical > 0
+        if semantic is not None:
+            nearest = np.argsort(-semantic, kind="stable")[:CANDIDATES]
+            candidate[nearest] = True
+        # Stable sort on -score: ties keep insertion order, so rankings are reproducible.
+        order = np.argsort(-fused, kind="stable")
+        chosen = [int(i) for i in order if candidate[i]][:limit]
+        if fill and len(chosen) < limit:
+            chosen += [int(i) for i in order if not candidate[i]][: limit - len(chosen)]
+        return [
+            SearchHit(
+                article_id=built.ids[i],
+                score=float(fused[i]),
+                lexical_score=float(lexical[i]),
+                semantic_score=None if semantic is None else float(semantic[i]),
+            )
+            for i in chosen
+        ]
+
+    def search(self, query: str, limit: int = 5) -> list[SearchHit]:
+        """``rank`` plus a highlighted title and body snippet for each hit (the ticket's suggestions)."""
+        hits = self.rank(query, limit)
+        out = []
+        for hit in hits:
+            article = self._articles[hit.article_id]
+            out.append(
+                SearchHit(
+                    article_id=hit.article_id,
+                    score=hit.score,
+                    lexical_score=hit.lexical_score,
+                    semantic_score=hit.semantic_score,
+                    title=highlight_all(article.title, query),
+                    snippet=make_snippet(article.body, query),
+                )
+            )
+        return out
+
+    def suggest(
+        self,
+        subject: str,
+        description: str = "",
+        *,
+        product_model: str | None = None,
+        fault_code: str | None = None,
+        limit: int = 5,
+    ) -> list[SearchHit]:
+        """Articles for a ticket: its subject, description, asset model and fault code as one query.
+
+        The model and code go in as words, so they meet an article's ``product_models``/``fault_codes``
+        (indexed in its title field) and a typed "E-04" still finds "E04".
+        """
+        return self.search(suggestion_query(subject, description, product_model, fault_code), limit)
+
+    # -- persistence -------------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """A zip: manifest, articles, tokens as vocabulary ids, embeddings. Reload with from_bytes."""
+        ids = list(self._articles)
+        vocab: dict[str, int] = {}
+        token_ids: list[int] = []
+        offsets = [0]
+        for article_id in ids:
+            for tokens in (self._analysed[article_id].full, self._analysed[article_id].field):
+                token_ids.extend(vocab.setdefault(t, len(vocab)) for t in tokens)
+                offsets.append(len(token_ids))
+        embedded = [i for i in ids if i in self._vectors]
+        arrays = io.BytesIO()
+        np.savez(
+            arrays,
+            token_ids=np.array(token_ids, dtype=np.int32),
+            offsets=np.array(offsets, dtype=np.int64),
+            vectors=np.stack([self._vectors[i] for i in embedded]) if embedded else np.zeros((0, 2, 0)),
+        )
+        manifest = {
+            "format": FORMAT_VERSION,
+            "analysis": ANALYSIS_VERSION,
+            "encoder": self.encoder_name,
+            "embedded": embedded,
+        }
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest))
+            zf.writestr("articles.jsonl", "\n".join(json.dumps(asdict(self._articles[i])) for i in ids))
+            zf.writestr("vocab.json", json.dumps(list(vocab)))
+            zf.writestr("arrays.npz", arrays.getvalue())
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, encoder: EncoderChoice = "auto") -> KnowledgeIndex:
+        """Reload without re-analysing; embeddings are kept when made by the same model, else recomputed."""
+        index = cls(encoder=encoder)
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+            if manifest.get("format") != FORMAT_VERSION:
+                raise ValueError(f"index format {manifest.get('format')} is not {FORMAT_VERSION}: rebuild it")
+            lines = zf.read("articles.jsonl").decode().splitlines()
+            vocab: list[str] = json.loads(zf.read("vocab.json"))
+            with np.load(io.BytesIO(zf.read("arrays.npz"))) as arrays:
+                token_ids, offsets, vectors = arrays["token_ids"], arrays["offsets"], arrays["vectors"]
+        same_analysis = manifest.get("analysis") == ANALYSIS_VERSION
+        for row, line in enumerate(lines):
+            raw = json.loads(line)
+            for key in ("tags", "product_models", "fault_codes"):
+                raw[key] = tuple(raw[key])
+            article = Article(**raw)
+            index._articles[article.id] = article
+            if same_analysis:
+                full = [vocab[t] for t in token_ids[offsets[2 * row] : offsets[2 * row + 1]]]
+                field = [vocab[t] for t in token_ids[offsets[2 * row + 1] : offsets[2 * row + 2]]]
+            else:  # made by an older analyser: its tokens would not meet today's query tokens
+                full, field = analyze(article.full_text), analyze(article.field_text)
+            index._analysed[article.id] = _Analysed(full, field)
+        if index._encoder is not None and manifest.get("encoder") == index._encoder.name:
+            for article_id, vec in zip(manifest["embedded"], vectors, strict=True):
+                index._vectors[article_id] = np.asarray(vec, dtype=np.float32)
+        index._embed_missing()
+        return index
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``index.zip`` into ``directory`` atomically (temp file + rename); returns its path."""
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        path = target / "index.zip"
+        tmp = target / "index.zip.tmp"
+        tmp.write_bytes(self.to_bytes())
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path, *, encoder: EncoderChoice = "auto") -> KnowledgeIndex:
+        return cls.from_bytes((Path(directory) / "index.zip").read_bytes(), encoder=encoder)
+
+
+def suggestion_query(
+    subject: str, description: str = "", product_model: str | None = None, fault_code: str | None = None
+) -> str:
+    """The query text a ticket stands for (subject first: it is what the embedding sees best)."""
+    return " ".join(
+        part.strip() for part in (subject, fault_code or "", product_model or "", description) if part
+    )
+
+
+def build_index(articles: Sequence[Article], *, encoder: EncoderChoice = "auto") -> KnowledgeIndex:
+    index = KnowledgeIndex(articles, encoder=encoder)
+    index.rebuild()
+    return index

@@ -1,0 +1,108 @@
+"""Highlighted snippets: which words of an article match the query, and the best short window of it.
+
+A word is a hit when its analysed tokens meet the query's (so "heating" in the body lights up for the
+query "heat", and "E-04" for "e04"); in Chinese a hit is any occurrence of a query word or bigram.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .analysis import CJK_CHARS, analyze
+from .model import Snippet
+
+SNIPPET_CHARS = 180
+_LATIN_WORD = re.compile(r"[^\W_]+(?:[-./][^\W_]+)*")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+
+
+def _hit_spans(text: str, query: str) -> list[tuple[int, int, str]]:
+    """(start, end, matched term) for every hit in ``text``, sorted, not overlapping."""
+    terms = set(analyze(query))
+    if not terms:
+        return []
+    spans: list[tuple[int, int, str]] = []
+    # Chinese: words and bigrams only. Single characters help ranking but would light up every "水".
+    cjk_terms = {t.lstrip("#") for t in terms if re.match(f"#?[{CJK_CHARS}]", t) and len(t.lstrip("#")) > 1}
+    cjk_terms |= {run for run in _CJK_RUN.findall(query) if len(run) == 1}  # a one-character query run
+    for match in _LATIN_WORD.finditer(text):
+        word = match.group()
+        if re.search(f"[{CJK_CHARS}]", word):
+            continue  # CJK handled below (\w also matches ideographs)
+        hit = [t for t in analyze(word) if t in terms]
+        if hit:
+            spans.append((match.start(), match.end(), hit[0]))
+    for run in _CJK_RUN.finditer(text):
+        covered = [""] * len(run.group())
+        for term in sorted(cjk_terms, key=len, reverse=True):
+            start = run.group().find(term)
+            while start >= 0:
+                for k in range(start, start + len(term)):
+                    covered[k] = covered[k] or term
+                start = run.group().find(term, start + 1)
+        k = 0
+        while k < len(covered):
+            if covered[k]:
+                j = k
+                while j < len(covered) and covered[j]:
+                    j += 1
+                spans.append((run.start() + k, run.start() + j, covered[k]))
+                k = j
+            else:
+                k += 1
+    spans.sort()
+    return spans
+
+
+def _fragments(text: str, spans: list[tuple[int, int, str]], lo: int, hi: int) -> list[tuple[str, bool]]:
+    out: list[tuple[str, bool]] = []
+    pos = lo
+    for start, end, _ in spans:
+        if end <= lo or start >= hi:
+            continue
+        start, end = max(start, lo), min(end, hi)
+        if start > pos:
+            out.append((text[pos:start], False))
+        out.append((text[start:end], True))
+        pos = end
+    if pos < hi:
+        out.append((text[pos:hi], False))
+    return out
+
+
+def highlight_all(text: str, query: str) -> Snippet:
+    """The whole ``text`` (a title) with its hits marked."""
+    return Snippet(tuple(_fragments(text, _hit_spans(text, query), 0, len(text))))
+
+
+def make_snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> Snippet:
+    """A window of about ``width`` characters holding the most distinct query terms, hits marked.
+
+    Whitespace is collapsed first; "…" marks a cut at either end. With no hit it is the text's start.
+    """
+    text = " ".join(text.split())
+    spans = _hit_spans(text, query)
+    if len(text) <= width:
+        return Snippet(tuple(_fragments(text, spans, 0, len(text))))
+    best_lo, best_count = 0, -1
+    for start, _, _ in spans:
+        lo = max(0, start - width // 5)  # a little context before the first hit
+        count = len({term for s, e, term in spans if s >= lo and e <= lo + width})
+        if count > best_count:
+            best_lo, best_count = lo, count
+    lo = best_lo
+    if lo <= 15:
+        lo = 0  # so close to the start that cutting would only drop part of the first word
+    else:  # start on a word boundary when there is one close by
+        space = text.rfind(" ", lo - 15, lo)
+        lo = space + 1 if space >= 0 else lo
+    hi = min(len(text), lo + width)
+    if hi < len(text):
+        space = text.rfind(" ", hi - 15, hi)
+        hi = space if space > lo else hi
+    fragments = _fragments(text, spans, lo, hi)
+    if lo > 0:
+        fragments.insert(0, ("…", False))
+    if hi < len(text):
+        fragments.append(("…", False))
+    return Snippet(tuple(fragments))
