@@ -10,6 +10,7 @@ from app.field.workorders import api as workorders
 from app.integrations.crm_import import api as imports
 from app.integrations.inbound_email import api as inbound
 from app.integrations.webhooks import api as webhooks
+from app.knowledge import api as knowledge
 from app.planning import api as plans
 from app.planning import route_api as route
 from app.platform import auth_api as auth
@@ -21,6 +22,8 @@ api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(guard_params)])
 api_router.include_router(health.router)
 api_router.include_router(auth.router)
 api_router.include_router(tickets.router)
+api_router.include_router(knowledge.ticket_router)
+api_router.include_router(knowledge.router)
 api_router.include_router(inbound.router)
 api_router.include_router(webhooks.router)
 api_router.include_router(workorders.router)

@@ -29,6 +29,15 @@ from app.models.field import (
     WorkOrderStatus,
     WorkOrderWindow,
 )
+from app.models.knowledge import (
+    ArticleStatus,
+    ArticleVisibility,
+    KbArticle,
+    KbArticleVersion,
+    KbChange,
+    KbIndexState,
+    KbTicketFeedback,
+)
 from app.models.planning import (
     CustomerNotification,
     PlanBatch,
@@ -54,6 +63,13 @@ from app.models.system import (
 from app.models.tickets import Channel, Priority, SlaEvent, Ticket, TicketEvent, TicketStatus
 
 __all__ = [
+    "ArticleStatus",
+    "ArticleVisibility",
+    "KbArticle",
+    "KbArticleVersion",
+    "KbChange",
+    "KbIndexState",
+    "KbTicketFeedback",
     "Absence",
     "OnCallShift",
     "Account",

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     # Background tiles of the engineer's route map ({z}/{x}/{y}); empty: no tiles, the route
     # is drawn on a plain background (as it is anyway when the phone is offline).
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Where the knowledge-base search index is persisted (one file per article-set version; every
+    # web and worker process reloads from it). Shared between processes: a volume in docker-compose.
+    kb_index_dir: str = str(ROOT / "var" / "kb-index")
+    # Re-rank English searches with the packaged MiniLM sentence model (docs/knowledge_base.md);
+    # off: BM25 only (less memory, ~0.5 GB, and no model load at start).
+    kb_embeddings: bool = True
 
     @model_validator(mode="after")
     def _secrets_outside_demo(self) -> Settings:

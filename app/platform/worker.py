@@ -28,6 +28,7 @@ TASK_MODULES = [
     "app.desk.sla.tasks",
     "app.integrations.webhooks.tasks",
     "app.planning.tasks",
+    "app.knowledge.tasks",
 ]
 celery_app = Celery("fieldline", broker=settings.celery_broker_url or "memory://", include=TASK_MODULES)
 celery_app.conf.update(

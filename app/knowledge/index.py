@@ -1,0 +1,197 @@
+"""The search index in the product: one per process, persisted under the data directory, kept current.
+
+- Every article change bumps the article-set version (``kb_index_state``, one row) and logs the
+  article's id at that version (``kb_change``), in the same transaction as the change.
+- Each process keeps an :class:`IndexCache`: before a search it reads the version (one primary-key
+  read). Behind? It loads the newest persisted file not newer than the version (at start), then applies
+  the logged changes after its own version: only those articles are read, analysed and embedded.
+- After the commit, a task (``fieldline.kb.persist_index``) brings the worker's cache up to date and
+  writes ``v<version>/index.zip`` atomically, so a process that starts later loads instead of building.
+  A rolled-back change never reaches the index: the task is only sent after the commit.
+
+Published articles only are indexed; drafts and archived articles are not found by search.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import ArticleStatus, KbArticle, KbChange, KbIndexState
+from app.platform.config import get_settings
+from app.platform.worker import enqueue
+from knowledge_base import Article, KnowledgeIndex
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# Proven boost: 0.2 x ln(1 + times "This solved it" was chosen, less half the "not helpful" votes),
+# capped at 0.6. A chosen shape (diminishing returns, a few votes matter), not fitted to data.
+BOOST_PER_LOG_SOLVED = 0.2
+BOOST_MAX = 0.6
+PERSIST_TASK = "fieldline.kb.persist_index"
+
+
+def boost_for(solved: int, not_helpful: int) -> float:
+    net = max(0.0, solved - not_helpful / 2)
+    return min(BOOST_MAX, BOOST_PER_LOG_SOLVED * math.log1p(net))
+
+
+def to_index_article(row: KbArticle) -> Article:
+    """What the ranker sees: symptom and resolution steps are searchable text like the body."""
+    body = "\n".join(part for part in (row.symptom, row.body, "\n".join(row.resolution_steps)) if part)
+    return Article(
+        id=str(row.id),
+        title=row.title,
+        body=body,
+        tags=tuple(row.tags),
+        language=row.language,
+        product_models=tuple(row.product_models),
+        fault_codes=tuple(row.fault_codes),
+        boost_factor=boost_for(row.solved_count, row.not_helpful_count),
+    )
+
+
+def read_version(session: Session) -> int:
+    return int(session.scalar(select(KbIndexState.version).where(KbIndexState.id == 1)) or 0)
+
+
+def mark_changed(session: Session, article_id: int) -> int:
+    """Bump the article-set version and log the article at it; persist the index after the commit."""
+    bumped = session.execute(
+        update(KbIndexState).where(KbIndexState.id == 1).values(version=KbIndexState.version + 1)
+    )
+    if getattr(bumped, "rowcount", 0) == 0:  # a schema made without the migration's row
+        session.add(KbIndexState(id=1, version=1))
+        session.flush()
+    version = read_version(session)
+    session.add(KbChange(seq=version, article_id=article_id))
+    session.flush()
+    transaction = session.get_transaction()
+    if session.info.get("kb_persist_for") is not transaction:  # one task per transaction, not per article
+        session.info["kb_persist_for"] = transaction
+        enqueue(session, PERSIST_TASK)
+    return version
+
+
+def _published(rows: Iterable[KbArticle]) -> list[KbArticle]:
+    return [r for r in rows if r.status == ArticleStatus.published.value]
+
+
+class IndexCache:
+    """A process's index and the article-set version it reflects; searches and updates take one lock
+    (the library's index is not safe to change while another thread searches it)."""
+
+    def __init__(self, directory: str | Path | None, *, embeddings: bool = True) -> None:
+        self.directory = Path(directory) if directory else None
+        self._encoder: None | str = "auto" if embeddings else None
+        self._lock = threading.RLock()
+        self._index: KnowledgeIndex | None = None
+        self.version = -1
+        self.loads_from_file = 0
+        self.changes_applied = 0
+
+    def _new_index(self) -> KnowledgeIndex:
+        return KnowledgeIndex(encoder="auto" if self._encoder else None)
+
+    def use(self, session: Session, fn: Callable[[KnowledgeIndex], T]) -> T:
+        """Run ``fn`` on an index that reflects the committed article set (as this session sees it)."""
+        version = read_version(session)
+        with self._lock:
+            index = self._catch_up(session, version)
+            return fn(index)
+
+    def _catch_up(self, session: Session, version: int) -> KnowledgeIndex:
+        if self._index is not None and self.version == version:
+            return self._index
+        if self._index is None:
+            self._index, self.version = self._load(version)
+        if self.version != version:
+            self._apply(session, since=self.version, upto=version)
+            self.version = version
+        return self._index
+
+    def _load(self, version: int) -> tuple[KnowledgeIndex, int]:
+        """The newest persisted index not newer than ``version``, else an empty one at version 0."""
+        for found, path in self._files():
+            if found <= version:
+                try:
+                    index = KnowledgeIndex.load(path, encoder="auto" if self._encoder else None)
+                except (OSError, ValueError, KeyError) as exc:  # torn or old format: rebuild instead
+                    log.warning("knowledge index %s not loaded (%s); rebuilding", path, exc)
+                    break
+                self.loads_from_file += 1
+                return index, found
+        return self._new_index(), 0
+
+    def _files(self) -> list[tuple[int, Path]]:
+        if self.directory is None or not self.directory.is_dir():
+            return []
+        found = []
+        for child in self.directory.iterdir():
+            if child.name.startswith("v") and child.name[1:].isdigit() and (child / "index.zip").is_file():
+                found.append((int(child.name[1:]), child))
+        return sorted(found, reverse=True)
+
+    def _apply(self, session: Session, *, since: int, upto: int) -> None:
+        assert self._index is not None
+        if since <= 0:  # nothing loaded: every published article
+            rows = _published(session.scalars(select(KbArticle).order_by(KbArticle.id)))
+            self._index.upsert_many(to_index_article(r) for r in rows)
+            self.changes_applied += len(rows)
+            return
+        ids = set(
+            session.scalars(select(KbChange.article_id).where(KbChange.seq > since, KbChange.seq <= upto))
+        )
+        rows = (
+            {r.id: r for r in session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)))} if ids else {}
+        )
+        live = _published(rows.values())
+        self._index.upsert_many(to_index_article(r) for r in live)
+        for gone in ids - {r.id for r in live}:
+            self._index.remove(str(gone))
+        self.changes_applied += len(ids)
+
+    def persist(self, session: Session) -> Path | None:
+        """Write the current index as ``v<version>/index.zip`` (atomic) and drop older files."""
+        if self.directory is None:
+            return None
+        version = read_version(session)
+        with self._lock:
+            index = self._catch_up(session, version)
+            target = self.directory / f"v{version}"
+            if not (target / "index.zip").is_file():
+                index.rebuild()
+                index.save(target)
+            for older, path in self._files():
+                if older < version:
+                    shutil.rmtree(path, ignore_errors=True)
+            return target / "index.zip"
+
+
+_cache: IndexCache | None = None
+_cache_lock = threading.Lock()
+
+
+def process_cache() -> IndexCache:
+    """This process's cache, made on first use from the settings."""
+    global _cache
+    with _cache_lock:
+        if _cache is None:
+            settings = get_settings()
+            _cache = IndexCache(settings.kb_index_dir, embeddings=settings.kb_embeddings)
+        return _cache
+
+
+def set_process_cache(cache: IndexCache | None) -> None:
+    """Swap the process's cache (tests; a process that wants another directory)."""
+    global _cache
+    with _cache_lock:
+        _cache = cache
