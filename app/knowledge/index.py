@@ -25,6 +25,7 @@ from typing import TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.knowledge.markdown import plain_text
 from app.models import ArticleStatus, KbArticle, KbChange, KbIndexState
 from app.platform.config import get_settings
 from app.platform.worker import enqueue
@@ -46,7 +47,8 @@ def boost_for(solved: int, not_helpful: int) -> float:
 
 def to_index_article(row: KbArticle) -> Article:
     """What the ranker sees: symptom and resolution steps are searchable text like the body."""
-    body = "\n".join(part for part in (row.symptom, row.body, "\n".join(row.resolution_steps)) if part)
+    parts = (row.symptom, plain_text(row.body), "\n".join(row.resolution_steps))
+    body = "\n".join(part for part in parts if part)
     return Article(
         id=str(row.id),
         title=row.title,

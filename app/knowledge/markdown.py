@@ -7,6 +7,8 @@ output holds only the tags Markdown itself produces. Links get ``rel="nofollow n
 
 from __future__ import annotations
 
+import html
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -30,3 +32,13 @@ def _parser() -> MarkdownIt:
 def render_markdown(text: str) -> str:
     """Safe HTML for an article body (escaped raw HTML, no script-capable links)."""
     return str(_parser().render(text or ""))
+
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"[ \t]*\n[ \t\n]*")
+
+
+def plain_text(text: str) -> str:
+    """The words of a Markdown body without its markup: what the index and snippets read."""
+    rendered = _TAG.sub(" ", render_markdown(text))
+    return _SPACE.sub("\n", html.unescape(rendered)).strip()

@@ -14,8 +14,8 @@ from app.platform.errors import Unprocessable
 from knowledge_base import KnowledgeIndex, SearchHit, suggestion_query
 
 MAX_QUERY = 2000  # characters of a query the ranker reads (a ticket description can be long)
-# A fault code as service staff write it: letters then digits, e.g. E04, F-28, AL 3.
-FAULT_CODE = re.compile(r"\b([A-Z]{1,3})[- ]?(\d{1,4})\b")
+# A fault code as service staff write it: letters then digits, e.g. E04, F-28, F.75 (stored as F75).
+FAULT_CODE = re.compile(r"\b([A-Z]{1,3})[-. ]?(\d{1,4})\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def ticket_context(
     model = None
     if ticket.asset_id is not None:
         model = session.scalar(
-            select(ProductModel.name)
+            select(ProductModel.code)
             .join(Asset, Asset.product_model_id == ProductModel.id)
             .where(Asset.id == ticket.asset_id)
         )
