@@ -199,7 +199,7 @@ def suggestions(
         product_model=context.product_model,
         fault_code=context.fault_code,
         items=hits(search.suggest(db, context, limit=limit)),
-        verdicts=search.verdicts(db, ticket.id),  # type: ignore[arg-type]
+        verdicts=search.verdicts(db, ticket.id),
     )
 
 

@@ -44,7 +44,7 @@ def require_writer(user: User) -> None:
         raise Forbidden("Writing knowledge articles needs one of the roles: admin, agent, manager.")
 
 
-def readable(user: User) -> Select[tuple[KbArticle]]:
+def readable(user: User) -> Select[Any]:
     """Engineers read published articles only; the office reads drafts and archived ones too."""
     stmt = select(KbArticle)
     if user.role == Role.engineer.value:
@@ -54,7 +54,7 @@ def readable(user: User) -> Select[tuple[KbArticle]]:
 
 def get_article(session: Session, article_id: int, *, reader: User) -> KbArticle:
     """404 for an unknown id and for an article this reader may not see (no hint that it exists)."""
-    article = session.scalar(readable(reader).where(KbArticle.id == article_id))
+    article: KbArticle | None = session.scalar(readable(reader).where(KbArticle.id == article_id))
     if article is None:
         raise NotFound(f"No knowledge article {article_id}.")
     return article

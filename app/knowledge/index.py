@@ -145,17 +145,16 @@ class IndexCache:
     def _apply(self, session: Session, *, since: int, upto: int) -> None:
         assert self._index is not None
         if since <= 0:  # nothing loaded: every published article
-            rows = _published(session.scalars(select(KbArticle).order_by(KbArticle.id)))
-            self._index.upsert_many(to_index_article(r) for r in rows)
-            self.changes_applied += len(rows)
+            stmt = select(KbArticle).where(KbArticle.status == ArticleStatus.published.value)
+            everything = list(session.scalars(stmt.order_by(KbArticle.id)))
+            self._index.upsert_many(to_index_article(r) for r in everything)
+            self.changes_applied += len(everything)
             return
         ids = set(
             session.scalars(select(KbChange.article_id).where(KbChange.seq > since, KbChange.seq <= upto))
         )
-        rows = (
-            {r.id: r for r in session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)))} if ids else {}
-        )
-        live = _published(rows.values())
+        found = list(session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)))) if ids else []
+        live = _published(found)
         self._index.upsert_many(to_index_article(r) for r in live)
         for gone in ids - {r.id for r in live}:
             self._index.remove(str(gone))
