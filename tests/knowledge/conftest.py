@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.knowledge.index import IndexCache, set_process_cache
+from tests.web.conftest import sign_in  # noqa: F401 - the page tests' cookie sign-in
 
 
 @pytest.fixture(autouse=True)

@@ -45,7 +45,9 @@ def test_lifecycle_versions_and_restore(client: TestClient, login: Any) -> None:
     assert stale.status_code == 412 and stale.headers["content-type"].startswith("application/problem+json")
 
     r = client.patch(
-        f"{API}/{aid}", json={"status": "published", "body": "New body"}, headers={**manager, "If-Match": etag}
+        f"{API}/{aid}",
+        json={"status": "published", "body": "New body"},
+        headers={**manager, "If-Match": etag},
     )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "published" and r.headers["ETag"] != etag
@@ -63,9 +65,12 @@ def test_lifecycle_versions_and_restore(client: TestClient, login: Any) -> None:
     assert restored.json()["body"] == ARTICLE["body"] and restored.json()["status"] == "draft"
     history = client.get(f"{API}/{aid}/versions", headers=agent).json()
     assert history[0]["number"] == 3 and history[0]["action"] == "restored"
-    assert client.post(
-        f"{API}/{aid}/versions/9/restore", headers={**agent, "If-Match": restored.headers["ETag"]}
-    ).status_code == 404
+    assert (
+        client.post(
+            f"{API}/{aid}/versions/9/restore", headers={**agent, "If-Match": restored.headers["ETag"]}
+        ).status_code
+        == 404
+    )
 
     # archived articles stay readable to the office; deleting needs If-Match
     gone = client.delete(f"{API}/{aid}", headers={**agent, "If-Match": restored.headers["ETag"]})
@@ -101,7 +106,9 @@ def test_bad_input_is_problem_json_naming_the_field(client: TestClient, login: A
 
 def test_chinese_article_language_is_detected(client: TestClient, login: Any) -> None:
     agent = login("agent")
-    created = _create(client, agent, title="热泵显示故障F.75，不制热", body="请客户读取系统水压。", symptom="")
+    created = _create(
+        client, agent, title="热泵显示故障F.75，不制热", body="请客户读取系统水压。", symptom=""
+    )
     assert created["language"] == "zh"
 
 
@@ -165,7 +172,7 @@ HOSTILE = """# Fix
 def _no_active_content(html: str) -> None:
     lowered = html.lower()
     assert "<script" not in lowered
-    assert "<img src=x" not in lowered and "<div" not in lowered and "<a href=\"javascript" not in lowered
+    assert "<img src=x" not in lowered and "<div" not in lowered and '<a href="javascript' not in lowered
     assert 'href="javascript:' not in lowered and 'src="javascript:' not in lowered
     assert 'href="vbscript:' not in lowered and 'href="data:' not in lowered
     assert not re.search(r"<[^>]*\son[a-z]+\s*=", lowered)  # no event handler inside a real tag
