@@ -18,6 +18,7 @@ import logging
 import math
 import shutil
 import threading
+import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -126,7 +127,7 @@ class IndexCache:
             if found <= version:
                 try:
                     index = KnowledgeIndex.load(path, encoder="auto" if self._encoder else None)
-                except (OSError, ValueError, KeyError) as exc:  # torn or old format: rebuild instead
+                except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # torn or old: rebuild
                     log.warning("knowledge index %s not loaded (%s); rebuilding", path, exc)
                     break
                 self.loads_from_file += 1
