@@ -5,6 +5,7 @@ Revises: 0001 (chained after 0006 on this branch so `upgrade head` has one head;
 Create Date: 2026-12-05 16:12:04.103943
 """
 
+import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -33,11 +34,13 @@ def upgrade() -> None:
         "kb_index_state",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("database_token", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_index_state")),
     )
     # The one counter row every process compares its in-memory index with.
     op.bulk_insert(
-        sa.table("kb_index_state", sa.column("id"), sa.column("version")), [{"id": 1, "version": 0}]
+        sa.table("kb_index_state", sa.column("id"), sa.column("version"), sa.column("database_token")),
+        [{"id": 1, "version": 0, "database_token": uuid.uuid4().hex}],
     )
     op.create_table(
         "kb_article",

@@ -62,8 +62,16 @@ def to_index_article(row: KbArticle) -> Article:
     )
 
 
+def read_state(session: Session) -> tuple[int, str]:
+    """(article-set version, database token): one primary-key read."""
+    row = session.execute(
+        select(KbIndexState.version, KbIndexState.database_token).where(KbIndexState.id == 1)
+    ).first()
+    return (0, "") if row is None else (int(row[0]), str(row[1]))
+
+
 def read_version(session: Session) -> int:
-    return int(session.scalar(select(KbIndexState.version).where(KbIndexState.id == 1)) or 0)
+    return read_state(session)[0]
 
 
 def mark_changed(session: Session, article_id: int) -> int:
@@ -98,6 +106,7 @@ class IndexCache:
         self._lock = threading.RLock()
         self._index: KnowledgeIndex | None = None
         self.version = -1
+        self.token = ""  # the database this index belongs to (KbIndexState.database_token)
         self.loads_from_file = 0
         self.changes_applied = 0
 
@@ -106,12 +115,14 @@ class IndexCache:
 
     def use(self, session: Session, fn: Callable[[KnowledgeIndex], T]) -> T:
         """Run ``fn`` on an index that reflects the committed article set (as this session sees it)."""
-        version = read_version(session)
+        version, token = read_state(session)
         with self._lock:
-            index = self._catch_up(session, version)
+            index = self._catch_up(session, version, token)
             return fn(index)
 
-    def _catch_up(self, session: Session, version: int) -> KnowledgeIndex:
+    def _catch_up(self, session: Session, version: int, token: str) -> KnowledgeIndex:
+        if token != self.token:  # another database (recreated, or a test's): start over
+            self._index, self.version, self.token = None, -1, token
         if self._index is not None and self.version == version:
             return self._index
         if self._index is None:
@@ -134,11 +145,16 @@ class IndexCache:
                 return index, found
         return self._new_index(), 0
 
+    def folder(self) -> Path | None:
+        """Where this database's index files are: ``<directory>/<database token>/v<version>/``."""
+        return None if self.directory is None else self.directory / (self.token or "unknown")
+
     def _files(self) -> list[tuple[int, Path]]:
-        if self.directory is None or not self.directory.is_dir():
+        root = self.folder()
+        if root is None or not root.is_dir():
             return []
         found = []
-        for child in self.directory.iterdir():
+        for child in root.iterdir():
             if child.name.startswith("v") and child.name[1:].isdigit() and (child / "index.zip").is_file():
                 found.append((int(child.name[1:]), child))
         return sorted(found, reverse=True)
@@ -165,10 +181,10 @@ class IndexCache:
         """Write the current index as ``v<version>/index.zip`` (atomic) and drop older files."""
         if self.directory is None:
             return None
-        version = read_version(session)
+        version, token = read_state(session)
         with self._lock:
-            index = self._catch_up(session, version)
-            target = self.directory / f"v{version}"
+            index = self._catch_up(session, version, token)
+            target = self.directory / token / f"v{version}"
             if not (target / "index.zip").is_file():
                 index.rebuild()
                 index.save(target)

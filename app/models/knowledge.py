@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -91,6 +92,9 @@ class KbIndexState(Base):
     __tablename__ = "kb_index_state"
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(default=0)
+    # Made once per database (at migration): persisted index files live under it, so a database that
+    # was recreated never loads another database's index of the same version number.
+    database_token: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)
 
 
 class KbChange(Base):

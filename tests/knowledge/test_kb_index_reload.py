@@ -33,7 +33,7 @@ def test_persisted_after_commit_and_loaded_by_a_new_process(
     first = _write(db, author, "Chiller trips on high pressure", "Clean the condenser strainer.")
     # the commit sent the persist task (eager in tests): the file for this version exists
     version = read_version(db)
-    assert (kb_cache.directory / f"v{version}" / "index.zip").is_file()  # type: ignore[operator]
+    assert (kb_cache.folder() / f"v{version}" / "index.zip").is_file()  # type: ignore[operator]
 
     other = IndexCache(kb_cache.directory, embeddings=False)  # a process started now
     assert _ids(other, db, "chiller high pressure") == [str(first.id)]
@@ -70,14 +70,14 @@ def test_a_rolled_back_change_never_reaches_the_index(db: Session, kb_cache: Ind
     author = f.make_user(db, role="agent")
     _write(db, author, "UPS battery fault", "Replace the battery modules.")
     before = read_version(db)
-    files = sorted(p.name for p in kb_cache.directory.iterdir())  # type: ignore[union-attr]
+    files = sorted(p.name for p in kb_cache.folder().iterdir())  # type: ignore[union-attr]
     articles.create_article(
         db, values={"title": "Ghost article", "body": "never committed", "status": "published"}, actor=author
     )
     db.rollback()
     assert read_version(db) == before
     assert _ids(kb_cache, db, "ghost article never committed") == []
-    assert sorted(p.name for p in kb_cache.directory.iterdir()) == files  # type: ignore[union-attr]
+    assert sorted(p.name for p in kb_cache.folder().iterdir()) == files  # type: ignore[union-attr]
 
 
 def test_a_process_without_files_builds_from_the_database(db: Session, tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_a_torn_file_is_rebuilt_instead(db: Session, kb_cache: IndexCache) -> No
     author = f.make_user(db, role="agent")
     article = _write(db, author, "Rack temperature alarm", "Check the room air conditioning.")
     version = read_version(db)
-    (kb_cache.directory / f"v{version}" / "index.zip").write_bytes(b"not a zip")  # type: ignore[operator]
+    (kb_cache.folder() / f"v{version}" / "index.zip").write_bytes(b"not a zip")  # type: ignore[operator]
     other = IndexCache(kb_cache.directory, embeddings=False)
     assert _ids(other, db, "rack temperature") == [str(article.id)]
     assert other.loads_from_file == 0
