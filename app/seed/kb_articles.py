@@ -17,14 +17,24 @@ from app.seed.data import PRODUCTS
 Record = dict[str, Any]
 
 
-def _en(
-    key: str, title: str, symptom: str, steps: list[str], models: list[str], codes: list[str], tags: list[str]
+def _article(
+    language: str,
+    key: str,
+    title: str,
+    symptom: str,
+    steps: list[str],
+    models: list[str],
+    codes: list[str],
+    tags: list[str],
 ) -> Record:
-    body = (
-        f"## Symptom\n{symptom}\n\n## Cause\nSee the checks below; most cases are solved on the phone or "
-        "with the customer's facility staff before a visit is booked.\n\n## Resolution\n"
-        + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
-    )
+    numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+    if language == "zh":
+        body = f"## 现象\n{symptom}\n\n## 处理步骤\n{numbered}"
+    else:
+        body = (
+            f"## Symptom\n{symptom}\n\n## Cause\nSee the checks below; most cases are solved on the phone or "
+            f"with the customer's facility staff before a visit is booked.\n\n## Resolution\n{numbered}"
+        )
     return {
         "id": key,
         "title": title,
@@ -34,25 +44,16 @@ def _en(
         "product_models": models,
         "fault_codes": codes,
         "tags": tags,
-        "language": "en",
+        "language": language,
     }
 
 
-def _zh(
-    key: str, title: str, symptom: str, steps: list[str], models: list[str], codes: list[str], tags: list[str]
-) -> Record:
-    body = f"## 现象\n{symptom}\n\n## 处理步骤\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
-    return {
-        "id": key,
-        "title": title,
-        "symptom": symptom,
-        "body": body,
-        "resolution_steps": steps,
-        "product_models": models,
-        "fault_codes": codes,
-        "tags": tags,
-        "language": "zh",
-    }
+def _en(key: str, title: str, symptom: str, *rest: list[str]) -> Record:
+    return _article("en", key, title, symptom, *rest)
+
+
+def _zh(key: str, title: str, symptom: str, *rest: list[str]) -> Record:
+    return _article("zh", key, title, symptom, *rest)
 
 
 DEMO_ARTICLES: tuple[Record, ...] = (

@@ -9,7 +9,7 @@ API refuses changes made with the page cookie).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -41,50 +41,32 @@ def ticket_panel(db: Session, ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def _back(ticket_id: int, what: str, db: Session) -> RedirectResponse:
+@router.post("/desk/tickets/{ticket_id}/kb/{article_id}/{verdict}", response_model=None)
+def record_verdict(
+    ticket_id: int,
+    article_id: int,
+    verdict: Literal["solved", "not-helpful"],
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """ "This solved it" (``solved``) or "Not helpful" (``not-helpful``) for a suggested article."""
+    require_csrf(request, csrf)
+    try:
+        if verdict == "solved":
+            row = feedback.mark_solved(
+                db, ticket_id=ticket_id, article_id=article_id, actor=user, channel=CHANNEL
+            )
+            done = "kb_fcr" if row.first_contact else "kb_solved"
+        else:
+            feedback.mark_not_helpful(db, ticket_id=ticket_id, article_id=article_id, actor=user)
+            done = "kb_not_helpful"
+    except AppError as exc:
+        db.rollback()
+        return error_page(request, exc.status_code, "Not saved", page_error(exc))
     db.commit()  # the browser follows the redirect at once and must see the change
-    return RedirectResponse(f"/desk/tickets/{ticket_id}?done={what}#kb-title", status_code=303)
-
-
-def _refused(request: Request, db: Session, exc: AppError) -> HTMLResponse:
-    db.rollback()
-    return error_page(request, exc.status_code, "Not saved", page_error(exc))
-
-
-@router.post("/desk/tickets/{ticket_id}/kb/{article_id}/solved", response_model=None)
-def solved(
-    ticket_id: int,
-    article_id: int,
-    request: Request,
-    db: PageDb,
-    user: DeskPageUser,
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    require_csrf(request, csrf)
-    try:
-        row = feedback.mark_solved(
-            db, ticket_id=ticket_id, article_id=article_id, actor=user, channel=CHANNEL
-        )
-    except AppError as exc:
-        return _refused(request, db, exc)
-    return _back(ticket_id, "kb_fcr" if row.first_contact else "kb_solved", db)
-
-
-@router.post("/desk/tickets/{ticket_id}/kb/{article_id}/not-helpful", response_model=None)
-def not_helpful(
-    ticket_id: int,
-    article_id: int,
-    request: Request,
-    db: PageDb,
-    user: DeskPageUser,
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    require_csrf(request, csrf)
-    try:
-        feedback.mark_not_helpful(db, ticket_id=ticket_id, article_id=article_id, actor=user)
-    except AppError as exc:
-        return _refused(request, db, exc)
-    return _back(ticket_id, "kb_not_helpful", db)
+    return RedirectResponse(f"/desk/tickets/{ticket_id}?done={done}#kb-title", status_code=303)
 
 
 @router.post("/desk/tickets/{ticket_id}/kb-article", response_model=None)

@@ -19,7 +19,16 @@ from app.knowledge import articles
 from app.models import KbTicketFeedback, Ticket
 from app.platform.db import make_engine
 from tests import factories as f
-from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
+from tests.e2e.browser import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    PASSWORD,
+    collect_errors,
+    migrated,
+    running_server,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -79,11 +88,7 @@ def test_type_a_symptom_see_the_article_mark_it_solved_first_contact(server: dic
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             errors = collect_errors(page)
-            page.goto(f"{base}/desk/tickets/{ticket_id}")
-            page.get_by_label("E-mail").fill(server["agent_email"])
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{base}/desk/tickets/{ticket_id}")
+            sign_in(page, base, f"/desk/tickets/{ticket_id}", server["agent_email"])
 
             box = page.get_by_label("Describe the problem")
             box.fill("")

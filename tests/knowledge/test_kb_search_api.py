@@ -308,6 +308,9 @@ def test_ticket_page_panel_and_forms(client: TestClient, db: Session, login: Any
     )
     assert done.status_code == 200
     assert "resolved at first contact" in done.text and "first-contact resolution" in done.text
+    assert f"Solved with knowledge article KB-{article} — first-contact resolution" in done.text  # timeline
+    wrong = client.post(f"/desk/tickets/{ticket.id}/kb/{article}/maybe", data={"csrf": token})
+    assert wrong.status_code == 422 and "text/html" in wrong.headers["content-type"]
     draft = client.post(f"/desk/tickets/{ticket.id}/kb-article", data={"csrf": token}, follow_redirects=True)
     assert draft.status_code == 200 and "Draft created from the ticket" in draft.text
 
