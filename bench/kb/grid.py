@@ -30,10 +30,11 @@ def main() -> None:
     texts = sorted({q.text for q in queries})
     qv = dict(zip(texts, encoder.encode(texts), strict=True))
     cache = {}
+    vectors = np.stack([index._vectors[i] for i in built.ids])  # (n, 2, dim): title field, full text
     for t in texts:
-        tokens = analyze(t)
-        full, field = _scores(built.full, tokens, n), _scores(built.field, tokens, n)
-        cache[t] = (full, field, built.vec_field @ qv[t], built.vec_full @ qv[t])
+        ids = [index._vocab[token] for token in analyze(t) if token in index._vocab]
+        full, field = _scores(built.full, ids, n), _scores(built.field, ids, n)
+        cache[t] = (full, field, vectors[:, 0] @ qv[t], vectors[:, 1] @ qv[t])
 
     def run(w: float, share: float, lexical: str = "both") -> float:
         runs = []
