@@ -21,7 +21,7 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from app.knowledge.markdown import plain_text
 from app.models import ArticleStatus, KbArticle, KbChange, KbIndexState
 from app.platform.config import get_settings
+from app.platform.db import unit_of_work
 from app.platform.worker import enqueue
 from knowledge_base import Article, KnowledgeIndex
 
@@ -39,6 +40,10 @@ T = TypeVar("T")
 BOOST_PER_LOG_SOLVED = 0.2
 BOOST_MAX = 0.6
 PERSIST_TASK = "fieldline.kb.persist_index"
+# Below this many articles a process updates its index inside the request (a BM25 rebuild of a few
+# thousand short articles takes tens of milliseconds); above, in the background (2.2 s at 50 000,
+# docs/knowledge_base.md). Chosen from those two measurements, not tuned.
+SYNC_LIMIT = 5000
 
 
 def boost_for(solved: int, not_helpful: int) -> float:
@@ -96,48 +101,123 @@ def _published(rows: Iterable[KbArticle]) -> list[KbArticle]:
     return [r for r in rows if r.status == ArticleStatus.published.value]
 
 
-class IndexCache:
-    """A process's index and the article-set version it reflects; searches and updates take one lock
-    (the library's index is not safe to change while another thread searches it)."""
+def _apply(index: KnowledgeIndex, session: Session, *, since: int, upto: int) -> int:
+    """Apply the changes logged after ``since`` up to ``upto`` (all published articles from 0);
+    returns how many articles were read."""
+    if since <= 0:
+        stmt = select(KbArticle).where(KbArticle.status == ArticleStatus.published.value)
+        everything = list(session.scalars(stmt.order_by(KbArticle.id)))
+        index.upsert_many(to_index_article(r) for r in everything)
+        return len(everything)
+    ids = set(session.scalars(select(KbChange.article_id).where(KbChange.seq > since, KbChange.seq <= upto)))
+    found = list(session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)))) if ids else []
+    live = _published(found)
+    index.upsert_many(to_index_article(r) for r in live)
+    for gone in ids - {r.id for r in live}:
+        index.remove(str(gone))
+    return len(ids)
 
-    def __init__(self, directory: str | Path | None, *, embeddings: bool = True) -> None:
+
+class IndexCache:
+    """A process's index and the article-set version it reflects.
+
+    Everything that touches the shared index object (searches, in-place updates, copying it) holds one
+    lock: the library's index is not safe to change while another thread searches it. A small index
+    is brought up to date in the request (cheap); from ``sync_limit`` articles on, a stale index keeps
+    answering while a background thread prepares an up-to-date copy — from the worker's persisted file,
+    else from a copy of this one — and swaps it in, so no request waits for a rebuild (seconds at
+    50 000 articles). Results are then at most one refresh behind the committed set.
+    """
+
+    def __init__(
+        self, directory: str | Path | None, *, embeddings: bool = True, sync_limit: int = SYNC_LIMIT
+    ) -> None:
         self.directory = Path(directory) if directory else None
-        self._encoder: None | str = "auto" if embeddings else None
+        self._embeddings = embeddings
+        self.sync_limit = sync_limit
         self._lock = threading.RLock()
         self._index: KnowledgeIndex | None = None
+        self._refresher: threading.Thread | None = None
         self.version = -1
         self.token = ""  # the database this index belongs to (KbIndexState.database_token)
         self.loads_from_file = 0
         self.changes_applied = 0
+        self.refreshes = 0  # background swaps
 
     def _new_index(self) -> KnowledgeIndex:
-        return KnowledgeIndex(encoder="auto" if self._encoder else None)
+        return KnowledgeIndex(encoder=self._choice())
 
     def use(self, session: Session, fn: Callable[[KnowledgeIndex], T]) -> T:
-        """Run ``fn`` on an index that reflects the committed article set (as this session sees it)."""
+        """Run ``fn`` on the index: current, or (large and behind) the previous one while a fresh one is
+        prepared in the background."""
         version, token = read_state(session)
         with self._lock:
-            index = self._catch_up(session, version, token)
+            if token != self.token:  # another database (recreated, or a test's): start over
+                self._index, self.version, self.token = None, -1, token
+            index = self._index
+            if index is None or (self.version != version and len(index) < self.sync_limit):
+                index = self._catch_up(session, version, token)
+            elif self.version != version:
+                self._start_refresh()
             return fn(index)
 
     def _catch_up(self, session: Session, version: int, token: str) -> KnowledgeIndex:
-        if token != self.token:  # another database (recreated, or a test's): start over
+        """Bring the shared index up to ``version`` in place (callers hold the lock)."""
+        if token != self.token:
             self._index, self.version, self.token = None, -1, token
         if self._index is not None and self.version == version:
             return self._index
         if self._index is None:
             self._index, self.version = self._load(version)
         if self.version != version:
-            self._apply(session, since=self.version, upto=version)
+            self.changes_applied += _apply(self._index, session, since=self.version, upto=version)
             self.version = version
         return self._index
+
+    def _start_refresh(self) -> None:
+        if self._refresher is not None and self._refresher.is_alive():
+            return
+        self._refresher = threading.Thread(target=self._refresh, name="kb-index-refresh", daemon=True)
+        self._refresher.start()
+
+    def wait_for_refresh(self, timeout_s: float = 60.0) -> None:
+        """Block until a running background refresh has swapped its index in (tests, benchmarks)."""
+        refresher = self._refresher
+        if refresher is not None:
+            refresher.join(timeout_s)
+
+    def _refresh(self) -> None:
+        try:
+            with unit_of_work() as session:  # reads only
+                version, token = read_state(session)
+                fresh, at = self._load(version)
+                with self._lock:
+                    if token != self.token or self._index is None:
+                        return
+                    if at < self.version:  # no usable newer file: copy ours (under the lock: a read)
+                        fresh, at = (
+                            KnowledgeIndex.from_bytes(self._index.to_bytes(), encoder=self._choice()),
+                            self.version,
+                        )
+                applied = _apply(fresh, session, since=at, upto=version) if at != version else 0
+                fresh.rebuild()
+            with self._lock:
+                if token == self.token and version > self.version:
+                    self._index, self.version = fresh, version
+                    self.changes_applied += applied
+                    self.refreshes += 1
+        except Exception:  # a failed refresh leaves the previous index answering; the next request retries
+            log.exception("knowledge index refresh failed")
+
+    def _choice(self) -> Literal["auto"] | None:
+        return "auto" if self._embeddings else None
 
     def _load(self, version: int) -> tuple[KnowledgeIndex, int]:
         """The newest persisted index not newer than ``version``, else an empty one at version 0."""
         for found, path in self._files():
             if found <= version:
                 try:
-                    index = KnowledgeIndex.load(path, encoder="auto" if self._encoder else None)
+                    index = KnowledgeIndex.load(path, encoder=self._choice())
                 except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # torn or old: rebuild
                     log.warning("knowledge index %s not loaded (%s); rebuilding", path, exc)
                     break
@@ -158,24 +238,6 @@ class IndexCache:
             if child.name.startswith("v") and child.name[1:].isdigit() and (child / "index.zip").is_file():
                 found.append((int(child.name[1:]), child))
         return sorted(found, reverse=True)
-
-    def _apply(self, session: Session, *, since: int, upto: int) -> None:
-        assert self._index is not None
-        if since <= 0:  # nothing loaded: every published article
-            stmt = select(KbArticle).where(KbArticle.status == ArticleStatus.published.value)
-            everything = list(session.scalars(stmt.order_by(KbArticle.id)))
-            self._index.upsert_many(to_index_article(r) for r in everything)
-            self.changes_applied += len(everything)
-            return
-        ids = set(
-            session.scalars(select(KbChange.article_id).where(KbChange.seq > since, KbChange.seq <= upto))
-        )
-        found = list(session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)))) if ids else []
-        live = _published(found)
-        self._index.upsert_many(to_index_article(r) for r in live)
-        for gone in ids - {r.id for r in live}:
-            self._index.remove(str(gone))
-        self.changes_applied += len(ids)
 
     def persist(self, session: Session) -> Path | None:
         """Write the current index as ``v<version>/index.zip`` (atomic) and drop older files."""

@@ -99,3 +99,23 @@ def test_a_torn_file_is_rebuilt_instead(db: Session, kb_cache: IndexCache) -> No
     other = IndexCache(kb_cache.directory, embeddings=False)
     assert _ids(other, db, "rack temperature") == [str(article.id)]
     assert other.loads_from_file == 0
+
+
+def test_a_large_index_answers_at_once_while_a_fresh_one_is_prepared(
+    db: Session, kb_cache: IndexCache
+) -> None:
+    """From sync_limit articles on, a request never waits for a rebuild: the previous index answers
+    and a background thread swaps in an up-to-date one (from the persisted file, else a copy)."""
+    author = f.make_user(db, role="agent")
+    lift = _write(db, author, "Lift door does not close", "Clean the light curtain.")
+    for directory in (kb_cache.directory, None):  # with the worker's file; without files (a copy)
+        big = IndexCache(directory, embeddings=False, sync_limit=1)
+        assert _ids(big, db, "lift door") == [str(lift.id)]  # the first build happens in the request
+        before = big.use(db, lambda index: index)
+        pump = _write(db, author, f"Pump leaking at the seal {directory is None}", "Replace the seal.")
+        assert str(pump.id) not in _ids(big, db, "pump leaking seal")  # answered at once, a version behind
+        big.wait_for_refresh()
+        assert str(pump.id) in _ids(big, db, "pump leaking seal")
+        assert big.refreshes == 1 and big.version == read_version(db)
+        assert str(pump.id) not in before  # the index searches were using was never changed in place
+        assert big.loads_from_file == (2 if directory else 0)
