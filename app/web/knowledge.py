@@ -21,7 +21,18 @@ from app.knowledge.markdown import render_markdown
 from app.models import KbArticle, KbTicketFeedback, Ticket
 from app.platform.errors import AppError, Forbidden
 from app.web.messages import page_error
-from app.web.shared import DeskPageUser, PageDb, PageRoute, PageUser, error_page, render, require_csrf
+from app.web.shared import (
+    DeskPageUser,
+    PageDb,
+    PageRoute,
+    PageUser,
+    error_page,
+    field_errors,
+    invalid,
+    render,
+    require_csrf,
+    too_long,
+)
 
 router = APIRouter(route_class=PageRoute)
 CHANNEL = "desk"
@@ -79,7 +90,7 @@ def article_from_ticket(
         raise Forbidden("Writing knowledge articles needs one of the roles: admin, agent, manager.")
     article = from_ticket.draft_from_ticket(db, ticket_id=ticket_id, actor=user)
     db.commit()
-    return RedirectResponse(f"/kb/articles/{article.id}?done=draft", status_code=303)
+    return RedirectResponse(f"/kb/articles/{article.id}/edit?done=draft", status_code=303)
 
 
 @router.get("/kb/articles/{article_id}")
@@ -88,12 +99,6 @@ def article_page(
 ) -> HTMLResponse:
     """One article, its Markdown rendered safely; engineers see published articles only (else 404)."""
     article = articles.get_article(db, article_id, reader=user)
-    flash = (
-        "Draft created from the ticket: complete it through the API (PATCH /api/v1/kb/articles/"
-        f"{article.id}) and publish it."
-        if done == "draft"
-        else ""
-    )
     return render(
         request,
         "kb/article.html",
@@ -101,8 +106,140 @@ def article_page(
             "nav": "route" if user.role == "engineer" else "search",
             "article": article,
             "body_html": render_markdown(article.body),
-            "flash": flash,
+            "flash": FLASH.get(done, ""),
+            "can_write": articles.can_write(user),
         },
+    )
+
+
+FLASH = {
+    "draft": "Draft created from the ticket: check it, complete it and publish it.",
+    "saved": "Article saved.",
+    "unchanged": "Nothing to save: no field was changed.",
+}
+LIST_FIELDS = ("product_models", "fault_codes", "tags")  # comma-separated in the form
+TEXT_LIMITS = {"title": 300, "symptom": 20000, "body": 200000, "resolution_steps": 20000}
+for _name in LIST_FIELDS:
+    TEXT_LIMITS[_name] = 2000
+STALE = (
+    "Someone else changed this article while you were editing it, so nothing was saved. Your text is "
+    "kept below; the form now carries the current version: check it and save again."
+)
+
+
+def _form_of(article: KbArticle) -> dict[str, str]:
+    return {
+        "title": article.title,
+        "symptom": article.symptom,
+        "body": article.body,
+        "resolution_steps": "\n".join(article.resolution_steps),
+        **{name: ", ".join(getattr(article, name)) for name in LIST_FIELDS},
+        "language": article.language,
+        "status": article.status,
+        "visibility": article.visibility,
+        "version": str(article.version),
+    }
+
+
+def _edit_view(
+    request: Request,
+    article: KbArticle,
+    form: dict[str, str],
+    *,
+    error: str = "",
+    fields: dict[str, str] | None = None,
+    flash: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    state = {"input": form, "error": error, "fields": fields or {}}
+    return render(
+        request,
+        "kb/edit.html",
+        {"nav": "search", "article": article, "form": state, "flash": flash},
+        status_code=status_code,
+    )
+
+
+@router.get("/kb/articles/{article_id}/edit")
+def edit_page(
+    article_id: int, request: Request, db: PageDb, user: DeskPageUser, done: str = ""
+) -> HTMLResponse:
+    articles.require_writer(user)
+    article = articles.get_article(db, article_id, reader=user)
+    return _edit_view(request, article, _form_of(article), flash=FLASH.get(done, ""))
+
+
+@router.post("/kb/articles/{article_id}/edit", response_model=None)
+def edit_article(
+    article_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    title: Annotated[str, Form()] = "",
+    symptom: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
+    resolution_steps: Annotated[str, Form()] = "",
+    product_models: Annotated[str, Form()] = "",
+    fault_codes: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form()] = "",
+    language: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+    visibility: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Save the article form; based on an old version it answers 409 and keeps what was typed."""
+    require_csrf(request, csrf)
+    articles.require_writer(user)
+    article = articles.get_article(db, article_id, reader=user)
+    form = {
+        "title": title,
+        "symptom": symptom,
+        "body": body,
+        "resolution_steps": resolution_steps,
+        "product_models": product_models,
+        "fault_codes": fault_codes,
+        "tags": tags,
+        "language": language,
+        "status": status,
+        "visibility": visibility,
+        "version": version,
+    }
+    errors = too_long(form, TEXT_LIMITS)
+    if errors:
+        exc = invalid(errors)
+        return _edit_view(request, article, form, error=page_error(exc), fields=errors, status_code=422)
+    if version.strip() != str(article.version):
+        return _edit_view(
+            request, article, {**form, "version": str(article.version)}, error=STALE, status_code=409
+        )
+    values: dict[str, Any] = {
+        "title": title,
+        "symptom": symptom,
+        "body": body,
+        "resolution_steps": resolution_steps.splitlines(),
+        **{name: form[name].split(",") for name in LIST_FIELDS},
+        "language": language or None,
+        "status": status,
+        "visibility": visibility,
+    }
+    try:
+        changed = articles.update_article(db, article, values=values, actor=user)
+        db.flush()
+    except AppError as exc:
+        db.rollback()
+        article = articles.get_article(db, article_id, reader=user)
+        return _edit_view(
+            request,
+            article,
+            form,
+            error=page_error(exc),
+            fields=field_errors(exc),
+            status_code=exc.status_code,
+        )
+    db.commit()
+    return RedirectResponse(
+        f"/kb/articles/{article_id}?done={'saved' if changed else 'unchanged'}", status_code=303
     )
 
 
