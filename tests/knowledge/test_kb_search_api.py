@@ -336,3 +336,31 @@ def test_engineer_visit_page_lists_articles_for_the_model(
     assert "Knowledge articles" in page.text
     assert f'href="/kb/articles/{ids["Lift door does not close properly"]}"' in page.text
     assert "Heat pump shows fault" not in page.text
+
+
+def test_roles_for_the_ticket_routes(client: TestClient, db: Session, login: Any) -> None:
+    """Desk roles use the knowledge routes under /tickets; engineers get 403; an unknown ticket or
+    article is 404; a draft is not a suggestion an engineer could use but desk roles may link it."""
+    writer = login("agent")
+    ids = _seed(client, writer)
+    article = ids["Heat pump shows fault F.75: no heating"]
+    ticket = _ticket(db, subject="F.75")
+    routes = [
+        ("get", "/api/v1/tickets/{t}/suggestions", None),
+        ("get", "/api/v1/tickets/{t}/kb-feedback", None),
+        ("post", "/api/v1/tickets/{t}/kb-not-helpful", {"article_id": article}),
+        ("post", "/api/v1/tickets/{t}/kb-solution", {"article_id": article}),
+    ]
+    for role, known, unknown in (("engineer", 403, 403), ("dispatcher", 200, 404), ("manager", 200, 404)):
+        me = login(role)
+        for method, path, body in routes:
+            kw: dict[str, Any] = {"headers": me} if body is None else {"headers": me, "json": body}
+            assert getattr(client, method)(path.format(t=999999), **kw).status_code == unknown, (role, path)
+            assert getattr(client, method)(path.format(t=ticket.id), **kw).status_code == known, (role, path)
+    agent = login("agent")
+    missing = client.post(
+        f"/api/v1/tickets/{ticket.id}/kb-not-helpful", json={"article_id": 999999}, headers=agent
+    )
+    assert missing.status_code == 404
+    bad = client.post(f"/api/v1/tickets/{ticket.id}/kb-solution", json={"article_id": "x"}, headers=agent)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
