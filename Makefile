@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench-api bench-dispatch clean
+.PHONY: run test install lint bench-api bench-overload bench-dispatch clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench-install: $(STAMP)
 # Open-loop API load test against a seeded PostgreSQL database (see bench/README.md).
 bench-api: $(STAMP)
 	$(BIN)/python bench/api_load.py $(BENCH_ARGS)
+
+# The overload curve: 0.5-2.5 x the sustainable rate, goodput and 503s (see bench/README.md).
+bench-overload: $(STAMP)
+	$(BIN)/python bench/overload.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends
 
 from app.desk.customers import api as customers
 from app.desk.tickets import api as tickets
+from app.feedback import api as recoveries
 from app.field.engineers import api as engineers
 from app.field.inventory import api as parts
 from app.field.workorders import api as workorders
@@ -33,3 +34,4 @@ api_router.include_router(plans.router)
 api_router.include_router(route.router)
 api_router.include_router(customers.router)
 api_router.include_router(imports.router)
+api_router.include_router(recoveries.router)

@@ -180,25 +180,31 @@ def _seed_knowledge(generated: int, seed: int) -> None:
 
 @cli.command()
 def serve(
-    host: str = typer.Option(None, envvar="HOST"), port: int = typer.Option(None, envvar="PORT")
+    host: str = typer.Option(None, envvar="HOST"),
+    port: int = typer.Option(None, envvar="PORT"),
+    workers: int = typer.Option(1, "--workers", "-w", help="web processes (>1: PostgreSQL)"),
 ) -> None:
     """Serve web pages and the API (tasks on an in-process worker unless a broker is set)."""
-    import uvicorn
-
+    from app.platform import serve as server
     from app.platform.config import get_settings
 
     settings = get_settings()
+    refused = server.refuse_workers(settings, workers)
+    if refused:
+        _fail(refused)
     host = host or settings.host
     port = port or settings.port
-    console.print(f"Fieldline on [bold]http://{host}:{port}[/bold]  (API docs: /docs)")
+    console.print(f"Fieldline on [bold]http://{host}:{port}[/bold]  (API docs: /docs), {workers} worker(s)")
     if settings.demo_mode:
         console.print(
             "demo logins (password [bold]demo[/bold]): agent@example.com, "
             "dispatcher@example.com, manager@example.com, admin@example.com, "
             "engineer1@example.com …"
         )
-    # The app reads forwarded headers itself (FORWARDED_ALLOW_IPS), so uvicorn must not.
-    uvicorn.run("app.main:app", host=host, port=port, log_level="info", proxy_headers=False)
+    try:
+        server.run(host=host, port=port, workers=workers, log_level=settings.log_level)
+    except OSError as exc:  # the port is taken, or the address is not ours
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def _broker_or_fail() -> None:
@@ -362,15 +368,13 @@ def plan_day(
 
     from sqlalchemy import select
 
-    from app.field.workorders.closing import install_ticket_hooks
+    from app.hooks import install_domain_hooks
     from app.models import PlanRun, Region
     from app.planning import runs as plan_runs
     from app.planning.keys import local_day
-    from app.planning.triggers import install_session_hooks
     from app.platform.db import unit_of_work, utcnow
 
-    install_session_hooks()  # publishing the plan reserves parts, as it does on the workers
-    install_ticket_hooks()
+    install_domain_hooks()  # publishing the plan reserves parts, as it does on the workers
 
     with unit_of_work() as session:
         found = session.scalar(select(Region).where(Region.code == region))

@@ -14,12 +14,16 @@ from sqlalchemy.orm.exc import StaleDataError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.api import api_router
-from app.field.workorders.closing import install_ticket_hooks
-from app.planning.triggers import install_session_hooks
+from app.hooks import install_domain_hooks
+from app.platform import metrics
+from app.platform.admission import install_admission, size_thread_pool
 from app.platform.api_docs import install_api_docs
 from app.platform.body_limit import BodyLimitMiddleware
 from app.platform.config import get_settings
 from app.platform.errors import install_error_handlers, problem
+from app.platform.logs import configure_logging, install_task_propagation
+from app.platform.metrics_api import router as metrics_router
+from app.platform.observe import ObserveMiddleware
 from app.platform.worker import in_process
 from app.web import pages_router
 from app.web.shared import page_not_found
@@ -33,14 +37,20 @@ LEAFLET = Path(__file__).parent.parent / "node_modules" / "leaflet" / "dist"
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
+    size_thread_pool(settings)
     if not settings.celery_broker_url and not settings.task_always_eager:
         in_process.start(scheduler=settings.scheduler_enabled)
     yield
+    metrics.mark_process_dead()
 
 
 def create_app() -> FastAPI:
-    install_session_hooks()  # re-plans and reservations follow whatever the requests change
-    install_ticket_hooks()  # resolving or closing a ticket ends its visits (the desk cannot import field)
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    install_task_propagation()  # the request id rides along with the tasks a request enqueues
+    metrics.install_task_metrics()
+    metrics.install_pool_metrics()
+    install_domain_hooks()  # re-plans, visit endings and surveys follow whatever requests change
     app = FastAPI(
         title="Fieldline",
         version="0.1.0",
@@ -50,6 +60,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app, page_not_found=page_not_found)
+    install_admission(app, settings)
+    app.add_middleware(ObserveMiddleware)  # outside admission: it sees the refusals too
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
@@ -76,6 +88,7 @@ def create_app() -> FastAPI:
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=get_settings().forwarded_allow_ips)
     app.include_router(api_router)
     install_api_docs(app)
+    app.include_router(metrics_router)
     app.include_router(pages_router)
     if STATIC.exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")

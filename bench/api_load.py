@@ -22,6 +22,8 @@ import sys
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,8 @@ class Result:
     rate: float
     duration: float
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # 503 answers (shed load), also counted in errors: their latency is how fast "busy" came back
+    refused: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     error_samples: list[str] = field(default_factory=list)
     sent: int = 0
@@ -185,11 +189,11 @@ async def run(
         try:
             headers = {"Idempotency-Key": uuid.uuid4().hex} if method == "POST" else None
             r = await client.request(method, url, json=body, headers=headers)
-            ok = r.status_code < 300
+            ok, refused = r.status_code < 300, r.status_code == 503
             if not ok and len(res.error_samples) < 5:
                 res.error_samples.append(f"{kind} {r.status_code} {r.text[:200]}")
         except httpx.HTTPError as exc:
-            ok = False
+            ok = refused = False
             if len(res.error_samples) < 5:
                 res.error_samples.append(f"{kind} {type(exc).__name__}: {exc}")
         done = loop.time()
@@ -197,6 +201,8 @@ async def run(
             res.latencies[kind].append((done - due) * 1000)
         else:
             res.errors[kind] += 1
+            if refused:
+                res.refused[kind].append((done - due) * 1000)
 
     for i in range(total):
         due = start + i / rate
@@ -235,36 +241,19 @@ async def run(
     return res
 
 
-def serve_tcp_nodelay(port: int, workers: int) -> None:
-    """`uvicorn --workers N`, except that the listening socket is created with IPPROTO_TCP.
-
-    uvicorn's supervisor binds a socket with proto 0; accepted sockets inherit it and asyncio
-    then skips TCP_NODELAY, so every keep-alive request after the first waits ~40 ms for the
-    client's delayed ACK (Kludex/uvicorn#3149; measured here: /api/v1/health 0.5 ms with one
-    worker, 44 ms with two). Same supervisor and workers otherwise."""
-    import socket
-
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    config = uvicorn.Config(
-        "app.main:app", host="127.0.0.1", port=port, workers=workers, log_level="warning", access_log=False
-    )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
-
-
 def start_server(database_url: str, port: int, workers: int, mode: str) -> subprocess.Popen[bytes]:
+    """The shipped command, `fieldline serve --workers N` (its TCP_NODELAY socket:
+    app/platform/serve.py), or `--server uvicorn-cli`, the plain `uvicorn --workers N`."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "DEMO_MODE": "1",
         "SCHEDULER_ENABLED": "0",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        "PYTHONPATH": str(ROOT),
     }
+    env.pop("CELERY_BROKER_URL", None)  # tasks on each process's own thread: no broker to fill
     if mode == "uvicorn-cli":
         cmd = [
             sys.executable,
@@ -282,7 +271,8 @@ def start_server(database_url: str, port: int, workers: int, mode: str) -> subpr
             "--no-access-log",
         ]
     else:
-        cmd = [sys.executable, __file__, "_serve", str(port), str(workers)]
+        cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--workers", str(workers)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -307,11 +297,55 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-async def bench(args: argparse.Namespace, out: list[str]) -> None:
+async def sustainable_rate(
+    client: httpx.AsyncClient,
+    material: Material,
+    rng: random.Random,
+    args: argparse.Namespace,
+    say: Callable[[str], None],
+) -> float | None:
+    """The step search: the highest of `args.steps` at which every kind's p95 stays under
+    P95_LIMIT_MS with at most 1 % errors (a failing step is re-run `args.retries` times)."""
+    best = None
+    for rate in args.steps:
+        held = False
+        for attempt in range(1 + args.retries):  # a shared machine has bursts: retry a failure
+            res = await run(client, material, rate, args.step_duration, rng)
+            say(res.report("step" if attempt == 0 else "step (retry)"))
+            p95 = res.p95s()
+            error_share = sum(res.errors.values()) / max(1, res.sent)
+            worst = max(p95.values(), default=float("nan"))
+            held = worst < P95_LIMIT_MS and error_share <= 0.01
+            verdict = "holds every p95 under" if held else "fails"
+            say(
+                f"  -> {rate:.0f} req/s {verdict} {P95_LIMIT_MS:.0f} ms "
+                f"(worst p95 {worst:.1f} ms, errors {error_share:.1%})"
+            )
+            if held:
+                break
+        if not held:
+            break
+        best = rate
+    say(
+        f"highest rate with every p95 < {P95_LIMIT_MS:.0f} ms: "
+        + (f"{best:.0f} req/s" if best else f"none (not even {args.steps[0]:.0f} req/s)")
+    )
+    return best
+
+
+def sayer(out: list[str]) -> Callable[[str], None]:
     def say(text: str) -> None:
         print(text, flush=True)
         out.append(text)
 
+    return say
+
+
+@asynccontextmanager
+async def session(
+    args: argparse.Namespace, say: Callable[[str], None]
+) -> AsyncIterator[tuple[httpx.AsyncClient, Material, random.Random]]:
+    """Material from the seeded data, a signed-in client, a warm-up; prints what it measured on."""
     rng = random.Random(args.seed)
     dsn = args.database_url.replace("postgresql+psycopg://", "postgresql://")
     material, counts = load_material(dsn, rng)
@@ -327,43 +361,25 @@ async def bench(args: argparse.Namespace, out: list[str]) -> None:
         r.raise_for_status()
         client.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
         await run(client, material, 20, 5, rng)  # warm-up (connections, caches): not reported
+        yield client, material, rng
+    load = os.getloadavg()
+    say(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
+
+async def bench(args: argparse.Namespace, out: list[str]) -> None:
+    say = sayer(out)
+    async with session(args, say) as (client, material, rng):
         main = await run(client, material, args.rate, args.duration, rng)
         say(main.report("main run"))
-        if args.no_steps:
-            return
-        best = None
-        for rate in args.steps:
-            held = False
-            for attempt in range(1 + args.retries):  # a shared machine has bursts: retry a failure
-                res = await run(client, material, rate, args.step_duration, rng)
-                say(res.report("step" if attempt == 0 else "step (retry)"))
-                p95 = res.p95s()
-                error_share = sum(res.errors.values()) / max(1, res.sent)
-                held = max(p95.values()) < P95_LIMIT_MS and error_share <= 0.01
-                verdict = "holds every p95 under" if held else "fails"
-                say(
-                    f"  -> {rate:.0f} req/s {verdict} {P95_LIMIT_MS:.0f} ms "
-                    f"(worst p95 {max(p95.values()):.1f} ms, errors {error_share:.1%})"
-                )
-                if held:
-                    break
-            if not held:
-                break
-            best = rate
-        say(
-            f"highest rate with every p95 < {P95_LIMIT_MS:.0f} ms: "
-            + (f"{best:.0f} req/s" if best else f"none (not even {args.steps[0]:.0f} req/s)")
-        )
-        load = os.getloadavg()
-        say(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+        if not args.no_steps:
+            await sustainable_rate(client, material, rng, args, say)
 
 
-def main() -> None:
-    if sys.argv[1:2] == ["_serve"]:  # the server process started by start_server()
-        sys.path.insert(0, str(ROOT))
-        serve_tcp_nodelay(int(sys.argv[2]), int(sys.argv[3]))
-        return
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(description: str | None) -> argparse.ArgumentParser:
+    """The options api_load.py and overload.py share."""
+    ap = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     ap.add_argument("--base-url", help="a running server; default: start uvicorn on --port")
     ap.add_argument("--port", type=int, default=8765)
@@ -372,8 +388,8 @@ def main() -> None:
         "--server",
         choices=("nodelay", "uvicorn-cli"),
         default="nodelay",
-        help="how the bench starts uvicorn: its supervisor with a TCP_NODELAY-capable "
-        "socket (default), or the plain `uvicorn --workers N` command (uvicorn#3149)",
+        help="how the bench starts the server: the shipped `fieldline serve --workers N` "
+        "(default: TCP_NODELAY socket), or the plain `uvicorn --workers N` command (uvicorn#3149)",
     )
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--duration", type=float, default=60.0)
@@ -390,18 +406,28 @@ def main() -> None:
     ap.add_argument("--password", default="demo")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--save", help="also write the report to this file")
+    return ap
+
+
+def main(
+    bench_fn: Callable[[argparse.Namespace, list[str]], Any] = bench,
+    description: str | None = None,
+    more_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    ap = arguments(description or __doc__)
+    if more_options:
+        more_options(ap)
     args = ap.parse_args()
-    out: list[str] = [f"bench/api_load.py {' '.join(sys.argv[1:])}  ({time.strftime('%Y-%m-%d %H:%M %Z')})"]
+    script = Path(sys.argv[0]).name
+    out: list[str] = [f"bench/{script} {' '.join(sys.argv[1:])}  ({time.strftime('%Y-%m-%d %H:%M %Z')})"]
     proc = None
     if not args.base_url:
         proc = start_server(args.database_url, args.port, args.workers, args.server)
         args.base_url = f"http://127.0.0.1:{args.port}"
-        how = "uvicorn CLI" if args.server == "uvicorn-cli" else "uvicorn supervisor, TCP_NODELAY socket"
-        out.append(
-            f"server: app.main:app, {args.workers} workers ({how}) on {args.base_url}, started by the bench"
-        )
+        how = "uvicorn CLI" if args.server == "uvicorn-cli" else "fieldline serve, TCP_NODELAY socket"
+        out.append(f"server: {args.workers} workers ({how}) on {args.base_url}, started by the bench")
     try:
-        asyncio.run(bench(args, out))
+        asyncio.run(bench_fn(args, out))
     finally:
         if proc is not None:
             stop_server(proc)

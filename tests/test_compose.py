@@ -236,3 +236,36 @@ def test_deploy_doc_covers_the_visibility_timeout() -> None:
         "fieldline create-user",
     ):
         assert term in doc, term
+
+
+def _settings_of(service: dict[str, Any]) -> Settings:
+    filled = {k: re.sub(r"\$\{[^}]*\}", "x", str(v)) for k, v in service["environment"].items()}
+    return Settings(**{k.lower(): v for k, v in filled.items()})
+
+
+def test_web_runs_several_workers_and_periodic_jobs_run_once(services: dict[str, Any]) -> None:
+    from app.platform.serve import refuse_workers
+
+    argv = _argv(services["web"]["command"])
+    assert argv[:2] == ["fieldline", "serve"]
+    workers = int(_option(argv, "--workers", "-w"))
+    assert workers >= 2
+    settings = _settings_of(services["web"])
+    assert refuse_workers(settings, workers) is None  # what `fieldline serve` itself checks
+    # a broker is set, so no web process starts the in-process scheduler (app.main.lifespan) …
+    assert settings.celery_broker_url
+    # … and exactly one service runs beat
+    beats = [name for name, svc in services.items() if "beat" in _argv(svc.get("command", []))]
+    assert beats == ["beat"]
+
+
+def test_metrics_directories_are_fresh_per_start(services: dict[str, Any]) -> None:
+    for name in ("web", "worker"):
+        env = services[name]["environment"]
+        path = env["PROMETHEUS_MULTIPROC_DIR"]
+        assert path in services[name]["tmpfs"], f"{name}: the multiprocess files must start empty"
+    assert "PROMETHEUS_MULTIPROC_DIR" not in services["beat"].get("environment", {})
+    assert int(services["worker"]["environment"]["WORKER_METRICS_PORT"]) > 1024
+    # the health check is a separate process: it must not leave samples in the worker's directory
+    assert "PROMETHEUS_MULTIPROC_DIR= celery" in _check(services["worker"])
+    assert _settings_of(services["web"]).log_format == "json"

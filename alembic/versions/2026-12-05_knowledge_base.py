@@ -1,7 +1,7 @@
 """knowledge base articles, versions, ticket feedback, index version
 
 Revision ID: 0010
-Revises: 0001 (chained after 0006 on this branch so `upgrade head` has one head; the merger re-chains it)
+Revises: 0001 (chained after 0007 on this branch so `upgrade head` has one head; the merger re-chains it)
 Create Date: 2026-12-05 16:12:04.103943
 """
 
@@ -14,7 +14,7 @@ import app.platform.db
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,6 +14,7 @@ from app.models.crm import (
     Site,
     SlaTarget,
 )
+from app.models.feedback import Survey, SurveyAnswer, SurveyRecovery
 from app.models.field import (
     Absence,
     Engineer,
@@ -119,4 +120,7 @@ __all__ = [
     "PlanUnassigned",
     "ReservationStatus",
     "StockReservation",
+    "Survey",
+    "SurveyAnswer",
+    "SurveyRecovery",
 ]

@@ -75,6 +75,8 @@ class Account(Base):
     region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
     arr: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     renewal_date: Mapped[date | None] = mapped_column(Date)
+    # The account manager: owns recovery tickets opened for this account's unhappy answers.
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -124,6 +126,8 @@ class Contact(Base):
     # Digits only (national significant number), so "+49 89 1234-56" finds "089 123456".
     phone_digits: Mapped[str | None] = mapped_column(String(20))
     mobile_digits: Mapped[str | None] = mapped_column(String(20))
+    # Set by the survey mail's unsubscribe link; no survey is ever sent to the contact again.
+    survey_opt_out: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version}
 

@@ -4,15 +4,15 @@ was taken off the plan.
 `on_published` runs inside the publishing transaction and writes at most one
 `CustomerNotification` per visit and plan run (a unique key), so a redelivered publish tells
 nobody twice; delivery is enqueued after the commit. Delivery goes through a pluggable `Sender`
-(SMTP, the log, or one a test installs). Sending is at-least-once: a worker lost between the
-send and the bookkeeping sends again after the claim expires (e-mail has no exactly-once).
+(e-mail through app.platform.mail, or one a test installs). Sending is at-least-once: a worker
+lost between the send and the bookkeeping sends again after the claim expires (e-mail has no
+exactly-once).
 The same changes also go out as `workorder.scheduled` webhooks (app.platform.events) from the publish.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.models import Account, Contact, CustomerNotification, Region, Site, Ticket, WorkOrder
 from app.platform.config import get_settings
 from app.platform.db import utcnow
+from app.platform.mail import get_mailer
 from app.platform.worker import enqueue
 
 if TYPE_CHECKING:
@@ -84,41 +85,30 @@ class Sender(Protocol):
         ...
 
 
-class LogSender:
-    def send(self, notice: Notice) -> None:
-        log.info("customer notification to %s: %s", notice.to or "(no address)", notice.subject)
-
-
-class SmtpSender:
-    def __init__(self, host: str, port: int, mail_from: str) -> None:
-        self.host, self.port, self.mail_from = host, port, mail_from
+class MailSender:
+    """The notice as an e-mail through the product's mail transport (app.platform.mail: SMTP
+    when configured, else the log)."""
 
     def send(self, notice: Notice) -> None:
         msg = EmailMessage()
-        msg["From"] = self.mail_from
+        msg["From"] = get_settings().mail_from
         msg["To"] = notice.to
         msg["Subject"] = notice.subject
         msg.set_content(notice.text)
-        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
-            smtp.send_message(msg)
+        get_mailer().send(msg)
 
 
 _sender: Sender | None = None
 
 
 def set_sender(sender: Sender | None) -> None:
-    """Install a sender (tests, integrations); None goes back to the configured one."""
+    """Install a sender (tests, integrations); None goes back to e-mail."""
     global _sender
     _sender = sender
 
 
 def get_sender() -> Sender:
-    if _sender is not None:
-        return _sender
-    s = get_settings()
-    if s.notify_sender == "smtp" and s.smtp_host:
-        return SmtpSender(s.smtp_host, s.smtp_port, s.mail_from)
-    return LogSender()
+    return _sender if _sender is not None else MailSender()
 
 
 # ------------------------------------------------------------------------------------- deciding

@@ -31,6 +31,7 @@ from app.models.planning import FINISHED_RUN
 from app.planning import keys as plan_keys
 from app.planning import publish as plan_publish
 from app.planning import service as planning
+from app.platform import metrics
 from app.platform.config import get_settings
 from app.platform.db import unit_of_work, utcnow
 from app.platform.errors import Unprocessable
@@ -154,11 +155,20 @@ class _Progress:
 def execute(run_id: int) -> str:
     """Load, solve and publish one run; returns its final status."""
     t0 = time.monotonic()
+    ran: list[bool] = []  # set once the run is claimed: a finished or missing run is not timed
+    status = _execute(run_id, t0, ran)
+    if ran:
+        metrics.PLAN_RUN.labels(status).observe(time.monotonic() - t0)
+    return status
+
+
+def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
     with unit_of_work() as session:
         run = _claim(session, run_id)
         if run is None:
             found = session.get(PlanRun, run_id)
             return found.status if found else "missing"
+        ran.append(True)
         params = {
             "kind": run.kind,
             "time_limit_s": run.time_limit_s,

@@ -61,14 +61,40 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = 25
     mail_from: str = "dispatch@fieldline.example"
+    # Where customers reach the public pages (survey links in e-mails), without a trailing slash.
+    public_url: str = "http://127.0.0.1:8000"
+    # Post-service surveys (docs/surveys.md): delay after the visit, one per contact per cooldown,
+    # one reminder; the links expire after survey_expires_days.
+    survey_delay_min: int = 120
+    survey_cooldown_days: int = 30
+    survey_reminder_days: int = 3
+    survey_expires_days: int = 14
     # Background tiles of the engineer's route map ({z}/{x}/{y}); empty: no tiles, the route
     # is drawn on a plain background (as it is anyway when the phone is offline).
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Overload (docs/deploy.md "Sizing"): per web process, at most ADMISSION_MAX_IN_FLIGHT
+    # requests run at once; one more waits up to ADMISSION_QUEUE_MS for a slot, then gets 503.
+    # Health, login and /metrics have ADMISSION_RESERVED slots of their own. The pool is sized
+    # from these (see db_pool_size_total), so an admitted request never waits for a connection.
+    admission_max_in_flight: int = 6
+    admission_queue_ms: int = 30  # well under the 50 ms a refusal may take (bench/overload.py)
+    admission_reserved: int = 2
+    # A checkout that still waits this long (tasks, a miscount) fails fast as a 503, never 30 s.
+    db_pool_timeout_s: float = 2.0
+    # Metrics: GET /metrics answers a bearer METRICS_TOKEN, else an admin's token.
+    metrics_token: str | None = None
+    # Read by prometheus-client itself: where each process of a multi-process server (or a
+    # prefork Celery worker) writes its samples. `fieldline serve --workers N` makes one if unset.
+    prometheus_multiproc_dir: str | None = None
+    # A Celery worker serves its metrics (task times, plan runs, webhook failures) on this port.
+    worker_metrics_port: int | None = None
+    log_format: str = "text"  # text | json (one JSON object per line, with the request id)
+    log_level: str = "INFO"
     # Where the knowledge-base search index is persisted (one file per article-set version; every
     # web and worker process reloads from it). Shared between processes: a volume in docker-compose.
     kb_index_dir: str = str(ROOT / "var" / "kb-index")
-    # Re-rank English searches with the packaged MiniLM sentence model (docs/knowledge_base.md);
-    # off: BM25 only (less memory, ~0.5 GB, and no model load at start).
+    # Re-rank searches with the library's packaged sentence encoder (docs/knowledge_base.md);
+    # off: BM25 only (less memory, no model load at start).
     kb_embeddings: bool = True
 
     @model_validator(mode="after")
@@ -82,6 +108,17 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def db_pool_size_total(self) -> int:
+        """Connections one web process needs: every admitted request holds one, a reserved
+        request (the page login) up to two, and the in-process task thread one."""
+        return self.admission_max_in_flight + 2 * self.admission_reserved + 1
+
+    @property
+    def thread_limit(self) -> int:
+        """AnyIO worker threads: one per request that may run at once, plus static files."""
+        return self.admission_max_in_flight + self.admission_reserved + 4
 
 
 @lru_cache

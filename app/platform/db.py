@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,9 +52,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str) -> Engine:
+# True while serving a request that must not write (GET, HEAD): on SQLite its transactions
+# begin DEFERRED and read a WAL snapshot instead of queueing for the single write lock.
+_read_only: ContextVar[bool] = ContextVar("fieldline_read_only", default=False)
+
+
+@contextmanager
+def read_only_transactions(flag: bool = True) -> Iterator[None]:
+    """Transactions begun inside this block (this context, the threads it hands work to) only read."""
+    token = _read_only.set(flag)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
+def make_engine(url: str, *, busy_timeout_s: float = 30.0) -> Engine:
+    settings = get_settings()
+    # Sized with admission (config.Settings.db_pool_size_total): admitted requests never wait
+    # for a connection; anything else waits at most pool_timeout and gets a 503, not a hang.
+    pool = {"pool_size": settings.db_pool_size_total, "pool_timeout": settings.db_pool_timeout_s}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": busy_timeout_s}, max_overflow=0, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
@@ -68,12 +90,16 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            if _read_only.get():
+                # DEFERRED under WAL: a reader sees the last commit and never waits for a writer.
+                conn.exec_driver_sql("BEGIN")
+                return
             # IMMEDIATE: take the write lock up front, so two writers queue on busy_timeout
             # instead of one failing with "database is locked" after reading a stale snapshot.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, max_overflow=0, pool_pre_ping=True, **pool)
 
 
 _engine: Engine | None = None

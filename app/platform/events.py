@@ -32,6 +32,8 @@ EVENTS = (
     "workorder.at_risk",
     "workorder.at_risk_cleared",
     "customer.imported",
+    "survey.detractor",
+    "survey.recovery_closed",
 )
 
 

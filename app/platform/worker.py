@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.platform.config import get_settings
 from app.platform.db import after_commit
+from app.platform.logs import request_id
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ TASK_MODULES = [
     "app.desk.sla.tasks",
     "app.integrations.webhooks.tasks",
     "app.planning.tasks",
+    "app.feedback.tasks",
     "app.knowledge.tasks",
 ]
 celery_app = Celery("fieldline", broker=settings.celery_broker_url or "memory://", include=TASK_MODULES)
@@ -59,6 +61,7 @@ celery_app.conf.update(
         "idempotency-purge": {"task": "fieldline.maintenance.purge", "schedule": 3600.0},
         "late-visits": {"task": "fieldline.replan.check_late", "schedule": 60.0},
         "notify-retry": {"task": "fieldline.notify.deliver_due", "schedule": 60.0},
+        "survey-send": {"task": "fieldline.surveys.send_due", "schedule": 60.0},
     },
 )
 
@@ -74,7 +77,8 @@ class InProcessWorker:
     """A daemon thread running tasks by name from a queue, so requests return at once."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        # (task name, kwargs, id of the request that enqueued it)
+        self._queue: queue.Queue[tuple[str, dict[str, Any], str | None] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._scheduler: threading.Thread | None = None
         self._stop = threading.Event()
@@ -93,7 +97,11 @@ class InProcessWorker:
 
     def submit(self, name: str, kwargs: dict[str, Any]) -> None:
         self.start(scheduler=False)
-        self._queue.put((name, kwargs))
+        self._queue.put((name, kwargs, request_id.get()))
+
+    def pending(self) -> int:
+        """Tasks queued and not yet started (the metrics' queue depth)."""
+        return self._queue.qsize()
 
     def join(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far has run (tests, shutdown)."""
@@ -107,8 +115,12 @@ class InProcessWorker:
             try:
                 if item is None:
                     return
-                name, kwargs = item
-                run_task(name, kwargs)
+                name, kwargs, rid = item
+                token = request_id.set(rid)  # as a Celery task header does on a worker
+                try:
+                    run_task(name, kwargs)
+                finally:
+                    request_id.reset(token)
             finally:
                 self._queue.task_done()
 
@@ -120,7 +132,7 @@ class InProcessWorker:
                 every = float(entry["schedule"])
                 if now - last.get(entry["task"], now - every) >= every:
                     last[entry["task"]] = now
-                    self._queue.put((entry["task"], dict(entry.get("kwargs", {}))))
+                    self._queue.put((entry["task"], dict(entry.get("kwargs", {})), None))
 
 
 in_process = InProcessWorker()

@@ -71,6 +71,19 @@ class Case:
         return SLA_TARGETS[self.tier][self.priority]
 
 
+LATE_SHARE = 0.2  # of visits in a promised window: the previous job overran, traffic
+
+
+def late_by(visit_id: int, slack: float) -> float:
+    """Seconds a windowed visit arrives after its plan: for about LATE_SHARE of them, 20–100
+    minutes past the window's end. Derived from the id, not drawn from the random stream, so
+    the rest of the history (and every earlier seed) stays as it was."""
+    h = (visit_id * 2654435761) % 2**32
+    if h % 1000 >= LATE_SHARE * 1000:
+        return 0.0
+    return slack + (20 + (h >> 10) % 81) * MIN
+
+
 def poisson(rng: random.Random, lam: float) -> int:
     limit, k, p = math.exp(-lam), 0, 1.0
     while True:
@@ -333,9 +346,11 @@ class CaseMaker:
         # Planned in the afternoon run of the working day before the visit.
         sched = min(max(self._run_before(day), reply + MIN, created + MIN), w0 - 30 * MIN)
         checkin = max(planned + rng.uniform(-5, 15) * MIN, sched + 10 * MIN)
+        vid = self.next_id("work_order")
+        checkin += late_by(vid, w1 - checkin)
         checkout = checkin + dur_min * MIN * rng.uniform(0.85, 1.2)
         v = Visit(
-            self.next_id("work_order"),
+            vid,
             created,
             sched,
             planned,

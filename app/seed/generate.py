@@ -57,6 +57,8 @@ BULK_TABLES = (
     "work_order_part",
     "work_order_window",
     "part_usage",
+    "survey",
+    "survey_answer",
 )
 
 Progress = Callable[[str, int, int, int], None]  # (phase, done, total, rows written)
@@ -132,7 +134,8 @@ def seed(
 
     w.background(BULK_TABLES)
     maker = CaseMaker(world, rng, Slots(world, rng), w.next_id, now.timestamp(), HISTORY_DAYS)
-    history = HistoryWriter(w, world, now.timestamp())
+    # Survey answers draw from their own stream, so adding them left the rest of the demo unchanged.
+    history = HistoryWriter(w, world, now.timestamp(), random.Random(seed + 1))
     done = 0
     progress("customers and history", 0, customers, w.total)
     try:

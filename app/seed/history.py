@@ -10,11 +10,13 @@ their events, expected parts, time windows and parts used. Due times of tickets 
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 from app.desk.sla import calendar as sla
 from app.seed.cases import MIN, Case, Visit
 from app.seed.data import CALL_NOTES, REPLIES
+from app.seed.feedback import ANSWER_COLS, SURVEY_COLS, SurveySeeder
 from app.seed.world import World
 from app.seed.writer import BulkWriter
 
@@ -114,14 +116,19 @@ def _status(old: str, new: str, reason: str) -> str:
 
 
 class HistoryWriter:
-    def __init__(self, w: BulkWriter, world: World, now: float) -> None:
+    def __init__(self, w: BulkWriter, world: World, now: float, rng: random.Random | None = None) -> None:
         self.w, self.world, self.now = w, world, now
         self.buf: dict[str, list[tuple[object, ...]]] = {name: [] for name, _ in TABLES}
+        self.surveys = SurveySeeder(w, world, now, rng or random.Random(0))
 
     def flush(self) -> None:
+        """Write what was collected; call it after whole accounts (the survey cooldown is per contact)."""
         for name, cols in TABLES:
             self.w.write(name, cols, self.buf[name])
             self.buf[name] = []
+        surveys, answers = self.surveys.flush()
+        self.w.write("survey", SURVEY_COLS, surveys)
+        self.w.write("survey_answer", ANSWER_COLS, answers)
 
     def _due(self, case: Case, minutes: int, exact: bool) -> float:
         if exact:  # still open: the app's own covered-time maths
@@ -226,6 +233,7 @@ class HistoryWriter:
                 ledger.append((due, "breach", metric, None, f'{{"due_at":"{iso}","detected_at":"{iso}"}}'))
         if resolved is not None:
             ledger.append((resolved, "stop", None, done_channel, '{"reason":"resolved"}'))
+        self.surveys.add_case(case, tid, breached)
         arrival_due: float | None = dues[1]
         if resolved is not None and arrived is None and dues[1] > resolved:
             arrival_due = None  # the clock stopped before the arrival target ran out

@@ -3,7 +3,8 @@
     python bench/kb/grid.py ARTICLES.jsonl QUERIES.jsonl
 
 Scores every (LEXICAL_WEIGHT, TITLE_SHARE) pair from cached per-query lexical and cosine arrays, so the
-model encodes each text once. Used on bench/kb_en to choose the knobs; run on covidfaq only to report.
+model encodes each text once. Used on bench/kb_en and bench/kb_zh to choose the knobs (best mean); run on
+covidfaq only to report.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def main() -> None:
     built = index._build()
     n = len(built.ids)
     texts = sorted({q.text for q in queries})
-    qv = dict(zip(texts, encoder.encode(texts), strict=True))
+    qv = dict(zip(texts, encoder.encode(texts, query=True), strict=True))
     cache = {}
     vectors = np.stack([index._vectors[i] for i in built.ids])  # (n, 2, dim): title field, full text
     for t in texts:
@@ -50,7 +51,7 @@ def main() -> None:
         assert value is not None
         return value
 
-    weights = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0]
+    weights = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0]
     shares = [0.0, 0.25, 0.5, 0.75, 1.0]
     print(f"{len(queries)} labelled queries, {n} articles; NDCG@10, rows LEXICAL_WEIGHT, columns TITLE_SHARE")
     print("w    " + " ".join(f"{s:6.2f}" for s in shares))

@@ -40,17 +40,20 @@ class HashEncoder:
 
     def __init__(self, name: str = "hash-64") -> None:
         self.name = name
-        self.seen: list[str] = []
+        self.seen: list[str] = []  # article texts (passages)
+        self.queries: list[str] = []  # texts encoded as queries
 
     def times_embedded(self, body: str) -> int:
         """How often an article with this body was embedded (its full text holds the body)."""
         return sum(1 for text in self.seen if text.endswith("\n" + body))
 
-    def encode(self, texts: list[str]) -> Vectors:
-        self.seen.extend(texts)
+    def encode(self, texts: list[str], *, query: bool = False) -> Vectors:
+        (self.queries if query else self.seen).extend(texts)
         out = np.zeros((len(texts), 64), dtype=np.float32)
         for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
+            # Latin words and single CJK characters, so Chinese wording is compared too (the real model
+            # is multilingual).
+            for word in re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", text.lower()):
                 out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1.0
             norm = np.linalg.norm(out[row])
             if norm:

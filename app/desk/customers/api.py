@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
+from app.desk.customers import owner as owners
 from app.desk.customers import service as customers
 from app.desk.customers import view360 as customer_360
-from app.desk.customers.schemas import Customer360, SearchResultRead
-from app.platform.deps import DbSession, DeskUser
+from app.desk.customers.schemas import AccountOwnerUpdate, Customer360, SearchResultRead
+from app.platform.deps import DbSession, DeskUser, ManagerUser
+from app.platform.http import etag, require_if_match
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -36,3 +38,21 @@ def search_customers(
 def customer_overview(account_id: int, db: DbSession, user: DeskUser) -> Customer360:
     """Account, contacts, sites, contracts, assets with entitlement, tickets, visits, health."""
     return Customer360.model_validate(customer_360.customer_360(db, account_id=account_id))
+
+
+@router.patch("/{account_id}")
+def update_customer(
+    account_id: int,
+    body: AccountOwnerUpdate,
+    request: Request,
+    db: DbSession,
+    user: ManagerUser,
+    response: Response,
+) -> AccountOwnerUpdate:
+    """Set or clear the account's owner (managers); needs If-Match with the account's version
+    (`account.version` of the 360 view, as the ETag `"<version>"`)."""
+    account = owners.get_account(db, account_id)
+    require_if_match(request, account.version)
+    owners.set_owner(db, account=account, owner_user_id=body.owner_user_id, actor=user)
+    response.headers["ETag"] = etag(account.version)
+    return AccountOwnerUpdate(owner_user_id=account.owner_user_id)

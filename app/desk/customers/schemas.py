@@ -50,16 +50,32 @@ class AccountSummary(BaseModel):
     region_name: str | None
     arr: Decimal | None
     renewal_date: date | None
+    owner_user_id: int | None  # follows up unhappy survey answers; None: the recovery queue
     version: int
 
 
+class AccountOwnerUpdate(BaseModel):
+    owner_user_id: int | None
+
+
+class HealthReason(BaseModel):
+    code: str
+    text: str
+    points: int  # negative: taken off 100
+
+
 class Health(BaseModel):
+    """surveys.health_score (docs/kpis.md): status is the badge colour of the band."""
+
     status: Literal["green", "amber", "red"]
+    score: int
+    band: Literal["healthy", "watch", "at_risk"]
     open_p1: int
     open_p2: int
     sla_breaches_90d: int
     expiring_contracts: list[str]
-    reasons: list[str]
+    reasons: list[HealthReason]  # largest deduction first
+    notes: list[str]  # dates to act on (contract end, renewal); not part of the score
 
 
 class ContactSummary(BaseModel):
@@ -69,6 +85,7 @@ class ContactSummary(BaseModel):
     email: str | None
     phone: str | None
     mobile: str | None
+    survey_opt_out: bool  # unsubscribed from survey e-mails
 
 
 class SiteSummary(BaseModel):
@@ -138,13 +155,33 @@ class VisitSummary(BaseModel):
 
 
 class SatisfactionAnswer(BaseModel):
-    """Filled once surveys exist (app.desk.customers.view360.satisfaction_answers)."""
+    """A survey answer (app.feedback), newest first."""
 
+    id: int
     survey_id: int
-    ticket_id: int | None
+    ticket_id: int
+    work_order_id: int | None
     answered_at: datetime
-    score: int
+    csat: int | None
+    nps: int | None
+    solved: bool | None
+    reasons: list[str]
     comment: str = ""
+    is_detractor: bool
+
+
+class RecoverySummary(BaseModel):
+    """A detractor's follow-up ticket; queue "recovery" when the account has no owner."""
+
+    id: int
+    ticket_id: int
+    number: str | None
+    status: str
+    queue: str
+    owner_user_id: int | None
+    opened_at: datetime
+    closed_at: datetime | None
+    outcome: str | None
 
 
 class Customer360(BaseModel):
@@ -159,3 +196,4 @@ class Customer360(BaseModel):
     upcoming_visits: list[VisitSummary]
     recent_visits: list[VisitSummary]
     satisfaction: list[SatisfactionAnswer]
+    recoveries: list[RecoverySummary]

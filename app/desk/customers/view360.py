@@ -8,11 +8,13 @@ their engineer, SLA breaches. Entitlement and health are computed here from thos
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -34,6 +36,7 @@ from app.models import (
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.errors import NotFound
+from surveys import HealthSignals, health_score
 
 CLOSED_TICKET = (TicketStatus.resolved.value, TicketStatus.closed.value)
 OPEN_VISIT = (
@@ -43,10 +46,10 @@ OPEN_VISIT = (
     WorkOrderStatus.on_site.value,
 )
 RECENT = 10
+RECOVERY_CATEGORY = "recovery"  # tickets app.feedback opens to follow up unhappy survey answers
 LIST_CAP = 200  # contacts / sites / assets / open tickets shown at most
 BREACH_WINDOW = timedelta(days=90)
 EXPIRY_WARNING = timedelta(days=60)
-BREACHES_RED = 3
 
 
 def local_today() -> date:
@@ -69,9 +72,32 @@ def asset_entitlement(asset: Asset, contract: Contract | None, today: date) -> s
     return "billable"
 
 
-def satisfaction_answers(session: Session, *, account_id: int, limit: int = 5) -> list[dict[str, Any]]:
-    """Hook for surveys/: the account's last answers. Surveys do not exist yet, so none."""
-    return []
+@dataclass(frozen=True)
+class SurveySignals:
+    """What the survey layer (app.feedback) tells the 360 view about an account."""
+
+    answers: list[dict[str, Any]] = field(default_factory=list)  # the last few, newest first
+    recoveries: list[dict[str, Any]] = field(default_factory=list)
+    detractors_90d: int = 0
+    repeat_visits_90d: int = 0
+    csat_mean_90d: float | None = None
+    csat_n_90d: int = 0
+    csat_mean_prev_90d: float | None = None
+    csat_n_prev_90d: int = 0
+
+
+SignalsProvider = Callable[[Session, int, datetime], SurveySignals]
+_signals_provider: SignalsProvider | None = None
+
+
+def set_survey_signals(provider: SignalsProvider | None) -> None:
+    """Installed at start-up by app.feedback (a higher layer); without it the view has no answers."""
+    global _signals_provider
+    _signals_provider = provider
+
+
+def survey_signals(session: Session, *, account_id: int, now: datetime) -> SurveySignals:
+    return _signals_provider(session, account_id, now) if _signals_provider else SurveySignals()
 
 
 def _ticket(t: Ticket) -> dict[str, Any]:
@@ -107,15 +133,37 @@ def _visit(w: WorkOrder, engineer: str | None) -> dict[str, Any]:
     }
 
 
+BADGE = {"healthy": "green", "watch": "amber", "at_risk": "red"}
+
+
 def _health(
     account: Account,
     open_by_priority: Counter[str],
     breaches: int,
     contracts: list[dict[str, Any]],
     today: date,
+    signals: SurveySignals,
+    tickets_90d: int,
+    assets: int,
 ) -> dict[str, Any]:
-    reasons: list[str] = []
+    """The score and its reasons come from `surveys.health_score` (docs/kpis.md); contract
+    expiries and a near renewal are listed as notes, they are dates to act on, not service."""
     p1, p2 = open_by_priority.get("P1", 0), open_by_priority.get("P2", 0)
+    health = health_score(
+        HealthSignals(
+            open_p1=p1,
+            open_p2=p2,
+            sla_breaches_90d=breaches,
+            detractors_90d=signals.detractors_90d,
+            repeat_visits_90d=signals.repeat_visits_90d,
+            tickets_90d=tickets_90d,
+            assets=assets,
+            csat_mean_90d=signals.csat_mean_90d,
+            csat_n_90d=signals.csat_n_90d,
+            csat_mean_prev_90d=signals.csat_mean_prev_90d,
+            csat_n_prev_90d=signals.csat_n_prev_90d,
+        )
+    )
     later = [c for c in contracts if c["status"] == "upcoming"]
     expiring = [
         c["number"]
@@ -124,25 +172,19 @@ def _health(
         and c["ends_on"] - today <= EXPIRY_WARNING
         and not any(n["starts_on"] <= c["ends_on"] + timedelta(days=1) for n in later)
     ]
-    red = p1 > 0 or breaches >= BREACHES_RED
-    if p1:
-        reasons.append(f"{p1} open P1 ticket{'s' * (p1 > 1)}")
-    if p2:
-        reasons.append(f"{p2} open P2 ticket{'s' * (p2 > 1)}")
-    if breaches:
-        reasons.append(f"{breaches} SLA breach{'es' * (breaches > 1)} in the last 90 days")
-    for number in expiring:
-        reasons.append(f"contract {number} ends within {EXPIRY_WARNING.days} days, no follow-up")
+    notes = [f"contract {number} ends within {EXPIRY_WARNING.days} days, no follow-up" for number in expiring]
     if account.renewal_date and today <= account.renewal_date <= today + EXPIRY_WARNING:
-        reasons.append(f"renewal due on {account.renewal_date.isoformat()}")
-    status = "red" if red else ("amber" if reasons else "green")
+        notes.append(f"renewal due on {account.renewal_date.isoformat()}")
     return {
-        "status": status,
+        "status": BADGE[health.band],
+        "score": health.score,
+        "band": health.band,
         "open_p1": p1,
         "open_p2": p2,
         "sla_breaches_90d": breaches,
         "expiring_contracts": expiring,
-        "reasons": reasons,
+        "reasons": [{"code": r.code, "text": r.text, "points": r.points} for r in health.reasons],
+        "notes": notes,
     }
 
 
@@ -184,17 +226,21 @@ def customer_360(
         .limit(LIST_CAP)
     ).all()
 
-    open_counts = Counter(
-        dict(
-            session.execute(
-                select(Ticket.priority, func.count())
-                .where(Ticket.account_id == account_id, Ticket.status.not_in(CLOSED_TICKET))
-                .group_by(Ticket.priority)
-            )
-            .tuples()
-            .all()
+    # One pass over the account's tickets: open ones per priority, and all opened in 90 days.
+    is_open = Ticket.status.not_in(CLOSED_TICKET)
+    per_priority = session.execute(
+        select(
+            Ticket.priority,
+            func.count(case((is_open, Ticket.id))),
+            func.count(case((Ticket.opened_at >= now - BREACH_WINDOW, Ticket.id))),
         )
-    )
+        # A recovery call about an unhappy answer is not a service problem of its own: the answer
+        # already counts in the score.
+        .where(Ticket.account_id == account_id, Ticket.category != RECOVERY_CATEGORY)
+        .group_by(Ticket.priority)
+    ).all()
+    open_counts = Counter({priority: n_open for priority, n_open, _ in per_priority if n_open})
+    tickets_90d = sum(n_recent for _, _, n_recent in per_priority)
     open_tickets = session.scalars(
         select(Ticket)
         .where(Ticket.account_id == account_id, Ticket.status.not_in(CLOSED_TICKET))
@@ -218,6 +264,13 @@ def customer_360(
         )
         or 0
     )
+
+    asset_count = len(asset_rows)
+    if asset_count >= LIST_CAP:  # the list is capped; the load per asset needs the true number
+        asset_count = (
+            session.scalar(select(func.count()).select_from(Asset).where(Asset.account_id == account_id)) or 0
+        )
+    signals = survey_signals(session, account_id=account_id, now=now)
 
     visits = (
         select(WorkOrder, Engineer.name)
@@ -283,9 +336,12 @@ def customer_360(
             "region_name": region.name if region else None,
             "arr": account.arr,
             "renewal_date": account.renewal_date,
+            "owner_user_id": account.owner_user_id,
             "version": account.version,
         },
-        "health": _health(account, open_counts, breaches, contracts, today),
+        "health": _health(
+            account, open_counts, breaches, contracts, today, signals, tickets_90d, asset_count
+        ),
         "contacts": [
             {
                 "id": c.id,
@@ -294,6 +350,7 @@ def customer_360(
                 "email": c.email,
                 "phone": c.phone,
                 "mobile": c.mobile,
+                "survey_opt_out": c.survey_opt_out,
             }
             for c in contacts
         ],
@@ -315,5 +372,6 @@ def customer_360(
         "recent_tickets": [_ticket(t) for t in recent_tickets],
         "upcoming_visits": [_visit(w, name) for w, name in upcoming],
         "recent_visits": [_visit(w, name) for w, name in past],
-        "satisfaction": satisfaction_answers(session, account_id=account_id),
+        "satisfaction": signals.answers,
+        "recoveries": signals.recoveries,
     }

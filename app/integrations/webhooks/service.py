@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from app.integrations.webhooks import targets
 from app.integrations.webhooks.signing import headers_for, new_secret, verify_signature
 from app.models import DeliveryStatus, User, WebhookDelivery, WebhookSubscription
+from app.platform import metrics
 from app.platform.audit import apply_changes, record
 from app.platform.config import get_settings
 from app.platform.db import utcnow
@@ -371,6 +372,8 @@ def record_outcome(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         log.warning("webhook delivery %s: lease lost before recording attempt %s", c.delivery_id, c.attempt)
         return None
+    if not outcome.ok:
+        metrics.WEBHOOK_FAILURES.labels("dead" if status is DeliveryStatus.dead else "retry").inc()
     if status is DeliveryStatus.dead:
         log.warning(
             "webhook delivery %s is dead after %s attempts: %s", c.delivery_id, c.attempt, outcome.error

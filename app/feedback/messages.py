@@ -1,0 +1,66 @@
+"""The survey e-mail: the CSAT scale as one-click links, and an unsubscribe link.
+
+Each rating link opens the public form with that rating preselected (opening it records
+nothing: mail scanners follow links); the customer submits the form to answer.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from html import escape
+
+from app.feedback import tokens
+from app.platform.config import get_settings
+from surveys import TEMPLATES
+
+PATH = "/survey"
+
+
+def answer_url(token: str, csat: int | None = None) -> str:
+    base = f"{get_settings().public_url}{PATH}/{token}"
+    return base if csat is None else f"{base}?csat={csat}"
+
+
+def unsubscribe_url(token: str) -> str:
+    return f"{get_settings().public_url}{PATH}/unsubscribe/{token}"
+
+
+def compose(
+    *, survey_id: int, template_id: str, to: str, contact_name: str, case_ref: str, reminder: bool
+) -> EmailMessage:
+    template = TEMPLATES[template_id]
+    csat = template.questions[0]  # every template leads with the CSAT rating (docs/surveys.md)
+    answer = tokens.make(survey_id, "answer")
+    unsub = unsubscribe_url(tokens.make(survey_id, "unsubscribe"))
+    links = [(n, answer_url(answer, n)) for n in range(csat.low, csat.high + 1)]
+    msg = EmailMessage()
+    msg["From"] = get_settings().mail_from
+    msg["To"] = to
+    msg["Subject"] = ("Reminder: " if reminder else "") + f"{template.title} ({case_ref})"
+    msg["List-Unsubscribe"] = f"<{unsub}>"
+    greeting = f"Hello {contact_name}," if contact_name else "Hello,"
+    lines = [
+        greeting,
+        "",
+        f"{csat.label} Click a rating ({csat.low} = {csat.low_label}, {csat.high} = {csat.high_label}):",
+        "",
+        *[f"  {n}: {url}" for n, url in links],
+        "",
+        "The link opens a short form; your answer counts once you send it.",
+        "",
+        f"No more surveys: {unsub}",
+    ]
+    msg.set_content("\n".join(lines) + "\n")
+    buttons = " ".join(
+        f'<a href="{escape(url)}" style="display:inline-block;padding:8px 14px;margin:2px;'
+        f'border:1px solid #888;border-radius:4px;text-decoration:none">{n}</a>'
+        for n, url in links
+    )
+    msg.add_alternative(
+        f"<p>{escape(greeting)}</p><p>{escape(csat.label)}</p><p>{buttons}</p>"
+        f"<p><small>{csat.low} = {escape(csat.low_label)}, {csat.high} = {escape(csat.high_label)}. "
+        "The link opens a short form; your answer counts once you send it.</small></p>"
+        f'<p><small><a href="{escape(unsub)}">No more surveys</a></small></p>',
+        subtype="html",
+    )
+    return msg

@@ -1,0 +1,146 @@
+"""Closing the loop: a detractor's answer opens a recovery ticket, and closing that ticket
+records the outcome.
+
+The ticket is owned by the account's owner (`Account.owner_user_id`); an account without one
+leaves it unassigned in the recovery queue (category "recovery") that managers see. The ticket
+carries the answer and the visit facts in words, so whoever calls the customer knows why.
+A recovery ticket is never surveyed itself (capture skips category "recovery").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.desk.customers.view360 import RECOVERY_CATEGORY
+from app.desk.tickets import service as tickets
+from app.models import Account, Survey, SurveyAnswer, SurveyRecovery, Ticket, TicketEvent
+from app.models.feedback import VISIT_FACT_COLUMNS
+from app.platform.db import utcnow
+from app.platform.events import emit
+
+CATEGORY = RECOVERY_CATEGORY
+PRIORITY = "P2"  # a customer waiting to hear back; not an outage
+
+
+def describe(answer: SurveyAnswer, case: Ticket | None) -> str:
+    parts = [f"Survey answer on {case.number if case else f'ticket #{answer.ticket_id}'}:"]
+    if answer.csat is not None:
+        parts.append(f"- satisfaction {answer.csat}/5")
+    if answer.nps is not None:
+        parts.append(f"- recommendation {answer.nps}/10")
+    if answer.ces is not None:
+        parts.append(f"- effort {answer.ces}/7")
+    if answer.solved is not None:
+        parts.append(f"- solved: {'yes' if answer.solved else 'no'}")
+    if answer.reasons:
+        parts.append(f"- what went wrong: {', '.join(answer.reasons)}")
+    if answer.comment:
+        parts.append(f"- comment: {answer.comment}")
+    parts.append("Visit facts:")
+    if answer.minutes_late is not None:
+        parts.append(f"- arrival: {answer.minutes_late:.0f} min after the promised window")
+    for key, text in (
+        ("repeat_visit", "repeat visit"),
+        ("part_missing", "part missing or a second trip"),
+        ("duration_overrun", "took longer than planned"),
+        ("sla_breach", "SLA breached"),
+        ("first_time_fix", "fixed first time"),
+    ):
+        value = getattr(answer, key)
+        if value is not None:
+            parts.append(f"- {text}: {'yes' if value else 'no'}")
+    return "\n".join(parts)
+
+
+def _facts(answer: SurveyAnswer) -> dict[str, Any]:
+    return {k: getattr(answer, k) for k in VISIT_FACT_COLUMNS}
+
+
+def open_recovery(session: Session, answer_id: int) -> SurveyRecovery | None:
+    """Open the recovery ticket for a detractor's answer; a second call finds it and does nothing."""
+    existing = session.scalar(select(SurveyRecovery).where(SurveyRecovery.answer_id == answer_id))
+    if existing is not None:
+        return existing
+    answer = session.get(SurveyAnswer, answer_id)
+    if answer is None or not answer.is_detractor:
+        return None
+    account = session.get(Account, answer.account_id)
+    case = session.get(Ticket, answer.ticket_id)
+    owner = account.owner_user_id if account else None
+    ticket = tickets.create_ticket(
+        session,
+        account_id=answer.account_id,
+        contact_id=answer.contact_id,
+        asset_id=answer.asset_id,
+        subject=f"Unhappy customer: follow up on {case.number if case else 'a survey answer'}",
+        description=describe(answer, case),
+        category=CATEGORY,
+        priority=PRIORITY,
+        channel="web",
+        actor=None,
+        event_data={"survey_answer_id": answer.id},
+    )
+    ticket.assignee_id = owner
+    rec = SurveyRecovery(
+        answer_id=answer.id,
+        ticket_id=ticket.id,
+        account_id=answer.account_id,
+        owner_user_id=owner,
+        queue="owner" if owner else "recovery",
+        facts=_facts(answer),
+        opened_at=utcnow(),
+    )
+    session.add(rec)
+    session.flush()
+    survey = session.get(Survey, answer.survey_id)
+    emit(
+        session,
+        "survey.detractor",
+        {
+            "answer_id": answer.id,
+            "survey_id": answer.survey_id,
+            "account_id": answer.account_id,
+            "ticket_id": answer.ticket_id,
+            "work_order_id": answer.work_order_id,
+            "recovery_ticket_id": ticket.id,
+            "recovery_ticket_number": ticket.number,
+            "owner_user_id": owner,
+            "csat": answer.csat,
+            "nps": answer.nps,
+            "solved": answer.solved,
+            "reasons": answer.reasons,
+            "template": survey.template_id if survey else None,
+            "facts": rec.facts,
+        },
+    )
+    return rec
+
+
+def on_ticket_done(session: Session, ticket: Ticket) -> None:
+    """A recovery ticket was resolved or closed: record the outcome (the last status reason)."""
+    rec = session.scalar(select(SurveyRecovery).where(SurveyRecovery.ticket_id == ticket.id))
+    if rec is None or rec.closed_at is not None:
+        return
+    rec.closed_at = ticket.resolved_at or ticket.closed_at or utcnow()
+    rec.outcome = ticket.status
+    rec.outcome_note = _last_words(session, ticket)
+    emit(
+        session,
+        "survey.recovery_closed",
+        {"recovery_id": rec.id, "ticket_id": ticket.id, "outcome": rec.outcome, "note": rec.outcome_note},
+    )
+
+
+def _last_words(session: Session, ticket: Ticket) -> str:
+    """The reason given with the status change, else the last reply or note."""
+    ev = session.scalar(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("status", "reply", "note")))
+        .where(TicketEvent.body != "")
+        .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
+        .limit(1)
+    )
+    return ev.body[:2000] if ev else ""
