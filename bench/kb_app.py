@@ -168,7 +168,7 @@ def main() -> None:
         "--embeddings",
         choices=("on", "off"),
         default="off",
-        help="MiniLM re-ranker (on: the first build embeds every English article, ~6 articles/s at load 10)",
+        help="the library's sentence encoder (on: the first build embeds every article; slow at 50 000)",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")

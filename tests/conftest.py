@@ -30,7 +30,7 @@ os.environ["SCHEDULER_ENABLED"] = "0"
 # the suite opts in as an on-premise deployment would. The SSRF tests clear it again.
 os.environ["WEBHOOK_ALLOWED_TARGETS"] = "127.0.0.1/32"
 # The knowledge index is persisted per database token under here; the app's pages and API rank with
-# BM25 only in tests (the MiniLM re-ranker is the library's, tested in tests/knowledge_base).
+# BM25 only in tests (the encoder is the library's, tested in tests/knowledge_base).
 os.environ["KB_INDEX_DIR"] = str(_tmp / "kb-index")
 os.environ["KB_EMBEDDINGS"] = "0"
 

@@ -1,7 +1,7 @@
 """Knowledge tests: each test gets its own index cache on a temporary directory, BM25 only.
 
-The MiniLM re-ranker is exercised by tests/knowledge_base; here the product's plumbing is under test
-(roles, versions, persistence, reload), and BM25-only keeps each process from loading a 0.5 GB model.
+The library's encoder is exercised by tests/knowledge_base; here the product's plumbing is under test
+(roles, versions, persistence, reload), and BM25-only keeps each process from loading the model.
 """
 
 from __future__ import annotations
