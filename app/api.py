@@ -13,6 +13,7 @@ from app.insights import api as insights
 from app.integrations.crm_import import api as imports
 from app.integrations.inbound_email import api as inbound
 from app.integrations.webhooks import api as webhooks
+from app.knowledge import api as knowledge
 from app.planning import api as plans
 from app.planning import route_api as route
 from app.platform import auth_api as auth
@@ -25,6 +26,8 @@ api_router.include_router(health.router)
 api_router.include_router(auth.router)
 api_router.include_router(tickets.router)
 api_router.include_router(teams.router)
+api_router.include_router(knowledge.ticket_router)
+api_router.include_router(knowledge.router)
 api_router.include_router(inbound.router)
 api_router.include_router(webhooks.router)
 api_router.include_router(workorders.router)

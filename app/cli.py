@@ -121,6 +121,12 @@ def seed(
     customers: int = typer.Option(300, "--customers", min=1, help="number of customer accounts"),
     if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when customers exist"),
     seed: int = typer.Option(42, "--seed", help="random seed (same seed, same company)"),
+    kb_articles: int = typer.Option(
+        0,
+        "--kb-articles",
+        min=0,
+        help="generated knowledge articles on top of the demo set (benchmark: 50000)",
+    ),
 ) -> None:
     """Create a demo service company in Munich with six months of ticket and visit history."""
     from app.seed.cli import run_seed
@@ -128,6 +134,7 @@ def seed(
     result = run_seed(console, customers=customers, if_empty=if_empty, seed_value=seed, fail=_fail)
     if result is None or result.skipped:
         return
+    _seed_knowledge(kb_articles, seed)
     # A new user should see routes at once: plan today and tomorrow in every region. The seed
     # (app.seed) cannot import the planner; this composition root joins the two.
     from datetime import datetime, timedelta
@@ -147,6 +154,28 @@ def seed(
         f"{done.seconds:.1f} s: {done.served} visits planned, {done.unassigned} left open, "
         f"{done.at_risk} at risk of missing their arrival due time"
     )
+
+
+def _seed_knowledge(generated: int, seed: int) -> None:
+    """The demo's knowledge articles (EN + ZH) and ``generated`` more; the seed cannot import
+    app.knowledge, so this composition root joins the two, as it does with the planner."""
+    import itertools
+    import time
+
+    from app.knowledge.index import process_cache
+    from app.knowledge.jsonl import import_records
+    from app.platform.db import unit_of_work
+    from app.seed.kb_articles import DEMO_ARTICLES, generated_articles
+
+    started = time.perf_counter()
+    records = itertools.chain(DEMO_ARTICLES, generated_articles(generated, seed=seed))
+    with unit_of_work() as session:
+        report = import_records(session, records, actor=None)
+    console.print(f"knowledge base: {report.created} articles in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    with unit_of_work() as session:
+        process_cache().persist(session)
+    console.print(f"knowledge index built and saved in {time.perf_counter() - started:.1f} s")
 
 
 @cli.command()
@@ -256,6 +285,76 @@ def import_csv(
         if len(report.errors) > 200:
             console.print(f"… and {len(report.errors) - 200} more")
         raise typer.Exit(1)
+
+
+kb = typer.Typer(help="Knowledge base: import and export articles as JSONL.", no_args_is_help=True)
+cli.add_typer(kb, name="kb")
+
+
+@kb.command("import")
+def kb_import(
+    file: str = typer.Argument(
+        ..., help="JSONL: one article a line (id, title, body; docs/knowledge_base.md)"
+    ),
+    as_user: str = typer.Option(..., "--as", help="e-mail of the user the articles are written by"),
+) -> None:
+    """Upsert articles by their id (external id); a file with a bad line imports nothing (exit 1)."""
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from app.knowledge.index import process_cache
+    from app.knowledge.jsonl import import_lines
+    from app.platform.db import unit_of_work
+    from app.platform.errors import AppError
+
+    path = Path(file)
+    if not path.is_file():
+        _fail(f"no such file: {file}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        _fail(f"{file} is not UTF-8 text")
+        return
+    try:
+        with unit_of_work() as session:
+            try:
+                actor = _user_by_email(session, as_user)
+            except ValueError as exc:
+                _fail(str(exc))
+                return
+            report = import_lines(session, text.splitlines(), actor=actor)
+        with unit_of_work() as session:  # other processes load this instead of re-analysing
+            process_cache().persist(session)
+    except AppError as exc:
+        errors = Table("line", "field", "problem", title="nothing imported: these lines are wrong")
+        for err in (exc.errors or [])[:200]:
+            errors.add_row(str(err["line"]), err["field"], err["message"])
+        console.print(errors)
+        _fail(exc.detail)
+        return
+    console.print(
+        f"{report.lines} articles from {path.name}: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged"
+    )
+
+
+@kb.command("export")
+def kb_export(file: str = typer.Argument(..., help="JSONL file to write ('-' for stdout)")) -> None:
+    """Write every article (any status) as one JSON line, in the format import reads."""
+    from pathlib import Path
+
+    from app.knowledge.jsonl import export_lines
+    from app.platform.db import unit_of_work
+
+    with unit_of_work() as session:
+        lines = list(export_lines(session))
+    text = "".join(line + "\n" for line in lines)
+    if file == "-":
+        sys.stdout.write(text)
+        return
+    Path(file).write_text(text, encoding="utf-8")
+    console.print(f"{len(lines)} articles written to {file}")
 
 
 @cli.command("plan")

@@ -29,6 +29,10 @@ os.environ["SCHEDULER_ENABLED"] = "0"
 # The webhook tests' receivers listen on 127.0.0.1, which webhooks refuse by default (SSRF):
 # the suite opts in as an on-premise deployment would. The SSRF tests clear it again.
 os.environ["WEBHOOK_ALLOWED_TARGETS"] = "127.0.0.1/32"
+# The knowledge index is persisted per database token under here; the app's pages and API rank with
+# BM25 only in tests (the encoder is the library's, tested in tests/knowledge_base).
+os.environ["KB_INDEX_DIR"] = str(_tmp / "kb-index")
+os.environ["KB_EMBEDDINGS"] = "0"
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402

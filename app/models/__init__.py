@@ -32,6 +32,15 @@ from app.models.field import (
     WorkOrderWindow,
 )
 from app.models.insights import KpiDay, KpiRefresh
+from app.models.knowledge import (
+    ArticleStatus,
+    ArticleVisibility,
+    KbArticle,
+    KbArticleVersion,
+    KbChange,
+    KbIndexState,
+    KbTicketFeedback,
+)
 from app.models.planning import (
     CustomerNotification,
     NotificationStatus,
@@ -59,6 +68,13 @@ from app.models.system import (
 from app.models.tickets import Channel, Priority, SlaEvent, Ticket, TicketEvent, TicketStatus
 
 __all__ = [
+    "ArticleStatus",
+    "ArticleVisibility",
+    "KbArticle",
+    "KbArticleVersion",
+    "KbChange",
+    "KbIndexState",
+    "KbTicketFeedback",
     "Absence",
     "OnCallShift",
     "Account",

@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = None
     log_format: str = "text"  # text | json (one JSON object per line, with the request id)
     log_level: str = "INFO"
+    # Where the knowledge-base search index is persisted (one file per article-set version; every
+    # web and worker process reloads from it). Shared between processes: a volume in docker-compose.
+    kb_index_dir: str = str(ROOT / "var" / "kb-index")
+    # Re-rank searches with the library's packaged sentence encoder (docs/knowledge_base.md);
+    # off: BM25 only (less memory, no model load at start).
+    kb_embeddings: bool = True
 
     @model_validator(mode="after")
     def _secrets_outside_demo(self) -> Settings:

@@ -32,6 +32,7 @@ TASK_MODULES = [
     "app.planning.tasks",
     "app.insights.tasks",
     "app.feedback.tasks",
+    "app.knowledge.tasks",
 ]
 celery_app = Celery("fieldline", broker=settings.celery_broker_url or "memory://", include=TASK_MODULES)
 celery_app.conf.update(

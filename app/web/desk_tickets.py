@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict
+from app.web import knowledge as knowledge_pages
 from app.web.messages import labelled, page_error
 from app.web.shared import (
     DESK_ROLES,
@@ -61,6 +62,9 @@ FLASH = {
     "wo": "Work order created.",
     "call": "Call logged.",
     "asset": "Asset set: the SLA now follows its contract.",
+    "kb_fcr": "Article linked as the resolution: resolved at first contact.",
+    "kb_solved": "Article linked as the resolution.",
+    "kb_not_helpful": "Noted: the article did not help.",
 }
 FormState = dict[str, Any]  # {"input": {...}, "error": str, "fields": {field: message}}
 
@@ -121,6 +125,7 @@ def _view(
             select(WorkOrder).where(WorkOrder.ticket_id == ticket.id).order_by(WorkOrder.id)
         ).all(),
         "priorities": list(Priority),
+        "kb": knowledge_pages.ticket_panel(db, ticket),
         "forms": forms,
         "conflict": conflict,
         "flash": flash,

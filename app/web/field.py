@@ -44,6 +44,7 @@ from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.platform.http import idempotent_create
 from app.platform.inputs import problem_with
+from app.web.knowledge import visit_articles
 from app.web.map_sketch import sketch
 from app.web.messages import page_error
 from app.web.shared import (
@@ -221,6 +222,7 @@ def _visit_page(
         "flash": DONE.get(done, ""),
         "key": secrets.token_urlsafe(16),
         "tz": route.timezone if route else engineers.timezone_of(db, me),
+        "articles": visit_articles(db, ticket),
     }
     return render(request, "field/visit.html", context, status_code=status_code)
 

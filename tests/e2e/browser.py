@@ -108,3 +108,12 @@ def collect_errors(page: Any, ignore: Callable[[str], bool] = lambda url: False)
     page.on("console", on_console)
     page.on("pageerror", lambda e: errors.append(str(e)))
     return errors
+
+
+def sign_in(page: Any, base: str, path: str, email: str) -> None:
+    """Open `path`, sign in on the login page it redirects to, and land back on `path`."""
+    page.goto(f"{base}{path}")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}{path}")

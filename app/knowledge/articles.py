@@ -1,0 +1,224 @@
+"""Articles: create, change, delete, restore an old version; who may read which.
+
+Every change writes a version snapshot (who, which fields) and marks the article changed for the
+search index (``app.knowledge.index.mark_changed``) in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.knowledge.index import mark_changed
+from app.models import ArticleStatus, ArticleVisibility, KbArticle, KbArticleVersion, Role, User
+from app.platform import audit
+from app.platform.db import utcnow
+from app.platform.errors import Forbidden, NotFound, Unprocessable
+from knowledge_base import detect_language
+
+FIELDS = (
+    "title",
+    "symptom",
+    "body",
+    "resolution_steps",
+    "product_models",
+    "fault_codes",
+    "tags",
+    "language",
+    "status",
+    "visibility",
+)
+LANGUAGES = ("en", "zh")
+WRITERS = frozenset({Role.agent.value, Role.manager.value, Role.admin.value})
+
+
+def can_write(user: User) -> bool:
+    return user.role in WRITERS
+
+
+def require_writer(user: User) -> None:
+    if not can_write(user):
+        raise Forbidden("Writing knowledge articles needs one of the roles: admin, agent, manager.")
+
+
+def readable(user: User) -> Select[Any]:
+    """Engineers read published articles only; the office reads drafts and archived ones too."""
+    stmt = select(KbArticle)
+    if user.role == Role.engineer.value:
+        stmt = stmt.where(KbArticle.status == ArticleStatus.published.value)
+    return stmt
+
+
+def get_article(session: Session, article_id: int, *, reader: User) -> KbArticle:
+    """404 for an unknown id and for an article this reader may not see (no hint that it exists)."""
+    article: KbArticle | None = session.scalar(readable(reader).where(KbArticle.id == article_id))
+    if article is None:
+        raise NotFound(f"No knowledge article {article_id}.")
+    return article
+
+
+def snapshot(article: KbArticle) -> dict[str, Any]:
+    return {name: _copy(getattr(article, name)) for name in FIELDS}
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def _clean_list(values: Sequence[str]) -> list[str]:
+    """Trimmed, without blanks and repeats, in the writer's order."""
+    out: list[str] = []
+    for value in values:
+        text = str(value).strip()
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def normalise(values: Mapping[str, Any], *, current: KbArticle | None = None) -> dict[str, Any]:
+    """Validate and tidy the fields given; a missing language is detected from the text."""
+    errors: list[dict[str, str]] = []
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in FIELDS:
+            continue
+        if name in ("resolution_steps", "product_models", "fault_codes", "tags"):
+            out[name] = _clean_list(value or [])
+        elif name in ("title", "symptom", "body"):
+            out[name] = str(value or "").strip()
+        else:
+            out[name] = value
+    if "title" in out and not out["title"]:
+        errors.append({"field": "title", "message": "must not be blank"})
+    if out.get("status") is not None and out["status"] not in ArticleStatus.__members__:
+        errors.append({"field": "status", "message": "draft, published or archived"})
+    if out.get("visibility") is not None and out["visibility"] not in ArticleVisibility.__members__:
+        errors.append({"field": "visibility", "message": "internal or customer"})
+    if out.get("language") is not None and out["language"] not in LANGUAGES:
+        errors.append({"field": "language", "message": "en or zh"})
+    if errors:
+        raise Unprocessable("The article was not saved: " + _describe(errors) + ".", errors=errors)
+    if "language" in out and out["language"] is None:
+        del out["language"]
+    if current is None and "language" not in out:
+        out["language"] = detect_language(
+            " ".join([out.get("title", ""), out.get("symptom", ""), out.get("body", "")])
+        )
+    return out
+
+
+def _describe(errors: list[dict[str, str]]) -> str:
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+
+
+def _record_version(
+    session: Session, article: KbArticle, actor: User | None, action: str, changed: list[str]
+) -> None:
+    session.flush()  # the article's id (and a new version number) exist from here
+    number = (
+        session.scalar(
+            select(func.max(KbArticleVersion.number)).where(KbArticleVersion.article_id == article.id)
+        )
+        or 0
+    ) + 1
+    session.add(
+        KbArticleVersion(
+            article_id=article.id,
+            number=number,
+            at=utcnow(),
+            actor_id=actor.id if actor else None,
+            action=action,
+            changed=changed,
+            snapshot=snapshot(article),
+        )
+    )
+    mark_changed(session, article.id)
+
+
+def create_article(
+    session: Session,
+    *,
+    values: Mapping[str, Any],
+    actor: User | None,
+    external_id: str | None = None,
+    action: str = "created",
+) -> KbArticle:
+    clean = normalise(values)
+    article = KbArticle(
+        external_id=external_id,
+        author_id=actor.id if actor else None,
+        status=clean.pop("status", None) or ArticleStatus.draft.value,
+        visibility=clean.pop("visibility", None) or ArticleVisibility.internal.value,
+        **{k: v for k, v in clean.items()},
+    )
+    session.add(article)
+    _record_version(session, article, actor, action, sorted(FIELDS))
+    audit.record(session, actor, "kb_article", article.id, action, {"title": [None, article.title]})
+    return article
+
+
+def update_article(
+    session: Session,
+    article: KbArticle,
+    *,
+    values: Mapping[str, Any],
+    actor: User | None,
+    action: str = "updated",
+) -> list[str]:
+    """Set the given fields; returns the names of those that changed (none: no new version)."""
+    clean = normalise(values, current=article)
+    changed = [name for name, value in clean.items() if getattr(article, name) != value]
+    if not changed:
+        return []
+    before = {name: _copy(getattr(article, name)) for name in changed}
+    for name in changed:
+        setattr(article, name, clean[name])
+    _record_version(session, article, actor, action, changed)
+    audit.record(
+        session,
+        actor,
+        "kb_article",
+        article.id,
+        action,
+        {name: [before[name], clean[name]] for name in changed if name not in ("body", "symptom")},
+    )
+    return changed
+
+
+def delete_article(session: Session, article: KbArticle, *, actor: User | None) -> None:
+    article_id = article.id
+    session.delete(article)
+    session.flush()
+    mark_changed(session, article_id)
+    audit.record(session, actor, "kb_article", article_id, "deleted", {"title": [article.title, None]})
+
+
+def versions(session: Session, article: KbArticle) -> list[KbArticleVersion]:
+    return list(
+        session.scalars(
+            select(KbArticleVersion)
+            .where(KbArticleVersion.article_id == article.id)
+            .order_by(KbArticleVersion.number.desc())
+        )
+    )
+
+
+def restore_version(session: Session, article: KbArticle, *, number: int, actor: User | None) -> list[str]:
+    """Make version ``number``'s fields current again (a new version: history is never rewritten)."""
+    old = session.scalar(
+        select(KbArticleVersion).where(
+            KbArticleVersion.article_id == article.id, KbArticleVersion.number == number
+        )
+    )
+    if old is None:
+        raise NotFound(f"Knowledge article {article.id} has no version {number}.")
+    return update_article(
+        session,
+        article,
+        values={k: v for k, v in old.snapshot.items() if k in FIELDS},
+        actor=actor,
+        action="restored",
+    )

@@ -1,0 +1,142 @@
+"""Knowledge API schemas: input forbids unknown fields (InputModel), output reads ORM rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.models import ArticleStatus, ArticleVisibility
+from app.platform.inputs import InputModel
+
+Short = Field(max_length=100)
+Texts = list[str]
+
+
+class ArticleCreate(InputModel):
+    title: str = Field(min_length=1, max_length=300)
+    symptom: str = Field(default="", max_length=20000)
+    body: str = Field(default="", max_length=200000)
+    resolution_steps: list[str] = Field(default_factory=list, max_length=50)
+    product_models: list[str] = Field(default_factory=list, max_length=50)
+    fault_codes: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    language: Literal["en", "zh"] | None = None  # None: detected from the text
+    status: ArticleStatus = ArticleStatus.draft
+    visibility: ArticleVisibility = ArticleVisibility.internal
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _short_items(self) -> ArticleCreate:
+        _check_items(self)
+        return self
+
+
+class ArticleUpdate(InputModel):
+    """Only the fields sent change; none may be null."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    symptom: str | None = Field(default=None, max_length=20000)
+    body: str | None = Field(default=None, max_length=200000)
+    resolution_steps: list[str] | None = Field(default=None, max_length=50)
+    product_models: list[str] | None = Field(default=None, max_length=50)
+    fault_codes: list[str] | None = Field(default=None, max_length=50)
+    tags: list[str] | None = Field(default=None, max_length=50)
+    language: Literal["en", "zh"] | None = None
+    status: ArticleStatus | None = None
+    visibility: ArticleVisibility | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ArticleUpdate:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        _check_items(self)
+        return self
+
+
+def _check_items(model: BaseModel) -> None:
+    for name in ("resolution_steps", "product_models", "fault_codes", "tags"):
+        limit = 2000 if name == "resolution_steps" else 100
+        for item in getattr(model, name) or []:
+            if len(item) > limit:
+                raise ValueError(f"{name}: each item at most {limit} characters")
+
+
+class ArticleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    external_id: str | None
+    title: str
+    symptom: str
+    body: str
+    body_html: str = ""  # the body rendered safely (app/knowledge/markdown.py)
+    resolution_steps: list[str]
+    product_models: list[str]
+    fault_codes: list[str]
+    tags: list[str]
+    language: str
+    status: ArticleStatus
+    visibility: ArticleVisibility
+    author_id: int | None
+    solved_count: int
+    not_helpful_count: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class VersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    at: datetime
+    actor_id: int | None
+    action: str
+    changed: list[str]
+    snapshot: dict[str, Any]
+
+
+class Hit(BaseModel):
+    article_id: int
+    title: str
+    title_html: str  # escaped, query words in <mark>
+    snippet_html: str
+    language: str
+    visibility: ArticleVisibility
+    solved_count: int
+    score: float
+
+
+class SearchResult(BaseModel):
+    query: str
+    items: list[Hit]
+
+
+class Suggestions(BaseModel):
+    ticket_id: int
+    query: str  # what was ranked: subject, fault code, asset model, description
+    product_model: str | None
+    fault_code: str | None
+    items: list[Hit]
+    verdicts: dict[int, Literal["solved", "not_helpful"]]  # already recorded on this ticket
+
+
+class FeedbackIn(InputModel):
+    article_id: int
+
+
+class FeedbackRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    ticket_id: int
+    article_id: int
+    verdict: Literal["solved", "not_helpful"]
+    first_contact: bool | None
+    at: datetime
+
+
+class FromTicketIn(InputModel):
+    ticket_id: int

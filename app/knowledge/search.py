@@ -1,0 +1,136 @@
+"""Search and ticket suggestions over the process's index (ranking: the ``knowledge_base`` library)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.knowledge.index import process_cache
+from app.models import Asset, KbArticle, KbTicketFeedback, ProductModel, Ticket
+from app.platform.errors import Unprocessable
+from knowledge_base import KnowledgeIndex, SearchHit, suggestion_query
+
+MAX_QUERY = 2000  # characters of a query the ranker reads (a ticket description can be long)
+# A fault code as service staff write it: letters then digits, e.g. E04, F-28, F.75 (stored as F75).
+FAULT_CODE = re.compile(r"\b([A-Z]{1,3})[-. ]?(\d{1,4})\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    article: KbArticle
+    score: float
+    title_html: str
+    snippet_html: str
+
+
+def _rows(session: Session, hits: list[SearchHit]) -> list[Found]:
+    ids = [int(h.article_id) for h in hits]
+    rows = {a.id: a for a in session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)))} if ids else {}
+    return [
+        Found(rows[int(h.article_id)], h.score, h.title.html(), h.snippet.html())
+        for h in hits
+        if int(h.article_id) in rows
+    ]
+
+
+def search(session: Session, query: str, *, lang: str | None = None, limit: int = 10) -> list[Found]:
+    """Published articles for ``query``, best first; ``lang`` keeps one language's articles."""
+    query = query.strip()[:MAX_QUERY]
+    if not query:
+        raise Unprocessable(
+            "Type what to search for.", errors=[{"field": "q", "message": "must not be blank"}]
+        )
+
+    def run(index: KnowledgeIndex) -> list[SearchHit]:
+        if lang is None:
+            return index.search(query, limit)
+        # Rank a wider list and keep the language asked for (articles carry their language).
+        hits = index.search(query, limit * 5)
+        wanted = [h for h in hits if (a := index.get(h.article_id)) is not None and a.language == lang]
+        return wanted[:limit]
+
+    return _rows(session, process_cache().use(session, run))
+
+
+@dataclass(frozen=True, slots=True)
+class TicketContext:
+    subject: str
+    description: str
+    product_model: str | None
+    fault_code: str | None
+
+
+def ticket_context(
+    session: Session,
+    ticket: Ticket,
+    *,
+    subject: str | None = None,
+    description: str | None = None,
+    fault_code: str | None = None,
+) -> TicketContext:
+    """What a ticket says about its problem: the text (as saved, or as the agent is typing it), the
+    asset's product model, and a fault code (given, or the first one written in the text)."""
+    subject = ticket.subject if subject is None else subject
+    description = ticket.description if description is None else description
+    model = None
+    if ticket.asset_id is not None:
+        model = session.scalar(
+            select(ProductModel.code)
+            .join(Asset, Asset.product_model_id == ProductModel.id)
+            .where(Asset.id == ticket.asset_id)
+        )
+    if not fault_code:
+        match = FAULT_CODE.search(f"{subject} {description}")
+        fault_code = f"{match.group(1)}{match.group(2)}" if match else None
+    return TicketContext(subject, description, model, fault_code)
+
+
+def suggest(session: Session, context: TicketContext, *, limit: int = 5) -> list[Found]:
+    """The top articles for a ticket (the library's ``suggest``: one query of all four parts)."""
+    if not (context.subject.strip() or context.description.strip()):
+        return []
+    description = context.description[:MAX_QUERY]
+    hits = process_cache().use(
+        session,
+        lambda index: index.suggest(
+            context.subject,
+            description,
+            product_model=context.product_model,
+            fault_code=context.fault_code,
+            limit=limit,
+        ),
+    )
+    return _rows(session, hits)
+
+
+def suggestion_text(context: TicketContext) -> str:
+    return suggestion_query(context.subject, context.description, context.product_model, context.fault_code)
+
+
+def verdicts(session: Session, ticket_id: int) -> dict[int, str]:
+    """article id -> "solved" / "not_helpful" already recorded on this ticket (solved wins)."""
+    out: dict[int, str] = {}
+    for row in session.scalars(select(KbTicketFeedback).where(KbTicketFeedback.ticket_id == ticket_id)):
+        if out.get(row.article_id) != "solved":
+            out[row.article_id] = row.verdict
+    return out
+
+
+def for_visit(
+    session: Session, *, product_model: str | None, fault_code: str | None, limit: int = 5
+) -> list[KbArticle]:
+    """Published articles for the engineer's visit: those that name the asset's model or the fault
+    code, ranked by the library for "model + code" (so an article naming both comes first)."""
+    if not product_model and not fault_code:
+        return []
+    query = suggestion_query("", "", product_model, fault_code)
+    found = _rows(session, process_cache().use(session, lambda index: index.search(query, limit * 6)))
+    return [
+        f.article
+        for f in found
+        if (product_model and product_model in f.article.product_models)
+        or (fault_code and fault_code in f.article.fault_codes)
+    ][:limit]

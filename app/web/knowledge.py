@@ -1,0 +1,251 @@
+"""Knowledge pages: an article, and the ticket page's knowledge actions (page forms with CSRF: the
+API refuses changes made with the page cookie).
+
+- ``POST /desk/tickets/{id}/kb/{article_id}/solved``: "This solved it" (resolves the ticket with the
+  article; first-contact resolution recorded when it applies);
+- ``POST /desk/tickets/{id}/kb/{article_id}/not-helpful``;
+- ``POST /desk/tickets/{id}/kb-article``: "Create an article from this ticket" (a prefilled draft).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from app.desk.tickets import service as tickets
+from app.knowledge import articles, feedback, from_ticket, search
+from app.knowledge.markdown import render_markdown
+from app.models import KbArticle, KbTicketFeedback, Ticket
+from app.platform.errors import AppError, Forbidden
+from app.web.messages import page_error
+from app.web.shared import (
+    DeskPageUser,
+    PageDb,
+    PageRoute,
+    PageUser,
+    error_page,
+    field_errors,
+    invalid,
+    render,
+    require_csrf,
+    too_long,
+)
+
+router = APIRouter(route_class=PageRoute)
+CHANNEL = "desk"
+
+
+def ticket_panel(db: Session, ticket: Ticket) -> dict[str, Any]:
+    """The suggestions panel of the ticket page, rendered on the server (it works without JS; the
+    script redraws it as the agent types)."""
+    context = search.ticket_context(db, ticket)
+    solved = db.query(KbTicketFeedback).filter_by(ticket_id=ticket.id, verdict="solved").one_or_none()
+    return {
+        "suggestions": search.suggest(db, context),
+        "product_model": context.product_model,
+        "fault_code": context.fault_code,
+        "verdicts": search.verdicts(db, ticket.id),
+        "solved": solved,
+    }
+
+
+@router.post("/desk/tickets/{ticket_id}/kb/{article_id}/{verdict}", response_model=None)
+def record_verdict(
+    ticket_id: int,
+    article_id: int,
+    verdict: Literal["solved", "not-helpful"],
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """ "This solved it" (``solved``) or "Not helpful" (``not-helpful``) for a suggested article."""
+    require_csrf(request, csrf)
+    try:
+        if verdict == "solved":
+            row = feedback.mark_solved(
+                db, ticket_id=ticket_id, article_id=article_id, actor=user, channel=CHANNEL
+            )
+            done = "kb_fcr" if row.first_contact else "kb_solved"
+        else:
+            feedback.mark_not_helpful(db, ticket_id=ticket_id, article_id=article_id, actor=user)
+            done = "kb_not_helpful"
+    except AppError as exc:
+        db.rollback()
+        return error_page(request, exc.status_code, "Not saved", page_error(exc))
+    db.commit()  # the browser follows the redirect at once and must see the change
+    return RedirectResponse(f"/desk/tickets/{ticket_id}?done={done}#kb-title", status_code=303)
+
+
+@router.post("/desk/tickets/{ticket_id}/kb-article", response_model=None)
+def article_from_ticket(
+    ticket_id: int, request: Request, db: PageDb, user: DeskPageUser, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    require_csrf(request, csrf)
+    tickets.get_ticket(db, ticket_id)
+    if not articles.can_write(user):
+        raise Forbidden("Writing knowledge articles needs one of the roles: admin, agent, manager.")
+    article = from_ticket.draft_from_ticket(db, ticket_id=ticket_id, actor=user)
+    db.commit()
+    return RedirectResponse(f"/kb/articles/{article.id}/edit?done=draft", status_code=303)
+
+
+@router.get("/kb/articles/{article_id}")
+def article_page(
+    article_id: int, request: Request, db: PageDb, user: PageUser, done: str = ""
+) -> HTMLResponse:
+    """One article, its Markdown rendered safely; engineers see published articles only (else 404)."""
+    article = articles.get_article(db, article_id, reader=user)
+    return render(
+        request,
+        "kb/article.html",
+        {
+            "nav": "route" if user.role == "engineer" else "search",
+            "article": article,
+            "body_html": render_markdown(article.body),
+            "flash": FLASH.get(done, ""),
+            "can_write": articles.can_write(user),
+        },
+    )
+
+
+FLASH = {
+    "draft": "Draft created from the ticket: check it, complete it and publish it.",
+    "saved": "Article saved.",
+    "unchanged": "Nothing to save: no field was changed.",
+}
+LIST_FIELDS = ("product_models", "fault_codes", "tags")  # comma-separated in the form
+TEXT_LIMITS = {"title": 300, "symptom": 20000, "body": 200000, "resolution_steps": 20000}
+for _name in LIST_FIELDS:
+    TEXT_LIMITS[_name] = 2000
+STALE = (
+    "Someone else changed this article while you were editing it, so nothing was saved. Your text is "
+    "kept below; the form now carries the current version: check it and save again."
+)
+
+
+def _form_of(article: KbArticle) -> dict[str, str]:
+    return {
+        "title": article.title,
+        "symptom": article.symptom,
+        "body": article.body,
+        "resolution_steps": "\n".join(article.resolution_steps),
+        **{name: ", ".join(getattr(article, name)) for name in LIST_FIELDS},
+        "language": article.language,
+        "status": article.status,
+        "visibility": article.visibility,
+        "version": str(article.version),
+    }
+
+
+def _edit_view(
+    request: Request,
+    article: KbArticle,
+    form: dict[str, str],
+    *,
+    error: str = "",
+    fields: dict[str, str] | None = None,
+    flash: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    state = {"input": form, "error": error, "fields": fields or {}}
+    return render(
+        request,
+        "kb/edit.html",
+        {"nav": "search", "article": article, "form": state, "flash": flash},
+        status_code=status_code,
+    )
+
+
+@router.get("/kb/articles/{article_id}/edit")
+def edit_page(
+    article_id: int, request: Request, db: PageDb, user: DeskPageUser, done: str = ""
+) -> HTMLResponse:
+    articles.require_writer(user)
+    article = articles.get_article(db, article_id, reader=user)
+    return _edit_view(request, article, _form_of(article), flash=FLASH.get(done, ""))
+
+
+@router.post("/kb/articles/{article_id}/edit", response_model=None)
+def edit_article(
+    article_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    title: Annotated[str, Form()] = "",
+    symptom: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
+    resolution_steps: Annotated[str, Form()] = "",
+    product_models: Annotated[str, Form()] = "",
+    fault_codes: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form()] = "",
+    language: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+    visibility: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Save the article form; based on an old version it answers 409 and keeps what was typed."""
+    require_csrf(request, csrf)
+    articles.require_writer(user)
+    article = articles.get_article(db, article_id, reader=user)
+    form = {
+        "title": title,
+        "symptom": symptom,
+        "body": body,
+        "resolution_steps": resolution_steps,
+        "product_models": product_models,
+        "fault_codes": fault_codes,
+        "tags": tags,
+        "language": language,
+        "status": status,
+        "visibility": visibility,
+        "version": version,
+    }
+    errors = too_long(form, TEXT_LIMITS)
+    if errors:
+        exc = invalid(errors)
+        return _edit_view(request, article, form, error=page_error(exc), fields=errors, status_code=422)
+    if version.strip() != str(article.version):
+        return _edit_view(
+            request, article, {**form, "version": str(article.version)}, error=STALE, status_code=409
+        )
+    values: dict[str, Any] = {
+        "title": title,
+        "symptom": symptom,
+        "body": body,
+        "resolution_steps": resolution_steps.splitlines(),
+        **{name: form[name].split(",") for name in LIST_FIELDS},
+        "language": language or None,
+        "status": status,
+        "visibility": visibility,
+    }
+    try:
+        changed = articles.update_article(db, article, values=values, actor=user)
+        db.flush()
+    except AppError as exc:
+        db.rollback()
+        article = articles.get_article(db, article_id, reader=user)
+        return _edit_view(
+            request,
+            article,
+            form,
+            error=page_error(exc),
+            fields=field_errors(exc),
+            status_code=exc.status_code,
+        )
+    db.commit()
+    return RedirectResponse(
+        f"/kb/articles/{article_id}?done={'saved' if changed else 'unchanged'}", status_code=303
+    )
+
+
+def visit_articles(db: Session, ticket: Ticket | None) -> list[KbArticle]:
+    """The published articles for the visit's asset model and the ticket's fault code."""
+    if ticket is None:
+        return []
+    context = search.ticket_context(db, ticket)
+    return search.for_visit(db, product_model=context.product_model, fault_code=context.fault_code)

@@ -1,0 +1,110 @@
+// Ticket page: knowledge suggestions that follow what the agent types (debounced GET to the API with
+// the page cookie, which may only read). "This solved it" / "Not helpful" stay plain page forms with
+// the CSRF token: a change never goes through the API with the cookie.
+(function () {
+  "use strict";
+  var panel = document.getElementById("kb-panel");
+  var input = document.getElementById("kb-symptom");
+  var list = document.getElementById("kb-suggestions");
+  var status = document.getElementById("kb-status");
+  if (!panel || !input || !list || !window.fetch) return;
+  var ticket = panel.getAttribute("data-ticket");
+  var csrf = panel.getAttribute("data-csrf");
+  var solved = !!document.getElementById("kb-solved");
+  var timer = null;
+  var controller = null;
+  var last = input.value.trim();
+
+  // The API's *_html fields are escaped text with <mark> around matches; rebuild them from text and
+  // <mark> nodes only, so nothing else from an article can reach the page.
+  function marked(html) {
+    var doc = new DOMParser().parseFromString("<div>" + html + "</div>", "text/html");
+    var out = document.createDocumentFragment();
+    doc.body.firstChild.childNodes.forEach(function (node) {
+      if (node.nodeType === 1 && node.tagName === "MARK") {
+        var m = document.createElement("mark");
+        m.textContent = node.textContent;
+        out.appendChild(m);
+      } else {
+        out.appendChild(document.createTextNode(node.textContent));
+      }
+    });
+    return out;
+  }
+
+  function button(articleId, action, label, primary) {
+    var form = document.createElement("form");
+    form.method = "post";
+    form.action = "/desk/tickets/" + ticket + "/kb/" + articleId + "/" + action;
+    var token = document.createElement("input");
+    token.type = "hidden";
+    token.name = "csrf";
+    token.value = csrf;
+    var submit = document.createElement("button");
+    submit.type = "submit";
+    submit.className = "btn small" + (primary ? " primary" : "");
+    submit.textContent = label;
+    form.appendChild(token);
+    form.appendChild(submit);
+    return form;
+  }
+
+  function draw(data) {
+    list.replaceChildren();
+    data.items.forEach(function (hit) {
+      var li = document.createElement("li");
+      li.setAttribute("data-article", hit.article_id);
+      var a = document.createElement("a");
+      a.className = "title";
+      a.href = "/kb/articles/" + hit.article_id;
+      a.appendChild(marked(hit.title_html));
+      var snippet = document.createElement("div");
+      snippet.className = "small snippet";
+      snippet.appendChild(marked(hit.snippet_html));
+      li.appendChild(a);
+      li.appendChild(snippet);
+      if (!solved) {
+        var actions = document.createElement("div");
+        actions.className = "actions";
+        actions.appendChild(button(hit.article_id, "solved", "This solved it", true));
+        if (data.verdicts[hit.article_id] === "not_helpful") {
+          var note = document.createElement("span");
+          note.className = "small muted";
+          note.textContent = "marked not helpful";
+          actions.appendChild(note);
+        } else {
+          actions.appendChild(button(hit.article_id, "not-helpful", "Not helpful", false));
+        }
+        li.appendChild(actions);
+      }
+      list.appendChild(li);
+    });
+    var n = data.items.length;
+    status.textContent = n + (n === 1 ? " suggestion" : " suggestions");
+  }
+
+  function ask() {
+    var text = input.value.trim();
+    if (text === last) return;
+    last = text;
+    if (controller) controller.abort();
+    controller = new AbortController();
+    var url = "/api/v1/tickets/" + ticket + "/suggestions";
+    if (text) url += "?subject=" + encodeURIComponent(text);
+    status.textContent = "Searching…";
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, signal: controller.signal })
+      .then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(draw)
+      .catch(function (err) {
+        if (err.name !== "AbortError") status.textContent = "Suggestions are not available right now.";
+      });
+  }
+
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(ask, 250);
+  });
+})();

@@ -1,0 +1,127 @@
+"""Knowledge suggestions on the ticket page in Chromium: the agent types a symptom, the right article
+appears (debounced GET with the page cookie), "This solved it" (a page form with CSRF) resolves the
+ticket with it, and first-contact resolution is shown and stored.
+
+Runs Debian's /usr/bin/chromium through Playwright against a real uvicorn server (see browser.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.desk.tickets import service as tickets
+from app.knowledge import articles
+from app.models import KbTicketFeedback, Ticket
+from app.platform.db import make_engine
+from tests import factories as f
+from tests.e2e.browser import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    PASSWORD,
+    collect_errors,
+    migrated,
+    running_server,
+    sign_in,
+)
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+
+RIGHT = "Heat pump shows fault F.75: no heating"
+
+
+def _seed(url: str) -> dict[str, Any]:
+    engine = migrated(url)
+    try:
+        with Session(engine) as db:
+            region = f.make_region(db)
+            acc = f.make_account(db, name="Hotel Seeblick", region=region)
+            site = f.make_site(db, acc, region=region)
+            pm = f.make_product_model(db, code="HP-AROT", name="aroTHERM plus")
+            asset = f.make_asset(db, site, product_model=pm)
+            ticket = tickets.create_ticket(
+                db,
+                account_id=acc.id,
+                asset_id=asset.id,
+                subject="Anruf",
+                description="",
+                priority="P3",
+                channel="phone",
+                actor=None,
+            )
+            agent = f.make_user(db, role="agent", email="agent@kb-browser.example", password=PASSWORD)
+            for title, body in (
+                (RIGHT, "The display shows F.75. Low system pressure: refill to 1.5 bar and vent radiators."),
+                ("Lift door does not close properly", "Clean the light curtain lenses and the door sill."),
+                ("UPS reports battery fault", "Replace battery modules older than four years."),
+            ):
+                articles.create_article(
+                    db, values={"title": title, "body": body, "status": "published"}, actor=agent
+                )
+            db.commit()
+            return {"ticket_id": ticket.id, "agent_email": agent.email, "url": url}
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def server() -> Iterator[dict[str, Any]]:
+    # BM25 only (tests/conftest.py): the browser flow is under test, not the re-ranker
+    with running_server(_seed) as info:
+        yield info
+
+
+def test_type_a_symptom_see_the_article_mark_it_solved_first_contact(server: dict[str, Any]) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    base, ticket_id = server["base"], server["ticket_id"]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            errors = collect_errors(page)
+            sign_in(page, base, f"/desk/tickets/{ticket_id}", server["agent_email"])
+
+            box = page.get_by_label("Describe the problem")
+            box.fill("")
+            box.press_sequentially("house is cold, display shows F.75", delay=20)
+            first = page.locator("#kb-suggestions li").first
+            sync_api.expect(first.locator("a.title")).to_have_text(RIGHT, timeout=10000)
+            sync_api.expect(first.locator("mark").first).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "kb-suggestions.png"), full_page=True)
+
+            # another symptom redraws the list
+            box.fill("lift door keeps opening")
+            sync_api.expect(page.locator("#kb-suggestions li").first.locator("a.title")).to_have_text(
+                "Lift door does not close properly", timeout=10000
+            )
+            box.fill("display shows F.75")
+            sync_api.expect(first.locator("a.title")).to_have_text(RIGHT, timeout=10000)
+
+            first.get_by_role("button", name="This solved it").click()
+            page.wait_for_url(f"{base}/desk/tickets/{ticket_id}?done=kb_fcr*")
+            sync_api.expect(page.locator(".flash")).to_contain_text("resolved at first contact")
+            sync_api.expect(page.locator("#kb-solved")).to_contain_text("first-contact resolution")
+            sync_api.expect(page.locator(".facts")).to_contain_text("Resolved")
+            page.screenshot(path=str(ARTIFACTS / "kb-solved.png"), full_page=True)
+            assert errors == [], f"browser console errors: {errors}"
+        finally:
+            browser.close()
+
+    engine = make_engine(server["url"])
+    try:
+        with Session(engine) as db:
+            ticket = db.get(Ticket, ticket_id)
+            assert ticket is not None and ticket.status == "resolved"
+            row = db.scalar(select(KbTicketFeedback).where(KbTicketFeedback.ticket_id == ticket_id))
+            assert row is not None and row.verdict == "solved" and row.first_contact is True
+    finally:
+        engine.dispose()

@@ -1,0 +1,207 @@
+"""Articles through the API: lifecycle, versions and restore, ETag/If-Match, roles, safe Markdown."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.knowledge.markdown import plain_text, render_markdown
+from tests import factories as f
+
+API = "/api/v1/kb/articles"
+ARTICLE = {
+    "title": "Heat pump shows fault F.75: no heating",
+    "symptom": "Display shows F.75, the house stays cold.",
+    "body": "Check the **system pressure**: 1.0-2.0 bar.",
+    "resolution_steps": ["Read the pressure", "Refill and vent", "Reset the unit"],
+    "product_models": ["HP-AROT"],
+    "fault_codes": ["F75"],
+    "tags": ["heat pump"],
+    "status": "published",
+}
+
+
+def _create(client: TestClient, headers: dict[str, str], **over: Any) -> dict[str, Any]:
+    r = client.post(API, json={**ARTICLE, **over}, headers=headers)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def test_lifecycle_versions_and_restore(client: TestClient, login: Any) -> None:
+    agent = login("agent")
+    manager = login("manager")
+    created = _create(client, agent, status="draft")
+    aid = created["id"]
+    assert created["language"] == "en" and created["status"] == "draft" and created["version"] == 1
+
+    got = client.get(f"{API}/{aid}", headers=agent)
+    etag = got.headers["ETag"]
+    assert client.patch(f"{API}/{aid}", json={"title": "x"}, headers=agent).status_code == 428
+    stale = client.patch(f"{API}/{aid}", json={"title": "x"}, headers={**agent, "If-Match": '"v99"'})
+    assert stale.status_code == 412 and stale.headers["content-type"].startswith("application/problem+json")
+
+    r = client.patch(
+        f"{API}/{aid}",
+        json={"status": "published", "body": "New body"},
+        headers={**manager, "If-Match": etag},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "published" and r.headers["ETag"] != etag
+
+    versions = client.get(f"{API}/{aid}/versions", headers=agent).json()
+    assert [v["number"] for v in versions] == [2, 1]
+    assert versions[0]["action"] == "updated" and versions[0]["changed"] == ["body", "status"]
+    assert versions[0]["actor_id"] != versions[1]["actor_id"]  # who changed what: manager, then agent
+    assert versions[1]["snapshot"]["body"] == ARTICLE["body"]
+
+    restored = client.post(
+        f"{API}/{aid}/versions/1/restore", headers={**agent, "If-Match": r.headers["ETag"]}
+    )
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["body"] == ARTICLE["body"] and restored.json()["status"] == "draft"
+    history = client.get(f"{API}/{aid}/versions", headers=agent).json()
+    assert history[0]["number"] == 3 and history[0]["action"] == "restored"
+    assert (
+        client.post(
+            f"{API}/{aid}/versions/9/restore", headers={**agent, "If-Match": restored.headers["ETag"]}
+        ).status_code
+        == 404
+    )
+
+    # archived articles stay readable to the office; deleting needs If-Match
+    gone = client.delete(f"{API}/{aid}", headers={**agent, "If-Match": restored.headers["ETag"]})
+    assert gone.status_code == 204
+    assert client.get(f"{API}/{aid}", headers=agent).status_code == 404
+
+
+def test_no_change_is_no_new_version(client: TestClient, login: Any) -> None:
+    agent = login("agent")
+    created = _create(client, agent)
+    r = client.patch(
+        f"{API}/{created['id']}", json={"title": ARTICLE["title"]}, headers={**agent, "If-Match": '"v1"'}
+    )
+    assert r.status_code == 200 and r.json()["version"] == 1
+    assert len(client.get(f"{API}/{created['id']}/versions", headers=agent).json()) == 1
+
+
+def test_bad_input_is_problem_json_naming_the_field(client: TestClient, login: Any) -> None:
+    agent = login("agent")
+    for body, field in (
+        ({**ARTICLE, "title": ""}, "title"),
+        ({**ARTICLE, "status": "live"}, "status"),
+        ({**ARTICLE, "language": "de"}, "language"),
+        ({**ARTICLE, "tags": "not-a-list"}, "tags"),
+        ({**ARTICLE, "body": "a\x00b"}, "body"),
+        ({**ARTICLE, "surprise": 1}, "surprise"),
+    ):
+        r = client.post(API, json=body, headers=agent)
+        assert r.status_code == 422, body
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert any(field in e["field"] for e in r.json()["errors"]), r.json()
+
+
+def test_chinese_article_language_is_detected(client: TestClient, login: Any) -> None:
+    agent = login("agent")
+    created = _create(
+        client, agent, title="热泵显示故障F.75，不制热", body="请客户读取系统水压。", symptom=""
+    )
+    assert created["language"] == "zh"
+
+
+@pytest.mark.parametrize("role", ["agent", "manager", "admin", "dispatcher", "engineer"])
+def test_roles_for_every_id_route(client: TestClient, db: Session, login: Any, role: str) -> None:
+    """Writers: agent, manager, admin. Dispatchers read everything, engineers published only
+    (a draft is 404 to them, as is an unknown id); a non-writer's change is 403."""
+    writer = login("agent")
+    published = _create(client, writer)["id"]
+    draft = _create(client, writer, status="draft")["id"]
+    me = login(role)
+    writes = role in ("agent", "manager", "admin")
+    sees_drafts = role != "engineer"
+    one = {"If-Match": "*"}
+
+    assert client.get(f"{API}/{published}", headers=me).status_code == 200
+    assert client.get(f"{API}/{draft}", headers=me).status_code == (200 if sees_drafts else 404)
+    assert client.get(f"{API}/999999", headers=me).status_code == 404
+    listed = {a["id"] for a in client.get(API, headers=me).json()["items"]}
+    assert published in listed and (draft in listed) == sees_drafts
+
+    history = client.get(f"{API}/{published}/versions", headers=me).status_code
+    assert history == (200 if sees_drafts else 403)
+
+    patch = client.patch(f"{API}/{draft}", json={"tags": ["x"]}, headers={**me, **one})
+    assert patch.status_code == (200 if writes else 403)
+    missing = client.patch(f"{API}/999999", json={"tags": ["x"]}, headers={**me, **one})
+    assert missing.status_code == (404 if writes else 403)
+    restore = client.post(f"{API}/{draft}/versions/1/restore", headers={**me, **one})
+    assert restore.status_code == (200 if writes else 403)
+    created = client.post(API, json=ARTICLE, headers=me)
+    assert created.status_code == (201 if writes else 403)
+    deleted = client.delete(f"{API}/{draft}", headers={**me, **one})
+    assert deleted.status_code == (204 if writes else 403)
+    assert client.get(f"{API}/{published}").status_code == 401  # not signed in
+
+
+def test_the_page_cookie_cannot_write_through_the_api(client: TestClient, db: Session) -> None:
+    from app.platform.auth import issue_token
+    from app.platform.deps import SESSION_COOKIE
+
+    agent = f.make_user(db, role="agent")
+    db.commit()
+    client.cookies.set(SESSION_COOKIE, issue_token(agent))
+    assert client.get(API).status_code == 200
+    assert client.post(API, json=ARTICLE).status_code == 403
+
+
+HOSTILE = """# Fix
+
+<script>alert('x')</script>
+<img src=x onerror="alert(1)">
+[click](javascript:alert(1)) [vb](vbscript:msgbox(1)) [data](data:text/html;base64,PHNjcmlwdD4=)
+![pic](javascript:alert(2))
+<a href="javascript:alert(3)">raw link</a>
+<div onclick="alert(4)">div</div>
+[fine](https://example.com/manual)
+"""
+
+
+def _no_active_content(html: str) -> None:
+    lowered = html.lower()
+    assert "<script" not in lowered
+    assert "<img src=x" not in lowered and "<div" not in lowered and '<a href="javascript' not in lowered
+    assert 'href="javascript:' not in lowered and 'src="javascript:' not in lowered
+    assert 'href="vbscript:' not in lowered and 'href="data:' not in lowered
+    assert not re.search(r"<[^>]*\son[a-z]+\s*=", lowered)  # no event handler inside a real tag
+
+
+def test_markdown_renders_without_anything_that_runs() -> None:
+    html = render_markdown(HOSTILE)
+    _no_active_content(html)
+    assert "&lt;script&gt;" in html  # shown as text, not dropped silently
+    assert '<a href="https://example.com/manual" rel="nofollow noopener noreferrer">fine</a>' in html
+    assert "<h1>Fix</h1>" in html
+    assert "alert" not in plain_text("**bold** [x](https://a.example)") and "bold" in plain_text("**bold**")
+
+
+def test_hostile_markdown_is_safe_in_the_api_and_on_the_article_page(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    from app.platform.auth import issue_token
+    from app.platform.deps import SESSION_COOKIE
+
+    agent = login("agent")
+    created = _create(client, agent, body=HOSTILE, title="<script>alert(5)</script> title")
+    _no_active_content(created["body_html"])
+    reader = f.make_user(db, role="engineer")
+    db.commit()
+    client.cookies.set(SESSION_COOKIE, issue_token(reader))
+    page = client.get(f"/kb/articles/{created['id']}")
+    assert page.status_code == 200
+    body = page.text.split('<div class="article-body">', 1)[1]
+    _no_active_content(body)
+    assert "&lt;script&gt;alert(5)&lt;/script&gt; title" in page.text  # the title is escaped too
+    assert "default-src 'self'" in page.headers["content-security-policy"]

@@ -1,0 +1,121 @@
+"""The index across processes: persisted after the commit, loaded by a process that starts later,
+and caught up by a running process when the article-set version moves (a second cache instance stands
+for another web or worker process). A rolled-back change never reaches any index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from app.knowledge import articles, search
+from app.knowledge.index import IndexCache, read_version, set_process_cache
+from app.models import KbArticle, User
+from tests import factories as f
+
+
+def _ids(cache: IndexCache, db: Session, query: str) -> list[str]:
+    return [h.article_id for h in cache.use(db, lambda index: index.search(query, 5))]
+
+
+def _write(db: Session, author: User, title: str, body: str, status: str = "published") -> KbArticle:
+    article = articles.create_article(
+        db, values={"title": title, "body": body, "status": status}, actor=author
+    )
+    db.commit()
+    return article
+
+
+def test_persisted_after_commit_and_loaded_by_a_new_process(
+    db: Session, kb_cache: IndexCache, tmp_path: Path
+) -> None:
+    author = f.make_user(db, role="agent")
+    first = _write(db, author, "Chiller trips on high pressure", "Clean the condenser strainer.")
+    # the commit sent the persist task (eager in tests): the file for this version exists
+    version = read_version(db)
+    assert (kb_cache.folder() / f"v{version}" / "index.zip").is_file()  # type: ignore[operator]
+
+    other = IndexCache(kb_cache.directory, embeddings=False)  # a process started now
+    assert _ids(other, db, "chiller high pressure") == [str(first.id)]
+    assert other.loads_from_file == 1 and other.changes_applied == 0  # loaded, nothing re-analysed
+
+
+def test_a_running_process_reloads_when_the_version_moves(db: Session, kb_cache: IndexCache) -> None:
+    author = f.make_user(db, role="agent")
+    lift = _write(db, author, "Lift door does not close", "Clean the light curtain.")
+    other = IndexCache(kb_cache.directory, embeddings=False)
+    assert _ids(other, db, "lift door") == [str(lift.id)]
+    seen = other.version
+
+    # this process changes the set: a new article, an edit, an unpublished one
+    pump = _write(db, author, "Pump leaking at the seal", "Replace the mechanical seal.")
+    articles.update_article(db, lift, values={"title": "Elevator door does not close"}, actor=author)
+    db.commit()
+    assert read_version(db) > seen
+
+    assert _ids(other, db, "pump leaking seal") == [str(pump.id)]  # the other process caught up
+    assert other.version == read_version(db)
+    assert _ids(other, db, "elevator door") == [str(lift.id)]
+    articles.update_article(db, pump, values={"status": "archived"}, actor=author)
+    db.commit()
+    assert _ids(other, db, "pump leaking seal") == []  # archived: gone from every process's search
+    assert other.changes_applied == 3  # only the changed articles were read, never the whole set
+
+    articles.delete_article(db, lift, actor=author)
+    db.commit()
+    assert _ids(other, db, "elevator door") == []
+
+
+def test_a_rolled_back_change_never_reaches_the_index(db: Session, kb_cache: IndexCache) -> None:
+    author = f.make_user(db, role="agent")
+    _write(db, author, "UPS battery fault", "Replace the battery modules.")
+    before = read_version(db)
+    files = sorted(p.name for p in kb_cache.folder().iterdir())  # type: ignore[union-attr]
+    articles.create_article(
+        db, values={"title": "Ghost article", "body": "never committed", "status": "published"}, actor=author
+    )
+    db.rollback()
+    assert read_version(db) == before
+    assert _ids(kb_cache, db, "ghost article never committed") == []
+    assert sorted(p.name for p in kb_cache.folder().iterdir()) == files  # type: ignore[union-attr]
+
+
+def test_a_process_without_files_builds_from_the_database(db: Session, tmp_path: Path) -> None:
+    author = f.make_user(db, role="agent")
+    set_process_cache(IndexCache(None, embeddings=False))  # no data directory: nothing persisted
+    article = _write(db, author, "Generator does not start", "Charge the starter battery.")
+    fresh = IndexCache(tmp_path / "empty", embeddings=False)
+    assert _ids(fresh, db, "generator start battery") == [str(article.id)]
+    assert fresh.loads_from_file == 0 and fresh.changes_applied == 1
+    found = search.search(db, "generator battery")
+    assert [x.article.id for x in found] == [article.id]
+
+
+def test_a_torn_file_is_rebuilt_instead(db: Session, kb_cache: IndexCache) -> None:
+    author = f.make_user(db, role="agent")
+    article = _write(db, author, "Rack temperature alarm", "Check the room air conditioning.")
+    version = read_version(db)
+    (kb_cache.folder() / f"v{version}" / "index.zip").write_bytes(b"not a zip")  # type: ignore[operator]
+    other = IndexCache(kb_cache.directory, embeddings=False)
+    assert _ids(other, db, "rack temperature") == [str(article.id)]
+    assert other.loads_from_file == 0
+
+
+def test_a_large_index_answers_at_once_while_a_fresh_one_is_prepared(
+    db: Session, kb_cache: IndexCache
+) -> None:
+    """From sync_limit articles on, a request never waits for a rebuild: the previous index answers
+    and a background thread swaps in an up-to-date one (from the persisted file, else a copy)."""
+    author = f.make_user(db, role="agent")
+    lift = _write(db, author, "Lift door does not close", "Clean the light curtain.")
+    for directory in (kb_cache.directory, None):  # with the worker's file; without files (a copy)
+        big = IndexCache(directory, embeddings=False, sync_limit=1)
+        assert _ids(big, db, "lift door") == [str(lift.id)]  # the first build happens in the request
+        before = big.use(db, lambda index: index)
+        pump = _write(db, author, f"Pump leaking at the seal {directory is None}", "Replace the seal.")
+        assert str(pump.id) not in _ids(big, db, "pump leaking seal")  # answered at once, a version behind
+        big.wait_for_refresh()
+        assert str(pump.id) in _ids(big, db, "pump leaking seal")
+        assert big.refreshes == 1 and big.version == read_version(db)
+        assert str(pump.id) not in before  # the index searches were using was never changed in place
+        assert big.loads_from_file == (2 if directory else 0)

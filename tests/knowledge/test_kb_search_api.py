@@ -1,0 +1,366 @@
+"""Search and ticket suggestions through the API (English and Chinese), "this solved it" with
+first-contact resolution, "not helpful", the proven boost, and the ticket page's forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.desk.tickets import service as tickets
+from app.models import KbTicketFeedback, ProductModel, Ticket, TicketEvent
+from tests import factories as f
+from tests.web.conftest import csrf_of
+
+API = "/api/v1/kb"
+ARTICLES = [
+    {
+        "title": "Heat pump shows fault F.75: no heating",
+        "symptom": "The display shows F.75 and the house stays cold.",
+        "body": "Low **system pressure**. Refill the heating circuit to 1.5 bar and vent the radiators.",
+        "product_models": ["HP-AROT"],
+        "fault_codes": ["F75"],
+        "status": "published",
+    },
+    {
+        "title": "Lift door does not close properly",
+        "symptom": "The car door reopens again and again.",
+        "body": "Clean the light curtain lenses and the door sill.",
+        "product_models": ["LI-S3300"],
+        "status": "published",
+    },
+    {
+        "title": "UPS reports battery fault after self test",
+        "body": "Replace battery modules older than four years.",
+        "product_models": ["UPS-GVS"],
+        "status": "published",
+    },
+    {
+        "title": "热泵显示故障F.75，不制热",
+        "body": "系统水压过低。请客户给采暖系统补水并给散热器排气。",
+        "product_models": ["HP-AROT"],
+        "fault_codes": ["F75"],
+        "status": "published",
+    },
+    {
+        "title": "电梯门关不上或反复开门",
+        "body": "清洁光幕镜片和门槛导轨。",
+        "status": "published",
+    },
+    {
+        "title": "Draft: heat pump pressure notes",
+        "body": "heat pump pressure refill draft",
+        "status": "draft",
+    },
+]
+
+
+def _seed(client: TestClient, headers: dict[str, str]) -> dict[str, int]:
+    ids = {}
+    for article in ARTICLES:
+        r = client.post(f"{API}/articles", json=article, headers=headers)
+        assert r.status_code == 201, r.text
+        ids[article["title"]] = r.json()["id"]
+    return ids
+
+
+def _titles(r: Any) -> list[str]:
+    assert r.status_code == 200, r.text
+    return [h["title"] for h in r.json()["items"]]
+
+
+def test_english_and_chinese_search(client: TestClient, login: Any) -> None:
+    agent = login("agent")
+    _seed(client, agent)
+    en = client.get(f"{API}/search", params={"q": "lift door keeps reopening"}, headers=agent)
+    assert _titles(en)[0] == "Lift door does not close properly"
+    first = en.json()["items"][0]
+    assert "<mark>door</mark>" in first["title_html"].lower() or "<mark>Door</mark>" in first["title_html"]
+
+    zh = client.get(f"{API}/search", params={"q": "电梯门关不上"}, headers=agent)
+    assert _titles(zh)[0] == "电梯门关不上或反复开门"
+    assert "<mark>" in zh.json()["items"][0]["title_html"]
+
+    only_zh = client.get(f"{API}/search", params={"q": "F75 heat pump 热泵", "lang": "zh"}, headers=agent)
+    assert _titles(only_zh) and all(h["language"] == "zh" for h in only_zh.json()["items"])
+
+    # drafts are never found
+    assert "Draft: heat pump pressure notes" not in _titles(
+        client.get(f"{API}/search", params={"q": "heat pump pressure refill draft"}, headers=agent)
+    )
+
+
+def test_search_bad_input_is_problem_json(client: TestClient, login: Any) -> None:
+    agent = login("agent")
+    for params, field in (
+        ({}, "q"),
+        ({"q": ""}, "q"),
+        ({"q": "x", "lang": "de"}, "lang"),
+        ({"q": "x", "limit": 0}, "limit"),
+        ({"q": "x", "limit": "many"}, "limit"),
+        ({"q": "a\x00b"}, "q"),
+    ):
+        r = client.get(f"{API}/search", params=params, headers=agent)
+        assert r.status_code == 422, params
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert any(field in e["field"] for e in r.json()["errors"]), r.json()
+    assert client.get(f"{API}/search", params={"q": "   "}, headers=agent).status_code == 422
+
+
+def _ticket(
+    db: Session, *, model: str = "HP-AROT", subject: str = "Heizung kalt", description: str = ""
+) -> Ticket:
+    region = f.make_region(db)
+    acc = f.make_account(db, region=region)
+    site = f.make_site(db, acc, region=region)
+    pm = db.scalar(select(ProductModel).where(ProductModel.code == model)) or f.make_product_model(
+        db, code=model, name=f"{model} unit"
+    )
+    asset = f.make_asset(db, site, product_model=pm)
+    f.make_contact(db, acc)
+    ticket = f.open_ticket(db, acc, asset=asset, subject=subject, description=description)
+    db.commit()
+    return ticket
+
+
+def test_suggestions_use_subject_description_model_and_fault_code(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    agent = login("agent")
+    ids = _seed(client, agent)
+    ticket = _ticket(
+        db, subject="Customer says display shows F.75", description="no heating since the morning"
+    )
+    r = client.get(f"/api/v1/tickets/{ticket.id}/suggestions", headers=agent)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["product_model"] == "HP-AROT" and body["fault_code"] == "F75"
+    assert body["items"][0]["article_id"] == ids["Heat pump shows fault F.75: no heating"]
+    assert (
+        len(body["items"]) <= 5
+        and "<mark>" in body["items"][0]["snippet_html"] + body["items"][0]["title_html"]
+    )
+
+    # what the agent types replaces the saved subject (the page asks as they type)
+    lift = _ticket(db, model="LI-S3300", subject="Störung")
+    typed = client.get(
+        f"/api/v1/tickets/{lift.id}/suggestions", params={"subject": "door reopens"}, headers=agent
+    )
+    assert typed.json()["items"][0]["article_id"] == ids["Lift door does not close properly"]
+    assert typed.json()["query"].startswith("door reopens")
+
+    assert (
+        client.get(f"/api/v1/tickets/{ticket.id}/suggestions", headers=login("engineer")).status_code == 403
+    )
+    assert client.get("/api/v1/tickets/999999/suggestions", headers=agent).status_code == 404
+
+
+def test_this_solved_it_resolves_with_first_contact_resolution(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    agent = login("agent")
+    ids = _seed(client, agent)
+    article = ids["Heat pump shows fault F.75: no heating"]
+    ticket = _ticket(db, subject="Display shows F.75")
+    url = f"/api/v1/tickets/{ticket.id}/kb-solution"
+    r = client.post(url, json={"article_id": article}, headers=agent)
+    assert r.status_code == 200, r.text
+    assert r.json()["first_contact"] is True and r.json()["verdict"] == "solved"
+    db.expire_all()
+    saved = db.get(Ticket, ticket.id)
+    assert saved is not None and saved.status == "resolved"
+    events = db.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).all()
+    solved = [e for e in events if e.kind == "kb_solved"]
+    assert solved and solved[0].data == {"article_id": article, "first_contact": True}
+    resolution = [e for e in events if e.kind == "status" and e.data.get("to") == "resolved"]
+    assert f"KB-{article}" in resolution[0].body
+    assert client.post(url, json={"article_id": article}, headers=agent).status_code == 200  # harmless repeat
+    other = ids["Lift door does not close properly"]
+    assert client.post(url, json={"article_id": other}, headers=agent).status_code == 409
+    assert client.get(f"{API}/articles/{article}", headers=agent).json()["solved_count"] == 1
+    feedback = client.get(f"/api/v1/tickets/{ticket.id}/kb-feedback", headers=agent).json()
+    assert [(x["article_id"], x["verdict"]) for x in feedback] == [(article, "solved")]
+
+
+def test_no_first_contact_resolution_after_a_visit_or_a_second_contact(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    agent = login("agent")
+    ids = _seed(client, agent)
+    article = ids["Heat pump shows fault F.75: no heating"]
+    with_visit = _ticket(db, subject="F.75 again")
+    tickets.transition(db, ticket_id=with_visit.id, to="open", actor=None, channel="api")
+    f.make_work_order(db, with_visit)
+    two_calls = _ticket(db, subject="F.75 once more")
+    for _ in range(2):
+        tickets.log_call(
+            db,
+            ticket_id=two_calls.id,
+            direction="inbound",
+            summary="F.75",
+            duration_min=5,
+            actor=None,
+            channel="api",
+        )
+    db.commit()
+    from app.models import WorkOrder
+
+    for wo in db.scalars(select(WorkOrder).where(WorkOrder.ticket_id == with_visit.id)):
+        wo.status = "cancelled"  # the visit happened to be cancelled; it still counts as field work
+    db.commit()
+    for ticket in (with_visit, two_calls):
+        r = client.post(
+            f"/api/v1/tickets/{ticket.id}/kb-solution", json={"article_id": article}, headers=agent
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["first_contact"] is False
+
+
+def test_not_helpful_is_recorded_and_proven_articles_rank_higher(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    agent = login("agent")
+    pair = [
+        {
+            "title": "Pump leaking at the shaft seal",
+            "body": "Replace the mechanical seal.",
+            "status": "published",
+        },
+        {"title": "Pump leaking at the flange", "body": "Tighten the flange bolts.", "status": "published"},
+    ]
+    ids = [client.post(f"{API}/articles", json=a, headers=agent).json()["id"] for a in pair]
+    query = {"q": "pump leaking"}
+    before = [
+        h["article_id"] for h in client.get(f"{API}/search", params=query, headers=agent).json()["items"]
+    ]
+    assert set(before) == set(ids)
+    underdog = before[1]
+    for i in range(3):
+        ticket = _ticket(db, subject=f"Pump leaking {i}", model=f"PU-{i}")
+        r = client.post(
+            f"/api/v1/tickets/{ticket.id}/kb-solution", json={"article_id": underdog}, headers=agent
+        )
+        assert r.status_code == 200
+    after = [
+        h["article_id"] for h in client.get(f"{API}/search", params=query, headers=agent).json()["items"]
+    ]
+    assert after[0] == underdog  # three tickets solved by it lift it above its twin
+
+    ticket = _ticket(db, subject="Pump leaking again", model="PU-9")
+    r = client.post(
+        f"/api/v1/tickets/{ticket.id}/kb-not-helpful", json={"article_id": before[0]}, headers=agent
+    )
+    assert r.status_code == 200 and r.json()["verdict"] == "not_helpful" and r.json()["first_contact"] is None
+    assert client.get(f"{API}/articles/{before[0]}", headers=agent).json()["not_helpful_count"] == 1
+    suggestions = client.get(f"/api/v1/tickets/{ticket.id}/suggestions", headers=agent).json()
+    assert suggestions["verdicts"] == {str(before[0]): "not_helpful"}
+    assert db.scalar(select(KbTicketFeedback).where(KbTicketFeedback.ticket_id == ticket.id)) is not None
+
+
+def test_article_from_a_ticket_is_a_prefilled_draft(client: TestClient, db: Session, login: Any) -> None:
+    agent = login("agent")
+    ticket = _ticket(db, subject="Display shows F.75", description="Cold house")
+    tickets.transition(db, ticket_id=ticket.id, to="open", actor=None, channel="api")
+    tickets.transition(
+        db,
+        ticket_id=ticket.id,
+        to="resolved",
+        reason="1. Refill to 1.5 bar\n2. Reset",
+        actor=None,
+        channel="api",
+    )
+    db.commit()
+    r = client.post(f"{API}/articles/from-ticket", json={"ticket_id": ticket.id}, headers=agent)
+    assert r.status_code == 201, r.text
+    a = r.json()
+    assert a["title"] == "Display shows F.75" and a["symptom"] == "Cold house" and a["status"] == "draft"
+    assert a["product_models"] == ["HP-AROT"] and a["fault_codes"] == ["F75"]
+    assert a["resolution_steps"] == ["Refill to 1.5 bar", "Reset"] and "Refill" in a["body"]
+    assert (
+        client.post(f"{API}/articles/from-ticket", json={"ticket_id": 999999}, headers=agent).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"{API}/articles/from-ticket", json={"ticket_id": ticket.id}, headers=login("dispatcher")
+        ).status_code
+        == 403
+    )
+
+
+def test_ticket_page_panel_and_forms(client: TestClient, db: Session, login: Any, sign_in: Any) -> None:
+    agent_headers = login("agent")
+    ids = _seed(client, agent_headers)
+    article = ids["Heat pump shows fault F.75: no heating"]
+    ticket = _ticket(db, subject="Display shows F.75")
+    sign_in("agent")
+    page = client.get(f"/desk/tickets/{ticket.id}")
+    assert page.status_code == 200
+    assert "Suggested articles" in page.text and f'href="/kb/articles/{article}"' in page.text
+    # no CSRF token: refused, nothing recorded
+    refused = client.post(f"/desk/tickets/{ticket.id}/kb/{article}/solved", data={"csrf": "nope"})
+    assert refused.status_code == 403
+    token = csrf_of(page.text)
+    done = client.post(
+        f"/desk/tickets/{ticket.id}/kb/{article}/solved", data={"csrf": token}, follow_redirects=True
+    )
+    assert done.status_code == 200
+    assert "resolved at first contact" in done.text and "first-contact resolution" in done.text
+    assert f"Solved with knowledge article KB-{article} — first-contact resolution" in done.text  # timeline
+    wrong = client.post(f"/desk/tickets/{ticket.id}/kb/{article}/maybe", data={"csrf": token})
+    assert wrong.status_code == 422 and "text/html" in wrong.headers["content-type"]
+    draft = client.post(f"/desk/tickets/{ticket.id}/kb-article", data={"csrf": token}, follow_redirects=True)
+    assert draft.status_code == 200 and "Draft created from the ticket" in draft.text
+
+
+def test_engineer_visit_page_lists_articles_for_the_model(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    from app.platform.auth import issue_token
+    from app.platform.deps import SESSION_COOKIE
+
+    agent = login("agent")
+    ids = _seed(client, agent)
+    region = f.make_region(db)
+    user = f.make_user(db, role="engineer")
+    engineer = f.make_engineer(db, region, user=user)
+    ticket = _ticket(db, model="LI-S3300", subject="Aufzugstür schließt nicht")
+    wo = f.make_work_order(db, ticket)
+    wo.engineer_id = engineer.id
+    db.commit()
+    client.cookies.set(SESSION_COOKIE, issue_token(user))
+    page = client.get(f"/field/visits/{wo.id}")
+    assert page.status_code == 200, page.text[:500]
+    assert "Knowledge articles" in page.text
+    assert f'href="/kb/articles/{ids["Lift door does not close properly"]}"' in page.text
+    assert "Heat pump shows fault" not in page.text
+
+
+def test_roles_for_the_ticket_routes(client: TestClient, db: Session, login: Any) -> None:
+    """Desk roles use the knowledge routes under /tickets; engineers get 403; an unknown ticket or
+    article is 404; a draft is not a suggestion an engineer could use but desk roles may link it."""
+    writer = login("agent")
+    ids = _seed(client, writer)
+    article = ids["Heat pump shows fault F.75: no heating"]
+    ticket = _ticket(db, subject="F.75")
+    routes = [
+        ("get", "/api/v1/tickets/{t}/suggestions", None),
+        ("get", "/api/v1/tickets/{t}/kb-feedback", None),
+        ("post", "/api/v1/tickets/{t}/kb-not-helpful", {"article_id": article}),
+        ("post", "/api/v1/tickets/{t}/kb-solution", {"article_id": article}),
+    ]
+    for role, known, unknown in (("engineer", 403, 403), ("dispatcher", 200, 404), ("manager", 200, 404)):
+        me = login(role)
+        for method, path, body in routes:
+            kw: dict[str, Any] = {"headers": me} if body is None else {"headers": me, "json": body}
+            assert getattr(client, method)(path.format(t=999999), **kw).status_code == unknown, (role, path)
+            assert getattr(client, method)(path.format(t=ticket.id), **kw).status_code == known, (role, path)
+    agent = login("agent")
+    missing = client.post(
+        f"/api/v1/tickets/{ticket.id}/kb-not-helpful", json={"article_id": 999999}, headers=agent
+    )
+    assert missing.status_code == 404
+    bad = client.post(f"/api/v1/tickets/{ticket.id}/kb-solution", json={"article_id": "x"}, headers=agent)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
