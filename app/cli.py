@@ -396,7 +396,17 @@ def plan_day(
 
 
 def main() -> None:
-    cli()
+    from pydantic import ValidationError
+
+    try:
+        cli()
+    except ValidationError as exc:  # the settings, read from the environment when a command starts
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}".removeprefix("settings: ")
+            for e in exc.errors()
+        )
+        console.print(f"[red]error:[/red] the configuration is not valid: {problems}")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
