@@ -72,4 +72,4 @@ def test_answers_are_worse_after_late_repeated_or_part_short_visits(seeded: Sess
         # The seeded effect is about −1 CSAT point (less after clipping to 1–5); on this small seed
         # the sample's gap depends on the random stream (0.49 for part_missing once main's seed
         # drew call notes too), so the test asks for a clear gap, not the full point.
-        assert mean(with_fact) < mean(without) - 0.3, (fact, mean(with_fact), mean(without))
+        assert mean(with_fact) < mean(without) - 0.5, (fact, mean(with_fact), mean(without))
