@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from tests import factories as f
-from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
+from tests.e2e.browser import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    PASSWORD,
+    collect_errors,
+    migrated,
+    running_server,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -60,11 +69,7 @@ def test_long_subject_wraps_on_a_phone_and_the_description_is_in_the_header(serv
         try:
             page = browser.new_context(viewport={"width": 360, "height": 780}).new_page()
             errors = collect_errors(page)
-            page.goto(f"{base}/desk/tickets/{server['ticket_id']}")
-            page.get_by_label("E-mail").fill(server["agent_email"])
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{base}/desk/tickets/{server['ticket_id']}")
+            sign_in(page, base, f"/desk/tickets/{server['ticket_id']}", server["agent_email"])
             heading = page.get_by_role("heading", level=1)
             sync_api.expect(heading).to_contain_text("Alarm Kühlmittel")
             header = page.locator("section[aria-labelledby='ticket-title']")
