@@ -35,7 +35,8 @@ def rated(session: Session, query: service.Query) -> list[records.AnswerRow]:
     the answers behind the mean CSAT of the window, in the CSAT figure's own dating."""
     service.check(query)
     start, end = query.start, query.end + timedelta(days=1)
-    loaded = service.Loaded({"answers": records.load_answers(session, start, end, query.filters)}, _ctx(query))
+    answers = records.load_answers(session, start, end, query.filters)
+    loaded = service.Loaded({"answers": answers}, _ctx(query))
     calc = service.Calculator(query, loaded)
     return [a for a in calc.items_for(CSAT, start, end) if isinstance(a, records.AnswerRow)]
 

@@ -234,6 +234,7 @@ def drivers_page(
     bar chart of the differences drawn from it, and each side linked to its answers."""
     params = _drivers_params(params)
     result = drivers.run(db, params.query(user))
+    drill = "/insights/drivers/drill?"
     rows = [
         {
             **f,
@@ -241,8 +242,8 @@ def drivers_page(
             "without_shown": shown(f["mean_without"], "score"),
             "difference_shown": _signed(f["difference"]),
             "ci_shown": f"{f['ci_low']:+.2f} to {f['ci_high']:+.2f}" if f["ci_low"] is not None else "–",
-            "drill_with": "/insights/drivers/drill?" + _query_string(params, fact=f["fact"], side="with"),
-            "drill_without": "/insights/drivers/drill?" + _query_string(params, fact=f["fact"], side="without"),
+            "drill_with": drill + _query_string(params, fact=f["fact"], side="with"),
+            "drill_without": drill + _query_string(params, fact=f["fact"], side="without"),
         }
         for f in result["facts"]
     ]

@@ -15,7 +15,16 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests import factories as f
-from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server, sign_in
+from tests.e2e.browser import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    PASSWORD,
+    collect_errors,
+    migrated,
+    running_server,
+    sign_in,
+)
 from tests.insights import drivers_fixture
 
 pytestmark = pytest.mark.browser
