@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app import models as m
 from app.desk.tickets import queue
-from app.feedback import recovery
+from app.feedback import demo, recovery
 from app.insights import lists
 from app.insights.records import Filters
 from app.seed.data import REGIONS
@@ -163,3 +163,26 @@ def test_without_demo_users_nobody_owns_or_works_anything(db: Session) -> None:
     assert db.scalar(select(m.Account.id).where(m.Account.owner_user_id.is_not(None))) is None
     assert db.scalar(select(m.Ticket.id).where(m.Ticket.assignee_id.is_not(None))) is None
     assert db.scalar(select(m.Team.id)) is None
+
+
+def test_recent_detractors_get_recovery_tickets_to_their_owners(seeded: Session) -> None:
+    db = seeded
+    window = timedelta(days=30)
+    detractors = list(
+        db.scalars(
+            select(m.SurveyAnswer).where(
+                m.SurveyAnswer.is_detractor.is_(True), m.SurveyAnswer.answered_at > NOW - window
+            )
+        )
+    )
+    assert detractors
+    assert demo.open_recent_recoveries(db, now=NOW, within=window) == len(detractors)
+    assert demo.open_recent_recoveries(db, now=NOW, within=window) == 0  # once only
+    owners = {a.id: a.owner_user_id for a in db.scalars(select(m.Account))}
+    recs = {r.answer_id: r for r in db.scalars(select(m.SurveyRecovery))}
+    assert set(recs) == {a.id for a in detractors}
+    for a in detractors:
+        rec = recs[a.id]
+        assert rec.owner_user_id == owners[a.account_id]
+        assert rec.queue == ("owner" if owners[a.account_id] else "recovery")
+    assert any(r.queue == "owner" for r in recs.values()), "no key account among the detractors"
