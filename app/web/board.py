@@ -44,6 +44,10 @@ DONE = {
     "discarded": "The proposal was discarded; the published plan stays.",
     "stale": "The day had changed since the proposal was computed, so it was planned again; "
     "the new plan publishes when the run below ends.",
+    "whatif": "The absence is recorded and the previewed plan is published.",
+    "whatif_stale": "The absence is recorded. The day had changed since the preview (a check-in, new "
+    "work or another plan), so the preview was not published: the day is planned again and the new "
+    "plan publishes when the run below ends.",
 }
 CONFLICT = (
     "Someone else changed this visit after you opened the preview (another dispatcher, a re-plan "
@@ -320,12 +324,7 @@ def what_if(
     absent_id, cut, emergency = None, None, None
     if kind == "absence":
         absent_id = _engineer_choice(db, engineer_id).id
-        try:
-            clock = time.fromisoformat(absent_from) if absent_from else time(0)
-        except ValueError:
-            errors["absent_from"] = "a time of day, e.g. 13:30"
-        else:
-            cut = datetime.combine(when, clock, tzinfo=ZoneInfo(chosen.timezone))
+        cut = _cut(when, chosen, absent_from, errors)
     elif kind == "emergency":
         lat = _float("latitude", latitude, errors, -90, 90)
         lon = _float("longitude", longitude, errors, -180, 180)
@@ -343,6 +342,13 @@ def what_if(
         db, region_id=chosen.id, day=when, absent_engineer_id=absent_id, absent_from=cut, emergency=emergency
     )
     db.rollback()  # a preview writes nothing
+    publish = None
+    if absent_id is not None and emergency is None:
+        publish = {
+            "engineer_id": absent_id,
+            "absent_from": absent_from,
+            "as_of": result["as_of"].isoformat() if result["as_of"] else "",
+        }
     names = dict(
         db.execute(select(Engineer.id, Engineer.name).where(Engineer.region_id == chosen.id)).tuples().all()
     )
@@ -353,6 +359,67 @@ def what_if(
         "day": when,
         "tz": chosen.timezone,
         "names": names,
+        "publish": publish,
         "back": f"/board?region={chosen.id}&day={when.isoformat()}",
     }
     return render(request, "board/whatif.html", context)
+
+
+def _cut(when: date, region: Region, absent_from: str, errors: dict[str, str]) -> datetime | None:
+    try:
+        clock = time.fromisoformat(absent_from) if absent_from else time(0)
+    except ValueError:
+        errors["absent_from"] = "a time of day, e.g. 13:30"
+        return None
+    return datetime.combine(when, clock, tzinfo=ZoneInfo(region.timezone))
+
+
+@router.post("/board/what-if/publish", response_model=None)
+def what_if_publish(
+    request: Request,
+    db: PageDb,
+    user: BoardUser,
+    region: Annotated[str, Form()] = "",
+    day: Annotated[str, Form()] = "",
+    engineer_id: Annotated[str, Form()] = "",
+    absent_from: Annotated[str, Form()] = "",
+    as_of: Annotated[str, Form()] = "",
+    token: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "sickness",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Record the previewed absence and publish the previewed re-plan (app/planning/whatif.py);
+    a stale preview re-plans instead of publishing what the dispatcher saw."""
+    require_csrf(request, csrf)
+    chosen, when = _region_and_day(db, region, day)
+    engineer = _engineer_choice(db, engineer_id)
+    errors: dict[str, str] = {}
+    cut = _cut(when, chosen, absent_from, errors)
+    reason = reason.strip()
+    if not reason or len(reason) > 40:
+        errors["reason"] = "1 to 40 characters, e.g. sickness"
+    previewed_at = None
+    try:
+        previewed_at = datetime.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        errors["as_of"] = "open the preview again"
+    if previewed_at is not None and previewed_at.tzinfo is None:
+        errors["as_of"] = "open the preview again"
+    if errors:
+        raise invalid(errors)
+    done = whatif.publish_absence(
+        db,
+        region_id=chosen.id,
+        day=when,
+        engineer_id=engineer.id,
+        absent_from=cut,
+        as_of=previewed_at,
+        token=token[:200],
+        reason=reason,
+        actor=user,
+    )
+    db.commit()
+    back = f"/board?region={chosen.id}&day={when.isoformat()}"
+    if done.stale:
+        return RedirectResponse(f"{back}&run={done.run.id}&done=whatif_stale", status_code=303)
+    return RedirectResponse(f"{back}&done=whatif", status_code=303)
