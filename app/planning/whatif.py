@@ -28,7 +28,19 @@ from sqlalchemy.orm import Session
 
 import dispatch
 from app.field.engineers import service as engineers
-from app.models import Engineer, PlanRun, PlanRunStatus, Region, User, WorkOrder
+from app.field.workorders import service as workorders
+from app.models import (
+    Asset,
+    Engineer,
+    PlanRun,
+    PlanRunStatus,
+    Region,
+    Site,
+    Ticket,
+    TicketStatus,
+    User,
+    WorkOrder,
+)
 from app.planning import keys as plan_keys
 from app.planning import proposals, triggers
 from app.planning import publish as plan_publish
@@ -48,6 +60,23 @@ class Emergency:
     longitude_deg: float
     duration_min: int = 60
     skill: str = ""
+
+
+def ticket_site(session: Session, region_id: int, number: str) -> tuple[Ticket, Site]:
+    """An open ticket of the region and the site its emergency visit goes to."""
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number.strip()))
+    if ticket is None:
+        _refuse("ticket", f"there is no ticket {number.strip()!r}")
+    assert ticket is not None
+    if ticket.status in (TicketStatus.resolved, TicketStatus.closed):
+        _refuse("ticket", f"ticket {ticket.number} is {ticket.status}; reopen it first")
+    asset = session.get(Asset, ticket.asset_id) if ticket.asset_id is not None else None
+    site_id = asset.site_id if asset is not None else ticket.site_id
+    site = session.get(Site, site_id) if site_id is not None else None
+    if site is None or site.region_id != region_id:
+        _refuse("ticket", f"ticket {ticket.number} has no site in this region")
+    assert site is not None
+    return ticket, site
 
 
 def _refuse(field: str, message: str) -> None:
@@ -229,13 +258,67 @@ def publish_absence(
             request_key=key,
         )
         return Published(run, stale=True)
+    return _publish_now(session, loaded, key, str(engineer.id), as_of, actor)
+
+
+def publish_emergency(
+    session: Session,
+    *,
+    region_id: int,
+    day: date,
+    ticket_number: str,
+    emergency: Emergency,
+    as_of: datetime | None,
+    token: str,
+    actor: User | None,
+) -> Published:
+    """Open the emergency's visit (priority 1) on the ticket and publish the re-plan with it; when
+    the day's input changed since the preview, re-plan from the new state instead."""
+    region = _region(session, region_id)
+    ticket, _site = ticket_site(session, region.id, ticket_number)
+    # The preview's token is the day without the emergency: compare before adding it.
+    stale = _token(_load(session, region, day, as_of, {})) != token
+    visit = workorders.create_work_order(
+        session,
+        ticket_id=ticket.id,
+        actor=actor,
+        required_skills=[emergency.skill] if emergency.skill else [],
+        duration_min=emergency.duration_min,
+    )
+    visit.priority = "P1"  # an emergency, whatever the ticket said so far
+    session.flush()
+    # The new P1's own `emergency` trigger would queue a re-plan at commit: this run answers it.
+    key = triggers.request_key("emergency", region.id, day, str(visit.id))
+    if stale:
+        run = plan_runs.create_run(
+            session,
+            region_id=region.id,
+            day=day,
+            kind="replan" if _has_plan(session, region.id, day) else "plan",
+            trigger="whatif_stale",
+            trigger_ref=str(visit.id),
+            requested_by=actor,
+            request_key=key,
+        )
+        return Published(run, stale=True)
+    loaded = _load(session, region, day, as_of, {})
+    return _publish_now(session, loaded, key, str(visit.id), as_of, actor)
+
+
+def _has_plan(session: Session, region_id: int, day: date) -> bool:
+    return plan_runs.published_run(session, region_id, day) is not None
+
+
+def _publish_now(
+    session: Session, loaded: planning.Loaded, key: str, ref: str, as_of: datetime | None, actor: User | None
+) -> Published:
     run = plan_runs.create_run(
         session,
-        region_id=region.id,
-        day=day,
+        region_id=loaded.region_id,
+        day=loaded.day,
         kind="replan",
         trigger="whatif",
-        trigger_ref=str(engineer.id),
+        trigger_ref=ref,
         requested_by=actor,
         request_key=key,
         send=False,

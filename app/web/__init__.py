@@ -3,7 +3,19 @@
 from fastapi import APIRouter, Depends
 
 from app.platform.inputs import guard_params
-from app.web import auth, board, desk, desk_queue, desk_tickets, field, insights, knowledge, survey, teams
+from app.web import (
+    auth,
+    board,
+    board_whatif,
+    desk,
+    desk_queue,
+    desk_tickets,
+    field,
+    insights,
+    knowledge,
+    survey,
+    teams,
+)
 
 # The same input guard as the API (app/platform/inputs.py): a readable 422 page.
 pages_router = APIRouter(include_in_schema=False, dependencies=[Depends(guard_params)])
@@ -17,3 +29,4 @@ pages_router.include_router(insights.router)
 pages_router.include_router(knowledge.router)
 pages_router.include_router(survey.router)
 pages_router.include_router(board.router)
+pages_router.include_router(board_whatif.router)

@@ -10,9 +10,8 @@ page the keyboard path ("Move to…" list) opens.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -27,7 +26,6 @@ from app.planning import assign as plan_assign
 from app.planning import board as plan_board
 from app.planning import keys as plan_keys
 from app.planning import runs as plan_runs
-from app.planning import whatif
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
@@ -48,6 +46,10 @@ DONE = {
     "whatif_stale": "The absence is recorded. The day had changed since the preview (a check-in, new "
     "work or another plan), so the preview was not published: the day is planned again and the new "
     "plan publishes when the run below ends.",
+    "whatif_emergency": "The emergency visit is opened and the re-plan with it is published.",
+    "whatif_emergency_stale": "The emergency visit is opened. The day had changed since the preview, so "
+    "the preview was not published: the day is planned again and the new plan publishes when the run "
+    "below ends.",
 }
 CONFLICT = (
     "Someone else changed this visit after you opened the preview (another dispatcher, a re-plan "
@@ -289,137 +291,3 @@ def discard_proposal(
     return RedirectResponse(
         f"/board?region={run.region_id}&day={run.day.isoformat()}&done=discarded", status_code=303
     )
-
-
-def _float(name: str, value: str, errors: dict[str, str], low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        errors[name] = "a number, e.g. 48.137"
-        return 0.0
-    if not low <= number <= high:
-        errors[name] = f"between {low:g} and {high:g}"
-    return number
-
-
-@router.get("/board/what-if")
-def what_if(
-    request: Request,
-    db: PageDb,
-    user: BoardUser,
-    region: str = "",
-    day: str = "",
-    kind: str = "absence",
-    engineer_id: str = "",
-    absent_from: str = "",
-    latitude: str = "",
-    longitude: str = "",
-    skill: str = "",
-    duration_min: str = "60",
-) -> HTMLResponse:
-    """Preview the re-plan if an engineer stopped at a time, or if an emergency came in: nothing
-    is written (app/planning/whatif.py)."""
-    chosen, when = _region_and_day(db, region, day)
-    errors: dict[str, str] = {}
-    absent_id, cut, emergency = None, None, None
-    if kind == "absence":
-        absent_id = _engineer_choice(db, engineer_id).id
-        cut = _cut(when, chosen, absent_from, errors)
-    elif kind == "emergency":
-        lat = _float("latitude", latitude, errors, -90, 90)
-        lon = _float("longitude", longitude, errors, -180, 180)
-        minutes = int(duration_min) if duration_min.isdigit() and 5 <= int(duration_min) <= 720 else 0
-        if not minutes:
-            errors["duration_min"] = "whole minutes from 5 to 720"
-        if len(skill) > 40:
-            errors["skill"] = "at most 40 characters"
-        emergency = whatif.Emergency(lat, lon, minutes, skill)
-    else:
-        errors["kind"] = "choose absence or emergency"
-    if errors:
-        raise invalid(errors)
-    result = whatif.preview(
-        db, region_id=chosen.id, day=when, absent_engineer_id=absent_id, absent_from=cut, emergency=emergency
-    )
-    db.rollback()  # a preview writes nothing
-    publish = None
-    if absent_id is not None and emergency is None:
-        publish = {
-            "engineer_id": absent_id,
-            "absent_from": absent_from,
-            "as_of": result["as_of"].isoformat() if result["as_of"] else "",
-        }
-    names = dict(
-        db.execute(select(Engineer.id, Engineer.name).where(Engineer.region_id == chosen.id)).tuples().all()
-    )
-    context = {
-        "nav": "board",
-        "r": result,
-        "region": chosen,
-        "day": when,
-        "tz": chosen.timezone,
-        "names": names,
-        "publish": publish,
-        "back": f"/board?region={chosen.id}&day={when.isoformat()}",
-    }
-    return render(request, "board/whatif.html", context)
-
-
-def _cut(when: date, region: Region, absent_from: str, errors: dict[str, str]) -> datetime | None:
-    try:
-        clock = time.fromisoformat(absent_from) if absent_from else time(0)
-    except ValueError:
-        errors["absent_from"] = "a time of day, e.g. 13:30"
-        return None
-    return datetime.combine(when, clock, tzinfo=ZoneInfo(region.timezone))
-
-
-@router.post("/board/what-if/publish", response_model=None)
-def what_if_publish(
-    request: Request,
-    db: PageDb,
-    user: BoardUser,
-    region: Annotated[str, Form()] = "",
-    day: Annotated[str, Form()] = "",
-    engineer_id: Annotated[str, Form()] = "",
-    absent_from: Annotated[str, Form()] = "",
-    as_of: Annotated[str, Form()] = "",
-    token: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "sickness",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    """Record the previewed absence and publish the previewed re-plan (app/planning/whatif.py);
-    a stale preview re-plans instead of publishing what the dispatcher saw."""
-    require_csrf(request, csrf)
-    chosen, when = _region_and_day(db, region, day)
-    engineer = _engineer_choice(db, engineer_id)
-    errors: dict[str, str] = {}
-    cut = _cut(when, chosen, absent_from, errors)
-    reason = reason.strip()
-    if not reason or len(reason) > 40:
-        errors["reason"] = "1 to 40 characters, e.g. sickness"
-    previewed_at = None
-    try:
-        previewed_at = datetime.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        errors["as_of"] = "open the preview again"
-    if previewed_at is not None and previewed_at.tzinfo is None:
-        errors["as_of"] = "open the preview again"
-    if errors:
-        raise invalid(errors)
-    done = whatif.publish_absence(
-        db,
-        region_id=chosen.id,
-        day=when,
-        engineer_id=engineer.id,
-        absent_from=cut,
-        as_of=previewed_at,
-        token=token[:200],
-        reason=reason,
-        actor=user,
-    )
-    db.commit()
-    back = f"/board?region={chosen.id}&day={when.isoformat()}"
-    if done.stale:
-        return RedirectResponse(f"{back}&run={done.run.id}&done=whatif_stale", status_code=303)
-    return RedirectResponse(f"{back}&done=whatif", status_code=303)

@@ -449,3 +449,37 @@ def test_a_stale_what_if_preview_is_planned_again_not_published(
         and "a time of day, e.g. 13:30" in bad.text
         and "1 to 40 characters" in bad.text
     )
+
+
+def test_a_what_if_emergency_for_a_ticket_publishes_from_its_preview(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    assert w.account is not None
+    site = pw.f.make_site(db, w.account, region=w.region, latitude=48.15, longitude=11.58)
+    asset = pw.f.make_asset(db, site, product_model=pw.f.make_product_model(db, skill="ELEC"))
+    ticket = pw.f.open_ticket(db, w.account, asset=asset, subject="Lift stuck")
+    db.commit()
+    sign_in("dispatcher")
+    params = {"region": w.region.id, "day": day.isoformat(), "kind": "emergency", "skill": "ELEC"}
+    missing = client.get("/board/what-if", params={**params, "ticket": "T-NOPE"})
+    assert missing.status_code == 422 and "there is no ticket" in missing.text
+    page = client.get("/board/what-if", params={**params, "ticket": ticket.number})
+    assert page.status_code == 200 and "Open the emergency visit and publish this plan" in page.text
+    form = {**_publish_form(page.text)}
+    form.pop("reason")
+    assert form["ticket"] == ticket.number and form["kind"] == "emergency"
+    r = client.post("/board/what-if/publish", data=form)
+    assert (
+        r.status_code == 200
+        and "The emergency visit is opened and the re-plan with it is published." in r.text
+    )
+    db.expire_all()
+    visit = db.scalar(select(WorkOrder).where(WorkOrder.ticket_id == ticket.id))
+    elec = next(e for e in w.engineers if "ELEC" in e.skills)
+    assert visit is not None and visit.priority == "P1" and visit.engineer_id == elec.id
+    # without a ticket the preview still works, but publishing asks for one
+    page = client.get("/board/what-if", params={**params, "latitude": "48.15", "longitude": "11.58"})
+    form = {k: v for k, v in _publish_form(page.text).items() if k not in ("reason", "ticket")}
+    r = client.post("/board/what-if/publish", data=form)
+    assert r.status_code == 422 and "name the ticket the emergency visit is opened on" in r.text
