@@ -214,10 +214,12 @@ class _AssetImporter(_Importer):
             k: values[k] for k in ("serial", "install_date", "warranty_end") if k in values
         }
         serial, ext = values["serial"], values["external_id"]
+        owner = self.serial_owner.get(serial, ext)
         if line in self.serial_repeats:
             errors.append(RowError(line, "serial", f"duplicate of line {self.serial_repeats[line]}"))
-        owner = self.serial_owner.get(serial, ext)
-        if owner != ext:
+        elif owner != ext:
+            # Not for a repeat: its first line may sit in a batch already committed, and the
+            # answer must not depend on where the batches happen to split the file.
             errors.append(
                 RowError(line, "serial", f"already used by another asset (external id {owner or 'none'})")
             )

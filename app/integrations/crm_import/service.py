@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -46,9 +47,14 @@ log = logging.getLogger(__name__)
 
 ENTITIES = tuple(COLUMNS)
 MAX_ROWS = 500_000
-BATCH = 1000  # rows read, checked, written and committed together
+BATCH = 500  # rows read, checked, written and committed together (one lock hold on SQLite)
 MAX_REFUSED = 100  # rows that passed every check yet were refused by the database
 MAX_ERRORS = 1000  # row errors the report lists; `failed` still counts every failed row
+# SQLite has no queue for its write lock: a waiting writer polls, at most 100 ms apart once it has
+# waited a while, and would rarely find the few milliseconds between two batches. So after holding
+# the lock this long in all, the import leaves it free for longer than one poll.
+SQLITE_HOLD_S = 0.5
+SQLITE_PAUSE_S = 0.12
 
 Record = tuple[int, list[str]]  # (first line of the record in the file, its cells)
 
@@ -66,6 +72,7 @@ class ImportReport:
     refused: int = field(default=0, repr=False)  # failed rows the database refused
     first_refused: RowError | None = field(default=None, repr=False)
     committed_through: int = field(default=0, repr=False)  # last line of the last committed batch
+    committed: tuple[int, int, int, int] = field(default=(0, 0, 0, 0), repr=False)  # counts then
     batch_from: int = field(default=0, repr=False)  # first line of the batch under way
 
 
@@ -85,9 +92,10 @@ def landed(report: ImportReport) -> str:
     """What an import that stopped half-way left behind, honestly and in file lines."""
     if not report.committed_through:
         return "Nothing was imported."
+    created, updated, unchanged, failed = report.committed
     return (
-        f"Lines 2–{report.committed_through} were imported and committed ({report.created} created, "
-        f"{report.updated} updated, {report.unchanged} unchanged, {report.failed} failed); nothing "
+        f"Lines 2–{report.committed_through} were imported and committed ({created} created, "
+        f"{updated} updated, {unchanged} unchanged, {failed} failed); nothing "
         f"from line {report.batch_from} on. Import the same file again to finish: rows already "
         "imported come back unchanged."
     )
@@ -173,14 +181,21 @@ def import_records(
     """Import records (after the header) as they come: one batch in memory, one commit per batch."""
     spec = {c.name: c for c in COLUMNS[entity]}
     report = ImportReport(entity)
+    sqlite, held = session.get_bind().dialect.name == "sqlite", 0.0
     with FirstSeen() as seen:
         importer = _IMPORTERS[entity](session, seen)
         try:
             for batch in _batches(rows):
                 report.batch_from = batch[0][0]
+                started = time.monotonic()
                 _import_batch(session, importer, seen, header, spec, batch, report)
                 session.commit()
+                held += time.monotonic() - started
+                if sqlite and held >= SQLITE_HOLD_S:
+                    time.sleep(SQLITE_PAUSE_S)
+                    held = 0.0
                 report.committed_through = batch[-1][0]
+                report.committed = (report.created, report.updated, report.unchanged, report.failed)
                 log.info("crm import %s %s: committed through line %d", entity, source, batch[-1][0])
         except BaseException as exc:
             session.rollback()  # the batch under way: none of its rows land
