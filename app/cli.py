@@ -17,9 +17,9 @@ cli = typer.Typer(help="Fieldline service desk and field dispatch.", no_args_is_
 console = Console()
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> None:
     console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 @cli.command()
@@ -276,10 +276,14 @@ def import_csv(
         _fail(f"no such file: {file}")
     try:
         check_entity(entity)
-        with unit_of_work() as session:
-            report = import_csv(session, entity=entity, data=path.read_bytes(), source=path.name)
-    except AppError as exc:  # unreadable file, unknown entity, import called off
+        # Streamed from disk and committed in batches: an interrupted import keeps whole rows of
+        # the batches it committed, and says which lines landed; a re-run finishes the job.
+        with unit_of_work() as session, path.open("rb") as stream:
+            report = import_csv(session, entity=entity, data=stream, source=path.name)
+    except AppError as exc:  # unreadable file, unknown entity, import called off or interrupted
         _fail(exc.detail)
+    except KeyboardInterrupt as exc:
+        _fail(" ".join(["interrupted.", *getattr(exc, "__notes__", ["Nothing was imported."])]), code=130)
     counts = Table(title=f"{entity} from {path.name}")
     for name in ("rows", "created", "updated", "unchanged", "failed"):
         counts.add_column(name, justify="right")
@@ -290,8 +294,9 @@ def import_csv(
         for err in report.errors[:200]:
             errors.add_row(str(err.line), err.field, err.message)
         console.print(errors)
-        if len(report.errors) > 200:
-            console.print(f"… and {len(report.errors) - 200} more")
+        more = len(report.errors) - 200 + report.errors_omitted
+        if more > 0:
+            console.print(f"… and {more} more")
         raise typer.Exit(1)
 
 

@@ -6,11 +6,14 @@ record is reported by the line it starts on).
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import io
-from collections.abc import Iterator
+import itertools
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from app.integrations.crm_import.fields import COLUMNS, Column
 from app.platform.errors import Unprocessable
@@ -39,16 +42,13 @@ class ImportFileError(Unprocessable):
 Values = dict[str, Any]
 
 
-def decode(data: bytes | str) -> str:
+def as_binary(data: bytes | str | BinaryIO) -> BinaryIO:
+    """The file as a seekable binary stream (an upload spooled to disk, an open file, bytes)."""
     if isinstance(data, str):
-        return data.removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            f"The file is not UTF-8 text (byte {exc.start}); export it as CSV UTF-8.",
-            errors=[{"field": "file", "message": "not UTF-8"}],
-        ) from exc
+        return io.BytesIO(data.encode("utf-8"))
+    if isinstance(data, bytes):
+        return io.BytesIO(data)
+    return data
 
 
 def delimiter(header_line: str) -> str:
@@ -56,20 +56,72 @@ def delimiter(header_line: str) -> str:
     return max(",;\t", key=header_line.count)
 
 
-def records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, cells) of each record; quoted cells may span lines."""
-    first_line = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(first_line))
-    start = 1
+def records(binary: BinaryIO) -> Generator[tuple[int, list[str]], None, None]:
+    """(first line number, cells) of each record, read from the start of `binary` as it goes.
+
+    Holds one record at a time (csv's field limit bounds a cell); quoted cells may span lines.
+    """
+    binary.seek(0)
+    # newline="": csv sees the line ends as written (a quoted cell keeps its own line breaks).
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     try:
+        first_line = text.readline()
+        reader = csv.reader(itertools.chain((first_line,), text), delimiter=delimiter(first_line))
+        start = 1
         for cells in reader:
             yield start, cells
             start = reader.line_num + 1
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"The file is not UTF-8 text (byte {_first_bad_byte(binary)}); export it as CSV UTF-8.",
+            errors=[{"field": "file", "message": "not UTF-8"}],
+        ) from exc
     except csv.Error as exc:
         raise ImportFileError(
             f"line {reader.line_num}: the CSV cannot be read: {exc}",
             errors=[{"field": "file", "message": str(exc)}],
         ) from exc
+    finally:
+        if not binary.closed:
+            text.detach()  # the caller owns `binary` (and reads it again)
+
+
+def _first_bad_byte(binary: BinaryIO) -> int:
+    """Offset of the first byte that is not UTF-8 (the text reader only knows its chunk's)."""
+    binary.seek(0)
+    decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
+    while chunk := binary.read(1 << 16):
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            return offset - len(decoder.getstate()[0]) + exc.start
+        offset += len(chunk)
+    return offset
+
+
+def is_blank(cells: list[str]) -> bool:
+    return not any(c.strip() for c in cells)
+
+
+def check_file(binary: BinaryIO, entity: str, max_rows: int) -> list[str]:
+    """Read the whole file once, holding one record at a time, before anything is written.
+
+    Everything that rejects a file as a whole (encoding, CSV syntax, header, too many rows) is
+    found here, so a bad byte at 40 MB still imports nothing, as when the file was read at once.
+    Returns the header's column names.
+    """
+    with contextlib.closing(records(binary)) as rows_in:
+        first = next(rows_in, None)
+        if first is None or is_blank(first[1]):
+            raise ImportFileError(
+                "The file is empty; the first line must name the columns.",
+                errors=[{"field": "header", "message": "missing"}],
+            )
+        header = header_of(entity, first[1])
+        rows = sum(1 for _, cells in rows_in if not is_blank(cells))
+    if rows > max_rows:
+        raise ImportFileError(f"More than {max_rows} rows; split the file.")
+    return header
 
 
 def header_of(entity: str, cells: list[str]) -> list[str]:

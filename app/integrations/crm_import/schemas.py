@@ -23,3 +23,4 @@ class ImportReportRead(BaseModel):
     unchanged: int
     failed: int
     errors: list[ImportErrorRead]
+    errors_omitted: int = 0  # row errors past the first 1000 (counted in `failed`, not listed)

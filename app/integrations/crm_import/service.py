@@ -1,44 +1,62 @@
 """CSV import of CRM data: customers, sites, contacts, assets (one file per entity).
 
-Rows are linked by the CRM's external ids and upserted by `external_id`. Every row is checked
-completely (cells, references, uniqueness) before anything is written; good rows are then
-written batch by batch in a savepoint, and should the database still refuse a row, its batch
-is rolled back and written again row by row, each in its own savepoint: a bad row leaves
-nothing behind and never stops the others.
+Rows are linked by the CRM's external ids and upserted by `external_id`. The file is read twice
+as a stream, never whole: once to reject it as a whole if it must be (encoding, CSV syntax,
+header, size) before anything is written, then in batches of BATCH rows. Each batch is checked
+completely (cells, references, uniqueness), its good rows written in a savepoint, and committed
+in its own short transaction, so another writer waits for one batch at most (on SQLite, for
+the single write lock), and memory holds one batch. Should the database still refuse a row, its
+batch is rolled back to the savepoint and written again row by row, each in its own savepoint:
+a bad row leaves nothing behind and never stops the others.
+An import that stops half-way (the database goes away, the process is killed) keeps the
+batches it committed, each row whole; its message says which lines landed, and importing the
+same file again finishes the job (rows already imported come back `unchanged`).
 Columns absent from the file are left alone on update; a blank cell clears the field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import BinaryIO
 
-from sqlalchemy import Select, select
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.desk.customers.keys import country_of, seed_account_countries
 from app.integrations.crm_import.csv_file import (
-    ImportFileError,
     RowError,
     Values,
-    decode,
-    header_of,
+    as_binary,
+    check_file,
+    is_blank,
     parse_row,
     records,
 )
-from app.integrations.crm_import.fields import COLUMNS
-from app.models import Account, Asset, Contact, Contract, ProductModel, Region, Site, User
-from app.platform.audit import apply_changes
-from app.platform.errors import Conflict, Unprocessable
+from app.integrations.crm_import.fields import COLUMNS, Column
+from app.integrations.crm_import.importers import _IMPORTERS, _Importer
+from app.integrations.crm_import.seen import FirstSeen
+from app.models import User
+from app.platform.errors import AppError, Conflict, Unprocessable
 from app.platform.events import emit
+
+log = logging.getLogger(__name__)
 
 ENTITIES = tuple(COLUMNS)
 MAX_ROWS = 500_000
-_CHUNK = 1000  # keys per IN (...) lookup
-BATCH = 1000  # rows checked and written together
+BATCH = 500  # rows read, checked, written and committed together (one lock hold on SQLite)
 MAX_REFUSED = 100  # rows that passed every check yet were refused by the database
+MAX_ERRORS = 1000  # row errors the report lists; `failed` still counts every failed row
+# SQLite has no queue for its write lock: a waiting writer polls, at most 100 ms apart once it has
+# waited a while, and would rarely find the few milliseconds between two batches. So after holding
+# the lock this long in all, the import leaves it free for longer than one poll.
+SQLITE_HOLD_S = 0.5
+SQLITE_PAUSE_S = 0.12
+
+Record = tuple[int, list[str]]  # (first line of the record in the file, its cells)
 
 
 @dataclass
@@ -50,261 +68,37 @@ class ImportReport:
     unchanged: int = 0
     failed: int = 0
     errors: list[RowError] = field(default_factory=list)
+    errors_omitted: int = 0  # row errors past MAX_ERRORS (a file of bad rows must not fill memory)
     refused: int = field(default=0, repr=False)  # failed rows the database refused
+    first_refused: RowError | None = field(default=None, repr=False)
+    committed_through: int = field(default=0, repr=False)  # last line of the last committed batch
+    committed: tuple[int, int, int, int] = field(default=(0, 0, 0, 0), repr=False)  # counts then
+    batch_from: int = field(default=0, repr=False)  # first line of the batch under way
 
 
 class ImportAborted(Conflict):
-    """Too many rows were refused by the database: the import was rolled back as a whole."""
+    """Too many rows were refused by the database: the import was called off."""
 
     title = "Import aborted"
 
 
-# --- references ----------------------------------------------------------------------------
+class ImportInterrupted(AppError):
+    """The database failed mid-import; the batches committed before stay (see `landed`)."""
+
+    status_code, title = 503, "Import interrupted"
 
 
-def _lookup(session: Session, stmt: Select[*tuple[Any, ...]], col: Any, keys: Iterable[Any]) -> list[Any]:
-    """Rows of `stmt` whose `col` is one of `keys`, fetched in chunks."""
-    wanted = sorted({k for k in keys if k is not None})
-    rows: list[Any] = []
-    for i in range(0, len(wanted), _CHUNK):
-        rows.extend(session.execute(stmt.where(col.in_(wanted[i : i + _CHUNK]))).all())
-    return rows
-
-
-class _Importer:
-    """Per entity: look up a batch's references, turn a row into model fields, write it."""
-
-    model: Any
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.existing: dict[str, Any] = {}
-        self.regions: dict[str, int] = {}
-
-    def prepare(self, rows: list[tuple[int, Values]]) -> None:
-        """Load what the rows of one batch refer to (and the records they update)."""
-        objs = _lookup(
-            self.session, select(self.model), self.model.external_id, (v["external_id"] for _, v in rows)
-        )
-        self.existing = {o.external_id: o for (o,) in objs}
-        self.regions = dict(
-            _lookup(
-                self.session,
-                select(Region.code, Region.id),
-                Region.code,
-                (v.get("region_code") for _, v in rows),
-            )
-        )
-
-    def region_id(self, line: int, values: Values, errors: list[RowError]) -> int | None:
-        code = values.get("region_code")
-        if code is None:
-            return None
-        if code not in self.regions:
-            errors.append(RowError(line, "region_code", f"unknown region {code!r}"))
-        return self.regions.get(code)
-
-    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
-        raise NotImplementedError
-
-    def write(self, values: Values, fields: Values) -> tuple[str, Any]:
-        """Create or update (no flush); returns the outcome and the object."""
-        obj = self.existing.get(values["external_id"])
-        if obj is None:
-            obj = self.model(external_id=values["external_id"], **fields)
-            self.session.add(obj)
-            return "created", obj
-        return ("updated" if apply_changes(obj, fields) else "unchanged"), obj
-
-    def is_new(self, values: Values) -> bool:
-        return values["external_id"] not in self.existing
-
-
-class _Accounts:
-    """external id → (account id, region id), for the files that hang off accounts."""
-
-    def __init__(self, session: Session, keys: Iterable[str]) -> None:
-        rows = _lookup(
-            session,
-            select(Account.external_id, Account.id, Account.region_id, Region.timezone).outerjoin(
-                Region, Region.id == Account.region_id
-            ),
-            Account.external_id,
-            keys,
-        )
-        self.by_ext = {ext: (aid, rid) for ext, aid, rid, _ in rows}
-        seed_account_countries(session, {aid: country_of(tz) for _, aid, _, tz in rows})
-
-    def resolve(self, line: int, ext: str, errors: list[RowError]) -> tuple[int, int | None] | None:
-        found = self.by_ext.get(ext)
-        if found is None:
-            errors.append(
-                RowError(
-                    line,
-                    "account_external_id",
-                    f"no customer with external id {ext!r} (import customers first)",
-                )
-            )
-        return found
-
-
-class _CustomerImporter(_Importer):
-    model = Account
-
-    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
-        errors: list[RowError] = []
-        out: dict[str, Any] = {k: v for k, v in values.items() if k not in ("external_id", "region_code")}
-        if "region_code" in values:
-            out["region_id"] = self.region_id(line, values, errors)
-        return out, errors
-
-
-class _SiteImporter(_Importer):
-    model = Site
-
-    def prepare(self, rows: list[tuple[int, Values]]) -> None:
-        super().prepare(rows)
-        self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
-
-    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
-        errors: list[RowError] = []
-        out: dict[str, Any] = {
-            k: v for k, v in values.items() if k not in ("external_id", "account_external_id", "region_code")
-        }
-        account = self.accounts.resolve(line, values["account_external_id"], errors)
-        region = self.region_id(line, values, errors)
-        if account:
-            out["account_id"] = account[0]
-            # Without a region of its own a site lies in its customer's region.
-            if region is None and ("region_code" in values or self.is_new(values)):
-                region = account[1]
-        if region is not None or "region_code" in values:
-            out["region_id"] = region
-        return out, errors
-
-
-class _ContactImporter(_Importer):
-    model = Contact
-
-    def prepare(self, rows: list[tuple[int, Values]]) -> None:
-        super().prepare(rows)
-        self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
-
-    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
-        errors: list[RowError] = []
-        out: dict[str, Any] = {
-            k: v for k, v in values.items() if k not in ("external_id", "account_external_id")
-        }
-        account = self.accounts.resolve(line, values["account_external_id"], errors)
-        if account:
-            out["account_id"] = account[0]
-        return out, errors
-
-
-class _AssetImporter(_Importer):
-    model = Asset
-
-    def __init__(self, session: Session) -> None:
-        super().__init__(session)
-        self.serial_line: dict[str, int] = {}  # serial → line of the file that claimed it
-
-    def prepare(self, rows: list[tuple[int, Values]]) -> None:
-        super().prepare(rows)
-        session, vals = self.session, [v for _, v in rows]
-        self.sites = {
-            ext: (sid, aid)
-            for ext, sid, aid in _lookup(
-                session,
-                select(Site.external_id, Site.id, Site.account_id),
-                Site.external_id,
-                (v["site_external_id"] for v in vals),
-            )
-        }
-        self.models = dict(
-            _lookup(
-                session,
-                select(ProductModel.code, ProductModel.id),
-                ProductModel.code,
-                (v["product_model_code"] for v in vals),
-            )
-        )
-        self.contracts: dict[str, tuple[int, int]] = {
-            num: (cid, aid)
-            for num, cid, aid in _lookup(
-                session,
-                select(Contract.number, Contract.id, Contract.account_id),
-                Contract.number,
-                (v.get("contract_number") for v in vals),
-            )
-        }
-        # Serials are unique: who holds each serial of the file now (by external id)?
-        self.serial_owner = {
-            serial: ext
-            for serial, ext in _lookup(
-                session, select(Asset.serial, Asset.external_id), Asset.serial, (v["serial"] for v in vals)
-            )
-        }
-
-    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
-        errors: list[RowError] = []
-        out: dict[str, Any] = {
-            k: values[k] for k in ("serial", "install_date", "warranty_end") if k in values
-        }
-        serial, ext = values["serial"], values["external_id"]
-        if serial in self.serial_line:
-            errors.append(RowError(line, "serial", f"duplicate of line {self.serial_line[serial]}"))
-        else:
-            self.serial_line[serial] = line
-        owner = self.serial_owner.get(serial, ext)
-        if owner != ext:
-            errors.append(
-                RowError(line, "serial", f"already used by another asset (external id {owner or 'none'})")
-            )
-        site = self.sites.get(values["site_external_id"])
-        if site is None:
-            errors.append(
-                RowError(line, "site_external_id", f"no site with external id {values['site_external_id']!r}")
-            )
-        else:
-            out["site_id"], out["account_id"] = site
-        model_id = self.models.get(values["product_model_code"])
-        if model_id is None:
-            errors.append(
-                RowError(
-                    line, "product_model_code", f"unknown product model {values['product_model_code']!r}"
-                )
-            )
-        out["product_model_id"] = model_id
-        if "contract_number" in values:
-            out["contract_id"] = self._contract(line, values["contract_number"], site, errors)
-        install, warranty = values.get("install_date"), values.get("warranty_end")
-        if install and warranty and warranty < install:
-            errors.append(RowError(line, "warranty_end", "before install_date"))
-        return out, errors
-
-    def _contract(
-        self, line: int, number: str | None, site: tuple[int, int] | None, errors: list[RowError]
-    ) -> int | None:
-        if number is None:
-            return None
-        found = self.contracts.get(number)
-        if found is None:
-            errors.append(RowError(line, "contract_number", f"no contract {number!r}"))
-            return None
-        if site is not None and found[1] != site[1]:
-            errors.append(RowError(line, "contract_number", "belongs to another customer"))
-        return found[0]
-
-
-_IMPORTERS: dict[str, type[_Importer]] = {
-    "customers": _CustomerImporter,
-    "sites": _SiteImporter,
-    "contacts": _ContactImporter,
-    "assets": _AssetImporter,
-}
-
-
-# --- the import ------------------------------------------------------------------------------
+def landed(report: ImportReport) -> str:
+    """What an import that stopped half-way left behind, honestly and in file lines."""
+    if not report.committed_through:
+        return "Nothing was imported."
+    created, updated, unchanged, failed = report.committed
+    return (
+        f"Lines 2–{report.committed_through} were imported and committed ({created} created, "
+        f"{updated} updated, {unchanged} unchanged, {failed} failed); nothing "
+        f"from line {report.batch_from} on. Import the same file again to finish: rows already "
+        "imported come back unchanged."
+    )
 
 
 def _write(
@@ -316,7 +110,7 @@ def _write(
     row from taking its neighbours with it. A refused savepoint stays open on PostgreSQL (SQLAlchemy
     rolls back to it but does not release it) and holds its locks until commit, so refusals are
     capped: past MAX_REFUSED the database is refusing for a reason no row check can see, and the
-    whole import is called off.
+    import is called off (the batch under way is rolled back).
     """
     if not rows:
         return
@@ -329,14 +123,14 @@ def _write(
             for row in rows:
                 _write(session, importer, [row], report)
             return
+        error = RowError(rows[0][0], "", f"rejected by the database: {exc.orig}")
         report.failed += 1
         report.refused += 1
-        report.errors.append(RowError(rows[0][0], "", f"rejected by the database: {exc.orig}"))
+        report.errors.append(error)
+        report.first_refused = report.first_refused or error
         if report.refused > MAX_REFUSED:
             raise ImportAborted(
-                f"The database refused more than {MAX_REFUSED} rows (first: "
-                f"{next(e for e in report.errors if e.message.startswith('rejected'))}); "
-                "nothing was imported."
+                f"The database refused more than {MAX_REFUSED} rows (first: {report.first_refused})."
             ) from exc
         return
     for outcome, obj in done:
@@ -353,46 +147,100 @@ def check_entity(entity: str) -> None:
 
 
 def import_csv(
-    session: Session, *, entity: str, data: bytes | str, actor: User | None = None, source: str = ""
+    session: Session,
+    *,
+    entity: str,
+    data: bytes | str | BinaryIO,
+    actor: User | None = None,
+    source: str = "",
 ) -> ImportReport:
-    """Import one CSV file of `entity`; returns counts and the errors by line. Only flushes."""
+    """Import one CSV file of `entity` (bytes, or a seekable binary file: an upload spooled to
+    disk, a file opened "rb"); returns counts and the errors by line.
+
+    Commits: whatever the session holds first (so no lock is held while the file is checked),
+    then each batch. A file rejected as a whole raises ImportFileError with nothing written.
+    """
     check_entity(entity)
+    session.commit()
+    binary = as_binary(data)
+    header = check_file(binary, entity, MAX_ROWS)
+    with contextlib.closing(records(binary)) as rows_in:
+        rows = itertools.islice(rows_in, 1, None)  # the header was checked above
+        return import_records(session, entity=entity, header=header, rows=rows, actor=actor, source=source)
+
+
+def import_records(
+    session: Session,
+    *,
+    entity: str,
+    header: list[str],
+    rows: Iterable[Record],
+    actor: User | None = None,
+    source: str = "",
+) -> ImportReport:
+    """Import records (after the header) as they come: one batch in memory, one commit per batch."""
     spec = {c.name: c for c in COLUMNS[entity]}
-    rows_in = records(decode(data))
-    first = next(rows_in, None)
-    if first is None or not any(c.strip() for c in first[1]):
-        raise ImportFileError(
-            "The file is empty; the first line must name the columns.",
-            errors=[{"field": "header", "message": "missing"}],
-        )
-    header = header_of(entity, first[1])
     report = ImportReport(entity)
-    rows: list[tuple[int, Values]] = []
-    first_line: dict[str, int] = {}
-    for line, cells in rows_in:
-        if not any(c.strip() for c in cells):
-            continue  # blank lines (often at the end of a file)
+    sqlite, held = session.get_bind().dialect.name == "sqlite", 0.0
+    with FirstSeen() as seen:
+        importer = _IMPORTERS[entity](session, seen)
+        try:
+            for batch in _batches(rows):
+                report.batch_from = batch[0][0]
+                started = time.monotonic()
+                _import_batch(session, importer, seen, header, spec, batch, report)
+                session.commit()
+                held += time.monotonic() - started
+                if sqlite and held >= SQLITE_HOLD_S:
+                    time.sleep(SQLITE_PAUSE_S)
+                    held = 0.0
+                report.committed_through = batch[-1][0]
+                report.committed = (report.created, report.updated, report.unchanged, report.failed)
+                log.info("crm import %s %s: committed through line %d", entity, source, batch[-1][0])
+        except BaseException as exc:
+            session.rollback()  # the batch under way: none of its rows land
+            _explain(exc, report)
+            raise
+    emit(session, "customer.imported", _event(report, source, actor))
+    session.commit()
+    return report
+
+
+def _batches(rows: Iterable[Record]) -> Iterator[list[Record]]:
+    it = (r for r in rows if not is_blank(r[1]))  # blank lines (often at the end of a file)
+    while batch := list(itertools.islice(it, BATCH)):
+        yield batch
+
+
+def _import_batch(
+    session: Session,
+    importer: _Importer,
+    seen: FirstSeen,
+    header: list[str],
+    spec: dict[str, Column],
+    batch: list[Record],
+    report: ImportReport,
+) -> None:
+    """Check one batch's rows (cells, duplicates in the file, references) and write the good ones."""
+    mark = len(report.errors)
+    parsed = [(line, *parse_row(line, cells, header, spec)) for line, cells in batch]
+    repeats = seen.claim(
+        "external_id", [(line, v["external_id"]) for line, v, _ in parsed if v.get("external_id")]
+    )
+    checked: list[tuple[int, Values]] = []
+    for line, values, errors in parsed:
         report.rows += 1
-        if report.rows > MAX_ROWS:
-            raise ImportFileError(f"More than {MAX_ROWS} rows; split the file.")
-        values, errors = parse_row(line, cells, header, spec)
-        ext = values.get("external_id")
-        if ext in first_line:
-            errors.append(RowError(line, "external_id", f"duplicate of line {first_line[ext]}"))
-        elif ext:
-            first_line[ext] = line
+        if line in repeats:
+            errors.append(RowError(line, "external_id", f"duplicate of line {repeats[line]}"))
         if errors:
             report.failed += 1
             report.errors.extend(errors)
         else:
-            rows.append((line, values))
-
-    importer = _IMPORTERS[entity](session)
-    for i in range(0, len(rows), BATCH):
-        batch = rows[i : i + BATCH]
-        importer.prepare(batch)
+            checked.append((line, values))
+    if checked:
+        importer.prepare(checked)
         good = []
-        for line, values in batch:
+        for line, values in checked:
             fields, errors = importer.fields(line, values)
             if errors:
                 report.failed += 1
@@ -400,20 +248,36 @@ def import_csv(
             else:
                 good.append((line, values, fields))
         _write(session, importer, good, report)
+    # cell errors were found before reference errors; the batches come in file order
+    report.errors[mark:] = sorted(report.errors[mark:], key=lambda e: e.line)
+    if len(report.errors) > MAX_ERRORS:
+        report.errors_omitted += len(report.errors) - MAX_ERRORS
+        del report.errors[MAX_ERRORS:]
 
-    report.errors.sort(key=lambda e: e.line)  # cell errors were found before reference errors
-    emit(
-        session,
-        "customer.imported",
-        {
-            "entity": entity,
-            "source": source,
-            "rows": report.rows,
-            "created": report.created,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-            "failed": report.failed,
-            "by": actor.id if actor else None,
-        },
-    )
-    return report
+
+def _explain(exc: BaseException, report: ImportReport) -> None:
+    """Say in the error what landed before it (batches committed so far stay committed)."""
+    note = landed(report)
+    if report.committed_through:
+        log.warning("crm import %s stopped at line %d: %s", report.entity, report.batch_from, note)
+    if isinstance(exc, AppError):
+        exc.detail = f"{exc.detail} {note}"
+    elif isinstance(exc, SQLAlchemyError):
+        raise ImportInterrupted(
+            f"The database failed at line {report.batch_from} ({type(exc).__name__}). {note}"
+        ) from exc
+    elif report.committed_through:  # KeyboardInterrupt, SystemExit...: the CLI prints the note
+        exc.add_note(note)
+
+
+def _event(report: ImportReport, source: str, actor: User | None) -> dict[str, object]:
+    return {
+        "entity": report.entity,
+        "source": source,
+        "rows": report.rows,
+        "created": report.created,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "failed": report.failed,
+        "by": actor.id if actor else None,
+    }

@@ -1,0 +1,267 @@
+"""Per entity: what a batch of rows refers to, and each row as model fields (docs/import.md).
+
+An importer looks up a batch's references (the records it updates, customers, sites, regions,
+product models, contracts) in a few IN (...) queries, then checks each row against them; keys
+that must be unique within the file are claimed in `FirstSeen`, which spans the batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from app.desk.customers.keys import country_of, seed_account_countries
+from app.integrations.crm_import.csv_file import RowError, Values
+from app.integrations.crm_import.seen import FirstSeen
+from app.models import Account, Asset, Contact, Contract, ProductModel, Region, Site
+from app.platform.audit import apply_changes
+
+_CHUNK = 1000  # keys per IN (...) lookup
+
+
+# --- references ----------------------------------------------------------------------------
+
+
+def _lookup(session: Session, stmt: Select[*tuple[Any, ...]], col: Any, keys: Iterable[Any]) -> list[Any]:
+    """Rows of `stmt` whose `col` is one of `keys`, fetched in chunks."""
+    wanted = sorted({k for k in keys if k is not None})
+    rows: list[Any] = []
+    for i in range(0, len(wanted), _CHUNK):
+        rows.extend(session.execute(stmt.where(col.in_(wanted[i : i + _CHUNK]))).all())
+    return rows
+
+
+class _Importer:
+    """Per entity: look up a batch's references, turn a row into model fields, write it."""
+
+    model: Any
+
+    def __init__(self, session: Session, seen: FirstSeen | None = None) -> None:
+        self.session = session
+        self.seen = seen or FirstSeen()
+        self.existing: dict[str, Any] = {}
+        self.regions: dict[str, int] = {}
+
+    def prepare(self, rows: list[tuple[int, Values]]) -> None:
+        """Load what the rows of one batch refer to (and the records they update)."""
+        objs = _lookup(
+            self.session, select(self.model), self.model.external_id, (v["external_id"] for _, v in rows)
+        )
+        self.existing = {o.external_id: o for (o,) in objs}
+        self.regions = dict(
+            _lookup(
+                self.session,
+                select(Region.code, Region.id),
+                Region.code,
+                (v.get("region_code") for _, v in rows),
+            )
+        )
+
+    def region_id(self, line: int, values: Values, errors: list[RowError]) -> int | None:
+        code = values.get("region_code")
+        if code is None:
+            return None
+        if code not in self.regions:
+            errors.append(RowError(line, "region_code", f"unknown region {code!r}"))
+        return self.regions.get(code)
+
+    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
+        raise NotImplementedError
+
+    def write(self, values: Values, fields: Values) -> tuple[str, Any]:
+        """Create or update (no flush); returns the outcome and the object."""
+        obj = self.existing.get(values["external_id"])
+        if obj is None:
+            obj = self.model(external_id=values["external_id"], **fields)
+            self.session.add(obj)
+            return "created", obj
+        return ("updated" if apply_changes(obj, fields) else "unchanged"), obj
+
+    def is_new(self, values: Values) -> bool:
+        return values["external_id"] not in self.existing
+
+
+class _Accounts:
+    """external id → (account id, region id), for the files that hang off accounts."""
+
+    def __init__(self, session: Session, keys: Iterable[str]) -> None:
+        rows = _lookup(
+            session,
+            select(Account.external_id, Account.id, Account.region_id, Region.timezone).outerjoin(
+                Region, Region.id == Account.region_id
+            ),
+            Account.external_id,
+            keys,
+        )
+        self.by_ext = {ext: (aid, rid) for ext, aid, rid, _ in rows}
+        seed_account_countries(session, {aid: country_of(tz) for _, aid, _, tz in rows})
+
+    def resolve(self, line: int, ext: str, errors: list[RowError]) -> tuple[int, int | None] | None:
+        found = self.by_ext.get(ext)
+        if found is None:
+            errors.append(
+                RowError(
+                    line,
+                    "account_external_id",
+                    f"no customer with external id {ext!r} (import customers first)",
+                )
+            )
+        return found
+
+
+class _CustomerImporter(_Importer):
+    model = Account
+
+    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
+        errors: list[RowError] = []
+        out: dict[str, Any] = {k: v for k, v in values.items() if k not in ("external_id", "region_code")}
+        if "region_code" in values:
+            out["region_id"] = self.region_id(line, values, errors)
+        return out, errors
+
+
+class _SiteImporter(_Importer):
+    model = Site
+
+    def prepare(self, rows: list[tuple[int, Values]]) -> None:
+        super().prepare(rows)
+        self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
+
+    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
+        errors: list[RowError] = []
+        out: dict[str, Any] = {
+            k: v for k, v in values.items() if k not in ("external_id", "account_external_id", "region_code")
+        }
+        account = self.accounts.resolve(line, values["account_external_id"], errors)
+        region = self.region_id(line, values, errors)
+        if account:
+            out["account_id"] = account[0]
+            # Without a region of its own a site lies in its customer's region.
+            if region is None and ("region_code" in values or self.is_new(values)):
+                region = account[1]
+        if region is not None or "region_code" in values:
+            out["region_id"] = region
+        return out, errors
+
+
+class _ContactImporter(_Importer):
+    model = Contact
+
+    def prepare(self, rows: list[tuple[int, Values]]) -> None:
+        super().prepare(rows)
+        self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
+
+    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
+        errors: list[RowError] = []
+        out: dict[str, Any] = {
+            k: v for k, v in values.items() if k not in ("external_id", "account_external_id")
+        }
+        account = self.accounts.resolve(line, values["account_external_id"], errors)
+        if account:
+            out["account_id"] = account[0]
+        return out, errors
+
+
+class _AssetImporter(_Importer):
+    model = Asset
+
+    def prepare(self, rows: list[tuple[int, Values]]) -> None:
+        super().prepare(rows)
+        session, vals = self.session, [v for _, v in rows]
+        self.sites = {
+            ext: (sid, aid)
+            for ext, sid, aid in _lookup(
+                session,
+                select(Site.external_id, Site.id, Site.account_id),
+                Site.external_id,
+                (v["site_external_id"] for v in vals),
+            )
+        }
+        self.models = dict(
+            _lookup(
+                session,
+                select(ProductModel.code, ProductModel.id),
+                ProductModel.code,
+                (v["product_model_code"] for v in vals),
+            )
+        )
+        self.contracts: dict[str, tuple[int, int]] = {
+            num: (cid, aid)
+            for num, cid, aid in _lookup(
+                session,
+                select(Contract.number, Contract.id, Contract.account_id),
+                Contract.number,
+                (v.get("contract_number") for v in vals),
+            )
+        }
+        # Serials are unique in the file (every row that gets here claims its serial, in file
+        # order, across batches) ...
+        self.serial_repeats = self.seen.claim("serial", [(line, v["serial"]) for line, v in rows])
+        # ... and in the database: who holds each serial of the batch now (by external id)?
+        self.serial_owner = {
+            serial: ext
+            for serial, ext in _lookup(
+                session, select(Asset.serial, Asset.external_id), Asset.serial, (v["serial"] for v in vals)
+            )
+        }
+
+    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
+        errors: list[RowError] = []
+        out: dict[str, Any] = {
+            k: values[k] for k in ("serial", "install_date", "warranty_end") if k in values
+        }
+        serial, ext = values["serial"], values["external_id"]
+        owner = self.serial_owner.get(serial, ext)
+        if line in self.serial_repeats:
+            errors.append(RowError(line, "serial", f"duplicate of line {self.serial_repeats[line]}"))
+        elif owner != ext:
+            # Not for a repeat: its first line may sit in a batch already committed, and the
+            # answer must not depend on where the batches happen to split the file.
+            errors.append(
+                RowError(line, "serial", f"already used by another asset (external id {owner or 'none'})")
+            )
+        site = self.sites.get(values["site_external_id"])
+        if site is None:
+            errors.append(
+                RowError(line, "site_external_id", f"no site with external id {values['site_external_id']!r}")
+            )
+        else:
+            out["site_id"], out["account_id"] = site
+        model_id = self.models.get(values["product_model_code"])
+        if model_id is None:
+            errors.append(
+                RowError(
+                    line, "product_model_code", f"unknown product model {values['product_model_code']!r}"
+                )
+            )
+        out["product_model_id"] = model_id
+        if "contract_number" in values:
+            out["contract_id"] = self._contract(line, values["contract_number"], site, errors)
+        install, warranty = values.get("install_date"), values.get("warranty_end")
+        if install and warranty and warranty < install:
+            errors.append(RowError(line, "warranty_end", "before install_date"))
+        return out, errors
+
+    def _contract(
+        self, line: int, number: str | None, site: tuple[int, int] | None, errors: list[RowError]
+    ) -> int | None:
+        if number is None:
+            return None
+        found = self.contracts.get(number)
+        if found is None:
+            errors.append(RowError(line, "contract_number", f"no contract {number!r}"))
+            return None
+        if site is not None and found[1] != site[1]:
+            errors.append(RowError(line, "contract_number", "belongs to another customer"))
+        return found[0]
+
+
+_IMPORTERS: dict[str, type[_Importer]] = {
+    "customers": _CustomerImporter,
+    "sites": _SiteImporter,
+    "contacts": _ContactImporter,
+    "assets": _AssetImporter,
+}
