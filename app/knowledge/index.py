@@ -162,8 +162,10 @@ class IndexCache:
         embeddings: bool = True,
         sync_limit: int = SYNC_LIMIT,
         encoder: Encoder | None = None,
+        vector_cache: str | Path | None = None,
     ) -> None:
-        """``encoder``: another sentence encoder than the library's (tests); only used with embeddings."""
+        """``encoder``: another sentence encoder than the library's (tests); only used with embeddings.
+        ``vector_cache``: the vector cache file (default ``<directory>/vectors.sqlite3``)."""
         self.directory = Path(directory) if directory else None
         self._embeddings = embeddings
         self._encoder = encoder
@@ -179,9 +181,8 @@ class IndexCache:
         self.boost_updates = 0  # large-index catch-ups that only patched boosts in place
         # Article vectors by text, shared by every process and index version: a rebuild (a new process
         # without a usable file, a torn file, a recreated database) embeds only texts never seen before.
-        self._vectors = (
-            VectorCache(self.directory / "vectors.sqlite3") if self.directory is not None and embeddings else None
-        )
+        vectors_at = vector_cache or (self.directory / "vectors.sqlite3" if self.directory else None)
+        self._vectors = VectorCache(vectors_at) if vectors_at is not None and embeddings else None
 
     def _new_index(self) -> KnowledgeIndex:
         return KnowledgeIndex(encoder=self._choice(), vector_cache=self._vectors)
@@ -316,7 +317,11 @@ def process_cache() -> IndexCache:
     with _cache_lock:
         if _cache is None:
             settings = get_settings()
-            _cache = IndexCache(settings.kb_index_dir, embeddings=settings.kb_embeddings)
+            _cache = IndexCache(
+                settings.kb_index_dir,
+                embeddings=settings.kb_embeddings,
+                vector_cache=settings.kb_vector_cache,
+            )
         return _cache
 
 

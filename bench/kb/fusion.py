@@ -151,7 +151,9 @@ def main() -> None:
         row = []
         for fname in names:
             ffn = fusions[fname]
-            row.append(score(lambda t, ffn=ffn, ename=ename: ffn(lex[t][0] + lex[t][1], sem_cache[(ename, t)])))
+            row.append(
+                score(lambda t, ffn=ffn, ename=ename: ffn(lex[t][0] + lex[t][1], sem_cache[(ename, t)]))
+            )
         print(ename.ljust(34) + " ".join(f"{v:12.3f}" for v in row), flush=True)
     # Dense pseudo-relevance feedback: the query vector moved towards its 3 nearest articles.
     base = ".25 title + .75 body<=256"
@@ -171,14 +173,19 @@ def main() -> None:
         for ename in (base, ".5 title + .5 chunks max", "PRF(.25 title + .75 body<=256)"):
             lfn = lexicals[lname]
             row = [
-                score(lambda t, ffn=fusions[f], lfn=lfn, ename=ename: ffn(lfn(*lex[t]), sem_cache[(ename, t)]))
+                score(
+                    lambda t, ffn=fusions[f], lfn=lfn, ename=ename: ffn(lfn(*lex[t]), sem_cache[(ename, t)])
+                )
                 for f in names
             ]
             print(f"[{lname} | {ename}]".ljust(34) + " ".join(f"{v:12.3f}" for v in row), flush=True)
     for lname in ("full+2*title", "full"):
         lfn = lexicals[lname]
         ename = ".25 title + .75 full (shipped)"
-        row = [score(lambda t, ffn=fusions[f], lfn=lfn: ffn(lfn(*lex[t]), sem_cache[(ename, t)])) for f in names]
+        row = [
+            score(lambda t, ffn=fusions[f], lfn=lfn, ename=ename: ffn(lfn(*lex[t]), sem_cache[(ename, t)]))
+            for f in names
+        ]
         print(f"[shipped emb, BM25 {lname}]".ljust(34) + " ".join(f"{v:12.3f}" for v in row), flush=True)
 
 

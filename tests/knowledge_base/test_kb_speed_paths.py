@@ -25,7 +25,9 @@ def test_a_call_with_semantic_off_never_touches_the_encoder() -> None:
     # Same order as an index without a model: BM25 x boost.
     bm25 = build_index(EN_ARTICLES, encoder=None)
     query = "boiler pressure refill"
-    assert [h.article_id for h in index.rank(query, semantic=False)] == [h.article_id for h in bm25.rank(query)]
+    assert [h.article_id for h in index.rank(query, semantic=False)] == [
+        h.article_id for h in bm25.rank(query)
+    ]
     # The default still fuses the model in.
     assert index.search(query)[0].semantic_score is not None and encoder.queries == [query]
 
