@@ -127,21 +127,32 @@ def _boost_only(index: KnowledgeIndex, session: Session, *, since: int, upto: in
     return articles
 
 
-def _apply(index: KnowledgeIndex, session: Session, *, since: int, upto: int) -> int:
-    """Apply the changes logged after ``since`` up to ``upto`` (all published articles from 0);
-    returns how many articles were read."""
+def _read_changes(session: Session, *, since: int, upto: int) -> tuple[list[Article], set[str], int]:
+    """The articles to upsert and the ids to remove for the changes logged after ``since`` up to
+    ``upto`` (all published articles from 0), and how many articles were read."""
     if since <= 0:
         stmt = select(KbArticle).where(KbArticle.status == ArticleStatus.published.value)
-        everything = list(session.scalars(stmt.order_by(KbArticle.id)))
-        index.upsert_many(to_index_article(r) for r in everything)
-        return len(everything)
+        everything = [to_index_article(r) for r in session.scalars(stmt.order_by(KbArticle.id))]
+        return everything, set(), len(everything)
     ids = _changed_ids(session, since=since, upto=upto)
     found = list(session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)))) if ids else []
     live = _published(found)
-    index.upsert_many(to_index_article(r) for r in live)
-    for gone in ids - {r.id for r in live}:
-        index.remove(str(gone))
-    return len(ids)
+    return [to_index_article(r) for r in live], {str(i) for i in ids - {r.id for r in live}}, len(ids)
+
+
+def _apply(index: KnowledgeIndex, session: Session, *, since: int, upto: int, release: bool = False) -> int:
+    """Apply the changes logged after ``since`` up to ``upto``; returns how many articles were read.
+
+    ``release``: end the session's (read-only) transaction once the articles are read, before they
+    are embedded — a first build with the encoder takes minutes to hours, and on SQLite an open
+    transaction holds the database's write lock (every other writer would time out)."""
+    upserts, removed, read = _read_changes(session, since=since, upto=upto)
+    if release:
+        session.commit()
+    index.upsert_many(upserts)
+    for gone in removed:
+        index.remove(gone)
+    return read
 
 
 class IndexCache:
@@ -208,8 +219,11 @@ class IndexCache:
                     self._start_refresh()
             return fn(index)
 
-    def _catch_up(self, session: Session, version: int, token: str) -> KnowledgeIndex:
-        """Bring the shared index up to ``version`` in place (callers hold the lock)."""
+    def _catch_up(
+        self, session: Session, version: int, token: str, *, release: bool = False
+    ) -> KnowledgeIndex:
+        """Bring the shared index up to ``version`` in place (callers hold the lock); ``release``: see
+        :func:`_apply`."""
         if token != self.token:
             self._index, self.version, self.token = None, -1, token
         if self._index is not None and self.version == version:
@@ -217,7 +231,8 @@ class IndexCache:
         if self._index is None:
             self._index, self.version = self._load(version)
         if self.version != version:
-            self.changes_applied += _apply(self._index, session, since=self.version, upto=version)
+            applied = _apply(self._index, session, since=self.version, upto=version, release=release)
+            self.changes_applied += applied
             self.version = version
         return self._index
 
@@ -248,7 +263,7 @@ class IndexCache:
                             ),
                             self.version,
                         )
-                applied = _apply(fresh, session, since=at, upto=version) if at != version else 0
+                applied = _apply(fresh, session, since=at, upto=version, release=True) if at != version else 0
                 fresh.rebuild()
             with self._lock:
                 if token == self.token and version > self.version:
@@ -296,7 +311,8 @@ class IndexCache:
             return None
         version, token = read_state(session)
         with self._lock:
-            index = self._catch_up(session, version, token)
+            # The session is the caller's read-only one (task, CLI): it may end before the embedding.
+            index = self._catch_up(session, version, token, release=True)
             target = self.directory / token / f"v{version}"
             if not (target / "index.zip").is_file():
                 index.rebuild()
