@@ -461,7 +461,11 @@ class KnowledgeIndex:
                 index._analysed[article.id] = _Analysed(full, field)
             else:  # made by an older analyser: its tokens would not meet today's query tokens
                 index._analysed[article.id] = index._analyse(article)
-        same_vectors = (manifest.get("encoder"), manifest.get("recipe")) == (index.encoder_name, EMBED_RECIPE)
+        # An index saved before the recipe was recorded holds whole-text vectors of the same model: kept
+        # (they ranked as well, docs/knowledge_base.md) rather than re-embedding every article in every
+        # process at the first load after an upgrade; an article gets the current recipe when it changes.
+        recipe = manifest.get("recipe", EMBED_RECIPE)
+        same_vectors = (manifest.get("encoder"), recipe) == (index.encoder_name, EMBED_RECIPE)
         if index._encoder is not None and same_vectors:
             for article_id, vec in zip(manifest["embedded"], vectors, strict=True):
                 index._vectors[article_id] = np.asarray(vec, dtype=np.float32)

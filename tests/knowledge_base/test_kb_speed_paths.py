@@ -3,6 +3,9 @@ and the query-vector LRU."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -122,3 +125,27 @@ def test_query_vectors_are_cached_least_recently_used_first() -> None:
     encoder.encode(["a"])
     assert model.texts[-2:] == [("a", False), ("a", False)]
     assert encoder.encoded_texts == 6
+
+
+def test_vectors_of_another_recipe_are_recomputed_and_legacy_ones_kept() -> None:
+    encoder = HashEncoder()
+    data = build_index(EN_ARTICLES, encoder=encoder).to_bytes()
+
+    def with_manifest(change: dict[str, object]) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+            for name in src.namelist():
+                body = src.read(name)
+                if name == "manifest.json":
+                    manifest = json.loads(body)
+                    manifest.update(change)
+                    manifest = {k: v for k, v in manifest.items() if v is not None}
+                    body = json.dumps(manifest).encode()
+                dst.writestr(name, body)
+        return out.getvalue()
+
+    seen = len(encoder.seen)
+    KnowledgeIndex.from_bytes(with_manifest({"recipe": "whole-text"}), encoder=encoder)
+    assert len(encoder.seen) == seen + 2 * len(EN_ARTICLES)  # another recipe: re-embedded
+    KnowledgeIndex.from_bytes(with_manifest({"recipe": None}), encoder=encoder)  # saved before recipes
+    assert len(encoder.seen) == seen + 2 * len(EN_ARTICLES)  # kept
