@@ -9,6 +9,7 @@ run) can share it, and a torn or missing file only costs re-embedding.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .embedding import Vectors
+
+log = logging.getLogger(__name__)
 
 
 def _key(namespace: str, text: str) -> bytes:
@@ -42,11 +45,15 @@ class VectorCache:
         keys = [_key(namespace, t) for t in texts]
         found: dict[bytes, bytes] = {}
         with self._lock:
-            for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
-                part = keys[start : start + 500]
-                marks = ",".join("?" * len(part))
-                rows = self._db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", part)
-                found.update((bytes(k), bytes(v)) for k, v in rows)
+            try:
+                for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+                    part = keys[start : start + 500]
+                    marks = ",".join("?" * len(part))
+                    rows = self._db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({marks})", part)
+                    found.update((bytes(k), bytes(v)) for k, v in rows)
+            except sqlite3.Error as exc:  # a cache: a broken one costs re-embedding, never a failed search
+                log.warning("vector cache %s not read (%s); embedding instead", self.path, exc)
+                found.clear()
         out: list[Vectors | None] = [
             np.frombuffer(found[k], dtype=np.float32).copy() if k in found else None for k in keys
         ]
@@ -61,8 +68,12 @@ class VectorCache:
             for t, v in zip(texts, vectors, strict=True)
         ]
         with self._lock:
-            self._db.executemany("INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)", rows)
-            self._db.commit()
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)", rows)
+                self._db.commit()
+            except sqlite3.Error as exc:
+                log.warning("vector cache %s not written (%s)", self.path, exc)
+                self._db.rollback()
 
     def __len__(self) -> int:
         with self._lock:

@@ -149,3 +149,13 @@ def test_vectors_of_another_recipe_are_recomputed_and_legacy_ones_kept() -> None
     assert len(encoder.seen) == seen + 2 * len(EN_ARTICLES)  # another recipe: re-embedded
     KnowledgeIndex.from_bytes(with_manifest({"recipe": None}), encoder=encoder)  # saved before recipes
     assert len(encoder.seen) == seen + 2 * len(EN_ARTICLES)  # kept
+
+
+def test_a_broken_vector_cache_costs_re_embedding_not_a_failure(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.sqlite3"
+    cache = VectorCache(path)
+    cache._db.execute("DROP TABLE vectors")  # stands for a torn or foreign file
+    encoder = HashEncoder()
+    index = build_index(EN_ARTICLES, encoder=encoder, vector_cache=cache)
+    assert len(encoder.seen) == 2 * len(EN_ARTICLES)
+    assert index.rank("boiler pressure")[0].article_id == "boiler-pressure"
