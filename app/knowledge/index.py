@@ -113,8 +113,13 @@ def _changed_ids(session: Session, *, since: int, upto: int) -> set[int]:
 def _boost_only(index: KnowledgeIndex, session: Session, *, since: int, upto: int) -> list[Article] | None:
     """The changed articles when every change after ``since`` left an indexed article's text as it is
     (a vote), else None (the caller rebuilds)."""
-    ids = _changed_ids(session, since=since, upto=upto)
-    if not ids or len(ids) > BOOST_ONLY_LIMIT:
+    logged = session.scalars(
+        select(KbChange.article_id)
+        .where(KbChange.seq > since, KbChange.seq <= upto)
+        .limit(BOOST_ONLY_LIMIT + 1)  # a request never reads a long backlog: that is the refresh's job
+    ).all()
+    ids = set(logged)
+    if not ids or len(logged) > BOOST_ONLY_LIMIT:
         return None
     rows = _published(session.scalars(select(KbArticle).where(KbArticle.id.in_(ids))))
     if len(rows) != len(ids):  # one was unpublished or deleted
@@ -209,7 +214,8 @@ class IndexCache:
             if index is None or (self.version != version and len(index) < self.sync_limit):
                 index = self._catch_up(session, version, token)
             elif self.version != version:
-                boosts = _boost_only(index, session, since=self.version, upto=version)
+                refreshing = self._refresher is not None and self._refresher.is_alive()
+                boosts = None if refreshing else _boost_only(index, session, since=self.version, upto=version)
                 if boosts is not None:  # votes: patch the boosts in place, no rebuild
                     index.upsert_many(boosts)
                     self.version = version
