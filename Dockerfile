@@ -16,8 +16,12 @@ COPY dispatch ./dispatch
 COPY knowledge_base ./knowledge_base
 COPY surveys ./surveys
 
+# var/kb-index belongs to the app's user: a named volume mounted there (docker-compose.yml) takes
+# its owner from the image on first use, so the processes can write the knowledge-base index.
 RUN pip install . \
-    && useradd --system --uid 10001 --home-dir /srv/fieldline --shell /usr/sbin/nologin fieldline
+    && useradd --system --uid 10001 --home-dir /srv/fieldline --shell /usr/sbin/nologin fieldline \
+    && mkdir -p /srv/fieldline/var/kb-index \
+    && chown fieldline /srv/fieldline/var/kb-index
 
 # alembic/ is not part of the installed package: import `app` from this directory so
 # app.platform.config.ROOT (and with it alembic.ini) resolves here, not in site-packages.

@@ -137,7 +137,7 @@ def seed(
     _seed_knowledge(kb_articles, seed)
     # A new user should see routes at once: plan today and tomorrow in every region. The seed
     # (app.seed) cannot import the planner; this composition root joins the two.
-    from datetime import datetime, timedelta
+    from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
     from app.planning.demo import publish_days
@@ -154,6 +154,14 @@ def seed(
         f"{done.seconds:.1f} s: {done.served} visits planned, {done.unassigned} left open, "
         f"{done.at_risk} at risk of missing their arrival due time"
     )
+    # The last week's unhappy answers get their recovery tickets, as the running service would
+    # have opened them (the seed cannot import app.feedback either).
+    from app.feedback.demo import RECENT, open_recent_recoveries
+    from app.platform.db import unit_of_work
+
+    with unit_of_work() as session:
+        opened = open_recent_recoveries(session, now=datetime.now(UTC))
+    console.print(f"opened {opened} recovery tickets for the detractors of the last {RECENT.days} days")
 
 
 def _seed_knowledge(generated: int, seed: int) -> None:

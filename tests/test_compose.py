@@ -202,6 +202,19 @@ def test_data_lives_in_named_volumes(compose: dict[str, Any], services: dict[str
         assert target == mount and volume in compose["volumes"], name
 
 
+def test_web_and_worker_share_the_knowledge_index(compose: dict[str, Any], services: dict[str, Any]) -> None:
+    """The worker persists each index version; web processes load it from the same volume."""
+    mounts = {}
+    for name in ("web", "worker"):
+        path = _settings_of(services[name]).kb_index_dir
+        volumes = dict(v.split(":")[1::-1] for v in services[name].get("volumes", []))
+        assert path in volumes, f"{name}: KB_INDEX_DIR {path} is not on a volume"
+        mounts[name] = volumes[path]
+    assert mounts["web"] == mounts["worker"] and mounts["web"] in compose["volumes"]
+    # the image's directory is the app user's, so the fresh named volume is writable for it
+    assert re.search(rf"chown fieldline {re.escape(path)}", DOCKERFILE.read_text())
+
+
 def test_dockerfile_builds_the_package_with_its_migrations() -> None:
     text = DOCKERFILE.read_text()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]

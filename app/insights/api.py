@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from app.insights import lists, service
+from app.insights import drivers, lists, service
 from app.insights.metrics import METRICS
 from app.insights.records import Filters
 from app.models import Role, User
@@ -135,13 +135,16 @@ def to_csv(result: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def _csv_response(result: dict[str, Any]) -> Response:
-    name = f"kpis-{result['from']}-{result['to']}.csv"
+def csv_download(text: str, name: str) -> Response:
     return Response(
-        to_csv(result),
+        text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _csv_response(result: dict[str, Any]) -> Response:
+    return csv_download(to_csv(result), f"kpis-{result['from']}-{result['to']}.csv")
 
 
 @router.get("")
@@ -164,7 +167,7 @@ def kpis_csv(db: DbSession, user: KpiUser, params: Annotated[Params, Depends()])
 
 def manager_only(user: KpiUser) -> User:
     if user.role not in (Role.manager.value, Role.admin.value):
-        raise Forbidden("The follow-up and renewal lists are for managers and admins.")
+        raise Forbidden("The follow-up and renewal lists and the drivers view are for managers and admins.")
     return user
 
 
@@ -205,3 +208,50 @@ def drill(
             errors=[{"field": "metric", "message": "give exactly one metric"}],
         )
     return service.drill(db, query, group_value=group, offset=offset, limit=limit)
+
+
+@router.get("/drivers")
+def driver_effects(
+    db: DbSession,
+    user: ManagerOnly,
+    params: Annotated[Params, Depends()],
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Which visit facts move satisfaction over [from, to]: per fact the mean CSAT of the answers
+    with and without it, both n, the difference and Welch's 95 % interval, largest effect first."""
+    result = drivers.run(db, _drivers_query(user, params))
+    return _drivers_csv(result) if format == "csv" else result
+
+
+@router.get("/drivers.csv")
+def driver_effects_csv(db: DbSession, user: ManagerOnly, params: Annotated[Params, Depends()]) -> Response:
+    return _drivers_csv(drivers.run(db, _drivers_query(user, params)))
+
+
+@router.get("/drivers/drill")
+def driver_drill(
+    db: DbSession,
+    user: ManagerOnly,
+    params: Annotated[Params, Depends()],
+    fact: str,
+    side: str,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """The answers behind one side (`with` or `without`) of one fact: `n` equals that side's n."""
+    query = _drivers_query(user, params)
+    return drivers.drill(db, query, fact=fact, side=side, offset=offset, limit=limit)
+
+
+def _drivers_query(user: User, params: Params) -> service.Query:
+    """The CSAT figure's query (its window and filters); the drivers are not grouped."""
+    params.metric, params.group_by = "csat", None
+    return params.query(user)
+
+
+def _drivers_csv(result: dict[str, Any]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(drivers.CSV_COLUMNS)
+    writer.writerows(drivers.csv_rows(result))
+    return csv_download(out.getvalue(), f"drivers-{result['from']}-{result['to']}.csv")

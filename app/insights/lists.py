@@ -192,6 +192,7 @@ def _scored(session: Session, accounts: list[Any], now: datetime) -> list[dict[s
                 "region": a.region,
                 "renewal_date": a.renewal_date,
                 "arr": a.arr,
+                "owner": a.owner,
                 "score": health.score,
                 "band": health.band,
                 "reasons": [r.text for r in health.reasons],
@@ -202,9 +203,19 @@ def _scored(session: Session, accounts: list[Any], now: datetime) -> list[dict[s
 
 
 def _renewing(session: Session, today: date, filters: Filters, ids: list[int] | None = None) -> list[Any]:
-    stmt = select(
-        Account.id, Account.name, Account.tier, Account.renewal_date, Account.arr, Region.code.label("region")
-    ).where(Account.renewal_date >= today, Account.renewal_date <= today + RENEWAL_HORIZON)
+    stmt = (
+        select(
+            Account.id,
+            Account.name,
+            Account.tier,
+            Account.renewal_date,
+            Account.arr,
+            Region.code.label("region"),
+            User.name.label("owner"),  # who calls the customer before the renewal
+        )
+        .outerjoin(User, User.id == Account.owner_user_id)
+        .where(Account.renewal_date >= today, Account.renewal_date <= today + RENEWAL_HORIZON)
+    )
     if ids is not None:
         stmt = stmt.where(Account.id.in_(ids))
     return list(session.execute(_filter_accounts(stmt, filters)))

@@ -41,7 +41,7 @@ from app.models import (
     WorkOrder,
 )
 from app.platform.config import get_settings
-from surveys import Answer, kpis
+from surveys import VISIT_FACTS, Answer, kpis
 
 KEYS = ("region", "engineer", "product_model", "tier", "channel")
 DONE_TICKET = ("resolved", "closed")
@@ -480,6 +480,8 @@ class AnswerRow:
     ticket_number: str
     tz: str
     keys: Mapping[str, str]
+    # The visit facts joined at answer time that are known (the drivers view compares them).
+    facts: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,14 +543,23 @@ def load_answers(session: Session, lo: date, hi: date, filters: Filters) -> list
     """Answers given in the local dates [lo, hi), as the library's `Answer`s."""
     lo_at, hi_at = _window_utc(lo, hi)
     a = SurveyAnswer
-    stmt = select(a.id, a.answered_at, a.csat, a.nps, a.ces, a.solved, *_survey_context(a))
+    fact_columns = [getattr(a, name) for name in VISIT_FACTS]
+    stmt = select(a.id, a.answered_at, a.csat, a.nps, a.ces, a.solved, *fact_columns, *_survey_context(a))
     stmt = _survey_joins(stmt, a).where(a.answered_at >= lo_at, a.answered_at < hi_at)
     out: list[AnswerRow] = []
     for r in session.execute(where_filters(stmt, filters, survey_conditions(a))):
         answer = Answer(csat=r.csat, nps=r.nps, ces=r.ces, solved=r.solved)
+        facts = {name: value for name in VISIT_FACTS if (value := getattr(r, name)) is not None}
         out.append(
             AnswerRow(
-                r.id, answer, r.answered_at, r.ticket_id, r.ticket_number or "", _tz(r.tz), _survey_keys(r)
+                r.id,
+                answer,
+                r.answered_at,
+                r.ticket_id,
+                r.ticket_number or "",
+                _tz(r.tz),
+                _survey_keys(r),
+                facts,
             )
         )
     return out

@@ -12,6 +12,9 @@ class Team(Base):
     __tablename__ = "team"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # Bumped by every change of the name or the members (desk/teams/service.py, one guarded
+    # UPDATE): the team page's hidden version, so a stale form never overwrites.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class TeamMember(Base):

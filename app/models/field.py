@@ -81,7 +81,8 @@ class OnCallShift(Base):
 
 
 class Absence(Base):
-    """A day an engineer does not work (leave, sickness)."""
+    """A day an engineer does not work (leave, sickness), or stops working from `from_time` on
+    (the region's clock: sent home sick at 13:00). Null `from_time`: the whole day."""
 
     __tablename__ = "absence"
     __table_args__ = (UniqueConstraint("engineer_id", "day"),)
@@ -89,6 +90,7 @@ class Absence(Base):
     engineer_id: Mapped[int] = mapped_column(ForeignKey("engineer.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(40), default="leave")
+    from_time: Mapped[time | None] = mapped_column(Time, default=None)
 
 
 class Warehouse(Base):

@@ -98,12 +98,17 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             "name": e.name,
             "colour": PALETTE[i % len(PALETTE)],
             "skills": e.skills or [],
-            "absent": absence.reason if absence else None,
+            "absent": None
+            if absence is None
+            else absence.reason
+            if absence.from_time is None
+            else f"{absence.reason} from {absence.from_time:%H:%M}",
             "shift": None
-            if shift is None or absence is not None
+            if shift is None or (absence is not None and absence.from_time is None)
             else {
                 "start": _at(day, shift.starts, tz),
-                "end": _at(day, shift.ends, tz),
+                # absent from a time: the shift ends there
+                "end": _at(day, _ends(shift.ends, absence), tz),
                 "break_start": _at(day, shift.break_starts, tz),
                 "break_end": _at(day, shift.break_ends, tz),
             },
@@ -250,3 +255,7 @@ def set_pin(session: Session, *, work_order: WorkOrder, pinned: bool) -> None:
         )
     stop.locked = pinned
     work_order.updated_at = utcnow()  # bumps the version: a concurrent edit of this visit conflicts
+
+
+def _ends(ends: time, absence: Absence | None) -> time:
+    return min(ends, absence.from_time) if absence is not None and absence.from_time else ends

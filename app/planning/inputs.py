@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
@@ -160,7 +160,9 @@ def engineers(
     absent = set(
         session.scalars(
             select(Absence.engineer_id).where(
-                Absence.day == day, Absence.engineer_id.in_([e.id for e, _ in rows])
+                Absence.day == day,
+                Absence.from_time.is_(None),  # from a time of day: works until then (`stops_at`)
+                Absence.engineer_id.in_([e.id for e, _ in rows]),
             )
         )
     )
@@ -173,6 +175,17 @@ def engineers(
         else:
             out.append((e, shift))
     return out, skipped
+
+
+def stops_at(session: Session, day: date, engineer_ids: list[int]) -> dict[int, time]:
+    """Engineers absent from a time of day on `day` (sent home sick at 13:00): engineer id -> that
+    time on the region's clock. Whole-day absences are not here (`engineers` leaves them out)."""
+    rows = session.execute(
+        select(Absence.engineer_id, Absence.from_time).where(
+            Absence.day == day, Absence.from_time.is_not(None), Absence.engineer_id.in_(engineer_ids)
+        )
+    ).tuples()
+    return {e: t for e, t in rows if t is not None}
 
 
 def available_stock(
@@ -266,9 +279,11 @@ def on_call(
     ref: datetime,
     day_end: datetime,
     shifts: dict[int, tuple[datetime, datetime]],
+    stop: dict[int, datetime] | None = None,
 ) -> list[Cover]:
     """On-call cover of the region's active engineers during [ref, day_end), minus their regular
-    shift that day (`shifts`: engineer id -> shift start and end), so nobody is planned twice."""
+    shift that day (`shifts`: engineer id -> shift start and end), so nobody is planned twice.
+    An engineer absent from a time (`stop`) covers nothing after it."""
     rows = session.execute(
         select(OnCallShift, Engineer)
         .join(Engineer, Engineer.id == OnCallShift.engineer_id)
@@ -283,7 +298,9 @@ def on_call(
     absent = set(
         session.scalars(
             select(Absence.engineer_id).where(
-                Absence.day == day, Absence.engineer_id.in_([e.id for _, e in rows])
+                Absence.day == day,
+                Absence.from_time.is_(None),
+                Absence.engineer_id.in_([e.id for _, e in rows]),
             )
         )
     )
@@ -291,7 +308,7 @@ def on_call(
     for oc, e in rows:
         if e.id in absent:
             continue
-        a, b = max(oc.starts_at, ref), min(oc.ends_at, day_end)
+        a, b = max(oc.starts_at, ref), min(oc.ends_at, day_end, (stop or {}).get(e.id, day_end))
         pieces = [(a, b)]
         if e.id in shifts:
             s0, s1 = shifts[e.id]

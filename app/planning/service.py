@@ -127,6 +127,9 @@ class EngineerInputs:
     skipped: dict[int, str]
     shift_times: dict[int, tuple[datetime, datetime]]  # engineer id -> that day's shift start and end
     covers: list[plan_inputs.Cover]  # on-call cover outside the shifts
+    # Engineers absent from a time of day: their shift (and cover) ends there; visits done or
+    # started before stay as they are (frozen), the rest may go to others.
+    stops_at: dict[int, datetime]
     van_location: dict[int, int]
     warehouses: list[Warehouse]
     warehouse_location: dict[int, int]
@@ -142,15 +145,18 @@ def load(
     solve_params: dict[str, Any] | None = None,
     only_engineers: set[int] | None = None,
     only_work_orders: set[int] | None = None,
+    absent_from: dict[int, datetime] | None = None,
 ) -> Loaded:
     """Snapshot the region's day as an engine problem. With `as_of` (a re-plan during the day)
     started and finished visits are frozen and engineers start where they are at that moment.
 
     `only_engineers` / `only_work_orders` cut out part of the day (a manual assignment re-plans
-    one engineer's visits); listed work orders are taken whatever day they were planned on."""
+    one engineer's visits); listed work orders are taken whatever day they were planned on.
+    `absent_from` (engineer id -> instant) adds absences that are not recorded (the what-if); it
+    loads the day exactly as it will load once such an absence is recorded."""
     frame = _day_frame(session, region_id, day)
     wo = _work_order_inputs(session, frame, as_of, only_engineers, only_work_orders)
-    eng = _engineer_inputs(session, frame, day, only_engineers)
+    eng = _engineer_inputs(session, frame, day, only_engineers, absent_from or {})
     job_ids = {w.id for w in wo.plannable}
     stock = plan_inputs.available_stock(
         session, list(eng.van_location.values()) + list(eng.warehouse_location.values()), job_ids, wo.sku
@@ -165,7 +171,7 @@ def load(
         fixed, starts = plan_inputs.frozen_day(session, wo.started, wo.sites, everyone, as_of)
 
     eng_rows = _engine_engineers(frame, day, eng, starts, stock)
-    jobs, versions = _engine_jobs(frame, wo, as_of, eng_rows)
+    jobs, versions = _engine_jobs(frame, wo, as_of, eng_rows, set(eng.stops_at))
     wh_rows = _engine_warehouses(frame, day, eng, stock)
     problem = None  # the engine needs someone to plan for: without engineers every job stays open
     if eng_rows:
@@ -249,15 +255,28 @@ def _work_order_inputs(
 
 
 def _engineer_inputs(
-    session: Session, frame: DayFrame, day: date, only_engineers: set[int] | None
+    session: Session,
+    frame: DayFrame,
+    day: date,
+    only_engineers: set[int] | None,
+    absent_from: dict[int, datetime],
 ) -> EngineerInputs:
     region_id, tz = frame.region.id, frame.tz
     engineers, skipped = plan_inputs.engineers(session, region_id, day)
     if only_engineers is not None:
         engineers = [(e, sh) for e, sh in engineers if e.id in only_engineers]
         skipped = {k: v for k, v in skipped.items() if k in only_engineers}
-    shift_times = {e.id: (local_at(day, sh.starts, tz), local_at(day, sh.ends, tz)) for e, sh in engineers}
-    covers = plan_inputs.on_call(session, region_id, day, frame.ref, frame.day_end, shift_times)
+    region_ids = list(
+        session.scalars(select(Engineer.id).where(Engineer.region_id == region_id, Engineer.active))
+    )
+    stops = {e: local_at(day, t, tz) for e, t in plan_inputs.stops_at(session, day, region_ids).items()}
+    for e, at in absent_from.items():
+        stops[e] = min(at, stops.get(e, at))
+    shift_times = {
+        e.id: (local_at(day, sh.starts, tz), min(local_at(day, sh.ends, tz), stops.get(e.id, frame.day_end)))
+        for e, sh in engineers
+    }
+    covers = plan_inputs.on_call(session, region_id, day, frame.ref, frame.day_end, shift_times, stops)
     if only_engineers is not None:
         covers = [c for c in covers if c.engineer.id in only_engineers]
     eng_ids = [e.id for e, _ in engineers] + [c.engineer.id for c in covers]
@@ -285,6 +304,7 @@ def _engineer_inputs(
         skipped=skipped,
         shift_times=shift_times,
         covers=covers,
+        stops_at=stops,
         van_location=van_location,
         warehouses=warehouses,
         warehouse_location=warehouse_location,
@@ -303,19 +323,25 @@ def _engine_engineers(
     eng_rows: list[dispatch.Engineer] = []
     for e, shift in eng.engineers:
         begin, end = local_at(day, shift.starts, tz), local_at(day, shift.ends, tz)
+        if e.id in eng.stops_at and eng.stops_at[e.id] < end:
+            end = eng.stops_at[e.id]
+            if end <= begin:
+                skipped[e.id] = "absent"
+                continue
         start_loc: tuple[float, float] = (e.home_latitude, e.home_longitude)
         if e.id in starts:
             start_loc, free_at = starts[e.id]
             begin = max(begin, free_at)
         if begin >= end:
-            skipped[e.id] = "shift over"
+            skipped[e.id] = "absent" if e.id in eng.stops_at else "shift over"
             continue
         breaks: list[dispatch.Break] = []
         if shift.break_starts and shift.break_ends:
             b0 = local_at(day, shift.break_starts, tz)
             length = local_at(day, shift.break_ends, tz) - b0
             lo, hi = max(b0 - BREAK_SLACK, begin), b0 + BREAK_SLACK
-            if hi >= lo and length.total_seconds() > 0:
+            # a break that cannot end before the shift does (cut by an absence) is not taken
+            if hi >= lo and length.total_seconds() > 0 and lo + length <= end:
                 breaks.append(dispatch.Break((to_s(ref, lo), to_s(ref, hi)), int(length.total_seconds())))
         eng_rows.append(
             dispatch.Engineer(
@@ -368,7 +394,11 @@ def _on_call_engineers(
 
 
 def _engine_jobs(
-    frame: DayFrame, wo: WorkOrderInputs, as_of: datetime | None, eng_rows: list[dispatch.Engineer]
+    frame: DayFrame,
+    wo: WorkOrderInputs,
+    as_of: datetime | None,
+    eng_rows: list[dispatch.Engineer],
+    leaving: set[int],
 ) -> tuple[list[dispatch.Job], dict[int, int]]:
     """The engine's jobs and the version of each work order they were made from."""
     ref, day_end, sites, windows, locked, sku = (
@@ -379,7 +409,9 @@ def _engine_jobs(
         wo.locked,
         wo.sku,
     )
-    planned_eng = {key_id(e.id) for e in eng_rows if e.on_call is False}
+    # A visit pinned to an engineer who goes home early may go to anyone (pins are by hand, for a
+    # day the engineer was expected to work through).
+    planned_eng = {key_id(e.id) for e in eng_rows if e.on_call is False} - leaving
 
     # A deadline that passed before the day's first shift (or the re-plan) began is sunk: lateness
     # counts from the first moment this plan can act, else serving an overdue visit could cost

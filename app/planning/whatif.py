@@ -5,8 +5,15 @@ The day is loaded as a plan run would load it (today: from now, frozen where vis
 the engine input is changed in memory (the engineer's shift cut at that time, or one more
 priority-1 job at a place), and the day is re-planned from the published routes (today) or
 planned afresh (another day) with a bounded search. The answer is what would change against the
-published plan. Making it real is recording the absence or opening the emergency's ticket and
-visit: the automatic re-plan then publishes (or proposes, with REPLAN_PROPOSE).
+published plan, with a token naming the input it was computed from (the run fingerprint and
+the published run it started from).
+
+`publish_absence` makes an absence preview real: it records the absence (from that time of day,
+or the whole day) and, when the day still loads to the previewed input, solves it the same way
+and publishes through the guarded publish (version checks, reservations, notifications). When
+the input changed since the preview (a check-in, new work, another publish), the preview is
+stale: the absence is recorded all the same and the day is re-planned from the new state rather
+than publishing what the dispatcher saw.
 """
 
 from __future__ import annotations
@@ -14,14 +21,29 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import dispatch
-from app.models import Engineer, Region, WorkOrder
+from app.field.engineers import service as engineers
+from app.field.workorders import service as workorders
+from app.models import (
+    Asset,
+    Engineer,
+    PlanRun,
+    PlanRunStatus,
+    Region,
+    Site,
+    Ticket,
+    TicketStatus,
+    User,
+    WorkOrder,
+)
 from app.planning import keys as plan_keys
-from app.planning import proposals
+from app.planning import proposals, triggers
+from app.planning import publish as plan_publish
 from app.planning import runs as plan_runs
 from app.planning import service as planning
 from app.platform.config import get_settings
@@ -40,33 +62,68 @@ class Emergency:
     skill: str = ""
 
 
+def ticket_site(session: Session, region_id: int, number: str) -> tuple[Ticket, Site]:
+    """An open ticket of the region and the site its emergency visit goes to."""
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number.strip()))
+    if ticket is None:
+        _refuse("ticket", f"there is no ticket {number.strip()!r}")
+    assert ticket is not None
+    if ticket.status in (TicketStatus.resolved, TicketStatus.closed):
+        _refuse("ticket", f"ticket {ticket.number} is {ticket.status}; reopen it first")
+    asset = session.get(Asset, ticket.asset_id) if ticket.asset_id is not None else None
+    site_id = asset.site_id if asset is not None else ticket.site_id
+    site = session.get(Site, site_id) if site_id is not None else None
+    if site is None or site.region_id != region_id:
+        _refuse("ticket", f"ticket {ticket.number} has no site in this region")
+    assert site is not None
+    return ticket, site
+
+
 def _refuse(field: str, message: str) -> None:
     raise Unprocessable(message, errors=[{"field": field, "message": message}])
 
 
-def _without(problem: dispatch.Problem, key: str, cut_s: int) -> dispatch.Problem:
-    """The engineer (and their on-call stretches) stops at `cut_s`: shift cut, later breaks dropped."""
-    engineers = []
-    found = False
-    for e in problem.engineers:
-        if plan_keys.key_id(e.id) != plan_keys.key_id(key):
-            engineers.append(e)
-            continue
-        found = True
-        start, end = e.shift
-        if cut_s <= start:
-            continue  # gone before the shift starts: not in the day at all
-        breaks = tuple(b for b in e.breaks if b.window[0] + b.duration_s <= min(end, cut_s))
-        engineers.append(replace(e, shift=(start, min(end, cut_s)), breaks=breaks))
-    if not found:
-        _refuse("engineer_id", "that engineer does not work that day (no shift, absent, or another region)")
-    kept = {e.id for e in engineers}
-    # Visits pinned to an engineer who is gone may go to anyone (or be left out) in the preview.
-    jobs = tuple(
-        replace(j, pinned_engineer=None) if j.pinned_engineer and j.pinned_engineer not in kept else j
-        for j in problem.jobs
+def _load(
+    session: Session, region: Region, day: date, as_of: datetime | None, absent: dict[int, datetime]
+) -> planning.Loaded:
+    return planning.load(
+        session,
+        region_id=region.id,
+        day=day,
+        as_of=as_of,
+        settings=dispatch.Settings(workers=1, deterministic=True),
+        solve_params={"what_if": SOLUTION_LIMIT},
+        absent_from=absent,
     )
-    return replace(problem, engineers=tuple(engineers), jobs=jobs)
+
+
+def _token(loaded: planning.Loaded) -> str:
+    """What the preview was computed from: the input's fingerprint and the published run the
+    re-plan started from (a publish in between changes the starting routes, not the input)."""
+    return f"{loaded.fingerprint}:{loaded.current_run_id or 0}"
+
+
+def _solve(
+    session: Session, loaded: planning.Loaded, problem: dispatch.Problem, new_jobs: list[dispatch.Job]
+) -> dispatch.Plan:
+    limit = get_settings().replan_time_limit_s
+    initial = plan_runs.previous_plan(session, loaded)
+    present = {e.id for e in problem.engineers}
+    if initial is not None:
+        initial = replace(initial, routes=tuple(r for r in initial.routes if r.engineer_id in present))
+    if initial is not None and loaded.as_of is not None and initial.routes:
+        now_s = plan_keys.to_s_up(loaded.ref, loaded.as_of)
+        return dispatch.replan(initial, problem, now=now_s, new_jobs=new_jobs, time_limit=limit, seed=0)
+    problem = replace(problem, jobs=problem.jobs + tuple(new_jobs))
+    return dispatch.solve(problem, time_limit=limit, seed=0, solution_limit=SOLUTION_LIMIT)
+
+
+def _absent_engineer(session: Session, region: Region, engineer_id: int) -> Engineer:
+    engineer = session.get(Engineer, engineer_id)
+    if engineer is None or engineer.region_id != region.id:
+        _refuse("engineer_id", "choose an engineer of this region")
+    assert engineer is not None
+    return engineer
 
 
 def preview(
@@ -78,32 +135,26 @@ def preview(
     absent_from: datetime | None = None,
     emergency: Emergency | None = None,
 ) -> dict[str, Any]:
-    region = session.get(Region, region_id)
-    if region is None:
-        _refuse("region", f"region {region_id} does not exist")
-    assert region is not None
+    region = _region(session, region_id)
     now = utcnow()
     as_of = now if plan_keys.local_day(now, region.timezone) == day else None
-    loaded = planning.load(
-        session,
-        region_id=region_id,
-        day=day,
-        as_of=as_of,
-        settings=dispatch.Settings(workers=1, deterministic=True),
-    )
+    what: list[str] = []
+    absent: dict[int, datetime] = {}
+    if absent_engineer_id is not None:
+        engineer = _absent_engineer(session, region, absent_engineer_id)
+        cut = absent_from or plan_keys.day_reference(day, region.timezone)
+        before = _load(session, region, day, as_of, {})
+        working = {plan_keys.key_id(e.id) for e in before.problem.engineers} if before.problem else set()
+        if engineer.id not in working:
+            why = before.skipped_engineers.get(engineer.id, "not on a shift")
+            _refuse("engineer_id", f"{engineer.name} does not work that day ({why})")
+        absent[engineer.id] = cut
+        what.append(f"{engineer.name} absent from {cut.isoformat()}")
+    loaded = _load(session, region, day, as_of, absent)
     if loaded.problem is None:
-        _refuse("day", f"nobody works in {region.code} on {day.isoformat()}")
+        _refuse("day", f"nobody works in {region.code} on {day.isoformat()} (after the what-if)")
     assert loaded.problem is not None
     problem = loaded.problem
-    what: list[str] = []
-    if absent_engineer_id is not None:
-        engineer = session.get(Engineer, absent_engineer_id)
-        if engineer is None or engineer.region_id != region_id:
-            _refuse("engineer_id", "choose an engineer of this region")
-        assert engineer is not None
-        cut = absent_from or plan_keys.day_reference(day, region.timezone)
-        problem = _without(problem, plan_keys.engineer_key(engineer.id), plan_keys.to_s(loaded.ref, cut))
-        what.append(f"{engineer.name} absent from {cut.isoformat()}")
     new_jobs: list[dispatch.Job] = []
     if emergency is not None:
         new_jobs.append(
@@ -117,17 +168,7 @@ def preview(
             )
         )
         what.append("an emergency inserted")
-    limit = get_settings().replan_time_limit_s
-    initial = plan_runs.previous_plan(session, loaded)
-    present = {e.id for e in problem.engineers}
-    if initial is not None:
-        initial = replace(initial, routes=tuple(r for r in initial.routes if r.engineer_id in present))
-    if initial is not None and as_of is not None and initial.routes:
-        now_s = plan_keys.to_s_up(loaded.ref, as_of)
-        plan = dispatch.replan(initial, problem, now=now_s, new_jobs=new_jobs, time_limit=limit, seed=0)
-    else:
-        problem = replace(problem, jobs=problem.jobs + tuple(new_jobs))
-        plan = dispatch.solve(problem, time_limit=limit, seed=0, solution_limit=SOLUTION_LIMIT)
+    plan = _solve(session, loaded, problem, new_jobs)
     emergency_at: dict[str, Any] | None = None
     for route in plan.routes:
         for st in route.stops:
@@ -154,4 +195,140 @@ def preview(
         "changes": changes,
         "emergency": emergency_at,
         "emergency_left": left.detail or left.reason if left else None,
+        # what publishing needs to find the same input again (absence only: an inserted
+        # emergency has no work order yet)
+        "token": _token(loaded),
+        "as_of": as_of,
+        "reasons": {
+            numbers.get(plan_keys.key_id(u.job_id)) or u.job_id: u.detail or u.reason
+            for u in plan.unassigned
+            if u.job_id != EMERGENCY_KEY
+        },
     }
+
+
+def _region(session: Session, region_id: int) -> Region:
+    region = session.get(Region, region_id)
+    if region is None:
+        _refuse("region", f"region {region_id} does not exist")
+    assert region is not None
+    return region
+
+
+@dataclass(frozen=True)
+class Published:
+    run: PlanRun  # published, or (stale preview) the queued re-plan
+    stale: bool
+
+
+def publish_absence(
+    session: Session,
+    *,
+    region_id: int,
+    day: date,
+    engineer_id: int,
+    absent_from: datetime | None,
+    as_of: datetime | None,
+    token: str,
+    reason: str,
+    actor: User | None,
+) -> Published:
+    """Record the absence and publish the previewed re-plan (or re-plan, if the preview is stale)."""
+    region = _region(session, region_id)
+    engineer = _absent_engineer(session, region, engineer_id)
+    tz = ZoneInfo(region.timezone)
+    start = plan_keys.day_reference(day, region.timezone)
+    cut = absent_from or start
+    from_time = None if cut <= start else cut.astimezone(tz).time()
+    engineers.add_absence(
+        session, engineer=engineer, day=day, reason=reason, actor=actor, from_time=from_time
+    )
+    # The absence's own trigger would queue one more re-plan at commit: this run answers it.
+    key = triggers.request_key("sickness", region.id, day, str(engineer.id))
+    loaded = _load(session, region, day, as_of, {})
+    if _token(loaded) != token:
+        run = plan_runs.create_run(
+            session,
+            region_id=region.id,
+            day=day,
+            kind="replan" if loaded.current_run_id else "plan",
+            trigger="whatif_stale",
+            trigger_ref=str(engineer.id),
+            requested_by=actor,
+            request_key=key,
+        )
+        return Published(run, stale=True)
+    return _publish_now(session, loaded, key, str(engineer.id), as_of, actor)
+
+
+def publish_emergency(
+    session: Session,
+    *,
+    region_id: int,
+    day: date,
+    ticket_number: str,
+    emergency: Emergency,
+    as_of: datetime | None,
+    token: str,
+    actor: User | None,
+) -> Published:
+    """Open the emergency's visit (priority 1) on the ticket and publish the re-plan with it; when
+    the day's input changed since the preview, re-plan from the new state instead."""
+    region = _region(session, region_id)
+    ticket, _site = ticket_site(session, region.id, ticket_number)
+    # The preview's token is the day without the emergency: compare before adding it.
+    stale = _token(_load(session, region, day, as_of, {})) != token
+    visit = workorders.create_work_order(
+        session,
+        ticket_id=ticket.id,
+        actor=actor,
+        required_skills=[emergency.skill] if emergency.skill else [],
+        duration_min=emergency.duration_min,
+    )
+    visit.priority = "P1"  # an emergency, whatever the ticket said so far
+    session.flush()
+    # The new P1's own `emergency` trigger would queue a re-plan at commit: this run answers it.
+    key = triggers.request_key("emergency", region.id, day, str(visit.id))
+    if stale:
+        run = plan_runs.create_run(
+            session,
+            region_id=region.id,
+            day=day,
+            kind="replan" if _has_plan(session, region.id, day) else "plan",
+            trigger="whatif_stale",
+            trigger_ref=str(visit.id),
+            requested_by=actor,
+            request_key=key,
+        )
+        return Published(run, stale=True)
+    loaded = _load(session, region, day, as_of, {})
+    return _publish_now(session, loaded, key, str(visit.id), as_of, actor)
+
+
+def _has_plan(session: Session, region_id: int, day: date) -> bool:
+    return plan_runs.published_run(session, region_id, day) is not None
+
+
+def _publish_now(
+    session: Session, loaded: planning.Loaded, key: str, ref: str, as_of: datetime | None, actor: User | None
+) -> Published:
+    run = plan_runs.create_run(
+        session,
+        region_id=loaded.region_id,
+        day=loaded.day,
+        kind="replan",
+        trigger="whatif",
+        trigger_ref=ref,
+        requested_by=actor,
+        request_key=key,
+        send=False,
+    )
+    run.status, run.started_at = PlanRunStatus.running.value, utcnow()
+    run.as_of, run.fingerprint = as_of, loaded.fingerprint
+    problem = loaded.problem
+    plan = _solve(session, loaded, problem, []) if problem is not None and problem.jobs else None
+    status = plan_publish.publish(session, run_id=run.id, loaded=loaded, plan=plan)
+    if status != PlanRunStatus.published:
+        retry = plan_runs.retry_after_conflict(session, run) if status == PlanRunStatus.conflict else None
+        return Published(retry or run, stale=True)
+    return Published(run, stale=False)

@@ -34,6 +34,7 @@ from app.seed.people import (
     phone_digits,
     point,
 )
+from app.seed.staff import Staff
 from app.seed.world import World
 from app.seed.writer import BulkWriter
 
@@ -47,6 +48,7 @@ ACCOUNT_COLS = (
     "region_id",
     "arr",
     "renewal_date",
+    "owner_user_id",
     "created_at",
     "version",
 )
@@ -136,6 +138,7 @@ class AccountInfo:
     contacts: list[int]
     assets: list[AssetInfo]
     site_ids: list[int]
+    region: str  # the head office's region (a ticket without a site is worked by its desk team)
     # The account's service contract (at most one in the demo), also when no asset is on it: a
     # ticket without an asset takes its SLA from here (app/desk/sla/clock.py `entitlement`).
     contract: ContractInfo | None = None
@@ -147,8 +150,9 @@ def _serial(rng: random.Random, prefix: str, install: date, asset_id: int) -> st
 
 
 def make_accounts(
-    w: BulkWriter, world: World, rng: random.Random, count: int, now: datetime
+    w: BulkWriter, world: World, rng: random.Random, count: int, now: datetime, staff: Staff | None = None
 ) -> list[AccountInfo]:
+    staff = staff or Staff()
     today = world.days.days[world.today]
     products_by_prefix: dict[str, list[int]] = {}
     for idx, (_, p, _) in enumerate(world.products):
@@ -204,12 +208,13 @@ def make_accounts(
                 world.regions[home.region],
                 arr,
                 renewal,
+                staff.owner(home.region, tier, aid),
                 created,
                 1,
             )
         )
 
-        info = AccountInfo(aid, tier, [], [], [], contract)
+        info = AccountInfo(aid, tier, [], [], [], home.region, contract)
         n_sites = rng.randint(*SITES[tier])
         for s in range(n_sites):
             district = home if s == 0 else rng.choices(DISTRICTS, _DISTRICT_WEIGHTS)[0]

@@ -29,6 +29,7 @@ from app.seed.cases import CaseMaker
 from app.seed.customers import make_accounts
 from app.seed.history import HistoryWriter
 from app.seed.slots import Slots
+from app.seed.staff import Staff, build_staff
 from app.seed.world import (
     World,
     build_demo_users,
@@ -125,25 +126,30 @@ def seed(
     build_warehouses(w, world, rng)
     build_engineers(w, world, rng, engineer_count(customers))
     users = 0
+    staff = Staff()  # no users, no owners: recovery tickets go to the recovery queue
     if with_users:
         from app.platform.auth import hash_password
         from app.platform.passwords import DEMO_PASSWORD
 
-        users = build_demo_users(w, world, hash_password(DEMO_PASSWORD))  # hashed once: argon2 is slow
+        demo_hash = hash_password(DEMO_PASSWORD)  # hashed once: argon2 is slow
+        build_demo_users(w, world, demo_hash)
+        # The desk's names draw from their own stream, so the rest of the demo is unchanged.
+        staff = build_staff(w, demo_hash, customers, random.Random(seed + 2), now)
+        users = w.counts["user"]
     progress("reference data", 1, 1, w.total)
 
     w.background(BULK_TABLES)
     maker = CaseMaker(world, rng, Slots(world, rng), w.next_id, now.timestamp(), HISTORY_DAYS)
     # Survey answers draw from their own stream, so adding them left the rest of the demo unchanged.
-    history = HistoryWriter(w, world, now.timestamp(), random.Random(seed + 1))
+    history = HistoryWriter(w, world, now.timestamp(), random.Random(seed + 1), staff)
     done = 0
     progress("customers and history", 0, customers, w.total)
     try:
         while done < customers:
             n = min(CHUNK_ACCOUNTS, customers - done)
-            for acc in make_accounts(w, world, rng, n, now):
+            for acc in make_accounts(w, world, rng, n, now, staff):
                 for case in sorted(maker.cases(acc), key=lambda c: c.opened):
-                    history.add(case)
+                    history.add(case, acc.region)
             history.flush()
             done += n
             progress("customers and history", done, customers, w.total)

@@ -17,6 +17,7 @@ from app.desk.sla import calendar as sla
 from app.seed.cases import MIN, Case, Visit
 from app.seed.data import CALL_NOTES, REPLIES
 from app.seed.feedback import ANSWER_COLS, SURVEY_COLS, SurveySeeder
+from app.seed.staff import Staff
 from app.seed.world import World
 from app.seed.writer import BulkWriter
 
@@ -116,8 +117,16 @@ def _status(old: str, new: str, reason: str) -> str:
 
 
 class HistoryWriter:
-    def __init__(self, w: BulkWriter, world: World, now: float, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        w: BulkWriter,
+        world: World,
+        now: float,
+        rng: random.Random | None = None,
+        staff: Staff | None = None,
+    ) -> None:
         self.w, self.world, self.now = w, world, now
+        self.staff = staff or Staff()
         self.buf: dict[str, list[tuple[object, ...]]] = {name: [] for name, _ in TABLES}
         self.surveys = SurveySeeder(w, world, now, rng or random.Random(0))
 
@@ -136,7 +145,8 @@ class HistoryWriter:
             return sla.add_covered(cal, utc(case.opened), timedelta(minutes=minutes)).timestamp()
         return self.world.fast[case.cal_id].add(case.opened, minutes)
 
-    def add(self, case: Case) -> None:
+    def add(self, case: Case, account_region: str = "") -> None:
+        """`account_region`: the desk team that works a ticket without a site."""
         now, w = self.now, self.w
         tid = w.next_id("ticket")
         number = f"T-{tid:07d}"
@@ -252,7 +262,9 @@ class HistoryWriter:
                 case.category,
                 case.priority,
                 status,
-                None,
+                None
+                if status in ("resolved", "closed")
+                else self.staff.assignee(case.asset.region if case.asset else account_region, tid),
                 case.tier,
                 case.cal_id,
                 case.contract_id,

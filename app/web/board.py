@@ -10,9 +10,8 @@ page the keyboard path ("Move to…" list) opens.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -27,7 +26,6 @@ from app.planning import assign as plan_assign
 from app.planning import board as plan_board
 from app.planning import keys as plan_keys
 from app.planning import runs as plan_runs
-from app.planning import whatif
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
@@ -44,6 +42,14 @@ DONE = {
     "discarded": "The proposal was discarded; the published plan stays.",
     "stale": "The day had changed since the proposal was computed, so it was planned again; "
     "the new plan publishes when the run below ends.",
+    "whatif": "The absence is recorded and the previewed plan is published.",
+    "whatif_stale": "The absence is recorded. The day had changed since the preview (a check-in, new "
+    "work or another plan), so the preview was not published: the day is planned again and the new "
+    "plan publishes when the run below ends.",
+    "whatif_emergency": "The emergency visit is opened and the re-plan with it is published.",
+    "whatif_emergency_stale": "The emergency visit is opened. The day had changed since the preview, so "
+    "the preview was not published: the day is planned again and the new plan publishes when the run "
+    "below ends.",
 }
 CONFLICT = (
     "Someone else changed this visit after you opened the preview (another dispatcher, a re-plan "
@@ -285,74 +291,3 @@ def discard_proposal(
     return RedirectResponse(
         f"/board?region={run.region_id}&day={run.day.isoformat()}&done=discarded", status_code=303
     )
-
-
-def _float(name: str, value: str, errors: dict[str, str], low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        errors[name] = "a number, e.g. 48.137"
-        return 0.0
-    if not low <= number <= high:
-        errors[name] = f"between {low:g} and {high:g}"
-    return number
-
-
-@router.get("/board/what-if")
-def what_if(
-    request: Request,
-    db: PageDb,
-    user: BoardUser,
-    region: str = "",
-    day: str = "",
-    kind: str = "absence",
-    engineer_id: str = "",
-    absent_from: str = "",
-    latitude: str = "",
-    longitude: str = "",
-    skill: str = "",
-    duration_min: str = "60",
-) -> HTMLResponse:
-    """Preview the re-plan if an engineer stopped at a time, or if an emergency came in: nothing
-    is written (app/planning/whatif.py)."""
-    chosen, when = _region_and_day(db, region, day)
-    errors: dict[str, str] = {}
-    absent_id, cut, emergency = None, None, None
-    if kind == "absence":
-        absent_id = _engineer_choice(db, engineer_id).id
-        try:
-            clock = time.fromisoformat(absent_from) if absent_from else time(0)
-        except ValueError:
-            errors["absent_from"] = "a time of day, e.g. 13:30"
-        else:
-            cut = datetime.combine(when, clock, tzinfo=ZoneInfo(chosen.timezone))
-    elif kind == "emergency":
-        lat = _float("latitude", latitude, errors, -90, 90)
-        lon = _float("longitude", longitude, errors, -180, 180)
-        minutes = int(duration_min) if duration_min.isdigit() and 5 <= int(duration_min) <= 720 else 0
-        if not minutes:
-            errors["duration_min"] = "whole minutes from 5 to 720"
-        if len(skill) > 40:
-            errors["skill"] = "at most 40 characters"
-        emergency = whatif.Emergency(lat, lon, minutes, skill)
-    else:
-        errors["kind"] = "choose absence or emergency"
-    if errors:
-        raise invalid(errors)
-    result = whatif.preview(
-        db, region_id=chosen.id, day=when, absent_engineer_id=absent_id, absent_from=cut, emergency=emergency
-    )
-    db.rollback()  # a preview writes nothing
-    names = dict(
-        db.execute(select(Engineer.id, Engineer.name).where(Engineer.region_id == chosen.id)).tuples().all()
-    )
-    context = {
-        "nav": "board",
-        "r": result,
-        "region": chosen,
-        "day": when,
-        "tz": chosen.timezone,
-        "names": names,
-        "back": f"/board?region={chosen.id}&day={when.isoformat()}",
-    }
-    return render(request, "board/whatif.html", context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -248,68 +249,72 @@ def _expect_version(work_order: WorkOrder, version: str) -> None:
 FormStr = Annotated[str, Form()]
 
 
-def _act(
-    request: Request,
-    db: Session,
-    user: User,
-    me: Engineer,
-    work_order: WorkOrder,
-    *,
-    key: str,
-    version: str,
-    body: dict[str, Any],
-    action: Callable[[], object],
-    done: str,
-    typed: dict[str, str] | None = None,
-) -> Response:
-    """Run one field action once per form key, then show the visit again (Post/Redirect/Get).
-    A refusal shows the visit as it is now with the reason, keeping what was `typed`."""
+@dataclass(frozen=True)
+class VisitForm:
+    """A form posted to one of the engineer's own visits, its CSRF token already checked."""
 
-    def _run() -> tuple[dict[str, Any], dict[str, str]]:
-        _expect_version(work_order, version)
-        action()
-        db.flush()
-        return {"work_order_id": work_order.id, "status": work_order.status}, {}
+    request: Request
+    db: Session
+    user: User
+    me: Engineer
+    work_order: WorkOrder
 
-    work_order_id = work_order.id
-    try:
-        answer = idempotent_create(db, request, user, body, _run, status_code=200, key=key or None)
-    except AppError as exc:
-        db.rollback()  # nothing of the refused action stays
-        current = workorders.get_work_order(db, work_order_id)
-        state = {"input": typed or {}, "fields": field_errors(exc)}
-        return _visit_page(
-            request, db, me, current, report=state, error=page_error(exc), status_code=exc.status_code
-        )
-    if answer.headers.get("Idempotent-Replayed"):
-        done = "replayed"
-    return RedirectResponse(f"/field/visits/{work_order_id}?done={done}", status_code=303)
+    def act(
+        self,
+        *,
+        key: str,
+        version: str,
+        body: dict[str, Any],
+        action: Callable[[WorkOrder], object],
+        done: str,
+        typed: dict[str, str] | None = None,
+    ) -> Response:
+        """Run one field action once per form key, then show the visit again (Post/Redirect/Get).
+        A refusal shows the visit as it is now with the reason, keeping what was `typed`."""
+        db, work_order = self.db, self.work_order
+
+        def _run() -> tuple[dict[str, Any], dict[str, str]]:
+            _expect_version(work_order, version)
+            action(work_order)
+            db.flush()
+            return {"work_order_id": work_order.id, "status": work_order.status}, {}
+
+        work_order_id = work_order.id
+        try:
+            answer = idempotent_create(
+                db, self.request, self.user, body, _run, status_code=200, key=key or None
+            )
+        except AppError as exc:
+            db.rollback()  # nothing of the refused action stays
+            current = workorders.get_work_order(db, work_order_id)
+            state = {"input": typed or {}, "fields": field_errors(exc)}
+            return self.page(current, report=state, error=page_error(exc), status_code=exc.status_code)
+        if answer.headers.get("Idempotent-Replayed"):
+            done = "replayed"
+        return RedirectResponse(f"/field/visits/{work_order_id}?done={done}", status_code=303)
+
+    def page(self, work_order: WorkOrder, **kw: Any) -> HTMLResponse:
+        return _visit_page(self.request, self.db, self.me, work_order, **kw)
+
+
+def visit_form(
+    work_order_id: int, request: Request, db: PageDb, user: PageUser, me: Me, csrf: FormStr = ""
+) -> VisitForm:
+    require_csrf(request, csrf)
+    return VisitForm(request, db, user, me, _my_visit(db, user, work_order_id))
+
+
+Visit = Annotated[VisitForm, Depends(visit_form)]
 
 
 @router.post("/field/visits/{work_order_id}/en-route", response_model=None)
-def en_route(
-    work_order_id: int,
-    request: Request,
-    db: PageDb,
-    user: PageUser,
-    me: Me,
-    csrf: FormStr = "",
-    key: FormStr = "",
-    version: FormStr = "",
-) -> Response:
-    require_csrf(request, csrf)
-    wo = _my_visit(db, user, work_order_id)
-    return _act(
-        request,
-        db,
-        user,
-        me,
-        wo,
+def en_route(visit: Visit, key: FormStr = "", version: FormStr = "") -> Response:
+    return visit.act(
         key=key,
         version=version,
         body={"to": "en_route"},
-        action=lambda: workorders.transition(
-            db, work_order=wo, to="en_route", actor=user, reason="engineer on the way"
+        action=lambda wo: workorders.transition(
+            visit.db, work_order=wo, to="en_route", actor=visit.user, reason="engineer on the way"
         ),
         done="en-route",
     )
@@ -317,30 +322,20 @@ def en_route(
 
 @router.post("/field/visits/{work_order_id}/check-in", response_model=None)
 def check_in(
-    work_order_id: int,
-    request: Request,
-    db: PageDb,
-    user: PageUser,
-    me: Me,
-    csrf: FormStr = "",
+    visit: Visit,
     key: FormStr = "",
     version: FormStr = "",
     latitude: FormStr = "",
     longitude: FormStr = "",
 ) -> Response:
-    require_csrf(request, csrf)
-    wo = _my_visit(db, user, work_order_id)
     lat, lon = _position(latitude, longitude)
-    return _act(
-        request,
-        db,
-        user,
-        me,
-        wo,
+    return visit.act(
         key=key,
         version=version,
         body={"lat": lat, "lon": lon},
-        action=lambda: workorder_visits.check_in(db, work_order=wo, actor=user, latitude=lat, longitude=lon),
+        action=lambda wo: workorder_visits.check_in(
+            visit.db, work_order=wo, actor=visit.user, latitude=lat, longitude=lon
+        ),
         done="checked-in",
     )
 
@@ -355,55 +350,25 @@ def _position(latitude: str, longitude: str) -> tuple[float | None, float | None
 
 
 @router.post("/field/visits/{work_order_id}/check-out", response_model=None)
-def check_out(
-    work_order_id: int,
-    request: Request,
-    db: PageDb,
-    user: PageUser,
-    me: Me,
-    csrf: FormStr = "",
-    key: FormStr = "",
-    version: FormStr = "",
-) -> Response:
-    require_csrf(request, csrf)
-    wo = _my_visit(db, user, work_order_id)
-    return _act(
-        request,
-        db,
-        user,
-        me,
-        wo,
+def check_out(visit: Visit, key: FormStr = "", version: FormStr = "") -> Response:
+    return visit.act(
         key=key,
         version=version,
         body={},
-        action=lambda: workorder_visits.check_out(db, work_order=wo, actor=user),
+        action=lambda wo: workorder_visits.check_out(visit.db, work_order=wo, actor=visit.user),
         done="checked-out",
     )
 
 
 @router.post("/field/visits/{work_order_id}/pickup", response_model=None)
-def pickup(
-    work_order_id: int,
-    request: Request,
-    db: PageDb,
-    user: PageUser,
-    me: Me,
-    csrf: FormStr = "",
-    key: FormStr = "",
-    back: FormStr = "",
-) -> Response:
-    require_csrf(request, csrf)
-    wo = _my_visit(db, user, work_order_id)
-    answer = _act(
-        request,
-        db,
-        user,
-        me,
-        wo,
+def pickup(visit: Visit, key: FormStr = "", back: FormStr = "") -> Response:
+    answer = visit.act(
         key=key,
         version="",
         body={"pickup": True},
-        action=lambda: reservations.confirm_pickup(db, work_order=wo, engineer_id=me.id, actor=user),
+        action=lambda wo: reservations.confirm_pickup(
+            visit.db, work_order=wo, engineer_id=visit.me.id, actor=visit.user
+        ),
         done="picked-up",
     )
     if back == "route" and answer.status_code == 303:  # confirmed from the route's pickup stop
@@ -417,38 +382,22 @@ async def _report_form(request: Request) -> dict[str, str]:
 
 
 @router.post("/field/visits/{work_order_id}/report", response_model=None)
-def report(
-    work_order_id: int,
-    request: Request,
-    db: PageDb,
-    user: PageUser,
-    me: Me,
-    form: Annotated[dict[str, str], Depends(_report_form)],
-) -> Response:
-    require_csrf(request, form.get("csrf"))
-    wo = _my_visit(db, user, work_order_id)
+def report(visit: Visit, form: Annotated[dict[str, str], Depends(_report_form)]) -> Response:
     try:
         work_done, fixed, used = _read_report(form)
     except AppError as exc:
         state = {"input": form, "fields": field_errors(exc)}
-        return _visit_page(
-            request, db, me, wo, report=state, error=page_error(exc), status_code=exc.status_code
-        )
-    return _act(
-        request,
-        db,
-        user,
-        me,
-        wo,
+        return visit.page(visit.work_order, report=state, error=page_error(exc), status_code=exc.status_code)
+    return visit.act(
         key=form.get("key", ""),
         version=form.get("version", ""),
         body={"work_done": work_done, "fixed": fixed, "parts": used},
-        action=lambda: workorder_visits.report(
-            db,
+        action=lambda wo: workorder_visits.report(
+            visit.db,
             work_order=wo,
             work_done=work_done,
             fixed=fixed,
-            actor=user,
+            actor=visit.user,
             parts_used=[(p, q, None) for p, q in used],
         ),
         done="reported",

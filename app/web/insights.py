@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from app.insights import lists, service
+from app.insights import drivers, lists, service
 from app.insights.api import Params, local_today
 from app.insights.metrics import METRICS
 from app.models import Engineer, ProductModel, Region, Role, User
@@ -157,6 +157,7 @@ def dashboard(
             "choices": _choices(db),
             "group_keys": service.GROUP_KEYS,
             "csv": "/api/v1/kpis.csv?" + _query_string(params),
+            "drivers": "/insights/drivers?" + _query_string(params),
             "left_out": [
                 METRICS[m].label for m in service.visible_metrics(user.role) if m not in query.metrics
             ],
@@ -197,6 +198,97 @@ def drill(
             "query": query,
             "back": "/insights?" + _query_string(params),
             "next": "/insights/drill?" + _query_string(params, **extra, offset=str(body["next_offset"]))
+            if body["next_offset"] is not None
+            else None,
+        },
+    )
+
+
+def manager_page_user(user: KpiPageUser) -> User:
+    if user.role not in (Role.manager.value, Role.admin.value):
+        raise Forbidden(
+            f"What moves satisfaction is for managers and admins. Your account ({user.email}, "
+            f"role {user.role}) cannot open it."
+        )
+    return user
+
+
+ManagerPageUser = Annotated[User, Depends(manager_page_user)]
+
+
+def _drivers_params(params: Params) -> Params:
+    """The drivers view takes the dashboard's window and filters, not its metric or grouping."""
+    params.metric, params.group_by = "csat", None
+    return params
+
+
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.2f}"
+
+
+@router.get("/insights/drivers", response_class=HTMLResponse)
+def drivers_page(
+    request: Request, db: PageDb, user: ManagerPageUser, params: Annotated[Params, Depends()]
+) -> HTMLResponse:
+    """Which visit facts move satisfaction: the ranked table of GET /api/v1/kpis/drivers, with a
+    bar chart of the differences drawn from it, and each side linked to its answers."""
+    params = _drivers_params(params)
+    result = drivers.run(db, params.query(user))
+    drill = "/insights/drivers/drill?"
+    rows = [
+        {
+            **f,
+            "with_shown": shown(f["mean_with"], "score"),
+            "without_shown": shown(f["mean_without"], "score"),
+            "difference_shown": _signed(f["difference"]),
+            "ci_shown": f"{f['ci_low']:+.2f} to {f['ci_high']:+.2f}" if f["ci_low"] is not None else "–",
+            "drill_with": drill + _query_string(params, fact=f["fact"], side="with"),
+            "drill_without": drill + _query_string(params, fact=f["fact"], side="without"),
+        }
+        for f in result["facts"]
+    ]
+    return render(
+        request,
+        "insights/drivers.html",
+        {
+            "nav": "insights",
+            "result": result,
+            "rows": rows,
+            "params": params,
+            "choices": _choices(db),
+            "csv": "/api/v1/kpis/drivers.csv?" + _query_string(params),
+            "back": "/insights?" + _query_string(params),
+        },
+    )
+
+
+@router.get("/insights/drivers/drill", response_class=HTMLResponse)
+def drivers_drill(
+    request: Request,
+    db: PageDb,
+    user: ManagerPageUser,
+    params: Annotated[Params, Depends()],
+    fact: str,
+    side: str,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    params = _drivers_params(params)
+    query = params.query(user)
+    body = drivers.drill(db, query, fact=fact, side=side, offset=offset, limit=PAGE)
+    label = f"Answers {'with' if side == 'with' else 'without'}: {body['label'].lower()}"
+    return render(
+        request,
+        "insights/drill.html",
+        {
+            "nav": "insights",
+            "metric": {"label": label},
+            "body": body,
+            "group": None,
+            "query": query,
+            "back": "/insights/drivers?" + _query_string(params),
+            "back_label": "What moves satisfaction",
+            "next": "/insights/drivers/drill?"
+            + _query_string(params, fact=fact, side=side, offset=str(body["next_offset"]))
             if body["next_offset"] is not None
             else None,
         },

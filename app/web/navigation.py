@@ -21,6 +21,7 @@ class MenuItem:
 
 DISPATCH = frozenset({Role.dispatcher.value, Role.manager.value, Role.admin.value})
 DESK = frozenset({Role.agent.value}) | DISPATCH
+MANAGE = frozenset({Role.manager.value, Role.admin.value})
 MENU = (
     MenuItem("route", "My route", "/field", frozenset({Role.engineer.value})),
     # managers and admins see every KPI there, dispatchers the operational ones (docs/kpis.md)
@@ -28,6 +29,7 @@ MENU = (
     MenuItem("board", "Board", "/board", DISPATCH),
     MenuItem("queue", "Tickets", "/desk/queue", DESK),
     MenuItem("search", "Customers", "/", DESK),
+    MenuItem("teams", "Teams", "/desk/teams", MANAGE),
 )
 
 

@@ -116,5 +116,6 @@ def test_dashboard_numbers_equal_the_api(server: dict[str, Any]) -> None:
             for i, item in enumerate(risk):
                 assert rows.nth(i).get_attribute("data-account") == str(item["account_id"])
                 assert int(rows.nth(i).locator(".score").inner_text()) == item["score"]
+                assert rows.nth(i).locator(".owner").inner_text() == (item["owner"] or "no owner")
         finally:
             browser.close()

@@ -132,3 +132,24 @@ def test_the_periodic_job_keeps_the_renewal_order(client, db, login, world):
     ).json()
     assert kept == live and kept_ny == live_ny
     assert [i["account_id"] for i in kept_ny["items"]] == [ny_acct.id]
+
+
+def test_both_lists_show_the_owner(client, db, world, login):
+    """An account's owner is named in the renewal list and on its recovery tickets; without one
+    the list says so (and a recovery is in the recovery queue)."""
+    w, berlin_acct, ny_acct, _ = world
+    owner = factories.make_user(db, role="agent", name="Olga Owner")
+    berlin_acct.owner_user_id = owner.id
+    rec = db.query(m.SurveyRecovery).one()
+    rec.owner_user_id, rec.queue = owner.id, "owner"
+    db.commit()
+    risk = client.get("/api/v1/kpis/renewal-risk", headers=login("manager")).json()["items"]
+    owners = [(i["account_id"], i["owner"]) for i in risk]
+    assert owners == [(berlin_acct.id, "Olga Owner"), (ny_acct.id, None)]
+    follow_ups = client.get("/api/v1/kpis/detractors", params=WEEK, headers=login("manager")).json()["items"]
+    assert [i["owner"] for i in follow_ups] == ["Olga Owner"]
+    client.cookies.set(SESSION_COOKIE, issue_token(factories.make_user(db, role="manager")))
+    db.commit()
+    page = client.get("/insights", params=WEEK).text
+    assert page.count('class="owner">Olga Owner</td>') == 2  # both lists
+    assert 'class="owner">no owner</td>' in page  # the New York account

@@ -363,6 +363,7 @@ def test_cli_in_demo_mode_creates_demo_users(db: Session, monkeypatch: pytest.Mo
     monkeypatch.setattr(get_settings(), "demo_mode", True)
     result = CliRunner().invoke(cli, ["seed", "--customers", "5"])
     assert result.exit_code == 0, result.output
+    assert "recovery tickets for the detractors of the last 7 days" in result.output
     users = {u.email: u for u in db.scalars(select(m.User))}
     for email, role in (
         ("agent@example.com", "agent"),

@@ -383,3 +383,103 @@ def test_bad_board_input_gives_readable_pages_never_500(
         r = client.get(path, params=params)
         assert r.status_code == status, (path, params, r.status_code, r.text[:300])
         assert "text/html" in r.headers["content-type"], path
+
+
+def _publish_form(html: str) -> dict[str, str]:
+    form = html[html.index('action="/board/what-if/publish"') :]
+    form = form[: form.index("</form>")]
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form))
+    return {**fields, "reason": "sickness"}
+
+
+def test_a_what_if_absence_publishes_from_the_preview_page(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    from datetime import time
+
+    from app.models import Absence
+
+    w, day = _planned_world(client, db, login("dispatcher"))
+    first = db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
+    sick = w.engineers[0]
+    params = {"region": w.region.id, "day": day.isoformat(), "kind": "absence", "engineer_id": sick.id}
+    for role in ("agent", "engineer"):  # the board's roles only, on the publish too
+        sign_in(role)
+        assert client.post("/board/what-if/publish", data={"engineer_id": sick.id}).status_code == 403
+    sign_in("dispatcher")
+    page = client.get("/board/what-if", params={**params, "absent_from": "12:30"})
+    assert page.status_code == 200 and "Record the absence and publish this plan" in page.text
+    form = _publish_form(page.text)
+    assert form["absent_from"] == "12:30" and form["token"]
+    r = client.post("/board/what-if/publish", data=form)
+    assert r.status_code == 200 and "The absence is recorded and the previewed plan is published." in r.text
+    db.expire_all()
+    absence = db.scalar(select(Absence).where(Absence.engineer_id == sick.id))
+    assert absence is not None and absence.from_time == time(12, 30) and absence.reason == "sickness"
+    run = db.get(PlanRun, db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id)))
+    assert run is not None and run.id != first and run.trigger == "whatif" and run.status == "published"
+    data = _data(client, w, day)
+    row = next(e for e in data["engineers"] if e["id"] == sick.id)
+    assert row["absent"] == "sickness from 12:30"
+    # a second publish of the same preview: the absence exists, a readable conflict
+    again = client.post("/board/what-if/publish", data=form)
+    assert again.status_code == 409 and "already marked absent" in again.text
+
+
+def test_a_stale_what_if_preview_is_planned_again_not_published(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    params = {"region": w.region.id, "day": day.isoformat(), "kind": "absence"}
+    page = client.get(
+        "/board/what-if", params={**params, "engineer_id": w.engineers[1].id, "absent_from": "00:00"}
+    )
+    form = _publish_form(page.text)
+    pw.add_visit(db, w, lat=48.2, lon=11.61)  # the day changes after the preview
+    db.commit()
+    r = client.post("/board/what-if/publish", data=form)
+    assert r.status_code == 200 and "so the preview was not published" in r.text
+    db.expire_all()
+    run = db.get(PlanRun, db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id)))
+    assert run is not None and run.trigger == "whatif_stale"
+    bad = client.post("/board/what-if/publish", data={**form, "absent_from": "25:00", "reason": "x" * 41})
+    assert (
+        bad.status_code == 422
+        and "a time of day, e.g. 13:30" in bad.text
+        and "1 to 40 characters" in bad.text
+    )
+
+
+def test_a_what_if_emergency_for_a_ticket_publishes_from_its_preview(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    assert w.account is not None
+    site = pw.f.make_site(db, w.account, region=w.region, latitude=48.15, longitude=11.58)
+    asset = pw.f.make_asset(db, site, product_model=pw.f.make_product_model(db, skill="ELEC"))
+    ticket = pw.f.open_ticket(db, w.account, asset=asset, subject="Lift stuck")
+    db.commit()
+    sign_in("dispatcher")
+    params = {"region": w.region.id, "day": day.isoformat(), "kind": "emergency", "skill": "ELEC"}
+    missing = client.get("/board/what-if", params={**params, "ticket": "T-NOPE"})
+    assert missing.status_code == 422 and "there is no ticket" in missing.text
+    page = client.get("/board/what-if", params={**params, "ticket": ticket.number})
+    assert page.status_code == 200 and "Open the emergency visit and publish this plan" in page.text
+    form = {**_publish_form(page.text)}
+    form.pop("reason")
+    assert form["ticket"] == ticket.number and form["kind"] == "emergency"
+    r = client.post("/board/what-if/publish", data=form)
+    assert (
+        r.status_code == 200
+        and "The emergency visit is opened and the re-plan with it is published." in r.text
+    )
+    db.expire_all()
+    visit = db.scalar(select(WorkOrder).where(WorkOrder.ticket_id == ticket.id))
+    elec = next(e for e in w.engineers if "ELEC" in e.skills)
+    assert visit is not None and visit.priority == "P1" and visit.engineer_id == elec.id
+    # without a ticket the preview still works, but publishing asks for one
+    page = client.get("/board/what-if", params={**params, "latitude": "48.15", "longitude": "11.58"})
+    form = {k: v for k, v in _publish_form(page.text).items() if k not in ("reason", "ticket")}
+    r = client.post("/board/what-if/publish", data=form)
+    assert r.status_code == 422 and "name the ticket the emergency visit is opened on" in r.text

@@ -41,8 +41,8 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
     ("role", "page", "items"),
     [
         ("dispatcher", "/desk/search", ["/insights", "/board", "/desk/queue", "/"]),
-        ("manager", "/desk/search", ["/insights", "/board", "/desk/queue", "/"]),
-        ("admin", "/desk/search", ["/insights", "/board", "/desk/queue", "/"]),
+        ("manager", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/desk/teams"]),
+        ("admin", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/desk/teams"]),
     ],
 )
 def test_menu_shows_only_the_roles_pages(

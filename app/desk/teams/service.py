@@ -1,16 +1,24 @@
-"""Create teams and set their members (desk users only: agents, dispatchers, managers)."""
+"""Create, rename and delete teams and change their members (desk users only: agents,
+dispatchers, managers).
+
+Page edits carry the team's version: `_claim` bumps it in one guarded UPDATE, so of two edits
+made from the same page view the second is refused with a conflict instead of overwriting."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Role, Team, TeamMember, User
 from app.platform.errors import Conflict, NotFound, Unprocessable
 
 DESK = (Role.agent.value, Role.dispatcher.value, Role.manager.value)
+STALE = (
+    "Someone else changed this team after you opened the page (its name or its members). Nothing "
+    "was changed; reload the page to see the team as it is now and make your change again."
+)
 
 
 def members_of(session: Session, team_ids: Sequence[int]) -> dict[int, list[int]]:
@@ -20,6 +28,13 @@ def members_of(session: Session, team_ids: Sequence[int]) -> dict[int, list[int]
     ):
         out[m.team_id].append(m.user_id)
     return out
+
+
+def desk_users(session: Session) -> list[User]:
+    """Who may be a member: active desk users."""
+    return list(
+        session.scalars(select(User).where(User.is_active.is_(True), User.role.in_(DESK)).order_by(User.name))
+    )
 
 
 def _check_members(session: Session, user_ids: Sequence[int]) -> list[int]:
@@ -32,7 +47,8 @@ def _check_members(session: Session, user_ids: Sequence[int]) -> list[int]:
     missing = [i for i in ids if i not in found]
     if missing:
         raise Unprocessable(
-            f"not active desk users: {', '.join(map(str, missing))}",
+            f"Only active agents, dispatchers and managers can be in a team; user(s) "
+            f"{', '.join(map(str, missing))} are not.",
             errors=[
                 {"field": "member_ids", "message": f"user {i} is not an active desk user"} for i in missing
             ],
@@ -40,12 +56,42 @@ def _check_members(session: Session, user_ids: Sequence[int]) -> list[int]:
     return ids
 
 
-def create_team(session: Session, *, name: str, member_ids: Sequence[int]) -> Team:
+def _name(session: Session, name: str, team_id: int | None = None) -> str:
     name = name.strip()
     if not name:
-        raise Unprocessable("a team needs a name", errors=[{"field": "name", "message": "must not be blank"}])
-    if session.scalar(select(Team.id).where(Team.name == name)) is not None:
+        raise Unprocessable(
+            "Team name: must not be blank.", errors=[{"field": "name", "message": "must not be blank"}]
+        )
+    if len(name) > 100:
+        raise Unprocessable(
+            "Team name: at most 100 characters.",
+            errors=[{"field": "name", "message": "at most 100 characters"}],
+        )
+    other = session.scalar(select(Team.id).where(Team.name == name))
+    if other is not None and other != team_id:
         raise Conflict(f"A team named {name!r} exists already.")
+    return name
+
+
+def get_team(session: Session, team_id: int) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound(f"Team {team_id} does not exist.")
+    return team
+
+
+def _claim(session: Session, team: Team, version: int | None) -> None:
+    """Bump the version; with `version`, only if it is still the one the editor saw."""
+    stmt = update(Team).where(Team.id == team.id).values(version=Team.version + 1)
+    if version is not None:
+        stmt = stmt.where(Team.version == version)
+    if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(STALE)
+    session.refresh(team)
+
+
+def create_team(session: Session, *, name: str, member_ids: Sequence[int]) -> Team:
+    name = _name(session, name)
     ids = _check_members(session, member_ids)
     team = Team(name=name)
     session.add(team)
@@ -55,12 +101,53 @@ def create_team(session: Session, *, name: str, member_ids: Sequence[int]) -> Te
     return team
 
 
-def set_members(session: Session, *, team_id: int, member_ids: Sequence[int]) -> Team:
-    team = session.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"Team {team_id} does not exist.")
+def set_members(
+    session: Session, *, team_id: int, member_ids: Sequence[int], version: int | None = None
+) -> Team:
+    team = get_team(session, team_id)
     ids = _check_members(session, member_ids)
+    _claim(session, team, version)
     session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
     session.add_all(TeamMember(team_id=team_id, user_id=i) for i in ids)
+    session.flush()
+    return team
+
+
+def rename_team(session: Session, *, team_id: int, name: str, version: int) -> Team:
+    team = get_team(session, team_id)
+    name = _name(session, name, team_id)
+    _claim(session, team, version)
+    team.name = name
+    session.flush()
+    return team
+
+
+def delete_team(session: Session, *, team_id: int, version: int) -> None:
+    team = get_team(session, team_id)
+    _claim(session, team, version)
+    session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
+    session.delete(team)
+    session.flush()
+
+
+def add_member(session: Session, *, team_id: int, user_id: int, version: int) -> Team:
+    team = get_team(session, team_id)
+    _check_members(session, [user_id])
+    if user_id in members_of(session, [team_id])[team_id]:
+        raise Conflict("That user is in this team already.")
+    _claim(session, team, version)
+    session.add(TeamMember(team_id=team_id, user_id=user_id))
+    session.flush()
+    return team
+
+
+def remove_member(session: Session, *, team_id: int, user_id: int, version: int) -> Team:
+    team = get_team(session, team_id)
+    _claim(session, team, version)
+    gone = session.execute(
+        delete(TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
+    )
+    if gone.rowcount != 1:  # type: ignore[attr-defined]
+        raise NotFound(f"User {user_id} is not in team {team.name!r}.")
     session.flush()
     return team

@@ -158,9 +158,12 @@ def list_absences(
 
 @router.post("/{engineer_id}/absences", status_code=201)
 def add_absence(engineer_id: int, body: AbsenceIn, db: DbSession, user: DispatchUser) -> AbsenceRead:
-    """Mark a day off (leave, sickness); a second absence on the same day answers 409."""
+    """Mark a day off (leave, sickness), or absent from `from_time` on; a second absence on the
+    same day answers 409."""
     engineer = engineers.get_engineer(db, engineer_id)
-    absence = engineers.add_absence(db, engineer=engineer, day=body.day, reason=body.reason, actor=user)
+    absence = engineers.add_absence(
+        db, engineer=engineer, day=body.day, reason=body.reason, actor=user, from_time=body.from_time
+    )
     return AbsenceRead.model_validate(absence)
 
 

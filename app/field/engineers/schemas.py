@@ -107,6 +107,8 @@ class DayShiftRead(BaseModel):
 class AbsenceIn(InputModel):
     day: date
     reason: str = Field(default="leave", min_length=1, max_length=40)
+    # From this time of day on (the region's clock), e.g. sent home sick at 13:00; none: all day.
+    from_time: time | None = None
 
 
 class AbsenceRead(BaseModel):
@@ -115,6 +117,7 @@ class AbsenceRead(BaseModel):
     engineer_id: int
     day: date
     reason: str
+    from_time: time | None = None
 
 
 class OnCallIn(InputModel):

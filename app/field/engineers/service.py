@@ -226,7 +226,7 @@ def _at(day: date, t: time, tz: ZoneInfo) -> datetime:
 def day_shift(session: Session, engineer: Engineer, day: date) -> DayShift:
     tz_name = timezone_of(session, engineer)
     absence = session.scalar(select(Absence).where(Absence.engineer_id == engineer.id, Absence.day == day))
-    if absence is not None:
+    if absence is not None and absence.from_time is None:
         return DayShift(engineer.id, day, tz_name, working=False, absent=True, absence_reason=absence.reason)
     shift = session.scalar(
         select(Shift).where(Shift.engineer_id == engineer.id, Shift.weekday == day.weekday())
@@ -235,13 +235,20 @@ def day_shift(session: Session, engineer: Engineer, day: date) -> DayShift:
         return DayShift(engineer.id, day, tz_name, working=False)
     tz = ZoneInfo(tz_name)
     has_break = shift.break_starts is not None and shift.break_ends is not None
+    ends = shift.ends
+    if absence is not None and absence.from_time is not None:  # goes home at that time
+        ends = min(ends, absence.from_time)
+        if ends <= shift.starts:
+            return DayShift(
+                engineer.id, day, tz_name, working=False, absent=True, absence_reason=absence.reason
+            )
     return DayShift(
         engineer.id,
         day,
         tz_name,
         working=True,
         starts_at=_at(day, shift.starts, tz),
-        ends_at=_at(day, shift.ends, tz),
+        ends_at=_at(day, ends, tz),
         break_starts_at=_at(day, shift.break_starts, tz) if has_break else None,  # type: ignore[arg-type]
         break_ends_at=_at(day, shift.break_ends, tz) if has_break else None,  # type: ignore[arg-type]
     )
@@ -280,11 +287,18 @@ def list_absences(
 
 
 def add_absence(
-    session: Session, *, engineer: Engineer, day: date, reason: str, actor: User | None
+    session: Session,
+    *,
+    engineer: Engineer,
+    day: date,
+    reason: str,
+    actor: User | None,
+    from_time: time | None = None,
 ) -> Absence:
+    """Absent all `day`, or from `from_time` on (the region's clock; work before it stands)."""
     if session.scalar(select(Absence.id).where(Absence.engineer_id == engineer.id, Absence.day == day)):
         raise Conflict(f"{engineer.name} is already marked absent on {day.isoformat()}.")
-    absence = Absence(engineer_id=engineer.id, day=day, reason=reason)
+    absence = Absence(engineer_id=engineer.id, day=day, reason=reason, from_time=from_time)
     session.add(absence)
     session.flush()
     audit.record(session, actor, "engineer", engineer.id, "absence_add", {"absence": [None, day.isoformat()]})

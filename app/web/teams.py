@@ -1,0 +1,157 @@
+"""Team management (managers and admins): list, create, rename and delete teams; add and remove
+members (active desk users). The queue's "My team's" view reads these teams.
+
+Plain form POSTs with the CSRF token; every edit of an existing team carries its hidden version
+(desk/teams/service.py refuses a stale one with a 409 page, never a silent overwrite)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from app.desk.teams import service as teams
+from app.models import Team, User
+from app.platform.errors import Forbidden
+from app.web.navigation import MANAGE
+from app.web.shared import PageDb, PageRoute, PageUser, invalid, optional_id, render, require_csrf
+
+router = APIRouter(route_class=PageRoute)
+DONE = {
+    "created": "The team is created.",
+    "renamed": "The team is renamed.",
+    "deleted": "The team is deleted; its tickets stay where they are.",
+    "added": "The member is added.",
+    "removed": "The member is removed.",
+}
+
+
+def manager_user(user: PageUser) -> User:
+    if user.role not in MANAGE:
+        raise Forbidden(
+            f"Teams are managed by managers and admins. Your account ({user.email}, role {user.role}) "
+            "cannot change them."
+        )
+    return user
+
+
+TeamsUser = Annotated[User, Depends(manager_user)]
+
+
+def _version(value: str) -> int:
+    if not value.isdigit() or len(value) > 9:
+        raise invalid({"version": "reload the page and try again"})
+    return int(value)
+
+
+@router.get("/desk/teams")
+def team_list(request: Request, db: PageDb, user: TeamsUser) -> HTMLResponse:
+    rows = list(db.scalars(select(Team).order_by(Team.name)))
+    members = teams.members_of(db, [t.id for t in rows])
+    names = {u.id: u.name for u in teams.desk_users(db)}
+    context = {
+        "nav": "teams",
+        "teams": [(t, [names.get(i, f"user {i}") for i in members[t.id]]) for t in rows],
+        "flash": DONE.get(request.query_params.get("done", ""), ""),
+    }
+    return render(request, "desk/teams.html", context)
+
+
+@router.post("/desk/teams", response_model=None)
+def team_create(
+    request: Request,
+    db: PageDb,
+    user: TeamsUser,
+    name: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    team = teams.create_team(db, name=name, member_ids=[])
+    db.commit()
+    return RedirectResponse(f"/desk/teams/{team.id}?done=created", status_code=303)
+
+
+@router.get("/desk/teams/{team_id}")
+def team_page(team_id: int, request: Request, db: PageDb, user: TeamsUser) -> HTMLResponse:
+    team = teams.get_team(db, team_id)
+    everyone = teams.desk_users(db)
+    ids = set(teams.members_of(db, [team.id])[team.id])
+    context = {
+        "nav": "teams",
+        "team": team,
+        "members": [u for u in everyone if u.id in ids],
+        "candidates": [u for u in everyone if u.id not in ids],
+        "flash": DONE.get(request.query_params.get("done", ""), ""),
+    }
+    return render(request, "desk/team.html", context)
+
+
+@router.post("/desk/teams/{team_id}/rename", response_model=None)
+def team_rename(
+    team_id: int,
+    request: Request,
+    db: PageDb,
+    user: TeamsUser,
+    name: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    teams.rename_team(db, team_id=team_id, name=name, version=_version(version))
+    db.commit()
+    return RedirectResponse(f"/desk/teams/{team_id}?done=renamed", status_code=303)
+
+
+@router.post("/desk/teams/{team_id}/delete", response_model=None)
+def team_delete(
+    team_id: int,
+    request: Request,
+    db: PageDb,
+    user: TeamsUser,
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    teams.delete_team(db, team_id=team_id, version=_version(version))
+    db.commit()
+    return RedirectResponse("/desk/teams?done=deleted", status_code=303)
+
+
+@router.post("/desk/teams/{team_id}/members", response_model=None)
+def team_add_member(
+    team_id: int,
+    request: Request,
+    db: PageDb,
+    user: TeamsUser,
+    user_id: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    try:
+        chosen = optional_id(user_id)
+    except ValueError:
+        chosen = None
+    if chosen is None:
+        raise invalid({"user_id": "choose a person from the list"})
+    teams.add_member(db, team_id=team_id, user_id=chosen, version=_version(version))
+    db.commit()
+    return RedirectResponse(f"/desk/teams/{team_id}?done=added", status_code=303)
+
+
+@router.post("/desk/teams/{team_id}/members/{user_id}/remove", response_model=None)
+def team_remove_member(
+    team_id: int,
+    user_id: int,
+    request: Request,
+    db: PageDb,
+    user: TeamsUser,
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    require_csrf(request, csrf)
+    teams.remove_member(db, team_id=team_id, user_id=user_id, version=_version(version))
+    db.commit()
+    return RedirectResponse(f"/desk/teams/{team_id}?done=removed", status_code=303)

@@ -1,0 +1,89 @@
+"""Publishing a what-if emergency: the visit is opened on the ticket (priority 1) and the
+re-plan with it is published at once; a stale preview plans again instead."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import PlanDay, PlanRun, WorkOrder
+from app.planning import runs as plan_runs
+from app.planning import whatif
+from tests.planning import world as pw
+
+
+def _planned(db: Session) -> tuple[pw.World, object, PlanRun]:
+    w = pw.build(db, jobs=3)
+    day = pw.next_weekday(2)
+    run = plan_runs.create_run(
+        db, region_id=w.region.id, day=day, send=False, time_limit_s=2.0, solution_limit=30
+    )
+    db.commit()
+    plan_runs.execute(run.id)
+    db.expire_all()
+    return w, day, run
+
+
+def _ticket(db: Session, w: pw.World) -> str:
+    assert w.account is not None
+    site = pw.f.make_site(db, w.account, region=w.region, latitude=48.15, longitude=11.58)
+    asset = pw.f.make_asset(db, site, product_model=pw.f.make_product_model(db, skill="ELEC"))
+    ticket = pw.f.open_ticket(db, w.account, asset=asset, priority="P3")
+    db.commit()
+    return ticket.number
+
+
+def test_a_published_emergency_opens_its_visit_and_publishes_the_plan(db: Session) -> None:
+    w, day, first = _planned(db)
+    number = _ticket(db, w)
+    emergency = whatif.Emergency(48.15, 11.58, 60, "ELEC")
+    preview = whatif.preview(db, region_id=w.region.id, day=day, emergency=emergency)  # type: ignore[arg-type]
+    db.rollback()
+    assert preview["emergency"]["engineer_id"] == w.engineers[1].id  # the only ELEC engineer
+    assert db.scalar(select(WorkOrder.id).where(WorkOrder.priority == "P1")) is None
+    done = whatif.publish_emergency(
+        db,
+        region_id=w.region.id,
+        day=day,  # type: ignore[arg-type]
+        ticket_number=number,
+        emergency=emergency,
+        as_of=preview["as_of"],
+        token=preview["token"],
+        actor=None,
+    )
+    db.commit()
+    assert not done.stale
+    db.expire_all()
+    visit = db.scalar(select(WorkOrder).where(WorkOrder.priority == "P1"))
+    assert visit is not None and visit.required_skills == ["ELEC"] and visit.duration_min == 60
+    assert visit.engineer_id == w.engineers[1].id and visit.status == "scheduled"
+    current = db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
+    assert current == done.run.id != first.id
+    assert db.scalar(select(PlanRun.id).where(PlanRun.id > done.run.id)) is None  # no second re-plan
+
+
+def test_a_stale_emergency_preview_is_planned_again(db: Session) -> None:
+    w, day, first = _planned(db)
+    number = _ticket(db, w)
+    emergency = whatif.Emergency(48.15, 11.58, 30, "")
+    preview = whatif.preview(db, region_id=w.region.id, day=day, emergency=emergency)  # type: ignore[arg-type]
+    db.rollback()
+    pw.add_visit(db, w, lat=48.2, lon=11.6)
+    db.commit()
+    done = whatif.publish_emergency(
+        db,
+        region_id=w.region.id,
+        day=day,  # type: ignore[arg-type]
+        ticket_number=number,
+        emergency=emergency,
+        as_of=preview["as_of"],
+        token=preview["token"],
+        actor=None,
+    )
+    assert done.stale and done.run.trigger == "whatif_stale"
+    db.commit()
+    db.expire_all()
+    current = db.get(
+        PlanRun, db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
+    )
+    assert current is not None and current.id == done.run.id and current.status == "published"
