@@ -3,18 +3,22 @@
 Score of article d for query q (formulas and how each constant was chosen: docs/knowledge_base.md):
 
     lexical(d)  = BM25(q, full text of d) + BM25(q, title field of d)   # bm25s Lucene BM25, k1 1.5, b 0.75
-    semantic(d) = TITLE_SHARE * cos(q, title field) + (1 - TITLE_SHARE) * cos(q, full text)
+    semantic(d) = TITLE_SHARE * cos(q, title field) + (1 - TITLE_SHARE) * cos(q, start of full text)
     score(d)    = (LEXICAL_WEIGHT * lexical(d) / max_d' lexical(d') + (1 - LEXICAL_WEIGHT) * semantic(d))
                   * (1 + boost_factor(d))
 
 The model (multilingual-e5-small) embeds articles and queries in any language, English and Chinese alike.
-Without the model (``mode == "bm25"``) the score is ``lexical * (1 + boost)``.
+Without the model (``mode == "bm25"``), or for a call with ``semantic=False``, the score is
+``lexical * (1 + boost)``. The full-text vector reads the first EMBED_UNITS words (CJK characters) of
+title + body: the encoder's cost grows with the length, and the clipped text ranked as well (measured).
 
 Candidates are the articles with a lexical match plus the CANDIDATES nearest by embedding; the rest follow
 only when the caller asks for a full list (the eval command wants 10 ids even for a query matching none).
 
-Updates are incremental where it costs: an article is analysed and embedded once, when added or changed;
-the bm25s matrices are rebuilt from the cached tokens on the next search (a cheap, measured rebuild).
+Updates are incremental where it costs: an article is analysed and embedded once, when added or changed
+(and, with a VectorCache, not even then if the same text was embedded before); the bm25s matrices are
+rebuilt from the cached tokens on the next search (a cheap, measured rebuild); a change of boost alone
+patches the built index in place (no rebuild).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +39,8 @@ from .analysis import ANALYSIS_VERSION, analyze
 from .embedding import Encoder, Vectors, default_encoder
 from .model import Article, SearchHit
 from .snippets import highlight_all, make_snippet
+from .textclip import clip
+from .vector_cache import VectorCache
 
 FORMAT_VERSION = 1
 # The two tuned knobs: the argmax of the mean NDCG@10 over our own sets bench/kb_en and bench/kb_zh on a
@@ -44,6 +50,14 @@ FORMAT_VERSION = 1
 LEXICAL_WEIGHT = 0.02
 TITLE_SHARE = 0.25
 CANDIDATES = 100  # nearest-by-embedding articles added to the lexical matches (not tuned: a recall margin)
+# Words (or CJK characters) of title + body that the full-text vector reads. Measured with
+# bench/kb/fusion.py: 64, 128, 256 and the whole text (512-token windows) rank within 0.006 NDCG@10 of
+# each other on kb_en, kb_zh and covidfaq, while the cost is linear (or worse) in the length: 64 units
+# take ~60 % of the CPU of the generated articles' full text (docs/knowledge_base.md).
+EMBED_UNITS = 64
+EMBED_BATCH = 256  # texts per encoder call when a vector cache keeps them (see _embed)
+# Stored with the vectors: vectors made by another recipe (or encoder) are recomputed, not mixed.
+EMBED_RECIPE = f"field+clip{EMBED_UNITS}"
 
 EncoderChoice = Encoder | None | Literal["auto"]
 FloatArray = npt.NDArray[np.float64]
@@ -67,6 +81,7 @@ class _Built:
     # article without vectors). The cosine mix is linear in q, so one matrix-vector product gives it.
     vec_mix: Vectors
     boost: FloatArray
+    rows: dict[str, int]
 
 
 def _bm25(corpus: list[IntArray], vocab: dict[str, int]) -> bm25s.BM25 | None:
@@ -111,8 +126,16 @@ class KnowledgeIndex:
     freshly loaded one when the article set's version changes).
     """
 
-    def __init__(self, articles: Iterable[Article] = (), *, encoder: EncoderChoice = "auto") -> None:
+    def __init__(
+        self,
+        articles: Iterable[Article] = (),
+        *,
+        encoder: EncoderChoice = "auto",
+        vector_cache: VectorCache | None = None,
+    ) -> None:
         self._encoder: Encoder | None = default_encoder() if encoder == "auto" else encoder
+        self._vector_cache = vector_cache
+        self.builds = 0  # BM25 builds (tests check that a boost change makes none)
         self._articles: dict[str, Article] = {}
         self._vocab: dict[str, int] = {}  # only grows; ids of tokens no article uses any more are harmless
         self._analysed: dict[str, _Analysed] = {}
@@ -146,21 +169,41 @@ class KnowledgeIndex:
         self.upsert_many([article])
 
     def upsert_many(self, articles: Iterable[Article]) -> None:
-        """Add or replace articles; only new or changed ones are analysed and embedded."""
+        """Add or replace articles; only new or changed ones are analysed and embedded.
+
+        An article whose text is unchanged (only its boost or language differ) is patched into the built
+        index in place: a vote on a proven article costs no BM25 rebuild.
+        """
         changed = [a for a in articles if self._articles.get(a.id) != a]
         if not changed:
             return
         # A later duplicate id in the same batch wins, as it would with one upsert after another.
         latest = {a.id: a for a in changed}
+        text_changed = False
         for article in latest.values():
             old = self._articles.get(article.id)
             self._articles[article.id] = article
             if old is not None and (old.full_text, old.field_text) == (article.full_text, article.field_text):
+                if self._built is not None:
+                    self._built.boost[self._built.rows[article.id]] = article.boost_factor
                 continue  # only the boost (or language flag) changed: tokens and vectors still hold
+            text_changed = True
             self._analysed[article.id] = self._analyse(article)
             self._vectors.pop(article.id, None)
-        self._embed_missing()
-        self._built = None
+        if text_changed:
+            self._embed_missing()
+            self._built = None
+
+    def set_boosts(self, boosts: dict[str, float]) -> int:
+        """Change proven-article boosts only (ids not in the index are ignored); no rebuild, no
+        re-embedding. Returns how many articles changed."""
+        updated = [
+            replace(article, boost_factor=factor)
+            for article_id, factor in boosts.items()
+            if (article := self._articles.get(article_id)) is not None and article.boost_factor != factor
+        ]
+        self.upsert_many(updated)
+        return len(updated)
 
     def _token_ids(self, tokens: list[str]) -> IntArray:
         vocab = self._vocab
@@ -188,15 +231,36 @@ class KnowledgeIndex:
         todo = [a for a in self._articles.values() if a.id not in self._vectors]
         if not todo:
             return
-        field = self._encoder.encode([a.field_text for a in todo])
-        full = self._encoder.encode([a.title + "\n" + a.body for a in todo])
+        field = self._embed([a.field_text for a in todo], "field")
+        full = self._embed([embedded_text(a) for a in todo], "full")
         for i, article in enumerate(todo):
             self._vectors[article.id] = np.stack([field[i], full[i]])
+
+    def _embed(self, texts: list[str], kind: str) -> Vectors:
+        """Passage vectors of ``texts``: from the vector cache where it has them, the rest encoded in one
+        batch (and stored)."""
+        assert self._encoder is not None
+        if self._vector_cache is None:
+            return self._encoder.encode(texts)
+        namespace = f"{self._encoder.name}|{EMBED_RECIPE}|{kind}"
+        found = self._vector_cache.get_many(namespace, texts)
+        todo = [i for i, v in enumerate(found) if v is None]
+        # In batches, each stored as soon as it is made: a first build of 50 000 articles takes hours,
+        # and one that is stopped resumes where it was instead of starting over.
+        for start in range(0, len(todo), EMBED_BATCH):
+            part = todo[start : start + EMBED_BATCH]
+            fresh = self._encoder.encode([texts[i] for i in part])
+            self._vector_cache.put_many(namespace, [texts[i] for i in part], fresh)
+            for row, i in enumerate(part):
+                found[i] = fresh[row]
+        return np.stack([v for v in found if v is not None])
 
     def _build(self, matrices: dict[str, bm25s.BM25 | None] | None = None) -> _Built:
         """The search structures; ``matrices`` are BM25 matrices loaded with a persisted index."""
         if self._built is not None:
             return self._built
+        if not matrices:
+            self.builds += 1
         ids = list(self._articles)
         dim = next((v.shape[1] for v in self._vectors.values()), 0)
         vec_mix = np.zeros((len(ids), dim), dtype=np.float32)
@@ -212,6 +276,7 @@ class KnowledgeIndex:
             else _bm25([self._analysed[i].field for i in ids], self._vocab),
             vec_mix=vec_mix,
             boost=np.array([self._articles[i].boost_factor for i in ids], dtype=np.float64),
+            rows={article_id: row for row, article_id in enumerate(ids)},
         )
         return self._built
 
@@ -221,9 +286,10 @@ class KnowledgeIndex:
         self._build()
 
     # -- ranking -----------------------------------------------------------------------------------------
-    def uses_semantic(self, query: str) -> bool:
-        """Whether the embedding model takes part for this query (a model, embedded articles, some text)."""
-        return self._encoder is not None and bool(self._vectors) and bool(query.strip())
+    def uses_semantic(self, query: str, semantic: bool = True) -> bool:
+        """Whether the embedding model takes part for this query (asked for, a model, embedded articles,
+        some text)."""
+        return semantic and self._encoder is not None and bool(self._vectors) and bool(query.strip())
 
     def encode_queries(self, queries: Sequence[str]) -> dict[str, Vectors]:
         """Query vectors in one batch (the eval command ranks many queries; batching is ~5x faster)."""
@@ -233,14 +299,14 @@ class KnowledgeIndex:
         return dict(zip(texts, self._encoder.encode(texts, query=True), strict=True))
 
     def _score(
-        self, query: str, query_vector: Vectors | None
+        self, query: str, query_vector: Vectors | None, semantic_on: bool = True
     ) -> tuple[_Built, FloatArray, FloatArray, FloatArray | None]:
         built = self._build()
         n = len(built.ids)
         token_ids = [self._vocab[t] for t in analyze(query) if t in self._vocab]
         lexical = _scores(built.full, token_ids, n) + _scores(built.field, token_ids, n)
         semantic: FloatArray | None = None
-        if self._encoder is not None and built.vec_mix.shape[1] and self.uses_semantic(query):
+        if self._encoder is not None and built.vec_mix.shape[1] and self.uses_semantic(query, semantic_on):
             q = self._encoder.encode([query], query=True)[0] if query_vector is None else query_vector
             semantic = built.vec_mix @ q
             semantic = semantic.astype(np.float64)
@@ -254,21 +320,29 @@ class KnowledgeIndex:
         return built, lexical, fused, semantic
 
     def rank(
-        self, query: str, limit: int = 10, *, fill: bool = False, query_vector: Vectors | None = None
+        self,
+        query: str,
+        limit: int = 10,
+        *,
+        fill: bool = False,
+        query_vector: Vectors | None = None,
+        semantic: bool = True,
     ) -> list[SearchHit]:
         """The best ``limit`` candidates, best first, without snippets.
 
         With ``fill`` the list is topped up with non-candidates (by the same score) up to ``limit``.
         ``query_vector`` is the query's embedding when the caller batched it (:meth:`encode_queries`).
+        ``semantic=False`` skips the encoder for this call (BM25 x boost only, as in ``mode == "bm25"``):
+        for latency-bound callers such as suggestions while an agent types.
         """
-        built, lexical, fused, semantic = self._score(query, query_vector)
+        built, lexical, fused, semantic_scores = self._score(query, query_vector, semantic)
         n = len(built.ids)
         if n == 0 or limit <= 0:
             return []
         candidate = lexical > 0
-        if semantic is not None:
+        if semantic_scores is not None:
             k = min(CANDIDATES, n)
-            candidate[np.argpartition(-semantic, k - 1)[:k]] = True
+            candidate[np.argpartition(-semantic_scores, k - 1)[:k]] = True
         chosen = _best(np.flatnonzero(candidate), fused, limit)
         if fill and len(chosen) < limit:
             chosen += _best(np.flatnonzero(~candidate), fused, limit - len(chosen))
@@ -277,14 +351,14 @@ class KnowledgeIndex:
                 article_id=built.ids[i],
                 score=float(fused[i]),
                 lexical_score=float(lexical[i]),
-                semantic_score=None if semantic is None else float(semantic[i]),
+                semantic_score=None if semantic_scores is None else float(semantic_scores[i]),
             )
             for i in chosen
         ]
 
-    def search(self, query: str, limit: int = 5) -> list[SearchHit]:
+    def search(self, query: str, limit: int = 5, *, semantic: bool = True) -> list[SearchHit]:
         """``rank`` plus a highlighted title and body snippet for each hit (the ticket's suggestions)."""
-        hits = self.rank(query, limit)
+        hits = self.rank(query, limit, semantic=semantic)
         out = []
         for hit in hits:
             article = self._articles[hit.article_id]
@@ -308,13 +382,15 @@ class KnowledgeIndex:
         product_model: str | None = None,
         fault_code: str | None = None,
         limit: int = 5,
+        semantic: bool = True,
     ) -> list[SearchHit]:
         """Articles for a ticket: its subject, description, asset model and fault code as one query.
 
         The model and code go in as words, so they meet an article's ``product_models``/``fault_codes``
         (indexed in its title field) and a typed "E-04" still finds "E04".
         """
-        return self.search(suggestion_query(subject, description, product_model, fault_code), limit)
+        query = suggestion_query(subject, description, product_model, fault_code)
+        return self.search(query, limit, semantic=semantic)
 
     # -- persistence -------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -343,6 +419,7 @@ class KnowledgeIndex:
             "format": FORMAT_VERSION,
             "analysis": ANALYSIS_VERSION,
             "encoder": self.encoder_name,
+            "recipe": EMBED_RECIPE,
             "embedded": embedded,
         }
         out = io.BytesIO()
@@ -354,9 +431,12 @@ class KnowledgeIndex:
         return out.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, encoder: EncoderChoice = "auto") -> KnowledgeIndex:
-        """Reload without re-analysing; embeddings are kept when made by the same model, else recomputed."""
-        index = cls(encoder=encoder)
+    def from_bytes(
+        cls, data: bytes, *, encoder: EncoderChoice = "auto", vector_cache: VectorCache | None = None
+    ) -> KnowledgeIndex:
+        """Reload without re-analysing; embeddings are kept when made by the same model and recipe, else
+        recomputed (through ``vector_cache`` when given)."""
+        index = cls(encoder=encoder, vector_cache=vector_cache)
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             manifest = json.loads(zf.read("manifest.json"))
             if manifest.get("format") != FORMAT_VERSION:
@@ -381,7 +461,12 @@ class KnowledgeIndex:
                 index._analysed[article.id] = _Analysed(full, field)
             else:  # made by an older analyser: its tokens would not meet today's query tokens
                 index._analysed[article.id] = index._analyse(article)
-        if index._encoder is not None and manifest.get("encoder") == index._encoder.name:
+        # An index saved before the recipe was recorded holds whole-text vectors of the same model: kept
+        # (they ranked as well, docs/knowledge_base.md) rather than re-embedding every article in every
+        # process at the first load after an upgrade; an article gets the current recipe when it changes.
+        recipe = manifest.get("recipe", EMBED_RECIPE)
+        same_vectors = (manifest.get("encoder"), recipe) == (index.encoder_name, EMBED_RECIPE)
+        if index._encoder is not None and same_vectors:
             for article_id, vec in zip(manifest["embedded"], vectors, strict=True):
                 index._vectors[article_id] = np.asarray(vec, dtype=np.float32)
         index._embed_missing()
@@ -402,8 +487,15 @@ class KnowledgeIndex:
         return path
 
     @classmethod
-    def load(cls, directory: str | Path, *, encoder: EncoderChoice = "auto") -> KnowledgeIndex:
-        return cls.from_bytes((Path(directory) / "index.zip").read_bytes(), encoder=encoder)
+    def load(
+        cls,
+        directory: str | Path,
+        *,
+        encoder: EncoderChoice = "auto",
+        vector_cache: VectorCache | None = None,
+    ) -> KnowledgeIndex:
+        data = (Path(directory) / "index.zip").read_bytes()
+        return cls.from_bytes(data, encoder=encoder, vector_cache=vector_cache)
 
 
 def suggestion_query(
@@ -415,7 +507,14 @@ def suggestion_query(
     )
 
 
-def build_index(articles: Sequence[Article], *, encoder: EncoderChoice = "auto") -> KnowledgeIndex:
-    index = KnowledgeIndex(articles, encoder=encoder)
+def embedded_text(article: Article) -> str:
+    """What the full-text vector reads: the start of title + body (EMBED_UNITS words or CJK characters)."""
+    return clip(article.title + "\n" + article.body, EMBED_UNITS)
+
+
+def build_index(
+    articles: Sequence[Article], *, encoder: EncoderChoice = "auto", vector_cache: VectorCache | None = None
+) -> KnowledgeIndex:
+    index = KnowledgeIndex(articles, encoder=encoder, vector_cache=vector_cache)
     index.rebuild()
     return index

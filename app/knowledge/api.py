@@ -198,7 +198,9 @@ def suggestions(
         query=search.suggestion_text(context),
         product_model=context.product_model,
         fault_code=context.fault_code,
-        items=hits(search.suggest(db, context, limit=limit)),
+        items=hits(
+            search.suggest(db, context, limit=limit, typing=subject is not None or description is not None)
+        ),
         verdicts=search.verdicts(db, ticket.id),
     )
 

@@ -32,6 +32,8 @@ from app.platform.config import get_settings
 from app.platform.db import unit_of_work
 from app.platform.outbox import enqueue
 from knowledge_base import Article, KnowledgeIndex
+from knowledge_base.embedding import Encoder
+from knowledge_base.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,6 +46,9 @@ PERSIST_TASK = "fieldline.kb.persist_index"
 # Measured (upsert + BM25 rebuild + one search, generated articles, load ~7 on 2 cores): 65 ms at 1 000,
 # ~100 ms at 2 000, ~350 ms at 5 000 articles (docs/knowledge_base.md).
 SYNC_LIMIT = 1000
+# A large index that is behind applies the pending changes in place, without a background rebuild, when
+# they are at most this many articles and none changed its text (votes: only the proven boost moved).
+BOOST_ONLY_LIMIT = 50
 
 
 def boost_for(solved: int, not_helpful: int) -> float:
@@ -101,21 +106,58 @@ def _published(rows: Iterable[KbArticle]) -> list[KbArticle]:
     return [r for r in rows if r.status == ArticleStatus.published.value]
 
 
-def _apply(index: KnowledgeIndex, session: Session, *, since: int, upto: int) -> int:
-    """Apply the changes logged after ``since`` up to ``upto`` (all published articles from 0);
-    returns how many articles were read."""
+def _changed_ids(session: Session, *, since: int, upto: int) -> set[int]:
+    return set(session.scalars(select(KbChange.article_id).where(KbChange.seq > since, KbChange.seq <= upto)))
+
+
+def _boost_only(index: KnowledgeIndex, session: Session, *, since: int, upto: int) -> list[Article] | None:
+    """The changed articles when every change after ``since`` left an indexed article's text as it is
+    (a vote), else None (the caller rebuilds)."""
+    logged = session.scalars(
+        select(KbChange.article_id)
+        .where(KbChange.seq > since, KbChange.seq <= upto)
+        .limit(BOOST_ONLY_LIMIT + 1)  # a request never reads a long backlog: that is the refresh's job
+    ).all()
+    ids = set(logged)
+    if not ids or len(logged) > BOOST_ONLY_LIMIT:
+        return None
+    rows = _published(session.scalars(select(KbArticle).where(KbArticle.id.in_(ids))))
+    if len(rows) != len(ids):  # one was unpublished or deleted
+        return None
+    articles = [to_index_article(r) for r in rows]
+    for article in articles:
+        old = index.get(article.id)
+        if old is None or (old.full_text, old.field_text) != (article.full_text, article.field_text):
+            return None
+    return articles
+
+
+def _read_changes(session: Session, *, since: int, upto: int) -> tuple[list[Article], set[str], int]:
+    """The articles to upsert and the ids to remove for the changes logged after ``since`` up to
+    ``upto`` (all published articles from 0), and how many articles were read."""
     if since <= 0:
         stmt = select(KbArticle).where(KbArticle.status == ArticleStatus.published.value)
-        everything = list(session.scalars(stmt.order_by(KbArticle.id)))
-        index.upsert_many(to_index_article(r) for r in everything)
-        return len(everything)
-    ids = set(session.scalars(select(KbChange.article_id).where(KbChange.seq > since, KbChange.seq <= upto)))
+        everything = [to_index_article(r) for r in session.scalars(stmt.order_by(KbArticle.id))]
+        return everything, set(), len(everything)
+    ids = _changed_ids(session, since=since, upto=upto)
     found = list(session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)))) if ids else []
     live = _published(found)
-    index.upsert_many(to_index_article(r) for r in live)
-    for gone in ids - {r.id for r in live}:
-        index.remove(str(gone))
-    return len(ids)
+    return [to_index_article(r) for r in live], {str(i) for i in ids - {r.id for r in live}}, len(ids)
+
+
+def _apply(index: KnowledgeIndex, session: Session, *, since: int, upto: int, release: bool = False) -> int:
+    """Apply the changes logged after ``since`` up to ``upto``; returns how many articles were read.
+
+    ``release``: end the session's (read-only) transaction once the articles are read, before they
+    are embedded — a first build with the encoder takes minutes to hours, and on SQLite an open
+    transaction holds the database's write lock (every other writer would time out)."""
+    upserts, removed, read = _read_changes(session, since=since, upto=upto)
+    if release:
+        session.commit()
+    index.upsert_many(upserts)
+    for gone in removed:
+        index.remove(gone)
+    return read
 
 
 class IndexCache:
@@ -130,10 +172,19 @@ class IndexCache:
     """
 
     def __init__(
-        self, directory: str | Path | None, *, embeddings: bool = True, sync_limit: int = SYNC_LIMIT
+        self,
+        directory: str | Path | None,
+        *,
+        embeddings: bool = True,
+        sync_limit: int = SYNC_LIMIT,
+        encoder: Encoder | None = None,
+        vector_cache: str | Path | None = None,
     ) -> None:
+        """``encoder``: another sentence encoder than the library's (tests); only used with embeddings.
+        ``vector_cache``: the vector cache file (default ``<directory>/vectors.sqlite3``)."""
         self.directory = Path(directory) if directory else None
         self._embeddings = embeddings
+        self._encoder = encoder
         self.sync_limit = sync_limit
         self._lock = threading.RLock()
         self._index: KnowledgeIndex | None = None
@@ -143,9 +194,14 @@ class IndexCache:
         self.loads_from_file = 0
         self.changes_applied = 0
         self.refreshes = 0  # background swaps
+        self.boost_updates = 0  # large-index catch-ups that only patched boosts in place
+        # Article vectors by text, shared by every process and index version: a rebuild (a new process
+        # without a usable file, a torn file, a recreated database) embeds only texts never seen before.
+        vectors_at = vector_cache or (self.directory / "vectors.sqlite3" if self.directory else None)
+        self._vectors = VectorCache(vectors_at) if vectors_at is not None and embeddings else None
 
     def _new_index(self) -> KnowledgeIndex:
-        return KnowledgeIndex(encoder=self._choice())
+        return KnowledgeIndex(encoder=self._choice(), vector_cache=self._vectors)
 
     def use(self, session: Session, fn: Callable[[KnowledgeIndex], T]) -> T:
         """Run ``fn`` on the index: current, or (large and behind) the previous one while a fresh one is
@@ -158,11 +214,22 @@ class IndexCache:
             if index is None or (self.version != version and len(index) < self.sync_limit):
                 index = self._catch_up(session, version, token)
             elif self.version != version:
-                self._start_refresh()
+                refreshing = self._refresher is not None and self._refresher.is_alive()
+                boosts = None if refreshing else _boost_only(index, session, since=self.version, upto=version)
+                if boosts is not None:  # votes: patch the boosts in place, no rebuild
+                    index.upsert_many(boosts)
+                    self.version = version
+                    self.changes_applied += len(boosts)
+                    self.boost_updates += 1
+                else:
+                    self._start_refresh()
             return fn(index)
 
-    def _catch_up(self, session: Session, version: int, token: str) -> KnowledgeIndex:
-        """Bring the shared index up to ``version`` in place (callers hold the lock)."""
+    def _catch_up(
+        self, session: Session, version: int, token: str, *, release: bool = False
+    ) -> KnowledgeIndex:
+        """Bring the shared index up to ``version`` in place (callers hold the lock); ``release``: see
+        :func:`_apply`."""
         if token != self.token:
             self._index, self.version, self.token = None, -1, token
         if self._index is not None and self.version == version:
@@ -170,7 +237,8 @@ class IndexCache:
         if self._index is None:
             self._index, self.version = self._load(version)
         if self.version != version:
-            self.changes_applied += _apply(self._index, session, since=self.version, upto=version)
+            applied = _apply(self._index, session, since=self.version, upto=version, release=release)
+            self.changes_applied += applied
             self.version = version
         return self._index
 
@@ -196,10 +264,12 @@ class IndexCache:
                         return
                     if at < self.version:  # no usable newer file: copy ours (under the lock: a read)
                         fresh, at = (
-                            KnowledgeIndex.from_bytes(self._index.to_bytes(), encoder=self._choice()),
+                            KnowledgeIndex.from_bytes(
+                                self._index.to_bytes(), encoder=self._choice(), vector_cache=self._vectors
+                            ),
                             self.version,
                         )
-                applied = _apply(fresh, session, since=at, upto=version) if at != version else 0
+                applied = _apply(fresh, session, since=at, upto=version, release=True) if at != version else 0
                 fresh.rebuild()
             with self._lock:
                 if token == self.token and version > self.version:
@@ -209,15 +279,17 @@ class IndexCache:
         except Exception:  # a failed refresh leaves the previous index answering; the next request retries
             log.exception("knowledge index refresh failed")
 
-    def _choice(self) -> Literal["auto"] | None:
-        return "auto" if self._embeddings else None
+    def _choice(self) -> Encoder | Literal["auto"] | None:
+        if not self._embeddings:
+            return None
+        return self._encoder or "auto"
 
     def _load(self, version: int) -> tuple[KnowledgeIndex, int]:
         """The newest persisted index not newer than ``version``, else an empty one at version 0."""
         for found, path in self._files():
             if found <= version:
                 try:
-                    index = KnowledgeIndex.load(path, encoder=self._choice())
+                    index = KnowledgeIndex.load(path, encoder=self._choice(), vector_cache=self._vectors)
                 except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # torn or old: rebuild
                     log.warning("knowledge index %s not loaded (%s); rebuilding", path, exc)
                     break
@@ -245,7 +317,8 @@ class IndexCache:
             return None
         version, token = read_state(session)
         with self._lock:
-            index = self._catch_up(session, version, token)
+            # The session is the caller's read-only one (task, CLI): it may end before the embedding.
+            index = self._catch_up(session, version, token, release=True)
             target = self.directory / token / f"v{version}"
             if not (target / "index.zip").is_file():
                 index.rebuild()
@@ -266,7 +339,11 @@ def process_cache() -> IndexCache:
     with _cache_lock:
         if _cache is None:
             settings = get_settings()
-            _cache = IndexCache(settings.kb_index_dir, embeddings=settings.kb_embeddings)
+            _cache = IndexCache(
+                settings.kb_index_dir,
+                embeddings=settings.kb_embeddings,
+                vector_cache=settings.kb_vector_cache,
+            )
         return _cache
 
 

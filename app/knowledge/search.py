@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.knowledge.index import process_cache
 from app.models import Asset, KbArticle, KbTicketFeedback, ProductModel, Ticket
+from app.platform.config import get_settings
 from app.platform.errors import Unprocessable
 from knowledge_base import KnowledgeIndex, SearchHit, suggestion_query
 
@@ -88,8 +89,14 @@ def ticket_context(
     return TicketContext(subject, description, model, fault_code)
 
 
-def suggest(session: Session, context: TicketContext, *, limit: int = 5) -> list[Found]:
-    """The top articles for a ticket (the library's ``suggest``: one query of all four parts)."""
+def suggest(session: Session, context: TicketContext, *, limit: int = 5, typing: bool = False) -> list[Found]:
+    """The top articles for a ticket (the library's ``suggest``: one query of all four parts).
+
+    ``typing``: the text is what the agent is typing (a new query every few keystrokes). Those rank
+    with BM25 only unless ``KB_TYPING_EMBEDDINGS`` is on: encoding each new text costs 10-25 ms of the
+    50 ms budget on an idle core and far more on a busy one (docs/knowledge_base.md). The saved
+    ticket's suggestions (the page) use the full ranker.
+    """
     if not (context.subject.strip() or context.description.strip()):
         return []
     description = context.description[:MAX_QUERY]
@@ -101,6 +108,7 @@ def suggest(session: Session, context: TicketContext, *, limit: int = 5) -> list
             product_model=context.product_model,
             fault_code=context.fault_code,
             limit=limit,
+            semantic=not typing or get_settings().kb_typing_embeddings,
         ),
     )
     return _rows(session, hits)
