@@ -47,6 +47,9 @@ RELAY_TOKEN = "fuzz-relay"  # INBOUND_EMAIL_TOKEN of the fuzzed app, sent on eve
 SEEDED_IDS = 12  # the seeded tables all have rows 1..12 at least (see --customers)
 
 
+_EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Warning)\b")  # "sqlalchemy.exc.IntegrityError: ..."
+
+
 @dataclass
 class Finding:
     """A 5xx (or an exception out of the app) and how to reproduce it."""
@@ -75,7 +78,8 @@ class Report:
         """First finding per (operation, first line of the cause)."""
         seen: dict[tuple[str, str], Finding] = {}
         for f in self.server_errors:
-            seen.setdefault((f.operation, f.detail.strip().splitlines()[-1][:200]), f)
+            causes = [x for x in f.detail.splitlines() if _EXCEPTION_LINE.match(x)] or [f.detail[:200]]
+            seen.setdefault((f.operation, causes[-1][:200]), f)
         return seen
 
 
@@ -209,6 +213,34 @@ class _Fuzzer:
             with contextlib.suppress(hypothesis.errors.Unsatisfiable):
                 (hypothesis.seed(seed)(one) if seed is not None else one)()
 
+    def coverage(self, schema: Any, op: Any, gets: set[str], cap: int | None) -> None:
+        """Schemathesis' deterministic boundary cases (min/max, empty, wrong types, missing fields)."""
+        from schemathesis import GenerationMode
+
+        label = f"{op.method.upper()} {op.path}"
+        source = _etag_source(op.path, gets) if op.method.upper() in EDIT_METHODS else None
+        cases = list(
+            schema.iter_coverage_cases(
+                op,
+                generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+                generation_config=schema.config.generation_for(operation=op, phase="coverage"),
+            )
+        )
+        if cap is not None and len(cases) > cap:  # an even spread over the kinds of boundary
+            cases = [cases[i * len(cases) // cap] for i in range(cap)]
+        # The admin passes every role check but the engineer's own pages (/me/...).
+        role = "engineer" if op.path.startswith("/api/v1/me/") else "admin"
+        for i, case in enumerate(cases):
+            if i % 2:
+                self.use_known_ids(case, self.known_ids[i % len(self.known_ids)])
+            headers = dict(self.headers_for[role])
+            if source and isinstance(case.path_parameters, dict):
+                with contextlib.suppress(KeyError, IndexError, ValueError):
+                    headers |= self.if_match(source.format(**case.path_parameters), headers)
+            self.send(label, case, headers)
+            if op.path in SIGN_OUT:
+                self.sign_in()
+
 
 def run_fuzz(
     app: Any,
@@ -218,10 +250,15 @@ def run_fuzz(
     seed: int | None = 0,
     only: str | None = None,
     stateful_steps: int = 0,
+    coverage: int | None = None,
     known_ids: Sequence[int] = range(1, SEEDED_IDS + 1),
     progress: Callable[[str, int, Counter[int]], None] | None = None,
 ) -> Report:
-    """Fuzz every operation of `app`'s OpenAPI; `login(role)` gives a bearer token for that role."""
+    """Fuzz every operation of `app`'s OpenAPI; `login(role)` gives a bearer token for that role.
+
+    Per operation: schemathesis' coverage cases (`coverage` of them, evenly spread; None: all, 0: none),
+    then `examples` generated cases; then `stateful_steps` runs of the links' state machine.
+    """
     import schemathesis
 
     started = time.perf_counter()
@@ -235,6 +272,8 @@ def run_fuzz(
             label = f"{op.method.upper()} {op.path}"
             if only and not re.search(only, label):
                 continue
+            if coverage != 0:
+                fuzzer.coverage(schema, op, gets, coverage)
             fuzzer.operation(op, gets, examples, seed)
             if progress:
                 progress(label, fuzzer.report.calls[label], fuzzer.report.statuses[label])
@@ -385,6 +424,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     p.add_argument("--examples", type=int, default=30, help="cases per operation (half valid, half not)")
     p.add_argument("--seed", type=int, default=0, help="hypothesis seed (same seed, same cases)")
     p.add_argument("--customers", type=int, default=30, help="size of the seeded demo company")
+    p.add_argument(
+        "--coverage", type=int, default=None, help="boundary cases per operation (default: all, ~45)"
+    )
     p.add_argument("--stateful", type=int, default=50, help="state-machine runs when links exist")
     p.add_argument("--only", help="regex over 'METHOD /path' to fuzz a subset")
     p.add_argument("--strict-schema", action="store_true", help="response-schema violations fail too")
@@ -424,6 +466,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         seed=args.seed,
         only=args.only,
         stateful_steps=args.stateful,
+        coverage=args.coverage,
         progress=progress,
     )
     print_report(report)

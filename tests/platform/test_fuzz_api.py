@@ -1,11 +1,12 @@
 """Schemathesis over the whole OpenAPI, a few cases per operation: no request may get a 5xx.
 
 The short, fixed-seed version of bench/fuzz_api.py (same core, `run_fuzz`): a small demo company is
-seeded into the test's transaction, every operation gets FUZZ_EXAMPLES cases (half valid, half
-invalid) as the five roles, with path ids drawn from the seeded rows, and the inferred links run
-as a short state machine. On SQLite by default, on PostgreSQL with TEST_DATABASE_URL (where int4
-overflows and NUL bytes fail for real). `FUZZ_EXAMPLES=50 pytest tests/platform/test_fuzz_api.py`
-goes deeper; the bench script starts from a fresh database with real logins.
+seeded into the test's transaction; every operation gets FUZZ_COVERAGE of schemathesis' boundary
+cases and FUZZ_EXAMPLES generated ones (half valid, half invalid) as the five roles, with ids drawn
+from the seeded rows, and the inferred links run as a short state machine. On SQLite by default,
+on PostgreSQL with TEST_DATABASE_URL (where int4 overflows and NUL bytes fail for real).
+`FUZZ_EXAMPLES=50 FUZZ_COVERAGE=100 pytest tests/platform/test_fuzz_api.py` goes deeper; the bench
+script starts from a fresh database with real sign-ins.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from app.seed.generate import seed
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+COVERAGE = int(os.environ.get("FUZZ_COVERAGE", "2"))  # boundary cases per operation, evenly spread
 
 
 def _bench() -> ModuleType:
@@ -62,7 +64,13 @@ def test_no_server_error_anywhere(
         return issue_token(users[role])
 
     report = fuzz.run_fuzz(
-        client.app, login, examples=EXAMPLES, seed=0, stateful_steps=5, known_ids=demo_company
+        client.app,
+        login,
+        examples=EXAMPLES,
+        coverage=COVERAGE,
+        seed=0,
+        stateful_steps=5,
+        known_ids=demo_company,
     )
     operations = len(client.app.openapi()["paths"])
     assert len({label.split(" ", 1)[1] for label in report.calls}) == operations  # every path was tried
