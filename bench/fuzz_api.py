@@ -6,11 +6,12 @@
 
 It makes a fresh database (a temporary SQLite file, or drops and re-creates the PostgreSQL database
 named in --database-url), migrates it, seeds a small demo company with the demo users, and drives
-the app in-process through schemathesis' ASGI transport. Every operation gets --examples cases,
-half generated from the schema (valid inputs) and half against it (wrong types, huge numbers,
-missing fields); each case is sent as one of the five roles, with path ids drawn from the seeded
-rows half of the time (a random id is nearly always a 404 and tests little), and with the
-resource's current ETag as If-Match on edits (some are sent without, which must be a 428).
+the app in-process through schemathesis' ASGI transport. Every operation gets schemathesis'
+deterministic boundary cases (--coverage), then --examples generated cases, half valid for the
+schema and half not (wrong types, huge numbers, missing fields), each sent as one of the five
+roles; half of all cases have their ids drawn from the seeded rows (a random id is nearly always
+a 404 and tests little), and edits carry the resource's current ETag as If-Match (some generated
+ones go without, which must be a 428).
 Checks: `not_a_server_error` (any 5xx or unhandled exception fails the run: exit 1) and
 `response_schema_conformance` (counted and shown; --strict-schema makes them fail too).
 Then the stateful phase runs the links of the schema (declared, or inferred by schemathesis from
@@ -32,7 +33,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,8 @@ class _Fuzzer:
             token = self.login(role)
             self.headers_for[role] = {"Authorization": f"Bearer {token}", "X-Relay-Token": RELAY_TOKEN}
 
-    def send(self, label: str, case: Any, headers: dict[str, str]) -> None:
+    def send(self, label: str, case: Any, headers: dict[str, str]) -> Any:
+        """Send one case and check the answer; the response, or None when the app raised."""
         from schemathesis.checks import not_a_server_error
         from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -145,18 +147,19 @@ class _Fuzzer:
         except Exception as exc:  # the app raised past its handlers: that is a server error too
             detail = "".join(traceback.format_exception(exc))
             report.server_errors.append(Finding(label, 599, _describe(case), detail))
-            return
+            return None
         report.statuses[label][response.status_code] += 1
         if response.status_code >= 500 or len(self.log.records) > before:
             detail = self.log.records[-1] if len(self.log.records) > before else response.text[:500]
             report.server_errors.append(Finding(label, response.status_code, _describe(case), detail))
-            return
+            return response
         for check in (not_a_server_error, response_schema_conformance):
             try:
                 case.validate_response(response, checks=[check], headers=headers)
             except (AssertionError, BaseExceptionGroup) as exc:  # one failure, or a FailureGroup
                 text = " | ".join(_failure_lines(exc))
                 report.schema_violations[label].append(f"{response.status_code}: {text}"[:400])
+        return response
 
     def if_match(self, path: str, headers: dict[str, str]) -> dict[str, str]:
         etag = self.client.get(path, headers=headers).headers.get("etag")
@@ -278,58 +281,57 @@ def run_fuzz(
             if progress:
                 progress(label, fuzzer.report.calls[label], fuzzer.report.statuses[label])
         report = fuzzer.report
-        report.links, report.stateful_steps = _stateful(
-            schema, fuzzer.client, fuzzer.headers_for, stateful_steps, fuzzer.send
-        )
+        report.links, report.stateful_steps = _stateful(schema, fuzzer, stateful_steps)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _stateful(
-    schema: Any,
-    client: Any,
-    headers_for: Mapping[str, dict[str, str]],
-    steps: int,
-    send: Callable[[str, Any, dict[str, str]], None],
-) -> tuple[int, int]:
-    """Run the schema's links as a state machine (as the admin); (links, steps run)."""
+class _AppRaised(Exception):
+    """The app raised instead of answering: recorded already, the state machine stops there."""
+
+
+def _stateful(schema: Any, fuzzer: _Fuzzer, steps: int) -> tuple[int, int]:
+    """Run the schema's links as a state machine (as the admin); (links, linked calls)."""
+    import inspect
+
+    from hypothesis import HealthCheck, settings
+
     try:
         machine = schema.as_state_machine()
     except Exception:  # noqa: BLE001 - no links at all: nothing to chain
         return 0, 0
-    import inspect
-
     # One rule per link (declared or inferred from matching ids), plus one random entry per operation.
     rules = [n for n, v in inspect.getmembers(machine) if hasattr(v, "hypothesis_stateful_rule")]
     links = sum(not n.startswith("RANDOM__") for n in rules)
     if not steps or not links:
         return links, 0
-    from hypothesis import HealthCheck, settings
-
-    done = 0
-    admin = dict(headers_for.get("admin") or next(iter(headers_for.values())))
+    calls = 0
 
     class Machine(machine):  # type: ignore[misc, valid-type]
         def call(self, case: Any, **kwargs: Any) -> Any:
-            nonlocal done
-            done += 1
-            return case.call(session=client, headers=admin)
+            nonlocal calls
+            calls += 1
+            label = f"{case.operation.method.upper()} {case.operation.path} (linked)"
+            response = fuzzer.send(label, case, dict(fuzzer.headers_for["admin"]))
+            if response is None:
+                raise _AppRaised(label)
+            return response
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
-            if response.status_code >= 500:
-                send(f"{case.operation.method.upper()} {case.operation.path} (stateful)", case, admin)
+            pass  # send() has checked it
 
-    Machine.run(
-        settings=settings(
-            max_examples=steps,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-            stateful_step_count=5,
+    with contextlib.suppress(_AppRaised):
+        Machine.run(
+            settings=settings(
+                max_examples=steps,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+                stateful_step_count=5,
+            )
         )
-    )
-    return links, done
+    return links, calls
 
 
 def _failure_lines(exc: BaseException) -> list[str]:
