@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench-api bench-overload bench-dispatch faults faults-smoke clean
+.PHONY: run test install lint bench-api bench-overload bench-dispatch faults faults-smoke fuzz clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ faults-smoke: $(STAMP)
 # The overload curve: 0.5-2.5 x the sustainable rate, goodput and 503s (see bench/README.md).
 bench-overload: $(STAMP)
 	$(BIN)/python bench/overload.py $(BENCH_ARGS)
+
+# Schemathesis over the whole OpenAPI on a fresh database: exit 1 on any 5xx (see bench/README.md).
+# SQLite by default; FUZZ_ARGS="--database-url postgresql+psycopg://postgres@127.0.0.1:5432/fl_fuzz".
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz_api.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) var

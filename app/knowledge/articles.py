@@ -16,7 +16,7 @@ from app.knowledge.index import mark_changed
 from app.models import ArticleStatus, ArticleVisibility, KbArticle, KbArticleVersion, Role, User
 from app.platform import audit
 from app.platform.db import utcnow
-from app.platform.errors import Forbidden, NotFound, Unprocessable
+from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from knowledge_base import detect_language
 
 FIELDS = (
@@ -146,6 +146,14 @@ def create_article(
     external_id: str | None = None,
     action: str = "created",
 ) -> KbArticle:
+    if external_id is not None and session.scalar(
+        select(KbArticle.id).where(KbArticle.external_id == external_id)
+    ):
+        # The unique index would refuse it anyway, but as a 500 that ends the request's transaction.
+        raise Conflict(
+            f"An article with the external id {external_id} already exists.",
+            errors=[{"field": "external_id", "message": "already exists"}],
+        )
     clean = normalise(values)
     article = KbArticle(
         external_id=external_id,

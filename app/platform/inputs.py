@@ -1,11 +1,13 @@
 """One guard for hostile numbers, bytes and dates in every input, instead of per-route patches.
 
 The database stores ids and counts as 32-bit integers (PostgreSQL int4; SQLite overflows at 2^63),
-text cannot hold a NUL byte on PostgreSQL, and date arithmetic overflows near year 1 and 9999. So:
+text cannot hold a NUL byte on PostgreSQL, date arithmetic overflows near year 1 and 9999, and a
+time of day with a UTC offset cannot be compared with one without (opening hours, shifts). So:
 
 - request bodies: every input schema derives from `InputModel`, whose validators refuse a
   `true`/`false` where an integer is wanted (`"customer_id": true` is not customer 1), an integer
-  outside int4, a NUL byte in any text, and a date outside `DATE_MIN`..`DATE_MAX`;
+  outside int4, a NUL byte in any text, a date outside `DATE_MIN`..`DATE_MAX`, and a time of
+  day with a UTC offset (times of day are wall-clock times in the region's zone: `LocalTime`);
 - path, query and form parameters: `guard_params`, a dependency of the API and page routers,
   applies the same rules to the values of each route's declared parameters before any endpoint
   (or database lookup) runs;
@@ -20,17 +22,25 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, WithJsonSchema, field_validator
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # PostgreSQL int4
 DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2199, 12, 31)
+
+# A time of day in the region's time zone ("07:30" or "07:30:00"), as shifts and opening hours are
+# stored. The schema says so with a pattern: JSON Schema's "time" format (RFC 3339) requires a UTC
+# offset, which these never carry and `problem_with` refuses.
+LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+LocalTime = Annotated[
+    time, WithJsonSchema({"type": "string", "pattern": LOCAL_TIME_PATTERN, "examples": ["07:30:00"]})
+]
 
 
 def problem_with(value: Any) -> str | None:
@@ -47,6 +57,9 @@ def problem_with(value: Any) -> str | None:
         day = value.date() if isinstance(value, datetime) else value
         if not DATE_MIN <= day <= DATE_MAX:
             return f"must be a date between {DATE_MIN} and {DATE_MAX}"
+    elif isinstance(value, time):
+        if value.tzinfo is not None:
+            return "must be a local time of day without a UTC offset"
     elif isinstance(value, Mapping):
         return next(filter(None, (problem_with(v) or problem_with(k) for k, v in value.items())), None)
     elif isinstance(value, list | tuple | set | frozenset):

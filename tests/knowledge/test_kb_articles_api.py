@@ -31,6 +31,18 @@ def _create(client: TestClient, headers: dict[str, str], **over: Any) -> dict[st
     return dict(r.json())
 
 
+def test_duplicate_external_id_is_a_conflict(client: TestClient, login: Any) -> None:
+    """Found by fuzzing: a second article with the same external id hit the unique index (a 500)."""
+    agent = login("agent")
+    first = _create(client, agent, external_id="kb-ext-1")
+    r = client.post(API, json={**ARTICLE, "title": "Another", "external_id": "kb-ext-1"}, headers=agent)
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in r.json()["errors"]] == ["external_id"]
+    # The request's transaction is intact: the first article is there, and new ones still go in.
+    assert client.get(f"{API}/{first['id']}", headers=agent).status_code == 200
+    assert _create(client, agent, external_id="kb-ext-2")["external_id"] == "kb-ext-2"
+
+
 def test_lifecycle_versions_and_restore(client: TestClient, login: Any) -> None:
     agent = login("agent")
     manager = login("manager")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.platform.inputs import InputModel
+from app.platform.inputs import InputModel, LocalTime
 
 _OUT = ConfigDict(from_attributes=True)
 
@@ -31,10 +31,10 @@ class ShiftIn(InputModel):
     """A weekly working day (0=Monday) in the engineer's region time zone, with an optional break."""
 
     weekday: int = Field(ge=0, le=6)
-    starts: time
-    ends: time
-    break_starts: time | None = None
-    break_ends: time | None = None
+    starts: LocalTime
+    ends: LocalTime
+    break_starts: LocalTime | None = None
+    break_ends: LocalTime | None = None
 
 
 class ShiftRead(ShiftIn):

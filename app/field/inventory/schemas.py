@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.field.engineers.schemas import Latitude, Longitude, no_nulls
-from app.platform.inputs import InputModel
+from app.platform.inputs import InputModel, LocalTime
 
 _OUT = ConfigDict(from_attributes=True)
 
@@ -46,8 +46,8 @@ class WarehouseCreate(InputModel):
     address: str = Field(default="", max_length=300)
     latitude: Latitude
     longitude: Longitude
-    opens: time
-    closes: time
+    opens: LocalTime
+    closes: LocalTime
     pickup_min: int = Field(default=10, ge=0, le=240)
 
 
@@ -59,8 +59,8 @@ class WarehouseRead(BaseModel):
     address: str
     latitude: float
     longitude: float
-    opens: time
-    closes: time
+    opens: LocalTime
+    closes: LocalTime
     pickup_min: int
     location_id: int | None = None
 

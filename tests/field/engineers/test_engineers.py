@@ -279,3 +279,20 @@ def test_on_call_cover_is_added_listed_checked_and_removed(client: TestClient, d
     gone = client.delete(f"{API}/{e['id']}/on-call/{row['id']}", headers=world["dispatch"])
     assert gone.status_code == 204
     assert client.get(f"{API}/{e['id']}/on-call", headers=world["agent"]).json() == []
+
+
+def test_shift_times_with_a_utc_offset_are_refused(client: TestClient, world) -> None:
+    """Found while fuzzing: an offset time next to a plain one made the shift checks compare aware with
+    naive times (TypeError, a 500); alone, the offset was silently dropped on storage."""
+    w = world
+    shifts = [
+        {"weekday": 0, "starts": "08:00:00+05:00", "ends": "16:00"},
+        {"weekday": 1, "starts": "08:00", "ends": "16:00Z", "break_starts": "12:00", "break_ends": "12:30"},
+    ]
+    r = client.post(API, json=body(w, shifts=shifts), headers=w["dispatch"])
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert {e["field"] for e in r.json()["errors"]} == {"shifts.0.starts", "shifts.1.ends"}
+    assert "UTC offset" in r.json()["detail"]
+    # The schema describes what is sent and accepted: a local time of day, not RFC 3339's "time".
+    shift = client.get("/openapi.json").json()["components"]["schemas"]["ShiftIn"]["properties"]["starts"]
+    assert "format" not in shift and shift["pattern"].startswith("^")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.field.inventory.stock import Shortage, StockBusy
 from app.field.workorders import service as workorders
 from app.field.workorders import visits as workorder_visits
-from app.models import AuditLog, PartUsage, StockLevel, WorkOrder
+from app.models import AuditLog, PartUsage, StockLevel, Warehouse, WorkOrder
 from app.platform.db import Base
 from tests import factories as f
 
@@ -131,6 +131,23 @@ def test_warehouse_create_and_list(client: TestClient, world) -> None:
         headers=w["dispatch"],
     )
     assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"region_id", "closes"}
+
+
+def test_warehouse_hours_with_a_utc_offset_are_refused(client: TestClient, db: Session, world) -> None:
+    """Found while fuzzing: "06:30+05:00" against "19:00" compared an aware with a naive time (a 500);
+    an offset on both was dropped silently. Opening hours are local times: 422 naming the field."""
+    w = world
+    body = {"name": "East depot", "region_id": w["region"].id, "latitude": 48.1, "longitude": 11.9}
+    for opens, closes, bad in (
+        ("06:30+05:00", "19:00", {"opens"}),
+        ("06:30Z", "19:00-02:00", {"opens", "closes"}),
+    ):
+        r = client.post(
+            "/api/v1/warehouses", json={**body, "opens": opens, "closes": closes}, headers=w["dispatch"]
+        )
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+        assert {e["field"] for e in r.json()["errors"]} == bad
+    assert db.scalar(select(func.count()).select_from(Warehouse).where(Warehouse.name == "East depot")) == 0
 
 
 # --- stock list, adjustments --------------------------------------------------------------------
