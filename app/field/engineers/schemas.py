@@ -108,7 +108,7 @@ class AbsenceIn(InputModel):
     day: date
     reason: str = Field(default="leave", min_length=1, max_length=40)
     # From this time of day on (the region's clock), e.g. sent home sick at 13:00; none: all day.
-    from_time: time | None = None
+    from_time: LocalTime | None = None
 
 
 class AbsenceRead(BaseModel):
@@ -117,7 +117,7 @@ class AbsenceRead(BaseModel):
     engineer_id: int
     day: date
     reason: str
-    from_time: time | None = None
+    from_time: LocalTime | None = None
 
 
 class OnCallIn(InputModel):
