@@ -17,6 +17,7 @@ passes).
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -66,17 +67,21 @@ class Rated:
 VOLATILE = timedelta(days=31)
 VOLATILE_DAYS = {"first_time_fix": VOLATILE.days, "response_rate": VOLATILE.days}
 SETTLED_DAYS = 2
-CHUNK_DAYS = 14  # days rebuilt per load: bounds the rows held in memory at once
+CHUNK_DAYS = 31  # days rebuilt per load: bounds the rows held in memory at once
 
 
-def _summaries(metric: Metric, items: list[Item], ctx: Context, cal_ctx: Context) -> dict[str, Any]:
+def _summaries(
+    metric: Metric, items: list[Item], ctx: Context, minutes: dict[int, tuple[float, float]]
+) -> dict[str, Any]:
+    """`minutes`: each duration item's (calendar, business) minutes, computed once per item for
+    all the slices it is in (business time is the costly part of a build)."""
     if metric.duration:
         return {
             **EMPTY,
             "n": len(items),
             "hits": 0,
-            "minutes": [metric.compute([i], cal_ctx)["value"] for i in items],
-            "business_minutes": [metric.compute([i], ctx)["value"] for i in items],
+            "minutes": [minutes[id(i)][0] for i in items],
+            "business_minutes": [minutes[id(i)][1] for i in items],
         }
     if metric.source == "shifts":
         part = PART_OF_SHIFT[metric.name]
@@ -135,14 +140,18 @@ def rebuild_days(
     as_of: datetime | None = None,
     metrics: tuple[str, ...] = AGGREGATED,
 ) -> int:
-    """Recompute the rows of these local days for these metrics; returns rows written."""
+    """Recompute the rows of these local days for these metrics; returns rows written.
+
+    One pass per run of consecutive days: the rows of exactly those days are loaded once (plus
+    the visits 30 days around them that first-time fix and repeats need), each item's minutes are
+    computed once for all its slices, and the rows go out in multi-row INSERTs."""
     from app.insights import service  # service reads aggregates; building them uses its loader
 
     as_of = as_of or datetime.now(UTC)
     written = 0
     for start, end in _chunks(days):
         query = service.Query(metrics, "day", start, end, business=True, as_of=as_of, use_aggregates=False)
-        loaded = service.load(session, query)
+        loaded = service.load(session, query, exact=True)
         ctx = loaded.ctx
         cal_ctx = Context(ctx.as_of, None, ctx.repeat_ids, ctx.ftf, ctx.ftf_done_at)
         session.execute(
@@ -156,6 +165,7 @@ def rebuild_days(
                 by_day = _backlog_days(calc, metric, start, end)
             else:
                 by_day = service.Dated(metric, loaded.items.get(metric.source, []), ctx).by_day
+            minutes = _minutes(metric, by_day, cal_ctx, ctx)
             for day, items in by_day.items():
                 if not start <= day <= end:
                     continue
@@ -171,13 +181,46 @@ def rebuild_days(
                             "key": key,
                             "value": value,
                             "day": day,
-                            **_summaries(metric, group, day_ctx, cal_ctx),
+                            **_summaries(metric, group, day_ctx, minutes),
                         }
                     )
-        if rows:
-            session.execute(insert(KpiDay), rows)
+        _insert(session, rows)
         written += len(rows)
     return written
+
+
+def _minutes(
+    metric: Metric, by_day: dict[date, list[Item]], cal_ctx: Context, ctx: Context
+) -> dict[int, tuple[float, float]]:
+    """A duration metric's (calendar, business) minutes per item (by id: items are not hashable)."""
+    if not metric.duration:
+        return {}
+    return {
+        id(i): (metric.compute([i], cal_ctx)["value"], metric.compute([i], ctx)["value"])
+        for items in by_day.values()
+        for i in items
+    }
+
+
+JSON_COLUMNS = ("minutes", "business_minutes", "snapshot", "ratings")
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: one COPY (a first build writes millions of rows; INSERTs cost a round trip
+    or a statement compile per batch); elsewhere a plain executemany."""
+    if not rows:
+        return
+    columns = [c.name for c in KpiDay.__table__.columns if c.name != "id"]
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(KpiDay), rows)
+        return
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY kpi_day ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [json.dumps(row[c]) if c in JSON_COLUMNS and row[c] is not None else row[c] for c in columns]
+            )
 
 
 def _backlog_days(calc: Any, metric: Metric, start: date, end: date) -> dict[date, list[Item]]:

@@ -124,16 +124,16 @@ def _first_completions(visits: Sequence[records.VisitRow]) -> dict[str, datetime
     return {job: finished for job, (_, finished) in done.items()}
 
 
-def load(session: Session, query: Query, *, open_now_only: bool = False) -> Loaded:
+def load(session: Session, query: Query, *, open_now_only: bool = False, exact: bool = False) -> Loaded:
     """`open_now_only`: the snapshot metrics need only today's open tickets (past snapshots come
-    from kpi_day), so a query of nothing else loads only those."""
+    from kpi_day), so a query of nothing else loads only those. `exact`: the items of the
+    query's own days only, without the previous window and whole periods a report compares
+    with (the aggregates' build and the drill-down need no more)."""
     sources = {METRICS[m].source for m in query.metrics}
-    prev_start = query.start - _span(query)
-    lo, hi = (
-        min(prev_start, period_of_date(query.start, query.period).previous().start),
-        query.end + timedelta(days=1),
-    )
-    hi = max(hi, period_of_date(query.end, query.period).end)
+    lo, hi = query.start, query.end + timedelta(days=1)
+    if not exact:
+        lo = min(query.start - _span(query), period_of_date(query.start, query.period).previous().start)
+        hi = max(hi, period_of_date(query.end, query.period).end)
     f = query.filters
     items: dict[str, list[Item]] = {}
     business = _business_seconds(session) if query.business else None
