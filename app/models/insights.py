@@ -12,9 +12,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, String, UniqueConstraint
+from sqlalchemy import JSON, Date, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.models.feedback import Survey
+from app.models.field import WorkOrder
+from app.models.tickets import Ticket
 from app.platform.db import Base
 
 
@@ -48,3 +51,19 @@ class KpiRefresh(Base):
     # as of `renewal_day` (app/insights/lists.py): the page re-scores only the first few.
     renewal_day: Mapped[date | None] = mapped_column(Date)
     renewal_scores: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+# Indexes the KPI reads need on the desk, field and survey tables (migration 0015): the
+# drill-down's keyset pages in (time, id) order, the visits of a window, the periodic refresh's
+# "changed since" scans and today's open tickets (the running period's backlog).
+OPEN_TICKET = text("resolved_at IS NULL AND closed_at IS NULL")
+KPI_INDEXES = (
+    Index("ix_ticket_first_response_id", Ticket.first_response_at, Ticket.id),
+    Index("ix_ticket_arrived_id", Ticket.arrived_at, Ticket.id),
+    Index("ix_ticket_resolved_id", Ticket.resolved_at, Ticket.id),
+    Index("ix_ticket_updated_at", Ticket.updated_at),
+    Index("ix_ticket_open_opened", Ticket.opened_at, sqlite_where=OPEN_TICKET, postgresql_where=OPEN_TICKET),
+    Index("ix_work_order_checked_in", WorkOrder.checked_in_at),
+    Index("ix_work_order_updated_at", WorkOrder.updated_at),
+    Index("ix_survey_sent_id", Survey.sent_at, Survey.id),
+)

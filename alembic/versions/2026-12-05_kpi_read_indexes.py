@@ -1,0 +1,46 @@
+"""indexes for the KPI reads: drill-down keyset pages, visit windows, refresh scans, open tickets
+
+Revision ID: 0015
+Revises: 0010
+Create Date: 2026-12-05 18:50:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from alembic import op
+
+revision: str = "0015"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+OPEN_TICKET = sa.text("resolved_at IS NULL AND closed_at IS NULL")
+INDEXES = (
+    ("ix_ticket_first_response_id", "ticket", ["first_response_at", "id"]),
+    ("ix_ticket_arrived_id", "ticket", ["arrived_at", "id"]),
+    ("ix_ticket_resolved_id", "ticket", ["resolved_at", "id"]),
+    ("ix_ticket_updated_at", "ticket", ["updated_at"]),
+    ("ix_work_order_checked_in", "work_order", ["checked_in_at"]),
+    ("ix_work_order_updated_at", "work_order", ["updated_at"]),
+    ("ix_survey_sent_id", "survey", ["sent_at", "id"]),
+)
+
+
+def upgrade() -> None:
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
+    op.create_index(
+        "ix_ticket_open_opened",
+        "ticket",
+        ["opened_at"],
+        sqlite_where=OPEN_TICKET,
+        postgresql_where=OPEN_TICKET,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_ticket_open_opened", table_name="ticket")
+    for name, table, _ in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
