@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     # ------------------------------------------------------------------------- the page
     with new_session() as db:
         manager = db.scalar(
-            select(User).where(User.role.in_(("manager", "admin")), User.active.is_(True)).order_by(User.id)
+            select(User).where(User.role.in_(("manager", "admin")), User.is_active.is_(True)).order_by(User.id)
         )
         temporary = manager is None
         if manager is None:

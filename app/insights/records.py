@@ -45,6 +45,7 @@ from surveys import Answer, kpis
 
 KEYS = ("region", "engineer", "product_model", "tier", "channel")
 DONE_TICKET = ("resolved", "closed")
+ID_LIST_MAX = 10_000  # bound parameters stay far under every driver's limit
 CONTACT_EVENTS = ("reply", "call")  # the logged human contacts (docs/kpis.md, First response)
 
 
@@ -237,16 +238,22 @@ def load_tickets(
     filters: Filters,
     *,
     open_only: bool = False,
+    at_risk_only: bool = False,
     keyset: Keyset | None = None,
 ) -> list[TicketRow]:
     """Tickets that have anything to report in the local dates [lo, hi), or are still open
-    (`open_only`: only those open now); with `keyset`, one batch of them in its order."""
+    (`open_only`: only those open now; `at_risk_only`: of those, the ones marked at risk); with
+    `keyset`, one batch of them in its order."""
     lo_at, hi_at = _window_utc(lo, hi)
     stmt = _ticket_stmt(lo_at, hi_at, filters, open_only)
+    if open_only and at_risk_only:
+        stmt = stmt.where(Ticket.at_risk_since.is_not(None))
     if keyset is not None:
         stmt = keyset.apply(stmt)
     rows = session.execute(stmt).all()
-    ids = select(stmt.subquery().c.id)
+    # The ids the follow-up queries read: a list when it is short (a page, today's open tickets),
+    # so the ticket query is not run again inside each; else the query itself.
+    ids: Any = [t.id for t in rows] if len(rows) <= ID_LIST_MAX else select(stmt.subquery().c.id)
     first_engineer: dict[int, str] = {}
     visits: dict[int, int] = defaultdict(int)
     wo_rows = session.execute(
@@ -262,10 +269,15 @@ def load_tickets(
         if checked_in_at is not None:
             visits[ticket_id] += 1
     contacts: defaultdict[int, list[datetime]] = defaultdict(list)
-    for ticket_id, at in session.execute(
-        select(TicketEvent.ticket_id, TicketEvent.at).where(
-            TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(CONTACT_EVENTS)
+    # Contacts count only up to a resolution: open tickets have none to count.
+    for ticket_id, at in (
+        session.execute(
+            select(TicketEvent.ticket_id, TicketEvent.at).where(
+                TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(CONTACT_EVENTS)
+            )
         )
+        if not open_only
+        else ()
     ):
         contacts[ticket_id].append(at)
     reopened: dict[int, datetime] = {}

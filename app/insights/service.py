@@ -140,7 +140,9 @@ def load(session: Session, query: Query, *, open_now_only: bool = False, exact: 
     ctx = Context(as_of=query.as_of, business_s=business)
     if sources & {"tickets", "clocks", "backlog", "at_risk"}:
         open_only = open_now_only and sources <= {"backlog", "at_risk"}
-        tickets = records.load_tickets(session, lo, hi, f, open_only=open_only)
+        tickets = records.load_tickets(
+            session, lo, hi, f, open_only=open_only, at_risk_only=open_only and sources == {"at_risk"}
+        )
         if business is not None:
             business.by_ticket.update({t.facts.id: t.calendar_id for t in tickets})  # type: ignore[attr-defined]
         items["tickets"] = tickets

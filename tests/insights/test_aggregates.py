@@ -119,3 +119,14 @@ def test_a_running_period_backlog_reads_todays_open_tickets(db):
     backlog = agg["metrics"][0]
     # open at Fri 12:00 UTC: T3 not yet opened, T4 resolved Thu, T2 resolved Wed; T5 open since Thu
     assert [p["n"] for p in backlog["series"]] == [0, 1, 1]
+
+
+def test_at_risk_alone_reads_only_the_marked_open_tickets(db):
+    """Asked alone, SLA at risk reads only the open tickets marked at risk: the same figure (T5)."""
+    fixture.build(db)
+    friday = datetime(2026, 3, 13, 12, tzinfo=UTC)
+    aggregates.refresh(db, now=friday, build_from=date(2026, 1, 1))
+    query = service.Query(("sla_at_risk",), "week", date(2026, 2, 23), date(2026, 3, 13), as_of=friday)
+    agg, raw = both(db, query)
+    assert agg == raw
+    assert agg["metrics"][0]["total"]["n"] == 1
