@@ -1,4 +1,6 @@
-"""indexes for the KPI reads: drill-down keyset pages, visit windows, refresh scans, open tickets
+"""indexes for the KPI reads: drill-down keyset pages, visit windows, refresh scans, open tickets;
+kpi_day keeps duration minutes as float64 bytes (the aggregates are emptied: the next periodic
+job rebuilds them)
 
 Revision ID: 0015
 Revises: 0010
@@ -28,7 +30,18 @@ INDEXES = (
 )
 
 
+def _minutes_as(kind: sa.types.TypeEngine) -> None:  # type: ignore[type-arg]
+    op.execute("DELETE FROM kpi_day")
+    op.execute("DELETE FROM kpi_refresh")  # no refresh mark: the next job builds everything again
+    with op.batch_alter_table("kpi_day") as batch:
+        batch.drop_column("minutes")
+        batch.drop_column("business_minutes")
+        batch.add_column(sa.Column("minutes", kind, nullable=True))
+        batch.add_column(sa.Column("business_minutes", kind, nullable=True))
+
+
 def upgrade() -> None:
+    _minutes_as(sa.LargeBinary())
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
     op.create_index(
@@ -41,6 +54,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _minutes_as(sa.JSON())
     op.drop_index("ix_ticket_open_opened", table_name="ticket")
     for name, table, _ in reversed(INDEXES):
         op.drop_index(name, table_name=table)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, Date, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.feedback import Survey
@@ -31,8 +31,9 @@ class KpiDay(Base):
     day: Mapped[date] = mapped_column(Date)  # the local day of the region the items belong to
     n: Mapped[int] = mapped_column(default=0)
     hits: Mapped[int] = mapped_column(default=0)
-    minutes: Mapped[list[Any] | None] = mapped_column(JSON)  # durations, calendar time
-    business_minutes: Mapped[list[Any] | None] = mapped_column(JSON)  # durations, business time
+    # durations, calendar and business time: float64 little-endian bytes (aggregates.pack)
+    minutes: Mapped[bytes | None] = mapped_column(LargeBinary)
+    business_minutes: Mapped[bytes | None] = mapped_column(LargeBinary)
     # engineer-days: Σ shift minutes and Σ the part measured (on site or travel)
     shift_min: Mapped[float | None]
     part_min: Mapped[float | None]

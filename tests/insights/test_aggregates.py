@@ -130,3 +130,17 @@ def test_at_risk_alone_reads_only_the_marked_open_tickets(db):
     agg, raw = both(db, query)
     assert agg == raw
     assert agg["metrics"][0]["total"]["n"] == 1
+
+
+def test_packed_minutes_give_the_library_quantiles_exactly():
+    """kpi_day's float64 bytes and the partition quantile equal surveys.stats.quantile bit for bit."""
+    import random
+
+    from surveys.stats import quantile as library_quantile
+
+    rng = random.Random(7)
+    for n in (0, 1, 2, 3, 10, 101, 1000):
+        values = [rng.random() * 5000 for _ in range(n)] + [60.0] * (n // 3)
+        packed = aggregates.unpack(aggregates.pack(values))
+        for q in (0.0, 0.5, 0.9, 1.0):
+            assert aggregates.quantile(packed, q) == library_quantile(values, q), (n, q)
