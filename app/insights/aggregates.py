@@ -237,15 +237,17 @@ def _backlog_days(calc: Any, metric: Metric, start: date, end: date) -> dict[dat
     return out
 
 
-def _touched_days(session: Session, since: datetime) -> set[date]:
+def _touched_days(session: Session, since: datetime) -> tuple[set[date], set[date]]:
     """Local days whose figures a change since `since` may have moved: every time of each changed
-    ticket (its status changes included, so a resolution undone by a reopen is found) and, for a
-    changed visit, the 30 days either side (repeats after it, first-time fix before it). A UTC day
-    ±1 covers the local day in any zone."""
+    ticket (its status changes included, so a resolution undone by a reopen is found) and the
+    check-in and check-out days of its visits, for every metric; and, second, for the visit
+    metrics only, the 30 days either side of those visits (repeats after a visit, first-time fix
+    before it). A UTC day ±1 covers the local day in any zone."""
     changed = set(session.scalars(select(Ticket.id).where(Ticket.updated_at >= since))) | set(
         session.scalars(select(WorkOrder.ticket_id).where(WorkOrder.updated_at >= since))
     )
     days: set[date] = set()
+    visit_days: set[date] = set()
     ids = sorted(changed)
     for i in range(0, len(ids), 1000):
         chunk = ids[i : i + 1000]
@@ -258,14 +260,15 @@ def _touched_days(session: Session, since: datetime) -> set[date]:
         instants += session.scalars(
             select(SlaEvent.at).where(SlaEvent.ticket_id.in_(chunk), SlaEvent.kind == "resume")
         ).all()
-        days |= {d for at in instants if at is not None for d in _around(at.date(), 1)}
         for visit in session.execute(
             select(WorkOrder.checked_in_at, WorkOrder.checked_out_at).where(WorkOrder.ticket_id.in_(chunk))
         ):
-            days |= {
+            instants += list(visit)
+            visit_days |= {
                 d for at in visit if at is not None for d in _around(at.date(), kpis.RETURN_WINDOW.days + 1)
             }
-    return days
+        days |= {d for at in instants if at is not None for d in _around(at.date(), 1)}
+    return days, visit_days
 
 
 def _around(day: date, radius: int) -> list[date]:
@@ -285,20 +288,22 @@ def refresh(session: Session, *, now: datetime | None = None, build_from: date |
         session.add(state)
         written = rebuild_days(session, days, as_of=now)
     else:
-        touched = {
-            d
-            for d in _touched_days(session, state.refreshed_at)
-            if state.built_from <= d <= today + timedelta(days=1)
-        }
+        touched, around_visits = _touched_days(session, state.refreshed_at)
         state.refreshed_at = now
-        # One rebuild per distinct set of days: the metrics that settle share the short one.
-        by_reach: dict[int, list[str]] = defaultdict(list)
+        # One rebuild per distinct set of days: the metrics that settle share the short one, and
+        # only the visit metrics rebuild the month around a changed visit.
+        by_days: dict[tuple[int, bool], list[str]] = defaultdict(list)
         for name in AGGREGATED:
-            by_reach[VOLATILE_DAYS.get(name, SETTLED_DAYS)].append(name)
+            by_days[(VOLATILE_DAYS.get(name, SETTLED_DAYS), METRICS[name].source == "visits")].append(name)
         written = 0
-        for reach, names in sorted(by_reach.items()):
+        for (reach, visit_metrics), names in sorted(by_days.items()):
             recent = {today - timedelta(days=reach - 1 - i) for i in range(reach + 1)}
-            written += rebuild_days(session, touched | recent, as_of=now, metrics=tuple(names))
+            days = {
+                d
+                for d in touched | (around_visits if visit_metrics else set()) | recent
+                if state.built_from <= d <= today + timedelta(days=1)
+            }
+            written += rebuild_days(session, days, as_of=now, metrics=tuple(names))
     # The renewal-risk list's order (lists.renewal_scores): scoring every renewing account is the
     # slow part of the dashboard at scale, so it is done here, once per run.
     state.renewal_scores = lists.renewal_scores(session, today=today, now=now)

@@ -144,3 +144,20 @@ def test_packed_minutes_give_the_library_quantiles_exactly():
         packed = aggregates.unpack(aggregates.pack(values))
         for q in (0.0, 0.5, 0.9, 1.0):
             assert aggregates.quantile(packed, q) == library_quantile(values, q), (n, q)
+
+
+def test_refresh_follows_a_visit_change_weeks_before_its_days(db, world):
+    """W5 (Fri 13 Mar) turns out to be at another target: it is no repeat of W2b any more, and T2's
+    fix on 11 Mar now stands. Only the changed rows are touched (the refresh mark is just before
+    the change), yet the visit metrics of both days follow, and every figure equals the raw one."""
+    db.get(KpiRefresh, 1).refreshed_at = utcnow()
+    before = service.run(db, replace(BASE, metrics=("repeat_visit_rate",)))["metrics"][0]["total"]
+    w5 = world.visits["W5"]
+    w5.asset_id = None
+    db.flush()
+    aggregates.refresh(db, now=NOW)
+    agg, raw = both(db, BASE)
+    assert agg == raw
+    after = {m["metric"]: m["total"] for m in agg["metrics"]}["repeat_visit_rate"]
+    assert (after["n"], after["value"]) != (before["n"], before["value"])
+    assert after["value"] == 0.0
