@@ -219,6 +219,8 @@ class Calculator:
         self.loaded = loaded
         self.dated: dict[str, Dated] = {}
         self.agg = agg
+        if agg is not None:
+            agg.today = query.as_of.astimezone(ZoneInfo(_zone(query))).date()
         # kpi_day holds one slicing key at a time: everything, one filter, or one group-by key
         active = list(query.filters.active().items())
         self.slice: tuple[str, str] | None = active[0] if active else ("", "")
@@ -226,11 +228,15 @@ class Calculator:
             self.slice = None
 
     def aggregated(self, metric: Metric, end: date | None = None) -> bool:
-        """Whether kpi_day answers this metric (for a backlog: the period ending at `end`, which
-        must be over, as only complete days have a snapshot)."""
+        """Whether kpi_day answers this metric (for a backlog: the period ending at `end`, when
+        it is over, or when it runs and today's snapshot was kept by a refresh)."""
         if self.agg is None or self.slice is None or metric.name not in aggregates.AGGREGATED:
             return False
-        return metric.source != "backlog" or (end is not None and self.moment(end) < self.query.as_of)
+        if metric.source != "backlog":
+            return True
+        if end is None:
+            return False
+        return self.moment(end) < self.query.as_of or self.agg.has_snapshot(self.agg.today)
 
     def group_values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
         if self.aggregated(metric, end):

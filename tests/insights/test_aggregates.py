@@ -106,8 +106,9 @@ def test_the_periodic_task_is_scheduled():
 
 
 def test_a_running_period_backlog_reads_todays_open_tickets(db):
-    """On Fri 13 March the week is not over: its backlog is today's open tickets (read raw, open
-    ones only), the weeks before come from kpi_day; both equal the raw computation."""
+    """On Fri 13 March the week is not over: its backlog is the open tickets at the refresh's
+    moment (today's kpi_day snapshot), the weeks before come from complete days; both equal the
+    raw computation. A day whose snapshot no refresh kept yet is read raw."""
     fixture.build(db)
     friday = datetime(2026, 3, 13, 12, tzinfo=UTC)
     aggregates.refresh(db, now=friday, build_from=date(2026, 1, 1))
@@ -119,6 +120,22 @@ def test_a_running_period_backlog_reads_todays_open_tickets(db):
     backlog = agg["metrics"][0]
     # open at Fri 12:00 UTC: T3 not yet opened, T4 resolved Thu, T2 resolved Wed; T5 open since Thu
     assert [p["n"] for p in backlog["series"]] == [0, 1, 1]
+    running_end = date(2026, 3, 16)
+    calc = service.Calculator(
+        query,
+        service.Loaded({}, service.Context(friday, None)),
+        aggregates.usable(db, query.start, running_end),
+    )
+    assert calc.aggregated(service.METRICS["backlog"], end=running_end)
+    saturday = replace(query, as_of=datetime(2026, 3, 14, 12, tzinfo=UTC), end=date(2026, 3, 14))
+    calc = service.Calculator(
+        saturday,
+        service.Loaded({}, service.Context(saturday.as_of, None)),
+        aggregates.usable(db, query.start, running_end),
+    )
+    assert not calc.aggregated(service.METRICS["backlog"], end=running_end)  # no refresh on Saturday yet
+    agg, raw = both(db, saturday)
+    assert agg == raw
 
 
 def test_at_risk_alone_reads_only_the_marked_open_tickets(db):
