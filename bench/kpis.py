@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> None:
         DATABASE_URL=args.database_url, DEMO_MODE="0", SCHEDULER_ENABLED="0", TASK_ALWAYS_EAGER="1"
     )
     os.environ.setdefault("SECRET_KEY", "bench-secret")
+    import logging
+
+    logging.disable(logging.INFO)  # no access log line per timed request
 
     from fastapi.testclient import TestClient
     from sqlalchemy import delete, func, select, text
@@ -214,7 +217,9 @@ def main(argv: list[str] | None = None) -> None:
     # ------------------------------------------------------------------------- the page
     with new_session() as db:
         manager = db.scalar(
-            select(User).where(User.role.in_(("manager", "admin")), User.is_active.is_(True)).order_by(User.id)
+            select(User)
+            .where(User.role.in_(("manager", "admin")), User.is_active.is_(True))
+            .order_by(User.id)
         )
         temporary = manager is None
         if manager is None:

@@ -27,6 +27,13 @@ INDEXES = (
     ("ix_work_order_checked_in", "work_order", ["checked_in_at"]),
     ("ix_work_order_updated_at", "work_order", ["updated_at"]),
     ("ix_survey_sent_id", "survey", ["sent_at", "id"]),
+    (
+        "ix_ticket_sla_first_response",
+        "ticket",
+        [sa.text("coalesce(first_response_at, first_response_due_at)"), "id"],
+    ),
+    ("ix_ticket_sla_arrival", "ticket", [sa.text("coalesce(arrived_at, arrival_due_at)"), "id"]),
+    ("ix_ticket_sla_resolution", "ticket", [sa.text("coalesce(resolved_at, resolution_due_at)"), "id"]),
 )
 
 

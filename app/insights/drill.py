@@ -1,12 +1,12 @@
 """Drill-down: the items behind one metric's figure (tickets, SLA clocks, visits, engineer-days,
 answers, surveys), sorted by the metric's time, a page at a time.
 
-Where a metric's time is a plain indexed column (first response, arrival, resolution, answers,
-surveys sent: `KEYSET`) and kpi_day gives the figure, a page is read by keyset — the next rows
-in (time, id) order after a cursor, through the migration 0015 indexes — so a page costs the
-same at any depth and size; `n` is then the figure's n from kpi_day (what the dashboard shows).
-Other metrics, and queries kpi_day does not answer, load the window's rows and page them in
-memory (their n is counted from those rows).
+Where a metric's time is a plain indexed column or expression (first response, arrival,
+resolution, SLA clocks, answers, surveys sent: `KEYSET`) and kpi_day gives the figure, a page is
+read by keyset — the next rows in (time, id) order after a cursor, through the migration 0015
+indexes — so a page costs the same at any depth and size; `n` is then the figure's n from
+kpi_day (what the dashboard shows). Other metrics, and queries kpi_day does not answer, load
+the window's rows and page them in memory (their n is counted from those rows).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.insights import aggregates, records
@@ -139,6 +139,11 @@ DRILL: dict[str, Callable[[Any, Context], dict[str, Any]]] = {
 }
 
 
+SLA_CLOCKS = (
+    ("first_response", Ticket.first_response_at, Ticket.first_response_due_at),
+    ("arrival", Ticket.arrived_at, Ticket.arrival_due_at),
+    ("resolution", Ticket.resolved_at, Ticket.resolution_due_at),
+)
 # The metrics whose time is one column (metric.at(item) is that column) and whose n needs no
 # context beyond the item: their pages are read by keyset.
 KEYSET: dict[str, tuple[Any, Any]] = {
@@ -146,6 +151,8 @@ KEYSET: dict[str, tuple[Any, Any]] = {
     "time_to_arrive": (Ticket.arrived_at, Ticket.id),
     "time_to_resolve": (Ticket.resolved_at, Ticket.id),
     "first_contact_resolution": (Ticket.resolved_at, Ticket.id),
+    # an SLA clock is dated by when it was met, else by its due time (indexed as that expression)
+    **{f"sla_{clock}": (func.coalesce(done, due), Ticket.id) for clock, done, due in SLA_CLOCKS},
     "csat": (SurveyAnswer.answered_at, SurveyAnswer.id),
     "nps": (SurveyAnswer.answered_at, SurveyAnswer.id),
     "ces": (SurveyAnswer.answered_at, SurveyAnswer.id),
@@ -188,12 +195,18 @@ def _load_batch(
     lo, hi = query.start, query.end + timedelta(days=1)
     if metric.source == "tickets":
         return list(records.load_tickets(session, lo, hi, filters, keyset=keyset))
+    if metric.source == "clocks":  # the one clock of each ticket the metric measures
+        clock = metric.name.removeprefix("sla_")
+        tickets = records.load_tickets(session, lo, hi, filters, keyset=keyset)
+        return [ClockItem(c, t) for t in tickets for c in t.clocks if c.metric == clock]
     if metric.source == "answers":
         return list(records.load_answers(session, lo, hi, filters, keyset=keyset))
     return list(records.load_surveys(session, lo, hi, filters, keyset=keyset))
 
 
 def _row_id(item: Item) -> int:
+    if isinstance(item, ClockItem):
+        return int(item.clock.ticket_id)
     return int(item.facts.id) if hasattr(item, "facts") else int(item.id)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import JSON, Date, Index, LargeBinary, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.feedback import Survey
@@ -63,6 +63,14 @@ KPI_INDEXES = (
     Index("ix_ticket_arrived_id", Ticket.arrived_at, Ticket.id),
     Index("ix_ticket_resolved_id", Ticket.resolved_at, Ticket.id),
     Index("ix_ticket_updated_at", Ticket.updated_at),
+    # SLA clocks in drill-down order: met at, else due at (app/insights/drill.py, SLA_CLOCKS)
+    Index(
+        "ix_ticket_sla_first_response",
+        func.coalesce(Ticket.first_response_at, Ticket.first_response_due_at),
+        Ticket.id,
+    ),
+    Index("ix_ticket_sla_arrival", func.coalesce(Ticket.arrived_at, Ticket.arrival_due_at), Ticket.id),
+    Index("ix_ticket_sla_resolution", func.coalesce(Ticket.resolved_at, Ticket.resolution_due_at), Ticket.id),
     Index("ix_ticket_open_opened", Ticket.opened_at, sqlite_where=OPEN_TICKET, postgresql_where=OPEN_TICKET),
     Index("ix_work_order_checked_in", WorkOrder.checked_in_at),
     Index("ix_work_order_updated_at", WorkOrder.updated_at),
