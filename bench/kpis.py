@@ -253,7 +253,10 @@ def main(argv: list[str] | None = None) -> None:
     # ------------------------------------------------------------------------- drill-down
     if args.no_drill:
         return
-    print(f"\ndrill-down, {args.days}-day window, no filter: first page of 50 and the next (ms; p95, in memory: 1 run)")
+    print(
+        f"\ndrill-down, {args.days}-day window, no filter: first page of 50 and the next"
+        " (ms; p95, in memory: 1 run)"
+    )
     for name in METRICS:
         query = service.Query((name,), "week", start, end)
         with new_session() as db:
