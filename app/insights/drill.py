@@ -295,7 +295,9 @@ def drill(
         }
     # Visits are loaded as the figure loads them: first-time fix and repeats depend on the
     # visits around the window, which a narrower load would change.
-    calc = Calculator(query, load(session, query, exact=metric.source != "visits"))
+    # SLA at risk is now only: today's open tickets marked at risk, as its figure reads them.
+    loaded = load(session, query, exact=metric.source != "visits", open_now_only=metric.source == "at_risk")
+    calc = Calculator(query, loaded)
     chosen = calc.items_for(metric, query.start, query.end + timedelta(days=1), group)
     ctx = calc.loaded.ctx
     chosen.sort(key=lambda i: (metric.at(i, ctx) or query.as_of, DRILL[metric.source](i, ctx)["id"]))
