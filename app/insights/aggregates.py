@@ -17,6 +17,8 @@ passes).
 
 from __future__ import annotations
 
+import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -24,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
@@ -66,17 +69,21 @@ class Rated:
 VOLATILE = timedelta(days=31)
 VOLATILE_DAYS = {"first_time_fix": VOLATILE.days, "response_rate": VOLATILE.days}
 SETTLED_DAYS = 2
-CHUNK_DAYS = 14  # days rebuilt per load: bounds the rows held in memory at once
+CHUNK_DAYS = 31  # days rebuilt per load: bounds the rows held in memory at once
 
 
-def _summaries(metric: Metric, items: list[Item], ctx: Context, cal_ctx: Context) -> dict[str, Any]:
+def _summaries(
+    metric: Metric, items: list[Item], ctx: Context, minutes: dict[int, tuple[float, float]]
+) -> dict[str, Any]:
+    """`minutes`: each duration item's (calendar, business) minutes, computed once per item for
+    all the slices it is in (business time is the costly part of a build)."""
     if metric.duration:
         return {
             **EMPTY,
             "n": len(items),
             "hits": 0,
-            "minutes": [metric.compute([i], cal_ctx)["value"] for i in items],
-            "business_minutes": [metric.compute([i], ctx)["value"] for i in items],
+            "minutes": pack([minutes[id(i)][0] for i in items]),
+            "business_minutes": pack([minutes[id(i)][1] for i in items]),
         }
     if metric.source == "shifts":
         part = PART_OF_SHIFT[metric.name]
@@ -135,14 +142,18 @@ def rebuild_days(
     as_of: datetime | None = None,
     metrics: tuple[str, ...] = AGGREGATED,
 ) -> int:
-    """Recompute the rows of these local days for these metrics; returns rows written."""
+    """Recompute the rows of these local days for these metrics; returns rows written.
+
+    One pass per run of consecutive days: the rows of exactly those days are loaded once (plus
+    the visits 30 days around them that first-time fix and repeats need), each item's minutes are
+    computed once for all its slices, and the rows go out in multi-row INSERTs."""
     from app.insights import service  # service reads aggregates; building them uses its loader
 
     as_of = as_of or datetime.now(UTC)
     written = 0
     for start, end in _chunks(days):
         query = service.Query(metrics, "day", start, end, business=True, as_of=as_of, use_aggregates=False)
-        loaded = service.load(session, query)
+        loaded = service.load(session, query, exact=True)
         ctx = loaded.ctx
         cal_ctx = Context(ctx.as_of, None, ctx.repeat_ids, ctx.ftf, ctx.ftf_done_at)
         session.execute(
@@ -156,6 +167,7 @@ def rebuild_days(
                 by_day = _backlog_days(calc, metric, start, end)
             else:
                 by_day = service.Dated(metric, loaded.items.get(metric.source, []), ctx).by_day
+            minutes = _minutes(metric, by_day, cal_ctx, ctx)
             for day, items in by_day.items():
                 if not start <= day <= end:
                     continue
@@ -171,36 +183,72 @@ def rebuild_days(
                             "key": key,
                             "value": value,
                             "day": day,
-                            **_summaries(metric, group, day_ctx, cal_ctx),
+                            **_summaries(metric, group, day_ctx, minutes),
                         }
                     )
-        if rows:
-            session.execute(insert(KpiDay), rows)
+        _insert(session, rows)
         written += len(rows)
     return written
 
 
+def _minutes(
+    metric: Metric, by_day: dict[date, list[Item]], cal_ctx: Context, ctx: Context
+) -> dict[int, tuple[float, float]]:
+    """A duration metric's (calendar, business) minutes per item (by id: items are not hashable)."""
+    if not metric.duration:
+        return {}
+    return {
+        id(i): (metric.compute([i], cal_ctx)["value"], metric.compute([i], ctx)["value"])
+        for items in by_day.values()
+        for i in items
+    }
+
+
+JSON_COLUMNS = ("snapshot", "ratings")
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: one COPY (a first build writes millions of rows; INSERTs cost a round trip
+    or a statement compile per batch); elsewhere a plain executemany."""
+    if not rows:
+        return
+    columns = [c.name for c in KpiDay.__table__.columns if c.name != "id"]
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(KpiDay), rows)
+        return
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY kpi_day ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [json.dumps(row[c]) if c in JSON_COLUMNS and row[c] is not None else row[c] for c in columns]
+            )
+
+
 def _backlog_days(calc: Any, metric: Metric, start: date, end: date) -> dict[date, list[Item]]:
-    """The open tickets at the end of each complete day (a day still running has no snapshot)."""
+    """The open tickets at the end of each complete day, and for the day running now, at the
+    moment of the build: the running period's backlog, up to one refresh behind like every
+    kpi_day figure (reading today's open tickets raw costs seconds at a million tickets)."""
     out: dict[date, list[Item]] = {}
     day = start
     while day <= end:
-        moment = calc.moment(day + timedelta(days=1))
-        if moment < calc.query.as_of:
+        if calc.moment(day) < calc.query.as_of:  # the day has begun
             out[day] = calc.items_for(metric, day, day + timedelta(days=1))
         day += timedelta(days=1)
     return out
 
 
-def _touched_days(session: Session, since: datetime) -> set[date]:
+def _touched_days(session: Session, since: datetime) -> tuple[set[date], set[date]]:
     """Local days whose figures a change since `since` may have moved: every time of each changed
-    ticket (its status changes included, so a resolution undone by a reopen is found) and, for a
-    changed visit, the 30 days either side (repeats after it, first-time fix before it). A UTC day
-    ±1 covers the local day in any zone."""
+    ticket (its status changes included, so a resolution undone by a reopen is found) and the
+    check-in and check-out days of its visits, for every metric; and, second, for the visit
+    metrics only, the 30 days either side of those visits (repeats after a visit, first-time fix
+    before it). A UTC day ±1 covers the local day in any zone."""
     changed = set(session.scalars(select(Ticket.id).where(Ticket.updated_at >= since))) | set(
         session.scalars(select(WorkOrder.ticket_id).where(WorkOrder.updated_at >= since))
     )
     days: set[date] = set()
+    visit_days: set[date] = set()
     ids = sorted(changed)
     for i in range(0, len(ids), 1000):
         chunk = ids[i : i + 1000]
@@ -213,14 +261,15 @@ def _touched_days(session: Session, since: datetime) -> set[date]:
         instants += session.scalars(
             select(SlaEvent.at).where(SlaEvent.ticket_id.in_(chunk), SlaEvent.kind == "resume")
         ).all()
-        days |= {d for at in instants if at is not None for d in _around(at.date(), 1)}
         for visit in session.execute(
             select(WorkOrder.checked_in_at, WorkOrder.checked_out_at).where(WorkOrder.ticket_id.in_(chunk))
         ):
-            days |= {
+            instants += list(visit)
+            visit_days |= {
                 d for at in visit if at is not None for d in _around(at.date(), kpis.RETURN_WINDOW.days + 1)
             }
-    return days
+        days |= {d for at in instants if at is not None for d in _around(at.date(), 1)}
+    return days, visit_days
 
 
 def _around(day: date, radius: int) -> list[date]:
@@ -240,26 +289,57 @@ def refresh(session: Session, *, now: datetime | None = None, build_from: date |
         session.add(state)
         written = rebuild_days(session, days, as_of=now)
     else:
-        touched = {
-            d
-            for d in _touched_days(session, state.refreshed_at)
-            if state.built_from <= d <= today + timedelta(days=1)
-        }
+        touched, around_visits = _touched_days(session, state.refreshed_at)
         state.refreshed_at = now
-        # One rebuild per distinct set of days: the metrics that settle share the short one.
-        by_reach: dict[int, list[str]] = defaultdict(list)
+        # One rebuild per distinct set of days: the metrics that settle share the short one, and
+        # only the visit metrics rebuild the month around a changed visit.
+        by_days: dict[tuple[int, bool], list[str]] = defaultdict(list)
         for name in AGGREGATED:
-            by_reach[VOLATILE_DAYS.get(name, SETTLED_DAYS)].append(name)
+            by_days[(VOLATILE_DAYS.get(name, SETTLED_DAYS), METRICS[name].source == "visits")].append(name)
         written = 0
-        for reach, names in sorted(by_reach.items()):
+        for (reach, visit_metrics), names in sorted(by_days.items()):
             recent = {today - timedelta(days=reach - 1 - i) for i in range(reach + 1)}
-            written += rebuild_days(session, touched | recent, as_of=now, metrics=tuple(names))
+            days = {
+                d
+                for d in touched | (around_visits if visit_metrics else set()) | recent
+                if state.built_from <= d <= today + timedelta(days=1)
+            }
+            written += rebuild_days(session, days, as_of=now, metrics=tuple(names))
     # The renewal-risk list's order (lists.renewal_scores): scoring every renewing account is the
     # slow part of the dashboard at scale, so it is done here, once per run.
     state.renewal_scores = lists.renewal_scores(session, today=today, now=now)
     state.renewal_day = today
     session.flush()
     return written
+
+
+# ------------------------------------------------------------------------------------ minutes
+# A duration row keeps its minutes as little-endian float64 bytes: a 90-day query with its
+# previous window reads up to a million of them at 1 M tickets, which JSON parsing and Python
+# sorting made take seconds; bytes load as one numpy array, and two order statistics are found
+# by partitioning instead of sorting.
+MINUTES = np.dtype("<f8")
+
+
+def pack(values: list[float]) -> bytes:
+    return np.asarray(values, dtype=MINUTES).tobytes()
+
+
+def unpack(data: bytes | None) -> np.ndarray:
+    return np.frombuffer(data or b"", dtype=MINUTES)
+
+
+def quantile(values: np.ndarray, q: float) -> float | None:
+    """surveys.stats.quantile (type 7) with the same arithmetic on the same two order
+    statistics, so the figure is the raw computation's to the last bit."""
+    if not len(values):
+        return None
+    h = (len(values) - 1) * q
+    lo = math.floor(h)
+    hi = min(lo + 1, len(values) - 1)
+    part = np.partition(values, sorted({lo, hi}))
+    a, b = float(part[lo]), float(part[hi])
+    return a + (h - lo) * (b - a)
 
 
 # ------------------------------------------------------------------------------------ reading back
@@ -272,6 +352,23 @@ class Aggregates:
         self.start, self.end = start, end  # [start, end) local days
         self.business = business
         self.rows: dict[tuple[str, str, str | None], list[Any]] = {}
+        self.snapshots: dict[date, bool] = {}
+        self.today = date.max  # set by the reader: the local day running at the query's moment
+
+    def last_day(self, end: date, today: date) -> date:
+        """The day whose snapshot is a backlog period's: its last, or today while it runs."""
+        return min(end - timedelta(days=1), today)
+
+    def has_snapshot(self, day: date) -> bool:
+        """Whether the backlog of this day was kept (today's: once a refresh ran today)."""
+        if day not in self.snapshots:
+            self.snapshots[day] = (
+                self.session.scalar(
+                    select(KpiDay.id).where(KpiDay.metric == "backlog", KpiDay.key == "", KpiDay.day == day)
+                )
+                is not None
+            )
+        return self.snapshots[day]
 
     def empty_ctx(self, end: date) -> Context:
         return Context(datetime.combine(end, datetime.min.time(), UTC), None)
@@ -304,7 +401,7 @@ class Aggregates:
 
     def values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
         if metric.source == "backlog":  # a snapshot: the groups open at the period's end
-            last = end - timedelta(days=1)
+            last = self.last_day(end, self.today)
             return {r.value for r in self._rows(metric, key, None) if r.day == last and r.n}
         return {r.value for r in self._rows(metric, key, None) if start <= r.day < end}
 
@@ -317,7 +414,7 @@ class Aggregates:
             if start <= r.day < end and r.value == value
         ]
         if metric.source == "backlog":
-            last = [r for r in rows if r.day == end - timedelta(days=1)]
+            last = [r for r in rows if r.day == self.last_day(end, self.today)]
             if last and last[0].snapshot:
                 return dict(last[0].snapshot)
             return metric.compute([], self.empty_ctx(end))
@@ -331,11 +428,13 @@ class Aggregates:
             part, shift = sum(r.part_min or 0.0 for r in rows), sum(r.shift_min or 0.0 for r in rows)
             return dict(kpis.shift_share(part, shift, sum(r.n for r in rows)).as_dict())
         if metric.duration:
-            minutes: list[float] = []
-            for r in rows:
-                minutes += r.minutes or []
-            d = kpis.durations(minutes)
-            return {"value": d.median_min, "n": d.n, "unit": "minutes", "p90": d.p90_min}
+            minutes = np.concatenate([unpack(r.minutes) for r in rows]) if rows else unpack(None)
+            return {
+                "value": quantile(minutes, 0.5),
+                "n": len(minutes),
+                "unit": "minutes",
+                "p90": quantile(minutes, 0.9),
+            }
         return dict(kpis.proportion(sum(r.hits for r in rows), sum(r.n for r in rows)).as_dict())
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from app.insights import drill as drilling
 from app.insights import drivers, lists, service
 from app.insights.metrics import METRICS
 from app.insights.records import Filters
@@ -198,16 +199,18 @@ def drill(
     group: str | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    after: Annotated[str | None, Query(max_length=80)] = None,
 ) -> dict[str, Any]:
     """The tickets, SLA clocks, visits or engineer-days behind one metric's figure over [from, to]
-    (one group of `group_by` with `group`): `n` equals the figure's n."""
+    (one group of `group_by` with `group`): `n` equals the figure's n. `after`: the previous
+    page's `next_after`, which continues a keyset-paged list (app/insights/drill.py)."""
     query = params.query(user)
     if len(query.metrics) != 1:
         raise Unprocessable(
             "Drill down one metric at a time.",
             errors=[{"field": "metric", "message": "give exactly one metric"}],
         )
-    return service.drill(db, query, group_value=group, offset=offset, limit=limit)
+    return drilling.drill(db, query, group_value=group, offset=offset, limit=limit, after=after)
 
 
 @router.get("/drivers")

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.insights import records, service
+from app.insights.drill import DRILL
 from app.insights.metrics import METRICS, Context
 from app.platform.errors import Unprocessable
 from surveys import VISIT_FACTS, RatedVisit, driver_effects
@@ -89,7 +90,7 @@ def drill(
         "offset": offset,
         "limit": limit,
         "next_offset": offset + limit if offset + limit < len(chosen) else None,
-        "items": [{**service.DRILL["answers"](a, ctx), fact: wanted} for a in page],
+        "items": [{**DRILL["answers"](a, ctx), fact: wanted} for a in page],
     }
 
 

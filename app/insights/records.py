@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, func, or_, select, true
+from sqlalchemy import Select, and_, exists, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from app.desk.customers.view360 import RECOVERY_CATEGORY
@@ -45,6 +45,7 @@ from surveys import VISIT_FACTS, Answer, kpis
 
 KEYS = ("region", "engineer", "product_model", "tier", "channel")
 DONE_TICKET = ("resolved", "closed")
+ID_LIST_MAX = 10_000  # bound parameters stay far under every driver's limit
 CONTACT_EVENTS = ("reply", "call")  # the logged human contacts (docs/kpis.md, First response)
 
 
@@ -63,6 +64,29 @@ class Filters:
 
     def admits(self, keys: Mapping[str, str]) -> bool:
         return all(keys.get(k) == v for k, v in self.active().items())
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """One batch of rows in (time, id) order after a cursor, for the drill-down lists: the rows
+    whose `column` is in [lo_at, hi_at), read through an index on (column, id)."""
+
+    column: Any
+    id_column: Any
+    lo_at: datetime
+    hi_at: datetime
+    after: tuple[datetime, int] | None
+    limit: int
+
+    def apply(self, stmt: Select) -> Select:  # type: ignore[type-arg]
+        stmt = stmt.where(self.column >= self.lo_at, self.column < self.hi_at)
+        if self.after is not None:
+            at, row_id = self.after
+            stmt = stmt.where(
+                tuple_(self.column, self.id_column)
+                > tuple_(literal(at, self.column.type), literal(row_id, self.id_column.type))
+            )
+        return stmt.order_by(self.column, self.id_column).limit(self.limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,14 +232,28 @@ def where_filters(
 
 
 def load_tickets(
-    session: Session, lo: date, hi: date, filters: Filters, *, open_only: bool = False
+    session: Session,
+    lo: date,
+    hi: date,
+    filters: Filters,
+    *,
+    open_only: bool = False,
+    at_risk_only: bool = False,
+    keyset: Keyset | None = None,
 ) -> list[TicketRow]:
     """Tickets that have anything to report in the local dates [lo, hi), or are still open
-    (`open_only`: only those open now)."""
+    (`open_only`: only those open now; `at_risk_only`: of those, the ones marked at risk); with
+    `keyset`, one batch of them in its order."""
     lo_at, hi_at = _window_utc(lo, hi)
     stmt = _ticket_stmt(lo_at, hi_at, filters, open_only)
+    if open_only and at_risk_only:
+        stmt = stmt.where(Ticket.at_risk_since.is_not(None))
+    if keyset is not None:
+        stmt = keyset.apply(stmt)
     rows = session.execute(stmt).all()
-    ids = select(stmt.subquery().c.id)
+    # The ids the follow-up queries read: a list when it is short (a page, today's open tickets),
+    # so the ticket query is not run again inside each; else the query itself.
+    ids: Any = [t.id for t in rows] if len(rows) <= ID_LIST_MAX else select(stmt.subquery().c.id)
     first_engineer: dict[int, str] = {}
     visits: dict[int, int] = defaultdict(int)
     wo_rows = session.execute(
@@ -231,10 +269,15 @@ def load_tickets(
         if checked_in_at is not None:
             visits[ticket_id] += 1
     contacts: defaultdict[int, list[datetime]] = defaultdict(list)
-    for ticket_id, at in session.execute(
-        select(TicketEvent.ticket_id, TicketEvent.at).where(
-            TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(CONTACT_EVENTS)
+    # Contacts count only up to a resolution: open tickets have none to count.
+    for ticket_id, at in (
+        session.execute(
+            select(TicketEvent.ticket_id, TicketEvent.at).where(
+                TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(CONTACT_EVENTS)
+            )
         )
+        if not open_only
+        else ()
     ):
         contacts[ticket_id].append(at)
     reopened: dict[int, datetime] = {}
@@ -539,13 +582,17 @@ def _survey_joins(stmt: Select, table: Any) -> Select:  # type: ignore[type-arg]
     )
 
 
-def load_answers(session: Session, lo: date, hi: date, filters: Filters) -> list[AnswerRow]:
-    """Answers given in the local dates [lo, hi), as the library's `Answer`s."""
+def load_answers(
+    session: Session, lo: date, hi: date, filters: Filters, *, keyset: Keyset | None = None
+) -> list[AnswerRow]:
+    """Answers given in the local dates [lo, hi), as the library's `Answer`s (`keyset`: a batch)."""
     lo_at, hi_at = _window_utc(lo, hi)
     a = SurveyAnswer
     fact_columns = [getattr(a, name) for name in VISIT_FACTS]
     stmt = select(a.id, a.answered_at, a.csat, a.nps, a.ces, a.solved, *fact_columns, *_survey_context(a))
     stmt = _survey_joins(stmt, a).where(a.answered_at >= lo_at, a.answered_at < hi_at)
+    if keyset is not None:
+        stmt = keyset.apply(stmt)
     out: list[AnswerRow] = []
     for r in session.execute(where_filters(stmt, filters, survey_conditions(a))):
         answer = Answer(csat=r.csat, nps=r.nps, ces=r.ces, solved=r.solved)
@@ -565,12 +612,17 @@ def load_answers(session: Session, lo: date, hi: date, filters: Filters) -> list
     return out
 
 
-def load_surveys(session: Session, lo: date, hi: date, filters: Filters) -> list[SurveyRow]:
-    """Surveys sent in the local dates [lo, hi) (reminders are not extra surveys), answered or not."""
+def load_surveys(
+    session: Session, lo: date, hi: date, filters: Filters, *, keyset: Keyset | None = None
+) -> list[SurveyRow]:
+    """Surveys sent in the local dates [lo, hi) (reminders are not extra surveys), answered or not
+    (`keyset`: a batch)."""
     lo_at, hi_at = _window_utc(lo, hi)
     s = Survey
     stmt = select(s.id, s.sent_at, s.answered_at, *_survey_context(s))
     stmt = _survey_joins(stmt, s).where(s.sent_at >= lo_at, s.sent_at < hi_at)
+    if keyset is not None:
+        stmt = keyset.apply(stmt)
     return [
         SurveyRow(
             r.id,

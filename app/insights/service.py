@@ -8,7 +8,7 @@ own region's zone, bucketed by local date, and the library formula runs on each 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -124,23 +124,25 @@ def _first_completions(visits: Sequence[records.VisitRow]) -> dict[str, datetime
     return {job: finished for job, (_, finished) in done.items()}
 
 
-def load(session: Session, query: Query, *, open_now_only: bool = False) -> Loaded:
+def load(session: Session, query: Query, *, open_now_only: bool = False, exact: bool = False) -> Loaded:
     """`open_now_only`: the snapshot metrics need only today's open tickets (past snapshots come
-    from kpi_day), so a query of nothing else loads only those."""
+    from kpi_day), so a query of nothing else loads only those. `exact`: the items of the
+    query's own days only, without the previous window and whole periods a report compares
+    with (the aggregates' build and the drill-down need no more)."""
     sources = {METRICS[m].source for m in query.metrics}
-    prev_start = query.start - _span(query)
-    lo, hi = (
-        min(prev_start, period_of_date(query.start, query.period).previous().start),
-        query.end + timedelta(days=1),
-    )
-    hi = max(hi, period_of_date(query.end, query.period).end)
+    lo, hi = query.start, query.end + timedelta(days=1)
+    if not exact:
+        lo = min(query.start - _span(query), period_of_date(query.start, query.period).previous().start)
+        hi = max(hi, period_of_date(query.end, query.period).end)
     f = query.filters
     items: dict[str, list[Item]] = {}
     business = _business_seconds(session) if query.business else None
     ctx = Context(as_of=query.as_of, business_s=business)
     if sources & {"tickets", "clocks", "backlog", "at_risk"}:
         open_only = open_now_only and sources <= {"backlog", "at_risk"}
-        tickets = records.load_tickets(session, lo, hi, f, open_only=open_only)
+        tickets = records.load_tickets(
+            session, lo, hi, f, open_only=open_only, at_risk_only=open_only and sources == {"at_risk"}
+        )
         if business is not None:
             business.by_ticket.update({t.facts.id: t.calendar_id for t in tickets})  # type: ignore[attr-defined]
         items["tickets"] = tickets
@@ -217,6 +219,8 @@ class Calculator:
         self.loaded = loaded
         self.dated: dict[str, Dated] = {}
         self.agg = agg
+        if agg is not None:
+            agg.today = query.as_of.astimezone(ZoneInfo(_zone(query))).date()
         # kpi_day holds one slicing key at a time: everything, one filter, or one group-by key
         active = list(query.filters.active().items())
         self.slice: tuple[str, str] | None = active[0] if active else ("", "")
@@ -224,11 +228,15 @@ class Calculator:
             self.slice = None
 
     def aggregated(self, metric: Metric, end: date | None = None) -> bool:
-        """Whether kpi_day answers this metric (for a backlog: the period ending at `end`, which
-        must be over, as only complete days have a snapshot)."""
+        """Whether kpi_day answers this metric (for a backlog: the period ending at `end`, when
+        it is over, or when it runs and today's snapshot was kept by a refresh)."""
         if self.agg is None or self.slice is None or metric.name not in aggregates.AGGREGATED:
             return False
-        return metric.source != "backlog" or (end is not None and self.moment(end) < self.query.as_of)
+        if metric.source != "backlog":
+            return True
+        if end is None:
+            return False
+        return self.moment(end) < self.query.as_of or self.agg.has_snapshot(self.agg.today)
 
     def group_values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
         if self.aggregated(metric, end):
@@ -372,137 +380,3 @@ def _groups(
         for v in sorted(values)
     ]
     return out
-
-
-# ------------------------------------------------------------------------------------ drill-down
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
-
-
-def _ticket_item(t: Any, ctx: Context) -> dict[str, Any]:
-    f = t.facts
-    return {
-        "kind": "ticket",
-        "id": int(f.id),
-        "number": t.number,
-        "opened_at": _iso(f.opened_at),
-        "first_response_at": _iso(f.first_response_at),
-        "arrived_at": _iso(f.arrived_at),
-        "resolved_at": _iso(f.resolved_at),
-        "visits": f.visits,
-        "reopened": f.reopened,
-        "first_contact_resolution": f.resolved_at is not None
-        and f.visits == 0
-        and f.contacts_to_resolve == 1
-        and not f.reopened,
-        **t.keys,
-    }
-
-
-def _clock_item(c: ClockItem, ctx: Context) -> dict[str, Any]:
-    clock = c.clock
-    return {
-        "kind": "sla_clock",
-        "id": int(clock.ticket_id),
-        "number": c.ticket.number,
-        "metric": clock.metric,
-        "due_at": _iso(clock.due_at),
-        "done_at": _iso(clock.done_at),
-        "met": clock.done_at is not None and clock.done_at <= clock.due_at,
-        **c.keys,
-    }
-
-
-def _visit_item(v: Any, ctx: Context) -> dict[str, Any]:
-    f = v.facts
-    return {
-        "kind": "visit",
-        "id": int(f.id),
-        "number": v.number,
-        "ticket_number": v.ticket_number,
-        "arrived_at": _iso(f.arrived_at),
-        "finished_at": _iso(f.finished_at),
-        "promised_from": _iso(f.promised_from),
-        "promised_to": _iso(f.promised_to),
-        "minutes_late": kpis.minutes_late(f),
-        "repeat_visit": f.id in ctx.repeat_ids,
-        "fixed_first_time": f.work_order_id in ctx.ftf.fixed if f.work_order_id in ctx.ftf.judged else None,
-        **v.keys,
-    }
-
-
-def _shift_item(s: Any, ctx: Context) -> dict[str, Any]:
-    d = s.day
-    return {
-        "kind": "engineer_day",
-        "id": int(d.engineer),
-        "day": d.day.isoformat(),
-        "shift_min": d.shift_min,
-        "on_site_min": round(d.on_site_min, 2),
-        "travel_min": round(d.travel_min, 2),
-        **s.keys,
-    }
-
-
-def _answer_item(a: Any, ctx: Context) -> dict[str, Any]:
-    return {
-        "kind": "answer",
-        "id": a.id,
-        "ticket_id": a.ticket_id,
-        "number": a.ticket_number,
-        "answered_at": _iso(a.answered_at),
-        "csat": a.answer.csat,
-        "nps": a.answer.nps,
-        "ces": a.answer.ces,
-        "solved": a.answer.solved,
-        "detractor": a.answer.is_detractor,
-        **a.keys,
-    }
-
-
-def _survey_item(s: Any, ctx: Context) -> dict[str, Any]:
-    return {
-        "kind": "survey",
-        "id": s.id,
-        "ticket_id": s.ticket_id,
-        "number": s.ticket_number,
-        "sent_at": _iso(s.sent_at),
-        "answered": s.answered,
-        **s.keys,
-    }
-
-
-DRILL: dict[str, Callable[[Any, Context], dict[str, Any]]] = {
-    "answers": _answer_item,
-    "surveys": _survey_item,
-    "tickets": _ticket_item,
-    "backlog": _ticket_item,
-    "at_risk": _ticket_item,
-    "clocks": _clock_item,
-    "visits": _visit_item,
-    "shifts": _shift_item,
-}
-
-
-def drill(
-    session: Session, query: Query, *, group_value: str | None, offset: int, limit: int
-) -> dict[str, Any]:
-    """The items behind one metric's total for the query's window (one group with `group_value`):
-    exactly as many as the figure's n, sorted by time, a page at a time."""
-    check(query)
-    (name,) = query.metrics
-    metric = METRICS[name]
-    calc = Calculator(query, load(session, query))
-    group = (query.group_by, group_value) if query.group_by and group_value is not None else None
-    chosen = calc.items_for(metric, query.start, query.end + timedelta(days=1), group)
-    ctx = calc.loaded.ctx
-    chosen.sort(key=lambda i: (metric.at(i, ctx) or query.as_of, DRILL[metric.source](i, ctx)["id"]))
-    page = chosen[offset : offset + limit]
-    return {
-        "metric": name,
-        "n": len(chosen),
-        "offset": offset,
-        "limit": limit,
-        "next_offset": offset + limit if offset + limit < len(chosen) else None,
-        "items": [DRILL[metric.source](i, ctx) for i in page],
-    }

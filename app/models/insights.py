@@ -12,9 +12,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, String, UniqueConstraint
+from sqlalchemy import JSON, Date, Index, LargeBinary, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.models.feedback import Survey
+from app.models.field import WorkOrder
+from app.models.tickets import Ticket
 from app.platform.db import Base
 
 
@@ -28,8 +31,9 @@ class KpiDay(Base):
     day: Mapped[date] = mapped_column(Date)  # the local day of the region the items belong to
     n: Mapped[int] = mapped_column(default=0)
     hits: Mapped[int] = mapped_column(default=0)
-    minutes: Mapped[list[Any] | None] = mapped_column(JSON)  # durations, calendar time
-    business_minutes: Mapped[list[Any] | None] = mapped_column(JSON)  # durations, business time
+    # durations, calendar and business time: float64 little-endian bytes (aggregates.pack)
+    minutes: Mapped[bytes | None] = mapped_column(LargeBinary)
+    business_minutes: Mapped[bytes | None] = mapped_column(LargeBinary)
     # engineer-days: Σ shift minutes and Σ the part measured (on site or travel)
     shift_min: Mapped[float | None]
     part_min: Mapped[float | None]
@@ -48,3 +52,27 @@ class KpiRefresh(Base):
     # as of `renewal_day` (app/insights/lists.py): the page re-scores only the first few.
     renewal_day: Mapped[date | None] = mapped_column(Date)
     renewal_scores: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
+# Indexes the KPI reads need on the desk, field and survey tables (migration 0015): the
+# drill-down's keyset pages in (time, id) order, the visits of a window, the periodic refresh's
+# "changed since" scans and today's open tickets (the running period's backlog).
+OPEN_TICKET = text("resolved_at IS NULL AND closed_at IS NULL")
+KPI_INDEXES = (
+    Index("ix_ticket_first_response_id", Ticket.first_response_at, Ticket.id),
+    Index("ix_ticket_arrived_id", Ticket.arrived_at, Ticket.id),
+    Index("ix_ticket_resolved_id", Ticket.resolved_at, Ticket.id),
+    Index("ix_ticket_updated_at", Ticket.updated_at),
+    # SLA clocks in drill-down order: met at, else due at (app/insights/drill.py, SLA_CLOCKS)
+    Index(
+        "ix_ticket_sla_first_response",
+        func.coalesce(Ticket.first_response_at, Ticket.first_response_due_at),
+        Ticket.id,
+    ),
+    Index("ix_ticket_sla_arrival", func.coalesce(Ticket.arrived_at, Ticket.arrival_due_at), Ticket.id),
+    Index("ix_ticket_sla_resolution", func.coalesce(Ticket.resolved_at, Ticket.resolution_due_at), Ticket.id),
+    Index("ix_ticket_open_opened", Ticket.opened_at, sqlite_where=OPEN_TICKET, postgresql_where=OPEN_TICKET),
+    Index("ix_work_order_checked_in", WorkOrder.checked_in_at),
+    Index("ix_work_order_updated_at", WorkOrder.updated_at),
+    Index("ix_survey_sent_id", Survey.sent_at, Survey.id),
+)

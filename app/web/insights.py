@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from app.insights import drill as drilling
 from app.insights import drivers, lists, service
 from app.insights.api import Params, local_today
 from app.insights.metrics import METRICS
@@ -181,12 +182,15 @@ def drill(
     params: Annotated[Params, Depends()],
     group: str | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[str | None, Query(max_length=80)] = None,
 ) -> HTMLResponse:
     query = params.query(user)
     if len(query.metrics) != 1:
         raise Unprocessable("Choose one metric to list what is behind it.")
-    body = service.drill(db, query, group_value=group, offset=offset, limit=PAGE)
+    body = drilling.drill(db, query, group_value=group, offset=offset, limit=PAGE, after=after)
     extra = {"metric": query.metrics[0], **({"group": group} if group is not None else {})}
+    if body["next_after"] is not None:  # a keyset list goes on from its cursor
+        extra["after"] = body["next_after"]
     return render(
         request,
         "insights/drill.html",

@@ -106,8 +106,9 @@ def test_the_periodic_task_is_scheduled():
 
 
 def test_a_running_period_backlog_reads_todays_open_tickets(db):
-    """On Fri 13 March the week is not over: its backlog is today's open tickets (read raw, open
-    ones only), the weeks before come from kpi_day; both equal the raw computation."""
+    """On Fri 13 March the week is not over: its backlog is the open tickets at the refresh's
+    moment (today's kpi_day snapshot), the weeks before come from complete days; both equal the
+    raw computation. A day whose snapshot no refresh kept yet is read raw."""
     fixture.build(db)
     friday = datetime(2026, 3, 13, 12, tzinfo=UTC)
     aggregates.refresh(db, now=friday, build_from=date(2026, 1, 1))
@@ -119,3 +120,61 @@ def test_a_running_period_backlog_reads_todays_open_tickets(db):
     backlog = agg["metrics"][0]
     # open at Fri 12:00 UTC: T3 not yet opened, T4 resolved Thu, T2 resolved Wed; T5 open since Thu
     assert [p["n"] for p in backlog["series"]] == [0, 1, 1]
+    running_end = date(2026, 3, 16)
+    calc = service.Calculator(
+        query,
+        service.Loaded({}, service.Context(friday, None)),
+        aggregates.usable(db, query.start, running_end),
+    )
+    assert calc.aggregated(service.METRICS["backlog"], end=running_end)
+    saturday = replace(query, as_of=datetime(2026, 3, 14, 12, tzinfo=UTC), end=date(2026, 3, 14))
+    calc = service.Calculator(
+        saturday,
+        service.Loaded({}, service.Context(saturday.as_of, None)),
+        aggregates.usable(db, query.start, running_end),
+    )
+    assert not calc.aggregated(service.METRICS["backlog"], end=running_end)  # no refresh on Saturday yet
+    agg, raw = both(db, saturday)
+    assert agg == raw
+
+
+def test_at_risk_alone_reads_only_the_marked_open_tickets(db):
+    """Asked alone, SLA at risk reads only the open tickets marked at risk: the same figure (T5)."""
+    fixture.build(db)
+    friday = datetime(2026, 3, 13, 12, tzinfo=UTC)
+    aggregates.refresh(db, now=friday, build_from=date(2026, 1, 1))
+    query = service.Query(("sla_at_risk",), "week", date(2026, 2, 23), date(2026, 3, 13), as_of=friday)
+    agg, raw = both(db, query)
+    assert agg == raw
+    assert agg["metrics"][0]["total"]["n"] == 1
+
+
+def test_packed_minutes_give_the_library_quantiles_exactly():
+    """kpi_day's float64 bytes and the partition quantile equal surveys.stats.quantile bit for bit."""
+    import random
+
+    from surveys.stats import quantile as library_quantile
+
+    rng = random.Random(7)
+    for n in (0, 1, 2, 3, 10, 101, 1000):
+        values = [rng.random() * 5000 for _ in range(n)] + [60.0] * (n // 3)
+        packed = aggregates.unpack(aggregates.pack(values))
+        for q in (0.0, 0.5, 0.9, 1.0):
+            assert aggregates.quantile(packed, q) == library_quantile(values, q), (n, q)
+
+
+def test_refresh_follows_a_visit_change_weeks_before_its_days(db, world):
+    """W5 (Fri 13 Mar) turns out to be at another target: it is no repeat of W2b any more, and T2's
+    fix on 11 Mar now stands. Only the changed rows are touched (the refresh mark is just before
+    the change), yet the visit metrics of both days follow, and every figure equals the raw one."""
+    db.get(KpiRefresh, 1).refreshed_at = utcnow()
+    before = service.run(db, replace(BASE, metrics=("repeat_visit_rate",)))["metrics"][0]["total"]
+    w5 = world.visits["W5"]
+    w5.asset_id = None
+    db.flush()
+    aggregates.refresh(db, now=NOW)
+    agg, raw = both(db, BASE)
+    assert agg == raw
+    after = {m["metric"]: m["total"] for m in agg["metrics"]}["repeat_visit_rate"]
+    assert (after["n"], after["value"]) != (before["n"], before["value"])
+    assert after["value"] == 0.0

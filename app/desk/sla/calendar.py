@@ -41,6 +41,9 @@ class Calendar:
     windows: Mapping[int, tuple[Window, ...]] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
     always_open: bool = False  # 24×7 coverage: every instant counts, holidays included
+    # day → its intervals, filled by day_intervals: covered() over many tickets (KPIs in business
+    # time) asks for the same few hundred days millions of times, and each costs zone maths.
+    memo: dict[date, list[tuple[datetime, datetime]]] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _minutes(text: str) -> int:
@@ -99,7 +102,14 @@ def _instant(day: date, minute: int, tz: ZoneInfo) -> datetime:
 
 
 def day_intervals(cal: Calendar, day: date) -> list[tuple[datetime, datetime]]:
-    """Working intervals (UTC) of one local date."""
+    """Working intervals (UTC) of one local date (callers must not change the list: it is kept)."""
+    known = cal.memo.get(day)
+    if known is None:
+        known = cal.memo[day] = _day_intervals(cal, day)
+    return known
+
+
+def _day_intervals(cal: Calendar, day: date) -> list[tuple[datetime, datetime]]:
     if cal.always_open:
         return [(_instant(day, 0, cal.tz), _instant(day, 1440, cal.tz))]
     if day in cal.holidays:
