@@ -92,8 +92,8 @@ class Settings(BaseSettings):
     # requests run at once; one more waits up to ADMISSION_QUEUE_MS for a slot, then gets 503.
     # Health, login and /metrics have ADMISSION_RESERVED slots of their own. The pool is sized
     # from these (see db_pool_size_total), so an admitted request never waits for a connection.
-    admission_max_in_flight: int = 6
-    admission_queue_ms: int = 30  # well under the 50 ms a refusal may take (bench/overload.py)
+    admission_max_in_flight: int = 3
+    admission_queue_ms: int = 15  # well under the 50 ms a refusal may take (bench/overload.py)
     admission_reserved: int = 2
     # A checkout that still waits this long (tasks, a miscount) fails fast as a 503, never 30 s.
     db_pool_timeout_s: float = 2.0
