@@ -28,10 +28,27 @@ def test_managers_make_teams_and_the_team_view_follows(client: TestClient, db: S
     team = made.json()["id"]
     view = {"view": "team"}
     assert client.get("/api/v1/tickets", params=view, headers=as_ann).json()["items"] == []
+    members = {"member_ids": [ann.id, bob.id]}
+    blind = client.put(f"/api/v1/teams/{team}/members", json=members, headers=as_manager)
+    assert blind.status_code == 428  # replacing members without naming the version read
+    read = client.get(f"/api/v1/teams/{team}", headers=as_ann)
+    assert read.status_code == 200 and read.json()["member_ids"] == [ann.id]
     put = client.put(
-        f"/api/v1/teams/{team}/members", json={"member_ids": [ann.id, bob.id]}, headers=as_manager
+        f"/api/v1/teams/{team}/members",
+        json=members,
+        headers={**as_manager, "If-Match": read.headers["ETag"]},
     )
     assert put.status_code == 200 and put.json()["member_ids"] == sorted([ann.id, bob.id])
+    # a second manager still holding the first read is refused, not silently overwriting
+    stale = client.put(
+        f"/api/v1/teams/{team}/members",
+        json={"member_ids": []},
+        headers={**as_manager, "If-Match": read.headers["ETag"]},
+    )
+    assert stale.status_code == 412
+    assert client.get(f"/api/v1/teams/{team}", headers=as_ann).json()["member_ids"] == sorted(
+        [ann.id, bob.id]
+    )
     other = client.post("/api/v1/teams", json={"name": "Süd", "member_ids": [bob.id]}, headers=as_manager)
     assert other.status_code == 201  # bob is in two teams now
     listed = client.get("/api/v1/teams", headers=as_ann).json()
@@ -42,6 +59,10 @@ def test_managers_make_teams_and_the_team_view_follows(client: TestClient, db: S
     items = client.get("/api/v1/tickets", params=view, headers=as_ann).json()["items"]
     assert [t["number"] for t in items] == [ticket.number]
     assert (
-        client.put("/api/v1/teams/999999/members", json={"member_ids": []}, headers=as_manager).status_code
+        client.put(
+            "/api/v1/teams/999999/members",
+            json={"member_ids": []},
+            headers={**as_manager, "If-Match": '"v1"'},
+        ).status_code
         == 404
     )
