@@ -422,7 +422,9 @@ class Aggregates:
             counts: Counter[str] = Counter()
             for r in rows:
                 counts.update(r.ratings or {})
-            rebuilt = [Rated(_answer(metric.rating, int(v))) for v, k in counts.items() for _ in range(k)]
+            # One answer per rating, repeated by reference: the formulas only count ratings, and
+            # building an object per answer cost ~1 s per query for 75 000 CSAT answers.
+            rebuilt = [r for v, k in counts.items() for r in [Rated(_answer(metric.rating, int(v)))] * k]
             return metric.compute(rebuilt, self.empty_ctx(end))
         if metric.source == "shifts":
             part, shift = sum(r.part_min or 0.0 for r in rows), sum(r.shift_min or 0.0 for r in rows)
@@ -440,7 +442,9 @@ class Aggregates:
 
 def usable(session: Session, start: date, end: date, *, business: bool = False) -> Aggregates | None:
     """The aggregates for the local days [start, end), when they have been built back to `start`."""
-    state = session.get(KpiRefresh, 1)
-    if state is None or start < state.built_from:
+    # Only the date: the same row holds the renewal scores, whose JSON (every account renewing
+    # within 120 days) took ~80 ms to decode on the 100 000-customer seed, on every KPI query.
+    built_from = session.scalar(select(KpiRefresh.built_from).where(KpiRefresh.id == 1))
+    if built_from is None or start < built_from:
         return None
     return Aggregates(session, start, end, business=business)
