@@ -9,10 +9,11 @@ The rows are produced by the raw path itself (`service.load` + each metric's own
 item or per group), so the two agree by construction; tests/insights/test_aggregates.py holds
 them equal on the hand-computed fixture.
 
-Refresh (`refresh`, run by the periodic job): the days touched by tickets and work orders changed
-since the last refresh, plus the last 31 days, whose figures still move with time (first-time
-fix is judged 30 days after the fix; a running SLA clock becomes a breach when its due time
-passes).
+Refresh (`refresh`, run by the periodic job): the days the changes recorded since the last run
+can move (table kpi_dirty, written by the session hook of app/insights/changes.py in the changing
+transaction), plus the days whose figures moved with time alone (a first-time fix is judged 30
+days after the fix; a running SLA clock becomes a breach when its due time passes; a survey sent
+up to 31 days ago may be answered).
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ import numpy as np
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from app.insights import lists, records
+from app.insights import changes, lists, records
 from app.insights.metrics import METRICS, Context, Item, Metric
-from app.models import KpiDay, KpiRefresh, SlaEvent, Ticket, TicketEvent, WorkOrder
+from app.models import KpiDay, KpiDirty, KpiRefresh, SlaEvent, Ticket, WorkOrder
 from app.platform.config import get_settings
 from surveys import Answer, kpis
 
@@ -62,13 +63,11 @@ class Rated:
     answer: Answer
 
 
-# How far back a metric's figures still move with time alone, with no row changing: a fix is
-# judged 30 days after it; a survey sent weeks ago may be answered today (response rate counts
-# on the day sent). Everything else is decided when it happens, or by a change to its ticket or
-# visit (found by `_touched_days`): two days cover a clock that ran out since the last run.
+# A survey sent weeks ago may be answered today (response rate counts on the day sent), which no
+# kpi_dirty row says: the last 31 days of it are rebuilt on every run. Everything else that moves
+# with time alone is found by `_moving_days`; what moves with a change, by `_dirty_days`.
 VOLATILE = timedelta(days=31)
-VOLATILE_DAYS = {"first_time_fix": VOLATILE.days, "response_rate": VOLATILE.days}
-SETTLED_DAYS = 2
+VOLATILE_DAYS = {"response_rate": VOLATILE.days}
 CHUNK_DAYS = 31  # days rebuilt per load: bounds the rows held in memory at once
 
 
@@ -238,73 +237,188 @@ def _backlog_days(calc: Any, metric: Metric, start: date, end: date) -> dict[dat
     return out
 
 
-def _touched_days(session: Session, since: datetime) -> tuple[set[date], set[date]]:
-    """Local days whose figures a change since `since` may have moved: every time of each changed
-    ticket (its status changes included, so a resolution undone by a reopen is found) and the
-    check-in and check-out days of its visits, for every metric; and, second, for the visit
-    metrics only, the 30 days either side of those visits (repeats after a visit, first-time fix
-    before it). A UTC day ±1 covers the local day in any zone."""
-    changed = set(session.scalars(select(Ticket.id).where(Ticket.updated_at >= since))) | set(
-        session.scalars(select(WorkOrder.ticket_id).where(WorkOrder.updated_at >= since))
+# What each kind of kpi_dirty row rebuilds (app/insights/changes.py); the survey metrics follow
+# no row: answers and surveys are new rows on recent days (VOLATILE covers late answers).
+SCOPES: dict[str, tuple[str, ...]] = {
+    "tickets": ("tickets", "clocks", "backlog"),
+    "backlog": ("backlog",),
+    "visits": ("visits",),
+    "shifts": ("shifts",),
+}
+# A changed visit can move the visits at its target whose arrival or finish lies within the
+# return window of its own (repeats after a fix, first-time fix before a return); one day more
+# for the UTC day of an instant.
+REACH = kpis.RETURN_WINDOW + timedelta(days=1)
+ID_CHUNK = 1000
+
+
+def _consume_dirty(session: Session) -> list[Any]:
+    """Take the recorded changes: the rows read are the rows deleted (one statement), so a change
+    committed meanwhile stays for the next run."""
+    return list(
+        session.execute(
+            delete(KpiDirty).returning(KpiDirty.scope, KpiDirty.day, KpiDirty.target, KpiDirty.ticket_id)
+        )
     )
+
+
+def _ticket_days(session: Session, ids: set[int]) -> set[date]:
+    """Every day of these tickets' times (reopens included: the reopen rate dates by them)."""
     days: set[date] = set()
-    visit_days: set[date] = set()
-    ids = sorted(changed)
-    for i in range(0, len(ids), 1000):
-        chunk = ids[i : i + 1000]
-        instants: list[datetime | None] = []
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), ID_CHUNK):
+        chunk = ordered[i : i + ID_CHUNK]
         for row in session.execute(select(*records.TICKET_TIMES).where(Ticket.id.in_(chunk))):
-            instants += list(row)
-        instants += session.scalars(
-            select(TicketEvent.at).where(TicketEvent.ticket_id.in_(chunk), TicketEvent.kind == "status")
-        ).all()
-        instants += session.scalars(
-            select(SlaEvent.at).where(SlaEvent.ticket_id.in_(chunk), SlaEvent.kind == "resume")
-        ).all()
-        for visit in session.execute(
-            select(WorkOrder.checked_in_at, WorkOrder.checked_out_at).where(WorkOrder.ticket_id.in_(chunk))
+            days |= {changes.day_of(at) for at in row if at is not None}
+        days |= {
+            changes.day_of(at)
+            for at in session.scalars(
+                select(SlaEvent.at).where(SlaEvent.ticket_id.in_(chunk), SlaEvent.kind == "resume")
+            )
+        }
+    return days
+
+
+def _open_days(session: Session, ids: set[int]) -> set[date]:
+    """Every day these tickets were open (to today if they still are)."""
+    days: set[date] = set()
+    now = datetime.now(UTC)
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), ID_CHUNK):
+        for opened, resolved, closed in session.execute(
+            select(Ticket.opened_at, Ticket.resolved_at, Ticket.closed_at).where(
+                Ticket.id.in_(ordered[i : i + ID_CHUNK])
+            )
         ):
-            instants += list(visit)
-            visit_days |= {
-                d for at in visit if at is not None for d in _around(at.date(), kpis.RETURN_WINDOW.days + 1)
-            }
-        days |= {d for at in instants if at is not None for d in _around(at.date(), 1)}
-    return days, visit_days
+            days.update(changes.days_between(opened, resolved or closed, now))
+    return days
+
+
+def _visit_days(session: Session, around: dict[str, set[date]], tickets: set[int]) -> set[date]:
+    """Check-in and check-out days of the visits at each target within the return window of its
+    changed days, and of these tickets' visits."""
+    days: set[date] = set()
+    found: list[tuple[str, datetime | None, datetime | None]] = []
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for target in around:
+        kind, _, ident = target.partition(":")
+        by_kind[kind].append(int(ident))
+    every = [d for ds in around.values() for d in ds]
+    if every:
+        lo = datetime.combine(min(every), datetime.min.time(), UTC) - 2 * REACH
+        hi = datetime.combine(max(every), datetime.min.time(), UTC) + 2 * REACH
+        for kind, column in (("asset", WorkOrder.asset_id), ("site", WorkOrder.site_id)):
+            ids = sorted(by_kind.get(kind, []))
+            for i in range(0, len(ids), ID_CHUNK):
+                stmt = select(column, WorkOrder.checked_in_at, WorkOrder.checked_out_at).where(
+                    column.in_(ids[i : i + ID_CHUNK]),
+                    WorkOrder.checked_in_at >= lo,
+                    WorkOrder.checked_in_at < hi,
+                )
+                if kind == "site":  # a visit's target is its asset, else its site
+                    stmt = stmt.where(WorkOrder.asset_id.is_(None))
+                found += [(f"{kind}:{ident}", inn, out) for ident, inn, out in session.execute(stmt)]
+    for target, inn, out in found:
+        near = around[target]
+        for at in (inn, out):
+            if at is not None and any(abs((changes.day_of(at) - d).days) <= REACH.days for d in near):
+                days |= {changes.day_of(x) for x in (inn, out) if x is not None}
+    ordered = sorted(tickets)
+    for i in range(0, len(ordered), ID_CHUNK):
+        for inn, out in session.execute(
+            select(WorkOrder.checked_in_at, WorkOrder.checked_out_at).where(
+                WorkOrder.ticket_id.in_(ordered[i : i + ID_CHUNK]), WorkOrder.checked_in_at.is_not(None)
+            )
+        ):
+            days |= {changes.day_of(x) for x in (inn, out) if x is not None}
+    return days
+
+
+def _dirty_days(session: Session) -> dict[str, set[date]]:
+    """Per source, the local days the recorded changes may have moved (a UTC day ±1 covers the
+    local day in any zone)."""
+    by_scope: dict[str, set[date]] = defaultdict(set)
+    tickets: set[int] = set()
+    visit_tickets: set[int] = set()
+    open_tickets: set[int] = set()
+    around: dict[str, set[date]] = defaultdict(set)
+    for scope, day, target, ticket_id in _consume_dirty(session):
+        if scope == "ticket":
+            tickets.add(ticket_id)
+            continue
+        if scope == "open":
+            open_tickets.add(ticket_id)
+            continue
+        if day is not None:
+            by_scope[scope].add(day)
+        if scope == "visits":
+            if target is not None and day is not None:
+                around[target].add(day)
+            if ticket_id is not None:
+                visit_tickets.add(ticket_id)
+    by_scope["tickets"] |= _ticket_days(session, tickets)
+    by_scope["backlog"] |= _open_days(session, open_tickets)
+    by_scope["visits"] |= _visit_days(session, around, visit_tickets)
+    out: dict[str, set[date]] = defaultdict(set)
+    for scope, days in by_scope.items():
+        for source in SCOPES[scope]:
+            out[source] |= {d for day in days for d in _around(day, 1)}
+    return out
 
 
 def _around(day: date, radius: int) -> list[date]:
     return [day + timedelta(days=i) for i in range(-radius, radius + 1)]
 
 
+def _span(lo: date, hi: date) -> set[date]:
+    return {lo + timedelta(days=i) for i in range((hi - lo).days + 1)}
+
+
+def _moving_days(name: str, last: datetime, now: datetime, today: date) -> set[date]:
+    """The days whose figures moved with time alone since the last run `last`: a first-time fix
+    becomes judged 30 days after the fix (the days that crossed that mark since `last`); a survey
+    sent up to 31 days ago may be answered now; everything else settles on its own day (a running
+    SLA clock that ran out, the snapshot of a day that ended) — from the last run's day to today,
+    one day either side for the zones."""
+    if name == "first_time_fix":
+        return _span(
+            changes.day_of(last - kpis.RETURN_WINDOW) - timedelta(days=1),
+            changes.day_of(now - kpis.RETURN_WINDOW) + timedelta(days=1),
+        )
+    since = min(changes.day_of(last), today) - timedelta(days=1)
+    if name in VOLATILE_DAYS:
+        since = min(since, today - timedelta(days=VOLATILE_DAYS[name] - 1))
+    return _span(since, today + timedelta(days=1))
+
+
 def refresh(session: Session, *, now: datetime | None = None, build_from: date | None = None) -> int:
     """Bring kpi_day up to date: a first call builds from `build_from` (default: 400 days back);
-    later calls rebuild the touched and the volatile days. Returns the rows written."""
+    later calls rebuild the days the recorded changes can move (kpi_dirty) and the days that moved
+    with time alone. Returns the rows written."""
     now = now or datetime.now(UTC)
     today = now.astimezone(ZoneInfo(get_settings().time_zone)).date()
     state = session.get(KpiRefresh, 1)
     if state is None:
+        _consume_dirty(session)  # a full build answers every change made before it
         start = build_from or today - timedelta(days=400)
         days = {start + timedelta(days=i) for i in range((today - start).days + 2)}
         state = KpiRefresh(id=1, built_from=start, refreshed_at=now)
         session.add(state)
         written = rebuild_days(session, days, as_of=now)
     else:
-        touched, around_visits = _touched_days(session, state.refreshed_at)
-        state.refreshed_at = now
-        # One rebuild per distinct set of days: the metrics that settle share the short one, and
-        # only the visit metrics rebuild the month around a changed visit.
-        by_days: dict[tuple[int, bool], list[str]] = defaultdict(list)
+        dirty = _dirty_days(session)
+        last, state.refreshed_at = state.refreshed_at, now
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        # One rebuild per distinct set of days: metrics that share their days share the load.
+        by_days: dict[frozenset[date], list[str]] = defaultdict(list)
         for name in AGGREGATED:
-            by_days[(VOLATILE_DAYS.get(name, SETTLED_DAYS), METRICS[name].source == "visits")].append(name)
+            days = dirty.get(METRICS[name].source, set()) | _moving_days(name, last, now, today)
+            kept = frozenset(d for d in days if state.built_from <= d <= today + timedelta(days=1))
+            by_days[kept].append(name)
         written = 0
-        for (reach, visit_metrics), names in sorted(by_days.items()):
-            recent = {today - timedelta(days=reach - 1 - i) for i in range(reach + 1)}
-            days = {
-                d
-                for d in touched | (around_visits if visit_metrics else set()) | recent
-                if state.built_from <= d <= today + timedelta(days=1)
-            }
-            written += rebuild_days(session, days, as_of=now, metrics=tuple(names))
+        for days_, names in sorted(by_days.items(), key=lambda kv: (len(kv[0]), kv[1])):
+            written += rebuild_days(session, days_, as_of=now, metrics=tuple(names))
     # The renewal-risk list's order (lists.renewal_scores): scoring every renewing account is the
     # slow part of the dashboard at scale, so it is done here, once per run.
     state.renewal_scores = lists.renewal_scores(session, today=today, now=now)

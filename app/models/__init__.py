@@ -31,7 +31,7 @@ from app.models.field import (
     WorkOrderStatus,
     WorkOrderWindow,
 )
-from app.models.insights import KpiDay, KpiRefresh
+from app.models.insights import KpiDay, KpiDirty, KpiRefresh
 from app.models.knowledge import (
     ArticleStatus,
     ArticleVisibility,
@@ -88,6 +88,7 @@ __all__ = [
     "Engineer",
     "Holiday",
     "KpiDay",
+    "KpiDirty",
     "KpiRefresh",
     "IdempotencyRecord",
     "LoginAttempt",

@@ -41,6 +41,25 @@ class KpiDay(Base):
     ratings: Mapped[dict[str, int] | None] = mapped_column(JSON)  # survey answers: rating → count
 
 
+class KpiDirty(Base):
+    """What a change may have moved in kpi_day, written by the session hook of
+    app/insights/changes.py in the changing transaction and consumed (deleted) by the next refresh.
+
+    scope: `tickets` (ticket, SLA and backlog metrics on `day`); `ticket` (the same, on every day
+    of ticket `ticket_id`'s times as they are at the refresh); `backlog` (the backlog snapshot of
+    `day` only); `open` (the backlog snapshots of every day ticket `ticket_id` was open);
+    `visits` (visit metrics on `day`, and on the days of the visits at `target` within the return
+    window of `day` and of ticket `ticket_id`'s visits); `shifts` (engineer-days on `day`). Days
+    are UTC dates: the refresh widens them by one for every local zone."""
+
+    __tablename__ = "kpi_dirty"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    day: Mapped[date | None] = mapped_column(Date)
+    target: Mapped[str | None] = mapped_column(String(40))  # "asset:<id>" or "site:<id>"
+    ticket_id: Mapped[int | None]
+
+
 class KpiRefresh(Base):
     """One row: from which local day the aggregates are complete, and when they were refreshed."""
 
@@ -75,4 +94,7 @@ KPI_INDEXES = (
     Index("ix_work_order_checked_in", WorkOrder.checked_in_at),
     Index("ix_work_order_updated_at", WorkOrder.updated_at),
     Index("ix_survey_sent_id", Survey.sent_at, Survey.id),
+    # A changed visit's return-window neighbours at its target (migration 0019)
+    Index("ix_work_order_asset_checked_in", WorkOrder.asset_id, WorkOrder.checked_in_at),
+    Index("ix_work_order_site_checked_in", WorkOrder.site_id, WorkOrder.checked_in_at),
 )
