@@ -124,15 +124,17 @@ def _slices(metric: Metric, items: list[Item]) -> list[tuple[str, str, list[Item
     return out
 
 
-def _chunks(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Sorted days as [start, end] runs of at most CHUNK_DAYS consecutive days."""
-    runs: list[tuple[date, date]] = []
+def _chunks(days: Iterable[date]) -> list[tuple[date, date, set[date]]]:
+    """Sorted days in spans [start, end] of at most CHUNK_DAYS days, with the days chosen in each:
+    one load per span, however scattered the days a refresh rebuilds (each load has a fixed cost:
+    the open tickets, the visits 30 days either side)."""
+    spans: list[tuple[date, date, set[date]]] = []
     for day in sorted(set(days)):
-        if runs and day == runs[-1][1] + timedelta(days=1) and (day - runs[-1][0]).days < CHUNK_DAYS:
-            runs[-1] = (runs[-1][0], day)
+        if spans and (day - spans[-1][0]).days < CHUNK_DAYS:
+            spans[-1] = (spans[-1][0], day, spans[-1][2] | {day})
         else:
-            runs.append((day, day))
-    return runs
+            spans.append((day, day, {day}))
+    return spans
 
 
 def rebuild_days(
@@ -143,33 +145,30 @@ def rebuild_days(
 ) -> int:
     """Recompute the rows of these local days for these metrics; returns rows written.
 
-    One pass per run of consecutive days: the rows of exactly those days are loaded once (plus
-    the visits 30 days around them that first-time fix and repeats need), each item's minutes are
-    computed once for all its slices, and the rows go out in multi-row INSERTs."""
+    One pass per span of up to CHUNK_DAYS days: the rows of the span are loaded once (plus the
+    visits 30 days around it that first-time fix and repeats need), only the chosen days are
+    computed (each item's minutes once for all its slices) and replaced (COPY on PostgreSQL)."""
     from app.insights import service  # service reads aggregates; building them uses its loader
 
     as_of = as_of or datetime.now(UTC)
     written = 0
-    for start, end in _chunks(days):
+    for start, end, chosen in _chunks(days):
         query = service.Query(metrics, "day", start, end, business=True, as_of=as_of, use_aggregates=False)
         loaded = service.load(session, query, exact=True)
         ctx = loaded.ctx
         cal_ctx = Context(ctx.as_of, None, ctx.repeat_ids, ctx.ftf, ctx.ftf_done_at)
-        session.execute(
-            delete(KpiDay).where(KpiDay.metric.in_(metrics), KpiDay.day >= start, KpiDay.day <= end)
-        )
+        session.execute(delete(KpiDay).where(KpiDay.metric.in_(metrics), KpiDay.day.in_(sorted(chosen))))
         rows: list[dict[str, Any]] = []
         calc = service.Calculator(query, loaded)
         for name in metrics:
             metric = METRICS[name]
             if metric.source == "backlog":
-                by_day = _backlog_days(calc, metric, start, end)
+                by_day = _backlog_days(calc, metric, chosen)
             else:
-                by_day = service.Dated(metric, loaded.items.get(metric.source, []), ctx).by_day
+                dated = service.Dated(metric, loaded.items.get(metric.source, []), ctx).by_day
+                by_day = {day: items for day, items in dated.items() if day in chosen}
             minutes = _minutes(metric, by_day, cal_ctx, ctx)
             for day, items in by_day.items():
-                if not start <= day <= end:
-                    continue
                 day_ctx = (
                     replace(ctx, as_of=calc.moment(day + timedelta(days=1)))
                     if metric.source == "backlog"
@@ -224,17 +223,15 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
             )
 
 
-def _backlog_days(calc: Any, metric: Metric, start: date, end: date) -> dict[date, list[Item]]:
+def _backlog_days(calc: Any, metric: Metric, days: set[date]) -> dict[date, list[Item]]:
     """The open tickets at the end of each complete day, and for the day running now, at the
     moment of the build: the running period's backlog, up to one refresh behind like every
     kpi_day figure (reading today's open tickets raw costs seconds at a million tickets)."""
-    out: dict[date, list[Item]] = {}
-    day = start
-    while day <= end:
-        if calc.moment(day) < calc.query.as_of:  # the day has begun
-            out[day] = calc.items_for(metric, day, day + timedelta(days=1))
-        day += timedelta(days=1)
-    return out
+    return {
+        day: calc.items_for(metric, day, day + timedelta(days=1))
+        for day in sorted(days)
+        if calc.moment(day) < calc.query.as_of  # the day has begun
+    }
 
 
 # What each kind of kpi_dirty row rebuilds (app/insights/changes.py); the survey metrics follow
@@ -410,15 +407,23 @@ def refresh(session: Session, *, now: datetime | None = None, build_from: date |
         last, state.refreshed_at = state.refreshed_at, now
         if last.tzinfo is None:
             last = last.replace(tzinfo=UTC)
-        # One rebuild per distinct set of days: metrics that share their days share the load.
-        by_days: dict[frozenset[date], list[str]] = defaultdict(list)
+        # One rebuild per source, over the days any of its metrics needs: a source's load is the
+        # cost (the visits 30 days around, the open tickets), a few more days of its other
+        # metrics are not.
+        by_source: dict[str, tuple[list[str], set[date]]] = {}
         for name in AGGREGATED:
             days = dirty.get(METRICS[name].source, set()) | _moving_days(name, last, now, today)
-            kept = frozenset(d for d in days if state.built_from <= d <= today + timedelta(days=1))
-            by_days[kept].append(name)
+            names, union = by_source.setdefault(METRICS[name].source, ([], set()))
+            names.append(name)
+            union |= {d for d in days if state.built_from <= d <= today + timedelta(days=1)}
+        # Sources that need the same days share one load (tickets and their SLA clocks; the
+        # backlog too unless a reopen or a new engineer asked for its snapshots alone).
+        by_days: dict[frozenset[date], list[str]] = defaultdict(list)
+        for names, needed in by_source.values():
+            by_days[frozenset(needed)] += names
         written = 0
-        for days_, names in sorted(by_days.items(), key=lambda kv: (len(kv[0]), kv[1])):
-            written += rebuild_days(session, days_, as_of=now, metrics=tuple(names))
+        for shared, names in by_days.items():
+            written += rebuild_days(session, shared, as_of=now, metrics=tuple(names))
     # The renewal-risk list's order (lists.renewal_scores): scoring every renewing account is the
     # slow part of the dashboard at scale, so it is done here, once per run.
     state.renewal_scores = lists.renewal_scores(session, today=today, now=now)
