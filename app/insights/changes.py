@@ -222,8 +222,23 @@ def _collect(session: Session, _ctx: Any) -> None:
         )
 
 
+def _keep_old(target: object, value: object, old: object, initiator: object) -> object:
+    return value
+
+
+def _watched() -> list[Any]:
+    return [getattr(Ticket, f) for f in (*TICKET_TIMES, *TICKET_KEYS, "status")] + [
+        getattr(WorkOrder, f) for f in (*VISIT_FIELDS, "status")
+    ]
+
+
 def install_session_hooks() -> None:
     """Record every ORM flush's KPI-relevant changes. Called once at start-up by each composition
-    root (app.hooks); calling it again changes nothing."""
+    root (app.hooks); calling it again changes nothing. The watched attributes keep their old
+    value even when it was expired (a commit expires every object): setting one loads it first,
+    else the history would not say which days a reopen or a moved check-in leaves."""
+    for attr in _watched():
+        if not event.contains(attr, "set", _keep_old):
+            event.listen(attr, "set", _keep_old, active_history=True, retval=True)
     if not event.contains(Session, "after_flush", _collect):
         event.listen(Session, "after_flush", _collect)
