@@ -139,6 +139,11 @@ def _visit_rows(obj: WorkOrder, kind: str) -> tuple[set[Row], set[int]]:
         if not done_flip and all(old[f] == new[f] for f in VISIT_FIELDS):
             return set(), set()
     rows: set[Row] = set()
+    # Its ticket's visit count (first-contact resolution) moves when it becomes or stops being a
+    # visit, or another ticket's.
+    counted = {s["ticket_id"] for s in states if s["checked_in_at"]}
+    if old is None or new is None or len(counted) != 1 or not (old["checked_in_at"] and new["checked_in_at"]):
+        rows |= {("ticket", None, None, t) for t in counted}
     for s in states:
         if not s["checked_in_at"]:
             continue
@@ -146,7 +151,6 @@ def _visit_rows(obj: WorkOrder, kind: str) -> tuple[set[Row], set[int]]:
             if at is not None:
                 rows.add(("visits", day_of(at), _target(s), s["ticket_id"]))
         rows.add(("shifts", day_of(s["checked_in_at"]), None, None))
-        rows.add(("ticket", None, None, s["ticket_id"]))  # its visit count (first-contact resolution)
     return rows, candidates
 
 

@@ -200,3 +200,19 @@ def test_first_engineer_follows_the_loaders_order():
     assert changes.first_engineer([(3, 30, None), (1, 10, None)]) == 10
     assert changes.first_engineer([(1, None, t), (2, 20, t + timedelta(hours=1)), (3, 30, None)]) == 20
     assert changes.first_engineer([(1, None, None)]) is None
+
+
+def test_a_visit_recorded_on_a_phone_fix_moves_its_first_contact_resolution(db, world, rebuilt):
+    """T1 was fixed on the phone on 9 March (first-contact resolution); a visit to it that day is
+    entered afterwards, first unstarted, then checked in: it is no first-contact fix any more."""
+    t1 = world.tickets["T1"]
+    visit = fixture._visit(db, t1, world.berlin, world.e1, status="scheduled")
+    baseline(db, rebuilt)
+    before = {r[3]: r[4:6] for r in rows(db) if r[0] == "first_contact_resolution" and r[1] == ""}
+    visit.checked_in_at, visit.checked_out_at, visit.status = fixture.at(9, 9), fixture.at(9, 9, 30), "done"
+    db.flush()
+    aggregates.refresh(db, now=NOW)
+    assert ("first_contact_resolution", date(2026, 3, 9)) in rebuilt
+    after = {r[3]: r[4:6] for r in rows(db) if r[0] == "first_contact_resolution" and r[1] == ""}
+    assert after[date(2026, 3, 9)][1] == before[date(2026, 3, 9)][1] - 1  # one hit fewer
+    refreshed_equals_full_rebuild(db)
