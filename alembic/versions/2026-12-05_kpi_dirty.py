@@ -24,6 +24,25 @@ INDEXES = (
 )
 
 
+# The changes made since the last refresh under the `updated_at` design are not in kpi_dirty yet:
+# mark them as that design found them (every day of each changed ticket; each changed visit's
+# check-in and check-out days at its target), so the first refresh after the upgrade misses none.
+SINCE = "(SELECT refreshed_at FROM kpi_refresh WHERE id = 1)"
+TARGET = "CASE WHEN asset_id IS NOT NULL THEN 'asset:' || asset_id ELSE 'site:' || site_id END"
+CARRY_OVER = (
+    f"INSERT INTO kpi_dirty (scope, ticket_id) SELECT 'ticket', id FROM ticket WHERE updated_at >= {SINCE}",
+    "INSERT INTO kpi_dirty (scope, ticket_id) SELECT DISTINCT 'ticket', ticket_id FROM work_order "
+    f"WHERE updated_at >= {SINCE}",
+    *(
+        f"INSERT INTO kpi_dirty (scope, day, target, ticket_id) SELECT 'visits', date({column}), {TARGET}, "
+        f"ticket_id FROM work_order WHERE updated_at >= {SINCE} AND {column} IS NOT NULL"
+        for column in ("checked_in_at", "checked_out_at")
+    ),
+    "INSERT INTO kpi_dirty (scope, day) SELECT DISTINCT 'shifts', date(checked_in_at) FROM work_order "
+    f"WHERE updated_at >= {SINCE} AND checked_in_at IS NOT NULL",
+)
+
+
 def upgrade() -> None:
     op.create_table(
         "kpi_dirty",
@@ -35,6 +54,8 @@ def upgrade() -> None:
     )
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
+    for statement in CARRY_OVER:
+        op.execute(statement)
 
 
 def downgrade() -> None:
