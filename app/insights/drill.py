@@ -297,8 +297,14 @@ def drill(
         }
     # Visits are loaded as the figure loads them: first-time fix and repeats depend on the
     # visits around the window, which a narrower load would change.
-    # SLA at risk is now only: today's open tickets marked at risk, as its figure reads them.
-    loaded = load(session, query, exact=metric.source != "visits", open_now_only=metric.source == "at_risk")
+    # SLA at risk is now only: today's open tickets marked at risk, as its figure counts them
+    # (opened before the end of the query's last period: not `exact`, like the figure).
+    loaded = load(
+        session,
+        query,
+        exact=metric.source not in ("visits", "at_risk"),
+        open_now_only=metric.source == "at_risk",
+    )
     calc = Calculator(query, loaded)
     chosen = calc.items_for(metric, query.start, query.end + timedelta(days=1), group)
     ctx = calc.loaded.ctx

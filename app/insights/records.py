@@ -156,58 +156,77 @@ TICKET_COLUMNS = (
 )
 
 
-def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters, open_only: bool = False) -> Select:  # type: ignore[type-arg]
-    site_region = aliased(Region)
-    acct_region = aliased(Region)
-    stmt = (
-        select(
-            *TICKET_COLUMNS,
-            Account.tier,
-            site_region.code.label("site_region"),
-            site_region.timezone.label("site_tz"),
-            acct_region.code.label("account_region"),
-            acct_region.timezone.label("account_tz"),
-            ProductModel.code.label("model"),
+@dataclass(frozen=True, slots=True)
+class TicketJoins:
+    """The two regions a ticket's slice reads (its site's, else its account's), aliased once so
+    that the row loader and the SQL counts (`count_at_risk`) derive every key the same way."""
+
+    site_region: Any
+    acct_region: Any
+
+    def apply(self, stmt: Select) -> Select:  # type: ignore[type-arg]
+        return (
+            stmt.join(Account, Account.id == Ticket.account_id)
+            .outerjoin(Site, Site.id == Ticket.site_id)
+            .outerjoin(self.site_region, self.site_region.id == Site.region_id)
+            .outerjoin(self.acct_region, self.acct_region.id == Account.region_id)
+            .outerjoin(Asset, Asset.id == Ticket.asset_id)
+            .outerjoin(ProductModel, ProductModel.id == Asset.product_model_id)
         )
-        .join(Account, Account.id == Ticket.account_id)
-        .outerjoin(Site, Site.id == Ticket.site_id)
-        .outerjoin(site_region, site_region.id == Site.region_id)
-        .outerjoin(acct_region, acct_region.id == Account.region_id)
-        .outerjoin(Asset, Asset.id == Ticket.asset_id)
-        .outerjoin(ProductModel, ProductModel.id == Asset.product_model_id)
-        .where(
-            # A recovery call about an unhappy answer is follow-up, not service: the answer counts.
-            Ticket.category != RECOVERY_CATEGORY,
-            Ticket.opened_at < hi_at,
-            or_(
-                Ticket.opened_at >= lo_at,
-                and_(Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None)),
-                Ticket.resolved_at >= lo_at,
-                Ticket.closed_at >= lo_at,
-                Ticket.first_response_at >= lo_at,
-                Ticket.arrived_at >= lo_at,
-            ),
-        )
-    )
-    if open_only:  # only what is open now: the current backlog and what is at risk
-        stmt = stmt.where(
-            Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None), Ticket.status.not_in(DONE_TICKET)
-        )
-    return where_filters(
-        stmt,
-        filters,
-        {
+
+    def conditions(self) -> dict[str, Callable[[str], Any]]:
+        """Each filter on a ticket. The engineer filter admits a ticket any of whose visits is
+        theirs; the engineer *key* (a group) is the engineer of its first visit."""
+        return {
             "tier": equals(Account.tier),
             "channel": equals(Ticket.channel),
             "product_model": equals(ProductModel.code),
             "region": lambda v: or_(
-                site_region.code == v, and_(Site.region_id.is_(None), acct_region.code == v)
+                self.site_region.code == v, and_(Site.region_id.is_(None), self.acct_region.code == v)
             ),
             "engineer": lambda v: exists().where(
                 WorkOrder.ticket_id == Ticket.id, WorkOrder.engineer_id == engineer_id(v)
             ),
-        },
+        }
+
+
+def ticket_joins() -> TicketJoins:
+    return TicketJoins(aliased(Region), aliased(Region))
+
+
+def open_ticket() -> Any:
+    """Open now (what the current backlog and SLA at risk read; index ix_ticket_open_opened)."""
+    return and_(Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None), Ticket.status.not_in(DONE_TICKET))
+
+
+def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters, open_only: bool = False) -> Select:  # type: ignore[type-arg]
+    j = ticket_joins()
+    stmt = j.apply(
+        select(
+            *TICKET_COLUMNS,
+            Account.tier,
+            j.site_region.code.label("site_region"),
+            j.site_region.timezone.label("site_tz"),
+            j.acct_region.code.label("account_region"),
+            j.acct_region.timezone.label("account_tz"),
+            ProductModel.code.label("model"),
+        )
+    ).where(
+        # A recovery call about an unhappy answer is follow-up, not service: the answer counts.
+        Ticket.category != RECOVERY_CATEGORY,
+        Ticket.opened_at < hi_at,
+        or_(
+            Ticket.opened_at >= lo_at,
+            and_(Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None)),
+            Ticket.resolved_at >= lo_at,
+            Ticket.closed_at >= lo_at,
+            Ticket.first_response_at >= lo_at,
+            Ticket.arrived_at >= lo_at,
+        ),
     )
+    if open_only:  # only what is open now: the current backlog and what is at risk
+        stmt = stmt.where(open_ticket())
+    return where_filters(stmt, filters, j.conditions())
 
 
 def engineer_id(text: str) -> int:
@@ -339,6 +358,59 @@ def load_tickets(
             )
         )
     return out
+
+
+def first_engineer() -> Any:
+    """A ticket's engineer key as SQL: the engineer of its first visit, exactly as `load_tickets`
+    picks it (the first work order with an engineer in (checked in?, check-in, id) order)."""
+    return (
+        select(WorkOrder.engineer_id)
+        .where(WorkOrder.ticket_id == Ticket.id, WorkOrder.engineer_id.is_not(None))
+        .order_by(WorkOrder.checked_in_at.is_(None), WorkOrder.checked_in_at, WorkOrder.id)
+        .limit(1)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+
+
+def _ticket_key(j: TicketJoins, key: str) -> Any:
+    """A ticket's slice key as SQL, as `load_tickets` derives it (None reads as "")."""
+    return {
+        "region": lambda: func.coalesce(j.site_region.code, j.acct_region.code),
+        "engineer": first_engineer,
+        "product_model": lambda: ProductModel.code,
+        "tier": lambda: Account.tier,
+        "channel": lambda: Ticket.channel,
+    }[key]()
+
+
+def count_at_risk(session: Session, hi: date, filters: Filters, key: str | None = None) -> dict[str, int]:
+    """The open tickets marked at risk (`TicketRow.at_risk`) that `load_tickets(session, lo, hi,
+    filters, open_only=True, at_risk_only=True)` would load, counted in SQL per value of `key`
+    (no key: {"": all}) instead of built as rows: ~17 000 of them at 100 000 customers cost ~0.5 s
+    as Python objects. Read through the partial index on them (ix_ticket_at_risk_open)."""
+    _, hi_at = _window_utc(hi, hi)
+    j = ticket_joins()
+    marked = j.apply(
+        select(_ticket_key(j, key).label("value") if key else Ticket.id).select_from(Ticket)
+    ).where(
+        # the loader's conditions for an open ticket (its OR over the window's times holds for
+        # every open one), then the mark
+        Ticket.category != RECOVERY_CATEGORY,
+        Ticket.opened_at < hi_at,
+        open_ticket(),
+        Ticket.at_risk_since.is_not(None),
+    )
+    marked = where_filters(marked, filters, j.conditions())
+    if key is None:
+        n = session.scalar(select(func.count()).select_from(marked.subquery())) or 0
+        return {"": n} if n else {}
+    # Grouped outside: the engineer key is a correlated subquery, which GROUP BY cannot name.
+    sub = marked.subquery()
+    counts: dict[str, int] = defaultdict(int)
+    for v, n in session.execute(select(sub.c.value, func.count()).group_by(sub.c.value)).tuples():
+        counts["" if v is None else str(v)] += n
+    return dict(counts)
 
 
 # ------------------------------------------------------------------------------------------- visits
