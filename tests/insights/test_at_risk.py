@@ -105,7 +105,8 @@ def world(db):
 
 
 def base(**kw: object) -> service.Query:
-    return replace(service.Query(("sla_at_risk",), "week", TODAY - timedelta(days=13), TODAY, as_of=NOW), **kw)
+    query = service.Query(("sla_at_risk",), "week", TODAY - timedelta(days=13), TODAY, as_of=NOW)
+    return replace(query, **kw)
 
 
 def filter_cases(world: dict[str, str]) -> list[Filters]:
