@@ -491,19 +491,36 @@ def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[
 
 
 # ------------------------------------------------------------------------------------ engineer days
-def _shift_minutes(shift: Shift) -> float:
-    def minutes(t: time) -> int:
-        return t.hour * 60 + t.minute
+def _minutes(t: time) -> int:
+    return t.hour * 60 + t.minute
 
-    length = minutes(shift.ends) - minutes(shift.starts)
-    if shift.break_starts is not None and shift.break_ends is not None:
-        length -= minutes(shift.break_ends) - minutes(shift.break_starts)
+
+def _shift_minutes(shift: Shift, absent_from: time | None = None) -> float:
+    """The shift's working minutes (the break taken out), less the part after `absent_from` (a
+    partial-day absence: the engineer stops then; app/field/engineers/service.day_shift): the
+    minutes from then to the shift's end, but for the break time among them. Wall-clock minutes
+    of the region's clock, like the shift and the absence themselves."""
+    starts, ends = _minutes(shift.starts), _minutes(shift.ends)
+    length = ends - starts
+    has_break = shift.break_starts is not None and shift.break_ends is not None
+    if has_break:
+        length -= _minutes(shift.break_ends) - _minutes(shift.break_starts)  # type: ignore[arg-type]
+    if absent_from is not None:
+        cut = max(starts, _minutes(absent_from))
+        absent = max(0, ends - cut)
+        if has_break:  # the break falls away with the time it lies in
+            absent -= max(
+                0,
+                min(ends, _minutes(shift.break_ends)) - max(cut, _minutes(shift.break_starts)),  # type: ignore[arg-type]
+            )
+        length -= absent
     return float(max(0, length))
 
 
 def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, today: date) -> list[ShiftRow]:
-    """Engineer-days with a shift in [lo, min(hi, today]) that were not absences: Σ on-site minutes
-    (check-in to check-out that local day) and the published plan's travel for the engineer."""
+    """Engineer-days with a shift in [lo, min(hi, today]) that were not whole-day absences (a
+    partial-day absence shortens the shift): Σ on-site minutes (check-in to check-out that local
+    day) and the published plan's travel for the engineer."""
     hi = min(hi, today + timedelta(days=1))
     if hi <= lo:
         return []
@@ -516,16 +533,18 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     engineers = {eid: (rid, code, _tz(tz)) for eid, rid, code, tz in session.execute(stmt)}
     if not engineers:
         return []
-    shifts: dict[int, dict[int, float]] = defaultdict(dict)
+    shifts: dict[int, dict[int, Shift]] = defaultdict(dict)
     for s in session.scalars(select(Shift).where(Shift.engineer_id.in_(engineers))):
-        shifts[s.engineer_id][s.weekday] = _shift_minutes(s)
-    absent = set(
-        session.execute(
-            select(Absence.engineer_id, Absence.day).where(
+        shifts[s.engineer_id][s.weekday] = s
+    # (engineer, day) → the time of day they stop (None: the whole day off)
+    absent: dict[tuple[int, date], time | None] = {
+        (eid, day): from_time
+        for eid, day, from_time in session.execute(
+            select(Absence.engineer_id, Absence.day, Absence.from_time).where(
                 Absence.engineer_id.in_(engineers), Absence.day >= lo, Absence.day < hi
             )
         ).tuples()
-    )
+    }
     lo_at, hi_at = _window_utc(lo, hi)
     on_site: dict[tuple[int, date], float] = defaultdict(float)
     for eid, inn, out in session.execute(
@@ -551,8 +570,12 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     day = lo
     while day < hi:
         for eid, (_, code, tz) in engineers.items():
-            shift_min = shifts[eid].get(day.weekday())
-            if not shift_min or (eid, day) in absent:
+            shift = shifts[eid].get(day.weekday())
+            if shift is None or ((eid, day) in absent and absent[(eid, day)] is None):
+                continue
+            # A partial-day absence keeps the worked part; one from before the start is a day off.
+            shift_min = _shift_minutes(shift, absent.get((eid, day)))
+            if not shift_min:
                 continue
             record = kpis.ShiftDay(
                 str(eid), day, shift_min, on_site.get((eid, day), 0.0), travel.get((eid, day), 0.0)
