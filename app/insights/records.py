@@ -12,7 +12,7 @@ How the app's rows map onto the definitions of docs/kpis.md:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -164,15 +164,23 @@ class TicketJoins:
     site_region: Any
     acct_region: Any
 
-    def apply(self, stmt: Select) -> Select:  # type: ignore[type-arg]
-        return (
-            stmt.join(Account, Account.id == Ticket.account_id)
-            .outerjoin(Site, Site.id == Ticket.site_id)
-            .outerjoin(self.site_region, self.site_region.id == Site.region_id)
-            .outerjoin(self.acct_region, self.acct_region.id == Account.region_id)
-            .outerjoin(Asset, Asset.id == Ticket.asset_id)
-            .outerjoin(ProductModel, ProductModel.id == Asset.product_model_id)
-        )
+    def apply(self, stmt: Select, keys: Collection[str] = KEYS) -> Select:  # type: ignore[type-arg]
+        """The joins the slicing `keys` read. Each is many-to-one (one account per ticket, its
+        account_id NOT NULL; at most one site, region, asset, model), so leaving out those no key
+        reads changes neither which tickets nor how many rows."""
+        if {"tier", "region"} & set(keys):
+            stmt = stmt.join(Account, Account.id == Ticket.account_id)
+        if "region" in keys:
+            stmt = (
+                stmt.outerjoin(Site, Site.id == Ticket.site_id)
+                .outerjoin(self.site_region, self.site_region.id == Site.region_id)
+                .outerjoin(self.acct_region, self.acct_region.id == Account.region_id)
+            )
+        if "product_model" in keys:
+            stmt = stmt.outerjoin(Asset, Asset.id == Ticket.asset_id).outerjoin(
+                ProductModel, ProductModel.id == Asset.product_model_id
+            )
+        return stmt
 
     def conditions(self) -> dict[str, Callable[[str], Any]]:
         """Each filter on a ticket. The engineer filter admits a ticket any of whose visits is
@@ -391,9 +399,8 @@ def count_at_risk(session: Session, hi: date, filters: Filters, key: str | None 
     as Python objects. Read through the partial index on them (ix_ticket_at_risk_open)."""
     _, hi_at = _window_utc(hi, hi)
     j = ticket_joins()
-    marked = j.apply(
-        select(_ticket_key(j, key).label("value") if key else Ticket.id).select_from(Ticket)
-    ).where(
+    columns = select(_ticket_key(j, key).label("value") if key else Ticket.id).select_from(Ticket)
+    marked = j.apply(columns, {*filters.active(), *([key] if key else [])}).where(
         # the loader's conditions for an open ticket (its OR over the window's times holds for
         # every open one), then the mark
         Ticket.category != RECOVERY_CATEGORY,
