@@ -383,13 +383,17 @@ def first_engineer() -> Any:
 
 def _ticket_key(j: TicketJoins, key: str) -> Any:
     """A ticket's slice key as SQL, as `load_tickets` derives it (None reads as "")."""
-    return {
-        "region": lambda: func.coalesce(j.site_region.code, j.acct_region.code),
-        "engineer": first_engineer,
-        "product_model": lambda: ProductModel.code,
-        "tier": lambda: Account.tier,
-        "channel": lambda: Ticket.channel,
-    }[key]()
+    if key == "region":
+        return func.coalesce(j.site_region.code, j.acct_region.code)
+    if key == "engineer":
+        return first_engineer()
+    if key == "product_model":
+        return ProductModel.code
+    if key == "tier":
+        return Account.tier
+    if key == "channel":
+        return Ticket.channel
+    raise ValueError(f"no slicing key {key!r}")
 
 
 def count_at_risk(session: Session, hi: date, filters: Filters, key: str | None = None) -> dict[str, int]:

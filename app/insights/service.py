@@ -41,7 +41,9 @@ class Query:
     filters: records.Filters = field(default_factory=records.Filters)
     business: bool = False  # durations in business time (the tickets' SLA calendars)
     as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
-    use_aggregates: bool = True  # read kpi_day where it answers the query (app/insights/aggregates.py)
+    # read kpi_day where it answers the query (app/insights/aggregates.py), count SLA at risk in
+    # SQL; False: every figure from the loaded rows (the reference the tests compare with)
+    use_aggregates: bool = True
 
 
 def visible_metrics(role: str) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from app import models as m
 from app.insights import drill, records, service
 from app.insights.records import Filters
 from tests import factories
+from tests.insights import fixture
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
@@ -68,19 +69,8 @@ def world(db):
         return t
 
     def visit(t: m.Ticket, engineer: m.Engineer | None, checked_in: datetime | None) -> None:
-        db.add(
-            m.WorkOrder(
-                number=f"AW-{factories.n()}",
-                ticket_id=t.id,
-                account_id=t.account_id,
-                site_id=t.site_id,
-                region_id=ber.id,
-                priority="P2",
-                engineer_id=engineer.id if engineer else None,
-                duration_min=60,
-                checked_in_at=checked_in,
-            )
-        )
+        wo = fixture._visit(db, t, ber, engineer or e1, checked_in_at=checked_in)
+        wo.engineer_id = engineer.id if engineer else None
         db.flush()
 
     k1 = ticket(a_gold, s_ber, "phone", asset_id=asset1.id, **marked)

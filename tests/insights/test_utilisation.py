@@ -33,6 +33,7 @@ from app import models as m
 from app.insights import aggregates, drill, service
 from app.insights.records import Filters
 from tests import factories
+from tests.insights import fixture
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 WEEK = service.Query(("utilisation", "travel_share"), "week", date(2026, 3, 9), date(2026, 3, 15), as_of=NOW)
@@ -58,19 +59,9 @@ def engineers(db):
         db.add(m.Absence(engineer_id=engineer.id, day=date(2026, 3, day), reason="sick", from_time=from_time))
     account = factories.make_account(db, region=nyc)
     site = factories.make_site(db, account)
-    ticket = m.Ticket(
-        number=f"UT-{factories.n()}",
-        account_id=account.id,
-        site_id=site.id,
-        subject="Unit down",
-        priority="P2",
-        channel="phone",
-        status="resolved",
-        opened_at=at(2, 8),
-        resolved_at=at(14, 8),
+    ticket = fixture._ticket(
+        db, account, site, factories.make_calendar(db), channel="phone", status="resolved", opened_at=at(2, 8)
     )
-    db.add(ticket)
-    db.flush()
     for engineer, region, checked_in, checked_out in (
         (e1, nyc, at(9, 13), at(9, 15)),
         (e1, nyc, at(10, 3, 30), at(10, 4)),
@@ -79,20 +70,8 @@ def engineers(db):
         (e2, ber, at(8, 23, 30), at(9, 0)),
         (e2, ber, at(13, 15, 30), at(13, 16, 30)),
     ):
-        db.add(
-            m.WorkOrder(
-                number=f"UW-{factories.n()}",
-                ticket_id=ticket.id,
-                account_id=account.id,
-                site_id=site.id,
-                region_id=region.id,
-                priority="P2",
-                engineer_id=engineer.id,
-                duration_min=60,
-                status="done",
-                checked_in_at=checked_in,
-                checked_out_at=checked_out,
-            )
+        fixture._visit(
+            db, ticket, region, engineer, status="done", checked_in_at=checked_in, checked_out_at=checked_out
         )
     db.commit()
     return e1, e2
