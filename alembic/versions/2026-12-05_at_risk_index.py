@@ -26,6 +26,8 @@ def upgrade() -> None:
         ["opened_at"],
         sqlite_where=AT_RISK_OPEN,
         postgresql_where=AT_RISK_OPEN,
+        # what the counts read besides opened_at: an index-only count where pages are all-visible
+        postgresql_include=["status", "category", "channel", "account_id", "site_id", "asset_id", "id"],
     )
 
 
