@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, func, literal, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from app.desk.customers.view360 import RECOVERY_CATEGORY
@@ -267,14 +267,17 @@ def load_tickets(
     open_only: bool = False,
     at_risk_only: bool = False,
     keyset: Keyset | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> list[TicketRow]:
     """Tickets that have anything to report in the local dates [lo, hi), or are still open
     (`open_only`: only those open now; `at_risk_only`: of those, the ones marked at risk); with
-    `keyset`, one batch of them in its order."""
+    `keyset`, one batch of them in its order; `where`: only those matching it too."""
     lo_at, hi_at = _window_utc(lo, hi)
     stmt = _ticket_stmt(lo_at, hi_at, filters, open_only)
     if open_only and at_risk_only:
         stmt = stmt.where(Ticket.at_risk_since.is_not(None))
+    if where is not None:
+        stmt = stmt.where(where)
     if keyset is not None:
         stmt = keyset.apply(stmt)
     rows = session.execute(stmt).all()
@@ -396,15 +399,12 @@ def _ticket_key(j: TicketJoins, key: str) -> Any:
     raise ValueError(f"no slicing key {key!r}")
 
 
-def count_at_risk(session: Session, hi: date, filters: Filters, key: str | None = None) -> dict[str, int]:
-    """The open tickets marked at risk (`TicketRow.at_risk`) that `load_tickets(session, lo, hi,
-    filters, open_only=True, at_risk_only=True)` would load, counted in SQL per value of `key`
-    (no key: {"": all}) instead of built as rows: ~17 000 of them at 100 000 customers cost ~0.5 s
-    as Python objects. Read through the partial index on them (ix_ticket_at_risk_open)."""
+def _marked(hi: date, filters: Filters, column: Any, keys: Collection[str]) -> tuple[Select, TicketJoins]:  # type: ignore[type-arg]
+    """`column` of the open tickets marked at risk that `load_tickets(session, lo, hi, filters,
+    open_only=True, at_risk_only=True)` would load, with the joins `keys` read."""
     _, hi_at = _window_utc(hi, hi)
     j = ticket_joins()
-    columns = select(_ticket_key(j, key).label("value") if key else Ticket.id).select_from(Ticket)
-    marked = j.apply(columns, {*filters.active(), *([key] if key else [])}).where(
+    stmt = j.apply(select(column(j)).select_from(Ticket), {*filters.active(), *keys}).where(
         # the loader's conditions for an open ticket (its OR over the window's times holds for
         # every open one), then the mark
         Ticket.category != RECOVERY_CATEGORY,
@@ -412,16 +412,47 @@ def count_at_risk(session: Session, hi: date, filters: Filters, key: str | None 
         open_ticket(),
         Ticket.at_risk_since.is_not(None),
     )
-    marked = where_filters(marked, filters, j.conditions())
+    return where_filters(stmt, filters, j.conditions()), j
+
+
+def count_at_risk(session: Session, hi: date, filters: Filters, key: str | None = None) -> dict[str, int]:
+    """The open tickets marked at risk (`TicketRow.at_risk`) that `load_tickets` would load (see
+    `_marked`), counted in SQL per value of `key` (no key: {"": all}) instead of built as rows:
+    ~17 000 of them at 100 000 customers cost ~0.5 s as Python objects. Read through the partial
+    index on them (ix_ticket_at_risk_open)."""
     if key is None:
+        marked, _ = _marked(hi, filters, lambda j: Ticket.id, ())
         n = session.scalar(select(func.count()).select_from(marked.subquery())) or 0
         return {"": n} if n else {}
+    marked, _ = _marked(hi, filters, lambda j: _ticket_key(j, key).label("value"), (key,))
     # Grouped outside: the engineer key is a correlated subquery, which GROUP BY cannot name.
     sub = marked.subquery()
     counts: dict[str, int] = defaultdict(int)
     for v, n in session.execute(select(sub.c.value, func.count()).group_by(sub.c.value)).tuples():
         counts["" if v is None else str(v)] += n
     return dict(counts)
+
+
+def at_risk_ids(
+    session: Session, hi: date, filters: Filters, group: tuple[str, str] | None, offset: int, limit: int
+) -> list[int]:
+    """One page, in id order, of the tickets `count_at_risk` counts (of one group: the key's
+    value as text, "" for none, as `load_tickets` keys them)."""
+    marked, j = _marked(hi, filters, lambda j: Ticket.id, (group[0],) if group else ())
+    if group is not None:
+        key, value = group
+        column = _ticket_key(j, key)
+        if not value:  # an engineer id is never "" (and PostgreSQL will not compare one with it)
+            marked = marked.where(
+                column.is_(None) if key == "engineer" else or_(column.is_(None), column == "")
+            )
+        elif key == "engineer":  # an id; its key is str(id), so "05" names nobody
+            if not value.isdigit() or str(int(value)) != value:
+                return []
+            marked = marked.where(column == int(value))
+        else:
+            marked = marked.where(column == value)
+    return list(session.scalars(marked.order_by(Ticket.id).offset(offset).limit(limit)))
 
 
 # ------------------------------------------------------------------------------------------- visits
