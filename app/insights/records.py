@@ -533,30 +533,31 @@ def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[
 
 
 # ------------------------------------------------------------------------------------ engineer days
-def _minutes(t: time) -> int:
-    return t.hour * 60 + t.minute
+def _shift_minutes(shift: Shift) -> float:
+    def minutes(t: time) -> int:
+        return t.hour * 60 + t.minute
 
-
-def _shift_minutes(shift: Shift, absent_from: time | None = None) -> float:
-    """The shift's working minutes (the break taken out), less the part after `absent_from` (a
-    partial-day absence: the engineer stops then; app/field/engineers/service.day_shift): the
-    minutes from then to the shift's end, but for the break time among them. Wall-clock minutes
-    of the region's clock, like the shift and the absence themselves."""
-    starts, ends = _minutes(shift.starts), _minutes(shift.ends)
-    length = ends - starts
-    has_break = shift.break_starts is not None and shift.break_ends is not None
-    if has_break:
-        length -= _minutes(shift.break_ends) - _minutes(shift.break_starts)  # type: ignore[arg-type]
-    if absent_from is not None:
-        cut = max(starts, _minutes(absent_from))
-        absent = max(0, ends - cut)
-        if has_break:  # the break falls away with the time it lies in
-            absent -= max(
-                0,
-                min(ends, _minutes(shift.break_ends)) - max(cut, _minutes(shift.break_starts)),  # type: ignore[arg-type]
-            )
-        length -= absent
+    length = minutes(shift.ends) - minutes(shift.starts)
+    if shift.break_starts is not None and shift.break_ends is not None:
+        length -= minutes(shift.break_ends) - minutes(shift.break_starts)
     return float(max(0, length))
+
+
+def _absent_minutes(shift: Any, absent_from: time) -> float:
+    """The shift minutes a partial-day absence takes off (app/field/engineers/service.day_shift:
+    the engineer stops at `absent_from`): from then to the shift's end, less the break time among
+    them (the break falls away with the time it lies in). Wall-clock minutes of the region's clock,
+    like the shift and the absence themselves; from before the start, the whole shift."""
+
+    def minutes(t: time) -> int:
+        return t.hour * 60 + t.minute
+
+    starts, ends = minutes(shift.starts), minutes(shift.ends)
+    cut = max(starts, minutes(absent_from))
+    absent = max(0, ends - cut)
+    if shift.break_starts is not None and shift.break_ends is not None:
+        absent -= max(0, min(ends, minutes(shift.break_ends)) - max(cut, minutes(shift.break_starts)))
+    return float(absent)
 
 
 def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, today: date) -> list[ShiftRow]:
@@ -575,17 +576,30 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     engineers = {eid: (rid, code, _tz(tz)) for eid, rid, code, tz in session.execute(stmt)}
     if not engineers:
         return []
-    shifts: dict[int, dict[int, Shift]] = defaultdict(dict)
+    shifts: dict[int, dict[int, float]] = defaultdict(dict)
+    patterns: dict[tuple[int, int], Shift] = {}
     for s in session.scalars(select(Shift).where(Shift.engineer_id.in_(engineers))):
-        shifts[s.engineer_id][s.weekday] = s
-    # (engineer, day) → the time of day they stop (None: the whole day off)
-    absent: dict[tuple[int, date], time | None] = {
-        (eid, day): from_time
-        for eid, day, from_time in session.execute(
-            select(Absence.engineer_id, Absence.day, Absence.from_time).where(
+        shifts[s.engineer_id][s.weekday] = _shift_minutes(s)
+        patterns[(s.engineer_id, s.weekday)] = s
+    absent = set(
+        session.execute(
+            select(Absence.engineer_id, Absence.day).where(
                 Absence.engineer_id.in_(engineers), Absence.day >= lo, Absence.day < hi
             )
         ).tuples()
+    )
+    # A partial-day absence (from a time of day on) keeps the worked part of the shift.
+    stops: dict[tuple[int, date], time] = {
+        (eid, day): from_time
+        for eid, day, from_time in session.execute(
+            select(Absence.engineer_id, Absence.day, Absence.from_time).where(
+                Absence.engineer_id.in_(engineers),
+                Absence.day >= lo,
+                Absence.day < hi,
+                Absence.from_time.is_not(None),
+            )
+        ).tuples()
+        if from_time is not None
     }
     lo_at, hi_at = _window_utc(lo, hi)
     on_site: dict[tuple[int, date], float] = defaultdict(float)
@@ -612,12 +626,12 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     day = lo
     while day < hi:
         for eid, (_, code, tz) in engineers.items():
-            shift = shifts[eid].get(day.weekday())
-            if shift is None or ((eid, day) in absent and absent[(eid, day)] is None):
-                continue
-            # A partial-day absence keeps the worked part; one from before the start is a day off.
-            shift_min = _shift_minutes(shift, absent.get((eid, day)))
-            if not shift_min:
+            shift_min = shifts[eid].get(day.weekday())
+            if shift_min and (eid, day) in stops:
+                shift_min = max(
+                    0.0, shift_min - _absent_minutes(patterns[(eid, day.weekday())], stops[(eid, day)])
+                )
+            if not shift_min or ((eid, day) in absent and (eid, day) not in stops):
                 continue
             record = kpis.ShiftDay(
                 str(eid), day, shift_min, on_site.get((eid, day), 0.0), travel.get((eid, day), 0.0)
