@@ -577,7 +577,7 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     if not engineers:
         return []
     shifts: dict[int, dict[int, float]] = defaultdict(dict)
-    patterns: dict[tuple[int, int], Shift] = {}
+    patterns: dict[tuple[int, int], Any] = {}  # the Shift of each weekday (partial-day absences)
     for s in session.scalars(select(Shift).where(Shift.engineer_id.in_(engineers))):
         shifts[s.engineer_id][s.weekday] = _shift_minutes(s)
         patterns[(s.engineer_id, s.weekday)] = s
