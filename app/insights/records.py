@@ -581,26 +581,19 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     for s in session.scalars(select(Shift).where(Shift.engineer_id.in_(engineers))):
         shifts[s.engineer_id][s.weekday] = _shift_minutes(s)
         patterns[(s.engineer_id, s.weekday)] = s
-    absent = set(
-        session.execute(
-            select(Absence.engineer_id, Absence.day).where(
-                Absence.engineer_id.in_(engineers), Absence.day >= lo, Absence.day < hi
-            )
-        ).tuples()
-    )
-    # A partial-day absence (from a time of day on) keeps the worked part of the shift.
-    stops: dict[tuple[int, date], time] = {
-        (eid, day): from_time
-        for eid, day, from_time in session.execute(
-            select(Absence.engineer_id, Absence.day, Absence.from_time).where(
-                Absence.engineer_id.in_(engineers),
-                Absence.day >= lo,
-                Absence.day < hi,
-                Absence.from_time.is_not(None),
-            )
-        ).tuples()
-        if from_time is not None
-    }
+    # Whole-day absences leave the day out; one from a time of day on keeps the worked part.
+    absences = session.execute(
+        select(Absence.engineer_id, Absence.day, Absence.from_time).where(
+            Absence.engineer_id.in_(engineers), Absence.day >= lo, Absence.day < hi
+        )
+    ).tuples()
+    absent: set[tuple[int, date]] = set()
+    stops: dict[tuple[int, date], time] = {}
+    for who, on, from_time in absences:
+        if from_time is None:
+            absent.add((who, on))
+        else:
+            stops[(who, on)] = from_time
     lo_at, hi_at = _window_utc(lo, hi)
     on_site: dict[tuple[int, date], float] = defaultdict(float)
     for eid, inn, out in session.execute(
@@ -631,7 +624,7 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
                 shift_min = max(
                     0.0, shift_min - _absent_minutes(patterns[(eid, day.weekday())], stops[(eid, day)])
                 )
-            if not shift_min or ((eid, day) in absent and (eid, day) not in stops):
+            if not shift_min or (eid, day) in absent:
                 continue
             record = kpis.ShiftDay(
                 str(eid), day, shift_min, on_site.get((eid, day), 0.0), travel.get((eid, day), 0.0)
