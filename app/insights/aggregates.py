@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -471,6 +472,7 @@ class Aggregates:
         self.start, self.end = start, end  # [start, end) local days
         self.business = business
         self.rows: dict[tuple[str, str, str | None], list[Any]] = {}
+        self.indexed: dict[tuple[str, str, str | None], dict[str, tuple[list[date], list[Any]]]] = {}
         self.snapshots: dict[date, bool] = {}
         self.today = date.max  # set by the reader: the local day running at the query's moment
 
@@ -518,6 +520,19 @@ class Aggregates:
             self.rows[cache_key] = list(self.session.execute(stmt))
         return self.rows[cache_key]
 
+    def _by_value(
+        self, metric: Metric, key: str, value: str | None
+    ) -> dict[str, tuple[list[date], list[Any]]]:
+        """`_rows` per value, in day order: a figure takes its days by bisection. A page asks ~500
+        figures, each of which scanned every row of its metric (~20 % of the page's server time)."""
+        cache_key = (metric.name, key, value)
+        if cache_key not in self.indexed:
+            groups: dict[str, list[Any]] = defaultdict(list)
+            for r in sorted(self._rows(metric, key, value), key=lambda r: r.day):
+                groups[r.value].append(r)
+            self.indexed[cache_key] = {v: ([r.day for r in rs], rs) for v, rs in groups.items()}
+        return self.indexed[cache_key]
+
     def values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
         if metric.source == "backlog":  # a snapshot: the groups open at the period's end
             last = self.last_day(end, self.today)
@@ -527,11 +542,8 @@ class Aggregates:
     def figure(
         self, metric: Metric, start: date, end: date, key: str, value: str, *, grouped: bool
     ) -> dict[str, Any]:
-        rows = [
-            r
-            for r in self._rows(metric, key, None if grouped else value)
-            if start <= r.day < end and r.value == value
-        ]
+        days, by_day = self._by_value(metric, key, None if grouped else value).get(value, ([], []))
+        rows = by_day[bisect_left(days, start) : bisect_left(days, end)]
         if metric.source == "backlog":
             last = [r for r in rows if r.day == self.last_day(end, self.today)]
             if last and last[0].snapshot:

@@ -283,10 +283,15 @@ METRICS: dict[str, Metric] = {
             True,
             at=_now,
             in_n=_always,
-            compute=lambda items, c: {"value": len(items), "n": len(items), "unit": "tickets"},
+            compute=lambda items, c: at_risk_figure(len(items)),
         ),
     )
 }
+
+
+def at_risk_figure(n: int) -> dict[str, Any]:
+    """SLA at risk is a count of tickets (from rows, or counted in SQL: records.count_at_risk)."""
+    return {"value": n, "n": n, "unit": "tickets"}
 
 
 def _answers(items: Sequence[Item]) -> list[Answer]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.desk.sla import calendar as sla_calendar
 from app.desk.sla import clock as sla_clock
 from app.insights import aggregates, records
-from app.insights.metrics import METRICS, OPERATIONAL, ClockItem, Context, Item, Metric
+from app.insights.metrics import METRICS, OPERATIONAL, ClockItem, Context, Item, Metric, at_risk_figure
 from app.models import BusinessCalendar, Role
 from app.platform.config import get_settings
 from app.platform.errors import Unprocessable
@@ -41,7 +41,9 @@ class Query:
     filters: records.Filters = field(default_factory=records.Filters)
     business: bool = False  # durations in business time (the tickets' SLA calendars)
     as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
-    use_aggregates: bool = True  # read kpi_day where it answers the query (app/insights/aggregates.py)
+    # read kpi_day where it answers the query (app/insights/aggregates.py), count SLA at risk in
+    # SQL; False: every figure from the loaded rows (the reference the tests compare with)
+    use_aggregates: bool = True
 
 
 def visible_metrics(role: str) -> tuple[str, ...]:
@@ -213,12 +215,44 @@ def _snapshot_items(metric: Metric, items: Sequence[Item], moment: datetime) -> 
     ]
 
 
+class AtRiskCounts:
+    """SLA at risk counted in SQL (`records.count_at_risk`), once per group key, instead of built
+    from the marked tickets' rows: the same tickets the raw load would give (the query's filters,
+    opened before the end of its last period), so the same figures (tests/insights/test_at_risk.py)."""
+
+    def __init__(self, session: Session, query: Query) -> None:
+        self.session = session
+        self.hi = _last_end(query)  # the raw load's upper bound (`load`, not exact)
+        self.filters = query.filters
+        self.by_key: dict[str | None, dict[str, int]] = {}
+
+    def counts(self, key: str | None) -> dict[str, int]:
+        if key not in self.by_key:
+            self.by_key[key] = records.count_at_risk(self.session, self.hi, self.filters, key)
+        return self.by_key[key]
+
+    def values(self, key: str) -> set[str]:
+        return set(self.counts(key))
+
+    def figure(self, group: tuple[str, str] | None) -> dict[str, Any]:
+        if group is None:
+            return at_risk_figure(sum(self.counts(None).values()))
+        return at_risk_figure(self.counts(group[0]).get(group[1], 0))
+
+
 class Calculator:
-    def __init__(self, query: Query, loaded: Loaded, agg: aggregates.Aggregates | None = None) -> None:
+    def __init__(
+        self,
+        query: Query,
+        loaded: Loaded,
+        agg: aggregates.Aggregates | None = None,
+        at_risk: AtRiskCounts | None = None,
+    ) -> None:
         self.query = query
         self.loaded = loaded
         self.dated: dict[str, Dated] = {}
         self.agg = agg
+        self.at_risk = at_risk
         if agg is not None:
             agg.today = query.as_of.astimezone(ZoneInfo(_zone(query))).date()
         # kpi_day holds one slicing key at a time: everything, one filter, or one group-by key
@@ -238,7 +272,14 @@ class Calculator:
             return False
         return self.moment(end) < self.query.as_of or self.agg.has_snapshot(self.agg.today)
 
+    def counted(self, metric: Metric) -> bool:
+        """Whether SQL counts answer this metric (SLA at risk, unless the rows were asked for)."""
+        return self.at_risk is not None and metric.source == "at_risk"
+
     def group_values(self, metric: Metric, key: str, start: date, end: date) -> set[str]:
+        if self.counted(metric):
+            assert self.at_risk is not None
+            return self.at_risk.values(key)
         if self.aggregated(metric, end):
             assert self.agg is not None
             return self.agg.values(metric, key, start, end)
@@ -267,6 +308,9 @@ class Calculator:
     def figure(
         self, metric: Metric, start: date, end: date, group: tuple[str, str] | None = None
     ) -> dict[str, Any]:
+        if self.counted(metric):
+            assert self.at_risk is not None
+            return self.at_risk.figure(group)
         if self.aggregated(metric, end):
             assert self.agg is not None and self.slice is not None
             key, value = group if group is not None else self.slice
@@ -317,8 +361,15 @@ def run(session: Session, query: Query) -> dict[str, Any]:
         if query.use_aggregates
         else None
     )
-    calc = Calculator(query, Loaded({}, Context(query.as_of, None)), agg)
-    raw = tuple(m for m in query.metrics if not calc.aggregated(METRICS[m], end=_last_end(query)))
+    # SLA at risk is live (now only): counted in SQL whether or not kpi_day is built; without
+    # `use_aggregates` (the reference computation the tests compare with) from the rows.
+    at_risk = AtRiskCounts(session, query) if query.use_aggregates else None
+    calc = Calculator(query, Loaded({}, Context(query.as_of, None)), agg, at_risk)
+    raw = tuple(
+        m
+        for m in query.metrics
+        if not calc.aggregated(METRICS[m], end=_last_end(query)) and not calc.counted(METRICS[m])
+    )
     if raw:
         calc.loaded = load(session, replace(query, metrics=raw), open_now_only=agg is not None)
     results = []

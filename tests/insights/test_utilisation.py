@@ -1,0 +1,131 @@
+"""Engineer utilisation with partial-day absences, computed by hand (docs/kpis.md, "Engineer
+utilisation and travel share"), equal in the raw path and in kpi_day.
+
+Week 2026-W11 (Mon 9 – Sun 15 March 2026; New York is on summer time since Sun 8 March, UTC−4;
+Berlin UTC+1). Both engineers work Mon–Fri 08:00–17:00 local with a 12:00–12:30 break: 510
+minutes. All visit times below are UTC.
+
+E1, New York:
+- Mon 9: no absence, 510. On site 13:00–15:00 (09:00–11:00 local) = 120, and Tue 03:30–04:00
+  UTC = **Mon 23:30–24:00 local** = 30, which counts on Monday: 150.
+- Tue 10: absent from 13:00: works 08:00–13:00 less the break = 270. On site 14:00–16:30 = 150.
+- Wed 11: absent from 12:15, inside the break: 08:00–12:15 less the 15 break minutes before it
+  = 240. On site 13:00–14:00 = 60.
+- Thu 12: absent from 07:00, before the shift starts: a day off, not in n.
+- Fri 13: absent all day: not in n.
+  E1: n 3, shift 1020, on site 360.
+E2, Berlin:
+- Mon 9 – Thu 12: 510 each. On site Sun 8 23:30 – Mon 00:00 UTC = **Mon 00:30–01:00 local**: 30
+  on Monday.
+- Fri 13: absent from 18:00, after the shift ends: 510. On site 15:30–16:30 = 60.
+  E2: n 5, shift 2550, on site 90.
+Everyone: n 8, shift 3570, on site 450 → 12.61 %.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from app import models as m
+from app.insights import aggregates, drill, service
+from app.insights.records import Filters
+from tests import factories
+from tests.insights import fixture
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+WEEK = service.Query(("utilisation", "travel_share"), "week", date(2026, 3, 9), date(2026, 3, 15), as_of=NOW)
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+def engineers(db):
+    nyc = factories.make_region(db, timezone="America/New_York", code="NYC", name="New York")
+    ber = factories.make_region(db, timezone="Europe/Berlin", code="BER", name="Berlin")
+    e1 = factories.make_engineer(db, nyc, name="Nora York")
+    e2 = factories.make_engineer(db, ber, name="Bert Lin")
+    for engineer, day, from_time in (
+        (e1, 10, time(13)),
+        (e1, 11, time(12, 15)),
+        (e1, 12, time(7)),
+        (e1, 13, None),
+        (e2, 13, time(18)),
+    ):
+        db.add(m.Absence(engineer_id=engineer.id, day=date(2026, 3, day), reason="sick", from_time=from_time))
+    account = factories.make_account(db, region=nyc)
+    site = factories.make_site(db, account)
+    ticket = fixture._ticket(
+        db, account, site, factories.make_calendar(db), channel="phone", status="resolved", opened_at=at(2, 8)
+    )
+    for engineer, region, checked_in, checked_out in (
+        (e1, nyc, at(9, 13), at(9, 15)),
+        (e1, nyc, at(10, 3, 30), at(10, 4)),
+        (e1, nyc, at(10, 14), at(10, 16, 30)),
+        (e1, nyc, at(11, 13), at(11, 14)),
+        (e2, ber, at(8, 23, 30), at(9, 0)),
+        (e2, ber, at(13, 15, 30), at(13, 16, 30)),
+    ):
+        fixture._visit(
+            db, ticket, region, engineer, status="done", checked_in_at=checked_in, checked_out_at=checked_out
+        )
+    db.commit()
+    return e1, e2
+
+
+def figures(db, query: service.Query) -> dict[str, dict]:
+    return {r["metric"]: r for r in service.run(db, query)["metrics"]}
+
+
+def test_a_partial_day_absence_takes_only_the_absent_part_off_the_shift(db, engineers):
+    e1, e2 = engineers
+    raw = figures(db, replace(WEEK, use_aggregates=False))
+    util = raw["utilisation"]["total"]
+    assert (util["n"], util["value"]) == (8, pytest.approx(100 * 450 / 3570))
+    assert (raw["travel_share"]["total"]["n"], raw["travel_share"]["total"]["value"]) == (8, 0.0)
+    grouped = figures(db, replace(WEEK, group_by="engineer", use_aggregates=False))["utilisation"]
+    by_engineer = {g["key"]: g["total"] for g in grouped["groups"]}
+    assert (by_engineer[str(e1.id)]["n"], by_engineer[str(e1.id)]["value"]) == (
+        3,
+        pytest.approx(100 * 360 / 1020),
+    )
+    assert (by_engineer[str(e2.id)]["n"], by_engineer[str(e2.id)]["value"]) == (
+        5,
+        pytest.approx(100 * 90 / 2550),
+    )
+    # the engineer-days behind the figure, each with its own shift minutes
+    days = drill.drill(
+        db,
+        replace(WEEK, metrics=("utilisation",), use_aggregates=False),
+        group_value=None,
+        offset=0,
+        limit=50,
+    )
+    shift = {(i["id"], i["day"]): (i["shift_min"], i["on_site_min"]) for i in days["items"]}
+    assert shift[(e1.id, "2026-03-09")] == (510, 150)
+    assert shift[(e1.id, "2026-03-10")] == (270, 150)
+    assert shift[(e1.id, "2026-03-11")] == (240, 60)
+    assert (e1.id, "2026-03-12") not in shift and (e1.id, "2026-03-13") not in shift
+    assert shift[(e2.id, "2026-03-09")] == (510, 30)
+    assert shift[(e2.id, "2026-03-13")] == (510, 60)
+
+
+@pytest.mark.parametrize("group_by", [None, "engineer", "region"])
+def test_the_aggregates_agree(db, engineers, group_by):
+    aggregates.refresh(db, now=NOW, build_from=date(2026, 1, 1))
+    for query in (
+        replace(WEEK, group_by=group_by),
+        replace(WEEK, group_by=group_by, period="day"),
+        replace(
+            WEEK,
+            group_by=group_by if group_by != "region" else None,
+            filters=Filters(region="NYC"),
+        ),
+    ):
+        agg = service.run(db, query)
+        assert agg == service.run(db, replace(query, use_aggregates=False))
+    assert figures(db, WEEK)["utilisation"]["total"]["n"] == 8
