@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, func, literal, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from app.desk.customers.view360 import RECOVERY_CATEGORY
@@ -69,7 +69,8 @@ class Filters:
 @dataclass(frozen=True, slots=True)
 class Keyset:
     """One batch of rows in (time, id) order after a cursor, for the drill-down lists: the rows
-    whose `column` is in [lo_at, hi_at), read through an index on (column, id)."""
+    whose `column` is in [lo_at, hi_at), read through an index on (column, id). Without a
+    `column` (a snapshot list, whose time is the reporting moment): id order after the cursor's id."""
 
     column: Any
     id_column: Any
@@ -79,6 +80,10 @@ class Keyset:
     limit: int
 
     def apply(self, stmt: Select) -> Select:  # type: ignore[type-arg]
+        if self.column is None:
+            if self.after is not None:
+                stmt = stmt.where(self.id_column > self.after[1])
+            return stmt.order_by(self.id_column).limit(self.limit)
         stmt = stmt.where(self.column >= self.lo_at, self.column < self.hi_at)
         if self.after is not None:
             at, row_id = self.after
@@ -240,14 +245,17 @@ def load_tickets(
     open_only: bool = False,
     at_risk_only: bool = False,
     keyset: Keyset | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> list[TicketRow]:
     """Tickets that have anything to report in the local dates [lo, hi), or are still open
     (`open_only`: only those open now; `at_risk_only`: of those, the ones marked at risk); with
-    `keyset`, one batch of them in its order."""
+    `keyset`, one batch of them in its order; `where`: only those matching it too."""
     lo_at, hi_at = _window_utc(lo, hi)
     stmt = _ticket_stmt(lo_at, hi_at, filters, open_only)
     if open_only and at_risk_only:
         stmt = stmt.where(Ticket.at_risk_since.is_not(None))
+    if where is not None:
+        stmt = stmt.where(where)
     if keyset is not None:
         stmt = keyset.apply(stmt)
     rows = session.execute(stmt).all()
@@ -342,15 +350,24 @@ def load_tickets(
 
 
 # ------------------------------------------------------------------------------------------- visits
-def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[VisitRow]:
+def load_visits(
+    session: Session,
+    lo: date,
+    hi: date,
+    filters: Filters,
+    *,
+    keyset: Keyset | None = None,
+    where: ColumnElement[bool] | None = None,
+) -> list[VisitRow]:
     """Visits around [lo, hi): from 30 days before (earlier fixes make repeats) to 30 days after
-    (later returns decide first-time fix). Work orders never started are not visits."""
+    (later returns decide first-time fix). Work orders never started are not visits. `keyset`:
+    one batch of them in its order; `where`: only those matching it too."""
     lo_at, hi_at = _window_utc(lo, hi)
     lo_at -= kpis.RETURN_WINDOW
     hi_at += kpis.RETURN_WINDOW
     ticket_asset = aliased(Asset)
     model_of = aliased(ProductModel)
-    stmt = (
+    stmt: Select = (  # type: ignore[type-arg]
         select(
             WorkOrder.id,
             WorkOrder.number,
@@ -392,6 +409,10 @@ def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[
             "product_model": equals(model_of.code),
         },
     )
+    if where is not None:
+        stmt = stmt.where(where)
+    if keyset is not None:
+        stmt = keyset.apply(stmt)
     out: list[VisitRow] = []
     for wo in session.execute(stmt):
         asset = wo.asset_id

@@ -75,4 +75,9 @@ KPI_INDEXES = (
     Index("ix_work_order_checked_in", WorkOrder.checked_in_at),
     Index("ix_work_order_updated_at", WorkOrder.updated_at),
     Index("ix_survey_sent_id", Survey.sent_at, Survey.id),
+    # the visit drill-downs (migration 0018): first-time fix in check-out order, and the visits
+    # at the same asset or site as a page's (repeats and first-time fix are judged among them)
+    Index("ix_work_order_checked_out_id", WorkOrder.checked_out_at, WorkOrder.id),
+    Index("ix_work_order_asset_checked_in", WorkOrder.asset_id, WorkOrder.checked_in_at),
+    Index("ix_work_order_site_checked_in", WorkOrder.site_id, WorkOrder.checked_in_at),
 )

@@ -1,0 +1,32 @@
+"""indexes for the visit drill-down pages: first-time fix in check-out order, and the visits of
+the same asset or site around a page (repeats and first-time fix are judged among them)
+
+Revision ID: 0018
+Revises: 0015
+Create Date: 2026-12-05 21:30:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0018"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+INDEXES = (
+    ("ix_work_order_checked_out_id", "work_order", ["checked_out_at", "id"]),
+    ("ix_work_order_asset_checked_in", "work_order", ["asset_id", "checked_in_at"]),
+    ("ix_work_order_site_checked_in", "work_order", ["site_id", "checked_in_at"]),
+)
+
+
+def upgrade() -> None:
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
+
+
+def downgrade() -> None:
+    for name, table, _ in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
