@@ -395,7 +395,8 @@ def _keyset_page(
                 and query.start <= local_date(at, item.tz) <= query.end
             ):
                 continue
-        if group is None or item.keys.get(group[0], "") == group[1]:
+        # the SQL filters may read wider (a ticket's engineer: any visit's, not the first's)
+        if query.filters.admits(item.keys) and (group is None or item.keys.get(group[0], "") == group[1]):
             chosen.append((item, ctx))
             if len(chosen) == limit:
                 return chosen, key
