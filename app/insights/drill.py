@@ -304,31 +304,41 @@ def _reopened(session: Session, query: Query, filters: records.Filters, after: K
     return iter(sorted((r for r in rows if after is None or r[0] > after), key=lambda r: r[0]))
 
 
-def _backlog_rows(
-    session: Session, query: Query, filters: records.Filters, after: Key | None
+def _id_rows(
+    session: Session, query: Query, filters: records.Filters, where: Any, after: Key | None
 ) -> Iterator[Row]:
-    """The tickets open at the reporting moment of the window's end (as `service` decides it:
-    opened by then, not resolved or closed by then), in id order after the cursor."""
-    end = query.end + timedelta(days=1)
-    moment = Calculator(query, Loaded({}, Context(query.as_of, None))).moment(end)
-    open_then = and_(
-        Ticket.opened_at <= moment,
-        or_(
-            Ticket.resolved_at > moment,
-            and_(Ticket.resolved_at.is_(None), Ticket.closed_at > moment),
-            and_(Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None), Ticket.status.not_in(DONE_TICKET)),
-        ),
-    )
+    """The query's tickets matching `where`, in id order after the cursor, BATCH at a time."""
     ctx = Context(query.as_of, None)
     cursor = after
     while True:
-        keyset = records.Keyset(None, Ticket.id, moment, moment, cursor, BATCH)
-        batch = records.load_tickets(session, query.start, end, filters, keyset=keyset, where=open_then)
+        keyset = records.Keyset(None, Ticket.id, query.as_of, query.as_of, cursor, BATCH)
+        end = query.end + timedelta(days=1)
+        batch = records.load_tickets(session, query.start, end, filters, keyset=keyset, where=where)
         for t in batch:
             cursor = (query.as_of, int(t.facts.id))
             yield cursor, t, ctx
         if len(batch) < BATCH:
             return
+
+
+def _backlog_rows(
+    session: Session, query: Query, filters: records.Filters, after: Key | None
+) -> Iterator[Row]:
+    """The tickets open at the reporting moment of the window's end (as `service` decides it:
+    opened by then, not resolved or closed by then), in id order after the cursor: those still
+    open (through the partial index on their ids) merged with those done since the moment."""
+    moment = Calculator(query, Loaded({}, Context(query.as_of, None))).moment(query.end + timedelta(days=1))
+    still_open = and_(
+        Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None), Ticket.status.not_in(DONE_TICKET)
+    )
+    done_since = or_(
+        Ticket.resolved_at > moment, and_(Ticket.resolved_at.is_(None), Ticket.closed_at > moment)
+    )
+    return heapq.merge(
+        _id_rows(session, query, filters, and_(Ticket.opened_at <= moment, still_open), after),
+        _id_rows(session, query, filters, and_(Ticket.opened_at <= moment, done_since), after),
+        key=lambda r: r[0][1],
+    )
 
 
 def _shift_rows(session: Session, query: Query, filters: records.Filters, after: Key | None) -> Iterator[Row]:

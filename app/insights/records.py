@@ -440,7 +440,7 @@ def load_visits(
 
 
 # ------------------------------------------------------------------------------------ engineer days
-def _shift_minutes(shift: Shift) -> float:
+def _shift_minutes(shift: Any) -> float:  # a Shift, or a row of its columns
     def minutes(t: time) -> int:
         return t.hour * 60 + t.minute
 
@@ -465,13 +465,28 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     engineers = {eid: (rid, code, _tz(tz)) for eid, rid, code, tz in session.execute(stmt)}
     if not engineers:
         return []
+    # The engineers as a list when few (a filter), else their query: thousands of bound ids cost
+    # more to send than the rows they select.
+    ids: Any = list(engineers) if len(engineers) <= 500 else select(stmt.subquery().c.id)
     shifts: dict[int, dict[int, float]] = defaultdict(dict)
-    for s in session.scalars(select(Shift).where(Shift.engineer_id.in_(engineers))):
+    # Columns, not entities: thousands of engineers' week patterns (a drill-down page reads a day).
+    shift_columns = (
+        Shift.engineer_id,
+        Shift.weekday,
+        Shift.starts,
+        Shift.ends,
+        Shift.break_starts,
+        Shift.break_ends,
+    )
+    weekdays = {(lo + timedelta(days=i)).weekday() for i in range(min(7, (hi - lo).days))}
+    for s in session.execute(
+        select(*shift_columns).where(Shift.engineer_id.in_(ids), Shift.weekday.in_(weekdays))
+    ):
         shifts[s.engineer_id][s.weekday] = _shift_minutes(s)
     absent = set(
         session.execute(
             select(Absence.engineer_id, Absence.day).where(
-                Absence.engineer_id.in_(engineers), Absence.day >= lo, Absence.day < hi
+                Absence.engineer_id.in_(ids), Absence.day >= lo, Absence.day < hi
             )
         ).tuples()
     )
@@ -479,7 +494,7 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     on_site: dict[tuple[int, date], float] = defaultdict(float)
     for eid, inn, out in session.execute(
         select(WorkOrder.engineer_id, WorkOrder.checked_in_at, WorkOrder.checked_out_at).where(
-            WorkOrder.engineer_id.in_(engineers),
+            WorkOrder.engineer_id.in_(ids),
             WorkOrder.checked_in_at >= lo_at,
             WorkOrder.checked_in_at < hi_at,
             WorkOrder.checked_out_at.is_not(None),
@@ -493,7 +508,7 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     for eid, day, travel_s in session.execute(
         select(PlanRoute.engineer_id, PlanDay.day, PlanRoute.travel_s)
         .join(PlanDay, and_(PlanDay.current_run_id == PlanRoute.plan_run_id, true()))
-        .where(PlanRoute.engineer_id.in_(engineers), PlanDay.day >= lo, PlanDay.day < hi)
+        .where(PlanRoute.engineer_id.in_(ids), PlanDay.day >= lo, PlanDay.day < hi)
     ):
         travel[(eid, day)] = travel_s / 60.0
     out_rows: list[ShiftRow] = []

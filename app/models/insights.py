@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.feedback import Survey
 from app.models.field import WorkOrder
-from app.models.tickets import Ticket
+from app.models.tickets import SlaEvent, Ticket
 from app.platform.db import Base
 
 
@@ -58,6 +58,8 @@ class KpiRefresh(Base):
 # drill-down's keyset pages in (time, id) order, the visits of a window, the periodic refresh's
 # "changed since" scans and today's open tickets (the running period's backlog).
 OPEN_TICKET = text("resolved_at IS NULL AND closed_at IS NULL")
+RESUME = text("kind = 'resume'")
+UNRESOLVED = text("resolved_at IS NULL")
 KPI_INDEXES = (
     Index("ix_ticket_first_response_id", Ticket.first_response_at, Ticket.id),
     Index("ix_ticket_arrived_id", Ticket.arrived_at, Ticket.id),
@@ -80,4 +82,11 @@ KPI_INDEXES = (
     Index("ix_work_order_checked_out_id", WorkOrder.checked_out_at, WorkOrder.id),
     Index("ix_work_order_asset_checked_in", WorkOrder.asset_id, WorkOrder.checked_in_at),
     Index("ix_work_order_site_checked_in", WorkOrder.site_id, WorkOrder.checked_in_at),
+    # the reopen rate's reopened tickets (resumes are few among the SLA events); the backlog's
+    # open tickets in id order, and those closed unresolved after a past moment
+    Index("ix_sla_event_resume_at", SlaEvent.at, sqlite_where=RESUME, postgresql_where=RESUME),
+    Index("ix_ticket_open_id", Ticket.id, sqlite_where=OPEN_TICKET, postgresql_where=OPEN_TICKET),
+    Index(
+        "ix_ticket_closed_unresolved", Ticket.closed_at, sqlite_where=UNRESOLVED, postgresql_where=UNRESOLVED
+    ),
 )
