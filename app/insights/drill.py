@@ -174,7 +174,16 @@ KEYSET: dict[str, tuple[Any, Any]] = {
 # Every metric whose list is read a page at a time: the backlog in ticket order (its time is the
 # reporting moment), engineer-days a few days at a time.
 PAGED = frozenset({*KEYSET, "backlog", "utilisation", "travel_share"})
-BATCH = 200  # rows read per keyset step (some fall outside the local days or the group)
+# What a visit needs to be in n, as SQL (`metric.in_n` decides; this only reads fewer rows):
+# a first-time fix is a completed visit, an on-time arrival one with a promised window.
+VISITS_IN_N = {
+    "first_time_fix": WorkOrder.status == "done",
+    "on_time_arrival": and_(
+        WorkOrder.appointment_start_at.is_not(None), WorkOrder.appointment_end_at.is_not(None)
+    ),
+}
+BATCH = 200  # rows read per step at most (some fall outside the local days or the group)
+PAGE_BATCH = 50  # and at least: a small page reads no more rows (a visit's costs its neighbours)
 
 Key = tuple[datetime, int]
 Row = tuple[Key, Item, Context]  # a list item with its sort key and the context it is judged in
@@ -216,11 +225,14 @@ def _load_batch(
         return list(records.load_tickets(session, lo, hi, filters, keyset=keyset))
     if metric.source == "clocks":  # the one clock of each ticket the metric measures
         clock = metric.name.removeprefix("sla_")
-        tickets = records.load_tickets(session, lo, hi, filters, keyset=keyset)
+        # only tickets with that clock: one item per row read, or a short batch would end the list
+        due = next(due for name, _, due in SLA_CLOCKS if name == clock)
+        tickets = records.load_tickets(session, lo, hi, filters, keyset=keyset, where=due.is_not(None))
         return [ClockItem(c, t) for t in tickets for c in t.clocks if c.metric == clock]
-    if metric.source == "visits":  # only visits that completed a job can be its first-time fix
-        done = WorkOrder.status == "done" if metric.name == "first_time_fix" else None
-        return list(records.load_visits(session, lo, hi, filters, keyset=keyset, where=done))
+    if metric.source == "visits":
+        return list(
+            records.load_visits(session, lo, hi, filters, keyset=keyset, where=VISITS_IN_N.get(metric.name))
+        )
     if metric.source == "answers":
         return list(records.load_answers(session, lo, hi, filters, keyset=keyset))
     return list(records.load_surveys(session, lo, hi, filters, keyset=keyset))
@@ -263,15 +275,15 @@ def _visit_context(session: Session, query: Query, visits: list[records.VisitRow
 
 
 def _keyset_rows(
-    session: Session, query: Query, metric: Metric, filters: records.Filters, after: Key | None
+    session: Session, query: Query, metric: Metric, filters: records.Filters, after: Key | None, size: int
 ) -> Iterator[Row]:
     """The rows of the metric's column in the window after the cursor, in (column, id) order,
-    read BATCH at a time (each batch's visits judged among the visits around them)."""
+    read `size` at a time (each batch's visits judged among the visits around them)."""
     column, id_column = KEYSET[metric.name]
     lo_at, hi_at = _zones_window(session, query.start, query.end + timedelta(days=1))
     cursor = after
     while True:
-        keyset = records.Keyset(column, id_column, lo_at, hi_at, cursor, BATCH)
+        keyset = records.Keyset(column, id_column, lo_at, hi_at, cursor, size)
         batch = _load_batch(session, metric, query, filters, keyset)
         ctx = (
             _visit_context(session, query, batch) if metric.source == "visits" else Context(query.as_of, None)
@@ -281,7 +293,7 @@ def _keyset_rows(
             assert at is not None  # the column is in the window
             cursor = (at, _row_id(item))
             yield cursor, item, ctx
-        if len(batch) < BATCH:
+        if len(batch) < size:
             return
 
 
@@ -305,24 +317,24 @@ def _reopened(session: Session, query: Query, filters: records.Filters, after: K
 
 
 def _id_rows(
-    session: Session, query: Query, filters: records.Filters, where: Any, after: Key | None
+    session: Session, query: Query, filters: records.Filters, where: Any, after: Key | None, size: int
 ) -> Iterator[Row]:
-    """The query's tickets matching `where`, in id order after the cursor, BATCH at a time."""
+    """The query's tickets matching `where`, in id order after the cursor, `size` at a time."""
     ctx = Context(query.as_of, None)
     cursor = after
     while True:
-        keyset = records.Keyset(None, Ticket.id, query.as_of, query.as_of, cursor, BATCH)
+        keyset = records.Keyset(None, Ticket.id, query.as_of, query.as_of, cursor, size)
         end = query.end + timedelta(days=1)
         batch = records.load_tickets(session, query.start, end, filters, keyset=keyset, where=where)
         for t in batch:
             cursor = (query.as_of, int(t.facts.id))
             yield cursor, t, ctx
-        if len(batch) < BATCH:
+        if len(batch) < size:
             return
 
 
 def _backlog_rows(
-    session: Session, query: Query, filters: records.Filters, after: Key | None
+    session: Session, query: Query, filters: records.Filters, after: Key | None, size: int
 ) -> Iterator[Row]:
     """The tickets open at the reporting moment of the window's end (as `service` decides it:
     opened by then, not resolved or closed by then), in id order after the cursor: those still
@@ -335,8 +347,8 @@ def _backlog_rows(
         Ticket.resolved_at > moment, and_(Ticket.resolved_at.is_(None), Ticket.closed_at > moment)
     )
     return heapq.merge(
-        _id_rows(session, query, filters, and_(Ticket.opened_at <= moment, still_open), after),
-        _id_rows(session, query, filters, and_(Ticket.opened_at <= moment, done_since), after),
+        _id_rows(session, query, filters, and_(Ticket.opened_at <= moment, still_open), after, size),
+        _id_rows(session, query, filters, and_(Ticket.opened_at <= moment, done_since), after, size),
         key=lambda r: r[0][1],
     )
 
@@ -360,13 +372,13 @@ def _shift_rows(session: Session, query: Query, filters: records.Filters, after:
 
 
 def _rows(
-    session: Session, query: Query, metric: Metric, filters: records.Filters, after: Key | None
+    session: Session, query: Query, metric: Metric, filters: records.Filters, after: Key | None, size: int
 ) -> Iterator[Row]:
     if metric.source == "backlog":
-        return _backlog_rows(session, query, filters, after)
+        return _backlog_rows(session, query, filters, after, size)
     if metric.source == "shifts":
         return _shift_rows(session, query, filters, after)
-    rows = _keyset_rows(session, query, metric, filters, after)
+    rows = _keyset_rows(session, query, metric, filters, after, size)
     if metric.name == "reopen_rate":
         return heapq.merge(rows, _reopened(session, query, filters, after), key=lambda r: r[0])
     return rows
@@ -396,7 +408,8 @@ def _keyset_page(
     if group is not None and group[1] and group[0] not in filters.active():
         filters = replace(filters, **{group[0]: group[1]})
     chosen: list[tuple[Item, Context]] = []
-    for key, item, ctx in _rows(session, query, metric, filters, after):
+    size = min(BATCH, max(limit, PAGE_BATCH))
+    for key, item, ctx in _rows(session, query, metric, filters, after, size):
         if metric.source != "backlog":  # a snapshot's items are its rows; the others are dated
             at = metric.at(item, ctx)
             if not (

@@ -132,6 +132,8 @@ def test_keyset_pages_equal_the_in_memory_list(db, world, monkeypatch, name, fil
         assert keyset
         assert items == expected["items"], (name, limit)
         assert n == expected["n"] == len(items)
+    monkeypatch.setattr(drill, "BATCH", 3)  # a page read in several batches
+    assert walk(db, query, group, 50)[1] == expected["items"], name
 
 
 def test_the_fixture_lists_are_not_empty(db, world):
