@@ -340,17 +340,18 @@ def _backlog_rows(
     opened by then, not resolved or closed by then), in id order after the cursor: those still
     open (through the partial index on their ids) merged with those done since the moment."""
     moment = Calculator(query, Loaded({}, Context(query.as_of, None))).moment(query.end + timedelta(days=1))
-    still_open = and_(
-        Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None), Ticket.status.not_in(DONE_TICKET)
-    )
+    # Exactly the partial index's condition (a done status is checked below: in SQL, PostgreSQL
+    # misjudged how many rows it leaves and sorted every open ticket instead of reading in order).
+    still_open = and_(Ticket.resolved_at.is_(None), Ticket.closed_at.is_(None))
     done_since = or_(
         Ticket.resolved_at > moment, and_(Ticket.resolved_at.is_(None), Ticket.closed_at > moment)
     )
-    return heapq.merge(
+    rows = heapq.merge(
         _id_rows(session, query, filters, and_(Ticket.opened_at <= moment, still_open), after, size),
         _id_rows(session, query, filters, and_(Ticket.opened_at <= moment, done_since), after, size),
         key=lambda r: r[0][1],
     )
+    return (r for r in rows if not (r[1].done_at is None and r[1].status in DONE_TICKET))
 
 
 def _shift_rows(session: Session, query: Query, filters: records.Filters, after: Key | None) -> Iterator[Row]:
