@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from app.desk.customers.view360 import RECOVERY_CATEGORY
@@ -69,7 +69,8 @@ class Filters:
 @dataclass(frozen=True, slots=True)
 class Keyset:
     """One batch of rows in (time, id) order after a cursor, for the drill-down lists: the rows
-    whose `column` is in [lo_at, hi_at), read through an index on (column, id)."""
+    whose `column` is in [lo_at, hi_at), read through an index on (column, id). Without a
+    `column` (a snapshot list, whose time is the reporting moment): id order after the cursor's id."""
 
     column: Any
     id_column: Any
@@ -79,6 +80,10 @@ class Keyset:
     limit: int
 
     def apply(self, stmt: Select) -> Select:  # type: ignore[type-arg]
+        if self.column is None:
+            if self.after is not None:
+                stmt = stmt.where(self.id_column > self.after[1])
+            return stmt.order_by(self.id_column).limit(self.limit)
         stmt = stmt.where(self.column >= self.lo_at, self.column < self.hi_at)
         if self.after is not None:
             at, row_id = self.after
@@ -412,7 +417,13 @@ def _marked(hi: date, filters: Filters, column: Any, keys: Collection[str]) -> t
         open_ticket(),
         Ticket.at_risk_since.is_not(None),
     )
-    return where_filters(stmt, filters, j.conditions()), j
+    stmt = where_filters(stmt, filters, j.conditions())
+    if filters.engineer is not None:
+        # The ticket's own engineer (its first visit's), as the figure and the drill-down count
+        # it: the shared filter above keeps a ticket with any visit of theirs.
+        e = filters.engineer
+        stmt = stmt.where(first_engineer() == int(e) if e.isdigit() and str(int(e)) == e else false())
+    return stmt, j
 
 
 def count_at_risk(session: Session, hi: date, filters: Filters, key: str | None = None) -> dict[str, int]:
@@ -456,15 +467,24 @@ def at_risk_ids(
 
 
 # ------------------------------------------------------------------------------------------- visits
-def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[VisitRow]:
+def load_visits(
+    session: Session,
+    lo: date,
+    hi: date,
+    filters: Filters,
+    *,
+    keyset: Keyset | None = None,
+    where: ColumnElement[bool] | None = None,
+) -> list[VisitRow]:
     """Visits around [lo, hi): from 30 days before (earlier fixes make repeats) to 30 days after
-    (later returns decide first-time fix). Work orders never started are not visits."""
+    (later returns decide first-time fix). Work orders never started are not visits. `keyset`:
+    one batch of them in its order; `where`: only those matching it too."""
     lo_at, hi_at = _window_utc(lo, hi)
     lo_at -= kpis.RETURN_WINDOW
     hi_at += kpis.RETURN_WINDOW
     ticket_asset = aliased(Asset)
     model_of = aliased(ProductModel)
-    stmt = (
+    stmt: Select = (  # type: ignore[type-arg]
         select(
             WorkOrder.id,
             WorkOrder.number,
@@ -506,6 +526,10 @@ def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[
             "product_model": equals(model_of.code),
         },
     )
+    if where is not None:
+        stmt = stmt.where(where)
+    if keyset is not None:
+        stmt = keyset.apply(stmt)
     out: list[VisitRow] = []
     for wo in session.execute(stmt):
         asset = wo.asset_id
@@ -533,7 +557,7 @@ def load_visits(session: Session, lo: date, hi: date, filters: Filters) -> list[
 
 
 # ------------------------------------------------------------------------------------ engineer days
-def _shift_minutes(shift: Shift) -> float:
+def _shift_minutes(shift: Any) -> float:  # a Shift, or a row of its columns
     def minutes(t: time) -> int:
         return t.hour * 60 + t.minute
 
@@ -576,15 +600,30 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     engineers = {eid: (rid, code, _tz(tz)) for eid, rid, code, tz in session.execute(stmt)}
     if not engineers:
         return []
+    # The engineers as a list when few (a filter), else their query: thousands of bound ids cost
+    # more to send than the rows they select.
+    ids: Any = list(engineers) if len(engineers) <= 500 else select(stmt.subquery().c.id)
     shifts: dict[int, dict[int, float]] = defaultdict(dict)
-    patterns: dict[tuple[int, int], Any] = {}  # the Shift of each weekday (partial-day absences)
-    for s in session.scalars(select(Shift).where(Shift.engineer_id.in_(engineers))):
+    patterns: dict[tuple[int, int], Any] = {}  # the shift of each weekday (partial-day absences)
+    # Columns, not entities: thousands of engineers' week patterns (a drill-down page reads a day).
+    shift_columns = (
+        Shift.engineer_id,
+        Shift.weekday,
+        Shift.starts,
+        Shift.ends,
+        Shift.break_starts,
+        Shift.break_ends,
+    )
+    weekdays = {(lo + timedelta(days=i)).weekday() for i in range(min(7, (hi - lo).days))}
+    for s in session.execute(
+        select(*shift_columns).where(Shift.engineer_id.in_(ids), Shift.weekday.in_(weekdays))
+    ):
         shifts[s.engineer_id][s.weekday] = _shift_minutes(s)
         patterns[(s.engineer_id, s.weekday)] = s
     # Whole-day absences leave the day out; one from a time of day on keeps the worked part.
     absences = session.execute(
         select(Absence.engineer_id, Absence.day, Absence.from_time).where(
-            Absence.engineer_id.in_(engineers), Absence.day >= lo, Absence.day < hi
+            Absence.engineer_id.in_(ids), Absence.day >= lo, Absence.day < hi
         )
     ).tuples()
     absent: set[tuple[int, date]] = set()
@@ -598,7 +637,7 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     on_site: dict[tuple[int, date], float] = defaultdict(float)
     for eid, inn, out in session.execute(
         select(WorkOrder.engineer_id, WorkOrder.checked_in_at, WorkOrder.checked_out_at).where(
-            WorkOrder.engineer_id.in_(engineers),
+            WorkOrder.engineer_id.in_(ids),
             WorkOrder.checked_in_at >= lo_at,
             WorkOrder.checked_in_at < hi_at,
             WorkOrder.checked_out_at.is_not(None),
@@ -612,7 +651,7 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     for eid, day, travel_s in session.execute(
         select(PlanRoute.engineer_id, PlanDay.day, PlanRoute.travel_s)
         .join(PlanDay, and_(PlanDay.current_run_id == PlanRoute.plan_run_id, true()))
-        .where(PlanRoute.engineer_id.in_(engineers), PlanDay.day >= lo, PlanDay.day < hi)
+        .where(PlanRoute.engineer_id.in_(ids), PlanDay.day >= lo, PlanDay.day < hi)
     ):
         travel[(eid, day)] = travel_s / 60.0
     out_rows: list[ShiftRow] = []

@@ -132,10 +132,7 @@ def load(session: Session, query: Query, *, open_now_only: bool = False, exact: 
     query's own days only, without the previous window and whole periods a report compares
     with (the aggregates' build and the drill-down need no more)."""
     sources = {METRICS[m].source for m in query.metrics}
-    lo, hi = query.start, query.end + timedelta(days=1)
-    if not exact:
-        lo = min(query.start - _span(query), period_of_date(query.start, query.period).previous().start)
-        hi = max(hi, period_of_date(query.end, query.period).end)
+    lo, hi = load_window(query, exact=exact)
     f = query.filters
     items: dict[str, list[Item]] = {}
     business = _business_seconds(session) if query.business else None
@@ -145,6 +142,8 @@ def load(session: Session, query: Query, *, open_now_only: bool = False, exact: 
         tickets = records.load_tickets(
             session, lo, hi, f, open_only=open_only, at_risk_only=open_only and sources == {"at_risk"}
         )
+        # The engineer filter reads any visit of the ticket; its engineer is its first visit's.
+        tickets = [t for t in tickets if f.admits(t.keys)]
         if business is not None:
             business.by_ticket.update({t.facts.id: t.calendar_id for t in tickets})  # type: ignore[attr-defined]
         items["tickets"] = tickets
@@ -155,12 +154,7 @@ def load(session: Session, query: Query, *, open_now_only: bool = False, exact: 
         # Loaded without the filters: a return visit by another engineer, or for a ticket of
         # another channel, still decides first-time fix and repeats of the filtered ones.
         everything = records.load_visits(session, lo, hi, records.Filters())
-        ctx = replace(
-            ctx,
-            repeat_ids=frozenset(kpis.repeat_visit_ids([v.facts for v in everything])),
-            ftf=kpis.first_time_fix_detail([v.facts for v in everything], as_of=query.as_of),
-            ftf_done_at=_first_completions(everything),
-        )
+        ctx = visit_context(ctx, everything)
         items["visits"] = [v for v in everything if f.admits(v.keys)]
     if "answers" in sources:
         items["answers"] = records.load_answers(session, lo, hi, f)
@@ -170,6 +164,26 @@ def load(session: Session, query: Query, *, open_now_only: bool = False, exact: 
         today = query.as_of.astimezone(ZoneInfo(get_settings().time_zone)).date()
         items["shifts"] = records.load_shift_days(session, lo, hi, f, today)
     return Loaded(items, ctx)
+
+
+def load_window(query: Query, *, exact: bool = False) -> tuple[date, date]:
+    """The local dates [lo, hi) `load` reads: the query's own, or (not `exact`) with the
+    previous window and the whole first and last periods."""
+    lo, hi = query.start, query.end + timedelta(days=1)
+    if not exact:
+        lo = min(query.start - _span(query), period_of_date(query.start, query.period).previous().start)
+        hi = max(hi, period_of_date(query.end, query.period).end)
+    return lo, hi
+
+
+def visit_context(ctx: Context, visits: Sequence[records.VisitRow]) -> Context:
+    """`ctx` with the repeats and first-time fixes decided among `visits` (the visits around)."""
+    return replace(
+        ctx,
+        repeat_ids=frozenset(kpis.repeat_visit_ids([v.facts for v in visits])),
+        ftf=kpis.first_time_fix_detail([v.facts for v in visits], as_of=ctx.as_of),
+        ftf_done_at=_first_completions(visits),
+    )
 
 
 def _span(query: Query) -> timedelta:

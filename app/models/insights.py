@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.feedback import Survey
 from app.models.field import WorkOrder
-from app.models.tickets import Ticket
+from app.models.tickets import SlaEvent, Ticket
 from app.platform.db import Base
 
 
@@ -84,6 +84,8 @@ AT_RISK_OPEN = text("at_risk_since IS NOT NULL AND resolved_at IS NULL AND close
 # the index alone where the pages are all-visible: at 1 M tickets the marked ones lie scattered,
 # about one heap page each.
 AT_RISK_COLUMNS = ["status", "category", "channel", "account_id", "site_id", "asset_id", "id"]
+RESUME = text("kind = 'resume'")
+UNRESOLVED = text("resolved_at IS NULL")
 KPI_INDEXES = (
     Index("ix_ticket_first_response_id", Ticket.first_response_at, Ticket.id),
     Index("ix_ticket_arrived_id", Ticket.arrived_at, Ticket.id),
@@ -111,4 +113,14 @@ KPI_INDEXES = (
     # A changed visit's return-window neighbours at its target (migration 0019)
     Index("ix_work_order_asset_checked_in", WorkOrder.asset_id, WorkOrder.checked_in_at),
     Index("ix_work_order_site_checked_in", WorkOrder.site_id, WorkOrder.checked_in_at),
+    # the visit drill-downs (migration 0018): first-time fix in check-out order, and the visits
+    # at the same asset or site as a page's (repeats and first-time fix are judged among them)
+    Index("ix_work_order_checked_out_id", WorkOrder.checked_out_at, WorkOrder.id),
+    # the reopen rate's reopened tickets (resumes are few among the SLA events); the backlog's
+    # open tickets in id order, and those closed unresolved after a past moment
+    Index("ix_sla_event_resume_at", SlaEvent.at, sqlite_where=RESUME, postgresql_where=RESUME),
+    Index("ix_ticket_open_id", Ticket.id, sqlite_where=OPEN_TICKET, postgresql_where=OPEN_TICKET),
+    Index(
+        "ix_ticket_closed_unresolved", Ticket.closed_at, sqlite_where=UNRESOLVED, postgresql_where=UNRESOLVED
+    ),
 )
