@@ -18,9 +18,7 @@ down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-INDEXES = (
-    ("ix_work_order_checked_out_id", "work_order", ["checked_out_at", "id"]),
-)
+INDEXES = (("ix_work_order_checked_out_id", "work_order", ["checked_out_at", "id"]),)
 
 
 PARTIAL = (
