@@ -172,7 +172,7 @@ def _seed_knowledge(generated: int, seed: int) -> None:
 
     from app.knowledge.index import process_cache
     from app.knowledge.jsonl import import_records
-    from app.platform.db import unit_of_work
+    from app.platform.db import read_only_transactions, unit_of_work
     from app.seed.kb_articles import DEMO_ARTICLES, generated_articles
 
     started = time.perf_counter()
@@ -181,7 +181,7 @@ def _seed_knowledge(generated: int, seed: int) -> None:
         report = import_records(session, records, actor=None)
     console.print(f"knowledge base: {report.created} articles in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    with unit_of_work() as session:
+    with read_only_transactions(), unit_of_work() as session:  # reads only: no write lock
         process_cache().persist(session)
     console.print(f"knowledge index built and saved in {time.perf_counter() - started:.1f} s")
 
@@ -318,7 +318,7 @@ def kb_import(
 
     from app.knowledge.index import process_cache
     from app.knowledge.jsonl import import_lines
-    from app.platform.db import unit_of_work
+    from app.platform.db import read_only_transactions, unit_of_work
     from app.platform.errors import AppError
 
     path = Path(file)
@@ -337,7 +337,8 @@ def kb_import(
                 _fail(str(exc))
                 return
             report = import_lines(session, text.splitlines(), actor=actor)
-        with unit_of_work() as session:  # other processes load this instead of re-analysing
+        # other processes load this instead of re-analysing; it reads only: no write lock
+        with read_only_transactions(), unit_of_work() as session:
             process_cache().persist(session)
     except AppError as exc:
         errors = Table("line", "field", "problem", title="nothing imported: these lines are wrong")
