@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.desk.customers import keys as customer_keys
 from app.desk.customers import service as customers
-from app.desk.customers.view360 import asset_entitlement, customer_360
+from app.desk.customers.view360 import asset_entitlement, customer_360, local_today
 from app.models import SlaEvent
 from app.platform.db import utcnow
 from tests import factories as f
@@ -202,7 +202,9 @@ def test_search_roles(client: TestClient, login: Any, people: dict[str, Any]) ->
 
 @pytest.fixture
 def account_world(db: Session) -> dict[str, Any]:
-    today = date.today()
+    # the desk's day (the app's zone), as the 360 view judges warranty and contracts: between
+    # 23:00 and 24:00 UTC the machine's date.today() is already yesterday in Munich
+    today = local_today()
     region = f.make_region(db, code="MUC-S", name="München-Süd")
     acc = f.make_account(
         db,
