@@ -94,10 +94,17 @@ def setup(articles: int, seed: int) -> dict[str, Any]:
         report = import_records(session, records, actor=None)
     facts["import_s"] = round(time.perf_counter() - started, 1)
     facts["imported"] = {"created": report.created, "updated": report.updated, "unchanged": report.unchanged}
+    from knowledge_base.embedding import default_encoder
+
+    encoder = default_encoder()
+    embedded_before = getattr(encoder, "encoded_texts", 0)
     started = time.perf_counter()
     with unit_of_work() as session:
         path = process_cache().persist(session)
     facts["index_build_s"] = round(time.perf_counter() - started, 1)
+    facts["encoder"] = None if encoder is None else encoder.name
+    # Texts that went through the model in this build (two per article; 0 when the vector cache had them).
+    facts["texts_embedded"] = getattr(encoder, "encoded_texts", 0) - embedded_before
     facts["index_build_s_per_1000"] = round(facts["index_build_s"] * 1000 / max(1, len(records)), 2)
     facts["build_max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     facts["index_file_mb"] = round(path.stat().st_size / 1e6, 1) if path else None

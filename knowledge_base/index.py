@@ -108,8 +108,18 @@ def _loaded_bm25(stored: dict[str, IntArray], name: str, n: int, vocab: dict[str
 
 
 def _best(rows: npt.NDArray[np.intp], fused: FloatArray, limit: int) -> list[int]:
-    """The ``limit`` best rows by score; a stable sort, so ties keep insertion order (reproducible)."""
-    order = np.argsort(-fused[rows], kind="stable")[:limit]
+    """The ``limit`` best rows by score; a stable sort, so ties keep insertion order (reproducible).
+
+    A common word makes most of 50 000 articles candidates, and sorting them all cost ~4 ms a search:
+    only the rows scoring at least the ``limit``-th best score are sorted (a linear partition finds it).
+    Every row tied with that score is kept, so the result equals the full stable sort's head.
+    """
+    scores = fused[rows]
+    if len(rows) > 4 * limit:
+        threshold = np.partition(scores, len(rows) - limit)[len(rows) - limit]
+        keep = scores >= threshold
+        rows, scores = rows[keep], scores[keep]
+    order = np.argsort(-scores, kind="stable")[:limit]
     return [int(i) for i in rows[order]]
 
 

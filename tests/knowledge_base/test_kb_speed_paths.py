@@ -159,3 +159,18 @@ def test_a_broken_vector_cache_costs_re_embedding_not_a_failure(tmp_path: Path) 
     index = build_index(EN_ARTICLES, encoder=encoder, vector_cache=cache)
     assert len(encoder.seen) == 2 * len(EN_ARTICLES)
     assert index.rank("boiler pressure")[0].article_id == "boiler-pressure"
+
+
+def test_the_partial_sort_of_candidates_equals_a_full_stable_sort() -> None:
+    # _best sorts only the rows at or above the limit-th score; ties (here: many, scores rounded to one
+    # decimal) must still come out in insertion order, exactly as a full stable sort orders them.
+    from knowledge_base.index import _best
+
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        n = int(rng.integers(1, 300))
+        limit = int(rng.integers(1, 25))
+        fused = np.round(rng.random(n) * int(rng.integers(1, 5)), 1)
+        rows = np.flatnonzero(rng.random(n) < 0.7)
+        full = [int(i) for i in rows[np.argsort(-fused[rows], kind="stable")[:limit]]]
+        assert _best(rows, fused, limit) == full
