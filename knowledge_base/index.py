@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .analysis import ANALYSIS_VERSION, analyze
-from .embedding import Encoder, Vectors, default_encoder
+from .embedding import Encoder, Vectors, default_encoder, same_weights, weight_twins
 from .model import Article, SearchHit
 from .snippets import highlight_all, make_snippet
 from .textclip import clip
@@ -254,6 +254,16 @@ class KnowledgeIndex:
             return self._encoder.encode(texts)
         namespace = f"{self._encoder.name}|{EMBED_RECIPE}|{kind}"
         found = self._vector_cache.get_many(namespace, texts)
+        for twin in weight_twins(self._encoder.name):  # the same weights run by another engine
+            missing = [i for i, v in enumerate(found) if v is None]
+            if not missing:
+                break
+            for i, vector in zip(
+                missing,
+                self._vector_cache.get_many(f"{twin}|{EMBED_RECIPE}|{kind}", [texts[i] for i in missing]),
+                strict=True,
+            ):
+                found[i] = vector
         todo = [i for i, v in enumerate(found) if v is None]
         # In batches, each stored as soon as it is made: a first build of 50 000 articles takes hours,
         # and one that is stopped resumes where it was instead of starting over.
@@ -475,7 +485,7 @@ class KnowledgeIndex:
         # (they ranked as well, docs/knowledge_base.md) rather than re-embedding every article in every
         # process at the first load after an upgrade; an article gets the current recipe when it changes.
         recipe = manifest.get("recipe", EMBED_RECIPE)
-        same_vectors = (manifest.get("encoder"), recipe) == (index.encoder_name, EMBED_RECIPE)
+        same_vectors = same_weights(manifest.get("encoder"), index.encoder_name) and recipe == EMBED_RECIPE
         if index._encoder is not None and same_vectors:
             for article_id, vec in zip(manifest["embedded"], vectors, strict=True):
                 index._vectors[article_id] = np.asarray(vec, dtype=np.float32)

