@@ -7,6 +7,7 @@ query "heat", and "E-04" for "e04"); in Chinese a hit is any occurrence of a que
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 
 from .analysis import CJK_CHARS, analyze
@@ -15,33 +16,44 @@ from .model import Snippet
 SNIPPET_CHARS = 180
 _LATIN_WORD = re.compile(r"[^\W_]+(?:[-./][^\W_]+)*")
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
+_CJK_TERM = re.compile(f"#?[{CJK_CHARS}]")
 
 
 @lru_cache(maxsize=100_000)
-def _word_tokens(word: str) -> tuple[str, ...]:
-    """analyze() of one word, cached: a snippet analyses every word of a body, and words repeat a lot."""
-    return tuple(analyze(word))
+def _word_tokens(word: str) -> tuple[str, ...] | None:
+    """analyze() of one Latin word, cached: a snippet analyses every word of a body, and words repeat a
+    lot. None for a word holding CJK (a Latin-word match also takes ideographs): those go by run, below."""
+    return None if _CJK_CHAR.search(word) else tuple(analyze(word))
+
+
+@lru_cache(maxsize=256)
+def _query_terms(query: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The query's analysed terms, and the Chinese ones to look for in CJK runs, longest first. Cached:
+    one search asks for the title and snippet of every hit with the same query."""
+    terms = frozenset(analyze(query))
+    # Chinese: words and bigrams only. Single characters help ranking but would light up every "水".
+    cjk = {t.lstrip("#") for t in terms if _CJK_TERM.match(t) and len(t.lstrip("#")) > 1}
+    cjk |= {run for run in _CJK_RUN.findall(query) if len(run) == 1}  # a one-character query run
+    return terms, tuple(sorted(cjk, key=lambda t: (-len(t), t)))
 
 
 def _hit_spans(text: str, query: str) -> list[tuple[int, int, str]]:
     """(start, end, matched term) for every hit in ``text``, sorted, not overlapping."""
-    terms = set(analyze(query))
+    terms, cjk_terms = _query_terms(query)
     if not terms:
         return []
     spans: list[tuple[int, int, str]] = []
-    # Chinese: words and bigrams only. Single characters help ranking but would light up every "水".
-    cjk_terms = {t.lstrip("#") for t in terms if re.match(f"#?[{CJK_CHARS}]", t) and len(t.lstrip("#")) > 1}
-    cjk_terms |= {run for run in _CJK_RUN.findall(query) if len(run) == 1}  # a one-character query run
     for match in _LATIN_WORD.finditer(text):
-        word = match.group()
-        if re.search(f"[{CJK_CHARS}]", word):
-            continue  # CJK handled below (\w also matches ideographs)
-        hit = [t for t in _word_tokens(word) if t in terms]
+        tokens = _word_tokens(match.group())
+        if tokens is None:
+            continue
+        hit = [t for t in tokens if t in terms]
         if hit:
             spans.append((match.start(), match.end(), hit[0]))
     for run in _CJK_RUN.finditer(text):
         covered = [""] * len(run.group())
-        for term in sorted(cjk_terms, key=len, reverse=True):
+        for term in cjk_terms:
             start = run.group().find(term)
             while start >= 0:
                 for k in range(start, start + len(term)):
@@ -92,9 +104,13 @@ def make_snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> Snippet:
     if len(text) <= width:
         return Snippet(tuple(_fragments(text, spans, 0, len(text))))
     best_lo, best_count = 0, -1
-    for start, _, _ in spans:
+    starts = [start for start, _, _ in spans]
+    for start in starts:
         lo = max(0, start - width // 5)  # a little context before the first hit
-        count = len({term for s, e, term in spans if s >= lo and e <= lo + width})
+        # The spans inside [lo, lo + width]: sorted by start, so from the first at or after lo until one
+        # starts past the end (a body with a common query word has dozens of hits: no quadratic scan).
+        first, last = bisect_left(starts, lo), bisect_right(starts, lo + width)
+        count = len({term for _, e, term in spans[first:last] if e <= lo + width})
         if count > best_count:
             best_lo, best_count = lo, count
     lo = best_lo

@@ -67,3 +67,13 @@ def test_ticket_suggestions_use_model_and_fault_code() -> None:
     assert plain[0].article_id == "generic"  # a tie without the code keeps insertion order
     assert coded[0].article_id == "coded"
     assert suggestion_query("Boiler off", "", "EcoTec 400", "F28") == "Boiler off F28 EcoTec 400"
+
+
+def test_the_window_holds_the_most_distinct_terms_among_many_repeated_hits() -> None:
+    # A body where one common query word hits dozens of times and the rarer ones meet only near the end:
+    # the window must be the one holding all three distinct terms (the hit-window search is not a scan of
+    # every pair any more; this pins what it must still find).
+    body = " ".join(["the pump runs"] * 40 + ["then the valve leaks and the pump stops"] + ["fine"] * 30)
+    snippet = make_snippet(body, "pump valve leaks")
+    marked = {text.lower() for text, hit in snippet.fragments if hit}
+    assert {"pump", "valve", "leaks"} <= marked
