@@ -27,30 +27,46 @@ def _word_tokens(word: str) -> tuple[str, ...] | None:
     return None if _CJK_CHAR.search(word) else tuple(analyze(word))
 
 
-@lru_cache(maxsize=256)
-def _query_terms(query: str) -> tuple[frozenset[str], tuple[str, ...]]:
-    """The query's analysed terms, and the Chinese ones to look for in CJK runs, longest first. Cached:
-    one search asks for the title and snippet of every hit with the same query."""
-    terms = frozenset(analyze(query))
-    # Chinese: words and bigrams only. Single characters help ranking but would light up every "水".
-    cjk = {t.lstrip("#") for t in terms if _CJK_TERM.match(t) and len(t.lstrip("#")) > 1}
-    cjk |= {run for run in _CJK_RUN.findall(query) if len(run) == 1}  # a one-character query run
-    return terms, tuple(sorted(cjk, key=lambda t: (-len(t), t)))
+class _Query:
+    """A query's analysed terms, its Chinese terms to look for in CJK runs (longest first), and which
+    query term each Latin word seen so far hits. One search asks for the title and snippet of every hit
+    with the same query, and bodies share most words: each distinct word is analysed and tested once."""
+
+    def __init__(self, query: str) -> None:
+        self.terms = frozenset(analyze(query))
+        # Chinese: words and bigrams only. Single characters help ranking but would light up every "水".
+        cjk = {t.lstrip("#") for t in self.terms if _CJK_TERM.match(t) and len(t.lstrip("#")) > 1}
+        cjk |= {run for run in _CJK_RUN.findall(query) if len(run) == 1}  # a one-character query run
+        self.cjk_terms = tuple(sorted(cjk, key=lambda t: (-len(t), t)))
+        self._hit: dict[str, str] = {}  # word -> the query term it hits, "" for none
+
+    def hit(self, word: str) -> str:
+        found = self._hit.get(word)
+        if found is None:
+            tokens = _word_tokens(word)
+            found = next((t for t in tokens if t in self.terms), "") if tokens is not None else ""
+            if len(self._hit) < 50_000:  # bounded: a query lives for one request's snippets
+                self._hit[word] = found
+        return found
+
+
+@lru_cache(maxsize=64)
+def _query(query: str) -> _Query:
+    return _Query(query)
 
 
 def _hit_spans(text: str, query: str) -> list[tuple[int, int, str]]:
     """(start, end, matched term) for every hit in ``text``, sorted, not overlapping."""
-    terms, cjk_terms = _query_terms(query)
-    if not terms:
+    q = _query(query)
+    if not q.terms:
         return []
     spans: list[tuple[int, int, str]] = []
+    hit = q.hit
     for match in _LATIN_WORD.finditer(text):
-        tokens = _word_tokens(match.group())
-        if tokens is None:
-            continue
-        hit = [t for t in tokens if t in terms]
-        if hit:
-            spans.append((match.start(), match.end(), hit[0]))
+        term = hit(match.group())
+        if term:
+            spans.append((*match.span(), term))
+    cjk_terms = q.cjk_terms
     for run in _CJK_RUN.finditer(text):
         covered = [""] * len(run.group())
         for term in cjk_terms:

@@ -141,3 +141,32 @@ def test_the_persist_task_reads_past_a_writer_that_holds_the_lock(
         path = persist_index()  # would raise "database is locked" after the busy timeout
         writer.rollback()
     assert path is not None and Path(path).parent.name == f"v{version}"
+
+
+def test_a_large_index_is_kept_off_the_collector_and_the_one_it_replaces_is_freed(
+    db: Session, kb_cache: IndexCache
+) -> None:
+    """A loaded or swapped-in large index is frozen out of full garbage collections (at 50 000 articles
+    each walked it for up to 172 ms, stalling a request); freezing must not keep a replaced index alive."""
+    import gc
+    import weakref
+
+    author = f.make_user(db, role="agent")
+    _write(db, author, "Lift door does not close", "Clean the light curtain.")
+    gc.unfreeze()
+    try:
+        big = IndexCache(None, embeddings=False, sync_limit=1)
+        old = weakref.ref(big.use(db, lambda index: index))  # loaded in the request: settled
+        assert gc.get_freeze_count() > 0
+        _write(db, author, "Pump leaking at the seal", "Replace the seal.")
+        big.use(db, lambda index: None)  # behind: a fresh index is prepared in the background
+        big.wait_for_refresh()
+        assert big.refreshes == 1
+        gc.collect()
+        assert old() is None  # the replaced index is gone, frozen or not
+        small = IndexCache(None, embeddings=False)  # below sync_limit: the collector is left alone
+        gc.unfreeze()
+        small.use(db, lambda index: index)
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
