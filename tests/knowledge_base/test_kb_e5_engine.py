@@ -6,6 +6,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +159,28 @@ def test_onnxruntime_telemetry_is_off(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "(1, 384)"
     assert list(tmp_path.rglob("*")) == []
+
+
+def test_threads_asking_for_the_encoder_at_once_get_one_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A request and the index refresh may ask at the same moment; each used to build an engine (~140 MB).
+    import threading
+    import time
+
+    from knowledge_base import embedding
+
+    built: list[object] = []
+
+    def slow_build() -> object:
+        time.sleep(0.05)  # long enough for every thread to arrive while the first builds
+        built.append(object())
+        return built[-1]
+
+    monkeypatch.setenv("FIELDLINE_KB_EMBEDDINGS", "1")
+    monkeypatch.setattr(embedding, "_load", lru_cache(maxsize=1)(slow_build))
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(embedding.default_encoder())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1 and all(g is built[0] for g in got)
