@@ -120,6 +120,10 @@ def build(model: ModelFile, variant: Variant = "int8") -> onnx.ModelProto:
     def layer_norm(name: str) -> list[str]:
         return [g.const(f"{name}.w", model.f32(f"{name}.w")), g.const(f"{name}.b", model.f32(f"{name}.b"))]
 
+    def residual_norm(name: str, y: str, x: str) -> str:
+        """LayerNorm(x + y) with the norm's weights ``name``: the post-norm residual of each sub-layer."""
+        return g.node("SkipLayerNormalization", [y, x, *layer_norm(name)], name, domain=MS, epsilon=cfg.eps)
+
     x = g.node("LayerNormalization", [INPUT, *layer_norm("emb.ln")], "emb.ln", axis=-1, epsilon=cfg.eps)
     for n in range(cfg.layers):
         p = f"l{n}"
@@ -131,23 +135,11 @@ def build(model: ModelFile, variant: Variant = "int8") -> onnx.ModelProto:
         g.nodes.append(helper.make_node("Split", [qkv, split], heads, name=f"{p}.split", axis=-1))
         ctx = g.node("MultiHeadAttention", heads, f"{p}.ctx", domain=MS, num_heads=cfg.heads)
         attn = attention_product(f"{p}.ao", ctx, model.q4_matrix(f"{p}.ao.w", h), model.f32(f"{p}.ao.b"))
-        x = g.node(
-            "SkipLayerNormalization",
-            [attn, x, *layer_norm(f"{p}.aln")],
-            f"{p}.aln",
-            domain=MS,
-            epsilon=cfg.eps,
-        )
+        x = residual_norm(f"{p}.aln", attn, x)
         mid = ffn_product(f"{p}.fi", x, model.q4_matrix(f"{p}.fi.w", h), model.f32(f"{p}.fi.b"))
         mid = g.node("Gelu", [mid], f"{p}.gelu", domain=MS)
         out = ffn_product(f"{p}.fo", mid, model.q4_matrix(f"{p}.fo.w", ff), model.f32(f"{p}.fo.b"))
-        x = g.node(
-            "SkipLayerNormalization",
-            [out, x, *layer_norm(f"{p}.oln")],
-            f"{p}.oln",
-            domain=MS,
-            epsilon=cfg.eps,
-        )
+        x = residual_norm(f"{p}.oln", out, x)
     g.node("ReduceMean", [x], OUTPUT, axes=[1], keepdims=0)
     graph = helper.make_graph(
         g.nodes,
