@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .analysis import ANALYSIS_VERSION, analyze
+from .dense import RESCORED, DenseScorer
 from .embedding import Encoder, Vectors, default_encoder, same_weights, weight_twins
 from .model import Article, SearchHit
 from .snippets import highlight_all, make_snippet
@@ -77,11 +78,26 @@ class _Built:
     ids: list[str]
     full: bm25s.BM25 | None
     field: bm25s.BM25 | None
-    # (n, dim): TITLE_SHARE * title-field vector + (1 - TITLE_SHARE) * full-text vector (zeros for an
-    # article without vectors). The cosine mix is linear in q, so one matrix-vector product gives it.
-    vec_mix: Vectors
+    # Over the (n, dim) matrix TITLE_SHARE * title-field vector + (1 - TITLE_SHARE) * full-text vector
+    # (zeros for an article without vectors). The cosine mix is linear in q: one matrix-vector product.
+    dense: DenseScorer
     boost: FloatArray
     rows: dict[str, int]
+
+
+@dataclass(slots=True)
+class _Scores:
+    """One query's scores over every row. After the int8 dense product (large indexes), ``semantic`` and
+    ``fused`` are approximations until ``_make_exact`` replaces them with the float32 ones."""
+
+    built: _Built
+    query: str
+    lexical: FloatArray
+    fused: FloatArray
+    semantic: FloatArray | None = None
+    norm: FloatArray | None = None  # lexical / its maximum
+    vector: Vectors | None = None
+    approximate: npt.NDArray[np.bool_] | None = None  # rows whose scores are still int8 approximations
 
 
 def _bm25(corpus: list[IntArray], vocab: dict[str, int]) -> bm25s.BM25 | None:
@@ -294,7 +310,7 @@ class KnowledgeIndex:
             field=matrices["field"]
             if matrices
             else _bm25([self._analysed[i].field for i in ids], self._vocab),
-            vec_mix=vec_mix,
+            dense=DenseScorer(vec_mix),
             boost=np.array([self._articles[i].boost_factor for i in ids], dtype=np.float64),
             rows={article_id: row for row, article_id in enumerate(ids)},
         )
@@ -318,26 +334,58 @@ class KnowledgeIndex:
             return {}
         return dict(zip(texts, self._encoder.encode(texts, query=True), strict=True))
 
-    def _score(
-        self, query: str, query_vector: Vectors | None, semantic_on: bool = True
-    ) -> tuple[_Built, FloatArray, FloatArray, FloatArray | None]:
+    def _score(self, query: str, query_vector: Vectors | None, semantic_on: bool = True) -> _Scores:
         built = self._build()
         n = len(built.ids)
         token_ids = [self._vocab[t] for t in analyze(query) if t in self._vocab]
         lexical = _scores(built.full, token_ids, n) + _scores(built.field, token_ids, n)
-        semantic: FloatArray | None = None
-        if self._encoder is not None and built.vec_mix.shape[1] and self.uses_semantic(query, semantic_on):
-            q = self._encoder.encode([query], query=True)[0] if query_vector is None else query_vector
-            semantic = built.vec_mix @ q
-            semantic = semantic.astype(np.float64)
         top = float(lexical.max()) if n else 0.0
-        if semantic is None:
-            fused = lexical.copy()
-        else:
-            norm = lexical / top if top > 0 else lexical
-            fused = LEXICAL_WEIGHT * norm + (1 - LEXICAL_WEIGHT) * semantic
-        fused = fused * (1 + built.boost)
-        return built, lexical, fused, semantic
+        scored = _Scores(built, query, lexical, lexical * (1 + built.boost))
+        if (
+            self._encoder is not None
+            and built.dense.matrix.shape[1]
+            and self.uses_semantic(query, semantic_on)
+        ):
+            q = self._encoder.encode([query], query=True)[0] if query_vector is None else query_vector
+            scored.vector = q
+            scored.norm = lexical / top if top > 0 else lexical
+            scored.semantic = built.dense.scores(q)
+            if built.dense.approximate:
+                scored.approximate = np.ones(n, dtype=bool)
+            scored.fused = self._fuse(built, scored.norm, scored.semantic, slice(None))
+        return scored
+
+    @staticmethod
+    def _fuse(
+        built: _Built, norm: FloatArray, semantic: FloatArray, rows: slice | npt.NDArray[np.intp]
+    ) -> FloatArray:
+        fused: FloatArray = (LEXICAL_WEIGHT * norm[rows] + (1 - LEXICAL_WEIGHT) * semantic) * (
+            1 + built.boost[rows]
+        )
+        return fused
+
+    def _make_exact(self, scored: _Scores, rows: npt.NDArray[np.intp]) -> None:
+        """Replace the int8 approximations of ``rows`` by the float32 scores (no-op when already exact)."""
+        if scored.approximate is None or scored.semantic is None or scored.vector is None:
+            return
+        rows = rows[scored.approximate[rows]]
+        if len(rows) and scored.norm is not None:
+            exact = scored.built.dense.exact(rows, scored.vector)
+            scored.semantic[rows] = exact
+            scored.fused[rows] = self._fuse(scored.built, scored.norm, exact, rows)
+            scored.approximate[rows] = False
+
+    def _short_list(
+        self, scored: _Scores, rows: npt.NDArray[np.intp], limit: int, *, by_semantic: bool = False
+    ) -> npt.NDArray[np.intp]:
+        """``rows`` with float32 scores, or, after an int8 pass, the best ``limit + RESCORED`` of them by
+        fused (or semantic) score, rescored with float32 (in row order, so ties stay stable)."""
+        if scored.approximate is not None and scored.semantic is not None and len(rows) > limit + RESCORED:
+            values = scored.semantic if by_semantic else scored.fused
+            keep = limit + RESCORED
+            rows = np.sort(rows[np.argpartition(-values[rows], keep - 1)[:keep]])
+        self._make_exact(scored, rows)
+        return rows
 
     def rank(
         self,
@@ -355,23 +403,26 @@ class KnowledgeIndex:
         ``semantic=False`` skips the encoder for this call (BM25 x boost only, as in ``mode == "bm25"``):
         for latency-bound callers such as suggestions while an agent types.
         """
-        built, lexical, fused, semantic_scores = self._score(query, query_vector, semantic)
-        n = len(built.ids)
+        scored = self._score(query, query_vector, semantic)
+        n = len(scored.built.ids)
         if n == 0 or limit <= 0:
             return []
-        candidate = lexical > 0
-        if semantic_scores is not None:
+        candidate = scored.lexical > 0
+        if scored.semantic is not None:
             k = min(CANDIDATES, n)
-            candidate[np.argpartition(-semantic_scores, k - 1)[:k]] = True
-        chosen = _best(np.flatnonzero(candidate), fused, limit)
+            near = self._short_list(scored, np.arange(n), k, by_semantic=True)
+            candidate[near[np.argpartition(-scored.semantic[near], k - 1)[:k]]] = True
+        rows = self._short_list(scored, np.flatnonzero(candidate), limit)
+        chosen = _best(rows, scored.fused, limit)
         if fill and len(chosen) < limit:
-            chosen += _best(np.flatnonzero(~candidate), fused, limit - len(chosen))
+            rest = self._short_list(scored, np.flatnonzero(~candidate), limit - len(chosen))
+            chosen += _best(rest, scored.fused, limit - len(chosen))
         return [
             SearchHit(
-                article_id=built.ids[i],
-                score=float(fused[i]),
-                lexical_score=float(lexical[i]),
-                semantic_score=None if semantic_scores is None else float(semantic_scores[i]),
+                article_id=scored.built.ids[i],
+                score=float(scored.fused[i]),
+                lexical_score=float(scored.lexical[i]),
+                semantic_score=None if scored.semantic is None else float(scored.semantic[i]),
             )
             for i in chosen
         ]

