@@ -35,7 +35,7 @@ import bm25s  # type: ignore[import-untyped,unused-ignore]
 import numpy as np
 import numpy.typing as npt
 
-from .analysis import ANALYSIS_VERSION, analyze
+from .analysis import ANALYSIS_VERSION, analyze, detect_language
 from .dense import RESCORED, DenseScorer
 from .embedding import Encoder, Vectors, default_encoder, same_weights, weight_twins
 from .model import Article, SearchHit
@@ -60,6 +60,8 @@ EMBED_BATCH = 256  # texts per encoder call when a vector cache keeps them (see 
 # Stored with the vectors: vectors made by another recipe (or encoder) are recomputed, not mixed.
 EMBED_RECIPE = f"field+clip{EMBED_UNITS}"
 
+LANGUAGE_CODES = {"en": 1, "zh": 2}  # any other language: 0
+
 EncoderChoice = Encoder | None | Literal["auto"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]
@@ -82,6 +84,7 @@ class _Built:
     # (zeros for an article without vectors). The cosine mix is linear in q: one matrix-vector product.
     dense: DenseScorer
     boost: FloatArray
+    language: npt.NDArray[np.int8]  # LANGUAGE_CODES per row, for ``rank(..., language=)``
     rows: dict[str, int]
 
 
@@ -98,6 +101,10 @@ class _Scores:
     norm: FloatArray | None = None  # lexical / its maximum
     vector: Vectors | None = None
     approximate: npt.NDArray[np.bool_] | None = None  # rows whose scores are still int8 approximations
+
+
+def _language_code(article: Article) -> int:
+    return LANGUAGE_CODES.get(article.language or detect_language(article.full_text), 0)
 
 
 def _bm25(corpus: list[IntArray], vocab: dict[str, int]) -> bm25s.BM25 | None:
@@ -211,7 +218,9 @@ class KnowledgeIndex:
             self._articles[article.id] = article
             if old is not None and (old.full_text, old.field_text) == (article.full_text, article.field_text):
                 if self._built is not None:
-                    self._built.boost[self._built.rows[article.id]] = article.boost_factor
+                    row = self._built.rows[article.id]
+                    self._built.boost[row] = article.boost_factor
+                    self._built.language[row] = _language_code(article)
                 continue  # only the boost (or language flag) changed: tokens and vectors still hold
             text_changed = True
             self._analysed[article.id] = self._analyse(article)
@@ -312,6 +321,7 @@ class KnowledgeIndex:
             else _bm25([self._analysed[i].field for i in ids], self._vocab),
             dense=DenseScorer(vec_mix),
             boost=np.array([self._articles[i].boost_factor for i in ids], dtype=np.float64),
+            language=np.array([_language_code(self._articles[i]) for i in ids], dtype=np.int8),
             rows={article_id: row for row, article_id in enumerate(ids)},
         )
         return self._built
@@ -395,13 +405,15 @@ class KnowledgeIndex:
         fill: bool = False,
         query_vector: Vectors | None = None,
         semantic: bool = True,
+        language: str | None = None,
     ) -> list[SearchHit]:
         """The best ``limit`` candidates, best first, without snippets.
 
         With ``fill`` the list is topped up with non-candidates (by the same score) up to ``limit``.
         ``query_vector`` is the query's embedding when the caller batched it (:meth:`encode_queries`).
         ``semantic=False`` skips the encoder for this call (BM25 x boost only, as in ``mode == "bm25"``):
-        for latency-bound callers such as suggestions while an agent types.
+        for latency-bound callers such as suggestions while an agent types. ``language`` ("en", "zh")
+        keeps only that language's articles (a detected one when an article has none).
         """
         scored = self._score(query, query_vector, semantic)
         n = len(scored.built.ids)
@@ -412,10 +424,14 @@ class KnowledgeIndex:
             k = min(CANDIDATES, n)
             near = self._short_list(scored, np.arange(n), k, by_semantic=True)
             candidate[near[np.argpartition(-scored.semantic[near], k - 1)[:k]]] = True
+        allowed = None if language is None else scored.built.language == LANGUAGE_CODES.get(language, -1)
+        if allowed is not None:
+            candidate &= allowed
         rows = self._short_list(scored, np.flatnonzero(candidate), limit)
         chosen = _best(rows, scored.fused, limit)
         if fill and len(chosen) < limit:
-            rest = self._short_list(scored, np.flatnonzero(~candidate), limit - len(chosen))
+            others = ~candidate if allowed is None else ~candidate & allowed
+            rest = self._short_list(scored, np.flatnonzero(others), limit - len(chosen))
             chosen += _best(rest, scored.fused, limit - len(chosen))
         return [
             SearchHit(
@@ -427,9 +443,11 @@ class KnowledgeIndex:
             for i in chosen
         ]
 
-    def search(self, query: str, limit: int = 5, *, semantic: bool = True) -> list[SearchHit]:
+    def search(
+        self, query: str, limit: int = 5, *, semantic: bool = True, language: str | None = None
+    ) -> list[SearchHit]:
         """``rank`` plus a highlighted title and body snippet for each hit (the ticket's suggestions)."""
-        hits = self.rank(query, limit, semantic=semantic)
+        hits = self.rank(query, limit, semantic=semantic, language=language)
         out = []
         for hit in hits:
             article = self._articles[hit.article_id]

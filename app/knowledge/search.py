@@ -46,12 +46,7 @@ def search(session: Session, query: str, *, lang: str | None = None, limit: int 
         )
 
     def run(index: KnowledgeIndex) -> list[SearchHit]:
-        if lang is None:
-            return index.search(query, limit)
-        # Rank a wider list and keep the language asked for (articles carry their language).
-        hits = index.search(query, limit * 5)
-        wanted = [h for h in hits if (a := index.get(h.article_id)) is not None and a.language == lang]
-        return wanted[:limit]
+        return index.search(query, limit, language=lang)
 
     return _rows(session, process_cache().use(session, run))
 

@@ -135,3 +135,27 @@ def test_empty_index_and_bad_articles() -> None:
         Article("", "t", "b")
     with pytest.raises(ValueError):
         Article("x", "t", "b", boost_factor=-1)
+
+
+def test_a_language_filter_keeps_that_language_and_still_fills_the_list() -> None:
+    # Eight English articles match "boiler E1" better than any Chinese one; asked for Chinese, the list
+    # must hold the Chinese articles (not be cut from a wider mixed list), and only them.
+    english = [
+        Article(f"en-{i}", f"Boiler E1 ignition case {i}", "Boiler E1: check the gas valve.")
+        for i in range(8)
+    ]
+    index = build_index([*english, *ZH_ARTICLES], encoder=HashEncoder())
+    mixed = _ids(index, "boiler E1", limit=3)
+    assert all(i.startswith("en-") for i in mixed)
+    zh = index.rank("boiler E1", 3, fill=True, language="zh")
+    assert sorted(h.article_id for h in zh) == sorted(a.id for a in ZH_ARTICLES)
+    assert [h.article_id for h in index.search("boiler E1", 5, language="en")][:5] == mixed[:3] + [
+        h.article_id for h in index.rank("boiler E1", 5)
+    ][3:5]
+    assert index.rank("boiler E1", 5, language="de") == []
+    # A language change alone is patched in place (no rebuild) and filters at once.
+    builds = index.builds
+    index.upsert(replace(english[0], language="zh"))
+    assert index.builds == builds
+    assert "en-0" in [h.article_id for h in index.rank("boiler E1", 5, language="zh")]
+    assert "en-0" not in [h.article_id for h in index.rank("boiler E1", 10, language="en")]
