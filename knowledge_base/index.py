@@ -94,7 +94,6 @@ class _Scores:
     ``fused`` are approximations until ``_make_exact`` replaces them with the float32 ones."""
 
     built: _Built
-    query: str
     lexical: FloatArray
     fused: FloatArray
     semantic: FloatArray | None = None
@@ -350,7 +349,7 @@ class KnowledgeIndex:
         token_ids = [self._vocab[t] for t in analyze(query) if t in self._vocab]
         lexical = _scores(built.full, token_ids, n) + _scores(built.field, token_ids, n)
         top = float(lexical.max()) if n else 0.0
-        scored = _Scores(built, query, lexical, lexical * (1 + built.boost))
+        scored = _Scores(built, lexical, lexical * (1 + built.boost))
         if (
             self._encoder is not None
             and built.dense.matrix.shape[1]
