@@ -84,8 +84,10 @@ class _Built:
     # (zeros for an article without vectors). The cosine mix is linear in q: one matrix-vector product.
     dense: DenseScorer
     boost: FloatArray
-    language: npt.NDArray[np.int8]  # LANGUAGE_CODES per row, for ``rank(..., language=)``
     rows: dict[str, int]
+    # LANGUAGE_CODES per row, made on the first ``rank(..., language=)``: an article without a language
+    # has it detected from its text (~35 us each), work a build need not do when nobody filters.
+    language: npt.NDArray[np.int8] | None = None
 
 
 @dataclass(slots=True)
@@ -219,7 +221,8 @@ class KnowledgeIndex:
                 if self._built is not None:
                     row = self._built.rows[article.id]
                     self._built.boost[row] = article.boost_factor
-                    self._built.language[row] = _language_code(article)
+                    if self._built.language is not None:
+                        self._built.language[row] = _language_code(article)
                 continue  # only the boost (or language flag) changed: tokens and vectors still hold
             text_changed = True
             self._analysed[article.id] = self._analyse(article)
@@ -320,7 +323,6 @@ class KnowledgeIndex:
             else _bm25([self._analysed[i].field for i in ids], self._vocab),
             dense=DenseScorer(vec_mix),
             boost=np.array([self._articles[i].boost_factor for i in ids], dtype=np.float64),
-            language=np.array([_language_code(self._articles[i]) for i in ids], dtype=np.int8),
             rows={article_id: row for row, article_id in enumerate(ids)},
         )
         return self._built
@@ -423,7 +425,9 @@ class KnowledgeIndex:
             k = min(CANDIDATES, n)
             near = self._short_list(scored, np.arange(n), k, by_semantic=True)
             candidate[near[np.argpartition(-scored.semantic[near], k - 1)[:k]]] = True
-        allowed = None if language is None else scored.built.language == LANGUAGE_CODES.get(language, -1)
+        allowed = (
+            None if language is None else self._languages(scored.built) == LANGUAGE_CODES.get(language, -1)
+        )
         if allowed is not None:
             candidate &= allowed
         rows = self._short_list(scored, np.flatnonzero(candidate), limit)
@@ -441,6 +445,11 @@ class KnowledgeIndex:
             )
             for i in chosen
         ]
+
+    def _languages(self, built: _Built) -> npt.NDArray[np.int8]:
+        if built.language is None:
+            built.language = np.array([_language_code(self._articles[i]) for i in built.ids], dtype=np.int8)
+        return built.language
 
     def search(
         self, query: str, limit: int = 5, *, semantic: bool = True, language: str | None = None
