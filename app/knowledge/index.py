@@ -312,7 +312,7 @@ class IndexCache:
             return []
         found = []
         for child in root.iterdir():
-            if child.name.startswith("v") and child.name[1:].isdigit() and (child / "index.zip").is_file():
+            if child.name.startswith("v") and child.name[1:].isdecimal() and (child / "index.zip").is_file():
                 found.append((int(child.name[1:]), child))
         return sorted(found, reverse=True)
 

@@ -74,7 +74,7 @@ def _content_length(scope: Scope) -> int | None:
         if name == b"content-length":
             text = value.decode("latin-1").strip()
             # A malformed length is the server's business (h11 refuses it); count instead.
-            return int(text) if text.isdigit() else None
+            return int(text) if text.isdecimal() else None
     return None
 
 

@@ -117,7 +117,7 @@ def board_page(
         "regions": list(db.scalars(select(Region).order_by(Region.code))),
         "region": chosen,
         "day": when,
-        "run_id": run if run.isdigit() else "",
+        "run_id": run if run.isdecimal() else "",
         "flash": DONE.get(request.query_params.get("done", ""), ""),
     }
     return render(request, "board/board.html", context, headers=_page_headers())
@@ -200,7 +200,7 @@ def reassign(
         when = date.fromisoformat(day)
     except ValueError:
         raise invalid({"day": f"'{day}' is not a date (YYYY-MM-DD)"}) from None
-    if not version.isdigit() or int(version) != work_order.version:
+    if not version.isdecimal() or int(version) != work_order.version:
         raise Conflict(CONFLICT)
     try:
         plan_assign.assign(
@@ -227,7 +227,7 @@ def pin(
 ) -> Response:
     require_csrf(request, csrf)
     work_order = workorders.get_work_order(db, work_order_id)
-    if not version.isdigit() or int(version) != work_order.version:
+    if not version.isdecimal() or int(version) != work_order.version:
         raise Conflict(CONFLICT)
     plan_board.set_pin(db, work_order=work_order, pinned=pinned == "1")
     db.commit()

@@ -47,7 +47,7 @@ def _emergency(
 ) -> whatif.Emergency | None:
     """The emergency's place (the ticket's site when a ticket is named), minutes and skill."""
     minutes = form["duration_min"]
-    duration = int(minutes) if minutes.isdigit() and 5 <= int(minutes) <= 720 else 0
+    duration = int(minutes) if minutes.isdecimal() and 5 <= int(minutes) <= 720 else 0
     if not duration:
         errors["duration_min"] = "whole minutes from 5 to 720"
     if len(form["skill"]) > 40:

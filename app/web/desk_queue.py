@@ -116,7 +116,7 @@ def queue_page(
 ) -> HTMLResponse:
     query, errors = _query_from(params)
     raw_offset = params.get("offset", "")
-    offset = int(raw_offset) if raw_offset.isdigit() and int(raw_offset) <= 100_000 else 0
+    offset = int(raw_offset) if raw_offset.isdecimal() and int(raw_offset) <= 100_000 else 0
     if raw_offset and not offset and raw_offset != "0":
         errors["offset"] = "a whole number of tickets to skip"
     rows: list[Any] = []
@@ -167,7 +167,7 @@ def queue_page(
 def queue_view(request: Request, db: PageDb, user: DeskPageUser) -> HTMLResponse:
     params = dict(request.query_params)
     done = params.pop("done", "")
-    flash = f"{done} ticket(s) changed." if done.isdigit() else ""
+    flash = f"{done} ticket(s) changed." if done.isdecimal() else ""
     return queue_page(request, db, user, params, flash=flash)
 
 
@@ -176,7 +176,7 @@ def _items(values: list[str]) -> list[tuple[int, int]]:
     items = []
     for value in values:
         ticket, _, version = value.partition(":")
-        if not ticket.isdigit() or not version.isdigit() or int(ticket) > 2**31 - 1:
+        if not ticket.isdecimal() or not version.isdecimal() or int(ticket) > 2**31 - 1:
             raise Unprocessable(
                 "choose tickets from the list", errors=[{"field": "ticket", "message": value}]
             )

@@ -199,7 +199,7 @@ def note(
 
 
 def _version(raw: str) -> int | None:
-    return int(raw) if raw.strip().isdigit() else None
+    return int(raw) if raw.strip().isdecimal() else None
 
 
 @router.post("/{ticket_id}/status", response_model=None)
@@ -334,7 +334,7 @@ def create_work_order(
         "notes": notes,
     }
     errors = too_long(form, LIMITS)
-    duration = int(duration_min) if duration_min.strip().isdigit() else 0
+    duration = int(duration_min) if duration_min.strip().isdecimal() else 0
     if not 5 <= duration <= 24 * 60:
         errors["duration_min"] = "between 5 and 1440 minutes"
     times: dict[str, Any] = {}
@@ -383,7 +383,7 @@ def log_call(
     tickets.get_ticket(db, ticket_id)
     form = {"direction": direction, "duration_min": duration_min, "summary": summary}
     errors = too_long(form, LIMITS)
-    if not duration_min.strip().isdigit():
+    if not duration_min.strip().isdecimal():
         errors["duration_min"] = "minutes as a whole number (0 for a missed call)"
     if errors:
         return _refused(request, db, ticket_id, "call", form, invalid(errors))

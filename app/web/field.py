@@ -238,7 +238,7 @@ def visit_page(work_order_id: int, request: Request, db: PageDb, user: PageUser,
 
 
 def _expect_version(work_order: WorkOrder, version: str) -> None:
-    if version.strip().isdigit() and int(version) != work_order.version:
+    if version.strip().isdecimal() and int(version) != work_order.version:
         raise Conflict(
             f"Work order {work_order.number} was changed (by dispatch or on another device) while "
             "this page was open. Check the visit below and try again.",
@@ -422,8 +422,8 @@ def _read_report(form: dict[str, str]) -> tuple[str, bool, list[tuple[int, int]]
         qty = qty.strip()
         if not part or not qty or qty == "0":
             continue
-        if not part.isdigit() or not qty.isdigit() or int(qty) > 10000:
-            errors[f"qty_{part}" if part.isdigit() else "other_part"] = "a whole number of parts (0–10000)"
+        if not part.isdecimal() or not qty.isdecimal() or int(qty) > 10000:
+            errors[f"qty_{part}" if part.isdecimal() else "other_part"] = "a whole number of parts (0–10000)"
             continue
         used[int(part)] = used.get(int(part), 0) + int(qty)
     if errors:

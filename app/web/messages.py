@@ -50,7 +50,7 @@ def field_label(field: str) -> str:
         return ""
     out: list[str] = []
     for part in parts:
-        if part.isdigit():  # list positions count from 1 for people
+        if part.isdecimal():  # list positions count from 1 for people
             out[-1:] = [f"{out[-1] if out else 'Item'} {int(part) + 1}"]
             continue
         out.append(LABELS.get(part) or _spell_out(part))

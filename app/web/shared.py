@@ -294,7 +294,7 @@ def optional_id(value: str | None) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not value.isdigit() or int(value) > INT_MAX:  # a forged id must not overflow the column
+    if not value.isdecimal() or int(value) > INT_MAX:  # a forged id must not overflow the column
         raise ValueError(value)
     return int(value)
 

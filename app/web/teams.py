@@ -41,7 +41,7 @@ TeamsUser = Annotated[User, Depends(manager_user)]
 
 
 def _version(value: str) -> int:
-    if not value.isdigit() or len(value) > 9:
+    if not value.isdecimal() or len(value) > 9:
         raise invalid({"version": "reload the page and try again"})
     return int(value)
 

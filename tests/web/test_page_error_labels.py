@@ -48,6 +48,9 @@ def test_work_order_form_errors_name_the_labels(
     assert "Appointment from: not a date and time" in alert
     assert not INTERNAL_NAME.search(alert), alert
     assert "duration min" not in alert
+    # a superscript two is a digit to str.isdigit but no number to int(): refused by name, no 500
+    alert = _refused_work_order(client, ticket, duration_min="²")
+    assert "Duration (minutes): between 5 and 1440 minutes" in alert
 
 
 def test_service_errors_on_pages_name_the_labels(

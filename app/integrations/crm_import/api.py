@@ -56,7 +56,7 @@ async def csv_upload(
     """The CSV, spooled to a temporary file, and its name: from a multipart field `file` or a
     text/csv request body. Never the whole file in memory; the import streams it from disk."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BYTES:
+    if length and length.isdecimal() and int(length) > MAX_BYTES:
         raise _too_large()
     # The user was looked up (so only a manager gets to send 50 MB); end that transaction, so
     # on SQLite the write lock is not held while the body arrives.
