@@ -142,8 +142,6 @@ def load(session: Session, query: Query, *, open_now_only: bool = False, exact: 
         tickets = records.load_tickets(
             session, lo, hi, f, open_only=open_only, at_risk_only=open_only and sources == {"at_risk"}
         )
-        # The engineer filter reads any visit of the ticket; its engineer is its first visit's.
-        tickets = [t for t in tickets if f.admits(t.keys)]
         if business is not None:
             business.by_ticket.update({t.facts.id: t.calendar_id for t in tickets})  # type: ignore[attr-defined]
         items["tickets"] = tickets

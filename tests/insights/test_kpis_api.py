@@ -271,3 +271,15 @@ def test_drill_down_equals_each_figures_n(client, login, world):
         headers=h,
     ).json()
     assert [i["number"] for i in d["items"]] == [world.visits["W3"].number]
+
+
+def test_an_engineer_filter_that_names_no_engineer_matches_nothing(client, login, world):
+    """An engineer key is str(id): "05", "²" (a digit to str.isdigit, not to int) or a name match no
+    ticket and no visit, with a 200 and empty figures, never a 500."""
+    h = login("manager")
+    real = get(client, h, metric="time_to_resolve,on_time_arrival", engineer=str(world.e1.id))
+    assert total(real, "on_time_arrival")["n"] == 2
+    for text in (f"0{world.e1.id}", "²", "Eva"):
+        r = get(client, h, metric="time_to_resolve,on_time_arrival,backlog", engineer=text)
+        assert total(r, "on_time_arrival")["n"] == 0, text
+        assert total(r, "time_to_resolve")["n"] == 0, text
