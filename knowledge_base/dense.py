@@ -28,6 +28,9 @@ INT8_MIN_ROWS = 20_000
 # top 10 sat at int8 place 17 at worst, and the true 100 nearest (candidates) at place 149 at worst, of
 # 210 and 300 rescored (bench: docs/knowledge_base.md).
 RESCORED = 200
+# The query's integer levels either side of its zero point (7 bits, see _Int8Product.scores).
+QUERY_LEVELS = 63.0
+QUERY_ZERO = 64
 
 
 class DenseScorer:
@@ -67,14 +70,17 @@ class _Int8Product:
         peak = np.abs(matrix).max(axis=1)
         scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
         codes = np.rint(matrix / scale[:, None]).astype(np.int8)
-        return cls(integer_matvec(np.ascontiguousarray(codes.T)), scale.astype(np.float64))
+        return cls(integer_matvec(np.ascontiguousarray(codes.T), QUERY_ZERO), scale.astype(np.float64))
 
     def scores(self, query: Vectors) -> FloatArray:
         peak = float(np.abs(query).max())
-        q_scale = peak / 127.0 if peak > 0 else 1.0
-        # uint8 with zero point 128: onnxruntime's fast integer kernel takes an unsigned left operand
-        # (int8 x int8 ran a reference kernel, 25x slower, measured).
-        shifted = (np.rint(query / q_scale) + 128).astype(np.uint8)[None, :]
+        q_scale = peak / QUERY_LEVELS if peak > 0 else 1.0
+        # uint8 with zero point 64: onnxruntime's fast integer kernel takes an unsigned left operand
+        # (int8 x int8 ran a reference kernel, 25x slower, measured). Only 7 bits of it: on a CPU
+        # without VNNI (AVX2) the kernel adds pairs of u8 x s8 products in int16, which saturates
+        # above 32 767 (255 x 127 x 2 would): scores were off by up to 0.009 and a true second best
+        # fell out of the short list (seen on an AMD EPYC). 127 x 127 x 2 always fits.
+        shifted = (np.rint(query / q_scale) + QUERY_ZERO).astype(np.uint8)[None, :]
         dots = self._session.run(None, {"q": shifted})[0][0]  # type: ignore[attr-defined]
         approx: FloatArray = dots.astype(np.float64) * (q_scale * self._scale)
         return approx

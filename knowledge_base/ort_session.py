@@ -38,8 +38,8 @@ def session(model: bytes) -> ort.InferenceSession:
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
-def integer_matvec(codes: npt.NDArray[np.int8]) -> ort.InferenceSession:
-    """A session computing ``(q - 128) @ codes`` exactly in int32 for a uint8 row ``q`` (input "q")."""
+def integer_matvec(codes: npt.NDArray[np.int8], zero: int) -> ort.InferenceSession:
+    """A session computing ``(q - zero) @ codes`` in int32 for a uint8 row ``q`` (input "q")."""
     dim, rows = codes.shape
     graph = helper.make_graph(
         [helper.make_node("MatMulInteger", ["q", "codes", "zero"], ["dots"])],
@@ -48,7 +48,7 @@ def integer_matvec(codes: npt.NDArray[np.int8]) -> ort.InferenceSession:
         [helper.make_tensor_value_info("dots", TensorProto.INT32, [1, rows])],
         [
             numpy_helper.from_array(codes, "codes"),
-            numpy_helper.from_array(np.array(128, dtype=np.uint8), "zero"),
+            numpy_helper.from_array(np.array(zero, dtype=np.uint8), "zero"),
         ],
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
