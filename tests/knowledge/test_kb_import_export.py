@@ -64,7 +64,7 @@ def test_import_defaults_upsert_and_export_round_trip(db: Session, tmp_path: Pat
         user.id,
     )
     assert (two.status, two.visibility, two.language) == ("draft", "customer", "zh")
-    assert [x.article.external_id for x in search.search(db, "heat pump")] == ["faq-1"]
+    assert [x.article.id for x in search.search(db, "heat pump")] == [one.id]
 
     # the same ids again: updated in place, only the fields given
     again = _file(
