@@ -3,11 +3,12 @@
 At 50 000 articles the float32 product reads 77 MB per query: memory-bound, 2-4 ms of a search on a
 busy 2-core box (docs/knowledge_base.md). From INT8_MIN_ROWS rows on, a copy of the matrix is also kept
 as int8 (one scale per row: a quarter of the bytes) and multiplied by onnxruntime's integer kernel
-(~1 ms). Those scores are approximations (typical error 0.0005-0.002 in cosine); the ranker uses them
+(~1 ms). Those scores are approximations (per-query maximum error ~0.002 in cosine); the ranker uses them
 only to pick a short list (the best RESCORED + limit rows), scores that list with the float32 rows, and
 ranks by the float32 scores (index.py). So a hit's score is always the float32 one; what the int8 pass
 could change is which rows make the short list, and on 400 queries over 50 000 articles it never changed
-a top 10 (measured, docs/knowledge_base.md).
+a top 10 (measured on a CPU with VNNI with an 8-bit query, and on one without with the 7-bit query used
+now; docs/knowledge_base.md).
 
 A bound on the int8 error is known exactly (|q||v - s b| + |q - s_q k||s b|, Cauchy-Schwarz), and was
 tried first to make the short list provably complete: e5's cosines are so bunched that every row within
@@ -26,7 +27,7 @@ FloatArray = npt.NDArray[np.float64]
 INT8_MIN_ROWS = 20_000
 # Rows scored with float32 beyond the ``limit`` asked for. Over 400 queries at 50 000 articles the true
 # top 10 sat at int8 place 17 at worst, and the true 100 nearest (candidates) at place 149 at worst, of
-# 210 and 300 rescored (bench: docs/knowledge_base.md).
+# 210 and 300 rescored (with the 7-bit query on an AVX2 CPU: 15 and 127; docs/knowledge_base.md).
 RESCORED = 200
 # The query's integer levels either side of its zero point (7 bits, see _Int8Product.scores).
 QUERY_LEVELS = 63.0
@@ -78,8 +79,8 @@ class _Int8Product:
         # uint8 with zero point 64: onnxruntime's fast integer kernel takes an unsigned left operand
         # (int8 x int8 ran a reference kernel, 25x slower, measured). Only 7 bits of it: on a CPU
         # without VNNI (AVX2) the kernel adds pairs of u8 x s8 products in int16, which saturates
-        # above 32 767 (255 x 127 x 2 would): scores were off by up to 0.009 and a true second best
-        # fell out of the short list (seen on an AMD EPYC). 127 x 127 x 2 always fits.
+        # above 32 767 (255 x 127 x 2 would): on an AMD EPYC a true top-10 row fell to int8 place
+        # 3 149 at 50 000 articles. 127 x 127 x 2 always fits.
         shifted = (np.rint(query / q_scale) + QUERY_ZERO).astype(np.uint8)[None, :]
         dots = self._session.run(None, {"q": shifted})[0][0]  # type: ignore[attr-defined]
         approx: FloatArray = dots.astype(np.float64) * (q_scale * self._scale)

@@ -248,7 +248,7 @@ def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters, open_only: 
 def engineer_id(text: str) -> int:
     """An engineer filter's id. Keys are ``str(id)``, so text that is not one ("x", "05", "²")
     matches nobody, as `Filters.admits` would find."""
-    return int(text) if text.isascii() and text.isdigit() and str(int(text)) == text else -1
+    return int(text) if text.isdecimal() and str(int(text)) == text else -1
 
 
 def equals(column: Any) -> Callable[[str], Any]:
