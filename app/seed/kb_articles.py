@@ -27,13 +27,20 @@ def _article(
     codes: list[str],
     tags: list[str],
 ) -> Record:
-    numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+    # The symptom and the steps have fields of their own (shown, and searched, apart from the body),
+    # so the body only says what comes after them: repeating them showed every section twice.
+    models_text = ", ".join(models)
     if language == "zh":
-        body = f"## 现象\n{symptom}\n\n## 处理步骤\n{numbered}"
+        body = (
+            "## 何时安排上门\n多数情况可在电话中或由客户的设施人员按上述步骤解决。若步骤无效，请从工单"
+            f"创建上门服务单，并注明型号（{models_text}）和已做的检查。"
+        )
     else:
         body = (
-            f"## Symptom\n{symptom}\n\n## Cause\nSee the checks below; most cases are solved on the phone or "
-            f"with the customer's facility staff before a visit is booked.\n\n## Resolution\n{numbered}"
+            "## When to book a visit\nMost cases are solved on the phone or with the customer's facility "
+            "staff by the steps above. If they do not clear the fault, create a work order from the ticket "
+            f"and note the model ({models_text}) and the checks already done, so the engineer brings the "
+            "right parts."
         )
     return {
         "id": key,

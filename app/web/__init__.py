@@ -12,6 +12,7 @@ from app.web import (
     desk_tickets,
     field,
     insights,
+    kb_list,
     knowledge,
     survey,
     teams,
@@ -27,6 +28,7 @@ pages_router.include_router(teams.router)
 pages_router.include_router(field.router)
 pages_router.include_router(insights.router)
 pages_router.include_router(knowledge.router)
+pages_router.include_router(kb_list.router)
 pages_router.include_router(survey.router)
 pages_router.include_router(board.router)
 pages_router.include_router(board_whatif.router)

@@ -1,5 +1,6 @@
-"""Knowledge pages: an article, and the ticket page's knowledge actions (page forms with CSRF: the
-API refuses changes made with the page cookie).
+"""Knowledge pages: an article (its history for the office, restore for writers), the editor (new
+and existing articles), and the ticket page's knowledge actions (page forms with CSRF: the API
+refuses changes made with the page cookie). Search and browse: ``kb_list.py``.
 
 - ``POST /desk/tickets/{id}/kb/{article_id}/solved``: "This solved it" (resolves the ticket with the
   article; first-contact resolution recorded when it applies);
@@ -9,16 +10,19 @@ API refuses changes made with the page cookie).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.knowledge import articles, feedback, from_ticket, search
 from app.knowledge.markdown import render_markdown
-from app.models import KbArticle, KbTicketFeedback, Ticket
+from app.models import KbArticle, KbTicketFeedback, Role, Ticket, User
 from app.platform.errors import AppError, Forbidden
 from app.web.messages import page_error
 from app.web.shared import (
@@ -97,23 +101,85 @@ def article_from_ticket(
 def article_page(
     article_id: int, request: Request, db: PageDb, user: PageUser, done: str = ""
 ) -> HTMLResponse:
-    """One article, its Markdown rendered safely; engineers see published articles only (else 404)."""
+    """One article, its Markdown rendered safely; engineers see published articles only (else 404).
+    The office roles see its history too (who changed which fields), writers restore from it."""
     article = articles.get_article(db, article_id, reader=user)
     return render(
         request,
         "kb/article.html",
         {
-            "nav": "route" if user.role == "engineer" else "search",
+            "nav": "kb",
             "article": article,
             "body_html": render_markdown(article.body),
             "flash": FLASH.get(done, ""),
             "can_write": articles.can_write(user),
+            "history": _history(db, article) if user.role != Role.engineer.value else None,
         },
     )
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    number: int
+    at: datetime
+    who: str
+    action: str
+    changed: list[str]
+    current: bool  # this version's fields are the article's now: nothing to restore
+
+
+def _history(db: Session, article: KbArticle) -> list[HistoryRow]:
+    rows = articles.versions(db, article)
+    names = dict(
+        db.execute(select(User.id, User.name).where(User.id.in_({r.actor_id for r in rows if r.actor_id})))
+        .tuples()
+        .all()
+    )
+    now = articles.snapshot(article)
+    return [
+        HistoryRow(
+            number=r.number,
+            at=r.at,
+            who=names.get(r.actor_id, f"user {r.actor_id}") if r.actor_id else "an import or the system",
+            action=r.action,
+            changed=r.changed,
+            current=all(r.snapshot.get(name) == value for name, value in now.items()),
+        )
+        for r in rows
+    ]
+
+
+@router.post("/kb/articles/{article_id}/versions/{number}/restore", response_model=None)
+def restore_version(
+    article_id: int,
+    number: int,
+    request: Request,
+    db: PageDb,
+    user: PageUser,
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Make an old version's fields current (a new version; history is never rewritten). The form
+    carries the article's version it was shown with: a stale one restores nothing (409)."""
+    require_csrf(request, csrf)
+    articles.require_writer(user)
+    article = articles.get_article(db, article_id, reader=user)
+    if version.strip() != str(article.version):
+        return error_page(request, 409, "Changed by someone else", RESTORE_STALE)
+    changed = articles.restore_version(db, article, number=number, actor=user)
+    db.commit()
+    done = "restored" if changed else "unchanged"
+    return RedirectResponse(f"/kb/articles/{article_id}?done={done}#history-title", status_code=303)
+
+
+RESTORE_STALE = (
+    "This article was changed after you opened its history, so nothing was restored. Go back, reload "
+    "the article and choose the version again."
+)
 FLASH = {
     "draft": "Draft created from the ticket: check it, complete it and publish it.",
+    "created": "Article created.",
+    "restored": "The old version is restored: it is the newest version now.",
     "saved": "Article saved.",
     "unchanged": "Nothing to save: no field was changed.",
 }
@@ -141,9 +207,55 @@ def _form_of(article: KbArticle) -> dict[str, str]:
     }
 
 
+def article_form(
+    title: Annotated[str, Form()] = "",
+    symptom: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
+    resolution_steps: Annotated[str, Form()] = "",
+    product_models: Annotated[str, Form()] = "",
+    fault_codes: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form()] = "",
+    language: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+    visibility: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+) -> dict[str, str]:
+    """The editor's fields as typed (the new-article form has no version)."""
+    return {
+        "title": title,
+        "symptom": symptom,
+        "body": body,
+        "resolution_steps": resolution_steps,
+        "product_models": product_models,
+        "fault_codes": fault_codes,
+        "tags": tags,
+        "language": language,
+        "status": status,
+        "visibility": visibility,
+        "version": version,
+    }
+
+
+ArticleForm = Annotated[dict[str, str], Depends(article_form)]
+
+
+def _values(form: dict[str, str]) -> dict[str, Any]:
+    """The form's text as the article service's fields (lists split; a blank language: detect it)."""
+    return {
+        "title": form["title"],
+        "symptom": form["symptom"],
+        "body": form["body"],
+        "resolution_steps": form["resolution_steps"].splitlines(),
+        **{name: form[name].split(",") for name in LIST_FIELDS},
+        "language": form["language"] or None,
+        "status": form["status"],
+        "visibility": form["visibility"],
+    }
+
+
 def _edit_view(
     request: Request,
-    article: KbArticle,
+    article: KbArticle | None,
     form: dict[str, str],
     *,
     error: str = "",
@@ -155,7 +267,7 @@ def _edit_view(
     return render(
         request,
         "kb/edit.html",
-        {"nav": "search", "article": article, "form": state, "flash": flash},
+        {"nav": "kb", "article": article, "form": state, "flash": flash},
         status_code=status_code,
     )
 
@@ -175,56 +287,23 @@ def edit_article(
     request: Request,
     db: PageDb,
     user: DeskPageUser,
-    title: Annotated[str, Form()] = "",
-    symptom: Annotated[str, Form()] = "",
-    body: Annotated[str, Form()] = "",
-    resolution_steps: Annotated[str, Form()] = "",
-    product_models: Annotated[str, Form()] = "",
-    fault_codes: Annotated[str, Form()] = "",
-    tags: Annotated[str, Form()] = "",
-    language: Annotated[str, Form()] = "",
-    status: Annotated[str, Form()] = "",
-    visibility: Annotated[str, Form()] = "",
-    version: Annotated[str, Form()] = "",
+    form: ArticleForm,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Save the article form; based on an old version it answers 409 and keeps what was typed."""
     require_csrf(request, csrf)
     articles.require_writer(user)
     article = articles.get_article(db, article_id, reader=user)
-    form = {
-        "title": title,
-        "symptom": symptom,
-        "body": body,
-        "resolution_steps": resolution_steps,
-        "product_models": product_models,
-        "fault_codes": fault_codes,
-        "tags": tags,
-        "language": language,
-        "status": status,
-        "visibility": visibility,
-        "version": version,
-    }
     errors = too_long(form, TEXT_LIMITS)
     if errors:
         exc = invalid(errors)
         return _edit_view(request, article, form, error=page_error(exc), fields=errors, status_code=422)
-    if version.strip() != str(article.version):
+    if form["version"].strip() != str(article.version):
         return _edit_view(
             request, article, {**form, "version": str(article.version)}, error=STALE, status_code=409
         )
-    values: dict[str, Any] = {
-        "title": title,
-        "symptom": symptom,
-        "body": body,
-        "resolution_steps": resolution_steps.splitlines(),
-        **{name: form[name].split(",") for name in LIST_FIELDS},
-        "language": language or None,
-        "status": status,
-        "visibility": visibility,
-    }
     try:
-        changed = articles.update_article(db, article, values=values, actor=user)
+        changed = articles.update_article(db, article, values=_values(form), actor=user)
         db.flush()
     except AppError as exc:
         db.rollback()
@@ -241,6 +320,48 @@ def edit_article(
     return RedirectResponse(
         f"/kb/articles/{article_id}?done={'saved' if changed else 'unchanged'}", status_code=303
     )
+
+
+NEW_FORM = {
+    **{name: "" for name in ("title", "symptom", "body", "resolution_steps", *LIST_FIELDS, "language")},
+    "status": "draft",
+    "visibility": "internal",
+    "version": "",
+}
+
+
+@router.get("/kb/new")
+def new_page(request: Request, user: PageUser) -> HTMLResponse:
+    """An empty editor: a draft, internal, its language detected from the text unless chosen."""
+    articles.require_writer(user)
+    return _edit_view(request, None, dict(NEW_FORM))
+
+
+@router.post("/kb/new", response_model=None)
+def new_article(
+    request: Request,
+    db: PageDb,
+    user: PageUser,
+    form: ArticleForm,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Create from the editor; a refused form comes back with everything typed kept."""
+    require_csrf(request, csrf)
+    articles.require_writer(user)
+    errors = too_long(form, TEXT_LIMITS)
+    if errors:
+        exc = invalid(errors)
+        return _edit_view(request, None, form, error=page_error(exc), fields=errors, status_code=422)
+    try:
+        article = articles.create_article(db, values=_values(form), actor=user)
+        db.flush()
+    except AppError as exc:
+        db.rollback()
+        return _edit_view(
+            request, None, form, error=page_error(exc), fields=field_errors(exc), status_code=exc.status_code
+        )
+    db.commit()
+    return RedirectResponse(f"/kb/articles/{article.id}?done=created", status_code=303)
 
 
 def visit_articles(db: Session, ticket: Ticket | None) -> list[KbArticle]:

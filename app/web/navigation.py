@@ -22,6 +22,7 @@ class MenuItem:
 DISPATCH = frozenset({Role.dispatcher.value, Role.manager.value, Role.admin.value})
 DESK = frozenset({Role.agent.value}) | DISPATCH
 MANAGE = frozenset({Role.manager.value, Role.admin.value})
+EVERYONE = DESK | {Role.engineer.value}
 MENU = (
     MenuItem("route", "My route", "/field", frozenset({Role.engineer.value})),
     # managers and admins see every KPI there, dispatchers the operational ones (docs/kpis.md)
@@ -29,6 +30,8 @@ MENU = (
     MenuItem("board", "Board", "/board", DISPATCH),
     MenuItem("queue", "Tickets", "/desk/queue", DESK),
     MenuItem("search", "Customers", "/", DESK),
+    # engineers read published articles there; agents, managers and admins write (docs/knowledge_base.md)
+    MenuItem("kb", "Knowledge", "/kb", EVERYONE),
     MenuItem("teams", "Teams", "/desk/teams", MANAGE),
 )
 

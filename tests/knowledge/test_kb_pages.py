@@ -103,3 +103,194 @@ def test_only_writers_open_the_editor(client: TestClient, db: Session, sign_in: 
     sign_in("manager")
     assert client.get(f"/kb/articles/{article.id}/edit").status_code == 200
     assert client.get("/kb/articles/999999/edit").status_code == 404
+
+
+def _new_form(html: str) -> dict[str, str]:
+    """The new-article editor's defaults (no version field: there is no article yet)."""
+    assert 'action="/kb/new"' in html and 'name="version"' not in html
+    return {"csrf": csrf_of(html), "status": "draft", "visibility": "internal", "language": ""}
+
+
+def test_new_article_from_the_editor(client: TestClient, db: Session, sign_in: Any) -> None:
+    agent = sign_in("agent")
+    page = client.get("/kb/new")
+    assert page.status_code == 200 and "New knowledge article" in page.text
+    assert '<option value="" selected>Detect from the text</option>' in page.text
+    form = _new_form(page.text)
+
+    # refused (blank title): 422, everything typed is still in the form, nothing created
+    refused = client.post("/kb/new", data={**form, "title": "  ", "body": "补水到1.5巴", "tags": "压力"})
+    assert refused.status_code == 422 and "must not be blank" in refused.text
+    assert "补水到1.5巴</textarea>" in refused.text and 'value="压力"' in refused.text
+    assert db.query(KbArticleVersion).count() == 0
+
+    r = client.post(
+        "/kb/new",
+        data={
+            **form,
+            "title": "热泵压力过低",
+            "body": "请给采暖系统补水到1.5巴，然后给散热器排气。",
+            "resolution_steps": "补水\n排气",
+            "product_models": "HP-AROT, HP-AROT",
+            "fault_codes": "F75",
+        },
+        follow_redirects=True,
+    )
+    assert r.status_code == 200 and "Article created." in r.text
+    article_id = int(re.search(r"KB-(\d+)", r.text).group(1))  # type: ignore[union-attr]
+    article = articles.get_article(db, article_id, reader=agent)
+    assert article.language == "zh"  # detected: the form left it blank
+    assert article.status == "draft" and article.visibility == "internal"
+    assert article.product_models == ["HP-AROT"] and article.resolution_steps == ["补水", "排气"]
+    assert article.author_id == agent.id
+    (first,) = db.query(KbArticleVersion).filter_by(article_id=article_id).all()
+    assert first.action == "created" and first.actor_id == agent.id
+
+
+def test_only_writers_create_articles(client: TestClient, db: Session, sign_in: Any) -> None:
+    for role in ("dispatcher", "engineer"):
+        sign_in(role)
+        assert client.get("/kb/new").status_code == 403
+        kb = client.get("/kb")
+        assert kb.status_code == 200 and 'href="/kb/new"' not in kb.text
+        refused = client.post("/kb/new", data={"csrf": csrf_of(kb.text), "title": "Not mine to write"})
+        assert refused.status_code == 403 and "Writing knowledge articles needs" in refused.text
+    assert db.query(KbArticleVersion).count() == 0
+    sign_in("manager")
+    assert 'href="/kb/new"' in client.get("/kb").text
+
+
+def _history(html: str) -> list[tuple[str, str]]:
+    """(version number, its last cell's text) per history row."""
+    rows = re.findall(r'<tr data-version="(\d+)">(.*?)</tr>', html, re.S)
+    return [(n, re.sub(r"<[^>]+>|\s+", " ", cells).strip()) for n, cells in rows]
+
+
+def test_history_and_restore(client: TestClient, db: Session, sign_in: Any) -> None:
+    author = f.make_user(db, role="agent", name="Ada Author")
+    article = articles.create_article(
+        db, values={"title": "Lift door", "body": "Clean the sill.", "status": "published"}, actor=author
+    )
+    db.commit()
+    articles.update_article(db, article, values={"body": "Clean the sill and the lenses."}, actor=author)
+    db.commit()
+    articles.update_article(db, article, values={"title": "Lift door keeps reopening"}, actor=author)
+    db.commit()
+
+    agent = sign_in("agent")
+    page = client.get(f"/kb/articles/{article.id}")
+    rows = _history(page.text)
+    assert [n for n, _ in rows] == ["3", "2", "1"]
+    assert "Ada Author" in rows[0][1] and "Updated: Title" in rows[0][1] and "current" in rows[0][1]
+    assert "Updated: Body" in rows[1][1] and "Restore version 2" in rows[1][1]
+    form = {"csrf": csrf_of(page.text), "version": str(article.version)}
+
+    r = client.post(f"/kb/articles/{article.id}/versions/1/restore", data=form, follow_redirects=True)
+    assert r.status_code == 200 and "The old version is restored" in r.text
+    db.refresh(article)
+    assert (article.title, article.body) == ("Lift door", "Clean the sill.")
+    rows = _history(r.text)
+    assert rows[0][0] == "4" and "Restored" in rows[0][1] and agent.name in rows[0][1]
+    assert "same as now" in dict(rows)["1"]  # version 1 is what the article holds again
+
+    # the same form again: its version is old now, so nothing is restored
+    stale = client.post(f"/kb/articles/{article.id}/versions/2/restore", data=form)
+    assert stale.status_code == 409 and "nothing was restored" in stale.text
+    db.refresh(article)
+    assert (
+        article.body == "Clean the sill."
+        and len(_history(client.get(f"/kb/articles/{article.id}").text)) == 4
+    )
+
+    fresh = {"csrf": form["csrf"], "version": str(article.version)}
+    missing = client.post(f"/kb/articles/{article.id}/versions/99/restore", data=fresh)
+    assert missing.status_code == 404 and "no version 99" in missing.text
+
+    # a dispatcher reads the history but restores nothing; an engineer sees neither
+    sign_in("dispatcher")
+    page = client.get(f"/kb/articles/{article.id}")
+    assert len(_history(page.text)) == 4 and "Restore version" not in page.text
+    token = csrf_of(page.text)
+    assert (
+        client.post(
+            f"/kb/articles/{article.id}/versions/2/restore", data={**fresh, "csrf": token}
+        ).status_code
+        == 403
+    )
+    sign_in("engineer")
+    page = client.get(f"/kb/articles/{article.id}")
+    assert page.status_code == 200 and 'id="history-title"' not in page.text
+    db.refresh(article)
+    assert article.body == "Clean the sill."
+
+
+def test_kb_page_searches_published_articles_in_both_languages(
+    client: TestClient, db: Session, sign_in: Any
+) -> None:
+    author = f.make_user(db, role="agent")
+    made = {
+        key: articles.create_article(db, values=values, actor=author).id
+        for key, values in {
+            "pressure": {
+                "title": "Heat pump pressure too low",
+                "body": "Refill the circuit to 1.5 bar.",
+                "status": "published",
+            },
+            "lift": {"title": "Lift door reopens", "body": "Clean the light curtain.", "status": "published"},
+            "zh": {"title": "热泵压力过低", "body": "请给采暖系统补水。", "status": "published"},
+            "draft": {"title": "Heat pump pressure draft", "body": "pressure pressure", "status": "draft"},
+        }.items()
+    }
+    db.commit()
+    for role in ("agent", "engineer"):
+        sign_in(role)
+        r = client.get("/kb", params={"q": "pressure drops on the heat pump"})
+        assert r.status_code == 200
+        found = [int(i) for i in re.findall(r'<li data-article="(\d+)">', r.text)]
+        assert found[0] == made["pressure"] and made["draft"] not in found
+        assert "<mark>" in r.text  # the highlighted title or snippet
+    zh = client.get("/kb", params={"q": "压力", "lang": "zh"})
+    assert [int(i) for i in re.findall(r'<li data-article="(\d+)">', zh.text)] == [made["zh"]]
+    none = client.get("/kb", params={"q": "printer toner"})
+    assert none.status_code == 200 and "Nothing published matches" in none.text
+    odd = client.get("/kb", params={"q": "pressure", "lang": "xx"})
+    assert odd.status_code == 200 and "Unknown language" in odd.text
+
+
+def test_kb_page_browses_by_status_with_pages(client: TestClient, db: Session, sign_in: Any) -> None:
+    author = f.make_user(db, role="agent")
+    for n in range(53):
+        articles.create_article(
+            db,
+            values={"title": f"Article {n:02d}", "status": "draft" if n < 3 else "published"},
+            actor=author,
+        )
+    db.commit()
+
+    def listed(html: str) -> list[int]:
+        return [int(i) for i in re.findall(r'<tr data-article="(\d+)">', html)]
+
+    sign_in("agent")
+    first = client.get("/kb")
+    assert len(listed(first.text)) == 50
+    older = re.search(r'href="(/kb\?[^"]*before=[^"]+)"', first.text)
+    assert older, "no link to the older articles"
+    rest = client.get(older.group(1).replace("&amp;", "&"))
+    assert len(listed(rest.text)) == 3 and not set(listed(rest.text)) & set(listed(first.text))
+    drafts = client.get("/kb", params={"status": "draft"})
+    assert len(listed(drafts.text)) == 3 and "Draft articles" in drafts.text
+
+    sign_in("engineer")  # published only, whatever the filter says
+    assert len(listed(client.get("/kb", params={"status": "draft"}).text)) == 50
+    assert 'name="status"' not in client.get("/kb").text
+
+    for bad in (
+        "x",
+        "2026-01-01T00:00:00_5",
+        "0001-01-01T00:00:00+14:00_5",
+        "2026-01-01T00:00:00+00:00_99999999999999999999",
+    ):
+        r = client.get("/kb", params={"before": bad})
+        assert r.status_code == 200 and "That page link was not valid" in r.text
+    sign_in("agent")
+    assert "Unknown status" in client.get("/kb", params={"status": "gone"}).text

@@ -34,15 +34,15 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
     r = client.get("/", follow_redirects=False)
     assert r.status_code == 200
     assert "Find a customer" in r.text
-    assert _menu(r.text) == ["/desk/queue", "/"]
+    assert _menu(r.text) == ["/desk/queue", "/", "/kb"]
 
 
 @pytest.mark.parametrize(
     ("role", "page", "items"),
     [
-        ("dispatcher", "/desk/search", ["/insights", "/board", "/desk/queue", "/"]),
-        ("manager", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/desk/teams"]),
-        ("admin", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/desk/teams"]),
+        ("dispatcher", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/kb"]),
+        ("manager", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/kb", "/desk/teams"]),
+        ("admin", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/kb", "/desk/teams"]),
     ],
 )
 def test_menu_shows_only_the_roles_pages(
@@ -52,11 +52,13 @@ def test_menu_shows_only_the_roles_pages(
     assert _menu(client.get(page).text) == items
 
 
-def test_engineer_menu_has_only_the_route(client: TestClient, sign_in: Callable[..., User]) -> None:
+def test_engineer_menu_has_the_route_and_the_knowledge_base(
+    client: TestClient, sign_in: Callable[..., User]
+) -> None:
     sign_in("engineer")
     # An engineer without a profile gets a readable 404 page, still with the role's menu.
     html = client.get("/field").text
-    assert _menu(html) == ["/field"]
+    assert _menu(html) == ["/field", "/kb"]
 
 
 def test_manager_lands_on_the_dashboard(client: TestClient, sign_in: Callable[..., User]) -> None:
