@@ -27,12 +27,22 @@ from app.planning import board as plan_board
 from app.planning import keys as plan_keys
 from app.planning import runs as plan_runs
 from app.platform.config import get_settings
+from app.platform.dates import plan_window
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.web.field import _page_headers
 from app.web.messages import page_error
 from app.web.navigation import DISPATCH
-from app.web.shared import PageDb, PageRoute, PageUser, invalid, optional_id, render, require_csrf
+from app.web.shared import (
+    PageDb,
+    PageRoute,
+    PageUser,
+    invalid,
+    optional_id,
+    parse_day,
+    render,
+    require_csrf,
+)
 
 router = APIRouter(route_class=PageRoute)
 DONE = {
@@ -86,9 +96,9 @@ def _region_and_day(db: Session, region: str, day: str) -> tuple[Region, date]:
         errors["region"] = "there is no region yet"
     when = None
     try:
-        when = date.fromisoformat(day) if day else None
-    except ValueError:
-        errors["day"] = f"'{day}' is not a date (YYYY-MM-DD)"
+        when = parse_day(day)
+    except ValueError as exc:
+        errors["day"] = str(exc)
     if errors:
         raise invalid(errors)
     assert chosen is not None
@@ -158,9 +168,9 @@ def reassign_preview(
     engineer = _engineer_choice(db, engineer_id)
     tz = db.get_one(Region, work_order.region_id).timezone
     try:
-        when = date.fromisoformat(day) if day else plan_assign.plan_day_of(db, work_order, tz)
-    except ValueError:
-        raise invalid({"day": f"'{day}' is not a date (YYYY-MM-DD)"}) from None
+        when = parse_day(day) or plan_assign.plan_day_of(db, work_order, tz)
+    except ValueError as exc:
+        raise invalid({"day": str(exc)}) from None
     context: dict[str, Any] = {
         "nav": "board",
         "wo": work_order,
@@ -197,9 +207,11 @@ def reassign(
     work_order = workorders.get_work_order(db, work_order_id)
     engineer = _engineer_choice(db, engineer_id)
     try:
-        when = date.fromisoformat(day)
-    except ValueError:
-        raise invalid({"day": f"'{day}' is not a date (YYYY-MM-DD)"}) from None
+        when = parse_day(day)
+    except ValueError as exc:
+        raise invalid({"day": str(exc)}) from None
+    if when is None:
+        raise invalid({"day": "choose the day of the visit"})
     if not version.isdecimal() or int(version) != work_order.version:
         raise Conflict(CONFLICT)
     try:
@@ -247,6 +259,9 @@ def plan_day(
     """Start a plan run; the board follows its progress rows and refreshes when it publishes."""
     require_csrf(request, csrf)
     chosen, when = _region_and_day(db, region, day)
+    low, high = plan_window()  # as the API's PlanDate: a plan for 1900 is a typing mistake
+    if not low <= when <= high:
+        raise invalid({"day": f"a plan date must lie between {low.isoformat()} and {high.isoformat()}"})
     run = plan_runs.create_run(
         db,
         region_id=chosen.id,

@@ -44,7 +44,6 @@ from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.platform.http import idempotent_create
-from app.platform.inputs import problem_with
 from app.web.knowledge import visit_articles
 from app.web.map_sketch import sketch
 from app.web.messages import page_error
@@ -55,6 +54,7 @@ from app.web.shared import (
     PageUser,
     field_errors,
     invalid,
+    parse_day,
     render,
     require_csrf,
     too_long,
@@ -120,11 +120,9 @@ def _map_data(route: RouteRead) -> dict[str, Any]:
 @router.get("/field")
 def route_page(request: Request, db: PageDb, me: Me, day: str = "") -> HTMLResponse:
     try:
-        when = date.fromisoformat(day) if day else _today(db, me)
-    except ValueError:
-        raise invalid({"day": f"'{day}' is not a date (YYYY-MM-DD)"}) from None
-    if problem := problem_with(when):  # the day's neighbours would overflow near year 1 or 9999
-        raise invalid({"day": f"the day {problem}"})
+        when = parse_day(day) or _today(db, me)
+    except ValueError as exc:
+        raise invalid({"day": str(exc)}) from None
     route = plan_routes.engineer_route(db, engineer=me, day=when)
     data = _map_data(route)
     context = {

@@ -312,6 +312,22 @@ def local_to_utc(value: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def parse_day(value: str) -> date | None:
+    """A YYYY-MM-DD form or query value; blank: None. Raises ValueError with the reason, also for a
+    day outside DATE_MIN..DATE_MAX: the day's neighbours (a plan's window, a route's shifts)
+    overflow near year 1 and 9999."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value[:40]}' is not a date (YYYY-MM-DD)") from None
+    if problem := problem_with(day):
+        raise ValueError(f"the day {problem}")
+    return day
+
+
 def too_long(values: Mapping[str, str], limits: Mapping[str, int]) -> dict[str, str]:
     return {
         name: f"at most {limit} characters (you have {len(values.get(name) or '')})"

@@ -351,6 +351,10 @@ def test_bad_board_input_gives_readable_pages_never_500(
         ("/board", {"region": "999999"}, 422),
         ("/board", {"day": "31.12.2026"}, 422),
         ("/board/data", {"day": "tomorrow"}, 422),
+        # the calendar's ends: loading the day overflowed (found by tests/web/test_page_fuzz.py)
+        ("/board", {"day": "9999-12-31"}, 422),
+        ("/board/data", {"day": "0001-01-01"}, 422),
+        (f"/board/visits/{wo}/reassign", {"engineer_id": w.engineers[0].id, "day": "9999-12-31"}, 422),
         ("/board/visits/999999/reassign", {"engineer_id": w.engineers[0].id}, 404),
         (f"/board/visits/{wo}/reassign", {"engineer_id": "999999"}, 422),
         (f"/board/visits/{wo}/reassign", {"engineer_id": w.engineers[0].id, "day": "x"}, 422),
@@ -383,6 +387,13 @@ def test_bad_board_input_gives_readable_pages_never_500(
         r = client.get(path, params=params)
         assert r.status_code == status, (path, params, r.status_code, r.text[:300])
         assert "text/html" in r.headers["content-type"], path
+
+    # "Plan the day" holds to the API's plan window: a plan for 2150 is a typing mistake
+    page = client.get("/board", params={"region": w.region.id})
+    far = {"csrf": csrf_of(page.text), "region": str(w.region.id), "day": "2150-01-01"}
+    r = client.post("/board/plan", data=far, follow_redirects=False)
+    assert r.status_code == 422 and "a plan date must lie between" in r.text
+    assert db.query(PlanRun).count() == 0
 
 
 def _publish_form(html: str) -> dict[str, str]:
