@@ -107,6 +107,17 @@ def test_eval_with_no_labelled_query_gives_nulls(tmp_path: Path) -> None:
     assert result["labelled"] == 0 and result["ndcg@10"] is None and result["bm25"]["mrr"] is None
 
 
+def test_an_empty_relevant_list_is_labelled_and_scores_zero(tmp_path: Path) -> None:
+    """`"relevant": []` has the key (the contract counts it), but no id can be relevant."""
+    articles = _write(tmp_path / "a.jsonl", ARTICLES)
+    queries = _write(tmp_path / "q.jsonl", [{"query": "printer", "relevant": []}, {"query": "printer"}])
+    proc = _run("eval", "--articles", articles, "--queries", queries)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["queries"] == 2 and result["labelled"] == 1
+    assert result["ndcg@10"] == 0 and result["mrr"] == 0 and result["recall@5"] == 0
+
+
 @pytest.mark.parametrize(
     ("which", "bad_line", "message"),
     [
