@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, Depends
 
+from app.accounts import api as users
 from app.desk.customers import api as customers
 from app.desk.teams import api as teams
 from app.desk.tickets import api as tickets
@@ -39,3 +40,4 @@ api_router.include_router(customers.router)
 api_router.include_router(imports.router)
 api_router.include_router(insights.router)
 api_router.include_router(recoveries.router)
+api_router.include_router(users.router)

@@ -32,6 +32,9 @@ class User(Base):
     # Carried in every token and cookie; bumping it (logout, password change, deactivation)
     # revokes them all at once, checked on every request.
     token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Bumped by every edit an admin makes (app/accounts): the users page's hidden version and the
+    # API's ETag, so two admins editing one account never silently overwrite each other.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class AuditLog(Base):

@@ -16,6 +16,7 @@ from app.web import (
     knowledge,
     survey,
     teams,
+    users,
 )
 
 # The same input guard as the API (app/platform/inputs.py): a readable 422 page.
@@ -25,6 +26,7 @@ pages_router.include_router(desk.router)
 pages_router.include_router(desk_tickets.router)
 pages_router.include_router(desk_queue.router)
 pages_router.include_router(teams.router)
+pages_router.include_router(users.router)
 pages_router.include_router(field.router)
 pages_router.include_router(insights.router)
 pages_router.include_router(knowledge.router)

@@ -33,6 +33,7 @@ MENU = (
     # engineers read published articles there; agents, managers and admins write (docs/knowledge_base.md)
     MenuItem("kb", "Knowledge", "/kb", EVERYONE),
     MenuItem("teams", "Teams", "/desk/teams", MANAGE),
+    MenuItem("users", "Users", "/admin/users", frozenset({Role.admin.value})),
 )
 
 

@@ -312,6 +312,13 @@ def local_to_utc(value: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def form_version(value: str) -> int:
+    """A form's hidden version (an edit's base); anything else is a page to reload, not a 500."""
+    if not value.isdecimal() or len(value) > 9:
+        raise invalid({"version": "reload the page and try again"})
+    return int(value)
+
+
 def parse_day(value: str) -> date | None:
     """A YYYY-MM-DD form or query value; blank: None. Raises ValueError with the reason, also for a
     day outside DATE_MIN..DATE_MAX: the day's neighbours (a plan's window, a route's shifts)

@@ -16,7 +16,16 @@ from app.desk.teams import service as teams
 from app.models import Team, User
 from app.platform.errors import Forbidden
 from app.web.navigation import MANAGE
-from app.web.shared import PageDb, PageRoute, PageUser, invalid, optional_id, render, require_csrf
+from app.web.shared import (
+    PageDb,
+    PageRoute,
+    PageUser,
+    form_version,
+    invalid,
+    optional_id,
+    render,
+    require_csrf,
+)
 
 router = APIRouter(route_class=PageRoute)
 DONE = {
@@ -38,12 +47,6 @@ def manager_user(user: PageUser) -> User:
 
 
 TeamsUser = Annotated[User, Depends(manager_user)]
-
-
-def _version(value: str) -> int:
-    if not value.isdecimal() or len(value) > 9:
-        raise invalid({"version": "reload the page and try again"})
-    return int(value)
 
 
 @router.get("/desk/teams")
@@ -99,7 +102,7 @@ def team_rename(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
-    teams.rename_team(db, team_id=team_id, name=name, version=_version(version))
+    teams.rename_team(db, team_id=team_id, name=name, version=form_version(version))
     db.commit()
     return RedirectResponse(f"/desk/teams/{team_id}?done=renamed", status_code=303)
 
@@ -114,7 +117,7 @@ def team_delete(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
-    teams.delete_team(db, team_id=team_id, version=_version(version))
+    teams.delete_team(db, team_id=team_id, version=form_version(version))
     db.commit()
     return RedirectResponse("/desk/teams?done=deleted", status_code=303)
 
@@ -136,7 +139,7 @@ def team_add_member(
         chosen = None
     if chosen is None:
         raise invalid({"user_id": "choose a person from the list"})
-    teams.add_member(db, team_id=team_id, user_id=chosen, version=_version(version))
+    teams.add_member(db, team_id=team_id, user_id=chosen, version=form_version(version))
     db.commit()
     return RedirectResponse(f"/desk/teams/{team_id}?done=added", status_code=303)
 
@@ -152,6 +155,6 @@ def team_remove_member(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
-    teams.remove_member(db, team_id=team_id, user_id=user_id, version=_version(version))
+    teams.remove_member(db, team_id=team_id, user_id=user_id, version=form_version(version))
     db.commit()
     return RedirectResponse(f"/desk/teams/{team_id}?done=removed", status_code=303)

@@ -42,7 +42,11 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
     [
         ("dispatcher", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/kb"]),
         ("manager", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/kb", "/desk/teams"]),
-        ("admin", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/kb", "/desk/teams"]),
+        (
+            "admin",
+            "/desk/search",
+            ["/insights", "/board", "/desk/queue", "/", "/kb", "/desk/teams", "/admin/users"],
+        ),
     ],
 )
 def test_menu_shows_only_the_roles_pages(

@@ -1,0 +1,1 @@
+"""Staff accounts: who may sign in, with which role (admins only; docs/accounts.md)."""

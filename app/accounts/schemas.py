@@ -1,0 +1,38 @@
+"""The /api/v1/users bodies. Passwords go in, never out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.models import Role
+from app.platform.inputs import InputModel
+
+
+class UserCreate(InputModel):
+    email: str = Field(max_length=254)
+    name: str = Field(max_length=200)
+    role: Role
+    password: str = Field(max_length=200)
+
+
+class UserUpdate(InputModel):
+    name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class PasswordIn(InputModel):
+    password: str = Field(max_length=200)
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    email: str
+    name: str
+    role: str
+    is_active: bool
+    created_at: datetime
+    version: int

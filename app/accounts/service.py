@@ -1,0 +1,159 @@
+"""Create staff accounts, change their name, role and whether they may sign in, set a new password.
+
+Admins only (the callers check). Every edit carries the account's version: `_claim` bumps it in one
+guarded UPDATE, so of two admins editing the same account from the same view the second is refused
+(409) instead of overwriting. Two rules no edit may break:
+
+- there is always an active admin: the last one cannot be demoted or deactivated (the admin rows
+  are locked first, so two admins demoting each other at once cannot both succeed), and no admin
+  demotes or deactivates their own account (another admin must);
+- a deactivated account, or one given a new password, is signed out everywhere at once
+  (`auth.revoke_tokens`); a role change needs no sign-out, every request reads the role afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.models import Role, User
+from app.platform import audit
+from app.platform.auth import create_user as _create_user
+from app.platform.auth import revoke_tokens
+from app.platform.auth import set_password as _set_password
+from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.passwords import check_email, check_password_policy
+
+ROLES = tuple(r.value for r in Role)
+NAME_MAX = 200
+STALE = (
+    "Someone else changed this account after you opened it. Nothing was changed; reload to see the "
+    "account as it is now and make your change again."
+)
+OWN_ACCOUNT = (
+    "You cannot take the admin role from your own account or deactivate it: another admin must do "
+    "that, so nobody locks themselves out by mistake."
+)
+LAST_ADMIN = (
+    "This is the last active admin account: make another account an admin first, or nobody could "
+    "manage the accounts any more."
+)
+
+
+def list_users(session: Session) -> list[User]:
+    """Active accounts first, then by name."""
+    return list(session.scalars(select(User).order_by(User.is_active.desc(), User.name, User.id)))
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
+    return user
+
+
+def _refuse(field: str, message: str) -> Unprocessable:
+    return Unprocessable(f"{field}: {message}.", errors=[{"field": field, "message": message}])
+
+
+def _name(value: str) -> str:
+    name = " ".join(value.split())
+    if not name:
+        raise _refuse("name", "must not be blank")
+    if len(name) > NAME_MAX:
+        raise _refuse("name", f"at most {NAME_MAX} characters")
+    return name
+
+
+def _role(value: str) -> str:
+    if value not in ROLES:
+        raise _refuse("role", f"one of {', '.join(ROLES)}")
+    return value
+
+
+def create(session: Session, *, email: str, name: str, role: str, password: str, actor: User) -> User:
+    """A new account; the admin tells its owner the first password (they may change it later)."""
+    try:
+        address = check_email(email)
+    except ValueError as exc:
+        raise _refuse("email", str(exc)) from None
+    clean_name, clean_role = _name(name), _role(role)
+    try:
+        check_password_policy(password, email=address)
+    except ValueError as exc:
+        raise _refuse("password", str(exc)) from None
+    if session.scalar(select(User.id).where(func.lower(User.email) == address)) is not None:
+        # The unique index would refuse it too, but as a 500 that ends the request's transaction.
+        raise Conflict(
+            f"There is already an account for {address}.",
+            errors=[{"field": "email", "message": "already has an account"}],
+        )
+    user = _create_user(session, email=address, name=clean_name, role=clean_role, password=password)
+    audit.record(
+        session, actor, "user", user.id, "created", {"email": [None, address], "role": [None, clean_role]}
+    )
+    return user
+
+
+def _claim(session: Session, user: User, version: int) -> None:
+    """Bump the version, only if it is still the one the editor saw."""
+    stmt = update(User).where(User.id == user.id, User.version == version).values(version=User.version + 1)
+    if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(STALE)
+    session.refresh(user)
+
+
+def _keeps_an_admin(session: Session, user: User) -> None:
+    """Refuse to take away the last active admin (the admin rows are locked while we decide)."""
+    admins = session.scalars(
+        select(User.id).where(User.role == Role.admin.value, User.is_active.is_(True)).with_for_update()
+    ).all()
+    if list(admins) == [user.id]:
+        raise Unprocessable(LAST_ADMIN, errors=[{"field": "role", "message": "the last active admin"}])
+
+
+def update_user(
+    session: Session, user: User, *, values: Mapping[str, Any], version: int, actor: User
+) -> list[str]:
+    """Set `name`, `role` and/or `is_active` (those given); returns the names of those that changed."""
+    clean: dict[str, Any] = {}
+    if "name" in values:
+        clean["name"] = _name(str(values["name"] or ""))
+    if "role" in values:
+        clean["role"] = _role(str(values["role"] or ""))
+    if "is_active" in values:
+        clean["is_active"] = bool(values["is_active"])
+    changed = [k for k, v in clean.items() if getattr(user, k) != v]
+    if user.version != version:
+        raise Conflict(STALE)
+    if not changed:
+        return []
+    was_admin = user.role == Role.admin.value and user.is_active
+    stays_admin = clean.get("role", user.role) == Role.admin.value and clean.get("is_active", user.is_active)
+    if was_admin and not stays_admin:
+        if user.id == actor.id:  # one click from locking yourself out: another admin must do it
+            raise Unprocessable(OWN_ACCOUNT, errors=[{"field": "role", "message": "your own account"}])
+        _keeps_an_admin(session, user)
+    _claim(session, user, version)
+    before = {k: getattr(user, k) for k in changed}
+    for k in changed:
+        setattr(user, k, clean[k])
+    if "is_active" in changed and not user.is_active:
+        revoke_tokens(session, user)  # signed out on every device at once
+    session.flush()
+    audit.record(session, actor, "user", user.id, "updated", {k: [before[k], clean[k]] for k in changed})
+    return changed
+
+
+def set_password(session: Session, user: User, *, password: str, version: int, actor: User) -> None:
+    """A new password from an admin (the owner forgot theirs): every session of the owner ends."""
+    try:
+        check_password_policy(password, email=user.email)
+    except ValueError as exc:
+        raise _refuse("password", str(exc)) from None
+    _claim(session, user, version)
+    _set_password(session, user, password)
+    audit.record(session, actor, "user", user.id, "password_set", {})
