@@ -59,6 +59,17 @@ def reset_schema(engine: Engine) -> None:
         upgrade_head(conn)
 
 
+@pytest.fixture(autouse=True)
+def _no_index_files_outlive_a_test() -> Iterator[None]:
+    """Persisted knowledge indexes are named by (database token, article-set version) and never
+    rewritten. A rolled-back test still persists (its savepoint "commit" runs the after-commit
+    task) for versions the database then forgets, so the next test reuses those numbers: a process
+    there would load another test's articles (seen: the worker test loaded the demo seed's). Real
+    versions are committed and never reused; in tests every test starts with no files."""
+    yield
+    shutil.rmtree(_tmp / "kb-index", ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
     eng = app_db.get_engine()
