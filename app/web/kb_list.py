@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_
 from app.knowledge import articles, search
 from app.models import ArticleStatus, KbArticle, Role
 from app.platform.errors import AppError
+from app.platform.inputs import INT_MAX
 from app.web.messages import page_error
 from app.web.shared import PageDb, PageRoute, PageUser, render
 
@@ -35,7 +36,7 @@ MAX_QUERY = 2000  # as the API's /kb/search
 def _cursor(value: str) -> tuple[datetime, int] | None:
     """``before`` is "<updated_at ISO>_<id>" of the last row shown; anything else starts over."""
     stamp, _, raw_id = value.rpartition("_")
-    if not raw_id.isdecimal() or len(raw_id) > 18:
+    if not raw_id.isdecimal() or len(raw_id) > 10 or int(raw_id) > INT_MAX:  # ids are int4
         return None
     try:
         at = datetime.fromisoformat(stamp)

@@ -289,6 +289,7 @@ def test_kb_page_browses_by_status_with_pages(client: TestClient, db: Session, s
         "2026-01-01T00:00:00_5",
         "0001-01-01T00:00:00+14:00_5",
         "2026-01-01T00:00:00+00:00_99999999999999999999",
+        "2026-01-01T00:00:00+00:00_2147483648",
     ):
         r = client.get("/kb", params={"before": bad})
         assert r.status_code == 200 and "That page link was not valid" in r.text
