@@ -24,11 +24,12 @@ def plan_window() -> tuple[date, date]:
     return today - span, today + span
 
 
-def _plan_date(day: date) -> date:
+def check_plan_date(day: date) -> date:
+    """``day`` if it lies in the plan window, else ValueError saying which days do."""
     low, high = plan_window()
     if not low <= day <= high:
         raise ValueError(f"a plan date must lie between {low.isoformat()} and {high.isoformat()}")
     return day
 
 
-PlanDate = Annotated[date, AfterValidator(_plan_date)]
+PlanDate = Annotated[date, AfterValidator(check_plan_date)]

@@ -27,7 +27,7 @@ from app.planning import board as plan_board
 from app.planning import keys as plan_keys
 from app.planning import runs as plan_runs
 from app.platform.config import get_settings
-from app.platform.dates import plan_window
+from app.platform.dates import check_plan_date
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.web.field import _page_headers
@@ -259,9 +259,10 @@ def plan_day(
     """Start a plan run; the board follows its progress rows and refreshes when it publishes."""
     require_csrf(request, csrf)
     chosen, when = _region_and_day(db, region, day)
-    low, high = plan_window()  # as the API's PlanDate: a plan for 1900 is a typing mistake
-    if not low <= when <= high:
-        raise invalid({"day": f"a plan date must lie between {low.isoformat()} and {high.isoformat()}"})
+    try:
+        check_plan_date(when)  # as the API's PlanDate: a plan for 1900 is a typing mistake
+    except ValueError as exc:
+        raise invalid({"day": str(exc)}) from None
     run = plan_runs.create_run(
         db,
         region_id=chosen.id,
