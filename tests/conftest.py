@@ -61,11 +61,10 @@ def reset_schema(engine: Engine) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_index_files_outlive_a_test() -> Iterator[None]:
-    """Persisted knowledge indexes are named by (database token, article-set version) and never
-    rewritten. A rolled-back test still persists (its savepoint "commit" runs the after-commit
-    task) for versions the database then forgets, so the next test reuses those numbers: a process
-    there would load another test's articles (seen: the worker test loaded the demo seed's). Real
-    versions are committed and never reused; in tests every test starts with no files."""
+    """A rolled-back test still persists knowledge indexes (its savepoint "commit" runs the
+    after-commit task) for versions the database then forgets, so the next test numbers its changes
+    again. The stamp in a file's name keeps such a file from being loaded (as after a restored backup;
+    tests/knowledge/test_kb_index_reload.py); removing them keeps each test's folder to its own."""
     yield
     shutil.rmtree(_tmp / "kb-index", ignore_errors=True)
 

@@ -6,8 +6,11 @@
   read). Behind? It loads the newest persisted file not newer than the version (at start), then applies
   the logged changes after its own version: only those articles are read, analysed and embedded.
 - After the commit, a task (``fieldline.kb.persist_index``) brings the worker's cache up to date and
-  writes ``v<version>/index.zip`` atomically, so a process that starts later loads instead of building.
-  A rolled-back change never reaches the index: the task is only sent after the commit.
+  writes ``v<version>-<stamp>/index.zip`` atomically, so a process that starts later loads instead of
+  building. A rolled-back change never reaches the index: the task is only sent after the commit.
+- The stamp is when the version's ``kb_change`` row was written. A database restored from a backup
+  turns the version back and numbers the next changes again; their rows carry new times, so a file of
+  the timeline the restore undid no longer matches its version's row and is never loaded.
 
 Published articles only are indexed; drafts and archived articles are not found by search.
 """
@@ -17,10 +20,12 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import re
 import shutil
 import threading
 import zipfile
 from collections.abc import Callable, Iterable
+from datetime import UTC
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -83,6 +88,25 @@ def read_state(session: Session) -> tuple[int, str]:
 
 def read_version(session: Session) -> int:
     return read_state(session)[0]
+
+
+_FILE_NAME = re.compile(r"v(\d+)(?:-(\d+))?")
+
+
+def stamp(session: Session, version: int) -> str | None:
+    """When ``version``'s change was logged, as digits (``"0"`` for the empty set; None: not logged)."""
+    if version <= 0:
+        return "0"
+    at = session.scalar(select(KbChange.at).where(KbChange.seq == version))
+    if at is None:
+        return None
+    if at.tzinfo is not None:  # PostgreSQL may hand back an aware time; the digits are UTC either way
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.strftime("%Y%m%d%H%M%S%f")
+
+
+def _file_name(version: int, version_stamp: str) -> str:
+    return f"v{version}-{version_stamp}"
 
 
 def mark_changed(session: Session, article_id: int) -> int:
@@ -237,7 +261,7 @@ class IndexCache:
             return self._index
         loaded = self._index is None
         if self._index is None:
-            self._index, self.version = self._load(version)
+            self._index, self.version = self._load(session, version)
         if self.version != version:
             applied = _apply(self._index, session, since=self.version, upto=version, release=release)
             self.changes_applied += applied
@@ -262,7 +286,7 @@ class IndexCache:
         try:
             with unit_of_work() as session:  # reads only
                 version, token = read_state(session)
-                fresh, at = self._load(version)
+                fresh, at = self._load(session, version)
                 with self._lock:
                     if token != self.token or self._index is None:
                         return
@@ -289,47 +313,58 @@ class IndexCache:
             return None
         return self._encoder or "auto"
 
-    def _load(self, version: int) -> tuple[KnowledgeIndex, int]:
-        """The newest persisted index not newer than ``version``, else an empty one at version 0."""
-        for found, path in self._files():
-            if found <= version:
-                try:
-                    index = KnowledgeIndex.load(path, encoder=self._choice(), vector_cache=self._vectors)
-                except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # torn or old: rebuild
-                    log.warning("knowledge index %s not loaded (%s); rebuilding", path, exc)
-                    break
-                self.loads_from_file += 1
-                return index, found
+    def _load(self, session: Session, version: int) -> tuple[KnowledgeIndex, int]:
+        """The newest persisted index not newer than ``version`` whose stamp is the database's for its
+        version, else an empty one at version 0."""
+        for found, found_stamp, path in self._files():
+            if found > version:
+                continue
+            if found_stamp is None or found_stamp != stamp(session, found):
+                # an unstamped file, or one of a timeline a restored backup undid: never trusted
+                log.info("knowledge index %s is not this database's version %d; skipped", path, found)
+                continue
+            try:
+                index = KnowledgeIndex.load(path, encoder=self._choice(), vector_cache=self._vectors)
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # torn or old: rebuild
+                log.warning("knowledge index %s not loaded (%s); rebuilding", path, exc)
+                break
+            self.loads_from_file += 1
+            return index, found
         return self._new_index(), 0
 
     def folder(self) -> Path | None:
-        """Where this database's index files are: ``<directory>/<database token>/v<version>/``."""
+        """Where this database's index files are: ``<directory>/<database token>/v<version>-<stamp>/``."""
         return None if self.directory is None else self.directory / (self.token or "unknown")
 
-    def _files(self) -> list[tuple[int, Path]]:
+    def _files(self) -> list[tuple[int, str | None, Path]]:
+        """(version, stamp, folder) of the persisted files, newest first; stamp None: an older release's."""
         root = self.folder()
         if root is None or not root.is_dir():
             return []
         found = []
         for child in root.iterdir():
-            if child.name.startswith("v") and child.name[1:].isdecimal() and (child / "index.zip").is_file():
-                found.append((int(child.name[1:]), child))
-        return sorted(found, reverse=True)
+            name = _FILE_NAME.fullmatch(child.name)
+            if name and (child / "index.zip").is_file():
+                found.append((int(name[1]), name[2], child))
+        return sorted(found, key=lambda f: f[0], reverse=True)
 
     def persist(self, session: Session) -> Path | None:
-        """Write the current index as ``v<version>/index.zip`` (atomic) and drop older files."""
+        """Write the current index as ``v<version>-<stamp>/index.zip`` (atomic) and drop older files."""
         if self.directory is None:
             return None
         version, token = read_state(session)
         with self._lock:
             # The session is the caller's read-only one (task, CLI): it may end before the embedding.
+            version_stamp = stamp(session, version)
             index = self._catch_up(session, version, token, release=True)
-            target = self.directory / token / f"v{version}"
+            if version_stamp is None:  # the change log lost its row: nothing to vouch for a file
+                return None
+            target = self.directory / token / _file_name(version, version_stamp)
             if not (target / "index.zip").is_file():
                 index.rebuild()
                 index.save(target)
-            for older, path in self._files():
-                if older < version:
+            for older, _, path in self._files():
+                if older < version or (older == version and path != target):
                     shutil.rmtree(path, ignore_errors=True)
             return target / "index.zip"
 

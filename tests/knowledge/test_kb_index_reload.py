@@ -7,19 +7,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.knowledge import articles, search
 from app.knowledge.index import IndexCache, read_version, set_process_cache
 from app.knowledge.tasks import persist_index
-from app.models import KbArticle, User
+from app.models import KbArticle, KbChange, KbIndexState, User
 from tests import factories as f
 
 
 def _ids(cache: IndexCache, db: Session, query: str) -> list[str]:
     return [h.article_id for h in cache.use(db, lambda index: index.search(query, 5))]
+
+
+def _file(cache: IndexCache, version: int) -> Path:
+    """The persisted index of ``version`` (its folder is ``v<version>-<stamp>``)."""
+    folder = cache.folder()
+    assert folder is not None
+    (found,) = folder.glob(f"v{version}-*/index.zip")
+    return found
 
 
 def _write(db: Session, author: User, title: str, body: str, status: str = "published") -> KbArticle:
@@ -37,7 +45,7 @@ def test_persisted_after_commit_and_loaded_by_a_new_process(
     first = _write(db, author, "Chiller trips on high pressure", "Clean the condenser strainer.")
     # the commit sent the persist task (eager in tests): the file for this version exists
     version = read_version(db)
-    assert (kb_cache.folder() / f"v{version}" / "index.zip").is_file()  # type: ignore[operator]
+    assert _file(kb_cache, version).is_file()
 
     other = IndexCache(kb_cache.directory, embeddings=False)  # a process started now
     assert _ids(other, db, "chiller high pressure") == [str(first.id)]
@@ -84,6 +92,35 @@ def test_a_rolled_back_change_never_reaches_the_index(db: Session, kb_cache: Ind
     assert sorted(p.name for p in kb_cache.folder().iterdir()) == files  # type: ignore[union-attr]
 
 
+def test_files_of_a_timeline_a_restored_backup_undid_are_never_loaded(
+    db: Session, kb_cache: IndexCache
+) -> None:
+    """A restore turns the article-set version back; the changes after it are numbered again. The
+    files persisted before the restore carry the old change times in their names, so they no longer
+    match and a process started after the restore builds from the database instead."""
+    author = f.make_user(db, role="agent")
+    _write(db, author, "Chiller trips on high pressure", "Clean the condenser strainer.")
+    restored_at = read_version(db)
+    undone = _write(db, author, "Boiler lockout F28", "Reset the burner after checking the gas supply.")
+    undone_version = read_version(db)
+    undone_file = _file(kb_cache, undone_version)
+
+    # the restore: the database as it was at restored_at (web and workers stopped, so new processes)
+    db.execute(delete(KbChange).where(KbChange.seq > restored_at))
+    db.execute(delete(KbArticle).where(KbArticle.id == undone.id))
+    db.execute(update(KbIndexState).where(KbIndexState.id == 1).values(version=restored_at))
+    db.commit()
+    set_process_cache(IndexCache(kb_cache.directory, embeddings=False))
+    pump = _write(db, author, "Pump leaking at the seal", "Replace the mechanical seal.")
+    assert read_version(db) == undone_version  # the same number, another article set
+
+    started = IndexCache(kb_cache.directory, embeddings=False)
+    assert _ids(started, db, "pump leaking seal") == [str(pump.id)]
+    assert _ids(started, db, "boiler lockout") == []
+    assert started.loads_from_file == 1  # the new timeline's file, written by the persist task
+    assert not undone_file.exists()  # and the undone one was dropped when it was written
+
+
 def test_a_process_without_files_builds_from_the_database(db: Session, tmp_path: Path) -> None:
     author = f.make_user(db, role="agent")
     set_process_cache(IndexCache(None, embeddings=False))  # no data directory: nothing persisted
@@ -99,7 +136,7 @@ def test_a_torn_file_is_rebuilt_instead(db: Session, kb_cache: IndexCache) -> No
     author = f.make_user(db, role="agent")
     article = _write(db, author, "Rack temperature alarm", "Check the room air conditioning.")
     version = read_version(db)
-    (kb_cache.folder() / f"v{version}" / "index.zip").write_bytes(b"not a zip")  # type: ignore[operator]
+    _file(kb_cache, version).write_bytes(b"not a zip")
     other = IndexCache(kb_cache.directory, embeddings=False)
     assert _ids(other, db, "rack temperature") == [str(article.id)]
     assert other.loads_from_file == 0
@@ -140,7 +177,7 @@ def test_the_persist_task_reads_past_a_writer_that_holds_the_lock(
         writer.execute(text("UPDATE kb_index_state SET version = version + 1 WHERE id = 1"))
         path = persist_index()  # would raise "database is locked" after the busy timeout
         writer.rollback()
-    assert path is not None and Path(path).parent.name == f"v{version}"
+    assert path is not None and Path(path) == _file(kb_cache, version)
 
 
 def test_a_large_index_is_kept_off_the_collector_and_the_one_it_replaces_is_freed(
