@@ -167,6 +167,7 @@ def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str,
             page = context.new_page()
             errors = collect_errors(page)
             _sign_in(page, server, server["dispatcher_email"], "/board")  # dispatchers land on the board
+            sync_api.expect(page.locator("#plan-progress")).to_be_hidden()  # no run followed yet
             _plan_and_accept(page, base, shoot="board-proposal.png")
             rows = page.locator("#timeline .trow.engineer")
             sync_api.expect(rows).to_have_count(2)
