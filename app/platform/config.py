@@ -112,9 +112,10 @@ class Settings(BaseSettings):
     # Re-rank searches with the library's packaged sentence encoder (docs/knowledge_base.md);
     # off: BM25 only (less memory, no model load at start).
     kb_embeddings: bool = True
-    # Also re-rank the suggestions fetched as an agent types (each new text is encoded: 10-25 ms on an
-    # idle core). Off: those rank with BM25 only; searches and the saved ticket's suggestions still fuse.
-    kb_typing_embeddings: bool = False
+    # Also re-rank the suggestions fetched as an agent types: each new text is encoded (~9 ms p50,
+    # 13 ms p95 for a ticket's text on one idle core; docs/knowledge_base.md). Off: those rank with
+    # BM25 only (for a slow or busy box); searches and the saved ticket's suggestions still fuse.
+    kb_typing_embeddings: bool = True
     # Article vectors by text (SQLite), so a rebuild re-embeds only changed articles. Default:
     # <KB_INDEX_DIR>/vectors.sqlite3. Deleting it only costs re-embedding.
     kb_vector_cache: str | None = None
