@@ -378,7 +378,9 @@ class ShiftDay:
     day: date
     shift_min: float  # paid shift length
     on_site_min: float  # arrival to departure at customers
-    travel_min: float  # driving, including to and from warehouses
+    # Driving, including to and from warehouses, from the day's published plan; None when no plan
+    # covered the day (planned by hand, or before the planner was used): unknown, not zero.
+    travel_min: float | None
 
 
 def utilisation(days: Iterable[ShiftDay]) -> Figure:
@@ -392,13 +394,12 @@ def utilisation(days: Iterable[ShiftDay]) -> Figure:
 
 
 def travel_share(days: Iterable[ShiftDay]) -> Figure:
-    """Σ travel minutes ÷ Σ shift minutes, in % (n = engineer-days)."""
-    items = [d for d in days if d.shift_min > 0]
-    if not items:
+    """Σ travel minutes ÷ Σ shift minutes, in % (n = engineer-days whose travel is known: a day no
+    plan covered is left out rather than counted as a day without driving)."""
+    known = [(d.travel_min, d.shift_min) for d in days if d.shift_min > 0 and d.travel_min is not None]
+    if not known:
         return Figure(None, 0, "percent")
-    return Figure(
-        100.0 * sum(d.travel_min for d in items) / sum(d.shift_min for d in items), len(items), "percent"
-    )
+    return Figure(100.0 * sum(t for t, _ in known) / sum(s for _, s in known), len(known), "percent")
 
 
 # --------------------------------------------------------------------------------------- backlog

@@ -110,7 +110,7 @@ def _shift_item(s: Any, ctx: Context) -> dict[str, Any]:
         "day": d.day.isoformat(),
         "shift_min": d.shift_min,
         "on_site_min": round(d.on_site_min, 2),
-        "travel_min": round(d.travel_min, 2),
+        "travel_min": None if d.travel_min is None else round(d.travel_min, 2),
         **s.keys,
     }
 

@@ -261,7 +261,7 @@ METRICS: dict[str, Metric] = {
             "percent",
             False,
             at=lambda s, c: s.at,
-            in_n=lambda s, c: s.day.shift_min > 0,
+            in_n=lambda s, c: s.day.shift_min > 0 and s.day.travel_min is not None,
             compute=lambda items, c: _figure(kpis.travel_share([i.day for i in items])),
             keys=("region", "engineer"),
         ),

@@ -583,7 +583,7 @@ def _absent_minutes(shift: Any, absent_from: time) -> float:
 def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, today: date) -> list[ShiftRow]:
     """Engineer-days with a shift in [lo, min(hi, today]) that were not whole-day absences (a
     partial-day absence shortens the shift): Σ on-site minutes (check-in to check-out that local
-    day) and the published plan's travel for the engineer."""
+    day) and the published plan's travel for the engineer (None on a day no plan covered)."""
     hi = min(hi, today + timedelta(days=1))
     if hi <= lo:
         return []
@@ -643,6 +643,15 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
             continue
         day = inn.astimezone(ZoneInfo(engineers[eid][2])).date()
         on_site[(eid, day)] += (out - inn).total_seconds() / 60.0
+    # Travel is known on the days a published plan covered: the engineer's route there, or none
+    # (0 minutes) when the plan of the engineer's region gave them nothing to do.
+    planned = set(
+        session.execute(
+            select(PlanDay.region_id, PlanDay.day).where(
+                PlanDay.current_run_id.is_not(None), PlanDay.day >= lo, PlanDay.day < hi
+            )
+        ).tuples()
+    )
     travel: dict[tuple[int, date], float] = {}
     for eid, day, travel_s in session.execute(
         select(PlanRoute.engineer_id, PlanDay.day, PlanRoute.travel_s)
@@ -653,7 +662,7 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     out_rows: list[ShiftRow] = []
     day = lo
     while day < hi:
-        for eid, (_, code, tz) in engineers.items():
+        for eid, (rid, code, tz) in engineers.items():
             shift_min = shifts[eid].get(day.weekday())
             if shift_min and (eid, day) in stops:
                 shift_min = max(
@@ -661,8 +670,13 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
                 )
             if not shift_min or (eid, day) in absent:
                 continue
+            known = (eid, day) in travel or (rid, day) in planned
             record = kpis.ShiftDay(
-                str(eid), day, shift_min, on_site.get((eid, day), 0.0), travel.get((eid, day), 0.0)
+                str(eid),
+                day,
+                shift_min,
+                on_site.get((eid, day), 0.0),
+                travel.get((eid, day), 0.0) if known else None,
             )
             keys = {"region": code, "engineer": str(eid)}
             out_rows.append(ShiftRow(record, tz, keys, datetime.combine(day, time(12), ZoneInfo(tz))))

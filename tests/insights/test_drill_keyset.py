@@ -75,6 +75,25 @@ def _more_history(db, w: fixture.World, seed: int = 7, tickets: int = 40) -> Non
                 checked_in_at=arrive,
                 checked_out_at=arrive + timedelta(minutes=rng.randrange(20, 180)),
             )
+    # Berlin's days were planned (travel share counts only the days a published plan covered): a
+    # route for E1 on most of them, none on the others (a planned day without driving).
+    for offset in range(35):
+        day = date(2026, 2, 20) + timedelta(days=offset)
+        run = m.PlanRun(region_id=w.berlin.id, day=day, status="published")
+        db.add(run)
+        db.flush()
+        db.add(m.PlanDay(region_id=w.berlin.id, day=day, current_run_id=run.id))
+        if rng.random() < 0.8:
+            leaves = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=7)
+            db.add(
+                m.PlanRoute(
+                    plan_run_id=run.id,
+                    engineer_id=w.e1.id,
+                    departure_at=leaves,
+                    return_at=leaves + timedelta(hours=9),
+                    travel_s=rng.randrange(600, 7200),
+                )
+            )
     db.commit()
 
 

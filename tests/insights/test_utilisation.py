@@ -86,7 +86,8 @@ def test_a_partial_day_absence_takes_only_the_absent_part_off_the_shift(db, engi
     raw = figures(db, replace(WEEK, use_aggregates=False))
     util = raw["utilisation"]["total"]
     assert (util["n"], util["value"]) == (8, pytest.approx(100 * 450 / 3570))
-    assert (raw["travel_share"]["total"]["n"], raw["travel_share"]["total"]["value"]) == (8, 0.0)
+    # no plan was published for any of these days: travel is unknown, not zero
+    assert (raw["travel_share"]["total"]["n"], raw["travel_share"]["total"]["value"]) == (0, None)
     grouped = figures(db, replace(WEEK, group_by="engineer", use_aggregates=False))["utilisation"]
     by_engineer = {g["key"]: g["total"] for g in grouped["groups"]}
     assert (by_engineer[str(e1.id)]["n"], by_engineer[str(e1.id)]["value"]) == (
@@ -129,3 +130,41 @@ def test_the_aggregates_agree(db, engineers, group_by):
         agg = service.run(db, query)
         assert agg == service.run(db, replace(query, use_aggregates=False))
     assert figures(db, WEEK)["utilisation"]["total"]["n"] == 8
+
+
+def test_travel_share_counts_the_days_a_published_plan_covered(db, engineers):
+    """New York's Monday and Wednesday were planned: E1 drove 60 minutes on Monday and had no route
+    on Wednesday (0 minutes, still known). Berlin was never planned: E2's days are left out."""
+    e1, _ = engineers
+    nyc = db.get(m.Region, e1.region_id)
+    for day, travel_s in ((9, 3600), (11, None)):
+        run = m.PlanRun(region_id=nyc.id, day=date(2026, 3, day), status="published")
+        db.add(run)
+        db.flush()
+        db.add(m.PlanDay(region_id=nyc.id, day=run.day, current_run_id=run.id, published_at=at(day, 11)))
+        if travel_s is not None:
+            db.add(
+                m.PlanRoute(
+                    plan_run_id=run.id,
+                    engineer_id=e1.id,
+                    departure_at=at(day, 12),
+                    return_at=at(day, 21),
+                    travel_s=travel_s,
+                )
+            )
+    db.commit()
+    raw = figures(db, replace(WEEK, use_aggregates=False))["travel_share"]["total"]
+    assert (raw["n"], raw["value"]) == (2, pytest.approx(100 * 60 / (510 + 240)))
+    assert figures(db, replace(WEEK, use_aggregates=False))["utilisation"]["total"]["n"] == 8  # unchanged
+    days = drill.drill(
+        db,
+        replace(WEEK, metrics=("travel_share",), use_aggregates=False),
+        group_value=None,
+        offset=0,
+        limit=50,
+    )
+    assert {(i["day"], i["travel_min"]) for i in days["items"]} == {("2026-03-09", 60.0), ("2026-03-11", 0.0)}
+    aggregates.refresh(db, now=NOW, build_from=date(2026, 1, 1))
+    assert (
+        figures(db, WEEK)["travel_share"] == figures(db, replace(WEEK, use_aggregates=False))["travel_share"]
+    )

@@ -194,6 +194,17 @@ def test_utilisation_and_travel_share() -> None:
     assert (kpis.utilisation(days).value, kpis.utilisation(days).n) == (56.25, 2)
     assert kpis.travel_share(days).value == 31.25
     assert kpis.utilisation([]).value is None
+    # A day no plan covered: its travel is unknown, so it counts for utilisation only.
+    unplanned = ShiftDay("E4", date(2026, 3, 2), shift_min=480, on_site_min=480, travel_min=None)
+    assert (kpis.utilisation([*days, unplanned]).value, kpis.utilisation([*days, unplanned]).n) == (
+        pytest.approx(100 * 1020 / 1440),
+        3,
+    )
+    assert (kpis.travel_share([*days, unplanned]).value, kpis.travel_share([*days, unplanned]).n) == (
+        31.25,
+        2,
+    )
+    assert (kpis.travel_share([unplanned]).value, kpis.travel_share([unplanned]).n) == (None, 0)
 
 
 def test_backlog_ageing_buckets() -> None:
