@@ -8,6 +8,8 @@ is drawn from the table, which is also the accessible fallback when scripts do n
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -44,8 +46,32 @@ def kpi_page_user(user: PageUser) -> User:
 KpiPageUser = Annotated[User, Depends(kpi_page_user)]
 
 
-def shown(value: float | int | None, unit: str) -> str:
-    """How a figure reads on the page (the e2e test reads it back the same way)."""
+# A duration is read in the unit its size asks for (up to 90 minutes in minutes, up to two days
+# in hours, then days). A card picks one from its total and writes every figure of the card in it
+# (previous period, p90, the table, the chart), so that a column never mixes units.
+DURATION_UNITS: tuple[tuple[float, float, str, str], ...] = (
+    (90.0, 1.0, "min", "minutes"),
+    (48 * 60.0, 60.0, "h", "hours"),
+    (math.inf, 24 * 60.0, "d", "days"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DurationUnit:
+    per_min: float  # minutes in one unit
+    short: str  # "min", "h", "d"
+    name: str  # for the chart's axis
+
+
+def duration_unit(minutes: float | int | None) -> DurationUnit:
+    size = abs(float(minutes)) if minutes is not None else 0.0
+    _, per, short, name = next(u for u in DURATION_UNITS if size < u[0])
+    return DurationUnit(per, short, name)
+
+
+def shown(value: float | int | None, unit: str, duration: DurationUnit | None = None) -> str:
+    """How a figure reads on the page (the e2e test reads it back the same way). ``duration``: the
+    card's unit for minutes (default: the one this value's size asks for)."""
     if value is None:
         return "–"
     if unit == "percent":
@@ -53,23 +79,30 @@ def shown(value: float | int | None, unit: str) -> str:
     if unit == "points":
         return f"{value:+.0f}"
     if unit == "minutes":
-        return f"{value:.0f} min"
+        d = duration or duration_unit(value)
+        return f"{value:.0f} min" if d.short == "min" else f"{value / d.per_min:.1f} {d.short}"
     if unit == "score":
         return f"{value:.2f}"
     return f"{value:.0f}"
 
 
-def trend(metric: str, current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, str]:
-    """Arrow and wording for the change against the previous period, coloured by what is better."""
+def trend(
+    metric: str,
+    current: dict[str, Any],
+    previous: dict[str, Any] | None,
+    duration: DurationUnit | None = None,
+) -> dict[str, str]:
+    """Arrow and wording for the change against the previous period, coloured by what is better.
+    A change too small to show at the figure's precision reads "same as before", not "up 0 min"."""
     now, before = current.get("value"), (previous or {}).get("value")
     if now is None or before is None:
         return {"arrow": "", "text": "no comparison", "tone": "muted"}
     delta = float(now) - float(before)
-    if abs(delta) < 1e-9:
+    unit = METRICS[metric].unit
+    change = f"{abs(delta):.1f} pts" if unit == "percent" else shown(abs(delta), unit, duration).lstrip("+")
+    if not any(ch in "123456789" for ch in change):
         return {"arrow": "→", "text": "same as before", "tone": "muted"}
     better = (delta < 0) == (metric in LOWER_IS_BETTER)
-    unit = METRICS[metric].unit
-    change = f"{abs(delta):.1f} pts" if unit == "percent" else shown(abs(delta), unit).lstrip("+")
     return {
         "arrow": "▲" if delta > 0 else "▼",
         "text": f"{'up' if delta > 0 else 'down'} {change} on the previous period",
@@ -119,18 +152,21 @@ def dashboard(
     manager = user.role in (Role.manager.value, Role.admin.value)
     cards = []
     for m in result["metrics"]:
+        unit = duration_unit(m["total"].get("value")) if m["unit"] == "minutes" else None
         cards.append(
             {
                 **m,
-                "shown": shown(m["total"].get("value"), m["unit"]),
-                "previous_shown": shown((m["total"].get("previous") or {}).get("value"), m["unit"]),
-                "trend": trend(m["metric"], m["total"], m["total"].get("previous")),
+                "duration": unit,
+                "shown": shown(m["total"].get("value"), m["unit"], unit),
+                "p90_shown": shown(m["total"].get("p90"), m["unit"], unit),
+                "previous_shown": shown((m["total"].get("previous") or {}).get("value"), m["unit"], unit),
+                "trend": trend(m["metric"], m["total"], m["total"].get("previous"), unit),
                 "drill": "/insights/drill?" + _query_string(params, metric=m["metric"]),
                 "series_rows": [
                     {
                         **p,
-                        "shown": shown(p.get("value"), m["unit"]),
-                        "previous_shown": shown((p.get("previous") or {}).get("value"), m["unit"]),
+                        "shown": shown(p.get("value"), m["unit"], unit),
+                        "previous_shown": shown((p.get("previous") or {}).get("value"), m["unit"], unit),
                         "drill": "/insights/drill?"
                         + _query_string(params, metric=m["metric"], **{"from": p["start"], "to": p["end"]}),
                     }
@@ -139,7 +175,7 @@ def dashboard(
                 "group_rows": [
                     {
                         **g,
-                        "shown": shown(g["total"].get("value"), m["unit"]),
+                        "shown": shown(g["total"].get("value"), m["unit"], unit),
                         "drill": "/insights/drill?"
                         + _query_string(params, metric=m["metric"], group=g["key"]),
                     }

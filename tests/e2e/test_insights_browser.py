@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.insights.metrics import METRICS
 from app.models import Account
-from app.web.insights import shown
+from app.web.insights import duration_unit, shown
 from tests import factories as f
 from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
 from tests.insights import fixture
@@ -74,6 +74,8 @@ def test_dashboard_numbers_equal_the_api(server: dict[str, Any]) -> None:
             for name, m in metrics.items():
                 card = page.locator(f'li.kpi-card[data-metric="{name}"]')
                 assert card.locator(".value").inner_text() == shown(m["total"]["value"], m["unit"]), name
+                # every figure of a duration's card is in the unit its total asks for
+                unit = duration_unit(m["total"]["value"]) if m["unit"] == "minutes" else None
                 assert int(card.locator(".n").inner_text()) == m["total"]["n"], name
                 if not m["series"]:
                     continue
@@ -82,16 +84,19 @@ def test_dashboard_numbers_equal_the_api(server: dict[str, Any]) -> None:
                 for i, p in enumerate(m["series"]):
                     row = rows.nth(i)
                     assert row.locator("th").inner_text() == p["period"]
-                    assert row.locator(".value").inner_text() == shown(p["value"], m["unit"]), (name, p)
+                    assert row.locator(".value").inner_text() == shown(p["value"], m["unit"], unit), (name, p)
                     assert int(row.locator(".n").inner_text()) == p["n"]
-                # the chart's points are the API's series values, unrounded
+                # the chart's points are the API's series values, unrounded, in the table's unit
                 drawn = page.evaluate(
                     f"Chart.getChart(document.querySelector('canvas[data-chart-for=\"t-{name}\"]')).data.datasets[0].data"
                 )
-                assert drawn == pytest.approx([p["value"] for p in m["series"]]), name
+                per = unit.per_min if unit else 1
+                assert drawn == pytest.approx(
+                    [None if p["value"] is None else p["value"] / per for p in m["series"]]
+                ), name
                 for g in m["groups"]:
                     cell = page.locator(f'section[data-metric="{name}"] tr[data-group="{g["key"]}"]')
-                    assert cell.locator(".value").inner_text() == shown(g["total"]["value"], m["unit"])
+                    assert cell.locator(".value").inner_text() == shown(g["total"]["value"], m["unit"], unit)
 
             # the 23:30 New York visit: week 11 has three promised arrivals, week 12 none
             assert page.locator('#t-on_time_arrival tr[data-period="2026-W11"] .n').inner_text() == "3"

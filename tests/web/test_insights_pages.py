@@ -8,7 +8,7 @@ import re
 import pytest
 
 from app.insights.metrics import METRICS, OPERATIONAL
-from app.web.insights import shown
+from app.web.insights import duration_unit, shown, trend
 from tests.insights import fixture
 
 WEEK = {"from": "2026-03-09", "to": "2026-03-15", "period": "week"}
@@ -117,3 +117,28 @@ def test_a_bad_date_is_a_readable_page(client, sign_in):
     r = client.get("/insights", params={"from": "yesterday"})
     assert r.status_code == 422 and "text/html" in r.headers["content-type"]
     assert "Check your input" in r.text and "From:" in r.text  # the field by its label
+
+
+def test_durations_read_in_the_unit_their_size_asks_for() -> None:
+    assert shown(89, "minutes") == "89 min"
+    assert shown(150, "minutes") == "2.5 h"
+    assert shown(2865, "minutes") == "47.8 h"  # the demo's median time to arrive, once "2865 min"
+    assert shown(4289, "minutes") == "3.0 d"
+    # a card writes all its figures in its total's unit: the p90 of an 89-minute median stays in minutes
+    assert shown(1346, "minutes", duration_unit(89)) == "1346 min"
+    assert shown(11771, "minutes", duration_unit(4289)) == "8.2 d"
+    assert shown(None, "minutes") == "–"
+
+
+def test_a_change_too_small_to_show_reads_same_as_before() -> None:
+    same = {"arrow": "→", "text": "same as before", "tone": "muted"}
+    assert trend("first_response_time", {"value": 89.2}, {"value": 89.0}) == same  # once "up 0 min"
+    assert trend("sla_resolution", {"value": 92.74}, {"value": 92.76}) == same  # once "down 0.0 pts"
+    days = duration_unit(4289)
+    assert trend("time_to_resolve", {"value": 4289}, {"value": 4270}, days) == same  # 19 min of 3 days
+    assert trend("time_to_arrive", {"value": 2865}, {"value": 2847}, duration_unit(2865)) == {
+        "arrow": "▲",
+        "text": "up 0.3 h on the previous period",
+        "tone": "warn",  # slower to arrive is worse
+    }
+    assert trend("csat", {"value": 76.7}, {"value": 77.4})["text"] == "down 0.7 pts on the previous period"

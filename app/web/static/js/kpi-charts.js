@@ -7,7 +7,9 @@
     var table = document.getElementById(canvas.getAttribute("data-chart-for"));
     if (!table) return;
     var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr"));
-    var num = function (text) { return text === "" ? null : Number(text); };
+    // data-value is the API's figure (minutes for durations); the table reads it in the card's unit.
+    var per = Number(table.getAttribute("data-per") || "1");
+    var num = function (text) { return text === "" ? null : Number(text) / per; };
     new Chart(canvas, {
       type: "line",
       data: {
