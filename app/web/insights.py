@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -23,7 +24,7 @@ from app.insights.api import Params, local_today
 from app.insights.metrics import METRICS
 from app.models import Engineer, ProductModel, Region, Role, User
 from app.platform.errors import Forbidden, Unprocessable
-from app.web.shared import PageDb, PageRoute, PageUser, render
+from app.web.shared import PageDb, PageRoute, PageUser, fmt_date, fmt_dt, render
 
 router = APIRouter(route_class=PageRoute)
 # For these a fall is an improvement (the trend arrow is green going down).
@@ -210,6 +211,53 @@ def dashboard(
     )
 
 
+# Items whose number opens a ticket page (the others are visits, engineer-days).
+TICKET_KINDS = frozenset({"ticket", "sla_clock", "answer", "survey"})
+
+
+def drill_table(db: PageDb, items: list[dict[str, Any]]) -> tuple[list[str], list[list[dict[str, str]]]]:
+    """The API's drill-down items as a person reads them: times in the desk's zone, yes/no, the
+    engineer's name, no internal id beside the number. The API keeps ISO times and ids."""
+    if not items:
+        return [], []
+    keys = [k for k in items[0] if k != "kind" and not (k == "id" and "number" in items[0])]
+    ids = {int(i["engineer"]) for i in items if str(i.get("engineer") or "").isdecimal()}
+    # (a Result has keys(), so dict() would read it as a mapping: build the dict from its rows)
+    stmt = select(Engineer.id, Engineer.name).where(Engineer.id.in_(ids))
+    names = {engineer_id: name for engineer_id, name in db.execute(stmt).tuples()} if ids else {}
+    rows = []
+    for item in items:
+        row = []
+        for key in keys:
+            value = item.get(key)
+            cell = {"text": _drill_text(key, value, names)}
+            if key == "number" and item.get("kind") in TICKET_KINDS:
+                cell["href"] = f"/desk/tickets/{item.get('ticket_id') or item['id']}"
+            row.append(cell)
+        rows.append(row)
+    return [k.replace("_", " ") for k in keys], rows
+
+
+def _drill_text(key: str, value: Any, engineers: dict[int, str]) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key == "engineer" and str(value).isdecimal():
+        return engineers.get(int(value), str(value))
+    if isinstance(value, str) and (key.endswith("_at") or key.endswith("_from") or key.endswith("_to")):
+        try:
+            return fmt_dt(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    if key == "day" and isinstance(value, str):
+        try:
+            return fmt_date(date.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
 @router.get("/insights/drill", response_class=HTMLResponse)
 def drill(
     request: Request,
@@ -234,6 +282,7 @@ def drill(
             "nav": "insights",
             "metric": METRICS[query.metrics[0]],
             "body": body,
+            "table": drill_table(db, body["items"]),
             "group": group,
             "query": query,
             "back": "/insights?" + _query_string(params),

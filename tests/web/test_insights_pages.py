@@ -89,6 +89,9 @@ def test_drill_page_lists_the_n_items(client, sign_in, db):
     assert re.search(r'<span class="drill-n">4</span>', r.text)
     for v in world.visits.values():
         assert v.number in r.text
+    # read as a person reads it: local times, names, yes/no (the API keeps ISO times and ids)
+    assert "+00:00" not in r.text and "T0" not in r.text
+    assert "Eva Berlin" in r.text and ">yes<" in r.text and ">False<" not in r.text
 
 
 def test_each_series_point_drills_down_to_its_n_items(client, sign_in, db):
