@@ -372,6 +372,7 @@ def drivers_drill(
             "nav": "insights",
             "metric": {"label": label},
             "body": body,
+            "table": drill_table(db, body["items"]),
             "group": None,
             "query": query,
             "back": "/insights/drivers?" + _query_string(params),
