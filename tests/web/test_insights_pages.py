@@ -145,3 +145,16 @@ def test_a_change_too_small_to_show_reads_same_as_before() -> None:
         "tone": "warn",  # slower to arrive is worse
     }
     assert trend("csat", {"value": 76.7}, {"value": 77.4})["text"] == "down 0.7 pts on the previous period"
+
+
+def test_a_card_without_a_previous_figure_says_no_comparison_once(client, sign_in, db):
+    """No published plan in the fixture: travel share is "–" now and before, and the card says "no
+    comparison" without a "(before: –, n = 0)" beside it."""
+    fixture.build(db)
+    sign_in("manager")
+    page = client.get("/insights", params=WEEK).text
+    card = page[page.index('data-metric="travel_share"') :]
+    card = card[: card.index("</li>")]
+    assert "no comparison" in card and "before:" not in card
+    utilisation = page[page.index('data-metric="utilisation"') :]
+    assert "before:" in utilisation[: utilisation.index("</li>")]  # a figure with a previous one keeps it
