@@ -153,21 +153,21 @@ def dashboard(
     manager = user.role in (Role.manager.value, Role.admin.value)
     cards = []
     for m in result["metrics"]:
-        unit = duration_unit(m["total"].get("value")) if m["unit"] == "minutes" else None
+        duration = duration_unit(m["total"].get("value")) if m["unit"] == "minutes" else None
         cards.append(
             {
                 **m,
-                "duration": unit,
-                "shown": shown(m["total"].get("value"), m["unit"], unit),
-                "p90_shown": shown(m["total"].get("p90"), m["unit"], unit),
-                "previous_shown": shown((m["total"].get("previous") or {}).get("value"), m["unit"], unit),
-                "trend": trend(m["metric"], m["total"], m["total"].get("previous"), unit),
+                "duration": duration,
+                "shown": shown(m["total"].get("value"), m["unit"], duration),
+                "p90_shown": shown(m["total"].get("p90"), m["unit"], duration),
+                "previous_shown": shown((m["total"].get("previous") or {}).get("value"), m["unit"], duration),
+                "trend": trend(m["metric"], m["total"], m["total"].get("previous"), duration),
                 "drill": "/insights/drill?" + _query_string(params, metric=m["metric"]),
                 "series_rows": [
                     {
                         **p,
-                        "shown": shown(p.get("value"), m["unit"], unit),
-                        "previous_shown": shown((p.get("previous") or {}).get("value"), m["unit"], unit),
+                        "shown": shown(p.get("value"), m["unit"], duration),
+                        "previous_shown": shown((p.get("previous") or {}).get("value"), m["unit"], duration),
                         "drill": "/insights/drill?"
                         + _query_string(params, metric=m["metric"], **{"from": p["start"], "to": p["end"]}),
                     }
@@ -176,7 +176,7 @@ def dashboard(
                 "group_rows": [
                     {
                         **g,
-                        "shown": shown(g["total"].get("value"), m["unit"], unit),
+                        "shown": shown(g["total"].get("value"), m["unit"], duration),
                         "drill": "/insights/drill?"
                         + _query_string(params, metric=m["metric"], group=g["key"]),
                     }
@@ -222,7 +222,6 @@ def drill_table(db: PageDb, items: list[dict[str, Any]]) -> tuple[list[str], lis
         return [], []
     keys = [k for k in items[0] if k != "kind" and not (k == "id" and "number" in items[0])]
     ids = {int(i["engineer"]) for i in items if str(i.get("engineer") or "").isdecimal()}
-    # (a Result has keys(), so dict() would read it as a mapping: build the dict from its rows)
     stmt = select(Engineer.id, Engineer.name).where(Engineer.id.in_(ids))
     names = {engineer_id: name for engineer_id, name in db.execute(stmt).tuples()} if ids else {}
     rows = []
