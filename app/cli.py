@@ -144,6 +144,17 @@ def seed(
     from app.platform.config import get_settings
 
     today = datetime.now(ZoneInfo(get_settings().time_zone)).date()
+    # The past days' plans, as the visits followed them (travel share and the board's past days
+    # read plans; the seeded history has only visits).
+    from app.planning.history import publish_history
+    from app.platform.db import unit_of_work
+
+    with unit_of_work() as session:
+        history = publish_history(session, before=today)
+    console.print(
+        f"wrote the published plans of {history.region_days} past region-days "
+        f"({history.routes} routes, {history.stops} visits)"
+    )
     days = [today, today + timedelta(days=1)]
     while days[-1].weekday() >= 5:  # over a weekend, up to the next working day
         days.append(days[-1] + timedelta(days=1))
@@ -157,7 +168,6 @@ def seed(
     # The last week's unhappy answers get their recovery tickets, as the running service would
     # have opened them (the seed cannot import app.feedback either).
     from app.feedback.demo import RECENT, open_recent_recoveries
-    from app.platform.db import unit_of_work
 
     with unit_of_work() as session:
         opened = open_recent_recoveries(session, now=datetime.now(UTC))

@@ -1,15 +1,20 @@
 """The demo seed leaves a new user with published routes for today and tomorrow, and no visit
-(P1 above all) running past its arrival due time without an at-risk mark (issue 10)."""
+(P1 above all) running past its arrival due time without an at-risk mark (issue 10); the past
+days get the plans their visits followed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import models as m
+from app.insights import service
 from app.planning.demo import publish_days
+from app.planning.history import publish_history
 from app.seed.generate import seed
 
 NOW = datetime(2025, 6, 3, 9, 30, tzinfo=UTC)  # a Tuesday morning
@@ -58,3 +63,53 @@ def test_no_visit_runs_past_its_due_time_without_an_at_risk_mark(db: Session) ->
         )
     ).all()
     assert wrong == []
+
+
+def test_the_past_days_get_the_plans_their_visits_followed(db: Session) -> None:
+    """The seeded history has visits but no plans; the demo writes, per region and past day, the
+    plan the visits followed, so travel share and the board's past days have something behind them."""
+    seed(db, customers=60, seed=7, now=NOW, demo_users=False)
+    db.commit()
+    today = NOW.date()
+    history = publish_history(db, before=today)
+    db.commit()
+    zone = ZoneInfo("Europe/Berlin")
+    visited = {
+        wo.id: wo
+        for wo in db.scalars(
+            select(m.WorkOrder).where(
+                m.WorkOrder.checked_out_at.is_not(None), m.WorkOrder.engineer_id.is_not(None)
+            )
+        )
+        if wo.checked_in_at.astimezone(zone).date() < today
+    }
+    stops = db.scalars(
+        select(m.PlanStop).order_by(m.PlanStop.plan_run_id, m.PlanStop.engineer_id, m.PlanStop.seq)
+    ).all()
+    assert history.stops == len(stops) == len(visited) > 100
+    assert sorted(s.work_order_id for s in stops) == sorted(visited)  # each visit once
+    runs = {r.id: r for r in db.scalars(select(m.PlanRun))}
+    for stop in stops:
+        wo = visited[stop.work_order_id]
+        assert stop.engineer_id == wo.engineer_id and stop.start_at == wo.checked_in_at
+        assert runs[stop.plan_run_id].day == wo.checked_in_at.astimezone(zone).date()
+    routes = db.scalars(select(m.PlanRoute)).all()
+    assert len(routes) == history.routes
+    for route in routes:
+        mine = [s for s in stops if (s.plan_run_id, s.engineer_id) == (route.plan_run_id, route.engineer_id)]
+        assert [s.start_at for s in mine] == sorted(s.start_at for s in mine)  # in check-in order
+        assert route.jobs == len(mine) and route.travel_s > 0 and route.travel_m > 0
+        assert route.departure_at < mine[0].arrival_at and route.return_at > mine[-1].end_at
+    days = db.scalars(select(m.PlanDay)).all()
+    assert len(days) == history.region_days and all(
+        runs[d.current_run_id].status == "published" for d in days
+    )
+    assert {runs[d.current_run_id].trigger for d in days} == {"seed"}
+    assert publish_history(db, before=today).region_days == 0  # a day with a plan keeps it
+
+    # travel share over the last month now has its engineer-days, and today's planning still works
+    month = service.Query(("travel_share",), "month", today - timedelta(days=30), today, as_of=NOW)
+    share = service.run(db, replace(month, use_aggregates=False))["metrics"][0]["total"]
+    assert share["n"] > 0 and 0 < share["value"] < 100
+    done = publish_days([today, today + timedelta(days=1)])
+    assert done.published == done.runs
