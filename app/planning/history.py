@@ -84,8 +84,8 @@ def publish_history(session: Session, *, before: date) -> History:
     stops: list[dict[str, Any]] = []
     written_routes = written_stops = 0
     for (region_id, day), by_engineer in sorted(days.items()):
-        night_before = datetime.combine(day - timedelta(days=1), datetime.min.time(), zones[region_id])
-        planned_at = (night_before + timedelta(hours=15)).astimezone(UTC)  # the daily run, 15:00
+        day_before = datetime.combine(day - timedelta(days=1), datetime.min.time(), zones[region_id])
+        planned_at = (day_before + timedelta(hours=15)).astimezone(UTC)  # the daily run at 15:00
         run = PlanRun(
             region_id=region_id,
             day=day,
