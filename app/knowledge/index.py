@@ -25,7 +25,6 @@ import shutil
 import threading
 import zipfile
 from collections.abc import Callable, Iterable
-from datetime import UTC
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -100,9 +99,7 @@ def stamp(session: Session, version: int) -> str | None:
     at = session.scalar(select(KbChange.at).where(KbChange.seq == version))
     if at is None:
         return None
-    if at.tzinfo is not None:  # PostgreSQL may hand back an aware time; the digits are UTC either way
-        at = at.astimezone(UTC).replace(tzinfo=None)
-    return at.strftime("%Y%m%d%H%M%S%f")
+    return at.strftime("%Y%m%d%H%M%S%f")  # the column type hands back UTC on every backend
 
 
 def _file_name(version: int, version_stamp: str) -> str:

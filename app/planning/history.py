@@ -42,10 +42,6 @@ class History:
     stops: int
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def publish_history(session: Session, *, before: date) -> History:
     """A published plan for every region-day before ``before`` (a local date) whose engineers
     checked in and out of visits, unless that region-day already has one."""
@@ -74,15 +70,15 @@ def publish_history(session: Session, *, before: date) -> History:
         if eid is None or inn is None or out is None or eid not in engineers:
             continue
         region_id = engineers[eid][0]
-        day = _aware(inn).astimezone(zones[region_id]).date()
+        day = inn.astimezone(zones[region_id]).date()  # UTC from the column type
         if day >= before or (region_id, day) in taken:
             continue
-        days[(region_id, day)][eid].append(_Visit(wo_id, _aware(inn), _aware(out), (lat, lon)))
+        days[(region_id, day)][eid].append(_Visit(wo_id, inn, out, (lat, lon)))
 
     travel = GreatCircle()
     routes: list[dict[str, Any]] = []
     stops: list[dict[str, Any]] = []
-    written_routes = written_stops = 0
+    n_routes = n_stops = 0
     for (region_id, day), by_engineer in sorted(days.items()):
         day_before = datetime.combine(day - timedelta(days=1), datetime.min.time(), zones[region_id])
         planned_at = (day_before + timedelta(hours=15)).astimezone(UTC)  # the daily run at 15:00
@@ -145,6 +141,7 @@ def publish_history(session: Session, *, before: date) -> History:
                 )
             served += len(visits)
             km += sum(legs_m) / 1000
+        n_routes, n_stops = n_routes + len(by_engineer), n_stops + served
         run.summary = {
             "served": served,
             "unassigned": 0,
@@ -155,19 +152,15 @@ def publish_history(session: Session, *, before: date) -> History:
         }
         session.add(PlanDay(region_id=region_id, day=day, current_run_id=run.id, published_at=planned_at))
         if len(stops) >= CHUNK:  # written as they come: a large seed has hundreds of thousands
-            written_routes, written_stops = _write(session, routes, stops, written_routes, written_stops)
-    written_routes, written_stops = _write(session, routes, stops, written_routes, written_stops)
+            _write(session, routes, stops)
+    _write(session, routes, stops)
     session.flush()
-    return History(region_days=len(days), routes=written_routes, stops=written_stops)
+    return History(region_days=len(days), routes=n_routes, stops=n_stops)
 
 
-def _write(
-    session: Session, routes: list[dict[str, Any]], stops: list[dict[str, Any]], n_routes: int, n_stops: int
-) -> tuple[int, int]:
-    """Insert and empty the buffers; returns the running counts."""
-    counts = (n_routes + len(routes), n_stops + len(stops))
+def _write(session: Session, routes: list[dict[str, Any]], stops: list[dict[str, Any]]) -> None:
+    """Insert the buffered rows (routes first: stops follow them) and empty the buffers."""
     for table, rows in ((PlanRoute, routes), (PlanStop, stops)):
         if rows:
             session.execute(insert(table), rows)
         rows.clear()
-    return counts

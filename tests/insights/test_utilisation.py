@@ -77,6 +77,12 @@ def engineers(db):
     return e1, e2
 
 
+def engineer_days(db, metric: str) -> dict:
+    """The drill-down of one metric over WEEK, computed from the records."""
+    query = replace(WEEK, metrics=(metric,), use_aggregates=False)
+    return drill.drill(db, query, group_value=None, offset=0, limit=50)
+
+
 def figures(db, query: service.Query) -> dict[str, dict]:
     return {r["metric"]: r for r in service.run(db, query)["metrics"]}
 
@@ -99,13 +105,7 @@ def test_a_partial_day_absence_takes_only_the_absent_part_off_the_shift(db, engi
         pytest.approx(100 * 90 / 2550),
     )
     # the engineer-days behind the figure, each with its own shift minutes
-    days = drill.drill(
-        db,
-        replace(WEEK, metrics=("utilisation",), use_aggregates=False),
-        group_value=None,
-        offset=0,
-        limit=50,
-    )
+    days = engineer_days(db, "utilisation")
     shift = {(i["id"], i["day"]): (i["shift_min"], i["on_site_min"]) for i in days["items"]}
     assert shift[(e1.id, "2026-03-09")] == (510, 150)
     assert shift[(e1.id, "2026-03-10")] == (270, 150)
@@ -156,13 +156,7 @@ def test_travel_share_counts_the_days_a_published_plan_covered(db, engineers):
     raw = figures(db, replace(WEEK, use_aggregates=False))["travel_share"]["total"]
     assert (raw["n"], raw["value"]) == (2, pytest.approx(100 * 60 / (510 + 240)))
     assert figures(db, replace(WEEK, use_aggregates=False))["utilisation"]["total"]["n"] == 8  # unchanged
-    days = drill.drill(
-        db,
-        replace(WEEK, metrics=("travel_share",), use_aggregates=False),
-        group_value=None,
-        offset=0,
-        limit=50,
-    )
+    days = engineer_days(db, "travel_share")
     assert {(i["day"], i["travel_min"]) for i in days["items"]} == {("2026-03-09", 60.0), ("2026-03-11", 0.0)}
     aggregates.refresh(db, now=NOW, build_from=date(2026, 1, 1))
     assert (
