@@ -4,8 +4,12 @@ Score of article d for query q (formulas and how each constant was chosen: docs/
 
     lexical(d)  = BM25(q, full text of d) + BM25(q, title field of d)   # bm25s Lucene BM25, k1 1.5, b 0.75
     semantic(d) = TITLE_SHARE * cos(q, title field) + (1 - TITLE_SHARE) * cos(q, start of full text)
-    score(d)    = (LEXICAL_WEIGHT * lexical(d) / max_d' lexical(d') + (1 - LEXICAL_WEIGHT) * semantic(d))
-                  * (1 + boost_factor(d))
+    base(d)     = LEXICAL_WEIGHT * lexical(d) / max_d' lexical(d') + (1 - LEXICAL_WEIGHT) * semantic(d)
+    score(d)    = base(d) + boost_factor(d) * max(base(d) - median_d' base(d'), 0.01 * base(d))
+
+The proven boost lifts only what an article scores above the query's median article: e5's cosines are
+bunched (0.7-0.9 for any pair), so a boost on the whole score put one proven article above the right one
+on unrelated tickets; above the median it lifts a proven article among the relevant ones only.
 
 The model (multilingual-e5-small) embeds articles and queries in any language, English and Chinese alike.
 Without the model (``mode == "bm25"``), or for a call with ``semantic=False``, the score is
@@ -26,7 +30,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -50,6 +54,15 @@ FORMAT_VERSION = 1
 # covidfaq.
 LEXICAL_WEIGHT = 0.02
 TITLE_SHARE = 0.25
+# Hits a ticket's suggestions are ordered from (by product and language, KnowledgeIndex.suggest): the
+# demo's 26 articles whole; at 50 000, the 30 best by score hold what the text can find.
+SUGGESTION_POOL = 30
+# A proven boost lifts at least this share of an article's own score: it still decides between equals
+# (two twins, both above a median they make) and is too small to lift an unrelated article (e5's
+# relevant and unrelated articles lie 0.02-0.1 apart, 0.6 x 0.01 x 0.8 is 0.005).
+BOOST_FLOOR = 0.01
+# Rows whose median score is the reference a proven boost lifts above (sampled: exact, and ~20 us).
+REFERENCE_SAMPLE = 257
 CANDIDATES = 100  # nearest-by-embedding articles added to the lexical matches (not tuned: a recall margin)
 # Words (or CJK characters) of title + body that the full-text vector reads. Measured with
 # bench/kb/fusion.py: 64, 128, 256 and the whole text (512-token windows) rank within 0.006 NDCG@10 of
@@ -102,6 +115,8 @@ class _Scores:
     norm: FloatArray | None = None  # lexical / its maximum
     vector: Vectors | None = None
     approximate: npt.NDArray[np.bool_] | None = None  # rows whose scores are still int8 approximations
+    first_pass: tuple[FloatArray, FloatArray] | None = None  # int8 semantic and fused, kept to compare alike
+    reference: float = 0.0  # the median base score (sampled): a proven boost lifts what scores above it
 
 
 def _language_code(article: Article) -> int:
@@ -129,6 +144,20 @@ def _loaded_bm25(stored: dict[str, IntArray], name: str, n: int, vocab: dict[str
     retriever.vocab_dict = dict(vocab)
     retriever.nonoccurrence_array = None  # only BM25L/BM25+ use it; index() sets None for Lucene too
     return retriever
+
+
+def _reference(built: _Built, norm: FloatArray, query: Vectors) -> float:
+    """The query's median base score, over an even sample of REFERENCE_SAMPLE rows scored in float32:
+    the same whether the dense pass was int8 or float32 (rankings must not depend on it), and cheap."""
+    n = len(built.ids)
+    rows = np.unique(np.linspace(0, n - 1, min(n, REFERENCE_SAMPLE)).astype(np.intp))
+    return float(np.median(_base(norm[rows], built.dense.exact(rows, query))))
+
+
+def _base(norm: FloatArray, semantic: FloatArray) -> FloatArray:
+    """The fused score before the proven boost."""
+    base: FloatArray = LEXICAL_WEIGHT * norm + (1 - LEXICAL_WEIGHT) * semantic
+    return base
 
 
 def _best(rows: npt.NDArray[np.intp], fused: FloatArray, limit: int) -> list[int]:
@@ -363,16 +392,23 @@ class KnowledgeIndex:
             scored.semantic = built.dense.scores(q)
             if built.dense.approximate:
                 scored.approximate = np.ones(n, dtype=bool)
-            scored.fused = self._fuse(built, scored.norm, scored.semantic, slice(None))
+            if built.boost.any():
+                scored.reference = _reference(built, scored.norm, q)
+            scored.fused = self._fuse(built, scored, scored.semantic, slice(None))
+            if built.dense.approximate:
+                # Short lists are picked by these first-pass values, not by a mix of rows made exact
+                # and rows still approximate: in a bunched region the int8 error outweighs the gaps,
+                # and a row made exact early lost its place to approximations (a deep fill missed one).
+                scored.first_pass = (scored.semantic.copy(), scored.fused.copy())
         return scored
 
     @staticmethod
     def _fuse(
-        built: _Built, norm: FloatArray, semantic: FloatArray, rows: slice | npt.NDArray[np.intp]
+        built: _Built, scored: _Scores, semantic: FloatArray, rows: slice | npt.NDArray[np.intp]
     ) -> FloatArray:
-        fused: FloatArray = (LEXICAL_WEIGHT * norm[rows] + (1 - LEXICAL_WEIGHT) * semantic) * (
-            1 + built.boost[rows]
-        )
+        assert scored.norm is not None
+        base = _base(scored.norm[rows], semantic)
+        fused: FloatArray = base + built.boost[rows] * np.maximum(base - scored.reference, BOOST_FLOOR * base)
         return fused
 
     def _make_exact(self, scored: _Scores, rows: npt.NDArray[np.intp]) -> None:
@@ -383,7 +419,7 @@ class KnowledgeIndex:
         if len(rows) and scored.norm is not None:
             exact = scored.built.dense.exact(rows, scored.vector)
             scored.semantic[rows] = exact
-            scored.fused[rows] = self._fuse(scored.built, scored.norm, exact, rows)
+            scored.fused[rows] = self._fuse(scored.built, scored, exact, rows)
             scored.approximate[rows] = False
 
     def _short_list(
@@ -392,7 +428,8 @@ class KnowledgeIndex:
         """``rows`` with float32 scores, or, after an int8 pass, the best ``limit + RESCORED`` of them by
         fused (or semantic) score, rescored with float32 (in row order, so ties stay stable)."""
         if scored.approximate is not None and scored.semantic is not None and len(rows) > limit + RESCORED:
-            values = scored.semantic if by_semantic else scored.fused
+            assert scored.first_pass is not None
+            values = scored.first_pass[0] if by_semantic else scored.first_pass[1]
             keep = limit + RESCORED
             rows = np.sort(rows[np.argpartition(-values[rows], keep - 1)[:keep]])
         self._make_exact(scored, rows)
@@ -454,19 +491,16 @@ class KnowledgeIndex:
     def search(
         self, query: str, limit: int = 5, *, semantic: bool = True, language: str | None = None
     ) -> list[SearchHit]:
-        """``rank`` plus a highlighted title and body snippet for each hit (the ticket's suggestions)."""
-        hits = self.rank(query, limit, semantic=semantic, language=language)
+        """``rank`` plus a highlighted title and body snippet for each hit."""
+        return self._with_snippets(query, self.rank(query, limit, semantic=semantic, language=language))
+
+    def _with_snippets(self, query: str, hits: Iterable[SearchHit]) -> list[SearchHit]:
         out = []
         for hit in hits:
             article = self._articles[hit.article_id]
             out.append(
-                SearchHit(
-                    article_id=hit.article_id,
-                    score=hit.score,
-                    lexical_score=hit.lexical_score,
-                    semantic_score=hit.semantic_score,
-                    title=highlight_all(article.title, query),
-                    snippet=make_snippet(article.body, query),
+                replace(
+                    hit, title=highlight_all(article.title, query), snippet=make_snippet(article.body, query)
                 )
             )
         return out
@@ -477,7 +511,9 @@ class KnowledgeIndex:
         description: str = "",
         *,
         product_model: str | None = None,
+        related_models: Collection[str] = (),
         fault_code: str | None = None,
+        set_aside: Collection[str] = (),
         limit: int = 5,
         semantic: bool = True,
     ) -> list[SearchHit]:
@@ -485,9 +521,32 @@ class KnowledgeIndex:
 
         The model and code go in as words, so they meet an article's ``product_models``/``fault_codes``
         (indexed in its title field) and a typed "E-04" still finds "E04".
+
+        The best SUGGESTION_POOL hits are then put in this order, each group by score:
+        1. articles for the ticket's product: naming ``product_model`` or one of ``related_models`` (the
+           app passes the models of the same category), or naming no model at all (general articles);
+        2. articles that name only other products: e5 finds any "unit fails with an alarm" text alike,
+           and put a generator article on a chiller ticket;
+        and within each, the articles in the query's language first (an agent reading German does not
+        read Chinese; the Chinese article stays reachable below). ``set_aside`` (the articles the agent
+        marked "not helpful" on this ticket) come last.
         """
         query = suggestion_query(subject, description, product_model, fault_code)
-        return self.search(query, limit, semantic=semantic)
+        pool = self.rank(query, max(limit + len(set_aside), SUGGESTION_POOL), semantic=semantic)
+        ours = {m.strip().upper() for m in (product_model or "", *related_models) if m.strip()}
+        aside = set(set_aside)
+        languages = self._languages(self._build())
+        rows = self._build().rows
+        query_language = LANGUAGE_CODES.get(detect_language(query), 0)
+
+        def order(hit: SearchHit) -> tuple[bool, bool, bool]:
+            article = self._articles[hit.article_id]
+            names = {m.strip().upper() for m in article.product_models}
+            other_product = bool(ours and names) and not names & ours
+            other_language = int(languages[rows[hit.article_id]]) != query_language
+            return hit.article_id in aside, other_product, other_language
+
+        return self._with_snippets(query, sorted(pool, key=order)[:limit])  # stable: by score in a group
 
     # -- persistence -------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:

@@ -80,6 +80,8 @@ class TicketContext:
     description: str
     product_model: str | None
     fault_code: str | None
+    related_models: tuple[str, ...] = ()  # the other models of the asset's category
+    not_helpful: tuple[int, ...] = ()  # articles the agent marked "not helpful" on this ticket
 
 
 def ticket_context(
@@ -91,24 +93,53 @@ def ticket_context(
     fault_code: str | None = None,
 ) -> TicketContext:
     """What a ticket says about its problem: the text (as saved, or as the agent is typing it), the
-    asset's product model, and a fault code (given, or the first one written in the text)."""
+    asset's product model and its category's other models, a fault code (given, or the first one
+    written in the text that is not the model's name), and the articles already found not helpful."""
     subject = ticket.subject if subject is None else subject
     description = ticket.description if description is None else description
-    model = None
+    model: str | None = None
+    related: tuple[str, ...] = ()
     if ticket.asset_id is not None:
-        model = session.scalar(
-            select(ProductModel.code)
+        found = session.execute(
+            select(ProductModel.code, ProductModel.category)
             .join(Asset, Asset.product_model_id == ProductModel.id)
             .where(Asset.id == ticket.asset_id)
-        )
+        ).first()
+        if found is not None:
+            model = found.code
+            related = tuple(
+                session.scalars(
+                    select(ProductModel.code)
+                    .where(ProductModel.category == found.category, ProductModel.code != model)
+                    .order_by(ProductModel.code)
+                )
+            )
     if not fault_code:
-        match = FAULT_CODE.search(f"{subject} {description}")
-        fault_code = f"{match.group(1)}{match.group(2)}" if match else None
-    return TicketContext(subject, description, model, fault_code)
+        fault_code = _fault_code_in(f"{subject} {description}", model)
+    not_helpful = tuple(
+        session.scalars(
+            select(KbTicketFeedback.article_id)
+            .where(KbTicketFeedback.ticket_id == ticket.id, KbTicketFeedback.verdict == "not_helpful")
+            .order_by(KbTicketFeedback.id)
+        )
+    )
+    return TicketContext(subject, description, model, fault_code, related, not_helpful)
+
+
+def _fault_code_in(text: str, model: str | None) -> str | None:
+    """The first fault code written in ``text``, passing over the model's own name ("WPL 25" in
+    "Stiebel Eltron WPL 25 AC" is the model HP-WPL25, not a fault)."""
+    model_letters = re.sub(r"[^A-Z0-9]", "", (model or "").upper())
+    for match in FAULT_CODE.finditer(text):
+        code = f"{match.group(1)}{match.group(2)}"
+        if not (model_letters and code in model_letters):
+            return code
+    return None
 
 
 def suggest(session: Session, context: TicketContext, *, limit: int = 5, typing: bool = False) -> list[Found]:
-    """The top articles for a ticket (the library's ``suggest``: one query of all four parts).
+    """The top articles for a ticket (the library's ``suggest``: one query of all four parts, ordered
+    by product and language, the articles found not helpful on this ticket last).
 
     ``typing``: the text is what the agent is typing (a new query every few keystrokes). It ranks like
     the page and the search unless ``KB_TYPING_EMBEDDINGS`` is off: then BM25 only, which skips
@@ -123,7 +154,9 @@ def suggest(session: Session, context: TicketContext, *, limit: int = 5, typing:
             context.subject,
             description,
             product_model=context.product_model,
+            related_models=context.related_models,
             fault_code=context.fault_code,
+            set_aside=[str(i) for i in context.not_helpful],
             limit=limit,
             semantic=not typing or get_settings().kb_typing_embeddings,
         ),

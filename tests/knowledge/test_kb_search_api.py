@@ -157,6 +157,53 @@ def test_suggestions_use_subject_description_model_and_fault_code(
     assert client.get("/api/v1/tickets/999999/suggestions", headers=agent).status_code == 404
 
 
+def test_suggestions_put_the_assets_product_then_the_tickets_language_first(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    agent = login("agent")
+    for code, category in [
+        ("HP-AROT", "Heat pump"),
+        ("HP-WPL25", "Heat pump"),
+        ("LI-S3300", "Lift"),
+        ("UPS-GVS", "UPS"),
+    ]:
+        f.make_product_model(db, code=code, category=category)
+    db.commit()
+    ids = _seed(client, agent)
+    # A ticket on a heat pump of a model no article names, whose text reads more like the lift and UPS
+    # articles (the tests rank without the encoder); the model's name in the text is not a fault code.
+    text = (
+        "the cabinet door does not close properly, fault after the self test. Unit: Stiebel Eltron WPL 25 AC"
+    )
+    ticket = _ticket(db, model="HP-WPL25", subject="Heat pump fault", description=text)
+    body = client.get(f"/api/v1/tickets/{ticket.id}/suggestions", headers=agent).json()
+    order = [h["article_id"] for h in body["items"]]
+    assert body["fault_code"] is None
+    heat_pump = ids["Heat pump shows fault F.75: no heating"]
+    lift, ups = ids["Lift door does not close properly"], ids["UPS reports battery fault after self test"]
+    assert order[0] == heat_pump and {lift, ups} <= set(order[1:])
+    # The same text on a lift: the lift article first (the product decides, not the wording alone).
+    on_a_lift = _ticket(db, model="LI-S3300", subject="Heat pump fault", description=text)
+    body = client.get(f"/api/v1/tickets/{on_a_lift.id}/suggestions", headers=agent).json()
+    assert body["items"][0]["article_id"] == lift
+    # A Chinese ticket on the heat pump: the Chinese heat-pump article before the English one.
+    zh = _ticket(db, model="HP-WPL25", subject="热泵显示故障，不制热", description="heat pump F.75")
+    body = client.get(f"/api/v1/tickets/{zh.id}/suggestions", headers=agent).json()
+    zh_order = [h["article_id"] for h in body["items"]]
+    assert zh_order[0] == ids["热泵显示故障F.75，不制热"] and heat_pump in zh_order
+
+    # "Not helpful" on this ticket sends the article to the end of this ticket's list only.
+    r = client.post(
+        f"/api/v1/tickets/{ticket.id}/kb-not-helpful", json={"article_id": heat_pump}, headers=agent
+    )
+    assert r.status_code == 200
+    after = client.get(f"/api/v1/tickets/{ticket.id}/suggestions", headers=agent).json()["items"]
+    assert [h["article_id"] for h in after][-1] == heat_pump and len(after) == len(order)
+    again = _ticket(db, model="HP-WPL25", subject="Heat pump fault", description=text)
+    elsewhere = client.get(f"/api/v1/tickets/{again.id}/suggestions", headers=agent).json()
+    assert elsewhere["items"][0]["article_id"] == heat_pump
+
+
 def test_this_solved_it_resolves_with_first_contact_resolution(
     client: TestClient, db: Session, login: Any
 ) -> None:
