@@ -87,8 +87,15 @@ def create_from_ticket(body: FromTicketIn, request: Request, db: DbSession, user
     articles.require_writer(user)
     tickets.get_ticket(db, body.ticket_id)  # 404 before anything is written
 
+    existing = from_ticket.open_draft(db, body.ticket_id)
+    if existing is not None:  # the ticket's draft already exists: 200 with it, not a twin
+        return JSONResponse(
+            read(existing).model_dump(mode="json"),
+            headers={"Location": f"/api/v1/kb/articles/{existing.id}", "ETag": etag(existing.version)},
+        )
+
     def _create() -> tuple[ArticleRead, dict[str, str]]:
-        article = from_ticket.draft_from_ticket(db, ticket_id=body.ticket_id, actor=user)
+        article, _ = from_ticket.draft_from_ticket(db, ticket_id=body.ticket_id, actor=user)
         db.flush()
         return read(article), {"Location": f"/api/v1/kb/articles/{article.id}", "ETag": etag(article.version)}
 

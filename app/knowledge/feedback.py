@@ -16,7 +16,16 @@ from app.desk.tickets import service as tickets
 from app.desk.tickets.status import DONE
 from app.knowledge.articles import get_article
 from app.knowledge.index import mark_changed
-from app.models import KbArticle, KbTicketFeedback, Ticket, TicketEvent, TicketStatus, User, WorkOrder
+from app.models import (
+    ArticleVisibility,
+    KbArticle,
+    KbTicketFeedback,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    User,
+    WorkOrder,
+)
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict
@@ -45,6 +54,10 @@ def is_first_contact(session: Session, ticket: Ticket) -> bool:
 
 
 def resolution_text(article: KbArticle) -> str:
+    """The resolution the customer is e-mailed. Only a customer-visible article's title and steps go
+    out: an internal one is written for agents ("ask the customer to read the inlet temperature")."""
+    if article.visibility != ArticleVisibility.customer.value:
+        return f"Solved with our service desk during your call (reference KB-{article.id})."
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(article.resolution_steps, 1))
     return f"Solved with knowledge article “{article.title}” (KB-{article.id})." + (
         f"\n{steps}" if steps else ""

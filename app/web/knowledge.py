@@ -92,9 +92,10 @@ def article_from_ticket(
     tickets.get_ticket(db, ticket_id)
     if not articles.can_write(user):
         raise Forbidden("Writing knowledge articles needs one of the roles: admin, agent, manager.")
-    article = from_ticket.draft_from_ticket(db, ticket_id=ticket_id, actor=user)
+    article, new = from_ticket.draft_from_ticket(db, ticket_id=ticket_id, actor=user)
     db.commit()
-    return RedirectResponse(f"/kb/articles/{article.id}/edit?done=draft", status_code=303)
+    done = "draft" if new else "draft-again"
+    return RedirectResponse(f"/kb/articles/{article.id}/edit?done={done}", status_code=303)
 
 
 @router.get("/kb/articles/{article_id}")
@@ -178,6 +179,7 @@ RESTORE_STALE = (
 )
 FLASH = {
     "draft": "Draft created from the ticket: check it, complete it and publish it.",
+    "draft-again": "This ticket's draft, written earlier: complete it and publish it.",
     "created": "Article created.",
     "restored": "The old version is restored: it is the newest version now.",
     "saved": "Article saved.",

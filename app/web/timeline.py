@@ -41,6 +41,8 @@ def _title(item: Mapping[str, Any], names: Mapping[int, str]) -> str:
     if kind == "kb_solved":
         first = " — first-contact resolution" if data.get("first_contact") else ""
         return f"Solved with knowledge article KB-{data.get('article_id', '?')}{first}"
+    if kind == "kb_draft":
+        return f"Draft knowledge article KB-{data.get('article_id', '?')} written from this ticket"
     if kind == "visit_finished":
         return "Visit finished" + (" — fixed" if data.get("fixed") else " — not fixed yet")
     if kind in ("sla_met", "sla_breach"):

@@ -106,8 +106,23 @@ def test_type_a_symptom_see_the_article_mark_it_solved_first_contact(server: dic
             box.fill("display shows F.75")
             sync_api.expect(first.locator("a.title")).to_have_text(RIGHT, timeout=10000)
 
+            # The click asks first (it resolves the ticket and e-mails the customer): "Cancel" does
+            # nothing, "OK" resolves.
+            asked: list[str] = []
+
+            def answer(dialog: Any, accept: bool) -> None:
+                asked.append(dialog.message)
+                dialog.accept() if accept else dialog.dismiss()
+
+            page.once("dialog", lambda d: answer(d, False))
+            first.get_by_role("button", name="This solved it").click()
+            page.wait_for_timeout(300)
+            assert len(asked) == 1 and "customer gets the resolution e-mail" in asked[0]
+            assert "done=" not in page.url and page.locator("#kb-solved").count() == 0
+            page.once("dialog", lambda d: answer(d, True))
             first.get_by_role("button", name="This solved it").click()
             page.wait_for_url(f"{base}/desk/tickets/{ticket_id}?done=kb_fcr*")
+            assert len(asked) == 2
             sync_api.expect(page.locator(".flash")).to_contain_text("resolved at first contact")
             sync_api.expect(page.locator("#kb-solved")).to_contain_text("first-contact resolution")
             sync_api.expect(page.locator(".facts")).to_contain_text("Resolved")

@@ -222,13 +222,42 @@ def test_this_solved_it_resolves_with_first_contact_resolution(
     solved = [e for e in events if e.kind == "kb_solved"]
     assert solved and solved[0].data == {"article_id": article, "first_contact": True}
     resolution = [e for e in events if e.kind == "status" and e.data.get("to") == "resolved"]
-    assert f"KB-{article}" in resolution[0].body
+    # The article is internal (written for agents): the customer's resolution names it, no more.
+    assert f"KB-{article}" in resolution[0].body and "F.75" not in resolution[0].body
     assert client.post(url, json={"article_id": article}, headers=agent).status_code == 200  # harmless repeat
     other = ids["Lift door does not close properly"]
     assert client.post(url, json={"article_id": other}, headers=agent).status_code == 409
     assert client.get(f"{API}/articles/{article}", headers=agent).json()["solved_count"] == 1
     feedback = client.get(f"/api/v1/tickets/{ticket.id}/kb-feedback", headers=agent).json()
     assert [(x["article_id"], x["verdict"]) for x in feedback] == [(article, "solved")]
+
+    # A customer-visible article's title and steps are the resolution the customer reads.
+    public = client.post(
+        f"{API}/articles",
+        json={
+            "title": "Reset the heat pump after a power cut",
+            "body": "Switch it off and on.",
+            "resolution_steps": ["Switch off the mains for 30 s", "Switch on again"],
+            "visibility": "customer",
+            "status": "published",
+        },
+        headers=agent,
+    ).json()["id"]
+    second = _ticket(db, subject="Heat pump off after power cut")
+    assert (
+        client.post(
+            f"/api/v1/tickets/{second.id}/kb-solution", json={"article_id": public}, headers=agent
+        ).status_code
+        == 200
+    )
+    body = db.scalar(
+        select(TicketEvent.body)
+        .where(TicketEvent.ticket_id == second.id, TicketEvent.kind == "status")
+        .order_by(TicketEvent.id.desc())
+    )
+    assert (
+        body is not None and "Reset the heat pump after a power cut" in body and "2. Switch on again" in body
+    )
 
 
 def test_no_first_contact_resolution_after_a_visit_or_a_second_contact(
@@ -325,6 +354,20 @@ def test_article_from_a_ticket_is_a_prefilled_draft(client: TestClient, db: Sess
     assert a["title"] == "Display shows F.75" and a["symptom"] == "Cold house" and a["status"] == "draft"
     assert a["product_models"] == ["HP-AROT"] and a["fault_codes"] == ["F75"]
     assert a["resolution_steps"] == ["Refill to 1.5 bar", "Reset"] and "Refill" in a["body"]
+    # A second click reopens the ticket's draft (no twin); the timeline names it.
+    again = client.post(f"{API}/articles/from-ticket", json={"ticket_id": ticket.id}, headers=agent)
+    assert again.status_code == 200 and again.json()["id"] == a["id"]
+    kinds = db.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == ticket.id)).all()
+    assert kinds.count("kb_draft") == 1
+    # Once it is published, a click starts a new draft.
+    r = client.patch(
+        f"{API}/articles/{a['id']}",
+        json={"status": "published"},
+        headers={**agent, "If-Match": again.headers["ETag"]},
+    )
+    assert r.status_code == 200, r.text
+    third = client.post(f"{API}/articles/from-ticket", json={"ticket_id": ticket.id}, headers=agent)
+    assert third.status_code == 201 and third.json()["id"] != a["id"]
     assert (
         client.post(f"{API}/articles/from-ticket", json={"ticket_id": 999999}, headers=agent).status_code
         == 404
@@ -360,6 +403,9 @@ def test_ticket_page_panel_and_forms(client: TestClient, db: Session, login: Any
     assert wrong.status_code == 422 and "text/html" in wrong.headers["content-type"]
     draft = client.post(f"/desk/tickets/{ticket.id}/kb-article", data={"csrf": token}, follow_redirects=True)
     assert draft.status_code == 200 and "Draft created from the ticket" in draft.text
+    again = client.post(f"/desk/tickets/{ticket.id}/kb-article", data={"csrf": token}, follow_redirects=True)
+    assert again.url.path == draft.url.path and "This ticket&#39;s draft, written earlier" in again.text
+    assert "written from this ticket" in client.get(f"/desk/tickets/{ticket.id}").text  # the timeline
 
 
 def test_engineer_visit_page_lists_articles_for_the_model(

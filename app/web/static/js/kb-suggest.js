@@ -103,6 +103,16 @@
       });
   }
 
+  // "This solved it" resolves the ticket, and the resolution is e-mailed to the customer: one click
+  // must not do that by accident.
+  panel.addEventListener("submit", function (event) {
+    var action = event.target.getAttribute("action") || "";
+    if (/\/solved$/.test(action) && !window.confirm(
+      "Resolve this ticket with this article? The customer gets the resolution e-mail.")) {
+      event.preventDefault();
+    }
+  });
+
   input.addEventListener("input", function () {
     clearTimeout(timer);
     timer = setTimeout(ask, 250);
