@@ -69,7 +69,7 @@ class Ticket(Base):
     # First response is the first human contact with the customer (docs/tickets.md, "First
     # response"): a public reply, a logged call, an appointment a person confirmed, or a person's
     # resolution. Automatic planning never counts; `first_visit_at` only records the first visit
-    # scheduled (it makes the arrival target apply).
+    # created or scheduled (it makes the arrival target apply, in the queue's next due time too).
     first_response_at: Mapped[datetime | None]
     first_response_via: Mapped[str | None] = mapped_column(String(20))  # reply|call|appointment|resolution
     # How the customer was first reached (phone for a logged call): first-contact resolution.
@@ -136,15 +136,21 @@ class SlaEvent(Base):
 
 
 def sla_next_due() -> ColumnElement[datetime]:
-    """The first SLA target still outstanding: first response, then arrival (when a visit counts),
-    then resolution. The targets fall in that order, so this is the nearest due time: the queue
-    sorts by it ("SLA risk") and "breaching soon" filters on it."""
+    """The first SLA target still outstanding: first response, then arrival (once the ticket has a
+    visit: `first_visit_at`, set when its first work order is created or scheduled), then
+    resolution. The targets fall in that order, so this is the nearest due time: the queue sorts by
+    it ("SLA risk") and "breaching soon" filters on it."""
     return case(
         (
             Ticket.first_response_at.is_(None) & Ticket.first_response_due_at.is_not(None),
             Ticket.first_response_due_at,
         ),
-        (Ticket.arrived_at.is_(None) & Ticket.arrival_due_at.is_not(None), Ticket.arrival_due_at),
+        (
+            Ticket.arrived_at.is_(None)
+            & Ticket.arrival_due_at.is_not(None)
+            & Ticket.first_visit_at.is_not(None),
+            Ticket.arrival_due_at,
+        ),
         else_=Ticket.resolution_due_at,
     )
 
@@ -156,7 +162,7 @@ def sla_next_due() -> ColumnElement[datetime]:
 NEXT_DUE_SQL = """(
 CASE
     WHEN first_response_at IS NULL AND first_response_due_at IS NOT NULL THEN first_response_due_at
-    WHEN arrived_at IS NULL AND arrival_due_at IS NOT NULL THEN arrival_due_at
+    WHEN arrived_at IS NULL AND arrival_due_at IS NOT NULL AND first_visit_at IS NOT NULL THEN arrival_due_at
     ELSE resolution_due_at
 END)"""
 Index(

@@ -318,16 +318,22 @@ def on_call(
     return out
 
 
+def arrival_settled(session: Session, work_orders: list[WorkOrder]) -> set[int]:
+    """Work orders whose ticket already recorded its arrival on site: a follow-up visit answers for no
+    arrival due time (the SLA is met or missed for good), so the plan gives it none (as at-risk does)."""
+    ids = [w.id for w in work_orders if w.sla_deadline_at is not None]
+    return _by_ticket(session, ids, Ticket.arrived_at.is_not(None))
+
+
 def always_open(session: Session, work_orders: list[WorkOrder]) -> set[int]:
     """Work orders whose ticket's SLA calendar is 24x7."""
-    ids = [w.id for w in work_orders]
+    calendar = select(BusinessCalendar.id).where(BusinessCalendar.always_open)
+    return _by_ticket(session, [w.id for w in work_orders], Ticket.sla_calendar_id.in_(calendar))
+
+
+def _by_ticket(session: Session, ids: list[int], condition: ColumnElement[bool]) -> set[int]:
+    """The work orders of ``ids`` whose ticket meets ``condition``."""
     if not ids:
         return set()
-    return set(
-        session.scalars(
-            select(WorkOrder.id)
-            .join(Ticket, Ticket.id == WorkOrder.ticket_id)
-            .join(BusinessCalendar, BusinessCalendar.id == Ticket.sla_calendar_id)
-            .where(WorkOrder.id.in_(ids), BusinessCalendar.always_open)
-        )
-    )
+    stmt = select(WorkOrder.id).join(Ticket, Ticket.id == WorkOrder.ticket_id)
+    return set(session.scalars(stmt.where(WorkOrder.id.in_(ids), condition)))

@@ -251,12 +251,13 @@ def _risks(
     now = utcnow()
     for wo_id in sorted(loaded.versions):
         wo = work_orders[wo_id]
-        due = wo.sla_deadline_at
+        due = risk.arrival_due(session, wo)
         if wo_id in loaded.pulled and wo_id not in served:
             continue  # still on its later day, whose plan set its mark
         if due is None:
-            if wo_id in served:
-                risk.clear(session, wo, "no SLA arrival due time", at=now)
+            if wo_id in served or wo.sla_deadline_at is not None:  # served, or the ticket arrived
+                why = "no SLA arrival due time" if wo.sla_deadline_at is None else risk.ARRIVED
+                risk.clear(session, wo, why, at=now)
             continue
         if wo_id in served:
             if wo.eta_at is not None and wo.eta_at > due:

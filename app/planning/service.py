@@ -117,6 +117,7 @@ class WorkOrderInputs:
     # On-call cover is for P1s, and for 24x7 contracts whose visit is due before the day ends
     # (waiting for the next shift would miss it): docs/planning.md.
     round_the_clock: set[int]
+    arrival_settled: set[int]  # their ticket's arrival is recorded: no arrival due time to plan for
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ def _work_order_inputs(
         sku=sku,
         sites=sites,
         round_the_clock=plan_inputs.always_open(session, plannable),
+        arrival_settled=plan_inputs.arrival_settled(session, plannable),
     )
 
 
@@ -436,6 +438,7 @@ def _engine_jobs(
         pinned = None
         if w.id in locked and w.engineer_id in planned_eng:
             pinned = engineer_key(w.engineer_id)
+        due = None if w.id in wo.arrival_settled else w.sla_deadline_at
         jobs.append(
             dispatch.Job(
                 id=job_key(w.id),
@@ -445,15 +448,11 @@ def _engine_jobs(
                 skills=frozenset(w.required_skills or ()),
                 parts={sku[p]: q for p, q in wo.parts_needed.get(w.id, {}).items()},
                 priority=_priority(w.priority),
-                sla_deadline=max(to_s(ref, w.sla_deadline_at), horizon) if w.sla_deadline_at else None,
+                sla_deadline=max(to_s(ref, due), horizon) if due else None,
                 pinned_engineer=pinned,
                 appointment=appointment,
                 on_call_ok=w.priority == "P1"
-                or (
-                    w.id in wo.round_the_clock
-                    and w.sla_deadline_at is not None
-                    and w.sla_deadline_at < day_end
-                ),
+                or (w.id in wo.round_the_clock and due is not None and due < day_end),
             )
         )
         versions[w.id] = w.version

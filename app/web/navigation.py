@@ -29,7 +29,8 @@ MENU = (
     MenuItem("insights", "KPIs", "/insights", DISPATCH),
     MenuItem("board", "Board", "/board", DISPATCH),
     MenuItem("queue", "Tickets", "/desk/queue", DESK),
-    MenuItem("search", "Customers", "/", DESK),
+    # not "/": that is each role's start page, and only the agent's is the search
+    MenuItem("search", "Customers", "/desk/search", DESK),
     # engineers read published articles there; agents, managers and admins write (docs/knowledge_base.md)
     MenuItem("kb", "Knowledge", "/kb", EVERYONE),
     MenuItem("teams", "Teams", "/desk/teams", MANAGE),

@@ -30,6 +30,7 @@ from app.platform.config import get_settings
 from app.platform.deps import SESSION_COOKIE, DbSession
 from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
 from app.platform.inputs import INT_MAX, problem_with
+from app.platform.spans import span_text
 from app.web.messages import labelled, page_error
 from app.web.navigation import menu_for
 
@@ -93,12 +94,10 @@ def fmt_relative(value: datetime | None, now: datetime | None = None) -> str:
     minutes = abs(seconds) // 60
     if minutes < 1:
         text = "less than a minute"
-    elif minutes < 60:
-        text = f"{minutes} min"
     elif minutes < 48 * 60:
-        text = f"{minutes // 60} h {minutes % 60} min" if minutes % 60 else f"{minutes // 60} h"
+        text = span_text(minutes)
     else:
-        text = f"{minutes // 1440} d"
+        text = f"{minutes // 1440} d"  # at a glance: the hours of a due time days away do not matter
     return f"in {text}" if future else f"{text} ago"
 
 
@@ -112,7 +111,9 @@ def label(value: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
-templates.env.filters.update(dt=fmt_dt, at=fmt_at, date=fmt_date, rel=fmt_relative, iso=iso, label=label)
+templates.env.filters.update(
+    dt=fmt_dt, at=fmt_at, date=fmt_date, rel=fmt_relative, iso=iso, label=label, span=span_text
+)
 templates.env.globals["SESSION_COOKIE"] = SESSION_COOKIE
 templates.env.globals["menu_for"] = menu_for
 

@@ -121,3 +121,49 @@ def test_arriving_on_site_settles_the_risk(db: Session) -> None:
     db.flush()
     assert wo.at_risk_since is None
     assert db.get(Ticket, wo.ticket_id).at_risk_since is None
+
+
+def test_a_follow_up_visit_is_not_at_risk_once_the_tickets_arrival_is_recorded(db: Session) -> None:
+    """The arrival SLA is settled by the first visit: a second visit of the ticket planned after the
+    due time is no risk to it (the demo's ticket page said "At risk" beside "Arrival: met")."""
+    from app.field.workorders import risk
+    from app.platform.db import utcnow
+
+    w = pw.build(db, jobs=0)
+    monday = pw.next_weekday(0)
+    first = pw.add_visit(db, w, priority="P1")
+    _due(db, first, _at(monday, 6), round_the_clock=False)  # before anyone starts work
+    follow_up = pw.add_visit(db, w, priority="P1")
+    follow_up.ticket_id = first.ticket_id
+    follow_up.sla_deadline_at = first.sla_deadline_at
+    db.commit()
+    run_plan(db, w, monday)
+    follow_up = db.get(WorkOrder, follow_up.id)
+    assert follow_up.at_risk_since is not None  # nobody has arrived: the due time is still open
+
+    ticket = db.get(Ticket, first.ticket_id)
+    ticket.arrived_at = utcnow()  # the first visit arrived (as the check-in records it)
+    db.flush()
+    assert risk.sweep(db, at=utcnow()) >= 1
+    assert follow_up.at_risk_since is None and ticket.at_risk_since is None
+    cleared = db.scalars(
+        select(TicketEvent.body).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "at_risk_cleared"
+        )
+    ).all()
+    assert any("arrival on site is already recorded" in body for body in cleared)
+
+    # A re-plan after the arrival leaves it unmarked, whatever its ETA, and plans it with no arrival
+    # due time (its stop is not "late": no badge on the engineer's route).
+    late_before = db.scalar(
+        select(PlanStop.late_s).where(PlanStop.work_order_id == follow_up.id).order_by(PlanStop.id.desc())
+    )
+    assert late_before and late_before > 0
+    db.commit()
+    run_plan(db, w, monday)
+    db.expire_all()
+    assert db.get(WorkOrder, follow_up.id).at_risk_since is None
+    late_after = db.scalar(
+        select(PlanStop.late_s).where(PlanStop.work_order_id == follow_up.id).order_by(PlanStop.id.desc())
+    )
+    assert late_after == 0

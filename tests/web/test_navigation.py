@@ -34,18 +34,22 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
     r = client.get("/", follow_redirects=False)
     assert r.status_code == 200
     assert "Find a customer" in r.text
-    assert _menu(r.text) == ["/desk/queue", "/", "/kb"]
+    assert _menu(r.text) == ["/desk/queue", "/desk/search", "/kb"]
 
 
 @pytest.mark.parametrize(
     ("role", "page", "items"),
     [
-        ("dispatcher", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/kb"]),
-        ("manager", "/desk/search", ["/insights", "/board", "/desk/queue", "/", "/kb", "/desk/teams"]),
+        ("dispatcher", "/desk/search", ["/insights", "/board", "/desk/queue", "/desk/search", "/kb"]),
+        (
+            "manager",
+            "/desk/search",
+            ["/insights", "/board", "/desk/queue", "/desk/search", "/kb", "/desk/teams"],
+        ),
         (
             "admin",
             "/desk/search",
-            ["/insights", "/board", "/desk/queue", "/", "/kb", "/desk/teams", "/admin/users"],
+            ["/insights", "/board", "/desk/queue", "/desk/search", "/kb", "/desk/teams", "/admin/users"],
         ),
     ],
 )
@@ -54,6 +58,10 @@ def test_menu_shows_only_the_roles_pages(
 ) -> None:
     sign_in(role)
     assert _menu(client.get(page).text) == items
+    # "Customers" opens the customer search for every desk role (it once pointed at "/", which sends
+    # a dispatcher to the board).
+    customers = client.get("/desk/search")
+    assert customers.status_code == 200 and "Find a customer" in customers.text
 
 
 def test_engineer_menu_has_the_route_and_the_knowledge_base(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.desk.tickets import service as tickets
+from app.desk.tickets.status import DONE
 from app.models import Asset, Role, Team, TeamMember, Ticket, User
 from app.models.tickets import sla_next_due
 from app.platform.db import utcnow
@@ -168,10 +169,13 @@ def count_capped(session: Session, user: User, query: QueueQuery, cap: int = 100
 
 
 def next_due(ticket: Ticket) -> tuple[str | None, datetime | None]:
-    """The metric and time `sla_next_due` sorts by, for showing next to the ticket."""
+    """The metric and time `sla_next_due` sorts by, for showing next to the ticket; none once the
+    ticket is resolved or closed (its clock stopped: "overdue 167 d" on a closed ticket misled)."""
+    if ticket.status in DONE:
+        return None, None
     if ticket.first_response_at is None and ticket.first_response_due_at is not None:
         return "first_response", ticket.first_response_due_at
-    if ticket.arrived_at is None and ticket.arrival_due_at is not None:
+    if ticket.arrived_at is None and ticket.arrival_due_at is not None and ticket.first_visit_at is not None:
         return "arrival", ticket.arrival_due_at
     return ("resolution", ticket.resolution_due_at) if ticket.resolution_due_at else (None, None)
 

@@ -19,6 +19,7 @@ from app.desk.tickets import service as tickets
 from app.field.workorders.status import OPEN, add_event, summary
 from app.models import Region, Ticket, WorkOrder, WorkOrderStatus
 from app.platform.events import emit
+from app.platform.spans import span_text
 
 # Once on site the arrival is a fact, not a forecast: nothing left to be at risk of.
 SETTLED = frozenset(
@@ -29,6 +30,21 @@ SETTLED = frozenset(
         WorkOrderStatus.needs_follow_up.value,
     }
 )
+
+
+def arrival_due(session: Session, wo: WorkOrder) -> datetime | None:
+    """The arrival due time this visit still answers for: none once its ticket's first visit has
+    arrived. The arrival SLA is then met or missed for good, and a follow-up visit planned days
+    later was flagged "at risk" against a due time the ticket page showed as met."""
+    if wo.sla_deadline_at is None:
+        return None
+    ticket = session.get(Ticket, wo.ticket_id)
+    if ticket is not None and ticket.arrived_at is not None:
+        return None
+    return wo.sla_deadline_at
+
+
+ARRIVED = "the ticket's arrival on site is already recorded"
 
 
 def mark(session: Session, wo: WorkOrder, reason: str, *, at: datetime) -> None:
@@ -93,7 +109,9 @@ def on_status(session: Session, wo: WorkOrder, *, at: datetime) -> None:
 
 def eta_reason(eta: datetime, due: datetime, tz: str) -> str:
     late = int((eta - due).total_seconds() // 60)
-    return f"planned arrival {local(eta, tz)} is {late} min after the arrival due time {local(due, tz)}"
+    return (
+        f"planned arrival {local(eta, tz)} is {span_text(late)} after the arrival due time {local(due, tz)}"
+    )
 
 
 def local(at: datetime, tz: str) -> str:
@@ -118,10 +136,15 @@ def sweep(session: Session, *, at: datetime) -> int:
         .order_by(WorkOrder.id)
     )
     for wo in rows:
-        assert wo.eta_at is not None and wo.sla_deadline_at is not None
+        assert wo.eta_at is not None
         tz = zones.get(wo.region_id, "UTC")
-        if wo.eta_at > wo.sla_deadline_at:
-            reason = eta_reason(wo.eta_at, wo.sla_deadline_at, tz)
+        due = arrival_due(session, wo)
+        if due is None:
+            if wo.at_risk_since is not None:
+                clear(session, wo, ARRIVED, at=at)
+                changed += 1
+        elif wo.eta_at > due:
+            reason = eta_reason(wo.eta_at, due, tz)
             if wo.at_risk_since is None:
                 mark(session, wo, reason, at=at)
                 changed += 1

@@ -233,6 +233,8 @@ def create_work_order(
     work_order.number = f"WO-{work_order.id:07d}"
     _replace_children(session, work_order.id, windows=windows, parts=required_parts)
     now = utcnow()
+    # The ticket has a visit now: its arrival target applies, in the queue's next due time too.
+    ticket.first_visit_at = min(now, ticket.first_visit_at or now)
     add_event(session, work_order, "created", actor=actor, at=now, data={"ticket_id": ticket.id})
     audit.record(
         session,

@@ -158,3 +158,39 @@ def test_team_view_pages_across_members_in_due_order(client: TestClient, db: Ses
     assert seen == [t.number for t in made]
     newest = _numbers(client, headers, view="team", sort="newest")
     assert newest == [t.number for t in reversed(made)]
+
+
+def test_the_next_due_time_counts_arrival_only_once_the_ticket_has_a_visit(
+    client: TestClient, db: Session
+) -> None:
+    """The ticket page measures arrival only for tickets with a visit; the queue once counted every
+    ticket's arrival due time ("overdue 2 d Arrival" beside "Arrival: not applicable"), and showed a
+    closed ticket as overdue."""
+    me = f.make_user(db, role="agent")
+    region = f.make_region(db)
+    account = f.make_account(db, region=region)
+    asset = f.make_asset(db, f.make_site(db, account, region=region))
+    ticket = _ticket(db, account, due_in_h=-5, asset=asset)
+    ticket.first_response_at = utcnow() - timedelta(hours=4)  # answered: the next target is later
+    ticket.arrival_due_at = utcnow() - timedelta(hours=2)  # run out, but no visit: not measured
+    ticket.resolution_due_at = utcnow() + timedelta(days=2)
+    db.commit()
+    headers = f.bearer(me)
+
+    def item() -> dict[str, object]:
+        found: dict[str, object] = client.get(f"/api/v1/tickets/{ticket.id}", headers=headers).json()
+        return found
+
+    assert item()["sla_next_metric"] == "resolution"
+    assert _numbers(client, headers, view="unassigned", sla_due_before=utcnow().isoformat()) == []
+
+    f.make_work_order(db, ticket)  # a visit: arrival applies
+    db.commit()
+    assert item()["sla_next_metric"] == "arrival"
+    assert _numbers(client, headers, view="unassigned", sla_due_before=utcnow().isoformat()) == [
+        ticket.number
+    ]
+
+    ticket.status = "closed"
+    db.commit()
+    assert item()["sla_next_metric"] is None and item()["sla_next_due_at"] is None
