@@ -42,7 +42,7 @@ from app.models import (
     WorkOrder,
 )
 from app.planning import keys as plan_keys
-from app.planning import proposals, triggers
+from app.planning import proposals, reasons, triggers
 from app.planning import publish as plan_publish
 from app.planning import runs as plan_runs
 from app.planning import service as planning
@@ -149,7 +149,12 @@ def preview(
             why = before.skipped_engineers.get(engineer.id, "not on a shift")
             _refuse("engineer_id", f"{engineer.name} does not work that day ({why})")
         absent[engineer.id] = cut
-        what.append(f"{engineer.name} absent from {cut.isoformat()}")
+        start = (
+            "the start of the day"
+            if absent_from is None
+            else cut.astimezone(ZoneInfo(region.timezone)).strftime("%H:%M")
+        )
+        what.append(f"{engineer.name} were absent from {start}")
     loaded = _load(session, region, day, as_of, absent)
     if loaded.problem is None:
         _refuse("day", f"nobody works in {region.code} on {day.isoformat()} (after the what-if)")
@@ -167,7 +172,7 @@ def preview(
                 on_call_ok=True,
             )
         )
-        what.append("an emergency inserted")
+        what.append("an emergency came in")
     plan = _solve(session, loaded, problem, new_jobs)
     emergency_at: dict[str, Any] | None = None
     for route in plan.routes:
@@ -186,6 +191,7 @@ def preview(
         .tuples()
         .all()
     )
+    names = reasons.engineer_names(session, region.id)
     return {
         "what": what,
         "served": sum(len(r.job_ids) for r in plan.routes) - (1 if emergency_at else 0),
@@ -194,13 +200,14 @@ def preview(
         "lateness_min": plan.lateness_s // 60,
         "changes": changes,
         "emergency": emergency_at,
-        "emergency_left": left.detail or left.reason if left else None,
+        "emergency_left": reasons.readable(left.detail or left.reason, names) if left else None,
         # what publishing needs to find the same input again (absence only: an inserted
         # emergency has no work order yet)
         "token": _token(loaded),
         "as_of": as_of,
+        # in the names a dispatcher knows: "E1~oc16.0 has the skills …" was the engine's key
         "reasons": {
-            numbers.get(plan_keys.key_id(u.job_id)) or u.job_id: u.detail or u.reason
+            numbers.get(plan_keys.key_id(u.job_id)) or u.job_id: reasons.readable(u.detail or u.reason, names)
             for u in plan.unassigned
             if u.job_id != EMERGENCY_KEY
         },

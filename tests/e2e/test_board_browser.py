@@ -184,6 +184,8 @@ def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str,
             sync_api.expect(first).to_have_class(re.compile("selected"))
             sync_api.expect(page.locator("#detail")).to_be_visible()
             sync_api.expect(page.locator("#explain li").first).to_be_visible()
+            sync_api.expect(page.locator("#explain-title")).to_have_text("Why this engineer")
+            assert "_" not in page.locator("#explain").inner_text()  # "off shift", not "off_shift"
             _shoot(page, "board.png")
 
             # Drag it onto the other engineer's row: the preview shows the consequences.

@@ -131,7 +131,9 @@ def test_dispatcher_previews_and_publishes_a_what_if_absence(server: dict[str, A
             form.get_by_label("absent from").fill(leaves)
             form.get_by_role("button", name="Preview the re-plan").click()
             page.wait_for_url(f"{base}/board/what-if?*")
-            sync_api.expect(page.get_by_role("heading", name="What if Ada Field absent from")).to_be_visible()
+            sync_api.expect(
+                page.get_by_role("heading", name=f"What if Ada Field were absent from {leaves}?")
+            ).to_be_visible()
             sync_api.expect(page.get_by_role("status")).to_contain_text("nothing has been saved")
             page.get_by_role("button", name="Record the absence and publish this plan").click()
             page.wait_for_url(f"{base}/board?*done=whatif*")

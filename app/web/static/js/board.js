@@ -43,6 +43,7 @@
   }
   function pct(t, s) { return (100 * (t - s.lo) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function width(a, b, s) { return (100 * Math.max(b - a, 60e3) / (s.hi - s.lo)).toFixed(3) + "%"; }
+  function words(code) { return String(code || "").replace(/_/g, " "); }  // off_shift → off shift
   function el(tag, cls, text) { var n = document.createElement(tag); if (cls) n.className = cls; if (text) n.textContent = text; return n; }
 
   function drawRows() {
@@ -161,7 +162,7 @@
     var st = hit.st;
     var body = document.getElementById("detail-body");
     body.innerHTML = "";
-    var p = el("p", "", st.number + " · " + (st.customer || "") + " · " + st.priority + (hit.e ? " · " + hit.e.name + ", ETA " + hhmm(st.eta) + ", " + st.status : " · unassigned: " + st.reason));
+    var p = el("p", "", st.number + " · " + (st.customer || "") + " · " + st.priority + (hit.e ? " · " + hit.e.name + ", ETA " + hhmm(st.eta) + ", " + st.status : " · not planned: " + words(st.reason)));
     body.appendChild(p);
     if (st.at_risk) body.appendChild(el("p", "alert", "At risk: " + st.at_risk));
     var move = document.getElementById("move-form");
@@ -180,6 +181,7 @@
       document.getElementById("pin-button").textContent = st.pinned ? "Unpin" : "Pin to " + hit.e.name;
     }
     var explain = document.getElementById("explain");
+    document.getElementById("explain-title").textContent = hit.e ? "Why this engineer" : "Why it is not planned";
     explain.innerHTML = "<p class='muted small'>Loading…</p>";
     fetch("/api/v1/work-orders/" + id + "/explain", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
@@ -187,13 +189,14 @@
         explain.innerHTML = "";
         if (!x) { explain.appendChild(el("p", "muted", "No explanation available.")); return; }
         var lines = [];
-        if (x.reason) lines.push(x.reason + (x.unassigned_reason ? " (" + x.unassigned_reason + ")" : ""));
+        if (x.reason) lines.push(x.reason + (x.unassigned_reason ? " (" + words(x.unassigned_reason) + ")" : ""));
         if (x.travel_added_m) lines.push("Adds " + (x.travel_added_m / 1000).toFixed(1) + " km of travel; the start can slip " + Math.round(x.slack_s / 60) + " min.");
         (x.alternatives || []).forEach(function (a) { lines.push("Instead " + (a.engineer_name || ("engineer " + a.engineer_id)) + ": " + (a.feasible ? "+" + a.extra_cost + " cost" : "not feasible") + (a.note ? " — " + a.note : "")); });
-        (x.candidates || []).forEach(function (c) { lines.push((c.engineer_name || ("engineer " + c.engineer_id)) + ": " + c.constraint + (c.note ? " — " + c.note : "")); });
+        (x.candidates || []).forEach(function (c) { lines.push((c.engineer_name || ("engineer " + c.engineer_id)) + ": " + words(c.constraint) + (c.note ? " — " + c.note : "")); });
         if (!lines.length) lines.push(JSON.stringify(x).slice(0, 400));
         var ul = el("ul", "small");
-        lines.forEach(function (l) { ul.appendChild(el("li", "", l)); });
+        lines.filter(function (l, i) { return lines.indexOf(l) === i; })  // an engineer is listed once per reason
+          .forEach(function (l) { ul.appendChild(el("li", "", l)); });
         explain.appendChild(ul);
       });
   }
