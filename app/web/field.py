@@ -44,9 +44,10 @@ from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.platform.http import idempotent_create
+from app.platform.inputs import INT_MAX
 from app.web.knowledge import visit_articles
 from app.web.map_sketch import sketch
-from app.web.messages import page_error
+from app.web.messages import field_label, page_error
 from app.web.shared import (
     SECURITY_HEADERS,
     PageDb,
@@ -382,7 +383,7 @@ async def _report_form(request: Request) -> dict[str, str]:
 @router.post("/field/visits/{work_order_id}/report", response_model=None)
 def report(visit: Visit, form: Annotated[dict[str, str], Depends(_report_form)]) -> Response:
     try:
-        work_done, fixed, used = _read_report(form)
+        work_done, fixed, used = _read_report(form, _part_names(visit.db, form))
     except AppError as exc:
         state = {"input": form, "fields": field_errors(exc)}
         return visit.page(visit.work_order, report=state, error=page_error(exc), status_code=exc.status_code)
@@ -403,9 +404,20 @@ def report(visit: Visit, form: Annotated[dict[str, str], Depends(_report_form)])
     )
 
 
-def _read_report(form: dict[str, str]) -> tuple[str, bool, list[tuple[int, int]]]:
+def _part_names(db: Session, form: dict[str, str]) -> dict[str, str]:
+    """The report form's part inputs by the names of their parts (for its error messages)."""
+    ids = {k[4:]: k for k in form if k.startswith("qty_") and k[4:].isdecimal() and int(k[4:]) <= INT_MAX}
+    other = form.get("other_part", "")
+    if other.isdecimal() and int(other) <= INT_MAX:
+        ids.setdefault(other, "other_part")
+    rows = db.execute(select(Part.id, Part.name).where(Part.id.in_([int(i) for i in ids]))).tuples()
+    return {ids[str(pid)]: name for pid, name in rows}
+
+
+def _read_report(form: dict[str, str], part_names: dict[str, str]) -> tuple[str, bool, list[tuple[int, int]]]:
     """Work done, fixed first time, and the parts used: `qty_<part id>` inputs for the visit's
-    parts, plus one 'other part from the van' choice."""
+    parts, plus one 'other part from the van' choice. ``part_names``: the part inputs' part names,
+    so a wrong quantity says which part ("Qty 10" meant nothing to an engineer)."""
     errors = too_long(form, REPORT_LIMIT)
     work_done = form.get("work_done", "").strip()
     if not work_done:
@@ -425,5 +437,9 @@ def _read_report(form: dict[str, str]) -> tuple[str, bool, list[tuple[int, int]]
             continue
         used[int(part)] = used.get(int(part), 0) + int(qty)
     if errors:
-        raise invalid(errors)
+        refused = invalid(errors)
+        refused.detail = "; ".join(
+            f"{part_names.get(field) or field_label(field)}: {message}" for field, message in errors.items()
+        )
+        raise refused
     return work_done, fixed == "yes", sorted(used.items())

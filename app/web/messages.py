@@ -70,7 +70,7 @@ def _spell_out(name: str) -> str:
 _SNAKE_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 
 
-def _names_to_labels(message: str) -> str:
+def names_to_labels(message: str) -> str:
     """'must be after appointment_start_at' → 'must be after “Appointment from”' (known fields only)."""
     return _SNAKE_NAME.sub(lambda m: f"“{LABELS[m[0]]}”" if m[0] in LABELS else m[0], message)
 
@@ -78,7 +78,7 @@ def _names_to_labels(message: str) -> str:
 def labelled(errors: Iterable[tuple[str, str]]) -> str:
     """'Duration (minutes): between 5 and 1440 minutes; Appointment from: not a date and time'."""
     return "; ".join(
-        f"{field_label(field)}: {_names_to_labels(message)}" if field else _names_to_labels(message)
+        f"{field_label(field)}: {names_to_labels(message)}" if field else names_to_labels(message)
         for field, message in errors
     )
 

@@ -31,7 +31,7 @@ from app.platform.deps import SESSION_COOKIE, DbSession
 from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
 from app.platform.inputs import INT_MAX, problem_with
 from app.platform.spans import span_text
-from app.web.messages import labelled, page_error
+from app.web.messages import labelled, names_to_labels, page_error
 from app.web.navigation import menu_for
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -201,6 +201,8 @@ class PageRoute(APIRoute):
                 )
             except RequestValidationError as exc:
                 _rollback(request)
+                if all(e["loc"][:1] == ("path",) for e in exc.errors()):
+                    return page_not_found(request)  # /field/visits/abc: no such page, not "check your input"
                 fields = labelled((".".join(str(p) for p in e["loc"][1:]), e["msg"]) for e in exc.errors())
                 return error_page(request, 422, "Check your input", fields)
 
@@ -286,8 +288,9 @@ templates.env.filters.update(nl2br=nl2br, tel_href=tel_href)
 
 
 def field_errors(exc: AppError) -> dict[str, str]:
-    """{field: message} from a service error, for showing next to the inputs."""
-    return {str(e.get("field", "")): str(e.get("message", "")) for e in exc.errors or []}
+    """{field: message} from a service error, for showing next to the inputs (other fields named
+    by their labels: "must be after “Appointment from”", not "appointment_start_at")."""
+    return {str(e.get("field", "")): names_to_labels(str(e.get("message", ""))) for e in exc.errors or []}
 
 
 def optional_id(value: str | None) -> int | None:

@@ -171,6 +171,12 @@ def test_a_visit_from_pickup_to_report(client: TestClient, db: Session, login: A
     missing = client.post(f"{url}/report", data={**report, "work_done": "Replaced the fan relay."})
     assert missing.status_code == 422 and "Replaced the fan relay." in missing.text
     assert "say whether the problem is fixed" in missing.text
+    # A wrong quantity names the part, not the input ("Qty 10").
+    wrong = client.post(
+        f"{url}/report", data={**report, "work_done": "x", f"qty_{w.parts[0].id}": "-3", "fixed": "yes"}
+    )
+    assert wrong.status_code == 422 and f"{w.parts[0].name}: a whole number of parts" in wrong.text
+    assert f"Qty {w.parts[0].id}" not in wrong.text
     db.expire_all()
     assert db.get(WorkOrder, wo.id).status == "on_site"  # type: ignore[union-attr]
     filed = client.post(
@@ -228,6 +234,10 @@ def test_a_shortage_at_report_time_writes_nothing(client: TestClient, db: Sessio
         data={**report, "work_done": "Swapped the board.", f"qty_{w.parts[0].id}": "1", "fixed": "yes"},
     )
     assert r.status_code == 409 and "Swapped the board." in r.text
+    # The shortage names the part and the engineer's van, not "location 4".
+    assert f"({w.parts[0].name}) requested from the van of {w.engineers[1].name}" in r.text.replace(
+        "&#39;", "'"
+    )
     db.expire_all()
     assert db.get(WorkOrder, wo.id).status == "on_site"  # type: ignore[union-attr]
 

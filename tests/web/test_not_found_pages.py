@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -22,3 +24,12 @@ def test_unknown_api_addresses_keep_problem_json(client: TestClient, path: str) 
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["title"] == "Not found"
+
+
+@pytest.mark.parametrize(("role", "path"), [("engineer", "/field/visits/abc"), ("admin", "/admin/users/abc")])
+def test_a_page_address_with_a_word_for_an_id_is_not_found_not_a_validation_error(
+    client: TestClient, sign_in: Any, role: str, path: str
+) -> None:
+    sign_in(role)
+    r = client.get(path)
+    assert r.status_code == 404 and "valid integer" not in r.text and "Check your input" not in r.text

@@ -69,6 +69,18 @@ def test_service_errors_on_pages_name_the_labels(
     assert f"Ticket: ticket {ticket.number} has no asset or site to visit" in alert, alert
     assert "Appointment until: must be after “Appointment from”" in alert
     assert not INTERNAL_NAME.search(alert), alert
+    # and under the field itself (it read "must be after appointment_start_at")
+    token = csrf_of(client.get(f"/desk/tickets/{ticket.id}").text)
+    page = client.post(
+        f"/desk/tickets/{ticket.id}/work-orders",
+        data={
+            "csrf": token,
+            "duration_min": "60",
+            "appointment_start": "2030-05-06T12:00",
+            "appointment_end": "2030-05-06T10:00",
+        },
+    ).text
+    assert "must be after appointment_start_at" not in page and "must be after “Appointment from”" in page
 
 
 @pytest.mark.parametrize(

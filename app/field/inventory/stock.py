@@ -18,7 +18,7 @@ from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from app.models import Part, PartUsage, StockLevel, StockLocation, User
+from app.models import Engineer, Part, PartUsage, StockLevel, StockLocation, User, Warehouse
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, NotFound, refuse
@@ -182,15 +182,30 @@ def take(session: Session, lines: Iterable[Line]) -> None:
     expire_levels(session)
 
 
+def location_name(session: Session, location_id: int) -> str:
+    """'the van of Ada Field' / 'warehouse Munich North', as a person names a stock location."""
+    location = session.get(StockLocation, location_id)
+    if location is None:
+        return f"stock location {location_id}"
+    if location.engineer_id is not None:
+        engineer = session.get(Engineer, location.engineer_id)
+        return f"the van of {engineer.name}" if engineer else "a van"
+    warehouse = session.get(Warehouse, location.warehouse_id) if location.warehouse_id else None
+    return f"warehouse {warehouse.name}" if warehouse else f"stock location {location_id}"
+
+
 def _raise_shortage(session: Session, short: list[Line]) -> None:
-    skus = dict(
-        session.execute(select(Part.id, Part.sku).where(Part.id.in_([s.part_id for s in short]))).all()
-    )
+    parts = {
+        pid: (sku, name)
+        for pid, sku, name in session.execute(
+            select(Part.id, Part.sku, Part.name).where(Part.id.in_([s.part_id for s in short]))
+        ).tuples()
+    }
     items = []
     errors = []
     for ln in short:
         available = quantity_at(session, ln.location_id, ln.part_id)
-        sku = skus.get(ln.part_id, str(ln.part_id))
+        sku, name = parts.get(ln.part_id, (str(ln.part_id), ""))
         items.append(
             {
                 "part_id": ln.part_id,
@@ -203,8 +218,8 @@ def _raise_shortage(session: Session, short: list[Line]) -> None:
         errors.append(
             {
                 "field": ln.field or "quantity",
-                "message": f"{ln.quantity} × {sku} requested at location {ln.location_id}, "
-                f"{available} in stock",
+                "message": f"{ln.quantity} × {sku}{f' ({name})' if name else ''} requested from "
+                f"{location_name(session, ln.location_id)}, {available} in stock",
             }
         )
     detail = "Not enough stock, nothing was booked: " + "; ".join(e["message"] for e in errors) + "."
