@@ -64,7 +64,7 @@ def check(query: Query) -> None:
                 {"field": "metric", "message": f"unknown metric {name!r}; one of {', '.join(METRICS)}"}
             )
     if query.end < query.start:
-        errors.append({"field": "to", "message": "must not be before from"})
+        errors.append({"field": "to", "message": "must not be before “From”"})
     elif (query.end - query.start).days >= MAX_DAYS:
         errors.append({"field": "to", "message": f"the window is at most {MAX_DAYS} days"})
     if query.group_by is not None and query.group_by not in GROUP_KEYS:
@@ -81,8 +81,8 @@ def check(query: Query) -> None:
                         "message": f"{name} cannot be sliced by {key}",
                     }
                 )
-    if errors:
-        raise Unprocessable("The KPI query cannot be answered as asked.", errors=errors)
+    if errors:  # the detail lists them, so a page says which (by their labels) and why
+        raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 
 
 # --------------------------------------------------------------------------------------- loading

@@ -22,11 +22,12 @@ from app.web.shared import PageDb, PageRoute, invalid, render, require_csrf
 router = APIRouter(route_class=PageRoute)
 
 
-def _float(name: str, value: str, errors: dict[str, str], low: float, high: float) -> float:
+def _float(name: str, value: str, errors: dict[str, str], low: float, high: float, example: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        errors[name] = "a number, e.g. 48.137"
+        # empty: the dispatcher gave neither a ticket nor a place
+        errors[name] = f"a number, e.g. {example} (or give a ticket number instead)"
         return 0.0
     if not low <= number <= high:
         errors[name] = f"between {low:g} and {high:g}"
@@ -56,8 +57,8 @@ def _emergency(
         _ticket, site = whatif.ticket_site(db, region.id, form["ticket"])
         lat, lon = site.latitude, site.longitude
     else:
-        lat = _float("latitude", form["latitude"], errors, -90, 90)
-        lon = _float("longitude", form["longitude"], errors, -180, 180)
+        lat = _float("latitude", form["latitude"], errors, -90, 90, "48.137")
+        lon = _float("longitude", form["longitude"], errors, -180, 180, "11.575")
     return whatif.Emergency(lat, lon, duration, form["skill"].strip()) if not errors else None
 
 

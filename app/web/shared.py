@@ -143,9 +143,16 @@ def render(
 def error_page(
     request: Request, status_code: int, title: str, message: str, headers: Mapping[str, str] | None = None
 ) -> HTMLResponse:
-    return render(
-        request, "error.html", {"title": title, "message": message}, status_code=status_code, headers=headers
-    )
+    """A readable error page, with a way back to the page the person came from (same site only):
+    a refused filter or form should not leave "Start page" as the only way on."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    came_from = referer.path + (f"?{referer.query}" if referer.query else "")
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    back = None
+    if referer.netloc == request.url.netloc and came_from != here:
+        back = safe_next(came_from, "") or None
+    context = {"title": title, "message": message, "back": back}
+    return render(request, "error.html", context, status_code=status_code, headers=headers)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
