@@ -107,7 +107,7 @@ def _view(
     forms = forms or {}
     forms.setdefault("edit", {"input": _edit_values(ticket)})
     context = {
-        "nav": "search",
+        "nav": "queue",  # a ticket belongs under Tickets in the menu
         "ticket": ticket,
         "account": account,
         "contact": db.get(Contact, ticket.contact_id) if ticket.contact_id else None,

@@ -178,13 +178,24 @@ def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str,
 
             # Select a visit: highlighted on the row, the panel explains it.
             first = blocks.first
-            number = first.inner_text()
+            number = (first.get_attribute("aria-label") or "").split(",")[0]
+            assert number.startswith("WO-") and number.endswith(first.inner_text())
             visit_id = int(first.get_attribute("data-id") or 0)
             first.click()
             sync_api.expect(first).to_have_class(re.compile("selected"))
             sync_api.expect(page.locator("#detail")).to_be_visible()
             sync_api.expect(page.locator("#explain li").first).to_be_visible()
             sync_api.expect(page.locator("#explain-title")).to_have_text("Why this engineer")
+            # The time axis: 24-hour labels that do not run into each other or off the lane.
+            ticks = page.locator("#timeline .axis .tick")
+            boxes = [ticks.nth(i).bounding_box() for i in range(ticks.count())]
+            labels = [ticks.nth(i).inner_text() for i in range(ticks.count())]
+            lane = page.locator("#timeline .axis .tlane").bounding_box()
+            assert len(labels) >= 3 and all(re.fullmatch(r"\d\d:\d\d", t) for t in labels), labels
+            assert all(
+                a and b and a["x"] + a["width"] <= b["x"] for a, b in zip(boxes, boxes[1:], strict=False)
+            )
+            assert lane and boxes[-1] and boxes[-1]["x"] + boxes[-1]["width"] <= lane["x"] + lane["width"]
             assert "_" not in page.locator("#explain").inner_text()  # "off shift", not "off_shift"
             _shoot(page, "board.png")
 

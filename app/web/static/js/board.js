@@ -15,7 +15,8 @@
   function ms(iso) { return iso ? Date.parse(iso) : null; }
   function hhmm(iso) {
     if (!iso) return "";
-    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: data.region.timezone });
+    // 24-hour like the rest of the product (the browser's locale gave "07:00 PM" on the axis)
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: data.region.timezone });
   }
   // The axis covers the planned work (with an hour either side), else the shifts: a 24-hour
   // on-call shift must not squeeze a morning's visits into a sliver.
@@ -32,8 +33,12 @@
     row.setAttribute("aria-hidden", "true");
     row.appendChild(el("div", "tname", ""));
     var lane = el("div", "tlane");
-    var step = Math.max(1, Math.ceil((s.hi - s.lo) / 3600e3 / 10)) * 3600e3;  // at most ~10 labels
-    for (var t = Math.ceil(s.lo / step) * step; t < s.hi; t += step) {
+    // As many whole-hour labels as fit the lane (a label is ~3.5 em wide): on a narrow board or a
+    // long day they were drawn over each other ("02:00 PM|03:00").
+    var room = Math.max(2, Math.floor((timeline.clientWidth - 160) / 56));
+    var step = Math.max(1, Math.ceil((s.hi - s.lo) / 3600e3 / Math.min(room, 12))) * 3600e3;
+    var last = s.hi - 0.05 * (s.hi - s.lo);  // a label at the right edge would be cut off
+    for (var t = Math.ceil(s.lo / step) * step; t < last; t += step) {
       var tick = el("span", "tick", hhmm(new Date(t).toISOString()));
       tick.style.left = pct(t, s);
       lane.appendChild(tick);
@@ -80,7 +85,10 @@
         if (st.work_order_id) {
           b.type = "button";
           b.dataset.id = st.work_order_id;
-          b.textContent = st.number;
+          // The digits that differ ("2420", not "WO-0002…" cut off by a narrow block); the full
+          // number and customer are in the label and the tooltip.
+          b.textContent = st.number.replace(/^WO-0*/, "");
+          b.title = st.number + " · " + (st.customer || "");
           b.setAttribute("aria-label", st.number + ", " + st.customer + ", ETA " + hhmm(st.eta) + ", " + st.status +
             (st.at_risk ? ", at risk: " + st.at_risk : "") + (st.pinned ? ", pinned" : ""));
           b.draggable = true;
