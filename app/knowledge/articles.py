@@ -214,8 +214,7 @@ def versions(session: Session, article: KbArticle) -> list[KbArticleVersion]:
     )
 
 
-def restore_version(session: Session, article: KbArticle, *, number: int, actor: User | None) -> list[str]:
-    """Make version ``number``'s fields current again (a new version: history is never rewritten)."""
+def get_version(session: Session, article: KbArticle, number: int) -> KbArticleVersion:
     old = session.scalar(
         select(KbArticleVersion).where(
             KbArticleVersion.article_id == article.id, KbArticleVersion.number == number
@@ -223,6 +222,12 @@ def restore_version(session: Session, article: KbArticle, *, number: int, actor:
     )
     if old is None:
         raise NotFound(f"Knowledge article {article.id} has no version {number}.")
+    return old
+
+
+def restore_version(session: Session, article: KbArticle, *, number: int, actor: User | None) -> list[str]:
+    """Make version ``number``'s fields current again (a new version: history is never rewritten)."""
+    old = get_version(session, article, number)
     return update_article(
         session,
         article,

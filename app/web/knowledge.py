@@ -150,6 +150,32 @@ def _history(db: Session, article: KbArticle) -> list[HistoryRow]:
     ]
 
 
+@router.get("/kb/articles/{article_id}/versions/{number}")
+def version_page(article_id: int, number: int, request: Request, db: PageDb, user: PageUser) -> HTMLResponse:
+    """What version ``number`` said, field by field, marked where it differs from the article now:
+    so a writer sees what "Restore" would bring back before pressing it. The office roles only (the
+    history is theirs; an engineer reads the published article)."""
+    article = articles.get_article(db, article_id, reader=user)
+    if user.role == Role.engineer.value:
+        raise Forbidden("The history of an article is for the office roles.")
+    old = articles.get_version(db, article, number)
+    now = articles.snapshot(article)
+    then = {name: old.snapshot.get(name) for name in articles.FIELDS}
+    return render(
+        request,
+        "kb/version.html",
+        {
+            "nav": "kb",
+            "article": article,
+            "number": number,
+            "then": then,
+            "differs": {name for name in articles.FIELDS if then[name] != now[name]},
+            "body_html": render_markdown(str(then.get("body") or "")),
+            "can_write": articles.can_write(user),
+        },
+    )
+
+
 @router.post("/kb/articles/{article_id}/versions/{number}/restore", response_model=None)
 def restore_version(
     article_id: int,

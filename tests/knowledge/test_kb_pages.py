@@ -185,6 +185,17 @@ def test_history_and_restore(client: TestClient, db: Session, sign_in: Any) -> N
     assert "Updated: Body" in rows[1][1] and "Restore version 2" in rows[1][1]
     form = {"csrf": csrf_of(page.text), "version": str(article.version)}
 
+    # What version 1 said, before restoring it: its fields, the ones that differ from now marked.
+    seen = client.get(f"/kb/articles/{article.id}/versions/1")
+    assert (
+        seen.status_code == 200 and "Version 1: Lift door" in seen.text and "Clean the sill.</p>" in seen.text
+    )
+    fields = seen.text[seen.text.index('id="version-fields"') :]
+    assert re.search(r"Title <span class=\"badge warn\">differs", fields)
+    assert not re.search(r"Status <span class=\"badge warn\">", fields)  # published then and now
+    assert "Restore version 1" in seen.text
+    assert client.get(f"/kb/articles/{article.id}/versions/99").status_code == 404
+
     r = client.post(f"/kb/articles/{article.id}/versions/1/restore", data=form, follow_redirects=True)
     assert r.status_code == 200 and "The old version is restored" in r.text
     db.refresh(article)
@@ -217,9 +228,11 @@ def test_history_and_restore(client: TestClient, db: Session, sign_in: Any) -> N
         ).status_code
         == 403
     )
+    assert "Restore version" not in client.get(f"/kb/articles/{article.id}/versions/2").text
     sign_in("engineer")
     page = client.get(f"/kb/articles/{article.id}")
     assert page.status_code == 200 and 'id="history-title"' not in page.text
+    assert client.get(f"/kb/articles/{article.id}/versions/2").status_code == 403
     db.refresh(article)
     assert article.body == "Clean the sill."
 
