@@ -71,10 +71,13 @@ def fmt_dt(value: datetime | None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
     return value.astimezone(_local_tz()).strftime(fmt)
 
 
-def fmt_at(value: datetime | None, tz: str, fmt: str = "%H:%M") -> str:
-    """A UTC timestamp in a given zone (an engineer's region), short by default."""
-    if value is None:
+def fmt_at(value: datetime | str | None, tz: str, fmt: str = "%H:%M") -> str:
+    """A UTC timestamp (or its ISO text, as page data carries it) in a given zone (an engineer's
+    region), short by default."""
+    if value is None or value == "":
         return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
@@ -115,6 +118,8 @@ templates.env.filters.update(
     dt=fmt_dt, at=fmt_at, date=fmt_date, rel=fmt_relative, iso=iso, label=label, span=span_text
 )
 templates.env.globals["SESSION_COOKIE"] = SESSION_COOKIE
+# {{ engineers|selectattr("skills", "superset", needed) }}: those who have every needed skill
+templates.env.tests["superset"] = lambda have, needed: set(have or ()) >= set(needed or ())
 templates.env.globals["menu_for"] = menu_for
 
 

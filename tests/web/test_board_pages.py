@@ -64,6 +64,14 @@ def test_board_shows_rows_stops_unassigned_and_answers_304_when_unchanged(
     assert left["work_order_id"] == w.work_orders[4].id and left["reason"] == "no_skill"
     assert data["warehouses"][0]["id"] == w.warehouse.id
     assert "Plan the day" in page.text and f"Engineer for {w.work_orders[4].number}" in page.text
+    # Nobody has PLUMB: no engineer is offered as the default, all are set apart as lacking it.
+    select = re.search(
+        rf'<select name="engineer_id" id="assign-{left["work_order_id"]}">(.*?)</select>', page.text, re.S
+    )
+    assert select and select.group(1).strip().startswith('<optgroup label="Lacking a skill (PLUMB)">')
+    assert select.group(1).count("<option") == len(w.engineers)
+    # The SLA due time in the region's zone, like the rest of the board (it said "… UTC").
+    assert " UTC</time>" not in page.text
     # Polling: the same data answers 304 to its ETag.
     etag = client.get("/board/data", params={"region": w.region.id, "day": day.isoformat()}).headers["ETag"]
     again = client.get(
