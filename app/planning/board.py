@@ -37,6 +37,8 @@ from app.platform.db import utcnow
 from app.platform.errors import NotFound, Unprocessable
 
 OPEN = (WorkOrderStatus.unscheduled.value, WorkOrderStatus.scheduled.value)
+# Visits of the day an engineer is on: planned, on the way or on site.
+LIVE = (WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value, WorkOrderStatus.on_site.value)
 # Distinct colours for the engineers' routes (row stripe and map line share one).
 PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
@@ -154,6 +156,7 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
         elif warehouse is not None:
             item.update(warehouse=warehouse.name, lat=warehouse.latitude, lon=warehouse.longitude)
         row["stops"].append(item)
+    _scheduled_outside_the_plan(session, rows, region_id, datetime.combine(day, time(0), tzinfo=tz))
     return {
         "region": {"id": region.id, "code": region.code, "name": region.name, "timezone": region.timezone},
         "day": day.isoformat(),
@@ -169,6 +172,63 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             )
         ],
     }
+
+
+def _scheduled_outside_the_plan(
+    session: Session, rows: dict[int, dict[str, Any]], region_id: int, start: datetime
+) -> None:
+    """Visits scheduled for this day that the published plan does not hold (scheduled by hand, or
+    on a day no plan was published for): on their engineer's row, in time order, marked
+    ``outside_plan``. The board showed them nowhere, and "Plan the day" then called them "newly
+    served" (found walking the demo)."""
+    shown = {item.get("work_order_id") for row in rows.values() for item in row["stops"]}
+    begins = func.coalesce(WorkOrder.planned_start_at, WorkOrder.eta_at)
+    found = session.execute(
+        select(WorkOrder, Site, Account.name)
+        .join(Site, Site.id == WorkOrder.site_id)
+        .join(Account, Account.id == WorkOrder.account_id)
+        .where(
+            WorkOrder.region_id == region_id,
+            WorkOrder.engineer_id.in_(list(rows) or [-1]),
+            WorkOrder.status.in_(LIVE),
+            begins >= start,
+            begins < start + timedelta(days=1),
+        )
+        .order_by(begins, WorkOrder.id)
+    ).tuples()
+    added = False
+    for wo, site, customer in found:
+        begin = wo.planned_start_at or wo.eta_at
+        if wo.id in shown or begin is None or wo.engineer_id is None:
+            continue
+        arrives = wo.checked_in_at or wo.eta_at or begin
+        rows[wo.engineer_id]["stops"].append(
+            {
+                "kind": "job",
+                "seq": None,
+                "travel_start": None,
+                "eta": _iso(arrives),
+                "start": _iso(max(begin, arrives)),
+                "end": _iso(max(begin, arrives) + timedelta(minutes=wo.duration_min)),
+                "late_s": 0,
+                "work_order_id": wo.id,
+                "number": wo.number,
+                "version": wo.version,
+                "status": wo.status,
+                "priority": wo.priority,
+                "customer": customer or "",
+                "lat": site.latitude,
+                "lon": site.longitude,
+                "pinned": False,
+                "at_risk": wo.at_risk_reason if wo.at_risk_since else None,
+                "sla_due": _iso(wo.sla_deadline_at),
+                "outside_plan": True,
+            }
+        )
+        added = True
+    if added:
+        for row in rows.values():
+            row["stops"].sort(key=lambda item: item["start"] or "")
 
 
 def _unassigned(session: Session, region_id: int, day: date, run: PlanRun | None) -> list[dict[str, Any]]:

@@ -504,3 +504,32 @@ def test_a_what_if_emergency_for_a_ticket_publishes_from_its_preview(
     form = {k: v for k, v in _publish_form(page.text).items() if k not in ("reason", "ticket")}
     r = client.post("/board/what-if/publish", data=form)
     assert r.status_code == 422 and "name the ticket the emergency visit is opened on" in r.text
+
+
+def test_a_visit_scheduled_outside_a_plan_shows_on_its_engineers_row(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    """A day with no published plan still shows the visits scheduled for it (by hand, or by an
+    earlier day's plan): on the engineer's row, marked as outside the plan, never left unseen."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.field.workorders import service as workorders
+
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(1)
+    wo, engineer = w.work_orders[0], w.engineers[0]
+    at = datetime.combine(day, time(10, 30), tzinfo=ZoneInfo(w.region.timezone))
+    workorders.schedule(db, work_order=wo, engineer_id=engineer.id, planned_start=at, eta=at, actor=None)
+    db.commit()
+    sign_in("dispatcher")
+    data = _data(client, w, day)
+    assert data["run"] is None  # nothing planned for the day
+    row = next(e for e in data["engineers"] if e["id"] == engineer.id)
+    (stop,) = row["stops"]
+    assert stop["work_order_id"] == wo.id and stop["outside_plan"] is True
+    assert stop["start"].startswith(at.astimezone(ZoneInfo("UTC")).isoformat()[:16])
+    assert wo.id not in {u["work_order_id"] for u in data["unassigned"]}
+    # another day does not show it
+    other = _data(client, w, day + timedelta(days=1))
+    assert all(s.get("work_order_id") != wo.id for e in other["engineers"] for s in e["stops"])

@@ -79,7 +79,7 @@
           tr.title = "Travel"; lane.appendChild(tr);
         }
         if (st.kind === "break") return;
-        var b = el(st.work_order_id ? "button" : "span", "block " + st.kind + (st.at_risk || st.late_s > 0 ? " risk" : "") + (st.pinned ? " pinned" : ""));
+        var b = el(st.work_order_id ? "button" : "span", "block " + st.kind + (st.at_risk || st.late_s > 0 ? " risk" : "") + (st.pinned ? " pinned" : "") + (st.outside_plan ? " outside" : ""));
         b.style.left = pct(ms(st.start), s); b.style.width = width(ms(st.start), ms(st.end), s);
         b.style.background = st.work_order_id ? e.colour : "";
         if (st.work_order_id) {
@@ -90,7 +90,8 @@
           b.textContent = st.number.replace(/^WO-0*/, "");
           b.title = st.number + " · " + (st.customer || "");
           b.setAttribute("aria-label", st.number + ", " + st.customer + ", ETA " + hhmm(st.eta) + ", " + st.status +
-            (st.at_risk ? ", at risk: " + st.at_risk : "") + (st.pinned ? ", pinned" : ""));
+            (st.at_risk ? ", at risk: " + st.at_risk : "") + (st.pinned ? ", pinned" : "") +
+            (st.outside_plan ? ", scheduled outside the published plan" : ""));
           b.draggable = true;
           b.addEventListener("dragstart", function (ev) { ev.dataTransfer.setData("text/plain", String(st.work_order_id)); });
           b.addEventListener("click", function () { select(st.work_order_id); });
