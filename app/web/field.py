@@ -223,8 +223,19 @@ def _visit_page(
         "key": secrets.token_urlsafe(16),
         "tz": route.timezone if route else engineers.timezone_of(db, me),
         "articles": visit_articles(db, ticket),
+        "planned_for": _planned_day_if_not_today(db, me, work_order),
     }
     return render(request, "field/visit.html", context, status_code=status_code)
+
+
+def _planned_day_if_not_today(db: Session, me: Engineer, work_order: WorkOrder) -> date | None:
+    """The visit's planned day when it is not today (the engineer's zone): the page says so next to
+    "Check in", since checking in to Tuesday's visit on Sunday is most likely a wrong tap."""
+    begins = work_order.planned_start_at or work_order.eta_at
+    if begins is None or work_order.status not in ("scheduled", "en_route"):
+        return None
+    day = plan_keys.local_day(begins, engineers.timezone_of(db, me))
+    return day if day != _today(db, me) else None
 
 
 def _my_visit(db: Session, user: User, work_order_id: int) -> WorkOrder:

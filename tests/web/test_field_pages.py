@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Engineer, StockLevel, WorkOrder, WorkOrderEvent
 from app.platform.auth import issue_token
+from app.platform.db import utcnow
 from app.platform.deps import SESSION_COOKIE
 from app.web.map_sketch import sketch
 from tests import factories as f
@@ -291,3 +292,22 @@ def test_a_finished_visit_shows_the_parts_used_and_no_navigation(
     stops = client.get(route_url).text.split("<li")
     finished = [b for b in stops if f'href="/field/visits/{wo.id}"' in b]
     assert len(finished) == 1 and "Navigate</a>" not in finished[0] and "Done" in finished[0]
+
+
+def test_a_visit_planned_for_another_day_says_so_beside_check_in(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    w, day = planned_world(client, db, login)
+    as_engineer(client, w)
+    db.expire_all()
+    wo = next(wo for wo in w.work_orders if db.get(WorkOrder, wo.id).engineer_id == w.engineers[1].id)  # type: ignore[union-attr]
+    page = client.get(f"/field/visits/{wo.id}").text
+    assert 'id="check-in-form"' in page
+    # planned_world plans a coming weekday, never today
+    assert f"Planned for {day.strftime('%a %d %b')}, not today" in page
+    # once it is today's, the notice goes
+    found = db.get(WorkOrder, wo.id)
+    assert found is not None
+    found.planned_start_at = found.eta_at = utcnow()
+    db.commit()
+    assert 'id="not-today"' not in client.get(f"/field/visits/{wo.id}").text
