@@ -24,6 +24,7 @@ from app.field.engineers import service as engineers
 from app.field.inventory import reservations
 from app.field.workorders import service as workorders
 from app.field.workorders import visits as workorder_visits
+from app.field.workorders.asset_file import asset_file
 from app.field.workorders.queries import usage_of, visible_work_order
 from app.field.workorders.status import TERMINAL
 from app.models import (
@@ -224,6 +225,7 @@ def _visit_page(
         "tz": route.timezone if route else engineers.timezone_of(db, me),
         "articles": visit_articles(db, ticket),
         "planned_for": _planned_day_if_not_today(db, me, work_order),
+        "asset": asset_file(db, work_order, today=_today(db, me)),
     }
     return render(request, "field/visit.html", context, status_code=status_code)
 

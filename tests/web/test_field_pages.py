@@ -311,3 +311,36 @@ def test_a_visit_planned_for_another_day_says_so_beside_check_in(
     found.planned_start_at = found.eta_at = utcnow()
     db.commit()
     assert 'id="not-today"' not in client.get(f"/field/visits/{wo.id}").text
+
+
+def test_the_visit_page_has_the_asset_file_with_the_last_visits(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    """What the machine is, warranty and contract, and what earlier visits to it found and fitted."""
+    from datetime import date, timedelta
+
+    from app.models import Asset, PartUsage
+
+    w, _day = planned_world(client, db, login)
+    as_engineer(client, w)
+    db.expire_all()
+    wo = next(wo for wo in w.work_orders if db.get(WorkOrder, wo.id).engineer_id == w.engineers[1].id)  # type: ignore[union-attr]
+    asset = db.get(Asset, db.get(WorkOrder, wo.id).asset_id)  # type: ignore[union-attr]
+    assert asset is not None
+    asset.warranty_end = date.today() + timedelta(days=30)
+    ticket = f.open_ticket(db, w.account, asset=asset)
+    earlier = f.make_work_order(db, ticket)
+    earlier.status, earlier.fixed_first_time = "done", True
+    earlier.report_work_done = "Replaced the fan relay; noisy bearing noted."
+    earlier.engineer_id = w.engineers[0].id
+    earlier.checked_out_at = utcnow() - timedelta(days=40)
+    van = f.location_of(db, engineer=w.engineers[0])
+    db.add(PartUsage(work_order_id=earlier.id, part_id=w.parts[0].id, location_id=van.id, quantity=2))
+    db.commit()
+
+    page = client.get(f"/field/visits/{wo.id}").text
+    file = page[page.index('id="asset-file"') :]
+    assert asset.serial in file and "until" in file  # in warranty
+    visits = file[file.index('id="asset-visits"') :]
+    assert "Replaced the fan relay; noisy bearing noted." in visits and earlier.number in visits
+    assert f"2 × {w.parts[0].name}" in visits and w.engineers[0].name in visits and "fixed" in visits
