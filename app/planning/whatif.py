@@ -185,7 +185,11 @@ def preview(
                 }
     left = next((u for u in plan.unassigned if u.job_id == EMERGENCY_KEY), None)
     changes = proposals.changes(session, loaded, plan)
-    left_out = [plan_keys.key_id(u.job_id) for u in plan.unassigned if u.job_id != EMERGENCY_KEY]
+    # A visit of a later day offered to this one (at risk there) and not taken stays on its own day:
+    # not "left out" here (the preview counted Tuesday's visit in Monday's left-out list).
+    stays = {plan_keys.job_key(i) for i in loaded.pulled}
+    unassigned = [u for u in plan.unassigned if u.job_id != EMERGENCY_KEY and u.job_id not in stays]
+    left_out = [plan_keys.key_id(u.job_id) for u in unassigned]
     numbers = dict(
         session.execute(select(WorkOrder.id, WorkOrder.number).where(WorkOrder.id.in_(left_out or [-1])))
         .tuples()
@@ -208,8 +212,7 @@ def preview(
         # in the names a dispatcher knows: "E1~oc16.0 has the skills …" was the engine's key
         "reasons": {
             numbers.get(plan_keys.key_id(u.job_id)) or u.job_id: reasons.readable(u.detail or u.reason, names)
-            for u in plan.unassigned
-            if u.job_id != EMERGENCY_KEY
+            for u in unassigned
         },
     }
 

@@ -3,6 +3,8 @@ re-plan with it is published at once; a stale preview plans again instead."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -87,3 +89,25 @@ def test_a_stale_emergency_preview_is_planned_again(db: Session) -> None:
         PlanRun, db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
     )
     assert current is not None and current.id == done.run.id and current.status == "published"
+
+
+def test_a_later_days_visit_offered_to_the_day_and_not_taken_is_not_left_out_there(db: Session) -> None:
+    """A visit at risk on Monday's plan, though due on Friday, is offered to Friday's plan; when
+    Friday cannot take it (here: the one ELEC engineer is absent in the what-if) it stays on Monday,
+    so Friday's preview does not list it as left out."""
+    from tests.planning.test_on_call import _at, _due
+    from tests.planning.test_planning import run_plan
+
+    w = pw.build(db, jobs=1)
+    friday = pw.next_weekday(4)
+    monday = friday + timedelta(days=3)
+    late = pw.add_visit(db, w, skill="ELEC", priority="P1")
+    _due(db, late, _at(friday, 6), round_the_clock=False)
+    db.commit()
+    run_plan(db, w, monday)
+    late = db.get(WorkOrder, late.id)
+    assert late is not None and late.status == "scheduled" and late.at_risk_since is not None
+
+    elec = w.engineers[1]  # the only one with ELEC
+    preview = whatif.preview(db, region_id=w.region.id, day=friday, absent_engineer_id=elec.id)
+    assert late.number not in preview["unassigned"] and late.number not in preview["reasons"]
