@@ -143,6 +143,7 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             item.update(
                 work_order_id=wo.id,
                 number=wo.number,
+                ticket_id=wo.ticket_id,
                 version=wo.version,
                 status=wo.status,
                 priority=wo.priority,
@@ -213,6 +214,7 @@ def _scheduled_outside_the_plan(
                 "late_s": 0,
                 "work_order_id": wo.id,
                 "number": wo.number,
+                "ticket_id": wo.ticket_id,
                 "version": wo.version,
                 "status": wo.status,
                 "priority": wo.priority,
@@ -267,6 +269,7 @@ def _unassigned(session: Session, region_id: int, day: date, run: PlanRun | None
             {
                 "work_order_id": wo.id,
                 "number": wo.number,
+                "ticket_id": wo.ticket_id,
                 "version": wo.version,
                 "ticket": ticket_number,
                 "priority": wo.priority,

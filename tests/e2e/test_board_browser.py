@@ -186,6 +186,8 @@ def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str,
             sync_api.expect(page.locator("#detail")).to_be_visible()
             sync_api.expect(page.locator("#explain li").first).to_be_visible()
             sync_api.expect(page.locator("#explain-title")).to_have_text("Why this engineer")
+            link = page.get_by_role("link", name=f"Open the ticket of {number}")
+            assert re.fullmatch(r"/desk/tickets/\d+", link.get_attribute("href") or "")
             # The time axis: 24-hour labels that do not run into each other or off the lane.
             ticks = page.locator("#timeline .axis .tick")
             boxes = [ticks.nth(i).bounding_box() for i in range(ticks.count())]

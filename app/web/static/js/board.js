@@ -173,6 +173,11 @@
     body.innerHTML = "";
     var p = el("p", "", st.number + " · " + (st.customer || "") + " · " + st.priority + (hit.e ? " · " + hit.e.name + ", ETA " + hhmm(st.eta) + ", " + st.status : " · not planned: " + words(st.reason)));
     body.appendChild(p);
+    if (st.ticket_id) {  // the ticket page holds the visit's whole story (timeline, SLA, reports)
+      var open = el("a", "small", "Open the ticket of " + st.number);
+      open.href = "/desk/tickets/" + st.ticket_id;
+      body.appendChild(el("p", "")).appendChild(open);
+    }
     if (st.at_risk) body.appendChild(el("p", "alert", "At risk: " + st.at_risk));
     var move = document.getElementById("move-form");
     move.action = "/board/visits/" + id + "/reassign";
