@@ -6,6 +6,8 @@ search index (``app.knowledge.index.mark_changed``) in the same transaction.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +34,8 @@ FIELDS = (
     "visibility",
 )
 LANGUAGES = ("en", "zh")
+# A product model or fault code as the CRM writes them: HP-AROT, CH-30XW, F75, E.04, UPS/93PM.
+CODE = re.compile(r"[A-Za-z0-9]+(?:[-._/][A-Za-z0-9]+)*")
 WRITERS = frozenset({Role.agent.value, Role.manager.value, Role.admin.value})
 
 
@@ -99,6 +103,16 @@ def normalise(values: Mapping[str, Any], *, current: KbArticle | None = None) ->
         errors.append({"field": "visibility", "message": "internal or customer"})
     if out.get("language") is not None and out["language"] not in LANGUAGES:
         errors.append({"field": "language", "message": "en or zh"})
+    for name, kind in (("product_models", "model"), ("fault_codes", "fault")):
+        odd = [code for code in out.get(name, []) if not CODE.fullmatch(code)]
+        if odd:  # "li s3300; ???" matches no ticket's model: the article would never be suggested by it
+            errors.append(
+                {
+                    "field": name,
+                    "message": f"{', '.join(odd[:3])}: a {kind} code is letters and digits, "
+                    "with - . _ / between (e.g. HP-AROT, F75)",
+                }
+            )
     if errors:
         raise Unprocessable("The article was not saved: " + _describe(errors) + ".", errors=errors)
     if "language" in out and out["language"] is None:

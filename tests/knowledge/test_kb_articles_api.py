@@ -109,6 +109,8 @@ def test_bad_input_is_problem_json_naming_the_field(client: TestClient, login: A
         ({**ARTICLE, "tags": "not-a-list"}, "tags"),
         ({**ARTICLE, "body": "a\x00b"}, "body"),
         ({**ARTICLE, "surprise": 1}, "surprise"),
+        ({**ARTICLE, "product_models": ["li s3300; ???", "😀"]}, "product_models"),
+        ({**ARTICLE, "fault_codes": ["E 04"]}, "fault_codes"),
     ):
         r = client.post(API, json=body, headers=agent)
         assert r.status_code == 422, body
