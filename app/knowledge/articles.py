@@ -7,7 +7,6 @@ search index (``app.knowledge.index.mark_changed``) in the same transaction.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 
