@@ -529,7 +529,8 @@ class KnowledgeIndex:
            and put a generator article on a chiller ticket;
         and within each, the articles in the query's language first (an agent reading German does not
         read Chinese; the Chinese article stays reachable below). ``set_aside`` (the articles the agent
-        marked "not helpful" on this ticket) come last.
+        marked "not helpful" on this ticket) follow the ``limit`` others, so the list keeps them, marked
+        by the page, instead of letting them fall off its end.
         """
         query = suggestion_query(subject, description, product_model, fault_code)
         pool = self.rank(query, max(limit + len(set_aside), SUGGESTION_POOL), semantic=semantic)
@@ -539,14 +540,15 @@ class KnowledgeIndex:
         rows = self._build().rows
         query_language = LANGUAGE_CODES.get(detect_language(query), 0)
 
-        def order(hit: SearchHit) -> tuple[bool, bool, bool]:
+        def order(hit: SearchHit) -> tuple[bool, bool]:
             article = self._articles[hit.article_id]
             names = {m.strip().upper() for m in article.product_models}
             other_product = bool(ours and names) and not names & ours
             other_language = int(languages[rows[hit.article_id]]) != query_language
-            return hit.article_id in aside, other_product, other_language
+            return other_product, other_language
 
-        return self._with_snippets(query, sorted(pool, key=order)[:limit])  # stable: by score in a group
+        ordered = sorted((h for h in pool if h.article_id not in aside), key=order)  # stable: by score
+        return self._with_snippets(query, ordered[:limit] + [h for h in pool if h.article_id in aside])
 
     # -- persistence -------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:

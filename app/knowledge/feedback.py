@@ -57,7 +57,7 @@ def resolution_text(article: KbArticle) -> str:
     """The resolution the customer is e-mailed. Only a customer-visible article's title and steps go
     out: an internal one is written for agents ("ask the customer to read the inlet temperature")."""
     if article.visibility != ArticleVisibility.customer.value:
-        return f"Solved with our service desk during your call (reference KB-{article.id})."
+        return f"Solved by our service desk (reference KB-{article.id})."
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(article.resolution_steps, 1))
     return f"Solved with knowledge article “{article.title}” (KB-{article.id})." + (
         f"\n{steps}" if steps else ""

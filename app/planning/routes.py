@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 from urllib.parse import quote
 
@@ -233,6 +233,7 @@ def _visit(rows: RouteRows, seq: int, w: WorkOrder, st: PlanStop | None) -> Stop
         start_at=start,
         end_at=(st.end_at if st and st.start_at == start else start + timedelta(minutes=w.duration_min)),
         late_s=st.late_s if st else 0,
+        past_due_min=_past_due_min(eta, w, ticket),
         fixed=st.fixed if st else False,
         work_order_id=w.id,
         number=w.number,
@@ -263,6 +264,11 @@ def _visit(rows: RouteRows, seq: int, w: WorkOrder, st: PlanStop | None) -> Stop
         parts=held,
         navigation=navigation(site.latitude, site.longitude, f"{account.name}, {site.address}"),
     )
+
+
+def _past_due_min(eta: datetime, w: WorkOrder, ticket: Ticket | None) -> int:
+    due = None if ticket is not None and ticket.arrived_at is not None else w.sla_deadline_at
+    return max(0, int((eta - due).total_seconds() // 60)) if due is not None else 0
 
 
 def _pickup(rows: RouteRows, seq: int, st: PlanStop, engineer: Engineer) -> StopRead | None:

@@ -146,7 +146,10 @@ class StopRead(BaseModel):
     eta: dt.datetime  # arrival
     start_at: dt.datetime
     end_at: dt.datetime
-    late_s: int = 0
+    late_s: int = 0  # the engine's lateness: from the due time, or from the day's start for a sunk one
+    # The planned arrival past the SLA arrival due time, in calendar minutes, as the board's at-risk
+    # reason counts it (0 once the ticket's arrival is recorded): what the engineer's badge shows.
+    past_due_min: int = 0
     fixed: bool = False
     work_order_id: int | None = None
     number: str | None = None

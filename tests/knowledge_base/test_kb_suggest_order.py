@@ -96,6 +96,9 @@ def test_suggestions_put_the_tickets_product_first_then_its_language_then_the_se
         index, text, product_model="CH-EWAD", related_models=("CH-30XW",), set_aside=["chiller-cycle"]
     )
     assert aside[-1] == "chiller-cycle" and len(aside) == len(ARTICLES)
+    # ... and after the `limit` others, so it does not fall off a short list
+    short = index.suggest(text, product_model="CH-EWAD", set_aside=["chiller-cycle"], limit=2)
+    assert [h.article_id for h in short][-1] == "chiller-cycle" and len(short) == 3
 
     # Model codes are compared as codes: case and spaces do not matter.
     assert _order(index, text, product_model=" ch-ewad ")[0] in {"chiller-cycle", "safety"}

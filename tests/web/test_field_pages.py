@@ -344,3 +344,29 @@ def test_the_visit_page_has_the_asset_file_with_the_last_visits(
     visits = file[file.index('id="asset-visits"') :]
     assert "Replaced the fan relay; noisy bearing noted." in visits and earlier.number in visits
     assert f"2 × {w.parts[0].name}" in visits and w.engineers[0].name in visits and "fixed" in visits
+
+
+def test_the_past_due_badge_counts_from_the_arrival_due_time_like_the_board(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    """The engineer's badge and the board's at-risk reason say the same lateness (the badge once
+    read the engine's lateness, counted from the day's start for a due time already passed)."""
+    from datetime import timedelta
+
+    from app.models import Ticket
+
+    w, day = planned_world(client, db, login)
+    as_engineer(client, w)
+    db.expire_all()
+    wo = next(wo for wo in w.work_orders if db.get(WorkOrder, wo.id).engineer_id == w.engineers[1].id)  # type: ignore[union-attr]
+    found = db.get(WorkOrder, wo.id)
+    assert found is not None and found.eta_at is not None
+    found.sla_deadline_at = found.eta_at - timedelta(days=2, hours=3, minutes=10)
+    db.commit()
+    assert "2 d 3 h past arrival due" in client.get(f"/field/visits/{wo.id}").text
+    assert "2 d 3 h past arrival due" in client.get(f"/field?day={day.isoformat()}").text
+    ticket = db.get(Ticket, found.ticket_id)
+    assert ticket is not None
+    ticket.arrived_at = utcnow()  # an earlier visit arrived: no arrival due time left to miss
+    db.commit()
+    assert "past arrival due" not in client.get(f"/field/visits/{wo.id}").text
