@@ -201,7 +201,10 @@ class PageRoute(APIRoute):
                 return login_redirect(request, exc.message)
             except AppError as exc:
                 _rollback(request)
-                return error_page(request, exc.status_code, exc.title, page_error(exc))
+                title = (
+                    "Check your input" if exc.status_code == 422 else exc.title
+                )  # not "Unprocessable content"
+                return error_page(request, exc.status_code, title, page_error(exc))
             except StaleDataError:
                 _rollback(request)
                 return error_page(
