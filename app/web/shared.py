@@ -201,9 +201,8 @@ class PageRoute(APIRoute):
                 return login_redirect(request, exc.message)
             except AppError as exc:
                 _rollback(request)
-                title = (
-                    "Check your input" if exc.status_code == 422 else exc.title
-                )  # not "Unprocessable content"
+                # a person reads "Check your input", not the HTTP reason "Unprocessable content"
+                title = "Check your input" if exc.status_code == 422 else exc.title
                 return error_page(request, exc.status_code, title, page_error(exc))
             except StaleDataError:
                 _rollback(request)
