@@ -26,7 +26,7 @@ from app.platform.metrics_api import router as metrics_router
 from app.platform.observe import ObserveMiddleware
 from app.platform.worker import in_process
 from app.web import pages_router
-from app.web.shared import page_not_found
+from app.web.shared import page_for_a_form_address, page_not_found
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -60,7 +60,9 @@ def create_app() -> FastAPI:
         docs_url=None,  # served by install_api_docs with local assets
         redoc_url=None,
     )
-    install_error_handlers(app, page_not_found=page_not_found)
+    install_error_handlers(
+        app, page_not_found=page_not_found, page_for_a_form_address=page_for_a_form_address
+    )
     install_admission(app, settings)
     app.add_middleware(ObserveMiddleware)  # outside admission: it sees the refusals too
 

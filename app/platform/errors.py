@@ -127,9 +127,13 @@ API_PREFIX = "/api/"
 
 
 def install_error_handlers(
-    app: FastAPI, *, page_not_found: Callable[[Request], Response] | None = None
+    app: FastAPI,
+    *,
+    page_not_found: Callable[[Request], Response] | None = None,
+    page_for_a_form_address: Callable[[Request], Response] | None = None,
 ) -> None:
-    """problem+json for the API; `page_not_found` (from the web layer) answers unknown page addresses."""
+    """problem+json for the API; `page_not_found` (from the web layer) answers unknown page addresses,
+    `page_for_a_form_address` a GET of a page form's POST-only address."""
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -156,6 +160,13 @@ def install_error_handlers(
         # A person who mistyped an address in the browser gets a page; API clients keep problem+json.
         if exc.status_code == 404 and page_not_found and not request.url.path.startswith(API_PREFIX):
             return page_not_found(request)
+        if (
+            exc.status_code == 405
+            and request.method == "GET"
+            and page_for_a_form_address
+            and not request.url.path.startswith(API_PREFIX)
+        ):
+            return page_for_a_form_address(request)
         titles = {
             404: "Not found",
             405: "Method not allowed",

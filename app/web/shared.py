@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.routing import Match
 
 from app.models import Role, User
 from app.platform.auth import check_csrf, csrf_token, user_from_token
@@ -365,6 +366,21 @@ def invalid(errors: Mapping[str, str]) -> Unprocessable:
     """A 422 for input the page checked itself, in the shape services use."""
     detail = labelled(errors.items())
     return Unprocessable(detail, errors=[{"field": k, "message": v} for k, v in errors.items()])
+
+
+def page_for_a_form_address(request: Request) -> Response:
+    """A GET of a form's address (/desk/tickets/7/work-orders: the address bar shows it after a
+    refused form, and a reload or a bookmark asks for it): the nearest page above it, instead of
+    a problem+json 405."""
+    parts = request.url.path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        candidate = "/".join(parts) or "/"
+        scope = {"type": "http", "path": candidate, "method": "GET"}
+        # FULL: the path and the method match (PARTIAL is a path with other methods only)
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.routes):
+            return RedirectResponse(candidate, status_code=303)
+    return page_not_found(request)
 
 
 def page_not_found(request: Request) -> HTMLResponse:

@@ -33,3 +33,23 @@ def test_a_page_address_with_a_word_for_an_id_is_not_found_not_a_validation_erro
     sign_in(role)
     r = client.get(path)
     assert r.status_code == 404 and "valid integer" not in r.text and "Check your input" not in r.text
+
+
+def test_a_get_of_a_forms_address_goes_to_the_page_above_it(
+    client: TestClient, sign_in: Any, db: Any
+) -> None:
+    """After a refused form the address bar holds the form's POST address; a reload or a bookmark
+    GETs it. That lands on the page above it, not on a problem+json 405."""
+    from tests import factories as f
+
+    ticket = f.open_ticket(db, f.make_account(db))
+    db.commit()
+    sign_in("agent")
+    r = client.get(f"/desk/tickets/{ticket.id}/work-orders", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/desk/tickets/{ticket.id}"
+    # several levels up when the nearer ones are forms too
+    r = client.get(f"/desk/tickets/{ticket.id}/kb/1/solved", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/desk/tickets/{ticket.id}"
+    # the API keeps its problem+json
+    api = client.get(f"/api/v1/tickets/{ticket.id}/kb-solution")
+    assert api.status_code == 405 and api.headers["content-type"].startswith("application/problem+json")
