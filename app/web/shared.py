@@ -389,5 +389,5 @@ def page_not_found(request: Request) -> HTMLResponse:
         request,
         404,
         "Page not found",
-        f"There is no page at {request.url.path}. Use the search to find a customer.",
+        f"There is no page at {request.url.path}. The menu above leads to the pages you can use.",
     )
