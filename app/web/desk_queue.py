@@ -60,7 +60,35 @@ def _int_param(name: str, value: str, errors: dict[str, str]) -> int | None:
         return None
 
 
-def _query_from(params: dict[str, str]) -> tuple[queue.QueueQuery, dict[str, str]]:
+def _customer_param(db: Session, value: str, errors: dict[str, str]) -> int | None:
+    """The queue's customer filter: a customer number, a CRM id, or (part of) a name that names one
+    customer. An agent knows the name, not our internal number."""
+    value = value.strip()
+    if not value or value.isdecimal():
+        return _int_param("customer", value, errors)
+    if len(value) > 200:
+        errors["customer"] = "at most 200 characters"
+        return None
+    pattern = "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found = list(
+        db.scalars(
+            select(Account.id)
+            .where((Account.external_id == value) | Account.name.ilike(pattern, escape="\\"))
+            .order_by(Account.id)
+            .limit(11)
+        )
+    )
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        errors["customer"] = f"no customer’s name contains “{value}”"
+    else:
+        many = "more than 10" if len(found) > 10 else str(len(found))
+        errors["customer"] = f"{many} customers match “{value}”: type more of the name"
+    return None
+
+
+def _query_from(db: Session, params: dict[str, str]) -> tuple[queue.QueueQuery, dict[str, str]]:
     errors: dict[str, str] = {}
     view = params.get("view") or "mine"
     if view not in queue.VIEWS:
@@ -84,7 +112,7 @@ def _query_from(params: dict[str, str]) -> tuple[queue.QueueQuery, dict[str, str
         view=view,
         status=[status] if status and "status" not in errors else [],
         priority=[priority] if priority and "priority" not in errors else [],
-        account_id=_int_param("customer", params.get("customer", ""), errors),
+        account_id=_customer_param(db, params.get("customer", ""), errors),
         product_model_id=_int_param("product", params.get("product", ""), errors),
         channel=channel if channel and "channel" not in errors else None,
         sla_due_before=due_before,
@@ -114,7 +142,7 @@ def queue_page(
     flash: str = "",
     refused: list[tuple[str, str]] | None = None,
 ) -> HTMLResponse:
-    query, errors = _query_from(params)
+    query, errors = _query_from(db, params)
     raw_offset = params.get("offset", "")
     offset = int(raw_offset) if raw_offset.isdecimal() and int(raw_offset) <= 100_000 else 0
     if raw_offset and not offset and raw_offset != "0":

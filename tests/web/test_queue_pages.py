@@ -109,3 +109,27 @@ def test_a_forged_offset_is_named(client: TestClient, sign_in: Callable[..., Use
     for offset in ("-5", "²"):
         r = client.get("/desk/queue", params={"view": "mine", "offset": offset})
         assert r.status_code == 422 and "offset: a whole number of tickets to skip" in r.text, offset
+
+
+def test_the_customer_filter_takes_a_name_or_a_number(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    """Agents know the customer's name, not our number: part of a name that names one customer
+    filters by it; one that names several, or none, says so."""
+    sign_in("agent")
+    haas = f.make_account(db, name="Bäckerei Haas KG")
+    other = f.make_account(db, name="Zimmermann Bau GmbH")
+    twin = f.make_account(db, name="Zimmermann Logistik")
+    mine, theirs = _due(db, haas, 2), _due(db, other, 2)
+    _due(db, twin, 2)
+    db.commit()
+    by_name = client.get("/desk/queue", params={"view": "unassigned", "customer": "bäckerei haas"}).text
+    assert mine.number in by_name and theirs.number not in by_name
+    by_number = client.get("/desk/queue", params={"view": "unassigned", "customer": str(other.id)}).text
+    assert theirs.number in by_number and mine.number not in by_number
+    several = client.get("/desk/queue", params={"view": "unassigned", "customer": "zimmermann"})
+    assert (
+        several.status_code == 422 and "2 customers match “zimmermann”: type more of the name" in several.text
+    )
+    none = client.get("/desk/queue", params={"view": "unassigned", "customer": "50%_off"})
+    assert none.status_code == 422 and "no customer’s name contains “50%_off”" in none.text
