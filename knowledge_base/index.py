@@ -536,8 +536,8 @@ class KnowledgeIndex:
         pool = self.rank(query, max(limit + len(set_aside), SUGGESTION_POOL), semantic=semantic)
         ours = {m.strip().upper() for m in (product_model or "", *related_models) if m.strip()}
         aside = set(set_aside)
-        languages = self._languages(self._build())
-        rows = self._build().rows
+        built = self._build()
+        languages, rows = self._languages(built), built.rows
         query_language = LANGUAGE_CODES.get(detect_language(query), 0)
 
         def order(hit: SearchHit) -> tuple[bool, bool]:

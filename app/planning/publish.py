@@ -251,7 +251,7 @@ def _risks(
     now = utcnow()
     for wo_id in sorted(loaded.versions):
         wo = work_orders[wo_id]
-        due = risk.arrival_due(session, wo)
+        due = None if wo_id in loaded.arrival_settled else wo.sla_deadline_at
         if wo_id in loaded.pulled and wo_id not in served:
             continue  # still on its later day, whose plan set its mark
         if due is None:

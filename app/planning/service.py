@@ -72,6 +72,8 @@ class Loaded:
     skipped_skills: dict[int, tuple[str, frozenset[str]]] = field(default_factory=dict)  # id -> name, skills
     # At-risk visits scheduled on a later day, offered to this day: left out, they keep that slot.
     pulled: set[int] = field(default_factory=set)
+    # Work orders whose ticket's arrival is recorded: no arrival due time (inputs.arrival_settled).
+    arrival_settled: set[int] = field(default_factory=set)
     fingerprint: str = ""
     current_run_id: int | None = None
 
@@ -202,6 +204,7 @@ def load(
         pulled={
             w.id for w in wo.plannable if w.id in versions and plan_inputs.pull_forward(w, frame.day_end)
         },
+        arrival_settled=wo.arrival_settled,
     )
     loaded.fingerprint = fingerprint(loaded, jobs, solve_params or {})
     return loaded

@@ -140,7 +140,7 @@ def preview(
     as_of = now if plan_keys.local_day(now, region.timezone) == day else None
     what: list[str] = []
     absent: dict[int, datetime] = {}
-    absence_note = ""  # said beside a reason that names the absent engineer ("… has no shift then")
+    absentee: tuple[str, str] | None = None  # (name, from HH:MM), said beside a reason naming them
     if absent_engineer_id is not None:
         engineer = _absent_engineer(session, region, absent_engineer_id)
         cut = absent_from or plan_keys.day_reference(day, region.timezone)
@@ -156,7 +156,7 @@ def preview(
             else cut.astimezone(ZoneInfo(region.timezone)).strftime("%H:%M")
         )
         what.append(f"{engineer.name} were absent from {start}")
-        absence_note = f"{engineer.name} is absent from {start}"
+        absentee = (engineer.name, start)
     loaded = _load(session, region, day, as_of, absent)
     if loaded.problem is None:
         _refuse("day", f"nobody works in {region.code} on {day.isoformat()} (after the what-if)")
@@ -214,18 +214,20 @@ def preview(
         # in the names a dispatcher knows: "E1~oc16.0 has the skills …" was the engine's key
         "reasons": {
             numbers.get(plan_keys.key_id(u.job_id)) or u.job_id: _with_absence(
-                reasons.readable(u.detail or u.reason, names), absence_note
+                reasons.readable(u.detail or u.reason, names), absentee
             )
             for u in unassigned
         },
     }
 
 
-def _with_absence(reason: str, note: str) -> str:
+def _with_absence(reason: str, absentee: tuple[str, str] | None) -> str:
     """'Ada has the skills but no shift or cover then (Ada is absent from 10:00)': the engine only
     sees a shorter shift, the dispatcher knows why."""
-    name = note.split(" is absent from ")[0] if note else ""
-    return f"{reason} ({note})" if name and name in reason else reason
+    if absentee is None or absentee[0] not in reason:
+        return reason
+    name, start = absentee
+    return f"{reason} ({name} is absent from {start})"
 
 
 def _region(session: Session, region_id: int) -> Region:

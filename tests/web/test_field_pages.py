@@ -47,6 +47,12 @@ def as_engineer(client: TestClient, w: pw.World, i: int = 1) -> None:
     client.cookies.set(SESSION_COOKIE, issue_token(w.users[i]))
 
 
+def engineer_ones_visit(db: Session, w: pw.World) -> WorkOrder:
+    """A visit the plan gave engineer 1 (the one signed in by ``as_engineer``)."""
+    db.expire_all()
+    return next(wo for wo in w.work_orders if db.get(WorkOrder, wo.id).engineer_id == w.engineers[1].id)  # type: ignore[union-attr]
+
+
 def form_fields(html: str, action: str) -> dict[str, str]:
     """The hidden inputs of the form posting to `action`."""
     start = html.index(f'action="{action}"')
@@ -299,8 +305,7 @@ def test_a_visit_planned_for_another_day_says_so_beside_check_in(
 ) -> None:
     w, day = planned_world(client, db, login)
     as_engineer(client, w)
-    db.expire_all()
-    wo = next(wo for wo in w.work_orders if db.get(WorkOrder, wo.id).engineer_id == w.engineers[1].id)  # type: ignore[union-attr]
+    wo = engineer_ones_visit(db, w)
     page = client.get(f"/field/visits/{wo.id}").text
     assert 'id="check-in-form"' in page
     # planned_world plans a coming weekday, never today
@@ -323,8 +328,7 @@ def test_the_visit_page_has_the_asset_file_with_the_last_visits(
 
     w, _day = planned_world(client, db, login)
     as_engineer(client, w)
-    db.expire_all()
-    wo = next(wo for wo in w.work_orders if db.get(WorkOrder, wo.id).engineer_id == w.engineers[1].id)  # type: ignore[union-attr]
+    wo = engineer_ones_visit(db, w)
     asset = db.get(Asset, db.get(WorkOrder, wo.id).asset_id)  # type: ignore[union-attr]
     assert asset is not None
     asset.warranty_end = date.today() + timedelta(days=30)
@@ -357,8 +361,7 @@ def test_the_past_due_badge_counts_from_the_arrival_due_time_like_the_board(
 
     w, day = planned_world(client, db, login)
     as_engineer(client, w)
-    db.expire_all()
-    wo = next(wo for wo in w.work_orders if db.get(WorkOrder, wo.id).engineer_id == w.engineers[1].id)  # type: ignore[union-attr]
+    wo = engineer_ones_visit(db, w)
     found = db.get(WorkOrder, wo.id)
     assert found is not None and found.eta_at is not None
     found.sla_deadline_at = found.eta_at - timedelta(days=2, hours=3, minutes=10)
