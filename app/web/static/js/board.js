@@ -46,6 +46,19 @@
     row.appendChild(lane);
     return row;
   }
+  // The room above is a guess from an average label width; fonts differ between machines (a
+  // label 35 px wide was cut off by the lane's edge on one). Once drawn, labels that run past the
+  // lane's right edge or into the label before them are taken out.
+  function fitTicks(lane) {
+    if (!lane) return;
+    var right = lane.getBoundingClientRect().right;
+    var prevEnd = -Infinity;
+    Array.prototype.slice.call(lane.querySelectorAll(".tick")).forEach(function (tick) {
+      var box = tick.getBoundingClientRect();
+      if (box.right > right || box.left < prevEnd) { lane.removeChild(tick); return; }
+      prevEnd = box.right;
+    });
+  }
   function pct(t, s) { return (100 * (t - s.lo) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function width(a, b, s) { return (100 * Math.max(b - a, 60e3) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function words(code) { return String(code || "").replace(/_/g, " "); }  // off_shift → off shift
@@ -55,6 +68,7 @@
     var s = span();
     timeline.innerHTML = "";
     timeline.appendChild(axis(s));
+    fitTicks(timeline.querySelector(".axis .tlane"));
     data.engineers.forEach(function (e) {
       var row = el("div", "trow engineer");
       row.setAttribute("role", "listitem");
