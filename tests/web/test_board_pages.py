@@ -283,7 +283,10 @@ def test_what_if_an_engineer_is_absent_previews_without_writing(
         },
     )
     assert r.status_code == 200, r.text
-    assert f"What if {busy.name} were absent from 00:00?" in r.text and "nothing has been saved" in r.text
+    assert (
+        f"What if {busy.name} were absent from 00:00 on {day:%a %d %b %Y}?" in r.text
+        and "nothing has been saved" in r.text
+    )
     reasons = re.search(r'<ul id="whatif-reasons">(.*?)</ul>', r.text, re.S)
     assert reasons is None or not re.search(r"\bE\d+", reasons.group(1))  # names, not engine keys
     moved = int(re.search(r"<dt>Visits moved</dt><dd>(\d+)", r.text).group(1))
