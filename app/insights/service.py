@@ -63,6 +63,13 @@ def check(query: Query) -> None:
             errors.append(
                 {"field": "metric", "message": f"unknown metric {name!r}; one of {', '.join(METRICS)}"}
             )
+    # A window wholly in the future showed a page of empty figures as if nothing had gone wrong;
+    # one that runs on past today (this month so far) is fine.
+    today = query.as_of.astimezone(ZoneInfo(get_settings().time_zone)).date()
+    if query.start > today:
+        errors.append(
+            {"field": "from", "message": f"is after today ({today:%d %b %Y}): nothing has happened in it yet"}
+        )
     if query.end < query.start:
         errors.append({"field": "to", "message": "must not be before “From”"})
     elif (query.end - query.start).days >= MAX_DAYS:

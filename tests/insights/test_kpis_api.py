@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -192,6 +193,11 @@ def test_bad_parameters_name_the_field(client, login, world):
         ({"from": "yesterday"}, "from"),
         ({"time": "office"}, "time"),
         ({"from": "2024-01-01", "to": "2026-03-01"}, "to"),
+        # wholly in the future: it showed empty figures as if all were well
+        (
+            {"from": str(date.today() + timedelta(days=3)), "to": str(date.today() + timedelta(days=9))},
+            "from",
+        ),
     ):
         r = client.get("/api/v1/kpis", params={**WEEK, **params}, headers=h)
         assert r.status_code == 422, (params, r.text)
