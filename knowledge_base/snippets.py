@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from functools import lru_cache
+from unicodedata import east_asian_width
 
 from .analysis import CJK_CHARS, analyze
 from .model import Snippet
@@ -110,12 +111,34 @@ def highlight_all(text: str, query: str) -> Snippet:
     return Snippet(tuple(_fragments(text, _hit_spans(text, query), 0, len(text))))
 
 
+_BREAKS = re.compile(r"[\s。，；！？、]")  # Chinese has no spaces: its clauses end in these
+
+
+def _last_break(text: str, lo: int, hi: int) -> int:
+    """The index of the last space or Chinese clause mark in text[lo:hi], else -1."""
+    found = -1
+    for m in _BREAKS.finditer(text, max(lo, 0), hi):
+        found = m.start()
+    return found
+
+
+def _chars_for_columns(text: str, columns: int) -> int:
+    """How many characters of ``text`` fill about ``columns`` Latin-letter widths.
+
+    A Chinese character is drawn about two letters wide and says about as much as a short word: a
+    snippet of 180 of them was twice as long on the page as an English one and said far more.
+    """
+    wide = sum(1 for ch in text if east_asian_width(ch) in "WF")  # CJK and full-width punctuation
+    return max(1, round(columns * len(text) / (len(text) + wide))) if text else columns
+
+
 def make_snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> Snippet:
-    """A window of about ``width`` characters holding the most distinct query terms, hits marked.
+    """A window of about ``width`` letter widths (a Chinese character counts two) holding the most distinct query terms, hits marked.
 
     Whitespace is collapsed first; "…" marks a cut at either end. With no hit it is the text's start.
     """
     text = " ".join(text.split())
+    width = _chars_for_columns(text, width)
     spans = _hit_spans(text, query)
     if len(text) <= width:
         return Snippet(tuple(_fragments(text, spans, 0, len(text))))
@@ -132,13 +155,13 @@ def make_snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> Snippet:
     lo = best_lo
     if lo <= 15:
         lo = 0  # so close to the start that cutting would only drop part of the first word
-    else:  # start on a word boundary when there is one close by
-        space = text.rfind(" ", lo - 15, lo)
+    else:  # start on a word (or Chinese clause) boundary when there is one close by
+        space = _last_break(text, lo - 15, lo)
         lo = space + 1 if space >= 0 else lo
     hi = min(len(text), lo + width)
     if hi < len(text):
-        space = text.rfind(" ", hi - 15, hi)
-        hi = space if space > lo else hi
+        space = _last_break(text, hi - 15, hi)
+        hi = space + (text[space] != " ") if space > lo else hi  # a "。" stays, a space goes
     fragments = _fragments(text, spans, lo, hi)
     if lo > 0:
         fragments.insert(0, ("…", False))

@@ -77,3 +77,20 @@ def test_the_window_holds_the_most_distinct_terms_among_many_repeated_hits() -> 
     snippet = make_snippet(body, "pump valve leaks")
     marked = {text.lower() for text, hit in snippet.fragments if hit}
     assert {"pump", "valve", "leaks"} <= marked
+
+
+def test_a_chinese_snippet_is_as_wide_on_the_page_as_an_english_one() -> None:
+    # A Chinese character is drawn about two letters wide: 180 of them were twice an English snippet.
+    body = (
+        "设备运行正常，没有异常声音。" * 20
+        + "压缩机高压报警E-21，请检查冷凝器风扇。"
+        + "定期保养可以延长寿命。" * 20
+    )
+    snippet = make_snippet(body, "高压报警 冷凝器")
+    inner = snippet.text.strip("…")
+    assert 80 <= len(inner) <= 92, len(inner)
+    marked = "|".join(p for p, hit in snippet.fragments if hit)
+    assert "高压" in marked and "报警" in marked and "冷凝器" in marked
+    assert inner.startswith(("设备", "没有", "压缩机")), inner  # cut at a clause mark, not mid-word
+    mixed = "Check the fan. " * 6 + "检查冷凝器风扇。" * 6  # half Chinese: in between
+    assert 100 < len(make_snippet(mixed, "fan").text) < 180
