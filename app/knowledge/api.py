@@ -58,6 +58,7 @@ def hits(found: list[search.Found]) -> list[Hit]:
             title=f.article.title,
             title_html=f.title_html,
             snippet_html=f.snippet_html,
+            shares_words=f.shares_words,
             language=f.article.language,
             visibility=ArticleVisibility(f.article.visibility),
             solved_count=f.article.solved_count,

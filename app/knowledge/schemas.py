@@ -104,6 +104,8 @@ class Hit(BaseModel):
     title: str
     title_html: str  # escaped, query words in <mark>
     snippet_html: str
+    # false: found by meaning alone, the article holds no word of the query: a guess to check
+    shares_words: bool
     language: str
     visibility: ArticleVisibility
     solved_count: int

@@ -37,6 +37,8 @@ class Found:
     score: float
     title_html: str
     snippet_html: str
+    # False: found by meaning alone, no word of the query in it ("xyzzy" still has a nearest article)
+    shares_words: bool
 
 
 def _rows(session: Session, hits: list[SearchHit]) -> list[Found]:
@@ -54,7 +56,7 @@ def _rows(session: Session, hits: list[SearchHit]) -> list[Found]:
         else {}
     )
     return [
-        Found(rows[int(h.article_id)], h.score, h.title.html(), h.snippet.html())
+        Found(rows[int(h.article_id)], h.score, h.title.html(), h.snippet.html(), h.lexical_score > 0)
         for h in hits
         if int(h.article_id) in rows
     ]

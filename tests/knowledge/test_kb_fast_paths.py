@@ -62,6 +62,35 @@ def test_suggestions_while_typing_use_the_encoder_unless_turned_off(
     assert typed.json()["items"][0]["article_id"] == pump.id and len(encoder.queries) == 2
 
 
+def test_suggestions_found_by_meaning_alone_say_so(
+    client: TestClient, db: Session, login: Any, sign_in: Any, encoder: HashEncoder
+) -> None:
+    # "xyzzy" shares no word with any article, yet the encoder always has a nearest one: five such
+    # suggestions looked as sure as real matches.
+    author = f.make_user(db, role="agent")
+    pump = _write(db, author, "Pump leaking at the shaft seal", "Replace the mechanical seal.")
+    _write(db, author, "Lift door does not close", "Clean the light curtain.")
+    account = f.make_account(db, region=f.make_region(db))
+    ticket = f.open_ticket(db, account, subject="xyzzy", description="")
+    db.commit()
+    agent = login("agent")
+    nonsense = client.get(f"/api/v1/tickets/{ticket.id}/suggestions", headers=agent).json()["items"]
+    assert nonsense and not any(h["shares_words"] for h in nonsense)
+    real = client.get(
+        f"/api/v1/tickets/{ticket.id}/suggestions", params={"subject": "pump seal"}, headers=agent
+    ).json()["items"]
+    assert real[0]["article_id"] == pump.id and real[0]["shares_words"]
+
+    sign_in("agent")
+    page = client.get(f"/desk/tickets/{ticket.id}").text
+    assert "none shares a word with the ticket, so they are only close in meaning" in page
+    assert page.count('class="small muted meaning-only"') == len(nonsense)
+    found = client.get("/kb", params={"q": "xyzzy"}).text
+    assert 'id="kb-meaning-only"' in found and "close in meaning only" in found
+    found = client.get("/kb", params={"q": "pump seal"}).text
+    assert 'id="kb-meaning-only"' not in found
+
+
 def test_a_vote_patches_a_large_index_in_place(db: Session) -> None:
     author = f.make_user(db, role="agent")
     twins = [_write(db, author, "Pump leaking at the seal", "Replace the seal.") for _ in range(2)]

@@ -62,6 +62,12 @@
       snippet.className = "small snippet";
       snippet.appendChild(marked(hit.snippet_html));
       li.appendChild(a);
+      if (!hit.shares_words) {  // found by meaning alone: a guess for the agent to check
+        var guess = document.createElement("span");
+        guess.className = "small muted meaning-only";
+        guess.textContent = " close in meaning only";
+        li.appendChild(guess);
+      }
       li.appendChild(snippet);
       if (!solved) {
         var actions = document.createElement("div");
@@ -80,7 +86,8 @@
       list.appendChild(li);
     });
     var n = data.items.length;
-    status.textContent = n + (n === 1 ? " suggestion" : " suggestions");
+    var none = n > 0 && !data.items.some(function (hit) { return hit.shares_words; });
+    status.textContent = n + (n === 1 ? " suggestion" : " suggestions") + (none ? ": none shares a word with the ticket, so they are only close in meaning" : "");
   }
 
   function ask() {
