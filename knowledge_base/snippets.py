@@ -133,7 +133,8 @@ def _chars_for_columns(text: str, columns: int) -> int:
 
 
 def make_snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> Snippet:
-    """A window of about ``width`` letter widths (a Chinese character counts two) holding the most distinct query terms, hits marked.
+    """A window of about ``width`` letter widths (a Chinese character counts two) holding the most
+    distinct query terms, hits marked.
 
     Whitespace is collapsed first; "…" marks a cut at either end. With no hit it is the text's start.
     """
