@@ -348,6 +348,24 @@ def test_the_visit_page_has_the_asset_file_with_the_last_visits(
     visits = file[file.index('id="asset-visits"') :]
     assert "Replaced the fan relay; noisy bearing noted." in visits and earlier.number in visits
     assert f"2 × {w.parts[0].name}" in visits and w.engineers[0].name in visits and "fixed" in visits
+    assert "Billable" not in file
+
+    # Warranty over and the contract expired: the engineer sees what the agent's 360 view says.
+    asset.warranty_end = date.today() - timedelta(days=1)
+    contract = f.make_contract(
+        db, w.account, f.make_calendar(db), ends_on=date.today() - timedelta(days=3), tier="gold"
+    )
+    asset.contract_id = contract.id
+    db.commit()
+    file = client.get(f"/field/visits/{wo.id}").text
+    file = file[file.index('id="asset-file"') :]
+    assert "ended" in file and f"{contract.number} · Gold SLA" in file and "expired" in file
+    assert "Billable" in file
+    contract.ends_on = date.today() + timedelta(days=100)  # active again: covered, not billable
+    db.commit()
+    file = client.get(f"/field/visits/{wo.id}").text
+    file = file[file.index('id="asset-file"') :]
+    assert "expired" not in file and "Billable" not in file
 
 
 def test_the_past_due_badge_counts_from_the_arrival_due_time_like_the_board(

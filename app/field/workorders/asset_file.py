@@ -12,6 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.desk.customers.view360 import asset_entitlement, contract_status
 from app.models import Asset, Contract, Engineer, Part, PartUsage, ProductModel, WorkOrder, WorkOrderStatus
 
 PAST_VISITS = 5  # the latest finished visits shown; older ones rarely help on site
@@ -37,10 +38,12 @@ class AssetFile:
     category: str
     installed_on: date | None
     warranty_ends_on: date | None
-    in_warranty: bool | None  # None: no warranty date known
+    # in_warranty / under_contract / billable: the 360 view's rule, so the engineer and the agent agree
+    entitlement: str
     contract_number: str | None
     contract_tier: str | None
     contract_ends_on: date | None
+    contract_status: str | None  # active / expired / upcoming
     past_visits: tuple[PastVisit, ...]
 
 
@@ -65,10 +68,11 @@ def asset_file(session: Session, work_order: WorkOrder, *, today: date) -> Asset
         category=model.category,
         installed_on=asset.install_date,
         warranty_ends_on=asset.warranty_end,
-        in_warranty=None if asset.warranty_end is None else asset.warranty_end >= today,
+        entitlement=asset_entitlement(asset, contract, today),
         contract_number=contract.number if contract else None,
         contract_tier=contract.tier if contract else None,
         contract_ends_on=contract.ends_on if contract else None,
+        contract_status=contract_status(contract, today) if contract else None,
         past_visits=_past_visits(session, asset.id, work_order.id),
     )
 
