@@ -71,6 +71,7 @@ def test_dashboard_numbers_equal_the_api(server: dict[str, Any]) -> None:
             metrics = {m["metric"]: m for m in api["metrics"]}
             assert set(metrics) == set(METRICS)
 
+            flat_lines = 0
             for name, m in metrics.items():
                 card = page.locator(f'li.kpi-card[data-metric="{name}"]')
                 assert card.locator(".value").inner_text() == shown(m["total"]["value"], m["unit"]), name
@@ -94,10 +95,22 @@ def test_dashboard_numbers_equal_the_api(server: dict[str, Any]) -> None:
                 assert drawn == pytest.approx(
                     [None if p["value"] is None else p["value"] / per for p in m["series"]]
                 ), name
+                # the dashed line: flat at the whole window before (the card's "before"), not each
+                # period's own previous (that was the first line shifted one step)
+                datasets = page.evaluate(
+                    f"Chart.getChart(document.querySelector('canvas[data-chart-for=\"t-{name}\"]')).data.datasets"
+                )
+                before = (m["total"].get("previous") or {}).get("value")
+                if before is None:
+                    assert len(datasets) == 1, name
+                else:
+                    assert datasets[1]["data"] == pytest.approx([before / per] * len(m["series"])), name
+                    flat_lines += 1
                 for g in m["groups"]:
                     cell = page.locator(f'section[data-metric="{name}"] tr[data-group="{g["key"]}"]')
                     assert cell.locator(".value").inner_text() == shown(g["total"]["value"], m["unit"], unit)
 
+            assert flat_lines >= 2, flat_lines  # metrics the fixture has a window before for
             # the 23:30 New York visit: week 11 has three promised arrivals, week 12 none
             assert page.locator('#t-on_time_arrival tr[data-period="2026-W11"] .n').inner_text() == "3"
             page.screenshot(path=str(ARTIFACTS / "kpi-dashboard.png"), full_page=True)
