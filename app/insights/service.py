@@ -370,6 +370,23 @@ def periods(query: Query) -> list[Period]:
     return out
 
 
+def series_spans(query: Query) -> list[tuple[Period, tuple[date, date], tuple[date, date]]]:
+    """Each period of the series cut to the window, as local dates [lo, hi), with what it is
+    compared with: the same days of the period before (a week cut to Tue–Sun against the Tue–Sun
+    before it). Whole first and last periods counted days outside the window: the points summed to
+    more than the total beside them (n 224 against 223), and the first point's drill-down opened a
+    day the manager had not chosen."""
+    start, end = query.start, query.end + timedelta(days=1)
+    out = []
+    for p in periods(query):
+        lo, hi = max(p.start, start), min(p.end, end)
+        before = p.previous()
+        out.append(
+            (p, (lo, hi), (before.start + (lo - p.start), min(before.start + (hi - p.start), before.end)))
+        )
+    return out
+
+
 def run(session: Session, query: Query) -> dict[str, Any]:
     check(query)
     start, end = query.start, query.end + timedelta(days=1)
@@ -404,11 +421,12 @@ def run(session: Session, query: Query) -> dict[str, Any]:
             "series": [
                 {
                     "period": p.label,
-                    "start": p.start.isoformat(),
-                    "end": (p.end - timedelta(days=1)).isoformat(),
-                    **calc.with_previous(metric, p.start, p.end, (p.previous().start, p.previous().end)),
+                    "start": lo.isoformat(),
+                    "end": (hi - timedelta(days=1)).isoformat(),
+                    "partial": (lo, hi) != (p.start, p.end),
+                    **calc.with_previous(metric, lo, hi, before),
                 }
-                for p in periods(query)
+                for p, (lo, hi), before in series_spans(query)
             ]
             if metric.source != "at_risk"
             else [],

@@ -290,3 +290,33 @@ def test_an_engineer_filter_that_names_no_engineer_matches_nothing(client, login
         r = get(client, h, metric="time_to_resolve,on_time_arrival,backlog", engineer=text)
         assert total(r, "on_time_arrival")["n"] == 0, text
         assert total(r, "time_to_resolve")["n"] == 0, text
+
+
+def test_a_series_covers_only_the_window_and_adds_up_to_its_total(client, login, world):
+    """A window from a Tuesday: the first weekly point is Tue–Sun, marked partial, compared with the
+    Tue–Sun before it; the points' n add up to the total's (whole weeks counted the Monday before)."""
+    h = login("manager")
+    names = "csat,first_response_time,on_time_arrival,first_contact_resolution"
+    whole = get(client, h, metric=names, **{"from": "2026-03-09", "to": "2026-03-22"})
+    cut = get(client, h, metric=names, **{"from": "2026-03-10", "to": "2026-03-21"})
+    for name, m in cut.items():
+        first, last = m["series"][0], m["series"][-1]
+        assert (first["start"], first["end"], first["partial"]) == ("2026-03-10", "2026-03-15", True)
+        assert (last["start"], last["end"], last["partial"]) == ("2026-03-16", "2026-03-21", True)
+        assert sum(p["n"] for p in m["series"]) == m["total"]["n"], name
+        assert not any(p["partial"] for p in whole[name]["series"])
+        assert sum(p["n"] for p in whole[name]["series"]) == whole[name]["total"]["n"], name
+    # something of the cut-off days counts in the whole weeks, so the cut is not a no-op
+    assert any(cut[n]["total"]["n"] < whole[n]["total"]["n"] for n in cut)
+    r = client.get(
+        "/api/v1/kpis",
+        params={
+            "metric": "csat",
+            "period": "week",
+            "from": "2026-03-10",
+            "to": "2026-03-21",
+            "format": "csv",
+        },
+        headers=h,
+    )
+    assert ",2026-W11,2026-03-10,2026-03-15," in r.text
