@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.feedback.recovery import CATEGORY as RECOVERY
 from app.field.workorders.visits import REPORTED
-from app.models import Account, Asset, Survey, Ticket, WorkOrder
+from app.models import Account, Asset, Site, Survey, Ticket, WorkOrder
 from app.platform.db import utcnow
 from surveys import choose_template
 from surveys.questions import Trigger
@@ -27,13 +27,22 @@ def _context(session: Session, ticket: Ticket, work_order: WorkOrder | None) -> 
     asset_id = work_order.asset_id if work_order and work_order.asset_id else ticket.asset_id
     asset = session.get(Asset, asset_id) if asset_id else None
     account = session.get(Account, ticket.account_id)
-    region_id = work_order.region_id if work_order else (account.region_id if account else None)
+    # A ticket's region as the KPIs read it (records.Joins): the visit's, else the site's, else the
+    # account's. The account's alone left answers on tickets of a site in a region but an account
+    # without one in "(none)", and out of every region filter, while the ticket figures counted them.
+    site_id = work_order.site_id if work_order else ticket.site_id
+    site = session.get(Site, site_id) if site_id else None
+    region_id = (
+        work_order.region_id
+        if work_order
+        else (site.region_id if site and site.region_id else (account.region_id if account else None))
+    )
     return {
         "ticket_id": ticket.id,
         "work_order_id": work_order.id if work_order else None,
         "engineer_id": work_order.engineer_id if work_order else None,
         "account_id": ticket.account_id,
-        "site_id": work_order.site_id if work_order else ticket.site_id,
+        "site_id": site_id,
         "region_id": region_id,
         "asset_id": asset_id,
         "product_model_id": asset.product_model_id if asset else None,

@@ -160,3 +160,21 @@ def test_a_failing_mail_relay_keeps_the_survey_due(db: Session) -> None:
         set_mailer(None)
     s = survey_of(db, work_order_id=wo.id)
     assert s.status == "pending" and s.sent_at is None
+
+
+def test_a_desk_resolution_survey_takes_the_sites_region_before_the_accounts(db: Session) -> None:
+    """As the ticket KPIs slice the ticket: its site's region, else its account's (the account's
+    alone put answers of such tickets in "(none)" and out of every region filter)."""
+    from tests import factories as f
+
+    case = customer(db)
+    site_region = f.make_region(db)
+    case.account.region_id = None
+    site = f.make_site(db, case.account, region=site_region)
+    ticket = f.open_ticket(db, case.account, asset=f.make_asset(db, site), contact_id=case.contact.id)
+    assert ticket.site_id == site.id
+    now = utcnow()
+    ticket_status.change_status(db, ticket, "open", actor=None, channel="phone", at=now)
+    ticket_status.change_status(db, ticket, "resolved", actor=None, channel="phone", at=now)
+    db.commit()
+    assert survey_of(db, ticket_id=ticket.id).region_id == site_region.id
