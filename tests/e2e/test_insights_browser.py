@@ -136,5 +136,11 @@ def test_dashboard_numbers_equal_the_api(server: dict[str, Any]) -> None:
                 assert rows.nth(i).get_attribute("data-account") == str(item["account_id"])
                 assert int(rows.nth(i).locator(".score").inner_text()) == item["score"]
                 assert rows.nth(i).locator(".owner").inner_text() == (item["owner"] or "no owner")
+
+            # on a phone the manager's menu wraps instead of running off the screen
+            page.set_viewport_size({"width": 360, "height": 780})
+            page.reload()
+            assert page.evaluate("document.querySelector('.topbar').scrollWidth") <= 360
+            assert page.get_by_role("navigation", name="Main").get_by_role("link").last.bounding_box()["x"] < 360
         finally:
             browser.close()
