@@ -448,7 +448,7 @@ def drill(
     """The items behind one metric's total for the query's window (one group with `group_value`):
     as many as the figure's n, sorted by time, a page at a time. `after` (the previous page's
     `next_after`) continues a keyset list; `offset` pages the others (and counts pages)."""
-    check(query)
+    check(query, session)
     (name,) = query.metrics
     metric = METRICS[name]
     group = (query.group_by, group_value) if query.group_by and group_value is not None else None

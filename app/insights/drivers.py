@@ -34,7 +34,7 @@ CSAT = METRICS["csat"]
 def rated(session: Session, query: service.Query) -> list[records.AnswerRow]:
     """Answers with a CSAT rating given on the window's local days (filters applied): exactly
     the answers behind the mean CSAT of the window, in the CSAT figure's own dating."""
-    service.check(query)
+    service.check(query, session)
     start, end = query.start, query.end + timedelta(days=1)
     answers = records.load_answers(session, start, end, query.filters)
     loaded = service.Loaded({"answers": answers}, _ctx(query))

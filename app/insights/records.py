@@ -32,8 +32,10 @@ from app.models import (
     ProductModel,
     Region,
     Shift,
+    Channel,
     Site,
     SlaEvent,
+    SlaTarget,
     Survey,
     SurveyAnswer,
     Ticket,
@@ -64,6 +66,38 @@ class Filters:
 
     def admits(self, keys: Mapping[str, str]) -> bool:
         return all(keys.get(k) == v for k, v in self.active().items())
+
+
+def unknown_values(session: Session, filters: Filters) -> list[dict[str, str]]:
+    """The filters whose value names nothing (problem+json errors): "region=XX" answered every card
+    with n = 0 as if XX were a quiet region."""
+    errors: list[dict[str, str]] = []
+    # "" is the "(none)" group (records without a region, say): a value, not a typo
+    f = Filters(**{k: v for k, v in filters.active().items() if v != ""})
+    if f.region is not None and session.scalar(select(Region.id).where(Region.code == f.region)) is None:
+        errors.append({"field": "region", "message": f"there is no region {f.region!r}"})
+    if f.engineer is not None and (
+        not (f.engineer.isascii() and f.engineer.isdecimal())
+        or len(f.engineer) > 18
+        or str(int(f.engineer)) != f.engineer  # "05": keys are str(id), it would match nobody
+        or session.scalar(select(Engineer.id).where(Engineer.id == int(f.engineer))) is None
+    ):
+        errors.append({"field": "engineer", "message": f"there is no engineer {f.engineer!r}"})
+    if f.product_model is not None and (
+        session.scalar(select(ProductModel.id).where(ProductModel.code == f.product_model)) is None
+    ):
+        errors.append({"field": "product_model", "message": f"there is no product model {f.product_model!r}"})
+    if f.tier is not None and f.tier != "standard":
+        known = session.scalar(
+            select(SlaTarget.id).where(SlaTarget.tier == f.tier).limit(1)
+        ) or session.scalar(select(Account.id).where(Account.tier == f.tier).limit(1))
+        if known is None:  # the tiers are data: the SLA targets' and those accounts have
+            tiers = {"standard", *session.scalars(select(SlaTarget.tier).distinct())}
+            tiers |= set(session.scalars(select(Account.tier).distinct()))
+            errors.append({"field": "tier", "message": f"one of {', '.join(sorted(tiers))}"})
+    if f.channel is not None and f.channel not in {c.value for c in Channel}:
+        errors.append({"field": "channel", "message": f"one of {', '.join(c.value for c in Channel)}"})
+    return errors
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,9 +55,10 @@ def visible_metrics(role: str) -> tuple[str, ...]:
     return ()
 
 
-def check(query: Query) -> None:
-    """Refuse what cannot be answered, naming the parameter (problem+json errors)."""
-    errors: list[dict[str, str]] = []
+def check(query: Query, session: Session | None = None) -> None:
+    """Refuse what cannot be answered, naming the parameter (problem+json errors); with a
+    ``session``, also filter values that name nothing."""
+    errors: list[dict[str, str]] = records.unknown_values(session, query.filters) if session else []
     for name in query.metrics:
         if name not in METRICS:
             errors.append(
@@ -388,7 +389,7 @@ def series_spans(query: Query) -> list[tuple[Period, tuple[date, date], tuple[da
 
 
 def run(session: Session, query: Query) -> dict[str, Any]:
-    check(query)
+    check(query, session)
     start, end = query.start, query.end + timedelta(days=1)
     prev = (start - _span(query), start)
     earliest = min(prev[0], period_of_date(query.start, query.period).previous().start)

@@ -108,7 +108,6 @@ def filter_cases(world: dict[str, str]) -> list[Filters]:
         Filters(region=""),
         Filters(engineer=world["e1"]),
         Filters(engineer=world["e2"]),
-        Filters(engineer="nobody"),
         Filters(product_model="AT-1"),
         Filters(product_model="AT-2"),
         Filters(tier="gold"),

@@ -142,7 +142,7 @@ def test_only_managers_and_admins(client, login, role, route):
 
 @pytest.mark.parametrize("role", ["manager", "admin"])
 @pytest.mark.parametrize("route", ROUTES)
-def test_managers_and_admins_may(client, login, role, route):
+def test_managers_and_admins_may(client, login, world, role, route):  # world: BER exists
     assert client.get(route, params={**BER_WEEK, **DRILL}, headers=login(role)).status_code == 200
 
 

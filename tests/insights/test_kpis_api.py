@@ -280,16 +280,26 @@ def test_drill_down_equals_each_figures_n(client, login, world):
     assert [i["number"] for i in d["items"]] == [world.visits["W3"].number]
 
 
-def test_an_engineer_filter_that_names_no_engineer_matches_nothing(client, login, world):
-    """An engineer key is str(id): "05", "²" (a digit to str.isdigit, not to int) or a name match no
-    ticket and no visit, with a 200 and empty figures, never a 500."""
+def test_a_filter_value_that_names_nothing_is_refused_naming_the_filter(client, login, world):
+    """An engineer key is str(id): "05", "²" (a digit to str.isdigit, not to int), a name or an id
+    nobody has; a region, model, tier or channel that does not exist. They answered 200 with every
+    card at n = 0, as if it were a quiet region; now a 422 naming the filter, never a 500."""
     h = login("manager")
     real = get(client, h, metric="time_to_resolve,on_time_arrival", engineer=str(world.e1.id))
     assert total(real, "on_time_arrival")["n"] == 2
-    for text in (f"0{world.e1.id}", "²", "Eva"):
-        r = get(client, h, metric="time_to_resolve,on_time_arrival,backlog", engineer=text)
-        assert total(r, "on_time_arrival")["n"] == 0, text
-        assert total(r, "time_to_resolve")["n"] == 0, text
+    for field, text in (
+        *(("engineer", t) for t in (f"0{world.e1.id}", "²", "Eva", "-5", "999999", "9" * 40)),
+        ("region", "XX"),
+        ("product_model", "NOPE-1"),
+        ("tier", "diamond"),
+        ("channel", "fax"),
+    ):
+        for url in ("/api/v1/kpis", "/api/v1/kpis/drill", "/api/v1/kpis/drivers"):
+            r = client.get(url, params={**WEEK, "metric": "csat", field: text}, headers=h)
+            assert r.status_code == 422, (url, field, text, r.text)
+            assert field in {e["field"] for e in r.json()["errors"]}, r.json()
+    # the "(none)" group's key is a value: records without a region
+    assert client.get("/api/v1/kpis", params={**WEEK, "region": ""}, headers=h).status_code == 200
 
 
 def test_a_series_covers_only_the_window_and_adds_up_to_its_total(client, login, world):
