@@ -141,6 +141,7 @@ def test_dashboard_numbers_equal_the_api(server: dict[str, Any]) -> None:
             page.set_viewport_size({"width": 360, "height": 780})
             page.reload()
             assert page.evaluate("document.querySelector('.topbar').scrollWidth") <= 360
-            assert page.get_by_role("navigation", name="Main").get_by_role("link").last.bounding_box()["x"] < 360
+            last_link = page.get_by_role("navigation", name="Main").get_by_role("link").last
+            assert last_link.bounding_box()["x"] < 360
         finally:
             browser.close()
