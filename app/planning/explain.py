@@ -103,19 +103,27 @@ def explain(session: Session, work_order: WorkOrder) -> ExplanationRead:
 
 
 def _plan_day(session: Session, work_order: WorkOrder, tz: str) -> date:
-    """The latest day whose published plan mentions the visit, else its planned day."""
-    mentioned = [
-        select(PlanDay.day)
-        .join(model, model.plan_run_id == PlanDay.current_run_id)
-        .where(PlanDay.region_id == work_order.region_id, model.work_order_id == work_order.id)
-        for model in (PlanStop, PlanUnassigned)
-    ]
-    days = [d for stmt in mentioned for d in session.scalars(stmt)]
-    if days:
-        return max(days)
+    """The day whose published plan holds the visit now.
+
+    A published plan that serves it wins over one that left it out: a visit left out of an
+    older plan for a later day (off shift on Saturday) and since planned on Thursday is
+    explained from Thursday's run, as the board shows it. Among several, the day it is planned
+    on (its planned start, else its appointment), else the most recently published run's day.
+    Without any, its planned day.
+    """
     from app.planning.assign import plan_day_of
 
-    return plan_day_of(session, work_order, tz)
+    planned = plan_day_of(session, work_order, tz)
+    for model in (PlanStop, PlanUnassigned):
+        mentioned = session.execute(
+            select(PlanDay.day, PlanDay.current_run_id)
+            .join(model, model.plan_run_id == PlanDay.current_run_id)
+            .where(PlanDay.region_id == work_order.region_id, model.work_order_id == work_order.id)
+        ).all()
+        if mentioned:
+            days = {d for d, _ in mentioned}
+            return planned if planned in days else max(mentioned, key=lambda r: r[1] or 0)[0]
+    return planned
 
 
 def _parts(session: Session, work_order_id: int, out: ExplanationRead) -> None:
@@ -237,13 +245,16 @@ def _engine_reasons(
         out.parts_picked_up[sku] = (
             wh_names.get(plan_keys.key_id(where), where) if where.startswith("W") else where
         )
+    # An engineer who cannot take the visit (skill, shift, absence, no slot in its window) is an
+    # alternative without a cost: the engine's note says why not.
     out.alternatives = [
         AlternativeRead(
             engineer_id=plan_keys.key_id(a.engineer_id),
             engineer_name=names.get(plan_keys.key_id(a.engineer_id), ""),
+            on_call=plan_keys.cover_of(a.engineer_id) is not None,
             extra_cost=a.extra_cost,
-            feasible=a.feasible,
-            note=a.note,
+            feasible=a.extra_cost is not None,
+            note=reasons.readable(a.note, names),
         )
         for a in found.alternatives
     ]

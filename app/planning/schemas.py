@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.platform.dates import PlanDate
 from app.platform.inputs import InputModel
@@ -233,11 +233,24 @@ class AssignResult(BaseModel):
 
 
 class AlternativeRead(BaseModel):
+    """Another engineer for a planned visit: what moving it there would cost, or why they cannot
+    take it at all (lacks the skill, off shift or absent at that time, no slot that fits its
+    window) — then there is no cost, only the reason in `note`."""
+
     engineer_id: int
     engineer_name: str = ""
-    extra_cost: int
+    on_call: bool = False  # the engineer's on-call cover, not their shift
+    extra_cost: int | None = None  # objective increase if the visit moved there; None: cannot
     feasible: bool
-    note: str = ""
+    note: str = ""  # "could take it", or why not
+
+    @model_validator(mode="after")
+    def _cost_iff_feasible(self) -> AlternativeRead:
+        if self.feasible != (self.extra_cost is not None):
+            raise ValueError(
+                "a feasible alternative has an extra cost; one that cannot take the visit has none"
+            )
+        return self
 
 
 class CandidateRead(BaseModel):

@@ -197,7 +197,11 @@ def test_explain_gives_the_engines_reasons(
     assert why["alternatives"][0]["extra_cost"] > 0
     pick = client.get(f"/api/v1/work-orders/{fetched.id}/explain", headers=dispatcher).json()
     assert pick["parts_picked_up"] == {w.parts[0].sku: w.warehouse.name}
-    assert pick["alternatives"] == []  # only engineer 1 has ELEC
+    # only the second engineer has ELEC: the first is an alternative that says why not, at no cost
+    hvac_only = w.engineers[0]
+    assert [(a["engineer_id"], a["feasible"], a["extra_cost"], a["note"]) for a in pick["alternatives"]] == [
+        (hvac_only.id, False, None, "lacks the skill ELEC")
+    ]
     left = client.get(f"/api/v1/work-orders/{nobody.id}/explain", headers=dispatcher).json()
     assert left["unassigned_reason"] == "no_skill" and left["engineer_id"] is None
     assert "skill" in left["reason"]
