@@ -1,7 +1,10 @@
 """Agent desk: the ticket page (SLA, timeline, reply, note, status, edit, work order).
 
 Every form re-renders the page with the agent's text kept when the service refuses it; an
-edit based on an old version answers 409 and shows the current ticket next to the input.
+edit based on an old version answers 409 and shows the current ticket next to the input. The
+edit form also carries the values it was opened with (hidden ``base_*`` fields), so a 409 can
+tell what the agent changed from what someone else saved meanwhile: a three-way merge in which
+only fields both changed differently are conflicts.
 """
 
 from __future__ import annotations
@@ -73,6 +76,17 @@ def _edit_values(ticket: Ticket) -> dict[str, str]:
     return {f: "" if getattr(ticket, f) is None else str(getattr(ticket, f)) for f in EDIT_FIELDS}
 
 
+def _edit_input(ticket: Ticket) -> dict[str, Any]:
+    """The edit form as opened: the saved values, and the same values as its base."""
+    values = _edit_values(ticket)
+    return {**values, "base": dict(values)}
+
+
+def _same(a: str, b: str) -> bool:
+    """Equal as the form means them: browsers send CRLF line breaks, and edges are trimmed."""
+    return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
+
+
 def _view(
     request: Request,
     db: Session,
@@ -105,7 +119,7 @@ def _view(
         select(User).where(User.role.in_(DESK_ROLES), User.is_active.is_(True)).order_by(User.name).limit(200)
     ).all()
     forms = forms or {}
-    forms.setdefault("edit", {"input": _edit_values(ticket)})
+    forms.setdefault("edit", {"input": _edit_input(ticket)})
     context = {
         "nav": "queue",  # a ticket belongs under Tickets in the menu
         "ticket": ticket,
@@ -135,7 +149,7 @@ def _view(
 
 
 def _refused(
-    request: Request, db: Session, ticket_id: int, form: str, values: dict[str, str], exc: AppError
+    request: Request, db: Session, ticket_id: int, form: str, values: dict[str, Any], exc: AppError
 ) -> HTMLResponse:
     """Nothing was saved: show the page again with the agent's input and the reason."""
     db.rollback()
@@ -253,9 +267,32 @@ def edit(
     asset_id: Annotated[str, Form()] = "",
     assignee_id: Annotated[str, Form()] = "",
     version: Annotated[str, Form()] = "",
+    # The values the form was opened with. "has_base" tells an empty value from a form rendered
+    # before bases existed (FastAPI reads an empty form value as absent).
+    has_base: Annotated[str, Form()] = "",
+    base_subject: Annotated[str, Form()] = "",
+    base_description: Annotated[str, Form()] = "",
+    base_category: Annotated[str, Form()] = "",
+    base_priority: Annotated[str, Form()] = "",
+    base_contact_id: Annotated[str, Form()] = "",
+    base_asset_id: Annotated[str, Form()] = "",
+    base_assignee_id: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
+    base = (
+        {
+            "subject": base_subject,
+            "description": base_description,
+            "category": base_category,
+            "priority": base_priority,
+            "contact_id": base_contact_id,
+            "asset_id": base_asset_id,
+            "assignee_id": base_assignee_id,
+        }
+        if has_base == "1"
+        else {}
+    )
     form = {
         "subject": subject,
         "description": description,
@@ -278,8 +315,9 @@ def edit(
             values[name] = optional_id(form[name])
         except ValueError:
             errors[name] = "choose one from the list"
+    kept = {**form, "version": version, "base": base}  # a refused form keeps its base too
     if errors:
-        return _refused(request, db, ticket_id, "edit", {**form, "version": version}, invalid(errors))
+        return _refused(request, db, ticket_id, "edit", kept, invalid(errors))
     before = ticket.version
     try:
         tickets.update_ticket(
@@ -293,23 +331,40 @@ def edit(
         db.flush()
     except (tickets.StaleTicket, StaleDataError):
         db.rollback()
-        return _stale_edit(request, db, ticket_id, form)
+        return _stale_edit(request, db, ticket_id, form, base)
     except AppError as exc:
-        return _refused(request, db, ticket_id, "edit", {**form, "version": version}, exc)
+        return _refused(request, db, ticket_id, "edit", kept, exc)
     return _done(ticket_id, "edit" if ticket.version != before else "unchanged", db)
 
 
-def _stale_edit(request: Request, db: Session, ticket_id: int, form: dict[str, str]) -> HTMLResponse:
-    """409: the current ticket, the agent's input kept, and which fields differ."""
+def _stale_edit(
+    request: Request, db: Session, ticket_id: int, form: dict[str, str], base: dict[str, str]
+) -> HTMLResponse:
+    """409: the current ticket, the agent's changes merged onto it, and the real conflicts.
+
+    Three-way, field by field: one the agent left as opened takes the value saved now (someone
+    else's change is not reverted); one the agent changed keeps the agent's value, and is a
+    conflict when it was also changed since, to something else. Without a base (a form rendered
+    before bases existed) every field counts as changed by the agent.
+    """
     current = tickets.get_ticket(db, ticket_id)
     saved = _edit_values(current)
-    diff = [
-        {"field": f, "current": saved[f], "yours": form[f]}
-        for f in EDIT_FIELDS
-        if saved[f] != form[f].strip()
-    ]
-    # The form now carries the current version: saving again is a deliberate overwrite.
-    state = {"input": {**form, "version": str(current.version)}, "error": _STALE, "fields": {}}
+    merged: dict[str, Any] = {}
+    diff, taken = [], []
+    for f in EDIT_FIELDS:
+        mine_changed = f not in base or not _same(form[f], base[f])
+        if not mine_changed:
+            merged[f] = saved[f]
+            if not _same(saved[f], base[f]):
+                taken.append(f)
+            continue
+        merged[f] = form[f]
+        if not _same(form[f], saved[f]) and (f not in base or not _same(saved[f], base[f])):
+            diff.append({"field": f, "current": saved[f], "yours": form[f]})
+    # The form now carries the current version and values as its base: saving again applies
+    # the merged input, and a further concurrent change is caught and merged the same way.
+    merged |= {"version": str(current.version), "base": saved}
+    state = {"input": merged, "error": _STALE, "fields": {}, "taken": taken}
     return _view(request, db, current, status_code=409, forms={"edit": state}, conflict=diff)
 
 

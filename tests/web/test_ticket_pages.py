@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -305,3 +307,131 @@ def test_a_far_off_appointment_on_the_page_is_a_readable_error(
         )
         assert r.status_code == 422 and "not a date and time" in r.text
     assert db.scalars(select(WorkOrder).where(WorkOrder.ticket_id == t.id)).first() is None
+
+
+class _FormReader(HTMLParser):
+    """What a browser would post from the form with the given action (inputs, textareas, selects)."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.action, self.inside = action, False
+        self.fields: dict[str, str] = {}
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.inside = a.get("action") == self.action
+        elif not self.inside:
+            return
+        elif tag == "input" and a.get("name"):
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self.fields[a["name"]] = ""
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select and "selected" in a:
+            self.fields[self._select] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.fields[self._textarea] += data
+
+
+def _edit_form(html: str, ticket: Ticket) -> dict[str, str]:
+    reader = _FormReader(f"/desk/tickets/{ticket.id}/edit")
+    reader.feed(html)
+    assert reader.fields, "no edit form on the page"
+    return dict(reader.fields)
+
+
+def _conflict_rows(html: str) -> list[str]:
+    start = html.index('id="conflict-title"')
+    block = html[start : html.index("</section>", start)]
+    return re.findall(r'<td data-label="Field">([^<]*)</td>', block)
+
+
+def test_stale_edit_keeps_their_changes_to_the_fields_i_did_not_touch(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    form_a = _edit_form(_page(client, t), t)  # agents A and B open "Edit ticket" at the same time
+    form_b = _edit_form(_page(client, t), t)
+    r = client.post(
+        f"/desk/tickets/{t.id}/edit",
+        data={**form_a, "priority": "P1", "description": "Unit 3 and unit 4 show E42.\nCall first."},
+    )
+    assert r.status_code == 200 and "Ticket saved." in r.text
+    r = client.post(f"/desk/tickets/{t.id}/edit", data={**form_b, "subject": "Chiller alarm E42 on unit 3"})
+    assert r.status_code == 409 and "Someone else changed this ticket" in r.text
+    assert _conflict_rows(r.text) == []  # B touched only the subject: nothing clashes
+    kept = _edit_form(r.text, t)
+    assert kept["subject"] == "Chiller alarm E42 on unit 3"  # B's change kept
+    assert kept["priority"] == "P1"  # A's changes taken, not B's stale copy
+    assert kept["description"].replace("\r\n", "\n") == "Unit 3 and unit 4 show E42.\nCall first."
+    db.expire_all()
+    assert db.get_one(Ticket, t.id).subject == "Chiller alarm E42"  # the 409 saved nothing
+    r = client.post(f"/desk/tickets/{t.id}/edit", data=kept)  # B saves again, as told
+    assert r.status_code == 200 and "Ticket saved." in r.text
+    db.expire_all()
+    saved = db.get_one(Ticket, t.id)
+    assert saved.subject == "Chiller alarm E42 on unit 3"
+    assert saved.priority == "P1"
+    assert saved.description.replace("\r\n", "\n") == "Unit 3 and unit 4 show E42.\nCall first."
+
+
+def test_stale_edit_lists_a_field_both_changed_and_keeps_mine_in_the_form(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    form_a = _edit_form(_page(client, t), t)
+    form_b = _edit_form(_page(client, t), t)
+    r = client.post(f"/desk/tickets/{t.id}/edit", data={**form_a, "subject": "Theirs", "priority": "P3"})
+    assert r.status_code == 200
+    r = client.post(f"/desk/tickets/{t.id}/edit", data={**form_b, "subject": "Mine", "category": "cooling"})
+    assert r.status_code == 409
+    assert _conflict_rows(r.text) == ["Subject"]  # only the real clash; not priority, not category
+    start = r.text.index('id="conflict-title"')
+    row = r.text[start : r.text.index("</section>", start)]
+    assert ">Theirs</td>" in row and ">Mine</td>" in row
+    kept = _edit_form(r.text, t)
+    assert (kept["subject"], kept["category"], kept["priority"]) == ("Mine", "cooling", "P3")
+    r = client.post(f"/desk/tickets/{t.id}/edit", data=kept)  # B decided: mine
+    assert r.status_code == 200 and "Ticket saved." in r.text
+    db.expire_all()
+    saved = db.get_one(Ticket, t.id)
+    assert (saved.subject, saved.category, saved.priority) == ("Mine", "cooling", "P3")
+
+
+def test_a_refused_edit_keeps_the_values_it_was_opened_with(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    stranger = f.make_contact(db, f.make_account(db))
+    db.commit()
+    form_b = _edit_form(_page(client, t), t)
+    r = client.post(
+        f"/desk/tickets/{t.id}/edit",
+        data={**form_b, "subject": "Mine", "contact_id": str(stranger.id)},
+    )
+    assert r.status_code == 422
+    form_b = _edit_form(r.text, t)  # B fixes the contact later; meanwhile A changes the priority
+    tickets.update_ticket(db, ticket_id=t.id, values={"priority": "P4"}, actor=None, channel="api")
+    db.commit()
+    r = client.post(f"/desk/tickets/{t.id}/edit", data={**form_b, "contact_id": str(world["contact"].id)})
+    assert r.status_code == 409 and _conflict_rows(r.text) == []
+    kept = _edit_form(r.text, t)
+    assert (kept["subject"], kept["priority"]) == ("Mine", "P4")
