@@ -39,6 +39,7 @@ from app.platform.errors import NotFound, Unprocessable
 OPEN = (WorkOrderStatus.unscheduled.value, WorkOrderStatus.scheduled.value)
 # Visits of the day an engineer is on: planned, on the way or on site.
 LIVE = (WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value, WorkOrderStatus.on_site.value)
+FINISHED = (WorkOrderStatus.done.value, WorkOrderStatus.needs_follow_up.value)
 # Distinct colours for the engineers' routes (row stripe and map line share one).
 PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
@@ -105,6 +106,8 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             else absence.reason
             if absence.from_time is None
             else f"{absence.reason} from {absence.from_time:%H:%M}",
+            # where the row's "Absent" label goes: at the time it starts, not over the morning
+            "absent_from": _at(day, absence.from_time, tz) if absence is not None else None,
             "shift": None
             if shift is None or (absence is not None and absence.from_time is None)
             else {
@@ -181,7 +184,10 @@ def _scheduled_outside_the_plan(
     """Visits scheduled for this day that the published plan does not hold (scheduled by hand, or
     on a day no plan was published for): on their engineer's row, in time order, marked
     ``outside_plan``. The board showed them nowhere, and "Plan the day" then called them "newly
-    served" (found walking the demo)."""
+    served" (found walking the demo). Visits of the day already finished that a later plan does
+    not hold (a re-plan after a morning's work plans only what is left) are shown where they
+    were done, without the mark: they vanished from the board while the engineer's phone listed
+    them."""
     shown = {item.get("work_order_id") for row in rows.values() for item in row["stops"]}
     begins = func.coalesce(WorkOrder.planned_start_at, WorkOrder.eta_at)
     found = session.execute(
@@ -191,7 +197,7 @@ def _scheduled_outside_the_plan(
         .where(
             WorkOrder.region_id == region_id,
             WorkOrder.engineer_id.in_(list(rows) or [-1]),
-            WorkOrder.status.in_(LIVE),
+            WorkOrder.status.in_(LIVE + FINISHED),
             begins >= start,
             begins < start + timedelta(days=1),
         )
@@ -202,15 +208,22 @@ def _scheduled_outside_the_plan(
         begin = wo.planned_start_at or wo.eta_at
         if wo.id in shown or begin is None or wo.engineer_id is None:
             continue
+        finished = wo.status in FINISHED
         arrives = wo.checked_in_at or wo.eta_at or begin
+        starts = arrives if finished else max(begin, arrives)  # a finished visit: when it was done
+        ends = (
+            wo.checked_out_at
+            if finished and wo.checked_out_at
+            else starts + timedelta(minutes=wo.duration_min)
+        )
         rows[wo.engineer_id]["stops"].append(
             {
                 "kind": "job",
                 "seq": None,
                 "travel_start": None,
                 "eta": _iso(arrives),
-                "start": _iso(max(begin, arrives)),
-                "end": _iso(max(begin, arrives) + timedelta(minutes=wo.duration_min)),
+                "start": _iso(starts),
+                "end": _iso(max(ends, starts)),
                 "late_s": 0,
                 "work_order_id": wo.id,
                 "number": wo.number,
@@ -224,7 +237,7 @@ def _scheduled_outside_the_plan(
                 "pinned": False,
                 "at_risk": wo.at_risk_reason if wo.at_risk_since else None,
                 "sla_due": _iso(wo.sla_deadline_at),
-                "outside_plan": True,
+                "outside_plan": not finished,
             }
         )
         added = True

@@ -536,3 +536,37 @@ def test_a_visit_scheduled_outside_a_plan_shows_on_its_engineers_row(
     # another day does not show it
     other = _data(client, w, day + timedelta(days=1))
     assert all(s.get("work_order_id") != wo.id for e in other["engineers"] for s in e["stops"])
+
+
+def test_a_finished_visit_a_later_plan_does_not_hold_stays_on_the_board(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    """A re-plan after the morning's work (an absence from noon, say) plans only what is left: the
+    morning's finished visit vanished from the board while the engineer's phone listed it. It shows
+    where it was done, not marked as outside the plan; the absence label knows when it starts."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from app.field.workorders import service as workorders
+    from app.models import Absence
+
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(1)
+    wo, engineer = w.work_orders[0], w.engineers[0]
+    tz = ZoneInfo(w.region.timezone)
+    at = datetime.combine(day, time(9, 0), tzinfo=tz)
+    workorders.schedule(db, work_order=wo, engineer_id=engineer.id, planned_start=at, eta=at, actor=None)
+    wo.status = "done"
+    wo.checked_in_at, wo.checked_out_at = at + timedelta(minutes=5), at + timedelta(minutes=50)
+    db.add(Absence(engineer_id=engineer.id, day=day, reason="sick", from_time=time(12, 0)))
+    db.commit()
+    sign_in("dispatcher")
+    row = next(e for e in _data(client, w, day)["engineers"] if e["id"] == engineer.id)
+    (stop,) = row["stops"]
+    assert stop["work_order_id"] == wo.id and stop["status"] == "done" and stop["outside_plan"] is False
+    utc = ZoneInfo("UTC")
+    assert stop["start"].startswith((at + timedelta(minutes=5)).astimezone(utc).isoformat()[:16])
+    assert stop["end"].startswith((at + timedelta(minutes=50)).astimezone(utc).isoformat()[:16])
+    assert row["absent"] == "sick from 12:00"
+    noon = datetime.combine(day, time(12, 0), tzinfo=tz).astimezone(utc)
+    assert row["absent_from"].startswith(noon.isoformat()[:16])

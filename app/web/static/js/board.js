@@ -78,7 +78,6 @@
       row.appendChild(head);
       var lane = el("div", "tlane");
       lane.setAttribute("aria-label", e.name + (e.absent ? " (absent: " + e.absent + ")" : ""));
-      if (e.absent) lane.appendChild(el("span", "absent", "Absent (" + e.absent + ")"));
       if (e.shift) {
         var sh = el("span", "shift"); sh.style.left = pct(ms(e.shift.start), s); sh.style.width = width(ms(e.shift.start), ms(e.shift.end), s);
         sh.title = "Shift " + hhmm(e.shift.start) + "–" + hhmm(e.shift.end); lane.appendChild(sh);
@@ -86,6 +85,11 @@
           var br = el("span", "brk"); br.style.left = pct(ms(e.shift.break_start), s); br.style.width = width(ms(e.shift.break_start), ms(e.shift.break_end), s);
           br.title = "Break"; lane.appendChild(br);
         }
+      }
+      if (e.absent) {  // after the shift band, so it is drawn over it (it read "Abse… from 12:00)")
+        var away = el("span", "absent", "Absent (" + e.absent + ")");
+        if (e.absent_from) away.style.left = pct(ms(e.absent_from), s);
+        lane.appendChild(away);
       }
       e.stops.forEach(function (st) {
         if (st.travel_start) {
@@ -280,7 +284,8 @@
     var q = "?region=" + data.region.id + "&day=" + data.day;
     fetch("/board/data" + q, { headers: { "If-None-Match": etag }, credentials: "same-origin" })
       .then(function (r) {
-        document.getElementById("live-status").textContent = "live · checked " + new Date().toLocaleTimeString();
+        document.getElementById("live-status").textContent = "live · checked " +
+          new Date().toLocaleTimeString([], { hourCycle: "h23", timeZone: data.region.timezone });  // 24 h, like the axis
         if (r.status !== 200) return null;
         etag = r.headers.get("ETag") || etag;
         return r.json();
