@@ -570,3 +570,24 @@ def test_a_finished_visit_a_later_plan_does_not_hold_stays_on_the_board(
     assert row["absent"] == "sick from 12:00"
     noon = datetime.combine(day, time(12, 0), tzinfo=tz).astimezone(utc)
     assert row["absent_from"].startswith(noon.isoformat()[:16])
+
+
+def test_the_assign_list_offers_an_engineer_absent_all_day_last(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    """An absent engineer was the list's first choice for an unassigned visit."""
+    from app.models import Absence
+
+    w, day = _planned_world(client, db, login("dispatcher"))
+    away = sorted(w.engineers, key=lambda e: e.name)[0]
+    db.add(Absence(engineer_id=away.id, day=day, reason="sick"))
+    db.commit()
+    sign_in("dispatcher")
+    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()}).text
+    left = w.work_orders[4]
+    select = re.search(rf'<select name="engineer_id" id="assign-{left.id}">(.*?)</select>', page, re.S)
+    assert select
+    options = re.findall(r'<option value="(\d+)">([^<]*)</option>', select.group(1))
+    assert options[-1] == (str(away.id), f"{away.name} (sick)")
+    assert '<optgroup label="Absent all day">' in select.group(1)
+    assert select.group(1).count("<option") == len(w.engineers)
