@@ -101,6 +101,25 @@ def test_agent_finds_customer_by_phone_and_opens_a_ticket(server: dict[str, Any]
             sync_api.expect(page.locator(".facts")).to_contain_text("P1")
             page.screenshot(path=str(ARTIFACTS / "desk-ticket-360.png"), full_page=True)
 
+            # Text typed but not sent survives another form on the page (each reloads the page):
+            # it is back, said to be back, and gone once its own form is sent.
+            page.locator("#reply-text").fill("We are on our way.")
+            page.locator("#note-text").fill("Customer calls back at 14:00.")
+            page.locator('form[action$="/edit"]').evaluate("f => f.requestSubmit()")
+            page.wait_for_url(f"{base}/desk/tickets/*")
+            sync_api.expect(page.locator("#note-text")).to_have_value("Customer calls back at 14:00.")
+            sync_api.expect(page.locator("#reply-text")).to_have_value("We are on our way.")
+            sync_api.expect(page.locator(".draft-note").first).to_contain_text("Your unsent text is back")
+            page.get_by_role("button", name="Add note").click()
+            page.wait_for_url(f"{base}/desk/tickets/*")
+            sync_api.expect(page.locator("ol.timeline")).to_contain_text("Customer calls back at 14:00.")
+            sync_api.expect(page.locator("#note-text")).to_have_value("")
+            sync_api.expect(page.locator("#reply-text")).to_have_value("We are on our way.")
+            page.locator("#reply-text").locator("xpath=following-sibling::p[1]").get_by_role(
+                "button", name="Discard it"
+            ).click()
+            sync_api.expect(page.locator("#reply-text")).to_have_value("")
+
             # the page is no wider than the phone: nothing scrolls sideways
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 360, f"page is {width}px wide at a 360px viewport"
