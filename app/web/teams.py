@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.desk.teams import service as teams
 from app.models import Team, User
-from app.platform.errors import Forbidden
+from app.platform.errors import AppError, Conflict, Forbidden, Unprocessable
 from app.web.navigation import MANAGE
 from app.web.shared import (
     PageDb,
@@ -50,7 +50,13 @@ TeamsUser = Annotated[User, Depends(manager_user)]
 
 
 @router.get("/desk/teams")
-def team_list(request: Request, db: PageDb, user: TeamsUser) -> HTMLResponse:
+def team_list(
+    request: Request,
+    db: PageDb,
+    user: TeamsUser,
+    refused: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     rows = list(db.scalars(select(Team).order_by(Team.name)))
     members = teams.members_of(db, [t.id for t in rows])
     names = {u.id: u.name for u in teams.desk_users(db)}
@@ -58,8 +64,9 @@ def team_list(request: Request, db: PageDb, user: TeamsUser) -> HTMLResponse:
         "nav": "teams",
         "teams": [(t, [names.get(i, f"user {i}") for i in members[t.id]]) for t in rows],
         "flash": DONE.get(request.query_params.get("done", ""), ""),
+        "refused": refused,
     }
-    return render(request, "desk/teams.html", context)
+    return render(request, "desk/teams.html", context, status_code=status)
 
 
 @router.post("/desk/teams", response_model=None)
@@ -71,13 +78,26 @@ def team_create(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
-    team = teams.create_team(db, name=name, member_ids=[])
+    try:
+        team = teams.create_team(db, name=name, member_ids=[])
+    except AppError as exc:  # the list again, with the name typed and why (it was a bare error page)
+        db.rollback()
+        return team_list(
+            request, db, user, refused={"name": name, "error": exc.detail}, status=exc.status_code
+        )
     db.commit()
     return RedirectResponse(f"/desk/teams/{team.id}?done=created", status_code=303)
 
 
 @router.get("/desk/teams/{team_id}")
-def team_page(team_id: int, request: Request, db: PageDb, user: TeamsUser) -> HTMLResponse:
+def team_page(
+    team_id: int,
+    request: Request,
+    db: PageDb,
+    user: TeamsUser,
+    refused: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     team = teams.get_team(db, team_id)
     everyone = teams.desk_users(db)
     ids = set(teams.members_of(db, [team.id])[team.id])
@@ -87,8 +107,9 @@ def team_page(team_id: int, request: Request, db: PageDb, user: TeamsUser) -> HT
         "members": [u for u in everyone if u.id in ids],
         "candidates": [u for u in everyone if u.id not in ids],
         "flash": DONE.get(request.query_params.get("done", ""), ""),
+        "refused": refused,
     }
-    return render(request, "desk/team.html", context)
+    return render(request, "desk/team.html", context, status_code=status)
 
 
 @router.post("/desk/teams/{team_id}/rename", response_model=None)
@@ -102,7 +123,13 @@ def team_rename(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
-    teams.rename_team(db, team_id=team_id, name=name, version=form_version(version))
+    try:
+        teams.rename_team(db, team_id=team_id, name=name, version=form_version(version))
+    except (Conflict, Unprocessable) as exc:  # the team page again, the new name kept, and why
+        db.rollback()
+        return team_page(
+            team_id, request, db, user, refused={"name": name, "error": exc.detail}, status=exc.status_code
+        )
     db.commit()
     return RedirectResponse(f"/desk/teams/{team_id}?done=renamed", status_code=303)
 

@@ -149,3 +149,31 @@ def test_bad_team_input_is_readable_never_500(
         assert r.status_code == status and text in r.text, (url, r.status_code, r.text[:300])
     assert client.post("/desk/teams", data={"name": "No token"}).status_code == 403
     assert twin.name == "East desk"
+
+
+def test_a_refused_team_name_keeps_what_was_typed_and_case_does_not_make_a_twin(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    """A refused name came back as a bare error page, the typed name gone; "east  DESK" was taken as
+    a new team beside "East desk"."""
+    team = _team(db)
+    _team(db, "East desk")
+    sign_in("manager")
+    page = client.get("/desk/teams").text
+    r = client.post("/desk/teams", data={"name": "east  DESK", "csrf": csrf_of(page)})
+    assert r.status_code == 409 and "A team named &#39;East desk&#39; exists already" in r.text
+    assert 'value="east  DESK"' in r.text and 'id="team-name-error"' in r.text and "New team" in r.text
+    page = client.get(f"/desk/teams/{team.id}").text
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
+    r = client.post(
+        f"/desk/teams/{team.id}/rename", data={"name": "EAST desk", "version": version, "csrf": csrf_of(page)}
+    )
+    assert r.status_code == 409 and 'value="EAST desk"' in r.text and 'id="rename-error"' in r.text
+    teams.rename_team(db, team_id=team.id, name="North desk 2", version=int(version))  # someone else
+    db.commit()
+    r = client.post(
+        f"/desk/teams/{team.id}/rename", data={"name": "Nord", "version": version, "csrf": csrf_of(page)}
+    )
+    assert r.status_code == 409 and "Someone else changed this team" in r.text and 'value="Nord"' in r.text
+    db.expire_all()
+    assert db.get(Team, team.id).name == "North desk 2"  # type: ignore[union-attr]

@@ -67,9 +67,16 @@ def _name(session: Session, name: str, team_id: int | None = None) -> str:
             "Team name: at most 100 characters.",
             errors=[{"field": "name", "message": "at most 100 characters"}],
         )
-    other = session.scalar(select(Team.id).where(Team.name == name))
-    if other is not None and other != team_id:
-        raise Conflict(f"A team named {name!r} exists already.")
+    name = " ".join(name.split())
+    # "desk münchen-nord" beside "Desk München-Nord" is the same team to a reader: compared
+    # case-folded in Python (SQLite's lower() folds ASCII only). Teams are a handful of rows.
+    key = name.casefold()
+    for other_id, other_name in session.execute(select(Team.id, Team.name)).tuples():
+        if other_id != team_id and " ".join(other_name.split()).casefold() == key:
+            raise Conflict(
+                f"A team named {other_name!r} exists already.",
+                errors=[{"field": "name", "message": f"a team named {other_name!r} exists already"}],
+            )
     return name
 
 
