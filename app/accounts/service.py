@@ -55,8 +55,14 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
+LABELS = {"email": "E-mail", "name": "Name", "role": "Role", "password": "Password", "is_active": "Active"}
+
+
 def _refuse(field: str, message: str) -> Unprocessable:
-    return Unprocessable(f"{field}: {message}.", errors=[{"field": field, "message": message}])
+    # The detail is read by people (the page's summary, an API client's log): the field's label,
+    # not its key ("email: … @-sign.." read like a stack trace)
+    text = f"{LABELS.get(field, field)}: {message.rstrip('.')}."
+    return Unprocessable(text, errors=[{"field": field, "message": message}])
 
 
 def _name(value: str) -> str:

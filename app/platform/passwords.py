@@ -32,7 +32,10 @@ def check_email(email: str) -> str:
         # No DNS lookup: accounts are created offline, and an intranet domain is fine.
         checked = validate_email(candidate, check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
-        raise ValueError(f"{candidate!r} is not a valid e-mail address: {exc}") from exc
+        # The library's sentence ends in "." and starts upper-case: fitted into ours, once
+        reason = str(exc).strip().rstrip(".")
+        reason = reason[:1].lower() + reason[1:]
+        raise ValueError(f"{candidate!r} is not a valid e-mail address ({reason})") from exc
     return checked.normalized.lower()
 
 

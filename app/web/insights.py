@@ -9,6 +9,7 @@ is drawn from the table, which is also the accessible fallback when scripts do n
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from app.insights.api import Params, local_today
 from app.insights.metrics import METRICS
 from app.models import Engineer, ProductModel, Region, Role, User
 from app.platform.errors import Forbidden, Unprocessable
+from app.platform.inputs import problem_with
 from app.web.shared import PageDb, PageRoute, PageUser, fmt_date, fmt_dt, render
 
 router = APIRouter(route_class=PageRoute)
@@ -38,7 +40,7 @@ PAGE = 50
 def kpi_page_user(user: PageUser) -> User:
     if not service.visible_metrics(user.role):
         raise Forbidden(
-            "The KPI dashboard is for managers and dispatchers. Your account "
+            "The KPI dashboard is for managers, admins and dispatchers. Your account "
             f"({user.email}, role {user.role}) cannot open it."
         )
     return user
@@ -144,12 +146,99 @@ def _query_string(params: Params, **extra: str) -> str:
     return urlencode({**base, **extra})
 
 
+# The dashboard's form fields as the page labels them, for errors shown by their field.
+FORM_LABELS = {
+    "from": "From", "to": "To", "period": "Period", "time": "Durations in", "group_by": "Group by",
+    "region": "Region", "engineer": "Engineer", "product_model": "Product model", "tier": "Tier",
+    "channel": "Channel", "metric": "Metric",
+}  # fmt: skip
+CHOICES = {"period": ("day", "week", "month"), "time": ("calendar", "business")}
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(text: str) -> date | None:
+    """A YYYY-MM-DD value, or ValueError in words a person reads ("2026-02-30 is not a date"),
+    not pydantic's "day value is outside expected range"."""
+    if not text:
+        return None
+    if not ISO_DAY.fullmatch(text):
+        raise ValueError(f"{text[:40]} is not a date (write it as YYYY-MM-DD)")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text} is not a date") from None
+    if problem := problem_with(day):
+        raise ValueError(f"{text} {problem}")
+    return day
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    """The dashboard's query as typed (the form shows it back) and what is wrong with it."""
+
+    params: Params  # with every unreadable value left at its default
+    values: dict[str, str]
+    errors: dict[str, str]  # form field → message
+
+
+def read_typed(request: Request) -> Typed:
+    """The dashboard reads its own query string, so that a bad filter re-renders the dashboard with
+    the form as typed and the error by its field; a dependency's RequestValidationError could only
+    be a bare error page. The API keeps `Params` and its problem+json."""
+    q = request.query_params
+    values = {key: q.get(key, "").strip() for key in FORM_LABELS}
+    errors: dict[str, str] = {}
+    days: dict[str, date | None] = {}
+    for key in ("from", "to"):
+        try:
+            days[key] = _day(values[key])
+        except ValueError as exc:
+            errors[key], days[key] = str(exc), None
+    for key, allowed in CHOICES.items():
+        if values[key] and values[key] not in allowed:
+            errors[key] = f"one of {', '.join(allowed)}"
+    period = values["period"] if values["period"] in CHOICES["period"] else "week"
+    params = Params(
+        metric=values["metric"] or None,
+        period=period,  # type: ignore[arg-type]
+        start=days["from"],
+        end=days["to"],
+        group_by=values["group_by"] or None,
+        region=values["region"],
+        engineer=values["engineer"],
+        product_model=values["product_model"],
+        tier=values["tier"],
+        channel=values["channel"],
+        time="business" if values["time"] == "business" else "calendar",
+    )
+    return Typed(params, values, errors)
+
+
+def _merge(typed: Typed, exc: Unprocessable) -> dict[str, str]:
+    """The service's errors by form field; a field already wrong as typed keeps its own message."""
+    found = {str(e.get("field", "")): str(e.get("message", "")) for e in exc.errors or []}
+    if "to" in found and not typed.values["to"]:  # "To" left blank is today: the typed From is wrong
+        found.setdefault("from", found["to"])
+        del found["to"]
+    return {**found, **typed.errors}
+
+
 @router.get("/insights", response_class=HTMLResponse)
-def dashboard(
-    request: Request, db: PageDb, user: KpiPageUser, params: Annotated[Params, Depends()]
-) -> HTMLResponse:
+def dashboard(request: Request, db: PageDb, user: KpiPageUser) -> HTMLResponse:
+    typed = read_typed(request)
+    params = typed.params
     query = params.query(user)
-    result = service.run(db, query)
+    errors = dict(typed.errors)
+    result: dict[str, Any] | None = None
+    try:
+        if errors:  # still name every other wrong filter at once, but compute nothing
+            service.check(query, db)
+        else:
+            result = service.run(db, query)
+    except Unprocessable as exc:
+        errors = _merge(typed, exc)
+    if errors or result is None:
+        return _refused(request, db, typed, query, errors)
     manager = user.role in (Role.manager.value, Role.admin.value)
     cards = []
     for m in result["metrics"]:
@@ -160,6 +249,7 @@ def dashboard(
                 "duration": duration,
                 "shown": shown(m["total"].get("value"), m["unit"], duration),
                 "p90_shown": shown(m["total"].get("p90"), m["unit"], duration),
+                "ci_shown": interval(m["total"].get("ci_low"), m["total"].get("ci_high")),
                 "previous_shown": shown((m["total"].get("previous") or {}).get("value"), m["unit"], duration),
                 "trend": trend(m["metric"], m["total"], m["total"].get("previous"), duration),
                 "drill": "/insights/drill?" + _query_string(params, metric=m["metric"]),
@@ -180,7 +270,7 @@ def dashboard(
                         "drill": "/insights/drill?"
                         + _query_string(params, metric=m["metric"], group=g["key"]),
                     }
-                    for g in m["groups"]
+                    for g in _by_label(m["groups"])
                 ],  # fmt: skip
             }
         )
@@ -209,6 +299,57 @@ def dashboard(
             else None,
         },
     )
+
+
+def _refused(
+    request: Request, db: PageDb, typed: Typed, query: service.Query, errors: dict[str, str]
+) -> HTMLResponse:
+    """The dashboard with the form as typed and each error by its field, and no figures (422)."""
+    choices = _choices(db)
+    for key, options in choices.items():
+        value = typed.values.get(key, "")
+        # an unknown value stays in its select (marked), so the form holds what was asked
+        if value and value not in {v for v, _ in options}:
+            options.insert(0, (value, f"{value} (unknown)"))
+    return render(
+        request,
+        "insights/dashboard.html",
+        {
+            "nav": "insights",
+            "result": None,
+            "cards": [],
+            "params": typed.params,
+            "typed": typed.values,
+            "errors": {k: errors[k] for k in FORM_LABELS if k in errors}
+            | {k: v for k, v in errors.items() if k not in FORM_LABELS},
+            "labels": FORM_LABELS,
+            "bad_days": [k for k in ("from", "to") if k in typed.errors],
+            "choices": choices,
+            "group_keys": service.GROUP_KEYS,
+            "left_out": [],
+            "detractors": None,
+            "renewals": None,
+        },
+        status_code=422,
+    )
+
+
+def interval(low: float | None, high: float | None) -> str:
+    """The interval as words, "95 % from −17.4 to 20.2": a dash between two signed numbers
+    ("-17.4–20.2") misreads."""
+    if low is None or high is None:
+        return ""
+
+    def num(v: float) -> str:
+        return f"{v:.1f}".replace("-", "\u2212")
+
+    return f"95 % from {num(low)} to {num(high)}"
+
+
+def _by_label(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Groups in the order a person looks them up, by name ("(none)" last); the API's order is its
+    keys as text, which put engineer 10 before engineer 2."""
+    return sorted(groups, key=lambda g: (not g["key"], str(g["label"]).casefold(), g["key"]))
 
 
 # Items whose number opens a ticket page (the others are visits, engineer-days).
@@ -242,6 +383,8 @@ def _drill_text(key: str, value: Any, engineers: dict[int, str]) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if (key.endswith("_min") or key.startswith("minutes")) and isinstance(value, float):
+        return f"{value:.0f}"  # whole minutes on the page; the API keeps two decimals
     if key == "engineer" and str(value).isdecimal():
         return engineers.get(int(value), str(value))
     if isinstance(value, str) and (key.endswith("_at") or key.endswith("_from") or key.endswith("_to")):
