@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.field.engineers import service as engineers
 from app.field.inventory import reservations
+from app.field.inventory.stock import Shortage
 from app.field.workorders import service as workorders
 from app.field.workorders import visits as workorder_visits
 from app.field.workorders.asset_file import asset_file
@@ -40,7 +41,7 @@ from app.models import (
 )
 from app.planning import keys as plan_keys
 from app.planning import routes as plan_routes
-from app.planning.schemas import RouteRead, StopRead
+from app.planning.schemas import PartLine, RouteRead, StopRead
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
@@ -206,7 +207,7 @@ def _visit_page(
 ) -> HTMLResponse:
     stop, route = _stop_of(db, me, work_order)
     ticket = db.get(Ticket, work_order.ticket_id)
-    to_pick = [p for p in (stop.parts if stop else []) if p.source == "warehouse" and not p.picked_up]
+    to_pick = _unconfirmed_pickups(stop)
     done = request.query_params.get("done", "")
     context = {
         "nav": "route",
@@ -216,6 +217,7 @@ def _visit_page(
         "ticket": ticket,
         "to_pick": to_pick,
         "van_parts": _van_parts(db, me) if work_order.status == WorkOrderStatus.on_site else [],
+        "other_rows": OTHER_ROWS,
         "finished": work_order.status in TERMINAL,
         "parts_used": _parts_used(db, work_order) if work_order.status in TERMINAL else [],
         "report": report or {"input": {}, "fields": {}},
@@ -396,41 +398,84 @@ async def _report_form(request: Request) -> dict[str, str]:
 @router.post("/field/visits/{work_order_id}/report", response_model=None)
 def report(visit: Visit, form: Annotated[dict[str, str], Depends(_report_form)]) -> Response:
     try:
-        work_done, fixed, used = _read_report(form, _part_names(visit.db, form))
+        work_done, fixed, used = _read_report(form, _catalogue(visit.db, form))
     except AppError as exc:
         state = {"input": form, "fields": field_errors(exc)}
         return visit.page(visit.work_order, report=state, error=page_error(exc), status_code=exc.status_code)
+
+    def _file(wo: WorkOrder) -> None:
+        try:
+            workorder_visits.report(
+                visit.db,
+                work_order=wo,
+                work_done=work_done,
+                fixed=fixed,
+                actor=visit.user,
+                parts_used=[(p, q, None) for p, q in used],
+            )
+        except Shortage as exc:
+            exc.detail += _pickup_hint(visit.db, visit.me, wo, {s["part_id"] for s in exc.extra["shortages"]})
+            raise
+
     return visit.act(
         key=form.get("key", ""),
         version=form.get("version", ""),
         body={"work_done": work_done, "fixed": fixed, "parts": used},
-        action=lambda wo: workorder_visits.report(
-            visit.db,
-            work_order=wo,
-            work_done=work_done,
-            fixed=fixed,
-            actor=visit.user,
-            parts_used=[(p, q, None) for p, q in used],
-        ),
+        action=_file,
         done="reported",
         typed=form,
     )
 
 
-def _part_names(db: Session, form: dict[str, str]) -> dict[str, str]:
-    """The report form's part inputs by the names of their parts (for its error messages)."""
-    ids = {k[4:]: k for k in form if k.startswith("qty_") and k[4:].isdecimal() and int(k[4:]) <= INT_MAX}
-    other = form.get("other_part", "")
-    if other.isdecimal() and int(other) <= INT_MAX:
-        ids.setdefault(other, "other_part")
-    rows = db.execute(select(Part.id, Part.name).where(Part.id.in_([int(i) for i in ids]))).tuples()
-    return {ids[str(pid)]: name for pid, name in rows}
+def _unconfirmed_pickups(stop: StopRead | None) -> list[PartLine]:
+    """The visit's parts still waiting at a warehouse: check-in does not require the pickup, so
+    an engineer can be on site with them not in the van (as far as stock knows)."""
+    return [p for p in (stop.parts if stop else []) if p.source == "warehouse" and not p.picked_up]
 
 
-def _read_report(form: dict[str, str], part_names: dict[str, str]) -> tuple[str, bool, list[tuple[int, int]]]:
+def _pickup_hint(db: Session, me: Engineer, work_order: WorkOrder, short: set[int]) -> str:
+    """Why the van is short when the part is on a pickup not confirmed yet, and what to tap; a
+    bare "0 in stock" made the engineer think the part was missing when it was in their hand."""
+    waiting = [p for p in _unconfirmed_pickups(_stop_of(db, me, work_order)[0]) if p.part_id in short]
+    if not waiting:
+        return ""
+    items = ", ".join(f"{p.quantity} × {p.name} at {p.warehouse_name or 'the warehouse'}" for p in waiting)
+    return (
+        f" You have not confirmed picking up {items}, so stock still has it at the warehouse: "
+        "tap “I picked these up” under Parts first, then file the report again."
+    )
+
+
+# "Other part from the van" rows: a repair may use several van parts. Fixed rows work without
+# JavaScript (field.js only hides the empty ones behind "Add another part"). The first row keeps
+# its old names, so a page left open across an update still books its part.
+OTHER_ROWS = (("other_part", "other_qty"), ("other_part_2", "other_qty_2"), ("other_part_3", "other_qty_3"))
+MAX_QTY = 10000
+NOT_IN_CATALOGUE = "that part is not in our catalogue"
+
+
+def _part_id(value: str) -> int | None:
+    value = value.strip()
+    # the length first: int() refuses more than 4300 digits, which a forged form may send
+    return int(value) if value.isdecimal() and len(value) <= 10 and int(value) <= INT_MAX else None
+
+
+def _catalogue(db: Session, form: dict[str, str]) -> dict[int, tuple[str, str]]:
+    """Name and SKU of every part the report form names (the visit's parts and the chosen other
+    parts), so messages say "Druckschalter (PMP-5005)" and an unknown id is caught here."""
+    ids = {_part_id(k[4:]) for k in form if k.startswith("qty_")}
+    ids |= {_part_id(form.get(part, "")) for part, _ in OTHER_ROWS}
+    ids.discard(None)
+    rows = db.execute(select(Part.id, Part.name, Part.sku).where(Part.id.in_(ids))).tuples()
+    return {pid: (name, sku) for pid, name, sku in rows}
+
+
+def _read_report(
+    form: dict[str, str], catalogue: dict[int, tuple[str, str]]
+) -> tuple[str, bool, list[tuple[int, int]]]:
     """Work done, fixed first time, and the parts used: `qty_<part id>` inputs for the visit's
-    parts, plus one 'other part from the van' choice. ``part_names``: the part inputs' part names,
-    so a wrong quantity says which part ("Qty 10" meant nothing to an engineer)."""
+    parts (0 or empty: not used) and the 'other part from the van' rows (a chosen part with no
+    quantity is a slip, refused rather than dropped). ``catalogue``: name and SKU by part id."""
     errors = too_long(form, REPORT_LIMIT)
     work_done = form.get("work_done", "").strip()
     if not work_done:
@@ -438,21 +483,40 @@ def _read_report(form: dict[str, str], part_names: dict[str, str]) -> tuple[str,
     fixed = form.get("fixed", "")
     if fixed not in ("yes", "no"):
         errors["fixed"] = "say whether the problem is fixed"
+    labels: dict[str, str] = {}  # the part each input is about, for the message at the top
     used: dict[int, int] = {}
-    pairs = [(k[4:], v) for k, v in form.items() if k.startswith("qty_")]
-    pairs.append((form.get("other_part", ""), form.get("other_qty", "") if form.get("other_part") else ""))
-    for part, qty in pairs:
-        qty = qty.strip()
-        if not part or not qty or qty == "0":
-            continue
-        if not part.isdecimal() or not qty.isdecimal() or int(qty) > 10000:
-            errors[f"qty_{part}" if part.isdecimal() else "other_part"] = "a whole number of parts (0–10000)"
-            continue
-        used[int(part)] = used.get(int(part), 0) + int(qty)
+
+    def count(field: str, part: str, qty: str, *, chosen: bool) -> None:
+        pid = _part_id(part)
+        if pid is None or pid not in catalogue:  # a forged or deleted id: never show the id itself
+            labels[field] = field_label(field) if chosen else "Parts used"
+            errors[field] = NOT_IN_CATALOGUE
+            return
+        name, sku = catalogue[pid]
+        labels[field] = f"{name} ({sku})"
+        low = 1 if chosen else 0
+        if not qty and not chosen:
+            return
+        if not qty.isdecimal() or len(qty) > 6 or not low <= int(qty) <= MAX_QTY:
+            errors[field] = (
+                f"you chose this part: enter how many you used ({low}–{MAX_QTY}) or set it back to “none”"
+                if chosen and qty.strip("0") == ""
+                else f"a whole number of parts, {low}–{MAX_QTY}"
+            )
+            return
+        if int(qty):
+            used[pid] = used.get(pid, 0) + int(qty)
+
+    for key, qty in form.items():
+        if key.startswith("qty_"):
+            count(key, key[4:], qty.strip(), chosen=False)
+    for part, qty in OTHER_ROWS:
+        if form.get(part, "").strip():  # no part chosen: its quantity (pre-filled 1) means nothing
+            count(part, form[part], form.get(qty, "").strip(), chosen=True)
     if errors:
         refused = invalid(errors)
         refused.detail = "; ".join(
-            f"{part_names.get(field) or field_label(field)}: {message}" for field, message in errors.items()
+            f"{labels.get(field) or field_label(field)}: {message}" for field, message in errors.items()
         )
         raise refused
     return work_done, fixed == "yes", sorted(used.items())

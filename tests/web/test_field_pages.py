@@ -182,7 +182,8 @@ def test_a_visit_from_pickup_to_report(client: TestClient, db: Session, login: A
     wrong = client.post(
         f"{url}/report", data={**report, "work_done": "x", f"qty_{w.parts[0].id}": "-3", "fixed": "yes"}
     )
-    assert wrong.status_code == 422 and f"{w.parts[0].name}: a whole number of parts" in wrong.text
+    assert wrong.status_code == 422
+    assert f"{w.parts[0].name} ({w.parts[0].sku}): a whole number of parts, 0–10000" in wrong.text
     assert f"Qty {w.parts[0].id}" not in wrong.text
     db.expire_all()
     assert db.get(WorkOrder, wo.id).status == "on_site"  # type: ignore[union-attr]
@@ -391,3 +392,140 @@ def test_the_past_due_badge_counts_from_the_arrival_due_time_like_the_board(
     ticket.arrived_at = utcnow()  # an earlier visit arrived: no arrival due time left to miss
     db.commit()
     assert "past arrival due" not in client.get(f"/field/visits/{wo.id}").text
+
+
+def on_site(
+    client: TestClient, db: Session, login: Any, *, pickup: bool
+) -> tuple[pw.World, str, dict[str, str], list[Any]]:
+    """Engineer 1 checked in to the visit needing a warehouse part (renamed as the demo's), with two
+    more parts in the van; ``pickup``: whether they tapped "I picked these up" first."""
+    w, _ = planned_world(client, db, login)
+    wo = w.work_orders[-1]
+    w.parts[0].name, w.parts[0].sku = "Druckschalter", "PMP-5005"
+    w.warehouse.name = "Lager Nord"
+    van = f.location_of(db, engineer=w.engineers[1])
+    extra = [
+        f.make_part(db, name="Dichtungssatz", sku="DIC-1010"),
+        f.make_part(db, name="Lüfter", sku="LUE-2020"),
+    ]
+    for part in extra:
+        f.set_stock(db, van, part, 5)
+    db.commit()
+    as_engineer(client, w)
+    url = f"/field/visits/{wo.id}"
+    if pickup:
+        client.post(f"{url}/pickup", data=form_fields(client.get(url).text, f"{url}/pickup"))
+    client.post(f"{url}/check-in", data=form_fields(client.get(url).text, f"{url}/check-in"))
+    report = form_fields(client.get(url).text, f"{url}/report")
+    # what the phone sends: the visit's part pre-filled with its planned quantity
+    report.update({"work_done": "Swapped the pressure switch.", "fixed": "yes", f"qty_{w.parts[0].id}": "1"})
+    return w, url, report, extra
+
+
+def alert(html: str) -> str:
+    """The refusal shown at the top of the page."""
+    found = re.search(r'<p class="alert" role="alert">(.*?)</p>', html, re.S)
+    return found[1] if found else ""
+
+
+def van_stock(db: Session, w: pw.World, part: Any) -> int:
+    db.expire_all()
+    van = f.location_of(db, engineer=w.engineers[1]).id
+    q = db.scalar(
+        select(StockLevel.quantity).where(StockLevel.location_id == van, StockLevel.part_id == part.id)
+    )
+    return q or 0
+
+
+def visit_status(db: Session, url: str) -> str:
+    db.expire_all()
+    return db.get(WorkOrder, int(url.rsplit("/", 1)[1])).status  # type: ignore[union-attr]
+
+
+def test_part_errors_name_the_part_and_sku_never_its_id(client: TestClient, db: Session, login: Any) -> None:
+    w, url, report, extra = on_site(client, db, login, pickup=True)
+    part = w.parts[0]
+    for typed in ("-1", "1.5", "two"):
+        r = client.post(f"{url}/report", data={**report, f"qty_{part.id}": typed})
+        assert r.status_code == 422, typed
+        assert "Druckschalter (PMP-5005): a whole number of parts, 0–10000" in r.text, typed
+        assert f"Qty {part.id}" not in r.text and "Swapped the pressure switch." in r.text
+    # A forged part id, as the other part or as a visit part: said in words, the id never shown.
+    huge = "9" * 5000  # more digits than int() takes: still a readable refusal, not a 500
+    for forged in ({"other_part": "999999", "other_qty": "1"}, {"qty_999999": "1"}, {"other_part_2": huge}):
+        r = client.post(f"{url}/report", data={**report, **forged})
+        assert r.status_code == 422 and "that part is not in our catalogue" in r.text, forged
+        assert "999999" not in r.text and "does not exist" not in r.text
+    assert visit_status(db, url) == "on_site"
+
+
+def test_a_chosen_other_part_with_no_quantity_is_refused_not_dropped(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    """Choosing a van part and leaving 0 (or nothing) is a slip: closing the visit without it
+    would leave the van's stock wrong. The page asks, keeping the choice; '— none —' with the
+    pre-filled 1 books nothing."""
+    w, url, report, extra = on_site(client, db, login, pickup=True)
+    seal = extra[0]
+    for qty in ("0", "", "00"):
+        r = client.post(f"{url}/report", data={**report, "other_part": str(seal.id), "other_qty": qty})
+        assert r.status_code == 422, qty
+        assert "Dichtungssatz (DIC-1010): you chose this part: enter how many you used (1–10000)" in r.text
+        assert f'<option value="{seal.id}" selected>' in r.text  # the choice is kept
+        assert visit_status(db, url) == "on_site" and van_stock(db, w, seal) == 5
+    filed = client.post(f"{url}/report", data={**report, "other_part": "", "other_qty": "1"})
+    assert filed.status_code == 200 and "Service report filed" in filed.text
+    assert van_stock(db, w, seal) == 5
+
+
+def test_several_other_parts_from_the_van_are_booked(client: TestClient, db: Session, login: Any) -> None:
+    w, url, report, (seal, fan) = on_site(client, db, login, pickup=True)
+    page = client.get(url).text
+    for name in ("other_part", "other_part_2", "other_part_3"):  # three rows, no JavaScript needed
+        assert f'<select name="{name}"' in page
+    rows = {"other_part": str(seal.id), "other_qty": "2", "other_part_2": str(fan.id), "other_qty_2": "x"}
+    # One bad row: refused, every row kept as typed, nothing booked.
+    r = client.post(f"{url}/report", data={**report, **rows})
+    assert r.status_code == 422 and "Lüfter (LUE-2020): a whole number of parts, 1–10000" in r.text
+    assert (
+        f'<option value="{seal.id}" selected>' in r.text and f'<option value="{fan.id}" selected>' in r.text
+    )
+    assert re.search(r'name="other_qty" [^>]*value="2"', r.text)
+    assert van_stock(db, w, seal) == 5 and visit_status(db, url) == "on_site"
+    # The same part in two rows adds up.
+    rows.update(other_qty_2="1", other_part_3=str(seal.id), other_qty_3="1")
+    filed = client.post(f"{url}/report", data={**report, **rows})
+    assert filed.status_code == 200 and "Service report filed" in filed.text
+    assert (van_stock(db, w, seal), van_stock(db, w, fan)) == (2, 4)
+    used = client.get(url).text
+    assert "3 × Dichtungssatz" in used and "1 × Lüfter" in used and "1 × Druckschalter" in used
+
+
+def test_an_unconfirmed_pickup_is_pointed_out_before_and_after_filing(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    """Checked in without tapping "I picked these up": the report card says what is still waiting
+    at the warehouse, and the shortage the report runs into says why and which button to tap."""
+    w, url, report, (seal, _fan) = on_site(client, db, login, pickup=False)
+    page = client.get(url).text
+    notice = page[page.index('id="pickup-not-confirmed"') : page.index('id="report-form"')]
+    assert "You have not confirmed picking up:" in notice and "1 × Druckschalter at Lager Nord" in notice
+    assert 'href="#pickup-form"' in notice and 'id="pickup-form"' in page
+    r = client.post(f"{url}/report", data=report)  # the form pre-fills 1 × Druckschalter
+    text = r.text.replace("&#39;", "'")
+    assert r.status_code == 409 and "Not enough stock, nothing was booked" in text
+    assert "You have not confirmed picking up 1 × Druckschalter at Lager Nord" in text
+    assert "tap “I picked these up”" in alert(text) and "Swapped the pressure switch." in text
+    # A shortage of a part that is not on the pickup gets no such hint.
+    other = client.post(
+        f"{url}/report",
+        data={**report, f"qty_{w.parts[0].id}": "0", "other_part": str(seal.id), "other_qty": "9"},
+    )
+    assert other.status_code == 409 and "Dichtungssatz" in alert(other.text)
+    assert "picked" not in alert(other.text)
+    # Confirming the pickup clears the notice and the report goes through.
+    client.post(f"{url}/pickup", data=form_fields(client.get(url).text, f"{url}/pickup"))
+    assert 'id="pickup-not-confirmed"' not in client.get(url).text
+    filed = client.post(f"{url}/report", data=report)
+    assert filed.status_code == 200 and "Service report filed" in filed.text
+    assert visit_status(db, url) == "done"
