@@ -215,7 +215,7 @@ def _health(
     ]
     notes = [f"contract {number} ends within {EXPIRY_WARNING.days} days, no follow-up" for number in expiring]
     if account.renewal_date and today <= account.renewal_date <= today + EXPIRY_WARNING:
-        notes.append(f"renewal due on {account.renewal_date.isoformat()}")
+        notes.append(f"renewal due on {account.renewal_date:%d %b %Y}")  # as the page writes dates
     return Health(
         status=BADGE[health.band],
         score=health.score,

@@ -123,6 +123,9 @@
       lane.addEventListener("drop", function (ev) {
         ev.preventDefault(); lane.classList.remove("drop");
         var id = ev.dataTransfer.getData("text/plain");
+        var from = id && timeline.querySelector('.block[data-id="' + id + '"]');
+        var own = from && from.closest(".trow");
+        if (own && own.dataset.engineer === String(e.id)) return;  // dropped back on its own row: no move
         if (id) window.location.href = "/board/visits/" + id + "/reassign?engineer_id=" + e.id + "&day=" + data.day;
       });
       row.appendChild(lane);
