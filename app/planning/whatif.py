@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import dispatch
+from app.desk.tickets import queue as ticket_queue
 from app.field.engineers import service as engineers
 from app.field.workorders import service as workorders
 from app.models import (
@@ -63,10 +64,17 @@ class Emergency:
 
 
 def ticket_site(session: Session, region_id: int, number: str) -> tuple[Ticket, Site]:
-    """An open ticket of the region and the site its emergency visit goes to."""
-    ticket = session.scalar(select(Ticket).where(Ticket.number == number.strip()))
+    """An open ticket of the region and the site its emergency visit goes to. The number is taken
+    as people type it ("T-0001071", "t-1071", "1071"): each spelling names one ticket."""
+    ticket = ticket_queue.find_ticket(session, number)
     if ticket is None:
-        _refuse("ticket", f"there is no ticket {number.strip()!r}")
+        canonical = ticket_queue.ticket_number(number)
+        _refuse(
+            "ticket",
+            f"there is no ticket {canonical}"
+            if canonical
+            else f"there is no ticket “{number.strip()}”: give its number, e.g. T-0001071 or 1071",
+        )
     assert ticket is not None
     if ticket.status in (TicketStatus.resolved, TicketStatus.closed):
         _refuse("ticket", f"ticket {ticket.number} is {ticket.status}; reopen it first")

@@ -54,7 +54,8 @@ def _emergency(
     if len(form["skill"]) > 40:
         errors["skill"] = "at most 40 characters"
     if form["ticket"].strip():
-        _ticket, site = whatif.ticket_site(db, region.id, form["ticket"])
+        ticket, site = whatif.ticket_site(db, region.id, form["ticket"])
+        form["ticket"] = ticket.number or form["ticket"]  # "1071" typed: the page names T-0001071
         lat, lon = site.latitude, site.longitude
     else:
         lat = _float("latitude", form["latitude"], errors, -90, 90, "48.137")

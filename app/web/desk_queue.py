@@ -3,6 +3,7 @@ bulk assign / status change (plain form POST with the CSRF token), keyboard navi
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
@@ -13,13 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import queue
-from app.models import Account, Channel, Priority, ProductModel, Role, TicketStatus, User
+from app.models import Account, Channel, Priority, ProductModel, Role, Ticket, TicketStatus, User
 from app.platform.errors import Unprocessable
 from app.web.messages import page_error
 from app.web.shared import (
     DeskPageUser,
     PageDb,
     PageRoute,
+    fmt_dt,
     invalid,
     local_to_utc,
     optional_id,
@@ -60,35 +62,73 @@ def _int_param(name: str, value: str, errors: dict[str, str]) -> int | None:
         return None
 
 
-def _customer_param(db: Session, value: str, errors: dict[str, str]) -> int | None:
-    """The queue's customer filter: a customer number, a CRM id, or (part of) a name that names one
-    customer. An agent knows the name, not our internal number."""
+CUSTOMERS_MAX = 50  # a name matching more customers than this is too vague to list
+
+
+@dataclass
+class CustomerFilter:
+    ids: list[int] = field(default_factory=list)  # empty: no customer filter
+    note: str = ""  # what the filter understood, shown above the list
+    note_href: str = ""  # a ticket the agent may have meant to open
+
+
+def _escaped(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _customer_param(db: Session, value: str, errors: dict[str, str]) -> CustomerFilter:
+    """The queue's customer filter: a customer number, a CRM id, (part of) a name, or a ticket
+    number (its customer). An agent knows the name, or has the ticket number from an e-mail,
+    rarely our internal customer number."""
     value = value.strip()
-    if not value or value.isdecimal():
-        return _int_param("customer", value, errors)
+    if not value:
+        return CustomerFilter()
     if len(value) > 200:
         errors["customer"] = "at most 200 characters"
-        return None
-    pattern = "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return CustomerFilter()
+    ticket = queue.find_ticket(db, value)
+    if value.isdecimal() and int(value) <= 2**31 - 1 and db.get(Account, int(value)) is not None:
+        also = f" ({value} is also ticket {ticket.number}: open it from the link)" if ticket else ""
+        return CustomerFilter([int(value)], f"Customer number {value}{also}.", _ticket_href(ticket))
+    if ticket is not None:
+        name = db.scalar(select(Account.name).where(Account.id == ticket.account_id)) or ""
+        note = f"{ticket.number} is a ticket of {name}: showing that customer’s tickets."
+        return CustomerFilter([ticket.account_id], note, _ticket_href(ticket))
     found = list(
         db.scalars(
             select(Account.id)
-            .where((Account.external_id == value) | Account.name.ilike(pattern, escape="\\"))
+            .where((Account.external_id == value) | Account.name.ilike(_escaped(value), escape="\\"))
             .order_by(Account.id)
-            .limit(11)
+            .limit(CUSTOMERS_MAX + 1)
         )
     )
-    if len(found) == 1:
-        return found[0]
     if not found:
-        errors["customer"] = f"no customer’s name contains “{value}”"
-    else:
-        many = "more than 10" if len(found) > 10 else str(len(found))
-        errors["customer"] = f"{many} customers match “{value}”: type more of the name"
-    return None
+        number = queue.ticket_number(value)
+        errors["customer"] = (
+            f"no customer number {value} and no ticket {number}"
+            if value.isdecimal() and number
+            else f"no ticket {number}"
+            if number
+            else f"no customer’s name contains “{value}”"
+        )
+        return CustomerFilter()
+    if len(found) > CUSTOMERS_MAX:
+        errors["customer"] = f"more than {CUSTOMERS_MAX} customers match “{value}”: type more of the name"
+        return CustomerFilter()
+    if len(found) == 1:
+        return CustomerFilter(found)
+    return CustomerFilter(
+        found, f"{len(found)} customers match “{value}”: showing the tickets of all of them."
+    )
 
 
-def _query_from(db: Session, params: dict[str, str]) -> tuple[queue.QueueQuery, dict[str, str]]:
+def _ticket_href(ticket: Ticket | None) -> str:
+    return f"/desk/tickets/{ticket.id}" if ticket else ""
+
+
+def _query_from(
+    db: Session, params: dict[str, str]
+) -> tuple[queue.QueueQuery, dict[str, str], CustomerFilter]:
     errors: dict[str, str] = {}
     view = params.get("view") or "mine"
     if view not in queue.VIEWS:
@@ -108,18 +148,19 @@ def _query_from(db: Session, params: dict[str, str]) -> tuple[queue.QueueQuery, 
         due_before = local_to_utc(params.get("sla_due_before", ""))
     except ValueError:
         errors["sla_due_before"] = "not a date and time"
+    customer = _customer_param(db, params.get("customer", ""), errors)
     query = queue.QueueQuery(
         view=view,
         status=[status] if status and "status" not in errors else [],
         priority=[priority] if priority and "priority" not in errors else [],
-        account_id=_customer_param(db, params.get("customer", ""), errors),
+        account_ids=customer.ids,
         product_model_id=_int_param("product", params.get("product", ""), errors),
         channel=channel if channel and "channel" not in errors else None,
         sla_due_before=due_before,
         team_id=_int_param("team", params.get("team", ""), errors),
         sort=params.get("sort", "") if params.get("sort") in queue.SORTS else "sla_risk",
     )
-    return query, errors
+    return query, errors, customer
 
 
 def _row(ticket: Any, names: dict[int, str], accounts: dict[int, str]) -> dict[str, Any]:
@@ -141,8 +182,9 @@ def queue_page(
     *,
     flash: str = "",
     refused: list[tuple[str, str]] | None = None,
+    confirm: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    query, errors = _query_from(db, params)
+    query, errors, customer = _query_from(db, params)
     raw_offset = params.get("offset", "")
     offset = int(raw_offset) if raw_offset.isdecimal() and int(raw_offset) <= 100_000 else 0
     if raw_offset and not offset and raw_offset != "0":
@@ -152,7 +194,10 @@ def queue_page(
     status_code = 200
     error = ""
     try:
-        rows, more = queue.list_queue(db, user, query, limit=PAGE, offset=offset)
+        # A filter that could not be understood lists nothing: the whole queue under a filter
+        # the agent believes applied ("Fischer") reads as Fischer's tickets.
+        if not errors:
+            rows, more = queue.list_queue(db, user, query, limit=PAGE, offset=offset)
     except Unprocessable as exc:
         error, status_code = page_error(exc), 422
     assignees = _assignees(db)
@@ -186,6 +231,9 @@ def queue_page(
         "error": error,
         "flash": flash,
         "refused": refused or [],
+        "customer_note": customer.note,
+        "customer_href": customer.note_href,
+        "confirm": confirm,
         "back": "/desk/queue?" + urlencode(params),
     }
     return render(request, "desk/queue.html", context, status_code=status_code)
@@ -195,8 +243,31 @@ def queue_page(
 def queue_view(request: Request, db: PageDb, user: DeskPageUser) -> HTMLResponse:
     params = dict(request.query_params)
     done = params.pop("done", "")
+    cancelled = params.pop("cancelled", "")
     flash = f"{done} ticket(s) changed." if done.isdecimal() else ""
+    if flash and cancelled:
+        flash += _cancelled_text(db, cancelled.split(",")[:CANCELLED_MAX])
     return queue_page(request, db, user, params, flash=flash)
+
+
+CANCELLED_MAX = 200  # work-order numbers read back from the redirect
+
+
+def _when(at: datetime | None) -> str:
+    return fmt_dt(at, "%a %d %b, %H:%M") if at else "no time yet"
+
+
+def _cancelled_text(db: Session, numbers: list[str]) -> str:
+    """The result's "Visits cancelled: WO-… (T-…, Tue 08 Dec, 09:00)." Read back from the
+    database, so a hand-made link cannot claim a visit was cancelled that was not."""
+    visits = queue.cancelled_visits(db, [n for n in numbers if n])
+    if not visits:
+        return ""
+    return (
+        " Visits cancelled: "
+        + ", ".join(f"{v.number} ({v.ticket}, {_when(v.starts_at)})" for v in visits)
+        + "."
+    )
 
 
 def _items(values: list[str]) -> list[tuple[int, int]]:
@@ -222,6 +293,7 @@ def bulk(
     status: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "/desk/queue",
+    confirm: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
@@ -236,11 +308,25 @@ def bulk(
         errors["status"] = "choose a status from the list"
     if not errors and assignee_id is None and not unassign and not status:
         errors["assignee"] = "choose an assignee or a status to apply"
+    if status == TicketStatus.resolved.value and not reason.strip():
+        errors["reason"] = "write the resolution: it is e-mailed to each ticket’s customer"
     if errors:
         raise invalid(errors)
+    items = _items(ticket)
+    target = back if back.startswith("/desk/queue") else "/desk/queue"
+    params = dict(parse_qsl(target.partition("?")[2]))
+    params.pop("done", None)
+    params.pop("cancelled", None)
+    # Resolving or closing cancels the tickets' visits not yet started: the agent confirms that
+    # first, naming each visit. The confirmation lists the visits it covers, so a visit scheduled
+    # meanwhile is asked about again rather than cancelled unseen.
+    visits = queue.visits_cancelled_by(db, items, status) if status else []
+    if visits and not {v.number for v in visits} <= set(confirm.split(",")):
+        form = {"ticket": ticket, "assignee": assignee, "status": status, "reason": reason, "back": target}
+        return queue_page(request, db, user, params, confirm=_confirmation(visits, form, len(items)))
     result = queue.bulk_apply(
         db,
-        items=_items(ticket),
+        items=items,
         actor=user,
         assignee_id=assignee_id,
         unassign=unassign,
@@ -248,14 +334,15 @@ def bulk(
         reason=reason.strip(),
     )
     db.commit()
-    target = back if back.startswith("/desk/queue") else "/desk/queue"
     if not result.refused:
         sep = "&" if "?" in target else "?"
-        return RedirectResponse(f"{target}{sep}{urlencode({'done': len(result.changed)})}", status_code=303)
+        done: dict[str, Any] = {"done": len(result.changed)}
+        if result.cancelled:
+            done["cancelled"] = ",".join(result.cancelled)
+        return RedirectResponse(f"{target}{sep}{urlencode(done)}", status_code=303)
     # Some were refused: show the list again (as it is now) with what happened to each.
     changed = f"{len(result.changed)} ticket(s) changed. " if result.changed else ""
-    params = dict(parse_qsl(target.partition("?")[2]))
-    params.pop("done", None)
+    changed += _cancelled_text(db, result.cancelled).lstrip() + " " if result.cancelled else ""
     return queue_page(
         request,
         db,
@@ -264,3 +351,18 @@ def bulk(
         flash=f"{changed}{len(result.refused)} not changed:",
         refused=result.refused,
     )
+
+
+def _confirmation(visits: list[queue.VisitToCancel], form: dict[str, Any], count: int) -> dict[str, Any]:
+    """What the confirmation step shows and re-posts (the same form, plus the visits confirmed)."""
+    return {
+        "status": form["status"],
+        "count": count,
+        "emailed": form["status"] == TicketStatus.resolved.value,
+        "visits": [
+            {"number": v.number, "ticket": v.ticket, "status": v.status, "when": _when(v.starts_at)}
+            for v in visits
+        ],
+        "form": form,
+        "numbers": ",".join(v.number for v in visits),
+    }

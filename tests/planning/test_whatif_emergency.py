@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import PlanDay, PlanRun, WorkOrder
 from app.planning import runs as plan_runs
 from app.planning import whatif
+from app.platform.errors import Unprocessable
 from tests.planning import world as pw
 
 
@@ -33,6 +35,31 @@ def _ticket(db: Session, w: pw.World) -> str:
     ticket = pw.f.open_ticket(db, w.account, asset=asset, priority="P3")
     db.commit()
     return ticket.number
+
+
+def test_the_ticket_number_is_taken_as_people_type_it(db: Session) -> None:
+    """Only the exact "T-0001071" used to work; "T-1071", "1071", "t-0001071" said "there is no
+    ticket". Every spelling names the one ticket its digits number."""
+    w = pw.build(db, jobs=1)
+    number = _ticket(db, w)
+    digits = number.removeprefix("T-").lstrip("0")
+    for typed in (
+        number,
+        number.lower(),
+        f"T-{digits}",
+        digits,
+        f" {number.removeprefix('T-')} ",
+        f"t{digits}",
+    ):
+        ticket, _site = whatif.ticket_site(db, w.region.id, typed)
+        assert ticket.number == number, typed
+    for typed, says in (
+        ("T-9999999", "there is no ticket T-9999999"),
+        ("WO-12", "there is no ticket “WO-12”"),
+    ):
+        with pytest.raises(Unprocessable) as refused:
+            whatif.ticket_site(db, w.region.id, typed)
+        assert says in refused.value.detail
 
 
 def test_a_published_emergency_opens_its_visit_and_publishes_the_plan(db: Session) -> None:

@@ -487,9 +487,11 @@ def test_a_what_if_emergency_for_a_ticket_publishes_from_its_preview(
     sign_in("dispatcher")
     params = {"region": w.region.id, "day": day.isoformat(), "kind": "emergency", "skill": "ELEC"}
     missing = client.get("/board/what-if", params={**params, "ticket": "T-NOPE"})
-    assert missing.status_code == 422 and "there is no ticket" in missing.text
-    page = client.get("/board/what-if", params={**params, "ticket": ticket.number})
+    assert missing.status_code == 422 and "there is no ticket “T-NOPE”: give its number" in missing.text
+    # typed as people type it (no zeros, lower case): the page names the ticket by its number
+    page = client.get("/board/what-if", params={**params, "ticket": f"t-{ticket.id}"})
     assert page.status_code == 200 and "Open the emergency visit and publish this plan" in page.text
+    assert f"The emergency visit is opened on ticket {ticket.number} " in page.text
     form = {**_publish_form(page.text)}
     form.pop("reason")
     assert form["ticket"] == ticket.number and form["kind"] == "emergency"

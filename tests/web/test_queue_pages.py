@@ -4,13 +4,14 @@ stale ticket reported by number while the others apply, and a readable refusal o
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
-from app.models import Ticket, User
+from app.field.workorders import service as workorders
+from app.models import Ticket, User, WorkOrder
 from app.platform.db import utcnow
 from tests import factories as f
 from tests.web.conftest import csrf_of
@@ -127,9 +128,163 @@ def test_the_customer_filter_takes_a_name_or_a_number(
     assert mine.number in by_name and theirs.number not in by_name
     by_number = client.get("/desk/queue", params={"view": "unassigned", "customer": str(other.id)}).text
     assert theirs.number in by_number and mine.number not in by_number
+    # A name matching several customers lists all their tickets and says so (it used to say
+    # "type more of the name" above the whole queue, unfiltered).
     several = client.get("/desk/queue", params={"view": "unassigned", "customer": "zimmermann"})
-    assert (
-        several.status_code == 422 and "2 customers match “zimmermann”: type more of the name" in several.text
-    )
+    assert several.status_code == 200
+    assert "2 customers match “zimmermann”: showing the tickets of all of them." in several.text
+    assert theirs.number in several.text and mine.number not in several.text
+    assert several.text.count('class="queue-row') == 2
     none = client.get("/desk/queue", params={"view": "unassigned", "customer": "50%_off"})
     assert none.status_code == 422 and "no customer’s name contains “50%_off”" in none.text
+    assert 'class="queue-row' not in none.text and "No tickets listed: correct the filter above." in none.text
+
+
+def test_a_filter_it_cannot_understand_lists_no_tickets_rather_than_all(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    sign_in("agent")
+    for i in range(52):
+        f.make_account(db, name=f"Fischer {i}")
+    _due(db, f.make_account(db, name="Other"), 2)
+    db.commit()
+    r = client.get("/desk/queue", params={"view": "unassigned", "customer": "fischer"})
+    assert r.status_code == 422 and "more than 50 customers match “fischer”: type more of the name" in r.text
+    assert 'class="queue-row' not in r.text
+
+
+def test_a_ticket_number_in_the_customer_box_finds_its_customer(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    """The box says "name or number": agents type the ticket number from the customer's e-mail,
+    in any spelling. It lists that customer's tickets and links the ticket itself."""
+    sign_in("agent")
+    fischer = f.make_account(db, name="Fischer Kältetechnik")
+    target, sibling = _due(db, fischer, 1), _due(db, fischer, 2)
+    other = _due(db, f.make_account(db, name="Other GmbH"), 3)
+    # A number far beyond any customer number, so that the bare digits can only mean the ticket.
+    target.number = "T-0098765"
+    db.commit()
+    for typed in ("T-0098765", "t-0098765", "T-98765", "98765"):
+        r = client.get("/desk/queue", params={"view": "unassigned", "customer": typed})
+        assert r.status_code == 200, typed
+        assert "T-0098765 is a ticket of Fischer Kältetechnik: showing that customer’s tickets." in r.text
+        assert f'<a href="/desk/tickets/{target.id}">Open the ticket</a>' in r.text
+        assert sibling.number in r.text and other.number not in r.text, typed
+    missing = client.get("/desk/queue", params={"view": "unassigned", "customer": "T-0099999"})
+    assert missing.status_code == 422 and "no ticket T-0099999" in missing.text
+    digits = client.get("/desk/queue", params={"view": "unassigned", "customer": "99999"})
+    assert digits.status_code == 422 and "no customer number 99999 and no ticket T-0099999" in digits.text
+
+
+def test_the_customer_box_is_styled_like_the_other_filters(
+    client: TestClient, sign_in: Callable[..., User]
+) -> None:
+    sign_in("agent")
+    html = client.get("/desk/queue").text
+    # app.css styles inputs by type: one without a type was the small, misaligned box
+    assert '<input type="search" name="customer"' in html and 'size="14"' not in html
+
+
+# --- bulk resolve with scheduled visits ---------------------------------------------------------
+
+
+def _scheduled(db: Session, dispatcher: User) -> tuple[Ticket, WorkOrder]:
+    region = f.make_region(db)
+    account = f.make_account(db, region=region)
+    site = f.make_site(db, account, region=region)
+    contact = f.make_contact(db, account, email="kunde@example.org")
+    asset = f.make_asset(db, site, product_model=f.make_product_model(db, skill="HVAC"))
+    engineer = f.make_engineer(db, region, skills=["HVAC"])
+    ticket = f.open_ticket(db, account, asset=asset, contact_id=contact.id)
+    wo = f.make_work_order(db, ticket)
+    start = datetime.combine(utcnow().date() + timedelta(days=9), time(9), tzinfo=UTC)
+    workorders.schedule(
+        db, work_order=wo, engineer_id=engineer.id, planned_start=start, eta=None, actor=dispatcher
+    )
+    db.flush()
+    return ticket, wo
+
+
+def _opened(db: Session, account) -> Ticket:  # type: ignore[no-untyped-def]
+    t = _due(db, account, 2)
+    tickets.transition(db, ticket_id=t.id, to="open", actor=None, channel="web")
+    db.flush()
+    return t
+
+
+def test_bulk_resolve_names_the_visits_it_cancels_and_asks_first(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    me = sign_in("agent")
+    ticket, wo = _scheduled(db, me)
+    plain = _opened(db, f.make_account(db))
+    db.commit()
+    page = client.get("/desk/queue", params={"view": "unassigned"}).text
+    form = {
+        "ticket": [f"{ticket.id}:{ticket.version}", f"{plain.id}:{plain.version}"],
+        "status": "resolved",
+        "reason": "Replaced the fuse",
+        "csrf": csrf_of(page),
+        "back": "/desk/queue?view=unassigned",
+    }
+    asked = client.post("/desk/queue/bulk", data=form, follow_redirects=False)
+    # Nothing is done yet: the page names the visit and that customers are e-mailed.
+    assert asked.status_code == 200
+    assert "Resolved: 2 ticket(s) — this cancels 1 visit(s)" in asked.text
+    assert f"<strong>{wo.number}</strong> ({ticket.number}, Scheduled," in asked.text
+    assert "Each ticket’s customer is e-mailed the resolution." in asked.text
+    assert f'name="confirm" value="{wo.number}"' in asked.text
+    db.expire_all()
+    assert db.get_one(WorkOrder, wo.id).status == "scheduled"
+    assert {db.get_one(Ticket, ticket.id).status, db.get_one(Ticket, plain.id).status} == {
+        "scheduled",
+        "open",
+    }
+
+    done = client.post("/desk/queue/bulk", data={**form, "confirm": wo.number}, follow_redirects=False)
+    assert done.status_code == 303 and f"cancelled={wo.number}" in done.headers["location"]
+    db.expire_all()
+    assert db.get_one(WorkOrder, wo.id).status == "cancelled"
+    result = client.get(done.headers["location"]).text
+    assert f"2 ticket(s) changed. Visits cancelled: {wo.number} ({ticket.number}, " in result
+    # A hand-made link cannot claim a visit was cancelled that was not.
+    forged = client.get("/desk/queue", params={"done": "1", "cancelled": "WO-9999999"}).text
+    assert "1 ticket(s) changed." in forged and "Visits cancelled" not in forged
+
+
+def test_bulk_resolve_without_visits_needs_no_extra_step(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    sign_in("agent")
+    plain = _opened(db, f.make_account(db))
+    db.commit()
+    page = client.get("/desk/queue", params={"view": "unassigned"}).text
+    form = {"ticket": [f"{plain.id}:{plain.version}"], "status": "resolved", "csrf": csrf_of(page)}
+    r = client.post("/desk/queue/bulk", data={**form, "reason": "Reset"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/desk/queue?done=1"
+    # a resolution is what the customers are e-mailed: asked for before anything is done
+    r = client.post("/desk/queue/bulk", data=form)
+    assert r.status_code == 422 and "write the resolution: it is e-mailed to each ticket’s customer" in r.text
+
+
+def test_bulk_refusals_name_states_by_their_labels(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    sign_in("agent")
+    new = _due(db, f.make_account(db), 1)  # new → resolved is refused: open it first
+    db.commit()
+    page = client.get("/desk/queue", params={"view": "unassigned"}).text
+    data = {
+        "ticket": [f"{new.id}:{new.version}"],
+        "status": "resolved",
+        "reason": "Fixed",
+        "csrf": csrf_of(page),
+    }
+    r = client.post("/desk/queue/bulk", data=data)
+    assert r.status_code == 200
+    assert (
+        f"<strong>{new.number}</strong>: a ticket that is New cannot move to Resolved; "
+        "allowed next: Open, Waiting on customer, Closed." in r.text
+    )
+    assert "waiting_on_customer" not in r.text.split('aria-label="Tickets not changed"')[1].split("</ul>")[0]

@@ -12,6 +12,7 @@ the others still apply. All-or-nothing would make one stale row block a whole mo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,11 +23,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.desk.tickets import service as tickets
-from app.desk.tickets.status import DONE
-from app.models import Asset, Role, Team, TeamMember, Ticket, User
+from app.desk.tickets.status import DONE, open_work_orders
+from app.models import Asset, Role, Team, TeamMember, Ticket, User, WorkOrder, WorkOrderStatus
 from app.models.tickets import sla_next_due
 from app.platform.db import utcnow
-from app.platform.errors import AppError, Unprocessable
+from app.platform.errors import AppError, InvalidTransition, Unprocessable
 
 VIEWS = ("mine", "team", "unassigned", "breaching_soon")
 SORTS = ("sla_risk", "newest")
@@ -43,6 +44,7 @@ class QueueQuery:
     status: Sequence[str] = ()
     priority: Sequence[str] = ()
     account_id: int | None = None
+    account_ids: Sequence[int] = ()  # several customers (a name that matches more than one)
     product_model_id: int | None = None
     channel: str | None = None
     sla_due_before: datetime | None = None
@@ -117,6 +119,8 @@ def _filters(stmt: Select[Any], query: QueueQuery) -> Select[Any]:
         stmt = stmt.where(Ticket.priority.in_(list(query.priority)))
     if query.account_id is not None:
         stmt = stmt.where(Ticket.account_id == query.account_id)
+    if query.account_ids:
+        stmt = stmt.where(Ticket.account_id.in_(list(query.account_ids)))
     if query.product_model_id is not None:
         assets = select(Asset.id).where(Asset.product_model_id == query.product_model_id)
         stmt = stmt.where(Ticket.asset_id.in_(assets))
@@ -180,10 +184,109 @@ def next_due(ticket: Ticket) -> tuple[str | None, datetime | None]:
     return ("resolution", ticket.resolution_due_at) if ticket.resolution_due_at else (None, None)
 
 
+# "T-0001071", "t-1071", "T1071", "1071": people drop the zeros, the prefix and the case.
+_TICKET_NUMBER = re.compile(r"\s*(?:t\s*-?\s*)?0*(\d{1,10})\s*", re.IGNORECASE)
+
+
+def ticket_number(text: str) -> str | None:
+    """The canonical number ("T-0001071") a typed ticket number means, or None if it is not one.
+    Numbers are "T-" and the ticket id zero-padded to 7 digits (service.create_ticket), so every
+    spelling names at most one ticket."""
+    match = _TICKET_NUMBER.fullmatch(text or "")
+    if match is None or int(match[1]) > 2**31 - 1:
+        return None
+    return f"T-{int(match[1]):07d}"
+
+
+def find_ticket(session: Session, text: str) -> Ticket | None:
+    number = ticket_number(text)
+    return session.scalar(select(Ticket).where(Ticket.number == number)) if number else None
+
+
+@dataclass(frozen=True)
+class VisitToCancel:
+    number: str  # work order
+    ticket: str
+    status: str
+    starts_at: datetime | None  # the appointment agreed with the customer, else the planned start
+
+
+# Visits that resolving or closing cancels; one under way (en route, on site) refuses the ticket
+# instead (app/field/workorders/closing.py), so it cancels nothing.
+_CANCELLED_ON_CLOSING = (WorkOrderStatus.unscheduled.value, WorkOrderStatus.scheduled.value)
+_UNDER_WAY = (WorkOrderStatus.en_route.value, WorkOrderStatus.on_site.value)
+
+
+def visits_cancelled_by(
+    session: Session, items: Sequence[tuple[int, int]], status: str
+) -> list[VisitToCancel]:
+    """The visits a bulk move to `status` would cancel, for the agent to confirm first. Tickets
+    that will be refused anyway (stale version, already done, a visit under way) cancel nothing."""
+    if status not in DONE:
+        return []
+    seen = dict(items)
+    live = [
+        t
+        for t in session.scalars(select(Ticket).where(Ticket.id.in_(list(seen))).order_by(Ticket.id))
+        if t.version == seen[t.id] and t.status not in DONE
+    ]
+    visits: list[VisitToCancel] = []
+    for ticket in live:
+        rows = open_work_orders(session, ticket)
+        if any(w.status in _UNDER_WAY for w in rows):
+            continue
+        visits += [
+            VisitToCancel(
+                w.number or str(w.id),
+                ticket.number or "",
+                w.status,
+                w.appointment_start_at or w.planned_start_at,
+            )
+            for w in rows
+            if w.status in _CANCELLED_ON_CLOSING
+        ]
+    return visits
+
+
+def cancelled_visits(session: Session, numbers: Sequence[str]) -> list[VisitToCancel]:
+    """The named work orders that are cancelled now, with their ticket (the result message)."""
+    rows = session.execute(
+        select(WorkOrder, Ticket.number)
+        .join(Ticket, Ticket.id == WorkOrder.ticket_id)
+        .where(WorkOrder.number.in_(list(numbers)), WorkOrder.status == WorkOrderStatus.cancelled.value)
+        .order_by(WorkOrder.id)
+    ).tuples()
+    return [
+        VisitToCancel(w.number or "", number or "", w.status, w.appointment_start_at or w.planned_start_at)
+        for w, number in rows
+    ]
+
+
 @dataclass
 class BulkResult:
     changed: list[str] = field(default_factory=list)  # ticket numbers
     refused: list[tuple[str, str]] = field(default_factory=list)  # (number or id, why)
+    cancelled: list[str] = field(default_factory=list)  # work orders ended by resolving/closing
+
+
+def _label(status: str) -> str:
+    text = status.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def _why(exc: AppError) -> str:
+    """The refusal for the agent: an illegal move in the status labels the page shows, not the
+    internal names the API's detail uses ("waiting_on_customer")."""
+    extra = exc.extra
+    if isinstance(exc, InvalidTransition) and {"current", "requested", "allowed"} <= extra.keys():
+        if extra["current"] in DONE and extra["requested"] == "open":
+            return exc.detail  # the reopen window's own explanation, in words already
+        allowed = ", ".join(_label(s) for s in extra["allowed"]) or "none"
+        return (
+            f"a ticket that is {_label(extra['current'])} cannot move to {_label(extra['requested'])}; "
+            f"allowed next: {allowed}."
+        )
+    return exc.detail
 
 
 def bulk_apply(
@@ -218,7 +321,10 @@ def bulk_apply(
                     )
                     session.flush()
                     version = ticket.version
+                ending: list[str] = []
                 if status and status != ticket.status:
+                    if status in DONE and ticket.status not in DONE:  # resolving/closing ends visits
+                        ending = [w.number or str(w.id) for w in open_work_orders(session, ticket)]
                     tickets.transition(
                         session,
                         ticket_id=ticket_id,
@@ -239,8 +345,9 @@ def bulk_apply(
                     )  # a status already reached: only the version check
                 session.flush()
             result.changed.append(name)
+            result.cancelled += ending  # the move succeeded, so none of them is open any more
         except StaleDataError:
             result.refused.append((name, "was changed by someone else meanwhile; reload and retry"))
         except AppError as exc:
-            result.refused.append((name, exc.detail))
+            result.refused.append((name, _why(exc)))
     return result

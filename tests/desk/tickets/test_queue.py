@@ -194,3 +194,22 @@ def test_the_next_due_time_counts_arrival_only_once_the_ticket_has_a_visit(
     ticket.status = "closed"
     db.commit()
     assert item()["sla_next_metric"] is None and item()["sla_next_due_at"] is None
+
+
+def test_a_ticket_number_is_read_in_the_spellings_people_type() -> None:
+    for typed in ("T-0001071", "t-0001071", "T-1071", "T1071", "1071", " 0001071 ", "t - 1071"):
+        assert queue.ticket_number(typed) == "T-0001071", typed
+    for typed in ("", "T-", "WO-0001071", "Fischer", "10 71", "T-99999999999"):
+        assert queue.ticket_number(typed) is None, typed
+
+
+def test_bulk_refusals_name_statuses_by_their_labels(db: Session) -> None:
+    me = f.make_user(db)
+    new = _ticket(db, f.make_account(db), due_in_h=1)
+    result = queue.bulk_apply(db, items=[(new.id, new.version)], actor=me, status="resolved", reason="Fixed")
+    assert result.refused == [
+        (
+            new.number,
+            "a ticket that is New cannot move to Resolved; allowed next: Open, Waiting on customer, Closed.",
+        )
+    ]
