@@ -4,21 +4,35 @@ unsubscribe. Every outcome is a value the page renders; nothing here raises to t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.feedback import facts, tokens
 from app.feedback.policy import sending_policy
-from app.models import Account, Contact, Survey, SurveyAnswer
+from app.models import Account, Contact, Region, Survey, SurveyAnswer, Ticket, WorkOrder
+from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.outbox import enqueue
 from surveys import TEMPLATES, Answer, FieldError, InvalidAnswer, Template, parse_answer
 
 Outcome = Literal["form", "invalid", "expired", "answered", "cancelled", "recorded", "errors"]
+
+
+@dataclass(frozen=True)
+class About:
+    """What the survey asks about, so the customer knows which visit or case: only this survey's
+    own work order and ticket (the token names the survey; nothing of any other case)."""
+
+    visit: bool  # a visit (work order) or a case resolved without one
+    day: date | None  # local to the visit's region
+    reference: str  # "WO-…" or the ticket's number
+    subject: str  # the ticket's subject, as the customer reported it
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,22 @@ class Page:
     template: Template | None = None
     company: str = ""
     errors: tuple[FieldError, ...] = ()
+    about: About | None = None
+
+
+def about(session: Session, survey: Survey) -> About:
+    region = session.get(Region, survey.region_id) if survey.region_id is not None else None
+    zone = ZoneInfo(region.timezone if region else get_settings().time_zone)
+    ticket = session.get(Ticket, survey.ticket_id)
+    order = session.get(WorkOrder, survey.work_order_id) if survey.work_order_id is not None else None
+    subject = ticket.subject if ticket else ""
+    if order is not None:
+        at = order.checked_out_at or order.checked_in_at or order.appointment_start_at
+        ref = order.number or (ticket.number if ticket and ticket.number else "")
+        return About(True, at.astimezone(zone).date() if at else None, ref or "", subject)
+    at = (ticket.resolved_at or ticket.opened_at) if ticket else None
+    ref = ticket.number if ticket and ticket.number else ""
+    return About(False, at.astimezone(zone).date() if at else None, ref, subject)
 
 
 UNSUBSCRIBE_MAX_AGE_S = 365 * 24 * 3600  # people unsubscribe from old mails too
@@ -47,12 +77,13 @@ def _load(session: Session, token: str, purpose: tokens.Purpose, now: datetime) 
     page = Page("form", survey, TEMPLATES[survey.template_id], account.name if account else "")
     if purpose == "unsubscribe":
         return page
+    page = replace(page, about=about(session, survey))
     if survey.answered_at is not None:
-        return Page("answered", survey, page.template, page.company)
+        return replace(page, outcome="answered")
     if survey.cancelled_at is not None:
-        return Page("cancelled", survey, page.template, page.company)
+        return replace(page, outcome="cancelled")
     if now >= survey.sent_at + timedelta(seconds=policy.expires_after_s):
-        return Page("expired", survey, page.template, page.company)
+        return replace(page, outcome="expired")
     return page
 
 
@@ -61,18 +92,49 @@ def open_form(session: Session, token: str, now: datetime | None = None) -> Page
     return _load(session, token, "answer", now or utcnow())
 
 
-def submit(session: Session, token: str, form: dict[str, object], now: datetime | None = None) -> Page:
-    """POST: validate and record the answer once; a replay finds it answered and changes nothing."""
+def _repeated(template: Template, repeated: Mapping[str, Sequence[str]]) -> list[FieldError]:
+    """A one-answer question sent more than once (csat=3&csat=5) is refused, not read as the last:
+    which one the customer meant is not ours to guess. Chips take many values by design."""
+    errors = []
+    for q in template.questions:
+        sent = repeated.get(q.key) or ()
+        if q.kind != "chips" and len(sent) > 1:
+            shown = ", ".join(v.strip()[:20] or "(blank)" for v in sent)
+            errors.append(
+                FieldError(q.key, f"{q.name} was sent {len(sent)} times ({shown}): please choose one")
+            )
+    return errors
+
+
+def _in_order(template: Template, errors: Mapping[str, FieldError]) -> tuple[FieldError, ...]:
+    return tuple(errors[q.key] for q in template.questions if q.key in errors)
+
+
+def submit(
+    session: Session,
+    token: str,
+    form: dict[str, object],
+    now: datetime | None = None,
+    repeated: Mapping[str, Sequence[str]] | None = None,
+) -> Page:
+    """POST: validate and record the answer once; a replay finds it answered and changes nothing.
+    ``repeated``: the form's fields that came more than once, with every value sent."""
     now = now or utcnow()
     page = _load(session, token, "answer", now)
     if page.outcome != "form":
         return page
     survey, template = page.survey, page.template
     assert survey is not None and template is not None
+    twice = {e.field: e for e in _repeated(template, repeated or {})}
     try:
-        answer = parse_answer(form, template)
+        answer = parse_answer({k: v for k, v in form.items() if k not in twice}, template)
     except InvalidAnswer as exc:
-        return Page("errors", survey, template, page.company, exc.errors)
+        # a repeated field's own message replaces "is required" (it was left out of the parse)
+        return replace(
+            page, outcome="errors", errors=_in_order(template, {e.field: e for e in exc.errors} | twice)
+        )
+    if twice:
+        return replace(page, outcome="errors", errors=_in_order(template, twice))
     # The guarded update makes two concurrent posts record one answer: only one sees rowcount 1.
     claimed = session.execute(
         update(Survey)
@@ -81,12 +143,12 @@ def submit(session: Session, token: str, form: dict[str, object], now: datetime 
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     if claimed != 1:
-        return Page("answered", survey, template, page.company)
+        return replace(page, outcome="answered")
     session.refresh(survey)
     row = record(session, survey, answer, now)
     if row.is_detractor:
         enqueue(session, "fieldline.surveys.open_recovery", answer_id=row.id)
-    return Page("recorded", survey, template, page.company)
+    return replace(page, outcome="recorded")
 
 
 def record(session: Session, survey: Survey, answer: Answer, at: datetime) -> SurveyAnswer:

@@ -79,6 +79,9 @@ def open_recovery(session: Session, answer_id: int) -> SurveyRecovery | None:
         description=describe(answer, case),
         category=CATEGORY,
         priority=PRIORITY,
+        # Channel has no "survey" value (adding one is a DB enum migration): the answer came in
+        # through the survey's web form, so "web" is the nearest true one; the follow-up list
+        # says "from the survey answer on <ticket>" and the subject names that ticket.
         channel="web",
         actor=None,
         event_data={"survey_answer_id": answer.id},

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.desk.customers.view360 import BREACH_WINDOW, CLOSED_TICKET, RECOVERY_CATEGORY
 from app.insights.records import Filters, equals, survey_conditions, where_filters
@@ -53,10 +53,15 @@ def detractor_follow_ups(
     session: Session, *, start: date, end: date, filters: Filters, limit: int = LIST_LENGTH
 ) -> list[dict[str, Any]]:
     """Recovery tickets opened for detractor answers in the local dates [start, end] (app zone),
-    open ones first, then the newest; sliced like the answers they follow up."""
+    open ones first, then the newest; sliced like the answers they follow up.
+
+    Owner and status are the recovery ticket's own, as they are now (whoever took the ticket
+    from the queue, "resolved" as the ticket says it): the recovery row keeps only who was
+    meant to call when it opened. `case_*` is the ticket the survey answer was about."""
     zone = ZoneInfo(get_settings().time_zone)
     lo = datetime.combine(start, time(0), zone).astimezone(UTC)
     hi = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC)
+    case = aliased(Ticket)
     stmt: Select = (  # type: ignore[type-arg]
         select(
             SurveyRecovery.id,
@@ -74,18 +79,22 @@ def detractor_follow_ups(
             SurveyAnswer.nps,
             SurveyAnswer.solved,
             SurveyAnswer.comment,
+            case.id.label("case_id"),
+            case.number.label("case_number"),
         )
         .join(SurveyAnswer, SurveyAnswer.id == SurveyRecovery.answer_id)
         .join(Ticket, Ticket.id == SurveyRecovery.ticket_id)
         .join(Account, Account.id == SurveyRecovery.account_id)
-        .outerjoin(User, User.id == SurveyRecovery.owner_user_id)
+        .outerjoin(User, User.id == Ticket.assignee_id)
+        .outerjoin(case, case.id == SurveyAnswer.ticket_id)
         .where(SurveyRecovery.opened_at >= lo, SurveyRecovery.opened_at < hi)
     )
     stmt = stmt.outerjoin(Region, Region.id == SurveyAnswer.region_id).outerjoin(
         ProductModel, ProductModel.id == SurveyAnswer.product_model_id
     )
     stmt = where_filters(stmt, filters, survey_conditions(SurveyAnswer))
-    stmt = stmt.order_by(SurveyRecovery.closed_at.is_not(None), SurveyRecovery.opened_at.desc()).limit(limit)
+    # open ones first by the ticket's status: a recovery reopened after its outcome is open again
+    stmt = stmt.order_by(Ticket.status.in_(CLOSED_TICKET), SurveyRecovery.opened_at.desc()).limit(limit)
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 

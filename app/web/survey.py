@@ -1,14 +1,15 @@
 """The public survey pages behind the e-mail links: no login, the signed token is the key.
 
 GET shows the form (a clicked rating preselected) and records nothing, because mail scanners
-open links; POST records. Every outcome — answered before, expired, tampered — is a readable
-page with a fitting status, never a 500.
+open links; POST records and redirects (303) to the thank-you page, so that Reload or Back does
+not ask to send the form again. Every outcome — answered before, expired, tampered — is a
+readable page with a fitting status, never a 500.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.feedback import answering
 from app.feedback.answering import Page
@@ -41,12 +42,29 @@ def survey_form(request: Request, token: str, db: PageDb, csat: str | None = Non
 
 
 @router.post("/survey/{token}")
-async def survey_submit(request: Request, token: str, db: PageDb) -> HTMLResponse:
+async def survey_submit(request: Request, token: str, db: PageDb) -> Response:
     form = await request.form()
     values: dict[str, object] = {k: v for k, v in form.items() if k != "reasons" and isinstance(v, str)}
     values["reasons"] = [v for v in form.getlist("reasons") if isinstance(v, str)]
-    page = answering.submit(db, token, values)
+    repeated = {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in set(form.keys())}
+    repeated = {k: v for k, v in repeated.items() if len(v) > 1}
+    page = answering.submit(db, token, values, repeated=repeated)
+    if page.outcome == "recorded":
+        # the page_db session commits after the response is made, before it is sent
+        return RedirectResponse(f"/survey/{token}/thanks", status_code=303, headers=HEADERS)
+    for key in repeated.keys() - {"reasons"}:
+        values[key] = ""  # which one was meant is the customer's to choose again
     return _show(request, page, token, values)
+
+
+@router.get("/survey/{token}/thanks")
+def survey_thanks(request: Request, token: str, db: PageDb) -> Response:
+    """After the POST: thanks for an answered survey, only with its valid token; a survey not yet
+    answered goes back to its form."""
+    page = answering.open_form(db, token)
+    if page.outcome == "form":
+        return RedirectResponse(f"/survey/{token}", status_code=303, headers=HEADERS)
+    return _show(request, page, token, {}, view="thanks")
 
 
 @router.get("/survey/unsubscribe/{token}")

@@ -3,9 +3,11 @@ replays change nothing, tampered and expired links get readable pages, unsubscri
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.feedback import sending, tokens
-from app.models import Contact, SurveyAnswer, SurveyRecovery, Ticket, WebhookDelivery
+from app.models import Contact, Region, SurveyAnswer, SurveyRecovery, Ticket, WebhookDelivery
 from app.platform.db import utcnow
 from tests import factories as f
 from tests.feedback.world import Case, Outbox, customer, later, survey_of, visit
@@ -202,3 +204,69 @@ def test_a_promoter_opens_no_recovery(client: TestClient, db: Session, mailed: t
     _, path, _ = mailed
     assert client.post(path, data={"csat": "5", "nps": "10", "solved": "yes"}).status_code == 200
     assert db.scalar(select(func.count()).select_from(SurveyRecovery)) == 0
+
+
+def test_a_recorded_answer_redirects_to_its_thank_you_page(
+    client: TestClient, db: Session, mailed: tuple[Case, str, str]
+) -> None:
+    """Post-redirect-get: the thank-you page was the POST's own answer, so Reload or Back asked
+    to send the form again."""
+    _, path, _ = mailed
+    r = client.post(path, data={"csat": "4", "solved": "yes"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{path}/thanks"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    thanks = client.get(f"{path}/thanks")
+    assert thanks.status_code == 200 and "Thank you!" in thanks.text and "Already answered" not in thanks.text
+    assert client.get(f"{path}/thanks").status_code == 200  # a reload: the same page, nothing sent
+    assert answers(db) == 1
+    token = path.rsplit("/", 1)[1]
+    bad = client.get(f"/survey/{token[:-4]}abcd/thanks")
+    assert bad.status_code == 404 and "Thank you" not in bad.text
+
+
+def test_the_thank_you_page_of_a_survey_not_yet_answered_is_its_form(
+    client: TestClient, mailed: tuple[Case, str, str]
+) -> None:
+    _, path, _ = mailed
+    r = client.get(f"{path}/thanks", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == path
+
+
+def test_the_form_and_the_thanks_say_which_visit_they_are_about(
+    client: TestClient, db: Session, mailed: tuple[Case, str, str]
+) -> None:
+    case, path, _ = mailed
+    wo = case.work_order
+    assert wo is not None and wo.checked_out_at is not None
+    other = customer(db)  # another customer's case must not show
+    other.ticket.subject = "Other customer's secret boiler"
+    db.commit()
+    region = db.get(Region, wo.region_id)
+    day = wo.checked_out_at.astimezone(ZoneInfo(region.timezone)).strftime("%a %d %b %Y")
+    about = f"About the visit on {day} ({wo.number}): “{case.ticket.subject}”"
+    form = client.get(path).text
+    assert about in html.unescape(form) and "secret boiler" not in form
+    thanks = client.post(path, data={"csat": "5", "solved": "yes"}).text
+    assert about in html.unescape(thanks) and "secret boiler" not in thanks
+
+
+def test_a_field_sent_twice_is_refused_and_the_other_answers_kept(
+    client: TestClient, db: Session, mailed: tuple[Case, str, str]
+) -> None:
+    """csat=3&csat=5 was accepted and stored 5."""
+    _, path, _ = mailed
+    body = "csat=3&csat=5&nps=9&solved=yes&reasons=late&reasons=not_fixed&comment=Kept+this"
+    r = client.post(path, content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 422
+    assert "Rating was sent 2 times (3, 5): please choose one" in r.text
+    assert answers(db) == 0
+    assert 'name="nps" value="9" checked' in r.text and 'value="yes" checked' in r.text
+    assert 'value="late" checked' in r.text and 'value="not_fixed" checked' in r.text  # chips take many
+    assert "Kept this</textarea>" in r.text
+    assert 'name="csat" value="5" checked' not in r.text and 'name="csat" value="3" checked' not in r.text
+    ok = client.post(
+        path,
+        content=body.replace("csat=3&", ""),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert ok.status_code == 200 and answers(db) == 1

@@ -142,6 +142,7 @@ def test_both_lists_show_the_owner(client, db, world, login):
     berlin_acct.owner_user_id = owner.id
     rec = db.query(m.SurveyRecovery).one()
     rec.owner_user_id, rec.queue = owner.id, "owner"
+    db.get(m.Ticket, rec.ticket_id).assignee_id = owner.id  # as open_recovery assigns it
     db.commit()
     risk = client.get("/api/v1/kpis/renewal-risk", headers=login("manager")).json()["items"]
     owners = [(i["account_id"], i["owner"]) for i in risk]
@@ -153,3 +154,31 @@ def test_both_lists_show_the_owner(client, db, world, login):
     page = client.get("/insights", params=WEEK).text
     assert page.count('class="owner">Olga Owner</td>') == 2  # both lists
     assert 'class="owner">no owner</td>' in page  # the New York account
+
+
+def test_follow_up_list_reads_the_recovery_ticket_as_it_is_now(client, db, world):
+    """A manager took the recovery ticket from the queue and resolved it: the list names them and
+    says "Resolved" as the ticket page does (it kept "recovery queue" and "closed (resolved)"), shows
+    the opening time in the desk's zone like every page, and links the ticket the answer was about."""
+    from app.web.shared import fmt_dt
+
+    manager = factories.make_user(db, role="manager", name="Mona Manager")
+    rec = db.query(m.SurveyRecovery).one()
+    ticket = db.get(m.Ticket, rec.ticket_id)
+    ticket.assignee_id = manager.id
+    ticket.status, ticket.resolved_at = "resolved", datetime(2026, 3, 12, 9, 0, tzinfo=UTC)
+    rec.closed_at, rec.outcome = ticket.resolved_at, "resolved"
+    case = db.get(m.Ticket, db.get(m.SurveyAnswer, rec.answer_id).ticket_id)
+    db.commit()
+    client.cookies.set(SESSION_COOKIE, issue_token(manager))
+    page = client.get("/insights", params=WEEK).text
+    row = page[page.index(f'data-recovery="{rec.id}"') :].split("</tr>")[0]
+    assert 'class="owner">Mona Manager</td>' in row
+    assert 'class="state">Resolved</td>' in row and "closed (" not in row
+    assert fmt_dt(rec.opened_at) in row and " UTC" not in row
+    assert f'<a href="/desk/tickets/{case.id}">{case.number}</a>' in row
+    assert "from the survey answer" in row
+    item = client.get("/api/v1/kpis/detractors", params=WEEK, headers=factories.bearer(manager)).json()[
+        "items"
+    ][0]
+    assert (item["owner"], item["status"], item["case_number"]) == ("Mona Manager", "resolved", case.number)

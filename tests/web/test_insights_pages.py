@@ -8,7 +8,8 @@ import re
 import pytest
 
 from app.insights.metrics import METRICS, OPERATIONAL
-from app.web.insights import duration_unit, shown, trend
+from app.models import Engineer
+from app.web.insights import _drill_text, duration_unit, interval, shown, trend
 from tests.insights import fixture
 
 WEEK = {"from": "2026-03-09", "to": "2026-03-15", "period": "week"}
@@ -74,23 +75,58 @@ def test_a_channel_filter_leaves_out_the_engineer_day_cards_and_says_so(client, 
     )
 
 
-def test_bad_filter_is_a_readable_page(client, sign_in):
+def _errors(page: str) -> dict[str, str]:
+    """field → the error shown by it."""
+    return dict(re.findall(r'<p class="field-error" id="e-([a-z_]+)">([^<]*)</p>', page))
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ({"from": "2026-03-15", "to": "2026-03-01"}, "to", "must not be before “From”"),
+        ({"from": "2099-01-01", "to": "2099-01-31"}, "from", "is after today"),
+        ({"from": "2025-01-01", "to": "2026-03-01"}, "to", "the window is at most 400 days"),
+        ({"from": "2026-02-30", "to": "2026-03-15"}, "from", "2026-02-30 is not a date"),
+        (
+            {"from": "yesterday", "to": "2026-03-15"},
+            "from",
+            "yesterday is not a date (write it as YYYY-MM-DD)",
+        ),
+        (
+            {"from": "2026-03-01", "to": "2026-03-15", "region": "XX"},
+            "region",
+            "there is no region &#39;XX&#39;",
+        ),
+    ],
+)
+def test_a_bad_filter_shows_the_dashboard_form_as_typed_with_the_error_by_its_field(
+    client, sign_in, query, field, message
+):
+    """It was a bare "Check your input" page with only "Start page" and "Back"."""
     sign_in("manager")
-    came_from = "http://testserver/insights?from=2026-03-01&to=2026-03-15"
-    r = client.get(
-        "/insights", params={"from": "2026-03-15", "to": "2026-03-01"}, headers={"referer": came_from}
-    )
+    r = client.get("/insights", params=query)
     assert r.status_code == 422 and "text/html" in r.headers["content-type"]
-    # which field and why (it said only "cannot be answered as asked"), and the way back
-    assert "To: must not be before “From”" in r.text
-    assert 'href="/insights?from=2026-03-01&amp;to=2026-03-15">Back</a>' in r.text
-    # a referer of another site gives no back link
-    r = client.get(
-        "/insights",
-        params={"from": "2026-03-15", "to": "2026-03-01"},
-        headers={"referer": "https://evil.example/x"},
-    )
-    assert ">Back</a>" not in r.text
+    assert '<form method="get" action="/insights"' in r.text
+    assert _errors(r.text)[field].startswith(message)
+    for key, value in query.items():
+        if key in ("from", "to"):
+            assert f'name="{key}" value="{value}"' in r.text
+        else:
+            assert f'<option value="{value}" selected>' in r.text
+    assert "Input should be" not in r.text and "outside expected range" not in r.text
+    assert "Check your input" not in r.text
+    assert 'class="card kpi-card"' not in r.text and "Detractors to follow up" not in r.text  # no figures
+    # the API keeps its problem+json
+    api = client.get("/api/v1/kpis", params=query)
+    assert api.status_code == 422 and api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_blank_to_is_today_and_the_error_is_on_from(client, sign_in):
+    sign_in("manager")
+    r = client.get("/insights", params={"from": "2099-01-01"})
+    assert r.status_code == 422
+    assert set(_errors(r.text)) == {"from"}
+    assert 'name="to" value=""' in r.text
 
 
 def test_drill_page_lists_the_n_items(client, sign_in, db):
@@ -125,13 +161,6 @@ def test_each_series_point_drills_down_to_its_n_items(client, sign_in, db):
         assert re.search(rf'<span class="drill-n">{n}</span>', drill.text), href
         checked += 1
     assert checked > 20
-
-
-def test_a_bad_date_is_a_readable_page(client, sign_in):
-    sign_in("manager")
-    r = client.get("/insights", params={"from": "yesterday"})
-    assert r.status_code == 422 and "text/html" in r.headers["content-type"]
-    assert "Check your input" in r.text and "From:" in r.text  # the field by its label
 
 
 def test_durations_read_in_the_unit_their_size_asks_for() -> None:
@@ -170,3 +199,43 @@ def test_a_card_without_a_previous_figure_says_no_comparison_once(client, sign_i
     assert "no comparison" in card and "before:" not in card
     utilisation = page[page.index('data-metric="utilisation"') :]
     assert "before:" in utilisation[: utilisation.index("</li>")]  # a figure with a previous one keeps it
+
+
+def test_groups_are_in_the_order_of_their_names(client, sign_in, db):
+    """Grouped by engineer the rows came in the order of their ids as text (1, 10, 11, 2…)."""
+    world = fixture.build(db)
+    first = db.get(Engineer, min(e.id for e in db.query(Engineer)))
+    first.name = "Zara Berlin"  # the lower id, the later name
+    db.commit()
+    sign_in("manager")
+    page = client.get("/insights", params={**WEEK, "metric": "csat", "group_by": "engineer"}).text
+    table = page[page.index('<table class="kpi-groups">') :].split("</table>")[0]
+    names = re.findall(r"<th scope=\"row\"><a [^>]*>([^<]*)</a>", table)
+    assert names[-1] == "(none)" and names[:-1] == ["Ned York", "Zara Berlin"], names
+    assert world
+    api = client.get("/api/v1/kpis", params={**WEEK, "metric": "csat", "group_by": "engineer"}).json()
+    assert {g["label"] for g in api["metrics"][0]["groups"]} == set(names)
+
+
+def test_an_interval_reads_as_words() -> None:
+    assert interval(-17.4, 20.2) == "95 % from −17.4 to 20.2"
+    assert interval(None, 3.0) == ""
+
+
+def test_the_cards_write_the_interval_as_words(client, sign_in, db):
+    fixture.build(db)
+    sign_in("manager")
+    page = client.get("/insights", params=WEEK).text
+    shown_ci = re.findall(r'<span class="muted ci">· ([^<]*)</span>', page)
+    assert shown_ci and all(re.fullmatch(r"95 % from −?\d+\.\d to −?\d+\.\d", t) for t in shown_ci), shown_ci
+    assert not re.search(r"95 % -?\d+\.\d–", page)
+
+
+def test_the_utilisation_drill_down_shows_whole_minutes(client, sign_in, db):
+    fixture.build(db)
+    sign_in("manager")
+    assert _drill_text("on_site_min", 279.32, {}) == "279"  # the API keeps 279.32
+    assert _drill_text("minutes_late", 12.5, {}) == "12"
+    page = client.get("/insights/drill", params={**WEEK, "metric": "utilisation"}).text
+    cells = re.findall(r'<td data-label="(?:on site|travel|shift) min">([^<]*)</td>', page)
+    assert cells and all(c == "" or c.isdecimal() for c in cells), cells
