@@ -466,6 +466,8 @@ def _groups(
             "label": names.get(v, v) if v else "(none)",
             "total": calc.with_previous(metric, start, end, prev, (key, v)),
         }
-        for v in sorted(values)
+        # by name, as people look things up ("Ada" before "Bea"; engineer ids as text put 10 before
+        # 2); "(none)" last
+        for v in sorted(values, key=lambda v: (v == "", names.get(v, v).casefold(), v))
     ]
     return out

@@ -330,3 +330,14 @@ def test_a_series_covers_only_the_window_and_adds_up_to_its_total(client, login,
         headers=h,
     )
     assert ",2026-W11,2026-03-10,2026-03-15," in r.text
+
+
+def test_groups_come_in_the_order_of_their_names_none_last(client, login, world):
+    h = login("manager")
+    for key in ("engineer", "region"):
+        m = get(client, h, metric="on_time_arrival,csat", group_by=key, **{"to": "2026-03-22"})
+        for metric in m.values():
+            labels = [g["label"] for g in metric["groups"]]
+            named = [x for x in labels if x != "(none)"]
+            assert named == sorted(named, key=str.casefold), (key, labels)
+            assert "(none)" not in labels or labels[-1] == "(none)"
