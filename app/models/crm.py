@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.platform.db import Base, utcnow
@@ -192,12 +192,19 @@ class ProductModelPart(Base):
     part_id: Mapped[int] = mapped_column(ForeignKey("part.id"), primary_key=True)
 
 
+# A serial as read off a rating plate, without the separators people drop or add ("DK2158 0000001"
+# for "DK-21580000001"): the customer search compares the typed text reduced the same way. Literal
+# SQL (no bound parameters) so that PostgreSQL matches the query's expression to this index.
+SERIAL_KEY_SQL = "upper(replace(replace(replace(replace(serial, '-', ''), ' ', ''), '/', ''), '.', ''))"
+
+
 class Asset(Base):
     __tablename__ = "asset"
     __table_args__ = (
         Index("ix_asset_account_site", "account_id", "site_id"),
         # Serial prefix search (the unique constraint's index serves LIKE only in the C collation).
         Index("ix_asset_serial_prefix", "serial", postgresql_ops={"serial": "varchar_pattern_ops"}),
+        Index("ix_asset_serial_key", text(SERIAL_KEY_SQL)),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)

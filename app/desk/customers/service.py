@@ -23,6 +23,7 @@ from sqlalchemy import (
     and_,
     cast,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -36,6 +37,7 @@ from app.desk.customers.keys import (
     phone_digits,
 )
 from app.models import Account, Asset, Contact, Region, Site
+from app.models.crm import SERIAL_KEY_SQL
 from app.platform.config import get_settings
 from app.platform.errors import Unprocessable
 
@@ -45,6 +47,7 @@ MIN_PHONE_PREFIX = 5  # national digits; "8912" would match every second number 
 MIN_PHONE_TAIL = 6  # the last digits a caller reads out; fewer match thousands of numbers
 CANDIDATES = 100  # rows read per lookup at most (twice the largest page); more → `truncated`
 _PHONE_LIKE = re.compile(r"^\+?[\d\s()/.\-]+$")
+_SERIAL_SEPARATORS = re.compile(r"[-\s/.]")  # what SERIAL_KEY_SQL takes out of a serial
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
 
 # Match ranks: lower is better (exact phone/serial/e-mail > prefix > phone tail > substring/words).
@@ -193,6 +196,15 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
         )
     if "@" in text:
         return out  # an e-mail address and nothing else
+    plate = _SERIAL_SEPARATORS.sub("", text).upper()
+    if len(plate) >= MIN_QUERY and plate.isascii() and plate.isalnum() and any(c.isdigit() for c in plate):
+        # Typed with other separators than stored, or none: compared as the index reduces serials
+        # (an exact hit here and as typed is one hit: hits are keyed by account, contact, asset).
+        out[EXACT].append(
+            _probe("serial", EXACT, Asset.account_id, Asset.serial, Account.name, asset_id=Asset.id)
+            .join(Account, Account.id == Asset.account_id)
+            .where(literal_column(SERIAL_KEY_SQL) == plate)
+        )
     if " " not in text:
         # Serials are matched as typed and upper-cased (how they are printed on rating plates).
         serials = list(dict.fromkeys((text, text.upper())))

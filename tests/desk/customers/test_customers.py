@@ -150,6 +150,12 @@ def test_search_by_serial_exact_and_prefix(
     assert hit["account_id"] == people["huber"].id and hit["site_name"] == people["site"].name
     hit = search(client, desk, "CH-47")[0]
     assert (hit["asset_id"], hit["match"]) == (people["asset"].id, "prefix")
+    # as read off a plate, with other separators or none: still the exact asset, once
+    for typed in ("CH4711X", "ch 4711 x", "CH/4711.X"):
+        hits = search(client, desk, typed)
+        assert [(h["asset_id"], h["match"]) for h in hits if h["asset_id"]] == [
+            (people["asset"].id, "exact")
+        ], typed
 
 
 def test_exact_matches_come_first_then_prefixes_then_substrings_by_name(
