@@ -225,6 +225,12 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
                 Account.external_id == text
             )
         )
+        # An asset's CRM id ("CRM-AS300001"), as the caller's paperwork may give it
+        out[EXACT].append(
+            _probe("external_id", EXACT, Asset.account_id, Asset.external_id, Account.name, asset_id=Asset.id)
+            .join(Account, Account.id == Asset.account_id)
+            .where(Asset.external_id == text)
+        )
     account = (Account.id, Account.name, Account.name)
     out[PREFIX].append(_probe("account_name", PREFIX, *account).where(_prefix(Account.name_search, key)))
     if max(map(len, key.split()), default=0) >= MIN_SUBSTRING and not phone_like:

@@ -143,7 +143,7 @@ def test_search_by_email_exact_and_prefix(
 
 
 def test_search_by_serial_exact_and_prefix(
-    client: TestClient, desk: dict[str, str], people: dict[str, Any]
+    client: TestClient, desk: dict[str, str], people: dict[str, Any], db: Session
 ) -> None:
     hit = search(client, desk, "ch-4711-x")[0]
     assert (hit["asset_id"], hit["matched_field"], hit["match"]) == (people["asset"].id, "serial", "exact")
@@ -151,6 +151,14 @@ def test_search_by_serial_exact_and_prefix(
     hit = search(client, desk, "CH-47")[0]
     assert (hit["asset_id"], hit["match"]) == (people["asset"].id, "prefix")
     # as read off a plate, with other separators or none: still the exact asset, once
+    people["asset"].external_id = "CRM-AS300001"
+    db.commit()
+    hit = search(client, desk, "CRM-AS300001")[0]  # the asset's CRM id
+    assert (hit["asset_id"], hit["matched_field"], hit["match"]) == (
+        people["asset"].id,
+        "external_id",
+        "exact",
+    )
     for typed in ("CH4711X", "ch 4711 x", "CH/4711.X"):
         hits = search(client, desk, typed)
         assert [(h["asset_id"], h["match"]) for h in hits if h["asset_id"]] == [
