@@ -468,6 +468,6 @@ def _groups(
         }
         # by name, as people look things up ("Ada" before "Bea"; engineer ids as text put 10 before
         # 2); "(none)" last
-        for v in sorted(values, key=lambda v: (v == "", names.get(v, v).casefold(), v))
+        for v in sorted(values, key=lambda v: (v == "", (names.get(v) or v).casefold(), v))
     ]
     return out
