@@ -270,7 +270,7 @@ def dashboard(request: Request, db: PageDb, user: KpiPageUser) -> HTMLResponse:
                         "drill": "/insights/drill?"
                         + _query_string(params, metric=m["metric"], group=g["key"]),
                     }
-                    for g in _by_label(m["groups"])
+                    for g in m["groups"]  # by name, "(none)" last (service._groups)
                 ],  # fmt: skip
             }
         )
@@ -344,12 +344,6 @@ def interval(low: float | None, high: float | None) -> str:
         return f"{v:.1f}".replace("-", "\u2212")
 
     return f"95 % from {num(low)} to {num(high)}"
-
-
-def _by_label(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Groups in the order a person looks them up, by name ("(none)" last); the API's order is its
-    keys as text, which put engineer 10 before engineer 2."""
-    return sorted(groups, key=lambda g: (not g["key"], str(g["label"]).casefold(), g["key"]))
 
 
 # Items whose number opens a ticket page (the others are visits, engineer-days).
