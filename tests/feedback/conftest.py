@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.feedback.world import Outbox, installed_outbox
+from tests.web.conftest import sign_in  # noqa: F401 - the page tests' cookie sign-in
 
 
 @pytest.fixture

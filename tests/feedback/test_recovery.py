@@ -143,3 +143,16 @@ def test_a_manager_sets_the_account_owner_who_then_gets_the_recoveries(
     db.expire_all()  # the request committed the owner in its own session
     rec = recovery.open_recovery(db, answer_id)
     assert rec is not None and (rec.owner_user_id, rec.queue) == (owner.id, "owner")
+
+
+def test_the_recovery_ticket_page_says_it_came_from_a_survey_answer(
+    client: TestClient, db: Session, outbox: Outbox, sign_in
+) -> None:  # type: ignore[no-untyped-def]
+    """It read "via web" (the channel the answer came in by), as if the customer had written."""
+    _, answer_id = _answered(db, outbox, Answer(csat=1))
+    opened = recovery.open_recovery(db, answer_id)
+    db.commit()
+    assert opened is not None
+    sign_in("manager")
+    page = client.get(f"/desk/tickets/{opened.ticket_id}").text
+    assert "from a survey answer (its follow-up)" in page and "via web" not in page
