@@ -75,8 +75,24 @@ def driver_effects(rows: Iterable[RatedVisit], facts: Iterable[str] | None = Non
                 ci_high=w.ci_high if w else None,
             )
         )
-    # Rank by effect size in CSAT points, the unit a manager reads; ties: the larger sample first.
+    # Rank by the effect the data are sure of, in CSAT points (the unit a manager reads): the end of
+    # the 95 % interval nearest zero, 0 when the interval spans zero. By the difference alone, a fact
+    # seen in 3 answers (−1.0, interval −3.1 to +1.1) came first and drawn largest above one seen in
+    # hundreds. Then the difference itself, then the larger sample.
     effects.sort(
-        key=lambda e: (e.difference is None, -abs(e.difference or 0.0), -min(e.n_with, e.n_without), e.fact)
+        key=lambda e: (
+            e.difference is None,
+            -_sure(e),
+            -abs(e.difference or 0.0),
+            -min(e.n_with, e.n_without),
+            e.fact,
+        )
     )
     return effects
+
+
+def _sure(e: DriverEffect) -> float:
+    """How far the 95 % interval stays from zero (0: it spans zero, or there is none)."""
+    if e.ci_low is None or e.ci_high is None or e.ci_low <= 0.0 <= e.ci_high:
+        return 0.0
+    return min(abs(e.ci_low), abs(e.ci_high))

@@ -53,3 +53,17 @@ def test_a_fact_that_never_varies_has_no_difference() -> None:
     (e,) = driver_effects(rows)
     assert (e.n_with, e.n_without, e.difference, e.mean_without) == (2, 0, None, None)
     assert driver_effects(rows, facts=["late", "first_time_fix"])[-1].fact == "late"  # n 0 both: last
+
+
+def test_a_clear_small_effect_ranks_above_a_large_one_the_data_are_unsure_of() -> None:
+    # part_missing: 3 answers with it (1, 5, 3: mean 3.0) against many without (mean ~4.0):
+    # −1.0, but its interval spans zero. late: −0.5 over hundreds of answers, interval clear of zero.
+    rows = [RatedVisit(c, {"part_missing": True}) for c in (1, 5, 3)]
+    rows += [RatedVisit(c, {"part_missing": False, "late": True}) for c in [4, 3] * 100]  # mean 3.5
+    rows += [RatedVisit(c, {"part_missing": False, "late": False}) for c in [4, 4, 5, 3] * 50]  # 4.0
+    by_fact = {e.fact: e for e in driver_effects(rows)}
+    unsure, clear = by_fact["part_missing"], by_fact["late"]
+    assert abs(unsure.difference or 0) > abs(clear.difference or 0)
+    assert unsure.ci_low is not None and unsure.ci_low < 0 < (unsure.ci_high or 0)
+    assert clear.ci_high is not None and clear.ci_high < 0
+    assert [e.fact for e in driver_effects(rows)][:2] == ["late", "part_missing"]
