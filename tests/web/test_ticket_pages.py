@@ -130,7 +130,7 @@ def test_status_buttons_move_the_ticket_and_illegal_moves_are_readable(
         data={"to": "closed", "reason": "done?", "version": str(current.version), "csrf": token},
     )
     assert r.status_code == 409
-    assert "cannot move to closed" in r.text and 'value="done?"' in r.text
+    assert "cannot move to Closed" in r.text and 'value="done?"' in r.text
     db.expire_all()
     assert db.get_one(Ticket, t.id).status == "open"
 

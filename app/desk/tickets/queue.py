@@ -269,23 +269,10 @@ class BulkResult:
     cancelled: list[str] = field(default_factory=list)  # work orders ended by resolving/closing
 
 
-def _label(status: str) -> str:
-    text = status.replace("_", " ")
-    return text[:1].upper() + text[1:]
-
-
 def _why(exc: AppError) -> str:
-    """The refusal for the agent: an illegal move in the status labels the page shows, not the
-    internal names the API's detail uses ("waiting_on_customer")."""
-    extra = exc.extra
-    if isinstance(exc, InvalidTransition) and {"current", "requested", "allowed"} <= extra.keys():
-        if extra["current"] in DONE and extra["requested"] == "open":
-            return exc.detail  # the reopen window's own explanation, in words already
-        allowed = ", ".join(_label(s) for s in extra["allowed"]) or "none"
-        return (
-            f"a ticket that is {_label(extra['current'])} cannot move to {_label(extra['requested'])}; "
-            f"allowed next: {allowed}."
-        )
+    """The refusal for the agent, inside "T-…: …" (status.check writes it in the page's labels)."""
+    if isinstance(exc, InvalidTransition) and exc.detail.startswith("A ticket that is"):
+        return "a" + exc.detail[1:]
     return exc.detail
 
 

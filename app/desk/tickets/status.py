@@ -115,6 +115,12 @@ def _end_field_work(session: Session, ticket: Ticket, closing: hooks.Closing) ->
         )
 
 
+def label(status: str) -> str:
+    """A status as pages write it: 'waiting_on_customer' → 'Waiting on customer'."""
+    text = str(status).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
 def check(ticket: Ticket, to: str, *, at: datetime, manual: bool = False) -> None:
     """409 naming the allowed states; `manual`: the states a person may choose."""
     allowed = manual_next(ticket, at=at) if manual else allowed_next(ticket, at=at)
@@ -131,8 +137,9 @@ def check(ticket: Ticket, to: str, *, at: datetime, manual: bool = False) -> Non
             "window has ended; open a new ticket instead."
         )
     else:
-        nexts = ", ".join(allowed) or "none"
-        detail = f"A {ticket.status} ticket cannot move to {to}; allowed next: {nexts}."
+        # words for people (the detail); `allowed` keeps the codes for programs
+        nexts = ", ".join(label(s) for s in allowed) or "none"
+        detail = f"A ticket that is {label(ticket.status)} cannot move to {label(to)}; allowed next: {nexts}."
     raise InvalidTransition(detail, current=ticket.status, requested=to, allowed=allowed)
 
 

@@ -259,7 +259,7 @@ def test_illegal_transition_is_409_naming_allowed_states(client: TestClient, log
     problem = r.json()
     # scheduled and in progress follow the work orders: not offered to a person
     assert problem["allowed"] == ["open", "waiting_on_customer", "closed"]
-    assert "open" in problem["detail"]
+    assert "allowed next: Open," in problem["detail"]  # words for people; `allowed` keeps codes
     assert client.get(f"{API}/{t['id']}", headers=h).json()["status"] == "new"
     assert move(client, h, t["id"], "nonsense").status_code == 422
     # transitions need If-Match too
