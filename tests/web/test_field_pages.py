@@ -529,3 +529,23 @@ def test_an_unconfirmed_pickup_is_pointed_out_before_and_after_filing(
     filed = client.post(f"{url}/report", data=report)
     assert filed.status_code == 200 and "Service report filed" in filed.text
     assert visit_status(db, url) == "done"
+
+
+def test_a_stop_reached_before_its_window_shows_when_the_work_starts(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    """ "08:08 – 10:00" beside "Promised 09:00–09:30" read as a two-hour job arriving early: the
+    route gives the start (the window) and says the engineer waits from the arrival."""
+    from datetime import timedelta
+
+    w, day = planned_world(client, db, login)
+    as_engineer(client, w)
+    wo = db.get(WorkOrder, engineer_ones_visit(db, w).id)
+    assert wo is not None and wo.eta_at is not None
+    wo.planned_start_at = wo.eta_at + timedelta(minutes=52)
+    db.commit()
+    page = client.get(f"/field?day={day.isoformat()}").text
+    assert "waits for the window" in page
+    wo.planned_start_at = wo.eta_at
+    db.commit()
+    assert "waits for the window" not in client.get(f"/field?day={day.isoformat()}").text
