@@ -21,6 +21,7 @@ DEFAULT_LIMIT_BYTES = 1 * MB  # JSON bodies and page forms: far above any real o
 # above the file limit their route checks, for the multipart framing).
 ROUTE_LIMITS_BYTES: tuple[tuple[str, int], ...] = (
     ("/api/v1/imports/", 51 * MB),
+    ("/imports", 51 * MB),  # the managers' import page takes the same files as the API
     ("/api/v1/inbound/email", 26 * MB),
 )
 
@@ -79,6 +80,26 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_413(send: Send, path: str, limit: int) -> None:
+    if not path.startswith("/api/"):  # a page: a page a person can read, with the way back
+        page = (
+            "<!doctype html><html lang=en><meta charset=utf-8><title>File too large</title>"
+            f"<main><h1>File too large</h1><p>{_too_large(limit)}</p>"
+            "<p>Go back in your browser and choose a smaller file, or use the command line or the API "
+            'for a larger one.</p><p><a href="/">Start page</a></p></main>'
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(page)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": page})
+        return
     body = json.dumps(
         {
             "type": "about:blank",

@@ -11,6 +11,7 @@ from app.web import (
     desk_queue,
     desk_tickets,
     field,
+    imports,
     insights,
     kb_list,
     knowledge,
@@ -27,6 +28,7 @@ pages_router.include_router(desk_tickets.router)
 pages_router.include_router(desk_queue.router)
 pages_router.include_router(teams.router)
 pages_router.include_router(users.router)
+pages_router.include_router(imports.router)
 pages_router.include_router(field.router)
 pages_router.include_router(insights.router)
 pages_router.include_router(knowledge.router)

@@ -34,6 +34,8 @@ MENU = (
     # engineers read published articles there; agents, managers and admins write (docs/knowledge_base.md)
     MenuItem("kb", "Knowledge", "/kb", EVERYONE),
     MenuItem("teams", "Teams", "/desk/teams", MANAGE),
+    # CRM CSV uploads (docs/import.md); the same import as the API and the CLI
+    MenuItem("imports", "Imports", "/imports", MANAGE),
     MenuItem("users", "Users", "/admin/users", frozenset({Role.admin.value})),
 )
 

@@ -30,7 +30,7 @@ ROLE_LABELS = {
     "agent": "Agent (desk, knowledge writing)",
     "dispatcher": "Dispatcher (desk, board, planning)",
     "engineer": "Engineer (own route and visits)",
-    "manager": "Manager (desk, board, KPIs, teams; CSV imports through the API and CLI)",
+    "manager": "Manager (desk, board, KPIs, teams, CSV imports)",
     "admin": "Admin (everything, accounts)",
 }
 DONE = {

@@ -27,6 +27,14 @@ def test_small_anonymous_body_still_gets_401(client: TestClient) -> None:
 def test_page_form_is_limited_too(client: TestClient) -> None:
     r = client.post("/login", data={"email": "a@b.example", "password": "p" * (2 * MB)})
     assert r.status_code == 413
+    # a page answers with a page a person reads (the import page's upload got raw JSON)
+    assert r.headers["content-type"].startswith("text/html") and "File too large" in r.text
+    assert "1024 KiB" in r.text
+
+
+def test_the_import_page_takes_files_as_large_as_the_api() -> None:
+    mw = BodyLimitMiddleware(app=None)  # type: ignore[arg-type]
+    assert mw.limit_for("/imports") == mw.limit_for("/api/v1/imports/customers") > DEFAULT_LIMIT_BYTES
 
 
 def test_csv_import_keeps_its_larger_limit(client: TestClient, login) -> None:  # type: ignore[no-untyped-def]

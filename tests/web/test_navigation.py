@@ -44,12 +44,21 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
         (
             "manager",
             "/desk/search",
-            ["/insights", "/board", "/desk/queue", "/desk/search", "/kb", "/desk/teams"],
+            ["/insights", "/board", "/desk/queue", "/desk/search", "/kb", "/desk/teams", "/imports"],
         ),
         (
             "admin",
             "/desk/search",
-            ["/insights", "/board", "/desk/queue", "/desk/search", "/kb", "/desk/teams", "/admin/users"],
+            [
+                "/insights",
+                "/board",
+                "/desk/queue",
+                "/desk/search",
+                "/kb",
+                "/desk/teams",
+                "/imports",
+                "/admin/users",
+            ],
         ),
     ],
 )
