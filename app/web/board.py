@@ -110,6 +110,21 @@ def board_page(
     request: Request, db: PageDb, user: BoardUser, region: str = "", day: str = "", run: str = ""
 ) -> HTMLResponse:
     chosen, when = _region_and_day(db, region, day)
+    return board_response(request, db, chosen, when, run=run)
+
+
+def board_response(
+    request: Request,
+    db: Session,
+    chosen: Region,
+    when: date,
+    *,
+    run: str = "",
+    whatif: Any = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The board page; `whatif` is a refused what-if (board_whatif.Refused) shown back in its form,
+    so the dispatcher corrects what they typed on the board instead of an error page."""
     data = plan_board.board(db, region_id=chosen.id, day=when)
     proposal = db.scalar(
         select(PlanRun)
@@ -129,8 +144,9 @@ def board_page(
         "day": when,
         "run_id": run if run.isdecimal() else "",
         "flash": DONE.get(request.query_params.get("done", ""), ""),
+        "whatif": whatif,
     }
-    return render(request, "board/board.html", context, headers=_page_headers())
+    return render(request, "board/board.html", context, status_code=status_code, headers=_page_headers())
 
 
 @router.get("/board/data", response_model=None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from html import unescape
 from typing import Any
 
 import pytest
@@ -593,3 +594,157 @@ def test_the_assign_list_offers_an_engineer_absent_all_day_last(
     assert options[-1] == (str(away.id), f"{away.name} (sick)")
     assert '<optgroup label="Absent all day">' in select.group(1)
     assert select.group(1).count("<option") == len(w.engineers)
+
+
+# A refused what-if: the board again (422), its form as typed, each message under its field.
+
+
+def _whatif_form(html: str, label: str) -> str:
+    start = html.index(f'aria-label="{label}"')
+    return html[start : html.index("</form>", start)]
+
+
+def _typed(form: str, name: str) -> str:
+    match = re.search(rf'<input[^>]*\bname="{name}"[^>]*\bvalue="([^"]*)"', form)
+    assert match, name
+    return unescape(match.group(1))
+
+
+def _field_error(html: str, name: str) -> str:
+    match = re.search(rf'<p class="field-error" id="wi-{name}-error">(.*?)</p>', html, re.S)
+    assert match, f"no message under {name}"
+    return unescape(match.group(1))
+
+
+def _refused_on_the_board(r: Any) -> str:
+    assert r.status_code == 422, r.text[:300]
+    assert 'id="board-data"' in r.text and "Plan the day" in r.text  # the board, not an error page
+    assert "Check your input" not in r.text and "Start page" not in r.text
+    assert "Nothing was previewed" in r.text and "nothing has been saved" not in r.text
+    for pydantic in ("Field required", "Input should", "value_error"):
+        assert pydantic not in r.text
+    return r.text
+
+
+def test_a_refused_what_if_absence_shows_the_board_with_the_form_as_typed(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(1)
+    db.commit()
+    sign_in("dispatcher")
+    base = {"region": w.region.id, "day": day.isoformat(), "kind": "absence"}
+    label = "What if an engineer is absent"
+    # no engineer: the list asks for one (none chosen), the time stays as typed
+    page = _refused_on_the_board(
+        client.get("/board/what-if", params={**base, "engineer_id": "", "absent_from": "14:15"})
+    )
+    form = _whatif_form(page, label)
+    assert _field_error(page, "engineer_id") == "choose an engineer from the list"
+    assert '<option value="" selected>Choose an engineer</option>' in form
+    assert _typed(form, "absent_from") == "14:15"
+    assert '<a href="#wi-engineer_id">Engineer</a>: choose an engineer from the list' in page
+    # a time that is none: shown as typed (plain text: a time input would show it blank)
+    ada = w.engineers[1]
+    page = _refused_on_the_board(
+        client.get("/board/what-if", params={**base, "engineer_id": ada.id, "absent_from": "25:00"})
+    )
+    form = _whatif_form(page, label)
+    assert _field_error(page, "absent_from") == "a time of day, e.g. 13:30"
+    assert re.search(r'<input type="text" name="absent_from"[^>]*value="25:00"[^>]*aria-invalid="true"', form)
+    assert f'<option value="{ada.id}" selected>' in form
+    assert "Absent from</a>: a time of day, e.g. 13:30" in page
+    # the other form is untouched
+    assert _typed(_whatif_form(page, "What if an emergency comes in"), "duration_min") == "60"
+    # an engineer who does not work that day (Saturday): said under the engineer, by name
+    saturday = pw.next_weekday(5)
+    page = _refused_on_the_board(
+        client.get(
+            "/board/what-if",
+            params={**base, "day": saturday.isoformat(), "engineer_id": ada.id, "absent_from": "10:00"},
+        )
+    )
+    assert _field_error(page, "engineer_id").startswith(f"{ada.name} does not work that day")
+    # typed as people type it once the field is plain text: 9:30 and 9.30 are times
+    for typed in ("9:30", "9.30"):
+        ok = client.get("/board/what-if", params={**base, "engineer_id": ada.id, "absent_from": typed})
+        assert ok.status_code == 200, (typed, ok.text[:300])
+        assert f"What if {ada.name} were absent from 09:30 on" in ok.text
+
+
+def test_a_refused_what_if_emergency_shows_the_board_with_the_form_as_typed(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    from app.models import Ticket, TicketStatus
+
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(2)
+    assert w.account is not None
+    here = pw.f.make_asset(db, pw.f.make_site(db, w.account, region=w.region))
+    closed = pw.f.open_ticket(db, w.account, asset=here, subject="Fixed already")
+    far = pw.f.make_asset(db, pw.f.make_site(db, w.account, region=pw.f.make_region(db)))
+    other = pw.f.open_ticket(db, w.account, asset=far, subject="Far away")
+    db.get_one(Ticket, closed.id).status = TicketStatus.closed
+    db.commit()
+    sign_in("dispatcher")
+    base = {"region": w.region.id, "day": day.isoformat(), "kind": "emergency", "skill": "ELEC"}
+    label = "What if an emergency comes in"
+
+    def refused(**typed: str) -> tuple[str, str]:
+        page = _refused_on_the_board(client.get("/board/what-if", params={**base, **typed}))
+        form = _whatif_form(page, label)
+        for name, value in typed.items():
+            assert _typed(form, name) == value, name
+        assert _typed(form, "skill") == "ELEC"
+        return page, form
+
+    page, _ = refused(ticket="T-0999999", duration_min="45")
+    assert _field_error(page, "ticket") == "there is no ticket T-0999999"
+    assert '<a href="#wi-ticket">Emergency for ticket</a>: there is no ticket T-0999999' in page
+    page, _ = refused(ticket="T-NOPE")
+    assert _field_error(page, "ticket").startswith("there is no ticket “T-NOPE”: give its number")
+    page, _ = refused(ticket=closed.number)
+    assert _field_error(page, "ticket") == f"ticket {closed.number} is closed; reopen it first"
+    page, _ = refused(ticket=other.number)
+    assert _field_error(page, "ticket") == f"ticket {other.number} has no site in this region"
+    # out of range: the range is said, and what was typed
+    page, form = refused(latitude="123", longitude="11,5")
+    assert _field_error(page, "latitude") == "between -90 and 90 degrees (123 is outside that range)"
+    assert 'id="wi-latitude-error"' in form and "wi-longitude-error" not in page
+    page, _ = refused(latitude="48,15", longitude="-181")
+    assert _field_error(page, "longitude") == "between -180 and 180 degrees (-181 is outside that range)"
+    page, _ = refused(latitude="north", longitude="11.5")
+    assert _field_error(page, "latitude") == (
+        "a number, e.g. 48.137 or 48,137 (or give a ticket number instead)"
+    )
+    page, _ = refused(latitude="48.15", longitude="11.58", duration_min="99999")
+    assert _field_error(page, "duration_min") == "whole minutes from 5 to 720"
+    assert '<a href="#wi-duration_min">Minutes</a>' in page
+    # a kind no form sends: the board says so, with no field marked
+    page = _refused_on_the_board(client.get("/board/what-if", params={**base, "kind": "flood"}))
+    assert "choose one of the two what-if forms below" in page and 'class="field-error"' not in page
+
+
+def test_a_what_if_emergency_takes_a_decimal_comma_and_reaches_the_preview(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(3)
+    db.commit()
+    sign_in("dispatcher")
+    params = {"region": w.region.id, "day": day.isoformat(), "kind": "emergency", "skill": "ELEC"}
+    elec = next(e for e in w.engineers if "ELEC" in e.skills)
+    for lat, lon in (("48,15", "11,58"), ("48.15", "11.58")):
+        r = client.get("/board/what-if", params={**params, "latitude": lat, "longitude": lon})
+        assert r.status_code == 200, r.text[:300]
+        assert "nothing has been saved" in r.text and "Nothing was previewed" not in r.text
+        assert f"<dt>The emergency</dt><dd>{elec.name}, starting" in r.text
+        # the publish form carries the place as typed; publishing reads it the same way
+        form = _publish_form(r.text)
+        assert (form["latitude"], form["longitude"]) == (lat, lon)
+    # a good absence still reaches its preview page too
+    r = client.get(
+        "/board/what-if",
+        params={**params, "kind": "absence", "engineer_id": elec.id, "absent_from": "12:00"},
+    )
+    assert r.status_code == 200 and f"What if {elec.name} were absent from 12:00 on" in r.text
