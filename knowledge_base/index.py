@@ -548,7 +548,16 @@ class KnowledgeIndex:
             return other_product, other_language
 
         ordered = sorted((h for h in pool if h.article_id not in aside), key=order)  # stable: by score
-        return self._with_snippets(query, ordered[:limit] + [h for h in pool if h.article_id in aside])
+        chosen = ordered[:limit] + [h for h in pool if h.article_id in aside]
+        typed = {self._vocab[t] for t in analyze(f"{subject} {description}") if t in self._vocab}
+        chosen = [replace(h, shares_words=self._holds_any(h.article_id, typed)) for h in chosen]
+        return self._with_snippets(query, chosen)
+
+    def _holds_any(self, article_id: str, token_ids: set[int]) -> bool:
+        analysed = self._analysed[article_id]
+        return bool(token_ids) and bool(
+            token_ids.intersection(analysed.full.tolist()) or token_ids.intersection(analysed.field.tolist())
+        )
 
     # -- persistence -------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:

@@ -59,7 +59,12 @@ class Snippet:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One ranked article. ``semantic_score`` is None when the embedding model took no part."""
+    """One ranked article. ``semantic_score`` is None when the embedding model took no part.
+
+    ``shares_words``: the article holds a word of what was typed (False: found by meaning alone).
+    For a search that is ``lexical_score > 0``; for a ticket's suggestions only the subject and
+    description count, not the asset's model code the query adds (it matched every article of the
+    product, so "xyzzy" on a chiller ticket looked like a word match)."""
 
     article_id: str
     score: float
@@ -67,3 +72,8 @@ class SearchHit:
     semantic_score: float | None
     title: Snippet = field(default_factory=lambda: Snippet(()))
     snippet: Snippet = field(default_factory=lambda: Snippet(()))
+    shares_words: bool | None = None  # None: lexical_score > 0 decides
+
+    @property
+    def holds_typed_words(self) -> bool:
+        return self.lexical_score > 0 if self.shares_words is None else self.shares_words

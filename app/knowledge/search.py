@@ -56,7 +56,7 @@ def _rows(session: Session, hits: list[SearchHit]) -> list[Found]:
         else {}
     )
     return [
-        Found(rows[int(h.article_id)], h.score, h.title.html(), h.snippet.html(), h.lexical_score > 0)
+        Found(rows[int(h.article_id)], h.score, h.title.html(), h.snippet.html(), h.holds_typed_words)
         for h in hits
         if int(h.article_id) in rows
     ]

@@ -102,3 +102,16 @@ def test_suggestions_put_the_tickets_product_first_then_its_language_then_the_se
 
     # Model codes are compared as codes: case and spaces do not matter.
     assert _order(index, text, product_model=" ch-ewad ")[0] in {"chiller-cycle", "safety"}
+
+
+def test_only_the_typed_words_decide_whether_a_suggestion_shares_a_word() -> None:
+    """The asset's model code goes into the query and matched every article of the product: "xyzzy"
+    typed on a chiller ticket looked like a word match, so "close in meaning only" never showed."""
+    index = KnowledgeIndex(ARTICLES, encoder=BunchedEncoder())
+    nonsense = index.suggest("xyzzy plugh", product_model="CH-EWAD", limit=3)
+    assert nonsense and all(h.lexical_score > 0 for h in nonsense[:1])  # the model code matched
+    assert not any(h.holds_typed_words for h in nonsense)
+    real = index.suggest("chiller short cycling", product_model="CH-EWAD", limit=3)
+    assert real[0].article_id == "chiller-cycle" and real[0].holds_typed_words
+    # a search keeps its rule: a word of the query in the article
+    assert [h.holds_typed_words for h in index.search("seal", 1)] == [True]
