@@ -159,6 +159,11 @@ def test_engineer_works_through_the_day_on_a_phone(server: dict[str, Any]) -> No
             _assert_fits_the_phone(page)
 
             page.get_by_label("Work done").fill("Replaced the control board; tested two cycles.")
+            # the page reloading for another of its forms (a pickup confirmed late) keeps the report
+            page.reload()
+            sync_api.expect(page.get_by_label("Work done")).to_have_value(
+                "Replaced the control board; tested two cycles."
+            )
             page.get_by_label(f"× {server['part']}").fill("1")
             page.get_by_label("Yes, fixed").check()
             page.get_by_role("button", name="File report and close visit").click()

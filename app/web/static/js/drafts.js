@@ -1,6 +1,6 @@
-// Unsent text on the ticket page survives the page coming back for another form. Every form
-// there posts and reloads the page, so a reply typed and then "Not helpful" clicked on a
-// suggestion was gone. A field marked data-draft="<key>" is kept in this tab's sessionStorage as
+// Unsent text on the ticket page and the engineer's visit page survives the page coming back for
+// another form. Every form there posts and reloads the page, so a reply typed and then "Not
+// helpful" clicked on a suggestion was gone, and so was a report typed before "I picked these up". A field marked data-draft="<key>" is kept in this tab's sessionStorage as
 // it is typed, put back when the page returns with the field empty (with a note saying so), and
 // forgotten when its own form is sent. Nothing leaves the browser; another tab starts clean.
 (function () {
@@ -13,6 +13,7 @@
     var kept = store.getItem(key);
     if (kept && !field.value) {
       field.value = kept;
+      if (field.tagName !== "TEXTAREA") return watch(field, key);  // a choice comes back quietly
       var note = document.createElement("p");
       note.className = "small muted draft-note";
       note.setAttribute("role", "status");
@@ -25,9 +26,13 @@
       note.appendChild(drop);
       field.insertAdjacentElement("afterend", note);
     }
+    watch(field, key);
+  });
+
+  function watch(field, key) {
     field.addEventListener("input", function () {
       if (field.value.trim()) store.setItem(key, field.value); else store.removeItem(key);
     });
     if (field.form) field.form.addEventListener("submit", function () { store.removeItem(key); });
-  });
+  }
 })();
