@@ -10,6 +10,7 @@ hook as a side effect of an import.
 from __future__ import annotations
 
 from app.feedback.triggers import install_session_hooks as install_feedback_hooks
+from app.field.engineers.staffing import install_staffing_hooks
 from app.field.workorders.closing import install_ticket_hooks
 from app.insights.changes import install_session_hooks as install_kpi_hooks
 from app.planning.triggers import install_session_hooks as install_planning_hooks
@@ -20,3 +21,4 @@ def install_domain_hooks() -> None:
     install_ticket_hooks()  # resolving or closing a ticket ends its visits
     install_feedback_hooks()  # surveys follow visits and resolutions, recoveries their tickets
     install_kpi_hooks()  # what each change can move in the KPI aggregates (kpi_dirty)
+    install_staffing_hooks()  # an engineer's account and their place in planning move together

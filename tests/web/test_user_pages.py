@@ -123,3 +123,62 @@ def test_only_admins_open_the_users_pages(client: TestClient, db: Session, sign_
     assert target.role == "agent"
     sign_in("admin")
     assert client.get("/admin/users/999999").status_code == 404
+
+
+def test_an_engineer_with_open_visits_keeps_signing_in_until_they_are_moved(
+    client: TestClient, db: Session, sign_in: Any, login: Any
+) -> None:
+    """Deactivating an engineer's account (or giving it another role) left the engineer on the
+    board and in plans, even preselected for visits, though they could no longer open their route."""
+    from app.models import Engineer, WorkOrder
+    from app.platform.http import etag
+
+    region = f.make_region(db)
+    person = f.make_user(db, role="engineer", name="Bernhard Schuster")
+    engineer = f.make_engineer(db, region, user=person, name="Bernhard Schuster")
+    account = f.make_account(db, region=region)
+    ticket = f.open_ticket(db, account, asset=f.make_asset(db, f.make_site(db, account, region=region)))
+    visit = f.make_work_order(db, ticket)
+    visit.engineer_id, visit.status = engineer.id, "scheduled"  # on their route
+    db.commit()
+    sign_in("admin")
+    url = f"/admin/users/{person.id}"
+    page = client.get(url)
+    form = {"csrf": csrf_of(page.text), "version": _version(page.text, url), "name": person.name}
+
+    for change in ({"role": "engineer", "active": "no"}, {"role": "agent", "active": "yes"}):
+        r = client.post(url, data={**form, **change})
+        assert r.status_code == 409 and f"still has 1 open visit ({visit.number})" in r.text, change
+        db.expire_all()
+        assert db.get(User, person.id).is_active and db.get(User, person.id).role == "engineer"  # type: ignore[union-attr]
+        assert db.get(Engineer, engineer.id).active  # type: ignore[union-attr]
+    # the API keeps the same rule
+    api = client.patch(
+        f"/api/v1/users/{person.id}",
+        json={"is_active": False},
+        headers={**login("admin"), "If-Match": etag(db.get(User, person.id).version)},  # type: ignore[union-attr]
+    )
+    assert api.status_code == 409 and visit.number in api.json()["detail"]
+
+    # moved to someone else: the account stops, the engineer leaves planning; and comes back
+    db.get(WorkOrder, visit.id).engineer_id = None  # type: ignore[union-attr]
+    db.get(WorkOrder, visit.id).status = "unscheduled"  # type: ignore[union-attr]
+    db.commit()
+    fresh = {**form, "version": _version(client.get(url).text, url)}
+    assert (
+        client.post(
+            url, data={**fresh, "role": "engineer", "active": "no"}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    db.expire_all()
+    assert not db.get(Engineer, engineer.id).active  # type: ignore[union-attr]
+    fresh = {**form, "version": _version(client.get(url).text, url)}
+    assert (
+        client.post(
+            url, data={**fresh, "role": "engineer", "active": "yes"}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    db.expire_all()
+    assert db.get(Engineer, engineer.id).active  # type: ignore[union-attr]
