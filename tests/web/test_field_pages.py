@@ -100,7 +100,9 @@ def test_engineer_lands_on_the_route_and_others_are_kept_out(
     home = client.get("/", follow_redirects=False)
     assert home.status_code == 303 and home.headers["location"] == "/field"
     other = client.get(f"/field/visits/{theirs.id}")
-    assert other.status_code == 404 and "does not exist" in other.text
+    nothing = client.get("/field/visits/999999")  # the same words: nothing leaks
+    assert nothing.status_code == 404 and "is not on your route" in nothing.text
+    assert other.status_code == 404 and "is not on your route" in other.text  # not "deleted"
     assert other.headers["content-type"].startswith("text/html")
     page = client.get(f"/field/visits/{w.work_orders[-1].id}")
     post = client.post(f"/field/visits/{theirs.id}/check-in", data={"csrf": csrf_of(page.text), "key": "k1"})

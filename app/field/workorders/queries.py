@@ -26,11 +26,17 @@ def get_work_order(session: Session, work_order_id: int) -> WorkOrder:
 
 def visible_work_order(session: Session, user: User, work_order_id: int) -> WorkOrder:
     """Load a work order; an engineer sees only their own (another's answers 404, not 403)."""
-    work_order = get_work_order(session, work_order_id)
-    if user.role == Role.engineer.value:
-        me = engineers.engineer_for_user(session, user)
-        if me is None or work_order.engineer_id != me.id:
-            raise NotFound(f"Work order {work_order_id} does not exist.")
+    if user.role != Role.engineer.value:
+        return get_work_order(session, work_order_id)
+    work_order = session.get(WorkOrder, work_order_id)
+    me = engineers.engineer_for_user(session, user)
+    if me is None or work_order is None or work_order.engineer_id != me.id:
+        # The same words whether it exists or not (nothing leaks), but not "does not exist": a
+        # visit moved to a colleague read as deleted.
+        raise NotFound(
+            f"Work order {work_order_id} is not on your route: it may have been given to someone "
+            "else, or it does not exist."
+        )
     return work_order
 
 
