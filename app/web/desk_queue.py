@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.desk.customers.keys import name_key
 from app.desk.tickets import queue
 from app.models import Account, Channel, Priority, ProductModel, Role, Ticket, TicketStatus, User
 from app.platform.errors import Unprocessable
@@ -97,7 +98,11 @@ def _customer_param(db: Session, value: str, errors: dict[str, str]) -> Customer
     found = list(
         db.scalars(
             select(Account.id)
-            .where((Account.external_id == value) | Account.name.ilike(_escaped(value), escape="\\"))
+            # the folded name, as the customer search compares it: "Mueller" finds "Müller"
+            .where(
+                (Account.external_id == value)
+                | Account.name_search.like(_escaped(name_key(value)), escape="\\")
+            )
             .order_by(Account.id)
             .limit(CUSTOMERS_MAX + 1)
         )
