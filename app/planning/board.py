@@ -10,6 +10,7 @@ query): bench/board.py measures it on 100 engineers / 1 000 visits.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +33,9 @@ from app.models import (
     Warehouse,
     WorkOrder,
     WorkOrderStatus,
+    WorkOrderWindow,
 )
+from app.planning.whatif import with_absences
 from app.platform.db import utcnow
 from app.platform.errors import NotFound, Unprocessable
 
@@ -161,6 +164,16 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             item.update(warehouse=warehouse.name, lat=warehouse.latitude, lon=warehouse.longitude)
         row["stops"].append(item)
     _scheduled_outside_the_plan(session, rows, region_id, datetime.combine(day, time(0), tzinfo=tz))
+    # Absent from a time of day: the engine saw only a shorter shift and its reasons say "no
+    # shift or cover then"; the dispatcher is told why, as the what-if preview told them.
+    leaving = {
+        e.id: (e.name, datetime.combine(day, a.from_time, tzinfo=tz))
+        for e in engineers
+        if (a := absences.get(e.id)) is not None and a.from_time is not None
+    }
+    unassigned = _unassigned(session, region_id, day, run, leaving)
+    for u in unassigned:
+        u["choices"] = _choices(list(rows.values()), u, leaving)
     return {
         "region": {"id": region.id, "code": region.code, "name": region.name, "timezone": region.timezone},
         "day": day.isoformat(),
@@ -168,7 +181,7 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
         if run is None
         else {"id": run.id, "kind": run.kind, "status": run.status, "published_at": _iso(run.published_at)},
         "engineers": list(rows.values()),
-        "unassigned": _unassigned(session, region_id, day, run),
+        "unassigned": unassigned,
         "warehouses": [
             {"id": w.id, "name": w.name, "lat": w.latitude, "lon": w.longitude}
             for w in session.scalars(
@@ -246,9 +259,16 @@ def _scheduled_outside_the_plan(
             row["stops"].sort(key=lambda item: item["start"] or "")
 
 
-def _unassigned(session: Session, region_id: int, day: date, run: PlanRun | None) -> list[dict[str, Any]]:
+def _unassigned(
+    session: Session,
+    region_id: int,
+    day: date,
+    run: PlanRun | None,
+    leaving: dict[int, tuple[str, datetime]],
+) -> list[dict[str, Any]]:
     """Work the published plan left out (with the engine's reason) and open work the plan has
-    not seen yet (created or unassigned after it was published)."""
+    not seen yet (created or unassigned after it was published). `leaving`: engineers absent
+    from a time that day, {id: (name, from)}."""
     start = datetime.combine(day, time(0), tzinfo=ZoneInfo(session.get_one(Region, region_id).timezone))
     reasons = {
         u.work_order_id: u
@@ -256,28 +276,47 @@ def _unassigned(session: Session, region_id: int, day: date, run: PlanRun | None
             select(PlanUnassigned).where(PlanUnassigned.plan_run_id == (run.id if run else -1))
         )
     }
-    found = session.execute(
-        select(WorkOrder, Site, Account.name, Ticket.number)
-        .join(Site, Site.id == WorkOrder.site_id)
-        .join(Account, Account.id == WorkOrder.account_id)
-        .join(Ticket, Ticket.id == WorkOrder.ticket_id)
-        .where(
-            WorkOrder.region_id == region_id,
-            WorkOrder.status == WorkOrderStatus.unscheduled.value,
-            # promised for this day, or not promised at all
-            WorkOrder.appointment_start_at.is_(None)
-            | (
-                (WorkOrder.appointment_start_at >= start)
-                & (WorkOrder.appointment_start_at < start + timedelta(days=1))
-            ),
-            (WorkOrder.id.in_(list(reasons) or [-1])) | (WorkOrder.engineer_id.is_(None)),
+    found = list(
+        session.execute(
+            select(WorkOrder, Site, Account.name, Ticket.number)
+            .join(Site, Site.id == WorkOrder.site_id)
+            .join(Account, Account.id == WorkOrder.account_id)
+            .join(Ticket, Ticket.id == WorkOrder.ticket_id)
+            .where(
+                WorkOrder.region_id == region_id,
+                WorkOrder.status == WorkOrderStatus.unscheduled.value,
+                # promised for this day, or not promised at all
+                WorkOrder.appointment_start_at.is_(None)
+                | (
+                    (WorkOrder.appointment_start_at >= start)
+                    & (WorkOrder.appointment_start_at < start + timedelta(days=1))
+                ),
+                (WorkOrder.id.in_(list(reasons) or [-1])) | (WorkOrder.engineer_id.is_(None)),
+            )
+            .order_by(func.coalesce(WorkOrder.sla_deadline_at, WorkOrder.created_at), WorkOrder.id)
+            .limit(500)
+        ).tuples()
+    )
+    # The earliest the visit may start that day (its appointment, else its first time window):
+    # an engineer absent from before then cannot take it.
+    earliest: dict[int, datetime] = dict(
+        session.execute(
+            select(WorkOrderWindow.work_order_id, func.min(WorkOrderWindow.starts_at))
+            .where(
+                WorkOrderWindow.work_order_id.in_([wo.id for wo, *_ in found] or [-1]),
+                WorkOrderWindow.ends_at > start,
+                WorkOrderWindow.starts_at < start + timedelta(days=1),
+            )
+            .group_by(WorkOrderWindow.work_order_id)
         )
-        .order_by(func.coalesce(WorkOrder.sla_deadline_at, WorkOrder.created_at), WorkOrder.id)
-        .limit(500)
-    ).tuples()
+        .tuples()
+        .all()
+    )
+    absentees = [(name, at.strftime("%H:%M")) for name, at in leaving.values()]
     out = []
     for wo, site, customer, ticket_number in found:
         why = reasons.get(wo.id)
+        begins = wo.appointment_start_at or earliest.get(wo.id)
         out.append(
             {
                 "work_order_id": wo.id,
@@ -290,7 +329,9 @@ def _unassigned(session: Session, region_id: int, day: date, run: PlanRun | None
                 "skills": wo.required_skills or [],
                 "duration_min": wo.duration_min,
                 "reason": why.reason if why else "not_planned_yet",
-                "detail": why.detail
+                "detail": with_absences(why.detail, absentees)
+                if why and why.detail
+                else why.detail
                 if why
                 else "created or unassigned after the plan was published"
                 if run
@@ -299,9 +340,57 @@ def _unassigned(session: Session, region_id: int, day: date, run: PlanRun | None
                 "at_risk": wo.at_risk_reason if wo.at_risk_since else None,
                 "lat": site.latitude,
                 "lon": site.longitude,
+                "starts": _iso(begins),
             }
         )
     return out
+
+
+def _choices(
+    rows: list[dict[str, Any]], visit: dict[str, Any], leaving: dict[int, tuple[str, datetime]]
+) -> list[dict[str, Any]]:
+    """The Assign list of an unassigned visit, in groups (`label` None: no group), the first
+    option the one a dispatcher would pick: engineers with its skills who are there, then those
+    with its skills who leave during the day, those lacking a skill (in the same order), those
+    absent at its time, those absent all day. An engineer absent from 10:30 was preselected for
+    an afternoon visit, "Bernhard Schuster (absent: sickne…" cut off at 1280 px: the texts are
+    short ("… (absent from 10:30)")."""
+    skills = set(visit["skills"])
+    starts = datetime.fromisoformat(visit["starts"]) if visit.get("starts") else None
+    text_of = {r["id"]: r["name"] for r in rows}
+    groups: dict[str, list[tuple[int, int]]] = {"able": [], "lacking": [], "then": [], "away": []}
+    for r in rows:
+        if r["absent"] and r["shift"] is None:
+            groups["away"].append((0, r["id"]))
+            text_of[r["id"]] = f"{r['name']} ({r['absent']})"
+            continue
+        able = skills <= set(r["skills"])
+        later = r["id"] in leaving
+        if later:
+            name, at = leaving[r["id"]]
+            text_of[r["id"]] = f"{name} (absent from {at:%H:%M})"
+            # gone by its time: its appointment or window starts after they leave, or the
+            # engine's reason for leaving it out names them ("… no shift or cover then")
+            named = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", visit["detail"] or "")
+            if (starts is not None and starts >= at) or named:
+                groups["then"].append((0 if able else 1, r["id"]))
+                continue
+        groups["able" if able else "lacking"].append((1 if later else 0, r["id"]))
+    labels = {
+        "able": None,
+        "lacking": f"Lacking a skill ({', '.join(visit['skills'])})",
+        "then": "Absent at its time",
+        "away": "Absent all day",
+    }
+    return [
+        {
+            "label": labels[key],
+            # sorted() is stable: within a rank the rows keep their order (by name)
+            "options": [{"id": eid, "text": text_of[eid]} for _, eid in sorted(members, key=lambda m: m[0])],
+        }
+        for key, members in groups.items()
+        if members
+    ]
 
 
 def fingerprint(data: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 import dispatch
 from app.models import (
+    Absence,
     Engineer,
     Part,
     PlanDay,
@@ -33,6 +34,7 @@ from app.planning import reasons
 from app.planning import runs as plan_runs
 from app.planning import service as planning
 from app.planning.schemas import AlternativeRead, CandidateRead, ExplanationRead
+from app.planning.whatif import with_absences
 
 log = logging.getLogger(__name__)
 REASONS = {
@@ -72,8 +74,11 @@ def explain(session: Session, work_order: WorkOrder) -> ExplanationRead:
             base.reason = f"it was not part of plan run {run.id} (created or changed after it)"
             return base
         base.unassigned_reason = left.reason
+        detail = (
+            with_absences(left.detail, _leaving(session, work_order.region_id, day)) if left.detail else ""
+        )
         base.reason = f"left out: {REASONS.get(left.reason, left.reason)}" + (
-            f" ({left.detail})" if left.detail else ""
+            f" ({detail})" if detail else ""
         )
         try:
             _candidates(session, run.id, work_order, day, base)
@@ -124,6 +129,17 @@ def _plan_day(session: Session, work_order: WorkOrder, tz: str) -> date:
             days = {d for d, _ in mentioned}
             return planned if planned in days else max(mentioned, key=lambda r: r[1] or 0)[0]
     return planned
+
+
+def _leaving(session: Session, region_id: int, day: date) -> list[tuple[str, str]]:
+    """(name, from HH:MM) of the region's engineers absent from a time that day: a reason saying
+    "no shift or cover then" says why, as the what-if preview and the board do."""
+    rows = session.execute(
+        select(Engineer.name, Absence.from_time)
+        .join(Absence, Absence.engineer_id == Engineer.id)
+        .where(Engineer.region_id == region_id, Absence.day == day, Absence.from_time.is_not(None))
+    ).tuples()
+    return [(name, f"{at:%H:%M}") for name, at in rows if at is not None]
 
 
 def _parts(session: Session, work_order_id: int, out: ExplanationRead) -> None:
@@ -246,7 +262,10 @@ def _engine_reasons(
             wh_names.get(plan_keys.key_id(where), where) if where.startswith("W") else where
         )
     # An engineer who cannot take the visit (skill, shift, absence, no slot in its window) is an
-    # alternative without a cost: the engine's note says why not.
+    # alternative without a cost: the engine's note says why not. The engineer it is with is no
+    # alternative in any of their engine identities: her on-call cover (E12~oc5.0) read
+    # "Instead Christina Mayer: not feasible — on call then" under "Why Christina Mayer".
+    mine = out.engineer_id
     out.alternatives = [
         AlternativeRead(
             engineer_id=plan_keys.key_id(a.engineer_id),
@@ -257,4 +276,5 @@ def _engine_reasons(
             note=reasons.readable(a.note, names),
         )
         for a in found.alternatives
+        if plan_keys.key_id(a.engineer_id) != mine
     ]

@@ -18,6 +18,8 @@ than publishing what the dispatcher saw.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -230,12 +232,18 @@ def preview(
 
 
 def _with_absence(reason: str, absentee: tuple[str, str] | None) -> str:
+    return with_absences(reason, [absentee] if absentee else [])
+
+
+def with_absences(reason: str, absentees: Iterable[tuple[str, str]]) -> str:
     """'Ada has the skills but no shift or cover then (Ada is absent from 10:00)': the engine only
-    sees a shorter shift, the dispatcher knows why."""
-    if absentee is None or absentee[0] not in reason:
-        return reason
-    name, start = absentee
-    return f"{reason} ({name} is absent from {start})"
+    sees a shorter shift, the dispatcher knows why. The board and the explanation say it of a
+    published plan's reasons too, as the preview did (absentees: (name, from HH:MM))."""
+    for name, start in absentees:
+        note = f"({name} is absent from {start})"
+        if note not in reason and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", reason):
+            reason = f"{reason} {note}"
+    return reason
 
 
 def _region(session: Session, region_id: int) -> Region:

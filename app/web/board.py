@@ -196,6 +196,18 @@ def reassign_preview(
         "back": _back(work_order, when),
         "version": work_order.version,
     }
+    if (
+        work_order.engineer_id == engineer.id
+        and work_order.status in plan_board.LIVE
+        and plan_assign.plan_day_of(db, work_order, tz) == when
+    ):
+        # A "move" to the engineer it is with re-planned her day as if it were one (the list
+        # offered her; the board's script now leaves her out, a typed URL still gets here).
+        context["error"] = (
+            f"{work_order.number} is already with {engineer.name} on that day: choose another "
+            "engineer (to keep it with them in later plans, pin it on the board)."
+        )
+        return render(request, "board/reassign.html", context, status_code=422)
     try:
         context["result"] = plan_assign.assign(
             db, work_order=work_order, engineer_id=engineer.id, day=when, dry_run=True, actor=user

@@ -119,6 +119,8 @@ def _emergency(
         errors["duration_min"] = "whole minutes from 5 to 720"
     if len(form["skill"]) > 40:
         errors["skill"] = "at most 40 characters"
+    elif form["skill"].strip():
+        form["skill"] = _known_skill(db, region, form["skill"].strip(), errors)
     lat = lon = 0.0
     if form["ticket"].strip():
         try:
@@ -132,6 +134,23 @@ def _emergency(
         lat = _coordinate("latitude", form["latitude"], errors, 90, "48.137")
         lon = _coordinate("longitude", form["longitude"], errors, 180, "11.575")
     return whatif.Emergency(lat, lon, duration, form["skill"].strip()) if not errors else None
+
+
+def _known_skill(db: Session, region: Region, typed: str, errors: dict[str, str]) -> str:
+    """The skill as the region's engineers have it ("elec" typed: ELEC). A skill none of them
+    has ("zauberei", a typing mistake) is refused here: the preview said the emergency "cannot
+    be served" and still offered to open and publish it."""
+    known: set[str] = set()
+    for skills in db.scalars(
+        select(Engineer.skills).where(Engineer.region_id == region.id, Engineer.active.is_(True))
+    ):
+        known.update(skills or ())
+    found = next((k for k in known if k.casefold() == typed.casefold()), None)
+    if found is None:
+        listed = ", ".join(sorted(known)) or "none"
+        errors["skill"] = f"no engineer of this region has the skill “{typed}”; known skills: {listed}"
+        return typed
+    return found
 
 
 @router.get("/board/what-if")

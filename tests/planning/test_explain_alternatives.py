@@ -113,3 +113,32 @@ def test_explain_reads_the_run_that_serves_the_visit_not_a_later_days_older_run(
     assert why["plan_run_id"] == served.id
     assert why["engineer_id"] == planned.engineer_id and why["unassigned_reason"] is None
     assert "off shift" not in why["reason"]
+
+
+def test_the_assigned_engineer_is_never_her_own_alternative_not_even_on_call(
+    client: TestClient, db: Session, dispatcher: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Walking the demo: "Why this engineer: Christina Mayer … Instead Christina Mayer: not
+    feasible — on call then": her on-call cover (a second engine identity) was listed."""
+    from app.models import OnCallShift
+
+    w = pw.build(db, jobs=0)
+    hvac_only, elec = w.engineers
+    day = pw.next_weekday(0)
+    tz = ZoneInfo(w.region.timezone)
+    db.add(
+        OnCallShift(
+            engineer_id=elec.id,
+            starts_at=datetime.combine(day, time(17), tz),
+            ends_at=datetime.combine(day, time(23), tz),
+        )
+    )
+    wo = pw.add_visit(db, w, skill="ELEC")
+    db.commit()
+    run_plan(db, w, day)
+    caplog.set_level(logging.WARNING, logger="app.planning.explain")
+    why = _explain(client, dispatcher, wo.id)
+    assert why["engineer_id"] == elec.id
+    assert [a["engineer_id"] for a in why["alternatives"]] == [hvac_only.id]
+    assert all(elec.name not in a["note"] for a in why["alternatives"])
+    _no_explain_errors(caplog)

@@ -748,3 +748,127 @@ def test_a_what_if_emergency_takes_a_decimal_comma_and_reaches_the_preview(
         params={**params, "kind": "absence", "engineer_id": elec.id, "absent_from": "12:00"},
     )
     assert r.status_code == 200 and f"What if {elec.name} were absent from 12:00 on" in r.text
+
+
+def test_a_visit_is_never_moved_to_the_engineer_it_is_already_with(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    """The "Move to" list offered the visit's own engineer; previewing that "move" re-planned
+    her day as if it were one. The preview says so instead, and the board's script leaves her
+    out of the list."""
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    db.expire_all()
+    wo = db.get_one(WorkOrder, w.work_orders[0].id)
+    mine = next(e for e in w.engineers if e.id == wo.engineer_id)
+    r = client.get(f"/board/visits/{wo.id}/reassign", params={"engineer_id": mine.id, "day": day.isoformat()})
+    assert r.status_code == 422 and "Confirm the move" not in r.text
+    assert f"{wo.number} is already with {mine.name} on that day" in unescape(r.text)
+    js = client.get("/static/js/board.js").text
+    assert "o.hidden = o.disabled = mine" in js  # her option is hidden from the list for her visits
+
+
+def test_a_what_if_emergency_with_a_skill_nobody_has_is_refused_under_the_skill(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    """A misspelt skill ("zauberei") previewed an emergency that "cannot be served" and still
+    offered to open and publish it."""
+    w = pw.build(db, jobs=2)
+    day = pw.next_weekday(2)
+    db.commit()
+    sign_in("dispatcher")
+    base = {"region": w.region.id, "day": day.isoformat(), "kind": "emergency", "latitude": "48.15"}
+    base["longitude"] = "11.58"
+    page = _refused_on_the_board(client.get("/board/what-if", params={**base, "skill": "zauberei"}))
+    said = _field_error(page, "skill")
+    assert "zauberei" in said and "ELEC, HVAC" in said, said
+    assert '<a href="#wi-skill">Skill</a>' in page
+    assert _typed(_whatif_form(page, "What if an emergency comes in"), "skill") == "zauberei"
+    # minutes of 0 and a bad skill: both said at once
+    page = _refused_on_the_board(
+        client.get("/board/what-if", params={**base, "skill": "zauberei", "duration_min": "0"})
+    )
+    assert _field_error(page, "duration_min") == "whole minutes from 5 to 720"
+    assert "zauberei" in _field_error(page, "skill")
+    # a known skill typed in lower case is that skill
+    ok = client.get("/board/what-if", params={**base, "skill": "elec"})
+    assert ok.status_code == 200 and "Open the emergency visit and publish this plan" in ok.text
+    # the publish refuses it the same way
+    form = {**_publish_form(ok.text), "skill": "zauberei", "ticket": "T-0000001"}
+    assert client.post("/board/what-if/publish", data=form).status_code == 422
+
+
+def test_a_what_if_emergency_that_cannot_be_served_offers_no_publish(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    from app.models import Shift
+
+    w = pw.build(db, jobs=0)
+    day = pw.next_weekday(2)
+    elec = next(e for e in w.engineers if "ELEC" in e.skills)
+    # the only ELEC engineer's shift is too short for the emergency's two hours
+    shift = db.scalar(select(Shift).where(Shift.engineer_id == elec.id, Shift.weekday == day.weekday()))
+    assert shift is not None
+    shift.starts, shift.ends = shift.starts.replace(hour=8), shift.starts.replace(hour=9)
+    db.commit()
+    sign_in("dispatcher")
+    params = {"region": w.region.id, "day": day.isoformat(), "kind": "emergency", "skill": "ELEC"}
+    r = client.get(
+        "/board/what-if", params={**params, "latitude": "48.15", "longitude": "11.58", "duration_min": "120"}
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert "<dt>The emergency</dt><dd>cannot be served" in r.text
+    assert "Open the emergency visit and publish this plan" not in r.text
+    assert 'action="/board/what-if/publish"' not in r.text
+    assert "nothing to publish" in r.text
+
+
+def test_an_engineer_absent_from_a_time_is_not_the_assign_lists_first_choice(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    """After "absent from 10:30" the Assign list preselected the engineer for an afternoon visit
+    ("… (absent: sickne…" cut off), and the reason dropped the "(… is absent from 10:30)" the
+    what-if preview said."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from app.models import Absence, WorkOrderWindow
+
+    w = pw.build(db, jobs=0)
+    hvac_only, elec = w.engineers
+    day = pw.next_weekday(1)
+    tz = ZoneInfo(w.region.timezone)
+    afternoon = pw.add_visit(db, w, skill="ELEC")
+    at = (datetime.combine(day, time(14), tz), datetime.combine(day, time(16), tz))
+    db.add(WorkOrderWindow(work_order_id=afternoon.id, starts_at=at[0], ends_at=at[1]))
+    plumb = pw.add_visit(db, w, skill="PLUMB")  # nobody has it; no time said
+    db.add(Absence(engineer_id=elec.id, day=day, reason="sickness", from_time=time(10, 30)))
+    db.commit()
+    headers = login("dispatcher")
+    r = client.post(
+        "/api/v1/plans", json={"region_id": w.region.id, "date": day.isoformat(), **SMALL}, headers=headers
+    )
+    assert client.get(r.headers["Location"], headers=headers).json()["status"] == "published"
+    sign_in("dispatcher")
+    data = _data(client, w, day)
+    left = next(u for u in data["unassigned"] if u["work_order_id"] == afternoon.id)
+    assert elec.name in left["detail"] and left["detail"].endswith(f"({elec.name} is absent from 10:30)")
+    why = client.get(f"/api/v1/work-orders/{afternoon.id}/explain", headers=headers).json()
+    assert f"({elec.name} is absent from 10:30)" in why["reason"]
+    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()}).text
+
+    def options(wo_id: int) -> tuple[list[tuple[str, str]], str]:
+        found = re.search(rf'<select name="engineer_id" id="assign-{wo_id}">(.*?)</select>', page, re.S)
+        assert found
+        return re.findall(r'<option value="(\d+)">([^<]*)</option>', found.group(1)), found.group(1)
+
+    # the afternoon visit: its only capable engineer is gone by then, listed with the absent
+    got, html = options(afternoon.id)
+    assert got[0] == (str(hvac_only.id), hvac_only.name)
+    assert got[-1] == (str(elec.id), f"{elec.name} (absent from 10:30)")
+    assert '<optgroup label="Absent at its time">' in html and "sickness" not in html
+    # a visit with no time: he comes after those not absent, the text short
+    got, _ = options(plumb.id)
+    assert got == [(str(hvac_only.id), hvac_only.name), (str(elec.id), f"{elec.name} (absent from 10:30)")]
+    js = client.get("/static/js/board.js").text
+    assert "u.choices" in js  # the live redraw builds the same list

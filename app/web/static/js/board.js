@@ -202,9 +202,14 @@
     if (st.at_risk) body.appendChild(el("p", "alert", "At risk: " + st.at_risk));
     var move = document.getElementById("move-form");
     move.action = "/board/visits/" + id + "/reassign";
+    // The engineer the visit is with is no choice: "moving" it to her re-planned her day.
     var to = document.getElementById("move-to");
-    if (hit.e && to.value === String(hit.e.id)) {
-      var other = Array.prototype.find.call(to.options, function (o) { return o.value !== String(hit.e.id); });
+    Array.prototype.forEach.call(to.options, function (o) {
+      var mine = !!hit.e && o.value === String(hit.e.id);
+      o.hidden = o.disabled = mine;
+    });
+    if (!to.value || to.options[to.selectedIndex].disabled) {
+      var other = Array.prototype.find.call(to.options, function (o) { return !o.disabled; });
       if (other) to.value = other.value;
     }
     var pin = document.getElementById("pin-form");
@@ -264,7 +269,12 @@
       var form = el("form", "inline"); form.method = "get"; form.action = "/board/visits/" + u.work_order_id + "/reassign";
       var dayInput = el("input"); dayInput.type = "hidden"; dayInput.name = "day"; dayInput.value = data.day; form.appendChild(dayInput);
       var pick = el("select"); pick.name = "engineer_id"; pick.setAttribute("aria-label", "Engineer for " + u.number);
-      data.engineers.forEach(function (e) { var o = el("option", "", e.name); o.value = e.id; pick.appendChild(o); });
+      // the server's groups and order (absent engineers last, short texts), as on the first draw
+      (u.choices || []).forEach(function (g) {
+        var into = pick;
+        if (g.label) { into = el("optgroup"); into.label = g.label; pick.appendChild(into); }
+        g.options.forEach(function (c) { var o = el("option", "", c.text); o.value = c.id; into.appendChild(o); });
+      });
       form.appendChild(pick);
       var go = el("button", "btn small", "Preview"); go.type = "submit"; form.appendChild(go);
       var last = el("td"); last.appendChild(form); tr.appendChild(last);
