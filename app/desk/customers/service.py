@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -83,7 +83,7 @@ class SearchHit:
 class SearchResult:
     query: str
     items: list[SearchHit]
-    total: int  # distinct matches found; a lower bound when `truncated`
+    total: int  # distinct customers found; a lower bound when `truncated`
     truncated: bool  # some probe had more than CANDIDATES matches: refine the query
 
     @property
@@ -258,6 +258,7 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
     `limit` hits are in, so `total` counts every match, until a lookup reaches its cap: then the
     total is a lower bound (`truncated`) and the search stops after the rank that fills `limit`.
     Within a rank, hits are ordered by name (the account's, or the contact's for contact matches).
+    Each customer is listed once, at its best hit (`_per_customer`); `total` counts customers.
     """
     text = validate_query(q)
     typed = name_key(text)
@@ -283,14 +284,44 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
             key = (hit.account_id, hit.contact_id, hit.asset_id)
             if key not in best or (hit.rank, hit.sort_name) < (best[key].rank, best[key].sort_name):
                 best[key] = hit
-        # Once a lookup hit its cap the total is only a lower bound anyway: with `limit` hits of
-        # complete ranks in, later ranks (the costly substring scans) could not change what is shown.
-        if truncated and sum(1 for h in best.values() if h.rank <= rank) >= limit:
+        # Once a lookup hit its cap the total is only a lower bound anyway: with `limit` customers
+        # of complete ranks in, later ranks (the costly substring scans) could not change what is shown.
+        if truncated and len({h.account_id for h in best.values() if h.rank <= rank}) >= limit:
             break
-    ranked = sorted(
-        best.values(), key=lambda h: (h.rank, h.sort_name, h.account_id, h.contact_id or 0, h.asset_id or 0)
-    )[:limit]
-    return SearchResult(query=text, items=_hydrate(session, ranked), total=len(best), truncated=truncated)
+    customers = _per_customer(best.values())
+    return SearchResult(
+        query=text, items=_hydrate(session, customers[:limit]), total=len(customers), truncated=truncated
+    )
+
+
+def _order(hit: _Found) -> tuple[int, str, int, int, int]:
+    return (hit.rank, hit.sort_name, hit.account_id, hit.contact_id or 0, hit.asset_id or 0)
+
+
+def _per_customer(found: Iterable[_Found]) -> list[_Found]:
+    """One row per customer, best first: its best hit, plus the contact/asset its other hits name.
+
+    The agent looks for a customer: "Praxis Dr. Özdemir" matched by its name and by its contact
+    "Ayşe Özdemir" is one customer, not two. The row still carries the contact (or asset) a hit
+    found, so the 360 link preselects the caller: the best hit's own, else the one contact (asset)
+    the customer's other hits agree on; when they name several, none is guessed.
+    """
+    by_account: dict[int, list[_Found]] = {}
+    for hit in sorted(found, key=_order):
+        by_account.setdefault(hit.account_id, []).append(hit)  # dicts keep the best-first order
+    rows = []
+    for hits in by_account.values():
+        best = hits[0]
+        contacts = {h.contact_id for h in hits if h.contact_id}
+        assets = {h.asset_id for h in hits if h.asset_id}
+        rows.append(
+            replace(
+                best,
+                contact_id=best.contact_id or (contacts.pop() if len(contacts) == 1 else None),
+                asset_id=best.asset_id or (assets.pop() if len(assets) == 1 else None),
+            )
+        )
+    return rows
 
 
 def _hydrate(session: Session, found: Sequence[_Found]) -> list[SearchHit]:
