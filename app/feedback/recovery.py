@@ -9,6 +9,7 @@ A recovery ticket is never surveyed itself (capture skips category "recovery").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -20,12 +21,29 @@ from app.models import Account, Survey, SurveyAnswer, SurveyRecovery, Ticket, Ti
 from app.models.feedback import VISIT_FACT_COLUMNS
 from app.platform.db import utcnow
 from app.platform.events import emit
+from surveys import REASON_CHIPS, TEMPLATES
 
 CATEGORY = RECOVERY_CATEGORY
 PRIORITY = "P2"  # a customer waiting to hear back; not an outage
 
 
-def describe(answer: SurveyAnswer, case: Ticket | None) -> str:
+def reason_labels(template_id: str | None) -> dict[str, str]:
+    """Reason code → the words the customer ticked ("not_fixed" → "The problem is not fixed").
+
+    The survey's own template first (its chips are what the customer saw); the standard chips for
+    an answer whose template is gone. A code neither knows is shown as stored.
+    """
+    labels = {c.code: c.label for c in REASON_CHIPS}
+    template = TEMPLATES.get(template_id or "")
+    question = template.question("reasons") if template else None
+    if question is not None:
+        labels.update({c.code: c.label for c in question.chips})
+    return labels
+
+
+def describe(answer: SurveyAnswer, case: Ticket | None, labels: Mapping[str, str] | None = None) -> str:
+    """The answer and the visit facts in words; `labels` names the reasons (`reason_labels`)."""
+    labels = reason_labels(None) if labels is None else labels
     parts = [f"Survey answer on {case.number if case else f'ticket #{answer.ticket_id}'}:"]
     if answer.csat is not None:
         parts.append(f"- satisfaction {answer.csat}/5")
@@ -36,7 +54,7 @@ def describe(answer: SurveyAnswer, case: Ticket | None) -> str:
     if answer.solved is not None:
         parts.append(f"- solved: {'yes' if answer.solved else 'no'}")
     if answer.reasons:
-        parts.append(f"- what went wrong: {', '.join(answer.reasons)}")
+        parts.append(f"- what went wrong: {'; '.join(labels.get(r, r) for r in answer.reasons)}")
     if answer.comment:
         parts.append(f"- comment: {answer.comment}")
     parts.append("Visit facts:")
@@ -70,13 +88,14 @@ def open_recovery(session: Session, answer_id: int) -> SurveyRecovery | None:
     account = session.get(Account, answer.account_id)
     case = session.get(Ticket, answer.ticket_id)
     owner = account.owner_user_id if account else None
+    survey = session.get(Survey, answer.survey_id)
     ticket = tickets.create_ticket(
         session,
         account_id=answer.account_id,
         contact_id=answer.contact_id,
         asset_id=answer.asset_id,
         subject=f"Unhappy customer: follow up on {case.number if case else 'a survey answer'}",
-        description=describe(answer, case),
+        description=describe(answer, case, reason_labels(survey.template_id if survey else None)),
         category=CATEGORY,
         priority=PRIORITY,
         # Channel has no "survey" value (adding one is a DB enum migration): the answer came in
@@ -98,7 +117,6 @@ def open_recovery(session: Session, answer_id: int) -> SurveyRecovery | None:
     )
     session.add(rec)
     session.flush()
-    survey = session.get(Survey, answer.survey_id)
     emit(
         session,
         "survey.detractor",

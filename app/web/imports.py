@@ -11,20 +11,21 @@ column list (crm_import/fields.py), so it cannot drift from what the import acce
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from app.integrations.crm_import import service as crm_import
 from app.integrations.crm_import.api import MAX_BYTES as API_MAX_BYTES
+from app.integrations.crm_import.csv_file import ImportFileError
 from app.integrations.crm_import.fields import COLUMNS
 from app.models import User
 from app.platform.body_limit import DEFAULT_LIMIT_BYTES, ROUTE_LIMITS_BYTES
 from app.platform.errors import AppError, Forbidden
 from app.web.messages import page_error
 from app.web.navigation import MANAGE
-from app.web.shared import PageDb, PageRoute, PageUser, render, require_csrf
+from app.web.shared import PageDb, PageRoute, PageUser, label, render, require_csrf
 
 router = APIRouter(route_class=PageRoute)
 PATH = "/imports"
@@ -61,6 +62,44 @@ def _size(n: int) -> str:
     return f"{round(n / 2**20, 1):g} MB" if n >= 2**20 // 2 else f"{n // 1024} KB"
 
 
+# The importer's cell messages are terse ("not a number"); the page adds the format it expects.
+# The importer takes a decimal point or a lone decimal comma but no thousands separator, so a
+# German "1.234,56" is refused (crm_import/fields.py, not the page's to change).
+ROW_HINTS = {
+    "not a number": "not a number: write it without thousands separators, e.g. 1234.56 or 1234,56",
+}
+
+
+def row_message(message: str) -> str:
+    return ROW_HINTS.get(message, message)
+
+
+def _bad_line(binary: BinaryIO) -> int | None:
+    """The line of the first byte that is not UTF-8: a person finds a line, not a byte offset."""
+    binary.seek(0)
+    data = binary.read()  # at most MAX_FILE_BYTES: the page refused bigger files already
+    try:
+        data.decode("utf-8")  # a BOM is UTF-8 too
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1
+    return None
+
+
+def refused_text(exc: ImportFileError, *, name: str, entity: str, binary: BinaryIO) -> str:
+    """A file refused as a whole: which file, read as which kind, nothing imported, and why.
+
+    The importer's own message gives a byte offset for a bad byte and points at docs/import.md,
+    which a manager cannot open; the page says the line and leaves the columns to the form's help.
+    """
+    reason = exc.detail
+    if any(e.get("message") == "not UTF-8" for e in exc.errors or []):
+        line = _bad_line(binary)
+        where = f" (line {line})" if line else ""
+        reason = f"The file is not UTF-8 text{where}; export it as “CSV UTF-8” and import it again."
+    reason = reason.replace(" (see docs/import.md)", "")
+    return f"Nothing was imported from {name} as {label(entity).lower()}. {reason}"
+
+
 def _kinds() -> list[dict[str, Any]]:
     return [
         {
@@ -89,6 +128,7 @@ def _view(
         "report": report,
         "filename": filename,
         "max_size": _size(MAX_FILE_BYTES),
+        "row_message": row_message,
     }
     return render(request, "imports/import.html", context, status_code=status_code)
 
@@ -123,6 +163,9 @@ def import_upload(
         return _view(request, chosen=entity, error=error, filename=name, status_code=413)
     try:
         report = crm_import.import_csv(db, entity=entity, data=file.file, actor=user, source=name)
+    except ImportFileError as exc:
+        error = refused_text(exc, name=name, entity=entity, binary=file.file)
+        return _view(request, chosen=entity, error=error, filename=name, status_code=exc.status_code)
     except AppError as exc:
         # A file refused as a whole, or an import stopped half-way: the service has rolled back
         # what it had not committed, and its message says what (if anything) landed.

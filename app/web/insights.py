@@ -238,7 +238,7 @@ def dashboard(request: Request, db: PageDb, user: KpiPageUser) -> HTMLResponse:
     except Unprocessable as exc:
         errors = _merge(typed, exc)
     if errors or result is None:
-        return _refused(request, db, typed, query, errors)
+        return _refused(request, db, user, typed, query, errors)
     manager = user.role in (Role.manager.value, Role.admin.value)
     cards = []
     for m in result["metrics"]:
@@ -301,8 +301,24 @@ def dashboard(request: Request, db: PageDb, user: KpiPageUser) -> HTMLResponse:
     )
 
 
+def unknown_metric_text(typed: str, role: str) -> str | None:
+    """`metric=` names no KPI: say so with the KPIs' names, not the 19 internal codes the API
+    lists (the form has no metric field, so this stands at the top, not under a field)."""
+    unknown = [m.strip() for m in typed.split(",") if m.strip() and m.strip() not in METRICS]
+    if not unknown:
+        return None
+    names = ", ".join(METRICS[m].label for m in service.visible_metrics(role))
+    asked = ", ".join(f"“{m[:40]}”" for m in unknown)
+    return f"{asked} is not a KPI of this dashboard. Leave it out to see them all: {names}."
+
+
 def _refused(
-    request: Request, db: PageDb, typed: Typed, query: service.Query, errors: dict[str, str]
+    request: Request,
+    db: PageDb,
+    user: User,
+    typed: Typed,
+    query: service.Query,
+    errors: dict[str, str],
 ) -> HTMLResponse:
     """The dashboard with the form as typed and each error by its field, and no figures (422)."""
     choices = _choices(db)
@@ -311,6 +327,14 @@ def _refused(
         # an unknown value stays in its select (marked), so the form holds what was asked
         if value and value not in {v for v, _ in options}:
             options.insert(0, (value, f"{value} (unknown)"))
+    # The same for the form's own selects: "foo" shown as "nothing" looked like a valid choice.
+    unknown = {
+        key: typed.values[key]
+        for key, allowed in (("period", CHOICES["period"]), ("group_by", service.GROUP_KEYS))
+        if typed.values[key] and typed.values[key] not in allowed
+    }
+    if "metric" in errors and (text := unknown_metric_text(typed.values["metric"], user.role)):
+        errors = {**errors, "metric": text}
     return render(
         request,
         "insights/dashboard.html",
@@ -325,6 +349,7 @@ def _refused(
             "labels": FORM_LABELS,
             "bad_days": [k for k in ("from", "to") if k in typed.errors],
             "choices": choices,
+            "unknown": unknown,
             "group_keys": service.GROUP_KEYS,
             "left_out": [],
             "detractors": None,

@@ -156,3 +156,18 @@ def test_the_recovery_ticket_page_says_it_came_from_a_survey_answer(
     sign_in("manager")
     page = client.get(f"/desk/tickets/{opened.ticket_id}").text
     assert "from a survey answer (its follow-up)" in page and "via web" not in page
+
+
+def test_the_recovery_ticket_names_the_reasons_in_the_surveys_words(db: Session, outbox: Outbox) -> None:
+    """It read "what went wrong: not_fixed": a code, not what the customer ticked."""
+    case, answer_id = _answered(db, outbox, Answer(csat=1, reasons=frozenset({"not_fixed", "late"})))
+    rec = recovery.open_recovery(db, answer_id)
+    db.commit()
+    assert rec is not None
+    ticket = db.get(Ticket, rec.ticket_id)
+    assert ticket is not None
+    line = next(x for x in ticket.description.splitlines() if x.startswith("- what went wrong:"))
+    assert "not_fixed" not in line
+    assert "The problem is not fixed" in line and "The engineer came late" in line
+    # an answer whose template is gone still gets the standard chips' words
+    assert recovery.reason_labels("no-such-template")["late"] == "The engineer came late"

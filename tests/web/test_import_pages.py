@@ -38,6 +38,18 @@ def _counts(html: str) -> dict[str, int]:
     return {k: int(v) for k, v in re.findall(r"<dt>(\w+)</dt><dd>(\d+)</dd>", block.group(1))}
 
 
+def _outcome(html: str) -> str:
+    found = re.search(r'<p id="import-outcome">(.*?)</p>', html, re.S)
+    assert found, "no outcome sentence on the page"
+    return " ".join(found.group(1).split())
+
+
+def _alert(html: str) -> str:
+    found = re.search(r'<p class="alert" role="alert" id="import-error">(.*?)</p>', html, re.S)
+    assert found, "no alert on the page"
+    return found.group(1)
+
+
 def _checked(html: str) -> list[str]:
     return re.findall(r'name="entity" value="(\w+)"[^>]*\bchecked\b', html)
 
@@ -88,7 +100,9 @@ def test_managers_and_admins_get_the_page_with_each_kinds_columns(
         assert help_text, kind
         for column in columns:
             assert f"<code>{column.name}</code>{'*' if column.required else ''}" in help_text.group(1)
-    assert "docs/import.md" in r.text and 'href="/docs#/imports"' in r.text
+    # a manager cannot open the repository: the in-product API docs, and whom to ask
+    assert "docs/import.md" not in r.text and 'href="/docs#/imports"' in r.text
+    assert "ask your admin" in r.text
     assert "Check only" not in r.text  # the service has no dry run
 
 
@@ -101,10 +115,13 @@ def test_a_good_file_imports_and_the_report_shows_the_counts(
     assert status == 200
     assert _counts(html) == {"Rows": 2, "Created": 2, "Updated": 0, "Unchanged": 0, "Failed": 0}
     assert "Every row was imported." in html and _checked(html) == ["customers"]
+    assert "Nothing changed" not in html
     assert _accounts(db) == {"WEB-1": "Huber Kältetechnik GmbH", "WEB-2": "Bäckerei Sonne"}
     # the same file again changes nothing (upsert by external_id)
     status, html = _upload(client, "customers", CUSTOMERS.encode())
     assert _counts(html) == {"Rows": 2, "Created": 0, "Updated": 0, "Unchanged": 2, "Failed": 0}
+    assert "Nothing changed: every row was already up to date." in _outcome(html)
+    assert "Every row was imported" not in html
 
 
 def test_a_bad_line_is_listed_and_not_written_while_the_good_rows_are(
@@ -127,7 +144,7 @@ def test_a_bad_line_is_listed_and_not_written_while_the_good_rows_are(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"external_id,name\nWEB-1,B\xe4ckerei\n", "The file is not UTF-8 text (byte 24)"),
+        (b"external_id,name\nWEB-1,B\xe4ckerei\n", "The file is not UTF-8 text (line 2)"),
         (b"", "The file is empty; the first line must name the columns."),
         (b"external_id,name,colour\nWEB-1,Huber,red\n", "line 1: unknown column(s) &#39;colour&#39;"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "The file is not UTF-8 text"),
@@ -177,3 +194,42 @@ def test_a_form_without_its_csrf_token_is_refused_readably(
         status, html = _upload(client, "customers", CUSTOMERS.encode(), csrf=csrf)
         assert status == 403 and "This form has expired or did not come from Fieldline" in html
     assert _accounts(db) == {}
+
+
+def test_the_report_says_what_happened_when_every_row_failed_or_some_were_unchanged(
+    client: TestClient, sign_in: Callable[..., User], db: Session
+) -> None:
+    sign_in("manager")
+    status, html = _upload(client, "customers", b"external_id,name,tier\nWEB-1,,gold\nWEB-2,Sonne,diamond\n")
+    assert status == 200 and _counts(html)["Failed"] == 2
+    assert _outcome(html).startswith("No row was imported.") and "the others were" not in html
+    # one new row next to an unchanged one: imported, and the unchanged one is said
+    _upload(client, "customers", b"external_id,name\nWEB-1,Huber\n")
+    status, html = _upload(client, "customers", b"external_id,name\nWEB-1,Huber\nWEB-2,Sonne\n")
+    assert _outcome(html) == "Every row was imported (1 of them unchanged)."
+
+
+def test_a_refused_file_is_named_with_its_kind_and_the_bad_byte_by_line(
+    client: TestClient, sign_in: Callable[..., User], db: Session
+) -> None:
+    sign_in("manager")
+    content = b"external_id,name\nWEB-1,Huber\nWEB-2,Sonne\nWEB-3,B\xe4ckerei\n"  # byte 46, line 4
+    status, html = _upload(client, "contacts", content, name="kontakte.csv")
+    assert status == 422
+    alert = _alert(html)
+    assert alert.startswith("Nothing was imported from kontakte.csv as contacts.")
+    assert "(line 4)" in alert and "byte" not in alert
+    status, html = _upload(client, "sites", b"external_id,colour\nS-1,red\n", name="orte.csv")
+    alert = _alert(html)
+    assert alert.startswith("Nothing was imported from orte.csv as sites.") and "docs/import.md" not in alert
+
+
+def test_a_number_with_thousands_separators_says_the_expected_format(
+    client: TestClient, sign_in: Callable[..., User], db: Session
+) -> None:
+    sign_in("manager")
+    status, html = _upload(client, "customers", b"external_id;name;arr\nWEB-1;Huber;1.234,56\n")
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", html)
+    assert rows == [
+        ("2", "arr", "not a number: write it without thousands separators, e.g. 1234.56 or 1234,56")
+    ]

@@ -83,3 +83,17 @@ def test_dashboard_links_to_the_drivers_for_managers_only(client, sign_in, db):
     client.cookies.clear()
     sign_in("dispatcher")
     assert "What moves satisfaction" not in client.get("/insights").text
+
+
+def test_the_page_says_how_facts_are_ranked_and_why_n_falls_short(client, sign_in, db):
+    """The ranking is by the interval's distance from zero, then the difference (docs/kpis.md), and
+    a fact unknown for an answer puts it on neither side: the page says both, not "largest first"."""
+    drivers_fixture.build(db)
+    sign_in("manager")
+    text = client.get("/insights/drivers", params=BER_WEEK).text
+    assert "largest difference first" not in text and "ranked by their difference" not in text
+    assert "ranked by how far their 95 % interval stays from zero, then by the difference" in text
+    n = int(re.search(r'<span class="drivers-n">(\d+)</span>', text).group(1))
+    assert any(nw + nwo < n for _, _, nw, _, nwo, _ in table_rows(text))  # the case the note explains
+    assert "the other answers are on neither side" in text
+    assert "docs/kpis.md" not in text  # a manager cannot open the repository
