@@ -62,6 +62,8 @@ FLASH = {
     "status": "Status changed.",
     "edit": "Ticket saved.",
     "unchanged": "Nothing to save: no field was changed.",
+    "merged": "Ticket saved. Someone else changed it while you were editing: your changes and theirs "
+    "are both in (you changed different fields).",
     "wo": "Work order created.",
     "call": "Call logged.",
     "asset": "Asset set: the SLA now follows its contract.",
@@ -331,10 +333,43 @@ def edit(
         db.flush()
     except (tickets.StaleTicket, StaleDataError):
         db.rollback()
-        return _stale_edit(request, db, ticket_id, form, base)
+        merged = _save_without_clash(db, user, ticket_id, form, base, values) if base else None
+        return merged or _stale_edit(request, db, ticket_id, form, base)
     except AppError as exc:
         return _refused(request, db, ticket_id, "edit", kept, exc)
     return _done(ticket_id, "edit" if ticket.version != before else "unchanged", db)
+
+
+def _save_without_clash(
+    db: Session,
+    user: User,
+    ticket_id: int,
+    form: dict[str, str],
+    base: dict[str, str],
+    values: dict[str, Any],
+) -> Response | None:
+    """A stale edit whose changed fields nobody else touched is saved at once, those fields only (a
+    second Save of the merged form asked the agent for nothing). None: a real clash, or the ticket
+    moved again meanwhile: the conflict page decides."""
+    saved = _edit_values(tickets.get_ticket(db, ticket_id))
+    mine = [f for f in EDIT_FIELDS if not _same(form[f], base[f])]
+    if any(not _same(saved[f], base[f]) and not _same(form[f], saved[f]) for f in mine):
+        return None
+    current = tickets.get_ticket(db, ticket_id).version
+    try:
+        tickets.update_ticket(
+            db,
+            ticket_id=ticket_id,
+            values={f: values[f] for f in mine},
+            actor=user,
+            channel=CHANNEL,
+            expected_version=current,
+        )
+        db.flush()
+    except (tickets.StaleTicket, StaleDataError, AppError):
+        db.rollback()
+        return None
+    return _done(ticket_id, "merged" if mine else "unchanged", db)
 
 
 def _stale_edit(
