@@ -105,10 +105,13 @@ def test_agent_finds_customer_by_phone_and_opens_a_ticket(server: dict[str, Any]
             # it is back, said to be back, and gone once its own form is sent.
             page.locator("#reply-text").fill("We are on our way.")
             page.locator("#note-text").fill("Customer calls back at 14:00.")
+            page.locator("#call-title").click()  # "Log a call" opens
+            page.locator("#call-duration").fill("7")  # a short field comes back too
             page.locator('form[action$="/edit"]').evaluate("f => f.requestSubmit()")
             page.wait_for_url(f"{base}/desk/tickets/*")
             sync_api.expect(page.locator("#note-text")).to_have_value("Customer calls back at 14:00.")
             sync_api.expect(page.locator("#reply-text")).to_have_value("We are on our way.")
+            sync_api.expect(page.locator("#call-duration")).to_have_value("7")  # in its closed section
             sync_api.expect(page.locator(".draft-note").first).to_contain_text("Your unsent text is back")
             page.get_by_role("button", name="Add note").click()
             page.wait_for_url(f"{base}/desk/tickets/*")

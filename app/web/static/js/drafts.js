@@ -13,7 +13,8 @@
     var kept = store.getItem(key);
     if (kept && !field.value) {
       field.value = kept;
-      if (field.tagName !== "TEXTAREA") return watch(field, key);  // a choice comes back quietly
+      // a choice or a short field comes back quietly; a text with its note
+      if (field.tagName !== "TEXTAREA") return watch(field, key);
       var note = document.createElement("p");
       note.className = "small muted draft-note";
       note.setAttribute("role", "status");
