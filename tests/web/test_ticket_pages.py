@@ -430,3 +430,50 @@ def test_a_refused_edit_keeps_the_values_it_was_opened_with(
     db.expire_all()
     saved = db.get_one(Ticket, t.id)
     assert (saved.subject, saved.priority) == ("Mine", "P4")
+
+
+def test_a_breach_before_a_retarget_is_not_shown_as_breached_and_due_later(
+    client: TestClient, sign_in: Callable[..., User], db: Session
+) -> None:
+    """ "Resolution Breached – due Tue 07:55 (in 35 h)" read as a contradiction: the breach stands
+    (the earlier due time was missed), the page says so beside the new due time."""
+    from datetime import timedelta
+
+    from app.desk.sla.tasks import check_breaches
+    from app.models import SlaTarget
+    from app.platform.db import utcnow
+
+    for prio, (fr, arr, res) in {"P1": (10, 60, 60), "P4": (10, 600, 6000)}.items():
+        db.add(
+            SlaTarget(
+                tier="retarget", priority=prio, first_response_min=fr, arrival_min=arr, resolution_min=res
+            )
+        )
+    acc = f.make_account(db)
+    contract = f.make_contract(db, acc, f.make_calendar(db, always_open=True), tier="retarget")
+    asset = f.make_asset(db, f.make_site(db, acc), contract=contract)
+    ticket = tickets.create_ticket(
+        db,
+        account_id=acc.id,
+        asset_id=asset.id,
+        subject="Compressor trips",
+        priority="P1",
+        channel="phone",
+        actor=None,
+        opened_at=utcnow() - timedelta(hours=2),
+    )
+    db.commit()
+    check_breaches()  # resolution (60 min) ran out an hour ago (its own session)
+    db.expire_all()
+    tickets.update_ticket(db, ticket_id=ticket.id, values={"priority": "P4"}, actor=None, channel="api")
+    db.commit()
+    page = _page_of(client, sign_in, ticket)
+    sla = page[page.index("Resolution") :][:600]
+    assert "missed an earlier due time; now due" in sla, sla
+
+
+def _page_of(client: TestClient, sign_in: Callable[..., User], ticket: Ticket) -> str:
+    sign_in("agent")
+    r = client.get(f"/desk/tickets/{ticket.id}")
+    assert r.status_code == 200
+    return r.text
