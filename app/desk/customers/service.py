@@ -208,6 +208,7 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
     if " " not in text:
         # Serials are matched as typed and upper-cased (how they are printed on rating plates).
         serials = list(dict.fromkeys((text, text.upper())))
+        crm_ids = serials  # CRM ids too: "crm-a100001" is read off a note as "CRM-A100001"
         asset = (Asset.account_id, Asset.serial, Account.name)
         on = Account.id == Asset.account_id
         out[EXACT].append(
@@ -222,14 +223,14 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
         )
         out[EXACT].append(
             _probe("external_id", EXACT, Account.id, Account.external_id, Account.name).where(
-                Account.external_id == text
+                Account.external_id.in_(crm_ids)
             )
         )
         # An asset's CRM id ("CRM-AS300001"), as the caller's paperwork may give it
         out[EXACT].append(
             _probe("external_id", EXACT, Asset.account_id, Asset.external_id, Account.name, asset_id=Asset.id)
             .join(Account, Account.id == Asset.account_id)
-            .where(Asset.external_id == text)
+            .where(Asset.external_id.in_(crm_ids))
         )
     account = (Account.id, Account.name, Account.name)
     out[PREFIX].append(_probe("account_name", PREFIX, *account).where(_prefix(Account.name_search, key)))

@@ -152,12 +152,13 @@ def test_search_by_serial_exact_and_prefix(
     # as read off a plate, with other separators or none: still the exact asset, once
     people["asset"].external_id = "CRM-AS300001"
     db.commit()
-    hit = search(client, desk, "CRM-AS300001")[0]  # the asset's CRM id
-    assert (hit["asset_id"], hit["matched_field"], hit["match"]) == (
-        people["asset"].id,
-        "external_id",
-        "exact",
-    )
+    for typed in ("CRM-AS300001", "crm-as300001"):  # the asset's CRM id, as printed or typed
+        hit = search(client, desk, typed)[0]
+        assert (hit["asset_id"], hit["matched_field"], hit["match"]) == (
+            people["asset"].id,
+            "external_id",
+            "exact",
+        ), typed
     for typed in ("CH4711X", "ch 4711 x", "CH/4711.X"):
         hits = search(client, desk, typed)
         assert [(h["asset_id"], h["match"]) for h in hits if h["asset_id"]] == [
