@@ -126,6 +126,10 @@ def test_agent_finds_customer_by_phone_and_opens_a_ticket(server: dict[str, Any]
             # the page is no wider than the phone: nothing scrolls sideways
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 360, f"page is {width}px wide at a 360px viewport"
+            for path in ("/desk/queue?view=unassigned", "/kb"):  # wide lists scroll inside themselves
+                page.goto(f"{base}{path}")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 360, f"{path} is {width}px wide at a 360px viewport"
             assert errors == [], f"browser console errors: {errors}"
         finally:
             browser.close()
