@@ -340,6 +340,19 @@ def edit(
     return _done(ticket_id, "edit" if ticket.version != before else "unchanged", db)
 
 
+def _changed_by_agent(form: dict[str, str], base: dict[str, str]) -> list[str]:
+    """The fields the agent changed from the values the form was opened with (every field when
+    the form had no base: one rendered before bases existed)."""
+    return [f for f in EDIT_FIELDS if f not in base or not _same(form[f], base[f])]
+
+
+def _clashes(form: dict[str, str], base: dict[str, str], saved: dict[str, str], mine: list[str]) -> list[str]:
+    """Of the agent's changed fields, those someone else changed since, to something else."""
+    return [
+        f for f in mine if not _same(form[f], saved[f]) and (f not in base or not _same(saved[f], base[f]))
+    ]
+
+
 def _save_without_clash(
     db: Session,
     user: User,
@@ -351,11 +364,11 @@ def _save_without_clash(
     """A stale edit whose changed fields nobody else touched is saved at once, those fields only (a
     second Save of the merged form asked the agent for nothing). None: a real clash, or the ticket
     moved again meanwhile: the conflict page decides."""
-    saved = _edit_values(tickets.get_ticket(db, ticket_id))
-    mine = [f for f in EDIT_FIELDS if not _same(form[f], base[f])]
-    if any(not _same(saved[f], base[f]) and not _same(form[f], saved[f]) for f in mine):
+    current = tickets.get_ticket(db, ticket_id)
+    saved = _edit_values(current)
+    mine = _changed_by_agent(form, base)
+    if _clashes(form, base, saved, mine):
         return None
-    current = tickets.get_ticket(db, ticket_id).version
     try:
         tickets.update_ticket(
             db,
@@ -363,7 +376,7 @@ def _save_without_clash(
             values={f: values[f] for f in mine},
             actor=user,
             channel=CHANNEL,
-            expected_version=current,
+            expected_version=current.version,
         )
         db.flush()
     except (tickets.StaleTicket, StaleDataError, AppError):
@@ -384,18 +397,11 @@ def _stale_edit(
     """
     current = tickets.get_ticket(db, ticket_id)
     saved = _edit_values(current)
-    merged: dict[str, Any] = {}
-    diff, taken = [], []
-    for f in EDIT_FIELDS:
-        mine_changed = f not in base or not _same(form[f], base[f])
-        if not mine_changed:
-            merged[f] = saved[f]
-            if not _same(saved[f], base[f]):
-                taken.append(f)
-            continue
-        merged[f] = form[f]
-        if not _same(form[f], saved[f]) and (f not in base or not _same(saved[f], base[f])):
-            diff.append({"field": f, "current": saved[f], "yours": form[f]})
+    mine = _changed_by_agent(form, base)
+    clashes = _clashes(form, base, saved, mine)
+    merged: dict[str, Any] = {f: form[f] if f in mine else saved[f] for f in EDIT_FIELDS}
+    taken = [f for f in EDIT_FIELDS if f not in mine and not _same(saved[f], base[f])]
+    diff = [{"field": f, "current": saved[f], "yours": form[f]} for f in clashes]
     # The form now carries the current version and values as its base: saving again applies
     # the merged input, and a further concurrent change is caught and merged the same way.
     merged |= {"version": str(current.version), "base": saved}
