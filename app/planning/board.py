@@ -35,7 +35,7 @@ from app.models import (
     WorkOrderStatus,
     WorkOrderWindow,
 )
-from app.planning.whatif import with_absences
+from app.planning.reasons import readable
 from app.platform.db import utcnow
 from app.platform.errors import NotFound, Unprocessable
 
@@ -164,14 +164,15 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             item.update(warehouse=warehouse.name, lat=warehouse.latitude, lon=warehouse.longitude)
         row["stops"].append(item)
     _scheduled_outside_the_plan(session, rows, region_id, datetime.combine(day, time(0), tzinfo=tz))
-    # Absent from a time of day: the engine saw only a shorter shift and its reasons say "no
-    # shift or cover then"; the dispatcher is told why, as the what-if preview told them.
+    # Absent from a time of day: the Assign lists put them after those who are there (the stored
+    # reasons of the visits such an absence left out name it: reasons.left_out).
     leaving = {
         e.id: (e.name, datetime.combine(day, a.from_time, tzinfo=tz))
         for e in engineers
         if (a := absences.get(e.id)) is not None and a.from_time is not None
     }
-    unassigned = _unassigned(session, region_id, day, run, leaving)
+    names = {e.id: e.name for e in engineers}
+    unassigned = _unassigned(session, region_id, day, run, names)
     for u in unassigned:
         u["choices"] = _choices(list(rows.values()), u, leaving)
     return {
@@ -264,11 +265,11 @@ def _unassigned(
     region_id: int,
     day: date,
     run: PlanRun | None,
-    leaving: dict[int, tuple[str, datetime]],
+    names: dict[int, str],
 ) -> list[dict[str, Any]]:
-    """Work the published plan left out (with the engine's reason) and open work the plan has
-    not seen yet (created or unassigned after it was published). `leaving`: engineers absent
-    from a time that day, {id: (name, from)}."""
+    """Work the published plan left out (with the reason its run stored: the one source the API,
+    the explanation and exports read too) and open work the plan has not seen yet (created or
+    unassigned after it was published). `names`: the region's engineers, {id: name}."""
     start = datetime.combine(day, time(0), tzinfo=ZoneInfo(session.get_one(Region, region_id).timezone))
     reasons = {
         u.work_order_id: u
@@ -312,7 +313,6 @@ def _unassigned(
         .tuples()
         .all()
     )
-    absentees = [(name, at.strftime("%H:%M")) for name, at in leaving.values()]
     out = []
     for wo, site, customer, ticket_number in found:
         why = reasons.get(wo.id)
@@ -329,9 +329,8 @@ def _unassigned(
                 "skills": wo.required_skills or [],
                 "duration_min": wo.duration_min,
                 "reason": why.reason if why else "not_planned_yet",
-                "detail": with_absences(why.detail, absentees)
-                if why and why.detail
-                else why.detail
+                # rows stored before reasons named engineers say "E12 has the skills…"
+                "detail": readable(why.detail, names)
                 if why
                 else "created or unassigned after the plan was published"
                 if run

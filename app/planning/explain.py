@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 import dispatch
 from app.models import (
-    Absence,
     Engineer,
     Part,
     PlanDay,
@@ -34,7 +33,6 @@ from app.planning import reasons
 from app.planning import runs as plan_runs
 from app.planning import service as planning
 from app.planning.schemas import AlternativeRead, CandidateRead, ExplanationRead
-from app.planning.whatif import with_absences
 
 log = logging.getLogger(__name__)
 REASONS = {
@@ -74,11 +72,9 @@ def explain(session: Session, work_order: WorkOrder) -> ExplanationRead:
             base.reason = f"it was not part of plan run {run.id} (created or changed after it)"
             return base
         base.unassigned_reason = left.reason
-        detail = (
-            with_absences(left.detail, _leaving(session, work_order.region_id, day)) if left.detail else ""
-        )
+        # the stored reason as it is (it names a part-day absence that left the visit out)
         base.reason = f"left out: {REASONS.get(left.reason, left.reason)}" + (
-            f" ({detail})" if detail else ""
+            f" ({left.detail})" if left.detail else ""
         )
         try:
             _candidates(session, run.id, work_order, day, base)
@@ -129,17 +125,6 @@ def _plan_day(session: Session, work_order: WorkOrder, tz: str) -> date:
             days = {d for d, _ in mentioned}
             return planned if planned in days else max(mentioned, key=lambda r: r[1] or 0)[0]
     return planned
-
-
-def _leaving(session: Session, region_id: int, day: date) -> list[tuple[str, str]]:
-    """(name, from HH:MM) of the region's engineers absent from a time that day: a reason saying
-    "no shift or cover then" says why, as the what-if preview and the board do."""
-    rows = session.execute(
-        select(Engineer.name, Absence.from_time)
-        .join(Absence, Absence.engineer_id == Engineer.id)
-        .where(Engineer.region_id == region_id, Absence.day == day, Absence.from_time.is_not(None))
-    ).tuples()
-    return [(name, f"{at:%H:%M}") for name, at in rows if at is not None]
 
 
 def _parts(session: Session, work_order_id: int, out: ExplanationRead) -> None:

@@ -218,18 +218,17 @@ def _write_routes(
             s.seq = i
         session.add_all(stops)
     jobs = {j.id: j for j in loaded.problem.jobs} if loaded.problem else {}
+    names = reasons.engineer_names(session, loaded.region_id) if plan and plan.unassigned else {}
     unassigned = (
-        {key_id(u.job_id): reasons.binding(loaded, jobs[u.job_id], u) for u in plan.unassigned}
+        {key_id(u.job_id): reasons.left_out(loaded, jobs.get(u.job_id), u, names) for u in plan.unassigned}
         if plan
         else {}
     )
     for wo_id in loaded.versions:
         if wo_id not in served and wo_id not in unassigned:
             unassigned[wo_id] = reasons.nobody_works(loaded)
-    names = reasons.engineer_names(session, loaded.region_id) if unassigned else {}
     for wo_id, u in unassigned.items():
-        detail = reasons.readable(u.detail, names)
-        session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=detail))
+        session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=u.detail))
 
     with session.no_autoflush:  # one flush at the end, not one per webhook lookup
         moved = _assign(session, run, loaded, work_orders, served, unassigned)

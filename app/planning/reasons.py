@@ -8,6 +8,7 @@ the skill who is off shift makes a visit "off shift", never "nobody has the skil
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,19 +30,51 @@ def off_duty(why: str) -> str:
     return OFF_DUTY.get(why, f"not working that day ({why})")
 
 
+def absent_words(loaded: Loaded, engineer_id: int) -> str:
+    """'absent from 13:00 to 17:00' (the region's clock; to: the end of the shift it cuts)."""
+    start, end = loaded.absences[engineer_id]
+    tz = ZoneInfo(loaded.tz)
+    return f"absent from {start.astimezone(tz):%H:%M} to {end.astimezone(tz):%H:%M}"
+
+
 def binding(loaded: Loaded, job: dispatch.Job, found: dispatch.Unassigned) -> dispatch.Unassigned:
     """The engine's reason, corrected where an engineer it never saw had the skills."""
     if found.reason != "no_skill" or job.pinned_engineer is not None:
         return found
     capable = [
-        (name, loaded.skipped_engineers[eid])
+        (name, _off_duty(loaded, eid))
         for eid, (name, skills) in sorted(loaded.skipped_skills.items())
         if job.skills <= skills
     ]
     if not capable:
         return found
-    detail = "; ".join(f"{name} has the skills but is {off_duty(why)}" for name, why in capable)
+    detail = "; ".join(f"{name} has the skills but is {why}" for name, why in capable)
     return dispatch.Unassigned(found.job_id, "off_shift", detail)
+
+
+def _off_duty(loaded: Loaded, engineer_id: int) -> str:
+    # gone for the rest of the day by the re-plan's moment: say since when, not "that day"
+    if engineer_id in loaded.absences:
+        return absent_words(loaded, engineer_id)
+    return off_duty(loaded.skipped_engineers[engineer_id])
+
+
+def left_out(
+    loaded: Loaded, job: dispatch.Job | None, found: dispatch.Unassigned, names: dict[int, str]
+) -> dispatch.Unassigned:
+    """The reason a visit is left out as it is stored (plan_unassigned) and previewed: the
+    binding constraint, engineers by name, and the part-day absence when it is what left the
+    visit out. The engine only sees a shorter shift ("E12 has the skills but no shift or cover
+    then"); the dispatcher needs to read why, and so do the API, the explanation and exports,
+    which read the stored reason: it is said here, once, not added where it is shown."""
+    u = binding(loaded, job, found) if job is not None else found
+    detail = readable(u.detail, names)
+    if u.reason == "off_shift":
+        named = {int(m.group(1)) for m in ENGINE_KEY.finditer(u.detail)}
+        for eid in sorted(named & set(loaded.absences)):
+            who = names.get(eid, f"engineer {eid}")
+            detail += f" ({who} is {absent_words(loaded, eid)})"
+    return dispatch.Unassigned(u.job_id, u.reason, detail)
 
 
 def nobody_works(loaded: Loaded) -> dispatch.Unassigned:

@@ -76,6 +76,10 @@ class Loaded:
     arrival_settled: set[int] = field(default_factory=set)
     fingerprint: str = ""
     current_run_id: int | None = None
+    # Engineers absent from a time of day inside their shift (recorded, or the what-if's): id ->
+    # (from, the shift's end). The engine sees only a shorter shift; the reason stored for a visit
+    # it leaves out names the absence from these (reasons.left_out).
+    absences: dict[int, tuple[datetime, datetime]] = field(default_factory=dict)
 
     @property
     def day_end(self) -> datetime:
@@ -133,6 +137,8 @@ class EngineerInputs:
     # Engineers absent from a time of day: their shift (and cover) ends there; visits done or
     # started before stay as they are (frozen), the rest may go to others.
     stops_at: dict[int, datetime]
+    # Those of `stops_at` who leave during their shift: id -> (from, the shift's uncut end).
+    absences: dict[int, tuple[datetime, datetime]]
     van_location: dict[int, int]
     warehouses: list[Warehouse]
     warehouse_location: dict[int, int]
@@ -205,6 +211,7 @@ def load(
             w.id for w in wo.plannable if w.id in versions and plan_inputs.pull_forward(w, frame.day_end)
         },
         arrival_settled=wo.arrival_settled,
+        absences=eng.absences,
     )
     loaded.fingerprint = fingerprint(loaded, jobs, solve_params or {})
     return loaded
@@ -281,6 +288,11 @@ def _engineer_inputs(
         e.id: (local_at(day, sh.starts, tz), min(local_at(day, sh.ends, tz), stops.get(e.id, frame.day_end)))
         for e, sh in engineers
     }
+    absences = {
+        e.id: (stops[e.id], local_at(day, sh.ends, tz))
+        for e, sh in engineers
+        if e.id in stops and local_at(day, sh.starts, tz) < stops[e.id] < local_at(day, sh.ends, tz)
+    }
     covers = plan_inputs.on_call(session, region_id, day, frame.ref, frame.day_end, shift_times, stops)
     if only_engineers is not None:
         covers = [c for c in covers if c.engineer.id in only_engineers]
@@ -310,6 +322,7 @@ def _engineer_inputs(
         shift_times=shift_times,
         covers=covers,
         stops_at=stops,
+        absences=absences,
         van_location=van_location,
         warehouses=warehouses,
         warehouse_location=warehouse_location,

@@ -18,8 +18,6 @@ than publishing what the dispatcher saw.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -33,6 +31,7 @@ from app.desk.tickets import queue as ticket_queue
 from app.field.engineers import service as engineers
 from app.field.workorders import service as workorders
 from app.models import (
+    Absence,
     Asset,
     Engineer,
     PlanRun,
@@ -43,6 +42,7 @@ from app.models import (
     TicketStatus,
     User,
     WorkOrder,
+    WorkOrderStatus,
 )
 from app.planning import keys as plan_keys
 from app.planning import proposals, reasons, triggers
@@ -51,7 +51,7 @@ from app.planning import runs as plan_runs
 from app.planning import service as planning
 from app.platform.config import get_settings
 from app.platform.db import utcnow
-from app.platform.errors import Unprocessable
+from app.platform.errors import Conflict, Unprocessable
 
 EMERGENCY_KEY = "WO0"  # no work order has id 0: the inserted emergency's engine key
 SOLUTION_LIMIT = 200
@@ -91,6 +91,45 @@ def ticket_site(session: Session, region_id: int, number: str) -> tuple[Ticket, 
 
 def _refuse(field: str, message: str) -> None:
     raise Unprocessable(message, errors=[{"field": field, "message": message}])
+
+
+def _stale(field: str, message: str) -> None:
+    """The preview no longer holds (the day changed since): 409, naming the field it concerns."""
+    raise Conflict(message, errors=[{"field": field, "message": message}])
+
+
+def _not_yet_published(session: Session, region: Region, day: date, preview_key: str) -> None:
+    """Refuse a preview that cannot be made real any more: its day is over, or it was made real
+    already (the publish button pressed twice, or the same page posted again). The day's plan
+    row is locked first, so two submits of one preview at the same moment are taken one after
+    the other and the second finds the first's run."""
+    if day < plan_keys.local_day(utcnow(), region.timezone):
+        _stale("day", f"{day:%a %d %b %Y} is over, so its plan is not changed any more")
+    plan_publish.lock_plan_day(session, region.id, day)
+    if not preview_key:
+        return
+    earlier = session.scalars(
+        select(PlanRun)
+        .where(
+            PlanRun.region_id == region.id,
+            PlanRun.day == day,
+            PlanRun.trigger.in_(("whatif", "whatif_stale")),
+        )
+        .order_by(PlanRun.id)
+    )
+    for run in earlier:
+        if (run.stats or {}).get("preview") == preview_key:
+            _stale(
+                "",
+                f"this preview was already made real (plan run {run.id}): nothing was recorded or "
+                "published twice",
+            )
+
+
+def _mark(run: PlanRun, preview_key: str) -> None:
+    """The preview a run made real: a second submit of it is refused (_not_yet_published)."""
+    if preview_key:
+        run.stats = {**(run.stats or {}), "preview": preview_key}
 
 
 def _load(
@@ -150,7 +189,6 @@ def preview(
     as_of = now if plan_keys.local_day(now, region.timezone) == day else None
     what: list[str] = []
     absent: dict[int, datetime] = {}
-    absentee: tuple[str, str] | None = None  # (name, from HH:MM), said beside a reason naming them
     if absent_engineer_id is not None:
         engineer = _absent_engineer(session, region, absent_engineer_id)
         cut = absent_from or plan_keys.day_reference(day, region.timezone)
@@ -166,7 +204,6 @@ def preview(
             else cut.astimezone(ZoneInfo(region.timezone)).strftime("%H:%M")
         )
         what.append(f"{engineer.name} were absent from {start}")
-        absentee = (engineer.name, start)
     loaded = _load(session, region, day, as_of, absent)
     if loaded.problem is None:
         _refuse("day", f"nobody works in {region.code} on {day.isoformat()} (after the what-if)")
@@ -208,6 +245,13 @@ def preview(
         .all()
     )
     names = reasons.engineer_names(session, region.id)
+    jobs = {j.id: j for j in problem.jobs}
+
+    def left_why(u: dispatch.Unassigned) -> str:
+        # worded as the publish stores it (the absence that left it out named there, once)
+        said = reasons.left_out(loaded, jobs.get(u.job_id), u, names)
+        return said.detail or said.reason
+
     return {
         "what": what,
         "served": sum(len(r.job_ids) for r in plan.routes) - (1 if emergency_at else 0),
@@ -216,34 +260,14 @@ def preview(
         "lateness_min": plan.lateness_s // 60,
         "changes": changes,
         "emergency": emergency_at,
-        "emergency_left": reasons.readable(left.detail or left.reason, names) if left else None,
+        "emergency_left": left_why(left) if left else None,
         # what publishing needs to find the same input again (absence only: an inserted
         # emergency has no work order yet)
         "token": _token(loaded),
         "as_of": as_of,
         # in the names a dispatcher knows: "E1~oc16.0 has the skills …" was the engine's key
-        "reasons": {
-            numbers.get(plan_keys.key_id(u.job_id)) or u.job_id: _with_absence(
-                reasons.readable(u.detail or u.reason, names), absentee
-            )
-            for u in unassigned
-        },
+        "reasons": {numbers.get(plan_keys.key_id(u.job_id)) or u.job_id: left_why(u) for u in unassigned},
     }
-
-
-def _with_absence(reason: str, absentee: tuple[str, str] | None) -> str:
-    return with_absences(reason, [absentee] if absentee else [])
-
-
-def with_absences(reason: str, absentees: Iterable[tuple[str, str]]) -> str:
-    """'Ada has the skills but no shift or cover then (Ada is absent from 10:00)': the engine only
-    sees a shorter shift, the dispatcher knows why. The board and the explanation say it of a
-    published plan's reasons too, as the preview did (absentees: (name, from HH:MM))."""
-    for name, start in absentees:
-        note = f"({name} is absent from {start})"
-        if note not in reason and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", reason):
-            reason = f"{reason} {note}"
-    return reason
 
 
 def _region(session: Session, region_id: int) -> Region:
@@ -271,10 +295,26 @@ def publish_absence(
     token: str,
     reason: str,
     actor: User | None,
+    preview_key: str = "",
 ) -> Published:
-    """Record the absence and publish the previewed re-plan (or re-plan, if the preview is stale)."""
+    """Record the absence and publish the previewed re-plan (or re-plan, if the preview is stale).
+
+    Refused with a 409 (nothing written) when the preview cannot be made real any more: its day
+    is over, it was made real already, the engineer was deactivated or has an absence that day
+    since (another dispatcher's)."""
     region = _region(session, region_id)
     engineer = _absent_engineer(session, region, engineer_id)
+    _not_yet_published(session, region, day, preview_key)
+    if not engineer.active:
+        _stale("engineer_id", f"{engineer.name} was deactivated after the preview")
+    recorded = session.scalar(select(Absence).where(Absence.engineer_id == engineer.id, Absence.day == day))
+    if recorded is not None:
+        since = "all day" if recorded.from_time is None else f"from {recorded.from_time:%H:%M}"
+        _stale(
+            "engineer_id",
+            f"{engineer.name} is already recorded absent that day ({recorded.reason}, {since}); "
+            "to change it, remove that absence on the engineer's page first",
+        )
     tz = ZoneInfo(region.timezone)
     start = plan_keys.day_reference(day, region.timezone)
     cut = absent_from or start
@@ -296,8 +336,9 @@ def publish_absence(
             requested_by=actor,
             request_key=key,
         )
+        _mark(run, preview_key)
         return Published(run, stale=True)
-    return _publish_now(session, loaded, key, str(engineer.id), as_of, actor)
+    return _publish_now(session, loaded, key, str(engineer.id), as_of, actor, preview_key)
 
 
 def publish_emergency(
@@ -310,11 +351,45 @@ def publish_emergency(
     as_of: datetime | None,
     token: str,
     actor: User | None,
+    preview_key: str = "",
+    previewed_at: datetime | None = None,
 ) -> Published:
     """Open the emergency's visit (priority 1) on the ticket and publish the re-plan with it; when
-    the day's input changed since the preview, re-plan from the new state instead."""
+    the day's input changed since the preview, re-plan from the new state instead.
+
+    Refused with a 409 (nothing written) when the preview cannot be made real any more: its day
+    is over, it was made real already, the ticket was closed or got a visit after the preview
+    (another dispatcher answered the same emergency)."""
     region = _region(session, region_id)
+    found = ticket_queue.find_ticket(session, ticket_number)
+    if found is not None and found.status in (TicketStatus.resolved, TicketStatus.closed):
+        _stale("ticket", f"ticket {found.number} was {found.status} meanwhile; reopen it first")
     ticket, _site = ticket_site(session, region.id, ticket_number)
+    _not_yet_published(session, region, day, preview_key)
+    if previewed_at is not None:
+        newer = session.scalar(
+            select(WorkOrder)
+            .where(
+                WorkOrder.ticket_id == ticket.id,
+                WorkOrder.created_at >= previewed_at,
+                WorkOrder.status.not_in(
+                    (
+                        WorkOrderStatus.cancelled.value,
+                        WorkOrderStatus.done.value,
+                        WorkOrderStatus.needs_follow_up.value,
+                    )
+                ),
+            )
+            .order_by(WorkOrder.id)
+            .limit(1)
+        )
+        if newer is not None:
+            at = _local(newer.created_at, region.timezone)
+            _stale(
+                "ticket",
+                f"ticket {ticket.number} got visit {newer.number} at {at}, after the preview; no second "
+                "visit was opened",
+            )
     # The preview's token is the day without the emergency: compare before adding it.
     stale = _token(_load(session, region, day, as_of, {})) != token
     visit = workorders.create_work_order(
@@ -339,9 +414,14 @@ def publish_emergency(
             requested_by=actor,
             request_key=key,
         )
+        _mark(run, preview_key)
         return Published(run, stale=True)
     loaded = _load(session, region, day, as_of, {})
-    return _publish_now(session, loaded, key, str(visit.id), as_of, actor)
+    return _publish_now(session, loaded, key, str(visit.id), as_of, actor, preview_key)
+
+
+def _local(at: datetime, timezone: str) -> str:
+    return at.astimezone(ZoneInfo(timezone)).strftime("%H:%M")
 
 
 def _has_plan(session: Session, region_id: int, day: date) -> bool:
@@ -349,7 +429,13 @@ def _has_plan(session: Session, region_id: int, day: date) -> bool:
 
 
 def _publish_now(
-    session: Session, loaded: planning.Loaded, key: str, ref: str, as_of: datetime | None, actor: User | None
+    session: Session,
+    loaded: planning.Loaded,
+    key: str,
+    ref: str,
+    as_of: datetime | None,
+    actor: User | None,
+    preview_key: str,
 ) -> Published:
     run = plan_runs.create_run(
         session,
@@ -362,6 +448,7 @@ def _publish_now(
         request_key=key,
         send=False,
     )
+    _mark(run, preview_key)
     run.status, run.started_at = PlanRunStatus.running.value, utcnow()
     run.as_of, run.fingerprint = as_of, loaded.fingerprint
     problem = loaded.problem

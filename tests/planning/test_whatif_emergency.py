@@ -138,14 +138,3 @@ def test_a_later_days_visit_offered_to_the_day_and_not_taken_is_not_left_out_the
     elec = w.engineers[1]  # the only one with ELEC
     preview = whatif.preview(db, region_id=w.region.id, day=friday, absent_engineer_id=elec.id)
     assert late.number not in preview["unassigned"] and late.number not in preview["reasons"]
-
-
-def test_a_reason_naming_the_absent_engineer_says_they_are_absent() -> None:
-    """The engine sees only a shorter shift ("… has the skills but no shift or cover then"); the
-    preview adds why, in the dispatcher's terms, and only where the reason names that engineer."""
-    absentee = ("Ada Field", "10:00")
-    named = "Ada Field has the skills but no shift or cover then"
-    assert whatif._with_absence(named, absentee) == f"{named} (Ada Field is absent from 10:00)"
-    other = "no capable engineer can reach it inside its time window and still finish the shift"
-    assert whatif._with_absence(other, absentee) == other
-    assert whatif._with_absence(named, None) == named  # no absence in this what-if

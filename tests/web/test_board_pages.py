@@ -446,9 +446,10 @@ def test_a_what_if_absence_publishes_from_the_preview_page(
     data = _data(client, w, day)
     row = next(e for e in data["engineers"] if e["id"] == sick.id)
     assert row["absent"] == "sickness from 12:30"
-    # a second publish of the same preview: the absence exists, a readable conflict
+    # a second publish of the same preview: a readable conflict on the board, nothing twice
+    # (tests/web/test_whatif_publish.py: every refused publish)
     again = client.post("/board/what-if/publish", data=form)
-    assert again.status_code == 409 and "already marked absent" in again.text
+    assert again.status_code == 409 and "this preview was already made real" in again.text
 
 
 def test_a_stale_what_if_preview_is_planned_again_not_published(
@@ -468,12 +469,9 @@ def test_a_stale_what_if_preview_is_planned_again_not_published(
     db.expire_all()
     run = db.get(PlanRun, db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id)))
     assert run is not None and run.trigger == "whatif_stale"
+    # the previewed time is signed with the preview: another one is not this preview
     bad = client.post("/board/what-if/publish", data={**form, "absent_from": "25:00", "reason": "x" * 41})
-    assert (
-        bad.status_code == 422
-        and "a time of day, e.g. 13:30" in bad.text
-        and "1 to 40 characters" in bad.text
-    )
+    assert bad.status_code == 422 and "this form is not the one its preview made" in bad.text
 
 
 def test_a_what_if_emergency_for_a_ticket_publishes_from_its_preview(
@@ -852,9 +850,12 @@ def test_an_engineer_absent_from_a_time_is_not_the_assign_lists_first_choice(
     sign_in("dispatcher")
     data = _data(client, w, day)
     left = next(u for u in data["unassigned"] if u["work_order_id"] == afternoon.id)
-    assert elec.name in left["detail"] and left["detail"].endswith(f"({elec.name} is absent from 10:30)")
+    # the reason the run stored names the absence, to the end of his shift (17:00)
+    assert elec.name in left["detail"] and left["detail"].endswith(
+        f"({elec.name} is absent from 10:30 to 17:00)"
+    )
     why = client.get(f"/api/v1/work-orders/{afternoon.id}/explain", headers=headers).json()
-    assert f"({elec.name} is absent from 10:30)" in why["reason"]
+    assert f"({elec.name} is absent from 10:30 to 17:00)" in why["reason"]
     page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()}).text
 
     def options(wo_id: int) -> tuple[list[tuple[str, str]], str]:
