@@ -1,15 +1,19 @@
-"""Knowledge-base search: text analysis (English, Simplified Chinese), an incremental index, a ranker.
+"""Knowledge-base search: text analysis (Latin-script languages, Simplified Chinese), an incremental index,
+a ranker.
 
 A library like ``dispatch``: it imports nothing from ``app``. The app builds a :class:`KnowledgeIndex`
 from its articles, persists ``to_bytes()`` and reloads it with ``KnowledgeIndex.from_bytes`` when the
 article set's version changes; ``search`` gives ranked hits with highlighted snippets.
 """
 
-from .analysis import analyze, detect_language
+from .analysis import LANGUAGE_NAMES, LANGUAGES, Language, analyze, detect_language
 from .index import KnowledgeIndex, build_index, suggestion_query
 from .model import Article, SearchHit, Snippet
 
 __all__ = [
+    "LANGUAGES",
+    "LANGUAGE_NAMES",
+    "Language",
     "Article",
     "KnowledgeIndex",
     "SearchHit",

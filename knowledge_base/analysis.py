@@ -1,4 +1,4 @@
-"""Text analysis: the same tokens for articles and queries, English and Simplified Chinese.
+"""Text analysis: the same tokens for articles and queries, Latin-script languages and Simplified Chinese.
 
 A text is cut into runs of CJK ideographs and runs of everything else, so one analyser handles English,
 Chinese and the mixed text field service writes ("E4 故障", "锅炉 F28"):
@@ -10,18 +10,41 @@ Chinese and the mixed text field service writes ("E4 故障", "锅炉 F28"):
 - CJK runs: jieba's search-mode words (a long word also gives its sub-words) plus every single
   character and character bigram of the run, because jieba segments a query and a paraphrased
   article differently; overlapping characters and bigrams still meet (measured: bench/kb/zh_variants.py).
+
+The Latin analysis has no rule of English (no stop words, no stemmer): German, French, Spanish, Italian
+and Dutch text gets the same folded words and codes, and the multilingual encoder does the rest.
+``detect_language`` tells Chinese from the Latin-script languages by script, and those apart with
+py3langid (docs/knowledge_base.md, "Language").
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import sys
 import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal, get_args
 
-Language = Literal["en", "zh"]
+# The languages an article may be in: told apart by detect_language, and the choices of the product's
+# language field and filter. "en" is also the answer for a text too short (or too odd) to tell.
+Language = Literal["en", "zh", "de", "fr", "es", "it", "nl"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+LANGUAGE_NAMES: dict[Language, str] = {
+    "en": "English",
+    "zh": "Chinese (Simplified)",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "nl": "Dutch",
+}
+LATIN_LANGUAGES: tuple[Language, ...] = tuple(code for code in LANGUAGES if code != "zh")
+# py3langid's normalised probability (over LATIN_LANGUAGES) below which a text is left "en": every
+# sentence of tests/knowledge_base/language_samples.py scores >= 0.69, while single words such as
+# "pressure" or "boiler" (0.36, 0.48 for French) and bare codes (0.17-0.27) stay below.
+LANGUAGE_CONFIDENCE = 0.5
 # Bump when analyze() changes: a persisted index made with another version is re-analysed on load.
 ANALYSIS_VERSION = 1
 
@@ -60,10 +83,48 @@ def has_cjk(text: str) -> bool:
 
 
 def detect_language(text: str) -> Language:
-    """ "zh" when at least a fifth of the letters are CJK ideographs, else "en"."""
+    """ "zh" when at least a fifth of the letters are CJK ideographs; else the Latin-script language
+    py3langid finds with some confidence (codes such as "F75" left out: they are no language's words);
+    else "en", as for a text with no words, in another script, or when py3langid is not installed."""
     cjk = len(re.findall(f"[{CJK_CHARS}]", text))
     letters = sum(1 for ch in text if ch.isalpha())
-    return "zh" if letters and cjk / letters >= 0.2 else "en"
+    if not letters:
+        return "en"
+    if cjk / letters >= 0.2:
+        return "zh"
+    words = " ".join(w for w in _LATIN_WORD.findall(text) if not any(ch.isdigit() for ch in w))
+    if not words:
+        return "en"
+    identifier = _language_identifier()
+    if identifier is None:
+        return "en"
+    code, probability = identifier.classify(words[:_DETECT_CHARS])
+    if probability < LANGUAGE_CONFIDENCE or code not in LATIN_LANGUAGES:
+        return "en"
+    language: Language = code
+    return language
+
+
+# Latin-script words (letters, digits, apostrophes and hyphens inside): what the identifier reads.
+_LATIN_WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:['’-][0-9A-Za-z\u00c0-\u024f]+)*")
+# A few sentences decide a language; the identifier's time grows with the text (a 200 000-character body).
+_DETECT_CHARS = 2000
+
+
+@lru_cache(maxsize=1)
+def _language_identifier() -> Any:
+    """py3langid's model limited to our Latin languages, loaded once a process (~1.3 s, ~77 MB)."""
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        print(
+            "knowledge_base: py3langid is not installed: Latin-script text is taken as English",
+            file=sys.stderr,
+        )
+        return None
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(LATIN_LANGUAGES))
+    return identifier
 
 
 @lru_cache(maxsize=1)

@@ -39,7 +39,7 @@ import bm25s  # type: ignore[import-untyped,unused-ignore]
 import numpy as np
 import numpy.typing as npt
 
-from .analysis import ANALYSIS_VERSION, analyze, detect_language
+from .analysis import ANALYSIS_VERSION, LANGUAGES, analyze, detect_language
 from .dense import RESCORED, DenseScorer
 from .embedding import Encoder, Vectors, default_encoder, same_weights, weight_twins
 from .model import Article, SearchHit
@@ -73,7 +73,9 @@ EMBED_BATCH = 256  # texts per encoder call when a vector cache keeps them (see 
 # Stored with the vectors: vectors made by another recipe (or encoder) are recomputed, not mixed.
 EMBED_RECIPE = f"field+clip{EMBED_UNITS}"
 
-LANGUAGE_CODES = {"en": 1, "zh": 2}  # any other language: 0
+# "en" 1, "zh" 2, "de" 3, ...; a language outside analysis.LANGUAGES: 0 (suggestions read it as Latin).
+LANGUAGE_CODES: dict[str, int] = {code: i for i, code in enumerate(LANGUAGES, 1)}
+CJK_LANGUAGE_CODES = frozenset({LANGUAGE_CODES["zh"]})
 
 EncoderChoice = Encoder | None | Literal["auto"]
 FloatArray = npt.NDArray[np.float64]
@@ -121,6 +123,13 @@ class _Scores:
 
 def _language_code(article: Article) -> int:
     return LANGUAGE_CODES.get(article.language or detect_language(article.full_text), 0)
+
+
+def _language_distance(article: int, query: int) -> int:
+    """0 same language, 1 same script (German and English: Latin), 2 another script (Chinese)."""
+    if article == query:
+        return 0
+    return 1 if (article in CJK_LANGUAGE_CODES) == (query in CJK_LANGUAGE_CODES) else 2
 
 
 def _bm25(corpus: list[IntArray], vocab: dict[str, int]) -> bm25s.BM25 | None:
@@ -450,8 +459,8 @@ class KnowledgeIndex:
         With ``fill`` the list is topped up with non-candidates (by the same score) up to ``limit``.
         ``query_vector`` is the query's embedding when the caller batched it (:meth:`encode_queries`).
         ``semantic=False`` skips the encoder for this call (BM25 x boost only, as in ``mode == "bm25"``):
-        for latency-bound callers such as suggestions while an agent types. ``language`` ("en", "zh")
-        keeps only that language's articles (a detected one when an article has none).
+        for latency-bound callers such as suggestions while an agent types. ``language`` ("en", "zh",
+        "de", ...) keeps only that language's articles (a detected one when an article has none).
         """
         scored = self._score(query, query_vector, semantic)
         n = len(scored.built.ids)
@@ -527,8 +536,9 @@ class KnowledgeIndex:
            app passes the models of the same category), or naming no model at all (general articles);
         2. articles that name only other products: e5 finds any "unit fails with an alarm" text alike,
            and put a generator article on a chiller ticket;
-        and within each, the articles in the query's language first (an agent reading German does not
-        read Chinese; the Chinese article stays reachable below). ``set_aside`` (the articles the agent
+        and within each, the articles in the query's language first, then those in the same script (a
+        German ticket: German articles, then English, French, ... ones; an agent reading German does not
+        read Chinese, the Chinese article stays reachable below). ``set_aside`` (the articles the agent
         marked "not helpful" on this ticket) follow the ``limit`` others, so the list keeps them, marked
         by the page, instead of letting them fall off its end.
         """
@@ -540,12 +550,11 @@ class KnowledgeIndex:
         languages, rows = self._languages(built), built.rows
         query_language = LANGUAGE_CODES.get(detect_language(query), 0)
 
-        def order(hit: SearchHit) -> tuple[bool, bool]:
+        def order(hit: SearchHit) -> tuple[bool, int]:
             article = self._articles[hit.article_id]
             names = {m.strip().upper() for m in article.product_models}
             other_product = bool(ours and names) and not names & ours
-            other_language = int(languages[rows[hit.article_id]]) != query_language
-            return other_product, other_language
+            return other_product, _language_distance(int(languages[rows[hit.article_id]]), query_language)
 
         ordered = sorted((h for h in pool if h.article_id not in aside), key=order)  # stable: by score
         chosen = ordered[:limit] + [h for h in pool if h.article_id in aside]

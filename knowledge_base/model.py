@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 class Article:
     """One article as the index sees it.
 
-    ``language`` is "en" or "zh" (None: detected from the text). ``boost_factor`` >= 0 lifts a proven
-    article (one that solved tickets): its final score is multiplied by ``1 + boost_factor``; the app
-    decides the value (e.g. from how often "this solved it" was clicked).
+    ``language`` is one of ``analysis.LANGUAGES`` ("en", "zh", "de", ...; None: detected from the text).
+    ``boost_factor`` >= 0 lifts a proven article (one that solved tickets): its final score is multiplied
+    by ``1 + boost_factor``; the app decides the value (e.g. from how often "this solved it" was clicked).
     """
 
     id: str

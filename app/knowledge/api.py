@@ -32,6 +32,7 @@ from app.models import ArticleStatus, ArticleVisibility, KbArticle, KbTicketFeed
 from app.platform.deps import CurrentUser, DbSession, DeskUser
 from app.platform.errors import Forbidden
 from app.platform.http import Page, etag, idempotent_create, paginate, require_if_match
+from knowledge_base import Language
 
 router = APIRouter(prefix="/kb", tags=["knowledge base"])
 ticket_router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -178,7 +179,7 @@ def search_articles(
     db: DbSession,
     user: CurrentUser,
     q: Annotated[str, Query(min_length=1, max_length=2000)],
-    lang: Annotated[str | None, Query(pattern="^(en|zh)$")] = None,
+    lang: Language | None = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResult:
     """Published articles for a question, best first, with highlighted title and snippet."""

@@ -6,18 +6,22 @@ search index (``app.knowledge.index.mark_changed``) in the same transaction.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.knowledge.index import mark_changed
-from app.models import ArticleStatus, ArticleVisibility, KbArticle, KbArticleVersion, Role, User
+from app.models import ArticleStatus, ArticleVisibility, KbArticle, KbArticleVersion, ProductModel, Role, User
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
+from knowledge_base import LANGUAGE_NAMES as LANGUAGE_NAMES  # for the pages (they may not import it)
+from knowledge_base import LANGUAGES as LANGUAGES
 from knowledge_base import detect_language
 
 FIELDS = (
@@ -32,10 +36,65 @@ FIELDS = (
     "status",
     "visibility",
 )
-LANGUAGES = ("en", "zh")
 # A product model or fault code as the CRM writes them: HP-AROT, CH-30XW, F75, E.04, UPS/93PM.
 CODE = re.compile(r"[A-Za-z0-9]+(?:[-._/][A-Za-z0-9]+)*")
 WRITERS = frozenset({Role.agent.value, Role.manager.value, Role.admin.value})
+
+
+# What a typed model code is compared by: case and separators do not count ("xr 500", "XR500" and
+# "XR-500" are one code), as a serial typed in the customer search and the model names the suggestions
+# compare (upper-cased); the article stores the catalogue's spelling, which the visit page matches.
+_SEPARATORS = re.compile(r"[\s\-._/]+")
+
+
+def code_key(code: str) -> str:
+    return _SEPARATORS.sub("", code).upper()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCatalogue:
+    """The product models' codes (``ProductModel.code``): an article may name only these, since a
+    ticket's and a visit's model is always one of them and an unknown code would match nothing."""
+
+    by_key: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def load(cls, session: Session) -> ModelCatalogue:
+        by_key: dict[str, tuple[str, ...]] = {}
+        for code in session.scalars(select(ProductModel.code).order_by(ProductModel.code)):
+            by_key[code_key(code)] = (*by_key.get(code_key(code), ()), code)
+        return cls(by_key)
+
+    def resolve(self, typed: str) -> str | None:
+        """The catalogue's code for ``typed``; None when no code (or no single code) is meant."""
+        found = self.by_key.get(code_key(typed), ())
+        if len(found) == 1:
+            return found[0]
+        exact = [code for code in found if code.upper() == typed.strip().upper()]  # "A-1" vs "A.1"
+        return exact[0] if len(exact) == 1 else None
+
+    def problem(self, typed: str) -> str:
+        """Why ``typed`` names no model, with the closest known code when one is near."""
+        if not self.by_key:
+            return f"{typed}: no product models are recorded yet (import them before naming one here)"
+        found = self.by_key.get(code_key(typed), ())
+        if len(found) > 1:
+            return f"{typed}: could be {' or '.join(found)}; type it as one of them"
+        close = difflib.get_close_matches(code_key(typed), self.by_key, n=1, cutoff=0.6)
+        hint = f" (did you mean {self.by_key[close[0]][0]}?)" if close else ""
+        return f"{typed}: no product model has this code{hint}"
+
+    def check(self, typed: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(the codes as the catalogue spells them, in order, without repeats; the problems)."""
+        codes: list[str] = []
+        problems: list[str] = []
+        for value in typed:
+            code = self.resolve(value)
+            if code is None:
+                problems.append(self.problem(value))
+            elif code not in codes:
+                codes.append(code)
+        return codes, problems
 
 
 def can_write(user: User) -> bool:
@@ -81,8 +140,16 @@ def _clean_list(values: Sequence[str]) -> list[str]:
     return out
 
 
-def normalise(values: Mapping[str, Any], *, current: KbArticle | None = None) -> dict[str, Any]:
-    """Validate and tidy the fields given; a missing language is detected from the text."""
+def normalise(
+    session: Session,
+    values: Mapping[str, Any],
+    *,
+    current: KbArticle | None = None,
+    catalogue: ModelCatalogue | None = None,
+) -> dict[str, Any]:
+    """Validate and tidy the fields given; a missing language is detected from the text. Product
+    models must be in the catalogue (``catalogue``, else read from ``session``) and are stored as it
+    spells them."""
     errors: list[dict[str, str]] = []
     out: dict[str, Any] = {}
     for name, value in values.items():
@@ -101,17 +168,24 @@ def normalise(values: Mapping[str, Any], *, current: KbArticle | None = None) ->
     if out.get("visibility") is not None and out["visibility"] not in ArticleVisibility.__members__:
         errors.append({"field": "visibility", "message": "internal or customer"})
     if out.get("language") is not None and out["language"] not in LANGUAGES:
-        errors.append({"field": "language", "message": "en or zh"})
-    for name, kind in (("product_models", "model"), ("fault_codes", "fault")):
-        odd = [code for code in out.get(name, []) if not CODE.fullmatch(code)]
-        if odd:  # "li s3300; ???" matches no ticket's model: the article would never be suggested by it
-            errors.append(
-                {
-                    "field": name,
-                    "message": f"{', '.join(odd[:3])}: a {kind} code is letters and digits, "
-                    "with - . _ / between (e.g. HP-AROT, F75)",
-                }
-            )
+        errors.append({"field": "language", "message": "one of " + ", ".join(LANGUAGES)})
+    if out.get("product_models"):
+        # A typo ("XR-50O") would match no ticket's or visit's model: the article would never be shown.
+        out["product_models"], unknown = (catalogue or ModelCatalogue.load(session)).check(
+            out["product_models"]
+        )
+        if unknown:
+            errors.append({"field": "product_models", "message": "; ".join(unknown)})
+    # Fault codes have no catalogue (a ticket's code is read from its text): only their shape is checked.
+    odd = [code for code in out.get("fault_codes", []) if not CODE.fullmatch(code)]
+    if odd:  # "f 75; ???" matches no ticket's code: the article would never be suggested by it
+        errors.append(
+            {
+                "field": "fault_codes",
+                "message": f"{', '.join(odd[:3])}: a fault code is letters and digits, "
+                "with - . _ / between (e.g. F75, E.04)",
+            }
+        )
     if errors:
         raise Unprocessable("The article was not saved: " + _describe(errors) + ".", errors=errors)
     if "language" in out and out["language"] is None:
@@ -158,6 +232,7 @@ def create_article(
     actor: User | None,
     external_id: str | None = None,
     action: str = "created",
+    catalogue: ModelCatalogue | None = None,
 ) -> KbArticle:
     if external_id is not None and session.scalar(
         select(KbArticle.id).where(KbArticle.external_id == external_id)
@@ -167,7 +242,7 @@ def create_article(
             f"An article with the external id {external_id} already exists.",
             errors=[{"field": "external_id", "message": "already exists"}],
         )
-    clean = normalise(values)
+    clean = normalise(session, values, catalogue=catalogue)
     article = KbArticle(
         external_id=external_id,
         author_id=actor.id if actor else None,
@@ -188,9 +263,10 @@ def update_article(
     values: Mapping[str, Any],
     actor: User | None,
     action: str = "updated",
+    catalogue: ModelCatalogue | None = None,
 ) -> list[str]:
     """Set the given fields; returns the names of those that changed (none: no new version)."""
-    clean = normalise(values, current=article)
+    clean = normalise(session, values, current=article, catalogue=catalogue)
     changed = [name for name, value in clean.items() if getattr(article, name) != value]
     if not changed:
         return []

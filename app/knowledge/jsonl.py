@@ -4,6 +4,10 @@ Import checks every line before it writes anything and runs in one transaction: 
 line imports nothing, and the report names each bad line by its number. ``id`` is the article's
 external id (a string); a line whose id exists updates that article (only the fields it gives),
 otherwise it creates one with the defaults published, internal, language detected.
+
+Product model codes are checked against the product models as the editor checks them (case and
+separators do not count; stored as the catalogue spells them): a line naming an unknown model is a bad
+line, so a typo in a file is reported with its line instead of importing an article no ticket finds.
 """
 
 from __future__ import annotations
@@ -16,14 +20,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.knowledge.articles import create_article, update_article
+from app.knowledge.articles import LANGUAGES, ModelCatalogue, create_article, update_article
 from app.models import ArticleStatus, ArticleVisibility, KbArticle, User
 from app.platform.errors import Unprocessable
 
 TEXT_LIMITS = {"id": 200, "title": 300, "symptom": 20000, "body": 200000}
 LISTS = ("tags", "product_models", "fault_codes", "resolution_steps")
 CHOICES = {
-    "language": ("en", "zh"),
+    "language": LANGUAGES,
     "status": tuple(ArticleStatus.__members__),
     "visibility": tuple(ArticleVisibility.__members__),
 }
@@ -111,6 +115,14 @@ def parse(lines: Iterable[str]) -> tuple[list[tuple[int, dict[str, Any]]], list[
 def import_lines(session: Session, lines: Iterable[str], *, actor: User | None) -> ImportReport:
     """Upsert every line's article, or (any bad line) raise 422 with all the bad lines and write nothing."""
     good, errors = parse(lines)
+    catalogue = ModelCatalogue.load(session)  # once for the file, not once an article
+    for number, values in good:
+        if values.get("product_models"):
+            values["product_models"], unknown = catalogue.check(
+                [v.strip() for v in values["product_models"] if v.strip()]
+            )
+            errors.extend({"line": number, "field": "product_models", "message": m} for m in unknown)
+    errors.sort(key=lambda e: e["line"])
     report = ImportReport(lines=len(good) + len({e["line"] for e in errors}))
     if errors:
         report.errors = errors
@@ -134,9 +146,18 @@ def import_lines(session: Session, lines: Iterable[str], *, actor: User | None) 
         if article is None:
             values.setdefault("status", ArticleStatus.published.value)
             values.setdefault("visibility", ArticleVisibility.internal.value)
-            create_article(session, values=values, actor=actor, external_id=external_id, action="imported")
+            create_article(
+                session,
+                values=values,
+                actor=actor,
+                external_id=external_id,
+                action="imported",
+                catalogue=catalogue,
+            )
             report.created += 1
-        elif update_article(session, article, values=values, actor=actor, action="imported"):
+        elif update_article(
+            session, article, values=values, actor=actor, action="imported", catalogue=catalogue
+        ):
             report.updated += 1
         else:
             report.unchanged += 1

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.models import ArticleStatus, ArticleVisibility
 from app.platform.inputs import InputModel
+from knowledge_base import Language
 
 Short = Field(max_length=100)
 Texts = list[str]
@@ -22,7 +23,7 @@ class ArticleCreate(InputModel):
     product_models: list[str] = Field(default_factory=list, max_length=50)
     fault_codes: list[str] = Field(default_factory=list, max_length=50)
     tags: list[str] = Field(default_factory=list, max_length=50)
-    language: Literal["en", "zh"] | None = None  # None: detected from the text
+    language: Language | None = None  # None: detected from the text (en zh de fr es it nl)
     status: ArticleStatus = ArticleStatus.draft
     visibility: ArticleVisibility = ArticleVisibility.internal
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
@@ -43,7 +44,7 @@ class ArticleUpdate(InputModel):
     product_models: list[str] | None = Field(default=None, max_length=50)
     fault_codes: list[str] | None = Field(default=None, max_length=50)
     tags: list[str] | None = Field(default=None, max_length=50)
-    language: Literal["en", "zh"] | None = None
+    language: Language | None = None
     status: ArticleStatus | None = None
     visibility: ArticleVisibility | None = None
 

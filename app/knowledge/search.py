@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.knowledge.articles import code_key
 from app.knowledge.index import process_cache
 from app.models import Asset, KbArticle, KbTicketFeedback, ProductModel, Ticket
 from app.platform.config import get_settings
@@ -190,9 +191,12 @@ def for_visit(
     hits = process_cache().use(session, lambda index: index.rank(query, limit * 6))
     ids = [int(h.article_id) for h in hits]
     rows = {a.id: a for a in session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)))} if ids else {}
+    # Models compared as the editor compares them: an article saved before codes were checked may
+    # spell the model otherwise ("hp-arot").
+    model = code_key(product_model) if product_model else None
     return [
         a
         for a in (rows[i] for i in ids if i in rows)
-        if (product_model and product_model in a.product_models)
+        if (model and model in {code_key(m) for m in a.product_models})
         or (fault_code and fault_code in a.fault_codes)
     ][:limit]

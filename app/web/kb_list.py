@@ -28,7 +28,7 @@ from app.web.shared import PageDb, PageRoute, PageUser, render
 router = APIRouter(route_class=PageRoute)
 PAGE_SIZE = 50
 SEARCH_LIMIT = 10  # as the API's default: further down, hybrid search mostly returns what is merely near
-LANGUAGES = {"en": "English", "zh": "Chinese (Simplified)"}
+LANGUAGES = articles.LANGUAGE_NAMES  # the languages the library tells apart (en, zh, de, fr, es, it, nl)
 STATUSES = tuple(s.value for s in ArticleStatus)
 MAX_QUERY = 2000  # as the API's /kb/search
 

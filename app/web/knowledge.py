@@ -295,7 +295,13 @@ def _edit_view(
     return render(
         request,
         "kb/edit.html",
-        {"nav": "kb", "article": article, "form": state, "flash": flash},
+        {
+            "nav": "kb",
+            "article": article,
+            "form": state,
+            "flash": flash,
+            "languages": articles.LANGUAGE_NAMES,
+        },
         status_code=status_code,
     )
 

@@ -135,3 +135,27 @@ def test_import_refuses_an_unknown_user_and_a_missing_file(db: Session, tmp_path
     )
     assert result.exit_code == 1 and "no such file" in result.output
     assert _count(db) == 0
+
+
+def test_an_unknown_model_code_is_a_bad_line_and_nothing_is_imported(db: Session, tmp_path: Path) -> None:
+    f.make_user(db, role="agent", email="writer3@kb.example")
+    f.make_product_model(db, code="XR-500")
+    db.commit()
+    lines = [
+        {"id": "m-1", "title": "Known, typed loosely", "body": "x", "product_models": ["xr 500"]},
+        {"id": "m-2", "title": "Typo", "body": "x", "product_models": ["XR-500", "XR-50O"]},
+        {"id": "m-3", "title": "German", "body": "Druck prüfen.", "language": "de"},
+    ]
+    result = runner.invoke(cli, ["kb", "import", str(_file(tmp_path, lines)), "--as", "writer3@kb.example"])
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())
+    assert "Nothing was imported" in out and "the first is line 2" in out
+    assert "XR-50O: no product model has this code (did you mean XR-500?)" in out
+    assert _count(db) == 0
+
+    del lines[1]
+    result = runner.invoke(cli, ["kb", "import", str(_file(tmp_path, lines)), "--as", "writer3@kb.example"])
+    assert result.exit_code == 0, result.output
+    rows = {a.external_id: a for a in db.scalars(select(KbArticle))}
+    assert rows["m-1"].product_models == ["XR-500"]  # stored as the catalogue spells it
+    assert rows["m-3"].language == "de"

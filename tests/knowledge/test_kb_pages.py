@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -111,6 +112,7 @@ def _new_form(html: str) -> dict[str, str]:
     return {"csrf": csrf_of(html), "status": "draft", "visibility": "internal", "language": ""}
 
 
+@pytest.mark.usefixtures("product_models")
 def test_new_article_from_the_editor(client: TestClient, db: Session, sign_in: Any) -> None:
     agent = sign_in("agent")
     page = client.get("/kb/new")
@@ -131,7 +133,7 @@ def test_new_article_from_the_editor(client: TestClient, db: Session, sign_in: A
             "title": "热泵压力过低",
             "body": "请给采暖系统补水到1.5巴，然后给散热器排气。",
             "resolution_steps": "补水\n排气",
-            "product_models": "HP-AROT, HP-AROT",
+            "product_models": "hp-arot, HP AROT",  # the same known model, typed loosely twice
             "fault_codes": "F75",
         },
         follow_redirects=True,
@@ -145,6 +147,54 @@ def test_new_article_from_the_editor(client: TestClient, db: Session, sign_in: A
     assert article.author_id == agent.id
     (first,) = db.query(KbArticleVersion).filter_by(article_id=article_id).all()
     assert first.action == "created" and first.actor_id == agent.id
+
+
+@pytest.mark.usefixtures("product_models")
+def test_the_editor_refuses_an_unknown_model_code_and_keeps_the_form(
+    client: TestClient, db: Session, sign_in: Any
+) -> None:
+    """A typo in a model code ("HP-AR0T", a zero for the O) would save an article that no ticket or
+    visit of that model ever shows: refused under the field, with the code it probably meant."""
+    agent = sign_in("agent")
+    form = _new_form(client.get("/kb/new").text)
+    typed = {
+        **form,
+        "title": "Wärmepumpe: Störung F.75, kein Druck",
+        "body": "Anlage auf 1,5 bar füllen und entlüften.",
+        "product_models": "HP-AROT, HP-AR0T, XYZ-1",
+        "language": "de",
+    }
+    refused = client.post("/kb/new", data=typed)
+    assert refused.status_code == 422
+    error = re.search(r'<p class="field-error" id="kb-product_models-error">([^<]*)</p>', refused.text)
+    assert error is not None, refused.text
+    assert "HP-AR0T: no product model has this code (did you mean HP-AROT?)" in error.group(1)
+    assert "XYZ-1: no product model has this code" in error.group(1)
+    assert 'aria-describedby="kb-product_models-error"' in refused.text
+    assert 'value="HP-AROT, HP-AR0T, XYZ-1"' in refused.text  # what was typed is kept ...
+    assert "Anlage auf 1,5 bar füllen und entlüften.</textarea>" in refused.text
+    assert '<option value="de" selected>German</option>' in refused.text  # ... the language too
+    assert db.query(KbArticleVersion).count() == 0
+
+    created = client.post("/kb/new", data={**typed, "product_models": "HP-AROT"}, follow_redirects=True)
+    assert created.status_code == 200 and "Article created." in created.text
+    article_id = int(re.search(r"KB-(\d+)", created.text).group(1))  # type: ignore[union-attr]
+    article = articles.get_article(db, article_id, reader=agent)
+    assert (article.product_models, article.language) == (["HP-AROT"], "de")
+
+    # the same check when an existing article is edited
+    page = client.get(f"/kb/articles/{article_id}/edit")
+    assert '<option value="de" selected>German</option>' in page.text
+    edited = client.post(
+        f"/kb/articles/{article_id}/edit",
+        data={**typed, "csrf": csrf_of(page.text), "version": "1", "product_models": "HP-AROT, CH-30XV"},
+    )
+    assert (
+        edited.status_code == 422
+        and "CH-30XV: no product model has this code (did you mean CH-30XW?)" in (edited.text)
+    )
+    db.refresh(article)
+    assert article.product_models == ["HP-AROT"] and article.version == 1
 
 
 def test_only_writers_create_articles(client: TestClient, db: Session, sign_in: Any) -> None:
@@ -268,6 +318,29 @@ def test_kb_page_searches_published_articles_in_both_languages(
     assert none.status_code == 200 and "Nothing published matches" in none.text
     odd = client.get("/kb", params={"q": "pressure", "lang": "xx"})
     assert odd.status_code == 200 and "Unknown language" in odd.text
+
+
+def test_kb_page_finds_and_filters_german_articles(client: TestClient, db: Session, sign_in: Any) -> None:
+    author = f.make_user(db, role="agent")
+    values = {"body": "Heizkreis auf 1,5 bar füllen und die Heizkörper entlüften.", "status": "published"}
+    german = articles.create_article(
+        db, values={**values, "title": "Wärmepumpe: Druck zu niedrig"}, actor=author
+    )
+    english = articles.create_article(
+        db,
+        values={"title": "Heat pump pressure too low", "body": "Refill to 1.5 bar.", "status": "published"},
+        actor=author,
+    )
+    db.commit()
+    assert german.language == "de" and english.language == "en"  # detected
+    sign_in("engineer")
+    page = client.get("/kb", params={"q": "Druck Heizkörper entlüften", "lang": "de"})
+    assert page.status_code == 200 and "Unknown language" not in page.text
+    assert '<option value="de" selected>German</option>' in page.text
+    assert [int(i) for i in re.findall(r'<li data-article="(\d+)">', page.text)] == [german.id]
+    assert '<span class="badge">de</span>' in page.text
+    browse = client.get("/kb", params={"lang": "de"})
+    assert [int(i) for i in re.findall(r'<tr data-article="(\d+)">', browse.text)] == [german.id]
 
 
 def test_kb_page_browses_by_status_with_pages(client: TestClient, db: Session, sign_in: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,9 @@ from app.desk.tickets import service as tickets
 from app.models import KbTicketFeedback, ProductModel, Ticket, TicketEvent
 from tests import factories as f
 from tests.web.conftest import csrf_of
+
+# The articles name the demo's product models: the database must have them.
+pytestmark = pytest.mark.usefixtures("product_models")
 
 API = "/api/v1/kb"
 ARTICLES = [
@@ -97,7 +101,7 @@ def test_search_bad_input_is_problem_json(client: TestClient, login: Any) -> Non
     for params, field in (
         ({}, "q"),
         ({"q": ""}, "q"),
-        ({"q": "x", "lang": "de"}, "lang"),
+        ({"q": "x", "lang": "pt"}, "lang"),
         ({"q": "x", "limit": 0}, "limit"),
         ({"q": "x", "limit": "many"}, "limit"),
         ({"q": "a\x00b"}, "q"),
@@ -161,14 +165,7 @@ def test_suggestions_put_the_assets_product_then_the_tickets_language_first(
     client: TestClient, db: Session, login: Any
 ) -> None:
     agent = login("agent")
-    for code, category in [
-        ("HP-AROT", "Heat pump"),
-        ("HP-WPL25", "Heat pump"),
-        ("LI-S3300", "Lift"),
-        ("UPS-GVS", "UPS"),
-    ]:
-        f.make_product_model(db, code=code, category=category)
-    db.commit()
+    # the demo's models (the product_models fixture): HP-AROT and HP-WPL25 heat pumps, a lift, a UPS
     ids = _seed(client, agent)
     # A ticket on a heat pump of a model no article names, whose text reads more like the lift and UPS
     # articles (the tests rank without the encoder); the model's name in the text is not a fault code.
@@ -457,3 +454,40 @@ def test_roles_for_the_ticket_routes(client: TestClient, db: Session, login: Any
     assert missing.status_code == 404
     bad = client.post(f"/api/v1/tickets/{ticket.id}/kb-solution", json={"article_id": "x"}, headers=agent)
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+
+
+def test_german_articles_are_searched_filtered_and_suggested_first_to_a_german_ticket(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    """A German service company writes German articles: filed as "de", found by German words (the
+    analyser drops no stop words and stems nothing, so no English rule removes German words), kept
+    by lang=de, and first among a German ticket's suggestions, before English and then Chinese."""
+    agent = login("agent")
+    ids = _seed(client, agent)
+    german = {
+        "title": "Wärmepumpe zeigt Störung F.75: keine Heizleistung",
+        "symptom": "Das Display zeigt F.75 und das Haus bleibt kalt.",
+        "body": "Der Anlagendruck ist zu niedrig. Heizkreis auf 1,5 bar füllen und die Heizkörper entlüften.",
+        "product_models": ["HP-AROT"],
+        "fault_codes": ["F75"],
+        "status": "published",
+    }
+    r = client.post(f"{API}/articles", json=german, headers=agent)
+    assert r.status_code == 201 and r.json()["language"] == "de", r.text
+    german_id = r.json()["id"]
+
+    found = client.get(f"{API}/search", params={"q": "Heizkörper entlüften Druck"}, headers=agent)
+    assert _titles(found)[0] == german["title"]
+    assert "<mark>entlüften</mark>" in found.json()["items"][0]["snippet_html"]
+    only_de = client.get(
+        f"{API}/search", params={"q": "F75 heat pump Wärmepumpe", "lang": "de"}, headers=agent
+    )
+    assert [h["article_id"] for h in only_de.json()["items"]] == [german_id]
+
+    ticket = _ticket(
+        db, subject="Wärmepumpe: Störung F.75", description="Das Haus bleibt kalt, keine Heizung."
+    )
+    body = client.get(f"/api/v1/tickets/{ticket.id}/suggestions", headers=agent).json()
+    order = [h["article_id"] for h in body["items"]]
+    english, chinese = ids["Heat pump shows fault F.75: no heating"], ids["热泵显示故障F.75，不制热"]
+    assert order[:3] == [german_id, english, chinese], body

@@ -9,13 +9,16 @@ from sqlalchemy.orm import Session
 
 from app.knowledge import search
 from app.knowledge.jsonl import import_records
-from app.models import KbArticle
+from app.models import KbArticle, ProductModel
 from app.seed.data import FAULTS, PRODUCTS
 from app.seed.kb_articles import DEMO_ARTICLES, generated_articles
 from tests import factories as f
 
 
-def test_demo_articles_import_and_meet_the_seeded_tickets(db: Session) -> None:
+def test_demo_articles_import_and_meet_the_seeded_tickets(
+    db: Session, product_models: dict[str, ProductModel]
+) -> None:
+    # the seed writes its world (the product models among it) before the articles, as here
     report = import_records(db, DEMO_ARTICLES, actor=None)
     db.commit()
     assert report.created == len(DEMO_ARTICLES) and not report.errors
@@ -28,7 +31,7 @@ def test_demo_articles_import_and_meet_the_seeded_tickets(db: Session) -> None:
     subject = FAULTS["heat_pump"][0][0]  # "Wärmepumpe zeigt Störung, keine Heizleistung"
     acc = f.make_account(db)
     site = f.make_site(db, acc)
-    asset = f.make_asset(db, site, product_model=f.make_product_model(db, code="HP-AROT"))
+    asset = f.make_asset(db, site, product_model=product_models["HP-AROT"])
     ticket = f.open_ticket(db, acc, asset=asset, subject=subject)
     found = search.suggest(db, search.ticket_context(db, ticket))
     assert found and db.get(KbArticle, found[0].article.id).external_id in ("kb-demo-005", "kb-demo-102")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from knowledge_base.analysis import analyze, detect_language, fold, segment_chinese
+from knowledge_base.analysis import LANGUAGES, analyze, detect_language, fold, segment_chinese
+from tests.knowledge_base.language_samples import SAMPLES
 
 
 def test_english_is_folded_lower_cased_and_split_into_words() -> None:
@@ -35,3 +36,28 @@ def test_language_detection() -> None:
     assert detect_language("锅炉水压过低") == "zh"
     assert detect_language("锅炉 E1 故障") == "zh"
     assert detect_language("") == "en"
+
+
+def test_latin_languages_are_told_apart() -> None:
+    """30 field-service sentences per language (half 3-8-word ticket subjects): every one detected
+    (py3langid limited to the Latin languages); a German text was "en" before."""
+    assert set(SAMPLES) == set(LANGUAGES) - {"zh"}
+    wrong = [(lang, text, detect_language(text)) for lang, texts in SAMPLES.items() for text in texts]
+    wrong = [w for w in wrong if w[0] != w[2]]
+    assert not wrong, wrong
+    assert sum(len(texts) for texts in SAMPLES.values()) == 180
+    # ... and no English rule applies to their words: no stop words ("die", "an", "was" are spellings of
+    # English function words too) and no stemmer, so every German word stays a searchable token
+    tokens = analyze("Die Pumpe läuft an, was tun? Störung F.75")
+    assert tokens[:7] == ["die", "pumpe", "lauft", "an", "was", "tun", "storung"] and "f75" in tokens
+
+
+def test_what_is_too_short_to_tell_stays_english() -> None:
+    # bare codes and single words that several languages share: "en", as before, not a guess
+    for text in ("F75", "HP-AROT F75", "E-04 XR-500", "pressure", "boiler", "Pumpe", "ok", "   "):
+        assert detect_language(text) == "en", text
+    # codes are no language's words: a German subject with the model and code appended stays German
+    assert detect_language("Wärmepumpe zeigt Störung HP-AROT F75 E.04") == "de"
+    assert detect_language("Kessel verliert Druck") == "de"
+    assert detect_language("锅炉压力低 Druck zu niedrig") == "zh"  # the script rule comes first
+    assert detect_language("Котёл теряет давление") == "en"  # another script: not told apart

@@ -104,6 +104,29 @@ def test_suggestions_put_the_tickets_product_first_then_its_language_then_the_se
     assert _order(index, text, product_model=" ch-ewad ")[0] in {"chiller-cycle", "safety"}
 
 
+def test_a_german_ticket_gets_german_articles_then_other_latin_ones_then_chinese() -> None:
+    german = Article(
+        "chiller-hp-de",
+        "Kältemaschine schaltet bei Hochdruck ab",
+        "Verflüssiger reinigen.",
+        product_models=("CH-30XW",),
+        language="de",
+    )
+    index = KnowledgeIndex([*ARTICLES, german], encoder=BunchedEncoder())
+    order = _order(index, "Kältemaschine meldet Hochdruck und schaltet ab", product_model="CH-30XW")
+    # Of the model's and the general articles: the German one first (before, German was detected as
+    # English and it came after the English ones), then the English ones (the same script), then the
+    # Chinese one; the other products after.
+    assert order[0] == "chiller-hp-de"
+    assert set(order[1:3]) == {"chiller-hp", "safety"}
+    assert order[3] == "chiller-hp-zh"
+    assert set(order[4:]) == {"chiller-cycle", "generator", "pump-seal", "ups-battery"}
+    # an English ticket still reads English first, and the German article before the Chinese one
+    english = _order(index, "unit stops with an alarm and does not start again", product_model="CH-30XW")
+    assert set(english[:2]) == {"chiller-hp", "safety"}
+    assert english[2:4] == ["chiller-hp-de", "chiller-hp-zh"]
+
+
 def test_only_the_typed_words_decide_whether_a_suggestion_shares_a_word() -> None:
     """The asset's model code goes into the query and matched every article of the product: "xyzzy"
     typed on a chiller ticket looked like a word match, so "close in meaning only" never showed."""
