@@ -10,6 +10,7 @@ from app.web import (
     desk,
     desk_queue,
     desk_tickets,
+    engineers,
     field,
     imports,
     insights,
@@ -28,6 +29,7 @@ pages_router.include_router(desk_tickets.router)
 pages_router.include_router(desk_queue.router)
 pages_router.include_router(teams.router)
 pages_router.include_router(users.router)
+pages_router.include_router(engineers.router)
 pages_router.include_router(imports.router)
 pages_router.include_router(field.router)
 pages_router.include_router(insights.router)

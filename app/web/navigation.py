@@ -33,6 +33,8 @@ MENU = (
     MenuItem("search", "Customers", "/desk/search", DESK),
     # engineers read published articles there; agents, managers and admins write (docs/knowledge_base.md)
     MenuItem("kb", "Knowledge", "/kb", EVERYONE),
+    # engineer profiles (region, skills, shifts, home base): the roles the engineers API lets write
+    MenuItem("engineers", "Engineers", "/admin/engineers", DISPATCH),
     MenuItem("teams", "Teams", "/desk/teams", MANAGE),
     # CRM CSV uploads (docs/import.md); the same import as the API and the CLI
     MenuItem("imports", "Imports", "/imports", MANAGE),

@@ -9,8 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts
+from app.field.engineers import service as engineers
 from app.models import Role, User
 from app.platform.errors import AppError, Forbidden
 from app.web.messages import page_error
@@ -95,6 +97,7 @@ def user_create(
 
 def _user_view(
     request: Request,
+    db: Session,
     user: User,
     *,
     form: dict[str, Any] | None = None,
@@ -105,6 +108,8 @@ def _user_view(
     context = {
         "nav": "users",
         "account": user,
+        # an engineer account needs its profile (app/web/engineers.py) to get visits and a route
+        "profile": engineers.engineer_for_user(db, user) if user.role == Role.engineer.value else None,
         "roles": ROLE_LABELS,
         "form": form or {"input": typed, "error": "", "fields": {}},
         "password_form": password_form,
@@ -115,7 +120,7 @@ def _user_view(
 
 @router.get("/admin/users/{user_id}")
 def user_page(user_id: int, request: Request, db: PageDb, admin: AdminPageUser) -> HTMLResponse:
-    return _user_view(request, accounts.get_user(db, user_id))
+    return _user_view(request, db, accounts.get_user(db, user_id))
 
 
 @router.post("/admin/users/{user_id}", response_model=None)
@@ -142,7 +147,7 @@ def user_save(
         user = accounts.get_user(db, user_id)
         typed = {"name": name[:200], "role": role, "active": active}
         form = {"input": typed, "error": page_error(exc), "fields": field_errors(exc)}
-        return _user_view(request, user, form=form, status_code=exc.status_code)
+        return _user_view(request, db, user, form=form, status_code=exc.status_code)
     db.commit()
     return RedirectResponse(
         f"/admin/users/{user_id}?done={'saved' if changed else 'unchanged'}", status_code=303
@@ -167,6 +172,6 @@ def user_password(
         db.rollback()
         user = accounts.get_user(db, user_id)
         refused = {"error": page_error(exc), "fields": field_errors(exc)}
-        return _user_view(request, user, password_form=refused, status_code=exc.status_code)
+        return _user_view(request, db, user, password_form=refused, status_code=exc.status_code)
     db.commit()
     return RedirectResponse(f"/admin/users/{user_id}?done=password", status_code=303)

@@ -40,11 +40,24 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
 @pytest.mark.parametrize(
     ("role", "page", "items"),
     [
-        ("dispatcher", "/desk/search", ["/insights", "/board", "/desk/queue", "/desk/search", "/kb"]),
+        (
+            "dispatcher",
+            "/desk/search",
+            ["/insights", "/board", "/desk/queue", "/desk/search", "/kb", "/admin/engineers"],
+        ),
         (
             "manager",
             "/desk/search",
-            ["/insights", "/board", "/desk/queue", "/desk/search", "/kb", "/desk/teams", "/imports"],
+            [
+                "/insights",
+                "/board",
+                "/desk/queue",
+                "/desk/search",
+                "/kb",
+                "/admin/engineers",
+                "/desk/teams",
+                "/imports",
+            ],
         ),
         (
             "admin",
@@ -55,6 +68,7 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
                 "/desk/queue",
                 "/desk/search",
                 "/kb",
+                "/admin/engineers",
                 "/desk/teams",
                 "/imports",
                 "/admin/users",

@@ -16,7 +16,17 @@ from sqlalchemy import Select, String, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from app.models import Absence, Engineer, OnCallShift, Region, Role, Shift, StockLocation, User
+from app.models import (
+    Absence,
+    Engineer,
+    OnCallShift,
+    ProductModel,
+    Region,
+    Role,
+    Shift,
+    StockLocation,
+    User,
+)
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, NotFound, Unprocessable, refuse
@@ -138,6 +148,34 @@ def _shift_plain(shifts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         {k: (v.isoformat() if isinstance(v := s.get(k), time) else v) for k in SHIFT_FIELDS} for s in shifts
     ]
     return sorted(rows, key=lambda r: r["weekday"])
+
+
+def known_skills(session: Session) -> list[str]:
+    """The skills planning can match: those a product model needs and those engineers have.
+
+    There is no skill catalogue of its own; a skill that no product model needs and no engineer has
+    cannot route any visit, so a form that offers it is most likely a typo ("HAVC")."""
+    found = set(session.scalars(select(ProductModel.skill).where(ProductModel.skill != "").distinct()))
+    for skills in session.scalars(select(Engineer.skills)):
+        found.update(skills or ())
+    return sorted(found, key=str.casefold)
+
+
+def check_skills(session: Session, skills: Sequence[str]) -> tuple[list[str], list[dict[str, str]]]:
+    """`skills` spelled as known ("elec" → "ELEC"), and an error naming those that are not.
+
+    The pages call it before `create_engineer`/`update_engineer`; the API does not, so API clients
+    that bring their own skill codes keep working."""
+    known = known_skills(session)
+    by_fold = {k.casefold(): k for k in known}
+    spelled = [by_fold.get(s.casefold(), s) for s in skills]
+    unknown = [s for s in skills if s.casefold() not in by_fold]
+    if not unknown:
+        return list(dict.fromkeys(spelled)), []
+    listed = ", ".join(known) or "none yet (skills come from the product models' skill)"
+    named = ", ".join(f"“{s}”" for s in unknown)
+    noun = "skill" if len(unknown) == 1 else "skills"
+    return spelled, [{"field": "skills", "message": f"unknown {noun} {named}; known skills: {listed}"}]
 
 
 def create_engineer(

@@ -1,0 +1,417 @@
+"""Engineer profiles for the people who plan: `/admin/engineers` lists the profiles and the engineer
+accounts that have none yet; `/admin/engineers/new?account=` creates one, `/admin/engineers/{id}`
+edits it (name, sign-in account, region, skills, home base, weekly shifts, in planning or not).
+
+The roles are the API's for writing engineers (dispatchers, managers, admins). The page only turns
+form text into the API's bodies (`EngineerCreate` / `EngineerUpdate`, so the same ranges and
+lengths) and calls the same service functions, plus `check_skills` (a typo'd skill would never
+match a visit). A decimal comma is read as on the board's what-if ("48,137"). Plain form POSTs with
+the CSRF token; an edit carries the profile's hidden version like the API's If-Match: a stale one
+is a 409 that keeps what was typed. A refused form comes back with what was typed, a message under
+each field, 422."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.accounts import service as accounts
+from app.field.engineers import service as engineers
+from app.field.engineers.schemas import EngineerCreate, EngineerUpdate
+from app.models import Engineer, Region, Role, Shift, User
+from app.platform.errors import AppError, Forbidden
+from app.web.navigation import DISPATCH
+from app.web.shared import (
+    PageDb,
+    PageRoute,
+    PageUser,
+    field_errors,
+    form_version,
+    invalid,
+    optional_id,
+    render,
+    require_csrf,
+)
+
+router = APIRouter(route_class=PageRoute)
+PAGE = 100
+DAYS = tuple(enumerate(engineers.WEEKDAYS))
+SHIFT_PARTS = {"starts": "start", "ends": "end", "break_starts": "break from", "break_ends": "break until"}
+LABELS = {
+    "name": "Name",
+    "user_id": "Sign-in account",
+    "region_id": "Region",
+    "skills": "Skills",
+    "home_latitude": "Home latitude",
+    "home_longitude": "Home longitude",
+    "active": "In planning",
+} | {f"{part}_{day}": f"{name} {text}" for day, name in DAYS for part, text in SHIFT_PARTS.items()}
+DONE = {
+    "created": "The engineer profile is created, with an empty van. Planning can now give them visits.",
+    "saved": "The engineer profile is saved.",
+    "unchanged": "Nothing to save: no field was changed.",
+}
+STALE = (
+    "Someone else changed this engineer profile after you opened it, so nothing of yours was saved. "
+    "The form keeps what you typed; the profile as it is saved now is shown above it. Save again to "
+    "put your values over theirs."
+)
+TAKEN = "this account got an engineer profile meanwhile (someone else created it); reload the list"
+ECHO_MAX = 2100  # what a refused form shows back: 50 skills of 40 characters fit
+# 48.137, -11, 48,137 (a German keyboard's decimal comma), .5: nothing else reads as a coordinate
+_COORDINATE = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
+# 8:00 and 13.30 as people type them once the field is plain text (after a refusal); the time
+# input itself sends 08:00 or 08:00:00
+_CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})(?::(\d{2}))?")
+
+
+def dispatch_user(user: PageUser) -> User:
+    if user.role not in DISPATCH:
+        raise Forbidden(
+            "Engineer profiles are managed by dispatchers, managers and admins. Your account "
+            f"({user.email}, role {user.role}) cannot change them."
+        )
+    return user
+
+
+EngineersUser = Annotated[User, Depends(dispatch_user)]
+
+
+async def typed_form(request: Request) -> dict[str, str]:
+    """The posted fields as text: the form has 28 time fields, too many to declare one by one."""
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+TypedForm = Annotated[dict[str, str], Depends(typed_form)]
+
+
+@dataclass
+class Parsed:
+    """A form read into the API's body; `weekdays[i]` is the day of `body["shifts"][i]`, so that a
+    service's "shifts.1.ends" lands under the right day's field."""
+
+    body: dict[str, Any] = field(default_factory=dict)
+    weekdays: list[int] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def form_field(self, path: Sequence[str | int]) -> str:
+        if (
+            len(path) >= 3
+            and path[0] == "shifts"
+            and isinstance(path[1], int)
+            and path[1] < len(self.weekdays)
+        ):
+            return f"{path[2]}_{self.weekdays[path[1]]}"
+        return str(path[0]) if path else ""
+
+    def add_service_errors(self, exc: AppError) -> None:
+        for name, message in field_errors(exc).items():
+            path = [int(p) if p.isdecimal() else p for p in name.split(".")]
+            self.errors.setdefault(self.form_field(path), message)
+
+
+def _clock(text: str) -> time:
+    match = _CLOCK.fullmatch(text)
+    if not match:
+        raise ValueError(text)
+    return time(int(match[1]), int(match[2]), int(match[3] or 0))  # 25:00 raises ValueError
+
+
+def _coordinate(parsed: Parsed, name: str, typed: str, example: str) -> None:
+    typed = typed.strip()
+    if _COORDINATE.fullmatch(typed):
+        parsed.body[name] = float(typed.replace(",", "."))
+    else:
+        parsed.errors[name] = f"a number of degrees, e.g. {example} or {example.replace('.', ',')}"
+
+
+def _shifts(parsed: Parsed, form: dict[str, str]) -> None:
+    shifts = []
+    for day, _ in DAYS:
+        times = {part: form.get(f"{part}_{day}", "").strip() for part in SHIFT_PARTS}
+        if not any(times.values()):
+            continue  # no shift that day
+        shift: dict[str, Any] = {"weekday": day}
+        for part, text in times.items():
+            if not text:
+                if part in ("starts", "ends"):
+                    parsed.errors[f"{part}_{day}"] = "give the start and the end, or neither (day off)"
+                continue  # a half-given break: the service names it
+            try:
+                shift[part] = _clock(text)
+            except ValueError:
+                parsed.errors[f"{part}_{day}"] = "a time of day, e.g. 08:00"
+        shifts.append(shift)
+        parsed.weekdays.append(day)
+    parsed.body["shifts"] = shifts
+
+
+def _readable(error: ErrorDetails) -> str:
+    """pydantic's message in the words of the form."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "greater_than_equal":
+        return f"at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"at most {ctx['le']}"
+    if kind == "string_too_short":
+        return "must not be blank"
+    if kind == "string_too_long":
+        return f"at most {ctx['max_length']} characters"
+    if kind == "too_long":
+        return f"at most {ctx['max_length']} items"
+    if kind == "string_pattern_mismatch":
+        return "a skill cannot contain quotes or backslashes"
+    return error["msg"].removeprefix("Value error, ")
+
+
+def _parse(db: Session, form: dict[str, str], schema: type[EngineerCreate | EngineerUpdate]) -> Parsed:
+    parsed = Parsed()
+    parsed.body["name"] = form.get("name", "")
+    active = form.get("active", "yes")
+    if active not in ("yes", "no"):
+        parsed.errors["active"] = "choose whether planning may give them visits"
+    parsed.body["active"] = active == "yes"
+    for name, missing in (("user_id", None), ("region_id", "choose a region")):
+        try:
+            chosen = optional_id(form.get(name))
+        except ValueError:
+            chosen, missing = None, "choose one from the list"
+        if chosen is None and missing:
+            parsed.errors[name] = missing
+        parsed.body[name] = chosen
+    typed_skills = re.split(r"[,;]", form.get("skills", ""))
+    parsed.body["skills"] = list(dict.fromkeys(s.strip() for s in typed_skills if s.strip()))
+    _coordinate(parsed, "home_latitude", form.get("home_latitude", ""), "48.137")
+    _coordinate(parsed, "home_longitude", form.get("home_longitude", ""), "11.575")
+    _shifts(parsed, form)
+    try:
+        valid = schema.model_validate(
+            {k: v for k, v in parsed.body.items() if v is not None or k == "user_id"}
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            parsed.errors.setdefault(parsed.form_field(error["loc"]), _readable(error))
+    else:
+        shifts = [s.model_dump() for s in valid.shifts or []]
+        parsed.body = valid.model_dump(exclude={"shifts"}) | {"shifts": shifts}
+    if "skills" not in parsed.errors:  # said together with the other fields' problems
+        parsed.body["skills"], unknown = engineers.check_skills(db, parsed.body["skills"])
+        parsed.errors |= {e["field"]: e["message"] for e in unknown}
+    return parsed
+
+
+def _summary(shifts: Sequence[Shift]) -> str:
+    """'Mon–Fri 08:00–17:00': consecutive days with the same hours together."""
+    groups: list[tuple[int, int, str]] = []
+    for s in sorted(shifts, key=lambda s: s.weekday):
+        hours = f"{s.starts:%H:%M}–{s.ends:%H:%M}"
+        if groups and groups[-1][1] == s.weekday - 1 and groups[-1][2] == hours:
+            groups[-1] = (groups[-1][0], s.weekday, hours)
+        else:
+            groups.append((s.weekday, s.weekday, hours))
+    day = [name[:3] for _, name in DAYS]
+    return (
+        ", ".join(f"{day[a]}{'–' + day[b] if b > a else ''} {hours}" for a, b, hours in groups) or "no shifts"
+    )
+
+
+def _accounts_without_profile(db: Session) -> list[User]:
+    profiled = select(Engineer.user_id).where(Engineer.user_id.is_not(None))
+    stmt = select(User).where(User.role == Role.engineer.value, User.id.not_in(profiled))
+    return list(db.scalars(stmt.order_by(User.is_active.desc(), User.name, User.id)))
+
+
+@router.get("/admin/engineers")
+def engineer_list(request: Request, db: PageDb, user: EngineersUser, cursor: str = "") -> HTMLResponse:
+    rows, next_cursor = engineers.list_engineers(db, cursor=cursor or None, limit=PAGE)
+    ids = [e.id for e in rows]
+    shifts: dict[int, list[Shift]] = {i: [] for i in ids}
+    for s in db.scalars(select(Shift).where(Shift.engineer_id.in_(ids))):
+        shifts[s.engineer_id].append(s)
+    owner_ids = [e.user_id for e in rows if e.user_id is not None]
+    emails = dict(db.execute(select(User.id, User.email).where(User.id.in_(owner_ids))).tuples().all())
+    regions = {r.id: r.name for r in db.scalars(select(Region))}
+    context = {
+        "nav": "engineers",
+        "rows": [
+            (e, emails.get(e.user_id or 0), regions.get(e.region_id), _summary(shifts[e.id])) for e in rows
+        ],
+        "without_profile": _accounts_without_profile(db),
+        "next_cursor": next_cursor,
+        "flash": DONE.get(request.query_params.get("done", ""), ""),
+    }
+    return render(request, "admin/engineers.html", context)
+
+
+def _typed_from(engineer: Engineer, shifts: Sequence[Shift]) -> dict[str, str]:
+    typed = {
+        "name": engineer.name,
+        "user_id": str(engineer.user_id or ""),
+        "region_id": str(engineer.region_id),
+        "skills": ", ".join(engineer.skills or []),
+        "home_latitude": f"{engineer.home_latitude:g}",
+        "home_longitude": f"{engineer.home_longitude:g}",
+        "active": "yes" if engineer.active else "no",
+    }
+    for s in shifts:
+        for part in SHIFT_PARTS:
+            value: time | None = getattr(s, part)
+            typed[f"{part}_{s.weekday}"] = (
+                value.isoformat("minutes" if not value.second else "seconds") if value else ""
+            )
+    return typed
+
+
+def _new_typed(owner: User | None) -> dict[str, str]:
+    """A new profile starts with the account's name and a common week (Mon–Fri, 08:00–17:00)."""
+    typed = {"name": owner.name if owner else "", "user_id": str(owner.id) if owner else "", "active": "yes"}
+    for day in range(5):
+        typed |= {f"starts_{day}": "08:00", f"ends_{day}": "17:00"}
+        typed |= {f"break_starts_{day}": "12:00", f"break_ends_{day}": "12:30"}
+    return typed
+
+
+def _form_view(
+    request: Request,
+    db: Session,
+    engineer: Engineer | None,
+    typed: dict[str, str],
+    *,
+    errors: dict[str, str] | None = None,
+    alert: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    errors = errors or {}
+    if errors and not alert:
+        alert = "Nothing was saved. " + "; ".join(
+            f"{LABELS[k]}: {v}" if k in LABELS else v for k, v in errors.items()
+        )
+    candidates = _accounts_without_profile(db)
+    account = None
+    if engineer is not None:
+        account = db.get(User, engineer.user_id) if engineer.user_id else None
+        if account is not None:
+            candidates.insert(0, account)
+    shifts = engineers.shifts_of(db, engineer.id) if engineer else []
+    context = {
+        "nav": "engineers",
+        "engineer": engineer,
+        "account": account,
+        "region": db.get(Region, engineer.region_id) if engineer else None,
+        "shift_summary": _summary(shifts),
+        "van": engineers.van_location(db, engineer.id) if engineer else None,
+        "accounts": candidates,
+        "regions": list(db.scalars(select(Region).order_by(Region.name))),
+        "known_skills": engineers.known_skills(db),
+        "days": DAYS,
+        "form": {"input": {k: v[:ECHO_MAX] for k, v in typed.items()}, "error": alert, "fields": errors},
+        "flash": DONE.get(request.query_params.get("done", ""), ""),
+    }
+    return render(request, "admin/engineers_form.html", context, status_code=status_code)
+
+
+@router.get("/admin/engineers/new", response_model=None)
+def engineer_new(request: Request, db: PageDb, user: EngineersUser, account: str = "") -> Response:
+    try:
+        owner_id = optional_id(account)
+    except ValueError:
+        raise invalid({"account": "an account's number, as the engineers list links it"}) from None
+    owner = accounts.get_user(db, owner_id) if owner_id is not None else None
+    errors = {}
+    if owner is not None:
+        existing = engineers.engineer_for_user(db, owner)
+        if existing is not None:  # a stale link (the user page, a bookmark): the profile it asked for
+            return RedirectResponse(f"/admin/engineers/{existing.id}", status_code=303)
+        if owner.role != Role.engineer.value:
+            errors["user_id"] = (
+                f"{owner.name}'s account has the role {owner.role}; an admin gives it the role engineer "
+                "on the users page first"
+            )
+    return _form_view(request, db, None, _new_typed(owner), errors=errors)
+
+
+@router.post("/admin/engineers", response_model=None)
+def engineer_create(request: Request, db: PageDb, user: EngineersUser, form: TypedForm) -> Response:
+    require_csrf(request, form.get("csrf"))
+    parsed = _parse(db, form, EngineerCreate)
+    status = 422
+    if not parsed.errors:
+        values = {k: v for k, v in parsed.body.items() if k != "shifts"}
+        try:
+            engineer = engineers.create_engineer(db, values=values, shifts=parsed.body["shifts"], actor=user)
+            db.flush()
+        except AppError as exc:
+            db.rollback()
+            parsed.add_service_errors(exc)
+            status = exc.status_code
+        except IntegrityError:  # two people created a profile for one account at the same moment
+            db.rollback()
+            parsed.errors["user_id"], status = TAKEN, 409
+    if parsed.errors:
+        return _form_view(request, db, None, form, errors=parsed.errors, status_code=status)
+    db.commit()
+    return RedirectResponse(f"/admin/engineers/{engineer.id}?done=created", status_code=303)
+
+
+@router.get("/admin/engineers/{engineer_id}")
+def engineer_page(engineer_id: int, request: Request, db: PageDb, user: EngineersUser) -> HTMLResponse:
+    engineer = engineers.get_engineer(db, engineer_id)
+    return _form_view(request, db, engineer, _typed_from(engineer, engineers.shifts_of(db, engineer.id)))
+
+
+@router.post("/admin/engineers/{engineer_id}", response_model=None)
+def engineer_save(
+    engineer_id: int, request: Request, db: PageDb, user: EngineersUser, form: TypedForm
+) -> Response:
+    require_csrf(request, form.get("csrf"))
+    engineer = engineers.get_engineer(db, engineer_id)
+    base = form_version(form.get("version", ""))
+    parsed = _parse(db, form, EngineerUpdate)
+    if parsed.errors:
+        return _form_view(request, db, engineer, form, errors=parsed.errors, status_code=422)
+    if base != engineer.version:  # the API's If-Match, from the hidden field
+        return _stale(request, db, engineer_id, form)
+    values = {k: v for k, v in parsed.body.items() if k != "shifts"}
+    try:
+        engineers.update_engineer(
+            db, engineer=engineer, values=values, shifts=parsed.body["shifts"], actor=user
+        )
+        db.flush()
+    except StaleDataError:  # saved by someone else between our read and our write
+        db.rollback()
+        return _stale(request, db, engineer_id, form)
+    except AppError as exc:
+        db.rollback()
+        parsed.add_service_errors(exc)
+        engineer = engineers.get_engineer(db, engineer_id)
+        return _form_view(request, db, engineer, form, errors=parsed.errors, status_code=exc.status_code)
+    except IntegrityError:
+        db.rollback()
+        engineer = engineers.get_engineer(db, engineer_id)
+        return _form_view(request, db, engineer, form, errors={"user_id": TAKEN}, status_code=409)
+    changed = engineer.version != base
+    db.commit()
+    return RedirectResponse(
+        f"/admin/engineers/{engineer_id}?done={'saved' if changed else 'unchanged'}", status_code=303
+    )
+
+
+def _stale(request: Request, db: Session, engineer_id: int, form: dict[str, str]) -> HTMLResponse:
+    """409: what was typed, on the profile as saved now; the hidden version becomes the current one,
+    so a second Save, made knowingly, applies the typed values."""
+    engineer = engineers.get_engineer(db, engineer_id)
+    typed = form | {"version": str(engineer.version)}
+    return _form_view(request, db, engineer, typed, alert=STALE, status_code=409)
