@@ -44,6 +44,7 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
 
 DESKTOP = {"width": 1400, "height": 950}
+PHONE = {"width": 360, "height": 740}
 DOCS_IMG = ROOT / "docs" / "img"
 
 
@@ -137,12 +138,12 @@ def _plan_and_accept(page: Any, base: str, shoot: str = "") -> None:
 
 
 @contextmanager
-def _planned_board(server: dict[str, Any]) -> Iterator[Any]:
+def _planned_board(server: dict[str, Any], viewport: dict[str, int] = DESKTOP) -> Iterator[Any]:
     """A dispatcher's page on today's board, planned (when a test runs alone it plans first)."""
     with sync_api.sync_playwright() as p:
         browser = _browser(p)
         try:
-            page = browser.new_context(viewport=DESKTOP).new_page()
+            page = browser.new_context(viewport=viewport).new_page()
             _sign_in(page, server, server["dispatcher_email"], "/board")
             if page.locator("#timeline .block.job").count() == 0:
                 _plan_and_accept(page, server["base"])
@@ -245,6 +246,90 @@ def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str,
             sync_api.expect(phone.locator(f'a[href="/field/visits/{visit_id}"]')).to_have_count(1)
         finally:
             browser.close()
+
+
+def _page_width(page: Any) -> int:
+    return int(page.evaluate("document.documentElement.scrollWidth"))
+
+
+def test_the_board_fits_a_phone_and_its_lanes_scroll_in_their_own_box(server: dict[str, Any]) -> None:
+    base = server["base"]
+    with _planned_board(server, PHONE) as page:
+        errors = collect_errors(page)
+        # Work promised for a later day: that day's board lists it unassigned, with its Assign list
+        # (its hidden "Engineer for WO-…" label stuck out of the table's box: 387 px).
+        headers = _token(server, server["dispatcher_email"])
+        ticket = httpx.post(
+            f"{base}/api/v1/tickets",
+            json={
+                "customer_id": server["account_id"],
+                "asset_id": server["spare_asset"],
+                "subject": "Fan noisy",
+                "priority": "P3",
+                "channel": "phone",
+            },
+            headers=headers,
+        )
+        assert ticket.status_code == 201, ticket.text
+        later = datetime.fromisoformat(server["today"]) + timedelta(days=3)
+        start = later.replace(hour=10, tzinfo=ZoneInfo(_zone(server)))
+        visit = httpx.post(
+            f"{base}/api/v1/work-orders",
+            json={
+                "ticket_id": ticket.json()["id"],
+                "duration_min": 45,
+                "appointment_start_at": start.isoformat(),
+                "appointment_end_at": (start + timedelta(hours=2)).isoformat(),
+            },
+            headers=headers,
+        )
+        assert visit.status_code == 201, visit.text
+        page.goto(f"{base}/board?region={server['region_id']}&day={later.date().isoformat()}")
+        row = page.locator(f'#unassigned tr[data-id="{visit.json()["id"]}"]')
+        sync_api.expect(row).to_have_count(1)
+        width = _page_width(page)
+        assert width <= PHONE["width"], f"the board is {width} px wide in a {PHONE['width']} px window"
+        # The list scrolls inside its box, its visit number on one line (it broke into four).
+        table = page.locator("#unassigned")
+        assert table.evaluate("t => t.scrollWidth > t.clientWidth")
+        number = row.locator(".select-visit")
+        assert number.evaluate("b => b.offsetHeight < 2 * parseFloat(getComputedStyle(b).lineHeight)")
+
+        # Today's planned day: the page keeps the window's width, the lanes scroll in their box.
+        page.goto(f"{base}/board")
+        blocks = page.locator("#timeline .block.job")
+        sync_api.expect(blocks).to_have_count(4)
+        width = _page_width(page)
+        assert width <= PHONE["width"], f"the board is {width} px wide in a {PHONE['width']} px window"
+        timeline = page.locator("#timeline")
+        frame = timeline.bounding_box()
+        assert frame and frame["x"] + frame["width"] <= PHONE["width"]
+        assert timeline.evaluate("t => t.scrollWidth > t.clientWidth"), "the day was squeezed into the card"
+        # Readable: hourly labels that fit (one or two on a day squeezed into ~130 px), every visit's
+        # number shown whole.
+        _assert_the_axis_fits(page)
+        clipped = blocks.evaluate_all(
+            "bs => bs.filter(b => b.scrollWidth > b.clientWidth).map(b => b.textContent)"
+        )
+        assert clipped == []
+        # Scrolled to the day's end, the engineers' names are still in view.
+        timeline.evaluate("t => { t.scrollLeft = t.scrollWidth; }")
+        assert timeline.evaluate("t => t.scrollLeft") > 0
+        name = page.locator("#timeline .trow.engineer .tname").first
+        box = name.bounding_box()
+        assert box and frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+        assert page.evaluate(
+            "([x, y]) => document.elementFromPoint(x, y).classList.contains('tname')",
+            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        ), "a lane is drawn over the names"
+        # Choosing a visit shows its panel, in the window's width too.
+        timeline.evaluate("t => { t.scrollLeft = 0; }")
+        blocks.first.click()
+        sync_api.expect(page.locator("#explain li").first).to_be_visible()
+        assert _page_width(page) <= PHONE["width"]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "board-phone.png"), full_page=True)
+        assert errors == []
 
 
 def test_a_move_after_someone_elses_edit_gives_the_conflict_message(server: dict[str, Any]) -> None:

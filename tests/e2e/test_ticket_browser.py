@@ -1,5 +1,7 @@
 """The ticket page on a 360 px phone: a subject made of one very long word wraps instead of
-widening the page, and the description shows in the header.
+widening the page, and the description shows in the header. Changes to the ticket not saved yet
+and the knowledge box's text survive another form's reload, without a change someone else saved
+meanwhile being overwritten unseen.
 
 Runs Debian's /usr/bin/chromium through Playwright against a real uvicorn server (see browser.py).
 """
@@ -9,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
+from app.knowledge import articles
 from tests import factories as f
 from tests.e2e.browser import (
     ARGS,
@@ -49,8 +53,30 @@ def _seed(url: str) -> dict[str, Any]:
                 actor=None,
             )
             agent = f.make_user(db, role="agent", email="agent@browser.example", password=PASSWORD)
+            other = f.make_user(db, role="agent", email="other@browser.example", password=PASSWORD)
+            cooler = tickets.create_ticket(
+                db,
+                account_id=acc.id,
+                subject="Cooler alarm",
+                description="Cold room 2 beeps.",
+                priority="P2",
+                channel="phone",
+                actor=None,
+            )
+            for title, body in (
+                ("UPS reports battery fault", "Replace battery modules older than four years."),
+                ("Lift door does not close properly", "Clean the light curtain lenses and the door sill."),
+            ):
+                articles.create_article(
+                    db, values={"title": title, "body": body, "status": "published"}, actor=agent
+                )
             db.commit()
-            return {"ticket_id": ticket.id, "agent_email": agent.email}
+            return {
+                "ticket_id": ticket.id,
+                "agent_email": agent.email,
+                "other_email": other.email,
+                "cooler_id": cooler.id,
+            }
     finally:
         engine.dispose()
 
@@ -79,6 +105,127 @@ def test_long_subject_wraps_on_a_phone_and_the_description_is_in_the_header(serv
             assert box is not None and box["x"] + box["width"] <= 360
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 360, f"page is {width}px wide at a 360px viewport"
+            assert errors == [], f"browser console errors: {errors}"
+        finally:
+            browser.close()
+
+
+def test_unsaved_edits_and_the_knowledge_box_come_back_after_another_form(server: dict[str, Any]) -> None:
+    base, ticket_id = server["base"], server["cooler_id"]
+    api = f"{base}/api/v1/tickets/{ticket_id}"
+    token = httpx.post(
+        f"{base}/api/v1/auth/token", data={"username": server["other_email"], "password": PASSWORD}
+    ).json()["access_token"]
+    other = {"Authorization": f"Bearer {token}"}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            errors = collect_errors(page)
+            sign_in(page, base, f"/desk/tickets/{ticket_id}", server["agent_email"])
+            edit = page.locator('form[action$="/edit"]')
+            opened_version = edit.locator('[name="version"]').input_value()
+            page.locator("#edit-title").click()  # "Edit ticket" opens
+            page.get_by_label("Subject", exact=True).fill("Cooler alarm E42, cold room 2")
+            page.get_by_label("Priority", exact=True).select_option("P1")
+            box = page.get_by_label("Describe the problem")
+            box.fill("battery fault")
+            ups = page.locator("#kb-suggestions li").first
+            sync_api.expect(ups.locator("a.title")).to_have_text("UPS reports battery fault", timeout=10000)
+
+            # Meanwhile someone else sets the priority (which the agent changed too) and the category.
+            current = httpx.get(api, headers=other)
+            changed = httpx.patch(
+                api,
+                json={"priority": "P4", "category": "cooling"},
+                headers={**other, "If-Match": current.headers["ETag"]},
+            )
+            assert changed.status_code == 200, changed.text
+
+            # "Not helpful" reloads the page: the box and the unsaved changes are back, with the note.
+            ups.get_by_role("button", name="Not helpful").click()
+            page.wait_for_url(f"{base}/desk/tickets/{ticket_id}?*")
+            sync_api.expect(box).to_have_value("battery fault")
+            # the suggestions follow the box again (the page drew the subject's: none)
+            sync_api.expect(ups.locator("a.title")).to_have_text("UPS reports battery fault", timeout=10000)
+            sync_api.expect(ups).to_contain_text("marked not helpful")
+            kb_note = page.locator("#kb-panel .draft-note")
+            sync_api.expect(kb_note).to_contain_text("Your unsent text is back")
+            sync_api.expect(page.get_by_label("Subject", exact=True)).to_be_visible()  # unfolded
+            sync_api.expect(page.get_by_label("Subject", exact=True)).to_have_value(
+                "Cooler alarm E42, cold room 2"
+            )
+            sync_api.expect(page.get_by_label("Priority", exact=True)).to_have_value("P1")
+            # fields the agent left alone show what is saved now, someone else's change included
+            sync_api.expect(page.get_by_label("Category", exact=True)).to_have_value("cooling")
+            sync_api.expect(page.locator("#edit-description")).to_have_value("Cold room 2 beeps.")
+            edit_note = edit.locator(".draft-note")
+            sync_api.expect(edit_note).to_contain_text("Your unsent text is back")
+            sync_api.expect(edit_note).to_contain_text("Priority was saved with another value")
+            # The hidden "opened with" values: as rendered for the fields nobody else changed; the
+            # priority keeps the value it was typed against, and the form the version it was opened
+            # with, so the save is checked against what was saved meanwhile.
+            hidden = edit.evaluate(
+                "f => Object.fromEntries([...f.querySelectorAll('input[type=hidden]')]"
+                ".filter(i => i.name !== 'csrf').map(i => [i.name, i.value]))"
+            )
+            assert hidden["base_subject"] == "Cooler alarm" and hidden["base_category"] == "cooling"
+            assert hidden["base_priority"] == "P2" and hidden["version"] == opened_version, hidden
+
+            # Saving shows the clash instead of overwriting P4 unseen; nothing is saved yet.
+            page.get_by_role("button", name="Save changes").click()
+            sync_api.expect(
+                page.get_by_role("heading", name="Someone else changed this ticket")
+            ).to_be_visible()
+            clash = page.locator("table.stackable tbody tr")
+            sync_api.expect(clash).to_have_count(1)
+            sync_api.expect(clash).to_contain_text("P4")
+            sync_api.expect(clash).to_contain_text("P1")
+            saved = httpx.get(api, headers=other).json()
+            assert (saved["priority"], saved["category"], saved["subject"]) == (
+                "P4",
+                "cooling",
+                "Cooler alarm",
+            )
+            # the edit draft went with its form: the conflict page holds the input
+            assert page.evaluate(f"sessionStorage.getItem('fieldline.draft.ticket-{ticket_id}-edit')") is None
+            sync_api.expect(edit.locator(".draft-note")).to_have_count(0)
+            page.get_by_role("button", name="Save changes").click()  # the agent keeps P1
+            sync_api.expect(page.locator(".flash")).to_contain_text("saved")
+            saved = httpx.get(api, headers=other).json()
+            assert (saved["priority"], saved["category"], saved["subject"]) == (
+                "P1",
+                "cooling",
+                "Cooler alarm E42, cold room 2",
+            )
+
+            # Nothing changed meanwhile: the change comes back quietly, over the same baseline,
+            # and "Discard it" puts the saved values back.
+            page.locator("#edit-title").click()
+            page.locator("#edit-description").fill("Cold room 2 beeps every minute.")
+            page.locator("#note-text").fill("Called the customer back.")
+            page.get_by_role("button", name="Add note").click()
+            page.wait_for_url(f"{base}/desk/tickets/{ticket_id}?*")
+            description = page.locator("#edit-description")
+            sync_api.expect(description).to_have_value("Cold room 2 beeps every minute.")
+            sync_api.expect(edit_note).to_have_text("Your unsent text is back. Discard it")
+            version = httpx.get(api, headers=other).json()["version"]
+            assert edit.locator('[name="version"]').input_value() == str(version)
+            edit_note.get_by_role("button", name="Discard it").click()
+            sync_api.expect(description).to_have_value("Cold room 2 beeps.")
+            assert page.evaluate(f"sessionStorage.getItem('fieldline.draft.ticket-{ticket_id}-edit')") is None
+
+            # The box's text goes once an article solved the call.
+            sync_api.expect(box).to_have_value("battery fault")
+            page.once("dialog", lambda d: d.accept())
+            page.locator("#kb-suggestions li").filter(has_text="UPS reports battery fault").get_by_role(
+                "button", name="This solved it"
+            ).click()
+            page.wait_for_url(f"{base}/desk/tickets/{ticket_id}?done=kb*")
+            sync_api.expect(box).to_have_value("Cooler alarm E42, cold room 2")
+            sync_api.expect(page.locator(".draft-note")).to_have_count(0)
+            # the conflict page itself answers 409, which the console reports as a failed load
+            errors = [e for e in errors if "status of 409" not in e]
             assert errors == [], f"browser console errors: {errors}"
         finally:
             browser.close()

@@ -28,14 +28,18 @@
     if (lo === null) { lo = Date.parse(data.day + "T06:00:00Z"); hi = lo + 12 * 3600e3; }
     return { lo: lo - 3600e3, hi: hi + 3600e3 };
   }
+  // The axis row goes into the timeline first: its lane's width, as laid out, says how many labels
+  // fit (on a phone the lanes are wider than the box they scroll in).
   function axis(s) {
     var row = el("div", "trow axis");
     row.setAttribute("aria-hidden", "true");
     row.appendChild(el("div", "tname", ""));
     var lane = el("div", "tlane");
+    row.appendChild(lane);
+    timeline.appendChild(row);
     // As many whole-hour labels as fit the lane (a label is ~3.5 em wide): on a narrow board or a
     // long day they were drawn over each other ("02:00 PM|03:00").
-    var room = Math.max(2, Math.floor((timeline.clientWidth - 160) / 56));
+    var room = Math.max(2, Math.floor(lane.clientWidth / 56));
     var step = Math.max(1, Math.ceil((s.hi - s.lo) / 3600e3 / Math.min(room, 12))) * 3600e3;
     var last = s.hi - 0.05 * (s.hi - s.lo);  // a label at the right edge would be cut off
     for (var t = Math.ceil(s.lo / step) * step; t < last; t += step) {
@@ -43,8 +47,7 @@
       tick.style.left = pct(t, s);
       lane.appendChild(tick);
     }
-    row.appendChild(lane);
-    return row;
+    return lane;
   }
   // The room above is a guess from an average label width; fonts differ between machines (a
   // label 35 px wide was cut off by the lane's edge on one). Once drawn, labels that run past the
@@ -66,9 +69,15 @@
 
   function drawRows() {
     var s = span();
+    // a live refresh redraws the rows: a dispatcher scrolled to the afternoon on a phone stays there
+    var scrolled = timeline.scrollLeft;
     timeline.innerHTML = "";
-    timeline.appendChild(axis(s));
-    fitTicks(timeline.querySelector(".axis .tlane"));
+    // the day's length in hours: on a phone the lanes get a readable width per hour (app.css),
+    // at least six (a short day still gets an hourly axis), at most sixteen (an unplanned day
+    // spans a 24-hour shift: a metre of scrolling over empty lanes)
+    var hours = Math.min(16, Math.max(6, Math.ceil((s.hi - s.lo) / 3600e3)));
+    timeline.style.setProperty("--hours", String(hours));
+    fitTicks(axis(s));
     data.engineers.forEach(function (e) {
       var row = el("div", "trow engineer");
       row.setAttribute("role", "listitem");
@@ -131,6 +140,7 @@
       row.appendChild(lane);
       timeline.appendChild(row);
     });
+    timeline.scrollLeft = scrolled;
   }
 
   function drawMap() {
