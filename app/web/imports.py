@@ -62,11 +62,10 @@ def _size(n: int) -> str:
     return f"{round(n / 2**20, 1):g} MB" if n >= 2**20 // 2 else f"{n // 1024} KB"
 
 
-# The importer's cell messages are terse ("not a number"); the page adds the format it expects.
-# The importer takes a decimal point or a lone decimal comma but no thousands separator, so a
-# German "1.234,56" is refused (crm_import/fields.py, not the page's to change).
+# The importer's cell messages are terse ("not a number"); the page adds the formats it reads
+# (crm_import/fields.py: a decimal point or comma, with or without thousands separators).
 ROW_HINTS = {
-    "not a number": "not a number: write it without thousands separators, e.g. 1234.56 or 1234,56",
+    "not a number": "not a number: write it e.g. 1234.56, 1234,56, 1.234,56 or 1,234.56",
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -224,12 +225,18 @@ def test_a_refused_file_is_named_with_its_kind_and_the_bad_byte_by_line(
     assert alert.startswith("Nothing was imported from orte.csv as sites.") and "docs/import.md" not in alert
 
 
-def test_a_number_with_thousands_separators_says_the_expected_format(
+def test_numbers_are_read_in_either_format_and_a_bad_or_ambiguous_one_is_explained(
     client: TestClient, sign_in: Callable[..., User], db: Session
 ) -> None:
     sign_in("manager")
-    status, html = _upload(client, "customers", b"external_id;name;arr\nWEB-1;Huber;1.234,56\n")
+    body = "external_id;name;arr\nWEB-1;Huber;1.234,56\nWEB-2;Maier;1.234\nWEB-3;Gruber;12e3\n"
+    status, html = _upload(client, "customers", body.encode())
     rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", html)
-    assert rows == [
-        ("2", "arr", "not a number: write it without thousands separators, e.g. 1234.56 or 1234,56")
-    ]
+    assert [(line, column) for line, column, _ in rows] == [("3", "arr"), ("4", "arr")]
+    assert rows[0][2].startswith("ambiguous: &#34;1.234&#34; could be 1234") or rows[0][2].startswith(
+        "ambiguous: &quot;1.234&quot; could be 1234"
+    ), rows[0][2]
+    assert rows[1][2] == "not a number: write it e.g. 1234.56, 1234,56, 1.234,56 or 1,234.56"
+    db.expire_all()
+    arr = db.scalars(select(Account.arr).where(Account.external_id.like("WEB-%"))).all()
+    assert arr == [Decimal("1234.56")], "the good line is imported with its German-written amount"
