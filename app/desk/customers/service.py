@@ -3,13 +3,15 @@
 Search keys are derived on write (app/desk/customers/keys.py), so every lookup is an indexed equality
 or prefix probe; substrings, words in any order and phone tails go through pg_trgm on PostgreSQL.
 Names are compared by their folded key (case, accents, ß/ss, ä/ae, Turkish ı), so a caller's name is
-found however it is typed. Each probe reads at most `CANDIDATES` rows, so a query that matches half the
-customer base costs no more than one that matches ten.
+found however it is typed, also with dots, commas or quotes typed around it. Each probe reads at
+most `CANDIDATES` rows, so a query that matches half the customer base costs no more than one that
+matches ten.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -123,9 +125,62 @@ def _suffix(col: Any, digits: str) -> ColumnElement[bool]:
     return matches
 
 
-def _all_words(col: Any, key: str) -> ColumnElement[bool]:
+def _all_words(col: Any, words: Sequence[str]) -> ColumnElement[bool]:
     """Every word of the folded query somewhere in the folded name, in any order ("wagner jurgen")."""
-    return and_(*(col.like(_like_contains(word), escape="\\") for word in key.split()))
+    return and_(*(col.like(_like_contains(word), escape="\\") for word in words))
+
+
+# What people type around a name or a word and the stored name lacks: sentence marks, a "*"
+# wildcard, quotes and brackets of any script (Unicode Pi/Pf/Ps/Pe: „“ «» ( ) [ ]). Not "%", "&",
+# "+", "-", "/", "#": those belong to names ("100% Service", "C&A", "Müller-Lüdenscheidt").
+_AROUND = frozenset(".,;:!?¡¿*\"'`")
+_BRACKETS_AND_QUOTES = ("Pi", "Pf", "Ps", "Pe")
+
+
+def _around(c: str) -> bool:
+    return c in _AROUND or unicodedata.category(c) in _BRACKETS_AND_QUOTES
+
+
+def _trim(text: str) -> str:
+    """`text` without the punctuation around it: "gmbh." → "gmbh", '"acme"' → "acme"."""
+    start, end = 0, len(text)
+    while start < end and _around(text[start]):
+        start += 1
+    while end > start and _around(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+@dataclass(frozen=True)
+class _NameQuery:
+    """The folded query as names are matched: stored keys keep a name's own punctuation ("dr.",
+    "c&a", "gmbh & co. kg"), so the query keeps what is inside it, while a dot, comma or quote
+    typed around the name or a word ("Müller GmbH.", '"Acme"', "Müller, Hans") is ignored."""
+
+    prefixes: tuple[str, ...]  # a stored key starting with any of them is a prefix match
+    words: tuple[str, ...]  # each somewhere in the stored key: a words-in-any-order match
+
+    @classmethod
+    def of(cls, text: str) -> _NameQuery:
+        key = name_key(text)
+        trimmed = _trim(key)
+        if len(trimmed) < MIN_QUERY:  # nothing but punctuation, or one letter in quotes
+            prefixes: tuple[str, ...] = (key,)
+        elif key.startswith(trimmed):
+            # Only trailing punctuation went (the usual case): 'muller gmbh%' also matches
+            # everything 'muller gmbh.%' does, so one LIKE serves both.
+            prefixes = (trimmed,)
+        else:
+            # Leading punctuation went too: the key as typed still matches a name stored with it
+            # ("(alt) huber"); two prefix LIKEs are an OR of two range scans of the same index.
+            prefixes = (key, trimmed)
+        return cls(prefixes, tuple(w for w in map(_trim, key.split()) if w))
+
+    def prefix_of(self, col: Any) -> ColumnElement[bool]:
+        return or_(*(_prefix(col, p) for p in self.prefixes))
+
+    def starts(self, key: str) -> bool:
+        return any(key.startswith(p) for p in self.prefixes)
 
 
 def validate_query(q: str | None) -> str:
@@ -164,7 +219,7 @@ def _probe(
 
 
 def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
-    key = name_key(text)  # names: compared with Account/Contact.name_search
+    names = _NameQuery.of(text)  # names: compared with Account/Contact.name_search
     out: dict[int, list[Select[Any]]] = {rank: [] for rank in RANKS}
     phone_like = bool(_PHONE_LIKE.match(text)) and sum(c.isdigit() for c in text) >= 3
     digits = phone_digits(text, country) if phone_like else None
@@ -233,12 +288,12 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
             .where(Asset.external_id.in_(crm_ids))
         )
     account = (Account.id, Account.name, Account.name)
-    out[PREFIX].append(_probe("account_name", PREFIX, *account).where(_prefix(Account.name_search, key)))
-    if max(map(len, key.split()), default=0) >= MIN_SUBSTRING and not phone_like:
+    out[PREFIX].append(_probe("account_name", PREFIX, *account).where(names.prefix_of(Account.name_search)))
+    if max(map(len, names.words), default=0) >= MIN_SUBSTRING and not phone_like:
         # Words in any order; prefix matches are excluded so the candidate budget goes to new hits.
         out[SUBSTRING].append(
             _probe("account_name", SUBSTRING, *account).where(
-                _all_words(Account.name_search, key), ~_prefix(Account.name_search, key)
+                _all_words(Account.name_search, names.words), ~names.prefix_of(Account.name_search)
             )
         )
         # Contact names: one trigram lookup for both ranks, told apart per row. An anchored
@@ -247,7 +302,7 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
         out[PREFIX].append(
             _probe(
                 "contact_name", PREFIX, Contact.account_id, Contact.name, Contact.name, contact_id=Contact.id
-            ).where(_all_words(Contact.name_search, key))
+            ).where(_all_words(Contact.name_search, names.words))
         )
     return out
 
@@ -262,7 +317,7 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
     Each customer is listed once, at its best hit (`_per_customer`); `total` counts customers.
     """
     text = validate_query(q)
-    typed = name_key(text)
+    names = _NameQuery.of(text)
     probes = _probes(text, country_of(get_settings().time_zone))
     best: dict[tuple[int, int | None, int | None], _Found] = {}
     truncated = False
@@ -277,7 +332,7 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
         truncated = truncated or max(per_lookup.values(), default=0) >= CANDIDATES
         for r in rows:
             hit_rank = r.rank
-            if r.field == "contact_name" and not name_key(r.value).startswith(typed):
+            if r.field == "contact_name" and not names.starts(name_key(r.value)):
                 hit_rank = SUBSTRING
             hit = _Found(
                 hit_rank, name_key(r.name), r.field, r.value or "", r.account_id, r.contact_id, r.asset_id
