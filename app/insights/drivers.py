@@ -48,7 +48,8 @@ def _ctx(query: service.Query) -> Context:
 
 def run(session: Session, query: service.Query) -> dict[str, Any]:
     """Each fact with mean CSAT with and without it, both n, the difference and its Welch 95 %
-    interval, largest |difference| first (the library's ranking)."""
+    interval, whether that interval leaves the difference `uncertain`, ranked as the library ranks
+    them (by how far the interval stays from zero, then by |difference|)."""
     answers = rated(session, query)
     rows = [RatedVisit(csat=int(a.answer.csat or 0), facts=a.facts) for a in answers]
     effects = driver_effects(rows, VISIT_FACTS)
@@ -58,8 +59,18 @@ def run(session: Session, query: service.Query) -> dict[str, Any]:
         "filters": query.filters.active(),
         "n": len(rows),
         "unit": "csat points",
-        "facts": [{**e.as_dict(), "label": LABELS.get(e.fact, e.fact)} for e in effects],
+        "facts": [
+            {**e.as_dict(), "label": LABELS.get(e.fact, e.fact), "uncertain": uncertain(e.ci_low, e.ci_high)}
+            for e in effects
+        ],
     }
+
+
+def uncertain(ci_low: float | None, ci_high: float | None) -> bool:
+    """Whether the data leave the sign of the difference open: the 95 % interval spans 0, or there
+    is none (fewer than 2 answers on a side, or no spread). The library ranks such facts as sure
+    of nothing (`surveys.drivers._sure` is 0); the page draws their bars lighter and says why."""
+    return ci_low is None or ci_high is None or ci_low <= 0.0 <= ci_high
 
 
 def check_side(fact: str, side: str) -> None:

@@ -12,6 +12,7 @@ import math
 
 import pytest
 
+from app.insights import drivers
 from surveys.stats import t_quantile
 from tests.insights import drivers_fixture
 
@@ -72,6 +73,36 @@ def test_effects_by_hand(client, login, world):
     assert [f["fact"] for f in body["facts"]] == [
         "late", "repeat_visit", "sla_breach", "first_time_fix", "duration_overrun", "part_missing",
     ]  # fmt: skip
+
+
+def test_each_fact_says_whether_its_interval_leaves_the_sign_open(client, login, world):
+    """`uncertain`: the 95 % interval spans 0 or there is none; the page draws such bars lighter."""
+    facts = {f["fact"]: f for f in _get(client, login, BER_WEEK).json()["facts"]}
+    assert {k: f["uncertain"] for k, f in facts.items()} == {
+        "late": True,  # -4.27 to +0.27
+        "sla_breach": True,  # a wide interval across 0
+        "repeat_visit": True,  # one answer with it: no interval
+        "first_time_fix": True,  # one answer without it: no interval
+        "part_missing": True,  # no difference at all
+        "duration_overrun": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "uncertain"),
+    [
+        (-4.27, 0.27, True),
+        (0.0, 1.0, True),
+        (-1.0, 0.0, True),
+        (None, None, True),
+        (0.4, 2.1, False),
+        (-3.0, -0.01, False),
+    ],
+)
+def test_uncertain_means_the_interval_touches_zero_or_is_missing(
+    low: float | None, high: float | None, uncertain: bool
+) -> None:
+    assert drivers.uncertain(low, high) is uncertain
 
 
 def test_filters_change_the_sample(client, login, world):
