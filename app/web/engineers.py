@@ -8,11 +8,18 @@ lengths) and calls the same service functions, plus `check_skills` (a typo'd ski
 match a visit). A decimal comma is read as on the board's what-if ("48,137"). Plain form POSTs with
 the CSRF token; an edit carries the profile's hidden version like the API's If-Match: a stale one
 is a 409 that keeps what was typed. A refused form comes back with what was typed, a message under
-each field, 422."""
+each field, 422.
+
+A new profile's form carries a one-time key (the field pages' `idempotent_create`): a second click
+on Create shows the profile the first one made instead of making another; an account's profile is
+also unique in the database, one without an account (a subcontractor) only by this key. The
+profile page also lists and edits the engineer's absences and on-call cover (`engineer_absences`)."""
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import time
@@ -31,7 +38,10 @@ from app.accounts import service as accounts
 from app.field.engineers import service as engineers
 from app.field.engineers.schemas import EngineerCreate, EngineerUpdate
 from app.models import Engineer, Region, Role, Shift, User
-from app.platform.errors import AppError, Forbidden
+from app.platform.errors import AppError, Forbidden, Unprocessable
+from app.platform.http import idempotent_create
+from app.web import engineer_absences as calendar
+from app.web.messages import page_error
 from app.web.navigation import DISPATCH
 from app.web.shared import (
     PageDb,
@@ -72,9 +82,6 @@ TAKEN = "this account got an engineer profile meanwhile (someone else created it
 ECHO_MAX = 2100  # what a refused form shows back: 50 skills of 40 characters fit
 # 48.137, -11, 48,137 (a German keyboard's decimal comma), .5: nothing else reads as a coordinate
 _COORDINATE = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
-# 8:00 and 13.30 as people type them once the field is plain text (after a refusal); the time
-# input itself sends 08:00 or 08:00:00
-_CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})(?::(\d{2}))?")
 
 
 def dispatch_user(user: PageUser) -> User:
@@ -123,13 +130,6 @@ class Parsed:
             self.errors.setdefault(self.form_field(path), message)
 
 
-def _clock(text: str) -> time:
-    match = _CLOCK.fullmatch(text)
-    if not match:
-        raise ValueError(text)
-    return time(int(match[1]), int(match[2]), int(match[3] or 0))  # 25:00 raises ValueError
-
-
 def _coordinate(parsed: Parsed, name: str, typed: str, example: str) -> None:
     typed = typed.strip()
     if _COORDINATE.fullmatch(typed):
@@ -151,7 +151,7 @@ def _shifts(parsed: Parsed, form: dict[str, str]) -> None:
                     parsed.errors[f"{part}_{day}"] = "give the start and the end, or neither (day off)"
                 continue  # a half-given break: the service names it
             try:
-                shift[part] = _clock(text)
+                shift[part] = calendar.clock(text)
             except ValueError:
                 parsed.errors[f"{part}_{day}"] = "a time of day, e.g. 08:00"
         shifts.append(shift)
@@ -278,6 +278,7 @@ def _typed_from(engineer: Engineer, shifts: Sequence[Shift]) -> dict[str, str]:
 def _new_typed(owner: User | None) -> dict[str, str]:
     """A new profile starts with the account's name and a common week (Mon–Fri, 08:00–17:00)."""
     typed = {"name": owner.name if owner else "", "user_id": str(owner.id) if owner else "", "active": "yes"}
+    typed["key"] = secrets.token_urlsafe(16)  # one-time: a second click does not make a second profile
     for day in range(5):
         typed |= {f"starts_{day}": "08:00", f"ends_{day}": "17:00"}
         typed |= {f"break_starts_{day}": "12:00", f"break_ends_{day}": "12:30"}
@@ -293,6 +294,7 @@ def _form_view(
     errors: dict[str, str] | None = None,
     alert: str = "",
     status_code: int = 200,
+    refused: calendar.Outcome | None = None,
 ) -> HTMLResponse:
     errors = errors or {}
     if errors and not alert:
@@ -318,7 +320,9 @@ def _form_view(
         "known_skills": engineers.known_skills(db),
         "days": DAYS,
         "form": {"input": {k: v[:ECHO_MAX] for k, v in typed.items()}, "error": alert, "fields": errors},
-        "flash": DONE.get(request.query_params.get("done", ""), ""),
+        "flash": DONE.get(request.query_params.get("done", ""), "")
+        or (calendar.flash(request.query_params, engineer) if engineer else ""),
+        "calendar": calendar.section(db, engineer, refused) if engineer else None,
     }
     return render(request, "admin/engineers_form.html", context, status_code=status_code)
 
@@ -347,23 +351,35 @@ def engineer_new(request: Request, db: PageDb, user: EngineersUser, account: str
 def engineer_create(request: Request, db: PageDb, user: EngineersUser, form: TypedForm) -> Response:
     require_csrf(request, form.get("csrf"))
     parsed = _parse(db, form, EngineerCreate)
-    status = 422
+    status, alert, created = 422, "", None
     if not parsed.errors:
         values = {k: v for k, v in parsed.body.items() if k != "shifts"}
-        try:
+
+        def _create() -> tuple[dict[str, int], dict[str, str]]:
             engineer = engineers.create_engineer(db, values=values, shifts=parsed.body["shifts"], actor=user)
             db.flush()
+            return {"id": engineer.id}, {}
+
+        try:  # a second click with the same key replays the first answer: the profile made then
+            answer = idempotent_create(
+                db, request, user, parsed.body, _create, status_code=201, key=form.get("key") or None
+            )
+            created = json.loads(bytes(answer.body))["id"]
         except AppError as exc:
             db.rollback()
             parsed.add_service_errors(exc)
             status = exc.status_code
+            if not exc.errors:  # the form key: being used by a first click still running, or used
+                alert = "Nothing was saved. " + page_error(exc)  # for another form (a fresh one then)
+                if isinstance(exc, Unprocessable):
+                    form = form | {"key": secrets.token_urlsafe(16)}
         except IntegrityError:  # two people created a profile for one account at the same moment
             db.rollback()
             parsed.errors["user_id"], status = TAKEN, 409
-    if parsed.errors:
-        return _form_view(request, db, None, form, errors=parsed.errors, status_code=status)
+    if created is None:
+        return _form_view(request, db, None, form, errors=parsed.errors, alert=alert, status_code=status)
     db.commit()
-    return RedirectResponse(f"/admin/engineers/{engineer.id}?done=created", status_code=303)
+    return RedirectResponse(f"/admin/engineers/{created}?done=created", status_code=303)
 
 
 @router.get("/admin/engineers/{engineer_id}")
@@ -415,3 +431,49 @@ def _stale(request: Request, db: Session, engineer_id: int, form: dict[str, str]
     engineer = engineers.get_engineer(db, engineer_id)
     typed = form | {"version": str(engineer.version)}
     return _form_view(request, db, engineer, typed, alert=STALE, status_code=409)
+
+
+# --- absences and on-call cover (engineer_absences reads and saves the forms) ---------------------
+def _calendar_answer(request: Request, db: Session, engineer_id: int, outcome: calendar.Outcome) -> Response:
+    if outcome.location:
+        return RedirectResponse(outcome.location, status_code=303)
+    engineer = engineers.get_engineer(db, engineer_id)  # the refusal rolled back: as saved now
+    typed = _typed_from(engineer, engineers.shifts_of(db, engineer.id))
+    return _form_view(request, db, engineer, typed, refused=outcome, status_code=outcome.status_code)
+
+
+@router.post("/admin/engineers/{engineer_id}/absences", response_model=None)
+def absence_add(
+    engineer_id: int, request: Request, db: PageDb, user: EngineersUser, form: TypedForm
+) -> Response:
+    require_csrf(request, form.get("csrf"))
+    engineer = engineers.get_engineer(db, engineer_id)
+    return _calendar_answer(request, db, engineer_id, calendar.add_absence(request, db, user, engineer, form))
+
+
+@router.post("/admin/engineers/{engineer_id}/absences/{absence_id}/remove", response_model=None)
+def absence_remove(
+    engineer_id: int, absence_id: int, request: Request, db: PageDb, user: EngineersUser, form: TypedForm
+) -> Response:
+    require_csrf(request, form.get("csrf"))
+    engineer = engineers.get_engineer(db, engineer_id)
+    outcome = calendar.remove_absence(db, user, engineer, absence_id, form.get("also", ""))
+    return _calendar_answer(request, db, engineer_id, outcome)
+
+
+@router.post("/admin/engineers/{engineer_id}/on-call", response_model=None)
+def on_call_add(
+    engineer_id: int, request: Request, db: PageDb, user: EngineersUser, form: TypedForm
+) -> Response:
+    require_csrf(request, form.get("csrf"))
+    engineer = engineers.get_engineer(db, engineer_id)
+    return _calendar_answer(request, db, engineer_id, calendar.add_on_call(request, db, user, engineer, form))
+
+
+@router.post("/admin/engineers/{engineer_id}/on-call/{on_call_id}/remove", response_model=None)
+def on_call_remove(
+    engineer_id: int, on_call_id: int, request: Request, db: PageDb, user: EngineersUser, form: TypedForm
+) -> Response:
+    require_csrf(request, form.get("csrf"))
+    engineer = engineers.get_engineer(db, engineer_id)
+    return _calendar_answer(request, db, engineer_id, calendar.remove_on_call(db, user, engineer, on_call_id))

@@ -9,6 +9,7 @@ import random
 import re
 from datetime import time
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -285,4 +286,60 @@ def test_no_hostile_value_in_any_field_answers_500(
                 failures.append(f"{url} {data} -> {r.status_code}")
             db.rollback()
             db.expire_all()
+    assert not failures, "\n".join(x[:300] for x in failures[:10])
+
+
+CALENDAR = {
+    "absences": {
+        "first_day": "2031-03-03",
+        "from_time": "13:00",
+        "last_day": "2031-03-04",
+        "reason": "leave",
+    },
+    "on-call": {
+        "starts_day": "2031-03-07",
+        "starts_time": "17:00",
+        "ends_day": "2031-03-10",
+        "ends_time": "08:00",
+        "note": "weekend",
+    },
+}
+
+
+def test_no_hostile_value_in_the_absence_and_on_call_forms_answers_500(
+    client: TestClient, db: Session, sign_in: Any, world: dict[str, Any]
+) -> None:
+    """The profile page's absence and on-call forms (and their remove buttons), read whole too; the
+    one-time key of the new-profile form as well."""
+    w = world
+    engineer = f.make_engineer(db, w["region"], name="Fuzz Target")
+    db.commit()
+    sign_in("dispatcher")
+    url = f"/admin/engineers/{engineer.id}"
+    csrf = csrf_of(client.get(url).text)
+    rng = random.Random(20261207)
+    failures = []
+    for i in range(60):
+        for path, base in CALENDAR.items():
+            data = {"csrf": csrf, "key": f"fuzz-{i}-{path}"} | base
+            data |= {k: rng.choice(HOSTILE) for k in rng.sample([*base, "key"], 2)}
+            r = client.post(f"{url}/{path}", data=data, follow_redirects=False)
+            if r.status_code not in (303, 409, 422):
+                failures.append(f"{path} {data} -> {r.status_code}")
+            db.rollback()
+        also = rng.choice(HOSTILE)
+        for path in (
+            f"{url}/absences/{quote(rng.choice(HOSTILE), safe='')}/remove",
+            f"{url}/absences/1/remove",
+        ):
+            r = client.post(path, data={"csrf": csrf, "also": also}, follow_redirects=False)
+            if r.status_code not in (303, 404, 422):
+                failures.append(f"{path} also={also!r} -> {r.status_code}")
+        created = client.post(
+            LIST, data=_form(w, csrf, key=rng.choice(HOSTILE), user_id=""), follow_redirects=False
+        )
+        if created.status_code not in (303, 409, 422):
+            failures.append(f"new profile -> {created.status_code}")
+        db.rollback()
+        db.expire_all()
     assert not failures, "\n".join(x[:300] for x in failures[:10])

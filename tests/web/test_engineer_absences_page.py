@@ -1,0 +1,468 @@
+"""Absences and on-call cover on the engineer's profile page: listed in the region's time, added and
+removed through the API's service functions (so the API's refusals), a refused form kept with a
+message per field (422/409, never 500), a double submit saved once, another engineer's id refused,
+only the roles the absences API allows; and the page says what planning does with the change, which
+is what it does for the API: adding re-plans a published day, removing does not."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import Absence, AuditLog, Engineer, OnCallShift, PlanDay, PlanRun, PlanStop, Region
+from app.planning import runs as plan_runs
+from tests import factories as f
+from tests.planning import world as pw
+from tests.web.conftest import csrf_of
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _today() -> date:
+    return datetime.now(BERLIN).date()
+
+
+def _text(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+@pytest.fixture
+def ada(db: Session) -> Any:
+    region = f.make_region(db, name="Bavaria", timezone="Europe/Berlin")
+    engineer = f.make_engineer(db, region, name="Ada Lovelace")
+    db.commit()
+    return engineer
+
+
+def _page(client: TestClient, engineer_id: int) -> str:
+    r = client.get(f"/admin/engineers/{engineer_id}")
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+def _key(html: str, action: str) -> str:
+    form = re.search(rf'<form method="post" action="{re.escape(action)}".*?</form>', html, re.S)
+    assert form, f"no form posting to {action}"
+    return re.search(r'name="key" value="([^"]+)"', form[0])[1]  # type: ignore[index]
+
+
+def _error(html: str, form: str, name: str) -> str:
+    match = re.search(rf'<p class="field-error" id="{form}-{name}-error">([^<]*)</p>', html)
+    assert match, f"no message under {name}"
+    return match.group(1)
+
+
+def _flash(html: str) -> str:
+    match = re.search(r'<p class="flash" role="status">([^<]*)</p>', html)
+    assert match, "no message after saving"
+    return match.group(1).replace("&#39;", "'")
+
+
+def _absences(db: Session, engineer_id: int) -> list[tuple[date, time | None, str]]:
+    db.expire_all()
+    rows = db.scalars(select(Absence).where(Absence.engineer_id == engineer_id).order_by(Absence.day))
+    return [(a.day, a.from_time, a.reason) for a in rows]
+
+
+def _covers(db: Session, engineer_id: int) -> list[OnCallShift]:
+    db.expire_all()
+    return list(db.scalars(select(OnCallShift).where(OnCallShift.engineer_id == engineer_id)))
+
+
+def test_a_dispatcher_records_an_absence_over_days_and_removes_it(
+    client: TestClient, db: Session, sign_in: Any, ada: Any
+) -> None:
+    sign_in("dispatcher")
+    url = f"/admin/engineers/{ada.id}"
+    page = _page(client, ada.id)
+    assert "No absence from today on." in page and "No on-call cover from now on." in page
+    first = _today() + timedelta(days=10)
+    form = {
+        "csrf": csrf_of(page),
+        "key": _key(page, f"{url}/absences"),
+        "first_day": first.isoformat(),
+        "from_time": "13.30",  # typed as people type it, as the shifts accept it
+        "last_day": (first + timedelta(days=2)).isoformat(),
+        "reason": "sickness",
+    }
+    r = client.post(f"{url}/absences", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    # one service call per day: the first from 13:30 (sent home), the others whole days
+    assert _absences(db, ada.id) == [
+        (first, time(13, 30), "sickness"),
+        (first + timedelta(days=1), None, "sickness"),
+        (first + timedelta(days=2), None, "sickness"),
+    ]
+    audits = db.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "absence_add"))
+    assert audits == 3  # the service's audit, as for the API
+    shown = client.get(r.headers["location"])
+    assert "The absence is saved." in _flash(shown.text)
+    assert "No published plan of today or later is affected." in _flash(shown.text)
+    row = re.search(r'<tr data-absence="(\d+)">(.*?)</tr>', shown.text, re.S)
+    assert row, "the absence is not listed"
+    assert f"{_text(first)}" in row[2] and "from 13:30" in row[2] and "(3 days)" in row[2]
+    assert "sickness" in row[2] and "Europe/Berlin" in shown.text
+
+    # one day of it removed on its own (back a day early), then the rest with the period's button
+    third = db.scalar(
+        select(Absence.id).where(Absence.engineer_id == ada.id, Absence.day == first + timedelta(days=2))
+    )
+    csrf = csrf_of(shown.text)
+    one = client.post(f"{url}/absences/{third}/remove", data={"csrf": csrf}, follow_redirects=False)
+    assert one.status_code == 303 and "done=absence_removed" in one.headers["location"]
+    assert len(_absences(db, ada.id)) == 2
+    period = re.search(
+        r'action="(/admin/engineers/\d+/absences/\d+/remove)" class="inline">\s*'
+        r'<input type="hidden" name="csrf" value="[^"]+"><input type="hidden" name="also" value="([^"]*)">',
+        client.get(url).text,
+    )
+    assert period
+    gone = client.post(period[1], data={"csrf": csrf, "also": period[2]}, follow_redirects=False)
+    assert gone.status_code == 303
+    assert _absences(db, ada.id) == []
+    assert "The absence is removed." in _flash(client.get(gone.headers["location"]).text)
+    # the same button again (a second click): nothing to remove, said so, no error page
+    again = client.post(period[1], data={"csrf": csrf, "also": period[2]}, follow_redirects=False)
+    assert again.status_code == 303 and "done=absence_gone" in again.headers["location"]
+
+
+def test_on_call_cover_is_added_in_the_regions_time_and_removed(
+    client: TestClient, db: Session, sign_in: Any, ada: Any
+) -> None:
+    sign_in("manager")
+    url = f"/admin/engineers/{ada.id}"
+    page = _page(client, ada.id)
+    friday = _today() + timedelta(days=(4 - _today().weekday()) % 7 + 7)
+    form = {
+        "csrf": csrf_of(page),
+        "key": _key(page, f"{url}/on-call"),
+        "starts_day": friday.isoformat(),
+        "starts_time": "17:00",
+        "ends_day": (friday + timedelta(days=3)).isoformat(),
+        "ends_time": "8:00",
+        "note": "weekend standby",
+    }
+    r = client.post(f"{url}/on-call", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    (cover,) = _covers(db, ada.id)
+    assert cover.starts_at == datetime.combine(friday, time(17), BERLIN).astimezone(UTC)
+    assert cover.ends_at == datetime.combine(friday + timedelta(days=3), time(8), BERLIN).astimezone(UTC)
+    shown = client.get(r.headers["location"])
+    assert "The on-call cover is saved." in _flash(shown.text)
+    row = re.search(rf'<tr data-on-call="{cover.id}">(.*?)</tr>', shown.text, re.S)
+    assert row and f"{friday:%a %d %b %Y}, 17:00" in row[1] and "weekend standby" in row[1]
+
+    removed = client.post(
+        f"{url}/on-call/{cover.id}/remove", data={"csrf": csrf_of(shown.text)}, follow_redirects=False
+    )
+    assert removed.status_code == 303 and _covers(db, ada.id) == []
+    assert "The on-call cover is removed." in _flash(client.get(removed.headers["location"]).text)
+
+
+def test_bad_input_comes_back_with_the_typed_values_and_a_message_per_field(
+    client: TestClient, db: Session, sign_in: Any, ada: Any
+) -> None:
+    sign_in("dispatcher")
+    url = f"/admin/engineers/{ada.id}"
+    page = _page(client, ada.id)
+    csrf = csrf_of(page)
+    day = _today() + timedelta(days=20)
+
+    def absence(**kw: str) -> Any:
+        data = {
+            "csrf": csrf,
+            "first_day": day.isoformat(),
+            "from_time": "",
+            "last_day": "",
+            "reason": "leave",
+        }
+        return client.post(f"{url}/absences", data=data | kw)
+
+    backwards = absence(last_day=(day - timedelta(days=1)).isoformat())
+    assert backwards.status_code == 422
+    assert "must not be before the first day" in _error(backwards.text, "abs", "last_day")
+    assert f'value="{(day - timedelta(days=1)).isoformat()}"' in backwards.text
+    assert "Nothing was saved" in backwards.text
+    unreadable = absence(first_day="8.12.2025", from_time="25:00", reason="x" * 41)
+    assert unreadable.status_code == 422
+    assert "is not a date" in _error(unreadable.text, "abs", "first_day")
+    assert "a time of day" in _error(unreadable.text, "abs", "from_time")
+    assert "at most 40 characters" in _error(unreadable.text, "abs", "reason")
+    assert 'name="first_day" type="text" value="8.12.2025"' in unreadable.text  # plain text now
+    assert 'value="25:00"' in unreadable.text
+    too_long = absence(last_day=(day + timedelta(days=400)).isoformat())
+    assert too_long.status_code == 422 and "at most 62 days" in _error(too_long.text, "abs", "last_day")
+    assert _absences(db, ada.id) == []
+
+    # the service's rule, one absence a day: a range over a day already taken saves none of its days
+    taken = client.post(
+        f"{url}/absences",
+        data={"csrf": csrf, "first_day": (day + timedelta(days=1)).isoformat()},
+        follow_redirects=False,
+    )
+    assert taken.status_code == 303
+    clash = absence(last_day=(day + timedelta(days=2)).isoformat(), reason="training")
+    assert clash.status_code == 409
+    message = _error(clash.text, "abs", "first_day")
+    assert "Ada Lovelace is already marked absent on" in message and _text(day + timedelta(days=1)) in message
+    assert 'value="training"' in clash.text
+    assert [a[0] for a in _absences(db, ada.id)] == [day + timedelta(days=1)]
+
+    def cover(**kw: str) -> Any:
+        data = {
+            "csrf": csrf,
+            "starts_day": day.isoformat(),
+            "starts_time": "17:00",
+            "ends_day": day.isoformat(),
+            "ends_time": "23:00",
+            "note": "",
+        }
+        return client.post(f"{url}/on-call", data=data | kw)
+
+    backwards = cover(ends_time="16:00")  # the service's rule, under the field it names
+    assert backwards.status_code == 422
+    assert "must end after it starts" in _error(backwards.text, "oc", "ends_time")
+    assert 'value="16:00"' in backwards.text
+    long = cover(ends_day=(day + timedelta(days=15)).isoformat())
+    assert long.status_code == 422 and "at most 14 days" in _error(long.text, "oc", "ends_time")
+    blank = cover(starts_time="", ends_day="tomorrow", note="n" * 201)
+    assert blank.status_code == 422
+    assert "give the time" in _error(blank.text, "oc", "starts_time")
+    assert "is not a date" in _error(blank.text, "oc", "ends_day")
+    assert "at most 200 characters" in _error(blank.text, "oc", "note")
+    assert cover().status_code == 200  # saved (followed to the page)
+    overlap = cover(starts_time="22.00", ends_day=(day + timedelta(days=1)).isoformat(), ends_time="06:00")
+    assert overlap.status_code == 409
+    message = _error(overlap.text, "oc", "starts_day")
+    assert "overlaps the cover already recorded" in message and "17:00" in message  # Berlin time
+    assert 'value="22.00"' in overlap.text
+    assert len(_covers(db, ada.id)) == 1
+
+
+def test_a_double_submit_saves_once(client: TestClient, db: Session, sign_in: Any, ada: Any) -> None:
+    sign_in("dispatcher")
+    url = f"/admin/engineers/{ada.id}"
+    page = _page(client, ada.id)
+    day = _today() + timedelta(days=30)
+    absence = {"csrf": csrf_of(page), "key": _key(page, f"{url}/absences"), "first_day": day.isoformat()}
+    cover = {
+        "csrf": csrf_of(page),
+        "key": _key(page, f"{url}/on-call"),
+        "starts_day": day.isoformat(),
+        "starts_time": "18:00",
+        "ends_day": day.isoformat(),
+        "ends_time": "22:00",
+    }
+    for path, data in ((f"{url}/absences", absence), (f"{url}/on-call", cover)):
+        first = client.post(path, data=data, follow_redirects=False)
+        second = client.post(path, data=data, follow_redirects=False)
+        assert first.status_code == second.status_code == 303, second.text
+        assert second.headers["location"].endswith("done=replayed")
+        assert "saved once" in _flash(client.get(second.headers["location"]).text)
+    assert _absences(db, ada.id) == [(day, None, "leave")] and len(_covers(db, ada.id)) == 1
+    # the page sends a fresh key each time it is shown: the next absence is a new one
+    assert _key(client.get(url).text, f"{url}/absences") != absence["key"]
+
+
+def test_a_double_submit_of_a_new_profile_without_an_account_creates_one(
+    client: TestClient, db: Session, sign_in: Any, ada: Any
+) -> None:
+    sign_in("admin")
+    form = client.get("/admin/engineers/new")
+    key = re.search(r'name="key" value="([^"]+)"', form.text)
+    assert key, "the new-profile form has no one-time key"
+    data = {
+        "csrf": csrf_of(form.text),
+        "key": key[1],
+        "name": "Sub Contractor",
+        "user_id": "",
+        "region_id": str(ada.region_id),
+        "skills": "HVAC",
+        "home_latitude": "48.1",
+        "home_longitude": "11.5",
+        "active": "yes",
+        "starts_0": "08:00",
+        "ends_0": "16:00",
+    }
+    first = client.post("/admin/engineers", data=data, follow_redirects=False)
+    second = client.post("/admin/engineers", data=data, follow_redirects=False)
+    assert first.status_code == second.status_code == 303
+    assert second.headers["location"] == first.headers["location"]  # the profile the first click made
+    db.expire_all()
+    assert db.scalar(select(func.count()).where(Engineer.name == "Sub Contractor")) == 1
+    # a refused form keeps its key, so fixing it and saving still counts once
+    fresh = client.get("/admin/engineers/new")
+    other = re.search(r'name="key" value="([^"]+)"', fresh.text)[1]  # type: ignore[index]
+    refused = client.post(
+        "/admin/engineers", data=data | {"key": other, "name": "Other", "home_latitude": "x"}
+    )
+    assert refused.status_code == 422 and f'name="key" value="{other}"' in refused.text
+
+
+def test_another_engineers_absence_or_cover_is_refused_not_removed(
+    client: TestClient, db: Session, sign_in: Any, ada: Any
+) -> None:
+    bob = f.make_engineer(db, _region(db, ada), name="Bob")
+    day = _today() + timedelta(days=5)
+    his = Absence(engineer_id=bob.id, day=day, reason="leave")
+    mine = Absence(engineer_id=ada.id, day=day, reason="leave")
+    start = datetime.combine(day, time(18), BERLIN)
+    his_cover = OnCallShift(engineer_id=bob.id, starts_at=start, ends_at=start + timedelta(hours=4))
+    db.add_all([his, mine, his_cover])
+    db.commit()
+    sign_in("dispatcher")
+    url = f"/admin/engineers/{ada.id}"
+    csrf = csrf_of(_page(client, ada.id))
+    r = client.post(f"{url}/absences/{his.id}/remove", data={"csrf": csrf})
+    assert r.status_code == 404 and f"does not exist for engineer {ada.id}" in r.text
+    # hidden in the rest of a period: Ada's own absence is not removed either (all or nothing)
+    r = client.post(f"{url}/absences/{mine.id}/remove", data={"csrf": csrf, "also": str(his.id)})
+    assert r.status_code == 404
+    r = client.post(f"{url}/on-call/{his_cover.id}/remove", data={"csrf": csrf})
+    assert r.status_code == 404
+    assert _absences(db, bob.id) and _absences(db, ada.id) and _covers(db, bob.id)
+    assert client.post(f"{url}/absences/1x/remove", data={"csrf": csrf}).status_code == 404
+    forged = client.post(f"{url}/absences/{mine.id}/remove", data={"csrf": csrf, "also": "1;drop"})
+    assert forged.status_code == 422 and _absences(db, ada.id)
+    assert client.post("/admin/engineers/999999/absences", data={"csrf": csrf}).status_code == 404
+
+
+def _region(db: Session, engineer: Any) -> Any:
+    return db.get(Region, engineer.region_id)
+
+
+@pytest.mark.parametrize("role", ["agent", "engineer"])
+def test_only_the_roles_the_absences_api_allows_change_them(
+    client: TestClient, db: Session, sign_in: Any, ada: Any, role: str
+) -> None:
+    day = _today() + timedelta(days=3)
+    mine = Absence(engineer_id=ada.id, day=day, reason="leave")
+    start = datetime.combine(day, time(18), BERLIN)
+    cover = OnCallShift(engineer_id=ada.id, starts_at=start, ends_at=start + timedelta(hours=4))
+    db.add_all([mine, cover])
+    db.commit()
+    me = sign_in(role)
+    if role == "engineer":  # even their own
+        ada.user_id = me.id
+        db.commit()
+    csrf = csrf_of(client.get("/kb").text)
+    url = f"/admin/engineers/{ada.id}"
+    later = (day + timedelta(days=1)).isoformat()
+    answers = [
+        client.post(f"{url}/absences", data={"csrf": csrf, "first_day": later}),
+        client.post(f"{url}/absences/{mine.id}/remove", data={"csrf": csrf}),
+        client.post(
+            f"{url}/on-call",
+            data={
+                "csrf": csrf,
+                "starts_day": later,
+                "starts_time": "18:00",
+                "ends_day": later,
+                "ends_time": "20:00",
+            },
+        ),
+        client.post(f"{url}/on-call/{cover.id}/remove", data={"csrf": csrf}),
+    ]
+    assert [a.status_code for a in answers] == [403] * 4
+    assert "dispatchers, managers and admins" in answers[0].text
+    assert _absences(db, ada.id) == [(day, None, "leave")] and len(_covers(db, ada.id)) == 1
+    # the API answers them the same (its DispatchUser dependency)
+    api = client.post(f"/api/v1/engineers/{ada.id}/absences", json={"day": later}, headers=f.bearer(me))
+    assert api.status_code == 403
+
+
+def test_the_forms_need_the_csrf_token(client: TestClient, db: Session, sign_in: Any, ada: Any) -> None:
+    sign_in("admin")
+    url = f"/admin/engineers/{ada.id}"
+    day = (_today() + timedelta(days=3)).isoformat()
+    for data in ({}, {"csrf": "forged"}):
+        r = client.post(f"{url}/absences", data=data | {"first_day": day})
+        assert r.status_code == 403 and "Form expired" in r.text
+        r = client.post(
+            f"{url}/on-call",
+            data=data | {"starts_day": day, "starts_time": "18:00", "ends_day": day, "ends_time": "20:00"},
+        )
+        assert r.status_code == 403
+    assert _absences(db, ada.id) == [] and _covers(db, ada.id) == []
+    # admins are among the roles the API allows (its DispatchUser admits them)
+    ok = client.post(
+        f"{url}/absences",
+        data={"csrf": csrf_of(_page(client, ada.id)), "first_day": day},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303 and len(_absences(db, ada.id)) == 1
+
+
+SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
+
+
+def test_an_absence_on_a_published_day_replans_it_as_through_the_api_and_says_so(
+    client: TestClient, db: Session, sign_in: Any
+) -> None:
+    w = pw.build(db, jobs=3)
+    day = pw.next_weekday(1)
+    run = plan_runs.create_run(db, region_id=w.region.id, day=day, kind="plan", send=False, **SMALL)  # type: ignore[arg-type]
+    db.commit()
+    plan_runs.execute(run.id)
+    db.expire_all()
+    assert db.get(PlanRun, run.id).status == "published"  # type: ignore[union-attr]
+    sick = w.engineers[1]
+    sign_in("dispatcher")
+    url = f"/admin/engineers/{sick.id}"
+    page = _page(client, sick.id)
+    data = {"csrf": csrf_of(page), "first_day": day.isoformat(), "reason": "sickness"}
+    r = client.post(f"{url}/absences", data=data, follow_redirects=False)
+    assert r.status_code == 303
+    message = _flash(client.get(r.headers["location"]).text)
+    assert f"{sick.name}'s visits on {_text(day)} {day.year} will be planned again" in message
+    db.expire_all()
+    current = db.get(
+        PlanRun, db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
+    )
+    assert current is not None and current.id != run.id
+    assert (current.kind, current.trigger) == ("replan", "sickness")  # the API's path: the session hook
+    stops = db.scalars(select(PlanStop).where(PlanStop.plan_run_id == current.id, PlanStop.kind == "job"))
+    assert all(s.engineer_id != sick.id for s in stops)
+
+    # removing it plans nothing again (nor does the API's DELETE): the page says so
+    runs = db.scalar(select(func.count()).select_from(PlanRun))
+    absence_id = db.scalar(select(Absence.id).where(Absence.engineer_id == sick.id))
+    removed = client.post(
+        f"{url}/absences/{absence_id}/remove", data={"csrf": data["csrf"]}, follow_redirects=False
+    )
+    assert removed.status_code == 303
+    message = _flash(client.get(removed.headers["location"]).text)
+    assert f"The plan published for {_text(day)} {day.year} is not changed" in message
+    assert "Plan the day again on the board" in message
+    assert db.scalar(select(func.count()).select_from(PlanRun)) == runs
+
+    # recorded again: the planning hook asks for a re-plan once per engineer and day (its request
+    # key), so this time nothing is planned again, for the API as for the page; the page says so
+    again = client.post(f"{url}/absences", data=data, follow_redirects=False)
+    assert again.status_code == 303
+    message = _flash(client.get(again.headers["location"]).text)
+    assert f"The plan published for {_text(day)} {day.year} was not planned again automatically" in message
+    assert db.scalar(select(func.count()).select_from(PlanRun)) == runs
+    absence_id = db.scalar(select(Absence.id).where(Absence.engineer_id == sick.id))
+    client.post(f"{url}/absences/{absence_id}/remove", data={"csrf": data["csrf"]})
+
+    # on-call cover on that day asks for a re-plan, as through the API
+    cover = {
+        "csrf": data["csrf"],
+        "starts_day": day.isoformat(),
+        "starts_time": "17:00",
+        "ends_day": day.isoformat(),
+        "ends_time": "22:00",
+    }
+    added = client.post(f"{url}/on-call", data=cover, follow_redirects=False)
+    assert added.status_code == 303
+    assert "will be made again with" in _flash(client.get(added.headers["location"]).text)
+    db.expire_all()
+    assert db.scalar(select(PlanRun.trigger).order_by(PlanRun.id.desc()).limit(1)) == "on_call"
