@@ -1,8 +1,10 @@
 """Re-plans on events, and reservations that follow a visit's fate.
 
 Whatever code path changes the rows (API, pages, imports, other services), a session hook sees:
-- a new (or escalated) P1/P2 work order            → re-plan its region's day ("emergency");
-- an absence added for a planned day               → re-plan that day ("sickness");
+- a new (or escalated) P1/P2 work order            → re-plan its region's day ("emergency"): the
+                                                      appointment's, the what-if's (`plan_on`), else today;
+- an absence recorded for a planned day            → re-plan that day ("sickness"), each recording
+                                                      its own event (`absence_ref`);
 - on-call cover added                              → re-plan the planned days it covers ("on_call");
 - a work order cancelled                           → release its parts, re-plan ("cancellation"),
                                                       tell the customer if the visit was announced;
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -51,6 +54,8 @@ from app.platform.db import utcnow
 log = logging.getLogger(__name__)
 URGENT = ("P1", "P2")
 _KEY = "fieldline_plan_events"
+_REF = "fieldline_plan_event_ref"  # on an Absence's instance state: absence_ref
+_DAY = "fieldline_plan_day"  # on a WorkOrder's instance state: plan_on
 
 
 def request_replan(
@@ -106,6 +111,29 @@ def request_replan(
 
 def request_key(trigger: str, region_id: int, day: date, ref: str) -> str:
     return f"{trigger}:{region_id}:{day.isoformat()}:{ref}"[:200]
+
+
+def absence_ref(absence: Absence) -> str:
+    """The ref of an absence's `sickness` event: each recorded absence is its own event.
+
+    Keyed per engineer and day, an absence removed and recorded again (a dispatcher correcting a
+    mistake) found the first one's run and was not planned again. The row id alone is not enough:
+    SQLite hands a deleted row's id to the next insert. So a recording also gets a token of its
+    own, kept on the row's instance state: the hook and the what-if that answers the event
+    (`whatif.publish_absence`, in the same session) read the same ref, so that is still one run."""
+    info = inspect(absence).info
+    if _REF not in info:
+        info[_REF] = f"{absence.engineer_id}.{absence.id}.{secrets.token_hex(4)}"
+    ref: str = info[_REF]
+    return ref
+
+
+def plan_on(work_order: WorkOrder, day: date) -> None:
+    """The day a new urgent visit without an appointment is planned for, when it is not today: a
+    what-if emergency published for Monday from Sunday's board. Its `emergency` event then asks
+    for that day (found answered by the what-if's run, whose request key names that day) instead
+    of re-planning today with a visit meant for Monday."""
+    inspect(work_order).info[_DAY] = day
 
 
 def _today(session: Session, region_id: int) -> tuple[str, date]:
@@ -188,7 +216,10 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
             request_replan(session, region_id=obj.region_id, day=day, trigger=kind, ref=str(obj.id))
     elif kind == "emergency":
         tz, today = _today(session, obj.region_id)
-        day = plan_keys.local_day(obj.appointment_start_at, tz) if obj.appointment_start_at else today
+        if obj.appointment_start_at:
+            day = plan_keys.local_day(obj.appointment_start_at, tz)
+        else:
+            day = inspect(obj).info.get(_DAY, today)
         request_replan(session, region_id=obj.region_id, day=day, trigger=kind, ref=str(obj.id))
     elif kind == "on_call":  # cover for an urgent visit nobody on shift could reach, maybe
         engineer = session.get(Engineer, obj.engineer_id)
@@ -207,7 +238,7 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
         _, today = _today(session, engineer.region_id)
         if obj.day >= today:
             request_replan(
-                session, region_id=engineer.region_id, day=obj.day, trigger=kind, ref=f"{engineer.id}"
+                session, region_id=engineer.region_id, day=obj.day, trigger=kind, ref=absence_ref(obj)
             )
 
 

@@ -319,11 +319,11 @@ def publish_absence(
     start = plan_keys.day_reference(day, region.timezone)
     cut = absent_from or start
     from_time = None if cut <= start else cut.astimezone(tz).time()
-    engineers.add_absence(
+    absence = engineers.add_absence(
         session, engineer=engineer, day=day, reason=reason, actor=actor, from_time=from_time
     )
     # The absence's own trigger would queue one more re-plan at commit: this run answers it.
-    key = triggers.request_key("sickness", region.id, day, str(engineer.id))
+    key = triggers.request_key("sickness", region.id, day, triggers.absence_ref(absence))
     loaded = _load(session, region, day, as_of, {})
     if _token(loaded) != token:
         run = plan_runs.create_run(
@@ -400,6 +400,9 @@ def publish_emergency(
         duration_min=emergency.duration_min,
     )
     visit.priority = "P1"  # an emergency, whatever the ticket said so far
+    # Its own `emergency` trigger asks for the previewed day (answered by the run below), not for
+    # today: the visit has no appointment, and a plan of today is not what was previewed.
+    triggers.plan_on(visit, day)
     session.flush()
     # The new P1's own `emergency` trigger would queue a re-plan at commit: this run answers it.
     key = triggers.request_key("emergency", region.id, day, str(visit.id))

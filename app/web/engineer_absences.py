@@ -194,9 +194,8 @@ def flash(params: QueryParams, engineer: Engineer) -> str:
             )
         if kept:
             parts.append(
-                f"The plan published for {days_text(kept)} was not planned again automatically: a "
-                f"re-plan is asked once per engineer and day, and an absence of {name} asked for "
-                f"{_that(kept)} before. Plan the day again on the board."
+                f"The plan published for {days_text(kept)} was not planned again automatically. "
+                "Plan the day again on the board."
             )
     elif done == "on_call_added":
         if replanned:

@@ -21,6 +21,7 @@ import json
 import re
 import secrets
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import time
 from typing import Annotated, Any
@@ -29,15 +30,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts import service as accounts
 from app.field.engineers import service as engineers
-from app.field.engineers.schemas import EngineerCreate, EngineerUpdate
-from app.models import Engineer, Region, Role, Shift, User
+from app.field.engineers.schemas import EngineerCreate, EngineerUpdate, ShiftIn
+from app.models import Engineer, Region, Role, Shift, StockLevel, User
 from app.platform.errors import AppError, Forbidden, Unprocessable
 from app.platform.http import idempotent_create
 from app.web import engineer_absences as calendar
@@ -68,6 +69,13 @@ LABELS = {
     "home_longitude": "Home longitude",
     "active": "In planning",
 } | {f"{part}_{day}": f"{name} {text}" for day, name in DAYS for part, text in SHIFT_PARTS.items()}
+SHIFT_FIELDS = {f"{part}_{day}" for day, _ in DAYS for part in SHIFT_PARTS}
+FORM_ORDER = {
+    name: i
+    for i, name in enumerate(
+        [*list(LABELS)[:6], *(f"{part}_{day}" for day, _ in DAYS for part in SHIFT_PARTS), "active"]
+    )
+}
 DONE = {
     "created": "The engineer profile is created, with an empty van. Planning can now give them visits.",
     "saved": "The engineer profile is saved.",
@@ -114,20 +122,75 @@ class Parsed:
     weekdays: list[int] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
 
-    def form_field(self, path: Sequence[str | int]) -> str:
-        if (
-            len(path) >= 3
-            and path[0] == "shifts"
-            and isinstance(path[1], int)
-            and path[1] < len(self.weekdays)
-        ):
-            return f"{path[2]}_{self.weekdays[path[1]]}"
-        return str(path[0]) if path else ""
-
-    def add_service_errors(self, exc: AppError) -> None:
+    def add_service_errors(self, db: Session, exc: AppError) -> None:
+        """The service's refusal at saving (a race: the account got a profile meanwhile), worded."""
         for name, message in field_errors(exc).items():
             path = [int(p) if p.isdecimal() else p for p in name.split(".")]
-            self.errors.setdefault(self.form_field(path), message)
+            if (
+                len(path) == 3
+                and path[0] == "shifts"
+                and isinstance(path[1], int)
+                and path[1] < len(self.weekdays)
+            ):
+                day, shift = self.weekdays[path[1]], self.body["shifts"][path[1]]
+                self.errors.setdefault(*_shift_error(day, shift, str(path[2]), message))
+                continue
+            self.errors.setdefault(str(path[0]), _ref_words(db, str(path[0]), message))
+
+
+def _hhmm(value: time | None) -> str:
+    return value.isoformat("minutes" if not value.second else "seconds") if value else ""
+
+
+def _quoted(text: str) -> str:
+    return f"“{text[:20]}…”" if len(text) > 20 else f"“{text}”"
+
+
+# The service's shift messages (`check_shifts`) name the API's fields ("must be after starts"); the
+# form says the same with its labels and the times typed. Matched by the exact message, so a check
+# the service adds later still shows, with the field names turned into labels (`_shift_error`).
+SHIFT_WORDS = {
+    "must be after starts (no overnight shifts)": (
+        "{day}: the end ({ends}) must be after the start ({starts}); shifts do not run past midnight"
+    ),
+    "give both break_starts and break_ends": "{day}: give the break's start and end, or neither (no break)",
+    "the break must lie inside the shift": (
+        "{day}: the break ({break_starts}–{break_ends}) must lie inside the shift ({starts}–{ends})"
+    ),
+    "weekday given twice": "{day} is given twice",
+}
+_API_PART = re.compile(r"\b(break_starts|break_ends|starts|ends)\b")
+
+
+def _shift_error(day: int, shift: dict[str, Any], part: str, message: str) -> tuple[str, str]:
+    """A service or model message about one day's shift: the form field it belongs under, and the
+    message naming the day (the shift table's cells have no label of their own to read it with)."""
+    name = DAYS[day][1]
+    words = SHIFT_WORDS.get(message)
+    if words is not None:
+        text = words.format_map({"day": name} | {p: _hhmm(shift.get(p)) for p in SHIFT_PARTS})
+    else:
+        text = f"{name}: " + _API_PART.sub(lambda m: f"the {SHIFT_PARTS[m[1]]}", message)
+    return (f"{part}_{day}" if part in SHIFT_PARTS else f"starts_{day}"), text
+
+
+def _ref_words(db: Session, name: str, message: str) -> str:
+    """The service's account and region messages name ids ("user 12 is already engineer 7"); the
+    form names the account and the profile. Anything else is shown as the service says it."""
+    if found := re.fullmatch(r"user (\d+) is already engineer (\d+)", message):
+        user, other = db.get(User, int(found[1])), db.get(Engineer, int(found[2]))
+        if user is not None and other is not None:
+            return f"{user.name}'s account already has an engineer profile: {other.name}"
+    if found := re.fullmatch(r"user (\d+) has role (\w+), not engineer", message):
+        user = db.get(User, int(found[1]))
+        if user is not None:
+            return (
+                f"{user.name}'s account has the role {found[2]}; an admin gives it the role engineer "
+                "on the users page first"
+            )
+    if re.fullmatch(r"(user|region) \d+ does not exist", message):
+        return "it does not exist any more (someone removed it); choose one from the list"
+    return message
 
 
 def _coordinate(parsed: Parsed, name: str, typed: str, example: str) -> None:
@@ -139,23 +202,45 @@ def _coordinate(parsed: Parsed, name: str, typed: str, example: str) -> None:
 
 
 def _shifts(parsed: Parsed, form: dict[str, str]) -> None:
+    """Each day on its own, with the model's checks (`ShiftIn`) and the service's shift check: one
+    answer names every day's mistakes, whatever the rest of the form holds. A day with a mistake is
+    left out of the body (nothing is saved then anyway)."""
     shifts = []
-    for day, _ in DAYS:
-        times = {part: form.get(f"{part}_{day}", "").strip() for part in SHIFT_PARTS}
-        if not any(times.values()):
+    for day, day_name in DAYS:
+        typed = {part: form.get(f"{part}_{day}", "").strip() for part in SHIFT_PARTS}
+        if not any(typed.values()):
             continue  # no shift that day
         shift: dict[str, Any] = {"weekday": day}
-        for part, text in times.items():
+        problems: dict[str, str] = {}
+        for part, text in typed.items():
             if not text:
                 if part in ("starts", "ends"):
-                    parsed.errors[f"{part}_{day}"] = "give the start and the end, or neither (day off)"
-                continue  # a half-given break: the service names it
+                    problems[f"{part}_{day}"] = (
+                        f"{day_name}: give the start and the end, or neither (a day off)"
+                    )
+                continue  # a half-given break: the service's check names it
             try:
                 shift[part] = calendar.clock(text)
-            except ValueError:
-                parsed.errors[f"{part}_{day}"] = "a time of day, e.g. 08:00"
-        shifts.append(shift)
-        parsed.weekdays.append(day)
+            except ValueError:  # the time field cannot show what was typed, so the message does
+                problems[f"{part}_{day}"] = (
+                    f"{LABELS[f'{part}_{day}']}: {_quoted(text)} is not a time of day, e.g. 08:00"
+                )
+        if not problems:
+            try:
+                shift = ShiftIn.model_validate(shift).model_dump()
+            except ValidationError as exc:
+                for error in exc.errors():
+                    part = str(error["loc"][0]) if error["loc"] else ""
+                    problems.setdefault(*_shift_error(day, shift, part, _readable(error)))
+            else:
+                for found in engineers.check_shifts([shift]):  # the service's own rules, run early
+                    part = found["field"].rsplit(".", 1)[-1]
+                    problems.setdefault(*_shift_error(day, shift, part, found["message"]))
+        if problems:
+            parsed.errors |= problems
+        else:
+            shifts.append(shift)
+            parsed.weekdays.append(day)
     parsed.body["shifts"] = shifts
 
 
@@ -177,7 +262,16 @@ def _readable(error: ErrorDetails) -> str:
     return error["msg"].removeprefix("Value error, ")
 
 
-def _parse(db: Session, form: dict[str, str], schema: type[EngineerCreate | EngineerUpdate]) -> Parsed:
+def _parse(
+    db: Session,
+    form: dict[str, str],
+    schema: type[EngineerCreate | EngineerUpdate],
+    engineer_id: int | None = None,
+) -> Parsed:
+    """The form as the API's body, and every problem with it at once: the form's own reading, the
+    model's checks, the skills and the service's checks each run on what could be read, whatever
+    the other stages found (one round of corrections, not one per stage). The service checks again
+    when saving."""
     parsed = Parsed()
     parsed.body["name"] = form.get("name", "")
     active = form.get("active", "yes")
@@ -203,13 +297,23 @@ def _parse(db: Session, form: dict[str, str], schema: type[EngineerCreate | Engi
         )
     except ValidationError as exc:
         for error in exc.errors():
-            parsed.errors.setdefault(parsed.form_field(error["loc"]), _readable(error))
+            loc = error["loc"]
+            if len(loc) >= 3 and loc[0] == "shifts" and isinstance(loc[1], int):
+                day = parsed.weekdays[loc[1]]  # cannot happen: each day passed `ShiftIn` already
+                parsed.errors.setdefault(*_shift_error(day, {}, str(loc[2]), _readable(error)))
+            else:
+                parsed.errors.setdefault(str(loc[0]) if loc else "", _readable(error))
     else:
         shifts = [s.model_dump() for s in valid.shifts or []]
         parsed.body = valid.model_dump(exclude={"shifts"}) | {"shifts": shifts}
-    if "skills" not in parsed.errors:  # said together with the other fields' problems
+    if "skills" not in parsed.errors:
         parsed.body["skills"], unknown = engineers.check_skills(db, parsed.body["skills"])
         parsed.errors |= {e["field"]: e["message"] for e in unknown}
+    # the service's account and region checks (the shifts' ran per day), on the ids that were read;
+    # the service's own functions (it has no public check-only call), so there is one set of rules
+    refs = {k: parsed.body[k] for k in ("user_id", "region_id") if k not in parsed.errors}
+    for found in engineers.check_refs(db, refs, engineer_id):
+        parsed.errors.setdefault(found["field"], _ref_words(db, found["field"], found["message"]))
     return parsed
 
 
@@ -225,6 +329,25 @@ def _summary(shifts: Sequence[Shift]) -> str:
     day = [name[:3] for _, name in DAYS]
     return (
         ", ".join(f"{day[a]}{'–' + day[b] if b > a else ''} {hours}" for a, b, hours in groups) or "no shifts"
+    )
+
+
+def _van_text(db: Session, engineer: Engineer) -> str:
+    """ "Van of Ida Iversen: 3 parts, 12 pieces" (on hand, reserved ones included); the stock
+    location's id means nothing to the people who plan."""
+    van = engineers.van_location(db, engineer.id)
+    if van is None:
+        return "none"
+    parts, pieces = db.execute(
+        select(func.count(), func.coalesce(func.sum(StockLevel.quantity), 0)).where(
+            StockLevel.location_id == van.id, StockLevel.quantity > 0
+        )
+    ).one()
+    if not parts:
+        return f"Van of {engineer.name}: empty"
+    return (
+        f"Van of {engineer.name}: {parts} part{'s' if parts != 1 else ''}, "
+        f"{pieces} piece{'s' if pieces != 1 else ''}"
     )
 
 
@@ -297,10 +420,15 @@ def _form_view(
     refused: calendar.Outcome | None = None,
 ) -> HTMLResponse:
     errors = errors or {}
-    if errors and not alert:
+    if errors and not alert:  # in the form's order; a shift's message names its day already
+        listed = sorted(errors.items(), key=lambda kv: FORM_ORDER.get(kv[0], len(FORM_ORDER)))
         alert = "Nothing was saved. " + "; ".join(
-            f"{LABELS[k]}: {v}" if k in LABELS else v for k, v in errors.items()
+            f"{LABELS[k]}: {v}" if k in LABELS and k not in SHIFT_FIELDS else v for k, v in listed
         )
+    echo = {k: v[:ECHO_MAX] for k, v in typed.items()}
+    for name in SHIFT_FIELDS & echo.keys():  # a time input shows "08:00" but blanks "8:00" or "8.00"
+        with suppress(ValueError):  # unreadable: left as typed, its message quotes it
+            echo[name] = _hhmm(calendar.clock(echo[name]))
     candidates = _accounts_without_profile(db)
     account = None
     if engineer is not None:
@@ -314,12 +442,12 @@ def _form_view(
         "account": account,
         "region": db.get(Region, engineer.region_id) if engineer else None,
         "shift_summary": _summary(shifts),
-        "van": engineers.van_location(db, engineer.id) if engineer else None,
+        "van": _van_text(db, engineer) if engineer else "",
         "accounts": candidates,
         "regions": list(db.scalars(select(Region).order_by(Region.name))),
         "known_skills": engineers.known_skills(db),
         "days": DAYS,
-        "form": {"input": {k: v[:ECHO_MAX] for k, v in typed.items()}, "error": alert, "fields": errors},
+        "form": {"input": echo, "error": alert, "fields": errors},
         "flash": DONE.get(request.query_params.get("done", ""), "")
         or (calendar.flash(request.query_params, engineer) if engineer else ""),
         "calendar": calendar.section(db, engineer, refused) if engineer else None,
@@ -367,7 +495,7 @@ def engineer_create(request: Request, db: PageDb, user: EngineersUser, form: Typ
             created = json.loads(bytes(answer.body))["id"]
         except AppError as exc:
             db.rollback()
-            parsed.add_service_errors(exc)
+            parsed.add_service_errors(db, exc)
             status = exc.status_code
             if not exc.errors:  # the form key: being used by a first click still running, or used
                 alert = "Nothing was saved. " + page_error(exc)  # for another form (a fresh one then)
@@ -395,7 +523,7 @@ def engineer_save(
     require_csrf(request, form.get("csrf"))
     engineer = engineers.get_engineer(db, engineer_id)
     base = form_version(form.get("version", ""))
-    parsed = _parse(db, form, EngineerUpdate)
+    parsed = _parse(db, form, EngineerUpdate, engineer_id)
     if parsed.errors:
         return _form_view(request, db, engineer, form, errors=parsed.errors, status_code=422)
     if base != engineer.version:  # the API's If-Match, from the hidden field
@@ -411,7 +539,7 @@ def engineer_save(
         return _stale(request, db, engineer_id, form)
     except AppError as exc:
         db.rollback()
-        parsed.add_service_errors(exc)
+        parsed.add_service_errors(db, exc)
         engineer = engineers.get_engineer(db, engineer_id)
         return _form_view(request, db, engineer, form, errors=parsed.errors, status_code=exc.status_code)
     except IntegrityError:

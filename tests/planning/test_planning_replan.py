@@ -231,3 +231,36 @@ def test_an_eta_moved_past_the_margin_is_told_with_the_old_time(db: Session, out
     assert last.kind == "eta_changed" and "before:" in last.text and last.to == w.contact.email  # type: ignore[union-attr]
     # a replayed publish tells nobody again (and the (visit, run) unique key is the backstop)
     assert notify.on_published(db, run_id=later.id, moved=[big]) == 0
+
+
+def test_each_recorded_absence_is_its_own_event(db: Session) -> None:
+    """An absence removed and recorded again (a correction) found the first one's re-plan by its
+    request key (per engineer and day) and asked for none. Each recording asks; the same one
+    twice is still one run."""
+    w = pw.build(db, jobs=3)
+    day = pw.next_weekday(1)
+    _plan(db, w, day)
+    sick = w.engineers[1]
+    asked = []
+    for _ in range(2):  # on SQLite the second row even gets the first one's id
+        absence = Absence(engineer_id=sick.id, day=day, reason="sick")
+        db.add(absence)
+        db.commit()
+        run = db.scalars(select(PlanRun).order_by(PlanRun.id.desc())).first()
+        assert run is not None and (run.kind, run.trigger) == ("replan", "sickness")
+        asked.append(run.id)
+        db.delete(absence)  # removing it asks for nothing
+        db.commit()
+        assert db.scalar(select(PlanRun.id).order_by(PlanRun.id.desc()).limit(1)) == run.id
+    assert len(set(asked)) == 2, asked
+    # the same event delivered twice asks once
+    absence = Absence(engineer_id=sick.id, day=day, reason="sick")
+    db.add(absence)
+    db.commit()
+    again = plan_triggers.request_replan(
+        db, region_id=w.region.id, day=day, trigger="sickness", ref=plan_triggers.absence_ref(absence)
+    )
+    assert again is not None and again.id == db.scalar(
+        select(PlanRun.id).order_by(PlanRun.id.desc()).limit(1)
+    )
+    assert again.id not in asked

@@ -138,3 +138,60 @@ def test_a_later_days_visit_offered_to_the_day_and_not_taken_is_not_left_out_the
     elec = w.engineers[1]  # the only one with ELEC
     preview = whatif.preview(db, region_id=w.region.id, day=friday, absent_engineer_id=elec.id)
     assert late.number not in preview["unassigned"] and late.number not in preview["reasons"]
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["fresh", "stale"])
+def test_an_emergency_published_for_another_day_replans_only_that_day(db: Session, stale: bool) -> None:
+    """The board shows tomorrow (Monday, say, on a Sunday): the emergency's visit has no
+    appointment, so its own `emergency` trigger asked for a re-plan of today, which published
+    today's plan with the visit left out "off shift" besides tomorrow's. Only the previewed day is
+    planned again; a stale preview likewise."""
+    from app.planning import keys as plan_keys
+    from app.platform.db import utcnow
+
+    w = pw.build(db, jobs=3, tz=pw.midday_zone(), shift=(6, 20), all_week=True)
+    today = plan_keys.local_day(utcnow(), w.region.timezone)
+    tomorrow = today + timedelta(days=1)
+    for day in (today, tomorrow):
+        run = plan_runs.create_run(
+            db, region_id=w.region.id, day=day, send=False, time_limit_s=2.0, solution_limit=30
+        )
+        db.commit()
+        plan_runs.execute(run.id)
+        db.expire_all()
+        assert db.get_one(PlanRun, run.id).status == "published"
+    today_run = db.scalar(
+        select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id, PlanDay.day == today)
+    )
+    before = run.id  # tomorrow's plan, the last run so far
+    number = _ticket(db, w)
+    emergency = whatif.Emergency(48.15, 11.58, 60, "ELEC")
+    preview = whatif.preview(db, region_id=w.region.id, day=tomorrow, emergency=emergency)
+    db.rollback()
+    if stale:  # new work on that day since the preview
+        pw.add_visit(db, w, lat=48.2, lon=11.6)
+        db.commit()
+    done = whatif.publish_emergency(
+        db,
+        region_id=w.region.id,
+        day=tomorrow,
+        ticket_number=number,
+        emergency=emergency,
+        as_of=preview["as_of"],
+        token=preview["token"],
+        actor=None,
+    )
+    db.commit()
+    assert done.stale is stale and done.run.day == tomorrow
+    db.expire_all()
+    # nothing asked to plan today again: its published plan stands, without the visit
+    assert db.scalars(select(PlanRun.day).where(PlanRun.id > before)).all() == [tomorrow]
+    assert (
+        db.scalar(
+            select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id, PlanDay.day == today)
+        )
+        == today_run
+    )
+    visit = db.scalar(select(WorkOrder).where(WorkOrder.priority == "P1"))
+    assert visit is not None and visit.planned_start_at is not None
+    assert plan_keys.local_day(visit.planned_start_at, w.region.timezone) == tomorrow

@@ -16,7 +16,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import Absence, AuditLog, Engineer, OnCallShift, PlanDay, PlanRun, PlanStop, Region
+from app.models import (
+    Absence,
+    AuditLog,
+    Engineer,
+    OnCallShift,
+    PlanDay,
+    PlanRun,
+    PlanStop,
+    Region,
+    WorkOrder,
+)
 from app.planning import runs as plan_runs
 from tests import factories as f
 from tests.planning import world as pw
@@ -443,13 +453,33 @@ def test_an_absence_on_a_published_day_replans_it_as_through_the_api_and_says_so
     assert "Plan the day again on the board" in message
     assert db.scalar(select(func.count()).select_from(PlanRun)) == runs
 
-    # recorded again: the planning hook asks for a re-plan once per engineer and day (its request
-    # key), so this time nothing is planned again, for the API as for the page; the page says so
+    # the day planned again on the board, as the page advises: the engineer has visits again (the
+    # one ELEC visit is theirs alone)
+    elec = pw.add_visit(db, w, skill="ELEC", lat=48.15, lon=11.6)
+    db.commit()
+    board = plan_runs.create_run(db, region_id=w.region.id, day=day, kind="plan", send=False, **SMALL)  # type: ignore[arg-type]
+    db.commit()
+    plan_runs.execute(board.id)
+    db.expire_all()
+    assert db.get_one(PlanRun, board.id).status == "published"
+    assert db.get_one(WorkOrder, elec.id).engineer_id == sick.id
+
+    # recorded again (a dispatcher correcting a mistake): each recorded absence is its own event, so
+    # the day is planned again, for the API as for the page. It was asked once per engineer and day
+    # (the request key), and the visits stayed with an engineer absent that day.
     again = client.post(f"{url}/absences", data=data, follow_redirects=False)
     assert again.status_code == 303
     message = _flash(client.get(again.headers["location"]).text)
-    assert f"The plan published for {_text(day)} {day.year} was not planned again automatically" in message
-    assert db.scalar(select(func.count()).select_from(PlanRun)) == runs
+    assert f"{sick.name}'s visits on {_text(day)} {day.year} will be planned again" in message
+    assert "was not planned again automatically" not in message
+    db.expire_all()
+    replanned = db.get_one(
+        PlanRun, db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
+    )
+    assert replanned.id > board.id and (replanned.kind, replanned.trigger) == ("replan", "sickness")
+    stops = db.scalars(select(PlanStop).where(PlanStop.plan_run_id == replanned.id, PlanStop.kind == "job"))
+    assert all(s.engineer_id != sick.id for s in stops)
+    assert db.get_one(WorkOrder, elec.id).engineer_id != sick.id
     absence_id = db.scalar(select(Absence.id).where(Absence.engineer_id == sick.id))
     client.post(f"{url}/absences/{absence_id}/remove", data={"csrf": data["csrf"]})
 

@@ -88,6 +88,18 @@ def _absence_preview(client: TestClient, w: pw.World, day: Any, engineer: Engine
     return html
 
 
+def _out_of_planning(db: Session, engineer_id: int) -> None:
+    """A dispatcher moves the engineer's visits off their route, then takes them out of planning
+    (refused while they have open visits: app/field/engineers/staffing.py)."""
+    for visit in db.scalars(
+        select(WorkOrder).where(WorkOrder.engineer_id == engineer_id, WorkOrder.status == "scheduled")
+    ):
+        visit.engineer_id, visit.status = None, "unscheduled"
+    db.flush()
+    db.get_one(Engineer, engineer_id).active = False
+    db.commit()
+
+
 def _emergency_ticket(db: Session, w: pw.World) -> Ticket:
     assert w.account is not None
     site = f.make_site(db, w.account, region=w.region, latitude=48.15, longitude=11.58)
@@ -200,8 +212,7 @@ def test_a_preview_that_no_longer_holds_is_a_409_on_the_board_and_writes_nothing
     assert _state(db, w) == before
     # the engineer deactivated after the preview
     form = _publish_form(_absence_preview(client, w, day, bea, "13:00"))
-    db.get_one(Engineer, bea.id).active = False
-    db.commit()
+    _out_of_planning(db, bea.id)
     before = _state(db, w)
     page = _on_the_board(client.post("/board/what-if/publish", data=form), 409)
     assert _field_error(page, "engineer_id") == f"{bea.name} was deactivated after the preview"
@@ -243,8 +254,7 @@ def test_an_emergency_preview_that_no_longer_holds_opens_no_visit(
     # the only engineer with the emergency's skill deactivated after the preview
     third = _emergency_ticket(db, w)
     form = _publish_form(_emergency_preview(client, w, day, ticket=str(third.number)))
-    db.get_one(Engineer, w.engineers[1].id).active = False
-    db.commit()
+    _out_of_planning(db, w.engineers[1].id)
     before = _state(db, w)
     page = _on_the_board(client.post("/board/what-if/publish", data=form), 409)
     assert "no engineer of this region has the skill “ELEC”" in _field_error(page, "skill")

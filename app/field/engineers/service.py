@@ -81,7 +81,9 @@ def shifts_of(session: Session, engineer_id: int) -> list[Shift]:
     )
 
 
-def _check_refs(session: Session, values: Mapping[str, Any], engineer_id: int | None) -> list[dict[str, str]]:
+def check_refs(session: Session, values: Mapping[str, Any], engineer_id: int | None) -> list[dict[str, str]]:
+    """The region and account a profile names, as field errors. Public so the profile page can run
+    it before the save and show every mistake in one answer (the save runs it again)."""
     errors: list[dict[str, str]] = []
     if "region_id" in values and session.get(Region, values["region_id"]) is None:
         errors.append({"field": "region_id", "message": f"region {values['region_id']} does not exist"})
@@ -101,7 +103,8 @@ def _check_refs(session: Session, values: Mapping[str, Any], engineer_id: int | 
     return errors
 
 
-def _check_shifts(shifts: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+def check_shifts(shifts: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """A week's shifts (and breaks), as field errors; the page runs it per day, as `check_refs`."""
     errors: list[dict[str, str]] = []
     seen: set[int] = set()
     for i, s in enumerate(shifts):
@@ -182,7 +185,7 @@ def create_engineer(
     session: Session, *, values: Mapping[str, Any], shifts: Sequence[Mapping[str, Any]], actor: User | None
 ) -> Engineer:
     """Create an engineer with their weekly shifts and an (empty) van stock location."""
-    refuse(_check_refs(session, values, None) + _check_shifts(shifts))
+    refuse(check_refs(session, values, None) + check_shifts(shifts))
     engineer = Engineer(**{k: values[k] for k in UPDATABLE if k in values})
     session.add(engineer)
     session.flush()
@@ -209,9 +212,9 @@ def update_engineer(
     actor: User | None,
 ) -> Engineer:
     """Change fields; `shifts`, when given, replaces the whole weekly pattern."""
-    errors = _check_refs(session, values, engineer.id)
+    errors = check_refs(session, values, engineer.id)
     if shifts is not None:
-        errors += _check_shifts(shifts)
+        errors += check_shifts(shifts)
     refuse(errors)
     changes = audit.apply_changes(engineer, {k: v for k, v in values.items() if k in UPDATABLE})
     if shifts is not None:

@@ -10,6 +10,11 @@ field cannot import it) follows such a change of a User:
   that a dispatcher moves them first and no visit is left with someone who cannot see it;
 - otherwise the engineer leaves planning (Engineer.active false), and comes back when the account
   is an active engineer again.
+
+Taking the engineer out of planning directly (the profile's "In planning: No", `PATCH
+/api/v1/engineers/{id}` with `active: false`, any other writer) is refused the same way while they
+have open visits: the board shows active engineers only, so their visits were in no row and not
+under Unassigned, yet still scheduled with them and on their phone's route.
 """
 
 from __future__ import annotations
@@ -35,18 +40,42 @@ def _changed(user: User) -> bool:
     return any(state.attrs[name].history.has_changes() for name in ("is_active", "role"))
 
 
+def _leaves_planning(engineer: Engineer) -> bool:
+    """`active` set to false, from true or from a value never loaded (then checked all the same)."""
+    history = inspect(engineer).attrs["active"].history
+    added, deleted = list(history.added), list(history.deleted)
+    return bool(added) and not added[0] and not (deleted and not deleted[0])
+
+
 def _follow(session: Session, flush_context: Any, instances: Any) -> None:
+    # Taken before the accounts below change any engineer: those are checked there.
+    leaving = [o for o in session.dirty if isinstance(o, Engineer) and _leaves_planning(o)]
     for user in [o for o in session.dirty if isinstance(o, User) and _changed(o)]:
         engineer = session.scalar(select(Engineer).where(Engineer.user_id == user.id))
         if engineer is None:
             continue
         working = can_work(user)
         if not working and engineer.active:
-            _refuse_with_open_visits(session, engineer)
+            _refuse_with_open_visits(
+                session,
+                engineer,
+                then="the account can stop signing in or change its role",
+                field="is_active",
+                short="the engineer still has open visits",
+            )
         engineer.active = working
+    for engineer in leaving:
+        _refuse_with_open_visits(
+            session, engineer, then=f"{engineer.name} can leave planning", field="active"
+        )
 
 
-def _refuse_with_open_visits(session: Session, engineer: Engineer) -> None:
+def _refuse_with_open_visits(
+    session: Session, engineer: Engineer, *, then: str, field: str, short: str = ""
+) -> None:
+    """409 naming the engineer's open visits, if any. Without a `short` message the field's message
+    names them too: the profile page shows the fields' messages, not the detail (and says "Nothing
+    was saved" in its own words)."""
     with session.no_autoflush:
         visits = list(
             session.scalars(
@@ -60,11 +89,11 @@ def _refuse_with_open_visits(session: Session, engineer: Engineer) -> None:
     named = ", ".join(str(n) for n in visits[:NAMED]) + (
         f" and {len(visits) - NAMED} more" if len(visits) > NAMED else ""
     )
+    has = f"{engineer.name} still has {len(visits)} open visit{'s' if len(visits) != 1 else ''} ({named})"
+    move = f"a dispatcher moves them to someone else on the board first, then {then}"
     raise Conflict(
-        f"{engineer.name} still has {len(visits)} open visit{'s' if len(visits) != 1 else ''} ({named}). "
-        "Nothing was changed: a dispatcher moves them to someone else on the board first, then the "
-        "account can stop signing in or change its role.",
-        errors=[{"field": "is_active", "message": "the engineer still has open visits"}],
+        f"{has}. Nothing was changed: {move}.",
+        errors=[{"field": field, "message": short or f"{has}; {move}"}],
     )
 
 

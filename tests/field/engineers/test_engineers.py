@@ -296,3 +296,34 @@ def test_shift_times_with_a_utc_offset_are_refused(client: TestClient, world) ->
     # The schema describes what is sent and accepted: a local time of day, not RFC 3339's "time".
     shift = client.get("/openapi.json").json()["components"]["schemas"]["ShiftIn"]["properties"]["starts"]
     assert "format" not in shift and shift["pattern"].startswith("^")
+
+
+def test_an_engineer_with_open_visits_stays_in_planning_until_they_are_moved(
+    client: TestClient, db: Session, world
+) -> None:
+    """`active: false` took the engineer off the board while their visits stayed scheduled with
+    them and on their route: in no row and not under Unassigned. Refused as for their account."""
+    from app.models import Engineer, WorkOrder
+
+    w = world
+    e = create(client, w, user_id=w["eng_user"].id)
+    account = f.make_account(db, region=w["region"])
+    ticket = f.open_ticket(db, account, asset=f.make_asset(db, f.make_site(db, account, region=w["region"])))
+    visit = f.make_work_order(db, ticket)
+    visit.engineer_id, visit.status = e["id"], "scheduled"  # on their route
+    db.commit()
+    url = f"{API}/{e['id']}"
+    etag = client.get(url, headers=w["dispatch"]).headers["ETag"]
+    r = client.patch(url, json={"active": False}, headers={**w["dispatch"], "If-Match": etag})
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
+    assert f"Jana Kühn still has 1 open visit ({visit.number}). Nothing was changed" in r.json()["detail"]
+    assert [x["field"] for x in r.json()["errors"]] == ["active"]
+    db.expire_all()
+    assert db.get_one(Engineer, e["id"]).active
+    assert client.get(url, headers=w["dispatch"]).headers["ETag"] == etag  # nothing saved
+    # their visit moved off their route: they leave planning
+    moved = db.get_one(WorkOrder, visit.id)
+    moved.engineer_id, moved.status = None, "unscheduled"
+    db.commit()
+    r = client.patch(url, json={"active": False}, headers={**w["dispatch"], "If-Match": etag})
+    assert r.status_code == 200 and r.json()["active"] is False, r.text
