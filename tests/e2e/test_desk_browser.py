@@ -15,7 +15,16 @@ from sqlalchemy.orm import Session
 
 import app.desk.customers.keys  # noqa: F401  (its flush hook derives the contacts' phone search keys)
 from tests import factories as f
-from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
+from tests.e2e.browser import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    PASSWORD,
+    collect_errors,
+    migrated,
+    running_server,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -130,6 +139,55 @@ def test_agent_finds_customer_by_phone_and_opens_a_ticket(server: dict[str, Any]
                 page.goto(f"{base}{path}")
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 360, f"{path} is {width}px wide at a 360px viewport"
+            assert errors == [], f"browser console errors: {errors}"
+        finally:
+            browser.close()
+
+
+def test_a_new_ticket_being_typed_on_the_customer_page_is_kept(server: dict[str, Any]) -> None:
+    """The new-ticket form keeps what is typed over a reload, per customer and asset, until the
+    ticket is created."""
+    base, account = server["base"], server["account_id"]
+    for_asset = f"{base}/desk/customers/{account}?asset={server['asset_id']}"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 360, "height": 780}).new_page()
+            errors = collect_errors(page)
+            sign_in(page, base, f"/desk/customers/{account}", server["agent_email"])
+            page.goto(for_asset)
+            subject, description = page.get_by_label("Subject", exact=True), page.get_by_label("Description")
+            priority = page.get_by_label("Priority", exact=True)
+            sync_api.expect(page.get_by_label("Asset", exact=True)).to_have_value(str(server["asset_id"]))
+            subject.fill("Compressor loud")
+            description.fill("Rattles since the weekend.")
+            priority.select_option("P2")
+            page.reload()
+            sync_api.expect(subject).to_have_value("Compressor loud")
+            sync_api.expect(description).to_have_value("Rattles since the weekend.")
+            sync_api.expect(priority).to_have_value("P2")
+            sync_api.expect(page.locator("#new-ticket .draft-note")).to_contain_text(
+                "Your unsent text is back"
+            )
+
+            # the same customer without that asset starts empty: the draft is about that machine
+            page.goto(f"{base}/desk/customers/{account}")
+            sync_api.expect(subject).to_have_value("")
+            sync_api.expect(page.locator(".draft-note")).to_have_count(0)
+
+            # created: the draft goes, and the form opens empty again
+            page.goto(for_asset)
+            sync_api.expect(subject).to_have_value("Compressor loud")
+            page.get_by_role("button", name="Create ticket").click()
+            page.wait_for_url(f"{base}/desk/tickets/*")
+            sync_api.expect(page.locator(".flash")).to_contain_text("Ticket created.")
+            sync_api.expect(page.locator(".facts")).to_contain_text("P2")
+            page.wait_for_load_state()  # drafts.js (deferred) has settled what was sent
+            page.goto(for_asset)
+            sync_api.expect(subject).to_have_value("")
+            sync_api.expect(description).to_have_value("")
+            sync_api.expect(priority).to_have_value("P3")
+            sync_api.expect(page.locator(".draft-note")).to_have_count(0)
             assert errors == [], f"browser console errors: {errors}"
         finally:
             browser.close()

@@ -9,6 +9,7 @@ Runs Debian's /usr/bin/chromium through Playwright against a real uvicorn server
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -63,6 +64,20 @@ def _seed(url: str) -> dict[str, Any]:
                 channel="phone",
                 actor=None,
             )
+            # a ticket a visit can be planned for (its machine has a site); another customer's, so
+            # the tickets above still have none to choose
+            region = f.make_region(db)
+            freezer_co = f.make_account(db, region=region, name="Eiskeller Nord KG")
+            freezer = f.make_asset(db, f.make_site(db, freezer_co))
+            visit_ticket = tickets.create_ticket(
+                db,
+                account_id=freezer_co.id,
+                asset_id=freezer.id,
+                subject="Freezer door does not seal",
+                priority="P3",
+                channel="phone",
+                actor=None,
+            )
             for title, body in (
                 ("UPS reports battery fault", "Replace battery modules older than four years."),
                 ("Lift door does not close properly", "Clean the light curtain lenses and the door sill."),
@@ -76,6 +91,7 @@ def _seed(url: str) -> dict[str, Any]:
                 "agent_email": agent.email,
                 "other_email": other.email,
                 "cooler_id": cooler.id,
+                "visit_ticket_id": visit_ticket.id,
             }
     finally:
         engine.dispose()
@@ -187,11 +203,15 @@ def test_unsaved_edits_and_the_knowledge_box_come_back_after_another_form(server
                 "cooling",
                 "Cooler alarm",
             )
-            # the edit draft went with its form: the conflict page holds the input
-            assert page.evaluate(f"sessionStorage.getItem('fieldline.draft.ticket-{ticket_id}-edit')") is None
+            # the conflict page holds the input; the draft stays until a save succeeds (it is not
+            # put over the input shown)
+            draft = f"sessionStorage.getItem('fieldline.draft.ticket-{ticket_id}-edit')"
+            assert page.evaluate(draft) is not None
             sync_api.expect(edit.locator(".draft-note")).to_have_count(0)
             page.get_by_role("button", name="Save changes").click()  # the agent keeps P1
             sync_api.expect(page.locator(".flash")).to_contain_text("saved")
+            page.wait_for_load_state()  # drafts.js (deferred) has settled what was sent
+            assert page.evaluate(draft) is None
             saved = httpx.get(api, headers=other).json()
             assert (saved["priority"], saved["category"], saved["subject"]) == (
                 "P1",
@@ -226,6 +246,68 @@ def test_unsaved_edits_and_the_knowledge_box_come_back_after_another_form(server
             sync_api.expect(page.locator(".draft-note")).to_have_count(0)
             # the conflict page itself answers 409, which the console reports as a failed load
             errors = [e for e in errors if "status of 409" not in e]
+            assert errors == [], f"browser console errors: {errors}"
+        finally:
+            browser.close()
+
+
+def test_a_refused_work_order_is_kept_until_it_is_created(server: dict[str, Any]) -> None:
+    """Every field of the work-order form is kept, and kept over a refusal: the draft goes once
+    the work order is created, not when the form is sent."""
+    base, ticket_id = server["base"], server["visit_ticket_id"]
+    url = f"{base}/desk/tickets/{ticket_id}"
+    keys = "Object.keys(sessionStorage).filter(k => k.startsWith('fieldline.draft.'))"
+    start = f"{date.today() + timedelta(days=3)}T09:00"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            errors = collect_errors(page)
+            sign_in(page, base, f"/desk/tickets/{ticket_id}", server["agent_email"])
+            duration, notes = page.locator("#wo-duration"), page.locator("#wo-notes")
+            begins, ends = page.locator("#wo-start"), page.locator("#wo-end")
+            page.locator("summary", has_text="Create work order").click()  # the section opens
+            duration.fill("90")
+            begins.fill(start)
+            notes.fill("Bring the long ladder.")
+            page.get_by_role("button", name="Create work order").click()  # no "until": refused
+            sync_api.expect(page.get_by_role("alert")).to_contain_text("give both")
+            sync_api.expect(notes).to_have_value("Bring the long ladder.")
+
+            # The ticket opened afresh (a link, the queue and back) has the whole form back.
+            page.goto(url)
+            sync_api.expect(duration).to_have_value("90")
+            sync_api.expect(begins).to_have_value(start)
+            sync_api.expect(notes).to_have_value("Bring the long ladder.")
+            wo_note = page.locator('form[action$="/work-orders"] .draft-note')
+            sync_api.expect(wo_note).to_contain_text("Your unsent text is back")
+            # "Discard it" puts back the whole form as the page draws it
+            page.locator("summary", has_text="Create work order").click()
+            wo_note.get_by_role("button", name="Discard it").click()
+            sync_api.expect(duration).to_have_value("60")
+            sync_api.expect(begins).to_have_value("")
+            sync_api.expect(notes).to_have_value("")
+            assert page.evaluate(keys) == []
+
+            # Typed again, with the reply kept aside: created, the form's draft goes, the reply's stays.
+            page.locator("#reply-text").fill("We send an engineer.")
+            duration.fill("90")
+            begins.fill(start)
+            ends.fill(f"{date.today() + timedelta(days=3)}T11:00")
+            notes.fill("Bring the long ladder.")
+            page.reload()
+            sync_api.expect(ends).to_have_value(f"{date.today() + timedelta(days=3)}T11:00")
+            page.locator("summary", has_text="Create work order").click()
+            page.get_by_role("button", name="Create work order").click()
+            sync_api.expect(page.locator(".flash")).to_contain_text("Work order created.")
+            page.wait_for_load_state()  # drafts.js (deferred) has settled what was sent
+            sync_api.expect(duration).to_have_value("60")
+            sync_api.expect(begins).to_have_value("")
+            sync_api.expect(notes).to_have_value("")
+            sync_api.expect(page.locator("#reply-text")).to_have_value("We send an engineer.")
+            assert page.evaluate(keys) == [f"fieldline.draft.ticket-{ticket_id}-reply"]
+            # the refused form answers 422, which the console reports as a failed load
+            errors = [e for e in errors if "status of 422" not in e]
             assert errors == [], f"browser console errors: {errors}"
         finally:
             browser.close()

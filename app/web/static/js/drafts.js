@@ -1,8 +1,20 @@
-// Unsent text on the ticket page and the engineer's visit page survives the page coming back for
-// another form. Every form there posts and reloads the page, so a reply typed and then "Not
-// helpful" clicked on a suggestion was gone, and so was a report typed before "I picked these up". A field marked data-draft="<key>" is kept in this tab's sessionStorage as
-// it is typed, put back when the page returns with the field empty (with a note saying so), and
-// forgotten when its own form is sent. Nothing leaves the browser; another tab starts clean.
+// Unsent input on the ticket page, the customer page's new-ticket form and the engineer's visit
+// page survives the page coming back for another form. Every form there posts and reloads the
+// page, so a reply typed and then "Not helpful" clicked on a suggestion was gone, and so was a
+// report typed before "I picked these up". A field marked data-draft="<key>" is kept in this
+// tab's sessionStorage as it is typed and put back when the page returns with the field as the
+// page starts it (empty, or the page's own value for a choice, a quantity or a date), with a note
+// saying so and "Discard it" for the whole form. Nothing leaves the browser; another tab starts
+// clean. Radio buttons sharing one key are one draft (the choice made).
+//
+// A draft goes once its form is SAVED, not when it is sent: a refused form (a report without
+// "Fixed first time?", a 409) comes back with the input in the page, and the engineer who then
+// goes to the route and back must still find it. So sending a form only notes which drafts went
+// with it and what they held (SENT); the page that loads next says what was saved (an element
+// with data-draft-saved="<outcome>", written by the templates next to the server's success
+// message), and a draft goes only when that outcome is one its form names (data-draft-done="reply",
+// on the form or the field) and it still holds what was sent. Any other page (the refusal, an
+// error page, a form sent twice) leaves it. A form naming no outcome forgets its drafts when sent.
 //
 // A field the page fills in itself (data-draft-prefilled: the knowledge box starts with the
 // ticket's subject) is put back when it still holds that value, always with the note; a field
@@ -19,41 +31,157 @@
   try { store = window.sessionStorage; } catch (e) { return; }  // storage off: the page as it was
   if (!store) return;
   var PREFIX = "fieldline.draft.";
+  var SENT = "fieldline.drafts-sent";  // not under PREFIX: no data-draft key can clash with it
+  var drafts = [];  // {key, done: outcomes that mean saved, sentBy(form): whether that form carries it}
 
-  document.querySelectorAll("[data-draft]").forEach(function (field) {
-    var key = PREFIX + field.getAttribute("data-draft");
-    var kept = store.getItem(key);
-    var prefilled = field.hasAttribute("data-draft-prefilled");
-    var untouched = prefilled ? field.value === field.defaultValue : !field.value;
-    if (kept && untouched && kept !== field.value) {
-      field.value = kept;
-      field.dispatchEvent(new Event("input", { bubbles: true }));
-      // a choice or a short field comes back quietly; a text, or a value put over the page's own, with its note
-      if (field.tagName === "TEXTAREA" || prefilled) {
-        field.insertAdjacentElement("afterend", note("", function () {
-          field.value = field.defaultValue;  // empty, or the page's own value (the subject)
-          store.removeItem(key);
-          field.dispatchEvent(new Event("input", { bubbles: true }));
-          field.focus();
-        }));
-      }
-    }
-    field.addEventListener("input", function () {
-      var text = field.value.trim();
-      if (text && !(prefilled && field.value === field.defaultValue)) store.setItem(key, field.value);
-      else store.removeItem(key);
-    });
-    if (field.form) field.form.addEventListener("submit", function () { store.removeItem(key); });
-    var sentBy = field.getAttribute("data-draft-sent-by");
-    if (sentBy) {
-      document.addEventListener("submit", function (event) {
-        // a form whose sending was called off (kb-suggest.js asks before "This solved it") keeps it
-        if (!event.defaultPrevented && event.target.matches(sentBy)) store.removeItem(key);
-      });
-    }
+  settle();  // before anything is put back: a draft just saved must not return into its empty form
+
+  var keys = [], groups = {};
+  document.querySelectorAll("[data-draft]").forEach(function (el) {
+    var key = PREFIX + el.getAttribute("data-draft");
+    if (!groups[key]) { groups[key] = []; keys.push(key); }
+    groups[key].push(el);
   });
+  var back = keys.map(function (key) { return field(key, groups[key]); }).filter(Boolean);
+  noteEach(back);
 
   document.querySelectorAll("form[data-draft-form]").forEach(editForm);
+
+  document.addEventListener("submit", function (event) {
+    // a form whose sending was called off (kb-suggest.js asks before "This solved it") sent nothing
+    if (event.defaultPrevented) return;
+    var form = event.target, items = [];
+    drafts.forEach(function (d) {
+      if (!d.sentBy(form)) return;
+      var value = store.getItem(d.key);
+      if (value === null) return;
+      if (d.done.length) items.push({ key: d.key, value: value, done: d.done });
+      else store.removeItem(d.key);
+    });
+    // only the last form sent counts: the page that answers it is the next one to load
+    if (items.length) store.setItem(SENT, JSON.stringify(items));
+    else store.removeItem(SENT);
+  });
+
+  // The page answering the last form sent: drop the drafts that form saved, keep the rest.
+  function settle() {
+    var sent = null;
+    try { sent = JSON.parse(store.getItem(SENT) || "null"); } catch (e) { /* garbled: keep all */ }
+    store.removeItem(SENT);
+    var marker = document.querySelector("[data-draft-saved]");
+    var saved = marker ? marker.getAttribute("data-draft-saved") : "";
+    if (!saved || !Array.isArray(sent)) return;
+    sent.forEach(function (d) {
+      // typed on after sending (a slow answer): what was typed since is not what was saved
+      if (d && Array.isArray(d.done) && d.done.indexOf(saved) >= 0 && store.getItem(d.key) === d.value) {
+        store.removeItem(d.key);
+      }
+    });
+  }
+
+  function outcomes(el) {
+    var names = el.getAttribute("data-draft-done") || (el.form && el.form.getAttribute("data-draft-done")) || "";
+    return names.split(/\s+/).filter(Boolean);
+  }
+
+  // One draft: a field, or a group of radio buttons. Returns what was put back, or null.
+  function field(key, els) {
+    var first = els[0];
+    var radio = first.type === "radio";
+    var text = first.tagName === "TEXTAREA" || first.type === "text" || first.type === "search";
+    var prefilled = first.hasAttribute("data-draft-prefilled");
+    var rendered = initial();
+    var sentBy = first.getAttribute("data-draft-sent-by");
+    drafts.push({
+      key: key,
+      done: outcomes(first),
+      sentBy: function (form) { return first.form === form || (!!sentBy && form.matches(sentBy)); }
+    });
+
+    var kept = store.getItem(key);
+    // Text only into an empty field (or the page's own, prefilled value); a choice, a quantity or a
+    // date into one still at what the page starts it with (a duration of 60, the first option).
+    var untouched = text && !prefilled ? !value() : value() === rendered;
+    var restored = null;
+    if (kept && untouched && kept !== value() && holds(kept)) {
+      set(kept);
+      announce();
+      restored = {
+        key: key,
+        owner: first.form || first,
+        noted: first.tagName === "TEXTAREA" || (prefilled && text),
+        first: first,
+        reset: function () { set(rendered); announce(); }
+      };
+    }
+    els.forEach(function (el) {
+      el.addEventListener("input", save);
+      if (!text) el.addEventListener("change", save);  // a choice may only say "change"
+    });
+    return restored;
+
+    function save() {
+      var v = value();
+      // a choice or number is kept as chosen, even the page's own: a refused page renders the
+      // input sent, so "what the page starts with" is not the default there
+      var keep = text ? v.trim() && !(prefilled && v === rendered) : v;
+      if (keep) store.setItem(key, v);
+      else store.removeItem(key);
+    }
+    function value() {
+      if (!radio) return first.value;
+      var on = els.filter(function (el) { return el.checked; })[0];
+      return on ? on.value : "";
+    }
+    function set(v) {
+      if (radio) els.forEach(function (el) { el.checked = el.value === v; });
+      else first.value = v;
+    }
+    function initial() {
+      if (radio) {
+        var on = els.filter(function (el) { return el.defaultChecked; })[0];
+        return on ? on.value : "";
+      }
+      if (first.tagName === "SELECT") {
+        var o = Array.prototype.find.call(first.options, function (x) { return x.defaultSelected; }) || first.options[0];
+        return o ? o.value : "";
+      }
+      return first.defaultValue;
+    }
+    function holds(v) {  // a part or contact no longer offered is not a choice any more
+      if (radio) return els.some(function (el) { return el.value === v; });
+      if (first.tagName === "SELECT") return Array.prototype.some.call(first.options, function (o) { return o.value === v; });
+      return true;
+    }
+    function announce() {
+      var on = radio ? els.filter(function (el) { return el.checked; })[0] || first : first;
+      on.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  }
+
+  // One note per form that got text back (a choice or a short field alone comes back quietly);
+  // "Discard it" puts the whole form back as the page drew it and forgets its drafts.
+  function noteEach(restored) {
+    var forms = [];
+    restored.forEach(function (r) {
+      var f = forms.filter(function (x) { return x.owner === r.owner; })[0];
+      if (!f) forms.push(f = { owner: r.owner, items: [] });
+      f.items.push(r);
+    });
+    forms.forEach(function (f) {
+      var noted = f.items.filter(function (r) { return r.noted; })[0];
+      if (!noted) return;
+      noted.first.insertAdjacentElement("afterend", note("", function () {
+        f.items.forEach(function (r) { r.reset(); });
+        // after the reset, whose "input" keeps a choice again: every draft of that form goes
+        drafts.forEach(function (d) {
+          var mine = f.owner.tagName === "FORM" ? d.sentBy(f.owner) : f.items.some(function (r) { return r.key === d.key; });
+          if (mine) store.removeItem(d.key);
+        });
+        noted.first.focus();
+      }));
+    });
+  }
 
   // The edit form's draft holds the fields the agent changed (a field differs from its base_
   // value) with what they were typed against: the form's version and each changed field's base.
@@ -64,7 +192,8 @@
   // the stale edit it is and goes through the server's conflict check as usual (a field both
   // changed is shown side by side, 409) instead of the draft silently overwriting a value the
   // agent never saw. The note names such fields. A change meanwhile to fields the agent did not
-  // touch needs nothing: the form shows it, as rendered, and saves it unchanged.
+  // touch needs nothing: the form shows it, as rendered, and saves it unchanged. Like the other
+  // drafts it goes only once a save succeeds ("Ticket saved.", "Nothing to save", merged).
   function editForm(form) {
     var key = PREFIX + form.getAttribute("data-draft-form");
     var version = form.elements.namedItem("version");
@@ -81,7 +210,9 @@
       f.addEventListener("input", save);
       f.addEventListener("change", save);
     });
-    form.addEventListener("submit", function () { store.removeItem(key); });
+    // kept until a save succeeds: a 409 page holds the input but not the draft's baseline, and
+    // the draft put back later still goes through the merge against what it was typed on
+    drafts.push({ key: key, done: outcomes(form), sentBy: function (f) { return f === form; } });
 
     function save() {
       var changed = {}, any = false;
