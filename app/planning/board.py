@@ -56,6 +56,13 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
+def _local_text(value: datetime | None, tz: ZoneInfo) -> str | None:
+    """A due time as the board shows it, "Fri 11 Dec 10:38" in the region's zone."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz).strftime("%a %d %b %H:%M")
+
+
 def _at(day: date, clock: time | None, tz: ZoneInfo) -> str | None:
     return None if clock is None else _iso(datetime.combine(day, clock, tzinfo=tz))
 
@@ -270,7 +277,8 @@ def _unassigned(
     """Work the published plan left out (with the reason its run stored: the one source the API,
     the explanation and exports read too) and open work the plan has not seen yet (created or
     unassigned after it was published). `names`: the region's engineers, {id: name}."""
-    start = datetime.combine(day, time(0), tzinfo=ZoneInfo(session.get_one(Region, region_id).timezone))
+    zone = ZoneInfo(session.get_one(Region, region_id).timezone)
+    start = datetime.combine(day, time(0), tzinfo=zone)
     reasons = {
         u.work_order_id: u
         for u in session.scalars(
@@ -336,6 +344,10 @@ def _unassigned(
                 if run
                 else "no plan is published for this day yet",
                 "sla_due": _iso(wo.sla_deadline_at),
+                # the text the page shows, on the region's clock: the server-rendered rows and the
+                # ones board.js redraws after a poll read this one field (the redraw said
+                # "2026-12-11 09:38 UTC" beside rows saying "Fri 11 Dec 10:38")
+                "sla_due_local": _local_text(wo.sla_deadline_at, zone),
                 "at_risk": wo.at_risk_reason if wo.at_risk_since else None,
                 "lat": site.latitude,
                 "lon": site.longitude,

@@ -451,3 +451,104 @@ def test_what_if_an_engineer_goes_home_now(server: dict[str, Any]) -> None:
 
 def _zone(server: dict[str, Any]) -> str:
     return str(server["tz"])
+
+
+# A row as the browser holds it: each element's tag, classes, attributes and text (whitespace
+# collapsed), in order; attribute order and the whitespace between tags left out.
+DESCRIBE_ROW = """row => {
+  const describe = node => {
+    if (node.nodeType === Node.TEXT_NODE) return node.textContent.replace(/\\s+/g, ' ').trim();
+    const attrs = Array.from(node.attributes).filter(a => a.name !== 'class')
+      .map(a => a.name + '=' + a.value).sort();
+    return [node.tagName, Array.from(node.classList).sort().join(' '), attrs,
+            Array.from(node.childNodes).map(describe).filter(c => c !== '')];
+  };
+  return {tree: describe(row),
+          cells: Array.from(row.cells).map(c => c.innerText.replace(/\\s+/g, ' ').trim())};
+}"""
+
+
+def _visit_on(server: dict[str, Any], day: datetime, priority: str, subject: str) -> int:
+    """A visit promised for `day` at 10:00 (region time) through the API: unassigned on that day."""
+    base, headers = server["base"], _token(server, server["dispatcher_email"])
+    ticket = httpx.post(
+        f"{base}/api/v1/tickets",
+        json={
+            "customer_id": server["account_id"],
+            "asset_id": server["spare_asset"],
+            "subject": subject,
+            "priority": priority,
+            "channel": "phone",
+        },
+        headers=headers,
+    )
+    assert ticket.status_code == 201, ticket.text
+    start = day.replace(hour=10, tzinfo=ZoneInfo(_zone(server)))
+    visit = httpx.post(
+        f"{base}/api/v1/work-orders",
+        json={
+            "ticket_id": ticket.json()["id"],
+            "duration_min": 45,
+            "appointment_start_at": start.isoformat(),
+            "appointment_end_at": (start + timedelta(hours=2)).isoformat(),
+        },
+        headers=headers,
+    )
+    assert visit.status_code == 201, visit.text
+    return int(visit.json()["id"])
+
+
+def test_a_live_refresh_redraws_unassigned_rows_exactly_as_the_server_does(server: dict[str, Any]) -> None:
+    """The poll redrew the list with the due time in UTC ("2026-12-11 09:38 UTC" beside "Fri 11 Dec
+    10:38"), an unstyled priority badge and no "Engineer for WO-…" label."""
+    base = server["base"]
+    later = datetime.fromisoformat(server["today"]) + timedelta(days=5)
+    first = _visit_on(server, later, "P1", "Freezer alarm")
+    with _planned_board(server) as page:
+        errors = collect_errors(page)
+        page.goto(f"{base}/board?region={server['region_id']}&day={later.date().isoformat()}")
+        row = page.locator(f'#unassigned tr[data-id="{first}"]')
+        sync_api.expect(row).to_have_count(1)
+        served = row.evaluate(DESCRIBE_ROW)
+        assert re.fullmatch(r"\w{3} \d\d \w{3} \d\d:\d\d", served["cells"][4]), served["cells"]
+        # New work for that day: the next poll redraws the list, this row with it.
+        second = _visit_on(server, later, "P4", "Light flickers")
+        sync_api.expect(page.locator(f'#unassigned tr[data-id="{second}"]')).to_have_count(1, timeout=15000)
+        assert page.locator(f'#unassigned tr[data-id="{first}"]').evaluate(DESCRIBE_ROW) == served
+        # the redrawn label still names the list (its accessible name)
+        sync_api.expect(page.get_by_label(f"Engineer for {row.get_attribute('data-number')}")).to_have_count(
+            1
+        )
+        # the new row's due time on the region's clock, as a reload draws it
+        redrawn = page.locator(f'#unassigned tr[data-id="{second}"]').evaluate(DESCRIBE_ROW)
+        page.reload()
+        assert page.locator(f'#unassigned tr[data-id="{second}"]').evaluate(DESCRIBE_ROW) == redrawn
+        assert errors == []
+
+
+def test_an_absence_late_in_the_day_keeps_a_readable_label(server: dict[str, Any]) -> None:
+    """An absence from near the axis' end read "Absent (sickne", cut at the lane's edge."""
+    base = server["base"]
+    later = (datetime.fromisoformat(server["today"]) + timedelta(days=6)).date()
+    engineer = next(iter(server["engineers"]))
+    r = httpx.post(
+        f"{base}/api/v1/engineers/{engineer}/absences",
+        json={"day": later.isoformat(), "reason": "sickness", "from_time": "22:00"},
+        headers=_token(server, server["dispatcher_email"]),
+    )
+    assert r.status_code == 201, r.text
+    with _planned_board(server) as page:
+        errors = collect_errors(page)
+        for viewport in (DESKTOP, PHONE):
+            page.set_viewport_size(viewport)
+            page.goto(f"{base}/board?region={server['region_id']}&day={later.isoformat()}")
+            lane = page.locator(f'.trow[data-engineer="{engineer}"] .tlane')
+            label = lane.locator(".absent")
+            sync_api.expect(label).to_have_count(1)
+            box, edge = label.bounding_box(), lane.bounding_box()
+            assert box and edge and box["x"] + box["width"] <= edge["x"] + edge["width"] + 0.5, (box, edge)
+            assert box["x"] >= edge["x"]
+            assert label.inner_text() in ("Absent (sickness from 22:00)", "Absent")
+            assert label.get_attribute("title") == "Absent (sickness from 22:00)"
+            assert "sickness from 22:00" in (lane.get_attribute("aria-label") or "")
+        assert errors == []

@@ -11,6 +11,7 @@ test-artifacts/.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +47,12 @@ SURE_ROWS = [
     (5, True, True), (5, True, False), (4, True, False), (5, True, False), (4, True, False),
     (1, False, True), (2, False, False), (1, False, False), (2, False, False), (2, False, False),
 ]  # fmt: skip
+
+# A third Berlin week where the only fact known is an SLA breach, on one answer (CSAT 4) against
+# four (5 5 4 5): −0.75 with no interval. The chart scaled its axis to that bar, filling the width.
+FEW_WEEK = "from=2026-03-23&to=2026-03-29&region=BER"
+FEW_ROWS = [(4, True), (5, False), (5, False), (4, False), (5, False)]
+EMPTY_WEEK = "from=2026-04-06&to=2026-04-12"
 
 SOLID = {"lowers": (0xB3, 0x41, 0x2E), "raises": (0x2E, 0x7D, 0x4F)}
 LIGHT = {"lowers": (0xE8, 0xBC, 0xB3), "raises": (0xB5, 0xD8, 0xC2)}
@@ -83,6 +90,10 @@ def _seed(url: str) -> dict[str, Any]:
                 facts = {"first_time_fix": fixed, "late": late}
                 drivers_fixture._answer(
                     db, f"sure{i}", visit, berlin, at(17 + i // 5, 9 + i % 5), csat, facts
+                )
+            for i, (csat, breached) in enumerate(FEW_ROWS):
+                drivers_fixture._answer(
+                    db, f"few{i}", visit, berlin, at(24 + i % 3, 9 + i), csat, {"sla_breach": breached}
                 )
             manager = f.make_user(db, role="manager", email="lead@drivers.example", password=PASSWORD)
             db.commit()
@@ -246,6 +257,98 @@ def test_drivers_on_screen_equal_the_api(server: dict[str, Any]) -> None:
                 "The interval stays clear of 0",
             ]
             page.screenshot(path=str(ARTIFACTS / "kpi-drivers-sure.png"), full_page=True)
+            assert errors == []
+        finally:
+            browser.close()
+
+
+# Where a bar's label lines are drawn: the leftmost x any of them reaches (below 0: cut off).
+LABELS_LEFT = f"""() => {{
+  const chart = {CHART}, y = chart.scales.y, ctx = chart.ctx;
+  return Math.min(...y.getLabelItems().map(item => {{
+    ctx.save(); ctx.font = item.font.string;
+    const lines = [].concat(item.label), wide = Math.max(...lines.map(l => ctx.measureText(l).width));
+    ctx.restore();
+    const x = item.options.translation[0], align = item.options.textAlign;
+    return align === 'right' ? x - wide : align === 'center' ? x - wide / 2 : x;
+  }}));
+}}"""
+# Dark pixels (text) in bar i's row, on the far side of the zero line from the bar.
+NOTE_PIXELS = """i => {
+  const canvas = document.querySelector('canvas[data-drivers-for]');
+  const chart = Chart.getChart(canvas), bar = chart.getDatasetMeta(0).data[i];
+  const d = chart.currentDevicePixelRatio;
+  const ctx = canvas.getContext('2d'), left = bar.x < bar.base;
+  const x0 = left ? bar.base + 4 : chart.chartArea.left, x1 = left ? chart.chartArea.right : bar.base - 4;
+  const img = ctx.getImageData(Math.round(x0 * d), Math.round((bar.y - 6) * d),
+                               Math.round((x1 - x0) * d), Math.round(12 * d));
+  let dark = 0;
+  for (let k = 0; k < img.data.length; k += 4) {
+    if (img.data[k + 3] > 200 && Math.max(img.data[k], img.data[k + 1], img.data[k + 2]) < 90) dark++;
+  }
+  return dark;
+}"""
+
+
+def test_drivers_without_intervals_answers_or_room(server: dict[str, Any]) -> None:
+    """A fact without an interval filled the chart (the axis scaled to it) with no mark on the bar;
+    no answers at all drew an empty grid ("fewer than 0"); at 360 px the labels were cut on the left;
+    the drill-down's heads were field names ("ticket id", "answered at", "csat")."""
+    base = server["base"]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            errors = collect_errors(page)
+            sign_in(page, base, f"/insights/drivers?{FEW_WEEK}", server["manager_email"])
+            page.locator("canvas[data-drawn]").wait_for(timeout=15_000)
+            api = page.evaluate(f"fetch('/api/v1/kpis/drivers?{FEW_WEEK}').then(r => r.json())")
+            drawn = [x for x in api["facts"] if x["difference"] is not None]
+            assert [(x["fact"], x["difference"], x["ci_low"]) for x in drawn] == [
+                ("sla_breach", pytest.approx(-0.75), None)
+            ]
+            # (a) the axis is not magnified to it: ±1 at least, the bar a small part of the width
+            scale = page.evaluate(f"(() => {{ const x = {CHART}.scales.x; return [x.min, x.max]; }})()")
+            assert scale[0] <= -1 and scale[1] >= 1, scale
+            bar = page.evaluate(
+                f"(() => {{ const c = {CHART}, b = c.getDatasetMeta(0).data[0];"
+                " return Math.abs(b.x - b.base) / (c.chartArea.right - c.chartArea.left); })()"
+            )
+            assert bar < 0.5, bar
+            # ... and the bar itself says why it is uncertain (text beside it, across the zero line)
+            assert page.evaluate(NOTE_PIXELS, 0) > 20
+            # the facts that have an interval get no such note (the sure week)
+            page.goto(f"{base}/insights/drivers?{SURE_WEEK}")
+            page.locator("canvas[data-drawn]").wait_for(timeout=15_000)
+            facts = page.evaluate(f"fetch('/api/v1/kpis/drivers?{SURE_WEEK}').then(r => r.json())")["facts"]
+            assert facts[0]["fact"] == "first_time_fix" and facts[0]["ci_low"] > 0
+            assert page.evaluate(NOTE_PIXELS, 0) == 0
+
+            # (b) no answers at all: said plainly, no empty chart
+            page.goto(f"{base}/insights/drivers?{EMPTY_WEEK}")
+            sync_api.expect(page.locator(".drivers-none")).to_have_text(
+                re.compile("^No survey answers for this selection")
+            )
+            assert page.locator("canvas").count() == 0
+            assert "fewer than 0" not in page.locator("main").inner_text()
+
+            # (c) on a phone every label is drawn whole, inside the canvas
+            page.set_viewport_size({"width": 360, "height": 800})
+            page.goto(f"{base}/insights/drivers?{WEEK}&region=BER")
+            page.locator("canvas[data-drawn]").wait_for(timeout=15_000)
+            assert page.evaluate(LABELS_LEFT) >= 0
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360
+            page.screenshot(path=str(ARTIFACTS / "kpi-drivers-360.png"), full_page=True)
+
+            # (d) the answers behind a bar, under readable heads
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.goto(f"{base}/insights/drivers/drill?{WEEK}&region=BER&fact=late&side=with")
+            heads = page.locator("table.drill-items thead th").all_inner_texts()
+            assert heads[:3] == ["Ticket", "Answered", "CSAT (1–5)"], heads
+            assert "Late" in heads and not any(
+                h != h.strip() or h[:1].islower() or "_" in h for h in heads
+            ), heads
+            assert page.locator("table.drill-items tbody tr").count() == 3
             assert errors == []
         finally:
             browser.close()

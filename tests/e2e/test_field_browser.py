@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,9 +35,10 @@ PHONE = {"width": 360, "height": 740}
 TILES = "tile.openstreetmap.org"
 
 
-def _seed(url: str) -> dict[str, Any]:
+def _seed(url: str, *, van_parts: bool = False) -> dict[str, Any]:
     """Two engineers in a zone where it is about noon now (so 'today' has shift time left); the
-    visit needing ELEC and a warehouse part can only go to engineer 1, via a pickup."""
+    visit needing ELEC and a warehouse part can only go to engineer 1, via a pickup. With
+    `van_parts`, engineer 1's van also holds two parts the report can name as "other parts"."""
     engine = migrated(url)
     try:
         with Session(engine) as db:
@@ -49,8 +51,12 @@ def _seed(url: str) -> dict[str, Any]:
             dispatcher = pw.f.make_user(
                 db, role="dispatcher", email="dispatch@browser.example", password=PASSWORD
             )
+            van = [pw.f.make_part(db, name=name) for name in ("Fan motor", "Door seal")] if van_parts else []
+            for part in van:
+                pw.f.set_stock(db, pw.f.location_of(db, engineer=w.engineers[1]), part, 5)
             db.commit()
             return {
+                "van_parts": [p.name for p in van],
                 "region_id": w.region.id,
                 "today": datetime.now(ZoneInfo(tz)).date().isoformat(),
                 "engineer_email": engineer.email,
@@ -92,6 +98,13 @@ def _publish_today(server: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def server() -> Iterator[dict[str, Any]]:
     with running_server(_seed) as info:
+        _publish_today(info)
+        yield info
+
+
+@pytest.fixture
+def van_server() -> Iterator[dict[str, Any]]:
+    with running_server(partial(_seed, van_parts=True)) as info:
         _publish_today(info)
         yield info
 
@@ -192,5 +205,139 @@ def test_route_shows_as_a_sketch_when_the_map_library_cannot_load(server: dict[s
             assert sketch.locator("circle").count() >= 1
             page.screenshot(path=str(ARTIFACTS / "field-route-sketch-360.png"), full_page=True)
             _assert_fits_the_phone(page)
+        finally:
+            browser.close()
+
+
+def _seed_with_a_break(url: str) -> dict[str, Any]:
+    """One engineer with the skill (ELEC), Mon–Fri 08–17 with a break at 12:00: three two-hour
+    visits on next week's Monday, so the break falls between two of them."""
+    engine = migrated(url)
+    try:
+        with Session(engine) as db:
+            tz = "Europe/Berlin"
+            w = pw.build(db, jobs=0, tz=tz)
+            for s in db.query(pw.m.Shift).filter(pw.m.Shift.engineer_id == w.engineers[1].id):
+                s.break_starts, s.break_ends = pw.time(12), pw.time(12, 30)
+            for i in range(3):
+                pw.add_visit(db, w, lat=48.13 + 0.01 * i, lon=11.55, skill="ELEC", duration_min=120)
+            engineer = w.users[1]
+            engineer.email, engineer.password_hash = "breaks@browser.example", hash_password(PASSWORD)
+            dispatcher = pw.f.make_user(
+                db, role="dispatcher", email="dispatch@browser.example", password=PASSWORD
+            )
+            db.commit()
+            return {
+                "region_id": w.region.id,
+                "today": pw.next_weekday(0, tz).isoformat(),
+                "engineer_email": engineer.email,
+                "dispatcher_email": dispatcher.email,
+            }
+    finally:
+        engine.dispose()
+
+
+def test_route_numbers_the_visits_and_not_the_break() -> None:
+    """The break took a number: "3 visits", the visit after the break numbered 4 in the list and on
+    the map."""
+    with running_server(_seed_with_a_break) as day, sync_api.sync_playwright() as p:
+        _publish_today(day)  # its own day: the three visits, all served
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+            context.route(f"**://{TILES}/**", lambda route: route.abort())
+            page = context.new_page()
+            errors = collect_errors(page, ignore=lambda url: TILES in url)
+            _sign_in(page, day)
+            page.goto(f"{day['base']}/field?day={day['today']}")
+            stops = page.locator("ol.stops > li")
+            kinds = [(c or "").split()[1] for c in stops.evaluate_all("ls => ls.map(l => l.className)")]
+            assert "break" in kinds[1:-1], kinds  # between two visits
+            marks = [m.strip() for m in page.locator("ol.stops > li .seq").all_inner_texts()]
+            assert [m for k, m in zip(kinds, marks, strict=True) if k == "job"] == ["1", "2", "3"], marks
+            assert marks[kinds.index("break")] == ""
+            sync_api.expect(page.locator(".route-head")).to_contain_text("3 visits")
+            sync_api.expect(page.locator("#route-map.leaflet-container")).to_be_visible()
+            pins = page.locator("#route-map .stop-pin.job span")
+            sync_api.expect(pins).to_have_count(3)
+            assert sorted(pins.all_inner_texts()) == ["1", "2", "3"]
+            page.screenshot(path=str(ARTIFACTS / "field-route-break-360.png"), full_page=True)
+            _assert_fits_the_phone(page)
+            assert errors == [], errors
+            # without the map library, the server's sketch numbers them the same way
+            context.route("**/vendor/leaflet/**", lambda route: route.abort())
+            page.reload()
+            dots = page.locator("#route-map svg.sketch .dot.job text")
+            assert sorted(dots.all_text_contents()) == ["1", "2", "3"]
+        finally:
+            browser.close()
+
+
+def test_a_refused_report_is_kept_until_it_is_filed(van_server: dict[str, Any]) -> None:
+    """The report's draft goes when the report is filed, not when it is sent: refused for a missing
+    "Fixed first time?", it is still there after the route and back, every field of it."""
+    server = van_server
+    base = server["base"]
+    visit = f"{base}/field/visits/{server['visit_id']}"
+    fan, seal = server["van_parts"]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+            context.route(f"**://{TILES}/**", lambda route: route.abort())  # offline: no tiles
+            page = context.new_page()
+            errors = collect_errors(page, ignore=lambda url: TILES in url)
+            _sign_in(page, server)
+            page.goto(visit)
+            page.get_by_role("button", name="Check in").click()
+            sync_api.expect(page.get_by_role("status")).to_contain_text("Checked in.")
+
+            page.get_by_label("Work done").fill("Work done")
+            page.get_by_label("Other part 1", exact=True).select_option(label=f"{fan} (5 in van)")
+            page.get_by_role("button", name="Add another part").click()
+            page.get_by_label("Other part 2", exact=True).select_option(label=f"{seal} (5 in van)")
+            page.get_by_label("Quantity of other part 2").fill("3")
+            page.get_by_role("button", name="File report and close visit").click()
+            sync_api.expect(page.get_by_role("alert")).to_contain_text(
+                "Fixed: say whether the problem is fixed"
+            )
+            sync_api.expect(page.get_by_label("Work done")).to_have_value("Work done")
+
+            # The route and back: the page opens the visit afresh, and the report is all back.
+            page.get_by_role("link", name="‹ Route").click()
+            page.wait_for_url(f"{base}/field*")
+            page.locator(f'ol.stops a[href="/field/visits/{server["visit_id"]}"]').click()
+            page.wait_for_url(visit)
+            sync_api.expect(page.get_by_label("Work done")).to_have_value("Work done")
+            sync_api.expect(page.locator("#report-form .draft-note")).to_contain_text(
+                "Your unsent text is back"
+            )
+            chosen = page.get_by_label("Other part 1", exact=True).locator("option:checked")
+            sync_api.expect(chosen).to_have_text(f"{fan} (5 in van)")
+            # its row shows again
+            sync_api.expect(page.get_by_label("Other part 2", exact=True)).to_be_visible()
+            sync_api.expect(page.get_by_label("Quantity of other part 1")).to_have_value("1")
+            sync_api.expect(page.get_by_label("Quantity of other part 2")).to_have_value("3")
+            page.screenshot(path=str(ARTIFACTS / "field-visit-draft-360.png"), full_page=True)
+            _assert_fits_the_phone(page)
+
+            # The answer to "Fixed first time?" is kept too; the pickup's reload keeps it all.
+            page.get_by_label("Yes, fixed").check()
+            page.get_by_role("button", name="I picked these up").click()
+            sync_api.expect(page.locator(".flash")).to_contain_text("Pickup confirmed")
+            sync_api.expect(page.get_by_label("Yes, fixed")).to_be_checked()
+            sync_api.expect(page.get_by_label("Quantity of other part 2")).to_have_value("3")
+            sync_api.expect(page.get_by_label("Work done")).to_have_value("Work done")
+
+            # Filed: the draft is done with, and the page does not offer it again.
+            page.get_by_role("button", name="File report and close visit").click()
+            sync_api.expect(page.locator(".flash")).to_contain_text("Service report filed")
+            sync_api.expect(page.locator("body")).to_contain_text(f"3 × {seal}")
+            page.wait_for_load_state()  # drafts.js (deferred) has settled what was sent
+            kept = page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('fieldline.draft.'))")
+            assert kept == [], kept
+            # the refused report answers 422, which the console reports as a failed load
+            errors = [e for e in errors if "status of 422" not in e]
+            assert errors == [], f"browser console errors: {errors}"
         finally:
             browser.close()

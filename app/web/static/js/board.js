@@ -62,6 +62,19 @@
       prevEnd = box.right;
     });
   }
+  // An absence from late in the day sits near the lane's right edge, which cut its label
+  // ("Absent (sickne"): then it reads "Absent" (the whole text in its tooltip and the lane's
+  // accessible name), and if even that does not fit it is drawn inside the lane, against the edge.
+  function fitAbsent(lane) {
+    var away = lane.querySelector(".absent");
+    if (!away) return;
+    var right = lane.getBoundingClientRect().right;
+    if (away.getBoundingClientRect().right <= right) return;
+    away.textContent = "Absent";
+    if (away.getBoundingClientRect().right <= right) return;
+    away.style.left = "auto";
+    away.style.right = "0";
+  }
   function pct(t, s) { return (100 * (t - s.lo) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function width(a, b, s) { return (100 * Math.max(b - a, 60e3) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function words(code) { return String(code || "").replace(/_/g, " "); }  // off_shift → off shift
@@ -97,6 +110,7 @@
       }
       if (e.absent) {  // after the shift band, so it is drawn over it (it read "Abse… from 12:00)")
         var away = el("span", "absent", "Absent (" + e.absent + ")");
+        away.title = away.textContent;  // the whole text when fitAbsent shortens it
         if (e.absent_from) away.style.left = pct(ms(e.absent_from), s);
         lane.appendChild(away);
       }
@@ -139,6 +153,7 @@
       });
       row.appendChild(lane);
       timeline.appendChild(row);
+      fitAbsent(lane);
     });
     timeline.scrollLeft = scrolled;
   }
@@ -258,7 +273,13 @@
   }
   bindSelect(document);
 
-  // The same rows the server renders, redrawn when a poll brings new unassigned work.
+  // The same rows the server renders (board.html's loop, element for element), redrawn when a poll
+  // brings new unassigned work. Texts come from the data as the server wrote them: the SLA due time
+  // is `sla_due_local`, formatted on the region's clock by app/planning/board.py for both draws
+  // (one source: formatting it here again drifted — "2026-12-11 09:38 UTC" beside "Fri 11 Dec 10:38").
+  // desk/_macros.html priority_badge's classes:
+  var PRIORITY_BADGE = { P1: "bad", P2: "warn", P3: "info", P4: "" };
+  function label(code) { var t = words(code); return t.charAt(0).toUpperCase() + t.slice(1); }  // shared.label
   function drawUnassigned() {
     var tbody = document.querySelector("#unassigned tbody");
     if (!tbody) return;
@@ -269,16 +290,23 @@
       tr.dataset.reason = u.reason; tr.dataset.sla_due = u.sla_due || "9999";
       var b = el("button", "btn-link select-visit", u.number); b.type = "button"; b.dataset.id = u.work_order_id;
       var td = el("td"); td.appendChild(b); tr.appendChild(td);
-      tr.appendChild(el("td", "", u.priority));
+      var badge = el("span", ("badge " + (PRIORITY_BADGE[u.priority] || "")).trim(), u.priority);
+      badge.title = "Priority";
+      td = el("td"); td.appendChild(badge); tr.appendChild(td);
       tr.appendChild(el("td", "", u.customer));
-      var reason = el("td", "", u.reason.replace(/_/g, " ") + " ");
+      var reason = el("td", "", label(u.reason) + " ");
       reason.appendChild(el("span", "small muted", u.detail));
-      if (u.at_risk) reason.appendChild(el("span", "badge bad", "At risk"));
+      if (u.at_risk) { reason.appendChild(document.createTextNode(" ")); reason.appendChild(el("span", "badge bad", "At risk")); }
       tr.appendChild(reason);
-      tr.appendChild(el("td", "", u.sla_due ? u.sla_due.slice(0, 16).replace("T", " ") + " UTC" : "—"));
+      var due = el("td", "", u.sla_due ? "" : "—");
+      if (u.sla_due) { var time = el("time", "", u.sla_due_local); time.setAttribute("datetime", u.sla_due); due.appendChild(time); }
+      tr.appendChild(due);
       var form = el("form", "inline"); form.method = "get"; form.action = "/board/visits/" + u.work_order_id + "/reassign";
       var dayInput = el("input"); dayInput.type = "hidden"; dayInput.name = "day"; dayInput.value = data.day; form.appendChild(dayInput);
-      var pick = el("select"); pick.name = "engineer_id"; pick.setAttribute("aria-label", "Engineer for " + u.number);
+      // a visually hidden label, as on the first draw (screen readers read "Engineer for WO-…")
+      var name = el("label", "visually-hidden", "Engineer for " + u.number); name.htmlFor = "assign-" + u.work_order_id;
+      form.appendChild(name);
+      var pick = el("select"); pick.name = "engineer_id"; pick.id = "assign-" + u.work_order_id;
       // the server's groups and order (absent engineers last, short texts), as on the first draw
       (u.choices || []).forEach(function (g) {
         var into = pick;

@@ -14,6 +14,10 @@
   // Two means of 1–5 ratings differ by at most 4: an interval past that is cut at the axis (no cap
   // there, the tooltip has its number) rather than squeezing every bar into a wider axis.
   var LIMIT = 4;
+  // The axis spans at least ±1 CSAT point and otherwise only the facts that have an interval: scaled
+  // to a fact without one (one answer on a side), "SLA breached −0.45" filled the whole chart and
+  // looked like the strongest effect. Such a bar past the axis is cut there (its number in the tooltip).
+  var MIN_SPAN = 1;
 
   function number(row, name) {
     var v = row.getAttribute(name);
@@ -31,7 +35,8 @@
           high: number(r, "data-ci-high"),
           differenceText: r.getAttribute("data-difference-text"),
           intervalText: r.getAttribute("data-ci-text"),
-          uncertain: r.getAttribute("data-uncertain") === "1"
+          uncertain: r.getAttribute("data-uncertain") === "1",
+          fewest: Math.min(Number(r.getAttribute("data-n-with") || 0), Number(r.getAttribute("data-n-without") || 0))
         };
       });
   }
@@ -79,16 +84,60 @@
     };
   }
 
+  // What a bar without an interval says on the chart itself, not only in its tooltip.
+  function noInterval(f) { return f.fewest < 2 ? "too few answers" : "no interval (no spread)"; }
+
+  // Written beside the bar, across the zero line from it (inside the axis whatever the bar's length).
+  function notes(items) {
+    return {
+      id: "driversNotes",
+      afterDatasetsDraw: function (chart) {
+        var ctx = chart.ctx, tick = chart.scales.y.options.ticks.font || {};
+        chart.getDatasetMeta(0).data.forEach(function (bar, i) {
+          var f = items[i];
+          if (!f || f.low !== null) return;
+          var left = bar.x < bar.base;
+          ctx.save();
+          ctx.font = "italic " + (tick.size || 12) + "px " + (Chart.defaults.font.family || "sans-serif");
+          ctx.fillStyle = "#1f2933";
+          ctx.textAlign = left ? "left" : "right";
+          ctx.textBaseline = "middle";
+          ctx.fillText(noInterval(f), bar.base + (left ? 6 : -6), bar.y);
+          ctx.restore();
+        });
+      }
+    };
+  }
+
+  // A long fact ("Repeat visit (a return within 30 days)") in lines of about `width` letters: on a
+  // phone one line was wider than the room left of the axis and was cut at the canvas' edge.
+  function wrap(text, width) {
+    var lines = [], line = "";
+    String(text).split(" ").forEach(function (word) {
+      if (line && (line + " " + word).length > width) { lines.push(line); line = word; }
+      else line = line ? line + " " + word : word;
+    });
+    if (line) lines.push(line);
+    return lines;
+  }
+
   document.querySelectorAll("canvas[data-drivers-for]").forEach(function (canvas) {
     var table = document.getElementById(canvas.getAttribute("data-drivers-for"));
     if (!table) return;
     var items = facts(table);
-    var ends = [0];
-    items.forEach(function (f) { ends.push(f.difference, f.low === null ? 0 : f.low, f.high === null ? 0 : f.high); });
+    if (!items.length) return;  // no answers: the page says so instead of an empty grid
+    var ends = [-MIN_SPAN, MIN_SPAN];
+    items.forEach(function (f) { if (f.low !== null) ends.push(f.difference, f.low, f.high); });
+    // the labels take at most ~40 % of the width (7 px a letter), the bars the rest
+    var letters = Math.max(12, Math.floor(canvas.parentNode.clientWidth * 0.4 / 7));
+    var labels = items.map(function (f) { return wrap(f.label, letters); });
+    var lines = labels.reduce(function (sum, l) { return sum + l.length; }, 0);
+    // room for every line of every label (the box's CSS height is a minimum)
+    canvas.parentNode.style.height = Math.max(224, 70 + lines * 16 + items.length * 12) + "px";
     new Chart(canvas, {
       type: "bar",
       data: {
-        labels: items.map(function (f) { return f.label; }),
+        labels: labels,
         datasets: [{ label: "difference in mean CSAT (with − without)",
                      data: items.map(function (f) { return f.difference; }),
                      backgroundColor: items.map(colour),
@@ -97,14 +146,15 @@
       options: {
         indexAxis: "y", animation: false, responsive: true, maintainAspectRatio: false,
         scales: { x: { title: { display: true, text: "CSAT points" },
-                       suggestedMin: Math.max(-LIMIT, Math.min.apply(null, ends)),
-                       suggestedMax: Math.min(LIMIT, Math.max.apply(null, ends)) } },
+                       min: Math.max(-LIMIT, Math.floor(Math.min.apply(null, ends) * 2) / 2),
+                       max: Math.min(LIMIT, Math.ceil(Math.max.apply(null, ends) * 2) / 2) },
+                  y: { ticks: { autoSkip: false } } },
         plugins: {
           legend: { display: false },  // the page's legend says what solid, light and whiskers mean
           tooltip: { callbacks: { label: function (ctx) { return tooltipLines(items[ctx.dataIndex]); } } }
         }
       },
-      plugins: [whiskers(items)]
+      plugins: [whiskers(items), notes(items)]
     });
     canvas.setAttribute("data-drawn", "1");
   });
