@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -283,6 +284,39 @@ def update_article(
         {name: [before[name], clean[name]] for name in changed if name not in ("body", "symptom")},
     )
     return changed
+
+
+def title_key(title: str) -> str:
+    """A title as the same-title check compares it: case, spacing and accents do not count
+    ("Pumpe  läuft nicht" is "pumpe lauft nicht")."""
+    text = " ".join(title.casefold().split())
+    if text.isascii():  # most titles: nothing to strip, and the check folds every title of a language
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def same_title(session: Session, article: KbArticle) -> list[KbArticle]:
+    """The other articles in ``article``'s language, archived ones aside, whose title is the same
+    folded (``title_key``): three articles titled alike split the votes and confuse the reader, so
+    the editor asks before a new one joins them. Titles are not keys: the API and imports accept them.
+
+    Titles have no folded key column, so this reads the language's titles (ids and titles only) and
+    folds them here: about 40 ms at 50 000 articles, on a save made by a person only."""
+    key = title_key(article.title)
+    ids = [
+        article_id
+        for article_id, title in session.execute(
+            select(KbArticle.id, KbArticle.title).where(
+                KbArticle.language == article.language,
+                KbArticle.status != ArticleStatus.archived.value,
+                KbArticle.id != article.id,
+            )
+        )
+        if title_key(title) == key
+    ]
+    if not ids:
+        return []
+    return list(session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)).order_by(KbArticle.id)))
 
 
 def delete_article(session: Session, article: KbArticle, *, actor: User | None) -> None:

@@ -10,6 +10,7 @@ refuses changes made with the page cookie). Search and browse: ``kb_list.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -24,7 +25,7 @@ from app.knowledge import articles, feedback, from_ticket, search
 from app.knowledge.markdown import render_markdown
 from app.models import KbArticle, KbTicketFeedback, Role, Ticket, User
 from app.platform.errors import AppError, Forbidden
-from app.web.messages import page_error
+from app.web.messages import field_label, names_to_labels, page_error
 from app.web.shared import (
     DeskPageUser,
     PageDb,
@@ -212,6 +213,20 @@ FLASH = {
     "unchanged": "Nothing to save: no field was changed.",
 }
 LIST_FIELDS = ("product_models", "fault_codes", "tags")  # comma-separated in the form
+# The editor's labels (kb/edit.html): a refused save names fields as the writer sees them, not as
+# the API does ("Product models: HP-VC205: …", not "product_models: HP-VC205: …").
+LABELS = {
+    "title": "Title",
+    "symptom": "Symptom",
+    "body": "Body",
+    "resolution_steps": "Resolution steps",
+    "product_models": "Product models",
+    "fault_codes": "Fault codes",
+    "tags": "Tags",
+    "language": "Language",
+    "status": "Status",
+    "visibility": "Visibility",
+}
 TEXT_LIMITS = {"title": 300, "symptom": 20000, "body": 200000, "resolution_steps": 20000}
 for _name in LIST_FIELDS:
     TEXT_LIMITS[_name] = 2000
@@ -219,6 +234,19 @@ STALE = (
     "Someone else changed this article while you were editing it, so nothing was saved. Your text is "
     "kept below; the form now carries the current version: check it and save again."
 )
+
+
+def _not_saved(exc: AppError) -> str:
+    """The banner of a refused save: each problem after its field's label in the editor."""
+    errors = exc.errors or []
+    if not errors:
+        return page_error(exc)
+    problems = "; ".join(
+        f"{LABELS.get(str(e.get('field', ''))) or field_label(str(e.get('field', '')))}: "
+        f"{names_to_labels(str(e.get('message', '')))}"
+        for e in errors
+    )
+    return f"The article was not saved: {problems.rstrip('.')}."
 
 
 def _form_of(article: KbArticle) -> dict[str, str]:
@@ -290,6 +318,7 @@ def _edit_view(
     fields: dict[str, str] | None = None,
     flash: str = "",
     status_code: int = 200,
+    same_title: Sequence[SameTitle] = (),
 ) -> HTMLResponse:
     state = {"input": form, "error": error, "fields": fields or {}}
     return render(
@@ -301,6 +330,8 @@ def _edit_view(
             "form": state,
             "flash": flash,
             "languages": articles.LANGUAGE_NAMES,
+            "same_title": same_title,
+            "same_title_ids": ",".join(str(a.id) for a in same_title),
         },
         status_code=status_code,
     )
@@ -330,8 +361,9 @@ def edit_article(
     article = articles.get_article(db, article_id, reader=user)
     errors = too_long(form, TEXT_LIMITS)
     if errors:
-        exc = invalid(errors)
-        return _edit_view(request, article, form, error=page_error(exc), fields=errors, status_code=422)
+        return _edit_view(
+            request, article, form, error=_not_saved(invalid(errors)), fields=errors, status_code=422
+        )
     if form["version"].strip() != str(article.version):
         return _edit_view(
             request, article, {**form, "version": str(article.version)}, error=STALE, status_code=409
@@ -346,7 +378,7 @@ def edit_article(
             request,
             article,
             form,
-            error=page_error(exc),
+            error=_not_saved(exc),
             fields=field_errors(exc),
             status_code=exc.status_code,
         )
@@ -378,24 +410,47 @@ def new_article(
     user: PageUser,
     form: ArticleForm,
     csrf: Annotated[str, Form()] = "",
+    same_title: Annotated[str, Form()] = "",
 ) -> Response:
-    """Create from the editor; a refused form comes back with everything typed kept."""
+    """Create from the editor; a refused form comes back with everything typed kept. A title that
+    an article of the same language already has (case, spacing, accents aside; archived ones do not
+    count) is not saved at once: the editor names those articles and asks. "Save anyway" sends their
+    ids, so it saves only while no other article with that title has appeared since (409 until then)."""
     require_csrf(request, csrf)
     articles.require_writer(user)
     errors = too_long(form, TEXT_LIMITS)
     if errors:
-        exc = invalid(errors)
-        return _edit_view(request, None, form, error=page_error(exc), fields=errors, status_code=422)
+        return _edit_view(
+            request, None, form, error=_not_saved(invalid(errors)), fields=errors, status_code=422
+        )
     try:
         article = articles.create_article(db, values=_values(form), actor=user)
         db.flush()
     except AppError as exc:
         db.rollback()
         return _edit_view(
-            request, None, form, error=page_error(exc), fields=field_errors(exc), status_code=exc.status_code
+            request, None, form, error=_not_saved(exc), fields=field_errors(exc), status_code=exc.status_code
         )
+    # Checked on the article as it would be saved (trimmed title, detected language), then undone.
+    others = [SameTitle(a.id, a.title, a.status) for a in articles.same_title(db, article)]
+    if {a.id for a in others} - _ids(same_title):
+        db.rollback()
+        return _edit_view(request, None, form, same_title=others, status_code=409)
     db.commit()
     return RedirectResponse(f"/kb/articles/{article.id}?done=created", status_code=303)
+
+
+@dataclass(frozen=True, slots=True)
+class SameTitle:
+    """An article the new one would share its title with (read before the save is rolled back)."""
+
+    id: int
+    title: str
+    status: str
+
+
+def _ids(text: str) -> set[int]:
+    return {int(part) for part in text.split(",") if part.strip().isdecimal()}
 
 
 def visit_articles(db: Session, ticket: Ticket | None) -> list[KbArticle]:
