@@ -7,7 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.platform.db import Base, utcnow
 
@@ -82,9 +84,43 @@ class Account(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class email_domain(FunctionElement[str]):  # noqa: N801 - an SQL function, named like one
+    """The domain of an e-mail address (everything after the first "@"), for the customer search's
+    "ziegler-maschinenbau.de" lookup: an equality on the expression index `ix_contact_email_domain`,
+    so a domain is matched exactly, never as a substring. SQLite and PostgreSQL spell "position of"
+    differently; both render literal SQL (no bound parameters), so PostgreSQL matches the query's
+    expression to the index. The database derives the key, so no writer has to fill a column."""
+
+    type = String()
+    name = "email_domain"
+    inherit_cache = True
+
+
+@compiles(email_domain, "postgresql")
+def _email_domain_postgresql(element: email_domain, compiler: Any, **kw: Any) -> str:
+    email = compiler.process(element.clauses, **kw)
+    return f"substr({email}, strpos({email}, '@') + 1)"
+
+
+@compiles(email_domain)
+def _email_domain_sqlite(element: email_domain, compiler: Any, **kw: Any) -> str:
+    email = compiler.process(element.clauses, **kw)
+    return f"substr({email}, instr({email}, '@') + 1)"
+
+
 class Contact(Base):
     __tablename__ = "contact"
     __table_args__ = (
+        Index("ix_contact_email_domain", email_domain(text("email"))),
+        # Company + person typed together ("Müller GmbH": "GmbH" in the account's name, "Müller"
+        # its contact's): every word LIKE '%w%' on the account's and the contact's keys together,
+        # one trigram probe instead of joining two large trigram results.
+        Index(
+            "ix_contact_account_and_name_search_trgm",
+            "account_and_name_search",
+            postgresql_using="gin",
+            postgresql_ops={"account_and_name_search": "gin_trgm_ops"},
+        ),
         Index("ix_contact_email", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
         Index(
             "ix_contact_phone_digits", "phone_digits", postgresql_ops={"phone_digits": "varchar_pattern_ops"}
@@ -120,6 +156,10 @@ class Contact(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     name_search: Mapped[str] = mapped_column(String(200), default="")  # keys.name_key(name)
+    # The account's name_search, a tab, this contact's name_search (keys.account_and_name_key): for
+    # the search of words split between the two names. Name keys hold no tab, so a word never spans
+    # the two and "%w%\t%" tells a word of the account's name (app/desk/customers/service.py).
+    account_and_name_search: Mapped[str | None] = mapped_column(String(401))
     email: Mapped[str | None] = mapped_column(String(254))  # stored lower-cased
     phone: Mapped[str | None] = mapped_column(String(40))
     mobile: Mapped[str | None] = mapped_column(String(40))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from app.desk.customers.keys import account_and_name_key
 from app.seed.data import (
     ACCESS_NOTES,
     ARR,
@@ -70,6 +71,7 @@ CONTACT_COLS = (
     "account_id",
     "name",
     "name_search",
+    "account_and_name_search",
     "email",
     "phone",
     "mobile",
@@ -276,6 +278,7 @@ def make_accounts(
                     aid,
                     cname,
                     name_key(cname),
+                    account_and_name_key(name_key(name), name_key(cname)),
                     email_key(email(rng, first, last, domain)),
                     phone,
                     mob,

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from app import models as m
 from app.cli import cli
+from app.desk.customers import service as customer_search
 from app.desk.sla import status as sla_status
 from app.platform.auth import verify_password
 from app.platform.config import get_settings
@@ -72,6 +73,19 @@ def test_contacts_have_searchable_phones(seeded: Session) -> None:
     for c in with_phone:
         assert c.phone_digits == phone_digits(c.phone) and c.phone_digits.isdigit()
     assert all("@" in (c.email or "") for c in contacts)
+
+
+def test_a_seeded_customer_is_found_by_company_word_and_person(seeded: Session) -> None:
+    """The bulk seed writes the company + person key the app writes on save (keys.py), so the
+    hotline's "Müller GmbH" finds seeded customers too."""
+    contact = seeded.scalars(select(m.Contact).order_by(m.Contact.id)).first()
+    assert contact is not None
+    account = seeded.get(m.Account, contact.account_id)
+    assert account is not None
+    assert contact.account_and_name_search == f"{account.name_search}\t{contact.name_search}"
+    query = f"{contact.name.split()[-1]} {account.name.split()[0]}"
+    hits = customer_search.search(seeded, q=query, limit=100).items
+    assert any(h.account_id == account.id and h.contact_id == contact.id for h in hits), (query, hits)
 
 
 def test_calendars_targets_and_holidays(seeded: Session) -> None:

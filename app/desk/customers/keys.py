@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Account, Contact, Region
@@ -38,6 +38,12 @@ def name_key(name: str) -> str:
     text = unicodedata.normalize("NFKD", name.casefold().translate(_PLAIN))
     text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(_SPELLED_UMLAUT.sub(r"\1", text).split())
+
+
+def account_and_name_key(account_key: str, contact_key: str) -> str:
+    """Contact.account_and_name_search: both folded names, a tab between (name keys hold none), so
+    "Müller GmbH" is looked up in the account's and the contact's name with one trigram probe."""
+    return f"{account_key}\t{contact_key}"
 
 
 def email_key(email: str | None) -> str | None:
@@ -108,19 +114,42 @@ def _changed(obj: Any, *attrs: str) -> bool:
     return state.pending or any(state.attrs[a].history.has_changes() for a in attrs)
 
 
+def _account_key(session: Session, account_id: int | None) -> str:
+    """The account's name key, from the session when it holds the account (renamed in this flush)."""
+    if account_id is None:
+        return ""
+    with session.no_autoflush:
+        account = session.get(Account, account_id)
+    return account.name_search if account is not None else ""
+
+
 @event.listens_for(Session, "before_flush")
 def _derive_search_keys(session: Session, _ctx: Any, _instances: Any) -> None:
     """Whoever writes an account or contact through the ORM, its search keys follow."""
-    for obj in (*session.new, *session.dirty):
-        if isinstance(obj, Account):
-            if _changed(obj, "name", "region_id"):
-                key = name_key(obj.name or "")
-                if obj.name_search != key:
-                    obj.name_search = key
-                # phone numbers of its contacts are read in the region's country
-                session.info.get(_COUNTRIES, {}).pop(obj.id, None)
-        elif isinstance(obj, Contact):
+    changed = (*session.new, *session.dirty)
+    for obj in changed:  # accounts first: their contacts' combined keys read the new name key
+        if isinstance(obj, Account) and _changed(obj, "name", "region_id"):
+            key = name_key(obj.name or "")
+            renamed = obj.name_search != key
+            if renamed:
+                obj.name_search = key
+            if renamed and obj.id is not None:
+                # A rename is no edit of its contacts (no version bump): one UPDATE of their keys,
+                # before this flush writes any contact changed with it (those get the key below).
+                session.connection().execute(
+                    update(Contact)
+                    .where(Contact.account_id == obj.id)
+                    .values(account_and_name_search=key + "\t" + Contact.name_search)
+                )
+            # phone numbers of its contacts are read in the region's country
+            session.info.get(_COUNTRIES, {}).pop(obj.id, None)
+    for obj in changed:
+        if isinstance(obj, Contact):
             if _changed(obj, "phone", "mobile", "email", "account_id"):
                 fill_contact_keys(session, obj)
             if _changed(obj, "name"):
                 obj.name_search = name_key(obj.name or "")
+            if _changed(obj, "name", "account_id") or obj.account_and_name_search is None:
+                obj.account_and_name_search = account_and_name_key(
+                    _account_key(session, obj.account_id), obj.name_search
+                )

@@ -39,7 +39,7 @@ from app.desk.customers.keys import (
     phone_digits,
 )
 from app.models import Account, Asset, Contact, Region, Site
-from app.models.crm import SERIAL_KEY_SQL
+from app.models.crm import SERIAL_KEY_SQL, email_domain
 from app.platform.config import get_settings
 from app.platform.errors import Unprocessable
 
@@ -51,13 +51,23 @@ CANDIDATES = 100  # rows read per lookup at most (twice the largest page); more 
 _PHONE_LIKE = re.compile(r"^\+?[\d\s()/.\-]+$")
 _SERIAL_SEPARATORS = re.compile(r"[-\s/.]")  # what SERIAL_KEY_SQL takes out of a serial
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
+# An e-mail domain as typed, "@" optional: dotted labels ending in letters ("ziegler-maschinenbau.de"),
+# not a version or fault code ("E.04", "2.5") nor a name with spaces.
+_DOMAIN = re.compile(r"@?((?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,})")
 
-# Match ranks: lower is better (exact phone/serial/e-mail > prefix > phone tail > substring/words).
-EXACT, PREFIX, SUFFIX, SUBSTRING = 0, 1, 2, 3
-RANKS = (EXACT, PREFIX, SUFFIX, SUBSTRING)
-# Ranks asked in one round trip: prefixes and phone tails are both cheap index probes.
-STAGES = ((EXACT,), (PREFIX, SUFFIX), (SUBSTRING,))
-MATCH_KINDS = {EXACT: "exact", PREFIX: "prefix", SUFFIX: "suffix", SUBSTRING: "substring"}
+# Match ranks: lower is better (exact phone/serial/e-mail > prefix > phone tail > substring/words >
+# words split between the account's name and one of its contacts').
+EXACT, PREFIX, SUFFIX, SUBSTRING, SPLIT = 0, 1, 2, 3, 4
+RANKS = (EXACT, PREFIX, SUFFIX, SUBSTRING, SPLIT)
+# Ranks asked in one round trip: prefixes and phone tails are both cheap index probes; the split
+# names ride with the substrings (trigram probes too), so a search stays at three round trips.
+STAGES = ((EXACT,), (PREFIX, SUFFIX), (SUBSTRING, SPLIT))
+# A split hit is words found anywhere, as a substring hit is (the API's `match` keeps its four
+# values); it is ranked below, since the caller named no single name in full.
+# A hit by a contact's mail domain: "email" in the answer; its own name here so that it is capped as
+# its own lookup and names no contact when several of the customer's contacts share the domain.
+DOMAIN = "email_domain"
+MATCH_KINDS = {EXACT: "exact", PREFIX: "prefix", SUFFIX: "suffix", SUBSTRING: "substring", SPLIT: "substring"}
 
 
 # --- search --------------------------------------------------------------------------------
@@ -218,6 +228,22 @@ def _probe(
     )
 
 
+def _split_names(words: Sequence[str]) -> Select[Any]:
+    """Words typed as company + person ("Müller GmbH": "GmbH" in the account's name, "Müller" in
+    its contact's; "Ziegler Müller") that no one name holds all of: the account with that contact.
+
+    One trigram probe on `Contact.account_and_name_search` (account key, tab, contact key): every
+    word somewhere in the two names together. Pairs whose one name holds every word are left out
+    in the query (the whole-name lookups found them at a better rank, and they would spend this
+    lookup's budget): "%w%\t%" is a word of the account's name, as name keys hold no tab.
+    """
+    both = Contact.account_and_name_search
+    in_account = and_(*(both.like(_like_contains(w) + "\t%", escape="\\") for w in words))
+    return _probe(
+        "contact_name", SPLIT, Contact.account_id, Contact.name, Contact.name, contact_id=Contact.id
+    ).where(_all_words(both, words), ~in_account, ~_all_words(Contact.name_search, words))
+
+
 def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
     names = _NameQuery.of(text)  # names: compared with Account/Contact.name_search
     out: dict[int, list[Select[Any]]] = {rank: [] for rank in RANKS}
@@ -248,6 +274,14 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
         out[EXACT].append(_probe("email", EXACT, *args, contact_id=Contact.id).where(Contact.email == email))
         out[PREFIX].append(
             _probe("email", PREFIX, *args, contact_id=Contact.id).where(_prefix(Contact.email, email))
+        )
+    domain = _DOMAIN.fullmatch(text.lower())
+    if domain:
+        # Everyone at a company's mail domain (exactly that domain: "bau.de" is not "ziegler-bau.de").
+        out[EXACT].append(
+            _probe(
+                DOMAIN, EXACT, Contact.account_id, Contact.email, Contact.name, contact_id=Contact.id
+            ).where(email_domain(Contact.email) == domain[1])
         )
     if "@" in text:
         return out  # an e-mail address and nothing else
@@ -304,6 +338,8 @@ def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
                 "contact_name", PREFIX, Contact.account_id, Contact.name, Contact.name, contact_id=Contact.id
             ).where(_all_words(Contact.name_search, names.words))
         )
+        if len(names.words) >= 2:  # one word is in one name or in none
+            out[SPLIT].append(_split_names(names.words))
     return out
 
 
@@ -332,7 +368,7 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
         truncated = truncated or max(per_lookup.values(), default=0) >= CANDIDATES
         for r in rows:
             hit_rank = r.rank
-            if r.field == "contact_name" and not names.starts(name_key(r.value)):
+            if r.field == "contact_name" and r.rank == PREFIX and not names.starts(name_key(r.value)):
                 hit_rank = SUBSTRING
             hit = _Found(
                 hit_rank, name_key(r.name), r.field, r.value or "", r.account_id, r.contact_id, r.asset_id
@@ -370,10 +406,15 @@ def _per_customer(found: Iterable[_Found]) -> list[_Found]:
         best = hits[0]
         contacts = {h.contact_id for h in hits if h.contact_id}
         assets = {h.asset_id for h in hits if h.asset_id}
+        own = best.contact_id if best.matched_field != DOMAIN else None  # a domain is everyone's there
+        value = best.value
+        if best.matched_field == DOMAIN and len(contacts) > 1:
+            value = "@" + value.partition("@")[2]  # which of them is not guessed: the domain
         rows.append(
             replace(
                 best,
-                contact_id=best.contact_id or (contacts.pop() if len(contacts) == 1 else None),
+                value=value,
+                contact_id=own or (contacts.pop() if len(contacts) == 1 else None),
                 asset_id=best.asset_id or (assets.pop() if len(assets) == 1 else None),
             )
         )
@@ -424,7 +465,7 @@ def _hydrate(session: Session, found: Sequence[_Found]) -> list[SearchHit]:
                 external_id=account.external_id,
                 tier=account.tier,
                 region=region,
-                matched_field=f.matched_field,
+                matched_field="email" if f.matched_field == DOMAIN else f.matched_field,
                 match=MATCH_KINDS[f.rank],
                 value=f.value,
                 contact_id=contact.id if contact else None,
