@@ -873,3 +873,32 @@ def test_an_engineer_absent_from_a_time_is_not_the_assign_lists_first_choice(
     assert got == [(str(hvac_only.id), hvac_only.name), (str(elec.id), f"{elec.name} (absent from 10:30)")]
     js = client.get("/static/js/board.js").text
     assert "u.choices" in js  # the live redraw builds the same list
+
+
+def test_a_planned_visit_given_to_another_engineer_by_hand_shows_once_on_the_new_row(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    """The plan's own visits are read once (board.py skips them when it looks for visits outside
+    the plan); a visit the plan gave to one engineer and a dispatcher then gave to another by hand
+    is still the second kind: on the new engineer's row, marked outside the plan, nowhere else."""
+    from app.field.workorders import service as workorders
+    from app.models import WorkOrder
+
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    before = _data(client, w, day)
+    planned = [(e["id"], s) for e in before["engineers"] for s in e["stops"] if s.get("work_order_id")]
+    assert planned and all(s.get("outside_plan") is None for _, s in planned)
+    first_engineer, stop = planned[0]
+    other = next(e for e in w.engineers if e.id != first_engineer)
+    wo = db.get_one(WorkOrder, stop["work_order_id"])
+    db.refresh(wo)
+    at = wo.planned_start_at
+    workorders.schedule(db, work_order=wo, engineer_id=other.id, planned_start=at, eta=at, actor=None)
+    db.commit()
+    after = _data(client, w, day)
+    where = [(e["id"], s) for e in after["engineers"] for s in e["stops"] if s.get("work_order_id") == wo.id]
+    assert len(where) == 1 and where[0][0] == other.id and where[0][1]["outside_plan"] is True
+    # every other planned visit still once, on its row
+    ids = [s["work_order_id"] for e in after["engineers"] for s in e["stops"] if s.get("work_order_id")]
+    assert len(ids) == len(set(ids)) == len(planned)
