@@ -25,6 +25,7 @@ from datetime import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -81,9 +82,20 @@ EngineersUser = Annotated[User, Depends(dispatch_user)]
 
 
 async def typed_form(request: Request) -> dict[str, str]:
-    """The posted fields as text: the form has 28 time fields, too many to declare one by one."""
+    """The posted fields as text: the form has 28 time fields, too many to declare one by one. So
+    the platform's check of declared fields does not see them: a NUL byte, which PostgreSQL text
+    cannot hold (a 500 there, fine on SQLite), is refused here as it refuses it (app/platform/inputs)."""
     form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    nul = [k for k, v in fields.items() if "\x00" in v or "\x00" in k]
+    if nul:
+        raise RequestValidationError(
+            [
+                {"loc": ("body", k), "msg": "must not contain a NUL character", "type": "value_error"}
+                for k in nul
+            ]
+        )
+    return fields
 
 
 TypedForm = Annotated[dict[str, str], Depends(typed_form)]
