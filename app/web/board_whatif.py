@@ -40,7 +40,7 @@ from app.platform.db import utcnow
 from app.platform.errors import AppError, Unprocessable
 from app.web.board import BoardUser, _engineer_choice, _region_and_day, board_response
 from app.web.messages import page_error
-from app.web.shared import PageDb, PageRoute, field_errors, render, require_csrf
+from app.web.shared import COORDINATE, PageDb, PageRoute, field_errors, render, require_csrf
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)
@@ -57,8 +57,6 @@ LABELS = {
     "duration_min": "Minutes",
 }
 TYPED_MAX = 100  # what is shown back in a form; longer is no coordinate, time or ticket anyway
-# 48.137, -11, 48,137 (a German keyboard's decimal comma), .5: nothing else reads as a coordinate
-_COORDINATE = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
 # 9:30 and 13.30 as people type them once the field is plain text (after a refusal); the time
 # input itself sends 13:30 or 13:30:00, which `time.fromisoformat` reads
 _CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})")
@@ -96,7 +94,7 @@ class Refused:
 
 def _coordinate(name: str, value: str, errors: dict[str, str], limit: int, example: str) -> float:
     typed = value.strip()
-    if not _COORDINATE.fullmatch(typed):
+    if not COORDINATE.fullmatch(typed):
         # empty too: the dispatcher gave neither a ticket nor a place
         errors[name] = (
             f"a number, e.g. {example} or {example.replace('.', ',')} (or give a ticket number instead)"

@@ -19,7 +19,7 @@ from app.field.engineers.schemas import EngineerCreate, EngineerUpdate, ShiftIn
 from app.models import Engineer, User
 from app.platform.errors import AppError
 from app.web import engineer_absences as calendar
-from app.web.shared import field_errors, optional_id
+from app.web.shared import COORDINATE, field_errors, optional_id
 
 DAYS = tuple(enumerate(engineers.WEEKDAYS))
 SHIFT_PARTS = {"starts": "start", "ends": "end", "break_starts": "break from", "break_ends": "break until"}
@@ -39,8 +39,6 @@ FORM_ORDER = {
         [*list(LABELS)[:6], *(f"{part}_{day}" for day, _ in DAYS for part in SHIFT_PARTS), "active"]
     )
 }
-# 48.137, -11, 48,137 (a German keyboard's decimal comma), .5: nothing else reads as a coordinate
-_COORDINATE = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
 
 
 @dataclass
@@ -125,7 +123,7 @@ def _ref_words(db: Session, name: str, message: str) -> str:
 
 def _coordinate(parsed: Parsed, name: str, typed: str, example: str) -> None:
     typed = typed.strip()
-    if _COORDINATE.fullmatch(typed):
+    if COORDINATE.fullmatch(typed):
         parsed.body[name] = float(typed.replace(",", "."))
     else:
         parsed.errors[name] = f"a number of degrees, e.g. {example} or {example.replace('.', ',')}"

@@ -284,6 +284,9 @@ def nl2br(text: str) -> Markup:
     return Markup("<br>").join(escaped.split("\n"))
 
 
+# A typed coordinate (the what-if, the engineer profile): 48.137, -11, 48,137 (a German keyboard's
+# decimal comma), .5; nothing else reads as one
+COORDINATE = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)")
 _TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
 
 
