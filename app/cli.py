@@ -335,7 +335,7 @@ def kb_import(
     if not path.is_file():
         _fail(f"no such file: {file}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a leading byte-order mark (Windows tools) is no data
     except UnicodeDecodeError:
         _fail(f"{file} is not UTF-8 text")
         return

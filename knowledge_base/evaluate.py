@@ -33,7 +33,7 @@ class Query:
 
 def _json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_text(encoding="utf-8-sig")  # a leading byte-order mark (Windows tools) is no data
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from exc
     out = []

@@ -159,3 +159,15 @@ def test_an_unknown_model_code_is_a_bad_line_and_nothing_is_imported(db: Session
     rows = {a.external_id: a for a in db.scalars(select(KbArticle))}
     assert rows["m-1"].product_models == ["XR-500"]  # stored as the catalogue spells it
     assert rows["m-3"].language == "de"
+
+
+def test_a_file_saved_with_a_byte_order_mark_imports(db: Session, tmp_path: Path) -> None:
+    """Windows tools often start UTF-8 files with a BOM: the first line is still an article."""
+    f.make_user(db, role="agent", email="writer-bom@kb.example")
+    db.commit()
+    path = _file(tmp_path, [{"id": "bom-1", "title": "Pumpe läuft nicht", "body": "Sicherung prüfen."}])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    result = runner.invoke(cli, ["kb", "import", str(path), "--as", "writer-bom@kb.example"])
+    assert result.exit_code == 0, result.output
+    article = db.scalar(select(KbArticle).where(KbArticle.external_id == "bom-1"))
+    assert article is not None and article.title == "Pumpe läuft nicht"

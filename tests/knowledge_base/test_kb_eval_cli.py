@@ -141,6 +141,19 @@ def test_bad_input_exits_2_naming_the_line(tmp_path: Path, which: str, bad_line:
     assert f"{target.name}:{line_number}:" in proc.stderr and message in proc.stderr
 
 
+def test_files_saved_with_a_byte_order_mark_are_read(tmp_path: Path) -> None:
+    """Windows tools often start UTF-8 files with a BOM; it is not part of the first line's JSON."""
+    articles = _write(tmp_path / "a.jsonl", ARTICLES)
+    queries = _write(tmp_path / "q.jsonl", QUERIES)
+    for path in (articles, queries):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    proc = _run("eval", "--articles", articles, "--queries", queries)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["queries"] == len(QUERIES)
+    assert result["ndcg@10"] == pytest.approx(EXPECTED_OURS["ndcg@10"])
+
+
 def test_search_command_prints_highlighted_hits(tmp_path: Path) -> None:
     articles = _write(tmp_path / "articles.jsonl", ARTICLES)
     proc = _run("search", "--articles", articles, "--limit", "2", "open the rear door")
