@@ -54,6 +54,9 @@ SYNC_LIMIT = 1000
 # A large index that is behind applies the pending changes in place, without a background rebuild, when
 # they are at most this many articles and none changed its text (votes: only the proven boost moved).
 BOOST_ONLY_LIMIT = 50
+# Changed articles read per query while catching up: an IN list is one bind parameter per id, and
+# PostgreSQL refuses a statement with more than 65 535 (an import of 70 000 articles is one backlog).
+READ_CHUNK = 10_000
 
 
 def boost_for(solved: int, not_helpful: int) -> float:
@@ -162,7 +165,11 @@ def _read_changes(session: Session, *, since: int, upto: int) -> tuple[list[Arti
         everything = [to_index_article(r) for r in session.scalars(stmt.order_by(KbArticle.id))]
         return everything, set(), len(everything)
     ids = _changed_ids(session, since=since, upto=upto)
-    found = list(session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)))) if ids else []
+    ordered = sorted(ids)
+    found: list[KbArticle] = []
+    for start in range(0, len(ordered), READ_CHUNK):
+        chunk = ordered[start : start + READ_CHUNK]
+        found.extend(session.scalars(select(KbArticle).where(KbArticle.id.in_(chunk))))
     live = _published(found)
     return [to_index_article(r) for r in live], {str(i) for i in ids - {r.id for r in live}}, len(ids)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, insert, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -207,3 +207,25 @@ def test_a_large_index_is_kept_off_the_collector_and_the_one_it_replaces_is_free
         assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+def test_a_process_catches_up_on_a_backlog_larger_than_one_statement_takes(
+    db: Session, kb_cache: IndexCache
+) -> None:
+    """70 000 changes since a process's last look (a big import, say): PostgreSQL takes at most
+    65 535 bind parameters in one statement, so the changed articles are read in chunks."""
+    author = f.make_user(db, role="agent")
+    pump = _write(db, author, "Pump runs dry", "Check the float switch.")
+    other = IndexCache(kb_cache.directory, embeddings=False)
+    assert _ids(other, db, "pump float switch") == [str(pump.id)]
+    version = read_version(db)
+    changed = 70_000
+    # One real article among ids that no longer exist (deleted articles leave their ids in the log).
+    rows = [{"seq": version + 1, "article_id": pump.id}]
+    rows += [{"seq": version + 1 + n, "article_id": 10_000_000 + n} for n in range(1, changed)]
+    db.execute(insert(KbChange), rows)
+    db.execute(update(KbIndexState).where(KbIndexState.id == 1).values(version=version + changed))
+    db.execute(update(KbArticle).where(KbArticle.id == pump.id).values(title="Pump runs dry and hums"))
+    db.commit()
+    assert _ids(other, db, "hums") == [str(pump.id)]
+    assert other.version == version + changed
