@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -310,7 +310,9 @@ def import_csv(
         raise typer.Exit(1)
 
 
-kb = typer.Typer(help="Knowledge base: import and export articles as JSONL.", no_args_is_help=True)
+kb = typer.Typer(
+    help="Knowledge base: import and export articles as JSONL, re-detect languages.", no_args_is_help=True
+)
 cli.add_typer(kb, name="kb")
 
 
@@ -379,6 +381,48 @@ def kb_export(file: str = typer.Argument(..., help="JSONL file to write ('-' for
         return
     Path(file).write_text(text, encoding="utf-8")
     console.print(f"{len(lines)} articles written to {file}")
+
+
+@kb.command("redetect-languages")
+def kb_redetect_languages(
+    dry_run: bool = typer.Option(False, "--dry-run", help="only list what would change; write nothing"),
+) -> None:
+    """Give articles stored as English whose text is German, French, Spanish, Italian or Dutch that
+    language (the rule and the history entry of migration 0026, which runs the same function)."""
+    from alembic.script import ScriptDirectory
+
+    from app.platform.db import unit_of_work
+    from app.platform.migrations import alembic_config
+
+    # The migration's own function, not a copy: what the upgrade did is what this does again (after
+    # articles came in through an old import path, or with py3langid missing at the upgrade).
+    script = ScriptDirectory.from_config(alembic_config()).get_revision("0026")
+    assert script is not None
+    migration = script.module
+    after: int | None = 0
+    changed = kept = read = 0
+    plain: dict[str, Any] = {"markup": False, "highlight": False, "soft_wrap": True}
+    while after is not None:
+        # One transaction a batch: the app's writers wait for a batch at most, not for the whole run.
+        with unit_of_work() as session:
+            result = migration.redetect_languages(
+                session.connection(), dry_run=dry_run, after_id=after, limit=migration.BATCH
+            )
+        for found in result.changed:
+            # titles as typed: no markup ("[Kessel]"), one line each however long
+            console.print(f"#{found.article_id} en → {found.language}: {found.title}", **plain)
+        for found in result.kept_as_chosen:
+            console.print(
+                f"#{found.article_id} en kept (chosen in its history; reads as {found.language}): "
+                f"{found.title}",
+                **plain,
+            )
+        changed += len(result.changed)
+        kept += len(result.kept_as_chosen)
+        read += result.read
+        after = result.next_after
+    verb = "would change" if dry_run else "changed"
+    console.print(f"{read} articles in English checked: {changed} {verb}, {kept} kept as chosen")
 
 
 @cli.command("plan")
