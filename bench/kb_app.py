@@ -88,6 +88,11 @@ def setup(articles: int, seed: int) -> dict[str, Any]:
             create_user(
                 session, email="kb-bench@example.com", name="KB bench", role="agent", password=PASSWORD
             )
+        # Articles name product models, and the import refuses a code no product model has: the
+        # catalogue comes first, as in the demo seed.
+        for product in PRODUCTS:
+            if session.scalar(select(ProductModel).where(ProductModel.code == product.code)) is None:
+                session.add(ProductModel(code=product.code, name=product.name, category=product.category))
     started = time.perf_counter()
     records = [*DEMO_ARTICLES, *generated_articles(articles, seed=seed)]
     with unit_of_work() as session:
