@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench-api bench-overload bench-dispatch faults faults-smoke fuzz clean
+.PHONY: run test install lint bench-api bench-overload bench-dispatch bench-smoke faults faults-smoke fuzz clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ faults-smoke: $(STAMP)
 # The overload curve: 0.5-2.5 x the sustainable rate, goodput and 503s (see bench/README.md).
 bench-overload: $(STAMP)
 	$(BIN)/python bench/overload.py $(BENCH_ARGS)
+
+# Every script in bench/ at its smallest size, 3 at a time: does it still run? (bench/README.md, "Smoke").
+# PostgreSQL on 127.0.0.1:5432 (throw-away databases fl_smoke_*) and Redis on 127.0.0.1:6379 db 14.
+bench-smoke: $(STAMP)
+	$(BIN)/python bench/smoke.py $(SMOKE_ARGS)
 
 # Schemathesis over the whole OpenAPI on a fresh database: exit 1 on any 5xx (see bench/README.md).
 # SQLite by default; FUZZ_ARGS="--database-url postgresql+psycopg://postgres@127.0.0.1:5432/fl_fuzz".

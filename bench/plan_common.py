@@ -114,7 +114,7 @@ class Processes:
             "--log-level",
             "warning",
         ]
-        self.start("api", cmd, None)
+        proc = self.start("api", cmd, None)
         import httpx
 
         url = f"http://127.0.0.1:{port}"
@@ -124,8 +124,11 @@ class Processes:
                 if httpx.get(url + "/api/v1/health", timeout=2).status_code in (200, 503):
                     return url
             except httpx.HTTPError:
+                if proc.poll() is not None:  # it crashed (an import error, the port taken): say why now
+                    log = (LOGS / "api.log").read_text(errors="replace")
+                    raise RuntimeError(f"the API exited with {proc.returncode}:\n{log[-3000:]}") from None
                 time.sleep(0.3)
-        raise RuntimeError("the API did not come up")
+        raise RuntimeError(f"the API did not come up; see {LOGS / 'api.log'}")
 
     def stop(self, name: str | None = None) -> None:
         keep = []
