@@ -40,7 +40,7 @@ from app.platform.db import utcnow
 from app.platform.errors import AppError, Unprocessable
 from app.web.board import BoardUser, _engineer_choice, _region_and_day, board_response
 from app.web.messages import page_error
-from app.web.shared import COORDINATE, PageDb, PageRoute, field_errors, render, require_csrf
+from app.web.shared import COORDINATE, PageDb, PageRoute, field_errors, parse_clock, render, require_csrf
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=PageRoute)
@@ -57,9 +57,6 @@ LABELS = {
     "duration_min": "Minutes",
 }
 TYPED_MAX = 100  # what is shown back in a form; longer is no coordinate, time or ticket anyway
-# 9:30 and 13.30 as people type them once the field is plain text (after a refusal); the time
-# input itself sends 13:30 or 13:30:00, which `time.fromisoformat` reads
-_CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})")
 _MINUTES = re.compile(r"\d{1,4}")  # int() of 5 000 digits is a ValueError, not a number of minutes
 
 
@@ -106,19 +103,11 @@ def _coordinate(name: str, value: str, errors: dict[str, str], limit: int, examp
     return number
 
 
-def _clock(value: str) -> time:
-    """A time of day; blank: midnight (absent all day). Raises ValueError."""
-    value = value.strip()
-    if not value:
-        return time(0)
-    if match := _CLOCK.fullmatch(value):
-        return time(int(match[1]), int(match[2]))  # 25:00 raises ValueError like fromisoformat
-    return time.fromisoformat(value)
-
-
 def _cut(when: date, region: Region, absent_from: str, errors: dict[str, str]) -> datetime | None:
+    """The moment the engineer stops: a time of day as typed (9:30 and 9.30 too, once the field is
+    plain text after a refusal); blank is midnight, absent all day."""
     try:
-        clock = _clock(absent_from)
+        clock = parse_clock(absent_from) if absent_from.strip() else time(0)
     except ValueError:
         errors["absent_from"] = "a time of day, e.g. 13:30"
         return None

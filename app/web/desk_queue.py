@@ -17,6 +17,7 @@ from app.desk.customers.keys import name_key
 from app.desk.tickets import queue
 from app.models import Account, Channel, Priority, ProductModel, Role, Ticket, TicketStatus, User
 from app.platform.errors import Unprocessable
+from app.platform.like import LIKE_ESCAPE, like_contains
 from app.web.messages import page_error
 from app.web.shared import (
     DeskPageUser,
@@ -73,10 +74,6 @@ class CustomerFilter:
     note_href: str = ""  # a ticket the agent may have meant to open
 
 
-def _escaped(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _customer_param(db: Session, value: str, errors: dict[str, str]) -> CustomerFilter:
     """The queue's customer filter: a customer number, a CRM id, (part of) a name, or a ticket
     number (its customer). An agent knows the name, or has the ticket number from an e-mail,
@@ -101,7 +98,7 @@ def _customer_param(db: Session, value: str, errors: dict[str, str]) -> Customer
             # the folded name, as the customer search compares it: "Mueller" finds "Müller"
             .where(
                 (Account.external_id == value)
-                | Account.name_search.like(_escaped(name_key(value)), escape="\\")
+                | Account.name_search.like(like_contains(name_key(value)), escape=LIKE_ESCAPE)
             )
             .order_by(Account.id)
             .limit(CUSTOMERS_MAX + 1)

@@ -21,7 +21,6 @@ while an id of another engineer's absence or cover is refused (404) by the servi
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,8 +44,8 @@ from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Unprocessable
 from app.platform.http import idempotent_create
 from app.platform.inputs import INT_MAX
-from app.web.messages import page_error
-from app.web.shared import field_errors, invalid, parse_day
+from app.web.messages import page_error, readable
+from app.web.shared import field_errors, invalid, parse_clock, parse_day
 
 ABSENCE_FIELDS = ("first_day", "from_time", "last_day", "reason", "key")
 ON_CALL_FIELDS = ("starts_day", "starts_time", "ends_day", "ends_time", "note", "key")
@@ -68,9 +67,6 @@ REASONS = ("leave", "sickness", "training")
 MAX_DAYS = 62  # one form's range; longer leave is two absences (and a typo'd year is not 365 rows)
 PAST = 10  # past entries shown, newest first; the API lists them all
 UPCOMING_MAX = 200
-# 8:00 and 13.30 as people type them once the field is plain text (after a refusal); the time
-# input itself sends 08:00 or 08:00:00. The profile's shifts read times the same way.
-_CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})(?::(\d{2}))?")
 DONE = {
     "absence_added": "The absence is saved.",
     "absence_removed": "The absence is removed.",
@@ -82,14 +78,6 @@ DONE = {
     "someone else); nothing changed.",
     "replayed": "This form had been sent already: it was saved once, as listed below, not twice.",
 }
-
-
-def clock(text: str) -> time:
-    """A time of day as typed ("8:00", "13.30", "08:00:00"); anything else raises ValueError."""
-    match = _CLOCK.fullmatch(text.strip())
-    if not match:
-        raise ValueError(text)
-    return time(int(match[1]), int(match[2]), int(match[3] or 0))  # 25:00 raises ValueError
 
 
 @dataclass
@@ -249,14 +237,6 @@ def _days(values: Sequence[str]) -> list[date]:
 
 
 # ------------------------------------------------------------------------------------- reading
-def _readable(error: Mapping[str, Any]) -> str:
-    if error["type"] == "string_too_long":
-        return f"at most {error['ctx']['max_length']} characters"
-    if error["type"] == "string_too_short":
-        return "must not be blank"
-    return str(error["msg"]).removeprefix("Value error, ")
-
-
 def _day(typed: Mapping[str, str], name: str, errors: dict[str, str], *, required: bool) -> date | None:
     try:
         day = parse_day(typed.get(name, ""))
@@ -273,7 +253,7 @@ def _time(typed: Mapping[str, str], name: str, errors: dict[str, str], example: 
     if not text:
         return None
     try:
-        return clock(text)
+        return parse_clock(text)  # 8:00 and 13.30 too: the field is plain text after a refusal
     except ValueError:
         errors[name] = f"a time of day, e.g. {example} or {example.replace(':', '.')}"
         return None
@@ -413,7 +393,7 @@ def add_absence(
         AbsenceIn.model_validate({"day": first or date(2000, 1, 1), "reason": reason, "from_time": from_time})
     except ValidationError as exc:
         for e in exc.errors():
-            errors.setdefault(ABSENCE_AT.get(str(e["loc"][0]), "reason"), _readable(e))
+            errors.setdefault(ABSENCE_AT.get(str(e["loc"][0]), "reason"), readable(e))
     if errors or first is None or last is None:
         return _refused("absence", typed, errors)
     days = [first + timedelta(d) for d in range((last - first).days + 1)]
@@ -475,7 +455,7 @@ def add_on_call(
         )
     except ValidationError as exc:
         for e in exc.errors():
-            errors.setdefault(ON_CALL_AT.get(str(e["loc"][0]), "note"), _readable(e))
+            errors.setdefault(ON_CALL_AT.get(str(e["loc"][0]), "note"), readable(e))
     if errors or starts is None or ends is None:
         return _refused("on_call", typed, errors)
     note = typed["note"]

@@ -11,15 +11,14 @@ from datetime import time
 from typing import Any
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 from sqlalchemy.orm import Session
 
 from app.field.engineers import service as engineers
 from app.field.engineers.schemas import EngineerCreate, EngineerUpdate, ShiftIn
 from app.models import Engineer, User
 from app.platform.errors import AppError
-from app.web import engineer_absences as calendar
-from app.web.shared import COORDINATE, field_errors, optional_id
+from app.web.messages import readable
+from app.web.shared import COORDINATE, field_errors, optional_id, parse_clock
 
 DAYS = tuple(enumerate(engineers.WEEKDAYS))
 SHIFT_PARTS = {"starts": "start", "ends": "end", "break_starts": "break from", "break_ends": "break until"}
@@ -33,6 +32,8 @@ LABELS = {
     "active": "In planning",
 } | {f"{part}_{day}": f"{name} {text}" for day, name in DAYS for part, text in SHIFT_PARTS.items()}
 SHIFT_FIELDS = {f"{part}_{day}" for day, _ in DAYS for part in SHIFT_PARTS}
+# the one pattern of the form's fields: a skill's (app/field/engineers/schemas.py)
+SKILL_MISMATCH = "a skill cannot contain quotes or backslashes"
 FORM_ORDER = {
     name: i
     for i, name in enumerate(
@@ -148,7 +149,7 @@ def _shifts(parsed: Parsed, form: dict[str, str]) -> None:
                     )
                 continue  # a half-given break: the service's check names it
             try:
-                shift[part] = calendar.clock(text)
+                shift[part] = parse_clock(text)
             except ValueError:  # the time field cannot show what was typed, so the message does
                 problems[f"{part}_{day}"] = (
                     f"{LABELS[f'{part}_{day}']}: {_quoted(text)} is not a time of day, e.g. 08:00"
@@ -159,7 +160,7 @@ def _shifts(parsed: Parsed, form: dict[str, str]) -> None:
             except ValidationError as exc:
                 for error in exc.errors():
                     part = str(error["loc"][0]) if error["loc"] else ""
-                    problems.setdefault(*_shift_error(day, shift, part, _readable(error)))
+                    problems.setdefault(*_shift_error(day, shift, part, readable(error)))
             else:
                 for found in engineers.check_shifts([shift]):  # the service's own rules, run early
                     part = found["field"].rsplit(".", 1)[-1]
@@ -170,24 +171,6 @@ def _shifts(parsed: Parsed, form: dict[str, str]) -> None:
             shifts.append(shift)
             parsed.weekdays.append(day)
     parsed.body["shifts"] = shifts
-
-
-def _readable(error: ErrorDetails) -> str:
-    """pydantic's message in the words of the form."""
-    kind, ctx = error["type"], error.get("ctx") or {}
-    if kind == "greater_than_equal":
-        return f"at least {ctx['ge']}"
-    if kind == "less_than_equal":
-        return f"at most {ctx['le']}"
-    if kind == "string_too_short":
-        return "must not be blank"
-    if kind == "string_too_long":
-        return f"at most {ctx['max_length']} characters"
-    if kind == "too_long":
-        return f"at most {ctx['max_length']} items"
-    if kind == "string_pattern_mismatch":
-        return "a skill cannot contain quotes or backslashes"
-    return error["msg"].removeprefix("Value error, ")
 
 
 def parse(
@@ -228,9 +211,9 @@ def parse(
             loc = error["loc"]
             if len(loc) >= 3 and loc[0] == "shifts" and isinstance(loc[1], int):
                 day = parsed.weekdays[loc[1]]  # cannot happen: each day passed `ShiftIn` already
-                parsed.errors.setdefault(*_shift_error(day, {}, str(loc[2]), _readable(error)))
+                parsed.errors.setdefault(*_shift_error(day, {}, str(loc[2]), readable(error)))
             else:
-                parsed.errors.setdefault(str(loc[0]) if loc else "", _readable(error))
+                parsed.errors.setdefault(str(loc[0]) if loc else "", readable(error, mismatch=SKILL_MISMATCH))
     else:
         shifts = [s.model_dump() for s in valid.shifts or []]
         parsed.body = valid.model_dump(exclude={"shifts"}) | {"shifts": shifts}

@@ -49,6 +49,7 @@ from app.web.shared import (
     form_version,
     invalid,
     optional_id,
+    parse_clock,
     render,
     require_csrf,
 )
@@ -212,7 +213,7 @@ def _form_view(
     echo = {k: v[:ECHO_MAX] for k, v in typed.items()}
     for name in SHIFT_FIELDS & echo.keys():  # a time input shows "08:00" but blanks "8:00" or "8.00"
         with suppress(ValueError):  # unreadable: left as typed, its message quotes it
-            echo[name] = hhmm(calendar.clock(echo[name]))
+            echo[name] = hhmm(parse_clock(echo[name]))
     candidates = _accounts_without_profile(db)
     account = None
     if engineer is not None:

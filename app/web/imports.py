@@ -22,10 +22,9 @@ from app.integrations.crm_import.csv_file import ImportFileError
 from app.integrations.crm_import.fields import COLUMNS
 from app.models import User
 from app.platform.body_limit import DEFAULT_LIMIT_BYTES, ROUTE_LIMITS_BYTES
-from app.platform.errors import AppError, Forbidden
+from app.platform.errors import AppError
 from app.web.messages import page_error
-from app.web.navigation import MANAGE
-from app.web.shared import PageDb, PageRoute, PageUser, label, render, require_csrf
+from app.web.shared import PageDb, PageRoute, label, managers_only, render, require_csrf
 
 router = APIRouter(route_class=PageRoute)
 PATH = "/imports"
@@ -45,16 +44,9 @@ ABOUT = {
 }
 
 
-def manager_user(user: PageUser) -> User:
-    if user.role not in MANAGE:
-        raise Forbidden(
-            f"CSV imports are for managers and admins. Your account ({user.email}, role {user.role}) "
-            "cannot import."
-        )
-    return user
-
-
-ImportsUser = Annotated[User, Depends(manager_user)]
+ImportsUser = Annotated[
+    User, Depends(managers_only("CSV imports are for managers and admins. {account} cannot import."))
+]
 
 
 def _size(n: int) -> str:

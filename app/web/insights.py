@@ -9,7 +9,6 @@ is drawn from the table, which is also the accessible fallback when scripts do n
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -25,8 +24,7 @@ from app.insights.api import Params, local_today
 from app.insights.metrics import METRICS
 from app.models import Engineer, ProductModel, Region, Role, User
 from app.platform.errors import Forbidden, Unprocessable
-from app.platform.inputs import problem_with
-from app.web.shared import PageDb, PageRoute, PageUser, fmt_date, fmt_dt, render
+from app.web.shared import PageDb, PageRoute, PageUser, fmt_date, fmt_dt, parse_day, render
 
 router = APIRouter(route_class=PageRoute)
 # For these a fall is an improvement (the trend arrow is green going down).
@@ -153,23 +151,6 @@ FORM_LABELS = {
     "channel": "Channel", "metric": "Metric",
 }  # fmt: skip
 CHOICES = {"period": ("day", "week", "month"), "time": ("calendar", "business")}
-ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _day(text: str) -> date | None:
-    """A YYYY-MM-DD value, or ValueError in words a person reads ("2026-02-30 is not a date"),
-    not pydantic's "day value is outside expected range"."""
-    if not text:
-        return None
-    if not ISO_DAY.fullmatch(text):
-        raise ValueError(f"{text[:40]} is not a date (write it as YYYY-MM-DD)")
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text} is not a date") from None
-    if problem := problem_with(day):
-        raise ValueError(f"{text} {problem}")
-    return day
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +172,7 @@ def read_typed(request: Request) -> Typed:
     days: dict[str, date | None] = {}
     for key in ("from", "to"):
         try:
-            days[key] = _day(values[key])
+            days[key] = parse_day(values[key])
         except ValueError as exc:
             errors[key], days[key] = str(exc), None
     for key, allowed in CHOICES.items():

@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from pydantic_core import ErrorDetails
+
 from app.platform.errors import AppError
 
 # What the forms call these fields; anything not listed is spelled out by `field_label`.
@@ -90,3 +92,23 @@ def page_error(exc: AppError) -> str:
     if errors and exc.detail == raw:  # the detail only lists the fields: say it with labels
         return labelled((str(e.get("field", "")), str(e.get("message", ""))) for e in errors)
     return exc.detail
+
+
+def readable(error: ErrorDetails, *, mismatch: str = "contains characters that are not allowed") -> str:
+    """A pydantic error in a form's words: "at most 40 characters", not "String should have at
+    most 40 characters"; `mismatch` says what a refused pattern means on that form ("a skill
+    cannot contain quotes"), pydantic would show the regular expression."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "greater_than_equal":
+        return f"at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"at most {ctx['le']}"
+    if kind == "string_too_short":
+        return "must not be blank"
+    if kind == "string_too_long":
+        return f"at most {ctx['max_length']} characters"
+    if kind == "too_long":
+        return f"at most {ctx['max_length']} items"
+    if kind == "string_pattern_mismatch":
+        return mismatch
+    return str(error["msg"]).removeprefix("Value error, ")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Coroutine, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -33,7 +33,7 @@ from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
 from app.platform.inputs import INT_MAX, problem_with
 from app.platform.spans import span_text
 from app.web.messages import labelled, names_to_labels, page_error
-from app.web.navigation import menu_for
+from app.web.navigation import MANAGE, menu_for
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -259,6 +259,19 @@ def desk_user(request: Request, user: PageUser) -> User:
 DeskPageUser = Annotated[User, Depends(desk_user)]
 
 
+def managers_only(refusal: str) -> Callable[[User], User]:
+    """The dependency of a page for managers and admins. Anyone else gets a 403 page saying
+    `refusal`, whose "{account}" names who they are: "Teams are managed by managers and admins.
+    {account} cannot change them." """
+
+    def manager_user(user: PageUser) -> User:
+        if user.role not in MANAGE:
+            raise Forbidden(refusal.format(account=f"Your account ({user.email}, role {user.role})"))
+        return user
+
+    return manager_user
+
+
 def require_csrf(request: Request, submitted: str | None) -> None:
     """State-changing forms must carry the token bound to this session cookie."""
     token = _session_token(request)
@@ -355,6 +368,30 @@ def parse_day(value: str) -> date | None:
     if problem := problem_with(day):
         raise ValueError(f"the day {problem}")
     return day
+
+
+# A time of day as people type it: 8:00 or 08:00 (what a time input sends, also with seconds and
+# milliseconds: 08:00:00.000; a fraction of a second is dropped), 13.30 (once the field is plain
+# text, after a refusal), 1330 or 133000 (ISO 8601's basic format) and 8 or 13 (the hour). Nothing
+# with a date, a "T" or a UTC offset: a form's times are wall-clock times in the region's zone.
+_CLOCK = re.compile(
+    r"(?P<h>\d{1,2})(?:[:.](?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,]\d{1,6})?)?)?"
+    r"|(?P<hh>\d{2})(?P<mm>\d{2})(?P<ss>\d{2})?"
+)
+
+
+def parse_clock(value: str) -> time:
+    """A time of day as typed (`_CLOCK`: "8:00", "13.30", "13:30:00", "1330", "13"). Raises
+    ValueError saying so for anything else, 25:00 and 12:60 too; blank is the caller's to read
+    (no time, or midnight), so it is refused here."""
+    typed = value.strip()
+    if match := _CLOCK.fullmatch(typed):
+        hour, minute, second = match["h"] or match["hh"], match["m"] or match["mm"], match["s"] or match["ss"]
+        try:
+            return time(int(hour), int(minute or 0), int(second or 0))
+        except ValueError:  # 25:00, 12:60
+            pass
+    raise ValueError(f"“{typed[:20]}” is not a time of day, e.g. 13:30 or 13.30")
 
 
 def too_long(values: Mapping[str, str], limits: Mapping[str, int]) -> dict[str, str]:

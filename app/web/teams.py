@@ -14,14 +14,13 @@ from sqlalchemy import select
 
 from app.desk.teams import service as teams
 from app.models import Team, User
-from app.platform.errors import AppError, Conflict, Forbidden, Unprocessable
-from app.web.navigation import MANAGE
+from app.platform.errors import AppError, Conflict, Unprocessable
 from app.web.shared import (
     PageDb,
     PageRoute,
-    PageUser,
     form_version,
     invalid,
+    managers_only,
     optional_id,
     render,
     require_csrf,
@@ -37,16 +36,9 @@ DONE = {
 }
 
 
-def manager_user(user: PageUser) -> User:
-    if user.role not in MANAGE:
-        raise Forbidden(
-            f"Teams are managed by managers and admins. Your account ({user.email}, role {user.role}) "
-            "cannot change them."
-        )
-    return user
-
-
-TeamsUser = Annotated[User, Depends(manager_user)]
+TeamsUser = Annotated[
+    User, Depends(managers_only("Teams are managed by managers and admins. {account} cannot change them."))
+]
 
 
 @router.get("/desk/teams")

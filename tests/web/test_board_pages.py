@@ -663,8 +663,8 @@ def test_a_refused_what_if_absence_shows_the_board_with_the_form_as_typed(
         )
     )
     assert _field_error(page, "engineer_id").startswith(f"{ada.name} does not work that day")
-    # typed as people type it once the field is plain text: 9:30 and 9.30 are times
-    for typed in ("9:30", "9.30"):
+    # typed as people type it once the field is plain text: 9:30 and 9.30 are times, with seconds too
+    for typed in ("9:30", "9.30", "0930", "09:30:00", "9.30:00"):
         ok = client.get("/board/what-if", params={**base, "engineer_id": ada.id, "absent_from": typed})
         assert ok.status_code == 200, (typed, ok.text[:300])
         assert f"What if {ada.name} were absent from 09:30 on" in ok.text

@@ -256,6 +256,25 @@ def test_bad_input_comes_back_with_the_typed_values_and_a_message_per_field(
     assert len(_covers(db, ada.id)) == 1
 
 
+@pytest.mark.parametrize(
+    ("typed", "read"), [("1330", time(13, 30)), ("9", time(9)), ("13.30:15", time(13, 30, 15))]
+)
+def test_absent_from_is_read_as_people_type_it(
+    client: TestClient, db: Session, sign_in: Any, ada: Any, typed: str, read: time
+) -> None:
+    """The what-if's forms too (1330) and more (9, seconds after 13.30): one parser, app/web/shared.py."""
+    sign_in("dispatcher")
+    page = _page(client, ada.id)
+    day = _today() + timedelta(days=30)
+    r = client.post(
+        f"/admin/engineers/{ada.id}/absences",
+        data={"csrf": csrf_of(page), "first_day": day.isoformat(), "from_time": typed, "reason": "leave"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert _absences(db, ada.id) == [(day, read, "leave")]
+
+
 def test_a_double_submit_saves_once(client: TestClient, db: Session, sign_in: Any, ada: Any) -> None:
     sign_in("dispatcher")
     url = f"/admin/engineers/{ada.id}"

@@ -280,7 +280,14 @@ def test_a_field_with_a_mistake_keeps_its_time_picker(
     url = f"/admin/engineers/{engineer.id}"
     page = client.get(url)
     data = _form(w, csrf_of(page.text), version=_version(page.text))
-    r = client.post(url, data=data | {"starts_1": "17:00", "ends_1": "8:00", "starts_3": "25:00"})
+    typed = {
+        "starts_1": "17:00",
+        "ends_1": "8:00",
+        "starts_3": "25:00",
+        "starts_2": "0800",
+        "ends_2": "17.00:00",
+    }
+    r = client.post(url, data=data | typed)
     assert r.status_code == 422
     shift_inputs = re.findall(r'<input id="eng-(\w+_\d)" [^>]*>', r.text)
     assert len(shift_inputs) == 28
@@ -290,6 +297,9 @@ def test_a_field_with_a_mistake_keeps_its_time_picker(
     # a time the picker cannot show: the message says what was typed
     assert _error(r.text, "starts_3") == "Thursday start: “25:00” is not a time of day, e.g. 08:00"
     assert 'name="starts_0" type="time" aria-label="Monday start" value="08:00">' in r.text  # unmarked
+    # read as typed (ISO's 0800, 17.00 with seconds), shown as the picker shows a time
+    assert 'name="starts_2" type="time" aria-label="Wednesday start" value="08:00">' in r.text
+    assert 'name="ends_2" type="time" aria-label="Wednesday end" value="17:00">' in r.text
 
 
 def test_the_profile_names_the_van_and_what_it_holds(

@@ -75,6 +75,7 @@ def test_other_roles_get_a_readable_403_and_no_menu_item(
     csrf = csrf_of(home.text) if 'name="csrf"' in home.text else ""
     r = client.get("/imports")
     assert r.status_code == 403 and "CSV imports are for managers and admins" in r.text
+    assert "Your account (" in r.text and f"role {role}) cannot import." in r.text
     assert "<html" in r.text  # a page, not problem+json
     r = client.post(
         "/imports",

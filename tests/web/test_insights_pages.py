@@ -86,12 +86,11 @@ def _errors(page: str) -> dict[str, str]:
         ({"from": "2026-03-15", "to": "2026-03-01"}, "to", "must not be before “From”"),
         ({"from": "2099-01-01", "to": "2099-01-31"}, "from", "is after today"),
         ({"from": "2025-01-01", "to": "2026-03-01"}, "to", "the window is at most 400 days"),
-        ({"from": "2026-02-30", "to": "2026-03-15"}, "from", "2026-02-30 is not a date"),
-        (
-            {"from": "yesterday", "to": "2026-03-15"},
-            "from",
-            "yesterday is not a date (write it as YYYY-MM-DD)",
-        ),
+        # the pages' one reading of a day (app/web/shared.py: parse_day)
+        ({"from": "2026-02-30", "to": "2026-03-15"}, "from", "&#39;2026-02-30&#39; is not a date"),
+        ({"from": "yesterday", "to": "2026-03-15"}, "from", "&#39;yesterday&#39; is not a date (YYYY-MM-DD)"),
+        ({"from": "2026-03-01", "to": "1900-01-00"}, "to", "&#39;1900-01-00&#39; is not a date"),
+        ({"from": "1899-12-01", "to": "2026-03-15"}, "from", "the day must be a date between 1900-01-01"),
         (
             {"from": "2026-03-01", "to": "2026-03-15", "region": "XX"},
             "region",

@@ -123,6 +123,7 @@ def test_the_customer_filter_takes_a_name_or_a_number(
     twin = f.make_account(db, name="Zimmermann Logistik")
     mine, theirs = _due(db, haas, 2), _due(db, other, 2)
     _due(db, twin, 2)
+    _due(db, f.make_account(db, name="500 Coffee"), 2)  # "%50%_off%" unescaped: "50" "0 " "c" "off" "ee"
     db.commit()
     by_name = client.get("/desk/queue", params={"view": "unassigned", "customer": "bäckerei haas"}).text
     assert mine.number in by_name and theirs.number not in by_name

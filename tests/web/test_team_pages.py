@@ -49,7 +49,8 @@ def test_other_roles_get_403_on_every_route_and_no_menu_item(
     for method, url, data in _routes(team.id, agent.id):
         r = client.get(url) if method == "GET" else client.post(url, data={**data, "csrf": csrf})
         assert r.status_code == 403, (method, url, r.status_code)
-        assert "managers and admins" in r.text
+        assert "Teams are managed by managers and admins. Your account (" in r.text
+        assert f"role {role}) cannot change them." in r.text
     db.expire_all()
     assert db.get(Team, team.id) is not None and db.get(Team, team.id).name == "North desk"  # type: ignore[union-attr]
 

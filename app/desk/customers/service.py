@@ -42,6 +42,7 @@ from app.models import Account, Asset, Contact, Region, Site
 from app.models.crm import SERIAL_KEY_SQL, email_domain
 from app.platform.config import get_settings
 from app.platform.errors import Unprocessable
+from app.platform.like import LIKE_ESCAPE, like_contains, like_prefix
 
 MIN_QUERY = 2
 MIN_SUBSTRING = 3  # shorter substrings match nearly everything and defeat the trigram index
@@ -50,7 +51,6 @@ MIN_PHONE_TAIL = 6  # the last digits a caller reads out; fewer match thousands 
 CANDIDATES = 100  # rows read per lookup at most (twice the largest page); more → `truncated`
 _PHONE_LIKE = re.compile(r"^\+?[\d\s()/.\-]+$")
 _SERIAL_SEPARATORS = re.compile(r"[-\s/.]")  # what SERIAL_KEY_SQL takes out of a serial
-_LIKE_SPECIAL = re.compile(r"([\\%_])")
 # An e-mail domain as typed, "@" optional: dotted labels ending in letters ("ziegler-maschinenbau.de"),
 # not a version or fault code ("E.04", "2.5") nor a name with spaces.
 _DOMAIN = re.compile(r"@?((?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,})")
@@ -115,17 +115,9 @@ class _Found:
     asset_id: int | None = None
 
 
-def _like_prefix(text: str) -> str:
-    return _LIKE_SPECIAL.sub(r"\\\1", text) + "%"
-
-
-def _like_contains(text: str) -> str:
-    return "%" + _LIKE_SPECIAL.sub(r"\\\1", text) + "%"
-
-
 def _prefix(col: Any, text: str) -> ColumnElement[bool]:
     # Escaped LIKE 'x%': on PostgreSQL served by the varchar_pattern_ops indexes.
-    matches: ColumnElement[bool] = col.like(_like_prefix(text), escape="\\")
+    matches: ColumnElement[bool] = col.like(like_prefix(text), escape=LIKE_ESCAPE)
     return matches
 
 
@@ -137,7 +129,7 @@ def _suffix(col: Any, digits: str) -> ColumnElement[bool]:
 
 def _all_words(col: Any, words: Sequence[str]) -> ColumnElement[bool]:
     """Every word of the folded query somewhere in the folded name, in any order ("wagner jurgen")."""
-    return and_(*(col.like(_like_contains(word), escape="\\") for word in words))
+    return and_(*(col.like(like_contains(word), escape=LIKE_ESCAPE) for word in words))
 
 
 # What people type around a name or a word and the stored name lacks: sentence marks, a "*"
@@ -238,7 +230,7 @@ def _split_names(words: Sequence[str]) -> Select[Any]:
     lookup's budget): "%w%\t%" is a word of the account's name, as name keys hold no tab.
     """
     both = Contact.account_and_name_search
-    in_account = and_(*(both.like(_like_contains(w) + "\t%", escape="\\") for w in words))
+    in_account = and_(*(both.like(like_contains(w) + "\t%", escape=LIKE_ESCAPE) for w in words))
     return _probe(
         "contact_name", SPLIT, Contact.account_id, Contact.name, Contact.name, contact_id=Contact.id
     ).where(_all_words(both, words), ~in_account, ~_all_words(Contact.name_search, words))
