@@ -40,7 +40,8 @@ def plan_region(run_id: int) -> str:
 
 @celery_app.task(name="fieldline.replan.region", ignore_result=False, **RELIABLE)
 def replan_region(run_id: int) -> str:
-    """Re-plan a region's day after an event (emergency, sickness, lateness, cancellation)."""
+    """Re-plan a region's day after an event (emergency, sickness, lateness, cancellation, a
+    removed absence or cover)."""
     return plan_runs.execute(run_id)
 
 

@@ -5,15 +5,21 @@ Whatever code path changes the rows (API, pages, imports, other services), a ses
                                                       appointment's, the what-if's (`plan_on`), else today;
 - an absence recorded for a planned day            → re-plan that day ("sickness"), each recording
                                                       its own event (`absence_ref`);
-- on-call cover added                              → re-plan the planned days it covers ("on_call");
+- an absence removed (a mistake, or the engineer   → re-plan that day ("absence_removed"): the
+  is back) for a planned day                          engineer may take visits again;
+- on-call cover added                              → re-plan the planned days it covers ("on_call"),
+                                                      each recording its own event (`cover_ref`);
+- on-call cover removed                            → re-plan the planned days it covered, from today
+                                                      on ("on_call_removed"); cover already over: none;
 - a work order cancelled                           → release its parts, re-plan ("cancellation"),
                                                       tell the customer if the visit was announced;
 - a visit finished (done / needs_follow_up)        → its held parts are consumed.
 Late visits are found by a periodic job (`check_late`, beat every minute).
 
 The hooks are installed by `install_session_hooks()` at start-up (not on import). The hook only
-collects during flushes; the work happens in `before_commit`, inside the same
-transaction as the change, so a re-plan is requested exactly when the event really happened.
+collects during flushes (a removal is a deleted row: `session.deleted`); the work happens in
+`before_commit`, inside the same transaction as the change, so a re-plan is requested exactly when
+the event really happened.
 A re-plan is requested only for a region and day that has a published plan (there is nothing
 to re-plan otherwise), and duplicates collapse: the same event twice is one run (a unique
 request key), and a re-plan still queued absorbs later events (it loads the newest state).
@@ -30,6 +36,7 @@ from typing import Any
 from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
 from app.field.inventory import reservations
 from app.models import (
@@ -54,7 +61,7 @@ from app.platform.db import utcnow
 log = logging.getLogger(__name__)
 URGENT = ("P1", "P2")
 _KEY = "fieldline_plan_events"
-_REF = "fieldline_plan_event_ref"  # on an Absence's instance state: absence_ref
+_REF = "fieldline_plan_event_ref"  # on an Absence's / OnCallShift's instance state: absence_ref, cover_ref
 _DAY = "fieldline_plan_day"  # on a WorkOrder's instance state: plan_on
 
 
@@ -114,16 +121,29 @@ def request_key(trigger: str, region_id: int, day: date, ref: str) -> str:
 
 
 def absence_ref(absence: Absence) -> str:
-    """The ref of an absence's `sickness` event: each recorded absence is its own event.
+    """The ref of an absence's events (`sickness` when recorded, `absence_removed` when removed):
+    each recorded absence, and each removal, is its own event.
 
     Keyed per engineer and day, an absence removed and recorded again (a dispatcher correcting a
     mistake) found the first one's run and was not planned again. The row id alone is not enough:
     SQLite hands a deleted row's id to the next insert. So a recording also gets a token of its
     own, kept on the row's instance state: the hook and the what-if that answers the event
-    (`whatif.publish_absence`, in the same session) read the same ref, so that is still one run."""
-    info = inspect(absence).info
+    (`whatif.publish_absence`, in the same session) read the same ref, so that is still one run.
+    A removal in that session reads the same ref under its own trigger name (another key); one
+    in a later session (the usual case: a page or the API loads the row) gets a fresh token."""
+    return _row_ref(absence)
+
+
+def cover_ref(cover: OnCallShift) -> str:
+    """The ref of on-call cover's events (`on_call`, `on_call_removed`), as `absence_ref`: cover
+    removed and added again for the same hours (SQLite: with the same id) is asked for again."""
+    return _row_ref(cover)
+
+
+def _row_ref(row: Absence | OnCallShift) -> str:
+    info = instance_state(row).info
     if _REF not in info:
-        info[_REF] = f"{absence.engineer_id}.{absence.id}.{secrets.token_hex(4)}"
+        info[_REF] = f"{row.engineer_id}.{row.id}.{secrets.token_hex(4)}"
     ref: str = info[_REF]
     return ref
 
@@ -157,6 +177,11 @@ def _collect(session: Session, _ctx: Any) -> None:
             found.append(("sickness", obj))
         elif isinstance(obj, OnCallShift):
             found.append(("on_call", obj))
+    for obj in session.deleted:  # removed rows: their loaded values are still there
+        if isinstance(obj, Absence):
+            found.append(("absence_removed", obj))
+        elif isinstance(obj, OnCallShift):
+            found.append(("on_call_removed", obj))
     for obj in session.dirty:
         if not isinstance(obj, WorkOrder):
             continue
@@ -221,17 +246,19 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
         else:
             day = inspect(obj).info.get(_DAY, today)
         request_replan(session, region_id=obj.region_id, day=day, trigger=kind, ref=str(obj.id))
-    elif kind == "on_call":  # cover for an urgent visit nobody on shift could reach, maybe
+    elif kind in ("on_call", "on_call_removed"):
+        # added: cover for an urgent visit nobody on shift could reach, maybe; removed: a plan may
+        # count on cover that is gone (cover over already changes nothing from now on)
         engineer = session.get(Engineer, obj.engineer_id)
-        if engineer is None:
+        if engineer is None or (kind == "on_call_removed" and obj.ends_at <= utcnow()):
             return
         tz, today = _today(session, engineer.region_id)
         day = max(today, plan_keys.local_day(obj.starts_at, tz))
         last = plan_keys.local_day(obj.ends_at - timedelta(seconds=1), tz)
         while day <= last:
-            request_replan(session, region_id=engineer.region_id, day=day, trigger=kind, ref=f"{obj.id}")
+            request_replan(session, region_id=engineer.region_id, day=day, trigger=kind, ref=cover_ref(obj))
             day += timedelta(days=1)
-    elif kind == "sickness":
+    elif kind in ("sickness", "absence_removed"):  # removed: the engineer may take visits again
         engineer = session.get(Engineer, obj.engineer_id)
         if engineer is None:
             return

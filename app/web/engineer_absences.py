@@ -11,9 +11,10 @@ to a last day is one `add_absence` per day (the API takes a day at a time; the f
 at a time of day, the others are whole days), all or none.
 
 Planning reacts as it does to the API, through its session hook (`app/planning/triggers.py`): an
-absence or cover added for a day with a published plan, today or later, asks for a re-plan of that
-day; removing one asks for none. After saving, the page says which days are planned again and
-which published plans stay as they are, from what the commit really did (`_plan_effect`).
+absence or cover added or removed for a day with a published plan, today or later, asks for a
+re-plan of that day (removed cover that is over already: none). After saving, the page says which
+days are planned again and which published plans stay as they are, from what the commit really
+did (`_plan_effect`).
 
 A double submit of an add replays the first answer (the same one-time form key and
 `idempotent_create` as the field pages); removing what is gone already says so instead of a 404,
@@ -196,21 +197,27 @@ def flash(params: QueryParams, engineer: Engineer) -> str:
                 f"The plan published for {days_text(kept)} was not planned again automatically; plan "
                 "the day again on the board if the cover should be used."
             )
-    elif done in ("absence_removed", "on_call_removed"):
-        what = "an absence" if done == "absence_removed" else "on-call cover"
+    elif done == "absence_removed":
         if replanned:
             parts.append(
-                f"A re-plan of {days_text(replanned)} is waiting to run; it plans the day as it is now."
+                f"{name} can be given visits on {days_text(replanned)} again: a re-plan of "
+                f"{_that(replanned)} is requested, as for an absence removed through the API."
             )
         if kept:
             parts.append(
-                f"The plan published for {days_text(kept)} is not changed: removing {what} does not "
-                f"re-plan the day (nor does it through the API). Plan the day again on the board "
-                + (
-                    f"so that {name} gets visits that day."
-                    if done == "absence_removed"
-                    else f"to take visits planned in this cover away from {name}."
-                )
+                f"The plan published for {days_text(kept)} was not planned again automatically. "
+                f"Plan the day again on the board so that {name} gets visits that day."
+            )
+    elif done == "on_call_removed":
+        if replanned:
+            parts.append(
+                f"The plan of {days_text(replanned)} will be made again without {name} on call: a "
+                f"re-plan of {_that(replanned)} is requested, as for cover removed through the API."
+            )
+        if kept:
+            parts.append(
+                f"The plan published for {days_text(kept)} was not planned again: the cover was over "
+                "already, so it changes nothing from now on."
             )
     if done in ("absence_added", "absence_removed", "on_call_added", "on_call_removed") and not (
         replanned or kept

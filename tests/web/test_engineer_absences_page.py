@@ -2,7 +2,7 @@
 removed through the API's service functions (so the API's refusals), a refused form kept with a
 message per field (422/409, never 500), a double submit saved once, another engineer's id refused,
 only the roles the absences API allows; and the page says what planning does with the change, which
-is what it does for the API: adding re-plans a published day, removing does not."""
+is what it does for the API: adding or removing re-plans a published day."""
 
 from __future__ import annotations
 
@@ -460,27 +460,23 @@ def test_an_absence_on_a_published_day_replans_it_as_through_the_api_and_says_so
     stops = db.scalars(select(PlanStop).where(PlanStop.plan_run_id == current.id, PlanStop.kind == "job"))
     assert all(s.engineer_id != sick.id for s in stops)
 
-    # removing it plans nothing again (nor does the API's DELETE): the page says so
-    runs = db.scalar(select(func.count()).select_from(PlanRun))
+    # removing it (recorded by mistake, or the engineer is back) plans the day again, as the API's
+    # DELETE does: the engineer has visits again (the one ELEC visit is theirs alone)
+    elec = pw.add_visit(db, w, skill="ELEC", lat=48.15, lon=11.6)
+    db.commit()
     absence_id = db.scalar(select(Absence.id).where(Absence.engineer_id == sick.id))
     removed = client.post(
         f"{url}/absences/{absence_id}/remove", data={"csrf": data["csrf"]}, follow_redirects=False
     )
     assert removed.status_code == 303
     message = _flash(client.get(removed.headers["location"]).text)
-    assert f"The plan published for {_text(day)} {day.year} is not changed" in message
-    assert "Plan the day again on the board" in message
-    assert db.scalar(select(func.count()).select_from(PlanRun)) == runs
-
-    # the day planned again on the board, as the page advises: the engineer has visits again (the
-    # one ELEC visit is theirs alone)
-    elec = pw.add_visit(db, w, skill="ELEC", lat=48.15, lon=11.6)
-    db.commit()
-    board = plan_runs.create_run(db, region_id=w.region.id, day=day, kind="plan", send=False, **SMALL)  # type: ignore[arg-type]
-    db.commit()
-    plan_runs.execute(board.id)
+    assert f"{sick.name} can be given visits on {_text(day)} {day.year} again" in message
+    assert "was not planned again automatically" not in message
     db.expire_all()
-    assert db.get_one(PlanRun, board.id).status == "published"
+    back = db.get_one(
+        PlanRun, db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
+    )
+    assert back.id > current.id and (back.kind, back.trigger) == ("replan", "absence_removed")
     assert db.get_one(WorkOrder, elec.id).engineer_id == sick.id
 
     # recorded again (a dispatcher correcting a mistake): each recorded absence is its own event, so
@@ -495,7 +491,7 @@ def test_an_absence_on_a_published_day_replans_it_as_through_the_api_and_says_so
     replanned = db.get_one(
         PlanRun, db.scalar(select(PlanDay.current_run_id).where(PlanDay.region_id == w.region.id))
     )
-    assert replanned.id > board.id and (replanned.kind, replanned.trigger) == ("replan", "sickness")
+    assert replanned.id > back.id and (replanned.kind, replanned.trigger) == ("replan", "sickness")
     stops = db.scalars(select(PlanStop).where(PlanStop.plan_run_id == replanned.id, PlanStop.kind == "job"))
     assert all(s.engineer_id != sick.id for s in stops)
     assert db.get_one(WorkOrder, elec.id).engineer_id != sick.id
@@ -515,3 +511,14 @@ def test_an_absence_on_a_published_day_replans_it_as_through_the_api_and_says_so
     assert "will be made again with" in _flash(client.get(added.headers["location"]).text)
     db.expire_all()
     assert db.scalar(select(PlanRun.trigger).order_by(PlanRun.id.desc()).limit(1)) == "on_call"
+
+    # and removing the cover asks for one too: the plan may count on it
+    cover_id = db.scalar(select(OnCallShift.id).where(OnCallShift.engineer_id == sick.id))
+    gone = client.post(
+        f"{url}/on-call/{cover_id}/remove", data={"csrf": data["csrf"]}, follow_redirects=False
+    )
+    assert gone.status_code == 303
+    message = _flash(client.get(gone.headers["location"]).text)
+    assert f"The plan of {_text(day)} {day.year} will be made again without {sick.name} on call" in message
+    db.expire_all()
+    assert db.scalar(select(PlanRun.trigger).order_by(PlanRun.id.desc()).limit(1)) == "on_call_removed"
