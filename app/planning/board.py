@@ -216,8 +216,14 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
     }
     names = {e.id: e.name for e in engineers}
     unassigned = _unassigned(session, region_id, day, run, names)
+    # The Assign lists name each engineer once, on their row (`assign_text`); a visit's list is
+    # engineer ids in groups. Named options per visit were ~10 000 at 100 engineers / 1 000
+    # visits, sent and drawn as <option>s on the page's first render (docs/board.md).
+    people = list(rows.values())
+    for row in people:
+        row["assign_text"] = _assign_text(row, leaving)
     for u in unassigned:
-        u["choices"] = _choices(list(rows.values()), u, leaving)
+        u["choices"] = _choices(people, u, leaving)
     return {
         "region": {"id": region.id, "code": region.code, "name": region.name, "timezone": region.timezone},
         "day": day.isoformat(),
@@ -401,29 +407,38 @@ def _unassigned(
     return out
 
 
+def _assign_text(row: dict[str, Any], leaving: dict[int, tuple[str, datetime]]) -> str:
+    """An engineer as every Assign list names them: the name, with why they may not be there kept
+    short ("Name (sickness)" absent all day, "Name (absent from 10:30)"). An engineer absent from
+    10:30 was preselected for an afternoon visit, "Bernhard Schuster (absent: sickne…" cut off at
+    1280 px."""
+    if row["absent"] and row["shift"] is None:
+        return f"{row['name']} ({row['absent']})"
+    if row["id"] in leaving:
+        name, at = leaving[row["id"]]
+        return f"{name} (absent from {at:%H:%M})"
+    return str(row["name"])
+
+
 def _choices(
     rows: list[dict[str, Any]], visit: dict[str, Any], leaving: dict[int, tuple[str, datetime]]
 ) -> list[dict[str, Any]]:
-    """The Assign list of an unassigned visit, in groups (`label` None: no group), the first
-    option the one a dispatcher would pick: engineers with its skills who are there, then those
-    with its skills who leave during the day, those lacking a skill (in the same order), those
-    absent at its time, those absent all day. An engineer absent from 10:30 was preselected for
-    an afternoon visit, "Bernhard Schuster (absent: sickne…" cut off at 1280 px: the texts are
-    short ("… (absent from 10:30)")."""
+    """The Assign list of an unassigned visit: groups of engineer ids (`label` None: no group; the
+    texts are the engineers' `assign_text`), the first id the one a dispatcher would pick:
+    engineers with its skills who are there, then those with its skills who leave during the day,
+    those lacking a skill (in the same order), those absent at its time, those absent all day.
+    Every active engineer of the region is in exactly one group; empty groups are left out."""
     skills = set(visit["skills"])
     starts = datetime.fromisoformat(visit["starts"]) if visit.get("starts") else None
-    text_of = {r["id"]: r["name"] for r in rows}
     groups: dict[str, list[tuple[int, int]]] = {"able": [], "lacking": [], "then": [], "away": []}
     for r in rows:
         if r["absent"] and r["shift"] is None:
             groups["away"].append((0, r["id"]))
-            text_of[r["id"]] = f"{r['name']} ({r['absent']})"
             continue
         able = skills <= set(r["skills"])
         later = r["id"] in leaving
         if later:
             name, at = leaving[r["id"]]
-            text_of[r["id"]] = f"{name} (absent from {at:%H:%M})"
             # gone by its time: its appointment or window starts after they leave, or the
             # engine's reason for leaving it out names them ("… no shift or cover then")
             named = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", visit["detail"] or "")
@@ -441,7 +456,7 @@ def _choices(
         {
             "label": labels[key],
             # sorted() is stable: within a rank the rows keep their order (by name)
-            "options": [{"id": eid, "text": text_of[eid]} for _, eid in sorted(members, key=lambda m: m[0])],
+            "ids": [eid for _, eid in sorted(members, key=lambda m: m[0])],
         }
         for key, members in groups.items()
         if members

@@ -107,10 +107,18 @@ def _region_and_day(db: Session, region: str, day: str) -> tuple[Region, date]:
 
 @router.get("/board")
 def board_page(
-    request: Request, db: PageDb, user: BoardUser, region: str = "", day: str = "", run: str = ""
+    request: Request,
+    db: PageDb,
+    user: BoardUser,
+    region: str = "",
+    day: str = "",
+    run: str = "",
+    assign: str = "",
 ) -> HTMLResponse:
+    """`assign`: an unassigned visit whose Assign list comes whole (the way without JavaScript;
+    board.js fills a list when it is opened)."""
     chosen, when = _region_and_day(db, region, day)
-    return board_response(request, db, chosen, when, run=run)
+    return board_response(request, db, chosen, when, run=run, assign=assign)
 
 
 def board_response(
@@ -120,11 +128,16 @@ def board_response(
     when: date,
     *,
     run: str = "",
+    assign: str = "",
     whatif: Any = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     """The board page; `whatif` is a refused what-if (board_whatif.Refused) shown back in its form,
-    so the dispatcher corrects what they typed on the board instead of an error page."""
+    so the dispatcher corrects what they typed on the board instead of an error page.
+
+    Each unassigned row's Assign list is drawn with its first choice only (the one preselected);
+    board.js fills it from the data when the dispatcher focuses or opens it. Without JavaScript a
+    link per row opens the board with that row's list whole (`assign`, the visit's id)."""
     data = plan_board.board(db, region_id=chosen.id, day=when)
     proposal = db.scalar(
         select(PlanRun)
@@ -143,6 +156,9 @@ def board_response(
         "region": chosen,
         "day": when,
         "run_id": run if run.isdecimal() else "",
+        # the Assign lists' texts, {engineer id: text}, and the visit whose list is drawn whole
+        "assign_texts": {e["id"]: e["assign_text"] for e in data["engineers"]},
+        "assign_whole": int(assign) if assign.isascii() and assign.isdecimal() and len(assign) < 19 else None,
         "flash": DONE.get(request.query_params.get("done", ""), ""),
         "whatif": whatif,
     }

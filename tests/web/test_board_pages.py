@@ -41,6 +41,38 @@ def _data(client: TestClient, w: pw.World, day: Any) -> dict[str, Any]:
     return r.json()
 
 
+def _board_html(client: TestClient, w: pw.World, day: Any, **params: Any) -> str:
+    r = client.get("/board", params={"region": w.region.id, "day": day.isoformat(), **params})
+    assert r.status_code == 200, r.text[:300]
+    return str(r.text)
+
+
+def _assign_list(html: str, wo_id: int) -> list[tuple[str | None, int, str]]:
+    """An unassigned row's Assign list as drawn: (group label or None, engineer id, text) per option."""
+    found = re.search(rf'<select name="engineer_id" id="assign-{wo_id}">(.*?)</select>', html, re.S)
+    assert found, wo_id
+    out: list[tuple[str | None, int, str]] = []
+    label = None
+    for tag in re.finditer(
+        r'<optgroup label="([^"]*)">|</optgroup>|<option value="(\d+)">([^<]*)</option>|<option',
+        found.group(1),
+    ):
+        if tag.group(0).startswith("<optgroup"):
+            label = unescape(tag.group(1))
+        elif tag.group(0) == "</optgroup>":
+            label = None
+        else:
+            assert tag.group(2), f"an option not in the expected form: {found.group(1)[:200]}"
+            out.append((label, int(tag.group(2)), unescape(tag.group(3))))
+    return out
+
+
+def _assign_list_of(data: dict[str, Any], visit: dict[str, Any]) -> list[tuple[str | None, int, str]]:
+    """The same list from the board data: the visit's groups of ids, the engineers' texts."""
+    texts = {e["id"]: e["assign_text"] for e in data["engineers"]}
+    return [(g["label"], i, texts[i]) for g in visit["choices"] for i in g["ids"]]
+
+
 def test_board_shows_rows_stops_unassigned_and_answers_304_when_unchanged(
     client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
 ) -> None:
@@ -66,11 +98,16 @@ def test_board_shows_rows_stops_unassigned_and_answers_304_when_unchanged(
     assert data["warehouses"][0]["id"] == w.warehouse.id
     assert "Plan the day" in page.text and f"Engineer for {w.work_orders[4].number}" in page.text
     # Nobody has PLUMB: no engineer is offered as the default, all are set apart as lacking it.
+    # The first draw holds the preselected choice; the whole list (board.js fills it when opened;
+    # without JavaScript `assign=` draws it) has every engineer.
     select = re.search(
         rf'<select name="engineer_id" id="assign-{left["work_order_id"]}">(.*?)</select>', page.text, re.S
     )
     assert select and select.group(1).strip().startswith('<optgroup label="Lacking a skill (PLUMB)">')
-    assert select.group(1).count("<option") == len(w.engineers)
+    assert select.group(1).count("<option") == 1
+    whole = _assign_list(_board_html(client, w, day, assign=left["work_order_id"]), left["work_order_id"])
+    assert [label for label, _, _ in whole] == ["Lacking a skill (PLUMB)"] * len(w.engineers)
+    assert whole == _assign_list_of(data, left)
     # The SLA due time in the region's zone, like the rest of the board (it said "… UTC").
     assert " UTC</time>" not in page.text
     # Polling: the same data answers 304 to its ETag.
@@ -584,8 +621,8 @@ def test_the_assign_list_offers_an_engineer_absent_all_day_last(
     db.add(Absence(engineer_id=away.id, day=day, reason="sick"))
     db.commit()
     sign_in("dispatcher")
-    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()}).text
     left = w.work_orders[4]
+    page = _board_html(client, w, day, assign=left.id)  # the list whole, as without JavaScript
     select = re.search(rf'<select name="engineer_id" id="assign-{left.id}">(.*?)</select>', page, re.S)
     assert select
     options = re.findall(r'<option value="(\d+)">([^<]*)</option>', select.group(1))
@@ -856,9 +893,9 @@ def test_an_engineer_absent_from_a_time_is_not_the_assign_lists_first_choice(
     )
     why = client.get(f"/api/v1/work-orders/{afternoon.id}/explain", headers=headers).json()
     assert f"({elec.name} is absent from 10:30 to 17:00)" in why["reason"]
-    page = client.get("/board", params={"region": w.region.id, "day": day.isoformat()}).text
 
     def options(wo_id: int) -> tuple[list[tuple[str, str]], str]:
+        page = _board_html(client, w, day, assign=wo_id)  # the list whole, as without JavaScript
         found = re.search(rf'<select name="engineer_id" id="assign-{wo_id}">(.*?)</select>', page, re.S)
         assert found
         return re.findall(r'<option value="(\d+)">([^<]*)</option>', found.group(1)), found.group(1)
@@ -871,6 +908,10 @@ def test_an_engineer_absent_from_a_time_is_not_the_assign_lists_first_choice(
     # a visit with no time: he comes after those not absent, the text short
     got, _ = options(plumb.id)
     assert got == [(str(hvac_only.id), hvac_only.name), (str(elec.id), f"{elec.name} (absent from 10:30)")]
+    # the data's ids and texts make the same lists (board.js fills them from there)
+    for wo_id in (afternoon.id, plumb.id):
+        visit = next(u for u in data["unassigned"] if u["work_order_id"] == wo_id)
+        assert _assign_list_of(data, visit) == _assign_list(_board_html(client, w, day, assign=wo_id), wo_id)
     js = client.get("/static/js/board.js").text
     assert "u.choices" in js  # the live redraw builds the same list
 
@@ -902,3 +943,72 @@ def test_a_planned_visit_given_to_another_engineer_by_hand_shows_once_on_the_new
     # every other planned visit still once, on its row
     ids = [s["work_order_id"] for e in after["engineers"] for s in e["stops"] if s.get("work_order_id")]
     assert len(ids) == len(set(ids)) == len(planned)
+
+
+def test_the_assign_lists_come_as_ids_and_are_drawn_whole_only_when_asked(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    """~100 Assign lists of 100 engineers were 10 000 named options in the data and on the first
+    draw (a render of 1.6–2.3 s at 100 engineers / 1 000 visits). The data carries a list as groups
+    of engineer ids and each engineer's text once; the page draws each list with its first choice
+    (board.js fills it when it is focused or opened) and, without JavaScript, links to the board
+    with that list whole. The choices, their order, groups and texts are those of before."""
+    from datetime import time
+
+    from app.models import Absence
+
+    w = pw.build(db, jobs=0)  # no plan: the visits stay unassigned (a new visit re-plans a planned day)
+    day = pw.next_weekday(0)
+    hvac_only, elec = w.engineers
+    # the one leaving at 10:30 comes first by name, after the other in the lists; escaped texts
+    hvac_only.name, elec.name = "Ada <Hvac> & Co", "Bo Elec"
+    plumb = pw.add_visit(db, w, skill="PLUMB")  # nobody has it
+    wired = pw.add_visit(db, w, skill="ELEC")
+    cooled = pw.add_visit(db, w, skill="HVAC")
+    db.add(Absence(engineer_id=hvac_only.id, day=day, reason="training", from_time=time(10, 30)))
+    db.commit()
+    sign_in("dispatcher")
+    data = _data(client, w, day)
+    leaving = (hvac_only.id, "Ada <Hvac> & Co (absent from 10:30)")
+    expected: dict[int, list[tuple[str | None, int, str]]] = {
+        plumb.id: [("Lacking a skill (PLUMB)", elec.id, "Bo Elec"), ("Lacking a skill (PLUMB)", *leaving)],
+        wired.id: [(None, elec.id, "Bo Elec"), ("Lacking a skill (ELEC)", *leaving)],
+        cooled.id: [(None, elec.id, "Bo Elec"), (None, *leaving)],
+    }
+    # the data: ids in groups, every engineer once per list, the texts once on the engineers' rows
+    assert {e["id"]: e["assign_text"] for e in data["engineers"]} == dict([leaving, (elec.id, "Bo Elec")])
+    visits = {u["work_order_id"]: u for u in data["unassigned"]}
+    assert set(visits) == set(expected)
+    for wo_id, u in visits.items():
+        assert all(set(g) == {"label", "ids"} and g["ids"] for g in u["choices"])
+        assert sorted(i for g in u["choices"] for i in g["ids"]) == sorted(e.id for e in w.engineers)
+        assert _assign_list_of(data, u) == expected[wo_id]
+    # the first draw: each list holds its first choice (preselected), in its group; one option a row
+    page = _board_html(client, w, day)
+    start = page.index('<table class="queue" id="unassigned">')
+    table = page[start : page.index("</table>", start)]
+    assert table.count("<option") == len(expected)
+    for wo_id, choices in expected.items():
+        assert _assign_list(page, wo_id) == choices[:1]
+        # without JavaScript: a link to the board with this list whole, at the list
+        link = (
+            f'href="/board?region={w.region.id}&amp;day={day.isoformat()}&amp;assign={wo_id}#assign-{wo_id}"'
+        )
+        assert re.search(rf"<noscript><a {re.escape(link)}[^>]*>All engineers</a></noscript>", page)
+        whole = _board_html(client, w, day, assign=wo_id)
+        assert _assign_list(whole, wo_id) == choices
+        assert all(_assign_list(whole, other) == c[:1] for other, c in expected.items() if other != wo_id)
+        assert f"assign={wo_id}#" not in whole  # no link to the list already whole
+    # the list's form is the one of before: its choice opens the preview
+    whole = _board_html(client, w, day, assign=wired.id)
+    form = re.search(
+        rf'<form method="get" action="(/board/visits/{wired.id}/reassign)"[^>]*>(.*?)</form>', whole, re.S
+    )
+    assert form and f'<input type="hidden" name="day" value="{day.isoformat()}">' in form.group(2)
+    preview = client.get(form.group(1), params={"day": day.isoformat(), "engineer_id": elec.id})
+    assert preview.status_code == 200 and "Nothing has changed yet" in preview.text
+    # anything else as `assign` draws the board as usual
+    for odd in ("x", "-1", "9" * 40, "١٢", str(max(expected) + 1000)):
+        assert _board_html(client, w, day, assign=odd).count("<option") == page.count("<option")
+    js = client.get("/static/js/board.js").text
+    assert "u.choices" in js and "assign_text" in js  # board.js fills the lists from the same data

@@ -307,14 +307,11 @@
       var name = el("label", "visually-hidden", "Engineer for " + u.number); name.htmlFor = "assign-" + u.work_order_id;
       form.appendChild(name);
       var pick = el("select"); pick.name = "engineer_id"; pick.id = "assign-" + u.work_order_id;
-      // the server's groups and order (absent engineers last, short texts), as on the first draw
-      (u.choices || []).forEach(function (g) {
-        var into = pick;
-        if (g.label) { into = el("optgroup"); into.label = g.label; pick.appendChild(into); }
-        g.options.forEach(function (c) { var o = el("option", "", c.text); o.value = c.id; into.appendChild(o); });
-      });
+      // its first choice, as on the first draw; filled when opened (openAssign)
+      fillAssign(pick, u, false);
       form.appendChild(pick);
       var go = el("button", "btn small", "Preview"); go.type = "submit"; form.appendChild(go);
+      // (the server's row also holds a <noscript> link to the list whole: nothing with a script)
       var last = el("td"); last.appendChild(form); tr.appendChild(last);
       tbody.appendChild(tr);
     });
@@ -322,6 +319,89 @@
     if (title) title.textContent = "Unassigned work (" + data.unassigned.length + ")";
     bindSelect(tbody);
   }
+
+  // The Assign lists (app/planning/board.py `_choices`): a visit's `u.choices` are groups of
+  // engineer ids, in the order a dispatcher would pick, and each engineer's text is on their row
+  // once (`assign_text`). A list is drawn with its first choice (the one preselected) and filled
+  // when the dispatcher focuses or opens it: ~100 lists of 100 engineers were 10 000 options sent
+  // and drawn up front at 100 engineers / 1 000 visits.
+  function assignTexts(d) {
+    var texts = {};
+    d.engineers.forEach(function (e) { texts[e.id] = e.assign_text; });
+    return texts;
+  }
+  // A list drawn with one choice is as narrow as that choice and would widen as it is filled,
+  // moving the table's columns under the pointer. A hidden option with the list's widest text keeps the width
+  // the whole list has (narrowing as before in a narrow window); the fill takes it out. Chromium
+  // sizes a list by its widest option, one in a group indented by four spaces; the texts are
+  // measured once per data with the lists' font.
+  var widths = { data: null };
+  function widthOf(id, grouped) {
+    if (widths.data !== data) {
+      var ctx = document.createElement("canvas").getContext("2d");
+      var cs = window.getComputedStyle(document.getElementById("unassigned") || document.body);
+      if (ctx) ctx.font = cs.fontStyle + " " + cs.fontWeight + " " + cs.fontSize + " " + cs.fontFamily;
+      widths = { data: data, plain: {}, grouped: {} };
+      data.engineers.forEach(function (e) {
+        widths.plain[e.id] = ctx ? ctx.measureText(e.assign_text).width : e.assign_text.length;
+        widths.grouped[e.id] = ctx ? ctx.measureText("    " + e.assign_text).width : e.assign_text.length + 4;
+      });
+    }
+    return (grouped ? widths.grouped : widths.plain)[id] || 0;
+  }
+  function addSizer(pick, u, texts) {
+    var widest = null;
+    (u.choices || []).forEach(function (g) {
+      g.ids.forEach(function (id) {
+        var w = widthOf(id, !!g.label);
+        if (!widest || w > widest.w) widest = { w: w, id: id, grouped: !!g.label };
+      });
+    });
+    if (!widest) return;
+    var sizer = el("option", "", texts[widest.id]); sizer.value = ""; sizer.hidden = sizer.disabled = true;
+    var into = pick;
+    if (widest.grouped) { into = el("optgroup"); into.label = ""; into.hidden = true; pick.appendChild(into); }
+    into.appendChild(sizer);
+  }
+  function fillAssign(pick, u, whole) {
+    var texts = assignTexts(data), keep = pick.value;
+    pick.textContent = "";
+    (u.choices || []).some(function (g) {
+      var into = pick;
+      if (g.label) { into = el("optgroup"); into.label = g.label; pick.appendChild(into); }
+      (whole ? g.ids : g.ids.slice(0, 1)).forEach(function (id) {
+        var o = el("option", "", texts[id]); o.value = id; into.appendChild(o);
+      });
+      return !whole;  // the first choice only: the first group's first id
+    });
+    if (!whole) addSizer(pick, u, texts);
+    if (keep) pick.value = keep;
+    if (pick.selectedIndex < 0 && pick.options.length) pick.selectedIndex = 0;
+    pick.assignWhole = whole;
+  }
+  function rowOf(tr) {
+    return tr && data.unassigned.filter(function (x) { return String(x.work_order_id) === tr.dataset.id; })[0];
+  }
+  // Before the browser acts on the event (focus by Tab or a click, the pointer that opens the
+  // list, a key): the list it then shows or moves through is whole.
+  function openAssign(ev) {
+    var pick = ev.target;
+    if (!pick || pick.tagName !== "SELECT" || pick.name !== "engineer_id" || pick.assignWhole) return;
+    var u = rowOf(pick.closest("tr[data-id]"));
+    if (u) fillAssign(pick, u, true);
+  }
+  (function () {
+    var table = document.getElementById("unassigned");
+    if (!table) return;
+    ["focusin", "pointerdown", "mousedown", "keydown"].forEach(function (type) { table.addEventListener(type, openAssign); });
+    table.addEventListener("touchstart", openAssign, { passive: true });
+    // the server's rows as drawUnassigned draws them (its first choice and the width's option); a
+    // list the server drew whole (?assign=, the way without JavaScript) stays whole
+    table.querySelectorAll("tbody select[name=engineer_id]").forEach(function (pick) {
+      var u = rowOf(pick.closest("tr[data-id]"));
+      if (u) fillAssign(pick, u, pick.options.length > 1);
+    });
+  })();
   document.querySelectorAll("#unassigned [data-sort]").forEach(function (b) {
     b.addEventListener("click", function () {
       var key = b.dataset.sort, tbody = document.querySelector("#unassigned tbody");
@@ -343,7 +423,9 @@
       })
       .then(function (fresh) {
         if (!fresh) return;
-        var unassignedChanged = JSON.stringify(fresh.unassigned) !== JSON.stringify(data.unassigned);
+        // the Assign lists' texts are on the engineers' rows: a changed one redraws the lists too
+        var unassignedChanged = JSON.stringify(fresh.unassigned) !== JSON.stringify(data.unassigned) ||
+          JSON.stringify(assignTexts(fresh)) !== JSON.stringify(assignTexts(data));
         data = fresh;
         drawRows(); drawMap();
         if (unassignedChanged) drawUnassigned();
