@@ -74,7 +74,9 @@ class PlanRun(Base):
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
     day: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(10), default="plan")  # plan | replan | manual
-    # Why it runs: api, fanout, emergency, sickness, late, cancellation, conflict, assign.
+    # Why it runs: who asked (api, cli, board, assign, seed, fanout), an event of app.planning.triggers
+    # (emergency, sickness, absence_removed, on_call, on_call_removed, cancellation, late), a what-if
+    # published (whatif, whatif_stale), or a plan gone stale (conflict, stale_proposal). Free text.
     trigger: Mapped[str] = mapped_column(String(20), default="api")
     trigger_ref: Mapped[str] = mapped_column(String(80), default="")
     # Dedupe key of an event-triggered run: a duplicated event creates no second run.

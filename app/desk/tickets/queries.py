@@ -14,6 +14,7 @@ from app.desk.tickets.service import get_ticket
 from app.desk.tickets.status import DONE
 from app.models import Asset, Ticket, TicketEvent
 from app.platform.http import paginate
+from app.platform.like import LIKE_ESCAPE, like_contains
 
 
 def accounts_with_assets(session: Session, account_ids: Iterable[int]) -> set[int]:
@@ -53,8 +54,8 @@ def list_tickets(
         stmt = stmt.where(Ticket.sla_breached.is_(breached))
     if q and q.strip():
         term = q.strip()
-        like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(Ticket.subject.ilike(like, escape="\\"), Ticket.number == term.upper()))
+        like = like_contains(term)
+        stmt = stmt.where(or_(Ticket.subject.ilike(like, escape=LIKE_ESCAPE), Ticket.number == term.upper()))
     return paginate(session, stmt, Ticket.id, cursor=cursor, limit=limit)
 
 

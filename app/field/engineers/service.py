@@ -31,6 +31,7 @@ from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, NotFound, Unprocessable, refuse
 from app.platform.http import paginate
+from app.platform.like import LIKE_ESCAPE, like_contains
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 UPDATABLE = ("name", "user_id", "region_id", "skills", "home_latitude", "home_longitude", "active")
@@ -247,8 +248,8 @@ def list_engineers(
     if skill:
         # JSON arrays serialise as ["A", "B"] on SQLite and PostgreSQL alike; match the quoted
         # element so "HV" does not match "HVAC". Skill names cannot hold quotes (schema).
-        needle = '"' + skill.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"'
-        stmt = stmt.where(cast(Engineer.skills, String).like(f"%{needle}%", escape="\\"))
+        needle = like_contains(f'"{skill}"')
+        stmt = stmt.where(cast(Engineer.skills, String).like(needle, escape=LIKE_ESCAPE))
     return paginate(session, stmt, Engineer.id, cursor=cursor, limit=limit)
 
 

@@ -22,6 +22,7 @@ from app.models import (
 from app.platform import audit
 from app.platform.errors import Conflict, NotFound, refuse
 from app.platform.http import paginate
+from app.platform.like import LIKE_ESCAPE, like_contains
 
 PART_FIELDS = ("sku", "name", "unit_cost")
 WAREHOUSE_FIELDS = ("name", "region_id", "address", "latitude", "longitude", "opens", "closes", "pickup_min")
@@ -88,9 +89,12 @@ def list_parts(
 ) -> tuple[Sequence[Part], str | None]:
     stmt: Select[Any] = select(Part)
     if q and q.strip():
-        like = "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = like_contains(q.strip().lower())
         stmt = stmt.where(
-            or_(func.lower(Part.sku).like(like, escape="\\"), func.lower(Part.name).like(like, escape="\\"))
+            or_(
+                func.lower(Part.sku).like(like, escape=LIKE_ESCAPE),
+                func.lower(Part.name).like(like, escape=LIKE_ESCAPE),
+            )
         )
     return paginate(session, stmt, Part.id, cursor=cursor, limit=limit)
 
