@@ -29,14 +29,13 @@ from app.planning import runs as plan_runs
 from app.platform.config import get_settings
 from app.platform.dates import check_plan_date
 from app.platform.db import utcnow
-from app.platform.errors import AppError, Conflict, Forbidden, NotFound
+from app.platform.errors import AppError, Conflict, NotFound
 from app.web.field import _page_headers
 from app.web.messages import page_error
-from app.web.navigation import DISPATCH
 from app.web.shared import (
     PageDb,
     PageRoute,
-    PageUser,
+    dispatchers_only,
     invalid,
     optional_id,
     parse_day,
@@ -67,16 +66,10 @@ CONFLICT = (
 )
 
 
-def dispatch_user(user: PageUser) -> User:
-    if user.role not in DISPATCH:
-        raise Forbidden(
-            f"The board is for dispatchers, managers and admins. Your account ({user.email}, role "
-            f"{user.role}) cannot open it."
-        )
-    return user
-
-
-BoardUser = Annotated[User, Depends(dispatch_user)]
+BoardUser = Annotated[
+    User,
+    Depends(dispatchers_only("The board is for dispatchers, managers and admins. {account} cannot open it.")),
+]
 
 
 def _region_and_day(db: Session, region: str, day: str) -> tuple[Region, date]:

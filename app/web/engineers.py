@@ -36,16 +36,15 @@ from app.accounts import service as accounts
 from app.field.engineers import service as engineers
 from app.field.engineers.schemas import EngineerCreate, EngineerUpdate
 from app.models import Engineer, Region, Role, Shift, StockLevel, User
-from app.platform.errors import AppError, Forbidden, Unprocessable
+from app.platform.errors import AppError, Unprocessable
 from app.platform.http import idempotent_create
 from app.web import engineer_absences as calendar
 from app.web.engineer_form import DAYS, FORM_ORDER, LABELS, SHIFT_FIELDS, SHIFT_PARTS, hhmm, parse
 from app.web.messages import page_error
-from app.web.navigation import DISPATCH
 from app.web.shared import (
     PageDb,
     PageRoute,
-    PageUser,
+    dispatchers_only,
     form_version,
     invalid,
     optional_id,
@@ -70,16 +69,14 @@ TAKEN = "this account got an engineer profile meanwhile (someone else created it
 ECHO_MAX = 2100  # what a refused form shows back: 50 skills of 40 characters fit
 
 
-def dispatch_user(user: PageUser) -> User:
-    if user.role not in DISPATCH:
-        raise Forbidden(
-            "Engineer profiles are managed by dispatchers, managers and admins. Your account "
-            f"({user.email}, role {user.role}) cannot change them."
+EngineersUser = Annotated[
+    User,
+    Depends(
+        dispatchers_only(
+            "Engineer profiles are managed by dispatchers, managers and admins. {account} cannot change them."
         )
-    return user
-
-
-EngineersUser = Annotated[User, Depends(dispatch_user)]
+    ),
+]
 
 
 async def typed_form(request: Request) -> dict[str, str]:

@@ -33,7 +33,7 @@ from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
 from app.platform.inputs import INT_MAX, problem_with
 from app.platform.spans import span_text
 from app.web.messages import labelled, names_to_labels, page_error
-from app.web.navigation import MANAGE, menu_for
+from app.web.navigation import DISPATCH, MANAGE, menu_for
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -259,17 +259,26 @@ def desk_user(request: Request, user: PageUser) -> User:
 DeskPageUser = Annotated[User, Depends(desk_user)]
 
 
-def managers_only(refusal: str) -> Callable[[User], User]:
-    """The dependency of a page for managers and admins. Anyone else gets a 403 page saying
-    `refusal`, whose "{account}" names who they are: "Teams are managed by managers and admins.
-    {account} cannot change them." """
+def roles_only(roles: frozenset[str], refusal: str) -> Callable[[User], User]:
+    """The dependency of a page for ``roles`` only. Anyone else gets a 403 page saying `refusal`,
+    whose "{account}" names who they are: "Teams are managed by managers and admins. {account}
+    cannot change them." """
 
-    def manager_user(user: PageUser) -> User:
-        if user.role not in MANAGE:
+    def allowed_user(user: PageUser) -> User:
+        if user.role not in roles:
             raise Forbidden(refusal.format(account=f"Your account ({user.email}, role {user.role})"))
         return user
 
-    return manager_user
+    return allowed_user
+
+
+def managers_only(refusal: str) -> Callable[[User], User]:
+    return roles_only(MANAGE, refusal)
+
+
+def dispatchers_only(refusal: str) -> Callable[[User], User]:
+    """Dispatchers, managers and admins (the board, engineer profiles)."""
+    return roles_only(DISPATCH, refusal)
 
 
 def require_csrf(request: Request, submitted: str | None) -> None:

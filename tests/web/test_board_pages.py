@@ -270,8 +270,10 @@ def test_plan_the_day_publishes_at_once_when_the_setting_says_so(
 
 
 def test_only_dispatch_opens_the_board(client: TestClient, db: Session, sign_in: Callable[..., User]) -> None:
-    sign_in("agent")
-    assert client.get("/board").status_code == 403
+    agent = sign_in("agent")
+    page = client.get("/board")
+    assert page.status_code == 403
+    assert f"Your account ({agent.email}, role agent) cannot open it" in page.text
     assert client.get("/board/data").status_code == 403
 
 
