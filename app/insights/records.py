@@ -597,20 +597,21 @@ def _shift_minutes(shift: Any) -> float:  # a Shift, or a row of its columns
     return float(max(0, length))
 
 
-def _absent_minutes(shift: Any, absent_from: time) -> float:
-    """The shift minutes a partial-day absence takes off (app/field/engineers/service.day_shift:
-    the engineer stops at `absent_from`): from then to the shift's end, less the break time among
-    them (the break falls away with the time it lies in). Wall-clock minutes of the region's clock,
-    like the shift and the absence themselves; from before the start, the whole shift."""
+def _absent_minutes(shift: Any, absent_from: time | None, absent_until: time | None) -> float:
+    """The shift minutes a partial-day absence takes off (app/field/engineers/service.day_shift):
+    the part of the shift between `absent_from` (None: the day's start; sent home at 13:00) and
+    `absent_until` (None: the day's end; at the dentist until 10:30), less the break time in it
+    (the break falls away with the time it lies in). Wall-clock minutes of the region's clock,
+    like the shift and the absence themselves; covering the whole shift, all of it."""
 
-    def minutes(t: time) -> int:
-        return t.hour * 60 + t.minute
+    def minutes(t: time | None, default: int) -> int:
+        return default if t is None else t.hour * 60 + t.minute
 
-    starts, ends = minutes(shift.starts), minutes(shift.ends)
-    cut = max(starts, minutes(absent_from))
-    absent = max(0, ends - cut)
+    starts, ends = minutes(shift.starts, 0), minutes(shift.ends, 0)
+    cut0, cut1 = max(starts, minutes(absent_from, 0)), min(ends, minutes(absent_until, 24 * 60))
+    absent = max(0, cut1 - cut0)
     if shift.break_starts is not None and shift.break_ends is not None:
-        absent -= max(0, min(ends, minutes(shift.break_ends)) - max(cut, minutes(shift.break_starts)))
+        absent -= max(0, min(cut1, minutes(shift.break_ends, 0)) - max(cut0, minutes(shift.break_starts, 0)))
     return float(absent)
 
 
@@ -650,19 +651,19 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
     ):
         shifts[s.engineer_id][s.weekday] = _shift_minutes(s)
         patterns[(s.engineer_id, s.weekday)] = s
-    # Whole-day absences leave the day out; one from a time of day on keeps the worked part.
+    # Whole-day absences leave the day out; one for part of the day keeps the worked part.
     absences = session.execute(
-        select(Absence.engineer_id, Absence.day, Absence.from_time).where(
+        select(Absence.engineer_id, Absence.day, Absence.from_time, Absence.until_time).where(
             Absence.engineer_id.in_(ids), Absence.day >= lo, Absence.day < hi
         )
     ).tuples()
     absent: set[tuple[int, date]] = set()
-    stops: dict[tuple[int, date], time] = {}
-    for who, on, from_time in absences:
-        if from_time is None:
+    stops: dict[tuple[int, date], tuple[time | None, time | None]] = {}
+    for who, on, from_time, until_time in absences:
+        if from_time is None and until_time is None:
             absent.add((who, on))
         else:
-            stops[(who, on)] = from_time
+            stops[(who, on)] = (from_time, until_time)
     lo_at, hi_at = _window_utc(lo, hi)
     on_site: dict[tuple[int, date], float] = defaultdict(float)
     for eid, inn, out in session.execute(
@@ -700,7 +701,7 @@ def load_shift_days(session: Session, lo: date, hi: date, filters: Filters, toda
             shift_min = shifts[eid].get(day.weekday())
             if shift_min and (eid, day) in stops:
                 shift_min = max(
-                    0.0, shift_min - _absent_minutes(patterns[(eid, day.weekday())], stops[(eid, day)])
+                    0.0, shift_min - _absent_minutes(patterns[(eid, day.weekday())], *stops[(eid, day)])
                 )
             if not shift_min or (eid, day) in absent:
                 continue

@@ -81,16 +81,24 @@ class OnCallShift(Base):
 
 
 class Absence(Base):
-    """A day an engineer does not work (leave, sickness), or stops working from `from_time` on
-    (the region's clock: sent home sick at 13:00). Null `from_time`: the whole day."""
+    """A day an engineer does not work (leave, sickness), or part of it, on the region's clock:
+    both times null, the whole day; `from_time` only, from then on (sent home sick at 13:00);
+    `until_time` only, until then (at the dentist until 10:30: a late start); both, between them
+    (training 13:00–15:00: working before and after)."""
 
     __tablename__ = "absence"
-    __table_args__ = (UniqueConstraint("engineer_id", "day"),)
+    __table_args__ = (
+        UniqueConstraint("engineer_id", "day"),
+        CheckConstraint(
+            "from_time IS NULL OR until_time IS NULL OR until_time > from_time", name="until_after_from"
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     engineer_id: Mapped[int] = mapped_column(ForeignKey("engineer.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(40), default="leave")
     from_time: Mapped[time | None] = mapped_column(Time, default=None)
+    until_time: Mapped[time | None] = mapped_column(Time, default=None)
 
 
 class Warehouse(Base):

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, load_only
 
+from app.field.engineers import day_part
 from app.models import (
     Absence,
     Account,
@@ -145,22 +146,13 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             "name": e.name,
             "colour": PALETTE[i % len(PALETTE)],
             "skills": e.skills or [],
-            "absent": None
-            if absence is None
-            else absence.reason
-            if absence.from_time is None
-            else f"{absence.reason} from {absence.from_time:%H:%M}",
+            "absent": _absent_text(absence),
             # where the row's "Absent" label goes: at the time it starts, not over the morning
             "absent_from": _at(day, absence.from_time, tz) if absence is not None else None,
             "shift": None
-            if shift is None or (absence is not None and absence.from_time is None)
-            else {
-                "start": _at(day, shift.starts, tz),
-                # absent from a time: the shift ends there
-                "end": _at(day, _ends(shift.ends, absence), tz),
-                "break_start": _at(day, shift.break_starts, tz),
-                "break_end": _at(day, shift.break_ends, tz),
-            },
+            if shift is None
+            or (absence is not None and day_part.whole_day(absence.from_time, absence.until_time))
+            else _shift_row(day, shift, absence, tz),
             "position": {"lat": e.current_latitude, "lon": e.current_longitude, "at": _iso(e.position_at)}
             if e.current_latitude is not None and e.current_longitude is not None
             else None,
@@ -207,12 +199,12 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
     _scheduled_outside_the_plan(
         session, rows, region_id, datetime.combine(day, time(0), tzinfo=tz), run.id if run else -1
     )
-    # Absent from a time of day: the Assign lists put them after those who are there (the stored
+    # Absent for part of the day: the Assign lists put them after those who are there (the stored
     # reasons of the visits such an absence left out name it: reasons.left_out).
     leaving = {
-        e.id: (e.name, datetime.combine(day, a.from_time, tzinfo=tz))
+        e.id: _part_day(e.name, day, a, tz)
         for e in engineers
-        if (a := absences.get(e.id)) is not None and a.from_time is not None
+        if (a := absences.get(e.id)) is not None and not day_part.whole_day(a.from_time, a.until_time)
     }
     names = {e.id: e.name for e in engineers}
     unassigned = _unassigned(session, region_id, day, run, names)
@@ -407,25 +399,60 @@ def _unassigned(
     return out
 
 
-def _assign_text(row: dict[str, Any], leaving: dict[int, tuple[str, datetime]]) -> str:
+# An engineer absent for part of the day: name, the instant they go for the rest of the day
+# (None: they come back, a late start or a gap) and the words ("absent until 10:30").
+PartDay = tuple[str, datetime | None, str]
+
+
+def _absent_text(absence: Absence | None) -> str | None:
+    """'sickness', 'sickness from 13:00', 'dentist until 10:30', 'training 13:00–15:00'."""
+    if absence is None:
+        return None
+    when = day_part.text(absence.from_time, absence.until_time)
+    return f"{absence.reason} {when}" if when else absence.reason
+
+
+def _shift_row(day: date, shift: Shift, absence: Absence | None, tz: ZoneInfo) -> dict[str, Any]:
+    starts, ends = shift.starts, _ends(shift.ends, absence)  # absent from a time: the shift ends there
+    gap = None
+    if absence is not None and absence.until_time is not None:  # a late start, or a gap
+        left = day_part.remaining(shift.starts, shift.ends, absence.from_time, absence.until_time)
+        starts, ends, gap = left if left is not None else (shift.ends, shift.ends, None)
+    return {
+        "start": _at(day, starts, tz),
+        "end": _at(day, ends, tz),
+        "break_start": _at(day, shift.break_starts, tz),
+        "break_end": _at(day, shift.break_ends, tz),
+        "gap_start": _at(day, gap[0], tz) if gap else None,
+        "gap_end": _at(day, gap[1], tz) if gap else None,
+    }
+
+
+def _part_day(name: str, day: date, absence: Absence, tz: ZoneInfo) -> PartDay:
+    gone = absence.from_time if absence.until_time is None else None
+    at = datetime.combine(day, gone, tzinfo=tz) if gone is not None else None
+    return name, at, f"absent {day_part.text(absence.from_time, absence.until_time)}"
+
+
+def _assign_text(row: dict[str, Any], leaving: dict[int, PartDay]) -> str:
     """An engineer as every Assign list names them: the name, with why they may not be there kept
-    short ("Name (sickness)" absent all day, "Name (absent from 10:30)"). An engineer absent from
-    10:30 was preselected for an afternoon visit, "Bernhard Schuster (absent: sickne…" cut off at
-    1280 px."""
+    short ("Name (sickness)" absent all day, "Name (absent from 10:30)", "Name (absent until
+    10:30)", "Name (absent 13:00–15:00)"). An engineer absent from 10:30 was preselected for an
+    afternoon visit, "Bernhard Schuster (absent: sickne…" cut off at 1280 px."""
     if row["absent"] and row["shift"] is None:
         return f"{row['name']} ({row['absent']})"
     if row["id"] in leaving:
-        name, at = leaving[row["id"]]
-        return f"{name} (absent from {at:%H:%M})"
+        name, _, words = leaving[row["id"]]
+        return f"{name} ({words})"
     return str(row["name"])
 
 
 def _choices(
-    rows: list[dict[str, Any]], visit: dict[str, Any], leaving: dict[int, tuple[str, datetime]]
+    rows: list[dict[str, Any]], visit: dict[str, Any], leaving: dict[int, PartDay]
 ) -> list[dict[str, Any]]:
     """The Assign list of an unassigned visit: groups of engineer ids (`label` None: no group; the
     texts are the engineers' `assign_text`), the first id the one a dispatcher would pick:
-    engineers with its skills who are there, then those with its skills who leave during the day,
+    engineers with its skills who are there, then those with its skills away for part of the day,
     those lacking a skill (in the same order), those absent at its time, those absent all day.
     Every active engineer of the region is in exactly one group; empty groups are left out."""
     skills = set(visit["skills"])
@@ -438,11 +465,11 @@ def _choices(
         able = skills <= set(r["skills"])
         later = r["id"] in leaving
         if later:
-            name, at = leaving[r["id"]]
+            name, at, _ = leaving[r["id"]]
             # gone by its time: its appointment or window starts after they leave, or the
             # engine's reason for leaving it out names them ("… no shift or cover then")
             named = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", visit["detail"] or "")
-            if (starts is not None and starts >= at) or named:
+            if (starts is not None and at is not None and starts >= at) or named:
                 groups["then"].append((0 if able else 1, r["id"]))
                 continue
         groups["able" if able else "lacking"].append((1 if later else 0, r["id"]))

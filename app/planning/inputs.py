@@ -32,6 +32,8 @@ from app.models import (
 PLANNABLE = (WorkOrderStatus.unscheduled.value, WorkOrderStatus.scheduled.value)
 STARTED = (WorkOrderStatus.en_route.value, WorkOrderStatus.on_site.value)
 TICKET_DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
+# An absence without a time of day takes the whole day (`part_absences`: the others).
+WHOLE_DAY = (Absence.from_time.is_(None), Absence.until_time.is_(None))
 # A reported position older than this says nothing about where the engineer is now.
 POSITION_FRESH = timedelta(hours=2)
 
@@ -161,7 +163,7 @@ def engineers(
         session.scalars(
             select(Absence.engineer_id).where(
                 Absence.day == day,
-                Absence.from_time.is_(None),  # from a time of day: works until then (`stops_at`)
+                *WHOLE_DAY,  # part of the day: works the rest (`part_absences`)
                 Absence.engineer_id.in_([e.id for e, _ in rows]),
             )
         )
@@ -177,15 +179,20 @@ def engineers(
     return out, skipped
 
 
-def stops_at(session: Session, day: date, engineer_ids: list[int]) -> dict[int, time]:
-    """Engineers absent from a time of day on `day` (sent home sick at 13:00): engineer id -> that
-    time on the region's clock. Whole-day absences are not here (`engineers` leaves them out)."""
+def part_absences(
+    session: Session, day: date, engineer_ids: list[int]
+) -> dict[int, tuple[time | None, time | None]]:
+    """Engineers absent for part of `day`: engineer id -> (from, until) on the region's clock,
+    either open (None): sent home sick at 13:00 (13:00, None), at the dentist until 10:30 (None,
+    10:30), training (13:00, 15:00). Whole-day absences are not here (`engineers` leaves them out)."""
     rows = session.execute(
-        select(Absence.engineer_id, Absence.from_time).where(
-            Absence.day == day, Absence.from_time.is_not(None), Absence.engineer_id.in_(engineer_ids)
+        select(Absence.engineer_id, Absence.from_time, Absence.until_time).where(
+            Absence.day == day,
+            or_(Absence.from_time.is_not(None), Absence.until_time.is_not(None)),
+            Absence.engineer_id.in_(engineer_ids),
         )
     ).tuples()
-    return {e: t for e, t in rows if t is not None}
+    return {e: (a, b) for e, a, b in rows}
 
 
 def available_stock(
@@ -279,11 +286,12 @@ def on_call(
     ref: datetime,
     day_end: datetime,
     shifts: dict[int, tuple[datetime, datetime]],
-    stop: dict[int, datetime] | None = None,
+    away: dict[int, list[tuple[datetime, datetime]]] | None = None,
 ) -> list[Cover]:
     """On-call cover of the region's active engineers during [ref, day_end), minus their regular
     shift that day (`shifts`: engineer id -> shift start and end), so nobody is planned twice.
-    An engineer absent from a time (`stop`) covers nothing after it."""
+    An engineer absent for part of the day (`away`: from 13:00 on, until 10:30, 13:00–15:00)
+    covers nothing then."""
     rows = session.execute(
         select(OnCallShift, Engineer)
         .join(Engineer, Engineer.id == OnCallShift.engineer_id)
@@ -299,7 +307,7 @@ def on_call(
         session.scalars(
             select(Absence.engineer_id).where(
                 Absence.day == day,
-                Absence.from_time.is_(None),
+                *WHOLE_DAY,
                 Absence.engineer_id.in_([e.id for _, e in rows]),
             )
         )
@@ -308,14 +316,25 @@ def on_call(
     for oc, e in rows:
         if e.id in absent:
             continue
-        a, b = max(oc.starts_at, ref), min(oc.ends_at, day_end, (stop or {}).get(e.id, day_end))
-        pieces = [(a, b)]
-        if e.id in shifts:
-            s0, s1 = shifts[e.id]
-            pieces = [(a, min(b, s0)), (max(a, s1), b)]
+        pieces = [(max(oc.starts_at, ref), min(oc.ends_at, day_end))]
+        for taken in ([shifts[e.id]] if e.id in shifts else []) + (away or {}).get(e.id, []):
+            pieces = _minus(pieces, taken)
         pieces = [(x, y) for x, y in pieces if y - x >= timedelta(minutes=30)]
         out += [Cover(e, f"oc{oc.id}.{n}", x, y) for n, (x, y) in enumerate(pieces)]
     return out
+
+
+def _minus(
+    pieces: list[tuple[datetime, datetime]], taken: tuple[datetime, datetime]
+) -> list[tuple[datetime, datetime]]:
+    """`pieces` without the stretch `taken` (the shift, or an absence), each piece cut in two at most."""
+    t0, t1 = taken
+    if t1 <= t0:  # a shift an absence took whole
+        return pieces
+    out = []
+    for a, b in pieces:
+        out += [(a, min(b, t0)), (max(a, t1), b)] if t0 < b and t1 > a else [(a, b)]
+    return [(a, b) for a, b in out if b > a]
 
 
 def arrival_settled(session: Session, work_orders: list[WorkOrder]) -> set[int]:

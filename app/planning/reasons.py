@@ -31,7 +31,8 @@ def off_duty(why: str) -> str:
 
 
 def absent_words(loaded: Loaded, engineer_id: int) -> str:
-    """'absent from 13:00 to 17:00' (the region's clock; to: the end of the shift it cuts)."""
+    """'absent from 13:00 to 17:00' (the region's clock; to: the end of the shift it cuts, or the
+    time the engineer is back: a late start, a gap)."""
     start, end = loaded.absences[engineer_id]
     tz = ZoneInfo(loaded.tz)
     return f"absent from {start.astimezone(tz):%H:%M} to {end.astimezone(tz):%H:%M}"

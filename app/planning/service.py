@@ -12,13 +12,14 @@ date, so shifts on a 23- or 25-hour DST day land on the right UTC instant.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import dispatch
+from app.field.engineers import day_part
 from app.models import (
     Engineer,
     Part,
@@ -76,9 +77,9 @@ class Loaded:
     arrival_settled: set[int] = field(default_factory=set)
     fingerprint: str = ""
     current_run_id: int | None = None
-    # Engineers absent from a time of day inside their shift (recorded, or the what-if's): id ->
-    # (from, the shift's end). The engine sees only a shorter shift; the reason stored for a visit
-    # it leaves out names the absence from these (reasons.left_out).
+    # Engineers away for part of their shift (recorded, or the what-if's): id -> (from, to); going
+    # home early, to the shift's end. The engine sees only a shorter shift (or a break for a gap);
+    # the reason stored for a visit it leaves out names the absence from these (reasons.left_out).
     absences: dict[int, tuple[datetime, datetime]] = field(default_factory=dict)
 
     @property
@@ -137,7 +138,12 @@ class EngineerInputs:
     # Engineers absent from a time of day: their shift (and cover) ends there; visits done or
     # started before stay as they are (frozen), the rest may go to others.
     stops_at: dict[int, datetime]
-    # Those of `stops_at` who leave during their shift: id -> (from, the shift's uncut end).
+    # Engineers absent for part of the day as recorded (from 13:00 on, until 10:30, 13:00–15:00):
+    # id -> that stretch, open ends as the day's start or end. A late start moves the shift's
+    # start, a gap inside the shift is a break fixed at its time (`_engine_engineers`).
+    part_absences: dict[int, tuple[datetime, datetime]]
+    # Those who are away during their shift, for the reasons: id -> (from, to); to going home
+    # early (`stops_at`), the shift's uncut end.
     absences: dict[int, tuple[datetime, datetime]]
     van_location: dict[int, int]
     warehouses: list[Warehouse]
@@ -281,19 +287,27 @@ def _engineer_inputs(
     region_ids = list(
         session.scalars(select(Engineer.id).where(Engineer.region_id == region_id, Engineer.active))
     )
-    stops = {e: local_at(day, t, tz) for e, t in plan_inputs.stops_at(session, day, region_ids).items()}
+    parts = _part_absences(plan_inputs.part_absences(session, day, region_ids), day, frame)
+    # going home early (recorded, or the what-if's cut): the shift ends there, pins are released
+    stops = {e: a for e, (a, b) in parts.items() if b == frame.day_end}
     for e, at in absent_from.items():
         stops[e] = min(at, stops.get(e, at))
-    shift_times = {
-        e.id: (local_at(day, sh.starts, tz), min(local_at(day, sh.ends, tz), stops.get(e.id, frame.day_end)))
-        for e, sh in engineers
-    }
+    shift_times: dict[int, tuple[datetime, datetime]] = {}
+    for person, sh in engineers:
+        begin = local_at(day, sh.starts, tz)
+        left = _cut(begin, local_at(day, sh.ends, tz), stops.get(person.id), parts.get(person.id))
+        shift_times[person.id] = left[:2] if left else (begin, begin)  # none left: nothing to take off cover
     absences = {
-        e.id: (stops[e.id], local_at(day, sh.ends, tz))
+        e.id: span
         for e, sh in engineers
-        if e.id in stops and local_at(day, sh.starts, tz) < stops[e.id] < local_at(day, sh.ends, tz)
+        if (
+            span := _absent_span(local_at(day, sh.starts, tz), local_at(day, sh.ends, tz), e.id, stops, parts)
+        )
     }
-    covers = plan_inputs.on_call(session, region_id, day, frame.ref, frame.day_end, shift_times, stops)
+    away = {eid: [parts[eid]] if eid in parts else [] for eid in set(parts) | set(stops)}
+    for eid, at in stops.items():
+        away[eid].append((at, frame.day_end))
+    covers = plan_inputs.on_call(session, region_id, day, frame.ref, frame.day_end, shift_times, away)
     if only_engineers is not None:
         covers = [c for c in covers if c.engineer.id in only_engineers]
     eng_ids = [e.id for e, _ in engineers] + [c.engineer.id for c in covers]
@@ -322,6 +336,7 @@ def _engineer_inputs(
         shift_times=shift_times,
         covers=covers,
         stops_at=stops,
+        part_absences=parts,
         absences=absences,
         van_location=van_location,
         warehouses=warehouses,
@@ -353,14 +368,13 @@ def _engine_engineers(
         if begin >= end:
             skipped[e.id] = "absent" if e.id in eng.stops_at else "shift over"
             continue
-        breaks: list[dispatch.Break] = []
-        if shift.break_starts and shift.break_ends:
-            b0 = local_at(day, shift.break_starts, tz)
-            length = local_at(day, shift.break_ends, tz) - b0
-            lo, hi = max(b0 - BREAK_SLACK, begin), b0 + BREAK_SLACK
-            # a break that cannot end before the shift does (cut by an absence) is not taken
-            if hi >= lo and length.total_seconds() > 0 and lo + length <= end:
-                breaks.append(dispatch.Break((to_s(ref, lo), to_s(ref, hi)), int(length.total_seconds())))
+        # after `free_at`: a re-plan during a gap starts the engineer when it ends
+        left = _cut(begin, end, None, eng.part_absences.get(e.id))
+        if left is None:
+            skipped[e.id] = "absent"
+            continue
+        begin, end, gap = left
+        breaks = _breaks(frame, day, shift, (begin, end), gap)
         eng_rows.append(
             dispatch.Engineer(
                 id=engineer_key(e.id),
@@ -374,6 +388,110 @@ def _engine_engineers(
         )
     eng_rows += _on_call_engineers(frame, eng, starts, stock)
     return eng_rows
+
+
+def _breaks(
+    frame: DayFrame,
+    day: date,
+    shift: Shift,
+    hours: tuple[datetime, datetime],
+    gap: tuple[datetime, datetime] | None,
+) -> list[dispatch.Break]:
+    """The shift's break (it may move by BREAK_SLACK) and a gap of absence inside the shift.
+
+    The engine has no "unavailable from–to"; its breaks are what it keeps free of visits: a
+    break of a duration starting inside a window, taken between stops or during a drive
+    (dispatch.schedule, checked by dispatch.check). A gap is a break whose window is exactly its
+    start and whose duration is its length, so no visit overlaps it. What a break cannot say:
+    where the engineer is (a drive may run into it: the route does not go to the training)."""
+    ref = frame.ref
+    out = [_shift_break(frame, day, shift, hours, gap)] if shift.break_starts and shift.break_ends else []
+    if gap is not None:
+        g0, g1 = gap
+        out.append(dispatch.Break((to_s(ref, g0), to_s(ref, g0)), int((g1 - g0).total_seconds())))
+    return sorted((b for b in out if b is not None), key=lambda b: b.window[0])
+
+
+def _shift_break(
+    frame: DayFrame,
+    day: date,
+    shift: Shift,
+    hours: tuple[datetime, datetime],
+    gap: tuple[datetime, datetime] | None,
+) -> dispatch.Break | None:
+    assert shift.break_starts is not None and shift.break_ends is not None
+    begin, end = hours
+    b0 = local_at(day, shift.break_starts, frame.tz)
+    length = local_at(day, shift.break_ends, frame.tz) - b0
+    window = _around_gap(b0, length, (max(b0 - BREAK_SLACK, begin), b0 + BREAK_SLACK), gap)
+    # a break that cannot end before the shift does (cut by an absence) is not taken
+    if window is None or window[1] < window[0] or length.total_seconds() <= 0 or window[0] + length > end:
+        return None
+    return dispatch.Break(
+        (to_s(frame.ref, window[0]), to_s(frame.ref, window[1])), int(length.total_seconds())
+    )
+
+
+def _around_gap(
+    b0: datetime, length: timedelta, window: tuple[datetime, datetime], gap: tuple[datetime, datetime] | None
+) -> tuple[datetime, datetime] | None:
+    """The break's start window kept clear of the gap (the two must not overlap, or the engine
+    would count the same time twice); None when the break falls in the gap (it is rest enough)."""
+    if gap is None:
+        return window
+    g0, g1 = gap
+    lo, hi = window
+    if b0 < g1 and b0 + length > g0:
+        return None
+    if b0 + length <= g0:
+        return lo, min(hi, g0 - length)
+    return max(lo, g1), hi
+
+
+def _part_absences(
+    raw: dict[int, tuple[time | None, time | None]], day: date, frame: DayFrame
+) -> dict[int, tuple[datetime, datetime]]:
+    """The recorded part-day absences as instants; an open side is the day's start or end."""
+    return {
+        e: (
+            local_at(day, a, frame.tz) if a is not None else frame.ref,
+            local_at(day, b, frame.tz) if b is not None else frame.day_end,
+        )
+        for e, (a, b) in raw.items()
+    }
+
+
+def _cut(
+    begin: datetime, end: datetime, stop: datetime | None, away: tuple[datetime, datetime] | None
+) -> tuple[datetime, datetime, tuple[datetime, datetime] | None] | None:
+    """Working time [begin, end) less going home at `stop` and the absence `away`: its start, end
+    and the gap inside it; None when nothing is left."""
+    if stop is not None:
+        end = min(end, stop)
+    if begin >= end:
+        return None
+    if away is None:
+        return begin, end, None
+    return day_part.remaining(begin, end, *away)
+
+
+def _absent_span(
+    starts: datetime,
+    ends: datetime,
+    engineer_id: int,
+    stops: dict[int, datetime],
+    parts: dict[int, tuple[datetime, datetime]],
+) -> tuple[datetime, datetime] | None:
+    """The stretch of the shift [starts, ends) an engineer is away for part of (what a reason
+    names: "absent from 13:00 to 17:00"); None when there is none, or it is the whole shift."""
+    stop = stops.get(engineer_id)
+    if stop is not None and starts < stop < ends:
+        return stop, ends
+    if engineer_id not in parts:
+        return None
+    a, b = parts[engineer_id]
+    a, b = max(a, starts), min(b, ends)
+    return (a, b) if a < b and (a, b) != (starts, ends) else None
 
 
 def _on_call_engineers(

@@ -4,7 +4,8 @@ Whatever code path changes the rows (API, pages, imports, other services), a ses
 - a new (or escalated) P1/P2 work order            → re-plan its region's day ("emergency"): the
                                                       appointment's, the what-if's (`plan_on`), else today;
 - an absence recorded for a planned day            → re-plan that day ("sickness"), each recording
-                                                      its own event (`absence_ref`);
+                                                      its own event (`absence_ref`); its from or
+                                                      until time changed: the same;
 - an absence removed (a mistake, or the engineer   → re-plan that day ("absence_removed"): the
   is back) for a planned day                          engineer may take visits again;
 - on-call cover added                              → re-plan the planned days it covers ("on_call"),
@@ -168,6 +169,12 @@ def _changed_to(obj: Any, attr: str) -> Any:
     return hist.added[0] if hist.added and hist.deleted else None
 
 
+def _absent_time_changed(absence: Absence) -> bool:
+    """From or until moved (13:00 → 12:00, a gap made a late start): the day's input changed."""
+    state = inspect(absence)
+    return any(state.attrs[name].history.has_changes() for name in ("from_time", "until_time"))
+
+
 def _collect(session: Session, _ctx: Any) -> None:
     found: list[tuple[str, Any]] = []
     for obj in session.new:
@@ -183,6 +190,9 @@ def _collect(session: Session, _ctx: Any) -> None:
         elif isinstance(obj, OnCallShift):
             found.append(("on_call_removed", obj))
     for obj in session.dirty:
+        if isinstance(obj, Absence) and _absent_time_changed(obj):
+            instance_state(obj).info.pop(_REF, None)  # another part of the day: a new event
+            found.append(("sickness", obj))
         if not isinstance(obj, WorkOrder):
             continue
         status = _changed_to(obj, "status")

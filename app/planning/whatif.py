@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 import dispatch
 from app.desk.tickets import queue as ticket_queue
+from app.field.engineers import day_part
 from app.field.engineers import service as engineers
 from app.field.workorders import service as workorders
 from app.models import (
@@ -309,7 +310,7 @@ def publish_absence(
         _stale("engineer_id", f"{engineer.name} was deactivated after the preview")
     recorded = session.scalar(select(Absence).where(Absence.engineer_id == engineer.id, Absence.day == day))
     if recorded is not None:
-        since = "all day" if recorded.from_time is None else f"from {recorded.from_time:%H:%M}"
+        since = day_part.text(recorded.from_time, recorded.until_time) or "all day"
         _stale(
             "engineer_id",
             f"{engineer.name} is already recorded absent that day ({recorded.reason}, {since}); "

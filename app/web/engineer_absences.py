@@ -8,7 +8,9 @@ Every change goes through the API's service functions (`add_absence`, `remove_ab
 rules are the API's: one absence per engineer and day, cover ending after it starts, at most 14
 days, no overlapping cover. What the page adds is the form's own reading: an absence from a first
 to a last day is one `add_absence` per day (the API takes a day at a time; the first day may start
-at a time of day, the others are whole days), all or none.
+at a time of day, the last may end at one, the days between are whole days), all or none. On one
+day both times make a gap (training 13:00–15:00: working before and after), until alone a late
+start (at the dentist until 10:30).
 
 Planning reacts as it does to the API, through its session hook (`app/planning/triggers.py`): an
 absence or cover added or removed for a day with a published plan, today or later, asks for a
@@ -48,12 +50,13 @@ from app.platform.inputs import INT_MAX
 from app.web.messages import page_error, readable
 from app.web.shared import field_errors, invalid, parse_clock, parse_day
 
-ABSENCE_FIELDS = ("first_day", "from_time", "last_day", "reason", "key")
+ABSENCE_FIELDS = ("first_day", "from_time", "last_day", "until_time", "reason", "key")
 ON_CALL_FIELDS = ("starts_day", "starts_time", "ends_day", "ends_time", "note", "key")
 LABELS = {
     "first_day": "First day",
     "from_time": "Absent from",
     "last_day": "Last day",
+    "until_time": "Absent until",
     "reason": "Reason",
     "starts_day": "On call from (day)",
     "starts_time": "On call from (time)",
@@ -62,7 +65,13 @@ LABELS = {
     "note": "Note",
 }
 # Where a service's or a body's field lands on the form; "" is a refusal naming no field (a clash).
-ABSENCE_AT = {"day": "first_day", "reason": "reason", "from_time": "from_time", "": "first_day"}
+ABSENCE_AT = {
+    "day": "first_day",
+    "reason": "reason",
+    "from_time": "from_time",
+    "until_time": "until_time",
+    "": "first_day",
+}
 ON_CALL_AT = {"starts_at": "starts_time", "ends_at": "ends_time", "note": "note", "": "starts_day"}
 REASONS = ("leave", "sickness", "training")
 MAX_DAYS = 62  # one form's range; longer leave is two absences (and a typo'd year is not 365 rows)
@@ -94,13 +103,14 @@ class Outcome:
 @dataclass(frozen=True)
 class Period:
     """Consecutive absent days with one reason, as a dispatcher thinks of them ("leave 8–12 Dec"):
-    only its first day may start at a time of day."""
+    only its first day may start at a time of day, only its last may end at one."""
 
     first: date
     last: date
     reason: str
     from_time: time | None
     days: tuple[tuple[int, date], ...]
+    until_time: time | None = None
 
     @property
     def ids(self) -> list[int]:
@@ -111,11 +121,23 @@ def _periods(rows: Sequence[Absence]) -> list[Period]:
     periods: list[Period] = []
     for a in rows:
         prev = periods[-1] if periods else None
-        if prev and a.from_time is None and a.reason == prev.reason and a.day == prev.last + timedelta(1):
-            periods[-1] = Period(prev.first, a.day, prev.reason, prev.from_time, (*prev.days, (a.id, a.day)))
+        if prev and _continues(prev, a):
+            days = (*prev.days, (a.id, a.day))
+            periods[-1] = Period(prev.first, a.day, prev.reason, prev.from_time, days, a.until_time)
         else:
-            periods.append(Period(a.day, a.day, a.reason, a.from_time, ((a.id, a.day),)))
+            periods.append(Period(a.day, a.day, a.reason, a.from_time, ((a.id, a.day),), a.until_time))
     return periods
+
+
+def _continues(prev: Period, a: Absence) -> bool:
+    """`a` is the next day of `prev`'s absence: same reason, the day after, and no return between
+    (prev lasts to the end of its day, `a` starts at the start of its)."""
+    return (
+        prev.until_time is None
+        and a.from_time is None
+        and a.reason == prev.reason
+        and a.day == prev.last + timedelta(1)
+    )
 
 
 def day_text(day: date, today: date | None = None) -> str:
@@ -389,18 +411,25 @@ def add_absence(
     first = _day(typed, "first_day", errors, required=True)
     last = _day(typed, "last_day", errors, required=False) or first
     from_time = _time(typed, "from_time", errors, "13:00")
+    until_time = _time(typed, "until_time", errors, "10:30")
     if first and last and "last_day" not in errors:
         if last < first:
             errors["last_day"] = "must not be before the first day"
         elif (last - first).days >= MAX_DAYS:
             errors["last_day"] = f"at most {MAX_DAYS} days at once; add the rest as another absence"
     reason = typed["reason"].strip() or "leave"  # the API's default
-    try:
-        # the day is read above (parse_day has the same bounds); this checks the reason
-        AbsenceIn.model_validate({"day": first or date(2000, 1, 1), "reason": reason, "from_time": from_time})
-    except ValidationError as exc:
-        for e in exc.errors():
-            errors.setdefault(ABSENCE_AT.get(str(e["loc"][0]), "reason"), readable(e))
+    one_day = first == last
+    # the day is read above (parse_day has the same bounds); the bodies check the reason and the
+    # times: on one day both (a gap ends after it starts), over several the first and the last's
+    bodies = [{"from_time": from_time, "until_time": until_time if one_day else None}]
+    if not one_day:
+        bodies.append({"until_time": until_time})
+    for times in bodies:
+        try:
+            AbsenceIn.model_validate({"day": first or date(2000, 1, 1), "reason": reason, **times})
+        except ValidationError as exc:
+            for e in exc.errors():
+                errors.setdefault(ABSENCE_AT.get(str(e["loc"][0]), "reason"), readable(e))
     if errors or first is None or last is None:
         return _refused("absence", typed, errors)
     days = [first + timedelta(d) for d in range((last - first).days + 1)]
@@ -414,6 +443,7 @@ def add_absence(
                 reason=reason,
                 actor=user,
                 from_time=from_time if day == first else None,
+                until_time=until_time if day == last else None,
             )
 
     def clash() -> str:
@@ -425,7 +455,7 @@ def add_absence(
             "below); nothing was saved. Remove that absence first, or choose other days."
         )
 
-    body = {"first": first, "last": last, "from_time": from_time, "reason": reason}
+    body = {"first": first, "last": last, "from_time": from_time, "until_time": until_time, "reason": reason}
     return _add(
         request,
         db,

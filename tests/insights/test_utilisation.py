@@ -162,3 +162,50 @@ def test_travel_share_counts_the_days_a_published_plan_covered(db, engineers):
     assert (
         figures(db, WEEK)["travel_share"] == figures(db, replace(WEEK, use_aggregates=False))["travel_share"]
     )
+
+
+def test_an_absence_ending_within_the_day_takes_off_only_its_part(db):
+    """Berlin, 08:00–17:00 with a 12:00–12:30 break (510 minutes), week 2026-W11:
+    - Mon 9: until 10:30 (a late start): 150 off → 360. On site 10:00–11:00 UTC = 60.
+    - Tue 10: 12:15–14:00 (a gap over half the break): 105 less 15 break minutes → 420.
+    - Wed 11: 13:00–15:00: 120 off → 390.
+    - Thu 12: until 18:00, after the shift ends: the whole shift, not in n.
+    - Fri 13: no absence, 510.
+    n 4, shift 1680, on site 60."""
+    region = factories.make_region(db, timezone="Europe/Berlin", code="BER", name="Berlin")
+    engineer = factories.make_engineer(db, region, name="Bert Lin")
+    for day, from_time, until_time in (
+        (9, None, time(10, 30)),
+        (10, time(12, 15), time(14)),
+        (11, time(13), time(15)),
+        (12, None, time(18)),
+    ):
+        db.add(
+            m.Absence(
+                engineer_id=engineer.id,
+                day=date(2026, 3, day),
+                reason="training",
+                from_time=from_time,
+                until_time=until_time,
+            )
+        )
+    account = factories.make_account(db, region=region)
+    site = factories.make_site(db, account)
+    ticket = fixture._ticket(
+        db, account, site, factories.make_calendar(db), channel="phone", status="resolved", opened_at=at(2, 8)
+    )
+    fixture._visit(
+        db, ticket, region, engineer, status="done", checked_in_at=at(9, 10), checked_out_at=at(9, 11)
+    )
+    db.commit()
+    util = figures(db, replace(WEEK, use_aggregates=False))["utilisation"]["total"]
+    assert (util["n"], util["value"]) == (4, pytest.approx(100 * 60 / 1680))
+    days = engineer_days(db, "utilisation")
+    assert {i["day"]: i["shift_min"] for i in days["items"]} == {
+        "2026-03-09": 360,
+        "2026-03-10": 420,
+        "2026-03-11": 390,
+        "2026-03-13": 510,
+    }
+    aggregates.refresh(db, now=NOW, build_from=date(2026, 1, 1))
+    assert figures(db, WEEK)["utilisation"] == figures(db, replace(WEEK, use_aggregates=False))["utilisation"]

@@ -4,18 +4,19 @@ reason; and the what-if that previews it publishes through the guarded publish."
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.field.engineers import service as engineer_service
 from app.field.workorders import visits as workorder_visits
-from app.models import Absence, OnCallShift, PlanDay, PlanRun, PlanStop, PlanUnassigned, WorkOrder
+from app.models import Absence, OnCallShift, PlanDay, PlanRun, PlanStop, PlanUnassigned, Shift, WorkOrder
+from app.planning import board, whatif
 from app.planning import keys as plan_keys
 from app.planning import runs as plan_runs
 from app.planning import service as planning
-from app.planning import whatif
 from app.platform.db import utcnow
 from tests.planning import world as pw
 
@@ -197,3 +198,145 @@ def test_a_stale_what_if_preview_replans_instead_of_publishing(db: Session) -> N
     run = _current(db, w)
     assert run.id == done.run.id and run.id != first.id and run.status == "published"
     assert db.scalar(select(Absence.from_time).where(Absence.engineer_id == sick.id)) == now.time()
+
+
+# --- absences that end within the day: a late start, a gap --------------------------------------
+def _elec_day(db: Session, **absence: object) -> tuple[pw.World, date, ZoneInfo, int]:
+    """The region with ELEC visits all day that only engineers[1] can do, and that engineer's
+    absence (from_time / until_time) on next Monday."""
+    w = pw.build(db, jobs=0)
+    day = pw.next_weekday(0)
+    tz = ZoneInfo(w.region.timezone)
+    elec = w.engineers[1]
+    for i in range(8):
+        pw.add_visit(db, w, skill="ELEC", lat=48.13 + 0.004 * i, lon=11.56 + 0.004 * i, duration_min=40)
+    db.add(Absence(engineer_id=elec.id, day=day, reason="training", **absence))
+    db.commit()
+    return w, day, tz, elec.id
+
+
+def _mine(loaded: planning.Loaded, engineer_id: int) -> list:
+    assert loaded.problem is not None
+    return [e for e in loaded.problem.engineers if plan_keys.key_id(e.id) == engineer_id]
+
+
+def _job_stops(db: Session, engineer_id: int) -> list[PlanStop]:
+    db.expire_all()
+    return list(
+        db.scalars(
+            select(PlanStop)
+            .join(PlanDay, PlanDay.current_run_id == PlanStop.plan_run_id)
+            .where(PlanStop.engineer_id == engineer_id, PlanStop.kind == "job")
+            .order_by(PlanStop.seq)
+        )
+    )
+
+
+def test_a_late_start_moves_the_shift_start_and_no_stop_comes_before_it(db: Session) -> None:
+    w, day, tz, elec = _elec_day(db, until_time=time(10, 30))
+    # on call early in the morning: inside the absence, so no cover either
+    db.add(
+        OnCallShift(
+            engineer_id=elec,
+            starts_at=datetime.combine(day, time(6), tz),
+            ends_at=datetime.combine(day, time(9), tz),
+        )
+    )
+    db.commit()
+    loaded = planning.load(db, region_id=w.region.id, day=day)
+    back = datetime.combine(day, time(10, 30), tz)
+    assert [e.shift for e in _mine(loaded, elec)] == [
+        (plan_keys.to_s(loaded.ref, back), plan_keys.to_s(loaded.ref, datetime.combine(day, time(17), tz)))
+    ]
+    assert all(not e.breaks for e in _mine(loaded, elec))
+    _plan(db, w, day)
+    stops = _job_stops(db, elec)
+    assert stops, "the engineer still works after 10:30"
+    assert all(s.arrival_at >= back and s.start_at >= back for s in stops)
+
+
+def test_a_gap_is_kept_free_of_visits_with_work_before_and_after(db: Session) -> None:
+    w, day, tz, elec = _elec_day(db, from_time=time(12), until_time=time(14))
+    # visits promised on either side, so the day has work before and after the gap
+    for start in (9, 15):
+        pw.add_visit(
+            db,
+            w,
+            skill="ELEC",
+            appointment_start_at=datetime.combine(day, time(start), tz),
+            appointment_end_at=datetime.combine(day, time(start + 1), tz),
+        )
+    db.commit()
+    loaded = planning.load(db, region_id=w.region.id, day=day)
+    g0, g1 = datetime.combine(day, time(12), tz), datetime.combine(day, time(14), tz)
+    (engine_row,) = _mine(loaded, elec)
+    # the whole shift, with the gap as a break fixed at its start and lasting its length
+    assert engine_row.shift[0] == plan_keys.to_s(loaded.ref, datetime.combine(day, time(8), tz))
+    start = plan_keys.to_s(loaded.ref, g0)
+    assert [(b.window, b.duration_s) for b in engine_row.breaks] == [((start, start), 7200)]
+    _plan(db, w, day)
+    stops = _job_stops(db, elec)
+    assert all(s.end_at <= g0 or s.start_at >= g1 for s in stops), [(s.start_at, s.end_at) for s in stops]
+    assert any(s.end_at <= g0 for s in stops) and any(s.start_at >= g1 for s in stops)
+
+
+def test_the_shift_break_gives_way_to_a_gap(db: Session) -> None:
+    w, day, tz, elec = _elec_day(db, from_time=time(12), until_time=time(13))
+    shift = db.scalar(select(Shift).where(Shift.engineer_id == elec, Shift.weekday == day.weekday()))
+    assert shift is not None
+    shift.break_starts, shift.break_ends = time(12, 15), time(12, 45)  # inside the gap: rest enough
+    db.commit()
+    (row,) = _mine(planning.load(db, region_id=w.region.id, day=day), elec)
+    assert [b.duration_s for b in row.breaks] == [3600]
+    shift.break_starts, shift.break_ends = time(11, 30), time(12)  # before it: may not run into it
+    db.commit()
+    loaded = planning.load(db, region_id=w.region.id, day=day)
+    (row,) = _mine(loaded, elec)
+    lunch, gap = row.breaks
+    assert lunch.duration_s == 1800 and lunch.window[1] + lunch.duration_s <= gap.window[0]
+
+
+def test_a_part_day_absence_on_the_board_and_in_the_day_shift(db: Session) -> None:
+    w = pw.build(db, jobs=0)
+    day = pw.next_weekday(2)
+    late, gap = w.engineers
+    db.add(Absence(engineer_id=late.id, day=day, reason="dentist", until_time=time(10, 30)))
+    db.add(Absence(engineer_id=gap.id, day=day, reason="training", from_time=time(13), until_time=time(15)))
+    db.commit()
+    tz = ZoneInfo(w.region.timezone)
+    data = board.board(db, region_id=w.region.id, day=day)
+    rows = {r["id"]: r for r in data["engineers"]}
+    assert rows[late.id]["absent"] == "dentist until 10:30"
+    assert rows[late.id]["assign_text"] == f"{late.name} (absent until 10:30)"
+    assert (
+        rows[late.id]["shift"]["start"] == datetime.combine(day, time(10, 30), tz).astimezone(UTC).isoformat()
+    )
+    assert rows[gap.id]["absent"] == "training 13:00–15:00"
+    assert rows[gap.id]["assign_text"] == f"{gap.name} (absent 13:00–15:00)"
+    assert (
+        rows[gap.id]["shift"]["gap_start"] == datetime.combine(day, time(13), tz).astimezone(UTC).isoformat()
+    )
+
+    shift = engineer_service.day_shift(db, late, day)
+    assert shift.working and shift.starts_at == datetime.combine(day, time(10, 30), tz)
+    hours = engineer_service.day_shift(db, gap, day)
+    assert hours.working and hours.gap_starts_at == datetime.combine(day, time(13), tz)
+    assert hours.gap_ends_at == datetime.combine(day, time(15), tz)
+    problem = engineer_service.shift_problem(db, gap, datetime.combine(day, time(14), tz))
+    assert problem is not None and "absence 13:00–15:00" in problem
+    assert engineer_service.shift_problem(db, gap, datetime.combine(day, time(15), tz)) is None
+    assert "outside" in (engineer_service.shift_problem(db, late, datetime.combine(day, time(9), tz)) or "")
+
+
+def test_moving_an_absence_time_plans_the_day_again(db: Session) -> None:
+    w = pw.build(db, jobs=3, tz=pw.midday_zone(), shift=(6, 20), all_week=True)
+    day = _today(w) + timedelta(days=1)
+    _plan(db, w, day)
+    absence = Absence(engineer_id=w.engineers[0].id, day=day, reason="dentist", until_time=time(9))
+    db.add(absence)
+    db.commit()
+    before = db.scalar(select(func.count()).select_from(PlanRun).where(PlanRun.trigger == "sickness"))
+    absence.until_time = time(11)  # the dentist runs late
+    db.commit()
+    after = db.scalar(select(func.count()).select_from(PlanRun).where(PlanRun.trigger == "sickness"))
+    assert after == before + 1

@@ -522,3 +522,85 @@ def test_an_absence_on_a_published_day_replans_it_as_through_the_api_and_says_so
     assert f"The plan of {_text(day)} {day.year} will be made again without {sick.name} on call" in message
     db.expire_all()
     assert db.scalar(select(PlanRun.trigger).order_by(PlanRun.id.desc()).limit(1)) == "on_call_removed"
+
+
+def _times(db: Session, engineer_id: int) -> list[tuple[date, time | None, time | None]]:
+    db.expire_all()
+    rows = db.scalars(select(Absence).where(Absence.engineer_id == engineer_id).order_by(Absence.day))
+    return [(a.day, a.from_time, a.until_time) for a in rows]
+
+
+def _add(client: TestClient, engineer_id: int, **typed: str) -> Any:
+    page = _page(client, engineer_id)
+    data = {
+        "csrf": csrf_of(page),
+        "key": _key(page, f"/admin/engineers/{engineer_id}/absences"),
+        "reason": "leave",
+    }
+    return client.post(f"/admin/engineers/{engineer_id}/absences", data=data | typed, follow_redirects=False)
+
+
+def _listed(client: TestClient, engineer_id: int) -> list[str]:
+    rows = re.findall(r'<tr data-absence="\d+"><td>(.*?)</td>', _page(client, engineer_id), re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", r)).strip() for r in rows]
+
+
+def test_an_absence_may_end_at_a_time_a_late_start_and_a_gap(
+    client: TestClient, db: Session, sign_in: Any, ada: Any
+) -> None:
+    sign_in("dispatcher")
+    day = _today() + timedelta(days=10)
+    late = _add(client, ada.id, first_day=day.isoformat(), until_time="10.30", reason="dentist")
+    assert late.status_code == 303, late.text
+    gap = _add(
+        client, ada.id, first_day=(day + timedelta(1)).isoformat(), from_time="13:00", until_time="15:00"
+    )
+    assert gap.status_code == 303, gap.text
+    assert _times(db, ada.id) == [(day, None, time(10, 30)), (day + timedelta(1), time(13), time(15))]
+    assert _listed(client, ada.id) == [
+        f"{_text(day)} until 10:30",
+        f"{_text(day + timedelta(1))} 13:00–15:00",
+    ]
+
+
+def test_over_several_days_the_first_may_start_and_the_last_may_end_at_a_time(
+    client: TestClient, db: Session, sign_in: Any, ada: Any
+) -> None:
+    sign_in("dispatcher")
+    first = _today() + timedelta(days=12)
+    last = first + timedelta(days=2)
+    r = _add(
+        client,
+        ada.id,
+        first_day=first.isoformat(),
+        from_time="13:00",
+        last_day=last.isoformat(),
+        until_time="10:30",
+        reason="sickness",
+    )
+    assert r.status_code == 303, r.text
+    # sent home on the first day at 13:00, back on the last at 10:30 (the until time before the
+    # from time is fine: they are on different days)
+    assert _times(db, ada.id) == [
+        (first, time(13), None),
+        (first + timedelta(1), None, None),
+        (last, None, time(10, 30)),
+    ]
+    assert _listed(client, ada.id) == [f"{_text(first)} from 13:00 – {_text(last)} until 10:30 (3 days)"]
+
+
+def test_a_gap_that_ends_before_it_starts_comes_back_with_a_message(
+    client: TestClient, db: Session, sign_in: Any, ada: Any
+) -> None:
+    sign_in("dispatcher")
+    day = _today() + timedelta(days=14)
+    backwards = _add(client, ada.id, first_day=day.isoformat(), from_time="15:00", until_time="13:00")
+    assert backwards.status_code == 422
+    assert "must be after the time absent from (15:00)" in _error(backwards.text, "abs", "until_time")
+    assert 'value="15:00"' in backwards.text and 'value="13:00"' in backwards.text  # nothing lost
+    assert "Absent until:" in backwards.text  # the alert names the field by its label
+    unreadable = _add(client, ada.id, first_day=day.isoformat(), until_time="25:00")
+    assert unreadable.status_code == 422
+    assert "a time of day, e.g. 10:30" in _error(unreadable.text, "abs", "until_time")
+    assert 'name="until_time" type="text" value="25:00"' in unreadable.text
+    assert _times(db, ada.id) == []

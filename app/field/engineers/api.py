@@ -158,11 +158,18 @@ def list_absences(
 
 @router.post("/{engineer_id}/absences", status_code=201)
 def add_absence(engineer_id: int, body: AbsenceIn, db: DbSession, user: DispatchUser) -> AbsenceRead:
-    """Mark a day off (leave, sickness), or absent from `from_time` on; a second absence on the
-    same day answers 409."""
+    """Mark a day off (leave, sickness), or part of it: from `from_time` on, until `until_time`
+    (a late start), or between the two (a gap; until must be after from: 422 naming until_time).
+    A second absence on the same day answers 409."""
     engineer = engineers.get_engineer(db, engineer_id)
     absence = engineers.add_absence(
-        db, engineer=engineer, day=body.day, reason=body.reason, actor=user, from_time=body.from_time
+        db,
+        engineer=engineer,
+        day=body.day,
+        reason=body.reason,
+        actor=user,
+        from_time=body.from_time,
+        until_time=body.until_time,
     )
     return AbsenceRead.model_validate(absence)
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from app.field.engineers import day_part
 from app.platform.inputs import InputModel, LocalTime
 
 _OUT = ConfigDict(from_attributes=True)
@@ -102,13 +112,28 @@ class DayShiftRead(BaseModel):
     ends_at: datetime | None
     break_starts_at: datetime | None
     break_ends_at: datetime | None
+    # absent between two times, working before and after (training 13:00–15:00)
+    gap_starts_at: datetime | None = None
+    gap_ends_at: datetime | None = None
 
 
 class AbsenceIn(InputModel):
+    """Both times empty: the whole day; from only: from then on (sent home sick at 13:00); until
+    only: until then (at the dentist until 10:30); both: between them (training 13:00–15:00)."""
+
     day: date
     reason: str = Field(default="leave", min_length=1, max_length=40)
-    # From this time of day on (the region's clock), e.g. sent home sick at 13:00; none: all day.
-    from_time: LocalTime | None = None
+    from_time: LocalTime | None = None  # the region's clock
+    until_time: LocalTime | None = None
+
+    @field_validator("until_time")
+    @classmethod
+    def _ends_after_it_starts(cls, value: time | None, info: ValidationInfo) -> time | None:
+        # a field validator, so a refusal names `until_time` (a model validator names the body)
+        problem = day_part.order_problem(info.data.get("from_time"), value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class AbsenceRead(BaseModel):
@@ -118,6 +143,7 @@ class AbsenceRead(BaseModel):
     day: date
     reason: str
     from_time: LocalTime | None = None
+    until_time: LocalTime | None = None
 
 
 class OnCallIn(InputModel):

@@ -16,6 +16,7 @@ from sqlalchemy import Select, String, cast, delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
+from app.field.engineers import day_part
 from app.models import (
     Absence,
     Engineer,
@@ -51,6 +52,8 @@ class DayShift:
     ends_at: datetime | None = None
     break_starts_at: datetime | None = None
     break_ends_at: datetime | None = None
+    gap_starts_at: datetime | None = None  # absent between two times inside the shift
+    gap_ends_at: datetime | None = None
 
 
 def get_engineer(session: Session, engineer_id: int) -> Engineer:
@@ -268,32 +271,39 @@ def _at(day: date, t: time, tz: ZoneInfo) -> datetime:
 def day_shift(session: Session, engineer: Engineer, day: date) -> DayShift:
     tz_name = timezone_of(session, engineer)
     absence = session.scalar(select(Absence).where(Absence.engineer_id == engineer.id, Absence.day == day))
-    if absence is not None and absence.from_time is None:
-        return DayShift(engineer.id, day, tz_name, working=False, absent=True, absence_reason=absence.reason)
+    away = _absent(engineer, day, tz_name, absence)
+    if absence is not None and day_part.whole_day(absence.from_time, absence.until_time):
+        return away
     shift = session.scalar(
         select(Shift).where(Shift.engineer_id == engineer.id, Shift.weekday == day.weekday())
     )
     if shift is None:
         return DayShift(engineer.id, day, tz_name, working=False)
+    left: tuple[time, time, tuple[time, time] | None] | None = (shift.starts, shift.ends, None)
+    if absence is not None:  # part of the day: a late start, going home early, or a gap
+        left = day_part.remaining(shift.starts, shift.ends, absence.from_time, absence.until_time)
+    if left is None:
+        return away
+    starts, ends, gap = left
     tz = ZoneInfo(tz_name)
     has_break = shift.break_starts is not None and shift.break_ends is not None
-    ends = shift.ends
-    if absence is not None and absence.from_time is not None:  # goes home at that time
-        ends = min(ends, absence.from_time)
-        if ends <= shift.starts:
-            return DayShift(
-                engineer.id, day, tz_name, working=False, absent=True, absence_reason=absence.reason
-            )
     return DayShift(
         engineer.id,
         day,
         tz_name,
         working=True,
-        starts_at=_at(day, shift.starts, tz),
+        starts_at=_at(day, starts, tz),
         ends_at=_at(day, ends, tz),
         break_starts_at=_at(day, shift.break_starts, tz) if has_break else None,  # type: ignore[arg-type]
         break_ends_at=_at(day, shift.break_ends, tz) if has_break else None,  # type: ignore[arg-type]
+        gap_starts_at=_at(day, gap[0], tz) if gap else None,
+        gap_ends_at=_at(day, gap[1], tz) if gap else None,
     )
+
+
+def _absent(engineer: Engineer, day: date, tz_name: str, absence: Absence | None) -> DayShift:
+    reason = absence.reason if absence is not None else None
+    return DayShift(engineer.id, day, tz_name, working=False, absent=True, absence_reason=reason)
 
 
 def shift_problem(session: Session, engineer: Engineer, at: datetime) -> str | None:
@@ -314,6 +324,9 @@ def shift_problem(session: Session, engineer: Engineer, at: datetime) -> str | N
     if ds.break_starts_at and ds.break_ends_at and ds.break_starts_at <= at < ds.break_ends_at:
         brk = f"{ds.break_starts_at.astimezone(tz):%H:%M}–{ds.break_ends_at.astimezone(tz):%H:%M}"
         return f"{when} falls in {engineer.name}'s break {brk}."
+    if ds.gap_starts_at and ds.gap_ends_at and ds.gap_starts_at <= at < ds.gap_ends_at:
+        gap = f"{ds.gap_starts_at.astimezone(tz):%H:%M}–{ds.gap_ends_at.astimezone(tz):%H:%M}"
+        return f"{when} falls in {engineer.name}'s absence {gap} ({ds.absence_reason})."
     return None
 
 
@@ -336,11 +349,17 @@ def add_absence(
     reason: str,
     actor: User | None,
     from_time: time | None = None,
+    until_time: time | None = None,
 ) -> Absence:
-    """Absent all `day`, or from `from_time` on (the region's clock; work before it stands)."""
+    """Absent all `day`, from `from_time` on (work before it stands), until `until_time` (a late
+    start), or between the two (a gap); the region's clock."""
+    if problem := day_part.order_problem(from_time, until_time):
+        refuse([{"field": "until_time", "message": problem}])
     if session.scalar(select(Absence.id).where(Absence.engineer_id == engineer.id, Absence.day == day)):
         raise Conflict(f"{engineer.name} is already marked absent on {day.isoformat()}.")
-    absence = Absence(engineer_id=engineer.id, day=day, reason=reason, from_time=from_time)
+    absence = Absence(
+        engineer_id=engineer.id, day=day, reason=reason, from_time=from_time, until_time=until_time
+    )
     session.add(absence)
     session.flush()
     audit.record(session, actor, "engineer", engineer.id, "absence_add", {"absence": [None, day.isoformat()]})

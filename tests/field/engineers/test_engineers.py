@@ -327,3 +327,59 @@ def test_an_engineer_with_open_visits_stays_in_planning_until_they_are_moved(
     db.commit()
     r = client.patch(url, json={"active": False}, headers={**w["dispatch"], "If-Match": etag})
     assert r.status_code == 200 and r.json()["active"] is False, r.text
+
+
+def test_an_absence_may_end_within_the_day(client: TestClient, world: dict[str, Any]) -> None:
+    """Until a time: a late start (the shift starts then); from and until: a gap inside the shift,
+    which must end after it starts (problem+json 422 naming until_time)."""
+    w = world
+    e = create(client, w)
+    monday, tuesday = next_weekday(0), next_weekday(1)
+
+    def add(day: date, **times: str) -> Any:
+        return client.post(
+            f"{API}/{e['id']}/absences", json={"day": day.isoformat(), **times}, headers=w["dispatch"]
+        )
+
+    def shift(day: date) -> dict[str, Any]:
+        return client.get(
+            f"{API}/{e['id']}/shift", params={"date": day.isoformat()}, headers=w["agent"]
+        ).json()
+
+    def local(value: str | None) -> time | None:
+        return datetime.fromisoformat(value).astimezone(BERLIN).time() if value else None
+
+    for times in (
+        {"from_time": "15:00", "until_time": "13:00"},
+        {"from_time": "13:00", "until_time": "13:00"},
+    ):
+        refused = add(monday, reason="training", **times)
+        assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+        assert [x["field"] for x in refused.json()["errors"]] == ["until_time"]
+        assert "must be after the time absent from (" in refused.json()["errors"][0]["message"]
+    midnight = add(monday, until_time="00:00")
+    assert midnight.status_code == 422 and midnight.json()["errors"][0]["field"] == "until_time"
+
+    late = add(monday, reason="dentist", until_time="10:30")
+    assert (
+        late.status_code == 201
+        and late.json()["until_time"] == "10:30:00"
+        and late.json()["from_time"] is None
+    )
+    day = shift(monday)
+    assert (
+        day["working"] is True
+        and local(day["starts_at"]) == time(10, 30)
+        and local(day["ends_at"]) == time(16, 30)
+    )
+
+    gap = add(tuesday, reason="training", from_time="13:00", until_time="15:00")
+    assert gap.status_code == 201
+    day = shift(tuesday)
+    assert (local(day["starts_at"]), local(day["ends_at"])) == (time(8), time(16, 30))
+    assert (local(day["gap_starts_at"]), local(day["gap_ends_at"])) == (time(13), time(15))
+    listed = client.get(f"{API}/{e['id']}/absences", headers=w["agent"]).json()
+    assert [(a["from_time"], a["until_time"]) for a in listed] == [
+        (None, "10:30:00"),
+        ("13:00:00", "15:00:00"),
+    ]
