@@ -11,6 +11,7 @@ date, so shifts on a 23- or 25-hour DST day land on the right UTC instant.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -529,6 +530,13 @@ def _on_call_engineers(
     return rows
 
 
+def horizon_s(ref: datetime, as_of: datetime | None, engineers: Iterable[dispatch.Engineer]) -> int:
+    """The first moment a plan can act (engine seconds): the re-plan's now, or the day's first
+    shift. A deadline that passed before it is sunk, and counts from here: else serving an overdue
+    visit could cost more than dropping it (the what-if's emergency uses the same)."""
+    return to_s(ref, as_of) if as_of is not None else min((e.shift[0] for e in engineers), default=0)
+
+
 def _engine_jobs(
     frame: DayFrame,
     wo: WorkOrderInputs,
@@ -549,10 +557,7 @@ def _engine_jobs(
     # day the engineer was expected to work through).
     planned_eng = {key_id(e.id) for e in eng_rows if e.on_call is False} - leaving
 
-    # A deadline that passed before the day's first shift (or the re-plan) began is sunk: lateness
-    # counts from the first moment this plan can act, else serving an overdue visit could cost
-    # more than dropping it.
-    horizon = to_s(ref, as_of) if as_of is not None else min((e.shift[0] for e in eng_rows), default=0)
+    horizon = horizon_s(ref, as_of, eng_rows)
     jobs: list[dispatch.Job] = []
     versions: dict[int, int] = {}
     for w in wo.plannable:

@@ -64,6 +64,15 @@ class Emergency:
     longitude_deg: float
     duration_min: int = 60
     skill: str = ""
+    # The ticket's arrival due time, which the visit opened for it takes (workorders.create_work_order):
+    # the preview plans by it as the published plan will. None: a place without a ticket, or a
+    # ticket whose engineer already arrived (its SLA is settled).
+    arrival_due_at: datetime | None = None
+
+
+def emergency_due(ticket: Ticket) -> datetime | None:
+    """The arrival due time the emergency's visit will plan by (planning.inputs.arrival_settled)."""
+    return ticket.arrival_due_at if ticket.arrived_at is None else None
 
 
 def ticket_site(session: Session, region_id: int, number: str) -> tuple[Ticket, Site]:
@@ -219,6 +228,12 @@ def preview(
                 duration_s=emergency.duration_min * 60,
                 skills=frozenset({emergency.skill} if emergency.skill else ()),
                 priority=1,
+                sla_deadline=None
+                if emergency.arrival_due_at is None
+                else max(
+                    plan_keys.to_s(loaded.ref, emergency.arrival_due_at),
+                    planning.horizon_s(loaded.ref, loaded.as_of, problem.engineers),
+                ),
                 on_call_ok=True,
             )
         )

@@ -140,6 +140,7 @@ def _emergency(
     elif form["skill"].strip():
         form["skill"] = _known_skill(db, region, form["skill"].strip(), errors)
     lat = lon = 0.0
+    due = None
     if form["ticket"].strip():
         try:
             ticket, site = whatif.ticket_site(db, region.id, form["ticket"])
@@ -148,10 +149,11 @@ def _emergency(
         else:
             form["ticket"] = ticket.number or form["ticket"]  # "1071" typed: the page names T-0001071
             lat, lon = site.latitude, site.longitude
+            due = whatif.emergency_due(ticket)
     else:
         lat = _coordinate("latitude", form["latitude"], errors, 90, "48.137")
         lon = _coordinate("longitude", form["longitude"], errors, 180, "11.575")
-    return whatif.Emergency(lat, lon, duration, form["skill"].strip()) if not errors else None
+    return whatif.Emergency(lat, lon, duration, form["skill"].strip(), due) if not errors else None
 
 
 def _known_skill(db: Session, region: Region, typed: str, errors: dict[str, str]) -> str:

@@ -3,13 +3,14 @@ re-plan with it is published at once; a stale preview plans again instead."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import PlanDay, PlanRun, WorkOrder
+from app.models import PlanDay, PlanRun, Ticket, WorkOrder
 from app.planning import runs as plan_runs
 from app.planning import whatif
 from app.platform.errors import Unprocessable
@@ -35,6 +36,22 @@ def _ticket(db: Session, w: pw.World) -> str:
     ticket = pw.f.open_ticket(db, w.account, asset=asset, priority="P3")
     db.commit()
     return ticket.number
+
+
+def _publish(
+    db: Session, w: pw.World, day: date, number: str, emergency: whatif.Emergency, preview: dict[str, Any]
+) -> whatif.Published:
+    """Publish the previewed emergency as the board does (the preview's as-of time and token)."""
+    return whatif.publish_emergency(
+        db,
+        region_id=w.region.id,
+        day=day,
+        ticket_number=number,
+        emergency=emergency,
+        as_of=preview["as_of"],
+        token=preview["token"],
+        actor=None,
+    )
 
 
 def test_the_ticket_number_is_taken_as_people_type_it(db: Session) -> None:
@@ -70,16 +87,7 @@ def test_a_published_emergency_opens_its_visit_and_publishes_the_plan(db: Sessio
     db.rollback()
     assert preview["emergency"]["engineer_id"] == w.engineers[1].id  # the only ELEC engineer
     assert db.scalar(select(WorkOrder.id).where(WorkOrder.priority == "P1")) is None
-    done = whatif.publish_emergency(
-        db,
-        region_id=w.region.id,
-        day=day,  # type: ignore[arg-type]
-        ticket_number=number,
-        emergency=emergency,
-        as_of=preview["as_of"],
-        token=preview["token"],
-        actor=None,
-    )
+    done = _publish(db, w, day, number, emergency, preview)
     db.commit()
     assert not done.stale
     db.expire_all()
@@ -99,16 +107,7 @@ def test_a_stale_emergency_preview_is_planned_again(db: Session) -> None:
     db.rollback()
     pw.add_visit(db, w, lat=48.2, lon=11.6)
     db.commit()
-    done = whatif.publish_emergency(
-        db,
-        region_id=w.region.id,
-        day=day,  # type: ignore[arg-type]
-        ticket_number=number,
-        emergency=emergency,
-        as_of=preview["as_of"],
-        token=preview["token"],
-        actor=None,
-    )
+    done = _publish(db, w, day, number, emergency, preview)
     assert done.stale and done.run.trigger == "whatif_stale"
     db.commit()
     db.expire_all()
@@ -171,16 +170,7 @@ def test_an_emergency_published_for_another_day_replans_only_that_day(db: Sessio
     if stale:  # new work on that day since the preview
         pw.add_visit(db, w, lat=48.2, lon=11.6)
         db.commit()
-    done = whatif.publish_emergency(
-        db,
-        region_id=w.region.id,
-        day=tomorrow,
-        ticket_number=number,
-        emergency=emergency,
-        as_of=preview["as_of"],
-        token=preview["token"],
-        actor=None,
-    )
+    done = _publish(db, w, tomorrow, number, emergency, preview)
     db.commit()
     assert done.stale is stale and done.run.day == tomorrow
     db.expire_all()
@@ -195,3 +185,51 @@ def test_an_emergency_published_for_another_day_replans_only_that_day(db: Sessio
     visit = db.scalar(select(WorkOrder).where(WorkOrder.priority == "P1"))
     assert visit is not None and visit.planned_start_at is not None
     assert plan_keys.local_day(visit.planned_start_at, w.region.timezone) == tomorrow
+
+
+def test_the_emergency_preview_plans_by_the_tickets_arrival_due_time_as_the_published_plan_does(
+    db: Session,
+) -> None:
+    """The visit opened for an emergency takes its ticket's arrival due time (as every visit
+    does), and the published plan is made with it; the preview planned the emergency without
+    one, so a ticket due early was previewed at the end of the route and published at its start.
+    The preview now plans by the same due time: what the dispatcher saw is what is published."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    w = pw.build(db, jobs=0)
+    elec = w.engineers[1]  # the only ELEC engineer, home at 48.16, 11.62
+    for i in range(4):  # a morning's work around home, on tickets without an SLA
+        visit = pw.add_visit(
+            db, w, lat=48.155 + 0.004 * i, lon=11.61 + 0.006 * i, skill="ELEC", duration_min=40
+        )
+        visit.sla_deadline_at = db.get_one(Ticket, visit.ticket_id).arrival_due_at = None
+    day = pw.next_weekday(2)
+    db.commit()
+    run = plan_runs.create_run(
+        db, region_id=w.region.id, day=day, send=False, time_limit_s=2.0, solution_limit=30
+    )
+    db.commit()
+    plan_runs.execute(run.id)
+    db.expire_all()
+    number = _ticket(db, w)  # its site: 48.15, 11.58
+    ticket, _site = whatif.ticket_site(db, w.region.id, number)
+    due = datetime.combine(day, time(8, 45), tzinfo=ZoneInfo(w.region.timezone))
+    ticket.arrival_due_at = due
+    db.commit()
+    assert whatif.emergency_due(ticket) == due
+
+    emergency = whatif.Emergency(48.15, 11.58, 60, "ELEC", whatif.emergency_due(ticket))
+    preview = whatif.preview(db, region_id=w.region.id, day=day, emergency=emergency)
+    db.rollback()
+    assert preview["emergency"]["engineer_id"] == elec.id
+    assert preview["emergency"]["start"] <= due  # first: it is due within the hour
+
+    done = _publish(db, w, day, number, emergency, preview)
+    db.commit()
+    assert not done.stale
+    db.expire_all()
+    visit = db.scalar(select(WorkOrder).where(WorkOrder.priority == "P1"))
+    assert visit is not None and visit.sla_deadline_at is not None
+    assert visit.engineer_id == elec.id
+    assert visit.planned_start_at == preview["emergency"]["start"]  # what was previewed is published

@@ -348,3 +348,30 @@ def test_a_publish_that_crashes_or_loses_a_race_half_way_leaves_the_plan_as_it_w
     monkeypatch.undo()
     ok = client.post("/board/what-if/publish", data=form)  # nothing of the failed tries stands in its way
     assert ok.status_code == 200 and "The absence is recorded and the previewed plan is published." in ok.text
+
+
+def test_the_emergency_form_takes_the_named_tickets_arrival_due_time(db: Session) -> None:
+    """The form's emergency carries its ticket's arrival due time into the preview (the visit
+    opened on publish plans by it); a place without a ticket, or a ticket whose engineer already
+    arrived, has none."""
+    from app.platform.db import utcnow
+    from app.web import board_whatif
+
+    w = pw.build(db, jobs=0)
+    assert w.account is not None
+    site = f.make_site(db, w.account, region=w.region, latitude=48.15, longitude=11.58)
+    ticket = f.open_ticket(db, w.account, asset=f.make_asset(db, site), priority="P2")
+    db.commit()
+    assert ticket.arrival_due_at is not None
+    form = {"ticket": ticket.number or "", "duration_min": "60", "skill": "", "latitude": "", "longitude": ""}
+    errors: dict[str, str] = {}
+    emergency = board_whatif._emergency(db, w.region, dict(form), errors)
+    assert not errors and emergency is not None
+    assert emergency.arrival_due_at == ticket.arrival_due_at
+    at_a_place = {**form, "ticket": "", "latitude": "48.15", "longitude": "11.58"}
+    placed = board_whatif._emergency(db, w.region, at_a_place, errors)
+    assert placed is not None and placed.arrival_due_at is None
+    ticket.arrived_at = utcnow()
+    db.commit()
+    settled = board_whatif._emergency(db, w.region, dict(form), errors)
+    assert settled is not None and settled.arrival_due_at is None
