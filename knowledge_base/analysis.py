@@ -12,18 +12,22 @@ Chinese and the mixed text field service writes ("E4 故障", "锅炉 F28"):
   article differently; overlapping characters and bigrams still meet (measured: bench/kb/zh_variants.py).
 
 The Latin analysis has no rule of English (no stop words, no stemmer): German, French, Spanish, Italian
-and Dutch text gets the same folded words and codes, and the multilingual encoder does the rest.
+and Dutch text gets the same folded words and codes, and the multilingual encoder does the rest. Two
+German rules: "ä/ö/ü" are spelled "ae/oe/ue" (as typed without a German keyboard; an article keeps the
+bare-vowel token too), and ``compound_parts`` / ``joined_compounds`` split and join compounds against a
+dictionary the index makes from its German articles' words (index.py; docs/knowledge_base.md).
 ``detect_language`` tells Chinese from the Latin-script languages by script, and those apart with
 py3langid (docs/knowledge_base.md, "Language").
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Container, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Literal, get_args
 
@@ -46,7 +50,7 @@ LATIN_LANGUAGES: tuple[Language, ...] = tuple(code for code in LANGUAGES if code
 # "pressure" or "boiler" (0.36, 0.48 for French) and bare codes (0.17-0.27) stay below.
 LANGUAGE_CONFIDENCE = 0.5
 # Bump when analyze() changes: a persisted index made with another version is re-analysed on load.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 
 # CJK Unified Ideographs, extension A and compatibility ideographs: what jieba segments.
 CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -54,6 +58,25 @@ _RUNS = re.compile(f"([{CJK_CHARS}]+)|([^{CJK_CHARS}]+)")
 _WORD = re.compile(r"[a-z0-9]+")
 # A code like "E-04", "e 4", "F.28": letters then digits split by one separator.
 _CODE = re.compile(r"\b([a-z]{1,3})[-_ ./]?(\d{1,4})\b")
+# German spells an umlaut out where a keyboard has none (Wärme = Waerme); "ß" is already "ss" by case-folding.
+_UMLAUT_CHARS = re.compile("[äöü]")
+_UMLAUT_MARKS = str.maketrans({"ä": "\ue000", "ö": "\ue001", "ü": "\ue002"})  # private use: fold() keeps them
+_MARKS_SPELLED = str.maketrans({"\ue000": "ae", "\ue001": "oe", "\ue002": "ue"})
+_MARKS_BARE = str.maketrans({"\ue000": "a", "\ue001": "o", "\ue002": "u"})
+_MARKED_WORD = re.compile("[a-z0-9\ue000-\ue002]+")
+# German compounds (compound_parts): the shortest part of a full split ("gas", "oel" in "Oelkessel"), the
+# shortest head or modifier kept from a partial one, the longest word tried, and the linking letters.
+COMPOUND_PART = 3
+PARTIAL_PART = 5
+MAX_COMPOUND = 40
+_LINKS = ("", "s", "n", "en", "es")
+_ENDINGS = ("n", "en", "s", "es")
+# German function words are no parts worth adding ("sich"-erheitsventil, "nach"-fuellen, schl-"auch").
+_GERMAN_SMALL_WORDS = (
+    "aus auf auch an bei bis das dem den der des die ein eine einer fuer fur hat ist mit nach noch nicht "
+    "sich ueber uber um und unter vom von vor wie wieder zu zum zur"
+)
+_GERMAN_FUNCTION_WORDS = frozenset(_GERMAN_SMALL_WORDS.split())
 
 # Off (see the module doc); kept so bench/kb/en_variants.py can measure them again.
 STEMMING = False
@@ -75,7 +98,15 @@ def fold(text: str) -> str:
     """NFKC, case-fold and strip accents: "Café" -> "cafe", full-width "ＡＢＣ" -> "abc"."""
     text = unicodedata.normalize("NFKC", text).casefold()
     decomposed = unicodedata.normalize("NFD", text)
-    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return decomposed if decomposed.isascii() else _NON_ASCII.sub(_strip_mark, decomposed)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _strip_mark(match: re.Match[str]) -> str:
+    ch = match.group()
+    return "" if unicodedata.category(ch) == "Mn" else ch
 
 
 def has_cjk(text: str) -> bool:
@@ -156,9 +187,24 @@ def segment_chinese(run: str) -> list[str]:
     return words
 
 
-def _english_tokens(run: str) -> Iterator[str]:
-    folded = fold(run)
-    for word in _WORD.findall(folded):
+def _english_tokens(run: str, query: bool) -> Iterator[str]:
+    lowered = unicodedata.normalize("NFKC", run).casefold()
+    if _UMLAUT_CHARS.search(lowered):
+        # "Wärmepumpe" -> "waermepumpe", as an agent without a German keyboard types it; an article also
+        # keeps the bare-vowel spelling ("warmepumpe") that a query typed without the dots always met.
+        # The umlauts go through fold() as private-use marks, then become "ae" (and "a") word by word.
+        marked = fold(lowered.translate(_UMLAUT_MARKS))
+        folded = marked.translate(_MARKS_SPELLED)
+        words = []
+        for word in _MARKED_WORD.findall(marked):
+            spelled = word.translate(_MARKS_SPELLED)
+            words.append(spelled)
+            if not query and spelled != word:
+                words.append(word.translate(_MARKS_BARE))
+    else:
+        folded = fold(lowered)
+        words = _WORD.findall(folded)
+    for word in words:
         if word not in STOP_WORDS:
             yield stem(word) if STEMMING else word
     for letters, digits in _CODE.findall(folded):
@@ -179,15 +225,104 @@ def _chinese_tokens(run: str) -> Iterator[str]:
         yield "#" + run[i : i + 2]
 
 
-def analyze(text: str) -> list[str]:
-    """The index/query tokens of ``text`` (order kept, repeats kept: BM25 counts them)."""
+def analyze(text: str, *, query: bool = False) -> list[str]:
+    """The index tokens of ``text`` (order kept, repeats kept: BM25 counts them); with ``query`` the
+    tokens of a query, which differ only in one thing: a word with an umlaut gives its "ae" spelling
+    alone, where an article's also gives the bare-vowel one ("läuft": "laeuft"; "laeuft", "lauft")."""
     tokens: list[str] = []
     for cjk_run, other_run in _RUNS.findall(text):
         if cjk_run:
             tokens.extend(_chinese_tokens(cjk_run))
         else:
-            tokens.extend(_english_tokens(other_run))
+            tokens.extend(_english_tokens(other_run, query))
     return tokens
+
+
+def compound_parts(word: str, words: Container[str]) -> list[str]:
+    """The parts of a German compound that are themselves known ``words`` (the German articles' own
+    words, KnowledgeIndex): "umwaelzpumpe" -> ["pumpe"], "fehlercode" -> ["fehler", "code"],
+    "heizungsanlage" -> ["heizung", "anlage"], "waermepumpen" -> ["waerme", "pumpe"]; [] for a word
+    that is not one.
+
+    A split into the fewest known parts of COMPOUND_PART letters or more, with a linking "s", "n", "en" or
+    "es" allowed between two ("Heizung-s-anlage") and a plural or genitive ending after the last; each
+    part is split again ("waermepumpenstoerung" gives "waermepumpe", "stoerung", "waerme", "pumpe"). A
+    word with no full split gives its longest known head and its longest known modifier (each of
+    PARTIAL_PART letters or more, leaving as many), since the rest is often no word of its own
+    ("umwaelz"-pumpe). German function words are never added as parts ("sich"-erheitsventil).
+    """
+    return _parts(word, words, {}, {})
+
+
+def compound_table(words: Collection[str]) -> dict[str, list[str]]:
+    """compound_parts of every one of ``words`` that has parts, against ``words`` themselves (what an
+    index build needs: one memo for every word, since a compound's parts are often other compounds)."""
+    memo: dict[str, list[str] | None] = {}
+    done: dict[str, list[str]] = {}
+    return {word: found for word in words if (found := _parts(word, words, memo, done))}
+
+
+def _parts(
+    word: str, words: Container[str], memo: dict[str, list[str] | None], done: dict[str, list[str]]
+) -> list[str]:
+    if word in done:
+        return done[word]
+    found: list[str] = []
+    if 2 * COMPOUND_PART <= len(word) <= MAX_COMPOUND and word.isalpha():
+        parts = _split(word, words, memo)
+        if parts is None or len(parts) < 2:
+            n = len(word)
+            head = next(
+                (word[i:] for i in range(PARTIAL_PART, n - PARTIAL_PART + 1) if word[i:] in words), None
+            )
+            modifier = next(
+                (word[:i] for i in range(n - PARTIAL_PART, PARTIAL_PART - 1, -1) if word[:i] in words), None
+            )
+            parts = [p for p in (modifier, head) if p is not None]
+        for part in parts:
+            for p in (part, *_parts(part, words, memo, done)):
+                if p not in found and p != word and p not in _GERMAN_FUNCTION_WORDS:
+                    found.append(p)
+    done[word] = found
+    return found
+
+
+def _split(word: str, words: Container[str], memo: dict[str, list[str] | None]) -> list[str] | None:
+    """The fewest known parts that spell ``word`` (links between them), or None."""
+    if word in memo:
+        return memo[word]
+    best: list[str] | None = [word] if word in words else None
+    if best is None:  # a plural or genitive ending on the last part: "...pumpen", "...kessels"
+        stem = next(
+            (word[: -len(e)] for e in _ENDINGS if word.endswith(e) and word[: -len(e)] in words), None
+        )
+        best = None if stem is None or len(stem) < COMPOUND_PART else [stem]
+    for i in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
+        first = word[:i]
+        if first not in words:
+            continue
+        for link in _LINKS:
+            rest = word[i + len(link) :]
+            if len(rest) < COMPOUND_PART or not word.startswith(link, i):
+                continue
+            tail = _split(rest, words, memo)
+            if tail is not None and (best is None or len(tail) + 1 < len(best)):
+                best = [first, *tail]
+    memo[word] = best
+    return best
+
+
+def joined_compounds(tokens: Sequence[str], words: Container[str]) -> list[str]:
+    """Compounds a query typed as two words ("Fehler Code", "Heizung Anlage"): each adjacent pair joined,
+    bare or with a linking "s", "n", "en", "es", when that is one of the known ``words``."""
+    found: list[str] = []
+    for first, second in itertools.pairwise(tokens):
+        if first.isalpha() and second.isalpha():
+            for link in _LINKS:
+                joined = first + link + second
+                if joined in words and joined not in found:
+                    found.append(joined)
+    return found
 
 
 def baseline_tokens(text: str) -> list[str]:

@@ -16,6 +16,9 @@ Without the model (``mode == "bm25"``), or for a call with ``semantic=False``, t
 ``lexical * (1 + boost)``. The full-text vector reads the first EMBED_UNITS words (CJK characters) of
 title + body: the encoder's cost grows with the length, and the clipped text ranked as well (measured).
 
+German articles' compounds are indexed with their parts, and a query's compounds ask for theirs, against
+the German articles' own words (``_compounds``; analysis.compound_parts).
+
 Candidates are the articles with a lexical match plus the CANDIDATES nearest by embedding; the rest follow
 only when the caller asks for a full list (the eval command wants 10 ids even for a query matching none).
 
@@ -30,8 +33,8 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +42,15 @@ import bm25s  # type: ignore[import-untyped,unused-ignore]
 import numpy as np
 import numpy.typing as npt
 
-from .analysis import ANALYSIS_VERSION, LANGUAGES, analyze, detect_language
+from .analysis import (
+    ANALYSIS_VERSION,
+    LANGUAGES,
+    analyze,
+    compound_parts,
+    compound_table,
+    detect_language,
+    joined_compounds,
+)
 from .dense import RESCORED, DenseScorer
 from .embedding import Encoder, Vectors, default_encoder, same_weights, weight_twins
 from .model import Article, SearchHit
@@ -88,6 +99,18 @@ class _Analysed:
 
     full: IntArray
     field: IntArray
+    # German text (its language, or detected when it has none): its compounds are split (_Compounds).
+    german: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Compounds:
+    """German compounds, made per build from the German articles' own words (analysis.compound_parts):
+    an article's "umwaelzpumpe" is indexed with "pumpe" too, a query's "fehlercode" asks for "fehler" and
+    "code" too, and a query's "fehler code" for "fehlercode". Empty when no article is German."""
+
+    words: frozenset[str] = frozenset()  # every word of a German article
+    parts: dict[str, list[str]] = field(default_factory=dict)  # compound -> its known parts
 
 
 @dataclass(slots=True)
@@ -100,6 +123,7 @@ class _Built:
     dense: DenseScorer
     boost: FloatArray
     rows: dict[str, int]
+    compounds: _Compounds
     # LANGUAGE_CODES per row, made on the first ``rank(..., language=)``: an article without a language
     # has it detected from its text (~35 us each), work a build need not do when nobody filters.
     language: npt.NDArray[np.int8] | None = None
@@ -123,6 +147,10 @@ class _Scores:
 
 def _language_code(article: Article) -> int:
     return LANGUAGE_CODES.get(article.language or detect_language(article.full_text), 0)
+
+
+def _is_german(article: Article) -> bool:
+    return (article.language or detect_language(article.full_text)) == "de"
 
 
 def _language_distance(article: int, query: int) -> int:
@@ -213,6 +241,8 @@ class KnowledgeIndex:
         self._analysed: dict[str, _Analysed] = {}
         self._vectors: dict[str, Vectors] = {}  # id -> (2, dim): title field, full text
         self._built: _Built | None = None
+        # the last build's German compounds, reused while the German words stay the same
+        self._last_compounds: _Compounds | None = None
         self.upsert_many(articles)
 
     # -- the article set ---------------------------------------------------------------------------------
@@ -256,6 +286,10 @@ class KnowledgeIndex:
             old = self._articles.get(article.id)
             self._articles[article.id] = article
             if old is not None and (old.full_text, old.field_text) == (article.full_text, article.field_text):
+                german = _is_german(article)
+                if german != self._analysed[article.id].german:  # compounds split or no longer: rebuild
+                    self._analysed[article.id] = replace(self._analysed[article.id], german=german)
+                    self._built = None
                 if self._built is not None:
                     row = self._built.rows[article.id]
                     self._built.boost[row] = article.boost_factor
@@ -288,7 +322,9 @@ class KnowledgeIndex:
 
     def _analyse(self, article: Article) -> _Analysed:
         return _Analysed(
-            self._token_ids(analyze(article.full_text)), self._token_ids(analyze(article.field_text))
+            self._token_ids(analyze(article.full_text)),
+            self._token_ids(analyze(article.field_text)),
+            _is_german(article),
         )
 
     def remove(self, article_id: str) -> bool:
@@ -340,8 +376,13 @@ class KnowledgeIndex:
                 found[i] = fresh[row]
         return np.stack([v for v in found if v is not None])
 
-    def _build(self, matrices: dict[str, bm25s.BM25 | None] | None = None) -> _Built:
-        """The search structures; ``matrices`` are BM25 matrices loaded with a persisted index."""
+    def _build(
+        self,
+        matrices: dict[str, bm25s.BM25 | None] | None = None,
+        stored_compounds: dict[str, list[str]] | None = None,
+    ) -> _Built:
+        """The search structures; ``matrices`` are BM25 matrices loaded with a persisted index, and
+        ``stored_compounds`` its German compounds."""
         if self._built is not None:
             return self._built
         if not matrices:
@@ -353,17 +394,79 @@ class KnowledgeIndex:
             vectors = self._vectors.get(article_id)
             if vectors is not None:
                 vec_mix[row] = TITLE_SHARE * vectors[0] + (1 - TITLE_SHARE) * vectors[1]
+        compounds, split = self._compounds(ids, stored_compounds)
         self._built = _Built(
             ids=ids,
-            full=matrices["full"] if matrices else _bm25([self._analysed[i].full for i in ids], self._vocab),
+            full=matrices["full"]
+            if matrices
+            else _bm25([split(self._analysed[i], "full") for i in ids], self._vocab),
             field=matrices["field"]
             if matrices
-            else _bm25([self._analysed[i].field for i in ids], self._vocab),
+            else _bm25([split(self._analysed[i], "field") for i in ids], self._vocab),
             dense=DenseScorer(vec_mix),
             boost=np.array([self._articles[i].boost_factor for i in ids], dtype=np.float64),
             rows={article_id: row for row, article_id in enumerate(ids)},
+            compounds=compounds,
         )
         return self._built
+
+    def _compounds(
+        self, ids: list[str], stored: dict[str, list[str]] | None = None
+    ) -> tuple[_Compounds, Callable[[_Analysed, str], IntArray]]:
+        """The German articles' words and compounds (``stored``: as persisted with the index), and a
+        function giving an article's tokens with the parts of its compounds added (German articles only).
+        The compounds are kept for the next build while the German words stay the same (a boost, a
+        language or an English article changed): splitting every German word is most of a build's cost."""
+        german = [self._analysed[i] for i in ids if self._analysed[i].german]
+        if not german:
+            return _Compounds(), lambda analysed, name: getattr(analysed, name)
+        used = np.unique(np.concatenate([a for g in german for a in (g.full, g.field)]))
+        spelled = list(self._vocab)
+        words = frozenset(spelled[i] for i in used.tolist())
+        if stored is not None:
+            parts = stored
+        elif self._last_compounds is not None and self._last_compounds.words == words:
+            parts = self._last_compounds.parts
+        else:
+            parts = compound_table(words)
+        self._last_compounds = _Compounds(words, parts)
+        vocab = self._vocab
+        made: list[tuple[dict[int, list[int]], npt.NDArray[np.bool_]]] = []  # on the first split only
+
+        def split(analysed: _Analysed, name: str) -> IntArray:
+            tokens: IntArray = getattr(analysed, name)
+            if not analysed.german:
+                return tokens
+            if not made:  # (a loaded index splits nothing: its matrices were saved split)
+                by_id = {vocab[word]: [vocab[p] for p in found] for word, found in parts.items()}
+                is_compound = np.zeros(len(vocab), dtype=bool)
+                is_compound[list(by_id)] = True
+                made.append((by_id, is_compound))
+            part_ids, is_compound = made[0]
+            extra: list[int] = []
+            for k in np.flatnonzero(is_compound[tokens]).tolist():
+                # an umlaut word's bare spelling follows it ("waermepumpe", "warmepumpe"): "pumpe" once
+                previous = part_ids.get(int(tokens[k - 1]), []) if k else []
+                extra += [p for p in part_ids[int(tokens[k])] if p not in previous]
+            return np.concatenate([tokens, np.array(extra, dtype=np.int32)]) if extra else tokens
+
+        return _Compounds(words, parts), split
+
+    def _query_ids(self, built: _Built, query: str) -> list[int]:
+        """A query's token ids: its analysed words, and with German articles in the index the parts of
+        its compounds (known ones, or split now when the index lacks the word) and the compounds its
+        adjacent words spell."""
+        tokens = analyze(query, query=True)
+        compounds = built.compounds
+        if compounds.words:
+            extra: list[str] = []
+            for token in tokens:
+                found = compounds.parts.get(token)
+                if found is None and token not in self._vocab:
+                    found = compound_parts(token, compounds.words)
+                extra += found or ()
+            tokens += extra + joined_compounds(tokens, compounds.words)
+        return [self._vocab[t] for t in tokens if t in self._vocab]
 
     def rebuild(self) -> None:
         """Build the BM25 matrices now (otherwise the next search does)."""
@@ -386,7 +489,7 @@ class KnowledgeIndex:
     def _score(self, query: str, query_vector: Vectors | None, semantic_on: bool = True) -> _Scores:
         built = self._build()
         n = len(built.ids)
-        token_ids = [self._vocab[t] for t in analyze(query) if t in self._vocab]
+        token_ids = self._query_ids(built, query)
         lexical = _scores(built.full, token_ids, n) + _scores(built.field, token_ids, n)
         top = float(lexical.max()) if n else 0.0
         scored = _Scores(built, lexical, lexical * (1 + built.boost))
@@ -558,7 +661,7 @@ class KnowledgeIndex:
 
         ordered = sorted((h for h in pool if h.article_id not in aside), key=order)  # stable: by score
         chosen = ordered[:limit] + [h for h in pool if h.article_id in aside]
-        typed = {self._vocab[t] for t in analyze(f"{subject} {description}") if t in self._vocab}
+        typed = {self._vocab[t] for t in analyze(f"{subject} {description}", query=True) if t in self._vocab}
         chosen = [replace(h, shares_words=self._holds_any(h.article_id, typed)) for h in chosen]
         return self._with_snippets(query, chosen)
 
@@ -570,7 +673,8 @@ class KnowledgeIndex:
 
     # -- persistence -------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        """A zip: manifest, articles, tokens as vocabulary ids, embeddings. Reload with from_bytes."""
+        """A zip: manifest, articles, tokens as vocabulary ids, German compounds, embeddings. Reload with
+        from_bytes."""
         ids = list(self._articles)
         pieces = [a for i in ids for a in (self._analysed[i].full, self._analysed[i].field)]
         offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
@@ -603,6 +707,7 @@ class KnowledgeIndex:
             zf.writestr("manifest.json", json.dumps(manifest))
             zf.writestr("articles.jsonl", "\n".join(json.dumps(asdict(self._articles[i])) for i in ids))
             zf.writestr("vocab.json", json.dumps(list(self._vocab)))
+            zf.writestr("compounds.json", json.dumps(built.compounds.parts))
             zf.writestr("arrays.npz", arrays.getvalue())
         return out.getvalue()
 
@@ -619,6 +724,7 @@ class KnowledgeIndex:
                 raise ValueError(f"index format {manifest.get('format')} is not {FORMAT_VERSION}: rebuild it")
             lines = zf.read("articles.jsonl").decode().splitlines()
             vocab: list[str] = json.loads(zf.read("vocab.json"))
+            compounds = json.loads(zf.read("compounds.json")) if "compounds.json" in zf.namelist() else None
             with np.load(io.BytesIO(zf.read("arrays.npz"))) as arrays:
                 token_ids, offsets, vectors = arrays["token_ids"], arrays["offsets"], arrays["vectors"]
                 stored = {key: arrays[key] for key in arrays.files if key.startswith(("full_", "field_"))}
@@ -634,7 +740,7 @@ class KnowledgeIndex:
             if same_analysis:
                 full = token_ids[offsets[2 * row] : offsets[2 * row + 1]]
                 field = token_ids[offsets[2 * row + 1] : offsets[2 * row + 2]]
-                index._analysed[article.id] = _Analysed(full, field)
+                index._analysed[article.id] = _Analysed(full, field, _is_german(article))
             else:  # made by an older analyser: its tokens would not meet today's query tokens
                 index._analysed[article.id] = index._analyse(article)
         # An index saved before the recipe was recorded holds whole-text vectors of the same model: kept
@@ -648,7 +754,8 @@ class KnowledgeIndex:
         index._embed_missing()
         if same_analysis and stored:
             index._build(
-                {name: _loaded_bm25(stored, name, len(lines), index._vocab) for name in ("full", "field")}
+                {name: _loaded_bm25(stored, name, len(lines), index._vocab) for name in ("full", "field")},
+                compounds,
             )
         return index
 

@@ -34,7 +34,7 @@ class _Query:
     with the same query, and bodies share most words: each distinct word is analysed and tested once."""
 
     def __init__(self, query: str) -> None:
-        self.terms = frozenset(analyze(query))
+        self.terms = frozenset(analyze(query, query=True))
         # Chinese: words and bigrams only. Single characters help ranking but would light up every "水".
         cjk = {t.lstrip("#") for t in self.terms if _CJK_TERM.match(t) and len(t.lstrip("#")) > 1}
         cjk |= {run for run in _CJK_RUN.findall(query) if len(run) == 1}  # a one-character query run

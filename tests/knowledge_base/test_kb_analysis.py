@@ -1,6 +1,14 @@
 from __future__ import annotations
 
-from knowledge_base.analysis import LANGUAGES, analyze, detect_language, fold, segment_chinese
+from knowledge_base.analysis import (
+    LANGUAGES,
+    analyze,
+    compound_parts,
+    detect_language,
+    fold,
+    joined_compounds,
+    segment_chinese,
+)
 from tests.knowledge_base.language_samples import SAMPLES
 
 
@@ -48,8 +56,8 @@ def test_latin_languages_are_told_apart() -> None:
     assert sum(len(texts) for texts in SAMPLES.values()) == 180
     # ... and no English rule applies to their words: no stop words ("die", "an", "was" are spellings of
     # English function words too) and no stemmer, so every German word stays a searchable token
-    tokens = analyze("Die Pumpe läuft an, was tun? Störung F.75")
-    assert tokens[:7] == ["die", "pumpe", "lauft", "an", "was", "tun", "storung"] and "f75" in tokens
+    tokens = analyze("Die Pumpe läuft an, was tun? Störung F.75", query=True)
+    assert tokens[:7] == ["die", "pumpe", "laeuft", "an", "was", "tun", "stoerung"] and "f75" in tokens
 
 
 def test_what_is_too_short_to_tell_stays_english() -> None:
@@ -61,3 +69,67 @@ def test_what_is_too_short_to_tell_stays_english() -> None:
     assert detect_language("Kessel verliert Druck") == "de"
     assert detect_language("锅炉压力低 Druck zu niedrig") == "zh"  # the script rule comes first
     assert detect_language("Котёл теряет давление") == "en"  # another script: not told apart
+
+
+def test_umlauts_and_their_spelled_out_form_are_one_token() -> None:
+    # an agent without a German keyboard types "ae" for "ä" (and "ss" for "ß"): the same token
+    for query in (
+        "Waermepumpe Stoerung Gebläse Fuehler Straße",
+        "Wärmepumpe Störung Geblaese Fühler Strasse",
+    ):
+        assert analyze(query, query=True) == ["waermepumpe", "stoerung", "geblaese", "fuehler", "strasse"]
+    # an article keeps the bare-vowel spelling too: a query typed without the dots still meets it
+    assert analyze("Wärmepumpe läuft") == ["waermepumpe", "warmepumpe", "laeuft", "lauft"]
+    assert analyze("Warmepumpe", query=True) == ["warmepumpe"]
+
+
+def test_english_tokens_do_not_change() -> None:
+    # the "ae/oe/ue" rule works from the umlaut side only: English words with those letters are untouched
+    text = "Queue blue true issue shoes process does Joe's poem aerial Michael"
+    expected = [
+        "queue",
+        "blue",
+        "true",
+        "issue",
+        "shoes",
+        "process",
+        "does",
+        "joe",
+        "s",
+        "poem",
+        "aerial",
+        "michael",
+    ]
+    assert analyze(text) == analyze(text, query=True) == expected
+    assert analyze("Café naïve E-04") == ["cafe", "naive", "e", "04", "e04"]
+
+
+GERMAN_WORDS = {"pumpe", "fehler", "code", "heizung", "anlage", "waerme", "stoerung", "gas", "kessel", "sich"}
+
+
+def test_compound_parts_are_the_known_words_inside() -> None:
+    assert compound_parts("fehlercode", GERMAN_WORDS) == ["fehler", "code"]
+    assert compound_parts("heizungsanlage", GERMAN_WORDS) == ["heizung", "anlage"]  # linking "s"
+    assert compound_parts("waermepumpen", GERMAN_WORDS) == ["waerme", "pumpe"]  # plural ending
+    assert compound_parts("gaskessels", GERMAN_WORDS) == ["gas", "kessel"]
+    # no full split: the known head ("umwaelz" is no word of its own)
+    assert compound_parts("umwaelzpumpe", GERMAN_WORDS) == ["pumpe"]
+    # parts split again; a function word is never a part ("sich"-erheitsventil)
+    assert compound_parts("waermepumpenstoerung", GERMAN_WORDS | {"waermepumpe"}) == [
+        "waermepumpe",
+        "waerme",
+        "pumpe",
+        "stoerung",
+    ]
+    assert compound_parts("sicherheitsventil", GERMAN_WORDS) == []
+    # not compounds: known words, words with digits, words the known words do not spell. (English is
+    # safe by another rule: only German articles' words are known, KnowledgeIndex.)
+    for word in ("pumpe", "pumpen", "e9fehler", "queue", "background", "password"):
+        assert compound_parts(word, GERMAN_WORDS) == [], word
+
+
+def test_two_words_join_into_a_known_compound() -> None:
+    known = {"fehlercode", "heizungsanlage"}
+    assert joined_compounds(["fehler", "code", "e9"], known) == ["fehlercode"]
+    assert joined_compounds(["heizung", "anlage"], known) == ["heizungsanlage"]
+    assert joined_compounds(["pumpe", "fehler"], known) == []

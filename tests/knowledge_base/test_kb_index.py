@@ -83,7 +83,7 @@ def test_an_index_from_another_analyser_version_is_re_analysed(monkeypatch: pyte
     data = KnowledgeIndex(EN_ARTICLES, encoder=None).to_bytes()
     monkeypatch.setattr(index_module, "ANALYSIS_VERSION", 999)
     # Simulate stale tokens: what the old analyser made is ignored, today's analyze() runs again.
-    monkeypatch.setattr(index_module, "analyze", lambda text: ["retokenised"])
+    monkeypatch.setattr(index_module, "analyze", lambda text, query=False: ["retokenised"])
     reloaded = KnowledgeIndex.from_bytes(data, encoder=None)
     assert [h.article_id for h in reloaded.rank("retokenised", 10)] == [a.id for a in EN_ARTICLES]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base import KnowledgeIndex
+from knowledge_base import Article, KnowledgeIndex
 from knowledge_base.embedding import Encoder, default_encoder
 from tests.knowledge_base.kb_fixtures import EN_ARTICLES, ZH_ARTICLES, HashEncoder
 
@@ -98,3 +98,60 @@ def test_real_model_loads_and_encodes_with_no_network() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "(1, 384)"
+
+
+DE_ARTICLES = [
+    Article("de-pumpe", "Umwälzpumpe blockiert", "Nach dem Stillstand sitzt die Welle fest: Welle anwerfen."),
+    Article(
+        "de-e9", "Fehler-Code E9 an der Wärmepumpe", "Hochdruck im Kältekreis: Filter am Rücklauf reinigen."
+    ),
+    Article("de-eis", "Außeneinheit vereist", "Das Abtauen klappt nicht, der Abtaufühler ist defekt."),
+    Article(
+        "de-druck",
+        "Heizungsanlage verliert Druck",
+        "Vordruck am Ausdehnungsgefäß prüfen.",
+        language="de",
+    ),
+    Article("de-gas", "Brenner zündet nicht", "Den Gashahn öffnen und die Ionisationselektrode reinigen."),
+    Article("de-sieb", "Schmutzfänger reinigen", "Das Sieb vor der Pumpe sitzt zu: ausbauen und spülen."),
+]
+# each of these finds nothing, or another article, with the analysis before German spellings and compounds
+CASES_DE = [
+    ("Abtaufuehler", "de-eis"),  # "ue" typed for "ü"
+    ("Kaeltekreis", "de-e9"),
+    ("Ausdehnungsgefaess", "de-druck"),  # "ae" for "ä", "ss" for "ß"
+    ("Umwaelzpumpe", "de-pumpe"),
+    ("Pumpe", "de-pumpe"),  # a part of "Umwälzpumpe" (and a word of de-sieb, lower in a body)
+    ("Fehlercode", "de-e9"),  # the compound of "Fehler-Code"
+    ("Heizung Anlage", "de-druck"),  # "Heizungsanlage" typed as two words
+    ("Gas Hahn", "de-gas"),  # "Gashahn" as two words (an English boiler article has "gas")
+]
+
+
+def test_german_spellings_and_compounds_meet_lexically() -> None:
+    """BM25 alone (no encoder to bridge them): a query with "ae" for "ä", a part of a compound, or a
+    compound typed in two words finds the German article."""
+    index = KnowledgeIndex([*EN_ARTICLES, *DE_ARTICLES], encoder=None)
+    for query, expected in CASES_DE:
+        hits = index.rank(query, 3)
+        assert hits and hits[0].article_id == expected, (query, hits)
+    # and after a save and reload (the compounds are remade from the German articles' words)
+    reloaded = KnowledgeIndex.from_bytes(index.to_bytes(), encoder=None)
+    for query, expected in CASES_DE:
+        assert reloaded.rank(query, 3)[0].article_id == expected, query
+
+
+def test_english_articles_are_not_split_into_compounds() -> None:
+    """Only German articles' words are split: an English article's "backup" gets no "back" or "up", and
+    English queries rank as in an index without German articles."""
+    english = [
+        Article("en-backup", "Backup battery of the controller", "Replace the backup cell every two years."),
+        Article("en-back", "Back panel screws", "The back panel is held by four screws; keep them."),
+    ]
+    mixed = KnowledgeIndex([*EN_ARTICLES, *english, *DE_ARTICLES], encoder=None)
+    plain = KnowledgeIndex([*EN_ARTICLES, *english], encoder=None)
+    for query in ("back", "backup battery", "back up", *(q for q, _ in CASES_EN)):
+        assert [h.article_id for h in mixed.rank(query, 5)] == [h.article_id for h in plain.rank(query, 5)], (
+            query
+        )
+    assert [h.article_id for h in mixed.rank("back", 5)] == ["en-back"]
