@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -612,17 +612,22 @@ def test_an_assign_list_is_filled_when_opened_and_assigns(server: dict[str, Any]
         sync_api.expect(plain.get_by_role("heading", name=f"Move {number} to Ben Field")).to_be_visible()
 
 
+def _record_absence(server: dict[str, Any], engineer: int, day: date, absence: dict[str, str]) -> None:
+    """An absence recorded through the API, as a dispatcher's client would."""
+    r = httpx.post(
+        f"{server['base']}/api/v1/engineers/{engineer}/absences",
+        json={"day": day.isoformat(), **absence},
+        headers=_token(server, server["dispatcher_email"]),
+    )
+    assert r.status_code == 201, r.text
+
+
 def test_an_absence_late_in_the_day_keeps_a_readable_label(server: dict[str, Any]) -> None:
     """An absence from near the axis' end read "Absent (sickne", cut at the lane's edge."""
     base = server["base"]
     later = (datetime.fromisoformat(server["today"]) + timedelta(days=6)).date()
     engineer = next(iter(server["engineers"]))
-    r = httpx.post(
-        f"{base}/api/v1/engineers/{engineer}/absences",
-        json={"day": later.isoformat(), "reason": "sickness", "from_time": "22:00"},
-        headers=_token(server, server["dispatcher_email"]),
-    )
-    assert r.status_code == 201, r.text
+    _record_absence(server, engineer, later, {"reason": "sickness", "from_time": "22:00"})
     with _planned_board(server) as page:
         errors = collect_errors(page)
         for viewport in (DESKTOP, PHONE):
@@ -637,4 +642,64 @@ def test_an_absence_late_in_the_day_keeps_a_readable_label(server: dict[str, Any
             assert label.inner_text() in ("Absent (sickness from 22:00)", "Absent")
             assert label.get_attribute("title") == "Absent (sickness from 22:00)"
             assert "sickness from 22:00" in (lane.get_attribute("aria-label") or "")
+        assert errors == []
+
+
+def test_a_late_start_and_a_gap_are_drawn_as_the_hours_they_take(server: dict[str, Any]) -> None:
+    """One "Absent" label ran from `absent_from` to the lane's end: a gap (13:00–15:00) was drawn as
+    if the engineer left for the rest of the day, a late start (until 10:30) showed no absent part.
+    Now a late start is a band from where the shift would have started to where it starts, a gap a
+    band from its start to its end between the two parts of the shift; the band's tooltip and the
+    lane's accessible name say the same."""
+    base = server["base"]
+    later = (datetime.fromisoformat(server["today"]) + timedelta(days=2)).date()
+    ada, ben = server["engineers"]  # Ada Field, Ben Field; shifts 00:00–23:00
+    _record_absence(server, ada, later, {"reason": "dentist", "until_time": "10:30"})
+    _record_absence(server, ben, later, {"reason": "training", "from_time": "13:00", "until_time": "15:00"})
+    with _planned_board(server) as page:
+        errors = collect_errors(page)
+        for viewport in (DESKTOP, PHONE):
+            page.set_viewport_size(viewport)
+            page.goto(f"{base}/board?region={server['region_id']}&day={later.isoformat()}")
+            late = page.locator(f'.trow[data-engineer="{ada}"] .tlane')
+            gap = page.locator(f'.trow[data-engineer="{ben}"] .tlane')
+            sync_api.expect(late.locator(".absent.band")).to_have_count(1)
+            sync_api.expect(gap.locator(".absent.band")).to_have_count(1)
+
+            # the gap: the shift before it (00:00–13:00) and after it (15:00–23:00), the band between
+            shifts = gap.locator(".shift")
+            sync_api.expect(shifts).to_have_count(2)
+            assert [shifts.nth(i).get_attribute("title") for i in (0, 1)] == [
+                "Shift 00:00–13:00",
+                "Shift 15:00–23:00",
+            ]
+            before, after = (shifts.nth(i).bounding_box() for i in (0, 1))
+            band = gap.locator(".absent.band").bounding_box()
+            assert before and after and band
+            assert abs(band["x"] - (before["x"] + before["width"])) <= 1, (before, band)
+            assert abs(band["x"] + band["width"] - after["x"]) <= 1, (band, after)
+            day_px = after["x"] + after["width"] - before["x"]  # 23 hours
+            assert abs(band["width"] - day_px * 2 / 23) <= 1, (band, day_px)
+            assert abs(band["x"] - (before["x"] + day_px * 13 / 23)) <= 1, (band, before, day_px)
+            label = gap.locator(".absent.band")
+            assert label.get_attribute("title") == "Absent (training 13:00–15:00)"
+            assert label.inner_text() in ("Absent (training 13:00–15:00)", "Absent")
+            assert gap.get_attribute("aria-label") == "Ben Field (absent: training 13:00–15:00)"
+
+            # the late start: from 00:00, where the shift would have started, to 10:30, where it starts
+            shift = late.locator(".shift")
+            sync_api.expect(shift).to_have_count(1)
+            assert shift.get_attribute("title") == "Shift 10:30–23:00"
+            starts = shift.bounding_box()
+            band = late.locator(".absent.band").bounding_box()
+            assert starts and band
+            assert abs(band["x"] + band["width"] - starts["x"]) <= 1, (band, starts)
+            assert abs(band["x"] - before["x"]) <= 1, (band, before)  # Ben's shift starts at 00:00
+            assert abs(band["width"] - day_px * 10.5 / 23) <= 1, (band, day_px)
+            label = late.locator(".absent.band")
+            assert label.get_attribute("title") == "Absent (dentist until 10:30)"
+            assert label.inner_text() == "Absent (dentist until 10:30)"  # 10½ hours hold the words
+            assert late.get_attribute("aria-label") == "Ada Field (absent: dentist until 10:30)"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"board-part-day-{viewport['width']}.png"), full_page=True)
         assert errors == []

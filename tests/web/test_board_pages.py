@@ -1014,3 +1014,47 @@ def test_the_assign_lists_come_as_ids_and_are_drawn_whole_only_when_asked(
         assert _board_html(client, w, day, assign=odd).count("<option") == page.count("<option")
     js = client.get("/static/js/board.js").text
     assert "u.choices" in js and "assign_text" in js  # board.js fills the lists from the same data
+
+
+def test_a_late_start_and_a_gap_carry_where_their_absent_band_begins_and_ends(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    """The board drew one "Absent" band from `absent_from` to the lane's end: a gap read as gone for
+    the rest of the day, a late start showed no absent part. Each row now says where its band
+    starts and ends: a late start from the shift it cuts (08:00) to its time, a gap from–to, going
+    home early from its time with no end (the lane's), the whole day neither."""
+    from datetime import UTC, datetime, time
+    from zoneinfo import ZoneInfo
+
+    from app.models import Absence
+
+    w = pw.build(db, jobs=0)  # shifts 08:00–17:00
+    late, gap = w.engineers
+    day, other = pw.next_weekday(2), pw.next_weekday(3)
+    db.add(Absence(engineer_id=late.id, day=day, reason="dentist", until_time=time(10, 30)))
+    db.add(Absence(engineer_id=gap.id, day=day, reason="training", from_time=time(13), until_time=time(15)))
+    db.add(Absence(engineer_id=late.id, day=other, reason="sickness", from_time=time(13)))
+    db.add(Absence(engineer_id=gap.id, day=other, reason="leave"))
+    db.commit()
+    tz = ZoneInfo(w.region.timezone)
+
+    def at(when: Any, h: int, m: int = 0) -> str:
+        return datetime.combine(when, time(h, m), tz).astimezone(UTC).isoformat()
+
+    sign_in("dispatcher")
+    rows = {r["id"]: r for r in _data(client, w, day)["engineers"]}
+    dentist, training = rows[late.id], rows[gap.id]
+    assert dentist["absent"] == "dentist until 10:30"
+    assert (dentist["absent_from"], dentist["absent_until"]) == (at(day, 8), at(day, 10, 30))
+    assert dentist["shift"]["start"] == at(day, 10, 30)  # the band ends where the shift begins
+    assert training["absent"] == "training 13:00–15:00"
+    assert (training["absent_from"], training["absent_until"]) == (at(day, 13), at(day, 15))
+    assert (training["shift"]["start"], training["shift"]["end"]) == (at(day, 8), at(day, 17))
+    assert (training["shift"]["gap_start"], training["shift"]["gap_end"]) == (at(day, 13), at(day, 15))
+    rows = {r["id"]: r for r in _data(client, w, other)["engineers"]}
+    assert (rows[late.id]["absent_from"], rows[late.id]["absent_until"]) == (at(other, 13), None)
+    assert (rows[gap.id]["absent_from"], rows[gap.id]["absent_until"], rows[gap.id]["shift"]) == (
+        None,
+        None,
+        None,
+    )

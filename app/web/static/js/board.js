@@ -65,9 +65,15 @@
   // An absence from late in the day sits near the lane's right edge, which cut its label
   // ("Absent (sickne"): then it reads "Absent" (the whole text in its tooltip and the lane's
   // accessible name), and if even that does not fit it is drawn inside the lane, against the edge.
+  // A band with both ends (a late start, a gap) keeps its place: its words are shortened the same
+  // way when the band is narrower than them, and cut with an ellipsis when even "Absent" is wider.
   function fitAbsent(lane) {
     var away = lane.querySelector(".absent");
     if (!away) return;
+    if (away.classList.contains("band")) {
+      if (away.scrollWidth > away.clientWidth) away.textContent = "Absent";
+      return;
+    }
     var right = lane.getBoundingClientRect().right;
     if (away.getBoundingClientRect().right <= right) return;
     away.textContent = "Absent";
@@ -79,6 +85,43 @@
   function width(a, b, s) { return (100 * Math.max(b - a, 60e3) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function words(code) { return String(code || "").replace(/_/g, " "); }  // off_shift → off shift
   function el(tag, cls, text) { var n = document.createElement(tag); if (cls) n.className = cls; if (text) n.textContent = text; return n; }
+
+  // The shift band; a gap ("training 13:00–15:00", shift.gap_start/gap_end) splits it in two, so
+  // the shift shows before and after the absence and each part's tooltip gives its own hours (one
+  // band "Shift 07:00–17:00" under the gap said they were working through it).
+  function drawShift(lane, shift, s) {
+    var parts = shift.gap_start
+      ? [[shift.start, shift.gap_start], [shift.gap_end, shift.end]]
+      : [[shift.start, shift.end]];
+    parts.forEach(function (p) {
+      var sh = el("span", "shift"); sh.style.left = pct(ms(p[0]), s); sh.style.width = width(ms(p[0]), ms(p[1]), s);
+      sh.title = "Shift " + hhmm(p[0]) + "–" + hhmm(p[1]); lane.appendChild(sh);
+    });
+  }
+  // The hours an absence with an end takes (app/planning/board.py `_absent_band`): a late start
+  // from where the shift would have started (absent_from; else the lane's start) to absent_until,
+  // a gap from its start to its end, cut to the axis. null: none of it is on the axis, or it has
+  // no end (the whole day, going home early: a label to the lane's end, as before).
+  function absentSpan(e, s) {
+    if (!e.absent_until) return null;
+    var a = Math.max(e.absent_from ? ms(e.absent_from) : s.lo, s.lo), b = Math.min(ms(e.absent_until), s.hi);
+    return b > a ? { a: a, b: b } : null;
+  }
+  // "Absent (dentist until 10:30)": the same words as the lane's accessible name, in the band's
+  // tooltip too (fitAbsent may shorten what shows).
+  function drawAbsent(lane, e, s) {
+    var span = absentSpan(e, s);
+    var away = el("span", span ? "absent band" : "absent", "Absent (" + e.absent + ")");
+    away.title = away.textContent;
+    if (span) {
+      away.style.left = pct(span.a, s); away.style.width = width(span.a, span.b, s);
+    } else if (e.absent_from && !(e.absent_until && ms(e.absent_until) <= s.lo)) {
+      // from a time on (or a band starting past the axis' end: fitAbsent puts it against the edge);
+      // an absence over before the axis begins stays at the lane's start
+      away.style.left = pct(ms(e.absent_from), s);
+    }
+    lane.appendChild(away);
+  }
 
   function drawRows() {
     var s = span();
@@ -101,19 +144,13 @@
       var lane = el("div", "tlane");
       lane.setAttribute("aria-label", e.name + (e.absent ? " (absent: " + e.absent + ")" : ""));
       if (e.shift) {
-        var sh = el("span", "shift"); sh.style.left = pct(ms(e.shift.start), s); sh.style.width = width(ms(e.shift.start), ms(e.shift.end), s);
-        sh.title = "Shift " + hhmm(e.shift.start) + "–" + hhmm(e.shift.end); lane.appendChild(sh);
+        drawShift(lane, e.shift, s);
         if (e.shift.break_start) {
           var br = el("span", "brk"); br.style.left = pct(ms(e.shift.break_start), s); br.style.width = width(ms(e.shift.break_start), ms(e.shift.break_end), s);
           br.title = "Break"; lane.appendChild(br);
         }
       }
-      if (e.absent) {  // after the shift band, so it is drawn over it (it read "Abse… from 12:00)")
-        var away = el("span", "absent", "Absent (" + e.absent + ")");
-        away.title = away.textContent;  // the whole text when fitAbsent shortens it
-        if (e.absent_from) away.style.left = pct(ms(e.absent_from), s);
-        lane.appendChild(away);
-      }
+      if (e.absent) drawAbsent(lane, e, s);  // after the shift band, so it is drawn over it (it read "Abse… from 12:00)")
       e.stops.forEach(function (st) {
         if (st.travel_start) {
           var tr = el("span", "travel"); tr.style.left = pct(ms(st.travel_start), s); tr.style.width = width(ms(st.travel_start), ms(st.eta), s);
