@@ -11,7 +11,7 @@ date, so shifts on a 23- or 25-hour DST day land on the right UTC instant.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -161,18 +161,19 @@ def load(
     solve_params: dict[str, Any] | None = None,
     only_engineers: set[int] | None = None,
     only_work_orders: set[int] | None = None,
-    absent_from: dict[int, datetime] | None = None,
+    absent: Mapping[int, tuple[datetime | None, datetime | None]] | None = None,
 ) -> Loaded:
     """Snapshot the region's day as an engine problem. With `as_of` (a re-plan during the day)
     started and finished visits are frozen and engineers start where they are at that moment.
 
     `only_engineers` / `only_work_orders` cut out part of the day (a manual assignment re-plans
     one engineer's visits); listed work orders are taken whatever day they were planned on.
-    `absent_from` (engineer id -> instant) adds absences that are not recorded (the what-if); it
-    loads the day exactly as it will load once such an absence is recorded."""
+    `absent` (engineer id -> (from, until), instants; None: open on that side, both None: the
+    whole day) adds absences that are not recorded (the what-if), in the shape of a recorded
+    one's from_time/until_time: the day loads exactly as it will once that absence is recorded."""
     frame = _day_frame(session, region_id, day)
     wo = _work_order_inputs(session, frame, as_of, only_engineers, only_work_orders)
-    eng = _engineer_inputs(session, frame, day, only_engineers, absent_from or {})
+    eng = _engineer_inputs(session, frame, day, only_engineers, absent or {})
     job_ids = {w.id for w in wo.plannable}
     stock = plan_inputs.available_stock(
         session, list(eng.van_location.values()) + list(eng.warehouse_location.values()), job_ids, wo.sku
@@ -278,7 +279,7 @@ def _engineer_inputs(
     frame: DayFrame,
     day: date,
     only_engineers: set[int] | None,
-    absent_from: dict[int, datetime],
+    what_if: Mapping[int, tuple[datetime | None, datetime | None]],
 ) -> EngineerInputs:
     region_id, tz = frame.region.id, frame.tz
     engineers, skipped = plan_inputs.engineers(session, region_id, day)
@@ -289,10 +290,18 @@ def _engineer_inputs(
         session.scalars(select(Engineer.id).where(Engineer.region_id == region_id, Engineer.active))
     )
     parts = _part_absences(plan_inputs.part_absences(session, day, region_ids), day, frame)
-    # going home early (recorded, or the what-if's cut): the shift ends there, pins are released
+    # the what-if's late start or gap, as it will be once recorded (one absence a day: it stands
+    # for a recorded one)
+    for e, (a, b) in what_if.items():
+        if b is not None:
+            parts[e] = (a or frame.ref, b)
+    # going home early (recorded, or the what-if's cut; all day: from its start): the shift ends
+    # there, pins are released
     stops = {e: a for e, (a, b) in parts.items() if b == frame.day_end}
-    for e, at in absent_from.items():
-        stops[e] = min(at, stops.get(e, at))
+    for e, (a, b) in what_if.items():
+        if b is None:
+            at = a or frame.ref
+            stops[e] = min(at, stops.get(e, at))
     shift_times: dict[int, tuple[datetime, datetime]] = {}
     for person, sh in engineers:
         begin = local_at(day, sh.starts, tz)

@@ -1,15 +1,17 @@
-"""What if: the re-plan of a region's day if an engineer stopped working from a given time, or if
-an emergency were inserted — computed and shown, never written.
+"""What if: the re-plan of a region's day if an engineer were absent (from a time on, until a time —
+a late start —, between two — a gap —, or all day), or if an emergency were inserted — computed
+and shown, never written.
 
 The day is loaded as a plan run would load it (today: from now, frozen where visits started),
-the engine input is changed in memory (the engineer's shift cut at that time, or one more
+the engine input is changed in memory (the absence passed to `planning.load` as a recorded one
+would be planned: the shift cut, its start moved, or a gap as a fixed break; or one more
 priority-1 job at a place), and the day is re-planned from the published routes (today) or
 planned afresh (another day) with a bounded search. The answer is what would change against the
 published plan, with a token naming the input it was computed from (the run fingerprint and
 the published run it started from).
 
-`publish_absence` makes an absence preview real: it records the absence (from that time of day,
-or the whole day) and, when the day still loads to the previewed input, solves it the same way
+`publish_absence` makes an absence preview real: it records the absence (its from and until
+times of day, or the whole day) and, when the day still loads to the previewed input, solves it the same way
 and publishes through the guarded publish (version checks, reservations, notifications). When
 the input changed since the preview (a check-in, new work, another publish), the preview is
 stale: the absence is recorded all the same and the day is re-planned from the new state rather
@@ -19,7 +21,7 @@ than publishing what the dispatcher saw.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -142,8 +144,12 @@ def _mark(run: PlanRun, preview_key: str) -> None:
         run.stats = {**(run.stats or {}), "preview": preview_key}
 
 
+# engineer id -> (from, until) of a what-if absence: instants, None open on that side (both: all day)
+Away = dict[int, tuple[datetime | None, datetime | None]]
+
+
 def _load(
-    session: Session, region: Region, day: date, as_of: datetime | None, absent: dict[int, datetime]
+    session: Session, region: Region, day: date, as_of: datetime | None, absent: Away
 ) -> planning.Loaded:
     return planning.load(
         session,
@@ -152,7 +158,7 @@ def _load(
         as_of=as_of,
         settings=dispatch.Settings(workers=1, deterministic=True),
         solve_params={"what_if": SOLUTION_LIMIT},
-        absent_from=absent,
+        absent=absent,
     )
 
 
@@ -192,28 +198,33 @@ def preview(
     day: date,
     absent_engineer_id: int | None = None,
     absent_from: datetime | None = None,
+    absent_until: datetime | None = None,
     emergency: Emergency | None = None,
 ) -> dict[str, Any]:
+    """The re-plan if an engineer were absent — from `absent_from` (None: the day's start) until
+    `absent_until` (None: the day's end) — and/or an emergency came in; nothing is written."""
     region = _region(session, region_id)
     now = utcnow()
     as_of = now if plan_keys.local_day(now, region.timezone) == day else None
     what: list[str] = []
-    absent: dict[int, datetime] = {}
+    absent: Away = {}
     if absent_engineer_id is not None:
         engineer = _absent_engineer(session, region, absent_engineer_id)
-        cut = absent_from or plan_keys.day_reference(day, region.timezone)
+        from_time, until_time = _clock(region, day, absent_from, absent_until)
         before = _load(session, region, day, as_of, {})
         working = {plan_keys.key_id(e.id) for e in before.problem.engineers} if before.problem else set()
         if engineer.id not in working:
             why = before.skipped_engineers.get(engineer.id, "not on a shift")
             _refuse("engineer_id", f"{engineer.name} does not work that day ({why})")
-        absent[engineer.id] = cut
-        start = (
-            "the start of the day"
-            if absent_from is None
-            else cut.astimezone(ZoneInfo(region.timezone)).strftime("%H:%M")
-        )
-        what.append(f"{engineer.name} were absent from {start}")
+        if until_time is None:
+            cut = absent_from or plan_keys.day_reference(day, region.timezone)
+            absent[engineer.id] = (cut, None)
+            start = "the start of the day" if absent_from is None else f"{from_time or time(0):%H:%M}"
+            what.append(f"{engineer.name} were absent from {start}")
+        else:
+            # a late start or a gap: as the recorded absence will be planned
+            absent[engineer.id] = (absent_from if from_time is not None else None, absent_until)
+            what.append(f"{engineer.name} were absent {day_part.text(from_time, until_time)}")
     loaded = _load(session, region, day, as_of, absent)
     if loaded.problem is None:
         _refuse("day", f"nobody works in {region.code} on {day.isoformat()} (after the what-if)")
@@ -276,6 +287,18 @@ def preview(
         "lateness_min": plan.lateness_s // 60,
         "changes": changes,
         "emergency": emergency_at,
+        # the re-planned visits: work order id -> (engineer id, start, end), what publishing it
+        # writes (PlanStop) when the day has not changed since
+        "visits": {
+            plan_keys.key_id(st.id): (
+                plan_keys.key_id(route.engineer_id),
+                plan_keys.from_s(loaded.ref, st.start),
+                plan_keys.from_s(loaded.ref, st.end),
+            )
+            for route in plan.routes
+            for st in route.stops
+            if st.kind == "job" and st.id != EMERGENCY_KEY
+        },
         "emergency_left": left_why(left) if left else None,
         # what publishing needs to find the same input again (absence only: an inserted
         # emergency has no work order yet)
@@ -284,6 +307,20 @@ def preview(
         # in the names a dispatcher knows: "E1~oc16.0 has the skills …" was the engine's key
         "reasons": {numbers.get(plan_keys.key_id(u.job_id)) or u.job_id: left_why(u) for u in unassigned},
     }
+
+
+def _clock(
+    region: Region, day: date, absent_from: datetime | None, absent_until: datetime | None
+) -> tuple[time | None, time | None]:
+    """The absence's from_time and until_time as it is recorded (the region's clock; a start at
+    or before the day's start is none), refused as `engineers.add_absence` refuses them."""
+    tz = ZoneInfo(region.timezone)
+    start = plan_keys.day_reference(day, region.timezone)
+    from_time = None if absent_from is None or absent_from <= start else absent_from.astimezone(tz).time()
+    until_time = None if absent_until is None else absent_until.astimezone(tz).time()
+    if problem := day_part.order_problem(from_time, until_time):
+        _refuse("absent_until", problem)
+    return from_time, until_time
 
 
 def _region(session: Session, region_id: int) -> Region:
@@ -308,6 +345,7 @@ def publish_absence(
     engineer_id: int,
     absent_from: datetime | None,
     as_of: datetime | None,
+    absent_until: datetime | None = None,
     token: str,
     reason: str,
     actor: User | None,
@@ -320,6 +358,7 @@ def publish_absence(
     since (another dispatcher's)."""
     region = _region(session, region_id)
     engineer = _absent_engineer(session, region, engineer_id)
+    from_time, until_time = _clock(region, day, absent_from, absent_until)
     _not_yet_published(session, region, day, preview_key)
     if not engineer.active:
         _stale("engineer_id", f"{engineer.name} was deactivated after the preview")
@@ -331,12 +370,14 @@ def publish_absence(
             f"{engineer.name} is already recorded absent that day ({recorded.reason}, {since}); "
             "to change it, remove that absence on the engineer's page first",
         )
-    tz = ZoneInfo(region.timezone)
-    start = plan_keys.day_reference(day, region.timezone)
-    cut = absent_from or start
-    from_time = None if cut <= start else cut.astimezone(tz).time()
     absence = engineers.add_absence(
-        session, engineer=engineer, day=day, reason=reason, actor=actor, from_time=from_time
+        session,
+        engineer=engineer,
+        day=day,
+        reason=reason,
+        actor=actor,
+        from_time=from_time,
+        until_time=until_time,
     )
     # The absence's own trigger would queue one more re-plan at commit: this run answers it.
     key = triggers.request_key("sickness", region.id, day, triggers.absence_ref(absence))

@@ -1,7 +1,8 @@
 """The board's what-if pages (dispatchers, managers, admins): preview the re-plan if an engineer
-stopped at a time or an emergency came in (nothing written), and publish a preview — recording
-the absence, or opening the emergency's visit on its ticket — through
-`app/planning/whatif.py` (a stale preview re-plans instead of publishing what was shown).
+were absent (from a time, until a time, between the two, or all day) or an emergency came in
+(nothing written), and publish a preview — recording the absence, or opening the emergency's
+visit on its ticket — through `app/planning/whatif.py` (a stale preview re-plans instead of
+publishing what was shown).
 
 A what-if refused for its input (a time that is none, a ticket that does not exist, a latitude of
 123) shows the board again with the form as typed and each message under its field: an error
@@ -50,6 +51,7 @@ router = APIRouter(route_class=PageRoute)
 LABELS = {
     "engineer_id": "Engineer",
     "absent_from": "Absent from",
+    "absent_until": "Until",
     "ticket": "Emergency for ticket",
     "latitude": "Latitude",
     "longitude": "Longitude",
@@ -110,6 +112,19 @@ def _cut(when: date, region: Region, absent_from: str, errors: dict[str, str]) -
         clock = parse_clock(absent_from) if absent_from.strip() else time(0)
     except ValueError:
         errors["absent_from"] = "a time of day, e.g. 13:30"
+        return None
+    return datetime.combine(when, clock, tzinfo=ZoneInfo(region.timezone))
+
+
+def _until(when: date, region: Region, absent_until: str, errors: dict[str, str]) -> datetime | None:
+    """The moment the engineer is back (a late start, or the end of a gap); blank: not back that
+    day. Whether it comes after the start is checked as the recorded absence is (whatif._clock)."""
+    if not absent_until.strip():
+        return None
+    try:
+        clock = parse_clock(absent_until)
+    except ValueError:
+        errors["absent_until"] = "a time of day, e.g. 10:30 (or leave it empty: absent until the day's end)"
         return None
     return datetime.combine(when, clock, tzinfo=ZoneInfo(region.timezone))
 
@@ -183,21 +198,23 @@ def what_if(
     kind: str = "absence",
     engineer_id: str = "",
     absent_from: str = "",
+    absent_until: str = "",
     latitude: str = "",
     longitude: str = "",
     skill: str = "",
     duration_min: str = "60",
     ticket: str = "",
 ) -> HTMLResponse:
-    """Preview the re-plan if an engineer stopped at a time, or if an emergency came in: nothing
-    is written (app/planning/whatif.py)."""
+    """Preview the re-plan if an engineer were absent (from a time, until a time, between the two,
+    or all day), or if an emergency came in: nothing is written (app/planning/whatif.py)."""
     previewed_at = utcnow()  # before the load: a visit opened while it runs is "after the preview"
     chosen, when = _region_and_day(db, region, day)
     errors: dict[str, str] = {}
-    absent_id, cut, emergency, result = None, None, None, None
+    absent_id, cut, until, emergency, result = None, None, None, None, None
     typed = {
         "engineer_id": engineer_id,
         "absent_from": absent_from,
+        "absent_until": absent_until,
         "ticket": ticket,
         "latitude": latitude,
         "longitude": longitude,
@@ -210,6 +227,7 @@ def what_if(
     if kind == "absence":
         absent_id = _engineer_id(db, engineer_id, errors)
         cut = _cut(when, chosen, absent_from, errors)
+        until = _until(when, chosen, absent_until, errors)
     elif kind == "emergency":
         emergency = _emergency(db, chosen, form, errors)
     else:
@@ -222,6 +240,7 @@ def what_if(
                 day=when,
                 absent_engineer_id=absent_id,
                 absent_from=cut,
+                absent_until=until,
                 emergency=emergency,
             )
         except Unprocessable as exc:  # e.g. the engineer does not work that day
@@ -235,6 +254,7 @@ def what_if(
         "as_of": result["as_of"].isoformat() if result["as_of"] else "",
         "engineer_id": absent_id or "",
         "absent_from": absent_from,
+        "absent_until": absent_until,
         **form,
         "previewed_at": previewed_at.isoformat(),
     }
@@ -261,7 +281,7 @@ def what_if(
 # The hidden fields of a preview's publish form, signed with the region, day and token
 # (`_stamp`): a publish is made of what was previewed, or refused.
 SIGNED = {
-    "absence": ("kind", "as_of", "previewed_at", "engineer_id", "absent_from"),
+    "absence": ("kind", "as_of", "previewed_at", "engineer_id", "absent_from", "absent_until"),
     "emergency": (
         "kind",
         "as_of",
@@ -310,11 +330,8 @@ def _publish_target(db: Session, region: str, day: str) -> tuple[Region, date, d
 
 def _again(chosen: Region, when: date, kind: str, typed: Mapping[str, str]) -> str:
     """The preview of the same what-if, on the day as it is now."""
-    names = (
-        ("engineer_id", "absent_from")
-        if kind == "absence"
-        else LABELS.keys() - {"engineer_id", "absent_from"}
-    )
+    absence = ("engineer_id", "absent_from", "absent_until")
+    names = absence if kind == "absence" else LABELS.keys() - set(absence)
     query = {"region": chosen.id, "day": when.isoformat(), "kind": kind} | {
         n: typed[n] for n in sorted(names)
     }
@@ -341,6 +358,7 @@ def what_if_publish(
     kind: Annotated[str, Form()] = "",
     engineer_id: Annotated[str, Form()] = "",
     absent_from: Annotated[str, Form()] = "",
+    absent_until: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "sickness",
     ticket: Annotated[str, Form()] = "",
     latitude: Annotated[str, Form()] = "",
@@ -363,6 +381,7 @@ def what_if_publish(
         "previewed_at": previewed_at,
         "engineer_id": engineer_id,
         "absent_from": absent_from,
+        "absent_until": absent_until,
         "latitude": latitude,
         "longitude": longitude,
         "skill": skill,
@@ -404,6 +423,7 @@ def what_if_publish(
         if kind == "absence":
             engineer = _engineer_id(db, engineer_id, problems)
             cut = _cut(when, chosen, absent_from, problems)
+            until = _until(when, chosen, absent_until, problems)
             reason = reason.strip()
             if not reason or len(reason) > 40:
                 problems["reason"] = "Reason for the absence: 1 to 40 characters, e.g. sickness"
@@ -416,6 +436,7 @@ def what_if_publish(
                 day=when,
                 engineer_id=engineer,
                 absent_from=cut,
+                absent_until=until,
                 as_of=moment,
                 token=token[:200],
                 reason=reason,

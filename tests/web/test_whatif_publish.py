@@ -375,3 +375,83 @@ def test_the_emergency_form_takes_the_named_tickets_arrival_due_time(db: Session
     db.commit()
     settled = board_whatif._emergency(db, w.region, dict(form), errors)
     assert settled is not None and settled.arrival_due_at is None
+
+
+# --- a late start and a gap ---------------------------------------------------------------------
+def _part_preview(
+    client: TestClient, w: pw.World, day: Any, engineer: Engineer, since: str, until: str
+) -> Any:
+    params = {"region": w.region.id, "day": day.isoformat(), "kind": "absence", "engineer_id": engineer.id}
+    return client.get("/board/what-if", params={**params, "absent_from": since, "absent_until": until})
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "said", "recorded"),
+    [
+        ("", "10:30", "absent until 10:30", (None, "10:30")),
+        ("13:00", "15:00", "absent 13:00–15:00", ("13:00", "15:00")),
+    ],
+)
+def test_a_late_start_or_a_gap_is_previewed_and_recorded_with_both_times(
+    client: TestClient,
+    db: Session,
+    login: Any,
+    sign_in: Callable[..., User],
+    since: str,
+    until: str,
+    said: str,
+    recorded: tuple[str | None, str],
+) -> None:
+    from datetime import time
+
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    ada = w.engineers[0]
+    page = _part_preview(client, w, day, ada, since, until)
+    assert page.status_code == 200, page.text[:300]
+    assert f"What if {ada.name} were {said} on" in unescape(page.text)
+    form = _publish_form(page.text)
+    assert form["absent_until"] == until
+    r = client.post("/board/what-if/publish", data=form)
+    assert r.status_code == 200 and "The absence is recorded" in r.text
+    db.expire_all()
+    absence = db.scalar(select(Absence).where(Absence.engineer_id == ada.id))
+    assert absence is not None
+    want = tuple(None if t is None else time.fromisoformat(t) for t in recorded)
+    assert (absence.from_time, absence.until_time) == want
+    # the hidden until is signed like the rest: changed, nothing is published
+    form = _publish_form(_part_preview(client, w, day, w.engineers[1], "13:00", "15:00").text)
+    before = _state(db, w)
+    page = _on_the_board(client.post("/board/what-if/publish", data={**form, "absent_until": "16:00"}), 422)
+    assert "not the one its preview made" in _refusal(page)
+    assert _state(db, w) == before
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "said"),
+    [
+        ("13:00", "12:00", "must be after the time absent from (13:00)"),
+        ("", "half ten", "a time of day, e.g. 10:30"),
+        ("", "00:00", "must be after 00:00"),
+    ],
+)
+def test_an_until_that_is_no_absence_is_said_under_the_field_and_nothing_is_written(
+    client: TestClient,
+    db: Session,
+    login: Any,
+    sign_in: Callable[..., User],
+    since: str,
+    until: str,
+    said: str,
+) -> None:
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    before = _state(db, w)
+    r = _part_preview(client, w, day, w.engineers[0], since, until)
+    assert r.status_code == 422, r.text[:300]
+    assert 'id="board-data"' in r.text and "Nothing was previewed" in r.text
+    assert said in _field_error(r.text, "absent_until")
+    form = _whatif_form(r.text, ABSENCE_FORM)
+    assert _typed(form, "absent_until") == until and _typed(form, "absent_from") == since  # as typed
+    assert "Record the absence" not in r.text
+    assert _state(db, w) == before
