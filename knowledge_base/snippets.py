@@ -1,13 +1,17 @@
 """Highlighted snippets: which words of an article match the query, and the best short window of it.
 
-A word is a hit when its analysed tokens meet the query's (so "heating" in the body lights up for the
-query "heat", and "E-04" for "e04"); in Chinese a hit is any occurrence of a query word or bigram.
+A word is a hit when its analysed tokens meet the query's (so "E-04" lights up for "e04", and "Wärmepumpe"
+for "Waermepumpe"), or one of the ``extra_terms`` the caller adds: the index passes the tokens its German
+compound matching derived from the query ("Umwälzpumpe" for "Pumpe", "Fehlercode" for "Fehler Code"), so
+what BM25 matched is what lights up; the whole word is marked. In Chinese a hit is any occurrence of a
+query word or bigram.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Collection
 from functools import lru_cache
 from unicodedata import east_asian_width
 
@@ -33,8 +37,10 @@ class _Query:
     query term each Latin word seen so far hits. One search asks for the title and snippet of every hit
     with the same query, and bodies share most words: each distinct word is analysed and tested once."""
 
-    def __init__(self, query: str) -> None:
+    def __init__(self, query: str, extra_terms: frozenset[str]) -> None:
         self.terms = frozenset(analyze(query, query=True))
+        # a Latin word with one of these tokens is a hit too (kept apart: the index's set can be large)
+        self.extra_terms = extra_terms
         # Chinese: words and bigrams only. Single characters help ranking but would light up every "水".
         cjk = {t.lstrip("#") for t in self.terms if _CJK_TERM.match(t) and len(t.lstrip("#")) > 1}
         cjk |= {run for run in _CJK_RUN.findall(query) if len(run) == 1}  # a one-character query run
@@ -45,21 +51,27 @@ class _Query:
         found = self._hit.get(word)
         if found is None:
             tokens = _word_tokens(word)
-            found = next((t for t in tokens if t in self.terms), "") if tokens is not None else ""
+            terms, extra = self.terms, self.extra_terms
+            if tokens is None:
+                found = ""
+            elif extra:
+                found = next((t for t in tokens if t in terms or t in extra), "")
+            else:
+                found = next((t for t in tokens if t in terms), "")
             if len(self._hit) < 50_000:  # bounded: a query lives for one request's snippets
                 self._hit[word] = found
         return found
 
 
 @lru_cache(maxsize=64)
-def _query(query: str) -> _Query:
-    return _Query(query)
+def _query(query: str, extra_terms: frozenset[str]) -> _Query:
+    return _Query(query, extra_terms)
 
 
-def _hit_spans(text: str, query: str) -> list[tuple[int, int, str]]:
+def _hit_spans(text: str, query: str, extra_terms: Collection[str]) -> list[tuple[int, int, str]]:
     """(start, end, matched term) for every hit in ``text``, sorted, not overlapping."""
-    q = _query(query)
-    if not q.terms:
+    q = _query(query, frozenset(extra_terms))  # (a frozenset passed in is used as it is: no copy)
+    if not q.terms and not q.extra_terms:
         return []
     spans: list[tuple[int, int, str]] = []
     hit = q.hit
@@ -106,9 +118,10 @@ def _fragments(text: str, spans: list[tuple[int, int, str]], lo: int, hi: int) -
     return out
 
 
-def highlight_all(text: str, query: str) -> Snippet:
-    """The whole ``text`` (a title) with its hits marked."""
-    return Snippet(tuple(_fragments(text, _hit_spans(text, query), 0, len(text))))
+def highlight_all(text: str, query: str, extra_terms: Collection[str] = ()) -> Snippet:
+    """The whole ``text`` (a title) with its hits marked; a word holding one of ``extra_terms`` (analysed
+    tokens, as analyze() makes them) is a hit too."""
+    return Snippet(tuple(_fragments(text, _hit_spans(text, query, extra_terms), 0, len(text))))
 
 
 _BREAKS = re.compile(r"[\s。，；！？、]")  # Chinese has no spaces: its clauses end in these
@@ -132,15 +145,18 @@ def _chars_for_columns(text: str, columns: int) -> int:
     return max(1, round(columns * len(text) / (len(text) + wide))) if text else columns
 
 
-def make_snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> Snippet:
+def make_snippet(
+    text: str, query: str, width: int = SNIPPET_CHARS, extra_terms: Collection[str] = ()
+) -> Snippet:
     """A window of about ``width`` letter widths (a Chinese character counts two) holding the most
-    distinct query terms, hits marked.
+    distinct query terms, hits marked; a word holding one of ``extra_terms`` (analysed tokens) is a hit
+    too, and counts as a term of its own.
 
     Whitespace is collapsed first; "…" marks a cut at either end. With no hit it is the text's start.
     """
     text = " ".join(text.split())
     width = _chars_for_columns(text, width)
-    spans = _hit_spans(text, query)
+    spans = _hit_spans(text, query, extra_terms)
     if len(text) <= width:
         return Snippet(tuple(_fragments(text, spans, 0, len(text))))
     best_lo, best_count = 0, -1

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from knowledge_base import Article, KnowledgeIndex, suggestion_query
+from knowledge_base import Article, KnowledgeIndex, Snippet, suggestion_query
 from knowledge_base.snippets import highlight_all, make_snippet
 from tests.knowledge_base.kb_fixtures import EN_ARTICLES
 
@@ -94,3 +94,82 @@ def test_a_chinese_snippet_is_as_wide_on_the_page_as_an_english_one() -> None:
     assert inner.startswith(("设备", "没有", "压缩机")), inner  # cut at a clause mark, not mid-word
     mixed = "Check the fan. " * 6 + "检查冷凝器风扇。" * 6  # half Chinese: in between
     assert 100 < len(make_snippet(mixed, "fan").text) < 180
+
+
+# German articles whose compounds BM25 matches for a part, a spelling or two typed words (index.py).
+DE_FILLER = "Die Anlage läuft im Normalbetrieb ohne Auffälligkeiten, alle Werte liegen im grünen Bereich. "
+DE_ARTICLES = [
+    Article(
+        "de-pumpe",
+        "Umwälzpumpe blockiert",
+        DE_FILLER * 6 + "Nach langem Stillstand sitzt die Welle der Umwälzpumpe fest. " + DE_FILLER * 6,
+    ),
+    Article("de-e9", "Fehlercode E9 an der Wärmepumpe", "Hochdruck im Kältekreis: Filter <b>reinigen</b>."),
+    Article(
+        "de-druck", "Heizungsanlage verliert Druck", "Vordruck am Ausdehnungsgefäß prüfen.", language="de"
+    ),
+    # "Pumpe" on its own in some German article: a compound splits against the German articles' words
+    Article("de-sieb", "Schmutzfänger reinigen", "Das Sieb vor der Pumpe sitzt zu: ausbauen und spülen."),
+]
+
+
+def _marked(snippet: Snippet) -> list[str]:
+    return [piece for piece, hit in snippet.fragments if hit]
+
+
+def test_a_german_compound_is_marked_for_its_part_in_title_and_snippet() -> None:
+    """ "Pumpe" finds "Umwälzpumpe" (its part): the whole compound is marked, and the snippet window is
+    the sentence holding it, not the article's start."""
+    index = KnowledgeIndex([*EN_ARTICLES, *DE_ARTICLES], encoder=None)
+    hits = {h.article_id: h for h in index.search("Pumpe", 5)}
+    assert set(hits) == {"de-pumpe", "de-e9", "de-sieb"}  # "Wärmepumpe" and "Pumpe" too
+    hit = hits["de-pumpe"]
+    assert hit.title.html() == "<mark>Umwälzpumpe</mark> blockiert"
+    assert _marked(hit.snippet) == ["Umwälzpumpe"]
+    assert "Welle der <mark>Umwälzpumpe</mark> fest" in hit.snippet.html()
+    # a reloaded index marks it too (its compounds are read with it, not remade)
+    reloaded = KnowledgeIndex.from_bytes(index.to_bytes(), encoder=None)
+    again = {h.article_id: h for h in reloaded.search("Pumpe", 5)}["de-pumpe"]
+    assert (again.title, again.snippet) == (hit.title, hit.snippet)
+
+
+def test_umlaut_spellings_and_two_typed_words_mark_the_german_word() -> None:
+    index = KnowledgeIndex([*EN_ARTICLES, *DE_ARTICLES], encoder=None)
+    by_query = {
+        q: index.search(q, 1)[0] for q in ("Waermepumpe", "Fehler Code", "Heizung Anlage", "Kaeltekreis")
+    }
+    assert by_query["Waermepumpe"].title.html() == "Fehlercode E9 an der <mark>Wärmepumpe</mark>"
+    assert by_query["Fehler Code"].title.html() == "<mark>Fehlercode</mark> E9 an der Wärmepumpe"
+    assert by_query["Heizung Anlage"].title.html() == "<mark>Heizungsanlage</mark> verliert Druck"
+    assert _marked(by_query["Kaeltekreis"].snippet) == ["Kältekreis"]
+    # the article's HTML stays escaped around a compound mark
+    assert by_query["Kaeltekreis"].snippet.html() == (
+        "Hochdruck im <mark>Kältekreis</mark>: Filter &lt;b&gt;reinigen&lt;/b&gt;."
+    )
+
+
+def test_the_extra_terms_mark_whole_words_and_keep_the_html_escaped() -> None:
+    snippet = highlight_all("<script>x</script> Umwälzpumpe & Pumpe", "pumpe", {"umwaelzpumpe"})
+    assert snippet.html() == (
+        "&lt;script&gt;x&lt;/script&gt; <mark>Umwälzpumpe</mark> &amp; <mark>Pumpe</mark>"
+    )
+    assert _marked(make_snippet("Die Umwälzpumpe läuft.", "pumpe")) == []  # only what the caller adds
+
+
+def test_english_snippets_do_not_change_with_german_articles_in_the_index() -> None:
+    """An English article's "backup" is not split (the index splits German articles only), so it is not
+    marked for "back"; English hits are marked exactly as in an index without German articles."""
+    english = [
+        *EN_ARTICLES,
+        Article(
+            "en-backup", "Backup battery of the controller", "Replace the backup cell; the back panel too."
+        ),
+    ]
+    mixed = KnowledgeIndex([*english, *DE_ARTICLES], encoder=None)
+    plain = KnowledgeIndex(english, encoder=None)
+    for query in ("back", "backup battery", "printer sheet", "gas valve", "boiler pressure 1.5 bar"):
+        shown = [(h.article_id, h.title.html(), h.snippet.html()) for h in mixed.search(query, 3)]
+        assert shown == [(h.article_id, h.title.html(), h.snippet.html()) for h in plain.search(query, 3)]
+    backup = mixed.search("back", 1)[0]
+    assert backup.title.html() == "Backup battery of the controller"
+    assert _marked(backup.snippet) == ["back"]

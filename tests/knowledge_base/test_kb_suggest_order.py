@@ -138,3 +138,22 @@ def test_only_the_typed_words_decide_whether_a_suggestion_shares_a_word() -> Non
     assert real[0].article_id == "chiller-cycle" and real[0].holds_typed_words
     # a search keeps its rule: a word of the query in the article
     assert [h.holds_typed_words for h in index.search("seal", 1)] == [True]
+
+
+def test_a_german_compound_found_for_its_part_shares_the_typed_word() -> None:
+    """ "Pumpe" finds "Umwälzpumpe" lexically (its part, index.py) and "Fehler Code" finds "Fehlercode":
+    such a suggestion holds a typed word, it was not found by meaning alone."""
+    pump = Article("de-pumpe", "Umwälzpumpe blockiert", "Die Welle sitzt fest.", language="de")
+    code = Article("de-e9", "Fehlercode E9", "Hochdruck im Kältekreis.", language="de")
+    # "Pumpe" on its own in some German article: compounds split against the German articles' words
+    sieve = Article("de-sieb", "Sieb reinigen", "Das Sieb vor der Pumpe sitzt zu.", language="de")
+    index = KnowledgeIndex([*ARTICLES, pump, code, sieve], encoder=BunchedEncoder())
+    by_id = {h.article_id: h for h in index.suggest("Pumpe", limit=len(index))}
+    assert by_id["de-pumpe"].holds_typed_words
+    assert not by_id["de-e9"].holds_typed_words and not by_id["chiller-hp"].holds_typed_words
+    assert by_id["de-pumpe"].title.html() == "<mark>Umwälzpumpe</mark> blockiert"
+    joined = {h.article_id: h for h in index.suggest("Fehler", "Code", limit=len(index))}
+    assert joined["de-e9"].holds_typed_words and not joined["de-pumpe"].holds_typed_words
+    # an English ticket's suggestions are flagged as before: "pump" is no part of a German compound here
+    english = {h.article_id: h for h in index.suggest("pump seal", limit=len(index))}
+    assert english["pump-seal"].holds_typed_words and not english["de-pumpe"].holds_typed_words
