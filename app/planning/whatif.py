@@ -216,14 +216,12 @@ def preview(
         if engineer.id not in working:
             why = before.skipped_engineers.get(engineer.id, "not on a shift")
             _refuse("engineer_id", f"{engineer.name} does not work that day ({why})")
+        # as the recorded absence will be planned (a start at or before the day's is none: from its start)
+        absent[engineer.id] = (absent_from if from_time is not None else None, absent_until)
         if until_time is None:
-            cut = absent_from or plan_keys.day_reference(day, region.timezone)
-            absent[engineer.id] = (cut, None)
             start = "the start of the day" if absent_from is None else f"{from_time or time(0):%H:%M}"
             what.append(f"{engineer.name} were absent from {start}")
-        else:
-            # a late start or a gap: as the recorded absence will be planned
-            absent[engineer.id] = (absent_from if from_time is not None else None, absent_until)
+        else:  # a late start or a gap
             what.append(f"{engineer.name} were absent {day_part.text(from_time, until_time)}")
     loaded = _load(session, region, day, as_of, absent)
     if loaded.problem is None:
