@@ -218,11 +218,8 @@ def preview(
             _refuse("engineer_id", f"{engineer.name} does not work that day ({why})")
         # as the recorded absence will be planned (a start at or before the day's is none: from its start)
         absent[engineer.id] = (absent_from if from_time is not None else None, absent_until)
-        if until_time is None:
-            start = "the start of the day" if absent_from is None else f"{from_time or time(0):%H:%M}"
-            what.append(f"{engineer.name} were absent from {start}")
-        else:  # a late start or a gap
-            what.append(f"{engineer.name} were absent {day_part.text(from_time, until_time)}")
+        # "absent all day", "absent from 13:00", "absent until 10:30", "absent 13:00–15:00"
+        what.append(f"{engineer.name} were absent {day_part.text(from_time, until_time) or 'all day'}")
     loaded = _load(session, region, day, as_of, absent)
     if loaded.problem is None:
         _refuse("day", f"nobody works in {region.code} on {day.isoformat()} (after the what-if)")

@@ -641,7 +641,10 @@ def test_an_absence_late_in_the_day_keeps_a_readable_label(server: dict[str, Any
             assert box["x"] >= edge["x"]
             assert label.inner_text() in ("Absent (sickness from 22:00)", "Absent")
             assert label.get_attribute("title") == "Absent (sickness from 22:00)"
-            assert "sickness from 22:00" in (lane.get_attribute("aria-label") or "")
+            assert (
+                lane.get_attribute("aria-label")
+                == "Ada Field (absent: sickness from 22:00; works 00:00–22:00)"
+            )
         assert errors == []
 
 
@@ -684,7 +687,10 @@ def test_a_late_start_and_a_gap_are_drawn_as_the_hours_they_take(server: dict[st
             label = gap.locator(".absent.band")
             assert label.get_attribute("title") == "Absent (training 13:00–15:00)"
             assert label.inner_text() in ("Absent (training 13:00–15:00)", "Absent")
-            assert gap.get_attribute("aria-label") == "Ben Field (absent: training 13:00–15:00)"
+            # the hours still worked are said too (sighted users read them off the two shift bands)
+            assert gap.get_attribute("aria-label") == (
+                "Ben Field (absent: training 13:00–15:00; works 00:00–13:00, 15:00–23:00)"
+            )
 
             # the late start: from 00:00, where the shift would have started, to 10:30, where it starts
             shift = late.locator(".shift")
@@ -699,7 +705,10 @@ def test_a_late_start_and_a_gap_are_drawn_as_the_hours_they_take(server: dict[st
             label = late.locator(".absent.band")
             assert label.get_attribute("title") == "Absent (dentist until 10:30)"
             assert label.inner_text() == "Absent (dentist until 10:30)"  # 10½ hours hold the words
-            assert late.get_attribute("aria-label") == "Ada Field (absent: dentist until 10:30)"
+            assert (
+                late.get_attribute("aria-label")
+                == "Ada Field (absent: dentist until 10:30; works 10:30–23:00)"
+            )
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"board-part-day-{viewport['width']}.png"), full_page=True)
         assert errors == []

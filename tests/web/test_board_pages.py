@@ -329,7 +329,7 @@ def test_what_if_an_engineer_is_absent_previews_without_writing(
     )
     assert r.status_code == 200, r.text
     assert (
-        f"What if {busy.name} were absent from 00:00 on {day:%a %d %b %Y}?" in r.text
+        f"What if {busy.name} were absent all day on {day:%a %d %b %Y}?" in r.text
         and "nothing has been saved" in r.text
     )
     reasons = re.search(r'<ul id="whatif-reasons">(.*?)</ul>', r.text, re.S)

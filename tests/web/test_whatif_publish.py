@@ -455,3 +455,25 @@ def test_an_until_that_is_no_absence_is_said_under_the_field_and_nothing_is_writ
     assert _typed(form, "absent_until") == until and _typed(form, "absent_from") == since  # as typed
     assert "Record the absence" not in r.text
     assert _state(db, w) == before
+
+
+def test_the_absence_form_as_served_asks_about_the_whole_day(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    """Called in sick is the usual question: both times start empty (it used to offer "from 12:00", and a
+    late start needed that cleared first); the hint says what each empty field means."""
+    w, day = _planned_world(client, db, login("dispatcher"))
+    sign_in("dispatcher")
+    board = client.get("/board", params={"region": w.region.id, "day": day.isoformat()})
+    form = _whatif_form(board.text, ABSENCE_FORM)
+    assert _typed(form, "absent_from") == "" and _typed(form, "absent_until") == ""
+    assert "both empty: the whole day" in unescape(form)
+    ada = w.engineers[0]
+    page = _part_preview(client, w, day, ada, _typed(form, "absent_from"), _typed(form, "absent_until"))
+    assert page.status_code == 200, page.text[:300]
+    assert f"What if {ada.name} were absent all day on" in unescape(page.text)
+    publish = _publish_form(page.text)
+    assert client.post("/board/what-if/publish", data=publish).status_code == 200
+    db.expire_all()
+    absence = db.scalar(select(Absence).where(Absence.engineer_id == ada.id))
+    assert absence is not None and (absence.from_time, absence.until_time) == (None, None)

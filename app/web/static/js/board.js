@@ -89,14 +89,26 @@
   // The shift band; a gap ("training 13:00–15:00", shift.gap_start/gap_end) splits it in two, so
   // the shift shows before and after the absence and each part's tooltip gives its own hours (one
   // band "Shift 07:00–17:00" under the gap said they were working through it).
-  function drawShift(lane, shift, s) {
-    var parts = shift.gap_start
+  // The stretches worked: a gap (training 13:00–15:00) splits the shift in two.
+  function shiftParts(shift) {
+    return shift.gap_start
       ? [[shift.start, shift.gap_start], [shift.gap_end, shift.end]]
       : [[shift.start, shift.end]];
-    parts.forEach(function (p) {
+  }
+  function drawShift(lane, shift, s) {
+    shiftParts(shift).forEach(function (p) {
       var sh = el("span", "shift"); sh.style.left = pct(ms(p[0]), s); sh.style.width = width(ms(p[0]), ms(p[1]), s);
       sh.title = "Shift " + hhmm(p[0]) + "–" + hhmm(p[1]); lane.appendChild(sh);
     });
+  }
+  // What a screen reader hears for a lane: the name, the absence, and for part of a day the hours
+  // still worked, which sighted users read off the shift bands ("works 08:00–13:00, 15:00–17:00").
+  function laneName(e) {
+    if (!e.absent) return e.name;
+    var works = e.shift
+      ? "; works " + shiftParts(e.shift).map(function (p) { return hhmm(p[0]) + "–" + hhmm(p[1]); }).join(", ")
+      : "";
+    return e.name + " (absent: " + e.absent + works + ")";
   }
   // The hours an absence with an end takes (app/planning/board.py `_absent_band`): a late start
   // from where the shift would have started (absent_from; else the lane's start) to absent_until,
@@ -142,7 +154,7 @@
       head.style.borderLeft = "6px solid " + e.colour;
       row.appendChild(head);
       var lane = el("div", "tlane");
-      lane.setAttribute("aria-label", e.name + (e.absent ? " (absent: " + e.absent + ")" : ""));
+      lane.setAttribute("aria-label", laneName(e));
       if (e.shift) {
         drawShift(lane, e.shift, s);
         if (e.shift.break_start) {
