@@ -79,13 +79,24 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+def _way_on(path: str) -> str:
+    # The API has the same limit as the import page: only the command line, which reads the file on
+    # the server, takes a larger one.
+    if path.startswith("/imports"):
+        return (
+            "Go back in your browser and choose a smaller file (split it), or import it on the server "
+            "with <code>fieldline import</code> (docs/import.md), which has no size limit."
+        )
+    return "Go back in your browser and send less."
+
+
 async def _send_413(send: Send, path: str, limit: int) -> None:
     if not path.startswith("/api/"):  # a page: a page a person can read, with the way back
         page = (
             "<!doctype html><html lang=en><meta charset=utf-8><title>File too large</title>"
             f"<main><h1>File too large</h1><p>{_too_large(limit)}</p>"
-            "<p>Go back in your browser and choose a smaller file, or use the command line or the API "
-            'for a larger one.</p><p><a href="/">Start page</a></p></main>'
+            f"<p>{_way_on(path)}</p>"
+            '<p><a href="/">Start page</a></p></main>'
         ).encode()
         await send(
             {

@@ -30,6 +30,19 @@ def test_page_form_is_limited_too(client: TestClient) -> None:
     # a page answers with a page a person reads (the import page's upload got raw JSON)
     assert r.headers["content-type"].startswith("text/html") and "File too large" in r.text
     assert "1024 KiB" in r.text
+    assert "Go back in your browser and send less." in r.text and "fieldline import" not in r.text
+
+
+def test_a_too_large_import_file_points_to_the_command_line_only(client: TestClient, login) -> None:  # type: ignore[no-untyped-def]
+    """It said "use the command line or the API", but the API has the import page's limit."""
+    limit = BodyLimitMiddleware(app=None).limit_for("/imports")  # type: ignore[arg-type]
+    r = client.post(
+        "/imports",
+        headers={"Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(limit + 1)},
+        content=b"x" * (limit + 1),
+    )
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
+    assert "fieldline import" in r.text and "API" not in r.text
 
 
 def test_the_import_page_takes_files_as_large_as_the_api() -> None:

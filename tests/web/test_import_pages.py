@@ -241,3 +241,22 @@ def test_numbers_are_read_in_either_format_and_a_bad_or_ambiguous_one_is_explain
     db.expire_all()
     arr = db.scalars(select(Account.arr).where(Account.external_id.like("WEB-%"))).all()
     assert arr == [Decimal("1234.56")], "the good line is imported with its German-written amount"
+
+
+def test_problems_past_the_listed_ones_are_counted_as_problems_not_rows(
+    client: TestClient, sign_in: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row can fail twice (an ambiguous number and a repeated id): "3500 more failed rows are not
+    listed" was said of a 3 000-row file. The count is of problems."""
+    from app.integrations.crm_import import service as crm_import
+
+    monkeypatch.setattr(crm_import, "MAX_ERRORS", 2)
+    sign_in("manager")
+    rows = "".join(f"E-{i},,{'diamond' if i % 2 else 'gold'}\n" for i in range(4))
+    status, html = _upload(client, "customers", ("external_id,name,tier\n" + rows).encode())
+    assert status == 200 and _counts(html)["Failed"] == 4
+    listed = len(re.findall(r"<tr><td>\d+</td>", html))
+    assert listed == 2
+    more = re.search(r"(\d+) more problems? (?:is|are) not\s+listed", html)
+    assert more, "no count of the problems not listed"
+    assert int(more.group(1)) + listed > 4  # two rows failed on two columns each

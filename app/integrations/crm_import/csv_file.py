@@ -66,7 +66,11 @@ def records(binary: BinaryIO) -> Generator[tuple[int, list[str]], None, None]:
     text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
     try:
         first_line = text.readline()
-        reader = csv.reader(itertools.chain((first_line,), text), delimiter=delimiter(first_line))
+        # strict: a quote left open ('QA-12,"unterminated') is an error, not a cell that swallows the
+        # rest of the file, nor a name "unterminated" imported without a word (docs/import.md)
+        reader = csv.reader(
+            itertools.chain((first_line,), text), delimiter=delimiter(first_line), strict=True
+        )
         start = 1
         for cells in reader:
             yield start, cells

@@ -171,6 +171,26 @@ def test_a_bad_byte_late_in_the_file_still_imports_nothing(
     assert count(db, Account) == 0
 
 
+@pytest.mark.parametrize(
+    ("tail", "said"),
+    [('U-99,"unterminated\n', "unexpected end of data"), ('U-99,"Ann" Lee\n', "expected after")],
+)
+def test_a_quote_left_open_or_text_after_a_closing_quote_imports_nothing(
+    client: TestClient, db: Session, manager: dict[str, str], small_batches: int, tail: str, said: str
+) -> None:
+    """Read leniently, the open quote became a customer named "unterminated" (and would swallow every
+    line after it), reported as "Every row was imported"."""
+    head = "external_id,name\n" + "".join(f"U-{i},Name {i}\n" for i in range(20))
+    r = client.post(
+        "/api/v1/imports/customers",
+        headers={**manager, "Content-Type": "text/csv"},
+        content=(head + tail).encode(),
+    )
+    assert r.status_code == 422, r.text
+    assert "line 22" in r.json()["detail"] and said in r.json()["detail"]
+    assert count(db, Account) == 0
+
+
 def test_interrupted_import_keeps_whole_batches_and_a_rerun_finishes(
     committed_accounts: Session, engine: Engine, small_batches: int, tmp_path: Any, monkeypatch: Any
 ) -> None:
