@@ -652,21 +652,28 @@ class KnowledgeIndex:
         """``rank`` plus a highlighted title and body snippet for each hit."""
         return self._with_snippets(query, self.rank(query, limit, semantic=semantic, language=language))
 
-    def _with_snippets(self, query: str, hits: Iterable[SearchHit]) -> list[SearchHit]:
+    def _with_snippets(
+        self, query: str, hits: Iterable[SearchHit], body_query: str | None = None
+    ) -> list[SearchHit]:
         """The hits with a highlighted title and snippet: the query's words marked, and the German
-        compound matches BM25 made (``_query_words``)."""
+        compound matches BM25 made (``_query_words``). ``body_query``: what places the snippet's
+        window, when that is not the whole query (a ticket's suggestions: see ``suggest``)."""
         built = self._build()
+        body_query = query if body_query is None else body_query
         # without German articles nothing is derived: the query is not analysed a second time
         words = self._query_words(built, query) if built.compounds.words else None
+        body_words = words if body_query == query or words is None else self._query_words(built, body_query)
         out = []
         for hit in hits:
             article = self._articles[hit.article_id]
-            extra = words.extra(self._analysed[hit.article_id].german) if words else frozenset()
+            german = self._analysed[hit.article_id].german
+            extra = words.extra(german) if words else frozenset()
+            body_extra = body_words.extra(german) if body_words else frozenset()
             out.append(
                 replace(
                     hit,
                     title=highlight_all(article.title, query, extra),
-                    snippet=make_snippet(article.body, query, extra_terms=extra),
+                    snippet=make_snippet(article.body, body_query, extra_terms=body_extra),
                 )
             )
         return out
@@ -726,7 +733,11 @@ class KnowledgeIndex:
             replace(h, shares_words=self._holds_any(h.article_id, typed[self._analysed[h.article_id].german]))
             for h in chosen
         ]
-        return self._with_snippets(query, chosen)
+        # The snippet shows what matches the problem: the asset's model code, in every suggestion's
+        # query, drew each window to the one sentence that lists model codes ("note the model (CH-30XW,
+        # CH-EWAD, CH-RTAF) …"), the same boilerplate under every suggestion. The title still marks it.
+        problem = suggestion_query(subject, description, None, fault_code)
+        return self._with_snippets(query, chosen, body_query=problem if problem.strip() else query)
 
     def _holds_any(self, article_id: str, token_ids: set[int]) -> bool:
         analysed = self._analysed[article_id]

@@ -173,3 +173,24 @@ def test_english_snippets_do_not_change_with_german_articles_in_the_index() -> N
     backup = mixed.search("back", 1)[0]
     assert backup.title.html() == "Backup battery of the controller"
     assert _marked(backup.snippet) == ["back"]
+
+
+def test_a_suggestions_snippet_shows_the_problem_not_the_sentence_naming_the_model() -> None:
+    """The asset's model goes into every suggestion's query; it drew each snippet to the one sentence
+    listing model codes, the same boilerplate under every article (a tie of one term each, and the
+    boilerplate came first). The title still marks the model."""
+    body = (
+        "When calling, take the fault from the ticket and note the model (CH-30XW, CH-EWAD, CH-RTAF) and "
+        "the checks already done, so the engineer brings the right parts. "
+        + "General safety notes apply to every site visit and every unit. " * 6
+        + "If it stops after a minute, check the condenser fan fuse and the contactor. "
+        + "Restart the unit after the fault is cleared. " * 4
+    )
+    article = Article("hp", "Chiller compressor cuts out", body, product_models=("CH-EWAD",))
+    index = KnowledgeIndex([article, *EN_ARTICLES], encoder=None)
+    hit = index.suggest("Compressor stops", product_model="CH-EWAD")[0]
+    assert hit.article_id == "hp"
+    assert "condenser fan fuse" in hit.snippet.text and "CH-30XW" not in hit.snippet.text
+    assert "<mark>compressor</mark>" in hit.title.html()
+    # a search for the model itself still shows where the article names it
+    assert "CH-30XW" in index.search("CH-EWAD", 1)[0].snippet.text
