@@ -88,6 +88,13 @@ def mark_solved(
             f"Ticket {ticket.number} is already linked to knowledge article KB-{existing.article_id} as its "
             "resolution."
         )
+    if article.status != "published":
+        # A page left open while someone unpublished the article: the customer's resolution e-mail
+        # would quote a draft, or a fix withdrawn as wrong.
+        raise Conflict(
+            f"Knowledge article KB-{article.id} is {article.status}, no longer published: it cannot be "
+            f"ticket {ticket.number}'s resolution. Reload the suggestions and choose another."
+        )
     first_contact = ticket.status not in DONE and is_first_contact(session, ticket)
     if ticket.status not in DONE:
         if ticket.status == TicketStatus.new.value:  # new → resolved is not a move; open it first

@@ -491,3 +491,24 @@ def test_german_articles_are_searched_filtered_and_suggested_first_to_a_german_t
     order = [h["article_id"] for h in body["items"]]
     english, chinese = ids["Heat pump shows fault F.75: no heating"], ids["热泵显示故障F.75，不制热"]
     assert order[:3] == [german_id, english, chinese], body
+
+
+@pytest.mark.parametrize("status", ["draft", "archived"])
+def test_an_article_no_longer_published_cannot_be_a_tickets_resolution(
+    client: TestClient, db: Session, login: Any, status: str
+) -> None:
+    """A ticket page left open while someone took the article back: "This solved it" resolved the
+    ticket with the draft, and the customer's resolution quoted it."""
+    agent = login("agent")
+    article = client.post(
+        f"{API}/articles",
+        json={"title": "Reset after a power cut", "body": "Switch it off and on.", "status": status},
+        headers=agent,
+    ).json()["id"]
+    ticket = _ticket(db, subject="Heat pump off after power cut")
+    r = client.post(f"/api/v1/tickets/{ticket.id}/kb-solution", json={"article_id": article}, headers=agent)
+    assert r.status_code == 409, r.text
+    assert f"KB-{article} is {status}, no longer published" in r.json()["detail"]
+    db.expire_all()
+    assert db.get_one(Ticket, ticket.id).status == ticket.status
+    assert client.get(f"/api/v1/tickets/{ticket.id}/kb-feedback", headers=agent).json() == []
