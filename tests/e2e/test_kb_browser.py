@@ -140,3 +140,31 @@ def test_type_a_symptom_see_the_article_mark_it_solved_first_contact(server: dic
             assert row is not None and row.verdict == "solved" and row.first_contact is True
     finally:
         engine.dispose()
+
+
+def test_the_article_list_fits_a_phone_with_readable_titles(server: dict[str, Any]) -> None:
+    """At 390 px the five columns squeezed each title to ~50 px, broken mid-word ("Chille / r trips"),
+    and the table stood out of its card. Each article is a block there now, its title first."""
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+            errors = collect_errors(page)
+            sign_in(page, server["base"], "/kb", server["agent_email"])
+            table = page.locator("#kb-articles")
+            title = table.get_by_role("link", name=RIGHT)
+            sync_api.expect(title).to_be_visible()
+            card, box, link = (
+                table.locator("xpath=ancestor::*[contains(@class,'card')][1]").bounding_box(),
+                table.bounding_box(),
+                title.bounding_box(),
+            )
+            assert card and box and link
+            assert box["x"] + box["width"] <= card["x"] + card["width"] + 0.5, (box, card)
+            assert link["width"] >= 200, link  # the title takes the row's width, not a fifth of it
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            status = table.locator("tr", has=page.get_by_role("link", name=RIGHT)).locator("td").nth(1)
+            assert status.evaluate("td => getComputedStyle(td, '::before').content") == '"Status: "'
+            assert errors == []
+        finally:
+            browser.close()
