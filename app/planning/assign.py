@@ -36,6 +36,7 @@ from app.models import (
 from app.planning import inputs as plan_inputs
 from app.planning import keys as plan_keys
 from app.planning import publish as plan_publish
+from app.planning import reasons
 from app.planning import service as planning
 from app.planning.schemas import AssignResult, DroppedVisit, MovedVisit, PartLine
 from app.platform.db import utcnow
@@ -173,8 +174,12 @@ def assign(
     problem = replace(loaded.problem, jobs=jobs)
     plan = dispatch.solve(problem, time_limit=SOLVE_TIME_LIMIT_S, seed=0, solution_limit=SOLUTION_LIMIT)
     left_out = {u.job_id: u for u in plan.unassigned}
+    jobs_by_id = {j.id: j for j in jobs}
     if key in left_out:
-        u = left_out[key]
+        # worded as the board and the explanation word it (an absence that cut the shift named)
+        u = reasons.left_out(
+            loaded, jobs_by_id.get(key), left_out[key], reasons.engineer_names(session, engineer.region_id)
+        )
         refuse(
             [
                 {

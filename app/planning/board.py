@@ -215,8 +215,9 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
     people = list(rows.values())
     for row in people:
         row["assign_text"] = _assign_text(row, leaving)
+    now = utcnow()
     for u in unassigned:
-        u["choices"] = _choices(people, u, leaving)
+        u["choices"] = _choices(people, u, leaving, now)
     return {
         "region": {"id": region.id, "code": region.code, "name": region.name, "timezone": region.timezone},
         "day": day.isoformat(),
@@ -469,13 +470,14 @@ def _assign_text(row: dict[str, Any], leaving: dict[int, PartDay]) -> str:
 
 
 def _choices(
-    rows: list[dict[str, Any]], visit: dict[str, Any], leaving: dict[int, PartDay]
+    rows: list[dict[str, Any]], visit: dict[str, Any], leaving: dict[int, PartDay], now: datetime
 ) -> list[dict[str, Any]]:
     """The Assign list of an unassigned visit: groups of engineer ids (`label` None: no group; the
     texts are the engineers' `assign_text`), the first id the one a dispatcher would pick:
     engineers with its skills who are there, then those with its skills away for part of the day,
     those lacking a skill (in the same order), those absent at its time, those absent all day.
-    Every active engineer of the region is in exactly one group; empty groups are left out."""
+    Every active engineer of the region is in exactly one group; empty groups are left out.
+    `now`: what is left of today's shifts starts there."""
     skills = set(visit["skills"])
     starts = datetime.fromisoformat(visit["starts"]) if visit.get("starts") else None
     groups: dict[str, list[tuple[int, int]]] = {"able": [], "lacking": [], "then": [], "away": []}
@@ -487,10 +489,15 @@ def _choices(
         later = r["id"] in leaving
         if later:
             name, at, _ = leaving[r["id"]]
-            # gone by its time: its appointment or window starts after they leave, or the
-            # engine's reason for leaving it out names them ("… no shift or cover then")
+            # gone by its time: the visit cannot be done before they leave (its appointment or
+            # window starts too late, or what is left of the shift before then is shorter than
+            # the visit, travel aside), or the reason it was left out names them ("… is absent
+            # from 10:00 to 17:00"). A visit without a time is not "at any time": a 3-hour job and
+            # an engineer leaving at 10:00 of a shift from 08:00 was preselected, and refused.
             named = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", visit["detail"] or "")
-            if (starts is not None and at is not None and starts >= at) or named:
+            if (
+                at is not None and _time_before(r, at, starts, now) < timedelta(minutes=visit["duration_min"])
+            ) or named:
                 groups["then"].append((0 if able else 1, r["id"]))
                 continue
         groups["able" if able else "lacking"].append((1 if later else 0, r["id"]))
@@ -509,6 +516,15 @@ def _choices(
         for key, members in groups.items()
         if members
     ]
+
+
+def _time_before(row: dict[str, Any], leaves: datetime, starts: datetime | None, now: datetime) -> timedelta:
+    """How long an engineer leaving at `leaves` is there for a visit before then: from the start
+    of their shift, of the visit's time (`starts`) or now, whichever is latest."""
+    begins = [now] if starts is None else [now, starts]
+    if row["shift"] and row["shift"]["start"]:
+        begins.append(datetime.fromisoformat(row["shift"]["start"]))
+    return leaves - max(begins)
 
 
 def fingerprint(data: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from app.models import (
     Engineer,
     Part,
     PlanDay,
+    PlanRun,
     PlanStop,
     PlanUnassigned,
     ReservationStatus,
@@ -38,7 +39,9 @@ log = logging.getLogger(__name__)
 REASONS = {
     "no_skill": "no engineer working that day has every required skill",
     "no_part": "the parts are in no van of a capable engineer and in no warehouse",
-    "window_unreachable": "no capable engineer can reach it inside a time window within their shift",
+    # the engine's code for any visit no capable engineer can fit into their shift (travel there,
+    # its duration, home), with a time window or without: the detail says which (reasons._no_time)
+    "window_unreachable": "no capable engineer can fit it into their working time",
     "no_capacity": "it fits on its own, but the day is full of more valuable work",
     "off_shift": "the engineers with the skills are off shift (or not on call for it) at that time",
     "cancelled": "it was cancelled",
@@ -150,7 +153,11 @@ def _candidates(
 ) -> None:
     """Each engineer of the region and the constraint that keeps them from the visit: the
     engine's finding for those working that day, the bridge's for those off duty."""
-    loaded = planning.load(session, region_id=work_order.region_id, day=day)
+    # as the run saw the day (a re-plan during it: from its moment), so each engineer's finding
+    # agrees with the reason the run stored: from the shift's start, an engineer with an empty
+    # morning "could do it" though the re-plan came when too little of it was left
+    run = session.get(PlanRun, run_id)
+    loaded = planning.load(session, region_id=work_order.region_id, day=day, as_of=run.as_of if run else None)
     names = dict(session.execute(select(Engineer.id, Engineer.name)).all())
     key = plan_keys.job_key(work_order.id)
     job = next((j for j in loaded.problem.jobs if j.id == key), None) if loaded.problem else None
@@ -159,13 +166,14 @@ def _candidates(
         found = next((x for x in dispatch.explain(plan, job_ids=[key]) if x.job_id == key), None)
         for c in found.candidates if found else ():
             eid = plan_keys.key_id(c.engineer_id)
+            code, note = reasons.candidate(loaded, job, c)  # an absence named, as the stored reason does
             out.candidates.append(
                 CandidateRead(
                     engineer_id=eid,
                     engineer_name=names.get(eid, ""),
                     on_call=plan_keys.cover_of(c.engineer_id) is not None,
-                    constraint=c.code,
-                    note=c.note,
+                    constraint=code,
+                    note=note,
                 )
             )
     skills = job.skills if job is not None else frozenset(work_order.required_skills or ())

@@ -267,7 +267,7 @@ def preview(
         .all()
     )
     names = reasons.engineer_names(session, region.id)
-    jobs = {j.id: j for j in problem.jobs}
+    jobs = {j.id: j for j in (*problem.jobs, *new_jobs)}  # the emergency's reason is worded too
 
     def left_why(u: dispatch.Unassigned) -> str:
         # worded as the publish stores it (the absence that left it out named there, once)

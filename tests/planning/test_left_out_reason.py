@@ -68,10 +68,10 @@ def test_a_reason_naming_an_engineer_absent_from_a_time_says_so_once() -> None:
         reasons.left_out(loaded, job, other, names).detail
         == "Bo Lind has the skills but no shift or cover then"
     )
-    full = dispatch.Unassigned(
-        "WO7", "window_unreachable", "no capable engineer can reach it inside its time window"
+    parts = dispatch.Unassigned(
+        "WO7", "no_part", "not enough P-1 (needs 1) in any capable engineer's van or any warehouse"
     )
-    assert reasons.left_out(loaded, job, full, names).detail == full.detail
+    assert reasons.left_out(loaded, job, parts, names).detail == parts.detail
     assert reasons.left_out(_loaded({}), job, off, names).detail == (
         "Ada Field has the skills but no shift or cover then"
     )

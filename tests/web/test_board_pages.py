@@ -923,6 +923,49 @@ def test_an_engineer_absent_from_a_time_is_not_the_assign_lists_first_choice(
     assert "u.choices" in js  # the live redraw builds the same list
 
 
+def test_visits_an_absence_from_10_left_out_name_it_in_the_list_and_the_reassign_preview(
+    client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
+) -> None:
+    """Sick from 10:00, the only ELEC engineer; a 3-hour P1 without a time window: the row said "no
+    capable engineer can reach it inside its time window", preselected her, and choosing her
+    answered 422 with the same words (QA). Now all of them say the absence."""
+    from datetime import time
+
+    from app.models import Absence
+
+    w = pw.build(db, jobs=0)
+    hvac_only, elec = w.engineers
+    day = pw.next_weekday(1)
+    p1 = pw.add_visit(db, w, skill="ELEC", priority="P1", duration_min=180)
+    db.add(Absence(engineer_id=elec.id, day=day, reason="sickness", from_time=time(10)))
+    db.commit()
+    headers = login("dispatcher")
+    r = client.post(
+        "/api/v1/plans", json={"region_id": w.region.id, "date": day.isoformat(), **SMALL}, headers=headers
+    )
+    assert client.get(r.headers["Location"], headers=headers).json()["status"] == "published"
+    sign_in("dispatcher")
+    expected = f"{elec.name} has the skills but is absent from 10:00 to 17:00"
+    (left,) = _data(client, w, day)["unassigned"]
+    assert (left["work_order_id"], left["reason"], left["detail"]) == (p1.id, "off_shift", expected)
+    page = _board_html(client, w, day)
+    row = re.search(rf'<tr data-id="{p1.id}".*?</tr>', page, re.S)
+    assert row and expected in unescape(row.group(0)) and "time window" not in row.group(0)
+    # the first draw preselects the engineer lacking the skill; she is under "Absent at its time"
+    assert _assign_list(page, p1.id) == [("Lacking a skill (ELEC)", hvac_only.id, hvac_only.name)]
+    assert _assign_list(_board_html(client, w, day, assign=p1.id), p1.id) == [
+        ("Lacking a skill (ELEC)", hvac_only.id, hvac_only.name),
+        ("Absent at its time", elec.id, f"{elec.name} (absent from 10:00)"),
+    ]
+    # choosing her anyway: the preview refuses in the same words
+    refused = client.get(
+        f"/board/visits/{p1.id}/reassign", params={"engineer_id": elec.id, "day": day.isoformat()}
+    )
+    assert refused.status_code == 422
+    assert f"{elec.name} cannot fit the visit: {expected}" in unescape(refused.text)
+    assert "time window" not in refused.text and "Confirm the move" not in refused.text
+
+
 def test_a_planned_visit_given_to_another_engineer_by_hand_shows_once_on_the_new_row(
     client: TestClient, db: Session, login: Any, sign_in: Callable[..., User]
 ) -> None:
