@@ -23,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
+from app.models import Ticket
 from app.platform.auth import hash_password
 from app.platform.db import utcnow
 from tests.e2e.browser import (
@@ -71,6 +72,13 @@ def _seed(url: str) -> dict[str, Any]:
             agent = pw.f.make_user(
                 db, role="agent", email="agent@browser.example", password=PASSWORD, name="Alma Agent"
             )
+            # The four visits' tickets are live too: their SLA clocks (business hours, Berlin) fell
+            # due within the view's four hours whenever this ran between about 08:00 and 13:00
+            # Berlin time, and the view held six rows. They are due in days: only these three count.
+            later = utcnow() + timedelta(days=3)
+            for wo in w.work_orders:
+                live = db.get_one(Ticket, wo.ticket_id)
+                live.first_response_due_at = live.arrival_due_at = live.resolution_due_at = later
             due = []
             for hours in (0.5, 2, 40):
                 ticket = pw.f.open_ticket(db, w.account, subject=f"Due in {hours} h")
@@ -711,4 +719,21 @@ def test_a_late_start_and_a_gap_are_drawn_as_the_hours_they_take(server: dict[st
             )
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"board-part-day-{viewport['width']}.png"), full_page=True)
+        assert errors == []
+
+
+def test_the_axis_holds_every_shift_not_only_the_planned_work(server: dict[str, Any]) -> None:
+    """Fitted to the planned work with an hour either side, the axis hid each shift's free hours (the
+    afternoon a dispatcher plans into): the shift bands ran past the lane's edges."""
+    with _planned_board(server) as page:
+        errors = collect_errors(page)
+        page.goto(f"{server['base']}/board?region={server['region_id']}")
+        for engineer in server["engineers"]:
+            lane = page.locator(f'.trow[data-engineer="{engineer}"] .tlane')
+            edge = lane.bounding_box()
+            shift = lane.locator(".shift").first
+            assert shift.get_attribute("title") == "Shift 00:00–23:00"
+            box = shift.bounding_box()
+            assert edge and box
+            assert box["x"] >= edge["x"] - 0.5 and box["x"] + box["width"] <= edge["x"] + edge["width"] + 0.5
         assert errors == []

@@ -20,13 +20,17 @@
   }
   // The axis covers the planned work (with an hour either side), else the shifts: a 24-hour
   // on-call shift must not squeeze a morning's visits into a sliver.
+  // The axis: the planned work with an hour either side, and every shift whole. Fitted to the work
+  // alone, a morning's plan hid each shift's afternoon: the free hours a dispatcher plans into, and
+  // an absence there (a "training 13:00–15:00" squeezed against the right edge).
   function span() {
     var lo = null, hi = null;
     function take(t) { if (t === null) return; lo = lo === null ? t : Math.min(lo, t); hi = hi === null ? t : Math.max(hi, t); }
     data.engineers.forEach(function (e) { e.stops.forEach(function (s) { take(ms(s.travel_start || s.eta)); take(ms(s.end)); }); });
-    if (lo === null) data.engineers.forEach(function (e) { if (e.shift) { take(ms(e.shift.start)); take(ms(e.shift.end)); } });
-    if (lo === null) { lo = Date.parse(data.day + "T06:00:00Z"); hi = lo + 12 * 3600e3; }
-    return { lo: lo - 3600e3, hi: hi + 3600e3 };
+    if (lo !== null) { lo -= 3600e3; hi += 3600e3; }
+    data.engineers.forEach(function (e) { if (e.shift) { take(ms(e.shift.start)); take(ms(e.shift.end)); } });
+    if (lo === null) { lo = Date.parse(data.day + "T06:00:00Z") - 3600e3; hi = lo + 14 * 3600e3; }
+    return { lo: lo, hi: hi };
   }
   // The axis row goes into the timeline first: its lane's width, as laid out, says how many labels
   // fit (on a phone the lanes are wider than the box they scroll in).
