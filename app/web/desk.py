@@ -16,6 +16,7 @@ from app.desk.tickets import queue as ticket_queue
 from app.desk.tickets import service as tickets
 from app.models import Channel, Priority
 from app.platform.errors import AppError, Unprocessable
+from app.web.desk_tickets import visits_by_id
 from app.web.messages import page_error
 from app.web.navigation import start_page
 from app.web.shared import (
@@ -144,6 +145,8 @@ def _customer_page(
     context = {
         "nav": "search",
         "c": view,
+        # the service reports of the recent visits: the agent answers "what did your engineer do?"
+        "reports": visits_by_id(db, [v.id for v in view.recent_visits]),
         "form": form or {"input": _new_ticket_defaults(view, contact, asset)},
         "priorities": list(Priority),
         "channels": TICKET_CHANNELS,

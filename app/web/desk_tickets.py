@@ -9,22 +9,28 @@ only fields both changed differently are conflicts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.desk.sla import status as sla_status
 from app.desk.tickets import queries as ticket_queries
 from app.desk.tickets import service as tickets
+from app.desk.tickets.status import label as status_label
 from app.field.workorders import service as workorders
 from app.models import (
     Account,
     Asset,
     Contact,
+    Engineer,
+    Part,
+    PartUsage,
     Priority,
     ProductModel,
     Site,
@@ -33,7 +39,7 @@ from app.models import (
     WorkOrder,
 )
 from app.platform.db import utcnow
-from app.platform.errors import AppError, Conflict
+from app.platform.errors import AppError, Conflict, InvalidTransition
 from app.web import knowledge as knowledge_pages
 from app.web.messages import labelled, page_error
 from app.web.shared import (
@@ -72,6 +78,49 @@ FLASH = {
     "kb_not_helpful": "Noted: the article did not help.",
 }
 FormState = dict[str, Any]  # {"input": {...}, "error": str, "fields": {field: message}}
+
+
+@dataclass(frozen=True)
+class PartUsed:
+    name: str
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A work order as the desk reads it back to a caller: who went, and the service report."""
+
+    work_order: WorkOrder
+    engineer: str | None
+    parts_used: list[PartUsed]
+
+
+def load_visits(db: Session, where: ColumnElement[bool]) -> list[Visit]:
+    """The work orders matching `where` with their engineer and the parts the report booked: two
+    queries whatever the number of visits (the ticket page and the 360° page both list several)."""
+    rows = db.execute(
+        select(WorkOrder, Engineer.name)
+        .outerjoin(Engineer, Engineer.id == WorkOrder.engineer_id)
+        .where(where)
+        .order_by(WorkOrder.id)
+    ).all()
+    parts: dict[int, list[PartUsed]] = {w.id: [] for w, _ in rows}
+    if parts:
+        # One line per part: a report may take the same part from the van and a warehouse.
+        for work_order_id, name, sku, quantity in db.execute(
+            select(PartUsage.work_order_id, Part.name, Part.sku, func.sum(PartUsage.quantity))
+            .join(Part, Part.id == PartUsage.part_id)
+            .where(PartUsage.work_order_id.in_(parts))
+            .group_by(PartUsage.work_order_id, Part.id, Part.name, Part.sku)
+            .order_by(PartUsage.work_order_id, Part.name)
+        ):
+            parts[work_order_id].append(PartUsed(name=name, sku=sku, quantity=int(quantity)))
+    return [Visit(work_order=w, engineer=name, parts_used=parts[w.id]) for w, name in rows]
+
+
+def visits_by_id(db: Session, ids: Sequence[int]) -> dict[int, Visit]:
+    return {v.work_order.id: v for v in load_visits(db, WorkOrder.id.in_(ids))} if ids else {}
 
 
 def _edit_values(ticket: Ticket) -> dict[str, str]:
@@ -122,6 +171,7 @@ def _view(
     ).all()
     forms = forms or {}
     forms.setdefault("edit", {"input": _edit_input(ticket)})
+    visits = load_visits(db, WorkOrder.ticket_id == ticket.id)
     context = {
         "nav": "queue",  # a ticket belongs under Tickets in the menu
         "ticket": ticket,
@@ -137,9 +187,8 @@ def _view(
         "timeline": [describe(i, names) for i in reversed(items)],
         "allowed": tickets.manual_next(ticket, at=now),
         "needs_asset": ticket_queries.needs_asset(ticket, {account.id} if assets else set()),
-        "work_orders": db.scalars(
-            select(WorkOrder).where(WorkOrder.ticket_id == ticket.id).order_by(WorkOrder.id)
-        ).all(),
+        "work_orders": [v.work_order for v in visits],
+        "visits": visits,
         "priorities": list(Priority),
         "kb": knowledge_pages.ticket_panel(db, ticket),
         "forms": forms,
@@ -215,7 +264,31 @@ def note(
 
 
 def _version(raw: str) -> int | None:
-    return int(raw) if raw.strip().isdecimal() else None
+    """The ticket version a form was rendered with; None when it is missing or not a number.
+
+    Callers refuse None rather than pass it on: the service reads expected_version=None as "do not
+    check", so a forged form, or one from a page older than the field, would overwrite unseen.
+    """
+    raw = raw.strip()
+    # isdecimal() also passes other scripts' digits (int() reads them); 9 digits keep int() cheap.
+    return int(raw) if raw.isdecimal() and len(raw) <= 9 else None
+
+
+_NO_VERSION = (
+    "This form does not say which version of the ticket it was opened on (the page may be from an "
+    "older version of Fieldline), so nothing was saved. Reload the ticket, check it and try again."
+)
+
+
+def _in_words(exc: InvalidTransition) -> InvalidTransition:
+    """The refusal with its list of allowed states as the page names them ("Waiting on customer",
+    not "waiting_on_customer"); the API keeps the service's detail and the codes in `allowed`."""
+    allowed = [str(s) for s in exc.extra.get("allowed") or []]
+    codes = ", ".join(allowed)
+    if not allowed or codes not in exc.detail:
+        return exc
+    detail = exc.detail.replace(codes, ", ".join(status_label(s) for s in allowed))
+    return InvalidTransition(detail, errors=exc.errors, **exc.extra)
 
 
 @router.post("/{ticket_id}/status", response_model=None)
@@ -231,6 +304,9 @@ def change_status(
 ) -> Response:
     require_csrf(request, csrf)
     values = {"reason": reason[:1000]}
+    expected = _version(version)
+    if expected is None:
+        return _refused(request, db, ticket_id, "status", values, Conflict(_NO_VERSION))
     try:
         tickets.transition(
             db,
@@ -239,12 +315,14 @@ def change_status(
             reason=reason.strip()[:1000],
             actor=user,
             channel=CHANNEL,
-            expected_version=_version(version),
+            expected_version=expected,
         )
         db.flush()
     except (StaleDataError, tickets.StaleTicket):
         return _refused(request, db, ticket_id, "status", values, Conflict(_STALE))
-    except AppError as exc:  # an illegal move, a missing reason, visits still under way
+    except InvalidTransition as exc:
+        return _refused(request, db, ticket_id, "status", values, _in_words(exc))
+    except AppError as exc:  # a missing reason, visits still under way
         return _refused(request, db, ticket_id, "status", values, exc)
     return _done(ticket_id, "status", db)
 
@@ -320,6 +398,13 @@ def edit(
     kept = {**form, "version": version, "base": base}  # a refused form keeps its base too
     if errors:
         return _refused(request, db, ticket_id, "edit", kept, invalid(errors))
+    expected = _version(version)
+    if expected is None:
+        # Not known to be current: show it as a stale edit (the saved ticket, the input merged onto
+        # it, the current version), so a second Save cannot revert a change the agent never saw.
+        return _stale_edit(
+            request, db, ticket_id, form, base, error=_NO_VERSION, title="Check the ticket as saved now"
+        )
     before = ticket.version
     try:
         tickets.update_ticket(
@@ -328,7 +413,7 @@ def edit(
             values=values,
             actor=user,
             channel=CHANNEL,
-            expected_version=_version(version),
+            expected_version=expected,
         )
         db.flush()
     except (tickets.StaleTicket, StaleDataError):
@@ -386,7 +471,14 @@ def _save_without_clash(
 
 
 def _stale_edit(
-    request: Request, db: Session, ticket_id: int, form: dict[str, str], base: dict[str, str]
+    request: Request,
+    db: Session,
+    ticket_id: int,
+    form: dict[str, str],
+    base: dict[str, str],
+    *,
+    error: str = _STALE,
+    title: str = "Someone else changed this ticket",
 ) -> HTMLResponse:
     """409: the current ticket, the agent's changes merged onto it, and the real conflicts.
 
@@ -405,7 +497,7 @@ def _stale_edit(
     # The form now carries the current version and values as its base: saving again applies
     # the merged input, and a further concurrent change is caught and merged the same way.
     merged |= {"version": str(current.version), "base": saved}
-    state = {"input": merged, "error": _STALE, "fields": {}, "taken": taken}
+    state = {"input": merged, "error": error, "title": title, "fields": {}, "taken": taken}
     return _view(request, db, current, status_code=409, forms={"edit": state}, conflict=diff)
 
 
@@ -518,6 +610,9 @@ def choose_asset(
         chosen = None
     if chosen is None:
         return _refused(request, db, ticket_id, "asset", form, invalid({"asset_id": "choose the asset"}))
+    expected = _version(version)
+    if expected is None:
+        return _refused(request, db, ticket_id, "asset", form, Conflict(_NO_VERSION))
     try:
         tickets.update_ticket(
             db,
@@ -525,7 +620,7 @@ def choose_asset(
             values={"asset_id": chosen},
             actor=user,
             channel=CHANNEL,
-            expected_version=_version(version),
+            expected_version=expected,
         )
         db.flush()
     except (tickets.StaleTicket, StaleDataError):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.models import Ticket, TicketEvent, User, WorkOrder
+from app.platform.errors import InvalidTransition
 from tests import factories as f
 from tests.web.conftest import csrf_of
 
@@ -471,3 +472,78 @@ def test_a_breach_before_a_retarget_is_not_shown_as_breached_and_due_later(
     page = _page(client, ticket)
     sla = page[page.index("Resolution") :][:600]
     assert "missed an earlier due time; now due" in sla, sla
+
+
+@pytest.mark.parametrize("version", ["abc", "", " ", "1e3", "9" * 40])
+def test_a_status_change_without_a_readable_version_is_refused(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session, version: str
+) -> None:
+    """QA: version=abc skipped the edit-conflict check (the service reads None as "do not check").
+    Missing or not a number: refused like a stale form, the reason kept, nothing changed."""
+    sign_in("agent")
+    t = world["ticket"]
+    token = csrf_of(_page(client, t))
+    r = client.post(
+        f"/desk/tickets/{t.id}/status",
+        data={"to": "open", "reason": "called back", "version": version, "csrf": token},
+    )
+    assert r.status_code == 409
+    assert "does not say which version of the ticket" in r.text and 'value="called back"' in r.text
+    db.expire_all()
+    assert db.get_one(Ticket, t.id).status == "new"
+    assert not db.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.kind == "status")
+    ).all()
+
+
+def test_a_status_change_without_the_version_field_is_refused(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    token = csrf_of(_page(client, t))
+    r = client.post(f"/desk/tickets/{t.id}/status", data={"to": "open", "csrf": token})
+    assert r.status_code == 409 and "does not say which version" in r.text
+    db.expire_all()
+    assert db.get_one(Ticket, t.id).status == "new"
+
+
+def test_an_edit_or_asset_without_a_readable_version_saves_nothing(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    sign_in("agent")
+    t = world["ticket"]
+    html = _page(client, t)
+    form = {**_edit_form(html, t), "subject": "Mine", "version": "abc"}
+    r = client.post(f"/desk/tickets/{t.id}/edit", data=form)
+    assert r.status_code == 409 and "does not say which version" in r.text
+    # the 409 form now carries the current version: saving it again is an ordinary, checked save
+    assert _edit_form(r.text, t)["version"] == str(t.version) and 'value="Mine"' in r.text
+    r = client.post(
+        f"/desk/tickets/{t.id}/asset",
+        data={"asset_id": str(world["asset"].id), "version": "x", "csrf": csrf_of(html)},
+    )
+    assert r.status_code == 409 and "does not say which version" in r.text
+    db.expire_all()
+    saved = db.get_one(Ticket, t.id)
+    assert saved.subject == "Chiller alarm E42" and saved.version == t.version
+
+
+def test_status_refusals_name_the_allowed_states_as_the_page_does(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    """QA: "allowed now: open, waiting_on_customer, closed"; the page says the states' labels."""
+    sign_in("agent")
+    t = world["ticket"]
+    token = csrf_of(_page(client, t))
+    r = client.post(
+        f"/desk/tickets/{t.id}/status", data={"to": "scheduled", "version": str(t.version), "csrf": token}
+    )
+    assert r.status_code == 409 and "follows the work orders" in r.text
+    alert = re.search(r'<p class="alert" role="alert">(.*?)</p>', r.text, re.S)
+    assert alert and alert.group(1).endswith("allowed now: Open, Waiting on customer, Closed.")
+    db.expire_all()
+    assert db.get_one(Ticket, t.id).status == "new"
+    with pytest.raises(InvalidTransition) as refused:  # programs still get the codes
+        tickets.transition(db, ticket_id=t.id, to="scheduled", actor=None, channel="api")
+    assert refused.value.extra["allowed"] == ["open", "waiting_on_customer", "closed"]
