@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.accounts import service as accounts
-from app.accounts.schemas import PasswordIn, UserCreate, UserRead, UserUpdate
+from app.accounts.schemas import HandoverRead, PasswordIn, UserCreate, UserEdited, UserRead, UserUpdate
 from app.models import User
 from app.platform.deps import AdminUser, DbSession
 from app.platform.http import etag, require_if_match
@@ -42,13 +42,21 @@ def get_user(user_id: int, db: DbSession, admin: AdminUser, response: Response) 
 @router.patch("/{user_id}")
 def update_user(
     user_id: int, body: UserUpdate, request: Request, db: DbSession, admin: AdminUser, response: Response
-) -> UserRead:
-    """Name, role, active; needs If-Match. Deactivating signs the account out everywhere."""
+) -> UserEdited:
+    """Name, role, active; needs If-Match. Deactivating signs the account out everywhere; an account
+    that stops working the desk hands its open tickets back to the unassigned queue, and `handover`
+    says which, and which customer accounts it still owns."""
     user = accounts.get_user(db, user_id)
     require_if_match(request, user.version)
     values = body.model_dump(exclude_unset=True, exclude_none=True, mode="json")
-    accounts.update_user(db, user, values=values, version=user.version, actor=admin)
-    return _read(user, response)
+    edit = accounts.edit_user(db, user, values=values, version=user.version, actor=admin)
+    out = UserEdited(**_read(user, response).model_dump())
+    if edit.handover is not None:
+        h = edit.handover
+        out.handover = HandoverRead(
+            tickets_unassigned=h.tickets, accounts_owned=h.accounts, detail=h.describe(user.name)
+        )
+    return out
 
 
 @router.post("/{user_id}/password", status_code=204)

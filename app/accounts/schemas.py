@@ -36,3 +36,20 @@ class UserRead(BaseModel):
     is_active: bool
     created_at: datetime
     version: int
+
+
+class HandoverRead(BaseModel):
+    """What an account left when it stopped working the desk (deactivated, or made an engineer)."""
+
+    tickets_unassigned: list[str] = Field(description="numbers of its open tickets, now unassigned")
+    accounts_owned: list[int] = Field(
+        description="customer accounts it still owns; give them a new owner with "
+        "PATCH /api/v1/customers/{id} (until then their detractors go to the recovery queue)"
+    )
+    detail: str
+
+
+class UserEdited(UserRead):
+    """The answer to an edit: the account, and `handover` when it stopped working the desk."""
+
+    handover: HandoverRead | None = None

@@ -9,21 +9,29 @@ guarded UPDATE, so of two admins editing the same account from the same view the
   demotes or deactivates their own account (another admin must);
 - a deactivated account, or one given a new password, is signed out everywhere at once
   (`auth.revoke_tokens`); a role change needs no sign-out, every request reads the role afresh.
+
+An account that can no longer work the desk (deactivated, or given a role that does not: engineer)
+hands its open tickets back to the unassigned queue, each with a timeline entry, so that they are
+not left with someone who will never see them (`hand_back`). The customer accounts it owns keep
+their owner, so an admin can see whose they were; the edit's answer lists them, and their unhappy
+survey answers go to the recovery queue until someone gives them a new owner (app/feedback/recovery.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Role, User
+from app.models import Account, Role, SurveyRecovery, Ticket, TicketEvent, TicketStatus, User
 from app.platform import audit
 from app.platform.auth import create_user as _create_user
 from app.platform.auth import revoke_tokens
 from app.platform.auth import set_password as _set_password
+from app.platform.db import utcnow
 from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.passwords import check_email, check_password_policy
 
@@ -41,6 +49,85 @@ LAST_ADMIN = (
     "This is the last active admin account: make another account an admin first, or nobody could "
     "manage the accounts any more."
 )
+
+
+# Who may hold desk tickets: app/desk/tickets/service.py's DESK_ROLES (the desk is a sibling layer).
+DESK_ROLES = (Role.agent.value, Role.dispatcher.value, Role.manager.value, Role.admin.value)
+DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
+
+
+@dataclass
+class Handover:
+    """What an account that stopped working the desk left: `tickets` (numbers) went back to the
+    unassigned queue, `accounts` (ids) are customers it still owns."""
+
+    tickets: list[str] = field(default_factory=list)
+    accounts: list[int] = field(default_factory=list)
+
+    def describe(self, name: str) -> str:
+        """One sentence for the admin ("" when nothing was left)."""
+        parts = []
+        if self.tickets:
+            n = len(self.tickets)
+            parts.append(
+                f"{n} open ticket{'s' if n != 1 else ''} of {name} went back to the unassigned queue "
+                f"({', '.join(self.tickets)})"
+            )
+        if self.accounts:
+            n = len(self.accounts)
+            parts.append(
+                f"{name} still owns {n} customer account{'s' if n != 1 else ''} (ids "
+                f"{', '.join(map(str, self.accounts))}): their unhappy survey answers go to the recovery "
+                "queue until you give them a new owner (PATCH /api/v1/customers/{id} with owner_user_id)"
+            )
+        return "; ".join(parts) + ("." if parts else "")
+
+
+@dataclass
+class Edit:
+    changed: list[str]  # the names of the fields that changed
+    handover: Handover | None = None  # set when the account stopped working the desk
+
+
+def works_the_desk(user: User) -> bool:
+    return bool(user.is_active) and user.role in DESK_ROLES
+
+
+def hand_back(session: Session, user: User, *, actor: User | None) -> Handover:
+    """Send `user`'s open tickets back to the unassigned queue (open recoveries to the recovery
+    queue) and list the customer accounts they own. Called once the user can no longer work the
+    desk; the timeline says why each ticket lost its assignee."""
+    handover = Handover()
+    tickets = session.scalars(
+        select(Ticket).where(Ticket.assignee_id == user.id, Ticket.status.not_in(DONE)).order_by(Ticket.id)
+    ).all()
+    at = utcnow()
+    for ticket in tickets:
+        ticket.assignee_id = None  # an ORM change: bumps the ticket's version like any edit
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                kind="assigned",
+                actor_id=actor.id if actor else None,
+                at=at,
+                body=f"Back to the unassigned queue: {user.name} no longer works the desk.",
+                data={"from": user.id, "to": None},
+            )
+        )
+        audit.record(session, actor, "ticket", ticket.id, "update", {"assignee_id": [user.id, None]})
+        handover.tickets.append(ticket.number or f"#{ticket.id}")
+    if tickets:
+        # The follow-up lists read the queue: an unowned recovery is the recovery queue's.
+        for rec in session.scalars(
+            select(SurveyRecovery).where(
+                SurveyRecovery.ticket_id.in_([t.id for t in tickets]), SurveyRecovery.closed_at.is_(None)
+            )
+        ):
+            rec.queue = "recovery"
+    handover.accounts = list(
+        session.scalars(select(Account.id).where(Account.owner_user_id == user.id).order_by(Account.id))
+    )
+    return handover
 
 
 def list_users(session: Session) -> list[User]:
@@ -125,6 +212,11 @@ def update_user(
     session: Session, user: User, *, values: Mapping[str, Any], version: int, actor: User
 ) -> list[str]:
     """Set `name`, `role` and/or `is_active` (those given); returns the names of those that changed."""
+    return edit_user(session, user, values=values, version=version, actor=actor).changed
+
+
+def edit_user(session: Session, user: User, *, values: Mapping[str, Any], version: int, actor: User) -> Edit:
+    """`update_user`, also saying what an account that stopped working the desk left (`hand_back`)."""
     clean: dict[str, Any] = {}
     if "name" in values:
         clean["name"] = _name(str(values["name"] or ""))
@@ -136,7 +228,8 @@ def update_user(
     if user.version != version:
         raise Conflict(STALE)
     if not changed:
-        return []
+        return Edit([])
+    worked_the_desk = works_the_desk(user)
     was_admin = user.role == Role.admin.value and user.is_active
     stays_admin = clean.get("role", user.role) == Role.admin.value and clean.get("is_active", user.is_active)
     if was_admin and not stays_admin:
@@ -149,9 +242,10 @@ def update_user(
         setattr(user, k, clean[k])
     if "is_active" in changed and not user.is_active:
         revoke_tokens(session, user)  # signed out on every device at once
+    handover = hand_back(session, user, actor=actor) if worked_the_desk and not works_the_desk(user) else None
     session.flush()
     audit.record(session, actor, "user", user.id, "updated", {k: [before[k], clean[k]] for k in changed})
-    return changed
+    return Edit(changed, handover)
 
 
 def set_password(session: Session, user: User, *, password: str, version: int, actor: User) -> None:

@@ -1,9 +1,11 @@
 """Closing the loop: a detractor's answer opens a recovery ticket, and closing that ticket
 records the outcome.
 
-The ticket is owned by the account's owner (`Account.owner_user_id`); an account without one
-leaves it unassigned in the recovery queue (category "recovery") that managers see. The ticket
-carries the answer and the visit facts in words, so whoever calls the customer knows why.
+The ticket is owned by the account's owner (`Account.owner_user_id`) if that user can still take
+it (an active agent, dispatcher or manager: `routed_owner`); an account without one, or whose owner
+was deactivated, leaves it unassigned in the recovery queue (category "recovery") that managers
+see. The ticket carries the answer and the visit facts in words, so whoever calls the customer
+knows why.
 A recovery ticket is never surveyed itself (capture skips category "recovery").
 """
 
@@ -15,9 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.desk.customers.owner import OWNER_ROLES
 from app.desk.customers.view360 import RECOVERY_CATEGORY
 from app.desk.tickets import service as tickets
-from app.models import Account, Survey, SurveyAnswer, SurveyRecovery, Ticket, TicketEvent
+from app.models import Account, Survey, SurveyAnswer, SurveyRecovery, Ticket, TicketEvent, User
 from app.models.feedback import VISIT_FACT_COLUMNS
 from app.platform.db import utcnow
 from app.platform.events import emit
@@ -73,6 +76,18 @@ def describe(answer: SurveyAnswer, case: Ticket | None, labels: Mapping[str, str
     return "\n".join(parts)
 
 
+def routed_owner(session: Session, account: Account | None) -> int | None:
+    """The account's owner if they can still call the customer back, else None (the recovery
+    queue). A deactivated account keeps owning its customers until an admin or manager gives them
+    another owner, and a ticket assigned to it would be seen by nobody."""
+    if account is None or account.owner_user_id is None:
+        return None
+    owner = session.get(User, account.owner_user_id)
+    if owner is None or not owner.is_active or owner.role not in OWNER_ROLES:
+        return None
+    return owner.id
+
+
 def _facts(answer: SurveyAnswer) -> dict[str, Any]:
     return {k: getattr(answer, k) for k in VISIT_FACT_COLUMNS}
 
@@ -87,7 +102,7 @@ def open_recovery(session: Session, answer_id: int) -> SurveyRecovery | None:
         return None
     account = session.get(Account, answer.account_id)
     case = session.get(Ticket, answer.ticket_id)
-    owner = account.owner_user_id if account else None
+    owner = routed_owner(session, account)
     survey = session.get(Survey, answer.survey_id)
     ticket = tickets.create_ticket(
         session,

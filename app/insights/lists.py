@@ -75,6 +75,8 @@ def detractor_follow_ups(
             Account.id.label("account_id"),
             Account.name.label("account"),
             User.name.label("owner"),
+            # false: the assignee was deactivated after (a ticket left with them; the page says so)
+            User.is_active.label("owner_active"),
             SurveyAnswer.csat,
             SurveyAnswer.nps,
             SurveyAnswer.solved,
@@ -202,6 +204,7 @@ def _scored(session: Session, accounts: list[Any], now: datetime) -> list[dict[s
                 "renewal_date": a.renewal_date,
                 "arr": a.arr,
                 "owner": a.owner,
+                "owner_active": a.owner_active,
                 "score": health.score,
                 "band": health.band,
                 "reasons": [r.text for r in health.reasons],
@@ -221,6 +224,8 @@ def _renewing(session: Session, today: date, filters: Filters, ids: list[int] | 
             Account.arr,
             Region.code.label("region"),
             User.name.label("owner"),  # who calls the customer before the renewal
+            # false: deactivated, the account keeps them until it is given another owner
+            User.is_active.label("owner_active"),
         )
         .outerjoin(User, User.id == Account.owner_user_id)
         .where(Account.renewal_date >= today, Account.renewal_date <= today + RENEWAL_HORIZON)

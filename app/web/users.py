@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts
 from app.field.engineers import service as engineers
-from app.models import Role, User
+from app.models import Account, Role, User
 from app.platform.errors import AppError, Forbidden
 from app.web.messages import page_error
 from app.web.shared import (
@@ -28,6 +29,7 @@ from app.web.shared import (
 )
 
 router = APIRouter(route_class=PageRoute)
+OWNED_SHOWN = 50  # customer accounts listed on a deactivated account's page
 ROLE_LABELS = {
     "agent": "Agent (desk, knowledge writing)",
     "dispatcher": "Dispatcher (desk, board, planning)",
@@ -105,6 +107,23 @@ def _user_view(
     status_code: int = 200,
 ) -> HTMLResponse:
     typed = {"name": user.name, "role": user.role, "active": "yes" if user.is_active else "no"}
+    # An account off the desk keeps the customers it owns (whose they were stays visible); the admin
+    # sees them here to find each a new owner (PATCH /api/v1/customers/{id}).
+    owned = (
+        []
+        if accounts.works_the_desk(user)
+        else db.scalars(
+            select(Account)
+            .where(Account.owner_user_id == user.id)
+            .order_by(Account.name)
+            .limit(OWNED_SHOWN + 1)
+        ).all()
+    )
+    handed_back = request.query_params.get("handed_back", "")
+    flash = DONE.get(request.query_params.get("done", ""), "")
+    if flash and handed_back.isdecimal() and int(handed_back):
+        n = int(handed_back)
+        flash += f" {n} open ticket{'s' if n != 1 else ''} of theirs went back to the unassigned queue."
     context = {
         "nav": "users",
         "account": user,
@@ -113,7 +132,9 @@ def _user_view(
         "roles": ROLE_LABELS,
         "form": form or {"input": typed, "error": "", "fields": {}},
         "password_form": password_form,
-        "flash": DONE.get(request.query_params.get("done", ""), ""),
+        "flash": flash,
+        "owned": owned[:OWNED_SHOWN],
+        "owned_more": len(owned) > OWNED_SHOWN,
     }
     return render(request, "admin/user.html", context, status_code=status_code)
 
@@ -141,7 +162,7 @@ def user_save(
         raise invalid({"active": "choose whether the account may sign in"})
     values = {"name": name, "role": role, "is_active": active == "yes"}
     try:
-        changed = accounts.update_user(db, user, values=values, version=form_version(version), actor=admin)
+        edit = accounts.edit_user(db, user, values=values, version=form_version(version), actor=admin)
     except AppError as exc:
         db.rollback()
         user = accounts.get_user(db, user_id)
@@ -149,8 +170,9 @@ def user_save(
         form = {"input": typed, "error": page_error(exc), "fields": field_errors(exc)}
         return _user_view(request, db, user, form=form, status_code=exc.status_code)
     db.commit()
+    handed = f"&handed_back={len(edit.handover.tickets)}" if edit.handover else ""
     return RedirectResponse(
-        f"/admin/users/{user_id}?done={'saved' if changed else 'unchanged'}", status_code=303
+        f"/admin/users/{user_id}?done={'saved' if edit.changed else 'unchanged'}{handed}", status_code=303
     )
 
 

@@ -182,3 +182,28 @@ def test_an_engineer_with_open_visits_keeps_signing_in_until_they_are_moved(
     )
     db.expire_all()
     assert db.get(Engineer, engineer.id).active  # type: ignore[union-attr]
+
+
+def test_deactivating_a_desk_agent_says_what_went_back_and_lists_the_customers_they_own(
+    client: TestClient, db: Session, sign_in: Any
+) -> None:
+    """The API answered with the handover; the page said only "saved", and nothing showed the
+    customers left with an owner who no longer works the desk."""
+    agent = f.make_user(db, role="agent", name="Anna Brunner")
+    owned = f.make_account(db, name="Gasthof Kellner")
+    owned.owner_user_id = agent.id
+    ticket = f.open_ticket(db, owned, subject="Cold room too warm")
+    ticket.assignee_id = agent.id
+    db.commit()
+    sign_in("admin")
+    url = f"/admin/users/{agent.id}"
+    page = client.get(url)
+    assert 'id="owned-accounts"' not in page.text  # still at the desk: nothing to hand over
+    form = {"csrf": csrf_of(page.text), "version": _version(page.text, url), "name": agent.name}
+    r = client.post(url, data={**form, "role": "agent", "active": "no"}, follow_redirects=True)
+    assert r.status_code == 200
+    assert "The account is saved. 1 open ticket of theirs went back to the unassigned queue." in r.text
+    listed = r.text[r.text.index('id="owned-accounts"') :]
+    assert f'<a href="/desk/customers/{owned.id}">Gasthof Kellner</a>' in listed[: listed.index("</div>")]
+    db.refresh(ticket)
+    assert ticket.assignee_id is None
