@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.models import ArticleStatus, ArticleVisibility
+from app.platform.errors import refuse_fields
 from app.platform.inputs import InputModel
 from knowledge_base import Language
 
@@ -30,7 +31,7 @@ class ArticleCreate(InputModel):
 
     @model_validator(mode="after")
     def _short_items(self) -> ArticleCreate:
-        _check_items(self)
+        refuse_fields(self, _long_items(self))
         return self
 
 
@@ -50,19 +51,19 @@ class ArticleUpdate(InputModel):
 
     @model_validator(mode="after")
     def _no_nulls(self) -> ArticleUpdate:
-        for name in self.model_fields_set:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        _check_items(self)
+        nulls = {name: "cannot be null" for name in self.model_fields_set if getattr(self, name) is None}
+        refuse_fields(self, nulls | _long_items(self))
         return self
 
 
-def _check_items(model: BaseModel) -> None:
+def _long_items(model: BaseModel) -> dict[str, str]:
+    """The lists with an item too long, each named (`refuse_fields`: the field, not the body)."""
+    problems = {}
     for name in ("resolution_steps", "product_models", "fault_codes", "tags"):
         limit = 2000 if name == "resolution_steps" else 100
-        for item in getattr(model, name) or []:
-            if len(item) > limit:
-                raise ValueError(f"{name}: each item at most {limit} characters")
+        if any(len(item) > limit for item in getattr(model, name) or []):
+            problems[name] = f"each item at most {limit} characters"
+    return problems
 
 
 class ArticleRead(BaseModel):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
@@ -84,6 +86,31 @@ def refuse(errors: Sequence[dict[str, str]], *, fields_in_detail: bool = True) -
     raise Unprocessable(detail, errors=list(errors))
 
 
+def refuse_fields(model: BaseModel, problems: Mapping[str, str]) -> None:
+    """For a model validator (checks that need the whole model): raise its problems, each under
+    the field it is about; return if there is none.
+
+    A ValueError raised in a model validator is located at the model itself, so the API named the
+    field `body` ("Value error, title cannot be null"). A ValidationError raised there is taken as
+    the model's own errors, under the model's location: `("body", "title")` in a request body,
+    `("shifts", 0, "ends")` in a nested model, and the pages' `loc[0]` is the field as well.
+    `problems` maps a field name to a message that does not repeat it ("cannot be null")."""
+    if not problems:
+        return
+    raise ValidationError.from_exception_data(
+        type(model).__name__,
+        [
+            InitErrorDetails(
+                # "{message}" as the template, so that braces in a message are not read as fields
+                type=PydanticCustomError("value_error", "{message}", {"message": message}),
+                loc=(field,),
+                input=getattr(model, field, None),
+            )
+            for field, message in problems.items()
+        ],
+    )
+
+
 class TooManyRequests(AppError):
     status_code, title = 429, "Too many requests"
 
@@ -113,6 +140,12 @@ def problem(
         body["errors"] = errors
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    # pydantic prefixes a validator's ValueError with "Value error, "; the pages drop it
+    # (app/web/messages.py) and so does the API: the message is ours, the type says what kind.
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -150,7 +183,7 @@ def install_error_handlers(
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field_path(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
+            {"field": _field_path(e["loc"]), "message": _message(e), "type": e["type"]} for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, "Validation failed", detail, request.url.path, errors=errors)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from app.models import Channel, Priority, TicketStatus
+from app.platform.errors import refuse_fields
 from app.platform.inputs import InputModel
 
 
@@ -35,10 +36,10 @@ class TicketUpdate(InputModel):
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> TicketUpdate:
-        for name in ("subject", "description", "category", "priority"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        if not self.model_fields_set:
+        required = ("subject", "description", "category", "priority")
+        sent_null = [n for n in required if n in self.model_fields_set and getattr(self, n) is None]
+        refuse_fields(self, dict.fromkeys(sent_null, "cannot be null"))
+        if not self.model_fields_set:  # about the whole body: no field to name
             raise ValueError("send at least one field to change")
         return self
 

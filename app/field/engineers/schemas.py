@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from app.field.engineers import day_part
+from app.platform.errors import refuse_fields
 from app.platform.inputs import InputModel, LocalTime
 
 _OUT = ConfigDict(from_attributes=True)
@@ -30,10 +31,10 @@ Longitude = Annotated[float, Field(ge=-180, le=180)]
 
 
 def no_nulls(model: BaseModel, names: tuple[str, ...]) -> None:
-    for name in names:
-        if name in model.model_fields_set and getattr(model, name) is None:
-            raise ValueError(f"{name} cannot be null")
-    if not model.model_fields_set:
+    """For an update's model validator: the required fields sent as null, each named."""
+    sent_null = [n for n in names if n in model.model_fields_set and getattr(model, n) is None]
+    refuse_fields(model, dict.fromkeys(sent_null, "cannot be null"))
+    if not model.model_fields_set:  # about the whole body: no field to name
         raise ValueError("send at least one field to change")
 
 

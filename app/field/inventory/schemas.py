@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.field.engineers.schemas import Latitude, Longitude, no_nulls
+from app.platform.errors import refuse_fields
 from app.platform.inputs import InputModel, LocalTime
 
 _OUT = ConfigDict(from_attributes=True)
@@ -88,9 +89,9 @@ class AdjustmentIn(InputModel):
     @model_validator(mode="after")
     def _sign(self) -> AdjustmentIn:
         if self.quantity == 0:
-            raise ValueError("quantity must not be 0")
+            refuse_fields(self, {"quantity": "must not be 0"})
         if self.kind == "receive" and self.quantity < 0:
-            raise ValueError("a receipt adds stock: quantity must be positive")
+            refuse_fields(self, {"quantity": "must be positive: a receipt adds stock"})
         return self
 
 

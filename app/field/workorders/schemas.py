@@ -14,8 +14,9 @@ from pydantic import (
 )
 
 from app.desk.tickets.schemas import AtRiskRead
-from app.field.engineers.schemas import Latitude, Longitude, Skill
+from app.field.engineers.schemas import Latitude, Longitude, Skill, no_nulls
 from app.models import Priority, WorkOrderStatus
+from app.platform.errors import refuse_fields
 from app.platform.inputs import InputModel
 
 _OUT = ConfigDict(from_attributes=True)
@@ -70,11 +71,7 @@ class WorkOrderUpdate(InputModel):
 
     @model_validator(mode="after")
     def _required_not_null(self) -> WorkOrderUpdate:
-        for name in ("required_skills", "duration_min", "required_parts", "windows", "notes"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        if not self.model_fields_set:
-            raise ValueError("send at least one field to change")
+        no_nulls(self, ("required_skills", "duration_min", "required_parts", "windows", "notes"))
         return self
 
 
@@ -99,7 +96,8 @@ class CheckInIn(InputModel):
     @model_validator(mode="after")
     def _both(self) -> CheckInIn:
         if (self.latitude is None) != (self.longitude is None):
-            raise ValueError("give both latitude and longitude, or neither")
+            missing = "latitude" if self.latitude is None else "longitude"
+            refuse_fields(self, {missing: "give both latitude and longitude, or neither"})
         return self
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from app.models import DeliveryStatus, WebhookSubscription
+from app.platform.errors import refuse_fields
 from app.platform.inputs import InputModel
 
 _OUT = ConfigDict(from_attributes=True)
@@ -24,7 +25,7 @@ class SubscriptionCreate(InputModel):
     @model_validator(mode="after")
     def _url_fits(self) -> SubscriptionCreate:
         if len(str(self.url)) > 500:
-            raise ValueError("url must be at most 500 characters")
+            refuse_fields(self, {"url": "at most 500 characters"})
         return self
 
 
@@ -38,13 +39,15 @@ class SubscriptionUpdate(InputModel):
 
     @model_validator(mode="after")
     def _check(self) -> SubscriptionUpdate:
-        if not self.model_fields_set:
+        if not self.model_fields_set:  # about the whole body: no field to name
             raise ValueError("send at least one field to change")
-        for name in ("url", "events", "description", "active"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
+        fields = ("url", "events", "description", "active")
+        problems = {
+            n: "cannot be null" for n in fields if n in self.model_fields_set and getattr(self, n) is None
+        }
         if self.url is not None and len(str(self.url)) > 500:
-            raise ValueError("url must be at most 500 characters")
+            problems["url"] = "at most 500 characters"
+        refuse_fields(self, problems)
         return self
 
 
