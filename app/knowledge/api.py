@@ -145,7 +145,8 @@ def update(
 
 @router.delete("/articles/{article_id}", status_code=204)
 def delete(article_id: int, request: Request, db: DbSession, user: CurrentUser) -> Response:
-    """Delete for good (needs If-Match); archiving (status archived) keeps the history instead."""
+    """Delete a draft that was never published and no ticket names (needs If-Match); anything else is a
+    409 that says to archive it (status archived), which keeps its history and the tickets' links."""
     articles.require_writer(user)
     article = articles.get_article(db, article_id, reader=user)
     require_if_match(request, article.version)

@@ -1,4 +1,5 @@
-"""Articles: create, change, delete, restore an old version; who may read which.
+"""Articles: create, change, delete (a never-published draft only), restore an old version; who may
+read which.
 
 Every change writes a version snapshot (who, which fields) and marks the article changed for the
 search index (``app.knowledge.index.mark_changed``) in the same transaction.
@@ -17,7 +18,16 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.knowledge.index import mark_changed
-from app.models import ArticleStatus, ArticleVisibility, KbArticle, KbArticleVersion, ProductModel, Role, User
+from app.models import (
+    ArticleStatus,
+    ArticleVisibility,
+    KbArticle,
+    KbArticleVersion,
+    KbTicketFeedback,
+    ProductModel,
+    Role,
+    User,
+)
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -141,22 +151,23 @@ def _clean_list(values: Sequence[str]) -> list[str]:
     return out
 
 
-def normalise(
-    session: Session,
-    values: Mapping[str, Any],
-    *,
-    current: KbArticle | None = None,
-    catalogue: ModelCatalogue | None = None,
-) -> dict[str, Any]:
-    """Validate and tidy the fields given; a missing language is detected from the text. Product
-    models must be in the catalogue (``catalogue``, else read from ``session``) and are stored as it
-    spells them."""
+# Each list item's length, as the API's schemas allow (app/knowledge/schemas.py `_check_items`); held
+# here too, so the editor's pages and the JSONL import, which have no schema, keep the same limit.
+ITEM_LIMITS = {"resolution_steps": 2000, "product_models": 100, "fault_codes": 100, "tags": 100}
+
+
+def check_fields(
+    session: Session, values: Mapping[str, Any], *, catalogue: ModelCatalogue | None = None
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The given fields tidied, and what is wrong with them as {field, message}: the rules every
+    writer (API, editor, import) is held to. Product models must be in the catalogue (``catalogue``,
+    else read from ``session``) and come back as it spells them."""
     errors: list[dict[str, str]] = []
     out: dict[str, Any] = {}
     for name, value in values.items():
         if name not in FIELDS:
             continue
-        if name in ("resolution_steps", "product_models", "fault_codes", "tags"):
+        if name in ITEM_LIMITS:
             out[name] = _clean_list(value or [])
         elif name in ("title", "symptom", "body"):
             out[name] = str(value or "").strip()
@@ -170,6 +181,9 @@ def normalise(
         errors.append({"field": "visibility", "message": "internal or customer"})
     if out.get("language") is not None and out["language"] not in LANGUAGES:
         errors.append({"field": "language", "message": "one of " + ", ".join(LANGUAGES)})
+    for name, limit in ITEM_LIMITS.items():
+        if any(len(item) > limit for item in out.get(name, [])):
+            errors.append({"field": name, "message": f"each item at most {limit} characters"})
     if out.get("product_models"):
         # A typo ("XR-50O") would match no ticket's or visit's model: the article would never be shown.
         out["product_models"], unknown = (catalogue or ModelCatalogue.load(session)).check(
@@ -187,6 +201,19 @@ def normalise(
                 "with - . _ / between (e.g. F75, E.04)",
             }
         )
+    return out, errors
+
+
+def normalise(
+    session: Session,
+    values: Mapping[str, Any],
+    *,
+    current: KbArticle | None = None,
+    catalogue: ModelCatalogue | None = None,
+) -> dict[str, Any]:
+    """The given fields tidied (``check_fields``), or 422 naming each bad one; a new article's missing
+    language is detected from the text."""
+    out, errors = check_fields(session, values, catalogue=catalogue)
     if errors:
         raise Unprocessable("The article was not saved: " + _describe(errors) + ".", errors=errors)
     if "language" in out and out["language"] is None:
@@ -319,7 +346,37 @@ def same_title(session: Session, article: KbArticle) -> list[KbArticle]:
     return list(session.scalars(select(KbArticle).where(KbArticle.id.in_(ids)).order_by(KbArticle.id)))
 
 
+def why_kept(session: Session, article: KbArticle) -> str | None:
+    """Why ``article`` may not be deleted, or None. A published article may have been read, linked or
+    sent to a customer, and a ticket's verdict on it is the record of how that ticket was solved
+    (first-contact resolution, the proven boost): deleting it would take its versions and those
+    verdicts with it (their foreign keys cascade). Only a draft that was never published and that no
+    ticket names may go; archiving keeps the rest out of search and suggestions."""
+    tickets = session.scalar(
+        select(func.count(func.distinct(KbTicketFeedback.ticket_id))).where(
+            KbTicketFeedback.article_id == article.id
+        )
+    )
+    if tickets:
+        return f"{tickets} ticket{'' if tickets == 1 else 's'} record it ('This solved it' or 'Not helpful')"
+    published = ArticleStatus.published.value
+    snapshots = session.scalars(
+        select(KbArticleVersion.snapshot).where(KbArticleVersion.article_id == article.id)
+    )
+    if article.status == published or any(s.get("status") == published for s in snapshots):
+        return "it was published"
+    return None
+
+
 def delete_article(session: Session, article: KbArticle, *, actor: User | None) -> None:
+    """Delete a never-published draft no ticket names (409 otherwise: ``why_kept``)."""
+    reason = why_kept(session, article)
+    if reason:
+        message = (
+            f"Article {article.id} cannot be deleted: {reason}. Archive it instead (status archived): "
+            "it leaves search and suggestions, and its history is kept."
+        )
+        raise Conflict(message, errors=[{"field": "status", "message": f"{reason}: archive it instead"}])
     article_id = article.id
     session.delete(article)
     session.flush()

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.knowledge.articles import ITEM_LIMITS
 from app.models import ArticleStatus, ArticleVisibility
 from app.platform.errors import refuse_fields
 from app.platform.inputs import InputModel
@@ -59,8 +60,7 @@ class ArticleUpdate(InputModel):
 def _long_items(model: BaseModel) -> dict[str, str]:
     """The lists with an item too long, each named (`refuse_fields`: the field, not the body)."""
     problems = {}
-    for name in ("resolution_steps", "product_models", "fault_codes", "tags"):
-        limit = 2000 if name == "resolution_steps" else 100
+    for name, limit in ITEM_LIMITS.items():
         if any(len(item) > limit for item in getattr(model, name) or []):
             problems[name] = f"each item at most {limit} characters"
     return problems

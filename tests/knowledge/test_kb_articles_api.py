@@ -87,10 +87,17 @@ def test_lifecycle_versions_and_restore(client: TestClient, login: Any) -> None:
         == 404
     )
 
-    # archived articles stay readable to the office; deleting needs If-Match
-    gone = client.delete(f"{API}/{aid}", headers={**agent, "If-Match": restored.headers["ETag"]})
+    # it was published (version 2): a draft again, but its history is kept, so deleting is refused
+    kept = client.delete(f"{API}/{aid}", headers={**agent, "If-Match": restored.headers["ETag"]})
+    assert kept.status_code == 409 and kept.headers["content-type"].startswith("application/problem+json")
+    assert "it was published" in kept.json()["detail"] and "Archive it instead" in kept.json()["detail"]
+    assert len(client.get(f"{API}/{aid}/versions", headers=agent).json()) == 3
+
+    # a draft that was never published goes; deleting needs If-Match
+    draft = _create(client, agent, status="draft", title="Draft never published")
+    gone = client.delete(f"{API}/{draft['id']}", headers={**agent, "If-Match": '"v1"'})
     assert gone.status_code == 204
-    assert client.get(f"{API}/{aid}", headers=agent).status_code == 404
+    assert client.get(f"{API}/{draft['id']}", headers=agent).status_code == 404
 
 
 def test_no_change_is_no_new_version(client: TestClient, login: Any) -> None:
@@ -270,3 +277,44 @@ def test_german_article_language_is_detected_and_accepted(client: TestClient, lo
     assert french["language"] == "fr"
     chosen = _create(client, agent, language="nl")  # an English text the author files as Dutch
     assert chosen["language"] == "nl"
+
+
+def test_an_article_tickets_name_is_kept_and_archiving_is_offered(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    """QA: any agent could delete an article that tickets name as their resolution ("This solved it"):
+    its versions and the tickets' verdicts went with it, and the first-contact-resolution record
+    with them. Deleting is refused (409, saying to archive it); archiving keeps everything."""
+    from sqlalchemy import func, select
+
+    from app.knowledge.feedback import mark_not_helpful, mark_solved
+    from app.models import KbArticleVersion, KbTicketFeedback
+
+    agent = login("agent")
+    user = f.make_user(db, role="agent")
+    account = f.make_account(db)
+    solved, unhelpful = f.open_ticket(db, account), f.open_ticket(db, account)
+    db.commit()
+    published = _create(client, agent)["id"]
+    draft = _create(client, agent, status="draft", title="Never published, but judged")["id"]
+    mark_solved(db, ticket_id=solved.id, article_id=published, actor=user, channel="phone")
+    mark_not_helpful(db, ticket_id=unhelpful.id, article_id=draft, actor=user)
+    db.commit()
+
+    for aid, said in ((published, "1 ticket record it"), (draft, "1 ticket record it")):
+        r = client.delete(f"{API}/{aid}", headers={**agent, "If-Match": "*"})
+        assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
+        assert said in r.json()["detail"] and "Archive it instead" in r.json()["detail"], r.json()
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(KbTicketFeedback)) == 2
+    assert db.scalar(select(func.count()).where(KbArticleVersion.article_id == published)) == 1
+
+    # archived (the way to take it out of use), or archived without any verdict: kept all the same
+    for aid in (published, _create(client, agent, title="Published once, no verdicts")["id"]):
+        archived = client.patch(
+            f"{API}/{aid}", json={"status": "archived"}, headers={**agent, "If-Match": "*"}
+        )
+        assert archived.status_code == 200 and archived.json()["status"] == "archived"
+        r = client.delete(f"{API}/{aid}", headers={**agent, "If-Match": "*"})
+        assert r.status_code == 409 and "cannot be deleted" in r.json()["detail"]
+    assert "it was published" in r.json()["detail"]

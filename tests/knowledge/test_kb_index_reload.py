@@ -12,9 +12,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.knowledge import articles, search
-from app.knowledge.index import IndexCache, read_version, set_process_cache
+from app.knowledge.index import IndexCache, mark_changed, read_version, set_process_cache
 from app.knowledge.tasks import persist_index
 from app.models import KbArticle, KbChange, KbIndexState, User
+from app.platform.errors import Conflict
 from tests import factories as f
 
 
@@ -73,7 +74,14 @@ def test_a_running_process_reloads_when_the_version_moves(db: Session, kb_cache:
     assert _ids(other, db, "pump leaking seal") == []  # archived: gone from every process's search
     assert other.changes_applied == 3  # only the changed articles were read, never the whole set
 
-    articles.delete_article(db, lift, actor=author)
+    # a published article cannot be deleted (articles.why_kept); a row removed all the same (by an
+    # operator, say) and logged leaves every process's search
+    with pytest.raises(Conflict):
+        articles.delete_article(db, lift, actor=author)
+    db.rollback()
+    assert _ids(other, db, "elevator door") == [str(lift.id)]
+    db.execute(delete(KbArticle).where(KbArticle.id == lift.id))
+    mark_changed(db, lift.id)
     db.commit()
     assert _ids(other, db, "elevator door") == []
 
