@@ -150,6 +150,9 @@ def _query_from(
         due_before = local_to_utc(params.get("sla_due_before", ""))
     except ValueError:
         errors["sla_due_before"] = "not a date and time"
+    sort = params.get("sort", "")
+    if sort and sort not in queue.SORTS:  # the API's 422; silently sorting otherwise hid the typo
+        errors["sort"] = "choose a sort order from the list (sla_risk or newest)"
     customer = _customer_param(db, params.get("customer", ""), errors)
     query = queue.QueueQuery(
         view=view,
@@ -160,7 +163,7 @@ def _query_from(
         channel=channel if channel and "channel" not in errors else None,
         sla_due_before=due_before,
         team_id=_int_param("team", params.get("team", ""), errors),
-        sort=params.get("sort", "") if params.get("sort") in queue.SORTS else "sla_risk",
+        sort=sort if sort in queue.SORTS else "sla_risk",
     )
     return query, errors, customer
 

@@ -97,6 +97,10 @@ def test_bulk_refuses_without_csrf_and_names_bad_input(
     assert r.status_code == 422 and "choose tickets from the list" in r.text
     bad = client.get("/desk/queue", params={"view": "mine", "sla_due_before": "tomorrow"})
     assert bad.status_code == 422 and "not a date and time" in bad.text
+    # an unknown sort was ignored (sorted by SLA risk without a word), where the API answers 422
+    odd = client.get("/desk/queue", params={"view": "mine", "sort": "oldest"})
+    assert odd.status_code == 422 and "sort: choose a sort order from the list" in odd.text
+    assert client.get("/desk/queue", params={"view": "mine", "sort": "newest"}).status_code == 200
 
 
 def test_engineers_cannot_open_the_queue(client: TestClient, sign_in: Callable[..., User]) -> None:
