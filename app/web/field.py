@@ -24,10 +24,11 @@ from app.field.engineers import service as engineers
 from app.field.inventory import reservations
 from app.field.inventory.stock import Shortage
 from app.field.workorders import service as workorders
+from app.field.workorders import status as workorder_status
 from app.field.workorders import visits as workorder_visits
 from app.field.workorders.asset_file import asset_file
 from app.field.workorders.queries import usage_of, visible_work_order
-from app.field.workorders.status import TERMINAL
+from app.field.workorders.status import TERMINAL, refuse_finished
 from app.models import (
     Engineer,
     Part,
@@ -70,6 +71,10 @@ DONE = {
     "checked-out": "Checked out.",
     "reported": "Service report filed.",
     "picked-up": "Pickup confirmed: the parts are in your van.",
+    # a repeat (another tab, a reload) of what already happened: said as such, not as a success
+    "already-checked-in": "You were already checked in; nothing changed.",
+    "already-checked-out": "You had already checked out; nothing changed.",
+    "already-picked-up": "You had already confirmed this pickup; nothing changed.",
     "replayed": "That was already done (the form was sent twice); nothing changed.",
 }
 REPORT_LIMIT = {"work_done": 20000}
@@ -302,7 +307,8 @@ class VisitForm:
             db.rollback()  # nothing of the refused action stays
             current = workorders.get_work_order(db, work_order_id)
             state = {"input": typed or {}, "fields": field_errors(exc)}
-            return self.page(current, report=state, error=page_error(exc), status_code=exc.status_code)
+            error = exc.extra.get("hint") or page_error(exc)  # "Check in first", not state names
+            return self.page(current, report=state, error=error, status_code=exc.status_code)
         if answer.headers.get("Idempotent-Replayed"):
             done = "replayed"
         return RedirectResponse(f"/field/visits/{work_order_id}?done={done}", status_code=303)
@@ -323,15 +329,13 @@ Visit = Annotated[VisitForm, Depends(visit_form)]
 
 @router.post("/field/visits/{work_order_id}/en-route", response_model=None)
 def en_route(visit: Visit, key: FormStr = "", version: FormStr = "") -> Response:
-    return visit.act(
-        key=key,
-        version=version,
-        body={"to": "en_route"},
-        action=lambda wo: workorders.transition(
+    def _go(wo: WorkOrder) -> None:
+        workorder_status.check(wo, "en_route", action="en_route")  # refused: the engineer's words
+        workorders.transition(
             visit.db, work_order=wo, to="en_route", actor=visit.user, reason="engineer on the way"
-        ),
-        done="en-route",
-    )
+        )
+
+    return visit.act(key=key, version=version, body={"to": "en_route"}, action=_go, done="en-route")
 
 
 @router.post("/field/visits/{work_order_id}/check-in", response_model=None)
@@ -343,6 +347,8 @@ def check_in(
     longitude: FormStr = "",
 ) -> Response:
     lat, lon = _position(latitude, longitude)
+    wo = visit.work_order
+    already = wo.checked_in_at is not None and wo.status not in TERMINAL  # a finished visit: 409
     return visit.act(
         key=key,
         version=version,
@@ -350,7 +356,7 @@ def check_in(
         action=lambda wo: workorder_visits.check_in(
             visit.db, work_order=wo, actor=visit.user, latitude=lat, longitude=lon
         ),
-        done="checked-in",
+        done="already-checked-in" if already else "checked-in",
     )
 
 
@@ -365,25 +371,35 @@ def _position(latitude: str, longitude: str) -> tuple[float | None, float | None
 
 @router.post("/field/visits/{work_order_id}/check-out", response_model=None)
 def check_out(visit: Visit, key: FormStr = "", version: FormStr = "") -> Response:
+    wo = visit.work_order
+    already = wo.checked_out_at is not None and wo.status not in TERMINAL  # a finished visit: 409
     return visit.act(
         key=key,
         version=version,
         body={},
         action=lambda wo: workorder_visits.check_out(visit.db, work_order=wo, actor=visit.user),
-        done="checked-out",
+        done="already-checked-out" if already else "checked-out",
     )
 
 
 @router.post("/field/visits/{work_order_id}/pickup", response_model=None)
 def pickup(visit: Visit, key: FormStr = "", back: FormStr = "") -> Response:
+    state = reservations.pickup_state(visit.db, work_order_id=visit.work_order.id, engineer_id=visit.me.id)
+
+    def _pick(wo: WorkOrder) -> None:
+        # confirm_pickup answers [] both for "already fetched" and "nothing to fetch" (the API
+        # repeats safely); the page must not call either of them "Pickup confirmed".
+        refuse_finished(wo)
+        if state == "none":
+            raise Conflict("There is nothing to pick up for this visit.", current=wo.status)
+        reservations.confirm_pickup(visit.db, work_order=wo, engineer_id=visit.me.id, actor=visit.user)
+
     answer = visit.act(
         key=key,
         version="",
         body={"pickup": True},
-        action=lambda wo: reservations.confirm_pickup(
-            visit.db, work_order=wo, engineer_id=visit.me.id, actor=visit.user
-        ),
-        done="picked-up",
+        action=_pick,
+        done="picked-up" if state == "waiting" else "already-picked-up",
     )
     if back == "route" and answer.status_code == 303:  # confirmed from the route's pickup stop
         return RedirectResponse("/field?picked=1", status_code=303)

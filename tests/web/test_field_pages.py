@@ -551,3 +551,98 @@ def test_a_stop_reached_before_its_window_shows_when_the_work_starts(
     wo.planned_start_at = wo.eta_at
     db.commit()
     assert "waits for the window" not in client.get(f"/field?day={day.isoformat()}").text
+
+
+# --- refusals an engineer can read ----------------------------------------------------------------
+
+
+def late_post(client: TestClient, url: str, action: str, key: str) -> Any:
+    """A form sent for `action` with a fresh key and no version: another tab, an old bookmark."""
+    return client.post(f"{url}/{action}", data={"csrf": csrf_of(client.get(url).text), "key": key})
+
+
+def test_a_check_in_while_on_site_elsewhere_is_refused_naming_that_visit(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    from app.field.workorders import service as workorders
+
+    w, _ = planned_world(client, db, login)
+    first = w.work_orders[-1]
+    db.expire_all()
+    start = db.get(WorkOrder, first.id).planned_start_at  # type: ignore[union-attr]
+    second = db.get(WorkOrder, w.work_orders[0].id)
+    assert second is not None and start is not None
+    workorders.schedule(
+        db, work_order=second, engineer_id=w.engineers[1].id, planned_start=start, eta=None, actor=None
+    )
+    db.commit()
+    as_engineer(client, w)
+    url, url2 = f"/field/visits/{first.id}", f"/field/visits/{second.id}"
+    client.post(f"{url}/check-in", data=form_fields(client.get(url).text, f"{url}/check-in"))
+    assert visit_status(db, url) == "on_site"
+    r = client.post(f"{url2}/check-in", data=form_fields(client.get(url2).text, f"{url2}/check-in"))
+    assert r.status_code == 409
+    assert alert(r.text).startswith(f"You are still checked in at {first.number} (")
+    assert visit_status(db, url2) == "scheduled"
+    # Checked out of the first site: the engineer may arrive at the next one.
+    client.post(f"{url}/check-out", data=form_fields(client.get(url).text, f"{url}/check-out"))
+    ok = client.post(f"{url2}/check-in", data=form_fields(client.get(url2).text, f"{url2}/check-in"))
+    assert ok.status_code == 200 and "Checked in." in ok.text and visit_status(db, url2) == "on_site"
+
+
+def test_actions_on_a_finished_visit_say_it_is_finished(client: TestClient, db: Session, login: Any) -> None:
+    """QA: a check-in on a visit reported yesterday answered "Checked in.", a pickup with nothing
+    to fetch "Pickup confirmed"."""
+    w, url, report, _ = on_site(client, db, login, pickup=True)
+    assert client.post(f"{url}/report", data=report).status_code == 200
+    assert visit_status(db, url) == "done"
+    for action in ("check-in", "check-out", "pickup"):
+        r = late_post(client, url, action, f"late-{action}")
+        assert r.status_code == 409, action
+        assert alert(r.text) == "This visit is already finished: its service report was filed.", action
+        assert "Checked in." not in r.text and "Pickup confirmed" not in r.text
+
+
+def test_a_repeat_from_another_tab_is_a_quiet_no_op_not_a_success(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    w, url, _, _ = on_site(client, db, login, pickup=True)  # picked up and checked in
+    again = late_post(client, url, "check-in", "second-tab-in")
+    assert again.status_code == 200 and "You were already checked in; nothing changed." in again.text
+    assert "Checked in." not in again.text
+    picked = late_post(client, url, "pickup", "second-tab-pickup")
+    assert picked.status_code == 200 and "You had already confirmed this pickup" in picked.text
+    assert "Pickup confirmed" not in picked.text
+    db.expire_all()
+    checkins = db.scalar(
+        select(func.count())
+        .select_from(WorkOrderEvent)
+        .where(WorkOrderEvent.work_order_id == w.work_orders[-1].id, WorkOrderEvent.kind == "check_in")
+    )
+    assert checkins == 1
+
+
+def test_out_of_order_actions_say_what_to_do_first(client: TestClient, db: Session, login: Any) -> None:
+    """QA: a report before check-in showed "… is scheduled and cannot move to done; allowed next:
+    unscheduled, en_route, on_site, cancelled." """
+    w, _ = planned_world(client, db, login)
+    as_engineer(client, w)
+    url = f"/field/visits/{w.work_orders[-1].id}"
+    page = client.get(url).text
+    r = client.post(
+        f"{url}/report",
+        data={"csrf": csrf_of(page), "key": "early", "work_done": "Swapped the relay.", "fixed": "yes"},
+    )
+    assert r.status_code == 409
+    assert alert(r.text) == "Check in first: the service report is filed on site, after checking in."
+    out = late_post(client, url, "check-out", "early-out")
+    assert out.status_code == 409 and alert(out.text).startswith("Check in first: ")
+    for html in (r.text, out.text):
+        assert "allowed next" not in html and "en_route" not in alert(html)
+    assert visit_status(db, url) == "scheduled"
+    # A visit with no parts waiting anywhere: nothing to pick up (engineer 0's own visit).
+    db.expire_all()
+    theirs = next(wo for wo in w.work_orders if db.get(WorkOrder, wo.id).engineer_id == w.engineers[0].id)  # type: ignore[union-attr]
+    as_engineer(client, w, 0)
+    none = late_post(client, f"/field/visits/{theirs.id}", "pickup", "nothing")
+    assert none.status_code == 409 and alert(none.text) == "There is nothing to pick up for this visit."

@@ -17,8 +17,9 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.field.inventory.stock import expire_levels
+from app.field.inventory.stock import expire_levels, location_name
 from app.models import (
+    Part,
     ReservationStatus,
     StockLevel,
     StockLocation,
@@ -165,6 +166,16 @@ def _add_to_van(session: Session, location_id: int, part_id: int, quantity: int)
             raise
 
 
+def pickup_state(session: Session, *, work_order_id: int, engineer_id: int) -> str:
+    """'waiting' (parts at a warehouse for this engineer to fetch), 'picked_up' (all fetched
+    already: a repeated tap) or 'none' (the visit has no parts to pick up)."""
+    van = session.scalar(select(StockLocation.id).where(StockLocation.engineer_id == engineer_id))
+    held = held_for(session, [work_order_id])
+    if any(r.location_id != van and r.pickup_engineer_id in (None, engineer_id) for r in held):
+        return "waiting"
+    return "picked_up" if any(r.picked_up_at is not None for r in held) else "none"
+
+
 def confirm_pickup(
     session: Session, *, work_order: WorkOrder, engineer_id: int, actor: User | None
 ) -> list[PickedUp]:
@@ -195,9 +206,15 @@ def confirm_pickup(
             .execution_options(synchronize_session=False)
         )
         if session.execute(out).rowcount != 1:  # type: ignore[attr-defined]
+            part = session.get(Part, r.part_id)
+            what = f"{part.name} ({part.sku})" if part else "this part"  # never the bare id
+            where = location_name(session, r.location_id)
             raise Conflict(
-                f"The warehouse no longer holds the {r.quantity} reserved unit(s) of part {r.part_id}; "
-                "nothing was moved. Ask the dispatcher to re-plan the parts."
+                f"{where[:1].upper()}{where[1:]} no longer holds the "
+                f"{r.quantity} × {what} reserved for this visit; nothing was moved. "
+                "Ask the dispatcher to re-plan the parts.",
+                part_id=r.part_id,
+                location_id=r.location_id,
             )
         _add_to_van(session, van, r.part_id, r.quantity)
         moved.append(PickedUp(r.part_id, r.quantity, r.location_id, van))

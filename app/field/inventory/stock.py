@@ -111,8 +111,10 @@ def expire_levels(session: Session) -> None:
             session.expire(obj)
 
 
-def _add(session: Session, location_id: int, part_id: int, delta: int) -> bool:
-    """quantity += delta, refused (False) when the result would be negative or the row is missing."""
+def _add(session: Session, location_id: int, part_id: int, delta: int, *, free_only: bool = True) -> bool:
+    """quantity += delta, refused (False) when the row is missing or a removal would take more
+    than is free (`quantity - reserved`: units held for planned visits stay put) or, with
+    `free_only=False`, more than is physically there."""
     stmt = (
         update(StockLevel)
         .where(StockLevel.location_id == location_id, StockLevel.part_id == part_id)
@@ -120,7 +122,8 @@ def _add(session: Session, location_id: int, part_id: int, delta: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     if delta < 0:
-        stmt = stmt.where(StockLevel.quantity >= -delta)
+        have = StockLevel.quantity - StockLevel.reserved if free_only else StockLevel.quantity
+        stmt = stmt.where(have >= -delta)
     try:
         return cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
     except OperationalError as exc:
@@ -162,14 +165,19 @@ def _aggregate(lines: Iterable[Line]) -> list[Line]:
     return [totals[k] for k in sorted(totals)]
 
 
-def take(session: Session, lines: Iterable[Line]) -> None:
-    """Remove every line from stock, all or nothing; raise `Shortage` (409) naming each short line."""
+def take(session: Session, lines: Iterable[Line], *, free_only: bool = True) -> None:
+    """Remove every line from stock, all or nothing; raise `Shortage` (409) naming each short line.
+
+    Only free units can be taken: a transfer or count correction that took units reserved for a
+    planned visit left `reserved > quantity` and the visit's pickup failing later. The service
+    report alone passes `free_only=False`: it records parts already used on site (see
+    docs/workorders.md "On site")."""
     merged = _aggregate(lines)
     short: list[Line] = []
     savepoint = session.begin_nested()
     try:
         for ln in merged:
-            if not _add(session, ln.location_id, ln.part_id, -ln.quantity):
+            if not _add(session, ln.location_id, ln.part_id, -ln.quantity, free_only=free_only):
                 short.append(ln)
     except BaseException:
         savepoint.rollback()
@@ -177,7 +185,7 @@ def take(session: Session, lines: Iterable[Line]) -> None:
     if short:
         savepoint.rollback()
         expire_levels(session)
-        _raise_shortage(session, short)
+        _raise_shortage(session, short, free_only=free_only)
     savepoint.commit()
     expire_levels(session)
 
@@ -194,7 +202,7 @@ def location_name(session: Session, location_id: int) -> str:
     return f"warehouse {warehouse.name}" if warehouse else f"stock location {location_id}"
 
 
-def _raise_shortage(session: Session, short: list[Line]) -> None:
+def _raise_shortage(session: Session, short: list[Line], *, free_only: bool) -> None:
     parts = {
         pid: (sku, name)
         for pid, sku, name in session.execute(
@@ -204,7 +212,10 @@ def _raise_shortage(session: Session, short: list[Line]) -> None:
     items = []
     errors = []
     for ln in short:
-        available = quantity_at(session, ln.location_id, ln.part_id)
+        level = level_at(session, ln.location_id, ln.part_id)
+        in_stock, reserved = (level.quantity, level.reserved) if level else (0, 0)
+        held = reserved if free_only else 0  # what this movement may not touch
+        available = max(in_stock - held, 0)
         sku, name = parts.get(ln.part_id, (str(ln.part_id), ""))
         items.append(
             {
@@ -213,13 +224,18 @@ def _raise_shortage(session: Session, short: list[Line]) -> None:
                 "location_id": ln.location_id,
                 "requested": ln.quantity,
                 "available": available,
+                "in_stock": in_stock,
+                "reserved": reserved,
             }
         )
+        have = f"{in_stock} in stock"
+        if held:
+            have += f" but {held} reserved for planned visits, so {available} free"
         errors.append(
             {
                 "field": ln.field or "quantity",
                 "message": f"{ln.quantity} × {sku}{f' ({name})' if name else ''} requested from "
-                f"{location_name(session, ln.location_id)}, {available} in stock",
+                f"{location_name(session, ln.location_id)}, {have}",
             }
         )
     detail = "Not enough stock, nothing was booked: " + "; ".join(e["message"] for e in errors) + "."
@@ -362,8 +378,10 @@ def transfer(
 def record_usage(
     session: Session, *, work_order_id: int, lines: Sequence[Line], at: datetime, actor: User | None
 ) -> list[PartUsage]:
-    """Book parts used on a visit: guarded decrement plus PartUsage rows, all or nothing."""
-    take(session, lines)
+    """Book parts used on a visit: guarded decrement plus PartUsage rows, all or nothing. The guard
+    is physical stock: the parts are already used, so a unit held for another visit may go (that
+    visit then shows as short to the planner) rather than the report being refused on site."""
+    take(session, lines, free_only=False)
     rows = [
         PartUsage(
             work_order_id=work_order_id,

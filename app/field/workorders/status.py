@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import User, WorkOrder, WorkOrderEvent, WorkOrderStatus
 from app.platform import audit
-from app.platform.errors import InvalidTransition
+from app.platform.errors import Conflict, InvalidTransition
 from app.platform.events import emit
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -39,22 +39,76 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 TERMINAL = frozenset(str(s) for s, nexts in TRANSITIONS.items() if not nexts)
 OPEN = frozenset(str(s) for s in WorkOrderStatus) - TERMINAL
 
+# What the engineer is told when a field action comes at the wrong moment, by action and by the
+# status the visit is in. The pages show this sentence alone (an engineer needs "Check in
+# first", not the state names); the API's problem+json carries it as `hint` and starts its
+# `detail` with it, before the precise sentence (current state, allowed next).
+NOT_SCHEDULED = "This visit is not on a route (it is unscheduled): ask dispatch about it first."
+CHECK_IN_FIRST = "Check in first: "
+FINISHED: dict[str, str] = {
+    WorkOrderStatus.done: "This visit is already finished: its service report was filed.",
+    WorkOrderStatus.needs_follow_up: "This visit is already finished: its report was filed "
+    "and it needs a follow-up visit.",
+    WorkOrderStatus.cancelled: "This visit is already finished: it was cancelled.",
+}
+OUT_OF_ORDER: dict[str, dict[str, str]] = {
+    "en_route": {
+        WorkOrderStatus.unscheduled: NOT_SCHEDULED,
+        WorkOrderStatus.en_route: "You are already on your way to this visit.",
+        WorkOrderStatus.on_site: "You are already checked in at this visit.",
+    },
+    "check_in": {WorkOrderStatus.unscheduled: NOT_SCHEDULED},
+    "check_out": {
+        WorkOrderStatus.unscheduled: NOT_SCHEDULED,
+        WorkOrderStatus.scheduled: CHECK_IN_FIRST + "you can only check out of a visit you checked in to.",
+        WorkOrderStatus.en_route: CHECK_IN_FIRST + "you can only check out of a visit you checked in to.",
+    },
+    "report": {
+        WorkOrderStatus.unscheduled: NOT_SCHEDULED,
+        WorkOrderStatus.scheduled: CHECK_IN_FIRST + "the service report is filed on site, after checking in.",
+        WorkOrderStatus.en_route: CHECK_IN_FIRST + "the service report is filed on site, after checking in.",
+    },
+}
+
+
+def hint(work_order: WorkOrder, action: str) -> str:
+    """The engineer's sentence for `action` refused in the visit's status ('' when none fits)."""
+    return FINISHED.get(work_order.status) or OUT_OF_ORDER.get(action, {}).get(work_order.status, "")
+
+
+def refuse_finished(work_order: WorkOrder, precise: str = "") -> None:
+    """409 for a field action on a finished visit. Checked before the idempotent "already done"
+    answers: a check-in on a visit reported yesterday is a wrong tap, not a retry, and its
+    "Checked in." misled. `precise`: the API's sentence after the engineer's one."""
+    if work_order.status in TERMINAL:
+        human = FINISHED[work_order.status]
+        raise Conflict(
+            f"{human} {precise or f'Work order {work_order.number} is {work_order.status}.'}",
+            current=work_order.status,
+            allowed=[],
+            hint=human,
+        )
+
 
 def allowed_next(work_order: WorkOrder) -> list[str]:
     return [str(s) for s in TRANSITIONS[WorkOrderStatus(work_order.status)]]
 
 
-def check(work_order: WorkOrder, to: str) -> None:
+def check(work_order: WorkOrder, to: str, *, action: str = "") -> None:
+    """409 unless the table allows `to`; `action` (a field action) adds the engineer's sentence."""
     allowed = allowed_next(work_order)
     if to in allowed:
         return
     nexts = ", ".join(allowed) or "none (it is final)"
+    human = hint(work_order, action) if action else ""
+    extra: dict[str, Any] = {"hint": human} if human else {}
     raise InvalidTransition(
-        f"Work order {work_order.number} is {work_order.status} and cannot move to {to}; "
-        f"allowed next: {nexts}.",
+        f"{human + ' ' if human else ''}Work order {work_order.number} is {work_order.status} and "
+        f"cannot move to {to}; allowed next: {nexts}.",
         current=work_order.status,
         requested=to,
         allowed=allowed,
+        **extra,
     )
 
 

@@ -17,8 +17,8 @@ from app.field.engineers import service as engineers
 from app.field.inventory import reservations
 from app.field.inventory import stock as inventory
 from app.field.inventory.stock import Line
-from app.field.workorders.status import add_event, change_status, check, summary
-from app.models import User, WorkOrder, WorkOrderStatus
+from app.field.workorders.status import add_event, change_status, check, hint, refuse_finished, summary
+from app.models import Account, Engineer, Site, User, WorkOrder, WorkOrderStatus
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, refuse
@@ -35,10 +35,14 @@ def check_in(
     latitude: float | None = None,
     longitude: float | None = None,
 ) -> WorkOrder:
-    """Arrival on site: status on_site, check-in time, ticket arrival hook."""
+    """Arrival on site: status on_site, check-in time, ticket arrival hook. Refused (409) while the
+    engineer is still on site at another visit: each check-in settles the ticket's arrival SLA and
+    moves it to in progress, which cannot be taken back."""
+    refuse_finished(work_order)
     if work_order.checked_in_at is not None:
         return work_order  # a retry: same result, nothing written
-    check(work_order, "on_site")
+    check(work_order, "on_site", action="check_in")
+    _refuse_if_on_site_elsewhere(session, work_order, actor)
     now = utcnow()
     work_order.checked_in_at = now
     add_event(session, work_order, "check_in", actor=actor, at=now)
@@ -50,15 +54,58 @@ def check_in(
     return work_order
 
 
+def _refuse_if_on_site_elsewhere(session: Session, work_order: WorkOrder, actor: User | None) -> None:
+    """409 naming the visit the engineer is still on site at (checked in, not checked out)."""
+    if work_order.engineer_id is None:
+        return
+    # Two check-ins of one engineer racing must not both pass: on PostgreSQL the engineer's row
+    # lock makes the second wait and then see the first one's visit (SQLite writes are serial).
+    session.execute(select(Engineer.id).where(Engineer.id == work_order.engineer_id).with_for_update())
+    other = session.execute(
+        select(WorkOrder.id, WorkOrder.number, Account.name, Site.name)
+        .join(Account, Account.id == WorkOrder.account_id)
+        .join(Site, Site.id == WorkOrder.site_id)
+        .where(
+            WorkOrder.engineer_id == work_order.engineer_id,
+            WorkOrder.id != work_order.id,
+            WorkOrder.status == WorkOrderStatus.on_site.value,
+            WorkOrder.checked_out_at.is_(None),  # checked out: gone, only the report is missing
+        )
+        .order_by(WorkOrder.checked_in_at)
+        .limit(1)
+    ).first()
+    if other is None:
+        return
+    other_id, number, customer, site = other
+    place = site if customer in site else f"{customer}, {site}"  # "Acme – Hauptsitz" names both
+    engineer = session.get(Engineer, work_order.engineer_id)
+    who = (
+        "You are"
+        if engineer is None or actor is None or engineer.user_id == actor.id
+        else f"{engineer.name} is"
+    )
+    raise Conflict(
+        f"{who} still checked in at {number} ({place}): check out there (or file its "
+        f"report) before checking in at {work_order.number}. Nothing was changed.",
+        current=work_order.status,
+        on_site_work_order_id=other_id,
+        on_site_number=number,
+    )
+
+
 def check_out(session: Session, *, work_order: WorkOrder, actor: User | None) -> WorkOrder:
     """Departure from site. The status stays on_site until the report is filed (which also sets
     the check-out time when the engineer did not check out separately)."""
+    refuse_finished(work_order)
     if work_order.checked_out_at is not None:
         return work_order
     if work_order.checked_in_at is None:
+        human = hint(work_order, "check_out")
         raise Conflict(
-            f"Work order {work_order.number} is {work_order.status}; check in before checking out.",
+            f"{human + ' ' if human else ''}Work order {work_order.number} is {work_order.status}; "
+            "check in before checking out.",
             current=work_order.status,
+            hint=human,  # never empty here: not finished, not checked in
         )
     now = utcnow()
     work_order.checked_out_at = now
@@ -96,13 +143,14 @@ def report(
     """File the service report: parts (default location: the engineer's van) leave stock, the
     visit ends done (fixed) or needs_follow_up, the ticket hears about it. On a stock shortage
     nothing at all is written (409)."""
-    if work_order.status in REPORTED:
-        raise Conflict(
-            f"Work order {work_order.number} already has its service report ({work_order.status}).",
-            current=work_order.status,
-            allowed=[],
-        )
-    check(work_order, "done")  # only on_site may report: 409 names the allowed states otherwise
+    reported = work_order.status in REPORTED
+    refuse_finished(
+        work_order,
+        f"Work order {work_order.number} already has its service report ({work_order.status})."
+        if reported
+        else "",
+    )
+    check(work_order, "done", action="report")  # only on_site may report: 409 names the allowed states
     van = engineers.van_location(session, work_order.engineer_id) if work_order.engineer_id else None
     lines: list[Line] = []
     errors: list[dict[str, str]] = []

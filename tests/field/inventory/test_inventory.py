@@ -12,15 +12,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from app.field.inventory import reservations
 from app.field.inventory.stock import Shortage, StockBusy
 from app.field.workorders import service as workorders
 from app.field.workorders import visits as workorder_visits
 from app.models import AuditLog, PartUsage, StockLevel, Warehouse, WorkOrder
 from app.platform.db import Base
+from app.platform.errors import Conflict
 from tests import factories as f
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -309,6 +311,8 @@ def committed_world(engine: Engine) -> Iterator[dict[str, Any]]:
                     actor=None,
                 )
                 workorder_visits.check_in(s, work_order=wo, actor=None)
+                # left the site: the next check-in is allowed, the report is still to file
+                workorder_visits.check_out(s, work_order=wo, actor=None)
                 ids.append(wo.id)
             world = {"engine": engine, "work_orders": ids, "part_id": part.id, "van_id": van.id}
             s.commit()
@@ -441,3 +445,87 @@ def test_second_report_waits_for_the_first_and_then_sees_the_shortage(
     assert results == {"a": "ok", "b": "shortage"}
     stock, used, _ = _outcome(engine, data)
     assert (stock, used) == (0, 1)
+
+
+# --- reserved stock stays put ---------------------------------------------------------------------
+
+
+def _reserved_for_pickup(db: Session, w: dict[str, Any], quantity: int, reserved: int) -> Any:
+    """The warehouse holds `quantity` of a named part, `reserved` of them held for a visit of the
+    other engineer, who will fetch them (as planning publishes a pickup)."""
+    w["part"].name, w["part"].sku = "Druckschalter", "PMP-5005"
+    f.set_stock(db, w["wh"], w["part"], quantity)
+    account = f.make_account(db, region=w["region"])
+    asset = f.make_asset(db, f.make_site(db, account, region=w["region"]))
+    wo = f.make_work_order(db, f.open_ticket(db, account, asset=asset))
+    reservations.reserve(
+        db,
+        work_order_id=wo.id,
+        part_id=w["part"].id,
+        location_id=w["wh"].id,
+        quantity=reserved,
+        pickup_engineer_id=w["other"].id,
+    )
+    db.commit()
+    return wo
+
+
+def test_transfers_and_counts_take_only_free_stock(client: TestClient, db: Session, world) -> None:
+    """QA: a transfer of all 32 units took the 1 reserved for another engineer's pickup (row left at
+    quantity 0, reserved 1), and that pickup then failed naming "part 33"."""
+    w = world
+    wo = _reserved_for_pickup(db, w, quantity=32, reserved=1)
+    url = "/api/v1/stock/transfers"
+    body = {
+        "from_location_id": w["wh"].id,
+        "to_location_id": w["van"].id,
+        "lines": [{"part_id": w["part"].id, "quantity": 32}],
+    }
+    r = client.post(url, json=body, headers=w["me"])
+    assert r.status_code == 409, r.text
+    problem = r.json()
+    assert "32 × PMP-5005 (Druckschalter) requested from warehouse" in problem["detail"]
+    assert "32 in stock but 1 reserved for planned visits, so 31 free" in problem["detail"]
+    assert f"part {w['part'].id}" not in problem["detail"]
+    assert problem["shortages"][0] == {
+        "part_id": w["part"].id,
+        "sku": "PMP-5005",
+        "location_id": w["wh"].id,
+        "requested": 32,
+        "available": 31,
+        "in_stock": 32,
+        "reserved": 1,
+    }
+    assert (qty(db, w["wh"], w["part"]), qty(db, w["van"], w["part"])) == (32, None)
+    # A count correction may not take the reserved unit either.
+    adjust = {"kind": "adjust", "location_id": w["wh"].id, "part_id": w["part"].id, "reason": "stocktake"}
+    r = client.post("/api/v1/stock/adjustments", json={**adjust, "quantity": -32}, headers=w["dispatch"])
+    assert r.status_code == 409 and "so 31 free" in r.json()["detail"]
+    # The free 31 move; the reserved unit stays for the pickup, which then succeeds.
+    body["lines"][0]["quantity"] = 31
+    assert client.post(url, json=body, headers=w["me"]).status_code == 201
+    db.expire_all()
+    level = db.scalars(
+        select(StockLevel).where(StockLevel.location_id == w["wh"].id, StockLevel.part_id == w["part"].id)
+    ).one()
+    assert (level.quantity, level.reserved) == (1, 1)
+    moved = reservations.confirm_pickup(db, work_order=wo, engineer_id=w["other"].id, actor=None)
+    assert [(m.part_id, m.quantity) for m in moved] == [(w["part"].id, 1)]
+    db.commit()
+    assert (qty(db, w["wh"], w["part"]), qty(db, w["other_van"], w["part"])) == (0, 1)
+
+
+def test_a_pickup_whose_units_are_gone_names_the_part_not_its_id(db: Session, world) -> None:
+    w = world
+    wo = _reserved_for_pickup(db, w, quantity=1, reserved=1)
+    # The unit went missing before this fix (or by hand): the row says 0 in stock, 1 reserved.
+    db.execute(
+        update(StockLevel)
+        .where(StockLevel.location_id == w["wh"].id, StockLevel.part_id == w["part"].id)
+        .values(quantity=0)
+    )
+    with pytest.raises(Conflict) as refused:
+        reservations.confirm_pickup(db, work_order=wo, engineer_id=w["other"].id, actor=None)
+    detail = refused.value.detail
+    assert detail.startswith(f"Warehouse {w['depot'].name} no longer holds the 1 × Druckschalter (PMP-5005)")
+    assert f"part {w['part'].id}" not in detail

@@ -17,6 +17,7 @@ from app.models import (
     Absence,
     AuditLog,
     PartUsage,
+    SlaEvent,
     StockLevel,
     StockReservation,
     Ticket,
@@ -588,6 +589,8 @@ def test_report_shortage_is_409_and_writes_nothing(client: TestClient, db: Sessi
             "location_id": w["van"].id,
             "requested": 3,
             "available": 1,
+            "in_stock": 1,
+            "reserved": 0,
         }
     ]
     assert problem["errors"][0]["field"] == "parts_used.1"
@@ -809,3 +812,80 @@ def test_list_filters_and_cursor(client: TestClient, db: Session, world) -> None
     assert seen == sorted(ids, reverse=True) and page3["next_cursor"] is None
     r = client.get(API, params={"status": "bogus"}, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "status.0"
+
+
+# --- one site at a time, finished visits, out-of-order actions ---------------------------------
+
+
+def test_check_in_while_on_site_elsewhere_is_409_naming_that_visit(
+    client: TestClient, db: Session, world
+) -> None:
+    """QA: engineer7 checked in at two customers 3 km apart; both tickets' arrival SLA became
+    "met" and both went in progress, and nothing could take that back."""
+    w = world
+    first = on_site(client, w)
+    second_ticket = f.open_ticket(db, w["account"], asset=w["asset"])
+    db.commit()
+    second = create(client, w, ticket_id=second_ticket.id)
+    assert schedule(client, w, second["id"], at=next_local(0, 14)).status_code == 200
+    r = client.post(f"{API}/{second['id']}/check-in", headers=w["me"])
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["on_site_work_order_id"] == first["id"]
+    assert problem["detail"].startswith(f"You are still checked in at {first['number']} ({w['account'].name}")
+    # Dispatch checking in on the engineer's behalf hears the engineer's name.
+    by_dispatch = client.post(f"{API}/{second['id']}/check-in", headers=w["dispatch"])
+    assert by_dispatch.status_code == 409
+    assert by_dispatch.json()["detail"].startswith(
+        f"{w['eng'].name} is still checked in at {first['number']}"
+    )
+    # Nothing of the refused check-in happened: no arrival, no SLA stamp, ticket not in progress.
+    db.expire_all()
+    visit, ticket = db.get(WorkOrder, second["id"]), db.get(Ticket, second_ticket.id)
+    assert visit is not None and visit.status == "scheduled" and visit.checked_in_at is None
+    assert ticket is not None and ticket.arrived_at is None and ticket.status != "in_progress"
+    assert count(db, SlaEvent, SlaEvent.ticket_id == second_ticket.id, SlaEvent.metric == "arrival") == 0
+    # Once the engineer has left the first site, the second check-in goes through.
+    assert client.post(f"{API}/{first['id']}/check-out", headers=w["me"]).status_code == 200
+    r = client.post(f"{API}/{second['id']}/check-in", headers=w["me"])
+    assert r.status_code == 200 and r.json()["status"] == "on_site"
+
+
+def test_field_actions_on_a_finished_visit_are_refused_not_reported_as_done(
+    client: TestClient, db: Session, world
+) -> None:
+    w = world
+    wo = on_site(client, w)
+    client.post(
+        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "ok", "fixed_first_time": True}
+    )
+    for action in ("check-in", "check-out"):
+        r = client.post(f"{API}/{wo['id']}/{action}", headers=w["me"])
+        assert r.status_code == 409, action
+        assert r.json()["hint"] == "This visit is already finished: its service report was filed."
+        assert (
+            r.json()["detail"].startswith("This visit is already finished")
+            and "is done" in r.json()["detail"]
+        )
+    again = client.post(
+        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "ok", "fixed_first_time": True}
+    )
+    assert again.status_code == 409 and again.json()["hint"].startswith("This visit is already finished")
+    db.expire_all()
+    kinds = db.scalars(select(WorkOrderEvent.kind).where(WorkOrderEvent.work_order_id == wo["id"])).all()
+    assert kinds.count("check_in") == 1 and kinds.count("report") == 1
+
+
+def test_out_of_order_actions_say_check_in_first_and_keep_the_precise_detail(
+    client: TestClient, world
+) -> None:
+    w = world
+    wo = create(client, w)
+    schedule(client, w, wo["id"])
+    body = {"work_done": "x", "fixed_first_time": True}
+    report = client.post(f"{API}/{wo['id']}/report", headers=w["me"], json=body).json()
+    assert report["hint"] == "Check in first: the service report is filed on site, after checking in."
+    assert report["detail"].startswith(report["hint"]) and "allowed next" in report["detail"]
+    assert (report["current"], report["requested"]) == ("scheduled", "done")
+    out = client.post(f"{API}/{wo['id']}/check-out", headers=w["me"]).json()
+    assert out["hint"].startswith("Check in first") and "check in before checking out" in out["detail"]
