@@ -22,7 +22,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.desk.sla import status as sla_status
 from app.desk.tickets import queries as ticket_queries
 from app.desk.tickets import service as tickets
-from app.desk.tickets.status import label as status_label
 from app.field.workorders import service as workorders
 from app.models import (
     Account,
@@ -39,7 +38,7 @@ from app.models import (
     WorkOrder,
 )
 from app.platform.db import utcnow
-from app.platform.errors import AppError, Conflict, InvalidTransition
+from app.platform.errors import AppError, Conflict
 from app.web import knowledge as knowledge_pages
 from app.web.messages import labelled, page_error
 from app.web.shared import (
@@ -280,17 +279,6 @@ _NO_VERSION = (
 )
 
 
-def _in_words(exc: InvalidTransition) -> InvalidTransition:
-    """The refusal with its list of allowed states as the page names them ("Waiting on customer",
-    not "waiting_on_customer"); the API keeps the service's detail and the codes in `allowed`."""
-    allowed = [str(s) for s in exc.extra.get("allowed") or []]
-    codes = ", ".join(allowed)
-    if not allowed or codes not in exc.detail:
-        return exc
-    detail = exc.detail.replace(codes, ", ".join(status_label(s) for s in allowed))
-    return InvalidTransition(detail, errors=exc.errors, **exc.extra)
-
-
 @router.post("/{ticket_id}/status", response_model=None)
 def change_status(
     ticket_id: int,
@@ -320,9 +308,7 @@ def change_status(
         db.flush()
     except (StaleDataError, tickets.StaleTicket):
         return _refused(request, db, ticket_id, "status", values, Conflict(_STALE))
-    except InvalidTransition as exc:
-        return _refused(request, db, ticket_id, "status", values, _in_words(exc))
-    except AppError as exc:  # a missing reason, visits still under way
+    except AppError as exc:  # a move not allowed now, a missing reason, visits still under way
         return _refused(request, db, ticket_id, "status", values, exc)
     return _done(ticket_id, "status", db)
 

@@ -547,3 +547,6 @@ def test_status_refusals_name_the_allowed_states_as_the_page_does(
     with pytest.raises(InvalidTransition) as refused:  # programs still get the codes
         tickets.transition(db, ticket_id=t.id, to="scheduled", actor=None, channel="api")
     assert refused.value.extra["allowed"] == ["open", "waiting_on_customer", "closed"]
+    assert refused.value.detail.endswith(
+        "allowed now: Open, Waiting on customer, Closed."
+    )  # the API's words too

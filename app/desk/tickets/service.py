@@ -24,6 +24,7 @@ from app.desk.tickets.status import (
     allowed_next,
     change_status,
     check,
+    label,
     manual_next,
 )
 from app.models import (
@@ -327,7 +328,7 @@ def transition(
         raise InvalidTransition(
             f"“{to.replace('_', ' ')}” follows the work orders: a ticket becomes scheduled when a visit "
             "is scheduled and in progress when the engineer checks in. Create or schedule a work "
-            f"order instead; allowed now: {', '.join(allowed) or 'none'}.",
+            f"order instead; allowed now: {', '.join(label(a) for a in allowed) or 'none'}.",
             current=ticket.status,
             requested=to,
             allowed=allowed,
