@@ -337,14 +337,17 @@ class CaseMaker:
         tier, cal_id, contract_id = self._entitlement(asset, day)
         cal = self.world.fast[cal_id]
         fr, arr, res = SLA_TARGETS[tier]["P4"]
-        opened = max(cal.sub(w0, arr * rng.uniform(0.25, 0.65)), w0 - 14 * DAY)
+        # at least half an hour ahead: on the calendar table's first morning `sub` answers the table's
+        # start, the visit's own start, and the ticket was "opened" after its engineer checked in
+        opened = min(max(cal.sub(w0, arr * rng.uniform(0.25, 0.65)), w0 - 14 * DAY), w0 - 30 * MIN)
         if opened > self.now or opened < days.midnight[self.first]:
             return None
         self.slots.book(eng, planned, dur_min * MIN)
         reply = opened + rng.uniform(1, 30) * MIN
         created = opened + rng.uniform(0.5, 5) * MIN
         # Planned in the afternoon run of the working day before the visit.
-        sched = min(max(self._run_before(day), reply + MIN, created + MIN), w0 - 30 * MIN)
+        # (never before the ticket exists: the work order is made from it)
+        sched = max(min(max(self._run_before(day), reply + MIN, created + MIN), w0 - 30 * MIN), created + MIN)
         checkin = max(planned + rng.uniform(-5, 15) * MIN, sched + 10 * MIN)
         vid = self.next_id("work_order")
         checkin += late_by(vid, w1 - checkin)
