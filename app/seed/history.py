@@ -212,7 +212,7 @@ class HistoryWriter:
                         "visit_finished",
                         "field",
                         "",
-                        '{"fixed":true}' if v.fixed else '{"fixed":false}',
+                        f'{{"fixed":{"true" if v.fixed else "false"},"work_order_id":{v.id}}}',
                     )
                 )
         done_channel = "field" if case.visits else reply_channel

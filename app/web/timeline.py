@@ -85,4 +85,8 @@ def describe(item: Mapping[str, Any], names: Mapping[int, str]) -> dict[str, Any
         "at": item["at"],
         "actor": names.get(item.get("actor_id") or 0, ""),
         "channel": item.get("channel") or "",
+        # a finished visit's line leads to its report on the same page (desk/_macros.html visit_report)
+        "href": f"#visit-{data['work_order_id']}"
+        if kind == "visit_finished" and isinstance(data.get("work_order_id"), int)
+        else "",
     }

@@ -184,3 +184,17 @@ def test_the_360_page_shows_what_the_engineer_did_and_links_to_the_visit(
     assert "x" * 600 not in visits_card  # the history stays short: the full text is on the ticket
     db.expire_all()
     assert db.get_one(Ticket, w["ticket"].id).status == "resolved"  # the fixed visit resolved it
+
+
+def test_the_timelines_visit_finished_line_leads_to_that_visits_report(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    """ "Visit finished — not fixed yet" said nothing of which visit or what was done: it links to the
+    report in the Work orders card."""
+    first = _visit(db, world, work_done="Dichtung bestellt", parts=[], fixed=False)
+    sign_in("agent")
+    html = client.get(f"/desk/tickets/{world['ticket'].id}").text
+    line = re.search(r'<li class="visit_finished" id="[^"]+">(.*?)</li>', html, re.S)
+    assert line, "no visit_finished line in the timeline"
+    assert f'<a href="#visit-{first.id}">Visit finished — not fixed yet</a>' in line.group(1)
+    assert f'<li id="visit-{first.id}">' in html  # the target is on the page

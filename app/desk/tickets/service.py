@@ -547,16 +547,24 @@ def on_visit_arrived(session: Session, *, ticket_id: int, at: datetime, actor: U
 
 
 def on_visit_finished(
-    session: Session, *, ticket_id: int, at: datetime, fixed: bool, actor: User | None
+    session: Session,
+    *,
+    ticket_id: int,
+    at: datetime,
+    fixed: bool,
+    actor: User | None,
+    work_order_id: int | None = None,
 ) -> Ticket:
     """The visit ended: fixed → resolved (the engineer, a person, hands the customer the service
-    report on site: a human contact); otherwise the ticket stays open/in progress."""
+    report on site: a human contact); otherwise the ticket stays open/in progress. `work_order_id`
+    lets the timeline line lead to that visit's report."""
     ticket = get_ticket(session, ticket_id)
     if ticket.status in DONE:
         return ticket
-    add_event(
-        session, ticket, "visit_finished", actor=actor, channel=HOOK_CHANNEL, at=at, data={"fixed": fixed}
-    )
+    data: dict[str, Any] = {"fixed": fixed}
+    if work_order_id is not None:
+        data["work_order_id"] = work_order_id
+    add_event(session, ticket, "visit_finished", actor=actor, channel=HOOK_CHANNEL, at=at, data=data)
     if fixed:
         contact = ("resolution", "on_site") if actor is not None else None
         _advance(

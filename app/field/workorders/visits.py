@@ -207,6 +207,11 @@ def report(
             {**summary(work_order), "fixed": fixed, "fixed_first_time": first_time},
         )
         tickets.on_visit_finished(
-            session, ticket_id=work_order.ticket_id, at=out_at, fixed=fixed, actor=actor
+            session,
+            ticket_id=work_order.ticket_id,
+            at=out_at,
+            fixed=fixed,
+            actor=actor,
+            work_order_id=work_order.id,
         )
     return work_order
