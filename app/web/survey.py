@@ -8,8 +8,11 @@ readable page with a fitting status, never a 500.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from app.feedback import answering
 from app.feedback.answering import Page
@@ -41,9 +44,20 @@ def survey_form(request: Request, token: str, db: PageDb, csat: str | None = Non
     return _show(request, page, token, {"csat": csat or ""})
 
 
+async def _posted_form(request: Request) -> FormData:
+    """The posted form, read on the event loop: the handler that records it is a plain def."""
+    return await request.form()
+
+
 @router.post("/survey/{token}")
-async def survey_submit(request: Request, token: str, db: PageDb) -> Response:
-    form = await request.form()
+def survey_submit(
+    request: Request, token: str, db: PageDb, form: Annotated[FormData, Depends(_posted_form)]
+) -> Response:
+    # A plain def on purpose: FastAPI runs it in the thread pool. As an async def, `submit` ran on
+    # the event loop and, while another request's transaction held the lock it needed (SQLite's
+    # write lock, held until that request's commit; on PostgreSQL the survey's row), it blocked the
+    # whole server — including the commit it was waiting for: 30 s and a 503 on SQLite, a hang on
+    # PostgreSQL, for two customers (or one double click) posting at the same moment.
     values: dict[str, object] = {k: v for k, v in form.items() if k != "reasons" and isinstance(v, str)}
     values["reasons"] = [v for v in form.getlist("reasons") if isinstance(v, str)]
     repeated = {k: [v for v in form.getlist(k) if isinstance(v, str)] for k in set(form.keys())}
