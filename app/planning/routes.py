@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import inspect, select
+from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -80,6 +80,7 @@ class PlannedDay:
     stops: list[PlanStop]
     route: PlanRoute | None
     extra: list[WorkOrder]  # given to this engineer by hand after the plan was published
+    day: date
 
     @property
     def work_order_ids(self) -> set[int]:
@@ -146,17 +147,32 @@ def _planned_day(session: Session, engineer: Engineer, day: date) -> PlannedDay:
         if run
         else None
     )
+    # A visit belongs to the day it was checked in on, else to its planned day (as a plan loads
+    # it: `inputs.day_work_orders`): Tuesday's visit done on Monday is Monday's, before or
+    # without a re-plan of either day.
     extra = list(
         session.scalars(
             select(WorkOrder).where(
                 WorkOrder.engineer_id == engineer.id,
-                WorkOrder.planned_start_at >= ref,
-                WorkOrder.planned_start_at < end,
+                or_(
+                    and_(
+                        WorkOrder.checked_in_at.is_(None),
+                        WorkOrder.planned_start_at >= ref,
+                        WorkOrder.planned_start_at < end,
+                    ),
+                    and_(WorkOrder.checked_in_at >= ref, WorkOrder.checked_in_at < end),
+                ),
                 WorkOrder.status.not_in(GONE),
             )
         )
     )
-    return PlannedDay(timezone=tz, run=run, stops=stops, route=route_row, extra=extra)
+    return PlannedDay(timezone=tz, run=run, stops=stops, route=route_row, extra=extra, day=day)
+
+
+def route_day(work_order: WorkOrder, tz: str) -> date | None:
+    """The day whose route shows the visit: the day it was checked in on, else its planned day."""
+    at = work_order.checked_in_at or work_order.planned_start_at
+    return plan_keys.local_day(at, tz) if at is not None else None
 
 
 def _load_rows(session: Session, planned: PlannedDay) -> RouteRows:
@@ -226,12 +242,16 @@ def _visit(rows: RouteRows, seq: int, w: WorkOrder, st: PlanStop | None) -> Stop
     eta = w.eta_at or (st.arrival_at if st else None) or w.planned_start_at
     start = w.planned_start_at or (st.start_at if st else eta)
     assert eta is not None and start is not None
+    end = st.end_at if st and st.start_at == start else start + timedelta(minutes=w.duration_min)
+    if w.checked_in_at is not None:  # what happened, not what was planned: on site since check-in
+        eta = start = w.checked_in_at
+        end = w.checked_out_at or max(start + timedelta(minutes=w.duration_min), st.end_at if st else start)
     return StopRead(
         seq=seq,
         kind="job",
         eta=eta,
         start_at=start,
-        end_at=(st.end_at if st and st.start_at == start else start + timedelta(minutes=w.duration_min)),
+        end_at=end,
         late_s=st.late_s if st else 0,
         past_due_min=_past_due_min(eta, w, ticket),
         fixed=st.fixed if st else False,
@@ -311,6 +331,8 @@ def _stops(rows: RouteRows, planned: PlannedDay, engineer: Engineer) -> list[Sto
             w = rows.work_orders.get(st.work_order_id or -1)
             if w is None or w.engineer_id != engineer.id or w.status in GONE:
                 continue  # re-assigned or cancelled since the plan was published
+            if w.checked_in_at is not None and route_day(w, planned.timezone) != planned.day:
+                continue  # checked in on another day: shown there, whatever this plan still holds
             out.append(_visit(rows, len(out), w, st))
             shown.add(w.id)
         elif st.kind == "pickup":

@@ -14,7 +14,10 @@ Whatever code path changes the rows (API, pages, imports, other services), a ses
                                                       on ("on_call_removed"); cover already over: none;
 - a work order cancelled                           → release its parts, re-plan ("cancellation"),
                                                       tell the customer if the visit was announced;
-- a visit finished (done / needs_follow_up)        → its held parts are consumed.
+- a visit finished (done / needs_follow_up)        → its held parts are consumed;
+- a visit checked in on another day than planned   → re-plan the day it was planned for (its plan
+  (tomorrow's visit done today)                       must not keep a visit being done now) and the
+                                                      day it is worked on ("worked_other_day").
 Late visits are found by a periodic job (`check_late`, beat every minute).
 
 The hooks are installed by `install_session_hooks()` at start-up (not on import). The hook only
@@ -200,6 +203,8 @@ def _collect(session: Session, _ctx: Any) -> None:
             found.append(("cancellation", obj))
         elif status in (WorkOrderStatus.done, WorkOrderStatus.needs_follow_up):
             found.append(("finished", obj))
+        elif status == WorkOrderStatus.on_site:
+            found.append(("checked_in", obj))
         elif _changed_to(obj, "priority") in URGENT and obj.status in plan_inputs.PLANNABLE:
             found.append(("emergency", obj))
     if found:
@@ -242,6 +247,8 @@ def install_session_hooks() -> None:
 def _handle(session: Session, kind: str, obj: Any) -> None:
     if kind == "finished":
         reservations.consume_for_work_order(session, work_order_id=obj.id)
+    elif kind == "checked_in":
+        _worked_other_day(session, obj)
     elif kind == "cancellation":
         reservations.release_for_work_order(session, work_order_id=obj.id)
         notify.on_cancelled(session, work_order_id=obj.id)
@@ -276,6 +283,32 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
         if obj.day >= today:
             request_replan(
                 session, region_id=engineer.region_id, day=obj.day, trigger=kind, ref=absence_ref(obj)
+            )
+
+
+def _worked_other_day(session: Session, work_order: WorkOrder) -> None:
+    """Checked in on another day than planned (Tuesday's visit done on Monday): both days' plans
+    are wrong. The planned day's still holds a visit that is being done now (and times the others
+    around it); the worked day's lacks the time the engineer spends there. A plan loads a started
+    visit on its check-in day (`inputs.day_work_orders`), so re-planning both fixes both: the
+    frozen visit lands on the worked day at its real times, the planned day is planned without it,
+    and customers whose times move are told by the publish as for any re-plan. Checked in on the
+    planned day (in order or not) is no event here: the day's stops re-time through `late`."""
+    if work_order.checked_in_at is None or work_order.planned_start_at is None:
+        return
+    tz, today = _today(session, work_order.region_id)
+    worked = plan_keys.local_day(work_order.checked_in_at, tz)
+    planned = plan_keys.local_day(work_order.planned_start_at, tz)
+    if worked == planned:
+        return
+    for day in sorted({planned, worked}):
+        if day >= today:  # a past day's plan is history: it is not planned again
+            request_replan(
+                session,
+                region_id=work_order.region_id,
+                day=day,
+                trigger="worked_other_day",
+                ref=str(work_order.id),
             )
 
 

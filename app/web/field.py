@@ -152,9 +152,9 @@ def route_page(request: Request, db: PageDb, me: Me, day: str = "") -> HTMLRespo
 
 def _stop_of(db: Session, me: Engineer, work_order: WorkOrder) -> tuple[StopRead | None, RouteRead | None]:
     """The visit as it stands on its day's route (ETA, parts and where they come from)."""
-    if work_order.planned_start_at is None:
+    day = plan_routes.route_day(work_order, engineers.timezone_of(db, me))
+    if day is None:
         return None, None
-    day = plan_keys.local_day(work_order.planned_start_at, engineers.timezone_of(db, me))
     route = plan_routes.engineer_route(db, engineer=me, day=day)
     stop = next((s for s in route.stops if s.work_order_id == work_order.id), None)
     return stop, route

@@ -275,7 +275,8 @@ def test_a_finished_visit_shows_the_parts_used_and_no_navigation(
     wo = w.work_orders[-1]  # engineer 1's visit with a warehouse part and a pickup stop before it
     as_engineer(client, w)
     url = f"/field/visits/{wo.id}"
-    route_url = f"/field?day={day.isoformat()}"
+    # Checked in today (the plan is for next week's `day`): the visit is on today's route since.
+    route_url = "/field"
     assert "Navigate</a>" in client.get(url).text  # an open visit: the way there
     assert (
         client.post(f"{url}/pickup", data=form_fields(client.get(url).text, f"{url}/pickup")).status_code
@@ -572,8 +573,15 @@ def test_a_check_in_while_on_site_elsewhere_is_refused_naming_that_visit(
     start = db.get(WorkOrder, first.id).planned_start_at  # type: ignore[union-attr]
     second = db.get(WorkOrder, w.work_orders[0].id)
     assert second is not None and start is not None
+    # By a dispatcher's hand, so the re-plan of its day that the check-in at `first` (next week's
+    # visit, done today) asks for keeps it with engineer 1 (`inputs.locked`).
     workorders.schedule(
-        db, work_order=second, engineer_id=w.engineers[1].id, planned_start=start, eta=None, actor=None
+        db,
+        work_order=second,
+        engineer_id=w.engineers[1].id,
+        planned_start=start,
+        eta=None,
+        actor=f.make_user(db, role="dispatcher"),
     )
     db.commit()
     as_engineer(client, w)
