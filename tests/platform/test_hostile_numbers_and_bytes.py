@@ -131,3 +131,54 @@ def test_input_model_rules_apply_to_nested_lists() -> None:
     with pytest.raises(ValueError, match="NUL"):
         Lines.model_validate({"ids": [], "tags": ["ok", "b\x00d"]})
     assert Lines.model_validate({"ids": [1, 2**31 - 1]}).ids == [1, 2**31 - 1]
+
+
+def test_every_json_body_is_an_input_model() -> None:
+    """The guard only holds for bodies built on InputModel: the customer-owner PATCH was a plain
+    BaseModel, so `"owner_user_id": true` made user 1 the owner and 2**63 was a 500. (Form bodies
+    are FastAPI's own models, checked by `guard_params`.)"""
+    from collections.abc import Iterator
+    from typing import Any
+
+    from fastapi.routing import APIRoute
+    from pydantic import BaseModel
+
+    from app.main import app
+
+    def routes(found: Any) -> Iterator[APIRoute]:
+        for route in found:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):  # an included router
+                yield from routes(route.original_router.routes)
+
+    loose, seen = [], 0
+    for route in routes(app.routes):
+        if route.body_field is None:
+            continue
+        annotation = route.body_field.field_info.annotation
+        for model in (a for a in (annotation, *getattr(annotation, "__args__", ())) if isinstance(a, type)):
+            if issubclass(model, BaseModel) and not model.__module__.startswith("fastapi"):
+                seen += 1
+                if not issubclass(model, InputModel):
+                    loose.append((route.path, sorted(route.methods), model.__name__))
+    assert seen > 30 and loose == []
+
+
+def test_the_customer_owner_is_an_id_not_a_boolean_or_a_huge_number(
+    client: TestClient, db: Session, login
+) -> None:  # type: ignore[no-untyped-def]
+    manager = login("manager")
+    account = f.make_account(db)
+    db.commit()
+    url = f"/api/v1/customers/{account.id}"
+    for body, field in (
+        ({"owner_user_id": True}, "owner_user_id"),
+        ({"owner_user_id": 2**63}, "owner_user_id"),
+        ({"owner_user_id": None, "zzz": 1}, "zzz"),
+    ):
+        r = client.patch(url, json=body, headers={**manager, "If-Match": f'"v{account.version}"'})
+        assert r.status_code == 422, (body, r.text)
+        assert field in {e["field"] for e in r.json()["errors"]}, r.text
+    db.refresh(account)
+    assert account.owner_user_id is None

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.platform.inputs import InputModel
+
 _OUT = ConfigDict(from_attributes=True)
 
 MatchedField = Literal["phone", "mobile", "email", "serial", "account_name", "contact_name", "external_id"]
@@ -54,7 +56,7 @@ class AccountSummary(BaseModel):
     version: int
 
 
-class AccountOwnerUpdate(BaseModel):
+class AccountOwnerUpdate(InputModel):
     owner_user_id: int | None
 
 

@@ -160,7 +160,8 @@ def _money_problem(d: Decimal) -> str | None:
 
 def money(value: str) -> Decimal:
     out = _one_reading(value, _money_problem)
-    if out != out.quantize(Decimal("0.01")) or out >= Decimal("1e12"):
+    # the size first: quantize() raises InvalidOperation past 28 digits (a 30-digit ARR was a 500)
+    if out >= Decimal("1e12") or out != out.quantize(Decimal("0.01")):
         raise ValueError("at most 12 digits and 2 decimals")
     return out
 

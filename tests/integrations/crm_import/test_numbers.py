@@ -104,6 +104,13 @@ def test_money_refuses_an_ambiguous_amount_naming_both_readings() -> None:
     assert money("120.000,50") == Decimal("120000.50")
 
 
+@pytest.mark.parametrize("cell", ["100000000000000000000000000000", "1000000000000", "1.5555"])
+def test_money_too_large_or_too_precise_is_a_row_error_not_a_crash(cell: str) -> None:
+    """30 digits made quantize() raise InvalidOperation: a 500 after earlier batches had landed."""
+    with pytest.raises(ValueError, match="^at most 12 digits and 2 decimals$"):
+        money(cell)
+
+
 def test_the_columns_range_rules_out_a_reading() -> None:
     latitude, longitude = number(-90, 90), number(-180, 180)
     assert latitude("48,137") == 48.137  # 48137 is no latitude
