@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -159,6 +160,51 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
 API_PREFIX = "/api/"
 
 
+def _error_item(error: Mapping[str, Any], body: Any) -> dict[str, Any]:
+    if error["type"] == "json_invalid":
+        # FastAPI locates a JSON decode error at ("body", <character offset>): the field is the
+        # body, and the offset becomes a line and column a person can find.
+        return {"field": "body", "message": _json_problem(error, body), "type": "json_invalid"}
+    return {"field": _field_path(error["loc"]), "message": _message(error), "type": error["type"]}
+
+
+def _json_problem(error: Mapping[str, Any], body: Any) -> str:
+    loc: Sequence[Any] = error.get("loc") or ()
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    reason = str((error.get("ctx") or {}).get("error") or error.get("msg") or "decode error")
+    if pos is None or not isinstance(body, str):
+        return f"not valid JSON ({reason})"
+    line = body.count("\n", 0, pos) + 1
+    column = pos - body.rfind("\n", 0, pos)
+    return f"not valid JSON (line {line}, column {column}: {reason})"
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    maintype, _, subtype = media.partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _json_body_sent_as_something_else(request: Request, exc: RequestValidationError) -> bool:
+    """A route that reads a JSON body got one under another content type (or none): FastAPI
+    then validates the raw bytes ("Input should be a valid dictionary"), when the answer is 415.
+
+    Only routes whose body FastAPI parses as JSON are concerned: form routes (the pages) and
+    routes that read the request themselves (the CSV import, inbound e-mail) declare no JSON
+    body, and their own content-type checks stand."""
+    route = request.scope.get("route")
+    body_field = getattr(route, "body_field", None)
+    if not isinstance(route, APIRoute) or body_field is None:
+        return False
+    if isinstance(body_field.field_info, params.Form):  # File derives from Form
+        return False
+    if _is_json(request.headers.get("content-type", "")):
+        return False
+    if not (isinstance(exc.body, bytes | bytearray) and exc.body):
+        return False  # no body at all: "Field required" says it better
+    return any(e["loc"] and e["loc"][0] == "body" for e in exc.errors())
+
+
 def install_error_handlers(
     app: FastAPI,
     *,
@@ -182,9 +228,15 @@ def install_error_handlers(
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field_path(e["loc"]), "message": _message(e), "type": e["type"]} for e in exc.errors()
-        ]
+        if _json_body_sent_as_something_else(request, exc):
+            return problem(
+                415,
+                "Unsupported media type",
+                "Send the request body as JSON with Content-Type: application/json"
+                f" (it was sent as {request.headers.get('content-type') or 'no content type'}).",
+                request.url.path,
+            )
+        errors = [_error_item(e, exc.body) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, "Validation failed", detail, request.url.path, errors=errors)
 

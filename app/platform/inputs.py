@@ -6,8 +6,12 @@ time of day with a UTC offset cannot be compared with one without (opening hours
 
 - request bodies: every input schema derives from `InputModel`, whose validators refuse a
   `true`/`false` where an integer is wanted (`"customer_id": true` is not customer 1), an integer
-  outside int4, a NUL byte in any text, a date outside `DATE_MIN`..`DATE_MAX`, and a time of
-  day with a UTC offset (times of day are wall-clock times in the region's zone: `LocalTime`);
+  outside int4, a NUL byte in any text, a date outside `DATE_MIN`..`DATE_MAX`, a time of
+  day with a UTC offset (times of day are wall-clock times in the region's zone: `LocalTime`),
+  and a number where a date-time, date or time of day is wanted (pydantic's lax mode reads
+  `-1` or `"1700000000"` as seconds since 1970, and `3600` as 01:00 UTC): these are ISO 8601
+  strings only ("2026-12-10T08:00:00Z"; a date-time without a UTC offset stays refused where the
+  field is an `AwareDatetime`, as all API date-times are);
 - path, query and form parameters: `guard_params`, a dependency of the API and page routers,
   applies the same rules to the values of each route's declared parameters before any endpoint
   (or database lookup) runs;
@@ -19,17 +23,27 @@ on the pages).
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, ValidationInfo, WithJsonSchema, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    NaiveDatetime,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # PostgreSQL int4
 DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2199, 12, 31)
@@ -41,6 +55,29 @@ LOCAL_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?
 LocalTime = Annotated[
     time, WithJsonSchema({"type": "string", "pattern": LOCAL_TIME_PATTERN, "examples": ["07:30:00"]})
 ]
+
+
+# A number, or a string that is only a number: never a date, a time of day or a date-time here.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def _temporal_kind(kind: set[type]) -> str | None:
+    """What a field of these base types wants when it is a date-time, a date or a time of day."""
+    if AwareDatetime in kind:
+        return "an ISO 8601 date-time with a time zone (e.g. 2026-12-10T08:00:00Z)"
+    if datetime in kind or NaiveDatetime in kind:
+        return "an ISO 8601 date-time (e.g. 2026-12-10T08:00:00Z)"
+    if date in kind:
+        return "an ISO 8601 date (e.g. 2026-12-10)"
+    if time in kind:
+        return "a time of day (e.g. 07:30)"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, int | float | Decimal):
+        return True
+    return isinstance(value, str) and _NUMBER.fullmatch(value.strip()) is not None
 
 
 def problem_with(value: Any) -> str | None:
@@ -97,6 +134,18 @@ class InputModel(BaseModel):
             raise ValueError("must be an integer, not true or false")
         return value
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_number_for_a_time(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        wanted = _temporal_kind(_base_types(field.annotation)) if field else None
+        if wanted is None:
+            return value
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(_is_number(v) for v in values):
+            raise ValueError(f"must be {wanted}, not a number")
+        return value
+
     @field_validator("*", mode="after")
     @classmethod
     def _in_storable_range(cls, value: Any) -> Any:
@@ -114,6 +163,9 @@ def _check_param(kind: set[type], raw: str) -> str | None:
             return problem_with(int(raw))
         except ValueError:
             return None  # not a number at all: FastAPI's own validation says so
+    wanted = _temporal_kind(kind)
+    if wanted and _is_number(raw):
+        return f"must be {wanted}, not a number"
     if date in kind or datetime in kind:
         try:
             parsed: date = date.fromisoformat(raw) if date in kind else datetime.fromisoformat(raw)

@@ -34,10 +34,13 @@ def search_customers(
     return SearchResultRead.model_validate(customers.search(db, q=q, limit=limit))
 
 
-@router.get("/{account_id}/360", response_model=Customer360)
-def customer_overview(account_id: int, db: DbSession, user: DeskUser) -> Customer360:
-    """Account, contacts, sites, contracts, assets with entitlement, tickets, visits, health."""
-    return customer_360.customer_360(db, account_id=account_id)
+@router.get("/{account_id}/360", response_model=Customer360, responses={200: {"headers": {"ETag": {}}}})
+def customer_overview(account_id: int, db: DbSession, user: DeskUser, response: Response) -> Customer360:
+    """Account, contacts, sites, contracts, assets with entitlement, tickets, visits, health.
+    The ETag header is the account's (`"v<account.version>"`), the If-Match of `PATCH /customers/{id}`."""
+    view = customer_360.customer_360(db, account_id=account_id)
+    response.headers["ETag"] = etag(view.account.version)
+    return view
 
 
 @router.patch("/{account_id}")
@@ -49,8 +52,9 @@ def update_customer(
     user: ManagerUser,
     response: Response,
 ) -> AccountOwnerUpdate:
-    """Set or clear the account's owner (managers); needs If-Match with the account's version
-    (`account.version` of the 360 view, as the ETag `"<version>"`)."""
+    """Set or clear the account's owner (managers); needs If-Match with the account's ETag, as
+    everywhere in the API `"v<version>"` (the ETag header of `GET /customers/{id}/360`, whose
+    `account.version` is the same number): 428 without it, 412 when it is stale."""
     account = owners.get_account(db, account_id)
     require_if_match(request, account.version)
     owners.set_owner(db, account=account, owner_user_id=body.owner_user_id, actor=user)

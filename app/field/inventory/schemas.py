@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app.field.engineers.schemas import Latitude, Longitude, no_nulls
 from app.platform.errors import refuse_fields
@@ -15,16 +15,28 @@ from app.platform.inputs import InputModel, LocalTime
 _OUT = ConfigDict(from_attributes=True)
 
 
+CENT = Decimal("0.01")
+
+
+def _cents(value: Decimal) -> Decimal:
+    """A price as it is stored (NUMERIC(10,2)) and read back: "1E+2" → 100.00; -0.00 → 0.00."""
+    return value.quantize(CENT) + Decimal("0.00")  # adding +0 turns -0.00 into 0.00
+
+
+# A part's price: 0.00 (free) up to 99999999.99; a negative price (-0.01) is refused, -0.00 is 0.00.
+Price = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2), AfterValidator(_cents)]
+
+
 class PartCreate(InputModel):
     sku: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
-    unit_cost: Decimal = Field(default=Decimal("0"), ge=0, max_digits=10, decimal_places=2)
+    unit_cost: Price = Decimal("0.00")
 
 
 class PartUpdate(InputModel):
     sku: str | None = Field(default=None, min_length=1, max_length=40)
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    unit_cost: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
+    unit_cost: Price | None = None
 
     @model_validator(mode="after")
     def _required_not_null(self) -> PartUpdate:

@@ -116,11 +116,10 @@ def rotate_secret(
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204)
 def delete_subscription(subscription_id: int, request: Request, db: DbSession, user: AdminUser) -> Response:
-    """Delete the subscription and its delivery log. If-Match is checked when sent; to keep
-    the log, pause the subscription instead (PATCH active=false)."""
+    """Delete the subscription and its delivery log; needs If-Match (428 without, 412 stale). To
+    keep the log, pause the subscription instead (PATCH active=false)."""
     sub = webhooks.get_subscription(db, subscription_id)
-    if request.headers.get("if-match"):
-        require_if_match(request, sub.version)
+    require_if_match(request, sub.version)
     webhooks.delete_subscription(db, subscription_id=subscription_id, actor=user)
     return Response(status_code=204)
 
