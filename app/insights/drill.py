@@ -42,6 +42,7 @@ from app.insights.service import (
 from app.models import Region, SlaEvent, Survey, SurveyAnswer, Ticket, WorkOrder
 from app.platform.config import get_settings
 from app.platform.errors import Unprocessable
+from app.platform.inputs import INT_MAX, problem_with
 from surveys import kpis
 from surveys.periods import local_date
 
@@ -203,14 +204,27 @@ def cursor_text(at: datetime, row_id: int) -> str:
 
 
 def parse_cursor(text: str) -> tuple[datetime, int]:
-    """A page cursor as given back by `next_after`; anything else is a 422 naming `after`."""
+    """A page cursor as given back by `next_after`; anything else is a 422 naming `after`.
+
+    Like `app.platform.http.decode_cursor`, a forged cursor must not reach the database or the
+    date arithmetic as an overflow: the id is a row id (int4, ASCII digits, as `cursor_text`
+    writes it) and the time within `DATE_MIN`..`DATE_MAX` (year 1 or 9999 with an offset
+    overflowed converting to UTC; the engineer-day list steps a day back from it)."""
     try:
         at_text, id_text = text.rsplit("~", 1)
+        if not (id_text.isascii() and id_text.isdecimal()) or len(id_text) > 10:
+            raise ValueError("not a row id")
+        row_id = int(id_text)
+        if not 0 < row_id <= INT_MAX:
+            raise ValueError("not a row id")
         at = datetime.fromisoformat(at_text)
         if at.tzinfo is None:
             raise ValueError("no zone")
-        return at.astimezone(UTC), int(id_text)
-    except ValueError as exc:
+        at = at.astimezone(UTC)
+        if problem_with(at) is not None:
+            raise ValueError("out of range")
+        return at, row_id
+    except (ValueError, OverflowError) as exc:
         raise Unprocessable(
             "The page cursor is not one this list gave.",
             errors=[{"field": "after", "message": "use the next_after value of the previous page"}],
@@ -449,6 +463,8 @@ def drill(
     as many as the figure's n, sorted by time, a page at a time. `after` (the previous page's
     `next_after`) continues a keyset list; `offset` pages the others (and counts pages)."""
     check(query, session)
+    # checked whether or not this list is read by keyset: a forged cursor is refused, not ignored
+    cursor_key = parse_cursor(after) if after else None
     (name,) = query.metrics
     metric = METRICS[name]
     group = (query.group_by, group_value) if query.group_by and group_value is not None else None
@@ -457,9 +473,7 @@ def drill(
     # An offset without a cursor (a client paging by offset) is served from the rows in memory.
     n = _keyset_n(session, query, metric, group) if offset == 0 or after else None
     if n is not None:
-        page, cursor = _keyset_page(
-            session, query, metric, group, parse_cursor(after) if after else None, limit
-        )
+        page, cursor = _keyset_page(session, query, metric, group, cursor_key, limit)
         return {
             "metric": name,
             "n": n,

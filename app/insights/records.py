@@ -43,6 +43,7 @@ from app.models import (
     WorkOrder,
 )
 from app.platform.config import get_settings
+from app.platform.inputs import INT_MAX
 from surveys import VISIT_FACTS, Answer, kpis
 
 KEYS = ("region", "engineer", "product_model", "tier", "channel")
@@ -76,11 +77,10 @@ def unknown_values(session: Session, filters: Filters) -> list[dict[str, str]]:
     f = Filters(**{k: v for k, v in filters.active().items() if v != ""})
     if f.region is not None and session.scalar(select(Region.id).where(Region.code == f.region)) is None:
         errors.append({"field": "region", "message": f"there is no region {f.region!r}"})
+    # "x", "05" (keys are str(id): it would match nobody) and ids past int4 are -1, no engineer
     if f.engineer is not None and (
-        not (f.engineer.isascii() and f.engineer.isdecimal())
-        or len(f.engineer) > 18
-        or str(int(f.engineer)) != f.engineer  # "05": keys are str(id), it would match nobody
-        or session.scalar(select(Engineer.id).where(Engineer.id == int(f.engineer))) is None
+        engineer_id(f.engineer) < 0
+        or session.scalar(select(Engineer.id).where(Engineer.id == engineer_id(f.engineer))) is None
     ):
         errors.append({"field": "engineer", "message": f"there is no engineer {f.engineer!r}"})
     if f.product_model is not None and (
@@ -281,8 +281,10 @@ def _ticket_stmt(lo_at: datetime, hi_at: datetime, filters: Filters, open_only: 
 
 def engineer_id(text: str) -> int:
     """An engineer filter's id. Keys are ``str(id)``, so text that is not one ("x", "05", "²")
-    matches nobody, as `Filters.admits` would find."""
-    return int(text) if text.isdecimal() and str(int(text)) == text else -1
+    matches nobody, as `Filters.admits` would find; nor does an id past int4 ("9223372036854775808")."""
+    ok = text.isascii() and text.isdecimal() and len(text) <= 10 and str(int(text)) == text
+    # beyond int4 no engineer has it, and the driver overflowed (SQLite past 2^63: a 500)
+    return int(text) if ok and int(text) <= INT_MAX else -1
 
 
 def equals(column: Any) -> Callable[[str], Any]:
