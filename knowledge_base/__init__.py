@@ -7,12 +7,13 @@ article set's version changes; ``search`` gives ranked hits with highlighted sni
 """
 
 from .analysis import LANGUAGE_NAMES, LANGUAGES, Language, analyze, detect_language
-from .index import KnowledgeIndex, build_index, suggestion_query
+from .index import MAX_QUERY_CHARS, KnowledgeIndex, build_index, suggestion_query
 from .model import Article, SearchHit, Snippet
 
 __all__ = [
     "LANGUAGES",
     "LANGUAGE_NAMES",
+    "MAX_QUERY_CHARS",
     "Language",
     "Article",
     "KnowledgeIndex",

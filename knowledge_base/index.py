@@ -56,7 +56,7 @@ from .dense import RESCORED, DenseScorer
 from .embedding import Encoder, Vectors, default_encoder, same_weights, weight_twins
 from .model import Article, SearchHit
 from .snippets import highlight_all, make_snippet
-from .textclip import clip
+from .textclip import clip, clip_chars
 from .vector_cache import VectorCache
 
 FORMAT_VERSION = 1
@@ -81,9 +81,20 @@ CANDIDATES = 100  # nearest-by-embedding articles added to the lexical matches (
 # each other on kb_en, kb_zh and covidfaq, while the cost is linear (or worse) in the length: 64 units
 # take ~60 % of the CPU of the generated articles' full text (docs/knowledge_base.md).
 EMBED_UNITS = 64
+# ... and at most this many characters of it (12 a unit: 64 units of the benchmark sets' articles take at
+# most 447, median ~360; kb_zh 80). A unit is a whitespace-separated run, so one pasted base64 image or
+# 100 000 "a"s was one unit read whole: 12-48 s of encoding an article. At 768 characters such a text
+# costs ~0.4 s (base64: ~0.75 model tokens a character). The title field's vector text is capped the same.
+EMBED_CHARS = EMBED_UNITS * 12
+PROGRESS_STEP = 50  # articles embedded between two progress calls (~2-3 s with e5 on one thread)
 EMBED_BATCH = 256  # texts per encoder call when a vector cache keeps them (see _embed)
 # Stored with the vectors: vectors made by another recipe (or encoder) are recomputed, not mixed.
 EMBED_RECIPE = f"field+clip{EMBED_UNITS}"
+
+# Characters of a query the ranker is given: what the app's search box, /kb/search and the ticket
+# suggestions cap a query at (app/knowledge/search.py MAX_QUERY), and what the eval command cuts a query
+# to, so both rank the same text. A query longer than this is pasted text, not a question.
+MAX_QUERY_CHARS = 2000
 
 # "en" 1, "zh" 2, "de" 3, ...; a language outside analysis.LANGUAGES: 0 (suggestions read it as Latin).
 LANGUAGE_CODES: dict[str, int] = {code: i for i, code in enumerate(LANGUAGES, 1)}
@@ -196,7 +207,10 @@ def _language_distance(article: int, query: int) -> int:
 
 
 def _bm25(corpus: list[IntArray], vocab: dict[str, int]) -> bm25s.BM25 | None:
-    if not corpus:
+    """A bm25s retriever over ``corpus``, or None (every score 0) when no document has a token: articles
+    whose texts are empty or only punctuation ("!!!"). bm25s cannot index those (it takes the max of an
+    empty vocabulary), and there is nothing a query could match in them."""
+    if not any(len(doc) for doc in corpus):
         return None
     retriever = bm25s.BM25()  # Lucene BM25, k1 1.5, b 0.75: the library defaults, not tuned
     # bm25s takes (ids per document, vocabulary); the id lists are temporary, the arrays stay.
@@ -267,9 +281,13 @@ class KnowledgeIndex:
         *,
         encoder: EncoderChoice = "auto",
         vector_cache: VectorCache | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
+        """``progress(done, total)`` is called as articles are embedded (every PROGRESS_STEP articles): a
+        command embedding thousands of articles reports what it is doing (the eval command does)."""
         self._encoder: Encoder | None = default_encoder() if encoder == "auto" else encoder
         self._vector_cache = vector_cache
+        self._progress = progress
         self.builds = 0  # BM25 builds (tests check that a boost change makes none)
         self._articles: dict[str, Article] = {}
         self._vocab: dict[str, int] = {}  # only grows; ids of tokens no article uses any more are harmless
@@ -377,10 +395,16 @@ class KnowledgeIndex:
         todo = [a for a in self._articles.values() if a.id not in self._vectors]
         if not todo:
             return
-        field = self._embed([a.field_text for a in todo], "field")
-        full = self._embed([embedded_text(a) for a in todo], "full")
-        for i, article in enumerate(todo):
-            self._vectors[article.id] = np.stack([field[i], full[i]])
+        # With a progress callback, in steps (each text is encoded on its own: the steps change nothing).
+        step = len(todo) if self._progress is None else PROGRESS_STEP
+        for start in range(0, len(todo), step):
+            part = todo[start : start + step]
+            field = self._embed([embedded_field(a) for a in part], "field")
+            full = self._embed([embedded_text(a) for a in part], "full")
+            for i, article in enumerate(part):
+                self._vectors[article.id] = np.stack([field[i], full[i]])
+            if self._progress is not None:
+                self._progress(start + len(part), len(todo))
 
     def _embed(self, texts: list[str], kind: str) -> Vectors:
         """Passage vectors of ``texts``: from the vector cache where it has them, the rest encoded in one
@@ -828,7 +852,13 @@ class KnowledgeIndex:
         index._embed_missing()
         if same_analysis and stored:
             index._build(
-                {name: _loaded_bm25(stored, name, len(lines), index._vocab) for name in ("full", "field")},
+                {
+                    # a field none of whose texts had a token was saved without matrices (_bm25: None)
+                    name: _loaded_bm25(stored, name, len(lines), index._vocab)
+                    if f"{name}_data" in stored
+                    else None
+                    for name in ("full", "field")
+                },
                 compounds,
             )
         return index
@@ -865,8 +895,14 @@ def suggestion_query(
 
 
 def embedded_text(article: Article) -> str:
-    """What the full-text vector reads: the start of title + body (EMBED_UNITS words or CJK characters)."""
-    return clip(article.title + "\n" + article.body, EMBED_UNITS)
+    """What the full-text vector reads: the start of title + body (EMBED_UNITS words or CJK characters,
+    at most EMBED_CHARS characters)."""
+    return clip(article.title + "\n" + article.body, EMBED_UNITS, EMBED_CHARS)
+
+
+def embedded_field(article: Article) -> str:
+    """What the title-field vector reads: the field text, at most EMBED_CHARS characters."""
+    return clip_chars(article.field_text, EMBED_CHARS)
 
 
 def build_index(

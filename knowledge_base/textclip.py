@@ -16,12 +16,29 @@ from .analysis import CJK_CHARS
 _UNIT = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")
 
 
-def clip(text: str, budget: int) -> str:
-    """The start of ``text`` up to ``budget`` units, cut at a unit boundary (the text itself if shorter)."""
+def clip(text: str, budget: int, max_chars: int | None = None) -> str:
+    """The start of ``text`` up to ``budget`` units, cut at a unit boundary (the text itself if shorter),
+    and then to at most ``max_chars`` characters (``clip_chars``): a unit may be a very long "word" (a
+    pasted base64 image, 100 000 "a"s), which the encoder would otherwise read whole."""
+    out = text
     for count, match in enumerate(_UNIT.finditer(text)):
         if count == budget:
-            return text[: match.start()].rstrip()
-    return text
+            out = text[: match.start()].rstrip()
+            break
+    return out if max_chars is None else clip_chars(out, max_chars)
+
+
+def clip_chars(text: str, max_chars: int) -> str:
+    """``text`` cut to at most ``max_chars`` characters: at the last whitespace of the second half of the
+    cut when there is one (no half word), else right at the cap (one long token); the text itself when
+    short enough."""
+    if len(text) <= max_chars:
+        return text
+    head = text[:max_chars]
+    space = max((head.rfind(c) for c in " \t\n\r"), default=-1)
+    if space >= max_chars // 2:
+        head = head[:space]
+    return head.rstrip()
 
 
 def chunks(text: str, size: int) -> list[str]:

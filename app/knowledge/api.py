@@ -179,7 +179,7 @@ def restore(
 def search_articles(
     db: DbSession,
     user: CurrentUser,
-    q: Annotated[str, Query(min_length=1, max_length=2000)],
+    q: Annotated[str, Query(min_length=1, max_length=search.MAX_QUERY)],
     lang: Language | None = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResult:

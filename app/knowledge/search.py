@@ -13,9 +13,9 @@ from app.knowledge.index import process_cache
 from app.models import Asset, KbArticle, KbTicketFeedback, ProductModel, Ticket
 from app.platform.config import get_settings
 from app.platform.errors import Unprocessable
-from knowledge_base import KnowledgeIndex, SearchHit, suggestion_query
+from knowledge_base import MAX_QUERY_CHARS, KnowledgeIndex, SearchHit, suggestion_query
 
-MAX_QUERY = 2000  # characters of a query the ranker reads (a ticket description can be long)
+MAX_QUERY = MAX_QUERY_CHARS  # characters of a query the ranker reads (a ticket description can be long)
 # A fault code as service staff write it: letters then digits, e.g. E04, F-28, F.75 (stored as F75).
 FAULT_CODE = re.compile(r"\b([A-Z]{1,3})[-. ]?(\d{1,4})\b")
 

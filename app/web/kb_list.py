@@ -30,7 +30,7 @@ PAGE_SIZE = 50
 SEARCH_LIMIT = 10  # as the API's default: further down, hybrid search mostly returns what is merely near
 LANGUAGES = articles.LANGUAGE_NAMES  # the languages the library tells apart (en, zh, de, fr, es, it, nl)
 STATUSES = tuple(s.value for s in ArticleStatus)
-MAX_QUERY = 2000  # as the API's /kb/search
+MAX_QUERY = search.MAX_QUERY  # as the API's /kb/search and the library (knowledge_base.MAX_QUERY_CHARS)
 
 
 def _cursor(value: str) -> tuple[datetime, int] | None:
