@@ -92,8 +92,12 @@ class GreatCircle:
         rounding: Rounding = "ceil",
         cache_size: int = 8,
     ) -> None:
-        if speed_kmh <= 0 or detour <= 0:
-            raise ValueError("great-circle travel needs a positive speed and detour factor")
+        # Written so that NaN fails too (NaN <= 0 is False); an infinite detour overflows the matrix.
+        if not (speed_kmh > 0 and 0 < detour < math.inf):
+            raise ValueError(
+                f"great-circle travel needs a positive speed and a finite positive detour factor, "
+                f"got speed_kmh={speed_kmh!r}, detour={detour!r}"
+            )
         self.speed_kmh, self.detour, self.rounding = speed_kmh, detour, rounding
         self._cache = _Lru(cache_size)
 

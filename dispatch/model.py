@@ -17,6 +17,9 @@ import numpy as np
 Location = tuple[float, float] | int
 Window = tuple[int, int]
 
+# Bounds that keep every integer the solver sums comfortably inside 64 (indeed 32) bits.
+MAX_ABS_TIME_S = 10**9  # times and durations, seconds (about 31 years)
+MAX_QUANTITY = 10**9  # parts, capacity, demand
 DEFAULT_PRIORITY_WEIGHTS: Mapping[int, int] = {1: 1_000_000, 2: 100, 3: 10, 4: 1}
 UnassignedReason = Literal[
     "no_skill",  # no engineer has every required skill (or the pinned one lacks it)
@@ -54,9 +57,10 @@ class Engineer:
 
     def __post_init__(self) -> None:
         # Accept lists/sets from callers but keep the instance immutable and picklable.
+        _check_skills(f"engineer {self.id}", self.skills)
         object.__setattr__(self, "skills", frozenset(self.skills))
         object.__setattr__(self, "stock", dict(self.stock))
-        object.__setattr__(self, "shift", _window(self.shift))
+        object.__setattr__(self, "shift", _window(self.shift, f"engineer {self.id} shift"))
         object.__setattr__(self, "breaks", tuple(self.breaks))
 
     @property
@@ -80,11 +84,13 @@ class Job:
     on_call_ok: bool = False  # an on-call engineer (`Engineer.on_call`) may serve it
 
     def __post_init__(self) -> None:
+        _check_skills(f"job {self.id}", self.skills)
         object.__setattr__(self, "skills", frozenset(self.skills))
         object.__setattr__(self, "parts", dict(self.parts))
-        object.__setattr__(self, "windows", tuple(sorted(_window(w) for w in self.windows)))
+        what = f"job {self.id} window"
+        object.__setattr__(self, "windows", tuple(sorted(_window(w, what) for w in self.windows)))
         if self.appointment is not None:
-            object.__setattr__(self, "appointment", _window(self.appointment))
+            object.__setattr__(self, "appointment", _window(self.appointment, f"job {self.id} appointment"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,7 @@ class Warehouse:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stock", dict(self.stock))
-        object.__setattr__(self, "open", _window(self.open))
+        object.__setattr__(self, "open", _window(self.open, f"warehouse {self.id} opening hours"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,12 +265,19 @@ class Plan:
 
 
 # ---------------------------------------------------------------------------------- validation
-def _window(w: Any) -> Window:
+def _window(w: Any, what: str = "") -> Window:
     try:
         a, b = w
         return (int(a), int(b))
-    except (TypeError, ValueError):
-        raise ValueError(f"a time window is a pair (from, to) of seconds, got {w!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        where = f"{what}: " if what else ""
+        raise ValueError(f"{where}a time window is a pair (from, to) of finite seconds, got {w!r}") from None
+
+
+def _check_skills(what: str, skills: Any) -> None:
+    # A string is iterable too: "ELEC" would silently become the skills E, L, C.
+    if isinstance(skills, str | bytes):
+        raise ValueError(f"{what}: skills must be a list of strings, got the string {skills!r}")
 
 
 def _hhmm(t: int) -> str:
@@ -272,6 +285,8 @@ def _hhmm(t: int) -> str:
 
 
 def _check_location(what: str, loc: Any, matrix: TravelMatrix | None) -> None:
+    if isinstance(loc, str | bytes):
+        raise ValueError(f"{what}: location must be (latitude, longitude) numbers, got {loc!r}")
     if matrix is not None:
         if not isinstance(loc, int | np.integer) or not 0 <= loc < matrix.size:
             raise ValueError(
@@ -290,13 +305,29 @@ def _check_quantities(what: str, parts: Mapping[str, int]) -> None:
     for p, q in parts.items():
         if not isinstance(p, str) or not p:
             raise ValueError(f"{what}: part names must be non-empty text, got {p!r}")
-        if not isinstance(q, int | np.integer) or isinstance(q, bool) or q < 0:
-            raise ValueError(f"{what}: quantity of part {p} must be a whole number >= 0, got {q!r}")
+        if not isinstance(q, int | np.integer) or isinstance(q, bool) or not 0 <= q <= MAX_QUANTITY:
+            raise ValueError(
+                f"{what}: quantity of part {p} must be a whole number >= 0 and <= {MAX_QUANTITY}, got {q!r}"
+            )
 
 
 def _check_window(what: str, w: Window) -> None:
     if w[1] < w[0]:
         raise ValueError(f"{what}: window {_hhmm(w[0])}-{_hhmm(w[1])} ends before it starts")
+    if not -MAX_ABS_TIME_S <= w[0] <= w[1] <= MAX_ABS_TIME_S:
+        raise ValueError(f"{what}: window {w!r} must lie within +-{MAX_ABS_TIME_S} seconds")
+
+
+def _check_range(what: str, v: Any, lo: int, hi: int) -> None:
+    """Finite and within [lo, hi] (NaN and infinities fail the comparison)."""
+    if isinstance(v, bool) or not lo <= v <= hi:
+        raise ValueError(f"{what} must be >= {lo} and <= {hi}, got {v!r}")
+
+
+def _check_skill_names(what: str, skills: frozenset[str]) -> None:
+    for s in skills:
+        if not isinstance(s, str) or not s:
+            raise ValueError(f"{what}: skills must be non-empty strings, got {s!r}")
 
 
 def _unique(kind: str, ids: list[str]) -> None:
@@ -324,32 +355,43 @@ def validate(problem: Problem) -> None:
         _check_location(f"{what} end", e.end_location, m)
         _check_window(f"{what} shift", e.shift)
         _check_quantities(f"{what} van stock", e.stock)
+        _check_skill_names(what, e.skills)
         if e.capacity is not None and e.capacity < 0:
             raise ValueError(f"{what}: capacity must be >= 0, got {e.capacity}")
         if e.overtime_s < 0:
             raise ValueError(f"{what}: overtime must be >= 0 seconds, got {e.overtime_s}")
         if e.fixed_cost < 0:
             raise ValueError(f"{what}: fixed cost must be >= 0, got {e.fixed_cost}")
+        if e.capacity is not None:
+            _check_range(f"{what}: capacity", e.capacity, 0, MAX_QUANTITY)
+        _check_range(f"{what}: overtime seconds", e.overtime_s, 0, MAX_ABS_TIME_S)
+        _check_range(f"{what}: fixed cost", e.fixed_cost, 0, 10**15)
         for b in e.breaks:
             _check_window(f"{what} break", b.window)
             if b.duration_s < 0:
                 raise ValueError(f"{what}: break duration must be >= 0, got {b.duration_s}")
+            _check_range(f"{what}: break duration", b.duration_s, 0, MAX_ABS_TIME_S)
     for j in problem.jobs:
         what = f"job {j.id}"
         _check_location(what, j.location, m)
         if not isinstance(j.duration_s, int | np.integer) or j.duration_s < 0:
             raise ValueError(f"{what}: duration must be whole seconds >= 0, got {j.duration_s!r}")
+        _check_range(f"{what}: duration", j.duration_s, 0, MAX_ABS_TIME_S)
+        _check_skill_names(what, j.skills)
         for w in j.windows:
             _check_window(what, w)
         if j.appointment is not None:
             _check_window(f"{what} appointment", j.appointment)
         _check_quantities(f"{what} parts", j.parts)
-        if j.priority not in (1, 2, 3, 4):
+        if isinstance(j.priority, bool) or j.priority not in (1, 2, 3, 4):
             raise ValueError(f"{what}: priority must be 1 (emergency) to 4 (low), got {j.priority!r}")
         if j.pinned_engineer is not None and j.pinned_engineer not in engineer_ids:
             raise ValueError(f"{what} is pinned to unknown engineer {j.pinned_engineer!r}")
         if j.demand < 0:
             raise ValueError(f"{what}: demand must be >= 0, got {j.demand}")
+        _check_range(f"{what}: demand", j.demand, 0, MAX_QUANTITY)
+        if j.sla_deadline is not None:
+            _check_range(f"{what}: SLA deadline", j.sla_deadline, -MAX_ABS_TIME_S, MAX_ABS_TIME_S)
     for wh in problem.warehouses:
         what = f"warehouse {wh.id}"
         _check_location(what, wh.location, m)
@@ -357,6 +399,7 @@ def validate(problem: Problem) -> None:
         _check_quantities(f"{what} stock", wh.stock)
         if wh.pickup_s < 0:
             raise ValueError(f"{what}: pickup time must be >= 0, got {wh.pickup_s}")
+        _check_range(f"{what}: pickup time", wh.pickup_s, 0, MAX_ABS_TIME_S)
     s = problem.settings
     missing = {1, 2, 3, 4} - set(s.priority_weights)
     if missing:
