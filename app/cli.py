@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import sys
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -15,11 +18,56 @@ if TYPE_CHECKING:
 
 cli = typer.Typer(help="Fieldline service desk and field dispatch.", no_args_is_help=True)
 console = Console()
+# Errors go to stderr: `kb export - > file` must not write them into the file, and a full stdout
+# must not turn them into a traceback.
+errors = Console(stderr=True)
+
+# Bounds of the numbers the commands take (a parameter out of them is a usage error, exit 2, as
+# typer gives for any bad parameter; a refused action is exit 1).
+MAX_SEED_CUSTOMERS = 1_000_000  # 100 000 is measured in docs/surveys.md
+MAX_SEED_ARTICLES = 1_000_000  # the benchmark uses 50 000
+MAX_PROCESSES = 256  # --workers, --concurrency
 
 
 def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    errors.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
+
+
+def _input_file(file: str) -> Path:
+    """``file`` as a path to read, or exit 1 saying why it cannot be (a folder is not "no such file")."""
+    path = Path(file)
+    if path.is_dir():
+        _fail(f"{file} is a directory, not a file")
+    elif not path.exists():
+        _fail(f"no such file: {file}")
+    elif not path.is_file():
+        _fail(f"{file} is not a regular file")
+    return path
+
+
+def _plan_date(value: str | None) -> str | None:
+    """--date a day the planner can store (runs.create_run's rule), or a usage error (exit 2)."""
+    if value is None:
+        return None
+    from app.platform.inputs import problem_with
+
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD") from None
+    if problem := problem_with(day):
+        raise typer.BadParameter(f"{value!r} {problem}")
+    return day.isoformat()
+
+
+def _time_limit(value: float | None) -> float | None:
+    """--time-limit within what the API accepts: more than 0, at most MAX_TIME_LIMIT_S seconds."""
+    from app.planning.schemas import MAX_TIME_LIMIT_S
+
+    if value is not None and not (math.isfinite(value) and 0 < value <= MAX_TIME_LIMIT_S):
+        raise typer.BadParameter(f"{value} is not a number of seconds above 0 and at most {MAX_TIME_LIMIT_S}")
+    return value
 
 
 @cli.command()
@@ -138,13 +186,16 @@ def _user_by_email(session: Session, email: str) -> User:
 
 @cli.command()
 def seed(
-    customers: int = typer.Option(300, "--customers", min=1, help="number of customer accounts"),
+    customers: int = typer.Option(
+        300, "--customers", min=1, max=MAX_SEED_CUSTOMERS, help="number of customer accounts"
+    ),
     if_empty: bool = typer.Option(False, "--if-empty", help="do nothing when customers exist"),
     seed: int = typer.Option(42, "--seed", help="random seed (same seed, same company)"),
     kb_articles: int = typer.Option(
         0,
         "--kb-articles",
         min=0,
+        max=MAX_SEED_ARTICLES,
         help="generated knowledge articles on top of the demo set (benchmark: 50000)",
     ),
 ) -> None:
@@ -219,8 +270,10 @@ def _seed_knowledge(generated: int, seed: int) -> None:
 @cli.command()
 def serve(
     host: str = typer.Option(None, envvar="HOST"),
-    port: int = typer.Option(None, envvar="PORT"),
-    workers: int = typer.Option(1, "--workers", "-w", help="web processes (>1: PostgreSQL)"),
+    port: int = typer.Option(None, envvar="PORT", min=1, max=65535),
+    workers: int = typer.Option(
+        1, "--workers", "-w", min=1, max=MAX_PROCESSES, help="web processes (>1: PostgreSQL)"
+    ),
 ) -> None:
     """Serve web pages and the API (tasks on an in-process worker unless a broker is set)."""
     from app.platform import serve as server
@@ -258,7 +311,7 @@ def _broker_or_fail() -> None:
 @cli.command()
 def worker(
     queues: str = typer.Option(None, "--queues", "-Q", help="default: every routed queue"),
-    concurrency: int = typer.Option(None, help="processes (default: CPU count)"),
+    concurrency: int = typer.Option(None, min=1, max=MAX_PROCESSES, help="processes (default: CPU count)"),
     loglevel: str = typer.Option("info"),
 ) -> None:
     """Run a Celery worker (same as `celery -A app.worker worker -Q default,plans,urgent`)."""
@@ -296,17 +349,13 @@ def import_csv(
     file: str = typer.Argument(..., help="CSV file (columns: docs/import.md)"),
 ) -> None:
     """Import CRM data from CSV (upsert by external_id); exits 1 if any row failed."""
-    from pathlib import Path
-
     from rich.table import Table
 
     from app.integrations.crm_import.service import check_entity, import_csv
     from app.platform.db import unit_of_work
     from app.platform.errors import AppError
 
-    path = Path(file)
-    if not path.is_file():
-        _fail(f"no such file: {file}")
+    path = _input_file(file)
     try:
         check_entity(entity)
         # Streamed from disk and committed in batches: an interrupted import keeps whole rows of
@@ -349,8 +398,6 @@ def kb_import(
     as_user: str = typer.Option(..., "--as", help="e-mail of the user the articles are written by"),
 ) -> None:
     """Upsert articles by their id (external id); a file with a bad line imports nothing (exit 1)."""
-    from pathlib import Path
-
     from rich.table import Table
 
     from app.knowledge.articles import can_write
@@ -359,9 +406,7 @@ def kb_import(
     from app.platform.db import read_only_transactions, unit_of_work
     from app.platform.errors import AppError
 
-    path = Path(file)
-    if not path.is_file():
-        _fail(f"no such file: {file}")
+    path = _input_file(file)
     try:
         text = path.read_text(encoding="utf-8-sig")  # a leading byte-order mark (Windows tools) is no data
     except UnicodeDecodeError:
@@ -406,8 +451,6 @@ def kb_import(
 @kb.command("export")
 def kb_export(file: str = typer.Argument(..., help="JSONL file to write ('-' for stdout)")) -> None:
     """Write every article (any status) as one JSON line, in the format import reads."""
-    from pathlib import Path
-
     from app.knowledge.jsonl import export_lines
     from app.platform.db import unit_of_work
 
@@ -415,13 +458,28 @@ def kb_export(file: str = typer.Argument(..., help="JSONL file to write ('-' for
         lines = list(export_lines(session))
     text = "".join(line + "\n" for line in lines)
     if file == "-":
-        sys.stdout.write(text)
+        _write_stdout(text)
         return
     try:
         Path(file).write_text(text, encoding="utf-8")
     except OSError as exc:  # no such folder, a folder of that name, no permission
         _fail(f"cannot write {file}: {exc.strerror or exc}")
     console.print(f"{len(lines)} articles written to {file}")
+
+
+def _write_stdout(text: str) -> None:
+    """``text`` to stdout; a full disk or a closed pipe is one line on stderr and exit 1."""
+    import contextlib
+    import os
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # what is still buffered would fail again at exit, with a traceback; not a real file: tests
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _fail(f"cannot write to stdout: {exc.strerror or exc}")
 
 
 @kb.command("redetect-languages")
@@ -469,11 +527,15 @@ def kb_redetect_languages(
 @cli.command("plan")
 def plan_day(
     region: str = typer.Option(..., help="region code, e.g. MUC-N"),
-    day: str = typer.Option(None, "--date", help="YYYY-MM-DD (default: tomorrow there)"),
-    time_limit: float = typer.Option(None, help="seconds (default: PLAN_TIME_LIMIT_S, less for a small day)"),
+    day: str = typer.Option(None, "--date", callback=_plan_date, help="YYYY-MM-DD (default: tomorrow there)"),
+    time_limit: float = typer.Option(
+        None,
+        callback=_time_limit,
+        help="seconds, at most 600 (default: PLAN_TIME_LIMIT_S, less for a small day)",
+    ),
 ) -> None:
     """Plan a region's day in this process and publish it (the API does the same on workers)."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from sqlalchemy import select
 
@@ -482,18 +544,23 @@ def plan_day(
     from app.planning import runs as plan_runs
     from app.planning.keys import local_day
     from app.platform.db import unit_of_work, utcnow
+    from app.platform.errors import AppError
 
     install_domain_hooks()  # publishing the plan reserves parts, as it does on the workers
 
-    with unit_of_work() as session:
-        found = session.scalar(select(Region).where(Region.code == region))
-        if found is None:
-            _fail(f"no region with code {region!r}")
-            return
-        when = date.fromisoformat(day) if day else local_day(utcnow(), found.timezone) + timedelta(days=1)
-        run_id = plan_runs.create_run(
-            session, region_id=found.id, day=when, trigger="cli", time_limit_s=time_limit, send=False
-        ).id
+    try:
+        with unit_of_work() as session:
+            found = session.scalar(select(Region).where(Region.code == region))
+            if found is None:
+                _fail(f"no region with code {region!r}")
+                return
+            when = date.fromisoformat(day) if day else local_day(utcnow(), found.timezone) + timedelta(days=1)
+            run_id = plan_runs.create_run(
+                session, region_id=found.id, day=when, trigger="cli", time_limit_s=time_limit, send=False
+            ).id
+    except AppError as exc:  # create_run's own rules, in its words
+        said = "; ".join(str(e.get("message", "")) for e in exc.errors or []) or exc.detail
+        _fail(said)
     console.print(f"planning {region} for {when} (run {run_id}) …")
     status = plan_runs.execute(run_id)
     with unit_of_work() as session:
@@ -514,7 +581,7 @@ def main() -> None:
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}".removeprefix("settings: ")
             for e in exc.errors()
         )
-        console.print(f"[red]error:[/red] the configuration is not valid: {problems}")
+        errors.print(f"[red]error:[/red] the configuration is not valid: {problems}")
         raise SystemExit(2) from None
 
 

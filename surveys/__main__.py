@@ -2,28 +2,60 @@
 python -m surveys drivers ANSWERS.jsonl [--facts late,repeat_visit]
 
 Reads answers as JSON Lines (see surveys/records.py), prints JSON. Bad input: exit 2, the line
-number on stderr.
+number on stderr. A key that is neither a question, facts, answered_at nor grouped by (--group-by)
+is ignored with a warning on stderr naming it and its first line (a misspelled "cast" is not csat).
+Output that cannot be written (a full disk): exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import kpis
 from .drivers import RatedVisit, driver_effects
 from .periods import period_of
-from .records import AnswerRecord, BadRecord, read_jsonl
+from .records import AnswerRecord, BadRecord, meant, read_jsonl
+
+
+def _decoded(raw: Iterable[bytes]) -> Iterator[str]:
+    """UTF-8 lines (the byte-order mark is read_jsonl's), naming the line that is not UTF-8."""
+    for number, line in enumerate(raw, start=1):
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRecord(number, "not UTF-8 text") from None
 
 
 def _load(path: str) -> list[AnswerRecord]:
     if path == "-":
-        return list(read_jsonl(iter(sys.stdin)))
-    with open(path, encoding="utf-8") as f:
-        return list(read_jsonl(iter(f)))
+        return list(read_jsonl(_decoded(sys.stdin.buffer)))
+    with open(path, "rb") as f:
+        return list(read_jsonl(_decoded(f)))
+
+
+def _warn_unused(source: str, records: Sequence[AnswerRecord], used: Sequence[str]) -> None:
+    """One warning per key that no figure reads, at its first line: a typo must not pass silently."""
+    first: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for r in records:
+        for k in r.keys:
+            if k not in used:
+                first.setdefault(k, r.line)
+                count[k] = count.get(k, 0) + 1
+    for k, line in first.items():
+        more = f", and on {count[k] - 1} more line(s)" if count[k] > 1 else ""
+        hint = f" (did you mean {m!r}?)" if (m := meant(k)) else ""
+        print(
+            f"warning: {source}:line {line}: key {k!r} ignored: not a question, facts, answered_at "
+            f"or a --group-by key{hint}{more}",
+            file=sys.stderr,
+        )
 
 
 def _survey_kpis(records: Sequence[AnswerRecord]) -> dict[str, object]:
@@ -67,7 +99,9 @@ def _drivers(args: argparse.Namespace, records: list[AnswerRecord]) -> object:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m surveys", description=__doc__)
+    ap = argparse.ArgumentParser(
+        prog="python -m surveys", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     kp = sub.add_parser("kpis", help="CSAT, NPS, CES, solved and detractor rates, each with n")
     kp.add_argument("answers", help="JSON Lines file, or - for stdin")
@@ -90,13 +124,25 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot read {args.answers}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    except UnicodeDecodeError:
-        print(f"cannot read {args.answers}: not UTF-8 text", file=sys.stderr)
-        return 2
     except BadRecord as exc:
         print(f"{args.answers}:{exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=1, ensure_ascii=False))
+    _warn_unused(args.answers, records, args.group_by if args.cmd == "kpis" else ())
+    return _write(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+
+
+def _write(text: str) -> int:
+    """Print ``text``; a full disk or a closed pipe is one line on stderr and exit 1, no traceback."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # what is still buffered would fail again at exit, with a traceback; not a real file: tests
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if not isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted
+            print(f"cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 
