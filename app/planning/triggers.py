@@ -17,7 +17,10 @@ Whatever code path changes the rows (API, pages, imports, other services), a ses
 - a visit finished (done / needs_follow_up)        → its held parts are consumed;
 - a visit checked in on another day than planned   → re-plan the day it was planned for (its plan
   (tomorrow's visit done today)                       must not keep a visit being done now) and the
-                                                      day it is worked on ("worked_other_day").
+                                                      day it is worked on ("worked_other_day");
+- a visit checked in on its day before a stop       → re-plan today ("out_of_order"): the skipped
+  planned earlier for the same engineer               stops' ETAs (and their customers' times) are
+                                                      wrong from now, not only once they run late.
 Late visits are found by a periodic job (`check_late`, beat every minute).
 
 The hooks are installed by `install_session_hooks()` at start-up (not on import). The hook only
@@ -249,6 +252,7 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
         reservations.consume_for_work_order(session, work_order_id=obj.id)
     elif kind == "checked_in":
         _worked_other_day(session, obj)
+        _checked_in_out_of_order(session, obj)
     elif kind == "cancellation":
         reservations.release_for_work_order(session, work_order_id=obj.id)
         notify.on_cancelled(session, work_order_id=obj.id)
@@ -293,7 +297,7 @@ def _worked_other_day(session: Session, work_order: WorkOrder) -> None:
     visit on its check-in day (`inputs.day_work_orders`), so re-planning both fixes both: the
     frozen visit lands on the worked day at its real times, the planned day is planned without it,
     and customers whose times move are told by the publish as for any re-plan. Checked in on the
-    planned day (in order or not) is no event here: the day's stops re-time through `late`."""
+    planned day is `_checked_in_out_of_order`'s case."""
     if work_order.checked_in_at is None or work_order.planned_start_at is None:
         return
     tz, today = _today(session, work_order.region_id)
@@ -310,6 +314,48 @@ def _worked_other_day(session: Session, work_order: WorkOrder) -> None:
                 trigger="worked_other_day",
                 ref=str(work_order.id),
             )
+
+
+def _checked_in_out_of_order(session: Session, work_order: WorkOrder) -> None:
+    """Checked in on the planned day while a stop planned before it waits (the engineer took the
+    third stop first: the customer there called, the first one was not home). The stops skipped
+    now come after this visit, so their ETAs, and the times their customers were told, are wrong
+    from this moment. Waiting for `late` (15 min past each skipped start) showed the engineer and
+    the desk stale times meanwhile, and a skipped stop due later than the visit's end never went
+    late at all. One re-plan of today fixes them all: it freezes the visit on site and times the
+    rest after it."""
+    if (
+        work_order.checked_in_at is None
+        or work_order.planned_start_at is None
+        or work_order.engineer_id is None
+    ):
+        return
+    tz, today = _today(session, work_order.region_id)
+    if plan_keys.local_day(work_order.checked_in_at, tz) != today:
+        return  # an old visit's check-in recorded late: today's plan is not about it
+    if plan_keys.local_day(work_order.planned_start_at, tz) != today:
+        return  # another day's visit: `worked_other_day`
+    skipped = session.scalar(
+        select(WorkOrder.id)
+        .where(
+            WorkOrder.engineer_id == work_order.engineer_id,
+            WorkOrder.id != work_order.id,
+            WorkOrder.status.in_((WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value)),
+            WorkOrder.checked_in_at.is_(None),
+            WorkOrder.planned_start_at.is_not(None),
+            WorkOrder.planned_start_at < work_order.planned_start_at,
+            WorkOrder.planned_start_at >= plan_keys.day_reference(today, tz),
+        )
+        .limit(1)
+    )
+    if skipped is not None:
+        request_replan(
+            session,
+            region_id=work_order.region_id,
+            day=today,
+            trigger="out_of_order",
+            ref=str(work_order.id),
+        )
 
 
 # ------------------------------------------------------------------------------- late visits
