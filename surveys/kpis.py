@@ -82,7 +82,10 @@ def detractor_rate(answers: Iterable[Answer]) -> Figure:
 
 
 def response_rate(sent: int, answered: int) -> Figure:
-    """% of surveys sent that were answered (n = surveys sent)."""
+    """% of surveys sent that were answered (n = surveys sent).
+
+    ValueError when ``answered > sent``: the caller's counting error, not a record's (count the
+    answered among the surveys sent, as the app does), so it is refused rather than left out."""
     if answered > sent:
         raise ValueError(f"{answered} answers for {sent} surveys sent")
     return _percent(answered, sent)
@@ -91,18 +94,28 @@ def response_rate(sent: int, answered: int) -> Figure:
 # ------------------------------------------------------------------------------------- durations
 @dataclass(frozen=True, slots=True)
 class Durations:
-    """Median and 90th percentile of a set of durations, in minutes, with n."""
+    """Median and 90th percentile of a set of durations, in minutes, with n.
+
+    ``skipped``: the ids of the items whose end lies before their start (a ticket resolved before
+    it was opened). Such a duration cannot be measured: the item is not in n, and its id is here so
+    that the caller can say how many were left out and why (never counted as 0 or negative)."""
 
     median_min: float | None
     p90_min: float | None
     n: int
+    skipped: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
-        return {"median_min": self.median_min, "p90_min": self.p90_min, "n": self.n}
+        return {
+            "median_min": self.median_min,
+            "p90_min": self.p90_min,
+            "n": self.n,
+            "skipped": list(self.skipped),
+        }
 
 
-def durations(minutes: Sequence[float]) -> Durations:
-    return Durations(quantile(minutes, 0.5), quantile(minutes, 0.9), len(minutes))
+def durations(minutes: Sequence[float], skipped: Sequence[str] = ()) -> Durations:
+    return Durations(quantile(minutes, 0.5), quantile(minutes, 0.9), len(minutes), tuple(skipped))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,37 +137,47 @@ class TicketFacts:
 BusinessSeconds = Callable[[TicketFacts, datetime, datetime], float]
 
 
+def before_opening(ticket: TicketFacts, at: datetime | None) -> bool:
+    """Whether an event of the ticket at ``at`` lies before the ticket was opened: a record no
+    duration can be measured on (the duration functions leave it out, in ``Durations.skipped``)."""
+    return at is not None and at < ticket.opened_at
+
+
 def _elapsed_min(
     tickets: Iterable[TicketFacts],
     end: Callable[[TicketFacts], datetime | None],
     business_s: BusinessSeconds | None,
 ) -> Durations:
     minutes: list[float] = []
+    skipped: list[str] = []
     for t in tickets:
         stop = end(t)
         if stop is None:
             continue
-        if stop < t.opened_at:
-            raise ValueError(f"ticket {t.id}: an event before it was opened")
+        # One inconsistent record must not stop every figure (it did: a ValueError ended the
+        # whole KPI refresh), nor be counted as a duration of 0 or less: it is left out, by id.
+        if before_opening(t, stop):
+            skipped.append(t.id)
+            continue
         seconds = business_s(t, t.opened_at, stop) if business_s else (stop - t.opened_at).total_seconds()
         minutes.append(seconds / 60.0)
-    return durations(minutes)
+    return durations(minutes, skipped)
 
 
 def first_response_time(
     tickets: Iterable[TicketFacts], business_s: BusinessSeconds | None = None
 ) -> Durations:
-    """Opening → first human contact, over tickets that had one."""
+    """Opening → first human contact, over tickets that had one (one before the opening: skipped)."""
     return _elapsed_min(tickets, lambda t: t.first_response_at, business_s)
 
 
 def time_to_arrive(tickets: Iterable[TicketFacts], business_s: BusinessSeconds | None = None) -> Durations:
-    """Opening → first engineer arrival, over tickets with an arrival."""
+    """Opening → first engineer arrival, over tickets with an arrival (one before the opening: skipped)."""
     return _elapsed_min(tickets, lambda t: t.arrived_at, business_s)
 
 
 def time_to_resolve(tickets: Iterable[TicketFacts], business_s: BusinessSeconds | None = None) -> Durations:
-    """Opening → resolution, over resolved tickets."""
+    """Opening → resolution, over resolved tickets (one resolved before the opening: skipped)."""
     return _elapsed_min(tickets, lambda t: t.resolved_at, business_s)
 
 
@@ -425,7 +448,11 @@ class Backlog:
 def backlog_ageing(
     opened_at: Iterable[datetime], as_of: datetime, bounds_days: Sequence[int] = BACKLOG_BUCKETS_DAYS
 ) -> Backlog:
-    """Open items by age at ``as_of``. A bucket "a–b d" holds ages a ≤ age < b days."""
+    """Open items by age at ``as_of``. A bucket "a–b d" holds ages a ≤ age < b days.
+
+    ValueError for an item opened after ``as_of``: the caller chose the open items at a moment and
+    passed another moment (an item opened later was not open then: choose it out, as the app's
+    backlog does with ``opened_at <= as_of``); no record can cause it."""
     ages = [(as_of - t).total_seconds() / 86400.0 for t in opened_at]
     if any(a < 0 for a in ages):
         raise ValueError("an item opened after as_of")

@@ -19,10 +19,11 @@ up to 31 days ago may be answered).
 from __future__ import annotations
 
 import json
+import logging
 import math
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -37,6 +38,8 @@ from app.insights.metrics import METRICS, Context, Item, Metric
 from app.models import KpiDay, KpiDirty, KpiRefresh, SlaEvent, Ticket, WorkOrder
 from app.platform.config import get_settings
 from surveys import Answer, kpis
+
+log = logging.getLogger(__name__)
 
 # The metrics kept per day. Engineer-days, backlog and at-risk are not: they are small (one row
 # per engineer and day) or snapshots of open work, which the raw path reads directly.
@@ -54,6 +57,7 @@ EMPTY = {
     "part_min": None,
     "snapshot": None,
     "ratings": None,
+    "left_out": 0,
 }
 
 
@@ -114,14 +118,19 @@ def _answer(rating: str, value: int) -> Answer:
     return Answer(ces=value)
 
 
-def _slices(metric: Metric, items: list[Item]) -> list[tuple[str, str, list[Item]]]:
-    """Everything, then each value of each slicing key."""
-    out: list[tuple[str, str, list[Item]]] = [("", "", items)]
+def _slices(
+    metric: Metric, items: list[Item], left: Sequence[Item] = ()
+) -> list[tuple[str, str, list[Item], list[Item]]]:
+    """Everything, then each value of each slicing key: the items in n and the ones left out
+    (a value whose items were all left out still gets its row, n = 0)."""
+    out: list[tuple[str, str, list[Item], list[Item]]] = [("", "", items, list(left))]
     for key in metric.keys:
-        groups: dict[str, list[Item]] = defaultdict(list)
+        groups: dict[str, tuple[list[Item], list[Item]]] = defaultdict(lambda: ([], []))
         for item in items:
-            groups[item.keys.get(key, "")].append(item)
-        out += [(key, value, group) for value, group in groups.items()]
+            groups[item.keys.get(key, "")][0].append(item)
+        for item in left:
+            groups[item.keys.get(key, "")][1].append(item)
+        out += [(key, value, group, out_) for value, (group, out_) in groups.items()]
     return out
 
 
@@ -163,19 +172,22 @@ def rebuild_days(
         calc = service.Calculator(query, loaded)
         for name in metrics:
             metric = METRICS[name]
+            left: dict[date, list[Item]] = {}
             if metric.source == "backlog":
                 by_day = _backlog_days(calc, metric, chosen)
             else:
-                dated = service.Dated(metric, loaded.items.get(metric.source, []), ctx).by_day
-                by_day = {day: items for day, items in dated.items() if day in chosen}
+                dated = service.Dated(metric, loaded.items.get(metric.source, []), ctx)
+                by_day = {day: items for day, items in dated.by_day.items() if day in chosen}
+                left = {day: items for day, items in dated.left_out.items() if day in chosen}
+                _log_left_out(metric, left)
             minutes = _minutes(metric, by_day, cal_ctx, ctx)
-            for day, items in by_day.items():
+            for day in sorted(by_day.keys() | left.keys()):
                 day_ctx = (
                     replace(ctx, as_of=calc.moment(day + timedelta(days=1)))
                     if metric.source == "backlog"
                     else ctx
                 )
-                for key, value, group in _slices(metric, items):
+                for key, value, group, out in _slices(metric, by_day.get(day, []), left.get(day, [])):
                     rows.append(
                         {
                             "metric": name,
@@ -183,11 +195,28 @@ def rebuild_days(
                             "value": value,
                             "day": day,
                             **_summaries(metric, group, day_ctx, minutes),
+                            "left_out": len(out),
                         }
                     )
         _insert(session, rows)
         written += len(rows)
     return written
+
+
+def _log_left_out(metric: Metric, left: dict[date, list[Item]]) -> None:
+    """Say which records a figure leaves out and why: the dashboard shows how many, the log which
+    ones (to correct them at the source)."""
+    items = [i for day in sorted(left) for i in left[day]]
+    if items:
+        numbers = ", ".join(str(i.number or i.facts.id) for i in items[:20])
+        log.warning(
+            "KPI %s: %d ticket(s) left out (%s): %s%s",
+            metric.name,
+            len(items),
+            metric.left_out_reason,
+            numbers,
+            " …" if len(items) > 20 else "",
+        )
 
 
 def _minutes(
@@ -503,6 +532,7 @@ class Aggregates:
                 columns.append(
                     (KpiDay.business_minutes if self.business else KpiDay.minutes).label("minutes")
                 )
+                columns.append(KpiDay.left_out)
             elif metric.source == "shifts":
                 columns += [KpiDay.shift_min, KpiDay.part_min]
             elif metric.source == "backlog":
@@ -567,6 +597,7 @@ class Aggregates:
                 "n": len(minutes),
                 "unit": "minutes",
                 "p90": quantile(minutes, 0.9),
+                **({"left_out": sum(r.left_out for r in rows)} if metric.left_out is not None else {}),
             }
         return dict(kpis.proportion(sum(r.hits for r in rows), sum(r.n for r in rows)).as_dict())
 

@@ -61,6 +61,10 @@ class Metric:
     keys: tuple[str, ...] = ("region", "engineer", "product_model", "tier", "channel")
     duration: bool = False  # median/p90 of minutes; `time=business` applies
     rating: str | None = None  # the answer field a survey metric reads (csat, nps, ces)
+    # An item that would be in n but whose record cannot be counted (its event before the ticket
+    # was opened): not in n, counted apart per day and slice and shown as "N tickets left out: why".
+    left_out: Callable[[Item, Context], bool] | None = None
+    left_out_reason: str = ""
 
 
 def _figure(f: Figure) -> dict[str, Any]:
@@ -73,6 +77,15 @@ def _durations(d: kpis.Durations) -> dict[str, Any]:
 
 def _facts(items: Sequence[Item]) -> list[kpis.TicketFacts]:
     return [i.facts for i in items]
+
+
+def _counted(event: Callable[[kpis.TicketFacts], datetime | None]) -> Callable[[Item, Context], bool]:
+    """In a duration's n: the ticket had the event, not before it was opened (`kpis.before_opening`)."""
+    return lambda t, c: event(t.facts) is not None and not kpis.before_opening(t.facts, event(t.facts))
+
+
+def _before_opening(event: Callable[[kpis.TicketFacts], datetime | None]) -> Callable[[Item, Context], bool]:
+    return lambda t, c: kpis.before_opening(t.facts, event(t.facts))
 
 
 def _sla(metric: str) -> Callable[[Sequence[Item], Context], dict[str, Any]]:
@@ -146,9 +159,11 @@ METRICS: dict[str, Metric] = {
             "minutes",
             False,
             at=lambda t, c: t.facts.first_response_at,
-            in_n=lambda t, c: t.facts.first_response_at is not None,
+            in_n=_counted(lambda f: f.first_response_at),
             compute=lambda items, c: _durations(kpis.first_response_time(_facts(items), c.business_s)),
             duration=True,
+            left_out=_before_opening(lambda f: f.first_response_at),
+            left_out_reason="first response before opened",
         ),
         Metric(
             "time_to_arrive",
@@ -157,9 +172,11 @@ METRICS: dict[str, Metric] = {
             "minutes",
             False,
             at=lambda t, c: t.facts.arrived_at,
-            in_n=lambda t, c: t.facts.arrived_at is not None,
+            in_n=_counted(lambda f: f.arrived_at),
             compute=lambda items, c: _durations(kpis.time_to_arrive(_facts(items), c.business_s)),
             duration=True,
+            left_out=_before_opening(lambda f: f.arrived_at),
+            left_out_reason="arrival before opened",
         ),
         Metric(
             "time_to_resolve",
@@ -168,9 +185,11 @@ METRICS: dict[str, Metric] = {
             "minutes",
             False,
             at=lambda t, c: t.facts.resolved_at,
-            in_n=lambda t, c: t.facts.resolved_at is not None,
+            in_n=_counted(lambda f: f.resolved_at),
             compute=lambda items, c: _durations(kpis.time_to_resolve(_facts(items), c.business_s)),
             duration=True,
+            left_out=_before_opening(lambda f: f.resolved_at),
+            left_out_reason="resolved before opened",
         ),
         Metric(
             "first_contact_resolution",

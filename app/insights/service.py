@@ -198,21 +198,27 @@ def _span(query: Query) -> timedelta:
 
 # ------------------------------------------------------------------------------------- computing
 class Dated:
-    """A metric's items bucketed by the local date of the metric's time."""
+    """A metric's items bucketed by the local date of the metric's time; apart, the items its
+    records leave out (`Metric.left_out`), dated the same way."""
 
     def __init__(self, metric: Metric, items: Sequence[Item], ctx: Context) -> None:
         self.by_day: dict[date, list[Item]] = defaultdict(list)
+        self.left_out: dict[date, list[Item]] = defaultdict(list)
         for item in items:
-            if not metric.in_n(item, ctx):
+            if metric.in_n(item, ctx):
+                bucket = self.by_day
+            elif metric.left_out is not None and metric.left_out(item, ctx):
+                bucket = self.left_out
+            else:
                 continue
             at = metric.at(item, ctx)
             if at is not None:
-                self.by_day[local_date(at, item.tz)].append(item)
+                bucket[local_date(at, item.tz)].append(item)
 
-    def between(self, start: date, end: date) -> list[Item]:
-        """Items of the local dates [start, end)."""
+    def between(self, start: date, end: date, *, left_out: bool = False) -> list[Item]:
+        """Items of the local dates [start, end) (`left_out`: the ones left out)."""
         out: list[Item] = []
-        for day, day_items in self.by_day.items():
+        for day, day_items in (self.left_out if left_out else self.by_day).items():
             if start <= day < end:
                 out.extend(day_items)
         return out
@@ -303,19 +309,29 @@ class Calculator:
         if self.aggregated(metric, end):
             assert self.agg is not None
             return self.agg.values(metric, key, start, end)
-        return {i.keys.get(key, "") for i in self.items_for(metric, start, end)}
+        # a group whose only tickets were left out is listed too (n = 0, "1 ticket left out"),
+        # as kpi_day keeps a row for it
+        items = self.items_for(metric, start, end) + self.items_for(metric, start, end, left_out=True)
+        return {i.keys.get(key, "") for i in items}
 
     def items_for(
-        self, metric: Metric, start: date, end: date, group: tuple[str, str] | None = None
+        self,
+        metric: Metric,
+        start: date,
+        end: date,
+        group: tuple[str, str] | None = None,
+        *,
+        left_out: bool = False,
     ) -> list[Item]:
-        """The items behind the figure of [start, end) local dates (optionally one group)."""
+        """The items behind the figure of [start, end) local dates (optionally one group);
+        `left_out`: the items of those days that the figure leaves out (`Metric.left_out`)."""
         source = self.loaded.items.get(metric.source, [])
         if metric.source in ("backlog", "at_risk"):
-            chosen = _snapshot_items(metric, source, self.moment(end))
+            chosen = [] if left_out else _snapshot_items(metric, source, self.moment(end))
         else:
             if metric.name not in self.dated:
                 self.dated[metric.name] = Dated(metric, source, self.loaded.ctx)
-            chosen = self.dated[metric.name].between(start, end)
+            chosen = self.dated[metric.name].between(start, end, left_out=left_out)
         if group is not None:
             chosen = [i for i in chosen if i.keys.get(group[0], "") == group[1]]
         return chosen
@@ -339,7 +355,10 @@ class Calculator:
         ctx = self.loaded.ctx
         if metric.source in ("backlog", "at_risk"):
             ctx = replace(ctx, as_of=self.moment(end))
-        return metric.compute(items, ctx)
+        out = metric.compute(items, ctx)
+        if metric.left_out is not None:
+            out["left_out"] = len(self.items_for(metric, start, end, group, left_out=True))
+        return out
 
     def with_previous(
         self,
@@ -418,6 +437,8 @@ def run(session: Session, query: Query) -> dict[str, Any]:
             "unit": metric.unit,
             "operational": metric.operational,
             "time": ("business" if query.business else "calendar") if metric.duration else None,
+            # why a figure's `left_out` records are not in its n (durations: an event before the opening)
+            "left_out_reason": metric.left_out_reason or None,
             "total": calc.with_previous(metric, start, end, prev),
             "series": [
                 {

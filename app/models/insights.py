@@ -39,6 +39,9 @@ class KpiDay(Base):
     part_min: Mapped[float | None]
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # backlog at the end of the day
     ratings: Mapped[dict[str, int] | None] = mapped_column(JSON)  # survey answers: rating → count
+    # durations: the items of the day and slice not in n because their record cannot be counted
+    # (an event before the ticket was opened: `Metric.left_out`), shown beside the figure
+    left_out: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class KpiDirty(Base):

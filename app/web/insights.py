@@ -233,6 +233,7 @@ def dashboard(request: Request, db: PageDb, user: KpiPageUser) -> HTMLResponse:
                 "ci_shown": interval(m["total"].get("ci_low"), m["total"].get("ci_high")),
                 "previous_shown": shown((m["total"].get("previous") or {}).get("value"), m["unit"], duration),
                 "trend": trend(m["metric"], m["total"], m["total"].get("previous"), duration),
+                "left_out_note": left_out_note(m["total"].get("left_out"), m.get("left_out_reason")),
                 "drill": "/insights/drill?" + _query_string(params, metric=m["metric"]),
                 "series_rows": [
                     {
@@ -280,6 +281,14 @@ def dashboard(request: Request, db: PageDb, user: KpiPageUser) -> HTMLResponse:
             else None,
         },
     )
+
+
+def left_out_note(count: int | None, reason: str | None) -> str | None:
+    """ "2 tickets left out: resolved before opened": records of the window whose times cannot
+    give the figure (not in its n, so the manager knows the figure is short of them)."""
+    if not count:
+        return None
+    return f"{count} ticket{'s' if count != 1 else ''} left out: {reason or 'inconsistent times'}"
 
 
 def unknown_metric_text(typed: str, role: str) -> str | None:

@@ -94,8 +94,37 @@ def test_calendar_and_business_time() -> None:
     assert kpis.time_to_resolve([t]).median_min == 65 * 60
     assert kpis.time_to_resolve([t], _mon_fri_8_17_utc).median_min == 120
     assert kpis.time_to_arrive([t], _mon_fri_8_17_utc).median_min == 30
-    with pytest.raises(ValueError):
-        kpis.time_to_resolve([TicketFacts("T2", opened_at=fri, resolved_at=fri - H)])
+
+
+def test_an_event_before_the_opening_is_left_out_by_id() -> None:
+    # One ticket resolved an hour before it was opened among good ones: the figure is the good
+    # ones' (30 and 90 min: median 60, n 2), the bad one's id comes back, nothing is raised and
+    # nothing is counted as 0 or −60 min; the calendar callback never sees the reversed span.
+    good = [_ticket(1, resolved_at=T + 30 * M), _ticket(2, resolved_at=T + 90 * M)]
+    bad = _ticket(3, first_response_at=T - 5 * M, arrived_at=T - M, resolved_at=T - H)
+    seen: list[tuple[datetime, datetime]] = []
+
+    def business(_t: TicketFacts, start: datetime, end: datetime) -> float:
+        seen.append((start, end))
+        return (end - start).total_seconds()
+
+    for business_s in (None, business):
+        d = kpis.time_to_resolve([good[0], bad, good[1]], business_s)
+        assert (d.median_min, d.p90_min, d.n, d.skipped) == (60.0, 84.0, 2, ("T3",))
+    assert all(start <= end for start, end in seen)
+    assert kpis.first_response_time([bad]) == kpis.Durations(None, None, 0, ("T3",))
+    assert kpis.time_to_arrive([bad, *good]).skipped == ("T3",)
+    assert kpis.time_to_resolve(good).skipped == ()
+    assert kpis.time_to_resolve([bad]).as_dict() == {
+        "median_min": None,
+        "p90_min": None,
+        "n": 0,
+        "skipped": ["T3"],
+    }
+    # The rule the app applies to its own lists (drill-down, per-day rows), from the library.
+    assert kpis.before_opening(bad, bad.resolved_at)
+    assert not kpis.before_opening(bad, None)
+    assert not kpis.before_opening(good[0], T)  # at the opening itself: a duration of 0, counted
 
 
 def test_first_contact_resolution_and_reopen_rate() -> None:
