@@ -80,7 +80,10 @@ def _load(session: Session, token: str, purpose: tokens.Purpose, now: datetime) 
     page = replace(page, about=about(session, survey))
     if survey.answered_at is not None:
         return replace(page, outcome="answered")
-    if survey.cancelled_at is not None:
+    # A case reopened or cancelled since sending is marked at once (`capture.mark_case`); the
+    # job sets `cancelled_at` on its next tick. The link says "no answer needed" from the mark
+    # on: an answer in between counted in CSAT and could open a recovery call for a closed case.
+    if survey.cancelled_at is not None or survey.case_state != "open":
         return replace(page, outcome="cancelled")
     if now >= survey.sent_at + timedelta(seconds=policy.expires_after_s):
         return replace(page, outcome="expired")
@@ -138,12 +141,18 @@ def submit(
     # The guarded update makes two concurrent posts record one answer: only one sees rowcount 1.
     claimed = session.execute(
         update(Survey)
-        .where(Survey.id == survey.id, Survey.answered_at.is_(None))
+        .where(
+            Survey.id == survey.id,
+            Survey.answered_at.is_(None),
+            Survey.cancelled_at.is_(None),
+            Survey.case_state == "open",  # reopened while the customer was typing
+        )
         .values(answered_at=now, status="answered", next_check_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     if claimed != 1:
-        return replace(page, outcome="answered")
+        session.expire(survey)
+        return _load(session, token, "answer", now)  # answered or cancelled meanwhile: say which
     session.refresh(survey)
     row = record(session, survey, answer, now)
     if row.is_detractor:
