@@ -63,3 +63,18 @@ def test_the_patch_description_names_the_etag_format_it_accepts(client: TestClie
     assert '`"<version>"`' not in text
     get360 = spec["paths"]["/api/v1/customers/{account_id}/360"]["get"]
     assert "ETag" in get360["responses"]["200"].get("headers", {})
+
+
+def test_only_managers_and_admins_give_an_account_an_owner(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    """docs/surveys.md (step 7) said agents and dispatchers could; the rule is managers and admins."""
+    owner = f.make_user(db, role="agent")
+    account = f.make_account(db)
+    db.commit()
+    url = f"{API}/{account.id}"
+    for role, status in (("agent", 403), ("dispatcher", 403), ("engineer", 403), ("manager", 200)):
+        headers = login(role)
+        etag = client.get(f"{API}/{account.id}/360", headers=login("manager")).headers["ETag"]
+        r = client.patch(url, json={"owner_user_id": owner.id}, headers={**headers, "If-Match": etag})
+        assert r.status_code == status, (role, r.text)
