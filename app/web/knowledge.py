@@ -43,9 +43,10 @@ router = APIRouter(route_class=PageRoute)
 CHANNEL = "desk"
 
 
-def ticket_panel(db: Session, ticket: Ticket) -> dict[str, Any]:
+def ticket_panel(db: Session, ticket: Ticket, user: User | None) -> dict[str, Any]:
     """The suggestions panel of the ticket page, rendered on the server (it works without JS; the
-    script redraws it as the agent types)."""
+    script redraws it as the agent types). "Create an article from this ticket" is offered only to
+    those who may write (a dispatcher pressing it got a 403)."""
     context = search.ticket_context(db, ticket)
     solved = db.query(KbTicketFeedback).filter_by(ticket_id=ticket.id, verdict="solved").one_or_none()
     return {
@@ -54,6 +55,7 @@ def ticket_panel(db: Session, ticket: Ticket) -> dict[str, Any]:
         "fault_code": context.fault_code,
         "verdicts": search.verdicts(db, ticket.id),
         "solved": solved,
+        "can_write": user is not None and articles.can_write(user),
     }
 
 

@@ -381,3 +381,17 @@ def test_kb_page_browses_by_status_with_pages(client: TestClient, db: Session, s
         assert r.status_code == 200 and "That page link was not valid" in r.text
     sign_in("agent")
     assert "Unknown status" in client.get("/kb", params={"status": "gone"}).text
+
+
+@pytest.mark.parametrize(("role", "offered"), [("agent", True), ("manager", True), ("dispatcher", False)])
+def test_the_ticket_page_offers_a_draft_article_only_to_writers(
+    client: TestClient, db: Session, sign_in: Any, role: str, offered: bool
+) -> None:
+    """A dispatcher works the desk but does not write articles: the button got them a 403."""
+    ticket = f.open_ticket(db, f.make_account(db), subject="Display shows F.75")
+    db.commit()
+    sign_in(role)
+    page = client.get(f"/desk/tickets/{ticket.id}")
+    assert page.status_code == 200
+    assert ("Create an article from this ticket" in page.text) is offered
+    assert (f'action="/desk/tickets/{ticket.id}/kb-article"' in page.text) is offered
