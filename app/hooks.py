@@ -9,6 +9,7 @@ hook as a side effect of an import.
 
 from __future__ import annotations
 
+from app.accounts.desk_rights import install_hand_back_hook
 from app.feedback.triggers import install_session_hooks as install_feedback_hooks
 from app.field.engineers.staffing import install_staffing_hooks
 from app.field.workorders.closing import install_ticket_hooks
@@ -17,6 +18,8 @@ from app.planning.triggers import install_session_hooks as install_planning_hook
 
 
 def install_domain_hooks() -> None:
+    # First: the tickets it hands back are changed before the hooks below look at the flush.
+    install_hand_back_hook()  # a user who stops working the desk, by any writer, hands back their tickets
     install_planning_hooks()  # re-plans and reservations follow whatever the session changes
     install_ticket_hooks()  # resolving or closing a ticket ends its visits
     install_feedback_hooks()  # surveys follow visits and resolutions, recoveries their tickets

@@ -12,7 +12,8 @@ guarded UPDATE, so of two admins editing the same account from the same view the
 
 An account that can no longer work the desk (deactivated, or given a role that does not: engineer)
 hands its open tickets back to the unassigned queue, each with a timeline entry, so that they are
-not left with someone who will never see them (`hand_back`). The customer accounts it owns keep
+not left with someone who will never see them (`hand_back`; a writer that goes around this
+service is caught at flush by app/accounts/desk_rights.py). The customer accounts it owns keep
 their owner, so an admin can see whose they were; the edit's answer lists them, and their unhappy
 survey answers go to the recovery queue until someone gives them a new owner (app/feedback/recovery.py).
 """
@@ -54,6 +55,7 @@ LAST_ADMIN = (
 # Who may hold desk tickets: app/desk/tickets/service.py's DESK_ROLES (the desk is a sibling layer).
 DESK_ROLES = (Role.agent.value, Role.dispatcher.value, Role.manager.value, Role.admin.value)
 DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
+HANDING_BACK = "accounts.handing_back"  # session.info: ids of users `hand_back` is handing back now
 
 
 @dataclass
@@ -98,9 +100,22 @@ def hand_back(session: Session, user: User, *, actor: User | None) -> Handover:
     queue) and list the customer accounts they own. Called once the user can no longer work the
     desk; the timeline says why each ticket lost its assignee."""
     handover = Handover()
-    tickets = session.scalars(
-        select(Ticket).where(Ticket.assignee_id == user.id, Ticket.status.not_in(DONE)).order_by(Ticket.id)
-    ).all()
+    # The query below may flush the change that took the desk away; the session hook that hands back
+    # after any such change (app/accounts/desk_rights.py) leaves this user to this call, which knows
+    # the actor and reports what went back.
+    handing = session.info.setdefault(HANDING_BACK, set())
+    handing.add(user.id)
+    try:
+        found = session.scalars(
+            select(Ticket)
+            .where(Ticket.assignee_id == user.id, Ticket.status.not_in(DONE))
+            .order_by(Ticket.id)
+        ).all()
+    finally:
+        handing.discard(user.id)
+    # Twice in one session hands back once: a ticket handed back but not yet flushed still matches
+    # in the database.
+    tickets = [t for t in found if t.assignee_id == user.id]
     at = utcnow()
     for ticket in tickets:
         ticket.assignee_id = None  # an ORM change: bumps the ticket's version like any edit
@@ -240,9 +255,11 @@ def edit_user(session: Session, user: User, *, values: Mapping[str, Any], versio
     before = {k: getattr(user, k) for k in changed}
     for k in changed:
         setattr(user, k, clean[k])
+    # The hand-back first: it holds off the flush hook's own (app/accounts/desk_rights.py), which
+    # would hand back with no actor and leave this answer's list empty.
+    handover = hand_back(session, user, actor=actor) if worked_the_desk and not works_the_desk(user) else None
     if "is_active" in changed and not user.is_active:
         revoke_tokens(session, user)  # signed out on every device at once
-    handover = hand_back(session, user, actor=actor) if worked_the_desk and not works_the_desk(user) else None
     session.flush()
     audit.record(session, actor, "user", user.id, "updated", {k: [before[k], clean[k]] for k in changed})
     return Edit(changed, handover)

@@ -23,6 +23,7 @@ from app.web.shared import (
     DeskPageUser,
     PageDb,
     PageRoute,
+    assignee_name,
     fmt_dt,
     invalid,
     local_to_utc,
@@ -206,7 +207,10 @@ def queue_page(
     except Unprocessable as exc:
         error, status_code = page_error(exc), 422
     assignees = _assignees(db)
-    names = {u.id: u.name for u in assignees}
+    # Every assignee the page lists, not only those one may assign to now: a ticket left with
+    # someone inactive (or an admin) showed "—", as if nobody had it, while no view lists it as unassigned.
+    assigned = {t.assignee_id for t in rows if t.assignee_id is not None}
+    names = {u.id: assignee_name(u) for u in db.scalars(select(User).where(User.id.in_(assigned or {-1})))}
     account_ids = {t.account_id for t in rows}
     accounts = dict(
         db.execute(select(Account.id, Account.name).where(Account.id.in_(account_ids or {-1}))).tuples().all()

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.routing import Match
 
+from app.accounts.service import works_the_desk
 from app.models import Role, User
 from app.platform.auth import check_csrf, csrf_token, user_from_token
 from app.platform.config import get_settings
@@ -113,6 +114,16 @@ def label(value: Any) -> str:
     """'waiting_on_customer' → 'Waiting on customer'."""
     text = str(value or "").replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+def assignee_name(user: User | None) -> str:
+    """An assignee as the desk pages name them. One who can no longer work the desk says so ("Maria
+    Lopez (inactive)"), so that a ticket still left with them stands out instead of passing as taken."""
+    if user is None:
+        return ""
+    if not user.is_active:
+        return f"{user.name} (inactive)"
+    return user.name if works_the_desk(user) else f"{user.name} (not on the desk)"
 
 
 templates.env.filters.update(

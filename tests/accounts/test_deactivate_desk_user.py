@@ -11,12 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import status as ticket_status
-from app.feedback import answering, recovery, sending
+from app.feedback import recovery
 from app.models import AuditLog, SurveyRecovery, Ticket, TicketEvent, User
 from app.platform.db import utcnow
-from surveys import Answer
 from tests import factories as f
-from tests.feedback.world import customer, installed_outbox, later, survey_of, visit
+from tests.feedback.world import detractor
 
 API = "/api/v1/users"
 
@@ -31,20 +30,6 @@ def _assigned(db: Session, account: Any, user: User) -> Ticket:
     ticket = f.open_ticket(db, account)
     ticket.assignee_id = user.id
     return ticket
-
-
-def _detractor(db: Session, **kw: Any) -> tuple[Any, int]:
-    """A customer whose visit's survey was answered with CSAT 1; (case, answer id)."""
-    with installed_outbox():
-        case = customer(db, **kw)
-        visit(db, case)
-        db.commit()
-        sending.send_due(now=later(hours=3))
-        survey = survey_of(db, ticket_id=case.ticket.id)
-        survey.answered_at = utcnow()
-        answer = answering.record(db, survey, Answer(csat=1), utcnow())
-        db.commit()
-    return case, answer.id
 
 
 def test_deactivating_an_agent_hands_her_open_tickets_back_and_names_her_accounts(
@@ -104,8 +89,8 @@ def test_a_recovery_opened_after_the_owner_left_goes_to_the_recovery_queue(
     client: TestClient, db: Session, login: Any
 ) -> None:
     admin = login("admin")
-    owner = f.make_user(db, role="agent", name="Ann Agent")
-    case, answer_id = _detractor(db, owner_user_id=owner.id)
+    world = detractor(db, name="Ann Agent")
+    owner, answer_id = world.owner, world.answer_id
     assert _deactivate(client, admin, owner).status_code == 200
     db.expire_all()
 
@@ -123,8 +108,8 @@ def test_an_open_recovery_of_the_deactivated_owner_moves_to_the_recovery_queue(
     client: TestClient, db: Session, login: Any
 ) -> None:
     admin = login("admin")
-    owner = f.make_user(db, role="manager", name="Kim Keyaccount")
-    _, answer_id = _detractor(db, owner_user_id=owner.id)
+    world = detractor(db, role="manager", name="Kim Keyaccount")
+    owner, answer_id = world.owner, world.answer_id
     rec = recovery.open_recovery(db, answer_id)
     db.commit()
     assert rec is not None and rec.queue == "owner"
@@ -139,8 +124,8 @@ def test_an_open_recovery_of_the_deactivated_owner_moves_to_the_recovery_queue(
 
 
 def test_an_owner_made_an_engineer_no_longer_gets_recoveries(db: Session) -> None:
-    owner = f.make_user(db, role="agent")
-    _, answer_id = _detractor(db, owner_user_id=owner.id)
+    world = detractor(db)
+    owner, answer_id = world.owner, world.answer_id
     owner.role = "engineer"  # not a desk role: cannot take a ticket
     db.commit()
     rec = recovery.open_recovery(db, answer_id)

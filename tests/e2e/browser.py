@@ -1,5 +1,6 @@
 """Shared pieces of the browser tests: Debian's chromium, and a real uvicorn server on a
-temporary SQLite file seeded by the test (removed afterwards)."""
+temporary SQLite file seeded by the test (removed afterwards). `uvicorn_server` (start, wait for
+/api/v1/health, stop) also serves the tests that need a real server on the test database."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,64 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass
+class Uvicorn:
+    """A uvicorn subprocess serving app.main:app on `base`, its output in `log_path`."""
+
+    proc: subprocess.Popen[bytes]
+    base: str
+    log_path: Path
+
+    def stop(self, timeout: float = 15) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:  # a loop stuck in a database call runs no signal handler
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_uvicorn(env: dict[str, str], log_path: Path) -> Uvicorn:
+    """uvicorn on a free local port with exactly `env`; not yet answering (see `wait_healthy`)."""
+    port = _free_port()
+    with log_path.open("wb") as log:  # the child keeps its own copy of the file
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return Uvicorn(proc, f"http://127.0.0.1:{port}", log_path)
+
+
+def wait_healthy(server: Uvicorn, timeout: float = 60) -> None:
+    """Until /api/v1/health answers 200; RuntimeError with the server's output if it exits first
+    or takes longer than `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{server.base}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if server.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("server did not start:\n" + server.log_path.read_text(errors="replace"))
+        time.sleep(0.2)
+
+
+@contextmanager
+def uvicorn_server(env: dict[str, str], log_path: Path, stop_timeout: float = 15) -> Iterator[str]:
+    """A healthy uvicorn (`start_uvicorn`, `wait_healthy`) for the block; yields its base URL and
+    stops it on the way out, whatever happened."""
+    server = start_uvicorn(env, log_path)
+    try:
+        wait_healthy(server)
+        yield server.base
+    finally:
+        server.stop(stop_timeout)
+
+
 @contextmanager
 def running_server(
     seed: Callable[[str], dict[str, Any]], env_extra: dict[str, str] | None = None
@@ -49,43 +109,21 @@ def running_server(
     """uvicorn in a subprocess on a fresh SQLite file that `seed(url)` migrated and filled;
     everything is removed afterwards. Yields the seed's facts plus `base` (the server's URL)."""
     tmp = Path(tempfile.mkdtemp(prefix="fieldline-e2e-"))
-    url = f"sqlite:///{tmp / 'e2e.db'}"
-    world = seed(url)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(
-        DATABASE_URL=url, SECRET_KEY="e2e-secret", DEMO_MODE="0", TASK_ALWAYS_EAGER="1", SCHEDULER_ENABLED="0"
-    )
-    env.update(env_extra or {})
-    log = (tmp / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start:\n" + (tmp / "server.log").read_text())
-            time.sleep(0.2)
-        yield {"base": base, **world}
+        url = f"sqlite:///{tmp / 'e2e.db'}"
+        world = seed(url)
+        env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "CELERY_BROKER_URL")}
+        env.update(
+            DATABASE_URL=url,
+            SECRET_KEY="e2e-secret",
+            DEMO_MODE="0",
+            TASK_ALWAYS_EAGER="1",
+            SCHEDULER_ENABLED="0",
+        )
+        env.update(env_extra or {})
+        with uvicorn_server(env, tmp / "server.log") as base:
+            yield {"base": base, **world}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -8,31 +8,19 @@ from sqlalchemy.orm import Session
 
 from app.desk.customers.view360 import customer_360
 from app.desk.tickets import status as ticket_status
-from app.feedback import answering, recovery, sending
+from app.feedback import recovery
 from app.models import Survey, SurveyRecovery, Ticket
 from app.platform.db import utcnow
 from app.platform.http import etag
 from surveys import Answer
 from tests import factories as f
-from tests.feedback.world import Case, Outbox, customer, later, survey_of, visit
-
-
-def _answered(db: Session, outbox: Outbox, answer: Answer) -> tuple[Case, int]:
-    case = customer(db)
-    visit(db, case)
-    db.commit()
-    sending.send_due(now=later(hours=3))
-    survey = survey_of(db, ticket_id=case.ticket.id)
-    survey.answered_at = utcnow()
-    row = answering.record(db, survey, answer, utcnow())
-    db.commit()
-    return case, row.id
+from tests.feedback.world import Outbox, answered, survey_of
 
 
 def test_without_an_owner_the_recovery_waits_in_the_queue_and_is_opened_once(
     db: Session, outbox: Outbox
 ) -> None:
-    case, answer_id = _answered(db, outbox, Answer(csat=4, solved=False))  # "not solved" is a detractor
+    case, answer_id = answered(db, Answer(csat=4, solved=False))  # "not solved" is a detractor
     first = recovery.open_recovery(db, answer_id)
     again = recovery.open_recovery(db, answer_id)  # a redelivered task
     db.commit()
@@ -46,7 +34,7 @@ def test_without_an_owner_the_recovery_waits_in_the_queue_and_is_opened_once(
 def test_closing_the_recovery_ticket_records_the_outcome_and_is_not_surveyed(
     db: Session, outbox: Outbox
 ) -> None:
-    case, answer_id = _answered(db, outbox, Answer(csat=1))
+    case, answer_id = answered(db, Answer(csat=1))
     rec = recovery.open_recovery(db, answer_id)
     db.commit()
     assert rec is not None
@@ -72,7 +60,7 @@ def test_closing_the_recovery_ticket_records_the_outcome_and_is_not_surveyed(
 
 
 def test_the_360_view_lists_answers_recoveries_and_health_reasons(db: Session, outbox: Outbox) -> None:
-    case, answer_id = _answered(db, outbox, Answer(csat=2, comment="Too slow"))
+    case, answer_id = answered(db, Answer(csat=2, comment="Too slow"))
     recovery.open_recovery(db, answer_id)
     db.commit()
     view = customer_360(db, account_id=case.account.id)
@@ -86,7 +74,7 @@ def test_the_360_view_lists_answers_recoveries_and_health_reasons(db: Session, o
 
 
 def test_managers_list_the_recovery_queue(client: TestClient, db: Session, outbox: Outbox, login) -> None:  # type: ignore[no-untyped-def]
-    case, answer_id = _answered(db, outbox, Answer(csat=1, reasons=frozenset({"late"})))
+    case, answer_id = answered(db, Answer(csat=1, reasons=frozenset({"late"})))
     rec = recovery.open_recovery(db, answer_id)
     db.commit()
     assert rec is not None
@@ -118,7 +106,7 @@ def test_a_manager_sets_the_account_owner_who_then_gets_the_recoveries(
     outbox: Outbox,
     login,  # type: ignore[no-untyped-def]
 ) -> None:
-    case, answer_id = _answered(db, outbox, Answer(csat=2))
+    case, answer_id = answered(db, Answer(csat=2))
     owner = f.make_user(db, role="agent")
     engineer = f.make_user(db, role="engineer")
     db.commit()
@@ -149,7 +137,7 @@ def test_the_recovery_ticket_page_says_it_came_from_a_survey_answer(
     client: TestClient, db: Session, outbox: Outbox, sign_in
 ) -> None:  # type: ignore[no-untyped-def]
     """It read "via web" (the channel the answer came in by), as if the customer had written."""
-    _, answer_id = _answered(db, outbox, Answer(csat=1))
+    _, answer_id = answered(db, Answer(csat=1))
     opened = recovery.open_recovery(db, answer_id)
     db.commit()
     assert opened is not None
@@ -160,7 +148,7 @@ def test_the_recovery_ticket_page_says_it_came_from_a_survey_answer(
 
 def test_the_recovery_ticket_names_the_reasons_in_the_surveys_words(db: Session, outbox: Outbox) -> None:
     """It read "what went wrong: not_fixed": a code, not what the customer ticked."""
-    case, answer_id = _answered(db, outbox, Answer(csat=1, reasons=frozenset({"not_fixed", "late"})))
+    case, answer_id = answered(db, Answer(csat=1, reasons=frozenset({"not_fixed", "late"})))
     rec = recovery.open_recovery(db, answer_id)
     db.commit()
     assert rec is not None

@@ -1,4 +1,5 @@
-"""A customer with a finished visit, built through the real services (the hooks see it all)."""
+"""A customer with a finished visit, built through the real services (the hooks see it all); one
+who answered its survey; a desk user who owns the account of an unhappy one."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.feedback import answering, sending
 from app.field.workorders import visits
-from app.models import Account, Asset, Contact, Engineer, Survey, Ticket, WorkOrder
+from app.models import Account, Asset, Contact, Engineer, Survey, Ticket, User, WorkOrder
 from app.platform.db import utcnow
 from app.platform.mail import set_mailer
+from surveys import Answer
 from tests import factories as f
 
 
@@ -38,15 +42,20 @@ class Outbox:
         self.sent.append(message)
 
 
+_installed: list[Outbox] = []  # the outboxes installed now, innermost last
+
+
 @contextmanager
 def installed_outbox() -> Iterator[Outbox]:
-    """Survey mail goes to an Outbox while inside."""
+    """Survey mail goes to an Outbox while inside; one installed around this one is back after."""
     box = Outbox()
+    _installed.append(box)
     set_mailer(box)
     try:
         yield box
     finally:
-        set_mailer(None)
+        _installed.pop()
+        set_mailer(_installed[-1] if _installed else None)
 
 
 def customer(
@@ -90,3 +99,33 @@ def survey_of(db: Session, *, work_order_id: int | None = None, ticket_id: int |
 
 def later(hours: float = 0, days: float = 0) -> datetime:
     return utcnow() + timedelta(hours=hours, days=days)
+
+
+def answered(db: Session, answer: Answer, **kw: Any) -> tuple[Case, int]:
+    """A `customer(**kw)` whose visit's survey was mailed and answered with `answer`, all committed
+    (mail goes to an outbox meanwhile): the case and the answer's id."""
+    with installed_outbox():
+        case = customer(db, **kw)
+        visit(db, case)
+        db.commit()
+        sending.send_due(now=later(hours=3))
+        survey = survey_of(db, ticket_id=case.ticket.id)
+        survey.answered_at = utcnow()
+        row = answering.record(db, survey, answer, utcnow())
+        db.commit()
+    return case, row.id
+
+
+@dataclass
+class Detractor:
+    owner: User  # a staff user who owns the case's account
+    case: Case
+    answer_id: int  # the customer's answer: CSAT 1
+
+
+def detractor(db: Session, *, role: str = "agent", **owner: Any) -> Detractor:
+    """A staff user (`role`, and `owner` as f.make_user takes it: name, is_active…) who owns the
+    account of a customer who answered the visit's survey with CSAT 1; all committed."""
+    user = f.make_user(db, role=role, **owner)
+    case, answer_id = answered(db, Answer(csat=1), owner_user_id=user.id)
+    return Detractor(user, case, answer_id)

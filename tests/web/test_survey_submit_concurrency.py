@@ -11,14 +11,12 @@ on SQLite, a hang on PostgreSQL. So these tests need the server's real event loo
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -29,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.feedback import tokens
 from app.models import Survey, SurveyAnswer
 from app.platform.db import read_only_transactions, utcnow
-from tests.e2e.browser import ROOT, _free_port
+from tests.e2e.browser import uvicorn_server
 from tests.feedback.world import customer, visit
 from tests.worker.conftest import cleanup  # noqa: F401 - deletes the committed rows (used by `server`)
 
@@ -37,42 +35,15 @@ TIMEOUT_S = 10.0  # far above what a post takes here, far below SQLite's 30 s bu
 
 
 @pytest.fixture
-def server(engine: Engine, request: pytest.FixtureRequest) -> Iterator[str]:
+def server(engine: Engine, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """uvicorn in a subprocess on the test database (conftest's DATABASE_URL, SECRET_KEY, …); one
     per test, stopped before `cleanup` deletes the test's rows: a server stuck with a transaction
     open (the bug) would hold their locks."""
     request.getfixturevalue("cleanup")
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    raise RuntimeError("server did not start:\n" + log.read().decode(errors="replace"))
-                time.sleep(0.2)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # a loop stuck in a database call runs no signal handler
-                proc.kill()
-                proc.wait()
+    # killed after 5 s: a server stuck in a database call (the bug) does not stop on SIGTERM
+    with uvicorn_server(env, tmp_path / "server.log", stop_timeout=5) as base:
+        yield base
 
 
 def _sent_surveys(db: Session, n: int) -> list[int]:
