@@ -131,6 +131,9 @@ class StockLevel(Base):
         UniqueConstraint("location_id", "part_id"),
         CheckConstraint("quantity >= 0", name="quantity_non_negative"),
         CheckConstraint("reserved >= 0", name="reserved_non_negative"),
+        # Units held for planned visits are units on the shelf: a removal that would break this
+        # either cuts the reservations (count, report) or is refused (transfer). docs/workorders.md
+        CheckConstraint("reserved <= quantity", name="reserved_within_quantity"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("stock_location.id", ondelete="CASCADE"))

@@ -85,8 +85,11 @@ def test_a_pickup_of_parts_someone_else_took_moves_nothing(db: Session) -> None:
         pickup_engineer_id=w.engineers[0].id,
     )
     wo.engineer_id = w.engineers[0].id
-    # a stock count finds only one on the shelf (someone took it without booking)
-    db.execute(StockLevel.__table__.update().where(StockLevel.location_id == wh).values(quantity=1))
+    # someone took one off the shelf and lowered the level by hand, hold and all (a stock count
+    # through the service would have cut the reservation instead: tests/field/inventory)
+    db.execute(
+        StockLevel.__table__.update().where(StockLevel.location_id == wh).values(quantity=1, reserved=1)
+    )
     from app.platform.errors import Conflict
 
     with pytest.raises(Conflict):

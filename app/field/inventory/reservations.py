@@ -3,7 +3,9 @@
 `StockLevel.reserved` is always the sum of the held `StockReservation`s at that location. Every
 change is a conditional UPDATE (`... WHERE quantity - reserved >= n`), so two transactions racing
 for the last free unit cannot both win and free stock never goes below zero; the table's CHECK
-constraints (`quantity >= 0`, `reserved >= 0`) are the backstop.
+constraints (`quantity >= 0`, `reserved >= 0`, `reserved <= quantity`) are the backstop. A count
+correction or a service report that physically removes held units cuts the reservations first
+(`stock.make_room`).
 """
 
 from __future__ import annotations

@@ -107,14 +107,28 @@ class AdjustmentIn(InputModel):
         return self
 
 
+class ReservationCutRead(BaseModel):
+    """A visit's reservation that a count correction cut: `held_after` 0 means released."""
+
+    reservation_id: int
+    work_order_id: int
+    number: str
+    part_id: int
+    location_id: int
+    held_before: int
+    held_after: int
+
+
 class AdjustmentRead(BaseModel):
     kind: str
     location_id: int
     part_id: int
     delta: int
     quantity: int
+    reserved: int
     reason: str
     at: datetime
+    released: list[ReservationCutRead] = []
 
 
 class TransferLine(InputModel):

@@ -3,8 +3,13 @@
 Every change goes through `_add`: a conditional UPDATE (`... WHERE quantity >= n`) is the
 guard, so two transactions racing for the last unit cannot both win. On PostgreSQL the second
 UPDATE waits for the first one's row lock and re-checks its WHERE against the committed row;
-on SQLite a writer that lost the race gets `StockBusy` (409, retry). The `quantity >= 0`
-CHECK constraint is the backstop.
+on SQLite a writer that lost the race gets `StockBusy` (409, retry). The CHECK constraints
+`quantity >= 0` and `reserved <= quantity` are the backstop.
+
+Two kinds of removal: `take` (a transfer) moves only free units (`quantity - reserved`) and
+refuses naming the visits that hold the rest; `take_physical` (a count correction, a service
+report) records parts that are physically gone, so it first shrinks or releases the reservations
+that no longer fit (`make_room`), each audited with its reason, and the next plan re-sources them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,18 @@ from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from app.models import Engineer, Part, PartUsage, StockLevel, StockLocation, User, Warehouse
+from app.models import (
+    Engineer,
+    Part,
+    PartUsage,
+    ReservationStatus,
+    StockLevel,
+    StockLocation,
+    StockReservation,
+    User,
+    Warehouse,
+    WorkOrder,
+)
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, NotFound, refuse
@@ -35,6 +51,19 @@ class StockBusy(Conflict):
     """A concurrent stock booking won the (SQLite) write lock; nothing was written, retry."""
 
     title = "Stock busy"
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A held reservation that a physical removal cut into: `after` units still held (0: released)."""
+
+    reservation_id: int
+    work_order_id: int
+    number: str
+    part_id: int
+    location_id: int
+    before: int
+    after: int
 
 
 @dataclass(frozen=True)
@@ -111,21 +140,10 @@ def expire_levels(session: Session) -> None:
             session.expire(obj)
 
 
-def _add(session: Session, location_id: int, part_id: int, delta: int, *, free_only: bool = True) -> bool:
-    """quantity += delta, refused (False) when the row is missing or a removal would take more
-    than is free (`quantity - reserved`: units held for planned visits stay put) or, with
-    `free_only=False`, more than is physically there."""
-    stmt = (
-        update(StockLevel)
-        .where(StockLevel.location_id == location_id, StockLevel.part_id == part_id)
-        .values(quantity=StockLevel.quantity + delta, version=StockLevel.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if delta < 0:
-        have = StockLevel.quantity - StockLevel.reserved if free_only else StockLevel.quantity
-        stmt = stmt.where(have >= -delta)
+def _write(session: Session, stmt: Any) -> int:
+    """Run a guarded stock UPDATE; the number of rows it changed."""
     try:
-        return cast(CursorResult[Any], session.execute(stmt)).rowcount == 1
+        return cast(CursorResult[Any], session.execute(stmt)).rowcount
     except OperationalError as exc:
         # SQLite: the transaction read before another writer committed, so it may not write
         # (SQLITE_BUSY_SNAPSHOT, "database is locked", no waiting). Nothing was booked; the
@@ -137,6 +155,21 @@ def _add(session: Session, location_id: int, part_id: int, delta: int, *, free_o
                 headers={"Retry-After": "1"},
             ) from exc
         raise
+
+
+def _add(session: Session, location_id: int, part_id: int, delta: int) -> bool:
+    """quantity += delta, refused (False) when the row is missing or a removal would take more
+    than is free (`quantity - reserved`: units held for planned visits stay put, and
+    `reserved <= quantity` holds afterwards)."""
+    stmt = (
+        update(StockLevel)
+        .where(StockLevel.location_id == location_id, StockLevel.part_id == part_id)
+        .values(quantity=StockLevel.quantity + delta, version=StockLevel.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if delta < 0:
+        stmt = stmt.where(StockLevel.quantity - StockLevel.reserved >= -delta)
+    return _write(session, stmt) == 1
 
 
 def _put(session: Session, location_id: int, part_id: int, quantity: int) -> None:
@@ -165,19 +198,38 @@ def _aggregate(lines: Iterable[Line]) -> list[Line]:
     return [totals[k] for k in sorted(totals)]
 
 
-def take(session: Session, lines: Iterable[Line], *, free_only: bool = True) -> None:
-    """Remove every line from stock, all or nothing; raise `Shortage` (409) naming each short line.
+def take(session: Session, lines: Iterable[Line]) -> None:
+    """Move every line out of stock, all or nothing; raise `Shortage` (409) naming each short
+    line and the visits whose reservations hold the rest.
 
-    Only free units can be taken: a transfer or count correction that took units reserved for a
-    planned visit left `reserved > quantity` and the visit's pickup failing later. The service
-    report alone passes `free_only=False`: it records parts already used on site (see
-    docs/workorders.md "On site")."""
+    Only free units can be taken: a transfer that took units reserved for a planned visit left
+    the visit's pickup failing later. A choice like that is the dispatcher's to make (re-plan or
+    cancel the visit first), not a side effect of a transfer."""
+    _take(session, lines, physical=None)
+
+
+def take_physical(session: Session, lines: Iterable[Line], *, reason: str, actor: User | None) -> list[Cut]:
+    """Record units that are physically gone (a count found fewer, a report used them), all or
+    nothing. The guard is physical stock (`quantity >= n`): units held for planned visits are cut
+    from their reservations first (`make_room`), so `reserved <= quantity` still holds and each
+    affected visit is named. `Shortage` (409) only when fewer units are there at all."""
+    cuts: list[Cut] = []
+    _take(session, lines, physical=(reason, actor, cuts))
+    return cuts
+
+
+def _take(
+    session: Session, lines: Iterable[Line], *, physical: tuple[str, User | None, list[Cut]] | None
+) -> None:
     merged = _aggregate(lines)
     short: list[Line] = []
     savepoint = session.begin_nested()
     try:
         for ln in merged:
-            if not _add(session, ln.location_id, ln.part_id, -ln.quantity, free_only=free_only):
+            if physical is not None:
+                reason, actor, cuts = physical
+                cuts += make_room(session, ln, reason=reason, actor=actor)
+            if not _add(session, ln.location_id, ln.part_id, -ln.quantity):
                 short.append(ln)
     except BaseException:
         savepoint.rollback()
@@ -185,9 +237,81 @@ def take(session: Session, lines: Iterable[Line], *, free_only: bool = True) -> 
     if short:
         savepoint.rollback()
         expire_levels(session)
-        _raise_shortage(session, short, free_only=free_only)
+        _raise_shortage(session, short, free_only=physical is None)
     savepoint.commit()
     expire_levels(session)
+
+
+def _held_at(session: Session, location_id: int, part_id: int) -> list[tuple[StockReservation, str]]:
+    """Held reservations at a location, the visit planned last first: it has the most time for the
+    next plan to find the part elsewhere (an unscheduled visit before any planned one)."""
+    rows = session.execute(
+        select(StockReservation, WorkOrder.number)
+        .join(WorkOrder, WorkOrder.id == StockReservation.work_order_id)
+        .where(
+            StockReservation.location_id == location_id,
+            StockReservation.part_id == part_id,
+            StockReservation.status == ReservationStatus.held.value,
+        )
+        .order_by(WorkOrder.planned_start_at.desc().nulls_first(), StockReservation.id.desc())
+    ).tuples()
+    return [(r, number or f"work order {r.work_order_id}") for r, number in rows]
+
+
+def make_room(session: Session, line: Line, *, reason: str, actor: User | None) -> list[Cut]:
+    """Before `line.quantity` units physically leave, cut the held reservations there by what
+    would no longer fit (`reserved - (quantity - n)`): shrink, or release when nothing is left,
+    audited with `reason` so the dispatcher sees why the visit lost its parts. The level's row is
+    locked first (PostgreSQL), so nobody reserves in between. Nothing to cut, or fewer than n units
+    there at all (the removal itself is refused), returns []."""
+    level = session.scalar(
+        select(StockLevel)
+        .where(StockLevel.location_id == line.location_id, StockLevel.part_id == line.part_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if level is None or level.quantity < line.quantity:
+        return []
+    excess = level.reserved - (level.quantity - line.quantity)
+    if excess <= 0:
+        return []
+    lowered = (
+        update(StockLevel)
+        .where(StockLevel.id == level.id, StockLevel.reserved >= excess)
+        .values(reserved=StockLevel.reserved - excess, version=StockLevel.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if _write(session, lowered) != 1:  # cannot happen under the row lock; never write half of it
+        raise StockBusy("Stock at this location changed meanwhile; nothing was saved, retry.")
+    now = utcnow()
+    left = excess
+    cuts: list[Cut] = []
+    for res, number in _held_at(session, line.location_id, line.part_id):
+        if left <= 0:
+            break
+        before = res.quantity
+        after = before - min(before, left)
+        left -= before - after
+        if after == 0:  # the quantity > 0 check: a reservation of nothing is a released one
+            res.status, res.closed_at = ReservationStatus.released.value, now
+        else:
+            res.quantity = after
+        audit.record(
+            session,
+            actor,
+            "stock_reservation",
+            res.id,
+            "released" if after == 0 else "shrunk",
+            {
+                "quantity": [before, after],
+                "work_order_id": [None, res.work_order_id],
+                "reason": [None, reason],
+            },
+        )
+        cuts.append(Cut(res.id, res.work_order_id, number, line.part_id, line.location_id, before, after))
+    session.flush()
+    expire_levels(session)
+    return cuts
 
 
 def location_name(session: Session, location_id: int) -> str:
@@ -217,20 +341,30 @@ def _raise_shortage(session: Session, short: list[Line], *, free_only: bool) -> 
         held = reserved if free_only else 0  # what this movement may not touch
         available = max(in_stock - held, 0)
         sku, name = parts.get(ln.part_id, (str(ln.part_id), ""))
-        items.append(
-            {
-                "part_id": ln.part_id,
-                "sku": sku,
-                "location_id": ln.location_id,
-                "requested": ln.quantity,
-                "available": available,
-                "in_stock": in_stock,
-                "reserved": reserved,
-            }
-        )
+        # The visits whose reservations hold the rest: what the dispatcher re-plans or cancels
+        # to free them.
+        holders = [(r, number) for r, number in _held_at(session, ln.location_id, ln.part_id)] if held else []
+        item: dict[str, Any] = {
+            "part_id": ln.part_id,
+            "sku": sku,
+            "location_id": ln.location_id,
+            "requested": ln.quantity,
+            "available": available,
+            "in_stock": in_stock,
+            "reserved": reserved,
+        }
+        if free_only:  # a physical removal was short of units, not of free ones: no holder to name
+            item["held_by"] = [
+                {"work_order_id": r.work_order_id, "number": number, "quantity": r.quantity}
+                for r, number in holders
+            ]
+        items.append(item)
         have = f"{in_stock} in stock"
         if held:
             have += f" but {held} reserved for planned visits, so {available} free"
+            if holders:
+                have += " (reserved for " + ", ".join(f"{n} × {r.quantity}" for r, n in holders[:5])
+                have += f" and {len(holders) - 5} more)" if len(holders) > 5 else ")"
         errors.append(
             {
                 "field": ln.field or "quantity",
@@ -280,22 +414,32 @@ def adjust(
     if quantity == 0:
         errors.append({"field": "quantity", "message": "must not be 0"})
     refuse(errors)
+    before = level_at(session, location_id, part_id)
+    reserved_before = before.reserved if before else 0
+    cuts: list[Cut] = []
     if quantity > 0:
         _put(session, location_id, part_id, quantity)
     else:
-        take(session, [Line(location_id, part_id, -quantity, "quantity")])
+        # A count is a fact about the shelf: the units are gone whether or not a visit held them.
+        # Refusing would keep phantom parts planned for pickups; instead the reservations that no
+        # longer fit are cut (named in the answer) and the next plan sources those parts elsewhere.
+        cuts = take_physical(
+            session,
+            [Line(location_id, part_id, -quantity, "quantity")],
+            reason=f"stock count: {reason}",
+            actor=actor,
+        )
     expire_levels(session)
     level = level_at(session, location_id, part_id)
     assert level is not None
     at = utcnow()
-    audit.record(
-        session,
-        actor,
-        "stock_level",
-        level.id,
-        kind,
-        {"quantity": [level.quantity - quantity, level.quantity], "reason": [None, reason]},
-    )
+    changes: dict[str, Any] = {
+        "quantity": [level.quantity - quantity, level.quantity],
+        "reason": [None, reason],
+    }
+    if level.reserved != reserved_before:
+        changes["reserved"] = [reserved_before, level.reserved]
+    audit.record(session, actor, "stock_level", level.id, kind, changes)
     session.flush()
     return {
         "kind": kind,
@@ -303,8 +447,22 @@ def adjust(
         "part_id": part_id,
         "delta": quantity,
         "quantity": level.quantity,
+        "reserved": level.reserved,
         "reason": reason,
         "at": at,
+        "released": [_cut_read(c) for c in cuts],
+    }
+
+
+def _cut_read(cut: Cut) -> dict[str, Any]:
+    return {
+        "reservation_id": cut.reservation_id,
+        "work_order_id": cut.work_order_id,
+        "number": cut.number,
+        "part_id": cut.part_id,
+        "location_id": cut.location_id,
+        "held_before": cut.before,
+        "held_after": cut.after,
     }
 
 
@@ -379,9 +537,12 @@ def record_usage(
     session: Session, *, work_order_id: int, lines: Sequence[Line], at: datetime, actor: User | None
 ) -> list[PartUsage]:
     """Book parts used on a visit: guarded decrement plus PartUsage rows, all or nothing. The guard
-    is physical stock: the parts are already used, so a unit held for another visit may go (that
-    visit then shows as short to the planner) rather than the report being refused on site."""
-    take(session, lines, free_only=False)
+    is physical stock: the parts are already used, so a unit held for another visit may go rather
+    than the report being refused on site; that visit's reservation is cut (audited, the reason
+    names this work order) and the next plan sources its part elsewhere. The caller consumes the
+    visit's own reservations first, so its own parts never cut anyone else's."""
+    number = session.scalar(select(WorkOrder.number).where(WorkOrder.id == work_order_id))
+    take_physical(session, lines, reason=f"used on site by {number or work_order_id}", actor=actor)
     rows = [
         PartUsage(
             work_order_id=work_order_id,

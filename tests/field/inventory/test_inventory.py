@@ -470,7 +470,9 @@ def _reserved_for_pickup(db: Session, w: dict[str, Any], quantity: int, reserved
     return wo
 
 
-def test_transfers_and_counts_take_only_free_stock(client: TestClient, db: Session, world) -> None:
+def test_transfers_take_only_free_stock_and_name_the_visits_holding_the_rest(
+    client: TestClient, db: Session, world
+) -> None:
     """QA: a transfer of all 32 units took the 1 reserved for another engineer's pickup (row left at
     quantity 0, reserved 1), and that pickup then failed naming "part 33"."""
     w = world
@@ -486,6 +488,8 @@ def test_transfers_and_counts_take_only_free_stock(client: TestClient, db: Sessi
     problem = r.json()
     assert "32 × PMP-5005 (Druckschalter) requested from warehouse" in problem["detail"]
     assert "32 in stock but 1 reserved for planned visits, so 31 free" in problem["detail"]
+    # ... and which visit holds it: the dispatcher re-plans or cancels that one to free the unit.
+    assert f"so 31 free (reserved for {wo.number} × 1)" in problem["detail"]
     assert f"part {w['part'].id}" not in problem["detail"]
     assert problem["shortages"][0] == {
         "part_id": w["part"].id,
@@ -495,12 +499,9 @@ def test_transfers_and_counts_take_only_free_stock(client: TestClient, db: Sessi
         "available": 31,
         "in_stock": 32,
         "reserved": 1,
+        "held_by": [{"work_order_id": wo.id, "number": wo.number, "quantity": 1}],
     }
     assert (qty(db, w["wh"], w["part"]), qty(db, w["van"], w["part"])) == (32, None)
-    # A count correction may not take the reserved unit either.
-    adjust = {"kind": "adjust", "location_id": w["wh"].id, "part_id": w["part"].id, "reason": "stocktake"}
-    r = client.post("/api/v1/stock/adjustments", json={**adjust, "quantity": -32}, headers=w["dispatch"])
-    assert r.status_code == 409 and "so 31 free" in r.json()["detail"]
     # The free 31 move; the reserved unit stays for the pickup, which then succeeds.
     body["lines"][0]["quantity"] = 31
     assert client.post(url, json=body, headers=w["me"]).status_code == 201
@@ -518,11 +519,12 @@ def test_transfers_and_counts_take_only_free_stock(client: TestClient, db: Sessi
 def test_a_pickup_whose_units_are_gone_names_the_part_not_its_id(db: Session, world) -> None:
     w = world
     wo = _reserved_for_pickup(db, w, quantity=1, reserved=1)
-    # The unit went missing before this fix (or by hand): the row says 0 in stock, 1 reserved.
+    # The unit and its hold were taken off the level by hand (the reservation row still says held):
+    # `reserved <= quantity` forbids 0 in stock with 1 reserved, so that is how a pickup finds nothing.
     db.execute(
         update(StockLevel)
         .where(StockLevel.location_id == w["wh"].id, StockLevel.part_id == w["part"].id)
-        .values(quantity=0)
+        .values(quantity=0, reserved=0)
     )
     with pytest.raises(Conflict) as refused:
         reservations.confirm_pickup(db, work_order=wo, engineer_id=w["other"].id, actor=None)
