@@ -111,7 +111,8 @@ class TicketEvent(Base):
 
 
 class SlaEvent(Base):
-    """Auditable SLA clock ledger: start, pause, resume, retarget, met, breach, stop."""
+    """Auditable SLA clock ledger: start, pause, resume, retarget, met, breach, stop, withdraw
+    (cancels an earlier `met`, named in data.withdraws: rows are only ever appended)."""
 
     __tablename__ = "sla_event"
     __table_args__ = (

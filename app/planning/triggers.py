@@ -20,7 +20,9 @@ Whatever code path changes the rows (API, pages, imports, other services), a ses
                                                       day it is worked on ("worked_other_day");
 - a visit checked in on its day before a stop       → re-plan today ("out_of_order"): the skipped
   planned earlier for the same engineer               stops' ETAs (and their customers' times) are
-                                                      wrong from now, not only once they run late.
+                                                      wrong from now, not only once they run late;
+- a check-in undone (a wrong tap) whose check-in    → re-plan those days again ("check_in_undone"):
+  re-planned a day (the two above)                    the plan froze a visit nobody is at.
 Late visits are found by a periodic job (`check_late`, beat every minute).
 
 The hooks are installed by `install_session_hooks()` at start-up (not on import). The hook only
@@ -56,6 +58,7 @@ from app.models import (
     Region,
     User,
     WorkOrder,
+    WorkOrderEvent,
     WorkOrderStatus,
 )
 from app.planning import inputs as plan_inputs
@@ -70,6 +73,9 @@ URGENT = ("P1", "P2")
 _KEY = "fieldline_plan_events"
 _REF = "fieldline_plan_event_ref"  # on an Absence's / OnCallShift's instance state: absence_ref, cover_ref
 _DAY = "fieldline_plan_day"  # on a WorkOrder's instance state: plan_on
+_UNDONE = "fieldline_check_in_undone"  # on a WorkOrder's instance state: the check-in taken back
+# The events of a check-in that re-plan a day; an undone check-in re-plans the days they did.
+CHECK_IN_TRIGGERS = ("worked_other_day", "out_of_order")
 
 
 def request_replan(
@@ -208,10 +214,22 @@ def _collect(session: Session, _ctx: Any) -> None:
             found.append(("finished", obj))
         elif status == WorkOrderStatus.on_site:
             found.append(("checked_in", obj))
+        elif _check_in_withdrawn(obj):
+            found.append(("check_in_undone", obj))
         elif _changed_to(obj, "priority") in URGENT and obj.status in plan_inputs.PLANNABLE:
             found.append(("emergency", obj))
     if found:
         session.info.setdefault(_KEY, []).extend(found)
+
+
+def _check_in_withdrawn(work_order: WorkOrder) -> bool:
+    """The check-in was undone in this flush (`visits.undo_check_in`); its instant is kept for
+    `_check_in_undone`, which runs after the attribute's history is gone."""
+    hist = inspect(work_order).attrs["checked_in_at"].history
+    if not (hist.deleted and hist.deleted[0] is not None and hist.added and hist.added[0] is None):
+        return False
+    instance_state(work_order).info[_UNDONE] = hist.deleted[0]
+    return True
 
 
 def _process(session: Session) -> None:
@@ -253,6 +271,8 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
     elif kind == "checked_in":
         _worked_other_day(session, obj)
         _checked_in_out_of_order(session, obj)
+    elif kind == "check_in_undone":
+        _check_in_undone(session, obj)
     elif kind == "cancellation":
         reservations.release_for_work_order(session, work_order_id=obj.id)
         notify.on_cancelled(session, work_order_id=obj.id)
@@ -312,7 +332,7 @@ def _worked_other_day(session: Session, work_order: WorkOrder) -> None:
                 region_id=work_order.region_id,
                 day=day,
                 trigger="worked_other_day",
-                ref=str(work_order.id),
+                ref=check_in_ref(session, work_order),
             )
 
 
@@ -354,8 +374,56 @@ def _checked_in_out_of_order(session: Session, work_order: WorkOrder) -> None:
             region_id=work_order.region_id,
             day=today,
             trigger="out_of_order",
-            ref=str(work_order.id),
+            ref=check_in_ref(session, work_order),
         )
+
+
+def _token(at: datetime) -> str:
+    return at.strftime("%Y%m%dT%H%M%S%f")
+
+
+def check_in_ref(session: Session, work_order: WorkOrder) -> str:
+    """The ref of a check-in's events: the visit's id, as always, for its first check-in. A visit
+    checked in again after an undo (`check_in_undone` on its timeline) adds the check-in instant,
+    so that check-in is its own event: with the id alone it found the first one's run and the
+    day was not planned again."""
+    undone = session.scalar(
+        select(WorkOrderEvent.id)
+        .where(WorkOrderEvent.work_order_id == work_order.id, WorkOrderEvent.kind == "check_in_undone")
+        .limit(1)
+    )
+    if undone is None or work_order.checked_in_at is None:
+        return str(work_order.id)
+    return f"{work_order.id}.{_token(work_order.checked_in_at)}"
+
+
+def _check_in_undone(session: Session, work_order: WorkOrder) -> None:
+    """A check-in taken back (a wrong tap). If that check-in re-planned a day (`worked_other_day`,
+    `out_of_order`), the plan now freezes a visit nobody is at and times the other stops after it:
+    re-plan those days again. Each undone check-in is its own event (ref: the visit and the
+    instant of the check-in withdrawn), so undoing a second check-in of the same visit asks again."""
+    at = instance_state(work_order).info.pop(_UNDONE, None)
+    if at is None:
+        return
+    runs = session.execute(
+        select(PlanRun.region_id, PlanRun.day)
+        .where(
+            PlanRun.trigger.in_(CHECK_IN_TRIGGERS),
+            PlanRun.trigger_ref.in_((str(work_order.id), f"{work_order.id}.{_token(at)}")),
+            PlanRun.created_at >= at,  # requested by this check-in, not an earlier one
+        )
+        .distinct()
+    ).all()
+    _, today = _today(session, work_order.region_id)
+    for region_id, day in sorted(runs):
+        if day >= today:  # a past day's plan is history
+            request_replan(
+                session,
+                region_id=region_id,
+                day=day,
+                trigger="check_in_undone",
+                ref=f"{work_order.id}.{_token(at)}",
+            )
 
 
 # ------------------------------------------------------------------------------- late visits

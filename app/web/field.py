@@ -69,6 +69,8 @@ DONE = {
     "en-route": "You are on your way; the customer's ETA is updated.",
     "checked-in": "Checked in.",
     "checked-out": "Checked out.",
+    "check-in-undone": "Check-in undone: the visit is back on your route as it was, and the ticket "
+    "no longer shows you on site. Check in when you really arrive.",
     "reported": "Service report filed.",
     "picked-up": "Pickup confirmed: the parts are in your van.",
     # a repeat (another tab, a reload) of what already happened: said as such, not as a success
@@ -232,9 +234,17 @@ def _visit_page(
         "tz": route.timezone if route else engineers.timezone_of(db, me),
         "articles": visit_articles(db, ticket),
         "planned_for": _planned_day_if_not_today(db, me, work_order),
+        "undo_until": _undo_until(work_order),
         "asset": asset_file(db, work_order, today=_today(db, me)),
     }
     return render(request, "field/visit.html", context, status_code=status_code)
+
+
+def _undo_until(work_order: WorkOrder) -> Any:
+    """Until when "Undo check-in" is offered (None: not now). The page drops it when the grace
+    period is over; a form sent after that is refused with the reason."""
+    until = workorder_visits.undo_deadline(work_order)
+    return until if until is not None and utcnow() <= until else None
 
 
 def _planned_day_if_not_today(db: Session, me: Engineer, work_order: WorkOrder) -> date | None:
@@ -367,6 +377,18 @@ def _position(latitude: str, longitude: str) -> tuple[float | None, float | None
     except ValueError:
         return None, None
     return (lat, lon) if -90 <= lat <= 90 and -180 <= lon <= 180 else (None, None)
+
+
+@router.post("/field/visits/{work_order_id}/undo-check-in", response_model=None)
+def undo_check_in(visit: Visit, key: FormStr = "", version: FormStr = "") -> Response:
+    """Checked in at the wrong visit: take it back (confirmed on the page first)."""
+    return visit.act(
+        key=key,
+        version=version,
+        body={"undo": "check_in"},
+        action=lambda wo: workorder_visits.undo_check_in(visit.db, work_order=wo, actor=visit.user),
+        done="check-in-undone",
+    )
 
 
 @router.post("/field/visits/{work_order_id}/check-out", response_model=None)

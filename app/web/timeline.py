@@ -47,6 +47,11 @@ def _title(item: Mapping[str, Any], names: Mapping[int, str]) -> str:
         return "Visit finished" + (" — fixed" if data.get("fixed") else " — not fixed yet")
     if kind in ("sla_met", "sla_breach"):
         return f"{FIXED[kind]}: {metric}"
+    if kind == "visit_arrival_withdrawn":
+        who = names.get(item.get("actor_id") or 0, "")
+        return f"Check-in at {data.get('number', 'a visit')} withdrawn" + (f" by {who}" if who else "")
+    if kind == "sla_withdraw":
+        return f"SLA {metric} withdrawn (a check-in undone)"
     label: str = FIXED.get(kind, kind.replace("_", " ").capitalize())
     return label
 

@@ -4,7 +4,8 @@ Covered time is real elapsed time (UTC) that falls inside the calendar's working
 working day that spans a DST change counts its true length. Windows are local wall-clock times
 per weekday (breaks are the gaps between windows); holidays are local dates.
 
-The SLA clock is a ledger of events (start, pause, resume, stop, retarget, met, breach). Due
+The SLA clock is a ledger of events (start, pause, resume, stop, retarget, met, breach, withdraw:
+a `met` taken back, e.g. a check-in undone; it names the entry it cancels). Due
 times are never stored as the truth: they are replayed from the ledger — covered time elapsed
 while the clock ran — so re-targeting (priority or contract change) keeps all paused time.
 The database side (loading rows, writing events) lives in app/desk/sla/clock.py.
@@ -191,7 +192,7 @@ class Entry:
     """One SLA ledger event, as plain data."""
 
     at: datetime
-    kind: str  # start, pause, resume, stop, retarget, met, breach
+    kind: str  # start, pause, resume, stop, retarget, met, breach, withdraw
     metric: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
 

@@ -2,7 +2,8 @@
 
 Every channel (API, e-mail, pages, work-order hooks) goes through app/desk/tickets/service.py, which calls
 these functions, so each action leaves the same SlaEvent rows. Due times on the ticket are a
-cache, recomputed from the ledger after every ledger write (`refresh`).
+cache, recomputed from the ledger after every ledger write (`refresh`). The ledger is append-only:
+a mistaken `met` is cancelled by a later `withdraw` entry (`withdraw`), which `has_event` honours.
 """
 
 from __future__ import annotations
@@ -271,8 +272,19 @@ def stop(session: Session, ticket: Ticket, *, at: datetime, channel: str | None,
     refresh(session, ticket, now=at)
 
 
+def withdrawn(rows: list[SlaEvent]) -> set[int]:
+    """Ids of the entries a later `withdraw` entry cancelled (the ledger itself is never edited)."""
+    ids = ((r.data or {}).get("withdraws") for r in rows if r.kind == "withdraw")
+    return {i for i in ids if isinstance(i, int)}
+
+
 def has_event(rows: list[SlaEvent], kind: str, metric: str, *, since: datetime | None = None) -> bool:
-    return any(r.kind == kind and r.metric == metric and (since is None or r.at >= since) for r in rows)
+    """An entry of `kind` for `metric` that still counts: withdrawn entries do not."""
+    gone = withdrawn(rows)
+    return any(
+        r.kind == kind and r.metric == metric and r.id not in gone and (since is None or r.at >= since)
+        for r in rows
+    )
 
 
 def _reopened_at(rows: list[SlaEvent]) -> datetime | None:
@@ -309,6 +321,50 @@ def settle(session: Session, ticket: Ticket, metric: str, *, channel: str | None
     else:
         _breach(session, ticket, metric, due=due, channel=channel, rows=rows)
     refresh(session, ticket, now=achieved)
+
+
+def withdraw(
+    session: Session,
+    ticket: Ticket,
+    metric: str,
+    *,
+    at: datetime,
+    channel: str | None,
+    reason: str,
+    data: dict[str, Any] | None = None,
+) -> SlaEvent | None:
+    """Take back an achievement recorded by mistake (a check-in at the wrong visit): the ticket's
+    achieved time is cleared and a `withdraw` entry is appended naming the `met` it cancels, so
+    the ledger stays append-only and the next achievement is settled afresh. A breach is never
+    withdrawn: it says the target ran out with the metric unachieved, and the real achievement
+    can only come later than the withdrawn one. Nothing is written to a closed ticket's ledger or
+    when nothing was achieved. Returns the entry written."""
+    field = ACHIEVED_FIELD[metric]
+    achieved = getattr(ticket, field)
+    if ticket.status == TicketStatus.closed or achieved is None:
+        return None
+    rows = ledger(session, ticket.id)
+    gone = withdrawn(rows)
+    met = next(
+        (r for r in reversed(rows) if r.kind == "met" and r.metric == metric and r.id not in gone), None
+    )
+    event = _add(
+        session,
+        ticket,
+        "withdraw",
+        at=at,
+        channel=channel,
+        metric=metric,
+        data={
+            "withdraws": met.id if met is not None else None,
+            "achieved_at": achieved.isoformat(),
+            "reason": reason,
+            **(data or {}),
+        },
+    )
+    setattr(ticket, field, None)
+    refresh(session, ticket, now=at)  # a target that ran out meanwhile is a breach now
+    return event
 
 
 def calendar_of(session: Session, ticket: Ticket) -> sla.Calendar | None:

@@ -2,7 +2,8 @@
 
 Functions take the session first and keyword-only arguments, flush and never commit. The
 work-order service reports visits through `on_visit_scheduled`, `on_visit_arrived`,
-`on_visit_finished` and `on_appointment_confirmed`. A resolved or closed ticket takes no more
+`on_visit_arrival_withdrawn` (a check-in undone), `on_visit_finished` and
+`on_appointment_confirmed`. A resolved or closed ticket takes no more
 field news: nothing is planned for it and its SLA clock is final.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.desk.sla import clock as sla_clock
@@ -38,6 +40,8 @@ from app.models import (
     TicketEvent,
     TicketStatus,
     User,
+    WorkOrder,
+    WorkOrderStatus,
 )
 from app.platform import audit
 from app.platform.db import utcnow
@@ -55,6 +59,7 @@ __all__ = [
     "log_call",
     "manual_next",
     "on_appointment_confirmed",
+    "on_visit_arrival_withdrawn",
     "on_visit_arrived",
     "on_visit_finished",
     "on_visit_scheduled",
@@ -544,6 +549,81 @@ def on_visit_arrived(session: Session, *, ticket_id: int, at: datetime, actor: U
         sla_clock.settle(session, ticket, "arrival", channel=HOOK_CHANNEL)
     _advance(session, ticket, TicketStatus.in_progress.value, actor=actor, at=at, reason="engineer on site")
     return ticket
+
+
+def on_visit_arrival_withdrawn(
+    session: Session,
+    *,
+    ticket_id: int,
+    work_order_id: int,
+    number: str,
+    checked_in_at: datetime,
+    at: datetime,
+    actor: User | None,
+) -> Ticket:
+    """A check-in was undone (a wrong tap: docs/workorders.md, "Undo check-in"). The timeline says
+    so; when that check-in was the ticket's arrival, its SLA stamp is withdrawn (an appended
+    `withdraw` entry, `sla_clock.withdraw`) and the arrival becomes the next visit's that reached
+    the site, if any; the ticket leaves `in_progress` for the status the check-in moved it from
+    when no other visit of it is on site."""
+    ticket = get_ticket(session, ticket_id)
+    add_event(
+        session,
+        ticket,
+        "visit_arrival_withdrawn",
+        actor=actor,
+        channel=HOOK_CHANNEL,
+        at=at,
+        data={"work_order_id": work_order_id, "number": number, "checked_in_at": checked_in_at.isoformat()},
+    )
+    if ticket.status in DONE:  # its clock is final
+        return ticket
+    others = session.execute(
+        select(WorkOrder.checked_in_at, WorkOrder.status).where(
+            WorkOrder.ticket_id == ticket.id,
+            WorkOrder.id != work_order_id,
+            WorkOrder.checked_in_at.is_not(None),
+        )
+    ).all()
+    arrivals = sorted(a for a, _ in others if a is not None)
+    if ticket.arrived_at is not None and not (arrivals and arrivals[0] < checked_in_at):
+        # This check-in was the ticket's arrival (no visit of it reached the site before).
+        sla_clock.withdraw(
+            session,
+            ticket,
+            "arrival",
+            at=at,
+            channel=HOOK_CHANNEL,
+            reason="check-in withdrawn",
+            data={"work_order_id": work_order_id},
+        )
+        if arrivals:  # another engineer of this ticket is (or was) on site since: that is the arrival
+            ticket.arrived_at = arrivals[0]
+            sla_clock.settle(session, ticket, "arrival", channel=HOOK_CHANNEL)
+    on_site = any(status == WorkOrderStatus.on_site.value for _, status in others)
+    if ticket.status == TicketStatus.in_progress.value and not on_site:
+        back = _status_before_arrival(session, ticket, checked_in_at)
+        for to in dict.fromkeys((back, TicketStatus.scheduled.value)):
+            if to and _advance(session, ticket, to, actor=actor, at=at, reason="check-in withdrawn"):
+                break
+    return ticket
+
+
+def _status_before_arrival(session: Session, ticket: Ticket, checked_in_at: datetime) -> str | None:
+    """The status the check-in at `checked_in_at` moved the ticket from (its `visit_arrived` hook
+    wrote that status change at the same instant), if it moved it."""
+    data = session.scalar(
+        select(TicketEvent.data)
+        .where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.kind == "status",
+            TicketEvent.at == checked_in_at,
+        )
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    )
+    before = (data or {}).get("from") if (data or {}).get("to") == TicketStatus.in_progress.value else None
+    return before if isinstance(before, str) else None
 
 
 def on_visit_finished(

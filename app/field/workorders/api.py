@@ -246,6 +246,20 @@ def check_in(
     )
 
 
+@router.post("/{work_order_id}/undo-check-in", response_model=WorkOrderRead)
+def undo_check_in(work_order_id: int, request: Request, db: DbSession, user: CurrentUser) -> JSONResponse:
+    """Take back a check-in tapped on the wrong visit (within the grace period, no report, no parts,
+    not checked out): back to scheduled or en route with its ETA, the ticket's arrival withdrawn.
+    409 naming the state when there is no check-in to undo; honours Idempotency-Key."""
+    work_order = _field_visit(db, user, work_order_id)
+
+    def _undo() -> WorkOrder:
+        _optional_if_match(request, work_order)
+        return workorder_visits.undo_check_in(db, work_order=work_order, actor=user)
+
+    return _field_answer(db, request, user, {"undo": "check_in"}, _undo)
+
+
 @router.post("/{work_order_id}/check-out", response_model=WorkOrderRead)
 def check_out(work_order_id: int, request: Request, db: DbSession, user: CurrentUser) -> JSONResponse:
     """Departure from site. Idempotent: a repeat returns the same visit (and honours Idempotency-Key)."""

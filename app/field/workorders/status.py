@@ -36,6 +36,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     # A return visit is a new work order for the same ticket.
     WorkOrderStatus.needs_follow_up: (),
 }
+# Where an undone check-in returns to (the visit's state before it; docs/workorders.md).
+UNDONE_TO = frozenset({WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value})
 TERMINAL = frozenset(str(s) for s, nexts in TRANSITIONS.items() if not nexts)
 OPEN = frozenset(str(s) for s in WorkOrderStatus) - TERMINAL
 
@@ -154,9 +156,13 @@ def change_status(
     actor: User | None,
     at: datetime,
     reason: str = "",
+    undo_check_in: bool = False,
 ) -> None:
-    """Move to `to` if the table allows it (409 naming the allowed states otherwise)."""
-    check(work_order, to)
+    """Move to `to` if the table allows it (409 naming the allowed states otherwise).
+    `undo_check_in`: on_site back to the state before the check-in (`visits.undo_check_in`, which
+    checks its own conditions), a move the table offers to nobody else."""
+    if not (undo_check_in and work_order.status == WorkOrderStatus.on_site and to in UNDONE_TO):
+        check(work_order, to)
     old = work_order.status
     work_order.status = to
     add_event(

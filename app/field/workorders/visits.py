@@ -1,13 +1,15 @@
-"""On-site actions of a visit: check-in, check-out and the service report.
+"""On-site actions of a visit: check-in (and its undo), check-out and the service report.
 
 Check-in and check-out are idempotent (a repeat returns the visit unchanged), so a field app
-on a bad connection can simply retry. The report books the parts used in the same transaction
+on a bad connection can simply retry. A check-in tapped on the wrong visit can be undone for a
+short while (`undo_check_in`). The report books the parts used in the same transaction
 (`inventory.record_usage`: guarded decrement, all or nothing) before anything else is written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,14 +19,27 @@ from app.field.engineers import service as engineers
 from app.field.inventory import reservations
 from app.field.inventory import stock as inventory
 from app.field.inventory.stock import Line
-from app.field.workorders.status import add_event, change_status, check, hint, refuse_finished, summary
-from app.models import Account, Engineer, Site, User, WorkOrder, WorkOrderStatus
+from app.field.workorders.status import (
+    UNDONE_TO,
+    add_event,
+    change_status,
+    check,
+    hint,
+    refuse_finished,
+    summary,
+)
+from app.models import Account, Engineer, PartUsage, Site, User, WorkOrder, WorkOrderEvent, WorkOrderStatus
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, refuse
 from app.platform.events import emit
 
 REPORTED = (WorkOrderStatus.done.value, WorkOrderStatus.needs_follow_up.value)
+# How long a check-in can be undone. A wrong tap (stops close together in a list on a phone) is
+# seen at once: the page shows the wrong customer. Later, the check-in is most likely real, and
+# others have acted on it (the desk saw the engineer on site, the day was re-planned around it,
+# customers were told new times), so taking it back is dispatch's correction, not a tap.
+UNDO_CHECK_IN_GRACE = timedelta(minutes=15)
 
 
 def check_in(
@@ -37,7 +52,7 @@ def check_in(
 ) -> WorkOrder:
     """Arrival on site: status on_site, check-in time, ticket arrival hook. Refused (409) while the
     engineer is still on site at another visit: each check-in settles the ticket's arrival SLA and
-    moves it to in progress, which cannot be taken back."""
+    moves it to in progress (taken back only by `undo_check_in`, for a short while)."""
     refuse_finished(work_order)
     if work_order.checked_in_at is not None:
         return work_order  # a retry: same result, nothing written
@@ -45,13 +60,135 @@ def check_in(
     _refuse_if_on_site_elsewhere(session, work_order, actor)
     now = utcnow()
     work_order.checked_in_at = now
-    add_event(session, work_order, "check_in", actor=actor, at=now)
+    # What an undo returns to (`undo_check_in`): the state and ETA before arriving.
+    add_event(
+        session,
+        work_order,
+        "check_in",
+        actor=actor,
+        at=now,
+        data={"from": work_order.status, "eta_at": work_order.eta_at},
+    )
     change_status(session, work_order, "on_site", actor=actor, at=now, reason="checked in")
     if latitude is not None and longitude is not None and work_order.engineer_id is not None:
         engineer = engineers.get_engineer(session, work_order.engineer_id)
         engineers.set_position(session, engineer=engineer, latitude=latitude, longitude=longitude, at=now)
     tickets.on_visit_arrived(session, ticket_id=work_order.ticket_id, at=now, actor=actor)
     return work_order
+
+
+def undo_deadline(work_order: WorkOrder) -> datetime | None:
+    """Until when the visit's check-in may be undone; None when it cannot be any more or at all
+    (not on site, or checked out: leaving says the engineer was there)."""
+    if (
+        work_order.status != WorkOrderStatus.on_site
+        or work_order.checked_in_at is None
+        or work_order.checked_out_at is not None
+    ):
+        return None
+    return work_order.checked_in_at + UNDO_CHECK_IN_GRACE
+
+
+def undo_check_in(session: Session, *, work_order: WorkOrder, actor: User | None) -> WorkOrder:
+    """Take back a check-in tapped on the wrong visit: the visit returns to the state it had before
+    (scheduled or en route, with its ETA), `checked_in_at` is cleared and the ticket hears of it
+    (`on_visit_arrival_withdrawn`: timeline line, arrival SLA stamp withdrawn). Only while on site,
+    not checked out, no parts booked and within UNDO_CHECK_IN_GRACE; else 409 saying why. Not
+    idempotent by itself (a repeat finds no check-in: 409 naming the state); Idempotency-Key
+    replays a retried request."""
+    refuse_finished(work_order)  # the report was filed: "This visit is already finished: …"
+    checked_in_at = work_order.checked_in_at
+    if work_order.status != WorkOrderStatus.on_site or checked_in_at is None:
+        state = work_order.status.replace("_", " ")
+        human = f"This visit is not checked in (it is {state}): there is no check-in to undo."
+        raise Conflict(
+            f"{human} Work order {work_order.number} is {work_order.status}.",
+            current=work_order.status,
+            hint=human,
+        )
+    if work_order.checked_out_at is not None:
+        human = (
+            "You checked out of this visit already, so you were there: the check-in stays. "
+            "Ask dispatch if it is wrong."
+        )
+        raise Conflict(
+            f"{human} Work order {work_order.number} was checked out.", current=work_order.status, hint=human
+        )
+    if session.scalar(select(PartUsage.id).where(PartUsage.work_order_id == work_order.id).limit(1)):
+        human = "Parts were booked on this visit, so the check-in stays. Ask dispatch if it is wrong."
+        raise Conflict(human, current=work_order.status, hint=human)
+    now = utcnow()
+    until = checked_in_at + UNDO_CHECK_IN_GRACE
+    if now > until:
+        grace = int(UNDO_CHECK_IN_GRACE.total_seconds() // 60)
+        ago = int((now - checked_in_at).total_seconds() // 60)
+        human = (
+            f"A check-in can only be undone within {grace} minutes; this one was {ago} minutes ago. "
+            "Ask dispatch to correct it."
+        )
+        raise Conflict(
+            f"{human} Work order {work_order.number} was checked in at {checked_in_at.isoformat()}.",
+            current=work_order.status,
+            hint=human,
+            undo_until=until.isoformat(),
+        )
+    back, eta = _before_check_in(session, work_order)
+    old_eta = work_order.eta_at
+    work_order.checked_in_at = None
+    work_order.eta_at = eta
+    add_event(
+        session,
+        work_order,
+        "check_in_undone",
+        actor=actor,
+        at=now,
+        data={"checked_in_at": checked_in_at, "to": back, "eta_at": eta},
+    )
+    changes: dict[str, list[str | None]] = {"checked_in_at": [checked_in_at.isoformat(), None]}
+    if old_eta != eta:
+        changes["eta_at"] = [old_eta.isoformat() if old_eta else None, eta.isoformat() if eta else None]
+    audit.record(session, actor, "work_order", work_order.id, "undo_check_in", changes)
+    change_status(
+        session, work_order, back, actor=actor, at=now, reason="check-in undone", undo_check_in=True
+    )
+    tickets.on_visit_arrival_withdrawn(
+        session,
+        ticket_id=work_order.ticket_id,
+        work_order_id=work_order.id,
+        number=work_order.number or f"work order {work_order.id}",
+        checked_in_at=checked_in_at,
+        at=now,
+        actor=actor,
+    )
+    return work_order
+
+
+def _before_check_in(session: Session, work_order: WorkOrder) -> tuple[str, datetime | None]:
+    """The state and ETA the visit had before its check-in, as the check-in recorded them. A
+    check-in recorded before that was kept: the status it moved from, and the ETA as it is."""
+    event = session.scalars(
+        select(WorkOrderEvent)
+        .where(WorkOrderEvent.work_order_id == work_order.id, WorkOrderEvent.kind == "check_in")
+        .order_by(WorkOrderEvent.at.desc(), WorkOrderEvent.id.desc())
+        .limit(1)
+    ).first()
+    data = event.data if event is not None and event.data else {}
+    if "from" not in data:
+        status_data = session.scalar(
+            select(WorkOrderEvent.data)
+            .where(WorkOrderEvent.work_order_id == work_order.id, WorkOrderEvent.kind == "status")
+            .order_by(WorkOrderEvent.at.desc(), WorkOrderEvent.id.desc())
+            .limit(1)
+        )
+        data = {"from": (status_data or {}).get("from"), "eta_at": work_order.eta_at}
+    back = data.get("from")
+    eta = data.get("eta_at")
+    if isinstance(eta, str):
+        eta = datetime.fromisoformat(eta)
+    return (
+        back if back in UNDONE_TO else WorkOrderStatus.scheduled.value,
+        eta if isinstance(eta, datetime) else None,
+    )
 
 
 def _refuse_if_on_site_elsewhere(session: Session, work_order: WorkOrder, actor: User | None) -> None:
