@@ -23,6 +23,9 @@ Whatever code path changes the rows (API, pages, imports, other services), a ses
                                                       wrong from now, not only once they run late;
 - a check-in undone (a wrong tap) whose check-in    → re-plan those days again ("check_in_undone"):
   re-planned a day (the two above)                    the plan froze a visit nobody is at.
+- a planned visit's reservation cut (a stock count → re-plan its planned day ("stock_cut"): the
+  found fewer parts; a report used them elsewhere)    plan sends the engineer for parts no longer
+                                                      held; the new one sources them again or says why not.
 Late visits are found by a periodic job (`check_late`, beat every minute).
 
 The hooks are installed by `install_session_hooks()` at start-up (not on import). The hook only
@@ -47,7 +50,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 
-from app.field.inventory import reservations
+from app.field.inventory import reservations, stock
 from app.models import (
     Absence,
     Engineer,
@@ -56,6 +59,7 @@ from app.models import (
     PlanRun,
     PlanRunStatus,
     Region,
+    StockReservation,
     User,
     WorkOrder,
     WorkOrderEvent,
@@ -202,6 +206,9 @@ def _collect(session: Session, _ctx: Any) -> None:
         elif isinstance(obj, OnCallShift):
             found.append(("on_call_removed", obj))
     for obj in session.dirty:
+        if isinstance(obj, StockReservation) and instance_state(obj).info.pop(stock.CUT_MARK, None):
+            found.append(("stock_cut", obj))
+            continue
         if isinstance(obj, Absence) and _absent_time_changed(obj):
             instance_state(obj).info.pop(_REF, None)  # another part of the day: a new event
             found.append(("sickness", obj))
@@ -273,6 +280,8 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
         _checked_in_out_of_order(session, obj)
     elif kind == "check_in_undone":
         _check_in_undone(session, obj)
+    elif kind == "stock_cut":
+        _stock_cut(session, obj)
     elif kind == "cancellation":
         reservations.release_for_work_order(session, work_order_id=obj.id)
         notify.on_cancelled(session, work_order_id=obj.id)
@@ -424,6 +433,30 @@ def _check_in_undone(session: Session, work_order: WorkOrder) -> None:
                 trigger="check_in_undone",
                 ref=f"{work_order.id}.{_token(at)}",
             )
+
+
+def _stock_cut(session: Session, reservation: StockReservation) -> None:
+    """A planned visit lost (some of) the parts held for it: a count found fewer on the shelf, or a
+    report used them on another visit (`stock.make_room`). Its plan still sends the engineer for
+    them; a re-plan of its day sources them again (another van, another warehouse) or leaves the
+    visit out saying why. Each cut is its own event (a reservation may be cut twice)."""
+    work_order = session.get(WorkOrder, reservation.work_order_id)
+    if (
+        work_order is None
+        or work_order.status != WorkOrderStatus.scheduled.value
+        or work_order.planned_start_at is None
+    ):
+        return  # not planned (an unscheduled visit is sourced when it is planned), or under way
+    tz, today = _today(session, work_order.region_id)
+    day = plan_keys.local_day(work_order.planned_start_at, tz)
+    if day >= today:
+        request_replan(
+            session,
+            region_id=work_order.region_id,
+            day=day,
+            trigger="stock_cut",
+            ref=f"{reservation.id}.{secrets.token_hex(4)}",
+        )
 
 
 # ------------------------------------------------------------------------------- late visits

@@ -22,6 +22,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 
 from app.models import (
     Engineer,
@@ -51,6 +52,12 @@ class StockBusy(Conflict):
     """A concurrent stock booking won the (SQLite) write lock; nothing was written, retry."""
 
     title = "Stock busy"
+
+
+# On a cut reservation's instance state: the reason it was cut. The planning hook reads it (the
+# visit lost parts it was planned with: its day is planned again); a reservation the planner
+# itself releases or moves carries no mark, so a publish does not re-plan its own day.
+CUT_MARK = "fieldline_stock_cut"
 
 
 @dataclass(frozen=True)
@@ -296,6 +303,7 @@ def make_room(session: Session, line: Line, *, reason: str, actor: User | None) 
             res.status, res.closed_at = ReservationStatus.released.value, now
         else:
             res.quantity = after
+        instance_state(res).info[CUT_MARK] = reason
         audit.record(
             session,
             actor,
