@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session
 
     from app.models import User
@@ -343,6 +346,33 @@ def beat(
     celery_app.start(["beat", "--schedule", schedule, "--loglevel", loglevel])
 
 
+IMPORT_PROGRESS_S = 2.0  # at most one progress line of `fieldline import` this often
+
+
+class _ImportProgress:
+    """``progress(done, total)`` of `fieldline import`: a line on stderr at most every
+    IMPORT_PROGRESS_S, and one at the end of an import that printed any, as `python -m
+    knowledge_base` does (stderr, TTY or not: stdout keeps only the report). A quick import says
+    nothing."""
+
+    def __init__(self, what: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self._what, self._printed, self._clock = what, False, clock
+        self._started = self._last = clock()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self._clock()
+        if now - self._last < IMPORT_PROGRESS_S and not (done >= total and self._printed):
+            return
+        self._last, self._printed, spent = now, True, now - self._started
+        left = f", about {spent * (total - done) / done:.0f} s left" if 0 < done < total else ""
+        print(
+            f"fieldline import: {self._what}: {done}/{total} rows ({100 * done // max(total, 1)} %), "
+            f"{spent:.1f} s so far{left}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 @cli.command("import")
 def import_csv(
     entity: str = typer.Argument(..., help="customers | sites | contacts | assets"),
@@ -361,7 +391,8 @@ def import_csv(
         # Streamed from disk and committed in batches: an interrupted import keeps whole rows of
         # the batches it committed, and says which lines landed; a re-run finishes the job.
         with unit_of_work() as session, path.open("rb") as stream:
-            report = import_csv(session, entity=entity, data=stream, source=path.name)
+            progress = _ImportProgress(f"{entity} from {path.name}")
+            report = import_csv(session, entity=entity, data=stream, source=path.name, progress=progress)
     except AppError as exc:  # unreadable file, unknown entity, import called off or interrupted
         _fail(exc.detail)
     except OSError as exc:  # e.g. no permission to read it

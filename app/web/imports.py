@@ -11,7 +11,7 @@ column list (crm_import/fields.py), so it cannot drift from what the import acce
 
 from __future__ import annotations
 
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
@@ -65,29 +65,14 @@ def row_message(message: str) -> str:
     return ROW_HINTS.get(message, message)
 
 
-def _bad_line(binary: BinaryIO) -> int | None:
-    """The line of the first byte that is not UTF-8: a person finds a line, not a byte offset."""
-    binary.seek(0)
-    data = binary.read()  # at most MAX_FILE_BYTES: the page refused bigger files already
-    try:
-        data.decode("utf-8")  # a BOM is UTF-8 too
-    except UnicodeDecodeError as exc:
-        return data.count(b"\n", 0, exc.start) + 1
-    return None
-
-
-def refused_text(exc: ImportFileError, *, name: str, entity: str, binary: BinaryIO) -> str:
+def refused_text(exc: ImportFileError, *, name: str, entity: str) -> str:
     """A file refused as a whole: which file, read as which kind, nothing imported, and why.
 
-    The importer's own message gives a byte offset for a bad byte and points at docs/import.md,
-    which a manager cannot open; the page says the line and leaves the columns to the form's help.
+    The reason is the importer's own, as the API and the CLI give it (a bad byte by line and
+    column, a UTF-16 file by name); only its pointer to docs/import.md goes, which a manager
+    cannot open: the form's help lists the columns.
     """
-    reason = exc.detail
-    if any(e.get("message") == "not UTF-8" for e in exc.errors or []):
-        line = _bad_line(binary)
-        where = f" (line {line})" if line else ""
-        reason = f"The file is not UTF-8 text{where}; export it as “CSV UTF-8” and import it again."
-    reason = reason.replace(" (see docs/import.md)", "")
+    reason = exc.detail.replace(" (see docs/import.md)", "")
     return f"Nothing was imported from {name} as {label(entity).lower()}. {reason}"
 
 
@@ -155,7 +140,7 @@ def import_upload(
     try:
         report = crm_import.import_csv(db, entity=entity, data=file.file, actor=user, source=name)
     except ImportFileError as exc:
-        error = refused_text(exc, name=name, entity=entity, binary=file.file)
+        error = refused_text(exc, name=name, entity=entity)
         return _view(request, chosen=entity, error=error, filename=name, status_code=exc.status_code)
     except AppError as exc:
         # A file refused as a whole, or an import stopped half-way: the service has rolled back

@@ -146,12 +146,19 @@ def test_a_bad_line_is_listed_and_not_written_while_the_good_rows_are(
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"external_id,name\nWEB-1,B\xe4ckerei\n", "The file is not UTF-8 text (line 2)"),
+        (
+            b"external_id,account_external_id,name\nWEB-1,CRM-1,B\xe4ckerei\n",
+            "The file is not UTF-8 text: line 2, column name has a byte that is not UTF-8",
+        ),
         (b"", "The file is empty; the first line must name the columns."),
         (b"external_id,name,colour\nWEB-1,Huber,red\n", "line 1: unknown column(s) &#39;colour&#39;"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "The file is not UTF-8 text"),
+        (
+            "external_id\taccount_external_id\tname\r\nP-1\tC-1\tHuber\r\n".encode("utf-16"),
+            "The file is UTF-16 (Excel’s “Unicode Text”), not UTF-8; save it as “CSV UTF-8”",
+        ),
     ],
-    ids=["not-utf8", "empty", "unknown-column", "not-csv"],
+    ids=["not-utf8", "empty", "unknown-column", "not-csv", "utf-16"],
 )
 def test_a_file_refused_as_a_whole_is_a_readable_message_and_imports_nothing(
     client: TestClient, sign_in: Callable[..., User], db: Session, content: bytes, message: str
@@ -215,12 +222,14 @@ def test_a_refused_file_is_named_with_its_kind_and_the_bad_byte_by_line(
     client: TestClient, sign_in: Callable[..., User], db: Session
 ) -> None:
     sign_in("manager")
-    content = b"external_id,name\nWEB-1,Huber\nWEB-2,Sonne\nWEB-3,B\xe4ckerei\n"  # byte 46, line 4
+    content = b"external_id,account_external_id,name\nP-1,C-1,Huber\nP-2,C-1,Sonne\nP-3,C-1,B\xe4ckerei\n"
     status, html = _upload(client, "contacts", content, name="kontakte.csv")
     assert status == 422
     alert = _alert(html)
     assert alert.startswith("Nothing was imported from kontakte.csv as contacts.")
-    assert "(line 4)" in alert and "byte" not in alert
+    # the line and column of the byte (as the API and the CLI say it), never a byte offset
+    assert "line 4, column name has a byte that is not UTF-8 (0xE4 in" in alert
+    assert not re.search(r"byte \d", alert)
     status, html = _upload(client, "sites", b"external_id,colour\nS-1,red\n", name="orte.csv")
     alert = _alert(html)
     assert alert.startswith("Nothing was imported from orte.csv as sites.") and "docs/import.md" not in alert

@@ -11,12 +11,14 @@ import contextlib
 import csv
 import io
 import itertools
+import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from app.integrations.crm_import.fields import COLUMNS, Column
 from app.platform.errors import Unprocessable
+from app.platform.inputs import problem_with
 
 
 @dataclass
@@ -56,33 +58,53 @@ def delimiter(header_line: str) -> str:
     return max(",;\t", key=header_line.count)
 
 
+# Excel reads a first line `sep=;` as the separator of the file and does not show it; tools that
+# write CSV for Excel add it. It declares the separator and is no header. (A bad byte there is no
+# separator: the line is then read as the header, and the byte reported.)
+_SEP_LINE = re.compile('sep=([^\r\n"\udc80-\udcff])\r?\n?', re.IGNORECASE)
+# A byte that is not UTF-8, as the "surrogateescape" decoder keeps it (U+DC80..U+DCFF): no UTF-8
+# text decodes to these, so finding one in a cell is finding the bad byte, and the record it is
+# in gives its line and column.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+SNIFF_BYTES = 4096  # the start of the file checked for UTF-16
+UTF16 = "The file is UTF-16 (Excel’s “Unicode Text”), not UTF-8; save it as “CSV UTF-8” and import it again."
+
+
 def records(binary: BinaryIO) -> Generator[tuple[int, list[str]], None, None]:
     """(first line number, cells) of each record, read from the start of `binary` as it goes.
 
     Holds one record at a time (csv's field limit bounds a cell); quoted cells may span lines.
+    A first line `sep=;` sets the separator and is skipped (the header is then line 2).
     """
+    if _is_utf16(binary):
+        raise ImportFileError(UTF16, errors=[{"field": "file", "message": "UTF-16, not UTF-8"}])
     binary.seek(0)
     # newline="": csv sees the line ends as written (a quoted cell keeps its own line breaks).
-    text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+    # surrogateescape: a bad byte reaches the record it is in, which names its line and column.
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
-        first_line = text.readline()
+        # Some tools add a BOM to a file that has one already; no BOM is data.
+        first_line = text.readline().lstrip("\ufeff")
+        declared, skipped = _SEP_LINE.fullmatch(first_line), 0
+        if declared:
+            first_line, skipped = text.readline().lstrip("\ufeff"), 1
         # strict: a quote left open ('QA-12,"unterminated') is an error, not a cell that swallows the
         # rest of the file, nor a name "unterminated" imported without a word (docs/import.md)
         reader = csv.reader(
-            itertools.chain((first_line,), text), delimiter=delimiter(first_line), strict=True
+            itertools.chain((first_line,), text),
+            delimiter=declared.group(1) if declared else delimiter(first_line),
+            strict=True,
         )
-        start = 1
+        start, header = 1 + skipped, None
         for cells in reader:
+            if _NOT_UTF8.search("".join(cells)):
+                raise _not_utf8(start, cells, header)
+            header = cells if header is None else header
             yield start, cells
-            start = reader.line_num + 1
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            f"The file is not UTF-8 text (byte {_first_bad_byte(binary)}); export it as CSV UTF-8.",
-            errors=[{"field": "file", "message": "not UTF-8"}],
-        ) from exc
+            start = reader.line_num + 1 + skipped
     except csv.Error as exc:
         raise ImportFileError(
-            f"line {reader.line_num}: the CSV cannot be read: {exc}",
+            f"line {reader.line_num + skipped}: the CSV cannot be read: {exc}",
             errors=[{"field": "file", "message": str(exc)}],
         ) from exc
     finally:
@@ -90,29 +112,55 @@ def records(binary: BinaryIO) -> Generator[tuple[int, list[str]], None, None]:
             text.detach()  # the caller owns `binary` (and reads it again)
 
 
-def _first_bad_byte(binary: BinaryIO) -> int:
-    """Offset of the first byte that is not UTF-8 (the text reader only knows its chunk's)."""
+def _is_utf16(binary: BinaryIO) -> bool:
+    """A UTF-16 BOM, or (without one) a NUL in every other byte: ASCII text written as UTF-16."""
     binary.seek(0)
-    decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
-    while chunk := binary.read(1 << 16):
-        try:
-            decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            return offset - len(decoder.getstate()[0]) + exc.start
-        offset += len(chunk)
-    return offset
+    head = binary.read(SNIFF_BYTES)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # never UTF-8's first bytes
+        return True
+    pairs = len(head) // 2
+    if pairs < 8:  # too short to tell a pattern from a stray NUL
+        return False
+    odd, even = head[1 : 2 * pairs : 2], head[0 : 2 * pairs : 2]
+    return any(
+        zeros.count(0) >= pairs // 2 and other.count(0) <= pairs // 10
+        for zeros, other in ((odd, even), (even, odd))
+    )
+
+
+def _not_utf8(start: int, cells: list[str], header: list[str] | None) -> ImportFileError:
+    """The first bad byte of a record, by line, column and the text around it (what a person
+    finds in an editor or a spreadsheet; a byte offset they cannot)."""
+    line = start
+    for i, cell in enumerate(cells):
+        found = _NOT_UTF8.search(cell)
+        if found is None:
+            line += cell.count("\n")  # a quoted cell's own line breaks
+            continue
+        line += cell.count("\n", 0, found.start())
+        name = header[i].strip().lower() if header is not None and i < len(header) else ""
+        column = name or str(i + 1)  # the header's own cells, and cells past it, by number
+        around = cell[max(0, found.start() - 20) : found.start() + 20]
+        shown = " ".join(_NOT_UTF8.sub("\ufffd", around).split())
+        byte = ord(found.group()) - 0xDC00
+        return ImportFileError(
+            f"The file is not UTF-8 text: line {line}, column {column} has a byte that is not "
+            f"UTF-8 (0x{byte:02X} in “{shown}”); export it as “CSV UTF-8” and import it again.",
+            errors=[{"field": "file", "message": "not UTF-8"}],
+        )
+    raise AssertionError("no bad byte in the record")  # only called for a record that has one
 
 
 def is_blank(cells: list[str]) -> bool:
     return not any(c.strip() for c in cells)
 
 
-def check_file(binary: BinaryIO, entity: str, max_rows: int) -> list[str]:
+def check_file(binary: BinaryIO, entity: str, max_rows: int) -> tuple[list[str], int]:
     """Read the whole file once, holding one record at a time, before anything is written.
 
     Everything that rejects a file as a whole (encoding, CSV syntax, header, too many rows) is
     found here, so a bad byte at 40 MB still imports nothing, as when the file was read at once.
-    Returns the header's column names.
+    Returns the header's column names and the number of rows after it (blank lines not counted).
     """
     with contextlib.closing(records(binary)) as rows_in:
         first = next(rows_in, None)
@@ -121,14 +169,14 @@ def check_file(binary: BinaryIO, entity: str, max_rows: int) -> list[str]:
                 "The file is empty; the first line must name the columns.",
                 errors=[{"field": "header", "message": "missing"}],
             )
-        header = header_of(entity, first[1])
+        header = header_of(entity, first[1], line=first[0])
         rows = sum(1 for _, cells in rows_in if not is_blank(cells))
     if rows > max_rows:
         raise ImportFileError(f"More than {max_rows} rows; split the file.")
-    return header
+    return header, rows
 
 
-def header_of(entity: str, cells: list[str]) -> list[str]:
+def header_of(entity: str, cells: list[str], *, line: int = 1) -> list[str]:
     names = [c.strip().lower() for c in cells]
     known = {c.name for c in COLUMNS[entity]}
     problems = []
@@ -143,7 +191,7 @@ def header_of(entity: str, cells: list[str]) -> list[str]:
         problems.append(f"column(s) given twice: {', '.join(doubled)}")
     if problems:
         raise ImportFileError(
-            f"line 1: {'; '.join(problems)}. {entity}.csv columns are: "
+            f"line {line}: {'; '.join(problems)}. {entity}.csv columns are: "
             f"{', '.join(c.name for c in COLUMNS[entity])} (see docs/import.md).",
             errors=[{"field": "header", "message": p} for p in problems],
         )
@@ -158,6 +206,11 @@ def parse_row(
     values: Values = {}
     errors = []
     for name, raw in zip(header, cells, strict=True):
+        # A NUL is valid UTF-8 but no text: PostgreSQL refuses it, SQLite's search keys end at
+        # it. The API's own check refuses it in every text field, so the row is refused alike.
+        if nul := problem_with(raw):
+            errors.append(RowError(line, name, nul))
+            continue
         col, cell = spec[name], raw.strip()
         if not cell:
             if col.required:

@@ -20,7 +20,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -153,20 +153,29 @@ def import_csv(
     data: bytes | str | BinaryIO,
     actor: User | None = None,
     source: str = "",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import one CSV file of `entity` (bytes, or a seekable binary file: an upload spooled to
     disk, a file opened "rb"); returns counts and the errors by line.
 
     Commits: whatever the session holds first (so no lock is held while the file is checked),
     then each batch. A file rejected as a whole raises ImportFileError with nothing written.
+    `progress(rows done, rows in the file)` is called after each committed batch.
     """
     check_entity(entity)
     session.commit()
     binary = as_binary(data)
-    header = check_file(binary, entity, MAX_ROWS)
+    header, total = check_file(binary, entity, MAX_ROWS)
+
+    def done(rows: int) -> None:
+        if progress is not None:
+            progress(rows, total)
+
     with contextlib.closing(records(binary)) as rows_in:
         rows = itertools.islice(rows_in, 1, None)  # the header was checked above
-        return import_records(session, entity=entity, header=header, rows=rows, actor=actor, source=source)
+        return import_records(
+            session, entity=entity, header=header, rows=rows, actor=actor, source=source, progress=done
+        )
 
 
 def import_records(
@@ -177,8 +186,10 @@ def import_records(
     rows: Iterable[Record],
     actor: User | None = None,
     source: str = "",
+    progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import records (after the header) as they come: one batch in memory, one commit per batch."""
+    """Import records (after the header) as they come: one batch in memory, one commit per batch;
+    `progress(rows done)` after each commit."""
     spec = {c.name: c for c in COLUMNS[entity]}
     report = ImportReport(entity)
     sqlite, held = session.get_bind().dialect.name == "sqlite", 0.0
@@ -197,6 +208,8 @@ def import_records(
                 report.committed_through = batch[-1][0]
                 report.committed = (report.created, report.updated, report.unchanged, report.failed)
                 log.info("crm import %s %s: committed through line %d", entity, source, batch[-1][0])
+                if progress is not None:
+                    progress(report.rows)
         except BaseException as exc:
             session.rollback()  # the batch under way: none of its rows land
             _explain(exc, report)
