@@ -169,12 +169,17 @@ def best_sim(c: Compiled, k: int, raw: Sequence[RawStop]) -> Sim:
 
 
 def repair(c: Compiled, k: int, raw: list[RawStop]) -> tuple[list[RawStop], Sim, list[int]]:
-    """Drop stops until the route is feasible under our timing policy; returns dropped jobs."""
+    """Drop stops until the route is feasible under our timing policy; returns dropped jobs.
+
+    An empty route is the end of it, even when its simulation fails: an engineer who cannot get
+    from where they start to where they end before the shift is over (a re-plan late in the day,
+    a position reported far away) has nothing left to drop, so the route comes back empty (and
+    ``sim.ok`` false) rather than the loop popping from an empty list."""
     dropped: list[int] = []
     raw = list(raw)
     while True:
         sim = best_sim(c, k, raw)
-        if sim.ok:
+        if sim.ok or not raw:
             return raw, sim, dropped
         i = min(sim.fail_at, len(raw) - 1)
         while i >= 0 and raw[i][0] != "job":

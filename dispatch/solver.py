@@ -146,7 +146,17 @@ def build(c: Compiled) -> _Model:
         same_visit = (wh_of[:, None] == wh_of[None, :]) & (wh_of[:, None] >= 0)
         tmat += np.where(same_visit, 0, pick[None, :])
     time_cb = routing.RegisterTransitMatrix(tmat.tolist())
-    horizon = int(c.horizon + max((w.pickup_s for w in whs), default=0))
+    # An engineer who cannot even drive from start to end inside the shift (a re-plan late in the
+    # day, a position reported far away) gets no job (compile's eligibility), yet OR-Tools still
+    # times the empty route start -> end: one such vehicle made the whole model infeasible, and
+    # the polish returned nothing. Such a vehicle may end late and takes no pickup, and no break
+    # (an empty route takes none in schedule.simulate; this long drive would have to hold it).
+    direct = c.matrix.duration_s[c.rows.start, c.rows.end]
+    late_end = [int(max(c.shift_end[k], c.shift_start[k] + direct[k])) for k in range(K)]
+    stuck = {k for k in range(K) if late_end[k] > c.shift_end[k] and not c.allowed[k].any()}
+    unit_vehicles = [-1, *(k for k in range(K) if k not in stuck)]
+
+    horizon = int(max(c.horizon, *late_end, 0) + max((w.pickup_s for w in whs), default=0))
     routing.AddDimension(time_cb, horizon, horizon, False, "time")
     tdim = routing.GetDimensionOrDie("time")
 
@@ -192,13 +202,16 @@ def build(c: Compiled) -> _Model:
         o0, o1 = whs[w].open
         tdim.CumulVar(idx).SetRange(int(o0 + whs[w].pickup_s), int(o1 + whs[w].pickup_s))
         routing.AddDisjunction([idx], 0)
+        if stuck:
+            routing.VehicleVar(idx).SetValues(unit_vehicles)
 
     for k, e in enumerate(engs):
         if e.fixed_cost:
             routing.SetFixedCostOfVehicle(int(e.fixed_cost), k)
     for k in range(K):
         tdim.CumulVar(routing.Start(k)).SetRange(int(c.shift_start[k]), int(c.shift_end[k]))
-        tdim.CumulVar(routing.End(k)).SetRange(int(c.shift_start[k]), int(c.shift_end[k]))
+        end_by = late_end[k] if k in stuck else int(c.shift_end[k])
+        tdim.CumulVar(routing.End(k)).SetRange(int(c.shift_start[k]), end_by)
         if c.shift_end[k] > c.nominal_end[k] and s.overtime_cost_per_s > 0:
             tdim.SetCumulVarSoftUpperBound(routing.End(k), int(c.nominal_end[k]), int(s.overtime_cost_per_s))
         routing.AddVariableMinimizedByFinalizer(tdim.CumulVar(routing.End(k)))
@@ -209,7 +222,7 @@ def build(c: Compiled) -> _Model:
         for idx in range(routing.Size()):
             visit[idx] = int(service[manager.IndexToNode(idx)])
         for k, e in enumerate(engs):
-            if e.breaks:
+            if e.breaks and k not in stuck:
                 ivs = [
                     solver.FixedDurationIntervalVar(
                         int(b.window[0]), int(b.window[1]), int(b.duration_s), False, f"b{k}_{i}"

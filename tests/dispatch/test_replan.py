@@ -6,7 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from dispatch import Job, Position, replan, solve
+from dispatch import Engineer, Job, Position, Problem, replan, solve
+from dispatch.core import compile_problem
+from dispatch.schedule import repair
 from tests.dispatch.world import H, engineer, job, plane_matrix, problem, quick
 
 
@@ -89,3 +91,37 @@ def test_cancelled_jobs_leave_and_unknown_ids_are_refused() -> None:
         replan(base, p, now=8 * H, done=["J99"])
     with pytest.raises(ValueError, match="already exists"):
         replan(base, p, now=8 * H, new_jobs=[job("J1", 3)])
+
+
+def _far_day() -> Problem:
+    """Homes at 0 and 1, three visits nearby, and a point (4) a million seconds' drive away."""
+    pts = [(0, 0), (3000, 0), (1000, 500), (1500, -500), (2000, 0), (10**6, 0)]
+    engineers = [engineer("E1", at=0, shift=(8 * H, 17 * H)), engineer("E2", at=1, shift=(8 * H, 17 * H))]
+    jobs = [job(f"J{i}", i + 2, dur=1800) for i in range(3)]
+    return problem(engineers, jobs, plane_matrix(pts), deterministic=True)
+
+
+def test_an_engineer_who_cannot_get_home_before_the_shift_ends_loses_the_stops_not_the_run() -> None:
+    # Plan run 557 (QA, 2026-12-07): a position reported at (0, 0) left an engineer with no way
+    # home inside the shift, not even with an empty route, and repair popped from an empty list.
+    p = _far_day()
+    base = solve(p, **quick())
+    who = next(r.engineer_id for r in base.routes if r.stops)
+    other = "E2" if who == "E1" else "E1"
+    now = 10 * H
+    new = replan(base, p, now=now, positions=[Position(who, 5, now)], time_limit=0.5)
+    assert new.route_of(who) is None
+    route = new.route_of(other)
+    assert route is not None and sorted(route.job_ids) == ["J0", "J1", "J2"]  # dropped, re-inserted
+    assert new.is_feasible(), new.violations()
+
+
+def test_repair_gives_back_an_empty_route_when_even_that_cannot_get_home_in_time() -> None:
+    p = problem(
+        [Engineer("E1", start=1, end=0, shift=(8 * H, 9 * H))],
+        [job("J1", 0)],
+        plane_matrix([(0, 0), (10**5, 0)]),
+    )
+    raw, sim, dropped = repair(compile_problem(p), 0, [("job", 0)])
+    assert raw == [] and dropped == [0]
+    assert not sim.ok and "after shift end" in sim.error

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from dispatch import Break, Settings, solve
+from dispatch import Break, Engineer, Settings, Warehouse, solve
 from tests.dispatch.world import H, brute_force, engineer, job, line_matrix, plane_matrix, problem, quick
 
 
@@ -195,3 +195,24 @@ def test_geographic_problem_uses_great_circle_by_default() -> None:
     plan = solve(p, **quick())
     assert plan.is_feasible() and not plan.unassigned
     assert 4000 < plan.travel_m < 15000
+
+
+def test_an_engineer_who_cannot_get_home_inside_the_shift_does_not_stall_the_search() -> None:
+    # Even the empty route of FAR (a million seconds from home) ends after the shift. make_plan's
+    # repair popped from an empty list on it, and OR-Tools, which times empty routes too, found
+    # no solution at all, so the polish's work was thrown away. A pickup is in play too.
+    pts = [(0, 0), (10**6, 0), (1000, 0), (2000, 500), (3000, -500), (1500, 0)]
+    far = Engineer("FAR", start=1, end=0, shift=(8 * H, 17 * H), breaks=(Break((12 * H, 13 * H), 1800),))
+    p = problem(
+        [engineer("E1", at=0, shift=(8 * H, 17 * H)), far],
+        [job("J1", 2, parts={"P1": 1}), job("J2", 3), job("J3", 4)],
+        plane_matrix(pts),
+        warehouses=[Warehouse("W1", 5, open=(7 * H, 18 * H), pickup_s=600, stock={"P1": 2})],
+        deterministic=True,
+    )
+    plan = solve(p, **quick())
+    assert plan.route_of("FAR") is None
+    route = plan.route_of("E1")
+    assert route is not None and sorted(route.job_ids) == ["J1", "J2", "J3"]
+    assert "lns+gls" in plan.stats["workers"], plan.stats["workers"]  # OR-Tools found solutions
+    assert plan.is_feasible(), plan.violations()
