@@ -169,6 +169,14 @@ class PositionIn(InputModel):
     longitude: Longitude
     at: AwareDatetime | None = None
 
+    @model_validator(mode="after")
+    def _a_real_fix(self) -> PositionIn:
+        # 0, 0 lies in the Gulf of Guinea: it is what a device without a GPS fix sends. Stored, it
+        # became the engineer's start for the next re-plan, thousands of km from every visit.
+        if self.latitude == 0 and self.longitude == 0:
+            refuse_fields(self, {"latitude": "0, 0 is no position (the device had no GPS fix): send none"})
+        return self
+
 
 class PositionRead(BaseModel):
     engineer_id: int

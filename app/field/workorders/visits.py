@@ -70,7 +70,10 @@ def check_in(
         data={"from": work_order.status, "eta_at": work_order.eta_at},
     )
     change_status(session, work_order, "on_site", actor=actor, at=now, reason="checked in")
-    if latitude is not None and longitude is not None and work_order.engineer_id is not None:
+    # 0, 0 is a device without a GPS fix (the position API refuses it): the check-in stands, the
+    # position is not taken.
+    fix = latitude is not None and longitude is not None and (latitude, longitude) != (0, 0)
+    if fix and latitude is not None and longitude is not None and work_order.engineer_id is not None:
         engineer = engineers.get_engineer(session, work_order.engineer_id)
         engineers.set_position(session, engineer=engineer, latitude=latitude, longitude=longitude, at=now)
     tickets.on_visit_arrived(session, ticket_id=work_order.ticket_id, at=now, actor=actor)

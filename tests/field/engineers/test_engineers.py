@@ -383,3 +383,21 @@ def test_an_absence_may_end_within_the_day(client: TestClient, world: dict[str, 
         (None, "10:30:00"),
         ("13:00:00", "15:00:00"),
     ]
+
+
+def test_a_position_of_0_0_is_refused_and_the_last_fix_kept(client: TestClient, world) -> None:
+    """A device without a GPS fix sends 0, 0; stored, it became the start of the next re-plan."""
+    w = world
+    e = create(client, w, user_id=w["eng_user"].id)
+    url = f"{API}/{e['id']}"
+    me = f.bearer(w["eng_user"])
+    assert (
+        client.put(f"{url}/position", json={"latitude": 48.1, "longitude": 11.5}, headers=me).status_code
+        == 200
+    )
+    r = client.put(f"{url}/position", json={"latitude": 0, "longitude": 0.0}, headers=me)
+    assert r.status_code == 422 and [x["field"] for x in r.json()["errors"]] == ["latitude"]
+    assert "GPS" in r.json()["errors"][0]["message"]
+    assert client.get(url, headers=w["dispatch"]).json()["current_latitude"] == 48.1
+    ok = client.put(f"{url}/position", json={"latitude": 0, "longitude": 11.5}, headers=me)
+    assert ok.status_code == 200  # on the equator is a place

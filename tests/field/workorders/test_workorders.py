@@ -16,6 +16,7 @@ from app.field.inventory import reservations
 from app.models import (
     Absence,
     AuditLog,
+    Engineer,
     PartUsage,
     SlaEvent,
     StockLevel,
@@ -889,3 +890,20 @@ def test_out_of_order_actions_say_check_in_first_and_keep_the_precise_detail(
     assert (report["current"], report["requested"]) == ("scheduled", "done")
     out = client.post(f"{API}/{wo['id']}/check-out", headers=w["me"]).json()
     assert out["hint"].startswith("Check in first") and "check in before checking out" in out["detail"]
+
+
+def test_a_check_in_without_a_gps_fix_stands_and_keeps_the_last_position(
+    client: TestClient, db: Session, world
+) -> None:
+    """0, 0 is what a device without a fix sends: the engineer on site is not refused, and the
+    position (the start of the next re-plan) is not moved to the Gulf of Guinea."""
+    w = world
+    wo = create(client, w)
+    assert schedule(client, w, wo["id"]).status_code == 200
+    eng_id = w["eng"].id
+    before = (w["eng"].current_latitude, w["eng"].current_longitude)
+    r = client.post(f"{API}/{wo['id']}/check-in", headers=w["me"], json={"latitude": 0, "longitude": 0})
+    assert r.status_code == 200 and r.json()["status"] == "on_site"
+    db.expire_all()
+    eng = db.get(Engineer, eng_id)
+    assert eng is not None and (eng.current_latitude, eng.current_longitude) == before
