@@ -10,6 +10,7 @@ only fields both changed differently are conflicts.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -138,6 +139,23 @@ def _same(a: str, b: str) -> bool:
     return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
 
 
+def _assignee_options(
+    db: Session, desk_users: Sequence[User], ticket: Ticket, shown: str
+) -> list[tuple[int, str]]:
+    """The edit form's assignees: the active desk users, plus the ticket's own assignee (and the
+    one the form shows) when they are not among them: someone made inactive or taken off the desk
+    without the hand-back (old data, a fix in SQL), or past the list's cap. Without that option the
+    select falls back to "— nobody —" and saving any other field would unassign the ticket."""
+    listed = {u.id for u in desk_users}
+    wanted = {ticket.assignee_id} if ticket.assignee_id else set()
+    with suppress(ValueError):  # a forged value: the form shows it as "— nobody —", as before
+        wanted.add(optional_id(shown) or 0)
+    missing = wanted - listed - {0}
+    extra = db.scalars(select(User).where(User.id.in_(missing))).all() if missing else []
+    people = sorted([*desk_users, *extra], key=lambda u: (u.name, u.id))
+    return [(u.id, assignee_name(u)) for u in people]
+
+
 def _view(
     request: Request,
     db: Session,
@@ -171,6 +189,7 @@ def _view(
     ).all()
     forms = forms or {}
     forms.setdefault("edit", {"input": _edit_input(ticket)})
+    assignees = _assignee_options(db, desk_users, ticket, forms["edit"]["input"].get("assignee_id", ""))
     visits = load_visits(db, WorkOrder.ticket_id == ticket.id)
     context = {
         "nav": "queue",  # a ticket belongs under Tickets in the menu
@@ -181,7 +200,7 @@ def _view(
         "site": db.get(Site, ticket.site_id) if ticket.site_id else None,
         "contacts": contacts,
         "assets": assets,
-        "desk_users": desk_users,
+        "assignee_options": assignees,
         "assignee": assignee_name(db.get(User, ticket.assignee_id)) if ticket.assignee_id else "",
         "sla": sla_status.metric_states(db, ticket, now=now),
         "timeline": [describe(i, names) for i in reversed(items)],

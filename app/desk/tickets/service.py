@@ -256,12 +256,16 @@ def update_ticket(
         errors.append({"field": "priority", "message": "must be one of P1, P2, P3, P4"})
     if "subject" in fields and not (fields["subject"] or "").strip():
         errors.append({"field": "subject", "message": "must not be blank"})
+    # Only a new assignee must work the desk: one sent back unchanged (a form or a client that
+    # echoes the whole ticket) may have left it since, and refusing would block every other edit
+    # while the only way through would be to unassign them unasked.
+    assignee_id = fields.get("assignee_id")
     errors += _validate_refs(
         session,
         account_id=ticket.account_id,
         contact_id=fields.get("contact_id"),
         asset_id=fields.get("asset_id"),
-        assignee_id=fields.get("assignee_id"),
+        assignee_id=assignee_id if assignee_id != ticket.assignee_id else None,
     )
     refuse(errors)
     if "asset_id" in fields:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import queries as ticket_queries
@@ -228,6 +228,43 @@ def test_assignee_must_be_a_desk_user(client: TestClient, login, world, db) -> N
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "assignee_id"
     ok = client.patch(url, json={"assignee_id": agent.id}, headers={**h, "If-Match": etag})
     assert ok.status_code == 200 and ok.json()["assignee_id"] == agent.id
+
+
+def test_patch_may_send_back_an_assignee_who_left_the_desk(client: TestClient, login, world, db) -> None:
+    """A client that GETs the ticket and PATCHes it whole sends the assignee back unchanged: one
+    made inactive since (a plain SQL UPDATE, unseen by the hand-back hook) must not make every other
+    change a 422. Assigning someone inactive anew stays refused."""
+    h = login("dispatcher")
+    t = create(client, h, world)
+    franziska = f.make_user(db, role="agent", name="Franziska Koch")
+    maria = f.make_user(db, role="agent", name="Maria Lopez", is_active=False)
+    db.commit()
+    url = f"{API}/{t['id']}"
+    etag = client.get(url, headers=h).headers["ETag"]
+    r = client.patch(url, json={"assignee_id": franziska.id}, headers={**h, "If-Match": etag})
+    assert r.status_code == 200, r.text
+    db.execute(text('UPDATE "user" SET is_active = false WHERE id = :id'), {"id": franziska.id})
+    db.commit()
+
+    got = client.get(url, headers=h)
+    fields = ("subject", "description", "category", "priority", "contact_id", "asset_id", "assignee_id")
+    whole = {k: got.json()[k] for k in fields}
+    r = client.patch(url, json={**whole, "priority": "P1"}, headers={**h, "If-Match": got.headers["ETag"]})
+    assert r.status_code == 200, r.text
+    assert (r.json()["priority"], r.json()["assignee_id"]) == ("P1", franziska.id)
+
+    etag = r.headers["ETag"]
+    for who in (maria, franziska):  # new to this ticket: refused, whoever it is
+        other = create(client, h, world)
+        bad = client.patch(
+            f"{API}/{other['id']}",
+            json={"assignee_id": who.id},
+            headers={**h, "If-Match": client.get(f"{API}/{other['id']}", headers=h).headers["ETag"]},
+        )
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "assignee_id"
+    bad = client.patch(url, json={"assignee_id": maria.id}, headers={**h, "If-Match": etag})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "assignee_id"
+    assert client.get(url, headers=h).json()["assignee_id"] == franziska.id
 
 
 # --- lifecycle ---------------------------------------------------------------------------------
