@@ -17,6 +17,7 @@ from app.api import api_router
 from app.hooks import install_domain_hooks
 from app.platform import metrics
 from app.platform.admission import install_admission, size_thread_pool
+from app.platform.api_contract import install_api_contract
 from app.platform.api_docs import install_api_docs
 from app.platform.body_limit import BodyLimitMiddleware
 from app.platform.config import get_settings
@@ -90,6 +91,7 @@ def create_app() -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=get_settings().forwarded_allow_ips)
     app.include_router(api_router)
+    install_api_contract(app)  # every error response a route can give, as problem+json
     install_api_docs(app)
     app.include_router(metrics_router)
     app.include_router(pages_router)

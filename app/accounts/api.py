@@ -9,7 +9,7 @@ from app.accounts import service as accounts
 from app.accounts.schemas import HandoverRead, PasswordIn, UserCreate, UserEdited, UserRead, UserUpdate
 from app.models import User
 from app.platform.deps import AdminUser, DbSession
-from app.platform.http import etag, require_if_match
+from app.platform.http import IF_MATCH, etag, require_if_match
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -39,7 +39,7 @@ def get_user(user_id: int, db: DbSession, admin: AdminUser, response: Response) 
     return _read(accounts.get_user(db, user_id), response)
 
 
-@router.patch("/{user_id}")
+@router.patch("/{user_id}", dependencies=[IF_MATCH])
 def update_user(
     user_id: int, body: UserUpdate, request: Request, db: DbSession, admin: AdminUser, response: Response
 ) -> UserEdited:
@@ -59,7 +59,7 @@ def update_user(
     return out
 
 
-@router.post("/{user_id}/password", status_code=204)
+@router.post("/{user_id}/password", status_code=204, dependencies=[IF_MATCH])
 def set_password(
     user_id: int, body: PasswordIn, request: Request, db: DbSession, admin: AdminUser
 ) -> Response:

@@ -137,6 +137,21 @@ def to_csv(result: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+class CsvResponse(Response):
+    """The `.csv` routes' response class: it makes their OpenAPI say text/csv, not JSON."""
+
+    media_type = "text/csv"
+
+
+# `format=csv` answers the same route in CSV: the OpenAPI lists both.
+OR_CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "JSON, or CSV with format=csv",
+    }
+}
+
+
 def csv_download(text: str, name: str) -> Response:
     return Response(
         text,
@@ -149,7 +164,7 @@ def _csv_response(result: dict[str, Any]) -> Response:
     return csv_download(to_csv(result), f"kpis-{result['from']}-{result['to']}.csv")
 
 
-@router.get("")
+@router.get("", responses=OR_CSV)
 def kpis(
     db: DbSession,
     user: KpiUser,
@@ -162,7 +177,7 @@ def kpis(
     return _csv_response(result) if format == "csv" else result
 
 
-@router.get(".csv")
+@router.get(".csv", response_class=CsvResponse)
 def kpis_csv(db: DbSession, user: KpiUser, params: Annotated[Params, Depends()]) -> Response:
     return _csv_response(service.run(db, params.query(user)))
 
@@ -223,7 +238,7 @@ def drill(
     return drilling.drill(db, query, group_value=group, offset=offset, limit=limit, after=after)
 
 
-@router.get("/drivers")
+@router.get("/drivers", responses=OR_CSV)
 def driver_effects(
     db: DbSession,
     user: ManagerOnly,
@@ -236,7 +251,7 @@ def driver_effects(
     return _drivers_csv(result) if format == "csv" else result
 
 
-@router.get("/drivers.csv")
+@router.get("/drivers.csv", response_class=CsvResponse)
 def driver_effects_csv(db: DbSession, user: ManagerOnly, params: Annotated[Params, Depends()]) -> Response:
     return _drivers_csv(drivers.run(db, _drivers_query(user, params)))
 

@@ -31,7 +31,7 @@ from app.knowledge.schemas import (
 from app.models import ArticleStatus, ArticleVisibility, KbArticle, KbTicketFeedback, Role
 from app.platform.deps import CurrentUser, DbSession, DeskUser
 from app.platform.errors import Forbidden
-from app.platform.http import Page, etag, idempotent_create, paginate, require_if_match
+from app.platform.http import IF_MATCH, Page, etag, idempotent_create, paginate, require_if_match
 from knowledge_base import Language
 
 router = APIRouter(prefix="/kb", tags=["knowledge base"])
@@ -126,7 +126,7 @@ def get_one(article_id: int, db: DbSession, user: CurrentUser, response: Respons
     return read(article)
 
 
-@router.patch("/articles/{article_id}")
+@router.patch("/articles/{article_id}", dependencies=[IF_MATCH])
 def update(
     article_id: int,
     body: ArticleUpdate,
@@ -143,7 +143,7 @@ def update(
     return _with_etag(db, article, response)
 
 
-@router.delete("/articles/{article_id}", status_code=204)
+@router.delete("/articles/{article_id}", status_code=204, dependencies=[IF_MATCH])
 def delete(article_id: int, request: Request, db: DbSession, user: CurrentUser) -> Response:
     """Delete a draft that was never published and no ticket names (needs If-Match); anything else is a
     409 that says to archive it (status archived), which keeps its history and the tickets' links."""
@@ -163,7 +163,7 @@ def list_versions(article_id: int, db: DbSession, user: CurrentUser) -> list[Ver
     return [VersionRead.model_validate(v) for v in articles.versions(db, article)]
 
 
-@router.post("/articles/{article_id}/versions/{number}/restore")
+@router.post("/articles/{article_id}/versions/{number}/restore", dependencies=[IF_MATCH])
 def restore(
     article_id: int, number: int, request: Request, db: DbSession, user: CurrentUser, response: Response
 ) -> ArticleRead:

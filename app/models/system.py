@@ -96,9 +96,11 @@ class WebhookSubscription(Base):
 
 
 class DeliveryStatus(StrEnum):
-    pending = "pending"
+    pending = "pending"  # waiting for its (next) attempt
+    sending = "sending"  # an attempt is in flight; next_attempt_at is the end of its lease
     delivered = "delivered"
-    dead = "dead"
+    dead = "dead"  # out of attempts
+    expired = "expired"  # not sent within WEBHOOK_EXPIRE_DAYS (e.g. the subscription was paused)
 
 
 class WebhookDelivery(Base):

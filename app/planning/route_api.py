@@ -37,7 +37,7 @@ from app.planning.schemas import (
 from app.platform.db import utcnow
 from app.platform.deps import CurrentUser, DbSession, DispatchUser
 from app.platform.errors import Forbidden, NotFound
-from app.platform.http import etag, idempotent_create, require_if_match
+from app.platform.http import IF_MATCH, etag, idempotent_create, require_if_match
 
 router = APIRouter(tags=["routes"])
 DISPATCH = {Role.dispatcher.value, Role.manager.value, Role.admin.value}
@@ -47,7 +47,7 @@ def _today(db: Session, engineer: Engineer) -> date:
     return plan_keys.local_day(utcnow(), engineers.timezone_of(db, engineer))
 
 
-@router.get("/me/route")
+@router.get("/me/route", responses={404: {"description": "You have no engineer profile"}})
 def my_route(
     db: DbSession, user: CurrentUser, day: Annotated[date | None, Query(alias="date")] = None
 ) -> RouteRead:
@@ -152,7 +152,7 @@ def explain(work_order_id: int, db: DbSession, user: CurrentUser) -> Explanation
     return plan_explain.explain(db, work_order)
 
 
-@router.post("/work-orders/{work_order_id}/assign")
+@router.post("/work-orders/{work_order_id}/assign", dependencies=[IF_MATCH])
 def assign(
     work_order_id: int,
     body: AssignIn,

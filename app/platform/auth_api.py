@@ -27,7 +27,13 @@ class Me(BaseModel):
     role: str
 
 
-@router.post("/token")
+@router.post(
+    "/token",
+    responses={
+        401: {"description": "Wrong e-mail or password"},
+        429: {"description": "Too many failed sign-ins from this address; see Retry-After"},
+    },
+)
 def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbSession, request: Request) -> Token:
     """OAuth2 password flow: e-mail as username → bearer token."""
     client = request.client.host if request.client else ""

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     reopen_days: int = 14
     idempotency_ttl_h: int = 48
     webhook_max_attempts: int = 8
+    # A webhook delivery not sent this many days after its event expires instead (a long pause
+    # must not flood the receiver with stale events on resume).
+    webhook_expire_days: int = 7
     # Non-public webhook receivers that are allowed (on-premise): comma-separated CIDRs and host
     # names. Empty: webhooks only reach public addresses (app/integrations/webhooks/targets.py).
     webhook_allowed_targets: str = ""

@@ -179,6 +179,15 @@ def _json_problem(error: Mapping[str, Any], body: Any) -> str:
     return f"not valid JSON (line {line}, column {column}: {reason})"
 
 
+def _not_utf8(error: UnicodeDecodeError) -> str:
+    raw, pos = bytes(error.object), error.start
+    line = raw.count(b"\n", 0, pos) + 1
+    column = pos - raw.rfind(b"\n", 0, pos)
+    return (
+        f"must be UTF-8 encoded JSON (line {line}, column {column}: the byte 0x{raw[pos]:02x} is not UTF-8)"
+    )
+
+
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";")[0].strip().lower()
     maintype, _, subtype = media.partition("/")
@@ -242,6 +251,12 @@ def install_error_handlers(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's 400 "There was an error parsing the body" for JSON in another encoding
+            # (Latin-1 "ä" is the byte 0xe4): a refusal of the field `body`, like any bad JSON.
+            error = {"field": "body", "message": _not_utf8(exc.__cause__), "type": "json_invalid"}
+            detail = f"body: {error['message']}"
+            return problem(422, "Validation failed", detail, request.url.path, errors=[error])
         # A person who mistyped an address in the browser gets a page; API clients keep problem+json.
         if exc.status_code == 404 and page_not_found and not request.url.path.startswith(API_PREFIX):
             return page_not_found(request)

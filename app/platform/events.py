@@ -2,6 +2,8 @@
 
 `emit` writes one delivery row per matching subscription in the caller's transaction and
 enqueues delivery after commit, so an event exists exactly when the change that caused it does.
+A paused subscription gets its rows too: they wait, unsent, and go out in order on resume (or
+expire after WEBHOOK_EXPIRE_DAYS).
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ EVENTS = (
 
 
 def emit(session: Session, event: str, data: dict[str, Any]) -> int:
-    """Queue `event` for every active subscription that wants it; returns deliveries created."""
+    """Queue `event` for every subscription that wants it, paused ones included (theirs wait for
+    the resume); returns deliveries created."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
-    subs = session.scalars(select(WebhookSubscription).where(WebhookSubscription.active)).all()
+    subs = session.scalars(select(WebhookSubscription)).all()
     payload = {"type": event, "timestamp": utcnow().isoformat(), "data": jsonable_encoder(data)}
     created = []
     for sub in subs:
@@ -51,9 +54,10 @@ def emit(session: Session, event: str, data: dict[str, Any]) -> int:
             message_id=f"msg_{uuid.uuid4().hex}", subscription_id=sub.id, event=event, payload=payload
         )
         session.add(delivery)
-        created.append(delivery)
+        created.append((delivery, sub.active))
     if created:
         session.flush()
-        for d in created:
-            enqueue(session, "fieldline.webhooks.deliver", delivery_id=d.id)
+        for d, active in created:
+            if active:
+                enqueue(session, "fieldline.webhooks.deliver", delivery_id=d.id)
     return len(created)

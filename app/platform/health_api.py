@@ -10,7 +10,14 @@ from app.platform.db import new_session
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+# 503 with the same body when a check fails (monitoring reads it); the API contract adds the
+# problem+json 503 of a refused admission.
+_DEGRADED = {"application/json": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}}
+
+
+@router.get(
+    "/health", responses={503: {"description": "A check failed (`status`: degraded)", "content": _DEGRADED}}
+)
 def health() -> JSONResponse:
     """Database (and broker, when one is configured) reachability."""
     checks: dict[str, str] = {}

@@ -6,10 +6,10 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -26,11 +26,22 @@ from app.platform.inputs import INT_MAX
 T = TypeVar("T")
 
 
-def etag(version: int) -> str:
-    return f'"v{version}"'
+def etag(version: int, row: str = "") -> str:
+    """`"v3"`, or `"v3.<row>"` for a table whose ids may come back (see `row_tag`)."""
+    return f'"v{version}.{row}"' if row else f'"v{version}"'
 
 
-def require_if_match(request: Request, version: int) -> None:
+def row_tag(created_at: datetime) -> str:
+    """Tells a row from a later one with the same id: SQLite hands a deleted row's id to the next
+    insert, whose version starts at 1 again, so `"v1"` alone would let a stale If-Match through."""
+    micros = (created_at - _EPOCH) // timedelta(microseconds=1)
+    return hashlib.blake2s(str(micros).encode(), digest_size=4).hexdigest()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def require_if_match(request: Request, version: int, row: str = "") -> None:
     """API updates must name the version they were based on: never a silent overwrite."""
     header = request.headers.get("if-match")
     if not header:
@@ -38,11 +49,33 @@ def require_if_match(request: Request, version: int) -> None:
             "Send If-Match with the ETag from your last GET; updates without it are refused."
         )
     tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    if "*" not in tags and etag(version) not in tags:
+    if "*" not in tags and etag(version, row) not in tags:
         raise PreconditionFailed(
             "The resource was changed by someone else since you read it; reload and retry.",
-            current_etag=etag(version),
+            current_etag=etag(version, row),
         )
+
+
+_IF_MATCH_DOC = 'The ETag of your last GET of the resource (`"v3"`), or `*`.'
+
+
+def if_match_header(
+    if_match: Annotated[str | None, Header(alias="If-Match", description=_IF_MATCH_DOC)] = None,
+) -> None:
+    """Declares If-Match for a route whose endpoint calls `require_if_match`; the endpoint reads the
+    header itself. Optional here, so that a missing one is the endpoint's 428, not a 422; the
+    OpenAPI marks it required (`app/platform/api_contract.py`)."""
+
+
+def optional_if_match_header(
+    if_match: Annotated[str | None, Header(alias="If-Match", description=_IF_MATCH_DOC)] = None,
+) -> None:
+    """Declares If-Match for a route that checks it only when it is sent."""
+
+
+# A route's `dependencies=[IF_MATCH]`: its If-Match, 409, 412 and 428 appear in the OpenAPI.
+IF_MATCH = Depends(if_match_header)
+OPTIONAL_IF_MATCH = Depends(optional_if_match_header)
 
 
 class Page(BaseModel, Generic[T]):

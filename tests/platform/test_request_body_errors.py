@@ -76,3 +76,22 @@ def test_routes_with_their_own_content_types_are_not_touched(client: TestClient,
     r = client.post(url, content=b'{"a": 1}', headers={**manager, **JSON})
     assert r.status_code == 415, r.text
     assert "multipart/form-data" in r.json()["detail"]
+
+
+def test_json_not_in_utf8_names_the_body(client: TestClient, login: Any) -> None:
+    """Latin-1 JSON ("ä" as the byte 0xe4) was a 400 "There was an error parsing the body"."""
+    h = {**login("agent"), **JSON}
+    r = client.post("/api/v1/tickets", content='{"subject":"\xe4"}'.encode("latin-1"), headers=h)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    (error,) = r.json()["errors"]
+    assert error == {
+        "field": "body",
+        "message": "must be UTF-8 encoded JSON (line 1, column 13: the byte 0xe4 is not UTF-8)",
+        "type": "json_invalid",
+    }
+    assert r.json()["detail"] == f"body: {error['message']}"
+
+    r = client.post(PARTS, content=b'{\n  "sku": "A-1",\n  "name": "Kugellager \xe4"\n}', headers=h)
+    assert r.status_code == 422, r.text
+    assert "line 3, column 23" in r.json()["errors"][0]["message"]

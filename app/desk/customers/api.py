@@ -11,7 +11,7 @@ from app.desk.customers import service as customers
 from app.desk.customers import view360 as customer_360
 from app.desk.customers.schemas import AccountOwnerUpdate, Customer360, SearchResultRead
 from app.platform.deps import DbSession, DeskUser, ManagerUser
-from app.platform.http import etag, require_if_match
+from app.platform.http import IF_MATCH, etag, require_if_match
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -43,7 +43,7 @@ def customer_overview(account_id: int, db: DbSession, user: DeskUser, response: 
     return view
 
 
-@router.patch("/{account_id}")
+@router.patch("/{account_id}", dependencies=[IF_MATCH])
 def update_customer(
     account_id: int,
     body: AccountOwnerUpdate,

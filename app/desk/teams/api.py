@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.desk.teams import service as teams
 from app.models import Team
 from app.platform.deps import DbSession, DeskUser, ManagerUser
-from app.platform.http import etag, require_if_match
+from app.platform.http import IF_MATCH, etag, require_if_match
 from app.platform.inputs import InputModel
 
 router = APIRouter(prefix="/teams", tags=["teams"])
@@ -58,7 +58,7 @@ def create_team(body: TeamIn, db: DbSession, user: ManagerUser, response: Respon
     return _read(db, team, response)
 
 
-@router.put("/{team_id}/members")
+@router.put("/{team_id}/members", dependencies=[IF_MATCH])
 def set_members(
     team_id: int, body: MembersIn, db: DbSession, user: ManagerUser, request: Request, response: Response
 ) -> TeamRead:

@@ -29,7 +29,15 @@ from app.desk.tickets.schemas import (
 from app.models import Channel, Priority, Ticket, TicketEvent, TicketStatus
 from app.platform.db import utcnow
 from app.platform.deps import DbSession, DeskUser
-from app.platform.http import Page, decode_cursor, encode_cursor, etag, idempotent_create, require_if_match
+from app.platform.http import (
+    IF_MATCH,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    idempotent_create,
+    require_if_match,
+)
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 CHANNEL = "api"  # the channel recorded on timeline and SLA events caused through this API
@@ -143,7 +151,7 @@ def get_ticket(ticket_id: int, db: DbSession, user: DeskUser, response: Response
     return _with_etag(db, tickets.get_ticket(db, ticket_id), response)
 
 
-@router.patch("/{ticket_id}")
+@router.patch("/{ticket_id}", dependencies=[IF_MATCH])
 def update_ticket(
     ticket_id: int, body: TicketUpdate, request: Request, db: DbSession, user: DeskUser, response: Response
 ) -> TicketRead:
@@ -155,7 +163,7 @@ def update_ticket(
     return _with_etag(db, ticket, response)
 
 
-@router.post("/{ticket_id}/transitions")
+@router.post("/{ticket_id}/transitions", dependencies=[IF_MATCH])
 def transition(
     ticket_id: int, body: TransitionIn, request: Request, db: DbSession, user: DeskUser, response: Response
 ) -> TicketRead:

@@ -31,7 +31,7 @@ from app.field.engineers.schemas import (
 from app.models import Engineer, Role, Shift, StockLocation
 from app.platform.deps import CurrentUser, DbSession, DeskUser, DispatchUser
 from app.platform.errors import Forbidden
-from app.platform.http import Page, etag, idempotent_create, require_if_match
+from app.platform.http import IF_MATCH, Page, etag, idempotent_create, require_if_match
 
 router = APIRouter(prefix="/engineers", tags=["engineers"])
 DISPATCH = {Role.dispatcher.value, Role.manager.value, Role.admin.value}
@@ -110,7 +110,7 @@ def get_engineer(engineer_id: int, db: DbSession, user: CurrentUser, response: R
     return _with_etag(db, engineers.visible_engineer(db, user, engineer_id), response)
 
 
-@router.patch("/{engineer_id}")
+@router.patch("/{engineer_id}", dependencies=[IF_MATCH])
 def update_engineer(
     engineer_id: int,
     body: EngineerUpdate,

@@ -32,7 +32,7 @@ from app.field.inventory.schemas import (
 from app.models import Role, StockLocation, User
 from app.platform.deps import CurrentUser, DbSession, DispatchUser
 from app.platform.errors import Forbidden, NotFound
-from app.platform.http import Page, etag, idempotent_create, require_if_match
+from app.platform.http import IF_MATCH, Page, etag, idempotent_create, require_if_match
 
 router = APIRouter()
 parts = APIRouter(prefix="/parts", tags=["parts"])
@@ -75,7 +75,7 @@ def get_part(part_id: int, db: DbSession, user: CurrentUser, response: Response)
     return PartRead.model_validate(part)
 
 
-@parts.patch("/{part_id}")
+@parts.patch("/{part_id}", dependencies=[IF_MATCH])
 def update_part(
     part_id: int, body: PartUpdate, request: Request, db: DbSession, user: DispatchUser, response: Response
 ) -> PartRead:
@@ -88,7 +88,7 @@ def update_part(
     return PartRead.model_validate(part)
 
 
-@parts.delete("/{part_id}", status_code=204)
+@parts.delete("/{part_id}", status_code=204, dependencies=[IF_MATCH])
 def delete_part(part_id: int, request: Request, db: DbSession, user: DispatchUser) -> Response:
     """Delete an unused part; needs If-Match. A part with stock or history answers 409."""
     part = catalog.get_part(db, part_id)

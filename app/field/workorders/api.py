@@ -33,7 +33,7 @@ from app.field.workorders.status import allowed_next
 from app.models import Role, User, WorkOrder, WorkOrderStatus
 from app.platform.deps import CurrentUser, DbSession, DeskUser, DispatchUser
 from app.platform.errors import Forbidden
-from app.platform.http import Page, etag, idempotent_create, require_if_match
+from app.platform.http import IF_MATCH, OPTIONAL_IF_MATCH, Page, etag, idempotent_create, require_if_match
 
 router = APIRouter(prefix="/work-orders", tags=["work orders"])
 FIELD_ROLES = {Role.engineer.value, Role.dispatcher.value, Role.manager.value, Role.admin.value}
@@ -142,7 +142,7 @@ def get_work_order(work_order_id: int, db: DbSession, user: CurrentUser, respons
     return _with_etag(db, workorder_queries.visible_work_order(db, user, work_order_id), response)
 
 
-@router.patch("/{work_order_id}")
+@router.patch("/{work_order_id}", dependencies=[IF_MATCH])
 def update_work_order(
     work_order_id: int,
     body: WorkOrderUpdate,
@@ -168,7 +168,7 @@ def update_work_order(
     return _with_etag(db, work_order, response)
 
 
-@router.post("/{work_order_id}/transitions")
+@router.post("/{work_order_id}/transitions", dependencies=[IF_MATCH])
 def transition(
     work_order_id: int,
     body: TransitionIn,
@@ -190,7 +190,7 @@ def transition(
     return _with_etag(db, work_order, response)
 
 
-@router.post("/{work_order_id}/schedule")
+@router.post("/{work_order_id}/schedule", dependencies=[IF_MATCH])
 def schedule(
     work_order_id: int,
     body: ScheduleIn,
@@ -226,7 +226,7 @@ def _field_answer(
     return idempotent_create(db, request, user, body, _run, status_code=200)
 
 
-@router.post("/{work_order_id}/check-in", response_model=WorkOrderRead)
+@router.post("/{work_order_id}/check-in", response_model=WorkOrderRead, dependencies=[OPTIONAL_IF_MATCH])
 def check_in(
     work_order_id: int, request: Request, db: DbSession, user: CurrentUser, body: CheckInIn | None = None
 ) -> JSONResponse:
@@ -246,10 +246,11 @@ def check_in(
     )
 
 
-@router.post("/{work_order_id}/undo-check-in", response_model=WorkOrderRead)
+@router.post("/{work_order_id}/undo-check-in", response_model=WorkOrderRead, dependencies=[OPTIONAL_IF_MATCH])
 def undo_check_in(work_order_id: int, request: Request, db: DbSession, user: CurrentUser) -> JSONResponse:
-    """Take back a check-in tapped on the wrong visit (within the grace period, no report, no parts,
-    not checked out): back to scheduled or en route with its ETA, the ticket's arrival withdrawn.
+    """Take back a check-in tapped on the wrong visit (no report, no parts; the engineer within the
+    grace period, not checked out; dispatch until the check-in's day ends): back to scheduled or en
+    route with its ETA, the ticket's arrival withdrawn.
     409 naming the state when there is no check-in to undo; honours Idempotency-Key."""
     work_order = _field_visit(db, user, work_order_id)
 
@@ -260,7 +261,7 @@ def undo_check_in(work_order_id: int, request: Request, db: DbSession, user: Cur
     return _field_answer(db, request, user, {"undo": "check_in"}, _undo)
 
 
-@router.post("/{work_order_id}/check-out", response_model=WorkOrderRead)
+@router.post("/{work_order_id}/check-out", response_model=WorkOrderRead, dependencies=[OPTIONAL_IF_MATCH])
 def check_out(work_order_id: int, request: Request, db: DbSession, user: CurrentUser) -> JSONResponse:
     """Departure from site. Idempotent: a repeat returns the same visit (and honours Idempotency-Key)."""
     work_order = _field_visit(db, user, work_order_id)
@@ -271,7 +272,7 @@ def check_out(work_order_id: int, request: Request, db: DbSession, user: Current
     )
 
 
-@router.post("/{work_order_id}/report", response_model=WorkOrderRead)
+@router.post("/{work_order_id}/report", response_model=WorkOrderRead, dependencies=[OPTIONAL_IF_MATCH])
 def report(
     work_order_id: int, body: ReportIn, request: Request, db: DbSession, user: CurrentUser
 ) -> JSONResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -49,16 +49,50 @@ async def raw_message(request: Request) -> bytes:
     return raw
 
 
-@router.post("/email", status_code=201, response_model=InboundResult, dependencies=[Depends(relay_token)])
+# The endpoint reads the raw message itself (`raw_message`): FastAPI cannot see that body.
+_MESSAGE = {"schema": {"type": "string", "format": "binary"}}
+_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "description": "The raw RFC 5322 message as the relay received it.",
+        "content": {ctype: _MESSAGE for ctype in ACCEPTED},
+    },
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A Message-ID seen before (its ticket), or an automatic mail that threads onto no "
+        'ticket (`action: "ignored"`): nothing written',
+        "model": InboundResult,
+    },
+    401: {"description": "Missing or wrong X-Relay-Token"},
+    413: {"description": f"A message over {MAX_BYTES // (1024 * 1024)} MB"},
+    415: {"description": f"Not sent as {' or '.join(ACCEPTED)}"},
+    422: {"description": "Refused: no or an unknown sender, MIME past a cap (nesting, parts, headers)"},
+    503: {"description": "INBOUND_EMAIL_TOKEN is not configured (or the service is busy)"},
+}
+
+
+@router.post(
+    "/email",
+    status_code=201,
+    response_model=InboundResult,
+    dependencies=[Depends(relay_token)],
+    responses=_RESPONSES,
+    openapi_extra=_OPENAPI,
+)
 def inbound_email(raw: Annotated[bytes, Depends(raw_message)], db: DbSession) -> JSONResponse:
-    """201 for a new ticket or a threaded reply, 200 for a Message-ID seen before."""
+    """201 for a new ticket or a threaded reply, 200 for a Message-ID seen before, 200 `ignored`
+    (nothing written) for an automatic mail that threads onto no ticket."""
     got = receive_email(db, raw=raw)
+    if got.ticket is None or got.event is None:
+        ignored = InboundResult(action=got.action, reason="auto-reply", marker=got.reason)
+        return JSONResponse(ignored.model_dump(exclude_none=True), status_code=200)
     db.flush()
     body = InboundResult(
         ticket_id=got.ticket.id, number=got.ticket.number or "", event_id=got.event.id, action=got.action
     )
     return JSONResponse(
-        body.model_dump(),
+        body.model_dump(exclude_none=True),
         status_code=200 if got.action == "duplicate" else 201,
         headers={"Location": f"/api/v1/tickets/{got.ticket.id}"},
     )

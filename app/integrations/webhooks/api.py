@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,14 +20,23 @@ from app.integrations.webhooks.schemas import (
 from app.models import DeliveryStatus, WebhookSubscription
 from app.platform.deps import AdminUser, DbSession
 from app.platform.events import EVENTS
-from app.platform.http import Page, etag, idempotent_create, require_if_match
+from app.platform.http import IF_MATCH, Page, etag, idempotent_create, require_if_match, row_tag
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
+def _etag(sub: WebhookSubscription) -> str:
+    # With the row's tag: on SQLite a new subscription may get a deleted one's id (docs/deploy.md).
+    return etag(sub.version, row_tag(sub.created_at))
+
+
+def _require_if_match(request: Request, sub: WebhookSubscription) -> None:
+    require_if_match(request, sub.version, row_tag(sub.created_at))
+
+
 def _with_etag(db: DbSession, sub: WebhookSubscription, response: Response) -> SubscriptionRead:
     db.flush()  # the version is final only after the last flush
-    response.headers["ETag"] = etag(sub.version)
+    response.headers["ETag"] = _etag(sub)
     return SubscriptionRead.of(sub)
 
 
@@ -59,10 +69,27 @@ def create_subscription(
         db.flush()
         return SubscriptionWithSecret.of(sub), {
             "Location": f"/api/v1/webhooks/subscriptions/{sub.id}",
-            "ETag": etag(sub.version),
+            "ETag": _etag(sub),
         }
 
-    return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
+    answer = idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
+    if answer.headers.get("Idempotent-Replayed") == "true":
+        return _without_revoked_secret(db, answer)
+    return answer
+
+
+def _without_revoked_secret(db: DbSession, replay: JSONResponse) -> JSONResponse:
+    """A replayed create shows the stored secret only while it is still the subscription's: once
+    rotated (or the subscription deleted) it is withheld, and the current one is not shown either
+    (only rotate-secret shows a secret again)."""
+    body = json.loads(bytes(replay.body))
+    withheld = webhooks.secret_withheld(db, subscription_id=body["id"], secret=body["secret"])
+    if withheld is None:
+        return replay
+    headers = {k: v for k, v in replay.headers.items() if k not in ("content-length", "content-type")}
+    return JSONResponse(
+        {**body, "secret": None, "secret_withheld": withheld}, status_code=replay.status_code, headers=headers
+    )
 
 
 @router.get("/subscriptions")
@@ -84,7 +111,7 @@ def get_subscription(
     return _with_etag(db, webhooks.get_subscription(db, subscription_id), response)
 
 
-@router.patch("/subscriptions/{subscription_id}")
+@router.patch("/subscriptions/{subscription_id}", dependencies=[IF_MATCH])
 def update_subscription(
     subscription_id: int,
     body: SubscriptionUpdate,
@@ -95,31 +122,31 @@ def update_subscription(
 ) -> SubscriptionRead:
     """Change url, events, description or active (false pauses delivery); needs If-Match."""
     sub = webhooks.get_subscription(db, subscription_id)
-    require_if_match(request, sub.version)
+    _require_if_match(request, sub)
     values = body.model_dump(mode="json", exclude_unset=True)
     sub = webhooks.update_subscription(db, subscription_id=subscription_id, values=values, actor=user)
     return _with_etag(db, sub, response)
 
 
-@router.post("/subscriptions/{subscription_id}/rotate-secret")
+@router.post("/subscriptions/{subscription_id}/rotate-secret", dependencies=[IF_MATCH])
 def rotate_secret(
     subscription_id: int, request: Request, db: DbSession, user: AdminUser, response: Response
 ) -> SubscriptionWithSecret:
     """A new signing secret, shown once; needs If-Match."""
     sub = webhooks.get_subscription(db, subscription_id)
-    require_if_match(request, sub.version)
+    _require_if_match(request, sub)
     sub = webhooks.rotate_secret(db, subscription_id=subscription_id, actor=user)
     db.flush()
-    response.headers["ETag"] = etag(sub.version)
+    response.headers["ETag"] = _etag(sub)
     return SubscriptionWithSecret.of(sub)
 
 
-@router.delete("/subscriptions/{subscription_id}", status_code=204)
+@router.delete("/subscriptions/{subscription_id}", status_code=204, dependencies=[IF_MATCH])
 def delete_subscription(subscription_id: int, request: Request, db: DbSession, user: AdminUser) -> Response:
     """Delete the subscription and its delivery log; needs If-Match (428 without, 412 stale). To
     keep the log, pause the subscription instead (PATCH active=false)."""
     sub = webhooks.get_subscription(db, subscription_id)
-    require_if_match(request, sub.version)
+    _require_if_match(request, sub)
     webhooks.delete_subscription(db, subscription_id=subscription_id, actor=user)
     return Response(status_code=204)
 

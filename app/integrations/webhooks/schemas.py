@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
@@ -76,7 +76,15 @@ class SubscriptionRead(BaseModel):
 class SubscriptionWithSecret(SubscriptionRead):
     """Answer to create and rotate-secret: the only time the secret is shown."""
 
-    secret: str = Field(description="whsec_… signing secret; store it now, it is not shown again")
+    secret: str | None = Field(
+        description="whsec_… signing secret; store it now, it is not shown again. null only in a "
+        "replayed create (Idempotency-Key) whose secret is no longer valid: see secret_withheld"
+    )
+    secret_withheld: Literal["rotated", "deleted"] | None = Field(
+        default=None,
+        description="set in a replayed create when the secret was rotated or the subscription "
+        "deleted since: the old secret is void, and the current one is shown only by rotate-secret",
+    )
 
     @classmethod
     def of(cls, sub: WebhookSubscription) -> SubscriptionWithSecret:

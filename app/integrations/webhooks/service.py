@@ -1,25 +1,33 @@
 """Outbound webhooks: subscriptions, signed delivery, retry with backoff, dead letters.
 
 Delivery is three steps so no transaction stays open during the HTTP call:
-`claim` (one conditional UPDATE takes a lease on the row), `post` (no database), `record`
-(stores the outcome, fenced by the attempt number taken in the claim). A row is therefore sent by
-at most one worker at a time, and a duplicate task for a delivered row finds nothing to claim.
-A claim whose worker died expires with its lease and the periodic `deliver_due` picks it up.
+`claim` (one conditional UPDATE takes a lease on the row: status `sending`), `post` (no database;
+a hard deadline of TIMEOUT_S for the whole attempt), `record` (stores the outcome, fenced by the
+attempt number taken in the claim). A subscription has at most one attempt in flight: a row is
+claimed only while none of its subscription's other rows is `sending`, so one worker sends one
+subscription's rows one after the other, oldest first (`next_due`), and a duplicate task for a
+delivered row finds nothing to claim. A claim whose worker died expires with its lease and the
+periodic `deliver_due` picks it up.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import json
 import logging
 import random
+import socket
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import ColumnElement, Select, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from app.integrations.webhooks import targets
 from app.integrations.webhooks.signing import headers_for, new_secret, verify_signature
@@ -41,28 +49,36 @@ __all__ = [
     "claim",
     "create_subscription",
     "delete_subscription",
-    "due_ids",
+    "due_subscriptions",
+    "expire_stale",
     "get_delivery",
     "get_subscription",
     "list_deliveries",
     "list_subscriptions",
+    "next_due",
     "post",
     "record_outcome",
     "redeliver",
+    "retrying",
+    "subscription_of",
     "rotate_secret",
+    "secret_withheld",
     "update_subscription",
     "verify_signature",
 ]
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_S = 10.0  # per network step (connect, write, read); a slow receiver fails, then retries
+# The whole attempt (connect, send, the complete answer) must fit in this; a later answer is a
+# failure, retried with backoff. Read at each attempt, so tests can shorten it.
+TIMEOUT_S = 10.0
 LEASE_S = 120  # a claimed row is untouchable this long; well above TIMEOUT_S
 BACKOFF_BASE_S = 60.0
 BACKOFF_CAP_S = 6 * 3600.0
-DUE_BATCH = 100
+DUE_SUBSCRIPTIONS = 200  # subscriptions one beat pass looks at
 USER_AGENT = "Fieldline-Webhooks/1"
 _ERROR_LEN = 500
+_ANSWER_CAP = 64 * 1024  # bytes of an answer read; the rest is not waited for
 
 
 # --- subscriptions -------------------------------------------------------------------------
@@ -149,6 +165,11 @@ def update_subscription(
     if changes:
         session.flush()
         record(session, actor, "webhook_subscription", sub.id, "update", changes)
+    if "active" in changes and sub.active:
+        # Resumed: what waited goes out now, oldest first, rather than at the next beat pass.
+        first = next_due(session, sub.id)
+        if first is not None:
+            enqueue(session, "fieldline.webhooks.deliver", delivery_id=first)
     return sub
 
 
@@ -159,6 +180,15 @@ def rotate_secret(session: Session, *, subscription_id: int, actor: User | None)
     session.flush()
     record(session, actor, "webhook_subscription", sub.id, "rotate_secret", {})
     return sub
+
+
+def secret_withheld(session: Session, *, subscription_id: int, secret: str) -> str | None:
+    """Why a secret once shown for this subscription may not be shown again ("rotated",
+    "deleted"), or None while it is still the one requests are signed with."""
+    sub = session.get(WebhookSubscription, subscription_id)
+    if sub is None:
+        return "deleted"
+    return None if hmac.compare_digest(sub.secret, secret) else "rotated"
 
 
 def delete_subscription(session: Session, *, subscription_id: int, actor: User | None) -> None:
@@ -199,12 +229,12 @@ def list_deliveries(
 
 
 def redeliver(session: Session, *, delivery_id: int, actor: User | None) -> WebhookDelivery:
-    """Send a dead (or already delivered) message again with a fresh set of attempts.
+    """Send a dead, expired (or already delivered) message again with a fresh set of attempts.
 
     The message id stays the same, so a receiver that did get it can recognise the repeat.
     """
     delivery = get_delivery(session, delivery_id)
-    if delivery.status == DeliveryStatus.pending:
+    if delivery.status in (DeliveryStatus.pending, DeliveryStatus.sending):
         raise Conflict("This delivery is still pending; it is retried automatically.")
     sub = get_subscription(session, delivery.subscription_id)
     if not sub.active:
@@ -259,14 +289,29 @@ def backoff_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     return min(BACKOFF_CAP_S, raw * jitter)
 
 
+_WAITING = (DeliveryStatus.pending.value, DeliveryStatus.sending.value)
+
+
 def _due(now: datetime) -> list[ColumnElement[bool]]:
+    """Rows whose (re)try time has come: pending past their backoff, or sending past their lease
+    (the worker died), with attempts left, of an active subscription (a paused one's wait)."""
     active = select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True))
     return [
-        WebhookDelivery.status == DeliveryStatus.pending.value,
+        WebhookDelivery.status.in_(_WAITING),
         WebhookDelivery.next_attempt_at <= now,
         WebhookDelivery.attempts < get_settings().webhook_max_attempts,
         WebhookDelivery.subscription_id.in_(active),
     ]
+
+
+def _in_flight(subscription_id: int, now: datetime) -> ColumnElement[bool]:
+    """One of the subscription's rows is being sent (claimed, and its lease has not run out)."""
+    other = aliased(WebhookDelivery)
+    return exists().where(
+        other.subscription_id == subscription_id,
+        other.status == DeliveryStatus.sending.value,
+        other.next_attempt_at > now,
+    )
 
 
 def _body(payload: dict[str, Any]) -> bytes:
@@ -274,21 +319,36 @@ def _body(payload: dict[str, Any]) -> bytes:
 
 
 def claim(session: Session, delivery_id: int, *, now: datetime | None = None) -> Claim | None:
-    """Take a lease on a due delivery, or None when it is not due, done, or someone has it."""
+    """Take a lease on a due delivery, or None when it is not due, done, someone has it, or
+    another delivery of its subscription is in flight (one at a time per receiver)."""
     now = now or utcnow()
-    cond = [WebhookDelivery.id == delivery_id, *_due(now)]
+    subscription_id = subscription_of(session, delivery_id)
+    if subscription_id is None:
+        return None
+    cond = [WebhookDelivery.id == delivery_id, *_due(now), ~_in_flight(subscription_id, now)]
     if session.get_bind().dialect.name == "postgresql":
-        # Don't queue behind another worker's claim: a locked row is theirs, skip it.
-        got = session.scalar(
+        # Claims for one subscription take turns, so the in-flight check sees the other's claim
+        # (SQLite's writers take turns anyway). NO KEY UPDATE does not block the inserts of new
+        # deliveries (their foreign key). A locked row is someone else's claim: skip, don't wait.
+        turn = session.scalar(
+            select(WebhookSubscription.id)
+            .where(WebhookSubscription.id == subscription_id)
+            .with_for_update(skip_locked=True, key_share=True)
+        )
+        got = turn and session.scalar(
             select(WebhookDelivery.id).where(*cond).with_for_update(skip_locked=True, of=WebhookDelivery)
         )
-        if got is None:
+        if not got:
             return None
     lease = now + timedelta(seconds=LEASE_S)
     result = session.execute(
         update(WebhookDelivery)
         .where(*cond)
-        .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=lease)
+        .values(
+            status=DeliveryStatus.sending.value,
+            attempts=WebhookDelivery.attempts + 1,
+            next_attempt_at=lease,
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -314,38 +374,124 @@ def claim(session: Session, delivery_id: int, *, now: datetime | None = None) ->
     )
 
 
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # closed already: the request is over
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Deadline:
+    """Ends an attempt at its deadline, whatever it waits for. httpx's timeouts bound each network
+    step, not the whole, so a receiver trickling its answer a byte at a time could otherwise hold
+    an attempt (and the worker) for as long as it liked. At the deadline the connection's socket is
+    shut down, which wakes the blocked read at once; httpcore's trace hook tells us the socket."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def left(self) -> float:
+        return max(0.001, self.at - time.monotonic())
+
+    def passed(self) -> bool:
+        return self.expired or time.monotonic() >= self.at
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        # TLS wraps (and detaches) the TCP socket: note the wrapped one too.
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        sock = info["return_value"].get_extra_info("socket")
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _exchange(
+    client: httpx.Client,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    extensions: dict[str, Any],
+    deadline: _Deadline,
+) -> tuple[int, str]:
+    """POST and read the answer (its first _ANSWER_CAP bytes): the status code and the text."""
+    with client.stream(
+        "POST", url, content=body, headers=headers, extensions=extensions, timeout=deadline.left()
+    ) as resp:
+        answer = b""
+        for chunk in resp.iter_bytes():
+            answer += chunk
+            if len(answer) >= _ANSWER_CAP:
+                break
+        return resp.status_code, answer[:_ANSWER_CAP].decode(resp.encoding or "utf-8", errors="replace")
+
+
 def post(c: Claim, *, client: httpx.Client | None = None) -> Outcome:
-    """POST one attempt to the checked address; any 2xx is success. Never raises for network
-    trouble or a refused target (both are a failed attempt, retried with backoff)."""
-    try:
-        target = targets.pin(c.url)
-    except targets.RefusedTarget as exc:
-        return Outcome(ok=False, status_code=None, error=f"refused: {exc}"[:_ERROR_LEN])
-    headers = {
-        "host": target.host_header,
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        **headers_for(c.secret, c.message_id, c.body),
-    }
-    # The TLS handshake and certificate check use the name; the connection goes to the address.
-    extensions = {"sni_hostname": target.server_name} if target.server_name else None
-    try:
-        if client is not None:
-            resp = client.post(target.url, content=c.body, headers=headers, extensions=extensions)
-        else:
-            with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False, trust_env=False) as own:
-                resp = own.post(target.url, content=c.body, headers=headers, extensions=extensions)
-    except httpx.HTTPError as exc:
-        return Outcome(ok=False, status_code=None, error=f"{type(exc).__name__}: {exc}"[:_ERROR_LEN])
-    if 200 <= resp.status_code < 300:
-        return Outcome(ok=True, status_code=resp.status_code, error=None)
-    error = f"HTTP {resp.status_code}"
+    """POST one attempt to the checked address; a 2xx answer, complete within TIMEOUT_S, is
+    success. Never raises for network trouble, a late answer or a refused target (each is a
+    failed attempt, retried with backoff)."""
+    with _Deadline(TIMEOUT_S) as deadline:
+        try:
+            target = targets.pin(c.url)
+        except targets.RefusedTarget as exc:
+            return Outcome(ok=False, status_code=None, error=f"refused: {exc}"[:_ERROR_LEN])
+        headers = {
+            "host": target.host_header,
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            **headers_for(c.secret, c.message_id, c.body),
+        }
+        extensions: dict[str, Any] = {"trace": deadline.trace}
+        if target.server_name:
+            # The TLS handshake and certificate check use the name; the connection goes to the address.
+            extensions["sni_hostname"] = target.server_name
+        late = Outcome(
+            ok=False, status_code=None, error=f"timeout: no complete answer within {deadline.seconds:g} s"
+        )
+        try:
+            if client is not None:
+                status_code, text = _exchange(client, target.url, c.body, headers, extensions, deadline)
+            else:
+                # A connection of its own: the deadline shuts down the socket it saw being opened.
+                with httpx.Client(timeout=deadline.left(), follow_redirects=False, trust_env=False) as own:
+                    status_code, text = _exchange(own, target.url, c.body, headers, extensions, deadline)
+        except httpx.HTTPError as exc:
+            if deadline.passed():
+                return late
+            return Outcome(ok=False, status_code=None, error=f"{type(exc).__name__}: {exc}"[:_ERROR_LEN])
+        if deadline.passed():
+            return late
+    if 200 <= status_code < 300:
+        return Outcome(ok=True, status_code=status_code, error=None)
+    error = f"HTTP {status_code}"
     if not target.internal:
         # An internal receiver's answer stays out of the log: the log is readable through the
         # API, and must not become a way to read internal services.
-        snippet = resp.text[:200].strip()
+        snippet = text[:200].strip()
         error += f": {snippet}" if snippet else ""
-    return Outcome(ok=False, status_code=resp.status_code, error=error[:_ERROR_LEN])
+    return Outcome(ok=False, status_code=status_code, error=error[:_ERROR_LEN])
 
 
 def record_outcome(
@@ -372,7 +518,7 @@ def record_outcome(
         update(WebhookDelivery)
         .where(
             WebhookDelivery.id == c.delivery_id,
-            WebhookDelivery.status == DeliveryStatus.pending.value,
+            WebhookDelivery.status == DeliveryStatus.sending.value,
             WebhookDelivery.attempts == c.attempt,
         )
         .values(status=status.value, **values)
@@ -390,26 +536,59 @@ def record_outcome(
     return status.value
 
 
-def due_ids(session: Session, *, now: datetime | None = None, limit: int = DUE_BATCH) -> list[int]:
-    """Deliveries whose (re)try time has come, oldest first."""
+def subscription_of(session: Session, delivery_id: int) -> int | None:
+    return session.scalar(select(WebhookDelivery.subscription_id).where(WebhookDelivery.id == delivery_id))
+
+
+def next_due(session: Session, subscription_id: int, *, now: datetime | None = None) -> int | None:
+    """The subscription's oldest delivery that may be sent now (events go out in order, except
+    that one waiting out its backoff does not hold up the later ones)."""
+    now = now or utcnow()
+    return session.scalar(
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.subscription_id == subscription_id, *_due(now))
+        .order_by(WebhookDelivery.id)
+        .limit(1)
+    )
+
+
+def retrying(session: Session, subscription_id: int, *, now: datetime | None = None) -> bool:
+    """True while one of the subscription's deliveries failed and waits for its retry: its receiver
+    is failing, so new events wait for the beat pass (one attempt per pass) instead of each costing
+    a worker a full TIMEOUT_S right away."""
+    now = now or utcnow()
+    failed = exists().where(
+        WebhookDelivery.subscription_id == subscription_id,
+        WebhookDelivery.status == DeliveryStatus.pending.value,
+        WebhookDelivery.attempts > 0,
+        WebhookDelivery.next_attempt_at > now,
+    )
+    return bool(session.scalar(select(failed)))
+
+
+def due_subscriptions(
+    session: Session, *, now: datetime | None = None, limit: int = DUE_SUBSCRIPTIONS
+) -> list[int]:
+    """Subscriptions with a delivery to send now, the one waiting longest first."""
     now = now or utcnow()
     stmt = (
-        select(WebhookDelivery.id)
+        select(WebhookDelivery.subscription_id)
         .where(*_due(now))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .group_by(WebhookDelivery.subscription_id)
+        .order_by(func.min(WebhookDelivery.id))
         .limit(limit)
     )
     return list(session.scalars(stmt))
 
 
 def bury_exhausted(session: Session, *, now: datetime | None = None) -> int:
-    """Dead-letter pending rows that have no attempts left (their last worker died mid-send, or
-    the maximum was lowered) once their lease has run out."""
+    """Dead-letter rows that have no attempts left (their last worker died mid-send, or the maximum
+    was lowered) once their lease has run out."""
     now = now or utcnow()
     result = session.execute(
         update(WebhookDelivery)
         .where(
-            WebhookDelivery.status == DeliveryStatus.pending.value,
+            WebhookDelivery.status.in_(_WAITING),
             WebhookDelivery.next_attempt_at <= now,
             WebhookDelivery.attempts >= get_settings().webhook_max_attempts,
         )
@@ -418,6 +597,33 @@ def bury_exhausted(session: Session, *, now: datetime | None = None) -> int:
             last_error=func.coalesce(
                 WebhookDelivery.last_error, "the worker stopped during the last attempt"
             ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def expire_stale(session: Session, *, now: datetime | None = None) -> int:
+    """Expire deliveries not sent within WEBHOOK_EXPIRE_DAYS of their event (a subscription paused
+    that long, or a receiver failing with a raised WEBHOOK_MAX_ATTEMPTS): a resume must not flood
+    the receiver with stale events. An admin can still redeliver one. Rows in flight are left."""
+    now = now or utcnow()
+    days = get_settings().webhook_expire_days
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.created_at < now - timedelta(days=days),
+            or_(
+                WebhookDelivery.status == DeliveryStatus.pending.value,
+                and_(
+                    WebhookDelivery.status == DeliveryStatus.sending.value,
+                    WebhookDelivery.next_attempt_at <= now,
+                ),
+            ),
+        )
+        .values(
+            status=DeliveryStatus.expired.value,
+            last_error=func.coalesce(WebhookDelivery.last_error, f"not sent within {days} days of the event"),
         )
         .execution_options(synchronize_session=False)
     )
