@@ -26,6 +26,8 @@ def _title(item: Mapping[str, Any], names: Mapping[int, str]) -> str:
     if kind == "call":
         who = "Call from the customer" if data.get("direction") == "inbound" else "Call to the customer"
         return f"{who} ({data.get('duration_min', '?')} min)"
+    if kind == "email_in" and data.get("auto"):
+        return "Automatic reply from the customer's side (status unchanged)"
     if kind == "appointment_confirmed":
         return f"Appointment agreed with the customer ({data.get('work_order', 'visit')})"
     if kind == "reply":
@@ -73,6 +75,32 @@ FIXED: dict[str, str] = {
 }
 
 
+def size_label(size: Any) -> str:
+    """1.2 MB, 340 KB, 12 bytes (decimal units, as file managers show them)."""
+    if not isinstance(size, int) or isinstance(size, bool):
+        return "size unknown"
+    if size < 1000:
+        return f"{size} bytes"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} KB"
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def attachments(data: Mapping[str, Any]) -> list[str]:
+    """An e-mail's attachments as lines: their names, types and sizes (the files are not kept)."""
+    listed = data.get("attachments")
+    lines = [
+        f"Attachment not kept: {a.get('filename') or '(no name)'} ({a.get('content_type', '?')}, "
+        f"{size_label(a.get('size'))})"
+        for a in (listed if isinstance(listed, list) else [])
+        if isinstance(a, Mapping)
+    ]
+    more = data.get("attachments_not_listed")
+    if isinstance(more, int) and more > 0:
+        lines.append(f"… and {more} more attachments, not listed")
+    return lines
+
+
 def describe(item: Mapping[str, Any], names: Mapping[int, str]) -> dict[str, Any]:
     kind = item["kind"]
     data = item["data"] or {}
@@ -90,6 +118,7 @@ def describe(item: Mapping[str, Any], names: Mapping[int, str]) -> dict[str, Any
         "at": item["at"],
         "actor": names.get(item.get("actor_id") or 0, ""),
         "channel": item.get("channel") or "",
+        "attachments": attachments(data) if kind == "email_in" else [],
         # a finished visit's line leads to its report on the same page (desk/_macros.html visit_report)
         "href": f"#visit-{data['work_order_id']}"
         if kind == "visit_finished" and isinstance(data.get("work_order_id"), int)

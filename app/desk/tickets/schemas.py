@@ -171,7 +171,11 @@ class SlaRead(BaseModel):
 
 
 class InboundResult(BaseModel):
-    ticket_id: int
-    number: str
-    event_id: int
-    action: str  # created | threaded | duplicate
+    """The relay's answer; an ignored automatic mail has no ticket, only why it was ignored."""
+
+    ticket_id: int | None = None
+    number: str | None = None
+    event_id: int | None = None
+    action: str  # created | threaded | duplicate | ignored
+    reason: str | None = None  # ignored: "auto-reply"
+    marker: str | None = None  # ignored: what made it automatic, e.g. "Auto-Submitted: auto-replied"

@@ -1,28 +1,28 @@
 """Inbound e-mail from the mail relay: thread a reply onto its ticket or open a new one.
 
 Threading, in order: a Message-ID in In-Reply-To/References that we sent or received on a
-ticket (Ticket.email_thread_id or a TicketEvent.message_id), then a "[T-0000123]" subject tag.
-Either only counts when the sender belongs on that ticket — a contact of the ticket's customer,
-or an address the ticket already corresponded with — since Message-IDs leak (forwarded mails,
-quoted headers) and anyone can type a ticket number. Anyone else who is a known contact gets a
-new ticket on their own account (nothing is added to the foreign ticket, not even a link); an
-unknown sender is refused with 422 so the relay can bounce it. Every message is stored with its
-Message-ID (unique), so a relay retry creates nothing twice.
+ticket (Ticket.email_thread_id or a TicketEvent.message_id), newest reference first, then a
+"[T-0000123]" subject tag. Either only counts when the sender belongs on that ticket — a contact
+of the ticket's customer, or an address the ticket already corresponded with — since Message-IDs
+leak (forwarded mails, quoted headers) and anyone can type a ticket number. Anyone else who is a
+known contact gets a new ticket on their own account (nothing is added to the foreign ticket, not
+even a link); an unknown sender is refused with 422 so the relay can bounce it. Every message is
+stored with its Message-ID (unique), so a relay retry creates nothing twice.
 
-A message nested deeper than MAX_MIME_DEPTH (or declaring more than MAX_MIME_PARTS multiparts)
-is refused with 422 before the parser's recursion can fail on it.
+An automatic mail (out-of-office, list, bounce: mime._auto_reason) never opens a ticket: on a ticket
+it threads onto it is recorded and moves nothing, otherwise it is ignored (nothing written, and
+no refusal, which the relay would bounce: answering an automatic mail is how mail loops start).
+
+Reading the message is bounded (mime.py): nesting, parts, header fields and header text are
+capped (422 past a cap), and only the newest MAX_REFERENCES referenced ids are looked up.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
-import hashlib
+import logging
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage, Message
-from email.utils import getaddresses
-from html.parser import HTMLParser
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import func, select
@@ -31,126 +31,23 @@ from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.desk.tickets.status import DONE, allowed_next, change_status
+from app.integrations.inbound_email.mime import ParsedEmail, parse
 from app.models import Contact, Ticket, TicketEvent, TicketStatus
 from app.platform.db import utcnow
 from app.platform.errors import Unprocessable
 from app.platform.events import emit
 
 CHANNEL = "email"
-MAX_BODY_CHARS = 100_000
-# Real mail nests a handful of levels (mixed > alternative > related); these leave ample room.
-MAX_MIME_DEPTH = 30
-MAX_MIME_PARTS = 500
-_BOUNDARY = re.compile(rb"boundary\s*=", re.IGNORECASE)
-_MSGID = re.compile(r"<[^<>\s]+>")
 _TAG = re.compile(r"\[(T-\d{7})\]")
-
-
-@dataclass(frozen=True)
-class ParsedEmail:
-    message_id: str
-    from_addr: str
-    from_name: str
-    subject: str
-    body: str
-    references: tuple[str, ...] = ()
-    date: str | None = None
-    auto: bool = False  # an out-of-office or other machine reply (RFC 3834)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Received:
-    ticket: Ticket
-    event: TicketEvent
-    action: str  # created | threaded | duplicate
-
-
-class _Text(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def _html_to_text(html: str) -> str:
-    parser = _Text()
-    parser.feed(html)
-    return re.sub(r"\n\s*\n+", "\n\n", "".join(parser.parts)).strip()
-
-
-def _too_deep(detail: str) -> Unprocessable:
-    return Unprocessable(detail, errors=[{"field": "message", "message": "MIME structure too deep"}])
-
-
-def _mime_depth(msg: Message) -> int:
-    """Depth of the part tree, walked with an explicit stack (no recursion to overflow)."""
-    deepest, stack = 0, [(msg, 1)]
-    while stack:
-        part, depth = stack.pop()
-        deepest = max(deepest, depth)
-        payload = part.get_payload() if part.is_multipart() else None
-        if isinstance(payload, list):
-            stack.extend((child, depth + 1) for child in payload if isinstance(child, Message))
-    return deepest
-
-
-def _read(raw: bytes) -> Message:
-    # Counting boundary declarations first bounds the parser's work (and its recursion).
-    if len(_BOUNDARY.findall(raw)) > MAX_MIME_PARTS:
-        raise _too_deep(f"The message has more than {MAX_MIME_PARTS} multipart sections; refused.")
-    try:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-    except RecursionError as exc:
-        raise _too_deep("The message's MIME structure is nested too deeply to read.") from exc
-    if _mime_depth(msg) > MAX_MIME_DEPTH:
-        raise _too_deep(f"The message's MIME parts nest more than {MAX_MIME_DEPTH} levels deep; refused.")
-    return msg
-
-
-def parse(raw: bytes) -> ParsedEmail:
-    """Parse an RFC 5322 message; raises Unprocessable for one without a sender or one nested
-    too deeply."""
-    msg = _read(raw)
-    addresses = [(n, a) for n, a in getaddresses([str(v) for v in msg.get_all("From", [])]) if a]
-    if not addresses or "@" not in addresses[0][1]:
-        raise Unprocessable(
-            "The message has no usable From address.",
-            errors=[{"field": "from", "message": "missing or invalid"}],
-        )
-    name, addr = addresses[0]
-    found = _MSGID.findall(str(msg.get("Message-ID", "")))
-    # Without a Message-ID the content itself identifies the message, so retries still dedupe.
-    message_id = found[0] if found else f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
-    refs = _MSGID.findall(" ".join(str(msg.get(h, "")) for h in ("In-Reply-To", "References")))
-    part = msg.get_body(preferencelist=("plain", "html")) if isinstance(msg, EmailMessage) else None
-    body = ""
-    if part is not None:
-        try:
-            content = part.get_content()
-        except (LookupError, ValueError):  # unknown charset or broken encoding
-            payload = part.get_payload(decode=True)
-            content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-        body = _html_to_text(content) if part.get_content_subtype() == "html" else content
-    return ParsedEmail(
-        message_id=message_id[:300],
-        from_addr=addr.strip().lower(),
-        from_name=name.strip(),
-        subject=str(msg.get("Subject", "")).strip(),
-        body=body.strip()[:MAX_BODY_CHARS],
-        references=tuple(dict.fromkeys(refs)),
-        date=str(msg["Date"]) if msg["Date"] else None,
-        auto=_is_auto(msg),
-    )
-
-
-def _is_auto(msg: Message) -> bool:
-    auto_submitted = str(msg.get("Auto-Submitted", "no")).strip().lower()
-    precedence = str(msg.get("Precedence", "")).strip().lower()
-    return (
-        auto_submitted != "no" or precedence in ("auto_reply", "bulk", "junk") or bool(msg.get("X-Autoreply"))
-    )
+    ticket: Ticket | None  # None when ignored
+    event: TicketEvent | None
+    action: str  # created | threaded | duplicate | ignored
+    reason: str | None = None  # why it was ignored
 
 
 def _contacts(session: Session, addr: str) -> list[Contact]:
@@ -176,20 +73,23 @@ def _belongs(session: Session, ticket: Ticket, addr: str, senders: list[Contact]
 
 
 def _referenced(session: Session, mail: ParsedEmail) -> Ticket | None:
+    """The ticket of the newest reference we know (its thread's first message or any stored one)."""
     if not mail.references:
         return None
-    ticket = session.scalar(
-        select(Ticket).where(Ticket.email_thread_id.in_(mail.references)).order_by(Ticket.id.desc()).limit(1)
-    )
-    if ticket is not None:
-        return ticket
-    event = session.scalar(
-        select(TicketEvent)
-        .where(TicketEvent.message_id.in_(mail.references))
-        .order_by(TicketEvent.id.desc())
-        .limit(1)
-    )
-    return session.get(Ticket, event.ticket_id) if event is not None else None
+    ids = list(mail.references)  # at most mime.MAX_REFERENCES: two bounded lookups
+    found: dict[str, int] = {}
+    for message_id, ticket_id in session.execute(
+        select(Ticket.email_thread_id, func.max(Ticket.id))
+        .where(Ticket.email_thread_id.in_(ids))
+        .group_by(Ticket.email_thread_id)
+    ):
+        found[str(message_id)] = int(ticket_id)
+    for message_id, ticket_id in session.execute(
+        select(TicketEvent.message_id, TicketEvent.ticket_id).where(TicketEvent.message_id.in_(ids))
+    ):
+        found.setdefault(str(message_id), int(ticket_id))
+    newest = next((found[i] for i in ids if i in found), None)
+    return session.get(Ticket, newest) if newest is not None else None
 
 
 def _thread(session: Session, mail: ParsedEmail, senders: list[Contact]) -> Ticket | None:
@@ -222,7 +122,7 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
     senders = _contacts(session, mail.from_addr)
     at = utcnow()
     ticket = _thread(session, mail, senders)
-    data = {
+    data: dict[str, Any] = {
         "from": mail.from_addr,
         "from_name": mail.from_name,
         "subject": mail.subject,
@@ -230,6 +130,13 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
         "in_reply_to": list(mail.references),
         "auto": mail.auto,
     }
+    if mail.auto_reason:
+        data["auto_reason"] = mail.auto_reason
+    if mail.attachments:
+        # Only what was sent is recorded; the files themselves are not kept (docs/tickets.md).
+        data["attachments"] = [a.as_data() for a in mail.attachments]
+    if mail.attachments_not_listed:
+        data["attachments_not_listed"] = mail.attachments_not_listed
     reopenable = ticket is not None and TicketStatus.open in allowed_next(ticket, at=at)
     if ticket is not None and (mail.auto or ticket.status not in DONE or reopenable):
         event = tickets.add_event(
@@ -260,6 +167,9 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
             {"ticket_id": ticket.id, "number": ticket.number, "email_in": event.id, "changes": {}},
         )
         return Received(ticket, event, "threaded")
+    if mail.auto_reason:  # an automatic mail never opens a ticket
+        log.info("inbound e-mail %s ignored: automatic (%s)", mail.message_id, mail.auto_reason)
+        return Received(None, None, "ignored", reason=mail.auto_reason)
     contact = next(
         (c for c in senders if ticket is None or c.account_id == ticket.account_id),
         senders[0] if senders else None,

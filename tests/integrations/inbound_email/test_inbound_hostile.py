@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.integrations.inbound_email.service import MAX_MIME_DEPTH
+from app.integrations.inbound_email.mime import MAX_MIME_DEPTH
 from app.models import Ticket, TicketEvent
 from tests import factories as f
 from tests.integrations.inbound_email.test_inbound_email import mail, post
