@@ -38,7 +38,7 @@ from app.planning.schemas import AlternativeRead, CandidateRead, ExplanationRead
 log = logging.getLogger(__name__)
 REASONS = {
     "no_skill": "no engineer working that day has every required skill",
-    "no_part": "the parts are in no van of a capable engineer and in no warehouse",
+    "no_part": "the parts are in no van of a capable engineer and in no warehouse of the region",
     # the engine's code for any visit no capable engineer can fit into their shift (travel there,
     # its duration, home), with a time window or without: the detail says which (reasons._no_time)
     "window_unreachable": "no capable engineer can fit it into their working time",

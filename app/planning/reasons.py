@@ -74,7 +74,9 @@ def left_out(
     if u.reason == "window_unreachable" and job is not None:
         return _no_time(loaded, job, u, names)
     detail = readable(u.detail, names)
-    if u.reason == "off_shift":
+    if u.reason == "no_part":
+        detail = in_the_region(detail)
+    elif u.reason == "off_shift":
         named = {int(m.group(1)) for m in ENGINE_KEY.finditer(u.detail)}
         for eid in sorted(named & set(loaded.absences)):
             who = names.get(eid, f"engineer {eid}")
@@ -199,7 +201,16 @@ def candidate(loaded: Loaded, job: dispatch.Job, found: dispatch.Candidate) -> t
             f"cannot get there, do its {duration_words(job.duration_s)} and get back "
             "before the end of the shift"
         )
+    if found.code == "part":
+        return found.code, in_the_region(found.note)
     return found.code, found.note
+
+
+def in_the_region(detail: str) -> str:
+    """The engine's "any warehouse" is any it was given: the plan loads the region's warehouses
+    only (`service.load`), and one in another region may hold the part. Said so, a dispatcher
+    knows where else to look (a transfer) instead of believing it is nowhere."""
+    return re.sub(r"\bany warehouse\b(?! in the region)", "any warehouse in the region", detail)
 
 
 def nobody_works(loaded: Loaded) -> dispatch.Unassigned:

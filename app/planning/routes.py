@@ -349,10 +349,13 @@ def _stops(rows: RouteRows, planned: PlannedDay, engineer: Engineer) -> list[Sto
     for w in sorted(extra, key=lambda x: x.planned_start_at):  # type: ignore[arg-type, return-value]
         if w.id not in shown:
             out.append(_visit(rows, len(out), w, None))
-    if extra and any(w.id not in shown for w in extra):
-        out.sort(key=lambda s: s.start_at)
-        for i, s in enumerate(out):
-            s.seq = i
+    # In time order as the visits stand now, not only as the plan had them: until a re-plan runs,
+    # a visit checked in early (or its check-in undone, back to its planned start) would keep the
+    # plan's place and its number ("stop 2" for a visit back at 14:00). Stable: a plan's own
+    # order stays as it is.
+    out.sort(key=lambda s: s.start_at)
+    for i, s in enumerate(out):
+        s.seq = i
     return out
 
 

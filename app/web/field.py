@@ -79,6 +79,13 @@ DONE = {
     "already-picked-up": "You had already confirmed this pickup; nothing changed.",
     "replayed": "That was already done (the form was sent twice); nothing changed.",
 }
+# A refused action without typed input redirects to the visit page with `?refused=<action>`
+# (Post/Redirect/Get: a reload does not send the form again); the page says why it is refused
+# now, or this when it would be allowed now (the visit had changed since the form was shown).
+REFUSED = {
+    "undo-check-in": "Nothing was undone: this visit changed while the page was open. Check it below "
+    "and try again.",
+}
 REPORT_LIMIT = {"work_done": 20000}
 
 
@@ -144,12 +151,29 @@ def route_page(request: Request, db: PageDb, me: Me, day: str = "") -> HTMLRespo
         "prev_day": when - timedelta(days=1),
         "next_day": when + timedelta(days=1),
         "visits": sum(1 for s in route.stops if s.kind == "job"),
+        # keyed like the map's points (stop seq + 1), which route-map.js reads them by
+        "marks": {seq + 1: mark for seq, mark in stop_marks(route).items() if mark},
         "map": data,
         "sketch": sketch(data["points"]),
         "tz": route.timezone,
         "key": secrets.token_urlsafe(16),  # one-time form keys: a resent form is not run twice
     }
     return render(request, "field/route.html", context, headers=_page_headers())
+
+
+def stop_marks(route: RouteRead) -> dict[int, str]:
+    """What each stop is called, by its seq: visits 1, 2, 3… in route order, a pickup "P", a break
+    nothing. The route page's circles (list, map, sketch) and the visit page's "stop 4" both read
+    it, so "2 visits" ends at 2 and the visit page means the same stop as the route."""
+    marks: dict[int, str] = {}
+    visits = 0
+    for s in route.stops:
+        if s.kind == "job":
+            visits += 1
+            marks[s.seq] = str(visits)
+        else:
+            marks[s.seq] = "P" if s.kind == "pickup" else ""
+    return marks
 
 
 def _stop_of(db: Session, me: Engineer, work_order: WorkOrder) -> tuple[StopRead | None, RouteRead | None]:
@@ -216,10 +240,14 @@ def _visit_page(
     ticket = db.get(Ticket, work_order.ticket_id)
     to_pick = _unconfirmed_pickups(stop)
     done = request.query_params.get("done", "")
+    refused = request.query_params.get("refused", "")
+    if not error and refused in REFUSED:
+        error = _refusal(db, me, work_order, refused)
     context = {
         "nav": "route",
         "wo": work_order,
         "stop": stop,
+        "stop_no": stop_marks(route).get(stop.seq, "") if stop and route else "",
         "route": route,
         "ticket": ticket,
         "to_pick": to_pick,
@@ -234,17 +262,30 @@ def _visit_page(
         "tz": route.timezone if route else engineers.timezone_of(db, me),
         "articles": visit_articles(db, ticket),
         "planned_for": _planned_day_if_not_today(db, me, work_order),
-        "undo_until": _undo_until(work_order),
+        "undo_until": _undo_until(db, me, work_order),
         "asset": asset_file(db, work_order, today=_today(db, me)),
     }
     return render(request, "field/visit.html", context, status_code=status_code)
 
 
-def _undo_until(work_order: WorkOrder) -> Any:
-    """Until when "Undo check-in" is offered (None: not now). The page drops it when the grace
-    period is over; a form sent after that is refused with the reason."""
-    until = workorder_visits.undo_deadline(work_order)
+def _undo_until(db: Session, me: Engineer, work_order: WorkOrder) -> Any:
+    """Until when "Undo check-in" is offered to the engineer (None: not now). The page drops it
+    when the grace period is over; a form sent after that is refused with the reason."""
+    until = workorder_visits.undo_deadline(db, work_order, _account(db, me))
     return until if until is not None and utcnow() <= until else None
+
+
+def _account(db: Session, me: Engineer) -> User | None:
+    return db.get(User, me.user_id) if me.user_id is not None else None
+
+
+def _refusal(db: Session, me: Engineer, work_order: WorkOrder, action: str) -> str:
+    """Why `action` (a key of REFUSED) is refused on the visit as it is now, in the engineer's
+    words: the page after `?refused=` says it at the visit's own address."""
+    refused = workorder_visits.undo_refusal(db, work_order, _account(db, me), utcnow())
+    if refused is None:
+        return REFUSED[action]
+    return str(refused.extra.get("hint") or page_error(refused))
 
 
 def _planned_day_if_not_today(db: Session, me: Engineer, work_order: WorkOrder) -> date | None:
@@ -297,9 +338,12 @@ class VisitForm:
         action: Callable[[WorkOrder], object],
         done: str,
         typed: dict[str, str] | None = None,
+        refused: str = "",
     ) -> Response:
         """Run one field action once per form key, then show the visit again (Post/Redirect/Get).
-        A refusal shows the visit as it is now with the reason, keeping what was `typed`."""
+        A refusal shows the visit as it is now with the reason, keeping what was `typed`; with
+        `refused` (a key of REFUSED: nothing typed to keep) it redirects too, and the visit page
+        says why, so a reload of the page does not send the form again."""
         db, work_order = self.db, self.work_order
 
         def _run() -> tuple[dict[str, Any], dict[str, str]]:
@@ -315,6 +359,8 @@ class VisitForm:
             )
         except AppError as exc:
             db.rollback()  # nothing of the refused action stays
+            if refused:
+                return RedirectResponse(f"/field/visits/{work_order_id}?refused={refused}", status_code=303)
             current = workorders.get_work_order(db, work_order_id)
             state = {"input": typed or {}, "fields": field_errors(exc)}
             error = exc.extra.get("hint") or page_error(exc)  # "Check in first", not state names
@@ -388,6 +434,7 @@ def undo_check_in(visit: Visit, key: FormStr = "", version: FormStr = "") -> Res
         body={"undo": "check_in"},
         action=lambda wo: workorder_visits.undo_check_in(visit.db, work_order=wo, actor=visit.user),
         done="check-in-undone",
+        refused="undo-check-in",
     )
 
 

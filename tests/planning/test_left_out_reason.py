@@ -71,7 +71,15 @@ def test_a_reason_naming_an_engineer_absent_from_a_time_says_so_once() -> None:
     parts = dispatch.Unassigned(
         "WO7", "no_part", "not enough P-1 (needs 1) in any capable engineer's van or any warehouse"
     )
-    assert reasons.left_out(loaded, job, parts, names).detail == parts.detail
+    # the plan searched the region's warehouses only: one in another region may hold the part
+    assert reasons.left_out(loaded, job, parts, names).detail == (
+        "not enough P-1 (needs 1) in any capable engineer's van or any warehouse in the region"
+    )
+    short = dispatch.Candidate("E12", "part", "P-1 neither in the van nor in any warehouse")
+    assert reasons.candidate(loaded, job, short) == (
+        "part",
+        "P-1 neither in the van nor in any warehouse in the region",
+    )
     assert reasons.left_out(_loaded({}), job, off, names).detail == (
         "Ada Field has the skills but no shift or cover then"
     )

@@ -104,9 +104,15 @@ def check(work_order: WorkOrder, to: str, *, action: str = "") -> None:
     nexts = ", ".join(allowed) or "none (it is final)"
     human = hint(work_order, action) if action else ""
     extra: dict[str, Any] = {"hint": human} if human else {}
+    # on site → back: not a transition, but the way out of a wrong check-in (not a false report)
+    undo = (
+        " A wrong check-in is taken back with POST …/undo-check-in."
+        if work_order.status == WorkOrderStatus.on_site and to in UNDONE_TO
+        else ""
+    )
     raise InvalidTransition(
         f"{human + ' ' if human else ''}Work order {work_order.number} is {work_order.status} and "
-        f"cannot move to {to}; allowed next: {nexts}.",
+        f"cannot move to {to}; allowed next: {nexts}.{undo}",
         current=work_order.status,
         requested=to,
         allowed=allowed,

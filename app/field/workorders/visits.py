@@ -1,15 +1,18 @@
 """On-site actions of a visit: check-in (and its undo), check-out and the service report.
 
 Check-in and check-out are idempotent (a repeat returns the visit unchanged), so a field app
-on a bad connection can simply retry. A check-in tapped on the wrong visit can be undone for a
-short while (`undo_check_in`). The report books the parts used in the same transaction
-(`inventory.record_usage`: guarded decrement, all or nothing) before anything else is written.
+on a bad connection can simply retry. A check-in tapped on the wrong visit can be undone: by the
+engineer for a short while, by dispatch until its day is over (`undo_check_in`). The report books
+the parts used in the same transaction (`inventory.record_usage`: guarded decrement, all or
+nothing) before anything else is written.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,17 +31,32 @@ from app.field.workorders.status import (
     refuse_finished,
     summary,
 )
-from app.models import Account, Engineer, PartUsage, Site, User, WorkOrder, WorkOrderEvent, WorkOrderStatus
+from app.models import (
+    Account,
+    Engineer,
+    PartUsage,
+    Region,
+    Role,
+    Site,
+    User,
+    WorkOrder,
+    WorkOrderEvent,
+    WorkOrderStatus,
+)
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, refuse
 from app.platform.events import emit
 
 REPORTED = (WorkOrderStatus.done.value, WorkOrderStatus.needs_follow_up.value)
-# How long a check-in can be undone. A wrong tap (stops close together in a list on a phone) is
-# seen at once: the page shows the wrong customer. Later, the check-in is most likely real, and
-# others have acted on it (the desk saw the engineer on site, the day was re-planned around it,
-# customers were told new times), so taking it back is dispatch's correction, not a tap.
+# How long the engineer can undo their own check-in. A wrong tap (stops close together in a list
+# on a phone) is seen at once: the page shows the wrong customer. Later, the check-in is most
+# likely real, and others have acted on it (the desk saw the engineer on site, the day was
+# re-planned around it, customers were told new times), so taking it back is dispatch's
+# correction, not a tap. Dispatch (and managers, admins) may undo it until the end of the
+# check-in's day in the region's time zone (`undo_deadline`): that day's plan can still be
+# re-planned around the visit, while a past day's plan and its KPI day are history (a re-plan
+# never goes back to them), so a visit put back on a day that is over would sit there unplanned.
 UNDO_CHECK_IN_GRACE = timedelta(minutes=15)
 
 
@@ -60,14 +78,19 @@ def check_in(
     _refuse_if_on_site_elsewhere(session, work_order, actor)
     now = utcnow()
     work_order.checked_in_at = now
-    # What an undo returns to (`undo_check_in`): the state and ETA before arriving.
+    # What an undo returns to (`undo_check_in`): the state, ETA and planned start before arriving
+    # (a re-plan the check-in asks for moves the planned start to the check-in).
     add_event(
         session,
         work_order,
         "check_in",
         actor=actor,
         at=now,
-        data={"from": work_order.status, "eta_at": work_order.eta_at},
+        data={
+            "from": work_order.status,
+            "eta_at": work_order.eta_at,
+            "planned_start_at": work_order.planned_start_at,
+        },
     )
     change_status(session, work_order, "on_site", actor=actor, at=now, reason="checked in")
     # 0, 0 is a device without a GPS fix (the position API refuses it): the check-in stands, the
@@ -80,76 +103,138 @@ def check_in(
     return work_order
 
 
-def undo_deadline(work_order: WorkOrder) -> datetime | None:
-    """Until when the visit's check-in may be undone; None when it cannot be any more or at all
-    (not on site, or checked out: leaving says the engineer was there)."""
-    if (
-        work_order.status != WorkOrderStatus.on_site
-        or work_order.checked_in_at is None
-        or work_order.checked_out_at is not None
-    ):
+def by_engineer(actor: User | None) -> bool:
+    """The undo is the engineer's own (the grace applies), not dispatch's correction."""
+    return actor is not None and actor.role == Role.engineer.value
+
+
+def undo_deadline(session: Session, work_order: WorkOrder, actor: User | None) -> datetime | None:
+    """Until when `actor` may undo the visit's check-in: the engineer within UNDO_CHECK_IN_GRACE,
+    dispatch until the end of the check-in's day (the region's clock). None when it cannot be
+    undone at all (not on site; for the engineer also once checked out: leaving says they were
+    there)."""
+    checked_in_at = work_order.checked_in_at
+    if work_order.status != WorkOrderStatus.on_site or checked_in_at is None:
         return None
-    return work_order.checked_in_at + UNDO_CHECK_IN_GRACE
+    if by_engineer(actor):
+        return None if work_order.checked_out_at is not None else checked_in_at + UNDO_CHECK_IN_GRACE
+    return _end_of_day(session, work_order, checked_in_at)
 
 
-def undo_check_in(session: Session, *, work_order: WorkOrder, actor: User | None) -> WorkOrder:
-    """Take back a check-in tapped on the wrong visit: the visit returns to the state it had before
-    (scheduled or en route, with its ETA), `checked_in_at` is cleared and the ticket hears of it
-    (`on_visit_arrival_withdrawn`: timeline line, arrival SLA stamp withdrawn). Only while on site,
-    not checked out, no parts booked and within UNDO_CHECK_IN_GRACE; else 409 saying why. Not
-    idempotent by itself (a repeat finds no check-in: 409 naming the state); Idempotency-Key
-    replays a retried request."""
-    refuse_finished(work_order)  # the report was filed: "This visit is already finished: …"
+def _end_of_day(session: Session, work_order: WorkOrder, at: datetime) -> datetime:
+    region = session.get(Region, work_order.region_id)
+    tz = ZoneInfo(region.timezone if region else "UTC")
+    day = at.astimezone(tz).date() + timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def _ago(delta: timedelta) -> str:
+    """'15 min 1 s', '2 h 5 min': rounded up to the second, so a check-in refused for being past
+    the grace never reads as being within it ('this one was 15 minutes ago')."""
+    seconds = math.ceil(delta.total_seconds())
+    if seconds >= 3600:  # far past the grace (minutes): rounding down cannot contradict it
+        hours, rest = divmod(seconds, 3600)
+        return f"{hours} h {rest // 60} min"
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def undo_refusal(
+    session: Session, work_order: WorkOrder, actor: User | None, now: datetime
+) -> Conflict | None:
+    """Why `actor` may not undo the visit's check-in now (the 409 `undo_check_in` raises), or None
+    when they may. Reads only, so a page can say why without trying."""
+    try:
+        refuse_finished(work_order)  # the report was filed: "This visit is already finished: …"
+    except Conflict as exc:
+        return exc
     checked_in_at = work_order.checked_in_at
     if work_order.status != WorkOrderStatus.on_site or checked_in_at is None:
         state = work_order.status.replace("_", " ")
         human = f"This visit is not checked in (it is {state}): there is no check-in to undo."
-        raise Conflict(
+        return Conflict(
             f"{human} Work order {work_order.number} is {work_order.status}.",
             current=work_order.status,
             hint=human,
         )
-    if work_order.checked_out_at is not None:
+    engineer = by_engineer(actor)
+    if engineer and work_order.checked_out_at is not None:
         human = (
             "You checked out of this visit already, so you were there: the check-in stays. "
-            "Ask dispatch if it is wrong."
+            "Ask dispatch to undo it if it is wrong."
         )
-        raise Conflict(
+        return Conflict(
             f"{human} Work order {work_order.number} was checked out.", current=work_order.status, hint=human
         )
     if session.scalar(select(PartUsage.id).where(PartUsage.work_order_id == work_order.id).limit(1)):
-        human = "Parts were booked on this visit, so the check-in stays. Ask dispatch if it is wrong."
-        raise Conflict(human, current=work_order.status, hint=human)
-    now = utcnow()
-    until = checked_in_at + UNDO_CHECK_IN_GRACE
-    if now > until:
+        human = "Parts were booked on this visit, so the check-in stays."
+        return Conflict(human, current=work_order.status, hint=human)
+    until = undo_deadline(session, work_order, actor)
+    if until is None or now <= until:
+        return None
+    if engineer:
         grace = int(UNDO_CHECK_IN_GRACE.total_seconds() // 60)
-        ago = int((now - checked_in_at).total_seconds() // 60)
         human = (
-            f"A check-in can only be undone within {grace} minutes; this one was {ago} minutes ago. "
-            "Ask dispatch to correct it."
+            f"A check-in can only be undone within {grace} minutes; this one was "
+            f"{_ago(now - checked_in_at)} ago. Ask dispatch to undo it."
         )
-        raise Conflict(
-            f"{human} Work order {work_order.number} was checked in at {checked_in_at.isoformat()}.",
-            current=work_order.status,
-            hint=human,
-            undo_until=until.isoformat(),
+    else:
+        region = session.get(Region, work_order.region_id)
+        local = checked_in_at.astimezone(ZoneInfo(region.timezone if region else "UTC"))
+        human = (
+            f"A check-in can only be undone on its own day; this one was on {local:%a %d %b} "
+            f"at {local:%H:%M}, and that day's plan is history."
         )
-    back, eta = _before_check_in(session, work_order)
-    old_eta = work_order.eta_at
+    return Conflict(
+        f"{human} Work order {work_order.number} was checked in at {checked_in_at.isoformat()}.",
+        current=work_order.status,
+        hint=human,
+        undo_until=until.isoformat(),
+    )
+
+
+def undo_check_in(session: Session, *, work_order: WorkOrder, actor: User | None) -> WorkOrder:
+    """Take back a check-in tapped on the wrong visit: the visit returns to the state it had before
+    (scheduled or en route, with its ETA and planned start), `checked_in_at` (and a check-out) is
+    cleared and the ticket hears of it (`on_visit_arrival_withdrawn`: timeline line naming the
+    actor, arrival SLA stamp withdrawn). Only while on site with no report and no parts booked;
+    the engineer within UNDO_CHECK_IN_GRACE and before checking out, dispatch until the end of the
+    check-in's day (`undo_deadline`); else 409 saying why (`undo_refusal`). Not idempotent by
+    itself (a repeat finds no check-in: 409 naming the state); Idempotency-Key replays a retried
+    request."""
+    now = utcnow()
+    refused = undo_refusal(session, work_order, actor, now)
+    if refused is not None:
+        raise refused
+    checked_in_at = work_order.checked_in_at
+    assert checked_in_at is not None  # undo_refusal: on site, checked in
+    back, eta, planned = _before_check_in(session, work_order)
+    old_eta, old_start, checked_out_at = (
+        work_order.eta_at,
+        work_order.planned_start_at,
+        work_order.checked_out_at,
+    )
     work_order.checked_in_at = None
+    work_order.checked_out_at = None  # dispatch's undo of a visit checked out: neither happened
     work_order.eta_at = eta
+    if planned is not None:
+        work_order.planned_start_at = planned
     add_event(
         session,
         work_order,
         "check_in_undone",
         actor=actor,
         at=now,
-        data={"checked_in_at": checked_in_at, "to": back, "eta_at": eta},
+        data={"checked_in_at": checked_in_at, "checked_out_at": checked_out_at, "to": back, "eta_at": eta},
     )
     changes: dict[str, list[str | None]] = {"checked_in_at": [checked_in_at.isoformat(), None]}
-    if old_eta != eta:
-        changes["eta_at"] = [old_eta.isoformat() if old_eta else None, eta.isoformat() if eta else None]
+    for name, old, new in (
+        ("checked_out_at", checked_out_at, None),
+        ("eta_at", old_eta, eta),
+        ("planned_start_at", old_start, work_order.planned_start_at),
+    ):
+        if old != new:
+            changes[name] = [old.isoformat() if old else None, new.isoformat() if new else None]
     audit.record(session, actor, "work_order", work_order.id, "undo_check_in", changes)
     change_status(
         session, work_order, back, actor=actor, at=now, reason="check-in undone", undo_check_in=True
@@ -166,9 +251,10 @@ def undo_check_in(session: Session, *, work_order: WorkOrder, actor: User | None
     return work_order
 
 
-def _before_check_in(session: Session, work_order: WorkOrder) -> tuple[str, datetime | None]:
-    """The state and ETA the visit had before its check-in, as the check-in recorded them. A
-    check-in recorded before that was kept: the status it moved from, and the ETA as it is."""
+def _before_check_in(session: Session, work_order: WorkOrder) -> tuple[str, datetime | None, datetime | None]:
+    """The state, ETA and planned start the visit had before its check-in, as the check-in recorded
+    them. A check-in recorded before that was kept: the status it moved from, the ETA as it is,
+    and the planned start as it is (None: left alone)."""
     event = session.scalars(
         select(WorkOrderEvent)
         .where(WorkOrderEvent.work_order_id == work_order.id, WorkOrderEvent.kind == "check_in")
@@ -185,13 +271,14 @@ def _before_check_in(session: Session, work_order: WorkOrder) -> tuple[str, date
         )
         data = {"from": (status_data or {}).get("from"), "eta_at": work_order.eta_at}
     back = data.get("from")
-    eta = data.get("eta_at")
-    if isinstance(eta, str):
-        eta = datetime.fromisoformat(eta)
-    return (
-        back if back in UNDONE_TO else WorkOrderStatus.scheduled.value,
-        eta if isinstance(eta, datetime) else None,
-    )
+    eta, planned = (_instant(data.get(k)) for k in ("eta_at", "planned_start_at"))
+    return back if back in UNDONE_TO else WorkOrderStatus.scheduled.value, eta, planned
+
+
+def _instant(value: object) -> datetime | None:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if isinstance(value, datetime) else None
 
 
 def _refuse_if_on_site_elsewhere(session: Session, work_order: WorkOrder, actor: User | None) -> None:

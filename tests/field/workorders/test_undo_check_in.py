@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.desk.sla import clock as sla_clock
 from app.desk.sla import status as sla_status
 from app.field.workorders import visits
-from app.models import SlaEvent, Ticket, TicketEvent, WorkOrder
+from app.models import SlaEvent, Ticket, TicketEvent, User, WorkOrder
 from app.platform.db import utcnow
 from app.web.timeline import describe
 from tests import factories as f
@@ -293,3 +293,127 @@ def test_roles_and_a_repeat(client: TestClient, db: Session, world: dict[str, An
     assert repeat.status_code == 409 and repeat.json()["current"] == "scheduled"
     kinds = [e.kind for e in db.scalars(select(TicketEvent).where(TicketEvent.ticket_id == w["ticket"].id))]
     assert kinds.count("visit_arrival_withdrawn") == 1
+
+
+def clock(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
+    """The visit actions (check-in, undo) happen at `at`."""
+    monkeypatch.setattr(visits, "utcnow", lambda: at)
+
+
+def yesterday_at(hour: int, minute: int = 0) -> datetime:
+    day = datetime.now(BERLIN).date() - timedelta(days=1)
+    return datetime.combine(day, time(hour, minute), tzinfo=BERLIN).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("after", "said"),
+    [
+        (timedelta(minutes=15, seconds=1), "15 min 1 s"),
+        (timedelta(minutes=15, milliseconds=200), "15 min 1 s"),  # rounded up: never "15 minutes ago"
+        (timedelta(minutes=16), "16 min"),
+        (timedelta(hours=2, minutes=5, seconds=30), "2 h 5 min"),
+    ],
+)
+def test_the_grace_refusal_never_reads_as_within_the_grace(
+    client: TestClient,
+    world: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    after: timedelta,
+    said: str,
+) -> None:
+    w = world
+    wid = scheduled(client, w)
+    at = yesterday_at(10)
+    clock(monkeypatch, at)
+    check_in(client, w, wid)
+    clock(monkeypatch, at + after)
+
+    r = undo(client, w["me"], wid)
+
+    assert r.status_code == 409
+    assert r.json()["hint"] == (
+        f"A check-in can only be undone within 15 minutes; this one was {said} ago. Ask dispatch to undo it."
+    )
+    assert r.json()["detail"].startswith(r.json()["hint"])
+
+
+@pytest.mark.parametrize("role", ["dispatch", "manager"])
+def test_dispatch_undoes_a_wrong_check_in_past_the_grace_and_is_named_on_the_timeline(
+    client: TestClient, db: Session, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, role: str
+) -> None:
+    w = world
+    wid = scheduled(client, w)
+    clock(monkeypatch, yesterday_at(9))
+    check_in(client, w, wid)
+    assert client.post(f"{API}/{wid}/check-out", headers=w["me"]).status_code == 200
+    clock(monkeypatch, yesterday_at(23, 59))  # hours later, the same day
+    assert undo(client, w["me"], wid).status_code == 409  # the engineer: past the grace, checked out
+
+    r = undo(client, w[role], wid)
+
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "scheduled" and body["checked_in_at"] is None and body["checked_out_at"] is None
+    ticket = db.get_one(Ticket, w["ticket"].id)
+    db.refresh(ticket)
+    assert ticket.arrived_at is None
+    assert [r.kind for r in ledger(db, ticket.id)] == ["met", "withdraw"]
+    events = client.get(f"/api/v1/tickets/{ticket.id}/timeline", headers=w["agent"]).json()["items"]
+    (withdrawn,) = [e for e in events if e["kind"] == "visit_arrival_withdrawn"]
+    # dispatch's correction, said as theirs
+    assert db.get_one(User, withdrawn["actor_id"]).role == {"dispatch": "dispatcher"}.get(role, role)
+
+
+def test_dispatch_cannot_undo_a_check_in_of_a_day_that_is_over(
+    client: TestClient, db: Session, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world
+    wid = scheduled(client, w)
+    clock(monkeypatch, yesterday_at(9, 30))
+    check_in(client, w, wid)
+    monkeypatch.undo()  # today
+
+    r = undo(client, w["dispatch"], wid)
+
+    assert r.status_code == 409
+    day = yesterday_at(9, 30).astimezone(BERLIN)
+    assert r.json()["hint"] == (
+        f"A check-in can only be undone on its own day; this one was on {day:%a %d %b} at 09:30, "
+        "and that day's plan is history."
+    )
+    db.expire_all()
+    assert db.get_one(WorkOrder, wid).status == "on_site"
+
+
+def test_the_undo_puts_back_the_planned_start_a_re_plan_moved_to_the_check_in(
+    client: TestClient, db: Session, world: dict[str, Any]
+) -> None:
+    w = world
+    wid = scheduled(client, w)
+    row = db.get_one(WorkOrder, wid)
+    planned = row.planned_start_at
+    check_in(client, w, wid)
+    row = db.get_one(WorkOrder, wid)
+    db.refresh(row)
+    row.planned_start_at = row.checked_in_at  # as the re-plan the check-in asked for publishes it
+    db.commit()
+
+    body = undo(client, w["me"], wid).json()
+
+    assert datetime.fromisoformat(body["planned_start_at"]) == planned
+
+
+def test_a_transition_back_from_on_site_points_to_the_undo(client: TestClient, world: dict[str, Any]) -> None:
+    w = world
+    wid = scheduled(client, w)
+    check_in(client, w, wid)
+    h = w["dispatch"]
+
+    r = client.post(
+        f"{API}/{wid}/transitions",
+        json={"to": "scheduled", "reason": "wrong check-in"},
+        headers={**h, "If-Match": etag_of(client, h, wid)},
+    )
+
+    assert r.status_code == 409 and r.json()["allowed"] == ["done", "needs_follow_up"]
+    assert r.json()["detail"].endswith("A wrong check-in is taken back with POST …/undo-check-in.")
