@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.field.inventory import reservations
-from app.field.workorders import service as workorders
 from app.field.workorders import visits as workorder_visits
 from app.models import AuditLog, StockLevel, StockReservation, WorkOrder
 from tests import factories as f
@@ -48,14 +47,13 @@ def _visit(db: Session, w: dict[str, Any], *, days_ahead: int | None, engineer: 
     asset = f.make_asset(db, f.make_site(db, account, region=w["region"]))
     wo = f.make_work_order(db, f.open_ticket(db, account, asset=asset))
     if days_ahead is not None:
-        workorders.schedule(
-            db,
-            work_order=wo,
-            engineer_id=(engineer or w["other"]).id,
-            planned_start=datetime.now(UTC).replace(microsecond=0) + timedelta(days=days_ahead),
-            eta=None,
-            actor=None,
-        )
+        # Set as a plan publishes it, not through `workorders.schedule`: the time is the clock's,
+        # and the schedule refused one in the engineer's break (12:24) or outside the shift (an
+        # evening run); these tests are about stock, not shifts.
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days_ahead)
+        wo.engineer_id, wo.status = (engineer or w["other"]).id, "scheduled"
+        wo.planned_start_at = wo.eta_at = start
+        db.flush()
     return wo
 
 
