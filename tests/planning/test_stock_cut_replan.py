@@ -51,21 +51,24 @@ def _planned(db: Session) -> tuple[pw.World, date, PlanRun, StockReservation]:
     return w, today, first, held
 
 
-def test_a_count_that_takes_a_planned_visits_parts_plans_its_day_again(db: Session) -> None:
-    w, today, first, held = _planned(db)
+def _count(db: Session, w: pw.World, delta: int) -> None:
+    """A stock count at the warehouse correcting the part's quantity by `delta`."""
     warehouse = f.location_of(db, warehouse=w.warehouse)
-
-    # The count finds 2 of the 3 gone: 1 left, the visit's 2 no longer fit.
     stock.adjust(
         db,
         kind="adjust",
         location_id=warehouse.id,
         part_id=w.parts[0].id,
-        quantity=-2,
+        quantity=delta,
         reason="count",
         actor=None,
     )
     db.commit()
+
+
+def test_a_count_that_takes_a_planned_visits_parts_plans_its_day_again(db: Session) -> None:
+    w, today, first, held = _planned(db)
+    _count(db, w, -2)  # 2 of the 3 gone: 1 left, the visit's 2 no longer fit
 
     again = _current(db, w, today)
     assert again.id != first.id
@@ -75,18 +78,7 @@ def test_a_count_that_takes_a_planned_visits_parts_plans_its_day_again(db: Sessi
 
 def test_a_count_that_leaves_the_held_parts_plans_nothing_again(db: Session) -> None:
     w, today, first, _ = _planned(db)
-    warehouse = f.location_of(db, warehouse=w.warehouse)
-
-    stock.adjust(  # 3 → 2: the 2 held still fit
-        db,
-        kind="adjust",
-        location_id=warehouse.id,
-        part_id=w.parts[0].id,
-        quantity=-1,
-        reason="count",
-        actor=None,
-    )
-    db.commit()
+    _count(db, w, -1)  # 3 → 2: the 2 held still fit
 
     assert _current(db, w, today).id == first.id
     assert db.scalar(select(PlanRun.id).where(PlanRun.trigger == "stock_cut")) is None
