@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.desk.teams import service as teams
 from app.models import Team, User
@@ -42,13 +43,19 @@ TeamsUser = Annotated[
 
 
 @router.get("/desk/teams")
-def team_list(
+def team_list(request: Request, db: PageDb, user: TeamsUser) -> HTMLResponse:
+    return _list_view(request, db, user)
+
+
+def _list_view(
     request: Request,
-    db: PageDb,
-    user: TeamsUser,
+    db: Session,
+    user: User,
     refused: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
+    # Not the route itself: its parameters would be query parameters (`?status=1159` answered
+    # HTTP 1159, a server error to every client; found by tests/web/test_page_fuzz.py).
     rows = list(db.scalars(select(Team).order_by(Team.name)))
     members = teams.members_of(db, [t.id for t in rows])
     names = {u.id: u.name for u in teams.desk_users(db)}
@@ -74,7 +81,7 @@ def team_create(
         team = teams.create_team(db, name=name, member_ids=[])
     except AppError as exc:  # the list again, with the name typed and why (it was a bare error page)
         db.rollback()
-        return team_list(
+        return _list_view(
             request, db, user, refused={"name": name, "error": exc.detail}, status=exc.status_code
         )
     db.commit()
@@ -82,11 +89,15 @@ def team_create(
 
 
 @router.get("/desk/teams/{team_id}")
-def team_page(
+def team_page(team_id: int, request: Request, db: PageDb, user: TeamsUser) -> HTMLResponse:
+    return _team_view(team_id, request, db, user)
+
+
+def _team_view(
     team_id: int,
     request: Request,
-    db: PageDb,
-    user: TeamsUser,
+    db: Session,
+    user: User,
     refused: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
@@ -119,7 +130,7 @@ def team_rename(
         teams.rename_team(db, team_id=team_id, name=name, version=form_version(version))
     except (Conflict, Unprocessable) as exc:  # the team page again, the new name kept, and why
         db.rollback()
-        return team_page(
+        return _team_view(
             team_id, request, db, user, refused={"name": name, "error": exc.detail}, status=exc.status_code
         )
     db.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -178,3 +179,14 @@ def test_a_refused_team_name_keeps_what_was_typed_and_case_does_not_make_a_twin(
     assert r.status_code == 409 and "Someone else changed this team" in r.text and 'value="Nord"' in r.text
     db.expire_all()
     assert db.get(Team, team.id).name == "North desk 2"  # type: ignore[union-attr]
+
+
+def test_the_team_pages_take_no_status_from_the_query(client: TestClient, db: Session, sign_in: Any) -> None:
+    """The page renderers' own arguments were route parameters: `?status=1159` answered HTTP 1159
+    (and `?status=200` hid a refusal's status from nobody but the fuzzer)."""
+    team = teams.create_team(db, name="Desk Nord", member_ids=[])
+    db.commit()
+    sign_in("manager")
+    for url in ("/desk/teams", f"/desk/teams/{team.id}"):
+        r = client.get(url, params={"status": "1159", "refused": "0"})
+        assert r.status_code == 200, (url, r.status_code)
