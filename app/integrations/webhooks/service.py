@@ -2,12 +2,12 @@
 
 Delivery is three steps so no transaction stays open during the HTTP call:
 `claim` (one conditional UPDATE takes a lease on the row: status `sending`), `post` (no database;
-a hard deadline of TIMEOUT_S for the whole attempt), `record` (stores the outcome, fenced by the
-attempt number taken in the claim). A subscription has at most one attempt in flight: a row is
-claimed only while none of its subscription's other rows is `sending`, so one worker sends one
-subscription's rows one after the other, oldest first (`next_due`), and a duplicate task for a
-delivered row finds nothing to claim. A claim whose worker died expires with its lease and the
-periodic `deliver_due` picks it up.
+a hard deadline of TIMEOUT_S for the whole attempt, the DNS lookup included), `record` (stores the
+outcome, fenced by the attempt number taken in the claim). A subscription has at most one attempt
+in flight: a row is claimed only while none of its subscription's other rows is `sending`, so one
+worker sends one subscription's rows one after the other, oldest first (`next_due`), and a
+duplicate task for a delivered row finds nothing to claim. A claim whose worker died expires with
+its lease and the periodic `deliver_due` picks it up.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The whole attempt (connect, send, the complete answer) must fit in this; a later answer is a
-# failure, retried with backoff. Read at each attempt, so tests can shorten it.
+# The whole attempt (DNS lookup, connect, send, the complete answer) must fit in this; a later
+# answer is a failure, retried with backoff. Read at each attempt, so tests can shorten it.
 TIMEOUT_S = 10.0
 LEASE_S = 120  # a claimed row is untouchable this long; well above TIMEOUT_S
 BACKOFF_BASE_S = 60.0
@@ -454,7 +454,14 @@ def post(c: Claim, *, client: httpx.Client | None = None) -> Outcome:
     failed attempt, retried with backoff)."""
     with _Deadline(TIMEOUT_S) as deadline:
         try:
-            target = targets.pin(c.url)
+            # The lookup counts toward the deadline: a hung resolver ends the attempt like a hung
+            # receiver does (getaddrinfo cannot be interrupted; pin gives up on it instead).
+            target = targets.pin(c.url, timeout=deadline.left())
+        except targets.LookupTimeout as exc:
+            error = f"timeout: {exc.host} did not resolve within {deadline.seconds:g} s"
+            if not deadline.passed():  # the lookups still pending elsewhere left none for this one
+                error = f"timeout: {exc}"
+            return Outcome(ok=False, status_code=None, error=error[:_ERROR_LEN])
         except targets.RefusedTarget as exc:
             return Outcome(ok=False, status_code=None, error=f"refused: {exc}"[:_ERROR_LEN])
         headers = {

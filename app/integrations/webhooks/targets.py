@@ -10,6 +10,12 @@ that changes between check and connect (rebinding) cannot redirect it.
 
 On-premise receivers are allowed explicitly with WEBHOOK_ALLOWED_TARGETS: CIDRs (`10.20.0.0/16`)
 and host names (`erp.internal`), comma-separated.
+
+The lookup itself is bounded: `getaddrinfo` cannot be interrupted, and a hung resolver would hold
+a delivery (and its worker) past the attempt's deadline, or an admin's save for as long as the
+resolver likes. Each lookup runs in a daemon thread of its own and is abandoned at its deadline
+(the thread ends when the resolver finally answers); at most MAX_PENDING_LOOKUPS may be abandoned
+at once, so a resolver that never answers cannot pile up threads.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +33,8 @@ from app.platform.config import get_settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
+LOOKUP_S = 5.0  # a lookup outside a delivery (a subscription being saved): then the name is let be
+MAX_PENDING_LOOKUPS = 16  # lookups running at once (the abandoned ones included)
 _NUMERIC_V4 = re.compile(r"[0-9a-fA-FxX.]+")
 # Named even though `is_global` covers them, so a refusal can say why.
 METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
@@ -33,6 +42,14 @@ METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_addr
 
 class RefusedTarget(ValueError):
     """The URL points at an address webhooks may not reach; the message says which and why."""
+
+
+class LookupTimeout(RefusedTarget):
+    """The name did not resolve within the time left (a hung or overloaded resolver)."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(message)
+        self.host = host
 
 
 @dataclass(frozen=True)
@@ -114,8 +131,36 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-# Replaced in tests to simulate DNS answers (including rebinding).
+# Replaced in tests to simulate DNS answers (including rebinding and a resolver that hangs).
 _resolve: Resolver = system_resolver
+_lookups = threading.BoundedSemaphore(MAX_PENDING_LOOKUPS)
+
+
+def _resolve_within(host: str, port: int, timeout: float) -> Sequence[str]:
+    """`_resolve(host, port)`, given up after `timeout` seconds (LookupTimeout); its OSError as is."""
+    if not _lookups.acquire(blocking=False):
+        pending = f"{MAX_PENDING_LOOKUPS} DNS lookups still pending"
+        raise LookupTimeout(host, f"{host} was not looked up: {pending}")
+    done = threading.Event()
+    answer: list[Sequence[str]] = []
+    failure: list[BaseException] = []
+    resolve = _resolve  # the resolver in force now, even if a test swaps it while this one hangs
+
+    def lookup() -> None:
+        try:
+            answer.append(resolve(host, port))
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+        finally:
+            _lookups.release()
+            done.set()
+
+    threading.Thread(target=lookup, name=f"webhook-dns-{host}", daemon=True).start()
+    if not done.wait(timeout):
+        raise LookupTimeout(host, f"{host} did not resolve within {timeout:.3g} s")
+    if failure:
+        raise failure[0]
+    return answer[0]
 
 
 def _split(url: str) -> tuple[str, str, int]:
@@ -151,21 +196,24 @@ def check_subscription_url(url: str) -> None:
         _check(host, [literal], _allow_list())
         return
     try:
-        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in _resolve(host, port)]
-    except OSError:
+        found = _resolve_within(host, port, LOOKUP_S)
+    except (OSError, LookupTimeout):
         return
+    addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
     _check(host, addresses, _allow_list())
 
 
-def pin(url: str) -> Pinned:
-    """At delivery time: resolve, check every address, and aim the request at the first one."""
+def pin(url: str, *, timeout: float = LOOKUP_S) -> Pinned:
+    """At delivery time: resolve (within `timeout` seconds, else LookupTimeout), check every
+    address, and aim the request at the first one."""
     scheme, host, port = _split(url)
     literal = literal_address(host)
     if literal is not None:
         addresses: list[IPAddress] = [literal]
     else:
         try:
-            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in _resolve(host, port)]
+            found = _resolve_within(host, port, timeout)
+            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
         except OSError as exc:
             raise RefusedTarget(f"{host} does not resolve: {exc}") from exc
         if not addresses:

@@ -1,22 +1,20 @@
-"""A slow, hung or trickling receiver: every attempt ends at its deadline (the whole request, the
-answer included), and it holds up only its own subscription's deliveries, never the others'.
-TIMEOUT_S is shortened here so the tests take about a second."""
+"""A slow, hung or trickling receiver, or a hung DNS resolver: every attempt ends at its deadline
+(the whole request, the name lookup and the answer included), and it holds up only its own
+subscription's deliveries, never the others'. TIMEOUT_S is shortened here so the tests take about
+a second."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.integrations.webhooks import service as webhooks
+from app.integrations.webhooks import targets
 from app.integrations.webhooks.tasks import deliver_due
 from app.models import WebhookDelivery, WebhookSubscription
 from app.platform.db import utcnow
@@ -30,107 +28,6 @@ DEADLINE_S = 0.6
 @pytest.fixture(autouse=True)
 def short_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(webhooks, "TIMEOUT_S", DEADLINE_S)
-
-
-@dataclass
-class Timed:
-    """Answers /fast at once and /slow after `hang_s`; notes when each request arrived."""
-
-    url: str
-    hang_s: float
-    arrivals: dict[str, list[float]] = field(default_factory=lambda: {"/fast": [], "/slow": []})
-    slow_at_once: int = 0
-    slow_most_at_once: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@contextmanager
-def timed_receiver(hang_s: float) -> Iterator[Timed]:
-    timed: Timed
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            with timed.lock:
-                timed.arrivals[self.path].append(time.monotonic())
-                if self.path == "/slow":
-                    timed.slow_at_once += 1
-                    timed.slow_most_at_once = max(timed.slow_most_at_once, timed.slow_at_once)
-            if self.path == "/slow":
-                time.sleep(timed.hang_s)
-                with timed.lock:
-                    timed.slow_at_once -= 1
-            try:
-                self.send_response(204)
-                self.end_headers()
-            except OSError:
-                pass  # the sender gave up at its deadline
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep quiet
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    timed = Timed(url=f"http://127.0.0.1:{server.server_address[1]}", hang_s=hang_s)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield timed
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _read_request(conn: socket.socket) -> None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += conn.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        int(v)
-        for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
-        if k.lower() == b"content-length"
-    )
-    while len(body) < length:
-        body += conn.recv(65536)
-
-
-@contextmanager
-def trickling_receiver(seconds: float) -> Iterator[str]:
-    """Answers `200 OK`, then a header one byte every 0.1 s for `seconds`: each read succeeds well
-    within any per-read timeout, the answer as a whole takes `seconds`."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    stop = threading.Event()
-
-    def serve(conn: socket.socket) -> None:
-        with conn:
-            try:
-                _read_request(conn)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Pad: ")
-                until = time.monotonic() + seconds
-                while time.monotonic() < until and not stop.is_set():
-                    time.sleep(0.1)
-                    conn.sendall(b"a")
-                conn.sendall(b"\r\n\r\n")
-            except OSError:
-                pass  # the sender hung up
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
-    finally:
-        stop.set()
-        listener.close()
 
 
 def _queue(db: Session, sub: WebhookSubscription, n: int) -> WebhookDelivery:
@@ -158,8 +55,9 @@ def _rows(db: Session, sub: WebhookSubscription) -> list[WebhookDelivery]:
 
 
 def test_an_answer_trickled_past_the_deadline_is_a_failure(db: Session) -> None:
-    with trickling_receiver(seconds=3.0) as url:
-        sub = f.make_webhook_subscription(db, url)
+    with running_receiver() as rx:
+        rx.trickle("/hook", seconds=3.0)
+        sub = f.make_webhook_subscription(db, rx.url)
         claimed = webhooks.claim(db, _queue(db, sub, 1).id)
         assert claimed is not None
         started = time.monotonic()
@@ -175,17 +73,18 @@ def test_a_hung_receiver_does_not_hold_up_other_subscriptions(
 ) -> None:
     deadline_s = 2.0  # room for the four quick deliveries on a busy machine
     monkeypatch.setattr(webhooks, "TIMEOUT_S", deadline_s)
-    with timed_receiver(hang_s=5.0) as rx:
-        slow = f.make_webhook_subscription(db, rx.url + "/slow")
-        fast = f.make_webhook_subscription(db, rx.url + "/fast")
+    with running_receiver() as rx:
+        rx.hang("/slow", 5.0)
+        slow = f.make_webhook_subscription(db, rx.base + "/slow")
+        fast = f.make_webhook_subscription(db, rx.base + "/fast")
         for n in range(4):  # interleaved, the slow one's first: the order beat used to send them
             _queue(db, slow, n)
             _queue(db, fast, n)
         started = time.monotonic()
         counts = deliver_due()
         took = time.monotonic() - started
-        fast_arrivals = [t - started for t in rx.arrivals["/fast"]]
-        slow_requests, most_at_once = len(rx.arrivals["/slow"]), rx.slow_most_at_once
+        fast_arrivals = [t - started for t in rx.arrivals("/fast")]
+        slow_requests, most_at_once = len(rx.arrivals("/slow")), rx.most_held["/slow"]
 
     assert counts == {"delivered": 4, "pending": 1}
     assert len(fast_arrivals) == 4 and max(fast_arrivals) < deadline_s  # not behind the slow one
@@ -233,3 +132,43 @@ def _check_failing_subscription(db: Session, receiver: Receiver) -> None:
     assert [(d.status, d.attempts) for d in _rows(db, sub)] == [("pending", 1), ("pending", 0)]
     assert deliver_due() == {"pending": 1}  # beat tries the next one
     assert len(receiver.requests) == 2
+
+
+@pytest.fixture
+def hung_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """A resolver that answers nothing until the test ends (then fails): no real DNS is asked."""
+    asked: list[str] = []
+    released = threading.Event()
+
+    def resolve(host: str, port: int) -> Sequence[str]:
+        asked.append(host)
+        released.wait(10.0)  # a guard only: the test releases it
+        raise OSError(f"{host}: the resolver gave up")
+
+    monkeypatch.setattr(targets, "_resolve", resolve)
+    try:
+        yield asked
+    finally:
+        released.set()
+
+
+def test_a_hung_resolver_ends_the_attempt_at_the_deadline_and_it_is_retried(
+    db: Session, hung_resolver: list[str]
+) -> None:
+    sub = f.make_webhook_subscription(db, "https://erp.hangs.example/hook")
+    row = _queue(db, sub, 1)
+    started = time.monotonic()
+    counts = deliver_due()
+    took = time.monotonic() - started
+    assert hung_resolver == ["erp.hangs.example"]
+    assert counts == {"pending": 1}
+    assert took < DEADLINE_S + 1.0  # ended at the deadline, not when the resolver gave up
+    [d] = _rows(db, sub)
+    assert (d.id, d.status, d.attempts, d.last_status_code, d.last_error) == (
+        row.id,
+        "pending",
+        1,
+        None,
+        f"timeout: erp.hangs.example did not resolve within {DEADLINE_S:g} s",
+    )
+    assert d.next_attempt_at > utcnow()  # retried with backoff, as for any other failure
