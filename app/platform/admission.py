@@ -12,6 +12,12 @@ Health, the pages' sign-in and /metrics pass through a small gate of their own
 (ADMISSION_RESERVED slots with their own connections), so operators can still see and sign in
 while the API is saturated. Static files use no connection and pass freely.
 
+Customers' survey pages (the links in the survey mails, /survey/...) have a lane of their own too
+(ADMISSION_SURVEY slots with their own connections), with a patient queue: a customer who gets an
+error page may never answer, so a burst of customers is served in turn (each page takes
+milliseconds) and staff load never takes their slots. Only a flood past SURVEY_QUEUE waiters, or a
+wait past SURVEY_WAIT_S, is refused, with a page that tells the customer to try again in a moment.
+
 The same 503 answers a request the database cannot serve (`install_admission`'s one handler):
 no connection free within DB_POOL_TIMEOUT_S (busy: retry in a second), or the database not
 answering at all — down, restarting, cut off (retry in a few seconds, with the same
@@ -37,6 +43,10 @@ from app.platform.db import read_only_transactions
 from app.platform.errors import problem
 
 RESERVED = ("/api/v1/health", "/login", "/metrics")
+SURVEY = "/survey/"  # the customers' pages behind the survey mails' links (app/web/survey.py)
+SURVEY_QUEUE = 32  # customers waiting for a survey slot at most; a page takes milliseconds
+SURVEY_WAIT_S = 5.0
+SURVEY_RETRY_AFTER_S = 5
 UNGATED = ("/static/", "/vendor/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_AFTER_S = 1
@@ -46,13 +56,15 @@ log = logging.getLogger(__name__)
 
 
 class Gate:
-    """At most `slots` holders; a newcomer waits up to `wait_s` behind at most `slots` others.
+    """At most `slots` holders; a newcomer waits up to `wait_s` behind at most `queue` others
+    (as many as there are slots unless told).
 
     The semaphore is made on first use in the running event loop (a test client runs one loop
     per client; a server one per process)."""
 
-    def __init__(self, slots: int, wait_s: float) -> None:
+    def __init__(self, slots: int, wait_s: float, *, queue: int | None = None) -> None:
         self.slots, self.wait_s = slots, wait_s
+        self.queue = slots if queue is None else queue
         self._sem: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.waiting = 0
@@ -68,7 +80,7 @@ class Gate:
         if not sem.locked():
             await sem.acquire()
             return True
-        if self.waiting >= self.slots or self.wait_s <= 0:
+        if self.waiting >= self.queue or self.wait_s <= 0:
             return False  # the queue is full: refuse now rather than after the wait
         self.waiting += 1
         metrics.WAITING.inc()
@@ -87,20 +99,28 @@ class Gate:
 
 
 class AdmissionMiddleware:
-    def __init__(self, app: ASGIApp, *, slots: int, reserved: int, wait_ms: int) -> None:
+    def __init__(self, app: ASGIApp, *, slots: int, reserved: int, survey: int, wait_ms: int) -> None:
         self.app = app
         self.main = Gate(slots, wait_ms / 1000)
         self.reserved = Gate(reserved, 1.0)  # few and short: they may wait for each other a while
+        self.survey = Gate(survey, SURVEY_WAIT_S, queue=SURVEY_QUEUE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(UNGATED):
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        gate = self.reserved if path in RESERVED else self.main
+        customer = path.startswith(SURVEY)
+        gate = self.survey if customer else self.reserved if path in RESERVED else self.main
         if not await gate.enter():
             metrics.HTTP_SHED.labels("admission").inc()
-            await refusal(path, "The service is busy right now; try again in a moment.")(scope, receive, send)
+            if customer:
+                query = scope.get("query_string", b"").decode("latin-1")
+                target = f"{path}?{query}" if query else path  # the rating clicked in the mail
+                answer = survey_busy(target, posted=scope["method"] not in SAFE_METHODS)
+            else:
+                answer = refusal(path, "The service is busy right now; try again in a moment.")
+            await answer(scope, receive, send)
             return
         metrics.IN_FLIGHT.inc()
         try:
@@ -124,11 +144,47 @@ def refusal(path: str, detail: str, *, retry_after_s: int = RETRY_AFTER_S) -> Re
     return HTMLResponse(page, status_code=503, headers=headers)
 
 
+def survey_busy(target: str, *, posted: bool) -> Response:
+    """For a customer on a survey page: what happened and what to do, in plain words; a GET page
+    reloads itself after Retry-After. A posted answer was not saved: Back keeps what they typed."""
+    if posted:
+        advice = (
+            "<p>Your answers have <strong>not</strong> been saved yet. Please go back and send them "
+            "again in a moment; your browser keeps what you entered.</p>"
+        )
+        refresh = ""
+    else:
+        advice = (
+            f"<p>This page will try again by itself in a few seconds, or "
+            f"<a href='{escape(target)}'>try again now</a>.</p>"
+        )
+        refresh = f"<meta http-equiv='refresh' content='{SURVEY_RETRY_AFTER_S}'>"
+    # No template and no database: this page is what a saturated process can still afford. Static
+    # files pass admission freely, so it keeps the survey pages' look (no inline style: the CSP).
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<meta name='robots' content='noindex'>{refresh}<title>Busy, please try again</title>"
+        "<link rel='stylesheet' href='/static/css/app.css'>"
+        "<link rel='stylesheet' href='/static/css/survey.css'></head>"
+        "<body><main><section class='card survey'><h1>We are busy right now</h1>"
+        "<p role='status'>Many people are answering at the same moment. Please try again in a "
+        f"moment: your link stays valid.</p>{advice}</section></main></body></html>"
+    )
+    headers = {
+        "Retry-After": str(SURVEY_RETRY_AFTER_S),
+        "Referrer-Policy": "no-referrer",  # the token is in the URL (as on the survey pages)
+        "Cache-Control": "no-store",
+    }
+    return HTMLResponse(page, status_code=503, headers=headers)
+
+
 def install_admission(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         AdmissionMiddleware,
         slots=settings.admission_max_in_flight,
         reserved=settings.admission_reserved,
+        survey=settings.admission_survey,
         wait_ms=settings.admission_queue_ms,
     )
 

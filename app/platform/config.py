@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     admission_max_in_flight: int = 3
     admission_queue_ms: int = 15  # well under the 50 ms a refusal may take (bench/overload.py)
     admission_reserved: int = 2
+    # Customers' survey pages (/survey/...) have this many slots of their own and queue for them
+    # (app/platform/admission.py): a burst of customers is served in turn, not turned away.
+    admission_survey: int = 2
     # A checkout that still waits this long (tasks, a miscount) fails fast as a 503, never 30 s.
     db_pool_timeout_s: float = 2.0
     # Metrics: GET /metrics answers a bearer METRICS_TOKEN, else an admin's token.
@@ -137,14 +140,14 @@ class Settings(BaseSettings):
 
     @property
     def db_pool_size_total(self) -> int:
-        """Connections one web process needs: every admitted request holds one, a reserved
-        request (the page login) up to two, and the in-process task thread one."""
-        return self.admission_max_in_flight + 2 * self.admission_reserved + 1
+        """Connections one web process needs: every admitted request holds one (survey pages
+        too), a reserved request (the page login) up to two, and the in-process task thread one."""
+        return self.admission_max_in_flight + self.admission_survey + 2 * self.admission_reserved + 1
 
     @property
     def thread_limit(self) -> int:
         """AnyIO worker threads: one per request that may run at once, plus static files."""
-        return self.admission_max_in_flight + self.admission_reserved + 4
+        return self.admission_max_in_flight + self.admission_survey + self.admission_reserved + 4
 
 
 @lru_cache

@@ -120,9 +120,13 @@ def test_pool_and_threads_are_sized_from_admission() -> None:
 
     settings = get_settings()
     pool = get_engine().pool
-    assert pool.size() == settings.admission_max_in_flight + 2 * settings.admission_reserved + 1  # type: ignore[attr-defined]
+    assert pool.size() == (  # type: ignore[attr-defined]
+        settings.admission_max_in_flight + settings.admission_survey + 2 * settings.admission_reserved + 1
+    )
     assert pool._timeout == settings.db_pool_timeout_s <= 5  # type: ignore[attr-defined]
-    assert settings.thread_limit >= settings.admission_max_in_flight + settings.admission_reserved
+    assert settings.thread_limit >= (
+        settings.admission_max_in_flight + settings.admission_survey + settings.admission_reserved
+    )
 
 
 def test_a_pool_timeout_is_a_503_not_a_500(tiny_app) -> None:
