@@ -7,17 +7,16 @@ test database (dropped afterwards)."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from alembic import command
 from app.platform.migrations import alembic_config
+from tests.migration_db import empty_database
 
 MIGRATION = Path(__file__).parents[2] / "alembic" / "versions" / "2026-12-07_hand_back_inactive_assignees.py"
 SCHEMA = "migration_hand_back"  # PostgreSQL only
@@ -29,30 +28,6 @@ def _module() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@contextmanager
-def _empty_database(engine: Engine, tmp_path: Path) -> Iterator[Engine]:
-    if engine.dialect.name != "postgresql":
-        fresh = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        yield fresh
-        fresh.dispose()
-        return
-    url = engine.url.render_as_string(hide_password=False)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        # Alembic looks for its table on the search path: without one here it would read public's
-        # (the suite's database, at head) and migrate nothing.
-        conn.execute(text(f"CREATE TABLE {SCHEMA}.alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
-    # public stays on the path for pg_trgm's operator classes; the tables go to the first schema.
-    fresh = create_engine(url, connect_args={"options": f"-csearch_path={SCHEMA},public"})
-    try:
-        yield fresh
-    finally:
-        fresh.dispose()
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
 
 
 def _user(conn: Connection, name: str, role: str, active: bool) -> int:
@@ -87,7 +62,7 @@ def test_upgrade_hands_back_open_tickets_of_users_who_no_longer_work_the_desk(
     engine: Engine, tmp_path: Path
 ) -> None:
     migration = _module()
-    with _empty_database(engine, tmp_path) as old, old.begin() as conn:
+    with empty_database(engine, tmp_path, SCHEMA) as old, old.begin() as conn:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, migration.down_revision)
