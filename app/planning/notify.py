@@ -3,7 +3,17 @@ was taken off the plan.
 
 `on_published` runs inside the publishing transaction and writes at most one
 `CustomerNotification` per visit and plan run (a unique key), so a redelivered publish tells
-nobody twice; delivery is enqueued after the commit. Delivery goes through a pluggable `Sender`
+nobody twice; delivery is enqueued after the commit.
+
+A change of a time the customer was told (`eta_changed`, `unplanned`: `HELD_KINDS`) waits `HOLD`
+before it goes (the beat's `due_ids` sends it then): a check-in that re-planned the day
+(out of order, on another day) and its undo a minute later re-plan twice within seconds, and the
+customer must not get "new time 14:40" and then "new time 13:00". Each plan decides against what
+the customer was actually told (sent or being sent) and supersedes a notice still held (status
+`skipped`), so only the latest goes, and only if it differs from the last one sent. A first
+notice (`planned`) and a `cancelled` go at once: nothing told before is contradicted.
+
+Delivery goes through a pluggable `Sender`
 (e-mail through app.platform.mail, or one a test installs). Sending is at-least-once: a worker
 lost between the send and the bookkeeping sends again after the claim expires (e-mail has no
 exactly-once).
@@ -20,7 +30,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -44,6 +54,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 CLAIM_TTL = timedelta(minutes=10)
+# Long enough for a wrong check-in to be undone (the engineer sees the wrong customer at once) and
+# both re-plans to publish; short against the 30 min margin a changed time must move to be told.
+HOLD = timedelta(minutes=2)
+HELD_KINDS = ("eta_changed", "unplanned")
+TOLD = (NotificationStatus.sending.value, NotificationStatus.sent.value)
 
 
 @dataclass(frozen=True)
@@ -121,25 +136,50 @@ def get_sender() -> Sender:
 
 
 # ------------------------------------------------------------------------------------- deciding
-def _last(session: Session, work_order_ids: list[int]) -> dict[int, CustomerNotification]:
+def _last(
+    session: Session, work_order_ids: list[int], statuses: Iterable[str]
+) -> dict[int, CustomerNotification]:
     out: dict[int, CustomerNotification] = {}
     rows = session.scalars(
         select(CustomerNotification)
         .where(
             CustomerNotification.work_order_id.in_(work_order_ids),
-            CustomerNotification.status.in_(
-                (
-                    NotificationStatus.pending.value,
-                    NotificationStatus.sending.value,
-                    NotificationStatus.sent.value,
-                )
-            ),
+            CustomerNotification.status.in_(tuple(statuses)),
         )
         .order_by(CustomerNotification.id)
     )
     for n in rows:
         out[n.work_order_id] = n
     return out
+
+
+def _told(session: Session, work_order_ids: list[int]) -> dict[int, CustomerNotification]:
+    """Per visit, the last notice the customer got (or is getting), after superseding the notices
+    still waiting: a later plan speaks for them. A notice a worker claimed meanwhile was told."""
+    waiting = session.scalars(
+        select(CustomerNotification.id).where(
+            CustomerNotification.work_order_id.in_(work_order_ids),
+            CustomerNotification.status == NotificationStatus.pending.value,
+        )
+    ).all()
+    if waiting:
+        # Guarded: a notice claimed by a worker since we looked stays as it is (it is being told).
+        session.execute(
+            update(CustomerNotification)
+            .where(
+                CustomerNotification.id.in_(waiting),
+                CustomerNotification.status == NotificationStatus.pending.value,
+            )
+            .values(
+                status=NotificationStatus.skipped.value,
+                error="superseded by a later plan before it was sent",
+            )
+            .execution_options(synchronize_session=False)
+        )
+        for n in session.identity_map.values():
+            if isinstance(n, CustomerNotification) and n.id in waiting:
+                session.expire(n)
+    return _last(session, work_order_ids, TOLD)
 
 
 def decide(last: CustomerNotification | None, new_eta: datetime | None, margin: timedelta) -> str | None:
@@ -159,7 +199,18 @@ def on_published(session: Session, *, run_id: int, moved: Iterable[Moved]) -> in
     if not moved:
         return 0
     margin = timedelta(minutes=get_settings().eta_notify_margin_min)
-    last = _last(session, [m.work_order_id for m in moved])
+    ids = [m.work_order_id for m in moved]
+    replayed = set(
+        session.scalars(
+            select(CustomerNotification.work_order_id).where(
+                CustomerNotification.work_order_id.in_(ids), CustomerNotification.plan_run_id == run_id
+            )
+        )
+    )
+    moved = [m for m in moved if m.work_order_id not in replayed]  # a redelivered publish
+    if not moved:
+        return 0
+    last = _told(session, [m.work_order_id for m in moved])
     created = []
     for m in moved:
         kind = decide(last.get(m.work_order_id), m.new_eta, margin)
@@ -178,14 +229,15 @@ def on_published(session: Session, *, run_id: int, moved: Iterable[Moved]) -> in
         created.append(n)
     session.flush()
     for n in created:
-        enqueue(session, "fieldline.notify.deliver", notification_id=n.id)
+        if n.kind not in HELD_KINDS:  # held ones go with the beat once HOLD is over (`due_ids`)
+            enqueue(session, "fieldline.notify.deliver", notification_id=n.id)
     return len(created)
 
 
 def on_cancelled(session: Session, *, work_order_id: int) -> CustomerNotification | None:
     """A visit was cancelled: tell the customer if they had been told it would happen (the last
     notice announced a time); delivered after the commit like every notice."""
-    last = _last(session, [work_order_id]).get(work_order_id)
+    last = _told(session, [work_order_id]).get(work_order_id)
     if last is None or last.kind in ("unplanned", "cancelled"):
         return None
     n = CustomerNotification(
@@ -214,14 +266,20 @@ def _recipient(session: Session, work_order_id: int) -> str:
 
 
 # ------------------------------------------------------------------------------------ delivering
-def claim(session: Session, notification_id: int) -> Notice | None:
-    """Take a due notification (pending, or a claim left by a lost worker); None: nothing to do."""
-    now = utcnow()
+def _held(now: datetime) -> ColumnElement[bool]:
+    """A notice of a changed time still within its HOLD (a later plan may supersede it)."""
+    return CustomerNotification.kind.in_(HELD_KINDS) & (CustomerNotification.created_at > now - HOLD)
+
+
+def claim(session: Session, notification_id: int, now: datetime | None = None) -> Notice | None:
+    """Take a due notification (pending and not held, or a claim left by a lost worker); None:
+    nothing to do."""
+    now = now or utcnow()
     got = session.execute(
         update(CustomerNotification)
         .where(
             CustomerNotification.id == notification_id,
-            (CustomerNotification.status == NotificationStatus.pending.value)
+            ((CustomerNotification.status == NotificationStatus.pending.value) & ~_held(now))
             | (
                 (CustomerNotification.status == NotificationStatus.sending.value)
                 & (CustomerNotification.claimed_at < now - CLAIM_TTL)
@@ -282,16 +340,17 @@ def record(session: Session, notification_id: int, error: str | None) -> str:
     return n.status
 
 
-def due_ids(session: Session, limit: int = 100) -> list[int]:
-    """Pending retries and claims left by a lost worker."""
-    now = utcnow()
+def due_ids(session: Session, limit: int = 100, now: datetime | None = None) -> list[int]:
+    """Pending retries, held notices whose HOLD is over, and claims left by a lost worker."""
+    now = now or utcnow()
     return list(
         session.scalars(
             select(CustomerNotification.id)
             .where(
                 (
                     (CustomerNotification.status == NotificationStatus.pending.value)
-                    & (CustomerNotification.attempts > 0)
+                    & ((CustomerNotification.attempts > 0) | CustomerNotification.kind.in_(HELD_KINDS))
+                    & ~_held(now)
                 )
                 | (
                     (CustomerNotification.status == NotificationStatus.sending.value)

@@ -226,7 +226,13 @@ def test_an_eta_moved_past_the_margin_is_told_with_the_old_time(db: Session, out
     assert notify.on_published(db, run_id=run.id, moved=[small]) == 0
     later = plan_runs.create_run(db, region_id=w.region.id, day=run.day, send=False)
     assert notify.on_published(db, run_id=later.id, moved=[big]) == 1
-    db.commit()  # delivery is sent after the commit
+    db.commit()
+    assert [n.kind for n in outbox.sent] == ["planned"]  # a changed time is held (notify.HOLD) ...
+    nid = db.scalar(select(CustomerNotification.id).where(CustomerNotification.plan_run_id == later.id))
+    assert nid is not None and notify.due_ids(db, now=utcnow() + notify.HOLD + timedelta(seconds=1)) == [nid]
+    notice = notify.claim(db, nid, now=utcnow() + notify.HOLD + timedelta(seconds=1))
+    assert notice is not None  # ... and goes once the hold is over
+    outbox.send(notice)
     last = outbox.sent[-1]
     assert last.kind == "eta_changed" and "before:" in last.text and last.to == w.contact.email  # type: ignore[union-attr]
     # a replayed publish tells nobody again (and the (visit, run) unique key is the backstop)

@@ -6,12 +6,18 @@ and a check-in made again after an undo is its own event too."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.field.workorders import visits
-from app.models import PlanRun, PlanStop, User, WorkOrder
-from app.planning import triggers
+from app.models import CustomerNotification, PlanRun, PlanStop, User, WorkOrder
+from app.planning import notify, triggers
+from app.planning import runs as plan_runs
+from app.planning.publish import Moved
+from app.platform.db import utcnow
+from tests.planning import world as pw
 from tests.planning.test_out_of_order_check_in import _current, _planned_day
 
 
@@ -73,3 +79,72 @@ def test_undoing_a_check_in_that_re_planned_nothing_asks_for_nothing(db: Session
 
     assert _current(db, w, today).id == first.id
     assert _runs(db, "check_in_undone") == []
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.sent: list[notify.Notice] = []
+
+    def send(self, notice: notify.Notice) -> None:
+        self.sent.append(notice)
+
+
+def _deliver_due(db: Session, inbox: _Inbox, now: datetime) -> None:
+    """What the beat's `deliver_due_notifications` does, at `now` (the clock injected)."""
+    db.commit()
+    for nid in notify.due_ids(db, now=now):
+        notice = notify.claim(db, nid, now=now)
+        db.commit()
+        if notice is not None:
+            inbox.send(notice)
+            notify.record(db, nid, None)
+            db.commit()
+
+
+def test_a_time_moved_by_a_check_in_and_back_by_its_undo_tells_the_customer_nothing(db: Session) -> None:
+    """The check-in's re-plan moves a skipped stop by an hour, the undo's re-plan puts it back a
+    minute later: the customer, told 13:00 before, hears nothing (before: "new time 14:00", then
+    "new time 13:00" within seconds). A time that really moves is told once the hold is over."""
+    inbox = _Inbox()
+    notify.set_sender(inbox)
+    try:
+        w = pw.build(db, jobs=2)
+        first = plan_runs.create_run(db, region_id=w.region.id, day=pw.next_weekday(2), send=False)
+        stay, move = (db.get_one(WorkOrder, wo.id) for wo in w.work_orders)
+        told = datetime(2030, 1, 2, 12, tzinfo=UTC)
+        assert (
+            notify.on_published(
+                db, run_id=first.id, moved=[Moved(stay.id, None, told), Moved(move.id, None, told)]
+            )
+            == 2
+        )
+        db.commit()
+        assert [n.kind for n in inbox.sent] == ["planned", "planned"]  # a first notice goes at once
+        inbox.sent.clear()
+
+        check_in_run = plan_runs.create_run(db, region_id=w.region.id, day=first.day, send=False)
+        later = told + timedelta(hours=1)
+        moved = [Moved(stay.id, told, later), Moved(move.id, told, later)]
+        assert notify.on_published(db, run_id=check_in_run.id, moved=moved) == 2
+        db.commit()
+        assert inbox.sent == []  # held: a change of a time told waits
+        undo_run = plan_runs.create_run(db, region_id=w.region.id, day=first.day, send=False)
+        back = [Moved(stay.id, later, told + timedelta(minutes=5))]  # within the margin of 12:00
+        assert notify.on_published(db, run_id=undo_run.id, moved=back) == 0
+        assert notify.on_published(db, run_id=undo_run.id, moved=back) == 0  # a replayed publish
+
+        _deliver_due(db, inbox, utcnow() + notify.HOLD - timedelta(seconds=5))
+        assert inbox.sent == []  # nothing before the hold is over
+        _deliver_due(db, inbox, utcnow() + notify.HOLD + timedelta(seconds=1))
+
+        assert [(n.work_order_id, n.kind) for n in inbox.sent] == [(move.id, "eta_changed")]
+        assert inbox.sent[0].eta_at == later
+        rows = {
+            n.work_order_id: n.status
+            for n in db.scalars(
+                select(CustomerNotification).where(CustomerNotification.plan_run_id == check_in_run.id)
+            )
+        }
+        assert rows == {stay.id: "skipped", move.id: "sent"}
+    finally:
+        notify.set_sender(None)
