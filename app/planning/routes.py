@@ -45,6 +45,7 @@ from app.planning.schemas import (
 )
 
 GONE = (WorkOrderStatus.cancelled.value, WorkOrderStatus.unscheduled.value)
+REPORTED = (WorkOrderStatus.done.value, WorkOrderStatus.needs_follow_up.value)
 
 
 def navigation(lat: float, lon: float, label: str) -> Navigation:
@@ -234,7 +235,9 @@ def _visit(rows: RouteRows, seq: int, w: WorkOrder, st: PlanStop | None) -> Stop
     ticket = rows.tickets.get(w.ticket_id)
     contact = rows.contacts.get(ticket.contact_id) if ticket and ticket.contact_id else None
     held = [_line(rows, r) for r in rows.reservations if r.work_order_id == w.id]
-    if not held:  # nothing reserved (e.g. assigned by hand): show what the visit needs
+    # Nothing reserved (e.g. assigned by hand): show what the visit needs. Not once its report is
+    # filed: then its consumed reservations are what it used, and none means it used none of them.
+    if not held and w.status not in REPORTED:
         held = [
             PartLine.of(rows.parts[wp.part_id], wp.quantity, source="van", work_order_id=w.id)
             for wp in rows.needs.get(w.id, [])

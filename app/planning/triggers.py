@@ -14,7 +14,8 @@ Whatever code path changes the rows (API, pages, imports, other services), a ses
                                                       on ("on_call_removed"); cover already over: none;
 - a work order cancelled                           → release its parts, re-plan ("cancellation"),
                                                       tell the customer if the visit was announced;
-- a visit finished (done / needs_follow_up)        → its held parts are consumed;
+- a visit finished (done / needs_follow_up)        → its held parts are consumed (the report has
+                                                      already consumed what it used, released the rest);
 - a visit checked in on another day than planned   → re-plan the day it was planned for (its plan
   (tomorrow's visit done today)                       must not keep a visit being done now) and the
                                                       day it is worked on ("worked_other_day");

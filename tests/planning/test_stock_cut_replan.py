@@ -82,3 +82,19 @@ def test_a_count_that_leaves_the_held_parts_plans_nothing_again(db: Session) -> 
 
     assert _current(db, w, today).id == first.id
     assert db.scalar(select(PlanRun.id).where(PlanRun.trigger == "stock_cut")) is None
+
+
+def test_a_visit_the_stock_cut_replan_leaves_out_is_listed_in_its_shortages(db: Session) -> None:
+    """The re-plan leaves the visit out (`no_part`): before, its summary said `shortages: []`
+    (only planned visits short of a part were listed), so the dispatcher saw no part to order."""
+    w, today, _, held = _planned(db)
+    _count(db, w, -2)  # 1 left at the warehouse, the visit needs 2
+
+    again = _current(db, w, today)
+    assert again.trigger == "stock_cut"
+    assert again.summary["unassigned_by_reason"] == {"no_part": 1}
+    assert again.summary["shortages"] == [
+        {"work_order_id": held.work_order_id, "part_id": w.parts[0].id, "missing": 1, "left_out": True}
+    ]
+    # Nothing stays held for a visit the plan does not send anyone to.
+    assert db.scalar(select(StockReservation.id).where(StockReservation.status == "held")) is None

@@ -19,7 +19,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.field.inventory.stock import expire_levels, location_name
+from app.field.inventory.stock import Line, expire_levels, location_name
 from app.models import (
     Part,
     ReservationStatus,
@@ -124,9 +124,72 @@ def release_for_work_order(session: Session, *, work_order_id: int) -> int:
     return _close(session, held_for(session, [work_order_id]), ReservationStatus.released)
 
 
-def consume_for_work_order(session: Session, *, work_order_id: int) -> int:
-    """The visit used its parts: lower `reserved` before the report lowers `quantity`."""
-    return _close(session, held_for(session, [work_order_id]), ReservationStatus.consumed)
+def consume_for_work_order(
+    session: Session,
+    *,
+    work_order_id: int,
+    used: Iterable[Line] | None = None,
+    actor: User | None = None,
+) -> int:
+    """The visit is over: what it held and used is consumed, the rest is released; `reserved`
+    drops by all it held (before the report lowers `quantity` by what was used). `used`: the
+    report's lines, matched with a reservation of the same part at the same location only (parts
+    taken from the van leave a warehouse's held units on its shelf); None: everything held counts
+    as used (a caller that does not know). A reservation used in part is split into a consumed
+    row (the used units) and a released one (the rest), so every reader of consumed reservations
+    (routes, the visit page) sees what was used; each is audited. Returns the units consumed."""
+    rows = held_for(session, [work_order_id])
+    if not rows:
+        return 0
+    left: dict[tuple[int, int], int] = {}
+    for ln in used if used is not None else [Line(r.location_id, r.part_id, r.quantity) for r in rows]:
+        left[(ln.location_id, ln.part_id)] = left.get((ln.location_id, ln.part_id), 0) + ln.quantity
+    number = session.scalar(select(WorkOrder.number).where(WorkOrder.id == work_order_id))
+    consumed: list[StockReservation] = []
+    released: list[StockReservation] = []
+    held = {r.id: r.quantity for r in rows}
+    for r in rows:
+        key = (r.location_id, r.part_id)
+        take = min(r.quantity, left.get(key, 0))
+        left[key] = left.get(key, 0) - take
+        if take == r.quantity:
+            consumed.append(r)
+        elif take == 0:
+            released.append(r)
+        else:  # the unused rest goes back as its own released row (`quantity > 0` on both)
+            rest = StockReservation(
+                work_order_id=r.work_order_id,
+                part_id=r.part_id,
+                location_id=r.location_id,
+                quantity=r.quantity - take,
+                pickup_engineer_id=r.pickup_engineer_id,
+                plan_run_id=r.plan_run_id,
+                created_at=r.created_at,
+                picked_up_at=r.picked_up_at,
+            )
+            r.quantity = take  # both still held until `_close` lowers `reserved` by each
+            session.add(rest)
+            consumed.append(r)
+            released.append(rest)
+    session.flush()  # the split rows' ids, for the audit
+    for r, action, why in [(r, "consumed", "used") for r in consumed] + [
+        (r, "released", "not used") for r in released
+    ]:
+        audit.record(
+            session,
+            actor,
+            "stock_reservation",
+            r.id,
+            action,
+            {
+                "status": [ReservationStatus.held.value, action],
+                "quantity": [held.get(r.id), r.quantity],  # a split's released rest: a new row
+                "work_order_id": [None, work_order_id],
+                "reason": [None, f"{why} on {number or f'work order {work_order_id}'}"],
+            },
+        )
+    _close(session, released, ReservationStatus.released)
+    return _close(session, consumed, ReservationStatus.consumed)
 
 
 @dataclass(frozen=True)

@@ -401,9 +401,10 @@ def report(
     refuse(errors)
     now = utcnow()
     with session.begin_nested():  # all or nothing, even for a caller that catches the error
-        # What planning held for this visit is used now: lower `reserved` before `quantity`, so
-        # free stock (quantity - reserved) does not dip below zero for the visit's own parts.
-        reservations.consume_for_work_order(session, work_order_id=work_order.id)
+        # What planning held for this visit is over now: what the report uses is consumed, the
+        # rest released. `reserved` drops before `quantity`, so free stock (quantity - reserved)
+        # does not dip below zero for the visit's own parts.
+        reservations.consume_for_work_order(session, work_order_id=work_order.id, used=lines, actor=actor)
         inventory.record_usage(session, work_order_id=work_order.id, lines=lines, at=now, actor=actor)
         out_at = work_order.checked_out_at or now
         first_time = fixed and _first_visit(session, work_order)

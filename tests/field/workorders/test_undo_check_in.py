@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,72 +21,16 @@ from app.field.workorders import visits
 from app.models import SlaEvent, Ticket, TicketEvent, User, WorkOrder
 from app.platform.db import utcnow
 from app.web.timeline import describe
-from tests import factories as f
-
-API = "/api/v1/work-orders"
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def next_local(weekday: int, hour: int) -> datetime:
-    today = datetime.now(BERLIN).date()
-    day = today + timedelta(days=(weekday - today.weekday()) % 7 + 7)
-    return datetime.combine(day, time(hour), tzinfo=BERLIN).astimezone(UTC)
-
-
-@pytest.fixture
-def world(db: Session) -> dict[str, Any]:
-    region = f.make_region(db)
-    acc = f.make_account(db, region=region)
-    site = f.make_site(db, acc, region=region)
-    asset = f.make_asset(db, site, product_model=f.make_product_model(db, skill="HVAC"))
-    eng_user, other_user = f.make_user(db, role="engineer"), f.make_user(db, role="engineer")
-    eng = f.make_engineer(db, region, skills=["HVAC"], user=eng_user)
-    f.make_engineer(db, region, skills=["HVAC"], user=other_user)
-    part = f.make_part(db)
-    f.set_stock(db, f.location_of(db, engineer=eng), part, 5)
-    w = {
-        "ticket": f.open_ticket(db, acc, asset=asset),
-        "eng": eng,
-        "eng_user": eng_user,
-        "part": part,
-        "dispatch": f.bearer(f.make_user(db, role="dispatcher")),
-        "agent": f.bearer(f.make_user(db, role="agent")),
-        "manager": f.bearer(f.make_user(db, role="manager")),
-        "me": f.bearer(eng_user),
-        "them": f.bearer(other_user),
-    }
-    db.commit()
-    return w
-
-
-def etag_of(client: TestClient, h: dict[str, str], wid: int) -> str:
-    r = client.get(f"{API}/{wid}", headers=h)
-    assert r.status_code == 200, r.text
-    return str(r.headers["ETag"])
+from tests.field.workorders.world import API, BERLIN, check_in, create, etag_of, move, next_local, schedule
 
 
 def scheduled(client: TestClient, w: dict[str, Any], *, en_route_eta: datetime | None = None) -> int:
-    r = client.post(API, json={"ticket_id": w["ticket"].id}, headers=w["agent"])
-    assert r.status_code == 201, r.text
-    wid: int = r.json()["id"]
-    h = w["dispatch"]
-    body = {"engineer_id": w["eng"].id, "planned_start": next_local(0, 10).isoformat()}
-    r = client.post(f"{API}/{wid}/schedule", json=body, headers={**h, "If-Match": etag_of(client, h, wid)})
-    assert r.status_code == 200, r.text
+    wid: int = create(client, w)["id"]
+    assert schedule(client, w, wid).status_code == 200
     if en_route_eta is not None:
-        r = client.post(
-            f"{API}/{wid}/transitions",
-            json={"to": "en_route", "eta": en_route_eta.isoformat()},
-            headers={**w["me"], "If-Match": etag_of(client, w["me"], wid)},
-        )
+        r = move(client, w["me"], wid, "en_route", eta=en_route_eta.isoformat())
         assert r.status_code == 200, r.text
     return wid
-
-
-def check_in(client: TestClient, w: dict[str, Any], wid: int) -> dict[str, Any]:
-    r = client.post(f"{API}/{wid}/check-in", headers=w["me"])
-    assert r.status_code == 200, r.text
-    return dict(r.json())
 
 
 def undo(client: TestClient, h: dict[str, str], wid: int, **headers: str) -> Any:

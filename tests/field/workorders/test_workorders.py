@@ -3,13 +3,11 @@ the engineer, closed by a service report that books parts out of the van."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.field.inventory import reservations
@@ -27,86 +25,17 @@ from app.models import (
     WorkOrderEvent,
 )
 from tests import factories as f
-
-API = "/api/v1/work-orders"
-BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def next_local(weekday: int, hour: int, minute: int = 0) -> datetime:
-    """A Berlin wall-clock time on `weekday` (0=Mon) next week, as UTC."""
-    today = datetime.now(BERLIN).date()
-    day = today + timedelta(days=(weekday - today.weekday()) % 7 + 7)
-    return datetime.combine(day, time(hour, minute), tzinfo=BERLIN).astimezone(UTC)
-
-
-@pytest.fixture
-def world(db: Session) -> dict[str, Any]:
-    region = f.make_region(db)
-    acc = f.make_account(db, region=region)
-    site = f.make_site(db, acc, region=region)
-    asset = f.make_asset(db, site, product_model=f.make_product_model(db, skill="HVAC"))
-    eng_user, other_user = f.make_user(db, role="engineer"), f.make_user(db, role="engineer")
-    eng = f.make_engineer(db, region, skills=["HVAC"], user=eng_user)
-    other = f.make_engineer(db, region, skills=["HVAC", "ELEC"], user=other_user)
-    part, part2 = f.make_part(db), f.make_part(db)
-    van = f.location_of(db, engineer=eng)
-    f.set_stock(db, van, part, 5)
-    f.set_stock(db, van, part2, 1)
-    w = {
-        "region": region,
-        "account": acc,
-        "site": site,
-        "asset": asset,
-        "ticket": f.open_ticket(db, acc, asset=asset),
-        "eng": eng,
-        "other": other,
-        "part": part,
-        "part2": part2,
-        "van": van,
-        "dispatch": f.bearer(f.make_user(db, role="dispatcher")),
-        "agent": f.bearer(f.make_user(db, role="agent")),
-        "me": f.bearer(eng_user),
-        "them": f.bearer(other_user),
-    }
-    db.commit()
-    return w
-
-
-def create(client: TestClient, w: dict[str, Any], h: dict[str, str] | None = None, **kw: Any) -> dict:
-    r = client.post(API, json={"ticket_id": w["ticket"].id, **kw}, headers=h or w["agent"])
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def etag_of(client: TestClient, h: dict[str, str], wid: int) -> str:
-    r = client.get(f"{API}/{wid}", headers=h)
-    assert r.status_code == 200, r.text
-    return r.headers["ETag"]
-
-
-def schedule(client: TestClient, w: dict[str, Any], wid: int, eng: Any = None, at: datetime | None = None):  # type: ignore[no-untyped-def]
-    h = w["dispatch"]
-    body = {"engineer_id": (eng or w["eng"]).id, "planned_start": (at or next_local(0, 10)).isoformat()}
-    return client.post(f"{API}/{wid}/schedule", json=body, headers={**h, "If-Match": etag_of(client, h, wid)})
-
-
-def move(client: TestClient, h: dict[str, str], wid: int, to: str, **kw: Any):  # type: ignore[no-untyped-def]
-    return client.post(
-        f"{API}/{wid}/transitions", json={"to": to, **kw}, headers={**h, "If-Match": etag_of(client, h, wid)}
-    )
-
-
-def on_site(client: TestClient, w: dict[str, Any], **kw: Any) -> dict:
-    wo = create(client, w, **kw)
-    assert schedule(client, w, wo["id"]).status_code == 200
-    r = client.post(f"{API}/{wo['id']}/check-in", headers=w["me"])
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def count(db: Session, model: Any, *where: Any) -> int:
-    return int(db.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
+from tests.field.workorders.world import (
+    API,
+    BERLIN,
+    count,
+    create,
+    etag_of,
+    move,
+    next_local,
+    on_site,
+    schedule,
+)
 
 # --- create -------------------------------------------------------------------------------------
 
@@ -715,6 +644,113 @@ def test_report_consumes_and_cancel_releases_reservations(client: TestClient, db
     assert db.scalar(select(StockLevel.reserved).where(StockLevel.id == level.id)) == 0
     statuses = db.scalars(select(StockReservation.status).order_by(StockReservation.id)).all()
     assert statuses == ["consumed", "released"]
+
+
+def test_a_report_using_fewer_parts_than_held_consumes_only_those(
+    client: TestClient, db: Session, world
+) -> None:
+    """3 held, 1 used: before, the whole reservation was marked consumed (3), so the visit's route
+    and page said 3 used; now 1 is consumed and the unused 2 are released, each audited as such."""
+    w = world
+    wo = on_site(client, w)
+    held = reservations.reserve(
+        db, work_order_id=wo["id"], part_id=w["part"].id, location_id=w["van"].id, quantity=3
+    )
+    assert held is not None
+    db.commit()
+    r = client.post(
+        f"{API}/{wo['id']}/report",
+        headers=w["me"],
+        json={
+            "work_done": "x",
+            "fixed_first_time": True,
+            "parts_used": [{"part_id": w["part"].id, "quantity": 1}],
+        },
+    )
+    assert r.status_code == 200, r.text
+    db.expire_all()
+    level = db.scalars(
+        select(StockLevel).where(StockLevel.location_id == w["van"].id, StockLevel.part_id == w["part"].id)
+    ).one()
+    assert (level.quantity, level.reserved) == (4, 0)  # 5 - 1 used; nothing held any more
+    rows = db.execute(
+        select(StockReservation.id, StockReservation.status, StockReservation.quantity)
+        .where(StockReservation.work_order_id == wo["id"])
+        .order_by(StockReservation.id)
+    ).all()
+    assert [(s, q) for _, s, q in rows] == [("consumed", 1), ("released", 2)]
+    assert rows[0][0] == held.id
+    audits = db.scalars(
+        select(AuditLog).where(AuditLog.entity == "stock_reservation").order_by(AuditLog.id)
+    ).all()
+    assert [(a.entity_id, a.action, a.changes["quantity"]) for a in audits] == [
+        (held.id, "consumed", [3, 1]),
+        (rows[1][0], "released", [None, 2]),
+    ]
+    # The visit on the engineer's route (its page reads the same) shows the 1 used, not the 3 held.
+    day = datetime.fromisoformat(r.json()["checked_in_at"]).astimezone(BERLIN).date()
+    route = client.get("/api/v1/me/route", params={"date": day.isoformat()}, headers=w["me"])
+    assert route.status_code == 200, route.text
+    stop = next(s for s in route.json()["stops"] if s.get("work_order_id") == wo["id"])
+    assert [(p["part_id"], p["quantity"]) for p in stop["parts"]] == [(w["part"].id, 1)]
+
+
+def test_a_report_using_none_of_the_held_parts_shows_none_used(
+    client: TestClient, db: Session, world
+) -> None:
+    """2 held (and needed), none used: before, the route and the visit page showed 2 consumed."""
+    w = world
+    wo = on_site(client, w, required_parts=[{"part_id": w["part"].id, "quantity": 2}])
+    assert reservations.reserve(
+        db, work_order_id=wo["id"], part_id=w["part"].id, location_id=w["van"].id, quantity=2
+    )
+    db.commit()
+    r = client.post(
+        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "x", "fixed_first_time": True}
+    )
+    assert r.status_code == 200, r.text
+    db.expire_all()
+    assert db.scalars(select(StockReservation.status)).all() == ["released"]
+    assert db.execute(
+        select(StockLevel.quantity, StockLevel.reserved).where(
+            StockLevel.location_id == w["van"].id, StockLevel.part_id == w["part"].id
+        )
+    ).one() == (5, 0)
+    day = datetime.fromisoformat(r.json()["checked_in_at"]).astimezone(BERLIN).date()
+    route = client.get("/api/v1/me/route", params={"date": day.isoformat()}, headers=w["me"])
+    stop = next(s for s in route.json()["stops"] if s.get("work_order_id") == wo["id"])
+    assert stop["parts"] == []  # not the 2 it needed, nor the 2 it held
+
+
+def test_a_report_from_the_van_leaves_the_warehouse_hold_unconsumed(
+    client: TestClient, db: Session, world
+) -> None:
+    """Held at a warehouse (not picked up), used from the van: the warehouse's units never left its
+    shelf, so that hold is released, not consumed."""
+    w = world
+    depot = f.location_of(db, warehouse=f.make_warehouse(db, w["region"]))
+    f.set_stock(db, depot, w["part"], 2)
+    db.commit()
+    wo = on_site(client, w)
+    assert reservations.reserve(
+        db, work_order_id=wo["id"], part_id=w["part"].id, location_id=depot.id, quantity=2
+    )
+    db.commit()
+    r = client.post(
+        f"{API}/{wo['id']}/report",
+        headers=w["me"],
+        json={
+            "work_done": "x",
+            "fixed_first_time": True,
+            "parts_used": [{"part_id": w["part"].id, "quantity": 2}],
+        },
+    )
+    assert r.status_code == 200, r.text
+    db.expire_all()
+    assert db.execute(
+        select(StockLevel.quantity, StockLevel.reserved).where(StockLevel.location_id == depot.id)
+    ).one() == (2, 0)
+    assert db.scalars(select(StockReservation.status)).all() == ["released"]
 
 
 def test_report_before_check_in_is_409(client: TestClient, world) -> None:
