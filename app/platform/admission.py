@@ -12,8 +12,9 @@ Health, the pages' sign-in and /metrics pass through a small gate of their own
 (ADMISSION_RESERVED slots with their own connections), so operators can still see and sign in
 while the API is saturated. Static files use no connection and pass freely.
 
-Customers' survey pages (the links in the survey mails, /survey/...) have a lane of their own too
-(ADMISSION_SURVEY slots with their own connections), with a patient queue: a customer who gets an
+Customers' survey pages (the links in the survey mails, /survey/...) take a free staff slot when
+there is one, and otherwise have a lane of their own (ADMISSION_SURVEY slots with their own
+connections), with a patient queue: a customer who gets an
 error page may never answer, so a burst of customers is served in turn (each page takes
 milliseconds) and staff load never takes their slots. Only a flood past SURVEY_QUEUE waiters, or a
 wait past SURVEY_WAIT_S, is refused, with a page that tells the customer to try again in a moment.
@@ -93,6 +94,14 @@ class Gate:
             self.waiting -= 1
             metrics.WAITING.dec()
 
+    async def try_enter(self) -> bool:
+        """A slot if one is free now, else False at once (no queueing)."""
+        sem = self._semaphore()
+        if sem.locked():
+            return False
+        await sem.acquire()  # not locked: returns without suspending
+        return True
+
     def leave(self) -> None:
         assert self._sem is not None
         self._sem.release()
@@ -111,8 +120,15 @@ class AdmissionMiddleware:
             return
         path = scope["path"]
         customer = path.startswith(SURVEY)
-        gate = self.survey if customer else self.reserved if path in RESERVED else self.main
-        if not await gate.enter():
+        if customer:
+            # A free staff slot serves a customer at once (as before the lane existed); when the
+            # staff side is full, the customer queues for the lane's own slots instead of a 503.
+            gate = self.main if await self.main.try_enter() else self.survey
+            admitted = gate is self.main or await gate.enter()
+        else:
+            gate = self.reserved if path in RESERVED else self.main
+            admitted = await gate.enter()
+        if not admitted:
             metrics.HTTP_SHED.labels("admission").inc()
             if customer:
                 query = scope.get("query_string", b"").decode("latin-1")

@@ -124,7 +124,8 @@ def test_past_the_customers_queue_a_readable_busy_page_with_retry_after(
 ) -> None:
     monkeypatch.setattr(admission, "SURVEY_QUEUE", 1)  # read when the first request builds the stack
     app, held, _, path = app_and_held
-    survey_slots = get_settings().admission_survey
+    # Customers take the free staff slots first, then the survey lane's own.
+    survey_slots = get_settings().admission_survey + get_settings().admission_max_in_flight
 
     async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
         working = [asyncio.create_task(client.get(path)) for _ in range(survey_slots)]
