@@ -31,7 +31,7 @@ from app.knowledge.schemas import (
 from app.models import ArticleStatus, ArticleVisibility, KbArticle, KbTicketFeedback, Role
 from app.platform.deps import CurrentUser, DbSession, DeskUser
 from app.platform.errors import Forbidden
-from app.platform.http import IF_MATCH, Page, etag, idempotent_create, paginate, require_if_match
+from app.platform.http import IF_MATCH, Page, etag, idempotent_create, paginate, require_if_match, row_tag
 from knowledge_base import Language
 
 router = APIRouter(prefix="/kb", tags=["knowledge base"])
@@ -45,10 +45,15 @@ def read(article: KbArticle) -> ArticleRead:
     return out
 
 
+def _etag(article: KbArticle) -> str:
+    # With the row's tag: on SQLite a new article may get a deleted draft's id (and version 1 again).
+    return etag(article.version, row_tag(article.created_at))
+
+
 def _with_etag(db: DbSession, article: KbArticle, response: Response) -> ArticleRead:
     db.flush()
     db.refresh(article)
-    response.headers["ETag"] = etag(article.version)
+    response.headers["ETag"] = _etag(article)
     return read(article)
 
 
@@ -78,7 +83,7 @@ def create(body: ArticleCreate, request: Request, db: DbSession, user: CurrentUs
         values = body.model_dump(mode="json", exclude={"external_id"})
         article = articles.create_article(db, values=values, actor=user, external_id=body.external_id)
         db.flush()
-        return read(article), {"Location": f"/api/v1/kb/articles/{article.id}", "ETag": etag(article.version)}
+        return read(article), {"Location": f"/api/v1/kb/articles/{article.id}", "ETag": _etag(article)}
 
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 
@@ -93,13 +98,13 @@ def create_from_ticket(body: FromTicketIn, request: Request, db: DbSession, user
     if existing is not None:  # the ticket's draft already exists: 200 with it, not a twin
         return JSONResponse(
             read(existing).model_dump(mode="json"),
-            headers={"Location": f"/api/v1/kb/articles/{existing.id}", "ETag": etag(existing.version)},
+            headers={"Location": f"/api/v1/kb/articles/{existing.id}", "ETag": _etag(existing)},
         )
 
     def _create() -> tuple[ArticleRead, dict[str, str]]:
         article, _ = from_ticket.draft_from_ticket(db, ticket_id=body.ticket_id, actor=user)
         db.flush()
-        return read(article), {"Location": f"/api/v1/kb/articles/{article.id}", "ETag": etag(article.version)}
+        return read(article), {"Location": f"/api/v1/kb/articles/{article.id}", "ETag": _etag(article)}
 
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 
@@ -122,7 +127,7 @@ def list_articles(
 @router.get("/articles/{article_id}")
 def get_one(article_id: int, db: DbSession, user: CurrentUser, response: Response) -> ArticleRead:
     article = articles.get_article(db, article_id, reader=user)
-    response.headers["ETag"] = etag(article.version)
+    response.headers["ETag"] = _etag(article)
     return read(article)
 
 
@@ -138,7 +143,7 @@ def update(
     """Change fields; needs If-Match. Each change is a new version (who, which fields)."""
     articles.require_writer(user)
     article = articles.get_article(db, article_id, reader=user)
-    require_if_match(request, article.version)
+    require_if_match(request, article.version, row_tag(article.created_at))
     articles.update_article(db, article, values=body.model_dump(mode="json", exclude_unset=True), actor=user)
     return _with_etag(db, article, response)
 
@@ -149,7 +154,7 @@ def delete(article_id: int, request: Request, db: DbSession, user: CurrentUser) 
     409 that says to archive it (status archived), which keeps its history and the tickets' links."""
     articles.require_writer(user)
     article = articles.get_article(db, article_id, reader=user)
-    require_if_match(request, article.version)
+    require_if_match(request, article.version, row_tag(article.created_at))
     articles.delete_article(db, article, actor=user)
     return Response(status_code=204)
 
@@ -170,7 +175,7 @@ def restore(
     """Make an old version's content current (a new version); needs If-Match."""
     articles.require_writer(user)
     article = articles.get_article(db, article_id, reader=user)
-    require_if_match(request, article.version)
+    require_if_match(request, article.version, row_tag(article.created_at))
     articles.restore_version(db, article, number=number, actor=user)
     return _with_etag(db, article, response)
 

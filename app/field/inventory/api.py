@@ -7,6 +7,7 @@ a warehouse and their own van (a pickup or a return).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -29,10 +30,10 @@ from app.field.inventory.schemas import (
     WarehouseCreate,
     WarehouseRead,
 )
-from app.models import Role, StockLocation, User
+from app.models import Part, Role, StockLocation, User
 from app.platform.deps import CurrentUser, DbSession, DispatchUser
 from app.platform.errors import Forbidden, NotFound
-from app.platform.http import IF_MATCH, Page, etag, idempotent_create, require_if_match
+from app.platform.http import IF_MATCH, Page, etag, fields_tag, idempotent_create, require_if_match
 
 router = APIRouter()
 parts = APIRouter(prefix="/parts", tags=["parts"])
@@ -43,6 +44,17 @@ stock = APIRouter(prefix="/stock", tags=["stock"])
 # --- parts -------------------------------------------------------------------------------------
 
 
+def _part_tag(part: Part) -> str:
+    # On SQLite a new part may get a deleted one's id (and version 1 again); a part has no
+    # created_at to tell them apart (http.row_tag), so its own fields do. The price in cents: as
+    # typed (12.5) and as read back (12.50) it must give the same tag.
+    return fields_tag(part.sku, part.name, f"{Decimal(part.unit_cost):.2f}")
+
+
+def _part_etag(part: Part) -> str:
+    return etag(part.version, _part_tag(part))
+
+
 @parts.post("", status_code=201, response_model=PartRead, responses={201: {"headers": {"Location": {}}}})
 def create_part(body: PartCreate, request: Request, db: DbSession, user: DispatchUser) -> JSONResponse:
     def _create() -> tuple[PartRead, dict[str, str]]:
@@ -50,7 +62,7 @@ def create_part(body: PartCreate, request: Request, db: DbSession, user: Dispatc
         db.flush()
         return PartRead.model_validate(part), {
             "Location": f"/api/v1/parts/{part.id}",
-            "ETag": etag(part.version),
+            "ETag": _part_etag(part),
         }
 
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
@@ -71,7 +83,7 @@ def list_parts(
 @parts.get("/{part_id}")
 def get_part(part_id: int, db: DbSession, user: CurrentUser, response: Response) -> PartRead:
     part = catalog.get_part(db, part_id)
-    response.headers["ETag"] = etag(part.version)
+    response.headers["ETag"] = _part_etag(part)
     return PartRead.model_validate(part)
 
 
@@ -81,10 +93,10 @@ def update_part(
 ) -> PartRead:
     """Change fields; needs If-Match."""
     part = catalog.get_part(db, part_id)
-    require_if_match(request, part.version)
+    require_if_match(request, part.version, _part_tag(part))
     part = catalog.update_part(db, part=part, values=body.model_dump(exclude_unset=True), actor=user)
     db.flush()
-    response.headers["ETag"] = etag(part.version)
+    response.headers["ETag"] = _part_etag(part)
     return PartRead.model_validate(part)
 
 
@@ -92,7 +104,7 @@ def update_part(
 def delete_part(part_id: int, request: Request, db: DbSession, user: DispatchUser) -> Response:
     """Delete an unused part; needs If-Match. A part with stock or history answers 409."""
     part = catalog.get_part(db, part_id)
-    require_if_match(request, part.version)
+    require_if_match(request, part.version, _part_tag(part))
     catalog.delete_part(db, part=part, actor=user)
     return Response(status_code=204)
 
