@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 PROBLEM = "application/problem+json"
 
@@ -188,6 +189,20 @@ def _not_utf8(error: UnicodeDecodeError) -> str:
     )
 
 
+def unreadable_form(request: Request, exc: StarletteHTTPException) -> str | None:
+    """What was wrong with a form body that could not be parsed ("could not be read as
+    multipart/form-data (missing boundary in multipart)"), or None for any other HTTP error.
+    Starlette turns the parser's complaint into a bare 400; the API answers it as a 422 on the field
+    `body`, the pages as a readable message (web/shared.PageRoute)."""
+    if exc.status_code != 400 or not isinstance(exc.__context__, MultiPartException):
+        return None
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower() or "a form"
+    reason = str(exc.detail).strip().rstrip(".")
+    if reason[1:2].islower():  # "Missing boundary…" → "missing boundary…"; a leading "CSV…" stays
+        reason = reason[0].lower() + reason[1:]
+    return f"could not be read as {media} ({reason})"
+
+
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";")[0].strip().lower()
     maintype, _, subtype = media.partition("/")
@@ -257,6 +272,9 @@ def install_error_handlers(
             error = {"field": "body", "message": _not_utf8(exc.__cause__), "type": "json_invalid"}
             detail = f"body: {error['message']}"
             return problem(422, "Validation failed", detail, request.url.path, errors=[error])
+        if (unreadable := unreadable_form(request, exc)) is not None:  # a broken form or multipart body
+            error = {"field": "body", "message": unreadable, "type": "form_invalid"}
+            return problem(422, "Validation failed", f"body: {unreadable}", request.url.path, errors=[error])
         # A person who mistyped an address in the browser gets a page; API clients keep problem+json.
         if exc.status_code == 404 and page_not_found and not request.url.path.startswith(API_PREFIX):
             return page_not_found(request)

@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.accounts.service import works_the_desk
@@ -30,7 +31,7 @@ from app.models import Role, User
 from app.platform.auth import check_csrf, csrf_token, user_from_token
 from app.platform.config import get_settings
 from app.platform.deps import SESSION_COOKIE, DbSession
-from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable
+from app.platform.errors import AppError, Forbidden, Unauthorized, Unprocessable, unreadable_form
 from app.platform.inputs import INT_MAX, problem_with
 from app.platform.spans import span_text
 from app.web.messages import labelled, names_to_labels, page_error
@@ -231,6 +232,12 @@ class PageRoute(APIRoute):
                     return page_not_found(request)  # /field/visits/abc: no such page, not "check your input"
                 fields = labelled((".".join(str(p) for p in e["loc"][1:]), e["msg"]) for e in exc.errors())
                 return error_page(request, 422, "Check your input", fields)
+            except StarletteHTTPException as exc:
+                if (unreadable := unreadable_form(request, exc)) is None:
+                    raise
+                _rollback(request)
+                message = f"The form {unreadable}. Nothing was saved: reload the page and send it again."
+                return error_page(request, 422, "Check your input", message)
 
         return page_handler
 
