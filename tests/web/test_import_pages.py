@@ -157,8 +157,12 @@ def test_a_bad_line_is_listed_and_not_written_while_the_good_rows_are(
             "external_id\taccount_external_id\tname\r\nP-1\tC-1\tHuber\r\n".encode("utf-16"),
             "The file is UTF-16 (Excel’s “Unicode Text”), not UTF-8; save it as “CSV UTF-8”",
         ),
+        (
+            "external_id,account_external_id,name\r\nP-1,C-1,Huber\r\n".encode("utf-32"),
+            "The file is UTF-32, not UTF-8; save it as “CSV UTF-8” and import it again.",
+        ),
     ],
-    ids=["not-utf8", "empty", "unknown-column", "not-csv", "utf-16"],
+    ids=["not-utf8", "empty", "unknown-column", "not-csv", "utf-16", "utf-32"],
 )
 def test_a_file_refused_as_a_whole_is_a_readable_message_and_imports_nothing(
     client: TestClient, sign_in: Callable[..., User], db: Session, content: bytes, message: str

@@ -66,8 +66,9 @@ _SEP_LINE = re.compile('sep=([^\r\n"\udc80-\udcff])\r?\n?', re.IGNORECASE)
 # text decodes to these, so finding one in a cell is finding the bad byte, and the record it is
 # in gives its line and column.
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
-SNIFF_BYTES = 4096  # the start of the file checked for UTF-16
+SNIFF_BYTES = 4096  # the start of the file checked for UTF-16 and UTF-32
 UTF16 = "The file is UTF-16 (Excel’s “Unicode Text”), not UTF-8; save it as “CSV UTF-8” and import it again."
+UTF32 = "The file is UTF-32, not UTF-8; save it as “CSV UTF-8” and import it again."
 
 
 def records(binary: BinaryIO) -> Generator[tuple[int, list[str]], None, None]:
@@ -76,8 +77,10 @@ def records(binary: BinaryIO) -> Generator[tuple[int, list[str]], None, None]:
     Holds one record at a time (csv's field limit bounds a cell); quoted cells may span lines.
     A first line `sep=;` sets the separator and is skipped (the header is then line 2).
     """
-    if _is_utf16(binary):
-        raise ImportFileError(UTF16, errors=[{"field": "file", "message": "UTF-16, not UTF-8"}])
+    wide = _wide_encoding(binary)
+    if wide is not None:
+        said = UTF32 if wide == "UTF-32" else UTF16
+        raise ImportFileError(said, errors=[{"field": "file", "message": f"{wide}, not UTF-8"}])
     binary.seek(0)
     # newline="": csv sees the line ends as written (a quoted cell keeps its own line breaks).
     # surrogateescape: a bad byte reaches the record it is in, which names its line and column.
@@ -112,20 +115,36 @@ def records(binary: BinaryIO) -> Generator[tuple[int, list[str]], None, None]:
             text.detach()  # the caller owns `binary` (and reads it again)
 
 
-def _is_utf16(binary: BinaryIO) -> bool:
-    """A UTF-16 BOM, or (without one) a NUL in every other byte: ASCII text written as UTF-16."""
+def _wide_encoding(binary: BinaryIO) -> str | None:
+    """ "UTF-32" or "UTF-16" by a BOM, or (without one) by NULs in a fixed place of every 4 or 2
+    bytes (ASCII text written so); None for anything else (then read as UTF-8)."""
     binary.seek(0)
     head = binary.read(SNIFF_BYTES)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # never UTF-8's first bytes
-        return True
-    pairs = len(head) // 2
-    if pairs < 8:  # too short to tell a pattern from a stray NUL
-        return False
-    odd, even = head[1 : 2 * pairs : 2], head[0 : 2 * pairs : 2]
-    return any(
-        zeros.count(0) >= pairs // 2 and other.count(0) <= pairs // 10
-        for zeros, other in ((odd, even), (even, odd))
-    )
+    # UTF-32 first: its little-endian BOM (FF FE 00 00) starts with UTF-16's (FF FE). Neither is
+    # ever UTF-8's first bytes.
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "UTF-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16"
+    if _nul_lanes(head, 4) == 3:
+        return "UTF-32"
+    if _nul_lanes(head, 2) == 1:
+        return "UTF-16"
+    return None
+
+
+def _nul_lanes(head: bytes, width: int) -> int:
+    """How many byte positions of each `width`-byte unit hold a NUL in at least half of the units,
+    when the others hold one in at most a tenth (0 when there is no such pattern). ASCII text in
+    UTF-16 has 1 such lane of 2, in UTF-32 3 of 4."""
+    units = len(head) // width
+    if units < 8:  # too short to tell a pattern from a stray NUL
+        return 0
+    zeros = [head[lane : width * units : width].count(0) for lane in range(width)]
+    mostly = [z >= units // 2 for z in zeros]
+    if all(mostly) or not all(m or z <= units // 10 for m, z in zip(mostly, zeros, strict=True)):
+        return 0
+    return sum(mostly)
 
 
 def _not_utf8(start: int, cells: list[str], header: list[str] | None) -> ImportFileError:

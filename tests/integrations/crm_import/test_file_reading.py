@@ -1,13 +1,14 @@
 """What a CRM CSV file may look like as Excel and other tools write it, and what is refused.
 
 A NUL in a cell is refused for its row, as the API refuses it in any text field; a UTF-16 file
-("Unicode Text") is named as such; a byte that is not UTF-8 is given by line and column, the same
-sentence from the API and the CLI (and the page: tests/web/test_import_pages.py); Excel's `sep=;`
-line declares the separator; a BOM written twice is no data; the CLI tells a long import's progress
-on stderr, stdout keeps the report."""
+("Unicode Text") is named as such, and so is a UTF-32 file; a byte that is not UTF-8 is given by
+line and column, the same sentence from the API and the CLI (and the page:
+tests/web/test_import_pages.py); Excel's `sep=;` line declares the separator; a BOM written twice is
+no data; the CLI tells a long import's progress on stderr, stdout keeps the report."""
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from app.platform.inputs import problem_with
 from tests.integrations.crm_import.test_import import API, imported
 
 UTF16 = "The file is UTF-16 (Excel’s “Unicode Text”), not UTF-8; save it as “CSV UTF-8” and import it again."
+UTF32 = "The file is UTF-32, not UTF-8; save it as “CSV UTF-8” and import it again."
 
 
 @pytest.fixture
@@ -75,6 +77,23 @@ def test_a_utf16_file_is_named_as_such_and_imports_nothing(
     r = post(client, manager, "customers", content)
     assert r.status_code == 422
     assert r.json()["detail"] == UTF16
+    assert names(db) == {}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [("utf-32", b""), ("utf-32-le", b""), ("utf-32-be", b""), ("utf-32-be", codecs.BOM_UTF32_BE)],
+    ids=["bom-le", "le-no-bom", "be-no-bom", "bom-be"],
+)
+def test_a_utf32_file_is_named_as_such_and_imports_nothing(
+    client: TestClient, db: Session, manager: dict[str, str], encoding: str, bom: bytes
+) -> None:
+    # its little-endian BOM (FF FE 00 00) starts with UTF-16's (FF FE): it was called UTF-16
+    content = bom + "external_id,name\r\nU32-1,Unicode Kältetechnik\r\n".encode(encoding)
+    r = post(client, manager, "customers", content)
+    assert r.status_code == 422
+    assert r.json()["detail"] == UTF32
+    assert r.json()["errors"] == [{"field": "file", "message": "UTF-32, not UTF-8"}]
     assert names(db) == {}
 
 
