@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -62,10 +63,23 @@ def build_query(
     names = tuple(m.strip() for m in metric.split(",") if m.strip()) if metric else sliceable
     hidden = [m for m in names if m in METRICS and m not in allowed]
     if hidden:
-        raise Forbidden(f"Your role may not see {', '.join(hidden)}; dispatchers see {', '.join(allowed)}.")
+        # the detail in the cards' words (a page shows it as it is); `errors` keeps the ids
+        raise Forbidden(
+            f"Your role may not see {_labels(hidden)}; dispatchers see {_labels(allowed)}.",
+            errors=[
+                {
+                    "field": "metric",
+                    "message": f"not for your role: {', '.join(hidden)}; yours: {', '.join(allowed)}",
+                }
+            ],
+        )
     end = end or local_today()
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     return service.Query(names, period, start, end, group_by or None, filters, business)
+
+
+def _labels(names: Sequence[str]) -> str:
+    return ", ".join(METRICS[m].label for m in names)
 
 
 class Params:
@@ -109,31 +123,39 @@ class Params:
 
 
 CSV_COLUMNS = (
-    "metric", "group_by", "group", "period", "start", "end", "value", "n", "unit", "ci_low", "ci_high",
-    "p90", "previous_value", "previous_n",
+    "metric", "group_by", "group", "group_name", "period", "start", "end", "value", "n", "unit", "ci_low",
+    "ci_high", "p90", "previous_value", "previous_n",
 )  # fmt: skip
+# `group` of the rows over everything (the total and the series), and of the group of records
+# without a value of `group_by` (no engineer): both were "", so the two totals could not be told apart.
+ALL_GROUP, NO_GROUP = "(all)", "(none)"
 
 
 def to_csv(result: dict[str, Any]) -> str:
-    """One row per figure: the total, each period of the series and each group's total."""
+    """One row per figure: the total, each period of the series and each group's total. `group`
+    is the group's key (an engineer's id, a region's code), `group_name` how the dashboard names it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
 
-    def row(metric: str, group: str, period: str, start: str, end: str, fig: dict[str, Any]) -> None:
+    def row(
+        metric: str, group: tuple[str, str], period: str, start: str, end: str, fig: dict[str, Any]
+    ) -> None:
         prev = fig.get("previous") or {}
         writer.writerow(
-            [metric, result["group_by"] or "", group, period, start, end, fig.get("value"), fig.get("n"),
+            [metric, result["group_by"] or "", *group, period, start, end, fig.get("value"), fig.get("n"),
              fig.get("unit"), fig.get("ci_low"), fig.get("ci_high"), fig.get("p90"), prev.get("value"),
              prev.get("n")]
         )  # fmt: skip
 
+    everything = (ALL_GROUP, ALL_GROUP)
     for m in result["metrics"]:
-        row(m["metric"], "", "total", result["from"], result["to"], m["total"])
+        row(m["metric"], everything, "total", result["from"], result["to"], m["total"])
         for p in m["series"]:
-            row(m["metric"], "", p["period"], p["start"], p["end"], p)
+            row(m["metric"], everything, p["period"], p["start"], p["end"], p)
         for g in m["groups"]:
-            row(m["metric"], g["key"], "total", result["from"], result["to"], g["total"])
+            group = (g["key"], g["label"]) if g["key"] else (NO_GROUP, NO_GROUP)
+            row(m["metric"], group, "total", result["from"], result["to"], g["total"])
     return out.getvalue()
 
 

@@ -41,7 +41,7 @@ from app.insights.service import (
 )
 from app.models import Region, SlaEvent, Survey, SurveyAnswer, Ticket, WorkOrder
 from app.platform.config import get_settings
-from app.platform.errors import Unprocessable
+from app.platform.errors import Unprocessable, refuse
 from app.platform.inputs import INT_MAX, problem_with
 from surveys import kpis
 from surveys.periods import local_date
@@ -450,6 +450,27 @@ def _keyset_page(
     return chosen, None  # the list is at its end
 
 
+def check_group(session: Session, query: Query, group_value: str | None) -> None:
+    """`group` is a value of `group_by` that names something, else a 422 naming `group`: without
+    `group_by` it was ignored (the whole figure's list headed "in group MUC-N"), and a value no
+    region, engineer, … has answered an empty list as if the group were quiet. "" is the group of
+    the records without a value ("(none)"). The dashboard's group links always carry `group_by`."""
+    if group_value is None:
+        return
+    if query.group_by is None:
+        refuse(
+            [
+                {
+                    "field": "group",
+                    "message": f"needs group_by, the key it is a value of ({', '.join(records.KEYS)})",
+                }
+            ]
+        )
+    elif group_value:
+        found = records.unknown_values(session, records.Filters(**{query.group_by: group_value}))
+        refuse([{"field": "group", "message": e["message"]} for e in found])
+
+
 def drill(
     session: Session,
     query: Query,
@@ -463,6 +484,7 @@ def drill(
     as many as the figure's n, sorted by time, a page at a time. `after` (the previous page's
     `next_after`) continues a keyset list; `offset` pages the others (and counts pages)."""
     check(query, session)
+    check_group(session, query, group_value)
     # checked whether or not this list is read by keyset: a forged cursor is refused, not ignored
     cursor_key = parse_cursor(after) if after else None
     (name,) = query.metrics

@@ -9,6 +9,7 @@ is drawn from the table, which is also the accessible fallback when scripts do n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -19,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from app.insights import drill as drilling
-from app.insights import drivers, lists, service
+from app.insights import drivers, lists, records, service
 from app.insights.api import Params, local_today
 from app.insights.metrics import METRICS
 from app.models import Engineer, ProductModel, Region, Role, User
@@ -424,6 +425,10 @@ def drill(
         raise Unprocessable("Choose one metric to list what is behind it.")
     body = drilling.drill(db, query, group_value=group, offset=offset, limit=PAGE, after=after)
     extra = {"metric": query.metrics[0], **({"group": group} if group is not None else {})}
+
+    def page_at(at: int) -> str:
+        return "/insights/drill?" + _query_string(params, **extra, offset=str(at))
+
     if body["next_after"] is not None:  # a keyset list goes on from its cursor
         extra["after"] = body["next_after"]
     return render(
@@ -434,14 +439,33 @@ def drill(
             "metric": METRICS[query.metrics[0]],
             "body": body,
             "table": drill_table(db, body["items"]),
-            "group": group,
+            "group": group_text(db, query.group_by, group),
+            "past_end": past_end(body, page_at),
             "query": query,
             "back": "/insights?" + _query_string(params),
-            "next": "/insights/drill?" + _query_string(params, **extra, offset=str(body["next_offset"]))
-            if body["next_offset"] is not None
-            else None,
+            "next": page_at(body["next_offset"]) if body["next_offset"] is not None else None,
         },
     )
+
+
+def group_text(db: PageDb, key: str | None, value: str | None) -> str | None:
+    """ "for region “Munich North”", "for engineer “Ada Byron”", "with no engineer": the group as the
+    dashboard's group rows name it (an engineer's id read as "in group “17”")."""
+    if key is None or value is None:
+        return None
+    words = key.replace("_", " ")
+    if not value:
+        return f"with no {words}"
+    return f"for {words} “{records.labels(db, key, {value}).get(value, value)}”"
+
+
+def past_end(body: dict[str, Any], page_at: Callable[[int], str]) -> dict[str, str] | None:
+    """Links to the first and last page when a page past the end of a list that has items was asked
+    for (an old link, a typed offset): it said "the figure has no sample" beside its n of 226."""
+    if body["items"] or not body["n"]:
+        return None
+    last = (body["n"] - 1) // body["limit"] * body["limit"]
+    return {"first": page_at(0), "last": page_at(last)}
 
 
 def manager_page_user(user: KpiPageUser) -> User:
@@ -516,6 +540,10 @@ def drivers_drill(
     query = params.query(user)
     body = drivers.drill(db, query, fact=fact, side=side, offset=offset, limit=PAGE)
     label = f"Answers {'with' if side == 'with' else 'without'}: {body['label'].lower()}"
+
+    def page_at(at: int) -> str:
+        return "/insights/drivers/drill?" + _query_string(params, fact=fact, side=side, offset=str(at))
+
     return render(
         request,
         "insights/drill.html",
@@ -525,12 +553,10 @@ def drivers_drill(
             "body": body,
             "table": drill_table(db, body["items"]),
             "group": None,
+            "past_end": past_end(body, page_at),
             "query": query,
             "back": "/insights/drivers?" + _query_string(params),
             "back_label": "What moves satisfaction",
-            "next": "/insights/drivers/drill?"
-            + _query_string(params, fact=fact, side=side, offset=str(body["next_offset"]))
-            if body["next_offset"] is not None
-            else None,
+            "next": page_at(body["next_offset"]) if body["next_offset"] is not None else None,
         },
     )

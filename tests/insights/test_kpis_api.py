@@ -243,14 +243,15 @@ def test_csv_export_carries_the_same_figures(client, login, world):
         assert r.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(r.text)))
         totals = {(row["metric"], row["group"], row["period"]): row for row in rows}
-        tot = totals[("time_to_resolve", "", "total")]
+        tot = totals[("time_to_resolve", "(all)", "total")]
         assert (float(tot["value"]), int(tot["n"]), float(tot["p90"])) == (
             as_json["time_to_resolve"]["total"]["value"],
             3,
             pytest.approx(as_json["time_to_resolve"]["total"]["p90"]),
         )
         assert int(totals[("on_time_arrival", "NYC", "total")]["n"]) == 1
-        assert totals[("on_time_arrival", "", "2026-W11")]["previous_n"] == "0"
+        assert totals[("on_time_arrival", "NYC", "total")]["group_name"] == "New York"
+        assert totals[("on_time_arrival", "(all)", "2026-W11")]["previous_n"] == "0"
 
 
 def test_drill_down_equals_each_figures_n(client, login, world):
