@@ -9,7 +9,7 @@ the reason the plan records (no skill, no part anywhere, window unreachable, no 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,10 +56,22 @@ class Explanation:
     candidates: tuple[Candidate, ...] = ()  # unassigned jobs: every engineer's binding constraint
 
 
-def explain(plan: Plan, *, alternatives: int = 3, job_ids: Iterable[str] | None = None) -> list[Explanation]:
+def explain(
+    plan: Plan,
+    *,
+    alternatives: int = 3,
+    job_ids: Iterable[str] | None = None,
+    person: Callable[[str], Hashable] | None = None,
+) -> list[Explanation]:
     """One explanation per job of the plan's problem (or only for ``job_ids``), assigned ones
-    first, in route order."""
+    first, in route order.
+
+    ``person`` maps an engineer id to the person it is: engineers of one person (a shift and an
+    on-call cover, modelled as two engineers) are never each other's alternative — moving a job
+    from someone's cover to their own shift is no other engineer taking it (and saved the call-out,
+    a "next best" of the same person at a negative cost)."""
     wanted = None if job_ids is None else set(job_ids)
+    who: Callable[[str], Hashable] = person or (lambda engineer_id: engineer_id)
     from .engine import routes_from_plan
 
     prob = plan.problem
@@ -95,14 +107,14 @@ def explain(plan: Plan, *, alternatives: int = 3, job_ids: Iterable[str] | None 
             van, picked = _parts_source(raw, i, eng.stock, prob)
             without = trim_pickups(c, k, raw[:i] + raw[i + 1 :])
             saving = here_cost - (ev.route_cost(k, without) or 0)
-            alts = _alternatives(c, builder, ev, routes, k, j, saving, alternatives)
+            alts = _alternatives(c, builder, ev, routes, k, j, saving, alternatives, who)
             parts_txt = "".join(
                 [f", carries {p}" for p in van] + [f", picks up {p} at {w}" for p, w in picked.items()]
             )
             skills_txt = f"has {', '.join(sorted(job.skills))}" if job.skills else "no skill needed"
             best = next((a for a in alts if a.feasible), None)
             alt_txt = (
-                f"; next best {best.engineer_id} would cost {best.extra_cost} more"
+                f"; next best {best.engineer_id} {_extra_text(best.extra_cost or 0, prob)}"
                 if best is not None
                 else "; no other engineer could take it"
             )
@@ -170,6 +182,18 @@ def candidate(c: Compiled, k: int, j: int) -> Candidate:
     return Candidate(eng.id, code, note)
 
 
+def _extra_text(extra_cost: int, prob: Problem) -> str:
+    """An objective difference in a dispatcher's unit: km of travel it is worth (travel, lateness,
+    overtime and broken promises all count in the objective, whose unit is a metre of travel by
+    default). Negative — the plan is not the cheapest for this job, or the day changed since it
+    was made — is said as a saving, never as a negative cost."""
+    per_m = prob.settings.travel_cost_per_m or 1
+    km = abs(extra_cost) / per_m / 1000
+    if extra_cost >= 0:
+        return f"would cost the equivalent of {km:.1f} km more travel"
+    return f"would even save the equivalent of {km:.1f} km of travel"
+
+
 def _hhmm(t: int) -> str:
     day, rest = divmod(int(t), 86_400)
     txt = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}"
@@ -202,11 +226,13 @@ def _alternatives(
     j: int,
     saving: int,
     limit: int,
+    who: Callable[[str], Hashable],
 ) -> list[Alternative]:
     prob = c.problem
     found: list[Alternative] = []
+    mine = who(prob.engineers[k].id)
     for k2, eng in enumerate(prob.engineers):
-        if k2 == k:
+        if k2 == k or who(eng.id) == mine:
             continue
         if not c.allowed[k2, j]:
             found.append(Alternative(eng.id, None, candidate(c, k2, j).note))

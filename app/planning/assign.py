@@ -22,7 +22,6 @@ from app.field.inventory import reservations
 from app.models import (
     Engineer,
     Part,
-    PlanRoute,
     PlanRun,
     PlanRunStatus,
     StockLevel,
@@ -139,18 +138,9 @@ def assign(
 
     now = utcnow()
     as_of = now if plan_keys.local_day(now, tz) == day else None
-    ref, end = plan_keys.day_reference(day, tz), plan_keys.day_reference(day + timedelta(days=1), tz)
-    theirs = set(
-        session.scalars(
-            select(WorkOrder.id).where(
-                WorkOrder.engineer_id == engineer.id,
-                WorkOrder.status == WorkOrderStatus.scheduled,
-                WorkOrder.planned_start_at >= ref,
-                WorkOrder.planned_start_at < end,
-                WorkOrder.id != work_order.id,
-            )
-        )
-    )
+    theirs = _scheduled_with(session, engineer.id, day, tz, work_order.id)
+    # the route the visit leaves (before anything is written): measured the same way
+    left = _route_left(session, work_order, tz)
     loaded = planning.load(
         session,
         region_id=work_order.region_id,
@@ -189,7 +179,10 @@ def assign(
             ],
             fields_in_detail=False,
         )
-    result = _consequences(session, loaded, plan, work_order, engineer, day, dry_run)
+    before = _day_without(plan, key)
+    result = _consequences(session, loaded, plan, before, work_order, engineer, day, dry_run)
+    if left is not None:
+        result.from_engineer_id, result.from_travel_added_m, result.from_travel_added_s = left
     if dry_run:
         return result
 
@@ -227,10 +220,86 @@ def assign(
     return result
 
 
+def _scheduled_with(session: Session, engineer_id: int, day: date, tz: str, but: int) -> set[int]:
+    """The engineer's scheduled visits of the day, but one."""
+    ref, end = plan_keys.day_reference(day, tz), plan_keys.day_reference(day + timedelta(days=1), tz)
+    return set(
+        session.scalars(
+            select(WorkOrder.id).where(
+                WorkOrder.engineer_id == engineer_id,
+                WorkOrder.status == WorkOrderStatus.scheduled,
+                WorkOrder.planned_start_at >= ref,
+                WorkOrder.planned_start_at < end,
+                WorkOrder.id != but,
+            )
+        )
+    )
+
+
+def _travel(plan: dispatch.Plan) -> tuple[int, int]:
+    """Metres and seconds of travel of a one-engineer plan (her shift and any on-call cover)."""
+    return sum(r.travel_m for r in plan.routes), sum(r.travel_s for r in plan.routes)
+
+
+def _route_left(session: Session, work_order: WorkOrder, tz: str) -> tuple[int, int, int] | None:
+    """(engineer, metres, seconds): how the route of the engineer the visit is with now changes
+    when it leaves it — her day as planned with it, then without it, timed alike. None: it is
+    with nobody."""
+    if work_order.engineer_id is None or work_order.planned_start_at is None:
+        return None
+    day = plan_keys.local_day(work_order.planned_start_at, tz)
+    now = utcnow()
+    loaded = planning.load(
+        session,
+        region_id=work_order.region_id,
+        day=day,
+        as_of=now if plan_keys.local_day(now, tz) == day else None,
+        settings=dispatch.Settings(workers=1, deterministic=True),
+        only_engineers={work_order.engineer_id},
+        only_work_orders=_scheduled_with(session, work_order.engineer_id, day, tz, work_order.id)
+        | {work_order.id},
+    )
+    key = plan_keys.job_key(work_order.id)
+    if loaded.problem is None or key not in {j.id for j in loaded.problem.jobs}:
+        return None
+    eng_key = plan_keys.engineer_key(work_order.engineer_id)
+    jobs = tuple(replace(j, pinned_engineer=eng_key) if j.id == key else j for j in loaded.problem.jobs)
+    problem = replace(loaded.problem, jobs=jobs)
+    with_it = dispatch.solve(problem, time_limit=SOLVE_TIME_LIMIT_S, seed=0, solution_limit=SOLUTION_LIMIT)
+    if key in {u.job_id for u in with_it.unassigned}:
+        return None  # her day cannot hold it any more: no route of hers to compare
+    (m1, s1), (m0, s0) = _travel(with_it), _travel(_day_without(with_it, key))
+    return work_order.engineer_id, m0 - m1, s0 - s1
+
+
+def _day_without(plan: dispatch.Plan, key: str) -> dispatch.Plan:
+    """The day before the move: the planned routes with the visit taken out (pickups only it
+    needed trimmed), timed again by the engine — no search. The difference is measured against
+    this, not the published route: a day without a plan has none (the preview counted her whole
+    route, the visit she already had included, as added travel), a visit scheduled by hand is on
+    no published route, and today's re-plan starts from now where the published route starts from
+    home. So the travel added is what the visit adds to the route it gets, as the explanation
+    says once the move is made."""
+    from dispatch.core import compile_problem
+    from dispatch.engine import routes_from_plan
+    from dispatch.lns import trim_pickups
+    from dispatch.schedule import make_plan
+
+    assert plan.problem is not None and plan.matrix is not None
+    c = compile_problem(plan.problem, matrix=plan.matrix)
+    index = next(i for i, j in enumerate(plan.problem.jobs) if j.id == key)
+    routes = [
+        trim_pickups(c, k, [s for s in raw if s[:2] != ("job", index)])
+        for k, raw in enumerate(routes_from_plan(c, plan))
+    ]
+    return make_plan(c, routes)
+
+
 def _consequences(
     session: Session,
     loaded: planning.Loaded,
     plan: dispatch.Plan,
+    before: dispatch.Plan,
     work_order: WorkOrder,
     engineer: Engineer,
     day: date,
@@ -238,15 +307,6 @@ def _consequences(
 ) -> AssignResult:
     ref = loaded.ref
     route = plan.route_of(plan_keys.engineer_key(engineer.id))
-    base = (
-        session.scalar(
-            select(PlanRoute).where(
-                PlanRoute.plan_run_id == loaded.current_run_id, PlanRoute.engineer_id == engineer.id
-            )
-        )
-        if loaded.current_run_id
-        else None
-    )
     stops = route.stops if route else ()
     visits = {plan_keys.key_id(s.id): s for s in stops if s.kind == "job"}
     wos = {w.id: w for w in session.scalars(select(WorkOrder).where(WorkOrder.id.in_(list(loaded.versions))))}
@@ -268,6 +328,7 @@ def _consequences(
                     new_start_at=new_start,
                 )
             )
+    already = {u.job_id for u in before.unassigned}  # left out without the move too
     dropped = [
         DroppedVisit(
             work_order_id=plan_keys.key_id(u.job_id),
@@ -275,6 +336,7 @@ def _consequences(
             reason=u.detail or u.reason,
         )
         for u in plan.unassigned
+        if u.job_id not in already
     ]
     sku_to_part = {
         p.sku: p for p in session.scalars(select(Part).where(Part.id.in_(list(loaded.part_ids.values()))))
@@ -287,7 +349,7 @@ def _consequences(
         for sku, q in st.parts.items():
             pickups.append(PartLine.of(sku_to_part[sku], q, source="warehouse", warehouse=wh))
     me = visits[work_order.id]
-    late_now = sum(s.late_s for s in stops)
+    late_now, late_before = (sum(s.late_s for r in p.routes for s in r.stops) for p in (plan, before))
     return AssignResult(
         dry_run=dry_run,
         work_order_id=work_order.id,
@@ -295,9 +357,9 @@ def _consequences(
         date=day,
         planned_start_at=plan_keys.from_s(ref, me.start),
         eta=plan_keys.from_s(ref, me.arrival),
-        lateness_added_s=late_now - (base.late_s if base else 0),
-        travel_added_m=(route.travel_m if route else 0) - (base.travel_m if base else 0),
-        travel_added_s=(route.travel_s if route else 0) - (base.travel_s if base else 0),
+        lateness_added_s=late_now - late_before,
+        travel_added_m=_travel(plan)[0] - _travel(before)[0],
+        travel_added_s=_travel(plan)[1] - _travel(before)[1],
         appointments_moved=moved,
         visits_dropped=dropped,
         parts_to_pick_up=pickups,

@@ -233,13 +233,21 @@ def _published_plan(
 def _engine_reasons(
     session: Session, run_id: int, work_order: WorkOrder, day: date, out: ExplanationRead
 ) -> None:
-    """Alternatives from the engine, on the published routes and the day's current input."""
-    loaded = planning.load(session, region_id=work_order.region_id, day=day)
+    """Alternatives from the engine, on the published routes and the day's current input as the
+    run saw it (a re-plan during the day: from its moment). Loaded from the shift's start, an
+    engineer whose shift was over by then "could take" an evening visit the run gave their
+    on-call cover — and the call-out saved made it a negative cost."""
+    run = session.get(PlanRun, run_id)
+    loaded = planning.load(session, region_id=work_order.region_id, day=day, as_of=run.as_of if run else None)
     if loaded.problem is None:
         return
     plan = _published_plan(session, run_id, loaded)
     key = plan_keys.job_key(work_order.id)
-    found = next((x for x in dispatch.explain(plan) if x.job_id == key), None)
+    # one person, one alternative: her shift and her on-call cover are two engine engineers
+    found = next(
+        (x for x in dispatch.explain(plan, job_ids=[key], person=plan_keys.key_id) if x.job_id == key),
+        None,
+    )
     if found is None:
         return
     names = dict(session.execute(select(Engineer.id, Engineer.name)).all())

@@ -230,6 +230,11 @@ class AssignResult(BaseModel):
     visits_dropped: list[DroppedVisit]  # no longer fit that engineer's day
     parts_to_pick_up: list[PartLine]
     plan_run_id: int | None = None  # the manual run that published it (not on a dry run)
+    # The engineer the visit is with now and how their route changes without it (route after
+    # minus route before: usually negative); None when it is with nobody.
+    from_engineer_id: int | None = None
+    from_travel_added_m: int | None = None
+    from_travel_added_s: int | None = None
 
 
 class AlternativeRead(BaseModel):

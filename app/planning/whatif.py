@@ -110,13 +110,21 @@ def _stale(field: str, message: str) -> None:
     raise Conflict(message, errors=[{"field": field, "message": message}])
 
 
+def day_over(region: Region, day: date) -> str | None:
+    """Why a what-if of `day` can never be made real (the day is over in the region), or None."""
+    if day < plan_keys.local_day(utcnow(), region.timezone):
+        return f"{day:%a %d %b %Y} is over, so its plan is not changed any more"
+    return None
+
+
 def _not_yet_published(session: Session, region: Region, day: date, preview_key: str) -> None:
     """Refuse a preview that cannot be made real any more: its day is over, or it was made real
     already (the publish button pressed twice, or the same page posted again). The day's plan
     row is locked first, so two submits of one preview at the same moment are taken one after
     the other and the second finds the first's run."""
-    if day < plan_keys.local_day(utcnow(), region.timezone):
-        _stale("day", f"{day:%a %d %b %Y} is over, so its plan is not changed any more")
+    over = day_over(region, day)
+    if over:
+        _stale("day", over)
     plan_publish.lock_plan_day(session, region.id, day)
     if not preview_key:
         return
@@ -204,6 +212,10 @@ def preview(
     """The re-plan if an engineer were absent — from `absent_from` (None: the day's start) until
     `absent_until` (None: the day's end) — and/or an emergency came in; nothing is written."""
     region = _region(session, region_id)
+    over = day_over(region, day)
+    if over:
+        # said before planning: a preview of a past day offered a publish that is always refused
+        _refuse("day", f"{over}: a what-if is for today or a later day")
     now = utcnow()
     as_of = now if plan_keys.local_day(now, region.timezone) == day else None
     what: list[str] = []

@@ -226,6 +226,8 @@ def reassign_preview(
         context["error"] = page_error(exc)
         return render(request, "board/reassign.html", context, status_code=exc.status_code)
     db.rollback()  # a dry run writes nothing, whatever the planner touched on the way
+    giver = context["result"].from_engineer_id
+    context["from_engineer"] = db.get(Engineer, giver) if giver is not None else None
     return render(request, "board/reassign.html", context)
 
 

@@ -394,7 +394,8 @@ def what_if_publish(
 
     def refused(problems: Mapping[str, str], status: int) -> HTMLResponse:
         db.rollback()  # nothing of a refused publish stays, whatever was written on the way
-        again = "" if errors else _again(chosen, when, shown, typed)
+        # no "Preview it again" for a day that is over: that preview is refused too
+        again = "" if errors or whatif.day_over(chosen, when) else _again(chosen, when, shown, typed)
         answer = Refused(shown, typed, dict(problems), step="publish", status=status, again=again)
         return board_response(request, db, chosen, when, whatif=answer, status_code=status)
 

@@ -67,3 +67,15 @@ def test_alternative_cost_is_the_objective_change_of_moving_the_job() -> None:
     assert e.engineer_id == "E1" and e.travel_added_m == 2000
     (alt,) = e.alternatives
     assert alt.engineer_id == "E2" and alt.extra_cost == 2 * 9000 - 2 * 1000
+
+
+def test_one_persons_engineers_are_not_each_others_alternative_and_costs_read_in_km() -> None:
+    # E1 and E1x are one person (say, a shift and an on-call cover); E2 is another.
+    m = line_matrix([0, 0, 10000, 1000])
+    engineers = [engineer("E1", at=0), engineer("E1x", at=1), engineer("E2", at=2)]
+    p = problem(engineers, [job("J", 3)], m, deterministic=True)
+    plan = solve(p, **quick())
+    (e,) = explain(plan, person=lambda eid: eid[:2])
+    assert [a.engineer_id for a in e.alternatives] == ["E2"]
+    assert e.alternatives[0].extra_cost == 2 * 9000 - 2 * 1000
+    assert e.reason.endswith("next best E2 would cost the equivalent of 16.0 km more travel"), e.reason

@@ -142,3 +142,50 @@ def test_the_assigned_engineer_is_never_her_own_alternative_not_even_on_call(
     assert [a["engineer_id"] for a in why["alternatives"]] == [hvac_only.id]
     assert all(elec.name not in a["note"] for a in why["alternatives"])
     _no_explain_errors(caplog)
+
+
+def test_a_visit_on_call_cover_has_another_engineer_as_next_best_at_a_cost_in_km(
+    client: TestClient,
+    db: Session,
+    dispatcher: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Walking the demo: "Dominik Fischer (on call) has ELEC …; next best Dominik Fischer would
+    cost -200000 more". The run re-planned the day after the shifts had ended, so the evening visit
+    went to an on-call cover; the explanation loaded the day from the shifts' start, where her own
+    shift "could take it" and saved the call-out (-200 000, the call-out cost), and the engine
+    offered her own shift as the next best."""
+    from app.models import OnCallShift
+    from app.planning import runs as plan_runs
+    from tests.planning.test_on_call import _due
+
+    w = pw.build(db, jobs=0)
+    day = pw.next_weekday(0)
+    tz = ZoneInfo(w.region.timezone)
+    for e in w.engineers:  # both on call in the evening, after their 08:00-17:00 shift
+        db.add(
+            OnCallShift(
+                engineer_id=e.id,
+                starts_at=datetime.combine(day, time(17), tz),
+                ends_at=datetime.combine(day, time(23), tz),
+            )
+        )
+    wo = pw.add_visit(db, w, priority="P1", lat=48.15, lon=11.60)
+    _due(db, wo, datetime.combine(day, time(20), tz), round_the_clock=True)
+    db.commit()
+    # the day re-planned at 17:30 that day: only the on-call covers are left
+    monkeypatch.setattr(plan_runs, "utcnow", lambda: datetime.combine(day, time(17, 30), tz))
+    run = run_plan(db, w, day)
+    assert run.status == "published" and run.as_of is not None, run.error
+    caplog.set_level(logging.WARNING, logger="app.planning.explain")
+    why = _explain(client, dispatcher, wo.id)
+    mine = why["engineer_id"]
+    (other,) = [e for e in w.engineers if e.id != mine]
+    assert why["reason"].startswith(f"{db.get_one(type(other), mine).name} (on call)"), why["reason"]
+    assert f"next best {other.name} (on call) would cost the equivalent of " in why["reason"], why["reason"]
+    assert "km more travel" in why["reason"] and "-" not in why["reason"].split("next best")[1]
+    assert [a["engineer_id"] for a in why["alternatives"]] == [other.id]
+    (alt,) = why["alternatives"]
+    assert alt["feasible"] and alt["on_call"] and 0 <= alt["extra_cost"] < 100_000
+    _no_explain_errors(caplog)

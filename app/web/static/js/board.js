@@ -309,7 +309,7 @@
         var lines = [];
         if (x.reason) lines.push(x.reason + (x.unassigned_reason ? " (" + words(x.unassigned_reason) + ")" : ""));
         if (x.travel_added_m) lines.push("Adds " + (x.travel_added_m / 1000).toFixed(1) + " km of travel; the start can slip " + Math.round(x.slack_s / 60) + " min.");
-        (x.alternatives || []).forEach(function (a) { lines.push("Instead " + (a.engineer_name || ("engineer " + a.engineer_id)) + ": " + (a.feasible ? "+" + a.extra_cost + " cost" : "not feasible") + (a.note ? " — " + a.note : "")); });
+        (x.alternatives || []).forEach(function (a) { lines.push("Instead " + (a.engineer_name || ("engineer " + a.engineer_id)) + ": " + (a.feasible ? cost(a.extra_cost) : "not feasible") + (a.note ? " — " + a.note : "")); });
         (x.candidates || []).forEach(function (c) { lines.push((c.engineer_name || ("engineer " + c.engineer_id)) + ": " + words(c.constraint) + (c.note ? " — " + c.note : "")); });
         if (!lines.length) lines.push(JSON.stringify(x).slice(0, 400));
         var ul = el("ul", "small");
@@ -317,6 +317,13 @@
           .forEach(function (l) { ul.appendChild(el("li", "", l)); });
         explain.appendChild(ul);
       });
+  }
+
+  // An alternative's extra cost is in the planner's unit (a metre of travel): said in km, a
+  // saving as one ("+-200000 cost" was the raw number).
+  function cost(extra) {
+    var km = (Math.abs(extra) / 1000).toFixed(1);
+    return extra >= 0 ? "+" + km + " km equivalent" : "saves " + km + " km equivalent";
   }
 
   function bindSelect(root) {
