@@ -65,7 +65,21 @@ def hit_view(hit: SearchHit) -> dict[str, Any]:
     query = [f"contact={hit.contact_id}"] if hit.contact_id else []
     query += [f"asset={hit.asset_id}"] if hit.asset_id else []
     href = f"/desk/customers/{hit.account_id}" + ("?" + "&".join(query) if query else "")
-    return {"name": hit.account_name, "tier": hit.tier, "detail": " · ".join(parts), "href": href}
+    return {
+        "name": hit.account_name,
+        "tier": hit.tier,
+        "detail": " · ".join(parts),
+        "href": href,
+        "similar": hit.match == "similar",  # a near spelling: listed under "similar names"
+    }
+
+
+def similar_heading(results: list[dict[str, Any]]) -> tuple[int, str] | None:
+    """Where the near spellings start in the list and what stands above them (search.js says the same)."""
+    at = next((i for i, r in enumerate(results) if r["similar"]), None)
+    if at is None:
+        return None
+    return at, "No exact match; similar names:" if at == 0 else "Similar names:"
 
 
 def found_text(shown: int, total: int, truncated: bool) -> str:
@@ -88,7 +102,14 @@ def _search_page(request: Request, db: Session, q: str) -> HTMLResponse:
             status = found_text(len(found.items), found.total, found.truncated)
         except Unprocessable as exc:
             error, status_code = page_error(exc), 422
-    context = {"nav": "search", "q": q, "results": results, "error": error, "status": status}
+    context = {
+        "nav": "search",
+        "q": q,
+        "results": results,
+        "similar": similar_heading(results),
+        "error": error,
+        "status": status,
+    }
     user = request.state.page_user
     if not q.strip():  # the start page: the agent's queue at a glance next to the search
         context["queue"] = [

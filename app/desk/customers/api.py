@@ -30,7 +30,8 @@ def search_customers(
     ],
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> SearchResultRead:
-    """Best match first: exact phone/serial/e-mail/CRM id, then name prefixes, then substrings."""
+    """Best match first: exact phone/serial/e-mail/CRM id, then name prefixes, then substrings; when
+    fewer than 3 customers match a name, near spellings follow (`match: "similar"`, closest first)."""
     return SearchResultRead.model_validate(customers.search(db, q=q, limit=limit))
 
 

@@ -17,6 +17,7 @@ import phonenumbers
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
+from app.desk.customers import fuzzy
 from app.models import Account, Contact, Region
 
 DEFAULT_COUNTRY = "DE"
@@ -131,6 +132,7 @@ def _derive_search_keys(session: Session, _ctx: Any, _instances: Any) -> None:
         if isinstance(obj, Account) and _changed(obj, "name", "region_id"):
             key = name_key(obj.name or "")
             renamed = obj.name_search != key
+            fuzzy.learn(key)  # its words are near spellings this process can offer at once
             if renamed:
                 obj.name_search = key
             if renamed and obj.id is not None:
@@ -149,6 +151,7 @@ def _derive_search_keys(session: Session, _ctx: Any, _instances: Any) -> None:
                 fill_contact_keys(session, obj)
             if _changed(obj, "name"):
                 obj.name_search = name_key(obj.name or "")
+                fuzzy.learn(obj.name_search)
             if _changed(obj, "name", "account_id") or obj.account_and_name_search is None:
                 obj.account_and_name_search = account_and_name_key(
                     _account_key(session, obj.account_id), obj.name_search

@@ -23,7 +23,8 @@ class SearchHitRead(BaseModel):
     tier: str
     region: str | None
     matched_field: MatchedField
-    match: Literal["exact", "prefix", "suffix", "substring"]
+    # "similar": no exact match, a near spelling of the typed name (ranked after every exact hit)
+    match: Literal["exact", "prefix", "suffix", "substring", "similar"]
     value: str
     contact_id: int | None
     contact_name: str | None

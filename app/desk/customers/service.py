@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.desk.customers import fuzzy
 from app.desk.customers.keys import (
     country_of,
     name_key,
@@ -49,7 +50,11 @@ MIN_SUBSTRING = 3  # shorter substrings match nearly everything and defeat the t
 MIN_PHONE_PREFIX = 5  # national digits; "8912" would match every second number in Munich
 MIN_PHONE_TAIL = 6  # the last digits a caller reads out; fewer match thousands of numbers
 CANDIDATES = 100  # rows read per lookup at most (twice the largest page); more → `truncated`
-_PHONE_LIKE = re.compile(r"^\+?[\d\s()/.\-]+$")
+# A phone number as typed or pasted: digits, the usual separators, and junk a paste or a slip brings
+# along ("++49", "089_884770", "089;884770"), cleaned by `_phone_text` before it is parsed.
+_PHONE_LIKE = re.compile(r"^[\d\s()/.\-+_,;:]+$")
+_PHONE_JUNK = re.compile(r"[+_,;:]+")
+FUZZY_BELOW = 3  # fewer customers found exactly than this: near spellings of a name are looked up too
 _SERIAL_SEPARATORS = re.compile(r"[-\s/.]")  # what SERIAL_KEY_SQL takes out of a serial
 # An e-mail domain as typed, "@" optional: dotted labels ending in letters ("ziegler-maschinenbau.de"),
 # not a version or fault code ("E.04", "2.5") nor a name with spaces.
@@ -59,6 +64,7 @@ _DOMAIN = re.compile(r"@?((?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,})")
 # words split between the account's name and one of its contacts').
 EXACT, PREFIX, SUFFIX, SUBSTRING, SPLIT = 0, 1, 2, 3, 4
 RANKS = (EXACT, PREFIX, SUFFIX, SUBSTRING, SPLIT)
+SIMILAR = 5  # a near spelling (the fuzzy fallback): below every exact hit, closest first
 # Ranks asked in one round trip: prefixes and phone tails are both cheap index probes; the split
 # names ride with the substrings (trigram probes too), so a search stays at three round trips.
 STAGES = ((EXACT,), (PREFIX, SUFFIX), (SUBSTRING, SPLIT))
@@ -67,7 +73,14 @@ STAGES = ((EXACT,), (PREFIX, SUFFIX), (SUBSTRING, SPLIT))
 # A hit by a contact's mail domain: "email" in the answer; its own name here so that it is capped as
 # its own lookup and names no contact when several of the customer's contacts share the domain.
 DOMAIN = "email_domain"
-MATCH_KINDS = {EXACT: "exact", PREFIX: "prefix", SUFFIX: "suffix", SUBSTRING: "substring", SPLIT: "substring"}
+MATCH_KINDS = {
+    EXACT: "exact",
+    PREFIX: "prefix",
+    SUFFIX: "suffix",
+    SUBSTRING: "substring",
+    SPLIT: "substring",
+    SIMILAR: "similar",
+}
 
 
 # --- search --------------------------------------------------------------------------------
@@ -113,6 +126,7 @@ class _Found:
     account_id: int
     contact_id: int | None = None
     asset_id: int | None = None
+    edits: int = 0  # a similar hit's distance from the typed words (ranks within SIMILAR)
 
 
 def _prefix(col: Any, text: str) -> ColumnElement[bool]:
@@ -236,11 +250,22 @@ def _split_names(words: Sequence[str]) -> Select[Any]:
     ).where(_all_words(both, words), ~in_account, ~_all_words(Contact.name_search, words))
 
 
+def _phone_text(text: str) -> str | None:
+    """The query as a phone number to parse ("++49 89 884770" → "+49 89 884770"), or None."""
+    if not _PHONE_LIKE.match(text) or sum(c.isdigit() for c in text) < 3:
+        return None
+    # One leading "+" is the international prefix; more of them, or "_", ",", ";", ":" anywhere, are
+    # slips or paste residue: read as separators, which the number parser ignores.
+    cleaned = " ".join(_PHONE_JUNK.sub(" ", text).split())
+    return ("+" if text.startswith("+") else "") + cleaned
+
+
 def _probes(text: str, country: str) -> dict[int, list[Select[Any]]]:
     names = _NameQuery.of(text)  # names: compared with Account/Contact.name_search
     out: dict[int, list[Select[Any]]] = {rank: [] for rank in RANKS}
-    phone_like = bool(_PHONE_LIKE.match(text)) and sum(c.isdigit() for c in text) >= 3
-    digits = phone_digits(text, country) if phone_like else None
+    phone = _phone_text(text)
+    phone_like = phone is not None
+    digits = phone_digits(phone, country) if phone else None
     if digits:
         for which, col, shown in (
             ("phone", Contact.phone_digits, Contact.phone),
@@ -373,13 +398,68 @@ def search(session: Session, *, q: str | None, limit: int = 20) -> SearchResult:
         if truncated and len({h.account_id for h in best.values() if h.rank <= rank}) >= limit:
             break
     customers = _per_customer(best.values())
+    if len(customers) < FUZZY_BELOW and not truncated and _name_like(text):
+        customers += _similar(session, names.words, exclude={c.account_id for c in customers})
     return SearchResult(
         query=text, items=_hydrate(session, customers[:limit]), total=len(customers), truncated=truncated
     )
 
 
-def _order(hit: _Found) -> tuple[int, str, int, int, int]:
-    return (hit.rank, hit.sort_name, hit.account_id, hit.contact_id or 0, hit.asset_id or 0)
+def _name_like(text: str) -> bool:
+    """A name as typed: letters, no digits (serials, phones, CRM ids), not an e-mail address."""
+    return any(c.isalpha() for c in text) and not any(c.isdigit() or c == "@" for c in text)
+
+
+def _edits(words: Sequence[str], key: str) -> int | None:
+    """How far the name `key` is from the typed words: each word's distance to the closest word of
+    the name, summed; None when a word is further than it may be (`fuzzy.max_edits`)."""
+    name_words = fuzzy.tokens(key)
+    total = 0
+    for word in words:
+        cutoff = fuzzy.max_edits(word)
+        if not cutoff:
+            if word not in key:  # short words match as the exact search does: anywhere
+                return None
+            continue
+        best = min((fuzzy.distance(word, t, cutoff) for t in name_words), default=cutoff + 1)
+        if best > cutoff:
+            return None
+        total += best
+    return total
+
+
+def _similar(session: Session, words: Sequence[str], *, exclude: set[int]) -> list[_Found]:
+    """Customers whose account or contact name is a near spelling of the typed words ("Johanes
+    Haas" → "Johannes Haas"), closest first, none of `exclude` (found exactly already).
+
+    The vocabulary names the stored words within a few edits of each typed word (`fuzzy`); those
+    spellings are looked up as every exact words-anywhere lookup is (one round trip, two lookups
+    capped at CANDIDATES), and each row is scored by its own words.
+    """
+    spellings = fuzzy.spellings(session, words)
+    if not spellings:
+        return []
+    account = or_(*(_all_words(Account.name_search, s.words) for s in spellings))
+    contact = or_(*(_all_words(Contact.name_search, s.words) for s in spellings))
+    parts = [
+        _probe("account_name", SIMILAR, Account.id, Account.name, Account.name).where(account),
+        _probe(
+            "contact_name", SIMILAR, Contact.account_id, Contact.name, Contact.name, contact_id=Contact.id
+        ).where(contact),
+    ]
+    rows = session.execute(union_all(*(select(p.limit(CANDIDATES).subquery()) for p in parts))).all()
+    found = []
+    for r in rows:
+        edits = None if r.account_id in exclude else _edits(words, name_key(r.value or ""))
+        if edits:  # 0 would be an exact hit, which the exact lookups own
+            found.append(
+                _Found(SIMILAR, name_key(r.name), r.field, r.value, r.account_id, r.contact_id, edits=edits)
+            )
+    return _per_customer(found)
+
+
+def _order(hit: _Found) -> tuple[int, int, str, int, int, int]:
+    return (hit.rank, hit.edits, hit.sort_name, hit.account_id, hit.contact_id or 0, hit.asset_id or 0)
 
 
 def _per_customer(found: Iterable[_Found]) -> list[_Found]:

@@ -39,6 +39,7 @@
     if (hit.contact_id) query.push("contact=" + hit.contact_id);
     if (hit.asset_id) query.push("asset=" + hit.asset_id);
     return { name: hit.account_name, tier: hit.tier, detail: parts.join(" \u00b7 "),
+             similar: hit.match === "similar",
              href: "/desk/customers/" + hit.account_id + (query.length ? "?" + query.join("&") : "") };
   }
 
@@ -52,7 +53,13 @@
   function draw(items, query, total, truncated) {
     list.replaceChildren();
     clearEmpty();
-    items.forEach(function (item) {
+    // Mirrors app/web/desk.py similar_heading: near spellings come last, under a note.
+    var noted = false;
+    items.forEach(function (item, i) {
+      if (item.similar && !noted) {
+        noted = true;
+        list.appendChild(el("li", "results-note", i === 0 ? "No exact match; similar names:" : "Similar names:"));
+      }
       var li = el("li");
       var a = el("a");
       a.href = item.href;
