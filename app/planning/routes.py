@@ -43,6 +43,7 @@ from app.planning.schemas import (
     RouteRead,
     StopRead,
 )
+from dispatch.matrix import GreatCircle
 
 GONE = (WorkOrderStatus.cancelled.value, WorkOrderStatus.unscheduled.value)
 REPORTED = (WorkOrderStatus.done.value, WorkOrderStatus.needs_follow_up.value)
@@ -110,6 +111,12 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
     planned = _planned_day(session, engineer, day)
     rows = _load_rows(session, planned)
     route_row, run = planned.route, planned.run
+    stops = _stops(rows, planned, engineer)
+    departure_at, return_at, travel_km = (
+        (route_row.departure_at, route_row.return_at, round(route_row.travel_m / 1000, 1))
+        if route_row is not None and _as_planned(rows, planned, engineer)
+        else _drive(engineer, stops)
+    )
     return RouteRead(
         engineer_id=engineer.id,
         engineer_name=engineer.name,
@@ -117,11 +124,49 @@ def engineer_route(session: Session, *, engineer: Engineer, day: date) -> RouteR
         timezone=planned.timezone,
         plan_run_id=run.id if run else None,
         published_at=run.published_at if run else None,
-        departure_at=route_row.departure_at if route_row else None,
-        return_at=route_row.return_at if route_row else None,
-        travel_km=round(route_row.travel_m / 1000, 1) if route_row else None,
-        stops=_stops(rows, planned, engineer),
+        departure_at=departure_at,
+        return_at=return_at,
+        travel_km=travel_km,
+        stops=stops,
         pickups=_pickups(rows, engineer),
+    )
+
+
+def _as_planned(rows: RouteRows, planned: PlannedDay, engineer: Engineer) -> bool:
+    """Whether the engineer's visits still stand where the published plan put them: none added
+    by hand, none taken off or given a new start since. Else the plan's leave/back/km describe
+    another day than the stops shown."""
+    if any(w.id not in {s.work_order_id for s in planned.stops} for w in planned.extra):
+        return False
+    for st in planned.stops:
+        if st.kind != "job":
+            continue
+        w = rows.work_orders.get(st.work_order_id or -1)
+        if w is None or w.engineer_id != engineer.id or w.status in GONE or w.planned_start_at != st.start_at:
+            return False
+    return True
+
+
+Header = tuple[datetime | None, datetime | None, float | None]  # leave, back, km
+
+
+def _drive(engineer: Engineer, stops: list[StopRead]) -> Header:
+    """Leave, back and km of the stops as they stand now, driven from home and back at the
+    planner's own travel model (as `history` prices a day): the day as scheduled by hand."""
+    placed = [s for s in stops if s.latitude is not None and s.longitude is not None]
+    if not placed:
+        return None, None, None
+    home = (engineer.home_latitude, engineer.home_longitude)
+    points = [home, *((s.latitude, s.longitude) for s in placed), home]
+    matrix = GreatCircle().matrix(points)  # type: ignore[arg-type]
+    legs = range(len(points) - 1)
+    legs_m = [int(matrix.distance_m[i, i + 1]) for i in legs]
+    legs_s = [int(matrix.duration_s[i, i + 1]) for i in legs]
+    first, last = placed[0], placed[-1]
+    return (
+        first.eta - timedelta(seconds=legs_s[0]),
+        last.end_at + timedelta(seconds=legs_s[-1]),
+        round(sum(legs_m) / 1000, 1),
     )
 
 
@@ -228,7 +273,7 @@ def _line(rows: RouteRows, r: StockReservation) -> PartLine:
     )
 
 
-def _visit(rows: RouteRows, seq: int, w: WorkOrder, st: PlanStop | None) -> StopRead:
+def _visit(rows: RouteRows, seq: int, w: WorkOrder, st: PlanStop | None, day_start: datetime) -> StopRead:
     site, account = rows.sites[w.site_id], rows.accounts[w.account_id]
     asset = rows.assets.get(w.asset_id) if w.asset_id else None
     model = rows.models.get(asset.product_model_id) if asset else None
@@ -255,7 +300,7 @@ def _visit(rows: RouteRows, seq: int, w: WorkOrder, st: PlanStop | None) -> Stop
         eta=eta,
         start_at=start,
         end_at=end,
-        late_s=st.late_s if st else 0,
+        late_s=st.late_s if st and st.start_at == start else _late_s(start, w, ticket, day_start),
         past_due_min=_past_due_min(eta, w, ticket),
         fixed=st.fixed if st else False,
         work_order_id=w.id,
@@ -287,6 +332,16 @@ def _visit(rows: RouteRows, seq: int, w: WorkOrder, st: PlanStop | None) -> Stop
         parts=held,
         navigation=navigation(site.latitude, site.longitude, f"{account.name}, {site.address}"),
     )
+
+
+def _late_s(start: datetime, w: WorkOrder, ticket: Ticket | None, day_start: datetime) -> int:
+    """The engine's lateness for a start it did not plan (moved by hand or checked in): seconds
+    past the SLA due time, or past the day's start for a due time sunk before it. The plan's own
+    figure spoke of the old start."""
+    due = None if ticket is not None and ticket.arrived_at is not None else w.sla_deadline_at
+    if due is None:
+        return 0
+    return max(0, int((start - max(due, day_start)).total_seconds()))
 
 
 def _past_due_min(eta: datetime, w: WorkOrder, ticket: Ticket | None) -> int:
@@ -329,6 +384,7 @@ def _stops(rows: RouteRows, planned: PlannedDay, engineer: Engineer) -> list[Sto
     """The plan's stops still valid, then the visits assigned by hand, in time order."""
     out: list[StopRead] = []
     shown: set[int] = set()
+    day_start = plan_keys.day_reference(planned.day, planned.timezone)
     for st in planned.stops:
         if st.kind == "job":
             w = rows.work_orders.get(st.work_order_id or -1)
@@ -336,7 +392,7 @@ def _stops(rows: RouteRows, planned: PlannedDay, engineer: Engineer) -> list[Sto
                 continue  # re-assigned or cancelled since the plan was published
             if w.checked_in_at is not None and route_day(w, planned.timezone) != planned.day:
                 continue  # checked in on another day: shown there, whatever this plan still holds
-            out.append(_visit(rows, len(out), w, st))
+            out.append(_visit(rows, len(out), w, st, day_start))
             shown.add(w.id)
         elif st.kind == "pickup":
             pickup = _pickup(rows, len(out), st, engineer)
@@ -351,7 +407,7 @@ def _stops(rows: RouteRows, planned: PlannedDay, engineer: Engineer) -> list[Sto
     extra = planned.extra
     for w in sorted(extra, key=lambda x: x.planned_start_at):  # type: ignore[arg-type, return-value]
         if w.id not in shown:
-            out.append(_visit(rows, len(out), w, None))
+            out.append(_visit(rows, len(out), w, None, day_start))
     # In time order as the visits stand now, not only as the plan had them: until a re-plan runs,
     # a visit checked in early (or its check-in undone, back to its planned start) would keep the
     # plan's place and its number ("stop 2" for a visit back at 14:00). Stable: a plan's own

@@ -128,20 +128,42 @@ def sweep(session: Session, *, at: datetime) -> int:
         .order_by(WorkOrder.id)
     )
     for wo, arrived_at in rows.tuples():
-        assert wo.eta_at is not None
-        tz = zones.get(wo.region_id, "UTC")
-        due = None if arrived_at is not None else wo.sla_deadline_at
-        if due is None:
-            if wo.at_risk_since is not None:
-                clear(session, wo, ARRIVED, at=at)
-                changed += 1
-        elif wo.eta_at > due:
-            reason = eta_reason(wo.eta_at, due, tz)
-            if wo.at_risk_since is None:
-                mark(session, wo, reason, at=at)
-                changed += 1
-        else:
-            clear(session, wo, f"planned arrival {local(wo.eta_at, tz)} meets the due time", at=at)
-            changed += 1
+        changed += _judge(session, wo, arrived_at, zones.get(wo.region_id, "UTC"), at=at)
     session.flush()
     return changed
+
+
+def reassess(session: Session, wo: WorkOrder, *, at: datetime) -> None:
+    """Judge a visit already at risk at once, as the sweep would, after its ETA was set (a
+    dispatcher's schedule): its reason speaks of the new time, not of the one it replaced (until
+    the next plan, the route said "3 d 1 h past due" beside a reason naming the old 08:11). A new
+    mark stays the sweep's, a minute later, as for any other path."""
+    if wo.at_risk_since is None or wo.eta_at is None or wo.sla_deadline_at is None:
+        return
+    if wo.status not in (WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value):
+        return
+    ticket = session.get(Ticket, wo.ticket_id)
+    region = session.get(Region, wo.region_id)
+    arrived_at = ticket.arrived_at if ticket is not None else None
+    _judge(session, wo, arrived_at, region.timezone if region else "UTC", at=at)
+
+
+def _judge(session: Session, wo: WorkOrder, arrived_at: datetime | None, tz: str, *, at: datetime) -> int:
+    """Mark, re-word or clear the visit's risk from its ETA now; 1 when the mark came or went."""
+    assert wo.eta_at is not None
+    due = None if arrived_at is not None else wo.sla_deadline_at
+    if due is None:
+        if wo.at_risk_since is None:
+            return 0
+        clear(session, wo, ARRIVED, at=at)
+        return 1
+    if wo.eta_at > due:
+        # Already at risk: the reason follows the ETA (a visit moved from 08:11 to 15:00 said
+        # "planned arrival … 08:11" until the next plan), without a second webhook.
+        was_marked = wo.at_risk_since is not None
+        mark(session, wo, eta_reason(wo.eta_at, due, tz), at=at)
+        return 0 if was_marked else 1
+    if wo.at_risk_since is None:
+        return 0
+    clear(session, wo, f"planned arrival {local(wo.eta_at, tz)} meets the due time", at=at)
+    return 1
