@@ -11,11 +11,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from app.field.workorders.queries import usage_of, visible_work_order
 from app.field.workorders.status import TERMINAL, refuse_finished
 from app.models import (
     Engineer,
+    IdempotencyRecord,
     Part,
     Role,
     StockLevel,
@@ -66,7 +68,11 @@ from app.web.shared import (
 
 router = APIRouter(route_class=PageRoute)
 DONE = {
-    "en-route": "You are on your way; the customer's ETA is updated.",
+    # The page sends no ETA with "On my way", so the visit keeps its planned one (docs/workorders.md):
+    # it said "the customer's ETA is updated" and nothing was.
+    "en-route": "You are on your way; the ETA stays as planned. Tapped by mistake? “Not on my way” "
+    "takes it back.",
+    "en-route-undone": "Not on your way: the visit is back to scheduled, with its planned ETA.",
     "checked-in": "Checked in.",
     "checked-out": "Checked out.",
     "check-in-undone": "Check-in undone: the visit is back on your route as it was, and the ticket "
@@ -151,6 +157,7 @@ def route_page(request: Request, db: PageDb, me: Me, day: str = "") -> HTMLRespo
         "prev_day": when - timedelta(days=1),
         "next_day": when + timedelta(days=1),
         "visits": sum(1 for s in route.stops if s.kind == "job"),
+        "started_at": started_at(route),
         # keyed like the map's points (stop seq + 1), which route-map.js reads them by
         "marks": {seq + 1: mark for seq, mark in stop_marks(route).items() if mark},
         "map": data,
@@ -159,6 +166,17 @@ def route_page(request: Request, db: PageDb, me: Me, day: str = "") -> HTMLRespo
         "key": secrets.token_urlsafe(16),  # one-time form keys: a resent form is not run twice
     }
     return render(request, "field/route.html", context, headers=_page_headers())
+
+
+STARTED = frozenset({WorkOrderStatus.on_site.value, *TERMINAL} - {WorkOrderStatus.cancelled.value})
+
+
+def started_at(route: RouteRead) -> datetime | None:
+    """When the day really started: the first visit checked in (shown at its real times), else None.
+    The header then says "started 13:15" instead of the plan's departure, which a re-plan had
+    moved after the visits already done ("leave 17:00" above a stop done 13:15–15:26)."""
+    begun = [s.start_at for s in route.stops if s.kind == "job" and s.status in STARTED]
+    return min(begun, default=None)
 
 
 def stop_marks(route: RouteRead) -> dict[int, str]:
@@ -261,7 +279,9 @@ def _visit_page(
         "key": secrets.token_urlsafe(16),
         "tz": route.timezone if route else engineers.timezone_of(db, me),
         "articles": visit_articles(db, ticket),
-        "planned_for": _planned_day_if_not_today(db, me, work_order),
+        "planned_for": (planned_for := _planned_day_if_not_today(db, me, work_order)),
+        # Not a later day's visit (refused); an overdue one from an earlier day is gone to today.
+        "may_go": planned_for is None or planned_for < _today(db, me),
         "undo_until": _undo_until(db, me, work_order),
         "asset": asset_file(db, work_order, today=_today(db, me)),
     }
@@ -303,8 +323,39 @@ def _my_visit(db: Session, user: User, work_order_id: int) -> WorkOrder:
 
 
 @router.get("/field/visits/{work_order_id}")
-def visit_page(work_order_id: int, request: Request, db: PageDb, user: PageUser, me: Me) -> HTMLResponse:
-    return _visit_page(request, db, me, _my_visit(db, user, work_order_id))
+def visit_page(
+    work_order_id: int, request: Request, db: PageDb, user: PageUser, me: Me, draft: str = ""
+) -> HTMLResponse:
+    work_order = _my_visit(db, user, work_order_id)
+    kept = _draft(db, user, work_order, draft)
+    if kept is None:
+        return _visit_page(request, db, me, work_order)
+    state, status_code = kept
+    error = str(state.pop("error", ""))
+    return _visit_page(request, db, me, work_order, report=state, error=error, status_code=status_code)
+
+
+DRAFT_KEY = "field-report-draft:"
+
+
+def _draft(db: Session, user: User, work_order: WorkOrder, token: str) -> tuple[dict[str, Any], int] | None:
+    """The refused report kept by `VisitForm.keep_draft` (typed input, field errors, the reason)
+    and the refusal's status, while the visit is open; once it is finished (the corrected report
+    filed, then Back) the old refusal would mislead, and the page shows the visit as it is."""
+    if not token or len(token) > 64 or work_order.status in TERMINAL:
+        return None
+    ttl = timedelta(hours=get_settings().idempotency_ttl_h)
+    record = db.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user.id,
+            IdempotencyRecord.key == DRAFT_KEY + token,
+            IdempotencyRecord.path == f"/field/visits/{work_order.id}",
+            IdempotencyRecord.created_at >= utcnow() - ttl,
+        )
+    )
+    if record is None or not isinstance(record.response_body, dict):
+        return None
+    return dict(record.response_body), record.status_code
 
 
 def _expect_version(work_order: WorkOrder, version: str) -> None:
@@ -341,9 +392,10 @@ class VisitForm:
         refused: str = "",
     ) -> Response:
         """Run one field action once per form key, then show the visit again (Post/Redirect/Get).
-        A refusal shows the visit as it is now with the reason, keeping what was `typed`; with
-        `refused` (a key of REFUSED: nothing typed to keep) it redirects too, and the visit page
-        says why, so a reload of the page does not send the form again."""
+        A refusal shows the visit as it is now with the reason; with `refused` (a key of REFUSED:
+        nothing typed to keep) it redirects too, and the visit page says why, so a reload of the
+        page does not send the form again; with `typed` it keeps that draft and redirects to it
+        (`keep_draft`)."""
         db, work_order = self.db, self.work_order
 
         def _run() -> tuple[dict[str, Any], dict[str, str]]:
@@ -361,13 +413,41 @@ class VisitForm:
             db.rollback()  # nothing of the refused action stays
             if refused:
                 return RedirectResponse(f"/field/visits/{work_order_id}?refused={refused}", status_code=303)
+            if typed is not None:
+                return self.keep_draft(typed, exc)
             current = workorders.get_work_order(db, work_order_id)
-            state = {"input": typed or {}, "fields": field_errors(exc)}
+            state = {"input": {}, "fields": field_errors(exc)}
             error = exc.extra.get("hint") or page_error(exc)  # "Check in first", not state names
             return self.page(current, report=state, error=error, status_code=exc.status_code)
         if answer.headers.get("Idempotent-Replayed"):
             done = "replayed"
         return RedirectResponse(f"/field/visits/{work_order_id}?done={done}", status_code=303)
+
+    def keep_draft(self, typed: dict[str, str], exc: AppError) -> Response:
+        """A refused report: its typed text, parts and choices with the reason are kept server-side
+        and the visit page shows them at a GET address (Post/Redirect/Get). Rendered at the POST
+        address, Back after the corrected report was filed asked to send the form again."""
+        token = secrets.token_urlsafe(16)
+        state = {
+            "input": {k: v for k, v in typed.items() if k not in ("csrf", "key")},
+            "fields": field_errors(exc),
+            "error": exc.extra.get("hint") or page_error(exc),
+        }
+        url = f"/field/visits/{self.work_order.id}"
+        # The one-time form keys' table holds it: per user, purged after IDEMPOTENCY_TTL_H like them.
+        self.db.add(
+            IdempotencyRecord(
+                user_id=self.user.id,
+                key=DRAFT_KEY + token,
+                method="GET",
+                path=url,
+                request_hash="",
+                status_code=exc.status_code,
+                response_body=jsonable_encoder(state),
+                response_headers={},
+            )
+        )
+        return RedirectResponse(f"{url}?draft={token}", status_code=303)
 
     def page(self, work_order: WorkOrder, **kw: Any) -> HTMLResponse:
         return _visit_page(self.request, self.db, self.me, work_order, **kw)
@@ -392,6 +472,21 @@ def en_route(visit: Visit, key: FormStr = "", version: FormStr = "") -> Response
         )
 
     return visit.act(key=key, version=version, body={"to": "en_route"}, action=_go, done="en-route")
+
+
+@router.post("/field/visits/{work_order_id}/not-en-route", response_model=None)
+def not_en_route(visit: Visit, key: FormStr = "", version: FormStr = "") -> Response:
+    """A mistaken "On my way" (or turning back): the visit is scheduled again with its planned ETA."""
+
+    def _back(wo: WorkOrder) -> None:
+        refuse_finished(wo)
+        if wo.status != WorkOrderStatus.en_route:
+            raise Conflict("You are not on your way to this visit; nothing to take back.", current=wo.status)
+        workorders.transition(
+            visit.db, work_order=wo, to="scheduled", actor=visit.user, reason="not on the way (engineer)"
+        )
+
+    return visit.act(key=key, version=version, body={"to": "scheduled"}, action=_back, done="en-route-undone")
 
 
 @router.post("/field/visits/{work_order_id}/check-in", response_model=None)
@@ -485,8 +580,7 @@ def report(visit: Visit, form: Annotated[dict[str, str], Depends(_report_form)])
     try:
         work_done, fixed, used = _read_report(form, _catalogue(visit.db, form))
     except AppError as exc:
-        state = {"input": form, "fields": field_errors(exc)}
-        return visit.page(visit.work_order, report=state, error=page_error(exc), status_code=exc.status_code)
+        return visit.keep_draft(form, exc)
 
     def _file(wo: WorkOrder) -> None:
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from app.platform.db import utcnow
 from app.platform.deps import SESSION_COOKIE
 from app.web.map_sketch import sketch
 from tests import factories as f
+from tests.field.workorders.world import on_the_day
 from tests.planning import world as pw
 from tests.web.conftest import csrf_of
 
@@ -152,8 +154,14 @@ def test_a_visit_from_pickup_to_report(client: TestClient, db: Session, login: A
     assert (stock(wh), stock(van)) == (2, 1)
 
     page = client.get(url)
-    go = form_fields(page.text, f"{url}/en-route")
-    assert client.post(f"{url}/en-route", data=go).status_code == 200
+    # planned_world plans next week: "On my way" is offered (and allowed) on the planned day only
+    assert f'action="{url}/en-route"' not in page.text
+    go = {**form_fields(page.text, f"{url}/check-in"), "key": "go"}
+    db.expire_all()
+    planned = db.get_one(WorkOrder, wo.id).planned_start_at
+    assert planned is not None
+    with on_the_day(planned - timedelta(hours=1)):
+        assert client.post(f"{url}/en-route", data=go).status_code == 200
     page = client.get(url)
     assert "Check in" in page.text
     fields = form_fields(page.text, f"{url}/check-in")

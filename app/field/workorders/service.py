@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from app.desk.tickets import service as tickets
 from app.field.engineers import service as engineers
 from app.field.inventory import reservations
+from app.field.workorders import risk
 from app.field.workorders.queries import (  # re-exported: callers load visits through this module too
     get_work_order,
     list_work_orders,
@@ -39,6 +40,7 @@ from app.models import (
     TicketStatus,
     User,
     WorkOrder,
+    WorkOrderEvent,
     WorkOrderPart,
     WorkOrderStatus,
     WorkOrderWindow,
@@ -397,6 +399,7 @@ def schedule(
     audit.record(session, actor, "work_order", work_order.id, "schedule", changes)
     if work_order.status != WorkOrderStatus.scheduled:
         change_status(session, work_order, WorkOrderStatus.scheduled, actor=actor, at=now, reason="scheduled")
+    risk.reassess(session, work_order, at=now)  # the reason names the new ETA now, not in a minute
     session.flush()
     emit(session, "workorder.scheduled", summary(work_order))
     tickets.on_visit_scheduled(session, ticket_id=work_order.ticket_id, at=now, actor=actor)
@@ -432,7 +435,61 @@ def transition(
             audit.record(session, actor, "work_order", work_order.id, "unassign", changes)
     if to == WorkOrderStatus.cancelled:
         reservations.release_for_work_order(session, work_order_id=work_order.id)  # parts go back
-    if to == WorkOrderStatus.en_route and eta is not None:
-        work_order.eta_at = eta
-    change_status(session, work_order, to, actor=actor, at=now, reason=reason)
+    data: dict[str, Any] = {}
+    if to == WorkOrderStatus.en_route:
+        _refuse_en_route_other_day(session, work_order, now)
+        data["eta_at"] = work_order.eta_at  # what turning back restores (`_eta_before_en_route`)
+        if eta is not None:
+            _set_eta(session, work_order, eta, actor)
+    if to == WorkOrderStatus.scheduled and work_order.status == WorkOrderStatus.en_route:
+        # Turning back (or a mistaken "On my way" taken back): the visit keeps the ETA it had
+        # before, not the one given on the way.
+        _set_eta(session, work_order, _eta_before_en_route(session, work_order), actor)
+    change_status(session, work_order, to, actor=actor, at=now, reason=reason, data=data)
     return work_order
+
+
+def _set_eta(session: Session, work_order: WorkOrder, eta: datetime | None, actor: User | None) -> None:
+    changes = audit.apply_changes(work_order, {"eta_at": eta})
+    if changes:
+        audit.record(session, actor, "work_order", work_order.id, "eta", changes)
+
+
+def _eta_before_en_route(session: Session, work_order: WorkOrder) -> datetime | None:
+    """The ETA the last move to en_route replaced, as its status event recorded it (none recorded:
+    the planned start, what scheduling sets; an older event without it: the ETA as it is)."""
+    for data in session.scalars(
+        select(WorkOrderEvent.data)
+        .where(WorkOrderEvent.work_order_id == work_order.id, WorkOrderEvent.kind == "status")
+        .order_by(WorkOrderEvent.at.desc(), WorkOrderEvent.id.desc())
+        .limit(20)
+    ):
+        if (data or {}).get("to") == WorkOrderStatus.en_route and "eta_at" in data:
+            value = data["eta_at"]
+            return datetime.fromisoformat(value) if isinstance(value, str) else work_order.planned_start_at
+    return work_order.eta_at
+
+
+def _refuse_en_route_other_day(session: Session, work_order: WorkOrder, now: datetime) -> None:
+    """409 for "on my way" to a visit planned for a later local day (the engineer's zone): the
+    desk, the board and the next day's route then showed a visit under way a day early. Check-in
+    stays possible (a visit really done early is re-planned as worked on another day). A visit left
+    over from an earlier day may be gone to today: it is overdue, not early."""
+    if work_order.planned_start_at is None or work_order.engineer_id is None:
+        return
+    engineer = engineers.get_engineer(session, work_order.engineer_id)
+    tz = ZoneInfo(engineers.timezone_of(session, engineer))
+    planned = work_order.planned_start_at.astimezone(tz).date()
+    if planned <= now.astimezone(tz).date():
+        return
+    human = (
+        f"This visit is planned for {planned:%a %d %b}, not today: tap “On my way” on that day, "
+        "or ask dispatch to move the visit to today."
+    )
+    raise Conflict(
+        f"{human} Work order {work_order.number} is planned to start "
+        f"{work_order.planned_start_at.isoformat()}.",
+        current=work_order.status,
+        planned_day=planned.isoformat(),
+        hint=human,
+    )

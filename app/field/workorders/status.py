@@ -163,16 +163,23 @@ def change_status(
     at: datetime,
     reason: str = "",
     undo_check_in: bool = False,
+    data: dict[str, Any] | None = None,
 ) -> None:
     """Move to `to` if the table allows it (409 naming the allowed states otherwise).
     `undo_check_in`: on_site back to the state before the check-in (`visits.undo_check_in`, which
-    checks its own conditions), a move the table offers to nobody else."""
+    checks its own conditions), a move the table offers to nobody else. `data`: more for the
+    status event (→ en_route keeps the ETA it replaced, for the way back)."""
     if not (undo_check_in and work_order.status == WorkOrderStatus.on_site and to in UNDONE_TO):
         check(work_order, to)
     old = work_order.status
     work_order.status = to
     add_event(
-        session, work_order, "status", actor=actor, at=at, data={"from": old, "to": to, "reason": reason}
+        session,
+        work_order,
+        "status",
+        actor=actor,
+        at=at,
+        data={**(data or {}), "from": old, "to": to, "reason": reason},
     )
     changes: dict[str, Any] = {"status": [old, to]}
     if reason:

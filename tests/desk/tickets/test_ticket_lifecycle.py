@@ -35,6 +35,7 @@ from app.planning.keys import day_reference
 from app.platform.db import utcnow
 from app.platform.errors import Conflict
 from tests import factories as f
+from tests.field.workorders.world import on_the_day
 
 API = "/api/v1/tickets"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -197,7 +198,8 @@ def test_resolving_while_a_visit_is_under_way_is_refused_naming_it(
     if started == "on_site":
         check_in(db, work_order=wo, actor=w["eng_user"])
     else:
-        workorders.transition(db, work_order=wo, to="en_route", actor=w["eng_user"])
+        with on_the_day(next_monday_at(9)):  # "On my way" only on the planned day
+            workorders.transition(db, work_order=wo, to="en_route", actor=w["eng_user"])
     db.commit()
     before = db.get_one(Ticket, w["ticket"].id).status
 

@@ -21,14 +21,25 @@ from app.field.workorders import visits
 from app.models import SlaEvent, Ticket, TicketEvent, User, WorkOrder
 from app.platform.db import utcnow
 from app.web.timeline import describe
-from tests.field.workorders.world import API, BERLIN, check_in, create, etag_of, move, next_local, schedule
+from tests.field.workorders.world import (
+    API,
+    BERLIN,
+    check_in,
+    create,
+    etag_of,
+    move,
+    next_local,
+    on_the_day,
+    schedule,
+)
 
 
 def scheduled(client: TestClient, w: dict[str, Any], *, en_route_eta: datetime | None = None) -> int:
     wid: int = create(client, w)["id"]
     assert schedule(client, w, wid).status_code == 200
     if en_route_eta is not None:
-        r = move(client, w["me"], wid, "en_route", eta=en_route_eta.isoformat())
+        with on_the_day(next_local(0, 9)):  # schedule() plans next Monday
+            r = move(client, w["me"], wid, "en_route", eta=en_route_eta.isoformat())
         assert r.status_code == 200, r.text
     return wid
 

@@ -34,6 +34,7 @@ from tests.field.workorders.world import (
     move,
     next_local,
     on_site,
+    on_the_day,
     schedule,
 )
 
@@ -154,7 +155,8 @@ def test_full_visit_lifecycle_drives_the_ticket(client: TestClient, db: Session,
     db.expire_all()
     assert db.get(Ticket, w["ticket"].id).status == "scheduled"  # type: ignore[union-attr]
 
-    r = move(client, w["me"], wo["id"], "en_route")
+    with on_the_day(next_local(0, 9)):
+        r = move(client, w["me"], wo["id"], "en_route")
     assert r.status_code == 200 and r.json()["status"] == "en_route"
     r = client.post(f"{API}/{wo['id']}/check-in", headers=w["me"], json={"latitude": 48.1, "longitude": 11.5})
     assert r.status_code == 200 and r.json()["status"] == "on_site" and r.json()["checked_in_at"]
@@ -230,11 +232,12 @@ def test_illegal_transitions_answer_409_naming_allowed_states(
     w = world
     wo = create(client, w)
     for step in path:
-        r = (
-            schedule(client, w, wo["id"])
-            if step == "schedule"
-            else move(client, w["dispatch"], wo["id"], step)
-        )
+        with on_the_day(next_local(0, 9)):  # schedule() plans next Monday
+            r = (
+                schedule(client, w, wo["id"])
+                if step == "schedule"
+                else move(client, w["dispatch"], wo["id"], step)
+            )
         assert r.status_code == 200, r.text
     r = move(client, w["dispatch"], wo["id"], to)
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")

@@ -4,8 +4,11 @@ schedule, move, check in). The `world` fixture (conftest.py) builds it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
@@ -81,6 +84,16 @@ def move(client: TestClient, h: dict[str, str], wid: int, to: str, **kw: Any):  
     return client.post(
         f"{API}/{wid}/transitions", json={"to": to, **kw}, headers={**h, "If-Match": etag_of(client, h, wid)}
     )
+
+
+@contextmanager
+def on_the_day(at: datetime) -> Iterator[None]:
+    """Status moves happen at `at` (a time on the planned day): the visits here are planned next
+    week, and "On my way" is refused on any other day than the planned one."""
+    from app.field.workorders import service
+
+    with mock.patch.object(service, "utcnow", lambda: at):
+        yield
 
 
 def check_in(client: TestClient, w: dict[str, Any], wid: int) -> dict[str, Any]:
