@@ -17,12 +17,15 @@ from sqlalchemy.orm import Session
 from app.field.workorders import queries as workorder_queries
 from app.field.workorders import service as workorders
 from app.field.workorders import visits as workorder_visits
+from app.field.workorders.schedule_warnings import schedule_warnings
 from app.field.workorders.schemas import (
     CheckInIn,
     PartQtyRead,
     PartUsageRead,
     ReportIn,
     ScheduleIn,
+    ScheduleRead,
+    ScheduleWarning,
     TransitionIn,
     WindowRead,
     WorkOrderCreate,
@@ -198,8 +201,10 @@ def schedule(
     db: DbSession,
     user: DispatchUser,
     response: Response,
-) -> WorkOrderRead:
-    """Assign an engineer and a start; needs If-Match. 422 says why the engineer does not fit."""
+) -> ScheduleRead:
+    """Assign an engineer and a start; needs If-Match. 422 says why the engineer does not fit.
+    `warnings` lists what is saved anyway: the engineer's other visits it overlaps, a job running
+    past their working time or into an absence."""
     work_order = workorder_queries.get_work_order(db, work_order_id)
     require_if_match(request, work_order.version)
     work_order = workorders.schedule(
@@ -210,7 +215,9 @@ def schedule(
         eta=body.eta,
         actor=user,
     )
-    return _with_etag(db, work_order, response)
+    read = _with_etag(db, work_order, response)
+    warnings = [ScheduleWarning.model_validate(x) for x in schedule_warnings(db, work_order)]
+    return ScheduleRead(**read.model_dump(), warnings=warnings)
 
 
 def _field_answer(

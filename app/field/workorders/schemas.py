@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import (
     AliasChoices,
@@ -155,3 +156,22 @@ class WorkOrderRead(AtRiskRead):
     updated_at: datetime
     version: int
     allowed_transitions: list[WorkOrderStatus] = []
+
+
+class ScheduleWarning(BaseModel):
+    """Something the dispatcher should know about a schedule that was still saved: `overlap` names
+    the engineer's other visit (id, number, its span); `outside_shift`/`absence` the time the job
+    runs into (start..end of that stretch)."""
+
+    code: Literal["overlap", "outside_shift", "absence"]
+    detail: str
+    work_order_id: int | None = None
+    number: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class ScheduleRead(WorkOrderRead):
+    """The scheduled visit, with what the schedule collides with (it is saved all the same)."""
+
+    warnings: list[ScheduleWarning] = []
