@@ -298,6 +298,7 @@ def day_shift(session: Session, engineer: Engineer, day: date) -> DayShift:
         break_ends_at=_at(day, shift.break_ends, tz) if has_break else None,  # type: ignore[arg-type]
         gap_starts_at=_at(day, gap[0], tz) if gap else None,
         gap_ends_at=_at(day, gap[1], tz) if gap else None,
+        absence_reason=absence.reason if absence is not None else None,  # part of the day away
     )
 
 

@@ -401,3 +401,28 @@ def test_a_position_of_0_0_is_refused_and_the_last_fix_kept(client: TestClient, 
     assert client.get(url, headers=w["dispatch"]).json()["current_latitude"] == 48.1
     ok = client.put(f"{url}/position", json={"latitude": 0, "longitude": 11.5}, headers=me)
     assert ok.status_code == 200  # on the equator is a place
+
+
+def test_a_start_in_an_absence_gap_is_refused_naming_its_reason(
+    client: TestClient, db: Session, world: dict[str, Any]
+) -> None:
+    """The refusal read "… falls in Ada's absence 13:00–15:00 (None)": a day with part of it away
+    kept no reason."""
+    from app.field.engineers import service
+    from app.models import Engineer
+
+    w = world
+    e = create(client, w)
+    monday = next_weekday(0)
+    r = client.post(
+        f"{API}/{e['id']}/absences",
+        json={"day": monday.isoformat(), "reason": "training", "from_time": "13:00", "until_time": "15:00"},
+        headers=w["dispatch"],
+    )
+    assert r.status_code == 201, r.text
+    engineer = db.get_one(Engineer, e["id"])
+    at = datetime.combine(monday, time(14), tzinfo=ZoneInfo("Europe/Berlin"))
+    problem = service.shift_problem(db, engineer, at)
+    assert problem is not None and problem.endswith("absence 13:00–15:00 (training).")
+    shift = client.get(f"{API}/{e['id']}/shift", params={"date": monday.isoformat()}, headers=w["agent"])
+    assert shift.json()["working"] is True and shift.json()["absence_reason"] == "training"
