@@ -5,7 +5,9 @@ calls `hand_back` itself: it knows the admin who acted and answers with what wen
 writer that deactivates a user or gives them a role that does not work the desk (engineer) —
 `platform.auth.deactivate_user`, a future sign-on sync or import, a script — would leave the open
 tickets assigned to someone who never sees them, hidden from the unassigned queue. This session hook
-(installed by app.hooks) catches such a change at flush and hands back the same way, with no actor.
+(installed by app.hooks) catches such a change at flush and hands back the same way, with no actor. `emit`
+flushes, which a flush cannot: the hand-back's `ticket.updated` events wait in the session and go out
+before the commit (`_send`), in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from app.accounts.service import HANDING_BACK, hand_back, works_the_desk
+from app.accounts.service import HANDING_BACK, UNSENT, emit_unsent, hand_back, works_the_desk
 from app.models import User
 
 
@@ -32,10 +34,25 @@ def _follow(session: Session, flush_context: Any, instances: Any) -> None:
     handing = session.info.get(HANDING_BACK, set())
     for user in [o for o in session.dirty if isinstance(o, User)]:
         if user.id not in handing and _lost_the_desk(user):
-            hand_back(session, user, actor=None)
+            hand_back(session, user, actor=None, flushing=True)
+
+
+def _send(session: Session) -> None:
+    # A change not flushed yet is flushed here first, so a hand-back it causes is sent too.
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    emit_unsent(session)
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(UNSENT, None)
+
+
+_HOOKS = (("before_flush", _follow), ("before_commit", _send), ("after_rollback", _forget))
 
 
 def install_hand_back_hook() -> None:
     """Called once at start-up by each composition root (app.hooks); again changes nothing."""
-    if not event.contains(Session, "before_flush", _follow):
-        event.listen(Session, "before_flush", _follow)
+    for name, fn in _HOOKS:
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)

@@ -43,8 +43,9 @@ class HandoverRead(BaseModel):
 
     tickets_unassigned: list[str] = Field(description="numbers of its open tickets, now unassigned")
     accounts_owned: list[int] = Field(
-        description="customer accounts it still owns; give them a new owner with "
-        "PATCH /api/v1/customers/{id} (until then their detractors go to the recovery queue)"
+        description="customer accounts it still owns; give them a new owner on their page "
+        "(/desk/customers/{id}) or with PATCH /api/v1/customers/{id} (until then their detractors go "
+        "to the recovery queue)"
     )
     detail: str
 

@@ -34,6 +34,7 @@ from app.platform.auth import revoke_tokens
 from app.platform.auth import set_password as _set_password
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.events import emit
 from app.platform.passwords import check_email, check_password_policy
 
 ROLES = tuple(r.value for r in Role)
@@ -56,6 +57,7 @@ LAST_ADMIN = (
 DESK_ROLES = (Role.agent.value, Role.dispatcher.value, Role.manager.value, Role.admin.value)
 DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
 HANDING_BACK = "accounts.handing_back"  # session.info: ids of users `hand_back` is handing back now
+UNSENT = "accounts.unsent_events"  # session.info: `ticket.updated` events of a hand-back during a flush
 
 
 @dataclass
@@ -80,7 +82,8 @@ class Handover:
             parts.append(
                 f"{name} still owns {n} customer account{'s' if n != 1 else ''} (ids "
                 f"{', '.join(map(str, self.accounts))}): their unhappy survey answers go to the recovery "
-                "queue until you give them a new owner (PATCH /api/v1/customers/{id} with owner_user_id)"
+                "queue until you give them a new owner (the Owner field on each customer's page, "
+                "/desk/customers/{id}, or PATCH /api/v1/customers/{id} with owner_user_id)"
             )
         return "; ".join(parts) + ("." if parts else "")
 
@@ -95,10 +98,34 @@ def works_the_desk(user: User) -> bool:
     return bool(user.is_active) and user.role in DESK_ROLES
 
 
-def hand_back(session: Session, user: User, *, actor: User | None) -> Handover:
+def _ticket_updated(ticket: Ticket, user: User) -> dict[str, Any]:
+    """The `ticket.updated` payload a PATCH of the assignee sends (app/desk/tickets/service.py's
+    `_summary` plus `changes`; the desk is a sibling layer, so it is spelt out here)."""
+    return {
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "account_id": ticket.account_id,
+        "asset_id": ticket.asset_id,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "subject": ticket.subject,
+        "resolution_due_at": ticket.resolution_due_at,
+        "changes": {"assignee_id": [user.id, None]},
+    }
+
+
+def emit_unsent(session: Session) -> None:
+    """Emit the events a hand-back made during a flush (`emit` flushes, which a flush cannot)."""
+    for data in session.info.pop(UNSENT, []):
+        emit(session, "ticket.updated", data)
+
+
+def hand_back(session: Session, user: User, *, actor: User | None, flushing: bool = False) -> Handover:
     """Send `user`'s open tickets back to the unassigned queue (open recoveries to the recovery
     queue) and list the customer accounts they own. Called once the user can no longer work the
-    desk; the timeline says why each ticket lost its assignee."""
+    desk; the timeline says why each ticket lost its assignee, and a `ticket.updated` event tells the
+    webhooks, as any change of the assignee does. During a flush (`flushing`, the session hook) the
+    events wait in `session.info` for `emit_unsent`, called before the commit."""
     handover = Handover()
     # The query below may flush the change that took the desk away; the session hook that hands back
     # after any such change (app/accounts/desk_rights.py) leaves this user to this call, which knows
@@ -131,6 +158,12 @@ def hand_back(session: Session, user: User, *, actor: User | None) -> Handover:
         )
         audit.record(session, actor, "ticket", ticket.id, "update", {"assignee_id": [user.id, None]})
         handover.tickets.append(ticket.number or f"#{ticket.id}")
+    events = [_ticket_updated(t, user) for t in tickets]
+    if flushing:
+        session.info.setdefault(UNSENT, []).extend(events)
+    elif events:
+        for data in events:
+            emit(session, "ticket.updated", data)
     if tickets:
         # The follow-up lists read the queue: an unowned recovery is the recovery queue's.
         for rec in session.scalars(
@@ -182,17 +215,36 @@ def _role(value: str) -> str:
     return value
 
 
+def _refuse_all(errors: list[dict[str, Any]]) -> Unprocessable:
+    """One refusal naming every field's problem, each by its label ("E-mail: …; Name: …")."""
+    text = "; ".join(f"{LABELS.get(e['field'], e['field'])}: {e['message'].rstrip('.')}" for e in errors)
+    return Unprocessable(text + ".", errors=errors)
+
+
 def create(session: Session, *, email: str, name: str, role: str, password: str, actor: User) -> User:
-    """A new account; the admin tells its owner the first password (they may change it later)."""
+    """A new account; the admin tells its owner the first password (they may change it later).
+    Every field is checked before refusing, so one answer lists every mistake."""
+    errors: list[dict[str, Any]] = []
+    address = email.strip().lower()
     try:
         address = check_email(email)
     except ValueError as exc:
-        raise _refuse("email", str(exc)) from None
-    clean_name, clean_role = _name(name), _role(role)
+        errors.append({"field": "email", "message": str(exc)})
+    clean_name, clean_role = "", ""
+    try:
+        clean_name = _name(name)
+    except Unprocessable as exc:
+        errors += exc.errors or []
+    try:
+        clean_role = _role(role)
+    except Unprocessable as exc:
+        errors += exc.errors or []
     try:
         check_password_policy(password, email=address)
     except ValueError as exc:
-        raise _refuse("password", str(exc)) from None
+        errors.append({"field": "password", "message": str(exc)})
+    if errors:
+        raise _refuse_all(errors)
     if session.scalar(select(User.id).where(func.lower(User.email) == address)) is not None:
         # The unique index would refuse it too, but as a 500 that ends the request's transaction.
         raise Conflict(
@@ -249,7 +301,9 @@ def edit_user(session: Session, user: User, *, values: Mapping[str, Any], versio
     stays_admin = clean.get("role", user.role) == Role.admin.value and clean.get("is_active", user.is_active)
     if was_admin and not stays_admin:
         if user.id == actor.id:  # one click from locking yourself out: another admin must do it
-            raise Unprocessable(OWN_ACCOUNT, errors=[{"field": "role", "message": "your own account"}])
+            # the field the admin changed: the error sits under it on the page
+            own = "is_active" if not clean.get("is_active", user.is_active) else "role"
+            raise Unprocessable(OWN_ACCOUNT, errors=[{"field": own, "message": "your own account"}])
         _keeps_an_admin(session, user)
     _claim(session, user, version)
     before = {k: getattr(user, k) for k in changed}

@@ -139,6 +139,10 @@ def test_there_is_always_an_active_admin(client: TestClient, db: Session, login:
 
     own = patch(url, {"role": "manager"})
     assert own.status_code == 422 and "your own account" in own.text
+    assert [e["field"] for e in own.json()["errors"]] == ["role"]
+    # deactivating it names the field the admin changed (it named `role`)
+    own = patch(url, {"is_active": False})
+    assert own.status_code == 422 and [e["field"] for e in own.json()["errors"]] == ["is_active"]
     second = f.make_user(db, role="admin", name="Second admin")
     db.commit()
     other = f"{API}/{second.id}"
