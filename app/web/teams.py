@@ -2,7 +2,9 @@
 members (active desk users). The queue's "My team's" view reads these teams.
 
 Plain form POSTs with the CSRF token; every edit of an existing team carries its hidden version
-(desk/teams/service.py refuses a stale one with a 409 page, never a silent overwrite)."""
+(desk/teams/service.py refuses a stale one, never a silent overwrite): a refused change shows the
+team page again, as it is now, with why. Members who have left the desk stay listed, marked
+("Ann (inactive)"), until a manager removes them."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.desk.teams import service as teams
 from app.models import Team, User
-from app.platform.errors import AppError, Conflict, Unprocessable
+from app.platform.errors import AppError, Conflict, NotFound, Unprocessable
 from app.web.shared import (
     PageDb,
     PageRoute,
@@ -58,10 +60,10 @@ def _list_view(
     # HTTP 1159, a server error to every client; found by tests/web/test_page_fuzz.py).
     rows = list(db.scalars(select(Team).order_by(Team.name)))
     members = teams.members_of(db, [t.id for t in rows])
-    names = {u.id: u.name for u in teams.desk_users(db)}
+    people = teams.member_users(db, [t.id for t in rows])
     context = {
         "nav": "teams",
-        "teams": [(t, [names.get(i, f"user {i}") for i in members[t.id]]) for t in rows],
+        "teams": [(t, [teams.member_name(people[i]) for i in members[t.id]]) for t in rows],
         "flash": DONE.get(request.query_params.get("done", ""), ""),
         "refused": refused,
     }
@@ -100,19 +102,30 @@ def _team_view(
     user: User,
     refused: dict[str, str] | None = None,
     status: int = 200,
+    problem: str = "",
 ) -> HTMLResponse:
+    """`refused`: a rename refused (the typed name and why); `problem`: another change refused."""
     team = teams.get_team(db, team_id)
-    everyone = teams.desk_users(db)
-    ids = set(teams.members_of(db, [team.id])[team.id])
+    people = teams.member_users(db, [team.id])
+    members = sorted(people.values(), key=lambda u: (u.name, u.id))
     context = {
         "nav": "teams",
         "team": team,
-        "members": [u for u in everyone if u.id in ids],
-        "candidates": [u for u in everyone if u.id not in ids],
+        "members": [(u, teams.member_name(u)) for u in members],
+        "candidates": [u for u in teams.desk_users(db) if u.id not in people],
         "flash": DONE.get(request.query_params.get("done", ""), ""),
         "refused": refused,
+        "problem": problem,
     }
     return render(request, "desk/team.html", context, status_code=status)
+
+
+def _refused(team_id: int, request: Request, db: Session, user: User, exc: AppError) -> HTMLResponse:
+    """A member change or a delete refused (a page opened before someone else's change, a person no
+    longer on the desk): the team page again, as it is now, saying why. It was a bare error page
+    whose only link was the start page."""
+    db.rollback()
+    return _team_view(team_id, request, db, user, status=exc.status_code, problem=exc.detail)
 
 
 @router.post("/desk/teams/{team_id}/rename", response_model=None)
@@ -147,7 +160,10 @@ def team_delete(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
-    teams.delete_team(db, team_id=team_id, version=form_version(version))
+    try:
+        teams.delete_team(db, team_id=team_id, version=form_version(version))
+    except Conflict as exc:
+        return _refused(team_id, request, db, user, exc)
     db.commit()
     return RedirectResponse("/desk/teams?done=deleted", status_code=303)
 
@@ -169,7 +185,10 @@ def team_add_member(
         chosen = None
     if chosen is None:
         raise invalid({"user_id": "choose a person from the list"})
-    teams.add_member(db, team_id=team_id, user_id=chosen, version=form_version(version))
+    try:
+        teams.add_member(db, team_id=team_id, user_id=chosen, version=form_version(version))
+    except (Conflict, Unprocessable) as exc:
+        return _refused(team_id, request, db, user, exc)
     db.commit()
     return RedirectResponse(f"/desk/teams/{team_id}?done=added", status_code=303)
 
@@ -185,6 +204,9 @@ def team_remove_member(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     require_csrf(request, csrf)
-    teams.remove_member(db, team_id=team_id, user_id=user_id, version=form_version(version))
+    try:
+        teams.remove_member(db, team_id=team_id, user_id=user_id, version=form_version(version))
+    except (Conflict, NotFound) as exc:
+        return _refused(team_id, request, db, user, exc)
     db.commit()
     return RedirectResponse(f"/desk/teams/{team_id}?done=removed", status_code=303)

@@ -190,3 +190,51 @@ def test_the_team_pages_take_no_status_from_the_query(client: TestClient, db: Se
     for url in ("/desk/teams", f"/desk/teams/{team.id}"):
         r = client.get(url, params={"status": "1159", "refused": "0"})
         assert r.status_code == 200, (url, r.status_code)
+
+
+def test_members_who_left_the_desk_are_named_and_counted_everywhere(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    """QA: /desk/teams showed a deactivated member as "user 17", the team page counted two members
+    and listed one."""
+    ann = f.make_user(db, role="agent", name="Ann Agent")
+    maria = f.make_user(db, role="agent", name="Maria Lopez")
+    ida = f.make_user(db, role="dispatcher", name="Ida Iversen")
+    team = teams.create_team(db, name="North desk", member_ids=[ann.id, maria.id, ida.id])
+    maria.is_active = False
+    ida.role = "engineer"
+    db.commit()
+    sign_in("manager")
+    listing = client.get("/desk/teams").text
+    assert "Ann Agent, Maria Lopez (inactive), Ida Iversen (now engineer, not a team role)" in listing
+    assert f"user {maria.id}" not in listing
+    page = client.get(f"/desk/teams/{team.id}").text
+    assert "Members (3)" in page and "Maria Lopez (inactive)" in page
+    # removable like anyone else, and not offered to be added again
+    assert f'action="/desk/teams/{team.id}/members/{maria.id}/remove"' in page
+    assert f'<option value="{maria.id}">' not in page
+
+
+def test_a_member_change_from_an_out_of_date_page_shows_the_team_again(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    """QA: rename, then "Add to the team" or "Delete" from the same loaded page gave a bare 409 page
+    whose only link was the start page."""
+    agent = f.make_user(db, role="agent", name="Ann Agent")
+    team = _team(db)
+    sign_in("manager")
+    page = client.get(f"/desk/teams/{team.id}").text
+    data = {"version": re.search(r'name="version" value="(\d+)"', page).group(1), "csrf": csrf_of(page)}  # type: ignore[union-attr]
+    renamed = client.post(f"/desk/teams/{team.id}/rename", data={**data, "name": "Nord"})
+    assert "The team is renamed" in renamed.text
+    for url, extra in [
+        (f"/desk/teams/{team.id}/members", {"user_id": str(agent.id)}),
+        (f"/desk/teams/{team.id}/delete", {}),
+    ]:
+        r = client.post(url, data={**data, **extra})
+        assert r.status_code == 409, url
+        assert 'id="team-problem"' in r.text and "Someone else changed this team" in r.text
+        assert "Team Nord" in r.text and 'href="/desk/teams"' in r.text  # the team as it is now
+        assert f'name="version" value="{int(data["version"]) + 1}"' in r.text  # forms that can be sent
+    db.expire_all()
+    assert db.get(Team, team.id) is not None and teams.members_of(db, [team.id])[team.id] == []

@@ -1,6 +1,11 @@
 """Create, rename and delete teams and change their members (desk users only: agents,
 dispatchers, managers).
 
+Only a *new* member must be an active desk user. Someone already in a team who has left the desk
+since (deactivated, or given another role) stays a member, shown as such ("Ann (inactive)"), until a
+manager removes them: a list sent back unchanged (`PUT …/members` echoing the team) is accepted, as
+a ticket's unchanged assignee is, and the member is back in their team if they return.
+
 Page edits carry the team's version: `_claim` bumps it in one guarded UPDATE, so of two edits
 made from the same page view the second is refused with a conflict instead of overwriting."""
 
@@ -30,6 +35,19 @@ def members_of(session: Session, team_ids: Sequence[int]) -> dict[int, list[int]
     return out
 
 
+def member_users(session: Session, team_ids: Sequence[int]) -> dict[int, User]:
+    """Every member of these teams, on the desk or not, by id."""
+    ids = {i for members in members_of(session, team_ids).values() for i in members}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids or [-1])))}
+
+
+def member_name(user: User) -> str:
+    """A member as the team pages name them: one who has left the desk says so."""
+    if not user.is_active:
+        return f"{user.name} (inactive)"
+    return user.name if user.role in DESK else f"{user.name} (now {user.role}, not a team role)"
+
+
 def desk_users(session: Session) -> list[User]:
     """Who may be a member: active desk users."""
     return list(
@@ -37,9 +55,10 @@ def desk_users(session: Session) -> list[User]:
     )
 
 
-def _check_members(session: Session, user_ids: Sequence[int]) -> list[int]:
+def _check_members(session: Session, user_ids: Sequence[int], current: Sequence[int] = ()) -> list[int]:
+    """The ids, sorted; each not among `current` members must be an active desk user."""
     ids = sorted(set(user_ids))
-    found = set(
+    found = set(current) | set(
         session.scalars(
             select(User.id).where(User.id.in_(ids or [-1]), User.is_active.is_(True), User.role.in_(DESK))
         )
@@ -112,7 +131,7 @@ def set_members(
     session: Session, *, team_id: int, member_ids: Sequence[int], version: int | None = None
 ) -> Team:
     team = get_team(session, team_id)
-    ids = _check_members(session, member_ids)
+    ids = _check_members(session, member_ids, members_of(session, [team_id])[team_id])
     _claim(session, team, version)
     session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
     session.add_all(TeamMember(team_id=team_id, user_id=i) for i in ids)

@@ -66,3 +66,39 @@ def test_managers_make_teams_and_the_team_view_follows(client: TestClient, db: S
         ).status_code
         == 404
     )
+
+
+def test_a_member_who_left_the_desk_stays_and_the_api_takes_its_own_list_back(
+    client: TestClient, db: Session
+) -> None:
+    """QA: after user 26 was deactivated, `GET` still listed her and a `PUT` of that same list was a
+    422 "user 26 is not an active desk user". Only a new member must be an active desk user."""
+    manager, ann, bob = f.make_user(db, role="manager"), f.make_user(db), f.make_user(db)
+    gone = f.make_user(db)
+    db.commit()
+    as_manager = f.bearer(manager)
+    body = {"name": "Nord", "member_ids": [ann.id, bob.id]}
+    made = client.post("/api/v1/teams", json=body, headers=as_manager)
+    team = made.json()["id"]
+    bob.is_active = False
+    gone.is_active = False
+    db.commit()
+
+    read = client.get(f"/api/v1/teams/{team}", headers=as_manager)
+    assert read.json()["member_ids"] == [ann.id, bob.id]
+    put = client.put(
+        f"/api/v1/teams/{team}/members",
+        json={"member_ids": read.json()["member_ids"]},
+        headers={**as_manager, "If-Match": read.headers["ETag"]},
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["member_ids"] == [ann.id, bob.id]
+    new_inactive = client.put(
+        f"/api/v1/teams/{team}/members",
+        json={"member_ids": [ann.id, bob.id, gone.id]},
+        headers={**as_manager, "If-Match": put.headers["ETag"]},
+    )
+    assert new_inactive.status_code == 422
+    assert new_inactive.json()["errors"] == [
+        {"field": "member_ids", "message": f"user {gone.id} is not an active desk user"}
+    ]
