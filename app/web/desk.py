@@ -8,14 +8,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from app.desk.customers import owner as owners
 from app.desk.customers import service as customers
 from app.desk.customers import view360 as customer_360
 from app.desk.customers.schemas import Customer360
 from app.desk.customers.service import SearchHit
 from app.desk.tickets import queue as ticket_queue
 from app.desk.tickets import service as tickets
-from app.models import Channel, Priority
-from app.platform.errors import AppError, Unprocessable
+from app.models import Channel, Priority, Role, User
+from app.platform.errors import AppError, Forbidden, Unprocessable
 from app.web.desk_tickets import visits_by_id
 from app.web.messages import page_error
 from app.web.navigation import start_page
@@ -24,8 +25,10 @@ from app.web.shared import (
     PageDb,
     PageRoute,
     PageUser,
+    assignee_name,
     desk_user,
     field_errors,
+    form_version,
     invalid,
     optional_id,
     render,
@@ -46,6 +49,7 @@ MATCHED = {
 }
 TICKET_CHANNELS = (Channel.phone.value, Channel.email.value, Channel.web.value)
 LIMITS = {"subject": 300, "description": 20000}
+OWNER_EDITORS = (Role.manager.value, Role.admin.value)  # as `PATCH /api/v1/customers/{id}`
 QUEUE_SUMMARY = {"breaching_soon": "Breaching soon", "mine": "My tickets", "unassigned": "Unassigned"}
 
 
@@ -160,9 +164,14 @@ def _customer_page(
     form: dict[str, Any] | None = None,
     contact: int | None = None,
     asset: int | None = None,
+    owner_form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     view = customer_360.customer_360(db, account_id=account_id)
+    owner_id = view.account.owner_user_id
+    owner = db.get(User, owner_id) if owner_id is not None else None
+    page_user = getattr(request.state, "page_user", None)
+    may_set = page_user is not None and page_user.role in OWNER_EDITORS
     context = {
         "nav": "search",
         "c": view,
@@ -171,8 +180,45 @@ def _customer_page(
         "form": form or {"input": _new_ticket_defaults(view, contact, asset)},
         "priorities": list(Priority),
         "channels": TICKET_CHANNELS,
+        # who follows up unhappy answers; one who left the desk is named so ("Ann (inactive)")
+        "owner_name": assignee_name(owner),
+        "owner_choices": owners.owner_choices(db) if may_set else None,
+        "owner_form": owner_form or {"error": "", "fields": {}},
+        "owner_saved": request.query_params.get("done") == "owner",
     }
     return render(request, "desk/customer.html", context, status_code=status_code)
+
+
+@router.post("/desk/customers/{account_id}/owner", response_model=None)
+def set_owner(
+    account_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    owner_user_id: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Managers and admins give the account a new owner (or none: the recovery queue follows up)."""
+    require_csrf(request, csrf)
+    if user.role not in OWNER_EDITORS:
+        raise Forbidden(
+            "An account's owner is set by managers and admins. Your account "
+            f"({user.email}, role {user.role}) cannot change it."
+        )
+    account = owners.get_account(db, account_id)
+    try:
+        try:
+            chosen = optional_id(owner_user_id)
+        except ValueError:
+            raise invalid({"owner_user_id": "choose a person from the list"}) from None
+        owners.set_owner(db, account=account, owner_user_id=chosen, actor=user, version=form_version(version))
+    except AppError as exc:
+        db.rollback()
+        form = {"error": page_error(exc), "fields": field_errors(exc)}
+        return _customer_page(request, db, account_id, owner_form=form, status_code=exc.status_code)
+    db.commit()
+    return RedirectResponse(f"/desk/customers/{account_id}?done=owner#owner", status_code=303)
 
 
 @router.get("/desk/customers/{account_id}")

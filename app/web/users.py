@@ -108,7 +108,7 @@ def _user_view(
 ) -> HTMLResponse:
     typed = {"name": user.name, "role": user.role, "active": "yes" if user.is_active else "no"}
     # An account off the desk keeps the customers it owns (whose they were stays visible); the admin
-    # sees them here to find each a new owner (PATCH /api/v1/customers/{id}).
+    # sees them here, each linked to the Owner field of its customer page, to find each a new owner.
     owned = (
         []
         if accounts.works_the_desk(user)

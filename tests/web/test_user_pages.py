@@ -204,6 +204,35 @@ def test_deactivating_a_desk_agent_says_what_went_back_and_lists_the_customers_t
     assert r.status_code == 200
     assert "The account is saved. 1 open ticket of theirs went back to the unassigned queue." in r.text
     listed = r.text[r.text.index('id="owned-accounts"') :]
-    assert f'<a href="/desk/customers/{owned.id}">Gasthof Kellner</a>' in listed[: listed.index("</div>")]
+    notice = listed[: listed.index("</div>")]
+    # each linked to the Owner field of its page (it told the admin to PATCH the API)
+    assert f'<a href="/desk/customers/{owned.id}#owner">Gasthof Kellner</a>' in notice
+    assert "PATCH" not in notice
     db.refresh(ticket)
     assert ticket.assignee_id is None
+
+
+def test_the_new_account_form_lists_every_mistake_at_once(
+    client: TestClient, db: Session, sign_in: Any
+) -> None:
+    """QA: a bad e-mail, an empty name and a short password showed only the e-mail's error."""
+    sign_in("admin")
+    token = csrf_of(client.get("/admin/users").text)
+    typed = {"csrf": token, "email": "ida@", "name": "  ", "role": "manager", "password": "short"}
+    r = client.post("/admin/users", data=typed)
+    assert r.status_code == 422
+    for field in ("email", "name", "password"):
+        assert f'id="new-{field}-error"' in r.text, field
+    assert 'value="ida@"' in r.text and '<option value="manager" selected>' in r.text
+    assert "short" not in r.text.split('id="new-password"')[1].split(">")[0]  # never the password
+    assert db.query(User).filter_by(email="ida@").count() == 0
+
+
+def test_the_api_names_every_field_at_once(client: TestClient, login: Any) -> None:
+    r = client.post(
+        "/api/v1/users",
+        json={"email": "nope", "name": " ", "role": "agent", "password": "short"},
+        headers=login("admin"),
+    )
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["email", "name", "password"]

@@ -1,19 +1,49 @@
-"""The account's owner: the user who follows up its unhappy survey answers (docs/surveys.md)."""
+"""The account's owner: the user who follows up its unhappy survey answers (docs/surveys.md).
+
+Set by managers and admins on the customer page (its Owner form) or with `PATCH /api/v1/customers/{id}`;
+both name the account's version, so an owner set meanwhile is not silently overwritten."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Account, Role, User
 from app.platform import audit
-from app.platform.errors import NotFound, Unprocessable
+from app.platform.errors import Conflict, NotFound, Unprocessable
 
 # People who call a customer back; engineers are on the road and admins are not account managers.
 OWNER_ROLES = (Role.agent.value, Role.dispatcher.value, Role.manager.value)
+STALE = (
+    "Someone else changed this customer account after you opened the page. Nothing was changed; the "
+    "page now shows the account as it is: choose the owner again."
+)
 
 
-def set_owner(session: Session, *, account: Account, owner_user_id: int | None, actor: User) -> Account:
-    if owner_user_id is not None:
+def owner_choices(session: Session) -> list[User]:
+    """Who may own an account: active agents, dispatchers and managers, by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.is_active.is_(True), User.role.in_(OWNER_ROLES))
+            .order_by(User.name, User.id)
+        )
+    )
+
+
+def set_owner(
+    session: Session,
+    *,
+    account: Account,
+    owner_user_id: int | None,
+    actor: User,
+    version: int | None = None,
+) -> Account:
+    """`version`: the account's version the editor saw (the page's hidden field); a change since is
+    refused (the API checks its If-Match before calling)."""
+    if version is not None and version != account.version:
+        raise Conflict(STALE)
+    if owner_user_id is not None and owner_user_id != account.owner_user_id:
         owner = session.get(User, owner_user_id)
         if owner is None or not owner.is_active or owner.role not in OWNER_ROLES:
             message = f"user {owner_user_id} is not an active agent, dispatcher or manager"
