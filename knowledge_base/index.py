@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -45,11 +46,13 @@ import numpy.typing as npt
 
 from .analysis import (
     ANALYSIS_VERSION,
+    CJK_CHARS,
     LANGUAGES,
     analyze,
     compound_parts,
     compound_table,
     detect_language,
+    has_cjk,
     joined_compounds,
 )
 from .dense import RESCORED, DenseScorer
@@ -197,6 +200,19 @@ def _holders(parts: dict[str, list[str]]) -> dict[str, list[str]]:
         for part in found:
             holders.setdefault(part, []).append(word)
     return holders
+
+
+_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+
+
+def _word_tokens(tokens: Iterable[str], query: str) -> list[str]:
+    """The tokens that count as a word ``query`` shares with an article (``shares_words``): all but the
+    single Chinese characters. Those help ranking (analysis._chinese_tokens) but are no shared word:
+    "高压" (high pressure) and "电压" (voltage) share only "压". A one-character run of the query
+    ("水") keeps its character, as the snippets mark it (snippets._Query)."""
+    alone = {run for run in _CJK_RUN.findall(query) if len(run) == 1}
+    return [t for t in tokens if len(t) != 1 or t in alone or not _CJK_CHAR.match(t)]
 
 
 def _language_distance(article: int, query: int) -> int:
@@ -673,8 +689,13 @@ class KnowledgeIndex:
     def search(
         self, query: str, limit: int = 5, *, semantic: bool = True, language: str | None = None
     ) -> list[SearchHit]:
-        """``rank`` plus a highlighted title and body snippet for each hit."""
-        return self._with_snippets(query, self.rank(query, limit, semantic=semantic, language=language))
+        """``rank`` plus a highlighted title and body snippet for each hit. A Chinese query's hits have
+        ``shares_words`` decided by words and bigrams (``_word_tokens``): BM25 scores single characters
+        too, so ``lexical_score > 0`` alone said "高压" shared a word with every "电压" article."""
+        hits = self.rank(query, limit, semantic=semantic, language=language)
+        if has_cjk(query):
+            hits = self._mark_shared(self._build(), query, hits)
+        return self._with_snippets(query, hits)
 
     def _with_snippets(
         self, query: str, hits: Iterable[SearchHit], body_query: str | None = None
@@ -746,22 +767,25 @@ class KnowledgeIndex:
 
         ordered = sorted((h for h in pool if h.article_id not in aside), key=order)  # stable: by score
         chosen = ordered[:limit] + [h for h in pool if h.article_id in aside]
-        # what was typed, with the German compound matches (a part, a join) BM25 makes for it
-        words = self._query_words(built, f"{subject} {description}")
-        typed: dict[bool, set[int]] = {}  # by German article or not
-        for german in {self._analysed[h.article_id].german for h in chosen}:
-            typed[german] = {
-                self._vocab[t] for t in (*words.tokens, *words.extra(german)) if t in self._vocab
-            }
-        chosen = [
-            replace(h, shares_words=self._holds_any(h.article_id, typed[self._analysed[h.article_id].german]))
-            for h in chosen
-        ]
+        chosen = self._mark_shared(built, f"{subject} {description}", chosen)
         # The snippet shows what matches the problem: the asset's model code, in every suggestion's
         # query, drew each window to the one sentence that lists model codes ("note the model (CH-30XW,
         # CH-EWAD, CH-RTAF) …"), the same boilerplate under every suggestion. The title still marks it.
         problem = suggestion_query(subject, description, None, fault_code)
         return self._with_snippets(query, chosen, body_query=problem if problem.strip() else query)
+
+    def _mark_shared(self, built: _Built, typed_text: str, hits: list[SearchHit]) -> list[SearchHit]:
+        """``hits`` with ``shares_words``: whether each holds a word of ``typed_text`` (``_word_tokens``),
+        or one of the German compound matches (a part, a join) BM25 makes for it."""
+        words = self._query_words(built, typed_text)
+        typed: dict[bool, set[int]] = {}  # by German article or not
+        for german in {self._analysed[h.article_id].german for h in hits}:
+            tokens = _word_tokens((*words.tokens, *words.extra(german)), typed_text)
+            typed[german] = {self._vocab[t] for t in tokens if t in self._vocab}
+        return [
+            replace(h, shares_words=self._holds_any(h.article_id, typed[self._analysed[h.article_id].german]))
+            for h in hits
+        ]
 
     def _holds_any(self, article_id: str, token_ids: set[int]) -> bool:
         analysed = self._analysed[article_id]

@@ -62,7 +62,8 @@ class SearchHit:
     """One ranked article. ``semantic_score`` is None when the embedding model took no part.
 
     ``shares_words``: the article holds a word of what was typed (False: found by meaning alone).
-    For a search that is ``lexical_score > 0``; for a ticket's suggestions only the subject and
+    For a search that is ``lexical_score > 0`` (a Chinese query: a shared word or bigram, not a single
+    character, ``index._word_tokens``); for a ticket's suggestions only the subject and
     description count, not the asset's model code the query adds (it matched every article of the
     product, so "xyzzy" on a chiller ticket looked like a word match)."""
 

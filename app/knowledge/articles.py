@@ -141,11 +141,31 @@ def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
 
 
+def one_line_end(text: str) -> str:
+    """Line breaks as "\n": a browser's textarea sends "\r\n", a Windows export too. Stored as typed,
+    a save of the unchanged editor differed from the API's text and made a version of nothing."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, str):
+        return one_line_end(value)
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    return value
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Field values equal but for their line breaks: text stored with "\r\n" before they were
+    normalised is not changed by a save that sends it back with "\n" (no version, no "differs")."""
+    return bool(_comparable(a) == _comparable(b))
+
+
 def _clean_list(values: Sequence[str]) -> list[str]:
     """Trimmed, without blanks and repeats, in the writer's order."""
     out: list[str] = []
     for value in values:
-        text = str(value).strip()
+        text = one_line_end(str(value)).strip()
         if text and text not in out:
             out.append(text)
     return out
@@ -170,7 +190,7 @@ def check_fields(
         if name in ITEM_LIMITS:
             out[name] = _clean_list(value or [])
         elif name in ("title", "symptom", "body"):
-            out[name] = str(value or "").strip()
+            out[name] = one_line_end(str(value or "")).strip()
         else:
             out[name] = value
     if "title" in out and not out["title"]:
@@ -295,7 +315,7 @@ def update_article(
 ) -> list[str]:
     """Set the given fields; returns the names of those that changed (none: no new version)."""
     clean = normalise(session, values, current=article, catalogue=catalogue)
-    changed = [name for name, value in clean.items() if getattr(article, name) != value]
+    changed = [name for name, value in clean.items() if not same_value(getattr(article, name), value)]
     if not changed:
         return []
     before = {name: _copy(getattr(article, name)) for name in changed}

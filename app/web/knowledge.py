@@ -147,7 +147,7 @@ def _history(db: Session, article: KbArticle) -> list[HistoryRow]:
             who=names.get(r.actor_id, f"user {r.actor_id}") if r.actor_id else "an import or the system",
             action=r.action,
             changed=r.changed,
-            current=all(r.snapshot.get(name) == value for name, value in now.items()),
+            current=all(articles.same_value(r.snapshot.get(name), value) for name, value in now.items()),
         )
         for r in rows
     ]
@@ -172,7 +172,7 @@ def version_page(article_id: int, number: int, request: Request, db: PageDb, use
             "article": article,
             "number": number,
             "then": then,
-            "differs": {name for name in articles.FIELDS if then[name] != now[name]},
+            "differs": {name for name in articles.FIELDS if not articles.same_value(then[name], now[name])},
             "body_html": render_markdown(str(then.get("body") or "")),
             "can_write": articles.can_write(user),
         },
@@ -340,9 +340,7 @@ def _edit_view(
 
 
 @router.get("/kb/articles/{article_id}/edit")
-def edit_page(
-    article_id: int, request: Request, db: PageDb, user: DeskPageUser, done: str = ""
-) -> HTMLResponse:
+def edit_page(article_id: int, request: Request, db: PageDb, user: PageUser, done: str = "") -> HTMLResponse:
     articles.require_writer(user)
     article = articles.get_article(db, article_id, reader=user)
     return _edit_view(request, article, _form_of(article), flash=FLASH.get(done, ""))
@@ -353,7 +351,7 @@ def edit_article(
     article_id: int,
     request: Request,
     db: PageDb,
-    user: DeskPageUser,
+    user: PageUser,
     form: ArticleForm,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
