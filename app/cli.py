@@ -205,6 +205,7 @@ def seed(
     """Create a demo service company in Munich with six months of ticket and visit history."""
     from app.seed.cli import run_seed
 
+    _require_migrated()
     result = run_seed(console, customers=customers, if_empty=if_empty, seed_value=seed, fail=_fail)
     if result is None or result.skipped:
         return
@@ -246,6 +247,39 @@ def seed(
     with unit_of_work() as session:
         opened = open_recent_recoveries(session, now=datetime.now(UTC))
     console.print(f"opened {opened} recovery tickets for the detractors of the last {RECENT.days} days")
+
+
+def _require_migrated() -> None:
+    """Exit 2 unless the database is at the latest migration: seeding a fresh one failed on its first
+    insert ("no such table: account"), an older one on the first column it lacks. Not migrated here:
+    `make run` and the compose file migrate first, and a seed should not change a schema unasked."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.platform.config import get_settings
+    from app.platform.db import read_only_transactions, unit_of_work
+    from app.platform.migrations import alembic_config
+
+    settings = get_settings()
+    path = settings.database_url.removeprefix("sqlite:///") if settings.is_sqlite else ""
+    if path and path != ":memory:" and not Path(path).exists():  # not even created (var/ is made by migrate)
+        _fail("the database has no tables: run `fieldline migrate` first", code=2)
+    try:
+        with read_only_transactions(), unit_of_work() as session:
+            current = set(MigrationContext.configure(session.connection()).get_current_heads())
+    except SQLAlchemyError as exc:
+        message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        _fail(f"cannot read the database: {message}")
+    latest = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    if not current:
+        _fail("the database has no tables: run `fieldline migrate` first", code=2)
+    elif current != latest:
+        _fail(
+            f"the database is at migration {', '.join(sorted(current))}, not the latest "
+            f"({', '.join(sorted(latest))}): run `fieldline migrate` first",
+            code=2,
+        )
 
 
 def _seed_knowledge(generated: int, seed: int) -> None:

@@ -106,6 +106,8 @@ def records(binary: BinaryIO) -> Generator[tuple[int, list[str]], None, None]:
             yield start, cells
             start = reader.line_num + 1 + skipped
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise _cell_too_long(start) from exc
         raise ImportFileError(
             f"line {reader.line_num + skipped}: the CSV cannot be read: {exc}",
             errors=[{"field": "file", "message": str(exc)}],
@@ -113,6 +115,19 @@ def records(binary: BinaryIO) -> Generator[tuple[int, list[str]], None, None]:
     finally:
         if not binary.closed:
             text.detach()  # the caller owns `binary` (and reads it again)
+
+
+def _cell_too_long(start: int) -> ImportFileError:
+    """csv's field limit (131 072 characters) reached by the record starting at line ``start``. Kept,
+    not raised: the longest column takes 5 000 characters (access_notes), so no CRM export needs
+    more, and the limit bounds what one record holds in memory. The likely cause is a quote opened
+    and never closed, which reads the rest of the file as one cell."""
+    limit = f"{csv.field_size_limit():,}".replace(",", " ")
+    return ImportFileError(
+        f"line {start}: a cell is longer than {limit} characters (a quote opened there and never "
+        "closed reads the rest of the file as one cell).",
+        errors=[{"field": "file", "message": f"a cell is longer than {limit} characters"}],
+    )
 
 
 def _wide_encoding(binary: BinaryIO) -> str | None:

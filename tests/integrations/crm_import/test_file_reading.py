@@ -183,3 +183,25 @@ def test_progress_lines_come_at_most_every_interval_and_at_the_end(capsys: Any) 
         "fieldline import: sites from s.csv: 2000/2500 rows (80 %), 4.2 s so far, about 1 s left",
         "fieldline import: sites from s.csv: 2500/2500 rows (100 %), 4.3 s so far",
     ]
+
+
+def test_a_cell_over_csvs_field_limit_is_named_by_its_line(
+    client: TestClient, db: Session, manager: dict[str, str], tmp_path: Path
+) -> None:
+    # csv's own wording was "field larger than field limit (131072)", with no line
+    content = ("external_id,name\nQA-1,Huber\nQA-2," + "x" * 300_000 + "\nQA-3,Maier\n").encode()
+    said = (
+        "line 3: a cell is longer than 131 072 characters (a quote opened there and never closed "
+        "reads the rest of the file as one cell)."
+    )
+    r = post(client, manager, "customers", content)
+    assert r.status_code == 422 and r.json()["detail"] == said
+    path = tmp_path / "kunden.csv"
+    path.write_bytes(content)
+    result = CliRunner().invoke(cli_module.cli, ["import", "customers", str(path)])
+    assert result.exit_code == 1 and " ".join(result.stderr.split()) == f"error: {said}"
+    # the likely cause: a quote left open on line 3 swallows the lines after it
+    rest = "".join(f"QA-{n},Name {n}\n" for n in range(4, 20_000))
+    r = post(client, manager, "customers", f'external_id,name\nQA-1,Huber\nQA-2,"Open\n{rest}'.encode())
+    assert r.status_code == 422 and r.json()["detail"].startswith("line 3: a cell is longer than 131 072")
+    assert names(db) == {}
