@@ -11,6 +11,7 @@ from html import escape
 
 from app.feedback import tokens
 from app.platform.config import get_settings
+from app.platform.mail import new_message
 from surveys import TEMPLATES
 
 PATH = "/survey"
@@ -33,10 +34,7 @@ def compose(
     answer = tokens.make(survey_id, "answer")
     unsub = unsubscribe_url(tokens.make(survey_id, "unsubscribe"))
     links = [(n, answer_url(answer, n)) for n in range(csat.low, csat.high + 1)]
-    msg = EmailMessage()
-    msg["From"] = get_settings().mail_from
-    msg["To"] = to
-    msg["Subject"] = ("Reminder: " if reminder else "") + f"{template.title} ({case_ref})"
+    msg = new_message(to=to, subject=("Reminder: " if reminder else "") + f"{template.title} ({case_ref})")
     msg["List-Unsubscribe"] = f"<{unsub}>"
     greeting = f"Hello {contact_name}," if contact_name else "Hello,"
     lines = [

@@ -3,7 +3,9 @@ was taken off the plan.
 
 `on_published` runs inside the publishing transaction and writes at most one
 `CustomerNotification` per visit and plan run (a unique key), so a redelivered publish tells
-nobody twice; delivery is enqueued after the commit.
+nobody twice; delivery is enqueued after the commit. A dispatcher's schedule by hand
+(`on_scheduled`, from the session hook in app.planning.triggers) is told the same way, decided by
+the same rule, with no plan run.
 
 A change of a time the customer was told (`eta_changed`, `unplanned`: `HELD_KINDS`) waits `HOLD`
 before it goes (the beat's `due_ids` sends it then): a check-in that re-planned the day
@@ -26,7 +28,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
@@ -45,7 +46,7 @@ from app.models import (
 )
 from app.platform.config import get_settings
 from app.platform.db import utcnow
-from app.platform.mail import get_mailer
+from app.platform.mail import get_mailer, new_message
 from app.platform.outbox import enqueue
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ CLAIM_TTL = timedelta(minutes=10)
 # both re-plans to publish; short against the 30 min margin a changed time must move to be told.
 HOLD = timedelta(minutes=2)
 HELD_KINDS = ("eta_changed", "unplanned")
+# A notice that goes at once is enqueued after its commit; one still pending and never tried after
+# this long lost that delivery (the process that committed it exited first): the beat sends it.
+ENQUEUE_GRACE = timedelta(minutes=2)
 TOLD = (NotificationStatus.sending.value, NotificationStatus.sent.value)
 
 
@@ -68,11 +72,16 @@ class Notice:
     number: str
     kind: str  # planned | eta_changed | unplanned | cancelled
     to: str
-    customer: str
+    customer: str  # the account (company)
     address: str
     eta_at: datetime | None
     eta_local: str  # e.g. "Tue 24 Nov, 10:40 (Europe/Berlin)"
     previous_eta_local: str
+    contact: str = ""  # the ticket's contact person, greeted by name when known
+
+    @property
+    def greeting(self) -> str:
+        return f"Hello {self.contact or self.customer},"
 
     @property
     def subject(self) -> str:
@@ -87,18 +96,18 @@ class Notice:
     def text(self) -> str:
         if self.kind == "cancelled":
             return (
-                f"Hello {self.customer},\n\nthe visit {self.number} at {self.address} announced for "
+                f"{self.greeting}\n\nthe visit {self.number} at {self.address} announced for "
                 f"{self.previous_eta_local} is cancelled: no engineer will come. If the problem is "
                 "still there, answer this message and we will take care of it.\n"
             )
         if self.kind == "unplanned":
             return (
-                f"Hello {self.customer},\n\nthe visit {self.number} at {self.address} could not be kept "
+                f"{self.greeting}\n\nthe visit {self.number} at {self.address} could not be kept "
                 f"at {self.previous_eta_local}. We will tell you the new time as soon as it is planned.\n"
             )
         before = f" (before: {self.previous_eta_local})" if self.kind == "eta_changed" else ""
         return (
-            f"Hello {self.customer},\n\nour engineer is expected at {self.address} around "
+            f"{self.greeting}\n\nour engineer is expected at {self.address} around "
             f"{self.eta_local}{before}.\n"
         )
 
@@ -114,10 +123,7 @@ class MailSender:
     when configured, else the log)."""
 
     def send(self, notice: Notice) -> None:
-        msg = EmailMessage()
-        msg["From"] = get_settings().mail_from
-        msg["To"] = notice.to
-        msg["Subject"] = notice.subject
+        msg = new_message(to=notice.to, subject=notice.subject)
         msg.set_content(notice.text)
         get_mailer().send(msg)
 
@@ -198,7 +204,6 @@ def on_published(session: Session, *, run_id: int, moved: Iterable[Moved]) -> in
     moved = list(moved)
     if not moved:
         return 0
-    margin = timedelta(minutes=get_settings().eta_notify_margin_min)
     ids = [m.work_order_id for m in moved]
     replayed = set(
         session.scalars(
@@ -208,8 +213,25 @@ def on_published(session: Session, *, run_id: int, moved: Iterable[Moved]) -> in
         )
     )
     moved = [m for m in moved if m.work_order_id not in replayed]  # a redelivered publish
+    return _tell(session, run_id=run_id, moved=moved)
+
+
+def on_scheduled(
+    session: Session, *, work_order_id: int, old_eta: datetime | None, new_eta: datetime | None
+) -> int:
+    """A dispatcher scheduled or moved the visit by hand: told as a plan's move is (`planned` at
+    once, `eta_changed` past the margin and held, so a quick correction or the next plan
+    supersedes it). No plan run: the (visit, run) key never matches, and a later plan decides
+    against what this told."""
+    from app.planning.publish import Moved  # publish imports this module
+
+    return _tell(session, run_id=None, moved=[Moved(work_order_id, old_eta, new_eta)])
+
+
+def _tell(session: Session, *, run_id: int | None, moved: list[Moved]) -> int:
     if not moved:
         return 0
+    margin = timedelta(minutes=get_settings().eta_notify_margin_min)
     last = _told(session, [m.work_order_id for m in moved])
     created = []
     for m in moved:
@@ -255,14 +277,19 @@ def on_cancelled(session: Session, *, work_order_id: int) -> CustomerNotificatio
 
 
 def _recipient(session: Session, work_order_id: int) -> str:
+    return _contact(session, work_order_id)[0]
+
+
+def _contact(session: Session, work_order_id: int) -> tuple[str, str]:
+    """The ticket's contact: (e-mail, name), empty when there is none."""
     row = session.execute(
-        select(Contact.email)
+        select(Contact.email, Contact.name)
         .select_from(WorkOrder)
         .join(Ticket, Ticket.id == WorkOrder.ticket_id)
         .join(Contact, Contact.id == Ticket.contact_id)
         .where(WorkOrder.id == work_order_id)
     ).first()
-    return (row[0] or "") if row else ""
+    return ((row[0] or ""), (row[1] or "")) if row else ("", "")
 
 
 # ------------------------------------------------------------------------------------ delivering
@@ -316,6 +343,7 @@ def claim(session: Session, notification_id: int, now: datetime | None = None) -
         eta_at=n.eta_at,
         eta_local=_local(n.eta_at, tz),
         previous_eta_local=_local(n.previous_eta_at, tz),
+        contact=_contact(session, wo.id)[1],
     )
 
 
@@ -341,7 +369,8 @@ def record(session: Session, notification_id: int, error: str | None) -> str:
 
 
 def due_ids(session: Session, limit: int = 100, now: datetime | None = None) -> list[int]:
-    """Pending retries, held notices whose HOLD is over, and claims left by a lost worker."""
+    """Pending retries, held notices whose HOLD is over, notices never tried whose delivery was
+    lost (`ENQUEUE_GRACE`), and claims left by a lost worker."""
     now = now or utcnow()
     return list(
         session.scalars(
@@ -349,7 +378,11 @@ def due_ids(session: Session, limit: int = 100, now: datetime | None = None) -> 
             .where(
                 (
                     (CustomerNotification.status == NotificationStatus.pending.value)
-                    & ((CustomerNotification.attempts > 0) | CustomerNotification.kind.in_(HELD_KINDS))
+                    & (
+                        (CustomerNotification.attempts > 0)
+                        | CustomerNotification.kind.in_(HELD_KINDS)
+                        | (CustomerNotification.created_at <= now - ENQUEUE_GRACE)
+                    )
                     & ~_held(now)
                 )
                 | (

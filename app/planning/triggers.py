@@ -12,6 +12,8 @@ Whatever code path changes the rows (API, pages, imports, other services), a ses
                                                       each recording its own event (`cover_ref`);
 - on-call cover removed                            → re-plan the planned days it covered, from today
                                                       on ("on_call_removed"); cover already over: none;
+- a visit scheduled or moved by hand               → tell the customer as a plan's move would
+  (`workorders.schedule`)                             (`notify.on_scheduled`);
 - a work order cancelled                           → release its parts, re-plan ("cancellation"),
                                                       tell the customer if the visit was announced;
 - a visit finished (done / needs_follow_up)        → its held parts are consumed (the report has
@@ -52,6 +54,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 
 from app.field.inventory import reservations, stock
+from app.field.workorders.service import SCHEDULED_BY_HAND
 from app.models import (
     Absence,
     Engineer,
@@ -77,6 +80,7 @@ log = logging.getLogger(__name__)
 URGENT = ("P1", "P2")
 _KEY = "fieldline_plan_events"
 _REF = "fieldline_plan_event_ref"  # on an Absence's / OnCallShift's instance state: absence_ref, cover_ref
+_SCHEDULED_FROM = "fieldline_scheduled_from"  # on a WorkOrder's instance state: its ETA before `schedule`
 _DAY = "fieldline_plan_day"  # on a WorkOrder's instance state: plan_on
 _UNDONE = "fieldline_check_in_undone"  # on a WorkOrder's instance state: the check-in taken back
 # The events of a check-in that re-plan a day; an undone check-in re-plans the days they did.
@@ -206,6 +210,11 @@ def _collect(session: Session, _ctx: Any) -> None:
             found.append(("absence_removed", obj))
         elif isinstance(obj, OnCallShift):
             found.append(("on_call_removed", obj))
+    for obj in (*session.new, *session.dirty):
+        mark = instance_state(obj).info.pop(SCHEDULED_BY_HAND, None) if isinstance(obj, WorkOrder) else None
+        if mark is not None:  # kept past this flush for `_handle` (before_commit)
+            instance_state(obj).info[_SCHEDULED_FROM] = mark[0]
+            found.append(("scheduled", obj))
     for obj in session.dirty:
         if isinstance(obj, StockReservation) and instance_state(obj).info.pop(stock.CUT_MARK, None):
             found.append(("stock_cut", obj))
@@ -283,6 +292,12 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
         _check_in_undone(session, obj)
     elif kind == "stock_cut":
         _stock_cut(session, obj)
+    elif kind == "scheduled":
+        info = instance_state(obj).info
+        if _SCHEDULED_FROM in info:  # scheduled twice in the transaction: told once, the last time
+            notify.on_scheduled(
+                session, work_order_id=obj.id, old_eta=info.pop(_SCHEDULED_FROM), new_eta=obj.eta_at
+            )
     elif kind == "cancellation":
         reservations.release_for_work_order(session, work_order_id=obj.id)
         notify.on_cancelled(session, work_order_id=obj.id)

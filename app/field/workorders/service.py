@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import flag_modified, instance_state
 
 from app.desk.tickets import service as tickets
 from app.field.engineers import service as engineers
@@ -74,6 +74,9 @@ UPDATABLE = (
     "eta_at",
 )
 SCHEDULABLE_FROM = (WorkOrderStatus.unscheduled, WorkOrderStatus.scheduled, WorkOrderStatus.en_route)
+# On a work order's instance state after `schedule` changed it: (the ETA before,); the planning
+# session hook pops it and tells the customer (app.planning.notify.on_scheduled).
+SCHEDULED_BY_HAND = "fieldline_scheduled_by_hand"
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -382,12 +385,16 @@ def schedule(
     )
     refuse(errors)
     now = utcnow()
+    told_eta = work_order.eta_at
     changes = audit.apply_changes(
         work_order,
         {"engineer_id": engineer.id, "planned_start_at": planned_start, "eta_at": eta or planned_start},
     )
     if not changes and work_order.status == WorkOrderStatus.scheduled:
         return work_order  # the same assignment again (a retry): nothing to record
+    # The customer hears of it as of a plan's move (app.planning.triggers → notify.on_scheduled);
+    # a mark, not a changed eta_at, because a publish changes eta_at too and tells on its own.
+    instance_state(work_order).info[SCHEDULED_BY_HAND] = (told_eta,)
     add_event(
         session,
         work_order,

@@ -134,17 +134,7 @@ def test_resolving_cancels_visits_not_started_releases_parts_replans_and_tells_t
     assert reservations.reserve(
         db, work_order_id=wo.id, part_id=w["part"].id, location_id=w["van"].id, quantity=2, plan_run_id=run.id
     )
-    db.add(  # the customer was told the visit's time
-        CustomerNotification(
-            work_order_id=wo.id,
-            plan_run_id=run.id,
-            kind="planned",
-            eta_at=next_monday_at(10),
-            recipient="jana@kunde.example",
-            status="sent",
-        )
-    )
-    db.commit()
+    db.commit()  # the customer is told the visit's time (the schedule by hand: notify.on_scheduled)
     assert w["ticket"].status == "scheduled"
 
     r = move(client, w["h"], w["ticket"].id, "resolved", reason="customer reset the controller")
@@ -160,7 +150,8 @@ def test_resolving_cancels_visits_not_started_releases_parts_replans_and_tells_t
         select(CustomerNotification.kind).where(CustomerNotification.work_order_id == wo.id)
     ).all()
     assert sorted(told) == ["cancelled", "planned"]
-    (sent,) = inbox.notices  # delivered after the commit, through the usual notify path
+    planned, sent = inbox.notices  # delivered after the commit, through the usual notify path
+    assert planned.kind == "planned" and "10:00" in planned.eta_local
     assert sent.to == "jana@kunde.example" and sent.subject == f"Your service visit {wo.number} is cancelled"
     assert "no engineer will come" in sent.text
     # the visit says why it ended
