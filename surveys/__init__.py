@@ -24,6 +24,7 @@ from .questions import (
     Rule,
     Template,
     choose_template,
+    survey_for,
 )
 from .sending import Recipient, SendingPolicy, Step, SurveyState, due_at, in_cooldown, next_step
 from .stats import Figure, welch, wilson
@@ -65,6 +66,7 @@ __all__ = [
     "next_step",
     "parse_answer",
     "period_of",
+    "survey_for",
     "welch",
     "wilson",
     "with_previous",

@@ -141,3 +141,14 @@ def choose_template(
         if rule.trigger == trigger and rule.tier in ("*", tier) and rule.channel in ("*", channel):
             return None if rule.template_id is None else TEMPLATES[rule.template_id]
     return None
+
+
+def survey_for(
+    trigger: Trigger, account_tier: str | None, channel: str, rules: tuple[Rule, ...] = TEMPLATE_RULES
+) -> tuple[str, Template | None]:
+    """The tier a case's survey is filed under and its template (None: no survey). The tier is the
+    customer's account tier, not the ticket's SLA entitlement: a gold account's asset without a
+    contract is served at standard SLA, but its survey is a gold customer's (and asks NPS). The app's
+    capture and the demo seed both call this, so seeded and live surveys slice alike."""
+    tier = account_tier or "standard"
+    return tier, choose_template(trigger, tier, channel, rules)

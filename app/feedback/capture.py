@@ -1,9 +1,10 @@
 """Create a survey row when a visit ends or a ticket is resolved; cancel it when the case is
 cancelled or reopened. Called from the session hooks in `app.feedback.triggers`.
 
-The template comes from `surveys.choose_template` (trigger × the account's tier × the ticket's
-channel); no template, no row. A ticket resolved by a visit is asked about once, by the visit's
-survey: the resolution survey is only for cases the desk closed without anyone on site.
+The tier and template come from `surveys.survey_for` (trigger × the account's tier × the ticket's
+channel; the demo seed calls it too); no template, no row. A ticket resolved by a visit is asked
+about once, by the visit's survey: the resolution survey is only for cases the desk closed without
+anyone on site.
 """
 
 from __future__ import annotations
@@ -17,10 +18,19 @@ from app.feedback.recovery import CATEGORY as RECOVERY
 from app.field.workorders.visits import REPORTED
 from app.models import Account, Asset, Site, Survey, Ticket, WorkOrder
 from app.platform.db import utcnow
-from surveys import choose_template
+from surveys import Template, survey_for
 from surveys.questions import Trigger
 
 VISIT_ENDED = REPORTED  # a visit survey follows the filed report, fixed or not
+
+
+def choose(
+    session: Session, trigger: Trigger, ticket: Ticket, work_order: WorkOrder | None
+) -> tuple[dict[str, object], Template | None]:
+    """The survey row's copied context and its template (None: no survey) for this case."""
+    account = session.get(Account, ticket.account_id)
+    tier, template = survey_for(trigger, account.tier if account else None, ticket.channel)
+    return {**_context(session, ticket, work_order), "tier": tier}, template
 
 
 def _context(session: Session, ticket: Ticket, work_order: WorkOrder | None) -> dict[str, object]:
@@ -46,7 +56,6 @@ def _context(session: Session, ticket: Ticket, work_order: WorkOrder | None) -> 
         "region_id": region_id,
         "asset_id": asset_id,
         "product_model_id": asset.product_model_id if asset else None,
-        "tier": account.tier if account else "standard",
         "channel": ticket.channel,
         "contact_id": ticket.contact_id,
     }
@@ -57,8 +66,7 @@ def _create(
 ) -> Survey | None:
     if session.scalar(select(Survey.id).where(Survey.trigger_key == key)) is not None:
         return None  # the same event seen twice (a retried request): one survey
-    ctx = _context(session, ticket, wo)
-    template = choose_template(trigger, tier=str(ctx["tier"]), channel=ticket.channel)
+    ctx, template = choose(session, trigger, ticket, wo)
     if template is None:
         return None
     survey = Survey(trigger_key=key, trigger=trigger, template_id=template.id, triggered_at=at, **ctx)

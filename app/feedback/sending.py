@@ -13,9 +13,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.feedback import messages
+from app.feedback import answering, messages
 from app.feedback.policy import sending_policy
-from app.models import Contact, Survey, Ticket
+from app.models import Contact, Survey
 from app.platform.db import unit_of_work, utcnow
 from app.platform.mail import get_mailer
 from surveys import Recipient, Step, SurveyState, next_step
@@ -75,14 +75,15 @@ def decide(session: Session, s: Survey, now: datetime) -> Step:
 
 def _mail(session: Session, s: Survey, *, reminder: bool) -> None:
     contact = session.get(Contact, s.contact_id)
-    ticket = session.get(Ticket, s.ticket_id)
     assert contact is not None and contact.email  # next_step said the contact is reachable
     msg = messages.compose(
         survey_id=s.id,
         template_id=s.template_id,
         to=contact.email,
         contact_name=contact.name,
-        case_ref=(ticket.number if ticket and ticket.number else f"#{s.ticket_id}"),
+        # the number the page names too: a visit's WO-… (the one its visit notices carried), else
+        # the ticket's T-… (the one its replies carried)
+        case_ref=answering.about(session, s).reference or f"#{s.ticket_id}",
         reminder=reminder,
     )
     get_mailer().send(msg)

@@ -50,6 +50,7 @@ class Visit:
 @dataclass(slots=True)
 class Case:
     account_id: int
+    account_tier: str  # the customer's tier: what surveys are chosen and sliced by (not `tier`)
     contact_id: int | None
     asset: AssetInfo | None
     channel: str
@@ -57,7 +58,7 @@ class Case:
     description: str
     category: str
     priority: str
-    tier: str
+    tier: str  # the SLA entitlement's tier on the day the case opened (the contract's, else standard)
     cal_id: int
     contract_id: int | None
     opened: float
@@ -223,6 +224,7 @@ class CaseMaker:
         reply = max(opened + MIN, cal.add(opened, fr * _late(rng, 0.95, 0.05, 0.9)))
         case = Case(
             acc.id,
+            acc.tier,
             self._contact(acc),
             asset,
             channel,
@@ -370,6 +372,7 @@ class CaseMaker:
         subject = f"{MAINTENANCE[spec.category]}: {spec.name}"
         case = Case(
             acc.id,
+            acc.tier,
             self._contact(acc),
             asset,
             "api",
@@ -407,6 +410,7 @@ class CaseMaker:
         channel = rng.choices(("email", "phone", "web"), (60, 30, 10))[0]
         return Case(
             acc.id,
+            acc.tier,
             self._contact(acc),
             None,
             channel,

@@ -18,7 +18,7 @@ from app.models.feedback import VISIT_FACT_COLUMNS
 from app.seed.cases import Case, Visit
 from app.seed.world import World
 from app.seed.writer import BulkWriter
-from surveys import TEMPLATES, Answer, choose_template
+from surveys import TEMPLATES, Answer, survey_for
 
 
 def utc(ts: float) -> datetime:
@@ -112,7 +112,7 @@ class SurveySeeder:
         self.candidates: list[Candidate] = []
         self.last_fixed: dict[int, float] = {}  # asset id → last completed visit's checkout
 
-    def _context(self, case: Case, tid: int, v: Visit | None) -> tuple[object, ...]:
+    def _context(self, case: Case, tid: int, v: Visit | None, tier: str) -> tuple[object, ...]:
         asset = case.asset
         product = self.world.products[asset.product][0] if asset else None
         return (
@@ -124,7 +124,7 @@ class SurveySeeder:
             self.world.regions[asset.region] if asset else None,
             asset.id if asset else None,
             product,
-            case.tier,
+            tier,
             case.channel,
         )
 
@@ -134,7 +134,8 @@ class SurveySeeder:
             return
         done = [v for v in case.visits if v.checkout <= self.now]
         for k, v in enumerate(done):
-            template = choose_template("visit_checked_out", tier=case.tier, channel=case.channel)
+            # as app.feedback.capture chooses it: the account's tier, not the SLA entitlement's
+            tier, template = survey_for("visit_checked_out", case.account_tier, case.channel)
             asset_id = case.asset.id if case.asset else None
             previous = self.last_fixed.get(asset_id) if asset_id is not None else None
             repeat = previous is not None and 0 <= v.checkin - previous <= RETURN_WINDOW_S and k == 0
@@ -160,13 +161,13 @@ class SurveySeeder:
                     f"visit:{v.id}",
                     "visit_checked_out",
                     template.id,
-                    self._context(case, tid, v),
+                    self._context(case, tid, v, tier),
                     facts,
                     v.fixed,
                 )
             )
         if not case.visits and case.resolved <= self.now:
-            template = choose_template("ticket_resolved", tier=case.tier, channel=case.channel)
+            tier, template = survey_for("ticket_resolved", case.account_tier, case.channel)
             if template is not None:
                 self.candidates.append(
                     Candidate(
@@ -175,7 +176,7 @@ class SurveySeeder:
                         f"ticket:{tid}:seed",
                         "ticket_resolved",
                         template.id,
-                        self._context(case, tid, None),
+                        self._context(case, tid, None, tier),
                         {"sla_breach": sla_breached},
                         True,
                     )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import models as m
+from app.feedback import capture
 from app.seed.generate import seed
 from surveys import Answer
 from tests.seed.test_seed import NOW
@@ -73,3 +74,24 @@ def test_answers_are_worse_after_late_repeated_or_part_short_visits(seeded: Sess
         # the sample's gap depends on the random stream (0.49 for part_missing once main's seed
         # drew call notes too), so the test asks for a clear gap, not the full point.
         assert mean(with_fact) < mean(without) - 0.5, (fact, mean(with_fact), mean(without))
+
+
+def test_seeded_surveys_have_the_tier_and_template_live_capture_chooses(seeded: Session) -> None:
+    """The KPIs slice answers by `tier`: a seeded survey must carry what app.feedback.capture would
+    have chosen for the same case (the account's tier, not the SLA entitlement's), and its template."""
+    db = seeded
+    tiers = {a.id: a.tier for a in db.scalars(select(m.Account))}
+    surveys = list(db.scalars(select(m.Survey)))
+    by_tier = {s.tier for s in surveys}
+    assert {"standard", "platinum"} <= by_tier, by_tier
+    for s in surveys:
+        ticket = db.get(m.Ticket, s.ticket_id)
+        order = db.get(m.WorkOrder, s.work_order_id) if s.work_order_id is not None else None
+        assert ticket is not None
+        ctx, template = capture.choose(db, s.trigger, ticket, order)  # type: ignore[arg-type]
+        assert template is not None
+        assert (s.tier, s.template_id) == (ctx["tier"], template.id) == (tiers[s.account_id], template.id)
+    answers = list(db.scalars(select(m.SurveyAnswer)))
+    assert all(a.tier == tiers[a.account_id] for a in answers)
+    # a contract customer's visit asks NPS, whatever the SLA of the asset visited
+    assert all(a.nps is not None for a in answers if a.work_order_id is not None and a.tier != "standard")
