@@ -318,7 +318,7 @@ def bulk(
     if not errors and assignee_id is None and not unassign and not status:
         errors["assignee"] = "choose an assignee or a status to apply"
     if status == TicketStatus.resolved.value and not reason.strip():
-        errors["reason"] = "write the resolution: it is e-mailed to each ticket’s customer"
+        errors["reason"] = "write the resolution: it is kept on each ticket’s timeline"
     if errors:
         raise invalid(errors)
     items = _items(ticket)

@@ -20,7 +20,7 @@ def _title(item: Mapping[str, Any], names: Mapping[int, str]) -> str:
     if kind == "status":
         return f"Status {_status(data.get('from'))} → {_status(data.get('to'))}"
     if kind == "reply" and data.get("resolution"):
-        return "Resolution sent to the customer" + (
+        return "Resolution recorded for the customer" + (
             f" ({data['to']})" if isinstance(data.get("to"), str) else ""
         )
     if kind == "call":

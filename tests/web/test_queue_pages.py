@@ -238,11 +238,11 @@ def test_bulk_resolve_names_the_visits_it_cancels_and_asks_first(
         "back": "/desk/queue?view=unassigned",
     }
     asked = client.post("/desk/queue/bulk", data=form, follow_redirects=False)
-    # Nothing is done yet: the page names the visit and that customers are e-mailed.
+    # Nothing is done yet: the page names the visit and where the resolution goes (no mail is sent).
     assert asked.status_code == 200
     assert "Resolved: 2 ticket(s) — this cancels 1 visit(s)" in asked.text
     assert f"<strong>{wo.number}</strong> ({ticket.number}, Scheduled," in asked.text
-    assert "Each ticket’s customer is e-mailed the resolution." in asked.text
+    assert "Each ticket keeps the resolution on its timeline." in asked.text and "e-mailed" not in asked.text
     assert f'name="confirm" value="{wo.number}"' in asked.text
     db.expire_all()
     assert db.get_one(WorkOrder, wo.id).status == "scheduled"
@@ -272,9 +272,9 @@ def test_bulk_resolve_without_visits_needs_no_extra_step(
     form = {"ticket": [f"{plain.id}:{plain.version}"], "status": "resolved", "csrf": csrf_of(page)}
     r = client.post("/desk/queue/bulk", data={**form, "reason": "Reset"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/desk/queue?done=1"
-    # a resolution is what the customers are e-mailed: asked for before anything is done
+    # a resolution is asked for before anything is done
     r = client.post("/desk/queue/bulk", data=form)
-    assert r.status_code == 422 and "write the resolution: it is e-mailed to each ticket’s customer" in r.text
+    assert r.status_code == 422 and "write the resolution: it is kept on each ticket’s timeline" in r.text
 
 
 def test_bulk_refusals_name_states_by_their_labels(

@@ -550,3 +550,31 @@ def test_status_refusals_name_the_allowed_states_as_the_page_does(
     assert refused.value.detail.endswith(
         "allowed now: Open, Waiting on customer, Closed."
     )  # the API's words too
+
+
+def test_resolving_does_not_promise_a_mail_that_is_never_sent(
+    client: TestClient, sign_in: Callable[..., User], world: dict[str, Any], db: Session
+) -> None:
+    """No mail goes out on resolution (docs/tickets.md: sending is not built): the form's hint, the
+    refusal and the timeline say where the resolution is kept, not that it was sent."""
+    sign_in("agent")
+    t = world["ticket"]
+    html = _page(client, t)
+    token = csrf_of(html)
+    assert "sent to the customer" not in html and "kept on the ticket’s timeline" in html
+    r = client.post(
+        f"/desk/tickets/{t.id}/status", data={"to": "open", "version": str(t.version), "csrf": token}
+    )
+    assert r.status_code == 200, r.text
+    db.expire_all()
+    version = str(db.get_one(Ticket, t.id).version)
+    form = {"to": "resolved", "version": version, "csrf": token}
+    r = client.post(f"/desk/tickets/{t.id}/status", data=form)
+    assert r.status_code == 422
+    assert "it is kept on the ticket, in its timeline" in r.text and "sent to the customer" not in r.text
+    r = client.post(
+        f"/desk/tickets/{t.id}/status",
+        data={"to": "resolved", "reason": "Reset the chiller.", "version": version, "csrf": token},
+    )
+    assert r.status_code == 200, r.text
+    assert "Resolution recorded for the customer" in r.text and "sent to the customer" not in r.text

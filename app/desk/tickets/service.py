@@ -345,7 +345,8 @@ def transition(
     check(ticket, to, at=at, manual=True)
     if to == TicketStatus.resolved and not reason:
         raise Unprocessable(
-            "Resolving a ticket needs the resolution: what was done (it is sent to the customer).",
+            "Resolving a ticket needs the resolution: what was done "
+            "(it is kept on the ticket, in its timeline).",
             errors=[{"field": "reason", "message": "write the resolution"}],
         )
     if to == TicketStatus.closed and ticket.status != TicketStatus.resolved and not reason:
