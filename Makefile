@@ -25,8 +25,11 @@ run: install
 	DEMO_MODE=$${DEMO_MODE:-1} $(BIN)/fieldline seed --if-empty
 	DEMO_MODE=$${DEMO_MODE:-1} $(BIN)/fieldline serve
 
+# One test process per core (pytest-xdist; each has its own database, tests/xdist.py); a module's
+# tests stay in one process so its expensive fixtures (a browser, a real worker) start once.
+TEST_JOBS ?= auto
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # Style, types ([tool.mypy]), then the import rules of [tool.importlinter] (docs/architecture.md).
 lint: $(STAMP)

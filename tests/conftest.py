@@ -18,9 +18,20 @@ from pathlib import Path
 # Configure the app before it is imported anywhere.
 _tmp = Path(tempfile.mkdtemp(prefix="fieldline-test-"))
 atexit.register(shutil.rmtree, _tmp, ignore_errors=True)
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_tmp / 'test.db'}"
+# Under pytest-xdist (`make test` runs two processes) each process has its own database and
+# broker db: on SQLite the temporary folder above, on PostgreSQL and Redis the numbered copies
+# `tests/xdist.py` derives (the schema is dropped and rebuilt per session, queues are flushed).
+from tests.xdist import per_worker_broker, per_worker_database  # noqa: E402
+
+TEST_DATABASE_URL = (
+    per_worker_database(os.environ.get("TEST_DATABASE_URL")) or f"sqlite:///{_tmp / 'test.db'}"
+)
 # Ordinary tests run tasks inline; tests that need a real worker use the broker explicitly.
-TEST_BROKER_URL = os.environ.pop("CELERY_BROKER_URL", None)
+# The name is moved aside, not dropped: xdist's processes start from this process's environment.
+_broker = os.environ.pop("CELERY_BROKER_URL", None) or os.environ.get("FIELDLINE_TEST_BROKER_URL")
+if _broker:
+    os.environ["FIELDLINE_TEST_BROKER_URL"] = _broker
+TEST_BROKER_URL = per_worker_broker(_broker)
 os.environ["DATABASE_URL"] = TEST_DATABASE_URL
 os.environ["SECRET_KEY"] = "test-secret"
 os.environ["DEMO_MODE"] = "0"
