@@ -20,7 +20,10 @@ did (`_plan_effect`).
 
 A double submit of an add replays the first answer (the same one-time form key and
 `idempotent_create` as the field pages); removing what is gone already says so instead of a 404,
-while an id of another engineer's absence or cover is refused (404) by the service."""
+while an id of another engineer's absence or cover is refused (404) by the service. A remove
+button carries the tag of each row it shows (the API's ETag, `absence_tag` / `on_call_tag`, like
+its If-Match): a row under that id that is not the one shown (SQLite gives a removed row's id to
+the next one) is a 409 saying so, and nothing is removed."""
 
 from __future__ import annotations
 
@@ -87,6 +90,14 @@ DONE = {
     "on_call_gone": "That on-call cover was not there any more (removed by a second click or by "
     "someone else); nothing changed.",
     "replayed": "This form had been sent already: it was saved once, as listed below, not twice.",
+}
+STALE = {
+    "absence": "Nothing was removed: that absence was changed by someone else since this page was "
+    "opened (removed, and another one saved in its place). The list above is as saved now; check it "
+    "and remove again if needed.",
+    "on_call": "Nothing was removed: that on-call cover was changed by someone else since this page "
+    "was opened (removed, and other cover saved in its place). The list above is as saved now; "
+    "check it and remove again if needed.",
 }
 
 
@@ -182,6 +193,9 @@ def section(db: Session, engineer: Engineer, refused: Outcome | None = None) -> 
         "past_absences": list(reversed(_periods(past)))[:PAST],
         "on_call": [c for c in covers if c.ends_at > now][:UPCOMING_MAX],
         "past_on_call": list(reversed([c for c in covers if c.ends_at <= now]))[:PAST],
+        # the remove buttons' hidden tags (the API's ETags): a stale page removes nothing
+        "absence_tags": {a.id: engineers.absence_tag(a) for a in upcoming},
+        "on_call_tags": {c.id: engineers.on_call_tag(c) for c in covers},
         "absence_form": forms["absence"],
         "on_call_form": forms["on_call"],
         "reasons": REASONS,
@@ -538,28 +552,49 @@ def _ids(first: int, also: str) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def remove_absence(db: Session, user: User, engineer: Engineer, absence_id: int, also: str) -> Outcome:
+def _tags(value: str, count: int) -> list[str]:
+    """The remove form's hidden tags, one per id; missing or forged: a page to reload."""
+    tags = [t.strip() for t in value.split(",")]
+    if len(tags) != count or not all(len(t) == 8 and t.isalnum() for t in tags):
+        raise invalid({"tags": "reload the page and try again"})
+    return tags
+
+
+def _stale(kind: str) -> Outcome:
+    return _refused(kind, {"key": secrets.token_urlsafe(16)}, {}, 409, STALE[kind])
+
+
+def remove_absence(
+    db: Session, user: User, engineer: Engineer, absence_id: int, also: str, tags: str
+) -> Outcome:
     """Remove the absence (and the rest of its period, when the period's button was used). An id
     that is not this engineer's is refused by the service (404) and nothing is removed; one that
-    is gone already (a second click) is no error."""
+    is gone already (a second click) is no error; one holding another absence than the page showed
+    (its tag differs) is a 409 and nothing is removed."""
     ids, days, after, engineer_id = _ids(absence_id, also), [], _last_run(db), engineer.id
-    for i in ids:
+    for i, tag in zip(ids, _tags(tags, len(ids)), strict=True):
         row = db.get(Absence, i)
         if row is None:
             if i == absence_id:
                 db.rollback()
                 return Outcome(location=f"/admin/engineers/{engineer_id}?done=absence_gone")
             continue  # a day of the period removed on its own meanwhile
+        if row.engineer_id == engineer_id and engineers.absence_tag(row) != tag:
+            db.rollback()
+            return _stale("absence")
         day = row.day
         engineers.remove_absence(db, engineer=engineer, absence_id=i, actor=user)  # 404: not theirs
         days.append(day)
     return _saved(db, engineer, "absence_removed", days, after)
 
 
-def remove_on_call(db: Session, user: User, engineer: Engineer, on_call_id: int) -> Outcome:
+def remove_on_call(db: Session, user: User, engineer: Engineer, on_call_id: int, tag: str) -> Outcome:
+    tag = _tags(tag, 1)[0]
     row = db.get(OnCallShift, on_call_id)
     if row is None:
         return Outcome(location=f"/admin/engineers/{engineer.id}?done=on_call_gone")
+    if row.engineer_id == engineer.id and engineers.on_call_tag(row) != tag:
+        return _stale("on_call")
     days = _local_days(row.starts_at, row.ends_at, engineers.timezone_of(db, engineer))
     after = _last_run(db)
     engineers.remove_on_call(db, engineer=engineer, on_call_id=on_call_id, actor=user)  # 404: not theirs

@@ -367,7 +367,9 @@ def absence_remove(
 ) -> Response:
     require_csrf(request, form.get("csrf"))
     engineer = engineers.get_engineer(db, engineer_id)
-    outcome = calendar.remove_absence(db, user, engineer, absence_id, form.get("also", ""))
+    outcome = calendar.remove_absence(
+        db, user, engineer, absence_id, form.get("also", ""), form.get("tags", "")
+    )
     return _calendar_answer(request, db, engineer_id, outcome)
 
 
@@ -386,4 +388,5 @@ def on_call_remove(
 ) -> Response:
     require_csrf(request, form.get("csrf"))
     engineer = engineers.get_engineer(db, engineer_id)
-    return _calendar_answer(request, db, engineer_id, calendar.remove_on_call(db, user, engineer, on_call_id))
+    outcome = calendar.remove_on_call(db, user, engineer, on_call_id, form.get("tag", ""))
+    return _calendar_answer(request, db, engineer_id, outcome)

@@ -30,17 +30,20 @@ SECRET = "e2e-survey-secret"
 
 
 def _seed(url: str) -> dict[str, Any]:
-    """A gold customer whose visit's survey has just been mailed."""
+    """A gold customer whose visit's survey has just been mailed; a platinum one's, with the 0–10
+    recommendation scale."""
     engine = migrated(url)
     try:
         with Session(engine) as db:
-            case = customer(db, tier="gold", name="Bäckerei Sonnenschein KG")
-            wo = visit(db, case, late_min=30)
-            db.commit()  # the session hook creates the survey
-            survey = db.scalars(select(Survey).where(Survey.work_order_id == wo.id)).one()
-            survey.status, survey.sent_at = "sent", utcnow()
-            db.commit()
-            return {"url": url, "survey_id": survey.id}
+            ids = []
+            for tier, name in (("gold", "Bäckerei Sonnenschein KG"), ("platinum", "Klinikum Nord")):
+                wo = visit(db, customer(db, tier=tier, name=name), late_min=30)
+                db.commit()  # the session hook creates the survey
+                survey = db.scalars(select(Survey).where(Survey.work_order_id == wo.id)).one()
+                survey.status, survey.sent_at = "sent", utcnow()
+                db.commit()
+                ids.append(survey.id)
+            return {"url": url, "survey_id": ids[0], "nps_survey_id": ids[1]}
     finally:
         engine.dispose()
 
@@ -53,6 +56,7 @@ def server(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch_module.setattr(get_settings(), "secret_key", SECRET)
     with running_server(_seed, env_extra={"SECRET_KEY": SECRET}) as info:
         info["token"] = tokens.make(info["survey_id"], "answer")
+        info["nps_token"] = tokens.make(info["nps_survey_id"], "answer")
         yield info
 
 
@@ -118,5 +122,32 @@ def test_customer_answers_the_survey_on_a_phone_with_the_keyboard(server: dict[s
             assert errors == []
             page.goto(f"{server['base']}/survey/{server['token'][:-4]}abcd")  # a 404, on purpose
             sync_api.expect(page.get_by_role("heading", name="This link does not work")).to_be_visible()
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("width", [320, 360, 480])
+def test_the_0_to_10_scale_keeps_24px_targets_from_320px_and_one_row_from_360px(
+    server: dict[str, Any], width: int
+) -> None:
+    """WCAG 2.5.8: each answer at least 24 × 24 px. At 360 px and wider the eleven buttons stay on
+    one row (10 above "Extremely likely"); at 320 px one row would make them 21 px wide, so they
+    wrap to two (6 + 5), as wide as the 5-point scale's."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={**PHONE, "width": width}, device_scale_factor=1).new_page()
+            page.goto(f"{server['base']}/survey/{server['nps_token']}")
+            boxes = [page.locator(f"label[for=nps-{n}]").bounding_box() for n in range(11)]
+            assert all(b is not None for b in boxes), "the 0-10 scale is not on the page"
+            small = [
+                (n, b["width"], b["height"])
+                for n, b in enumerate(boxes)
+                if b and min(b["width"], b["height"]) < 24
+            ]
+            assert small == [], f"targets under 24 px at {width} px"
+            rows = len({round(b["y"]) for b in boxes if b})
+            assert rows == (2 if width < 360 else 1), f"{rows} rows at {width} px"
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
         finally:
             browser.close()

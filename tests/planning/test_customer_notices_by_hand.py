@@ -4,7 +4,6 @@ Date and Message-ID and greet the contact by name."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -24,22 +23,6 @@ from app.platform.db import utcnow
 from app.platform.mail import set_mailer
 from tests.planning import world as pw
 from tests.planning.test_planning_api import plan
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[notify.Notice] = []
-
-    def send(self, notice: notify.Notice) -> None:
-        self.sent.append(notice)
-
-
-@pytest.fixture
-def outbox() -> Iterator[Recorder]:
-    rec = Recorder()
-    notify.set_sender(rec)
-    yield rec
-    notify.set_sender(None)
 
 
 @pytest.fixture
@@ -68,7 +51,7 @@ def _notices(db: Session, wo_id: int) -> list[CustomerNotification]:
 
 
 def test_a_first_schedule_by_hand_tells_the_customer_greeting_the_contact(
-    client: TestClient, db: Session, dispatcher: dict[str, str], outbox: Recorder
+    client: TestClient, db: Session, dispatcher: dict[str, str], outbox: pw.Recorder
 ) -> None:
     w = pw.build(db, jobs=1)
     db.commit()
@@ -83,7 +66,7 @@ def test_a_first_schedule_by_hand_tells_the_customer_greeting_the_contact(
 
 
 def test_a_reschedule_by_hand_past_the_margin_is_held_and_a_plan_back_supersedes_it(
-    client: TestClient, db: Session, dispatcher: dict[str, str], outbox: Recorder
+    client: TestClient, db: Session, dispatcher: dict[str, str], outbox: pw.Recorder
 ) -> None:
     w = pw.build(db, jobs=1)
     day = pw.next_weekday(1)

@@ -21,22 +21,6 @@ from tests.planning import world as pw
 SMALL = {"time_limit_s": 2.0, "solution_limit": 30}
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[notify.Notice] = []
-
-    def send(self, notice: notify.Notice) -> None:
-        self.sent.append(notice)
-
-
-@pytest.fixture
-def outbox() -> Recorder:
-    rec = Recorder()
-    notify.set_sender(rec)
-    yield rec
-    notify.set_sender(None)
-
-
 @pytest.fixture
 def today_world(db: Session) -> pw.World:
     """A region where it is about noon now, engineers on shift 06:00-20:00 every day."""
@@ -166,7 +150,7 @@ def test_promised_appointments_hold_through_an_emergency(db: Session, today_worl
     assert wo is not None and now + timedelta(hours=3) <= wo.planned_start_at <= now + timedelta(hours=4)  # type: ignore[operator]
 
 
-def test_customers_hear_of_planned_visits_and_of_big_eta_moves_only(db: Session, outbox: Recorder) -> None:
+def test_customers_hear_of_planned_visits_and_of_big_eta_moves_only(db: Session, outbox: pw.Recorder) -> None:
     w = pw.build(db, jobs=2)
     day = pw.next_weekday(0)
     _plan(db, w, day)
@@ -213,7 +197,7 @@ def test_a_sender_failure_is_retried(db: Session) -> None:
         notify.set_sender(None)
 
 
-def test_an_eta_moved_past_the_margin_is_told_with_the_old_time(db: Session, outbox: Recorder) -> None:
+def test_an_eta_moved_past_the_margin_is_told_with_the_old_time(db: Session, outbox: pw.Recorder) -> None:
     from app.planning.publish import Moved
 
     w = pw.build(db, jobs=1)

@@ -110,7 +110,11 @@ def test_removing_an_absence_through_the_api_replans_that_day_once_and_gives_the
     absence_id = db.scalar(select(Absence.id).where(Absence.engineer_id == back.id))
     after = _last_run_id(db)
 
-    r = client.delete(f"/api/v1/engineers/{back.id}/absences/{absence_id}", headers=login("dispatcher"))
+    url = f"/api/v1/engineers/{back.id}/absences/{absence_id}"
+    dispatcher = login("dispatcher")
+    r = client.delete(
+        url, headers=dispatcher | {"If-Match": client.get(url, headers=dispatcher).headers["ETag"]}
+    )
 
     assert r.status_code == 204, r.text
     assert _runs_after(db, after) == [("replan", "absence_removed", w.region.id, day)]

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from app import models as m
+from app.planning import notify
 from tests import factories as f
 
 
@@ -25,6 +26,16 @@ def midday_zone() -> str:
     offset = max(-12, min(14, offset))
     # Etc/GMT signs are inverted (Etc/GMT-2 is UTC+2).
     return "Etc/GMT" + ("" if offset == 0 else f"{-offset:+d}")
+
+
+class Recorder:
+    """Stands in for the customer notices' sender (the `outbox` fixture, conftest.py): what was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[notify.Notice] = []
+
+    def send(self, notice: notify.Notice) -> None:
+        self.sent.append(notice)
 
 
 @dataclass

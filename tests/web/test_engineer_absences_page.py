@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.field.engineers import service as engineers
 from app.models import (
     Absence,
     AuditLog,
@@ -49,6 +50,15 @@ def ada(db: Session) -> Any:
     engineer = f.make_engineer(db, region, name="Ada Lovelace")
     db.commit()
     return engineer
+
+
+def _tags(db: Session, *absence_ids: int) -> str:
+    """A remove button's hidden tags, as the page writes them (the API's ETags)."""
+    return ",".join(engineers.absence_tag(db.get_one(Absence, i)) for i in absence_ids)
+
+
+def _cover_tag(db: Session, cover_id: int) -> str:
+    return engineers.on_call_tag(db.get_one(OnCallShift, cover_id))
 
 
 def _page(client: TestClient, engineer_id: int) -> str:
@@ -125,21 +135,27 @@ def test_a_dispatcher_records_an_absence_over_days_and_removes_it(
         select(Absence.id).where(Absence.engineer_id == ada.id, Absence.day == first + timedelta(days=2))
     )
     csrf = csrf_of(shown.text)
-    one = client.post(f"{url}/absences/{third}/remove", data={"csrf": csrf}, follow_redirects=False)
+    one = client.post(
+        f"{url}/absences/{third}/remove",
+        data={"csrf": csrf, "tags": _tags(db, third)},
+        follow_redirects=False,
+    )
     assert one.status_code == 303 and "done=absence_removed" in one.headers["location"]
     assert len(_absences(db, ada.id)) == 2
     period = re.search(
         r'action="(/admin/engineers/\d+/absences/\d+/remove)" class="inline">\s*'
-        r'<input type="hidden" name="csrf" value="[^"]+"><input type="hidden" name="also" value="([^"]*)">',
+        r'<input type="hidden" name="csrf" value="[^"]+"><input type="hidden" name="also" value="([^"]*)">\s*'
+        r'<input type="hidden" name="tags" value="([^"]*)">',
         client.get(url).text,
     )
     assert period
-    gone = client.post(period[1], data={"csrf": csrf, "also": period[2]}, follow_redirects=False)
+    shown_form = {"csrf": csrf, "also": period[2], "tags": period[3]}
+    gone = client.post(period[1], data=shown_form, follow_redirects=False)
     assert gone.status_code == 303
     assert _absences(db, ada.id) == []
     assert "The absence is removed." in _flash(client.get(gone.headers["location"]).text)
     # the same button again (a second click): nothing to remove, said so, no error page
-    again = client.post(period[1], data={"csrf": csrf, "also": period[2]}, follow_redirects=False)
+    again = client.post(period[1], data=shown_form, follow_redirects=False)
     assert again.status_code == 303 and "done=absence_gone" in again.headers["location"]
 
 
@@ -170,7 +186,9 @@ def test_on_call_cover_is_added_in_the_regions_time_and_removed(
     assert row and f"{friday:%a %d %b %Y}, 17:00" in row[1] and "weekend standby" in row[1]
 
     removed = client.post(
-        f"{url}/on-call/{cover.id}/remove", data={"csrf": csrf_of(shown.text)}, follow_redirects=False
+        f"{url}/on-call/{cover.id}/remove",
+        data={"csrf": csrf_of(shown.text), "tag": _cover_tag(db, cover.id)},
+        follow_redirects=False,
     )
     assert removed.status_code == 303 and _covers(db, ada.id) == []
     assert "The on-call cover is removed." in _flash(client.get(removed.headers["location"]).text)
@@ -349,18 +367,68 @@ def test_another_engineers_absence_or_cover_is_refused_not_removed(
     sign_in("dispatcher")
     url = f"/admin/engineers/{ada.id}"
     csrf = csrf_of(_page(client, ada.id))
-    r = client.post(f"{url}/absences/{his.id}/remove", data={"csrf": csrf})
+    r = client.post(f"{url}/absences/{his.id}/remove", data={"csrf": csrf, "tags": _tags(db, his.id)})
     assert r.status_code == 404 and f"does not exist for engineer {ada.id}" in r.text
     # hidden in the rest of a period: Ada's own absence is not removed either (all or nothing)
-    r = client.post(f"{url}/absences/{mine.id}/remove", data={"csrf": csrf, "also": str(his.id)})
+    both = {"csrf": csrf, "also": str(his.id), "tags": _tags(db, mine.id, his.id)}
+    r = client.post(f"{url}/absences/{mine.id}/remove", data=both)
     assert r.status_code == 404
-    r = client.post(f"{url}/on-call/{his_cover.id}/remove", data={"csrf": csrf})
+    r = client.post(
+        f"{url}/on-call/{his_cover.id}/remove", data={"csrf": csrf, "tag": _cover_tag(db, his_cover.id)}
+    )
     assert r.status_code == 404
     assert _absences(db, bob.id) and _absences(db, ada.id) and _covers(db, bob.id)
     assert client.post(f"{url}/absences/1x/remove", data={"csrf": csrf}).status_code == 404
     forged = client.post(f"{url}/absences/{mine.id}/remove", data={"csrf": csrf, "also": "1;drop"})
     assert forged.status_code == 422 and _absences(db, ada.id)
     assert client.post("/admin/engineers/999999/absences", data={"csrf": csrf}).status_code == 404
+
+
+def test_a_stale_page_removes_nothing_and_says_why(
+    client: TestClient, db: Session, sign_in: Any, ada: Any
+) -> None:
+    """The remove buttons carry the rows' tags (the API's ETags): when the id a page shows holds
+    another absence or cover by now (SQLite gives a removed row's id to the next insert, forced
+    here), the button removes nothing and says so (409); a fresh page's button removes it; a form
+    without its tags is one to reload (422)."""
+    day = _today() + timedelta(days=5)
+    start = datetime.combine(day, time(18), BERLIN)
+    shown = Absence(engineer_id=ada.id, day=day, reason="leave")
+    cover = OnCallShift(engineer_id=ada.id, starts_at=start, ends_at=start + timedelta(hours=4))
+    db.add_all([shown, cover])
+    db.commit()
+    sign_in("dispatcher")
+    url = f"/admin/engineers/{ada.id}"
+    page = _page(client, ada.id)
+    absence_id, cover_id = shown.id, cover.id
+    stale = {"csrf": csrf_of(page), "also": "", "tags": _tags(db, absence_id)}
+    stale_cover = {"csrf": stale["csrf"], "tag": _cover_tag(db, cover_id)}
+    assert f'name="tags" value="{stale["tags"]}"' in page and f'value="{stale_cover["tag"]}"' in page
+    # meanwhile someone else removed both and saved others under the same ids
+    db.delete(shown)
+    db.delete(cover)
+    db.flush()
+    later = start + timedelta(days=1)
+    db.add(Absence(id=absence_id, engineer_id=ada.id, day=day + timedelta(days=1), reason="training"))
+    db.add(OnCallShift(id=cover_id, engineer_id=ada.id, starts_at=later, ends_at=later + timedelta(hours=2)))
+    db.commit()
+
+    r = client.post(f"{url}/absences/{absence_id}/remove", data=stale)
+    assert r.status_code == 409 and "Nothing was removed: that absence was changed by someone else" in r.text
+    r = client.post(f"{url}/on-call/{cover_id}/remove", data=stale_cover)
+    assert r.status_code == 409 and "Nothing was removed: that on-call cover was changed" in r.text
+    assert _absences(db, ada.id) == [(day + timedelta(days=1), None, "training")]
+    assert len(_covers(db, ada.id)) == 1
+    missing = client.post(f"{url}/absences/{absence_id}/remove", data={"csrf": stale["csrf"]})
+    assert missing.status_code == 422 and "reload the page" in missing.text and _absences(db, ada.id)
+
+    fresh = {"csrf": stale["csrf"], "tags": _tags(db, absence_id)}
+    assert f'name="tags" value="{fresh["tags"]}"' in _page(client, ada.id)
+    r = client.post(f"{url}/absences/{absence_id}/remove", data=fresh, follow_redirects=False)
+    assert r.status_code == 303 and _absences(db, ada.id) == []
+    fresh_cover = {"csrf": stale["csrf"], "tag": _cover_tag(db, cover_id)}
+    r = client.post(f"{url}/on-call/{cover_id}/remove", data=fresh_cover, follow_redirects=False)
+    assert r.status_code == 303 and _covers(db, ada.id) == []
 
 
 def _region(db: Session, engineer: Any) -> Any:
@@ -466,7 +534,9 @@ def test_an_absence_on_a_published_day_replans_it_as_through_the_api_and_says_so
     db.commit()
     absence_id = db.scalar(select(Absence.id).where(Absence.engineer_id == sick.id))
     removed = client.post(
-        f"{url}/absences/{absence_id}/remove", data={"csrf": data["csrf"]}, follow_redirects=False
+        f"{url}/absences/{absence_id}/remove",
+        data={"csrf": data["csrf"], "tags": _tags(db, absence_id)},
+        follow_redirects=False,
     )
     assert removed.status_code == 303
     message = _flash(client.get(removed.headers["location"]).text)
@@ -496,7 +566,9 @@ def test_an_absence_on_a_published_day_replans_it_as_through_the_api_and_says_so
     assert all(s.engineer_id != sick.id for s in stops)
     assert db.get_one(WorkOrder, elec.id).engineer_id != sick.id
     absence_id = db.scalar(select(Absence.id).where(Absence.engineer_id == sick.id))
-    client.post(f"{url}/absences/{absence_id}/remove", data={"csrf": data["csrf"]})
+    client.post(
+        f"{url}/absences/{absence_id}/remove", data={"csrf": data["csrf"], "tags": _tags(db, absence_id)}
+    )
 
     # on-call cover on that day asks for a re-plan, as through the API
     cover = {
@@ -515,7 +587,9 @@ def test_an_absence_on_a_published_day_replans_it_as_through_the_api_and_says_so
     # and removing the cover asks for one too: the plan may count on it
     cover_id = db.scalar(select(OnCallShift.id).where(OnCallShift.engineer_id == sick.id))
     gone = client.post(
-        f"{url}/on-call/{cover_id}/remove", data={"csrf": data["csrf"]}, follow_redirects=False
+        f"{url}/on-call/{cover_id}/remove",
+        data={"csrf": data["csrf"], "tag": _cover_tag(db, cover_id)},
+        follow_redirects=False,
     )
     assert gone.status_code == 303
     message = _flash(client.get(gone.headers["location"]).text)

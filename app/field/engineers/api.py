@@ -28,10 +28,10 @@ from app.field.engineers.schemas import (
     PositionRead,
     ShiftRead,
 )
-from app.models import Engineer, Role, Shift, StockLocation
+from app.models import Absence, Engineer, OnCallShift, Role, Shift, StockLocation
 from app.platform.deps import CurrentUser, DbSession, DeskUser, DispatchUser
 from app.platform.errors import Forbidden
-from app.platform.http import IF_MATCH, Page, etag, idempotent_create, require_if_match
+from app.platform.http import IDEMPOTENCY_KEY, IF_MATCH, Page, etag, idempotent_create, require_if_match
 
 router = APIRouter(prefix="/engineers", tags=["engineers"])
 DISPATCH = {Role.dispatcher.value, Role.manager.value, Role.admin.value}
@@ -69,6 +69,7 @@ def _with_etag(db: Session, engineer: Engineer, response: Response) -> EngineerR
     status_code=201,
     response_model=EngineerRead,
     responses={201: {"headers": {"Location": {}, "ETag": {}}}},
+    dependencies=[IDEMPOTENCY_KEY],
 )
 def create_engineer(
     body: EngineerCreate, request: Request, db: DbSession, user: DispatchUser
@@ -142,6 +143,14 @@ def day_shift(
     return DayShiftRead.model_validate(engineers.day_shift(db, engineer, day))
 
 
+def _absence_etag(absence: Absence) -> str:
+    return etag(engineers.ROW_VERSION, engineers.absence_tag(absence))
+
+
+def _on_call_etag(row: OnCallShift) -> str:
+    return etag(engineers.ROW_VERSION, engineers.on_call_tag(row))
+
+
 @router.get("/{engineer_id}/absences")
 def list_absences(
     engineer_id: int,
@@ -156,8 +165,14 @@ def list_absences(
     ]
 
 
-@router.post("/{engineer_id}/absences", status_code=201)
-def add_absence(engineer_id: int, body: AbsenceIn, db: DbSession, user: DispatchUser) -> AbsenceRead:
+@router.post(
+    "/{engineer_id}/absences",
+    status_code=201,
+    responses={201: {"headers": {"Location": {}, "ETag": {}}}},
+)
+def add_absence(
+    engineer_id: int, body: AbsenceIn, db: DbSession, user: DispatchUser, response: Response
+) -> AbsenceRead:
     """Mark a day off (leave, sickness), or part of it: from `from_time` on, until `until_time`
     (a late start), or between the two (a gap; until must be after from: 422 naming until_time).
     A second absence on the same day answers 409."""
@@ -171,12 +186,30 @@ def add_absence(engineer_id: int, body: AbsenceIn, db: DbSession, user: Dispatch
         from_time=body.from_time,
         until_time=body.until_time,
     )
+    response.headers["Location"] = f"/api/v1/engineers/{engineer.id}/absences/{absence.id}"
+    response.headers["ETag"] = _absence_etag(absence)
     return AbsenceRead.model_validate(absence)
 
 
-@router.delete("/{engineer_id}/absences/{absence_id}", status_code=204)
-def remove_absence(engineer_id: int, absence_id: int, db: DbSession, user: DispatchUser) -> Response:
+@router.get("/{engineer_id}/absences/{absence_id}")
+def get_absence(
+    engineer_id: int, absence_id: int, db: DbSession, user: CurrentUser, response: Response
+) -> AbsenceRead:
+    """One absence, with the ETag its DELETE takes as If-Match."""
+    engineer = engineers.visible_engineer(db, user, engineer_id)
+    absence = engineers.get_absence(db, engineer, absence_id)
+    response.headers["ETag"] = _absence_etag(absence)
+    return AbsenceRead.model_validate(absence)
+
+
+@router.delete("/{engineer_id}/absences/{absence_id}", status_code=204, dependencies=[IF_MATCH])
+def remove_absence(
+    engineer_id: int, absence_id: int, request: Request, db: DbSession, user: DispatchUser
+) -> Response:
+    """Needs If-Match (428 without, 412 when it is not this absence's ETag)."""
     engineer = engineers.get_engineer(db, engineer_id)
+    absence = engineers.get_absence(db, engineer, absence_id)
+    require_if_match(request, engineers.ROW_VERSION, engineers.absence_tag(absence))
     engineers.remove_absence(db, engineer=engineer, absence_id=absence_id, actor=user)
     return Response(status_code=204)
 
@@ -195,20 +228,44 @@ def list_on_call(
     ]
 
 
-@router.post("/{engineer_id}/on-call", status_code=201)
-def add_on_call(engineer_id: int, body: OnCallIn, db: DbSession, user: DispatchUser) -> OnCallRead:
+@router.post(
+    "/{engineer_id}/on-call",
+    status_code=201,
+    responses={201: {"headers": {"Location": {}, "ETag": {}}}},
+)
+def add_on_call(
+    engineer_id: int, body: OnCallIn, db: DbSession, user: DispatchUser, response: Response
+) -> OnCallRead:
     """On-call cover: the planner may send this engineer to P1s and to 24x7 contracts due that day
     outside their shift, at a call-out cost. Overlapping cover answers 409."""
     engineer = engineers.get_engineer(db, engineer_id)
     row = engineers.add_on_call(
         db, engineer=engineer, starts_at=body.starts_at, ends_at=body.ends_at, note=body.note, actor=user
     )
+    response.headers["Location"] = f"/api/v1/engineers/{engineer.id}/on-call/{row.id}"
+    response.headers["ETag"] = _on_call_etag(row)
     return OnCallRead.model_validate(row)
 
 
-@router.delete("/{engineer_id}/on-call/{on_call_id}", status_code=204)
-def remove_on_call(engineer_id: int, on_call_id: int, db: DbSession, user: DispatchUser) -> Response:
+@router.get("/{engineer_id}/on-call/{on_call_id}")
+def get_on_call(
+    engineer_id: int, on_call_id: int, db: DbSession, user: CurrentUser, response: Response
+) -> OnCallRead:
+    """One stretch of on-call cover, with the ETag its DELETE takes as If-Match."""
+    engineer = engineers.visible_engineer(db, user, engineer_id)
+    row = engineers.get_on_call(db, engineer, on_call_id)
+    response.headers["ETag"] = _on_call_etag(row)
+    return OnCallRead.model_validate(row)
+
+
+@router.delete("/{engineer_id}/on-call/{on_call_id}", status_code=204, dependencies=[IF_MATCH])
+def remove_on_call(
+    engineer_id: int, on_call_id: int, request: Request, db: DbSession, user: DispatchUser
+) -> Response:
+    """Needs If-Match (428 without, 412 when it is not this cover's ETag)."""
     engineer = engineers.get_engineer(db, engineer_id)
+    row = engineers.get_on_call(db, engineer, on_call_id)
+    require_if_match(request, engineers.ROW_VERSION, engineers.on_call_tag(row))
     engineers.remove_on_call(db, engineer=engineer, on_call_id=on_call_id, actor=user)
     return Response(status_code=204)
 

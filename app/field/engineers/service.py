@@ -31,7 +31,7 @@ from app.models import (
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, NotFound, Unprocessable, refuse
-from app.platform.http import paginate
+from app.platform.http import fields_tag, paginate
 from app.platform.like import LIKE_ESCAPE, like_contains
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -367,10 +367,37 @@ def add_absence(
     return absence
 
 
-def remove_absence(session: Session, *, engineer: Engineer, absence_id: int, actor: User | None) -> None:
+# Absences and on-call cover are never updated, only added and removed, so they carry no version;
+# their ETag (`"v1.<tag>"`) is a tag of their fields: on SQLite a new row may get a removed one's id,
+# and an If-Match (or a page's hidden tag) read from the removed row must not remove the new one.
+ROW_VERSION = 1
+
+
+def absence_tag(absence: Absence) -> str:
+    return fields_tag(absence.engineer_id, absence.day, absence.reason, absence.from_time, absence.until_time)
+
+
+def on_call_tag(row: OnCallShift) -> str:
+    # in UTC: the POST's answer (the offset sent) and a later read (UTC) give the same tag
+    return fields_tag(row.engineer_id, row.starts_at.astimezone(UTC), row.ends_at.astimezone(UTC), row.note)
+
+
+def get_absence(session: Session, engineer: Engineer, absence_id: int) -> Absence:
     absence = session.get(Absence, absence_id)
     if absence is None or absence.engineer_id != engineer.id:
         raise NotFound(f"Absence {absence_id} does not exist for engineer {engineer.id}.")
+    return absence
+
+
+def get_on_call(session: Session, engineer: Engineer, on_call_id: int) -> OnCallShift:
+    row = session.get(OnCallShift, on_call_id)
+    if row is None or row.engineer_id != engineer.id:
+        raise NotFound(f"On-call cover {on_call_id} does not exist for engineer {engineer.id}.")
+    return row
+
+
+def remove_absence(session: Session, *, engineer: Engineer, absence_id: int, actor: User | None) -> None:
+    absence = get_absence(session, engineer, absence_id)
     audit.record(
         session,
         actor,
@@ -434,9 +461,7 @@ def add_on_call(
 
 
 def remove_on_call(session: Session, *, engineer: Engineer, on_call_id: int, actor: User | None) -> None:
-    row = session.get(OnCallShift, on_call_id)
-    if row is None or row.engineer_id != engineer.id:
-        raise NotFound(f"On-call cover {on_call_id} does not exist for engineer {engineer.id}.")
+    row = get_on_call(session, engineer, on_call_id)
     audit.record(
         session,
         actor,

@@ -194,7 +194,11 @@ def test_day_shift_with_break_absence_and_day_off(client: TestClient, world) -> 
     ).json()
     assert [a["day"] for a in listed] == [monday.isoformat()]
     assert (
-        client.delete(f"{API}/{e['id']}/absences/{r.json()['id']}", headers=w["dispatch"]).status_code == 204
+        client.delete(
+            f"{API}/{e['id']}/absences/{r.json()['id']}",
+            headers=w["dispatch"] | {"If-Match": r.headers["ETag"]},
+        ).status_code
+        == 204
     )
     back = client.get(
         f"{API}/{e['id']}/shift", params={"date": monday.isoformat()}, headers=w["agent"]
@@ -276,9 +280,60 @@ def test_on_call_cover_is_added_listed_checked_and_removed(client: TestClient, d
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "ends_at"
     listed = client.get(f"{API}/{e['id']}/on-call", headers=world["agent"]).json()
     assert [x["id"] for x in listed] == [row["id"]]
-    gone = client.delete(f"{API}/{e['id']}/on-call/{row['id']}", headers=world["dispatch"])
+    fresh = world["dispatch"] | {"If-Match": r.headers["ETag"]}
+    gone = client.delete(f"{API}/{e['id']}/on-call/{row['id']}", headers=fresh)
     assert gone.status_code == 204
     assert client.get(f"{API}/{e['id']}/on-call", headers=world["agent"]).json() == []
+
+
+@pytest.mark.parametrize("kind", ["absences", "on-call"])
+def test_absences_and_on_call_cover_have_etags_and_their_deletes_need_if_match(
+    client: TestClient, world: dict[str, Any], kind: str
+) -> None:
+    """As everywhere in the API: the POST and the GET give the ETag, a DELETE without If-Match is 428,
+    with a stale one 412 (problem+json naming the current ETag), with the fresh one 204. Stale here:
+    the ETag of a removed row, sent for the one saved after it (SQLite may even give it the same id)."""
+    w = world
+    e = create(client, w)
+    url = f"{API}/{e['id']}/{kind}"
+    starts = datetime(2030, 1, 4, 17, tzinfo=BERLIN)
+
+    def add(n: int) -> Any:
+        if kind == "absences":
+            payload: dict[str, Any] = {"day": "2030-01-07", "reason": ["leave", "sickness"][n]}
+        else:  # sent with Berlin's offset, read back in UTC: the same ETag
+            payload = {
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=3 + n)).isoformat(),
+            }
+        r = client.post(url, json=payload, headers=w["dispatch"])
+        assert r.status_code == 201, r.text
+        assert r.headers["Location"] == f"{url}/{r.json()['id']}"
+        return r
+
+    first = add(0)
+    got = client.get(first.headers["Location"], headers=w["agent"])
+    assert got.status_code == 200 and got.json()["id"] == first.json()["id"]
+    assert got.headers["ETag"] == first.headers["ETag"]
+    old_etag = first.headers["ETag"]
+    assert old_etag.startswith('"v1.')
+    gone = client.delete(first.headers["Location"], headers=w["dispatch"] | {"If-Match": old_etag})
+    assert gone.status_code == 204, gone.text
+    assert client.get(first.headers["Location"], headers=w["agent"]).status_code == 404
+    second = add(1)
+    item = second.headers["Location"]
+
+    missing = client.delete(item, headers=w["dispatch"])
+    assert missing.status_code == 428 and missing.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+    stale = client.delete(item, headers=w["dispatch"] | {"If-Match": old_etag})
+    assert stale.status_code == 412 and stale.headers["content-type"].startswith("application/problem+json")
+    assert stale.json()["current_etag"] == second.headers["ETag"] != old_etag
+    assert client.get(item, headers=w["agent"]).status_code == 200  # still there
+    fresh = client.get(item, headers=w["agent"]).headers["ETag"]
+    assert client.delete(item, headers=w["dispatch"] | {"If-Match": fresh}).status_code == 204
+    assert client.get(url, headers=w["agent"]).json() == []
 
 
 def test_shift_times_with_a_utc_offset_are_refused(client: TestClient, world) -> None:

@@ -1,6 +1,6 @@
 """The field visits' shared world: a ticket on an HVAC asset, its engineer with a stocked van,
 another engineer, dispatch, desk and manager users; and the API steps the tests share (create,
-schedule, move, check in). The `world` fixture (conftest.py) builds it."""
+schedule, move, check in, report) and the van's stock level. The `world` fixture (conftest.py) builds it."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.models import StockLevel
 from tests import factories as f
 
 API = "/api/v1/work-orders"
@@ -106,6 +108,30 @@ def on_site(client: TestClient, w: dict[str, Any], **kw: Any) -> dict:  # type: 
     wo = create(client, w, **kw)
     assert schedule(client, w, wo["id"]).status_code == 200
     return check_in(client, w, wo["id"])
+
+
+def report(
+    client: TestClient,
+    w: dict[str, Any],
+    wid: int,
+    work_done: str = "x",
+    *,
+    fixed: bool = True,
+    parts: list[dict[str, Any]] | None = None,
+    h: dict[str, str] | None = None,
+) -> Response:
+    """The service report (by the engineer unless `h` says who); `parts`: its `parts_used` lines."""
+    body: dict[str, Any] = {"work_done": work_done, "fixed_first_time": fixed}
+    if parts is not None:
+        body["parts_used"] = parts
+    return client.post(f"{API}/{wid}/report", headers=h or w["me"], json=body)
+
+
+def van_level(db: Session, w: dict[str, Any]) -> StockLevel:
+    """The engineer's van's stock level of `w["part"]`, as the session has it (expire it first)."""
+    return db.scalars(
+        select(StockLevel).where(StockLevel.location_id == w["van"].id, StockLevel.part_id == w["part"].id)
+    ).one()
 
 
 def count(db: Session, model: Any, *where: Any) -> int:
