@@ -72,7 +72,8 @@ def check(query: Query, session: Session | None = None) -> None:
             {"field": "from", "message": f"is after today ({today:%d %b %Y}): nothing has happened in it yet"}
         )
     if query.end < query.start:
-        errors.append({"field": "to", "message": "must not be before “From”"})
+        # the API's parameter names; the dashboard says them by its labels (`app/web/insights.py`)
+        errors.append({"field": "to", "message": "must not be before `from`"})
     elif (query.end - query.start).days >= MAX_DAYS:
         errors.append({"field": "to", "message": f"the window is at most {MAX_DAYS} days"})
     if query.group_by is not None and query.group_by not in GROUP_KEYS:

@@ -31,7 +31,16 @@ from app.knowledge.schemas import (
 from app.models import ArticleStatus, ArticleVisibility, KbArticle, KbTicketFeedback, Role
 from app.platform.deps import CurrentUser, DbSession, DeskUser
 from app.platform.errors import Forbidden
-from app.platform.http import IF_MATCH, Page, etag, idempotent_create, paginate, require_if_match, row_tag
+from app.platform.http import (
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    Page,
+    etag,
+    idempotent_create,
+    paginate,
+    require_if_match,
+    row_tag,
+)
 from knowledge_base import Language
 
 router = APIRouter(prefix="/kb", tags=["knowledge base"])
@@ -74,7 +83,7 @@ def hits(found: list[search.Found]) -> list[Hit]:
     ]
 
 
-@router.post("/articles", status_code=201, response_model=ArticleRead)
+@router.post("/articles", status_code=201, response_model=ArticleRead, dependencies=[IDEMPOTENCY_KEY])
 def create(body: ArticleCreate, request: Request, db: DbSession, user: CurrentUser) -> JSONResponse:
     """Write an article (agents, managers, admins). Honours Idempotency-Key."""
     articles.require_writer(user)
@@ -88,7 +97,9 @@ def create(body: ArticleCreate, request: Request, db: DbSession, user: CurrentUs
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 
 
-@router.post("/articles/from-ticket", status_code=201, response_model=ArticleRead)
+@router.post(
+    "/articles/from-ticket", status_code=201, response_model=ArticleRead, dependencies=[IDEMPOTENCY_KEY]
+)
 def create_from_ticket(body: FromTicketIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """A draft prefilled from the ticket: subject, description, the asset's model, the resolution."""
     articles.require_writer(user)

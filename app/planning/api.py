@@ -21,7 +21,7 @@ from app.planning import runs as plan_runs
 from app.planning.schemas import FanOutCreate, PlanBatchRead, PlanCreate, PlanRunRead
 from app.platform.deps import DbSession, DispatchUser
 from app.platform.errors import NotFound
-from app.platform.http import Page, idempotent_create, paginate
+from app.platform.http import IDEMPOTENCY_KEY, Page, idempotent_create, paginate
 from app.platform.outbox import enqueue
 
 router = APIRouter(tags=["planning"])
@@ -43,7 +43,7 @@ def _run_or_404(db: Session, run_id: int) -> PlanRun:
     return run
 
 
-@router.post("/plans", status_code=202, response_model=PlanRunRead)
+@router.post("/plans", status_code=202, response_model=PlanRunRead, dependencies=[IDEMPOTENCY_KEY])
 def create_plan(body: PlanCreate, request: Request, db: DbSession, user: DispatchUser) -> JSONResponse:
     """Plan a region's day: answers at once with the queued run (poll its Location)."""
 
@@ -110,7 +110,7 @@ def list_plans(
     return Page(items=[read_run(db, r) for r in rows], next_cursor=next_cursor)
 
 
-@router.post("/plan-batches", status_code=202, response_model=PlanBatchRead)
+@router.post("/plan-batches", status_code=202, response_model=PlanBatchRead, dependencies=[IDEMPOTENCY_KEY])
 def create_batch(body: FanOutCreate, request: Request, db: DbSession, user: DispatchUser) -> JSONResponse:
     """Plan every region (or those listed) for a day: one task per region, a chord collects."""
 

@@ -37,7 +37,7 @@ from app.planning.schemas import (
 from app.platform.db import utcnow
 from app.platform.deps import CurrentUser, DbSession, DispatchUser
 from app.platform.errors import Forbidden, NotFound
-from app.platform.http import IF_MATCH, etag, idempotent_create, require_if_match
+from app.platform.http import IDEMPOTENCY_KEY, IF_MATCH, etag, idempotent_create, require_if_match
 
 router = APIRouter(tags=["routes"])
 DISPATCH = {Role.dispatcher.value, Role.manager.value, Role.admin.value}
@@ -88,7 +88,7 @@ def _field_visit(db: Session, user: User, work_order_id: int) -> WorkOrder:
     return work_order
 
 
-@router.post("/work-orders/{work_order_id}/pickup", response_model=PickupRead)
+@router.post("/work-orders/{work_order_id}/pickup", response_model=PickupRead, dependencies=[IDEMPOTENCY_KEY])
 def pickup(
     work_order_id: int,
     request: Request,

@@ -9,6 +9,7 @@ operation, the errors its route can really give, read from the route itself:
 - 404 for the routes that take an id (in the path, the query or at the top of a JSON body);
 - 409 for the writes of signed-in users (a concurrent edit, an illegal state change);
 - 412 for the routes declaring If-Match (`http.IF_MATCH` / `OPTIONAL_IF_MATCH`), 428 when required;
+  the Idempotency-Key of the routes declaring it (`http.IDEMPOTENCY_KEY`) as a plain string;
 - 413 for every body, 415 for every body that is not a form (a JSON route sent another type);
 - 503 for every operation (admission refused it, or the database did not answer).
 
@@ -27,7 +28,7 @@ from fastapi.dependencies.models import Dependant
 
 from app.platform.deps import get_current_user
 from app.platform.errors import API_PREFIX, PROBLEM
-from app.platform.http import if_match_header, optional_if_match_header
+from app.platform.http import IDEMPOTENCY_KEY_MAX, if_match_header, optional_if_match_header
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 WRITES = frozenset({"post", "put", "patch", "delete"})
@@ -148,6 +149,8 @@ def _annotate_operation(
             # it as optional, so that the absence does not become a 422).
             p["schema"] = {"type": "string", "title": "If-Match"}
             p["required"] = if_match_header in calls
+        elif p["in"] == "header" and p["name"].lower() == "idempotency-key":
+            p["schema"] = {"type": "string", "title": "Idempotency-Key", "maxLength": IDEMPOTENCY_KEY_MAX}
     if body:
         statuses.add(413)
         if set(body) - {FORM}:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
@@ -49,22 +50,64 @@ def fields_tag(*values: object) -> str:
     return hashlib.blake2s(blob.encode(), digest_size=4).hexdigest()
 
 
+# One entity tag of an If-Match list: `"v3"`, `W/"v3"` (a proxy that compresses may weaken ours)
+# or `*`. Quoted tags may hold commas (RFC 9110 8.8.3), so the list is not split on commas.
+_ENTITY_TAG = re.compile(r'\s*(\*|(?:W/)?"[^"]*")\s*(?:,|$)')
+
+
+def _if_match_tags(request: Request) -> list[str] | None:
+    """The tags of every If-Match line (a list may come as one line or several), `W/` dropped;
+    None when a line is not a list of entity tags (a bare `v3`, say)."""
+    tags: list[str] = []
+    for line in request.headers.getlist("if-match"):
+        pos, line = 0, line.strip()
+        while pos < len(line):
+            found = _ENTITY_TAG.match(line, pos)
+            if found is None:
+                return None
+            tags.append(found[1].removeprefix("W/"))
+            pos = found.end()
+    return tags
+
+
 def require_if_match(request: Request, version: int, row: str = "") -> None:
-    """API updates must name the version they were based on: never a silent overwrite."""
-    header = request.headers.get("if-match")
-    if not header:
+    """API updates must name the version they were based on: never a silent overwrite.
+
+    A list of ETags passes when one of them is the current one (RFC 9110). `*` ("whatever is there
+    now") is refused with 428, as is no If-Match at all: it would let a client that never read the
+    resource overwrite someone else's change, which is what the ETag is there to prevent."""
+    if not any(line.strip() for line in request.headers.getlist("if-match")):
         raise PreconditionRequired(
             "Send If-Match with the ETag from your last GET; updates without it are refused."
         )
-    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    if "*" not in tags and etag(version, row) not in tags:
+    tags = _if_match_tags(request)
+    if tags is None:
+        raise PreconditionFailed(
+            'If-Match must be the ETag from your last GET, quotes included (e.g. "v3").',
+            current_etag=etag(version, row),
+        )
+    if "*" in tags:
+        raise PreconditionRequired(
+            'If-Match: * is not accepted here; send the ETag from your last GET (e.g. "v3") '
+            "so that a change made since is not overwritten."
+        )
+    if etag(version, row) not in tags:
         raise PreconditionFailed(
             "The resource was changed by someone else since you read it; reload and retry.",
             current_etag=etag(version, row),
         )
 
 
-_IF_MATCH_DOC = 'The ETag of your last GET of the resource (`"v3"`), or `*`.'
+_IF_MATCH_DOC = (
+    'The ETag of your last GET of the resource (`"v3"`); a list (`"v2", "v3"`) passes when one of '
+    "them is current. `*` is refused (428): send the ETag you read."
+)
+_IDEMPOTENCY_KEY_DOC = (
+    "Any unique string (at most 200 characters, e.g. a UUID) chosen by the client: a retry with the "
+    "same key and body within the keep time replays the first answer (`Idempotent-Replayed: true`) "
+    "instead of acting twice; the same key with another body is a 422."
+)
+IDEMPOTENCY_KEY_MAX = 200
 
 
 def if_match_header(
@@ -81,9 +124,22 @@ def optional_if_match_header(
     """Declares If-Match for a route that checks it only when it is sent."""
 
 
+def idempotency_key_header(
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description=_IDEMPOTENCY_KEY_DOC, max_length=IDEMPOTENCY_KEY_MAX),
+    ] = None,
+) -> None:
+    """Declares Idempotency-Key for a route whose endpoint calls `idempotent_create`, which reads the
+    header itself (pages pass their form's key instead): without the declaration the OpenAPI only
+    mentions it in prose and generated clients never send it."""
+
+
 # A route's `dependencies=[IF_MATCH]`: its If-Match, 409, 412 and 428 appear in the OpenAPI.
 IF_MATCH = Depends(if_match_header)
 OPTIONAL_IF_MATCH = Depends(optional_if_match_header)
+# A route's `dependencies=[IDEMPOTENCY_KEY]` when its endpoint runs `idempotent_create`.
+IDEMPOTENCY_KEY = Depends(idempotency_key_header)
 
 
 class Page(BaseModel, Generic[T]):
@@ -148,8 +204,8 @@ def idempotent_create(
     if not key:
         result, headers = create()
         return JSONResponse(jsonable_encoder(result), status_code=status_code, headers=headers)
-    if len(key) > 200:
-        raise Unprocessable("Idempotency-Key must be at most 200 characters.")
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise Unprocessable(f"Idempotency-Key must be at most {IDEMPOTENCY_KEY_MAX} characters.")
     digest = _body_hash(body)
     ttl = timedelta(hours=get_settings().idempotency_ttl_h)
     found = session.scalar(

@@ -8,13 +8,21 @@ time of day with a UTC offset cannot be compared with one without (opening hours
   `true`/`false` where an integer is wanted (`"customer_id": true` is not customer 1), an integer
   outside int4, a NUL byte in any text, a date outside `DATE_MIN`..`DATE_MAX`, a time of
   day with a UTC offset (times of day are wall-clock times in the region's zone: `LocalTime`),
-  and a number where a date-time, date or time of day is wanted (pydantic's lax mode reads
+  a number where a date-time, date or time of day is wanted (pydantic's lax mode reads
   `-1` or `"1700000000"` as seconds since 1970, and `3600` as 01:00 UTC): these are ISO 8601
   strings only ("2026-12-10T08:00:00Z"; a date-time without a UTC offset stays refused where the
   field is an `AwareDatetime`, as all API date-times are);
+  a date-time where a date is wanted (lax mode reads "2026-12-10T00:00:00Z" as that day); and a
+  string where a number or a boolean is wanted (`"duration_min": "90"`: lax mode would read it).
+  A JSON number with a zero fraction (`90.0`) stays an integer: JSON has one number type and some
+  serialisers write whole numbers that way; `90.5` is refused by pydantic itself;
 - path, query and form parameters: `guard_params`, a dependency of the API and page routers,
   applies the same rules to the values of each route's declared parameters before any endpoint
-  (or database lookup) runs;
+  (or database lookup) runs (a date parameter is `2026-12-10`, never a date-time);
+- a date-time without a UTC offset ("2026-12-10T08:00", or a date alone where a date-time is
+  wanted), in a body or a parameter declared `datetime` or `AwareDatetime`: 422 "needs a UTC
+  offset, e.g. 2026-12-10T00:00:00Z" (`NEEDS_OFFSET`). The API names instants; guessing a zone
+  would shift a filter by hours without a word (it reached `UTCDateTime`'s check as a 500);
 - cursors: `app.platform.http.decode_cursor` keeps the id it decodes within int4.
 
 Every refusal is a 422 whose `errors` name the field (problem+json in the API, a readable page
@@ -40,6 +48,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     NaiveDatetime,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -57,8 +67,19 @@ LocalTime = Annotated[
 ]
 
 
+NEEDS_OFFSET = "needs a UTC offset, e.g. 2026-12-10T00:00:00Z"
+# What FastAPI makes of a date-time parameter: the guard reads it the same way.
+_DATETIME = TypeAdapter(datetime)
+
 # A number, or a string that is only a number: never a date, a time of day or a date-time here.
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+# A date is a calendar day, "2026-12-10": pydantic's lax mode also reads a date-time at midnight
+# ("2026-12-10T00:00:00Z") as that day, silently dropping the zone the client meant.
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIMES = {datetime, AwareDatetime, NaiveDatetime}
+DATE_ONLY_MESSAGE = "must be an ISO 8601 date (e.g. 2026-12-10), without a time"
 
 
 def _temporal_kind(kind: set[type]) -> str | None:
@@ -94,6 +115,8 @@ def problem_with(value: Any) -> str | None:
         day = value.date() if isinstance(value, datetime) else value
         if not DATE_MIN <= day <= DATE_MAX:
             return f"must be a date between {DATE_MIN} and {DATE_MAX}"
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return NEEDS_OFFSET
     elif isinstance(value, time):
         if value.tzinfo is not None:
             return "must be a local time of day without a UTC offset"
@@ -146,6 +169,34 @@ class InputModel(BaseModel):
             raise ValueError(f"must be {wanted}, not a number")
         return value
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_text_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        kind = _base_types(field.annotation) if field else set()
+        if str in kind or not kind & {int, float, bool}:
+            return value
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, str) for v in values):
+            wanted = "true or false" if kind & {int, float} == set() else "a number"
+            raise ValueError(f"must be {wanted}, not a string")
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _a_date_is_only_a_date(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        kind = _base_types(field.annotation) if field else set()
+        if date not in kind or kind & _DATETIMES:
+            return value
+        values = value if isinstance(value, list | tuple) else [value]
+        # a number is `_no_number_for_a_time`'s to refuse, with its own message
+        if any(
+            isinstance(v, str) and not _is_number(v) and not _DATE_ONLY.fullmatch(v.strip()) for v in values
+        ):
+            raise ValueError(DATE_ONLY_MESSAGE)
+        return value
+
     @field_validator("*", mode="after")
     @classmethod
     def _in_storable_range(cls, value: Any) -> Any:
@@ -166,12 +217,21 @@ def _check_param(kind: set[type], raw: str) -> str | None:
     wanted = _temporal_kind(kind)
     if wanted and _is_number(raw):
         return f"must be {wanted}, not a number"
-    if date in kind or datetime in kind:
+    if date in kind and not kind & _DATETIMES and raw.strip() and not _DATE_ONLY.fullmatch(raw.strip()):
+        return DATE_ONLY_MESSAGE
+    if datetime in kind or AwareDatetime in kind:
         try:
-            parsed: date = date.fromisoformat(raw) if date in kind else datetime.fromisoformat(raw)
+            instant = _DATETIME.validate_python(raw)
+        except ValidationError:
+            return None  # not a date-time at all: FastAPI's own validation says so
+        if instant.tzinfo is None and _DATE_ONLY.fullmatch(raw.strip()):
+            return f"must be a date-time, not a date alone; it {NEEDS_OFFSET}"
+        return problem_with(instant)
+    if date in kind:
+        try:
+            return problem_with(date.fromisoformat(raw))
         except ValueError:
             return None
-        return problem_with(parsed)
     return None
 
 

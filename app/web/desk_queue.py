@@ -191,19 +191,15 @@ def queue_page(
     confirm: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     query, errors, customer = _query_from(db, params)
-    raw_offset = params.get("offset", "")
-    offset = int(raw_offset) if raw_offset.isdecimal() and int(raw_offset) <= 100_000 else 0
-    if raw_offset and not offset and raw_offset != "0":
-        errors["offset"] = "a whole number of tickets to skip"
     rows: list[Any] = []
-    more = False
+    after: str | None = None  # the next page's cursor: keyset pages, as the API's (queue.py)
     status_code = 200
     error = ""
     try:
         # A filter that could not be understood lists nothing: the whole queue under a filter
         # the agent believes applied ("Fischer") reads as Fischer's tickets.
         if not errors:
-            rows, more = queue.list_queue(db, user, query, limit=PAGE, offset=offset)
+            rows, after = queue.list_queue(db, user, query, limit=PAGE, cursor=params.get("cursor") or None)
     except Unprocessable as exc:
         error, status_code = page_error(exc), 422
     assignees = _assignees(db)
@@ -217,7 +213,7 @@ def queue_page(
     )
     if errors:
         error, status_code = "; ".join(f"{k}: {v}" for k, v in errors.items()), 422
-    keep = {k: v for k, v in params.items() if k not in ("view", "offset") and v}
+    keep = {k: v for k, v in params.items() if k not in ("view", "cursor", "offset") and v}
     context = {
         "nav": "queue",
         "views": [
@@ -228,8 +224,8 @@ def queue_page(
         "view_label": VIEW_LABELS[query.view or "mine"],
         "params": params,
         "rows": [_row(t, names, accounts) for t in rows],
-        "more": more,
-        "next_href": "/desk/queue?" + urlencode({**params, "offset": offset + PAGE}) if more else "",
+        "more": after is not None,
+        "next_href": "/desk/queue?" + urlencode({**params, "cursor": after}) if after else "",
         "assignees": assignees,
         "teams": queue.visible_teams(db, user),
         "products": list(db.scalars(select(ProductModel).order_by(ProductModel.name))),

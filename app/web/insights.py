@@ -9,6 +9,7 @@ is drawn from the table, which is also the accessible fallback when scripts do n
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -196,9 +197,17 @@ def read_typed(request: Request) -> Typed:
     return Typed(params, values, errors)
 
 
+_PARAM = re.compile(r"`(\w+)`")
+
+
+def _labelled(message: str) -> str:
+    """The service names the API's parameters (`from`); the dashboard says its labels (“From”)."""
+    return _PARAM.sub(lambda m: f"“{FORM_LABELS[m[1]]}”" if m[1] in FORM_LABELS else m[0], message)
+
+
 def _merge(typed: Typed, exc: Unprocessable) -> dict[str, str]:
     """The service's errors by form field; a field already wrong as typed keeps its own message."""
-    found = {str(e.get("field", "")): str(e.get("message", "")) for e in exc.errors or []}
+    found = {str(e.get("field", "")): _labelled(str(e.get("message", ""))) for e in exc.errors or []}
     if "to" in found and not typed.values["to"]:  # "To" left blank is today: the typed From is wrong
         found.setdefault("from", found["to"])
         del found["to"]

@@ -147,7 +147,11 @@ def test_roles_for_every_id_route(client: TestClient, db: Session, login: Any, r
     me = login(role)
     writes = role in ("agent", "manager", "admin")
     sees_drafts = role != "engineer"
-    one = {"If-Match": "*"}
+
+    def one(aid: int | None = None) -> dict[str, str]:  # the article's ETag now (If-Match: * is a 428)
+        if aid is None:
+            return {"If-Match": '"v1"'}
+        return {"If-Match": client.get(f"{API}/{aid}", headers=writer).headers["ETag"]}
 
     assert client.get(f"{API}/{published}", headers=me).status_code == 200
     assert client.get(f"{API}/{draft}", headers=me).status_code == (200 if sees_drafts else 404)
@@ -158,15 +162,15 @@ def test_roles_for_every_id_route(client: TestClient, db: Session, login: Any, r
     history = client.get(f"{API}/{published}/versions", headers=me).status_code
     assert history == (200 if sees_drafts else 403)
 
-    patch = client.patch(f"{API}/{draft}", json={"tags": ["x"]}, headers={**me, **one})
+    patch = client.patch(f"{API}/{draft}", json={"tags": ["x"]}, headers={**me, **one(draft)})
     assert patch.status_code == (200 if writes else 403)
-    missing = client.patch(f"{API}/999999", json={"tags": ["x"]}, headers={**me, **one})
+    missing = client.patch(f"{API}/999999", json={"tags": ["x"]}, headers={**me, **one()})
     assert missing.status_code == (404 if writes else 403)
-    restore = client.post(f"{API}/{draft}/versions/1/restore", headers={**me, **one})
+    restore = client.post(f"{API}/{draft}/versions/1/restore", headers={**me, **one(draft)})
     assert restore.status_code == (200 if writes else 403)
     created = client.post(API, json=ARTICLE, headers=me)
     assert created.status_code == (201 if writes else 403)
-    deleted = client.delete(f"{API}/{draft}", headers={**me, **one})
+    deleted = client.delete(f"{API}/{draft}", headers={**me, **one(draft)})
     assert deleted.status_code == (204 if writes else 403)
     assert client.get(f"{API}/{published}").status_code == 401  # not signed in
 
@@ -180,6 +184,10 @@ def test_the_page_cookie_cannot_write_through_the_api(client: TestClient, db: Se
     client.cookies.set(SESSION_COOKIE, issue_token(agent))
     assert client.get(API).status_code == 200
     assert client.post(API, json=ARTICLE).status_code == 403
+
+
+def _etag(client: TestClient, headers: dict[str, str], aid: int) -> str:
+    return str(client.get(f"{API}/{aid}", headers=headers).headers["ETag"])
 
 
 HOSTILE = """# Fix
@@ -304,7 +312,7 @@ def test_an_article_tickets_name_is_kept_and_archiving_is_offered(
     db.commit()
 
     for aid, said in ((published, "1 ticket record it"), (draft, "1 ticket record it")):
-        r = client.delete(f"{API}/{aid}", headers={**agent, "If-Match": "*"})
+        r = client.delete(f"{API}/{aid}", headers={**agent, "If-Match": _etag(client, agent, aid)})
         assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
         assert said in r.json()["detail"] and "Archive it instead" in r.json()["detail"], r.json()
     db.expire_all()
@@ -314,10 +322,12 @@ def test_an_article_tickets_name_is_kept_and_archiving_is_offered(
     # archived (the way to take it out of use), or archived without any verdict: kept all the same
     for aid in (published, _create(client, agent, title="Published once, no verdicts")["id"]):
         archived = client.patch(
-            f"{API}/{aid}", json={"status": "archived"}, headers={**agent, "If-Match": "*"}
+            f"{API}/{aid}",
+            json={"status": "archived"},
+            headers={**agent, "If-Match": _etag(client, agent, aid)},
         )
         assert archived.status_code == 200 and archived.json()["status"] == "archived"
-        r = client.delete(f"{API}/{aid}", headers={**agent, "If-Match": "*"})
+        r = client.delete(f"{API}/{aid}", headers={**agent, "If-Match": _etag(client, agent, aid)})
         assert r.status_code == 409 and "cannot be deleted" in r.json()["detail"]
     assert "it was published" in r.json()["detail"]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,7 @@ from app.desk.tickets import service as tickets
 from app.field.workorders import service as workorders
 from app.models import Ticket, User, WorkOrder
 from app.platform.db import utcnow
+from app.web import desk_queue
 from tests import factories as f
 from tests.web.conftest import csrf_of
 
@@ -108,12 +110,31 @@ def test_engineers_cannot_open_the_queue(client: TestClient, sign_in: Callable[.
     assert client.get("/desk/queue").status_code == 403
 
 
-def test_a_forged_offset_is_named(client: TestClient, sign_in: Callable[..., User]) -> None:
+def test_the_next_link_skips_nothing_when_a_listed_ticket_closes(
+    client: TestClient, db: Session, sign_in: Callable[..., User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Next link was `offset=50`: closing a ticket of the first page hid one of the second."""
+    monkeypatch.setattr(desk_queue, "PAGE", 2)
     sign_in("agent")
-    # "²" is a digit to str.isdigit but no number to int(): a 422 that names it, never a 500
-    for offset in ("-5", "²"):
-        r = client.get("/desk/queue", params={"view": "mine", "offset": offset})
-        assert r.status_code == 422 and "offset: a whole number of tickets to skip" in r.text, offset
+    account = f.make_account(db)
+    first, second, third = _due(db, account, 1), _due(db, account, 2), _due(db, account, 3)
+    db.commit()
+    html = client.get("/desk/queue", params={"view": "unassigned"}).text
+    assert first.number in html and second.number in html and third.number not in html
+    href = html.split('<a href="/desk/queue?')[-1].split('"')[0].replace("&amp;", "&")
+    assert "cursor=" in href, href
+    first.status = "closed"
+    db.commit()
+    assert third.number in client.get("/desk/queue?" + href).text
+
+
+def test_a_forged_cursor_is_named(client: TestClient, sign_in: Callable[..., User]) -> None:
+    sign_in("agent")
+    # The Next link carries a keyset cursor (desk/tickets/queue.py), no offset to type: a forged
+    # one is a readable 422, never a 500
+    for cursor in ("-5", "²", "eyJzIjoibmV3ZXN0IiwiaSI6MX0"):  # the last: a cursor of sort=newest
+        r = client.get("/desk/queue", params={"view": "mine", "cursor": cursor})
+        assert r.status_code == 422 and "The cursor is not valid for this list" in r.text, cursor
 
 
 def test_the_customer_filter_takes_a_name_or_a_number(

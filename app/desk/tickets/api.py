@@ -30,10 +30,9 @@ from app.models import Channel, Priority, Ticket, TicketEvent, TicketStatus
 from app.platform.db import utcnow
 from app.platform.deps import DbSession, DeskUser
 from app.platform.http import (
+    IDEMPOTENCY_KEY,
     IF_MATCH,
     Page,
-    decode_cursor,
-    encode_cursor,
     etag,
     idempotent_create,
     require_if_match,
@@ -63,7 +62,11 @@ def _with_etag(db: DbSession, ticket: Ticket, response: Response) -> TicketRead:
 
 
 @router.post(
-    "", status_code=201, response_model=TicketRead, responses={201: {"headers": {"Location": {}, "ETag": {}}}}
+    "",
+    status_code=201,
+    response_model=TicketRead,
+    responses={201: {"headers": {"Location": {}, "ETag": {}}}},
+    dependencies=[IDEMPOTENCY_KEY],
 )
 def create_ticket(body: TicketCreate, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """Open a ticket. Honours Idempotency-Key: a retry replays the first response."""
@@ -111,7 +114,8 @@ def list_tickets(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[TicketRead]:
     """All tickets newest first; or, with `view` / `product` / `channel` / `sla_due_before` /
-    `sort`, the desk's queue: live tickets ordered by the next SLA due time (docs/board.md)."""
+    `sort` / `team`, the desk's queue: live tickets ordered by the next SLA due time (docs/board.md).
+    Every filter applies in both; both are keyset-paged (`next_cursor`, opaque; docs/tickets.md)."""
     if view or product is not None or channel or sla_due_before or sort or team is not None:
         query = queue.QueueQuery(
             view=view,
@@ -119,18 +123,17 @@ def list_tickets(
             priority=[p.value for p in priority],
             account_id=customer if customer is not None else customer_id,
             product_model_id=product,
+            asset_id=asset_id,
             channel=channel.value if channel else None,
+            breached=breached,
+            q=q,
             sla_due_before=sla_due_before,
             team_id=team,
             sort=sort or "sla_risk",
         )
-        offset = decode_cursor(cursor) if cursor else 0
-        found, more = queue.list_queue(db, user, query, limit=limit, offset=offset)
+        found, after = queue.list_queue(db, user, query, limit=limit, cursor=cursor)
         with_assets = ticket_queries.accounts_with_assets(db, [t.account_id for t in found])
-        return Page[TicketRead](
-            items=[_read(t, with_assets) for t in found],
-            next_cursor=encode_cursor(offset + limit) if more else None,
-        )
+        return Page[TicketRead](items=[_read(t, with_assets) for t in found], next_cursor=after)
     rows, next_cursor = ticket_queries.list_tickets(
         db,
         status=[s.value for s in status],
@@ -198,7 +201,9 @@ def _post_event(
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 
 
-@router.post("/{ticket_id}/replies", status_code=201, response_model=TicketEventRead)
+@router.post(
+    "/{ticket_id}/replies", status_code=201, response_model=TicketEventRead, dependencies=[IDEMPOTENCY_KEY]
+)
 def reply(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """A public reply to the customer (the first one is the first response)."""
     return _post_event(
@@ -211,7 +216,9 @@ def reply(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user
     )
 
 
-@router.post("/{ticket_id}/notes", status_code=201, response_model=TicketEventRead)
+@router.post(
+    "/{ticket_id}/notes", status_code=201, response_model=TicketEventRead, dependencies=[IDEMPOTENCY_KEY]
+)
 def note(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """An internal note."""
     return _post_event(
@@ -224,7 +231,9 @@ def note(ticket_id: int, body: MessageIn, request: Request, db: DbSession, user:
     )
 
 
-@router.post("/{ticket_id}/calls", status_code=201, response_model=TicketEventRead)
+@router.post(
+    "/{ticket_id}/calls", status_code=201, response_model=TicketEventRead, dependencies=[IDEMPOTENCY_KEY]
+)
 def log_call(ticket_id: int, body: CallIn, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """Log a phone call with the customer (desk roles; engineers get 403). A human contact: the
     first one is the first response, its contact channel is phone. Honours Idempotency-Key."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from app.desk.sla import clock as sla_clock
@@ -27,6 +27,12 @@ def accounts_with_assets(session: Session, account_ids: Iterable[int]) -> set[in
 def needs_asset(ticket: Ticket, with_assets: set[int]) -> bool:
     """The agent should pick the asset: none is set on a live ticket of a customer that has some."""
     return ticket.asset_id is None and ticket.status not in DONE and ticket.account_id in with_assets
+
+
+def matches_text(q: str) -> ColumnElement[bool]:
+    """`q` of the ticket lists: the subject contains it (taken literally), or it is the number."""
+    term = q.strip()
+    return or_(Ticket.subject.ilike(like_contains(term), escape=LIKE_ESCAPE), Ticket.number == term.upper())
 
 
 def list_tickets(
@@ -53,9 +59,7 @@ def list_tickets(
     if breached is not None:
         stmt = stmt.where(Ticket.sla_breached.is_(breached))
     if q and q.strip():
-        term = q.strip()
-        like = like_contains(term)
-        stmt = stmt.where(or_(Ticket.subject.ilike(like, escape=LIKE_ESCAPE), Ticket.number == term.upper()))
+        stmt = stmt.where(matches_text(q))
     return paginate(session, stmt, Ticket.id, cursor=cursor, limit=limit)
 
 

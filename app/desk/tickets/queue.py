@@ -5,6 +5,14 @@ Views list live tickets (not resolved or closed) unless a status filter says oth
 order is the next SLA due time (`sla_next_due`), which the partial indexes of
 app/models/tickets.py serve, so a view stays fast however much closed history the desk holds.
 
+Pages are keyset pages, like the plain ticket list: the cursor holds the last row's sort key
+(the next due time for `sla_risk`, nothing more for `newest`) and its id, the tie-breaker, and the
+next page starts strictly after it. A ticket closed, or one created, between two pages shifts
+nothing: every ticket whose sort key did not change meanwhile is listed exactly once (an OFFSET
+skipped one for each ticket that left the view and repeated one for each that joined before it).
+A ticket whose next due time moves while the agent pages (its first response given) may move past
+the cursor; it is then listed on the page where its new time falls, or on none already read.
+
 Bulk changes check each ticket's version and apply item by item (a savepoint each): a ticket
 changed by someone else meanwhile, or one that cannot make the move, is reported by number and
 the others still apply. All-or-nothing would make one stale row block a whole morning's triage.
@@ -12,22 +20,27 @@ the others still apply. All-or-nothing would make one stale row block a whole mo
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, text, union_all
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, text, tuple_, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.desk.tickets import service as tickets
+from app.desk.tickets.queries import matches_text
 from app.desk.tickets.status import DONE, open_work_orders
 from app.models import Asset, Role, Team, TeamMember, Ticket, User, WorkOrder, WorkOrderStatus
 from app.models.tickets import sla_next_due
 from app.platform.db import utcnow
 from app.platform.errors import AppError, InvalidTransition, Unprocessable
+from app.platform.inputs import INT_MAX, problem_with
 
 VIEWS = ("mine", "team", "unassigned", "breaching_soon")
 SORTS = ("sla_risk", "newest")
@@ -46,10 +59,64 @@ class QueueQuery:
     account_id: int | None = None
     account_ids: Sequence[int] = ()  # several customers (a name that matches more than one)
     product_model_id: int | None = None
+    asset_id: int | None = None
     channel: str | None = None
+    breached: bool | None = None
+    q: str | None = None  # subject contains, or the exact ticket number (as the plain list)
     sla_due_before: datetime | None = None
     team_id: int | None = None
     sort: str = "sla_risk"
+
+
+@dataclass(frozen=True)
+class After:
+    """Where the next page starts: strictly after this row in the sort's order."""
+
+    sort: str
+    id: int
+    due: datetime | None = None  # the row's next due time (`sla_risk`); None sorts last
+
+
+def encode_cursor(after: After) -> str:
+    payload: dict[str, Any] = {"s": after.sort, "i": after.id}
+    if after.sort == "sla_risk":
+        payload["d"] = after.due.isoformat() if after.due else None
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> After:
+    """The position a cursor of this list holds; 422 naming `cursor` for anything else (a forged
+    or truncated one, one of the plain list, one of another sort order)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+        if not isinstance(payload, dict) or payload.get("s") != sort:
+            raise ValueError("another list's cursor")
+        row_id = payload["i"]
+        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id <= INT_MAX:
+            raise ValueError("not a row id")
+        due: datetime | None = None
+        if sort == "sla_risk" and payload["d"] is not None:
+            due = datetime.fromisoformat(payload["d"])
+            if due.tzinfo is None or problem_with(due):
+                raise ValueError("not a due time")
+        return After(sort, row_id, due)
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Unprocessable(
+            "The cursor is not valid for this list; start again without it.",
+            errors=[{"field": "cursor", "message": "invalid cursor (use next_cursor of the previous page)"}],
+        ) from exc
+
+
+def _after(after: After) -> ColumnElement[bool]:
+    """Rows strictly after `after` in the order `statement` gives."""
+    if after.sort == "newest":
+        return Ticket.id < after.id
+    due = sla_next_due()
+    if after.due is None:  # among the tickets without a due time, which come last
+        return and_(due.is_(None), Ticket.id > after.id)
+    return or_(tuple_(due, Ticket.id) > (after.due, after.id), due.is_(None))
 
 
 def teams_of(session: Session, user: User) -> list[Team]:
@@ -91,10 +158,15 @@ def _check(query: QueueQuery) -> None:
 
 
 def statement(
-    session: Session, user: User, query: QueueQuery, now: datetime | None = None, window: int = 0
+    session: Session,
+    user: User,
+    query: QueueQuery,
+    now: datetime | None = None,
+    window: int = 0,
+    after: After | None = None,
 ) -> Select[Any]:
-    """The view as one SELECT of tickets in its order. `window` (rows the caller will read,
-    offset included) lets the team view read each member's rows from their own index range."""
+    """The view as one SELECT of tickets in its order, from just after `after`. `window` (rows
+    the caller will read) lets the team view read each member's rows from their own index range."""
     _check(query)
     due = sla_next_due()
     stmt: Select[Any] = select(Ticket)
@@ -107,6 +179,8 @@ def statement(
         # Overdue targets stay in (they are the most urgent); paused clocks cannot breach.
         stmt = stmt.where(due <= (now or utcnow()) + BREACHING_WITHIN, Ticket.sla_paused.is_(False))
     stmt = _filters(stmt, query)
+    if after is not None:  # before the team's branches, so that each starts at the cursor
+        stmt = stmt.where(_after(after))
     if query.view == "team":
         stmt = _team(session, user, query, stmt, window)
     if query.sort == "sla_risk":
@@ -124,8 +198,14 @@ def _filters(stmt: Select[Any], query: QueueQuery) -> Select[Any]:
     if query.product_model_id is not None:
         assets = select(Asset.id).where(Asset.product_model_id == query.product_model_id)
         stmt = stmt.where(Ticket.asset_id.in_(assets))
+    if query.asset_id is not None:
+        stmt = stmt.where(Ticket.asset_id == query.asset_id)
     if query.channel:
         stmt = stmt.where(Ticket.channel == query.channel)
+    if query.breached is not None:
+        stmt = stmt.where(Ticket.sla_breached.is_(query.breached))
+    if query.q and query.q.strip():
+        stmt = stmt.where(matches_text(query.q))
     if query.sla_due_before is not None:
         stmt = stmt.where(sla_next_due() <= query.sla_due_before)
     return stmt
@@ -158,12 +238,17 @@ def _team(session: Session, user: User, query: QueueQuery, stmt: Select[Any], wi
 
 
 def list_queue(
-    session: Session, user: User, query: QueueQuery, *, limit: int = 50, offset: int = 0
-) -> tuple[list[Ticket], bool]:
-    """A page of the view, and whether more follow."""
-    stmt = statement(session, user, query, window=offset + limit + 1)
-    rows = list(session.scalars(stmt.limit(limit + 1).offset(offset)))
-    return rows[:limit], len(rows) > limit
+    session: Session, user: User, query: QueueQuery, *, limit: int = 50, cursor: str | None = None
+) -> tuple[list[Ticket], str | None]:
+    """A page of the view, and the cursor of the next one (None: this is the last)."""
+    after = decode_cursor(cursor, query.sort) if cursor else None
+    stmt = statement(session, user, query, window=limit + 1, after=after)
+    # The due time as SQL computed it, for the cursor: the page compares against this very value.
+    rows = list(session.execute(stmt.add_columns(sla_next_due()).limit(limit + 1)).tuples())
+    if len(rows) <= limit:
+        return [t for t, _ in rows], None
+    last, due = rows[limit - 1]
+    return [t for t, _ in rows[:limit]], encode_cursor(After(query.sort, last.id, due))
 
 
 def count_capped(session: Session, user: User, query: QueueQuery, cap: int = 100) -> int:

@@ -33,7 +33,15 @@ from app.field.inventory.schemas import (
 from app.models import Part, Role, StockLocation, User
 from app.platform.deps import CurrentUser, DbSession, DispatchUser
 from app.platform.errors import Forbidden, NotFound
-from app.platform.http import IF_MATCH, Page, etag, fields_tag, idempotent_create, require_if_match
+from app.platform.http import (
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    Page,
+    etag,
+    fields_tag,
+    idempotent_create,
+    require_if_match,
+)
 
 router = APIRouter()
 parts = APIRouter(prefix="/parts", tags=["parts"])
@@ -55,7 +63,13 @@ def _part_etag(part: Part) -> str:
     return etag(part.version, _part_tag(part))
 
 
-@parts.post("", status_code=201, response_model=PartRead, responses={201: {"headers": {"Location": {}}}})
+@parts.post(
+    "",
+    status_code=201,
+    response_model=PartRead,
+    responses={201: {"headers": {"Location": {}}}},
+    dependencies=[IDEMPOTENCY_KEY],
+)
 def create_part(body: PartCreate, request: Request, db: DbSession, user: DispatchUser) -> JSONResponse:
     def _create() -> tuple[PartRead, dict[str, str]]:
         part = catalog.create_part(db, values=body.model_dump(), actor=user)
@@ -124,7 +138,11 @@ def list_warehouses(db: DbSession, user: CurrentUser, region_id: int | None = No
 
 
 @warehouses.post(
-    "", status_code=201, response_model=WarehouseRead, responses={201: {"headers": {"Location": {}}}}
+    "",
+    status_code=201,
+    response_model=WarehouseRead,
+    responses={201: {"headers": {"Location": {}}}},
+    dependencies=[IDEMPOTENCY_KEY],
 )
 def create_warehouse(
     body: WarehouseCreate, request: Request, db: DbSession, user: DispatchUser
@@ -190,7 +208,7 @@ def list_stock(
     return Page[StockRead](items=items, next_cursor=next_cursor)
 
 
-@stock.post("/adjustments", status_code=201, response_model=AdjustmentRead)
+@stock.post("/adjustments", status_code=201, response_model=AdjustmentRead, dependencies=[IDEMPOTENCY_KEY])
 def adjust(body: AdjustmentIn, request: Request, db: DbSession, user: DispatchUser) -> JSONResponse:
     """Receive goods or correct a count, with a reason; never below zero (409); audited.
     Send an Idempotency-Key: a retried receipt must not book the goods twice."""
@@ -210,7 +228,7 @@ def adjust(body: AdjustmentIn, request: Request, db: DbSession, user: DispatchUs
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 
 
-@stock.post("/transfers", status_code=201, response_model=TransferRead)
+@stock.post("/transfers", status_code=201, response_model=TransferRead, dependencies=[IDEMPOTENCY_KEY])
 def transfer(body: TransferIn, request: Request, db: DbSession, user: CurrentUser) -> JSONResponse:
     """Move parts between locations atomically (all lines or none; 409 on a shortage).
     Engineers may only move between a warehouse and their own van."""

@@ -36,7 +36,15 @@ from app.field.workorders.status import allowed_next
 from app.models import Role, User, WorkOrder, WorkOrderStatus
 from app.platform.deps import CurrentUser, DbSession, DeskUser, DispatchUser
 from app.platform.errors import Forbidden
-from app.platform.http import IF_MATCH, OPTIONAL_IF_MATCH, Page, etag, idempotent_create, require_if_match
+from app.platform.http import (
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    OPTIONAL_IF_MATCH,
+    Page,
+    etag,
+    idempotent_create,
+    require_if_match,
+)
 
 router = APIRouter(prefix="/work-orders", tags=["work orders"])
 FIELD_ROLES = {Role.engineer.value, Role.dispatcher.value, Role.manager.value, Role.admin.value}
@@ -87,6 +95,7 @@ def _optional_if_match(request: Request, work_order: WorkOrder) -> None:
     status_code=201,
     response_model=WorkOrderRead,
     responses={201: {"headers": {"Location": {}, "ETag": {}}}},
+    dependencies=[IDEMPOTENCY_KEY],
 )
 def create_work_order(body: WorkOrderCreate, request: Request, db: DbSession, user: DeskUser) -> JSONResponse:
     """Plan a visit for a ticket. Honours Idempotency-Key: a retry replays the first response."""
@@ -233,7 +242,11 @@ def _field_answer(
     return idempotent_create(db, request, user, body, _run, status_code=200)
 
 
-@router.post("/{work_order_id}/check-in", response_model=WorkOrderRead, dependencies=[OPTIONAL_IF_MATCH])
+@router.post(
+    "/{work_order_id}/check-in",
+    response_model=WorkOrderRead,
+    dependencies=[OPTIONAL_IF_MATCH, IDEMPOTENCY_KEY],
+)
 def check_in(
     work_order_id: int, request: Request, db: DbSession, user: CurrentUser, body: CheckInIn | None = None
 ) -> JSONResponse:
@@ -253,7 +266,11 @@ def check_in(
     )
 
 
-@router.post("/{work_order_id}/undo-check-in", response_model=WorkOrderRead, dependencies=[OPTIONAL_IF_MATCH])
+@router.post(
+    "/{work_order_id}/undo-check-in",
+    response_model=WorkOrderRead,
+    dependencies=[OPTIONAL_IF_MATCH, IDEMPOTENCY_KEY],
+)
 def undo_check_in(work_order_id: int, request: Request, db: DbSession, user: CurrentUser) -> JSONResponse:
     """Take back a check-in tapped on the wrong visit (no report, no parts; the engineer within the
     grace period, not checked out; dispatch until the check-in's day ends): back to scheduled or en
@@ -268,7 +285,11 @@ def undo_check_in(work_order_id: int, request: Request, db: DbSession, user: Cur
     return _field_answer(db, request, user, {"undo": "check_in"}, _undo)
 
 
-@router.post("/{work_order_id}/check-out", response_model=WorkOrderRead, dependencies=[OPTIONAL_IF_MATCH])
+@router.post(
+    "/{work_order_id}/check-out",
+    response_model=WorkOrderRead,
+    dependencies=[OPTIONAL_IF_MATCH, IDEMPOTENCY_KEY],
+)
 def check_out(work_order_id: int, request: Request, db: DbSession, user: CurrentUser) -> JSONResponse:
     """Departure from site. Idempotent: a repeat returns the same visit (and honours Idempotency-Key)."""
     work_order = _field_visit(db, user, work_order_id)
@@ -279,7 +300,9 @@ def check_out(work_order_id: int, request: Request, db: DbSession, user: Current
     )
 
 
-@router.post("/{work_order_id}/report", response_model=WorkOrderRead, dependencies=[OPTIONAL_IF_MATCH])
+@router.post(
+    "/{work_order_id}/report", response_model=WorkOrderRead, dependencies=[OPTIONAL_IF_MATCH, IDEMPOTENCY_KEY]
+)
 def report(
     work_order_id: int, body: ReportIn, request: Request, db: DbSession, user: CurrentUser
 ) -> JSONResponse:

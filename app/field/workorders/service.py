@@ -213,6 +213,9 @@ def create_work_order(
             errors.append({"field": "ticket_id", "message": f"site {site.name} has no region; set one first"})
     errors += _check_parts(session, required_parts)
     errors += _check_times(windows, (appointment_start_at, appointment_end_at), now=utcnow())
+    if required_skills is not None:
+        required_skills, unknown = _check_skills(session, required_skills)
+        errors += unknown
     refuse(errors)
     assert site is not None
     if required_skills is None:
@@ -263,6 +266,15 @@ def create_work_order(
     return work_order
 
 
+def _check_skills(session: Session, skills: Sequence[str]) -> tuple[list[str], list[dict[str, str]]]:
+    """The skills as planning spells them ("elec" → "ELEC"), and an error naming the unknown ones:
+    a skill no product model needs and no engineer has makes a visit nobody can ever take."""
+    if not skills:
+        return [], []
+    spelled, unknown = engineers.check_skills(session, skills)
+    return list(dict.fromkeys(spelled)), [{**e, "field": "required_skills"} for e in unknown]
+
+
 def _replace_children(
     session: Session,
     work_order_id: int,
@@ -309,6 +321,15 @@ def update_work_order(
         _check_parts(session, parts) if parts is not None else []
     )
     skills = list(dict.fromkeys(values.get("required_skills", work_order.required_skills)))
+    if "required_skills" in values:
+        # only the skills added are checked: one kept from before that nobody has any more (the
+        # engineer left) is the dispatcher's to replace, not a reason to refuse the other edits
+        kept = set(work_order.required_skills or [])
+        added = [s for s in skills if s not in kept]
+        spelled, unknown = _check_skills(session, added)
+        known = {k.casefold(): k for k in spelled}
+        skills = list(dict.fromkeys(s if s in kept else known.get(s.casefold(), s) for s in skills))
+        errors += unknown
     if not errors and work_order.engineer_id is not None and work_order.planned_start_at is not None:
         engineer = engineers.get_engineer(session, work_order.engineer_id)
         errors += [

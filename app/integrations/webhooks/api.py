@@ -20,7 +20,15 @@ from app.integrations.webhooks.schemas import (
 from app.models import DeliveryStatus, WebhookSubscription
 from app.platform.deps import AdminUser, DbSession
 from app.platform.events import EVENTS
-from app.platform.http import IF_MATCH, Page, etag, idempotent_create, require_if_match, row_tag
+from app.platform.http import (
+    IDEMPOTENCY_KEY,
+    IF_MATCH,
+    Page,
+    etag,
+    idempotent_create,
+    require_if_match,
+    row_tag,
+)
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -51,6 +59,7 @@ def list_events(user: AdminUser) -> list[str]:
     status_code=201,
     response_model=SubscriptionWithSecret,
     responses={201: {"headers": {"Location": {}, "ETag": {}}}},
+    dependencies=[IDEMPOTENCY_KEY],
 )
 def create_subscription(
     body: SubscriptionCreate, request: Request, db: DbSession, user: AdminUser

@@ -35,7 +35,9 @@ from tests.field.workorders.world import (
     next_local,
     on_site,
     on_the_day,
+    report,
     schedule,
+    van_level,
 )
 
 # --- create -------------------------------------------------------------------------------------
@@ -165,14 +167,8 @@ def test_full_visit_lifecycle_drives_the_ticket(client: TestClient, db: Session,
     assert ticket is not None and ticket.status == "in_progress" and ticket.arrived_at is not None
     assert w["eng"].current_latitude == 48.1
 
-    r = client.post(
-        f"{API}/{wo['id']}/report",
-        headers=w["me"],
-        json={
-            "work_done": "Replaced the fan relay",
-            "fixed_first_time": True,
-            "parts_used": [{"part_id": w["part"].id, "quantity": 2}],
-        },
+    r = report(
+        client, w, wo["id"], "Replaced the fan relay", parts=[{"part_id": w["part"].id, "quantity": 2}]
     )
     assert r.status_code == 200, r.text
     done = r.json()
@@ -183,10 +179,7 @@ def test_full_visit_lifecycle_drives_the_ticket(client: TestClient, db: Session,
     assert done["allowed_transitions"] == []
     db.expire_all()
     assert db.get(Ticket, w["ticket"].id).status == "resolved"  # type: ignore[union-attr]
-    level = db.scalar(
-        select(StockLevel).where(StockLevel.location_id == w["van"].id, StockLevel.part_id == w["part"].id)
-    )
-    assert level is not None and level.quantity == 3
+    assert van_level(db, w).quantity == 3
     kinds = db.scalars(
         select(WorkOrderEvent.kind)
         .where(WorkOrderEvent.work_order_id == wo["id"])
@@ -198,22 +191,14 @@ def test_full_visit_lifecycle_drives_the_ticket(client: TestClient, db: Session,
 def test_not_fixed_needs_follow_up_and_ticket_stays_open(client: TestClient, db: Session, world) -> None:
     w = world
     wo = on_site(client, w)
-    r = client.post(
-        f"{API}/{wo['id']}/report",
-        headers=w["me"],
-        json={"work_done": "Compressor seized; needs a new one", "fixed_first_time": False},
-    )
+    r = report(client, w, wo["id"], "Compressor seized; needs a new one", fixed=False)
     assert r.status_code == 200 and r.json()["status"] == "needs_follow_up"
     assert r.json()["fixed_first_time"] is False
     db.expire_all()
     assert db.get(Ticket, w["ticket"].id).status == "in_progress"  # type: ignore[union-attr]
     # the return visit fixes it, but it is not a first-time fix
     second = on_site(client, w)
-    r = client.post(
-        f"{API}/{second['id']}/report",
-        headers=w["me"],
-        json={"work_done": "New compressor fitted", "fixed_first_time": True},
-    )
+    r = report(client, w, second["id"], "New compressor fitted")
     assert r.json()["status"] == "done" and r.json()["fixed_first_time"] is False
 
 
@@ -252,14 +237,10 @@ def test_done_is_final_and_report_only_finishes_a_visit(client: TestClient, worl
     wo = on_site(client, w)
     r = move(client, w["dispatch"], wo["id"], "done")
     assert r.status_code == 422 and "report" in r.json()["detail"]
-    client.post(
-        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "ok", "fixed_first_time": True}
-    )
+    report(client, w, wo["id"], "ok")
     r = move(client, w["dispatch"], wo["id"], "cancelled")
     assert r.status_code == 409 and r.json()["allowed"] == []
-    again = client.post(
-        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "ok", "fixed_first_time": True}
-    )
+    again = report(client, w, wo["id"], "ok")
     assert again.status_code == 409 and "already has its service report" in again.json()["detail"]
 
 
@@ -290,9 +271,7 @@ def test_status_change_emits_webhooks(client: TestClient, db: Session, world) ->
     db.commit()
     w = world
     wo = on_site(client, w)
-    client.post(
-        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "ok", "fixed_first_time": True}
-    )
+    report(client, w, wo["id"], "ok")
     events = db.scalars(
         select(WebhookDelivery.event)
         .where(WebhookDelivery.event.like("workorder.%"))
@@ -407,12 +386,7 @@ def test_engineer_sees_only_own_work_orders(client: TestClient, world) -> None:
         r = client.get(f"{API}/{wid}", headers=w["me"])
         assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
         assert client.post(f"{API}/{wid}/check-in", headers=w["me"]).status_code == 404
-        assert (
-            client.post(
-                f"{API}/{wid}/report", headers=w["me"], json={"work_done": "x", "fixed_first_time": True}
-            ).status_code
-            == 404
-        )
+        assert report(client, w, wid).status_code == 404
     assert len(client.get(API, headers=w["agent"]).json()["items"]) == 3
 
 
@@ -451,9 +425,7 @@ def test_check_in_and_out_are_idempotent(client: TestClient, db: Session, world)
     kinds = db.scalars(select(WorkOrderEvent.kind).where(WorkOrderEvent.work_order_id == wo["id"])).all()
     assert kinds.count("check_in") == 1 and kinds.count("check_out") == 1
     # the report keeps the earlier check-out time
-    r = client.post(
-        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "ok", "fixed_first_time": True}
-    )
+    r = report(client, w, wo["id"], "ok")
     assert r.json()["checked_out_at"] == out.json()["checked_out_at"]
 
 
@@ -501,17 +473,12 @@ def test_report_shortage_is_409_and_writes_nothing(client: TestClient, db: Sessi
         "audit": count(db, AuditLog),
         "events": count(db, WorkOrderEvent, WorkOrderEvent.work_order_id == wo["id"]),
     }
-    r = client.post(
-        f"{API}/{wo['id']}/report",
-        headers=w["me"],
-        json={
-            "work_done": "Replaced relay and filter",
-            "fixed_first_time": True,
-            "parts_used": [
-                {"part_id": w["part"].id, "quantity": 2},
-                {"part_id": w["part2"].id, "quantity": 3},
-            ],
-        },
+    r = report(
+        client,
+        w,
+        wo["id"],
+        "Replaced relay and filter",
+        parts=[{"part_id": w["part"].id, "quantity": 2}, {"part_id": w["part2"].id, "quantity": 3}],
     )
     assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
     problem = r.json()
@@ -552,39 +519,25 @@ def test_report_merges_lines_and_checks_locations(client: TestClient, db: Sessio
     wo = on_site(client, w)
     other_van = f.location_of(db, engineer=w["other"])
     db.commit()
-    r = client.post(
-        f"{API}/{wo['id']}/report",
-        headers=w["me"],
-        json={
-            "work_done": "x",
-            "fixed_first_time": True,
-            "parts_used": [
-                {"part_id": w["part"].id, "quantity": 1, "location_id": other_van.id},
-                {"part_id": 999999, "quantity": 1},
-            ],
-        },
+    r = report(
+        client,
+        w,
+        wo["id"],
+        parts=[
+            {"part_id": w["part"].id, "quantity": 1, "location_id": other_van.id},
+            {"part_id": 999999, "quantity": 1},
+        ],
     )
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} == {"parts_used.0.location_id", "parts_used.1.part_id"}
     # two lines of the same part add up; 3 + 3 > 5 is a shortage, 3 + 2 is fine
-    body = {
-        "work_done": "x",
-        "fixed_first_time": True,
-        "parts_used": [{"part_id": w["part"].id, "quantity": 3}, {"part_id": w["part"].id, "quantity": 3}],
-    }
-    assert client.post(f"{API}/{wo['id']}/report", headers=w["me"], json=body).status_code == 409
-    body["parts_used"][1]["quantity"] = 2  # type: ignore[index]
-    r = client.post(f"{API}/{wo['id']}/report", headers=w["me"], json=body)
+    part = w["part"].id
+    twice = [{"part_id": part, "quantity": 3}, {"part_id": part, "quantity": 3}]
+    assert report(client, w, wo["id"], parts=twice).status_code == 409
+    r = report(client, w, wo["id"], parts=[twice[0], {"part_id": part, "quantity": 2}])
     assert r.status_code == 200 and len(r.json()["parts_used"]) == 2
     db.expire_all()
-    assert (
-        db.scalar(
-            select(StockLevel.quantity).where(
-                StockLevel.location_id == w["van"].id, StockLevel.part_id == w["part"].id
-            )
-        )
-        == 0
-    )
+    assert van_level(db, w).quantity == 0
 
 
 def test_report_from_a_warehouse_and_idempotent_retry(client: TestClient, db: Session, world) -> None:
@@ -595,13 +548,9 @@ def test_report_from_a_warehouse_and_idempotent_retry(client: TestClient, db: Se
     db.commit()
     wo = on_site(client, w)
     h = {**w["me"], "Idempotency-Key": "report-1"}
-    body = {
-        "work_done": "x",
-        "fixed_first_time": True,
-        "parts_used": [{"part_id": w["part"].id, "quantity": 4, "location_id": loc.id}],
-    }
-    first = client.post(f"{API}/{wo['id']}/report", headers=h, json=body)
-    retry = client.post(f"{API}/{wo['id']}/report", headers=h, json=body)
+    parts = [{"part_id": w["part"].id, "quantity": 4, "location_id": loc.id}]
+    first = report(client, w, wo["id"], parts=parts, h=h)
+    retry = report(client, w, wo["id"], parts=parts, h=h)
     assert first.status_code == retry.status_code == 200
     assert retry.json() == first.json() and retry.headers["Idempotent-Replayed"] == "true"
     assert count(db, PartUsage, PartUsage.work_order_id == wo["id"]) == 1
@@ -619,21 +568,11 @@ def test_report_consumes_and_cancel_releases_reservations(client: TestClient, db
         db, work_order_id=spare["id"], part_id=w["part"].id, location_id=w["van"].id, quantity=3
     )
     db.commit()
-    r = client.post(
-        f"{API}/{wo['id']}/report",
-        headers=w["me"],
-        json={
-            # not fixed: a fixed visit resolves the ticket, which cancels its other visit
-            "work_done": "x",
-            "fixed_first_time": False,
-            "parts_used": [{"part_id": w["part"].id, "quantity": 2}],
-        },
-    )
+    # not fixed: a fixed visit resolves the ticket, which cancels its other visit
+    r = report(client, w, wo["id"], fixed=False, parts=[{"part_id": w["part"].id, "quantity": 2}])
     assert r.status_code == 200, r.text
     db.expire_all()
-    level = db.scalars(
-        select(StockLevel).where(StockLevel.location_id == w["van"].id, StockLevel.part_id == w["part"].id)
-    ).one()
+    level = van_level(db, w)
     assert (level.quantity, level.reserved) == (3, 3)  # the other visit's 3 stay held
     assert (
         client.post(
@@ -661,20 +600,10 @@ def test_a_report_using_fewer_parts_than_held_consumes_only_those(
     )
     assert held is not None
     db.commit()
-    r = client.post(
-        f"{API}/{wo['id']}/report",
-        headers=w["me"],
-        json={
-            "work_done": "x",
-            "fixed_first_time": True,
-            "parts_used": [{"part_id": w["part"].id, "quantity": 1}],
-        },
-    )
+    r = report(client, w, wo["id"], parts=[{"part_id": w["part"].id, "quantity": 1}])
     assert r.status_code == 200, r.text
     db.expire_all()
-    level = db.scalars(
-        select(StockLevel).where(StockLevel.location_id == w["van"].id, StockLevel.part_id == w["part"].id)
-    ).one()
+    level = van_level(db, w)
     assert (level.quantity, level.reserved) == (4, 0)  # 5 - 1 used; nothing held any more
     rows = db.execute(
         select(StockReservation.id, StockReservation.status, StockReservation.quantity)
@@ -708,17 +637,12 @@ def test_a_report_using_none_of_the_held_parts_shows_none_used(
         db, work_order_id=wo["id"], part_id=w["part"].id, location_id=w["van"].id, quantity=2
     )
     db.commit()
-    r = client.post(
-        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "x", "fixed_first_time": True}
-    )
+    r = report(client, w, wo["id"])
     assert r.status_code == 200, r.text
     db.expire_all()
     assert db.scalars(select(StockReservation.status)).all() == ["released"]
-    assert db.execute(
-        select(StockLevel.quantity, StockLevel.reserved).where(
-            StockLevel.location_id == w["van"].id, StockLevel.part_id == w["part"].id
-        )
-    ).one() == (5, 0)
+    level = van_level(db, w)
+    assert (level.quantity, level.reserved) == (5, 0)
     day = datetime.fromisoformat(r.json()["checked_in_at"]).astimezone(BERLIN).date()
     route = client.get("/api/v1/me/route", params={"date": day.isoformat()}, headers=w["me"])
     stop = next(s for s in route.json()["stops"] if s.get("work_order_id") == wo["id"])
@@ -739,15 +663,7 @@ def test_a_report_from_the_van_leaves_the_warehouse_hold_unconsumed(
         db, work_order_id=wo["id"], part_id=w["part"].id, location_id=depot.id, quantity=2
     )
     db.commit()
-    r = client.post(
-        f"{API}/{wo['id']}/report",
-        headers=w["me"],
-        json={
-            "work_done": "x",
-            "fixed_first_time": True,
-            "parts_used": [{"part_id": w["part"].id, "quantity": 2}],
-        },
-    )
+    r = report(client, w, wo["id"], parts=[{"part_id": w["part"].id, "quantity": 2}])
     assert r.status_code == 200, r.text
     db.expire_all()
     assert db.execute(
@@ -760,9 +676,7 @@ def test_report_before_check_in_is_409(client: TestClient, world) -> None:
     w = world
     wo = create(client, w)
     schedule(client, w, wo["id"])
-    r = client.post(
-        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "x", "fixed_first_time": True}
-    )
+    r = report(client, w, wo["id"])
     assert r.status_code == 409 and "on_site" in r.json()["detail"]
 
 
@@ -822,8 +736,9 @@ def test_patch_cannot_invalidate_the_assignment_or_edit_a_finished_visit(client:
     wo = create(client, w)
     schedule(client, w, wo["id"])
     h = {**w["dispatch"], "If-Match": etag_of(client, w["dispatch"], wo["id"])}
-    r = client.patch(f"{API}/{wo['id']}", headers=h, json={"required_skills": ["HVAC", "GAS"]})
-    assert r.status_code == 422 and "lacks skill(s) GAS" in r.json()["detail"]
+    # ELEC is known (the other engineer has it; an unknown skill is refused before the assignment)
+    r = client.patch(f"{API}/{wo['id']}", headers=h, json={"required_skills": ["HVAC", "ELEC"]})
+    assert r.status_code == 422 and "lacks skill(s) ELEC" in r.json()["detail"]
     move(client, w["dispatch"], wo["id"], "cancelled")
     h = {**w["dispatch"], "If-Match": etag_of(client, w["dispatch"], wo["id"])}
     assert client.patch(f"{API}/{wo['id']}", headers=h, json={"notes": "x"}).status_code == 409
@@ -896,9 +811,7 @@ def test_field_actions_on_a_finished_visit_are_refused_not_reported_as_done(
 ) -> None:
     w = world
     wo = on_site(client, w)
-    client.post(
-        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "ok", "fixed_first_time": True}
-    )
+    report(client, w, wo["id"], "ok")
     for action in ("check-in", "check-out"):
         r = client.post(f"{API}/{wo['id']}/{action}", headers=w["me"])
         assert r.status_code == 409, action
@@ -907,9 +820,7 @@ def test_field_actions_on_a_finished_visit_are_refused_not_reported_as_done(
             r.json()["detail"].startswith("This visit is already finished")
             and "is done" in r.json()["detail"]
         )
-    again = client.post(
-        f"{API}/{wo['id']}/report", headers=w["me"], json={"work_done": "ok", "fixed_first_time": True}
-    )
+    again = report(client, w, wo["id"], "ok")
     assert again.status_code == 409 and again.json()["hint"].startswith("This visit is already finished")
     db.expire_all()
     kinds = db.scalars(select(WorkOrderEvent.kind).where(WorkOrderEvent.work_order_id == wo["id"])).all()
@@ -922,11 +833,10 @@ def test_out_of_order_actions_say_check_in_first_and_keep_the_precise_detail(
     w = world
     wo = create(client, w)
     schedule(client, w, wo["id"])
-    body = {"work_done": "x", "fixed_first_time": True}
-    report = client.post(f"{API}/{wo['id']}/report", headers=w["me"], json=body).json()
-    assert report["hint"] == "Check in first: the service report is filed on site, after checking in."
-    assert report["detail"].startswith(report["hint"]) and "allowed next" in report["detail"]
-    assert (report["current"], report["requested"]) == ("scheduled", "done")
+    refused = report(client, w, wo["id"]).json()
+    assert refused["hint"] == "Check in first: the service report is filed on site, after checking in."
+    assert refused["detail"].startswith(refused["hint"]) and "allowed next" in refused["detail"]
+    assert (refused["current"], refused["requested"]) == ("scheduled", "done")
     out = client.post(f"{API}/{wo['id']}/check-out", headers=w["me"]).json()
     assert out["hint"].startswith("Check in first") and "check in before checking out" in out["detail"]
 
