@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends
 
 from app.accounts import api as users
 from app.desk.customers import api as customers
+from app.desk.customers import records_api as crm_records
 from app.desk.teams import api as teams
 from app.desk.tickets import api as tickets
 from app.feedback import api as recoveries
@@ -37,6 +38,10 @@ api_router.include_router(parts.router)
 api_router.include_router(plans.router)
 api_router.include_router(route.router)
 api_router.include_router(customers.router)
+api_router.include_router(crm_records.accounts)
+api_router.include_router(crm_records.contacts)
+api_router.include_router(crm_records.sites)
+api_router.include_router(crm_records.assets)
 api_router.include_router(imports.router)
 api_router.include_router(insights.router)
 api_router.include_router(recoveries.router)

@@ -42,10 +42,26 @@ class Answer:
         )
 
 
+# What went wrong, as a code: an app that speaks to customers in other languages words the message
+# itself from the code, the question and `value` (the English `message` is this library's).
+ERROR_CODES = (
+    "required",
+    "scale",
+    "yes_no",
+    "chips",
+    "chip_unknown",
+    "text",
+    "text_control",
+    "text_too_long",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class FieldError:
     field: str  # the form field, for placing the message next to it
     message: str  # a sentence for the customer
+    code: str = ""  # one of ERROR_CODES ("" for an error made elsewhere without one)
+    value: str = ""  # what the message quotes: the unknown choice, the length typed
 
 
 class InvalidAnswer(ValueError):
@@ -62,15 +78,15 @@ def _scale(q: Question, value: object) -> int | FieldError:
     msg = f"{q.name} must be a whole number from {q.low} to {q.high}"
     # bool is an int in Python; True is not a rating.
     if isinstance(value, bool):
-        return FieldError(q.key, msg)
+        return FieldError(q.key, msg, "scale")
     if isinstance(value, int):
         number = value
     elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,3}\s*", value):
         number = int(value)
     else:
-        return FieldError(q.key, msg)
+        return FieldError(q.key, msg, "scale")
     if not q.low <= number <= q.high:
-        return FieldError(q.key, msg)
+        return FieldError(q.key, msg, "scale")
     return number
 
 
@@ -81,7 +97,7 @@ def _yes_no(q: Question, value: object) -> bool | FieldError:
         return True
     if isinstance(value, str) and value.strip().lower() in _NO:
         return False
-    return FieldError(q.key, f"{q.name}: please answer yes or no")
+    return FieldError(q.key, f"{q.name}: please answer yes or no", "yes_no")
 
 
 def _chips(q: Question, value: object) -> frozenset[str] | FieldError:
@@ -90,24 +106,30 @@ def _chips(q: Question, value: object) -> frozenset[str] | FieldError:
     elif isinstance(value, list | tuple):
         items = list(value)
     else:
-        return FieldError(q.key, f"{q.name}: please pick from the choices shown")
+        return FieldError(q.key, f"{q.name}: please pick from the choices shown", "chips")
     allowed = {c.code for c in q.chips}
     codes: set[str] = set()
     for item in items:
         if not isinstance(item, str) or item.strip() not in allowed:
-            return FieldError(q.key, f"{q.name}: “{str(item)[:40]}” is not one of the choices")
+            shown = str(item)[:40]
+            return FieldError(q.key, f"{q.name}: “{shown}” is not one of the choices", "chip_unknown", shown)
         codes.add(item.strip())
     return frozenset(codes)
 
 
 def _text(q: Question, value: object) -> str | FieldError:
     if not isinstance(value, str):
-        return FieldError(q.key, f"{q.name} must be text")
+        return FieldError(q.key, f"{q.name} must be text", "text")
     if _CONTROL.search(value):
-        return FieldError(q.key, f"{q.name} contains characters that cannot be stored")
+        return FieldError(q.key, f"{q.name} contains characters that cannot be stored", "text_control")
     text = value.replace("\r\n", "\n").strip()
     if len(text) > q.max_chars:
-        return FieldError(q.key, f"{q.name} is too long: at most {q.max_chars} characters, got {len(text)}")
+        return FieldError(
+            q.key,
+            f"{q.name} is too long: at most {q.max_chars} characters, got {len(text)}",
+            "text_too_long",
+            str(len(text)),
+        )
     return text
 
 
@@ -119,7 +141,7 @@ def parse_answer(raw: Mapping[str, object], template: Template) -> Answer:
         value = raw.get(q.key)
         if _blank(value):
             if q.required:
-                errors.append(FieldError(q.key, f"{q.name} is required: please choose one"))
+                errors.append(FieldError(q.key, f"{q.name} is required: please choose one", "required"))
             continue
         parsed: object
         if q.kind == "scale":

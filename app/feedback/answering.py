@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.feedback import facts, tokens
+from app.feedback import facts, tokens, wording
 from app.feedback.policy import sending_policy
 from app.models import Account, Contact, Region, Survey, SurveyAnswer, Ticket, WorkOrder
+from app.platform import i18n
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.outbox import enqueue
@@ -43,6 +44,8 @@ class Page:
     company: str = ""
     errors: tuple[FieldError, ...] = ()
     about: About | None = None
+    # the account's: the page, its questions and errors speak it ("": no survey known, a broken link)
+    language: str = ""
 
 
 def about(session: Session, survey: Survey) -> About:
@@ -69,12 +72,18 @@ def _load(session: Session, token: str, purpose: tokens.Purpose, now: datetime) 
     try:
         claim = tokens.read(token, max_age_s=max_age)
     except tokens.BadToken as exc:
-        return Page("expired" if exc.expired else "invalid")
+        if not exc.expired:
+            return Page("invalid")
+        expired = session.get(Survey, exc.survey_id) if exc.survey_id is not None else None
+        known = wording.language_of(session, expired.account_id) if expired is not None else ""
+        return Page("expired", language=known)
     survey = session.get(Survey, claim.survey_id)
     if survey is None or claim.purpose != purpose or survey.sent_at is None:
         return Page("invalid")
     account = session.get(Account, survey.account_id)
-    page = Page("form", survey, TEMPLATES[survey.template_id], account.name if account else "")
+    language = account.language if account else i18n.DEFAULT
+    template = wording.localized(TEMPLATES[survey.template_id], language)
+    page = Page("form", survey, template, account.name if account else "", language=language)
     if purpose == "unsubscribe":
         return page
     page = replace(page, about=about(session, survey))
@@ -95,7 +104,9 @@ def open_form(session: Session, token: str, now: datetime | None = None) -> Page
     return _load(session, token, "answer", now or utcnow())
 
 
-def _repeated(template: Template, repeated: Mapping[str, Sequence[str]]) -> list[FieldError]:
+def _repeated(
+    template: Template, repeated: Mapping[str, Sequence[str]], language: str = i18n.DEFAULT
+) -> list[FieldError]:
     """A one-answer question sent more than once (csat=3&csat=5) is refused, not read as the last:
     which one the customer meant is not ours to guess. Chips take many values by design."""
     errors = []
@@ -103,8 +114,9 @@ def _repeated(template: Template, repeated: Mapping[str, Sequence[str]]) -> list
         sent = repeated.get(q.key) or ()
         if q.kind != "chips" and len(sent) > 1:
             shown = ", ".join(v.strip()[:20] or "(blank)" for v in sent)
+            message = f"{q.name} was sent {len(sent)} times ({shown}): please choose one"
             errors.append(
-                FieldError(q.key, f"{q.name} was sent {len(sent)} times ({shown}): please choose one")
+                wording.error(language, template, FieldError(q.key, message, "repeated", str(len(sent))))
             )
     return errors
 
@@ -128,14 +140,13 @@ def submit(
         return page
     survey, template = page.survey, page.template
     assert survey is not None and template is not None
-    twice = {e.field: e for e in _repeated(template, repeated or {})}
+    twice = {e.field: e for e in _repeated(template, repeated or {}, page.language)}
     try:
         answer = parse_answer({k: v for k, v in form.items() if k not in twice}, template)
     except InvalidAnswer as exc:
         # a repeated field's own message replaces "is required" (it was left out of the parse)
-        return replace(
-            page, outcome="errors", errors=_in_order(template, {e.field: e for e in exc.errors} | twice)
-        )
+        found = {e.field: wording.error(page.language, template, e) for e in exc.errors}
+        return replace(page, outcome="errors", errors=_in_order(template, found | twice))
     if twice:
         return replace(page, outcome="errors", errors=_in_order(template, twice))
     # The guarded update makes two concurrent posts record one answer: only one sees rowcount 1.
@@ -205,4 +216,4 @@ def unsubscribe(session: Session, token: str, now: datetime | None = None) -> Pa
         contact = session.get(Contact, page.survey.contact_id)
         if contact is not None:
             contact.survey_opt_out = True
-    return Page("recorded", page.survey, page.template, page.company)
+    return replace(page, outcome="recorded")

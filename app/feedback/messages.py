@@ -9,7 +9,8 @@ from __future__ import annotations
 from email.message import EmailMessage
 from html import escape
 
-from app.feedback import tokens
+from app.feedback import tokens, wording
+from app.platform import i18n
 from app.platform.config import get_settings
 from app.platform.mail import new_message
 from surveys import TEMPLATES
@@ -27,26 +28,40 @@ def unsubscribe_url(token: str) -> str:
 
 
 def compose(
-    *, survey_id: int, template_id: str, to: str, contact_name: str, case_ref: str, reminder: bool
+    *,
+    survey_id: int,
+    template_id: str,
+    to: str,
+    contact_name: str,
+    case_ref: str,
+    reminder: bool,
+    language: str = i18n.DEFAULT,
 ) -> EmailMessage:
-    template = TEMPLATES[template_id]
+    """The mail in the account's `language` (app.platform.i18n; its questions: app.feedback.wording)."""
+    template = wording.localized(TEMPLATES[template_id], language)
     csat = template.questions[0]  # every template leads with the CSAT rating (docs/surveys.md)
     answer = tokens.make(survey_id, "answer")
     unsub = unsubscribe_url(tokens.make(survey_id, "unsubscribe"))
     links = [(n, answer_url(answer, n)) for n in range(csat.low, csat.high + 1)]
-    msg = new_message(to=to, subject=("Reminder: " if reminder else "") + f"{template.title} ({case_ref})")
+
+    def say(key: str, **params: object) -> str:
+        return i18n.text(language, f"survey.mail.{key}", **params)
+
+    subject = f"{template.title} ({case_ref})"
+    msg = new_message(to=to, subject=say("reminder", subject=subject) if reminder else subject)
     msg["List-Unsubscribe"] = f"<{unsub}>"
-    greeting = f"Hello {contact_name}," if contact_name else "Hello,"
+    greeting = say("greeting", name=contact_name) if contact_name else say("greeting_anonymous")
+    ends = {"low": csat.low, "low_label": csat.low_label, "high": csat.high, "high_label": csat.high_label}
     lines = [
         greeting,
         "",
-        f"{csat.label} Click a rating ({csat.low} = {csat.low_label}, {csat.high} = {csat.high_label}):",
+        say("click", label=csat.label, **ends),
         "",
         *[f"  {n}: {url}" for n, url in links],
         "",
-        "The link opens a short form; your answer counts once you send it.",
+        say("how"),
         "",
-        f"No more surveys: {unsub}",
+        f"{say('no_more')}: {unsub}",
     ]
     msg.set_content("\n".join(lines) + "\n")
     buttons = " ".join(
@@ -57,8 +72,8 @@ def compose(
     msg.add_alternative(
         f"<p>{escape(greeting)}</p><p>{escape(csat.label)}</p><p>{buttons}</p>"
         f"<p><small>{csat.low} = {escape(csat.low_label)}, {csat.high} = {escape(csat.high_label)}. "
-        "The link opens a short form; your answer counts once you send it.</small></p>"
-        f'<p><small><a href="{escape(unsub)}">No more surveys</a></small></p>',
+        f"{escape(say('how'))}</small></p>"
+        f'<p><small><a href="{escape(unsub)}">{escape(say("no_more"))}</a></small></p>',
         subtype="html",
     )
     return msg

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.feedback import answering, messages
+from app.feedback import answering, messages, wording
 from app.feedback.policy import sending_policy
 from app.models import Contact, Survey
 from app.platform.db import unit_of_work, utcnow
@@ -85,6 +85,7 @@ def _mail(session: Session, s: Survey, *, reminder: bool) -> None:
         # the ticket's T-… (the one its replies carried)
         case_ref=answering.about(session, s).reference or f"#{s.ticket_id}",
         reminder=reminder,
+        language=wording.language_of(session, s.account_id),
     )
     get_mailer().send(msg)
 

@@ -21,9 +21,12 @@ _SALT = "fieldline.survey.v1"  # a token for another feature can never pass as a
 class BadToken(Exception):
     """The link is broken or was tampered with (`expired` False) or is too old (`expired` True)."""
 
-    def __init__(self, expired: bool) -> None:
+    def __init__(self, expired: bool, survey_id: int | None = None) -> None:
         super().__init__("expired" if expired else "invalid")
         self.expired = expired
+        # An expired token's signature was good: its survey is known (the page speaks the
+        # customer's language); never set for a tampered one.
+        self.survey_id = survey_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +47,11 @@ def make(survey_id: int, purpose: Purpose) -> str:
 
 def read(token: str, *, max_age_s: int) -> Claim:
     """The claim in ``token``, or :class:`BadToken`."""
+    serializer = _serializer()
     try:
-        data = _serializer().loads(token, max_age=max_age_s)
-    except SignatureExpired:
-        raise BadToken(expired=True) from None
+        data = serializer.loads(token, max_age=max_age_s)
+    except SignatureExpired as exc:
+        raise BadToken(expired=True, survey_id=_survey_id(serializer, exc.payload)) from None
     except BadSignature:
         raise BadToken(expired=False) from None
     if (
@@ -57,3 +61,11 @@ def read(token: str, *, max_age_s: int) -> Claim:
     ):
         raise BadToken(expired=False)
     return Claim(data["s"], data["p"])
+
+
+def _survey_id(serializer: URLSafeTimedSerializer, payload: object) -> int | None:
+    try:
+        data = serializer.load_payload(payload) if isinstance(payload, bytes) else None
+    except BadSignature:  # BadPayload: not the JSON we signed
+        return None
+    return data["s"] if isinstance(data, dict) and isinstance(data.get("s"), int) else None

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.functions import FunctionElement
@@ -79,6 +79,9 @@ class Account(Base):
     renewal_date: Mapped[date | None] = mapped_column(Date)
     # The account manager: owns recovery tickets opened for this account's unhappy answers.
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The language the customer is written to (notices, survey mails and pages): a catalogue code
+    # of app.platform.i18n ("en", "de"). No CHECK: a new catalogue needs no migration.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version}
@@ -168,6 +171,9 @@ class Contact(Base):
     mobile_digits: Mapped[str | None] = mapped_column(String(20))
     # Set by the survey mail's unsubscribe link; no survey is ever sent to the contact again.
     survey_opt_out: Mapped[bool] = mapped_column(default=False)
+    # False: the contact has left the customer (DELETE of a contact with tickets): hidden from the
+    # caller search and the contact pickers, still named on its old tickets (docs/customers.md).
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     version: Mapped[int] = mapped_column(default=1)
     __mapper_args__ = {"version_id_col": version}
 

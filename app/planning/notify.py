@@ -44,6 +44,7 @@ from app.models import (
     Ticket,
     WorkOrder,
 )
+from app.platform import i18n
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.mail import get_mailer, new_message
@@ -75,41 +76,30 @@ class Notice:
     customer: str  # the account (company)
     address: str
     eta_at: datetime | None
-    eta_local: str  # e.g. "Tue 24 Nov, 10:40 (Europe/Berlin)"
+    eta_local: str  # e.g. "Tue 24 Nov, 10:40 (Europe/Berlin)", in the notice's language
     previous_eta_local: str
     contact: str = ""  # the ticket's contact person, greeted by name when known
+    language: str = i18n.DEFAULT  # the account's (app.platform.i18n)
 
     @property
     def greeting(self) -> str:
-        return f"Hello {self.contact or self.customer},"
+        return i18n.text(self.language, "notice.greeting", name=self.contact or self.customer)
 
     @property
     def subject(self) -> str:
-        return {
-            "planned": f"Your service visit {self.number}: engineer arrives {self.eta_local}",
-            "eta_changed": f"New arrival time for your service visit {self.number}: {self.eta_local}",
-            "unplanned": f"Your service visit {self.number} needs a new time",
-            "cancelled": f"Your service visit {self.number} is cancelled",
-        }[self.kind]
+        return i18n.text(self.language, f"notice.subject.{self.kind}", number=self.number, eta=self.eta_local)
 
     @property
     def text(self) -> str:
-        if self.kind == "cancelled":
-            return (
-                f"{self.greeting}\n\nthe visit {self.number} at {self.address} announced for "
-                f"{self.previous_eta_local} is cancelled: no engineer will come. If the problem is "
-                "still there, answer this message and we will take care of it.\n"
-            )
-        if self.kind == "unplanned":
-            return (
-                f"{self.greeting}\n\nthe visit {self.number} at {self.address} could not be kept "
-                f"at {self.previous_eta_local}. We will tell you the new time as soon as it is planned.\n"
-            )
-        before = f" (before: {self.previous_eta_local})" if self.kind == "eta_changed" else ""
-        return (
-            f"{self.greeting}\n\nour engineer is expected at {self.address} around "
-            f"{self.eta_local}{before}.\n"
+        body = i18n.text(
+            self.language,
+            f"notice.body.{self.kind}",
+            number=self.number,
+            address=self.address,
+            eta=self.eta_local,
+            previous=self.previous_eta_local,
         )
+        return f"{self.greeting}\n\n{body}\n"
 
 
 class Sender(Protocol):
@@ -228,6 +218,14 @@ def on_scheduled(
     return _tell(session, run_id=None, moved=[Moved(work_order_id, old_eta, new_eta)])
 
 
+def on_restored(session: Session, *, moved: Iterable[Moved]) -> int:
+    """An undone check-in put its re-plan's moves back (app.planning.undo): the re-plan's notices
+    still held are superseded, and a visit is told only if it now differs from what its customer
+    was told (a time back where it was announced: nothing). No plan run: the restored plan may
+    have told these visits already, under its own (visit, run) key."""
+    return _tell(session, run_id=None, moved=list(moved))
+
+
 def _tell(session: Session, *, run_id: int | None, moved: list[Moved]) -> int:
     if not moved:
         return 0
@@ -332,6 +330,7 @@ def claim(session: Session, notification_id: int, now: datetime | None = None) -
     account = session.get(Account, wo.account_id)
     region = session.get(Region, wo.region_id)
     tz = region.timezone if region else get_settings().time_zone
+    language = account.language if account else i18n.DEFAULT
     return Notice(
         notification_id=n.id,
         work_order_id=wo.id,
@@ -341,16 +340,19 @@ def claim(session: Session, notification_id: int, now: datetime | None = None) -
         customer=account.name if account else "",
         address=site.address if site else "",
         eta_at=n.eta_at,
-        eta_local=_local(n.eta_at, tz),
-        previous_eta_local=_local(n.previous_eta_at, tz),
+        eta_local=local_time(n.eta_at, tz, language),
+        previous_eta_local=local_time(n.previous_eta_at, tz, language),
         contact=_contact(session, wo.id)[1],
+        language=language,
     )
 
 
-def _local(at: datetime | None, tz: str) -> str:
+def local_time(at: datetime | None, tz: str, language: str = i18n.DEFAULT) -> str:
+    """ "Tue 24 Nov, 10:40 (Europe/Berlin)" / "Dienstag, 24. November 2026, 10:40 Uhr"."""
     if at is None:
         return "—"
-    return at.astimezone(ZoneInfo(tz)).strftime("%a %d %b, %H:%M") + f" ({tz})"
+    when = i18n.format_datetime(language, at.astimezone(ZoneInfo(tz)))
+    return i18n.text(language, "notice.when", when=when, zone=tz)
 
 
 def record(session: Session, notification_id: int, error: str | None) -> str:

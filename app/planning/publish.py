@@ -39,7 +39,7 @@ from app.models import (
     WorkOrder,
     WorkOrderStatus,
 )
-from app.planning import notify, reasons
+from app.planning import notify, reasons, undo
 from app.planning.keys import cover_of, from_s, key_id
 from app.planning.service import Loaded
 from app.platform import audit
@@ -118,6 +118,7 @@ def publish(
     if run is None or run.status != PlanRunStatus.running:
         return run.status if run else "missing"  # finished already (a redelivery): nothing twice
     plan_day = lock_plan_day(session, loaded.region_id, loaded.day)
+    previous_run_id = plan_day.current_run_id
     now = utcnow()
     current = session.get(PlanRun, plan_day.current_run_id) if plan_day.current_run_id else None
     if current is not None and current.id != loaded.current_run_id and _newer(current, run):
@@ -128,6 +129,15 @@ def publish(
         _finish(run, PlanRunStatus.conflict, now, summary={**run.summary, "conflicts": edited})
         return run.status
 
+    # A check-in's re-plan keeps what it replaces, for the check-in's undo (app/planning/undo.py).
+    kept = undo.capture(
+        session,
+        run=run,
+        previous_run_id=previous_run_id,
+        work_orders=work_orders,
+        pulled=loaded.pulled,
+        day=loaded.day,
+    )
     locked_ids = set(loaded.locked) | set(locked)
     moved = _write_routes(session, run, loaded, plan, work_orders, locked_ids)
     if carry_over is not None:
@@ -141,6 +151,8 @@ def publish(
     run.published_at = now
     run.objective = plan.objective if plan else None
     session.flush()
+    if kept is not None:
+        undo.keep(run, kept, work_orders)
     notify.on_published(session, run_id=run.id, moved=moved)
     return run.status
 

@@ -73,6 +73,7 @@ from app.planning import inputs as plan_inputs
 from app.planning import keys as plan_keys
 from app.planning import notify
 from app.planning import runs as plan_runs
+from app.planning import undo as plan_undo
 from app.platform.config import get_settings
 from app.platform.db import utcnow
 
@@ -83,8 +84,9 @@ _REF = "fieldline_plan_event_ref"  # on an Absence's / OnCallShift's instance st
 _SCHEDULED_FROM = "fieldline_scheduled_from"  # on a WorkOrder's instance state: its ETA before `schedule`
 _DAY = "fieldline_plan_day"  # on a WorkOrder's instance state: plan_on
 _UNDONE = "fieldline_check_in_undone"  # on a WorkOrder's instance state: the check-in taken back
-# The events of a check-in that re-plan a day; an undone check-in re-plans the days they did.
-CHECK_IN_TRIGGERS = ("worked_other_day", "out_of_order")
+# The events of a check-in that re-plan a day; an undone check-in takes back (or re-plans) the
+# days they did.
+CHECK_IN_TRIGGERS = plan_undo.UNDOABLE
 
 
 def request_replan(
@@ -424,31 +426,37 @@ def check_in_ref(session: Session, work_order: WorkOrder) -> str:
 
 def _check_in_undone(session: Session, work_order: WorkOrder) -> None:
     """A check-in taken back (a wrong tap). If that check-in re-planned a day (`worked_other_day`,
-    `out_of_order`), the plan now freezes a visit nobody is at and times the other stops after it:
-    re-plan those days again. Each undone check-in is its own event (ref: the visit and the
-    instant of the check-in withdrawn), so undoing a second check-in of the same visit asks again."""
+    `out_of_order`), the plan now freezes a visit nobody is at and may have moved other visits
+    (another time, engineer or day). Each such day gets its plan from before the check-in back
+    (`undo.restore`: the visits it moved, their parts and notices too) when nothing changed since;
+    otherwise it is re-planned again. Each undone check-in is its own event (ref: the visit and
+    the instant of the check-in withdrawn), so undoing a second check-in of the same visit asks
+    again."""
     at = instance_state(work_order).info.pop(_UNDONE, None)
     if at is None:
         return
-    runs = session.execute(
-        select(PlanRun.region_id, PlanRun.day)
+    runs = session.scalars(
+        select(PlanRun)
         .where(
             PlanRun.trigger.in_(CHECK_IN_TRIGGERS),
             PlanRun.trigger_ref.in_((str(work_order.id), f"{work_order.id}.{_token(at)}")),
             PlanRun.created_at >= at,  # requested by this check-in, not an earlier one
         )
-        .distinct()
+        .order_by(PlanRun.id)
     ).all()
     _, today = _today(session, work_order.region_id)
-    for region_id, day in sorted(runs):
-        if day >= today:  # a past day's plan is history
-            request_replan(
-                session,
-                region_id=region_id,
-                day=day,
-                trigger="check_in_undone",
-                ref=f"{work_order.id}.{_token(at)}",
-            )
+    now = utcnow()
+    for region_id, day in sorted({(r.region_id, r.day) for r in runs}):
+        if day < today:  # a past day's plan is history
+            continue
+        if any(
+            plan_undo.restore(session, r, undone_id=work_order.id, now=now)
+            for r in runs
+            if (r.region_id, r.day) == (region_id, day)
+        ):
+            continue
+        ref = f"{work_order.id}.{_token(at)}"
+        request_replan(session, region_id=region_id, day=day, trigger="check_in_undone", ref=ref)
 
 
 def _stock_cut(session: Session, reservation: StockReservation) -> None:

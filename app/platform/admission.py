@@ -36,9 +36,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.platform import metrics
+from app.platform import i18n, metrics
 from app.platform.config import Settings
 from app.platform.db import read_only_transactions
 from app.platform.errors import problem
@@ -133,7 +134,11 @@ class AdmissionMiddleware:
             if customer:
                 query = scope.get("query_string", b"").decode("latin-1")
                 target = f"{path}?{query}" if query else path  # the rating clicked in the mail
-                answer = survey_busy(target, posted=scope["method"] not in SAFE_METHODS)
+                # no database to ask for the account's language: the browser's (app.platform.i18n)
+                wanted = Headers(scope=scope).get("accept-language", "")
+                answer = survey_busy(
+                    target, posted=scope["method"] not in SAFE_METHODS, language=i18n.negotiate(wanted)
+                )
             else:
                 answer = refusal(path, "The service is busy right now; try again in a moment.")
             await answer(scope, receive, send)
@@ -160,32 +165,30 @@ def refusal(path: str, detail: str, *, retry_after_s: int = RETRY_AFTER_S) -> Re
     return HTMLResponse(page, status_code=503, headers=headers)
 
 
-def survey_busy(target: str, *, posted: bool) -> Response:
-    """For a customer on a survey page: what happened and what to do, in plain words; a GET page
-    reloads itself after Retry-After. A posted answer was not saved: Back keeps what they typed."""
+def survey_busy(target: str, *, posted: bool, language: str = i18n.DEFAULT) -> Response:
+    """For a customer on a survey page: what happened and what to do, in plain words, in `language`;
+    a GET page reloads itself after Retry-After. A posted answer was not saved: Back keeps what
+    they typed."""
+
+    def say(key: str, **params: object) -> str:
+        return i18n.text(language, f"survey.busy.{key}", **params)
+
     if posted:
-        advice = (
-            "<p>Your answers have <strong>not</strong> been saved yet. Please go back and send them "
-            "again in a moment; your browser keeps what you entered.</p>"
-        )
+        advice = f"<p>{say('posted_html')}</p>"
         refresh = ""
     else:
-        advice = (
-            f"<p>This page will try again by itself in a few seconds, or "
-            f"<a href='{escape(target)}'>try again now</a>.</p>"
-        )
+        advice = f"<p>{say('retry_html', target=escape(target))}</p>"
         refresh = f"<meta http-equiv='refresh' content='{SURVEY_RETRY_AFTER_S}'>"
     # No template and no database: this page is what a saturated process can still afford. Static
     # files pass admission freely, so it keeps the survey pages' look (no inline style: the CSP).
     page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!doctype html><html lang='{escape(language)}'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<meta name='robots' content='noindex'>{refresh}<title>Busy, please try again</title>"
+        f"<meta name='robots' content='noindex'>{refresh}<title>{escape(say('title'))}</title>"
         "<link rel='stylesheet' href='/static/css/app.css'>"
         "<link rel='stylesheet' href='/static/css/survey.css'></head>"
-        "<body><main><section class='card survey'><h1>We are busy right now</h1>"
-        "<p role='status'>Many people are answering at the same moment. Please try again in a "
-        f"moment: your link stays valid.</p>{advice}</section></main></body></html>"
+        f"<body><main><section class='card survey'><h1>{escape(say('heading'))}</h1>"
+        f"<p role='status'>{escape(say('text'))}</p>{advice}</section></main></body></html>"
     )
     headers = {
         "Retry-After": str(SURVEY_RETRY_AFTER_S),

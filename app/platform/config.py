@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -110,6 +111,17 @@ class Settings(BaseSettings):
     prometheus_multiproc_dir: str | None = None
     # A Celery worker serves its metrics (task times, plan runs, webhook failures) on this port.
     worker_metrics_port: int | None = None
+    # Geocoding of site addresses (app/platform/geocoder.py, docs/customers.md "Geocoding"): none
+    # (a site needs the CRM's coordinates), or an OpenStreetMap geocoder a company can run itself,
+    # nominatim or photon, at GEOCODER_URL (empty: the public server, whose policy wants a user
+    # agent naming the application and at most one request a second: GEOCODER_MIN_DELAY_S apart in
+    # an import). An import geocodes for GEOCODER_IMPORT_BUDGET_S at most; rows left then fail.
+    geocoder: Literal["none", "nominatim", "photon"] = "none"
+    geocoder_url: str = ""
+    geocoder_timeout_s: float = 5.0
+    geocoder_user_agent: str = "fieldline/0.1"
+    geocoder_min_delay_s: float = 1.0
+    geocoder_import_budget_s: float = 120.0
     log_format: str = "text"  # text | json (one JSON object per line, with the request id)
     log_level: str = "INFO"
     # Where the knowledge-base search index is persisted (one file per article-set version; every

@@ -50,6 +50,7 @@ ACCOUNT_COLS = (
     "arr",
     "renewal_date",
     "owner_user_id",
+    "language",
     "created_at",
     "version",
 )
@@ -151,6 +152,12 @@ def _serial(rng: random.Random, prefix: str, install: date, asset_id: int) -> st
     return f"{prefix}{install.year % 100:02d}{rng.randint(10, 99)}{asset_id:07d}"
 
 
+def customer_language(account_id: int) -> str:
+    """Munich customers read German; every sixth is an international firm written to in English.
+    From the id, not the random stream: every other seeded value stays what it was."""
+    return "en" if account_id % 6 == 0 else "de"
+
+
 def make_accounts(
     w: BulkWriter, world: World, rng: random.Random, count: int, now: datetime, staff: Staff | None = None
 ) -> list[AccountInfo]:
@@ -211,6 +218,7 @@ def make_accounts(
                 arr,
                 renewal,
                 staff.owner(home.region, tier, aid),
+                customer_language(aid),
                 created,
                 1,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -15,7 +16,8 @@ from app.desk.customers.schemas import Customer360
 from app.desk.customers.service import SearchHit
 from app.desk.tickets import queue as ticket_queue
 from app.desk.tickets import service as tickets
-from app.models import Channel, Priority, Role, User
+from app.models import Account, Channel, Priority, Role, User
+from app.platform import i18n
 from app.platform.errors import AppError, Forbidden, Unprocessable
 from app.web.desk_tickets import visits_by_id
 from app.web.messages import page_error
@@ -165,6 +167,7 @@ def _customer_page(
     contact: int | None = None,
     asset: int | None = None,
     owner_form: dict[str, Any] | None = None,
+    language_form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     view = customer_360.customer_360(db, account_id=account_id)
@@ -185,8 +188,39 @@ def _customer_page(
         "owner_choices": owners.owner_choices(db) if may_set else None,
         "owner_form": owner_form or {"error": "", "fields": {}},
         "owner_saved": request.query_params.get("done") == "owner",
+        # what notices and surveys speak to this customer; staff pages stay English
+        "languages": [(code, i18n.text(code, "language.name")) for code in i18n.LANGUAGES],
+        "language_form": language_form or {"error": "", "fields": {}},
+        "language_saved": request.query_params.get("done") == "language",
     }
     return render(request, "desk/customer.html", context, status_code=status_code)
+
+
+def _edit_account(
+    request: Request,
+    db: Session,
+    user: User,
+    account_id: int,
+    what: str,
+    change: Callable[[Account], None],
+) -> Response:
+    """One of the account's settings forms (`what`: "owner", "language"): managers and admins
+    only; a refusal shows the page again with the form's error, a success goes back to the form."""
+    if user.role not in OWNER_EDITORS:
+        raise Forbidden(
+            f"An account's {what} is set by managers and admins. Your account "
+            f"({user.email}, role {user.role}) cannot change it."
+        )
+    account = owners.get_account(db, account_id)
+    try:
+        change(account)
+    except AppError as exc:
+        db.rollback()
+        form = {"error": page_error(exc), "fields": field_errors(exc)}
+        forms: dict[str, Any] = {f"{what}_form": form}
+        return _customer_page(request, db, account_id, status_code=exc.status_code, **forms)
+    db.commit()
+    return RedirectResponse(f"/desk/customers/{account_id}?done={what}#{what}", status_code=303)
 
 
 @router.post("/desk/customers/{account_id}/owner", response_model=None)
@@ -201,24 +235,34 @@ def set_owner(
 ) -> Response:
     """Managers and admins give the account a new owner (or none: the recovery queue follows up)."""
     require_csrf(request, csrf)
-    if user.role not in OWNER_EDITORS:
-        raise Forbidden(
-            "An account's owner is set by managers and admins. Your account "
-            f"({user.email}, role {user.role}) cannot change it."
-        )
-    account = owners.get_account(db, account_id)
-    try:
+
+    def change(account: Account) -> None:
         try:
             chosen = optional_id(owner_user_id)
         except ValueError:
             raise invalid({"owner_user_id": "choose a person from the list"}) from None
         owners.set_owner(db, account=account, owner_user_id=chosen, actor=user, version=form_version(version))
-    except AppError as exc:
-        db.rollback()
-        form = {"error": page_error(exc), "fields": field_errors(exc)}
-        return _customer_page(request, db, account_id, owner_form=form, status_code=exc.status_code)
-    db.commit()
-    return RedirectResponse(f"/desk/customers/{account_id}?done=owner#owner", status_code=303)
+
+    return _edit_account(request, db, user, account_id, "owner", change)
+
+
+@router.post("/desk/customers/{account_id}/language", response_model=None)
+def set_language(
+    account_id: int,
+    request: Request,
+    db: PageDb,
+    user: DeskPageUser,
+    language: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Managers and admins choose the language the customer is written to (as the owner)."""
+    require_csrf(request, csrf)
+
+    def change(account: Account) -> None:
+        owners.set_language(db, account=account, language=language, actor=user, version=form_version(version))
+
+    return _edit_account(request, db, user, account_id, "language", change)
 
 
 @router.get("/desk/customers/{account_id}")

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -169,7 +169,10 @@ def _view(
     now = utcnow()
     account = db.get_one(Account, ticket.account_id)
     contacts = db.scalars(
-        select(Contact).where(Contact.account_id == account.id).order_by(Contact.name)
+        # those who left are no choice, but the ticket's own contact stays shown (marked as left)
+        select(Contact)
+        .where(Contact.account_id == account.id, or_(Contact.active, Contact.id == ticket.contact_id))
+        .order_by(Contact.name)
     ).all()
     assets = db.execute(
         select(Asset, ProductModel.name, Site.name)

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from app.integrations.crm_import import service as crm_import
 from app.integrations.crm_import.api import MAX_BYTES as API_MAX_BYTES
 from app.integrations.crm_import.csv_file import ImportFileError
-from app.integrations.crm_import.fields import COLUMNS
+from app.integrations.crm_import.fields import columns
 from app.models import User
 from app.platform.body_limit import DEFAULT_LIMIT_BYTES, ROUTE_LIMITS_BYTES
 from app.platform.errors import AppError
@@ -81,7 +81,7 @@ def _kinds() -> list[dict[str, Any]]:
         {
             "name": kind,
             "about": ABOUT.get(kind, ""),
-            "columns": [(c.name, c.required) for c in COLUMNS[kind]],
+            "columns": [(c.name, c.required) for c in columns(kind)],
         }
         for kind in crm_import.ENTITIES
     ]

@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 
 from app.feedback import answering
 from app.feedback.answering import Page
+from app.platform import i18n
 from app.web.shared import PageDb, PageRoute, render
 
 router = APIRouter(route_class=PageRoute)
@@ -29,10 +30,23 @@ def _show(
     request: Request, page: Page, token: str, values: dict[str, object], view: str = "form"
 ) -> HTMLResponse:
     errors = {e.field: e.message for e in page.errors}
+    # The account's language; a broken link names no account: the browser's then.
+    language = page.language or i18n.negotiate(request.headers.get("accept-language", ""))
+
+    def say(key: str, **params: object) -> str:
+        return i18n.text(language, f"survey.page.{key}", **params)
+
+    context = {"page": page, "token": token, "values": values, "errors": errors, "view": view}
     return render(
         request,
         "survey/survey.html",
-        {"page": page, "token": token, "values": values, "errors": errors, "view": view},
+        {
+            **context,
+            "say": say,
+            "day": lambda d: i18n.format_day(language, d),
+            "page_lang": language,
+            "skip_text": say("skip"),
+        },
         status_code=STATUS.get(page.outcome, 200),
         headers=HEADERS,
     )

@@ -37,7 +37,7 @@ def test_the_360_view_sends_the_etag_that_the_patch_takes(
         url, json={"owner_user_id": owner.id}, headers={**manager, "If-Match": view.headers["ETag"]}
     )
     assert done.status_code == 200, done.text
-    assert done.json() == {"owner_user_id": owner.id}
+    assert done.json() == {"owner_user_id": owner.id, "language": "en"}
     again = client.get(f"{API}/{account.id}/360", headers=manager)
     assert again.headers["ETag"] == done.headers["ETag"] == f'"v{again.json()["account"]["version"]}"'
     assert again.headers["ETag"] != view.headers["ETag"]

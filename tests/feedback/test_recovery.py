@@ -125,7 +125,7 @@ def test_a_manager_sets_the_account_owner_who_then_gets_the_recoveries(
 
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "owner_user_id"
     ok = client.patch(url, json=body, headers={**manager, "If-Match": etag(version)})
-    assert ok.status_code == 200 and ok.json() == {"owner_user_id": owner.id}
+    assert ok.status_code == 200 and ok.json() == {"owner_user_id": owner.id, "language": "en"}
     assert ok.headers["ETag"] == etag(version + 1)
     assert client.get(f"{url}/360", headers=manager).json()["account"]["owner_user_id"] == owner.id
     db.expire_all()  # the request committed the owner in its own session

@@ -135,10 +135,14 @@ def test_past_the_customers_queue_a_readable_busy_page_with_retry_after(
         await _until(lambda: metrics.WAITING._value.get() > waiting or queued.done())
         busy_get = await client.get(path, params={"csat": "2"})
         busy_post = await client.post(path, data={"csat": "5"})
+        # no database to look up the account: the browser's language (app.platform.i18n)
+        busy_de = await client.get(path, headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.8"})
         held.release.set()
-        return [*(await asyncio.gather(*working, queued)), busy_get, busy_post]
+        return [*(await asyncio.gather(*working, queued)), busy_get, busy_post, busy_de]
 
-    *served, busy_get, busy_post = _run(scenario, app)
+    *served, busy_get, busy_post, busy_de = _run(scenario, app)
+    assert busy_de.status_code == 503 and "<html lang='de'>" in busy_de.text
+    assert "Gerade sind wir stark ausgelastet" in busy_de.text and "Ihr Link bleibt gültig" in busy_de.text
     assert [r.status_code for r in served] == [200] * (survey_slots + 1)
     for busy in (busy_get, busy_post):
         assert busy.status_code == 503

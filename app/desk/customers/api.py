@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.desk.customers import owner as owners
 from app.desk.customers import service as customers
 from app.desk.customers import view360 as customer_360
-from app.desk.customers.schemas import AccountOwnerUpdate, Customer360, SearchResultRead
+from app.desk.customers.schemas import AccountRead, AccountUpdate, Customer360, SearchResultRead
 from app.platform.deps import DbSession, DeskUser, ManagerUser
 from app.platform.http import IF_MATCH, etag, require_if_match
 
@@ -38,26 +38,34 @@ def search_customers(
 @router.get("/{account_id}/360", response_model=Customer360, responses={200: {"headers": {"ETag": {}}}})
 def customer_overview(account_id: int, db: DbSession, user: DeskUser, response: Response) -> Customer360:
     """Account, contacts, sites, contracts, assets with entitlement, tickets, visits, health.
-    The ETag header is the account's (`"v<account.version>"`), the If-Match of `PATCH /customers/{id}`."""
+    The ETag header is the account's (`"v<account.version>"`), the If-Match of `PATCH /accounts/{id}`."""
     view = customer_360.customer_360(db, account_id=account_id)
     response.headers["ETag"] = etag(view.account.version)
     return view
 
 
-@router.patch("/{account_id}", dependencies=[IF_MATCH])
+@router.patch("/{account_id}", dependencies=[IF_MATCH], deprecated=True)
 def update_customer(
     account_id: int,
-    body: AccountOwnerUpdate,
+    body: AccountUpdate,
     request: Request,
     db: DbSession,
     user: ManagerUser,
     response: Response,
-) -> AccountOwnerUpdate:
-    """Set or clear the account's owner (managers); needs If-Match with the account's ETag, as
-    everywhere in the API `"v<version>"` (the ETag header of `GET /customers/{id}/360`, whose
-    `account.version` is the same number): 428 without it, 412 when it is stale."""
+) -> AccountRead:
+    """Deprecated: use `PATCH /accounts/{id}`, which takes `owner_user_id` and `language` along
+    with the master fields (the same checks and audit, the same ETag).
+
+    Set or clear the account's owner, set its language (`en`, `de`: what notices and surveys are
+    written in), or both (managers); a field left out stays as it is. Needs If-Match with the
+    account's ETag, as everywhere in the API `"v<version>"` (the ETag header of
+    `GET /customers/{id}/360`, whose `account.version` is the same number): 428 without it, 412
+    when it is stale."""
     account = owners.get_account(db, account_id)
     require_if_match(request, account.version)
-    owners.set_owner(db, account=account, owner_user_id=body.owner_user_id, actor=user)
+    if "owner_user_id" in body.model_fields_set:
+        owners.set_owner(db, account=account, owner_user_id=body.owner_user_id, actor=user)
+    if body.language is not None:
+        owners.set_language(db, account=account, language=body.language, actor=user)
     response.headers["ETag"] = etag(account.version)
-    return AccountOwnerUpdate(owner_user_id=account.owner_user_id)
+    return AccountRead(owner_user_id=account.owner_user_id, language=account.language)

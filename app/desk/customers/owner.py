@@ -1,7 +1,9 @@
-"""The account's owner: the user who follows up its unhappy survey answers (docs/surveys.md).
+"""The account's owner: the user who follows up its unhappy survey answers (docs/surveys.md);
+and its language, what the customer is written to in (docs/customers.md).
 
-Set by managers and admins on the customer page (its Owner form) or with `PATCH /api/v1/customers/{id}`;
-both name the account's version, so an owner set meanwhile is not silently overwritten."""
+Set by managers and admins on the customer page (its Owner and Language forms) or with
+`PATCH /api/v1/customers/{id}`; both name the account's version, so a change made meanwhile is
+not silently overwritten."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Account, Role, User
-from app.platform import audit
+from app.platform import audit, i18n
 from app.platform.errors import Conflict, NotFound, Unprocessable
 
 # People who call a customer back; engineers are on the road and admins are not account managers.
@@ -53,6 +55,30 @@ def set_owner(
     changes = audit.apply_changes(account, {"owner_user_id": owner_user_id})
     if changes:
         audit.record(session, actor, "account", account.id, "owner", changes)
+    session.flush()
+    return account
+
+
+STALE_LANGUAGE = (
+    "Someone else changed this customer account after you opened the page. Nothing was changed; the "
+    "page now shows the account as it is: choose the language again."
+)
+
+
+def set_language(
+    session: Session, *, account: Account, language: str, actor: User, version: int | None = None
+) -> Account:
+    """The language notices, survey mails and survey pages speak to this customer (an
+    app.platform.i18n catalogue); `version` as in `set_owner`."""
+    if version is not None and version != account.version:
+        raise Conflict(STALE_LANGUAGE)
+    try:
+        language = i18n.check(language)
+    except ValueError as exc:
+        raise Unprocessable(f"language: {exc}", errors=[{"field": "language", "message": str(exc)}]) from None
+    changes = audit.apply_changes(account, {"language": language})
+    if changes:
+        audit.record(session, actor, "account", account.id, "language", changes)
     session.flush()
     return account
 

@@ -6,8 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.platform.errors import refuse_fields
+from app.platform.i18n import LANGUAGES
+from app.platform.i18n import check as check_language
 from app.platform.inputs import InputModel
 
 _OUT = ConfigDict(from_attributes=True)
@@ -54,11 +57,42 @@ class AccountSummary(BaseModel):
     arr: Decimal | None
     renewal_date: date | None
     owner_user_id: int | None  # follows up unhappy survey answers; None: the recovery queue
+    language: str  # what the customer is written to in: app.platform.i18n's codes ("en", "de")
     version: int
 
 
-class AccountOwnerUpdate(InputModel):
+class AccountUpdate(InputModel):
+    """What a manager changes on an account; a field left out stays as it is."""
+
+    owner_user_id: int | None = Field(
+        default=None, description="follows up unhappy survey answers; null: the recovery queue"
+    )
+    language: str | None = Field(
+        default=None,
+        description=f"what the customer is written to in (notices, surveys): one of {', '.join(LANGUAGES)}",
+        json_schema_extra={"enum": list(LANGUAGES)},
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        # a field validator, so the refusal names `language` (docs/customers.md)
+        if value is None:
+            raise ValueError(f"cannot be null; use one of {', '.join(LANGUAGES)}")
+        return check_language(value)
+
+    @model_validator(mode="after")
+    def _something(self) -> AccountUpdate:
+        if not self.model_fields_set:
+            refuse_fields(self, {"body": "send owner_user_id, language or both"})
+        return self
+
+
+class AccountRead(BaseModel):
+    """The account's owner and language after a PATCH."""
+
     owner_user_id: int | None
+    language: str
 
 
 class HealthReason(BaseModel):

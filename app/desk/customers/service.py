@@ -223,7 +223,7 @@ def _probe(
     asset_id: Any = None,
 ) -> Select[Any]:
     """One lookup, in the shape all lookups of a rank share so they run as one UNION ALL."""
-    return select(
+    stmt = select(
         literal(matched_field, String).label("field"),
         literal(rank, Integer).label("rank"),
         account_id.label("account_id"),
@@ -232,6 +232,8 @@ def _probe(
         value.label("value"),
         name.label("name"),  # what ties are ordered by
     )
+    # A contact who left the customer (deactivated, records.delete_contact) is no caller to find.
+    return stmt if contact_id is None else stmt.where(Contact.active.is_(True))
 
 
 def _split_names(words: Sequence[str]) -> Select[Any]:

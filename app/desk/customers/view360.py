@@ -253,6 +253,7 @@ def customer_360(
             arr=account.arr,
             renewal_date=account.renewal_date,
             owner_user_id=account.owner_user_id,
+            language=account.language,
             version=account.version,
         ),
         health=_health(
@@ -312,7 +313,7 @@ def _account_rows(session: Session, account_id: int) -> AccountRows:
 
     contacts = session.scalars(
         select(Contact)
-        .where(Contact.account_id == account_id)
+        .where(Contact.account_id == account_id, Contact.active.is_(True))  # not those who left
         .order_by(Contact.name, Contact.id)
         .limit(LIST_CAP)
     ).all()

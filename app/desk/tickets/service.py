@@ -126,8 +126,10 @@ def _validate_refs(
     asset_id: int | None,
     assignee_id: int | None = None,
     account_field: str = "customer_id",
+    kept_contact_id: int | None = None,
 ) -> list[dict[str, str]]:
-    """Field errors for references that do not exist or belong to another customer."""
+    """Field errors for references that do not exist or belong to another customer. A contact who
+    left (deactivated) may stay on the ticket that names them (`kept_contact_id`), not be chosen."""
     errors: list[dict[str, str]] = []
     if session.get(Account, account_id) is None:
         return [{"field": account_field, "message": f"customer {account_id} does not exist"}]
@@ -137,6 +139,8 @@ def _validate_refs(
             errors.append(
                 {"field": "contact_id", "message": f"contact {contact_id} is not a contact of this customer"}
             )
+        elif not contact.active and contact_id != kept_contact_id:
+            errors.append({"field": "contact_id", "message": f"contact {contact_id} has left this customer"})
     if asset_id is not None:
         asset = session.get(Asset, asset_id)
         if asset is None or asset.account_id != account_id:
@@ -258,14 +262,18 @@ def update_ticket(
         errors.append({"field": "subject", "message": "must not be blank"})
     # Only a new assignee must work the desk: one sent back unchanged (a form or a client that
     # echoes the whole ticket) may have left it since, and refusing would block every other edit
-    # while the only way through would be to unassign them unasked.
+    # while the only way through would be to unassign them unasked. Likewise only a new contact
+    # must be one of this customer's: the current one may have moved to another account since
+    # (a CRM import), and the ticket keeps who called.
     assignee_id = fields.get("assignee_id")
+    contact_id = fields.get("contact_id")
     errors += _validate_refs(
         session,
         account_id=ticket.account_id,
-        contact_id=fields.get("contact_id"),
+        contact_id=contact_id if contact_id != ticket.contact_id else None,
         asset_id=fields.get("asset_id"),
         assignee_id=assignee_id if assignee_id != ticket.assignee_id else None,
+        kept_contact_id=ticket.contact_id,
     )
     refuse(errors)
     if "asset_id" in fields:

@@ -16,7 +16,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from app.integrations.crm_import.fields import COLUMNS, Column
+from app.integrations.crm_import.fields import COLUMNS, Column, columns
 from app.platform.errors import Unprocessable
 from app.platform.inputs import problem_with
 
@@ -217,7 +217,7 @@ def header_of(entity: str, cells: list[str], *, line: int = 1) -> list[str]:
     unknown = [n for n in names if n not in known]
     if unknown:
         problems.append(f"unknown column(s) {', '.join(repr(u) for u in unknown)}")
-    missing = [c.name for c in COLUMNS[entity] if c.required and c.name not in names]
+    missing = [c.name for c in columns(entity) if c.required and c.name not in names]
     if missing:
         problems.append(f"missing required column(s) {', '.join(missing)}")
     doubled = sorted({n for n in names if names.count(n) > 1})

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from app.desk.customers.keys import phone_digits
-
-TIERS = ("platinum", "gold", "silver", "standard")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from app.desk.customers.rules import email, phone, tier  # shared with the write API
+from app.platform import geocoder, i18n
 
 Parser = Callable[[str], Any]
 
@@ -175,25 +173,9 @@ def day(value: str) -> date:
     raise ValueError("not a date (YYYY-MM-DD or DD.MM.YYYY)")
 
 
-def tier(value: str) -> str:
-    if value.lower() not in TIERS:
-        raise ValueError(f"unknown tier; use one of {', '.join(TIERS)}")
-    return value.lower()
-
-
-def email(value: str) -> str:
-    if len(value) > 254 or not _EMAIL.match(value):
-        raise ValueError("not an e-mail address")
-    return value.lower()
-
-
-def phone(value: str) -> str:
-    if len(value) > 40:
-        raise ValueError("longer than 40 characters")
-    digits = phone_digits(value)
-    if not digits or len(digits) < 4 or re.search(r"[A-Za-z]", value):
-        raise ValueError("not a phone number")
-    return value
+def language(value: str) -> str:
+    """The language the customer is written to (app.platform.i18n: "de", "EN" → "en")."""
+    return i18n.check(value)
 
 
 EXTERNAL_ID = Column("external_id", text(64), required=True)
@@ -207,6 +189,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("region_code", text(32)),
         Column("arr", money),
         Column("renewal_date", day),
+        Column("language", language, default=i18n.DEFAULT),
     ),
     "sites": (
         EXTERNAL_ID,
@@ -236,3 +219,12 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("warranty_end", day),
     ),
 }
+GEOCODED = ("latitude", "longitude")
+
+
+def columns(entity: str) -> tuple[Column, ...]:
+    """An entity's columns as this installation reads them: with a geocoder configured, a site's
+    coordinates may be left out (column or cells), and the row's address is geocoded instead."""
+    if entity == "sites" and geocoder.enabled():
+        return tuple(replace(c, required=False) if c.name in GEOCODED else c for c in COLUMNS[entity])
+    return COLUMNS[entity]

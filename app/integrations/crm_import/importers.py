@@ -7,17 +7,21 @@ that must be unique within the file are claimed in `FirstSeen`, which spans the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from app.desk.customers import open_work
 from app.desk.customers.keys import country_of, seed_account_countries
 from app.integrations.crm_import.csv_file import RowError, Values
 from app.integrations.crm_import.seen import FirstSeen
 from app.models import Account, Asset, Contact, Contract, ProductModel, Region, Site
+from app.platform import geocoder
 from app.platform.audit import apply_changes
+from app.platform.config import get_settings
 
 _CHUNK = 1000  # keys per IN (...) lookup
 
@@ -123,12 +127,76 @@ class _CustomerImporter(_Importer):
         return out, errors
 
 
+class _Geocoding:
+    """The import's geocoder (docs/import.md "Coordinates"): calls spaced GEOCODER_MIN_DELAY_S
+    apart (geopy's RateLimiter; a public Nominatim allows one a second), and bounded, so a big
+    file cannot hold its request for hours: once GEOCODER_IMPORT_BUDGET_S went on geocoding, or
+    the geocoder failed to answer once, the rows still needing it fail without a call."""
+
+    def __init__(self) -> None:
+        settings = get_settings()
+        self.locate = geocoder.lookup(min_delay_s=settings.geocoder_min_delay_s, settings=settings)
+        self.budget_s = settings.geocoder_import_budget_s
+        self.spent_s = 0.0
+        self.down: str | None = None
+
+    def coordinates(self, address: str) -> tuple[float, float] | str:
+        """The address's coordinates, or why there are none (the line's error)."""
+        if not address:
+            return "needed to find the coordinates (or give latitude and longitude)"
+        if self.down:
+            return self.down
+        if self.spent_s >= self.budget_s:
+            return (
+                f"not geocoded: this import spent its {self.budget_s:g} s of geocoding "
+                "(GEOCODER_IMPORT_BUDGET_S); import the file again for the rest, or give latitude "
+                "and longitude"
+            )
+        started = time.monotonic()
+        try:
+            found = self.locate(address)
+        except geocoder.GeocoderDown as exc:
+            self.down = (
+                f"the geocoder did not answer ({type(exc.__cause__).__name__}); give latitude and "
+                "longitude, or import the file again later"
+            )
+            return self.down
+        finally:
+            self.spent_s += time.monotonic() - started
+        return found if found is not None else geocoder.NOT_FOUND
+
+
 class _SiteImporter(_Importer):
     model = Site
+    geocoding: _Geocoding | None = None  # made at the first row that needs it
 
     def prepare(self, rows: list[tuple[int, Values]]) -> None:
         super().prepare(rows)
         self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
+
+    def _coordinates(self, line: int, values: Values, out: dict[str, Any], errors: list[RowError]) -> None:
+        """Coordinates in the row win. Without them (GEOCODER set: the columns are optional) a
+        new site, or one whose address changes, is geocoded; another keeps the coordinates it has.
+        Only a row with no other error costs a lookup."""
+        lat, lon = values.get("latitude"), values.get("longitude")
+        if lat is not None and lon is not None:
+            return
+        if lat is not None or lon is not None:
+            missing, given = ("longitude", "latitude") if lon is None else ("latitude", "longitude")
+            errors.append(RowError(line, missing, f"required with {given}"))
+            return
+        out.pop("latitude", None)
+        out.pop("longitude", None)
+        obj = self.existing.get(values["external_id"])
+        address = values.get("address") or ""
+        if errors or (obj is not None and ("address" not in values or address == obj.address)):
+            return
+        self.geocoding = self.geocoding or _Geocoding()
+        found = self.geocoding.coordinates(address)
+        if isinstance(found, str):
+            errors.append(RowError(line, "address", found))
+        else:
+            out["latitude"], out["longitude"] = found
 
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
@@ -144,6 +212,7 @@ class _SiteImporter(_Importer):
                 region = account[1]
         if region is not None or "region_code" in values:
             out["region_id"] = region
+        self._coordinates(line, values, out, errors)
         return out, errors
 
 
@@ -153,6 +222,16 @@ class _ContactImporter(_Importer):
     def prepare(self, rows: list[tuple[int, Values]]) -> None:
         super().prepare(rows)
         self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
+        # Contacts the batch moves to another customer: which open tickets name them?
+        moving = []
+        for _, v in rows:
+            obj, target = (
+                self.existing.get(v["external_id"]),
+                self.accounts.by_ext.get(v["account_external_id"]),
+            )
+            if obj is not None and target is not None and target[0] != obj.account_id:
+                moving.append(obj.id)
+        self.open_cases = open_work.of_contacts(self.session, moving)
 
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
@@ -162,6 +241,11 @@ class _ContactImporter(_Importer):
         account = self.accounts.resolve(line, values["account_external_id"], errors)
         if account:
             out["account_id"] = account[0]
+            obj = self.existing.get(values["external_id"])
+            cases = self.open_cases.get(obj.id) if obj is not None and obj.account_id != account[0] else None
+            if cases:
+                what = f"contact {values['external_id']}"
+                errors.append(RowError(line, "account_external_id", open_work.move_refusal(what, cases)))
         return out, errors
 
 
@@ -207,6 +291,13 @@ class _AssetImporter(_Importer):
                 session, select(Asset.serial, Asset.external_id), Asset.serial, (v["serial"] for v in vals)
             )
         }
+        # Assets the batch moves to another customer's site: which open tickets and visits name them?
+        moving = []
+        for v in vals:
+            obj, site = self.existing.get(v["external_id"]), self.sites.get(v["site_external_id"])
+            if obj is not None and site is not None and site[1] != obj.account_id:
+                moving.append(obj.id)
+        self.open_cases = open_work.of_assets(session, moving)
 
     def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
@@ -230,6 +321,11 @@ class _AssetImporter(_Importer):
             )
         else:
             out["site_id"], out["account_id"] = site
+            obj = self.existing.get(ext)
+            cases = self.open_cases.get(obj.id) if obj is not None and obj.account_id != site[1] else None
+            if cases:
+                what = f"asset {ext}"
+                errors.append(RowError(line, "site_external_id", open_work.move_refusal(what, cases)))
         model_id = self.models.get(values["product_model_code"])
         if model_id is None:
             errors.append(

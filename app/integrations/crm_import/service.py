@@ -36,7 +36,7 @@ from app.integrations.crm_import.csv_file import (
     parse_row,
     records,
 )
-from app.integrations.crm_import.fields import COLUMNS, Column
+from app.integrations.crm_import.fields import COLUMNS, Column, columns
 from app.integrations.crm_import.importers import _IMPORTERS, _Importer
 from app.integrations.crm_import.seen import FirstSeen
 from app.models import User
@@ -190,7 +190,7 @@ def import_records(
 ) -> ImportReport:
     """Import records (after the header) as they come: one batch in memory, one commit per batch;
     `progress(rows done)` after each commit."""
-    spec = {c.name: c for c in COLUMNS[entity]}
+    spec = {c.name: c for c in columns(entity)}
     report = ImportReport(entity)
     sqlite, held = session.get_bind().dialect.name == "sqlite", 0.0
     with FirstSeen() as seen:

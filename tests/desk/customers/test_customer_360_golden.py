@@ -4,7 +4,9 @@
 on main (6449b9a, with the survey answers, recoveries and the surveys library's health score, before
 the typed steps were merged in), for the busiest customer of a seeded demo company on a fixed day;
 re-recorded on 2026-12-07 when the seed began choosing survey tiers and templates with live
-capture's rule (only `satisfaction` and the health score built on it changed: other answers).
+capture's rule (only `satisfaction` and the health score built on it changed: other answers);
+on 2026-12-08 `account.language` was added (the seed writes most Munich accounts German; this
+one is "de"): that key only, every other value is as recorded.
 Row ids depend on the database's sequences (PostgreSQL does not roll them back), so ids and the
 numbers made from them are replaced by their rank before comparing; everything else — names,
 dates, statuses, amounts, health, entitlement, answers, list order — must match exactly.
