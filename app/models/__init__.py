@@ -65,7 +65,7 @@ from app.models.system import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from app.models.tickets import Channel, Priority, SlaEvent, Ticket, TicketEvent, TicketStatus
+from app.models.tickets import Channel, Priority, ReplyDelivery, SlaEvent, Ticket, TicketEvent, TicketStatus
 
 __all__ = [
     "ArticleStatus",
@@ -110,6 +110,7 @@ __all__ = [
     "StockLocation",
     "Ticket",
     "TicketEvent",
+    "ReplyDelivery",
     "TicketStatus",
     "User",
     "Warehouse",

@@ -110,6 +110,27 @@ class TicketEvent(Base):
     message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
 
 
+class ReplyDelivery(Base):
+    """The mailing of one message to the customer (a `reply` event: a public reply or the
+    resolution), claimed and recorded like a visit notice (app/integrations/inbound_email/outbound.py).
+    One row per event (unique), so a retried or duplicated task finds it and sends nothing twice.
+    Status as `NotificationStatus`: pending (queued) | sending | sent | failed | skipped (not mailed:
+    no address)."""
+
+    __tablename__ = "reply_delivery"
+    __table_args__ = (Index("ix_reply_delivery_due", "status", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("ticket_event.id", ondelete="CASCADE"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), index=True)
+    recipient: Mapped[str] = mapped_column(String(254), default="")
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+
 class SlaEvent(Base):
     """Auditable SLA clock ledger: start, pause, resume, retarget, met, breach, stop, withdraw
     (cancels an earlier `met`, named in data.withdraws: rows are only ever appended)."""

@@ -44,6 +44,14 @@ EN: dict[str, str] = {
     ),
     "notice.body.planned": "our engineer is expected at {address} around {eta}.",
     "notice.body.eta_changed": "our engineer is expected at {address} around {eta} (before: {previous}).",
+    # --- a ticket's replies and resolution, mailed (app/integrations/inbound_email/outbound.py);
+    # the agent's text goes between greeting and footer as it was typed
+    "reply.greeting": "Hello {name},",
+    "reply.greeting_anonymous": "Hello,",
+    "reply.footer": (
+        "Kind regards\nYour service team\n\n"
+        "To add to your request {number}, answer this e-mail and keep [{number}] in the subject."
+    ),
     # --- survey mails (app/feedback/messages.py)
     "survey.mail.reminder": "Reminder: {subject}",
     "survey.mail.greeting": "Hello {name},",
@@ -90,6 +98,16 @@ EN: dict[str, str] = {
     "survey.page.yes": "Yes",
     "survey.page.no": "No",
     "survey.page.send": "Send answer",
+    # generic error pages under /survey/ (app/web/shared.error_page), in the browser's language
+    "survey.page.unreadable_title": "Please check your answer",
+    "survey.page.unreadable_text": (
+        "The form could not be read. Nothing was saved: open the link from the e-mail again and send "
+        "your answer once more."
+    ),
+    "survey.page.error_title": "Something went wrong",
+    "survey.page.error_text": (
+        "Your request could not be handled. Please open the link from the e-mail again."
+    ),
     # --- the survey's busy page (app/platform/admission.py); *_html: markup, arguments escaped
     "survey.busy.title": "Busy, please try again",
     "survey.busy.heading": "We are busy right now",
@@ -116,6 +134,13 @@ DE: dict[str, str] = {
     # The region's local time, as the customer reads a clock: no zone name.
     "notice.when": "{when} Uhr",
     "notice.greeting": "Guten Tag {name},",
+    "reply.greeting": "Guten Tag {name},",
+    "reply.greeting_anonymous": "Guten Tag,",
+    "reply.footer": (
+        "Mit freundlichen Grüßen\nIhr Service-Team\n\n"
+        "Um etwas zu Ihrer Anfrage {number} zu ergänzen, antworten Sie auf diese E-Mail; "
+        "[{number}] bleibt dabei im Betreff."
+    ),
     "notice.subject.planned": "Ihr Servicetermin {number}: Unser Techniker kommt am {eta}",
     "notice.subject.eta_changed": "Neue Ankunftszeit für Ihren Servicetermin {number}: {eta}",
     "notice.subject.unplanned": "Ihr Servicetermin {number} muss neu geplant werden",
@@ -185,6 +210,15 @@ DE: dict[str, str] = {
     "survey.page.yes": "Ja",
     "survey.page.no": "Nein",
     "survey.page.send": "Antwort senden",
+    "survey.page.unreadable_title": "Bitte prüfen Sie Ihre Antwort",
+    "survey.page.unreadable_text": (
+        "Das Formular konnte nicht gelesen werden. Es wurde nichts gespeichert: Öffnen Sie den Link "
+        "aus der E-Mail erneut und senden Sie Ihre Antwort noch einmal."
+    ),
+    "survey.page.error_title": "Etwas ist schiefgegangen",
+    "survey.page.error_text": (
+        "Ihre Anfrage konnte nicht bearbeitet werden. Bitte öffnen Sie den Link aus der E-Mail erneut."
+    ),
     "survey.busy.title": "Gerade ausgelastet, bitte versuchen Sie es erneut",
     "survey.busy.heading": "Gerade sind wir stark ausgelastet",
     "survey.busy.text": (

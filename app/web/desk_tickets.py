@@ -64,7 +64,7 @@ EDIT_FIELDS = ("subject", "description", "category", "priority", "contact_id", "
 LIMITS = {"subject": 300, "description": 20000, "category": 60, "text": 20000, "notes": 5000, "summary": 5000}
 FLASH = {
     "created": "Ticket created.",
-    "reply": "Reply sent to the customer.",
+    "reply": "Reply recorded; the timeline shows its e-mail to the customer.",
     "note": "Internal note added.",
     "status": "Status changed.",
     "edit": "Ticket saved.",

@@ -28,6 +28,7 @@ from starlette.routing import Match
 
 from app.accounts.service import works_the_desk
 from app.models import Role, User
+from app.platform import i18n
 from app.platform.auth import check_csrf, csrf_token, user_from_token
 from app.platform.config import get_settings
 from app.platform.deps import SESSION_COOKIE, DbSession
@@ -162,7 +163,10 @@ def error_page(
     request: Request, status_code: int, title: str, message: str, headers: Mapping[str, str] | None = None
 ) -> HTMLResponse:
     """A readable error page, with a way back to the page the person came from (same site only):
-    a refused filter or form should not leave "Start page" as the only way on."""
+    a refused filter or form should not leave "Start page" as the only way on. Under the survey
+    prefix a customer reads it: see `_customer_error_page`."""
+    if request.url.path.startswith(SURVEY_PREFIX):
+        return _customer_error_page(request, status_code, headers)
     referer = urlsplit(request.headers.get("referer", ""))
     came_from = referer.path + (f"?{referer.query}" if referer.query else "")
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -171,6 +175,31 @@ def error_page(
         back = safe_next(came_from, "") or None
     context = {"title": title, "message": message, "back": back}
     return render(request, "error.html", context, status_code=status_code, headers=headers)
+
+
+SURVEY_PREFIX = "/survey/"  # the customer's survey addresses (app/web/survey.py): no login
+# Generic error pages a customer may meet there, by status: the catalogue's survey.page.<key>_*.
+_CUSTOMER_ERRORS = {404: "invalid", 422: "unreadable"}
+
+
+def _customer_error_page(
+    request: Request, status_code: int, headers: Mapping[str, str] | None
+) -> HTMLResponse:
+    """A generic error on a survey address (an unknown path, an unreadable form body) in the
+    browser's language, as the busy page: no account is known here. The staff wording (field names,
+    "Start page", the menu) means nothing to a customer, so the text is the catalogue's."""
+    language = i18n.negotiate(request.headers.get("accept-language", ""))
+    key = _CUSTOMER_ERRORS.get(status_code, "error")
+    context = {
+        "title": i18n.text(language, f"survey.page.{key}_title"),
+        "message": i18n.text(language, f"survey.page.{key}_text"),
+        "customer": True,
+        "page_lang": language,
+        "skip_text": i18n.text(language, "survey.page.skip"),
+    }
+    # as on the survey pages: the token in the address must not leak to another site
+    private = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex", **(headers or {})}
+    return render(request, "error.html", context, status_code=status_code, headers=private)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

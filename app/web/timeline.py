@@ -101,6 +101,26 @@ def attachments(data: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def delivery_line(data: Mapping[str, Any]) -> str:
+    """A reply's mailing, as the agent reads it: queued, sent, retried, failed or not mailed."""
+    d = data.get("delivery")
+    if not isinstance(d, Mapping):
+        return ""  # not mailed by the product (seeded history, replies older than the mailing)
+    status, to, error = d.get("status"), d.get("to") or "", d.get("error") or ""
+    attempts = d.get("attempts") or 0
+    if status == "sent":
+        return f"E-mail sent to {to}"
+    if status == "skipped":
+        return f"Not mailed: {error}"
+    if status == "failed":
+        return f"E-mail failed after {attempts} attempts: {error}"
+    if status == "pending" and attempts:
+        return f"E-mail to {to} failed (attempt {attempts}): {error}; retried automatically"
+    if status == "sending":
+        return f"E-mail to {to} being sent"
+    return f"E-mail to {to} queued"
+
+
 def describe(item: Mapping[str, Any], names: Mapping[int, str]) -> dict[str, Any]:
     kind = item["kind"]
     data = item["data"] or {}
@@ -119,6 +139,8 @@ def describe(item: Mapping[str, Any], names: Mapping[int, str]) -> dict[str, Any
         "actor": names.get(item.get("actor_id") or 0, ""),
         "channel": item.get("channel") or "",
         "attachments": attachments(data) if kind == "email_in" else [],
+        "delivery": delivery_line(data) if kind == "reply" else "",
+        "delivery_status": str((data.get("delivery") or {}).get("status") or "") if kind == "reply" else "",
         # a finished visit's line leads to its report on the same page (desk/_macros.html visit_report)
         "href": f"#visit-{data['work_order_id']}"
         if kind == "visit_finished" and isinstance(data.get("work_order_id"), int)

@@ -76,7 +76,7 @@ def test_reply_and_note_from_the_page(
     t = world["ticket"]
     token = csrf_of(_page(client, t))
     r = client.post(f"/desk/tickets/{t.id}/reply", data={"text": "We are on it.", "csrf": token})
-    assert r.status_code == 200 and "Reply sent to the customer." in r.text
+    assert r.status_code == 200 and "Reply recorded; the timeline shows its e-mail to the customer." in r.text
     assert "We are on it." in r.text and "Agent Alma" in r.text
     r = client.post(f"/desk/tickets/{t.id}/note", data={"text": "Customer sounded <angry>", "csrf": token})
     assert "Internal note added." in r.text

@@ -194,9 +194,11 @@ def _post_event(
     def _create() -> tuple[TicketEventRead, dict[str, str]]:
         event = add()
         db.flush()
-        return TicketEventRead.model_validate(event), {
-            "Location": f"/api/v1/tickets/{ticket_id}/timeline#{event.id}"
-        }
+        out = TicketEventRead.model_validate(event)
+        delivery = ticket_queries.delivery_of(db, event.id)
+        if delivery is not None:  # a reply: queued for mailing, or why it is not mailed
+            out.data = {**out.data, "delivery": delivery}
+        return out, {"Location": f"/api/v1/tickets/{ticket_id}/timeline#{event.id}"}
 
     return idempotent_create(db, request, user, body.model_dump(mode="json"), _create)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.desk.sla import clock as sla_clock
 from app.desk.tickets.service import get_ticket
 from app.desk.tickets.status import DONE
-from app.models import Asset, Ticket, TicketEvent
+from app.models import Asset, ReplyDelivery, Ticket, TicketEvent
 from app.platform.http import paginate
 from app.platform.like import LIKE_ESCAPE, like_contains
 
@@ -63,11 +63,35 @@ def list_tickets(
     return paginate(session, stmt, Ticket.id, cursor=cursor, limit=limit)
 
 
+def delivery_data(d: ReplyDelivery) -> dict[str, Any]:
+    """A reply's mailing as the timeline shows it (`data.delivery`): status pending (queued) |
+    sending | sent | failed | skipped (not mailed), to whom, how often tried, the last reason."""
+    return {
+        "status": d.status,
+        "to": d.recipient or None,
+        "attempts": d.attempts,
+        "error": d.error,
+        "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+    }
+
+
+def delivery_of(session: Session, event_id: int) -> dict[str, Any] | None:
+    d = session.scalar(select(ReplyDelivery).where(ReplyDelivery.event_id == event_id))
+    return delivery_data(d) if d is not None else None
+
+
 def timeline(session: Session, ticket_id: int) -> list[dict[str, Any]]:
     """Ticket events and the SLA ledger, merged by time."""
     get_ticket(session, ticket_id)
     items: list[tuple[datetime, int, int, dict[str, Any]]] = []
+    deliveries = {
+        d.event_id: d
+        for d in session.scalars(select(ReplyDelivery).where(ReplyDelivery.ticket_id == ticket_id))
+    }
     for e in session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)):
+        data = dict(e.data or {})
+        if e.id in deliveries:
+            data["delivery"] = delivery_data(deliveries[e.id])
         items.append(
             (
                 e.at,
@@ -82,7 +106,7 @@ def timeline(session: Session, ticket_id: int) -> list[dict[str, Any]]:
                     "actor_id": e.actor_id,
                     "channel": e.channel,
                     "body": e.body,
-                    "data": e.data or {},
+                    "data": data,
                     "message_id": e.message_id,
                 },
             )

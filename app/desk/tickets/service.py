@@ -34,7 +34,9 @@ from app.models import (
     Asset,
     Channel,
     Contact,
+    NotificationStatus,
     Priority,
+    ReplyDelivery,
     Role,
     Ticket,
     TicketEvent,
@@ -47,6 +49,7 @@ from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, InvalidTransition, NotFound, Unprocessable, refuse
 from app.platform.events import emit
+from app.platform.outbox import enqueue
 
 __all__ = [
     "TRANSITIONS",
@@ -73,6 +76,10 @@ HOOK_CHANNEL = "field"  # timeline/ledger channel of events reported by the work
 MESSAGE_ID_DOMAIN = "fieldline.local"
 CALL_DIRECTIONS = ("inbound", "outbound")
 MAX_CALL_MIN = 600
+# app/integrations/inbound_email/tasks.py: mails a reply's ReplyDelivery row
+DELIVER_TASK = "fieldline.replies.deliver"
+NO_CONTACT = "the ticket has no contact"
+NO_ADDRESS = "the contact has no e-mail address"
 
 
 def get_ticket(session: Session, ticket_id: int) -> Ticket:
@@ -264,9 +271,12 @@ def update_ticket(
     # echoes the whole ticket) may have left it since, and refusing would block every other edit
     # while the only way through would be to unassign them unasked. Likewise only a new contact
     # must be one of this customer's: the current one may have moved to another account since
-    # (a CRM import), and the ticket keeps who called.
+    # (a CRM import), and the ticket keeps who called. The same for the asset: the current one
+    # may have moved to another customer's site since; the ticket keeps what it was about.
     assignee_id = fields.get("assignee_id")
     contact_id = fields.get("contact_id")
+    if "asset_id" in fields and fields["asset_id"] == ticket.asset_id:
+        del fields["asset_id"]  # unchanged: not checked, and its site is not re-derived either
     errors += _validate_refs(
         session,
         account_id=ticket.account_id,
@@ -412,7 +422,7 @@ def _message_customer(
     if ticket.email_thread_id is None:  # the first outbound message starts the thread
         ticket.email_thread_id = message_id
     ticket.first_reply_at = min(at, ticket.first_reply_at or at)
-    return add_event(
+    event = add_event(
         session,
         ticket,
         "reply",
@@ -428,6 +438,23 @@ def _message_customer(
             **({"resolution": True} if resolution else {}),
         },
     )
+    _queue_mail(session, ticket, event, to=to)
+    return event
+
+
+def _queue_mail(session: Session, ticket: Ticket, event: TicketEvent, *, to: str | None) -> ReplyDelivery:
+    """The reply's delivery row, mailed after the commit by the inbound-e-mail integration's task
+    (by name: the desk may not import it). Without an address it is recorded as not mailed, so the
+    timeline says why the customer got nothing."""
+    delivery = ReplyDelivery(event_id=event.id, ticket_id=ticket.id, recipient=to or "")
+    if not to:
+        delivery.status = NotificationStatus.skipped.value
+        delivery.error = NO_ADDRESS if ticket.contact_id else NO_CONTACT
+    session.add(delivery)
+    session.flush()
+    if to:
+        enqueue(session, DELIVER_TASK, delivery_id=delivery.id)
+    return delivery
 
 
 def add_reply(

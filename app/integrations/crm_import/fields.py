@@ -173,6 +173,17 @@ def day(value: str) -> date:
     raise ValueError("not a date (YYYY-MM-DD or DD.MM.YYYY)")
 
 
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def boolean(value: str) -> bool:
+    """true/false, yes/no, 1/0 (any case); anything else is the line's error, never a guess."""
+    word = value.lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise ValueError("must be true or false (also yes/no, 1/0)")
+
+
 def language(value: str) -> str:
     """The language the customer is written to (app.platform.i18n: "de", "EN" → "en")."""
     return i18n.check(value)
@@ -208,6 +219,9 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("email", email),
         Column("phone", phone),
         Column("mobile", phone),
+        # false: the contact left the customer (deactivated, history kept: docs/import.md);
+        # blank: active, as a new contact is.
+        Column("active", boolean, default=True),
     ),
     "assets": (
         EXTERNAL_ID,

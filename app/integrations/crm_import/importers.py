@@ -173,6 +173,33 @@ class _SiteImporter(_Importer):
     def prepare(self, rows: list[tuple[int, Values]]) -> None:
         super().prepare(rows)
         self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
+        # The CRM ids of the customers the batch's existing sites belong to, for the refusal below.
+        self.owners: dict[int, str] = dict(
+            _lookup(
+                self.session,
+                select(Account.id, Account.external_id),
+                Account.id,
+                (o.account_id for o in self.existing.values()),
+            )
+        )
+
+    def _owner(self, line: int, values: Values, account_id: int, errors: list[RowError]) -> None:
+        """A site stays with its customer, as over the API (no `account_id` on PATCH /sites): its
+        assets, contracts' coverage, tickets and work orders are that customer's, and moving the
+        site alone would leave them behind with the old one."""
+        obj = self.existing.get(values["external_id"])
+        if obj is None or obj.account_id == account_id:
+            return
+        owner = self.owners.get(obj.account_id) or f"#{obj.account_id}"
+        errors.append(
+            RowError(
+                line,
+                "account_external_id",
+                f"site {values['external_id']} belongs to customer {owner}: a site cannot move to "
+                "another customer (its assets, tickets and work orders would stay with the old one). "
+                f"Keep account_external_id {owner}, or give the new customer's site a new external_id.",
+            )
+        )
 
     def _coordinates(self, line: int, values: Values, out: dict[str, Any], errors: list[RowError]) -> None:
         """Coordinates in the row win. Without them (GEOCODER set: the columns are optional) a
@@ -207,6 +234,7 @@ class _SiteImporter(_Importer):
         region = self.region_id(line, values, errors)
         if account:
             out["account_id"] = account[0]
+            self._owner(line, values, account[0], errors)
             # Without a region of its own a site lies in its customer's region.
             if region is None and ("region_code" in values or self.is_new(values)):
                 region = account[1]

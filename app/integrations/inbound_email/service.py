@@ -23,6 +23,7 @@ import logging
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate
 from typing import Any
 
 from sqlalchemy import func, select
@@ -32,7 +33,9 @@ from sqlalchemy.orm import Session
 from app.desk.tickets import service as tickets
 from app.desk.tickets.status import DONE, allowed_next, change_status
 from app.integrations.inbound_email.mime import ParsedEmail, parse
-from app.models import Contact, Ticket, TicketEvent, TicketStatus
+from app.models import Account, Contact, Ticket, TicketEvent, TicketStatus
+from app.platform import i18n
+from app.platform.config import get_settings
 from app.platform.db import utcnow
 from app.platform.errors import Unprocessable
 from app.platform.events import emit
@@ -56,9 +59,15 @@ def _contacts(session: Session, addr: str) -> list[Contact]:
     )
 
 
+def _of(ticket: Ticket, senders: list[Contact]) -> bool:
+    """The sender is one of the ticket's customer's people: an active contact of that customer, or
+    the ticket's own contact even after leaving (the conversation exists; docs/tickets.md)."""
+    return any(c.account_id == ticket.account_id and (c.active or c.id == ticket.contact_id) for c in senders)
+
+
 def _belongs(session: Session, ticket: Ticket, addr: str, senders: list[Contact]) -> bool:
-    """A contact of the ticket's customer, or an address the ticket has mailed with before."""
-    if any(c.account_id == ticket.account_id for c in senders):
+    """One of the ticket's customer's people (`_of`), or an address the ticket mailed with before."""
+    if _of(ticket, senders):
         return True
     events = session.scalars(
         select(TicketEvent.data).where(
@@ -98,7 +107,7 @@ def _thread(session: Session, mail: ParsedEmail, senders: list[Contact]) -> Tick
         return ticket
     for number in _TAG.findall(mail.subject):
         ticket = session.scalar(select(Ticket).where(Ticket.number == number))
-        if ticket is not None and any(c.account_id == ticket.account_id for c in senders):
+        if ticket is not None and _of(ticket, senders):
             return ticket
     return None
 
@@ -119,7 +128,7 @@ def receive_email(session: Session, *, raw: bytes) -> Received:
 
 
 def _receive(session: Session, mail: ParsedEmail) -> Received:
-    senders = _contacts(session, mail.from_addr)
+    senders = _contacts(session, mail.from_addr)  # those who left too: their own threads
     at = utcnow()
     ticket = _thread(session, mail, senders)
     data: dict[str, Any] = {
@@ -170,15 +179,20 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
     if mail.auto_reason:  # an automatic mail never opens a ticket
         log.info("inbound e-mail %s ignored: automatic (%s)", mail.message_id, mail.auto_reason)
         return Received(None, None, "ignored", reason=mail.auto_reason)
+    # A contact who left the customer (deactivated) opens nothing on it: a new mail from them is
+    # an unknown sender's. Only a reply on their own thread still lands there (threaded above).
+    active = [c for c in senders if c.active]
     contact = next(
-        (c for c in senders if ticket is None or c.account_id == ticket.account_id),
-        senders[0] if senders else None,
+        (c for c in active if ticket is None or c.account_id == ticket.account_id),
+        active[0] if active else None,
     )
     if contact is None and ticket is not None:  # reply on a ticket past its reopen window
-        contact = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
+        former = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
+        contact = former if former is not None and former.active else None
     if contact is None:
+        left = " (its contact has left the customer)" if senders else ""
         raise Unprocessable(
-            f"No contact has the address {mail.from_addr}; add the contact or open the ticket by hand.",
+            f"No contact has the address {mail.from_addr}{left}; add the contact or open the ticket by hand.",
             errors=[{"field": "from", "message": "unknown sender"}],
         )
     extra: dict[str, Any] = {"follows": ticket.number} if ticket is not None else {}
@@ -213,16 +227,32 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
 
 
 def outbound_message(session: Session, *, event: TicketEvent) -> EmailMessage:
-    """The e-mail for a public reply, with headers that make the customer's answer thread."""
+    """The e-mail for a public reply (or the resolution), with headers that make the customer's
+    answer thread: its own Message-ID, In-Reply-To/References naming the thread, the "[T-…]" tag in
+    the subject. The agent's text is the plain-text body between a greeting and a footer in the
+    account's language; it is never read as HTML or as a format string."""
     ticket = session.get_one(Ticket, event.ticket_id)
+    data = event.data or {}
     msg = EmailMessage()
+    msg["From"] = get_settings().mail_from
+    if data.get("to"):
+        msg["To"] = data["to"]
+    msg["Subject"] = data.get("subject") or f"[{ticket.number}] {ticket.subject}"
+    msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = event.message_id or tickets.new_message_id(ticket)
-    msg["Subject"] = (event.data or {}).get("subject") or f"[{ticket.number}] {ticket.subject}"
-    if (event.data or {}).get("to"):
-        msg["To"] = event.data["to"]
     thread = ticket.email_thread_id
     if thread and thread != msg["Message-ID"]:
         msg["In-Reply-To"] = thread
         msg["References"] = thread
-    msg.set_content(event.body)
+    account = session.get(Account, ticket.account_id)
+    language = account.language if account else i18n.DEFAULT
+    contact = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
+    greeting = (
+        i18n.text(language, "reply.greeting", name=contact.name)
+        if contact and contact.name
+        else i18n.text(language, "reply.greeting_anonymous")
+    )
+    footer = i18n.text(language, "reply.footer", number=ticket.number)
+    msg.set_content(f"{greeting}\n\n{event.body.strip()}\n\n{footer}\n")
+    msg["Content-Language"] = language
     return msg

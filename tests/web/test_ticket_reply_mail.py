@@ -1,0 +1,91 @@
+"""The ticket page says before sending when a reply cannot be mailed, and shows each reply's
+delivery on the timeline (sent, not mailed, refused and retried)."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.models import User
+from app.platform.mail import set_mailer
+from tests import factories as f
+from tests.web.conftest import csrf_of
+
+HINT = "This reply cannot be mailed: the contact has no e-mail address."
+
+
+class Box:
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.refuse = False
+
+    def send(self, message: EmailMessage) -> None:
+        if self.refuse:
+            raise smtplib.SMTPRecipientsRefused({str(message["To"]): (550, b"mailbox unavailable")})
+        self.sent.append(message)
+
+
+@pytest.fixture
+def box() -> Iterator[Box]:
+    b = Box()
+    set_mailer(b)
+    try:
+        yield b
+    finally:
+        set_mailer(None)
+
+
+def _ticket(db: Session, email: str | None, *, opted_out: bool = False) -> int:
+    acc = f.make_account(db)
+    contact = f.make_contact(db, acc, email=email, survey_opt_out=opted_out)
+    ticket = f.open_ticket(db, acc, contact_id=contact.id)
+    db.commit()
+    return ticket.id
+
+
+def _send(client: TestClient, tid: int, text: str) -> str:
+    token = csrf_of(client.get(f"/desk/tickets/{tid}").text)
+    r = client.post(f"/desk/tickets/{tid}/reply", data={"text": text, "csrf": token})
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+def test_a_contact_without_e_mail_is_named_before_and_after_sending(
+    client: TestClient, sign_in: Callable[..., User], db: Session, box: Box
+) -> None:
+    sign_in("agent")
+    tid = _ticket(db, None)
+    assert HINT in client.get(f"/desk/tickets/{tid}").text
+    page = _send(client, tid, "We will call you back.")
+    assert "We will call you back." in page  # recorded all the same
+    assert "Not mailed: the contact has no e-mail address" in page
+    assert box.sent == []
+
+
+def test_a_mailed_reply_shows_sent_and_an_opted_out_contact_gets_no_hint(
+    client: TestClient, sign_in: Callable[..., User], db: Session, box: Box
+) -> None:
+    sign_in("agent")
+    tid = _ticket(db, "kim@customer.example", opted_out=True)  # opted out of surveys, not replies
+    assert "cannot be mailed" not in client.get(f"/desk/tickets/{tid}").text
+    page = _send(client, tid, "Engineer <b>tomorrow</b>")
+    assert "E-mail sent to kim@customer.example" in page
+    assert "Engineer &lt;b&gt;tomorrow&lt;/b&gt;" in page
+    (msg,) = box.sent
+    assert "Engineer <b>tomorrow</b>" in msg.get_content() and msg.get_content_type() == "text/plain"
+
+
+def test_a_refused_reply_shows_the_reason_and_the_retry(
+    client: TestClient, sign_in: Callable[..., User], db: Session, box: Box
+) -> None:
+    sign_in("agent")
+    tid = _ticket(db, "kim@customer.example")
+    box.refuse = True
+    page = _send(client, tid, "Engineer tomorrow")
+    assert "E-mail to kim@customer.example failed (attempt 1): refused by the mail server" in page
+    assert "550 mailbox unavailable" in page and "retried automatically" in page
