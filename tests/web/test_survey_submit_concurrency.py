@@ -32,6 +32,7 @@ from tests.feedback.world import customer, visit
 from tests.worker.conftest import cleanup  # noqa: F401 - deletes the committed rows (used by `server`)
 
 TIMEOUT_S = 10.0  # far above what a post takes here, far below SQLite's 30 s busy timeout
+MEANWHILE_TIMEOUT_S = 8.0  # the reads made while the posts wait: answered, or the server is blocked
 
 
 @pytest.fixture
@@ -121,7 +122,7 @@ def _race(base: str, engine: Engine, survey_ids: list[int], posts: list[tuple[st
             for t in threads:
                 t.start()
             time.sleep(1.0)  # the posts reach the database and wait for the lock
-            with httpx.Client(base_url=base, timeout=3) as c:
+            with httpx.Client(base_url=base, timeout=MEANWHILE_TIMEOUT_S) as c:
                 meanwhile = {
                     "health": _timed(lambda: c.get("/api/v1/health")),
                     "survey form": _timed(lambda: c.get(f"/survey/{posts[0][0]}")),
@@ -142,7 +143,10 @@ def _status(outcome: Outcome) -> int | str:
 def _answered_quickly(race: Race) -> None:
     assert race.waited
     for what, (status, seconds) in race.meanwhile.items():
-        assert status == 200 and seconds < 2, f"{what} while survey posts waited: {status} in {seconds:.1f} s"
+        # The lock is held until these answers are in: a server the waiting posts blocked could not
+        # answer at all (the client gives up after MEANWHILE_TIMEOUT_S), so the status is the check;
+        # no bound on the seconds, which a loaded CI machine stretches (2.4 s seen with xdist).
+        assert status == 200, f"{what} while survey posts waited: {status} in {seconds:.1f} s"
 
 
 def test_two_customers_answering_at_the_same_moment_are_both_recorded(
