@@ -56,6 +56,7 @@ def _load(session: Session, run: PlanRun) -> planning.Loaded:
             "solution_limit": run.solution_limit,
             "seed": run.seed,
         },
+        hold_hand_times=run.kind == "replan",  # as the run loaded it (runs.execute)
     )
 
 

@@ -157,7 +157,13 @@ def _candidates(
     # agrees with the reason the run stored: from the shift's start, an engineer with an empty
     # morning "could do it" though the re-plan came when too little of it was left
     run = session.get(PlanRun, run_id)
-    loaded = planning.load(session, region_id=work_order.region_id, day=day, as_of=run.as_of if run else None)
+    loaded = planning.load(
+        session,
+        region_id=work_order.region_id,
+        day=day,
+        as_of=run.as_of if run else None,
+        hold_hand_times=run is not None and run.kind == "replan",
+    )
     names = dict(session.execute(select(Engineer.id, Engineer.name)).all())
     key = plan_keys.job_key(work_order.id)
     job = next((j for j in loaded.problem.jobs if j.id == key), None) if loaded.problem else None
@@ -238,7 +244,13 @@ def _engine_reasons(
     engineer whose shift was over by then "could take" an evening visit the run gave their
     on-call cover — and the call-out saved made it a negative cost."""
     run = session.get(PlanRun, run_id)
-    loaded = planning.load(session, region_id=work_order.region_id, day=day, as_of=run.as_of if run else None)
+    loaded = planning.load(
+        session,
+        region_id=work_order.region_id,
+        day=day,
+        as_of=run.as_of if run else None,
+        hold_hand_times=run is not None and run.kind == "replan",
+    )
     if loaded.problem is None:
         return
     plan = _published_plan(session, run_id, loaded)

@@ -150,6 +150,30 @@ def locked(session: Session, run_id: int | None, candidates: list[int]) -> set[i
     return pinned | set(session.scalars(by_hand))
 
 
+def hand_timed(session: Session, work_orders: list[WorkOrder]) -> dict[int, tuple[int, datetime]]:
+    """Scheduled visits that stand where a dispatcher put them by hand (engineer and start): the
+    last `scheduled` event is a person's (a plan's and an undo's own have no actor) and names the
+    engineer the visit has now. Automatic re-plans keep them there (`service.load`)."""
+    rows = {w.id: w for w in work_orders if w.status == WorkOrderStatus.scheduled}
+    rows = {i: w for i, w in rows.items() if w.engineer_id is not None and w.planned_start_at is not None}
+    if not rows:
+        return {}
+    last: dict[int, WorkOrderEvent] = {}
+    for ev in session.scalars(
+        select(WorkOrderEvent)
+        .where(WorkOrderEvent.work_order_id.in_(sorted(rows)), WorkOrderEvent.kind == "scheduled")
+        .order_by(WorkOrderEvent.at, WorkOrderEvent.id)
+    ):
+        last[ev.work_order_id] = ev
+    out: dict[int, tuple[int, datetime]] = {}
+    for wo_id, ev in last.items():
+        w = rows[wo_id]
+        if ev.actor_id is not None and (ev.data or {}).get("engineer_id") == w.engineer_id:
+            assert w.engineer_id is not None and w.planned_start_at is not None
+            out[wo_id] = (w.engineer_id, w.planned_start_at)
+    return out
+
+
 def engineers(
     session: Session, region_id: int, day: date
 ) -> tuple[list[tuple[Engineer, Shift]], dict[int, str]]:

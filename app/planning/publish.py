@@ -224,6 +224,9 @@ def _write_routes(
             )
         if route.stops:
             _add_route(route_rows, run.id, eng, ref, route)
+    for wo_id, keep in loaded.held.items():
+        if wo_id not in served:  # the engine could not fit it: it stays as it stands
+            by_engineer.setdefault(keep[0], []).append(_held_stop(run, work_orders[wo_id], keep))
     session.add_all(route_rows.values())
     for stops in by_engineer.values():
         stops.sort(key=lambda s: (s.start_at, s.fixed is False))
@@ -241,6 +244,8 @@ def _write_routes(
         if wo_id not in served and wo_id not in unassigned:
             unassigned[wo_id] = reasons.nobody_works(loaded)
     for wo_id, u in unassigned.items():
+        if wo_id in loaded.held:  # stays where the dispatcher put it: a stop, marked at risk
+            continue
         session.add(PlanUnassigned(plan_run_id=run.id, work_order_id=wo_id, reason=u.reason, detail=u.detail))
 
     with session.no_autoflush:  # one flush at the end, not one per webhook lookup
@@ -248,6 +253,23 @@ def _write_routes(
     session.flush()
     _risks(session, loaded, work_orders, served, unassigned)
     return moved
+
+
+def _held_stop(run: PlanRun, wo: WorkOrder, held: tuple[int, datetime]) -> PlanStop:
+    """A visit kept at its hand-set time though the engine could not fit it there (a shift ending
+    first, a fixed stop in the way): it stays on the route as it stands, never moved silently."""
+    engineer_id, start = held
+    return PlanStop(
+        plan_run_id=run.id,
+        engineer_id=engineer_id,
+        seq=0,  # set with the route's others, by start
+        kind="job",
+        work_order_id=wo.id,
+        arrival_at=wo.eta_at or start,
+        start_at=start,
+        end_at=start + timedelta(minutes=wo.duration_min),
+        locked=True,
+    )
 
 
 def _risks(
@@ -266,6 +288,16 @@ def _risks(
         due = None if wo_id in loaded.arrival_settled else wo.sla_deadline_at
         if wo_id in loaded.pulled and wo_id not in served:
             continue  # still on its later day, whose plan set its mark
+        if wo_id in loaded.held and wo_id not in served:
+            why = unassigned[wo_id].reason.replace("_", " ") if wo_id in unassigned else "left out"
+            at = risk.local(loaded.held[wo_id][1], loaded.tz)
+            risk.mark(
+                session,
+                wo,
+                f"kept at {at} as scheduled by hand, but the plan cannot fit it there ({why})",
+                at=now,
+            )
+            continue
         if due is None:
             if wo_id in served or wo.sla_deadline_at is not None:  # served, or the ticket arrived
                 why = "no SLA arrival due time" if wo.sla_deadline_at is None else risk.ARRIVED
@@ -354,6 +386,8 @@ def _assign(
     for wo_id in sorted(loaded.versions):
         wo = work_orders[wo_id]
         old_eta = wo.eta_at
+        if wo_id in loaded.held:
+            continue  # scheduled by hand: served at that very start or kept there (`_risks`)
         if wo_id in served:
             eng, st = served[wo_id]
             start_at = from_s(ref, st.start)
@@ -415,7 +449,12 @@ def _reserve(
 ) -> list[dict[str, Any]]:
     """Release what the run's visits held, then hold what the new routes use: van stock first,
     then the parts the route picks up at a warehouse. Returns what could not be held."""
-    reservations.release(session, reservations.held_for(session, loaded.versions))
+    # A visit kept at its hand-set time but left out by the engine keeps its parts too.
+    served = {key_id(j) for r in (plan.routes if plan else ()) for j in r.job_ids}
+    kept = {w for w in loaded.held if w not in served}
+    reservations.release(
+        session, reservations.held_for(session, [w for w in loaded.versions if w not in kept])
+    )
     shortages: list[dict[str, Any]] = []
     for route in plan.routes if plan else ():
         eng = key_id(route.engineer_id)

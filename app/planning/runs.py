@@ -214,6 +214,7 @@ def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
                 as_of=as_of,
                 settings=solver_settings(run),
                 solve_params=params,
+                hold_hand_times=run.kind == "replan",  # automatic: a time set by hand stays
             )
         except (ValueError, Unprocessable) as exc:
             _fail(run, f"the day could not be turned into a plan: {exc}")

@@ -70,6 +70,9 @@ class Loaded:
     warehouse_location: dict[int, int]  # warehouse id -> stock location id
     fixed: list[FixedVisit] = field(default_factory=list)
     locked: set[int] = field(default_factory=set)  # work orders pinned to their engineer
+    # Work orders a dispatcher scheduled by hand, kept at that engineer and start by an automatic
+    # re-plan (`hold_hand_times`): id -> (engineer id, start). The publish never moves them.
+    held: dict[int, tuple[int, datetime]] = field(default_factory=dict)
     skipped_engineers: dict[int, str] = field(default_factory=dict)  # engineer id -> why not planned
     skipped_skills: dict[int, tuple[str, frozenset[str]]] = field(default_factory=dict)  # id -> name, skills
     # At-risk visits scheduled on a later day, offered to this day: left out, they keep that slot.
@@ -126,6 +129,7 @@ class WorkOrderInputs:
     # (waiting for the next shift would miss it): docs/planning.md.
     round_the_clock: set[int]
     arrival_settled: set[int]  # their ticket's arrival is recorded: no arrival due time to plan for
+    held: dict[int, tuple[int, datetime]]  # scheduled by hand: id -> (engineer id, start) to keep
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,7 @@ def load(
     only_engineers: set[int] | None = None,
     only_work_orders: set[int] | None = None,
     absent: Mapping[int, tuple[datetime | None, datetime | None]] | None = None,
+    hold_hand_times: bool = False,
 ) -> Loaded:
     """Snapshot the region's day as an engine problem. With `as_of` (a re-plan during the day)
     started and finished visits are frozen and engineers start where they are at that moment.
@@ -170,9 +175,13 @@ def load(
     one engineer's visits); listed work orders are taken whatever day they were planned on.
     `absent` (engineer id -> (from, until), instants; None: open on that side, both None: the
     whole day) adds absences that are not recorded (the what-if), in the shape of a recorded
-    one's from_time/until_time: the day loads exactly as it will once that absence is recorded."""
+    one's from_time/until_time: the day loads exactly as it will once that absence is recorded.
+
+    `hold_hand_times` (automatic re-plans, `kind == "replan"`): a visit standing where a dispatcher
+    scheduled it by hand keeps its engineer and start, a stop fixed in time the others are routed
+    around (docs/planning.md, "Pinned times"). A day plan a dispatcher asks for re-times it."""
     frame = _day_frame(session, region_id, day)
-    wo = _work_order_inputs(session, frame, as_of, only_engineers, only_work_orders)
+    wo = _work_order_inputs(session, frame, as_of, only_engineers, only_work_orders, hold_hand_times)
     eng = _engineer_inputs(session, frame, day, only_engineers, absent or {})
     job_ids = {w.id for w in wo.plannable}
     stock = plan_inputs.available_stock(
@@ -188,7 +197,7 @@ def load(
         fixed, starts = plan_inputs.frozen_day(session, wo.started, wo.sites, everyone, as_of)
 
     eng_rows = _engine_engineers(frame, day, eng, starts, stock)
-    jobs, versions = _engine_jobs(frame, wo, as_of, eng_rows, set(eng.stops_at))
+    jobs, versions, held = _engine_jobs(frame, wo, as_of, eng_rows, set(eng.stops_at))
     wh_rows = _engine_warehouses(frame, day, eng, stock)
     problem = None  # the engine needs someone to plan for: without engineers every job stays open
     if eng_rows:
@@ -211,7 +220,8 @@ def load(
         van_location=eng.van_location,
         warehouse_location=eng.warehouse_location,
         fixed=fixed,
-        locked={w for w in wo.locked if w in versions},
+        locked={w for w in wo.locked if w in versions} | set(held),
+        held=held,
         skipped_engineers=eng.skipped,
         skipped_skills=_skipped_skills(session, eng.skipped),
         current_run_id=frame.current_run_id,
@@ -241,6 +251,7 @@ def _work_order_inputs(
     as_of: datetime | None,
     only_engineers: set[int] | None,
     only_work_orders: set[int] | None,
+    hold_hand_times: bool = False,
 ) -> WorkOrderInputs:
     region_id, ref, day_end, current_run_id = frame.region.id, frame.ref, frame.day_end, frame.current_run_id
     work_orders = plan_inputs.day_work_orders(session, region_id, ref, day_end, as_of, only_work_orders)
@@ -271,6 +282,7 @@ def _work_order_inputs(
         sites=sites,
         round_the_clock=plan_inputs.always_open(session, plannable),
         arrival_settled=plan_inputs.arrival_settled(session, plannable),
+        held=plan_inputs.hand_timed(session, plannable) if hold_hand_times else {},
     )
 
 
@@ -552,8 +564,9 @@ def _engine_jobs(
     as_of: datetime | None,
     eng_rows: list[dispatch.Engineer],
     leaving: set[int],
-) -> tuple[list[dispatch.Job], dict[int, int]]:
-    """The engine's jobs and the version of each work order they were made from."""
+) -> tuple[list[dispatch.Job], dict[int, int], dict[int, tuple[int, datetime]]]:
+    """The engine's jobs, the version of each work order they were made from, and the visits
+    kept where a dispatcher put them by hand (`WorkOrderInputs.held`, those still keepable)."""
     ref, day_end, sites, windows, locked, sku = (
         frame.ref,
         frame.day_end,
@@ -569,6 +582,7 @@ def _engine_jobs(
     horizon = horizon_s(ref, as_of, eng_rows)
     jobs: list[dispatch.Job] = []
     versions: dict[int, int] = {}
+    held: dict[int, tuple[int, datetime]] = {}
     for w in wo.plannable:
         site = sites[w.site_id]
         wins = tuple(
@@ -587,6 +601,17 @@ def _engine_jobs(
         if w.id in locked and w.engineer_id in planned_eng:
             pinned = engineer_key(w.engineer_id)
         due = None if w.id in wo.arrival_settled else w.sla_deadline_at
+        priority = _priority(w.priority)
+        keep = wo.held.get(w.id)
+        # A start already past (the late beat's re-plan) is timed from now again; an engineer who
+        # is not working the day releases it, as any pin (`planned_eng`).
+        if keep is not None and keep[0] in planned_eng and max(ref, as_of or ref) <= keep[1] < day_end:
+            at = to_s(ref, keep[1])
+            # A window of zero width on its engineer: the engine routes the others around it. As
+            # a P1 it is dropped only when it cannot be done there at all (the publish then leaves
+            # it where it stands and marks it at risk), never to make room for other work.
+            wins, pinned, priority = ((at, at),), engineer_key(keep[0]), 1
+            held[w.id] = keep
         jobs.append(
             dispatch.Job(
                 id=job_key(w.id),
@@ -595,7 +620,7 @@ def _engine_jobs(
                 windows=wins,
                 skills=frozenset(w.required_skills or ()),
                 parts={sku[p]: q for p, q in wo.parts_needed.get(w.id, {}).items()},
-                priority=_priority(w.priority),
+                priority=priority,
                 sla_deadline=max(to_s(ref, due), horizon) if due else None,
                 pinned_engineer=pinned,
                 appointment=appointment,
@@ -604,7 +629,7 @@ def _engine_jobs(
             )
         )
         versions[w.id] = w.version
-    return jobs, versions
+    return jobs, versions, held
 
 
 def _engine_warehouses(

@@ -167,6 +167,7 @@ def _load(
         settings=dispatch.Settings(workers=1, deterministic=True),
         solve_params={"what_if": SOLUTION_LIMIT},
         absent=absent,
+        hold_hand_times=True,  # as the automatic re-plan it stands for
     )
 
 
