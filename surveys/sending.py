@@ -33,6 +33,7 @@ class Recipient:
     contact_id: str
     email: str | None
     opted_out: bool = False
+    left: bool = False  # no longer the customer's person (the CRM deactivated them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,8 @@ def in_cooldown(
 
 
 def _unreachable(recipient: Recipient) -> str | None:
+    if recipient.left:
+        return "the contact has left the customer"
     if recipient.opted_out:
         return "the contact opted out of surveys"
     if recipient.email is None or "@" not in recipient.email.strip():
@@ -99,8 +102,8 @@ def next_step(
 
     ``last_sent_to_contact_at`` is the latest first-send time of the contact's *other* surveys
     (reminders do not count). Outcomes: "send" / "remind" now; "wait" until ``Step.at``; "skip"
-    (never sent: no address, opted out, cooldown); "cancel" (the case was cancelled or reopened);
-    "done" (answered, expired, or reminders used up — nothing more will happen).
+    (never sent: the contact left, no address, opted out, cooldown); "cancel" (the case was
+    cancelled or reopened); "done" (answered, expired, or reminders used up — nothing more will happen).
     """
     if recipient.contact_id != survey.contact_id:
         raise ValueError(f"recipient {recipient.contact_id} is not survey {survey.id}'s contact")

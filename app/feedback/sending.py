@@ -63,6 +63,8 @@ def decide(session: Session, s: Survey, now: datetime) -> Step:
         contact_id=str(s.contact_id),
         email=contact.email if contact else None,
         opted_out=bool(contact and contact.survey_opt_out),
+        # deactivated (left the customer): no invitation and no reminder to someone who is gone
+        left=bool(contact and not contact.active),
     )
     return next_step(
         _state(s),

@@ -274,20 +274,37 @@ def on_cancelled(session: Session, *, work_order_id: int) -> CustomerNotificatio
     return n
 
 
+LEFT = "the ticket's contact has left the customer"
+
+
 def _recipient(session: Session, work_order_id: int) -> str:
     return _contact(session, work_order_id)[0]
 
 
 def _contact(session: Session, work_order_id: int) -> tuple[str, str]:
-    """The ticket's contact: (e-mail, name), empty when there is none."""
+    """The ticket's contact: (e-mail, name), empty when there is none or they left the customer
+    (deactivated: `_left`). No fallback to another person, as for a contact without e-mail."""
     row = session.execute(
         select(Contact.email, Contact.name)
         .select_from(WorkOrder)
         .join(Ticket, Ticket.id == WorkOrder.ticket_id)
         .join(Contact, Contact.id == Ticket.contact_id)
-        .where(WorkOrder.id == work_order_id)
+        .where(WorkOrder.id == work_order_id, Contact.active.is_(True))
     ).first()
     return ((row[0] or ""), (row[1] or "")) if row else ("", "")
+
+
+def _left(session: Session, work_order_id: int) -> bool:
+    """The ticket's contact was deactivated: checked when the notice goes, since they may have left
+    after it was written."""
+    active = session.scalar(
+        select(Contact.active)
+        .select_from(WorkOrder)
+        .join(Ticket, Ticket.id == WorkOrder.ticket_id)
+        .join(Contact, Contact.id == Ticket.contact_id)
+        .where(WorkOrder.id == work_order_id)
+    )
+    return active is False
 
 
 # ------------------------------------------------------------------------------------ delivering
@@ -321,6 +338,9 @@ def claim(session: Session, notification_id: int, now: datetime | None = None) -
         return None
     n = session.get(CustomerNotification, notification_id, populate_existing=True)
     assert n is not None
+    if _left(session, n.work_order_id):
+        n.status, n.error = NotificationStatus.skipped.value, LEFT
+        return None
     if not n.recipient:
         n.status, n.error = NotificationStatus.skipped.value, "the ticket has no contact e-mail"
         return None

@@ -199,7 +199,7 @@ def _view(
         "ticket": ticket,
         "account": account,
         "contact": db.get(Contact, ticket.contact_id) if ticket.contact_id else None,
-        "asset": next((a for a in assets if a[0].id == ticket.asset_id), None),
+        **_ticket_asset(db, ticket, assets),
         "site": db.get(Site, ticket.site_id) if ticket.site_id else None,
         "contacts": contacts,
         "assets": assets,
@@ -219,6 +219,25 @@ def _view(
         "now": now,
     }
     return render(request, "desk/ticket.html", context, status_code=status_code)
+
+
+def _ticket_asset(db: Session, ticket: Ticket, assets: Sequence[Any]) -> dict[str, Any]:
+    """The ticket's asset (asset, model name, site name), also one that has since moved to another
+    customer (the ticket keeps its history; the API still names it): then `asset_elsewhere` is
+    that customer's name, shown as "(now at …)"."""
+    found = next((a for a in assets if a[0].id == ticket.asset_id), None)
+    if found is not None or ticket.asset_id is None:
+        return {"asset": found, "asset_elsewhere": ""}
+    row = db.execute(
+        select(Asset, ProductModel.name, Site.name, Account.name)
+        .outerjoin(ProductModel, ProductModel.id == Asset.product_model_id)
+        .outerjoin(Site, Site.id == Asset.site_id)
+        .outerjoin(Account, Account.id == Asset.account_id)
+        .where(Asset.id == ticket.asset_id)
+    ).first()
+    if row is None:
+        return {"asset": None, "asset_elsewhere": ""}
+    return {"asset": tuple(row[:3]), "asset_elsewhere": row[3] or f"customer {row[0].account_id}"}
 
 
 def _refused(

@@ -178,3 +178,24 @@ def test_a_desk_resolution_survey_takes_the_sites_region_before_the_accounts(db:
     ticket_status.change_status(db, ticket, "resolved", actor=None, channel="phone", at=now)
     db.commit()
     assert survey_of(db, ticket_id=ticket.id).region_id == site_region.id
+
+
+def test_a_contact_who_left_gets_no_invitation_and_no_reminder(db: Session, outbox: Outbox) -> None:
+    """Contact.active false (DELETE /contacts/{id} of a contact with history): the survey is
+    skipped with the reason, and one already sent gets no reminder."""
+    gone = customer(db)
+    a = visit(db, gone)
+    sent = customer(db)
+    b = visit(db, sent)
+    db.commit()
+    gone.contact.active = False
+    db.commit()
+    assert sending.send_due(now=later(hours=3)) == {"skip": 1, "send": 1}
+    assert [m["To"] for m in outbox.sent] == [sent.contact.email]
+    skipped = survey_of(db, work_order_id=a.id)
+    assert skipped.status == "skipped" and "left the customer" in skipped.note
+    sent.contact.active = False  # leaves after the invitation: no reminder
+    db.commit()
+    assert sending.send_due(now=later(days=3, hours=4)) == {"done": 1}
+    assert len(outbox.sent) == 1
+    assert "left the customer" in survey_of(db, work_order_id=b.id).note

@@ -153,3 +153,31 @@ def test_eta_mail_has_date_and_message_id_headers(db: Session) -> None:
     assert abs(sent - datetime.now(UTC)) < timedelta(minutes=1)
     assert msg["Message-ID"].startswith("<") and msg["Message-ID"].endswith("@fieldline.example>")
     assert "Hello Zimmermann & Hartmann Steuerberater," in msg.get_content()  # no contact: the company
+
+
+def test_a_contact_who_left_the_customer_gets_no_visit_notice(
+    client: TestClient, db: Session, dispatcher: dict[str, str], outbox: pw.Recorder
+) -> None:
+    """Deactivated (DELETE /contacts/{id} of a contact with history): the notice is skipped with
+    the reason, also when they left after it was written."""
+    w = pw.build(db, jobs=2)
+    assert w.contact is not None
+    w.contact.active = False
+    db.commit()
+    first, second = w.work_orders
+    at = local_at(pw.next_weekday(1), time(10, 30), "Europe/Berlin")
+    _schedule(client, dispatcher, first, w.engineers[0].id, at)
+    (row,) = _notices(db, first.id)
+    assert (row.status, row.error, row.recipient) == ("skipped", notify.LEFT, "")
+    assert outbox.sent == []
+    # written while they were still the customer's, sent after they left
+    w.contact.active = True
+    db.flush()
+    notify.on_scheduled(db, work_order_id=second.id, old_eta=None, new_eta=at)
+    (late,) = _notices(db, second.id)
+    assert late.recipient
+    w.contact.active = False
+    db.flush()
+    assert notify.claim(db, late.id) is None
+    db.flush()
+    assert (late.status, late.error) == ("skipped", notify.LEFT)

@@ -51,6 +51,7 @@ def test_cooldown_per_contact() -> None:
 @pytest.mark.parametrize(
     ("who", "reason"),
     [
+        (Recipient("c1", "anna@example.com", left=True), "the contact has left the customer"),
         (Recipient("c1", "anna@example.com", opted_out=True), "the contact opted out of surveys"),
         (Recipient("c1", None), "the contact has no e-mail address"),
         (Recipient("c1", "  "), "the contact has no e-mail address"),
@@ -88,6 +89,8 @@ def test_no_reminder_after_opt_out_or_expiry() -> None:
     sent = replace(SURVEY, sent_at=T0 + 2 * H)
     opted = Recipient("c1", "anna@example.com", opted_out=True)
     assert step(sent, opted, now=T0 + 4 * D).action == "done"
+    left = step(sent, Recipient("c1", "anna@example.com", left=True), now=T0 + 4 * D)
+    assert (left.action, left.reason) == ("done", "no reminder: the contact has left the customer")
     short = SendingPolicy(expires_after_s=2 * 86400)  # link dead before the reminder would go
     assert step(sent, now=T0 + 4 * D, policy=short).action == "done"
 

@@ -40,9 +40,11 @@ def set_owner(
     owner_user_id: int | None,
     actor: User,
     version: int | None = None,
+    flush: bool = True,
 ) -> Account:
     """`version`: the account's version the editor saw (the page's hidden field); a change since is
-    refused (the API checks its If-Match before calling)."""
+    refused (the API checks its If-Match before calling). `flush=False`: the caller flushes once
+    with its other changes, so one request bumps the version once (PATCH /accounts/{id})."""
     if version is not None and version != account.version:
         raise Conflict(STALE)
     if owner_user_id is not None and owner_user_id != account.owner_user_id:
@@ -55,7 +57,8 @@ def set_owner(
     changes = audit.apply_changes(account, {"owner_user_id": owner_user_id})
     if changes:
         audit.record(session, actor, "account", account.id, "owner", changes)
-    session.flush()
+    if flush:
+        session.flush()
     return account
 
 
@@ -66,10 +69,16 @@ STALE_LANGUAGE = (
 
 
 def set_language(
-    session: Session, *, account: Account, language: str, actor: User, version: int | None = None
+    session: Session,
+    *,
+    account: Account,
+    language: str,
+    actor: User,
+    version: int | None = None,
+    flush: bool = True,
 ) -> Account:
     """The language notices, survey mails and survey pages speak to this customer (an
-    app.platform.i18n catalogue); `version` as in `set_owner`."""
+    app.platform.i18n catalogue); `version` and `flush` as in `set_owner`."""
     if version is not None and version != account.version:
         raise Conflict(STALE_LANGUAGE)
     try:
@@ -79,7 +88,8 @@ def set_language(
     changes = audit.apply_changes(account, {"language": language})
     if changes:
         audit.record(session, actor, "account", account.id, "language", changes)
-    session.flush()
+    if flush:
+        session.flush()
     return account
 
 

@@ -204,10 +204,11 @@ def create_contact(session: Session, *, values: Values, actor: User) -> Contact:
 
 
 def check_contact_move(session: Session, contact: Contact, account_id: int) -> None:
-    """409 when open tickets name the contact and it would leave their customer."""
+    """409 when tickets that are open or can be reopened name the contact and it would leave their
+    customer (a move back to it is allowed)."""
     if account_id == contact.account_id:
         return
-    cases = open_work.of_contacts(session, [contact.id]).get(contact.id)
+    cases = open_work.against(open_work.of_contacts(session, [contact.id]).get(contact.id), account_id)
     if cases:
         message = open_work.move_refusal(f"contact {contact.id}", cases)
         raise Conflict(message, errors=[{"field": "account_id", "message": message}], open_cases=cases)
@@ -380,10 +381,11 @@ def _asset_values(session: Session, values: Values, asset: Asset | None) -> dict
 
 
 def check_asset_move(session: Session, asset: Asset, account_id: int) -> None:
-    """409 when open tickets or work orders name the asset and it would leave their customer."""
+    """409 when tickets or work orders that are open or can be reopened name the asset and it
+    would leave their customer (a move back to it is allowed)."""
     if account_id == asset.account_id:
         return
-    cases = open_work.of_assets(session, [asset.id]).get(asset.id)
+    cases = open_work.against(open_work.of_assets(session, [asset.id]).get(asset.id), account_id)
     if cases:
         message = open_work.move_refusal(f"asset {asset.id}", cases)
         raise Conflict(message, errors=[{"field": "site_id", "message": message}], open_cases=cases)

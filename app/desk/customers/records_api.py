@@ -193,13 +193,16 @@ def update_account(
     values = body.model_dump(exclude_unset=True)
     owner_set, language = "owner_user_id" in values, values.pop("language", None)
     owner_user_id = values.pop("owner_user_id", None)
-    if values:
-        records.update_account(db, account, values=values, actor=user)
-    # owner.py's calls, as PATCH /customers/{id} makes them: the same checks and audit entries
-    if owner_set:
-        owners.set_owner(db, account=account, owner_user_id=owner_user_id, actor=user)
-    if language is not None:
-        owners.set_language(db, account=account, language=language, actor=user)
+    # One request, one version: every change is applied unflushed (no autoflush from the checks'
+    # queries either) and flushed once, by the master fields' event (which needs the new version)
+    # or below. owner.py's calls as PATCH /customers/{id} makes them: same checks, audit entries.
+    with db.no_autoflush:
+        if owner_set:
+            owners.set_owner(db, account=account, owner_user_id=owner_user_id, actor=user, flush=False)
+        if language is not None:
+            owners.set_language(db, account=account, language=language, actor=user, flush=False)
+        if values:
+            records.update_account(db, account, values=values, actor=user)
     db.flush()
     return _answer(response, etag(account.version), _account_reads(db, [account])[0])
 

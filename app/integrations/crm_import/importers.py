@@ -250,7 +250,7 @@ class _ContactImporter(_Importer):
     def prepare(self, rows: list[tuple[int, Values]]) -> None:
         super().prepare(rows)
         self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
-        # Contacts the batch moves to another customer: which open tickets name them?
+        # Contacts the batch moves to another customer: which live tickets name them (open_work)?
         moving = []
         for _, v in rows:
             obj, target = (
@@ -270,7 +270,8 @@ class _ContactImporter(_Importer):
         if account:
             out["account_id"] = account[0]
             obj = self.existing.get(values["external_id"])
-            cases = self.open_cases.get(obj.id) if obj is not None and obj.account_id != account[0] else None
+            moves = obj is not None and obj.account_id != account[0]
+            cases = open_work.against(self.open_cases.get(obj.id), account[0]) if obj and moves else None
             if cases:
                 what = f"contact {values['external_id']}"
                 errors.append(RowError(line, "account_external_id", open_work.move_refusal(what, cases)))
@@ -319,7 +320,7 @@ class _AssetImporter(_Importer):
                 session, select(Asset.serial, Asset.external_id), Asset.serial, (v["serial"] for v in vals)
             )
         }
-        # Assets the batch moves to another customer's site: which open tickets and visits name them?
+        # Assets the batch moves to another customer's site: which live tickets and visits name them?
         moving = []
         for v in vals:
             obj, site = self.existing.get(v["external_id"]), self.sites.get(v["site_external_id"])
@@ -350,7 +351,8 @@ class _AssetImporter(_Importer):
         else:
             out["site_id"], out["account_id"] = site
             obj = self.existing.get(ext)
-            cases = self.open_cases.get(obj.id) if obj is not None and obj.account_id != site[1] else None
+            moves = obj is not None and obj.account_id != site[1]
+            cases = open_work.against(self.open_cases.get(obj.id), site[1]) if obj and moves else None
             if cases:
                 what = f"asset {ext}"
                 errors.append(RowError(line, "site_external_id", open_work.move_refusal(what, cases)))

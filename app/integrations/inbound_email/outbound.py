@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.integrations.inbound_email.service import outbound_message
-from app.models import NotificationStatus, ReplyDelivery, TicketEvent
+from app.models import Contact, NotificationStatus, ReplyDelivery, Ticket, TicketEvent
 from app.platform.db import utcnow
 
 # The visit notices' policy (app/planning/notify.py; integrations may not import planning).
@@ -31,6 +31,7 @@ CLAIM_TTL = timedelta(minutes=10)
 # A reply enqueued after its commit and never tried after this long lost that hand-over.
 ENQUEUE_GRACE = timedelta(minutes=2)
 _ERROR_LEN = 2000
+LEFT = "the contact has left the customer"
 
 
 def claim(session: Session, delivery_id: int, now: datetime | None = None) -> EmailMessage | None:
@@ -54,6 +55,11 @@ def claim(session: Session, delivery_id: int, now: datetime | None = None) -> Em
         return None
     delivery = session.get_one(ReplyDelivery, delivery_id, populate_existing=True)
     event = session.get_one(TicketEvent, delivery.event_id)
+    ticket = session.get_one(Ticket, event.ticket_id)
+    contact = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
+    if contact is not None and not contact.active:  # left the customer (deactivated) meanwhile
+        delivery.status, delivery.error = NotificationStatus.skipped.value, LEFT
+        return None
     msg = outbound_message(session, event=event)
     del msg["To"]
     msg["To"] = delivery.recipient  # the address the reply was written to (the contact may change)

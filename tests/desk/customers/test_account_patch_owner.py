@@ -70,3 +70,33 @@ def test_the_customers_patch_still_works_and_is_deprecated(
     assert r.status_code == 200 and r.json()["language"] == "de"
     op = client.get("/openapi.json").json()["paths"][f"{V1}/customers/{{account_id}}"]["patch"]
     assert op.get("deprecated") is True and "/accounts/{id}" in op["description"]
+
+
+def test_one_patch_bumps_the_version_once(client: TestClient, db: Session, login: Any) -> None:
+    """Name, owner and language in one request: one new version (v1 → v2), still an audit entry
+    per part."""
+    manager = login("manager")
+    owner = f.make_user(db, role="agent")
+    account = f.make_account(db, name="Eins")
+    db.commit()
+    url = f"{V1}/accounts/{account.id}"
+    before = client.get(url, headers=manager).json()["version"]
+    body = {"name": "Zwei", "owner_user_id": owner.id, "language": "de"}
+    r = client.patch(url, json=body, headers={**manager, "If-Match": f'"v{before}"'})
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == before + 1 and r.headers["ETag"] == f'"v{before + 1}"'
+    db.expire_all()
+    assert db.get_one(Account, account.id).version == before + 1
+    actions = sorted(
+        db.scalars(
+            select(AuditLog.action).where(AuditLog.entity == "account", AuditLog.entity_id == account.id)
+        )
+    )
+    assert [a for a in actions if a != "create"] == ["language", "owner", "update"]
+    # owner and language alone: one bump too
+    r = client.patch(
+        url,
+        json={"owner_user_id": None, "language": "en"},
+        headers={**manager, "If-Match": r.headers["ETag"]},
+    )
+    assert r.status_code == 200 and r.json()["version"] == before + 2

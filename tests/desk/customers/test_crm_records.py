@@ -5,6 +5,7 @@ tickets or work orders name the contact or asset, webhook events."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from app.models import Account, Asset, Contact, Ticket, WebhookDelivery, WorkOrder
 from app.platform.auth import issue_token
+from app.platform.config import get_settings
+from app.platform.db import utcnow
 from app.platform.deps import SESSION_COOKIE
 from tests import factories as f
 
@@ -389,3 +392,70 @@ def test_changes_become_webhook_events(
     assert sent[1].payload["data"]["changes"] == {"active": [True, False]}
     events = client.get(f"{V1}/webhooks/events", headers=login("admin"))
     assert {"customer.created", "contact.deleted", "site.updated", "asset.deleted"} <= set(events.json())
+
+
+def test_a_resolved_ticket_that_can_be_reopened_holds_a_move_and_a_move_back_is_allowed(
+    client: TestClient, db: Session, manager: dict[str, str]
+) -> None:
+    """A resolved ticket within its reopen window holds the contact and the asset (reopening it
+    would name another customer's records); past the window it does not; moving a record back to
+    the customer of the cases naming it is always allowed."""
+    region = f.make_region(db)
+    c1, c2 = f.make_account(db, region=region), f.make_account(db, region=region)
+    site, foreign_site = f.make_site(db, c1), f.make_site(db, c2)
+    contact, asset = f.make_contact(db, c1), f.make_asset(db, site, serial="ERP-R1")
+    ticket = f.open_ticket(db, c1, asset=asset, contact_id=contact.id)
+    ticket.status, ticket.resolved_at = "resolved", utcnow() - timedelta(days=1)
+    db.commit()
+    curl, aurl = f"{V1}/contacts/{contact.id}", f"{V1}/assets/{asset.id}"
+    _, ctag = etagged(client.get(curl, headers=manager))
+    _, atag = etagged(client.get(aurl, headers=manager))
+    refused = client.patch(curl, json={"account_id": c2.id}, headers={**manager, "If-Match": ctag})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["open_cases"] == [f"ticket {ticket.number} (resolved)"]
+    refused = client.patch(aurl, json={"site_id": foreign_site.id}, headers={**manager, "If-Match": atag})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["open_cases"] == [f"ticket {ticket.number} (resolved)"]
+
+    # past the reopen window the resolved ticket is history: the moves go through
+    db.get_one(Ticket, ticket.id).resolved_at = utcnow() - timedelta(days=get_settings().reopen_days + 1)
+    db.commit()
+    moved, ctag = etagged(
+        client.patch(curl, json={"account_id": c2.id}, headers={**manager, "If-Match": ctag})
+    )
+    assert moved["account_id"] == c2.id
+    moved, atag = etagged(
+        client.patch(aurl, json={"site_id": foreign_site.id}, headers={**manager, "If-Match": atag})
+    )
+    assert moved["account_id"] == c2.id
+
+    # the ticket was reopened meanwhile (a mismatch made before this rule): moving back mends it
+    db.get_one(Ticket, ticket.id).status = "open"
+    db.commit()
+    back, _ = etagged(client.patch(curl, json={"account_id": c1.id}, headers={**manager, "If-Match": ctag}))
+    assert back["account_id"] == c1.id
+    back, _ = etagged(client.patch(aurl, json={"site_id": site.id}, headers={**manager, "If-Match": atag}))
+    assert back["account_id"] == c1.id
+
+
+def test_the_ticket_page_shows_an_asset_that_moved_to_another_customer(
+    client: TestClient, db: Session
+) -> None:
+    region = f.make_region(db)
+    c1, c2 = f.make_account(db, region=region), f.make_account(db, region=region, name="Neue Eigner GmbH")
+    asset = f.make_asset(db, f.make_site(db, c1), serial="MOVED-77")
+    ticket = f.open_ticket(db, c1, asset=asset)
+    ticket.status, ticket.closed_at = "closed", utcnow() - timedelta(days=90)
+    db.flush()
+    asset.site_id, asset.account_id = f.make_site(db, c2).id, c2.id  # moved after the ticket ended
+    user = f.make_user(db, role="agent")
+    db.commit()
+    client.cookies.set(SESSION_COOKIE, issue_token(user))
+    page = client.get(f"/desk/tickets/{ticket.id}")
+    assert page.status_code == 200
+    assert 'MOVED-77 <span class="muted">(now at Neue Eigner GmbH)</span></dd>' in page.text
+    # the edit form keeps it chosen, so saving another field does not clear it
+    assert (
+        f'<option value="{asset.id}" selected>' in page.text
+        and "(now at Neue Eigner GmbH)</option>" in page.text
+    )

@@ -4,12 +4,14 @@ only closed history goes through, as before."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.models import Asset, Contact, Ticket, WorkOrder
+from app.platform.db import utcnow
 from tests import factories as f
 
 API = "/api/v1/imports"
@@ -87,3 +89,33 @@ def test_an_asset_at_an_open_work_order_is_not_moved_to_another_customers_site(
     assert post_csv(client, manager, "assets", header + "ERP-A1,SER-A1,ERP-S2,ERP-PM\n")["updated"] == 1
     db.expire_all()
     assert db.get_one(Asset, asset.id).account_id == c2.id
+
+
+def test_the_import_counts_reopenable_tickets_and_lets_a_record_move_back(
+    client: TestClient, db: Session, login: Any
+) -> None:
+    """As the API: a resolved ticket still in its reopen window holds the contact; a line that
+    moves a contact back to the customer of the ticket naming it goes through."""
+    manager = login("manager")
+    c1, c2 = f.make_account(db, external_id="ERP-C1"), f.make_account(db, external_id="ERP-C2")
+    held = f.make_contact(db, c1, external_id="ERP-P701", name="Held By Resolved")
+    strayed = f.make_contact(db, c1, external_id="ERP-P702", name="Strayed")
+    resolved = f.open_ticket(db, c1, contact_id=held.id)
+    resolved.status, resolved.resolved_at = "resolved", utcnow() - timedelta(days=1)
+    f.open_ticket(db, c1, contact_id=strayed.id)
+    strayed.account_id = c2.id  # moved before this rule: c1's open ticket names c2's contact
+    db.commit()
+    report = post_csv(
+        client,
+        manager,
+        "contacts",
+        "external_id,account_external_id,name,email\n"
+        "ERP-P701,ERP-C2,Held By Resolved,\n"
+        "ERP-P702,ERP-C1,Strayed,\n",
+    )
+    assert (report["updated"], report["failed"]) == (1, 1)
+    [error] = report["errors"]
+    assert error["line"] == 2 and f"ticket {resolved.number} (resolved)" in error["message"]
+    db.expire_all()
+    assert db.get_one(Contact, held.id).account_id == c1.id
+    assert db.get_one(Contact, strayed.id).account_id == c1.id  # moved back

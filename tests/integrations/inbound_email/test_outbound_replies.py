@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.integrations.inbound_email import outbound, tasks
-from app.models import OutboxMessage, ReplyDelivery, Ticket
+from app.models import Contact, OutboxMessage, ReplyDelivery, Ticket
 from app.platform.mail import set_mailer
 from tests import factories as f
 from tests.integrations.inbound_email.test_inbound_email import mail, post
@@ -198,3 +198,26 @@ def test_mailed_only_after_the_commit(db: Session, people, box: Box) -> None:
     assert box.sent == []
     db.commit()
     assert [m.get_content().count("Committed") for m in box.sent] == [1]
+
+
+def test_no_reply_mail_to_a_contact_who_left_the_customer(
+    client: TestClient, db: Session, login, people, box: Box
+) -> None:
+    """Deactivated (left the customer): the reply is recorded as not mailed with the reason, also
+    when they left between a refused send and its retry."""
+    tid = post(client, mail()).json()["ticket_id"]
+    h = login("agent")
+    box.refuse = True
+    first = _reply(client, h, tid, "Engineer tomorrow")
+    assert _delivery(client, h, tid, first["id"])["status"] == "pending"
+    box.refuse = False
+    ticket = db.get_one(Ticket, tid)
+    contact = db.get_one(Contact, ticket.contact_id)
+    contact.active = False
+    db.commit()
+    assert tasks.deliver_due_replies() == 1
+    late = _delivery(client, h, tid, first["id"])
+    assert late["status"] == "skipped" and late["error"] == outbound.LEFT
+    second = _reply(client, h, tid, "Anyone there?")
+    assert _delivery(client, h, tid, second["id"])["status"] == "skipped"
+    assert box.sent == []
