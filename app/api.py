@@ -14,6 +14,7 @@ from app.field.workorders import api as workorders
 from app.insights import api as insights
 from app.integrations.crm_import import api as imports
 from app.integrations.inbound_email import api as inbound
+from app.integrations.inbound_email import unmatched_api as unmatched_mail
 from app.integrations.webhooks import api as webhooks
 from app.knowledge import api as knowledge
 from app.planning import api as plans
@@ -31,6 +32,7 @@ api_router.include_router(teams.router)
 api_router.include_router(knowledge.ticket_router)
 api_router.include_router(knowledge.router)
 api_router.include_router(inbound.router)
+api_router.include_router(unmatched_mail.router)
 api_router.include_router(webhooks.router)
 api_router.include_router(workorders.router)
 api_router.include_router(engineers.router)

@@ -65,7 +65,16 @@ from app.models.system import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from app.models.tickets import Channel, Priority, ReplyDelivery, SlaEvent, Ticket, TicketEvent, TicketStatus
+from app.models.tickets import (
+    Channel,
+    Priority,
+    ReplyDelivery,
+    SlaEvent,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    UnmatchedEmail,
+)
 
 __all__ = [
     "ArticleStatus",
@@ -112,6 +121,7 @@ __all__ = [
     "TicketEvent",
     "ReplyDelivery",
     "TicketStatus",
+    "UnmatchedEmail",
     "User",
     "Warehouse",
     "WebhookDelivery",

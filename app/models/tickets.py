@@ -131,6 +131,38 @@ class ReplyDelivery(Base):
     sent_at: Mapped[datetime | None]
 
 
+class UnmatchedEmail(Base):
+    """A customer e-mail from an address no active contact has, held for a person to sort out
+    (docs/tickets.md "Inbound e-mail", step 5): attached (a contact is created on the chosen
+    customer and the ticket opened from it) or discarded (kept for audit, hidden from the list).
+    `data` is what the ticket's `email_in` event will carry; `message_id` is unique, so a relay
+    retry holds nothing twice. Status: held | attached | discarded."""
+
+    __tablename__ = "unmatched_email"
+    __table_args__ = (
+        Index("ix_unmatched_email_status_received", "status", "received_at"),
+        # The per-sender daily cap counts these (app/integrations/inbound_email/unmatched.py).
+        Index("ix_unmatched_email_sender_received", "from_addr", "received_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    from_addr: Mapped[str] = mapped_column(String(254))
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The one customer whose contacts share the sender's mail domain, if exactly one does.
+    suggested_account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(10), default="held")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
 class SlaEvent(Base):
     """Auditable SLA clock ledger: start, pause, resume, retarget, met, breach, stop, withdraw
     (cancels an earlier `met`, named in data.withdraws: rows are only ever appended)."""

@@ -22,7 +22,9 @@ wait past SURVEY_WAIT_S, is refused, with a page that tells the customer to try 
 The same 503 answers a request the database cannot serve (`install_admission`'s one handler):
 no connection free within DB_POOL_TIMEOUT_S (busy: retry in a second), or the database not
 answering at all — down, restarting, cut off (retry in a few seconds, with the same
-Idempotency-Key, since a COMMIT cut mid-way may have saved the change).
+Idempotency-Key, since a COMMIT cut mid-way may have saved the change). A table or column the
+code needs that the database lacks is not that: it is a 500 telling the administrator to run
+`fieldline migrate` (`missing_schema`), since a retry cannot succeed until they do.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from html import escape
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -198,6 +200,42 @@ def survey_busy(target: str, *, posted: bool, language: str = i18n.DEFAULT) -> R
     return HTMLResponse(page, status_code=503, headers=headers)
 
 
+# A table or column the code uses is missing: the database was not migrated to this release. SQLite
+# says so in the message of an OperationalError; PostgreSQL (psycopg) raises UndefinedTable /
+# UndefinedColumn, ProgrammingErrors with these SQLSTATEs.
+SQLITE_SCHEMA_ERRORS = ("no such table:", "no such column:")
+POSTGRES_SCHEMA_ERRORS = frozenset({"42P01", "42703"})  # undefined_table, undefined_column
+SCHEMA_BEHIND = (
+    "The database schema is not up to date; an administrator must run `fieldline migrate`. "
+    "Retrying will not help until then."
+)
+
+
+def missing_schema(exc: BaseException) -> str | None:
+    """What is missing ("no such table: account", 'relation "account" does not exist') when `exc`
+    says the schema is older than the code, else None."""
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return None
+    message = (str(exc.orig).strip().splitlines() or [""])[0]
+    if getattr(exc.orig, "sqlstate", None) in POSTGRES_SCHEMA_ERRORS or message.startswith(
+        SQLITE_SCHEMA_ERRORS
+    ):
+        return message
+    return None
+
+
+def schema_behind(path: str) -> Response:
+    """500 without Retry-After: a deploy that skipped `fieldline migrate` is not a busy database,
+    and clients told to retry would retry forever."""
+    if path.startswith("/api/"):
+        return problem(500, "Database schema not up to date", SCHEMA_BEHIND, path)
+    page = (
+        "<!doctype html><title>Not available</title><h1>Fieldline is not set up completely</h1>"
+        f"<p>{escape(SCHEMA_BEHIND)}</p>"
+    )
+    return HTMLResponse(page, status_code=500)
+
+
 def install_admission(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         AdmissionMiddleware,
@@ -211,6 +249,8 @@ def install_admission(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse | Response:
+        if missing := missing_schema(exc):
+            return _schema_behind(request, missing)
         if isinstance(exc, PoolTimeout):
             # The backstop: a connection was not free within DB_POOL_TIMEOUT_S (e.g. tasks running
             # in this process held them). Nothing was written: the transaction never began.
@@ -230,6 +270,17 @@ def install_admission(app: FastAPI, settings: Settings) -> None:
             "for a change: it is applied once).",
             retry_after_s=DATABASE_DOWN_RETRY_AFTER_S,
         )
+
+    @app.exception_handler(ProgrammingError)
+    async def _schema_mismatch(request: Request, exc: Exception) -> Response:
+        if missing := missing_schema(exc):
+            return _schema_behind(request, missing)
+        raise exc  # any other: the application's handler of unexpected errors (a bug, 500)
+
+
+def _schema_behind(request: Request, missing: str) -> Response:
+    log.error("database schema not up to date on %s (%s): run `fieldline migrate`", request.url.path, missing)
+    return schema_behind(request.url.path)
 
 
 def size_thread_pool(settings: Settings) -> None:

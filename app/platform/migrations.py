@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
 from alembic import command
 from app.platform.config import ROOT, get_settings
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -31,3 +35,32 @@ def upgrade_head(connection: Connection | None = None) -> None:
     if connection is not None:
         cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
+
+
+def schema_problem(connection: Connection, *, newer_ok: bool = False) -> str | None:
+    """What keeps this code from using the database, for a person, or None when the database is at
+    the latest migration. `fieldline seed`, `serve` and `worker` refuse to start on an answer: a
+    forgotten `fieldline migrate` otherwise surfaced as "no such table" on the first request.
+
+    `newer_ok`: a database migrated by a newer release (a revision this code does not know) is only
+    logged: the code rolled back after an upgrade must still start (docs/deploy.md)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    script = ScriptDirectory.from_config(alembic_config())
+    latest = set(script.get_heads())
+    if not current:
+        return "the database has no tables: run `fieldline migrate` first"
+    known = {r.revision for r in script.walk_revisions()}
+    if newer_ok and not current <= known:
+        log.warning(
+            "the database is at migration %s, newer than this release knows", ", ".join(sorted(current))
+        )
+        return None
+    if current != latest:
+        return (
+            f"the database is at migration {', '.join(sorted(current))}, not the latest "
+            f"({', '.join(sorted(latest))}): run `fieldline migrate` first"
+        )
+    return None

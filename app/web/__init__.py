@@ -10,6 +10,7 @@ from app.web import (
     desk,
     desk_queue,
     desk_tickets,
+    desk_unmatched,
     engineers,
     field,
     imports,
@@ -27,6 +28,7 @@ pages_router.include_router(auth.router)
 pages_router.include_router(desk.router)
 pages_router.include_router(desk_tickets.router)
 pages_router.include_router(desk_queue.router)
+pages_router.include_router(desk_unmatched.router)
 pages_router.include_router(teams.router)
 pages_router.include_router(users.router)
 pages_router.include_router(engineers.router)

@@ -31,6 +31,8 @@ MENU = (
     MenuItem("queue", "Tickets", "/desk/queue", DESK),
     # not "/": that is each role's start page, and only the agent's is the search
     MenuItem("search", "Customers", "/desk/search", DESK),
+    # mail from unknown senders held for the desk (docs/tickets.md, inbound e-mail step 5); with a count
+    MenuItem("unmatched", "Unmatched mail", "/desk/unmatched", DESK),
     # engineers read published articles there; agents, managers and admins write (docs/knowledge_base.md)
     MenuItem("kb", "Knowledge", "/kb", EVERYONE),
     # engineer profiles (region, skills, shifts, home base): the roles the engineers API lets write

@@ -21,12 +21,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.accounts.service import works_the_desk
+from app.integrations.inbound_email import unmatched as unmatched_mail
 from app.models import Role, User
 from app.platform import i18n
 from app.platform.auth import check_csrf, csrf_token, user_from_token
@@ -141,6 +143,18 @@ def _session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
+def _menu_counts(request: Request, user: User | None) -> dict[str, int]:
+    """Counts the menu shows beside an item: the unmatched mail waiting for the desk (one indexed
+    count per desk page)."""
+    db: Session | None = getattr(request.state, "page_db", None)
+    if user is None or db is None or user.role not in DESK_ROLES:
+        return {}
+    try:
+        return {"unmatched": unmatched_mail.held_count(db)}
+    except SQLAlchemyError:  # a page about a failed transaction still renders, without the count
+        return {}
+
+
 def render(
     request: Request,
     name: str,
@@ -153,6 +167,7 @@ def render(
     ctx: dict[str, Any] = {"user": getattr(request.state, "page_user", None)}
     token = _session_token(request)
     ctx["csrf"] = csrf_token(token) if token and ctx["user"] is not None else ""
+    ctx["menu_counts"] = _menu_counts(request, ctx["user"])
     ctx.update(context or {})
     response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
     response.headers.update({**SECURITY_HEADERS, "Cache-Control": "no-store", **(headers or {})})

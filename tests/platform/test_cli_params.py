@@ -47,6 +47,7 @@ def test_serve_refuses_a_port_outside_1_to_65535(port: str, monkeypatch: pytest.
     assert started == []
 
 
+@pytest.mark.usefixtures("engine")  # a migrated database: serve refuses to start on an older one
 def test_serve_takes_a_port_in_range(monkeypatch: pytest.MonkeyPatch) -> None:
     from app.cli import cli
     from app.platform import serve as server

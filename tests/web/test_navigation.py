@@ -34,7 +34,7 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
     r = client.get("/", follow_redirects=False)
     assert r.status_code == 200
     assert "Find a customer" in r.text
-    assert _menu(r.text) == ["/desk/queue", "/desk/search", "/kb"]
+    assert _menu(r.text) == ["/desk/queue", "/desk/search", "/desk/unmatched", "/kb"]
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,15 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
         (
             "dispatcher",
             "/desk/search",
-            ["/insights", "/board", "/desk/queue", "/desk/search", "/kb", "/admin/engineers"],
+            [
+                "/insights",
+                "/board",
+                "/desk/queue",
+                "/desk/search",
+                "/desk/unmatched",
+                "/kb",
+                "/admin/engineers",
+            ],
         ),
         (
             "manager",
@@ -53,6 +61,7 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
                 "/board",
                 "/desk/queue",
                 "/desk/search",
+                "/desk/unmatched",
                 "/kb",
                 "/admin/engineers",
                 "/desk/teams",
@@ -67,6 +76,7 @@ def test_agent_starts_on_search_and_queue(client: TestClient, sign_in: Callable[
                 "/board",
                 "/desk/queue",
                 "/desk/search",
+                "/desk/unmatched",
                 "/kb",
                 "/admin/engineers",
                 "/desk/teams",

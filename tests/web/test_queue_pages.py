@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from email.message import EmailMessage
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.field.workorders import service as workorders
-from app.models import Ticket, User, WorkOrder
+from app.models import ReplyDelivery, Ticket, TicketEvent, User, WorkOrder
 from app.platform.db import utcnow
+from app.platform.mail import set_mailer
 from app.web import desk_queue
 from tests import factories as f
 from tests.web.conftest import csrf_of
@@ -259,11 +263,12 @@ def test_bulk_resolve_names_the_visits_it_cancels_and_asks_first(
         "back": "/desk/queue?view=unassigned",
     }
     asked = client.post("/desk/queue/bulk", data=form, follow_redirects=False)
-    # Nothing is done yet: the page names the visit and where the resolution goes (no mail is sent).
+    # Nothing is done yet: the page names the visit and where the resolution goes (no mail yet).
     assert asked.status_code == 200
     assert "Resolved: 2 ticket(s) — this cancels 1 visit(s)" in asked.text
     assert f"<strong>{wo.number}</strong> ({ticket.number}, Scheduled," in asked.text
-    assert "Each ticket keeps the resolution on its timeline." in asked.text and "e-mailed" not in asked.text
+    assert "Each ticket keeps the resolution on its timeline, and it is e-mailed to the" in asked.text
+    assert db.scalar(select(func.count()).select_from(ReplyDelivery)) == 0
     assert f'name="confirm" value="{wo.number}"' in asked.text
     db.expire_all()
     assert db.get_one(WorkOrder, wo.id).status == "scheduled"
@@ -296,6 +301,46 @@ def test_bulk_resolve_without_visits_needs_no_extra_step(
     # a resolution is asked for before anything is done
     r = client.post("/desk/queue/bulk", data=form)
     assert r.status_code == 422 and "write the resolution: it is kept on each ticket’s timeline" in r.text
+
+
+def test_bulk_resolve_mails_the_resolution_where_the_page_says_it_does(
+    client: TestClient, db: Session, sign_in: Callable[..., User]
+) -> None:
+    """The bulk bar's promise, checked against what a bulk resolve records: a resolution reply
+    queued for mailing to a contact with an e-mail address, nothing mailed without one."""
+    sign_in("agent")
+    account = f.make_account(db)
+    mailed = _opened(db, account)
+    mailed.contact_id = f.make_contact(db, account, email="kunde@example.org").id
+    silent = _opened(db, account)
+    silent.contact_id = f.make_contact(db, account, email=None).id
+    db.commit()
+    page = client.get("/desk/queue", params={"view": "unassigned"}).text
+    assert (
+        "Resolving e-mails the resolution to each ticket’s contact; a ticket\n"
+        "        whose contact has no e-mail address (or that has no contact) keeps it on its timeline only."
+    ) in page
+    form = {
+        "ticket": [f"{t.id}:{t.version}" for t in (mailed, silent)],
+        "status": "resolved",
+        "reason": "Replaced the fuse",
+        "csrf": csrf_of(page),
+    }
+    sent: list[EmailMessage] = []
+    set_mailer(SimpleNamespace(send=sent.append))  # the delivery task runs eagerly in tests
+    try:
+        assert client.post("/desk/queue/bulk", data=form, follow_redirects=False).status_code == 303
+    finally:
+        set_mailer(None)
+    assert [m["To"] for m in sent] == ["kunde@example.org"]
+    assert "\n\nReplaced the fuse\n\n" in sent[0].get_content()
+    db.expire_all()
+    deliveries = db.scalars(select(ReplyDelivery)).all()
+    assert [(d.ticket_id, d.status) for d in deliveries] == [(mailed.id, "sent")]
+    event = db.get_one(TicketEvent, deliveries[0].event_id)
+    assert (event.kind, event.body, event.data["resolution"]) == ("reply", "Replaced the fuse", True)
+    kinds = db.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == silent.id)).all()
+    assert db.get_one(Ticket, silent.id).status == "resolved" and "reply" not in kinds
 
 
 def test_bulk_refusals_name_states_by_their_labels(

@@ -176,6 +176,7 @@ class InboundResult(BaseModel):
     ticket_id: int | None = None
     number: str | None = None
     event_id: int | None = None
-    action: str  # created | threaded | duplicate | ignored
-    reason: str | None = None  # ignored: "auto-reply"
+    action: str  # created | threaded | duplicate | ignored | held
+    reason: str | None = None  # ignored: "auto-reply" or "held-limit"
+    unmatched_id: int | None = None  # held: the unmatched mail kept for a desk user
     marker: str | None = None  # ignored: what made it automatic, e.g. "Auto-Submitted: auto-replied"

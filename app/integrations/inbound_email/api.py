@@ -61,13 +61,18 @@ _OPENAPI = {
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A Message-ID seen before (its ticket), or an automatic mail that threads onto no "
-        'ticket (`action: "ignored"`): nothing written',
+        'ticket (`action: "ignored"`), or past the daily caps on held mail (`reason: "held-limit"`): '
+        "nothing written",
+        "model": InboundResult,
+    },
+    202: {
+        "description": 'An unknown sender\'s mail, held for a desk user (`action: "held"`, `unmatched_id`)',
         "model": InboundResult,
     },
     401: {"description": "Missing or wrong X-Relay-Token"},
     413: {"description": f"A message over {MAX_BYTES // (1024 * 1024)} MB"},
     415: {"description": f"Not sent as {' or '.join(ACCEPTED)}"},
-    422: {"description": "Refused: no or an unknown sender, MIME past a cap (nesting, parts, headers)"},
+    422: {"description": "Refused: no sender, MIME past a cap (nesting, parts, headers)"},
     503: {"description": "INBOUND_EMAIL_TOKEN is not configured (or the service is busy)"},
 }
 
@@ -82,10 +87,18 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 def inbound_email(raw: Annotated[bytes, Depends(raw_message)], db: DbSession) -> JSONResponse:
     """201 for a new ticket or a threaded reply, 200 for a Message-ID seen before, 200 `ignored`
-    (nothing written) for an automatic mail that threads onto no ticket."""
+    (nothing written) for an automatic mail that threads onto no ticket, 202 `held` for an unknown
+    sender's mail (kept for a desk user; 200 `ignored`, reason `held-limit`, past the daily caps)."""
     got = receive_email(db, raw=raw)
+    if got.held is not None:  # an unknown sender's mail, kept for a person (202: accepted, no ticket yet)
+        kept = InboundResult(action=got.action, unmatched_id=got.held.id)
+        return JSONResponse(
+            kept.model_dump(exclude_none=True),
+            status_code=202 if got.action == "held" else 200,
+            headers={"Location": f"/api/v1/inbound-email/unmatched/{got.held.id}"},
+        )
     if got.ticket is None or got.event is None:
-        ignored = InboundResult(action=got.action, reason="auto-reply", marker=got.reason)
+        ignored = InboundResult(action=got.action, reason=got.ignored_as, marker=got.reason)
         return JSONResponse(ignored.model_dump(exclude_none=True), status_code=200)
     db.flush()
     body = InboundResult(

@@ -6,8 +6,8 @@ ticket (Ticket.email_thread_id or a TicketEvent.message_id), newest reference fi
 of the ticket's customer, or an address the ticket already corresponded with — since Message-IDs
 leak (forwarded mails, quoted headers) and anyone can type a ticket number. Anyone else who is a
 known contact gets a new ticket on their own account (nothing is added to the foreign ticket, not
-even a link); an unknown sender is refused with 422 so the relay can bounce it. Every message is
-stored with its Message-ID (unique), so a relay retry creates nothing twice.
+even a link); an unknown sender's mail is held for a person (held.py, unmatched.py). Every message
+is stored with its Message-ID (unique), so a relay retry creates nothing twice.
 
 An automatic mail (out-of-office, list, bounce: mime._auto_reason) never opens a ticket: on a ticket
 it threads onto it is recorded and moves nothing, otherwise it is ignored (nothing written, and
@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -32,12 +33,12 @@ from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.desk.tickets.status import DONE, allowed_next, change_status
+from app.integrations.inbound_email.held import HELD, hold
 from app.integrations.inbound_email.mime import ParsedEmail, parse
-from app.models import Account, Contact, Ticket, TicketEvent, TicketStatus
+from app.models import Account, Contact, Ticket, TicketEvent, TicketStatus, UnmatchedEmail, User
 from app.platform import i18n
 from app.platform.config import get_settings
 from app.platform.db import utcnow
-from app.platform.errors import Unprocessable
 from app.platform.events import emit
 
 CHANNEL = "email"
@@ -47,10 +48,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Received:
-    ticket: Ticket | None  # None when ignored
+    ticket: Ticket | None  # None when ignored or held
     event: TicketEvent | None
-    action: str  # created | threaded | duplicate | ignored
-    reason: str | None = None  # why it was ignored
+    action: str  # created | threaded | duplicate | ignored | held
+    reason: str | None = None  # why it was ignored: the automatic marker, or the full daily cap
+    ignored_as: str = "auto-reply"  # auto-reply | held-limit
+    held: UnmatchedEmail | None = None  # held (or a retry of a held or discarded mail)
 
 
 def _contacts(session: Session, addr: str) -> list[Contact]:
@@ -114,17 +117,29 @@ def _thread(session: Session, mail: ParsedEmail, senders: list[Contact]) -> Tick
 
 def receive_email(session: Session, *, raw: bytes) -> Received:
     mail = parse(raw)
-    seen = session.scalar(select(TicketEvent).where(TicketEvent.message_id == mail.message_id))
+    seen = _seen(session, mail.message_id)
     if seen is not None:
-        return Received(session.get_one(Ticket, seen.ticket_id), seen, "duplicate")
+        return seen
     try:
         with session.begin_nested():
             return _receive(session, mail)
     except IntegrityError:  # the same message arrived twice at once; the other one won
-        seen = session.scalar(select(TicketEvent).where(TicketEvent.message_id == mail.message_id))
+        seen = _seen(session, mail.message_id)
         if seen is None:
             raise
-        return Received(session.get_one(Ticket, seen.ticket_id), seen, "duplicate")
+        return seen
+
+
+def _seen(session: Session, message_id: str) -> Received | None:
+    """A relay retry: the ticket the message is on, or the held mail it is (still held: held
+    again, nothing written; discarded: a duplicate with no ticket)."""
+    event = session.scalar(select(TicketEvent).where(TicketEvent.message_id == message_id))
+    if event is not None:
+        return Received(session.get_one(Ticket, event.ticket_id), event, "duplicate")
+    held = session.scalar(select(UnmatchedEmail).where(UnmatchedEmail.message_id == message_id))
+    if held is not None:
+        return Received(None, None, "held" if held.status == HELD else "duplicate", held=held)
+    return None
 
 
 def _receive(session: Session, mail: ParsedEmail) -> Received:
@@ -189,28 +204,61 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
     if contact is None and ticket is not None:  # reply on a ticket past its reopen window
         former = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
         contact = former if former is not None and former.active else None
-    if contact is None:
-        left = " (its contact has left the customer)" if senders else ""
-        raise Unprocessable(
-            f"No contact has the address {mail.from_addr}{left}; add the contact or open the ticket by hand.",
-            errors=[{"field": "from", "message": "unknown sender"}],
-        )
+    if contact is None:  # kept for a person to attach to a customer or discard (held.py)
+        if senders:
+            data["contact_left"] = True  # the address was a contact's who has left the customer
+        kept = hold(session, mail, data, at)
+        if isinstance(kept, str):
+            return Received(None, None, "ignored", reason=kept, ignored_as="held-limit")
+        return Received(None, None, "held", held=kept)
     extra: dict[str, Any] = {"follows": ticket.number} if ticket is not None else {}
     if len(senders) > 1:
         extra["other_contacts"] = [c.id for c in senders if c.id != contact.id]
+    new, event = open_ticket(
+        session,
+        contact=contact,
+        subject=mail.subject,
+        body=mail.body,
+        message_id=mail.message_id,
+        data=data,
+        at=at,
+        actor=None,
+        asset_id=ticket.asset_id if ticket is not None else None,
+        extra=extra,
+    )
+    return Received(new, event, "created")
+
+
+def open_ticket(
+    session: Session,
+    *,
+    contact: Contact,
+    subject: str,
+    body: str,
+    message_id: str,
+    data: dict[str, Any],
+    at: datetime,
+    actor: User | None,
+    asset_id: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[Ticket, TicketEvent]:
+    """The ticket a customer's mail opens (step 4, and a held mail attached by a person): on the
+    contact's customer, channel e-mail, P3, the mail's subject and text, threaded on its Message-ID,
+    with the mail itself as the first `email_in` event (its Message-ID stored, so a relay retry is
+    a duplicate and a reply threads)."""
     new = tickets.create_ticket(
         session,
         account_id=contact.account_id,
         contact_id=contact.id,
-        asset_id=ticket.asset_id if ticket is not None else None,
-        subject=mail.subject or "(no subject)",
-        description=mail.body,
+        asset_id=asset_id,
+        subject=subject or "(no subject)",
+        description=body,
         priority="P3",
         channel=CHANNEL,
-        actor=None,
+        actor=actor,
         opened_at=at,
-        email_thread_id=mail.message_id,
-        event_data=extra,
+        email_thread_id=message_id,
+        event_data=extra or {},
     )
     event = tickets.add_event(
         session,
@@ -219,11 +267,11 @@ def _receive(session: Session, mail: ParsedEmail) -> Received:
         actor=None,
         channel=CHANNEL,
         at=at,
-        body=mail.body,
+        body=body,
         data=data,
-        message_id=mail.message_id,
+        message_id=message_id,
     )
-    return Received(new, event, "created")
+    return new, event
 
 
 def outbound_message(session: Session, *, event: TicketEvent) -> EmailMessage:

@@ -1,6 +1,6 @@
 """Inbound e-mail from a contact who left the customer (deactivated, docs/customers.md): a reply on
 their own thread still lands on its ticket; a new mail, or a subject tag on another of the old
-customer's tickets, is an unknown sender's (422, nothing written)."""
+customer's tickets, is an unknown sender's (held for the desk, no ticket)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Contact, Ticket, TicketEvent
+from app.models import Contact, Ticket, TicketEvent, UnmatchedEmail
 from tests import factories as f
 from tests.integrations.inbound_email.test_inbound_email import mail, post, tickets_of
 
@@ -25,10 +25,9 @@ def test_a_new_mail_from_a_contact_who_left_opens_no_ticket(
 ) -> None:
     _leave(db, people["anna"])
     r = post(client, mail())
-    assert r.status_code == 422, r.text
-    problem = r.json()
-    assert problem["errors"] == [{"field": "from", "message": "unknown sender"}]
-    assert "left the customer" in problem["detail"]
+    assert r.status_code == 202 and r.json()["action"] == "held", r.text
+    held = db.get(UnmatchedEmail, r.json()["unmatched_id"])
+    assert held is not None and held.data["contact_left"] is True
     assert tickets_of(db, people["account"].id) == []
 
 
@@ -55,7 +54,7 @@ def test_a_subject_tag_on_another_ticket_of_the_old_customer_is_not_theirs(
     db.commit()
     _leave(db, people["anna"])
     r = post(client, mail(subject=f"Re: [{ticket.number}] Heating down"))
-    assert r.status_code == 422, r.text
+    assert r.status_code == 202 and r.json()["action"] == "held", r.text
     assert [t.id for t in tickets_of(db, people["account"].id)] == [ticket.id]
     assert db.scalar(select(TicketEvent).where(TicketEvent.kind == "email_in")) is None
 
