@@ -13,9 +13,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.desk.customers import rules
+from app.desk.customers.schemas import AccountSettings
 from app.platform.errors import refuse_fields
-from app.platform.i18n import LANGUAGES
-from app.platform.i18n import check as check_language
 from app.platform.inputs import InputModel
 
 _OUT = ConfigDict(from_attributes=True)
@@ -74,7 +73,7 @@ class AccountCreate(_Checked):
     renewal_date: date | None = None
 
 
-class AccountPatch(_Checked):
+class AccountPatch(_Checked, AccountSettings):
     """The account's master fields, its owner and its language (set by the same service calls as
     the deprecated `PATCH /customers/{id}`: same checks, same audit)."""
 
@@ -85,21 +84,6 @@ class AccountPatch(_Checked):
     region_code: RegionCode | None = None
     arr: Money | None = None
     renewal_date: date | None = None
-    owner_user_id: int | None = Field(
-        default=None, description="follows up unhappy survey answers; null: the recovery queue"
-    )
-    language: str | None = Field(
-        default=None,
-        description=f"what the customer is written to in (notices, surveys): one of {', '.join(LANGUAGES)}",
-        json_schema_extra={"enum": list(LANGUAGES)},
-    )
-
-    @field_validator("language")
-    @classmethod
-    def _known_language(cls, value: str | None) -> str | None:
-        if value is None:
-            raise ValueError(f"cannot be null; use one of {', '.join(LANGUAGES)}")
-        return check_language(value)
 
     @model_validator(mode="after")
     def _check(self) -> AccountPatch:

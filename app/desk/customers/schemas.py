@@ -61,8 +61,9 @@ class AccountSummary(BaseModel):
     version: int
 
 
-class AccountUpdate(InputModel):
-    """What a manager changes on an account; a field left out stays as it is."""
+class AccountSettings(InputModel):
+    """The account's owner and language, as both account PATCHes take them (`PATCH /customers/{id}`
+    and `PATCH /accounts/{id}`, records_schemas.AccountPatch); a field left out stays as it is."""
 
     owner_user_id: int | None = Field(
         default=None, description="follows up unhappy survey answers; null: the recovery queue"
@@ -80,6 +81,10 @@ class AccountUpdate(InputModel):
         if value is None:
             raise ValueError(f"cannot be null; use one of {', '.join(LANGUAGES)}")
         return check_language(value)
+
+
+class AccountUpdate(AccountSettings):
+    """What a manager changes on an account; a field left out stays as it is."""
 
     @model_validator(mode="after")
     def _something(self) -> AccountUpdate:
