@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.models import User
+from app.models import Contact, Ticket, User
 from app.platform.mail import set_mailer
 from tests import factories as f
 from tests.web.conftest import csrf_of
@@ -89,3 +89,19 @@ def test_a_refused_reply_shows_the_reason_and_the_retry(
     page = _send(client, tid, "Engineer tomorrow")
     assert "E-mail to kim@customer.example failed (attempt 1): refused by the mail server" in page
     assert "550 mailbox unavailable" in page and "retried automatically" in page
+
+
+def test_a_contact_who_left_the_customer_is_named_before_sending(
+    client: TestClient, sign_in: Callable[..., User], db: Session, box: Box
+) -> None:
+    sign_in("agent")
+    tid = _ticket(db, "kim@customer.example")
+    ticket = db.get_one(Ticket, tid)
+    db.get_one(Contact, ticket.contact_id).active = False  # left the customer; the address stays
+    db.commit()
+    page = client.get(f"/desk/tickets/{tid}").text
+    assert "This reply cannot be mailed: the contact has left the customer." in page
+    assert "to kim@customer.example" not in page  # the form does not promise a recipient
+    sent = _send(client, tid, "We will call you back.")
+    assert "Not mailed: the contact has left the customer" in sent  # as the warning said
+    assert box.sent == []

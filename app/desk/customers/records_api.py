@@ -2,10 +2,11 @@
 sync adds the caller who rang this morning and removes the one who left; the CSV import does the
 bulk). docs/customers.md "CRM records".
 
-Roles: managers and admins write accounts, sites and assets; agents, managers and admins create and
-change contacts (a hotline agent adds a new caller), managers and admins delete and deactivate
-them. Desk roles read; engineers get 403, as on /customers. ETags: an account's is the `"v<version>"`
-of `GET /customers/{id}/360` and of the deprecated `PATCH /customers/{id}` (owner, language, which
+Roles: managers and admins write accounts, sites and assets; the desk roles (agents, dispatchers,
+managers, admins) create and change contacts (a hotline agent adds a new caller; a dispatcher may
+attach held mail, which creates one), managers and admins delete and deactivate them. Desk roles
+read; engineers get 403, as on /customers. ETags: an account's is the `"v<version>"` of
+`GET /customers/{id}/360` and of the deprecated `PATCH /customers/{id}` (owner, language, which
 `PATCH /accounts/{id}` now takes too); contacts, sites and assets have no created_at, so theirs
 carry a tag of their fields (`http.fields_tag`), since SQLite gives a deleted row's id to the next
 insert."""
@@ -51,7 +52,7 @@ from app.platform.http import (
 )
 
 R = TypeVar("R")
-ContactWriter = Annotated[User, Depends(require_roles(Role.agent, Role.manager))]
+ContactWriter = Annotated[User, Depends(require_roles(Role.agent, Role.dispatcher, Role.manager))]
 MANAGERS = {Role.manager.value, Role.admin.value}
 Limit = Annotated[int, Query(ge=1, le=200)]
 ExternalId = Annotated[str | None, Query(max_length=64, description="the CRM's id")]
@@ -224,7 +225,7 @@ def delete_account(account_id: int, request: Request, db: DbSession, user: Manag
     "", status_code=201, response_model=ContactRecord, responses=CREATED, dependencies=[IDEMPOTENCY_KEY]
 )
 def create_contact(body: ContactCreate, request: Request, db: DbSession, user: ContactWriter) -> JSONResponse:
-    """A new contact of a customer (agents, managers, admins). Honours Idempotency-Key."""
+    """A new contact of a customer (desk roles). Honours Idempotency-Key."""
 
     def _create() -> tuple[ContactRecord, dict[str, str]]:
         contact = records.create_contact(db, values=body.model_dump(), actor=user)
@@ -273,7 +274,7 @@ def update_contact(
     user: ContactWriter,
     response: Response,
 ) -> ContactRecord:
-    """Change fields (agents, managers, admins; `active` managers and admins). Needs If-Match. A new
+    """Change fields (desk roles; `active` managers and admins). Needs If-Match. A new
     `account_id` while open tickets name the contact is a 409 naming them."""
     contact = records.get(db, Contact, contact_id, "contact")
     require_if_match(request, contact.version, _contact_tag(contact))

@@ -91,7 +91,9 @@ def attach(
         body=row.body,
         message_id=row.message_id,
         data=dict(row.data or {}),
-        at=utcnow(),
+        # opened (and its SLA clock started) when the customer wrote, not when a person got to
+        # the held mail: the wait in the list is the desk's time, not the customer's
+        at=row.received_at,
         actor=actor,
         extra={"unmatched_email": row.id, "received_at": row.received_at.isoformat()},
     )

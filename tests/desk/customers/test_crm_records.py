@@ -101,10 +101,23 @@ def test_roles_on_the_record_api(client: TestClient, db: Session, login: Any) ->
     assert client.post(f"{V1}/accounts", json={"name": "X"}, headers=agent).status_code == 403
     site = {"account_id": account.id, "name": "Plant", "latitude": 48.1, "longitude": 11.5}
     assert client.post(f"{V1}/sites", json=site, headers=dispatcher).status_code == 403
-    # agents add a caller; dispatchers do not write contacts; engineers do not see the records
+    # agents and dispatchers (desk roles: they attach held mail) add and change a caller;
+    # engineers do not see the records
     new = {"account_id": account.id, "name": "Neu Anrufer"}
     assert client.post(f"{V1}/contacts", json=new, headers=agent).status_code == 201
-    assert client.post(f"{V1}/contacts", json=new, headers=dispatcher).status_code == 403
+    added = client.post(f"{V1}/contacts", json={**new, "name": "Neu Zwei"}, headers=dispatcher)
+    assert added.status_code == 201, added.text
+    renamed = client.patch(
+        f"{V1}/contacts/{added.json()['id']}",
+        json={"phone": "+49 89 123456"},
+        headers={**dispatcher, "If-Match": added.headers["ETag"]},
+    )
+    assert renamed.status_code == 200 and renamed.json()["phone"] == "+49 89 123456", renamed.text
+    d_tag = renamed.headers["ETag"]
+    d_url = f"{V1}/contacts/{added.json()['id']}"
+    assert client.delete(d_url, headers={**dispatcher, "If-Match": d_tag}).status_code == 403
+    d_left = client.patch(d_url, json={"active": False}, headers={**dispatcher, "If-Match": d_tag})
+    assert d_left.status_code == 403
     assert client.get(f"{V1}/contacts/{contact.id}", headers=dispatcher).status_code == 200
     assert client.get(f"{V1}/contacts/{contact.id}", headers=engineer).status_code == 403
     assert client.get(f"{V1}/accounts/{account.id}", headers=engineer).status_code == 403

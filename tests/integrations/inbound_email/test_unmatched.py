@@ -4,6 +4,7 @@ If-Match; bounded per sender and day; automatic mail is still not held."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,9 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from app.desk.sla import clock
 from app.integrations.inbound_email import held as held_mail
 from app.integrations.inbound_email import unmatched
-from app.models import AuditLog, Contact, Ticket, TicketEvent, UnmatchedEmail
+from app.models import AuditLog, Contact, SlaEvent, Ticket, TicketEvent, UnmatchedEmail
+from app.platform.db import utcnow
 from app.platform.errors import Conflict
 from tests import factories as f
 from tests.integrations.inbound_email.test_inbound_email import mail, post
@@ -113,6 +116,31 @@ def test_attach_creates_the_contact_and_a_threaded_ticket(
         "duplicate",
         ticket.id,
     )
+
+
+def test_attached_two_hours_later_the_sla_runs_from_when_the_customer_wrote(
+    client: TestClient, db: Session, login: Any, people: dict[str, Any]
+) -> None:
+    # an always-open calendar: the due time is the receipt plus the target, whatever the hour now
+    clock.default_calendar(db).always_open = True
+    db.commit()
+    uid = _hold(client)
+    row = db.get_one(UnmatchedEmail, uid)
+    received = utcnow().replace(microsecond=0) - timedelta(hours=2)
+    row.received_at = received
+    db.commit()
+    h = login("agent")
+    etag = client.get(f"{LIST}/{uid}", headers=h).headers["ETag"]
+    r = client.post(
+        f"{LIST}/{uid}/attach", json={"account_id": people["account"].id}, headers={**h, "If-Match": etag}
+    )
+    assert r.status_code == 201, r.text
+    ticket = db.get_one(Ticket, r.json()["ticket_id"])
+    assert ticket.opened_at == received
+    start = db.scalar(select(SlaEvent).where(SlaEvent.ticket_id == ticket.id, SlaEvent.kind == "start"))
+    assert start is not None and start.at == received
+    minutes = clock.targets_for(db, tier=ticket.sla_tier, priority=ticket.priority)["first_response"]
+    assert ticket.first_response_due_at == received + timedelta(minutes=minutes)
 
 
 def test_attach_reuses_an_active_contact_with_the_address_and_checks_the_customer(
