@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from html import escape
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.platform import i18n
 from app.platform.errors import PROBLEM
 
 MB = 1024 * 1024
@@ -24,6 +26,7 @@ ROUTE_LIMITS_BYTES: tuple[tuple[str, int], ...] = (
     ("/imports", 51 * MB),  # the managers' import page takes the same files as the API
     ("/api/v1/inbound/email", 26 * MB),
 )
+SURVEY_PREFIX = "/survey/"  # the customer's survey pages (app/web/survey.py): no login, no staff links
 
 
 def _too_large(limit: int) -> str:
@@ -52,7 +55,7 @@ class BodyLimitMiddleware:
         limit = self.limit_for(path)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _send_413(send, path, limit)
+            await _send_413(send, scope, path, limit)
             return
         received = 0
 
@@ -90,25 +93,45 @@ def _way_on(path: str) -> str:
     return "Go back in your browser and send less."
 
 
-async def _send_413(send: Send, path: str, limit: int) -> None:
+def _customer_page(scope: Scope, limit: int) -> bytes:
+    """For a customer on a survey address: the browser's language (no account is known there, as on
+    the other error pages under /survey/, app/web/shared.error_page) and the catalogue's wording;
+    no "Start page" or staff links. No template: nothing has run yet, the body is unread."""
+    wanted = next((v.decode("latin-1") for n, v in scope.get("headers", ()) if n == b"accept-language"), "")
+    language = i18n.negotiate(wanted)
+    title = escape(i18n.text(language, "survey.page.too_large_title"))
+    text = escape(i18n.text(language, "survey.page.too_large_text", kib=limit // 1024))
+    return (
+        f"<!doctype html><html lang='{escape(language)}'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<meta name='robots' content='noindex'><title>{title}</title>"
+        "<link rel='stylesheet' href='/static/css/app.css'>"
+        "<link rel='stylesheet' href='/static/css/survey.css'></head>"
+        f"<body><main><section class='card survey'><h1>{title}</h1>"
+        f"<p>{text}</p></section></main></body></html>"
+    ).encode()
+
+
+def _staff_page(path: str, limit: int) -> bytes:
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>File too large</title>"
+        f"<main><h1>File too large</h1><p>{_too_large(limit)}</p>"
+        f"<p>{_way_on(path)}</p>"
+        '<p><a href="/">Start page</a></p></main>'
+    ).encode()
+
+
+async def _send_413(send: Send, scope: Scope, path: str, limit: int) -> None:
     if not path.startswith("/api/"):  # a page: a page a person can read, with the way back
-        page = (
-            "<!doctype html><html lang=en><meta charset=utf-8><title>File too large</title>"
-            f"<main><h1>File too large</h1><p>{_too_large(limit)}</p>"
-            f"<p>{_way_on(path)}</p>"
-            '<p><a href="/">Start page</a></p></main>'
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(page)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
+        headers = [(b"content-type", b"text/html; charset=utf-8")]
+        if path.startswith(SURVEY_PREFIX):
+            page = _customer_page(scope, limit)
+            # as on the survey pages: the token in the address must not leak to another site
+            headers += [(b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store")]
+        else:
+            page = _staff_page(path, limit)
+        headers += [(b"content-length", str(len(page)).encode()), (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": page})
         return
     body = json.dumps(

@@ -108,6 +108,12 @@ EN: dict[str, str] = {
     "survey.page.error_text": (
         "Your request could not be handled. Please open the link from the e-mail again."
     ),
+    # the 413 page under /survey/ (app/platform/body_limit.py): no template, no database
+    "survey.page.too_large_title": "Your answer is too long",
+    "survey.page.too_large_text": (
+        "What you sent is larger than this page accepts ({kib} KiB). Nothing was saved: go back in "
+        "your browser, shorten your answer and send it again."
+    ),
     # --- the survey's busy page (app/platform/admission.py); *_html: markup, arguments escaped
     "survey.busy.title": "Busy, please try again",
     "survey.busy.heading": "We are busy right now",
@@ -218,6 +224,12 @@ DE: dict[str, str] = {
     "survey.page.error_title": "Etwas ist schiefgegangen",
     "survey.page.error_text": (
         "Ihre Anfrage konnte nicht bearbeitet werden. Bitte öffnen Sie den Link aus der E-Mail erneut."
+    ),
+    "survey.page.too_large_title": "Ihre Antwort ist zu lang",
+    "survey.page.too_large_text": (
+        "Was Sie gesendet haben, ist größer, als diese Seite annimmt ({kib} KiB). Es wurde nichts "
+        "gespeichert: Gehen Sie in Ihrem Browser zurück, kürzen Sie Ihre Antwort und senden Sie sie "
+        "erneut."
     ),
     "survey.busy.title": "Gerade ausgelastet, bitte versuchen Sie es erneut",
     "survey.busy.heading": "Gerade sind wir stark ausgelastet",
