@@ -7,19 +7,14 @@ domains above it; this module is where a worker process starts, so it installs w
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
 from typing import Any
 
 from celery import signals
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.hooks import install_domain_hooks
 from app.platform import metrics
 from app.platform.config import get_settings
-from app.platform.db import read_only_transactions, unit_of_work
 from app.platform.logs import install_task_propagation, install_worker_logging
-from app.platform.migrations import schema_problem
 from app.platform.worker import celery_app
 
 install_domain_hooks()
@@ -29,33 +24,6 @@ metrics.install_task_metrics()
 metrics.install_pool_metrics()
 
 __all__ = ["celery_app"]
-
-log = logging.getLogger(__name__)
-
-
-@signals.worker_init.connect(weak=False)
-def refuse_an_old_schema(**_: Any) -> None:
-    """Exit 2 before taking a task when the database is not at the latest migration, as `fieldline
-    worker` does (app/cli.py): `celery -A app.worker worker` (docker-compose) skips that command, and
-    a worker on an old schema failed every task on the first column it lacks. Rules as there: a
-    database a newer release migrated passes (a roll-back), and so does one that cannot be read now
-    (an outage: tasks retry). Only real workers send worker_init, not the in-process worker thread.
-    SystemExit, not an exception: Celery logs a handler's exception and starts anyway."""
-    settings = get_settings()
-    path = settings.database_url.removeprefix("sqlite:///") if settings.is_sqlite else ""
-    if path and path != ":memory:" and not Path(path).exists():  # connecting would create it
-        problem: str | None = "the database has no tables: run `fieldline migrate` first"
-    else:
-        try:
-            with read_only_transactions(), unit_of_work() as session:
-                problem = schema_problem(session.connection(), newer_ok=True)
-        except SQLAlchemyError as exc:
-            message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            log.warning("cannot check the database's migration now: %s", message)
-            return
-    if problem:
-        log.error("worker not started: %s", problem)
-        raise SystemExit(2)
 
 
 @signals.worker_init.connect(weak=False)

@@ -4,10 +4,7 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ from typer.testing import CliRunner
 import app.platform.db
 import app.seed.cli
 from app.cli import cli
-from app.platform.config import ROOT, get_settings
+from app.platform.config import get_settings
 
 
 @pytest.fixture
@@ -135,67 +132,6 @@ def test_worker_refuses_to_start_on_an_older_migration(
     assert "run `fieldline migrate` first" in " ".join(result.output.split())
 
 
-def test_a_celery_worker_refuses_to_start_on_an_older_migration(
-    other_db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """`celery -A app.worker worker` (docker-compose) skips `fieldline worker`: its worker_init
-    handler makes the same check, with the same message."""
-    from app.worker import refuse_an_old_schema
-
-    _old_schema(other_db)
-    with pytest.raises(SystemExit) as exited:
-        refuse_an_old_schema(sender=None)
-    assert exited.value.code == 2
-    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert said == [
-        "worker not started: the database is at migration 0001, not the latest "
-        f"({latest_revision()}): run `fieldline migrate` first"
-    ]
-
-
-def test_a_celery_worker_refuses_a_database_without_tables(other_db: Path) -> None:
-    from app.worker import refuse_an_old_schema
-
-    with pytest.raises(SystemExit):  # no file: not created by the check either
-        refuse_an_old_schema(sender=None)
-    assert not other_db.exists()
-    other_db.parent.mkdir()
-    sqlite3.connect(other_db).close()
-    with pytest.raises(SystemExit):
-        refuse_an_old_schema(sender=None)
-
-
-def test_a_celery_worker_starts_on_the_latest_or_a_newer_migration(
-    other_db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from app.worker import refuse_an_old_schema
-
-    _old_schema(other_db, latest_revision())
-    assert refuse_an_old_schema(sender=None) is None
-    other_db.unlink()
-    other_db.parent.rmdir()
-    _old_schema(other_db, "9999_from_the_future")  # a roll-back of the code: logged, not refused
-    assert refuse_an_old_schema(sender=None) is None
-
-
-def test_the_celery_command_exits_on_an_older_migration(tmp_path: Path) -> None:
-    """The handler is wired: the real command exits 2 before it takes a task (memory broker)."""
-    db_file = tmp_path / "var" / "fieldline.db"
-    _old_schema(db_file)
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_file}", "CELERY_BROKER_URL": "memory://"}
-    celery = Path(sys.executable).parent / "celery"
-    done = subprocess.run(
-        [str(celery), "-A", "app.worker", "worker", "--pool", "solo", "--loglevel", "INFO"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2, done.stderr[-2000:]
-    assert "worker not started: the database is at migration 0001" in done.stderr
-
-
 def test_the_tests_database_is_at_the_latest_migration(db: Session) -> None:
     """The check passes on a migrated database (the one the tests run on)."""
     from app.platform.migrations import schema_problem
@@ -215,12 +151,3 @@ def test_serve_starts_when_the_database_is_down_at_start_up(monkeypatch: pytest.
     result = CliRunner().invoke(cli, ["serve"])
     assert result.exit_code == 0, result.output
     assert len(started) == 1 and "cannot check the database's migration now" in result.output
-
-
-def latest_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    from app.platform.migrations import alembic_config
-
-    (head,) = ScriptDirectory.from_config(alembic_config()).get_heads()
-    return head
