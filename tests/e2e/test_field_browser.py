@@ -341,3 +341,42 @@ def test_a_refused_report_is_kept_until_it_is_filed(van_server: dict[str, Any]) 
             assert errors == [], f"browser console errors: {errors}"
         finally:
             browser.close()
+
+
+def test_a_report_typed_before_the_page_script_ran_is_kept(van_server: dict[str, Any]) -> None:
+    """On a slow phone the engineer types before the deferred drafts.js has run: that typing fired
+    no listener, so the script keeps what the field holds when it starts. Here drafts.js is held
+    back until after the typing, then loaded; the route and back still brings the text back."""
+    server = van_server
+    base = server["base"]
+    visit = f"{base}/field/visits/{server['visit_id']}"
+    drafts = "**/static/js/drafts.js"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+            context.route(f"**://{TILES}/**", lambda route: route.abort())  # offline: no tiles
+            page = context.new_page()
+            _sign_in(page, server)
+            page.goto(visit)
+            page.get_by_role("button", name="Check in").click()
+            sync_api.expect(page.get_by_role("status")).to_contain_text("Checked in.")
+            # reload the checked-in page with the draft script held back, and type into it
+            context.route(drafts, lambda route: route.abort())
+            page.goto(visit)
+            page.wait_for_load_state()
+            assert page.evaluate("Object.keys(sessionStorage).length") == 0
+            page.get_by_label("Work done").fill("Replaced the fan motor")
+            # the script arrives late
+            context.unroute(drafts)
+            page.add_script_tag(url="/static/js/drafts.js")
+            page.get_by_role("link", name="‹ Route").click()
+            page.wait_for_url(f"{base}/field*")
+            page.locator(f'ol.stops a[href="/field/visits/{server["visit_id"]}"]').click()
+            page.wait_for_url(visit)
+            sync_api.expect(page.get_by_label("Work done")).to_have_value("Replaced the fan motor")
+            sync_api.expect(page.locator("#report-form .draft-note")).to_contain_text(
+                "Your unsent text is back"
+            )
+        finally:
+            browser.close()

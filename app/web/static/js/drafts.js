@@ -118,6 +118,10 @@
       el.addEventListener("input", save);
       if (!text) el.addEventListener("change", save);  // a choice may only say "change"
     });
+    // Typed into before this (deferred) script ran, on a slow phone or a busy server: that input
+    // fired no listener, so it is kept now. A refused page renders the input sent as the field's
+    // own value, which is not typing and is already kept.
+    if (!restored && value() !== rendered) save();
     return restored;
 
     function save() {
