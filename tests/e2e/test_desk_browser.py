@@ -191,3 +191,25 @@ def test_a_new_ticket_being_typed_on_the_customer_page_is_kept(server: dict[str,
             assert errors == [], f"browser console errors: {errors}"
         finally:
             browser.close()
+
+
+def test_a_number_typed_before_the_search_script_ran_is_looked_up(server: dict[str, Any]) -> None:
+    """The search box has the focus as the page opens: on a slow phone the agent types the caller's
+    number before the deferred search.js has run, and that typing reached no listener. The script
+    looks up what the box holds when it starts. Here search.js is held back until after the typing."""
+    base = server["base"]
+    script = "**/static/js/search.js"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 360, "height": 780}).new_page()
+            sign_in(page, base, "/", server["agent_email"])
+            page.context.route(script, lambda route: route.abort())
+            page.reload()
+            page.get_by_role("searchbox").fill("08031 234567")
+            page.context.unroute(script)
+            page.add_script_tag(url="/static/js/search.js")  # the script arrives late
+            sync_api.expect(page.locator("#results a", has_text="Brauerei Gipfelglück GmbH")).to_be_visible()
+            sync_api.expect(page).to_have_url(f"{base}/?q=08031%20234567")  # as-you-type, no page load
+        finally:
+            browser.close()

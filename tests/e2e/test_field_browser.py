@@ -171,6 +171,10 @@ def test_engineer_works_through_the_day_on_a_phone(server: dict[str, Any]) -> No
             page.screenshot(path=str(ARTIFACTS / "field-visit-360.png"), full_page=True)
             _assert_fits_the_phone(page)
 
+            # drafts.js (deferred) has run, so it holds the typing when the page reloads below: a
+            # reload can come before it ran (test_a_report_typed_before_the_page_script_ran_is_kept
+            # covers typing early)
+            page.wait_for_load_state()
             page.get_by_label("Work done").fill("Replaced the control board; tested two cycles.")
             # the page reloading for another of its forms (a pickup confirmed late) keeps the report
             page.reload()

@@ -64,7 +64,7 @@ def test_dashboard_numbers_equal_the_api(server: dict[str, Any]) -> None:
             page.get_by_label("E-mail").fill(server["manager_email"])
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
-            page.wait_for_load_state()
+            page.wait_for_url(f"{base}/insights")  # signed in (managers land there)
             page.goto(f"{base}/insights?{QUERY}")
             page.locator("canvas[data-drawn]").first.wait_for(timeout=15_000)
             api = page.evaluate(f"fetch('/api/v1/kpis?{QUERY}').then(r => r.json())")
@@ -166,7 +166,7 @@ def _manager_page(pw: Any, server: dict[str, Any], width: int = 1280) -> tuple[A
     page.get_by_label("E-mail").fill(server["manager_email"])
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    page.wait_for_url(f"{server['base']}/insights")  # signed in (managers land there)
     page.goto(f"{server['base']}/insights?{QUERY}")
     page.locator("canvas[data-drawn]").first.wait_for(timeout=15_000)
     return browser, page, errors

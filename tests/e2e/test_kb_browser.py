@@ -168,3 +168,25 @@ def test_the_article_list_fits_a_phone_with_readable_titles(server: dict[str, An
             assert errors == []
         finally:
             browser.close()
+
+
+def test_a_symptom_typed_before_the_suggestion_script_ran_is_asked_for(server: dict[str, Any]) -> None:
+    """On a slow phone the agent types the symptom before the deferred kb-suggest.js has run: that
+    typing reached no listener, so the script asks for what the box holds when it starts (the page
+    drew the suggestions of the ticket's subject). Here kb-suggest.js is held back until then."""
+    base, ticket_id = server["base"], server["ticket_id"]
+    script = "**/static/js/kb-suggest.js"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            sign_in(page, base, f"/desk/tickets/{ticket_id}", server["agent_email"])
+            page.context.route(script, lambda route: route.abort())
+            page.reload()
+            page.get_by_label("Describe the problem").fill("display shows F.75")
+            page.context.unroute(script)
+            page.add_script_tag(url="/static/js/kb-suggest.js")  # the script arrives late
+            first = page.locator("#kb-suggestions li").first
+            sync_api.expect(first.locator("a.title")).to_have_text(RIGHT, timeout=10000)
+        finally:
+            browser.close()

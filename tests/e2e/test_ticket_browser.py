@@ -193,6 +193,9 @@ def test_unsaved_edits_and_the_knowledge_box_come_back_after_another_form(server
             sync_api.expect(
                 page.get_by_role("heading", name="Someone else changed this ticket")
             ).to_be_visible()
+            # drafts.js (deferred) has run: it would have put a note here, and Save below must be
+            # heard by its submit listener (else the success page does not know the draft was saved)
+            page.wait_for_load_state()
             clash = page.locator("table.stackable tbody tr")
             sync_api.expect(clash).to_have_count(1)
             sync_api.expect(clash).to_contain_text("P4")
@@ -309,5 +312,36 @@ def test_a_refused_work_order_is_kept_until_it_is_created(server: dict[str, Any]
             # the refused form answers 422, which the console reports as a failed load
             errors = [e for e in errors if "status of 422" not in e]
             assert errors == [], f"browser console errors: {errors}"
+        finally:
+            browser.close()
+
+
+def test_an_edit_made_before_the_draft_script_ran_is_kept(server: dict[str, Any]) -> None:
+    """On a slow phone the agent opens "Edit ticket" and changes the subject before the deferred
+    drafts.js has run: no listener heard it, so the script keeps the change when it starts. Here
+    drafts.js is held back until after the typing; the ticket opened afresh has the change back."""
+    base, ticket_id = server["base"], server["cooler_id"]
+    url = f"{base}/desk/tickets/{ticket_id}"
+    script = "**/static/js/drafts.js"
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            sign_in(page, base, f"/desk/tickets/{ticket_id}", server["agent_email"])
+            page.context.route(script, lambda route: route.abort())
+            page.reload()
+            page.locator("#edit-title").click()  # "Edit ticket" opens
+            page.get_by_label("Subject", exact=True).fill("Cooler alarm, cold room 2")
+            page.get_by_label("Priority", exact=True).select_option("P1")
+            page.context.unroute(script)
+            page.add_script_tag(url="/static/js/drafts.js")  # the script arrives late
+            page.goto(url)
+            sync_api.expect(page.get_by_label("Subject", exact=True)).to_have_value(
+                "Cooler alarm, cold room 2"
+            )
+            sync_api.expect(page.get_by_label("Priority", exact=True)).to_have_value("P1")
+            sync_api.expect(page.locator('form[action$="/edit"] .draft-note')).to_have_text(
+                "Your unsent text is back. Discard it"
+            )
         finally:
             browser.close()

@@ -210,6 +210,10 @@
     try { kept = JSON.parse(store.getItem(key) || "null"); } catch (e) { store.removeItem(key); }
     var asOpened = fields.every(function (f) { return same(f.value, base(f).value); });
     if (kept && kept.fields && asOpened) restore(kept);
+    // Changed before this (deferred) script ran: no listener heard it, so it is kept now. A 409
+    // page renders the input sent as the fields' own values, which is not a change (its draft
+    // keeps the baseline it was typed against).
+    else if (fields.some(function (f) { return !same(f.value, drawn(f)); })) save();
     fields.forEach(function (f) {
       f.addEventListener("input", save);
       f.addEventListener("change", save);
@@ -253,6 +257,12 @@
         store.removeItem(key);
         back[0].focus();
       }), first || null);
+    }
+
+    function drawn(f) {  // the value the page gave the field
+      if (f.tagName !== "SELECT") return f.defaultValue;
+      var o = Array.prototype.find.call(f.options, function (x) { return x.defaultSelected; }) || f.options[0];
+      return o ? o.value : "";
     }
 
     function label(f) {

@@ -13,7 +13,9 @@
   var solved = !!document.getElementById("kb-solved");
   var timer = null;
   var controller = null;
-  var last = input.value.trim();
+  // The text the page drew its suggestions for: the box's own value. What the box holds may differ
+  // (typed on a slow phone before this deferred script ran, which no "input" told it about).
+  var last = input.defaultValue.trim();
 
   // The API's *_html fields are escaped text with <mark> around matches; rebuild them from text and
   // <mark> nodes only, so nothing else from an article can reach the page.
@@ -124,4 +126,5 @@
     clearTimeout(timer);
     timer = setTimeout(ask, 250);
   });
+  ask();  // typed before this script ran: asked now (nothing happens when the box is as drawn)
 })();

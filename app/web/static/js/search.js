@@ -10,7 +10,9 @@
 
   var timer = null;
   var inflight = null;
-  var lastQuery = input.value.trim();
+  // The query the page was drawn for (its own value, not what the box holds now: on a slow phone
+  // the caller's number is typed before this deferred script runs, and no "input" reached it).
+  var lastQuery = input.defaultValue.trim();
   var shownQuery = list.children.length ? lastQuery : null; // the query the list answers
 
   function el(tag, cls, text) {
@@ -106,13 +108,15 @@
       });
   }
 
-  input.addEventListener("input", function () {
+  function typed() {
     var query = input.value.trim();
     if (query === lastQuery) return;
     lastQuery = query;
     clearTimeout(timer);
     timer = setTimeout(function () { search(query); }, 120);
-  });
+  }
+  input.addEventListener("input", typed);
+  typed();  // what was typed before this script ran is looked up now
 
   // Arrow keys move between the input and the results; Enter on the input opens the best match.
   form.addEventListener("submit", function (event) {
