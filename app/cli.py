@@ -261,16 +261,10 @@ def _require_migrated(*, starting: bool = False) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from app.platform.config import get_settings
-    from app.platform.db import read_only_transactions, unit_of_work
-    from app.platform.migrations import schema_problem
+    from app.platform.migrations import schema_problem_at_start
 
-    settings = get_settings()
-    path = settings.database_url.removeprefix("sqlite:///") if settings.is_sqlite else ""
-    if path and path != ":memory:" and not Path(path).exists():  # not even created (var/ is made by migrate)
-        _fail("the database has no tables: run `fieldline migrate` first", code=2)
-    try:
-        with read_only_transactions(), unit_of_work() as session:
-            problem = schema_problem(session.connection(), newer_ok=starting)
+    try:  # not on the app's pooled engine: `worker` forks its pool right after
+        problem = schema_problem_at_start(get_settings().database_url, newer_ok=starting)
     except SQLAlchemyError as exc:
         message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         if not starting:

@@ -2,7 +2,8 @@
 
 A pure ASGI middleware: a declared Content-Length over the limit is answered 413 at once, without
 reading a byte; a chunked or lying body is counted as it streams and the read fails with 413 as
-soon as it passes the limit. Memory stays bounded by the limit, whoever sends the request.
+soon as it passes the limit, answered exactly as the declared case (the same page or problem).
+Memory stays bounded by the limit, whoever sends the request.
 """
 
 from __future__ import annotations
@@ -58,19 +59,32 @@ class BodyLimitMiddleware:
             await _send_413(send, scope, path, limit)
             return
         received = 0
+        cut_off = replacing = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, cut_off
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    # Raised inside the endpoint's body read, so the app's HTTPException
-                    # handler answers it as problem+json.
+                    cut_off = True
+                    # Raised inside the endpoint's body read: it unwinds the parsing, and the
+                    # app's handlers turn it into a response, which `answering_send` replaces.
                     raise HTTPException(413, _too_large(limit))
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def answering_send(message: Message) -> None:
+            """After a cut-off, the answer is the declared-length case's (`_send_413`), whatever
+            the app made of the exception: its HTTPException handler knows only problem+json,
+            which a customer's browser on a survey page showed as raw JSON."""
+            nonlocal replacing
+            if cut_off and message["type"] == "http.response.start":
+                replacing = True
+                await _send_413(send, scope, path, limit)
+            if not replacing:  # a response begun before the cut-off goes on as it was
+                await send(message)
+
+        await self.app(scope, counting_receive, answering_send)
 
 
 def _content_length(scope: Scope) -> int | None:

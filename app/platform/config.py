@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parents[2]  # the source tree: app/platform/config.py → ./
@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     webhook_allowed_targets: str = ""
     # Shared secret the mail relay sends as X-Relay-Token; unset disables inbound e-mail.
     inbound_email_token: str | None = None
+    # Discarded mail from unknown senders is kept this many days after the discard (for audit),
+    # then deleted by the periodic `fieldline.unmatched.purge` (docs/tickets.md, step 5).
+    unmatched_email_retention_days: int = Field(default=30, ge=1)
     # Eager: tasks run inline in the caller (tests); only used when no broker is configured.
     task_always_eager: bool = False
     scheduler_enabled: bool = True

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from alembic.config import Config
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
 
 from alembic import command
 from app.platform.config import ROOT, get_settings
@@ -28,8 +31,6 @@ def upgrade_head(connection: Connection | None = None) -> None:
     if settings.is_sqlite and connection is None:
         path = settings.database_url.removeprefix("sqlite:///")
         if path and path != ":memory:":
-            from pathlib import Path
-
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     cfg = alembic_config()
     if connection is not None:
@@ -64,3 +65,20 @@ def schema_problem(connection: Connection, *, newer_ok: bool = False) -> str | N
             f"({', '.join(sorted(latest))}): run `fieldline migrate` first"
         )
     return None
+
+
+def schema_problem_at_start(url: str, *, newer_ok: bool = False) -> str | None:
+    """`schema_problem` for a process about to start (CLI commands, a Celery worker's parent), read
+    on an engine of its own with NullPool, disposed before returning: the app's pooled engine stays
+    untouched, so a process that forks next (Celery's prefork pool, `fieldline worker`) hands its
+    children no socket or file they would share. A SQLite file that does not exist is "no tables"
+    without connecting (connecting would create it). Raises SQLAlchemyError when it cannot read."""
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    if path and path != ":memory:" and not Path(path).exists():
+        return "the database has no tables: run `fieldline migrate` first"
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return schema_problem(connection, newer_ok=newer_ok)
+    finally:
+        engine.dispose()

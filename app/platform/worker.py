@@ -69,6 +69,7 @@ celery_app.conf.update(
         "sla-check": {"task": "fieldline.sla.check_breaches", "schedule": 60.0},
         "webhook-retry": {"task": "fieldline.webhooks.deliver_due", "schedule": 30.0},
         "idempotency-purge": {"task": "fieldline.maintenance.purge", "schedule": 3600.0},
+        "unmatched-mail-purge": {"task": "fieldline.unmatched.purge", "schedule": 3600.0},
         "late-visits": {"task": "fieldline.replan.check_late", "schedule": 60.0},
         "notify-retry": {"task": "fieldline.notify.deliver_due", "schedule": 60.0},
         "reply-retry": {"task": "fieldline.replies.deliver_due", "schedule": 60.0},

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from starlette.exceptions import HTTPException
 
 from app.platform.body_limit import DEFAULT_LIMIT_BYTES, MB, BodyLimitMiddleware
 
@@ -62,21 +65,28 @@ def test_csv_import_keeps_its_larger_limit(client: TestClient, login) -> None:  
     assert r.status_code == 200, r.text[:300]
 
 
-def _run_streamed(path: str, chunk: bytes, chunks: int) -> tuple[int, int, dict[str, Any]]:
-    """Send a chunked body (no Content-Length) through the real app; count the chunks it pulled."""
+Answer = tuple[int, dict[str, str], bytes]
+
+
+def _run(
+    path: str, chunk: bytes, chunks: int, headers: dict[str, str], *, declared: bool = False
+) -> tuple[Answer, int]:
+    """Send a body through the real app, chunked (no Content-Length) unless `declared`; the answer
+    (status, headers, body) and how many chunks it pulled."""
     from app.main import app
 
     pulled = 0
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         nonlocal pulled
         pulled += 1
         return {"type": "http.request", "body": chunk, "more_body": pulled < chunks}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
+    length = {"content-length": str(len(chunk) * chunks)} if declared else {"transfer-encoding": "chunked"}
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -87,14 +97,20 @@ def _run_streamed(path: str, chunk: bytes, chunks: int) -> tuple[int, int, dict[
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+        "headers": [(k.lower().encode(), v.encode()) for k, v in {**headers, **length}.items()],
         "client": ("192.0.2.1", 1234),
         "server": ("testserver", 80),
     }
     asyncio.run(app(scope, receive, send))
-    start = next(m for m in sent if m["type"] == "http.response.start")
+    [start] = [m for m in sent if m["type"] == "http.response.start"]
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], pulled, json.loads(body)
+    answered = {k.decode(): v.decode() for k, v in start["headers"]}
+    return (start["status"], answered, body), pulled
+
+
+def _run_streamed(path: str, chunk: bytes, chunks: int) -> tuple[int, int, dict[str, Any]]:
+    (status, _, body), pulled = _run(path, chunk, chunks, {"content-type": "application/json"})
+    return status, pulled, json.loads(body)
 
 
 def test_streamed_body_is_cut_off_at_the_limit_without_reading_it_all(connection: object) -> None:
@@ -104,7 +120,91 @@ def test_streamed_body_is_cut_off_at_the_limit_without_reading_it_all(connection
     assert pulled == DEFAULT_LIMIT_BYTES // len(chunk) + 1  # stopped one chunk past 1 MB
 
 
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+GERMAN = {"accept-language": "de-DE,de;q=0.9,en;q=0.8"}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/survey/some-token", {**FORM, **GERMAN}),  # the customer's page, in the browser's language
+        ("/survey/some-token", FORM),
+        ("/desk/queue/bulk", FORM),  # a staff page
+        ("/api/v1/tickets", {"content-type": "application/json"}),
+    ],
+)
+def test_a_streamed_body_is_answered_as_a_declared_one(
+    connection: object, path: str, headers: dict[str, str]
+) -> None:
+    """Cut off while streaming (no Content-Length), the answer is the declared-length case's: the
+    survey page used to get the API's problem+json from the app's exception handler."""
+    chunk = b"comment=" + b"x" * 65528
+    streamed, pulled = _run(path, chunk, 32, headers)  # 2 MB offered
+    declared, _ = _run(path, chunk, 32, headers, declared=True)
+    assert streamed == declared
+    assert streamed[0] == 413 and pulled == DEFAULT_LIMIT_BYTES // len(chunk) + 1
+
+
+def test_a_streamed_survey_answer_gets_the_customers_page_in_their_language(connection: object) -> None:
+    chunk = b"comment=" + b"x" * 65528
+    (status, headers, body), _ = _run("/survey/some-token", chunk, 32, {**FORM, **GERMAN})
+    page = body.decode()
+    assert status == 413 and headers["content-type"].startswith("text/html")
+    assert "<html lang='de'>" in page and "Ihre Antwort ist zu lang" in page and "1024 KiB" in page
+    assert "Start page" not in page and not page.lstrip().startswith("{")
+    assert headers["referrer-policy"] == "no-referrer" and headers["connection"] == "close"
+
+
 def test_route_limits_pick_the_first_matching_prefix() -> None:
     mw = BodyLimitMiddleware(app=None, default_bytes=10, routes=(("/api/v1/imports/", 100),))  # type: ignore[arg-type]
     assert mw.limit_for("/api/v1/imports/customers") == 100
     assert mw.limit_for("/api/v1/tickets") == 10
+
+
+def _through_the_limit(inner: Any, path: str = "/api/v1/x") -> list[MutableMapping[str, Any]]:
+    """Run `inner` behind a 10-byte limit with a 40-byte chunked body; what reached the client."""
+    sent: list[MutableMapping[str, Any]] = []
+    chunks = iter([b"x" * 10, b"x" * 10, b"x" * 10, b"x" * 10])
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": next(chunks), "more_body": True}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": path, "headers": [(b"transfer-encoding", b"chunked")]}
+    asyncio.run(BodyLimitMiddleware(inner, default_bytes=10, routes=())(scope, receive, send))
+    return sent
+
+
+async def _read_all(receive: Any) -> bool:
+    try:
+        while (await receive())["more_body"]:
+            pass
+    except HTTPException:
+        return False
+    return True
+
+
+def test_whatever_the_app_answers_a_cut_off_body_with_is_replaced_by_the_413() -> None:
+    async def swallows_it(scope: Any, receive: Any, send: Any) -> None:  # e.g. a parser's own error
+        await _read_all(receive)
+        await send({"type": "http.response.start", "status": 422, "headers": []})
+        await send({"type": "http.response.body", "body": b"unreadable"})
+
+    sent = _through_the_limit(swallows_it)
+    assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [413]
+    assert b"unreadable" not in b"".join(m.get("body", b"") for m in sent)
+
+
+def test_a_response_begun_before_the_cut_off_is_left_as_it_is() -> None:
+    async def answers_first(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        complete = await _read_all(receive)
+        await send({"type": "http.response.body", "body": b"complete" if complete else b"partial"})
+
+    sent = _through_the_limit(answers_first)
+    assert sent == [
+        {"type": "http.response.start", "status": 200, "headers": []},
+        {"type": "http.response.body", "body": b"partial"},
+    ]

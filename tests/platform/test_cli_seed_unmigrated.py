@@ -151,3 +151,27 @@ def test_serve_starts_when_the_database_is_down_at_start_up(monkeypatch: pytest.
     result = CliRunner().invoke(cli, ["serve"])
     assert result.exit_code == 0, result.output
     assert len(started) == 1 and "cannot check the database's migration now" in result.output
+
+
+def test_worker_checks_without_the_apps_pooled_engine(
+    other_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fieldline worker` forks its Celery pool right after the check: a connection left in the
+    app's pool would be inherited and shared by the children. The check uses an engine of its own."""
+    from alembic.script import ScriptDirectory
+
+    from app.platform.migrations import alembic_config
+    from app.worker import celery_app
+
+    def app_session() -> Session:
+        raise AssertionError("the start-up check opened a session on the app's engine")
+
+    ran: list[Any] = []
+    monkeypatch.setattr(get_settings(), "celery_broker_url", "redis://127.0.0.1:6379/15")
+    monkeypatch.setattr(celery_app, "worker_main", ran.append)
+    monkeypatch.setattr(app.platform.db, "new_session", app_session)
+    (head,) = ScriptDirectory.from_config(alembic_config()).get_heads()
+    _old_schema(other_db, head)
+    result = CliRunner().invoke(cli, ["worker"])
+    assert result.exit_code == 0, result.output
+    assert len(ran) == 1

@@ -1,7 +1,9 @@
-"""Celery tasks of the e-mail integration: mailing a ticket's replies (outbound.py).
+"""Celery tasks of the e-mail integration: mailing a ticket's replies (outbound.py) and deleting
+old discarded mail from unknown senders (unmatched.py).
 
 Enqueued by name by the desk (`fieldline.replies.deliver`, after the reply's commit) and retried
-by the beat (`fieldline.replies.deliver_due`), as visit notices are.
+by the beat (`fieldline.replies.deliver_due`), as visit notices are. The beat (or the embedded
+scheduler, which reads the same schedule) runs `fieldline.unmatched.purge` hourly.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.integrations.inbound_email import outbound
-from app.platform.db import unit_of_work
+from app.integrations.inbound_email import outbound, unmatched
+from app.platform.config import get_settings
+from app.platform.db import unit_of_work, utcnow
 from app.platform.mail import get_mailer
 from app.platform.worker import celery_app
 
@@ -43,3 +46,14 @@ def deliver_due_replies() -> int:
     for i in ids:
         deliver_reply(i)
     return len(ids)
+
+
+@celery_app.task(name="fieldline.unmatched.purge")
+def purge_discarded_mail() -> int:
+    """Beat (hourly): delete discarded unmatched mail past UNMATCHED_EMAIL_RETENTION_DAYS."""
+    days = get_settings().unmatched_email_retention_days
+    with unit_of_work() as session:
+        gone = unmatched.purge_discarded(session, now=utcnow(), retention_days=days)
+    if gone:
+        log.info("deleted %s discarded unmatched mails older than %s days", gone, days)
+    return gone

@@ -1,7 +1,8 @@
 """Held mail from unknown senders, sorted out by a desk user (docs/tickets.md "Inbound e-mail",
 step 5): attach it to a customer (a contact with the sender's address is created there through
 the CRM records service, and the ticket is opened as a known contact's mail would have opened it,
-threaded on the mail's Message-ID) or discard it (kept for audit, hidden from the list).
+threaded on the mail's Message-ID) or discard it (kept for audit, hidden from the list, and
+deleted UNMATCHED_EMAIL_RETENTION_DAYS after the discard by `purge_discarded`).
 
 Both need the version the person read: the status change is flushed first, so of two people
 acting on the same mail at once the second gets a 409 before anything else is written, and no
@@ -9,7 +10,9 @@ second ticket is opened."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -113,3 +116,16 @@ def attach(
 def discard(session: Session, row: UnmatchedEmail, *, actor: User) -> None:
     _decide(session, row, DISCARDED, actor)
     audit.record(session, actor, "unmatched_email", row.id, "discard", {"from": row.from_addr})
+
+
+def purge_discarded(session: Session, *, now: datetime, retention_days: int) -> int:
+    """Delete the mail discarded more than `retention_days` before `now` (the periodic
+    `fieldline.unmatched.purge`): anyone can send mail, so what nobody wanted must not pile up
+    forever. The row holds all there is of it (text, `data`; attachments were never kept), so
+    nothing else is left behind; its audit entries stay. Held and attached mail is never touched
+    (an attached one is the ticket's origin, kept as long as the ticket). Returns how many went."""
+    cutoff = now - timedelta(days=retention_days)
+    result = session.execute(
+        delete(UnmatchedEmail).where(UnmatchedEmail.status == DISCARDED, UnmatchedEmail.decided_at < cutoff)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
