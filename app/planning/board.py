@@ -31,11 +31,13 @@ from app.models import (
     Shift,
     Site,
     Ticket,
+    User,
     Warehouse,
     WorkOrder,
     WorkOrderStatus,
     WorkOrderWindow,
 )
+from app.planning import pins as plan_pins
 from app.planning.reasons import readable
 from app.platform.db import utcnow
 from app.platform.errors import NotFound, Unprocessable
@@ -161,6 +163,7 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             "stops": [],
         }
     previous_end: dict[int, datetime] = {}
+    shown: dict[int, WorkOrder] = {}  # the visits on the rows, for their pin marks
     for stop, wo, site, customer, warehouse in stops:
         row = rows.get(stop.engineer_id)
         if row is None:
@@ -190,16 +193,20 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
                 customer=customer or "",
                 lat=site.latitude if site else None,
                 lon=site.longitude if site else None,
-                pinned=stop.locked,
+                pinned=False,  # `_mark_pins`
+                pin_note=None,
                 at_risk=wo.at_risk_reason if wo.at_risk_since else None,
                 sla_due=_iso(wo.sla_deadline_at),
             )
+            shown[wo.id] = wo
         elif warehouse is not None:
             item.update(warehouse=warehouse.name, lat=warehouse.latitude, lon=warehouse.longitude)
         row["stops"].append(item)
     _scheduled_outside_the_plan(
-        session, rows, region_id, datetime.combine(day, time(0), tzinfo=tz), run.id if run else -1
+        session, rows, region_id, datetime.combine(day, time(0), tzinfo=tz), run.id if run else -1, shown
     )
+    names = {e.id: e.name for e in engineers}
+    _mark_pins(session, rows, shown, run, names, tz)
     # Absent for part of the day: the Assign lists put them after those who are there (the stored
     # reasons of the visits such an absence left out name it: reasons.left_out).
     leaving = {
@@ -207,7 +214,6 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
         for e in engineers
         if (a := absences.get(e.id)) is not None and not day_part.whole_day(a.from_time, a.until_time)
     }
-    names = {e.id: e.name for e in engineers}
     unassigned = _unassigned(session, region_id, day, run, names)
     # The Assign lists name each engineer once, on their row (`assign_text`); a visit's list is
     # engineer ids in groups. Named options per visit were ~10 000 at 100 engineers / 1 000
@@ -235,8 +241,33 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
     }
 
 
+def _mark_pins(
+    session: Session,
+    rows: dict[int, dict[str, Any]],
+    shown: dict[int, WorkOrder],
+    run: PlanRun | None,
+    names: dict[int, str],
+    tz: ZoneInfo,
+) -> None:
+    """`pinned` and `pin_note` of each visit on the rows: whether the next plan keeps it with its
+    engineer (and, scheduled by hand, at its start), and why. Only the plan's stops' `locked`
+    flag was shown: a visit scheduled by hand at 13:30, which every re-plan keeps there, looked
+    like any other and could not be released."""
+    found = plan_pins.notes(session, list(shown.values()), run.id if run else None, names, tz)
+    for row in rows.values():
+        for item in row["stops"]:
+            if "work_order_id" in item:
+                note = found.get(item["work_order_id"])
+                item["pinned"], item["pin_note"] = note is not None, note
+
+
 def _scheduled_outside_the_plan(
-    session: Session, rows: dict[int, dict[str, Any]], region_id: int, start: datetime, run_id: int
+    session: Session,
+    rows: dict[int, dict[str, Any]],
+    region_id: int,
+    start: datetime,
+    run_id: int,
+    visits: dict[int, WorkOrder],
 ) -> None:
     """Visits scheduled for this day that the published plan does not hold (scheduled by hand, or
     on a day no plan was published for): on their engineer's row, in time order, marked
@@ -299,12 +330,14 @@ def _scheduled_outside_the_plan(
                 "customer": customer or "",
                 "lat": site.latitude,
                 "lon": site.longitude,
-                "pinned": False,
+                "pinned": False,  # `_mark_pins`
+                "pin_note": None,
                 "at_risk": wo.at_risk_reason if wo.at_risk_since else None,
                 "sla_due": _iso(wo.sla_deadline_at),
                 "outside_plan": not finished,
             }
         )
+        visits[wo.id] = wo  # for its pin mark
         added = True
     if added:
         for row in rows.values():
@@ -534,9 +567,13 @@ def fingerprint(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def set_pin(session: Session, *, work_order: WorkOrder, pinned: bool) -> None:
-    """Pin a planned visit to its engineer in later runs (or release it): the published stop's
-    `locked` flag, which the next run loads as `Job.pinned_engineer`."""
+def set_pin(session: Session, *, work_order: WorkOrder, pinned: bool, actor: User | None = None) -> None:
+    """Pin a planned visit to its engineer in later runs: the published stop's `locked` flag, which
+    the next run loads as `Job.pinned_engineer`. Unpinning releases every pin, the time set by
+    hand too (`pins.unpin`): it only cleared the flag, and a visit scheduled by hand stayed put."""
+    if not pinned:
+        plan_pins.unpin(session, work_order=work_order, actor=actor)
+        return
     if work_order.engineer_id is None or work_order.planned_start_at is None:
         raise Unprocessable(
             f"Work order {work_order.number} is not planned, so there is nothing to pin.",
@@ -552,7 +589,7 @@ def set_pin(session: Session, *, work_order: WorkOrder, pinned: bool) -> None:
             f"Work order {work_order.number} is not on a published plan.",
             errors=[{"field": "work_order_id", "message": "not on a published plan"}],
         )
-    stop.locked = pinned
+    stop.locked = True
     work_order.updated_at = utcnow()  # bumps the version: a concurrent edit of this visit conflicts
 
 

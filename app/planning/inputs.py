@@ -125,10 +125,26 @@ def parts(session: Session, ids: list[int]) -> dict[int, dict[int, int]]:
     return out
 
 
+# A dispatcher's "Unpin" on the board (`app.planning.pins.unpin`): from this event on the planner
+# chooses the visit's engineer and time again, as if it had never been scheduled by hand. A later
+# schedule by hand pins it anew.
+UNPINNED = "unpinned"
+
+
+@dataclass(frozen=True)
+class HandPin:
+    """A visit standing where a person put it: engineer and start, who did it and when."""
+
+    engineer_id: int
+    start: datetime
+    actor_id: int
+    at: datetime
+
+
 def locked(session: Session, run_id: int | None, candidates: list[int]) -> set[int]:
     """Work orders a dispatcher put on an engineer by hand: pinned in the published plan (an
     assignment through the planner), or scheduled by a person (the work-order API) after that
-    plan was published. They stay with their engineer."""
+    plan was published and not unpinned since. They stay with their engineer."""
     pinned: set[int] = set()
     since = None
     if run_id is not None:
@@ -140,20 +156,29 @@ def locked(session: Session, run_id: int | None, candidates: list[int]) -> set[i
             )
         )
         since = session.scalar(select(PlanRun.published_at).where(PlanRun.id == run_id))
-    by_hand = select(WorkOrderEvent.work_order_id).where(
-        WorkOrderEvent.work_order_id.in_(candidates),
-        WorkOrderEvent.kind == "scheduled",
-        WorkOrderEvent.actor_id.is_not(None),  # a plan's own events have no actor
+    by_hand = (
+        select(WorkOrderEvent.work_order_id, WorkOrderEvent.kind)
+        .where(
+            WorkOrderEvent.work_order_id.in_(candidates),
+            or_(
+                # a plan's own events have no actor
+                and_(WorkOrderEvent.kind == "scheduled", WorkOrderEvent.actor_id.is_not(None)),
+                WorkOrderEvent.kind == UNPINNED,
+            ),
+        )
+        .order_by(WorkOrderEvent.at, WorkOrderEvent.id)
     )
     if since is not None:
         by_hand = by_hand.where(WorkOrderEvent.at > since)
-    return pinned | set(session.scalars(by_hand))
+    last = {wo_id: kind for wo_id, kind in session.execute(by_hand).tuples()}
+    return pinned | {wo_id for wo_id, kind in last.items() if kind == "scheduled"}
 
 
-def hand_timed(session: Session, work_orders: list[WorkOrder]) -> dict[int, tuple[int, datetime]]:
+def hand_pins(session: Session, work_orders: list[WorkOrder]) -> dict[int, HandPin]:
     """Scheduled visits that stand where a dispatcher put them by hand (engineer and start): the
-    last `scheduled` event is a person's (a plan's and an undo's own have no actor) and names the
-    engineer the visit has now. Automatic re-plans keep them there (`service.load`)."""
+    last `scheduled` event is a person's (a plan's and an undo's own have no actor), names the
+    engineer the visit has now, and no "Unpin" came after it. Automatic re-plans keep them there
+    (`service.load`); the board marks them."""
     rows = {w.id: w for w in work_orders if w.status == WorkOrderStatus.scheduled}
     rows = {i: w for i, w in rows.items() if w.engineer_id is not None and w.planned_start_at is not None}
     if not rows:
@@ -161,17 +186,26 @@ def hand_timed(session: Session, work_orders: list[WorkOrder]) -> dict[int, tupl
     last: dict[int, WorkOrderEvent] = {}
     for ev in session.scalars(
         select(WorkOrderEvent)
-        .where(WorkOrderEvent.work_order_id.in_(sorted(rows)), WorkOrderEvent.kind == "scheduled")
+        .where(
+            WorkOrderEvent.work_order_id.in_(sorted(rows)), WorkOrderEvent.kind.in_(("scheduled", UNPINNED))
+        )
         .order_by(WorkOrderEvent.at, WorkOrderEvent.id)
     ):
         last[ev.work_order_id] = ev
-    out: dict[int, tuple[int, datetime]] = {}
+    out: dict[int, HandPin] = {}
     for wo_id, ev in last.items():
         w = rows[wo_id]
-        if ev.actor_id is not None and (ev.data or {}).get("engineer_id") == w.engineer_id:
+        if ev.kind != "scheduled" or ev.actor_id is None:
+            continue
+        if (ev.data or {}).get("engineer_id") == w.engineer_id:
             assert w.engineer_id is not None and w.planned_start_at is not None
-            out[wo_id] = (w.engineer_id, w.planned_start_at)
+            out[wo_id] = HandPin(w.engineer_id, w.planned_start_at, ev.actor_id, ev.at)
     return out
+
+
+def hand_timed(session: Session, work_orders: list[WorkOrder]) -> dict[int, tuple[int, datetime]]:
+    """`hand_pins` as the planner takes them: id -> (engineer id, start)."""
+    return {i: (p.engineer_id, p.start) for i, p in hand_pins(session, work_orders).items()}
 
 
 def engineers(

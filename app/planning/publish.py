@@ -197,11 +197,16 @@ def _write_routes(
         )
     served: dict[int, tuple[int, dispatch.Stop]] = {}
     route_rows: dict[int, PlanRoute] = {}
+    kept_out = _kept_out(loaded, plan, work_orders)
     for route in plan.routes if plan else ():
         eng = key_id(route.engineer_id)
         cover = cover_of(route.engineer_id)
         stops = by_engineer.setdefault(eng, [])
         for st in route.stops:
+            if st.kind == "break" and any(
+                a <= from_s(ref, st.start) and from_s(ref, st.end) <= b for a, b in kept_out.get(eng, ())
+            ):
+                continue  # the time blocked for a visit kept there (`held`): the visit's stop shows it
             wo_id = key_id(st.id) if st.kind == "job" else None
             if wo_id is not None:
                 served[wo_id] = (eng, st)
@@ -253,6 +258,21 @@ def _write_routes(
     session.flush()
     _risks(session, loaded, work_orders, served, unassigned)
     return moved
+
+
+def _kept_out(
+    loaded: Loaded, plan: dispatch.Plan | None, work_orders: dict[int, WorkOrder]
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Engineer id -> the times of the visits kept at a time set by hand that the engine left out
+    (each stays a stop there, `_held_stop`; the second solve blocked those times, `held.around`)."""
+    out: dict[int, list[tuple[datetime, datetime]]] = {}
+    for u in plan.unassigned if plan else ():
+        wo_id = key_id(u.job_id)
+        if wo_id in loaded.held and wo_id in work_orders:
+            engineer_id, start = loaded.held[wo_id]
+            end = start + timedelta(minutes=work_orders[wo_id].duration_min)
+            out.setdefault(engineer_id, []).append((start, end))
+    return out
 
 
 def _held_stop(run: PlanRun, wo: WorkOrder, held: tuple[int, datetime]) -> PlanStop:

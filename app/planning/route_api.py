@@ -5,6 +5,7 @@ GET  /engineers/{id}/route?date=     dispatch: anyone's; an engineer: their own 
 POST /work-orders/{id}/pickup        the engineer took the reserved parts at the warehouse
 GET  /work-orders/{id}/explain       why the visit is where it is (or nowhere)
 POST /work-orders/{id}/assign        dispatch: put it on an engineer's day (?dry_run=true previews)
+POST /work-orders/{id}/unpin         dispatch: let plans choose its engineer and time again
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.models import Engineer, Part, Role, User, WorkOrder
 from app.planning import assign as plan_assign
 from app.planning import explain as plan_explain
 from app.planning import keys as plan_keys
+from app.planning import pins as plan_pins
 from app.planning import routes as plan_routes
 from app.planning.schemas import (
     AssignIn,
@@ -32,6 +34,7 @@ from app.planning.schemas import (
     PartLine,
     PickupIn,
     PickupRead,
+    PinRead,
     RouteRead,
 )
 from app.platform.db import utcnow
@@ -175,3 +178,18 @@ def assign(
         db.flush()
         response.headers["ETag"] = etag(work_order.version)
     return result
+
+
+@router.post("/work-orders/{work_order_id}/unpin", dependencies=[IF_MATCH])
+def unpin(
+    work_order_id: int, request: Request, response: Response, db: DbSession, user: DispatchUser
+) -> PinRead:
+    """Let the planner choose the visit's engineer and time again: ends its pin to the engineer
+    and a start set by hand (automatic re-plans kept both). The visit stays where it is until a
+    plan moves it. If-Match (the visit's ETag) is required; a visit not pinned answers 422."""
+    work_order = workorders.get_work_order(db, work_order_id)
+    require_if_match(request, work_order.version)
+    plan_pins.unpin(db, work_order=work_order, actor=user)
+    db.flush()
+    response.headers["ETag"] = etag(work_order.version)
+    return PinRead(work_order_id=work_order.id, pinned=False, version=work_order.version)

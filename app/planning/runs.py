@@ -29,8 +29,8 @@ from app.models import (
     User,
 )
 from app.models.planning import FINISHED_RUN
+from app.planning import held, proposals
 from app.planning import keys as plan_keys
-from app.planning import proposals
 from app.planning import publish as plan_publish
 from app.planning import service as planning
 from app.platform import metrics
@@ -244,22 +244,30 @@ def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
 
     t1 = time.monotonic()
     plan = None
+
+    def _solve(problem: dispatch.Problem, start: dispatch.Plan | None) -> dispatch.Plan:
+        if start is not None and loaded.as_of is not None:
+            # During the day: keep the published order (repaired where it no longer fits),
+            # insert what is new, improve in the time left.
+            now_s = plan_keys.to_s_up(loaded.ref, loaded.as_of)
+            return dispatch.replan(start, problem, now=now_s, time_limit=time_limit, seed=seed)
+        return dispatch.solve(
+            problem,
+            time_limit=time_limit,
+            seed=seed,
+            solution_limit=solution_limit,
+            progress=_Progress(run_id, time_limit),
+            initial=start,
+        )
+
     try:
         if loaded.problem is not None and loaded.problem.jobs:
-            if initial is not None and loaded.as_of is not None:
-                # During the day: keep the published order (repaired where it no longer fits),
-                # insert what is new, improve in the time left.
-                now_s = plan_keys.to_s_up(loaded.ref, loaded.as_of)
-                plan = dispatch.replan(initial, loaded.problem, now=now_s, time_limit=time_limit, seed=seed)
-            else:
-                plan = dispatch.solve(
-                    loaded.problem,
-                    time_limit=time_limit,
-                    seed=seed,
-                    solution_limit=solution_limit,
-                    progress=_Progress(run_id, time_limit),
-                    initial=initial,
-                )
+            plan = _solve(loaded.problem, initial)
+            # A visit kept at a time set by hand that the day cannot fit stays there (the publish):
+            # solve again with its time blocked, so no other stop of its engineer overlaps it.
+            again = held.around(loaded.problem, {plan_keys.job_key(i) for i in loaded.held}, plan)
+            if again is not None and again.problem.jobs:
+                plan = again.finish(_solve(again.problem, again.start_from(initial)))
     except Exception as exc:  # recorded on the run, not raised: a fan-out's chord must still collect
         log.exception("plan run %s: solver failed", run_id)
         with unit_of_work() as session:

@@ -216,6 +216,14 @@ class DroppedVisit(BaseModel):
     reason: str
 
 
+class PinRead(BaseModel):
+    """A visit after Unpin: the version is its new ETag's."""
+
+    work_order_id: int
+    pinned: bool
+    version: int
+
+
 class AssignResult(BaseModel):
     dry_run: bool
     work_order_id: int

@@ -1,6 +1,6 @@
 """The dispatcher's board (dispatchers, managers, admins): one region's day on a time axis and a
 map, the unassigned work, the explanation panel, reassign with a preview of the consequences,
-pin/unpin, "plan the day" with its progress, and live refresh.
+pin/unpin (unpin also ends a time set by hand), "plan the day" with its progress, and live refresh.
 
 Changes are plain form POSTs with the CSRF token (the API refuses cookie-authenticated
 changes). The board's JavaScript reads `/board/data` (ETag: polling costs a 304 when nothing
@@ -47,6 +47,7 @@ router = APIRouter(route_class=PageRoute)
 DONE = {
     "reassigned": "Saved: the board shows the change.",
     "pinned": "Saved: the board shows the change.",
+    "unpinned": "Unpinned: the next plan or re-plan chooses its engineer and time again.",
     "accepted": "The proposed plan is published.",
     "discarded": "The proposal was discarded; the published plan stays.",
     "stale": "The day had changed since the proposal was computed, so it was planned again; "
@@ -280,10 +281,16 @@ def pin(
     work_order = workorders.get_work_order(db, work_order_id)
     if not version.isdecimal() or int(version) != work_order.version:
         raise Conflict(CONFLICT)
-    plan_board.set_pin(db, work_order=work_order, pinned=pinned == "1")
+    plan_board.set_pin(db, work_order=work_order, pinned=pinned == "1", actor=user)
+    try:
+        db.flush()
+    except StaleDataError:  # changed between the version check and this write
+        db.rollback()
+        raise Conflict(CONFLICT) from None
     db.commit()
     target = back if back.startswith("/board") else "/board"
-    return RedirectResponse(target + ("&" if "?" in target else "?") + "done=pinned", status_code=303)
+    done = "pinned" if pinned == "1" else "unpinned"
+    return RedirectResponse(target + ("&" if "?" in target else "?") + f"done={done}", status_code=303)
 
 
 @router.post("/board/plan", response_model=None)

@@ -182,9 +182,11 @@
           // The digits that differ ("2420", not "WO-0002…" cut off by a narrow block); the full
           // number and customer are in the label and the tooltip.
           b.textContent = st.number.replace(/^WO-0*/, "");
-          b.title = st.number + " · " + (st.customer || "");
+          // A pinned visit (the pin mark, app.css) says why in its tooltip and accessible name:
+          // "pinned: scheduled by hand at 13:30 by Dana Dispatcher (…)"; re-plans keep it there.
+          b.title = st.number + " · " + (st.customer || "") + (st.pinned ? " · pinned: " + st.pin_note : "");
           b.setAttribute("aria-label", st.number + ", " + st.customer + ", ETA " + hhmm(st.eta) + ", " + st.status +
-            (st.at_risk ? ", at risk: " + st.at_risk : "") + (st.pinned ? ", pinned" : "") +
+            (st.at_risk ? ", at risk: " + st.at_risk : "") + (st.pinned ? ", pinned: " + st.pin_note : "") +
             (st.outside_plan ? ", scheduled outside the published plan" : ""));
           b.draggable = true;
           b.addEventListener("dragstart", function (ev) { ev.dataTransfer.setData("text/plain", String(st.work_order_id)); });
@@ -278,6 +280,7 @@
       body.appendChild(el("p", "")).appendChild(open);
     }
     if (st.at_risk) body.appendChild(el("p", "alert", "At risk: " + st.at_risk));
+    if (st.pinned) body.appendChild(el("p", "pin-note", "Pinned: " + st.pin_note));
     var move = document.getElementById("move-form");
     move.action = "/board/visits/" + id + "/reassign";
     // The engineer the visit is with is no choice: "moving" it to her re-planned her day.
@@ -296,7 +299,7 @@
       pin.action = "/board/visits/" + id + "/pin";
       pin.querySelector("[name=version]").value = st.version;
       pin.querySelector("[name=pinned]").value = st.pinned ? "0" : "1";
-      document.getElementById("pin-button").textContent = st.pinned ? "Unpin" : "Pin to " + hit.e.name;
+      document.getElementById("pin-button").textContent = st.pinned ? "Unpin (let the planner choose again)" : "Pin to " + hit.e.name;
     }
     var explain = document.getElementById("explain");
     document.getElementById("explain-title").textContent = hit.e ? "Why this engineer" : "Why it is not planned";
