@@ -2,11 +2,17 @@
 
     .venv/bin/python bench/board.py                          # 100 engineers, 1 000 visits
     .venv/bin/python bench/board.py --engineers 10 --visits 100 --repeat 3 --no-browser   # smoke
+    .venv/bin/python bench/board.py --moves 50 --no-browser   # more move previews
 
 Prints, each over `--repeat` runs after a warm-up:
 - the board data built in-process (`app.planning.board.board` + ETag), the server's work;
 - `GET /board/data` through a real uvicorn server (HTTP included), and its 304 answer to a poll;
-- the reassign preview page (`GET /board/visits/{id}/reassign`, the assign dry run);
+- the move preview: a visit dragged onto another engineer's row opens
+  `GET /board/visits/{id}/reassign`, which solves the receiving engineer's day with the visit and
+  the giving engineer's day (the travel she saves) before the dispatcher confirms
+  (`app.planning.assign.assign`, dry run, nothing written). Timed over `--moves` different moves,
+  in-process (the planner's work) and over HTTP (the page the drag opens), with the size of the
+  day those moves re-plan;
 - with Chromium available: the board page's first render (navigation start to every engineer's
   row drawn by board.js).
 
@@ -17,6 +23,7 @@ travel between them, 5 % of the visits left unassigned with a reason.
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import random
 import socket
@@ -200,8 +207,52 @@ def build(session: Any, *, engineers: int, visits: int, seed: int) -> dict[str, 
             )
         )
     session.commit()
-    first = session.query(m.WorkOrder).filter(m.WorkOrder.engineer_id == people[0].id).first()
-    return {"region_id": region.id, "day": day, "move": first.id, "to": people[1].id}
+    return {"region_id": region.id, "day": day, "per_route": per, "left_out": visits - per * engineers}
+
+
+def pick_moves(session: Any, *, region_id: int, count: int, seed: int) -> list[tuple[int, int]]:
+    """`count` board drags as (work order, engineer): a visit on one engineer's route dropped onto
+    another engineer's row, a different visit each while there are enough, the row at random."""
+    from sqlalchemy import select
+
+    from app import models as m
+
+    rng = random.Random(seed)
+    placed = session.execute(
+        select(m.WorkOrder.id, m.WorkOrder.engineer_id)
+        .where(m.WorkOrder.region_id == region_id, m.WorkOrder.engineer_id.is_not(None))
+        .order_by(m.WorkOrder.id)
+    ).all()
+    rows = list(session.scalars(select(m.Engineer.id).where(m.Engineer.region_id == region_id)))
+    rng.shuffle(placed)
+    moves = []
+    for i in range(count):
+        work_order_id, engineer_id = placed[i % len(placed)]
+        moves.append((work_order_id, rng.choice([e for e in rows if e != engineer_id])))
+    return moves
+
+
+def preview_move(session: Any, work_order_id: int, engineer_id: int, day: Any) -> str:
+    """The planner's side of one move preview (what the page calls, without the page): 'ok', or
+    'refused' when the move is answered with the reason it cannot be made (a 422 on the page)."""
+    from app import models as m
+    from app.planning import assign
+    from app.platform.errors import AppError
+
+    work_order = session.get_one(m.WorkOrder, work_order_id)
+    try:
+        assign.assign(
+            session, work_order=work_order, engineer_id=engineer_id, day=day, dry_run=True, actor=None
+        )
+        outcome = "ok"
+    except AppError:
+        outcome = "refused"
+    session.rollback()  # as the page does: a dry run writes nothing
+    return outcome
+
+
+def _counts(outcomes: list[Any]) -> str:
+    return ", ".join(f"{k} x{n}" for k, n in sorted(collections.Counter(map(str, outcomes)).items()))
 
 
 def _stats(name: str, values: list[float]) -> None:
@@ -218,6 +269,12 @@ def main() -> None:
     parser.add_argument("--engineers", type=int, default=100)
     parser.add_argument("--visits", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--moves",
+        type=int,
+        default=None,
+        help="move previews to time, each a different move (default: --repeat)",
+    )
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11", help="emptied at the start")
     parser.add_argument("--no-browser", action="store_true")
@@ -256,6 +313,25 @@ def main() -> None:
             times.append((time.perf_counter() - t0) * 1000)
             s.rollback()
     _stats("board data in-process", times)
+
+    # The move preview: one warm-up move, then `--moves` others, the same ones in both series.
+    count = max(1, args.moves if args.moves is not None else args.repeat)
+    with Session(get_engine()) as s:
+        moves = pick_moves(s, region_id=world["region_id"], count=count + 1, seed=11)
+    print(
+        f"move preview day: {args.engineers} engineers, {args.engineers * world['per_route']} visits on "
+        f"routes ({world['per_route']} each), {world['left_out']} left out; a preview solves two "
+        f"engineers' days ({world['per_route'] + 1} and {world['per_route']} visits)"
+    )
+    times, outcomes = [], []
+    with Session(get_engine()) as s:
+        preview_move(s, *moves[0], world["day"])
+        for work_order_id, engineer_id in moves[1:]:
+            t0 = time.perf_counter()
+            outcomes.append(preview_move(s, work_order_id, engineer_id, world["day"]))
+            times.append((time.perf_counter() - t0) * 1000)
+    print(f"move previews in-process: {_counts(outcomes)}")
+    _stats("move preview in-process", times)
 
     import httpx
 
@@ -303,16 +379,20 @@ def main() -> None:
             _stats("GET /board/data (HTTP)", times)
             _stats("poll answered 304", polls)
             print(f"board data size: {len(r.content) / 1024:.0f} KiB")
-            previews = []
-            for _ in range(max(1, args.repeat // 5)):
+            # the page a drag opens; 422 is a move refused with its reason (the visit cannot fit)
+            previews, statuses = [], []
+            for i, (work_order_id, engineer_id) in enumerate(moves):
                 t0 = time.perf_counter()
                 p = c.get(
-                    f"/board/visits/{world['move']}/reassign",
-                    params={"engineer_id": world["to"], "day": q["day"]},
+                    f"/board/visits/{work_order_id}/reassign",
+                    params={"engineer_id": engineer_id, "day": q["day"]},
                 )
-                previews.append((time.perf_counter() - t0) * 1000)
-            print(f"preview status {p.status_code}")
-            _stats("reassign preview (dry run)", previews)
+                assert p.status_code in (200, 422), f"move preview {p.status_code}: {p.text[:300]}"
+                if i:  # moves[0] is the warm-up
+                    previews.append((time.perf_counter() - t0) * 1000)
+                    statuses.append(p.status_code)
+            print(f"preview status {_counts(statuses)}")
+            _stats("move preview (HTTP page)", previews)
         if not args.no_browser and Path("/usr/bin/chromium").exists():
             from playwright.sync_api import sync_playwright
 

@@ -13,6 +13,7 @@ from app.models import User
 from app.platform.auth import issue_token
 from app.platform.deps import SESSION_COOKIE
 from tests import factories as f
+from tests.fake_mail import box  # noqa: F401 - the recording mailer (the reply pages' mail)
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 

@@ -3,41 +3,17 @@ delivery on the timeline (sent, not mailed, refused and retried)."""
 
 from __future__ import annotations
 
-import smtplib
-from collections.abc import Callable, Iterator
-from email.message import EmailMessage
+from collections.abc import Callable
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.models import Contact, Ticket, User
-from app.platform.mail import set_mailer
 from tests import factories as f
+from tests.fake_mail import Box
 from tests.web.conftest import csrf_of
 
 HINT = "This reply cannot be mailed: the contact has no e-mail address."
-
-
-class Box:
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-        self.refuse = False
-
-    def send(self, message: EmailMessage) -> None:
-        if self.refuse:
-            raise smtplib.SMTPRecipientsRefused({str(message["To"]): (550, b"mailbox unavailable")})
-        self.sent.append(message)
-
-
-@pytest.fixture
-def box() -> Iterator[Box]:
-    b = Box()
-    set_mailer(b)
-    try:
-        yield b
-    finally:
-        set_mailer(None)
 
 
 def _ticket(db: Session, email: str | None, *, opted_out: bool = False) -> int:
@@ -88,7 +64,7 @@ def test_a_refused_reply_shows_the_reason_and_the_retry(
     box.refuse = True
     page = _send(client, tid, "Engineer tomorrow")
     assert "E-mail to kim@customer.example failed (attempt 1): refused by the mail server" in page
-    assert "550 mailbox unavailable" in page and "retried automatically" in page
+    assert "550 5.1.1 mailbox unavailable" in page and "retried automatically" in page
 
 
 def test_a_contact_who_left_the_customer_is_named_before_sending(

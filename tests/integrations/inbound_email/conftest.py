@@ -1,4 +1,5 @@
-"""Inbound e-mail fixtures: a configured relay token and two customers' contacts."""
+"""Inbound e-mail fixtures: a configured relay token and two customers' contacts; the replies'
+fake mail transports (tests/fake_mail.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.platform.config import get_settings
 from tests import factories as f
+from tests.fake_mail import box, smtp_sink  # noqa: F401 - the recording mailer and the SMTP server
 
 TOKEN = "relay-secret-123"
 

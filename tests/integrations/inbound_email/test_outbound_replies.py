@@ -5,44 +5,17 @@ notes are never mailed."""
 
 from __future__ import annotations
 
-import smtplib
-from collections.abc import Iterator
-from email.message import EmailMessage
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.integrations.inbound_email import outbound, tasks
 from app.models import Contact, OutboxMessage, ReplyDelivery, Ticket
-from app.platform.mail import set_mailer
 from tests import factories as f
-from tests.integrations.inbound_email.test_inbound_email import mail, post
-
-
-class Box:
-    """A mailer that keeps what it is given; `refuse` makes it answer as a relay refusing it."""
-
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
-        self.refuse = False
-
-    def send(self, message: EmailMessage) -> None:
-        if self.refuse:
-            raise smtplib.SMTPRecipientsRefused({str(message["To"]): (550, b"5.1.1 mailbox unavailable")})
-        self.sent.append(message)
-
-
-@pytest.fixture
-def box() -> Iterator[Box]:
-    b = Box()
-    set_mailer(b)
-    try:
-        yield b
-    finally:
-        set_mailer(None)
+from tests.fake_mail import Box
+from tests.integrations.inbound_email.test_inbound_email import mail, post, transition
 
 
 def _reply(client: TestClient, h: dict[str, str], tid: int, text: str) -> dict[str, Any]:
@@ -169,12 +142,7 @@ def test_the_resolution_is_mailed(client: TestClient, db: Session, login, people
     tid = post(client, mail()).json()["ticket_id"]
     h = login("agent")
     url = f"/api/v1/tickets/{tid}"
-    for to in ("open", "resolved"):
-        etag = client.get(url, headers=h).headers["ETag"]
-        body = {"to": to, "reason": "Replaced the fuse."} if to == "resolved" else {"to": to}
-        assert (
-            client.post(f"{url}/transitions", json=body, headers={**h, "If-Match": etag}).status_code == 200
-        )
+    transition(client, h, tid, "open", "resolved", reason="Replaced the fuse.")
     (msg,) = box.sent
     assert "Replaced the fuse." in msg.get_content()
     assert msg["In-Reply-To"] == "<m1@kunde.example>" and msg["To"].lower() == "anna.berg@kunde.example"
