@@ -3,7 +3,9 @@ and existing articles), and the ticket page's knowledge actions (page forms with
 refuses changes made with the page cookie). Search and browse: ``kb_list.py``.
 
 - ``POST /desk/tickets/{id}/kb/{article_id}/solved``: "This solved it" (resolves the ticket with the
-  article; first-contact resolution recorded when it applies);
+  article and mails the customer the resolution; first-contact resolution recorded when it applies).
+  Only with ``confirmed=1``: without it the ticket page answers with the question (Confirm / Cancel);
+  kb-suggest.js sends it after its own confirm dialog, so the scripted path asks once;
 - ``POST /desk/tickets/{id}/kb/{article_id}/not-helpful``;
 - ``POST /desk/tickets/{id}/kb-article``: "Create an article from this ticket" (a prefilled draft).
 """
@@ -21,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
+from app.desk.tickets.status import DONE
 from app.knowledge import articles, feedback, from_ticket, search
 from app.knowledge.markdown import render_markdown
 from app.models import KbArticle, KbTicketFeedback, Role, Ticket, User
@@ -68,10 +71,17 @@ def record_verdict(
     db: PageDb,
     user: DeskPageUser,
     csrf: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
-    """ "This solved it" (``solved``) or "Not helpful" (``not-helpful``) for a suggested article."""
+    """ "This solved it" (``solved``) or "Not helpful" (``not-helpful``) for a suggested article.
+
+    "This solved it" resolves the ticket and mails the customer, so the server asks first unless the
+    form says the agent already confirmed: the page's buttons work before the deferred script has
+    run (a slow phone, a busy server) and without scripts, and only the script asks in the browser."""
     require_csrf(request, csrf)
     try:
+        if verdict == "solved" and confirmed != "1":
+            return _confirm_solved(request, db, ticket_id=ticket_id, article_id=article_id, user=user)
         if verdict == "solved":
             row = feedback.mark_solved(
                 db, ticket_id=ticket_id, article_id=article_id, actor=user, channel=CHANNEL
@@ -85,6 +95,20 @@ def record_verdict(
         return error_page(request, exc.status_code, "Not saved", page_error(exc))
     db.commit()  # the browser follows the redirect at once and must see the change
     return RedirectResponse(f"/desk/tickets/{ticket_id}?done={done}#kb-title", status_code=303)
+
+
+def _confirm_solved(
+    request: Request, db: Session, *, ticket_id: int, article_id: int, user: User
+) -> Response:
+    """The ticket page with the question in its knowledge panel; nothing is changed. The Confirm form
+    sits in the panel like the buttons, so drafts.js lets the symptom draft go once it is saved."""
+    # Imported here: the ticket page imports this module for its knowledge panel.
+    from app.web import desk_tickets
+
+    ticket = tickets.get_ticket(db, ticket_id)
+    article = articles.get_article(db, article_id, reader=user)
+    question = {"article_id": article.id, "title": article.title, "mails": ticket.status not in DONE}
+    return desk_tickets._view(request, db, ticket, forms={"kb_solved": {"input": question}})
 
 
 @router.post("/desk/tickets/{ticket_id}/kb-article", response_model=None)

@@ -19,7 +19,9 @@ from typing import Any
 
 import httpx
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from app.platform import db as app_db
 from app.platform.db import make_engine
 from app.platform.migrations import upgrade_head
 
@@ -133,6 +135,26 @@ def migrated(url: str) -> Engine:
     with engine.begin() as conn:
         upgrade_head(conn)
     return engine
+
+
+@contextmanager
+def seed_session(engine: Engine) -> Iterator[Session]:
+    """A session on the seed's database, with the app's own sessions pointed there while it is open.
+
+    What a commit sends after it (the outbox publishing a task and deleting its row, and the task
+    itself, run inline here: TASK_ALWAYS_EAGER) opens its sessions from `app.platform.db`'s factory,
+    which is bound to this test process's database. Seeded through a plain `Session(engine)`, an
+    article's `fieldline.kb.persist_index` therefore ran on that database (empty, or without the
+    tables: "no such table kb_index_state") and its outbox row was never deleted from the seed's."""
+    app_db.get_engine()  # its lazy set-up binds the factory: done now, not under the seed
+    saved = dict(app_db.SessionFactory.kw)
+    app_db.SessionFactory.configure(bind=engine)
+    try:
+        with app_db.SessionFactory() as session:
+            yield session
+    finally:
+        app_db.SessionFactory.kw.clear()
+        app_db.SessionFactory.kw.update(saved)
 
 
 def collect_errors(page: Any, ignore: Callable[[str], bool] = lambda url: False) -> list[str]:

@@ -7,16 +7,19 @@ Runs Debian's /usr/bin/chromium through Playwright against a real uvicorn server
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.knowledge import articles
-from app.models import KbTicketFeedback, Ticket
+from app.knowledge.index import process_cache, read_state
+from app.models import KbTicketFeedback, OutboxMessage, Ticket
 from app.platform.db import make_engine
 from tests import factories as f
 from tests.e2e.browser import (
@@ -27,6 +30,7 @@ from tests.e2e.browser import (
     collect_errors,
     migrated,
     running_server,
+    seed_session,
     sign_in,
 )
 
@@ -42,7 +46,8 @@ RIGHT = "Heat pump shows fault F.75: no heating"
 def _seed(url: str) -> dict[str, Any]:
     engine = migrated(url)
     try:
-        with Session(engine) as db:
+        # the article's index task runs on this database, not the test process's (seed_session)
+        with seed_session(engine) as db:
             region = f.make_region(db)
             acc = f.make_account(db, name="Hotel Seeblick", region=region)
             site = f.make_site(db, acc, region=region)
@@ -71,6 +76,30 @@ def _seed(url: str) -> dict[str, Any]:
             return {"ticket_id": ticket.id, "agent_email": agent.email, "url": url}
     finally:
         engine.dispose()
+
+
+def test_seeding_runs_the_index_task_on_the_seeds_database(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The articles' commit sends `fieldline.kb.persist_index` (run inline in tests). Seeded through a
+    plain Session on the seed's engine, it ran on this test process's database: "no such table
+    kb_index_state" logged during set-up (on PostgreSQL "outbox_message"), the seed's outbox row kept,
+    its index never persisted. Now it runs where the articles are."""
+    caplog.set_level(logging.WARNING)
+    url = f"sqlite:///{tmp_path / 'seed.db'}"
+    _seed(url)
+    problems = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.WARNING]
+    assert problems == []
+    engine = make_engine(url)
+    try:
+        with Session(engine) as db:
+            version, token = read_state(db)
+            left = db.scalar(select(func.count()).select_from(OutboxMessage))
+    finally:
+        engine.dispose()
+    assert version == 3 and left == 0  # three articles; the published task's row deleted
+    folder = process_cache().directory
+    assert folder is not None and list((folder / token).glob(f"v{version}-*/index.zip"))
 
 
 @pytest.fixture
@@ -188,5 +217,46 @@ def test_a_symptom_typed_before_the_suggestion_script_ran_is_asked_for(server: d
             page.add_script_tag(url="/static/js/kb-suggest.js")  # the script arrives late
             first = page.locator("#kb-suggestions li").first
             sync_api.expect(first.locator("a.title")).to_have_text(RIGHT, timeout=10000)
+        finally:
+            browser.close()
+
+
+def test_a_solved_form_sent_without_the_scripts_dialog_is_asked_on_the_page(server: dict[str, Any]) -> None:
+    """A click before the deferred kb-suggest.js ran (a slow phone) or with scripts off sends "This
+    solved it" without the dialog's confirmation: the page asks instead (Confirm / Cancel), nothing is
+    resolved until Confirm, and Confirm asks nothing more. The symptom typed is kept over the question
+    and goes once the ticket is solved (drafts.js: data-draft-done="kb_solved kb_fcr")."""
+    base, ticket_id = server["base"], server["ticket_id"]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+            errors = collect_errors(page)
+            sign_in(page, base, f"/desk/tickets/{ticket_id}", server["agent_email"])
+            asked: list[str] = []
+            page.on("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+            box = page.get_by_label("Describe the problem")
+            box.fill("display shows F.75")
+            first = page.locator("#kb-suggestions li").first
+            sync_api.expect(first.locator("a.title")).to_have_text(RIGHT)
+            # form.submit() fires no submit event: the form reaches the server as if no script had run
+            first.locator('form[action$="/solved"]').evaluate("form => form.submit()")
+            question = page.locator("#kb-confirm")
+            sync_api.expect(question).to_contain_text("and mail the customer the resolution?")
+            sync_api.expect(question).to_be_in_viewport()  # Cancel is focused: the question is shown
+            assert (
+                page.locator("#kb-solved").count() == 0
+                and "Resolved" not in page.locator(".facts").inner_text()
+            )
+            sync_api.expect(box).to_have_value("display shows F.75")  # the draft is back
+            page.screenshot(path=str(ARTIFACTS / "kb-solved-confirm.png"))  # what the agent sees
+
+            question.get_by_role("button", name="Confirm").click()
+            page.wait_for_url(f"{base}/desk/tickets/{ticket_id}?done=kb_fcr*")
+            sync_api.expect(page.locator("#kb-solved")).to_contain_text("first-contact resolution")
+            sync_api.expect(box).to_have_value("Anruf")  # solved: the draft went
+            sync_api.expect(page.locator(".draft-note")).to_have_count(0)
+            assert asked == []  # the page asked, the script did not ask again
+            assert errors == [], f"browser console errors: {errors}"
         finally:
             browser.close()

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.knowledge import articles
@@ -27,6 +26,7 @@ from tests.e2e.browser import (
     collect_errors,
     migrated,
     running_server,
+    seed_session,
     sign_in,
 )
 
@@ -42,7 +42,8 @@ LONG_WORD = "Kühlmittelverdichterüberdruckabschaltungsfehlermeldung" * 3  # 16
 def _seed(url: str) -> dict[str, Any]:
     engine = migrated(url)
     try:
-        with Session(engine) as db:
+        # the articles' index task runs on this database, not the test process's (seed_session)
+        with seed_session(engine) as db:
             acc = f.make_account(db, name="Brauerei Gipfelglück GmbH")
             ticket = tickets.create_ticket(
                 db,

@@ -391,7 +391,9 @@ def test_ticket_page_panel_and_forms(client: TestClient, db: Session, login: Any
     assert refused.status_code == 403
     token = csrf_of(page.text)
     done = client.post(
-        f"/desk/tickets/{ticket.id}/kb/{article}/solved", data={"csrf": token}, follow_redirects=True
+        f"/desk/tickets/{ticket.id}/kb/{article}/solved",
+        data={"csrf": token, "confirmed": "1"},  # as kb-suggest.js sends it after its dialog
+        follow_redirects=True,
     )
     assert done.status_code == 200
     assert "resolved at first contact" in done.text and "first-contact resolution" in done.text

@@ -7,7 +7,33 @@
   var input = document.getElementById("kb-symptom");
   var list = document.getElementById("kb-suggestions");
   var status = document.getElementById("kb-status");
-  if (!panel || !input || !list || !window.fetch) return;
+  if (!panel) return;
+
+  // "This solved it" resolves the ticket, and the resolution is e-mailed to the customer: one click
+  // must not do that by accident. The server asks too, unless the form carries confirmed=1: set here
+  // once the agent said yes, so this path asks once; the server's own question (sent before this
+  // script ran, or without scripts) already carries it and is not asked again. Attached before the
+  // suggestion code's checks: a browser without fetch still gets the dialog, not the extra page.
+  panel.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!/\/solved$/.test(form.getAttribute("action") || "")) return;
+    var confirmed = form.elements.namedItem("confirmed");
+    if (confirmed && confirmed.value === "1") return;
+    if (!window.confirm("Resolve this ticket with this article? The customer gets the resolution e-mail.")) {
+      event.preventDefault();
+      return;
+    }
+    var yes = document.createElement("input");
+    yes.type = "hidden";
+    yes.name = "confirmed";
+    yes.value = "1";
+    form.appendChild(yes);
+    // for this sending only (its data is taken right after this event): a page kept by the back
+    // button must ask again
+    setTimeout(function () { yes.remove(); }, 0);
+  });
+
+  if (!input || !list || !status || !window.fetch) return;
   var ticket = panel.getAttribute("data-ticket");
   var csrf = panel.getAttribute("data-csrf");
   var solved = !!document.getElementById("kb-solved");
@@ -111,16 +137,6 @@
         if (err.name !== "AbortError") status.textContent = "Suggestions are not available right now.";
       });
   }
-
-  // "This solved it" resolves the ticket, and the resolution is e-mailed to the customer: one click
-  // must not do that by accident.
-  panel.addEventListener("submit", function (event) {
-    var action = event.target.getAttribute("action") || "";
-    if (/\/solved$/.test(action) && !window.confirm(
-      "Resolve this ticket with this article? The customer gets the resolution e-mail.")) {
-      event.preventDefault();
-    }
-  });
 
   input.addEventListener("input", function () {
     clearTimeout(timer);
