@@ -129,7 +129,8 @@ def publish(
         _finish(run, PlanRunStatus.conflict, now, summary={**run.summary, "conflicts": edited})
         return run.status
 
-    # A check-in's re-plan keeps what it replaces, for the check-in's undo (app/planning/undo.py).
+    # A check-in's re-plan (or the retry of one that lost a conflict) keeps what it replaces, for
+    # the check-in's undo (app/planning/undo.py).
     kept = undo.capture(
         session,
         run=run,

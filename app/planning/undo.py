@@ -5,16 +5,20 @@ may have moved other visits: re-timed them, given them to another engineer, left
 pulled one from a later day. Its publish keeps on the run (`stats["undo"]`, `capture` + `keep`)
 what it replaced: the day's plan before it, each visit it changed as it was (engineer, start, ETA,
 status, risk mark), the version it left each of the day's visits at, the part holds it released
-and the stops it took off a later day's plan.
+and the stops it took off a later day's plan. A re-plan that lost a version conflict (a visit
+edited while it solved) writes nothing: the retry run that plans the day again for it
+(`runs.retry_after_conflict`) is the check-in's re-plan then, and its publish keeps the same,
+naming the check-in's run (`check_in_run_id`); `restore` follows the check-in's run to it.
 
 When the check-in is undone, `restore` puts all that back — the day's plan is the one before the
 check-in again — but only when nothing happened since: the run is still the day's plan, no other
 run of the day is queued or running, every visit it loaded is still at the version it left (a
 later plan, a dispatcher's schedule, another check-in, a cancellation all move it), a later day's
-plan it took a stop from is still that day's plan, and no visit would go back to a start already
-past. Otherwise the caller re-plans the day (`check_in_undone`), whose publish never overwrites a
-visit changed meanwhile (its version check, docs/planning.md). All or nothing per day: half the
-visits back and half where the check-in put them could double-book an engineer.
+plan it took a stop from is still that day's plan, the plan it replaced was published before the
+check-in, and no visit would go back to a start already past. Otherwise the caller re-plans the
+day (`check_in_undone`), whose publish never overwrites a visit changed meanwhile (its version
+check, docs/planning.md). All or nothing per day: half the visits back and half where the check-in
+put them could double-book an engineer.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ _STOP = [c.key for c in PlanStop.__table__.columns if c.key != "id"]
 class Capture:
     """The day as an undoable run found it, taken under the publish's locks before it writes."""
 
+    check_in_run_id: int
     previous_run_id: int | None
     before: dict[int, dict[str, Any]]
     released: list[dict[str, Any]]
@@ -77,7 +82,8 @@ def capture(
     day: object,
 ) -> Capture | None:
     """What an undoable run is about to replace (None for any other run: nothing kept)."""
-    if run.trigger not in UNDOABLE:
+    origin = _check_in_run(session, run)
+    if origin is None:
         return None
     ids = sorted(work_orders)
     left: list[dict[str, Any]] = []
@@ -90,6 +96,7 @@ def capture(
         )
         left = [{c: _plain(getattr(s, c)) for c in _STOP} for s in stops]
     return Capture(
+        check_in_run_id=origin.id,
         previous_run_id=previous_run_id,
         before={i: _values(work_orders[i]) for i in ids},
         released=[{c: getattr(r, c) for c in _HOLD} for r in reservations.held_for(session, ids)],
@@ -103,6 +110,7 @@ def keep(run: PlanRun, cap: Capture, work_orders: dict[int, WorkOrder]) -> None:
     run.stats = {
         **run.stats,
         KEY: {
+            "check_in_run_id": cap.check_in_run_id,
             "previous_run_id": cap.previous_run_id,
             "versions": {str(i): w.version for i, w in sorted(work_orders.items())},
             "before": {str(i): b for i, b in changed.items()},
@@ -115,11 +123,18 @@ def keep(run: PlanRun, cap: Capture, work_orders: dict[int, WorkOrder]) -> None:
 def restore(session: Session, run: PlanRun, *, undone_id: int, now: datetime) -> bool:
     """Put the day back as it was before `run` (a re-plan the undone check-in asked for), if that
     is safe (module doc); False: nothing was written, the day needs a re-plan."""
+    asked = run
+    run = _published_as(session, run)
     kept = (run.stats or {}).get(KEY)
     if run.status != PlanRunStatus.published or not kept or kept.get("restored_at"):
         return False
+    if kept.get("check_in_run_id", run.id) != asked.id:  # (kept before the key was: the run itself)
+        return False  # another check-in's re-plan
     previous = kept.get("previous_run_id")
-    if previous is None:
+    prior = session.get(PlanRun, previous) if previous is not None else None
+    if prior is None or prior.published_at is None or prior.published_at > asked.created_at:
+        # The plan it replaced came after the check-in (a run that published while the check-in's
+        # solved, so its retry replaced that one): not the plan from before the check-in.
         return False
     plan_day = _lock_day(session, run.region_id, run.day)
     if plan_day is None or plan_day.current_run_id != run.id or _busy(session, run):
@@ -156,6 +171,26 @@ def restore(session: Session, run: PlanRun, *, undone_id: int, now: datetime) ->
     notify.on_restored(session, moved=moved)
     log.info("plan run %s taken back by an undone check-in: run %s is the plan again", run.id, previous)
     return True
+
+
+def _check_in_run(session: Session, run: PlanRun) -> PlanRun | None:
+    """The check-in's run `run` re-plans for: itself, or for a conflict's retry the run it retries
+    (through retries of retries); None when that is no check-in's re-plan."""
+    cur: PlanRun | None = run
+    while cur is not None and cur.trigger == "conflict" and cur.retry_of_id is not None:
+        cur = session.get(PlanRun, cur.retry_of_id)  # an older run: ids only go down, no loop
+    return cur if cur is not None and cur.trigger in UNDOABLE else None
+
+
+def _published_as(session: Session, run: PlanRun) -> PlanRun:
+    """The run that published for `run`: itself, or the retry (of a retry) a version conflict
+    started in its place (`runs.retry_after_conflict`, `summary.retried_as`)."""
+    while run.status == PlanRunStatus.conflict and (retry_id := (run.summary or {}).get("retried_as")):
+        retry = session.get(PlanRun, int(retry_id))
+        if retry is None or retry.id <= run.id:  # a retry is always newer: never loop
+            break
+        run = retry
+    return run
 
 
 def _lock_day(session: Session, region_id: int, day: object) -> PlanDay | None:
