@@ -10,6 +10,7 @@ query): bench/board.py measures it on 100 engineers / 1 000 visits.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -56,6 +57,8 @@ PALETTE = (
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
+    if value.tzinfo is UTC:  # as read (UTCDateTime): ~5 000 per board, converting each cost ~2 ms
+        return value.isoformat()
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
@@ -70,20 +73,6 @@ def _at(day: date, clock: time | None, tz: ZoneInfo) -> str | None:
     return None if clock is None else _iso(datetime.combine(day, clock, tzinfo=tz))
 
 
-# The columns the board shows: a day of 1 000 stops read whole (JSON parts and skills decoded per
-# row) spent most of its time building what it never shows (bench/board.py).
-_BOARD_STOP = load_only(
-    PlanStop.kind,
-    PlanStop.seq,
-    PlanStop.engineer_id,
-    PlanStop.work_order_id,
-    PlanStop.warehouse_id,
-    PlanStop.arrival_at,
-    PlanStop.start_at,
-    PlanStop.end_at,
-    PlanStop.late_s,
-    PlanStop.locked,
-)
 _BOARD_VISIT = load_only(
     WorkOrder.number,
     WorkOrder.ticket_id,
@@ -101,6 +90,37 @@ _BOARD_VISIT = load_only(
     WorkOrder.duration_min,
 )
 _BOARD_SITE = load_only(Site.latitude, Site.longitude)
+# The plan's stops as plain rows, one per stop with its visit, site, customer and warehouse: at
+# 1 000 stops, loading them as objects (stop, visit, site, warehouse: ~3 000 instances, each with
+# its state and lazy loaders) cost more than the query, and what survived to the end of the build
+# set off a full garbage collection every second or third build (100-140 ms: the p95 at twice the
+# p50, docs/board.md "Speed").
+_STOP_ROW = (
+    PlanStop.kind,
+    PlanStop.seq,
+    PlanStop.engineer_id,
+    PlanStop.arrival_at,
+    PlanStop.start_at,
+    PlanStop.end_at,
+    PlanStop.late_s,
+    WorkOrder.id.label("wo_id"),
+    WorkOrder.number,
+    WorkOrder.ticket_id,
+    WorkOrder.version,
+    WorkOrder.status,
+    WorkOrder.priority,
+    WorkOrder.engineer_id.label("wo_engineer_id"),
+    WorkOrder.at_risk_reason,
+    WorkOrder.at_risk_since,
+    WorkOrder.sla_deadline_at,
+    WorkOrder.planned_start_at,
+    Site.latitude,
+    Site.longitude,
+    Account.name.label("customer"),
+    Warehouse.name.label("warehouse"),
+    Warehouse.latitude.label("warehouse_lat"),
+    Warehouse.longitude.label("warehouse_lon"),
+)
 
 
 def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
@@ -128,18 +148,18 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
         a.engineer_id: a
         for a in session.scalars(select(Absence).where(Absence.engineer_id.in_(ids), Absence.day == day))
     }
-    stops = list(
+    stops = (
         session.execute(
-            select(PlanStop, WorkOrder, Site, Account.name, Warehouse)
-            .options(_BOARD_STOP, _BOARD_VISIT, _BOARD_SITE)
+            select(*_STOP_ROW)
+            .select_from(PlanStop)
             .outerjoin(WorkOrder, WorkOrder.id == PlanStop.work_order_id)
             .outerjoin(Site, Site.id == WorkOrder.site_id)
             .outerjoin(Account, Account.id == WorkOrder.account_id)
             .outerjoin(Warehouse, Warehouse.id == PlanStop.warehouse_id)
             .where(PlanStop.plan_run_id == (run.id if run else -1))
             .order_by(PlanStop.engineer_id, PlanStop.seq)
-        ).tuples()
-    )
+        )
+    ).all()
     rows: dict[int, dict[str, Any]] = {}
     for i, e in enumerate(engineers):
         shift, absence = shifts.get(e.id), absences.get(e.id)
@@ -163,8 +183,8 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             "stops": [],
         }
     previous_end: dict[int, datetime] = {}
-    shown: dict[int, WorkOrder] = {}  # the visits on the rows, for their pin marks
-    for stop, wo, site, customer, warehouse in stops:
+    shown: dict[int, plan_pins.Visit] = {}  # the visits on the rows, for their pin marks
+    for stop in stops:
         row = rows.get(stop.engineer_id)
         if row is None:
             continue
@@ -179,28 +199,44 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             "end": _iso(stop.end_at),
             "late_s": stop.late_s,
         }
-        if wo is not None:
+        if stop.wo_id is not None:
             # A visit taken off the plan (cancelled, given to someone else by hand) no longer shows here.
-            if wo.engineer_id not in (None, stop.engineer_id) or wo.status == WorkOrderStatus.cancelled.value:
+            if (
+                stop.wo_engineer_id not in (None, stop.engineer_id)
+                or stop.status == WorkOrderStatus.cancelled.value
+            ):
                 continue
+            moved = _moved_by_hand(stop, day, tz)
+            if moved is _ELSEWHERE:
+                continue  # scheduled by hand onto another day: shown there (`_scheduled_outside_the_plan`)
+            if moved is not None:
+                # Scheduled by hand since the plan was published: the re-plan that keeps it there
+                # is queued (seconds with workers, or a proposal waiting to be accepted); until it
+                # publishes, the board draws the visit where the route page and the notice put it.
+                item.update(
+                    eta=_iso(moved), start=_iso(moved), end=_iso(moved + (stop.end_at - stop.start_at))
+                )
+                item["travel_start"] = None
             item.update(
-                work_order_id=wo.id,
-                number=wo.number,
-                ticket_id=wo.ticket_id,
-                version=wo.version,
-                status=wo.status,
-                priority=wo.priority,
-                customer=customer or "",
-                lat=site.latitude if site else None,
-                lon=site.longitude if site else None,
+                work_order_id=stop.wo_id,
+                number=stop.number,
+                ticket_id=stop.ticket_id,
+                version=stop.version,
+                status=stop.status,
+                priority=stop.priority,
+                customer=stop.customer or "",
+                lat=stop.latitude,
+                lon=stop.longitude,
                 pinned=False,  # `_mark_pins`
                 pin_note=None,
-                at_risk=wo.at_risk_reason if wo.at_risk_since else None,
-                sla_due=_iso(wo.sla_deadline_at),
+                at_risk=stop.at_risk_reason if stop.at_risk_since else None,
+                sla_due=_iso(stop.sla_deadline_at),
             )
-            shown[wo.id] = wo
-        elif warehouse is not None:
-            item.update(warehouse=warehouse.name, lat=warehouse.latitude, lon=warehouse.longitude)
+            shown[stop.wo_id] = plan_pins.Visit(
+                stop.wo_id, stop.status, stop.wo_engineer_id, stop.planned_start_at
+            )
+        elif stop.warehouse is not None:
+            item.update(warehouse=stop.warehouse, lat=stop.warehouse_lat, lon=stop.warehouse_lon)
         row["stops"].append(item)
     _scheduled_outside_the_plan(
         session, rows, region_id, datetime.combine(day, time(0), tzinfo=tz), run.id if run else -1, shown
@@ -241,10 +277,26 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
     }
 
 
+_ELSEWHERE = datetime.min.replace(tzinfo=UTC)  # `_moved_by_hand`: the visit now stands on another day
+
+
+def _moved_by_hand(stop: Any, day: date, tz: ZoneInfo) -> datetime | None:
+    """The start a still-scheduled visit was given since the plan put it at `stop.start_at`, or
+    `_ELSEWHERE` when that start is on another day; None when it stands as planned."""
+    start = stop.planned_start_at
+    if stop.status != WorkOrderStatus.scheduled.value or start is None or stop.start_at is None:
+        return None
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    planned = stop.start_at if stop.start_at.tzinfo else stop.start_at.replace(tzinfo=UTC)
+    if start == planned:
+        return None
+    return start if start.astimezone(tz).date() == day else _ELSEWHERE
+
+
 def _mark_pins(
     session: Session,
     rows: dict[int, dict[str, Any]],
-    shown: dict[int, WorkOrder],
+    shown: dict[int, plan_pins.Visit],
     run: PlanRun | None,
     names: dict[int, str],
     tz: ZoneInfo,
@@ -267,7 +319,7 @@ def _scheduled_outside_the_plan(
     region_id: int,
     start: datetime,
     run_id: int,
-    visits: dict[int, WorkOrder],
+    visits: dict[int, plan_pins.Visit],
 ) -> None:
     """Visits scheduled for this day that the published plan does not hold (scheduled by hand, or
     on a day no plan was published for): on their engineer's row, in time order, marked
@@ -337,7 +389,7 @@ def _scheduled_outside_the_plan(
                 "outside_plan": not finished,
             }
         )
-        visits[wo.id] = wo  # for its pin mark
+        visits[wo.id] = plan_pins.Visit(wo.id, wo.status, wo.engineer_id, wo.planned_start_at)  # its pin mark
         added = True
     if added:
         for row in rows.values():
@@ -560,11 +612,21 @@ def _time_before(row: dict[str, Any], leaves: datetime, starts: datetime | None,
     return leaves - max(begins)
 
 
-def fingerprint(data: dict[str, Any]) -> str:
-    """The page's ETag: equal data, equal tag (the JSON is built in a stable order)."""
-    import json
+def encode(data: dict[str, Any]) -> bytes:
+    """The data as `/board/data` sends it (the encoding of Starlette's JSONResponse). The route
+    sends these bytes and tags them with `fingerprint_of`: the data was encoded twice per request
+    (sorted for the tag, then for the body), ~10 ms of ~500 KiB each, a 304 poll included."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+def fingerprint_of(body: bytes) -> str:
+    """The ETag of encoded data: equal data, equal tag (the data is built in a stable order)."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def fingerprint(data: dict[str, Any]) -> str:
+    """The page's ETag, the one `/board/data` answers with for the same data."""
+    return fingerprint_of(encode(data))
 
 
 def set_pin(session: Session, *, work_order: WorkOrder, pinned: bool, actor: User | None = None) -> None:

@@ -9,7 +9,9 @@ by hand and when; *Unpin* ends both at once, so the next plan chooses engineer a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -23,13 +25,22 @@ from app.platform.db import utcnow
 from app.platform.errors import Unprocessable
 
 
+class Visit(NamedTuple):
+    """What a pin mark needs of a visit: the board reads these columns, not whole work orders."""
+
+    id: int
+    status: str
+    engineer_id: int | None
+    planned_start_at: datetime | None
+
+
 def _local(value: datetime, tz: ZoneInfo, fmt: str) -> str:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz).strftime(fmt)
 
 
 def notes(
     session: Session,
-    visits: list[WorkOrder],
+    visits: Sequence[Visit | WorkOrder],
     run_id: int | None,
     engineer_names: dict[int, str],
     tz: ZoneInfo,

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -162,12 +162,13 @@ def board_response(
 @router.get("/board/data", response_model=None)
 def board_data(request: Request, db: PageDb, user: BoardUser, region: str = "", day: str = "") -> Response:
     chosen, when = _region_and_day(db, region, day)
-    data = plan_board.board(db, region_id=chosen.id, day=when)
-    tag = f'"{plan_board.fingerprint(data)}"'
+    # encoded once: the ETag is the hash of the body sent
+    body = plan_board.encode(plan_board.board(db, region_id=chosen.id, day=when))
+    tag = f'"{plan_board.fingerprint_of(body)}"'
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers=headers)
-    return JSONResponse(data, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _engineer_choice(db: Session, engineer_id: str) -> Engineer:
