@@ -8,15 +8,46 @@ stops without it, so they could overlap it: a visit at 17:00–17:45 drawn over 
 17:00–18:00. `around` makes a second solve's problem: those visits out, and the part of their
 time the engineer's other kept visits do not already fill a fixed break of their engineer (the
 engine keeps breaks free of visits), so nothing else is put there.
+
+`solve` is that path for every caller that solves a day kept visits stand in (a plan run, the
+what-if preview), so a preview shows what the re-plan it stands for would publish.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import dispatch
 
 Interval = tuple[int, int]
+# One solve of a problem from a starting plan (None: from scratch), as its caller solves.
+SolveOnce = Callable[[dispatch.Problem, dispatch.Plan | None], dispatch.Plan]
+# Solves at most, the first included. Each solve after the first takes out at least one kept visit,
+# so the loop ends anyway; the cap bounds a re-plan's time (each solve has the full time limit)
+# when kept visits crowd one another out one by one. Past it, a kept visit the last solve left
+# out stays as set while its time is not blocked (the overlap `around` exists to prevent).
+MAX_SOLVES = 3
+
+
+def solve(
+    problem: dispatch.Problem, held: set[str], initial: dispatch.Plan | None, solve_once: SolveOnce
+) -> dispatch.Plan:
+    """Solve the day; while the solve left out kept visits (`held`: their job keys), solve again
+    with their times blocked (`around`). A second solve can leave out another kept visit it had
+    planned (its start now unreachable behind a blocked time): that one is blocked in a third,
+    rather than its engineer's other stops being planned over it. The plan lists every kept visit
+    a solve left out, with that solve's reason."""
+    plan = solve_once(problem, initial)
+    dropped: tuple[dispatch.Unassigned, ...] = ()
+    for _ in range(MAX_SOLVES - 1):
+        again = around(problem, held, plan)
+        if again is None or not again.problem.jobs:
+            break
+        dropped += again.dropped
+        problem, initial = again.problem, again.start_from(initial)
+        plan = solve_once(problem, initial)
+    return replace(plan, unassigned=plan.unassigned + dropped) if dropped else plan
 
 
 @dataclass(frozen=True)
@@ -29,11 +60,6 @@ class Around:
     @property
     def removed(self) -> set[str]:
         return {u.job_id for u in self.dropped}
-
-    def finish(self, plan: dispatch.Plan) -> dispatch.Plan:
-        """The second solve's plan, listing the kept visits it was not given as the first solve
-        left them out (with its reason: the at-risk mark and the summary say why)."""
-        return replace(plan, unassigned=plan.unassigned + self.dropped)
 
     def start_from(self, initial: dispatch.Plan | None) -> dispatch.Plan | None:
         """A re-plan's starting routes without the visits taken out of the problem."""

@@ -262,12 +262,9 @@ def _execute(run_id: int, t0: float, ran: list[bool]) -> str:
 
     try:
         if loaded.problem is not None and loaded.problem.jobs:
-            plan = _solve(loaded.problem, initial)
             # A visit kept at a time set by hand that the day cannot fit stays there (the publish):
-            # solve again with its time blocked, so no other stop of its engineer overlaps it.
-            again = held.around(loaded.problem, {plan_keys.job_key(i) for i in loaded.held}, plan)
-            if again is not None and again.problem.jobs:
-                plan = again.finish(_solve(again.problem, again.start_from(initial)))
+            # solved again with its time blocked, so no other stop of its engineer overlaps it.
+            plan = held.solve(loaded.problem, {plan_keys.job_key(i) for i in loaded.held}, initial, _solve)
     except Exception as exc:  # recorded on the run, not raised: a fan-out's chord must still collect
         log.exception("plan run %s: solver failed", run_id)
         with unit_of_work() as session:

@@ -13,7 +13,10 @@ Whatever code path changes the rows (API, pages, imports, other services), a ses
 - on-call cover removed                            → re-plan the planned days it covered, from today
                                                       on ("on_call_removed"); cover already over: none;
 - a visit scheduled or moved by hand               → tell the customer as a plan's move would
-  (`workorders.schedule`)                             (`notify.on_scheduled`);
+  (`workorders.schedule`)                             (`notify.on_scheduled`), and re-plan its day
+                                                      and the day it left ("scheduled"): the
+                                                      published plan still has it at the engine's
+                                                      time, its engineer's other stops maybe over it;
 - a work order cancelled                           → release its parts, re-plan ("cancellation"),
                                                       tell the customer if the visit was announced;
 - a visit finished (done / needs_follow_up)        → its held parts are consumed (the report has
@@ -82,6 +85,7 @@ URGENT = ("P1", "P2")
 _KEY = "fieldline_plan_events"
 _REF = "fieldline_plan_event_ref"  # on an Absence's / OnCallShift's instance state: absence_ref, cover_ref
 _SCHEDULED_FROM = "fieldline_scheduled_from"  # on a WorkOrder's instance state: its ETA before `schedule`
+_SCHEDULED_WAS = "fieldline_scheduled_was"  # on a WorkOrder's instance state: its start before `schedule`
 _DAY = "fieldline_plan_day"  # on a WorkOrder's instance state: plan_on
 _UNDONE = "fieldline_check_in_undone"  # on a WorkOrder's instance state: the check-in taken back
 # The events of a check-in that re-plan a day; an undone check-in takes back (or re-plans) the
@@ -216,6 +220,10 @@ def _collect(session: Session, _ctx: Any) -> None:
         mark = instance_state(obj).info.pop(SCHEDULED_BY_HAND, None) if isinstance(obj, WorkOrder) else None
         if mark is not None:  # kept past this flush for `_handle` (before_commit)
             instance_state(obj).info[_SCHEDULED_FROM] = mark[0]
+            if mark[2]:  # a person's: the re-plan keeps it where they put it (`inputs.hand_timed`)
+                instance_state(obj).info[_SCHEDULED_WAS] = mark[1]
+            else:
+                instance_state(obj).info.pop(_SCHEDULED_WAS, None)
             found.append(("scheduled", obj))
     for obj in session.dirty:
         if isinstance(obj, StockReservation) and instance_state(obj).info.pop(stock.CUT_MARK, None):
@@ -300,6 +308,8 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
             notify.on_scheduled(
                 session, work_order_id=obj.id, old_eta=info.pop(_SCHEDULED_FROM), new_eta=obj.eta_at
             )
+            if _SCHEDULED_WAS in info:
+                _scheduled_by_hand(session, obj, info.pop(_SCHEDULED_WAS))
     elif kind == "cancellation":
         reservations.release_for_work_order(session, work_order_id=obj.id)
         notify.on_cancelled(session, work_order_id=obj.id)
@@ -335,6 +345,26 @@ def _handle(session: Session, kind: str, obj: Any) -> None:
             request_replan(
                 session, region_id=engineer.region_id, day=obj.day, trigger=kind, ref=absence_ref(obj)
             )
+
+
+def _scheduled_by_hand(session: Session, work_order: WorkOrder, was_at: datetime | None) -> None:
+    """A dispatcher set the visit's engineer and start by hand. The published plan still has it
+    where the engine put it: the board drew it at the plan's 09:45 beside the route page's and
+    the notice's 13:30, and its engineer's other stops could run over 13:30, until some other
+    event re-planned the day. The re-plan keeps it at the hand-set time (`inputs.hand_timed`) and
+    routes the others around it. The day it left is re-planned too (moved to another day: that
+    day's plan still holds it). Each schedule is its own event. Only a person's schedule: a
+    re-plan does not keep one without an actor (a system's), and would take it back."""
+    if work_order.planned_start_at is None:
+        return
+    tz, today = _today(session, work_order.region_id)
+    days = {plan_keys.local_day(work_order.planned_start_at, tz)}
+    if was_at is not None:
+        days.add(plan_keys.local_day(was_at, tz))
+    ref = f"{work_order.id}.{secrets.token_hex(4)}"
+    for day in sorted(days):
+        if day >= today:  # a past day's plan is history
+            request_replan(session, region_id=work_order.region_id, day=day, trigger="scheduled", ref=ref)
 
 
 def _worked_other_day(session: Session, work_order: WorkOrder) -> None:

@@ -47,8 +47,8 @@ from app.models import (
     WorkOrder,
     WorkOrderStatus,
 )
+from app.planning import held, proposals, reasons, triggers
 from app.planning import keys as plan_keys
-from app.planning import proposals, reasons, triggers
 from app.planning import publish as plan_publish
 from app.planning import runs as plan_runs
 from app.planning import service as planning
@@ -180,16 +180,27 @@ def _token(loaded: planning.Loaded) -> str:
 def _solve(
     session: Session, loaded: planning.Loaded, problem: dispatch.Problem, new_jobs: list[dispatch.Job]
 ) -> dispatch.Plan:
+    """The re-plan as a run would make it, kept visits' second solve included (`held.solve`):
+    without it the preview drew stops over a visit kept at a time set by hand that the day cannot
+    fit, which the published re-plan routes around."""
     limit = get_settings().replan_time_limit_s
     initial = plan_runs.previous_plan(session, loaded)
     present = {e.id for e in problem.engineers}
     if initial is not None:
         initial = replace(initial, routes=tuple(r for r in initial.routes if r.engineer_id in present))
-    if initial is not None and loaded.as_of is not None and initial.routes:
-        now_s = plan_keys.to_s_up(loaded.ref, loaded.as_of)
-        return dispatch.replan(initial, problem, now=now_s, new_jobs=new_jobs, time_limit=limit, seed=0)
+    if initial is not None and not initial.routes:
+        initial = None
+    # The emergency is one more job of the problem (a re-plan inserts jobs its starting routes lack,
+    # as it does `new_jobs`), so a second solve keeps it.
     problem = replace(problem, jobs=problem.jobs + tuple(new_jobs))
-    return dispatch.solve(problem, time_limit=limit, seed=0, solution_limit=SOLUTION_LIMIT)
+
+    def once(p: dispatch.Problem, start: dispatch.Plan | None) -> dispatch.Plan:
+        if start is not None and loaded.as_of is not None:
+            now_s = plan_keys.to_s_up(loaded.ref, loaded.as_of)
+            return dispatch.replan(start, p, now=now_s, time_limit=limit, seed=0)
+        return dispatch.solve(p, time_limit=limit, seed=0, solution_limit=SOLUTION_LIMIT)
+
+    return held.solve(problem, {plan_keys.job_key(i) for i in loaded.held}, initial, once)
 
 
 def _absent_engineer(session: Session, region: Region, engineer_id: int) -> Engineer:
@@ -272,6 +283,9 @@ def preview(
     # A visit of a later day offered to this one (at risk there) and not taken stays on its own day:
     # not "left out" here (the preview counted Tuesday's visit in Monday's left-out list).
     stays = {plan_keys.job_key(i) for i in loaded.pulled}
+    # A visit kept at a time set by hand that the day cannot fit is not left out either: the
+    # publish keeps it as a stop where it stands, marked at risk (`publish._held_stop`).
+    stays |= {plan_keys.job_key(i) for i in loaded.held}
     unassigned = [u for u in plan.unassigned if u.job_id != EMERGENCY_KEY and u.job_id not in stays]
     left_out = [plan_keys.key_id(u.job_id) for u in unassigned]
     numbers = dict(

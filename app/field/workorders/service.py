@@ -74,8 +74,10 @@ UPDATABLE = (
     "eta_at",
 )
 SCHEDULABLE_FROM = (WorkOrderStatus.unscheduled, WorkOrderStatus.scheduled, WorkOrderStatus.en_route)
-# On a work order's instance state after `schedule` changed it: (the ETA before,); the planning
-# session hook pops it and tells the customer (app.planning.notify.on_scheduled).
+# On a work order's instance state after `schedule` changed it: (the ETA before, the planned start
+# before, whether a person set it); the planning session hook pops it, tells the customer
+# (app.planning.notify.on_scheduled) and, set by a person, re-plans the days whose published plans
+# hold the visit elsewhere (app.planning.triggers).
 SCHEDULED_BY_HAND = "fieldline_scheduled_by_hand"
 
 
@@ -406,7 +408,7 @@ def schedule(
     )
     refuse(errors)
     now = utcnow()
-    told_eta = work_order.eta_at
+    told_eta, was_at = work_order.eta_at, work_order.planned_start_at
     changes = audit.apply_changes(
         work_order,
         {"engineer_id": engineer.id, "planned_start_at": planned_start, "eta_at": eta or planned_start},
@@ -415,7 +417,7 @@ def schedule(
         return work_order  # the same assignment again (a retry): nothing to record
     # The customer hears of it as of a plan's move (app.planning.triggers → notify.on_scheduled);
     # a mark, not a changed eta_at, because a publish changes eta_at too and tells on its own.
-    instance_state(work_order).info[SCHEDULED_BY_HAND] = (told_eta,)
+    instance_state(work_order).info[SCHEDULED_BY_HAND] = (told_eta, was_at, actor is not None)
     add_event(
         session,
         work_order,
