@@ -157,6 +157,20 @@ def seed_session(engine: Engine) -> Iterator[Session]:
         app_db.SessionFactory.kw.update(saved)
 
 
+@contextmanager
+def script_held_back(page: Any, name: str) -> Iterator[None]:
+    """The page loaded again without its deferred script `static/js/<name>`, which arrives late:
+    when the block ends. What the block types is what a slow phone lets a user type before the
+    script runs (no listener hears it)."""
+    pattern = f"**/static/js/{name}"
+    page.context.route(pattern, lambda route: route.abort())
+    page.reload()
+    page.wait_for_load_state()
+    yield
+    page.context.unroute(pattern)
+    page.add_script_tag(url=f"/static/js/{name}")
+
+
 def collect_errors(page: Any, ignore: Callable[[str], bool] = lambda url: False) -> list[str]:
     """Console errors and uncaught exceptions of a page (those from `ignore`d URLs left out)."""
     errors: list[str] = []

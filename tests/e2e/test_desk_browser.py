@@ -23,6 +23,7 @@ from tests.e2e.browser import (
     collect_errors,
     migrated,
     running_server,
+    script_held_back,
     sign_in,
 )
 
@@ -198,17 +199,13 @@ def test_a_number_typed_before_the_search_script_ran_is_looked_up(server: dict[s
     number before the deferred search.js has run, and that typing reached no listener. The script
     looks up what the box holds when it starts. Here search.js is held back until after the typing."""
     base = server["base"]
-    script = "**/static/js/search.js"
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_context(viewport={"width": 360, "height": 780}).new_page()
             sign_in(page, base, "/", server["agent_email"])
-            page.context.route(script, lambda route: route.abort())
-            page.reload()
-            page.get_by_role("searchbox").fill("08031 234567")
-            page.context.unroute(script)
-            page.add_script_tag(url="/static/js/search.js")  # the script arrives late
+            with script_held_back(page, "search.js"):
+                page.get_by_role("searchbox").fill("08031 234567")
             sync_api.expect(page.locator("#results a", has_text="Brauerei Gipfelglück GmbH")).to_be_visible()
             sync_api.expect(page).to_have_url(f"{base}/?q=08031%20234567")  # as-you-type, no page load
         finally:

@@ -22,7 +22,16 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.platform.auth import hash_password
-from tests.e2e.browser import ARGS, ARTIFACTS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server
+from tests.e2e.browser import (
+    ARGS,
+    ARTIFACTS,
+    CHROMIUM,
+    PASSWORD,
+    collect_errors,
+    migrated,
+    running_server,
+    script_held_back,
+)
 from tests.planning import world as pw
 
 pytestmark = pytest.mark.browser
@@ -116,6 +125,14 @@ def _sign_in(page: Any, server: dict[str, Any]) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/field")  # engineers land on their route
+
+
+def _route_and_back(page: Any, server: dict[str, Any]) -> None:
+    """To the route and back into the visit: the page opens it afresh."""
+    page.get_by_role("link", name="‹ Route").click()
+    page.wait_for_url(f"{server['base']}/field*")
+    page.locator(f'ol.stops a[href="/field/visits/{server["visit_id"]}"]').click()
+    page.wait_for_url(f"{server['base']}/field/visits/{server['visit_id']}")
 
 
 def _assert_fits_the_phone(page: Any) -> None:
@@ -308,10 +325,7 @@ def test_a_refused_report_is_kept_until_it_is_filed(van_server: dict[str, Any]) 
             sync_api.expect(page.get_by_label("Work done")).to_have_value("Work done")
 
             # The route and back: the page opens the visit afresh, and the report is all back.
-            page.get_by_role("link", name="‹ Route").click()
-            page.wait_for_url(f"{base}/field*")
-            page.locator(f'ol.stops a[href="/field/visits/{server["visit_id"]}"]').click()
-            page.wait_for_url(visit)
+            _route_and_back(page, server)
             sync_api.expect(page.get_by_label("Work done")).to_have_value("Work done")
             sync_api.expect(page.locator("#report-form .draft-note")).to_contain_text(
                 "Your unsent text is back"
@@ -354,7 +368,6 @@ def test_a_report_typed_before_the_page_script_ran_is_kept(van_server: dict[str,
     server = van_server
     base = server["base"]
     visit = f"{base}/field/visits/{server['visit_id']}"
-    drafts = "**/static/js/drafts.js"
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
@@ -365,19 +378,10 @@ def test_a_report_typed_before_the_page_script_ran_is_kept(van_server: dict[str,
             page.goto(visit)
             page.get_by_role("button", name="Check in").click()
             sync_api.expect(page.get_by_role("status")).to_contain_text("Checked in.")
-            # reload the checked-in page with the draft script held back, and type into it
-            context.route(drafts, lambda route: route.abort())
-            page.goto(visit)
-            page.wait_for_load_state()
-            assert page.evaluate("Object.keys(sessionStorage).length") == 0
-            page.get_by_label("Work done").fill("Replaced the fan motor")
-            # the script arrives late
-            context.unroute(drafts)
-            page.add_script_tag(url="/static/js/drafts.js")
-            page.get_by_role("link", name="‹ Route").click()
-            page.wait_for_url(f"{base}/field*")
-            page.locator(f'ol.stops a[href="/field/visits/{server["visit_id"]}"]').click()
-            page.wait_for_url(visit)
+            with script_held_back(page, "drafts.js"):  # the checked-in page, typed into
+                assert page.evaluate("Object.keys(sessionStorage).length") == 0
+                page.get_by_label("Work done").fill("Replaced the fan motor")
+            _route_and_back(page, server)
             sync_api.expect(page.get_by_label("Work done")).to_have_value("Replaced the fan motor")
             sync_api.expect(page.locator("#report-form .draft-note")).to_contain_text(
                 "Your unsent text is back"

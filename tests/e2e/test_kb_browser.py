@@ -30,6 +30,7 @@ from tests.e2e.browser import (
     collect_errors,
     migrated,
     running_server,
+    script_held_back,
     seed_session,
     sign_in,
 )
@@ -204,17 +205,13 @@ def test_a_symptom_typed_before_the_suggestion_script_ran_is_asked_for(server: d
     typing reached no listener, so the script asks for what the box holds when it starts (the page
     drew the suggestions of the ticket's subject). Here kb-suggest.js is held back until then."""
     base, ticket_id = server["base"], server["ticket_id"]
-    script = "**/static/js/kb-suggest.js"
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             sign_in(page, base, f"/desk/tickets/{ticket_id}", server["agent_email"])
-            page.context.route(script, lambda route: route.abort())
-            page.reload()
-            page.get_by_label("Describe the problem").fill("display shows F.75")
-            page.context.unroute(script)
-            page.add_script_tag(url="/static/js/kb-suggest.js")  # the script arrives late
+            with script_held_back(page, "kb-suggest.js"):
+                page.get_by_label("Describe the problem").fill("display shows F.75")
             first = page.locator("#kb-suggestions li").first
             sync_api.expect(first.locator("a.title")).to_have_text(RIGHT, timeout=10000)
         finally:

@@ -26,6 +26,7 @@ from tests.e2e.browser import (
     collect_errors,
     migrated,
     running_server,
+    script_held_back,
     seed_session,
     sign_in,
 )
@@ -323,19 +324,15 @@ def test_an_edit_made_before_the_draft_script_ran_is_kept(server: dict[str, Any]
     drafts.js is held back until after the typing; the ticket opened afresh has the change back."""
     base, ticket_id = server["base"], server["cooler_id"]
     url = f"{base}/desk/tickets/{ticket_id}"
-    script = "**/static/js/drafts.js"
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             sign_in(page, base, f"/desk/tickets/{ticket_id}", server["agent_email"])
-            page.context.route(script, lambda route: route.abort())
-            page.reload()
-            page.locator("#edit-title").click()  # "Edit ticket" opens
-            page.get_by_label("Subject", exact=True).fill("Cooler alarm, cold room 2")
-            page.get_by_label("Priority", exact=True).select_option("P1")
-            page.context.unroute(script)
-            page.add_script_tag(url="/static/js/drafts.js")  # the script arrives late
+            with script_held_back(page, "drafts.js"):
+                page.locator("#edit-title").click()  # "Edit ticket" opens
+                page.get_by_label("Subject", exact=True).fill("Cooler alarm, cold room 2")
+                page.get_by_label("Priority", exact=True).select_option("P1")
             page.goto(url)
             sync_api.expect(page.get_by_label("Subject", exact=True)).to_have_value(
                 "Cooler alarm, cold room 2"

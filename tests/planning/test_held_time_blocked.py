@@ -4,12 +4,13 @@ there, so a stop could run over it (21:15–21:45 over the visit kept at 21:30).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import PlanStop, PlanUnassigned, WorkOrder
+from app.models import Engineer, PlanStop, PlanUnassigned, WorkOrder
 from app.planning import keys as plan_keys
 from app.planning import runs as plan_runs
 from app.platform.db import utcnow
@@ -18,14 +19,25 @@ from tests.planning.test_hand_times_kept import _at, _by_hand
 from tests.planning.test_out_of_order_check_in import SMALL, _current
 
 
-def test_no_stop_of_the_engineer_overlaps_a_kept_visit_the_day_cannot_fit(db: Session) -> None:
+@dataclass(frozen=True)
+class KeptEvening:
+    """A visit kept by hand at 21:30 for an hour with the shift ending at 22:00 (the plan cannot fit
+    it there), and a second visit of the same engineer that may only start 21:15-21:45 next to
+    their home: planned as if the kept visit were not there it runs 21:15-21:45, over it."""
+
+    world: pw.World
+    today: date
+    engineer: Engineer
+    late: WorkOrder
+    tight: WorkOrder
+    kept_at: datetime
+
+
+def kept_evening(db: Session) -> KeptEvening:
     w = pw.build(db, jobs=0, tz=pw.midday_zone(), shift=(6, 22), all_week=True)
     today = plan_keys.local_day(utcnow(), w.region.timezone)
     elec = w.engineers[1]  # the only one with ELEC; home at 48.16, 11.62
-    # Kept at 21:30 for an hour: the shift ends at 22:00, so the plan cannot fit it there.
     late = pw.add_visit(db, w, skill="ELEC", lat=48.17, lon=11.62, duration_min=60)
-    # May only start between 21:15 and 21:45, next to the engineer's home: planned as if the
-    # kept visit were not there it runs 21:15–21:45, over it.
     tight = pw.add_visit(
         db,
         w,
@@ -38,6 +50,12 @@ def test_no_stop_of_the_engineer_overlaps_a_kept_visit_the_day_cannot_fit(db: Se
     db.commit()
     kept_at = _at(w, today, 21, 30)
     _by_hand(db, w, late.id, elec.id, kept_at)
+    return KeptEvening(w, today, elec, late, tight, kept_at)
+
+
+def test_no_stop_of_the_engineer_overlaps_a_kept_visit_the_day_cannot_fit(db: Session) -> None:
+    k = kept_evening(db)
+    w, today, elec, late, tight, kept_at = k.world, k.today, k.engineer, k.late, k.tight, k.kept_at
 
     run = plan_runs.create_run(db, region_id=w.region.id, day=today, kind="replan", send=False, **SMALL)  # type: ignore[arg-type]
     db.commit()

@@ -9,30 +9,13 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from app.planning import keys as plan_keys
 from app.planning import whatif
-from app.platform.db import utcnow
-from tests.planning import world as pw
-from tests.planning.test_hand_times_kept import _at, _by_hand
+from tests.planning.test_held_time_blocked import kept_evening
 
 
 def test_the_preview_routes_around_a_kept_visit_the_day_cannot_fit(db: Session) -> None:
-    w = pw.build(db, jobs=0, tz=pw.midday_zone(), shift=(6, 22), all_week=True)
-    today = plan_keys.local_day(utcnow(), w.region.timezone)
-    elec = w.engineers[1]  # the only one with ELEC
-    late = pw.add_visit(db, w, skill="ELEC", lat=48.17, lon=11.62, duration_min=60)
-    tight = pw.add_visit(
-        db,
-        w,
-        skill="ELEC",
-        lat=48.161,
-        lon=11.621,
-        duration_min=30,
-        windows=[(_at(w, today, 21, 15), _at(w, today, 21, 45))],
-    )
-    db.commit()
-    kept_at = _at(w, today, 21, 30)  # an hour from 21:30: the 22:00 shift end cannot fit it
-    _by_hand(db, w, late.id, elec.id, kept_at)
+    k = kept_evening(db)  # the re-plan test's evening: a visit kept at 21:30 the shift cannot fit
+    w, today, elec, late, tight, kept_at = k.world, k.today, k.engineer, k.late, k.tight, k.kept_at
 
     shown = whatif.preview(db, region_id=w.region.id, day=today)
 
