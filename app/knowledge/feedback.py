@@ -17,6 +17,7 @@ from app.desk.tickets.status import DONE
 from app.knowledge.articles import get_article
 from app.knowledge.index import mark_changed
 from app.models import (
+    Account,
     ArticleVisibility,
     KbArticle,
     KbTicketFeedback,
@@ -26,7 +27,7 @@ from app.models import (
     User,
     WorkOrder,
 )
-from app.platform import audit
+from app.platform import audit, i18n
 from app.platform.db import utcnow
 from app.platform.errors import Conflict
 
@@ -53,15 +54,21 @@ def is_first_contact(session: Session, ticket: Ticket) -> bool:
     return not visits and (contacts or 0) <= 1 and not resolved_before
 
 
-def resolution_text(article: KbArticle) -> str:
-    """The resolution the customer is e-mailed. Only a customer-visible article's title and steps go
-    out: an internal one is written for agents ("ask the customer to read the inlet temperature")."""
+def resolution_text(article: KbArticle, language: str = i18n.DEFAULT) -> str:
+    """The resolution the customer is e-mailed, in the customer's language (the mail around it is:
+    a German customer got "Guten Tag" and an English line). Only a customer-visible article's title
+    and steps go out: an internal one is written for agents ("ask the customer to read the inlet
+    temperature"). The steps stay as the article wrote them."""
     if article.visibility != ArticleVisibility.customer.value:
-        return f"Solved by our service desk (reference KB-{article.id})."
+        return i18n.text(language, "kb.resolved.internal", id=article.id)
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(article.resolution_steps, 1))
-    return f"Solved with knowledge article “{article.title}” (KB-{article.id})." + (
-        f"\n{steps}" if steps else ""
-    )
+    line = i18n.text(language, "kb.resolved.article", id=article.id, title=article.title)
+    return line + (f"\n{steps}" if steps else "")
+
+
+def _language(session: Session, account_id: int) -> str:
+    """The customer's language, which the resolution mail is written in."""
+    return session.scalar(select(Account.language).where(Account.id == account_id)) or i18n.DEFAULT
 
 
 def _count(session: Session, article_id: int, column: str) -> None:
@@ -110,7 +117,7 @@ def mark_solved(
             session,
             ticket_id=ticket.id,
             to="resolved",
-            reason=resolution_text(article),
+            reason=resolution_text(article, _language(session, ticket.account_id)),
             actor=actor,
             channel=channel,
         )

@@ -52,6 +52,10 @@ EN: dict[str, str] = {
         "Kind regards\nYour service team\n\n"
         "To add to your request {number}, answer this e-mail and keep [{number}] in the subject."
     ),
+    # --- a resolution from the knowledge base ("This solved it", app/knowledge/feedback.py): an
+    # internal article goes out as a reference only, a customer-visible one with its title
+    "kb.resolved.internal": "Solved by our service desk (reference KB-{id}).",
+    "kb.resolved.article": "Solved with knowledge article “{title}” (KB-{id}).",
     # --- survey mails (app/feedback/messages.py)
     "survey.mail.reminder": "Reminder: {subject}",
     "survey.mail.greeting": "Hello {name},",
@@ -147,6 +151,8 @@ DE: dict[str, str] = {
         "Um etwas zu Ihrer Anfrage {number} zu ergänzen, antworten Sie auf diese E-Mail; "
         "[{number}] bleibt dabei im Betreff."
     ),
+    "kb.resolved.internal": "Von unserem Service-Desk gelöst (Referenz KB-{id}).",
+    "kb.resolved.article": "Gelöst mit dem Wissensartikel „{title}“ (KB-{id}).",
     "notice.subject.planned": "Ihr Servicetermin {number}: Unser Techniker kommt am {eta}",
     "notice.subject.eta_changed": "Neue Ankunftszeit für Ihren Servicetermin {number}: {eta}",
     "notice.subject.unplanned": "Ihr Servicetermin {number} muss neu geplant werden",

@@ -23,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
-from app.desk.tickets.status import DONE
 from app.knowledge import articles, feedback, from_ticket, search
 from app.knowledge.markdown import render_markdown
 from app.models import KbArticle, KbTicketFeedback, Role, Ticket, User
@@ -107,7 +106,7 @@ def _confirm_solved(
 
     ticket = tickets.get_ticket(db, ticket_id)
     article = articles.get_article(db, article_id, reader=user)
-    question = {"article_id": article.id, "title": article.title, "mails": ticket.status not in DONE}
+    question = {"article_id": article.id, "title": article.title}  # the page words it (mail or not)
     return desk_tickets._view(request, db, ticket, forms={"kb_solved": {"input": question}})
 
 

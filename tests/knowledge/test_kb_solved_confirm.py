@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.knowledge import articles
-from app.models import KbTicketFeedback, ReplyDelivery, Ticket, User
+from app.models import Account, Contact, KbTicketFeedback, ReplyDelivery, Ticket, User
 from tests import factories as f
 from tests.web.conftest import csrf_of
 
@@ -106,6 +106,57 @@ def test_an_already_resolved_ticket_is_only_linked_and_the_question_says_no_mail
     assert (
         asked.status_code == 200 and f"Link KB-{article} to ticket {ticket.number} as its resolution?" in page
     )
-    assert "no e-mail goes out" in page and "mail the customer" not in page
+    assert "No e-mail goes out: the ticket is resolved already." in page and "mail the customer" not in page
     db.expire_all()
     assert _counts(db, ticket.id) == (0, mails)
+
+
+def test_the_question_and_the_dialog_say_when_no_mail_goes_out(
+    client: TestClient, db: Session, sign_in: Any
+) -> None:
+    """QA: the question promised "mail the customer the resolution" for a ticket without a contact
+    and for a contact who had left, and nothing was mailed. Both now say why no e-mail goes out, as
+    the reply form does; the script's dialog reads the same words from the panel."""
+    agent = sign_in("agent")
+    ticket, article, _ = _world(db, agent)
+    left = db.get_one(Ticket, ticket.id)
+    alone = f.open_ticket(db, f.make_account(db), subject="Display shows F.75")
+    db.commit()
+    assert left.contact_id is not None
+    db.get_one(Contact, left.contact_id).active = False
+    db.commit()
+    for tid, why in ((alone.id, "the ticket has no contact"), (left.id, "the contact has left the customer")):
+        token = csrf_of(client.get(f"/desk/tickets/{tid}").text)
+        page = html.unescape(
+            client.post(f"/desk/tickets/{tid}/kb/{article}/solved", data={"csrf": token}).text
+        )
+        number = db.get_one(Ticket, tid).number
+        assert f"Resolve ticket {number} with KB-{article}?" in page
+        assert f"No e-mail goes out: {why}." in page
+        assert "mail the customer" not in page
+        dialog = page.split('data-solved-question="', 1)[1].split('"', 1)[0]
+        assert dialog == f"Resolve this ticket with this article? No e-mail goes out: {why}."
+    # a contact with an address: the dialog promises the mail
+    other, _, _ = _world(db, agent)
+    page = html.unescape(client.get(f"/desk/tickets/{other.id}").text)
+    dialog = page.split('data-solved-question="', 1)[1].split('"', 1)[0]
+    assert dialog == "Resolve this ticket with this article? The customer gets the resolution e-mail."
+
+
+def test_a_german_customer_gets_the_resolution_line_in_german(
+    client: TestClient, db: Session, sign_in: Any
+) -> None:
+    """QA: the mail around it was German ("Guten Tag …") and the resolution line English ("Solved by
+    our service desk"). It is written in the customer's language, as the mail is."""
+    agent = sign_in("agent")
+    ticket, article, _ = _world(db, agent)
+    db.get_one(Account, ticket.account_id).language = "de"
+    db.commit()
+    token = csrf_of(client.get(f"/desk/tickets/{ticket.id}").text)
+    done = client.post(
+        f"/desk/tickets/{ticket.id}/kb/{article}/solved", data={"csrf": token, "confirmed": "1"}
+    )
+    assert done.status_code == 200, done.text
+    page = html.unescape(done.text)
+    assert f"Von unserem Service-Desk gelöst (Referenz KB-{article})." in page  # the timeline
+    assert "Solved by our service desk" not in page

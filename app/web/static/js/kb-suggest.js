@@ -19,7 +19,10 @@
     if (!/\/solved$/.test(form.getAttribute("action") || "")) return;
     var confirmed = form.elements.namedItem("confirmed");
     if (confirmed && confirmed.value === "1") return;
-    if (!window.confirm("Resolve this ticket with this article? The customer gets the resolution e-mail.")) {
+    // the page words the question: whether an e-mail goes out, and if not, why (no contact, ...)
+    var question = panel.getAttribute("data-solved-question") ||
+      "Resolve this ticket with this article? The customer gets the resolution e-mail.";
+    if (!window.confirm(question)) {
       event.preventDefault();
       return;
     }
