@@ -81,8 +81,9 @@ def is_pinned(session: Session, work_order: WorkOrder) -> bool:
         return False
     if plan_inputs.hand_pins(session, [work_order]):
         return True
-    return bool(_stops(session, work_order, locked_only=True)) or bool(
-        plan_inputs.locked(session, _current_run(session, work_order), [work_order.id])
+    # `locked` answers every stop the run pinned, whatever the candidates: ask for this visit
+    return bool(_stops(session, work_order, locked_only=True)) or work_order.id in plan_inputs.locked(
+        session, _current_run(session, work_order), [work_order.id]
     )
 
 

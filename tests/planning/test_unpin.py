@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import WorkOrder
+from app.models import PlanStop, WorkOrder
 from app.planning import service as planning
 from app.planning.keys import job_key
 from tests.planning import world as pw
 from tests.planning.test_hand_times_kept import _at, _by_hand
-from tests.planning.test_out_of_order_check_in import _planned_day
+from tests.planning.test_out_of_order_check_in import _current, _planned_day
 
 
 def _replan_inputs(db: Session, w: pw.World, day: date, wo_id: int) -> tuple[bool, Any]:
@@ -92,3 +93,27 @@ def test_a_new_schedule_by_hand_after_unpin_pins_again(
     assert not _replan_inputs(db, w, today, moved.id)[0]
     _by_hand(db, w, moved.id, elec.id, _at(w, today, 17))
     assert _replan_inputs(db, w, today, moved.id)[0]
+
+
+def test_a_visit_that_is_not_pinned_is_refused_when_another_of_its_plan_is(
+    client: TestClient, db: Session, login: Callable[..., dict[str, str]]
+) -> None:
+    """QA: Unpin answered 200 (a new version, another `unpinned` event) for any visit of a plan
+    holding one pinned stop: the check asked whether the plan had a pinned stop, not this visit."""
+    w, today, ordered, _ = _planned_day(db)
+    run = _current(db, w, today)
+    pinned, free = ordered[0], ordered[1]
+    stop = db.scalars(
+        select(PlanStop).where(PlanStop.plan_run_id == run.id, PlanStop.work_order_id == pinned.id)
+    ).one()
+    stop.locked = True  # the board's Pin on the first visit
+    db.commit()
+    free = db.get_one(WorkOrder, free.id)
+    before = free.version
+    r = client.post(
+        f"/api/v1/work-orders/{free.id}/unpin",
+        headers={**login("dispatcher"), "If-Match": f'"v{before}"'},
+    )
+    assert r.status_code == 422 and "not pinned" in r.text
+    db.expire_all()
+    assert db.get_one(WorkOrder, free.id).version == before  # nothing written
