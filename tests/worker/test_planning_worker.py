@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -100,7 +101,13 @@ def test_a_killed_pool_process_is_redelivered_and_publishes_once(
     # A duplicate of the message (as a second redelivery would be) publishes nothing.
     celery_app.send_task("fieldline.plan.region", kwargs={"run_id": run.id})
     marker = plan_runs.create_run(
-        db, region_id=w.region.id, day=pw.next_weekday(1), time_limit_s=1.0, solution_limit=10
+        # the day after the run's, never before it (on a Tuesday next_weekday(1) is): a marker on an
+        # earlier day would plan the run's visits there and take them off the run's day
+        db,
+        region_id=w.region.id,
+        day=run.day + timedelta(days=1),
+        time_limit_s=1.0,
+        solution_limit=10,
     )
     db.commit()
     wait_until(lambda: _run(db, marker.id).status == "published", "a marker run behind it", worker_log_tail)

@@ -389,7 +389,9 @@ def test_an_absence_may_end_within_the_day(client: TestClient, world: dict[str, 
     which must end after it starts (problem+json 422 naming until_time)."""
     w = world
     e = create(client, w)
-    monday, tuesday = next_weekday(0), next_weekday(1)
+    # the Tuesday after that Monday: on a Tuesday next_weekday(1) comes before next_weekday(0)
+    monday = next_weekday(0)
+    tuesday = monday + timedelta(days=1)
 
     def add(day: date, **times: str) -> Any:
         return client.post(
