@@ -95,6 +95,12 @@ def changes(session: Session, loaded: planning.Loaded, plan: dispatch.Plan | Non
         for st in route.stops:
             if st.kind == "job" and plan_keys.key_id(st.id) in considered:
                 after[plan_keys.key_id(st.id)] = (engineer, plan_keys.from_s(loaded.ref, st.start))
+    # A visit kept at a time set by hand that the engine could not fit is not dropped: the publish
+    # writes it where it stands (`publish._held_stop`), so it counts as there (the what-if said
+    # "Dropped" of a visit the re-plan keeps at 21:30).
+    for wo, (engineer, start) in loaded.held.items():
+        if wo in considered:
+            after.setdefault(wo, (engineer, start))
     moved = [
         wo
         for wo, (eng, start) in after.items()

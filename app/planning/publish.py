@@ -140,14 +140,17 @@ def publish(
         day=loaded.day,
     )
     locked_ids = set(loaded.locked) | set(locked)
-    moved = _write_routes(session, run, loaded, plan, work_orders, locked_ids)
+    moved, kept_unfit = _write_routes(session, run, loaded, plan, work_orders, locked_ids)
     if carry_over is not None:
-        _carry(session, run.id, carry_over, set(loaded.versions))
+        carried = _carry(session, run.id, carry_over, set(loaded.versions))
+        kept_unfit = {**_kept_unfit_of(session, carry_over.from_run_id, carried), **kept_unfit}
     shortages = _reserve(session, run, loaded, plan) + _left_out_for_parts(session, run, loaded)
     plan_day.current_run_id = run.id
     plan_day.published_at = now
     result = plan_summary(loaded, plan)
     result.update(shortages=shortages, changed=len(moved))
+    # what the at-risk sweep reads to keep these visits' marks (`risk.kept_by_plan`)
+    result[risk.KEPT_UNFIT] = {str(i): why for i, why in sorted(kept_unfit.items())}
     _finish(run, PlanRunStatus.published, now, summary={**run.summary, **result})
     run.published_at = now
     run.objective = plan.objective if plan else None
@@ -178,7 +181,9 @@ def _write_routes(
     plan: dispatch.Plan | None,
     work_orders: dict[int, WorkOrder],
     locked: set[int],
-) -> list[Moved]:
+) -> tuple[list[Moved], dict[int, str]]:
+    """The run's stops, the work orders' assignments and at-risk marks: the visits whose
+    assignment changed, and those kept at a time set by hand that the plan cannot fit (`_risks`)."""
     ref = loaded.ref
     by_engineer: dict[int, list[PlanStop]] = {}
     for f in loaded.fixed:  # started and finished visits stay as they are
@@ -257,8 +262,8 @@ def _write_routes(
     with session.no_autoflush:  # one flush at the end, not one per webhook lookup
         moved = _assign(session, run, loaded, work_orders, served, unassigned)
     session.flush()
-    _risks(session, loaded, work_orders, served, unassigned)
-    return moved
+    kept_unfit = _risks(session, loaded, work_orders, served, unassigned)
+    return moved, kept_unfit
 
 
 def _kept_out(
@@ -299,11 +304,13 @@ def _risks(
     work_orders: dict[int, WorkOrder],
     served: dict[int, tuple[int, dispatch.Stop]],
     unassigned: dict[int, dispatch.Unassigned],
-) -> None:
+) -> dict[int, str]:
     """At risk when this plan's ETA is past the SLA arrival due time, or when the visit is due
     by the end of this day and the plan leaves it out; cleared when this plan meets it. A visit
-    left out but due on a later day is that day's plan's business: its mark stays as it is."""
+    left out but due on a later day is that day's plan's business: its mark stays as it is.
+    Returns {work order id: why} of the visits kept at a time set by hand that it cannot fit."""
     now = utcnow()
+    kept_unfit: dict[int, str] = {}
     for wo_id in sorted(loaded.versions):
         wo = work_orders[wo_id]
         due = None if wo_id in loaded.arrival_settled else wo.sla_deadline_at
@@ -311,13 +318,8 @@ def _risks(
             continue  # still on its later day, whose plan set its mark
         if wo_id in loaded.held and wo_id not in served:
             why = unassigned[wo_id].reason.replace("_", " ") if wo_id in unassigned else "left out"
-            at = risk.local(loaded.held[wo_id][1], loaded.tz)
-            risk.mark(
-                session,
-                wo,
-                f"kept at {at} as scheduled by hand, but the plan cannot fit it there ({why})",
-                at=now,
-            )
+            kept_unfit[wo_id] = why
+            risk.mark(session, wo, risk.kept_reason(loaded.held[wo_id][1], why, loaded.tz), at=now)
             continue
         if due is None:
             if wo_id in served or wo.sla_deadline_at is not None:  # served, or the ticket arrived
@@ -340,6 +342,7 @@ def _risks(
                 at=now,
             )
     session.flush()
+    return kept_unfit
 
 
 def _add_route(
@@ -369,8 +372,9 @@ def _add_route(
     row.late_s += late
 
 
-def _carry(session: Session, run_id: int, carry: CarryOver, replanned: set[int]) -> None:
-    """Copy the other engineers' routes (and still-open unassigned visits) into the new run."""
+def _carry(session: Session, run_id: int, carry: CarryOver, replanned: set[int]) -> set[int]:
+    """Copy the other engineers' routes (and still-open unassigned visits) into the new run;
+    returns the work orders whose stops were copied."""
     keep = [
         st
         for st in session.scalars(select(PlanStop).where(PlanStop.plan_run_id == carry.from_run_id))
@@ -390,6 +394,15 @@ def _carry(session: Session, run_id: int, carry: CarryOver, replanned: set[int])
                 )
             )
     session.flush()
+    return {st.work_order_id for st in keep if st.work_order_id is not None}
+
+
+def _kept_unfit_of(session: Session, run_id: int, work_order_ids: set[int]) -> dict[int, str]:
+    """The carried visits the run a partial run starts from kept but could not fit: they stand
+    as they stood, and so does that run's word on them (`risk.KEPT_UNFIT`)."""
+    run = session.get(PlanRun, run_id)
+    said = (run.summary or {}).get(risk.KEPT_UNFIT, {}) if run is not None else {}
+    return {int(k): why for k, why in said.items() if int(k) in work_order_ids}
 
 
 def _assign(

@@ -32,6 +32,7 @@ import dispatch
 from app.desk.tickets import queue as ticket_queue
 from app.field.engineers import day_part
 from app.field.engineers import service as engineers
+from app.field.workorders import risk
 from app.field.workorders import service as workorders
 from app.models import (
     Absence,
@@ -288,13 +289,23 @@ def preview(
     stays |= {plan_keys.job_key(i) for i in loaded.held}
     unassigned = [u for u in plan.unassigned if u.job_id != EMERGENCY_KEY and u.job_id not in stays]
     left_out = [plan_keys.key_id(u.job_id) for u in unassigned]
+    kept_unfit = [u for u in plan.unassigned if plan_keys.key_id(u.job_id) in loaded.held]
     numbers = dict(
-        session.execute(select(WorkOrder.id, WorkOrder.number).where(WorkOrder.id.in_(left_out or [-1])))
+        session.execute(
+            select(WorkOrder.id, WorkOrder.number).where(
+                WorkOrder.id.in_(left_out + [plan_keys.key_id(u.job_id) for u in kept_unfit] or [-1])
+            )
+        )
         .tuples()
         .all()
     )
     names = reasons.engineer_names(session, region.id)
     jobs = {j.id: j for j in (*problem.jobs, *new_jobs)}  # the emergency's reason is worded too
+
+    def kept_why(u: dispatch.Unassigned) -> str:
+        # the at-risk mark the publish gives it (`publish._risks`), word for word
+        why = reasons.left_out(loaded, jobs.get(u.job_id), u, names).reason.replace("_", " ")
+        return risk.kept_reason(loaded.held[plan_keys.key_id(u.job_id)][1], why, loaded.tz)
 
     def left_why(u: dispatch.Unassigned) -> str:
         # worded as the publish stores it (the absence that left it out named there, once)
@@ -328,6 +339,9 @@ def preview(
         "as_of": as_of,
         # in the names a dispatcher knows: "E1~oc16.0 has the skills …" was the engine's key
         "reasons": {numbers.get(plan_keys.key_id(u.job_id)) or u.job_id: left_why(u) for u in unassigned},
+        # kept where a dispatcher set them, though the day cannot fit them there: stops of the
+        # re-plan, at risk (not left out, not dropped)
+        "kept": {numbers.get(plan_keys.key_id(u.job_id)) or u.job_id: kept_why(u) for u in kept_unfit},
     }
 
 

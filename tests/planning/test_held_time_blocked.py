@@ -53,6 +53,17 @@ def kept_evening(db: Session) -> KeptEvening:
     return KeptEvening(w, today, elec, late, tight, kept_at)
 
 
+def replanned(db: Session, k: KeptEvening) -> WorkOrder:
+    """The automatic re-plan of the kept evening, published; the kept visit as it left it."""
+    run = plan_runs.create_run(
+        db, region_id=k.world.region.id, day=k.today, kind="replan", send=False, **SMALL
+    )  # type: ignore[arg-type]
+    db.commit()
+    plan_runs.execute(run.id)
+    assert _current(db, k.world, k.today).id == run.id
+    return db.get_one(WorkOrder, k.late.id)
+
+
 def test_no_stop_of_the_engineer_overlaps_a_kept_visit_the_day_cannot_fit(db: Session) -> None:
     k = kept_evening(db)
     w, today, elec, late, tight, kept_at = k.world, k.today, k.engineer, k.late, k.tight, k.kept_at

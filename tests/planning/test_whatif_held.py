@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from app.models import WorkOrder
 from app.planning import whatif
-from tests.planning.test_held_time_blocked import kept_evening
+from tests.planning.test_held_time_blocked import kept_evening, replanned
 
 
 def test_the_preview_routes_around_a_kept_visit_the_day_cannot_fit(db: Session) -> None:
@@ -26,3 +27,20 @@ def test_the_preview_routes_around_a_kept_visit_the_day_cannot_fit(db: Session) 
     assert late.id not in shown["visits"]  # the engine could not fit it...
     assert late.number not in shown["unassigned"]  # ...and the publish keeps it as a stop, not left out
     assert tight.number in shown["unassigned"]  # the other one cannot go round it that evening
+
+
+def test_the_preview_shows_a_kept_visit_the_day_cannot_fit_kept_at_its_time_not_dropped(db: Session) -> None:
+    """QA: the preview listed the visit kept at 21:30 under "Dropped", though the re-plan it stands
+    for keeps it there as a stop (`publish._held_stop`) and marks it at risk. It is shown kept at its
+    time, in the words the re-plan's mark will have, and not as a change."""
+    k = kept_evening(db)
+    late = replanned(db, k)  # published: kept at 21:30 as a stop of that plan, marked at risk
+
+    shown = whatif.preview(db, region_id=k.world.region.id, day=k.today)
+
+    assert late.number not in shown["changes"]["dropped_visits"], shown["changes"]
+    assert late.number not in shown["changes"]["moved_visits"] + shown["changes"]["new_visits"]
+    assert shown["changes"]["dropped"] == 0
+    said = db.get_one(WorkOrder, late.id).at_risk_reason  # the published re-plan's mark
+    assert said is not None and said.startswith("kept at")
+    assert shown["kept"] == {late.number: said}

@@ -5,6 +5,10 @@ it) and `clear` when a later plan meets it; a visit that reaches the site, is fi
 cancelled is no longer at risk. The ticket carries the mark while any of its open visits does,
 so the ticket page, the APIs and the board show it; each change is one `workorder.at_risk` /
 `workorder.at_risk_cleared` webhook to the dispatcher and one entry on both timelines.
+
+A visit kept at a time set by hand that the plan cannot fit there is marked by the plan, not for
+its ETA: the published run names it (`KEPT_UNFIT`), and the sweep keeps that mark while the visit
+still stands at that stop, rather than judging it by its ETA (which cleared it within a minute).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.field.workorders.status import OPEN, add_event, summary
-from app.models import Region, Ticket, WorkOrder, WorkOrderStatus
+from app.models import PlanDay, PlanRun, PlanStop, Region, Ticket, WorkOrder, WorkOrderStatus
 from app.platform.events import emit
 from app.platform.spans import span_text
 
@@ -36,6 +40,10 @@ SETTLED = frozenset(
 # is then met or missed for good (a follow-up visit planned days later was flagged "at risk" against
 # a due time the ticket page showed as met). The planner's inputs say the same (arrival_settled).
 ARRIVED = "the ticket's arrival on site is already recorded"
+
+# The key of a published run's summary naming the visits it kept at a time set by hand though it
+# could not fit them there: {work order id (str): the plan's reason}, written by planning.publish.
+KEPT_UNFIT = "kept_unfit"
 
 
 def mark(session: Session, wo: WorkOrder, reason: str, *, at: datetime) -> None:
@@ -105,6 +113,37 @@ def eta_reason(eta: datetime, due: datetime, tz: str) -> str:
     )
 
 
+def kept_reason(start: datetime, why: str, tz: str) -> str:
+    """The plan's mark of a visit it keeps at a time set by hand but cannot fit there."""
+    return f"kept at {local(start, tz)} as scheduled by hand, but the plan cannot fit it there ({why})"
+
+
+def kept_by_plan(session: Session, work_order_ids: list[int]) -> dict[int, str]:
+    """{work order id: the plan's reason} of the visits the published plan of their day kept at a
+    time set by hand but could not fit, while they still stand at that stop (same engineer and
+    start: a dispatcher who moved one since made the plan's words untrue until its re-plan)."""
+    if not work_order_ids:
+        return {}
+    rows = session.execute(
+        select(PlanStop.work_order_id, PlanRun.summary)
+        .join(PlanDay, PlanDay.current_run_id == PlanStop.plan_run_id)
+        .join(PlanRun, PlanRun.id == PlanStop.plan_run_id)
+        .join(WorkOrder, WorkOrder.id == PlanStop.work_order_id)
+        .where(
+            PlanStop.work_order_id.in_(work_order_ids),
+            PlanStop.kind == "job",
+            PlanStop.engineer_id == WorkOrder.engineer_id,
+            PlanStop.start_at == WorkOrder.planned_start_at,
+        )
+    )
+    out: dict[int, str] = {}
+    for wo_id, said in rows.tuples():
+        why = (said or {}).get(KEPT_UNFIT, {}).get(str(wo_id))
+        if wo_id is not None and why is not None:
+            out[wo_id] = why
+    return out
+
+
 def local(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
 
@@ -127,8 +166,14 @@ def sweep(session: Session, *, at: datetime) -> int:
         )
         .order_by(WorkOrder.id)
     )
-    for wo, arrived_at in rows.tuples():
-        changed += _judge(session, wo, arrived_at, zones.get(wo.region_id, "UTC"), at=at)
+    found = list(rows.tuples())
+    kept = kept_by_plan(session, [wo.id for wo, _ in found])
+    for wo, arrived_at in found:
+        tz = zones.get(wo.region_id, "UTC")
+        if wo.id in kept:
+            changed += _keep(session, wo, kept[wo.id], tz, at=at)
+        else:
+            changed += _judge(session, wo, arrived_at, tz, at=at)
     session.flush()
     return changed
 
@@ -145,7 +190,22 @@ def reassess(session: Session, wo: WorkOrder, *, at: datetime) -> None:
     ticket = session.get(Ticket, wo.ticket_id)
     region = session.get(Region, wo.region_id)
     arrived_at = ticket.arrived_at if ticket is not None else None
-    _judge(session, wo, arrived_at, region.timezone if region else "UTC", at=at)
+    tz = region.timezone if region else "UTC"
+    kept = kept_by_plan(session, [wo.id])
+    if wo.id in kept:
+        _keep(session, wo, kept[wo.id], tz, at=at)
+    else:
+        _judge(session, wo, arrived_at, tz, at=at)
+
+
+def _keep(session: Session, wo: WorkOrder, why: str, tz: str, *, at: datetime) -> int:
+    """The plan's mark of a visit it kept but cannot fit, said again as the plan said it: its ETA
+    is the hand-set one, so judging that against the due time would clear or re-word a warning
+    that still holds. 1 when the mark came back."""
+    assert wo.planned_start_at is not None  # the stop `kept_by_plan` matched starts there
+    was_marked = wo.at_risk_since is not None
+    mark(session, wo, kept_reason(wo.planned_start_at, why, tz), at=at)
+    return 0 if was_marked else 1
 
 
 def _judge(session: Session, wo: WorkOrder, arrived_at: datetime | None, tz: str, *, at: datetime) -> int:
