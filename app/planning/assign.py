@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 import dispatch
 from app.field.engineers import service as engineers
 from app.field.inventory import reservations
+from app.field.workorders import service as workorders
 from app.models import (
     Engineer,
     Part,
@@ -32,10 +33,10 @@ from app.models import (
     WorkOrderPart,
     WorkOrderStatus,
 )
+from app.planning import held, reasons
 from app.planning import inputs as plan_inputs
 from app.planning import keys as plan_keys
 from app.planning import publish as plan_publish
-from app.planning import reasons
 from app.planning import service as planning
 from app.planning.schemas import AssignResult, DroppedVisit, MovedVisit, PartLine
 from app.platform.db import utcnow
@@ -54,8 +55,8 @@ def plan_day_of(session: Session, work_order: WorkOrder, tz: str) -> date:
 def _check(session: Session, work_order: WorkOrder, engineer: Engineer, day: date) -> None:
     """Skills, shift and parts, before any planning: each problem named."""
     errors: list[dict[str, str]] = []
-    if engineer.region_id != work_order.region_id:
-        errors.append({"field": "engineer_id", "message": f"{engineer.name} works in another region"})
+    if other_region := workorders.region_problem(session, engineer=engineer, work_order=work_order):
+        errors.append(other_region)  # the regions named, as the work order's own schedule does
     if not engineer.active:
         errors.append({"field": "engineer_id", "message": f"{engineer.name} is inactive"})
     missing = sorted(set(work_order.required_skills or []) - set(engineer.skills or []))
@@ -149,6 +150,10 @@ def assign(
         settings=dispatch.Settings(workers=1, deterministic=True),
         only_engineers={engineer.id},
         only_work_orders=theirs | {work_order.id},
+        # Her visits set by hand keep their time, as in an automatic re-plan: before, Assign
+        # re-timed them unreported and their pin became "pinned to …", the hand-set time lost.
+        hold_hand_times=True,
+        retime=frozenset({work_order.id}),
     )
     key = plan_keys.job_key(work_order.id)
     if loaded.problem is None or key not in {j.id for j in loaded.problem.jobs}:
@@ -162,7 +167,7 @@ def assign(
         replace(j, pinned_engineer=eng_key, priority=1) if j.id == key else j for j in loaded.problem.jobs
     )
     problem = replace(loaded.problem, jobs=jobs)
-    plan = dispatch.solve(problem, time_limit=SOLVE_TIME_LIMIT_S, seed=0, solution_limit=SOLUTION_LIMIT)
+    plan = held.solve(problem, {plan_keys.job_key(i) for i in loaded.held}, None, _solve_once)
     left_out = {u.job_id: u for u in plan.unassigned}
     jobs_by_id = {j.id: j for j in jobs}
     if key in left_out:
@@ -218,6 +223,11 @@ def assign(
     result.plan_run_id = run.id
     result.planned_start_at, result.eta = work_order.planned_start_at, work_order.eta_at
     return result
+
+
+def _solve_once(problem: dispatch.Problem, _start: dispatch.Plan | None) -> dispatch.Plan:
+    """One bounded solve of the engineer's day (`held.solve` calls it again with kept times blocked)."""
+    return dispatch.solve(problem, time_limit=SOLVE_TIME_LIMIT_S, seed=0, solution_limit=SOLUTION_LIMIT)
 
 
 def _scheduled_with(session: Session, engineer_id: int, day: date, tz: str, but: int) -> set[int]:
@@ -310,13 +320,18 @@ def _consequences(
     stops = route.stops if route else ()
     visits = {plan_keys.key_id(s.id): s for s in stops if s.kind == "job"}
     wos = {w.id: w for w in session.scalars(select(WorkOrder).where(WorkOrder.id.in_(list(loaded.versions))))}
+    # A visit set by hand keeps its time (`loaded.held`) unless its start has passed; one that
+    # moves all the same is listed as a promised time is: its customer was told that time.
+    by_hand = set(plan_inputs.hand_pins(session, list(wos.values())))
     moved = []
     for wo_id, st in visits.items():
         w = wos[wo_id]
-        if wo_id == work_order.id or w.appointment_start_at is None:
+        if wo_id == work_order.id or (w.appointment_start_at is None and wo_id not in by_hand):
             continue
         new_start = plan_keys.from_s(ref, st.start)
-        outside = not (w.appointment_start_at <= new_start <= (w.appointment_end_at or new_start))
+        outside = w.appointment_start_at is not None and not (
+            w.appointment_start_at <= new_start <= (w.appointment_end_at or new_start)
+        )
         if outside or w.planned_start_at is None or abs(new_start - w.planned_start_at) > MOVED_AFTER:
             moved.append(
                 MovedVisit(
@@ -336,7 +351,8 @@ def _consequences(
             reason=u.detail or u.reason,
         )
         for u in plan.unassigned
-        if u.job_id not in already
+        # a visit kept at its hand-set time is not dropped: it stays there, at risk (`publish`)
+        if u.job_id not in already and plan_keys.key_id(u.job_id) not in loaded.held
     ]
     sku_to_part = {
         p.sku: p for p in session.scalars(select(Part).where(Part.id.in_(list(loaded.part_ids.values()))))

@@ -12,7 +12,7 @@ date, so shifts on a 23- or 25-hour DST day land on the right UTC instant.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -167,6 +167,7 @@ def load(
     only_work_orders: set[int] | None = None,
     absent: Mapping[int, tuple[datetime | None, datetime | None]] | None = None,
     hold_hand_times: bool = False,
+    retime: frozenset[int] = frozenset(),
 ) -> Loaded:
     """Snapshot the region's day as an engine problem. With `as_of` (a re-plan during the day)
     started and finished visits are frozen and engineers start where they are at that moment.
@@ -179,9 +180,12 @@ def load(
 
     `hold_hand_times` (automatic re-plans, `kind == "replan"`): a visit standing where a dispatcher
     scheduled it by hand keeps its engineer and start, a stop fixed in time the others are routed
-    around (docs/planning.md, "Pinned times"). A day plan a dispatcher asks for re-times it."""
+    around (docs/planning.md, "Pinned times"). A day plan a dispatcher asks for re-times it.
+    `retime`: visits the caller places itself and so never holds (the visit Assign moves)."""
     frame = _day_frame(session, region_id, day)
     wo = _work_order_inputs(session, frame, as_of, only_engineers, only_work_orders, hold_hand_times)
+    if retime & set(wo.held):
+        wo = replace(wo, held={i: keep for i, keep in wo.held.items() if i not in retime})
     eng = _engineer_inputs(session, frame, day, only_engineers, absent or {})
     job_ids = {w.id for w in wo.plannable}
     stock = plan_inputs.available_stock(

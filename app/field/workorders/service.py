@@ -35,6 +35,7 @@ from app.models import (
     Engineer,
     Part,
     ProductModel,
+    Region,
     Site,
     Ticket,
     TicketStatus,
@@ -58,6 +59,7 @@ __all__ = [
     "get_work_order",
     "list_work_orders",
     "parts_of",
+    "region_problem",
     "schedule",
     "transition",
     "update_work_order",
@@ -135,6 +137,26 @@ def _check_times(
 
 def _fmt(at: datetime) -> str:
     return at.astimezone(ZoneInfo(get_settings().time_zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def region_problem(session: Session, *, engineer: Engineer, work_order: WorkOrder) -> dict[str, str] | None:
+    """Why `engineer` cannot take a visit of another region (None when it is theirs). An engineer
+    works in one region and every plan is a region's (its engineers, its visits): a visit put on
+    another region's engineer is planned again by its own region, which has not got them, and
+    its next re-plan gave it back to one of its own engineers, the hand-set time lost."""
+    if engineer.region_id == work_order.region_id:
+        return None
+    theirs, visit = session.get(Region, engineer.region_id), session.get(Region, work_order.region_id)
+    return {
+        "field": "engineer_id",
+        "message": f"{engineer.name} works in region {_region_name(theirs, engineer.region_id)}; "
+        f"the visit is in region {_region_name(visit, work_order.region_id)}: "
+        "plans are made per region, so choose an engineer of the visit's region",
+    }
+
+
+def _region_name(region: Region | None, region_id: int) -> str:
+    return f"{region.name} ({region.code})" if region else str(region_id)
 
 
 def assignment_problems(
@@ -399,7 +421,9 @@ def schedule(
         refuse([{"field": "engineer_id", "message": f"engineer {engineer_id} does not exist"}])
     assert engineer is not None
     windows = [(w.starts_at, w.ends_at) for w in windows_of(session, [work_order.id])[work_order.id]]
-    errors = assignment_problems(
+    other_region = region_problem(session, engineer=engineer, work_order=work_order)
+    errors = [other_region] if other_region else []
+    errors += assignment_problems(
         session,
         engineer=engineer,
         planned_start=planned_start,
