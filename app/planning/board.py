@@ -38,6 +38,7 @@ from app.models import (
     WorkOrderStatus,
     WorkOrderWindow,
 )
+from app.planning import moved as plan_moved
 from app.planning import pins as plan_pins
 from app.planning.reasons import readable
 from app.platform.db import utcnow
@@ -114,6 +115,7 @@ _STOP_ROW = (
     WorkOrder.at_risk_since,
     WorkOrder.sla_deadline_at,
     WorkOrder.planned_start_at,
+    WorkOrder.eta_at.label("wo_eta_at"),
     Site.latitude,
     Site.longitude,
     Account.name.label("customer"),
@@ -206,8 +208,8 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
                 or stop.status == WorkOrderStatus.cancelled.value
             ):
                 continue
-            moved = _moved_by_hand(stop, day, tz)
-            if moved is _ELSEWHERE:
+            moved = plan_moved.moved_start(stop.status, stop.planned_start_at, stop.start_at, day, tz)
+            if moved is plan_moved.ELSEWHERE:
                 continue  # scheduled by hand onto another day: shown there (`_scheduled_outside_the_plan`)
             if moved is not None:
                 # Scheduled by hand since the plan was published: the re-plan that keeps it there
@@ -217,6 +219,7 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
                     eta=_iso(moved), start=_iso(moved), end=_iso(moved + (stop.end_at - stop.start_at))
                 )
                 item["travel_start"] = None
+            _eta_as_told(item, stop, None if moved else stop.arrival_at)
             item.update(
                 work_order_id=stop.wo_id,
                 number=stop.number,
@@ -241,6 +244,8 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
     _scheduled_outside_the_plan(
         session, rows, region_id, datetime.combine(day, time(0), tzinfo=tz), run.id if run else -1, shown
     )
+    for row in rows.values():
+        row["tracks"] = _stack(row["stops"])
     names = {e.id: e.name for e in engineers}
     _mark_pins(session, rows, shown, run, names, tz)
     # Absent for part of the day: the Assign lists put them after those who are there (the stored
@@ -277,20 +282,43 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
     }
 
 
-_ELSEWHERE = datetime.min.replace(tzinfo=UTC)  # `_moved_by_hand`: the visit now stands on another day
+def _eta_as_told(item: dict[str, Any], stop: Any, arrival: datetime | None) -> None:
+    """The ETA of a visit not yet started as the engineer's route and the customer's notice give it
+    (the visit's `eta_at`: scheduled by hand, its start; on the way, the engineer's own), not the
+    engine's arrival: a visit kept at 13:00 that a re-plan reaches at 12:30 read "ETA 12:30" here
+    while the route and the notice said 13:00. The engine's `arrival` (None: the visit was moved
+    since), when earlier, is kept apart: the engineer waits from then, and the travel line ends
+    there."""
+    told = stop.wo_eta_at
+    if told is None or stop.status not in (WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value):
+        return
+    told = told if told.tzinfo else told.replace(tzinfo=UTC)
+    if (
+        arrival is not None
+        and stop.status == WorkOrderStatus.scheduled.value
+        and (arrival if arrival.tzinfo else arrival.replace(tzinfo=UTC)) < told
+    ):
+        item["arrival"] = _iso(arrival)
+    item["eta"] = _iso(told)
 
 
-def _moved_by_hand(stop: Any, day: date, tz: ZoneInfo) -> datetime | None:
-    """The start a still-scheduled visit was given since the plan put it at `stop.start_at`, or
-    `_ELSEWHERE` when that start is on another day; None when it stands as planned."""
-    start = stop.planned_start_at
-    if stop.status != WorkOrderStatus.scheduled.value or start is None or stop.start_at is None:
-        return None
-    start = start if start.tzinfo else start.replace(tzinfo=UTC)
-    planned = stop.start_at if stop.start_at.tzinfo else stop.start_at.replace(tzinfo=UTC)
-    if start == planned:
-        return None
-    return start if start.astimezone(tz).date() == day else _ELSEWHERE
+def _stack(stops: list[dict[str, Any]]) -> int:
+    """Give each stop drawn on the row a `track` (0: the lane's first line) so that stops at the same
+    time are drawn one under the other, each visible and clickable: two visits kept by hand at
+    17:00 on one engineer were drawn on top of each other and only one could be opened. Returns
+    the row's number of tracks (1 when nothing overlaps). Breaks are not drawn as blocks."""
+    ends: list[str] = []  # the end of the last block on each track (ISO times in UTC sort as text)
+    for item in sorted(stops, key=lambda s: (s["start"] or "", s["end"] or "")):
+        if item["kind"] == "break" or item["start"] is None:
+            item["track"] = 0
+            continue
+        track = next((i for i, end in enumerate(ends) if end <= item["start"]), len(ends))
+        if track == len(ends):
+            ends.append(item["end"] or item["start"])
+        else:
+            ends[track] = item["end"] or item["start"]
+        item["track"] = track
+    return max(1, len(ends))
 
 
 def _mark_pins(

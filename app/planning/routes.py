@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from app.models import (
     WorkOrderStatus,
 )
 from app.planning import keys as plan_keys
+from app.planning import moved as plan_moved
 from app.planning import runs as plan_runs
 from app.planning.schemas import (
     AssetSummary,
@@ -385,6 +387,7 @@ def _stops(rows: RouteRows, planned: PlannedDay, engineer: Engineer) -> list[Sto
     out: list[StopRead] = []
     shown: set[int] = set()
     day_start = plan_keys.day_reference(planned.day, planned.timezone)
+    zone = ZoneInfo(planned.timezone)
     for st in planned.stops:
         if st.kind == "job":
             w = rows.work_orders.get(st.work_order_id or -1)
@@ -392,6 +395,11 @@ def _stops(rows: RouteRows, planned: PlannedDay, engineer: Engineer) -> list[Sto
                 continue  # re-assigned or cancelled since the plan was published
             if w.checked_in_at is not None and route_day(w, planned.timezone) != planned.day:
                 continue  # checked in on another day: shown there, whatever this plan still holds
+            moved = plan_moved.moved_start(w.status, w.planned_start_at, st.start_at, planned.day, zone)
+            if moved is plan_moved.ELSEWHERE:
+                # scheduled by hand onto another day, its re-plan not published yet: shown on that
+                # day's route (`extra`), as the board does; it was listed here at its new time
+                continue
             out.append(_visit(rows, len(out), w, st, day_start))
             shown.add(w.id)
         elif st.kind == "pickup":

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -73,26 +73,30 @@ BoardUser = Annotated[
 ]
 
 
-def _region_and_day(db: Session, region: str, day: str) -> tuple[Region, date]:
+def _region_and_day(
+    db: Session, region: str, day: str, field: str = "region", day_field: str = "day"
+) -> tuple[Region, date]:
+    """The region chosen (the first one when none is) and the day (today in its zone); `field` and
+    `day_field`: the parameters that named them, which a refusal names."""
     errors: dict[str, str] = {}
     chosen: Region | None = None
     try:
         region_id = optional_id(region)
     except ValueError:
-        region_id, errors["region"] = None, "choose a region from the list"
+        region_id, errors[field] = None, "choose a region from the list"
     if region_id is not None:
         chosen = db.get(Region, region_id)
         if chosen is None:
-            errors["region"] = "choose a region from the list"
+            errors[field] = "choose a region from the list"
     else:
         chosen = db.scalar(select(Region).order_by(Region.code).limit(1))
     if chosen is None and not errors:
-        errors["region"] = "there is no region yet"
+        errors[field] = "there is no region yet"
     when = None
     try:
         when = parse_day(day)
     except ValueError as exc:
-        errors["day"] = str(exc)
+        errors[day_field] = str(exc)
     if errors:
         raise invalid(errors)
     assert chosen is not None
@@ -159,9 +163,50 @@ def board_response(
     return render(request, "board/board.html", context, status_code=status_code, headers=_page_headers())
 
 
+def _day_or_date(day: str, told: str) -> tuple[str, str]:
+    """The day asked for and the parameter that named it: `date`, as the API names a day
+    (/api/v1/plans?date=, an engineer's route), else `day`, as the page's own address has it. Both
+    at once must name the same day: a 422 otherwise, never one of them silently dropped."""
+    told = told.strip()
+    if not told:
+        return day, "day"
+    if day.strip():
+        errors: dict[str, str] = {}
+        days: dict[str, date | None] = {}
+        for name, value in (("day", day), ("date", told)):
+            try:
+                days[name] = parse_day(value)
+            except ValueError as exc:
+                errors[name] = str(exc)
+        if not errors and days["day"] != days["date"]:
+            errors["date"] = f"date={told} and day={day.strip()} differ: send one of them"
+        if errors:
+            raise invalid(errors)
+    return told, "date"
+
+
 @router.get("/board/data", response_model=None)
-def board_data(request: Request, db: PageDb, user: BoardUser, region: str = "", day: str = "") -> Response:
-    chosen, when = _region_and_day(db, region, day)
+def board_data(
+    request: Request,
+    db: PageDb,
+    user: BoardUser,
+    region: str = "",
+    day: str = "",
+    region_id: str = "",
+    told: Annotated[str, Query(alias="date")] = "",
+) -> Response:
+    """`region` and `day` as the page's own address has them, or `region_id` and `date` as the API
+    names them (both were ignored: a script asking for region_id=2&date=2026-12-09 silently got
+    the first region's board of today)."""
+    named = region_id.strip()
+    if named and region.strip() not in ("", named):
+        raise invalid(
+            {"region_id": f"region_id={named} and region={region.strip()} differ: send one of them"}
+        )
+    when_text, day_field = _day_or_date(day, told)
+    chosen, when = _region_and_day(
+        db, named or region, when_text, "region_id" if named else "region", day_field
+    )
     # encoded once: the ETag is the hash of the body sent
     body = plan_board.encode(plan_board.board(db, region_id=chosen.id, day=when))
     tag = f'"{plan_board.fingerprint_of(body)}"'
@@ -267,6 +312,24 @@ def reassign(
     return RedirectResponse(_back(work_order, when) + "&done=reassigned", status_code=303)
 
 
+def _pin_conflict(request: Request, number: str, done: str, board: str) -> HTMLResponse:
+    """A Pin or Unpin form drawn before the visit changed: it said "after you opened the preview"
+    (there is none for a pin) and offered only the start page. It says what happened and leads
+    back to the board it was sent from (same region and day), which shows the visit as it is."""
+    message = (
+        f"{number} changed after the board was drawn (another dispatcher, a re-plan or the "
+        f"engineer's check-in), so it was not {done}. Nothing was changed: open the board again "
+        "to see the visit as it is now, then pin or unpin it there."
+    )
+    context = {
+        "title": "Changed by someone else",
+        "message": message,
+        "back": board,
+        "back_text": "Back to the board",
+    }
+    return render(request, "error.html", context, status_code=409)
+
+
 @router.post("/board/visits/{work_order_id}/pin", response_model=None)
 def pin(
     work_order_id: int,
@@ -280,17 +343,17 @@ def pin(
 ) -> Response:
     require_csrf(request, csrf)
     work_order = workorders.get_work_order(db, work_order_id)
+    target = back if back.startswith("/board") else "/board"  # the board it was drawn on
+    done, number = ("pinned" if pinned == "1" else "unpinned"), work_order.number or f"Visit {work_order_id}"
     if not version.isdecimal() or int(version) != work_order.version:
-        raise Conflict(CONFLICT)
+        return _pin_conflict(request, number, done, target)
     plan_board.set_pin(db, work_order=work_order, pinned=pinned == "1", actor=user)
     try:
         db.flush()
     except StaleDataError:  # changed between the version check and this write
         db.rollback()
-        raise Conflict(CONFLICT) from None
+        return _pin_conflict(request, number, done, target)
     db.commit()
-    target = back if back.startswith("/board") else "/board"
-    done = "pinned" if pinned == "1" else "unpinned"
     return RedirectResponse(target + ("&" if "?" in target else "?") + f"done={done}", status_code=303)
 
 

@@ -85,6 +85,10 @@
     away.style.left = "auto";
     away.style.right = "0";
   }
+  var TRACK_PX = 28;  // a lane's height per track (app.css .tlane)
+  // The ETA is what the route and the customer's notice say; the engine's earlier arrival, when
+  // the engineer waits there (a visit kept by hand at 13:00, reached at 12:30), is said apart.
+  function waits(st) { return st.arrival ? " (arrives " + hhmm(st.arrival) + ", waits)" : ""; }
   function pct(t, s) { return (100 * (t - s.lo) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function width(a, b, s) { return (100 * Math.max(b - a, 60e3) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function words(code) { return String(code || "").replace(/_/g, " "); }  // off_shift → off shift
@@ -159,6 +163,10 @@
       row.appendChild(head);
       var lane = el("div", "tlane");
       lane.setAttribute("aria-label", laneName(e));
+      // Visits at the same time (two kept by hand at 17:00) are drawn one under the other, each on
+      // its track (app/planning/board.py `_stack`): drawn over each other, one could not be clicked.
+      var tracks = e.tracks || 1;
+      if (tracks > 1) lane.style.height = (TRACK_PX * tracks) + "px";
       if (e.shift) {
         drawShift(lane, e.shift, s);
         if (e.shift.break_start) {
@@ -168,13 +176,17 @@
       }
       if (e.absent) drawAbsent(lane, e, s);  // after the shift band, so it is drawn over it (it read "Abse… from 12:00)")
       e.stops.forEach(function (st) {
+        var top = (st.track || 0) * TRACK_PX;
         if (st.travel_start) {
-          var tr = el("span", "travel"); tr.style.left = pct(ms(st.travel_start), s); tr.style.width = width(ms(st.travel_start), ms(st.eta), s);
+          // to the engine's arrival when the engineer waits there before the ETA given (`arrival`)
+          var tr = el("span", "travel"); tr.style.left = pct(ms(st.travel_start), s); tr.style.width = width(ms(st.travel_start), ms(st.arrival || st.eta), s);
+          if (top) tr.style.top = (top + 12) + "px";
           tr.title = "Travel"; lane.appendChild(tr);
         }
         if (st.kind === "break") return;
         var b = el(st.work_order_id ? "button" : "span", "block " + st.kind + (st.at_risk || st.late_s > 0 ? " risk" : "") + (st.pinned ? " pinned" : "") + (st.outside_plan ? " outside" : ""));
         b.style.left = pct(ms(st.start), s); b.style.width = width(ms(st.start), ms(st.end), s);
+        if (tracks > 1) { b.style.top = (top + 3) + "px"; b.style.bottom = "auto"; b.style.height = (TRACK_PX - 6) + "px"; }
         b.style.background = st.work_order_id ? e.colour : "";
         if (st.work_order_id) {
           b.type = "button";
@@ -185,7 +197,7 @@
           // A pinned visit (the pin mark, app.css) says why in its tooltip and accessible name:
           // "pinned: scheduled by hand at 13:30 by Dana Dispatcher (…)"; re-plans keep it there.
           b.title = st.number + " · " + (st.customer || "") + (st.pinned ? " · pinned: " + st.pin_note : "");
-          b.setAttribute("aria-label", st.number + ", " + st.customer + ", ETA " + hhmm(st.eta) + ", " + st.status +
+          b.setAttribute("aria-label", st.number + ", " + st.customer + ", ETA " + hhmm(st.eta) + waits(st) + ", " + st.status +
             (st.at_risk ? ", at risk: " + st.at_risk : "") + (st.pinned ? ", pinned: " + st.pin_note : "") +
             (st.outside_plan ? ", scheduled outside the published plan" : ""));
           b.draggable = true;
@@ -272,7 +284,7 @@
     var st = hit.st;
     var body = document.getElementById("detail-body");
     body.innerHTML = "";
-    var p = el("p", "", st.number + " · " + (st.customer || "") + " · " + st.priority + (hit.e ? " · " + hit.e.name + ", ETA " + hhmm(st.eta) + ", " + st.status : " · not planned: " + words(st.reason)));
+    var p = el("p", "", st.number + " · " + (st.customer || "") + " · " + st.priority + (hit.e ? " · " + hit.e.name + ", ETA " + hhmm(st.eta) + waits(st) + ", " + st.status : " · not planned: " + words(st.reason)));
     body.appendChild(p);
     if (st.ticket_id) {  // the ticket page holds the visit's whole story (timeline, SLA, reports)
       var open = el("a", "small", "Open the ticket of " + st.number);
