@@ -28,7 +28,7 @@ def list_users(db: DbSession, admin: AdminUser) -> list[UserRead]:
 @router.post("", status_code=201)
 def create_user(body: UserCreate, db: DbSession, admin: AdminUser, response: Response) -> UserRead:
     user = accounts.create(
-        db, email=body.email, name=body.name, role=body.role.value, password=body.password, actor=admin
+        db, email=body.email, name=body.name, role=body.role, password=body.password, actor=admin
     )
     response.headers["Location"] = f"/api/v1/users/{user.id}"
     return _read(user, response)

@@ -285,10 +285,15 @@ def update_user(
 def edit_user(session: Session, user: User, *, values: Mapping[str, Any], version: int, actor: User) -> Edit:
     """`update_user`, also saying what an account that stopped working the desk left (`hand_back`)."""
     clean: dict[str, Any] = {}
-    if "name" in values:
-        clean["name"] = _name(str(values["name"] or ""))
-    if "role" in values:
-        clean["role"] = _role(str(values["role"] or ""))
+    errors: list[dict[str, Any]] = []
+    for key, check in (("name", _name), ("role", _role)):
+        if key in values:  # each checked, so one answer lists every mistake (as `create`'s)
+            try:
+                clean[key] = check(str(values[key] or ""))
+            except Unprocessable as exc:
+                errors += exc.errors or []
+    if errors:
+        raise _refuse_all(errors)
     if "is_active" in values:
         clean["is_active"] = bool(values["is_active"])
     changed = [k for k, v in clean.items() if getattr(user, k) != v]

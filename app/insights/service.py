@@ -64,18 +64,7 @@ def check(query: Query, session: Session | None = None) -> None:
             errors.append(
                 {"field": "metric", "message": f"unknown metric {name!r}; one of {', '.join(METRICS)}"}
             )
-    # A window wholly in the future showed a page of empty figures as if nothing had gone wrong;
-    # one that runs on past today (this month so far) is fine.
-    today = query.as_of.astimezone(ZoneInfo(get_settings().time_zone)).date()
-    if query.start > today:
-        errors.append(
-            {"field": "from", "message": f"is after today ({today:%d %b %Y}): nothing has happened in it yet"}
-        )
-    if query.end < query.start:
-        # the API's parameter names; the dashboard says them by its labels (`app/web/insights.py`)
-        errors.append({"field": "to", "message": "must not be before `from`"})
-    elif (query.end - query.start).days >= MAX_DAYS:
-        errors.append({"field": "to", "message": f"the window is at most {MAX_DAYS} days"})
+    errors += window_errors(query)
     if query.group_by is not None and query.group_by not in GROUP_KEYS:
         errors.append({"field": "group_by", "message": f"one of {', '.join(GROUP_KEYS)}"})
     for name in query.metrics:
@@ -92,6 +81,25 @@ def check(query: Query, session: Session | None = None) -> None:
                 )
     if errors:  # the detail lists them, so a page says which (by their labels) and why
         raise Unprocessable("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+
+
+def window_errors(query: Query) -> list[dict[str, str]]:
+    """What is wrong with the query's [from, to] window, for every route that reads one (the
+    figures, the drill-downs, the drivers, the detractors list)."""
+    errors: list[dict[str, str]] = []
+    # A window wholly in the future showed a page of empty figures as if nothing had gone wrong;
+    # one that runs on past today (this month so far) is fine.
+    today = query.as_of.astimezone(ZoneInfo(get_settings().time_zone)).date()
+    if query.start > today:
+        errors.append(
+            {"field": "from", "message": f"is after today ({today:%d %b %Y}): nothing has happened in it yet"}
+        )
+    if query.end < query.start:
+        # the API's parameter names; the dashboard says them by its labels (`app/web/insights.py`)
+        errors.append({"field": "to", "message": "must not be before `from`"})
+    elif (query.end - query.start).days >= MAX_DAYS:
+        errors.append({"field": "to", "message": f"the window is at most {MAX_DAYS} days"})
+    return errors
 
 
 # --------------------------------------------------------------------------------------- loading

@@ -3,12 +3,16 @@
 An importer looks up a batch's references (the records it updates, customers, sites, regions,
 product models, contracts) in a few IN (...) queries, then checks each row against them; keys
 that must be unique within the file are claimed in `FirstSeen`, which spans the batches.
+
+Every row is checked here, also one whose cells failed (`cell_errors`), so that the report lists
+all of a row's problems at once; a value whose cell failed is missing from the row's values, and
+what it would refer to is not looked up.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -49,10 +53,11 @@ class _Importer:
         self.existing: dict[str, Any] = {}
         self.regions: dict[str, int] = {}
 
-    def prepare(self, rows: list[tuple[int, Values]]) -> None:
-        """Load what the rows of one batch refer to (and the records they update)."""
+    def prepare(self, rows: list[tuple[int, Values]], refused: Collection[int] = frozenset()) -> None:
+        """Load what the rows of one batch refer to (and the records they update); `refused`: the
+        lines already refused for their cells, which will not be written."""
         objs = _lookup(
-            self.session, select(self.model), self.model.external_id, (v["external_id"] for _, v in rows)
+            self.session, select(self.model), self.model.external_id, (v.get("external_id") for _, v in rows)
         )
         self.existing = {o.external_id: o for (o,) in objs}
         self.regions = dict(
@@ -72,7 +77,10 @@ class _Importer:
             errors.append(RowError(line, "region_code", f"unknown region {code!r}"))
         return self.regions.get(code)
 
-    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
+    def fields(
+        self, line: int, values: Values, cell_errors: Sequence[RowError] = ()
+    ) -> tuple[Values, list[RowError]]:
+        """The row as model fields, and its problems beyond `cell_errors` (those of its cells)."""
         raise NotImplementedError
 
     def write(self, values: Values, fields: Values) -> tuple[str, Any]:
@@ -84,14 +92,18 @@ class _Importer:
             return "created", obj
         return ("updated" if apply_changes(obj, fields) else "unchanged"), obj
 
+    def record_of(self, values: Values) -> Any:
+        """The record the row updates: None for a new one, or when its external_id cell failed."""
+        return self.existing.get(values.get("external_id") or "")
+
     def is_new(self, values: Values) -> bool:
-        return values["external_id"] not in self.existing
+        return values.get("external_id") not in self.existing
 
 
 class _Accounts:
     """external id → (account id, region id), for the files that hang off accounts."""
 
-    def __init__(self, session: Session, keys: Iterable[str]) -> None:
+    def __init__(self, session: Session, keys: Iterable[str | None]) -> None:
         rows = _lookup(
             session,
             select(Account.external_id, Account.id, Account.region_id, Region.timezone).outerjoin(
@@ -103,7 +115,11 @@ class _Accounts:
         self.by_ext = {ext: (aid, rid) for ext, aid, rid, _ in rows}
         seed_account_countries(session, {aid: country_of(tz) for _, aid, _, tz in rows})
 
-    def resolve(self, line: int, ext: str, errors: list[RowError]) -> tuple[int, int | None] | None:
+    def resolve(self, line: int, ext: str | None, errors: list[RowError]) -> tuple[int, int | None] | None:
+        """The customer `ext` names; None, with the line's error, when there is none (None without
+        one when the cell itself failed: its own error says why)."""
+        if ext is None:
+            return None
         found = self.by_ext.get(ext)
         if found is None:
             errors.append(
@@ -119,7 +135,9 @@ class _Accounts:
 class _CustomerImporter(_Importer):
     model = Account
 
-    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
+    def fields(
+        self, line: int, values: Values, cell_errors: Sequence[RowError] = ()
+    ) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
         out: dict[str, Any] = {k: v for k, v in values.items() if k not in ("external_id", "region_code")}
         if "region_code" in values:
@@ -170,9 +188,9 @@ class _SiteImporter(_Importer):
     model = Site
     geocoding: _Geocoding | None = None  # made at the first row that needs it
 
-    def prepare(self, rows: list[tuple[int, Values]]) -> None:
-        super().prepare(rows)
-        self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
+    def prepare(self, rows: list[tuple[int, Values]], refused: Collection[int] = frozenset()) -> None:
+        super().prepare(rows, refused)
+        self.accounts = _Accounts(self.session, (v.get("account_external_id") for _, v in rows))
         # The CRM ids of the customers the batch's existing sites belong to, for the refusal below.
         self.owners: dict[int, str] = dict(
             _lookup(
@@ -187,7 +205,7 @@ class _SiteImporter(_Importer):
         """A site stays with its customer, as over the API (no `account_id` on PATCH /sites): its
         assets, contracts' coverage, tickets and work orders are that customer's, and moving the
         site alone would leave them behind with the old one."""
-        obj = self.existing.get(values["external_id"])
+        obj = self.record_of(values)
         if obj is None or obj.account_id == account_id:
             return
         owner = self.owners.get(obj.account_id) or f"#{obj.account_id}"
@@ -201,10 +219,19 @@ class _SiteImporter(_Importer):
             )
         )
 
-    def _coordinates(self, line: int, values: Values, out: dict[str, Any], errors: list[RowError]) -> None:
+    def _coordinates(
+        self,
+        line: int,
+        values: Values,
+        out: dict[str, Any],
+        errors: list[RowError],
+        cell_errors: Sequence[RowError],
+    ) -> None:
         """Coordinates in the row win. Without them (GEOCODER set: the columns are optional) a
         new site, or one whose address changes, is geocoded; another keeps the coordinates it has.
         Only a row with no other error costs a lookup."""
+        if {e.field for e in cell_errors} & {"latitude", "longitude"}:
+            return  # a coordinate's cell failed (its error says why): not "required with" the other
         lat, lon = values.get("latitude"), values.get("longitude")
         if lat is not None and lon is not None:
             return
@@ -214,9 +241,9 @@ class _SiteImporter(_Importer):
             return
         out.pop("latitude", None)
         out.pop("longitude", None)
-        obj = self.existing.get(values["external_id"])
+        obj = self.record_of(values)
         address = values.get("address") or ""
-        if errors or (obj is not None and ("address" not in values or address == obj.address)):
+        if errors or cell_errors or (obj is not None and ("address" not in values or address == obj.address)):
             return
         self.geocoding = self.geocoding or _Geocoding()
         found = self.geocoding.coordinates(address)
@@ -225,12 +252,14 @@ class _SiteImporter(_Importer):
         else:
             out["latitude"], out["longitude"] = found
 
-    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
+    def fields(
+        self, line: int, values: Values, cell_errors: Sequence[RowError] = ()
+    ) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
         out: dict[str, Any] = {
             k: v for k, v in values.items() if k not in ("external_id", "account_external_id", "region_code")
         }
-        account = self.accounts.resolve(line, values["account_external_id"], errors)
+        account = self.accounts.resolve(line, values.get("account_external_id"), errors)
         region = self.region_id(line, values, errors)
         if account:
             out["account_id"] = account[0]
@@ -240,36 +269,38 @@ class _SiteImporter(_Importer):
                 region = account[1]
         if region is not None or "region_code" in values:
             out["region_id"] = region
-        self._coordinates(line, values, out, errors)
+        self._coordinates(line, values, out, errors, cell_errors)
         return out, errors
 
 
 class _ContactImporter(_Importer):
     model = Contact
 
-    def prepare(self, rows: list[tuple[int, Values]]) -> None:
-        super().prepare(rows)
-        self.accounts = _Accounts(self.session, (v["account_external_id"] for _, v in rows))
+    def prepare(self, rows: list[tuple[int, Values]], refused: Collection[int] = frozenset()) -> None:
+        super().prepare(rows, refused)
+        self.accounts = _Accounts(self.session, (v.get("account_external_id") for _, v in rows))
         # Contacts the batch moves to another customer: which live tickets name them (open_work)?
         moving = []
         for _, v in rows:
             obj, target = (
-                self.existing.get(v["external_id"]),
-                self.accounts.by_ext.get(v["account_external_id"]),
+                self.record_of(v),
+                self.accounts.by_ext.get(v.get("account_external_id")),
             )
             if obj is not None and target is not None and target[0] != obj.account_id:
                 moving.append(obj.id)
         self.open_cases = open_work.of_contacts(self.session, moving)
 
-    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
+    def fields(
+        self, line: int, values: Values, cell_errors: Sequence[RowError] = ()
+    ) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
         out: dict[str, Any] = {
             k: v for k, v in values.items() if k not in ("external_id", "account_external_id")
         }
-        account = self.accounts.resolve(line, values["account_external_id"], errors)
+        account = self.accounts.resolve(line, values.get("account_external_id"), errors)
         if account:
             out["account_id"] = account[0]
-            obj = self.existing.get(values["external_id"])
+            obj = self.record_of(values)
             moves = obj is not None and obj.account_id != account[0]
             cases = open_work.against(self.open_cases.get(obj.id), account[0]) if obj and moves else None
             if cases:
@@ -281,8 +312,8 @@ class _ContactImporter(_Importer):
 class _AssetImporter(_Importer):
     model = Asset
 
-    def prepare(self, rows: list[tuple[int, Values]]) -> None:
-        super().prepare(rows)
+    def prepare(self, rows: list[tuple[int, Values]], refused: Collection[int] = frozenset()) -> None:
+        super().prepare(rows, refused)
         session, vals = self.session, [v for _, v in rows]
         self.sites = {
             ext: (sid, aid)
@@ -290,7 +321,7 @@ class _AssetImporter(_Importer):
                 session,
                 select(Site.external_id, Site.id, Site.account_id),
                 Site.external_id,
-                (v["site_external_id"] for v in vals),
+                (v.get("site_external_id") for v in vals),
             )
         }
         self.models = dict(
@@ -298,7 +329,7 @@ class _AssetImporter(_Importer):
                 session,
                 select(ProductModel.code, ProductModel.id),
                 ProductModel.code,
-                (v["product_model_code"] for v in vals),
+                (v.get("product_model_code") for v in vals),
             )
         )
         self.contracts: dict[str, tuple[int, int]] = {
@@ -310,59 +341,65 @@ class _AssetImporter(_Importer):
                 (v.get("contract_number") for v in vals),
             )
         }
-        # Serials are unique in the file (every row that gets here claims its serial, in file
-        # order, across batches) ...
-        self.serial_repeats = self.seen.claim("serial", [(line, v["serial"]) for line, v in rows])
+        # Serials are unique in the file (every row not refused for its cells claims its serial, in
+        # file order, across batches; a refused row is not written, so a later row may use its
+        # serial, but it is told when an earlier row has it) ...
+        serials = [(line, v["serial"]) for line, v in rows if v.get("serial")]
+        self.serial_repeats = self.seen.claim("serial", [(n, s) for n, s in serials if n not in refused])
+        self.serial_repeats.update(
+            self.seen.claimed_before("serial", [(n, s) for n, s in serials if n in refused])
+        )
         # ... and in the database: who holds each serial of the batch now (by external id)?
         self.serial_owner = {
             serial: ext
             for serial, ext in _lookup(
-                session, select(Asset.serial, Asset.external_id), Asset.serial, (v["serial"] for v in vals)
+                session,
+                select(Asset.serial, Asset.external_id),
+                Asset.serial,
+                (v.get("serial") for v in vals),
             )
         }
         # Assets the batch moves to another customer's site: which live tickets and visits name them?
         moving = []
         for v in vals:
-            obj, site = self.existing.get(v["external_id"]), self.sites.get(v["site_external_id"])
+            obj, site = self.record_of(v), self.sites.get(v.get("site_external_id"))
             if obj is not None and site is not None and site[1] != obj.account_id:
                 moving.append(obj.id)
         self.open_cases = open_work.of_assets(session, moving)
 
-    def fields(self, line: int, values: Values) -> tuple[Values, list[RowError]]:
+    def fields(
+        self, line: int, values: Values, cell_errors: Sequence[RowError] = ()
+    ) -> tuple[Values, list[RowError]]:
         errors: list[RowError] = []
         out: dict[str, Any] = {
             k: values[k] for k in ("serial", "install_date", "warranty_end") if k in values
         }
-        serial, ext = values["serial"], values["external_id"]
-        owner = self.serial_owner.get(serial, ext)
+        serial, ext = values.get("serial"), values.get("external_id")
+        owner = self.serial_owner.get(serial, ext) if serial else ext
         if line in self.serial_repeats:
             errors.append(RowError(line, "serial", f"duplicate of line {self.serial_repeats[line]}"))
-        elif owner != ext:
+        elif ext is not None and owner != ext:
             # Not for a repeat: its first line may sit in a batch already committed, and the
             # answer must not depend on where the batches happen to split the file.
             errors.append(
                 RowError(line, "serial", f"already used by another asset (external id {owner or 'none'})")
             )
-        site = self.sites.get(values["site_external_id"])
-        if site is None:
-            errors.append(
-                RowError(line, "site_external_id", f"no site with external id {values['site_external_id']!r}")
-            )
-        else:
+        site_ext = values.get("site_external_id")
+        site = self.sites.get(site_ext) if site_ext is not None else None
+        if site is None and site_ext is not None:
+            errors.append(RowError(line, "site_external_id", f"no site with external id {site_ext!r}"))
+        elif site is not None:
             out["site_id"], out["account_id"] = site
-            obj = self.existing.get(ext)
+            obj = self.record_of(values)
             moves = obj is not None and obj.account_id != site[1]
             cases = open_work.against(self.open_cases.get(obj.id), site[1]) if obj and moves else None
             if cases:
                 what = f"asset {ext}"
                 errors.append(RowError(line, "site_external_id", open_work.move_refusal(what, cases)))
-        model_id = self.models.get(values["product_model_code"])
-        if model_id is None:
-            errors.append(
-                RowError(
-                    line, "product_model_code", f"unknown product model {values['product_model_code']!r}"
-                )
-            )
+        model_code = values.get("product_model_code")
+        model_id = self.models.get(model_code) if model_code is not None else None
+        if model_id is None and model_code is not None:
+            errors.append(RowError(line, "product_model_code", f"unknown product model {model_code!r}"))
         out["product_model_id"] = model_id
         if "contract_number" in values:
             out["contract_id"] = self._contract(line, values["contract_number"], site, errors)

@@ -40,6 +40,12 @@ class FirstSeen:
         self._db.executemany("INSERT INTO seen (kind, key, line) VALUES (?, ?, ?)", new)
         return repeated
 
+    def claimed_before(self, kind: str, keyed_lines: Sequence[tuple[int, str]]) -> dict[int, int]:
+        """{line: first line} for the keys an earlier line claimed; records nothing (for a line
+        that is not imported, so it holds no key a later line may use)."""
+        first = self._earlier(kind, sorted({key for _, key in keyed_lines}))
+        return {line: first[key] for line, key in keyed_lines if key in first and first[key] < line}
+
     def _earlier(self, kind: str, keys: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         for i in range(0, len(keys), _CHUNK):

@@ -240,27 +240,24 @@ def _import_batch(
     repeats = seen.claim(
         "external_id", [(line, v["external_id"]) for line, v, _ in parsed if v.get("external_id")]
     )
-    checked: list[tuple[int, Values]] = []
-    for line, values, errors in parsed:
-        report.rows += 1
+    for line, _, errors in parsed:
         if line in repeats:
             errors.append(RowError(line, "external_id", f"duplicate of line {repeats[line]}"))
+    # The references of every row, also of one refused for its cells: a row's problems are listed
+    # at once (an unknown region showed only after the upload that fixed the row's name).
+    refused = {line for line, _, errors in parsed if errors}
+    importer.prepare([(line, values) for line, values, _ in parsed], refused)
+    good: list[tuple[int, Values, Values]] = []
+    for line, values, errors in parsed:
+        report.rows += 1
+        fields, more = importer.fields(line, values, errors)
+        errors += more
         if errors:
             report.failed += 1
             report.errors.extend(errors)
         else:
-            checked.append((line, values))
-    if checked:
-        importer.prepare(checked)
-        good = []
-        for line, values in checked:
-            fields, errors = importer.fields(line, values)
-            if errors:
-                report.failed += 1
-                report.errors.extend(errors)
-            else:
-                good.append((line, values, fields))
-        _write(session, importer, good, report)
+            good.append((line, values, fields))
+    _write(session, importer, good, report)
     # cell errors were found before reference errors; the batches come in file order
     report.errors[mark:] = sorted(report.errors[mark:], key=lambda e: e.line)
     if len(report.errors) > MAX_ERRORS:
