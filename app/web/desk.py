@@ -19,7 +19,6 @@ from app.desk.tickets import service as tickets
 from app.models import Account, Channel, Priority, Role, User
 from app.platform import i18n
 from app.platform.errors import AppError, Forbidden, Unprocessable
-from app.web.desk_tickets import visits_by_id
 from app.web.messages import page_error
 from app.web.navigation import start_page
 from app.web.shared import (
@@ -37,6 +36,7 @@ from app.web.shared import (
     require_csrf,
     too_long,
 )
+from app.web.ticket_page import visits_by_id
 
 router = APIRouter(route_class=PageRoute)
 SEARCH_LIMIT = 20

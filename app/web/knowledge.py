@@ -5,8 +5,10 @@ refuses changes made with the page cookie). Search and browse: ``kb_list.py``.
 - ``POST /desk/tickets/{id}/kb/{article_id}/solved``: "This solved it" (resolves the ticket with the
   article and mails the customer the resolution; first-contact resolution recorded when it applies).
   Only with ``confirmed=1``: without it the ticket page answers with the question (Confirm / Cancel);
-  kb-suggest.js sends it after its own confirm dialog, so the scripted path asks once;
-- ``POST /desk/tickets/{id}/kb/{article_id}/not-helpful``;
+  kb-suggest.js sends it after its own confirm dialog, so the scripted path asks once. The button
+  sends the reply form, so the reply typed stays in its box on every page that answers (unsent);
+- ``POST /desk/tickets/{id}/kb/{article_id}/not-helpful``: a button of the reply form too, so the reply
+  and the knowledge box's text (``symptom``, a field of that form) come back in their boxes;
 - ``POST /desk/tickets/{id}/kb-article``: "Create an article from this ticket" (a prefilled draft).
 """
 
@@ -25,8 +27,9 @@ from sqlalchemy.orm import Session
 from app.desk.tickets import service as tickets
 from app.knowledge import articles, feedback, from_ticket, search
 from app.knowledge.markdown import render_markdown
-from app.models import KbArticle, KbTicketFeedback, Role, Ticket, User
+from app.models import KbArticle, Role, Ticket, User
 from app.platform.errors import AppError, Forbidden
+from app.web import ticket_page
 from app.web.messages import field_label, names_to_labels, page_error
 from app.web.shared import (
     DeskPageUser,
@@ -40,25 +43,10 @@ from app.web.shared import (
     require_csrf,
     too_long,
 )
+from app.web.ticket_page import FormState
 
 router = APIRouter(route_class=PageRoute)
 CHANNEL = "desk"
-
-
-def ticket_panel(db: Session, ticket: Ticket, user: User | None) -> dict[str, Any]:
-    """The suggestions panel of the ticket page, rendered on the server (it works without JS; the
-    script redraws it as the agent types). "Create an article from this ticket" is offered only to
-    those who may write (a dispatcher pressing it got a 403)."""
-    context = search.ticket_context(db, ticket)
-    solved = db.query(KbTicketFeedback).filter_by(ticket_id=ticket.id, verdict="solved").one_or_none()
-    return {
-        "suggestions": search.suggest(db, context),
-        "product_model": context.product_model,
-        "fault_code": context.fault_code,
-        "verdicts": search.verdicts(db, ticket.id),
-        "solved": solved,
-        "can_write": user is not None and articles.can_write(user),
-    }
 
 
 @router.post("/desk/tickets/{ticket_id}/kb/{article_id}/{verdict}", response_model=None)
@@ -71,16 +59,29 @@ def record_verdict(
     user: DeskPageUser,
     csrf: Annotated[str, Form()] = "",
     confirmed: Annotated[str, Form()] = "",
+    cancel: Annotated[str, Form()] = "",
+    text: Annotated[str, Form()] = "",
+    symptom: Annotated[str | None, Form()] = None,
 ) -> Response:
     """ "This solved it" (``solved``) or "Not helpful" (``not-helpful``) for a suggested article.
 
     "This solved it" resolves the ticket and mails the customer, so the server asks first unless the
     form says the agent already confirmed: the page's buttons work before the deferred script has
-    run (a slow phone, a busy server) and without scripts, and only the script asks in the browser."""
+    run (a slow phone, a busy server) and without scripts, and only the script asks in the browser.
+
+    "This solved it", "Not helpful", Confirm and Cancel send the reply form (``text``: the reply box
+    as typed; ``symptom``: the knowledge box, a field of that form), so every page answering them
+    draws both boxes with that text: the reply is not sent (the customer gets the resolution mail,
+    not the reply) and not lost; the agent sends or discards it."""
     require_csrf(request, csrf)
     try:
+        kept = _kept_input(db, ticket_id, text=text, symptom=symptom)
+        if verdict == "solved" and cancel == "1":
+            return _cancelled(request, db, ticket_id=ticket_id, kept=kept)
         if verdict == "solved" and confirmed != "1":
-            return _confirm_solved(request, db, ticket_id=ticket_id, article_id=article_id, user=user)
+            return _confirm_solved(
+                request, db, ticket_id=ticket_id, article_id=article_id, user=user, kept=kept
+            )
         if verdict == "solved":
             row = feedback.mark_solved(
                 db, ticket_id=ticket_id, article_id=article_id, actor=user, channel=CHANNEL
@@ -93,21 +94,59 @@ def record_verdict(
         db.rollback()
         return error_page(request, exc.status_code, "Not saved", page_error(exc))
     db.commit()  # the browser follows the redirect at once and must see the change
+    if done != "kb_not_helpful":
+        kept.pop("kb", None)  # the symptom's work is done once an article solved it (its draft goes too)
+    if kept:
+        # Answered here, not redirected: the unsent input has nowhere else to survive (the page's
+        # drafts need scripts, and a URL is no place for 20,000 characters). A reload re-sends the
+        # form, and a repeated verdict is recorded once (feedback.mark_solved, mark_not_helpful).
+        flash = f"{ticket_page.FLASH[done]} {REPLY_KEPT}" if "reply" in kept else ticket_page.FLASH[done]
+        ticket = tickets.get_ticket(db, ticket_id)
+        return ticket_page.view(request, db, ticket, forms=kept, flash=flash, saved=done)
     return RedirectResponse(f"/desk/tickets/{ticket_id}?done={done}#kb-title", status_code=303)
 
 
-def _confirm_solved(
-    request: Request, db: Session, *, ticket_id: int, article_id: int, user: User
-) -> Response:
-    """The ticket page with the question in its knowledge panel; nothing is changed. The Confirm form
-    sits in the panel like the buttons, so drafts.js lets the symptom draft go once it is saved."""
-    # Imported here: the ticket page imports this module for its knowledge panel.
-    from app.web import desk_tickets
+REPLY_KEPT = "Your reply was not sent: it is still in the reply box."
+SYMPTOM_MAX = 300  # the knowledge box's maxlength, and the suggestions API's for ``subject``
 
+
+def _kept_input(db: Session, ticket_id: int, *, text: str, symptom: str | None) -> dict[str, FormState]:
+    """The agent's input a knowledge button carried, as the ticket page's forms: the reply box when
+    it holds text, the knowledge box when it holds other words than the ticket's subject (which it
+    starts with; an emptied box asks for the subject's suggestions too, as the script does)."""
+    kept: dict[str, FormState] = {}
+    if text.strip():
+        kept["reply"] = {"input": {"text": text}}
+    # Only a forged form passes the box's maxlength: a search hint, clipped rather than refused.
+    typed = (symptom or "")[:SYMPTOM_MAX]
+    if typed.strip() and typed.strip() != tickets.get_ticket(db, ticket_id).subject.strip():
+        kept["kb"] = {"input": {"symptom": typed}}
+    return kept
+
+
+def _confirm_solved(
+    request: Request,
+    db: Session,
+    *,
+    ticket_id: int,
+    article_id: int,
+    user: User,
+    kept: dict[str, FormState],
+) -> Response:
+    """The ticket page with the question in its knowledge panel and the boxes as typed; nothing is
+    changed. Confirm and Cancel sit in the panel like the buttons (drafts.js lets the symptom draft
+    go once it is saved) and send the reply form, so the reply and the symptom go along again."""
     ticket = tickets.get_ticket(db, ticket_id)
     article = articles.get_article(db, article_id, reader=user)
     question = {"article_id": article.id, "title": article.title}  # the page words it (mail or not)
-    return desk_tickets._view(request, db, ticket, forms={"kb_solved": {"input": question}})
+    return ticket_page.view(request, db, ticket, forms={"kb_solved": {"input": question}} | kept)
+
+
+def _cancelled(request: Request, db: Session, *, ticket_id: int, kept: dict[str, FormState]) -> Response:
+    """Cancel of the question: the ticket page again, unchanged, with the boxes as typed."""
+    if not kept:
+        return RedirectResponse(f"/desk/tickets/{ticket_id}#kb-title", status_code=303)
+    return ticket_page.view(request, db, tickets.get_ticket(db, ticket_id), forms=kept)
 
 
 @router.post("/desk/tickets/{ticket_id}/kb-article", response_model=None)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.knowledge import articles
-from app.models import Account, Contact, KbTicketFeedback, ReplyDelivery, Ticket, User
+from app.models import Account, Contact, KbTicketFeedback, ReplyDelivery, Ticket, TicketEvent, User
 from tests import factories as f
 from tests.web.conftest import csrf_of
 
@@ -54,12 +54,13 @@ def test_solved_without_the_confirmation_asks_and_changes_nothing(
     assert asked.status_code == 200  # the question, not the redirect of a saved verdict
     page = html.unescape(asked.text)
     assert f"Resolve ticket {ticket.number} with KB-{article} and mail the customer the resolution?" in page
-    form = page.split('id="kb-confirm"', 1)[1].split("</form>", 1)[0]
-    assert 'name="confirmed" value="1"' in form and f'name="csrf" value="{token}"' in form
-    assert f'href="/desk/tickets/{ticket.id}#kb-title"' in form  # Cancel: back, nothing sent
-    # the same action, inside the panel: drafts.js's '#kb-panel form[action$="/solved"]' matches it
-    opening = page.split('id="kb-confirm"', 1)[0].rsplit("<form", 1)[1]
-    assert f'action="{url}"' in opening and 'id="kb-panel"' in page.split('id="kb-confirm"', 1)[0]
+    # Confirm and Cancel send the reply form (its CSRF token, its text) to the same action, from
+    # inside the panel: drafts.js's '#kb-panel [formaction$="/solved"]' matches them
+    question = page.split('id="kb-confirm"', 1)[1].split('<label for="kb-symptom"', 1)[0]
+    assert 'name="confirmed" value="1"' in question and 'name="cancel" value="1"' in question
+    assert question.count(f'form="reply-form" formaction="{url}" formnovalidate') == 2
+    assert f'name="csrf" value="{token}"' in page.split('id="reply-form"', 1)[1].split("</form>", 1)[0]
+    assert 'id="kb-panel"' in page.split('id="kb-confirm"', 1)[0]
     db.expire_all()
     assert db.get_one(Ticket, ticket.id).status == "new"
     assert _counts(db, ticket.id) == (0, 0)  # no verdict, no mail queued
@@ -75,6 +76,70 @@ def test_solved_without_the_confirmation_asks_and_changes_nothing(
     assert _counts(db, ticket.id) == (1, 1)
     mail = db.scalar(select(ReplyDelivery).where(ReplyDelivery.ticket_id == ticket.id))
     assert mail is not None and mail.recipient == email
+
+
+def _reply_box(page: str) -> str:
+    """The reply box's text as the page drew it."""
+    return html.unescape(page.split('id="reply-text"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0])
+
+
+def _timeline_holds(db: Session, ticket_id: int, words: str) -> bool:
+    """Whether any timeline entry (a reply, the resolution mail, a note) holds these words."""
+    bodies = db.scalars(select(TicketEvent.body).where(TicketEvent.ticket_id == ticket_id))
+    return any(words in body for body in bodies)
+
+
+def test_the_reply_typed_comes_back_unsent_on_the_question_cancel_and_confirm(
+    client: TestClient, db: Session, sign_in: Any
+) -> None:
+    """QA: a reply typed, then "This solved it" clicked before the page's scripts ran (or without
+    them): the question page drew the ticket with the reply box empty, the text was gone. The button
+    sends the reply form, so the question, its Cancel and its Confirm all draw the box as typed; the
+    reply is never sent by them (the customer gets the resolution mail only)."""
+    agent = sign_in("agent")
+    ticket, article, _ = _world(db, agent)
+    page = client.get(f"/desk/tickets/{ticket.id}").text
+    token = csrf_of(page)
+    url = f"/desk/tickets/{ticket.id}/kb/{article}/solved"
+    # the server-drawn button sends the reply form, the required reply box not checked
+    item = page.split(f'<li data-article="{article}">', 1)[1].split("</li>", 1)[0]
+    assert f'form="reply-form" formaction="{url}" formnovalidate' in item and "This solved it" in item
+    typed = "Dear Ms Weber,\r\nplease refill to 1.5 bar <and> check the gauge."
+
+    asked = client.post(url, data={"csrf": token, "text": typed})
+    assert asked.status_code == 200 and 'id="kb-confirm"' in asked.text
+    assert _reply_box(asked.text) == typed
+    assert "autofocus" not in asked.text.split('id="reply-text"', 1)[1].split(">", 1)[0]  # Cancel has it
+
+    cancelled = client.post(url, data={"csrf": token, "text": typed, "cancel": "1"})
+    assert cancelled.status_code == 200 and 'id="kb-confirm"' not in cancelled.text
+    assert _reply_box(cancelled.text) == typed
+    db.expire_all()
+    assert db.get_one(Ticket, ticket.id).status == "new" and _counts(db, ticket.id) == (0, 0)
+    # a Cancel with an empty reply box: back to the ticket, as the old link did
+    back = client.post(url, data={"csrf": token, "cancel": "1"}, follow_redirects=False)
+    assert back.status_code == 303 and back.headers["location"] == f"/desk/tickets/{ticket.id}#kb-title"
+
+    done = client.post(url, data={"csrf": token, "text": typed, "confirmed": "1"}, follow_redirects=False)
+    assert done.status_code == 200  # drawn here: a redirect would drop the unsent reply
+    page = html.unescape(done.text)
+    assert "resolved at first contact. Your reply was not sent: it is still in the reply box." in page
+    assert 'data-draft-saved="kb_fcr"' in done.text  # drafts.js: the symptom draft goes, the reply stays
+    assert _reply_box(done.text) == typed and 'id="kb-confirm"' not in done.text
+    db.expire_all()
+    assert db.get_one(Ticket, ticket.id).status == "resolved"
+    assert _counts(db, ticket.id) == (1, 1)  # the resolution mail only
+    assert _timeline_holds(db, ticket.id, "check the gauge") is False
+    # a reload sends the form again: recorded once, the reply still in its box
+    again = client.post(url, data={"csrf": token, "text": typed, "confirmed": "1"})
+    assert again.status_code == 200 and _reply_box(again.text) == typed
+    db.expire_all()
+    assert _counts(db, ticket.id) == (1, 1)
+    # the agent's to send: "Send reply" puts it on the timeline
+    reply = f"/desk/tickets/{ticket.id}/reply"
+    assert client.post(reply, data={"csrf": token, "text": typed}, follow_redirects=False).status_code == 303
+    db.expire_all()
+    assert _timeline_holds(db, ticket.id, "check the gauge") is True
 
 
 def test_the_question_is_asked_with_the_csrf_check_first_and_names_a_missing_article(

@@ -17,8 +17,10 @@
 // error page, a form sent twice) leaves it. A form naming no outcome forgets its drafts when sent.
 //
 // A field the page fills in itself (data-draft-prefilled: the knowledge box starts with the
-// ticket's subject) is put back when it still holds that value, always with the note; a field
-// outside a form names the forms that finish it (data-draft-sent-by, a CSS selector). A restored
+// ticket's subject; the attribute names that value when the page may draw the agent's input
+// there instead) is put back when it still holds that value, always with the note; a field
+// outside a form names the forms, or the buttons of another form (form="…" formaction="…"), that
+// finish it (data-draft-sent-by, a CSS selector). A restored
 // value is announced as typing ("input"), so the page's own scripts follow it: the knowledge box
 // asks for the suggestions of the restored text (kb-suggest.js is loaded before this file).
 //
@@ -32,7 +34,7 @@
   if (!store) return;
   var PREFIX = "fieldline.draft.";
   var SENT = "fieldline.drafts-sent";  // not under PREFIX: no data-draft key can clash with it
-  var drafts = [];  // {key, done: outcomes that mean saved, sentBy(form): whether that form carries it}
+  var drafts = [];  // {key, done: outcomes that mean saved, home: the form it sits in, sentBy(form, button): whether that sending carries it}
 
   settle();  // before anything is put back: a draft just saved must not return into its empty form
 
@@ -50,9 +52,9 @@
   document.addEventListener("submit", function (event) {
     // a form whose sending was called off (kb-suggest.js asks before "This solved it") sent nothing
     if (event.defaultPrevented) return;
-    var form = event.target, items = [];
+    var form = event.target, via = event.submitter || null, items = [];
     drafts.forEach(function (d) {
-      if (!d.sentBy(form)) return;
+      if (!d.sentBy(form, via)) return;
       var value = store.getItem(d.key);
       if (value === null) return;
       if (d.done.length) items.push({ key: d.key, value: value, done: d.done });
@@ -91,24 +93,39 @@
     var text = first.tagName === "TEXTAREA" || first.type === "text" || first.type === "search";
     var prefilled = first.hasAttribute("data-draft-prefilled");
     var rendered = initial();
+    // The page's own value for a prefilled field: named by data-draft-prefilled when the page may draw
+    // the agent's input instead (the knowledge box carried by a knowledge button, without scripts)
+    var own = prefilled && first.getAttribute("data-draft-prefilled") || rendered;
     var sentBy = first.getAttribute("data-draft-sent-by");
+    // the form the field sits in: its note and "Discard it" (a field of another form, form="…", is
+    // sent with that form but noted on its own: the knowledge box is a field of the reply form)
+    var home = first.closest("form");
     drafts.push({
       key: key,
       done: outcomes(first),
-      sentBy: function (form) { return first.form === form || (!!sentBy && form.matches(sentBy)); }
+      home: home,
+      sentBy: function (form, via) {
+        return first.form === form || (!!sentBy && (form.matches(sentBy) || (!!via && via.matches(sentBy))));
+      }
     });
+
+    // A field sent along only so that a page answering without this script can draw it back
+    // (data-draft-carried: the knowledge box, a field of the reply form whose buttons the panel's
+    // are): kept here, it is not sent, so those buttons answer as before (a redirect, when no reply
+    // goes along) and the draft puts the box back.
+    if (first.hasAttribute("data-draft-carried")) first.removeAttribute("name");
 
     var kept = store.getItem(key);
     // Text only into an empty field (or the page's own, prefilled value); a choice, a quantity or a
     // date into one still at what the page starts it with (a duration of 60, the first option).
-    var untouched = text && !prefilled ? !value() : value() === rendered;
+    var untouched = text && !prefilled ? !value() : value() === own;
     var restored = null;
     if (kept && untouched && kept !== value() && holds(kept)) {
       set(kept);
       announce();
       restored = {
         key: key,
-        owner: first.form || first,
+        owner: home || first,
         noted: first.tagName === "TEXTAREA" || (prefilled && text),
         first: first,
         reset: function () { set(rendered); announce(); }
@@ -119,16 +136,19 @@
       if (!text) el.addEventListener("change", save);  // a choice may only say "change"
     });
     // Typed into before this (deferred) script ran, on a slow phone or a busy server: that input
-    // fired no listener, so it is kept now. A refused page renders the input sent as the field's
-    // own value, which is not typing and is already kept.
-    if (!restored && value() !== rendered) save();
+    // fired no listener, so it is kept now. A page that answered a form renders the input sent as
+    // the field's own value (a refused form; the reply that "This solved it" carried): usually kept
+    // already, but not when it was typed before the scripts ran, so text the store lacks is kept
+    // too (a field the page starts empty holds only unsent input).
+    var drawnUnkept = text && !prefilled && !!value().trim() && store.getItem(key) === null;
+    if (!restored && (value() !== own || drawnUnkept)) save();
     return restored;
 
     function save() {
       var v = value();
       // a choice or number is kept as chosen, even the page's own: a refused page renders the
       // input sent, so "what the page starts with" is not the default there
-      var keep = text ? v.trim() && !(prefilled && v === rendered) : v;
+      var keep = text ? v.trim() && !(prefilled && v === own) : v;
       if (keep) store.setItem(key, v);
       else store.removeItem(key);
     }
@@ -179,7 +199,7 @@
         f.items.forEach(function (r) { r.reset(); });
         // after the reset, whose "input" keeps a choice again: every draft of that form goes
         drafts.forEach(function (d) {
-          var mine = f.owner.tagName === "FORM" ? d.sentBy(f.owner) : f.items.some(function (r) { return r.key === d.key; });
+          var mine = f.owner.tagName === "FORM" ? d.home === f.owner : f.items.some(function (r) { return r.key === d.key; });
           if (mine) store.removeItem(d.key);
         });
         noted.first.focus();
@@ -220,7 +240,7 @@
     });
     // kept until a save succeeds: a 409 page holds the input but not the draft's baseline, and
     // the draft put back later still goes through the merge against what it was typed on
-    drafts.push({ key: key, done: outcomes(form), sentBy: function (f) { return f === form; } });
+    drafts.push({ key: key, done: outcomes(form), home: form, sentBy: function (f) { return f === form; } });
 
     function save() {
       var changed = {}, any = false;

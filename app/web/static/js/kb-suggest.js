@@ -1,6 +1,9 @@
 // Ticket page: knowledge suggestions that follow what the agent types (debounced GET to the API with
-// the page cookie, which may only read). "This solved it" / "Not helpful" stay plain page forms with
-// the CSRF token: a change never goes through the API with the cookie.
+// the page cookie, which may only read). "This solved it" / "Not helpful" stay page forms with the
+// CSRF token: a change never goes through the API with the cookie. They are buttons of the reply form
+// (form="reply-form", formaction=".../solved" or ".../not-helpful"), like the knowledge box: the reply
+// and the box's text go along and the page that answers draws them back, the reply unsent, also when
+// the click came before this script ran.
 (function () {
   "use strict";
   var panel = document.getElementById("kb-panel");
@@ -12,13 +15,15 @@
   // "This solved it" resolves the ticket, and the resolution is e-mailed to the customer: one click
   // must not do that by accident. The server asks too, unless the form carries confirmed=1: set here
   // once the agent said yes, so this path asks once; the server's own question (sent before this
-  // script ran, or without scripts) already carries it and is not asked again. Attached before the
-  // suggestion code's checks: a browser without fetch still gets the dialog, not the extra page.
-  panel.addEventListener("submit", function (event) {
+  // script ran, or without scripts) already carries it and is not asked again, and its Cancel asks
+  // nothing. Attached before the suggestion code's checks: a browser without fetch still gets the
+  // dialog, not the extra page. On the document: the buttons send the reply form, outside the panel;
+  // a browser without event.submitter sends the form unasked and the server asks.
+  document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!/\/solved$/.test(form.getAttribute("action") || "")) return;
-    var confirmed = form.elements.namedItem("confirmed");
-    if (confirmed && confirmed.value === "1") return;
+    var via = event.submitter;
+    if (!via || !panel.contains(via) || !/\/solved$/.test(via.getAttribute("formaction") || "")) return;
+    if (via.name === "cancel" || (via.name === "confirmed" && via.value === "1")) return;
     // the page words the question: whether an e-mail goes out, and if not, why (no contact, ...)
     var question = panel.getAttribute("data-solved-question") ||
       "Resolve this ticket with this article? The customer gets the resolution e-mail.";
@@ -38,7 +43,6 @@
 
   if (!input || !list || !status || !window.fetch) return;
   var ticket = panel.getAttribute("data-ticket");
-  var csrf = panel.getAttribute("data-csrf");
   var solved = !!document.getElementById("kb-solved");
   var timer = null;
   var controller = null;
@@ -63,21 +67,16 @@
     return out;
   }
 
+  // "This solved it" and "Not helpful": buttons of the reply form, as the page draws them (see the top)
   function button(articleId, action, label, primary) {
-    var form = document.createElement("form");
-    form.method = "post";
-    form.action = "/desk/tickets/" + ticket + "/kb/" + articleId + "/" + action;
-    var token = document.createElement("input");
-    token.type = "hidden";
-    token.name = "csrf";
-    token.value = csrf;
     var submit = document.createElement("button");
     submit.type = "submit";
     submit.className = "btn small" + (primary ? " primary" : "");
+    submit.setAttribute("form", "reply-form");
+    submit.setAttribute("formaction", "/desk/tickets/" + ticket + "/kb/" + articleId + "/" + action);
+    submit.formNoValidate = true;  // the reply box is required for "Send reply", not here
     submit.textContent = label;
-    form.appendChild(token);
-    form.appendChild(submit);
-    return form;
+    return submit;
   }
 
   function draw(data) {
