@@ -36,6 +36,7 @@ from app.platform.db import utcnow
 from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.events import emit
 from app.platform.passwords import check_email, check_password_policy
+from app.platform.text import is_blank
 
 ROLES = tuple(r.value for r in Role)
 NAME_MAX = 200
@@ -202,7 +203,7 @@ def _refuse(field: str, message: str) -> Unprocessable:
 
 def _name(value: str) -> str:
     name = " ".join(value.split())
-    if not name:
+    if is_blank(name):
         raise _refuse("name", "must not be blank")
     if len(name) > NAME_MAX:
         raise _refuse("name", f"at most {NAME_MAX} characters")

@@ -31,6 +31,7 @@ from app.models import (
 from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.platform.text import is_blank
 from knowledge_base import LANGUAGE_NAMES as LANGUAGE_NAMES  # for the pages (they may not import it)
 from knowledge_base import LANGUAGES as LANGUAGES
 from knowledge_base import detect_language
@@ -193,7 +194,7 @@ def check_fields(
             out[name] = one_line_end(str(value or "")).strip()
         else:
             out[name] = value
-    if "title" in out and not out["title"]:
+    if "title" in out and is_blank(out["title"]):
         errors.append({"field": "title", "message": "must not be blank"})
     if out.get("status") is not None and out["status"] not in ArticleStatus.__members__:
         errors.append({"field": "status", "message": "draft, published or archived"})

@@ -13,6 +13,7 @@ from app.knowledge.index import process_cache
 from app.models import Asset, KbArticle, KbTicketFeedback, ProductModel, Ticket
 from app.platform.config import get_settings
 from app.platform.errors import Unprocessable
+from app.platform.text import is_blank
 from knowledge_base import MAX_QUERY_CHARS, KnowledgeIndex, SearchHit, suggestion_query
 
 MAX_QUERY = MAX_QUERY_CHARS  # characters of a query the ranker reads (a ticket description can be long)
@@ -66,7 +67,7 @@ def _rows(session: Session, hits: list[SearchHit]) -> list[Found]:
 def search(session: Session, query: str, *, lang: str | None = None, limit: int = 10) -> list[Found]:
     """Published articles for ``query``, best first; ``lang`` keeps one language's articles."""
     query = query.strip()[:MAX_QUERY]
-    if not query:
+    if is_blank(query):
         raise Unprocessable(
             "Type what to search for.", errors=[{"field": "q", "message": "must not be blank"}]
         )

@@ -55,6 +55,8 @@ from pydantic import (
     field_validator,
 )
 
+from app.platform.text import is_blank
+
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # PostgreSQL int4
 DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2199, 12, 31)
 
@@ -147,6 +149,14 @@ class InputModel(BaseModel):
     """Base of every request body schema (see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _invisible_text_is_blank(cls, value: Any) -> Any:
+        # Stripping removes whitespace only: "  \u200b " stayed text and passed `min_length=1`
+        # (a service report of zero-width spaces closed the visit). No visible character: "",
+        # as plain spaces become (app/platform/text.py).
+        return "" if isinstance(value, str) and is_blank(value) else value
 
     @field_validator("*", mode="before")
     @classmethod

@@ -28,8 +28,10 @@ from app.field.workorders import service as workorders
 from app.field.workorders import status as workorder_status
 from app.field.workorders import visits as workorder_visits
 from app.field.workorders.asset_file import asset_file
+from app.field.workorders.filed import report_refusal
 from app.field.workorders.queries import usage_of, visible_work_order
-from app.field.workorders.status import TERMINAL, refuse_finished
+from app.field.workorders.status import TERMINAL, UNDONE_TO, refuse_finished
+from app.field.workorders.visits import REPORTED
 from app.models import (
     Engineer,
     IdempotencyRecord,
@@ -50,6 +52,7 @@ from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, Forbidden, NotFound
 from app.platform.http import idempotent_create
 from app.platform.inputs import INT_MAX
+from app.platform.text import is_blank
 from app.web.knowledge import visit_articles
 from app.web.map_sketch import sketch
 from app.web.messages import field_label, page_error
@@ -91,6 +94,29 @@ DONE = {
 REFUSED = {
     "undo-check-in": "Nothing was undone: this visit changed while the page was open. Check it below "
     "and try again.",
+    "check-in": "You were not checked in: this visit changed while the page was open. Check it "
+    "below and try again.",
+}
+# Why each of those actions is refused on the visit as it is now (None: it would be allowed now).
+REFUSAL: dict[str, Callable[[Session, WorkOrder, User | None], Conflict | None]] = {
+    "undo-check-in": lambda db, wo, account: workorder_visits.undo_refusal(db, wo, account, utcnow()),
+    "check-in": workorder_visits.check_in_refusal,
+}
+# When each `?done=` message is still true of the visit. The banner comes from the address, so
+# Back to an old page said "Checked in." above a visit since undone ("Scheduled"), or "Checked
+# out." above a reported one; a message the visit has moved past is not shown.
+STILL_TRUE: dict[str, Callable[[WorkOrder], bool]] = {
+    "en-route": lambda wo: wo.status == WorkOrderStatus.en_route,
+    "en-route-undone": lambda wo: wo.status == WorkOrderStatus.scheduled,
+    "checked-in": lambda wo: wo.status == WorkOrderStatus.on_site,
+    "already-checked-in": lambda wo: wo.status == WorkOrderStatus.on_site,
+    "checked-out": lambda wo: wo.status == WorkOrderStatus.on_site and wo.checked_out_at is not None,
+    "already-checked-out": lambda wo: wo.status == WorkOrderStatus.on_site and wo.checked_out_at is not None,
+    "check-in-undone": lambda wo: wo.status in UNDONE_TO and wo.checked_in_at is None,
+    "reported": lambda wo: wo.status in REPORTED,
+    "picked-up": lambda wo: wo.status not in TERMINAL,
+    "already-picked-up": lambda wo: wo.status not in TERMINAL,
+    "replayed": lambda wo: True,  # says nothing of the visit's state
 }
 REPORT_LIMIT = {"work_done": 20000}
 
@@ -261,6 +287,7 @@ def _visit_page(
     refused = request.query_params.get("refused", "")
     if not error and refused in REFUSED:
         error = _refusal(db, me, work_order, refused)
+        status_code = 409  # the answer to a refused form, as when it was shown at the form's address
     context = {
         "nav": "route",
         "wo": work_order,
@@ -275,7 +302,7 @@ def _visit_page(
         "parts_used": _parts_used(db, work_order) if work_order.status in TERMINAL else [],
         "report": report or {"input": {}, "fields": {}},
         "error": error,
-        "flash": DONE.get(done, ""),
+        "flash": DONE.get(done, "") if done in STILL_TRUE and STILL_TRUE[done](work_order) else "",
         "key": secrets.token_urlsafe(16),
         "tz": route.timezone if route else engineers.timezone_of(db, me),
         "articles": visit_articles(db, ticket),
@@ -302,7 +329,7 @@ def _account(db: Session, me: Engineer) -> User | None:
 def _refusal(db: Session, me: Engineer, work_order: WorkOrder, action: str) -> str:
     """Why `action` (a key of REFUSED) is refused on the visit as it is now, in the engineer's
     words: the page after `?refused=` says it at the visit's own address."""
-    refused = workorder_visits.undo_refusal(db, work_order, _account(db, me), utcnow())
+    refused = REFUSAL[action](db, work_order, _account(db, me))
     if refused is None:
         return REFUSED[action]
     return str(refused.extra.get("hint") or page_error(refused))
@@ -341,8 +368,9 @@ DRAFT_KEY = "field-report-draft:"
 def _draft(db: Session, user: User, work_order: WorkOrder, token: str) -> tuple[dict[str, Any], int] | None:
     """The refused report kept by `VisitForm.keep_draft` (typed input, field errors, the reason)
     and the refusal's status, while the visit is open; once it is finished (the corrected report
-    filed, then Back) the old refusal would mislead, and the page shows the visit as it is."""
-    if not token or len(token) > 64 or work_order.status in TERMINAL:
+    filed, then Back) the old refusal would mislead, and the page shows the visit as it is,
+    unless the report was refused because the visit was finished already."""
+    if not token or len(token) > 64:
         return None
     ttl = timedelta(hours=get_settings().idempotency_ttl_h)
     record = db.scalar(
@@ -355,10 +383,19 @@ def _draft(db: Session, user: User, work_order: WorkOrder, token: str) -> tuple[
     )
     if record is None or not isinstance(record.response_body, dict):
         return None
-    return dict(record.response_body), record.status_code
+    state = dict(record.response_body)
+    # Refused on a visit already finished (another tab filed its report): that stays true, and the
+    # page keeps the typed text to copy.
+    if work_order.status in TERMINAL and not state.pop("finished", False):
+        return None
+    return state, record.status_code
 
 
 def _expect_version(work_order: WorkOrder, version: str) -> None:
+    # A finished visit changes no more: each action's own refusal says so, and when and by whom
+    # its report was filed, which tells a second tab more than "was changed".
+    if work_order.status in TERMINAL:
+        return
     if version.strip().isdecimal() and int(version) != work_order.version:
         raise Conflict(
             f"Work order {work_order.number} was changed (by dispatch or on another device) while "
@@ -432,6 +469,7 @@ class VisitForm:
             "input": {k: v for k, v in typed.items() if k not in ("csrf", "key")},
             "fields": field_errors(exc),
             "error": exc.extra.get("hint") or page_error(exc),
+            "finished": self.work_order.status in TERMINAL,  # read again: the refusal rolled back
         }
         url = f"/field/visits/{self.work_order.id}"
         # The one-time form keys' table holds it: per user, purged after IDEMPOTENCY_TTL_H like them.
@@ -508,6 +546,7 @@ def check_in(
             visit.db, work_order=wo, actor=visit.user, latitude=lat, longitude=lon
         ),
         done="already-checked-in" if already else "checked-in",
+        refused="check-in",  # at the visit's address: a reload does not send the check-in again
     )
 
 
@@ -580,7 +619,9 @@ def report(visit: Visit, form: Annotated[dict[str, str], Depends(_report_form)])
     try:
         work_done, fixed, used = _read_report(form, _catalogue(visit.db, form))
     except AppError as exc:
-        return visit.keep_draft(form, exc)
+        # On a finished visit (another tab filed it) that is the reason to give, not the slip.
+        finished = report_refusal(visit.db, visit.work_order, visit.user)
+        return visit.keep_draft(form, finished or exc)
 
     def _file(wo: WorkOrder) -> None:
         try:
@@ -657,7 +698,7 @@ def _read_report(
     quantity is a slip, refused rather than dropped). ``catalogue``: name and SKU by part id."""
     errors = too_long(form, REPORT_LIMIT)
     work_done = form.get("work_done", "").strip()
-    if not work_done:
+    if is_blank(work_done):
         errors["work_done"] = "describe the work done"
     fixed = form.get("fixed", "")
     if fixed not in ("yes", "no"):

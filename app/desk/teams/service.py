@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Role, Team, TeamMember, User
 from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.text import is_blank
 
 DESK = (Role.agent.value, Role.dispatcher.value, Role.manager.value)
 STALE = (
@@ -77,7 +78,7 @@ def _check_members(session: Session, user_ids: Sequence[int], current: Sequence[
 
 def _name(session: Session, name: str, team_id: int | None = None) -> str:
     name = name.strip()
-    if not name:
+    if is_blank(name):
         raise Unprocessable(
             "Team name: must not be blank.", errors=[{"field": "name", "message": "must not be blank"}]
         )

@@ -50,6 +50,7 @@ from app.platform.db import utcnow
 from app.platform.errors import AppError, Conflict, InvalidTransition, NotFound, Unprocessable, refuse
 from app.platform.events import emit
 from app.platform.outbox import enqueue
+from app.platform.text import is_blank
 
 __all__ = [
     "TRANSITIONS",
@@ -185,7 +186,7 @@ def create_ticket(
         errors.append({"field": "priority", "message": "must be one of P1, P2, P3, P4"})
     if channel not in Channel.__members__:
         errors.append({"field": "channel", "message": "must be one of phone, email, web, api"})
-    if not subject.strip():
+    if is_blank(subject):
         errors.append({"field": "subject", "message": "must not be blank"})
     refuse(errors)
     asset = session.get(Asset, asset_id) if asset_id is not None else None
@@ -265,7 +266,7 @@ def update_ticket(
     fields = {k: v for k, v in values.items() if k in UPDATABLE}
     if "priority" in fields and fields["priority"] not in Priority.__members__:
         errors.append({"field": "priority", "message": "must be one of P1, P2, P3, P4"})
-    if "subject" in fields and not (fields["subject"] or "").strip():
+    if "subject" in fields and is_blank(fields["subject"]):
         errors.append({"field": "subject", "message": "must not be blank"})
     # Only a new assignee must work the desk: one sent back unchanged (a form or a client that
     # echoes the whole ticket) may have left it since, and refusing would block every other edit
@@ -469,7 +470,7 @@ def add_reply(
     """A public reply to the customer; the first one counts as first response. A reply on a
     new ticket opens it. The reply gets a Message-ID so the customer's answer threads."""
     ticket = get_ticket(session, ticket_id)
-    if not body.strip():
+    if is_blank(body):
         raise Unprocessable(
             "A reply needs a text.", errors=[{"field": "text", "message": "must not be blank"}]
         )
@@ -506,7 +507,7 @@ def add_note(
 ) -> TicketEvent:
     """An internal note: never shown to the customer, no effect on the SLA."""
     ticket = get_ticket(session, ticket_id)
-    if not body.strip():
+    if is_blank(body):
         raise Unprocessable(
             "A note needs a text.", errors=[{"field": "text", "message": "must not be blank"}]
         )
@@ -716,7 +717,7 @@ def log_call(
     errors = []
     if direction not in CALL_DIRECTIONS:
         errors.append({"field": "direction", "message": "must be inbound or outbound"})
-    if not summary.strip():
+    if is_blank(summary):
         errors.append({"field": "summary", "message": "say what was discussed"})
     if not 0 <= duration_min <= MAX_CALL_MIN:
         errors.append({"field": "duration_min", "message": f"between 0 and {MAX_CALL_MIN} minutes"})

@@ -22,6 +22,7 @@ from app.field.engineers import service as engineers
 from app.field.inventory import reservations
 from app.field.inventory import stock as inventory
 from app.field.inventory.stock import Line
+from app.field.workorders.filed import report_refusal
 from app.field.workorders.status import (
     UNDONE_TO,
     add_event,
@@ -47,6 +48,7 @@ from app.platform import audit
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, refuse
 from app.platform.events import emit
+from app.platform.text import is_blank
 
 REPORTED = (WorkOrderStatus.done.value, WorkOrderStatus.needs_follow_up.value)
 # How long the engineer can undo their own check-in. A wrong tap (stops close together in a list
@@ -75,7 +77,10 @@ def check_in(
     if work_order.checked_in_at is not None:
         return work_order  # a retry: same result, nothing written
     check(work_order, "on_site", action="check_in")
-    _refuse_if_on_site_elsewhere(session, work_order, actor)
+    _lock_engineer(session, work_order)
+    elsewhere = _on_site_elsewhere(session, work_order, actor)
+    if elsewhere is not None:
+        raise elsewhere
     now = utcnow()
     work_order.checked_in_at = now
     # What an undo returns to (`undo_check_in`): the state, ETA and planned start before arriving
@@ -281,13 +286,31 @@ def _instant(value: object) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def _refuse_if_on_site_elsewhere(session: Session, work_order: WorkOrder, actor: User | None) -> None:
-    """409 naming the visit the engineer is still on site at (checked in, not checked out)."""
+def check_in_refusal(session: Session, work_order: WorkOrder, actor: User | None) -> Conflict | None:
+    """Why `actor` may not check in to the visit now (the 409 `check_in` raises), or None when
+    they may (a repeat included: it answers the visit unchanged). Reads only, so a page can say
+    why without trying."""
+    try:
+        refuse_finished(work_order)
+        if work_order.checked_in_at is not None:
+            return None
+        check(work_order, "on_site", action="check_in")
+    except Conflict as exc:
+        return exc
+    return _on_site_elsewhere(session, work_order, actor)
+
+
+def _lock_engineer(session: Session, work_order: WorkOrder) -> None:
+    """Two check-ins of one engineer racing must not both pass: on PostgreSQL the engineer's row
+    lock makes the second wait and then see the first one's visit (SQLite writes are serial)."""
+    if work_order.engineer_id is not None:
+        session.execute(select(Engineer.id).where(Engineer.id == work_order.engineer_id).with_for_update())
+
+
+def _on_site_elsewhere(session: Session, work_order: WorkOrder, actor: User | None) -> Conflict | None:
+    """The 409 naming the visit the engineer is still on site at (checked in, not checked out)."""
     if work_order.engineer_id is None:
-        return
-    # Two check-ins of one engineer racing must not both pass: on PostgreSQL the engineer's row
-    # lock makes the second wait and then see the first one's visit (SQLite writes are serial).
-    session.execute(select(Engineer.id).where(Engineer.id == work_order.engineer_id).with_for_update())
+        return None
     other = session.execute(
         select(WorkOrder.id, WorkOrder.number, Account.name, Site.name)
         .join(Account, Account.id == WorkOrder.account_id)
@@ -302,7 +325,7 @@ def _refuse_if_on_site_elsewhere(session: Session, work_order: WorkOrder, actor:
         .limit(1)
     ).first()
     if other is None:
-        return
+        return None
     other_id, number, customer, site = other
     place = site if customer in site else f"{customer}, {site}"  # "Acme – Hauptsitz" names both
     engineer = session.get(Engineer, work_order.engineer_id)
@@ -311,7 +334,7 @@ def _refuse_if_on_site_elsewhere(session: Session, work_order: WorkOrder, actor:
         if engineer is None or actor is None or engineer.user_id == actor.id
         else f"{engineer.name} is"
     )
-    raise Conflict(
+    return Conflict(
         f"{who} still checked in at {number} ({place}): check out there (or file its "
         f"report) before checking in at {work_order.number}. Nothing was changed.",
         current=work_order.status,
@@ -370,17 +393,15 @@ def report(
     """File the service report: parts (default location: the engineer's van) leave stock, the
     visit ends done (fixed) or needs_follow_up, the ticket hears about it. On a stock shortage
     nothing at all is written (409)."""
-    reported = work_order.status in REPORTED
-    refuse_finished(
-        work_order,
-        f"Work order {work_order.number} already has its service report ({work_order.status})."
-        if reported
-        else "",
-    )
+    finished = report_refusal(session, work_order, actor)  # filed: when and by whom, which one stands
+    if finished is not None:
+        raise finished
     check(work_order, "done", action="report")  # only on_site may report: 409 names the allowed states
     van = engineers.van_location(session, work_order.engineer_id) if work_order.engineer_id else None
     lines: list[Line] = []
     errors: list[dict[str, str]] = []
+    if is_blank(work_done):  # "\u200b\u200b" is no report (every writer: the page, the API)
+        errors.append({"field": "work_done", "message": "describe the work done"})
     for i, (part_id, qty, location_id) in enumerate(parts_used):
         field = f"parts_used.{i}"
         if location_id is None and van is None:
