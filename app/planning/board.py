@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, load_only
 
 from app.field.engineers import day_part
@@ -29,8 +29,11 @@ from app.models import (
     PlanStop,
     PlanUnassigned,
     Region,
+    ReservationStatus,
     Shift,
     Site,
+    StockLocation,
+    StockReservation,
     Ticket,
     User,
     Warehouse,
@@ -40,6 +43,7 @@ from app.models import (
 )
 from app.planning import moved as plan_moved
 from app.planning import pins as plan_pins
+from app.planning.progress import Progress, progress
 from app.planning.reasons import readable
 from app.platform.db import utcnow
 from app.platform.errors import NotFound, Unprocessable
@@ -116,12 +120,29 @@ _STOP_ROW = (
     WorkOrder.sla_deadline_at,
     WorkOrder.planned_start_at,
     WorkOrder.eta_at.label("wo_eta_at"),
+    WorkOrder.checked_in_at,
+    WorkOrder.checked_out_at,
     Site.latitude,
     Site.longitude,
     Account.name.label("customer"),
     Warehouse.name.label("warehouse"),
     Warehouse.latitude.label("warehouse_lat"),
     Warehouse.longitude.label("warehouse_lon"),
+    # A pickup stop with nothing left to fetch there (the engineer confirmed "Picked up", or the
+    # visits' parts were used or released): the route drops it, so does the board. One EXISTS per
+    # pickup row of the same query, no query per stop (the board's query count is benchmarked).
+    case(
+        (
+            PlanStop.kind == "pickup",
+            exists().where(
+                StockReservation.status == ReservationStatus.held.value,
+                StockReservation.pickup_engineer_id == PlanStop.engineer_id,
+                StockReservation.location_id == StockLocation.id,
+                StockLocation.warehouse_id == PlanStop.warehouse_id,
+            ),
+        ),
+        else_=None,
+    ).label("to_fetch"),
 )
 
 
@@ -185,10 +206,11 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             "stops": [],
         }
     previous_end: dict[int, datetime] = {}
+    drawn_end: dict[int, datetime] = {}  # where the row's last block ends as drawn (moved, started)
     shown: dict[int, plan_pins.Visit] = {}  # the visits on the rows, for their pin marks
     for stop in stops:
         row = rows.get(stop.engineer_id)
-        if row is None:
+        if row is None or (stop.kind == "pickup" and not stop.to_fetch):
             continue
         travel_from = previous_end.get(stop.engineer_id)
         previous_end[stop.engineer_id] = stop.end_at
@@ -201,6 +223,7 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             "end": _iso(stop.end_at),
             "late_s": stop.late_s,
         }
+        ends = stop.end_at
         if stop.wo_id is not None:
             # A visit taken off the plan (cancelled, given to someone else by hand) no longer shows here.
             if (
@@ -215,11 +238,21 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
                 # Scheduled by hand since the plan was published: the re-plan that keeps it there
                 # is queued (seconds with workers, or a proposal waiting to be accepted); until it
                 # publishes, the board draws the visit where the route page and the notice put it.
-                item.update(
-                    eta=_iso(moved), start=_iso(moved), end=_iso(moved + (stop.end_at - stop.start_at))
-                )
+                ends = moved + (stop.end_at - stop.start_at)
+                item.update(eta=_iso(moved), start=_iso(moved), end=_iso(ends))
                 item["travel_start"] = None
             _eta_as_told(item, stop, None if moved else stop.arrival_at)
+            started = progress(
+                stop.status,
+                stop.wo_eta_at,
+                stop.checked_in_at,
+                stop.checked_out_at,
+                stop.end_at - stop.start_at,
+                tz,
+            )
+            if started is not None:
+                _as_it_happened(item, started, drawn_end.get(stop.engineer_id))
+                ends = started.end
             item.update(
                 work_order_id=stop.wo_id,
                 number=stop.number,
@@ -240,6 +273,7 @@ def board(session: Session, *, region_id: int, day: date) -> dict[str, Any]:
             )
         elif stop.warehouse is not None:
             item.update(warehouse=stop.warehouse, lat=stop.warehouse_lat, lon=stop.warehouse_lon)
+        drawn_end[stop.engineer_id] = ends
         row["stops"].append(item)
     _scheduled_outside_the_plan(
         session, rows, region_id, datetime.combine(day, time(0), tzinfo=tz), run.id if run else -1, shown
@@ -302,6 +336,22 @@ def _eta_as_told(item: dict[str, Any], stop: Any, arrival: datetime | None) -> N
     item["eta"] = _iso(told)
 
 
+def _as_it_happened(item: dict[str, Any], started: Progress, before: datetime | None) -> None:
+    """Draw a started visit at its actual times (checked in → checked out; on the way: from the ETA
+    the engineer gave), its words saying what happened, the plan's slot kept apart (`planned`) for
+    comparison. Checked in: no travel is drawn before it (when the engineer set off is not known,
+    the plan's travel line was hours off) and the plan's lateness is moot (the visit has arrived,
+    as the route says). On the way: the travel runs from where the row's last block ends.
+    `before`: that end, as drawn."""
+    item["planned"] = {"start": item["start"], "end": item["end"]}
+    item.update(start=_iso(started.start), end=_iso(started.end), progress=started.words)
+    if started.arrived:
+        item.update(eta=_iso(started.start), travel_start=None, late_s=0)
+        item.pop("arrival", None)
+    else:
+        item["travel_start"] = _iso(before) if before is not None and before < started.start else None
+
+
 def _stack(stops: list[dict[str, Any]]) -> int:
     """Give each stop drawn on the row a `track` (0: the lane's first line) so that stops at the same
     time are drawn one under the other, each visible and clickable: two visits kept by hand at
@@ -357,6 +407,7 @@ def _scheduled_outside_the_plan(
     were done, without the mark: they vanished from the board while the engineer's phone listed
     them."""
     shown = {item.get("work_order_id") for row in rows.values() for item in row["stops"]}
+    zone = start.tzinfo or UTC  # the region's (`start`: the day's midnight there)
     begins = func.coalesce(WorkOrder.planned_start_at, WorkOrder.eta_at)
     found = session.execute(
         select(WorkOrder, Site, Account.name)
@@ -387,11 +438,13 @@ def _scheduled_outside_the_plan(
         finished = wo.status in FINISHED
         arrives = wo.checked_in_at or wo.eta_at or begin
         starts = arrives if finished else max(begin, arrives)  # a finished visit: when it was done
-        ends = (
-            wo.checked_out_at
-            if finished and wo.checked_out_at
-            else starts + timedelta(minutes=wo.duration_min)
-        )
+        length = timedelta(minutes=wo.duration_min)
+        ends = wo.checked_out_at if finished and wo.checked_out_at else starts + length
+        # started (on the way, checked in): where it happened, as on the plan's own rows; a visit
+        # checked in early was drawn at its later start
+        started = progress(wo.status, wo.eta_at, wo.checked_in_at, wo.checked_out_at, length, zone)
+        if started is not None:
+            arrives, starts, ends = started.start, started.start, started.end
         rows[wo.engineer_id]["stops"].append(
             {
                 "kind": "job",
@@ -415,6 +468,14 @@ def _scheduled_outside_the_plan(
                 "at_risk": wo.at_risk_reason if wo.at_risk_since else None,
                 "sla_due": _iso(wo.sla_deadline_at),
                 "outside_plan": not finished,
+                **(
+                    {}
+                    if started is None
+                    else {
+                        "progress": started.words,
+                        "planned": {"start": _iso(begin), "end": _iso(begin + length)},
+                    }
+                ),
             }
         )
         visits[wo.id] = plan_pins.Visit(wo.id, wo.status, wo.engineer_id, wo.planned_start_at)  # its pin mark

@@ -26,7 +26,12 @@
   function span() {
     var lo = null, hi = null;
     function take(t) { if (t === null) return; lo = lo === null ? t : Math.min(lo, t); hi = hi === null ? t : Math.max(hi, t); }
-    data.engineers.forEach(function (e) { e.stops.forEach(function (s) { take(ms(s.travel_start || s.eta)); take(ms(s.end)); }); });
+    data.engineers.forEach(function (e) {
+      e.stops.forEach(function (s) {
+        take(ms(s.travel_start || s.eta)); take(ms(s.end));
+        if (s.planned) { take(ms(s.planned.start)); take(ms(s.planned.end)); }  // a started visit's plan, drawn faintly
+      });
+    });
     if (lo !== null) { lo -= 3600e3; hi += 3600e3; }
     data.engineers.forEach(function (e) { if (e.shift) { take(ms(e.shift.start)); take(ms(e.shift.end)); } });
     if (lo === null) { lo = Date.parse(data.day + "T06:00:00Z") - 3600e3; hi = lo + 14 * 3600e3; }
@@ -89,6 +94,13 @@
   // The ETA is what the route and the customer's notice say; the engine's earlier arrival, when
   // the engineer waits there (a visit kept by hand at 13:00, reached at 12:30), is said apart.
   function waits(st) { return st.arrival ? " (arrives " + hhmm(st.arrival) + ", waits)" : ""; }
+  // What a visit's label says of it: once started, what happened ("arrived 01:35, done 01:36",
+  // "on the way, ETA 09:10": app/planning/progress.py, drawn at those times) and the plan's slot it
+  // had; before, its ETA and status. A visit done at 01:35 read "ETA 08:44, done" at 08:44.
+  function when(st) {
+    if (!st.progress) return "ETA " + hhmm(st.eta) + waits(st) + ", " + st.status;
+    return st.progress + (st.planned ? " (planned " + hhmm(st.planned.start) + "–" + hhmm(st.planned.end) + ")" : "");
+  }
   function pct(t, s) { return (100 * (t - s.lo) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function width(a, b, s) { return (100 * Math.max(b - a, 60e3) / (s.hi - s.lo)).toFixed(3) + "%"; }
   function words(code) { return String(code || "").replace(/_/g, " "); }  // off_shift → off shift
@@ -184,6 +196,14 @@
           tr.title = "Travel"; lane.appendChild(tr);
         }
         if (st.kind === "break") return;
+        if (st.planned) {
+          // the plan's slot of a started visit, faint, for comparison (the block is where it happened)
+          var was = el("span", "planned-slot"); was.style.left = pct(ms(st.planned.start), s); was.style.width = width(ms(st.planned.start), ms(st.planned.end), s);
+          if (tracks > 1) { was.style.top = (top + 3) + "px"; was.style.bottom = "auto"; was.style.height = (TRACK_PX - 6) + "px"; }
+          was.title = st.number + " planned " + hhmm(st.planned.start) + "–" + hhmm(st.planned.end);
+          was.setAttribute("aria-hidden", "true");  // said in the block's accessible name
+          lane.appendChild(was);
+        }
         var b = el(st.work_order_id ? "button" : "span", "block " + st.kind + (st.at_risk || st.late_s > 0 ? " risk" : "") + (st.pinned ? " pinned" : "") + (st.outside_plan ? " outside" : ""));
         b.style.left = pct(ms(st.start), s); b.style.width = width(ms(st.start), ms(st.end), s);
         if (tracks > 1) { b.style.top = (top + 3) + "px"; b.style.bottom = "auto"; b.style.height = (TRACK_PX - 6) + "px"; }
@@ -196,8 +216,8 @@
           b.textContent = st.number.replace(/^WO-0*/, "");
           // A pinned visit (the pin mark, app.css) says why in its tooltip and accessible name:
           // "pinned: scheduled by hand at 13:30 by Dana Dispatcher (…)"; re-plans keep it there.
-          b.title = st.number + " · " + (st.customer || "") + (st.pinned ? " · pinned: " + st.pin_note : "");
-          b.setAttribute("aria-label", st.number + ", " + st.customer + ", ETA " + hhmm(st.eta) + waits(st) + ", " + st.status +
+          b.title = st.number + " · " + (st.customer || "") + (st.progress ? " · " + st.progress : "") + (st.pinned ? " · pinned: " + st.pin_note : "");
+          b.setAttribute("aria-label", st.number + ", " + st.customer + ", " + when(st) +
             (st.at_risk ? ", at risk: " + st.at_risk : "") + (st.pinned ? ", pinned: " + st.pin_note : "") +
             (st.outside_plan ? ", scheduled outside the published plan" : ""));
           b.draggable = true;
@@ -284,7 +304,7 @@
     var st = hit.st;
     var body = document.getElementById("detail-body");
     body.innerHTML = "";
-    var p = el("p", "", st.number + " · " + (st.customer || "") + " · " + st.priority + (hit.e ? " · " + hit.e.name + ", ETA " + hhmm(st.eta) + waits(st) + ", " + st.status : " · not planned: " + words(st.reason)));
+    var p = el("p", "", st.number + " · " + (st.customer || "") + " · " + st.priority + (hit.e ? " · " + hit.e.name + ", " + when(st) : " · not planned: " + words(st.reason)));
     body.appendChild(p);
     if (st.ticket_id) {  // the ticket page holds the visit's whole story (timeline, SLA, reports)
       var open = el("a", "small", "Open the ticket of " + st.number);
