@@ -108,6 +108,7 @@ class Builder:
                 for j in self.prob.jobs
             )
             and not (s.overtime_allowed and s.overtime_cost_per_s > 0)
+            and not c.urgent.any()
         )
         self.max_w = max(len(w) for w in c.windows) if c.windows else 1
         self.win_a = np.full((c.n_jobs, self.max_w), INF, dtype=np.int64)

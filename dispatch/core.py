@@ -76,6 +76,10 @@ class Compiled:
     fixed_cost: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # [K] call-out
     # [K, J] the first static constraint that keeps engineer k from job j (BLOCKS code, 0 = none)
     blocked: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
+    # [J] cost per second a job starts after `ready` (Settings.urgent_cost_per_s, emergencies only)
+    urgent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # [J] the earliest a job could start: its first window opens, or the first shift starts
+    ready: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def n_jobs(self) -> int:
@@ -115,6 +119,10 @@ def compile_problem(
     dur = np.array([j.duration_s for j in jobs], dtype=np.int64)
     windows = [j.windows if j.windows else ((0, horizon),) for j in jobs]
     weight = np.array([s.priority_weights[j.priority] for j in jobs], dtype=np.int64)
+    urgent = np.array([s.urgent_cost_per_s if j.priority == 1 else 0 for j in jobs], dtype=np.int64)
+    # One reference per job, not per engineer: a later shift must not make a later start look sooner.
+    day_start = int(shift_start.min()) if k_n else 0
+    ready = np.array([max(w[0][0], day_start) for w in windows], dtype=np.int64)
     # Dropping a promised visit also breaks the promise.
     promised = np.array([j.appointment is not None for j in jobs], dtype=bool)
     penalty = (weight + promised * s.promise_weight) * s.weight_cost
@@ -230,6 +238,8 @@ def compile_problem(
         parts=parts,
         fixed_cost=np.array([e.fixed_cost for e in engs], dtype=np.int64),
         blocked=_blocked(has_skill, skilled, covers, on_shift, fits, anywhere_ok, reachable),
+        urgent=urgent,
+        ready=ready,
     )
 
 

@@ -52,8 +52,9 @@ def load(source: str | Path | dict[str, Any]) -> tuple[Problem, GreatCircle]:
     )
     if detour <= 0:
         raise ValueError(f"detour must be a finite number > 0 and ≤ {MAX_DETOUR:g}, got {detour!r}")
-    # The instance's own weights are the objective; one unit of weight outweighs any travel.
-    settings = Settings(priority_weights=weights, weight_cost=10_000_000)
+    # The instance's own weights are the objective; one unit of weight outweighs any travel. The
+    # format scores weight and travel only, not how soon an emergency is served.
+    settings = Settings(priority_weights=weights, weight_cost=10_000_000, urgent_cost_per_s=0)
     engineers = [
         Engineer(
             id=e["id"],

@@ -146,6 +146,12 @@ class Settings:
     overtime_allowed: bool = False
     overtime_cost_per_s: int = 50  # per second worked past shift end (within Engineer.overtime_s)
     disruption_cost_per_s: int = 20  # per second a promised appointment is missed by
+    # Per second an emergency (priority 1) starts after it first could (its earliest window opens,
+    # the day's first shift starts). Waiting costs nothing else, so without it a visit fixed in the
+    # afternoon made "before it" and "after it" cost the same and the search could put the
+    # emergency behind it, hours later, with the morning empty. At 1, an hour sooner is worth
+    # 3.6 km of travel.
+    urgent_cost_per_s: int = 1
     # Starting outside a promised appointment at all costs like leaving a job of this priority
     # weight unserved: re-planning then breaks promises for urgent work, not for routine work.
     promise_weight: int = 10
@@ -413,6 +419,7 @@ def validate(problem: Problem) -> None:
         "travel_cost_per_s",
         "overtime_cost_per_s",
         "disruption_cost_per_s",
+        "urgent_cost_per_s",
         "promise_weight",
     ):
         if getattr(s, name) < 0:

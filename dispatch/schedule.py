@@ -34,6 +34,7 @@ class Sim:
     overtime_s: int = 0
     disruption_s: int = 0
     broken: int = 0  # jobs starting outside their promised appointment
+    urgent_cost: int = 0  # emergencies' starts after they first could (Settings.urgent_cost_per_s)
 
 
 def _first_start(ready: int, windows: Sequence[tuple[int, int]]) -> int | None:
@@ -120,6 +121,7 @@ def simulate(c: Compiled, k: int, raw: Sequence[RawStop], appointments: bool = T
                 sim.disruption_s += off
                 sim.broken += off > 0
             sim.lateness_s += late
+            sim.urgent_cost += int(c.urgent[stop[1]]) * max(0, start - int(c.ready[stop[1]]))
             end = start + job.duration_s
             out.append(Stop("job", job.id, ready, start, end, dict(job.parts), late))
         else:
@@ -139,6 +141,7 @@ def simulate(c: Compiled, k: int, raw: Sequence[RawStop], appointments: bool = T
         + sim.overtime_s * s.overtime_cost_per_s
         + sim.disruption_s * s.disruption_cost_per_s
         + sim.broken * s.promise_weight * s.weight_cost
+        + sim.urgent_cost
         + (eng.fixed_cost if raw else 0)
     )
     return sim

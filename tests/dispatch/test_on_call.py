@@ -55,8 +55,9 @@ def test_call_out_cost_keeps_standby_for_when_it_is_needed() -> None:
     assert plan.route_of("day").job_ids == ["p1"]
     assert plan.route_of("standby") is None or not plan.route_of("standby").job_ids
     # Without the call-out cost the nearer standby would have been cheaper: the cost decides.
+    # (Its shift starts at 17:00: the emergency's own cost of waiting until then is set aside.)
     free = [engineers[0], Engineer(**{**_kw(engineers[1]), "fixed_cost": 0})]
-    plan = solve(problem(free, [urgent], m, deterministic=True), **quick())
+    plan = solve(problem(free, [urgent], m, deterministic=True, urgent_cost_per_s=0), **quick())
     assert plan.route_of("standby").job_ids == ["p1"]
 
 

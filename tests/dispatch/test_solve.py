@@ -34,6 +34,7 @@ def test_small_days_match_brute_force(seed: int) -> None:
         jobs,
         plane_matrix(pts),
         deterministic=True,
+        urgent_cost_per_s=0,  # the brute force prices unserved weight and travel, not how soon
     )
     plan = solve(p, **quick())
     assert plan.is_feasible(), plan.violations()
