@@ -11,6 +11,7 @@ the dispatcher has already said yes to planning it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -35,12 +36,27 @@ class Accepted:
         return self.replan is not None
 
 
-def _proposed(run: PlanRun) -> None:
+def _proposed(session: Session, run: PlanRun) -> None:
     if run.status != R.proposed:
-        raise InvalidTransition(
-            f"Plan run {run.id} is {run.status}; only a proposed run can be accepted or discarded.",
-            current=run.status,
+        raise InvalidTransition(_not_proposed(session, run), current=run.status)
+
+
+def _not_proposed(session: Session, run: PlanRun) -> str:
+    """Why a proposal can no longer be accepted or discarded, in a dispatcher's words (it was
+    "Plan run 12 is discarded; only a proposed run …", under the title "Illegal status transition")."""
+    tz = ZoneInfo(planning.get_region(session, run.region_id).timezone)
+    at = f" at {run.finished_at.astimezone(tz):%H:%M on %a %d %b}" if run.finished_at else ""
+    if run.status == R.discarded:
+        who = run.summary.get("discarded_by")
+        return f"This proposal was discarded{f' by {who}' if who else ''}{at}; nothing was published."
+    if run.status == R.superseded:
+        return (
+            f"This proposal was set aside{at}: the day had changed since it was computed, so it was "
+            "planned again. Nothing of it was published."
         )
+    if run.status == R.published:
+        return f"This proposal was already accepted and published{at}."
+    return f"This plan is {run.status}, not a proposal waiting for a decision; nothing was changed."
 
 
 def _load(session: Session, run: PlanRun) -> planning.Loaded:
@@ -66,7 +82,7 @@ def is_stale(session: Session, run: PlanRun) -> bool:
 
 
 def accept(session: Session, run: PlanRun, *, actor: User | None) -> Accepted:
-    _proposed(run)
+    _proposed(session, run)
     loaded = _load(session, run)
     if loaded.fingerprint != run.fingerprint:
         run.status, run.finished_at = R.superseded.value, utcnow()
@@ -95,6 +111,8 @@ def accept(session: Session, run: PlanRun, *, actor: User | None) -> Accepted:
     return Accepted(run)
 
 
-def discard(session: Session, run: PlanRun) -> None:
-    _proposed(run)
+def discard(session: Session, run: PlanRun, *, actor: User | None = None) -> None:
+    _proposed(session, run)
     run.status, run.finished_at = R.discarded.value, utcnow()
+    if actor is not None:  # named when someone then tries to accept it
+        run.summary = {**run.summary, "discarded_by": actor.name}

@@ -84,7 +84,7 @@ def accept_plan(run_id: int, db: DbSession, user: DispatchUser) -> PlanRunRead:
 @router.post("/plans/{run_id}/discard")
 def discard_plan(run_id: int, db: DbSession, user: DispatchUser) -> PlanRunRead:
     run = _run_or_404(db, run_id)
-    plan_accept.discard(db, run)
+    plan_accept.discard(db, run, actor=user)
     db.flush()
     return read_run(db, run)
 

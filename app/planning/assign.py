@@ -33,12 +33,12 @@ from app.models import (
     WorkOrderPart,
     WorkOrderStatus,
 )
-from app.planning import held, reasons
+from app.planning import held, move_parts, reasons, room
 from app.planning import inputs as plan_inputs
 from app.planning import keys as plan_keys
 from app.planning import publish as plan_publish
 from app.planning import service as planning
-from app.planning.schemas import AssignResult, DroppedVisit, MovedVisit, PartLine
+from app.planning.schemas import AssignResult, DroppedVisit, MovedVisit, PartLine, PickupChange
 from app.platform.db import utcnow
 from app.platform.errors import Conflict, InvalidTransition, refuse
 
@@ -172,9 +172,10 @@ def assign(
     jobs_by_id = {j.id: j for j in jobs}
     if key in left_out:
         # worded as the board and the explanation word it (an absence that cut the shift named)
-        u = reasons.left_out(
-            loaded, jobs_by_id.get(key), left_out[key], reasons.engineer_names(session, engineer.region_id)
-        )
+        names = reasons.engineer_names(session, engineer.region_id)
+        u = reasons.left_out(loaded, jobs_by_id.get(key), left_out[key], names)
+        # "day full" said of a day whose only visits are kept by hand: name the kept time and break
+        u = room.not_full(loaded, plan, jobs_by_id[key], u, names, _numbers(session, set(loaded.held)))
         refuse(
             [
                 {
@@ -223,6 +224,15 @@ def assign(
     result.plan_run_id = run.id
     result.planned_start_at, result.eta = work_order.planned_start_at, work_order.eta_at
     return result
+
+
+def _warehouse(session: Session, key: str | None) -> Warehouse | None:
+    return session.get(Warehouse, plan_keys.key_id(key)) if key is not None else None
+
+
+def _numbers(session: Session, ids: set[int]) -> dict[int, str]:
+    rows = session.execute(select(WorkOrder.id, WorkOrder.number).where(WorkOrder.id.in_(ids or {-1})))
+    return {i: n or f"visit {i}" for i, n in rows.tuples()}
 
 
 def _solve_once(problem: dispatch.Problem, _start: dispatch.Plan | None) -> dispatch.Plan:
@@ -357,13 +367,33 @@ def _consequences(
     sku_to_part = {
         p.sku: p for p in session.scalars(select(Part).where(Part.id.in_(list(loaded.part_ids.values()))))
     }
-    pickups = []
-    for st in stops:
-        if st.kind != "pickup":
-            continue
-        wh = session.get(Warehouse, plan_keys.key_id(st.id))
-        for sku, q in st.parts.items():
-            pickups.append(PartLine.of(sku_to_part[sku], q, source="warehouse", warehouse=wh))
+    eng_key, key = plan_keys.engineer_key(engineer.id), plan_keys.job_key(work_order.id)
+    after = move_parts.sources(plan, eng_key)
+    # the moved visit's parts only: the route's pickup stops also fetch her other visits' parts
+    pickups = [
+        PartLine.of(
+            sku_to_part[s.sku],
+            s.quantity,
+            source="van" if s.warehouse is None else "warehouse",
+            warehouse=_warehouse(session, s.warehouse),
+            work_order_id=work_order.id,
+        )
+        for s in after.get(key, [])
+    ]
+    others = [
+        PickupChange(
+            **PartLine.of(
+                sku_to_part[s.sku],
+                s.quantity,
+                source="warehouse",
+                warehouse=_warehouse(session, s.warehouse),
+                work_order_id=plan_keys.key_id(job),
+            ).model_dump(),
+            number=wos[plan_keys.key_id(job)].number if plan_keys.key_id(job) in wos else None,
+            added=added,
+        )
+        for job, s, added in move_parts.pickups_changed(move_parts.sources(before, eng_key), after, but=key)
+    ]
     me = visits[work_order.id]
     late_now, late_before = (sum(s.late_s for r in p.routes for s in r.stops) for p in (plan, before))
     return AssignResult(
@@ -379,4 +409,5 @@ def _consequences(
         appointments_moved=moved,
         visits_dropped=dropped,
         parts_to_pick_up=pickups,
+        other_pickups_changed=others,
     )

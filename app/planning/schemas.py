@@ -216,6 +216,14 @@ class DroppedVisit(BaseModel):
     reason: str
 
 
+class PickupChange(PartLine):
+    """A warehouse pickup for another visit of the engineer's day that the move changes: `added`,
+    a pickup it now needs (the moved visit takes its van units); else one no longer made."""
+
+    number: str | None = None
+    added: bool = True
+
+
 class PinRead(BaseModel):
     """A visit after Unpin: the version is its new ETag's."""
 
@@ -236,7 +244,10 @@ class AssignResult(BaseModel):
     travel_added_s: int
     appointments_moved: list[MovedVisit]
     visits_dropped: list[DroppedVisit]  # no longer fit that engineer's day
+    # The moved visit's own parts (`work_order_id` is it), from the van or picked up at a warehouse.
     parts_to_pick_up: list[PartLine]
+    # Pickups of the engineer's other visits that change because of the move, each naming its visit.
+    other_pickups_changed: list[PickupChange] = []
     plan_run_id: int | None = None  # the manual run that published it (not on a dry run)
     # The engineer the visit is with now and how their route changes without it (route after
     # minus route before: usually negative); None when it is with nobody.

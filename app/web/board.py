@@ -29,7 +29,7 @@ from app.planning import runs as plan_runs
 from app.platform.config import get_settings
 from app.platform.dates import check_plan_date
 from app.platform.db import utcnow
-from app.platform.errors import AppError, Conflict, NotFound
+from app.platform.errors import AppError, Conflict, InvalidTransition, NotFound
 from app.web.field import _page_headers
 from app.web.messages import page_error
 from app.web.shared import (
@@ -112,10 +112,13 @@ def board_page(
     day: str = "",
     run: str = "",
     assign: str = "",
+    region_id: str = "",
+    told: Annotated[str, Query(alias="date")] = "",
 ) -> HTMLResponse:
     """`assign`: an unassigned visit whose Assign list comes whole (the way without JavaScript;
-    board.js fills a list when it is opened)."""
-    chosen, when = _region_and_day(db, region, day)
+    board.js fills a list when it is opened). `region_id` and `date` as `/board/data` takes them
+    (they were ignored here: the default region's board of today, with no word)."""
+    chosen, when = _named_region_and_day(db, region, day, region_id, told)
     return board_response(request, db, chosen, when, run=run, assign=assign)
 
 
@@ -185,6 +188,20 @@ def _day_or_date(day: str, told: str) -> tuple[str, str]:
     return told, "date"
 
 
+def _named_region_and_day(
+    db: Session, region: str, day: str, region_id: str, told: str
+) -> tuple[Region, date]:
+    """The region and day of the board page and its data, by either name: `region`/`day` (the
+    page's own address) or `region_id`/`date` (the API's). Both names of one thing must agree."""
+    named = region_id.strip()
+    if named and region.strip() not in ("", named):
+        raise invalid(
+            {"region_id": f"region_id={named} and region={region.strip()} differ: send one of them"}
+        )
+    when_text, day_field = _day_or_date(day, told)
+    return _region_and_day(db, named or region, when_text, "region_id" if named else "region", day_field)
+
+
 @router.get("/board/data", response_model=None)
 def board_data(
     request: Request,
@@ -198,15 +215,7 @@ def board_data(
     """`region` and `day` as the page's own address has them, or `region_id` and `date` as the API
     names them (both were ignored: a script asking for region_id=2&date=2026-12-09 silently got
     the first region's board of today)."""
-    named = region_id.strip()
-    if named and region.strip() not in ("", named):
-        raise invalid(
-            {"region_id": f"region_id={named} and region={region.strip()} differ: send one of them"}
-        )
-    when_text, day_field = _day_or_date(day, told)
-    chosen, when = _region_and_day(
-        db, named or region, when_text, "region_id" if named else "region", day_field
-    )
+    chosen, when = _named_region_and_day(db, region, day, region_id, told)
     # encoded once: the ETag is the hash of the body sent
     body = plan_board.encode(plan_board.board(db, region_id=chosen.id, day=when))
     tag = f'"{plan_board.fingerprint_of(body)}"'
@@ -229,6 +238,33 @@ def _engineer_choice(db: Session, engineer_id: str) -> Engineer:
 
 def _back(work_order: WorkOrder, day: date) -> str:
     return f"/board?region={work_order.region_id}&day={day.isoformat()}"
+
+
+def _visit_board(db: Session, work_order: WorkOrder, day: str) -> str:
+    """The board a move form was sent from: the visit's region on the day the form names (its
+    planned day when that day is missing or malformed: the refusal says so)."""
+    try:
+        when = parse_day(day)
+    except ValueError:
+        when = None
+    return _back(
+        work_order,
+        when or plan_assign.plan_day_of(db, work_order, db.get_one(Region, work_order.region_id).timezone),
+    )
+
+
+def _refused(request: Request, db: Session, exc: AppError, board: str) -> HTMLResponse:
+    """A refused board action (a stale move, a proposal already decided, an engineer of another
+    region) leads back to the board it came from, same region and day, not only to the start page."""
+    db.rollback()
+    if isinstance(exc, InvalidTransition):
+        title = "Already decided"  # not the HTTP-ish "Illegal status transition"
+    elif isinstance(exc, Conflict):
+        title = "Changed by someone else"
+    else:
+        title = "Check your input" if exc.status_code == 422 else exc.title
+    context = {"title": title, "message": page_error(exc), "back": board, "back_text": "Back to the board"}
+    return render(request, "error.html", context, status_code=exc.status_code)
 
 
 @router.get("/board/visits/{work_order_id}/reassign")
@@ -291,6 +327,18 @@ def reassign(
 ) -> Response:
     require_csrf(request, csrf)
     work_order = workorders.get_work_order(db, work_order_id)
+    try:
+        when = _move(db, work_order, user, engineer_id=engineer_id, day=day, version=version)
+    except AppError as exc:
+        return _refused(request, db, exc, _visit_board(db, work_order, day))
+    db.commit()
+    return RedirectResponse(_back(work_order, when) + "&done=reassigned", status_code=303)
+
+
+def _move(
+    db: Session, work_order: WorkOrder, user: User, *, engineer_id: str, day: str, version: str
+) -> date:
+    """The confirmed move, checked as the form sent it; the day it was put on."""
     engineer = _engineer_choice(db, engineer_id)
     try:
         when = parse_day(day)
@@ -308,8 +356,7 @@ def reassign(
     except StaleDataError:
         db.rollback()
         raise Conflict(CONFLICT) from None
-    db.commit()
-    return RedirectResponse(_back(work_order, when) + "&done=reassigned", status_code=303)
+    return when
 
 
 def _pin_conflict(request: Request, number: str, done: str, board: str) -> HTMLResponse:
@@ -398,9 +445,12 @@ def accept_proposal(
 ) -> Response:
     require_csrf(request, csrf)
     run = _proposal(db, run_id)
-    done = plan_accept.accept(db, run, actor=user)
-    db.commit()
     back = f"/board?region={run.region_id}&day={run.day.isoformat()}"
+    try:
+        done = plan_accept.accept(db, run, actor=user)
+    except AppError as exc:  # discarded or decided meanwhile: say so, with the way back
+        return _refused(request, db, exc, back)
+    db.commit()
     if done.replan is not None:
         return RedirectResponse(f"{back}&run={done.replan.id}&done=stale", status_code=303)
     return RedirectResponse(f"{back}&done=accepted", status_code=303)
@@ -412,8 +462,10 @@ def discard_proposal(
 ) -> Response:
     require_csrf(request, csrf)
     run = _proposal(db, run_id)
-    plan_accept.discard(db, run)
+    back = f"/board?region={run.region_id}&day={run.day.isoformat()}"
+    try:
+        plan_accept.discard(db, run, actor=user)
+    except AppError as exc:
+        return _refused(request, db, exc, back)
     db.commit()
-    return RedirectResponse(
-        f"/board?region={run.region_id}&day={run.day.isoformat()}&done=discarded", status_code=303
-    )
+    return RedirectResponse(f"{back}&done=discarded", status_code=303)
