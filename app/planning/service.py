@@ -201,7 +201,7 @@ def load(
         fixed, starts = plan_inputs.frozen_day(session, wo.started, wo.sites, everyone, as_of)
 
     eng_rows = _engine_engineers(frame, day, eng, starts, stock)
-    jobs, versions, held = _engine_jobs(frame, wo, as_of, eng_rows, set(eng.stops_at))
+    jobs, versions, held = _engine_jobs(frame, wo, as_of, eng_rows, eng.stops_at)
     wh_rows = _engine_warehouses(frame, day, eng, stock)
     problem = None  # the engine needs someone to plan for: without engineers every job stays open
     if eng_rows:
@@ -567,10 +567,11 @@ def _engine_jobs(
     wo: WorkOrderInputs,
     as_of: datetime | None,
     eng_rows: list[dispatch.Engineer],
-    leaving: set[int],
+    leaving: Mapping[int, datetime],
 ) -> tuple[list[dispatch.Job], dict[int, int], dict[int, tuple[int, datetime]]]:
     """The engine's jobs, the version of each work order they were made from, and the visits
-    kept where a dispatcher put them by hand (`WorkOrderInputs.held`, those still keepable)."""
+    kept where a dispatcher put them by hand (`WorkOrderInputs.held`, those still keepable).
+    `leaving`: engineers going home early -> when (`EngineerInputs.stops_at`)."""
     ref, day_end, sites, windows, locked, sku = (
         frame.ref,
         frame.day_end,
@@ -579,9 +580,11 @@ def _engine_jobs(
         wo.locked,
         wo.sku,
     )
+    # Engineers who work (part of) the day on a shift.
+    working = {key_id(e.id) for e in eng_rows if e.on_call is False}
     # A visit pinned to an engineer who goes home early may go to anyone (pins are by hand, for a
     # day the engineer was expected to work through).
-    planned_eng = {key_id(e.id) for e in eng_rows if e.on_call is False} - leaving
+    planned_eng = working - set(leaving)
 
     horizon = horizon_s(ref, as_of, eng_rows)
     jobs: list[dispatch.Job] = []
@@ -608,8 +611,15 @@ def _engine_jobs(
         priority = _priority(w.priority)
         keep = wo.held.get(w.id)
         # A start already past (the late beat's re-plan) is timed from now again; an engineer who
-        # is not working the day releases it, as any pin (`planned_eng`).
-        if keep is not None and keep[0] in planned_eng and max(ref, as_of or ref) <= keep[1] < day_end:
+        # is not working the day releases it, as any pin. One going home early keeps a time set
+        # before they leave (a schedule made after the absence was recorded is checked against
+        # it: the start is within their hours); a visit that runs past it is kept and marked at
+        # risk like any the day cannot fit. Before, their hand-set times were all re-timed.
+        if (
+            keep is not None
+            and keep[0] in working
+            and max(ref, as_of or ref) <= keep[1] < min(day_end, leaving.get(keep[0], day_end))
+        ):
             at = to_s(ref, keep[1])
             # A window of zero width on its engineer: the engine routes the others around it. As
             # a P1 it is dropped only when it cannot be done there at all (the publish then leaves

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.desk.tickets import service as tickets
 from app.field.inventory import reservations
+from app.field.workorders import risk
 from app.field.workorders.status import add_event, change_status, summary
 from app.models import PlanDay, PlanRun, PlanRunStatus, PlanStop, WorkOrder, WorkOrderStatus
 from app.planning import notify
@@ -168,6 +169,7 @@ def restore(session: Session, run: PlanRun, *, undone_id: int, now: datetime) ->
     plan_day.current_run_id, plan_day.published_at = previous, now
     run.stats = {**run.stats, KEY: {**kept, "restored_at": now.isoformat()}}
     session.flush()
+    _marks_of_the_plan(session, rows, undone_id, now)
     notify.on_restored(session, moved=moved)
     log.info("plan run %s taken back by an undone check-in: run %s is the plan again", run.id, previous)
     return True
@@ -249,8 +251,8 @@ def _put_back(
         old_eta, old_engineer, old_start = wo.eta_at, wo.engineer_id, wo.planned_start_at
         values = {k: (b[k] if k == "engineer_id" else _instant(b[k])) for k in _PLANNED}
         changes = audit.apply_changes(wo, values)
-        wo.at_risk_since, wo.at_risk_reason = _instant(b["at_risk_since"]), b["at_risk_reason"]
         reason = f"check-in undone: plan run {previous} restored"
+        _mark_back(session, wo, b, reason, now)
         if wo.status != b["status"]:
             change_status(session, wo, b["status"], actor=None, at=now, reason=reason)
             if b["status"] == WorkOrderStatus.scheduled:
@@ -273,6 +275,31 @@ def _put_back(
             emit(session, "workorder.scheduled", told)
     session.flush()
     return moved
+
+
+def _mark_back(session: Session, wo: WorkOrder, before: dict[str, Any], why: str, now: datetime) -> None:
+    """The risk mark the visit had before the run, through `risk` as a publish sets it: the
+    ticket's mark and both timelines follow (written on the visit alone, a ticket the run had
+    cleared stayed clear, and the sweep re-words a mark without marking the ticket again)."""
+    since = _instant(before["at_risk_since"])
+    if since is None:
+        risk.clear(session, wo, why, at=now)
+        return
+    if wo.at_risk_since is None:
+        risk.mark(session, wo, before["at_risk_reason"] or why, at=now)
+        wo.at_risk_since = since  # at risk all along: the run's clearing is what is taken back
+    wo.at_risk_reason = before["at_risk_reason"]
+
+
+def _marks_of_the_plan(session: Session, rows: dict[int, WorkOrder], undone_id: int, now: datetime) -> None:
+    """With the plan from before the check-in current again, each visit of the day (the undone
+    one too) gets the mark that plan gives it, as the sweep would in a minute (`risk.judge_now`):
+    the check-in settled the undone visit's mark (on site), and a visit the plan kept at a time
+    set by hand but could not fit ("kept at … cannot fit") is not one the sweep picks up again."""
+    undone = rows.get(undone_id) or session.get(WorkOrder, undone_id)
+    for wo in sorted({*rows.values(), *([undone] if undone else [])}, key=lambda w: w.id):
+        risk.judge_now(session, wo, at=now)
+    session.flush()
 
 
 def _rehold(session: Session, run: PlanRun, ids: list[int], released: list[dict[str, Any]]) -> None:

@@ -185,6 +185,15 @@ def reassess(session: Session, wo: WorkOrder, *, at: datetime) -> None:
     mark stays the sweep's, a minute later, as for any other path."""
     if wo.at_risk_since is None or wo.eta_at is None or wo.sla_deadline_at is None:
         return
+    judge_now(session, wo, at=at)
+
+
+def judge_now(session: Session, wo: WorkOrder, *, at: datetime) -> None:
+    """Mark, re-word or clear a scheduled or en-route visit's risk at once, marked or not, as the
+    published plan of its day and the sweep say: the plan's "kept at … cannot fit" while it stands
+    at that stop, else its ETA against the due time. For a plan put back by an undone check-in
+    (`planning.undo`): the sweep picks up only visits marked or late by their ETA, so a kept visit
+    whose mark the check-in had settled stayed unmarked."""
     if wo.status not in (WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value):
         return
     ticket = session.get(Ticket, wo.ticket_id)
@@ -194,7 +203,7 @@ def reassess(session: Session, wo: WorkOrder, *, at: datetime) -> None:
     kept = kept_by_plan(session, [wo.id])
     if wo.id in kept:
         _keep(session, wo, kept[wo.id], tz, at=at)
-    else:
+    elif wo.eta_at is not None and wo.sla_deadline_at is not None:
         _judge(session, wo, arrived_at, tz, at=at)
 
 
