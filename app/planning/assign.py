@@ -171,11 +171,12 @@ def assign(
     left_out = {u.job_id: u for u in plan.unassigned}
     jobs_by_id = {j.id: j for j in jobs}
     if key in left_out:
-        # worded as the board and the explanation word it (an absence that cut the shift named)
+        # worded as the board, the what-if and the explanation word it (an absence that cut the
+        # shift named; a day held only by visits kept by hand: the kept time and break, not "full")
         names = reasons.engineer_names(session, engineer.region_id)
-        u = reasons.left_out(loaded, jobs_by_id.get(key), left_out[key], names)
-        # "day full" said of a day whose only visits are kept by hand: name the kept time and break
-        u = room.not_full(loaded, plan, jobs_by_id[key], u, names, _numbers(session, set(loaded.held)))
+        u = room.left_out(
+            loaded, plan, jobs_by_id.get(key), left_out[key], names, _numbers(session, set(loaded.held))
+        )
         refuse(
             [
                 {

@@ -39,7 +39,7 @@ from app.models import (
     WorkOrder,
     WorkOrderStatus,
 )
-from app.planning import notify, reasons, undo
+from app.planning import notify, reasons, room, undo
 from app.planning.keys import cover_of, from_s, key_id
 from app.planning.service import Loaded
 from app.platform import audit
@@ -246,8 +246,13 @@ def _write_routes(
         session.add_all(stops)
     jobs = {j.id: j for j in loaded.problem.jobs} if loaded.problem else {}
     names = reasons.engineer_names(session, loaded.region_id) if plan and plan.unassigned else {}
+    # the kept visits' numbers, from the rows in hand: a day held only by them is not "full" (`room`)
+    numbers = {i: work_orders[i].number or f"visit {i}" for i in loaded.held if i in work_orders}
     unassigned = (
-        {key_id(u.job_id): reasons.left_out(loaded, jobs.get(u.job_id), u, names) for u in plan.unassigned}
+        {
+            key_id(u.job_id): room.left_out(loaded, plan, jobs.get(u.job_id), u, names, numbers)
+            for u in plan.unassigned
+        }
         if plan
         else {}
     )

@@ -15,10 +15,30 @@ from zoneinfo import ZoneInfo
 
 import dispatch
 from app.planning import keys as plan_keys
+from app.planning import reasons
 from app.planning.reasons import absent_capable, duration_words
 from app.planning.service import Loaded
 
 Span = tuple[int, int]
+
+
+def left_out(
+    loaded: Loaded,
+    plan: dispatch.Plan,
+    job: dispatch.Job | None,
+    found: dispatch.Unassigned,
+    names: dict[int, str],
+    numbers: Mapping[int, str],
+) -> dispatch.Unassigned:
+    """The reason of a visit left out as a plan run stores it, the what-if previews it and Assign
+    refuses with it: `reasons.left_out`, then `not_full`, so all three name the same blocker (the
+    run and the what-if said "day full" where Assign named the kept visit over the break).
+    `numbers`: the kept visits' numbers (`loaded.held`), read once by the caller. A kept visit
+    itself is not left out (it stays where it was set, at risk): its reason is the engine's."""
+    said = reasons.left_out(loaded, job, found, names)
+    if job is None or plan_keys.key_id(job.id) in loaded.held:
+        return said
+    return not_full(loaded, plan, job, said, names, numbers)
 
 
 def not_full(

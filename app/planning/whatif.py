@@ -48,7 +48,7 @@ from app.models import (
     WorkOrder,
     WorkOrderStatus,
 )
-from app.planning import held, proposals, reasons, triggers
+from app.planning import held, proposals, reasons, room, triggers
 from app.planning import keys as plan_keys
 from app.planning import publish as plan_publish
 from app.planning import runs as plan_runs
@@ -293,7 +293,7 @@ def preview(
     numbers = dict(
         session.execute(
             select(WorkOrder.id, WorkOrder.number).where(
-                WorkOrder.id.in_(left_out + [plan_keys.key_id(u.job_id) for u in kept_unfit] or [-1])
+                WorkOrder.id.in_(left_out + sorted(loaded.held) or [-1])
             )
         )
         .tuples()
@@ -307,9 +307,11 @@ def preview(
         why = reasons.left_out(loaded, jobs.get(u.job_id), u, names).reason.replace("_", " ")
         return risk.kept_reason(loaded.held[plan_keys.key_id(u.job_id)][1], why, loaded.tz)
 
+    held_numbers = {i: numbers.get(i) or f"visit {i}" for i in loaded.held}
+
     def left_why(u: dispatch.Unassigned) -> str:
-        # worded as the publish stores it (the absence that left it out named there, once)
-        said = reasons.left_out(loaded, jobs.get(u.job_id), u, names)
+        # worded as the publish stores it and Assign refuses (an absence, kept visits named there)
+        said = room.left_out(loaded, plan, jobs.get(u.job_id), u, names, held_numbers)
         return said.detail or said.reason
 
     return {

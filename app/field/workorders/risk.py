@@ -8,12 +8,13 @@ so the ticket page, the APIs and the board show it; each change is one `workorde
 
 A visit kept at a time set by hand that the plan cannot fit there is marked by the plan, not for
 its ETA: the published run names it (`KEPT_UNFIT`), and the sweep keeps that mark while the visit
-still stands at that stop, rather than judging it by its ETA (which cleared it within a minute).
+still stands at that stop, rather than judging it by its ETA (which cleared it within a minute),
+and puts it back if some path took it off (the current plans of today and later days are read).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -144,6 +145,25 @@ def kept_by_plan(session: Session, work_order_ids: list[int]) -> dict[int, str]:
     return out
 
 
+def kept_by_current_plans(session: Session, *, at: datetime, zones: dict[int, str]) -> set[int]:
+    """The work orders the current published plans of today and later days (each region's own
+    today) name in `KEPT_UNFIT`, marked or not: a path that lost such a mark (a check-in settled
+    it, an undo, a direct edit) would otherwise leave the visit unmarked until the next re-plan.
+    One query; the names are in the runs' summaries (JSON), read here rather than in SQL."""
+    earliest = (at - timedelta(days=1)).date()  # no region's today is before UTC's yesterday
+    rows = session.execute(
+        select(PlanDay.region_id, PlanDay.day, PlanRun.summary)
+        .join(PlanRun, PlanRun.id == PlanDay.current_run_id)
+        .where(PlanDay.day >= earliest)
+    )
+    out: set[int] = set()
+    for region_id, day, said in rows.tuples():
+        if day < at.astimezone(ZoneInfo(zones.get(region_id, "UTC"))).date():
+            continue  # a past day's plan: its visits are that day's leftovers, not its word now
+        out.update(int(i) for i in (said or {}).get(KEPT_UNFIT, {}))
+    return out
+
+
 def local(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M")
 
@@ -151,18 +171,23 @@ def local(at: datetime, tz: str) -> str:
 def sweep(session: Session, *, at: datetime) -> int:
     """Mark every scheduled or en-route visit whose ETA is past its arrival due time, whatever
     set that ETA (a plan, a dispatcher, the engineer on the way), and clear those whose ETA
-    meets it again. Runs with the late-visit check and at the end of the demo seed; returns
-    how many marks changed."""
+    meets it again; and mark again every visit the current plan of today or a later day keeps
+    but cannot fit (`KEPT_UNFIT`) while it stands at that stop, marked or not. Runs with the
+    late-visit check and at the end of the demo seed; returns how many marks changed."""
     changed = 0
-    zones = dict(session.execute(select(Region.id, Region.timezone)).all())
+    zones: dict[int, str] = dict(session.execute(select(Region.id, Region.timezone)).tuples().all())
+    named = kept_by_current_plans(session, at=at, zones=zones)
+    by_eta = (
+        WorkOrder.eta_at.is_not(None)
+        & WorkOrder.sla_deadline_at.is_not(None)
+        & ((WorkOrder.eta_at > WorkOrder.sla_deadline_at) | WorkOrder.at_risk_since.is_not(None))
+    )
     rows = session.execute(
         select(WorkOrder, Ticket.arrived_at)
         .join(Ticket, Ticket.id == WorkOrder.ticket_id)
         .where(
             WorkOrder.status.in_((WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value)),
-            WorkOrder.eta_at.is_not(None),
-            WorkOrder.sla_deadline_at.is_not(None),
-            (WorkOrder.eta_at > WorkOrder.sla_deadline_at) | WorkOrder.at_risk_since.is_not(None),
+            (by_eta | WorkOrder.id.in_(named)) if named else by_eta,
         )
         .order_by(WorkOrder.id)
     )
@@ -172,7 +197,8 @@ def sweep(session: Session, *, at: datetime) -> int:
         tz = zones.get(wo.region_id, "UTC")
         if wo.id in kept:
             changed += _keep(session, wo, kept[wo.id], tz, at=at)
-        else:
+        elif wo.eta_at is not None and wo.sla_deadline_at is not None:
+            # named by a plan but moved off that stop since: judged by its ETA like any other
             changed += _judge(session, wo, arrived_at, tz, at=at)
     session.flush()
     return changed
@@ -192,8 +218,7 @@ def judge_now(session: Session, wo: WorkOrder, *, at: datetime) -> None:
     """Mark, re-word or clear a scheduled or en-route visit's risk at once, marked or not, as the
     published plan of its day and the sweep say: the plan's "kept at … cannot fit" while it stands
     at that stop, else its ETA against the due time. For a plan put back by an undone check-in
-    (`planning.undo`): the sweep picks up only visits marked or late by their ETA, so a kept visit
-    whose mark the check-in had settled stayed unmarked."""
+    (`planning.undo`): at once, rather than at the sweep's next minute."""
     if wo.status not in (WorkOrderStatus.scheduled.value, WorkOrderStatus.en_route.value):
         return
     ticket = session.get(Ticket, wo.ticket_id)
