@@ -25,12 +25,12 @@ from app.field.engineers import service as engineers
 from app.field.inventory import reservations
 from app.field.inventory.stock import Shortage
 from app.field.workorders import service as workorders
-from app.field.workorders import status as workorder_status
 from app.field.workorders import visits as workorder_visits
 from app.field.workorders.asset_file import asset_file
 from app.field.workorders.filed import report_refusal
+from app.field.workorders.pickup import pickup_refusal
 from app.field.workorders.queries import usage_of, visible_work_order
-from app.field.workorders.status import TERMINAL, UNDONE_TO, refuse_finished
+from app.field.workorders.status import TERMINAL, UNDONE_TO
 from app.field.workorders.visits import REPORTED
 from app.models import (
     Engineer,
@@ -96,11 +96,23 @@ REFUSED = {
     "and try again.",
     "check-in": "You were not checked in: this visit changed while the page was open. Check it "
     "below and try again.",
+    "en-route": "You are not on your way yet: this visit changed while the page was open. Check it "
+    "below and try again.",
+    "not-en-route": "Nothing was taken back: this visit changed while the page was open. Check it "
+    "below and try again.",
+    "check-out": "You were not checked out: this visit changed while the page was open. Check it "
+    "below and try again.",
+    "pickup": "The pickup was not confirmed: this visit or its parts changed meanwhile. Check them "
+    "below and try again.",
 }
 # Why each of those actions is refused on the visit as it is now (None: it would be allowed now).
-REFUSAL: dict[str, Callable[[Session, WorkOrder, User | None], Conflict | None]] = {
-    "undo-check-in": lambda db, wo, account: workorder_visits.undo_refusal(db, wo, account, utcnow()),
-    "check-in": workorder_visits.check_in_refusal,
+REFUSAL: dict[str, Callable[[Session, Engineer, WorkOrder], Conflict | None]] = {
+    "undo-check-in": lambda db, me, wo: workorder_visits.undo_refusal(db, wo, _account(db, me), utcnow()),
+    "check-in": lambda db, me, wo: workorder_visits.check_in_refusal(db, wo, _account(db, me)),
+    "en-route": lambda db, me, wo: workorders.en_route_refusal(db, wo),
+    "not-en-route": lambda db, me, wo: workorders.turn_back_refusal(wo),
+    "check-out": lambda db, me, wo: workorder_visits.check_out_refusal(wo),
+    "pickup": lambda db, me, wo: pickup_refusal(db, wo, me.id),
 }
 # When each `?done=` message is still true of the visit. The banner comes from the address, so
 # Back to an old page said "Checked in." above a visit since undone ("Scheduled"), or "Checked
@@ -329,7 +341,7 @@ def _account(db: Session, me: Engineer) -> User | None:
 def _refusal(db: Session, me: Engineer, work_order: WorkOrder, action: str) -> str:
     """Why `action` (a key of REFUSED) is refused on the visit as it is now, in the engineer's
     words: the page after `?refused=` says it at the visit's own address."""
-    refused = REFUSAL[action](db, work_order, _account(db, me))
+    refused = REFUSAL[action](db, me, work_order)
     if refused is None:
         return REFUSED[action]
     return str(refused.extra.get("hint") or page_error(refused))
@@ -504,12 +516,16 @@ Visit = Annotated[VisitForm, Depends(visit_form)]
 @router.post("/field/visits/{work_order_id}/en-route", response_model=None)
 def en_route(visit: Visit, key: FormStr = "", version: FormStr = "") -> Response:
     def _go(wo: WorkOrder) -> None:
-        workorder_status.check(wo, "en_route", action="en_route")  # refused: the engineer's words
+        refused = workorders.en_route_refusal(visit.db, wo)  # in the engineer's words
+        if refused is not None:
+            raise refused
         workorders.transition(
             visit.db, work_order=wo, to="en_route", actor=visit.user, reason="engineer on the way"
         )
 
-    return visit.act(key=key, version=version, body={"to": "en_route"}, action=_go, done="en-route")
+    return visit.act(
+        key=key, version=version, body={"to": "en_route"}, action=_go, done="en-route", refused="en-route"
+    )
 
 
 @router.post("/field/visits/{work_order_id}/not-en-route", response_model=None)
@@ -517,14 +533,21 @@ def not_en_route(visit: Visit, key: FormStr = "", version: FormStr = "") -> Resp
     """A mistaken "On my way" (or turning back): the visit is scheduled again with its planned ETA."""
 
     def _back(wo: WorkOrder) -> None:
-        refuse_finished(wo)
-        if wo.status != WorkOrderStatus.en_route:
-            raise Conflict("You are not on your way to this visit; nothing to take back.", current=wo.status)
+        refused = workorders.turn_back_refusal(wo)
+        if refused is not None:
+            raise refused
         workorders.transition(
             visit.db, work_order=wo, to="scheduled", actor=visit.user, reason="not on the way (engineer)"
         )
 
-    return visit.act(key=key, version=version, body={"to": "scheduled"}, action=_back, done="en-route-undone")
+    return visit.act(
+        key=key,
+        version=version,
+        body={"to": "scheduled"},
+        action=_back,
+        done="en-route-undone",
+        refused="not-en-route",
+    )
 
 
 @router.post("/field/visits/{work_order_id}/check-in", response_model=None)
@@ -582,6 +605,7 @@ def check_out(visit: Visit, key: FormStr = "", version: FormStr = "") -> Respons
         body={},
         action=lambda wo: workorder_visits.check_out(visit.db, work_order=wo, actor=visit.user),
         done="already-checked-out" if already else "checked-out",
+        refused="check-out",
     )
 
 
@@ -590,21 +614,17 @@ def pickup(visit: Visit, key: FormStr = "", back: FormStr = "") -> Response:
     state = reservations.pickup_state(visit.db, work_order_id=visit.work_order.id, engineer_id=visit.me.id)
 
     def _pick(wo: WorkOrder) -> None:
-        # confirm_pickup answers [] both for "already fetched" and "nothing to fetch" (the API
-        # repeats safely); the page must not call either of them "Pickup confirmed".
-        refuse_finished(wo)
-        if state == "none":
-            raise Conflict("There is nothing to pick up for this visit.", current=wo.status)
+        # a finished visit, nothing to fetch ("Pickup confirmed" would mislead), parts gone
+        refused = pickup_refusal(visit.db, wo, visit.me.id)
+        if refused is not None:
+            raise refused
         reservations.confirm_pickup(visit.db, work_order=wo, engineer_id=visit.me.id, actor=visit.user)
 
-    answer = visit.act(
-        key=key,
-        version="",
-        body={"pickup": True},
-        action=_pick,
-        done="picked-up" if state == "waiting" else "already-picked-up",
-    )
-    if back == "route" and answer.status_code == 303:  # confirmed from the route's pickup stop
+    done = "picked-up" if state == "waiting" else "already-picked-up"
+    answer = visit.act(key=key, version="", body={"pickup": True}, action=_pick, done=done, refused="pickup")
+    # Confirmed from the route's pickup stop: back to the route. A refusal (a redirect too) goes
+    # to the visit page, which says why.
+    if back == "route" and "?done=" in answer.headers.get("location", ""):
         return RedirectResponse("/field?picked=1", status_code=303)
     return answer
 

@@ -247,11 +247,7 @@ def confirm_pickup(
     """The engineer took the visit's reserved parts at the warehouse: the stock (and its
     reservation) moves from the warehouse to the van. Nothing left to pick up returns []."""
     van = van_location_id(session, engineer_id)
-    rows = [
-        r
-        for r in held_for(session, [work_order.id])
-        if r.location_id != van and (r.pickup_engineer_id in (None, engineer_id))
-    ]
+    rows = _to_pick_up(session, work_order.id, engineer_id, van)
     moved: list[PickedUp] = []
     now = utcnow()
     for r in rows:
@@ -271,16 +267,7 @@ def confirm_pickup(
             .execution_options(synchronize_session=False)
         )
         if session.execute(out).rowcount != 1:  # type: ignore[attr-defined]
-            part = session.get(Part, r.part_id)
-            what = f"{part.name} ({part.sku})" if part else "this part"  # never the bare id
-            where = location_name(session, r.location_id)
-            raise Conflict(
-                f"{where[:1].upper()}{where[1:]} no longer holds the "
-                f"{r.quantity} × {what} reserved for this visit; nothing was moved. "
-                "Ask the dispatcher to re-plan the parts.",
-                part_id=r.part_id,
-                location_id=r.location_id,
-            )
+            raise _not_held(session, r)
         _add_to_van(session, van, r.part_id, r.quantity)
         moved.append(PickedUp(r.part_id, r.quantity, r.location_id, van))
         audit.record(
@@ -297,3 +284,41 @@ def confirm_pickup(
     expire_levels(session)
     session.flush()
     return moved
+
+
+def pickup_shortage(session: Session, *, work_order_id: int, engineer_id: int) -> Conflict | None:
+    """The 409 `confirm_pickup` would answer now (a warehouse no longer holds a part reserved for
+    the visit), or None. Reads only, so a page can say why without trying."""
+    van = session.scalar(select(StockLocation.id).where(StockLocation.engineer_id == engineer_id))
+    for r in _to_pick_up(session, work_order_id, engineer_id, van):
+        level = session.scalar(
+            select(StockLevel).where(StockLevel.location_id == r.location_id, StockLevel.part_id == r.part_id)
+        )
+        # the guard of confirm_pickup's conditional UPDATE
+        if level is None or level.reserved < r.quantity or level.quantity < r.quantity:
+            return _not_held(session, r)
+    return None
+
+
+def _to_pick_up(
+    session: Session, work_order_id: int, engineer_id: int, van: int | None
+) -> list[StockReservation]:
+    """The visit's held parts still at a warehouse, for this engineer to fetch."""
+    return [
+        r
+        for r in held_for(session, [work_order_id])
+        if r.location_id != van and (r.pickup_engineer_id in (None, engineer_id))
+    ]
+
+
+def _not_held(session: Session, r: StockReservation) -> Conflict:
+    part = session.get(Part, r.part_id)
+    what = f"{part.name} ({part.sku})" if part else "this part"  # never the bare id
+    where = location_name(session, r.location_id)
+    return Conflict(
+        f"{where[:1].upper()}{where[1:]} no longer holds the "
+        f"{r.quantity} × {what} reserved for this visit; nothing was moved. "
+        "Ask the dispatcher to re-plan the parts.",
+        part_id=r.part_id,
+        location_id=r.location_id,
+    )

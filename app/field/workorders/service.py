@@ -27,7 +27,7 @@ from app.field.workorders.queries import (  # re-exported: callers load visits t
     visible_work_order,
     windows_of,
 )
-from app.field.workorders.status import TERMINAL, add_event, change_status, check, summary
+from app.field.workorders.status import TERMINAL, add_event, change_status, check, refuse_finished, summary
 from app.field.workorders.visits import check_in
 from app.models import (
     Account,
@@ -491,7 +491,9 @@ def transition(
         reservations.release_for_work_order(session, work_order_id=work_order.id)  # parts go back
     data: dict[str, Any] = {}
     if to == WorkOrderStatus.en_route:
-        _refuse_en_route_other_day(session, work_order, now)
+        early = _en_route_other_day(session, work_order, now)
+        if early is not None:
+            raise early
         data["eta_at"] = work_order.eta_at  # what turning back restores (`_eta_before_en_route`)
         if eta is not None:
             _set_eta(session, work_order, eta, actor)
@@ -501,6 +503,31 @@ def transition(
         _set_eta(session, work_order, _eta_before_en_route(session, work_order), actor)
     change_status(session, work_order, to, actor=actor, at=now, reason=reason, data=data)
     return work_order
+
+
+def en_route_refusal(session: Session, work_order: WorkOrder) -> Conflict | None:
+    """Why the engineer's "On my way" is refused on the visit now (the 409 its move to en_route
+    answers, in the engineer's words), or None when it would go through. Reads only, so a page
+    can say why without trying."""
+    try:
+        check(work_order, WorkOrderStatus.en_route, action="en_route")
+    except Conflict as exc:
+        return exc
+    return _en_route_other_day(session, work_order, utcnow())
+
+
+def turn_back_refusal(work_order: WorkOrder) -> Conflict | None:
+    """Why the engineer's "Not on my way" is refused now (only a visit they are on the way to is
+    taken back), or None when it would go through. Reads only."""
+    try:
+        refuse_finished(work_order)
+    except Conflict as exc:
+        return exc
+    if work_order.status != WorkOrderStatus.en_route:
+        return Conflict(
+            "You are not on your way to this visit; nothing to take back.", current=work_order.status
+        )
+    return None
 
 
 def _set_eta(session: Session, work_order: WorkOrder, eta: datetime | None, actor: User | None) -> None:
@@ -524,23 +551,23 @@ def _eta_before_en_route(session: Session, work_order: WorkOrder) -> datetime | 
     return work_order.eta_at
 
 
-def _refuse_en_route_other_day(session: Session, work_order: WorkOrder, now: datetime) -> None:
-    """409 for "on my way" to a visit planned for a later local day (the engineer's zone): the
+def _en_route_other_day(session: Session, work_order: WorkOrder, now: datetime) -> Conflict | None:
+    """The 409 for "on my way" to a visit planned for a later local day (the engineer's zone): the
     desk, the board and the next day's route then showed a visit under way a day early. Check-in
     stays possible (a visit really done early is re-planned as worked on another day). A visit left
     over from an earlier day may be gone to today: it is overdue, not early."""
     if work_order.planned_start_at is None or work_order.engineer_id is None:
-        return
+        return None
     engineer = engineers.get_engineer(session, work_order.engineer_id)
     tz = ZoneInfo(engineers.timezone_of(session, engineer))
     planned = work_order.planned_start_at.astimezone(tz).date()
     if planned <= now.astimezone(tz).date():
-        return
+        return None
     human = (
         f"This visit is planned for {planned:%a %d %b}, not today: tap “On my way” on that day, "
         "or ask dispatch to move the visit to today."
     )
-    raise Conflict(
+    return Conflict(
         f"{human} Work order {work_order.number} is planned to start "
         f"{work_order.planned_start_at.isoformat()}.",
         current=work_order.status,

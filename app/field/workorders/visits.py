@@ -343,20 +343,33 @@ def _on_site_elsewhere(session: Session, work_order: WorkOrder, actor: User | No
     )
 
 
+def check_out_refusal(work_order: WorkOrder) -> Conflict | None:
+    """Why the visit cannot be checked out of now (the 409 `check_out` raises), or None when it
+    can (a repeat included: it answers the visit unchanged). Reads only, so a page can say why
+    without trying."""
+    try:
+        refuse_finished(work_order)
+    except Conflict as exc:
+        return exc
+    if work_order.checked_out_at is not None or work_order.checked_in_at is not None:
+        return None
+    human = hint(work_order, "check_out")
+    return Conflict(
+        f"{human + ' ' if human else ''}Work order {work_order.number} is {work_order.status}; "
+        "check in before checking out.",
+        current=work_order.status,
+        hint=human,  # never empty here: not finished, not checked in
+    )
+
+
 def check_out(session: Session, *, work_order: WorkOrder, actor: User | None) -> WorkOrder:
     """Departure from site. The status stays on_site until the report is filed (which also sets
     the check-out time when the engineer did not check out separately)."""
-    refuse_finished(work_order)
+    refused = check_out_refusal(work_order)
+    if refused is not None:
+        raise refused
     if work_order.checked_out_at is not None:
         return work_order
-    if work_order.checked_in_at is None:
-        human = hint(work_order, "check_out")
-        raise Conflict(
-            f"{human + ' ' if human else ''}Work order {work_order.number} is {work_order.status}; "
-            "check in before checking out.",
-            current=work_order.status,
-            hint=human,  # never empty here: not finished, not checked in
-        )
     now = utcnow()
     work_order.checked_out_at = now
     add_event(session, work_order, "check_out", actor=actor, at=now)
