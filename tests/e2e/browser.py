@@ -1,6 +1,7 @@
 """Shared pieces of the browser tests: Debian's chromium, and a real uvicorn server on a
 temporary SQLite file seeded by the test (removed afterwards). `uvicorn_server` (start, wait for
-/api/v1/health, stop) also serves the tests that need a real server on the test database."""
+/api/v1/health, stop) also serves the tests that need a real server on the test database.
+`phone_page` is the phone every phone test opens: 360 × 740, map tiles blocked, signed in."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -38,6 +39,11 @@ ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "browser-test-pass"
+PHONE = {"width": 360, "height": 740}
+TALL_PHONE = {**PHONE, "height": 780}  # the desk's phone screenshots were taken at 780 high
+# There is no internet here: the route map's tiles are blocked on purpose, so a page that would
+# wait for them shows Leaflet on a plain background at once, and their failed loads are no error.
+TILES = "tile.openstreetmap.org"
 
 
 def _free_port() -> int:
@@ -184,10 +190,59 @@ def collect_errors(page: Any, ignore: Callable[[str], bool] = lambda url: False)
     return errors
 
 
-def sign_in(page: Any, base: str, path: str, email: str) -> None:
-    """Open `path`, sign in on the login page it redirects to, and land back on `path`."""
+def sign_in(page: Any, base: str, path: str, email: str, lands: str | None = None) -> None:
+    """Open `path`, sign in on the login page it redirects to, and land back on `path` (or on
+    `lands`: where the role's home is, e.g. an engineer's route for "/")."""
     page.goto(f"{base}{path}")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}{path}")
+    page.wait_for_url(f"{base}{lands or path}")
+
+
+def launch(p: Any) -> Any:
+    """Debian's chromium, headless, from a `sync_playwright()` handle (the caller closes it)."""
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+
+
+class Phone(NamedTuple):
+    """A phone's page and the console errors it has had since it opened (tiles left out)."""
+
+    page: Any
+    errors: list[str]
+
+
+def open_phone(
+    browser: Any,
+    base: str,
+    *,
+    user: str | None = None,
+    path: str = "/",
+    lands: str | None = None,
+    viewport: dict[str, int] = PHONE,
+    block: tuple[str, ...] = (),
+    **context: Any,
+) -> Phone:
+    """A new phone in `browser`: its own context at `viewport` (one device pixel a CSS pixel: the
+    screenshots are as wide as the phone), map tiles and the `block` URL patterns aborted, errors
+    collected from the first page load on (a test asserting none also covers the sign-in's pages),
+    and signed in as `user` from `path` when given (`lands`: where that user ends up).
+    `context`: more `new_context` options (geolocation, permissions…)."""
+    phone = browser.new_context(viewport=viewport, device_scale_factor=1, **context)
+    for pattern in (f"**://{TILES}/**", *block):
+        phone.route(pattern, lambda route: route.abort())
+    page = phone.new_page()
+    errors = collect_errors(page, ignore=lambda url: TILES in url)
+    if user is not None:
+        sign_in(page, base, path, user, lands)
+    return Phone(page, errors)
+
+
+@contextmanager
+def phone_page(p: Any, base: str, **phone: Any) -> Iterator[Phone]:
+    """`open_phone` in a browser of its own, closed when the block ends whatever happened."""
+    browser = launch(p)
+    try:
+        yield open_phone(browser, base, **phone)
+    finally:
+        browser.close()

@@ -25,13 +25,15 @@ from sqlalchemy.orm import Session
 from app.platform.auth import hash_password
 from app.platform.db import utcnow
 from tests.e2e.browser import (
-    ARGS,
     ARTIFACTS,
     CHROMIUM,
     PASSWORD,
+    PHONE,
     ROOT,
     collect_errors,
+    launch,
     migrated,
+    open_phone,
     running_server,
 )
 from tests.planning import world as pw
@@ -43,7 +45,6 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
 
 DESKTOP = {"width": 1400, "height": 950}
-PHONE = {"width": 360, "height": 740}
 DOCS_IMG = ROOT / "docs" / "img"
 
 
@@ -117,10 +118,6 @@ def _sign_in(page: Any, server: dict[str, Any], email: str, lands: str) -> None:
     page.wait_for_url(f"{base}{lands}")
 
 
-def _browser(p: Any) -> Any:
-    return p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-
-
 def _plan_and_accept(page: Any, base: str, shoot: str = "") -> None:
     """Plan the day from the board: the run's progress, then the proposal, then accept it."""
     page.get_by_role("button", name="Plan the day").click()
@@ -140,7 +137,7 @@ def _plan_and_accept(page: Any, base: str, shoot: str = "") -> None:
 def _planned_board(server: dict[str, Any], viewport: dict[str, int] = DESKTOP) -> Iterator[Any]:
     """A dispatcher's page on today's board, planned (when a test runs alone it plans first)."""
     with sync_api.sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch(p)
         try:
             page = browser.new_context(viewport=viewport).new_page()
             _sign_in(page, server, server["dispatcher_email"], "/board")
@@ -181,7 +178,7 @@ def _with_wide_axis_labels(route: Any) -> None:
 def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str, Any]) -> None:
     base = server["base"]
     with sync_api.sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch(p)
         try:
             context = browser.new_context(viewport=DESKTOP)
             page = context.new_page()
@@ -240,8 +237,7 @@ def test_dispatcher_plans_drags_confirms_and_the_route_follows(server: dict[str,
             assert errors == []
 
             # The engineer's route page shows the visit.
-            phone = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
-            _sign_in(phone, server, server["emails"][other], "/field")
+            phone, _ = open_phone(browser, base, user=server["emails"][other], path="/login", lands="/field")
             sync_api.expect(phone.locator(f'a[href="/field/visits/{visit_id}"]')).to_have_count(1)
         finally:
             browser.close()
@@ -362,7 +358,7 @@ def test_a_move_after_someone_elses_edit_gives_the_conflict_message(server: dict
 def test_agent_works_the_breaching_soon_view(server: dict[str, Any]) -> None:
     base = server["base"]
     with sync_api.sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch(p)
         try:
             page = browser.new_context(viewport=DESKTOP).new_page()
             errors = collect_errors(page)

@@ -16,15 +16,14 @@ from sqlalchemy.orm import Session
 import app.desk.customers.keys  # noqa: F401  (its flush hook derives the contacts' phone search keys)
 from tests import factories as f
 from tests.e2e.browser import (
-    ARGS,
     ARTIFACTS,
     CHROMIUM,
     PASSWORD,
-    collect_errors,
+    TALL_PHONE,
     migrated,
+    phone_page,
     running_server,
     script_held_back,
-    sign_in,
 )
 
 pytestmark = pytest.mark.browser
@@ -70,79 +69,71 @@ def server() -> Iterator[dict[str, Any]]:
 def test_agent_finds_customer_by_phone_and_opens_a_ticket(server: dict[str, Any]) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     base = server["base"]
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 360, "height": 780}, device_scale_factor=1)
-            page = context.new_page()
-            errors = collect_errors(page)
+    with sync_api.sync_playwright() as pw, phone_page(pw, base, viewport=TALL_PHONE) as (page, errors):
+        page.goto(f"{base}/")
+        assert "/login" in page.url
+        page.get_by_label("E-mail").fill(server["agent_email"])
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{base}/")
 
-            page.goto(f"{base}/")
-            assert "/login" in page.url
-            page.get_by_label("E-mail").fill(server["agent_email"])
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{base}/")
+        # another way of writing the number than the one stored: the search normalises it
+        page.get_by_role("searchbox").fill("08031 234567")
+        hit = page.locator("#results a", has_text="Brauerei Gipfelglück GmbH")
+        hit.wait_for(timeout=10_000)
+        assert page.url.startswith(f"{base}/?q=")  # as-you-type, no page load
+        page.screenshot(path=str(ARTIFACTS / "desk-search-360.png"), full_page=True)
+        hit.click()
+        # the hit opens the 360 with the caller preselected in the new-ticket form
+        page.wait_for_url(f"{base}/desk/customers/{server['account_id']}?contact={server['contact_id']}")
+        sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Brauerei Gipfelglück")
+        sync_api.expect(page.locator('a[href^="tel:"]').first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "desk-customer-360.png"), full_page=True)
 
-            # another way of writing the number than the one stored: the search normalises it
-            page.get_by_role("searchbox").fill("08031 234567")
-            hit = page.locator("#results a", has_text="Brauerei Gipfelglück GmbH")
-            hit.wait_for(timeout=10_000)
-            assert page.url.startswith(f"{base}/?q=")  # as-you-type, no page load
-            page.screenshot(path=str(ARTIFACTS / "desk-search-360.png"), full_page=True)
-            hit.click()
-            # the hit opens the 360 with the caller preselected in the new-ticket form
-            page.wait_for_url(f"{base}/desk/customers/{server['account_id']}?contact={server['contact_id']}")
-            sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Brauerei Gipfelglück")
-            sync_api.expect(page.locator('a[href^="tel:"]').first).to_be_visible()
-            page.screenshot(path=str(ARTIFACTS / "desk-customer-360.png"), full_page=True)
+        sync_api.expect(page.get_by_label("Contact", exact=True)).to_have_value(str(server["contact_id"]))
+        page.get_by_label("Asset", exact=True).select_option(str(server["asset_id"]))
+        page.get_by_label("Subject", exact=True).fill("Cooling unit alarm E42")
+        page.get_by_label("Description", exact=True).fill(
+            "Unit shows E42 since 06:00; beer temperature rising."
+        )
+        page.get_by_label("Priority", exact=True).select_option("P1")
+        page.get_by_role("button", name="Create ticket").click()
+        page.wait_for_url(f"{base}/desk/tickets/*")
+        sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("Cooling unit alarm E42")
+        sync_api.expect(page.get_by_role("status")).to_contain_text("Ticket created.")
+        sync_api.expect(page.locator(".facts")).to_contain_text("P1")
+        page.screenshot(path=str(ARTIFACTS / "desk-ticket-360.png"), full_page=True)
 
-            sync_api.expect(page.get_by_label("Contact", exact=True)).to_have_value(str(server["contact_id"]))
-            page.get_by_label("Asset", exact=True).select_option(str(server["asset_id"]))
-            page.get_by_label("Subject", exact=True).fill("Cooling unit alarm E42")
-            page.get_by_label("Description", exact=True).fill(
-                "Unit shows E42 since 06:00; beer temperature rising."
-            )
-            page.get_by_label("Priority", exact=True).select_option("P1")
-            page.get_by_role("button", name="Create ticket").click()
-            page.wait_for_url(f"{base}/desk/tickets/*")
-            sync_api.expect(page.get_by_role("heading", level=1)).to_have_text("Cooling unit alarm E42")
-            sync_api.expect(page.get_by_role("status")).to_contain_text("Ticket created.")
-            sync_api.expect(page.locator(".facts")).to_contain_text("P1")
-            page.screenshot(path=str(ARTIFACTS / "desk-ticket-360.png"), full_page=True)
+        # Text typed but not sent survives another form on the page (each reloads the page):
+        # it is back, said to be back, and gone once its own form is sent.
+        page.locator("#reply-text").fill("We are on our way.")
+        page.locator("#note-text").fill("Customer calls back at 14:00.")
+        page.locator("#call-title").click()  # "Log a call" opens
+        page.locator("#call-duration").fill("7")  # a short field comes back too
+        page.locator('form[action$="/edit"]').evaluate("f => f.requestSubmit()")
+        page.wait_for_url(f"{base}/desk/tickets/*")
+        sync_api.expect(page.locator("#note-text")).to_have_value("Customer calls back at 14:00.")
+        sync_api.expect(page.locator("#reply-text")).to_have_value("We are on our way.")
+        sync_api.expect(page.locator("#call-duration")).to_have_value("7")  # in its closed section
+        sync_api.expect(page.locator(".draft-note").first).to_contain_text("Your unsent text is back")
+        page.get_by_role("button", name="Add note").click()
+        page.wait_for_url(f"{base}/desk/tickets/*")
+        sync_api.expect(page.locator("ol.timeline")).to_contain_text("Customer calls back at 14:00.")
+        sync_api.expect(page.locator("#note-text")).to_have_value("")
+        sync_api.expect(page.locator("#reply-text")).to_have_value("We are on our way.")
+        page.locator("#reply-text").locator("xpath=following-sibling::p[1]").get_by_role(
+            "button", name="Discard it"
+        ).click()
+        sync_api.expect(page.locator("#reply-text")).to_have_value("")
 
-            # Text typed but not sent survives another form on the page (each reloads the page):
-            # it is back, said to be back, and gone once its own form is sent.
-            page.locator("#reply-text").fill("We are on our way.")
-            page.locator("#note-text").fill("Customer calls back at 14:00.")
-            page.locator("#call-title").click()  # "Log a call" opens
-            page.locator("#call-duration").fill("7")  # a short field comes back too
-            page.locator('form[action$="/edit"]').evaluate("f => f.requestSubmit()")
-            page.wait_for_url(f"{base}/desk/tickets/*")
-            sync_api.expect(page.locator("#note-text")).to_have_value("Customer calls back at 14:00.")
-            sync_api.expect(page.locator("#reply-text")).to_have_value("We are on our way.")
-            sync_api.expect(page.locator("#call-duration")).to_have_value("7")  # in its closed section
-            sync_api.expect(page.locator(".draft-note").first).to_contain_text("Your unsent text is back")
-            page.get_by_role("button", name="Add note").click()
-            page.wait_for_url(f"{base}/desk/tickets/*")
-            sync_api.expect(page.locator("ol.timeline")).to_contain_text("Customer calls back at 14:00.")
-            sync_api.expect(page.locator("#note-text")).to_have_value("")
-            sync_api.expect(page.locator("#reply-text")).to_have_value("We are on our way.")
-            page.locator("#reply-text").locator("xpath=following-sibling::p[1]").get_by_role(
-                "button", name="Discard it"
-            ).click()
-            sync_api.expect(page.locator("#reply-text")).to_have_value("")
-
-            # the page is no wider than the phone: nothing scrolls sideways
+        # the page is no wider than the phone: nothing scrolls sideways
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"page is {width}px wide at a 360px viewport"
+        for path in ("/desk/queue?view=unassigned", "/kb"):  # wide lists scroll inside themselves
+            page.goto(f"{base}{path}")
             width = page.evaluate("document.documentElement.scrollWidth")
-            assert width <= 360, f"page is {width}px wide at a 360px viewport"
-            for path in ("/desk/queue?view=unassigned", "/kb"):  # wide lists scroll inside themselves
-                page.goto(f"{base}{path}")
-                width = page.evaluate("document.documentElement.scrollWidth")
-                assert width <= 360, f"{path} is {width}px wide at a 360px viewport"
-            assert errors == [], f"browser console errors: {errors}"
-        finally:
-            browser.close()
+            assert width <= 360, f"{path} is {width}px wide at a 360px viewport"
+        assert errors == [], f"browser console errors: {errors}"
 
 
 def test_a_new_ticket_being_typed_on_the_customer_page_is_kept(server: dict[str, Any]) -> None:
@@ -150,48 +141,43 @@ def test_a_new_ticket_being_typed_on_the_customer_page_is_kept(server: dict[str,
     ticket is created."""
     base, account = server["base"], server["account_id"]
     for_asset = f"{base}/desk/customers/{account}?asset={server['asset_id']}"
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 360, "height": 780}).new_page()
-            errors = collect_errors(page)
-            sign_in(page, base, f"/desk/customers/{account}", server["agent_email"])
-            page.goto(for_asset)
-            subject, description = page.get_by_label("Subject", exact=True), page.get_by_label("Description")
-            priority = page.get_by_label("Priority", exact=True)
-            sync_api.expect(page.get_by_label("Asset", exact=True)).to_have_value(str(server["asset_id"]))
-            subject.fill("Compressor loud")
-            description.fill("Rattles since the weekend.")
-            priority.select_option("P2")
-            page.reload()
-            sync_api.expect(subject).to_have_value("Compressor loud")
-            sync_api.expect(description).to_have_value("Rattles since the weekend.")
-            sync_api.expect(priority).to_have_value("P2")
-            sync_api.expect(page.locator("#new-ticket .draft-note")).to_contain_text(
-                "Your unsent text is back"
-            )
+    agent, customer = server["agent_email"], f"/desk/customers/{account}"
+    with (
+        sync_api.sync_playwright() as pw,
+        phone_page(pw, base, user=agent, path=customer, viewport=TALL_PHONE) as (page, errors),
+    ):
+        page.goto(for_asset)
+        subject, description = page.get_by_label("Subject", exact=True), page.get_by_label("Description")
+        priority = page.get_by_label("Priority", exact=True)
+        sync_api.expect(page.get_by_label("Asset", exact=True)).to_have_value(str(server["asset_id"]))
+        subject.fill("Compressor loud")
+        description.fill("Rattles since the weekend.")
+        priority.select_option("P2")
+        page.reload()
+        sync_api.expect(subject).to_have_value("Compressor loud")
+        sync_api.expect(description).to_have_value("Rattles since the weekend.")
+        sync_api.expect(priority).to_have_value("P2")
+        sync_api.expect(page.locator("#new-ticket .draft-note")).to_contain_text("Your unsent text is back")
 
-            # the same customer without that asset starts empty: the draft is about that machine
-            page.goto(f"{base}/desk/customers/{account}")
-            sync_api.expect(subject).to_have_value("")
-            sync_api.expect(page.locator(".draft-note")).to_have_count(0)
+        # the same customer without that asset starts empty: the draft is about that machine
+        page.goto(f"{base}/desk/customers/{account}")
+        sync_api.expect(subject).to_have_value("")
+        sync_api.expect(page.locator(".draft-note")).to_have_count(0)
 
-            # created: the draft goes, and the form opens empty again
-            page.goto(for_asset)
-            sync_api.expect(subject).to_have_value("Compressor loud")
-            page.get_by_role("button", name="Create ticket").click()
-            page.wait_for_url(f"{base}/desk/tickets/*")
-            sync_api.expect(page.locator(".flash")).to_contain_text("Ticket created.")
-            sync_api.expect(page.locator(".facts")).to_contain_text("P2")
-            page.wait_for_load_state()  # drafts.js (deferred) has settled what was sent
-            page.goto(for_asset)
-            sync_api.expect(subject).to_have_value("")
-            sync_api.expect(description).to_have_value("")
-            sync_api.expect(priority).to_have_value("P3")
-            sync_api.expect(page.locator(".draft-note")).to_have_count(0)
-            assert errors == [], f"browser console errors: {errors}"
-        finally:
-            browser.close()
+        # created: the draft goes, and the form opens empty again
+        page.goto(for_asset)
+        sync_api.expect(subject).to_have_value("Compressor loud")
+        page.get_by_role("button", name="Create ticket").click()
+        page.wait_for_url(f"{base}/desk/tickets/*")
+        sync_api.expect(page.locator(".flash")).to_contain_text("Ticket created.")
+        sync_api.expect(page.locator(".facts")).to_contain_text("P2")
+        page.wait_for_load_state()  # drafts.js (deferred) has settled what was sent
+        page.goto(for_asset)
+        sync_api.expect(subject).to_have_value("")
+        sync_api.expect(description).to_have_value("")
+        sync_api.expect(priority).to_have_value("P3")
+        sync_api.expect(page.locator(".draft-note")).to_have_count(0)
+        assert errors == [], f"browser console errors: {errors}"
 
 
 def test_a_number_typed_before_the_search_script_ran_is_looked_up(server: dict[str, Any]) -> None:
@@ -199,14 +185,11 @@ def test_a_number_typed_before_the_search_script_ran_is_looked_up(server: dict[s
     number before the deferred search.js has run, and that typing reached no listener. The script
     looks up what the box holds when it starts. Here search.js is held back until after the typing."""
     base = server["base"]
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 360, "height": 780}).new_page()
-            sign_in(page, base, "/", server["agent_email"])
-            with script_held_back(page, "search.js"):
-                page.get_by_role("searchbox").fill("08031 234567")
-            sync_api.expect(page.locator("#results a", has_text="Brauerei Gipfelglück GmbH")).to_be_visible()
-            sync_api.expect(page).to_have_url(f"{base}/?q=08031%20234567")  # as-you-type, no page load
-        finally:
-            browser.close()
+    with (
+        sync_api.sync_playwright() as pw,
+        phone_page(pw, base, user=server["agent_email"], viewport=TALL_PHONE) as (page, _),
+    ):
+        with script_held_back(page, "search.js"):
+            page.get_by_role("searchbox").fill("08031 234567")
+        sync_api.expect(page.locator("#results a", has_text="Brauerei Gipfelglück GmbH")).to_be_visible()
+        sync_api.expect(page).to_have_url(f"{base}/?q=08031%20234567")  # as-you-type, no page load

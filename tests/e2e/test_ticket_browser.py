@@ -19,12 +19,14 @@ from app.desk.tickets import service as tickets
 from app.knowledge import articles
 from tests import factories as f
 from tests.e2e.browser import (
-    ARGS,
     ARTIFACTS,
     CHROMIUM,
     PASSWORD,
+    TALL_PHONE,
     collect_errors,
+    launch,
     migrated,
+    phone_page,
     running_server,
     script_held_back,
     seed_session,
@@ -108,24 +110,21 @@ def server() -> Iterator[dict[str, Any]]:
 def test_long_subject_wraps_on_a_phone_and_the_description_is_in_the_header(server: dict[str, Any]) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     base = server["base"]
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 360, "height": 780}).new_page()
-            errors = collect_errors(page)
-            sign_in(page, base, f"/desk/tickets/{server['ticket_id']}", server["agent_email"])
-            heading = page.get_by_role("heading", level=1)
-            sync_api.expect(heading).to_contain_text("Alarm Kühlmittel")
-            header = page.locator("section[aria-labelledby='ticket-title']")
-            sync_api.expect(header.locator(".description")).to_contain_text("Display shows")
-            page.screenshot(path=str(ARTIFACTS / "desk-ticket-long-subject-360.png"), full_page=True)
-            box = heading.bounding_box()
-            assert box is not None and box["x"] + box["width"] <= 360
-            width = page.evaluate("document.documentElement.scrollWidth")
-            assert width <= 360, f"page is {width}px wide at a 360px viewport"
-            assert errors == [], f"browser console errors: {errors}"
-        finally:
-            browser.close()
+    ticket = f"/desk/tickets/{server['ticket_id']}"
+    with (
+        sync_api.sync_playwright() as pw,
+        phone_page(pw, base, user=server["agent_email"], path=ticket, viewport=TALL_PHONE) as (page, errors),
+    ):
+        heading = page.get_by_role("heading", level=1)
+        sync_api.expect(heading).to_contain_text("Alarm Kühlmittel")
+        header = page.locator("section[aria-labelledby='ticket-title']")
+        sync_api.expect(header.locator(".description")).to_contain_text("Display shows")
+        page.screenshot(path=str(ARTIFACTS / "desk-ticket-long-subject-360.png"), full_page=True)
+        box = heading.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 360
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"page is {width}px wide at a 360px viewport"
+        assert errors == [], f"browser console errors: {errors}"
 
 
 def test_unsaved_edits_and_the_knowledge_box_come_back_after_another_form(server: dict[str, Any]) -> None:
@@ -136,7 +135,7 @@ def test_unsaved_edits_and_the_knowledge_box_come_back_after_another_form(server
     ).json()["access_token"]
     other = {"Authorization": f"Bearer {token}"}
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(pw)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             errors = collect_errors(page)
@@ -264,7 +263,7 @@ def test_a_refused_work_order_is_kept_until_it_is_created(server: dict[str, Any]
     keys = "Object.keys(sessionStorage).filter(k => k.startsWith('fieldline.draft.'))"
     start = f"{date.today() + timedelta(days=3)}T09:00"
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(pw)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             errors = collect_errors(page)
@@ -325,7 +324,7 @@ def test_an_edit_made_before_the_draft_script_ran_is_kept(server: dict[str, Any]
     base, ticket_id = server["base"], server["cooler_id"]
     url = f"{base}/desk/tickets/{ticket_id}"
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(pw)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             sign_in(page, base, f"/desk/tickets/{ticket_id}", server["agent_email"])
