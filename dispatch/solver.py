@@ -188,11 +188,12 @@ def build(c: Compiled) -> _Model:
             tdim.SetCumulVarSoftLowerBound(idx, int(a), int(promise))
             # One soft upper bound per node: with an SLA too, the tighter bound, both costs.
             upper = (b, promise) if upper is None else (min(b, upper[0]), upper[1] + promise)
-        if c.urgent[j]:
-            # An emergency's start costs from when it first could; with a deadline too, one bound
-            # carries both costs (the polish errs towards serving emergencies sooner).
-            ready, urgent = int(c.ready[j]), int(c.urgent[j])
-            upper = (ready, urgent) if upper is None else (min(ready, upper[0]), upper[1] + urgent)
+        if c.urgent[j] and upper is None:
+            # An emergency's start costs from when it first could. OR-Tools takes one soft upper
+            # bound per node: with a deadline or an appointment that bound stays, since moving it
+            # to `ready` would price every second before the deadline at the lateness cost (101
+            # instead of 1 per second); the plans are compared by their true cost anyway.
+            upper = (int(c.ready[j]), int(c.urgent[j]))
         if upper is not None:
             tdim.SetCumulVarSoftUpperBound(idx, int(upper[0]), int(upper[1]))
 

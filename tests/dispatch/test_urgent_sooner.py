@@ -11,9 +11,9 @@ H = 3600
 LUNCH = dispatch.Break((11 * H + 1800, 12 * H + 1800), 1800)
 
 
-def _day(**settings: object) -> dispatch.Problem:
+def _day(deadline_s: int | None = None, **settings: object) -> dispatch.Problem:
     engineer = dispatch.Engineer("Q", start=(48.16, 11.62), shift=(8 * H, 17 * H), breaks=(LUNCH,))
-    emergency = dispatch.Job("P1", (48.13, 11.58), 45 * 60, priority=1)
+    emergency = dispatch.Job("P1", (48.13, 11.58), 45 * 60, priority=1, sla_deadline=deadline_s)
     fixed = dispatch.Job("FIXED", (48.20, 11.65), 45 * 60, windows=((13 * H, 13 * H),), pinned_engineer="Q")
     return dispatch.Problem(
         (engineer,), (emergency, fixed), settings=dispatch.Settings(deterministic=True, **settings)
@@ -31,6 +31,16 @@ def test_an_emergency_goes_before_a_visit_fixed_in_the_afternoon() -> None:
         assert starts["FIXED"] == 13 * H
         assert starts["P1"] < 9 * H, (seed, starts)  # in the empty morning, not after 13:45
         assert plan.is_feasible()
+
+
+def test_an_emergency_with_an_sla_deadline_goes_before_it_too() -> None:
+    """With a deadline (17:00) OR-Tools keeps the deadline as the node's one soft bound; the plans
+    are compared by their true cost, which counts the urgency, so the morning still wins."""
+    for seed in range(3):
+        plan = dispatch.solve(_day(17 * H), time_limit=2, seed=seed, solution_limit=30)
+        starts = _starts(plan)
+        assert starts["FIXED"] == 13 * H
+        assert starts["P1"] < 9 * H, (seed, starts)
 
 
 def test_a_re_plan_inserting_the_fixed_visit_keeps_the_emergency_in_the_morning() -> None:
