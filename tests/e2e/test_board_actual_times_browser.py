@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy.orm import Session
 
-from app.planning import keys as plan_keys
-from app.platform.auth import hash_password
-from tests.e2e.browser import ARGS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server, sign_in
+from tests.e2e.board_seed import elec_afternoon
+from tests.e2e.browser import CHROMIUM, PASSWORD, collect_errors, launch, running_server, sign_in
 from tests.e2e.test_board_kept_visits_browser import DESKTOP, _settled
-from tests.planning import world as pw
 
 pytestmark = pytest.mark.browser
 
@@ -36,40 +33,8 @@ ENGINEER = "elec@actual.example"
 
 
 def _seed(url: str) -> dict[str, Any]:
-    """A region where it is about noon now; two afternoon visits (13:00–19:00) only the ELEC
-    engineer can do, not planned yet."""
-    engine = migrated(url)
-    try:
-        with Session(engine) as db:
-            tz = pw.midday_zone()
-            w = pw.build(db, jobs=0, tz=tz, shift=(6, 20), all_week=True)
-            today = datetime.now(ZoneInfo(tz)).date()
-            visits = [
-                pw.add_visit(
-                    db,
-                    w,
-                    skill="ELEC",
-                    lat=48.12 + 0.02 * i,
-                    lon=11.55,
-                    appointment_start_at=plan_keys.local_at(today, time(13), tz),
-                    appointment_end_at=plan_keys.local_at(today, time(19), tz),
-                )
-                for i in range(2)
-            ]
-            for user in w.users:
-                user.password_hash = hash_password(PASSWORD)
-            w.users[1].email = ENGINEER
-            pw.f.make_user(db, role="dispatcher", email=DISPATCHER, password=PASSWORD)
-            db.commit()
-            return {
-                "tz": tz,
-                "region_id": w.region.id,
-                "today": today.isoformat(),
-                "engineer": w.engineers[1].id,  # ELEC
-                "visits": [wo.id for wo in visits],
-            }
-    finally:
-        engine.dispose()
+    """Two afternoon visits (13:00–19:00) only the ELEC engineer (`ENGINEER`) can do, not planned yet."""
+    return elec_afternoon(url, visits=2, dispatcher=DISPATCHER, engineer=ENGINEER)
 
 
 def _token(base: str, email: str) -> dict[str, str]:
@@ -123,7 +88,7 @@ def test_a_visit_done_before_its_slot_is_drawn_when_it_happened_with_the_plan_fa
         f"(planned {hhmm(visit['planned_start'])}–{hhmm(visit['planned_end'])})"
     )
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(p)
         try:
             page = browser.new_context(viewport=DESKTOP).new_page()
             errors = collect_errors(page)

@@ -19,12 +19,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy.orm import Session
 
-from app.planning import keys as plan_keys
-from app.platform.auth import hash_password
-from tests.e2e.browser import ARGS, CHROMIUM, PASSWORD, collect_errors, migrated, running_server, sign_in
-from tests.planning import world as pw
+from tests.e2e.board_seed import elec_afternoon
+from tests.e2e.browser import CHROMIUM, PASSWORD, collect_errors, launch, running_server, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,39 +34,8 @@ DISPATCHER = "disp@kept.example"
 
 
 def _seed(url: str) -> dict[str, Any]:
-    """A region where it is about noon now; three afternoon visits (13:00–19:00) only the ELEC
-    engineer can do, not planned yet (tests/planning/test_out_of_order_check_in.py's day)."""
-    engine = migrated(url)
-    try:
-        with Session(engine) as db:
-            tz = pw.midday_zone()
-            w = pw.build(db, jobs=0, tz=tz, shift=(6, 20), all_week=True)
-            today = datetime.now(ZoneInfo(tz)).date()
-            visits = [
-                pw.add_visit(
-                    db,
-                    w,
-                    skill="ELEC",
-                    lat=48.12 + 0.02 * i,
-                    lon=11.55,
-                    appointment_start_at=plan_keys.local_at(today, time(13), tz),
-                    appointment_end_at=plan_keys.local_at(today, time(19), tz),
-                )
-                for i in range(3)
-            ]
-            for user in w.users:
-                user.password_hash = hash_password(PASSWORD)
-            pw.f.make_user(db, role="dispatcher", email=DISPATCHER, password=PASSWORD)
-            db.commit()
-            return {
-                "tz": tz,
-                "region_id": w.region.id,
-                "today": today.isoformat(),
-                "engineer": w.engineers[1].id,  # ELEC
-                "visits": [wo.id for wo in visits],
-            }
-    finally:
-        engine.dispose()
+    """Three afternoon visits only the ELEC engineer can do, not planned yet."""
+    return elec_afternoon(url, visits=3, dispatcher=DISPATCHER)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +93,7 @@ def _keep(server: dict[str, Any], visit: int, hour: int, minute: int = 0) -> Non
 def _board(server: dict[str, Any]) -> Iterator[Any]:
     """A dispatcher's page on today's board."""
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(p)
         try:
             page = browser.new_context(viewport=DESKTOP).new_page()
             sign_in(

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from tests import factories as f
 from tests.e2e.browser import (
-    ARGS,
     ARTIFACTS,
     CHROMIUM,
     PASSWORD,
     collect_errors,
+    launch,
     migrated,
     running_server,
     sign_in,
@@ -163,7 +163,7 @@ def test_drivers_on_screen_equal_the_api(server: dict[str, Any]) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     base = server["base"]
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(pw)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             errors = collect_errors(page)
@@ -296,7 +296,7 @@ def test_drivers_without_intervals_answers_or_room(server: dict[str, Any]) -> No
     the drill-down's heads were field names ("ticket id", "answered at", "csat")."""
     base = server["base"]
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(pw)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             errors = collect_errors(page)
